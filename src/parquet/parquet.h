@@ -1,0 +1,136 @@
+/* parquet.h - streaming Parquet writer: the module's whole contract.
+ *
+ * Pure: writes bytes to a caller-supplied sink, no files, no globals. Memory is bounded by
+ * one row group. Follows the parquet-format spec (footer in Thrift compact protocol).
+ *
+ *   pq_schema *s = pq_schema_new();
+ *   int path = pq_schema_add_leaf(s, PQ_ROOT, "path", PQ_BYTE_ARRAY, PQ_LT_STRING, false);
+ *   int bps  = pq_schema_add_list(s, PQ_ROOT, "bits_per_sample", PQ_INT64, PQ_LT_NONE, true, false);
+ *   pq_writer *w; pq_writer_open(&w, s, &sink, &opts);
+ *   for each row: pq_set_bytes(w, path, key, n); pq_set_list_i64(w, bps, v, k); pq_end_row(w);
+ *   pq_writer_close(w);   // flushes the last row group and writes the footer
+ *
+ * Within a row, a node that was not set is null (optional) or an error (required). A null
+ * struct nulls its descendants; a struct whose fields are all null is NOT a null struct.
+ * An empty list (n == 0) is not a null list.
+ */
+#ifndef PARQUET_PARQUET_H
+#define PARQUET_PARQUET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PQ_ERRNO_MAP(X)                                                          \
+    X(OK, 0, "ok", "ok")                                                         \
+    X(E_SCHEMA, -1, "schema", "invalid schema (name, parent or type)")           \
+    X(E_USAGE, -2, "usage", "value does not fit the node, or required null")     \
+    X(E_NOMEM, -3, "nomem", "out of memory")                                     \
+    X(E_SINK, -4, "sink", "the byte sink failed")                                \
+    X(E_CODEC, -5, "codec", "compression failed")
+
+typedef enum {
+#define PQ_X_ENUM(name, code, short_name, text) PQ_##name = code,
+    PQ_ERRNO_MAP(PQ_X_ENUM)
+#undef PQ_X_ENUM
+} pq_code;
+
+const char *pq_err_name(int code);
+const char *pq_strerror(int code);
+
+typedef enum { PQ_BOOLEAN, PQ_INT32, PQ_INT64, PQ_DOUBLE, PQ_BYTE_ARRAY } pq_type;
+typedef enum {
+    PQ_LT_NONE,
+    PQ_LT_STRING,           /* BYTE_ARRAY, UTF-8 (caller guarantees validity)  */
+    PQ_LT_TIMESTAMP_MILLIS  /* INT64, milliseconds since epoch, UTC adjusted   */
+} pq_logical;
+typedef enum { PQ_CODEC_NONE, PQ_CODEC_SNAPPY, PQ_CODEC_ZSTD } pq_codec;
+
+/* ---- schema ---- node ids are small non-negative ints; PQ_ROOT is the message root. */
+#define PQ_ROOT 0
+typedef struct pq_schema pq_schema;
+
+pq_schema *pq_schema_new(void);
+void pq_schema_free(pq_schema *s);
+/* Each returns the new node id (> 0) or a negative pq_code. parent: PQ_ROOT or a struct. */
+int pq_schema_add_leaf(pq_schema *s, int parent, const char *name, pq_type type,
+                       pq_logical lt, bool optional);
+int pq_schema_add_struct(pq_schema *s, int parent, const char *name, bool optional);
+/* Standard three-level LIST: <optional|required> group name (LIST) { repeated group list
+ * { <optional|required> element; } } */
+int pq_schema_add_list(pq_schema *s, int parent, const char *name, pq_type elem,
+                       pq_logical lt, bool optional_list, bool optional_elements);
+/* Standard MAP<STRING, STRING>: group name (MAP) { repeated group key_value { required
+ * binary key (STRING); optional binary value (STRING); } } */
+int pq_schema_add_map(pq_schema *s, int parent, const char *name, bool optional);
+
+/* ---- writer ---- */
+typedef struct pq_sink {
+    /* Write all len bytes or fail (non-zero). Called from the writer's thread only. */
+    int (*write)(void *ctx, const void *buf, size_t len);
+    void *ctx;
+} pq_sink;
+
+typedef struct pq_kv {
+    const char *key;
+    const char *value;
+} pq_kv;
+
+typedef struct pq_options {
+    pq_codec codec;
+    int zstd_level;            /* 1..22 */
+    uint64_t row_group_rows;   /* a row group is flushed at this many rows ...        */
+    size_t row_group_bytes;    /* ... or when buffered values exceed this many bytes  */
+    size_t dict_max_bytes;     /* per column chunk; past it the column falls back to PLAIN */
+    const char *created_by;    /* e.g. "tiff-dumper version 0.1.0 (build ...)" */
+    const pq_kv *kv;           /* file key-value metadata, copied at open */
+    size_t n_kv;
+} pq_options;
+#define PQ_OPTIONS_INIT {PQ_CODEC_SNAPPY, 3, 100000u, 64u << 20, 1u << 20, NULL, NULL, 0}
+
+typedef struct pq_writer pq_writer;
+
+/* The schema must outlive the writer and not change after open. Nothing is written to the
+ * sink until the first row group is flushed (or close). */
+int pq_writer_open(pq_writer **out, const pq_schema *s, const pq_sink *sink,
+                   const pq_options *opts);
+
+/* Values of the current row. `node` is a leaf, list or map id from the schema. */
+int pq_set_null(pq_writer *w, int node); /* leaf, struct, list or map */
+int pq_set_bool(pq_writer *w, int node, bool v);
+int pq_set_i32(pq_writer *w, int node, int32_t v);
+int pq_set_i64(pq_writer *w, int node, int64_t v);
+int pq_set_double(pq_writer *w, int node, double v);
+int pq_set_bytes(pq_writer *w, int node, const void *p, size_t len);
+/* Whole lists in one call (no null elements). n == 0 writes an empty list. */
+int pq_set_list_i64(pq_writer *w, int node, const int64_t *v, size_t n);
+int pq_set_list_i32(pq_writer *w, int node, const int32_t *v, size_t n);
+int pq_set_list_double(pq_writer *w, int node, const double *v, size_t n);
+/* Element by element, for lists with null elements or of strings/bools: begin, push*, end. */
+int pq_list_begin(pq_writer *w, int node);
+int pq_list_push_null(pq_writer *w, int node);
+int pq_list_push_bool(pq_writer *w, int node, bool v);
+int pq_list_push_i32(pq_writer *w, int node, int32_t v);
+int pq_list_push_i64(pq_writer *w, int node, int64_t v);
+int pq_list_push_double(pq_writer *w, int node, double v);
+int pq_list_push_bytes(pq_writer *w, int node, const void *p, size_t len);
+int pq_list_end(pq_writer *w, int node);
+/* Maps: begin, put*, end (an empty map is begin+end). value NULL = null value. */
+int pq_map_begin(pq_writer *w, int node);
+int pq_map_put(pq_writer *w, int node, const void *key, size_t klen, const void *value,
+               size_t vlen);
+int pq_map_end(pq_writer *w, int node);
+
+/* Completes the row; unset optional nodes become null. */
+int pq_end_row(pq_writer *w);
+uint64_t pq_writer_rows(const pq_writer *w); /* rows completed so far */
+
+/* Flushes, writes the footer and frees the writer (also on error). */
+int pq_writer_close(pq_writer *w);
+/* Frees without writing anything more (the output is then incomplete). */
+void pq_writer_abort(pq_writer *w);
+
+/* Message of the last error, naming the node and the reason. */
+const char *pq_writer_errmsg(const pq_writer *w);
+
+#endif

@@ -1,0 +1,140 @@
+/* store.h - object stores behind one small asynchronous interface: the whole contract.
+ *
+ * A store lists keys page by page and reads byte ranges. Every operation is a request
+ * struct owned by the caller (as libuv's uv_fs_t): start it, and its callback runs later on
+ * the store's event loop, exactly once. A start function that returns an error never calls
+ * the callback. Stores know nothing of TIFF or Parquet.
+ *
+ * Backends (one file each): store_local.c (file:// and paths, a small thread pool),
+ * store_s3.c (s3://), ... all selected by store_open() from the URL scheme.
+ */
+#ifndef STORE_STORE_H
+#define STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+/* Error codes; the short name is the "kind" column of the errors output. */
+#define STORE_ERRNO_MAP(X)                                                            \
+    X(OK, 0, "ok", "ok")                                                              \
+    X(E_CONFIG, -1, "config", "invalid store URL or option")                          \
+    X(E_NOT_FOUND, -2, "not_found", "object or prefix not found")                    \
+    X(E_ACCESS, -3, "access_denied", "access denied")                                \
+    X(E_HTTP, -4, "http", "unexpected HTTP status")                                  \
+    X(E_NETWORK, -5, "network", "connection failed or reset")                        \
+    X(E_TIMEOUT, -6, "timeout", "timed out")                                         \
+    X(E_THROTTLED, -7, "throttled", "throttled and out of retries")                  \
+    X(E_IO, -8, "io", "local I/O error")                                              \
+    X(E_LOOP, -9, "symlink_loop", "symbolic link loop")                              \
+    X(E_PROTOCOL, -10, "protocol", "malformed response from the store")              \
+    X(E_NOMEM, -11, "nomem", "out of memory")                                        \
+    X(E_CANCELED, -12, "canceled", "canceled")                                       \
+    X(E_AUTH, -13, "auth", "credentials missing, invalid or expired")                \
+    X(E_UNSUPPORTED, -14, "unsupported", "not supported by this store")
+
+typedef enum {
+#define STORE_X_ENUM(name, code, short_name, text) STORE_##name = code,
+    STORE_ERRNO_MAP(STORE_X_ENUM)
+#undef STORE_X_ENUM
+} store_code;
+
+const char *store_err_name(int code);
+const char *store_strerror(int code);
+
+/* Options: the YAML's store.obstore_config plus tiff-dumper's own store settings, as
+ * strings. Unknown keys are reported by store_open (naming the key). */
+typedef struct store_kv {
+    const char *key;
+    const char *value;
+} store_kv;
+
+typedef struct store_options {
+    const store_kv *kv;
+    size_t n_kv;
+    unsigned max_in_flight;     /* transfers at once (n_consumers) */
+    unsigned connect_timeout_ms;
+    unsigned request_timeout_ms;
+    unsigned max_attempts;      /* per request, first try included */
+    unsigned retry_max_ms;      /* total time a request may spend retrying */
+    const char *ca_bundle;      /* extra CA file, or NULL */
+} store_options;
+#define STORE_OPTIONS_INIT {NULL, 0, 1000u, 10000u, 60000u, 6u, 120000u, NULL}
+
+typedef struct store store;
+
+/* url: "file:///abs", "/abs", "rel/dir", "s3://bucket[/prefix]", ... On error returns a
+ * store_code and writes a message (never a secret) into err. */
+int store_open(store **out, uv_loop_t *loop, const char *url, const store_options *opts,
+               char *err, size_t errlen);
+/* Cancels what is in flight (callbacks run with STORE_E_CANCELED), then frees. */
+void store_close(store *s);
+/* The store's display URL (no credentials), and the key form for an object, e.g. for
+ * error messages: "s3://bucket/key". */
+const char *store_url(const store *s);
+
+/* ---- listing: one page per request, so the caller applies backpressure by simply not
+ * asking for the next page. ---- */
+typedef struct store_entry {
+    const char *key;     /* as listed (relative to the store root), NUL-terminated */
+    size_t key_len;
+    uint64_t size;
+    int64_t mtime_ms;    /* last modified, ms since epoch UTC; INT64_MIN if unknown */
+    const char *etag;    /* NULL if none */
+} store_entry;
+
+typedef struct store_list_req store_list_req;
+/* entries valid only during the callback. status < 0: the listing failed (message in
+ * req->errmsg); entries may still hold keys read before the failure. Per-entry problems
+ * (unreadable directory, symlink loop) come back as entries with size 0 in `bad` with
+ * their own status and message, and the listing goes on. */
+typedef struct store_bad_entry {
+    const char *key;
+    int status;
+    const char *message;
+} store_bad_entry;
+typedef void (*store_list_cb)(store_list_req *req, int status, const store_entry *entries,
+                              size_t n, const store_bad_entry *bad, size_t n_bad, bool done);
+
+struct store_list_req {
+    /* set by the caller */
+    const char *prefix;  /* "" = everything */
+    size_t page_size;    /* at most this many entries per callback */
+    store_list_cb cb;
+    void *data;
+    /* set by the store */
+    char errmsg[256];
+    void *priv;          /* backend cursor; freed when done or by store_list_free */
+};
+/* First call starts the listing, each later call asks for the next page; call again only
+ * after the previous callback ran and said !done. */
+int store_list_next(store *s, store_list_req *req);
+/* Releases a listing's cursor (needed only when stopping before done). */
+void store_list_free(store *s, store_list_req *req);
+
+/* ---- ranged reads ---- */
+typedef struct store_get_req store_get_req;
+typedef void (*store_get_cb)(store_get_req *req, int status);
+
+struct store_get_req {
+    /* set by the caller */
+    const char *key;
+    uint64_t offset;
+    uint64_t length;     /* bytes wanted; buf holds at least this many */
+    uint8_t *buf;
+    store_get_cb cb;
+    void *data;
+    /* set by the store before the callback */
+    uint64_t got;          /* bytes placed in buf (less at end of object) */
+    uint64_t object_size;  /* total size if the store told it, else UINT64_MAX */
+    int http_status;       /* 0 when not HTTP */
+    unsigned attempts;
+    char errmsg[256];
+    void *priv;
+};
+/* Reads [offset, offset+length) into buf. A server that ignores Range must not make the
+ * store read more than length bytes. */
+int store_get(store *s, store_get_req *req);
+
+#endif
