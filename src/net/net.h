@@ -1,0 +1,124 @@
+/* net.h - the network engine: libcurl's multi-socket API driven by a libuv loop.
+ * The module's whole contract.
+ *
+ * Thousands of HTTP(S) transfers in flight on one thread, with keep-alive connection reuse,
+ * shared DNS cache and TLS sessions, TLS verification always on, and one retry policy for
+ * every backend (S3, HTTP, GCS, Azure): 5xx, 429, resets and timeouts are retried with
+ * exponential backoff and full jitter, bounded in attempts and total time; other statuses
+ * are final. Backends know nothing of curl or libuv timers; they fill a net_request and get
+ * one callback.
+ */
+#ifndef NET_NET_H
+#define NET_NET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#define NET_ERRNO_MAP(X)                                                        \
+    X(OK, 0, "ok", "ok")                                                        \
+    X(E_HTTP, -1, "http", "HTTP status not successful (see http_status)")       \
+    X(E_CONNECT, -2, "network", "could not connect / connection reset")        \
+    X(E_TIMEOUT, -3, "timeout", "timed out")                                    \
+    X(E_TLS, -4, "tls", "TLS handshake or certificate verification failed")     \
+    X(E_DNS, -5, "dns", "host name could not be resolved")                      \
+    X(E_ABORTED, -6, "aborted", "aborted by a callback")                        \
+    X(E_TOO_BIG, -7, "too_big", "response body larger than allowed")            \
+    X(E_NOMEM, -8, "nomem", "out of memory")                                    \
+    X(E_CANCELED, -9, "canceled", "canceled")                                   \
+    X(E_CONFIG, -10, "config", "invalid engine option")
+
+typedef enum {
+#define NET_X_ENUM(name, code, short_name, text) NET_##name = code,
+    NET_ERRNO_MAP(NET_X_ENUM)
+#undef NET_X_ENUM
+} net_code;
+
+const char *net_err_name(int code);
+const char *net_strerror(int code);
+
+typedef struct net_options {
+    unsigned max_in_flight;      /* transfers at once; more net_start() calls queue      */
+    unsigned max_host_connections; /* 0 = max_in_flight                                  */
+    unsigned connect_timeout_ms;
+    unsigned request_timeout_ms; /* per attempt                                          */
+    unsigned low_speed_time_ms;  /* abort an attempt that stalls this long (0 = off)     */
+    unsigned max_attempts;       /* first try included                                   */
+    unsigned retry_base_ms;      /* backoff: random(0, min(cap, base * 2^attempt))       */
+    unsigned retry_cap_ms;
+    unsigned retry_max_ms;       /* total time a request may spend, retries included     */
+    const char *ca_bundle;       /* extra CA file, or NULL for the system store          */
+    const char *user_agent;
+} net_options;
+#define NET_OPTIONS_INIT {1000u, 0u, 10000u, 60000u, 30000u, 6u, 100u, 20000u, 120000u, NULL, NULL}
+
+typedef struct net_engine net_engine;
+
+int net_engine_new(net_engine **out, uv_loop_t *loop, const net_options *opts, char *err,
+                   size_t errlen);
+/* Cancels everything in flight (callbacks run with NET_E_CANCELED) and frees. */
+void net_engine_free(net_engine *e);
+
+typedef struct net_request net_request;
+
+/* Called before every attempt (first and retries): (re)build per-attempt headers such as
+ * a SigV4 Authorization with the current time and credentials, and reset any streaming
+ * parser state. Append "Name: value" lines to *headers through net_add_header(). Non-zero
+ * aborts the request with that code (e.g. credentials unavailable). */
+typedef int (*net_prepare_cb)(net_request *req, void *headers);
+int net_add_header(void *headers, const char *line);
+
+/* Streaming body sink (instead of buf): return 0 to go on, non-zero to abort. */
+typedef int (*net_body_cb)(net_request *req, const void *data, size_t len);
+
+/* After a complete attempt with a 2xx status: return true if the response must be retried
+ * anyway (S3 sends SlowDown/InternalError inside a 200 body on some calls). */
+typedef bool (*net_retry_check_cb)(net_request *req);
+
+typedef void (*net_done_cb)(net_request *req, int status);
+
+struct net_request {
+    /* set by the caller */
+    const char *method;          /* "GET", "HEAD", "PROPFIND", "POST", "PUT" */
+    const char *url;             /* fully encoded */
+    const char *const *headers;  /* static "Name: value" lines */
+    size_t n_headers;
+    const void *body;            /* request body, or NULL */
+    size_t body_len;
+    bool has_range;              /* sends Range: bytes=off-(off+len-1) */
+    uint64_t range_offset, range_length;
+    uint8_t *buf;                /* body destination (buf_cap bytes); when the server ignores
+                                    Range, the transfer is stopped once buf is full and counted
+                                    a success (the bytes at the front are the ones wanted only
+                                    if range_offset == 0; else it is an E_HTTP with status 200) */
+    size_t buf_cap;
+    net_body_cb on_body;         /* used when buf == NULL */
+    net_prepare_cb prepare;      /* may be NULL */
+    net_retry_check_cb retry_check; /* may be NULL */
+    net_done_cb cb;
+    void *data;
+    /* set by the engine before cb */
+    long http_status;
+    uint64_t got;                /* body bytes received in the final attempt */
+    uint64_t total_size;         /* from Content-Range "/N", else Content-Length of a 200,
+                                    else UINT64_MAX */
+    unsigned attempts;
+    char errmsg[256];            /* names the URL (without query secrets) and the cause */
+    char resp_header_region[64]; /* x-amz-bucket-region, if sent (for S3 redirects) */
+    void *priv;
+};
+
+/* Queues the request; the callback runs exactly once on the loop thread. A non-zero return
+ * means the callback will not run. */
+int net_start(net_engine *e, net_request *req);
+/* Cancels one request (callback runs with NET_E_CANCELED). */
+void net_cancel(net_engine *e, net_request *req);
+
+/* Counters for progress and _SUCCESS. */
+typedef struct net_stats {
+    uint64_t requests, retries, bytes, connections;
+} net_stats;
+void net_get_stats(const net_engine *e, net_stats *out);
+
+#endif
