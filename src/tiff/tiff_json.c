@@ -1,0 +1,189 @@
+/* tiff_json.c - tiff_header_to_json(): one JSON line per header (not on the parse hot path). */
+#include "tiff.h"
+#include "tiff_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    char **buf;
+    size_t *len, *cap;
+    int oom;
+} out;
+
+static int reserve(out *o, size_t n) {
+    if (o->oom) return -1;
+    if (*o->len + n + 1 <= *o->cap) return 0;
+    size_t nc = *o->cap ? *o->cap : 1024;
+    while (nc < *o->len + n + 1) nc *= 2;
+    char *nb = realloc(*o->buf, nc);
+    if (!nb) {
+        o->oom = 1;
+        return -1;
+    }
+    *o->buf = nb;
+    *o->cap = nc;
+    return 0;
+}
+
+static void put(out *o, const char *s, size_t n) {
+    if (reserve(o, n)) return;
+    memcpy(*o->buf + *o->len, s, n);
+    *o->len += n;
+    (*o->buf)[*o->len] = 0;
+}
+
+static void puts_(out *o, const char *s) { put(o, s, strlen(s)); }
+
+static void put_u64(out *o, uint64_t v) {
+    char t[24];
+    put(o, t, tiff__put_u64(t, v));
+}
+static void put_i64(out *o, int64_t v) {
+    char t[24];
+    put(o, t, tiff__put_i64(t, v));
+}
+static void put_dbl(out *o, double v) {
+    char t[TIFF__DBL_MAX_CHARS + 8];
+    put(o, t, tiff__put_double(t, v));
+}
+
+static void put_str(out *o, const char *s, size_t n) {
+    put(o, "\"", 1);
+    size_t i = 0;
+    while (i < n) {
+        char e[8];
+        size_t used;
+        size_t el = tiff__esc_unit(e, (const unsigned char *)s + i, n - i, &used);
+        put(o, e, el);
+        i += used;
+    }
+    put(o, "\"", 1);
+}
+
+static void put_key(out *o, const char *k, int *first) {
+    if (!*first) put(o, ",", 1);
+    *first = 0;
+    put(o, "\"", 1);
+    puts_(o, k);
+    put(o, "\":", 2);
+}
+
+static void put_value(out *o, const tiff_value *v, tiff_kind kind) {
+    if (!v->present) {
+        put(o, "null", 4);
+        return;
+    }
+    switch (kind) {
+    case TIFF_K_INT:
+    case TIFF_K_COUNT:
+        put_i64(o, v->u.i);
+        break;
+    case TIFF_K_DOUBLE:
+        put_dbl(o, v->u.d);
+        break;
+    case TIFF_K_INT_LIST:
+        put(o, "[", 1);
+        for (uint64_t i = 0; i < v->count; i++) {
+            if (i) put(o, ",", 1);
+            put_i64(o, v->u.ints[i]);
+        }
+        put(o, "]", 1);
+        break;
+    case TIFF_K_DOUBLE_LIST:
+        put(o, "[", 1);
+        for (uint64_t i = 0; i < v->count; i++) {
+            if (i) put(o, ",", 1);
+            put_dbl(o, v->u.dbls[i]);
+        }
+        put(o, "]", 1);
+        break;
+    case TIFF_K_STRING:
+        put_str(o, v->u.str, (size_t)v->count);
+        break;
+    case TIFF_K_BINARY: {
+        static const char hex[] = "0123456789abcdef";
+        put(o, "\"", 1);
+        if (reserve(o, (size_t)v->count * 2)) return;
+        char *d = *o->buf + *o->len;
+        for (uint64_t i = 0; i < v->count; i++) {
+            d[2 * i] = hex[v->u.bytes[i] >> 4];
+            d[2 * i + 1] = hex[v->u.bytes[i] & 15];
+        }
+        *o->len += (size_t)v->count * 2;
+        put(o, "\"", 1);
+        break;
+    }
+    }
+}
+
+static void put_extras(out *o, const tiff_extra *x, size_t n) {
+    put(o, "{", 1);
+    for (size_t i = 0; i < n; i++) {
+        if (i) put(o, ",", 1);
+        put(o, "\"", 1);
+        put_u64(o, x[i].id);
+        put(o, "\":", 2);
+        put(o, x[i].json, x[i].json_len);
+    }
+    put(o, "}", 1);
+}
+
+int tiff_header_to_json(const tiff_header *h, char **buf, size_t *len, size_t *cap) {
+    out o = {buf, len, cap, 0};
+    int first = 1;
+    put(&o, "{", 1);
+    put_key(&o, "byte_order", &first);
+    puts_(&o, h->little_endian ? "\"II\"" : "\"MM\"");
+    put_key(&o, "bigtiff", &first);
+    puts_(&o, h->bigtiff ? "true" : "false");
+    put_key(&o, "first_ifd_offset", &first);
+    put_u64(&o, h->first_ifd_offset);
+    put_key(&o, "ifd_count", &first);
+    put_u64(&o, h->ifd_count);
+    put_key(&o, "ifd_chain_error", &first);
+    if (h->ifd_chain_error) put_str(&o, h->ifd_chain_error, strlen(h->ifd_chain_error));
+    else put(&o, "null", 4);
+    put_key(&o, "header_bytes", &first);
+    put_u64(&o, h->header_bytes);
+    for (int f = 0; f < TIFF_FIELD_COUNT; f++) {
+        put_key(&o, tiff_field_infos[f].name, &first);
+        put_value(&o, &h->field[f], tiff_field_infos[f].kind);
+    }
+    put_key(&o, "geokeys", &first);
+    if (h->has_geokeys) {
+        int gfirst = 1;
+        put(&o, "{", 1);
+        for (int g = 0; g < TIFF_GEOKEY_COUNT; g++) {
+            put_key(&o, tiff_geokey_infos[g].name, &gfirst);
+            put_value(&o, &h->geokey[g], tiff_geokey_infos[g].kind);
+        }
+        put(&o, "}", 1);
+    } else {
+        put(&o, "null", 4);
+    }
+    put_key(&o, "geokeys_other", &first);
+    if (h->has_geokeys) put_extras(&o, h->geokeys_other, h->n_geokeys_other);
+    else put(&o, "null", 4);
+    put_key(&o, "geokeys_header", &first);
+    if (h->has_geokeys) {
+        put(&o, "[", 1);
+        for (int i = 0; i < 4; i++) {
+            if (i) put(&o, ",", 1);
+            put_u64(&o, h->geokeys_header[i]);
+        }
+        put(&o, "]", 1);
+    } else {
+        put(&o, "null", 4);
+    }
+    put_key(&o, "other_tags", &first);
+    put_extras(&o, h->other_tags, h->n_other_tags);
+    put_key(&o, "warnings", &first);
+    put(&o, "[", 1);
+    for (size_t i = 0; i < h->n_warnings; i++) {
+        if (i) put(&o, ",", 1);
+        put_str(&o, h->warnings[i], strlen(h->warnings[i]));
+    }
+    put(&o, "]}", 2);
+    return o.oom ? TIFF_E_NOMEM : TIFF_OK;
+}
