@@ -1,0 +1,276 @@
+/* table.c - the headers and errors tables, generated from tiff.h's X-macro tables so that a
+ * field added there becomes a column here without a hand-written list. */
+#include "table.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define TD_STR_(x) #x
+#define TD_STR(x) TD_STR_(x)
+
+/* Type names of the documented list, by tiff_kind token. */
+#define TD_T_TIFF_K_INT "INT64"
+#define TD_T_TIFF_K_COUNT "INT64"
+#define TD_T_TIFF_K_DOUBLE "DOUBLE"
+#define TD_T_TIFF_K_STRING "STRING"
+#define TD_T_TIFF_K_BINARY "BINARY"
+#define TD_T_TIFF_K_INT_LIST "LIST<INT64>"
+#define TD_T_TIFF_K_DOUBLE_LIST "LIST<DOUBLE>"
+
+/* Own copies of the kinds (not tiff_field_infos) so that td_table needs only tiff.h. */
+static const tiff_kind field_kind[TIFF_FIELD_COUNT] = {
+#define TD_X_KIND(name, tag, kind) kind,
+    TIFF_FIELDS(TD_X_KIND)
+#undef TD_X_KIND
+};
+static const tiff_kind geokey_kind[TIFF_GEOKEY_COUNT] = {
+#define TD_X_KIND(name, id, kind) kind,
+    TIFF_GEOKEYS(TD_X_KIND)
+#undef TD_X_KIND
+};
+
+static int add_kind(pq_schema *s, int parent, const char *name, tiff_kind k)
+{
+    switch (k) {
+    case TIFF_K_INT:
+    case TIFF_K_COUNT:
+        return pq_schema_add_leaf(s, parent, name, PQ_INT64, PQ_LT_NONE, true);
+    case TIFF_K_DOUBLE:
+        return pq_schema_add_leaf(s, parent, name, PQ_DOUBLE, PQ_LT_NONE, true);
+    case TIFF_K_STRING:
+        return pq_schema_add_leaf(s, parent, name, PQ_BYTE_ARRAY, PQ_LT_STRING, true);
+    case TIFF_K_BINARY:
+        return pq_schema_add_leaf(s, parent, name, PQ_BYTE_ARRAY, PQ_LT_NONE, true);
+    case TIFF_K_INT_LIST:
+        return pq_schema_add_list(s, parent, name, PQ_INT64, PQ_LT_NONE, true, false);
+    case TIFF_K_DOUBLE_LIST:
+        return pq_schema_add_list(s, parent, name, PQ_DOUBLE, PQ_LT_NONE, true, false);
+    }
+    return PQ_E_SCHEMA;
+}
+
+int td_table_headers_schema(pq_schema **out, td_headers_cols *c)
+{
+    *out = NULL;
+    pq_schema *s = pq_schema_new();
+    if (!s)
+        return PQ_E_NOMEM;
+    int rc;
+#define TD_CHECK(expr)      \
+    if ((rc = (expr)) < 0)  \
+        goto bad;
+#define TD_LEAF(f, t, lt, opt) \
+    TD_CHECK(c->f = pq_schema_add_leaf(s, PQ_ROOT, #f, t, lt, opt))
+    TD_LEAF(path, PQ_BYTE_ARRAY, PQ_LT_STRING, false)
+    TD_LEAF(size, PQ_INT64, PQ_LT_NONE, true)
+    TD_LEAF(last_modified, PQ_INT64, PQ_LT_TIMESTAMP_MILLIS, true)
+    TD_LEAF(etag, PQ_BYTE_ARRAY, PQ_LT_STRING, true)
+    TD_LEAF(byte_order, PQ_BYTE_ARRAY, PQ_LT_STRING, true)
+    TD_LEAF(bigtiff, PQ_BOOLEAN, PQ_LT_NONE, true)
+    TD_LEAF(first_ifd_offset, PQ_INT64, PQ_LT_NONE, true)
+    TD_LEAF(ifd_count, PQ_INT64, PQ_LT_NONE, true)
+    TD_LEAF(ifd_chain_error, PQ_BYTE_ARRAY, PQ_LT_STRING, true)
+    TD_LEAF(header_bytes, PQ_INT64, PQ_LT_NONE, true)
+    TD_LEAF(fetched_bytes, PQ_INT64, PQ_LT_NONE, true)
+    TD_LEAF(requests, PQ_INT32, PQ_LT_NONE, true)
+#define TD_X_FIELD(name, tag, kind) \
+    TD_CHECK(c->field[TIFF_F_##name] = add_kind(s, PQ_ROOT, #name, kind))
+    TIFF_FIELDS(TD_X_FIELD)
+#undef TD_X_FIELD
+    TD_CHECK(c->geokeys = pq_schema_add_struct(s, PQ_ROOT, "geokeys", true))
+#define TD_X_GEOKEY(name, id, kind) \
+    TD_CHECK(c->geokey[TIFF_G_##name] = add_kind(s, c->geokeys, #name, kind))
+    TIFF_GEOKEYS(TD_X_GEOKEY)
+#undef TD_X_GEOKEY
+    TD_CHECK(c->geokeys_header =
+                 pq_schema_add_list(s, PQ_ROOT, "geokeys_header", PQ_INT64, PQ_LT_NONE, true,
+                                    false))
+    TD_CHECK(c->geokeys_other = pq_schema_add_map(s, PQ_ROOT, "geokeys_other", true))
+    TD_CHECK(c->other_tags = pq_schema_add_map(s, PQ_ROOT, "other_tags", true))
+    TD_CHECK(c->warnings = pq_schema_add_list(s, PQ_ROOT, "warnings", PQ_BYTE_ARRAY,
+                                              PQ_LT_STRING, true, false))
+    *out = s;
+    return PQ_OK;
+bad:
+    pq_schema_free(s);
+    return rc;
+}
+
+int td_table_errors_schema(pq_schema **out, td_errors_cols *c)
+{
+    *out = NULL;
+    pq_schema *s = pq_schema_new();
+    if (!s)
+        return PQ_E_NOMEM;
+    int rc;
+    TD_LEAF(path, PQ_BYTE_ARRAY, PQ_LT_STRING, false)
+    TD_LEAF(size, PQ_INT64, PQ_LT_NONE, true)
+    TD_LEAF(stage, PQ_BYTE_ARRAY, PQ_LT_STRING, true)
+    TD_LEAF(kind, PQ_BYTE_ARRAY, PQ_LT_STRING, true)
+    TD_LEAF(message, PQ_BYTE_ARRAY, PQ_LT_STRING, true)
+    TD_LEAF(http_status, PQ_INT32, PQ_LT_NONE, true)
+    TD_LEAF(attempts, PQ_INT32, PQ_LT_NONE, true)
+#undef TD_LEAF
+#undef TD_CHECK
+    *out = s;
+    return PQ_OK;
+bad:
+    pq_schema_free(s);
+    return rc;
+}
+
+static int set_u64(pq_writer *w, int node, uint64_t v)
+{
+    /* unknown (TD_SIZE_NONE) and values past INT64 stay null */
+    return v > (uint64_t)INT64_MAX ? PQ_OK : pq_set_i64(w, node, (int64_t)v);
+}
+
+static int set_str(pq_writer *w, int node, const char *s)
+{
+    return s ? pq_set_bytes(w, node, s, strlen(s)) : PQ_OK;
+}
+
+static int set_value(pq_writer *w, int node, tiff_kind k, const tiff_value *v)
+{
+    if (!v->present)
+        return pq_set_null(w, node);
+    switch (k) {
+    case TIFF_K_INT:
+    case TIFF_K_COUNT:
+        return pq_set_i64(w, node, v->u.i);
+    case TIFF_K_DOUBLE:
+        return pq_set_double(w, node, v->u.d);
+    case TIFF_K_STRING:
+        return pq_set_bytes(w, node, v->u.str, (size_t)v->count);
+    case TIFF_K_BINARY:
+        return pq_set_bytes(w, node, v->u.bytes, (size_t)v->count);
+    case TIFF_K_INT_LIST:
+        return pq_set_list_i64(w, node, v->u.ints, (size_t)v->count);
+    case TIFF_K_DOUBLE_LIST:
+        return pq_set_list_double(w, node, v->u.dbls, (size_t)v->count);
+    }
+    return PQ_E_USAGE;
+}
+
+static int set_extras(pq_writer *w, int node, const tiff_extra *e, size_t n)
+{
+    int rc = pq_map_begin(w, node);
+    for (size_t i = 0; !rc && i < n; i++) {
+        char key[8];
+        int kl = snprintf(key, sizeof key, "%u", (unsigned)e[i].id);
+        rc = pq_map_put(w, node, key, (size_t)kl, e[i].json ? e[i].json : "",
+                        e[i].json ? e[i].json_len : 0);
+    }
+    return rc ? rc : pq_map_end(w, node);
+}
+
+int td_table_write_header(pq_writer *w, const td_headers_cols *c, const td_object_facts *f,
+                          const tiff_header *h)
+{
+    int rc;
+#define TD_TRY(expr)         \
+    if ((rc = (expr)) != 0)  \
+        return rc;
+    TD_TRY(pq_set_bytes(w, c->path, f->path ? f->path : "", f->path ? f->path_len : 0))
+    TD_TRY(set_u64(w, c->size, f->size))
+    if (f->mtime_ms != TD_MTIME_NONE)
+        TD_TRY(pq_set_i64(w, c->last_modified, f->mtime_ms))
+    TD_TRY(set_str(w, c->etag, f->etag))
+    TD_TRY(pq_set_bytes(w, c->byte_order, h->little_endian ? "II" : "MM", 2))
+    TD_TRY(pq_set_bool(w, c->bigtiff, h->bigtiff))
+    TD_TRY(set_u64(w, c->first_ifd_offset, h->first_ifd_offset))
+    TD_TRY(pq_set_i64(w, c->ifd_count, (int64_t)h->ifd_count))
+    TD_TRY(set_str(w, c->ifd_chain_error, h->ifd_chain_error))
+    TD_TRY(set_u64(w, c->header_bytes, h->header_bytes))
+    TD_TRY(set_u64(w, c->fetched_bytes, f->fetched_bytes))
+    TD_TRY(pq_set_i32(w, c->requests, f->requests))
+    for (int i = 0; i < TIFF_FIELD_COUNT; i++)
+        TD_TRY(set_value(w, c->field[i], field_kind[i], &h->field[i]))
+    if (h->has_geokeys) {
+        /* every field set (value or null): a directory without named keys is a struct of
+         * nulls, not a null struct */
+        for (int i = 0; i < TIFF_GEOKEY_COUNT; i++)
+            TD_TRY(set_value(w, c->geokey[i], geokey_kind[i], &h->geokey[i]))
+        int64_t gh[4];
+        for (int i = 0; i < 4; i++)
+            gh[i] = h->geokeys_header[i];
+        TD_TRY(pq_set_list_i64(w, c->geokeys_header, gh, 4))
+        TD_TRY(set_extras(w, c->geokeys_other, h->geokeys_other, h->n_geokeys_other))
+    }
+    TD_TRY(set_extras(w, c->other_tags, h->other_tags, h->n_other_tags))
+    TD_TRY(pq_list_begin(w, c->warnings))
+    for (size_t i = 0; i < h->n_warnings; i++)
+        if (h->warnings[i])
+            TD_TRY(pq_list_push_bytes(w, c->warnings, h->warnings[i], strlen(h->warnings[i])))
+    TD_TRY(pq_list_end(w, c->warnings))
+    return pq_end_row(w);
+}
+
+int td_table_write_error(pq_writer *w, const td_errors_cols *c, const td_error_facts *f)
+{
+    int rc;
+    TD_TRY(pq_set_bytes(w, c->path, f->path ? f->path : "", f->path ? f->path_len : 0))
+    TD_TRY(set_u64(w, c->size, f->size))
+    TD_TRY(set_str(w, c->stage, f->stage))
+    TD_TRY(set_str(w, c->kind, f->kind))
+    TD_TRY(set_str(w, c->message, f->message))
+    if (f->http_status != 0)
+        TD_TRY(pq_set_i32(w, c->http_status, f->http_status))
+    if (f->attempts >= 0)
+        TD_TRY(pq_set_i32(w, c->attempts, f->attempts))
+#undef TD_TRY
+    return pq_end_row(w);
+}
+
+const pq_kv *td_table_kv(size_t *n)
+{
+    static const pq_kv kv[] = {{TD_SCHEMA_VERSION_KEY, TD_STR(TD_SCHEMA_VERSION)}};
+    *n = sizeof kv / sizeof kv[0];
+    return kv;
+}
+
+static const td_column_doc headers_docs[] = {
+    {"path", "STRING (required)", "object key / path as listed by the store"},
+    {"size", "INT64", "object size in bytes"},
+    {"last_modified", "TIMESTAMP_MILLIS", "last modification time (UTC) from the listing"},
+    {"etag", "STRING", "ETag from the listing, when the store gives one"},
+    {"byte_order", "STRING", "\"II\" (little-endian) or \"MM\" (big-endian)"},
+    {"bigtiff", "BOOLEAN", "BigTIFF (magic 43)"},
+    {"first_ifd_offset", "INT64", "offset of IFD 0"},
+    {"ifd_count", "INT64", "IFDs in the main chain"},
+    {"ifd_chain_error", "STRING", "why the IFD chain walk stopped early, or null"},
+    {"header_bytes", "INT64", "smallest strip/tile data offset (bytes of header before data)"},
+    {"fetched_bytes", "INT64", "bytes fetched to parse the header"},
+    {"requests", "INT32", "range requests made for this object"},
+#define TD_X_DOC(name, tag, kind) {#name, TD_T_##kind, "TIFF tag " #tag " of IFD 0"},
+    TIFF_FIELDS(TD_X_DOC)
+#undef TD_X_DOC
+    {"geokeys", "STRUCT", "named GeoKeys; null when there is no GeoKeyDirectory"},
+#define TD_X_DOC(name, id, kind) {"geokeys." #name, TD_T_##kind, "GeoKey " #id},
+    TIFF_GEOKEYS(TD_X_DOC)
+#undef TD_X_DOC
+    {"geokeys_header", "LIST<INT64>", "GeoKeyDirectory header: version, revision, minor, count"},
+    {"geokeys_other", "MAP<STRING,STRING>", "GeoKeys without a column: decimal id -> JSON"},
+    {"other_tags", "MAP<STRING,STRING>", "IFD 0 tags without a column: decimal id -> JSON"},
+    {"warnings", "LIST<STRING>", "problems tolerated while parsing (value kept or skipped)"},
+};
+
+static const td_column_doc errors_docs[] = {
+    {"path", "STRING (required)", "object key / path"},
+    {"size", "INT64", "object size in bytes, when known"},
+    {"stage", "STRING", "list, fetch or parse"},
+    {"kind", "STRING", "stable short error code"},
+    {"message", "STRING", "human-readable detail"},
+    {"http_status", "INT32", "last HTTP status, null when none"},
+    {"attempts", "INT32", "attempts made"},
+};
+
+size_t td_table_columns(td_table_id t, const td_column_doc **out)
+{
+    if (t == TD_TABLE_ERRORS) {
+        *out = errors_docs;
+        return sizeof errors_docs / sizeof errors_docs[0];
+    }
+    *out = headers_docs;
+    return sizeof headers_docs / sizeof headers_docs[0];
+}

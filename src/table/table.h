@@ -1,0 +1,98 @@
+/* table.h - the tool's two output tables (schema version 1): the ONE place that defines them.
+ *
+ * headers: one row per parsed TIFF. Columns, in order:
+ *   path STRING (required), size INT64, last_modified TIMESTAMP_MILLIS (UTC), etag STRING,
+ *   byte_order STRING ("II"/"MM"), bigtiff BOOLEAN, first_ifd_offset INT64, ifd_count INT64,
+ *   ifd_chain_error STRING, header_bytes INT64, fetched_bytes INT64, requests INT32,
+ *   then every TIFF_FIELDS entry by name (INT/COUNT -> INT64, DOUBLE -> DOUBLE,
+ *   STRING -> STRING, BINARY -> BINARY, INT_LIST -> LIST<INT64>, DOUBLE_LIST -> LIST<DOUBLE>),
+ *   geokeys STRUCT<one field per TIFF_GEOKEYS name> (null when no GeoKeyDirectory),
+ *   geokeys_header LIST<INT64>, geokeys_other MAP<STRING,STRING>, other_tags
+ *   MAP<STRING,STRING> (key: decimal tag/key id, value: the tiff_extra JSON text),
+ *   warnings LIST<STRING>.
+ * errors: one row per object that failed:
+ *   path STRING (required), size INT64, stage STRING ("list"/"fetch"/"parse"),
+ *   kind STRING (stable short code), message STRING, http_status INT32, attempts INT32.
+ * All columns but path are optional; the schema is the same in every file whatever the data.
+ *
+ *   pq_schema *s; td_headers_cols c;
+ *   td_table_headers_schema(&s, &c);
+ *   pq_writer_open(&w, s, &sink, &opts);          // opts.kv may carry td_table_kv()
+ *   td_table_write_header(w, &c, &facts, hdr);     // one complete row (calls pq_end_row)
+ *   pq_writer_close(w); pq_schema_free(s);
+ */
+#ifndef TABLE_TABLE_H
+#define TABLE_TABLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "parquet.h"
+#include "tiff.h"
+
+#define TD_SCHEMA_VERSION 1
+/* File key-value metadata key whose value is the decimal TD_SCHEMA_VERSION. */
+#define TD_SCHEMA_VERSION_KEY "tiff_dumper.schema_version"
+#define TD_SIZE_NONE UINT64_MAX   /* td_*_facts.size unknown -> null */
+#define TD_MTIME_NONE INT64_MIN   /* td_object_facts.mtime_ms unknown -> null */
+
+/* Node ids of the headers schema (filled by td_table_headers_schema). */
+typedef struct td_headers_cols {
+    int path, size, last_modified, etag, byte_order, bigtiff, first_ifd_offset, ifd_count,
+        ifd_chain_error, header_bytes, fetched_bytes, requests;
+    int field[TIFF_FIELD_COUNT];
+    int geokeys; /* the struct */
+    int geokey[TIFF_GEOKEY_COUNT];
+    int geokeys_header, geokeys_other, other_tags, warnings;
+} td_headers_cols;
+
+/* What the tool knows about the object besides its header. */
+typedef struct td_object_facts {
+    const char *path;   /* not NUL-terminated necessarily */
+    size_t path_len;
+    uint64_t size;      /* TD_SIZE_NONE = unknown */
+    int64_t mtime_ms;   /* ms since epoch UTC; TD_MTIME_NONE = unknown */
+    const char *etag;   /* NUL-terminated, NULL = unknown */
+    uint64_t fetched_bytes;
+    int32_t requests;
+} td_object_facts;
+
+typedef struct td_errors_cols {
+    int path, size, stage, kind, message, http_status, attempts;
+} td_errors_cols;
+
+typedef struct td_error_facts {
+    const char *path;
+    size_t path_len;
+    uint64_t size;        /* TD_SIZE_NONE = unknown */
+    const char *stage;    /* "list", "fetch" or "parse"; NUL-terminated */
+    const char *kind;     /* stable short code, e.g. tiff_err_name() or "http" */
+    const char *message;  /* NULL = null */
+    int32_t http_status;  /* 0 = none (null) */
+    int32_t attempts;     /* < 0 = unknown (null) */
+} td_error_facts;
+
+/* Build a new schema (caller frees with pq_schema_free). Returns PQ_OK or a pq_code. */
+int td_table_headers_schema(pq_schema **out, td_headers_cols *cols);
+int td_table_errors_schema(pq_schema **out, td_errors_cols *cols);
+
+/* Write one complete row (ends it with pq_end_row). Returns PQ_OK or a pq_code; the
+ * message is in pq_writer_errmsg(w). The header's strings are written as they are (tiff.h
+ * guarantees STRING values are UTF-8). */
+int td_table_write_header(pq_writer *w, const td_headers_cols *c, const td_object_facts *facts,
+                          const tiff_header *h);
+int td_table_write_error(pq_writer *w, const td_errors_cols *c, const td_error_facts *facts);
+
+/* The file key-value metadata every output file carries ({TD_SCHEMA_VERSION_KEY, "1"}). */
+const pq_kv *td_table_kv(size_t *n);
+
+/* The schema as a documented list, for the README (tests/table/print_schema prints it). */
+typedef struct td_column_doc {
+    const char *name;  /* geokeys fields as "geokeys.model_type" */
+    const char *type;  /* "STRING", "INT64", "LIST<INT64>", "MAP<STRING,STRING>", "STRUCT" ... */
+    const char *doc;   /* one line */
+} td_column_doc;
+typedef enum { TD_TABLE_HEADERS, TD_TABLE_ERRORS } td_table_id;
+size_t td_table_columns(td_table_id t, const td_column_doc **out);
+
+#endif

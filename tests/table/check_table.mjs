@@ -1,0 +1,94 @@
+// Reads the tables td_table_write wrote with DuckDB: column names and types against the
+// documented list (td_table_columns), the same types in a file whose columns are all null,
+// the schema-version metadata, and the values of the hand-made rows.
+//   node check_table.mjs OUT_DIR      (TD_NODE_DIR = npm project with @duckdb/node-api)
+import fs from 'node:fs';
+import path from 'node:path';
+import { importPkg } from '../parquet/common.mjs';
+
+const { DuckDBInstance } = await importPkg('@duckdb/node-api');
+const dir = process.argv[2];
+const con = await (await DuckDBInstance.create(':memory:')).connect();
+const q = async (sql) => (await con.runAndReadAll(sql)).getRowObjectsJson();
+const file = (n) => `'${path.join(dir, n).replace(/'/g, "''")}'`;
+let bad = 0;
+const check = (what, got, want) => {
+  const g = JSON.stringify(got), w = JSON.stringify(want);
+  if (g !== w) { bad++; console.error(`MISMATCH ${what}\n  got:  ${g}\n  want: ${w}`); }
+};
+
+const docs = JSON.parse(fs.readFileSync(path.join(dir, 'columns.json'), 'utf8'));
+const duckType = {
+  'STRING (required)': 'VARCHAR', STRING: 'VARCHAR', INT64: 'BIGINT', INT32: 'INTEGER', DOUBLE: 'DOUBLE',
+  BOOLEAN: 'BOOLEAN', BINARY: 'BLOB', TIMESTAMP_MILLIS: 'TIMESTAMP WITH TIME ZONE',
+  'LIST<INT64>': 'BIGINT[]', 'LIST<DOUBLE>': 'DOUBLE[]', 'LIST<STRING>': 'VARCHAR[]',
+  'MAP<STRING,STRING>': 'MAP(VARCHAR, VARCHAR)',
+};
+function expectedColumns(list) {
+  const top = [];
+  for (const [name, type] of list) {
+    const dot = name.indexOf('.');
+    if (dot >= 0) {
+      const parent = top[top.length - 1];
+      parent.fields.push(`${name.slice(dot + 1)} ${duckType[type]}`);
+    } else top.push({ name, type, fields: [] });
+  }
+  return top.map((c) => [c.name, c.type === 'STRUCT' ? `STRUCT(${c.fields.join(', ')})` : duckType[c.type]]);
+}
+
+for (const [table, files] of [['headers', ['headers.parquet', 'headers_allnull.parquet']], ['errors', ['errors.parquet']]]) {
+  const want = expectedColumns(docs[table]);
+  for (const f of files) {
+    const got = (await q(`DESCRIBE FROM ${file(f)}`)).map((r) => [r.column_name, r.column_type]);
+    check(`${f} columns`, got, want);
+    const kv = await q(`SELECT decode(key) AS k, decode(value) AS v FROM parquet_kv_metadata(${file(f)})`);
+    check(`${f} schema version`, kv, [{ k: 'tiff_dumper.schema_version', v: '1' }]);
+    const req = await q(`SELECT name, repetition_type FROM parquet_schema(${file(f)}) WHERE name = 'path'`);
+    check(`${f} path required`, req, [{ name: 'path', repetition_type: 'REQUIRED' }]);
+  }
+}
+// the all-null file: every column but the few facts is null, and the geokeys struct is null
+const nulls = await q(`SELECT geokeys IS NULL AS g, geokeys_header IS NULL AS gh, geokeys_other IS NULL AS go,
+    image_width IS NULL AS w, other_tags AS o, warnings AS wa FROM ${file('headers_allnull.parquet')}`);
+check('all-null row', nulls, [{ g: true, gh: true, go: true, w: true, o: [], wa: [] }]);
+
+const rows = await q(`SELECT * FROM ${file('headers.parquet')}`);
+check('headers rows', rows.length, 2);
+const [full, bare] = rows;
+const pick = (r, keys) => Object.fromEntries(keys.map((k) => [k, r[k]]));
+check('full facts', pick(full, ['path', 'size', 'last_modified', 'etag', 'byte_order', 'bigtiff', 'first_ifd_offset',
+  'ifd_count', 'ifd_chain_error', 'header_bytes', 'fetched_bytes', 'requests']), {
+  path: 's3://sentinel-cogs/sentinel-s2-l2a-cogs/33/U/UP/2023/1/S2A_33UUP_20230101_0_L2A/B04.tif',
+  size: '123456789', last_modified: '2023-11-14 22:13:20.123+00', etag: '"5d41402abc4b2a76b9719d911017c592"',
+  byte_order: 'II', bigtiff: false, first_ifd_offset: '8', ifd_count: '5', ifd_chain_error: null,
+  header_bytes: '16384', fetched_bytes: '16384', requests: 1,
+});
+check('full fields', pick(full, ['image_width', 'bits_per_sample', 'compression', 'x_resolution', 'software', 'extra_samples',
+  'sample_format', 'jpeg_tables', 'model_pixel_scale', 'model_tiepoint', 'tile_offsets_count', 'gdal_nodata', 'copyright']), {
+  image_width: '10980', bits_per_sample: ['16'], compression: '8', x_resolution: 72.5, software: 'GDAL 3.é',
+  extra_samples: [], sample_format: ['1'], jpeg_tables: '\\xFF\\xD8\\x00\\x7F', model_pixel_scale: [10, 10, 0],
+  model_tiepoint: [0, 0, 0, 300000, 5000040, 0], tile_offsets_count: '121', gdal_nodata: '0', copyright: null,
+});
+check('full geokeys', pick(full.geokeys, ['model_type', 'raster_type', 'citation', 'projected_type', 'geog_semi_major_axis', 'vertical']),
+  { model_type: '1', raster_type: '1', citation: 'WGS 84 / UTM zone 33N', projected_type: '32633', geog_semi_major_axis: 6378137, vertical: null });
+check('full geokey maps', pick(full, ['geokeys_header', 'geokeys_other', 'other_tags', 'warnings']), {
+  geokeys_header: ['1', '1', '0', '4'],
+  geokeys_other: [{ key: '3076', value: '{"type":3,"count":1,"value":[9001]}' }],
+  other_tags: [{ key: '42033', value: '{"type":2,"count":3,"value":"ab"}' }, { key: '50000', value: '{"type":1,"count":2,"value":"00ff"}' }],
+  warnings: ['tag 999 at offset 122: unknown type 77, skipped'],
+});
+check('bare facts', pick(bare, ['path', 'size', 'last_modified', 'etag', 'byte_order', 'bigtiff', 'ifd_chain_error', 'requests', 'image_width']),
+  { path: 'dir/bare.tif', size: null, last_modified: null, etag: null, byte_order: 'MM', bigtiff: true,
+    ifd_chain_error: 'IFD 1 at offset 16: cycle', requests: 2, image_width: null });
+// a GeoKeyDirectory without named keys: a struct of nulls, not a null struct
+check('bare geokeys', [bare.geokeys !== null, Object.values(bare.geokeys || {}).every((v) => v === null)], [true, true]);
+check('bare maps', pick(bare, ['geokeys_header', 'geokeys_other', 'other_tags', 'warnings']),
+  { geokeys_header: ['0', '0', '0', '0'], geokeys_other: [], other_tags: [], warnings: [] });
+
+const errs = await q(`SELECT * FROM ${file('errors.parquet')}`);
+check('errors', errs, [
+  { path: 'a/b.tif', size: '5000', stage: 'fetch', kind: 'http', message: 'HTTP 404 Not Found', http_status: 404, attempts: 1 },
+  { path: 'c.tif', size: null, stage: 'parse', kind: 'not_tiff', message: 'not a TIFF (bad byte order mark)', http_status: null, attempts: null },
+]);
+console.log(`table checks: ${bad} mismatches`);
+process.exit(bad ? 1 : 0);
