@@ -1,0 +1,952 @@
+/* net.c - libcurl multi-socket engine on a libuv loop, with one retry policy.
+ *
+ * Everything runs on the loop thread: libuv tells curl about socket readiness (one uv_poll_t
+ * per socket) and timeouts (one uv_timer_t); curl tells us which sockets to watch. Requests
+ * move between: the start queue (waiting for a transfer slot), running (easy handle in the
+ * multi), and backoff (waiting for a retry, holding no slot and no easy handle).
+ *
+ * Re-entrancy: user callbacks may call net_start, net_cancel and net_engine_free. Callbacks
+ * that curl drives (write/header) must not touch the multi handle, so cancels asked from
+ * there are deferred; net_engine_free asked from inside any engine callback is deferred to
+ * the end of the outermost entry from libuv.
+ */
+#include "net.h"
+
+#include <curl/curl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NET_X_NAME(name, code, short_name, text) case code: return short_name;
+#define NET_X_TEXT(name, code, short_name, text) case code: return text;
+const char *net_err_name(int code) {
+    switch (code) { NET_ERRNO_MAP(NET_X_NAME) default: return "unknown"; }
+}
+const char *net_strerror(int code) {
+    switch (code) { NET_ERRNO_MAP(NET_X_TEXT) default: return "unknown error"; }
+}
+
+typedef enum { J_QUEUED, J_RUNNING, J_BACKOFF, J_DONE } job_state;
+typedef enum { STOP_NONE, STOP_FULL, STOP_TOO_BIG, STOP_IGNORED_RANGE, STOP_ABORTED,
+               STOP_CANCEL } stop_reason;
+
+typedef struct job job;
+typedef struct net_sock net_sock;
+typedef struct { job *head, *tail; } jlist;
+
+struct job {
+    net_engine *e;
+    net_request *req;
+    job_state state;
+    job *next, *prev;   /* in *list: a queue or the backoff list */
+    jlist *list;
+    job *anext, *aprev; /* all live jobs */
+    CURL *easy;
+    struct curl_slist *hdrs;
+    uint64_t start_ms, due_ms, deadline_ms;
+    /* per attempt */
+    stop_reason stop;
+    bool status_seen, cancel_requested, deferred_cancel;
+    bool in_user_cb; /* inside prepare / retry_check: the job must stay alive */
+    uint64_t content_range_total, content_length;
+    long retry_after_s;
+    /* last failure, for the final message */
+    int last_code;
+    char cause[160];
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+struct net_sock {
+    uv_poll_t poll;
+    curl_socket_t fd;
+    net_engine *e;
+    net_sock *next, *prev;
+};
+
+struct net_engine {
+    uv_loop_t *loop;
+    net_options o;
+    char *ca_bundle, *user_agent;
+    CURLM *multi;
+    CURLSH *share;
+    uv_timer_t curl_timer, backoff_timer, defer_timer;
+    unsigned open_handles;
+    net_sock *socks;
+    CURL **pool;
+    unsigned n_pool;
+    jlist retry_q, start_q, backoff; /* backoff sorted by due_ms */
+    job *all;
+    unsigned active;
+    unsigned depth;   /* nesting of engine entries from libuv / user calls */
+    unsigned in_curl; /* inside curl_multi_* (curl callbacks may run) */
+    unsigned n_cancel_pending; /* cancels asked inside curl callbacks, not yet done */
+    bool closing, free_pending, freed;
+    uint64_t rng;
+    net_stats st;
+};
+
+/* ---------- small helpers ---------- */
+
+static uint64_t now_ms(void) { return uv_hrtime() / 1000000u; }
+
+static void jl_push_tail(jlist *l, job *j) {
+    j->next = NULL;
+    j->prev = l->tail;
+    if (l->tail) l->tail->next = j; else l->head = j;
+    l->tail = j;
+    j->list = l;
+}
+static void jl_remove(jlist *l, job *j) {
+    if (j->prev) j->prev->next = j->next; else l->head = j->next;
+    if (j->next) j->next->prev = j->prev; else l->tail = j->prev;
+    j->next = j->prev = NULL;
+    j->list = NULL;
+}
+static job *jl_pop(jlist *l) {
+    job *j = l->head;
+    if (j) jl_remove(l, j);
+    return j;
+}
+/* Sorted insert, scanning from the tail: new due times are mostly the latest. */
+static void jl_insert_sorted(jlist *l, job *j) {
+    job *p = l->tail;
+    j->list = l;
+    while (p && p->due_ms > j->due_ms) p = p->prev;
+    if (!p) {
+        j->prev = NULL;
+        j->next = l->head;
+        if (l->head) l->head->prev = j; else l->tail = j;
+        l->head = j;
+    } else {
+        j->prev = p;
+        j->next = p->next;
+        if (p->next) p->next->prev = j; else l->tail = j;
+        p->next = j;
+    }
+}
+
+static int ascii_ncase_eq(const char *a, const char *b, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        char x = a[i], y = b[i];
+        if (x >= 'A' && x <= 'Z') x = (char)(x - 'A' + 'a');
+        if (y >= 'A' && y <= 'Z') y = (char)(y - 'A' + 'a');
+        if (x != y) return 0;
+        if (!x) return 1;
+    }
+    return 1;
+}
+
+static uint64_t rng_next(net_engine *e) {
+    /* xorshift64*: jitter only needs to decorrelate clients, not be secure */
+    uint64_t x = e->rng;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    e->rng = x;
+    return x * 2685821657736338717ull;
+}
+
+/* Method and URL for messages: query strings can carry SAS tokens / signatures, userinfo
+ * can carry passwords, so both are dropped. */
+static void describe(const net_request *r, char *out, size_t n) {
+    const char *u = r->url ? r->url : "";
+    const char *scheme_end = strstr(u, "://");
+    const char *host = scheme_end ? scheme_end + 3 : u;
+    size_t hostlen = strcspn(host, "/?#");
+    const char *at = memchr(host, '@', hostlen);
+    size_t pre = (size_t)(host - u);
+    const char *rest = at ? at + 1 : host;
+    size_t restlen = strcspn(rest, "?#");
+    if (restlen > 140) restlen = 140;
+    snprintf(out, n, "%s %.*s%.*s", r->method ? r->method : "GET", (int)pre, u, (int)restlen,
+             rest);
+}
+
+/* ---------- handle lifetime ---------- */
+
+static void engine_maybe_release(net_engine *e) {
+    if (e->freed && e->open_handles == 0) {
+        free(e->ca_bundle);
+        free(e->user_agent);
+        free(e->pool);
+        free(e);
+    }
+}
+static void on_handle_closed(uv_handle_t *h) {
+    net_engine *e = h->data;
+    e->open_handles--;
+    engine_maybe_release(e);
+}
+static void on_sock_closed(uv_handle_t *h) {
+    net_sock *s = (net_sock *)h;
+    net_engine *e = s->e;
+    free(s);
+    e->open_handles--;
+    engine_maybe_release(e);
+}
+
+static void engine_really_free(net_engine *e);
+static void pump(net_engine *e);
+
+static void enter(net_engine *e) { e->depth++; }
+static void leave(net_engine *e) {
+    if (e->depth == 1 && !e->free_pending && !e->closing) pump(e);
+    if (--e->depth == 0 && e->free_pending) engine_really_free(e);
+}
+
+/* ---------- finishing ---------- */
+
+static void easy_release(net_engine *e, CURL *easy) {
+    if (!easy) return;
+    if (!e->closing && e->n_pool < e->o.max_in_flight) {
+        curl_easy_reset(easy);
+        e->pool[e->n_pool++] = easy;
+    } else {
+        curl_easy_cleanup(easy);
+    }
+}
+
+static void job_unlink_all(net_engine *e, job *j) {
+    if (j->aprev) j->aprev->anext = j->anext; else e->all = j->anext;
+    if (j->anext) j->anext->aprev = j->aprev;
+    j->anext = j->aprev = NULL;
+}
+
+/* Takes the job out of whatever it is in (queue, backoff list, multi). Must not run inside
+ * a curl callback when the job is running. */
+static void job_detach(net_engine *e, job *j) {
+    if (j->list) jl_remove(j->list, j);
+    if (j->state == J_RUNNING && j->easy) {
+        curl_multi_remove_handle(e->multi, j->easy);
+        e->active--;
+    }
+    easy_release(e, j->easy);
+    j->easy = NULL;
+    curl_slist_free_all(j->hdrs);
+    j->hdrs = NULL;
+}
+
+static void format_final(job *j, int code) {
+    net_request *r = j->req;
+    char what[160], suffix[64] = "";
+    describe(r, what, sizeof what);
+    const char *cause = j->cause[0] ? j->cause : net_strerror(code);
+    if (r->attempts > 1) {
+        double secs = (double)(now_ms() - j->start_ms) / 1000.0;
+        snprintf(suffix, sizeof suffix, " after %u attempts over %.1f s", r->attempts, secs);
+    }
+    /* the cause gives way first, so the URL and the attempt count always show */
+    int room = (int)sizeof r->errmsg - 1 - (int)strlen(what) - 2 - (int)strlen(suffix);
+    if (room < 0) room = 0;
+    snprintf(r->errmsg, sizeof r->errmsg, "%s: %.*s%s", what, room, cause, suffix);
+}
+
+/* Delivers the result; the job is freed before the callback so the callback may free or
+ * reuse the request. */
+static void job_finish(net_engine *e, job *j, int code) {
+    net_request *r = j->req;
+    if (j->deferred_cancel) e->n_cancel_pending--;
+    job_detach(e, j);
+    job_unlink_all(e, j);
+    if (code != NET_OK) {
+        if (code == NET_E_CANCELED && !j->cause[0]) snprintf(j->cause, sizeof j->cause, "canceled");
+        format_final(j, code);
+    } else {
+        r->errmsg[0] = '\0';
+    }
+    j->state = J_DONE;
+    free(j);
+    r->priv = NULL;
+    r->cb(r, code);
+}
+
+/* ---------- curl callbacks ---------- */
+
+static size_t on_header(char *p, size_t sz, size_t n, void *ud) {
+    job *j = ud;
+    net_request *r = j->req;
+    size_t len = sz * n;
+    if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) {
+        /* a new response (after 100-continue or similar): forget the previous one */
+        j->content_range_total = UINT64_MAX;
+        j->content_length = UINT64_MAX;
+        j->retry_after_s = -1;
+        r->resp_header_region[0] = '\0';
+        return len;
+    }
+    const char *colon = memchr(p, ':', len);
+    if (!colon) return len;
+    size_t nlen = (size_t)(colon - p);
+    const char *v = colon + 1, *end = p + len;
+    while (v < end && (*v == ' ' || *v == '\t')) v++;
+    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ')) end--;
+    size_t vlen = (size_t)(end - v);
+    char val[96];
+    if (vlen >= sizeof val) vlen = sizeof val - 1;
+    memcpy(val, v, vlen);
+    val[vlen] = '\0';
+    if (nlen == 13 && ascii_ncase_eq(p, "content-range", 13)) {
+        const char *slash = strrchr(val, '/');
+        if (slash && slash[1] >= '0' && slash[1] <= '9') {
+            char *ep;
+            unsigned long long t = strtoull(slash + 1, &ep, 10);
+            if (*ep == '\0') j->content_range_total = t;
+        }
+    } else if (nlen == 14 && ascii_ncase_eq(p, "content-length", 14)) {
+        char *ep;
+        if (val[0] >= '0' && val[0] <= '9') {
+            unsigned long long t = strtoull(val, &ep, 10);
+            if (*ep == '\0') j->content_length = t;
+        }
+    } else if (nlen == 11 && ascii_ncase_eq(p, "retry-after", 11)) {
+        char *ep;
+        if (val[0] >= '0' && val[0] <= '9') {
+            long t = strtol(val, &ep, 10);
+            if (*ep == '\0' && t >= 0 && t < 86400) j->retry_after_s = t;
+        }
+    } else if (nlen == 19 && ascii_ncase_eq(p, "x-amz-bucket-region", 19)) {
+        size_t m = vlen < sizeof r->resp_header_region - 1 ? vlen : sizeof r->resp_header_region - 1;
+        memcpy(r->resp_header_region, val, m);
+        r->resp_header_region[m] = '\0';
+    }
+    return len;
+}
+
+static size_t on_write(char *p, size_t sz, size_t n, void *ud) {
+    job *j = ud;
+    net_engine *e = j->e;
+    net_request *r = j->req;
+    size_t len = sz * n;
+    if (j->cancel_requested) {
+        j->stop = STOP_CANCEL;
+        return 0;
+    }
+    if (!j->status_seen) {
+        long st = 0;
+        curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &st);
+        r->http_status = st;
+        j->status_seen = true;
+        /* The server ignored Range and we wanted bytes further in: nothing useful comes. */
+        if (r->has_range && st == 200 && r->range_offset != 0) {
+            j->stop = STOP_IGNORED_RANGE;
+            return 0;
+        }
+    }
+    e->st.bytes += len;
+    bool ok_status = r->http_status >= 200 && r->http_status < 300;
+    if (r->buf) {
+        size_t room = r->buf_cap - (size_t)r->got;
+        size_t take = len < room ? len : room;
+        if (take) memcpy(r->buf + r->got, p, take);
+        r->got += take;
+        if (take < len) {
+            if (!ok_status) return len; /* error bodies are kept only as far as they fit */
+            j->stop = r->has_range ? STOP_FULL : STOP_TOO_BIG;
+            return 0;
+        }
+        /* A full body of a 200 to a Range request: the rest is unwanted, stop now rather
+         * than after the next chunk (unless it is all there is). */
+        if (r->got == r->buf_cap && r->has_range && r->http_status == 200 &&
+            j->content_length != r->got) {
+            j->stop = STOP_FULL;
+            return 0;
+        }
+        return len;
+    }
+    r->got += len;
+    if (r->on_body && r->on_body(r, p, len) != 0) {
+        j->stop = STOP_ABORTED;
+        return 0;
+    }
+    return len;
+}
+
+/* ---------- attempts ---------- */
+
+int net_add_header(void *headers, const char *line) {
+    struct curl_slist **l = headers;
+    struct curl_slist *n = curl_slist_append(*l, line);
+    if (!n) return NET_E_NOMEM;
+    *l = n;
+    return NET_OK;
+}
+
+static int easy_setup(net_engine *e, job *j) {
+    net_request *r = j->req;
+    CURL *c = j->easy;
+    uint64_t now = now_ms();
+    uint64_t left = j->deadline_ms > now ? j->deadline_ms - now : 1;
+    uint64_t tmo = e->o.request_timeout_ms ? e->o.request_timeout_ms : left;
+    if (tmo > left) tmo = left;
+    CURLcode rc = CURLE_OK;
+#define SET(opt, val) do { if (rc == CURLE_OK) rc = curl_easy_setopt(c, opt, val); } while (0)
+    SET(CURLOPT_URL, r->url);
+    SET(CURLOPT_PRIVATE, (void *)j);
+    SET(CURLOPT_SHARE, e->share);
+    SET(CURLOPT_NOSIGNAL, 1L);
+    SET(CURLOPT_TCP_NODELAY, 1L);
+    SET(CURLOPT_PROTOCOLS_STR, "http,https");
+    SET(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+    SET(CURLOPT_CONNECTTIMEOUT_MS, (long)(e->o.connect_timeout_ms ? e->o.connect_timeout_ms : 0));
+    SET(CURLOPT_TIMEOUT_MS, (long)tmo);
+    if (e->o.low_speed_time_ms) {
+        SET(CURLOPT_LOW_SPEED_LIMIT, 1L);
+        SET(CURLOPT_LOW_SPEED_TIME, (long)((e->o.low_speed_time_ms + 999) / 1000));
+    }
+    SET(CURLOPT_HTTPHEADER, j->hdrs);
+    SET(CURLOPT_WRITEFUNCTION, on_write);
+    SET(CURLOPT_WRITEDATA, (void *)j);
+    SET(CURLOPT_HEADERFUNCTION, on_header);
+    SET(CURLOPT_HEADERDATA, (void *)j);
+    SET(CURLOPT_ERRORBUFFER, j->errbuf);
+    if (e->user_agent) SET(CURLOPT_USERAGENT, e->user_agent);
+    if (e->ca_bundle) SET(CURLOPT_CAINFO, e->ca_bundle);
+    const char *m = r->method ? r->method : "GET";
+    if (strcmp(m, "HEAD") == 0) {
+        SET(CURLOPT_NOBODY, 1L);
+    } else if (strcmp(m, "GET") != 0) {
+        SET(CURLOPT_CUSTOMREQUEST, m);
+    }
+    if (r->body || strcmp(m, "POST") == 0 || strcmp(m, "PUT") == 0) {
+        SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(r->body ? r->body_len : 0));
+        SET(CURLOPT_POSTFIELDS, r->body ? r->body : "");
+        if (strcmp(m, "POST") != 0) SET(CURLOPT_CUSTOMREQUEST, m);
+    }
+#undef SET
+    if (rc == CURLE_OUT_OF_MEMORY) return NET_E_NOMEM;
+    if (rc != CURLE_OK) {
+        snprintf(j->cause, sizeof j->cause, "curl option: %s", curl_easy_strerror(rc));
+        return NET_E_CONFIG;
+    }
+    return NET_OK;
+}
+
+/* Starts one attempt: prepare callback, headers, easy handle into the multi. */
+static int attempt_start(net_engine *e, job *j) {
+    net_request *r = j->req;
+    r->attempts++;
+    r->got = 0;
+    r->http_status = 0;
+    r->total_size = UINT64_MAX;
+    r->resp_header_region[0] = '\0';
+    j->stop = STOP_NONE;
+    j->status_seen = false;
+    j->content_range_total = j->content_length = UINT64_MAX;
+    j->retry_after_s = -1;
+    j->errbuf[0] = '\0';
+    if (r->attempts > 1) e->st.retries++;
+
+    struct curl_slist *h = NULL;
+    int rc = NET_OK;
+    for (size_t i = 0; i < r->n_headers && rc == NET_OK; i++) rc = net_add_header(&h, r->headers[i]);
+    if (rc == NET_OK && r->has_range) {
+        char line[80];
+        if (r->range_length == 0) {
+            snprintf(line, sizeof line, "Range: bytes=%llu-", (unsigned long long)r->range_offset);
+        } else {
+            snprintf(line, sizeof line, "Range: bytes=%llu-%llu",
+                     (unsigned long long)r->range_offset,
+                     (unsigned long long)(r->range_offset + r->range_length - 1));
+        }
+        rc = net_add_header(&h, line);
+    }
+    /* no 100-continue round trip for small bodies; no transparent content coding */
+    if (rc == NET_OK) rc = net_add_header(&h, "Expect:");
+    if (rc == NET_OK && r->prepare) {
+        j->in_user_cb = true;
+        int prc = r->prepare(r, &h);
+        j->in_user_cb = false;
+        if (j->cancel_requested) {
+            curl_slist_free_all(h);
+            return NET_E_CANCELED;
+        }
+        if (prc != 0) {
+            curl_slist_free_all(h);
+            snprintf(j->cause, sizeof j->cause, "prepare callback failed (%s, %d)",
+                     net_err_name(prc), prc);
+            return prc; /* the contract: the request ends with that code */
+        }
+    }
+    if (rc != NET_OK) {
+        curl_slist_free_all(h);
+        return rc;
+    }
+    if (j->cancel_requested) {
+        curl_slist_free_all(h);
+        return NET_E_CANCELED;
+    }
+    j->hdrs = h;
+    if (e->n_pool) {
+        j->easy = e->pool[--e->n_pool];
+    } else {
+        j->easy = curl_easy_init();
+        if (!j->easy) return NET_E_NOMEM;
+    }
+    rc = easy_setup(e, j);
+    if (rc != NET_OK) return rc;
+    CURLMcode mc = curl_multi_add_handle(e->multi, j->easy);
+    if (mc != CURLM_OK) {
+        snprintf(j->cause, sizeof j->cause, "curl multi: %s", curl_multi_strerror(mc));
+        return mc == CURLM_OUT_OF_MEMORY ? NET_E_NOMEM : NET_E_CONFIG;
+    }
+    j->state = J_RUNNING;
+    e->active++;
+    e->st.requests++;
+    return NET_OK;
+}
+
+/* Starts queued jobs while slots are free; retries before new requests so a retried
+ * request's time budget is not spent queueing. */
+static void pump(net_engine *e) {
+    while (!e->closing && e->active < e->o.max_in_flight) {
+        job *j = jl_pop(&e->retry_q);
+        if (!j) j = jl_pop(&e->start_q);
+        if (!j) break;
+        int rc = attempt_start(e, j);
+        if (rc != NET_OK) job_finish(e, j, rc);
+    }
+}
+
+static void arm_backoff_timer(net_engine *e);
+
+static void on_backoff_timer(uv_timer_t *t) {
+    net_engine *e = t->data;
+    enter(e);
+    uint64_t now = now_ms();
+    job *j;
+    while ((j = e->backoff.head) && j->due_ms <= now) {
+        jl_remove(&e->backoff, j);
+        j->state = J_QUEUED;
+        jl_push_tail(&e->retry_q, j);
+    }
+    arm_backoff_timer(e);
+    leave(e);
+}
+
+static void arm_backoff_timer(net_engine *e) {
+    if (e->closing) return;
+    job *j = e->backoff.head;
+    if (!j) {
+        uv_timer_stop(&e->backoff_timer);
+        return;
+    }
+    uint64_t now = now_ms();
+    uv_timer_start(&e->backoff_timer, on_backoff_timer, j->due_ms > now ? j->due_ms - now : 0, 0);
+}
+
+static void cause_curl(job *j, const char *prefix, CURLcode cc) {
+    snprintf(j->cause, sizeof j->cause, "%s%.140s", prefix,
+             j->errbuf[0] ? j->errbuf : curl_easy_strerror(cc));
+}
+
+/* Classifies a finished attempt: returns the net code, sets *retry and j->cause. */
+static int classify(net_engine *e, job *j, CURLcode cc, bool *retry) {
+    net_request *r = j->req;
+    long st = r->http_status;
+    *retry = false;
+    switch (cc) {
+    case CURLE_OK:
+        break;
+    case CURLE_WRITE_ERROR:
+        switch (j->stop) {
+        case STOP_FULL:
+            cc = CURLE_OK; /* a success: buf is full */
+            break;
+        case STOP_TOO_BIG:
+            snprintf(j->cause, sizeof j->cause, "response body larger than %zu bytes", r->buf_cap);
+            return NET_E_TOO_BIG;
+        case STOP_IGNORED_RANGE:
+            snprintf(j->cause, sizeof j->cause, "server ignored Range (HTTP 200 for bytes %llu-)",
+                     (unsigned long long)r->range_offset);
+            return NET_E_HTTP;
+        case STOP_ABORTED:
+            snprintf(j->cause, sizeof j->cause, "aborted by the body callback");
+            return NET_E_ABORTED;
+        case STOP_CANCEL:
+            return NET_E_CANCELED;
+        default:
+            snprintf(j->cause, sizeof j->cause, "write error");
+            return NET_E_ABORTED;
+        }
+        break;
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_GOT_NOTHING:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+    case CURLE_HTTP3:
+        *retry = true;
+        cause_curl(j, "", cc);
+        return NET_E_CONNECT;
+    case CURLE_OPERATION_TIMEDOUT:
+        *retry = true;
+        cause_curl(j, "timed out: ", cc);
+        return NET_E_TIMEOUT;
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+        /* curl does not tell a temporary failure from a missing name; retries are bounded */
+        *retry = true;
+        cause_curl(j, "", cc);
+        return NET_E_DNS;
+    case CURLE_SSL_CONNECT_ERROR:
+        /* a handshake cut by the network, not a verification failure */
+        *retry = true;
+        cause_curl(j, "TLS: ", cc);
+        return NET_E_TLS;
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+    case CURLE_SSL_ENGINE_INITFAILED:
+    case CURLE_SSL_SHUTDOWN_FAILED:
+    case CURLE_USE_SSL_FAILED:
+        cause_curl(j, "TLS: ", cc);
+        return NET_E_TLS;
+    case CURLE_OUT_OF_MEMORY:
+        return NET_E_NOMEM;
+    case CURLE_URL_MALFORMAT:
+    case CURLE_UNSUPPORTED_PROTOCOL:
+        cause_curl(j, "", cc);
+        return NET_E_CONFIG;
+    case CURLE_ABORTED_BY_CALLBACK:
+        return NET_E_CANCELED;
+    default:
+        cause_curl(j, "", cc);
+        return NET_E_CONNECT;
+    }
+    (void)e;
+    if (st >= 200 && st < 300) {
+        j->in_user_cb = true;
+        bool again = r->retry_check && r->retry_check(r);
+        j->in_user_cb = false;
+        if (j->cancel_requested) return NET_E_CANCELED;
+        if (again) {
+            *retry = true;
+            snprintf(j->cause, sizeof j->cause, "HTTP %ld with an error in the body", st);
+            return NET_E_HTTP;
+        }
+        return NET_OK;
+    }
+    snprintf(j->cause, sizeof j->cause, "HTTP %ld", st);
+    if (st >= 500 || st == 429 || st == 408) *retry = true;
+    return NET_E_HTTP;
+}
+
+/* Schedules the next attempt, or returns false when the attempts or time budget are spent. */
+static bool schedule_retry(net_engine *e, job *j) {
+    net_request *r = j->req;
+    if (r->attempts >= e->o.max_attempts) return false;
+    uint64_t now = now_ms();
+    if (now >= j->deadline_ms) return false;
+    uint64_t left = j->deadline_ms - now;
+    uint64_t delay;
+    if (j->retry_after_s >= 0) {
+        delay = (uint64_t)j->retry_after_s * 1000u;
+        if (delay >= left) return false; /* the server asks for longer than we may wait */
+    } else {
+        unsigned shift = r->attempts - 1 < 32 ? r->attempts - 1 : 32;
+        uint64_t win = (uint64_t)e->o.retry_base_ms << shift;
+        if (win > e->o.retry_cap_ms) win = e->o.retry_cap_ms;
+        delay = win ? rng_next(e) % (win + 1) : 0;
+        if (delay >= left) delay = left - 1;
+    }
+    j->due_ms = now + delay;
+    j->state = J_BACKOFF;
+    jl_insert_sorted(&e->backoff, j);
+    if (e->backoff.head == j) arm_backoff_timer(e);
+    return true;
+}
+
+static void attempt_done(net_engine *e, CURL *easy, CURLcode cc) {
+    job *j = NULL;
+    curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&j);
+    if (!j) return;
+    net_request *r = j->req;
+    long nc = 0;
+    curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &nc);
+    if (nc > 0) e->st.connections += (uint64_t)nc;
+    if (!j->status_seen) {
+        long st = 0;
+        curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &st);
+        r->http_status = st;
+    }
+    curl_multi_remove_handle(e->multi, easy);
+    e->active--;
+    j->state = J_QUEUED; /* not running; detach below must not remove it again */
+    easy_release(e, easy);
+    j->easy = NULL;
+    curl_slist_free_all(j->hdrs);
+    j->hdrs = NULL;
+
+    if (j->cancel_requested) {
+        job_finish(e, j, NET_E_CANCELED);
+        return;
+    }
+    bool retry;
+    int code = classify(e, j, cc, &retry);
+    if (j->content_range_total != UINT64_MAX) r->total_size = j->content_range_total;
+    else if (r->http_status == 200) r->total_size = j->content_length;
+    if (code == NET_OK) {
+        if (j->stop == STOP_FULL) r->got = r->buf_cap;
+        job_finish(e, j, NET_OK);
+        return;
+    }
+    j->last_code = code;
+    if (retry && !e->closing && schedule_retry(e, j)) return;
+    job_finish(e, j, code);
+}
+
+static void check_multi_info(net_engine *e) {
+    CURLMsg *m;
+    int left;
+    while (!e->freed && (m = curl_multi_info_read(e->multi, &left))) {
+        if (m->msg == CURLMSG_DONE) attempt_done(e, m->easy_handle, m->data.result);
+    }
+}
+
+static void socket_action(net_engine *e, curl_socket_t s, int ev) {
+    int running;
+    e->in_curl++;
+    curl_multi_socket_action(e->multi, s, ev, &running);
+    e->in_curl--;
+    check_multi_info(e);
+}
+
+static void on_poll(uv_poll_t *p, int status, int events) {
+    net_sock *s = (net_sock *)p;
+    net_engine *e = s->e;
+    int ev = 0;
+    if (status < 0) ev = CURL_CSELECT_ERR;
+    else {
+        if (events & UV_READABLE) ev |= CURL_CSELECT_IN;
+        if (events & UV_WRITABLE) ev |= CURL_CSELECT_OUT;
+    }
+    enter(e);
+    if (!e->closing) socket_action(e, s->fd, ev);
+    leave(e);
+}
+
+static void on_curl_timer(uv_timer_t *t) {
+    net_engine *e = t->data;
+    enter(e);
+    if (!e->closing) socket_action(e, CURL_SOCKET_TIMEOUT, 0);
+    leave(e);
+}
+
+static int curl_timer_cb(CURLM *m, long timeout_ms, void *ud) {
+    net_engine *e = ud;
+    (void)m;
+    if (timeout_ms < 0) uv_timer_stop(&e->curl_timer);
+    else uv_timer_start(&e->curl_timer, on_curl_timer, (uint64_t)timeout_ms, 0);
+    return 0;
+}
+
+static void sock_close(net_engine *e, net_sock *s) {
+    if (s->prev) s->prev->next = s->next; else e->socks = s->next;
+    if (s->next) s->next->prev = s->prev;
+    uv_poll_stop(&s->poll);
+    uv_close((uv_handle_t *)&s->poll, on_sock_closed);
+}
+
+static int curl_socket_cb(CURL *easy, curl_socket_t fd, int what, void *ud, void *sockp) {
+    net_engine *e = ud;
+    net_sock *s = sockp;
+    (void)easy;
+    if (what == CURL_POLL_REMOVE) {
+        if (s) {
+            curl_multi_assign(e->multi, fd, NULL);
+            sock_close(e, s);
+        }
+        return 0;
+    }
+    if (!s) {
+        s = calloc(1, sizeof *s);
+        if (!s) return -1;
+        if (uv_poll_init_socket(e->loop, &s->poll, fd) != 0) {
+            free(s);
+            return -1;
+        }
+        s->fd = fd;
+        s->e = e;
+        s->poll.data = e;
+        e->open_handles++;
+        s->next = e->socks;
+        if (e->socks) e->socks->prev = s;
+        e->socks = s;
+        curl_multi_assign(e->multi, fd, s);
+    }
+    int ev = 0;
+    if (what == CURL_POLL_IN || what == CURL_POLL_INOUT) ev |= UV_READABLE;
+    if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT) ev |= UV_WRITABLE;
+    uv_poll_start(&s->poll, ev, on_poll);
+    return 0;
+}
+
+/* ---------- deferred work (cancels asked from inside curl callbacks, first pump) ---------- */
+
+static void on_defer(uv_timer_t *t) {
+    net_engine *e = t->data;
+    enter(e);
+    for (job *j = e->all; j && !e->closing && e->n_cancel_pending;) {
+        job *nx = j->anext;
+        if (j->deferred_cancel) {
+            job_finish(e, j, NET_E_CANCELED); /* decrements n_cancel_pending */
+            nx = e->all; /* the callback may have changed the list: restart */
+        }
+        j = nx;
+    }
+    leave(e);
+}
+
+static void kick(net_engine *e) {
+    if (!e->closing && e->depth == 0) uv_timer_start(&e->defer_timer, on_defer, 0, 0);
+}
+
+/* ---------- public API ---------- */
+
+int net_engine_new(net_engine **out, uv_loop_t *loop, const net_options *opts, char *err,
+                   size_t errlen) {
+    static bool curl_ready;
+    *out = NULL;
+    net_options o = NET_OPTIONS_INIT;
+    if (opts) o = *opts;
+    if (o.max_in_flight == 0 || o.max_attempts == 0) {
+        if (err && errlen) snprintf(err, errlen, "net: max_in_flight and max_attempts must be > 0");
+        return NET_E_CONFIG;
+    }
+    if (!curl_ready) {
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+            if (err && errlen) snprintf(err, errlen, "net: curl_global_init failed");
+            return NET_E_NOMEM;
+        }
+        curl_ready = true;
+    }
+    net_engine *e = calloc(1, sizeof *e);
+    if (!e) return NET_E_NOMEM;
+    e->loop = loop;
+    e->o = o;
+    e->o.ca_bundle = e->o.user_agent = NULL;
+    if (o.ca_bundle && !(e->ca_bundle = strdup(o.ca_bundle))) goto nomem;
+    if (o.user_agent && !(e->user_agent = strdup(o.user_agent))) goto nomem;
+    if (!(e->pool = calloc(o.max_in_flight, sizeof *e->pool))) goto nomem;
+    e->multi = curl_multi_init();
+    e->share = curl_share_init();
+    if (!e->multi || !e->share) goto nomem;
+    /* All transfers share one multi, whose connection cache already pools connections; the
+     * share adds the DNS cache and TLS sessions (one thread, so no lock callbacks). */
+    curl_share_setopt(e->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+    curl_share_setopt(e->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+    curl_multi_setopt(e->multi, CURLMOPT_SOCKETFUNCTION, curl_socket_cb);
+    curl_multi_setopt(e->multi, CURLMOPT_SOCKETDATA, e);
+    curl_multi_setopt(e->multi, CURLMOPT_TIMERFUNCTION, curl_timer_cb);
+    curl_multi_setopt(e->multi, CURLMOPT_TIMERDATA, e);
+    curl_multi_setopt(e->multi, CURLMOPT_MAXCONNECTS, (long)o.max_in_flight);
+    if (o.max_host_connections)
+        curl_multi_setopt(e->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)o.max_host_connections);
+    curl_multi_setopt(e->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_NOTHING);
+    uv_timer_init(loop, &e->curl_timer);
+    uv_timer_init(loop, &e->backoff_timer);
+    uv_timer_init(loop, &e->defer_timer);
+    e->curl_timer.data = e->backoff_timer.data = e->defer_timer.data = e;
+    e->open_handles = 3;
+    e->rng = (uv_hrtime() ^ (uint64_t)(uintptr_t)e) | 1u;
+    *out = e;
+    return NET_OK;
+nomem:
+    if (e->multi) curl_multi_cleanup(e->multi);
+    if (e->share) curl_share_cleanup(e->share);
+    free(e->pool);
+    free(e->ca_bundle);
+    free(e->user_agent);
+    free(e);
+    if (err && errlen) snprintf(err, errlen, "net: out of memory");
+    return NET_E_NOMEM;
+}
+
+int net_start(net_engine *e, net_request *req) {
+    if (!e || !req || !req->url || !req->cb) return NET_E_CONFIG;
+    if (e->closing || e->free_pending) return NET_E_CANCELED;
+    if (!req->buf && req->buf_cap) return NET_E_CONFIG;
+    job *j = calloc(1, sizeof *j);
+    if (!j) return NET_E_NOMEM;
+    j->e = e;
+    j->req = req;
+    j->start_ms = now_ms();
+    j->deadline_ms = j->start_ms + (e->o.retry_max_ms ? e->o.retry_max_ms : UINT32_MAX);
+    req->priv = j;
+    req->attempts = 0;
+    req->got = 0;
+    req->http_status = 0;
+    req->total_size = UINT64_MAX;
+    req->errmsg[0] = '\0';
+    req->resp_header_region[0] = '\0';
+    j->anext = e->all;
+    if (e->all) e->all->aprev = j;
+    e->all = j;
+    j->state = J_QUEUED;
+    jl_push_tail(&e->start_q, j);
+    /* Started from the loop (not here) so the callback never runs inside net_start. */
+    kick(e);
+    return NET_OK;
+}
+
+void net_cancel(net_engine *e, net_request *req) {
+    if (!e || !req || !req->priv || e->freed) return;
+    job *j = req->priv;
+    if (j->e != e || j->state == J_DONE) return;
+    if (j->cancel_requested) return;
+    j->cancel_requested = true;
+    if (j->in_user_cb) return; /* seen when that callback returns */
+    if (e->in_curl) {
+        /* inside a curl callback: the multi handle may not be touched now */
+        e->n_cancel_pending++;
+        j->deferred_cancel = true;
+        uv_timer_start(&e->defer_timer, on_defer, 0, 0);
+        return;
+    }
+    /* enter/leave: the callback may start requests, which leave() then pumps */
+    enter(e);
+    job_finish(e, j, NET_E_CANCELED);
+    leave(e);
+}
+
+static void engine_really_free(net_engine *e) {
+    e->free_pending = false;
+    e->closing = true;
+    e->depth++;
+    while (e->all) job_finish(e, e->all, NET_E_CANCELED);
+    e->depth--;
+    for (unsigned i = 0; i < e->n_pool; i++) curl_easy_cleanup(e->pool[i]);
+    e->n_pool = 0;
+    curl_multi_cleanup(e->multi); /* may report sockets removed */
+    e->multi = NULL;
+    curl_share_cleanup(e->share);
+    e->share = NULL;
+    while (e->socks) sock_close(e, e->socks);
+    e->freed = true;
+    uv_close((uv_handle_t *)&e->curl_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&e->backoff_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&e->defer_timer, on_handle_closed);
+}
+
+void net_engine_free(net_engine *e) {
+    if (!e || e->closing || e->freed) return;
+    if (e->depth > 0 || e->in_curl) {
+        e->free_pending = true;
+        return;
+    }
+    engine_really_free(e);
+}
+
+void net_get_stats(const net_engine *e, net_stats *out) {
+    *out = e->st;
+}
