@@ -1,0 +1,728 @@
+/* s3_creds.c - the S3 credential chain: config/env, shared files, and the three network
+ * sources of temporary credentials (STS web identity, container endpoint, EC2 IMDSv2).
+ *
+ * Formats are AWS's documented ones: the INI files of the CLI/SDKs, STS's XML
+ * AssumeRoleWithWebIdentityResponse, and the JSON document of the container endpoint and
+ * IMDS ({"AccessKeyId", "SecretAccessKey", "Token", "Expiration"}). The JSON reader below is
+ * deliberately tiny: flat objects, string values, bounded sizes. */
+#include "s3_creds.h"
+#include "store.h"
+
+/* The network parts build only where the engine's header is reachable (td_net linked). */
+#if defined(__has_include)
+#if __has_include("net.h")
+#define S3_HAVE_NET 1
+#endif
+#endif
+
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#define INI_MAX_LINE 4096
+#define CRED_MAX_BODY (256u * 1024u)
+#define CRED_MAX_FILE (64u * 1024u)
+#define REFRESH_MARGIN_MS (5 * 60 * 1000)
+#define REFRESH_RETRY_MS (10 * 1000)
+
+static char *sdup(const char *s) {
+    if (!s)
+        return NULL;
+    size_t n = strlen(s);
+    char *p = malloc(n + 1);
+    if (p)
+        memcpy(p, s, n + 1);
+    return p;
+}
+
+static char *trim(char *s) {
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
+        s[--n] = '\0';
+    return s;
+}
+
+char *s3_ini_get(const char *path, const char *section, const char *key) {
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    char line[INI_MAX_LINE];
+    bool in = false;
+    char *found = NULL;
+    while (!found && fgets(line, sizeof line, f)) {
+        char *t = trim(line);
+        if (*t == '#' || *t == ';' || !*t)
+            continue;
+        if (*t == '[') {
+            char *e = strchr(t, ']');
+            if (!e)
+                continue;
+            *e = '\0';
+            in = strcmp(trim(t + 1), section) == 0;
+            continue;
+        }
+        if (!in)
+            continue;
+        char *eq = strchr(t, '=');
+        if (!eq)
+            continue;
+        *eq = '\0';
+        if (strcasecmp(trim(t), key) == 0)
+            found = sdup(trim(eq + 1));
+    }
+    fclose(f);
+    return found;
+}
+
+static void home_path(char *out, size_t len, const char *env, const char *rel) {
+    const char *e = getenv(env);
+    if (e && *e) {
+        snprintf(out, len, "%s", e);
+        return;
+    }
+    const char *home = getenv("HOME");
+    snprintf(out, len, "%s/%s", home ? home : ".", rel);
+}
+
+/* ------------------------------------------------------------------ tiny JSON */
+
+static bool json_ws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+/* Decodes the JSON string starting at js[i] == '"' into sb; returns the index after the
+ * closing quote (n if unterminated). \uXXXX becomes UTF-8 (BMP only: enough here). */
+static size_t json_string(const char *js, size_t n, size_t i, s3_buf *sb) {
+    size_t j = i + 1;
+    while (j < n && js[j] != '"') {
+        if (js[j] != '\\' || j + 1 >= n) {
+            s3_buf_putc(sb, js[j++]);
+            continue;
+        }
+        char e = js[j + 1];
+        j += 2;
+        switch (e) {
+        case 'n': s3_buf_putc(sb, '\n'); break;
+        case 't': s3_buf_putc(sb, '\t'); break;
+        case 'r': s3_buf_putc(sb, '\r'); break;
+        case 'b': s3_buf_putc(sb, '\b'); break;
+        case 'f': s3_buf_putc(sb, '\f'); break;
+        case 'u': {
+            unsigned v = 0;
+            for (int k = 0; k < 4 && j < n; k++, j++) {
+                char h = js[j];
+                v = v * 16 + (unsigned)(h >= '0' && h <= '9'   ? h - '0'
+                                        : h >= 'a' && h <= 'f' ? h - 'a' + 10
+                                        : h >= 'A' && h <= 'F' ? h - 'A' + 10
+                                                               : 0);
+            }
+            char u[3];
+            if (v < 0x80) {
+                s3_buf_putc(sb, (char)v);
+            } else if (v < 0x800) {
+                u[0] = (char)(0xC0 | (v >> 6));
+                u[1] = (char)(0x80 | (v & 0x3F));
+                s3_buf_put(sb, u, 2);
+            } else {
+                u[0] = (char)(0xE0 | (v >> 12));
+                u[1] = (char)(0x80 | ((v >> 6) & 0x3F));
+                u[2] = (char)(0x80 | (v & 0x3F));
+                s3_buf_put(sb, u, 3);
+            }
+            break;
+        }
+        default: s3_buf_putc(sb, e); break;
+        }
+    }
+    return j < n ? j + 1 : n;
+}
+
+/* Value of the string member `key` of the top-level JSON object; NULL if absent or not a
+ * string. Nested values are stepped over. */
+char *s3_json_get_string(const char *js, size_t n, const char *key) {
+    size_t i = 0;
+    int depth = 0;
+    while (i < n) {
+        char c = js[i];
+        if (c == '{' || c == '[') {
+            depth++;
+            i++;
+        } else if (c == '}' || c == ']') {
+            depth--;
+            i++;
+        } else if (c == '"') {
+            s3_buf name = {.limit = CRED_MAX_BODY};
+            i = json_string(js, n, i, &name);
+            size_t k = i;
+            while (k < n && json_ws(js[k]))
+                k++;
+            bool match = depth == 1 && k < n && js[k] == ':' && !name.bad && name.p &&
+                         strcmp(name.p, key) == 0;
+            s3_buf_free(&name);
+            if (match) {
+                k++;
+                while (k < n && json_ws(js[k]))
+                    k++;
+                if (k >= n || js[k] != '"')
+                    return NULL;
+                s3_buf val = {.limit = CRED_MAX_BODY};
+                json_string(js, n, k, &val);
+                s3_buf_puts(&val, "");
+                if (val.bad) {
+                    s3_buf_free(&val);
+                    return NULL;
+                }
+                return val.p;
+            }
+        } else {
+            i++;
+        }
+    }
+    return NULL;
+}
+
+#ifdef S3_HAVE_NET
+#include "net.h"
+
+#include <expat.h>
+
+/* Reads a whole small file (token files); NULL if missing or too big. */
+static char *read_small_file(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = malloc(CRED_MAX_FILE + 1);
+    size_t n = buf ? fread(buf, 1, CRED_MAX_FILE + 1, f) : 0;
+    fclose(f);
+    if (!buf || n > CRED_MAX_FILE) {
+        free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
+    char *t = trim(buf);
+    memmove(buf, t, strlen(t) + 1);
+    return buf;
+}
+
+
+/* ------------------------------------------------------------------ network sources */
+
+typedef enum { SRC_WEB_IDENTITY, SRC_CONTAINER, SRC_IMDS } src_kind;
+
+struct s3_credsrc {
+    src_kind kind;
+    uv_loop_t *loop;
+    net_engine *net;       /* our own, with short timeouts (IMDS may not exist at all) */
+    s3_creds creds;
+    bool have;
+    bool fetching;
+    int64_t next_try_ms;   /* after a failed refresh while old credentials still work */
+    int64_t fetched_ms;
+    s3_creds_cb cb;
+    void *cb_arg;
+    /* configuration */
+    char *token_file, *role_arn, *session_name, *sts_url;   /* web identity */
+    char *container_url, *auth_token, *auth_token_file;    /* container */
+    char *imds_base;                                        /* IMDS */
+    bool imdsv1_fallback;
+    /* the fetch in progress */
+    net_request nr;
+    int step;              /* IMDS: 0 token, 1 role name, 2 credentials */
+    s3_buf body;
+    s3_buf req_body;
+    char *imds_token;
+    char *role;
+    char hdr[3][CRED_MAX_FILE / 8];
+    const char *hdr_ptrs[3];
+};
+
+static int64_t wall_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+const char *s3_credsrc_name(const s3_credsrc *src) {
+    switch (src->kind) {
+    case SRC_WEB_IDENTITY:
+        return "web identity (STS AssumeRoleWithWebIdentity)";
+    case SRC_CONTAINER:
+        return "container credentials endpoint";
+    default:
+        return "EC2 instance metadata (IMDSv2)";
+    }
+}
+
+const s3_creds *s3_credsrc_current(s3_credsrc *src, int64_t now, bool *refresh_due) {
+    bool valid = src->have && now < src->creds.expires_ms;
+    /* 5 minutes early, or half-way through credentials that live less than 10 minutes, so a
+     * short-lived source is not asked again at every request */
+    int64_t margin = REFRESH_MARGIN_MS;
+    if (src->have && src->creds.expires_ms != INT64_MAX &&
+        (src->creds.expires_ms - src->fetched_ms) / 2 < margin)
+        margin = (src->creds.expires_ms - src->fetched_ms) / 2;
+    *refresh_due = !src->have || now >= src->creds.expires_ms - margin;
+    if (*refresh_due && valid && now < src->next_try_ms)
+        *refresh_due = false; /* the last refresh failed; the old ones still work */
+    return valid ? &src->creds : NULL;
+}
+
+static void fetch_step(s3_credsrc *src);
+
+static void fetch_end(s3_credsrc *src, int status, const char *msg) {
+    src->fetching = false;
+    s3_buf_free(&src->body);
+    s3_buf_free(&src->req_body);
+    if (status != 0)
+        src->next_try_ms = wall_ms() + REFRESH_RETRY_MS;
+    s3_creds_cb cb = src->cb;
+    src->cb = NULL;
+    if (cb)
+        cb(src->cb_arg, status, msg);
+}
+
+static int on_cred_body(net_request *nr, const void *data, size_t len) {
+    s3_credsrc *src = nr->data;
+    s3_buf_put(&src->body, data, len);
+    return src->body.bad ? 1 : 0;
+}
+
+static int on_cred_prepare(net_request *nr, void *headers) {
+    s3_credsrc *src = nr->data;
+    s3_buf_reset(&src->body);
+    (void)headers;
+    return 0;
+}
+
+/* Installs new credentials from their four values; takes ownership of nothing. */
+static int install(s3_credsrc *src, const char *ak, const char *sk, const char *tok,
+                   const char *exp, char *msg, size_t msglen) {
+    if (!ak || !sk || !*ak || !*sk) {
+        snprintf(msg, msglen, "%s: response without AccessKeyId/SecretAccessKey",
+                 s3_credsrc_name(src));
+        return STORE_E_AUTH;
+    }
+    int64_t expires = exp ? s3_parse_iso8601_ms(exp) : INT64_MAX;
+    if (expires == INT64_MIN) {
+        snprintf(msg, msglen, "%s: unreadable Expiration", s3_credsrc_name(src));
+        return STORE_E_AUTH;
+    }
+    s3_creds nc = {(char *)ak, (char *)sk, (char *)tok, expires};
+    s3_creds copy;
+    if (s3_creds_copy(&copy, &nc) != 0) {
+        snprintf(msg, msglen, "out of memory");
+        return STORE_E_NOMEM;
+    }
+    s3_creds_clear(&src->creds);
+    src->creds = copy;
+    src->have = true;
+    src->next_try_ms = 0;
+    src->fetched_ms = wall_ms();
+    return 0;
+}
+
+/* STS's XML: the text of AccessKeyId, SecretAccessKey, SessionToken, Expiration. */
+typedef struct sts_parse {
+    s3_buf v[4];
+    int cur;
+    s3_buf code;
+    bool in_code;
+} sts_parse;
+static const char *const sts_names[4] = {"AccessKeyId", "SecretAccessKey", "SessionToken",
+                                         "Expiration"};
+
+static void XMLCALL sts_start(void *ud, const XML_Char *name, const XML_Char **atts) {
+    sts_parse *p = ud;
+    (void)atts;
+    p->cur = -1;
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(name, sts_names[i]))
+            p->cur = i;
+    p->in_code = !strcmp(name, "Code");
+}
+static void XMLCALL sts_end(void *ud, const XML_Char *name) {
+    sts_parse *p = ud;
+    (void)name;
+    p->cur = -1;
+    p->in_code = false;
+}
+static void XMLCALL sts_text(void *ud, const XML_Char *s, int len) {
+    sts_parse *p = ud;
+    if (p->cur >= 0)
+        s3_buf_put(&p->v[p->cur], s, (size_t)len);
+    else if (p->in_code)
+        s3_buf_put(&p->code, s, (size_t)len < 100 ? (size_t)len : 100);
+}
+
+static void cred_done(net_request *nr, int status) {
+    s3_credsrc *src = nr->data;
+    char msg[256];
+    if (status != NET_OK) {
+        if (status == NET_E_CANCELED)
+            return;
+        if (src->kind == SRC_IMDS && src->step == 0 && src->imdsv1_fallback &&
+            status == NET_E_HTTP && nr->http_status >= 400 && nr->http_status < 500) {
+            free(src->imds_token); /* IMDSv1: the same GETs without a session token */
+            src->imds_token = NULL;
+            src->step = 1;
+            fetch_step(src);
+            return;
+        }
+        snprintf(msg, sizeof msg, "%s failed: %s (HTTP %ld)", s3_credsrc_name(src),
+                 net_strerror(status), nr->http_status);
+        fetch_end(src, STORE_E_AUTH, msg);
+        return;
+    }
+    s3_buf_putc(&src->body, '\0');
+    if (src->body.bad) {
+        snprintf(msg, sizeof msg, "%s: response too large", s3_credsrc_name(src));
+        fetch_end(src, STORE_E_AUTH, msg);
+        return;
+    }
+    const char *b = src->body.p ? src->body.p : "";
+    size_t blen = src->body.len ? src->body.len - 1 : 0;
+    int rc = 0;
+    if (src->kind == SRC_WEB_IDENTITY) {
+        sts_parse p = {0};
+        for (int i = 0; i < 4; i++)
+            p.v[i].limit = CRED_MAX_BODY;
+        p.cur = -1;
+        XML_Parser xp = XML_ParserCreate(NULL);
+        if (!xp) {
+            fetch_end(src, STORE_E_NOMEM, "out of memory");
+            return;
+        }
+        XML_SetUserData(xp, &p);
+        XML_SetElementHandler(xp, sts_start, sts_end);
+        XML_SetCharacterDataHandler(xp, sts_text);
+        if (XML_Parse(xp, b, (int)blen, XML_TRUE) != XML_STATUS_OK) {
+            snprintf(msg, sizeof msg, "%s: malformed XML response", s3_credsrc_name(src));
+            rc = STORE_E_AUTH;
+        } else {
+            for (int i = 0; i < 4; i++)
+                s3_buf_puts(&p.v[i], "");
+            rc = install(src, p.v[0].p, p.v[1].p, p.v[2].len ? p.v[2].p : NULL,
+                         p.v[3].len ? p.v[3].p : NULL, msg, sizeof msg);
+        }
+        XML_ParserFree(xp);
+        for (int i = 0; i < 4; i++) {
+            if (p.v[i].p)
+                OPENSSL_cleanse(p.v[i].p, p.v[i].cap);
+            s3_buf_free(&p.v[i]);
+        }
+        s3_buf_free(&p.code);
+    } else if (src->kind == SRC_CONTAINER || src->step == 2) {
+        char *ak = s3_json_get_string(b, blen, "AccessKeyId");
+        char *sk = s3_json_get_string(b, blen, "SecretAccessKey");
+        char *tok = s3_json_get_string(b, blen, "Token");
+        char *exp = s3_json_get_string(b, blen, "Expiration");
+        rc = install(src, ak, sk, tok, exp, msg, sizeof msg);
+        s3_creds tmp = {ak, sk, tok, 0};
+        s3_creds_clear(&tmp);
+        free(exp);
+    } else if (src->step == 0) {
+        free(src->imds_token);
+        src->imds_token = sdup(trim(src->body.p));
+        src->step = 1;
+        fetch_step(src);
+        return;
+    } else {
+        /* the role name: the first line */
+        char *t = trim(src->body.p);
+        t[strcspn(t, "\r\n")] = '\0';
+        if (!*t || strlen(t) > 128) {
+            snprintf(msg, sizeof msg, "%s: no IAM role attached", s3_credsrc_name(src));
+            fetch_end(src, STORE_E_AUTH, msg);
+            return;
+        }
+        free(src->role);
+        src->role = sdup(t);
+        src->step = 2;
+        fetch_step(src);
+        return;
+    }
+    if (src->body.p)
+        OPENSSL_cleanse(src->body.p, src->body.cap);
+    fetch_end(src, rc, rc ? msg : NULL);
+}
+
+static void fetch_step(s3_credsrc *src) {
+    net_request *nr = &src->nr;
+    memset(nr, 0, sizeof *nr);
+    nr->on_body = on_cred_body;
+    nr->prepare = on_cred_prepare;
+    nr->cb = cred_done;
+    nr->data = src;
+    nr->headers = src->hdr_ptrs;
+    nr->n_headers = 0;
+    s3_buf_free(&src->body);
+    src->body.limit = CRED_MAX_BODY;
+    static char url[2048];
+    char *u = url;
+    switch (src->kind) {
+    case SRC_WEB_IDENTITY: {
+        char *tok = read_small_file(src->token_file);
+        if (!tok) {
+            char msg[256];
+            snprintf(msg, sizeof msg, "web identity token file '%.150s' unreadable",
+                     src->token_file);
+            fetch_end(src, STORE_E_AUTH, msg);
+            return;
+        }
+        s3_pair q[5] = {{"Action", "AssumeRoleWithWebIdentity"},
+                        {"RoleArn", src->role_arn},
+                        {"RoleSessionName", src->session_name},
+                        {"Version", "2011-06-15"},
+                        {"WebIdentityToken", tok}};
+        s3_buf_free(&src->req_body);
+        src->req_body.limit = 2 * CRED_MAX_FILE;
+        s3_canonical_query(&src->req_body, q, 5);
+        free(tok);
+        nr->method = "POST";
+        snprintf(src->hdr[0], sizeof src->hdr[0],
+                 "Content-Type: application/x-www-form-urlencoded");
+        src->hdr_ptrs[0] = src->hdr[0];
+        nr->n_headers = 1;
+        nr->body = src->req_body.p;
+        nr->body_len = src->req_body.len;
+        snprintf(url, sizeof url, "%s", src->sts_url);
+        break;
+    }
+    case SRC_CONTAINER: {
+        nr->method = "GET";
+        char *tok = src->auth_token_file ? read_small_file(src->auth_token_file)
+                                         : sdup(src->auth_token);
+        if (tok && *tok && strlen(tok) < sizeof src->hdr[0] - 32) {
+            snprintf(src->hdr[0], sizeof src->hdr[0], "Authorization: %s", tok);
+            src->hdr_ptrs[0] = src->hdr[0];
+            nr->n_headers = 1;
+        }
+        free(tok);
+        snprintf(url, sizeof url, "%s", src->container_url);
+        break;
+    }
+    case SRC_IMDS:
+        if (src->step == 0) {
+            nr->method = "PUT";
+            snprintf(src->hdr[0], sizeof src->hdr[0],
+                     "X-aws-ec2-metadata-token-ttl-seconds: 21600");
+            snprintf(url, sizeof url, "%s/latest/api/token", src->imds_base);
+        } else {
+            nr->method = "GET";
+            if (src->imds_token)
+                snprintf(src->hdr[0], sizeof src->hdr[0], "X-aws-ec2-metadata-token: %.500s",
+                         src->imds_token);
+            if (src->step == 1)
+                snprintf(url, sizeof url, "%s/latest/meta-data/iam/security-credentials/",
+                         src->imds_base);
+            else
+                snprintf(url, sizeof url, "%s/latest/meta-data/iam/security-credentials/%s",
+                         src->imds_base, src->role);
+        }
+        src->hdr_ptrs[0] = src->hdr[0];
+        nr->n_headers = (src->step == 0 || src->imds_token) ? 1 : 0;
+        break;
+    }
+    nr->url = u;
+    int rc = net_start(src->net, nr);
+    if (rc != 0) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "%s: %s", s3_credsrc_name(src), net_strerror(rc));
+        fetch_end(src, STORE_E_AUTH, msg);
+    }
+}
+
+void s3_credsrc_refresh(s3_credsrc *src, s3_creds_cb cb, void *arg) {
+    if (src->fetching) {
+        src->cb = cb;
+        src->cb_arg = arg;
+        return;
+    }
+    src->fetching = true;
+    src->cb = cb;
+    src->cb_arg = arg;
+    src->step = 0;
+    fetch_step(src);
+}
+
+void s3_credsrc_free(s3_credsrc *src) {
+    if (!src)
+        return;
+    src->cb = NULL;
+    if (src->net)
+        net_engine_free(src->net);
+    s3_creds_clear(&src->creds);
+    s3_buf_free(&src->body);
+    s3_buf_free(&src->req_body);
+    free(src->token_file);
+    free(src->role_arn);
+    free(src->session_name);
+    free(src->sts_url);
+    free(src->container_url);
+    free(src->auth_token);
+    free(src->auth_token_file);
+    free(src->imds_base);
+    free(src->imds_token);
+    free(src->role);
+    free(src);
+}
+
+static s3_credsrc *new_src(src_kind kind, uv_loop_t *loop, char *err, size_t errlen) {
+    s3_credsrc *src = calloc(1, sizeof *src);
+    if (!src) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    src->kind = kind;
+    src->loop = loop;
+    net_options no = NET_OPTIONS_INIT;
+    no.max_in_flight = 4;
+    no.connect_timeout_ms = 2000;
+    no.request_timeout_ms = 5000;
+    no.max_attempts = 3;
+    no.retry_max_ms = 15000;
+    no.user_agent = "tiff-dumper/" TD_VERSION;
+    char nerr[200];
+    if (net_engine_new(&src->net, loop, &no, nerr, sizeof nerr) != 0) {
+        snprintf(err, errlen, "credentials: %s", nerr);
+        free(src);
+        return NULL;
+    }
+    return src;
+}
+#endif /* S3_HAVE_NET */
+
+int s3_creds_resolve(const s3_cred_cfg *cfg, uv_loop_t *loop, struct net_engine *net,
+                     s3_creds *out, s3_credsrc **srcp, char **profile_region, char *err,
+                     size_t errlen) {
+    (void)net;
+    memset(out, 0, sizeof *out);
+    *srcp = NULL;
+    *profile_region = NULL;
+    /* 1-2. explicit keys (config over env, merged by the caller) */
+    if (cfg->access_key_id && *cfg->access_key_id) {
+        if (!cfg->secret_access_key || !*cfg->secret_access_key) {
+            snprintf(err, errlen, "access_key_id is set but secret_access_key is not");
+            return -1;
+        }
+        s3_creds c = {(char *)cfg->access_key_id, (char *)cfg->secret_access_key,
+                      (char *)(cfg->session_token && *cfg->session_token ? cfg->session_token
+                                                                         : NULL),
+                      INT64_MAX};
+        if (s3_creds_copy(out, &c) != 0) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+    }
+    /* 3. shared files: the profile's keys, and its region */
+    const char *profile = cfg->profile && *cfg->profile ? cfg->profile : "default";
+    char cred_path[1024], conf_path[1024], section[300];
+    home_path(cred_path, sizeof cred_path, "AWS_SHARED_CREDENTIALS_FILE", ".aws/credentials");
+    home_path(conf_path, sizeof conf_path, "AWS_CONFIG_FILE", ".aws/config");
+    if (strcmp(profile, "default") == 0)
+        snprintf(section, sizeof section, "default");
+    else
+        snprintf(section, sizeof section, "profile %s", profile);
+    *profile_region = s3_ini_get(conf_path, section, "region");
+    if (!out->access_key) {
+        const char *files[2][2] = {{cred_path, profile}, {conf_path, section}};
+        for (int i = 0; i < 2 && !out->access_key; i++) {
+            char *ak = s3_ini_get(files[i][0], files[i][1], "aws_access_key_id");
+            char *sk = s3_ini_get(files[i][0], files[i][1], "aws_secret_access_key");
+            char *tok = s3_ini_get(files[i][0], files[i][1], "aws_session_token");
+            if (ak && sk && *ak && *sk) {
+                s3_creds c = {ak, sk, tok && *tok ? tok : NULL, INT64_MAX};
+                if (s3_creds_copy(out, &c) != 0) {
+                    snprintf(err, errlen, "out of memory");
+                    s3_creds tmp = {ak, sk, tok, 0};
+                    s3_creds_clear(&tmp);
+                    return -1;
+                }
+            }
+            s3_creds tmp = {ak, sk, tok, 0};
+            s3_creds_clear(&tmp);
+        }
+    }
+    if (out->access_key)
+        return 0;
+#ifdef S3_HAVE_NET
+    /* 4. web identity */
+    const char *wif = cfg->web_identity_token_file;
+    if (wif && *wif && cfg->role_arn && *cfg->role_arn) {
+        s3_credsrc *src = new_src(SRC_WEB_IDENTITY, loop, err, errlen);
+        if (!src)
+            return -1;
+        src->token_file = sdup(wif);
+        src->role_arn = sdup(cfg->role_arn);
+        src->session_name = sdup(cfg->role_session_name && *cfg->role_session_name
+                                     ? cfg->role_session_name
+                                     : "tiff-dumper");
+        const char *region = getenv("AWS_REGION");
+        char sts[300];
+        if (cfg->sts_endpoint && *cfg->sts_endpoint)
+            snprintf(sts, sizeof sts, "%s", cfg->sts_endpoint);
+        else if (region && *region)
+            snprintf(sts, sizeof sts, "https://sts.%.60s.amazonaws.com", region);
+        else
+            snprintf(sts, sizeof sts, "https://sts.amazonaws.com");
+        src->sts_url = sdup(sts);
+        *srcp = src;
+        return 0;
+    }
+    /* 5. container endpoint */
+    const char *full = cfg->container_full_uri, *rel = cfg->container_relative_uri;
+    if ((full && *full) || (rel && *rel)) {
+        s3_credsrc *src = new_src(SRC_CONTAINER, loop, err, errlen);
+        if (!src)
+            return -1;
+        char u[1024];
+        if (rel && *rel)
+            snprintf(u, sizeof u, "http://169.254.170.2%s", rel);
+        else
+            snprintf(u, sizeof u, "%s", full);
+        src->container_url = sdup(u);
+        const char *tf = cfg->container_token_file;
+        if (!tf || !*tf)
+            tf = getenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
+        if (tf && *tf)
+            src->auth_token_file = sdup(tf);
+        else if (getenv("AWS_CONTAINER_AUTHORIZATION_TOKEN"))
+            src->auth_token = sdup(getenv("AWS_CONTAINER_AUTHORIZATION_TOKEN"));
+        *srcp = src;
+        return 0;
+    }
+    /* 6. EC2 instance metadata */
+    if (!cfg->imds_disabled) {
+        s3_credsrc *src = new_src(SRC_IMDS, loop, err, errlen);
+        if (!src)
+            return -1;
+        const char *ep = cfg->metadata_endpoint;
+        if (!ep || !*ep)
+            ep = getenv("AWS_EC2_METADATA_SERVICE_ENDPOINT");
+        if (!ep || !*ep)
+            ep = "http://169.254.169.254";
+        size_t l = strlen(ep);
+        while (l && ep[l - 1] == '/')
+            l--;
+        src->imdsv1_fallback = cfg->imdsv1_fallback;
+        src->imds_base = malloc(l + 1);
+        if (src->imds_base) {
+            memcpy(src->imds_base, ep, l);
+            src->imds_base[l] = '\0';
+        }
+        *srcp = src;
+        return 0;
+    }
+#else
+    (void)loop;
+#endif
+    snprintf(err, errlen,
+             "no credentials found (looked at obstore_config, AWS_ACCESS_KEY_ID, profile '%.64s' "
+             "in the shared files; web identity, container and instance metadata not "
+             "configured or disabled)",
+             profile);
+    return -1;
+}

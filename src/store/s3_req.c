@@ -1,0 +1,267 @@
+/* s3_req.c - S3 addressing (path-style / virtual-hosted) and per-attempt SigV4 headers. */
+#include "s3_req.h"
+
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static char *dupn(const char *s, size_t n) {
+    char *p = malloc(n + 1);
+    if (p) {
+        memcpy(p, s, n);
+        p[n] = '\0';
+    }
+    return p;
+}
+
+static void wipe_free(char *s) {
+    if (s) {
+        OPENSSL_cleanse(s, strlen(s));
+        free(s);
+    }
+}
+
+void s3_creds_clear(s3_creds *c) {
+    wipe_free(c->access_key);
+    wipe_free(c->secret_key);
+    wipe_free(c->token);
+    c->access_key = c->secret_key = c->token = NULL;
+    c->expires_ms = 0;
+}
+
+int s3_creds_copy(s3_creds *dst, const s3_creds *src) {
+    memset(dst, 0, sizeof *dst);
+    dst->access_key = src->access_key ? dupn(src->access_key, strlen(src->access_key)) : NULL;
+    dst->secret_key = src->secret_key ? dupn(src->secret_key, strlen(src->secret_key)) : NULL;
+    dst->token = src->token ? dupn(src->token, strlen(src->token)) : NULL;
+    dst->expires_ms = src->expires_ms;
+    if ((src->access_key && !dst->access_key) || (src->secret_key && !dst->secret_key) ||
+        (src->token && !dst->token)) {
+        s3_creds_clear(dst);
+        return -1;
+    }
+    return 0;
+}
+
+void s3_target_free(s3_target *t) {
+    free(t->authority);
+    free(t->base_path);
+    free(t->region);
+    memset(t, 0, sizeof *t);
+}
+
+static void lower(char *s) {
+    for (; *s; s++)
+        if (*s >= 'A' && *s <= 'Z')
+            *s = (char)(*s - 'A' + 'a');
+}
+
+/* Bucket names as S3 allows them today (3-63 of a-z 0-9 . -), plus upper case and '_' of
+ * legacy us-east-1 buckets: anything else could not be put in a URL path segment safely. */
+static bool bucket_ok(const char *b) {
+    size_t n = strlen(b);
+    if (n < 1 || n > 255)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = b[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '-' || c == '_'))
+            return false;
+    }
+    return true;
+}
+
+int s3_target_init(s3_target *t, const char *endpoint, const char *bucket, const char *region,
+                   bool virtual_hosted, bool allow_http, char *err, size_t errlen) {
+    memset(t, 0, sizeof *t);
+    if (!bucket_ok(bucket)) {
+        snprintf(err, errlen, "invalid S3 bucket name '%.100s'", bucket);
+        return -1;
+    }
+    if (!region || !*region || strlen(region) > 60) {
+        snprintf(err, errlen, "invalid S3 region '%.64s'", region ? region : "");
+        return -1;
+    }
+    char host[512];
+    const char *path = "";
+    size_t path_len = 0;
+    if (!endpoint || !*endpoint) {
+        t->https = true;
+        if (virtual_hosted)
+            snprintf(host, sizeof host, "%s.s3.%s.amazonaws.com", bucket, region);
+        else
+            snprintf(host, sizeof host, "s3.%s.amazonaws.com", region);
+    } else {
+        const char *rest;
+        if (strncasecmp(endpoint, "https://", 8) == 0) {
+            t->https = true;
+            rest = endpoint + 8;
+        } else if (strncasecmp(endpoint, "http://", 7) == 0) {
+            if (!allow_http) {
+                snprintf(err, errlen,
+                         "endpoint '%.200s' is plain http: set allow_http: true in "
+                         "obstore_config to use it",
+                         endpoint);
+                return -1;
+            }
+            rest = endpoint + 7;
+        } else {
+            snprintf(err, errlen, "endpoint '%.200s' must start with https:// or http://",
+                     endpoint);
+            return -1;
+        }
+        size_t hl = strcspn(rest, "/?#");
+        if (hl == 0 || hl >= sizeof host || strchr(rest, '@') || rest[hl] == '?' ||
+            rest[hl] == '#') {
+            snprintf(err, errlen, "invalid endpoint '%.200s'", endpoint);
+            return -1;
+        }
+        memcpy(host, rest, hl);
+        host[hl] = '\0';
+        /* the default port is what curl leaves out of Host: leave it out of both */
+        size_t l = strlen(host);
+        if (t->https && l > 4 && strcmp(host + l - 4, ":443") == 0)
+            host[l - 4] = '\0';
+        if (!t->https && l > 3 && strcmp(host + l - 3, ":80") == 0)
+            host[l - 3] = '\0';
+        path = rest + hl;
+        path_len = strlen(path);
+        while (path_len && path[path_len - 1] == '/')
+            path_len--;
+    }
+    lower(host);
+    s3_buf base = {0};
+    s3_buf_put(&base, path, path_len);
+    if (!virtual_hosted) {
+        s3_buf_putc(&base, '/');
+        s3_buf_puts(&base, bucket);
+    }
+    s3_buf_putc(&base, '\0');
+    t->authority = dupn(host, strlen(host));
+    t->region = dupn(region, strlen(region));
+    t->base_path = base.bad ? NULL : base.p;
+    if (!t->authority || !t->region || !t->base_path) {
+        if (base.bad)
+            s3_buf_free(&base);
+        s3_target_free(t);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+void s3_reqparts_free(s3_reqparts *r) {
+    s3_buf_free(&r->url);
+    s3_buf_free(&r->path);
+    s3_buf_free(&r->query);
+}
+
+int s3_reqparts_build(s3_reqparts *r, const s3_target *t, const char *key, size_t key_len,
+                      const s3_pair *q, size_t nq) {
+    memset(r, 0, sizeof *r);
+    s3_buf_puts(&r->path, t->base_path);
+    if (key) {
+        s3_buf_putc(&r->path, '/');
+        s3_uri_encode(&r->path, key, key_len, true);
+    } else if (r->path.len == 0) {
+        s3_buf_putc(&r->path, '/');
+    }
+    s3_canonical_query(&r->query, q, nq);
+    s3_buf_puts(&r->query, "");
+    s3_buf_puts(&r->url, t->https ? "https://" : "http://");
+    s3_buf_puts(&r->url, t->authority);
+    s3_buf_puts(&r->url, r->path.p ? r->path.p : "");
+    if (r->query.len) {
+        s3_buf_putc(&r->url, '?');
+        s3_buf_puts(&r->url, r->query.p);
+    }
+    if (r->url.bad || r->path.bad || r->query.bad || !r->url.p) {
+        s3_reqparts_free(r);
+        return -1;
+    }
+    return 0;
+}
+
+static void add_line(s3_hdrs *h, const char *name, const char *value) {
+    if (h->n >= S3_MAX_HDRS) {
+        h->b.bad = true;
+        return;
+    }
+    h->off[h->n++] = h->b.len;
+    s3_buf_puts(&h->b, name);
+    s3_buf_puts(&h->b, ": ");
+    s3_buf_puts(&h->b, value);
+    s3_buf_putc(&h->b, '\0');
+}
+
+const char *s3_hdr(const s3_hdrs *h, size_t i) { return h->b.p + h->off[i]; }
+
+void s3_hdrs_free(s3_hdrs *h) {
+    if (h->b.p)
+        OPENSSL_cleanse(h->b.p, h->b.cap);
+    s3_buf_free(&h->b);
+    h->n = 0;
+}
+
+int s3_sign_headers(s3_hdrs *h, const s3_target *t, const char *method, const s3_reqparts *r,
+                    const s3_creds *creds, bool request_payer, time_t now,
+                    s3_sigkey_cache *cache) {
+    s3_buf_reset(&h->b);
+    h->n = 0;
+    h->b.limit = 64 * 1024;
+    if (!creds) {
+        if (request_payer)
+            add_line(h, "x-amz-request-payer", "requester");
+        return h->b.bad ? -1 : 0;
+    }
+    char date[17];
+    s3_amz_date(now, date);
+    s3_pair sh[5];
+    size_t n = 0;
+    sh[n++] = (s3_pair){"host", t->authority};
+    sh[n++] = (s3_pair){"x-amz-content-sha256", "UNSIGNED-PAYLOAD"};
+    sh[n++] = (s3_pair){"x-amz-date", date};
+    if (creds->token && *creds->token)
+        sh[n++] = (s3_pair){"x-amz-security-token", creds->token};
+    if (request_payer)
+        sh[n++] = (s3_pair){"x-amz-request-payer", "requester"};
+    s3_sign_in in = {method,     r->path.p, NULL,      0,          r->query.p ? r->query.p : "",
+                     sh,         n,         "UNSIGNED-PAYLOAD",    t->region,
+                     "s3",       date,      creds->access_key,     creds->secret_key};
+    char auth[512];
+    if (s3_sigv4_sign(&in, cache, NULL, NULL, auth, sizeof auth) != 0)
+        return -1;
+    for (size_t i = 1; i < n; i++) /* host is curl's, from the URL */
+        add_line(h, sh[i].name, sh[i].value);
+    add_line(h, "Authorization", auth);
+    return h->b.bad ? -1 : 0;
+}
+
+/* "2009-10-12T17:50:30.000Z" -> ms since the epoch (UTC), INT64_MIN if malformed. */
+int64_t s3_parse_iso8601_ms(const char *s) {
+    int y, mo, d, h, mi, sec;
+    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d", &y, &mo, &d, &h, &mi, &sec) != 6 || mo < 1 ||
+        mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+        return INT64_MIN;
+    int64_t ms = 0;
+    const char *p = s + 19;
+    if (*p == '.') {
+        int digits = 0;
+        for (p++; *p >= '0' && *p <= '9'; p++, digits++)
+            if (digits < 3)
+                ms = ms * 10 + (*p - '0');
+        for (; digits < 3; digits++)
+            ms *= 10;
+    }
+    /* days from civil (proleptic Gregorian), H. Hinnant's well-known algorithm */
+    int64_t yy = y - (mo <= 2);
+    int64_t era = (yy >= 0 ? yy : yy - 399) / 400;
+    int64_t yoe = yy - era * 400;
+    int64_t doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    int64_t days = era * 146097 + doe - 719468;
+    return ((days * 24 + h) * 60 + mi) * 60000 + (int64_t)sec * 1000 + ms;
+}
+

@@ -1,0 +1,121 @@
+/* store.c - backend selection by URL scheme, error names, and the public entry points
+ * (which only forward to the backend's vtable). */
+#include "store_impl.h"
+#include "az_backends.h" /* Azure and GCS entry points (azgcs helper) */
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+const char *store_err_name(int code) {
+    switch (code) {
+#define STORE_X_NAME(name, c, short_name, text) \
+    case c:                                     \
+        return short_name;
+        STORE_ERRNO_MAP(STORE_X_NAME)
+#undef STORE_X_NAME
+    default:
+        return "unknown";
+    }
+}
+
+const char *store_strerror(int code) {
+    switch (code) {
+#define STORE_X_TEXT(name, c, short_name, text) \
+    case c:                                     \
+        return text;
+        STORE_ERRNO_MAP(STORE_X_TEXT)
+#undef STORE_X_TEXT
+    default:
+        return "unknown error";
+    }
+}
+
+int store__fail(char *err, size_t errlen, int code, const char *fmt, ...) {
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
+/* The backend table: one line per URL scheme. A URL without a scheme is a local path. The
+ * S3 backend joins when its files are built (TD_HAVE_S3 is defined by src/store's CMake). */
+static const struct {
+    const char *scheme;
+    store_open_fn open;
+} backends[] = {
+    {"file", store_local_open},
+#ifdef TD_HAVE_S3
+    {"s3", store_s3_open},
+#endif
+#ifdef AZGCS_HAVE_NET
+    {"az", store_azure_open},
+    {"azure", store_azure_open},
+    {"adl", store_azure_open},
+    {"abfs", store_azure_open},
+    {"abfss", store_azure_open},
+    {"gs", store_gcs_open},
+#endif
+};
+#define N_BACKENDS (sizeof backends / sizeof backends[0])
+
+/* Length of the scheme if url starts with "scheme://" (RFC 3986 scheme chars), else 0. */
+static size_t scheme_len(const char *url) {
+    size_t i = 0;
+    if (!((url[0] >= 'a' && url[0] <= 'z') || (url[0] >= 'A' && url[0] <= 'Z')))
+        return 0;
+    while ((url[i] >= 'a' && url[i] <= 'z') || (url[i] >= 'A' && url[i] <= 'Z') ||
+           (url[i] >= '0' && url[i] <= '9') || url[i] == '+' || url[i] == '-' || url[i] == '.')
+        i++;
+    return strncmp(url + i, "://", 3) == 0 ? i : 0;
+}
+
+int store_open(store **out, uv_loop_t *loop, const char *url, const store_options *opts,
+               char *err, size_t errlen) {
+    store_options defaults = STORE_OPTIONS_INIT;
+    *out = NULL;
+    if (!url || !*url)
+        return store__fail(err, errlen, STORE_E_CONFIG, "empty store URL");
+    if (!opts)
+        opts = &defaults;
+    size_t n = scheme_len(url);
+    if (n == 0)
+        return store_local_open(out, loop, url, opts, err, errlen);
+#ifdef AZGCS_HAVE_NET
+    /* https://ACCOUNT.blob.core.windows.net/container/... is Azure, not plain HTTP */
+    if (store_azure_is_https_url(url))
+        return store_azure_open(out, loop, url, opts, err, errlen);
+#endif
+    for (size_t i = 0; i < N_BACKENDS; i++) {
+        if (strlen(backends[i].scheme) == n && strncmp(backends[i].scheme, url, n) == 0)
+            return backends[i].open(out, loop, url, opts, err, errlen);
+    }
+    char supported[256] = "";
+    size_t used = 0;
+    for (size_t i = 0; i < N_BACKENDS && used < sizeof supported; i++)
+        used += (size_t)snprintf(supported + used, sizeof supported - used, "%s://, ",
+                                 backends[i].scheme);
+    return store__fail(err, errlen, STORE_E_CONFIG,
+                       "unsupported store URL scheme '%.*s' in '%s': supported are %splain "
+                       "local paths",
+                       (int)n, url, url, supported);
+}
+
+void store_close(store *s) {
+    if (s)
+        s->vt->close(s);
+}
+
+const char *store_url(const store *s) { return s->url; }
+
+int store_list_next(store *s, store_list_req *req) { return s->vt->list_next(s, req); }
+
+void store_list_free(store *s, store_list_req *req) {
+    if (req->priv)
+        s->vt->list_free(s, req);
+}
+
+int store_get(store *s, store_get_req *req) { return s->vt->get(s, req); }

@@ -1,0 +1,911 @@
+/* store_azure.c - Azure Blob Storage: List Blobs (marker paging) and ranged Get Blob over
+ * the network engine, with anonymous, SAS, SharedKey (account key) or bearer-token access.
+ *
+ * Addressing follows obstore/object_store: az://container/prefix (account from the options
+ * or AZURE_STORAGE_ACCOUNT_NAME), abfs[s]://container@ACCOUNT.dfs.core.windows.net/prefix,
+ * https://ACCOUNT.blob.core.windows.net/container/prefix; `endpoint` replaces the account
+ * URL (path-style URLs such as http://127.0.0.1:10000/devstoreaccount1 work, since the
+ * signature covers the URL's path as sent); use_emulator targets azurite
+ * (AZURITE_BLOB_STORAGE_URL or http://127.0.0.1:10000, account in the path, the
+ * well-known devstoreaccount1 key unless another credential is given).
+ *
+ * Secrets (account key, SAS, token) never reach a message: messages name the display URL
+ * and the key, never the request URL, whose query may carry a SAS. */
+#include "az_backends.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static bool host_is_azure(const char *host, size_t n) {
+    /* ACCOUNT.blob.core.windows.net / ACCOUNT.dfs.core.windows.net (public cloud) */
+    static const char *const suffixes[] = {".blob.core.windows.net", ".dfs.core.windows.net"};
+    for (size_t i = 0; i < 2; i++) {
+        size_t sl = strlen(suffixes[i]);
+        if (n > sl && strncmp(host + n - sl, suffixes[i], sl) == 0)
+            return true;
+    }
+    return false;
+}
+
+bool store_azure_is_https_url(const char *url) {
+    if (strncmp(url, "https://", 8) != 0)
+        return false;
+    const char *h = url + 8;
+    size_t n = strcspn(h, "/?#:");
+    return host_is_azure(h, n);
+}
+
+#ifdef AZGCS_HAVE_NET
+
+#include "az_list.h"
+#include "az_sign.h"
+#include "net.h"
+#include "store_impl.h"
+
+#include <openssl/crypto.h>
+#include <stdio.h>
+
+#define AZ_VERSION "2021-08-06"
+#define AZ_MAX_PAGE 5000
+#define AZ_MAX_LIST_BODY (64u << 20)
+#define AZ_EMULATOR_ACCOUNT "devstoreaccount1"
+/* azurite's documented, public development key (not a secret) */
+#define AZ_EMULATOR_KEY \
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+
+typedef enum { AUTH_ANON, AUTH_SAS, AUTH_KEY, AUTH_BEARER } az_auth;
+
+typedef struct az_store {
+    store base;
+    net_engine *net;
+    char *base_url;   /* scheme://host[:port][/path], no trailing '/' */
+    char *base_path;  /* path part of base_url ("" or "/devstoreaccount1") */
+    char *container;
+    char *root;       /* "" or "dir/sub/" */
+    char *account;
+    az_auth auth;
+    uint8_t key[128];
+    size_t key_len;
+    char *sas;        /* without '?' */
+    char *bearer;
+    bool closing;
+} az_store;
+
+typedef struct az_cursor az_cursor;
+
+typedef struct az_op {
+    net_request nr;
+    az_store *st;
+    az_buf url;
+    az_buf path;      /* signed path (encoded, as in the URL) */
+    az_pair q[6];
+    size_t nq;
+    char maxres[24];
+    char range[64];
+    az_buf hdr;       /* one header line at a time */
+    az_cursor *cur;   /* listing */
+    store_get_req *greq;
+} az_op;
+
+struct az_cursor {
+    az_op op;
+    store_list_req *req;
+    az_list_parser *parser;
+    az_buf prefix;    /* root + req->prefix */
+    az_buf marker;
+    bool in_flight, in_cb, abandoned, free_pending, started;
+    uint64_t body_bytes;
+};
+
+static void op_free_bufs(az_op *op) {
+    az_buf_free(&op->url);
+    az_buf_free(&op->path);
+    az_buf_free(&op->hdr);
+}
+
+/* ---- signing, per attempt ---- */
+
+static int add_hdr(void *headers, az_buf *b, const char *name, const char *value) {
+    az_buf_reset(b);
+    az_buf_puts(b, name);
+    az_buf_puts(b, ": ");
+    az_buf_puts(b, value);
+    if (b->bad)
+        return NET_E_NOMEM;
+    return net_add_header(headers, b->p) == 0 ? 0 : NET_E_NOMEM;
+}
+
+static int az_prepare(net_request *nr, void *headers) {
+    az_op *op = nr->data;
+    az_store *st = op->st;
+    if (op->cur) {
+        op->cur->body_bytes = 0;
+        if (az_list_reset(op->cur->parser) != 0)
+            return NET_E_NOMEM;
+    }
+    char date[32];
+    az_format_rfc1123(time(NULL), date);
+    int rc = add_hdr(headers, &op->hdr, "x-ms-date", date);
+    if (!rc)
+        rc = add_hdr(headers, &op->hdr, "x-ms-version", AZ_VERSION);
+    if (rc)
+        return rc;
+    if (st->auth == AUTH_BEARER) {
+        az_buf_reset(&op->hdr);
+        az_buf_puts(&op->hdr, "Authorization: Bearer ");
+        az_buf_puts(&op->hdr, st->bearer);
+        rc = op->hdr.bad || net_add_header(headers, op->hdr.p) != 0 ? NET_E_NOMEM : 0;
+        az_buf_reset(&op->hdr); /* do not keep the token around */
+        return rc;
+    }
+    if (st->auth != AUTH_KEY)
+        return 0;
+    az_pair h[3] = {{"x-ms-date", date}, {"x-ms-version", AZ_VERSION}, {"Range", op->range}};
+    size_t nh = op->range[0] ? 3 : 2;
+    az_buf sts = {0};
+    az_buf_reset(&op->hdr);
+    az_buf_puts(&op->hdr, "Authorization: ");
+    rc = NET_E_NOMEM;
+    if (az_string_to_sign(&sts, "GET", st->account, op->path.p, op->q, op->nq, h, nh) == 0 &&
+        az_sharedkey_auth(&op->hdr, st->account, st->key, st->key_len, sts.p, sts.len) == 0 &&
+        net_add_header(headers, op->hdr.p) == 0)
+        rc = 0;
+    az_buf_free(&sts);
+    az_buf_reset(&op->hdr);
+    return rc;
+}
+
+/* URL and signed path of container-level (key == NULL) or blob requests; the query pairs
+ * in op->q go into both, raw in the signature and encoded in the URL. */
+static int build_target(az_op *op, const char *key, size_t key_len) {
+    az_store *st = op->st;
+    az_buf enc = {0};
+    az_buf_putc(&enc, '/');
+    az_pct_encode(&enc, st->container, strlen(st->container), false);
+    if (key) {
+        az_buf_putc(&enc, '/');
+        az_pct_encode(&enc, st->root, strlen(st->root), true);
+        az_pct_encode(&enc, key, key_len, true);
+    }
+    az_buf_puts(&op->path, st->base_path);
+    az_buf_put(&op->path, enc.p, enc.len);
+    az_buf_puts(&op->url, st->base_url);
+    az_buf_put(&op->url, enc.p, enc.len);
+    az_buf_free(&enc);
+    char sep = '?';
+    for (size_t i = 0; i < op->nq; i++) {
+        az_buf_putc(&op->url, sep);
+        sep = '&';
+        az_buf_puts(&op->url, op->q[i].name);
+        az_buf_putc(&op->url, '=');
+        az_pct_encode(&op->url, op->q[i].value, strlen(op->q[i].value), false);
+    }
+    if (st->auth == AUTH_SAS) {
+        az_buf_putc(&op->url, sep);
+        az_buf_puts(&op->url, st->sas);
+    }
+    return op->url.bad || op->path.bad ? -1 : 0;
+}
+
+/* ---- status mapping ---- */
+
+static int map_status(int net_status, long http, const char *code, char *msg, size_t msglen,
+                      const char *what, const az_store *st) {
+    switch (net_status) {
+    case NET_OK:
+        return STORE_OK;
+    case NET_E_CANCELED:
+        snprintf(msg, msglen, "%s: canceled", what);
+        return STORE_E_CANCELED;
+    case NET_E_TIMEOUT:
+        snprintf(msg, msglen, "%s: timed out", what);
+        return STORE_E_TIMEOUT;
+    case NET_E_NOMEM:
+        snprintf(msg, msglen, "%s: out of memory", what);
+        return STORE_E_NOMEM;
+    case NET_E_CONNECT:
+    case NET_E_DNS:
+    case NET_E_TLS:
+        /* the endpoint (never a SAS: that lives in the query) tells where it went */
+        snprintf(msg, msglen, "%s: %s (%.80s)", what, net_strerror(net_status), st->base_url);
+        return STORE_E_NETWORK;
+    case NET_E_TOO_BIG:
+        snprintf(msg, msglen, "%s: response too large", what);
+        return STORE_E_PROTOCOL;
+    case NET_E_HTTP:
+        break;
+    default:
+        snprintf(msg, msglen, "%s: %s", what, net_strerror(net_status));
+        return STORE_E_NETWORK;
+    }
+    const char *c = code && *code ? code : NULL;
+    /* Azure says AuthenticationFailed for a bad signature; azurite says AuthorizationFailure
+     * (with the same text), which Azure also uses for network-rule refusals */
+    if (http == 403 && c && st->auth != AUTH_ANON &&
+        (strcmp(c, "AuthenticationFailed") == 0 || strcmp(c, "AuthorizationFailure") == 0)) {
+        if (st->auth == AUTH_KEY)
+            snprintf(msg, msglen,
+                     "%s: HTTP 403 %s: the account key was refused: check account_key / "
+                     "AZURE_STORAGE_ACCOUNT_KEY for account '%s'",
+                     what, c, st->account);
+        else if (st->auth == AUTH_SAS)
+            snprintf(msg, msglen,
+                     "%s: HTTP 403 %s: the SAS token was refused (expired, wrong permissions "
+                     "or altered): check sas_key / AZURE_STORAGE_SAS_TOKEN",
+                     what, c);
+        else
+            snprintf(msg, msglen, "%s: HTTP 403 %s: the bearer token was refused", what, c);
+        return STORE_E_AUTH;
+    }
+    if (http == 401) {
+        snprintf(msg, msglen, "%s: HTTP 401%s%s: credentials missing or invalid", what,
+                 c ? " " : "", c ? c : "");
+        return STORE_E_AUTH;
+    }
+    if (http == 403) {
+        snprintf(msg, msglen, "%s: HTTP 403%s%s: access denied%s", what, c ? " " : "",
+                 c ? c : "",
+                 st->auth == AUTH_ANON ? " (no credentials were given: set account_key or "
+                                         "sas_key for a private container)"
+                 : st->auth == AUTH_KEY ? " (check account_key)"
+                 : st->auth == AUTH_SAS ? " (check sas_key: expiry and permissions)"
+                                        : "");
+        return STORE_E_ACCESS;
+    }
+    if (http == 404) {
+        snprintf(msg, msglen, "%s: HTTP 404%s%s: not found%s", what, c ? " " : "", c ? c : "",
+                 st->auth == AUTH_ANON && c && strcmp(c, "ResourceNotFound") == 0
+                     ? " (a private container also answers this to anonymous requests)"
+                     : "");
+        return STORE_E_NOT_FOUND;
+    }
+    if (http == 409 && c && strcmp(c, "PublicAccessNotPermitted") == 0) {
+        snprintf(msg, msglen, "%s: HTTP 409 PublicAccessNotPermitted: the container is not "
+                              "public: give account_key or sas_key", what);
+        return STORE_E_ACCESS;
+    }
+    if (http == 429 || http == 503) {
+        snprintf(msg, msglen, "%s: HTTP %ld%s%s: throttled, out of retries", what, http,
+                 c ? " " : "", c ? c : "");
+        return STORE_E_THROTTLED;
+    }
+    snprintf(msg, msglen, "%s: unexpected HTTP status %ld%s%s", what, http, c ? " " : "",
+             c ? c : "");
+    return STORE_E_HTTP;
+}
+
+/* ---- listing ---- */
+
+static void cursor_free(az_cursor *c) {
+    if (!c)
+        return;
+    az_list_free(c->parser);
+    az_buf_free(&c->prefix);
+    az_buf_free(&c->marker);
+    op_free_bufs(&c->op);
+    free(c);
+}
+
+static int list_body(net_request *nr, const void *data, size_t len) {
+    az_op *op = nr->data;
+    az_cursor *c = op->cur;
+    /* a page of 5,000 blobs with every property is ~10 MB: anything far bigger is not one */
+    c->body_bytes += len;
+    if (c->body_bytes > AZ_MAX_LIST_BODY)
+        return 1;
+    /* an error body is parsed too: it is where Azure names the failure (<Code>). A body
+     * that does not parse is not aborted, so the HTTP status still decides the error. */
+    az_list_feed(c->parser, data, len, false);
+    return 0;
+}
+
+static void list_done(net_request *nr, int status) {
+    az_op *op = nr->data;
+    az_cursor *c = op->cur;
+    az_store *st = op->st;
+    c->in_flight = false;
+    if (c->abandoned) {
+        cursor_free(c);
+        return;
+    }
+    store_list_req *req = c->req;
+    bool parsed_ok = true;
+    if (status == NET_OK || status == NET_E_HTTP)
+        parsed_ok = az_list_feed(c->parser, NULL, 0, true) == 0;
+    char what[160];
+    snprintf(what, sizeof what, "listing %s (prefix '%.60s')", st->base.url,
+             req->prefix ? req->prefix : "");
+    int rc;
+    if (status == NET_E_ABORTED) {
+        snprintf(req->errmsg, sizeof req->errmsg, "%s: response larger than %u bytes", what,
+                 AZ_MAX_LIST_BODY);
+        rc = STORE_E_PROTOCOL;
+    } else if (status == NET_OK && !parsed_ok) {
+        az_join(req->errmsg, sizeof req->errmsg, what, az_list_error(c->parser));
+        rc = STORE_E_PROTOCOL;
+    } else {
+        rc = map_status(status, nr->http_status, az_list_err_code(c->parser), req->errmsg,
+                        sizeof req->errmsg, what, st);
+        if (rc == STORE_OK && !az_list_seen_results(c->parser)) {
+            snprintf(req->errmsg, sizeof req->errmsg, "%s: the response is not a List Blobs "
+                                                      "result", what);
+            rc = STORE_E_PROTOCOL;
+        }
+    }
+    size_t n = 0;
+    const store_entry *ents = NULL;
+    bool done = true;
+    if (rc == STORE_OK) {
+        req->errmsg[0] = 0;
+        ents = az_list_entries(c->parser, &n);
+        const char *next = az_list_next_marker(c->parser);
+        az_buf_reset(&c->marker);
+        az_buf_puts(&c->marker, next);
+        done = next[0] == 0;
+    }
+    c->in_cb = true;
+    req->cb(req, rc, ents, n, NULL, 0, done);
+    c->in_cb = false;
+    if (done || c->free_pending) {
+        if (req->priv == c)
+            req->priv = NULL;
+        cursor_free(c);
+    }
+}
+
+static int az_list_next(store *s, store_list_req *req) {
+    az_store *st = (az_store *)s;
+    if (st->closing)
+        return STORE_E_CANCELED;
+    if (!req->cb || req->page_size == 0)
+        return store__fail(req->errmsg, sizeof req->errmsg, STORE_E_CONFIG,
+                           "listing needs a callback and a page size");
+    az_cursor *c = req->priv;
+    if (c && (c->in_flight || c->free_pending))
+        return store__fail(req->errmsg, sizeof req->errmsg, STORE_E_CONFIG,
+                           "a page of this listing is already in flight");
+    if (!c) {
+        c = calloc(1, sizeof *c);
+        if (!c)
+            return STORE_E_NOMEM;
+        c->req = req;
+        c->op.st = st;
+        c->op.cur = c;
+        c->prefix.limit = 2 * AZ_LIST_MAX_NAME;
+        az_buf_puts(&c->prefix, st->root);
+        const char *p = req->prefix ? req->prefix : "";
+        az_buf_puts(&c->prefix, p);
+        c->marker.limit = AZ_LIST_MAX_MARKER + 1;
+        size_t max = req->page_size < AZ_MAX_PAGE ? req->page_size : AZ_MAX_PAGE;
+        c->parser = az_list_new(st->root, max);
+        if (!c->parser || c->prefix.bad) {
+            int code = c->prefix.bad ? STORE_E_CONFIG : STORE_E_NOMEM;
+            cursor_free(c);
+            return store__fail(req->errmsg, sizeof req->errmsg, code,
+                               "cannot start listing %s", st->base.url);
+        }
+        req->priv = c;
+    }
+    az_op *op = &c->op;
+    az_buf_free(&op->url);
+    az_buf_free(&op->path);
+    size_t max = req->page_size < AZ_MAX_PAGE ? req->page_size : AZ_MAX_PAGE;
+    snprintf(op->maxres, sizeof op->maxres, "%zu", max);
+    op->nq = 0;
+    op->q[op->nq++] = (az_pair){"restype", "container"};
+    op->q[op->nq++] = (az_pair){"comp", "list"};
+    if (c->prefix.len)
+        op->q[op->nq++] = (az_pair){"prefix", c->prefix.p};
+    op->q[op->nq++] = (az_pair){"maxresults", op->maxres};
+    if (c->marker.len)
+        op->q[op->nq++] = (az_pair){"marker", c->marker.p};
+    op->range[0] = 0;
+    if (build_target(op, NULL, 0) != 0)
+        return store__fail(req->errmsg, sizeof req->errmsg, STORE_E_CONFIG,
+                           "listing %s: request URL too long", st->base.url);
+    memset(&op->nr, 0, sizeof op->nr);
+    op->nr.method = "GET";
+    op->nr.url = op->url.p;
+    op->nr.on_body = list_body;
+    op->nr.prepare = az_prepare;
+    op->nr.cb = list_done;
+    op->nr.data = op;
+    c->in_flight = true;
+    int rc = net_start(st->net, &op->nr);
+    if (rc != 0) {
+        c->in_flight = false;
+        return store__fail(req->errmsg, sizeof req->errmsg, STORE_E_NOMEM,
+                           "listing %s: cannot start the request: %s", st->base.url,
+                           net_strerror(rc));
+    }
+    return STORE_OK;
+}
+
+static void az_list_free_cb(store *s, store_list_req *req) {
+    az_store *st = (az_store *)s;
+    az_cursor *c = req->priv;
+    req->priv = NULL;
+    if (!c)
+        return;
+    if (c->in_cb) {
+        c->free_pending = true;
+        return;
+    }
+    if (c->in_flight) {
+        c->abandoned = true;
+        net_cancel(st->net, &c->op.nr); /* list_done frees it */
+        return;
+    }
+    cursor_free(c);
+}
+
+/* ---- ranged reads ---- */
+
+static void get_done(net_request *nr, int status) {
+    az_op *op = nr->data;
+    az_store *st = op->st;
+    store_get_req *req = op->greq;
+    req->http_status = (int)nr->http_status;
+    req->attempts = nr->attempts;
+    req->got = nr->got;
+    req->object_size = nr->total_size;
+    char what[200];
+    snprintf(what, sizeof what, "reading %s/%.120s", st->base.url, req->key);
+    int rc;
+    char code[64] = "";
+    if (status == NET_E_HTTP && nr->http_status >= 400 && nr->got > 0 && nr->got <= 65536) {
+        /* the error document, if the engine kept the body, names the cause */
+        az_list_parser *p = az_list_new("", 1);
+        if (p) {
+            if (az_list_feed(p, req->buf, (size_t)nr->got, true) == 0)
+                snprintf(code, sizeof code, "%s", az_list_err_code(p));
+            az_list_free(p);
+        }
+    }
+    if (status == NET_E_HTTP && nr->http_status == 416) {
+        /* the range starts at or past the end: nothing to read (e.g. an empty blob) */
+        req->got = 0;
+        if (req->offset == 0)
+            req->object_size = 0;
+        req->errmsg[0] = 0;
+        rc = STORE_OK;
+    } else if (status == NET_E_HTTP && (nr->http_status == 200 || nr->http_status == 206)) {
+        snprintf(req->errmsg, sizeof req->errmsg, "%s: the server ignored the Range header",
+                 what);
+        rc = STORE_E_PROTOCOL;
+    } else {
+        rc = map_status(status, nr->http_status, code, req->errmsg, sizeof req->errmsg, what,
+                        st);
+        if (rc == STORE_OK)
+            req->errmsg[0] = 0;
+        else
+            req->got = 0;
+    }
+    op_free_bufs(op);
+    free(op);
+    req->priv = NULL;
+    req->cb(req, rc);
+}
+
+static int az_get(store *s, store_get_req *req) {
+    az_store *st = (az_store *)s;
+    if (st->closing)
+        return STORE_E_CANCELED;
+    if (!req->cb || !req->key || !req->buf || req->length == 0 || req->length > SIZE_MAX ||
+        req->offset > UINT64_MAX - req->length)
+        return store__fail(req->errmsg, sizeof req->errmsg, STORE_E_CONFIG,
+                           "invalid read request");
+    az_op *op = calloc(1, sizeof *op);
+    if (!op)
+        return STORE_E_NOMEM;
+    op->st = st;
+    op->greq = req;
+    op->nq = 0;
+    snprintf(op->range, sizeof op->range, "bytes=%llu-%llu", (unsigned long long)req->offset,
+             (unsigned long long)(req->offset + req->length - 1));
+    if (build_target(op, req->key, strlen(req->key)) != 0) {
+        op_free_bufs(op);
+        free(op);
+        return store__fail(req->errmsg, sizeof req->errmsg, STORE_E_CONFIG,
+                           "reading %s/%.100s: request URL too long", st->base.url, req->key);
+    }
+    op->nr.method = "GET";
+    op->nr.url = op->url.p;
+    op->nr.has_range = true;
+    op->nr.range_offset = req->offset;
+    op->nr.range_length = req->length;
+    op->nr.buf = req->buf;
+    op->nr.buf_cap = (size_t)req->length;
+    op->nr.prepare = az_prepare;
+    op->nr.cb = get_done;
+    op->nr.data = op;
+    req->priv = op;
+    req->got = 0;
+    req->attempts = 0;
+    req->http_status = 0;
+    req->object_size = UINT64_MAX;
+    req->errmsg[0] = 0;
+    int rc = net_start(st->net, &op->nr);
+    if (rc != 0) {
+        req->priv = NULL;
+        op_free_bufs(op);
+        free(op);
+        return store__fail(req->errmsg, sizeof req->errmsg, STORE_E_NOMEM,
+                           "reading %s/%.100s: cannot start the request: %s", st->base.url,
+                           req->key, net_strerror(rc));
+    }
+    return STORE_OK;
+}
+
+/* ---- open / close ---- */
+
+static void az_close(store *s) {
+    az_store *st = (az_store *)s;
+    st->closing = true;
+    if (st->net)
+        net_engine_free(st->net); /* in-flight callbacks run with CANCELED */
+    free(st->base.url);
+    free(st->base_url);
+    free(st->base_path);
+    free(st->container);
+    free(st->root);
+    free(st->account);
+    if (st->sas) {
+        OPENSSL_cleanse(st->sas, strlen(st->sas));
+        free(st->sas);
+    }
+    if (st->bearer) {
+        OPENSSL_cleanse(st->bearer, strlen(st->bearer));
+        free(st->bearer);
+    }
+    OPENSSL_cleanse(st->key, sizeof st->key);
+    free(st);
+}
+
+static const store_vtable az_vt = {az_close, az_list_next, az_list_free_cb, az_get};
+
+/* obstore/object_store's AzureConfigKey aliases (case-insensitive). */
+static const char *const K_ACCOUNT[] = {"azure_storage_account_name", "account_name", NULL};
+static const char *const K_KEY[] = {"azure_storage_account_key", "azure_storage_access_key",
+                                    "azure_storage_master_key", "account_key", "access_key",
+                                    "master_key", NULL};
+static const char *const K_SAS[] = {"azure_storage_sas_key", "azure_storage_sas_token",
+                                    "sas_key", "sas_token", NULL};
+static const char *const K_TOKEN[] = {"azure_storage_token", "bearer_token", "token", NULL};
+static const char *const K_EMU[] = {"azure_storage_use_emulator", "use_emulator", NULL};
+static const char *const K_ENDPOINT[] = {"azure_storage_endpoint", "azure_endpoint", "endpoint",
+                                         NULL};
+static const char *const K_SKIP[] = {"azure_skip_signature", "skip_signature", NULL};
+static const char *const K_CONTAINER[] = {"azure_container_name", "container_name", NULL};
+/* accepted, nothing to do: TLS is always verified, http is allowed for explicit endpoints */
+static const char *const K_IGNORED[] = {"allow_http", "azure_allow_http", "azure_disable_tagging",
+                                        "disable_tagging", NULL};
+/* recognised, not implemented: Entra ID (OAuth) flows */
+static const char *const K_UNSUPPORTED[] = {
+    "azure_storage_client_id", "azure_client_id", "client_id",
+    "azure_storage_client_secret", "azure_client_secret", "client_secret",
+    "azure_storage_tenant_id", "azure_storage_authority_id", "azure_tenant_id",
+    "azure_authority_id", "tenant_id", "authority_id", "azure_msi_endpoint",
+    "azure_identity_endpoint", "identity_endpoint", "msi_endpoint", "azure_object_id",
+    "object_id", "azure_msi_resource_id", "msi_resource_id", "azure_federated_token_file",
+    "federated_token_file", "azure_use_azure_cli", "use_azure_cli", "azure_use_fabric_endpoint",
+    "use_fabric_endpoint", "allow_invalid_certificates", NULL};
+
+/* Option value, else the first set environment variable of envs (NULL-terminated). */
+static const char *opt_or_env(const store_options *o, const char *const *names,
+                              const char *const *envs) {
+    const char *v = az_opt(o, names);
+    if (v)
+        return v;
+    for (size_t i = 0; envs && envs[i]; i++) {
+        const char *e = getenv(envs[i]);
+        if (e && *e)
+            return e;
+    }
+    return NULL;
+}
+
+static char *dup_n(const char *s, size_t n) {
+    char *p = malloc(n + 1);
+    if (p) {
+        memcpy(p, s, n);
+        p[n] = 0;
+    }
+    return p;
+}
+
+/* "a//b/" -> "a//b/" kept as given but with leading '/' removed and one trailing '/'. */
+static char *make_root(const char *path) {
+    while (*path == '/')
+        path++;
+    size_t n = strcspn(path, "?#");
+    while (n && path[n - 1] == '/')
+        n--;
+    char *r = malloc(n + 2);
+    if (!r)
+        return NULL;
+    memcpy(r, path, n);
+    if (n)
+        r[n++] = '/';
+    r[n] = 0;
+    return r;
+}
+
+static bool valid_container(const char *s, size_t n) {
+    if (n < 3 || n > 63) /* Azure: 3-63 of [a-z0-9-]; "$root"/"$web" are special */
+        return n > 0 && n <= 63 && s[0] == '$';
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-' ||
+              s[i] == '$'))
+            return false;
+    return true;
+}
+
+int store_azure_open(store **out, uv_loop_t *loop, const char *url, const store_options *opts,
+                     char *err, size_t errlen) {
+    *out = NULL;
+    static const char *const E_ACCOUNT[] = {"AZURE_STORAGE_ACCOUNT_NAME", NULL};
+    static const char *const E_KEY[] = {"AZURE_STORAGE_ACCOUNT_KEY", "AZURE_STORAGE_ACCESS_KEY",
+                                        "AZURE_STORAGE_MASTER_KEY", NULL};
+    static const char *const E_SAS[] = {"AZURE_STORAGE_SAS_TOKEN", "AZURE_STORAGE_SAS_KEY",
+                                        NULL};
+    static const char *const E_TOKEN[] = {"AZURE_STORAGE_TOKEN", NULL};
+    static const char *const E_EMU[] = {"AZURE_STORAGE_USE_EMULATOR", NULL};
+    static const char *const E_ENDPOINT[] = {"AZURE_STORAGE_ENDPOINT", "AZURE_ENDPOINT", NULL};
+    static const char *const E_SKIP[] = {"AZURE_SKIP_SIGNATURE", NULL};
+
+    for (size_t i = 0; opts && i < opts->n_kv; i++) {
+        const char *k = opts->kv[i].key ? opts->kv[i].key : "";
+        if (az_name_in(k, K_UNSUPPORTED))
+            return store__fail(err, errlen, STORE_E_UNSUPPORTED,
+                               "Azure option '%s' is not supported: use account_key, sas_key, "
+                               "bearer_token or anonymous access",
+                               k);
+        if (!az_name_in(k, K_ACCOUNT) && !az_name_in(k, K_KEY) && !az_name_in(k, K_SAS) &&
+            !az_name_in(k, K_TOKEN) && !az_name_in(k, K_EMU) && !az_name_in(k, K_ENDPOINT) &&
+            !az_name_in(k, K_SKIP) && !az_name_in(k, K_CONTAINER) && !az_name_in(k, K_IGNORED))
+            return store__fail(err, errlen, STORE_E_CONFIG,
+                               "unknown option '%s' for an Azure store (known: account_name, "
+                               "account_key, sas_key, bearer_token, use_emulator, endpoint, "
+                               "skip_signature)",
+                               k);
+    }
+
+    /* ---- the URL: container, account from the host if any, root prefix ---- */
+    const char *sep = strstr(url, "://");
+    if (!sep)
+        return store__fail(err, errlen, STORE_E_CONFIG, "not an Azure URL: '%s'", url);
+    size_t slen = (size_t)(sep - url);
+    const char *auth = sep + 3;
+    size_t alen = strcspn(auth, "/?#");
+    const char *path = auth + alen;
+    char *container = NULL, *url_account = NULL;
+    bool https_form = slen == 5 && strncmp(url, "https", 5) == 0;
+    if (https_form) {
+        /* https://ACCOUNT.blob.core.windows.net/container/prefix */
+        size_t hl = strcspn(auth, "/?#:");
+        if (!host_is_azure(auth, hl))
+            return store__fail(err, errlen, STORE_E_CONFIG,
+                               "not an Azure storage URL: '%s'", url);
+        url_account = dup_n(auth, strcspn(auth, "."));
+        const char *p = path;
+        while (*p == '/')
+            p++;
+        size_t cl = strcspn(p, "/?#");
+        container = dup_n(p, cl);
+        path = p + cl;
+    } else {
+        const char *at = memchr(auth, '@', alen);
+        if (at) {
+            /* container@ACCOUNT.dfs.core.windows.net (abfs) or @ACCOUNT.blob... */
+            container = dup_n(auth, (size_t)(at - auth));
+            const char *host = at + 1;
+            size_t hl = alen - (size_t)(host - auth);
+            if (!host_is_azure(host, hl))
+                return free(container),
+                       store__fail(err, errlen, STORE_E_CONFIG,
+                                   "Azure URL '%s': expected CONTAINER@ACCOUNT.dfs.core."
+                                   "windows.net",
+                                   url);
+            url_account = dup_n(host, strcspn(host, "."));
+        } else {
+            container = dup_n(auth, alen);
+        }
+    }
+    if (!container || (!url_account && (https_form || memchr(auth, '@', alen)))) {
+        free(container);
+        free(url_account);
+        return STORE_E_NOMEM;
+    }
+    if (!container[0] && az_opt(opts, K_CONTAINER)) {
+        free(container);
+        container = strdup(az_opt(opts, K_CONTAINER));
+    }
+    if (!container || !valid_container(container, strlen(container))) {
+        int rc = store__fail(err, errlen, STORE_E_CONFIG,
+                             "Azure URL '%s': '%s' is not a valid container name", url,
+                             container ? container : "");
+        free(container);
+        free(url_account);
+        return rc;
+    }
+
+    const char *account = opt_or_env(opts, K_ACCOUNT, E_ACCOUNT);
+    if (url_account && account && strcmp(account, url_account) != 0 && az_opt(opts, K_ACCOUNT)) {
+        int rc = store__fail(err, errlen, STORE_E_CONFIG,
+                             "Azure URL '%s' names account '%s' but account_name is '%s'", url,
+                             url_account, account);
+        free(container);
+        free(url_account);
+        return rc;
+    }
+    if (url_account)
+        account = url_account;
+    int emu = az_parse_bool(opt_or_env(opts, K_EMU, E_EMU));
+    int skip = az_parse_bool(opt_or_env(opts, K_SKIP, E_SKIP));
+    if (emu < 0 || skip < 0) {
+        free(container);
+        free(url_account);
+        return store__fail(err, errlen, STORE_E_CONFIG,
+                           "use_emulator and skip_signature take true or false");
+    }
+    if (emu && !account)
+        account = AZ_EMULATOR_ACCOUNT;
+    if (!account || !*account) {
+        free(container);
+        free(url_account);
+        return store__fail(err, errlen, STORE_E_CONFIG,
+                           "Azure URL '%s': no storage account: set account_name (or "
+                           "AZURE_STORAGE_ACCOUNT_NAME), or use an "
+                           "https://ACCOUNT.blob.core.windows.net/ URL",
+                           url);
+    }
+    for (const char *a = account; *a; a++)
+        if (!((*a >= 'a' && *a <= 'z') || (*a >= '0' && *a <= '9'))) {
+            int rc = store__fail(err, errlen, STORE_E_CONFIG,
+                                 "'%s' is not a valid Azure storage account name", account);
+            free(container);
+            free(url_account);
+            return rc;
+        }
+
+    az_store *st = calloc(1, sizeof *st);
+    if (!st) {
+        free(container);
+        free(url_account);
+        return STORE_E_NOMEM;
+    }
+    st->base.vt = &az_vt;
+    st->base.loop = loop;
+    st->container = container;
+    st->account = strdup(account);
+    free(url_account);
+    st->root = make_root(path);
+    /* display URL: as given, minus any query (a SAS pasted into it) */
+    st->base.url = dup_n(url, strcspn(url, "?#"));
+    if (st->base.url) {
+        size_t n = strlen(st->base.url);
+        while (n > slen + 3 && st->base.url[n - 1] == '/')
+            st->base.url[--n] = 0;
+    }
+
+    /* ---- endpoint ---- */
+    const char *endpoint = opt_or_env(opts, K_ENDPOINT, E_ENDPOINT);
+    az_buf base = {0};
+    if (emu) {
+        const char *e = endpoint ? endpoint : getenv("AZURITE_BLOB_STORAGE_URL");
+        az_buf_puts(&base, e && *e ? e : "http://127.0.0.1:10000");
+        while (base.len && base.p[base.len - 1] == '/')
+            base.p[--base.len] = 0;
+        az_buf_putc(&base, '/');
+        az_buf_puts(&base, st->account);
+    } else if (endpoint && *endpoint) {
+        az_buf_puts(&base, endpoint);
+        while (base.len && base.p[base.len - 1] == '/')
+            base.p[--base.len] = 0;
+    } else {
+        az_buf_printf(&base, "https://%s.blob.core.windows.net", st->account);
+    }
+    int rc = STORE_E_NOMEM;
+    if (!st->account || !st->root || !st->base.url || base.bad)
+        goto fail;
+    if (strncmp(base.p, "https://", 8) != 0 && strncmp(base.p, "http://", 7) != 0) {
+        rc = store__fail(err, errlen, STORE_E_CONFIG,
+                         "Azure endpoint '%s' must start with https:// or http://", base.p);
+        goto fail;
+    }
+    {
+        const char *h = strstr(base.p, "://") + 3;
+        const char *bp = h + strcspn(h, "/?#");
+        if (*bp == '?' || *bp == '#') {
+            rc = store__fail(err, errlen, STORE_E_CONFIG,
+                             "Azure endpoint must not carry a query: put a SAS in sas_key");
+            goto fail;
+        }
+        st->base_path = strdup(bp);
+        st->base_url = strdup(base.p);
+        if (!st->base_path || !st->base_url)
+            goto fail;
+    }
+
+    /* ---- credentials (object_store's order: bearer, key, SAS; then anonymous) ---- */
+    const char *token = opt_or_env(opts, K_TOKEN, E_TOKEN);
+    const char *key = opt_or_env(opts, K_KEY, E_KEY);
+    const char *sas = opt_or_env(opts, K_SAS, E_SAS);
+    /* a "Blob SAS URL" pasted from the portal carries its SAS as the query */
+    const char *url_query = https_form ? strchr(url, '?') : NULL;
+    if (!sas && url_query && url_query[1])
+        sas = url_query + 1;
+    if (emu && !token && !key && !sas && !skip)
+        key = AZ_EMULATOR_KEY;
+    if (skip) {
+        st->auth = AUTH_ANON;
+    } else if (token && *token) {
+        st->auth = AUTH_BEARER;
+        st->bearer = strdup(token);
+        if (!st->bearer)
+            goto fail;
+        if (strpbrk(token, "\r\n")) {
+            rc = store__fail(err, errlen, STORE_E_CONFIG, "bearer_token holds a line break");
+            goto fail;
+        }
+    } else if (key && *key) {
+        st->auth = AUTH_KEY;
+        long kl = az_base64_decode(key, strlen(key), st->key, sizeof st->key);
+        if (kl <= 0) {
+            rc = store__fail(err, errlen, STORE_E_CONFIG,
+                             "the Azure account key (account_key / AZURE_STORAGE_ACCOUNT_KEY) "
+                             "is not valid base64");
+            goto fail;
+        }
+        st->key_len = (size_t)kl;
+    } else if (sas && *sas) {
+        st->auth = AUTH_SAS;
+        while (*sas == '?')
+            sas++;
+        st->sas = strdup(sas);
+        if (!st->sas)
+            goto fail;
+        if (strpbrk(sas, " \r\n#")) {
+            rc = store__fail(err, errlen, STORE_E_CONFIG,
+                             "the SAS token holds spaces, line breaks or '#': give it as "
+                             "copied from the portal (already URL-encoded)");
+            goto fail;
+        }
+    } else {
+        st->auth = AUTH_ANON;
+    }
+
+    net_options no = NET_OPTIONS_INIT;
+    if (opts) {
+        /* zero means "not set": keep the engine's default */
+        if (opts->max_in_flight)
+            no.max_in_flight = opts->max_in_flight;
+        if (opts->connect_timeout_ms)
+            no.connect_timeout_ms = opts->connect_timeout_ms;
+        if (opts->request_timeout_ms)
+            no.request_timeout_ms = opts->request_timeout_ms;
+        if (opts->max_attempts)
+            no.max_attempts = opts->max_attempts;
+        if (opts->retry_max_ms)
+            no.retry_max_ms = opts->retry_max_ms;
+        no.ca_bundle = opts->ca_bundle;
+    }
+    no.user_agent = "tiff-dumper/" TD_VERSION;
+    char nerr[200] = "";
+    if (net_engine_new(&st->net, loop, &no, nerr, sizeof nerr) != 0) {
+        rc = store__fail(err, errlen, STORE_E_CONFIG, "Azure store %s: %s", st->base.url, nerr);
+        goto fail;
+    }
+    az_buf_free(&base);
+    *out = &st->base;
+    return STORE_OK;
+fail:
+    az_buf_free(&base);
+    if (rc == STORE_E_NOMEM)
+        store__fail(err, errlen, rc, "out of memory");
+    az_close(&st->base);
+    return rc;
+}
+
+#endif /* AZGCS_HAVE_NET */

@@ -1,0 +1,923 @@
+/* store_gcs.c - Google Cloud Storage over the JSON API: objects.list (pageToken paging)
+ * and ranged media GETs, over the network engine.
+ *
+ * Credentials, in order: skip_signature (anonymous); a static bearer token; a JSON key
+ * (service_account_key inline, service_account path, google_application_credentials or
+ * GOOGLE_APPLICATION_CREDENTIALS, else gcloud's application_default_credentials.json):
+ * a service account signs an RS256 JWT exchanged at its token_uri, an authorized_user
+ * key uses its refresh token; else the GCE metadata server when on Google Compute Engine
+ * (or GCE_METADATA_HOST is set); else anonymous (public buckets). Access tokens are
+ * fetched once for all requests, refreshed five minutes before they expire, and requests
+ * started meanwhile wait for the token in a queue.
+ *
+ * google_base_url / STORAGE_EMULATOR_HOST point the store at an emulator or test server.
+ * HMAC keys are not used here: they belong to the S3-compatible XML API (s3:// with
+ * endpoint https://storage.googleapis.com, see docs/stores-azure-gcs.md). */
+#include "az_backends.h"
+
+#ifdef AZGCS_HAVE_NET
+
+#include "gcs_auth.h"
+#include "gcs_json.h"
+#include "net.h"
+#include "store_impl.h"
+
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GCS_MAX_PAGE 1000             /* objects.list's own maximum */
+#define GCS_MAX_LIST_BODY (64u << 20) /* a page of 1,000 items with every field is ~2 MB */
+#define GCS_MAX_TOKEN_BODY (64u << 10)
+#define GCS_REFRESH_AHEAD_MS (300 * 1000)
+#define GCS_MIN_LEFT_MS (60 * 1000)
+
+typedef enum { G_ANON, G_STATIC, G_KEY, G_METADATA } gcs_auth_kind;
+
+typedef struct gcs_op gcs_op;
+typedef struct gcs_cursor gcs_cursor;
+
+typedef struct gcs_store {
+    store base;
+    net_engine *net;
+    char *base_url;   /* no trailing '/' */
+    char *bucket;
+    char *root;       /* "" or "dir/" */
+    gcs_auth_kind auth;
+    gcs_key key;
+    char *token_url;  /* token_uri or the metadata URL */
+    /* the current access token */
+    char *token;
+    int64_t token_exp_ms;
+    /* the token fetch */
+    bool fetching;
+    net_request tok_nr;
+    az_buf tok_body;  /* response */
+    az_buf tok_req;   /* request body */
+    char tok_errmsg[256];
+    gcs_op *waiters;  /* ops waiting for a token (singly linked, FIFO via tail) */
+    gcs_op *waiters_tail;
+    bool closing;
+} gcs_store;
+
+struct gcs_op {
+    net_request nr;
+    gcs_store *st;
+    az_buf url;
+    az_buf hdr;
+    az_buf body;      /* listing: the page; reads: unused */
+    gcs_cursor *cur;
+    store_get_req *greq;
+    gcs_op *next;
+    bool waiting;
+};
+
+struct gcs_cursor {
+    gcs_op op;
+    store_list_req *req;
+    az_buf prefix;
+    char *page_token;
+    gcs_page page;
+    bool in_flight, in_cb, abandoned, free_pending;
+};
+
+static int64_t now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void op_finish(gcs_op *op, int net_status);
+
+/* ---- status mapping ---- */
+
+static int map_status(const gcs_store *st, int net_status, long http, const char *gmsg,
+                      const char *reason, char *msg, size_t msglen, const char *what) {
+    switch (net_status) {
+    case NET_OK:
+        return STORE_OK;
+    case NET_E_CANCELED:
+        snprintf(msg, msglen, "%s: canceled", what);
+        return STORE_E_CANCELED;
+    case NET_E_TIMEOUT:
+        snprintf(msg, msglen, "%s: timed out", what);
+        return STORE_E_TIMEOUT;
+    case NET_E_NOMEM:
+        snprintf(msg, msglen, "%s: out of memory", what);
+        return STORE_E_NOMEM;
+    case NET_E_TOO_BIG:
+        snprintf(msg, msglen, "%s: response too large", what);
+        return STORE_E_PROTOCOL;
+    case NET_E_HTTP:
+        break;
+    default:
+        snprintf(msg, msglen, "%s: %s (%.80s)", what, net_strerror(net_status), st->base_url);
+        return STORE_E_NETWORK;
+    }
+    char detail[160] = "";
+    if ((gmsg && *gmsg) || (reason && *reason))
+        snprintf(detail, sizeof detail, " (%s%s%.120s)", reason ? reason : "",
+                 reason && *reason && gmsg && *gmsg ? ": " : "", gmsg ? gmsg : "");
+    if (http == 401) {
+        snprintf(msg, msglen, "%s: HTTP 401%s: the access token was refused: check the "
+                              "service-account key or token", what, detail);
+        return STORE_E_AUTH;
+    }
+    if (http == 403) {
+        snprintf(msg, msglen, "%s: HTTP 403%s: access denied%s", what, detail,
+                 st->auth == G_ANON ? " (anonymous request: give service_account or "
+                                      "GOOGLE_APPLICATION_CREDENTIALS for a private bucket)"
+                                    : "");
+        return STORE_E_ACCESS;
+    }
+    if (http == 404) {
+        snprintf(msg, msglen, "%s: HTTP 404%s: not found", what, detail);
+        return STORE_E_NOT_FOUND;
+    }
+    if (http == 429 || http == 503) {
+        snprintf(msg, msglen, "%s: HTTP %ld%s: throttled, out of retries", what, http, detail);
+        return STORE_E_THROTTLED;
+    }
+    snprintf(msg, msglen, "%s: unexpected HTTP status %ld%s", what, http, detail);
+    return STORE_E_HTTP;
+}
+
+/* ---- tokens ---- */
+
+static bool needs_token(const gcs_store *st) { return st->auth == G_KEY || st->auth == G_METADATA; }
+
+static int tok_body_cb(net_request *nr, const void *data, size_t len) {
+    gcs_store *st = nr->data;
+    az_buf_put(&st->tok_body, data, len);
+    return st->tok_body.bad ? 1 : 0;
+}
+
+static int tok_prepare(net_request *nr, void *headers) {
+    gcs_store *st = nr->data;
+    az_buf_reset(&st->tok_body);
+    if (st->auth == G_METADATA)
+        return net_add_header(headers, "Metadata-Flavor: Google") == 0 ? 0 : NET_E_NOMEM;
+    return net_add_header(headers, "Content-Type: application/x-www-form-urlencoded") == 0
+               ? 0
+               : NET_E_NOMEM;
+}
+
+static void start_op_net(gcs_op *op);
+
+static void tok_done(net_request *nr, int status) {
+    gcs_store *st = nr->data;
+    st->fetching = false;
+    az_buf_free(&st->tok_req);
+    const char *src = st->auth == G_METADATA ? "the GCE metadata server"
+                                              : "the OAuth token endpoint";
+    int fail_code = STORE_OK;
+    if (status == NET_OK) {
+        char *tok = NULL;
+        int64_t exp_s = 0;
+        char perr[160];
+        if (gcs_token_parse(st->tok_body.p ? st->tok_body.p : "", st->tok_body.len, &tok,
+                            &exp_s, perr, sizeof perr) == 0) {
+            if (st->token) {
+                OPENSSL_cleanse(st->token, strlen(st->token));
+                free(st->token);
+            }
+            st->token = tok;
+            st->token_exp_ms = now_ms() + exp_s * 1000;
+        } else {
+            snprintf(st->tok_errmsg, sizeof st->tok_errmsg, "access token from %s: %.150s",
+                     src, perr);
+            fail_code = STORE_E_AUTH;
+        }
+    } else if (status == NET_E_CANCELED) {
+        snprintf(st->tok_errmsg, sizeof st->tok_errmsg, "access token request canceled");
+        fail_code = STORE_E_CANCELED;
+    } else {
+        char gmsg[160] = "", reason[64] = "";
+        if (status == NET_E_HTTP && st->tok_body.len)
+            gcs_error_parse(st->tok_body.p, st->tok_body.len, gmsg, sizeof gmsg, reason,
+                            sizeof reason);
+        char what[64];
+        snprintf(what, sizeof what, "access token from %s", src);
+        if (status == NET_E_HTTP && (nr->http_status == 400 || nr->http_status == 401 ||
+                                     nr->http_status == 403)) {
+            /* invalid_grant and friends: the key itself (or the clock) is the problem */
+            snprintf(st->tok_errmsg, sizeof st->tok_errmsg,
+                     "%s refused the credentials: HTTP %ld (%.40s%s%.60s): check the %s",
+                     src, nr->http_status, reason, reason[0] && gmsg[0] ? ": " : "", gmsg,
+                     st->auth == G_METADATA ? "instance's service account"
+                                            : "key file and the system clock");
+            fail_code = STORE_E_AUTH;
+        } else {
+            fail_code = map_status(st, status, nr->http_status, gmsg, reason, st->tok_errmsg,
+                                   sizeof st->tok_errmsg, what);
+        }
+    }
+    az_buf_reset(&st->tok_body);
+    /* a failed refresh of a still valid token is not fatal yet */
+    if (fail_code != STORE_OK && st->token && st->token_exp_ms - now_ms() > GCS_MIN_LEFT_MS &&
+        fail_code != STORE_E_CANCELED)
+        fail_code = STORE_OK;
+    gcs_op *w = st->waiters;
+    st->waiters = st->waiters_tail = NULL;
+    while (w) {
+        gcs_op *next = w->next;
+        w->next = NULL;
+        w->waiting = false;
+        if (fail_code == STORE_OK) {
+            start_op_net(w);
+        } else {
+            w->nr.http_status = 0;
+            w->nr.got = 0;
+            op_finish(w, -1000 + fail_code); /* below NET codes: a store code */
+        }
+        w = next;
+    }
+}
+
+static int start_token_fetch(gcs_store *st) {
+    if (st->fetching)
+        return 0;
+    memset(&st->tok_nr, 0, sizeof st->tok_nr);
+    st->tok_body.limit = GCS_MAX_TOKEN_BODY;
+    az_buf_reset(&st->tok_body);
+    az_buf_free(&st->tok_req);
+    if (st->auth == G_KEY) {
+        st->tok_req.limit = 64 << 10;
+        if (gcs_token_request_body(&st->tok_req, &st->key, now_ms() / 1000, st->tok_errmsg,
+                                   sizeof st->tok_errmsg) != 0)
+            return STORE_E_AUTH;
+        st->tok_nr.method = "POST";
+        st->tok_nr.body = st->tok_req.p;
+        st->tok_nr.body_len = st->tok_req.len;
+    } else {
+        st->tok_nr.method = "GET";
+    }
+    st->tok_nr.url = st->token_url;
+    st->tok_nr.on_body = tok_body_cb;
+    st->tok_nr.prepare = tok_prepare;
+    st->tok_nr.cb = tok_done;
+    st->tok_nr.data = st;
+    st->fetching = true;
+    if (net_start(st->net, &st->tok_nr) != 0) {
+        st->fetching = false;
+        snprintf(st->tok_errmsg, sizeof st->tok_errmsg, "cannot start the token request");
+        return STORE_E_NOMEM;
+    }
+    return 0;
+}
+
+/* ---- requests ---- */
+
+static int op_prepare(net_request *nr, void *headers) {
+    gcs_op *op = nr->data;
+    gcs_store *st = op->st;
+    if (op->cur)
+        az_buf_reset(&op->body);
+    if (st->auth == G_ANON)
+        return 0;
+    az_buf_reset(&op->hdr);
+    az_buf_puts(&op->hdr, "Authorization: Bearer ");
+    az_buf_puts(&op->hdr, st->token ? st->token : "");
+    int rc = op->hdr.bad || net_add_header(headers, op->hdr.p) != 0 ? NET_E_NOMEM : 0;
+    az_buf_free(&op->hdr); /* wiped: no token copies left behind */
+    return rc;
+}
+
+static void start_op_net(gcs_op *op) {
+    int rc = net_start(op->st->net, &op->nr);
+    if (rc != 0)
+        op_finish(op, rc);
+}
+
+/* Starts op now, or queues it behind a token fetch. Returns a store code; on error the
+ * op's callback will not run. */
+static int op_submit(gcs_op *op) {
+    gcs_store *st = op->st;
+    if (needs_token(st)) {
+        int64_t left = st->token ? st->token_exp_ms - now_ms() : -1;
+        if (left < GCS_REFRESH_AHEAD_MS) {
+            int rc = start_token_fetch(st);
+            if (rc != 0 && left < GCS_MIN_LEFT_MS)
+                return rc; /* a failed early refresh waits for the next request */
+        }
+        if (left < GCS_MIN_LEFT_MS) {
+            op->waiting = true;
+            op->next = NULL;
+            if (st->waiters_tail)
+                st->waiters_tail->next = op;
+            else
+                st->waiters = op;
+            st->waiters_tail = op;
+            return STORE_OK;
+        }
+    }
+    int rc = net_start(st->net, &op->nr);
+    return rc == 0 ? STORE_OK : STORE_E_NOMEM;
+}
+
+static void unqueue(gcs_store *st, gcs_op *op) {
+    gcs_op **pp = &st->waiters, *prev = NULL;
+    while (*pp && *pp != op) {
+        prev = *pp;
+        pp = &(*pp)->next;
+    }
+    if (*pp) {
+        *pp = op->next;
+        if (st->waiters_tail == op)
+            st->waiters_tail = prev;
+    }
+    op->waiting = false;
+    op->next = NULL;
+}
+
+/* ---- listing ---- */
+
+static void cursor_free(gcs_cursor *c) {
+    if (!c)
+        return;
+    gcs_page_free(&c->page);
+    az_buf_free(&c->prefix);
+    free(c->page_token);
+    az_buf_free(&c->op.url);
+    az_buf_free(&c->op.hdr);
+    az_buf_free(&c->op.body);
+    free(c);
+}
+
+static int list_body(net_request *nr, const void *data, size_t len) {
+    gcs_op *op = nr->data;
+    az_buf_put(&op->body, data, len);
+    return op->body.bad ? 1 : 0;
+}
+
+static void list_finish(gcs_cursor *c, int status) {
+    gcs_op *op = &c->op;
+    gcs_store *st = op->st;
+    c->in_flight = false;
+    if (c->abandoned) {
+        cursor_free(c);
+        return;
+    }
+    store_list_req *req = c->req;
+    char what[160];
+    snprintf(what, sizeof what, "listing %s (prefix '%.60s')", st->base.url,
+             req->prefix ? req->prefix : "");
+    int rc;
+    gcs_page_free(&c->page);
+    if (status <= -1000) {
+        rc = status + 1000;
+        az_join(req->errmsg, sizeof req->errmsg, what, st->tok_errmsg);
+    } else if (status == NET_E_ABORTED) {
+        snprintf(req->errmsg, sizeof req->errmsg, "%s: response larger than %u bytes", what,
+                 GCS_MAX_LIST_BODY);
+        rc = STORE_E_PROTOCOL;
+    } else {
+        char gmsg[160] = "", reason[64] = "";
+        if (status == NET_E_HTTP && op->body.len)
+            gcs_error_parse(op->body.p, op->body.len, gmsg, sizeof gmsg, reason, sizeof reason);
+        rc = map_status(st, status, op->nr.http_status, gmsg, reason, req->errmsg,
+                        sizeof req->errmsg, what);
+        if (rc == STORE_OK) {
+            char perr[160];
+            size_t max = req->page_size < GCS_MAX_PAGE ? req->page_size : GCS_MAX_PAGE;
+            if (gcs_list_parse(&c->page, op->body.p ? op->body.p : "", op->body.len, st->root,
+                               max, perr, sizeof perr) != 0) {
+                az_join(req->errmsg, sizeof req->errmsg, what, perr);
+                rc = STORE_E_PROTOCOL;
+            }
+        }
+    }
+    az_buf_free(&op->body);
+    bool done = true;
+    if (rc == STORE_OK) {
+        req->errmsg[0] = 0;
+        free(c->page_token);
+        c->page_token = c->page.next_token ? strdup(c->page.next_token) : NULL;
+        done = c->page_token == NULL;
+        if (c->page.next_token && !c->page_token) {
+            rc = STORE_E_NOMEM;
+            done = true;
+        }
+    }
+    c->in_cb = true;
+    req->cb(req, rc, rc == STORE_OK ? c->page.entries : NULL, rc == STORE_OK ? c->page.n : 0,
+            NULL, 0, done);
+    c->in_cb = false;
+    if (done || c->free_pending) {
+        if (req->priv == c)
+            req->priv = NULL;
+        cursor_free(c);
+    }
+}
+
+static void get_finish(gcs_op *op, int status);
+
+static void op_finish(gcs_op *op, int status) {
+    if (op->cur)
+        list_finish(op->cur, status);
+    else
+        get_finish(op, status);
+}
+
+static void net_done(net_request *nr, int status) { op_finish(nr->data, status); }
+
+static int gcs_list_next(store *s, store_list_req *req) {
+    gcs_store *st = (gcs_store *)s;
+    if (st->closing)
+        return STORE_E_CANCELED;
+    if (!req->cb || req->page_size == 0)
+        return store__fail(req->errmsg, sizeof req->errmsg, STORE_E_CONFIG,
+                           "listing needs a callback and a page size");
+    gcs_cursor *c = req->priv;
+    if (c && (c->in_flight || c->free_pending))
+        return store__fail(req->errmsg, sizeof req->errmsg, STORE_E_CONFIG,
+                           "a page of this listing is already in flight");
+    if (!c) {
+        c = calloc(1, sizeof *c);
+        if (!c)
+            return STORE_E_NOMEM;
+        c->req = req;
+        c->op.st = st;
+        c->op.cur = c;
+        c->prefix.limit = 8192;
+        az_buf_puts(&c->prefix, st->root);
+        az_buf_puts(&c->prefix, req->prefix ? req->prefix : "");
+        if (c->prefix.bad) {
+            cursor_free(c);
+            return store__fail(req->errmsg, sizeof req->errmsg, STORE_E_CONFIG,
+                               "listing prefix too long");
+        }
+        req->priv = c;
+    }
+    gcs_op *op = &c->op;
+    az_buf_free(&op->url);
+    size_t max = req->page_size < GCS_MAX_PAGE ? req->page_size : GCS_MAX_PAGE;
+    az_buf_puts(&op->url, st->base_url);
+    az_buf_puts(&op->url, "/storage/v1/b/");
+    az_pct_encode(&op->url, st->bucket, strlen(st->bucket), false);
+    az_buf_printf(&op->url, "/o?maxResults=%zu", max);
+    if (c->prefix.len) {
+        az_buf_puts(&op->url, "&prefix=");
+        az_pct_encode(&op->url, c->prefix.p, c->prefix.len, false);
+    }
+    if (c->page_token) {
+        az_buf_puts(&op->url, "&pageToken=");
+        az_pct_encode(&op->url, c->page_token, strlen(c->page_token), false);
+    }
+    az_buf_puts(&op->url, "&fields=items(name%2Csize%2Cupdated%2Cetag)%2CnextPageToken");
+    if (op->url.bad)
+        return store__fail(req->errmsg, sizeof req->errmsg, STORE_E_CONFIG,
+                           "listing %s: request URL too long", st->base.url);
+    op->body.limit = GCS_MAX_LIST_BODY;
+    az_buf_reset(&op->body);
+    memset(&op->nr, 0, sizeof op->nr);
+    op->nr.method = "GET";
+    op->nr.url = op->url.p;
+    op->nr.on_body = list_body;
+    op->nr.prepare = op_prepare;
+    op->nr.cb = net_done;
+    op->nr.data = op;
+    c->in_flight = true;
+    int rc = op_submit(op);
+    if (rc != STORE_OK) {
+        c->in_flight = false;
+        return store__fail(req->errmsg, sizeof req->errmsg, rc, "listing %s: %s", st->base.url,
+                           st->tok_errmsg[0] ? st->tok_errmsg : "cannot start the request");
+    }
+    return STORE_OK;
+}
+
+static void gcs_list_free_cb(store *s, store_list_req *req) {
+    gcs_store *st = (gcs_store *)s;
+    gcs_cursor *c = req->priv;
+    req->priv = NULL;
+    if (!c)
+        return;
+    if (c->in_cb) {
+        c->free_pending = true;
+        return;
+    }
+    if (c->in_flight) {
+        if (c->op.waiting) {
+            unqueue(st, &c->op);
+            cursor_free(c);
+            return;
+        }
+        c->abandoned = true;
+        net_cancel(st->net, &c->op.nr);
+        return;
+    }
+    cursor_free(c);
+}
+
+/* ---- ranged reads ---- */
+
+static void get_finish(gcs_op *op, int status) {
+    gcs_store *st = op->st;
+    store_get_req *req = op->greq;
+    net_request *nr = &op->nr;
+    req->http_status = (int)nr->http_status;
+    req->attempts = nr->attempts;
+    req->got = nr->got;
+    req->object_size = nr->total_size;
+    char what[200];
+    snprintf(what, sizeof what, "reading %s/%.120s", st->base.url, req->key);
+    int rc;
+    if (status <= -1000) {
+        rc = status + 1000;
+        az_join(req->errmsg, sizeof req->errmsg, what, st->tok_errmsg);
+        req->got = 0;
+        req->object_size = UINT64_MAX;
+    } else if (status == NET_E_HTTP && nr->http_status == 416) {
+        req->got = 0;
+        if (req->offset == 0)
+            req->object_size = 0;
+        req->errmsg[0] = 0;
+        rc = STORE_OK;
+    } else if (status == NET_E_HTTP && (nr->http_status == 200 || nr->http_status == 206)) {
+        snprintf(req->errmsg, sizeof req->errmsg, "%s: the server ignored the Range header",
+                 what);
+        rc = STORE_E_PROTOCOL;
+        req->got = 0;
+    } else {
+        char gmsg[160] = "", reason[64] = "";
+        if (status == NET_E_HTTP && nr->got > 0 && nr->got <= req->length)
+            gcs_error_parse((const char *)req->buf, (size_t)nr->got, gmsg, sizeof gmsg, reason,
+                            sizeof reason);
+        rc = map_status(st, status, nr->http_status, gmsg, reason, req->errmsg,
+                        sizeof req->errmsg, what);
+        if (rc == STORE_OK)
+            req->errmsg[0] = 0;
+        else
+            req->got = 0;
+    }
+    az_buf_free(&op->url);
+    az_buf_free(&op->hdr);
+    free(op);
+    req->priv = NULL;
+    req->cb(req, rc);
+}
+
+static int gcs_get(store *s, store_get_req *req) {
+    gcs_store *st = (gcs_store *)s;
+    if (st->closing)
+        return STORE_E_CANCELED;
+    if (!req->cb || !req->key || !req->buf || req->length == 0 || req->length > SIZE_MAX ||
+        req->offset > UINT64_MAX - req->length)
+        return store__fail(req->errmsg, sizeof req->errmsg, STORE_E_CONFIG,
+                           "invalid read request");
+    gcs_op *op = calloc(1, sizeof *op);
+    if (!op)
+        return STORE_E_NOMEM;
+    op->st = st;
+    op->greq = req;
+    az_buf_puts(&op->url, st->base_url);
+    az_buf_puts(&op->url, "/storage/v1/b/");
+    az_pct_encode(&op->url, st->bucket, strlen(st->bucket), false);
+    az_buf_puts(&op->url, "/o/");
+    az_pct_encode(&op->url, st->root, strlen(st->root), false);
+    az_pct_encode(&op->url, req->key, strlen(req->key), false);
+    az_buf_puts(&op->url, "?alt=media");
+    if (op->url.bad) {
+        az_buf_free(&op->url);
+        free(op);
+        return store__fail(req->errmsg, sizeof req->errmsg, STORE_E_CONFIG,
+                           "reading %s/%.100s: request URL too long", st->base.url, req->key);
+    }
+    op->nr.method = "GET";
+    op->nr.url = op->url.p;
+    op->nr.has_range = true;
+    op->nr.range_offset = req->offset;
+    op->nr.range_length = req->length;
+    op->nr.buf = req->buf;
+    op->nr.buf_cap = (size_t)req->length;
+    op->nr.prepare = op_prepare;
+    op->nr.cb = net_done;
+    op->nr.data = op;
+    req->priv = op;
+    req->got = 0;
+    req->attempts = 0;
+    req->http_status = 0;
+    req->object_size = UINT64_MAX;
+    req->errmsg[0] = 0;
+    int rc = op_submit(op);
+    if (rc != STORE_OK) {
+        req->priv = NULL;
+        az_buf_free(&op->url);
+        free(op);
+        return store__fail(req->errmsg, sizeof req->errmsg, rc, "reading %s/%.100s: %s",
+                           st->base.url, req->key,
+                           st->tok_errmsg[0] ? st->tok_errmsg : "cannot start the request");
+    }
+    return STORE_OK;
+}
+
+/* ---- open / close ---- */
+
+static void gcs_close(store *s) {
+    gcs_store *st = (gcs_store *)s;
+    st->closing = true;
+    /* requests still waiting for a token never reached the engine: cancel them here */
+    while (st->waiters) {
+        gcs_op *w = st->waiters;
+        st->waiters = w->next;
+        if (!st->waiters)
+            st->waiters_tail = NULL;
+        w->next = NULL;
+        w->waiting = false;
+        snprintf(st->tok_errmsg, sizeof st->tok_errmsg, "canceled");
+        op_finish(w, -1000 + STORE_E_CANCELED);
+    }
+    if (st->net)
+        net_engine_free(st->net);
+    free(st->base.url);
+    free(st->base_url);
+    free(st->bucket);
+    free(st->root);
+    free(st->token_url);
+    if (st->token) {
+        OPENSSL_cleanse(st->token, strlen(st->token));
+        free(st->token);
+    }
+    az_buf_free(&st->tok_body);
+    az_buf_free(&st->tok_req);
+    gcs_key_free(&st->key);
+    free(st);
+}
+
+static const store_vtable gcs_vt = {gcs_close, gcs_list_next, gcs_list_free_cb, gcs_get};
+
+static const char *const K_SA_PATH[] = {"google_service_account", "service_account",
+                                        "google_service_account_path", "service_account_path",
+                                        NULL};
+static const char *const K_SA_KEY[] = {"google_service_account_key", "service_account_key",
+                                       NULL};
+static const char *const K_ADC[] = {"google_application_credentials", NULL};
+static const char *const K_BUCKET[] = {"google_bucket", "google_bucket_name", "bucket",
+                                       "bucket_name", NULL};
+static const char *const K_BASE[] = {"google_base_url", "base_url", NULL};
+static const char *const K_TOKEN[] = {"google_bearer_token", "bearer_token", "token", NULL};
+static const char *const K_SKIP[] = {"google_skip_signature", "skip_signature", NULL};
+static const char *const K_IGNORED[] = {"allow_http", NULL};
+
+static char *read_small_file(const char *path, size_t cap, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = malloc(cap + 1);
+    size_t n = buf ? fread(buf, 1, cap + 1, f) : 0;
+    fclose(f);
+    if (!buf || n > cap) {
+        free(buf);
+        return NULL;
+    }
+    buf[n] = 0;
+    *len = n;
+    return buf;
+}
+
+static bool on_gce(void) {
+    /* what Google's libraries check on Linux before asking the metadata server; the file
+     * does not exist elsewhere */
+    size_t n = 0;
+    char *s = read_small_file("/sys/class/dmi/id/product_name", 256, &n);
+    bool yes = s && strncmp(s, "Google", 6) == 0;
+    free(s);
+    return yes;
+}
+
+static bool valid_bucket(const char *b) {
+    size_t n = strlen(b);
+    if (n < 3 || n > 222)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((b[i] >= 'a' && b[i] <= 'z') || (b[i] >= '0' && b[i] <= '9') || b[i] == '-' ||
+              b[i] == '_' || b[i] == '.'))
+            return false;
+    return true;
+}
+
+int store_gcs_open(store **out, uv_loop_t *loop, const char *url, const store_options *opts,
+                   char *err, size_t errlen) {
+    *out = NULL;
+    for (size_t i = 0; opts && i < opts->n_kv; i++) {
+        const char *k = opts->kv[i].key ? opts->kv[i].key : "";
+        if (!az_name_in(k, K_SA_PATH) && !az_name_in(k, K_SA_KEY) && !az_name_in(k, K_ADC) &&
+            !az_name_in(k, K_BUCKET) && !az_name_in(k, K_BASE) && !az_name_in(k, K_TOKEN) &&
+            !az_name_in(k, K_SKIP) && !az_name_in(k, K_IGNORED))
+            return store__fail(err, errlen, STORE_E_CONFIG,
+                               "unknown option '%s' for a GCS store (known: service_account, "
+                               "service_account_key, google_application_credentials, "
+                               "bearer_token, skip_signature, google_base_url)",
+                               k);
+    }
+    if (strncmp(url, "gs://", 5) != 0)
+        return store__fail(err, errlen, STORE_E_CONFIG, "not a GCS URL: '%s'", url);
+    const char *b = url + 5;
+    size_t bl = strcspn(b, "/?#");
+    gcs_store *st = calloc(1, sizeof *st);
+    if (!st)
+        return STORE_E_NOMEM;
+    st->base.vt = &gcs_vt;
+    st->base.loop = loop;
+    int rc = STORE_E_NOMEM;
+    az_buf tmp = {0};
+    char *keyjson = NULL;
+    size_t keylen = 0;
+    st->bucket = malloc(bl + 1);
+    if (!st->bucket)
+        goto fail;
+    memcpy(st->bucket, b, bl);
+    st->bucket[bl] = 0;
+    if (!bl && az_opt(opts, K_BUCKET)) {
+        free(st->bucket);
+        st->bucket = strdup(az_opt(opts, K_BUCKET));
+        if (!st->bucket)
+            goto fail;
+    }
+    if (!valid_bucket(st->bucket)) {
+        rc = store__fail(err, errlen, STORE_E_CONFIG, "GCS URL '%s': '%s' is not a valid "
+                                                      "bucket name", url, st->bucket);
+        goto fail;
+    }
+    {
+        const char *p = b + bl;
+        while (*p == '/')
+            p++;
+        size_t n = strcspn(p, "?#");
+        while (n && p[n - 1] == '/')
+            n--;
+        st->root = malloc(n + 2);
+        if (!st->root)
+            goto fail;
+        memcpy(st->root, p, n);
+        if (n)
+            st->root[n++] = '/';
+        st->root[n] = 0;
+        size_t ul = strcspn(url, "?#");
+        while (ul > 5 && url[ul - 1] == '/')
+            ul--;
+        st->base.url = malloc(ul + 1);
+        if (!st->base.url)
+            goto fail;
+        memcpy(st->base.url, url, ul);
+        st->base.url[ul] = 0;
+    }
+
+    /* ---- credentials ---- */
+    int skip = az_parse_bool(az_opt(opts, K_SKIP) ? az_opt(opts, K_SKIP)
+                                                  : getenv("GOOGLE_SKIP_SIGNATURE"));
+    if (skip < 0) {
+        rc = store__fail(err, errlen, STORE_E_CONFIG, "skip_signature takes true or false");
+        goto fail;
+    }
+    const char *token = az_opt(opts, K_TOKEN);
+    const char *inline_key = az_opt(opts, K_SA_KEY);
+    if (!inline_key)
+        inline_key = getenv("GOOGLE_SERVICE_ACCOUNT_KEY");
+    const char *key_path = az_opt(opts, K_SA_PATH);
+    if (!key_path)
+        key_path = az_opt(opts, K_ADC);
+    if (!key_path && getenv("GOOGLE_SERVICE_ACCOUNT") && *getenv("GOOGLE_SERVICE_ACCOUNT"))
+        key_path = getenv("GOOGLE_SERVICE_ACCOUNT");
+    if (!key_path && getenv("GOOGLE_APPLICATION_CREDENTIALS") &&
+        *getenv("GOOGLE_APPLICATION_CREDENTIALS"))
+        key_path = getenv("GOOGLE_APPLICATION_CREDENTIALS");
+    const char *emulator = getenv("STORAGE_EMULATOR_HOST");
+    bool have_adc_file = false;
+    if (!skip && !token && !inline_key && !key_path && !(emulator && *emulator)) {
+        const char *home = getenv("HOME");
+        if (home && *home) {
+            az_buf_printf(&tmp, "%s/.config/gcloud/application_default_credentials.json",
+                          home);
+            FILE *f = tmp.bad ? NULL : fopen(tmp.p, "rb");
+            if (f) {
+                fclose(f);
+                key_path = tmp.p;
+                have_adc_file = true;
+            }
+        }
+    }
+    if (skip) {
+        st->auth = G_ANON;
+    } else if (token && *token) {
+        if (strpbrk(token, "\r\n")) {
+            rc = store__fail(err, errlen, STORE_E_CONFIG, "bearer_token holds a line break");
+            goto fail;
+        }
+        st->auth = G_STATIC;
+        st->token = strdup(token);
+        st->token_exp_ms = INT64_MAX;
+        if (!st->token)
+            goto fail;
+    } else if ((inline_key && *inline_key) || (key_path && *key_path)) {
+        if (inline_key && *inline_key) {
+            keylen = strlen(inline_key);
+            keyjson = strdup(inline_key);
+            if (!keyjson)
+                goto fail;
+        } else {
+            keyjson = read_small_file(key_path, 1 << 20, &keylen);
+            if (!keyjson) {
+                rc = store__fail(err, errlen, STORE_E_AUTH,
+                                 "cannot read the Google credentials file '%s'%s", key_path,
+                                 have_adc_file ? " (gcloud's application default credentials)"
+                                               : "");
+                goto fail;
+            }
+        }
+        char kerr[200];
+        if (gcs_key_parse(&st->key, keyjson, keylen, kerr, sizeof kerr) != 0) {
+            rc = store__fail(err, errlen, STORE_E_AUTH, "%s", kerr);
+            goto fail;
+        }
+        st->auth = st->key.disable_oauth ? G_ANON : G_KEY;
+        if (st->auth == G_KEY) {
+            st->token_url = strdup(st->key.token_uri);
+            if (!st->token_url)
+                goto fail;
+        }
+    } else if (!(emulator && *emulator) && (getenv("GCE_METADATA_HOST") || on_gce())) {
+        st->auth = G_METADATA;
+        const char *h = getenv("GCE_METADATA_HOST");
+        az_buf_reset(&tmp);
+        az_buf_printf(&tmp, "http://%s/computeMetadata/v1/instance/service-accounts/default/"
+                            "token",
+                      h && *h ? h : "metadata.google.internal");
+        st->token_url = tmp.bad ? NULL : strdup(tmp.p);
+        if (!st->token_url)
+            goto fail;
+    } else {
+        st->auth = G_ANON;
+    }
+
+    /* ---- endpoint ---- */
+    const char *base = az_opt(opts, K_BASE);
+    az_buf_reset(&tmp);
+    if (base && *base) {
+        az_buf_puts(&tmp, base);
+    } else if (emulator && *emulator) {
+        if (!strstr(emulator, "://"))
+            az_buf_puts(&tmp, "http://");
+        az_buf_puts(&tmp, emulator);
+    } else if (st->key.gcs_base_url && *st->key.gcs_base_url) {
+        az_buf_puts(&tmp, st->key.gcs_base_url);
+    } else {
+        az_buf_puts(&tmp, "https://storage.googleapis.com");
+    }
+    if (tmp.bad)
+        goto fail;
+    while (tmp.len && tmp.p[tmp.len - 1] == '/')
+        tmp.p[--tmp.len] = 0;
+    if ((strncmp(tmp.p, "https://", 8) != 0 && strncmp(tmp.p, "http://", 7) != 0) ||
+        strpbrk(tmp.p, "?#")) {
+        rc = store__fail(err, errlen, STORE_E_CONFIG,
+                         "GCS base URL '%s' must be http(s)://host[:port][/path]", tmp.p);
+        goto fail;
+    }
+    st->base_url = strdup(tmp.p);
+    if (!st->base_url)
+        goto fail;
+
+    net_options no = NET_OPTIONS_INIT;
+    if (opts) {
+        /* zero means "not set": keep the engine's default */
+        if (opts->max_in_flight)
+            no.max_in_flight = opts->max_in_flight;
+        if (opts->connect_timeout_ms)
+            no.connect_timeout_ms = opts->connect_timeout_ms;
+        if (opts->request_timeout_ms)
+            no.request_timeout_ms = opts->request_timeout_ms;
+        if (opts->max_attempts)
+            no.max_attempts = opts->max_attempts;
+        if (opts->retry_max_ms)
+            no.retry_max_ms = opts->retry_max_ms;
+        no.ca_bundle = opts->ca_bundle;
+    }
+    no.user_agent = "tiff-dumper/" TD_VERSION;
+    char nerr[200] = "";
+    if (net_engine_new(&st->net, loop, &no, nerr, sizeof nerr) != 0) {
+        rc = store__fail(err, errlen, STORE_E_CONFIG, "GCS store %s: %s", st->base.url, nerr);
+        goto fail;
+    }
+    if (keyjson) {
+        OPENSSL_cleanse(keyjson, keylen);
+        free(keyjson);
+    }
+    az_buf_free(&tmp);
+    *out = &st->base;
+    return STORE_OK;
+fail:
+    if (keyjson) {
+        OPENSSL_cleanse(keyjson, keylen);
+        free(keyjson);
+    }
+    az_buf_free(&tmp);
+    if (rc == STORE_E_NOMEM)
+        store__fail(err, errlen, rc, "out of memory");
+    gcs_close(&st->base);
+    return rc;
+}
+
+#endif /* AZGCS_HAVE_NET */

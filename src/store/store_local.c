@@ -1,0 +1,684 @@
+/* store_local.c - the local file system as an object store (file:// URLs and plain paths).
+ *
+ * Keys are paths relative to the root with '/' separators; a prefix is a key prefix (as in
+ * object stores), not necessarily a directory. Blocking file system calls run on libuv's
+ * thread pool (uv_queue_work); callbacks run on the loop thread. A listing keeps only a
+ * stack of open directories (one per level of the current path), so memory does not grow
+ * with the size of the tree. Symbolic links are followed; a link back to a directory of the
+ * current chain is reported as a bad entry (STORE_E_LOOP) and not descended.
+ *
+ * This is the one store file that may use POSIX directory APIs (openat, fdopendir...). */
+/* realpath() is XSI in glibc's feature macros. */
+#define _XOPEN_SOURCE 700
+#include "store_impl.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#define LOCAL_MAX_DEPTH 256    /* deeper directories are reported, not descended */
+#define LOCAL_MAX_KEY 4096     /* keys (relative paths) longer than this are reported */
+
+typedef struct local_store {
+    struct store base;
+    char *root;          /* absolute, no trailing '/' (except "/" itself -> "") */
+    unsigned in_flight;  /* queued work items not yet completed */
+    bool closing;
+} local_store;
+
+static int errno_to_store(int e) {
+    switch (e) {
+    case ENOENT:
+    case ENOTDIR:
+        return STORE_E_NOT_FOUND;
+    case EACCES:
+    case EPERM:
+        return STORE_E_ACCESS;
+    case ELOOP:
+        return STORE_E_LOOP;
+    case ENOMEM:
+        return STORE_E_NOMEM;
+    default:
+        return STORE_E_IO;
+    }
+}
+
+static void errtext(int e, char *buf, size_t len) {
+    if (strerror_r(e, buf, len) != 0)
+        snprintf(buf, len, "errno %d", e);
+}
+
+static void free_store(local_store *ls) {
+    free(ls->root);
+    free(ls->base.url);
+    free(ls);
+}
+
+static void maybe_free(local_store *ls) {
+    if (ls->closing && ls->in_flight == 0)
+        free_store(ls);
+}
+
+/* ------------------------------------------------------------------ listing */
+
+typedef struct dir_frame {
+    DIR *d;
+    dev_t dev;
+    ino_t ino;
+    size_t key_len; /* length of the key prefix of this directory's entries ("a/b/") */
+} dir_frame;
+
+typedef struct page_item {
+    size_t key_off, key_len;
+    size_t msg_off;     /* bad entries only */
+    uint64_t size;
+    int64_t mtime_ms;
+    int status;         /* 0 = entry, < 0 = bad entry */
+} page_item;
+
+typedef struct list_cursor {
+    uv_work_t work;
+    local_store *ls;
+    store_list_req *req;
+    bool started, done;
+    int status;
+    char errmsg[256];
+    /* walk state */
+    dir_frame stack[LOCAL_MAX_DEPTH];
+    size_t depth;
+    dev_t root_dev;
+    ino_t root_ino;
+    char key[LOCAL_MAX_KEY + 2];
+    char *filter;          /* name prefix at the starting level */
+    size_t filter_len;
+    /* the page being built */
+    page_item *items;
+    size_t n_items, items_cap;
+    char *arena;
+    size_t arena_len, arena_cap;
+    store_entry *entries;
+    store_bad_entry *bad;
+} list_cursor;
+
+static bool arena_put(list_cursor *c, const char *s, size_t n, size_t *off) {
+    if (c->arena_len + n + 1 > c->arena_cap) {
+        size_t cap = c->arena_cap ? c->arena_cap : 4096;
+        while (cap < c->arena_len + n + 1)
+            cap *= 2;
+        char *a = realloc(c->arena, cap);
+        if (!a)
+            return false;
+        c->arena = a;
+        c->arena_cap = cap;
+    }
+    memcpy(c->arena + c->arena_len, s, n);
+    c->arena[c->arena_len + n] = '\0';
+    *off = c->arena_len;
+    c->arena_len += n + 1;
+    return true;
+}
+
+static bool page_add(list_cursor *c, const char *key, size_t key_len, int status,
+                     const char *msg, uint64_t size, int64_t mtime_ms) {
+    if (c->n_items == c->items_cap) {
+        size_t cap = c->items_cap ? c->items_cap * 2 : 64;
+        page_item *it = realloc(c->items, cap * sizeof *it);
+        if (!it)
+            return false;
+        c->items = it;
+        c->items_cap = cap;
+    }
+    page_item *it = &c->items[c->n_items];
+    memset(it, 0, sizeof *it);
+    if (!arena_put(c, key, key_len, &it->key_off))
+        return false;
+    if (status < 0 && !arena_put(c, msg, strlen(msg), &it->msg_off))
+        return false;
+    it->key_len = key_len;
+    it->status = status;
+    it->size = size;
+    it->mtime_ms = mtime_ms;
+    c->n_items++;
+    return true;
+}
+
+static bool page_bad(list_cursor *c, const char *key, size_t key_len, int status,
+                     const char *what, int e) {
+    char msg[512], et[128] = "";
+    if (e)
+        errtext(e, et, sizeof et);
+    store__fail(msg, sizeof msg, 0, "'%s/%.*s': %s%s%s", c->ls->root, (int)key_len, key, what,
+                e ? ": " : "", et);
+    return page_add(c, key, key_len, status, msg, 0, 0);
+}
+
+static int64_t mtime_ms_of(const struct stat *st) {
+#if defined(__APPLE__)
+    return (int64_t)st->st_mtimespec.tv_sec * 1000 + st->st_mtimespec.tv_nsec / 1000000;
+#else
+    return (int64_t)st->st_mtim.tv_sec * 1000 + st->st_mtim.tv_nsec / 1000000;
+#endif
+}
+
+static void close_frames(list_cursor *c) {
+    while (c->depth > 0)
+        closedir(c->stack[--c->depth].d);
+}
+
+/* Opens root/key[0..key_len) relative to the parent frame (or the root). */
+static DIR *open_dir_at(list_cursor *c, int parent_fd, const char *name, int *err) {
+    int fd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        *err = errno;
+        return NULL;
+    }
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        *err = errno;
+        close(fd);
+    }
+    return d;
+}
+
+static bool key_is_safe(const char *key);
+
+static void list_start(list_cursor *c) {
+    const char *prefix = c->req->prefix ? c->req->prefix : "";
+    while (*prefix == '/')
+        prefix++;
+    const char *slash = strrchr(prefix, '/');
+    size_t dir_len = slash ? (size_t)(slash - prefix) + 1 : 0;
+    if (!key_is_safe(prefix)) {
+        c->status = STORE_E_CONFIG;
+        store__fail(c->errmsg, sizeof c->errmsg, 0, "prefix '%.200s' leaves the store root",
+                    prefix);
+        c->done = true;
+        return;
+    }
+    if (dir_len > LOCAL_MAX_KEY) {
+        c->status = STORE_E_CONFIG;
+        snprintf(c->errmsg, sizeof c->errmsg, "prefix longer than %d bytes", LOCAL_MAX_KEY);
+        c->done = true;
+        return;
+    }
+    c->filter = strdup(slash ? slash + 1 : prefix);
+    if (!c->filter) {
+        c->status = STORE_E_NOMEM;
+        c->done = true;
+        return;
+    }
+    c->filter_len = strlen(c->filter);
+    memcpy(c->key, prefix, dir_len);
+    c->key[dir_len] = '\0';
+
+    char *path = malloc(strlen(c->ls->root) + dir_len + 3);
+    if (!path) {
+        c->status = STORE_E_NOMEM;
+        c->done = true;
+        return;
+    }
+    sprintf(path, "%s/%s", c->ls->root, c->key);
+    int e = 0;
+    DIR *d = open_dir_at(c, AT_FDCWD, path, &e);
+    free(path);
+    if (!d) {
+        c->done = true;
+        if (e == ENOENT || e == ENOTDIR)
+            return; /* as in object stores: a prefix matching nothing is an empty listing */
+        c->status = errno_to_store(e);
+        char et[128];
+        errtext(e, et, sizeof et);
+        store__fail(c->errmsg, sizeof c->errmsg, 0, "cannot list '%.120s/%.80s': %.40s", c->ls->root, c->key,
+                 et);
+        return;
+    }
+    struct stat st;
+    if (fstat(dirfd(d), &st) == 0) {
+        c->stack[0].dev = st.st_dev;
+        c->stack[0].ino = st.st_ino;
+    }
+    c->stack[0].d = d;
+    c->stack[0].key_len = dir_len;
+    c->depth = 1;
+}
+
+static bool in_chain(const list_cursor *c, dev_t dev, ino_t ino) {
+    if (dev == c->root_dev && ino == c->root_ino)
+        return true;
+    for (size_t i = 0; i < c->depth; i++)
+        if (c->stack[i].dev == dev && c->stack[i].ino == ino)
+            return true;
+    return false;
+}
+
+/* Fills one page. Runs on the thread pool; only this work item touches the cursor. */
+static void list_work(uv_work_t *w) {
+    list_cursor *c = w->data;
+    size_t page = c->req->page_size ? c->req->page_size : 1000;
+    c->n_items = 0;
+    c->arena_len = 0;
+    c->status = 0;
+    c->errmsg[0] = '\0';
+    if (!c->started) {
+        c->started = true;
+        list_start(c);
+    }
+    while (!c->done && c->n_items < page) {
+        if (c->depth == 0) {
+            c->done = true;
+            break;
+        }
+        dir_frame *top = &c->stack[c->depth - 1];
+        errno = 0;
+        struct dirent *de = readdir(top->d);
+        if (!de) {
+            int e = errno;
+            if (e && !page_bad(c, c->key, top->key_len, errno_to_store(e), "reading directory", e))
+                goto nomem;
+            closedir(top->d);
+            c->depth--;
+            continue;
+        }
+        const char *name = de->d_name;
+        if (name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0')))
+            continue;
+        if (c->depth == 1 && c->filter_len && strncmp(name, c->filter, c->filter_len) != 0)
+            continue;
+        size_t nlen = strlen(name);
+        if (top->key_len + nlen > LOCAL_MAX_KEY) {
+            if (!page_add(c, c->key, top->key_len, STORE_E_UNSUPPORTED,
+                          "entry skipped: key longer than 4096 bytes", 0, 0))
+                goto nomem;
+            continue;
+        }
+        memcpy(c->key + top->key_len, name, nlen + 1);
+        size_t klen = top->key_len + nlen;
+        struct stat st;
+        if (fstatat(dirfd(top->d), name, &st, 0) != 0) {
+            int e = errno;
+            struct stat lst;
+            if (e == ENOENT && fstatat(dirfd(top->d), name, &lst, AT_SYMLINK_NOFOLLOW) == 0 &&
+                S_ISLNK(lst.st_mode)) {
+                if (!page_bad(c, c->key, klen, STORE_E_NOT_FOUND, "dangling symbolic link", 0))
+                    goto nomem;
+            } else if (e == ENOENT) {
+                continue; /* removed since readdir: it is simply not there any more */
+            } else if (!page_bad(c, c->key, klen, errno_to_store(e),
+                                 e == ELOOP ? "symbolic link loop" : "cannot stat", e)) {
+                goto nomem;
+            }
+            continue;
+        }
+        if (S_ISDIR(st.st_mode)) {
+            c->key[klen] = '/';
+            c->key[klen + 1] = '\0';
+            if (in_chain(c, st.st_dev, st.st_ino)) {
+                if (!page_bad(c, c->key, klen + 1, STORE_E_LOOP,
+                              "symbolic link loop: points back to a directory being listed", 0))
+                    goto nomem;
+                continue;
+            }
+            if (c->depth == LOCAL_MAX_DEPTH) {
+                if (!page_bad(c, c->key, klen + 1, STORE_E_UNSUPPORTED,
+                              "directory nested too deeply, not listed", 0))
+                    goto nomem;
+                continue;
+            }
+            int e = 0;
+            DIR *d = open_dir_at(c, dirfd(top->d), name, &e);
+            if (!d) {
+                if (!page_bad(c, c->key, klen + 1, errno_to_store(e), "cannot open directory", e))
+                    goto nomem;
+                continue;
+            }
+            dir_frame *f = &c->stack[c->depth++];
+            f->d = d;
+            f->dev = st.st_dev;
+            f->ino = st.st_ino;
+            f->key_len = klen + 1;
+        } else if (S_ISREG(st.st_mode)) {
+            if (!page_add(c, c->key, klen, 0, NULL, (uint64_t)st.st_size, mtime_ms_of(&st)))
+                goto nomem;
+        } else {
+            if (!page_bad(c, c->key, klen, STORE_E_UNSUPPORTED,
+                          "not a regular file (fifo, socket or device)", 0))
+                goto nomem;
+        }
+    }
+    return;
+nomem:
+    c->status = STORE_E_NOMEM;
+    snprintf(c->errmsg, sizeof c->errmsg, "out of memory while listing");
+    close_frames(c);
+    c->done = true;
+}
+
+static void cursor_free(list_cursor *c) {
+    close_frames(c);
+    free(c->filter);
+    free(c->items);
+    free(c->arena);
+    free(c->entries);
+    free(c->bad);
+    free(c);
+}
+
+static void list_after(uv_work_t *w, int uvstatus) {
+    list_cursor *c = w->data;
+    local_store *ls = c->ls;
+    store_list_req *req = c->req;
+    ls->in_flight--;
+    size_t n = 0, n_bad = 0;
+    for (size_t i = 0; i < c->n_items; i++)
+        *(c->items[i].status < 0 ? &n_bad : &n) += 1;
+    free(c->entries);
+    free(c->bad);
+    c->entries = n ? malloc(n * sizeof *c->entries) : NULL;
+    c->bad = n_bad ? malloc(n_bad * sizeof *c->bad) : NULL;
+    int status = c->status;
+    if ((n && !c->entries) || (n_bad && !c->bad)) {
+        status = STORE_E_NOMEM;
+        n = n_bad = 0;
+        c->done = true;
+    } else {
+        size_t a = 0, b = 0;
+        for (size_t i = 0; i < c->n_items; i++) {
+            const page_item *it = &c->items[i];
+            if (it->status < 0) {
+                c->bad[b].key = c->arena + it->key_off;
+                c->bad[b].status = it->status;
+                c->bad[b].message = c->arena + it->msg_off;
+                b++;
+            } else {
+                c->entries[a].key = c->arena + it->key_off;
+                c->entries[a].key_len = it->key_len;
+                c->entries[a].size = it->size;
+                c->entries[a].mtime_ms = it->mtime_ms;
+                c->entries[a].etag = NULL;
+                a++;
+            }
+        }
+    }
+    if (ls->closing || uvstatus == UV_ECANCELED) {
+        status = STORE_E_CANCELED;
+        n = n_bad = 0;
+        c->done = true;
+        snprintf(c->errmsg, sizeof c->errmsg, "listing canceled");
+    }
+    if (status < 0)
+        snprintf(req->errmsg, sizeof req->errmsg, "%s", c->errmsg[0] ? c->errmsg : store_strerror(status));
+    bool done = c->done;
+    if (done)
+        req->priv = NULL; /* detached: the callback may free req; the cursor is ours */
+    req->cb(req, status, c->entries, n, c->bad, n_bad, done);
+    if (done)
+        cursor_free(c);
+    maybe_free(ls);
+}
+
+static int local_list_next(store *s, store_list_req *req) {
+    local_store *ls = (local_store *)s;
+    if (ls->closing)
+        return STORE_E_CANCELED;
+    if (!req->cb)
+        return STORE_E_CONFIG;
+    list_cursor *c = req->priv;
+    if (!c) {
+        c = calloc(1, sizeof *c);
+        if (!c)
+            return STORE_E_NOMEM;
+        c->ls = ls;
+        c->req = req;
+        struct stat st;
+        if (stat(ls->root[0] ? ls->root : "/", &st) == 0) {
+            c->root_dev = st.st_dev;
+            c->root_ino = st.st_ino;
+        }
+        req->priv = c;
+    }
+    req->errmsg[0] = '\0';
+    c->work.data = c;
+    int rc = uv_queue_work(s->loop, &c->work, list_work, list_after);
+    if (rc != 0) {
+        req->priv = NULL;
+        cursor_free(c);
+        snprintf(req->errmsg, sizeof req->errmsg, "uv_queue_work: %s", uv_strerror(rc));
+        return STORE_E_IO;
+    }
+    ls->in_flight++;
+    return STORE_OK;
+}
+
+static void local_list_free(store *s, store_list_req *req) {
+    (void)s;
+    list_cursor *c = req->priv;
+    req->priv = NULL;
+    if (c)
+        cursor_free(c);
+}
+
+/* ------------------------------------------------------------------ ranged reads */
+
+typedef struct get_op {
+    uv_work_t work;
+    local_store *ls;
+    store_get_req *req;
+    int status;
+} get_op;
+
+static bool key_is_safe(const char *key) {
+    if (key[0] == '/')
+        return false;
+    for (const char *p = key; *p;) {
+        const char *e = strchr(p, '/');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        if (n == 2 && p[0] == '.' && p[1] == '.')
+            return false;
+        p += n;
+        if (*p == '/')
+            p++;
+    }
+    return true;
+}
+
+static void get_work(uv_work_t *w) {
+    get_op *op = w->data;
+    store_get_req *req = op->req;
+    const char *root = op->ls->root;
+    size_t plen = strlen(root) + strlen(req->key) + 2;
+    char *path = malloc(plen);
+    char et[128];
+    if (!path) {
+        op->status = STORE_E_NOMEM;
+        return;
+    }
+    snprintf(path, plen, "%s/%s", root, req->key);
+    /* O_NONBLOCK: opening a FIFO must not hang a pool thread. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        errtext(e, et, sizeof et);
+        op->status = errno_to_store(e);
+        snprintf(req->errmsg, sizeof req->errmsg, "cannot open '%s': %s", path, et);
+        free(path);
+        return;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        op->status = STORE_E_UNSUPPORTED;
+        snprintf(req->errmsg, sizeof req->errmsg, "'%s' is not a regular file", path);
+        goto out;
+    }
+    req->object_size = (uint64_t)st.st_size;
+    uint64_t want = req->length;
+    if (req->offset >= req->object_size)
+        want = 0;
+    else if (want > req->object_size - req->offset)
+        want = req->object_size - req->offset;
+    while (req->got < want) {
+        ssize_t r = pread(fd, req->buf + req->got, (size_t)(want - req->got),
+                          (off_t)(req->offset + req->got));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            int e = errno;
+            errtext(e, et, sizeof et);
+            op->status = errno_to_store(e) == STORE_E_NOT_FOUND ? STORE_E_IO : errno_to_store(e);
+            snprintf(req->errmsg, sizeof req->errmsg, "reading '%s' at %llu: %s", path,
+                     (unsigned long long)(req->offset + req->got), et);
+            goto out;
+        }
+        if (r == 0)
+            break; /* shrank since fstat */
+        req->got += (uint64_t)r;
+    }
+out:
+    close(fd);
+    free(path);
+}
+
+static void get_after(uv_work_t *w, int uvstatus) {
+    get_op *op = w->data;
+    local_store *ls = op->ls;
+    store_get_req *req = op->req;
+    int status = op->status;
+    ls->in_flight--;
+    free(op);
+    req->priv = NULL;
+    if (ls->closing || uvstatus == UV_ECANCELED) {
+        status = STORE_E_CANCELED;
+        snprintf(req->errmsg, sizeof req->errmsg, "read of '%s' canceled", req->key);
+    }
+    req->cb(req, status);
+    maybe_free(ls);
+}
+
+static int local_get(store *s, store_get_req *req) {
+    local_store *ls = (local_store *)s;
+    req->got = 0;
+    req->object_size = UINT64_MAX;
+    req->http_status = 0;
+    req->attempts = 1;
+    req->errmsg[0] = '\0';
+    if (ls->closing)
+        return STORE_E_CANCELED;
+    if (!req->cb || !req->key || (req->length && !req->buf))
+        return STORE_E_CONFIG;
+    if (!key_is_safe(req->key)) {
+        snprintf(req->errmsg, sizeof req->errmsg, "key '%s' leaves the store root", req->key);
+        return STORE_E_ACCESS;
+    }
+    get_op *op = calloc(1, sizeof *op);
+    if (!op)
+        return STORE_E_NOMEM;
+    op->ls = ls;
+    op->req = req;
+    op->work.data = op;
+    int rc = uv_queue_work(s->loop, &op->work, get_work, get_after);
+    if (rc != 0) {
+        free(op);
+        snprintf(req->errmsg, sizeof req->errmsg, "uv_queue_work: %s", uv_strerror(rc));
+        return STORE_E_IO;
+    }
+    req->priv = op;
+    ls->in_flight++;
+    return STORE_OK;
+}
+
+/* ------------------------------------------------------------------ open / close */
+
+static void local_close(store *s) {
+    local_store *ls = (local_store *)s;
+    ls->closing = true;
+    maybe_free(ls);
+}
+
+static const store_vtable local_vtable = {local_close, local_list_next, local_list_free,
+                                          local_get};
+
+static int hexval(char ch) {
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
+    return -1;
+}
+
+int store_local_open(store **out, uv_loop_t *loop, const char *url, const store_options *opts,
+                     char *err, size_t errlen) {
+    *out = NULL;
+    if (opts && opts->n_kv > 0)
+        return store__fail(err, errlen, STORE_E_CONFIG,
+                           "option '%s' is not supported by the local store (it takes none)",
+                           opts->kv[0].key);
+    char *path;
+    if (strncmp(url, "file://", 7) == 0) {
+        const char *p = url + 7;
+        if (strncmp(p, "localhost/", 10) == 0)
+            p += 9;
+        if (*p != '/')
+            return store__fail(err, errlen, STORE_E_CONFIG,
+                               "file URL '%s' must be absolute: file:///path", url);
+        path = malloc(strlen(p) + 1);
+        if (!path)
+            return STORE_E_NOMEM;
+        size_t n = 0;
+        for (; *p; p++) {
+            int hi, lo;
+            if (*p == '%' && (hi = hexval(p[1])) >= 0 && (lo = hexval(p[2])) >= 0) {
+                path[n++] = (char)(hi * 16 + lo);
+                p += 2;
+            } else {
+                path[n++] = *p;
+            }
+        }
+        path[n] = '\0';
+    } else {
+        path = strdup(url);
+        if (!path)
+            return STORE_E_NOMEM;
+    }
+    char *real = realpath(path, NULL);
+    if (!real) {
+        int e = errno;
+        char et[128];
+        errtext(e, et, sizeof et);
+        int code = errno_to_store(e);
+        store__fail(err, errlen, code, "local store '%s': %s", path, et);
+        free(path);
+        return code;
+    }
+    free(path);
+    struct stat st;
+    if (stat(real, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        store__fail(err, errlen, STORE_E_CONFIG, "local store '%s' is not a directory", real);
+        free(real);
+        return STORE_E_CONFIG;
+    }
+    local_store *ls = calloc(1, sizeof *ls);
+    char *disp = malloc(strlen(real) + 8);
+    if (!ls || !disp) {
+        free(ls);
+        free(disp);
+        free(real);
+        return STORE_E_NOMEM;
+    }
+    if (strcmp(real, "/") == 0)
+        real[0] = '\0';
+    sprintf(disp, "file://%s", real[0] ? real : "/");
+    ls->root = real;
+    ls->base.vt = &local_vtable;
+    ls->base.loop = loop;
+    ls->base.url = disp;
+    *out = &ls->base;
+    return STORE_OK;
+}

@@ -1,0 +1,1110 @@
+/* store_s3.c - s3:// stores: Amazon S3 and S3-compatible endpoints (MinIO, Ceph, R2...).
+ *
+ * Listing is ListObjectsV2, one HTTP request per store_list_next() page, parsed as it
+ * streams in (expat) so a page is never held twice; reads are ranged GETs straight into the
+ * caller's buffer. Requests are signed with SigV4 before every attempt (the network engine
+ * retries), or sent anonymously with skip_signature. Temporary credentials are fetched
+ * before the first request that needs them and refreshed ahead of their expiry; requests
+ * started meanwhile wait in a queue. Secrets never reach a message. */
+#include "store_impl.h"
+
+/* The network parts build only where the engine's header is reachable (td_net linked). */
+#if defined(__has_include)
+#if __has_include("net.h")
+#define S3_HAVE_NET 1
+#endif
+#endif
+
+#ifdef S3_HAVE_NET
+#include "net.h"
+#include "s3_creds.h"
+#include "s3_req.h"
+
+#include <expat.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+int store_s3_open(store **out, uv_loop_t *loop, const char *url, const store_options *opts,
+                  char *err, size_t errlen);
+
+#define S3_MAX_KEYS_PER_REQ 1000u
+#define S3_MAX_TEXT 16384          /* one XML element's text (keys are <= 1024 bytes) */
+#define S3_MAX_LIST_BODY (64u << 20)
+#define S3_MAX_EMPTY_PAGES 10000   /* truncated pages without keys in a row */
+
+typedef struct s3_op s3_op;
+
+typedef struct s3_store {
+    struct store base;
+    net_engine *net;
+    s3_target target;
+    char *bucket;
+    char *root;            /* key prefix of the store URL: "" or "dir/" */
+    bool anonymous;
+    bool payer;
+    s3_creds creds;        /* static credentials (when src == NULL and !anonymous) */
+    s3_credsrc *src;       /* network credential source, or NULL */
+    bool refreshing;
+    s3_sigkey_cache keycache;
+    s3_op *wait_head, *wait_tail; /* waiting for credentials */
+    unsigned in_flight;
+    bool closing;
+} s3_store;
+
+typedef enum { F_NONE, F_KEY, F_SIZE, F_MTIME, F_ETAG, F_TRUNC, F_TOKEN, F_ENCODING,
+               F_CODE, F_MESSAGE } s3_field;
+
+typedef struct s3_page_item {
+    size_t key_off, key_len, etag_off;
+    bool has_etag;
+    uint64_t size;
+    int64_t mtime_ms;
+} s3_page_item;
+
+/* One listing: the caller's store_list_req->priv. */
+typedef struct s3_cursor {
+    char *full_prefix;
+    char *token;           /* continuation token for the next page, NULL at first */
+    bool done;
+    unsigned empty_pages;
+    size_t max_keys;
+    /* the page being parsed (reset before every attempt) */
+    XML_Parser xp;
+    bool xml_failed, xml_finished;
+    int depth;
+    bool root_is_error, in_contents;
+    s3_field field;
+    s3_buf text;
+    s3_buf strings;        /* keys and etags, NUL-separated */
+    s3_page_item *items;
+    size_t n_items, cap_items;
+    s3_page_item cur;
+    bool truncated, encoded;
+    s3_buf next_token;
+    s3_buf err_code, err_msg;
+    uint64_t body_bytes;
+} s3_cursor;
+
+struct s3_op {
+    net_request nr;
+    s3_store *s;
+    s3_reqparts parts;
+    s3_hdrs hdrs;
+    store_get_req *get;    /* exactly one of get / list */
+    store_list_req *list;
+    s3_cursor *cur;
+    bool auth_failed;
+    s3_op *next_wait;
+};
+
+/* ------------------------------------------------------------------ helpers */
+
+static int64_t now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static char *sdup(const char *s) {
+    if (!s)
+        return NULL;
+    size_t n = strlen(s);
+    char *p = malloc(n + 1);
+    if (p)
+        memcpy(p, s, n + 1);
+    return p;
+}
+
+static bool truthy(const char *v) {
+    return v && (!strcasecmp(v, "true") || !strcmp(v, "1") || !strcasecmp(v, "yes") ||
+                 !strcasecmp(v, "on") || !strcasecmp(v, "y"));
+}
+
+static bool falsy(const char *v) {
+    return v && (!strcasecmp(v, "false") || !strcmp(v, "0") || !strcasecmp(v, "no") ||
+                 !strcasecmp(v, "off") || !strcasecmp(v, "n"));
+}
+
+static int hexval(char c) {
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* S3's encoding-type=url is form encoding: "+" is a space (botocore decodes it with
+ * unquote_plus), %XX a byte. In place; returns the new length. */
+static size_t url_decode(char *s, size_t n) {
+    size_t j = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '+') {
+            s[j++] = ' ';
+        } else if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 &&
+                   hexval(s[i + 2]) >= 0) {
+            s[j++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+            i += 2;
+        } else {
+            s[j++] = s[i];
+        }
+    }
+    s[j] = '\0';
+    return j;
+}
+
+/* ------------------------------------------------------------------ credentials wait */
+
+static int start_op(s3_op *op);
+static void finish_op(s3_op *op, int status);
+
+static void creds_ready(void *arg, int status, const char *msg) {
+    s3_store *s = arg;
+    s->refreshing = false;
+    bool due = false;
+    if (status == 0 && !s3_credsrc_current(s->src, now_ms(), &due)) {
+        /* already expired on arrival: asking again would loop */
+        status = STORE_E_AUTH;
+        msg = "the credentials received are already expired (check the clock)";
+    }
+    s3_op *list = s->wait_head;
+    s->wait_head = s->wait_tail = NULL;
+    while (list) {
+        s3_op *op = list;
+        list = op->next_wait;
+        op->next_wait = NULL;
+        int rc = status;
+        if (status == 0)
+            rc = start_op(op);
+        if (status == 0 && rc != 0) {
+            finish_op(op, rc);
+        } else if (status != 0) {
+            char *em = op->get ? op->get->errmsg : op->list->errmsg;
+            snprintf(em, 256, "%s: %s", s->base.url, msg ? msg : "no credentials");
+            finish_op(op, status);
+        }
+    }
+}
+
+/* The credentials to sign with now, or NULL (anonymous). */
+static const s3_creds *sign_creds(s3_store *s) {
+    if (s->anonymous)
+        return NULL;
+    if (!s->src)
+        return &s->creds;
+    bool due = false;
+    return s3_credsrc_current(s->src, now_ms(), &due);
+}
+
+/* ------------------------------------------------------------------ net callbacks */
+
+static void cursor_reset_page(s3_cursor *c);
+
+static int on_prepare(net_request *nr, void *headers) {
+    s3_op *op = nr->data;
+    s3_store *s = op->s;
+    const s3_creds *cr = sign_creds(s);
+    if (!s->anonymous && !cr) {
+        op->auth_failed = true;
+        return NET_E_ABORTED;
+    }
+    if (op->cur)
+        cursor_reset_page(op->cur);
+    if (s3_sign_headers(&op->hdrs, &s->target, nr->method, &op->parts, cr, s->payer,
+                        time(NULL), &s->keycache) != 0) {
+        op->auth_failed = true;
+        return NET_E_ABORTED;
+    }
+    for (size_t i = 0; i < op->hdrs.n; i++)
+        if (net_add_header(headers, s3_hdr(&op->hdrs, i)) != 0)
+            return NET_E_NOMEM;
+    return 0;
+}
+
+static int map_net_status(s3_op *op, int status, char *em) {
+    s3_store *s = op->s;
+    net_request *nr = &op->nr;
+    const char *what = op->get ? op->get->key : "listing";
+    switch (status) {
+    case NET_OK:
+        return STORE_OK;
+    case NET_E_CANCELED:
+        snprintf(em, 256, "%s: canceled", s->base.url);
+        return STORE_E_CANCELED;
+    case NET_E_TIMEOUT:
+        snprintf(em, 256, "%s/%s: timed out after %u attempts", s->base.url, what,
+                 nr->attempts);
+        return STORE_E_TIMEOUT;
+    case NET_E_CONNECT:
+    case NET_E_DNS:
+    case NET_E_TLS:
+        snprintf(em, 256, "%.255s", nr->errmsg);
+        return STORE_E_NETWORK;
+    case NET_E_NOMEM:
+        snprintf(em, 256, "out of memory");
+        return STORE_E_NOMEM;
+    case NET_E_TOO_BIG:
+        snprintf(em, 256, "%s: response too large", s->base.url);
+        return STORE_E_PROTOCOL;
+    case NET_E_ABORTED:
+        if (op->auth_failed) {
+            snprintf(em, 256, "%s: no valid credentials to sign the request", s->base.url);
+            return STORE_E_AUTH;
+        }
+        snprintf(em, 256, "%s: response larger than any listing page", s->base.url);
+        return STORE_E_PROTOCOL;
+    case NET_E_HTTP:
+        break;
+    default:
+        snprintf(em, 256, "%.255s", nr->errmsg);
+        return STORE_E_NETWORK;
+    }
+    long st = nr->http_status;
+    const char *code = (op->cur && op->cur->err_code.len) ? op->cur->err_code.p : NULL;
+    if (st == 404) {
+        if (op->get)
+            snprintf(em, 256, "%s/%.150s: not found (HTTP 404)", s->base.url, op->get->key);
+        else
+            snprintf(em, 256, "%s: %s (HTTP 404)", s->base.url,
+                     code ? code : "bucket not found");
+        return STORE_E_NOT_FOUND;
+    }
+    if (st == 403 || st == 401) {
+        snprintf(em, 256,
+                 "%s: access denied (HTTP %ld%s%s): check credentials, or set "
+                 "skip_signature: true for a public bucket",
+                 s->base.url, st, code ? ", " : "", code ? code : "");
+        return STORE_E_ACCESS;
+    }
+    if (st == 301 || st == 307 || (st == 400 && nr->resp_header_region[0])) {
+        if (nr->resp_header_region[0])
+            snprintf(em, 256, "%s: the bucket is in region %s, not %s: set region: %s",
+                     s->base.url, nr->resp_header_region, s->target.region,
+                     nr->resp_header_region);
+        else
+            snprintf(em, 256, "%s: redirected (HTTP %ld): check region / endpoint",
+                     s->base.url, st);
+        return STORE_E_CONFIG;
+    }
+    if (st == 429 || st == 503) {
+        snprintf(em, 256, "%s: throttled (HTTP %ld) after %u attempts", s->base.url, st,
+                 nr->attempts);
+        return STORE_E_THROTTLED;
+    }
+    if (st == 200 && op->get) {
+        snprintf(em, 256, "%s/%.150s: server ignored the Range header", s->base.url,
+                 op->get->key);
+        return STORE_E_HTTP;
+    }
+    snprintf(em, 256, "%s: HTTP %ld%s%s after %u attempts", s->base.url, st,
+             code ? " " : "", code ? code : "", nr->attempts);
+    return STORE_E_HTTP;
+}
+
+static void free_op(s3_op *op) {
+    s3_reqparts_free(&op->parts);
+    s3_hdrs_free(&op->hdrs);
+    free(op);
+}
+
+static void maybe_free_store(s3_store *s);
+
+/* ------------------------------------------------------------------ ranged GET */
+
+static void get_done(net_request *nr, int status) {
+    s3_op *op = nr->data;
+    s3_store *s = op->s;
+    store_get_req *g = op->get;
+    g->http_status = (int)nr->http_status;
+    g->attempts = nr->attempts;
+    g->object_size = nr->total_size;
+    g->got = 0;
+    int st;
+    if (status == NET_E_HTTP && nr->http_status == 416) {
+        st = STORE_OK; /* the object ends before offset: nothing to read */
+    } else {
+        st = map_net_status(op, status, g->errmsg);
+        if (st == STORE_OK)
+            g->got = nr->got > g->length ? g->length : nr->got;
+    }
+    free_op(op);
+    g->priv = NULL;
+    g->cb(g, st); /* may close the store: it stays alive until in_flight drops below */
+    s->in_flight--;
+    maybe_free_store(s);
+}
+
+static int s3_get(store *base, store_get_req *g) {
+    s3_store *s = (s3_store *)base;
+    g->got = 0;
+    g->object_size = UINT64_MAX;
+    g->http_status = 0;
+    g->attempts = 0;
+    g->errmsg[0] = '\0';
+    if (s->closing)
+        return STORE_E_CANCELED;
+    if (!g->key || !*g->key || !g->cb || (!g->buf && g->length))
+        return STORE_E_CONFIG;
+    if (g->length == 0 || g->length > SIZE_MAX)
+        return STORE_E_CONFIG;
+    s3_op *op = calloc(1, sizeof *op);
+    if (!op)
+        return STORE_E_NOMEM;
+    op->s = s;
+    op->get = g;
+    s3_buf key = {0};
+    s3_buf_puts(&key, s->root);
+    s3_buf_puts(&key, g->key);
+    if (key.bad || s3_reqparts_build(&op->parts, &s->target, key.p, key.len, NULL, 0) != 0) {
+        s3_buf_free(&key);
+        free(op);
+        return STORE_E_NOMEM;
+    }
+    s3_buf_free(&key);
+    net_request *nr = &op->nr;
+    nr->method = "GET";
+    nr->url = op->parts.url.p;
+    nr->has_range = true;
+    nr->range_offset = g->offset;
+    nr->range_length = g->length;
+    nr->buf = g->buf;
+    nr->buf_cap = (size_t)g->length;
+    nr->prepare = on_prepare;
+    nr->cb = get_done;
+    nr->data = op;
+    g->priv = op;
+    s->in_flight++;
+    int rc = start_op(op);
+    if (rc != 0) {
+        s->in_flight--;
+        g->priv = NULL;
+        free_op(op);
+    }
+    return rc;
+}
+
+/* ------------------------------------------------------------------ listing */
+
+static void cursor_free(s3_cursor *c);
+static void XMLCALL xml_start(void *ud, const XML_Char *name, const XML_Char **atts);
+static void XMLCALL xml_end(void *ud, const XML_Char *name);
+static void XMLCALL xml_text(void *ud, const XML_Char *s, int len);
+
+static void cursor_reset_page(s3_cursor *c) {
+    if (c->xp)
+        XML_ParserReset(c->xp, NULL);
+    else
+        c->xp = XML_ParserCreate(NULL);
+    c->xml_failed = c->xp == NULL;
+    c->xml_finished = false;
+    if (c->xp) {
+        XML_SetUserData(c->xp, c);
+        XML_SetElementHandler(c->xp, xml_start, xml_end);
+        XML_SetCharacterDataHandler(c->xp, xml_text);
+    }
+    c->depth = 0;
+    c->root_is_error = c->in_contents = false;
+    c->field = F_NONE;
+    s3_buf_reset(&c->text);
+    s3_buf_reset(&c->strings);
+    c->n_items = 0;
+    memset(&c->cur, 0, sizeof c->cur);
+    c->truncated = c->encoded = false;
+    s3_buf_reset(&c->next_token);
+    s3_buf_reset(&c->err_code);
+    s3_buf_reset(&c->err_msg);
+    c->body_bytes = 0;
+    c->text.limit = S3_MAX_TEXT;
+    c->strings.limit = 64u << 20;
+    c->next_token.limit = S3_MAX_TEXT;
+    c->err_code.limit = 256;
+    c->err_msg.limit = 1024;
+}
+
+static void XMLCALL xml_start(void *ud, const XML_Char *name, const XML_Char **atts) {
+    s3_cursor *c = ud;
+    (void)atts;
+    c->depth++;
+    c->field = F_NONE;
+    s3_buf_reset(&c->text);
+    if (c->depth == 1) {
+        c->root_is_error = strcmp(name, "Error") == 0;
+        return;
+    }
+    if (c->root_is_error) {
+        if (c->depth == 2)
+            c->field = !strcmp(name, "Code") ? F_CODE : !strcmp(name, "Message") ? F_MESSAGE
+                                                                                 : F_NONE;
+        return;
+    }
+    if (c->depth == 2) {
+        if (!strcmp(name, "Contents")) {
+            c->in_contents = true;
+            memset(&c->cur, 0, sizeof c->cur);
+            c->cur.mtime_ms = INT64_MIN;
+        } else if (!strcmp(name, "IsTruncated")) {
+            c->field = F_TRUNC;
+        } else if (!strcmp(name, "NextContinuationToken")) {
+            c->field = F_TOKEN;
+        } else if (!strcmp(name, "EncodingType")) {
+            c->field = F_ENCODING;
+        }
+    } else if (c->depth == 3 && c->in_contents) {
+        c->field = !strcmp(name, "Key")            ? F_KEY
+                   : !strcmp(name, "Size")         ? F_SIZE
+                   : !strcmp(name, "LastModified") ? F_MTIME
+                   : !strcmp(name, "ETag")         ? F_ETAG
+                                                   : F_NONE;
+    }
+}
+
+static void XMLCALL xml_text(void *ud, const XML_Char *s, int len) {
+    s3_cursor *c = ud;
+    if (c->field != F_NONE && len > 0)
+        s3_buf_put(&c->text, s, (size_t)len);
+}
+
+static void XMLCALL xml_end(void *ud, const XML_Char *name) {
+    s3_cursor *c = ud;
+    const char *t = c->text.p ? c->text.p : "";
+    if (c->text.bad) {
+        c->xml_failed = true; /* an element longer than any S3 value */
+        XML_StopParser(c->xp, XML_FALSE);
+        return;
+    }
+    switch (c->field) {
+    case F_KEY:
+        c->cur.key_off = c->strings.len;
+        c->cur.key_len = c->text.len;
+        s3_buf_put(&c->strings, t, c->text.len + 1);
+        break;
+    case F_SIZE: {
+        char *end;
+        unsigned long long v = strtoull(t, &end, 10);
+        c->cur.size = (end != t && *end == '\0') ? (uint64_t)v : 0;
+        break;
+    }
+    case F_MTIME:
+        c->cur.mtime_ms = s3_parse_iso8601_ms(t);
+        break;
+    case F_ETAG:
+        c->cur.etag_off = c->strings.len;
+        c->cur.has_etag = true;
+        s3_buf_put(&c->strings, t, c->text.len + 1);
+        break;
+    case F_TRUNC:
+        c->truncated = strcmp(t, "true") == 0;
+        break;
+    case F_TOKEN:
+        s3_buf_reset(&c->next_token);
+        s3_buf_put(&c->next_token, t, c->text.len);
+        break;
+    case F_ENCODING:
+        c->encoded = strcmp(t, "url") == 0;
+        break;
+    case F_CODE:
+        s3_buf_put(&c->err_code, t, c->text.len < 200 ? c->text.len : 200);
+        break;
+    case F_MESSAGE:
+        s3_buf_put(&c->err_msg, t, c->text.len < 200 ? c->text.len : 200);
+        break;
+    case F_NONE:
+        break;
+    }
+    c->field = F_NONE;
+    s3_buf_reset(&c->text);
+    if (c->depth == 2 && c->in_contents && !strcmp(name, "Contents")) {
+        c->in_contents = false;
+        if (c->n_items >= c->max_keys) {
+            c->xml_failed = true; /* more keys than asked for: not S3 */
+            XML_StopParser(c->xp, XML_FALSE);
+        } else {
+            if (c->n_items == c->cap_items) {
+                size_t cap = c->cap_items ? 2 * c->cap_items : 64;
+                s3_page_item *p = realloc(c->items, cap * sizeof *p);
+                if (!p) {
+                    c->xml_failed = true;
+                    XML_StopParser(c->xp, XML_FALSE);
+                    c->depth--;
+                    return;
+                }
+                c->items = p;
+                c->cap_items = cap;
+            }
+            c->items[c->n_items++] = c->cur;
+        }
+    }
+    c->depth--;
+}
+
+static int on_list_body(net_request *nr, const void *data, size_t len) {
+    s3_op *op = nr->data;
+    s3_cursor *c = op->cur;
+    c->body_bytes += len;
+    if (c->body_bytes > S3_MAX_LIST_BODY)
+        return 1; /* the only abort: a body no listing page can be */
+    /* a body that is not XML (a proxy's HTML error page...) is not an abort: the status
+     * decides, and a 2xx with a bad body is retried by list_retry_check */
+    while (len > 0 && !c->xml_failed) {
+        int chunk = len > (1u << 30) ? (1 << 30) : (int)len;
+        if (XML_Parse(c->xp, data, chunk, XML_FALSE) != XML_STATUS_OK)
+            c->xml_failed = true;
+        data = (const char *)data + chunk;
+        len -= (size_t)chunk;
+    }
+    return 0;
+}
+
+static void finish_xml(s3_cursor *c) {
+    if (c->xml_finished || c->xml_failed)
+        return;
+    c->xml_finished = true;
+    if (XML_Parse(c->xp, "", 0, XML_TRUE) != XML_STATUS_OK || c->strings.bad)
+        c->xml_failed = true;
+}
+
+/* S3 sometimes answers 200 with an <Error> body (SlowDown, InternalError): retry those,
+ * and a body that is not a complete document. */
+static bool list_retry_check(net_request *nr) {
+    s3_op *op = nr->data;
+    s3_cursor *c = op->cur;
+    finish_xml(c);
+    if (c->xml_failed)
+        return true;
+    if (c->root_is_error) {
+        const char *code = c->err_code.p ? c->err_code.p : "";
+        return !strcmp(code, "SlowDown") || !strcmp(code, "InternalError") ||
+               !strcmp(code, "ServiceUnavailable") || !strcmp(code, "RequestTimeout");
+    }
+    return false;
+}
+
+static void list_done(net_request *nr, int status) {
+    s3_op *op = nr->data;
+    s3_store *s = op->s;
+    store_list_req *req = op->list;
+    s3_cursor *c = op->cur;
+    int st = map_net_status(op, status, req->errmsg);
+    if (st == STORE_OK) {
+        finish_xml(c);
+        if (c->xml_failed || c->depth != 0) {
+            st = STORE_E_PROTOCOL;
+            snprintf(req->errmsg, sizeof req->errmsg, "%s: malformed ListObjectsV2 response",
+                     s->base.url);
+        } else if (c->root_is_error) {
+            st = STORE_E_HTTP;
+            snprintf(req->errmsg, sizeof req->errmsg, "%s: %.60s: %.150s", s->base.url,
+                     c->err_code.p ? c->err_code.p : "error",
+                     c->err_msg.p ? c->err_msg.p : "");
+        } else if (c->truncated && c->next_token.len == 0) {
+            st = STORE_E_PROTOCOL;
+            snprintf(req->errmsg, sizeof req->errmsg,
+                     "%s: truncated listing without a continuation token", s->base.url);
+        } else if (c->truncated && c->token && strcmp(c->token, c->next_token.p) == 0) {
+            st = STORE_E_PROTOCOL;
+            snprintf(req->errmsg, sizeof req->errmsg,
+                     "%s: the server repeated the same continuation token", s->base.url);
+        } else if (c->truncated && c->n_items == 0 && ++c->empty_pages > S3_MAX_EMPTY_PAGES) {
+            st = STORE_E_PROTOCOL;
+            snprintf(req->errmsg, sizeof req->errmsg, "%s: too many empty listing pages",
+                     s->base.url);
+        }
+    }
+    store_entry *ents = NULL;
+    size_t n = 0;
+    if (st == STORE_OK) {
+        if (c->n_items)
+            c->empty_pages = 0;
+        ents = calloc(c->n_items ? c->n_items : 1, sizeof *ents);
+        if (!ents) {
+            st = STORE_E_NOMEM;
+            snprintf(req->errmsg, sizeof req->errmsg, "out of memory");
+        }
+    }
+    if (st == STORE_OK) {
+        size_t rootlen = strlen(s->root);
+        for (size_t i = 0; i < c->n_items; i++) {
+            s3_page_item *it = &c->items[i];
+            char *k = c->strings.p + it->key_off;
+            size_t kl = it->key_len;
+            if (c->encoded)
+                kl = url_decode(k, kl);
+            if (kl < rootlen || memcmp(k, s->root, rootlen) != 0)
+                continue; /* not under the store's root: cannot be named relative to it */
+            ents[n].key = k + rootlen;
+            ents[n].key_len = kl - rootlen;
+            ents[n].size = it->size;
+            ents[n].mtime_ms = it->mtime_ms;
+            ents[n].etag = it->has_etag ? c->strings.p + it->etag_off : NULL;
+            n++;
+        }
+        free(c->token);
+        c->token = c->truncated ? sdup(c->next_token.p) : NULL;
+        c->done = !c->truncated;
+        if (c->truncated && !c->token) {
+            st = STORE_E_NOMEM;
+            c->done = true;
+        }
+    } else {
+        c->done = true;
+    }
+    free_op(op);
+    bool done = c->done;
+    if (done)
+        req->priv = NULL; /* the contract: a finished listing's cursor is freed by the store */
+    req->cb(req, st, ents, n, NULL, 0, st != STORE_OK || done);
+    free(ents); /* after the callback: ents point into the cursor's strings */
+    if (done)
+        cursor_free(c);
+    s->in_flight--;
+    maybe_free_store(s);
+}
+
+static void cursor_free(s3_cursor *c) {
+    if (!c)
+        return;
+    if (c->xp)
+        XML_ParserFree(c->xp);
+    free(c->full_prefix);
+    free(c->token);
+    s3_buf_free(&c->text);
+    s3_buf_free(&c->strings);
+    s3_buf_free(&c->next_token);
+    s3_buf_free(&c->err_code);
+    s3_buf_free(&c->err_msg);
+    free(c->items);
+    free(c);
+}
+
+static int s3_list_next(store *base, store_list_req *req) {
+    s3_store *s = (s3_store *)base;
+    req->errmsg[0] = '\0';
+    if (s->closing)
+        return STORE_E_CANCELED;
+    if (!req->cb || req->page_size == 0)
+        return STORE_E_CONFIG;
+    s3_cursor *c = req->priv;
+    if (!c) {
+        c = calloc(1, sizeof *c);
+        if (!c)
+            return STORE_E_NOMEM;
+        s3_buf p = {0};
+        s3_buf_puts(&p, s->root);
+        s3_buf_puts(&p, req->prefix ? req->prefix : "");
+        c->full_prefix = p.bad ? NULL : (p.p ? p.p : sdup(""));
+        if (!c->full_prefix) {
+            s3_buf_free(&p);
+            free(c);
+            return STORE_E_NOMEM;
+        }
+        req->priv = c;
+    } else if (c->done) {
+        return STORE_E_CONFIG;
+    }
+    c->max_keys = req->page_size < S3_MAX_KEYS_PER_REQ ? req->page_size : S3_MAX_KEYS_PER_REQ;
+    char mk[24];
+    snprintf(mk, sizeof mk, "%zu", c->max_keys);
+    s3_pair q[5];
+    size_t nq = 0;
+    q[nq++] = (s3_pair){"list-type", "2"};
+    q[nq++] = (s3_pair){"max-keys", mk};
+    q[nq++] = (s3_pair){"encoding-type", "url"};
+    q[nq++] = (s3_pair){"prefix", c->full_prefix};
+    if (c->token)
+        q[nq++] = (s3_pair){"continuation-token", c->token};
+    s3_op *op = calloc(1, sizeof *op);
+    if (!op)
+        return STORE_E_NOMEM;
+    op->s = s;
+    op->list = req;
+    op->cur = c;
+    if (s3_reqparts_build(&op->parts, &s->target, NULL, 0, q, nq) != 0) {
+        free(op);
+        return STORE_E_NOMEM;
+    }
+    cursor_reset_page(c);
+    if (!c->xp) {
+        free_op(op);
+        return STORE_E_NOMEM;
+    }
+    net_request *nr = &op->nr;
+    nr->method = "GET";
+    nr->url = op->parts.url.p;
+    nr->on_body = on_list_body;
+    nr->prepare = on_prepare;
+    nr->retry_check = list_retry_check;
+    nr->cb = list_done;
+    nr->data = op;
+    s->in_flight++;
+    int rc = start_op(op);
+    if (rc != 0) {
+        s->in_flight--;
+        free_op(op);
+    }
+    return rc;
+}
+
+static void s3_list_free(store *base, store_list_req *req) {
+    (void)base;
+    cursor_free(req->priv);
+    req->priv = NULL;
+}
+
+/* ------------------------------------------------------------------ start / finish */
+
+static void finish_op(s3_op *op, int status) {
+    /* an op that never reached the network (credentials failed, or closing) */
+    s3_store *s = op->s;
+    if (op->get) {
+        store_get_req *g = op->get;
+        g->priv = NULL;
+        free_op(op);
+        g->cb(g, status);
+    } else {
+        store_list_req *req = op->list;
+        s3_cursor *c = op->cur;
+        req->priv = NULL;
+        free_op(op);
+        req->cb(req, status, NULL, 0, NULL, 0, true);
+        cursor_free(c);
+    }
+    s->in_flight--;
+    maybe_free_store(s);
+}
+
+/* Starts op now, or queues it until credentials arrive. Returns non-zero (a store_code,
+ * message in the request) only when the network engine refused it at once; the caller
+ * then still owns op. */
+static int start_op(s3_op *op) {
+    s3_store *s = op->s;
+    if (s->src && !s->anonymous) {
+        bool due = false;
+        const s3_creds *cr = s3_credsrc_current(s->src, now_ms(), &due);
+        if (!cr) {
+            op->next_wait = NULL;
+            if (s->wait_tail)
+                s->wait_tail->next_wait = op;
+            else
+                s->wait_head = op;
+            s->wait_tail = op;
+        }
+        if (due && !s->refreshing) {
+            s->refreshing = true;
+            s3_credsrc_refresh(s->src, creds_ready, s);
+        }
+        if (!cr)
+            return 0;
+    }
+    int rc = net_start(s->net, &op->nr);
+    if (rc != 0) {
+        char *em = op->get ? op->get->errmsg : op->list->errmsg;
+        snprintf(em, 256, "%s: could not start request: %s", s->base.url, net_strerror(rc));
+        return rc == NET_E_NOMEM ? STORE_E_NOMEM : STORE_E_NETWORK;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ open / close */
+
+static void free_store(s3_store *s) {
+    if (s->src)
+        s3_credsrc_free(s->src);
+    s3_creds_clear(&s->creds);
+    s3_target_free(&s->target);
+    free(s->bucket);
+    free(s->root);
+    free(s->base.url);
+    free(s);
+}
+
+static void maybe_free_store(s3_store *s) {
+    if (s->closing && s->in_flight == 0 && !s->net)
+        free_store(s);
+}
+
+static void s3_close(store *base) {
+    s3_store *s = (s3_store *)base;
+    s->closing = true;
+    s->in_flight++; /* hold the store while callbacks run */
+    if (s->src) {
+        s3_credsrc_free(s->src); /* its pending callback will not run */
+        s->src = NULL;
+    }
+    while (s->wait_head) {
+        s3_op *op = s->wait_head;
+        s->wait_head = op->next_wait;
+        char *em = op->get ? op->get->errmsg : op->list->errmsg;
+        snprintf(em, 256, "%s: canceled", s->base.url);
+        finish_op(op, STORE_E_CANCELED);
+    }
+    s->wait_tail = NULL;
+    net_engine *net = s->net;
+    net_engine_free(net); /* runs the callbacks of what is in flight, with canceled */
+    s->net = NULL;
+    s->in_flight--;
+    maybe_free_store(s);
+}
+
+static const store_vtable s3_vtable = {s3_close, s3_list_next, s3_list_free, s3_get};
+
+/* obstore_config keys (object_store's AmazonS3ConfigKey names and aliases). */
+typedef enum {
+    K_ACCESS, K_SECRET, K_TOKEN, K_REGION, K_DEFAULT_REGION, K_ENDPOINT, K_SKIP_SIG,
+    K_VHOST, K_PAYER, K_ALLOW_HTTP, K_BUCKET, K_METADATA_ENDPOINT, K_CONTAINER_REL,
+    K_CONTAINER_FULL, K_CONTAINER_TOKEN_FILE, K_WEB_IDENTITY_FILE, K_ROLE_ARN,
+    K_ROLE_SESSION, K_STS_ENDPOINT, K_PROFILE, K_IMDSV1, K_IGNORED, K_INVALID_CERTS, K_N
+} s3_key;
+
+static const struct {
+    const char *name;
+    s3_key k;
+} key_names[] = {
+    {"access_key_id", K_ACCESS}, {"aws_access_key_id", K_ACCESS},
+    {"secret_access_key", K_SECRET}, {"aws_secret_access_key", K_SECRET},
+    {"session_token", K_TOKEN}, {"aws_session_token", K_TOKEN}, {"token", K_TOKEN},
+    {"aws_token", K_TOKEN},
+    {"region", K_REGION}, {"aws_region", K_REGION},
+    {"default_region", K_DEFAULT_REGION}, {"aws_default_region", K_DEFAULT_REGION},
+    {"endpoint", K_ENDPOINT}, {"aws_endpoint", K_ENDPOINT}, {"endpoint_url", K_ENDPOINT},
+    {"aws_endpoint_url", K_ENDPOINT}, {"aws_endpoint_url_s3", K_ENDPOINT},
+    {"skip_signature", K_SKIP_SIG}, {"aws_skip_signature", K_SKIP_SIG},
+    {"virtual_hosted_style_request", K_VHOST}, {"aws_virtual_hosted_style_request", K_VHOST},
+    {"request_payer", K_PAYER}, {"aws_request_payer", K_PAYER},
+    {"allow_http", K_ALLOW_HTTP}, {"aws_allow_http", K_ALLOW_HTTP},
+    {"bucket", K_BUCKET}, {"aws_bucket", K_BUCKET}, {"bucket_name", K_BUCKET},
+    {"aws_bucket_name", K_BUCKET},
+    {"metadata_endpoint", K_METADATA_ENDPOINT}, {"aws_metadata_endpoint", K_METADATA_ENDPOINT},
+    {"container_credentials_relative_uri", K_CONTAINER_REL},
+    {"aws_container_credentials_relative_uri", K_CONTAINER_REL},
+    {"container_credentials_full_uri", K_CONTAINER_FULL},
+    {"aws_container_credentials_full_uri", K_CONTAINER_FULL},
+    {"container_authorization_token_file", K_CONTAINER_TOKEN_FILE},
+    {"aws_container_authorization_token_file", K_CONTAINER_TOKEN_FILE},
+    {"web_identity_token_file", K_WEB_IDENTITY_FILE},
+    {"aws_web_identity_token_file", K_WEB_IDENTITY_FILE},
+    {"role_arn", K_ROLE_ARN}, {"aws_role_arn", K_ROLE_ARN},
+    {"role_session_name", K_ROLE_SESSION}, {"aws_role_session_name", K_ROLE_SESSION},
+    {"sts_endpoint", K_STS_ENDPOINT}, {"aws_sts_endpoint", K_STS_ENDPOINT},
+    {"profile", K_PROFILE}, {"aws_profile", K_PROFILE},
+    {"imdsv1_fallback", K_IMDSV1}, {"aws_imdsv1_fallback", K_IMDSV1},
+    /* accepted, meaningless for a reader that only lists and reads */
+    {"unsigned_payload", K_IGNORED}, {"aws_unsigned_payload", K_IGNORED},
+    {"checksum_algorithm", K_IGNORED}, {"aws_checksum_algorithm", K_IGNORED},
+    {"copy_if_not_exists", K_IGNORED}, {"aws_copy_if_not_exists", K_IGNORED},
+    {"conditional_put", K_IGNORED}, {"aws_conditional_put", K_IGNORED},
+    {"disable_tagging", K_IGNORED}, {"aws_disable_tagging", K_IGNORED},
+    {"s3_express", K_IGNORED}, {"aws_s3_express", K_IGNORED},
+    {"user_agent", K_IGNORED}, {"timeout", K_IGNORED}, {"connect_timeout", K_IGNORED},
+    {"pool_idle_timeout", K_IGNORED}, {"pool_max_idle_per_host", K_IGNORED},
+    {"http2_keep_alive_interval", K_IGNORED}, {"http1_only", K_IGNORED},
+    {"http2_only", K_IGNORED},
+    {"allow_invalid_certificates", K_INVALID_CERTS},
+};
+
+static int lookup_key(const char *name) {
+    char low[64];
+    size_t n = strlen(name);
+    if (n >= sizeof low)
+        return -1;
+    for (size_t i = 0; i <= n; i++)
+        low[i] = (name[i] >= 'A' && name[i] <= 'Z') ? (char)(name[i] - 'A' + 'a') : name[i];
+    for (size_t i = 0; i < sizeof key_names / sizeof key_names[0]; i++)
+        if (!strcmp(key_names[i].name, low))
+            return (int)key_names[i].k;
+    return -1;
+}
+
+int store_s3_open(store **out, uv_loop_t *loop, const char *url, const store_options *opts,
+                  char *err, size_t errlen) {
+    *out = NULL;
+    const char *v[K_N] = {0};
+    /* environment first (obstore reads every AWS_* variable that names a config key),
+     * then the explicit obstore_config keys over it */
+    static const char *const env_names[] = {
+        "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION",
+        "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "AWS_ENDPOINT", "AWS_ENDPOINT_URL_S3",
+        "AWS_SKIP_SIGNATURE", "AWS_VIRTUAL_HOSTED_STYLE_REQUEST", "AWS_REQUEST_PAYER",
+        "AWS_ALLOW_HTTP", "AWS_METADATA_ENDPOINT", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+        "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN", "AWS_ROLE_SESSION_NAME",
+        "AWS_STS_ENDPOINT", "AWS_PROFILE", "AWS_IMDSV1_FALLBACK"};
+    for (size_t i = 0; i < sizeof env_names / sizeof env_names[0]; i++) {
+        const char *e = getenv(env_names[i]);
+        int k = lookup_key(env_names[i]);
+        if (e && *e && k >= 0 && k != K_ENDPOINT)
+            v[k] = e;
+    }
+    /* AWS_ENDPOINT_URL_S3 wins over AWS_ENDPOINT_URL (the SDKs' service-specific rule) */
+    const char *env_ep = getenv("AWS_ENDPOINT_URL_S3");
+    if (!env_ep || !*env_ep)
+        env_ep = getenv("AWS_ENDPOINT_URL");
+    if (!env_ep || !*env_ep)
+        env_ep = getenv("AWS_ENDPOINT");
+    if (env_ep && *env_ep)
+        v[K_ENDPOINT] = env_ep;
+    for (size_t i = 0; i < opts->n_kv; i++) {
+        int k = lookup_key(opts->kv[i].key);
+        if (k < 0)
+            return store__fail(err, errlen, STORE_E_CONFIG,
+                               "unknown obstore_config key '%.64s' for an s3:// store "
+                               "(known: region, endpoint, skip_signature, access_key_id, "
+                               "secret_access_key, session_token, "
+                               "virtual_hosted_style_request, request_payer, allow_http, ...)",
+                               opts->kv[i].key);
+        if (k == K_INVALID_CERTS) {
+            if (truthy(opts->kv[i].value))
+                return store__fail(err, errlen, STORE_E_CONFIG,
+                                   "allow_invalid_certificates is not supported: TLS "
+                                   "verification stays on (add a CA file with ca_bundle)");
+            continue;
+        }
+        const char *val = opts->kv[i].value ? opts->kv[i].value : "";
+        v[k] = val;
+        if ((k == K_SKIP_SIG || k == K_VHOST || k == K_ALLOW_HTTP || k == K_IMDSV1) &&
+            !truthy(val) && !falsy(val))
+            return store__fail(err, errlen, STORE_E_CONFIG,
+                               "obstore_config key '%.64s' wants true or false, not '%.64s'",
+                               opts->kv[i].key, val);
+    }
+
+    /* s3://bucket[/prefix] */
+    const char *rest = url + 5; /* after "s3://" */
+    if (strncasecmp(url, "s3://", 5) != 0)
+        return store__fail(err, errlen, STORE_E_CONFIG, "not an s3:// URL: '%.200s'", url);
+    size_t bl = strcspn(rest, "/?#");
+    if (bl == 0)
+        return store__fail(err, errlen, STORE_E_CONFIG, "no bucket in '%.200s'", url);
+    if (rest[bl] == '?' || rest[bl] == '#')
+        return store__fail(err, errlen, STORE_E_CONFIG,
+                           "'%.200s': query strings are not supported in store URLs", url);
+
+    s3_store *s = calloc(1, sizeof *s);
+    if (!s)
+        return STORE_E_NOMEM;
+    s->base.vt = &s3_vtable;
+    s->base.loop = loop;
+    s->bucket = malloc(bl + 1);
+    int rc = STORE_E_NOMEM;
+    if (!s->bucket)
+        goto fail;
+    memcpy(s->bucket, rest, bl);
+    s->bucket[bl] = '\0';
+    if (v[K_BUCKET] && strcmp(v[K_BUCKET], s->bucket) != 0) {
+        rc = store__fail(err, errlen, STORE_E_CONFIG,
+                         "obstore_config bucket '%.100s' differs from the URL's '%.100s'",
+                         v[K_BUCKET], s->bucket);
+        goto fail;
+    }
+    {
+        const char *p = rest + bl;
+        while (*p == '/')
+            p++;
+        size_t pl = strlen(p);
+        while (pl && p[pl - 1] == '/')
+            pl--;
+        s3_buf root = {0};
+        s3_buf_put(&root, p, pl);
+        if (pl)
+            s3_buf_putc(&root, '/');
+        s3_buf_puts(&root, "");
+        if (root.bad)
+            goto fail;
+        s->root = root.p;
+        s3_buf disp = {0};
+        s3_buf_puts(&disp, "s3://");
+        s3_buf_puts(&disp, s->bucket);
+        if (pl) {
+            s3_buf_putc(&disp, '/');
+            s3_buf_put(&disp, p, pl);
+        }
+        if (disp.bad) {
+            s3_buf_free(&disp);
+            goto fail;
+        }
+        s->base.url = disp.p;
+    }
+    s->anonymous = truthy(v[K_SKIP_SIG]);
+    s->payer = v[K_PAYER] && (truthy(v[K_PAYER]) || !strcasecmp(v[K_PAYER], "requester"));
+
+    net_options no = NET_OPTIONS_INIT;
+    no.max_in_flight = opts->max_in_flight ? opts->max_in_flight : 1000;
+    no.connect_timeout_ms = opts->connect_timeout_ms;
+    no.request_timeout_ms = opts->request_timeout_ms;
+    no.max_attempts = opts->max_attempts ? opts->max_attempts : 1;
+    no.retry_max_ms = opts->retry_max_ms;
+    no.ca_bundle = opts->ca_bundle;
+    no.user_agent = "tiff-dumper/" TD_VERSION;
+    char nerr[256];
+    if (net_engine_new(&s->net, loop, &no, nerr, sizeof nerr) != 0) {
+        rc = store__fail(err, errlen, STORE_E_CONFIG, "%s: %s", s->base.url, nerr);
+        goto fail;
+    }
+
+    char *profile_region = NULL;
+    if (!s->anonymous) {
+        s3_cred_cfg cc = {0};
+        cc.access_key_id = v[K_ACCESS];
+        cc.secret_access_key = v[K_SECRET];
+        cc.session_token = v[K_TOKEN];
+        cc.profile = v[K_PROFILE];
+        cc.web_identity_token_file = v[K_WEB_IDENTITY_FILE];
+        cc.role_arn = v[K_ROLE_ARN];
+        cc.role_session_name = v[K_ROLE_SESSION];
+        cc.sts_endpoint = v[K_STS_ENDPOINT];
+        cc.container_full_uri = v[K_CONTAINER_FULL];
+        cc.container_relative_uri = v[K_CONTAINER_REL];
+        cc.container_token_file = v[K_CONTAINER_TOKEN_FILE];
+        cc.metadata_endpoint = v[K_METADATA_ENDPOINT];
+        cc.imds_disabled = truthy(getenv("AWS_EC2_METADATA_DISABLED"));
+        cc.imdsv1_fallback = truthy(v[K_IMDSV1]);
+        char cerr[256];
+        if (s3_creds_resolve(&cc, loop, s->net, &s->creds, &s->src, &profile_region, cerr,
+                             sizeof cerr) != 0) {
+            free(profile_region);
+            rc = store__fail(err, errlen, STORE_E_AUTH,
+                             "%s: %s (or set skip_signature: true for a public bucket)",
+                             s->base.url, cerr);
+            goto fail;
+        }
+    }
+    const char *region = v[K_REGION] ? v[K_REGION]
+                         : v[K_DEFAULT_REGION] ? v[K_DEFAULT_REGION]
+                         : profile_region ? profile_region
+                                          : "us-east-1";
+    char terr[256];
+    int trc = s3_target_init(&s->target, v[K_ENDPOINT], s->bucket, region, truthy(v[K_VHOST]),
+                             truthy(v[K_ALLOW_HTTP]), terr, sizeof terr);
+    free(profile_region);
+    if (trc != 0) {
+        rc = store__fail(err, errlen, STORE_E_CONFIG, "%s: %s", s->base.url, terr);
+        goto fail;
+    }
+    *out = &s->base;
+    return 0;
+fail:
+    if (s->net)
+        net_engine_free(s->net);
+    s->net = NULL;
+    free_store(s);
+    return rc;
+}
+
+#else /* !S3_HAVE_NET */
+
+int store_s3_open(store **out, uv_loop_t *loop, const char *url, const store_options *opts,
+                  char *err, size_t errlen);
+
+int store_s3_open(store **out, uv_loop_t *loop, const char *url, const store_options *opts,
+                  char *err, size_t errlen) {
+    (void)loop;
+    (void)opts;
+    *out = NULL;
+    return store__fail(err, errlen, STORE_E_UNSUPPORTED,
+                       "%.200s: this build has no network engine (src/net)", url);
+}
+
+#endif /* S3_HAVE_NET */

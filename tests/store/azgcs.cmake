@@ -1,0 +1,54 @@
+# Azure Blob and Google Cloud Storage backend tests (helper azgcs), included from
+# tests/store/CMakeLists.txt. The pure pieces are built straight from their sources so
+# they are tested even in a build without the network engine; the emulator tests need
+# td_store with td_net, node (tests/node: azurite, firebase-tools) and TD_PYTHON.
+set(_azgcs_src "${CMAKE_SOURCE_DIR}/src/store")
+
+add_executable(test_az_unit az_unit.c ${_azgcs_src}/az_util.c ${_azgcs_src}/az_sign.c
+               ${_azgcs_src}/az_list.c)
+target_include_directories(test_az_unit PRIVATE ${_azgcs_src})
+target_link_libraries(test_az_unit PRIVATE PkgConfig::UV PkgConfig::EXPAT PkgConfig::CRYPTO)
+add_test(NAME store_az_unit COMMAND test_az_unit)
+
+add_executable(az_sign_tool az_sign_tool.c ${_azgcs_src}/az_util.c ${_azgcs_src}/az_sign.c)
+target_include_directories(az_sign_tool PRIVATE ${_azgcs_src})
+target_link_libraries(az_sign_tool PRIVATE PkgConfig::UV PkgConfig::CRYPTO)
+add_test(NAME store_az_sign_python
+         COMMAND ${TD_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/az_sign_check.py
+                 $<TARGET_FILE:az_sign_tool>)
+
+add_executable(test_gcs_unit gcs_unit.c ${_azgcs_src}/az_util.c ${_azgcs_src}/gcs_json.c
+               ${_azgcs_src}/gcs_auth.c)
+target_include_directories(test_gcs_unit PRIVATE ${_azgcs_src})
+target_link_libraries(test_gcs_unit PRIVATE PkgConfig::UV PkgConfig::CRYPTO)
+add_test(NAME store_gcs_unit COMMAND test_gcs_unit)
+
+add_executable(gcs_jwt_tool gcs_jwt_tool.c ${_azgcs_src}/az_util.c ${_azgcs_src}/gcs_json.c
+               ${_azgcs_src}/gcs_auth.c)
+target_include_directories(gcs_jwt_tool PRIVATE ${_azgcs_src})
+target_link_libraries(gcs_jwt_tool PRIVATE PkgConfig::UV PkgConfig::CRYPTO)
+add_test(NAME store_gcs_jwt_openssl
+         COMMAND ${TD_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/gcs_jwt_check.py
+                 $<TARGET_FILE:gcs_jwt_tool>)
+
+if(TARGET td_net)
+  add_executable(azgcs_driver azgcs_driver.c)
+  target_link_libraries(azgcs_driver PRIVATE td_store PkgConfig::UV PkgConfig::CRYPTO)
+  add_test(NAME store_az_azurite
+           COMMAND ${TD_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/az_azurite_test.py
+                   $<TARGET_FILE:azgcs_driver> ${TD_NODE_DIR})
+  add_test(NAME store_gcs_emulator
+           COMMAND ${TD_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/gcs_emulator_test.py
+                   $<TARGET_FILE:azgcs_driver> ${TD_NODE_DIR})
+  # 77: the emulator's npm package is not installed (npm ci in tests/node)
+  set_tests_properties(store_az_azurite store_gcs_emulator PROPERTIES
+                       SKIP_RETURN_CODE 77 TIMEOUT 300)
+endif()
+
+# The shared corpus through azurite equals the local-folder run (needs the whole tool).
+if(TARGET td_net AND TARGET tiff-dumper)
+  add_test(NAME store_az_corpus_e2e
+           COMMAND ${TD_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/az_corpus_e2e.py
+                   $<TARGET_FILE:tiff-dumper> ${TD_CORPUS_DIR} ${TD_NODE_DIR})
+  set_tests_properties(store_az_corpus_e2e PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300)
+endif()

@@ -1,0 +1,39 @@
+# S3 backend tests (owned by the S3 backend; included from tests/store/CMakeLists.txt).
+set(_s3_src "${CMAKE_SOURCE_DIR}/src/store")
+
+# Signing alone: AWS's published vectors, and botocore signing the same requests.
+add_executable(s3_sigv4_vectors s3_sigv4_vectors.c ${_s3_src}/s3_sigv4.c)
+target_include_directories(s3_sigv4_vectors PRIVATE ${_s3_src})
+target_link_libraries(s3_sigv4_vectors PRIVATE PkgConfig::CRYPTO)
+add_test(NAME s3_sigv4_vectors
+         COMMAND s3_sigv4_vectors ${CMAKE_CURRENT_SOURCE_DIR}/s3_sigv4_vectors.txt)
+
+add_executable(s3_sign_dump s3_sign_dump.c ${_s3_src}/s3_req.c ${_s3_src}/s3_sigv4.c)
+target_include_directories(s3_sign_dump PRIVATE ${_s3_src})
+target_link_libraries(s3_sign_dump PRIVATE PkgConfig::CRYPTO)
+add_test(NAME s3_botocore
+         COMMAND ${TD_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/s3_botocore.py $<TARGET_FILE:s3_sign_dump>)
+
+# Against real servers (s3rver; a loopback credential server): needs the network engine.
+if(TARGET td_net)
+  add_executable(s3_store_probe s3_store_probe.c)
+  target_link_libraries(s3_store_probe PRIVATE td_store PkgConfig::UV PkgConfig::CRYPTO)
+  add_test(NAME s3_s3rver
+           COMMAND ${TD_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/s3_s3rver.py
+                   $<TARGET_FILE:s3_store_probe> ${TD_NODE_DIR})
+  add_test(NAME s3_creds_chain
+           COMMAND ${TD_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/s3_creds_chain.py
+                   $<TARGET_FILE:s3_store_probe> ${TD_NODE_DIR})
+  add_test(NAME s3_nginx_faults
+           COMMAND ${TD_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/s3_nginx_faults.py
+                   $<TARGET_FILE:s3_store_probe> ${TD_NODE_DIR})
+  set_tests_properties(s3_s3rver s3_creds_chain s3_nginx_faults PROPERTIES TIMEOUT 300)
+endif()
+
+# End to end through the tool (needs the pipeline and CLI targets).
+if(TARGET td_net AND TARGET tiff-dumper)
+  add_test(NAME s3_e2e_corpus
+           COMMAND ${TD_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/s3_e2e_corpus.py
+                   $<TARGET_FILE:tiff-dumper> ${TD_CORPUS_DIR} ${TD_NODE_DIR})
+  set_tests_properties(s3_e2e_corpus PROPERTIES TIMEOUT 600)
+endif()

@@ -1,0 +1,93 @@
+"""End to end through S3: the shared corpus uploaded to s3rver (its -d layout) and dumped
+with `tiff-dumper headers s3://corpus ...` gives the same rows as the local-folder run of
+the same files (DuckDB reads both; last_modified and etag, which differ by nature, are left
+out), and the same error rows (path, stage, kind).
+
+usage: s3_e2e_corpus.py TIFF_DUMPER CORPUS_DIR NODE_DIR
+"""
+import json
+import os
+import shutil
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "cli"))
+import e2e_lib as L  # noqa: E402
+from s3_testlib import S3rver, object_path  # noqa: E402
+
+
+def config(path, store, obstore=None):
+    lines = ["store:", f"  name: {json.dumps(store)}"]
+    if obstore:
+        lines.append("  obstore_config:")
+        lines += [f"    {k}: {json.dumps(v)}" for k, v in obstore.items()]
+    lines += ["concurrency:", "  n_consumers: 32", "  list_chunk_size: 50",
+              "  max_buffer_size: 100", "  write_chunk_size: 100"]
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def main():
+    exe, corpus, node_dir = sys.argv[1:4]
+    corpus = os.path.abspath(corpus)
+    tmp = L.tempdir("s3e2e")
+    try:
+        data = os.path.join(tmp, "s3data")
+        n = 0
+        for d, _, files in os.walk(corpus, followlinks=True):
+            for f in files:
+                rel = os.path.relpath(os.path.join(d, f), corpus)
+                dst = object_path(data, "corpus", rel)
+                os.makedirs(os.path.dirname(dst), exist_ok=True)
+                shutil.copyfile(os.path.join(d, f), dst)
+                n += 1
+        print(f"{n} objects in the bucket")
+        s3 = S3rver(node_dir, data)
+        try:
+            config(os.path.join(tmp, "local.yaml"), corpus)
+            config(os.path.join(tmp, "s3.yaml"), "s3://corpus",
+                   {"endpoint": s3.endpoint, "allow_http": True, "skip_signature": True,
+                    "region": "us-east-1"})
+            runs = {}
+            for name in ("local", "s3"):
+                out = os.path.join(tmp, "out-" + name)
+                env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+                p = L.run_tool(exe, "headers", os.path.join(tmp, name + ".yaml"), out,
+                               env=env, timeout=600)
+                print(name, "exit", p.returncode, p.stderr[-1500:])
+                if p.returncode not in (0, 1):
+                    L.fail(f"{name} run: exit status {p.returncode}")
+                runs[name] = out
+        finally:
+            s3.stop()
+        q = []
+        for name in ("local", "s3"):
+            out = runs[name]
+            q.append(f"SELECT * EXCLUDE (last_modified, etag) FROM "
+                     f"read_parquet('{out}/part-*.parquet') ORDER BY path")
+            q.append(f"SELECT path, stage, kind FROM read_parquet('{out}/errors/part-*.parquet')"
+                     f" ORDER BY path")
+        hl, el, hs, es = L.duckdb(node_dir, *q)
+        print(f"local: {len(hl)} rows, {len(el)} errors; s3: {len(hs)} rows, {len(es)} errors")
+        if len(hl) < 300:
+            L.fail("the local run dumped too few files to mean anything")
+        if hl != hs:
+            a = {r["path"]: r for r in hl}
+            b = {r["path"]: r for r in hs}
+            for p in sorted(set(a) | set(b)):
+                if a.get(p) != b.get(p):
+                    ra, rb = a.get(p) or {}, b.get(p) or {}
+                    diff = {k: (ra.get(k), rb.get(k)) for k in set(ra) | set(rb)
+                            if ra.get(k) != rb.get(k)}
+                    print("DIFF", p, json.dumps(diff)[:800])
+            L.fail("header rows differ between the local and the S3 run")
+        if el != es:
+            L.fail(f"error rows differ: {el[:3]} vs {es[:3]}")
+        print("ok")
+    finally:
+        L.rmtree(tmp)
+
+
+if __name__ == "__main__":
+    main()
