@@ -1,0 +1,115 @@
+/* cmd_headers.c - `tiff-dumper headers`: read the config, run the pipeline, report. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd_headers.h"
+#include "config.h"
+#include "pipeline.h"
+#include "progress.h"
+
+/* Exit statuses (documented in the README and in --help). */
+enum { EXIT_ALL_DUMPED = 0, EXIT_SOME_FAILED = 1, EXIT_USAGE = 2, EXIT_RUN_FAILED = 3 };
+
+void td_cmd_headers_usage(FILE *out) {
+    fputs("usage: tiff-dumper headers CONFIG OUT_DIR [--quiet | --loud]\n"
+          "\n"
+          "Lists the store named in CONFIG (a YAML file), reads the header of every TIFF\n"
+          "(keys ending in .tif/.tiff unless fetch.suffixes says otherwise) with ranged reads,\n"
+          "and writes:\n"
+          "  OUT_DIR/part-NNNNN.parquet         one row per TIFF header\n"
+          "  OUT_DIR/errors/part-NNNNN.parquet  one row per object that could not be read\n"
+          "  OUT_DIR/_SUCCESS                   JSON summary, written last\n"
+          "Previous outputs in OUT_DIR are replaced.\n"
+          "\n"
+          "options:\n"
+          "  -q, --quiet   no progress output\n"
+          "  -v, --loud    also one line per failed object\n"
+          "  -h, --help    this text\n"
+          "\n"
+          "exit status: 0 every TIFF dumped; 1 some objects failed (see errors/);\n"
+          "             2 usage or config error; 3 the run failed or was interrupted\n",
+          out);
+}
+
+int td_cmd_headers(int argc, char **argv) {
+    const char *pos[2] = {NULL, NULL};
+    size_t npos = 0;
+    td_progress_level level = TD_PROGRESS_NORMAL;
+    bool quiet = false, loud = false, dashdash = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!dashdash && a[0] == '-' && a[1] != '\0') {
+            if (strcmp(a, "--") == 0)
+                dashdash = true;
+            else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+                td_cmd_headers_usage(stdout);
+                return 0;
+            } else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0)
+                quiet = true;
+            else if (strcmp(a, "-v") == 0 || strcmp(a, "--loud") == 0)
+                loud = true;
+            else {
+                fprintf(stderr, "tiff-dumper headers: unknown option '%s'\n", a);
+                td_cmd_headers_usage(stderr);
+                return EXIT_USAGE;
+            }
+            continue;
+        }
+        if (npos == 2) {
+            fprintf(stderr, "tiff-dumper headers: unexpected argument '%s'\n", a);
+            td_cmd_headers_usage(stderr);
+            return EXIT_USAGE;
+        }
+        pos[npos++] = a;
+    }
+    if (quiet && loud) {
+        fprintf(stderr, "tiff-dumper headers: --quiet and --loud exclude each other\n");
+        return EXIT_USAGE;
+    }
+    if (npos != 2) {
+        fprintf(stderr, "tiff-dumper headers: expected CONFIG and OUT_DIR\n");
+        td_cmd_headers_usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (quiet)
+        level = TD_PROGRESS_QUIET;
+    else if (loud)
+        level = TD_PROGRESS_LOUD;
+
+    td_config cfg;
+    char err[1024] = "";
+    td_config_defaults(&cfg);
+    if (td_config_load(&cfg, pos[0], err, sizeof err) != 0) {
+        fprintf(stderr, "tiff-dumper: %s\n", err);
+        td_config_free(&cfg);
+        return EXIT_USAGE;
+    }
+
+    td_progress prog;
+    td_progress_init(&prog, level, stderr);
+    td_pipeline_options o;
+    memset(&o, 0, sizeof o);
+    o.config = &cfg;
+    o.out_dir = pos[1];
+    o.progress_ms = td_progress_period_ms(&prog);
+    o.progress = level == TD_PROGRESS_QUIET ? NULL : td_progress_update;
+    o.on_error = level == TD_PROGRESS_LOUD ? td_progress_error : NULL;
+    o.ud = &prog;
+    o.handle_signals = true;
+    o.tool_version = TD_VERSION;
+    td_stats st;
+    memset(&st, 0, sizeof st);
+    int rc = td_pipeline_run(&o, &st, err, sizeof err);
+    td_progress_end(&prog, &st, pos[1], rc);
+    td_config_free(&cfg);
+    if (rc == TD_PIPE_E_CONFIG) {
+        fprintf(stderr, "tiff-dumper: %s\n", err);
+        return EXIT_USAGE;
+    }
+    if (rc != TD_PIPE_OK) {
+        fprintf(stderr, "tiff-dumper: run %s: %s\n",
+                rc == TD_PIPE_E_INTERRUPTED ? "interrupted" : "failed", err);
+        return EXIT_RUN_FAILED;
+    }
+    return st.failed ? EXIT_SOME_FAILED : EXIT_ALL_DUMPED;
+}

@@ -1,0 +1,1191 @@
+/* config.c - loads and validates the YAML config (libyaml document API).
+ *
+ * The whole document is loaded into libyaml's node tree first: nodes keep their start
+ * marks, so every message can point at line:column, and aliases resolve to the node where
+ * the anchor was written (which is what secret masking needs). Validation is strict
+ * where the original was lax in ways that would silently do the wrong thing: unknown keys,
+ * duplicate keys and quoted numbers are errors rather than ignored or coerced.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+static const char *const default_prefixes[] = {""};
+static const char *const default_suffixes[] = {".tif", ".tiff"};
+
+#define MAX_MAP_KEYS 1000u /* duplicate detection is quadratic; configs have a handful */
+
+void td_config_defaults(td_config *c)
+{
+    memset(c, 0, sizeof *c);
+    /* The static arrays are never written through: td_config_free compares pointers. */
+    c->prefixes = (char **)(uintptr_t)default_prefixes;
+    c->n_prefixes = 1;
+    c->n_consumers = 1000;
+    c->list_chunk_size = 10000;
+    c->max_buffer_size = 1000000;
+    c->write_chunk_size = 100000;
+    c->prefetch_bytes = 16384;
+    c->max_header_bytes = 16u << 20;
+    c->suffixes = (char **)(uintptr_t)default_suffixes;
+    c->n_suffixes = 2;
+    c->compression = PQ_CODEC_SNAPPY;
+    c->zstd_level = 3;
+    c->row_group_size = 100000;
+    c->connect_timeout_ms = 10000;
+    c->request_timeout_ms = 60000;
+    c->max_attempts = 6;
+    c->retry_max_ms = 120000;
+}
+
+static void free_strv(char **v, size_t n, const char *const *static_v)
+{
+    if (!v || v == (char **)(uintptr_t)static_v)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+void td_config_free(td_config *c)
+{
+    if (!c)
+        return;
+    free(c->store_name);
+    free_strv(c->prefixes, c->n_prefixes, default_prefixes);
+    free_strv(c->suffixes, c->n_suffixes, default_suffixes);
+    for (size_t i = 0; i < c->n_store_kv; i++) {
+        free((char *)(uintptr_t)c->store_kv[i].key);
+        free((char *)(uintptr_t)c->store_kv[i].value);
+    }
+    free(c->store_kv);
+    free(c->ca_bundle);
+    free(c->source_text);
+    td_config_defaults(c);
+}
+
+static int lower(int ch)
+{
+    return ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch;
+}
+
+bool td_config_is_tiff(const td_config *c, const char *key, size_t key_len)
+{
+    if (c->n_suffixes == 0)
+        return true;
+    for (size_t i = 0; i < c->n_suffixes; i++) {
+        const char *s = c->suffixes[i];
+        size_t n = strlen(s);
+        if (n > key_len)
+            continue;
+        const char *k = key + key_len - n;
+        size_t j = 0;
+        while (j < n && lower((unsigned char)k[j]) == lower((unsigned char)s[j]))
+            j++;
+        if (j == n)
+            return true;
+    }
+    return false;
+}
+
+/* ------------------------------------------------------------------------------------ */
+
+enum {
+    K_NAME, K_PREFIXES, K_OBSTORE,
+    K_NCONS, K_LIST, K_MAXBUF, K_WRITE,
+    K_PREFETCH, K_MAXHDR, K_SUFFIXES,
+    K_COMPRESSION, K_ZSTD, K_ROWGROUP,
+    K_CONNECT, K_REQUEST, K_ATTEMPTS, K_RETRY, K_CA,
+    K_COUNT
+};
+
+typedef enum { F_UINT, F_SECONDS, F_STRING, F_STRLIST, F_OBSTORE, F_CODEC } ftype;
+
+typedef struct field {
+    const char *key;
+    int id;
+    ftype type;
+    uint64_t min, max;
+    size_t off, width; /* destination in td_config (integers) */
+} field;
+
+#define FLD(k, id, t, mn, mx, member) \
+    {k, id, t, mn, mx, offsetof(td_config, member), sizeof(((td_config *)0)->member)}
+#define FLDX(k, id, t) {k, id, t, 0, 0, 0, 0}
+
+static const field f_store[] = {
+    FLDX("name", K_NAME, F_STRING),
+    FLDX("prefixes", K_PREFIXES, F_STRLIST),
+    FLDX("obstore_config", K_OBSTORE, F_OBSTORE),
+    {NULL, 0, 0, 0, 0, 0, 0},
+};
+static const field f_conc[] = {
+    FLD("n_consumers", K_NCONS, F_UINT, 1, TD_CONFIG_MAX_CONSUMERS, n_consumers),
+    FLD("list_chunk_size", K_LIST, F_UINT, 1, TD_CONFIG_MAX_CHUNK, list_chunk_size),
+    FLD("max_buffer_size", K_MAXBUF, F_UINT, 1, TD_CONFIG_MAX_CHUNK, max_buffer_size),
+    FLD("write_chunk_size", K_WRITE, F_UINT, 1, TD_CONFIG_MAX_CHUNK, write_chunk_size),
+    {NULL, 0, 0, 0, 0, 0, 0},
+};
+static const field f_fetch[] = {
+    FLD("prefetch_bytes", K_PREFETCH, F_UINT, TD_CONFIG_MIN_PREFETCH, TD_CONFIG_MAX_HEADER_BYTES,
+        prefetch_bytes),
+    FLD("max_header_bytes", K_MAXHDR, F_UINT, TD_CONFIG_MIN_PREFETCH, TD_CONFIG_MAX_HEADER_BYTES,
+        max_header_bytes),
+    FLDX("suffixes", K_SUFFIXES, F_STRLIST),
+    {NULL, 0, 0, 0, 0, 0, 0},
+};
+static const field f_output[] = {
+    FLDX("compression", K_COMPRESSION, F_CODEC),
+    FLD("zstd_level", K_ZSTD, F_UINT, 1, 22, zstd_level),
+    FLD("row_group_size", K_ROWGROUP, F_UINT, 1, TD_CONFIG_MAX_CHUNK, row_group_size),
+    {NULL, 0, 0, 0, 0, 0, 0},
+};
+static const field f_network[] = {
+    FLD("connect_timeout", K_CONNECT, F_SECONDS, 1, TD_CONFIG_MAX_TIMEOUT_S * 1000ull,
+        connect_timeout_ms),
+    FLD("request_timeout", K_REQUEST, F_SECONDS, 1, TD_CONFIG_MAX_TIMEOUT_S * 1000ull,
+        request_timeout_ms),
+    FLD("max_attempts", K_ATTEMPTS, F_UINT, 1, TD_CONFIG_MAX_ATTEMPTS, max_attempts),
+    FLD("retry_max_time", K_RETRY, F_SECONDS, 1, TD_CONFIG_MAX_TIMEOUT_S * 1000ull,
+        retry_max_ms),
+    FLDX("ca_bundle", K_CA, F_STRING),
+    {NULL, 0, 0, 0, 0, 0, 0},
+};
+
+typedef struct section {
+    const char *key;
+    const field *fields;
+} section;
+static const section sections[] = {
+    {"store", f_store},   {"concurrency", f_conc}, {"fetch", f_fetch},
+    {"output", f_output}, {"network", f_network},  {NULL, NULL},
+};
+
+typedef struct mask {
+    size_t start, end; /* byte range in the source text */
+    char *repl;
+} mask;
+
+typedef struct ctx {
+    yaml_document_t doc;
+    const char *name;
+    char *err;
+    size_t errlen;
+    td_config *c;
+    const char *text;
+    size_t text_len;
+    mask *masks;
+    size_t n_masks, cap_masks;
+    bool seen[K_COUNT];
+    yaml_mark_t mark[K_COUNT]; /* of the value, for cross-field messages */
+    bool store_seen;
+    bool nomem;
+} ctx;
+
+#define FMTCHECK(a, b) __attribute__((format(printf, a, b)))
+
+static int vfail(ctx *x, const yaml_mark_t *m, const char *fmt, va_list ap)
+{
+    int n;
+    if (m)
+        n = snprintf(x->err, x->errlen, "%s:%lu:%lu: ", x->name, (unsigned long)m->line + 1,
+                     (unsigned long)m->column + 1);
+    else
+        n = snprintf(x->err, x->errlen, "%s: ", x->name);
+    if (n >= 0 && (size_t)n < x->errlen)
+        vsnprintf(x->err + n, x->errlen - (size_t)n, fmt, ap);
+    return -1;
+}
+
+static int fail(ctx *x, const yaml_mark_t *m, const char *fmt, ...) FMTCHECK(3, 4);
+static int fail(ctx *x, const yaml_mark_t *m, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfail(x, m, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static int nomem(ctx *x)
+{
+    x->nomem = true;
+    return fail(x, NULL, "out of memory");
+}
+
+/* ---- scalar classification (YAML 1.1 as PyYAML reads it, which the original used) ---- */
+
+static const char *sval(const yaml_node_t *n)
+{
+    return (const char *)n->data.scalar.value;
+}
+
+static bool is_plain(const yaml_node_t *n)
+{
+    return n->type == YAML_SCALAR_NODE && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+}
+
+static bool is_null(const yaml_node_t *n)
+{
+    if (!is_plain(n))
+        return false;
+    const char *s = sval(n);
+    return !*s || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") ||
+           !strcmp(s, "NULL");
+}
+
+/* 1 true, 0 false, -1 not a boolean */
+static int as_bool(const yaml_node_t *n)
+{
+    static const char *const t[] = {"true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON"};
+    static const char *const f[] = {"false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF"};
+    if (!is_plain(n))
+        return -1;
+    for (size_t i = 0; i < sizeof t / sizeof *t; i++) {
+        if (!strcmp(sval(n), t[i]))
+            return 1;
+        if (!strcmp(sval(n), f[i]))
+            return 0;
+    }
+    return -1;
+}
+
+static const char *kind_name(const yaml_node_t *n)
+{
+    switch (n->type) {
+    case YAML_MAPPING_NODE: return "a mapping";
+    case YAML_SEQUENCE_NODE: return "a list";
+    default: break;
+    }
+    if (is_null(n))
+        return "null";
+    if (as_bool(n) >= 0)
+        return "a boolean";
+    if (!is_plain(n))
+        return "a quoted string";
+    return "a string";
+}
+
+/* A short, single-line rendering of a scalar for messages. */
+static void show(char *buf, size_t len, const yaml_node_t *n)
+{
+    const char *s = sval(n);
+    size_t i = 0, o = 0;
+    while (s[i] && o + 4 < len && i < 40) {
+        unsigned char ch = (unsigned char)s[i++];
+        buf[o++] = ch < 0x20 ? '?' : (char)ch;
+    }
+    if (s[i] && o + 4 < len) {
+        memcpy(buf + o, "...", 3);
+        o += 3;
+    }
+    buf[o] = 0;
+}
+
+/* ---- suggestions ---- */
+
+/* Optimal string alignment distance (Damerau-Levenshtein with adjacent transpositions). */
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 64 || lb > 64)
+        return SIZE_MAX;
+    size_t d[65][65];
+    for (size_t i = 0; i <= la; i++)
+        d[i][0] = i;
+    for (size_t j = 0; j <= lb; j++)
+        d[0][j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        for (size_t j = 1; j <= lb; j++) {
+            size_t cost = lower((unsigned char)a[i - 1]) == lower((unsigned char)b[j - 1]) ? 0 : 1;
+            size_t v = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < v)
+                v = d[i][j - 1] + 1;
+            if (d[i - 1][j - 1] + cost < v)
+                v = d[i - 1][j - 1] + cost;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                d[i - 2][j - 2] + 1 < v)
+                v = d[i - 2][j - 2] + 1;
+            d[i][j] = v;
+        }
+    }
+    return d[la][lb];
+}
+
+static int unknown_key(ctx *x, const yaml_node_t *k, const char *where, const char *const *valid,
+                       size_t n_valid)
+{
+    const char *best = NULL;
+    size_t bestd = SIZE_MAX;
+    size_t klen = strlen(sval(k));
+    for (size_t i = 0; i < n_valid; i++) {
+        size_t d = edit_distance(sval(k), valid[i]);
+        /* also catch a known key that is a prefix/stem of what was typed, e.g. n_consumer */
+        if (d < bestd) {
+            bestd = d;
+            best = valid[i];
+        }
+    }
+    size_t maxd = klen < 6 ? 2 : klen / 3 + 1;
+    char shown[64];
+    show(shown, sizeof shown, k);
+    if (best && bestd <= maxd)
+        return fail(x, &k->start_mark, "unknown key '%s' in %s (did you mean '%s'?)", shown, where,
+                    best);
+    char list[512];
+    size_t o = 0;
+    list[0] = 0;
+    for (size_t i = 0; i < n_valid && o < sizeof list; i++) {
+        int n = snprintf(list + o, sizeof list - o, "%s%s", i ? ", " : "", valid[i]);
+        if (n < 0)
+            break;
+        o += (size_t)n;
+    }
+    return fail(x, &k->start_mark, "unknown key '%s' in %s (valid keys: %s)", shown, where, list);
+}
+
+/* ---- masking ---- */
+
+static int add_mask(ctx *x, const yaml_node_t *v, const char *repl)
+{
+    if (x->n_masks == x->cap_masks) {
+        size_t cap = x->cap_masks ? x->cap_masks * 2 : 8;
+        mask *m = realloc(x->masks, cap * sizeof *m);
+        if (!m)
+            return nomem(x);
+        x->masks = m;
+        x->cap_masks = cap;
+    }
+    char *r = strdup(repl);
+    if (!r)
+        return nomem(x);
+    /* libyaml marks count characters, not bytes (the text is UTF-8): converted later. */
+    x->masks[x->n_masks++] = (mask){v->start_mark.index, v->end_mark.index, r};
+    return 0;
+}
+
+static bool secret_key(const char *key, bool *keep_prefix)
+{
+    char low[1024];
+    size_t i = 0;
+    for (; key[i] && i + 1 < sizeof low; i++)
+        low[i] = (char)lower((unsigned char)key[i]);
+    low[i] = 0;
+    static const char *const pats[] = {"secret", "password", "passwd", "token", "sas",
+                                       "key", "credential"};
+    bool hit = false;
+    for (size_t p = 0; p < sizeof pats / sizeof *pats; p++)
+        if (strstr(low, pats[p]))
+            hit = true;
+    /* skip_signature is a switch, not a secret */
+    if (!strcmp(low, "skip_signature") || !strcmp(low, "aws_skip_signature"))
+        hit = false;
+    /* an access key id identifies, it does not authenticate: its first 4 characters
+     * (AKIA / ASIA...) help debugging, the rest is masked anyway */
+    *keep_prefix = hit && strstr(low, "key_id") != NULL;
+    return hit;
+}
+
+/* Character index (libyaml marks) -> byte offset in UTF-8 text. */
+static size_t char_to_byte(const char *t, size_t len, size_t chars)
+{
+    size_t b = 0, c = 0;
+    while (b < len && c < chars) {
+        unsigned char ch = (unsigned char)t[b];
+        size_t w = ch < 0x80 ? 1 : ch < 0xE0 ? 2 : ch < 0xF0 ? 3 : 4;
+        b += w;
+        c++;
+    }
+    return b < len ? b : len;
+}
+
+/* A commented-out credential ("# aws_secret_access_key: ...") is common in hand-edited
+ * configs, and comments are kept in source_text: such comments are masked. The quote
+ * tracking is per line, which is enough for configs (a miss only masks a harmless comment). */
+static void mask_comments(char *s)
+{
+    static const char cm[] = "# (masked)";
+    while (*s) {
+        char *eol = s + strcspn(s, "\r\n");
+        char q = 0;
+        for (char *p = s; p < eol; p++) {
+            if (q) {
+                if (q == '"' && *p == '\\' && p + 1 < eol)
+                    p++;
+                else if (*p == q)
+                    q = 0;
+            } else if (*p == '"' || *p == '\'') {
+                q = *p;
+            } else if (*p == '#' && (p == s || p[-1] == ' ' || p[-1] == '\t')) {
+                bool keep;
+                char save = *eol;
+                *eol = 0;
+                bool hit = secret_key(p, &keep);
+                *eol = save;
+                size_t len = (size_t)(eol - p);
+                if (hit && len >= sizeof cm - 1) {
+                    memcpy(p, cm, sizeof cm - 1);
+                    memmove(p + sizeof cm - 1, eol, strlen(eol) + 1);
+                    eol = p + sizeof cm - 1;
+                } else if (hit) {
+                    memset(p + 1, '*', len - 1);
+                }
+                break;
+            }
+        }
+        s = eol;
+        while (*s == '\r' || *s == '\n')
+            s++;
+    }
+}
+
+static int cmp_mask(const void *a, const void *b)
+{
+    const mask *p = a, *q = b;
+    return p->start < q->start ? -1 : p->start > q->start;
+}
+
+static int build_source(ctx *x)
+{
+    size_t skip = 0;
+    /* a UTF-8 BOM is not counted by libyaml's marks */
+    if (x->text_len >= 3 && !memcmp(x->text, "\xEF\xBB\xBF", 3))
+        skip = 3;
+    const char *t = x->text + skip;
+    size_t len = x->text_len - skip;
+    for (size_t i = 0; i < x->n_masks; i++) {
+        x->masks[i].start = char_to_byte(t, len, x->masks[i].start);
+        x->masks[i].end = char_to_byte(t, len, x->masks[i].end);
+        /* a block scalar (|, >) ends after its line break: keep the break */
+        while (x->masks[i].end > x->masks[i].start &&
+               (t[x->masks[i].end - 1] == '\n' || t[x->masks[i].end - 1] == '\r'))
+            x->masks[i].end--;
+    }
+    if (x->n_masks > 1)
+        qsort(x->masks, x->n_masks, sizeof *x->masks, cmp_mask);
+    size_t cap = len + 1;
+    for (size_t i = 0; i < x->n_masks; i++)
+        cap += strlen(x->masks[i].repl);
+    char *out = malloc(cap);
+    if (!out)
+        return nomem(x);
+    size_t o = 0, pos = 0;
+    for (size_t i = 0; i < x->n_masks; i++) {
+        mask *m = &x->masks[i];
+        if (m->start < pos) /* the same anchored node masked twice */
+            continue;
+        memcpy(out + o, t + pos, m->start - pos);
+        o += m->start - pos;
+        size_t rl = strlen(m->repl);
+        memcpy(out + o, m->repl, rl);
+        o += rl;
+        pos = m->end;
+    }
+    memcpy(out + o, t + pos, len - pos);
+    o += len - pos;
+    out[o] = 0;
+    /* Belt and braces: should a mark ever be off, a secret must still not leak. */
+    for (size_t i = 0; i < x->c->n_store_kv; i++) {
+        bool keep4;
+        const char *v = x->c->store_kv[i].value;
+        size_t vl = strlen(v);
+        if (vl < 4 || !secret_key(x->c->store_kv[i].key, &keep4))
+            continue;
+        char *hit;
+        while ((hit = strstr(out, v)) != NULL) {
+            memcpy(hit, "***", 3);
+            memmove(hit + 3, hit + vl, strlen(hit + vl) + 1);
+        }
+    }
+    mask_comments(out);
+    x->c->source_text = out;
+    return 0;
+}
+
+/* Userinfo in a URL (scheme://user:password@host/...) is masked as well. */
+static int mask_url_password(ctx *x, const yaml_node_t *v)
+{
+    const char *s = sval(v);
+    const char *sch = strstr(s, "://");
+    if (!sch)
+        return 0;
+    const char *host = sch + 3;
+    const char *end = host + strcspn(host, "/?#");
+    const char *at = NULL;
+    for (const char *p = host; p < end; p++)
+        if (*p == '@')
+            at = p;
+    if (!at)
+        return 0;
+    /* the value differs from the source text for quoted scalars with escapes; masking the
+     * whole scalar is the safe, simple choice */
+    char *r = malloc(strlen(s) + 8);
+    if (!r)
+        return nomem(x);
+    size_t n = (size_t)(sch + 3 - s);
+    memcpy(r, s, n);
+    strcpy(r + n, "***");
+    strcat(r, at);
+    int rc = 0;
+    char *q = malloc(strlen(r) + 3);
+    if (!q) {
+        free(r);
+        return nomem(x);
+    }
+    sprintf(q, "\"%s\"", r);
+    rc = add_mask(x, v, q);
+    free(q);
+    free(r);
+    return rc;
+}
+
+/* ---- typed values ---- */
+
+static int get_uint(ctx *x, const yaml_node_t *v, const char *path, uint64_t min, uint64_t max,
+                    uint64_t *out)
+{
+    char shown[64];
+    if (v->type != YAML_SCALAR_NODE)
+        return fail(x, &v->start_mark, "%s must be an integer, got %s", path, kind_name(v));
+    show(shown, sizeof shown, v);
+    if (is_null(v))
+        return fail(x, &v->start_mark,
+                    "%s must be an integer, got null (remove the key to use the default)", path);
+    if (!is_plain(v))
+        return fail(x, &v->start_mark,
+                    "%s must be an integer, got the quoted string \"%s\" (remove the quotes)", path,
+                    shown);
+    if (as_bool(v) >= 0)
+        return fail(x, &v->start_mark, "%s must be an integer, got the boolean '%s'", path, shown);
+    const char *s = sval(v);
+    bool neg = false;
+    if (*s == '+' || *s == '-')
+        neg = *s++ == '-';
+    uint64_t val = 0;
+    bool digits = false, overflow = false;
+    for (; *s; s++) {
+        if (*s == '_' && digits) /* YAML 1.1 digit separator: 1_000_000 */
+            continue;
+        if (*s < '0' || *s > '9')
+            break;
+        digits = true;
+        unsigned d = (unsigned)(*s - '0');
+        if (val > (UINT64_MAX - d) / 10)
+            overflow = true;
+        else
+            val = val * 10 + d;
+    }
+    if (!digits || *s)
+        return fail(x, &v->start_mark, "%s must be an integer, got '%s'", path, shown);
+    if (neg && val)
+        return fail(x, &v->start_mark, "%s must be positive, got %s", path, shown);
+    if (overflow || val > max)
+        return fail(x, &v->start_mark, "%s is too large: %s (at most %llu)", path, shown,
+                    (unsigned long long)max);
+    if (val < min) {
+        if (min == 1)
+            return fail(x, &v->start_mark, "%s must be positive, got %s", path, shown);
+        return fail(x, &v->start_mark, "%s must be at least %llu, got %s", path,
+                    (unsigned long long)min, shown);
+    }
+    *out = val;
+    return 0;
+}
+
+/* Seconds, integer or decimal (millisecond resolution) -> milliseconds. */
+static int get_seconds(ctx *x, const yaml_node_t *v, const char *path, uint64_t max_ms,
+                       uint64_t *out)
+{
+    char shown[64];
+    if (v->type != YAML_SCALAR_NODE || !is_plain(v) || is_null(v) || as_bool(v) >= 0) {
+        if (v->type == YAML_SCALAR_NODE)
+            show(shown, sizeof shown, v);
+        return fail(x, &v->start_mark, "%s must be a number of seconds, got %s%s%s%s", path,
+                    kind_name(v), v->type == YAML_SCALAR_NODE && !is_null(v) ? " '" : "",
+                    v->type == YAML_SCALAR_NODE && !is_null(v) ? shown : "",
+                    v->type == YAML_SCALAR_NODE && !is_null(v) ? "'" : "");
+    }
+    show(shown, sizeof shown, v);
+    const char *s = sval(v);
+    if (*s == '-')
+        return fail(x, &v->start_mark, "%s must be positive, got %s", path, shown);
+    if (*s == '+')
+        s++;
+    uint64_t ms = 0;
+    bool digits = false, big = false;
+    for (; *s >= '0' && *s <= '9'; s++) {
+        digits = true;
+        ms = ms * 10 + (uint64_t)(*s - '0');
+        if (ms > max_ms)
+            big = true, ms = max_ms + 1;
+    }
+    ms *= 1000;
+    if (*s == '.') {
+        uint64_t scale = 100;
+        for (s++; *s >= '0' && *s <= '9'; s++) {
+            digits = true;
+            ms += (uint64_t)(*s - '0') * scale;
+            scale /= 10;
+        }
+    }
+    if (!digits || *s)
+        return fail(x, &v->start_mark, "%s must be a number of seconds, got '%s'", path, shown);
+    if (big || ms > max_ms)
+        return fail(x, &v->start_mark, "%s is too large: %s (at most %llu seconds)", path, shown,
+                    (unsigned long long)(max_ms / 1000));
+    if (ms == 0)
+        return fail(x, &v->start_mark, "%s must be positive (at least 0.001), got %s", path, shown);
+    *out = ms;
+    return 0;
+}
+
+static int get_string(ctx *x, const yaml_node_t *v, const char *path, char **out)
+{
+    if (v->type != YAML_SCALAR_NODE)
+        return fail(x, &v->start_mark, "%s must be a string, got %s", path, kind_name(v));
+    char *s = strdup(sval(v));
+    if (!s)
+        return nomem(x);
+    free(*out);
+    *out = s;
+    return 0;
+}
+
+/* A list of strings, or a single string. */
+static int get_strlist(ctx *x, const yaml_node_t *v, const char *path, char ***out, size_t *n_out,
+                       bool allow_empty_item)
+{
+    const yaml_node_t *single = NULL;
+    size_t n;
+    if (v->type == YAML_SCALAR_NODE) {
+        single = v;
+        n = 1;
+    } else if (v->type == YAML_SEQUENCE_NODE) {
+        n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+    } else {
+        return fail(x, &v->start_mark, "%s must be a list of strings, got %s", path,
+                    kind_name(v));
+    }
+    if (n > TD_CONFIG_MAX_LIST_ITEMS)
+        return fail(x, &v->start_mark, "%s has %zu items (at most %u)", path, n,
+                    TD_CONFIG_MAX_LIST_ITEMS);
+    char **arr = calloc(n ? n : 1, sizeof *arr);
+    if (!arr)
+        return nomem(x);
+    for (size_t i = 0; i < n; i++) {
+        const yaml_node_t *it =
+            single ? single : yaml_document_get_node(&x->doc, v->data.sequence.items.start[i]);
+        int rc = 0;
+        if (!it || it->type != YAML_SCALAR_NODE)
+            rc = fail(x, it ? &it->start_mark : &v->start_mark,
+                      "%s[%zu] must be a string, got %s", path, i, it ? kind_name(it) : "nothing");
+        else if (is_null(it) && !allow_empty_item)
+            rc = fail(x, &it->start_mark, "%s[%zu] is empty", path, i);
+        else if (!(arr[i] = strdup(is_null(it) ? "" : sval(it))))
+            rc = nomem(x);
+        if (rc) {
+            for (size_t j = 0; j < i; j++)
+                free(arr[j]);
+            free(arr);
+            return -1;
+        }
+    }
+    *out = arr;
+    *n_out = n;
+    return 0;
+}
+
+static int get_obstore(ctx *x, const yaml_node_t *v, const char *path)
+{
+    td_config *c = x->c;
+    if (v->type == YAML_SCALAR_NODE && is_null(v))
+        return 0;
+    if (v->type != YAML_MAPPING_NODE)
+        return fail(x, &v->start_mark, "%s must be a mapping of option: value, got %s", path,
+                    kind_name(v));
+    size_t n = (size_t)(v->data.mapping.pairs.top - v->data.mapping.pairs.start);
+    if (n > MAX_MAP_KEYS)
+        return fail(x, &v->start_mark, "%s has %zu keys (at most %u)", path, n, MAX_MAP_KEYS);
+    c->store_kv = calloc(n ? n : 1, sizeof *c->store_kv);
+    if (!c->store_kv)
+        return nomem(x);
+    for (size_t i = 0; i < n; i++) {
+        yaml_node_pair_t *p = &v->data.mapping.pairs.start[i];
+        const yaml_node_t *k = yaml_document_get_node(&x->doc, p->key);
+        const yaml_node_t *val = yaml_document_get_node(&x->doc, p->value);
+        /* keys were checked to be scalars by the caller's duplicate scan */
+        if (val->type != YAML_SCALAR_NODE)
+            return fail(x, &val->start_mark,
+                        "%s.%s must be a single value (string, number or boolean), got %s", path,
+                        sval(k), kind_name(val));
+        if (is_null(val))
+            return fail(x, &val->start_mark,
+                        "%s.%s has no value (give one or remove the key)", path, sval(k));
+        int b = as_bool(val);
+        const char *s = b == 1 ? "true" : b == 0 ? "false" : sval(val);
+        char *ks = strdup(sval(k)), *vs = strdup(s);
+        if (!ks || !vs) {
+            free(ks);
+            free(vs);
+            return nomem(x);
+        }
+        c->store_kv[c->n_store_kv].key = ks;
+        c->store_kv[c->n_store_kv].value = vs;
+        c->n_store_kv++;
+        bool keep4 = false;
+        if (secret_key(ks, &keep4)) {
+            char repl[16] = "***";
+            if (keep4 && strlen(vs) > 8) {
+                bool plain_safe = true; /* keep the source valid YAML */
+                for (int j = 0; j < 4; j++)
+                    if (!((vs[j] >= 'A' && vs[j] <= 'Z') || (vs[j] >= '0' && vs[j] <= '9') ||
+                          (vs[j] >= 'a' && vs[j] <= 'z')))
+                        plain_safe = false;
+                memcpy(repl, vs, 4);
+                strcpy(repl + 4, "***");
+                if (add_mask(x, val, plain_safe ? repl : "\"***\""))
+                    return -1;
+            } else if (add_mask(x, val, "\"***\"")) {
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+static int get_codec(ctx *x, const yaml_node_t *v, const char *path, int *out)
+{
+    static const char *const names[] = {"snappy", "zstd", "none"};
+    if (v->type != YAML_SCALAR_NODE || is_null(v) || as_bool(v) >= 0)
+        return fail(x, &v->start_mark, "%s must be one of snappy, zstd, none; got %s", path,
+                    kind_name(v));
+    char low[16];
+    const char *s = sval(v);
+    size_t i = 0;
+    for (; s[i] && i + 1 < sizeof low; i++)
+        low[i] = (char)lower((unsigned char)s[i]);
+    low[i] = 0;
+    if (!s[i]) {
+        if (!strcmp(low, "snappy")) {
+            *out = PQ_CODEC_SNAPPY;
+            return 0;
+        }
+        if (!strcmp(low, "zstd")) {
+            *out = PQ_CODEC_ZSTD;
+            return 0;
+        }
+        if (!strcmp(low, "none") || !strcmp(low, "uncompressed")) {
+            *out = PQ_CODEC_NONE;
+            return 0;
+        }
+    }
+    char shown[64];
+    show(shown, sizeof shown, v);
+    const char *best = NULL;
+    size_t bd = SIZE_MAX;
+    for (size_t j = 0; j < 3; j++) {
+        size_t d = edit_distance(s, names[j]);
+        if (d < bd)
+            bd = d, best = names[j];
+    }
+    if (bd <= 2)
+        return fail(x, &v->start_mark,
+                    "%s: unknown compression '%s' (did you mean '%s'?; one of snappy, zstd, none)",
+                    path, shown, best);
+    return fail(x, &v->start_mark, "%s: unknown compression '%s' (one of snappy, zstd, none)",
+                path, shown);
+}
+
+static void set_int(td_config *c, const field *f, uint64_t v)
+{
+    char *p = (char *)c + f->off;
+    if (f->width == 8) {
+        uint64_t u = v;
+        memcpy(p, &u, 8);
+    } else {
+        unsigned u = (unsigned)v; /* every 4-byte field's max fits (checked above) */
+        memcpy(p, &u, 4);
+    }
+}
+
+/* Checks a mapping's keys: scalars, no duplicates. */
+static int check_keys(ctx *x, const yaml_node_t *m, const char *where)
+{
+    size_t n = (size_t)(m->data.mapping.pairs.top - m->data.mapping.pairs.start);
+    if (n > MAX_MAP_KEYS)
+        return fail(x, &m->start_mark, "%s has %zu keys (at most %u)", where, n, MAX_MAP_KEYS);
+    for (size_t i = 0; i < n; i++) {
+        const yaml_node_t *k = yaml_document_get_node(&x->doc, m->data.mapping.pairs.start[i].key);
+        if (!k || k->type != YAML_SCALAR_NODE)
+            return fail(x, k ? &k->start_mark : &m->start_mark,
+                        "keys in %s must be plain names, got %s", where,
+                        k ? kind_name(k) : "nothing");
+        for (size_t j = 0; j < i; j++) {
+            const yaml_node_t *o =
+                yaml_document_get_node(&x->doc, m->data.mapping.pairs.start[j].key);
+            if (!strcmp(sval(o), sval(k))) {
+                char shown[64];
+                show(shown, sizeof shown, k);
+                return fail(x, &k->start_mark, "duplicate key '%s' in %s (first at line %lu)",
+                            shown, where, (unsigned long)o->start_mark.line + 1);
+            }
+        }
+    }
+    return 0;
+}
+
+static int load_section(ctx *x, const section *sec, const yaml_node_t *m)
+{
+    char where[64];
+    snprintf(where, sizeof where, "'%s'", sec->key);
+    if (m->type == YAML_SCALAR_NODE && is_null(m))
+        return 0; /* "fetch:" with nothing under it: all defaults */
+    if (m->type != YAML_MAPPING_NODE)
+        return fail(x, &m->start_mark, "'%s' must be a mapping of keys, got %s", sec->key,
+                    kind_name(m));
+    if (check_keys(x, m, where))
+        return -1;
+    size_t n = (size_t)(m->data.mapping.pairs.top - m->data.mapping.pairs.start);
+    for (size_t i = 0; i < n; i++) {
+        yaml_node_pair_t *p = &m->data.mapping.pairs.start[i];
+        const yaml_node_t *k = yaml_document_get_node(&x->doc, p->key);
+        const yaml_node_t *v = yaml_document_get_node(&x->doc, p->value);
+        const field *f = sec->fields;
+        while (f->key && strcmp(f->key, sval(k)))
+            f++;
+        if (!f->key) {
+            const char *valid[16];
+            size_t nv = 0;
+            for (const field *g = sec->fields; g->key && nv < 16; g++)
+                valid[nv++] = g->key;
+            return unknown_key(x, k, where, valid, nv);
+        }
+        char path[96];
+        snprintf(path, sizeof path, "%s.%s", sec->key, f->key);
+        x->seen[f->id] = true;
+        x->mark[f->id] = v->start_mark;
+        td_config *c = x->c;
+        uint64_t u = 0;
+        int rc = 0;
+        switch (f->type) {
+        case F_UINT:
+            rc = get_uint(x, v, path, f->min, f->max, &u);
+            if (!rc)
+                set_int(c, f, u);
+            break;
+        case F_SECONDS:
+            rc = get_seconds(x, v, path, f->max, &u);
+            if (!rc)
+                set_int(c, f, u);
+            break;
+        case F_CODEC:
+            rc = get_codec(x, v, path, &c->compression);
+            break;
+        case F_OBSTORE:
+            if (v->type == YAML_MAPPING_NODE && check_keys(x, v, "'store.obstore_config'"))
+                return -1;
+            rc = get_obstore(x, v, path);
+            break;
+        case F_STRING:
+            if (f->id == K_CA) {
+                if (is_null(v)) {
+                    free(c->ca_bundle);
+                    c->ca_bundle = NULL;
+                    break;
+                }
+                rc = get_string(x, v, path, &c->ca_bundle);
+                if (!rc && !*c->ca_bundle)
+                    rc = fail(x, &v->start_mark, "%s is empty (remove it or give a file)", path);
+            } else { /* store.name */
+                if (is_null(v))
+                    return fail(x, &v->start_mark,
+                                "store.name is empty: give a store URL (s3://bucket, "
+                                "https://host/path, ...) or a local folder");
+                rc = get_string(x, v, path, &c->store_name);
+                if (!rc && !*c->store_name)
+                    rc = fail(x, &v->start_mark,
+                              "store.name is empty: give a store URL (s3://bucket, "
+                              "https://host/path, ...) or a local folder");
+                if (!rc)
+                    rc = mask_url_password(x, v);
+            }
+            break;
+        case F_STRLIST:
+            if (f->id == K_PREFIXES) {
+                if (is_null(v))
+                    break; /* default: everything */
+                char **arr = NULL;
+                size_t na = 0;
+                rc = get_strlist(x, v, path, &arr, &na, true);
+                if (!rc && na == 0) {
+                    free(arr);
+                    rc = fail(x, &v->start_mark,
+                              "store.prefixes is an empty list, so nothing would be listed "
+                              "(remove it to list everything)");
+                }
+                if (!rc) {
+                    free_strv(c->prefixes, c->n_prefixes, default_prefixes);
+                    c->prefixes = arr;
+                    c->n_prefixes = na;
+                }
+            } else { /* fetch.suffixes; [] = every key */
+                char **arr = NULL;
+                size_t na = 0;
+                if (is_null(v)) {
+                    rc = fail(x, &v->start_mark,
+                              "fetch.suffixes is null: give a list, or [] to take every key");
+                    break;
+                }
+                rc = get_strlist(x, v, path, &arr, &na, false);
+                if (!rc) {
+                    free_strv(c->suffixes, c->n_suffixes, default_suffixes);
+                    c->suffixes = arr;
+                    c->n_suffixes = na;
+                }
+            }
+            break;
+        }
+        if (rc)
+            return -1;
+    }
+    return 0;
+}
+
+/* For messages about two keys: point at the first one written in the file. */
+static const yaml_mark_t *mark_of(ctx *x, int a, int b)
+{
+    if (x->seen[a])
+        return &x->mark[a];
+    if (x->seen[b])
+        return &x->mark[b];
+    return NULL;
+}
+
+static int cross_checks(ctx *x)
+{
+    td_config *c = x->c;
+    if (!x->store_seen)
+        return fail(x, NULL,
+                    "the 'store' section is missing; at least store.name is needed, e.g.\n"
+                    "  store:\n    name: s3://bucket   # or a local folder");
+    if (!c->store_name)
+        return fail(x, NULL,
+                    "store.name is missing: give a store URL (s3://bucket, https://host/path, "
+                    "...) or a local folder");
+    if (c->n_consumers > c->list_chunk_size)
+        return fail(x, mark_of(x, K_NCONS, K_LIST),
+                    "concurrency.n_consumers (%u) must be at most concurrency.list_chunk_size "
+                    "(%zu)",
+                    c->n_consumers, c->list_chunk_size);
+    if (c->max_buffer_size < c->list_chunk_size)
+        return fail(x, mark_of(x, K_MAXBUF, K_LIST),
+                    "concurrency.max_buffer_size (%zu) must be at least "
+                    "concurrency.list_chunk_size (%zu)",
+                    c->max_buffer_size, c->list_chunk_size);
+    if (c->max_buffer_size % c->list_chunk_size)
+        return fail(x, mark_of(x, K_MAXBUF, K_LIST),
+                    "concurrency.max_buffer_size (%zu) must be a multiple of "
+                    "concurrency.list_chunk_size (%zu)",
+                    c->max_buffer_size, c->list_chunk_size);
+    if (c->write_chunk_size < c->list_chunk_size)
+        return fail(x, mark_of(x, K_WRITE, K_LIST),
+                    "concurrency.write_chunk_size (%zu) must be at least "
+                    "concurrency.list_chunk_size (%zu)",
+                    c->write_chunk_size, c->list_chunk_size);
+    if (c->write_chunk_size > c->max_buffer_size)
+        return fail(x, mark_of(x, K_WRITE, K_MAXBUF),
+                    "concurrency.write_chunk_size (%zu) must be at most "
+                    "concurrency.max_buffer_size (%zu)",
+                    c->write_chunk_size, c->max_buffer_size);
+    if (x->seen[K_ROWGROUP]) {
+        if (c->row_group_size > c->write_chunk_size)
+            return fail(x, &x->mark[K_ROWGROUP],
+                        "output.row_group_size (%llu) must be at most "
+                        "concurrency.write_chunk_size (%zu)",
+                        (unsigned long long)c->row_group_size, c->write_chunk_size);
+    } else if (c->row_group_size > c->write_chunk_size) {
+        c->row_group_size = c->write_chunk_size; /* a file never holds more rows */
+    }
+    if (c->prefetch_bytes > c->max_header_bytes)
+        return fail(x, mark_of(x, K_PREFETCH, K_MAXHDR),
+                    "fetch.prefetch_bytes (%llu) must be at most fetch.max_header_bytes (%llu)",
+                    (unsigned long long)c->prefetch_bytes,
+                    (unsigned long long)c->max_header_bytes);
+    return 0;
+}
+
+static int load_doc(ctx *x)
+{
+    const yaml_node_t *root = yaml_document_get_root_node(&x->doc);
+    if (!root || (root->type == YAML_SCALAR_NODE && is_null(root)))
+        return fail(x, NULL,
+                    "the config is empty; it needs at least:\n  store:\n    name: s3://bucket"
+                    "   # or a local folder");
+    if (root->type != YAML_MAPPING_NODE)
+        return fail(x, &root->start_mark,
+                    "the config must be a mapping with the sections store, concurrency, fetch, "
+                    "output, network; got %s",
+                    kind_name(root));
+    if (check_keys(x, root, "the top level"))
+        return -1;
+    size_t n = (size_t)(root->data.mapping.pairs.top - root->data.mapping.pairs.start);
+    for (size_t i = 0; i < n; i++) {
+        yaml_node_pair_t *p = &root->data.mapping.pairs.start[i];
+        const yaml_node_t *k = yaml_document_get_node(&x->doc, p->key);
+        const yaml_node_t *v = yaml_document_get_node(&x->doc, p->value);
+        const section *s = sections;
+        while (s->key && strcmp(s->key, sval(k)))
+            s++;
+        if (!s->key) {
+            const char *valid[8];
+            size_t nv = 0;
+            for (const section *t = sections; t->key; t++)
+                valid[nv++] = t->key;
+            /* a section key at the top level is a common indentation slip */
+            for (const section *t = sections; t->key; t++)
+                for (const field *f = t->fields; f->key; f++)
+                    if (!strcmp(f->key, sval(k)))
+                        return fail(x, &k->start_mark,
+                                    "unknown key '%s' at the top level (did you mean '%s' "
+                                    "indented under '%s:'?)",
+                                    f->key, f->key, t->key);
+            return unknown_key(x, k, "the top level", valid, nv);
+        }
+        if (s == sections)
+            x->store_seen = true;
+        if (load_section(x, s, v))
+            return -1;
+    }
+    return cross_checks(x);
+}
+
+static int parse(ctx *x)
+{
+    yaml_parser_t parser;
+    if (!yaml_parser_initialize(&parser))
+        return nomem(x);
+    yaml_parser_set_input_string(&parser, (const unsigned char *)x->text, x->text_len);
+    if (!yaml_parser_load(&parser, &x->doc)) {
+        if (parser.error == YAML_MEMORY_ERROR) {
+            yaml_parser_delete(&parser);
+            return nomem(x);
+        }
+        const char *prob = parser.problem ? parser.problem : "invalid YAML";
+        size_t at = char_to_byte(x->text, x->text_len, parser.problem_mark.index);
+        if (at < x->text_len && x->text[at] == '\t')
+            fail(x, &parser.problem_mark, "YAML syntax error: a tab; YAML indents with spaces only");
+        else if (parser.context)
+            fail(x, &parser.problem_mark, "YAML syntax error: %s (%s at line %lu column %lu)",
+                 prob, parser.context, (unsigned long)parser.context_mark.line + 1,
+                 (unsigned long)parser.context_mark.column + 1);
+        else
+            fail(x, &parser.problem_mark, "YAML syntax error: %s", prob);
+        yaml_parser_delete(&parser);
+        return -1;
+    }
+    /* A second document would be silently ignored: refuse it. */
+    yaml_document_t more;
+    int rc = 0;
+    if (yaml_document_get_root_node(&x->doc)) {
+        if (!yaml_parser_load(&parser, &more)) {
+            const char *prob = parser.problem ? parser.problem : "invalid YAML";
+            rc = fail(x, &parser.problem_mark, "YAML syntax error: %s", prob);
+        } else {
+            const yaml_node_t *r2 = yaml_document_get_root_node(&more);
+            if (r2)
+                rc = fail(x, &r2->start_mark,
+                          "a second YAML document ('---'): the config is one document");
+            yaml_document_delete(&more);
+        }
+        if (rc)
+            yaml_document_delete(&x->doc);
+    }
+    yaml_parser_delete(&parser);
+    return rc;
+}
+
+static int load_text(td_config *c, const char *text, size_t len, const char *name, char *err,
+                     size_t errlen)
+{
+    ctx x;
+    memset(&x, 0, sizeof x);
+    x.name = name && *name ? name : "config";
+    x.err = err;
+    x.errlen = errlen;
+    x.c = c;
+    x.text = text;
+    x.text_len = len;
+    td_config_defaults(c);
+    if (errlen)
+        err[0] = 0;
+    int rc = -1;
+    if (memchr(text, 0, len))
+        rc = fail(&x, NULL, "the config contains a NUL byte (is it a text file?)");
+    else if (parse(&x) == 0) {
+        rc = load_doc(&x);
+        if (!rc)
+            rc = build_source(&x);
+        yaml_document_delete(&x.doc);
+    }
+    for (size_t i = 0; i < x.n_masks; i++)
+        free(x.masks[i].repl);
+    free(x.masks);
+    if (rc) {
+        td_config_free(c);
+        return -1;
+    }
+    return 0;
+}
+
+int td_config_load_string(td_config *c, const char *yaml, const char *name, char *err,
+                          size_t errlen)
+{
+    size_t len = strlen(yaml);
+    if (len > TD_CONFIG_MAX_FILE_BYTES) {
+        td_config_defaults(c);
+        snprintf(err, errlen, "%s: the config is larger than %u bytes", name ? name : "config",
+                 TD_CONFIG_MAX_FILE_BYTES);
+        return -1;
+    }
+    return load_text(c, yaml, len, name, err, errlen);
+}
+
+int td_config_load(td_config *c, const char *path, char *err, size_t errlen)
+{
+    td_config_defaults(c);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "%s: cannot open the config: %s", path, strerror(errno));
+        return -1;
+    }
+    char *buf = malloc(TD_CONFIG_MAX_FILE_BYTES + 1);
+    if (!buf) {
+        fclose(f);
+        snprintf(err, errlen, "%s: out of memory", path);
+        return -1;
+    }
+    size_t n = fread(buf, 1, TD_CONFIG_MAX_FILE_BYTES + 1, f);
+    int rerr = ferror(f);
+    int saved = errno;
+    fclose(f);
+    if (rerr) {
+        free(buf);
+        snprintf(err, errlen, "%s: cannot read the config: %s", path, strerror(saved));
+        return -1;
+    }
+    if (n > TD_CONFIG_MAX_FILE_BYTES) {
+        free(buf);
+        snprintf(err, errlen, "%s: the config is larger than %u bytes", path,
+                 TD_CONFIG_MAX_FILE_BYTES);
+        return -1;
+    }
+    int rc = load_text(c, buf, n, path, err, errlen);
+    free(buf);
+    return rc;
+}

@@ -1,0 +1,62 @@
+/* config.h - the YAML configuration of `tiff-dumper headers` (see docs/config.md).
+ *
+ * The keys and defaults of the Python original (store, concurrency) plus tiff-dumper's own
+ * optional sections (fetch, output, network). Loading validates everything a run needs, so
+ * that a bad config fails before any network traffic, with a message that names the file,
+ * line:column, the key path and what to do.
+ */
+#ifndef TD_CLI_CONFIG_H
+#define TD_CLI_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "parquet.h"
+#include "store.h"
+
+typedef struct td_config {
+    char *store_name;                 /* as written */
+    char **prefixes; size_t n_prefixes;        /* at least one ("" when absent) */
+    store_kv *store_kv; size_t n_store_kv;     /* obstore_config flattened: values as strings
+                                                  ("true"/"false" for bools) */
+    unsigned n_consumers;
+    size_t list_chunk_size, max_buffer_size, write_chunk_size;
+    uint64_t prefetch_bytes, max_header_bytes;
+    char **suffixes; size_t n_suffixes;
+    int compression;        /* pq_codec */
+    int zstd_level;
+    uint64_t row_group_size;
+    unsigned connect_timeout_ms, request_timeout_ms, max_attempts, retry_max_ms;
+    char *ca_bundle;        /* NULL if none */
+    char *source_text;      /* the YAML as read, for _SUCCESS / Parquet metadata, with values of
+                               secret-looking obstore keys (secret, key, token, password, sas)
+                               replaced by "***" */
+} td_config;
+
+/* Defaults of the original (and of our own sections). Allocates nothing: the default
+ * prefixes ({""}) and suffixes ({".tif", ".tiff"}) are static arrays that td_config_free
+ * recognises, so a defaults-only config may be freed or simply dropped. */
+void td_config_defaults(td_config *c);
+/* Returns 0, or -1 with a message in err naming the file, line:column, key and what to do.
+ * Starts from td_config_defaults (whatever c held is overwritten, not freed). On failure c
+ * holds the defaults again, so td_config_free(c) is always safe. */
+int td_config_load(td_config *c, const char *path, char *err, size_t errlen);
+/* As td_config_load, from memory; name is used in messages (e.g. "config.yaml"). */
+int td_config_load_string(td_config *c, const char *yaml, const char *name, char *err, size_t errlen);
+void td_config_free(td_config *c);
+/* true if key counts as a TIFF under the suffix rule (case-insensitive suffix match; no
+ * suffixes = every key). */
+bool td_config_is_tiff(const td_config *c, const char *key, size_t key_len);
+
+/* Limits the loader enforces (documented in docs/config.md). */
+#define TD_CONFIG_MAX_FILE_BYTES (1u << 20)
+#define TD_CONFIG_MAX_CONSUMERS 100000u
+#define TD_CONFIG_MAX_CHUNK 100000000u        /* list/write chunk, buffer size */
+#define TD_CONFIG_MIN_PREFETCH 16u
+#define TD_CONFIG_MAX_HEADER_BYTES (1ull << 30)
+#define TD_CONFIG_MAX_TIMEOUT_S 86400u
+#define TD_CONFIG_MAX_ATTEMPTS 100u
+#define TD_CONFIG_MAX_LIST_ITEMS 10000u       /* prefixes, suffixes, obstore keys */
+
+#endif

@@ -1,0 +1,60 @@
+/* main.c - tiff-dumper: dispatch to a subcommand. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd_headers.h"
+#if TD_HAVE_INFO
+#include "cmd_info.h"
+#endif
+
+#ifndef TD_VERSION
+#define TD_VERSION "0.0.0"
+#endif
+
+static void usage(FILE *out) {
+    fputs("usage: tiff-dumper COMMAND [ARGS]\n"
+          "\n"
+          "Dump the headers of TIFF / BigTIFF / GeoTIFF files in an object store or a local\n"
+          "folder to Parquet, reading only the first bytes of each file.\n"
+          "\n"
+          "commands:\n"
+          "  headers CONFIG OUT_DIR [--quiet | --loud]\n"
+          "                        list the store of CONFIG, write the headers to OUT_DIR\n"
+          "  info [--json] FILE... print the header of local TIFF files\n"
+          "\n"
+          "  tiff-dumper COMMAND --help   help of one command\n"
+          "  tiff-dumper --version        version\n"
+          "\n"
+          "exit status: 0 success; 1 some objects failed; 2 usage or config error;\n"
+          "             3 the run failed or was interrupted\n",
+          out);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "-V") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("tiff-dumper %s\n", TD_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "headers") == 0)
+        return td_cmd_headers(argc - 1, argv + 1);
+    if (strcmp(cmd, "info") == 0) {
+#if TD_HAVE_INFO
+        return td_cmd_info(argc - 1, argv + 1);
+#else
+        fprintf(stderr, "tiff-dumper: 'info' is not built in this version\n");
+        return 2;
+#endif
+    }
+    fprintf(stderr, "tiff-dumper: unknown command '%s'\n", cmd);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,92 @@
+/* progress.c - progress display of `headers` (see progress.h). */
+#include "progress.h"
+
+#include <inttypes.h>
+#include <unistd.h>
+
+void td_progress_init(td_progress *p, td_progress_level level, FILE *out) {
+    p->level = level;
+    p->out = out;
+    p->tty = isatty(fileno(out));
+    p->line_drawn = false;
+    p->last_t = 0;
+    p->last_dumped = 0;
+    p->rate = 0;
+}
+
+unsigned td_progress_period_ms(const td_progress *p) {
+    if (p->level == TD_PROGRESS_QUIET)
+        return 0;
+    return p->tty ? 250u : 5000u;
+}
+
+static void clock_text(double s, char *buf, size_t len) {
+    unsigned long t = (unsigned long)s;
+    if (t >= 3600)
+        snprintf(buf, len, "%lu:%02lu:%02lu", t / 3600, t / 60 % 60, t % 60);
+    else
+        snprintf(buf, len, "%02lu:%02lu", t / 60, t % 60);
+}
+
+void td_progress_update(const td_stats *st, void *ud) {
+    td_progress *p = ud;
+    if (p->level == TD_PROGRESS_QUIET)
+        return;
+    double dt = st->elapsed_s - p->last_t;
+    if (dt > 0.05) {
+        double inst = (double)(st->dumped + st->failed - p->last_dumped) / dt;
+        /* smoothed so that the terminal line does not flicker; plain lines are 5 s apart
+         * and show the rate over that interval */
+        p->rate = (p->tty && p->last_t > 0) ? 0.7 * p->rate + 0.3 * inst : inst;
+        p->last_t = st->elapsed_s;
+        p->last_dumped = st->dumped + st->failed;
+    }
+    char el[32];
+    clock_text(st->elapsed_s, el, sizeof el);
+    if (p->tty) {
+        /* kept well under 80 columns: a wrapped line cannot be redrawn with \r */
+        fprintf(p->out,
+                "\r\033[K[%s] listed %" PRIu64 "  dumped %" PRIu64 "  failed %" PRIu64
+                "  %.0f headers/s",
+                el, st->listed, st->dumped, st->failed, p->rate);
+        p->line_drawn = true;
+    } else {
+        fprintf(p->out,
+                "tiff-dumper: %s listed %" PRIu64 ", dumped %" PRIu64 ", failed %" PRIu64
+                ", skipped %" PRIu64 ", %.0f headers/s\n",
+                el, st->listed, st->dumped, st->failed, st->skipped, p->rate);
+    }
+    fflush(p->out);
+}
+
+static void clear_line(td_progress *p) {
+    if (p->line_drawn) {
+        fputs("\r\033[K", p->out);
+        p->line_drawn = false;
+    }
+}
+
+void td_progress_error(const char *path, const char *stage, const char *kind,
+                       const char *message, void *ud) {
+    td_progress *p = ud;
+    if (p->level != TD_PROGRESS_LOUD)
+        return;
+    clear_line(p);
+    fprintf(p->out, "tiff-dumper: %s failed (%s, %s): %s\n", path, stage, kind, message);
+}
+
+void td_progress_end(td_progress *p, const td_stats *st, const char *out_dir, int rc) {
+    clear_line(p);
+    if (p->level == TD_PROGRESS_QUIET)
+        return;
+    char el[32];
+    clock_text(st->elapsed_s, el, sizeof el);
+    fprintf(p->out,
+            "tiff-dumper: %s %" PRIu64 " headers dumped, %" PRIu64 " failed, %" PRIu64
+            " skipped (%" PRIu64 " listed) in %s (%.3f s, %.0f headers/s), %" PRIu64
+            " requests, %" PRIu64 " bytes fetched -> %s\n",
+            rc == 0 ? "done:" : "stopped:", st->dumped, st->failed, st->skipped, st->listed,
+            el, st->elapsed_s, st->elapsed_s > 0 ? (double)st->dumped / st->elapsed_s : 0.0,
+            st->requests, st->bytes_fetched, out_dir);
+    fflush(p->out);
+}

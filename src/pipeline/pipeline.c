@@ -1,0 +1,912 @@
+/* pipeline.c - the loop side of a run: listing with backpressure, the key queue, fetch
+ * slots driving the TIFF parser, and handing results to the writer thread.
+ *
+ * Everything here runs on one libuv loop thread except td_writer_* (writer.c). Counts that
+ * bound memory: queued keys + pending list errors + keys of pages being listed never exceed
+ * max_buffer_size; at most n_consumers slots exist; each slot holds one prefetch buffer and
+ * the follow-up bytes of one object (at most max_header_bytes, enforced by the parser). */
+#include "pipeline.h"
+
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "pipeline_internal.h"
+#include "store.h"
+#include "tiff.h"
+
+#ifndef TD_VERSION
+#define TD_VERSION "0.0.0"
+#endif
+
+#define MAX_LISTERS 8 /* prefixes listed at once */
+
+const char *td_pipe_err_name(int code) {
+    switch (code) {
+#define TD_PIPE_X_NAME(name, c, short_name, text) \
+    case c:                                       \
+        return short_name;
+        TD_PIPE_ERRNO_MAP(TD_PIPE_X_NAME)
+#undef TD_PIPE_X_NAME
+    default:
+        return "unknown";
+    }
+}
+
+const char *td_pipe_strerror(int code) {
+    switch (code) {
+#define TD_PIPE_X_TEXT(name, c, short_name, text) \
+    case c:                                       \
+        return text;
+        TD_PIPE_ERRNO_MAP(TD_PIPE_X_TEXT)
+#undef TD_PIPE_X_TEXT
+    default:
+        return "unknown error";
+    }
+}
+
+typedef struct keynode {
+    struct keynode *next;
+    uint64_t size;
+    int64_t mtime_ms;
+    size_t len;
+    char *etag; /* into key[] past the key's NUL, or NULL */
+    char key[]; /* NUL-terminated */
+} keynode;
+
+typedef struct pipe_s pipe_s;
+
+typedef struct lister {
+    pipe_s *p;
+    store_list_req req;
+    size_t prefix_idx;
+    bool in_flight;
+} lister;
+
+typedef struct slot {
+    pipe_s *p;
+    struct slot *next_free;
+    tiff_parser *parser;
+    uint8_t *prefetch;
+    keynode *key;
+    store_get_req first;
+    /* follow-up requests of the current round and their buffers (kept until reset, since
+     * the parser does not copy what it is fed) */
+    store_get_req *reqs;
+    size_t n_reqs, cap_reqs, pending;
+    uint8_t **bufs;
+    size_t n_bufs, cap_bufs;
+    int round_status;
+    store_get_req *failed_req;
+    uint64_t buf_bytes;        /* follow-up bytes held, counted in followup_used */
+    uint64_t parked_need;      /* bytes a parked slot waits for */
+    struct slot *next_parked;
+    td_result res;
+    char message[1280];
+    bool active;
+} slot;
+
+struct pipe_s {
+    const td_pipeline_options *o;
+    const td_config *cfg;
+    uv_loop_t loop;
+    store *st;
+    td_writer *writer;
+    uv_async_t wake;
+    uv_timer_t timer;
+    uv_signal_t sigint, sigterm;
+    bool handles_open;
+    uint64_t t0;
+    /* listing */
+    lister listers[MAX_LISTERS];
+    size_t next_prefix;
+    size_t active_listers;
+    uint64_t reserved; /* keys of pages being listed */
+    /* key queue */
+    keynode *qhead, *qtail;
+    uint64_t queued;
+    uint64_t pending_errors; /* standalone error results not yet returned by the writer */
+    /* slots */
+    slot **slots;
+    size_t n_slots;
+    slot *free_slots;
+    size_t active_slots;
+    /* follow-up buffers of all slots together stay near a budget; a slot whose first
+     * follow-up round does not fit waits (parked) until others give bytes back */
+    uint64_t followup_used, followup_budget;
+    slot *park_head, *park_tail;
+    /* state */
+    bool stopping, interrupted, finishing;
+    int fail_code;
+    char fail_msg[512];
+    td_stats stats;
+    tiff_limits limits;
+};
+
+static void pump(pipe_s *p);
+
+static void set_fail(pipe_s *p, int code, const char *fmt, ...) {
+    if (p->fail_code == 0) {
+        p->fail_code = code;
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(p->fail_msg, sizeof p->fail_msg, fmt, ap);
+        va_end(ap);
+    }
+    p->stopping = true;
+}
+
+/* snprintf whose truncation is intended (messages are cut, never overflow). */
+static void msgf(char *dst, size_t n, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+static void msgf(char *dst, size_t n, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(dst, n, fmt, ap);
+    va_end(ap);
+}
+
+static double now_s(const pipe_s *p) { return (double)(uv_hrtime() - p->t0) / 1e9; }
+
+/* "file:///root/key" style name of an object, for messages. */
+static void object_url(const pipe_s *p, const char *key, char *buf, size_t len) {
+    const char *u = store_url(p->st);
+    size_t ul = strlen(u);
+    bool slash = ul > 0 && u[ul - 1] == '/';
+    msgf(buf, len, "%s%s%s", u, slash ? "" : "/", key);
+}
+
+static void report_error(pipe_s *p, const td_result *r) {
+    p->stats.failed++;
+    if (p->o->on_error) {
+        char url[1024];
+        object_url(p, r->path, url, sizeof url);
+        p->o->on_error(url, r->stage, r->kind, r->message, p->o->ud);
+    }
+}
+
+/* A list-stage error row that is not tied to a slot. */
+static void push_list_error(pipe_s *p, const char *key, int status, const char *msg) {
+    size_t kl = strlen(key), ml = strlen(msg);
+    char url[1024];
+    object_url(p, key, url, sizeof url);
+    bool named = strstr(msg, key) != NULL;
+    size_t full = ml + (named ? 0 : strlen(url) + 2);
+    td_result *r = calloc(1, sizeof *r + kl + 1 + full + 1);
+    if (!r) {
+        set_fail(p, TD_PIPE_E_NOMEM, "out of memory");
+        return;
+    }
+    char *kbuf = (char *)(r + 1);
+    char *mbuf = kbuf + kl + 1;
+    memcpy(kbuf, key, kl + 1);
+    if (named)
+        memcpy(mbuf, msg, ml + 1);
+    else
+        msgf(mbuf, full + 1, "%s: %s", url, msg);
+    r->is_header = false;
+    r->path = kbuf;
+    r->path_len = kl;
+    r->mtime_ms = INT64_MIN;
+    r->stage = "list";
+    r->kind = store_err_name(status);
+    r->message = mbuf;
+    r->attempts = 1;
+    p->pending_errors++;
+    report_error(p, r);
+    td_writer_push(p->writer, r);
+}
+
+/* ------------------------------------------------------------------ listing */
+
+static void list_cb(store_list_req *req, int status, const store_entry *e, size_t n,
+                    const store_bad_entry *bad, size_t n_bad, bool done);
+
+static int start_page(pipe_s *p, lister *l) {
+    l->in_flight = true;
+    p->reserved += p->cfg->list_chunk_size;
+    int rc = store_list_next(p->st, &l->req);
+    if (rc < 0) {
+        l->in_flight = false;
+        p->reserved -= p->cfg->list_chunk_size;
+        push_list_error(p, l->req.prefix, rc, l->req.errmsg[0] ? l->req.errmsg : store_strerror(rc));
+        store_list_free(p->st, &l->req);
+        l->req.cb = NULL; /* slot free */
+        p->active_listers--;
+    }
+    return rc;
+}
+
+static uint64_t room(const pipe_s *p) {
+    uint64_t used = p->queued + p->pending_errors + p->reserved;
+    return used >= p->cfg->max_buffer_size ? 0 : p->cfg->max_buffer_size - used;
+}
+
+static void pump_listing(pipe_s *p) {
+    while (!p->stopping && room(p) >= p->cfg->list_chunk_size) {
+        /* continue a listing between pages, else start the next prefix */
+        lister *pick = NULL;
+        for (size_t i = 0; i < MAX_LISTERS; i++) {
+            lister *l = &p->listers[i];
+            if (l->req.cb && !l->in_flight) {
+                pick = l;
+                break;
+            }
+        }
+        if (!pick && p->next_prefix < p->cfg->n_prefixes && p->active_listers < MAX_LISTERS) {
+            for (size_t i = 0; i < MAX_LISTERS; i++) {
+                lister *l = &p->listers[i];
+                if (!l->req.cb) {
+                    memset(l, 0, sizeof *l);
+                    l->p = p;
+                    l->prefix_idx = p->next_prefix++;
+                    l->req.prefix = p->cfg->prefixes[l->prefix_idx];
+                    l->req.page_size = p->cfg->list_chunk_size;
+                    l->req.cb = list_cb;
+                    l->req.data = l;
+                    p->active_listers++;
+                    pick = l;
+                    break;
+                }
+            }
+        }
+        if (!pick)
+            break;
+        start_page(p, pick);
+    }
+}
+
+static void list_cb(store_list_req *req, int status, const store_entry *e, size_t n,
+                    const store_bad_entry *bad, size_t n_bad, bool done) {
+    lister *l = req->data;
+    pipe_s *p = l->p;
+    l->in_flight = false;
+    p->reserved -= p->cfg->list_chunk_size;
+    if (!p->stopping) {
+        for (size_t i = 0; i < n; i++) {
+            p->stats.listed++;
+            if (!td_config_is_tiff(p->cfg, e[i].key, e[i].key_len)) {
+                p->stats.skipped++;
+                continue;
+            }
+            size_t el = e[i].etag ? strlen(e[i].etag) + 1 : 0;
+            keynode *k = malloc(sizeof *k + e[i].key_len + 1 + el);
+            if (!k) {
+                set_fail(p, TD_PIPE_E_NOMEM, "out of memory queueing keys");
+                break;
+            }
+            k->next = NULL;
+            k->size = e[i].size;
+            k->mtime_ms = e[i].mtime_ms;
+            k->len = e[i].key_len;
+            memcpy(k->key, e[i].key, e[i].key_len);
+            k->key[e[i].key_len] = '\0';
+            k->etag = NULL;
+            if (el) {
+                k->etag = k->key + e[i].key_len + 1;
+                memcpy(k->etag, e[i].etag, el);
+            }
+            if (p->qtail)
+                p->qtail->next = k;
+            else
+                p->qhead = k;
+            p->qtail = k;
+            p->queued++;
+        }
+        for (size_t i = 0; i < n_bad && !p->stopping; i++) {
+            p->stats.listed++;
+            size_t kl = strlen(bad[i].key);
+            /* a directory that could not be listed (key ends with '/') hides objects: always
+             * reported; other unreadable entries only when they would count as TIFF */
+            bool dir = kl > 0 && bad[i].key[kl - 1] == '/';
+            if (!dir && !td_config_is_tiff(p->cfg, bad[i].key, kl)) {
+                p->stats.skipped++;
+                continue;
+            }
+            push_list_error(p, bad[i].key, bad[i].status, bad[i].message);
+        }
+        if (status < 0 && status != STORE_E_CANCELED)
+            push_list_error(p, req->prefix, status, req->errmsg[0] ? req->errmsg : store_strerror(status));
+    }
+    if (done || status < 0 || p->stopping) {
+        if (!done)
+            store_list_free(p->st, req);
+        req->cb = NULL;
+        p->active_listers--;
+    }
+    pump(p);
+}
+
+/* ------------------------------------------------------------------ fetch slots */
+
+static void slot_step(slot *s);
+static void slot_fetch_needs(slot *s);
+static void slot_finish(slot *s);
+
+static slot *slot_new(pipe_s *p) {
+    slot *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->p = p;
+    s->parser = tiff_parser_new(&p->limits);
+    s->prefetch = malloc(p->cfg->prefetch_bytes ? p->cfg->prefetch_bytes : 1);
+    if (!s->parser || !s->prefetch) {
+        tiff_parser_free(s->parser);
+        free(s->prefetch);
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+static void slot_release_bufs(slot *s) {
+    for (size_t i = 0; i < s->n_bufs; i++)
+        free(s->bufs[i]);
+    s->n_bufs = 0;
+    s->p->followup_used -= s->buf_bytes;
+    s->buf_bytes = 0;
+}
+
+static void slot_free(slot *s) {
+    slot_release_bufs(s);
+    free(s->bufs);
+    free(s->reqs);
+    tiff_parser_free(s->parser);
+    free(s->prefetch);
+    free(s->key);
+    free(s);
+}
+
+/* Error message naming the object. */
+static void slot_error(slot *s, const char *stage, const char *kind, const char *detail,
+                       int http_status, unsigned attempts) {
+    pipe_s *p = s->p;
+    char url[1024];
+    object_url(p, s->key->key, url, sizeof url);
+    if (strstr(detail, s->key->key))
+        msgf(s->message, sizeof s->message, "%s", detail);
+    else
+        msgf(s->message, sizeof s->message, "%s: %s", url, detail);
+    td_result *r = &s->res;
+    r->is_header = false;
+    r->stage = stage;
+    r->kind = kind;
+    r->message = s->message;
+    r->http_status = http_status;
+    r->attempts = attempts;
+    report_error(p, r);
+    slot_finish(s);
+}
+
+static void slot_finish(slot *s) {
+    pipe_s *p = s->p;
+    p->stats.in_flight--;
+    if (p->stopping) {
+        /* nothing new is finished after a stop: the slot goes straight back */
+        s->active = false;
+        p->active_slots--;
+        free(s->key);
+        s->key = NULL;
+        slot_release_bufs(s);
+        s->next_free = p->free_slots;
+        p->free_slots = s;
+        return;
+    }
+    if (s->res.is_header)
+        p->stats.dumped++;
+    td_writer_push(p->writer, &s->res);
+}
+
+static void first_cb(store_get_req *req, int status) {
+    slot *s = req->data;
+    pipe_s *p = s->p;
+    if (status < 0) {
+        slot_error(s, "fetch", store_err_name(status), req->errmsg[0] ? req->errmsg : store_strerror(status),
+                   req->http_status, req->attempts);
+        pump(p);
+        return;
+    }
+    s->res.requests++;
+    s->res.fetched_bytes += req->got;
+    p->stats.requests++;
+    p->stats.bytes_fetched += req->got;
+    if (req->object_size != UINT64_MAX && req->object_size != s->key->size)
+        tiff_parser_set_size(s->parser, req->object_size); /* changed since listing */
+    if (req->got)
+        tiff_parser_feed(s->parser, 0, s->prefetch, (size_t)req->got);
+    slot_step(s);
+    pump(p);
+}
+
+static void follow_cb(store_get_req *req, int status) {
+    slot *s = req->data;
+    pipe_s *p = s->p;
+    s->pending--;
+    if (status < 0) {
+        if (s->round_status == 0) {
+            s->round_status = status;
+            s->failed_req = req;
+        }
+    } else {
+        s->res.requests++;
+        s->res.fetched_bytes += req->got;
+        p->stats.requests++;
+        p->stats.bytes_fetched += req->got;
+        if (req->got)
+            tiff_parser_feed(s->parser, req->offset, req->buf, (size_t)req->got);
+    }
+    if (s->pending == 0) {
+        if (s->round_status < 0) {
+            store_get_req *f = s->failed_req;
+            slot_error(s, "fetch", store_err_name(s->round_status),
+                       f->errmsg[0] ? f->errmsg : store_strerror(s->round_status),
+                       f->http_status, f->attempts);
+        } else {
+            slot_step(s);
+        }
+        pump(p);
+    }
+}
+
+static void slot_step(slot *s) {
+    pipe_s *p = s->p;
+    int rc = tiff_parser_run(s->parser);
+    if (rc == TIFF_OK) {
+        s->res.is_header = true;
+        s->res.hdr = tiff_parser_header(s->parser);
+        slot_finish(s);
+        return;
+    }
+    if (rc != TIFF_NEED) {
+        slot_error(s, "parse", tiff_err_name(rc), tiff_parser_errmsg(s->parser), 0, 0);
+        return;
+    }
+    if (p->stopping) {
+        slot_finish(s);
+        return;
+    }
+    slot_fetch_needs(s);
+}
+
+static void slot_fetch_needs(slot *s) {
+    pipe_s *p = s->p;
+    const tiff_range *r;
+    size_t k = tiff_parser_needs(s->parser, &r);
+    if (k == 0) {
+        slot_error(s, "parse", tiff_err_name(TIFF_E_USAGE), "parser needs bytes but named no range", 0, 0);
+        return;
+    }
+    uint64_t need = 0;
+    for (size_t i = 0; i < k; i++)
+        need += r[i].length;
+    /* A slot that already holds follow-up bytes is never parked: holding while waiting
+     * would deadlock. So the budget is soft: it stops new objects from starting follow-up
+     * reads while it is exceeded; each object is capped by max_header_bytes anyway. */
+    if (s->buf_bytes == 0 && p->followup_used > 0 && p->followup_used + need > p->followup_budget) {
+        s->parked_need = need;
+        s->next_parked = NULL;
+        if (p->park_tail)
+            p->park_tail->next_parked = s;
+        else
+            p->park_head = s;
+        p->park_tail = s;
+        return;
+    }
+    p->followup_used += need;
+    s->buf_bytes += need;
+    if (k > s->cap_reqs) {
+        store_get_req *nr = realloc(s->reqs, k * sizeof *nr);
+        if (!nr) {
+            slot_error(s, "fetch", store_err_name(STORE_E_NOMEM), "out of memory", 0, 0);
+            return;
+        }
+        s->reqs = nr;
+        s->cap_reqs = k;
+    }
+    if (s->n_bufs + k > s->cap_bufs) {
+        size_t cap = (s->n_bufs + k) * 2;
+        uint8_t **nb = realloc(s->bufs, cap * sizeof *nb);
+        if (!nb) {
+            slot_error(s, "fetch", store_err_name(STORE_E_NOMEM), "out of memory", 0, 0);
+            return;
+        }
+        s->bufs = nb;
+        s->cap_bufs = cap;
+    }
+    /* The parser caps what it asks for (max_fetch_bytes), so these allocations are bounded
+     * per object. */
+    for (size_t i = 0; i < k; i++) {
+        uint8_t *b = malloc(r[i].length ? (size_t)r[i].length : 1);
+        if (!b) {
+            slot_error(s, "fetch", store_err_name(STORE_E_NOMEM), "out of memory", 0, 0);
+            return;
+        }
+        s->bufs[s->n_bufs++] = b;
+        store_get_req *q = &s->reqs[i];
+        memset(q, 0, sizeof *q);
+        q->key = s->key->key;
+        q->offset = r[i].offset;
+        q->length = r[i].length;
+        q->buf = b;
+        q->cb = follow_cb;
+        q->data = s;
+    }
+    s->n_reqs = k;
+    s->round_status = 0;
+    s->failed_req = NULL;
+    s->pending = k;
+    /* ranges of one round in parallel */
+    for (size_t i = 0; i < k; i++) {
+        int rc2 = store_get(p->st, &s->reqs[i]);
+        if (rc2 < 0) {
+            s->pending--;
+            if (s->round_status == 0) {
+                s->round_status = rc2;
+                s->failed_req = &s->reqs[i];
+            }
+        }
+    }
+    if (s->pending == 0) {
+        /* every range refused synchronously: no callback will come */
+        store_get_req *f = s->failed_req;
+        slot_error(s, "fetch", store_err_name(s->round_status),
+                   f->errmsg[0] ? f->errmsg : store_strerror(s->round_status), f->http_status,
+                   f->attempts);
+    }
+}
+
+static void slot_start(pipe_s *p, slot *s, keynode *k) {
+    s->active = true;
+    p->active_slots++;
+    p->stats.in_flight++;
+    free(s->key);
+    s->key = k;
+    slot_release_bufs(s);
+    memset(&s->res, 0, sizeof s->res);
+    s->res.owner = s;
+    s->res.path = k->key;
+    s->res.path_len = k->len;
+    s->res.has_size = true;
+    s->res.size = k->size;
+    s->res.mtime_ms = k->mtime_ms;
+    s->res.etag = k->etag;
+    tiff_parser_reset(s->parser, k->size);
+    uint64_t len = p->cfg->prefetch_bytes;
+    if (len > k->size)
+        len = k->size;
+    if (len == 0) {
+        slot_step(s); /* an empty object: the parser says what is wrong with it */
+        return;
+    }
+    memset(&s->first, 0, sizeof s->first);
+    s->first.key = k->key;
+    s->first.offset = 0;
+    s->first.length = len;
+    s->first.buf = s->prefetch;
+    s->first.cb = first_cb;
+    s->first.data = s;
+    int rc = store_get(p->st, &s->first);
+    if (rc < 0)
+        slot_error(s, "fetch", store_err_name(rc), s->first.errmsg[0] ? s->first.errmsg : store_strerror(rc),
+                   0, 1);
+}
+
+static void pump_slots(pipe_s *p) {
+    while (!p->stopping && p->qhead) {
+        slot *s = p->free_slots;
+        if (s) {
+            p->free_slots = s->next_free;
+        } else if (p->n_slots < p->cfg->n_consumers) {
+            s = slot_new(p);
+            if (!s) {
+                set_fail(p, TD_PIPE_E_NOMEM, "out of memory allocating fetch slots");
+                return;
+            }
+            p->slots[p->n_slots++] = s;
+        } else {
+            return;
+        }
+        keynode *k = p->qhead;
+        p->qhead = k->next;
+        if (!p->qhead)
+            p->qtail = NULL;
+        p->queued--;
+        slot_start(p, s, k);
+    }
+}
+
+/* ------------------------------------------------------------------ orchestration */
+
+static void close_cb(uv_handle_t *h) { (void)h; }
+
+static void close_handles(pipe_s *p) {
+    if (!p->handles_open)
+        return;
+    p->handles_open = false;
+    uv_close((uv_handle_t *)&p->wake, close_cb);
+    uv_close((uv_handle_t *)&p->timer, close_cb);
+    if (p->o->handle_signals) {
+        uv_close((uv_handle_t *)&p->sigint, close_cb);
+        uv_close((uv_handle_t *)&p->sigterm, close_cb);
+    }
+}
+
+static void unpark(pipe_s *p) {
+    while (p->park_head) {
+        slot *s = p->park_head;
+        if (!p->stopping && p->followup_used > 0 &&
+            p->followup_used + s->parked_need > p->followup_budget)
+            return;
+        p->park_head = s->next_parked;
+        if (!p->park_head)
+            p->park_tail = NULL;
+        if (p->stopping)
+            slot_finish(s);
+        else
+            slot_fetch_needs(s);
+    }
+}
+
+static void take_done(pipe_s *p) {
+    td_result *r = td_writer_take_done(p->writer);
+    while (r) {
+        td_result *next = r->next;
+        if (r->owner) {
+            slot *s = r->owner;
+            slot_release_bufs(s); /* the writer is done with the header */
+            s->active = false;
+            p->active_slots--;
+            s->next_free = p->free_slots;
+            p->free_slots = s;
+        } else {
+            p->pending_errors--;
+            free(r);
+        }
+        r = next;
+    }
+    if (td_writer_failed(p->writer))
+        set_fail(p, TD_PIPE_E_OUTPUT, "writing the output failed");
+    unpark(p);
+}
+
+static bool listing_done(const pipe_s *p) {
+    return p->active_listers == 0 && p->next_prefix >= p->cfg->n_prefixes;
+}
+
+static void pump(pipe_s *p) {
+    take_done(p);
+    if (!p->stopping) {
+        pump_slots(p);
+        pump_listing(p);
+        pump_slots(p);
+    }
+    /* in flight: listings and slots still fetching (slots at the writer do not count) */
+    bool lists_busy = false;
+    for (size_t i = 0; i < MAX_LISTERS; i++)
+        lists_busy |= p->listers[i].in_flight;
+    bool fetching = p->stats.in_flight > 0;
+    if (!p->finishing) {
+        if (p->stopping && !lists_busy && !fetching) {
+            for (size_t i = 0; i < MAX_LISTERS; i++)
+                if (p->listers[i].req.cb) {
+                    store_list_free(p->st, &p->listers[i].req);
+                    p->listers[i].req.cb = NULL;
+                }
+            p->active_listers = 0;
+            p->finishing = true;
+            td_writer_finish(p->writer, true);
+        } else if (!p->stopping && listing_done(p) && !p->qhead && !fetching) {
+            p->finishing = true;
+            td_writer_finish(p->writer, false);
+        }
+    }
+    if (p->finishing && td_writer_exited(p->writer)) {
+        take_done(p);
+        close_handles(p);
+    }
+}
+
+static void wake_cb(uv_async_t *a) { pump(a->data); }
+
+static void timer_cb(uv_timer_t *t) {
+    pipe_s *p = t->data;
+    if (p->o->progress) {
+        p->stats.queued = p->queued;
+        p->stats.elapsed_s = now_s(p);
+        p->o->progress(&p->stats, p->o->ud);
+    }
+}
+
+static void signal_cb(uv_signal_t *h, int signum) {
+    pipe_s *p = h->data;
+    p->interrupted = true;
+    set_fail(p, TD_PIPE_E_INTERRUPTED, "interrupted by signal %d", signum);
+    /* a second signal gets the default action: quit at once */
+    uv_signal_stop(&p->sigint);
+    uv_signal_stop(&p->sigterm);
+    pump(p);
+}
+
+static void writer_wake(void *ud) {
+    pipe_s *p = ud;
+    uv_async_send(&p->wake);
+}
+
+static void json_str(FILE *f, const char *s) {
+    fputc('"', f);
+    for (const unsigned char *c = (const unsigned char *)s; c && *c; c++) {
+        if (*c == '"' || *c == '\\')
+            fprintf(f, "\\%c", *c);
+        else if (*c == '\n')
+            fputs("\\n", f);
+        else if (*c == '\t')
+            fputs("\\t", f);
+        else if (*c < 0x20)
+            fprintf(f, "\\u%04x", *c);
+        else
+            fputc(*c, f);
+    }
+    fputc('"', f);
+}
+
+static int write_success(pipe_s *p, const char *version, char *err, size_t errlen) {
+    size_t n = strlen(p->o->out_dir) + 32;
+    char *tmp = malloc(n), *fin = malloc(n);
+    if (!tmp || !fin) {
+        free(tmp);
+        free(fin);
+        snprintf(err, errlen, "out of memory");
+        return TD_PIPE_E_NOMEM;
+    }
+    snprintf(tmp, n, "%s/._SUCCESS.tmp", p->o->out_dir);
+    snprintf(fin, n, "%s/_SUCCESS", p->o->out_dir);
+    FILE *f = fopen(tmp, "w");
+    int rc = TD_PIPE_OK;
+    if (!f) {
+        snprintf(err, errlen, "cannot create %s", tmp);
+        rc = TD_PIPE_E_OUTPUT;
+        goto out;
+    }
+    const td_stats *s = &p->stats;
+    fprintf(f, "{\"tool\":\"tiff-dumper\",\"version\":");
+    json_str(f, version);
+    fprintf(f, ",\"schema_version\":1,\"store\":");
+    json_str(f, store_url(p->st));
+    fprintf(f, ",\"prefixes\":[");
+    for (size_t i = 0; i < p->cfg->n_prefixes; i++) {
+        if (i)
+            fputc(',', f);
+        json_str(f, p->cfg->prefixes[i]);
+    }
+    fprintf(f,
+            "],\"listed\":%" PRIu64 ",\"skipped\":%" PRIu64 ",\"dumped\":%" PRIu64
+            ",\"failed\":%" PRIu64 ",\"bytes_fetched\":%" PRIu64 ",\"requests\":%" PRIu64
+            ",\"header_files\":%" PRIu64 ",\"error_files\":%" PRIu64
+            ",\"elapsed_seconds\":%.3f,\"headers_per_second\":%.1f,\"config\":",
+            s->listed, s->skipped, s->dumped, s->failed, s->bytes_fetched, s->requests,
+            s->header_files, s->error_files, s->elapsed_s,
+            s->elapsed_s > 0 ? (double)s->dumped / s->elapsed_s : 0.0);
+    json_str(f, p->cfg->source_text ? p->cfg->source_text : "");
+    fprintf(f, "}\n");
+    if (fclose(f) != 0 || rename(tmp, fin) != 0) {
+        snprintf(err, errlen, "cannot write %s", fin);
+        rc = TD_PIPE_E_OUTPUT;
+    }
+out:
+    free(tmp);
+    free(fin);
+    return rc;
+}
+
+int td_pipeline_run(const td_pipeline_options *o, td_stats *stats_out, char *err, size_t errlen) {
+    pipe_s *p = calloc(1, sizeof *p);
+    int rc = TD_PIPE_OK;
+    if (!p) {
+        snprintf(err, errlen, "out of memory");
+        return TD_PIPE_E_NOMEM;
+    }
+    p->o = o;
+    p->cfg = o->config;
+    const char *version = o->tool_version ? o->tool_version : TD_VERSION;
+    p->t0 = uv_hrtime();
+    tiff_limits lim = TIFF_LIMITS_INIT;
+    if (p->cfg->max_header_bytes)
+        lim.max_fetch_bytes = p->cfg->max_header_bytes;
+    p->limits = lim;
+    p->followup_budget = (uint64_t)64 << 20;
+    if (p->followup_budget < 2 * lim.max_fetch_bytes)
+        p->followup_budget = 2 * lim.max_fetch_bytes;
+    p->slots = calloc(p->cfg->n_consumers ? p->cfg->n_consumers : 1, sizeof *p->slots);
+    if (!p->slots || uv_loop_init(&p->loop) != 0) {
+        free(p->slots);
+        free(p);
+        snprintf(err, errlen, "out of memory or no event loop");
+        return TD_PIPE_E_SYSTEM;
+    }
+
+    store_options so = STORE_OPTIONS_INIT;
+    so.kv = p->cfg->store_kv;
+    so.n_kv = p->cfg->n_store_kv;
+    so.max_in_flight = p->cfg->n_consumers;
+    so.connect_timeout_ms = p->cfg->connect_timeout_ms;
+    so.request_timeout_ms = p->cfg->request_timeout_ms;
+    so.max_attempts = p->cfg->max_attempts;
+    so.retry_max_ms = p->cfg->retry_max_ms;
+    so.ca_bundle = p->cfg->ca_bundle;
+    char serr[512] = "";
+    int src = store_open(&p->st, &p->loop, p->cfg->store_name, &so, serr, sizeof serr);
+    if (src < 0) {
+        msgf(err, errlen, "store '%s': %s", p->cfg->store_name, serr[0] ? serr : store_strerror(src));
+        rc = (src == STORE_E_CONFIG || src == STORE_E_NOT_FOUND) ? TD_PIPE_E_CONFIG : TD_PIPE_E_STORE;
+        goto out_loop;
+    }
+    char werr[512] = "";
+    if (td_output_prepare(o->out_dir, werr, sizeof werr) != 0) {
+        msgf(err, errlen, "%s", werr);
+        rc = TD_PIPE_E_OUTPUT;
+        goto out_store;
+    }
+    td_writer_options wo = {p->cfg, o->out_dir, store_url(p->st), version, writer_wake, p};
+    if (td_writer_start(&p->writer, &wo, werr, sizeof werr) != 0) {
+        msgf(err, errlen, "%s", werr);
+        rc = TD_PIPE_E_OUTPUT;
+        goto out_store;
+    }
+    uv_async_init(&p->loop, &p->wake, wake_cb);
+    p->wake.data = p;
+    uv_timer_init(&p->loop, &p->timer);
+    p->timer.data = p;
+    if (o->progress && o->progress_ms)
+        uv_timer_start(&p->timer, timer_cb, o->progress_ms, o->progress_ms);
+    if (o->handle_signals) {
+        uv_signal_init(&p->loop, &p->sigint);
+        uv_signal_init(&p->loop, &p->sigterm);
+        p->sigint.data = p->sigterm.data = p;
+        uv_signal_start(&p->sigint, signal_cb, SIGINT);
+        uv_signal_start(&p->sigterm, signal_cb, SIGTERM);
+    }
+    p->handles_open = true;
+
+    pump(p);
+    uv_run(&p->loop, UV_RUN_DEFAULT);
+
+    uint64_t hf = 0, ef = 0;
+    if (td_writer_join(p->writer, &hf, &ef, werr, sizeof werr) != 0) {
+        /* the writer's own message is the one that says what failed */
+        p->fail_code = 0;
+        set_fail(p, TD_PIPE_E_OUTPUT, "%s", werr);
+    }
+    p->stats.header_files = hf;
+    p->stats.error_files = ef;
+    p->stats.elapsed_s = now_s(p);
+    p->stats.queued = p->queued;
+    if (p->fail_code == 0)
+        p->fail_code = write_success(p, version, p->fail_msg, sizeof p->fail_msg);
+    rc = p->fail_code;
+    if (rc != 0)
+        msgf(err, errlen, "%s", p->fail_msg);
+out_store:
+    store_close(p->st);
+    uv_run(&p->loop, UV_RUN_DEFAULT); /* let the store finish closing */
+out_loop:
+    if (stats_out)
+        *stats_out = p->stats;
+    while (p->qhead) {
+        keynode *k = p->qhead;
+        p->qhead = k->next;
+        free(k);
+    }
+    for (size_t i = 0; i < p->n_slots; i++)
+        slot_free(p->slots[i]);
+    free(p->slots);
+    uv_loop_close(&p->loop);
+    free(p);
+    return rc;
+}

@@ -1,0 +1,10 @@
+# End-to-end tests of the tool (helper "pipeline"); included by tests/cli/CMakeLists.txt.
+if(TARGET tiff-dumper)
+  add_test(NAME cli_e2e_corpus
+           COMMAND ${TD_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/e2e_corpus.py
+                   $<TARGET_FILE:tiff-dumper> ${TD_CORPUS_DIR} ${TD_NODE_DIR})
+  add_test(NAME cli_e2e_commands
+           COMMAND ${TD_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/e2e_cli.py
+                   $<TARGET_FILE:tiff-dumper> ${TD_CORPUS_DIR} ${TD_NODE_DIR})
+  set_tests_properties(cli_e2e_corpus cli_e2e_commands PROPERTIES TIMEOUT 300)
+endif()
