@@ -1,9 +1,11 @@
-/* cmd_info.c - `tiff-dumper info [--json] FILE...`.
- * Reads each local file the way the pipeline reads an object (one 16 KiB prefetch from 0, then
- * the parser's needs() rounds, with pread) and prints the header: JSON Lines with --json, an
- * aligned text form otherwise. */
+/* cmd_info.c - `tiff-dumper info [--json] [-o KEY=VALUE]... FILE|URL...`.
+ * Reads each file the way the pipeline reads an object (one 16 KiB prefetch from 0, then the
+ * parser's needs() rounds) and prints the header: JSON Lines with --json, an aligned text form
+ * otherwise. Local paths are read with pread; URLs (s3://, gs://, az://, http(s)://, file://)
+ * go through the same store backends as `headers`, one request at a time on a private loop. */
 #include "cmd_info.h"
 
+#include "store.h"
 #include "tiff.h"
 
 #include <errno.h>
@@ -18,15 +20,19 @@
 #define INFO_MAX_ROUNDS 100000
 
 static const char usage_text[] =
-    "usage: tiff-dumper info [--json] FILE...\n"
+    "usage: tiff-dumper info [--json] [-o KEY=VALUE]... FILE|URL...\n"
     "\n"
-    "Parse the TIFF / BigTIFF / GeoTIFF header of each local FILE (first IFD, IFD chain,\n"
-    "GeoKeys) the way `tiff-dumper headers` does: one 16 KiB read from offset 0, then only\n"
-    "the ranges the parser asks for.\n"
+    "Parse the TIFF / BigTIFF / GeoTIFF header of each local FILE or store URL (first IFD,\n"
+    "IFD chain, GeoKeys) the way `tiff-dumper headers` does: one 16 KiB read from offset 0,\n"
+    "then only the ranges the parser asks for. URLs: s3://BUCKET/KEY, gs://BUCKET/KEY,\n"
+    "az://CONTAINER/KEY, http(s)://HOST/PATH, file:///PATH; credentials come from the\n"
+    "usual environment variables (AWS_*, GOOGLE_APPLICATION_CREDENTIALS, AZURE_STORAGE_*).\n"
     "\n"
-    "  --json     one JSON object per file (JSON Lines): {\"path\":..., header fields...}\n"
-    "             or {\"path\":..., \"error\":KIND, \"message\":...}\n"
-    "  -h, --help this text\n"
+    "  --json             one JSON object per file (JSON Lines): {\"path\":..., fields...}\n"
+    "                     or {\"path\":..., \"error\":KIND, \"message\":...}\n"
+    "  -o, --option K=V   a store option, as under store.obstore_config in the config\n"
+    "                     (e.g. -o skip_signature=true -o region=eu-central-1)\n"
+    "  -h, --help         this text\n"
     "\n"
     "Without --json: file facts, the named fields present, GeoKeys, other tags, warnings.\n"
     "Exit status: 0 all files parsed, 1 some failed, 2 usage error.\n";
@@ -120,6 +126,113 @@ static int parse_file(tiff_parser *p, const char *path, bufset *bufs, char *io_e
     }
     close(fd);
     return rc;
+}
+
+/* ---- store URLs ---------------------------------------------------------------------- */
+
+typedef struct {
+    int done, status;
+} get_wait;
+
+static void get_cb(store_get_req *req, int status) {
+    get_wait *w = req->data;
+    w->done = 1;
+    w->status = status;
+}
+
+/* One ranged read, waited for on the private loop. */
+static int store_read(uv_loop_t *loop, store *st, store_get_req *g, const char *key,
+                      uint64_t off, uint8_t *buf, uint64_t len) {
+    get_wait w = {0, 0};
+    memset(g, 0, sizeof *g);
+    g->key = key;
+    g->offset = off;
+    g->length = len;
+    g->buf = buf;
+    g->cb = get_cb;
+    g->data = &w;
+    int rc = store_get(st, g);
+    if (rc != 0)
+        return rc;
+    while (!w.done && uv_run(loop, UV_RUN_ONCE)) {
+    }
+    return w.done ? w.status : STORE_E_CANCELED;
+}
+
+/* A URL names a store (everything up to the last '/') and a key (the rest). */
+static int is_url(const char *s) {
+    const char *c = strstr(s, "://");
+    if (!c || c == s) return 0;
+    for (const char *q = s; q < c; q++)
+        if (!((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9') ||
+              *q == '+' || *q == '-' || *q == '.'))
+            return 0;
+    return 1;
+}
+
+static int parse_url(tiff_parser *p, const char *url, const store_options *opts, bufset *bufs,
+                     char *io_err, size_t io_len, const char **kind) {
+    io_err[0] = 0;
+    const char *host = strstr(url, "://") + 3;
+    const char *slash = strrchr(host, '/');
+    if (!slash || !slash[1]) {
+        snprintf(io_err, io_len, "'%s' names no object: expected SCHEME://BUCKET/KEY", url);
+        *kind = "config";
+        return -1;
+    }
+    char *root = strndup(url, (size_t)(slash - url));
+    const char *key = slash + 1;
+    uv_loop_t loop;
+    if (!root || uv_loop_init(&loop) != 0) {
+        free(root);
+        snprintf(io_err, io_len, "out of memory");
+        *kind = "nomem";
+        return -1;
+    }
+    store *st = NULL;
+    char err[512];
+    int rc = store_open(&st, &loop, root, opts, err, sizeof err);
+    free(root);
+    if (rc != 0) {
+        snprintf(io_err, io_len, "%s", err);
+        *kind = store_err_name(rc);
+    } else {
+        /* Store failures (srv) and parse results (rc) use different code spaces. */
+        store_get_req g;
+        int srv = 0;
+        tiff_parser_reset(p, TIFF_SIZE_UNKNOWN);
+        unsigned char *b = bufs_new(bufs, INFO_PREFETCH);
+        srv = b ? store_read(&loop, st, &g, key, 0, b, INFO_PREFETCH) : STORE_E_NOMEM;
+        if (srv == 0) {
+            if (g.object_size != UINT64_MAX)
+                tiff_parser_set_size(p, g.object_size);
+            else if (g.got < INFO_PREFETCH)
+                tiff_parser_set_size(p, g.got); /* a short read is the end of the object */
+            if (g.got) tiff_parser_feed(p, 0, b, (size_t)g.got);
+            int rounds = 0;
+            while (srv == 0 && (rc = tiff_parser_run(p)) == TIFF_NEED &&
+                   rounds++ < INFO_MAX_ROUNDS) {
+                const tiff_range *need;
+                size_t k = tiff_parser_needs(p, &need);
+                for (size_t i = 0; i < k && srv == 0; i++) {
+                    unsigned char *nb = bufs_new(bufs, (size_t)need[i].length);
+                    srv = nb ? store_read(&loop, st, &g, key, need[i].offset, nb,
+                                          need[i].length)
+                             : STORE_E_NOMEM;
+                    if (srv == 0 && g.got)
+                        tiff_parser_feed(p, need[i].offset, nb, (size_t)g.got);
+                }
+            }
+        }
+        if (srv != 0) {
+            snprintf(io_err, io_len, "%s", g.errmsg[0] ? g.errmsg : store_strerror(srv));
+            *kind = store_err_name(srv);
+        }
+        store_close(st);
+    }
+    uv_run(&loop, UV_RUN_DEFAULT); /* let closing handles finish */
+    uv_loop_close(&loop);
+    return io_err[0] ? -1 : rc;
 }
 
 static void json_str(FILE *out, const char *s) {
@@ -217,52 +330,85 @@ static void print_text(FILE *out, const char *path, const tiff_header *h) {
     }
 }
 
+/* "KEY=VALUE" into kv (pointers into arg, which is modified). */
+static int split_kv(char *arg, store_kv *kv) {
+    char *eq = strchr(arg, '=');
+    if (!eq || eq == arg) return -1;
+    *eq = '\0';
+    kv->key = arg;
+    kv->value = eq + 1;
+    return 0;
+}
+
 int td_cmd_info(int argc, char **argv) {
-    int json = 0, nfiles = 0, i;
-    for (i = 1; i < argc; i++) {
-        const char *a = argv[i];
+    int json = 0, nfiles = 0;
+    /* argv entries only; at most argc of each */
+    const char **files = calloc((size_t)argc + 1, sizeof *files);
+    store_kv *kvs = calloc((size_t)argc + 1, sizeof *kvs);
+    size_t n_kv = 0;
+    if (!files || !kvs) {
+        free(files);
+        free(kvs);
+        fprintf(stderr, "tiff-dumper info: out of memory\n");
+        return 1;
+    }
+    int bad = 0;
+    for (int i = 1; i < argc && !bad; i++) {
+        char *a = argv[i];
         if (!strcmp(a, "--")) {
-            i++;
+            while (++i < argc) files[nfiles++] = argv[i];
             break;
         }
         if (!strcmp(a, "--json")) json = 1;
         else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             fputs(usage_text, stdout);
+            free(files);
+            free(kvs);
             return 0;
+        } else if (!strcmp(a, "-o") || !strcmp(a, "--option") || !strncmp(a, "--option=", 9)) {
+            char *v = a[1] == 'o' ? (i + 1 < argc ? argv[++i] : NULL)
+                      : a[8] == '=' ? a + 9 : (i + 1 < argc ? argv[++i] : NULL);
+            if (!v || split_kv(v, &kvs[n_kv]) != 0) {
+                fprintf(stderr, "tiff-dumper info: %s needs KEY=VALUE, e.g. -o skip_signature=true\n\n%s",
+                        a, usage_text);
+                bad = 1;
+            } else {
+                n_kv++;
+            }
         } else if (a[0] == '-' && a[1]) {
             fprintf(stderr, "tiff-dumper info: unknown option '%s'\n\n%s", a, usage_text);
-            return 2;
+            bad = 1;
         } else {
-            nfiles++;
+            files[nfiles++] = a;
         }
     }
-    nfiles += argc - i;
-    if (nfiles == 0) {
+    if (!bad && nfiles == 0) {
         fprintf(stderr, "tiff-dumper info: no FILE given\n\n%s", usage_text);
-        return 2;
+        bad = 1;
     }
-    tiff_parser *p = tiff_parser_new(NULL);
+    tiff_parser *p = bad ? NULL : tiff_parser_new(NULL);
     if (!p) {
-        fprintf(stderr, "tiff-dumper info: out of memory\n");
-        return 1;
+        if (!bad) fprintf(stderr, "tiff-dumper info: out of memory\n");
+        free(files);
+        free(kvs);
+        return bad ? 2 : 1;
     }
+    store_options opts = STORE_OPTIONS_INIT;
+    opts.kv = kvs;
+    opts.n_kv = n_kv;
+    opts.max_in_flight = 4;
     bufset bufs = {0};
     char *jbuf = NULL;
     size_t jlen = 0, jcap = 0;
-    int failed = 0, printed = 0, after_dashdash = 0;
-    for (int k = 1; k < argc; k++) {
-        const char *path = argv[k];
-        if (!after_dashdash) {
-            if (!strcmp(path, "--")) {
-                after_dashdash = 1;
-                continue;
-            }
-            if (path[0] == '-' && path[1]) continue;
-        }
-        char io_err[256];
-        int rc = parse_file(p, path, &bufs, io_err, sizeof io_err);
+    int failed = 0, printed = 0;
+    for (int k = 0; k < nfiles; k++) {
+        const char *path = files[k];
+        char io_err[512];
+        const char *io_kind = "io";
+        int rc = is_url(path) ? parse_url(p, path, &opts, &bufs, io_err, sizeof io_err, &io_kind)
+                              : parse_file(p, path, &bufs, io_err, sizeof io_err);
         const tiff_header *h = rc == TIFF_OK ? tiff_parser_header(p) : NULL;
-        const char *kind = io_err[0] ? "io" : tiff_err_name(rc);
+        const char *kind = io_err[0] ? io_kind : tiff_err_name(rc);
         const char *msg = io_err[0] ? io_err : tiff_parser_errmsg(p);
         if (rc == TIFF_NEED) { /* only when the round cap was hit */
             kind = "limit";
@@ -301,6 +447,8 @@ int td_cmd_info(int argc, char **argv) {
     fflush(stdout);
     free(jbuf);
     free(bufs.bufs);
+    free(files);
+    free(kvs);
     tiff_parser_free(p);
     return failed ? 1 : 0;
 }

@@ -54,3 +54,34 @@ def tempdir(tag):
 
 def rmtree(d):
     shutil.rmtree(d, ignore_errors=True)
+
+
+def info_matches_local(exe, corpus, url_base, opts, env=None, every=40, n=10):
+    """`tiff-dumper info --json -o K=V... URL_BASE+rel` prints what `info --json FILE`
+    prints for a sample of corpus files (path aside); a missing key is `not_found`."""
+    rels = []
+    for d, _, files in os.walk(corpus, followlinks=True):
+        for f in files:
+            if f.lower().endswith((".tif", ".tiff")):
+                rels.append(os.path.relpath(os.path.join(d, f), corpus))
+    rels = sorted(rels)[::every][:n]
+    args = []
+    for k, v in opts.items():
+        args += ["-o", f"{k}={v}"]
+    urls = [url_base + r for r in rels] + [url_base + "no/such/key.tif"]
+    p = run_tool(exe, "info", "--json", *args, *urls, env=env, timeout=120)
+    q = run_tool(exe, "info", "--json", *[os.path.join(corpus, r) for r in rels], timeout=120)
+    got = [json.loads(x) for x in p.stdout.splitlines()]
+    want = [json.loads(x) for x in q.stdout.splitlines()]
+    if len(got) != len(urls) or len(want) != len(rels):
+        fail(f"info printed {len(got)} / {len(want)} lines: {p.stderr[-500:]}")
+    for g, w in zip(got, want):
+        g.pop("path")
+        w.pop("path")
+        if g != w:
+            fail(f"info over {url_base} differs from the local file: {json.dumps(g)[:300]} "
+                 f"vs {json.dumps(w)[:300]}")
+    if got[-1].get("error") != "not_found" or p.returncode != 1:
+        fail(f"missing key: {got[-1]}, exit {p.returncode}")
+    print(f"info: {len(rels)} files through {url_base} equal the local reading; "
+          f"a missing key is not_found")

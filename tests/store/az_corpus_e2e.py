@@ -91,6 +91,9 @@ def main():
                 print("FAIL the account key was printed")
                 return 1
             outs[name] = out
+        L.info_matches_local(exe, corpus, "az://corpus/",
+                             {"account_name": AZ.ACCOUNT, "account_key": AZ.KEY,
+                              "endpoint": f"http://127.0.0.1:{port}/{AZ.ACCOUNT}"})
         q = []
         for name in ("local", "azure"):
             q.append(f"SELECT * EXCLUDE (last_modified, etag) FROM "

@@ -52,3 +52,11 @@ if(TARGET td_net AND TARGET tiff-dumper)
                    $<TARGET_FILE:tiff-dumper> ${TD_CORPUS_DIR} ${TD_NODE_DIR})
   set_tests_properties(store_az_corpus_e2e PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300)
 endif()
+
+# The shared corpus through the GCS emulator equals the local-folder run.
+if(TARGET td_net AND TARGET tiff-dumper)
+  add_test(NAME store_gcs_corpus_e2e
+           COMMAND ${TD_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/gcs_corpus_e2e.py
+                   $<TARGET_FILE:tiff-dumper> ${TD_CORPUS_DIR} ${TD_NODE_DIR})
+  set_tests_properties(store_gcs_corpus_e2e PROPERTIES TIMEOUT 300)
+endif()

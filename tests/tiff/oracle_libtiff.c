@@ -185,7 +185,7 @@ static TIFF *lt_open(memfile *m) {
     TIFFOpenOptionsSetMaxSingleMemAlloc(o, 64 << 20);
     TIFFOpenOptionsSetErrorHandlerExtR(o, quiet, NULL);
     TIFFOpenOptionsSetWarningHandlerExtR(o, quiet, NULL);
-    TIFF *t = TIFFClientOpenExt("mem", "rm", m, mf_read, mf_write, mf_seek, mf_close, mf_size,
+    TIFF *t = TIFFClientOpenExt("mem", "rmc", m, mf_read, mf_write, mf_seek, mf_close, mf_size,
                                 mf_map, mf_unmap, o);
     TIFFOpenOptionsFree(o);
     return t;

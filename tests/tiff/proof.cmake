@@ -1,0 +1,15 @@
+# Proof of the parser beyond tifffile's corpus reading (issue 2): libtiff as a second oracle,
+# and the generated mutation suite. Included by tests/tiff/CMakeLists.txt.
+
+# libtiff is test-only: the parser itself never links it.
+pkg_check_modules(TIFF4 IMPORTED_TARGET libtiff-4)
+if(TIFF4_FOUND)
+  add_executable(tiff_oracle_libtiff oracle_libtiff.c)
+  target_link_libraries(tiff_oracle_libtiff PRIVATE td_tiff PkgConfig::TIFF4)
+  add_test(NAME tiff_oracle_libtiff
+           COMMAND tiff_oracle_libtiff ${TD_CORPUS_DIR}
+                   ${CMAKE_CURRENT_SOURCE_DIR}/libtiff_deviations.txt)
+else()
+  message(WARNING "libtiff-4 not found (scripts/deps.sh installs libtiff-dev): "
+                  "tiff_oracle_libtiff not built")
+endif()
