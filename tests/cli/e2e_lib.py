@@ -85,3 +85,33 @@ def info_matches_local(exe, corpus, url_base, opts, env=None, every=40, n=10):
         fail(f"missing key: {got[-1]}, exit {p.returncode}")
     print(f"info: {len(rels)} files through {url_base} equal the local reading; "
           f"a missing key is not_found")
+
+
+def same_rows(node_dir, out_a, out_b, names=("local", "store"), min_rows=300):
+    """Two runs over the same objects give equal header rows (last_modified and etag, which
+    are each store's own, left out) and equal error rows (path, stage, kind)."""
+    q = []
+    for out in (out_a, out_b):
+        q.append(f"SELECT * EXCLUDE (last_modified, etag) FROM "
+                 f"read_parquet('{out}/part-*.parquet') ORDER BY path")
+        q.append(f"SELECT path, stage, kind FROM "
+                 f"read_parquet('{out}/errors/part-*.parquet') ORDER BY path, stage")
+    ha, ea, hb, eb = duckdb(node_dir, *q)
+    print(f"{names[0]}: {len(ha)} rows, {len(ea)} errors; {names[1]}: {len(hb)} rows, "
+          f"{len(eb)} errors")
+    if len(ha) < min_rows:
+        fail(f"the {names[0]} run dumped too few files to mean anything")
+    if ha != hb:
+        a = {r["path"]: r for r in ha}
+        b = {r["path"]: r for r in hb}
+        shown = 0
+        for p in sorted(set(a) | set(b)):
+            if a.get(p) != b.get(p) and shown < 5:
+                ra, rb = a.get(p) or {}, b.get(p) or {}
+                diff = {k: (ra.get(k), rb.get(k)) for k in set(ra) | set(rb)
+                        if ra.get(k) != rb.get(k)}
+                print("DIFF", p, json.dumps(diff)[:800])
+                shown += 1
+        fail(f"header rows differ between the {names[0]} and the {names[1]} run")
+    if ea != eb:
+        fail(f"error rows differ: {ea[:3]} vs {eb[:3]}")

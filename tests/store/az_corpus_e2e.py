@@ -94,36 +94,9 @@ def main():
         L.info_matches_local(exe, corpus, "az://corpus/",
                              {"account_name": AZ.ACCOUNT, "account_key": AZ.KEY,
                               "endpoint": f"http://127.0.0.1:{port}/{AZ.ACCOUNT}"})
-        q = []
-        for name in ("local", "azure"):
-            q.append(f"SELECT * EXCLUDE (last_modified, etag) FROM "
-                     f"read_parquet('{outs[name]}/part-*.parquet') ORDER BY path")
-            q.append(f"SELECT path, stage, kind FROM "
-                     f"read_parquet('{outs[name]}/errors/part-*.parquet') ORDER BY path, stage")
-        lh, le, ah, ae = L.duckdb(node_dir, *q)
-        ok = True
-        print(f"local: {len(lh)} headers, {len(le)} errors; azure: {len(ah)} headers, "
-              f"{len(ae)} errors")
-        if lh != ah:
-            ok = False
-            lp = {r["path"]: r for r in lh}
-            ap = {r["path"]: r for r in ah}
-            print("FAIL header rows differ; paths only local:", sorted(set(lp) - set(ap))[:5],
-                  "only azure:", sorted(set(ap) - set(lp))[:5])
-            for path in sorted(set(lp) & set(ap)):
-                if lp[path] != ap[path]:
-                    diff = {k: (lp[path][k], ap[path].get(k)) for k in lp[path]
-                            if lp[path][k] != ap[path].get(k)}
-                    print("  ", path, str(diff)[:300])
-                    break
-        if le != ae:
-            ok = False
-            print("FAIL error rows differ:", [r for r in le if r not in ae][:5],
-                  [r for r in ae if r not in le][:5])
-        if ok:
-            print(f"ok   {len(lh)} header rows and {len(le)} error rows equal")
-        print(f"{int(ok)} passed, {int(not ok)} failed")
-        return 0 if ok else 1
+        L.same_rows(node_dir, outs["local"], outs["azure"], ("local", "azure"))
+        print("ok")
+        return 0
     finally:
         proc.send_signal(signal.SIGTERM)
         try:

@@ -6,7 +6,6 @@ error rows; `tiff-dumper info gs://...` prints what `info FILE` prints.
 
 usage: gcs_corpus_e2e.py TIFF_DUMPER CORPUS_DIR NODE_DIR"""
 import concurrent.futures
-import json
 import os
 import shutil
 import signal
@@ -64,30 +63,7 @@ def main():
                 L.fail(f"{name} run: exit status {p.returncode}")
             outs[name] = out
         L.info_matches_local(exe, corpus, "gs://corpus/", {}, env=env)
-        q = []
-        for name in ("local", "gcs"):
-            q.append(f"SELECT * EXCLUDE (last_modified, etag) FROM "
-                     f"read_parquet('{outs[name]}/part-*.parquet') ORDER BY path")
-            q.append(f"SELECT path, stage, kind FROM "
-                     f"read_parquet('{outs[name]}/errors/part-*.parquet') ORDER BY path, stage")
-        lh, le, gh, ge = L.duckdb(node_dir, *q)
-        print(f"local: {len(lh)} headers, {len(le)} errors; gcs: {len(gh)} headers, "
-              f"{len(ge)} errors")
-        if len(lh) < 300:
-            L.fail("the local run dumped too few files to mean anything")
-        if lh != gh:
-            a = {r["path"]: r for r in lh}
-            b = {r["path"]: r for r in gh}
-            for path in sorted(set(a) | set(b)):
-                if a.get(path) != b.get(path):
-                    ra, rb = a.get(path) or {}, b.get(path) or {}
-                    diff = {k: (ra.get(k), rb.get(k)) for k in set(ra) | set(rb)
-                            if ra.get(k) != rb.get(k)}
-                    print("DIFF", path, json.dumps(diff)[:800])
-                    break
-            L.fail("header rows differ between the local and the GCS run")
-        if le != ge:
-            L.fail(f"error rows differ: {le[:3]} vs {ge[:3]}")
+        L.same_rows(node_dir, outs["local"], outs["gcs"], ("local", "gcs"))
         print("ok")
     finally:
         proc.send_signal(signal.SIGTERM)

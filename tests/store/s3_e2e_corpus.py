@@ -65,29 +65,7 @@ def main():
             L.info_matches_local(exe, corpus, "s3://corpus/", opts, env=env)
         finally:
             s3.stop()
-        q = []
-        for name in ("local", "s3"):
-            out = runs[name]
-            q.append(f"SELECT * EXCLUDE (last_modified, etag) FROM "
-                     f"read_parquet('{out}/part-*.parquet') ORDER BY path")
-            q.append(f"SELECT path, stage, kind FROM read_parquet('{out}/errors/part-*.parquet')"
-                     f" ORDER BY path")
-        hl, el, hs, es = L.duckdb(node_dir, *q)
-        print(f"local: {len(hl)} rows, {len(el)} errors; s3: {len(hs)} rows, {len(es)} errors")
-        if len(hl) < 300:
-            L.fail("the local run dumped too few files to mean anything")
-        if hl != hs:
-            a = {r["path"]: r for r in hl}
-            b = {r["path"]: r for r in hs}
-            for p in sorted(set(a) | set(b)):
-                if a.get(p) != b.get(p):
-                    ra, rb = a.get(p) or {}, b.get(p) or {}
-                    diff = {k: (ra.get(k), rb.get(k)) for k in set(ra) | set(rb)
-                            if ra.get(k) != rb.get(k)}
-                    print("DIFF", p, json.dumps(diff)[:800])
-            L.fail("header rows differ between the local and the S3 run")
-        if el != es:
-            L.fail(f"error rows differ: {el[:3]} vs {es[:3]}")
+        L.same_rows(node_dir, runs["local"], runs["s3"], ("local", "s3"))
         print("ok")
     finally:
         L.rmtree(tmp)
