@@ -66,6 +66,8 @@ void td_config_free(td_config *c)
     }
     free(c->store_kv);
     free(c->ca_bundle);
+    free(c->keys_from);
+    free(c->inventory);
     free(c->source_text);
     td_config_defaults(c);
 }
@@ -97,7 +99,7 @@ bool td_config_is_tiff(const td_config *c, const char *key, size_t key_len)
 /* ------------------------------------------------------------------------------------ */
 
 enum {
-    K_NAME, K_PREFIXES, K_OBSTORE,
+    K_NAME, K_PREFIXES, K_OBSTORE, K_KEYS_FROM, K_INVENTORY,
     K_NCONS, K_LIST, K_MAXBUF, K_WRITE,
     K_PREFETCH, K_MAXHDR, K_SUFFIXES,
     K_COMPRESSION, K_ZSTD, K_ROWGROUP,
@@ -123,6 +125,8 @@ static const field f_store[] = {
     FLDX("name", K_NAME, F_STRING),
     FLDX("prefixes", K_PREFIXES, F_STRLIST),
     FLDX("obstore_config", K_OBSTORE, F_OBSTORE),
+    FLDX("keys_from", K_KEYS_FROM, F_STRING),
+    FLDX("inventory", K_INVENTORY, F_STRING),
     {NULL, 0, 0, 0, 0, 0, 0},
 };
 static const field f_conc[] = {
@@ -893,7 +897,16 @@ static int load_section(ctx *x, const section *sec, const yaml_node_t *m)
             rc = get_obstore(x, v, path);
             break;
         case F_STRING:
-            if (f->id == K_CA) {
+            if (f->id == K_KEYS_FROM || f->id == K_INVENTORY) {
+                char **dst = f->id == K_KEYS_FROM ? &c->keys_from : &c->inventory;
+                if (is_null(v))
+                    return fail(x, &v->start_mark, "%s is empty: give a file%s (or remove it)",
+                                path, f->id == K_KEYS_FROM ? ", or - for stdin," : "");
+                rc = get_string(x, v, path, dst);
+                if (!rc && !**dst)
+                    rc = fail(x, &v->start_mark, "%s is empty: give a file%s (or remove it)",
+                              path, f->id == K_KEYS_FROM ? ", or - for stdin," : "");
+            } else if (f->id == K_CA) {
                 if (is_null(v)) {
                     free(c->ca_bundle);
                     c->ca_bundle = NULL;
@@ -978,6 +991,15 @@ static int cross_checks(ctx *x)
         return fail(x, NULL,
                     "store.name is missing: give a store URL (s3://bucket, https://host/path, "
                     "...) or a local folder");
+    if (c->keys_from && c->inventory)
+        return fail(x, mark_of(x, K_KEYS_FROM, K_INVENTORY),
+                    "store.keys_from and store.inventory exclude each other: give one source "
+                    "of keys");
+    if ((c->keys_from || c->inventory) && x->seen[K_PREFIXES])
+        return fail(x, mark_of(x, K_PREFIXES, K_PREFIXES),
+                    "store.prefixes cannot be combined with store.%s: the key source says which "
+                    "keys to read (remove prefixes)",
+                    c->keys_from ? "keys_from" : "inventory");
     if (c->n_consumers > c->list_chunk_size)
         return fail(x, mark_of(x, K_NCONS, K_LIST),
                     "concurrency.n_consumers (%u) must be at most concurrency.list_chunk_size "

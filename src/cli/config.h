@@ -18,6 +18,8 @@
 typedef struct td_config {
     char *store_name;                 /* as written */
     char **prefixes; size_t n_prefixes;        /* at least one ("" when absent) */
+    char *keys_from;                  /* key list file, "-" = stdin; NULL if none */
+    char *inventory;                  /* S3 Inventory manifest.json; NULL if none */
     store_kv *store_kv; size_t n_store_kv;     /* obstore_config flattened: values as strings
                                                   ("true"/"false" for bools) */
     unsigned n_consumers;

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <uv.h>
 
+#include "keysrc.h"
 #include "pipeline_internal.h"
 #include "store.h"
 #include "tiff.h"
@@ -106,6 +107,12 @@ struct pipe_s {
     size_t next_prefix;
     size_t active_listers;
     uint64_t reserved; /* keys of pages being listed */
+    /* a key list or inventory instead of listing (store.keys_from / store.inventory): its
+     * pages are read on libuv's thread pool, one at a time, with the same backpressure */
+    td_keysrc *ks;
+    uv_work_t ks_work;
+    td_keysrc_page ks_page;
+    bool ks_busy, ks_done;
     /* key queue */
     keynode *qhead, *qtail;
     uint64_t queued;
@@ -163,20 +170,29 @@ static void object_url(const pipe_s *p, const char *key, char *buf, size_t len) 
     msgf(buf, len, "%s%s%s", u, slash ? "" : "/", key);
 }
 
-static void report_error(pipe_s *p, const td_result *r) {
+/* shown: how the path is shown to on_error, or NULL for the object's URL */
+static void report_error(pipe_s *p, const td_result *r, const char *shown) {
     p->stats.failed++;
     if (p->o->on_error) {
         char url[1024];
-        object_url(p, r->path, url, sizeof url);
+        if (shown)
+            msgf(url, sizeof url, "%s", shown);
+        else
+            object_url(p, r->path, url, sizeof url);
         p->o->on_error(url, r->stage, r->kind, r->message, p->o->ud);
     }
 }
 
-/* A list-stage error row that is not tied to a slot. */
-static void push_list_error(pipe_s *p, const char *key, int status, const char *msg) {
+/* A list-stage error row that is not tied to a slot. literal: key is not a key of the
+ * store but a name shown as it is (a key list's file, a line naming another store). */
+static void push_list_error(pipe_s *p, const char *key, int status, const char *msg,
+                            bool literal) {
     size_t kl = strlen(key), ml = strlen(msg);
     char url[1024];
-    object_url(p, key, url, sizeof url);
+    if (literal)
+        msgf(url, sizeof url, "%s", key);
+    else
+        object_url(p, key, url, sizeof url);
     bool named = strstr(msg, key) != NULL;
     size_t full = ml + (named ? 0 : strlen(url) + 2);
     td_result *r = calloc(1, sizeof *r + kl + 1 + full + 1);
@@ -200,7 +216,7 @@ static void push_list_error(pipe_s *p, const char *key, int status, const char *
     r->message = mbuf;
     r->attempts = 1;
     p->pending_errors++;
-    report_error(p, r);
+    report_error(p, r, literal ? key : NULL);
     td_writer_push(p->writer, r);
 }
 
@@ -209,6 +225,54 @@ static void push_list_error(pipe_s *p, const char *key, int status, const char *
 static void list_cb(store_list_req *req, int status, const store_entry *e, size_t n,
                     const store_bad_entry *bad, size_t n_bad, bool done);
 
+/* A page of listed (or key-source) entries: TIFF keys to the key queue, the rest counted
+ * as skipped. bad_literal: bad entries' keys are shown as written (key-source lines). */
+static void queue_entries(pipe_s *p, const store_entry *e, size_t n, const store_bad_entry *bad,
+                          size_t n_bad, bool bad_literal) {
+    for (size_t i = 0; i < n; i++) {
+        p->stats.listed++;
+        if (!td_config_is_tiff(p->cfg, e[i].key, e[i].key_len)) {
+            p->stats.skipped++;
+            continue;
+        }
+        size_t el = e[i].etag ? strlen(e[i].etag) + 1 : 0;
+        keynode *k = malloc(sizeof *k + e[i].key_len + 1 + el);
+        if (!k) {
+            set_fail(p, TD_PIPE_E_NOMEM, "out of memory queueing keys");
+            break;
+        }
+        k->next = NULL;
+        k->size = e[i].size;
+        k->mtime_ms = e[i].mtime_ms;
+        k->len = e[i].key_len;
+        memcpy(k->key, e[i].key, e[i].key_len);
+        k->key[e[i].key_len] = '\0';
+        k->etag = NULL;
+        if (el) {
+            k->etag = k->key + e[i].key_len + 1;
+            memcpy(k->etag, e[i].etag, el);
+        }
+        if (p->qtail)
+            p->qtail->next = k;
+        else
+            p->qhead = k;
+        p->qtail = k;
+        p->queued++;
+    }
+    for (size_t i = 0; i < n_bad && !p->stopping; i++) {
+        p->stats.listed++;
+        size_t kl = strlen(bad[i].key);
+        /* a directory that could not be listed (key ends with '/') hides objects: always
+         * reported; other unreadable entries only when they would count as TIFF */
+        bool dir = kl > 0 && bad[i].key[kl - 1] == '/';
+        if (!dir && !td_config_is_tiff(p->cfg, bad[i].key, kl)) {
+            p->stats.skipped++;
+            continue;
+        }
+        push_list_error(p, bad[i].key, bad[i].status, bad[i].message, bad_literal);
+    }
+}
+
 static int start_page(pipe_s *p, lister *l) {
     l->in_flight = true;
     p->reserved += p->cfg->list_chunk_size;
@@ -216,7 +280,8 @@ static int start_page(pipe_s *p, lister *l) {
     if (rc < 0) {
         l->in_flight = false;
         p->reserved -= p->cfg->list_chunk_size;
-        push_list_error(p, l->req.prefix, rc, l->req.errmsg[0] ? l->req.errmsg : store_strerror(rc));
+        push_list_error(p, l->req.prefix, rc, l->req.errmsg[0] ? l->req.errmsg : store_strerror(rc),
+                        false);
         store_list_free(p->st, &l->req);
         l->req.cb = NULL; /* slot free */
         p->active_listers--;
@@ -229,7 +294,50 @@ static uint64_t room(const pipe_s *p) {
     return used >= p->cfg->max_buffer_size ? 0 : p->cfg->max_buffer_size - used;
 }
 
+static void ks_work_cb(uv_work_t *w) {
+    pipe_s *p = w->data;
+    td_keysrc_next(p->ks, &p->ks_page);
+}
+
+static void ks_after_cb(uv_work_t *w, int status) {
+    pipe_s *p = w->data;
+    p->ks_busy = false;
+    p->reserved -= p->cfg->list_chunk_size;
+    if (status < 0) { /* canceled before it ran */
+        p->ks_done = true;
+    } else {
+        const td_keysrc_page *pg = &p->ks_page;
+        if (!p->stopping) {
+            queue_entries(p, pg->entries, pg->n, pg->bad, pg->n_bad, true);
+            if (pg->status < 0 && !p->stopping)
+                push_list_error(p, td_keysrc_name(p->ks), pg->status, pg->errmsg, true);
+        }
+        if (pg->done || pg->status < 0)
+            p->ks_done = true;
+    }
+    pump(p);
+}
+
 static void pump_listing(pipe_s *p) {
+    if (p->ks) {
+        /* A file yields millions of keys a second, far more than any store serves: a read
+         * ahead of max_buffer_size keys (a million by default, ~100 MiB of queue) would buy
+         * nothing, so a key source keeps at most two pages queued. */
+        uint64_t chunk = p->cfg->list_chunk_size;
+        uint64_t used = p->queued + p->pending_errors + p->reserved;
+        if (!p->stopping && !p->ks_busy && !p->ks_done && room(p) >= chunk && used <= chunk) {
+            p->ks_busy = true;
+            p->reserved += p->cfg->list_chunk_size;
+            p->ks_work.data = p;
+            int rc = uv_queue_work(&p->loop, &p->ks_work, ks_work_cb, ks_after_cb);
+            if (rc < 0) {
+                p->ks_busy = false;
+                p->reserved -= p->cfg->list_chunk_size;
+                set_fail(p, TD_PIPE_E_SYSTEM, "cannot queue key list reading: %s", uv_strerror(rc));
+            }
+        }
+        return;
+    }
     while (!p->stopping && room(p) >= p->cfg->list_chunk_size) {
         /* continue a listing between pages, else start the next prefix */
         lister *pick = NULL;
@@ -270,50 +378,10 @@ static void list_cb(store_list_req *req, int status, const store_entry *e, size_
     l->in_flight = false;
     p->reserved -= p->cfg->list_chunk_size;
     if (!p->stopping) {
-        for (size_t i = 0; i < n; i++) {
-            p->stats.listed++;
-            if (!td_config_is_tiff(p->cfg, e[i].key, e[i].key_len)) {
-                p->stats.skipped++;
-                continue;
-            }
-            size_t el = e[i].etag ? strlen(e[i].etag) + 1 : 0;
-            keynode *k = malloc(sizeof *k + e[i].key_len + 1 + el);
-            if (!k) {
-                set_fail(p, TD_PIPE_E_NOMEM, "out of memory queueing keys");
-                break;
-            }
-            k->next = NULL;
-            k->size = e[i].size;
-            k->mtime_ms = e[i].mtime_ms;
-            k->len = e[i].key_len;
-            memcpy(k->key, e[i].key, e[i].key_len);
-            k->key[e[i].key_len] = '\0';
-            k->etag = NULL;
-            if (el) {
-                k->etag = k->key + e[i].key_len + 1;
-                memcpy(k->etag, e[i].etag, el);
-            }
-            if (p->qtail)
-                p->qtail->next = k;
-            else
-                p->qhead = k;
-            p->qtail = k;
-            p->queued++;
-        }
-        for (size_t i = 0; i < n_bad && !p->stopping; i++) {
-            p->stats.listed++;
-            size_t kl = strlen(bad[i].key);
-            /* a directory that could not be listed (key ends with '/') hides objects: always
-             * reported; other unreadable entries only when they would count as TIFF */
-            bool dir = kl > 0 && bad[i].key[kl - 1] == '/';
-            if (!dir && !td_config_is_tiff(p->cfg, bad[i].key, kl)) {
-                p->stats.skipped++;
-                continue;
-            }
-            push_list_error(p, bad[i].key, bad[i].status, bad[i].message);
-        }
+        queue_entries(p, e, n, bad, n_bad, false);
         if (status < 0 && status != STORE_E_CANCELED)
-            push_list_error(p, req->prefix, status, req->errmsg[0] ? req->errmsg : store_strerror(status));
+            push_list_error(p, req->prefix, status,
+                            req->errmsg[0] ? req->errmsg : store_strerror(status), false);
     }
     if (done || status < 0 || p->stopping) {
         if (!done)
@@ -381,7 +449,7 @@ static void slot_error(slot *s, const char *stage, const char *kind, const char 
     r->message = s->message;
     r->http_status = http_status;
     r->attempts = attempts;
-    report_error(p, r);
+    report_error(p, r, NULL);
     slot_finish(s);
 }
 
@@ -417,8 +485,15 @@ static void first_cb(store_get_req *req, int status) {
     s->res.fetched_bytes += req->got;
     p->stats.requests++;
     p->stats.bytes_fetched += req->got;
-    if (req->object_size != UINT64_MAX && req->object_size != s->key->size)
-        tiff_parser_set_size(s->parser, req->object_size); /* changed since listing */
+    uint64_t size = req->object_size;
+    if (size == UINT64_MAX && s->key->size == UINT64_MAX && req->got < req->length)
+        size = req->got; /* a short read ends the object, whose size nobody told */
+    if (size != UINT64_MAX && size != s->key->size)
+        tiff_parser_set_size(s->parser, size); /* changed since listing, or not listed */
+    if (size != UINT64_MAX && !s->res.has_size) {
+        s->res.has_size = true;
+        s->res.size = size;
+    }
     if (req->got)
         tiff_parser_feed(s->parser, 0, s->prefetch, (size_t)req->got);
     slot_step(s);
@@ -573,7 +648,7 @@ static void slot_start(pipe_s *p, slot *s, keynode *k) {
     s->res.owner = s;
     s->res.path = k->key;
     s->res.path_len = k->len;
-    s->res.has_size = true;
+    s->res.has_size = k->size != UINT64_MAX; /* a key list does not say */
     s->res.size = k->size;
     s->res.mtime_ms = k->mtime_ms;
     s->res.etag = k->etag;
@@ -677,6 +752,8 @@ static void take_done(pipe_s *p) {
 }
 
 static bool listing_done(const pipe_s *p) {
+    if (p->ks)
+        return p->ks_done;
     return p->active_listers == 0 && p->next_prefix >= p->cfg->n_prefixes;
 }
 
@@ -688,7 +765,7 @@ static void pump(pipe_s *p) {
         pump_slots(p);
     }
     /* in flight: listings and slots still fetching (slots at the writer do not count) */
-    bool lists_busy = false;
+    bool lists_busy = p->ks_busy;
     for (size_t i = 0; i < MAX_LISTERS; i++)
         lists_busy |= p->listers[i].in_flight;
     bool fetching = p->stats.in_flight > 0;
@@ -779,8 +856,12 @@ static int write_success(pipe_s *p, const char *version, char *err, size_t errle
     json_str(f, version);
     fprintf(f, ",\"schema_version\":1,\"store\":");
     json_str(f, store_url(p->st));
+    if (p->cfg->keys_from || p->cfg->inventory) {
+        fprintf(f, p->cfg->keys_from ? ",\"keys_from\":" : ",\"inventory\":");
+        json_str(f, p->cfg->keys_from ? p->cfg->keys_from : p->cfg->inventory);
+    }
     fprintf(f, ",\"prefixes\":[");
-    for (size_t i = 0; i < p->cfg->n_prefixes; i++) {
+    for (size_t i = 0; !p->ks && i < p->cfg->n_prefixes; i++) {
         if (i)
             fputc(',', f);
         json_str(f, p->cfg->prefixes[i]);
@@ -847,6 +928,27 @@ int td_pipeline_run(const td_pipeline_options *o, td_stats *stats_out, char *err
         rc = (src == STORE_E_CONFIG || src == STORE_E_NOT_FOUND) ? TD_PIPE_E_CONFIG : TD_PIPE_E_STORE;
         goto out_loop;
     }
+    if (p->cfg->keys_from || p->cfg->inventory) {
+        /* the store's URL forms a key-list line may start with */
+        const char *u = store_url(p->st);
+        /* store.name as written only when unambiguous: a relative folder name could
+         * also begin a key */
+        const char *nm = p->cfg->store_name;
+        bool nm_ok = nm[0] == '/' || strstr(nm, "://") != NULL;
+        const char *roots[3] = {u, nm_ok ? nm : NULL,
+                                strncmp(u, "file://", 7) == 0 ? u + 7 : NULL};
+        td_keysrc_options ko = {roots, 3, u, p->cfg->list_chunk_size};
+        char kerr[768] = "";
+        int krc = p->cfg->keys_from
+                      ? td_keysrc_open_list(&p->ks, p->cfg->keys_from, &ko, kerr, sizeof kerr)
+                      : td_keysrc_open_inventory(&p->ks, p->cfg->inventory, &ko, kerr, sizeof kerr);
+        if (krc != 0) {
+            msgf(err, errlen, "%s: %s", p->cfg->keys_from ? "store.keys_from" : "store.inventory",
+                 kerr);
+            rc = krc == STORE_E_NOMEM ? TD_PIPE_E_NOMEM : TD_PIPE_E_CONFIG;
+            goto out_store;
+        }
+    }
     char werr[512] = "";
     if (td_output_prepare(o->out_dir, werr, sizeof werr) != 0) {
         msgf(err, errlen, "%s", werr);
@@ -893,6 +995,8 @@ int td_pipeline_run(const td_pipeline_options *o, td_stats *stats_out, char *err
     if (rc != 0)
         msgf(err, errlen, "%s", p->fail_msg);
 out_store:
+    td_keysrc_close(p->ks);
+    p->ks = NULL;
     store_close(p->st);
     uv_run(&p->loop, UV_RUN_DEFAULT); /* let the store finish closing */
 out_loop:
