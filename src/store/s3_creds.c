@@ -449,7 +449,36 @@ static void cred_done(net_request *nr, int status) {
     fetch_end(src, rc, rc ? msg : NULL);
 }
 
+/* The source's own engine (short timeouts: IMDS may not exist at all), made at the first
+ * fetch rather than at open: an engine's handles are freed only by running the loop, which
+ * a caller whose store_open failed may never do. */
+static int src_engine(s3_credsrc *src, char *msg, size_t msglen) {
+    if (src->net)
+        return 0;
+    net_options no = NET_OPTIONS_INIT;
+    no.max_in_flight = 4;
+    no.connect_timeout_ms = 2000;
+    no.request_timeout_ms = 5000;
+    no.max_attempts = 3;
+    no.retry_max_ms = 15000;
+    no.user_agent = "tiff-dumper/" TD_VERSION;
+    char nerr[200];
+    int rc = net_engine_new(&src->net, src->loop, &no, nerr, sizeof nerr);
+    if (rc != 0) {
+        src->net = NULL;
+        snprintf(msg, msglen, "%s: %s", s3_credsrc_name(src), nerr);
+        return rc == NET_E_NOMEM ? STORE_E_NOMEM : STORE_E_AUTH;
+    }
+    return 0;
+}
+
 static void fetch_step(s3_credsrc *src) {
+    char emsg[256];
+    int erc = src_engine(src, emsg, sizeof emsg);
+    if (erc != 0) {
+        fetch_end(src, erc, emsg);
+        return;
+    }
     net_request *nr = &src->nr;
     memset(nr, 0, sizeof *nr);
     nr->on_body = on_cred_body;
@@ -578,20 +607,7 @@ static s3_credsrc *new_src(src_kind kind, uv_loop_t *loop, char *err, size_t err
     }
     src->kind = kind;
     src->loop = loop;
-    net_options no = NET_OPTIONS_INIT;
-    no.max_in_flight = 4;
-    no.connect_timeout_ms = 2000;
-    no.request_timeout_ms = 5000;
-    no.max_attempts = 3;
-    no.retry_max_ms = 15000;
-    no.user_agent = "tiff-dumper/" TD_VERSION;
-    char nerr[200];
-    if (net_engine_new(&src->net, loop, &no, nerr, sizeof nerr) != 0) {
-        snprintf(err, errlen, "credentials: %s", nerr);
-        free(src);
-        return NULL;
-    }
-    return src;
+    return src; /* its engine comes with the first fetch: see src_engine() */
 }
 #endif /* S3_HAVE_NET */
 

@@ -1030,20 +1030,6 @@ int store_s3_open(store **out, uv_loop_t *loop, const char *url, const store_opt
     s->anonymous = truthy(v[K_SKIP_SIG]);
     s->payer = v[K_PAYER] && (truthy(v[K_PAYER]) || !strcasecmp(v[K_PAYER], "requester"));
 
-    net_options no = NET_OPTIONS_INIT;
-    no.max_in_flight = opts->max_in_flight ? opts->max_in_flight : 1000;
-    no.connect_timeout_ms = opts->connect_timeout_ms;
-    no.request_timeout_ms = opts->request_timeout_ms;
-    no.max_attempts = opts->max_attempts ? opts->max_attempts : 1;
-    no.retry_max_ms = opts->retry_max_ms;
-    no.ca_bundle = opts->ca_bundle;
-    no.user_agent = "tiff-dumper/" TD_VERSION;
-    char nerr[256];
-    if (net_engine_new(&s->net, loop, &no, nerr, sizeof nerr) != 0) {
-        rc = store__fail(err, errlen, STORE_E_CONFIG, "%s: %s", s->base.url, nerr);
-        goto fail;
-    }
-
     char *profile_region = NULL;
     if (!s->anonymous) {
         s3_cred_cfg cc = {0};
@@ -1081,6 +1067,22 @@ int store_s3_open(store **out, uv_loop_t *loop, const char *url, const store_opt
     free(profile_region);
     if (trc != 0) {
         rc = store__fail(err, errlen, STORE_E_CONFIG, "%s: %s", s->base.url, terr);
+        goto fail;
+    }
+    /* the engine last: once it exists, freeing it takes a turn of the loop (its handles
+     * close asynchronously), which a caller whose open failed may never give */
+    net_options no = NET_OPTIONS_INIT;
+    no.max_in_flight = opts->max_in_flight ? opts->max_in_flight : 1000;
+    no.connect_timeout_ms = opts->connect_timeout_ms;
+    no.request_timeout_ms = opts->request_timeout_ms;
+    no.max_attempts = opts->max_attempts ? opts->max_attempts : 1;
+    no.retry_max_ms = opts->retry_max_ms;
+    no.ca_bundle = opts->ca_bundle;
+    no.user_agent = "tiff-dumper/" TD_VERSION;
+    char nerr[256];
+    if (net_engine_new(&s->net, loop, &no, nerr, sizeof nerr) != 0) {
+        s->net = NULL;
+        rc = store__fail(err, errlen, STORE_E_CONFIG, "%s: %s", s->base.url, nerr);
         goto fail;
     }
     *out = &s->base;
