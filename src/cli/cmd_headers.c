@@ -12,6 +12,7 @@ enum { EXIT_ALL_DUMPED = 0, EXIT_SOME_FAILED = 1, EXIT_USAGE = 2, EXIT_RUN_FAILE
 
 void td_cmd_headers_usage(FILE *out) {
     fputs("usage: tiff-dumper headers CONFIG OUT_DIR [--quiet | --loud]\n"
+          "       tiff-dumper headers --check CONFIG\n"
           "\n"
           "Lists the store named in CONFIG (a YAML file), reads the header of every TIFF\n"
           "(keys ending in .tif/.tiff unless fetch.suffixes says otherwise) with ranged reads,\n"
@@ -24,6 +25,8 @@ void td_cmd_headers_usage(FILE *out) {
           "options:\n"
           "  -q, --quiet   no progress output\n"
           "  -v, --loud    also one line per failed object\n"
+          "  --check       only check CONFIG: load it and open its store (every option is\n"
+          "                validated; no request is sent, nothing is written)\n"
           "  -h, --help    this text\n"
           "\n"
           "exit status: 0 every TIFF dumped; 1 some objects failed (see errors/);\n"
@@ -35,7 +38,7 @@ int td_cmd_headers(int argc, char **argv) {
     const char *pos[2] = {NULL, NULL};
     size_t npos = 0;
     td_progress_level level = TD_PROGRESS_NORMAL;
-    bool quiet = false, loud = false, dashdash = false;
+    bool quiet = false, loud = false, dashdash = false, check = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!dashdash && a[0] == '-' && a[1] != '\0') {
@@ -48,6 +51,8 @@ int td_cmd_headers(int argc, char **argv) {
                 quiet = true;
             else if (strcmp(a, "-v") == 0 || strcmp(a, "--loud") == 0)
                 loud = true;
+            else if (strcmp(a, "--check") == 0)
+                check = true;
             else {
                 fprintf(stderr, "tiff-dumper headers: unknown option '%s'\n", a);
                 td_cmd_headers_usage(stderr);
@@ -66,8 +71,9 @@ int td_cmd_headers(int argc, char **argv) {
         fprintf(stderr, "tiff-dumper headers: --quiet and --loud exclude each other\n");
         return EXIT_USAGE;
     }
-    if (npos != 2) {
-        fprintf(stderr, "tiff-dumper headers: expected CONFIG and OUT_DIR\n");
+    if (check ? npos != 1 : npos != 2) {
+        fprintf(stderr, check ? "tiff-dumper headers: --check takes CONFIG only\n"
+                              : "tiff-dumper headers: expected CONFIG and OUT_DIR\n");
         td_cmd_headers_usage(stderr);
         return EXIT_USAGE;
     }
@@ -83,6 +89,21 @@ int td_cmd_headers(int argc, char **argv) {
         fprintf(stderr, "tiff-dumper: %s\n", err);
         td_config_free(&cfg);
         return EXIT_USAGE;
+    }
+
+    if (check) {
+        td_pipeline_options co;
+        memset(&co, 0, sizeof co);
+        co.config = &cfg;
+        co.check_only = true;
+        int crc = td_pipeline_run(&co, NULL, err, sizeof err);
+        if (crc == TD_PIPE_OK)
+            printf("%s: ok (store %s)\n", pos[0], cfg.store_name);
+        else
+            fprintf(stderr, "tiff-dumper: %s\n", err);
+        td_config_free(&cfg);
+        return crc == TD_PIPE_OK ? EXIT_ALL_DUMPED
+               : crc == TD_PIPE_E_CONFIG ? EXIT_USAGE : EXIT_RUN_FAILED;
     }
 
     td_progress prog;

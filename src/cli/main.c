@@ -18,7 +18,7 @@ static void usage(FILE *out) {
           "folder to Parquet, reading only the first bytes of each file.\n"
           "\n"
           "commands:\n"
-          "  headers CONFIG OUT_DIR [--quiet | --loud]\n"
+          "  headers CONFIG OUT_DIR [--quiet | --loud]   (or: headers --check CONFIG)\n"
           "                        list the store of CONFIG, write the headers to OUT_DIR\n"
           "  info [--json] [-o K=V]... FILE|URL...\n"
           "                        print the header of TIFF files, local or in a store\n"

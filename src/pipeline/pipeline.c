@@ -949,6 +949,8 @@ int td_pipeline_run(const td_pipeline_options *o, td_stats *stats_out, char *err
             goto out_store;
         }
     }
+    if (o->check_only)
+        goto out_store; /* every option was accepted: the store and key source are open */
     char werr[512] = "";
     if (td_output_prepare(o->out_dir, werr, sizeof werr) != 0) {
         msgf(err, errlen, "%s", werr);

@@ -64,6 +64,8 @@ typedef struct td_pipeline_options {
     void *ud;
     bool handle_signals;          /* SIGINT/SIGTERM stop the run (TD_PIPE_E_INTERRUPTED) */
     const char *tool_version;     /* for metadata and _SUCCESS; NULL = TD_VERSION */
+    bool check_only;              /* open the store (and key list), then stop: no request,
+                                   * no output; out_dir may be NULL */
 } td_pipeline_options;
 
 /* Runs to completion. Returns TD_PIPE_OK when every listed TIFF was written (as a header
