@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -170,6 +171,35 @@ static int is_url(const char *s) {
     return 1;
 }
 
+static int hexdig(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* "a%20b" -> "a b" (path decoding: '+' stays); NULL if out of memory or an encoded NUL. */
+static char *pct_decode(const char *s) {
+    size_t n = strlen(s), j = 0;
+    char *out = malloc(n + 1);
+    if (!out) return NULL;
+    for (size_t i = 0; i < n; i++) {
+        int hi = i + 2 < n && s[i] == '%' ? hexdig(s[i + 1]) : -1;
+        int lo = hi >= 0 ? hexdig(s[i + 2]) : -1;
+        if (lo >= 0 && (hi | lo)) {
+            out[j++] = (char)(hi * 16 + lo);
+            i += 2;
+        } else if (lo >= 0) {
+            free(out);
+            return NULL;
+        } else {
+            out[j++] = s[i];
+        }
+    }
+    out[j] = 0;
+    return out;
+}
+
 static int parse_url(tiff_parser *p, const char *url, const store_options *opts, bufset *bufs,
                      char *io_err, size_t io_len, const char **kind) {
     io_err[0] = 0;
@@ -182,6 +212,13 @@ static int parse_url(tiff_parser *p, const char *url, const store_options *opts,
     }
     char *root = strndup(url, (size_t)(slash - url));
     const char *key = slash + 1;
+    /* an http(s) URL's path is percent-encoded (as a browser shows it); stores take the key
+     * itself and encode it for their requests */
+    char *key_dec = NULL;
+    if (!strncasecmp(url, "http://", 7) || !strncasecmp(url, "https://", 8)) {
+        key_dec = pct_decode(key);
+        if (key_dec) key = key_dec;
+    }
     uv_loop_t loop;
     if (!root || uv_loop_init(&loop) != 0) {
         free(root);
@@ -232,6 +269,7 @@ static int parse_url(tiff_parser *p, const char *url, const store_options *opts,
     }
     uv_run(&loop, UV_RUN_DEFAULT); /* let closing handles finish */
     uv_loop_close(&loop);
+    free(key_dec);
     return io_err[0] ? -1 : rc;
 }
 

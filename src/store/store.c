@@ -58,6 +58,8 @@ static const struct {
     {"abfs", store_azure_open},
     {"abfss", store_azure_open},
     {"gs", store_gcs_open},
+    {"http", store_http_open},
+    {"https", store_http_open},
 #endif
 };
 #define N_BACKENDS (sizeof backends / sizeof backends[0])

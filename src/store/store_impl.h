@@ -32,6 +32,9 @@ int store_local_open(store **out, uv_loop_t *loop, const char *url, const store_
 int store_s3_open(store **out, uv_loop_t *loop, const char *url, const store_options *opts,
                   char *err, size_t errlen);
 #endif
+/* http:// and https:// (store_http.c; without the network engine it only says so) */
+int store_http_open(store **out, uv_loop_t *loop, const char *url, const store_options *opts,
+                    char *err, size_t errlen);
 
 /* snprintf into err if err is non-NULL; returns code, for one-line error paths. */
 int store__fail(char *err, size_t errlen, int code, const char *fmt, ...)

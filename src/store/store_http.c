@@ -1,0 +1,1489 @@
+/* store_http.c - http:// and https:// stores: any web server that answers ranged GETs,
+ * listed through WebDAV PROPFIND (as object_store's HTTP store does).
+ *
+ * Reads are ranged GETs of base URL + key (each key segment percent-encoded). A server that
+ * ignores Range must not cost whole files: at offset 0 the engine stops once the buffer is
+ * full; further in, the body is streamed, the bytes before the offset skipped and the
+ * transfer cut as soon as the wanted ones are in (and refused outright when the offset is so
+ * far in that skipping would mean a download anyway).
+ *
+ * Listing walks the tree with PROPFIND Depth: 1, a bounded number of directories at once,
+ * parsing each multistatus as it streams in (expat). Directories wait in a FIFO of URLs
+ * (bounded by the number of directories); found entries wait in a buffer that stops new
+ * directory requests once it holds a few pages, so the caller's page requests remain the
+ * backpressure. A directory that cannot be listed becomes a bad entry "dir/" and the walk
+ * goes on. Cycles: a collection is visited once per path, and the nesting depth is bounded
+ * (a server following a symbolic link loop makes ever longer paths). */
+#include "store_impl.h"
+
+#if defined(__has_include)
+#if __has_include("net.h")
+#define HTTP_HAVE_NET 1
+#endif
+#endif
+
+#ifdef HTTP_HAVE_NET
+#include "net.h"
+
+#include <expat.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+int store_http_open(store **out, uv_loop_t *loop, const char *url, const store_options *opts,
+                    char *err, size_t errlen);
+
+#define HTTP_LIST_PARALLEL 16u         /* directory requests in flight per listing */
+#define HTTP_MAX_TEXT 16384             /* one XML element's text */
+#define HTTP_MAX_DIR_BODY (256u << 20)  /* one directory's multistatus */
+#define HTTP_MAX_DEPTH 128u             /* directory nesting below the listing's start */
+#define HTTP_MAX_KEY 4096u
+#define HTTP_NORANGE_MAX_SKIP (8u << 20) /* bytes we accept to skip when Range is ignored */
+
+/* ------------------------------------------------------------------ small buffers */
+
+typedef struct hbuf {
+    char *p;
+    size_t len, cap, limit; /* limit 0 = none */
+    bool bad;
+} hbuf;
+
+static void hb_put(hbuf *b, const void *d, size_t n) {
+    if (b->bad)
+        return;
+    if (b->limit && b->len + n > b->limit) {
+        b->bad = true;
+        return;
+    }
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 64;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *q = realloc(b->p, cap);
+        if (!q) {
+            b->bad = true;
+            return;
+        }
+        b->p = q;
+        b->cap = cap;
+    }
+    if (n)
+        memcpy(b->p + b->len, d, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+static void hb_puts(hbuf *b, const char *s) { hb_put(b, s, strlen(s)); }
+static void hb_reset(hbuf *b) {
+    b->len = 0;
+    b->bad = false;
+    if (b->p)
+        b->p[0] = '\0';
+}
+static void hb_free(hbuf *b) {
+    free(b->p);
+    memset(b, 0, sizeof *b);
+}
+static const char *hb_str(const hbuf *b) { return b->p ? b->p : ""; }
+
+static int hexval(char c) {
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Percent-encodes a key for a URL path: every byte but RFC 3986 unreserved ones and '/'
+ * (the segment separator), so names with spaces, '+', '%', '#', '?' or UTF-8 survive. */
+static void encode_path(hbuf *b, const char *s, size_t n) {
+    static const char hex[] = "0123456789ABCDEF";
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '.' || c == '_' || c == '~' || c == '/') {
+            hb_put(b, &s[i], 1);
+        } else {
+            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
+            hb_put(b, e, 3);
+        }
+    }
+}
+
+/* Path decoding (not form decoding: '+' stays '+'). Returns false on an encoded NUL. */
+static bool decode_path(hbuf *out, const char *s, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
+            c = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+            i += 2;
+            if (c == '\0')
+                return false;
+        }
+        hb_put(out, &c, 1);
+    }
+    return true;
+}
+
+/* "Tue, 01 Dec 2026 05:58:50 GMT" (RFC 1123, the form getlastmodified uses) -> ms since the
+ * epoch, or INT64_MIN. */
+static int64_t parse_rfc1123_ms(const char *s) {
+    static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+    const char *p = strchr(s, ',');
+    p = p ? p + 1 : s;
+    while (*p == ' ')
+        p++;
+    int d = 0, y = 0, hh = 0, mm = 0, ss = 0;
+    char mon[4] = {0};
+    if (sscanf(p, "%2d %3c %4d %2d:%2d:%2d", &d, mon, &y, &hh, &mm, &ss) != 6)
+        return INT64_MIN;
+    const char *m = strstr(months, mon);
+    if (!m || (m - months) % 3 != 0 || d < 1 || d > 31 || hh > 23 || mm > 59 || ss > 60 ||
+        y < 1970)
+        return INT64_MIN;
+    int mo = (int)(m - months) / 3 + 1;
+    /* days from civil (proleptic Gregorian) */
+    int yy = mo <= 2 ? y - 1 : y;
+    int era = yy / 400;
+    int yoe = yy - era * 400;
+    int doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    int64_t days = (int64_t)era * 146097 + doe - 719468;
+    return ((days * 86400) + hh * 3600 + mm * 60 + ss) * 1000;
+}
+
+/* ------------------------------------------------------------------ store and listing types */
+
+typedef struct hl_cursor hl_cursor;
+typedef struct hl_op hl_op;
+
+typedef struct http_store {
+    struct store base;
+    net_engine *net;
+    char *base_url;      /* encoded, ends with '/': requests are base_url + encoded key */
+    char *base_path;     /* its path, decoded, ends with '/': hrefs are matched against it */
+    size_t origin_len;   /* "http://host:port" part of base_url */
+    unsigned list_parallel;
+    unsigned in_flight;  /* requests with the engine, plus close's hold */
+    uv_timer_t kick;     /* delivers listing pages outside store_list_next */
+    bool kick_closed, closing;
+    hl_cursor *cursors;
+} http_store;
+
+typedef struct hl_item {
+    size_t key_off, key_len, msg_off;
+    uint64_t size;
+    int64_t mtime_ms;
+    int bad_status;      /* 0 for an entry, else a bad entry (a directory that failed) */
+} hl_item;
+
+/* Found entries of one finished directory, waiting for delivery. */
+typedef struct hl_chunk {
+    struct hl_chunk *next;
+    hl_item *items;
+    size_t n, cap, pos;
+    hbuf strings;
+} hl_chunk;
+
+typedef struct hl_dir {
+    struct hl_dir *next;
+    unsigned depth;
+    char key[];          /* decoded, relative to the store root, "" or ending in '/' */
+} hl_dir;
+
+/* Directory keys already queued (the cycle guard): open addressing, strings owned. */
+typedef struct hset {
+    char **slots;
+    size_t cap, n;
+} hset;
+
+struct hl_cursor {
+    http_store *s;
+    store_list_req *req;
+    hl_cursor *next, *prev;
+    char *prefix;
+    size_t prefix_len;
+    hl_dir *qhead, *qtail;
+    hset visited;
+    hl_chunk *chead, *ctail;
+    size_t buffered;     /* items not yet delivered */
+    hl_op *ops;          /* directory requests in flight */
+    unsigned n_ops;
+    unsigned refs;       /* ops alive (also after cancel, until their callback) */
+    int fatal;           /* listing failed: delivered once the buffer is drained */
+    char fatal_msg[256];
+    bool want, in_cb, dead, kicked, cancelling;
+};
+
+typedef enum { X_NONE, X_HREF, X_LEN, X_MTIME, X_PS_STATUS, X_R_STATUS } hl_field;
+
+struct hl_op {
+    net_request nr;
+    http_store *s;
+    hl_cursor *c;
+    hl_op *next, *prev;  /* in c->ops */
+    hbuf url;
+    hbuf url_path;       /* encoded path of the directory (relative hrefs resolve against it) */
+    char *dir_key;
+    unsigned depth;
+    bool is_start, cancel_sent;
+    /* the response being parsed (reset before every attempt) */
+    XML_Parser xp;
+    bool xml_failed, xml_finished;
+    uint64_t body_bytes;
+    int xdepth;
+    bool in_response, in_propstat, in_prop, in_restype;
+    hl_field field;
+    hbuf text;
+    hbuf href;
+    bool r_ok, ps_coll, ps_has_len, ps_has_mtime;
+    uint64_t ps_len;
+    int64_t ps_mtime;
+    bool coll, has_len;
+    uint64_t len;
+    int64_t mtime;
+    hl_chunk *chunk;     /* this directory's entries */
+    hbuf subdirs;        /* child collections found: NUL-separated keys */
+    hbuf scratch;
+};
+
+/* ------------------------------------------------------------------ hset */
+
+static uint64_t fnv1a(const char *s) {
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+/* Adds key; 1 if added, 0 if already there, -1 out of memory. */
+static int hset_add(hset *h, const char *key) {
+    if ((h->n + 1) * 2 > h->cap) {
+        size_t cap = h->cap ? h->cap * 2 : 64;
+        char **ns = calloc(cap, sizeof *ns);
+        if (!ns)
+            return -1;
+        for (size_t i = 0; i < h->cap; i++) {
+            if (!h->slots[i])
+                continue;
+            size_t j = (size_t)fnv1a(h->slots[i]) & (cap - 1);
+            while (ns[j])
+                j = (j + 1) & (cap - 1);
+            ns[j] = h->slots[i];
+        }
+        free(h->slots);
+        h->slots = ns;
+        h->cap = cap;
+    }
+    size_t j = (size_t)fnv1a(key) & (h->cap - 1);
+    while (h->slots[j]) {
+        if (!strcmp(h->slots[j], key))
+            return 0;
+        j = (j + 1) & (h->cap - 1);
+    }
+    h->slots[j] = strdup(key);
+    if (!h->slots[j])
+        return -1;
+    h->n++;
+    return 1;
+}
+
+static void hset_free(hset *h) {
+    for (size_t i = 0; i < h->cap; i++)
+        free(h->slots[i]);
+    free(h->slots);
+    memset(h, 0, sizeof *h);
+}
+
+/* ------------------------------------------------------------------ status mapping */
+
+/* A failed request -> store code and message. what: the key or directory, for messages. */
+static int map_status(http_store *s, const net_request *nr, int status, const char *what,
+                      bool listing, char *em) {
+    switch (status) {
+    case NET_OK:
+        return STORE_OK;
+    case NET_E_CANCELED:
+        snprintf(em, 256, "%s: canceled", s->base.url);
+        return STORE_E_CANCELED;
+    case NET_E_TIMEOUT:
+        snprintf(em, 256, "%.255s", nr->errmsg);
+        return STORE_E_TIMEOUT;
+    case NET_E_NOMEM:
+        snprintf(em, 256, "out of memory");
+        return STORE_E_NOMEM;
+    case NET_E_TOO_BIG:
+    case NET_E_ABORTED:
+        snprintf(em, 256, "%s/%.150s: response too large", s->base.url, what);
+        return STORE_E_PROTOCOL;
+    case NET_E_CONFIG:
+        snprintf(em, 256, "%.255s", nr->errmsg);
+        return STORE_E_CONFIG;
+    case NET_E_HTTP:
+        break;
+    default:
+        snprintf(em, 256, "%.255s", nr->errmsg);
+        return STORE_E_NETWORK;
+    }
+    long st = nr->http_status;
+    if (st == 404 || st == 410) {
+        snprintf(em, 256, "%s/%.150s: not found (HTTP %ld)", s->base.url, what, st);
+        return STORE_E_NOT_FOUND;
+    }
+    if (st == 401 || st == 403) {
+        snprintf(em, 256, "%s/%.150s: access denied (HTTP %ld)", s->base.url, what, st);
+        return STORE_E_ACCESS;
+    }
+    if (listing && (st == 405 || st == 501 || st == 400)) {
+        snprintf(em, 256,
+                 "%s/%.100s: the server does not list with WebDAV PROPFIND (HTTP %ld): enable "
+                 "it (nginx: dav_ext_methods PROPFIND) or give the keys with store.keys_from",
+                 s->base.url, what, st);
+        return STORE_E_UNSUPPORTED;
+    }
+    if (st == 429 || st == 503) {
+        snprintf(em, 256, "%s/%.150s: throttled (HTTP %ld) after %u attempts", s->base.url, what,
+                 st, nr->attempts);
+        return STORE_E_THROTTLED;
+    }
+    snprintf(em, 256, "%s/%.150s: HTTP %ld after %u attempts", s->base.url, what, st,
+             nr->attempts);
+    return STORE_E_HTTP;
+}
+
+static void maybe_free_store(http_store *s);
+
+/* ------------------------------------------------------------------ ranged GET */
+
+typedef struct hg_op {
+    net_request nr;
+    http_store *s;
+    store_get_req *g;
+    hbuf url;
+    bool stream;         /* offset > 0: body streamed, see get_on_body */
+    char range_hdr[64];
+    const char *hdrs[1];
+    uint64_t pos, filled;
+    bool complete, too_far;
+} hg_op;
+
+static int get_prepare(net_request *nr, void *headers) {
+    hg_op *op = nr->data;
+    (void)headers;
+    op->pos = op->filled = 0;
+    op->complete = op->too_far = false;
+    return 0;
+}
+
+/* Streaming reads (offset > 0): a 206 is copied as it comes; a 200 is the whole object from
+ * byte 0, so the bytes before the offset are skipped (if they are few enough) and the
+ * transfer cut once the wanted ones are in. */
+static int get_on_body(net_request *nr, const void *data, size_t len) {
+    hg_op *op = nr->data;
+    store_get_req *g = op->g;
+    if (nr->http_status < 200 || nr->http_status >= 300)
+        return 0; /* an error page: the status decides */
+    const char *p = data;
+    uint64_t start = nr->http_status == 206 ? 0 : g->offset; /* where the wanted bytes begin */
+    if (nr->http_status != 206 && g->offset + g->length > HTTP_NORANGE_MAX_SKIP) {
+        op->too_far = true;
+        return 1;
+    }
+    uint64_t chunk_end = op->pos + len;
+    if (chunk_end > start && op->filled < g->length) {
+        uint64_t from = op->pos > start ? op->pos : start;
+        uint64_t n = chunk_end - from;
+        if (n > g->length - op->filled)
+            n = g->length - op->filled;
+        memcpy(g->buf + op->filled, p + (from - op->pos), (size_t)n);
+        op->filled += n;
+    }
+    op->pos = chunk_end;
+    if (op->filled == g->length) {
+        op->complete = true;
+        /* a 206 of exactly the range ends by itself (and keeps its connection); anything
+         * longer is cut here */
+        if (nr->http_status != 206 || op->pos > g->length)
+            return 1;
+    }
+    return 0;
+}
+
+static void hg_free(hg_op *op) {
+    hb_free(&op->url);
+    free(op);
+}
+
+static void get_done(net_request *nr, int status) {
+    hg_op *op = nr->data;
+    http_store *s = op->s;
+    store_get_req *g = op->g;
+    g->http_status = (int)nr->http_status;
+    g->attempts = nr->attempts;
+    g->object_size = nr->total_size;
+    g->got = 0;
+    int st;
+    if (status == NET_E_HTTP && nr->http_status == 416) {
+        st = STORE_OK; /* the object ends before offset: nothing to read */
+    } else if (op->stream && status == NET_E_ABORTED && op->complete) {
+        st = STORE_OK;
+        g->got = op->filled;
+    } else if (op->stream && status == NET_E_ABORTED && op->too_far) {
+        st = STORE_E_HTTP;
+        snprintf(g->errmsg, sizeof g->errmsg,
+                 "%s/%.120s: the server ignored Range; reading at offset %llu would download "
+                 "everything before it",
+                 s->base.url, g->key, (unsigned long long)g->offset);
+    } else {
+        st = map_status(s, nr, status, g->key, false, g->errmsg);
+        if (st == STORE_OK)
+            g->got = op->stream ? op->filled : (nr->got > g->length ? g->length : nr->got);
+    }
+    hg_free(op);
+    g->priv = NULL;
+    g->cb(g, st); /* may close the store: it stays alive until in_flight drops */
+    s->in_flight--;
+    maybe_free_store(s);
+}
+
+static int http_get(store *base, store_get_req *g) {
+    http_store *s = (http_store *)base;
+    g->got = 0;
+    g->object_size = UINT64_MAX;
+    g->http_status = 0;
+    g->attempts = 0;
+    g->errmsg[0] = '\0';
+    if (s->closing)
+        return STORE_E_CANCELED;
+    if (!g->key || !*g->key || !g->cb || !g->buf || g->length == 0 || g->length > SIZE_MAX ||
+        g->offset > UINT64_MAX - g->length)
+        return STORE_E_CONFIG;
+    hg_op *op = calloc(1, sizeof *op);
+    if (!op)
+        return STORE_E_NOMEM;
+    op->s = s;
+    op->g = g;
+    hb_puts(&op->url, s->base_url);
+    encode_path(&op->url, g->key, strlen(g->key));
+    if (op->url.bad) {
+        hg_free(op);
+        return STORE_E_NOMEM;
+    }
+    net_request *nr = &op->nr;
+    nr->method = "GET";
+    nr->url = op->url.p;
+    nr->prepare = get_prepare;
+    nr->cb = get_done;
+    nr->data = op;
+    if (g->offset == 0) {
+        /* the engine stops a 200 to this Range once buf is full */
+        nr->has_range = true;
+        nr->range_offset = 0;
+        nr->range_length = g->length;
+        nr->buf = g->buf;
+        nr->buf_cap = (size_t)g->length;
+    } else {
+        /* Range sent as a plain header: the engine's own Range handling gives up on a 200
+         * at an offset, where this store can still skip forward */
+        op->stream = true;
+        snprintf(op->range_hdr, sizeof op->range_hdr, "Range: bytes=%llu-%llu",
+                 (unsigned long long)g->offset, (unsigned long long)(g->offset + g->length - 1));
+        op->hdrs[0] = op->range_hdr;
+        nr->headers = op->hdrs;
+        nr->n_headers = 1;
+        nr->on_body = get_on_body;
+    }
+    g->priv = op;
+    int rc = net_start(s->net, nr);
+    if (rc != 0) {
+        g->priv = NULL;
+        hg_free(op);
+        snprintf(g->errmsg, sizeof g->errmsg, "%s: could not start request: %s", s->base.url,
+                 net_strerror(rc));
+        return rc == NET_E_NOMEM ? STORE_E_NOMEM : STORE_E_NETWORK;
+    }
+    s->in_flight++;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ listing: XML */
+
+static const char PROPFIND_BODY[] =
+    "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
+    "<D:propfind xmlns:D=\"DAV:\"><D:prop><D:resourcetype/><D:getcontentlength/>"
+    "<D:getlastmodified/></D:prop></D:propfind>\n";
+static const char *const PROPFIND_HDRS[] = {"Depth: 1",
+                                            "Content-Type: application/xml; charset=utf-8"};
+
+#define DAV(name) ("DAV:|" name)
+
+static void chunk_free(hl_chunk *ch) {
+    if (!ch)
+        return;
+    free(ch->items);
+    hb_free(&ch->strings);
+    free(ch);
+}
+
+static bool chunk_add(hl_chunk *ch, const char *key, size_t klen, uint64_t size, int64_t mtime,
+                      int bad_status, const char *msg) {
+    if (ch->n == ch->cap) {
+        size_t cap = ch->cap ? ch->cap * 2 : 32;
+        hl_item *it = realloc(ch->items, cap * sizeof *it);
+        if (!it)
+            return false;
+        ch->items = it;
+        ch->cap = cap;
+    }
+    hl_item *it = &ch->items[ch->n];
+    it->key_off = ch->strings.len;
+    it->key_len = klen;
+    hb_put(&ch->strings, key, klen);
+    hb_put(&ch->strings, "", 1);
+    it->msg_off = ch->strings.len;
+    if (msg)
+        hb_put(&ch->strings, msg, strlen(msg));
+    hb_put(&ch->strings, "", 1);
+    it->size = size;
+    it->mtime_ms = mtime;
+    it->bad_status = bad_status;
+    if (ch->strings.bad)
+        return false;
+    ch->n++;
+    return true;
+}
+
+/* Whether a key (file or directory) can hold keys with the listing's prefix. */
+static bool prefix_compatible(const hl_cursor *c, const char *key, size_t klen) {
+    size_t n = klen < c->prefix_len ? klen : c->prefix_len;
+    return memcmp(key, c->prefix, n) == 0;
+}
+
+/* One <response> finished: resolve its href to a key and file it. */
+static void response_done(hl_op *op) {
+    http_store *s = op->s;
+    hl_cursor *c = op->c;
+    if (!op->r_ok || op->href.bad || op->href.len == 0)
+        return;
+    const char *h = op->href.p;
+    size_t hl = op->href.len;
+    while (hl && (*h == ' ' || *h == '\t' || *h == '\n' || *h == '\r'))
+        h++, hl--;
+    while (hl && (h[hl - 1] == ' ' || h[hl - 1] == '\t' || h[hl - 1] == '\n' || h[hl - 1] == '\r'))
+        hl--;
+    /* absolute path (encoded) of the href */
+    hbuf *path = &op->scratch;
+    hb_reset(path);
+    if (hl >= 7 && (!strncasecmp(h, "http://", 7) || (hl >= 8 && !strncasecmp(h, "https://", 8)))) {
+        const char *auth = memchr(h, ':', hl) + 3;
+        const char *slash = memchr(auth, '/', hl - (size_t)(auth - h));
+        if (!slash)
+            return;
+        hb_put(path, slash, hl - (size_t)(slash - h));
+    } else if (h[0] == '/') {
+        hb_put(path, h, hl);
+    } else {
+        hb_puts(path, hb_str(&op->url_path));
+        hb_put(path, h, hl);
+    }
+    if (path->bad)
+        return;
+    path->len = strcspn(path->p, "?#");
+    hbuf dec = {0};
+    dec.limit = HTTP_MAX_KEY + strlen(s->base_path) + 1;
+    bool ok = decode_path(&dec, path->p, path->len) && !dec.bad;
+    const char *d = hb_str(&dec);
+    /* dot segments would let a listing name keys outside the directory it came from */
+    if (ok && (strstr(d, "/./") || strstr(d, "/../") ||
+               (dec.len >= 2 && !strcmp(d + dec.len - 2, "/.")) ||
+               (dec.len >= 3 && !strcmp(d + dec.len - 3, "/.."))))
+        ok = false;
+    size_t bl = strlen(s->base_path);
+    const char *key = NULL;
+    size_t klen = 0;
+    if (ok) {
+        if (dec.len >= bl && !memcmp(d, s->base_path, bl)) {
+            key = d + bl;
+            klen = dec.len - bl;
+        } else if (dec.len + 1 == bl && !memcmp(d, s->base_path, dec.len)) {
+            key = "";
+            klen = 0; /* the root without its slash */
+        }
+    }
+    if (!key || (klen == 0 && !op->coll)) {
+        hb_free(&dec);
+        return; /* outside the store's root */
+    }
+    size_t dl = strlen(op->dir_key);
+    bool is_self = (klen == dl && !memcmp(key, op->dir_key, dl)) ||
+                   (klen + 1 == dl && !memcmp(key, op->dir_key, klen));
+    if (!is_self && klen > 0) {
+        if (op->coll) {
+            /* a child collection: walked later, once the directory succeeded */
+            if (prefix_compatible(c, key, klen)) {
+                hb_put(&op->subdirs, key, klen);
+                if (key[klen - 1] != '/')
+                    hb_put(&op->subdirs, "/", 1);
+                hb_put(&op->subdirs, "", 1);
+            }
+        } else if (key[klen - 1] != '/' && klen >= c->prefix_len &&
+                   !memcmp(key, c->prefix, c->prefix_len)) {
+            if (!chunk_add(op->chunk, key, klen, op->has_len ? op->len : 0, op->mtime, 0, NULL))
+                op->xml_failed = true;
+        }
+    }
+    hb_free(&dec);
+}
+
+static void XMLCALL x_start(void *ud, const XML_Char *name, const XML_Char **atts) {
+    hl_op *op = ud;
+    (void)atts;
+    op->xdepth++;
+    op->field = X_NONE;
+    hb_reset(&op->text);
+    if (!strcmp(name, DAV("response"))) {
+        op->in_response = true;
+        op->in_propstat = op->in_prop = op->in_restype = false;
+        hb_reset(&op->href);
+        op->r_ok = true;
+        op->coll = op->has_len = false;
+        op->len = 0;
+        op->mtime = INT64_MIN;
+        return;
+    }
+    if (!op->in_response)
+        return;
+    if (!strcmp(name, DAV("propstat"))) {
+        op->in_propstat = true;
+        op->ps_coll = op->ps_has_len = op->ps_has_mtime = false;
+        op->ps_len = 0;
+        op->ps_mtime = INT64_MIN;
+    } else if (op->in_propstat && !strcmp(name, DAV("prop"))) {
+        op->in_prop = true;
+    } else if (op->in_prop && !strcmp(name, DAV("resourcetype"))) {
+        op->in_restype = true;
+    } else if (op->in_restype && !strcmp(name, DAV("collection"))) {
+        op->ps_coll = true;
+    } else if (op->in_prop && !strcmp(name, DAV("getcontentlength"))) {
+        op->field = X_LEN;
+    } else if (op->in_prop && !strcmp(name, DAV("getlastmodified"))) {
+        op->field = X_MTIME;
+    } else if (op->in_propstat && !op->in_prop && !strcmp(name, DAV("status"))) {
+        op->field = X_PS_STATUS;
+    } else if (!op->in_propstat && !strcmp(name, DAV("href"))) {
+        op->field = X_HREF;
+    } else if (!op->in_propstat && !strcmp(name, DAV("status"))) {
+        op->field = X_R_STATUS;
+    }
+}
+
+static void XMLCALL x_text(void *ud, const XML_Char *t, int len) {
+    hl_op *op = ud;
+    if (op->field != X_NONE && len > 0)
+        hb_put(op->field == X_HREF ? &op->href : &op->text, t, (size_t)len);
+}
+
+/* "HTTP/1.1 200 OK" -> 200 */
+static int status_code(const char *t) {
+    const char *sp = strchr(t, ' ');
+    return sp ? atoi(sp + 1) : 0;
+}
+
+static void XMLCALL x_end(void *ud, const XML_Char *name) {
+    hl_op *op = ud;
+    op->xdepth--;
+    if (op->text.bad) {
+        op->xml_failed = true;
+        XML_StopParser(op->xp, XML_FALSE);
+        return;
+    }
+    const char *t = hb_str(&op->text);
+    switch (op->field) {
+    case X_LEN: {
+        char *e;
+        unsigned long long v = strtoull(t, &e, 10);
+        if (e != t && *e == '\0') {
+            op->ps_len = v;
+            op->ps_has_len = true;
+        }
+        break;
+    }
+    case X_MTIME:
+        op->ps_mtime = parse_rfc1123_ms(t);
+        op->ps_has_mtime = op->ps_mtime != INT64_MIN;
+        break;
+    case X_PS_STATUS: {
+        int code = status_code(t);
+        if (code < 200 || code > 299) /* properties the server could not give */
+            op->ps_coll = op->ps_has_len = op->ps_has_mtime = false;
+        break;
+    }
+    case X_R_STATUS: {
+        int code = status_code(t);
+        if (code < 200 || code > 299)
+            op->r_ok = false;
+        break;
+    }
+    default:
+        break;
+    }
+    op->field = X_NONE;
+    hb_reset(&op->text);
+    if (!op->in_response)
+        return;
+    if (!strcmp(name, DAV("response"))) {
+        response_done(op);
+        op->in_response = false;
+    } else if (!strcmp(name, DAV("propstat"))) {
+        op->in_propstat = false;
+        if (op->ps_coll)
+            op->coll = true;
+        if (op->ps_has_len) {
+            op->has_len = true;
+            op->len = op->ps_len;
+        }
+        if (op->ps_has_mtime)
+            op->mtime = op->ps_mtime;
+    } else if (!strcmp(name, DAV("prop"))) {
+        op->in_prop = false;
+    } else if (!strcmp(name, DAV("resourcetype"))) {
+        op->in_restype = false;
+    }
+}
+
+/* ------------------------------------------------------------------ listing: directories */
+
+static void cursor_pump(hl_cursor *c);
+static void cursor_unref(hl_cursor *c);
+
+static void op_free(hl_op *op) {
+    if (op->xp)
+        XML_ParserFree(op->xp);
+    hb_free(&op->url);
+    hb_free(&op->url_path);
+    hb_free(&op->text);
+    hb_free(&op->href);
+    hb_free(&op->subdirs);
+    hb_free(&op->scratch);
+    chunk_free(op->chunk);
+    free(op->dir_key);
+    free(op);
+}
+
+static int dir_prepare(net_request *nr, void *headers) {
+    hl_op *op = nr->data;
+    (void)headers;
+    if (op->xp)
+        XML_ParserReset(op->xp, NULL);
+    else
+        op->xp = XML_ParserCreateNS(NULL, '|');
+    if (!op->xp)
+        return NET_E_NOMEM;
+    XML_SetUserData(op->xp, op);
+    XML_SetElementHandler(op->xp, x_start, x_end);
+    XML_SetCharacterDataHandler(op->xp, x_text);
+    op->xml_failed = op->xml_finished = false;
+    op->body_bytes = 0;
+    op->xdepth = 0;
+    op->in_response = op->in_propstat = op->in_prop = op->in_restype = false;
+    op->field = X_NONE;
+    hb_reset(&op->text);
+    hb_reset(&op->href);
+    hb_reset(&op->subdirs);
+    op->text.limit = op->href.limit = HTTP_MAX_TEXT;
+    chunk_free(op->chunk);
+    op->chunk = calloc(1, sizeof *op->chunk);
+    return op->chunk ? 0 : NET_E_NOMEM;
+}
+
+static int dir_on_body(net_request *nr, const void *data, size_t len) {
+    hl_op *op = nr->data;
+    if (nr->http_status != 207)
+        return 0; /* not a multistatus: the status decides */
+    op->body_bytes += len;
+    if (op->body_bytes > HTTP_MAX_DIR_BODY)
+        return 1;
+    while (len > 0 && !op->xml_failed) {
+        int n = len > (1u << 30) ? (1 << 30) : (int)len;
+        if (XML_Parse(op->xp, data, n, XML_FALSE) != XML_STATUS_OK)
+            op->xml_failed = true;
+        data = (const char *)data + n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static void finish_xml(hl_op *op) {
+    if (op->xml_finished || op->xml_failed)
+        return;
+    op->xml_finished = true;
+    if (XML_Parse(op->xp, "", 0, XML_TRUE) != XML_STATUS_OK)
+        op->xml_failed = true;
+}
+
+/* A 207 whose body is cut or garbled is retried like a reset connection. */
+static bool dir_retry_check(net_request *nr) {
+    hl_op *op = nr->data;
+    if (nr->http_status != 207)
+        return false;
+    finish_xml(op);
+    return op->xml_failed;
+}
+
+static void cursor_push_chunk(hl_cursor *c, hl_chunk *ch) {
+    if (ch->n == 0) {
+        chunk_free(ch);
+        return;
+    }
+    if (c->ctail)
+        c->ctail->next = ch;
+    else
+        c->chead = ch;
+    c->ctail = ch;
+    c->buffered += ch->n;
+}
+
+/* Files a bad entry (a directory that could not be listed) for delivery. */
+static void cursor_bad(hl_cursor *c, const char *key, int status, const char *msg) {
+    hl_chunk *ch = calloc(1, sizeof *ch);
+    if (!ch || !chunk_add(ch, key, strlen(key), 0, INT64_MIN, status, msg)) {
+        chunk_free(ch);
+        if (!c->fatal) {
+            c->fatal = STORE_E_NOMEM;
+            snprintf(c->fatal_msg, sizeof c->fatal_msg, "out of memory");
+        }
+        return;
+    }
+    cursor_push_chunk(c, ch);
+}
+
+static void cursor_fail(hl_cursor *c, int status, const char *msg);
+
+static void cursor_enqueue(hl_cursor *c, const char *key, unsigned depth) {
+    if (depth > HTTP_MAX_DEPTH || strlen(key) > HTTP_MAX_KEY) {
+        char msg[256];
+        snprintf(msg, sizeof msg,
+                 "%s/%.100s: directories nested deeper than %u levels (a link loop?): not "
+                 "listed",
+                 c->s->base.url, key, HTTP_MAX_DEPTH);
+        cursor_bad(c, key, STORE_E_LOOP, msg);
+        return;
+    }
+    int added = hset_add(&c->visited, key);
+    if (added == 0)
+        return; /* seen already: a server answering with a path back up the tree */
+    size_t kl = strlen(key);
+    hl_dir *d = added < 0 ? NULL : malloc(sizeof *d + kl + 1);
+    if (!d) {
+        cursor_fail(c, STORE_E_NOMEM, "out of memory");
+        return;
+    }
+    d->next = NULL;
+    d->depth = depth;
+    memcpy(d->key, key, kl + 1);
+    if (c->qtail)
+        c->qtail->next = d;
+    else
+        c->qhead = d;
+    c->qtail = d;
+}
+
+static void dir_done(net_request *nr, int status) {
+    hl_op *op = nr->data;
+    http_store *s = op->s;
+    hl_cursor *c = op->c;
+    if (op->prev)
+        op->prev->next = op->next;
+    else
+        c->ops = op->next;
+    if (op->next)
+        op->next->prev = op->prev;
+    c->n_ops--;
+    if (!c->dead && !c->fatal) {
+        char em[256] = "";
+        int st = map_status(s, nr, status, op->dir_key, true, em);
+        if (st == STORE_OK && nr->http_status != 207) {
+            st = STORE_E_UNSUPPORTED;
+            snprintf(em, sizeof em,
+                     "%s/%.100s: HTTP %ld to PROPFIND, not a WebDAV multistatus (207): the "
+                     "server does not list directories; give the keys with store.keys_from",
+                     s->base.url, op->dir_key, nr->http_status);
+        } else if (st == STORE_OK) {
+            finish_xml(op);
+            if (op->xml_failed || op->subdirs.bad) {
+                st = STORE_E_PROTOCOL;
+                snprintf(em, sizeof em, "%s/%.150s: malformed PROPFIND multistatus", s->base.url,
+                         op->dir_key);
+            }
+        }
+        if (st == STORE_OK) {
+            cursor_push_chunk(c, op->chunk);
+            op->chunk = NULL;
+            for (size_t i = 0; i < op->subdirs.len;) {
+                const char *k = op->subdirs.p + i;
+                cursor_enqueue(c, k, op->depth + 1);
+                i += strlen(k) + 1;
+            }
+        } else if (st == STORE_E_CANCELED) {
+            cursor_fail(c, st, em);
+        } else if (op->is_start) {
+            /* the listing's own directory: a missing prefix lists nothing (as an object
+             * store would), anything else fails the listing */
+            if (!(st == STORE_E_NOT_FOUND && c->prefix_len > 0))
+                cursor_fail(c, st, em);
+        } else {
+            cursor_bad(c, op->dir_key, st, em);
+        }
+    }
+    op_free(op);
+    cursor_pump(c);
+    cursor_unref(c); /* may free c */
+    s->in_flight--;
+    maybe_free_store(s);
+}
+
+static int start_dir(hl_cursor *c, hl_dir *d) {
+    http_store *s = c->s;
+    hl_op *op = calloc(1, sizeof *op);
+    if (!op)
+        return STORE_E_NOMEM;
+    op->s = s;
+    op->c = c;
+    op->depth = d->depth;
+    op->is_start = d->depth == 0;
+    op->dir_key = strdup(d->key);
+    hb_puts(&op->url, s->base_url);
+    encode_path(&op->url, d->key, strlen(d->key));
+    hb_puts(&op->url_path, op->url.bad ? "" : op->url.p + s->origin_len);
+    if (!op->dir_key || op->url.bad || op->url_path.bad) {
+        op_free(op);
+        return STORE_E_NOMEM;
+    }
+    net_request *nr = &op->nr;
+    nr->method = "PROPFIND";
+    nr->url = op->url.p;
+    nr->headers = PROPFIND_HDRS;
+    nr->n_headers = 2;
+    nr->body = PROPFIND_BODY;
+    nr->body_len = sizeof PROPFIND_BODY - 1;
+    nr->on_body = dir_on_body;
+    nr->prepare = dir_prepare;
+    nr->retry_check = dir_retry_check;
+    nr->cb = dir_done;
+    nr->data = op;
+    int rc = net_start(s->net, nr);
+    if (rc != 0) {
+        op_free(op);
+        return rc == NET_E_NOMEM ? STORE_E_NOMEM : STORE_E_NETWORK;
+    }
+    op->next = c->ops;
+    if (c->ops)
+        c->ops->prev = op;
+    c->ops = op;
+    c->n_ops++;
+    c->refs++;
+    s->in_flight++;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ listing: cursor */
+
+static void cursor_destroy(hl_cursor *c) {
+    http_store *s = c->s;
+    if (c->prev)
+        c->prev->next = c->next;
+    else if (s->cursors == c)
+        s->cursors = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    while (c->qhead) {
+        hl_dir *d = c->qhead;
+        c->qhead = d->next;
+        free(d);
+    }
+    while (c->chead) {
+        hl_chunk *ch = c->chead;
+        c->chead = ch->next;
+        chunk_free(ch);
+    }
+    hset_free(&c->visited);
+    free(c->prefix);
+    free(c);
+}
+
+static void cursor_unref(hl_cursor *c) {
+    c->refs--;
+    if (c->dead && c->refs == 0)
+        cursor_destroy(c);
+}
+
+/* Stops the walk: queued directories are dropped, requests canceled (the engine may run
+ * their callbacks now or later; either way they only free themselves). */
+static void cursor_cancel_ops(hl_cursor *c) {
+    while (c->qhead) {
+        hl_dir *d = c->qhead;
+        c->qhead = d->next;
+        free(d);
+    }
+    c->qtail = NULL;
+    c->refs++;
+    c->cancelling = true;
+    while (c->s->net) {
+        hl_op *op = c->ops;
+        while (op && op->cancel_sent)
+            op = op->next;
+        if (!op)
+            break;
+        op->cancel_sent = true;
+        net_cancel(c->s->net, &op->nr); /* may free op */
+    }
+    c->cancelling = false;
+    c->refs--;
+}
+
+static void cursor_fail(hl_cursor *c, int status, const char *msg) {
+    if (c->fatal)
+        return;
+    c->fatal = status;
+    snprintf(c->fatal_msg, sizeof c->fatal_msg, "%s", msg);
+    cursor_cancel_ops(c);
+}
+
+/* The caller no longer holds the cursor: free it once no request refers to it. */
+static void cursor_release(hl_cursor *c) {
+    c->dead = true;
+    c->want = false;
+    cursor_cancel_ops(c);
+    if (c->refs == 0)
+        cursor_destroy(c);
+}
+
+static void on_kick(uv_timer_t *t);
+
+static void arm_kick(http_store *s, hl_cursor *c) {
+    c->kicked = true;
+    if (!s->closing)
+        uv_timer_start(&s->kick, on_kick, 0, 0);
+}
+
+static void deliver(hl_cursor *c, bool walk_over) {
+    http_store *s = c->s;
+    store_list_req *req = c->req;
+    size_t page = req->page_size;
+    if (s->closing) {
+        /* store_close: straight to the final "canceled" page */
+        if (!c->fatal) {
+            c->fatal = STORE_E_CANCELED;
+            snprintf(c->fatal_msg, sizeof c->fatal_msg, "%s: canceled", s->base.url);
+        }
+        for (hl_chunk *ch = c->chead; ch; ch = ch->next)
+            ch->pos = ch->n;
+        c->buffered = 0;
+        walk_over = true;
+    }
+    size_t n = c->buffered < page ? c->buffered : page;
+    store_entry *ents = calloc(n ? n : 1, sizeof *ents);
+    store_bad_entry *bads = calloc(n ? n : 1, sizeof *bads);
+    int status = STORE_OK;
+    size_t ne = 0, nb = 0;
+    if (!ents || !bads) {
+        free(ents);
+        free(bads);
+        ents = NULL;
+        bads = NULL;
+        n = 0;
+        if (!c->fatal) {
+            c->fatal = STORE_E_NOMEM;
+            snprintf(c->fatal_msg, sizeof c->fatal_msg, "out of memory");
+            cursor_cancel_ops(c);
+        }
+        for (hl_chunk *ch = c->chead; ch; ch = ch->next)
+            ch->pos = ch->n;
+        c->buffered = 0;
+        walk_over = true;
+    }
+    hl_chunk *ch = c->chead;
+    for (size_t taken = 0; taken < n && ch; ch = ch->next) {
+        while (ch->pos < ch->n && taken < n) {
+            hl_item *it = &ch->items[ch->pos++];
+            const char *k = ch->strings.p + it->key_off;
+            if (it->bad_status) {
+                bads[nb].key = k;
+                bads[nb].status = it->bad_status;
+                bads[nb].message = ch->strings.p + it->msg_off;
+                nb++;
+            } else {
+                ents[ne].key = k;
+                ents[ne].key_len = it->key_len;
+                ents[ne].size = it->size;
+                ents[ne].mtime_ms = it->mtime_ms;
+                ents[ne].etag = NULL;
+                ne++;
+            }
+            taken++;
+        }
+    }
+    c->buffered -= n;
+    bool done = walk_over && c->buffered == 0;
+    if (done && c->fatal) {
+        status = c->fatal;
+        snprintf(req->errmsg, sizeof req->errmsg, "%s", c->fatal_msg);
+    }
+    c->want = false;
+    c->in_cb = true;
+    if (done)
+        req->priv = NULL; /* the contract: a finished listing's cursor is freed by the store */
+    req->cb(req, status, ents, ne, bads, nb, done);
+    c->in_cb = false;
+    free(ents);
+    free(bads);
+    /* drop the chunks delivered in full (the callback's entries pointed into them) */
+    while (c->chead && c->chead->pos == c->chead->n) {
+        hl_chunk *h = c->chead;
+        c->chead = h->next;
+        if (!c->chead)
+            c->ctail = NULL;
+        chunk_free(h);
+    }
+    if (done || c->dead) {
+        cursor_release(c);
+        return;
+    }
+    if (c->want && !s->closing)
+        arm_kick(s, c);
+}
+
+/* Starts directory requests while the buffer has room, and delivers a page when one is
+ * asked for and ready. Never called from inside store_list_next (pages are delivered later
+ * on the loop, as the contract wants). */
+static void start_dirs(hl_cursor *c) {
+    http_store *s = c->s;
+    size_t page = c->req->page_size;
+    size_t high = page * 4 > 4096 ? page * 4 : 4096;
+    while (!c->fatal && !s->closing && c->qhead && c->n_ops < s->list_parallel &&
+           c->buffered < high) {
+        hl_dir *d = c->qhead;
+        c->qhead = d->next;
+        if (!c->qhead)
+            c->qtail = NULL;
+        int rc = start_dir(c, d);
+        if (rc != 0) {
+            char msg[256];
+            snprintf(msg, sizeof msg, "%s/%.150s: could not start the PROPFIND request",
+                     s->base.url, d->key);
+            free(d);
+            cursor_fail(c, rc, msg);
+            break;
+        }
+        free(d);
+    }
+}
+
+static void cursor_pump(hl_cursor *c) {
+    if (c->dead || c->in_cb || c->cancelling)
+        return;
+    size_t page = c->req->page_size;
+    start_dirs(c);
+    if (!c->want)
+        return;
+    bool walk_over = c->fatal || (!c->qhead && c->n_ops == 0);
+    if (c->buffered >= page || walk_over)
+        deliver(c, walk_over);
+}
+
+static void on_kick(uv_timer_t *t) {
+    http_store *s = t->data;
+    s->in_flight++; /* callbacks may close the store */
+    bool again = true;
+    while (again && !s->closing) {
+        again = false;
+        for (hl_cursor *c = s->cursors; c; c = c->next) {
+            if (c->kicked && !c->in_cb) {
+                c->kicked = false;
+                cursor_pump(c); /* may free c and change the list: start over */
+                again = true;
+                break;
+            }
+        }
+    }
+    s->in_flight--;
+    maybe_free_store(s);
+}
+
+static int http_list_next(store *base, store_list_req *req) {
+    http_store *s = (http_store *)base;
+    req->errmsg[0] = '\0';
+    if (s->closing)
+        return STORE_E_CANCELED;
+    if (!req->cb || req->page_size == 0)
+        return STORE_E_CONFIG;
+    hl_cursor *c = req->priv;
+    if (!c) {
+        c = calloc(1, sizeof *c);
+        if (!c)
+            return STORE_E_NOMEM;
+        c->s = s;
+        c->req = req;
+        c->prefix = strdup(req->prefix ? req->prefix : "");
+        if (!c->prefix) {
+            free(c);
+            return STORE_E_NOMEM;
+        }
+        c->prefix_len = strlen(c->prefix);
+        c->next = s->cursors;
+        if (s->cursors)
+            s->cursors->prev = c;
+        s->cursors = c;
+        /* the walk starts at the deepest directory the prefix names */
+        size_t dl = c->prefix_len;
+        while (dl && c->prefix[dl - 1] != '/')
+            dl--;
+        char *start = strndup(c->prefix, dl);
+        if (!start) {
+            cursor_destroy(c);
+            return STORE_E_NOMEM;
+        }
+        cursor_enqueue(c, start, 0);
+        free(start);
+        if (c->fatal) {
+            cursor_destroy(c);
+            return STORE_E_NOMEM;
+        }
+        req->priv = c;
+    } else if (c->want || c->dead) {
+        return STORE_E_CONFIG; /* a page is already asked for */
+    }
+    c->req = req;
+    c->want = true;
+    /* requests start now; the page goes out later from the loop (never from in here) */
+    if (!c->fatal && !c->cancelling)
+        start_dirs(c);
+    arm_kick(s, c);
+    return 0;
+}
+
+static void http_list_free(store *base, store_list_req *req) {
+    (void)base;
+    hl_cursor *c = req->priv;
+    req->priv = NULL;
+    if (!c)
+        return;
+    if (c->in_cb) {
+        c->dead = true; /* deliver() releases it when the callback returns */
+        return;
+    }
+    cursor_release(c);
+}
+
+/* ------------------------------------------------------------------ open / close */
+
+static void free_store(http_store *s) {
+    free(s->base_url);
+    free(s->base_path);
+    free(s->base.url);
+    free(s);
+}
+
+static void maybe_free_store(http_store *s) {
+    if (s->closing && s->in_flight == 0 && s->kick_closed && !s->net)
+        free_store(s);
+}
+
+static void on_kick_closed(uv_handle_t *h) {
+    http_store *s = h->data;
+    s->kick_closed = true;
+    maybe_free_store(s);
+}
+
+static void http_close(store *base) {
+    http_store *s = (http_store *)base;
+    if (s->closing)
+        return;
+    s->closing = true;
+    s->in_flight++; /* hold the store while callbacks run */
+    /* every walk stops; a caller waiting for a page hears "canceled" */
+    for (hl_cursor *c = s->cursors; c; c = c->next)
+        if (!c->fatal) {
+            c->fatal = STORE_E_CANCELED;
+            snprintf(c->fatal_msg, sizeof c->fatal_msg, "%s: canceled", s->base.url);
+        }
+    /* the engine cancels everything itself (callbacks now, or later when closed from
+     * inside one of its callbacks); nothing here may start or cancel requests meanwhile */
+    net_engine *net = s->net;
+    s->net = NULL;
+    net_engine_free(net);
+    /* the remaining cursors: waiting ones get their last page; all are released (their
+     * req->priv cleared: the store is gone, there is nothing left to free) */
+    bool again = true;
+    while (again) {
+        again = false;
+        for (hl_cursor *c = s->cursors; c; c = c->next) {
+            if (c->dead)
+                continue;
+            if (c->in_cb) {
+                /* closed from inside its own callback: deliver() releases it after */
+                c->dead = true;
+                c->req->priv = NULL;
+                continue;
+            }
+            if (c->want) {
+                deliver(c, true); /* final: releases c */
+            } else {
+                c->req->priv = NULL;
+                cursor_release(c);
+            }
+            again = true;
+            break;
+        }
+    }
+    uv_close((uv_handle_t *)&s->kick, on_kick_closed);
+    s->in_flight--;
+    maybe_free_store(s);
+}
+
+static const store_vtable http_vtable = {http_close, http_list_next, http_list_free, http_get};
+
+static bool truthy(const char *v) {
+    return v && (!strcasecmp(v, "true") || !strcmp(v, "1") || !strcasecmp(v, "yes") ||
+                 !strcasecmp(v, "on") || !strcasecmp(v, "y"));
+}
+
+/* obstore_config keys: object_store's HTTP store has only the general client options. */
+static const char *const HTTP_KEYS_IGNORED[] = {
+    "allow_http", "timeout", "connect_timeout", "pool_idle_timeout", "pool_max_idle_per_host",
+    "http2_keep_alive_interval", "http2_keep_alive_timeout", "http2_keep_alive_while_idle",
+    "http1_only", "http2_only", "default_content_type", "randomize_addresses", NULL};
+
+int store_http_open(store **out, uv_loop_t *loop, const char *url, const store_options *opts,
+                    char *err, size_t errlen) {
+    *out = NULL;
+    const char *user_agent = NULL;
+    for (size_t i = 0; i < opts->n_kv; i++) {
+        const char *k = opts->kv[i].key ? opts->kv[i].key : "";
+        const char *v = opts->kv[i].value ? opts->kv[i].value : "";
+        bool known = false;
+        for (size_t j = 0; HTTP_KEYS_IGNORED[j]; j++)
+            if (!strcasecmp(k, HTTP_KEYS_IGNORED[j]))
+                known = true;
+        if (!strcasecmp(k, "user_agent")) {
+            user_agent = v;
+            known = true;
+        } else if (!strcasecmp(k, "allow_invalid_certificates")) {
+            if (truthy(v))
+                return store__fail(err, errlen, STORE_E_CONFIG,
+                                   "allow_invalid_certificates is not supported: TLS "
+                                   "verification stays on (add a CA file with ca_bundle)");
+            known = true;
+        }
+        if (!known)
+            return store__fail(err, errlen, STORE_E_CONFIG,
+                               "unknown obstore_config key '%.64s' for an http(s):// store "
+                               "(known: user_agent, allow_invalid_certificates, timeout, "
+                               "connect_timeout, ...)",
+                               k);
+    }
+    size_t sl = !strncasecmp(url, "https://", 8) ? 8 : !strncasecmp(url, "http://", 7) ? 7 : 0;
+    if (!sl)
+        return store__fail(err, errlen, STORE_E_CONFIG, "not an http(s):// URL: '%.200s'", url);
+    const char *auth = url + sl;
+    size_t al = strcspn(auth, "/?#");
+    if (al == 0)
+        return store__fail(err, errlen, STORE_E_CONFIG, "no host in '%.200s'", url);
+    if (strpbrk(url, "?#"))
+        return store__fail(err, errlen, STORE_E_CONFIG,
+                           "'%.200s': query strings are not supported in store URLs", url);
+    const char *at = memchr(auth, '@', al);
+    const char *host = at ? at + 1 : auth;
+    size_t hl = al - (size_t)(host - auth);
+
+    http_store *s = calloc(1, sizeof *s);
+    if (!s)
+        return STORE_E_NOMEM;
+    s->base.vt = &http_vtable;
+    s->base.loop = loop;
+    s->kick_closed = true; /* until initialised */
+    int rc = STORE_E_NOMEM;
+    hbuf bu = {0}, bp = {0}, disp = {0};
+    /* the path, decoded then re-encoded, so "a b" and "a%20b" name the same directory */
+    const char *path = auth + al;
+    size_t pl = strlen(path);
+    hb_puts(&bp, "/");
+    {
+        hbuf raw = {0};
+        if (!decode_path(&raw, path, pl)) {
+            hb_free(&raw);
+            rc = store__fail(err, errlen, STORE_E_CONFIG, "'%.200s': NUL in the path", url);
+            goto fail;
+        }
+        const char *r = hb_str(&raw);
+        while (*r == '/')
+            r++;
+        size_t rl = strlen(r);
+        while (rl && r[rl - 1] == '/')
+            rl--;
+        hb_put(&bp, r, rl);
+        if (rl)
+            hb_puts(&bp, "/");
+        hb_free(&raw);
+    }
+    hb_put(&bu, url, sl + al);
+    s->origin_len = bu.len;
+    encode_path(&bu, hb_str(&bp), bp.len);
+    hb_put(&disp, url, sl);
+    hb_put(&disp, host, hl);
+    encode_path(&disp, hb_str(&bp), bp.len ? bp.len - 1 : 0);
+    if (bu.bad || bp.bad || disp.bad)
+        goto fail;
+    s->base_url = bu.p;
+    s->base_path = bp.p;
+    s->base.url = disp.p;
+    bu.p = bp.p = disp.p = NULL;
+    s->list_parallel = HTTP_LIST_PARALLEL;
+    if (opts->max_in_flight && opts->max_in_flight < s->list_parallel)
+        s->list_parallel = opts->max_in_flight;
+
+    net_options no = NET_OPTIONS_INIT;
+    no.max_in_flight = opts->max_in_flight ? opts->max_in_flight : 1000;
+    no.connect_timeout_ms = opts->connect_timeout_ms;
+    no.request_timeout_ms = opts->request_timeout_ms;
+    no.max_attempts = opts->max_attempts ? opts->max_attempts : 1;
+    no.retry_max_ms = opts->retry_max_ms;
+    no.ca_bundle = opts->ca_bundle;
+    no.user_agent = user_agent && *user_agent ? user_agent : "tiff-dumper/" TD_VERSION;
+    char nerr[256];
+    if (net_engine_new(&s->net, loop, &no, nerr, sizeof nerr) != 0) {
+        rc = store__fail(err, errlen, STORE_E_CONFIG, "%s: %s", s->base.url, nerr);
+        goto fail;
+    }
+    uv_timer_init(loop, &s->kick);
+    s->kick.data = s;
+    s->kick_closed = false;
+    *out = &s->base;
+    return 0;
+fail:
+    hb_free(&bu);
+    hb_free(&bp);
+    hb_free(&disp);
+    if (s->net)
+        net_engine_free(s->net);
+    free_store(s);
+    return rc;
+}
+
+#else /* !HTTP_HAVE_NET */
+
+int store_http_open(store **out, uv_loop_t *loop, const char *url, const store_options *opts,
+                    char *err, size_t errlen);
+
+int store_http_open(store **out, uv_loop_t *loop, const char *url, const store_options *opts,
+                    char *err, size_t errlen) {
+    (void)loop;
+    (void)opts;
+    *out = NULL;
+    return store__fail(err, errlen, STORE_E_UNSUPPORTED,
+                       "%.200s: this build has no network engine (src/net)", url);
+}
+
+#endif /* HTTP_HAVE_NET */
