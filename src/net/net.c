@@ -13,10 +13,13 @@
 #include "net.h"
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define NET_X_NAME(name, code, short_name, text) case code: return short_name;
 #define NET_X_TEXT(name, code, short_name, text) case code: return text;
@@ -49,6 +52,9 @@ struct job {
     stop_reason stop;
     bool status_seen, cancel_requested, deferred_cancel;
     bool in_user_cb; /* inside prepare / retry_check: the job must stay alive */
+    bool admitted;   /* counted in e->in_progress (left the start queue) */
+    bool throttled;  /* this attempt was answered with a throttling signal */
+    uint64_t attempt_ms; /* when the current attempt started */
     uint64_t content_range_total, content_length;
     long retry_after_s;
     /* last failure, for the final message */
@@ -78,6 +84,13 @@ struct net_engine {
     jlist retry_q, start_q, backoff; /* backoff sorted by due_ms */
     job *all;
     unsigned active;
+    /* adaptive concurrency (see net_options.adaptive) */
+    unsigned limit;       /* attempts allowed to run at once; max_in_flight when off */
+    unsigned in_progress; /* admitted requests not finished: running, backoff, retry_q */
+    uint64_t cut_ms;      /* when the limit was last halved */
+    unsigned answered;    /* answered attempts since the limit last moved */
+    unsigned regain;      /* the limit before an isolated cut: regained quickly */
+    uint64_t since_cut;   /* answered attempts since the last cut */
     unsigned depth;   /* nesting of engine entries from libuv / user calls */
     unsigned in_curl; /* inside curl_multi_* (curl callbacks may run) */
     unsigned n_cancel_pending; /* cancels asked inside curl callbacks, not yet done */
@@ -247,6 +260,7 @@ static void format_final(job *j, int code) {
 static void job_finish(net_engine *e, job *j, int code) {
     net_request *r = j->req;
     if (j->deferred_cancel) e->n_cancel_pending--;
+    if (j->admitted) e->in_progress--;
     job_detach(e, j);
     job_unlink_all(e, j);
     if (code != NET_OK) {
@@ -435,6 +449,8 @@ static int attempt_start(net_engine *e, job *j) {
     j->content_range_total = j->content_length = UINT64_MAX;
     j->retry_after_s = -1;
     j->errbuf[0] = '\0';
+    j->throttled = false;
+    j->attempt_ms = now_ms();
     if (r->attempts > 1) e->st.retries++;
 
     struct curl_slist *h = NULL;
@@ -497,15 +513,64 @@ static int attempt_start(net_engine *e, job *j) {
 }
 
 /* Starts queued jobs while slots are free; retries before new requests so a retried
- * request's time budget is not spent queueing. */
+ * request's time budget is not spent queueing. A new request is admitted only while fewer
+ * than `limit` are in progress: with the limit cut by throttling, the requests already
+ * admitted finish first instead of more joining the crowd that is being refused. */
 static void pump(net_engine *e) {
-    while (!e->closing && e->active < e->o.max_in_flight) {
+    while (!e->closing && !e->free_pending && e->active < e->limit) {
         job *j = jl_pop(&e->retry_q);
-        if (!j) j = jl_pop(&e->start_q);
-        if (!j) break;
+        if (j && now_ms() >= j->deadline_ms) {
+            /* its time ran out while it waited for a slot: end with the last failure */
+            job_finish(e, j, j->last_code);
+            continue;
+        }
+        if (!j) {
+            if (e->o.adaptive && e->in_progress >= e->limit) break;
+            j = jl_pop(&e->start_q);
+            if (!j) break;
+            j->admitted = true;
+            e->in_progress++;
+            j->start_ms = now_ms();
+            j->deadline_ms = j->start_ms + (e->o.retry_max_ms ? e->o.retry_max_ms : UINT32_MAX);
+        }
         int rc = attempt_start(e, j);
         if (rc != NET_OK) job_finish(e, j, rc);
     }
+}
+
+/* AIMD on the number of attempts at once. Halving at most once per round trip (only an
+ * attempt that started after the last cut may cut again) keeps one burst of refusals, all
+ * answering the same overload, from driving the limit straight to the floor. */
+static void adapt(net_engine *e, job *j) {
+    if (j->throttled) e->st.throttled++;
+    if (!e->o.adaptive) return;
+    if (j->throttled) {
+        if (j->attempt_ms < e->cut_ms) return;
+        /* a refusal after a whole limit's worth of good answers is a blip, and the level
+         * before it is regained quickly; one sooner means the level is too high */
+        e->regain = e->since_cut >= e->limit ? e->limit : 0;
+        e->since_cut = 0;
+        unsigned lo = e->o.adaptive_floor ? e->o.adaptive_floor : 1;
+        if (lo > e->o.max_in_flight) lo = e->o.max_in_flight;
+        unsigned nl = e->limit / 2;
+        e->limit = nl < lo ? lo : nl;
+        e->cut_ms = now_ms();
+        if (e->cut_ms <= j->attempt_ms) e->cut_ms = j->attempt_ms + 1;
+        e->answered = 0;
+        if (e->limit < e->st.min_limit) e->st.min_limit = e->limit;
+    } else if (j->req->http_status > 0) {
+        /* any answer that is not a refusal shows the server keeps up. Back up to the level
+         * of an isolated cut, one more slot per answer: a lone refusal (one 503 among
+         * thousands of answers) costs little. Otherwise one more per limit's worth of
+         * answers, about one per round trip. */
+        e->since_cut++;
+        if (e->limit < e->o.max_in_flight &&
+            (e->limit < e->regain || ++e->answered >= e->limit)) {
+            e->limit++;
+            e->answered = 0;
+        }
+    }
+    e->st.limit = e->limit;
 }
 
 static void arm_backoff_timer(net_engine *e);
@@ -597,6 +662,10 @@ static int classify(net_engine *e, job *j, CURLcode cc, bool *retry) {
         cause_curl(j, "TLS: ", cc);
         return NET_E_TLS;
     case CURLE_PEER_FAILED_VERIFICATION:
+        /* final: a certificate does not become trusted by asking again */
+        snprintf(j->cause, sizeof j->cause, "TLS: %.90s (a private CA goes in ca_bundle)",
+                 j->errbuf[0] ? j->errbuf : curl_easy_strerror(cc));
+        return NET_E_TLS;
     case CURLE_SSL_CERTPROBLEM:
     case CURLE_SSL_CIPHER:
     case CURLE_SSL_CACERT_BADFILE:
@@ -631,6 +700,7 @@ static int classify(net_engine *e, job *j, CURLcode cc, bool *retry) {
         if (j->cancel_requested) return NET_E_CANCELED;
         if (again) {
             *retry = true;
+            j->throttled = true;
             snprintf(j->cause, sizeof j->cause, "HTTP %ld with an error in the body", st);
             return NET_E_HTTP;
         }
@@ -638,6 +708,7 @@ static int classify(net_engine *e, job *j, CURLcode cc, bool *retry) {
     }
     snprintf(j->cause, sizeof j->cause, "HTTP %ld", st);
     if (st >= 500 || st == 429 || st == 408) *retry = true;
+    if (st == 429 || st == 503) j->throttled = true;
     return NET_E_HTTP;
 }
 
@@ -693,6 +764,7 @@ static void attempt_done(net_engine *e, CURL *easy, CURLcode cc) {
     }
     bool retry;
     int code = classify(e, j, cc, &retry);
+    adapt(e, j);
     if (j->content_range_total != UINT64_MAX) r->total_size = j->content_range_total;
     else if (r->http_status == 200) r->total_size = j->content_length;
     if (code == NET_OK) {
@@ -823,6 +895,21 @@ int net_engine_new(net_engine **out, uv_loop_t *loop, const net_options *opts, c
         if (err && errlen) snprintf(err, errlen, "net: max_in_flight and max_attempts must be > 0");
         return NET_E_CONFIG;
     }
+    if (o.ca_bundle) {
+        /* libcurl would only say "problem with the SSL CA cert" at the first https request,
+         * as a failed request per object: a wrong path is a configuration error, said once */
+        struct stat sb;
+        int serr = 0;
+        if (stat(o.ca_bundle, &sb) != 0) serr = errno;
+        else if (!S_ISREG(sb.st_mode)) serr = EISDIR;
+        else if (access(o.ca_bundle, R_OK) != 0) serr = errno;
+        if (serr) {
+            if (err && errlen)
+                snprintf(err, errlen, "ca_bundle '%.200s' is not a readable CA file: %s",
+                         o.ca_bundle, serr == EISDIR ? "not a regular file" : strerror(serr));
+            return NET_E_CONFIG;
+        }
+    }
     if (!curl_ready) {
         if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
             if (err && errlen) snprintf(err, errlen, "net: curl_global_init failed");
@@ -834,6 +921,8 @@ int net_engine_new(net_engine **out, uv_loop_t *loop, const net_options *opts, c
     if (!e) return NET_E_NOMEM;
     e->loop = loop;
     e->o = o;
+    e->limit = o.max_in_flight;
+    e->st.limit = e->st.min_limit = o.max_in_flight;
     e->o.ca_bundle = e->o.user_agent = NULL;
     if (o.ca_bundle && !(e->ca_bundle = strdup(o.ca_bundle))) goto nomem;
     if (o.user_agent && !(e->user_agent = strdup(o.user_agent))) goto nomem;
@@ -880,8 +969,8 @@ int net_start(net_engine *e, net_request *req) {
     if (!j) return NET_E_NOMEM;
     j->e = e;
     j->req = req;
-    j->start_ms = now_ms();
-    j->deadline_ms = j->start_ms + (e->o.retry_max_ms ? e->o.retry_max_ms : UINT32_MAX);
+    j->start_ms = now_ms(); /* both set again when the request leaves the start queue */
+    j->deadline_ms = UINT64_MAX;
     req->priv = j;
     req->attempts = 0;
     req->got = 0;

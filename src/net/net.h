@@ -48,10 +48,24 @@ typedef struct net_options {
     unsigned retry_base_ms;      /* backoff: random(0, min(cap, base * 2^attempt))       */
     unsigned retry_cap_ms;
     unsigned retry_max_ms;       /* total time a request may spend, retries included     */
-    const char *ca_bundle;       /* extra CA file, or NULL for the system store          */
+    const char *ca_bundle;       /* extra CA file, or NULL for the system store; must be a
+                                    readable file (checked by net_engine_new)              */
     const char *user_agent;
+    /* Adaptive concurrency (AIMD) against throttling: an attempt answered 429 or 503, or
+     * one the retry_check flags (S3's SlowDown in a 200), halves the number of attempts
+     * allowed to run at once (at most once per round trip: only attempts started after the
+     * last cut count), down to adaptive_floor. Other answers raise it: by one per answer
+     * back up to the level of the last cut, then by one per limit's worth of answers
+     * (about one per round trip), up to max_in_flight. New requests start only while fewer
+     * than the limit are in progress (running, backing off or due for a retry), and due
+     * retries wait for a free slot too: waiting spends no attempts, so a throttled run
+     * slows down instead of using up its retries. The limit bounds the request rate only
+     * through the round trip. Off: max_in_flight attempts at once whatever the answers. */
+    bool adaptive;
+    unsigned adaptive_floor;     /* lowest limit (>= 1; more than max_in_flight = that)  */
 } net_options;
-#define NET_OPTIONS_INIT {1000u, 0u, 10000u, 60000u, 30000u, 6u, 100u, 20000u, 120000u, NULL, NULL}
+#define NET_OPTIONS_INIT \
+    {1000u, 0u, 10000u, 60000u, 30000u, 6u, 100u, 20000u, 120000u, NULL, NULL, true, 2u}
 
 typedef struct net_engine net_engine;
 
@@ -110,7 +124,8 @@ struct net_request {
 };
 
 /* Queues the request; the callback runs exactly once on the loop thread. A non-zero return
- * means the callback will not run. */
+ * means the callback will not run. retry_max_ms counts from the request's first attempt,
+ * not from the time it was queued. */
 int net_start(net_engine *e, net_request *req);
 /* Cancels one request (callback runs with NET_E_CANCELED). */
 void net_cancel(net_engine *e, net_request *req);
@@ -118,6 +133,8 @@ void net_cancel(net_engine *e, net_request *req);
 /* Counters for progress and _SUCCESS. */
 typedef struct net_stats {
     uint64_t requests, retries, bytes, connections;
+    uint64_t throttled;      /* attempts answered with a throttling signal (429/503/...)  */
+    unsigned limit, min_limit; /* adaptive: the current and lowest attempts-at-once limit */
 } net_stats;
 void net_get_stats(const net_engine *e, net_stats *out);
 

@@ -79,6 +79,42 @@ char *s3_ini_get(const char *path, const char *section, const char *key) {
     return found;
 }
 
+/* Whether the file has a [section] header (a profile may exist with no keys at all). */
+static bool ini_has_section(const char *path, const char *section) {
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    char line[INI_MAX_LINE];
+    bool found = false;
+    while (!found && fgets(line, sizeof line, f)) {
+        char *t = trim(line);
+        if (*t != '[')
+            continue;
+        char *e = strchr(t, ']');
+        if (!e)
+            continue;
+        *e = '\0';
+        found = strcmp(trim(t + 1), section) == 0;
+    }
+    fclose(f);
+    return found;
+}
+
+/* A profile kind the chain cannot use, by its first telltale key; NULL if none. */
+static const char *unsupported_profile_key(const char *const files[2][2]) {
+    static const char *const keys[] = {"role_arn", "credential_process", "sso_session",
+                                       "sso_start_url", "web_identity_token_file"};
+    for (int i = 0; i < 2; i++)
+        for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+            char *v = s3_ini_get(files[i][0], files[i][1], keys[k]);
+            bool set = v && *v;
+            free(v);
+            if (set)
+                return keys[k];
+        }
+    return NULL;
+}
+
 static void home_path(char *out, size_t len, const char *env, const char *rel) {
     const char *e = getenv(env);
     if (e && *e) {
@@ -644,7 +680,21 @@ int s3_creds_resolve(const s3_cred_cfg *cfg, uv_loop_t *loop, struct net_engine 
         snprintf(section, sizeof section, "profile %s", profile);
     *profile_region = s3_ini_get(conf_path, section, "region");
     if (!out->access_key) {
-        const char *files[2][2] = {{cred_path, profile}, {conf_path, section}};
+        const char *const files[2][2] = {{cred_path, profile}, {conf_path, section}};
+        /* A profile named on purpose (not the implicit default) that is missing or of a
+         * kind we cannot use is a mistake to report, not a reason to go on down the chain
+         * and fail later at IMDS with a message about something else. */
+        bool named = cfg->profile && *cfg->profile && strcmp(profile, "default") != 0;
+        if (named && !ini_has_section(cred_path, profile) &&
+            !ini_has_section(conf_path, section)) {
+            snprintf(err, errlen,
+                     "profile '%.64s' not found: no [%.64s] in %.300s and no [%.72s] in %.300s "
+                     "(set by obstore_config profile or AWS_PROFILE)",
+                     profile, profile, cred_path, section, conf_path);
+            free(*profile_region);
+            *profile_region = NULL;
+            return -1;
+        }
         for (int i = 0; i < 2 && !out->access_key; i++) {
             char *ak = s3_ini_get(files[i][0], files[i][1], "aws_access_key_id");
             char *sk = s3_ini_get(files[i][0], files[i][1], "aws_secret_access_key");
@@ -664,6 +714,22 @@ int s3_creds_resolve(const s3_cred_cfg *cfg, uv_loop_t *loop, struct net_engine 
     }
     if (out->access_key)
         return 0;
+    if (cfg->profile && *cfg->profile && strcmp(profile, "default") != 0) {
+        /* a profile without keys (a region only, say) lets the chain go on, as in the
+         * SDKs; one that says to get credentials another way would give the wrong
+         * identity if skipped */
+        const char *const files[2][2] = {{cred_path, profile}, {conf_path, section}};
+        const char *k = unsupported_profile_key(files);
+        if (k) {
+            snprintf(err, errlen,
+                     "profile '%.64s' uses %s, which is not supported (only static "
+                     "aws_access_key_id / aws_secret_access_key are read from a profile)",
+                     profile, k);
+            free(*profile_region);
+            *profile_region = NULL;
+            return -1;
+        }
+    }
 #ifdef S3_HAVE_NET
     /* 4. web identity */
     const char *wif = cfg->web_identity_token_file;

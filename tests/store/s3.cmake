@@ -36,4 +36,14 @@ if(TARGET td_net AND TARGET tiff-dumper)
            COMMAND ${TD_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/s3_e2e_corpus.py
                    $<TARGET_FILE:tiff-dumper> ${TD_CORPUS_DIR} ${TD_NODE_DIR})
   set_tests_properties(s3_e2e_corpus PROPERTIES TIMEOUT 600)
+  # the same through nginx injecting faults (503, 444, 429, SlowDown, stalls, 403/404/400)
+  add_test(NAME s3_e2e_faults
+           COMMAND ${TD_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/s3_e2e_faults.py
+                   $<TARGET_FILE:tiff-dumper> ${TD_CORPUS_DIR} ${TD_NODE_DIR})
+  set_tests_properties(s3_e2e_faults PROPERTIES TIMEOUT 180)
+  # https through nginx with a private CA (network.ca_bundle), and without it
+  add_test(NAME s3_tls
+           COMMAND ${TD_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/s3_tls.py
+                   $<TARGET_FILE:tiff-dumper> ${TD_CORPUS_DIR} ${TD_NODE_DIR})
+  set_tests_properties(s3_tls PROPERTIES TIMEOUT 180)
 endif()

@@ -167,7 +167,9 @@ def run_cases(probe, s3, cport, tmp):
         f.write(f"[default]\naws_access_key_id = {BAD}\naws_secret_access_key = x\n\n"
                 f"[td]\naws_access_key_id = {GOOD}\naws_secret_access_key = {SECRET}\n")
     with open(conf_file, "w") as f:
-        f.write("[default]\nregion = us-east-1\n[profile td]\nregion = eu-west-3\n")
+        f.write("[default]\nregion = us-east-1\n[profile td]\nregion = eu-west-3\n"
+                "[profile roley]\nrole_arn = arn:aws:iam::123456789012:role/x\n"
+                "source_profile = td\n[profile regiononly]\nregion = us-east-1\n")
     ep = f"http://127.0.0.1:{cport}"
     everything = dict(base,
                       AWS_ACCESS_KEY_ID=BAD, AWS_SECRET_ACCESS_KEY="x",
@@ -204,6 +206,26 @@ def run_cases(probe, s3, cport, tmp):
     env = {k: v for k, v in everything.items()
            if k not in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
     run("profile", env, store_opts, {}, [])
+    # 3b. a named profile that is in neither file is an auth error naming it, not a fall
+    # through to the next sources (web identity etc. are all set here and must not be hit)
+    for how, penv, popts in (("AWS_PROFILE", dict(env, AWS_PROFILE="nosuch"), store_opts),
+                             ("obstore_config", env, dict(store_opts, profile="nosuch"))):
+        STATE.reset()
+        out = run_probe(probe, "s3://bkt", popts, ["list", "", "10"], env=penv)
+        check(out and out[0].startswith("open\tauth") and "profile 'nosuch' not found" in out[0]
+              and cred_file in out[0] and conf_file in out[0],
+              f"missing profile via {how}: {out[:2]}")
+        check(not any(STATE.hits.values()), f"missing profile via {how}: hits {STATE.hits}")
+    # 3c. a profile of a kind that is not supported (assume role) is named, not skipped
+    STATE.reset()
+    out = run_probe(probe, "s3://bkt", store_opts, ["list", "", "10"],
+                    env=dict(env, AWS_PROFILE="roley"))
+    check(out and out[0].startswith("open\tauth") and "profile 'roley' uses role_arn" in out[0],
+          f"assume-role profile: {out[:2]}")
+    check(not any(STATE.hits.values()), f"assume-role profile: hits {STATE.hits}")
+    # 3d. a profile holding only a region lets the chain go on (here: to web identity)
+    run("region-only profile", dict(env, AWS_PROFILE="regiononly"), store_opts, {"sts": 1},
+        ["sts"])
     # 4. then web identity
     env.pop("AWS_PROFILE")
     env["AWS_SHARED_CREDENTIALS_FILE"] = os.path.join(tmp, "none")
