@@ -13,3 +13,11 @@ else()
   message(WARNING "libtiff-4 not found (scripts/deps.sh installs libtiff-dev): "
                   "tiff_oracle_libtiff not built")
 endif()
+
+# Generated malformed input (truncations, corrupted counts/types/offsets, cycles, GeoKey
+# directories pointing outside): meant for the ASan+UBSan build. TD_MUTATIONS=N in the
+# environment scales the mutants per file (default 1000).
+add_executable(tiff_mutate_corpus mutate_corpus.c)
+target_link_libraries(tiff_mutate_corpus PRIVATE td_tiff)
+add_test(NAME tiff_mutations COMMAND tiff_mutate_corpus ${TD_CORPUS_DIR})
+set_tests_properties(tiff_mutations PROPERTIES TIMEOUT 900)

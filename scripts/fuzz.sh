@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets (fuzz/) with clang and runs each for SECONDS; fails on any
+# crash, leak, sanitizer report or timeout. Called by scripts/test.sh with TD_FUZZ_SECONDS.
+#   scripts/fuzz.sh [SECONDS] [extra libFuzzer flags...]
+# Seeds are made at run time from ${TD_CORPUS_DIR} (first 64 KiB of each TIFF) into
+# build/fuzz/seeds; inputs the fuzzer finds go to build/fuzz/corpus-<target> (kept between
+# runs), crash reproducers to build/fuzz/artifacts/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-60}
+shift || true
+corpus_dir=${TD_CORPUS_DIR:-$(cd .. && pwd)/shared/corpus}
+bdir=${TD_FUZZ_BUILD:-build/fuzz}
+jobs=$(nproc 2>/dev/null || echo 2)
+
+CC=clang cmake -S . -B "$bdir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTD_FUZZ=ON \
+  -DTD_TESTS=OFF -DTD_BENCH=OFF -DTD_ONLY="src/tiff;fuzz" -DTD_CORPUS_DIR="$corpus_dir" >/dev/null
+cmake --build "$bdir" -j "$jobs" --target fuzz_tiff
+
+seeds=$bdir/seeds
+if [ ! -d "$seeds" ] || [ "$(find "$seeds" -type f | wc -l)" -eq 0 ]; then
+  mkdir -p "$seeds"
+  if [ -d "$corpus_dir" ]; then
+    i=0
+    while IFS= read -r -d '' f; do
+      head -c 65536 "$f" > "$seeds/$(printf '%04d' $i)-$(basename "$f")"
+      i=$((i + 1))
+    done < <(find "$corpus_dir" -type f \( -name '*.tif' -o -name '*.tiff' \) -print0 | sort -z)
+    echo "fuzz: $i seeds from $corpus_dir"
+  else
+    echo "fuzz: no corpus at $corpus_dir, starting from an empty seed set"
+  fi
+fi
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+status=0
+for t in fuzz_tiff; do
+  work=$bdir/corpus-$t
+  mkdir -p "$work" "$bdir/artifacts"
+  echo "== fuzz $t for ${secs}s"
+  if ! "$bdir/fuzz/$t" -max_total_time="$secs" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
+       -print_final_stats=1 -artifact_prefix="$bdir/artifacts/$t-" "$@" "$work" "$seeds" \
+       2> "$bdir/$t.log"; then
+    tail -n 60 "$bdir/$t.log"
+    echo "fuzz: $t FAILED (log $bdir/$t.log, reproducer in $bdir/artifacts/)"
+    status=1
+  else
+    grep -E '^(Done|stat::number_of_executed_units|stat::average_exec_per_sec|#[0-9]+.*DONE)' \
+      "$bdir/$t.log" || true
+  fi
+done
+exit $status
