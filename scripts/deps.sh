@@ -12,7 +12,7 @@ pkgs=(build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
       libtiff-dev libtiff-tools python3 python3-tifffile python3-botocore
       nginx libnginx-mod-http-dav-ext curl ca-certificates)
 if [ "${1:-}" = "--bench" ]; then
-  pkgs+=(wrk gdal-bin python3-gdal gnuplot-nox hyperfine linux-perf valgrind iproute2)
+  pkgs+=(wrk gdal-bin python3-gdal gnuplot-nox hyperfine linux-perf valgrind iproute2 time)
 fi
 
 missing=()
@@ -37,4 +37,15 @@ if [ ! -f "$stamp" ] || ! cmp -s "$node_dir/package-lock.json" "$stamp"; then
   echo "deps: npm ci in $node_dir"
   (cd "$node_dir" && npm ci --no-audit --no-fund --loglevel=error)
   cp "$node_dir/package-lock.json" "$stamp"
+fi
+
+# npm peers of the end-to-end benchmark (geotiff.js), kept apart from the tests' packages.
+if [ "${1:-}" = "--bench" ]; then
+  bench_dir=bench/e2e/node
+  bstamp=$bench_dir/node_modules/.td-lock-stamp
+  if [ ! -f "$bstamp" ] || ! cmp -s "$bench_dir/package-lock.json" "$bstamp"; then
+    echo "deps: npm ci in $bench_dir"
+    (cd "$bench_dir" && npm ci --no-audit --no-fund --loglevel=error)
+    cp "$bench_dir/package-lock.json" "$bstamp"
+  fi
 fi
