@@ -37,7 +37,8 @@ void td_config_defaults(td_config *c)
     c->n_suffixes = 2;
     c->compression = PQ_CODEC_SNAPPY;
     c->zstd_level = 3;
-    c->row_group_size = 100000;
+    /* one row group per table is held uncompressed: this bounds the writer's memory */
+    c->row_group_size = 10000;
     c->connect_timeout_ms = 10000;
     c->request_timeout_ms = 60000;
     c->max_attempts = 6;

@@ -99,6 +99,8 @@ struct pipe_s {
     td_writer *writer;
     uv_async_t wake;
     uv_timer_t timer;
+    uv_prepare_t flush_before_poll; /* hand results to the writer once per loop turn */
+    uv_check_t flush_after_poll;
     uv_signal_t sigint, sigterm;
     bool handles_open;
     uint64_t t0;
@@ -707,6 +709,8 @@ static void close_handles(pipe_s *p) {
     p->handles_open = false;
     uv_close((uv_handle_t *)&p->wake, close_cb);
     uv_close((uv_handle_t *)&p->timer, close_cb);
+    uv_close((uv_handle_t *)&p->flush_before_poll, close_cb);
+    uv_close((uv_handle_t *)&p->flush_after_poll, close_cb);
     if (p->o->handle_signals) {
         uv_close((uv_handle_t *)&p->sigint, close_cb);
         uv_close((uv_handle_t *)&p->sigterm, close_cb);
@@ -791,6 +795,12 @@ static void pump(pipe_s *p) {
 }
 
 static void wake_cb(uv_async_t *a) { pump(a->data); }
+
+/* Results finished during a loop turn (in I/O callbacks after the poll, or in timers before
+ * it) go to the writer in one hand-over: one lock and one wake-up of the writer thread per
+ * turn instead of per row. Both sides of the poll, so nothing waits through a blocking poll. */
+static void flush_prepare_cb(uv_prepare_t *h) { td_writer_flush(((pipe_s *)h->data)->writer); }
+static void flush_check_cb(uv_check_t *h) { td_writer_flush(((pipe_s *)h->data)->writer); }
 
 static void timer_cb(uv_timer_t *t) {
     pipe_s *p = t->data;
@@ -969,6 +979,11 @@ int td_pipeline_run(const td_pipeline_options *o, td_stats *stats_out, char *err
     p->timer.data = p;
     if (o->progress && o->progress_ms)
         uv_timer_start(&p->timer, timer_cb, o->progress_ms, o->progress_ms);
+    uv_prepare_init(&p->loop, &p->flush_before_poll);
+    uv_check_init(&p->loop, &p->flush_after_poll);
+    p->flush_before_poll.data = p->flush_after_poll.data = p;
+    uv_prepare_start(&p->flush_before_poll, flush_prepare_cb);
+    uv_check_start(&p->flush_after_poll, flush_check_cb);
     if (o->handle_signals) {
         uv_signal_init(&p->loop, &p->sigint);
         uv_signal_init(&p->loop, &p->sigterm);

@@ -44,8 +44,11 @@ typedef struct td_writer_options {
 } td_writer_options;
 
 int td_writer_start(td_writer **out, const td_writer_options *o, char *err, size_t errlen);
-/* Loop thread: hand a result over (never blocks for long: a mutex). */
+/* Loop thread: queue a result for the writer. It reaches the writer thread at the next
+ * td_writer_flush (or td_writer_finish); push costs no lock. */
 void td_writer_push(td_writer *w, td_result *r);
+/* Loop thread: hand the pushed results over at once (never blocks for long: a mutex). */
+void td_writer_flush(td_writer *w);
 /* Loop thread: the results written (or dropped) since the last call, as a list. */
 td_result *td_writer_take_done(td_writer *w);
 /* No more pushes. abort: drop queued rows and remove the unfinished temporary files. */

@@ -168,7 +168,7 @@ static void test_original(const char *dir)
               c.n_store_kv == 0,
           "defaults");
     CHECK(c.prefetch_bytes == 16384 && c.max_header_bytes == 16777216 && c.n_suffixes == 2 &&
-              c.compression == PQ_CODEC_SNAPPY && c.zstd_level == 3 && c.row_group_size == 100000,
+              c.compression == PQ_CODEC_SNAPPY && c.zstd_level == 3 && c.row_group_size == 10000,
           "own defaults");
     CHECK(c.connect_timeout_ms == 10000 && c.request_timeout_ms == 60000 && c.max_attempts == 6 &&
               c.retry_max_ms == 120000 && c.ca_bundle == NULL,
