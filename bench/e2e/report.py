@@ -157,6 +157,22 @@ if rss:
                  f"{r['rss_kib'] / 1024:.1f} |")
     L.append("")
 
+kl = sel("tiff-dumper", "keylist")
+if kl:
+    L.append("## Reading a key list (`store.keys_from`), nothing fetched")
+    L.append("")
+    L.append("`fetch.suffixes` matches none of the keys, so the run reads, splits and counts "
+             "every line and fetches nothing: the cost of the list itself, start-up and the "
+             "(empty) Parquet output included.")
+    L.append("")
+    L.append("| list | size MiB | keys read | wall s | keys/s | CPU s | peak RSS MiB |")
+    L.append("|---|---:|---:|---:|---:|---:|---:|")
+    for r in kl:
+        L.append(f"| {r['label']} | {r['list_bytes'] / 1048576:.1f} | {r['listed']:,} | "
+                 f"{r['wall_s']:.2f} | {r['listed'] / r['wall_s'] if r['wall_s'] else 0:,.0f} | "
+                 f"{r['cpu_s']:.2f} | {r['rss_kib'] / 1024:.1f} |")
+    L.append("")
+
 # goals
 L.append("## Goals of issue 6")
 L.append("")

@@ -6,6 +6,7 @@
 #   - the peers: GDAL (python3-gdal, /vsicurl/, thread pool) and geotiff.js,
 #   - wrk and tiff-dumper through a ~50 ms RTT (a delaying loopback proxy), 1000 in flight,
 #   - tiff-dumper's peak RSS from 20,000 to 1,000,000 keys (a key list of repeated keys),
+#   - how fast a 1,000,000-key list is read (plain and gzip), nothing fetched,
 #   - a perf profile of tiff-dumper on loopback,
 # then writes bench/e2e/results.md (markdown table + the command) and
 # bench/e2e/headers_vs_consumers.png (gnuplot).
@@ -17,7 +18,7 @@
 #   --work DIR   where the bucket, servers and outputs live (default build/bench-e2e)
 # Environment: TD_BUILD_DIR (default build/release), TD_BENCH_OUT (default bench/e2e: where
 # results.md and the PNG go), TD_BENCH_STEPS (default all: a comma list of loopback,
-# prefetch, peers, rtt, rss, s3, perf).
+# prefetch, peers, rtt, rss, keylist, s3, perf).
 #
 # Only 127.0.0.1 is used; every server is started here and stopped by its PID on exit.
 set -euo pipefail
@@ -53,7 +54,7 @@ latency_ms=25   # one way: 50 ms round trip
 s3_keys=2000
 peer_conc=64
 
-steps=${TD_BENCH_STEPS:-loopback,prefetch,peers,rtt,rss,s3,perf}
+steps=${TD_BENCH_STEPS:-loopback,prefetch,peers,rtt,rss,keylist,s3,perf}
 step() { case ",$steps," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
 log() { printf '[%s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 
@@ -340,6 +341,39 @@ else
   td_run "tiff-dumper RSS, $keys keys" rss "$store_name" 1000 default "$keys"
   td_run "tiff-dumper RSS, $((keys * 10)) keys (prefix listed 10x)" rss "$store_name" 1000 default $((keys * 10))
 fi
+fi
+
+# ------------------------------------------------------------------ key list reading
+# How fast a key list is read (store.keys_from), apart from fetching: a list of 1,000,000
+# keys, plain and gzip, with fetch.suffixes matching none of them, so every key is read,
+# parsed and counted as skipped and nothing is fetched.
+if step keylist && [ "$td_keys_from" = 1 ]; then
+  kl=$work/keys_1000000.txt
+  [ -s "$kl" ] || repeat_keys "$work/keys.txt" 1000000 "$kl"
+  [ -s "$kl.gz" ] || gzip -6 -c "$kl" > "$kl.gz"
+  log "key list reading: 1,000,000 keys, plain and gzip, none fetched"
+  for f in "$kl" "$kl.gz"; do
+    printf 'store:\n  name: "%s"\n  keys_from: "%s"\nfetch:\n  suffixes: [".nomatch"]\n' \
+      "$store_name" "$f" > "$work/kl.yaml"
+    rm -rf "$work/kl-out"
+    if /usr/bin/time -f "%e %U %S %M" -o "$work/time.txt" "$td" headers "$work/kl.yaml" "$work/kl-out" -q \
+        2> "$work/kl.err" && [ -f "$work/kl-out/_SUCCESS" ]; then
+      read -r wall usr sys rss < "$work/time.txt"
+      emit "$($py - "$work/kl-out/_SUCCESS" "$f" "$wall" "$usr" "$sys" "$rss" <<'PY'
+import json, os, sys
+s = json.load(open(sys.argv[1])); f = sys.argv[2]; wall, usr, sys_, rss = map(float, sys.argv[3:])
+print(json.dumps({"tool": "tiff-dumper", "scenario": "keylist",
+    "label": "1,000,000-key list" + (", gzip" if f.endswith(".gz") else ""),
+    "list_bytes": os.path.getsize(f), "listed": s["listed"], "skipped": s["skipped"],
+    "ok": s["dumped"], "failed": s["failed"], "wall_s": wall, "cpu_s": usr + sys_,
+    "headers_per_s": 0, "rss_kib": int(rss)}))
+PY
+)"
+      log "  $(basename "$f"): ${wall} s wall, RSS $((rss / 1024)) MiB"
+    else
+      log "  key list run failed: $(tail -3 "$work/kl.err")"
+    fi
+  done
 fi
 
 # ------------------------------------------------------------------ S3 path (s3rver)
