@@ -305,6 +305,33 @@ step prefetch && log "prefetch sweep (n_consumers 256)"
 step prefetch && for _r in $(seq $reps); do for pf in "${prefetches[@]}"; do
   td_run "tiff-dumper prefetch $pf" prefetch "$store_name" 256 "$pf" "$pf_headers"
 done; done
+# The synthetic COGs all fit 4 KiB, so the sweep above cannot show what a smaller prefetch
+# costs in extra requests: the real third-party files of the shared corpus (strip TIFFs with
+# the IFD after the data, big GeoTIFF metadata, many-IFD files) do, read from a local folder.
+corpus=${TD_CORPUS_DIR:-$repo/../shared/corpus}
+if step prefetch && [ -d "$corpus" ]; then
+  corpus=$(cd "$corpus" && pwd)
+  log "prefetch on the real-file corpus ($corpus)"
+  for pf in "${prefetches[@]}" 65536; do
+    printf 'store:\n  name: "file://%s"\nfetch:\n  prefetch_bytes: %s\n' "$corpus" "$pf" > "$work/pfc.yaml"
+    rm -rf "$work/pfc-out"
+    # the corpus holds a few broken files on purpose: a non-zero exit with _SUCCESS is normal
+    "$td" headers "$work/pfc.yaml" "$work/pfc-out" -q 2> "$work/pfc.err" || true
+    if [ -f "$work/pfc-out/_SUCCESS" ]; then
+      emit "$($py - "$work/pfc-out/_SUCCESS" "$pf" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1])); files = s["dumped"] + s["failed"]
+print(json.dumps({"tool": "tiff-dumper", "scenario": "pfcorpus", "label": "corpus prefetch " + sys.argv[2],
+    "prefetch": sys.argv[2], "files": files, "ok": s["dumped"], "failed": s["failed"],
+    "headers_per_s": 0, "req_per_file": s["requests"] / files if files else None,
+    "bytes_per_file": s["bytes_fetched"] / files if files else None}))
+PY
+)"
+    else
+      log "  corpus run failed: $(tail -3 "$work/pfc.err")"
+    fi
+  done
+fi
 
 if step peers; then
   log "peers"
