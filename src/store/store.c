@@ -4,6 +4,7 @@
 #include "az_backends.h" /* Azure and GCS entry points (azgcs helper) */
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -40,6 +41,42 @@ int store__fail(char *err, size_t errlen, int code, const char *fmt, ...) {
     }
     return code;
 }
+
+void store__get_reset(store_get_req *req) {
+    req->got = 0;
+    req->attempts = 0;
+    req->http_status = 0;
+    req->object_size = UINT64_MAX;
+    req->errmsg[0] = '\0';
+}
+
+bool store__get_valid(const store_get_req *req) {
+    return req->cb && req->key && req->buf && req->length > 0 && req->length <= SIZE_MAX &&
+           req->offset <= UINT64_MAX - req->length;
+}
+
+#ifdef STORE_HAVE_NET
+void store__get_net_init(net_request *nr, const char *url, store_get_req *req,
+                         net_prepare_cb prepare, net_done_cb cb, void *data) {
+    nr->method = "GET";
+    nr->url = url;
+    nr->has_range = true;
+    nr->range_offset = req->offset;
+    nr->range_length = req->length;
+    nr->buf = req->buf;
+    nr->buf_cap = (size_t)req->length;
+    nr->prepare = prepare;
+    nr->cb = cb;
+    nr->data = data;
+}
+
+void store__get_net_result(store_get_req *req, const net_request *nr) {
+    req->http_status = (int)nr->http_status;
+    req->attempts = nr->attempts;
+    req->object_size = nr->total_size;
+    req->got = 0;
+}
+#endif
 
 /* The backend table: one line per URL scheme. A URL without a scheme is a local path. The
  * S3 backend joins when its files are built (TD_HAVE_S3 is defined by src/store's CMake). */

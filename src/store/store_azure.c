@@ -445,10 +445,7 @@ static void get_done(net_request *nr, int status) {
     az_op *op = nr->data;
     az_store *st = op->st;
     store_get_req *req = op->greq;
-    req->http_status = (int)nr->http_status;
-    req->attempts = nr->attempts;
-    req->got = nr->got;
-    req->object_size = nr->total_size;
+    store__get_net_result(req, nr);
     char what[200];
     snprintf(what, sizeof what, "reading %s/%.120s", st->base.url, req->key);
     int rc;
@@ -464,7 +461,6 @@ static void get_done(net_request *nr, int status) {
     }
     if (status == NET_E_HTTP && nr->http_status == 416) {
         /* the range starts at or past the end: nothing to read (e.g. an empty blob) */
-        req->got = 0;
         if (req->offset == 0)
             req->object_size = 0;
         req->errmsg[0] = 0;
@@ -476,10 +472,10 @@ static void get_done(net_request *nr, int status) {
     } else {
         rc = map_status(status, nr->http_status, code, req->errmsg, sizeof req->errmsg, what,
                         st);
-        if (rc == STORE_OK)
+        if (rc == STORE_OK) {
             req->errmsg[0] = 0;
-        else
-            req->got = 0;
+            req->got = nr->got;
+        }
     }
     op_free_bufs(op);
     free(op);
@@ -491,8 +487,7 @@ static int az_get(store *s, store_get_req *req) {
     az_store *st = (az_store *)s;
     if (st->closing)
         return STORE_E_CANCELED;
-    if (!req->cb || !req->key || !req->buf || req->length == 0 || req->length > SIZE_MAX ||
-        req->offset > UINT64_MAX - req->length)
+    if (!store__get_valid(req))
         return store__fail(req->errmsg, sizeof req->errmsg, STORE_E_CONFIG,
                            "invalid read request");
     az_op *op = calloc(1, sizeof *op);
@@ -509,22 +504,9 @@ static int az_get(store *s, store_get_req *req) {
         return store__fail(req->errmsg, sizeof req->errmsg, STORE_E_CONFIG,
                            "reading %s/%.100s: request URL too long", st->base.url, req->key);
     }
-    op->nr.method = "GET";
-    op->nr.url = op->url.p;
-    op->nr.has_range = true;
-    op->nr.range_offset = req->offset;
-    op->nr.range_length = req->length;
-    op->nr.buf = req->buf;
-    op->nr.buf_cap = (size_t)req->length;
-    op->nr.prepare = az_prepare;
-    op->nr.cb = get_done;
-    op->nr.data = op;
+    store__get_net_init(&op->nr, op->url.p, req, az_prepare, get_done, op);
     req->priv = op;
-    req->got = 0;
-    req->attempts = 0;
-    req->http_status = 0;
-    req->object_size = UINT64_MAX;
-    req->errmsg[0] = 0;
+    store__get_reset(req);
     int rc = net_start(st->net, &op->nr);
     if (rc != 0) {
         req->priv = NULL;

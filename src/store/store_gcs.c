@@ -517,20 +517,15 @@ static void get_finish(gcs_op *op, int status) {
     gcs_store *st = op->st;
     store_get_req *req = op->greq;
     net_request *nr = &op->nr;
-    req->http_status = (int)nr->http_status;
-    req->attempts = nr->attempts;
-    req->got = nr->got;
-    req->object_size = nr->total_size;
+    store__get_net_result(req, nr);
     char what[200];
     snprintf(what, sizeof what, "reading %s/%.120s", st->base.url, req->key);
     int rc;
     if (status <= -1000) {
         rc = status + 1000;
         az_join(req->errmsg, sizeof req->errmsg, what, st->tok_errmsg);
-        req->got = 0;
         req->object_size = UINT64_MAX;
     } else if (status == NET_E_HTTP && nr->http_status == 416) {
-        req->got = 0;
         if (req->offset == 0)
             req->object_size = 0;
         req->errmsg[0] = 0;
@@ -539,7 +534,6 @@ static void get_finish(gcs_op *op, int status) {
         snprintf(req->errmsg, sizeof req->errmsg, "%s: the server ignored the Range header",
                  what);
         rc = STORE_E_PROTOCOL;
-        req->got = 0;
     } else {
         char gmsg[160] = "", reason[64] = "";
         if (status == NET_E_HTTP && nr->got > 0 && nr->got <= req->length)
@@ -547,10 +541,10 @@ static void get_finish(gcs_op *op, int status) {
                             sizeof reason);
         rc = map_status(st, status, nr->http_status, gmsg, reason, req->errmsg,
                         sizeof req->errmsg, what);
-        if (rc == STORE_OK)
+        if (rc == STORE_OK) {
             req->errmsg[0] = 0;
-        else
-            req->got = 0;
+            req->got = nr->got;
+        }
     }
     az_buf_free(&op->url);
     az_buf_free(&op->hdr);
@@ -563,8 +557,7 @@ static int gcs_get(store *s, store_get_req *req) {
     gcs_store *st = (gcs_store *)s;
     if (st->closing)
         return STORE_E_CANCELED;
-    if (!req->cb || !req->key || !req->buf || req->length == 0 || req->length > SIZE_MAX ||
-        req->offset > UINT64_MAX - req->length)
+    if (!store__get_valid(req))
         return store__fail(req->errmsg, sizeof req->errmsg, STORE_E_CONFIG,
                            "invalid read request");
     gcs_op *op = calloc(1, sizeof *op);
@@ -585,22 +578,9 @@ static int gcs_get(store *s, store_get_req *req) {
         return store__fail(req->errmsg, sizeof req->errmsg, STORE_E_CONFIG,
                            "reading %s/%.100s: request URL too long", st->base.url, req->key);
     }
-    op->nr.method = "GET";
-    op->nr.url = op->url.p;
-    op->nr.has_range = true;
-    op->nr.range_offset = req->offset;
-    op->nr.range_length = req->length;
-    op->nr.buf = req->buf;
-    op->nr.buf_cap = (size_t)req->length;
-    op->nr.prepare = op_prepare;
-    op->nr.cb = net_done;
-    op->nr.data = op;
+    store__get_net_init(&op->nr, op->url.p, req, op_prepare, net_done, op);
     req->priv = op;
-    req->got = 0;
-    req->attempts = 0;
-    req->http_status = 0;
-    req->object_size = UINT64_MAX;
-    req->errmsg[0] = 0;
+    store__get_reset(req);
     int rc = op_submit(op);
     if (rc != STORE_OK) {
         req->priv = NULL;

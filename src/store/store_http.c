@@ -420,10 +420,7 @@ static void get_done(net_request *nr, int status) {
     hg_op *op = nr->data;
     http_store *s = op->s;
     store_get_req *g = op->g;
-    g->http_status = (int)nr->http_status;
-    g->attempts = nr->attempts;
-    g->object_size = nr->total_size;
-    g->got = 0;
+    store__get_net_result(g, nr);
     int st;
     if (status == NET_E_HTTP && nr->http_status == 416) {
         st = STORE_OK; /* the object ends before offset: nothing to read */
@@ -450,15 +447,10 @@ static void get_done(net_request *nr, int status) {
 
 static int http_get(store *base, store_get_req *g) {
     http_store *s = (http_store *)base;
-    g->got = 0;
-    g->object_size = UINT64_MAX;
-    g->http_status = 0;
-    g->attempts = 0;
-    g->errmsg[0] = '\0';
+    store__get_reset(g);
     if (s->closing)
         return STORE_E_CANCELED;
-    if (!g->key || !*g->key || !g->cb || !g->buf || g->length == 0 || g->length > SIZE_MAX ||
-        g->offset > UINT64_MAX - g->length)
+    if (!store__get_valid(g) || !*g->key)
         return STORE_E_CONFIG;
     hg_op *op = calloc(1, sizeof *op);
     if (!op)
@@ -472,21 +464,14 @@ static int http_get(store *base, store_get_req *g) {
         return STORE_E_NOMEM;
     }
     net_request *nr = &op->nr;
-    nr->method = "GET";
-    nr->url = op->url.p;
-    nr->prepare = get_prepare;
-    nr->cb = get_done;
-    nr->data = op;
-    if (g->offset == 0) {
-        /* the engine stops a 200 to this Range once buf is full */
-        nr->has_range = true;
-        nr->range_offset = 0;
-        nr->range_length = g->length;
-        nr->buf = g->buf;
-        nr->buf_cap = (size_t)g->length;
-    } else {
+    /* at offset 0 the engine stops a 200 to this Range once buf is full */
+    store__get_net_init(nr, op->url.p, g, get_prepare, get_done, op);
+    if (g->offset != 0) {
         /* Range sent as a plain header: the engine's own Range handling gives up on a 200
          * at an offset, where this store can still skip forward */
+        nr->has_range = false;
+        nr->buf = NULL;
+        nr->buf_cap = 0;
         op->stream = true;
         snprintf(op->range_hdr, sizeof op->range_hdr, "Range: bytes=%llu-%llu",
                  (unsigned long long)g->offset, (unsigned long long)(g->offset + g->length - 1));

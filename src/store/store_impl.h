@@ -10,6 +10,15 @@
 
 #include "store.h"
 
+/* The network engine is optional in a build: its header is reachable only when td_store
+ * links td_net, and the helpers that speak net_request exist only then. */
+#if defined(__has_include)
+#if __has_include("net.h")
+#include "net.h"
+#define STORE_HAVE_NET 1
+#endif
+#endif
+
 typedef struct store_vtable {
     void (*close)(store *s);
     int (*list_next)(store *s, store_list_req *req);
@@ -42,5 +51,28 @@ int store__fail(char *err, size_t errlen, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)))
 #endif
     ;
+
+/* ---- ranged reads, the parts every backend does alike ---- */
+
+/* Clears what a read reports, so that neither a refused start nor a reused request shows
+ * the previous read's results. */
+void store__get_reset(store_get_req *req);
+
+/* Whether a read can be started: a callback, a key and a buffer, and a range that is not
+ * empty, fits in memory (buf_cap is a size_t) and does not wrap past 2^64 (the engine sends
+ * offset+length-1 as the Range end). */
+bool store__get_valid(const store_get_req *req);
+
+#ifdef STORE_HAVE_NET
+/* Sets nr up to GET url's bytes [req->offset, req->offset + req->length) straight into
+ * req->buf. The engine stops a server that ignores Range once buf is full, so no backend
+ * reads more than asked (what such a 200 means is the backend's call, in its done cb). */
+void store__get_net_init(net_request *nr, const char *url, store_get_req *req,
+                         net_prepare_cb prepare, net_done_cb cb, void *data);
+
+/* Copies the engine's account of a finished read into req. got is left 0: only the backend
+ * knows whether the bytes in buf are the object's or an error page. */
+void store__get_net_result(store_get_req *req, const net_request *nr);
+#endif
 
 #endif

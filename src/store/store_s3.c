@@ -319,10 +319,7 @@ static void get_done(net_request *nr, int status) {
     s3_op *op = nr->data;
     s3_store *s = op->s;
     store_get_req *g = op->get;
-    g->http_status = (int)nr->http_status;
-    g->attempts = nr->attempts;
-    g->object_size = nr->total_size;
-    g->got = 0;
+    store__get_net_result(g, nr);
     int st;
     if (status == NET_E_HTTP && nr->http_status == 416) {
         st = STORE_OK; /* the object ends before offset: nothing to read */
@@ -340,16 +337,10 @@ static void get_done(net_request *nr, int status) {
 
 static int s3_get(store *base, store_get_req *g) {
     s3_store *s = (s3_store *)base;
-    g->got = 0;
-    g->object_size = UINT64_MAX;
-    g->http_status = 0;
-    g->attempts = 0;
-    g->errmsg[0] = '\0';
+    store__get_reset(g);
     if (s->closing)
         return STORE_E_CANCELED;
-    if (!g->key || !*g->key || !g->cb || (!g->buf && g->length))
-        return STORE_E_CONFIG;
-    if (g->length == 0 || g->length > SIZE_MAX)
+    if (!store__get_valid(g) || !*g->key)
         return STORE_E_CONFIG;
     s3_op *op = calloc(1, sizeof *op);
     if (!op)
@@ -365,17 +356,7 @@ static int s3_get(store *base, store_get_req *g) {
         return STORE_E_NOMEM;
     }
     s3_buf_free(&key);
-    net_request *nr = &op->nr;
-    nr->method = "GET";
-    nr->url = op->parts.url.p;
-    nr->has_range = true;
-    nr->range_offset = g->offset;
-    nr->range_length = g->length;
-    nr->buf = g->buf;
-    nr->buf_cap = (size_t)g->length;
-    nr->prepare = on_prepare;
-    nr->cb = get_done;
-    nr->data = op;
+    store__get_net_init(&op->nr, op->parts.url.p, g, on_prepare, get_done, op);
     g->priv = op;
     s->in_flight++;
     int rc = start_op(op);

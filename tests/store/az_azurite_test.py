@@ -20,16 +20,16 @@ import datetime
 import email.utils
 import hashlib
 import hmac
-import http.client
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.parse
+
+from azgcs_testlib import blob_bytes, check, failures, parse_get, parse_list, request
+from store_testlib import free_port, port_open, stop
 
 ACCOUNT = "devstoreaccount1"
 KEY = ("Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/"
@@ -38,25 +38,6 @@ VERSION = "2021-08-06"
 STD = ["content-encoding", "content-language", "content-length", "content-md5",
        "content-type", "date", "if-modified-since", "if-match", "if-none-match",
        "if-unmodified-since", "range"]
-
-failures = []
-
-
-def check(cond, what):
-    if cond:
-        print(f"ok   {what}")
-    else:
-        print(f"FAIL {what}")
-        failures.append(what)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
 
 def sign(method, path, query, headers, key=KEY):
     hl = {k.lower(): v for k, v in headers.items()}
@@ -90,19 +71,7 @@ class Azurite:
         url = path
         if query:
             url += "?" + urllib.parse.urlencode(query, quote_via=urllib.parse.quote)
-        for attempt in range(5):
-            c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-            try:
-                c.request(method, url, body=body, headers=h)
-                r = c.getresponse()
-                data = r.read()
-                return r.status, data
-            except (ConnectionError, http.client.HTTPException):
-                if attempt == 4:
-                    raise
-                time.sleep(0.2)
-            finally:
-                c.close()
+        return request(self.port, method, url, body, h)
 
     def create_container(self, name, public=False):
         hdr = {"x-ms-blob-public-access": "container"} if public else {}
@@ -144,73 +113,47 @@ def run(driver, url, opts, *cmd, env=None):
     return out, p.returncode
 
 
-def parse_list(out):
-    entries, pages, end = [], [], None
-    for line in out.splitlines():
-        f = line.split("\t")
-        if f[0] == "E":
-            entries.append((bytes.fromhex(f[1]).decode(), int(f[2]), int(f[3]), f[4]))
-        elif f[0] == "P":
-            pages.append(int(f[1]))
-        elif f[0] in ("L", "O"):
-            end = (f[1], f[2] if len(f) > 2 else "")
-    return entries, pages, end
-
-
-def parse_get(out):
-    for line in out.splitlines():
-        f = line.split("\t")
-        if f[0] == "G":
-            return {"status": f[1], "got": int(f[2]), "size": int(f[3]), "http": int(f[4]),
-                    "hex": f[5], "msg": f[6] if len(f) > 6 else ""}
-        if f[0] == "O":
-            return {"status": f[1], "msg": f[2], "got": 0, "hex": ""}
-    return {"status": "none", "msg": out, "got": 0, "hex": ""}
-
-
 def many_size(name):
     return 64 + hashlib.sha256(name.encode()).digest()[0] % 7
 
 
-def blob_bytes(name, n):
-    seed = hashlib.sha256(name.encode()).digest()
-    return (seed * (n // 32 + 1))[:n]
+def azurite_main_js(node_dir):
+    """azurite's blob service script, None when azurite is not installed."""
+    p = os.path.join(node_dir, "node_modules", "azurite", "dist", "src", "blob", "main.js")
+    return p if os.path.exists(p) else None
+
+
+def start_azurite(main_js, location):
+    """azurite's blob service on a free loopback port, its data in LOCATION: (proc, port);
+    port is None, and why printed, when it did not come up. Stop it with stop(proc)."""
+    port = free_port()
+    proc = subprocess.Popen(
+        ["node", main_js, "--blobHost", "127.0.0.1", "--blobPort", str(port), "--location",
+         location, "--silent", "--disableTelemetry", "--skipApiVersionCheck", "--loose"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    if port_open(port, proc, tries=300, pause=0.1, connect_timeout=1):  # bounded: 30 s
+        return proc, port
+    if proc.poll() is not None:
+        print("azurite exited:", proc.stderr.read().decode()[-2000:])
+    else:
+        print("azurite did not start")
+    return proc, None
 
 
 def main():
     driver, node_dir = sys.argv[1], sys.argv[2]
-    main_js = os.path.join(node_dir, "node_modules", "azurite", "dist", "src", "blob",
-                           "main.js")
-    if not os.path.exists(main_js):
+    main_js = azurite_main_js(node_dir)
+    if not main_js:
         print(f"azurite is not installed in {node_dir} (npm ci in tests/node)")
         return 77
     tmp = tempfile.mkdtemp(prefix="td-azurite-")
-    port = free_port()
-    proc = subprocess.Popen(
-        ["node", main_js, "--blobHost", "127.0.0.1", "--blobPort", str(port), "--location",
-         tmp, "--silent", "--disableTelemetry", "--skipApiVersionCheck", "--loose"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc, port = start_azurite(main_js, tmp)
     try:
-        for _ in range(300):  # bounded wait for the port (30 s)
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if proc.poll() is not None:
-                    print("azurite exited:", proc.stderr.read().decode()[-2000:])
-                    return 1
-                time.sleep(0.1)
-        else:
-            print("azurite did not start")
+        if port is None:
             return 1
         return tests(driver, Azurite(port), port)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -5,21 +5,17 @@ last_modified and etag, which are the store's own) and the same error rows (path
 kind).
 
 usage: az_corpus_e2e.py TIFF_DUMPER CORPUS_DIR NODE_DIR"""
-import concurrent.futures
 import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "cli"))
 import az_azurite_test as AZ  # noqa: E402
 import e2e_lib as L  # noqa: E402
+from store_testlib import stop, upload_tree  # noqa: E402
 
 
 def config(path, store, obstore=None):
@@ -37,43 +33,19 @@ def config(path, store, obstore=None):
 def main():
     exe, corpus, node_dir = sys.argv[1:4]
     corpus = os.path.abspath(corpus)
-    main_js = os.path.join(node_dir, "node_modules", "azurite", "dist", "src", "blob",
-                           "main.js")
-    if not os.path.exists(main_js):
+    main_js = AZ.azurite_main_js(node_dir)
+    if not main_js:
         print("azurite is not installed (npm ci in tests/node)")
         return 77
     tmp = tempfile.mkdtemp(prefix="td-azcorpus-")
-    port = AZ.free_port()
-    proc = subprocess.Popen(
-        ["node", main_js, "--blobHost", "127.0.0.1", "--blobPort", str(port), "--location",
-         os.path.join(tmp, "azurite"), "--silent", "--disableTelemetry",
-         "--skipApiVersionCheck", "--loose"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc, port = AZ.start_azurite(main_js, os.path.join(tmp, "azurite"))
     try:
-        for _ in range(300):  # bounded wait (30 s)
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if proc.poll() is not None:
-                    print("azurite exited:", proc.stderr.read().decode()[-2000:])
-                    return 1
-                time.sleep(0.1)
+        if port is None:
+            return 1
         az = AZ.Azurite(port)
         az.create_container("corpus")
-        files = []
-        for d, _, names in os.walk(corpus, followlinks=True):
-            for n in names:
-                full = os.path.join(d, n)
-                if os.path.isfile(full):
-                    files.append(os.path.relpath(full, corpus))
-
-        def up(rel):
-            with open(os.path.join(corpus, rel), "rb") as f:
-                az.put("corpus", rel, f.read())
-        with concurrent.futures.ThreadPoolExecutor(8) as ex:  # bounded concurrency
-            list(ex.map(up, files))
-        print(f"uploaded {len(files)} files")
+        n = upload_tree(corpus, lambda rel, data: az.put("corpus", rel, data))
+        print(f"uploaded {n} files")
 
         local_cfg, az_cfg = os.path.join(tmp, "local.yaml"), os.path.join(tmp, "az.yaml")
         config(local_cfg, corpus)
@@ -98,12 +70,7 @@ def main():
         print("ok")
         return 0
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

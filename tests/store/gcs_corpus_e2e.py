@@ -5,11 +5,8 @@ the same files (last_modified and etag, which are the store's own, left out) and
 error rows; `tiff-dumper info gs://...` prints what `info FILE` prints.
 
 usage: gcs_corpus_e2e.py TIFF_DUMPER CORPUS_DIR NODE_DIR"""
-import concurrent.futures
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 
@@ -18,6 +15,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "cli"))
 import e2e_lib as L  # noqa: E402
 import gcs_emulator_test as G  # noqa: E402
+from store_testlib import stop, upload_tree  # noqa: E402
 
 
 def main():
@@ -26,26 +24,12 @@ def main():
     if not os.path.exists(os.path.join(node_dir, "node_modules", "firebase-tools")):
         L.fail(f"firebase-tools is not installed in {node_dir} (scripts/deps.sh)")
     tmp = tempfile.mkdtemp(prefix="td-gcse2e-")
-    port = G.free_port()
-    proc = subprocess.Popen(["node", os.path.join(HERE, "gcs_fbemu.js"), node_dir, str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            env=dict(os.environ, TMPDIR=tmp))
+    proc, port = G.start_emulator(node_dir, tmp)
     try:
-        if not G.wait_port(port, proc):
+        if port is None:
             L.fail("the emulator did not start: " + proc.stderr.read().decode()[-2000:])
-        files = []
-        for d, _, names in os.walk(corpus, followlinks=True):
-            for n in names:
-                full = os.path.join(d, n)
-                if os.path.isfile(full):
-                    files.append(os.path.relpath(full, corpus))
-
-        def up(rel):
-            with open(os.path.join(corpus, rel), "rb") as f:
-                G.upload(port, "corpus", rel, f.read())
-        with concurrent.futures.ThreadPoolExecutor(8) as ex:  # bounded concurrency
-            list(ex.map(up, files))
-        print(f"uploaded {len(files)} files")
+        n = upload_tree(corpus, lambda rel, data: G.upload(port, "corpus", rel, data))
+        print(f"uploaded {n} files")
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("GOOGLE_", "GCE_", "STORAGE_EMULATOR"))}
         env["HOME"] = "/nonexistent"  # no gcloud application-default credentials
@@ -66,12 +50,7 @@ def main():
         L.same_rows(node_dir, outs["local"], outs["gcs"], ("local", "gcs"))
         print("ok")
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -21,8 +21,6 @@ import http.server
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,33 +28,20 @@ import threading
 import time
 import urllib.parse
 
-failures = []
+from azgcs_testlib import blob_bytes, check, failures, parse_get, parse_list, request
+from store_testlib import free_port, port_open, stop
 
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what)
-    if not cond:
-        failures.append(what)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def wait_port(port, proc):
-    for _ in range(600):  # bounded: 60 s
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return True
-        except OSError:
-            if proc.poll() is not None:
-                return False
-            time.sleep(0.1)
-    return False
+def start_emulator(node_dir, tmp):
+    """The Cloud Storage emulator (gcs_fbemu.js) on a free loopback port, its blobs under
+    TMP: (proc, port); port is None when it did not come up. Stop it with stop(proc)."""
+    port = free_port()
+    env = dict(os.environ, TMPDIR=tmp)  # the emulator keeps its blobs under TMPDIR
+    proc = subprocess.Popen(["node", os.path.join(os.path.dirname(__file__), "gcs_fbemu.js"),
+                             node_dir, str(port)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, env=env)
+    if port_open(port, proc, tries=600, pause=0.1, connect_timeout=1):  # bounded: 60 s
+        return proc, port
+    return proc, None
 
 
 def b64url_decode(s):
@@ -179,26 +164,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 def upload(port, bucket, name, data):
     url = (f"/upload/storage/v1/b/{bucket}/o?uploadType=media&name="
            + urllib.parse.quote(name, safe=""))
-    for attempt in range(5):
-        c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        try:
-            c.request("POST", url, body=data,
-                      headers={"Content-Type": "application/octet-stream"})
-            r = c.getresponse()
-            r.read()
-            assert r.status == 200, (name, r.status)
-            return
-        except (ConnectionError, http.client.HTTPException):
-            if attempt == 4:
-                raise
-            time.sleep(0.2)
-        finally:
-            c.close()
-
-
-def obj_bytes(name, n):
-    seed = hashlib.sha256(name.encode()).digest()
-    return (seed * (n // 32 + 1))[:n]
+    st, _ = request(port, "POST", url, data, {"Content-Type": "application/octet-stream"})
+    assert st == 200, (name, st)
 
 
 def run(driver, url, opts, *cmd, env=None):
@@ -216,44 +183,16 @@ def run(driver, url, opts, *cmd, env=None):
     return p.stdout.decode("utf-8", "replace")
 
 
-def parse_list(out):
-    entries, pages, end = [], [], None
-    for line in out.splitlines():
-        f = line.split("\t")
-        if f[0] == "E":
-            entries.append((bytes.fromhex(f[1]).decode(), int(f[2]), int(f[3]), f[4]))
-        elif f[0] == "P":
-            pages.append(int(f[1]))
-        elif f[0] in ("L", "O"):
-            end = (f[1], f[2] if len(f) > 2 else "")
-    return entries, pages, end
-
-
-def parse_get(out):
-    for line in out.splitlines():
-        f = line.split("\t")
-        if f[0] == "G":
-            return {"status": f[1], "got": int(f[2]), "hex": f[5],
-                    "msg": f[6] if len(f) > 6 else ""}
-        if f[0] == "O":
-            return {"status": f[1], "got": 0, "hex": "", "msg": f[2]}
-    return {"status": "none", "got": 0, "hex": "", "msg": out}
-
-
 def main():
     driver, node_dir = sys.argv[1], sys.argv[2]
     if not os.path.exists(os.path.join(node_dir, "node_modules", "firebase-tools")):
         print(f"firebase-tools is not installed in {node_dir} (npm ci in tests/node)")
         return 77
     tmp = tempfile.mkdtemp(prefix="td-gcs-")
-    port = free_port()
-    env = dict(os.environ, TMPDIR=tmp)  # the emulator keeps its blobs under TMPDIR
-    proc = subprocess.Popen(["node", os.path.join(os.path.dirname(__file__), "gcs_fbemu.js"),
-                             node_dir, str(port)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, env=env)
+    proc, port = start_emulator(node_dir, tmp)
     front = None
     try:
-        if not wait_port(port, proc):
+        if port is None:
             print("the emulator did not start:", proc.stderr.read().decode()[-2000:])
             return 1
         pem = os.path.join(tmp, "key.pem")
@@ -269,12 +208,7 @@ def main():
         if front:
             front.shutdown()
             front.server_close()
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
@@ -299,10 +233,10 @@ def tests(driver, port, front, pem, tmp):
                "dir/sub/deep.tif", "tilde~;,$@!'()*.tif"]
     sizes = {n: 1000 + 37 * i for i, n in enumerate(awkward)}
     for n in awkward:
-        upload(port, "data", n, obj_bytes(n, sizes[n]))
+        upload(port, "data", n, blob_bytes(n, sizes[n]))
     many = [f"many/{i:05d}.tif" for i in range(1050)]
     with concurrent.futures.ThreadPoolExecutor(16) as ex:  # bounded concurrency
-        list(ex.map(lambda n: upload(port, "data", n, obj_bytes(n, 80)), many))
+        list(ex.map(lambda n: upload(port, "data", n, blob_bytes(n, 80)), many))
 
     # --- anonymous, straight to the emulator
     out = run(driver, "gs://data", anon, "list", 1000, "")
@@ -316,7 +250,7 @@ def tests(driver, port, front, pem, tmp):
           "anonymous: `updated` parsed to ms near now")
     for n in awkward:
         g = parse_get(run(driver, "gs://data", anon, "get", n, 5, 30))
-        check(g["status"] == "ok" and bytes.fromhex(g["hex"]) == obj_bytes(n, sizes[n])[5:35],
+        check(g["status"] == "ok" and bytes.fromhex(g["hex"]) == blob_bytes(n, sizes[n])[5:35],
               f"anonymous: ranged read of {n!r} ({g['status']} {g['msg']})")
     g = parse_get(run(driver, "gs://data", anon, "get", "missing.tif", 0, 10))
     check(g["status"] == "not_found", f"anonymous: missing object -> not_found ({g})")
@@ -332,7 +266,7 @@ def tests(driver, port, front, pem, tmp):
     entries, _, end = parse_list(out)
     check([e[0] for e in entries] == ["sub/deep.tif"], f"root prefix: relative keys {entries}")
     g = parse_get(run(driver, "gs://data/dir", anon, "get", "sub/deep.tif", 0, 8))
-    check(g["status"] == "ok" and bytes.fromhex(g["hex"]) == obj_bytes("dir/sub/deep.tif", 8),
+    check(g["status"] == "ok" and bytes.fromhex(g["hex"]) == blob_bytes("dir/sub/deep.tif", 8),
           "root prefix: read relative to it")
 
     out = run(driver, "gs://data", {}, "list", 1000, "dir/",
@@ -352,7 +286,7 @@ def tests(driver, port, front, pem, tmp):
     out = run(driver, "gs://data/many", sa, "fetchall", 1000, 80, 32)
     ok = sum(1 for line in out.splitlines() if line.startswith("F\t") and
              line.split("\t")[2] == "ok" and line.split("\t")[4] ==
-             hashlib.sha256(obj_bytes("many/" + bytes.fromhex(line.split("\t")[1]).decode(),
+             hashlib.sha256(blob_bytes("many/" + bytes.fromhex(line.split("\t")[1]).decode(),
                                       80)).hexdigest())
     check(ok == 1050, f"service account: {ok} of 1050 concurrent reads equal the uploads")
     check(front.token_count == 2, f"service account: one token per process, shared by the "

@@ -1,7 +1,7 @@
 # HTTP(S) store tests (store_http.c), against nginx with WebDAV PROPFIND (Debian's
 # libnginx-mod-http-dav-ext); included from tests/store/CMakeLists.txt.
 if(TARGET td_net)
-  add_executable(http_probe http_probe.c)
+  add_executable(http_probe http_probe.c probe_util.c)
   target_link_libraries(http_probe PRIVATE td_store PkgConfig::UV PkgConfig::CRYPTO)
   add_test(NAME http_store_nginx
            COMMAND ${TD_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/http_store_nginx.py

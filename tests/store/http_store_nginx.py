@@ -16,16 +16,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from http_testlib import Nginx, parse_list, run_probe  # noqa: E402
+from store_testlib import Checks  # noqa: E402
 
-failures = []
-n_checks = [0]
-
-
-def check(cond, what):
-    n_checks[0] += 1
-    if not cond:
-        failures.append(what)
-        print("FAIL", what[:800])
+check = Checks(800)
 
 
 AWKWARD = ["plain.tif", "sp ace.tif", "plus+sign.tif", "pct%25literal.tif", "pct%.tif",
@@ -147,8 +140,7 @@ def main():
     finally:
         ngx.stop()
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"{n_checks[0]} checks, {len(failures)} failures")
-    sys.exit(1 if failures else 0)
+    check.finish()
 
 
 def run(probe, ngx, tmp, files, big, many):

@@ -1,18 +1,12 @@
 """Shared helpers of the HTTP store tests: a private nginx with WebDAV PROPFIND
 (libnginx-mod-http-dav-ext) on 127.0.0.1, started and stopped by PID."""
 import os
-import signal
-import socket
 import subprocess
-import time
+
+# run_probe is re-exported: the HTTP tests import their helpers from here
+from store_testlib import free_port, port_open, run_probe, stop  # noqa: F401
 
 DAV_MODULE = "/usr/lib/nginx/modules/ngx_http_dav_ext_module.so"
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Nginx:
@@ -67,14 +61,8 @@ http {{
         raise RuntimeError("nginx did not start: " + self.errors())
 
     def _wait(self):
-        for _ in range(200):  # bounded: 200 x 50 ms
-            if self.proc.poll() is not None:
-                return False
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return True
-            except OSError:
-                time.sleep(0.05)
+        if port_open(self.port, self.proc):
+            return True
         self.stop()
         return False
 
@@ -86,21 +74,7 @@ http {{
             return ""
 
     def stop(self):
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-
-
-def run_probe(probe, url, opts, cmd, env=None, timeout=120):
-    args = [probe, url] + [f"{k}={v}" for k, v in opts.items()] + ["--"] + cmd
-    r = subprocess.run(args, capture_output=True, text=True, env=env, timeout=timeout)
-    if r.returncode != 0:
-        raise RuntimeError(f"probe failed ({r.returncode}): {r.stderr[-2000:]}")
-    return r.stdout.splitlines()
+        stop(self.proc, group=True)
 
 
 def parse_list(lines):

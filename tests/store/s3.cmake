@@ -16,7 +16,7 @@ add_test(NAME s3_botocore
 
 # Against real servers (s3rver; a loopback credential server): needs the network engine.
 if(TARGET td_net)
-  add_executable(s3_store_probe s3_store_probe.c)
+  add_executable(s3_store_probe s3_store_probe.c probe_util.c)
   target_link_libraries(s3_store_probe PRIVATE td_store PkgConfig::UV PkgConfig::CRYPTO)
   add_test(NAME s3_s3rver
            COMMAND ${TD_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/s3_s3rver.py

@@ -17,21 +17,14 @@ from urllib.parse import parse_qs
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from s3_testlib import S3rver, parse_list, put_object, run_probe  # noqa: E402
+from store_testlib import Checks  # noqa: E402
 
 GOOD, BAD = "S3RVER", "AKIA-WRONG-SOURCE"
 SECRET = "tmp-secret-never-printed-42"
 IMDS_TOKEN = "imds-session-token-xyz"
 CONTAINER_AUTH = "container-auth-token-abc"
 
-failures = []
-n_checks = [0]
-
-
-def check(cond, what):
-    n_checks[0] += 1
-    if not cond:
-        failures.append(what)
-        print("FAIL", what[:600])
+check = Checks(600)
 
 
 class State:
@@ -150,8 +143,7 @@ def main():
         finally:
             s3.stop()
             srv.shutdown()
-    print(f"{n_checks[0]} checks, {len(failures)} failures")
-    sys.exit(1 if failures else 0)
+    check.finish()
 
 
 def run_cases(probe, s3, cport, tmp):

@@ -21,7 +21,6 @@ import os
 import re
 import shutil
 import socket
-import subprocess
 import sys
 from urllib.parse import parse_qs, urlsplit
 
@@ -29,7 +28,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "cli"))
 import e2e_lib as L  # noqa: E402
-from s3_testlib import S3rver, free_port, object_path, wait_port  # noqa: E402
+from s3_testlib import S3rver, free_port, object_path, start_nginx, stop  # noqa: E402
 
 MAX_ATTEMPTS = 10
 BUCKET = "faults"
@@ -163,14 +162,8 @@ def main():
         port = free_port()
         ngx_dir = os.path.join(tmp, "nginx")
         os.makedirs(ngx_dir)
-        conf = os.path.join(ngx_dir, "nginx.conf")
-        with open(conf, "w") as f:
-            f.write(NGINX_CONF.format(tmp=ngx_dir, port=port, s3port=s3.port,
-                                      stallport=stallport, bucket=BUCKET))
-        ngx = subprocess.Popen(["nginx", "-p", ngx_dir, "-c", conf],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               start_new_session=True)
-        wait_port(port, ngx)
+        ngx = start_nginx(ngx_dir, NGINX_CONF.format(tmp=ngx_dir, port=port, s3port=s3.port,
+                                                     stallport=stallport, bucket=BUCKET), port)
         endpoint = f"http://127.0.0.1:{port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         env["HOME"] = tmp
@@ -196,12 +189,7 @@ def main():
             log2 = f.read().splitlines()
     finally:
         if ngx is not None:
-            ngx.terminate()
-            try:
-                ngx.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                ngx.kill()
-                ngx.wait()
+            stop(ngx)
         if s3 is not None:
             s3.stop()
         blackhole.close()

@@ -6,23 +6,16 @@ key exactly once, with bounded retries.
 usage: s3_nginx_faults.py PROBE NODE_DIR
 """
 import os
-import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from s3_testlib import S3rver, free_port, parse_list, put_object, run_probe, wait_port  # noqa
+from s3_testlib import (S3rver, free_port, parse_list, put_object, run_probe,  # noqa: E402
+                        start_nginx, stop)
+from store_testlib import Checks  # noqa: E402
 
 N = 1000
-failures = []
-n_checks = [0]
-
-
-def check(cond, what):
-    n_checks[0] += 1
-    if not cond:
-        failures.append(what)
-        print("FAIL", what[:600])
+check = Checks(600)
 
 
 NGINX_CONF = """
@@ -83,24 +76,15 @@ def main():
             put_object(data, "pub", key, bodies[key])
         s3 = S3rver(node_dir, data)
         port = free_port()
-        conf = os.path.join(tmp, "nginx.conf")
-        with open(conf, "w") as f:
-            f.write(NGINX_CONF.format(tmp=tmp, port=port, s3port=s3.port))
-        ngx = subprocess.Popen(["nginx", "-p", tmp, "-c", conf], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, start_new_session=True)
         try:
-            wait_port(port, ngx)
-            run(probe, port, bodies, tmp)
-        finally:
-            ngx.terminate()
+            ngx = start_nginx(tmp, NGINX_CONF.format(tmp=tmp, port=port, s3port=s3.port), port)
             try:
-                ngx.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                ngx.kill()
-                ngx.wait()
+                run(probe, port, bodies, tmp)
+            finally:
+                stop(ngx)
+        finally:
             s3.stop()
-    print(f"{n_checks[0]} checks, {len(failures)} failures")
-    sys.exit(1 if failures else 0)
+    check.finish()
 
 
 def run(probe, port, bodies, tmp):

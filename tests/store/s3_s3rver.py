@@ -12,6 +12,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from s3_testlib import S3rver, parse_list, put_object, run_probe  # noqa: E402
+from store_testlib import Checks  # noqa: E402
 
 N_MANY = 3000
 AWKWARD = [
@@ -28,15 +29,7 @@ AWKWARD = [
     "/".join(["\u00e9" * 99] * 5) + "xyz",  # ...and 1,001 bytes of 2-byte UTF-8
 ]
 
-failures = []
-n_checks = [0]
-
-
-def check(cond, what):
-    n_checks[0] += 1
-    if not cond:
-        failures.append(what)
-        print("FAIL", what[:500])
+check = Checks(500)
 
 
 def main():
@@ -61,8 +54,7 @@ def main():
             run_all(probe, srv, files, blob)
         finally:
             srv.stop()
-    print(f"{n_checks[0]} checks, {len(failures)} failures")
-    sys.exit(1 if failures else 0)
+    check.finish()
 
 
 def expected(files, bucket, root=""):

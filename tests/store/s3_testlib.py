@@ -1,27 +1,10 @@
-"""Shared helpers of the S3 tests: free ports, starting/stopping s3rver, running the probe."""
+"""Shared helpers of the S3 tests: s3rver's object layout, starting/stopping s3rver, parsing
+what the probe prints (the generic plumbing is store_testlib.py's)."""
 import os
-import signal
-import socket
 import subprocess
-import time
 
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, proc, tries=200):
-    for _ in range(tries):  # bounded: 200 x 50 ms
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited early with {proc.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listening on 127.0.0.1:{port}")
+# re-exported: the S3 tests import their helpers from here
+from store_testlib import free_port, run_probe, start_nginx, stop, wait_port  # noqa: F401
 
 
 def object_path(root, bucket, key):
@@ -56,21 +39,7 @@ class S3rver:
         self.endpoint = f"http://127.0.0.1:{self.port}"
 
     def stop(self):
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-
-
-def run_probe(probe, url, opts, cmd, env=None, timeout=120):
-    args = [probe, url] + [f"{k}={v}" for k, v in opts.items()] + ["--"] + cmd
-    r = subprocess.run(args, capture_output=True, text=True, env=env, timeout=timeout)
-    if r.returncode != 0:
-        raise RuntimeError(f"probe failed ({r.returncode}): {r.stderr[-2000:]}")
-    return r.stdout.splitlines()
+        stop(self.proc, group=True)
 
 
 def parse_list(lines):

@@ -20,7 +20,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "cli"))
 import e2e_lib as L  # noqa: E402
-from s3_testlib import S3rver, free_port, object_path, wait_port  # noqa: E402
+from s3_testlib import S3rver, free_port, object_path, start_nginx, stop  # noqa: E402
 
 NGINX_CONF = """
 worker_processes 1;
@@ -113,13 +113,8 @@ def main():
         ca = os.path.join(ngx_dir, "ca.pem")
         s3 = S3rver(node_dir, data)
         port = free_port()
-        conf = os.path.join(ngx_dir, "nginx.conf")
-        with open(conf, "w") as f:
-            f.write(NGINX_CONF.format(tmp=ngx_dir, port=port, s3port=s3.port))
-        ngx = subprocess.Popen(["nginx", "-p", ngx_dir, "-c", conf],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               start_new_session=True)
-        wait_port(port, ngx)
+        ngx = start_nginx(ngx_dir, NGINX_CONF.format(tmp=ngx_dir, port=port, s3port=s3.port),
+                          port)
         endpoint = f"https://127.0.0.1:{port}"
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("AWS_", "SSL_CERT", "CURL_CA"))}
@@ -190,12 +185,7 @@ def main():
         print("ok")
     finally:
         if ngx is not None:
-            ngx.terminate()
-            try:
-                ngx.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                ngx.kill()
-                ngx.wait()
+            stop(ngx)
         if s3 is not None:
             s3.stop()
         L.rmtree(tmp)

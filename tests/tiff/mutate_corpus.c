@@ -27,81 +27,13 @@
  */
 #include "tiff.h"
 
-#include <dirent.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
+#include "corpus_util.h"
 #include "oracle_rawscan.c"
-
-/* ---- corpus listing ---------------------------------------------------------------- */
-
-typedef struct strlist {
-    char **v;
-    size_t n, cap;
-} strlist;
-
-static void sl_push(strlist *l, const char *s) {
-    if (l->n == l->cap) {
-        l->cap = l->cap ? 2 * l->cap : 256;
-        l->v = realloc(l->v, l->cap * sizeof *l->v);
-        if (!l->v) abort();
-    }
-    l->v[l->n] = strdup(s);
-    if (!l->v[l->n]) abort();
-    l->n++;
-}
-
-static int cmp_str(const void *a, const void *b) {
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static bool has_tiff_ext(const char *name) {
-    size_t n = strlen(name);
-    return (n > 4 && strcmp(name + n - 4, ".tif") == 0) ||
-           (n > 5 && strcmp(name + n - 5, ".tiff") == 0);
-}
-
-static void list_tiffs(const char *root, const char *rel, strlist *out) {
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s%s%s", root, *rel ? "/" : "", rel);
-    DIR *d = opendir(dir);
-    if (!d) return;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        if (de->d_name[0] == '.') continue;
-        char r[4096], full[8192];
-        snprintf(r, sizeof r, "%s%s%s", rel, *rel ? "/" : "", de->d_name);
-        snprintf(full, sizeof full, "%s/%s", root, r);
-        struct stat st;
-        if (stat(full, &st) != 0) continue;
-        if (S_ISDIR(st.st_mode)) {
-            if (strcmp(de->d_name, "licenses") != 0) list_tiffs(root, r, out);
-        } else if (S_ISREG(st.st_mode) && has_tiff_ext(de->d_name)) {
-            sl_push(out, r);
-        }
-    }
-    closedir(d);
-}
-
-static uint8_t *read_file(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    size_t cap = 1 << 16, len = 0;
-    uint8_t *b = malloc(cap);
-    for (;;) {
-        if (len == cap) b = realloc(b, cap *= 2);
-        if (!b) abort();
-        size_t k = fread(b + len, 1, cap - len, f);
-        if (k == 0) break;
-        len += k;
-    }
-    fclose(f);
-    *n = len;
-    return b;
-}
 
 /* ---- deterministic PRNG (xorshift64*) ---------------------------------------------- */
 
@@ -573,13 +505,12 @@ int main(int argc, char **argv) {
     size_t per_file = 1000;
     const char *env = getenv("TD_MUTATIONS");
     if (env && atol(env) > 0) per_file = (size_t)atol(env);
-    strlist files = {0};
-    list_tiffs(argv[1], "", &files);
+    corpus_list files = {0};
+    corpus_list_tiffs(argv[1], &files);
     if (files.n == 0) {
         fprintf(stderr, "mutate: no TIFF files below %s\n", argv[1]);
         return 2;
     }
-    qsort(files.v, files.n, sizeof *files.v, cmp_str);
     static const tiff_limits tl = {1u << 20, 64u << 10, 16u, 256u, 8u, 4096u};
     tiff_parser *store = tiff_parser_new(NULL), *whole = tiff_parser_new(NULL),
                 *tight = tiff_parser_new(&tl);
@@ -588,9 +519,7 @@ int main(int argc, char **argv) {
     mlist ml = {0}, pool = {0};
     unsigned long n_notiff = 0;
     for (size_t fi = 0; fi < files.n; fi++) {
-        char full[8192];
-        snprintf(full, sizeof full, "%s/%s", argv[1], files.v[fi]);
-        uint8_t *b = read_file(full, &fsize);
+        uint8_t *b = corpus_read(argv[1], files.v[fi], &fsize);
         if (!b) continue;
         cur_path = files.v[fi];
         rng_seed(cur_path);
@@ -657,7 +586,6 @@ int main(int argc, char **argv) {
     free(ml.v);
     free(pool.v);
     free(jbuf);
-    for (size_t i = 0; i < files.n; i++) free(files.v[i]);
-    free(files.v);
+    corpus_list_free(&files);
     return n_fail ? 1 : 0;
 }

@@ -13,83 +13,15 @@
 #include "tiff.h"
 
 #include <ctype.h>
-#include <dirent.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <tiffio.h>
 
+#include "corpus_util.h"
 #include "oracle_rawscan.c"
-
-/* ---- corpus listing ---------------------------------------------------------------- */
-
-typedef struct strlist {
-    char **v;
-    size_t n, cap;
-} strlist;
-
-static void sl_push(strlist *l, const char *s) {
-    if (l->n == l->cap) {
-        l->cap = l->cap ? 2 * l->cap : 256;
-        l->v = realloc(l->v, l->cap * sizeof *l->v);
-        if (!l->v) abort();
-    }
-    l->v[l->n] = strdup(s);
-    if (!l->v[l->n]) abort();
-    l->n++;
-}
-
-static int cmp_str(const void *a, const void *b) {
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static bool has_tiff_ext(const char *name) {
-    size_t n = strlen(name);
-    return (n > 4 && strcmp(name + n - 4, ".tif") == 0) ||
-           (n > 5 && strcmp(name + n - 5, ".tiff") == 0);
-}
-
-static void list_tiffs(const char *root, const char *rel, strlist *out) {
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s%s%s", root, *rel ? "/" : "", rel);
-    DIR *d = opendir(dir);
-    if (!d) return;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        if (de->d_name[0] == '.') continue;
-        char r[4096], full[8192];
-        snprintf(r, sizeof r, "%s%s%s", rel, *rel ? "/" : "", de->d_name);
-        snprintf(full, sizeof full, "%s/%s", root, r);
-        struct stat st;
-        if (stat(full, &st) != 0) continue;
-        if (S_ISDIR(st.st_mode)) {
-            if (strcmp(de->d_name, "licenses") != 0) list_tiffs(root, r, out);
-        } else if (S_ISREG(st.st_mode) && has_tiff_ext(de->d_name)) {
-            sl_push(out, r);
-        }
-    }
-    closedir(d);
-}
-
-static uint8_t *read_file(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    size_t cap = 1 << 16, len = 0;
-    uint8_t *b = malloc(cap);
-    for (;;) {
-        if (len == cap) b = realloc(b, cap *= 2);
-        if (!b) abort();
-        size_t k = fread(b + len, 1, cap - len, f);
-        if (k == 0) break;
-        len += k;
-    }
-    fclose(f);
-    *n = len;
-    return b;
-}
 
 /* ---- known deviations -------------------------------------------------------------- */
 
@@ -546,21 +478,18 @@ int main(int argc, char **argv) {
     TIFFSetErrorHandler(NULL);
     TIFFSetWarningHandler(NULL);
     load_deviations(argv[2]);
-    strlist files = {0};
-    list_tiffs(argv[1], "", &files);
+    corpus_list files = {0};
+    corpus_list_tiffs(argv[1], &files);
     if (files.n == 0) {
         fprintf(stderr, "oracle: no TIFF files below %s\n", argv[1]);
         return 2;
     }
-    qsort(files.v, files.n, sizeof *files.v, cmp_str);
     tiff_parser *p = tiff_parser_new(NULL);
     static raw_tiff raw;
     unsigned long n_files = 0, n_opened = 0, n_refused = 0, n_ours_rejected = 0;
     for (size_t fi = 0; fi < files.n; fi++) {
-        char full[8192];
-        snprintf(full, sizeof full, "%s/%s", argv[1], files.v[fi]);
         size_t n;
-        uint8_t *buf = read_file(full, &n);
+        uint8_t *buf = corpus_read(argv[1], files.v[fi], &n);
         if (!buf) continue;
         n_files++;
         cur_path = files.v[fi];
@@ -602,7 +531,6 @@ int main(int argc, char **argv) {
     printf("oracle: %lu fields compared, %lu absent in file and ours, %lu present in file but "
            "not delivered by libtiff (skipped), %lu known deviations, %lu disagreements\n",
            n_compared, n_absent_agreed, n_lt_absent, n_known, n_fail);
-    for (size_t i = 0; i < files.n; i++) free(files.v[i]);
-    free(files.v);
+    corpus_list_free(&files);
     return n_fail ? 1 : 0;
 }

@@ -4,7 +4,7 @@
 # libtiff is test-only: the parser itself never links it.
 pkg_check_modules(TIFF4 IMPORTED_TARGET libtiff-4)
 if(TIFF4_FOUND)
-  add_executable(tiff_oracle_libtiff oracle_libtiff.c)
+  add_executable(tiff_oracle_libtiff oracle_libtiff.c corpus_util.c)
   target_link_libraries(tiff_oracle_libtiff PRIVATE td_tiff PkgConfig::TIFF4)
   add_test(NAME tiff_oracle_libtiff
            COMMAND tiff_oracle_libtiff ${TD_CORPUS_DIR}
@@ -17,7 +17,7 @@ endif()
 # Generated malformed input (truncations, corrupted counts/types/offsets, cycles, GeoKey
 # directories pointing outside): meant for the ASan+UBSan build. TD_MUTATIONS=N in the
 # environment scales the mutants per file (default 1000).
-add_executable(tiff_mutate_corpus mutate_corpus.c)
+add_executable(tiff_mutate_corpus mutate_corpus.c corpus_util.c)
 target_link_libraries(tiff_mutate_corpus PRIVATE td_tiff)
 add_test(NAME tiff_mutations COMMAND tiff_mutate_corpus ${TD_CORPUS_DIR})
 set_tests_properties(tiff_mutations PROPERTIES TIMEOUT 900)
