@@ -103,6 +103,29 @@ static void run_until(uv_loop_t *loop, int target) {
     }
 }
 
+static net_engine *engine_new(uv_loop_t *loop, const net_options *o) {
+    net_engine *e;
+    char err[256];
+    REQUIRE(net_engine_new(&e, loop, o, err, sizeof err) == NET_OK);
+    return e;
+}
+
+/* frees the engine and lets the loop close what it leaves behind */
+static void engine_free(uv_loop_t *loop, net_engine *e) {
+    net_engine_free(e);
+    uv_run(loop, UV_RUN_DEFAULT);
+}
+
+/* one request alone on a fresh engine with options o, run to its end; the engine is gone
+ * when this returns (what the request holds, errmsg included, stays readable) */
+static void run_alone(uv_loop_t *loop, const net_options *o, treq *t) {
+    net_engine *e = engine_new(loop, o);
+    done_count = 0;
+    REQUIRE(net_start(e, &t->r) == NET_OK);
+    run_until(loop, 1);
+    engine_free(loop, e);
+}
+
 static void setup_range(treq *t, const char *loc, int f, uint64_t off, uint64_t len) {
     memset(t, 0, sizeof *t);
     t->file = f;
@@ -154,9 +177,7 @@ static uint64_t rnd(void) {
 /* many range GETs with `in_flight` transfers; returns the engine stats */
 static void many_ranges(uv_loop_t *loop, const char *loc, int n, unsigned in_flight,
                         net_options o, net_stats *st, unsigned *max_attempts_seen) {
-    net_engine *e;
-    char err[256];
-    REQUIRE(net_engine_new(&e, loop, &o, err, sizeof err) == NET_OK);
+    net_engine *e = engine_new(loop, &o);
     treq *ts = calloc((size_t)n, sizeof *ts);
     REQUIRE(ts);
     done_count = 0;
@@ -178,8 +199,7 @@ static void many_ranges(uv_loop_t *loop, const char *loc, int n, unsigned in_fli
     }
     net_get_stats(e, st);
     if (max_attempts_seen) *max_attempts_seen = maxa;
-    net_engine_free(e);
-    uv_run(loop, UV_RUN_DEFAULT);
+    engine_free(loop, e);
     free(ts);
     (void)in_flight;
 }
@@ -196,9 +216,7 @@ static void case_basic(uv_loop_t *loop) {
     CHECK(st.connections >= 1 && st.connections <= 400); /* reused: far fewer than 2000 */
 
     /* whole-object GET (no Range) into a buffer, HEAD, and a body too big for the buffer */
-    net_engine *e;
-    char err[256];
-    REQUIRE(net_engine_new(&e, loop, &o, err, sizeof err) == NET_OK);
+    net_engine *e = engine_new(loop, &o);
     treq a, h, big;
     setup_range(&a, "r", 7, 0, file_size(7) + 10);
     a.r.has_range = false;
@@ -223,8 +241,7 @@ static void case_basic(uv_loop_t *loop) {
     printf("too big: %s\n", big.r.errmsg);
     free(a.mem);
     free(big.mem);
-    net_engine_free(e);
-    uv_run(loop, UV_RUN_DEFAULT);
+    engine_free(loop, e);
 }
 
 static void case_norange(uv_loop_t *loop) {
@@ -238,9 +255,7 @@ static void case_norange(uv_loop_t *loop) {
     REQUIRE(truncate(p, (off_t)big) == 0);
 
     net_options o = test_opts(8);
-    net_engine *e;
-    char err[256];
-    REQUIRE(net_engine_new(&e, loop, &o, err, sizeof err) == NET_OK);
+    net_engine *e = engine_new(loop, &o);
     treq a, b;
     setup_range(&a, "norange", 0, 0, 3000);
     setup_range(&b, "norange", 0, 100, 3000); /* offset != 0: 200 is useless */
@@ -265,8 +280,7 @@ static void case_norange(uv_loop_t *loop) {
     CHECK(st.bytes < (1u << 20));
     free(a.mem);
     free(b.mem);
-    net_engine_free(e);
-    uv_run(loop, UV_RUN_DEFAULT);
+    engine_free(loop, e);
 
     /* nginx's own count of what it sent: wait (bounded) for both log lines */
     snprintf(p, sizeof p, "%s/../logs/norange.log", root);
@@ -305,10 +319,8 @@ static void case_f503(uv_loop_t *loop) {
     CHECK(st.requests == 500 + st.retries);
 
     /* always 503: bounded by max_attempts, message names the URL without its query */
-    net_engine *e;
-    char err[256];
     o.max_attempts = 4;
-    REQUIRE(net_engine_new(&e, loop, &o, err, sizeof err) == NET_OK);
+    net_engine *e = engine_new(loop, &o);
     treq a, ra;
     setup_range(&a, "always503", 1, 0, 100);
     setup_range(&ra, "retryafter", 1, 0, 100); /* Retry-After: 100 s > budget: give up */
@@ -325,8 +337,7 @@ static void case_f503(uv_loop_t *loop) {
     CHECK(ra.calls == 1 && ra.status == NET_E_HTTP && ra.r.attempts == 1);
     free(a.mem);
     free(ra.mem);
-    net_engine_free(e);
-    uv_run(loop, UV_RUN_DEFAULT);
+    engine_free(loop, e);
 }
 
 static void case_f444(uv_loop_t *loop) {
@@ -360,9 +371,7 @@ static void case_throttle(uv_loop_t *loop) {
 /* N reads through a location limited to 50 r/s (burst 5): returns how many failed. */
 static int throttled_batch(uv_loop_t *loop, const char *loc, int n, net_options o,
                            net_stats *st) {
-    net_engine *e;
-    char err[256];
-    REQUIRE(net_engine_new(&e, loop, &o, err, sizeof err) == NET_OK);
+    net_engine *e = engine_new(loop, &o);
     treq *ts = calloc((size_t)n, sizeof *ts);
     REQUIRE(ts);
     done_count = 0;
@@ -387,8 +396,7 @@ static int throttled_batch(uv_loop_t *loop, const char *loc, int n, net_options 
     }
     net_get_stats(e, st);
     printf("%s: most attempts of one request: %u\n", loc, maxa);
-    net_engine_free(e);
-    uv_run(loop, UV_RUN_DEFAULT);
+    engine_free(loop, e);
     free(ts);
     return failed;
 }
@@ -437,81 +445,57 @@ static void case_stall(uv_loop_t *loop) {
     REQUIRE(bind(s, (struct sockaddr *)&a, sizeof a) == 0);
     REQUIRE(listen(s, 64) == 0);
 
-    net_engine *e;
-    char err[256];
     /* low-speed abort: 1 s without a byte */
     net_options o = test_opts(8);
     o.request_timeout_ms = 20000;
     o.low_speed_time_ms = 1000;
     o.max_attempts = 2;
-    REQUIRE(net_engine_new(&e, loop, &o, err, sizeof err) == NET_OK);
     treq t1;
     setup_range(&t1, "stall", 1, 0, 100);
-    done_count = 0;
-    REQUIRE(net_start(e, &t1.r) == NET_OK);
-    run_until(loop, 1);
+    run_alone(loop, &o, &t1);
     printf("stall (low speed): %s\n", t1.r.errmsg);
     CHECK(t1.calls == 1 && t1.status == NET_E_TIMEOUT && t1.r.attempts == 2);
     free(t1.mem);
-    net_engine_free(e);
-    uv_run(loop, UV_RUN_DEFAULT);
 
     /* request timeout */
     o.low_speed_time_ms = 0;
     o.request_timeout_ms = 700;
     o.max_attempts = 3;
-    REQUIRE(net_engine_new(&e, loop, &o, err, sizeof err) == NET_OK);
     treq t2;
     setup_range(&t2, "stall", 1, 0, 100);
-    done_count = 0;
-    REQUIRE(net_start(e, &t2.r) == NET_OK);
-    run_until(loop, 1);
+    run_alone(loop, &o, &t2);
     printf("stall (request timeout): %s\n", t2.r.errmsg);
     CHECK(t2.calls == 1 && t2.status == NET_E_TIMEOUT && t2.r.attempts == 3);
     free(t2.mem);
 
     /* total budget smaller than the attempts: ends by retry_max_ms */
-    net_engine_free(e);
-    uv_run(loop, UV_RUN_DEFAULT);
     o.request_timeout_ms = 400;
     o.max_attempts = 100;
     o.retry_max_ms = 1500;
-    REQUIRE(net_engine_new(&e, loop, &o, err, sizeof err) == NET_OK);
     treq t3;
     setup_range(&t3, "stall", 1, 0, 100);
-    done_count = 0;
-    REQUIRE(net_start(e, &t3.r) == NET_OK);
-    run_until(loop, 1);
+    run_alone(loop, &o, &t3);
     printf("stall (budget): %s\n", t3.r.errmsg);
     CHECK(t3.calls == 1 && t3.status == NET_E_TIMEOUT && t3.r.attempts > 1 && t3.r.attempts < 100);
     free(t3.mem);
-    net_engine_free(e);
-    uv_run(loop, UV_RUN_DEFAULT);
     close(s);
 
     /* connection refused (nothing listens on PORT2 now): retried, then E_CONNECT */
     o.request_timeout_ms = 2000;
     o.max_attempts = 3;
     o.retry_max_ms = 10000;
-    REQUIRE(net_engine_new(&e, loop, &o, err, sizeof err) == NET_OK);
     treq t4;
     setup_range(&t4, "r", 1, 0, 100);
     snprintf(t4.url, sizeof t4.url, "http://127.0.0.1:%d/r/f001.bin", port2);
-    done_count = 0;
-    REQUIRE(net_start(e, &t4.r) == NET_OK);
-    run_until(loop, 1);
+    run_alone(loop, &o, &t4);
     printf("refused: %s\n", t4.r.errmsg);
     CHECK(t4.calls == 1 && t4.status == NET_E_CONNECT && t4.r.attempts == 3);
     free(t4.mem);
-    net_engine_free(e);
-    uv_run(loop, UV_RUN_DEFAULT);
 }
 
 static void case_final(uv_loop_t *loop) {
     net_options o = test_opts(8);
-    net_engine *e;
-    char err[256];
-    REQUIRE(net_engine_new(&e, loop, &o, err, sizeof err) == NET_OK);
+    net_engine *e = engine_new(loop, &o);
     treq nf, fb, past;
     setup_range(&nf, "r", 1, 0, 100);
     snprintf(nf.url, sizeof nf.url, "http://127.0.0.1:%d/r/missing.bin", port);
@@ -531,8 +515,7 @@ static void case_final(uv_loop_t *loop) {
     free(nf.mem);
     free(fb.mem);
     free(past.mem);
-    net_engine_free(e);
-    uv_run(loop, UV_RUN_DEFAULT);
+    engine_free(loop, e);
 }
 
 /* ---------- callbacks: prepare on every attempt, retry_check, streaming body ---------- */
@@ -560,9 +543,7 @@ static int on_body_abort(net_request *r, const void *data, size_t len) { return 
 static void case_callbacks(uv_loop_t *loop) {
     net_options o = test_opts(8);
     o.max_attempts = 10;
-    net_engine *e;
-    char err[256];
-    REQUIRE(net_engine_new(&e, loop, &o, err, sizeof err) == NET_OK);
+    net_engine *e = engine_new(loop, &o);
     treq sig, nosig, fail, rc, st, ab, many[40];
     setup_range(&sig, "needhdr", 2, 10, 100);
     sig.r.prepare = prepare_sig;
@@ -616,8 +597,7 @@ static void case_callbacks(uv_loop_t *loop) {
     free(rc.mem);
     free(st.mem);
     free(ab.mem);
-    net_engine_free(e);
-    uv_run(loop, UV_RUN_DEFAULT);
+    engine_free(loop, e);
 }
 
 /* ---------- cancel and free with requests everywhere (queued, running, backing off) ---------- */
@@ -640,9 +620,7 @@ static void case_cancel(uv_loop_t *loop, bool free_engine) {
     o.max_attempts = 50;
     o.retry_base_ms = 50;
     o.retry_cap_ms = 200;
-    net_engine *e;
-    char err[256];
-    REQUIRE(net_engine_new(&e, loop, &o, err, sizeof err) == NET_OK);
+    net_engine *e = engine_new(loop, &o);
     cancel_engine = e;
     int n = 300;
     treq *ts = calloc((size_t)n, sizeof *ts);
@@ -699,9 +677,7 @@ static bool check_cancel_self(net_request *r) {
 }
 static void case_cancel_inside(uv_loop_t *loop) {
     net_options o = test_opts(8);
-    net_engine *e;
-    char err[256];
-    REQUIRE(net_engine_new(&e, loop, &o, err, sizeof err) == NET_OK);
+    net_engine *e = engine_new(loop, &o);
     cancel_engine = e;
     treq ts[5];
     inside = ts;
@@ -724,8 +700,7 @@ static void case_cancel_inside(uv_loop_t *loop) {
     CHECK(ts[3].calls == 1 && ts[3].status == NET_E_CANCELED);
     CHECK(ts[4].calls == 1 && ts[4].status == NET_E_CANCELED);
     for (int i = 0; i < 5; i++) free(ts[i].mem);
-    net_engine_free(e);
-    uv_run(loop, UV_RUN_DEFAULT);
+    engine_free(loop, e);
 }
 
 /* net_engine_free from inside a completion callback (deferred to the end of the entry) */
@@ -735,9 +710,7 @@ static void on_done_free(net_request *r, int status) {
 }
 static void case_free_in_cb(uv_loop_t *loop) {
     net_options o = test_opts(4);
-    net_engine *e;
-    char err[256];
-    REQUIRE(net_engine_new(&e, loop, &o, err, sizeof err) == NET_OK);
+    net_engine *e = engine_new(loop, &o);
     cancel_engine = e;
     treq ts[20];
     done_count = 0;
