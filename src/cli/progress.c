@@ -53,8 +53,13 @@ void td_progress_update(const td_stats *st, void *ud) {
     } else {
         fprintf(p->out,
                 "tiff-dumper: %s listed %" PRIu64 ", dumped %" PRIu64 ", failed %" PRIu64
-                ", skipped %" PRIu64 ", %.0f headers/s\n",
+                ", skipped %" PRIu64 ", %.0f headers/s",
                 el, st->listed, st->dumped, st->failed, st->skipped, p->rate);
+        /* in logs of long runs, a store that pushes back is worth seeing before the end */
+        if (st->retries)
+            fprintf(p->out, ", %" PRIu64 " retries (%" PRIu64 " throttled)", st->retries,
+                    st->throttled);
+        fputc('\n', p->out);
     }
     fflush(p->out);
 }
@@ -84,9 +89,13 @@ void td_progress_end(td_progress *p, const td_stats *st, const char *out_dir, in
     fprintf(p->out,
             "tiff-dumper: %s %" PRIu64 " headers dumped, %" PRIu64 " failed, %" PRIu64
             " skipped (%" PRIu64 " listed) in %s (%.3f s, %.0f headers/s), %" PRIu64
-            " requests, %" PRIu64 " bytes fetched -> %s\n",
+            " requests, %" PRIu64 " bytes fetched",
             rc == 0 ? "done:" : "stopped:", st->dumped, st->failed, st->skipped, st->listed,
             el, st->elapsed_s, st->elapsed_s > 0 ? (double)st->dumped / st->elapsed_s : 0.0,
-            st->requests, st->bytes_fetched, out_dir);
+            st->requests, st->bytes_fetched);
+    if (st->retries)
+        fprintf(p->out, ", %" PRIu64 " retries (%" PRIu64 " throttled, concurrency down to %u)",
+                st->retries, st->throttled, st->lowest_concurrency);
+    fprintf(p->out, " -> %s\n", out_dir);
     fflush(p->out);
 }

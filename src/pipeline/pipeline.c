@@ -802,9 +802,19 @@ static void wake_cb(uv_async_t *a) { pump(a->data); }
 static void flush_prepare_cb(uv_prepare_t *h) { td_writer_flush(((pipe_s *)h->data)->writer); }
 static void flush_check_cb(uv_check_t *h) { td_writer_flush(((pipe_s *)h->data)->writer); }
 
+static void net_counters(pipe_s *p) {
+    store_stats ss;
+    store_get_stats(p->st, &ss);
+    p->stats.networked = ss.networked;
+    p->stats.retries = ss.retries;
+    p->stats.throttled = ss.throttled;
+    p->stats.lowest_concurrency = ss.lowest_concurrency;
+}
+
 static void timer_cb(uv_timer_t *t) {
     pipe_s *p = t->data;
     if (p->o->progress) {
+        net_counters(p);
         p->stats.queued = p->queued;
         p->stats.elapsed_s = now_s(p);
         p->o->progress(&p->stats, p->o->ud);
@@ -880,10 +890,16 @@ static int write_success(pipe_s *p, const char *version, char *err, size_t errle
             "],\"listed\":%" PRIu64 ",\"skipped\":%" PRIu64 ",\"dumped\":%" PRIu64
             ",\"failed\":%" PRIu64 ",\"bytes_fetched\":%" PRIu64 ",\"requests\":%" PRIu64
             ",\"header_files\":%" PRIu64 ",\"error_files\":%" PRIu64
-            ",\"elapsed_seconds\":%.3f,\"headers_per_second\":%.1f,\"config\":",
+            ",\"elapsed_seconds\":%.3f,\"headers_per_second\":%.1f",
             s->listed, s->skipped, s->dumped, s->failed, s->bytes_fetched, s->requests,
             s->header_files, s->error_files, s->elapsed_s,
             s->elapsed_s > 0 ? (double)s->dumped / s->elapsed_s : 0.0);
+    if (s->networked)
+        fprintf(f,
+                ",\"retries\":%" PRIu64 ",\"throttled\":%" PRIu64
+                ",\"lowest_concurrency\":%u",
+                s->retries, s->throttled, s->lowest_concurrency);
+    fprintf(f, ",\"config\":");
     json_str(f, p->cfg->source_text ? p->cfg->source_text : "");
     fprintf(f, "}\n");
     if (fclose(f) != 0 || rename(tmp, fin) != 0) {
@@ -1006,6 +1022,7 @@ int td_pipeline_run(const td_pipeline_options *o, td_stats *stats_out, char *err
     p->stats.error_files = ef;
     p->stats.elapsed_s = now_s(p);
     p->stats.queued = p->queued;
+    net_counters(p);
     if (p->fail_code == 0)
         p->fail_code = write_success(p, version, p->fail_msg, sizeof p->fail_msg);
     rc = p->fail_code;

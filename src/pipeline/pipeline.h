@@ -47,6 +47,12 @@ typedef struct td_stats {
     uint64_t queued;        /* keys waiting in the key queue now */
     uint64_t in_flight;     /* objects being fetched now */
     uint64_t header_files, error_files; /* Parquet files completed */
+    /* remote stores only (networked false for a local folder): how hard the store pushed
+     * back: retried attempts, attempts answered 429/503/SlowDown, and the lowest number of
+     * requests at once that adaptive concurrency fell to */
+    bool networked;
+    uint64_t retries, throttled;
+    unsigned lowest_concurrency;
     double elapsed_s;
 } td_stats;
 

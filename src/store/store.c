@@ -158,3 +158,19 @@ void store_list_free(store *s, store_list_req *req) {
 }
 
 int store_get(store *s, store_get_req *req) { return s->vt->get(s, req); }
+
+void store_get_stats(const store *s, store_stats *out) {
+    memset(out, 0, sizeof *out);
+#ifdef STORE_HAVE_NET
+    if (s->net) {
+        net_stats ns;
+        net_get_stats(s->net, &ns);
+        out->networked = true;
+        out->retries = ns.retries;
+        out->throttled = ns.throttled;
+        out->lowest_concurrency = ns.min_limit;
+    }
+#else
+    (void)s;
+#endif
+}

@@ -137,4 +137,14 @@ struct store_get_req {
  * store read more than length bytes. */
 int store_get(store *s, store_get_req *req);
 
+/* ---- counters, for progress and _SUCCESS ---- */
+typedef struct store_stats {
+    bool networked;           /* false for local folders: the rest stays 0 */
+    uint64_t retries;         /* attempts that repeated a failed one */
+    uint64_t throttled;       /* attempts answered with a throttling signal (429, 503,
+                                 SlowDown) */
+    unsigned lowest_concurrency; /* the lowest limit adaptive concurrency fell to */
+} store_stats;
+void store_get_stats(const store *s, store_stats *out);
+
 #endif

@@ -879,6 +879,7 @@ int store_azure_open(store **out, uv_loop_t *loop, const char *url, const store_
         rc = store__fail(err, errlen, STORE_E_CONFIG, "Azure store %s: %s", st->base.url, nerr);
         goto fail;
     }
+    st->base.net = st->net;
     az_buf_free(&base);
     *out = &st->base;
     return STORE_OK;

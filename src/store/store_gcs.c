@@ -881,6 +881,7 @@ int store_gcs_open(store **out, uv_loop_t *loop, const char *url, const store_op
         rc = store__fail(err, errlen, STORE_E_CONFIG, "GCS store %s: %s", st->base.url, nerr);
         goto fail;
     }
+    st->base.net = st->net;
     if (keyjson) {
         OPENSSL_cleanse(keyjson, keylen);
         free(keyjson);

@@ -1442,6 +1442,7 @@ int store_http_open(store **out, uv_loop_t *loop, const char *url, const store_o
         rc = store__fail(err, errlen, STORE_E_CONFIG, "%s: %s", s->base.url, nerr);
         goto fail;
     }
+    s->base.net = s->net;
     uv_timer_init(loop, &s->kick);
     s->kick.data = s;
     s->kick_closed = false;

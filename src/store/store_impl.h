@@ -30,6 +30,8 @@ struct store {
     const store_vtable *vt;
     uv_loop_t *loop;
     char *url; /* display URL, no credentials; malloc'ed by the backend, freed by it */
+    struct net_engine *net; /* the engine reads go through, for store_get_stats; NULL for
+                               local folders. Set by the backend, owned by it. */
 };
 
 typedef int (*store_open_fn)(store **out, uv_loop_t *loop, const char *url,

@@ -1066,6 +1066,7 @@ int store_s3_open(store **out, uv_loop_t *loop, const char *url, const store_opt
         rc = store__fail(err, errlen, STORE_E_CONFIG, "%s: %s", s->base.url, nerr);
         goto fail;
     }
+    s->base.net = s->net;
     *out = &s->base;
     return 0;
 fail:

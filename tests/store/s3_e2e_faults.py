@@ -31,6 +31,7 @@ import e2e_lib as L  # noqa: E402
 from s3_testlib import S3rver, free_port, object_path, start_nginx, stop  # noqa: E402
 
 MAX_ATTEMPTS = 10
+N_CONSUMERS = 48
 BUCKET = "faults"
 SPECIAL = {"deny": (403, "access_denied"), "gone": (404, "not_found"), "bad": (400, "http")}
 
@@ -96,7 +97,7 @@ def config(path, endpoint, chunk, prefixes=None):
     lines += ["  obstore_config:",
               f"    endpoint: {json.dumps(endpoint)}",
               "    allow_http: true", "    skip_signature: true", "    region: us-east-1",
-              "concurrency:", "  n_consumers: 48", f"  list_chunk_size: {chunk}",
+              "concurrency:", f"  n_consumers: {N_CONSUMERS}", f"  list_chunk_size: {chunk}",
               f"  max_buffer_size: {max(chunk, 200) // chunk * chunk}",
               f"  write_chunk_size: {max(chunk, 200)}",
               "network:", "  connect_timeout: 2", "  request_timeout: 2",
@@ -204,6 +205,17 @@ def main():
               "requests:", len(log1))
         if faults["503"] == 0 or faults["444"] == 0 or faults["429"] == 0:
             L.fail(f"not every kind of fault was injected: {faults}")
+        # the store's push-back is reported in _SUCCESS: every throttling answer nginx gave
+        # (503, 429, SlowDown in a 200) may count once, and some must have
+        succ = json.load(open(os.path.join(out, "_SUCCESS")))
+        print("_SUCCESS retries", succ.get("retries"), "throttled", succ.get("throttled"),
+              "lowest_concurrency", succ.get("lowest_concurrency"))
+        if not succ.get("retries") or not succ.get("throttled"):
+            L.fail(f"_SUCCESS does not report the retries and throttling: {succ}")
+        elif succ["throttled"] > faults["503"] + faults["429"] + slowdowns:
+            L.fail(f"_SUCCESS throttled {succ['throttled']} > throttling answers sent {faults}")
+        if not 1 <= succ.get("lowest_concurrency", 0) <= N_CONSUMERS:
+            L.fail(f"_SUCCESS lowest_concurrency {succ.get('lowest_concurrency')}")
         mk1, mk2 = listings(log1), listings(log2)
         print("max-keys asked:", sorted(set(mk1)), "and", sorted(set(mk2)))
         if not mk1 or set(mk1) != {"50"}:
