@@ -87,6 +87,7 @@ static const struct {
     {"file", store_local_open},
 #ifdef TD_HAVE_S3
     {"s3", store_s3_open},
+    {"s3a", store_s3_open},
 #endif
 #ifdef AZGCS_HAVE_NET
     {"az", store_azure_open},

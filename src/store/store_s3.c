@@ -952,10 +952,11 @@ int store_s3_open(store **out, uv_loop_t *loop, const char *url, const store_opt
                                opts->kv[i].key, val);
     }
 
-    /* s3://bucket[/prefix] */
-    const char *rest = url + 5; /* after "s3://" */
-    if (strncasecmp(url, "s3://", 5) != 0)
+    /* s3://bucket[/prefix]; s3a:// is Hadoop's name for the same, which object_store takes */
+    size_t scheme = strncasecmp(url, "s3a://", 6) == 0 ? 6 : 5;
+    if (scheme == 5 && strncasecmp(url, "s3://", 5) != 0)
         return store__fail(err, errlen, STORE_E_CONFIG, "not an s3:// URL: '%.200s'", url);
+    const char *rest = url + scheme;
     size_t bl = strcspn(rest, "/?#");
     if (bl == 0)
         return store__fail(err, errlen, STORE_E_CONFIG, "no bucket in '%.200s'", url);

@@ -161,6 +161,9 @@ def run_all(probe, srv, files, blob):
     # a store rooted at a prefix reads relative keys
     g = get("random.bin", 0, 16, anon, "s3://odd/bin")
     check(g[1] == "ok" and bytes.fromhex(g[5]) == blob[:16], f"rooted get: {g[:5]}")
+    # s3a:// (Hadoop's name, which object_store also takes) is the same store
+    g = get("random.bin", 0, 16, anon, "s3a://odd/bin")
+    check(g[1] == "ok" and bytes.fromhex(g[5]) == blob[:16], f"s3a:// get: {g[:5]}")
 
     # 5. errors: unknown access key (403), missing bucket (404), http without allow_http,
     #    unknown option; secrets never in messages
