@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -46,6 +47,7 @@ struct job {
     jlist *list;
     job *anext, *aprev; /* all live jobs */
     CURL *easy;
+    bool easy_primed; /* easy holds the engine's constant options and no method options */
     struct curl_slist *hdrs;
     uint64_t start_ms, due_ms, deadline_ms;
     /* per attempt */
@@ -63,12 +65,29 @@ struct job {
     char errbuf[CURL_ERROR_SIZE];
 };
 
+/* One per socket, for the socket's whole life when curl opened it through on_opensocket
+ * (owned: created there, closed by on_closesocket, the fd closed once libuv let go of it).
+ * Keep-alive makes curl drop a socket from its watch list (CURL_POLL_REMOVE) after every
+ * transfer and ask for it again with the next one; keeping the handle, and even its epoll
+ * registration, saves a calloc + ioctl + epoll_ctl add/del + uv_close per request. Sockets
+ * curl did not open through us (the threaded resolver's socketpair) are not owned: they live
+ * from the first socket callback to CURL_POLL_REMOVE, and curl closes their fd. */
 struct net_sock {
     uv_poll_t poll;
     curl_socket_t fd;
     net_engine *e;
-    net_sock *next, *prev;
+    int events; /* UV_READABLE/UV_WRITABLE being polled; 0 = stopped */
+    bool owned; /* the fd is closed with the handle */
+    /* curl is not watching it (a cached connection) but it is still polled for reading,
+     * unref'd so it does not keep the loop alive; any event then means the peer closed or
+     * misbehaved: the poll stops and curl finds out when it checks the connection */
+    bool idle;
 };
+
+typedef struct {
+    CURL *c;
+    bool primed; /* see job.easy_primed: reusable without curl_easy_reset */
+} pooled;
 
 struct net_engine {
     uv_loop_t *loop;
@@ -78,8 +97,9 @@ struct net_engine {
     CURLSH *share;
     uv_timer_t curl_timer, backoff_timer, defer_timer;
     unsigned open_handles;
-    net_sock *socks;
-    CURL **pool;
+    net_sock **socks; /* indexed by fd */
+    size_t n_socks;
+    pooled *pool;
     unsigned n_pool;
     jlist retry_q, start_q, backoff; /* backoff sorted by due_ms */
     job *all;
@@ -183,6 +203,7 @@ static void engine_maybe_release(net_engine *e) {
         free(e->ca_bundle);
         free(e->user_agent);
         free(e->pool);
+        free(e->socks);
         free(e);
     }
 }
@@ -194,6 +215,9 @@ static void on_handle_closed(uv_handle_t *h) {
 static void on_sock_closed(uv_handle_t *h) {
     net_sock *s = (net_sock *)h;
     net_engine *e = s->e;
+    /* only now: libuv must not watch a closed fd, and a number reused while the handle
+     * was closing would collide in its fd-indexed tables (and ours) */
+    if (s->owned) close(s->fd);
     free(s);
     e->open_handles--;
     engine_maybe_release(e);
@@ -210,11 +234,21 @@ static void leave(net_engine *e) {
 
 /* ---------- finishing ---------- */
 
-static void easy_release(net_engine *e, CURL *easy) {
+/* A handle that ran a plain GET goes back to the pool as it is: its options are the engine's
+ * constants plus the per-request ones that easy_setup sets again every time. Any other use
+ * (NOBODY, CUSTOMREQUEST, POSTFIELDS, or a setup that failed halfway) is reset. */
+static void easy_release(net_engine *e, CURL *easy, bool primed) {
     if (!easy) return;
     if (!e->closing && e->n_pool < e->o.max_in_flight) {
-        curl_easy_reset(easy);
-        e->pool[e->n_pool++] = easy;
+        if (primed) {
+            /* the job's error buffer is about to be freed */
+            curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, (char *)NULL);
+        } else {
+            curl_easy_reset(easy);
+        }
+        e->pool[e->n_pool].c = easy;
+        e->pool[e->n_pool].primed = primed;
+        e->n_pool++;
     } else {
         curl_easy_cleanup(easy);
     }
@@ -234,8 +268,9 @@ static void job_detach(net_engine *e, job *j) {
         curl_multi_remove_handle(e->multi, j->easy);
         e->active--;
     }
-    easy_release(e, j->easy);
+    easy_release(e, j->easy, j->easy_primed);
     j->easy = NULL;
+    j->easy_primed = false;
     curl_slist_free_all(j->hdrs);
     j->hdrs = NULL;
 }
@@ -386,37 +421,56 @@ int net_add_header(void *headers, const char *line) {
     return NET_OK;
 }
 
-static int easy_setup(net_engine *e, job *j) {
+static curl_socket_t on_opensocket(void *ud, curlsocktype purpose, struct curl_sockaddr *a);
+static int on_closesocket(void *ud, curl_socket_t fd);
+
+/* primed: the handle comes from the pool with the constant options already set (see
+ * easy_release); only what differs per attempt is set again. Every option set below outside
+ * the per-attempt block must be either constant for the engine or make the handle unprimed. */
+static int easy_setup(net_engine *e, job *j, bool primed) {
     net_request *r = j->req;
     CURL *c = j->easy;
     uint64_t now = now_ms();
     uint64_t left = j->deadline_ms > now ? j->deadline_ms - now : 1;
     uint64_t tmo = e->o.request_timeout_ms ? e->o.request_timeout_ms : left;
     if (tmo > left) tmo = left;
+    const char *m = r->method ? r->method : "GET";
+    bool plain_get = strcmp(m, "GET") == 0 && !r->body;
     CURLcode rc = CURLE_OK;
+    j->easy_primed = false;
 #define SET(opt, val) do { if (rc == CURLE_OK) rc = curl_easy_setopt(c, opt, val); } while (0)
+    /* per attempt */
     SET(CURLOPT_URL, r->url);
     SET(CURLOPT_PRIVATE, (void *)j);
-    SET(CURLOPT_SHARE, e->share);
-    SET(CURLOPT_NOSIGNAL, 1L);
-    SET(CURLOPT_TCP_NODELAY, 1L);
-    SET(CURLOPT_PROTOCOLS_STR, "http,https");
-    SET(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-    SET(CURLOPT_CONNECTTIMEOUT_MS, (long)(e->o.connect_timeout_ms ? e->o.connect_timeout_ms : 0));
     SET(CURLOPT_TIMEOUT_MS, (long)tmo);
-    if (e->o.low_speed_time_ms) {
-        SET(CURLOPT_LOW_SPEED_LIMIT, 1L);
-        SET(CURLOPT_LOW_SPEED_TIME, (long)((e->o.low_speed_time_ms + 999) / 1000));
-    }
     SET(CURLOPT_HTTPHEADER, j->hdrs);
-    SET(CURLOPT_WRITEFUNCTION, on_write);
     SET(CURLOPT_WRITEDATA, (void *)j);
-    SET(CURLOPT_HEADERFUNCTION, on_header);
     SET(CURLOPT_HEADERDATA, (void *)j);
     SET(CURLOPT_ERRORBUFFER, j->errbuf);
-    if (e->user_agent) SET(CURLOPT_USERAGENT, e->user_agent);
-    if (e->ca_bundle) SET(CURLOPT_CAINFO, e->ca_bundle);
-    const char *m = r->method ? r->method : "GET";
+    if (!primed) {
+        /* constant for the engine */
+        SET(CURLOPT_SHARE, e->share);
+        SET(CURLOPT_NOSIGNAL, 1L);
+        SET(CURLOPT_TCP_NODELAY, 1L);
+        SET(CURLOPT_PROTOCOLS_STR, "http,https");
+        SET(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+        SET(CURLOPT_CONNECTTIMEOUT_MS,
+            (long)(e->o.connect_timeout_ms ? e->o.connect_timeout_ms : 0));
+        if (e->o.low_speed_time_ms) {
+            SET(CURLOPT_LOW_SPEED_LIMIT, 1L);
+            SET(CURLOPT_LOW_SPEED_TIME, (long)((e->o.low_speed_time_ms + 999) / 1000));
+        }
+        SET(CURLOPT_WRITEFUNCTION, on_write);
+        SET(CURLOPT_HEADERFUNCTION, on_header);
+        /* curl keeps these per connection, from the handle that opened it */
+        SET(CURLOPT_OPENSOCKETFUNCTION, on_opensocket);
+        SET(CURLOPT_OPENSOCKETDATA, (void *)e);
+        SET(CURLOPT_CLOSESOCKETFUNCTION, on_closesocket);
+        SET(CURLOPT_CLOSESOCKETDATA, (void *)e);
+        if (e->user_agent) SET(CURLOPT_USERAGENT, e->user_agent);
+        if (e->ca_bundle) SET(CURLOPT_CAINFO, e->ca_bundle);
+    }
+    /* per method: any of these makes the handle unprimed (reset when released) */
     if (strcmp(m, "HEAD") == 0) {
         SET(CURLOPT_NOBODY, 1L);
     } else if (strcmp(m, "GET") != 0) {
@@ -433,6 +487,7 @@ static int easy_setup(net_engine *e, job *j) {
         snprintf(j->cause, sizeof j->cause, "curl option: %s", curl_easy_strerror(rc));
         return NET_E_CONFIG;
     }
+    j->easy_primed = plain_get;
     return NET_OK;
 }
 
@@ -493,13 +548,16 @@ static int attempt_start(net_engine *e, job *j) {
         return NET_E_CANCELED;
     }
     j->hdrs = h;
+    bool primed = false;
     if (e->n_pool) {
-        j->easy = e->pool[--e->n_pool];
+        e->n_pool--;
+        j->easy = e->pool[e->n_pool].c;
+        primed = e->pool[e->n_pool].primed;
     } else {
         j->easy = curl_easy_init();
         if (!j->easy) return NET_E_NOMEM;
     }
-    rc = easy_setup(e, j);
+    rc = easy_setup(e, j, primed);
     if (rc != NET_OK) return rc;
     CURLMcode mc = curl_multi_add_handle(e->multi, j->easy);
     if (mc != CURLM_OK) {
@@ -753,8 +811,9 @@ static void attempt_done(net_engine *e, CURL *easy, CURLcode cc) {
     curl_multi_remove_handle(e->multi, easy);
     e->active--;
     j->state = J_QUEUED; /* not running; detach below must not remove it again */
-    easy_release(e, easy);
+    easy_release(e, easy, j->easy_primed);
     j->easy = NULL;
+    j->easy_primed = false;
     curl_slist_free_all(j->hdrs);
     j->hdrs = NULL;
 
@@ -796,6 +855,13 @@ static void socket_action(net_engine *e, curl_socket_t s, int ev) {
 static void on_poll(uv_poll_t *p, int status, int events) {
     net_sock *s = (net_sock *)p;
     net_engine *e = s->e;
+    if (s->idle) {
+        /* a cached connection became readable: EOF or stray bytes; stop (the poll is
+         * level-triggered) and let curl find out when it checks the connection for reuse */
+        uv_poll_stop(p);
+        s->events = 0;
+        return;
+    }
     int ev = 0;
     if (status < 0) ev = CURL_CSELECT_ERR;
     else {
@@ -822,44 +888,112 @@ static int curl_timer_cb(CURLM *m, long timeout_ms, void *ud) {
     return 0;
 }
 
+static net_sock *sock_get(const net_engine *e, curl_socket_t fd) {
+    return fd >= 0 && (size_t)fd < e->n_socks ? e->socks[fd] : NULL;
+}
+
 static void sock_close(net_engine *e, net_sock *s) {
-    if (s->prev) s->prev->next = s->next; else e->socks = s->next;
-    if (s->next) s->next->prev = s->prev;
+    if (e->socks[s->fd] == s) e->socks[s->fd] = NULL;
+    if (s->idle) uv_ref((uv_handle_t *)&s->poll);
+    s->idle = false;
     uv_poll_stop(&s->poll);
     uv_close((uv_handle_t *)&s->poll, on_sock_closed);
 }
 
+static net_sock *sock_new(net_engine *e, curl_socket_t fd, bool owned) {
+    if (fd < 0) return NULL;
+    if ((size_t)fd >= e->n_socks) {
+        size_t n = e->n_socks ? e->n_socks : 64;
+        while (n <= (size_t)fd) n *= 2;
+        net_sock **t = realloc(e->socks, n * sizeof *t);
+        if (!t) return NULL;
+        memset(t + e->n_socks, 0, (n - e->n_socks) * sizeof *t);
+        e->socks = t;
+        e->n_socks = n;
+    }
+    net_sock *old = e->socks[fd];
+    if (old) {
+        /* its fd was closed behind our back and the number handed out again: the old
+         * handle goes, without closing the fd, which now belongs to the new socket */
+        old->owned = false;
+        sock_close(e, old);
+    }
+    net_sock *s = calloc(1, sizeof *s);
+    if (!s) return NULL;
+    if (uv_poll_init_socket(e->loop, &s->poll, fd) != 0) {
+        free(s);
+        return NULL;
+    }
+    s->fd = fd;
+    s->e = e;
+    s->owned = owned;
+    s->poll.data = e;
+    e->open_handles++;
+    e->socks[fd] = s;
+    return s;
+}
+
+static curl_socket_t on_opensocket(void *ud, curlsocktype purpose, struct curl_sockaddr *a) {
+    net_engine *e = ud;
+    (void)purpose;
+    if (e->closing) return CURL_SOCKET_BAD;
+    curl_socket_t fd = socket(a->family, a->socktype, a->protocol);
+    if (fd == CURL_SOCKET_BAD) return CURL_SOCKET_BAD;
+    if (!sock_new(e, fd, true)) {
+        close(fd);
+        return CURL_SOCKET_BAD;
+    }
+    return fd;
+}
+
+/* Also called during curl_multi_cleanup in engine_really_free: the close callbacks still
+ * find the engine, which open_handles keeps until they ran. */
+static int on_closesocket(void *ud, curl_socket_t fd) {
+    net_engine *e = ud;
+    net_sock *s = sock_get(e, fd);
+    if (!s) return close(fd);
+    s->owned = true; /* curl hands the fd over to be closed */
+    sock_close(e, s);
+    return 0;
+}
+
 static int curl_socket_cb(CURL *easy, curl_socket_t fd, int what, void *ud, void *sockp) {
     net_engine *e = ud;
-    net_sock *s = sockp;
+    net_sock *s = sock_get(e, fd);
     (void)easy;
+    (void)sockp;
     if (what == CURL_POLL_REMOVE) {
-        if (s) {
-            curl_multi_assign(e->multi, fd, NULL);
-            sock_close(e, s);
+        if (!s) return 0;
+        if (!s->owned) {
+            sock_close(e, s); /* curl closes the fd next */
+        } else if (s->events == UV_READABLE && !e->closing) {
+            /* most likely a connection going back to curl's cache, asked for again with
+             * the next request (writing it happens without polling): keep it registered */
+            if (!s->idle) uv_unref((uv_handle_t *)&s->poll);
+            s->idle = true;
+        } else {
+            uv_poll_stop(&s->poll);
+            s->events = 0;
         }
         return 0;
     }
-    if (!s) {
-        s = calloc(1, sizeof *s);
-        if (!s) return -1;
-        if (uv_poll_init_socket(e->loop, &s->poll, fd) != 0) {
-            free(s);
-            return -1;
-        }
-        s->fd = fd;
-        s->e = e;
-        s->poll.data = e;
-        e->open_handles++;
-        s->next = e->socks;
-        if (e->socks) e->socks->prev = s;
-        e->socks = s;
-        curl_multi_assign(e->multi, fd, s);
+    if (e->closing) return 0;
+    if (!s && !(s = sock_new(e, fd, false))) return -1;
+    if (s->idle) {
+        uv_ref((uv_handle_t *)&s->poll);
+        s->idle = false;
     }
     int ev = 0;
     if (what == CURL_POLL_IN || what == CURL_POLL_INOUT) ev |= UV_READABLE;
     if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT) ev |= UV_WRITABLE;
-    uv_poll_start(&s->poll, ev, on_poll);
+    /* uv_poll_start re-registers with epoll even for the same events: only on a change */
+    if (ev != s->events) {
+        if (uv_poll_start(&s->poll, ev, on_poll) != 0) {
+            s->events = 0;
+            return -1;
+        }
+        s->events = ev;
+    }
     return 0;
 }
 
@@ -1014,13 +1148,15 @@ static void engine_really_free(net_engine *e) {
     e->depth++;
     while (e->all) job_finish(e, e->all, NET_E_CANCELED);
     e->depth--;
-    for (unsigned i = 0; i < e->n_pool; i++) curl_easy_cleanup(e->pool[i]);
+    for (unsigned i = 0; i < e->n_pool; i++) curl_easy_cleanup(e->pool[i].c);
     e->n_pool = 0;
     curl_multi_cleanup(e->multi); /* may report sockets removed */
     e->multi = NULL;
     curl_share_cleanup(e->share);
     e->share = NULL;
-    while (e->socks) sock_close(e, e->socks);
+    /* what curl did not close: transient sockets, and owned ones whose fd is closed here */
+    for (size_t i = 0; i < e->n_socks; i++)
+        if (e->socks[i]) sock_close(e, e->socks[i]);
     e->freed = true;
     uv_close((uv_handle_t *)&e->curl_timer, on_handle_closed);
     uv_close((uv_handle_t *)&e->backoff_timer, on_handle_closed);
