@@ -14,14 +14,16 @@ out = subprocess.run(
 
 # first matching rule wins; a rule is (bucket, regex over the folded stack)
 rules = [
-    ("Parquet writer thread: row encoding, compression, writes, and the wake-up of its condition-variable wait for each row", r"writer_main"),
-    ("hand-off of each header to the writer thread (mutex + condvar wake)", r"td_writer_push|uv_cond_signal|lll_lock_wake|__lll_lock_wait"),
+    ("Parquet writer thread: row encoding, compression, writes, and its wake-ups", r"writer_main"),
+    ("hand-off to the writer thread, once per loop turn (mutex + condvar wake)", r"td_writer_flush|td_writer_push|uv_cond_signal|lll_lock_wake|__lll_lock_wait"),
     ("TIFF parsing", r"tiff_parser|parse_ifd|data_offsets_min|tiff_"),
     ("building the row (table/Parquet column values, main thread)", r"td_table|put_value|set_leaf|pq_"),
-    ("per-request handle churn (curl_multi_add/remove_handle, curl_easy_reset, setopt, header lists)",
+    ("per-request handle work (curl_multi_add/remove_handle, setopt, header lists; curl_easy_reset only after non-GETs)",
      r"curl_multi_remove_handle|curl_multi_add_handle|curl_easy_reset|curl_slist|easy_release|curl_easy_setopt"),
     ("sending requests: send() and the kernel's loopback TCP path", r"__x64_sys_sendto|__libc_send"),
     ("reading responses: recv() and copies", r"__x64_sys_recvfrom|__libc_recv"),
+    ("libcurl's zero-timeout poll() calls (connection liveness before reuse, readiness after sending)",
+     r"__poll|__x64_sys_poll|do_sys_poll"),
     ("epoll_ctl / uv_poll_init: sockets (re)registered by curl's socket callback", r"epoll_ctl|uv_poll_init|uv_poll_start|uv_poll_stop|curl_socket_cb"),
     ("copying response bytes into the header buffer (on_write)", r"on_write"),
     ("response header callback (on_header)", r"on_header"),
