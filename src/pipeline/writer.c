@@ -192,8 +192,9 @@ static void writer_main(void *arg) {
         bool skip = w->abort || w->failed;
         uv_mutex_unlock(&w->mu);
         /* Results go back in small batches as soon as their rows are in the column
-         * buffers, so the slots fetch again while a row group is compressed: the batch
-         * before the row that fills a group is already back when the flush starts. */
+         * buffers, so the slots fetch again while a row group is compressed: the flush runs
+         * inside the row that fills a group, and only that row's batch (at most
+         * WRITER_RETURN_BATCH slots) waits for it. */
         td_result *back = NULL, *back_tail = NULL;
         unsigned n_back = 0;
         while (take) {
