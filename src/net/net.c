@@ -1,9 +1,10 @@
 /* net.c - libcurl multi-socket engine on a libuv loop, with one retry policy.
  *
  * Everything runs on the loop thread: libuv tells curl about socket readiness (one uv_poll_t
- * per socket) and timeouts (one uv_timer_t); curl tells us which sockets to watch. Requests
- * move between: the start queue (waiting for a transfer slot), running (easy handle in the
- * multi), and backoff (waiting for a retry, holding no slot and no easy handle).
+ * per socket) and timeouts (one uv_timer_t per multi handle, see shards below); curl tells
+ * us which sockets to watch. Requests move between: the start queue (waiting for a transfer
+ * slot), running (easy handle in a multi), and backoff (waiting for a retry, holding no slot
+ * and no easy handle).
  *
  * Re-entrancy: user callbacks may call net_start, net_cancel and net_engine_free. Callbacks
  * that curl drives (write/header) must not touch the multi handle, so cancels asked from
@@ -37,6 +38,7 @@ typedef enum { STOP_NONE, STOP_FULL, STOP_TOO_BIG, STOP_IGNORED_RANGE, STOP_ABOR
 
 typedef struct job job;
 typedef struct net_sock net_sock;
+typedef struct net_shard net_shard;
 typedef struct { job *head, *tail; } jlist;
 
 struct job {
@@ -47,6 +49,7 @@ struct job {
     jlist *list;
     job *anext, *aprev; /* all live jobs */
     CURL *easy;
+    net_shard *shard;   /* whose multi holds easy while running */
     bool easy_primed; /* easy holds the engine's constant options and no method options */
     struct curl_slist *hdrs;
     uint64_t start_ms, due_ms, deadline_ms;
@@ -76,6 +79,10 @@ struct net_sock {
     uv_poll_t poll;
     curl_socket_t fd;
     net_engine *e;
+    /* whose multi polls it: known only from that multi's socket callback (curl opens the
+     * socket before saying which multi it is for); a connection stays in the cache of the
+     * multi that opened it, so it does not change while the socket lives */
+    net_shard *shard;
     int events; /* UV_READABLE/UV_WRITABLE being polled; 0 = stopped */
     bool owned; /* the fd is closed with the handle */
     /* curl is not watching it (a cached connection) but it is still polled for reading,
@@ -89,13 +96,32 @@ typedef struct {
     bool primed; /* see job.easy_primed: reusable without curl_easy_reset */
 } pooled;
 
+/* Shards: the transfers are spread over several multi handles, each with its own connection
+ * cache of at most about NET_SHARD_CONNS connections. libcurl 7.88 walks a host's whole
+ * connection bundle for every transfer it starts (ConnectionExists and the like), so the cost
+ * per request grows with the connections in one multi: with 1000 to one host those loops
+ * were ~8% of the CPU of small ranged GETs on loopback, and are gone with 8 shards of 125.
+ * Up to NET_SHARD_CONNS transfers there is one shard, as before. A transfer goes to the
+ * shard with the fewest running, so no shard runs more than its share of max_in_flight and
+ * its cache keeps the connections it needs. All shards share the engine's CURLSH (DNS cache
+ * and TLS sessions). The adaptive limit and the queues stay engine-wide. */
+#define NET_SHARD_CONNS 128u
+struct net_shard {
+    net_engine *e;
+    unsigned index;
+    CURLM *multi;
+    uv_timer_t timer; /* CURLMOPT_TIMERFUNCTION of this multi */
+    unsigned active;  /* transfers in this multi */
+};
+
 struct net_engine {
     uv_loop_t *loop;
     net_options o;
     char *ca_bundle, *user_agent;
-    CURLM *multi;
+    net_shard *shards;
+    unsigned n_shards;
     CURLSH *share;
-    uv_timer_t curl_timer, backoff_timer, defer_timer;
+    uv_timer_t backoff_timer, defer_timer;
     unsigned open_handles;
     net_sock **socks; /* indexed by fd */
     size_t n_socks;
@@ -204,11 +230,18 @@ static void engine_maybe_release(net_engine *e) {
         free(e->user_agent);
         free(e->pool);
         free(e->socks);
+        free(e->shards);
         free(e);
     }
 }
 static void on_handle_closed(uv_handle_t *h) {
     net_engine *e = h->data;
+    e->open_handles--;
+    engine_maybe_release(e);
+}
+static void on_shard_timer_closed(uv_handle_t *h) {
+    net_shard *sh = h->data;
+    net_engine *e = sh->e;
     e->open_handles--;
     engine_maybe_release(e);
 }
@@ -265,9 +298,11 @@ static void job_unlink_all(net_engine *e, job *j) {
 static void job_detach(net_engine *e, job *j) {
     if (j->list) jl_remove(j->list, j);
     if (j->state == J_RUNNING && j->easy) {
-        curl_multi_remove_handle(e->multi, j->easy);
+        curl_multi_remove_handle(j->shard->multi, j->easy);
+        j->shard->active--;
         e->active--;
     }
+    j->shard = NULL;
     easy_release(e, j->easy, j->easy_primed);
     j->easy = NULL;
     j->easy_primed = false;
@@ -563,12 +598,19 @@ static int attempt_start(net_engine *e, job *j) {
     }
     rc = easy_setup(e, j, primed);
     if (rc != NET_OK) return rc;
-    CURLMcode mc = curl_multi_add_handle(e->multi, j->easy);
+    /* the fewest running; ties to the lowest index, so that a few transfers at once keep
+     * reusing the connections of the first shards */
+    net_shard *sh = &e->shards[0];
+    for (unsigned i = 1; i < e->n_shards; i++)
+        if (e->shards[i].active < sh->active) sh = &e->shards[i];
+    CURLMcode mc = curl_multi_add_handle(sh->multi, j->easy);
     if (mc != CURLM_OK) {
         snprintf(j->cause, sizeof j->cause, "curl multi: %s", curl_multi_strerror(mc));
         return mc == CURLM_OUT_OF_MEMORY ? NET_E_NOMEM : NET_E_CONFIG;
     }
     j->state = J_RUNNING;
+    j->shard = sh;
+    sh->active++;
     e->active++;
     e->st.requests++;
     return NET_OK;
@@ -812,7 +854,9 @@ static void attempt_done(net_engine *e, CURL *easy, CURLcode cc) {
         curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &st);
         r->http_status = st;
     }
-    curl_multi_remove_handle(e->multi, easy);
+    curl_multi_remove_handle(j->shard->multi, easy);
+    j->shard->active--;
+    j->shard = NULL;
     e->active--;
     j->state = J_QUEUED; /* not running; detach below must not remove it again */
     easy_release(e, easy, j->easy_primed);
@@ -840,20 +884,20 @@ static void attempt_done(net_engine *e, CURL *easy, CURLcode cc) {
     job_finish(e, j, code);
 }
 
-static void check_multi_info(net_engine *e) {
+static void check_multi_info(net_engine *e, net_shard *sh) {
     CURLMsg *m;
     int left;
-    while (!e->freed && (m = curl_multi_info_read(e->multi, &left))) {
+    while (!e->freed && (m = curl_multi_info_read(sh->multi, &left))) {
         if (m->msg == CURLMSG_DONE) attempt_done(e, m->easy_handle, m->data.result);
     }
 }
 
-static void socket_action(net_engine *e, curl_socket_t s, int ev) {
+static void socket_action(net_engine *e, net_shard *sh, curl_socket_t s, int ev) {
     int running;
     e->in_curl++;
-    curl_multi_socket_action(e->multi, s, ev, &running);
+    curl_multi_socket_action(sh->multi, s, ev, &running);
     e->in_curl--;
-    check_multi_info(e);
+    check_multi_info(e, sh);
 }
 
 static void on_poll(uv_poll_t *p, int status, int events) {
@@ -873,22 +917,23 @@ static void on_poll(uv_poll_t *p, int status, int events) {
         if (events & UV_WRITABLE) ev |= CURL_CSELECT_OUT;
     }
     enter(e);
-    if (!e->closing) socket_action(e, s->fd, ev);
+    if (!e->closing && s->shard) socket_action(e, s->shard, s->fd, ev);
     leave(e);
 }
 
 static void on_curl_timer(uv_timer_t *t) {
-    net_engine *e = t->data;
+    net_shard *sh = t->data;
+    net_engine *e = sh->e;
     enter(e);
-    if (!e->closing) socket_action(e, CURL_SOCKET_TIMEOUT, 0);
+    if (!e->closing) socket_action(e, sh, CURL_SOCKET_TIMEOUT, 0);
     leave(e);
 }
 
 static int curl_timer_cb(CURLM *m, long timeout_ms, void *ud) {
-    net_engine *e = ud;
+    net_shard *sh = ud;
     (void)m;
-    if (timeout_ms < 0) uv_timer_stop(&e->curl_timer);
-    else uv_timer_start(&e->curl_timer, on_curl_timer, (uint64_t)timeout_ms, 0);
+    if (timeout_ms < 0) uv_timer_stop(&sh->timer);
+    else uv_timer_start(&sh->timer, on_curl_timer, (uint64_t)timeout_ms, 0);
     return 0;
 }
 
@@ -962,7 +1007,8 @@ static int on_closesocket(void *ud, curl_socket_t fd) {
 }
 
 static int curl_socket_cb(CURL *easy, curl_socket_t fd, int what, void *ud, void *sockp) {
-    net_engine *e = ud;
+    net_shard *sh = ud;
+    net_engine *e = sh->e;
     net_sock *s = sock_get(e, fd);
     (void)easy;
     (void)sockp;
@@ -983,6 +1029,7 @@ static int curl_socket_cb(CURL *easy, curl_socket_t fd, int what, void *ud, void
     }
     if (e->closing) return 0;
     if (!s && !(s = sock_new(e, fd, false))) return -1;
+    s->shard = sh;
     if (s->idle) {
         uv_ref((uv_handle_t *)&s->poll);
         s->idle = false;
@@ -1065,31 +1112,49 @@ int net_engine_new(net_engine **out, uv_loop_t *loop, const net_options *opts, c
     if (o.ca_bundle && !(e->ca_bundle = strdup(o.ca_bundle))) goto nomem;
     if (o.user_agent && !(e->user_agent = strdup(o.user_agent))) goto nomem;
     if (!(e->pool = calloc(o.max_in_flight, sizeof *e->pool))) goto nomem;
-    e->multi = curl_multi_init();
+    /* max_in_flight >= 1, so this is at least 1 */
+    e->n_shards = (o.max_in_flight + NET_SHARD_CONNS - 1) / NET_SHARD_CONNS;
+    if (!(e->shards = calloc(e->n_shards, sizeof *e->shards))) goto nomem;
     e->share = curl_share_init();
-    if (!e->multi || !e->share) goto nomem;
-    /* All transfers share one multi, whose connection cache already pools connections; the
-     * share adds the DNS cache and TLS sessions (one thread, so no lock callbacks). */
+    if (!e->share) goto nomem;
+    /* Each shard's multi pools its connections in its own cache; the share adds the DNS
+     * cache and TLS sessions for all of them (one thread, so no lock callbacks). */
     curl_share_setopt(e->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
     curl_share_setopt(e->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
-    curl_multi_setopt(e->multi, CURLMOPT_SOCKETFUNCTION, curl_socket_cb);
-    curl_multi_setopt(e->multi, CURLMOPT_SOCKETDATA, e);
-    curl_multi_setopt(e->multi, CURLMOPT_TIMERFUNCTION, curl_timer_cb);
-    curl_multi_setopt(e->multi, CURLMOPT_TIMERDATA, e);
-    curl_multi_setopt(e->multi, CURLMOPT_MAXCONNECTS, (long)o.max_in_flight);
-    if (o.max_host_connections)
-        curl_multi_setopt(e->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)o.max_host_connections);
-    curl_multi_setopt(e->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_NOTHING);
-    uv_timer_init(loop, &e->curl_timer);
+    /* the limits split across the shards, rounded up: a shard never runs more than its
+     * share of max_in_flight (see attempt_start) */
+    long maxconn = (long)((o.max_in_flight + e->n_shards - 1) / e->n_shards);
+    long hostconn = o.max_host_connections
+                        ? (long)((o.max_host_connections + e->n_shards - 1) / e->n_shards) : 0;
+    for (unsigned i = 0; i < e->n_shards; i++) {
+        net_shard *sh = &e->shards[i];
+        sh->e = e;
+        sh->index = i;
+        if (!(sh->multi = curl_multi_init())) goto nomem;
+        curl_multi_setopt(sh->multi, CURLMOPT_SOCKETFUNCTION, curl_socket_cb);
+        curl_multi_setopt(sh->multi, CURLMOPT_SOCKETDATA, sh);
+        curl_multi_setopt(sh->multi, CURLMOPT_TIMERFUNCTION, curl_timer_cb);
+        curl_multi_setopt(sh->multi, CURLMOPT_TIMERDATA, sh);
+        curl_multi_setopt(sh->multi, CURLMOPT_MAXCONNECTS, maxconn);
+        if (hostconn)
+            curl_multi_setopt(sh->multi, CURLMOPT_MAX_HOST_CONNECTIONS, hostconn);
+        curl_multi_setopt(sh->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_NOTHING);
+    }
+    for (unsigned i = 0; i < e->n_shards; i++) {
+        uv_timer_init(loop, &e->shards[i].timer);
+        e->shards[i].timer.data = &e->shards[i];
+    }
     uv_timer_init(loop, &e->backoff_timer);
     uv_timer_init(loop, &e->defer_timer);
-    e->curl_timer.data = e->backoff_timer.data = e->defer_timer.data = e;
-    e->open_handles = 3;
+    e->backoff_timer.data = e->defer_timer.data = e;
+    e->open_handles = 2 + e->n_shards;
     e->rng = (uv_hrtime() ^ (uint64_t)(uintptr_t)e) | 1u;
     *out = e;
     return NET_OK;
 nomem:
-    if (e->multi) curl_multi_cleanup(e->multi);
+    for (unsigned i = 0; e->shards && i < e->n_shards; i++)
+        if (e->shards[i].multi) curl_multi_cleanup(e->shards[i].multi);
+    free(e->shards);
     if (e->share) curl_share_cleanup(e->share);
     free(e->pool);
     free(e->ca_bundle);
@@ -1154,15 +1219,18 @@ static void engine_really_free(net_engine *e) {
     e->depth--;
     for (unsigned i = 0; i < e->n_pool; i++) curl_easy_cleanup(e->pool[i].c);
     e->n_pool = 0;
-    curl_multi_cleanup(e->multi); /* may report sockets removed */
-    e->multi = NULL;
+    for (unsigned i = 0; i < e->n_shards; i++) {
+        curl_multi_cleanup(e->shards[i].multi); /* may report sockets removed */
+        e->shards[i].multi = NULL;
+    }
     curl_share_cleanup(e->share);
     e->share = NULL;
     /* what curl did not close: transient sockets, and owned ones whose fd is closed here */
     for (size_t i = 0; i < e->n_socks; i++)
         if (e->socks[i]) sock_close(e, e->socks[i]);
     e->freed = true;
-    uv_close((uv_handle_t *)&e->curl_timer, on_handle_closed);
+    for (unsigned i = 0; i < e->n_shards; i++)
+        uv_close((uv_handle_t *)&e->shards[i].timer, on_shard_timer_closed);
     uv_close((uv_handle_t *)&e->backoff_timer, on_handle_closed);
     uv_close((uv_handle_t *)&e->defer_timer, on_handle_closed);
 }

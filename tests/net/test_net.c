@@ -244,6 +244,26 @@ static void case_basic(uv_loop_t *loop) {
     engine_free(loop, e);
 }
 
+/* more than 128 at once: the engine spreads the transfers over several multi handles */
+static void case_shards(uv_loop_t *loop) {
+    net_options o = test_opts(300);
+    net_stats st;
+    many_ranges(loop, "r", 300, 300, o, &st, NULL);
+    printf("shards: requests=%llu retries=%llu connections=%llu\n",
+           (unsigned long long)st.requests, (unsigned long long)st.retries,
+           (unsigned long long)st.connections);
+    CHECK(st.requests == 300);
+    CHECK(st.retries == 0);
+    CHECK(st.connections >= 1 && st.connections <= 300);
+    /* a per-host limit split across the shards still lets everything through */
+    o.max_host_connections = 20;
+    many_ranges(loop, "r", 600, 300, o, &st, NULL);
+    printf("shards (20 per host): requests=%llu connections=%llu\n",
+           (unsigned long long)st.requests, (unsigned long long)st.connections);
+    CHECK(st.requests == 600);
+    CHECK(st.retries == 0);
+}
+
 static void case_norange(uv_loop_t *loop) {
     /* a big sparse file: if the engine read it all, tens of MB would move */
     char p[1024];
@@ -615,8 +635,8 @@ static void on_done_cancel_some(net_request *r, int status) {
     if (idx + 7 < cancel_n) net_cancel(cancel_engine, &cancel_ts[idx + 7].r);
 }
 
-static void case_cancel(uv_loop_t *loop, bool free_engine) {
-    net_options o = test_opts(16);
+static void case_cancel(uv_loop_t *loop, bool free_engine, unsigned in_flight) {
+    net_options o = test_opts(in_flight);
     o.max_attempts = 50;
     o.retry_base_ms = 50;
     o.retry_cap_ms = 200;
@@ -654,7 +674,8 @@ static void case_cancel(uv_loop_t *loop, bool free_engine) {
         if (ts[i].status == NET_E_CANCELED) canceled++;
         free(ts[i].mem);
     }
-    printf("%s: %d of %d canceled\n", free_engine ? "free" : "cancel", canceled, n);
+    printf("%s (%u at once): %d of %d canceled\n", free_engine ? "free" : "cancel", in_flight,
+           canceled, n);
     CHECK(canceled > 0);
     free(ts);
 }
@@ -738,7 +759,10 @@ int main(int argc, char **argv) {
     uv_loop_t loop;
     REQUIRE(uv_loop_init(&loop) == 0);
     const char *c = argv[1];
-    if (!strcmp(c, "basic")) case_basic(&loop);
+    if (!strcmp(c, "basic")) {
+        case_basic(&loop);
+        case_shards(&loop);
+    }
     else if (!strcmp(c, "norange")) case_norange(&loop);
     else if (!strcmp(c, "f503")) case_f503(&loop);
     else if (!strcmp(c, "f444")) case_f444(&loop);
@@ -750,8 +774,11 @@ int main(int argc, char **argv) {
         case_callbacks(&loop);
     }
     else if (!strcmp(c, "cancel")) {
-        case_cancel(&loop, false);
-        case_cancel(&loop, true);
+        case_cancel(&loop, false, 16);
+        case_cancel(&loop, true, 16);
+        /* with transfers in flight in several multi handles (over 128 at once) */
+        case_cancel(&loop, false, 300);
+        case_cancel(&loop, true, 300);
         case_free_in_cb(&loop);
         case_cancel_inside(&loop);
     } else {
