@@ -108,7 +108,6 @@ typedef struct {
 #define NET_SHARD_CONNS 128u
 struct net_shard {
     net_engine *e;
-    unsigned index;
     CURLM *multi;
     uv_timer_t timer; /* CURLMOPT_TIMERFUNCTION of this multi */
     unsigned active;  /* transfers in this multi */
@@ -236,12 +235,6 @@ static void engine_maybe_release(net_engine *e) {
 }
 static void on_handle_closed(uv_handle_t *h) {
     net_engine *e = h->data;
-    e->open_handles--;
-    engine_maybe_release(e);
-}
-static void on_shard_timer_closed(uv_handle_t *h) {
-    net_shard *sh = h->data;
-    net_engine *e = sh->e;
     e->open_handles--;
     engine_maybe_release(e);
 }
@@ -1112,8 +1105,11 @@ int net_engine_new(net_engine **out, uv_loop_t *loop, const net_options *opts, c
     if (o.ca_bundle && !(e->ca_bundle = strdup(o.ca_bundle))) goto nomem;
     if (o.user_agent && !(e->user_agent = strdup(o.user_agent))) goto nomem;
     if (!(e->pool = calloc(o.max_in_flight, sizeof *e->pool))) goto nomem;
-    /* max_in_flight >= 1, so this is at least 1 */
+    /* max_in_flight >= 1, so this is at least 1; no more shards than connections allowed
+     * per host, so that each shard gets at least one of them */
     e->n_shards = (o.max_in_flight + NET_SHARD_CONNS - 1) / NET_SHARD_CONNS;
+    if (o.max_host_connections && e->n_shards > o.max_host_connections)
+        e->n_shards = o.max_host_connections;
     if (!(e->shards = calloc(e->n_shards, sizeof *e->shards))) goto nomem;
     e->share = curl_share_init();
     if (!e->share) goto nomem;
@@ -1121,23 +1117,24 @@ int net_engine_new(net_engine **out, uv_loop_t *loop, const net_options *opts, c
      * cache and TLS sessions for all of them (one thread, so no lock callbacks). */
     curl_share_setopt(e->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
     curl_share_setopt(e->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
-    /* the limits split across the shards, rounded up: a shard never runs more than its
-     * share of max_in_flight (see attempt_start) */
+    /* The cache size is split rounded up: a shard never runs more than its share of
+     * max_in_flight (see attempt_start). The per-host limit is a promise to the server, so
+     * it is split exactly: the shares add up to max_host_connections. */
     long maxconn = (long)((o.max_in_flight + e->n_shards - 1) / e->n_shards);
-    long hostconn = o.max_host_connections
-                        ? (long)((o.max_host_connections + e->n_shards - 1) / e->n_shards) : 0;
     for (unsigned i = 0; i < e->n_shards; i++) {
         net_shard *sh = &e->shards[i];
         sh->e = e;
-        sh->index = i;
         if (!(sh->multi = curl_multi_init())) goto nomem;
         curl_multi_setopt(sh->multi, CURLMOPT_SOCKETFUNCTION, curl_socket_cb);
         curl_multi_setopt(sh->multi, CURLMOPT_SOCKETDATA, sh);
         curl_multi_setopt(sh->multi, CURLMOPT_TIMERFUNCTION, curl_timer_cb);
         curl_multi_setopt(sh->multi, CURLMOPT_TIMERDATA, sh);
         curl_multi_setopt(sh->multi, CURLMOPT_MAXCONNECTS, maxconn);
-        if (hostconn)
+        if (o.max_host_connections) {
+            long hostconn = (long)(o.max_host_connections / e->n_shards +
+                                   (i < o.max_host_connections % e->n_shards));
             curl_multi_setopt(sh->multi, CURLMOPT_MAX_HOST_CONNECTIONS, hostconn);
+        }
         curl_multi_setopt(sh->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_NOTHING);
     }
     for (unsigned i = 0; i < e->n_shards; i++) {
@@ -1229,8 +1226,10 @@ static void engine_really_free(net_engine *e) {
     for (size_t i = 0; i < e->n_socks; i++)
         if (e->socks[i]) sock_close(e, e->socks[i]);
     e->freed = true;
-    for (unsigned i = 0; i < e->n_shards; i++)
-        uv_close((uv_handle_t *)&e->shards[i].timer, on_shard_timer_closed);
+    for (unsigned i = 0; i < e->n_shards; i++) {
+        e->shards[i].timer.data = e; /* no more curl timeouts: closed like the others */
+        uv_close((uv_handle_t *)&e->shards[i].timer, on_handle_closed);
+    }
     uv_close((uv_handle_t *)&e->backoff_timer, on_handle_closed);
     uv_close((uv_handle_t *)&e->defer_timer, on_handle_closed);
 }
