@@ -12,7 +12,7 @@ pkgs=(build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
       libtiff-dev libtiff-tools python3 python3-tifffile python3-botocore
       nginx libnginx-mod-http-dav-ext curl ca-certificates)
 if [ "${1:-}" = "--bench" ]; then
-  pkgs+=(wrk gdal-bin python3-gdal gnuplot-nox hyperfine linux-perf valgrind iproute2 time)
+  pkgs+=(wrk gdal-bin python3-gdal gnuplot-nox hyperfine linux-perf strace valgrind iproute2 time)
 fi
 
 missing=()

@@ -173,6 +173,17 @@ if rss:
                  f"{r['rss_kib'] / 1024:.1f} |")
     L.append("")
 
+sc = sel("tiff-dumper", "syscalls")
+if sc:
+    r = sc[0]
+    L.append(f"## System calls per header (`strace -f -c`, {r['files']:,} headers, n_consumers 64)")
+    L.append("")
+    L.append("| system call | calls | per header |")
+    L.append("|---|---:|---:|")
+    for name, n in sorted(r["calls"].items(), key=lambda x: -x[1])[:10]:
+        L.append(f"| `{name}` | {n:,} | {n / r['files']:.3f} |")
+    L.append("")
+
 kl = sel("tiff-dumper", "keylist")
 if kl:
     L.append("## Reading a key list (`store.keys_from`), nothing fetched")

@@ -6,6 +6,7 @@
 #   - the peers: GDAL (python3-gdal, /vsicurl/, thread pool) and geotiff.js,
 #   - wrk and tiff-dumper through a ~50 ms RTT (a delaying loopback proxy), 1000 in flight,
 #   - tiff-dumper's peak RSS from 20,000 to 1,000,000 keys (a key list of repeated keys),
+#   - system calls per header (strace -c),
 #   - how fast a 1,000,000-key list is read (plain and gzip), nothing fetched,
 #   - a perf profile of tiff-dumper on loopback,
 # then writes bench/e2e/results.md (markdown table + the command) and
@@ -18,7 +19,7 @@
 #   --work DIR   where the bucket, servers and outputs live (default build/bench-e2e)
 # Environment: TD_BUILD_DIR (default build/release), TD_BENCH_OUT (default bench/e2e: where
 # results.md and the PNG go), TD_BENCH_STEPS (default all: a comma list of loopback,
-# prefetch, peers, rtt, rss, keylist, s3, perf).
+# prefetch, peers, rtt, rss, syscalls, keylist, s3, perf).
 #
 # Only 127.0.0.1 is used; every server is started here and stopped by its PID on exit.
 set -euo pipefail
@@ -54,7 +55,7 @@ latency_ms=25   # one way: 50 ms round trip
 s3_keys=2000
 peer_conc=64
 
-steps=${TD_BENCH_STEPS:-loopback,prefetch,peers,rtt,rss,keylist,s3,perf}
+steps=${TD_BENCH_STEPS:-loopback,prefetch,peers,rtt,rss,syscalls,keylist,s3,perf}
 step() { case ",$steps," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
 log() { printf '[%s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 
@@ -368,6 +369,33 @@ else
   td_run "tiff-dumper RSS, $keys keys" rss "$store_name" 1000 default "$keys"
   td_run "tiff-dumper RSS, $((keys * 10)) keys (prefix listed 10x)" rss "$store_name" 1000 default $((keys * 10))
 fi
+fi
+
+# ------------------------------------------------------------------ system calls per header
+# strace -c over 20,000 headers at n_consumers 64: what the loop costs in system calls per
+# header (a count, so strace's own slowdown does not matter)
+if step syscalls && [ "$td_keys_from" = 1 ] && command -v strace >/dev/null; then
+  log "system calls per header (strace -c, 20,000 headers, n_consumers 64)"
+  td_config "$work/sc.yaml" "$store_name" 64 default "$work/keys.txt" 1
+  rm -rf "$work/sc-out"
+  if strace -f -c -o "$work/strace.txt" "$td" headers "$work/sc.yaml" "$work/sc-out" -q 2> "$work/sc.err" &&
+      [ -f "$work/sc-out/_SUCCESS" ]; then
+    emit "$($py - "$work/strace.txt" "$work/sc-out/_SUCCESS" <<'PY'
+import json, re, sys
+calls = {}
+for line in open(sys.argv[1]):
+    f = line.split()
+    # "% time seconds usecs/call calls [errors] syscall"
+    if len(f) >= 5 and re.match(r"^[0-9.]+$", f[0]) and f[-1] != "total":
+        calls[f[-1]] = int(f[3])
+s = json.load(open(sys.argv[2])); files = s["dumped"] + s["failed"]
+print(json.dumps({"tool": "tiff-dumper", "scenario": "syscalls", "label": "strace -c",
+    "files": files, "headers_per_s": 0, "calls": calls}))
+PY
+)"
+  else
+    log "  strace run failed: $(tail -3 "$work/sc.err")"
+  fi
 fi
 
 # ------------------------------------------------------------------ key list reading
