@@ -1,0 +1,56 @@
+/* td_test.h - the few macros every C test of this project uses (header-only).
+ *
+ * A test program counts failures and keeps going, so one run reports every broken check;
+ * main() ends with `return td_test_report(argv[0]);` (0 when nothing failed). */
+#ifndef TD_TEST_H
+#define TD_TEST_H
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static int td_test_failures;
+
+/* The message part of a failed CHECK. No format attribute on purpose: CHECK(cond) passes an
+ * empty format, and CHECK(cond, fmt, ...) one unused trailing "", which C allows and a
+ * format attribute would flag. */
+static inline void td_test_msg(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+}
+
+/* CHECK(cond) or CHECK(cond, "fmt", ...): a failed check prints where and why, and counts. */
+#define CHECK(...) TD_CHECK_(__VA_ARGS__, "")
+#define TD_CHECK_(cond, ...)                                                              \
+    do {                                                                                  \
+        if (!(cond)) {                                                                    \
+            fprintf(stderr, "%s:%d: FAIL %s: ", __FILE__, __LINE__, #cond);               \
+            td_test_msg(__VA_ARGS__);                                                     \
+            fputc('\n', stderr);                                                          \
+            td_test_failures++;                                                           \
+        }                                                                                 \
+    } while (0)
+
+/* Two C strings equal (NULL equals only NULL); prints both on failure. */
+#define CHECK_STR(a, b)                                                                   \
+    do {                                                                                  \
+        const char *td_a_ = (a), *td_b_ = (b);                                            \
+        if (!((td_a_ == NULL && td_b_ == NULL) ||                                         \
+              (td_a_ && td_b_ && strcmp(td_a_, td_b_) == 0))) {                           \
+            fprintf(stderr, "%s:%d: FAIL %s == %s: '%s' != '%s'\n", __FILE__, __LINE__,   \
+                    #a, #b, td_a_ ? td_a_ : "(null)", td_b_ ? td_b_ : "(null)");          \
+            td_test_failures++;                                                           \
+        }                                                                                 \
+    } while (0)
+
+static inline int td_test_report(const char *name) {
+    if (td_test_failures)
+        fprintf(stderr, "%s: %d check(s) failed\n", name, td_test_failures);
+    else
+        fprintf(stderr, "%s: all checks passed\n", name);
+    return td_test_failures ? 1 : 0;
+}
+
+#endif
