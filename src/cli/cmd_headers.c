@@ -93,8 +93,7 @@ int td_cmd_headers(int argc, char **argv) {
 
     if (check) {
         td_pipeline_options co;
-        memset(&co, 0, sizeof co);
-        co.config = &cfg;
+        td_config_to_options(&cfg, &co);
         co.check_only = true;
         int crc = td_pipeline_run(&co, NULL, err, sizeof err);
         if (crc == TD_PIPE_OK)
@@ -109,8 +108,7 @@ int td_cmd_headers(int argc, char **argv) {
     td_progress prog;
     td_progress_init(&prog, level, stderr);
     td_pipeline_options o;
-    memset(&o, 0, sizeof o);
-    o.config = &cfg;
+    td_config_to_options(&cfg, &o); /* the YAML's settings as the library's options */
     o.out_dir = pos[1];
     o.progress_ms = td_progress_period_ms(&prog);
     o.progress = level == TD_PROGRESS_QUIET ? NULL : td_progress_update;

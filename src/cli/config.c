@@ -16,33 +16,41 @@
 #include <string.h>
 #include <yaml.h>
 
-static const char *const default_prefixes[] = {""};
-static const char *const default_suffixes[] = {".tif", ".tiff"};
-
 #define MAX_MAP_KEYS 1000u /* duplicate detection is quadratic; configs have a handful */
+
+/* The library's defaults (td_pipeline_options_init) are the only ones: a config starts
+ * from them. Its default prefix and suffix arrays are static; td_config_free recognises
+ * them by pointer and never frees or writes through them. */
+static td_pipeline_options lib_defaults(void)
+{
+    td_pipeline_options d;
+    td_pipeline_options_init(&d);
+    return d;
+}
+#define default_prefixes (lib_defaults().source.prefixes)
+#define default_suffixes (lib_defaults().fetch.suffixes)
 
 void td_config_defaults(td_config *c)
 {
+    td_pipeline_options d = lib_defaults();
     memset(c, 0, sizeof *c);
-    /* The static arrays are never written through: td_config_free compares pointers. */
-    c->prefixes = (char **)(uintptr_t)default_prefixes;
-    c->n_prefixes = 1;
-    c->n_consumers = 1000;
-    c->list_chunk_size = 10000;
-    c->max_buffer_size = 1000000;
-    c->write_chunk_size = 100000;
-    c->prefetch_bytes = 16384;
-    c->max_header_bytes = 16u << 20;
-    c->suffixes = (char **)(uintptr_t)default_suffixes;
-    c->n_suffixes = 2;
-    c->compression = PQ_CODEC_SNAPPY;
-    c->zstd_level = 3;
-    /* one row group per table is held uncompressed: this bounds the writer's memory */
-    c->row_group_size = 10000;
-    c->connect_timeout_ms = 10000;
-    c->request_timeout_ms = 60000;
-    c->max_attempts = 6;
-    c->retry_max_ms = 120000;
+    c->prefixes = (char **)(uintptr_t)d.source.prefixes;
+    c->n_prefixes = d.source.n_prefixes;
+    c->n_consumers = d.concurrency.n_consumers;
+    c->list_chunk_size = d.concurrency.list_chunk_size;
+    c->max_buffer_size = d.concurrency.max_buffer_size;
+    c->write_chunk_size = d.output.rows_per_file;
+    c->prefetch_bytes = d.fetch.prefetch_bytes;
+    c->max_header_bytes = d.fetch.max_header_bytes;
+    c->suffixes = (char **)(uintptr_t)d.fetch.suffixes;
+    c->n_suffixes = d.fetch.n_suffixes;
+    c->compression = d.output.codec;
+    c->zstd_level = d.output.zstd_level;
+    c->row_group_size = d.output.row_group_size;
+    c->connect_timeout_ms = d.net.connect_timeout_ms;
+    c->request_timeout_ms = d.net.request_timeout_ms;
+    c->max_attempts = d.net.max_attempts;
+    c->retry_max_ms = d.net.retry_max_ms;
 }
 
 static void free_strv(char **v, size_t n, const char *const *static_v)
@@ -80,21 +88,37 @@ static int lower(int ch)
 
 bool td_config_is_tiff(const td_config *c, const char *key, size_t key_len)
 {
-    if (c->n_suffixes == 0)
-        return true;
-    for (size_t i = 0; i < c->n_suffixes; i++) {
-        const char *s = c->suffixes[i];
-        size_t n = strlen(s);
-        if (n > key_len)
-            continue;
-        const char *k = key + key_len - n;
-        size_t j = 0;
-        while (j < n && lower((unsigned char)k[j]) == lower((unsigned char)s[j]))
-            j++;
-        if (j == n)
-            return true;
-    }
-    return false;
+    td_fetch_options f = {0, 0, (const char *const *)c->suffixes, c->n_suffixes};
+    return td_fetch_is_tiff(&f, key, key_len);
+}
+
+void td_config_to_options(const td_config *c, td_pipeline_options *o)
+{
+    td_pipeline_options_init(o);
+    o->source.store_url = c->store_name;
+    o->source.prefixes = (const char *const *)c->prefixes;
+    o->source.n_prefixes = c->n_prefixes;
+    o->source.keys_from = c->keys_from;
+    o->source.inventory = c->inventory;
+    o->source.store_kv = c->store_kv;
+    o->source.n_store_kv = c->n_store_kv;
+    o->fetch.prefetch_bytes = c->prefetch_bytes;
+    o->fetch.max_header_bytes = c->max_header_bytes;
+    o->fetch.suffixes = (const char *const *)c->suffixes;
+    o->fetch.n_suffixes = c->n_suffixes;
+    o->output.codec = (pq_codec)c->compression;
+    o->output.zstd_level = c->zstd_level;
+    o->output.row_group_size = c->row_group_size;
+    o->output.rows_per_file = c->write_chunk_size;
+    o->output.config_text = c->source_text;
+    o->concurrency.n_consumers = c->n_consumers;
+    o->concurrency.list_chunk_size = c->list_chunk_size;
+    o->concurrency.max_buffer_size = c->max_buffer_size;
+    o->net.connect_timeout_ms = c->connect_timeout_ms;
+    o->net.request_timeout_ms = c->request_timeout_ms;
+    o->net.max_attempts = c->max_attempts;
+    o->net.retry_max_ms = c->retry_max_ms;
+    o->net.ca_bundle = c->ca_bundle;
 }
 
 /* ------------------------------------------------------------------------------------ */

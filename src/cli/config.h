@@ -4,6 +4,11 @@
  * optional sections (fetch, output, network). Loading validates everything a run needs, so
  * that a bad config fails before any network traffic, with a message that names the file,
  * line:column, the key path and what to do.
+ *
+ * The YAML is the tool's: the pipeline library takes plain options (pipeline.h), and
+ * td_config_to_options translates one into the other. Every default comes from the
+ * library (td_pipeline_options_init); the loader restates none. Secret masking of the
+ * config text (source_text) happens here, before the text reaches the library.
  */
 #ifndef TD_CLI_CONFIG_H
 #define TD_CLI_CONFIG_H
@@ -13,6 +18,7 @@
 #include <stdint.h>
 
 #include "parquet.h"
+#include "pipeline.h"
 #include "store.h"
 
 typedef struct td_config {
@@ -36,7 +42,7 @@ typedef struct td_config {
                                replaced by "***" */
 } td_config;
 
-/* Defaults of the original (and of our own sections). Allocates nothing: the default
+/* The library's defaults (td_pipeline_options_init). Allocates nothing: the default
  * prefixes ({""}) and suffixes ({".tif", ".tiff"}) are static arrays that td_config_free
  * recognises, so a defaults-only config may be freed or simply dropped. */
 void td_config_defaults(td_config *c);
@@ -50,6 +56,10 @@ void td_config_free(td_config *c);
 /* true if key counts as a TIFF under the suffix rule (case-insensitive suffix match; no
  * suffixes = every key). */
 bool td_config_is_tiff(const td_config *c, const char *key, size_t key_len);
+/* The run's options from a loaded config (td_fetch_is_tiff is the suffix rule). o points
+ * into c: keep c alive while o is used. Callbacks, out_dir and flags are left for the
+ * caller (defaults). */
+void td_config_to_options(const td_config *c, td_pipeline_options *o);
 
 /* Limits the loader enforces (documented in docs/config.md). */
 #define TD_CONFIG_MAX_FILE_BYTES (1u << 20)

@@ -16,6 +16,7 @@
 #include <uv.h>
 
 #include "keysrc.h"
+#include "output.h"
 #include "pipeline_internal.h"
 #include "store.h"
 #include "tiff.h"
@@ -50,6 +51,54 @@ const char *td_pipe_strerror(int code) {
     }
 }
 
+static const char *const default_prefixes[] = {""};
+static const char *const default_suffixes[] = {".tif", ".tiff"};
+
+void td_pipeline_options_init(td_pipeline_options *o) {
+    memset(o, 0, sizeof *o);
+    /* the store's own defaults for what it shares with the run */
+    store_options so = STORE_OPTIONS_INIT;
+    o->source.prefixes = default_prefixes;
+    o->source.n_prefixes = 1;
+    o->fetch.prefetch_bytes = TD_READER_DEFAULT_PREFETCH;
+    o->fetch.max_header_bytes = TD_READER_DEFAULT_MAX_HEADER;
+    o->fetch.suffixes = default_suffixes;
+    o->fetch.n_suffixes = 2;
+    o->output.codec = PQ_CODEC_SNAPPY;
+    o->output.zstd_level = 3;
+    /* one row group per table is held uncompressed: this bounds the writer's memory */
+    o->output.row_group_size = 10000;
+    o->output.rows_per_file = 100000;
+    o->concurrency.n_consumers = so.max_in_flight;
+    o->concurrency.list_chunk_size = 10000;
+    o->concurrency.max_buffer_size = 1000000;
+    o->net.connect_timeout_ms = so.connect_timeout_ms;
+    o->net.request_timeout_ms = so.request_timeout_ms;
+    o->net.max_attempts = so.max_attempts;
+    o->net.retry_max_ms = so.retry_max_ms;
+    o->net.ca_bundle = so.ca_bundle;
+}
+
+static int lower(int ch) { return ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch; }
+
+bool td_fetch_is_tiff(const td_fetch_options *f, const char *key, size_t key_len) {
+    if (f->n_suffixes == 0)
+        return true;
+    for (size_t i = 0; i < f->n_suffixes; i++) {
+        const char *s = f->suffixes[i];
+        size_t n = strlen(s);
+        if (n > key_len)
+            continue;
+        const char *k = key + key_len - n;
+        size_t j = 0;
+        while (j < n && lower((unsigned char)k[j]) == lower((unsigned char)s[j]))
+            j++;
+        if (j == n)
+            return true;
+    }
+    return false;
+}
+
 typedef struct keynode {
     struct keynode *next;
     uint64_t size;
@@ -71,18 +120,9 @@ typedef struct lister {
 typedef struct slot {
     pipe_s *p;
     struct slot *next_free;
-    tiff_parser *parser;
-    uint8_t *prefetch;
+    td_reader *reader;
     keynode *key;
-    store_get_req first;
-    /* follow-up requests of the current round and their buffers (kept until reset, since
-     * the parser does not copy what it is fed) */
-    store_get_req *reqs;
-    size_t n_reqs, cap_reqs, pending;
-    uint8_t **bufs;
-    size_t n_bufs, cap_bufs;
-    int round_status;
-    store_get_req *failed_req;
+    bool sync;                 /* inside td_reader_start/resume: its callback must not pump */
     uint64_t buf_bytes;        /* follow-up bytes held, counted in followup_used */
     uint64_t parked_need;      /* bytes a parked slot waits for */
     struct slot *next_parked;
@@ -93,7 +133,6 @@ typedef struct slot {
 
 struct pipe_s {
     const td_pipeline_options *o;
-    const td_config *cfg;
     uv_loop_t loop;
     store *st;
     td_writer *writer;
@@ -133,7 +172,6 @@ struct pipe_s {
     int fail_code;
     char fail_msg[512];
     td_stats stats;
-    tiff_limits limits;
 };
 
 static void pump(pipe_s *p);
@@ -233,7 +271,7 @@ static void queue_entries(pipe_s *p, const store_entry *e, size_t n, const store
                           size_t n_bad, bool bad_literal) {
     for (size_t i = 0; i < n; i++) {
         p->stats.listed++;
-        if (!td_config_is_tiff(p->cfg, e[i].key, e[i].key_len)) {
+        if (!td_fetch_is_tiff(&p->o->fetch, e[i].key, e[i].key_len)) {
             p->stats.skipped++;
             continue;
         }
@@ -267,7 +305,7 @@ static void queue_entries(pipe_s *p, const store_entry *e, size_t n, const store
         /* a directory that could not be listed (key ends with '/') hides objects: always
          * reported; other unreadable entries only when they would count as TIFF */
         bool dir = kl > 0 && bad[i].key[kl - 1] == '/';
-        if (!dir && !td_config_is_tiff(p->cfg, bad[i].key, kl)) {
+        if (!dir && !td_fetch_is_tiff(&p->o->fetch, bad[i].key, kl)) {
             p->stats.skipped++;
             continue;
         }
@@ -277,11 +315,11 @@ static void queue_entries(pipe_s *p, const store_entry *e, size_t n, const store
 
 static int start_page(pipe_s *p, lister *l) {
     l->in_flight = true;
-    p->reserved += p->cfg->list_chunk_size;
+    p->reserved += p->o->concurrency.list_chunk_size;
     int rc = store_list_next(p->st, &l->req);
     if (rc < 0) {
         l->in_flight = false;
-        p->reserved -= p->cfg->list_chunk_size;
+        p->reserved -= p->o->concurrency.list_chunk_size;
         push_list_error(p, l->req.prefix, rc, l->req.errmsg[0] ? l->req.errmsg : store_strerror(rc),
                         false);
         store_list_free(p->st, &l->req);
@@ -293,7 +331,7 @@ static int start_page(pipe_s *p, lister *l) {
 
 static uint64_t room(const pipe_s *p) {
     uint64_t used = p->queued + p->pending_errors + p->reserved;
-    return used >= p->cfg->max_buffer_size ? 0 : p->cfg->max_buffer_size - used;
+    return used >= p->o->concurrency.max_buffer_size ? 0 : p->o->concurrency.max_buffer_size - used;
 }
 
 static void ks_work_cb(uv_work_t *w) {
@@ -304,7 +342,7 @@ static void ks_work_cb(uv_work_t *w) {
 static void ks_after_cb(uv_work_t *w, int status) {
     pipe_s *p = w->data;
     p->ks_busy = false;
-    p->reserved -= p->cfg->list_chunk_size;
+    p->reserved -= p->o->concurrency.list_chunk_size;
     if (status < 0) { /* canceled before it ran */
         p->ks_done = true;
     } else {
@@ -325,22 +363,22 @@ static void pump_listing(pipe_s *p) {
         /* A file yields millions of keys a second, far more than any store serves: a read
          * ahead of max_buffer_size keys (a million by default, ~100 MiB of queue) would buy
          * nothing, so a key source keeps at most two pages queued. */
-        uint64_t chunk = p->cfg->list_chunk_size;
+        uint64_t chunk = p->o->concurrency.list_chunk_size;
         uint64_t used = p->queued + p->pending_errors + p->reserved;
         if (!p->stopping && !p->ks_busy && !p->ks_done && room(p) >= chunk && used <= chunk) {
             p->ks_busy = true;
-            p->reserved += p->cfg->list_chunk_size;
+            p->reserved += p->o->concurrency.list_chunk_size;
             p->ks_work.data = p;
             int rc = uv_queue_work(&p->loop, &p->ks_work, ks_work_cb, ks_after_cb);
             if (rc < 0) {
                 p->ks_busy = false;
-                p->reserved -= p->cfg->list_chunk_size;
+                p->reserved -= p->o->concurrency.list_chunk_size;
                 set_fail(p, TD_PIPE_E_SYSTEM, "cannot queue key list reading: %s", uv_strerror(rc));
             }
         }
         return;
     }
-    while (!p->stopping && room(p) >= p->cfg->list_chunk_size) {
+    while (!p->stopping && room(p) >= p->o->concurrency.list_chunk_size) {
         /* continue a listing between pages, else start the next prefix */
         lister *pick = NULL;
         for (size_t i = 0; i < MAX_LISTERS; i++) {
@@ -350,15 +388,15 @@ static void pump_listing(pipe_s *p) {
                 break;
             }
         }
-        if (!pick && p->next_prefix < p->cfg->n_prefixes && p->active_listers < MAX_LISTERS) {
+        if (!pick && p->next_prefix < p->o->source.n_prefixes && p->active_listers < MAX_LISTERS) {
             for (size_t i = 0; i < MAX_LISTERS; i++) {
                 lister *l = &p->listers[i];
                 if (!l->req.cb) {
                     memset(l, 0, sizeof *l);
                     l->p = p;
                     l->prefix_idx = p->next_prefix++;
-                    l->req.prefix = p->cfg->prefixes[l->prefix_idx];
-                    l->req.page_size = p->cfg->list_chunk_size;
+                    l->req.prefix = p->o->source.prefixes[l->prefix_idx];
+                    l->req.page_size = p->o->concurrency.list_chunk_size;
                     l->req.cb = list_cb;
                     l->req.data = l;
                     p->active_listers++;
@@ -378,7 +416,7 @@ static void list_cb(store_list_req *req, int status, const store_entry *e, size_
     lister *l = req->data;
     pipe_s *p = l->p;
     l->in_flight = false;
-    p->reserved -= p->cfg->list_chunk_size;
+    p->reserved -= p->o->concurrency.list_chunk_size;
     if (!p->stopping) {
         queue_entries(p, e, n, bad, n_bad, false);
         if (status < 0 && status != STORE_E_CANCELED)
@@ -396,20 +434,17 @@ static void list_cb(store_list_req *req, int status, const store_entry *e, size_
 
 /* ------------------------------------------------------------------ fetch slots */
 
-static void slot_step(slot *s);
-static void slot_fetch_needs(slot *s);
 static void slot_finish(slot *s);
+static td_reader_admit slot_admit(td_reader *r, uint64_t need, void *ud);
 
 static slot *slot_new(pipe_s *p) {
     slot *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
     s->p = p;
-    s->parser = tiff_parser_new(&p->limits);
-    s->prefetch = malloc(p->cfg->prefetch_bytes ? p->cfg->prefetch_bytes : 1);
-    if (!s->parser || !s->prefetch) {
-        tiff_parser_free(s->parser);
-        free(s->prefetch);
+    td_reader_options ro = {p->o->fetch.prefetch_bytes, p->o->fetch.max_header_bytes, 0,
+                            slot_admit};
+    if (td_reader_new(&s->reader, p->st, &ro) != 0) {
         free(s);
         return NULL;
     }
@@ -417,19 +452,14 @@ static slot *slot_new(pipe_s *p) {
 }
 
 static void slot_release_bufs(slot *s) {
-    for (size_t i = 0; i < s->n_bufs; i++)
-        free(s->bufs[i]);
-    s->n_bufs = 0;
+    td_reader_release(s->reader);
     s->p->followup_used -= s->buf_bytes;
     s->buf_bytes = 0;
 }
 
 static void slot_free(slot *s) {
     slot_release_bufs(s);
-    free(s->bufs);
-    free(s->reqs);
-    tiff_parser_free(s->parser);
-    free(s->prefetch);
+    td_reader_free(s->reader);
     free(s->key);
     free(s);
 }
@@ -457,6 +487,11 @@ static void slot_error(slot *s, const char *stage, const char *kind, const char 
 
 static void slot_finish(slot *s) {
     pipe_s *p = s->p;
+    const td_read_result *rr = td_reader_result(s->reader);
+    s->res.requests = rr->requests;
+    s->res.fetched_bytes = rr->fetched_bytes;
+    p->stats.requests += rr->requests;
+    p->stats.bytes_fetched += rr->fetched_bytes;
     p->stats.in_flight--;
     if (p->stopping) {
         /* nothing new is finished after a stop: the slot goes straight back */
@@ -474,98 +509,16 @@ static void slot_finish(slot *s) {
     td_writer_push(p->writer, &s->res);
 }
 
-static void first_cb(store_get_req *req, int status) {
-    slot *s = req->data;
+/* Before each follow-up round. Follow-up buffers of all slots together stay near a budget:
+ * a slot that already holds follow-up bytes is never parked (holding while waiting would
+ * deadlock), so the budget is soft: it stops new objects from starting follow-up reads
+ * while it is exceeded; each object is capped by max_header_bytes anyway. */
+static td_reader_admit slot_admit(td_reader *r, uint64_t need, void *ud) {
+    (void)r;
+    slot *s = ud;
     pipe_s *p = s->p;
-    if (status < 0) {
-        slot_error(s, "fetch", store_err_name(status), req->errmsg[0] ? req->errmsg : store_strerror(status),
-                   req->http_status, req->attempts);
-        pump(p);
-        return;
-    }
-    s->res.requests++;
-    s->res.fetched_bytes += req->got;
-    p->stats.requests++;
-    p->stats.bytes_fetched += req->got;
-    uint64_t size = req->object_size;
-    if (size == UINT64_MAX && s->key->size == UINT64_MAX && req->got < req->length)
-        size = req->got; /* a short read ends the object, whose size nobody told */
-    if (size != UINT64_MAX && size != s->key->size)
-        tiff_parser_set_size(s->parser, size); /* changed since listing, or not listed */
-    if (size != UINT64_MAX && !s->res.has_size) {
-        s->res.has_size = true;
-        s->res.size = size;
-    }
-    if (req->got)
-        tiff_parser_feed(s->parser, 0, s->prefetch, (size_t)req->got);
-    slot_step(s);
-    pump(p);
-}
-
-static void follow_cb(store_get_req *req, int status) {
-    slot *s = req->data;
-    pipe_s *p = s->p;
-    s->pending--;
-    if (status < 0) {
-        if (s->round_status == 0) {
-            s->round_status = status;
-            s->failed_req = req;
-        }
-    } else {
-        s->res.requests++;
-        s->res.fetched_bytes += req->got;
-        p->stats.requests++;
-        p->stats.bytes_fetched += req->got;
-        if (req->got)
-            tiff_parser_feed(s->parser, req->offset, req->buf, (size_t)req->got);
-    }
-    if (s->pending == 0) {
-        if (s->round_status < 0) {
-            store_get_req *f = s->failed_req;
-            slot_error(s, "fetch", store_err_name(s->round_status),
-                       f->errmsg[0] ? f->errmsg : store_strerror(s->round_status),
-                       f->http_status, f->attempts);
-        } else {
-            slot_step(s);
-        }
-        pump(p);
-    }
-}
-
-static void slot_step(slot *s) {
-    pipe_s *p = s->p;
-    int rc = tiff_parser_run(s->parser);
-    if (rc == TIFF_OK) {
-        s->res.is_header = true;
-        s->res.hdr = tiff_parser_header(s->parser);
-        slot_finish(s);
-        return;
-    }
-    if (rc != TIFF_NEED) {
-        slot_error(s, "parse", tiff_err_name(rc), tiff_parser_errmsg(s->parser), 0, 0);
-        return;
-    }
-    if (p->stopping) {
-        slot_finish(s);
-        return;
-    }
-    slot_fetch_needs(s);
-}
-
-static void slot_fetch_needs(slot *s) {
-    pipe_s *p = s->p;
-    const tiff_range *r;
-    size_t k = tiff_parser_needs(s->parser, &r);
-    if (k == 0) {
-        slot_error(s, "parse", tiff_err_name(TIFF_E_USAGE), "parser needs bytes but named no range", 0, 0);
-        return;
-    }
-    uint64_t need = 0;
-    for (size_t i = 0; i < k; i++)
-        need += r[i].length;
-    /* A slot that already holds follow-up bytes is never parked: holding while waiting
-     * would deadlock. So the budget is soft: it stops new objects from starting follow-up
-     * reads while it is exceeded; each object is capped by max_header_bytes anyway. */
+    if (p->stopping)
+        return TD_READER_STOP;
     if (s->buf_bytes == 0 && p->followup_used > 0 && p->followup_used + need > p->followup_budget) {
         s->parked_need = need;
         s->next_parked = NULL;
@@ -574,69 +527,41 @@ static void slot_fetch_needs(slot *s) {
         else
             p->park_head = s;
         p->park_tail = s;
-        return;
+        return TD_READER_WAIT;
     }
     p->followup_used += need;
     s->buf_bytes += need;
-    if (k > s->cap_reqs) {
-        store_get_req *nr = realloc(s->reqs, k * sizeof *nr);
-        if (!nr) {
-            slot_error(s, "fetch", store_err_name(STORE_E_NOMEM), "out of memory", 0, 0);
-            return;
-        }
-        s->reqs = nr;
-        s->cap_reqs = k;
+    return TD_READER_GO;
+}
+
+/* The reader is done with the slot's object. */
+static void slot_read_cb(td_reader *r, const td_read_result *rr, void *ud) {
+    slot *s = ud;
+    pipe_s *p = s->p;
+    if (rr->object_size != UINT64_MAX && !s->res.has_size) {
+        s->res.has_size = true;
+        s->res.size = rr->object_size;
     }
-    if (s->n_bufs + k > s->cap_bufs) {
-        size_t cap = (s->n_bufs + k) * 2;
-        uint8_t **nb = realloc(s->bufs, cap * sizeof *nb);
-        if (!nb) {
-            slot_error(s, "fetch", store_err_name(STORE_E_NOMEM), "out of memory", 0, 0);
-            return;
-        }
-        s->bufs = nb;
-        s->cap_bufs = cap;
+    switch (rr->status) {
+    case TD_READ_OK:
+        s->res.is_header = true;
+        s->res.hdr = td_reader_header(r);
+        slot_finish(s);
+        break;
+    case TD_READ_FETCH:
+        slot_error(s, "fetch", store_err_name(rr->code), rr->message, rr->http_status,
+                   rr->attempts);
+        break;
+    case TD_READ_PARSE:
+    case TD_READ_ROUNDS:
+        slot_error(s, "parse", tiff_err_name(rr->code), rr->message, 0, 0);
+        break;
+    case TD_READ_STOPPED:
+        slot_finish(s);
+        break;
     }
-    /* The parser caps what it asks for (max_fetch_bytes), so these allocations are bounded
-     * per object. */
-    for (size_t i = 0; i < k; i++) {
-        uint8_t *b = malloc(r[i].length ? (size_t)r[i].length : 1);
-        if (!b) {
-            slot_error(s, "fetch", store_err_name(STORE_E_NOMEM), "out of memory", 0, 0);
-            return;
-        }
-        s->bufs[s->n_bufs++] = b;
-        store_get_req *q = &s->reqs[i];
-        memset(q, 0, sizeof *q);
-        q->key = s->key->key;
-        q->offset = r[i].offset;
-        q->length = r[i].length;
-        q->buf = b;
-        q->cb = follow_cb;
-        q->data = s;
-    }
-    s->n_reqs = k;
-    s->round_status = 0;
-    s->failed_req = NULL;
-    s->pending = k;
-    /* ranges of one round in parallel */
-    for (size_t i = 0; i < k; i++) {
-        int rc2 = store_get(p->st, &s->reqs[i]);
-        if (rc2 < 0) {
-            s->pending--;
-            if (s->round_status == 0) {
-                s->round_status = rc2;
-                s->failed_req = &s->reqs[i];
-            }
-        }
-    }
-    if (s->pending == 0) {
-        /* every range refused synchronously: no callback will come */
-        store_get_req *f = s->failed_req;
-        slot_error(s, "fetch", store_err_name(s->round_status),
-                   f->errmsg[0] ? f->errmsg : store_strerror(s->round_status), f->http_status,
-                   f->attempts);
-    }
+    if (!s->sync)
+        pump(p);
 }
 
 static void slot_start(pipe_s *p, slot *s, keynode *k) {
@@ -654,25 +579,9 @@ static void slot_start(pipe_s *p, slot *s, keynode *k) {
     s->res.size = k->size;
     s->res.mtime_ms = k->mtime_ms;
     s->res.etag = k->etag;
-    tiff_parser_reset(s->parser, k->size);
-    uint64_t len = p->cfg->prefetch_bytes;
-    if (len > k->size)
-        len = k->size;
-    if (len == 0) {
-        slot_step(s); /* an empty object: the parser says what is wrong with it */
-        return;
-    }
-    memset(&s->first, 0, sizeof s->first);
-    s->first.key = k->key;
-    s->first.offset = 0;
-    s->first.length = len;
-    s->first.buf = s->prefetch;
-    s->first.cb = first_cb;
-    s->first.data = s;
-    int rc = store_get(p->st, &s->first);
-    if (rc < 0)
-        slot_error(s, "fetch", store_err_name(rc), s->first.errmsg[0] ? s->first.errmsg : store_strerror(rc),
-                   0, 1);
+    s->sync = true;
+    td_reader_start(s->reader, k->key, k->size, slot_read_cb, s);
+    s->sync = false;
 }
 
 static void pump_slots(pipe_s *p) {
@@ -680,7 +589,7 @@ static void pump_slots(pipe_s *p) {
         slot *s = p->free_slots;
         if (s) {
             p->free_slots = s->next_free;
-        } else if (p->n_slots < p->cfg->n_consumers) {
+        } else if (p->n_slots < p->o->concurrency.n_consumers) {
             s = slot_new(p);
             if (!s) {
                 set_fail(p, TD_PIPE_E_NOMEM, "out of memory allocating fetch slots");
@@ -726,10 +635,13 @@ static void unpark(pipe_s *p) {
         p->park_head = s->next_parked;
         if (!p->park_head)
             p->park_tail = NULL;
-        if (p->stopping)
+        if (p->stopping) {
             slot_finish(s);
-        else
-            slot_fetch_needs(s);
+        } else {
+            s->sync = true;
+            td_reader_resume(s->reader);
+            s->sync = false;
+        }
     }
 }
 
@@ -758,7 +670,7 @@ static void take_done(pipe_s *p) {
 static bool listing_done(const pipe_s *p) {
     if (p->ks)
         return p->ks_done;
-    return p->active_listers == 0 && p->next_prefix >= p->cfg->n_prefixes;
+    return p->active_listers == 0 && p->next_prefix >= p->o->source.n_prefixes;
 }
 
 static void pump(pipe_s *p) {
@@ -836,82 +748,6 @@ static void writer_wake(void *ud) {
     uv_async_send(&p->wake);
 }
 
-static void json_str(FILE *f, const char *s) {
-    fputc('"', f);
-    for (const unsigned char *c = (const unsigned char *)s; c && *c; c++) {
-        if (*c == '"' || *c == '\\')
-            fprintf(f, "\\%c", *c);
-        else if (*c == '\n')
-            fputs("\\n", f);
-        else if (*c == '\t')
-            fputs("\\t", f);
-        else if (*c < 0x20)
-            fprintf(f, "\\u%04x", *c);
-        else
-            fputc(*c, f);
-    }
-    fputc('"', f);
-}
-
-static int write_success(pipe_s *p, const char *version, char *err, size_t errlen) {
-    size_t n = strlen(p->o->out_dir) + 32;
-    char *tmp = malloc(n), *fin = malloc(n);
-    if (!tmp || !fin) {
-        free(tmp);
-        free(fin);
-        snprintf(err, errlen, "out of memory");
-        return TD_PIPE_E_NOMEM;
-    }
-    snprintf(tmp, n, "%s/._SUCCESS.tmp", p->o->out_dir);
-    snprintf(fin, n, "%s/_SUCCESS", p->o->out_dir);
-    FILE *f = fopen(tmp, "w");
-    int rc = TD_PIPE_OK;
-    if (!f) {
-        snprintf(err, errlen, "cannot create %s", tmp);
-        rc = TD_PIPE_E_OUTPUT;
-        goto out;
-    }
-    const td_stats *s = &p->stats;
-    fprintf(f, "{\"tool\":\"tiff-dumper\",\"version\":");
-    json_str(f, version);
-    fprintf(f, ",\"schema_version\":1,\"store\":");
-    json_str(f, store_url(p->st));
-    if (p->cfg->keys_from || p->cfg->inventory) {
-        fprintf(f, p->cfg->keys_from ? ",\"keys_from\":" : ",\"inventory\":");
-        json_str(f, p->cfg->keys_from ? p->cfg->keys_from : p->cfg->inventory);
-    }
-    fprintf(f, ",\"prefixes\":[");
-    for (size_t i = 0; !p->ks && i < p->cfg->n_prefixes; i++) {
-        if (i)
-            fputc(',', f);
-        json_str(f, p->cfg->prefixes[i]);
-    }
-    fprintf(f,
-            "],\"listed\":%" PRIu64 ",\"skipped\":%" PRIu64 ",\"dumped\":%" PRIu64
-            ",\"failed\":%" PRIu64 ",\"bytes_fetched\":%" PRIu64 ",\"requests\":%" PRIu64
-            ",\"header_files\":%" PRIu64 ",\"error_files\":%" PRIu64
-            ",\"elapsed_seconds\":%.3f,\"headers_per_second\":%.1f",
-            s->listed, s->skipped, s->dumped, s->failed, s->bytes_fetched, s->requests,
-            s->header_files, s->error_files, s->elapsed_s,
-            s->elapsed_s > 0 ? (double)s->dumped / s->elapsed_s : 0.0);
-    if (s->networked)
-        fprintf(f,
-                ",\"retries\":%" PRIu64 ",\"throttled\":%" PRIu64
-                ",\"lowest_concurrency\":%u",
-                s->retries, s->throttled, s->lowest_concurrency);
-    fprintf(f, ",\"config\":");
-    json_str(f, p->cfg->source_text ? p->cfg->source_text : "");
-    fprintf(f, "}\n");
-    if (fclose(f) != 0 || rename(tmp, fin) != 0) {
-        snprintf(err, errlen, "cannot write %s", fin);
-        rc = TD_PIPE_E_OUTPUT;
-    }
-out:
-    free(tmp);
-    free(fin);
-    return rc;
-}
-
 int td_pipeline_run(const td_pipeline_options *o, td_stats *stats_out, char *err, size_t errlen) {
     pipe_s *p = calloc(1, sizeof *p);
     int rc = TD_PIPE_OK;
@@ -920,17 +756,14 @@ int td_pipeline_run(const td_pipeline_options *o, td_stats *stats_out, char *err
         return TD_PIPE_E_NOMEM;
     }
     p->o = o;
-    p->cfg = o->config;
     const char *version = o->tool_version ? o->tool_version : TD_VERSION;
     p->t0 = uv_hrtime();
-    tiff_limits lim = TIFF_LIMITS_INIT;
-    if (p->cfg->max_header_bytes)
-        lim.max_fetch_bytes = p->cfg->max_header_bytes;
-    p->limits = lim;
+    uint64_t max_header = o->fetch.max_header_bytes ? o->fetch.max_header_bytes
+                                                    : TD_READER_DEFAULT_MAX_HEADER;
     p->followup_budget = (uint64_t)64 << 20;
-    if (p->followup_budget < 2 * lim.max_fetch_bytes)
-        p->followup_budget = 2 * lim.max_fetch_bytes;
-    p->slots = calloc(p->cfg->n_consumers ? p->cfg->n_consumers : 1, sizeof *p->slots);
+    if (p->followup_budget < 2 * max_header)
+        p->followup_budget = 2 * max_header;
+    p->slots = calloc(p->o->concurrency.n_consumers ? p->o->concurrency.n_consumers : 1, sizeof *p->slots);
     if (!p->slots || uv_loop_init(&p->loop) != 0) {
         free(p->slots);
         free(p);
@@ -939,37 +772,37 @@ int td_pipeline_run(const td_pipeline_options *o, td_stats *stats_out, char *err
     }
 
     store_options so = STORE_OPTIONS_INIT;
-    so.kv = p->cfg->store_kv;
-    so.n_kv = p->cfg->n_store_kv;
-    so.max_in_flight = p->cfg->n_consumers;
-    so.connect_timeout_ms = p->cfg->connect_timeout_ms;
-    so.request_timeout_ms = p->cfg->request_timeout_ms;
-    so.max_attempts = p->cfg->max_attempts;
-    so.retry_max_ms = p->cfg->retry_max_ms;
-    so.ca_bundle = p->cfg->ca_bundle;
+    so.kv = p->o->source.store_kv;
+    so.n_kv = p->o->source.n_store_kv;
+    so.max_in_flight = p->o->concurrency.n_consumers;
+    so.connect_timeout_ms = p->o->net.connect_timeout_ms;
+    so.request_timeout_ms = p->o->net.request_timeout_ms;
+    so.max_attempts = p->o->net.max_attempts;
+    so.retry_max_ms = p->o->net.retry_max_ms;
+    so.ca_bundle = p->o->net.ca_bundle;
     char serr[512] = "";
-    int src = store_open(&p->st, &p->loop, p->cfg->store_name, &so, serr, sizeof serr);
+    int src = store_open(&p->st, &p->loop, p->o->source.store_url, &so, serr, sizeof serr);
     if (src < 0) {
-        msgf(err, errlen, "store '%s': %s", p->cfg->store_name, serr[0] ? serr : store_strerror(src));
+        msgf(err, errlen, "store '%s': %s", p->o->source.store_url, serr[0] ? serr : store_strerror(src));
         rc = (src == STORE_E_CONFIG || src == STORE_E_NOT_FOUND) ? TD_PIPE_E_CONFIG : TD_PIPE_E_STORE;
         goto out_loop;
     }
-    if (p->cfg->keys_from || p->cfg->inventory) {
+    if (p->o->source.keys_from || p->o->source.inventory) {
         /* the store's URL forms a key-list line may start with */
         const char *u = store_url(p->st);
         /* store.name as written only when unambiguous: a relative folder name could
          * also begin a key */
-        const char *nm = p->cfg->store_name;
+        const char *nm = p->o->source.store_url;
         bool nm_ok = nm[0] == '/' || strstr(nm, "://") != NULL;
         const char *roots[3] = {u, nm_ok ? nm : NULL,
                                 strncmp(u, "file://", 7) == 0 ? u + 7 : NULL};
-        td_keysrc_options ko = {roots, 3, u, p->cfg->list_chunk_size};
+        td_keysrc_options ko = {roots, 3, u, p->o->concurrency.list_chunk_size};
         char kerr[768] = "";
-        int krc = p->cfg->keys_from
-                      ? td_keysrc_open_list(&p->ks, p->cfg->keys_from, &ko, kerr, sizeof kerr)
-                      : td_keysrc_open_inventory(&p->ks, p->cfg->inventory, &ko, kerr, sizeof kerr);
+        int krc = p->o->source.keys_from
+                      ? td_keysrc_open_list(&p->ks, p->o->source.keys_from, &ko, kerr, sizeof kerr)
+                      : td_keysrc_open_inventory(&p->ks, p->o->source.inventory, &ko, kerr, sizeof kerr);
         if (krc != 0) {
-            msgf(err, errlen, "%s: %s", p->cfg->keys_from ? "store.keys_from" : "store.inventory",
+            msgf(err, errlen, "%s: %s", p->o->source.keys_from ? "store.keys_from" : "store.inventory",
                  kerr);
             rc = krc == STORE_E_NOMEM ? TD_PIPE_E_NOMEM : TD_PIPE_E_CONFIG;
             goto out_store;
@@ -983,7 +816,7 @@ int td_pipeline_run(const td_pipeline_options *o, td_stats *stats_out, char *err
         rc = TD_PIPE_E_OUTPUT;
         goto out_store;
     }
-    td_writer_options wo = {p->cfg, o->out_dir, store_url(p->st), version, writer_wake, p};
+    td_writer_options wo = {&o->output, o->out_dir, store_url(p->st), version, writer_wake, p};
     if (td_writer_start(&p->writer, &wo, werr, sizeof werr) != 0) {
         msgf(err, errlen, "%s", werr);
         rc = TD_PIPE_E_OUTPUT;
@@ -1023,8 +856,13 @@ int td_pipeline_run(const td_pipeline_options *o, td_stats *stats_out, char *err
     p->stats.elapsed_s = now_s(p);
     p->stats.queued = p->queued;
     net_counters(p);
-    if (p->fail_code == 0)
-        p->fail_code = write_success(p, version, p->fail_msg, sizeof p->fail_msg);
+    if (p->fail_code == 0) {
+        const td_source_options *in = &o->source;
+        td_output_summary sum = {version,       store_url(p->st), in->keys_from,
+                                 in->inventory, in->prefixes,     p->ks ? 0 : in->n_prefixes,
+                                 &p->stats,     o->output.config_text};
+        p->fail_code = td_output_success(o->out_dir, &sum, p->fail_msg, sizeof p->fail_msg);
+    }
     rc = p->fail_code;
     if (rc != 0)
         msgf(err, errlen, "%s", p->fail_msg);

@@ -5,10 +5,15 @@
  *   (pages)    (<= max_buffer_size keys)  (one libuv loop)   (<= n_consumers)   (Parquet)
  *
  * Listing, fetching and parsing run on one libuv loop thread (the store completes its
- * requests there); Parquet encoding and compression run on a writer thread so they never
- * stall fetching. Memory is bounded by the config (queue capacity, slots, prefetch size),
- * never by the number of keys. Library code: it never prints; progress and per-error
- * reports go to caller callbacks on the loop thread.
+ * requests there; each slot reads its object with a td_reader, reader.h); Parquet encoding
+ * and compression run on a writer thread so they never stall fetching, and part files and
+ * _SUCCESS are written by the output module (output.h). Memory is bounded by the options
+ * (queue capacity, slots, prefetch size), never by the number of keys. Library code: it
+ * never prints; progress and per-error reports go to caller callbacks on the loop thread.
+ *
+ * The run is described by plain option structs below; td_pipeline_options_init holds every
+ * default (the tool's YAML loader takes its defaults from there and translates a config
+ * into these structs; the library knows nothing of YAML).
  */
 #ifndef TD_PIPELINE_H
 #define TD_PIPELINE_H
@@ -17,7 +22,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
+#include "parquet.h"
+#include "reader.h"
+#include "store.h"
 
 #define TD_PIPE_ERRNO_MAP(X)                                                           \
     X(OK, 0, "ok", "run completed (some objects may have failed: see stats.failed)")   \
@@ -61,8 +68,55 @@ typedef void (*td_progress_fn)(const td_stats *st, void *ud);
 typedef void (*td_error_fn)(const char *path, const char *stage, const char *kind,
                             const char *message, void *ud);
 
+/* What to read: the store, and the keys (listed under prefixes, or from a file). */
+typedef struct td_source_options {
+    const char *store_url;          /* "s3://bucket", "/data", ... as the user wrote it */
+    const char *const *prefixes;    /* listed one after the other; default {""} */
+    size_t n_prefixes;
+    const char *keys_from;          /* key list file ("-" = stdin) instead of listing, or NULL */
+    const char *inventory;          /* S3 Inventory manifest.json instead of listing, or NULL */
+    const store_kv *store_kv;       /* store options (obstore_config), as strings */
+    size_t n_store_kv;
+} td_source_options;
+
+/* How each object is read. */
+typedef struct td_fetch_options {
+    uint64_t prefetch_bytes;        /* first read, from offset 0 */
+    uint64_t max_header_bytes;      /* per object, all reads together (the parser's budget) */
+    const char *const *suffixes;    /* which keys count as TIFF (td_fetch_is_tiff); */
+    size_t n_suffixes;              /* none = every key */
+} td_fetch_options;
+
+/* The Parquet output. */
+typedef struct td_output_options {
+    pq_codec codec;
+    int zstd_level;
+    uint64_t row_group_size;        /* rows per row group (one is held uncompressed per table) */
+    uint64_t rows_per_file;         /* rows per part file */
+    const char *config_text;        /* written into metadata and _SUCCESS as given (the
+                                     * caller masks secrets); NULL = "" */
+} td_output_options;
+
+typedef struct td_concurrency_options {
+    unsigned n_consumers;           /* objects read at once (fetch slots, store transfers) */
+    size_t list_chunk_size;         /* keys per listing page */
+    size_t max_buffer_size;         /* keys queued, listed ahead of the slots */
+} td_concurrency_options;
+
+/* Network settings of remote stores. */
+typedef struct td_net_options {
+    unsigned connect_timeout_ms, request_timeout_ms;
+    unsigned max_attempts;          /* per request, first try included */
+    unsigned retry_max_ms;          /* total time a request may spend retrying */
+    const char *ca_bundle;          /* extra CA file, or NULL */
+} td_net_options;
+
 typedef struct td_pipeline_options {
-    const td_config *config;
+    td_source_options source;
+    td_fetch_options fetch;
+    td_output_options output;
+    td_concurrency_options concurrency;
+    td_net_options net;
     const char *out_dir;          /* created if missing; previous outputs in it are replaced */
     unsigned progress_ms;         /* progress callback period; 0 = never */
     td_progress_fn progress;      /* called on the loop thread every progress_ms */
@@ -73,6 +127,15 @@ typedef struct td_pipeline_options {
     bool check_only;              /* open the store (and key list), then stop: no request,
                                    * no output; out_dir may be NULL */
 } td_pipeline_options;
+
+/* Every default, in one place: prefixes {""}, suffixes {".tif", ".tiff"}, the reader's
+ * prefetch and header budget, snappy, the network settings of STORE_OPTIONS_INIT... Sets
+ * all fields (source.store_url and out_dir NULL, no callbacks). Static data only. */
+void td_pipeline_options_init(td_pipeline_options *o);
+
+/* The suffix rule: true if key counts as a TIFF (case-insensitive suffix match; no
+ * suffixes = every key). */
+bool td_fetch_is_tiff(const td_fetch_options *f, const char *key, size_t key_len);
 
 /* Runs to completion. Returns TD_PIPE_OK when every listed TIFF was written (as a header
  * or an error row) and OUT_DIR/_SUCCESS exists; otherwise a negative td_pipe_code with a

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
+#include "pipeline.h"
 #include "tiff.h"
 
 /* One output row. Zero copy: for a header row, hdr and path point into the fetch slot that
@@ -35,7 +35,7 @@ typedef struct td_result {
 typedef struct td_writer td_writer;
 
 typedef struct td_writer_options {
-    const td_config *config;
+    const td_output_options *output;
     const char *out_dir;
     const char *store_url;
     const char *tool_version;
@@ -60,8 +60,5 @@ bool td_writer_failed(td_writer *w);
 /* Joins and frees. Returns 0 or -1 with the message in err. */
 int td_writer_join(td_writer *w, uint64_t *header_files, uint64_t *error_files, char *err,
                    size_t errlen);
-
-/* Remove outputs of a previous run from out_dir (our file names only); creates the dirs. */
-int td_output_prepare(const char *out_dir, char *err, size_t errlen);
 
 #endif

@@ -1,0 +1,411 @@
+/* output.c - part files and _SUCCESS (output.h). Runs on the writer thread (parts) and
+ * on the loop thread after the writer has exited (_SUCCESS, td_output_prepare). */
+#include "output.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "parquet.h"
+#include "table.h"
+
+typedef struct part_out {
+    char *dir;
+    const pq_schema *schema;
+    unsigned index;   /* next part number */
+    unsigned files;   /* completed */
+    FILE *f;
+    pq_writer *w;
+    char *tmp, *fin;
+    uint64_t rows;
+} part_out;
+
+struct td_output {
+    const td_output_options *opts;
+    bool failed;
+    char errmsg[512];
+    pq_schema *hs, *es;
+    td_headers_cols hc;
+    td_errors_cols ec;
+    pq_kv *kv;
+    size_t n_kv;
+    char *created_by;
+    part_out heads, errs;
+};
+
+/* The first failure's message is the one kept: it says what went wrong first. */
+static void wfail(td_output *w, const char *fmt, const char *a, const char *b) {
+    if (!w->failed) {
+        w->failed = true;
+        snprintf(w->errmsg, sizeof w->errmsg, fmt, a, b ? b : "");
+    }
+}
+
+static char *join_path(const char *a, const char *b) {
+    size_t n = strlen(a) + strlen(b) + 2;
+    char *s = malloc(n);
+    if (s)
+        snprintf(s, n, "%s/%s", a, b);
+    return s;
+}
+
+static int sink_write(void *ctx, const void *buf, size_t len) {
+    FILE *f = ctx;
+    return fwrite(buf, 1, len, f) == len ? 0 : -1;
+}
+
+static int part_open(td_output *w, part_out *po) {
+    size_t n = strlen(po->dir) + 40;
+    free(po->tmp);
+    free(po->fin);
+    po->tmp = malloc(n);
+    po->fin = malloc(n);
+    if (!po->tmp || !po->fin) {
+        wfail(w, "out of memory%s%s", "", "");
+        return -1;
+    }
+    snprintf(po->tmp, n, "%s/.part-%05u.parquet.tmp", po->dir, po->index);
+    snprintf(po->fin, n, "%s/part-%05u.parquet", po->dir, po->index);
+    po->f = fopen(po->tmp, "wb");
+    if (!po->f) {
+        wfail(w, "cannot create %s: %s", po->tmp, strerror(errno));
+        return -1;
+    }
+    pq_sink sink = {sink_write, po->f};
+    pq_options opts = PQ_OPTIONS_INIT;
+    opts.codec = w->opts->codec;
+    opts.zstd_level = w->opts->zstd_level;
+    if (w->opts->row_group_size)
+        opts.row_group_rows = w->opts->row_group_size;
+    opts.created_by = w->created_by;
+    opts.kv = w->kv;
+    opts.n_kv = w->n_kv;
+    int rc = pq_writer_open(&po->w, po->schema, &sink, &opts);
+    if (rc != PQ_OK) {
+        wfail(w, "cannot start Parquet file %s: %s", po->tmp, pq_strerror(rc));
+        fclose(po->f);
+        po->f = NULL;
+        unlink(po->tmp);
+        return -1;
+    }
+    po->rows = 0;
+    po->index++;
+    return 0;
+}
+
+static int part_close(td_output *w, part_out *po) {
+    if (!po->w)
+        return 0;
+    int rc = pq_writer_close(po->w);
+    po->w = NULL;
+    int frc = fclose(po->f);
+    po->f = NULL;
+    if (rc != PQ_OK || frc != 0) {
+        wfail(w, "cannot complete %s: %s", po->tmp, rc != PQ_OK ? pq_strerror(rc) : strerror(errno));
+        unlink(po->tmp);
+        return -1;
+    }
+    if (rename(po->tmp, po->fin) != 0) {
+        wfail(w, "cannot rename %s: %s", po->tmp, strerror(errno));
+        unlink(po->tmp);
+        return -1;
+    }
+    po->files++;
+    return 0;
+}
+
+static void part_abort(part_out *po) {
+    if (!po->w)
+        return;
+    pq_writer_abort(po->w);
+    po->w = NULL;
+    fclose(po->f);
+    po->f = NULL;
+    unlink(po->tmp);
+}
+
+int td_output_write(td_output *w, const td_result *r) {
+    part_out *po = r->is_header ? &w->heads : &w->errs;
+    if (!po->w && part_open(w, po) != 0)
+        return -1;
+    int rc;
+    if (r->is_header) {
+        td_object_facts f = {r->path, r->path_len, r->has_size ? r->size : TD_SIZE_NONE,
+                             r->mtime_ms == INT64_MIN ? TD_MTIME_NONE : r->mtime_ms, r->etag,
+                             r->fetched_bytes, (int32_t)r->requests};
+        rc = td_table_write_header(po->w, &w->hc, &f, r->hdr);
+    } else {
+        td_error_facts f = {r->path, r->path_len, r->has_size ? r->size : TD_SIZE_NONE,
+                            r->stage, r->kind, r->message, r->http_status,
+                            r->attempts ? (int32_t)r->attempts : -1};
+        rc = td_table_write_error(po->w, &w->ec, &f);
+    }
+    if (rc != PQ_OK) {
+        char what[300];
+        snprintf(what, sizeof what, "%.*s", (int)(r->path_len < 200 ? r->path_len : 200), r->path);
+        wfail(w, "writing the row of %s failed: %s", what, pq_writer_errmsg(po->w));
+        return -1;
+    }
+    if (++po->rows >= w->opts->rows_per_file)
+        return part_close(w, po);
+    return 0;
+}
+
+static void output_free_fields(td_output *w) {
+    pq_schema_free(w->hs);
+    pq_schema_free(w->es);
+    free(w->kv);
+    free(w->created_by);
+    free(w->heads.dir);
+    free(w->heads.tmp);
+    free(w->heads.fin);
+    free(w->errs.dir);
+    free(w->errs.tmp);
+    free(w->errs.fin);
+}
+
+void td_output_free(td_output *w) {
+    if (!w)
+        return;
+    output_free_fields(w);
+    free(w);
+}
+
+int td_output_open(td_output **out, const td_output_target *t, char *err, size_t errlen) {
+    *out = NULL;
+    td_output *w = calloc(1, sizeof *w);
+    if (!w) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    w->opts = t->opts;
+    int rc = td_table_headers_schema(&w->hs, &w->hc);
+    if (rc == PQ_OK)
+        rc = td_table_errors_schema(&w->es, &w->ec);
+    if (rc != PQ_OK) {
+        snprintf(err, errlen, "output schema: %s", pq_strerror(rc));
+        td_output_free(w);
+        return -1;
+    }
+    size_t nt = 0;
+    const pq_kv *tkv = td_table_kv(&nt);
+    w->kv = calloc(nt + 3, sizeof *w->kv);
+    size_t cb = strlen(t->tool_version) + 64;
+    w->created_by = malloc(cb);
+    w->heads.dir = strdup(t->out_dir);
+    w->errs.dir = join_path(t->out_dir, "errors");
+    if (!w->kv || !w->created_by || !w->heads.dir || !w->errs.dir) {
+        snprintf(err, errlen, "out of memory");
+        td_output_free(w);
+        return -1;
+    }
+    snprintf(w->created_by, cb, "tiff-dumper version %s", t->tool_version);
+    for (size_t i = 0; i < nt; i++)
+        w->kv[w->n_kv++] = tkv[i];
+    w->kv[w->n_kv++] = (pq_kv){"tiff_dumper.version", t->tool_version};
+    w->kv[w->n_kv++] = (pq_kv){"tiff_dumper.store_url", t->store_url};
+    if (t->opts->config_text)
+        w->kv[w->n_kv++] = (pq_kv){"tiff_dumper.config", t->opts->config_text};
+    w->heads.schema = w->hs;
+    w->errs.schema = w->es;
+    *out = w;
+    return 0;
+}
+
+int td_output_close(td_output *w, bool abort) {
+    if (abort || w->failed) {
+        part_abort(&w->heads);
+        part_abort(&w->errs);
+    } else {
+        /* at least one file per table, so globs always match and carry the schema */
+        if (!w->heads.w && w->heads.files == 0)
+            part_open(w, &w->heads);
+        if (!w->errs.w && w->errs.files == 0)
+            part_open(w, &w->errs);
+        part_close(w, &w->heads);
+        part_close(w, &w->errs);
+    }
+    return w->failed ? -1 : 0;
+}
+
+const char *td_output_errmsg(const td_output *w) { return w->errmsg; }
+
+void td_output_files(const td_output *w, uint64_t *header_files, uint64_t *error_files) {
+    *header_files = w->heads.files;
+    *error_files = w->errs.files;
+}
+
+static void json_str(FILE *f, const char *s) {
+    fputc('"', f);
+    for (const unsigned char *c = (const unsigned char *)s; c && *c; c++) {
+        if (*c == '"' || *c == '\\')
+            fprintf(f, "\\%c", *c);
+        else if (*c == '\n')
+            fputs("\\n", f);
+        else if (*c == '\t')
+            fputs("\\t", f);
+        else if (*c < 0x20)
+            fprintf(f, "\\u%04x", *c);
+        else
+            fputc(*c, f);
+    }
+    fputc('"', f);
+}
+
+int td_output_success(const char *out_dir, const td_output_summary *sm, char *err, size_t errlen) {
+    size_t n = strlen(out_dir) + 32;
+    char *tmp = malloc(n), *fin = malloc(n);
+    if (!tmp || !fin) {
+        free(tmp);
+        free(fin);
+        snprintf(err, errlen, "out of memory");
+        return TD_PIPE_E_NOMEM;
+    }
+    snprintf(tmp, n, "%s/._SUCCESS.tmp", out_dir);
+    snprintf(fin, n, "%s/_SUCCESS", out_dir);
+    FILE *f = fopen(tmp, "w");
+    int rc = TD_PIPE_OK;
+    if (!f) {
+        snprintf(err, errlen, "cannot create %s", tmp);
+        rc = TD_PIPE_E_OUTPUT;
+        goto out;
+    }
+    const td_stats *s = sm->stats;
+    fprintf(f, "{\"tool\":\"tiff-dumper\",\"version\":");
+    json_str(f, sm->tool_version);
+    fprintf(f, ",\"schema_version\":1,\"store\":");
+    json_str(f, sm->store_url);
+    if (sm->keys_from || sm->inventory) {
+        fprintf(f, sm->keys_from ? ",\"keys_from\":" : ",\"inventory\":");
+        json_str(f, sm->keys_from ? sm->keys_from : sm->inventory);
+    }
+    fprintf(f, ",\"prefixes\":[");
+    for (size_t i = 0; i < sm->n_prefixes; i++) {
+        if (i)
+            fputc(',', f);
+        json_str(f, sm->prefixes[i]);
+    }
+    fprintf(f,
+            "],\"listed\":%" PRIu64 ",\"skipped\":%" PRIu64 ",\"dumped\":%" PRIu64
+            ",\"failed\":%" PRIu64 ",\"bytes_fetched\":%" PRIu64 ",\"requests\":%" PRIu64
+            ",\"header_files\":%" PRIu64 ",\"error_files\":%" PRIu64
+            ",\"elapsed_seconds\":%.3f,\"headers_per_second\":%.1f",
+            s->listed, s->skipped, s->dumped, s->failed, s->bytes_fetched, s->requests,
+            s->header_files, s->error_files, s->elapsed_s,
+            s->elapsed_s > 0 ? (double)s->dumped / s->elapsed_s : 0.0);
+    if (s->networked)
+        fprintf(f,
+                ",\"retries\":%" PRIu64 ",\"throttled\":%" PRIu64
+                ",\"lowest_concurrency\":%u",
+                s->retries, s->throttled, s->lowest_concurrency);
+    fprintf(f, ",\"config\":");
+    json_str(f, sm->config_text ? sm->config_text : "");
+    fprintf(f, "}\n");
+    if (fclose(f) != 0 || rename(tmp, fin) != 0) {
+        snprintf(err, errlen, "cannot write %s", fin);
+        rc = TD_PIPE_E_OUTPUT;
+    }
+out:
+    free(tmp);
+    free(fin);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ output directory */
+
+static int mkdirs(const char *path, char *err, size_t errlen) {
+    char *p = strdup(path);
+    if (!p) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/')
+            continue;
+        *s = '\0';
+        if (mkdir(p, 0777) != 0 && errno != EEXIST) {
+            snprintf(err, errlen, "cannot create directory %s: %s", p, strerror(errno));
+            free(p);
+            return -1;
+        }
+        *s = '/';
+    }
+    int rc = 0;
+    if (mkdir(p, 0777) != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "cannot create directory %s: %s", p, strerror(errno));
+        rc = -1;
+    } else {
+        struct stat st;
+        if (stat(p, &st) != 0 || !S_ISDIR(st.st_mode)) {
+            snprintf(err, errlen, "output %s is not a directory", p);
+            rc = -1;
+        }
+    }
+    free(p);
+    return rc;
+}
+
+static bool ours(const char *name) {
+    size_t n = strlen(name);
+    if (strcmp(name, "_SUCCESS") == 0 || strcmp(name, "._SUCCESS.tmp") == 0)
+        return true;
+    if (strncmp(name, "part-", 5) == 0 && n > 13 && strcmp(name + n - 8, ".parquet") == 0)
+        return true;
+    if (strncmp(name, ".part-", 6) == 0 && n > 18 && strcmp(name + n - 12, ".parquet.tmp") == 0)
+        return true;
+    return false;
+}
+
+static int clean_dir(const char *dir, char *err, size_t errlen) {
+    DIR *d = opendir(dir);
+    if (!d) {
+        snprintf(err, errlen, "cannot read directory %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    struct dirent *de;
+    int rc = 0;
+    /* _SUCCESS first, so that an interrupted cleanup never leaves it beside partial data */
+    char *succ = join_path(dir, "_SUCCESS");
+    if (succ)
+        unlink(succ);
+    free(succ);
+    while ((de = readdir(d)) != NULL) {
+        if (!ours(de->d_name))
+            continue;
+        char *p = join_path(dir, de->d_name);
+        if (!p || (unlink(p) != 0 && errno != ENOENT)) {
+            snprintf(err, errlen, "cannot remove old output %s: %s", p ? p : de->d_name,
+                     strerror(errno));
+            rc = -1;
+        }
+        free(p);
+        if (rc)
+            break;
+    }
+    closedir(d);
+    return rc;
+}
+
+int td_output_prepare(const char *out_dir, char *err, size_t errlen) {
+    char *errs = join_path(out_dir, "errors");
+    if (!errs) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    int rc = mkdirs(out_dir, err, errlen);
+    if (rc == 0)
+        rc = clean_dir(out_dir, err, errlen);
+    if (rc == 0)
+        rc = mkdirs(errs, err, errlen);
+    if (rc == 0)
+        rc = clean_dir(errs, err, errlen);
+    free(errs);
+    return rc;
+}

@@ -1,0 +1,66 @@
+/* output.h - the files of a run's output directory: part files and _SUCCESS, nothing else
+ * writes there. Internal to the pipeline; used from one thread at a time.
+ *
+ *   OUT_DIR/part-NNNNN.parquet          headers table (header rows)
+ *   OUT_DIR/errors/part-NNNNN.parquet   errors table (error rows)
+ *   OUT_DIR/_SUCCESS                    JSON summary, written last (td_output_success)
+ *
+ * A part is written under a temporary name (.part-NNNNN.parquet.tmp) and renamed only once
+ * its footer is written, so every part-*.parquet that exists is complete, whatever happens
+ * to the process; _SUCCESS likewise (._SUCCESS.tmp). A part holds at most rows_per_file
+ * rows. Each table gets at least one file (possibly with zero rows) so that a glob over it
+ * always matches and always shows the schema. Every file carries the same metadata: the
+ * table's key-values, tiff_dumper.version, tiff_dumper.store_url, tiff_dumper.config.
+ */
+#ifndef TD_OUTPUT_H
+#define TD_OUTPUT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pipeline.h"
+#include "pipeline_internal.h"
+
+/* Remove outputs of a previous run from out_dir (our file names only); creates the dirs.
+ * Returns 0 or -1 with a message in err. */
+int td_output_prepare(const char *out_dir, char *err, size_t errlen);
+
+typedef struct td_output td_output;
+
+typedef struct td_output_target {
+    const char *out_dir;
+    const td_output_options *opts;
+    const char *tool_version;
+    const char *store_url;          /* the store's display URL (no credentials) */
+} td_output_target;
+
+/* Schemas and metadata; no file is created before the first row or td_output_close.
+ * Returns 0 or -1 with a message in err. */
+int td_output_open(td_output **out, const td_output_target *t, char *err, size_t errlen);
+/* One row into the table it belongs to (r->is_header). 0 or -1: see td_output_errmsg. */
+int td_output_write(td_output *o, const td_result *r);
+/* Completes the open parts (and the first part of a table that has none), or with abort
+ * removes the unfinished temporary files. 0 or -1: see td_output_errmsg. */
+int td_output_close(td_output *o, bool abort);
+/* Message of the first failure ("" if none). */
+const char *td_output_errmsg(const td_output *o);
+/* Part files completed, per table. */
+void td_output_files(const td_output *o, uint64_t *header_files, uint64_t *error_files);
+void td_output_free(td_output *o);
+
+/* What _SUCCESS says about the run. */
+typedef struct td_output_summary {
+    const char *tool_version;
+    const char *store_url;
+    const char *keys_from, *inventory;  /* the key source, NULL if listed */
+    const char *const *prefixes;        /* listed prefixes (none when a key source was used) */
+    size_t n_prefixes;
+    const td_stats *stats;
+    const char *config_text;            /* NULL = "" */
+} td_output_summary;
+
+/* Writes OUT_DIR/_SUCCESS. Returns TD_PIPE_OK or a td_pipe_code with a message in err. */
+int td_output_success(const char *out_dir, const td_output_summary *s, char *err, size_t errlen);
+
+#endif
