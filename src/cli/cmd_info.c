@@ -1,14 +1,18 @@
 /* cmd_info.c - `tiff-dumper info [--json] [-o KEY=VALUE]... FILE|URL...`.
- * Reads each file the way the pipeline reads an object (one 16 KiB prefetch from 0, then the
- * parser's needs() rounds) and prints the header: JSON Lines with --json, an aligned text form
- * otherwise. Local paths are read with pread; URLs (s3://, gs://, az://, http(s)://, file://)
- * go through the same store backends as `headers`, one request at a time on a private loop. */
+ * Reads each object with the pipeline's object reader (reader.h: the prefetch of `headers`'
+ * defaults from offset 0, then the parser's rounds of ranges) and prints the header: JSON
+ * Lines with --json, an aligned text form otherwise. A local FILE is read through the local
+ * store rooted at its folder, a URL (s3://, gs://, az://, http(s)://, file://) through the
+ * store backend of its scheme, each on a private loop. */
 #include "cmd_info.h"
 
+#include "pipeline.h"
+#include "reader.h"
 #include "store.h"
 #include "tiff.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +21,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define INFO_PREFETCH 16384u
 #define INFO_MAX_ROUNDS 100000
 
 static const char usage_text[] =
@@ -38,126 +41,124 @@ static const char usage_text[] =
     "Without --json: file facts, the named fields present, GeoKeys, other tags, warnings.\n"
     "Exit status: 0 all files parsed, 1 some failed, 2 usage error.\n";
 
+/* ---- reading: every FILE or URL goes through a store and the object reader ----------- */
+
 typedef struct {
-    unsigned char **bufs;
-    size_t n, cap;
-} bufset;
+    bool done;
+    td_read_result res;
+} info_wait;
 
-static void bufs_free(bufset *b) {
-    for (size_t i = 0; i < b->n; i++) free(b->bufs[i]);
-    b->n = 0;
+static void info_read_cb(td_reader *r, const td_read_result *res, void *ud) {
+    (void)r;
+    info_wait *w = ud;
+    w->done = true;
+    w->res = *res;
 }
 
-static unsigned char *bufs_new(bufset *b, size_t len) {
-    if (b->n == b->cap) {
-        size_t nc = b->cap ? b->cap * 2 : 8;
-        unsigned char **nb = realloc(b->bufs, nc * sizeof *nb);
-        if (!nb) return NULL;
-        b->bufs = nb;
-        b->cap = nc;
+/* One object's outcome, as printed: a header, or a kind and a message. */
+typedef struct {
+    const tiff_header *hdr;
+    const char *kind;
+    char message[512];
+} info_outcome;
+
+/* Reads key from the store at root on a private loop and calls show() while the header is
+ * still valid. local: every failure of the store counts as "io" (a local file's kind). */
+static void read_object(const char *root, const store_options *opts, const char *key,
+                        uint64_t size, bool local, void (*show)(const info_outcome *, void *),
+                        void *ud) {
+    info_outcome oc = {NULL, "io", ""};
+    uv_loop_t loop;
+    if (uv_loop_init(&loop) != 0) {
+        oc.kind = "nomem";
+        snprintf(oc.message, sizeof oc.message, "out of memory");
+        show(&oc, ud);
+        return;
     }
-    unsigned char *p = malloc(len ? len : 1);
-    if (p) b->bufs[b->n++] = p;
-    return p;
-}
-
-/* Read [off, off+len) fully; returns bytes read (short at end of file) or -1. */
-static long long read_at(int fd, unsigned char *buf, size_t len, off_t off) {
-    size_t got = 0;
-    while (got < len) {
-        ssize_t r = pread(fd, buf + got, len - got, off + (off_t)got);
-        if (r < 0) {
-            if (errno == EINTR) continue;
-            return -1;
+    store *st = NULL;
+    td_reader *rd = NULL;
+    char err[512] = "";
+    int rc = store_open(&st, &loop, root, opts, err, sizeof err);
+    if (rc != 0) {
+        snprintf(oc.message, sizeof oc.message, "%s", err[0] ? err : store_strerror(rc));
+        oc.kind = local ? "io" : store_err_name(rc);
+    } else {
+        /* the fetch defaults of `headers` (td_pipeline_options_init), no config */
+        td_pipeline_options d;
+        td_pipeline_options_init(&d);
+        td_reader_options ro = {d.fetch.prefetch_bytes, d.fetch.max_header_bytes,
+                                INFO_MAX_ROUNDS, NULL};
+        info_wait w = {false, {0}};
+        if (td_reader_new(&rd, st, &ro) != 0) {
+            oc.kind = "nomem";
+            snprintf(oc.message, sizeof oc.message, "out of memory");
+        } else {
+            td_reader_start(rd, key, size, info_read_cb, &w);
+            while (!w.done && uv_run(&loop, UV_RUN_ONCE)) {
+            }
         }
-        if (r == 0) break;
-        got += (size_t)r;
+        if (rd && !w.done) {
+            oc.kind = local ? "io" : store_err_name(STORE_E_CANCELED);
+            snprintf(oc.message, sizeof oc.message, "%s", store_strerror(STORE_E_CANCELED));
+        } else if (rd) {
+            switch (w.res.status) {
+            case TD_READ_OK:
+                oc.hdr = td_reader_header(rd);
+                break;
+            case TD_READ_FETCH:
+                oc.kind = local ? "io" : store_err_name(w.res.code);
+                break;
+            case TD_READ_PARSE:
+                oc.kind = tiff_err_name(w.res.code);
+                break;
+            case TD_READ_ROUNDS: /* the round cap */
+            case TD_READ_STOPPED:
+                oc.kind = "limit";
+                break;
+            }
+            if (!oc.hdr)
+                snprintf(oc.message, sizeof oc.message, "%s", w.res.message);
+        }
     }
-    return (long long)got;
+    show(&oc, ud);
+    td_reader_free(rd);
+    if (st)
+        store_close(st);
+    uv_run(&loop, UV_RUN_DEFAULT); /* let closing handles finish */
+    uv_loop_close(&loop);
 }
 
-/* Parse one file. Returns TIFF_OK or a negative tiff code; io errors: *io_err set. */
-static int parse_file(tiff_parser *p, const char *path, bufset *bufs, char *io_err,
-                      size_t io_len) {
-    io_err[0] = 0;
-    int fd = open(path, O_RDONLY);
+/* A local FILE: checked here first, so that a missing or special file says so as it always
+ * did; then read through the local store rooted at its folder. */
+static void read_file(const char *path, void (*show)(const info_outcome *, void *), void *ud) {
+    info_outcome oc = {NULL, "io", ""};
+    int fd = open(path, O_RDONLY | O_NONBLOCK);
     if (fd < 0) {
-        snprintf(io_err, io_len, "cannot open: %s", strerror(errno));
-        return -1;
+        snprintf(oc.message, sizeof oc.message, "cannot open: %s", strerror(errno));
+        show(&oc, ud);
+        return;
     }
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        snprintf(io_err, io_len, "not a regular file");
-        close(fd);
-        return -1;
-    }
-    uint64_t size = (uint64_t)st.st_size;
-    tiff_parser_reset(p, size);
-    size_t first = size < INFO_PREFETCH ? (size_t)size : INFO_PREFETCH;
-    unsigned char *b = bufs_new(bufs, first);
-    long long r = b ? read_at(fd, b, first, 0) : -1;
-    int rc;
-    if (r < 0 || (rc = tiff_parser_feed(p, 0, b, (size_t)r)) != TIFF_OK) {
-        snprintf(io_err, io_len, "read failed: %s", r < 0 ? strerror(errno) : "feed");
-        close(fd);
-        return -1;
-    }
-    int rounds = 0;
-    while ((rc = tiff_parser_run(p)) == TIFF_NEED && rounds++ < INFO_MAX_ROUNDS) {
-        const tiff_range *need;
-        size_t k = tiff_parser_needs(p, &need);
-        for (size_t i = 0; i < k; i++) {
-            uint64_t off = need[i].offset, len = need[i].length;
-            if (off >= size) continue;
-            if (len > size - off) len = size - off;
-            unsigned char *nb = bufs_new(bufs, (size_t)len);
-            long long got = nb ? read_at(fd, nb, (size_t)len, (off_t)off) : -1;
-            if (got < 0) {
-                snprintf(io_err, io_len, "read failed at %llu: %s", (unsigned long long)off,
-                         strerror(errno));
-                close(fd);
-                return -1;
-            }
-            if (got > 0 && tiff_parser_feed(p, off, nb, (size_t)got) != TIFF_OK) {
-                snprintf(io_err, io_len, "file changed while reading");
-                close(fd);
-                return -1;
-            }
-        }
-    }
+    bool regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
     close(fd);
-    return rc;
-}
-
-/* ---- store URLs ---------------------------------------------------------------------- */
-
-typedef struct {
-    int done, status;
-} get_wait;
-
-static void get_cb(store_get_req *req, int status) {
-    get_wait *w = req->data;
-    w->done = 1;
-    w->status = status;
-}
-
-/* One ranged read, waited for on the private loop. */
-static int store_read(uv_loop_t *loop, store *st, store_get_req *g, const char *key,
-                      uint64_t off, uint8_t *buf, uint64_t len) {
-    get_wait w = {0, 0};
-    memset(g, 0, sizeof *g);
-    g->key = key;
-    g->offset = off;
-    g->length = len;
-    g->buf = buf;
-    g->cb = get_cb;
-    g->data = &w;
-    int rc = store_get(st, g);
-    if (rc != 0)
-        return rc;
-    while (!w.done && uv_run(loop, UV_RUN_ONCE)) {
+    if (!regular) {
+        snprintf(oc.message, sizeof oc.message, "not a regular file");
+        show(&oc, ud);
+        return;
     }
-    return w.done ? w.status : STORE_E_CANCELED;
+    const char *slash = strrchr(path, '/');
+    char *root = slash ? strndup(path, (size_t)(slash - path) + (slash == path))
+                       : strdup(".");
+    if (!root) {
+        oc.kind = "nomem";
+        snprintf(oc.message, sizeof oc.message, "out of memory");
+        show(&oc, ud);
+        return;
+    }
+    store_options opts = STORE_OPTIONS_INIT; /* -o options are for URLs' stores */
+    opts.max_in_flight = 4;
+    read_object(root, &opts, slash ? slash + 1 : path, (uint64_t)st.st_size, true, show, ud);
+    free(root);
 }
 
 /* A URL names a store (everything up to the last '/') and a key (the rest). */
@@ -200,15 +201,16 @@ static char *pct_decode(const char *s) {
     return out;
 }
 
-static int parse_url(tiff_parser *p, const char *url, const store_options *opts, bufset *bufs,
-                     char *io_err, size_t io_len, const char **kind) {
-    io_err[0] = 0;
+static void read_url(const char *url, const store_options *opts,
+                     void (*show)(const info_outcome *, void *), void *ud) {
+    info_outcome oc = {NULL, "config", ""};
     const char *host = strstr(url, "://") + 3;
     const char *slash = strrchr(host, '/');
     if (!slash || !slash[1]) {
-        snprintf(io_err, io_len, "'%s' names no object: expected SCHEME://BUCKET/KEY", url);
-        *kind = "config";
-        return -1;
+        snprintf(oc.message, sizeof oc.message,
+                 "'%s' names no object: expected SCHEME://BUCKET/KEY", url);
+        show(&oc, ud);
+        return;
     }
     char *root = strndup(url, (size_t)(slash - url));
     const char *key = slash + 1;
@@ -219,58 +221,15 @@ static int parse_url(tiff_parser *p, const char *url, const store_options *opts,
         key_dec = pct_decode(key);
         if (key_dec) key = key_dec;
     }
-    uv_loop_t loop;
-    if (!root || uv_loop_init(&loop) != 0) {
-        free(root);
-        snprintf(io_err, io_len, "out of memory");
-        *kind = "nomem";
-        return -1;
-    }
-    store *st = NULL;
-    char err[512];
-    int rc = store_open(&st, &loop, root, opts, err, sizeof err);
-    free(root);
-    if (rc != 0) {
-        snprintf(io_err, io_len, "%s", err);
-        *kind = store_err_name(rc);
+    if (!root) {
+        oc.kind = "nomem";
+        snprintf(oc.message, sizeof oc.message, "out of memory");
+        show(&oc, ud);
     } else {
-        /* Store failures (srv) and parse results (rc) use different code spaces. */
-        store_get_req g;
-        int srv = 0;
-        tiff_parser_reset(p, TIFF_SIZE_UNKNOWN);
-        unsigned char *b = bufs_new(bufs, INFO_PREFETCH);
-        srv = b ? store_read(&loop, st, &g, key, 0, b, INFO_PREFETCH) : STORE_E_NOMEM;
-        if (srv == 0) {
-            if (g.object_size != UINT64_MAX)
-                tiff_parser_set_size(p, g.object_size);
-            else if (g.got < INFO_PREFETCH)
-                tiff_parser_set_size(p, g.got); /* a short read is the end of the object */
-            if (g.got) tiff_parser_feed(p, 0, b, (size_t)g.got);
-            int rounds = 0;
-            while (srv == 0 && (rc = tiff_parser_run(p)) == TIFF_NEED &&
-                   rounds++ < INFO_MAX_ROUNDS) {
-                const tiff_range *need;
-                size_t k = tiff_parser_needs(p, &need);
-                for (size_t i = 0; i < k && srv == 0; i++) {
-                    unsigned char *nb = bufs_new(bufs, (size_t)need[i].length);
-                    srv = nb ? store_read(&loop, st, &g, key, need[i].offset, nb,
-                                          need[i].length)
-                             : STORE_E_NOMEM;
-                    if (srv == 0 && g.got)
-                        tiff_parser_feed(p, need[i].offset, nb, (size_t)g.got);
-                }
-            }
-        }
-        if (srv != 0) {
-            snprintf(io_err, io_len, "%s", g.errmsg[0] ? g.errmsg : store_strerror(srv));
-            *kind = store_err_name(srv);
-        }
-        store_close(st);
+        read_object(root, opts, key, UINT64_MAX, false, show, ud);
     }
-    uv_run(&loop, UV_RUN_DEFAULT); /* let closing handles finish */
-    uv_loop_close(&loop);
+    free(root);
     free(key_dec);
-    return io_err[0] ? -1 : rc;
 }
 
 static void json_str(FILE *out, const char *s) {
@@ -368,6 +327,49 @@ static void print_text(FILE *out, const char *path, const tiff_header *h) {
     }
 }
 
+typedef struct {
+    int json, failed, printed;
+    const char *path;
+    char *jbuf;
+    size_t jlen, jcap;
+} info_print;
+
+/* Prints one object's outcome (called while its header is valid). */
+static void show_outcome(const info_outcome *oc, void *ud) {
+    info_print *pr = ud;
+    const tiff_header *h = oc->hdr;
+    const char *kind = oc->kind, *msg = oc->message;
+    if (pr->json) {
+        fputs("{\"path\":", stdout);
+        json_str(stdout, pr->path);
+        if (h) {
+            pr->jlen = 0;
+            if (tiff_header_to_json(h, &pr->jbuf, &pr->jlen, &pr->jcap) == TIFF_OK &&
+                pr->jlen > 2) {
+                fputc(',', stdout);
+                fwrite(pr->jbuf + 1, 1, pr->jlen - 1, stdout); /* the object without its '{' */
+            } else {
+                h = NULL;
+                kind = "nomem";
+                msg = "out of memory";
+            }
+        }
+        if (!h) {
+            fputs(",\"error\":", stdout);
+            json_str(stdout, kind);
+            fputs(",\"message\":", stdout);
+            json_str(stdout, msg);
+            fputc('}', stdout);
+        }
+        fputc('\n', stdout);
+    } else {
+        if (pr->printed++) fputc('\n', stdout);
+        if (h) print_text(stdout, pr->path, h);
+        else fprintf(stdout, "%s\n  error: %s: %s\n", pr->path, kind, msg);
+    }
+    if (!h) pr->failed = 1;
+}
+
 /* "KEY=VALUE" into kv (pointers into arg, which is modified). */
 static int split_kv(char *arg, store_kv *kv) {
     char *eq = strchr(arg, '=');
@@ -424,69 +426,26 @@ int td_cmd_info(int argc, char **argv) {
         fprintf(stderr, "tiff-dumper info: no FILE given\n\n%s", usage_text);
         bad = 1;
     }
-    tiff_parser *p = bad ? NULL : tiff_parser_new(NULL);
-    if (!p) {
-        if (!bad) fprintf(stderr, "tiff-dumper info: out of memory\n");
+    if (bad) {
         free(files);
         free(kvs);
-        return bad ? 2 : 1;
+        return 2;
     }
     store_options opts = STORE_OPTIONS_INIT;
     opts.kv = kvs;
     opts.n_kv = n_kv;
     opts.max_in_flight = 4;
-    bufset bufs = {0};
-    char *jbuf = NULL;
-    size_t jlen = 0, jcap = 0;
-    int failed = 0, printed = 0;
+    info_print pr = {json, 0, 0, NULL, NULL, 0, 0};
     for (int k = 0; k < nfiles; k++) {
-        const char *path = files[k];
-        char io_err[512];
-        const char *io_kind = "io";
-        int rc = is_url(path) ? parse_url(p, path, &opts, &bufs, io_err, sizeof io_err, &io_kind)
-                              : parse_file(p, path, &bufs, io_err, sizeof io_err);
-        const tiff_header *h = rc == TIFF_OK ? tiff_parser_header(p) : NULL;
-        const char *kind = io_err[0] ? io_kind : tiff_err_name(rc);
-        const char *msg = io_err[0] ? io_err : tiff_parser_errmsg(p);
-        if (rc == TIFF_NEED) { /* only when the round cap was hit */
-            kind = "limit";
-            msg = "too many request rounds";
-        }
-        if (json) {
-            fputs("{\"path\":", stdout);
-            json_str(stdout, path);
-            if (h) {
-                jlen = 0;
-                if (tiff_header_to_json(h, &jbuf, &jlen, &jcap) == TIFF_OK && jlen > 2) {
-                    fputc(',', stdout);
-                    fwrite(jbuf + 1, 1, jlen - 1, stdout); /* the object without its '{' */
-                } else {
-                    h = NULL;
-                    kind = "nomem";
-                    msg = "out of memory";
-                }
-            }
-            if (!h) {
-                fputs(",\"error\":", stdout);
-                json_str(stdout, kind);
-                fputs(",\"message\":", stdout);
-                json_str(stdout, msg);
-                fputc('}', stdout);
-            }
-            fputc('\n', stdout);
-        } else {
-            if (printed++) fputc('\n', stdout);
-            if (h) print_text(stdout, path, h);
-            else fprintf(stdout, "%s\n  error: %s: %s\n", path, kind, msg);
-        }
-        if (!h) failed = 1;
-        bufs_free(&bufs);
+        pr.path = files[k];
+        if (is_url(pr.path))
+            read_url(pr.path, &opts, show_outcome, &pr);
+        else
+            read_file(pr.path, show_outcome, &pr);
     }
     fflush(stdout);
-    free(jbuf);
-    free(bufs.bufs);
+    free(pr.jbuf);
     free(files);
     free(kvs);
-    tiff_parser_free(p);
-    return failed ? 1 : 0;
+    return pr.failed ? 1 : 0;
 }
