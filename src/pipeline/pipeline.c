@@ -1,10 +1,12 @@
 /* pipeline.c - the loop side of a run: listing with backpressure, the key queue, fetch
- * slots driving the TIFF parser, and handing results to the writer thread.
+ * slots (each reads its object with a td_reader) and handing results to the writer thread;
+ * also the options' defaults and the suffix rule (pipeline.h).
  *
  * Everything here runs on one libuv loop thread except td_writer_* (writer.c). Counts that
  * bound memory: queued keys + pending list errors + keys of pages being listed never exceed
- * max_buffer_size; at most n_consumers slots exist; each slot holds one prefetch buffer and
- * the follow-up bytes of one object (at most max_header_bytes, enforced by the parser). */
+ * max_buffer_size; at most n_consumers slots exist; each slot's reader holds one prefetch
+ * buffer and the follow-up bytes of one object (at most max_header_bytes, enforced by the
+ * parser), admitted against a shared follow-up budget (slot_admit). */
 #include "pipeline.h"
 
 #include <inttypes.h>
