@@ -47,6 +47,7 @@ typedef struct {
     int calls;
     td_read_result res;
     char json[1 << 16];  /* the header as JSON, or "" */
+    char msg[512];       /* res.message points here (the reader's copy dies with it) */
     /* admit */
     int admits;
     td_reader_admit answer; /* what admit says the first time; GO afterwards */
@@ -57,6 +58,8 @@ static void read_cb(td_reader *r, const td_read_result *res, void *ud) {
     o->done = true;
     o->calls++;
     o->res = *res;
+    snprintf(o->msg, sizeof o->msg, "%s", res->message ? res->message : "");
+    o->res.message = o->msg;
     o->json[0] = '\0';
     if (res->status == TD_READ_OK) {
         char *buf = NULL;
