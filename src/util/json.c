@@ -153,6 +153,14 @@ static int parse_container(pstate *p, int depth, bool object) {
     return 0;
 }
 
+/* Skips decimal digits; how many. */
+static size_t digit_run(pstate *p) {
+    size_t start = p->pos;
+    while (p->pos < p->d->len && p->d->text[p->pos] >= '0' && p->d->text[p->pos] <= '9')
+        p->pos++;
+    return p->pos - start;
+}
+
 static int parse_value(pstate *p, int depth) {
     skip_ws(p);
     const char *t = p->d->text;
@@ -189,33 +197,18 @@ static int parse_value(pstate *p, int depth) {
         size_t s = p->pos;
         if (t[p->pos] == '-')
             p->pos++;
-        size_t digits = 0;
-        while (p->pos < len && t[p->pos] >= '0' && t[p->pos] <= '9') {
-            p->pos++;
-            digits++;
-        }
-        if (!digits)
+        if (!digit_run(p))
             return perr(p, "bad number");
         if (p->pos < len && t[p->pos] == '.') {
             p->pos++;
-            digits = 0;
-            while (p->pos < len && t[p->pos] >= '0' && t[p->pos] <= '9') {
-                p->pos++;
-                digits++;
-            }
-            if (!digits)
+            if (!digit_run(p))
                 return perr(p, "bad number");
         }
         if (p->pos < len && (t[p->pos] == 'e' || t[p->pos] == 'E')) {
             p->pos++;
             if (p->pos < len && (t[p->pos] == '+' || t[p->pos] == '-'))
                 p->pos++;
-            digits = 0;
-            while (p->pos < len && t[p->pos] >= '0' && t[p->pos] <= '9') {
-                p->pos++;
-                digits++;
-            }
-            if (!digits)
+            if (!digit_run(p))
                 return perr(p, "bad number");
         }
         p->d->tok[i].start = s;

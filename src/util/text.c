@@ -1,6 +1,7 @@
 /* text.c - hex, booleans, percent-coding, URL parts and base64 (see util.h). */
 #include "util.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 int ut_hex_val(char c) {
@@ -31,6 +32,16 @@ void ut_hex_encode(const void *data, size_t n, char *out) {
         out[2 * i + 1] = hex[p[i] & 15];
     }
     out[2 * n] = 0;
+}
+
+char *ut_strdup(const char *s) {
+    if (!s)
+        return NULL;
+    size_t n = strlen(s) + 1;
+    char *p = malloc(n);
+    if (p)
+        memcpy(p, s, n);
+    return p;
 }
 
 static char lower(char c) { return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c; }

@@ -47,6 +47,7 @@ int ut_hex_decode(const char *s, size_t n_out, uint8_t *out);
 /* Lower-case hex of data into out (2*n+1 bytes, NUL-terminated). */
 void ut_hex_encode(const void *data, size_t n, char *out);
 bool ut_strieq(const char *a, const char *b); /* ASCII case-insensitive equality */
+char *ut_strdup(const char *s); /* strdup that passes NULL through */
 /* "true"/"yes"/"y"/"on"/"1" -> 1, "false"/"no"/"n"/"off"/"0" -> 0 (any case), else -1
  * (NULL and "" included: a caller that means "unset = false" says so). */
 int ut_parse_bool(const char *v);
