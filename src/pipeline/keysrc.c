@@ -549,10 +549,18 @@ static void inv_next(td_keysrc *ks, td_keysrc_page *pg) {
 
 /* Reads a whole small file (the manifest). */
 static char *slurp(const char *path, size_t max, size_t *len, char *err, size_t errlen) {
-    char why[300];
-    char *b = ut_read_file(path, max, len, why, sizeof why);
-    if (!b)
-        errf(err, errlen, "the inventory manifest: %s", why);
+    char *b = ut_read_file(path, max, len, NULL, 0);
+    if (!b) {
+        int e = errno;
+        if (e == ENOMEM)
+            errf(err, errlen, "out of memory");
+        else if (e == EIO)
+            errf(err, errlen, "cannot read the inventory manifest '%s'", path);
+        else if (e == EFBIG)
+            errf(err, errlen, "the inventory manifest '%s' is larger than %zu bytes", path, max);
+        else
+            errf(err, errlen, "cannot open the inventory manifest '%s': %s", path, strerror(e));
+    }
     return b;
 }
 

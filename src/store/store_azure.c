@@ -215,7 +215,7 @@ static int map_status(int net_status, long http, const char *code, char *msg, si
         break;
     default:
         snprintf(msg, msglen, "%s: %s", what, net_strerror(net_status));
-        return STORE_E_NETWORK;
+        return remote_net_kind(net_status);
     }
     const char *c = code && *code ? code : NULL;
     /* Azure says AuthenticationFailed for a bad signature; azurite says AuthorizationFailure

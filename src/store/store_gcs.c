@@ -111,7 +111,7 @@ static int map_status(const gcs_store *st, int net_status, long http, const char
         break;
     default:
         snprintf(msg, msglen, "%s: %s (%.80s)", what, net_strerror(net_status), st->base_url);
-        return STORE_E_NETWORK;
+        return remote_net_kind(net_status);
     }
     char detail[160] = "";
     if ((gmsg && *gmsg) || (reason && *reason))

@@ -222,7 +222,7 @@ static int map_status(http_store *s, const net_request *nr, int status, const ch
         break;
     default:
         snprintf(em, 256, "%.255s", nr->errmsg);
-        return STORE_E_NETWORK;
+        return remote_net_kind(status);
     }
     long st = nr->http_status;
     int kind = remote_http_kind(st);

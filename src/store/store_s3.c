@@ -218,7 +218,7 @@ static int map_net_status(s3_op *op, int status, char *em) {
         break;
     default:
         snprintf(em, 256, "%.255s", nr->errmsg);
-        return STORE_E_NETWORK;
+        return remote_net_kind(status);
     }
     long st = nr->http_status;
     const char *code = (op->cur && op->cur->err_code.len) ? op->cur->err_code.p : NULL;

@@ -9,8 +9,10 @@
 char *ut_read_file(const char *path, size_t cap, size_t *len, char *err, size_t errlen) {
     FILE *f = fopen(path, "rb");
     if (!f) {
+        int e = errno;
         if (err && errlen)
-            snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+            snprintf(err, errlen, "cannot open %s: %s", path, strerror(e));
+        errno = e;
         return NULL;
     }
     /* read one byte more than cap: that is how an oversized file shows */
@@ -25,6 +27,7 @@ char *ut_read_file(const char *path, size_t cap, size_t *len, char *err, size_t 
                                             : "%s is too large",
                      path);
         free(buf);
+        errno = !buf ? ENOMEM : failed ? EIO : EFBIG;
         return NULL;
     }
     buf[n] = 0;

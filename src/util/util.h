@@ -142,7 +142,8 @@ void ut_json_escape(ut_buf *b, const char *s, size_t n);
 /* ---- files ---- */
 /* Reads a whole file of at most cap bytes into a new NUL-terminated buffer (*len, if not
  * NULL, gets its length). NULL when it cannot be opened or read, or is larger than cap,
- * with the reason in err. */
+ * with the reason in err (if not NULL) and in errno: fopen's, EFBIG (larger than cap),
+ * EIO (a read error) or ENOMEM. */
 char *ut_read_file(const char *path, size_t cap, size_t *len, char *err, size_t errlen);
 
 #endif

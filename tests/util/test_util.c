@@ -2,6 +2,7 @@
 #include "td_test.h"
 #include "util.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -285,10 +286,12 @@ static void test_file(void) {
     err[0] = 0;
     CHECK(ut_read_file(path, 9, &n, err, sizeof err) == NULL);
     CHECK(strstr(err, "too large") != NULL, "%s", err);
+    CHECK(errno == EFBIG);
     remove(path);
     err[0] = 0;
     CHECK(ut_read_file(path, 10, &n, err, sizeof err) == NULL);
     CHECK(strstr(err, "cannot open") != NULL, "%s", err);
+    CHECK(errno == ENOENT);
 }
 
 int main(int argc, char **argv) {
