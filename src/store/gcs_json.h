@@ -1,7 +1,5 @@
-/* gcs_json.h - a minimal, bounded JSON reader (internal): enough for Google Cloud Storage's
- * objects.list pages, service-account keys and OAuth token responses. The whole document
- * is tokenised at once (callers cap the body size), into a flat array of tokens where each
- * container knows where its subtree ends, so lookups need no allocation. */
+/* gcs_json.h - the Google Cloud Storage documents (internal): objects.list pages and error
+ * bodies, read with src/util's bounded JSON reader (ut_json). */
 #ifndef STORE_GCS_JSON_H
 #define STORE_GCS_JSON_H
 
