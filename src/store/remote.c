@@ -165,3 +165,28 @@ int remote_net_kind(int net_status) {
         return STORE_E_NETWORK;
     }
 }
+
+int remote_net_failure(int net_status, const char *what, const char *endpoint, char *msg,
+                       size_t msglen) {
+    int kind = remote_net_kind(net_status);
+    switch (kind) {
+    case STORE_OK:
+        break;
+    case STORE_E_CANCELED:
+        snprintf(msg, msglen, "%s: canceled", what);
+        break;
+    case STORE_E_TIMEOUT:
+        snprintf(msg, msglen, "%s: timed out", what);
+        break;
+    case STORE_E_NOMEM:
+        snprintf(msg, msglen, "%s: out of memory", what);
+        break;
+    case STORE_E_PROTOCOL:
+        snprintf(msg, msglen, "%s: response too large", what);
+        break;
+    default:
+        snprintf(msg, msglen, "%s: %s (%.80s)", what, net_strerror(net_status), endpoint);
+        break;
+    }
+    return kind;
+}

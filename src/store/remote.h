@@ -71,6 +71,12 @@ int remote_option_find(const remote_backend *be, const char *key);
 int remote_engine_new(net_engine **out, uv_loop_t *loop, const store_options *opts,
                       const char *user_agent, const char *what, char *err, size_t errlen);
 
+/* A transfer that failed without an HTTP status (net_status != NET_E_HTTP; NET_OK gives
+ * STORE_OK and no message): its kind, and "what: reason" in msg, naming endpoint (a URL
+ * without secrets) for connection failures. */
+int remote_net_failure(int net_status, const char *what, const char *endpoint, char *msg,
+                       size_t msglen);
+
 /* The table above. */
 int remote_http_kind(long http_status);
 /* A failed engine status (not NET_E_HTTP) -> store error kind. */

@@ -190,33 +190,9 @@ static int build_target(az_op *op, const char *key, size_t key_len) {
 
 static int map_status(int net_status, long http, const char *code, char *msg, size_t msglen,
                       const char *what, const az_store *st) {
-    switch (net_status) {
-    case NET_OK:
-        return STORE_OK;
-    case NET_E_CANCELED:
-        snprintf(msg, msglen, "%s: canceled", what);
-        return STORE_E_CANCELED;
-    case NET_E_TIMEOUT:
-        snprintf(msg, msglen, "%s: timed out", what);
-        return STORE_E_TIMEOUT;
-    case NET_E_NOMEM:
-        snprintf(msg, msglen, "%s: out of memory", what);
-        return STORE_E_NOMEM;
-    case NET_E_CONNECT:
-    case NET_E_DNS:
-    case NET_E_TLS:
-        /* the endpoint (never a SAS: that lives in the query) tells where it went */
-        snprintf(msg, msglen, "%s: %s (%.80s)", what, net_strerror(net_status), st->base_url);
-        return STORE_E_NETWORK;
-    case NET_E_TOO_BIG:
-        snprintf(msg, msglen, "%s: response too large", what);
-        return STORE_E_PROTOCOL;
-    case NET_E_HTTP:
-        break;
-    default:
-        snprintf(msg, msglen, "%s: %s", what, net_strerror(net_status));
-        return remote_net_kind(net_status);
-    }
+    /* the endpoint (never a SAS: that lives in the query) tells where it went */
+    if (net_status != NET_E_HTTP)
+        return remote_net_failure(net_status, what, st->base_url, msg, msglen);
     const char *c = code && *code ? code : NULL;
     /* Azure says AuthenticationFailed for a bad signature; azurite says AuthorizationFailure
      * (with the same text), which Azure also uses for network-rule refusals */

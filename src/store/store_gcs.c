@@ -92,27 +92,8 @@ static void op_finish(gcs_op *op, int net_status);
 
 static int map_status(const gcs_store *st, int net_status, long http, const char *gmsg,
                       const char *reason, char *msg, size_t msglen, const char *what) {
-    switch (net_status) {
-    case NET_OK:
-        return STORE_OK;
-    case NET_E_CANCELED:
-        snprintf(msg, msglen, "%s: canceled", what);
-        return STORE_E_CANCELED;
-    case NET_E_TIMEOUT:
-        snprintf(msg, msglen, "%s: timed out", what);
-        return STORE_E_TIMEOUT;
-    case NET_E_NOMEM:
-        snprintf(msg, msglen, "%s: out of memory", what);
-        return STORE_E_NOMEM;
-    case NET_E_TOO_BIG:
-        snprintf(msg, msglen, "%s: response too large", what);
-        return STORE_E_PROTOCOL;
-    case NET_E_HTTP:
-        break;
-    default:
-        snprintf(msg, msglen, "%s: %s (%.80s)", what, net_strerror(net_status), st->base_url);
-        return remote_net_kind(net_status);
-    }
+    if (net_status != NET_E_HTTP)
+        return remote_net_failure(net_status, what, st->base_url, msg, msglen);
     char detail[160] = "";
     if ((gmsg && *gmsg) || (reason && *reason))
         snprintf(detail, sizeof detail, " (%s%s%.120s)", reason ? reason : "",

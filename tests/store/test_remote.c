@@ -36,6 +36,14 @@ static void test_status_table(void) {
     CHECK(remote_net_kind(NET_E_TIMEOUT) == STORE_E_TIMEOUT);
     CHECK(remote_net_kind(NET_E_DNS) == STORE_E_NETWORK);
     CHECK(remote_net_kind(NET_E_CANCELED) == STORE_E_CANCELED);
+    char msg[128] = "";
+    CHECK(remote_net_failure(NET_OK, "x", "http://e", msg, sizeof msg) == STORE_OK && !msg[0]);
+    CHECK(remote_net_failure(NET_E_DNS, "reading k", "http://e", msg, sizeof msg) ==
+          STORE_E_NETWORK);
+    CHECK(strstr(msg, "reading k: ") == msg && strstr(msg, "(http://e)"), "%s", msg);
+    CHECK(remote_net_failure(NET_E_TIMEOUT, "k", "http://e", msg, sizeof msg) ==
+          STORE_E_TIMEOUT);
+    CHECK_STR(msg, "k: timed out");
 }
 
 /* skip_signature and its aliases: the same values accepted and refused everywhere */
