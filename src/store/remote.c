@@ -64,12 +64,14 @@ int remote_options_parse(const remote_backend *be, const store_options *opts,
         if (slot < 0) {
             char known[200] = "";
             size_t used = 0;
-            for (size_t j = 0; j < be->n_opts && used + 1 < sizeof known; j++) {
+            for (size_t j = 0; j < be->n_opts; j++) {
                 if (be->opts[j].flags & (REMOTE_IGNORED | REMOTE_UNSUPPORTED))
                     continue;
+                const char *name = be->opts[j].names[0];
+                bool fits = used + strlen(name) + sizeof ", , ..." <= sizeof known;
                 int w = snprintf(known + used, sizeof known - used, "%s%s", used ? ", " : "",
-                                 be->opts[j].names[0]);
-                if (w < 0)
+                                 fits ? name : "...");
+                if (w < 0 || !fits)
                     break;
                 used += (size_t)w;
             }
