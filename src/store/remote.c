@@ -192,3 +192,24 @@ int remote_net_failure(int net_status, const char *what, const char *endpoint, c
     }
     return kind;
 }
+
+void remote_get_init(net_request *nr, const char *url, store_get_req *req,
+                         net_prepare_cb prepare, net_done_cb cb, void *data) {
+    nr->method = "GET";
+    nr->url = url;
+    nr->has_range = true;
+    nr->range_offset = req->offset;
+    nr->range_length = req->length;
+    nr->buf = req->buf;
+    nr->buf_cap = (size_t)req->length;
+    nr->prepare = prepare;
+    nr->cb = cb;
+    nr->data = data;
+}
+
+void remote_get_result(store_get_req *req, const net_request *nr) {
+    req->http_status = (int)nr->http_status;
+    req->attempts = nr->attempts;
+    req->object_size = nr->total_size;
+    req->got = 0;
+}

@@ -18,6 +18,7 @@
 #ifndef STORE_REMOTE_H
 #define STORE_REMOTE_H
 
+#include "net.h"
 #include "store_impl.h"
 #include "util.h"
 
@@ -81,6 +82,17 @@ int remote_net_failure(int net_status, const char *what, const char *endpoint, c
 int remote_http_kind(long http_status);
 /* A failed engine status (not NET_E_HTTP) -> store error kind. */
 int remote_net_kind(int net_status);
+
+/* ---- ranged GET through the engine (the engine retries) ---- */
+/* Sets nr up to GET url's bytes [req->offset, req->offset + req->length) straight into
+ * req->buf. The engine stops a server that ignores Range once buf is full, so no backend
+ * reads more than asked (what such a 200 means is the backend's call, in its done cb). */
+void remote_get_init(net_request *nr, const char *url, store_get_req *req,
+                         net_prepare_cb prepare, net_done_cb cb, void *data);
+
+/* Copies the engine's account of a finished read into req. got is left 0: only the backend
+ * knows whether the bytes in buf are the object's or an error page. */
+void remote_get_result(store_get_req *req, const net_request *nr);
 
 /* The option tables of the backends, for store_option_is_secret. */
 extern const remote_backend store_s3_backend, store_azure_backend, store_gcs_backend,

@@ -55,27 +55,6 @@ bool store__get_valid(const store_get_req *req) {
            req->offset <= UINT64_MAX - req->length;
 }
 
-void store__get_net_init(net_request *nr, const char *url, store_get_req *req,
-                         net_prepare_cb prepare, net_done_cb cb, void *data) {
-    nr->method = "GET";
-    nr->url = url;
-    nr->has_range = true;
-    nr->range_offset = req->offset;
-    nr->range_length = req->length;
-    nr->buf = req->buf;
-    nr->buf_cap = (size_t)req->length;
-    nr->prepare = prepare;
-    nr->cb = cb;
-    nr->data = data;
-}
-
-void store__get_net_result(store_get_req *req, const net_request *nr) {
-    req->http_status = (int)nr->http_status;
-    req->attempts = nr->attempts;
-    req->object_size = nr->total_size;
-    req->got = 0;
-}
-
 /* The backend table: one line per URL scheme. A URL without a scheme is a local path. The
  * https://ACCOUNT.blob.core.windows.net/ URLs are Azure's (checked before the table). */
 static const struct {

@@ -422,7 +422,7 @@ static void get_done(net_request *nr, int status) {
     az_op *op = nr->data;
     az_store *st = op->st;
     store_get_req *req = op->greq;
-    store__get_net_result(req, nr);
+    remote_get_result(req, nr);
     char what[200];
     snprintf(what, sizeof what, "reading %s/%.120s", st->base.url, req->key);
     int rc;
@@ -481,7 +481,7 @@ static int az_get(store *s, store_get_req *req) {
         return store__fail(req->errmsg, sizeof req->errmsg, STORE_E_CONFIG,
                            "reading %s/%.100s: request URL too long", st->base.url, req->key);
     }
-    store__get_net_init(&op->nr, op->url.p, req, az_prepare, get_done, op);
+    remote_get_init(&op->nr, op->url.p, req, az_prepare, get_done, op);
     req->priv = op;
     store__get_reset(req);
     int rc = net_start(st->net, &op->nr);

@@ -497,7 +497,7 @@ static void get_finish(gcs_op *op, int status) {
     gcs_store *st = op->st;
     store_get_req *req = op->greq;
     net_request *nr = &op->nr;
-    store__get_net_result(req, nr);
+    remote_get_result(req, nr);
     char what[200];
     snprintf(what, sizeof what, "reading %s/%.120s", st->base.url, req->key);
     int rc;
@@ -558,7 +558,7 @@ static int gcs_get(store *s, store_get_req *req) {
         return store__fail(req->errmsg, sizeof req->errmsg, STORE_E_CONFIG,
                            "reading %s/%.100s: request URL too long", st->base.url, req->key);
     }
-    store__get_net_init(&op->nr, op->url.p, req, op_prepare, net_done, op);
+    remote_get_init(&op->nr, op->url.p, req, op_prepare, net_done, op);
     req->priv = op;
     store__get_reset(req);
     int rc = op_submit(op);

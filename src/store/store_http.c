@@ -319,7 +319,7 @@ static void get_done(net_request *nr, int status) {
     hg_op *op = nr->data;
     http_store *s = op->s;
     store_get_req *g = op->g;
-    store__get_net_result(g, nr);
+    remote_get_result(g, nr);
     int st;
     if (status == NET_E_HTTP && nr->http_status == 416) {
         st = STORE_OK; /* the object ends before offset: nothing to read */
@@ -364,7 +364,7 @@ static int http_get(store *base, store_get_req *g) {
     }
     net_request *nr = &op->nr;
     /* at offset 0 the engine stops a 200 to this Range once buf is full */
-    store__get_net_init(nr, op->url.p, g, get_prepare, get_done, op);
+    remote_get_init(nr, op->url.p, g, get_prepare, get_done, op);
     if (g->offset != 0) {
         /* Range sent as a plain header: the engine's own Range handling gives up on a 200
          * at an offset, where this store can still skip forward */

@@ -4,13 +4,12 @@
  * dispatches the public calls through it. To add a backend: write store_<name>.c with
  * `int store_<name>_open(store **out, uv_loop_t *loop, const char *url,
  *  const store_options *opts, char *err, size_t errlen)`, declare it below, and add one
- * line to the backend table in store.c. */
+ * line to the backend table in store.c. A networked backend also declares its option table
+ * (a remote_backend, remote.h) and stands on that core for options, engine and errors. */
 #ifndef STORE_STORE_IMPL_H
 #define STORE_STORE_IMPL_H
 
 #include "store.h"
-
-#include "net.h"
 
 typedef struct store_vtable {
     void (*close)(store *s);
@@ -65,15 +64,5 @@ void store__get_reset(store_get_req *req);
  * empty, fits in memory (buf_cap is a size_t) and does not wrap past 2^64 (the engine sends
  * offset+length-1 as the Range end). */
 bool store__get_valid(const store_get_req *req);
-
-/* Sets nr up to GET url's bytes [req->offset, req->offset + req->length) straight into
- * req->buf. The engine stops a server that ignores Range once buf is full, so no backend
- * reads more than asked (what such a 200 means is the backend's call, in its done cb). */
-void store__get_net_init(net_request *nr, const char *url, store_get_req *req,
-                         net_prepare_cb prepare, net_done_cb cb, void *data);
-
-/* Copies the engine's account of a finished read into req. got is left 0: only the backend
- * knows whether the bytes in buf are the object's or an error page. */
-void store__get_net_result(store_get_req *req, const net_request *nr);
 
 #endif

@@ -279,7 +279,7 @@ static void get_done(net_request *nr, int status) {
     s3_op *op = nr->data;
     s3_store *s = op->s;
     store_get_req *g = op->get;
-    store__get_net_result(g, nr);
+    remote_get_result(g, nr);
     int st;
     if (status == NET_E_HTTP && nr->http_status == 416) {
         st = STORE_OK; /* the object ends before offset: nothing to read */
@@ -316,7 +316,7 @@ static int s3_get(store *base, store_get_req *g) {
         return STORE_E_NOMEM;
     }
     ut_buf_free(&key);
-    store__get_net_init(&op->nr, op->parts.url.p, g, on_prepare, get_done, op);
+    remote_get_init(&op->nr, op->parts.url.p, g, on_prepare, get_done, op);
     g->priv = op;
     s->in_flight++;
     int rc = start_op(op);
