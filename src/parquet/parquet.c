@@ -289,7 +289,7 @@ int pq__emit(pq_writer *w, const void *p, size_t n)
 {
     if (n && w->sink.write(w->sink.ctx, p, n))
         return pq__fail(w, PQ_E_SINK, true, INT_MIN, "the byte sink failed after %llu bytes",
-                    (unsigned long long)w->pos);
+                        (unsigned long long)w->pos);
     w->pos += n;
     return PQ_OK;
 }

@@ -39,7 +39,7 @@ static int write_page(pq_writer *w, col *c, chunk_acc *a, int type, size_t num_v
         clen = ZSTD_compressCCtx(w->zc, w->comp.p, cap, body, blen, w->o.zstd_level);
         if (ZSTD_isError(clen))
             return pq__fail(w, PQ_E_CODEC, true, c->leaf, "zstd compression failed: %s",
-                        ZSTD_getErrorName(clen));
+                            ZSTD_getErrorName(clen));
         body = w->comp.p;
     }
     if (clen > INT32_MAX || num_values > INT32_MAX)

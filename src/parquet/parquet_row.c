@@ -317,10 +317,10 @@ static int list_push(pq_writer *w, int node, pq_type t, const void *p, size_t n,
     } else {
         if (c->type != t)
             return pq__fail(w, PQ_E_USAGE, false, node, "%s on a list of %s", fn,
-                        type_name(c->type));
+                            type_name(c->type));
         if (n > MAX_VALUE_BYTES)
             return pq__fail(w, PQ_E_USAGE, false, node, "%s: value of %zu bytes is too long", fn,
-                        n);
+                            n);
         if (put_level(c, u->count ? 1 : 0, c->max_def) || put_value(w, c, p, n))
             return pq__fail(w, PQ_E_NOMEM, true, node, "%s: out of memory", fn);
     }
@@ -380,7 +380,7 @@ static int set_list(pq_writer *w, int node, pq_type t, const void *v, size_t n, 
         return rc;
     if (w->c[w->u[node].col0].type != t)
         return pq__fail(w, PQ_E_USAGE, false, node, "%s on a list of %s", fn,
-                    type_name(w->c[w->u[node].col0].type));
+                        type_name(w->c[w->u[node].col0].type));
     if (n && !v)
         return pq__fail(w, PQ_E_USAGE, false, node, "%s: NULL values", fn);
     if ((rc = pq_list_begin(w, node)))
