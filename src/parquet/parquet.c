@@ -60,6 +60,8 @@ void pq__buf_free(buf *b)
     b->len = b->cap = 0;
 }
 
+/* ------------------------------------------------------------------ errors */
+
 int pq__fail(pq_writer *w, int code, bool sticky, int node, const char *fmt, ...)
 {
     char path[256] = "";
@@ -285,6 +287,8 @@ bad:
     return rc;
 }
 
+/* ------------------------------------------------------------------ byte sink */
+
 int pq__emit(pq_writer *w, const void *p, size_t n)
 {
     if (n && w->sink.write(w->sink.ctx, p, n))
@@ -294,7 +298,7 @@ int pq__emit(pq_writer *w, const void *p, size_t n)
     return PQ_OK;
 }
 
-/* Compresses w->page and writes header + body. */
+/* ------------------------------------------------------------------ row groups */
 
 static void col_reset(col *c)
 {

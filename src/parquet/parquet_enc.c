@@ -85,6 +85,7 @@ static int bit_width(uint64_t max)
 DEFINE_RLE(rle_u8, uint8_t)
 DEFINE_RLE(rle_u32, uint32_t)
 
+/* Levels: their byte length (4 bytes LE), then the hybrid runs at the bit width of max. */
 int pq__put_levels(buf *b, const uint8_t *lv, size_t n, int max)
 {
     size_t at = b->len;
@@ -95,9 +96,6 @@ int pq__put_levels(buf *b, const uint8_t *lv, size_t n, int max)
     memcpy(b->p + at, &len, 4);
     return 0;
 }
-
-/* One data page of levels [l0, l1): values are idx[v0..v0+nv) (dict) or the PLAIN bytes
- * [b0, b1) holding nv values. */
 
 /* Bit width of the largest index (at least 1), then the indices. */
 int pq__put_dict_indices(buf *b, const uint32_t *idx, size_t n, size_t n_dict)

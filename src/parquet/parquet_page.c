@@ -16,6 +16,7 @@ typedef struct chunk_acc {
     int n_dict_pages, n_dict_data_pages, n_plain_pages;
 } chunk_acc;
 
+/* Compresses w->page and writes header + body. */
 static int write_page(pq_writer *w, col *c, chunk_acc *a, int type, size_t num_values, int enc)
 {
     const uint8_t *body = w->page.p;
@@ -81,6 +82,8 @@ static int write_page(pq_writer *w, col *c, chunk_acc *a, int type, size_t num_v
     return rc;
 }
 
+/* One data page of levels [l0, l1): values are idx[v0..v0+nv) (dict) or the PLAIN bytes
+ * [b0, b1) holding nv values. */
 static int data_page(pq_writer *w, col *c, chunk_acc *a, size_t l0, size_t l1, bool dict,
                      size_t v0, size_t nv, size_t b0, size_t b1, uint64_t first_row)
 {
@@ -169,6 +172,8 @@ static int page_run(pq_writer *w, col *c, chunk_acc *a, size_t l0, size_t l1, bo
     *row = r;
     return PQ_OK;
 }
+
+/* ------------------------------------------------------------------ column chunk */
 
 int pq__write_chunk(pq_writer *w, col *c, int64_t *unc_total, int64_t *comp_total)
 {
