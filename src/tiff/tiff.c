@@ -18,22 +18,6 @@
  * - Compatibility with tifffile (what shared/corpus/expected.jsonl was made with): entries with
  *   an unknown type code are skipped, out-of-line values with offset < 8 or past the end of the
  *   object are dropped (both with a warning), duplicates: the first usable entry wins.
- *
- * header_bytes: the smallest non-zero strip/tile data offset found in offset arrays that are
- * inline in their entry or already fed (never fetched for this), over every IFD of the main
- * chain whose entries are fed (IFDs >= 1: at most SCAN_BUDGET entries and offsets per object);
- * if there is none, the end of the furthest IFD structure (entry count + entries + next
- * pointer) or IFD-0 value read, whichever is larger.
- *
- * GeoKeys: a key goes to its named field only when stored as async-tiff expects it (SHORT
- * keys in the directory itself, location 0 or 34735 with one value; DOUBLE keys one value in
- * GeoDoubleParams; ASCII keys in GeoAsciiParams). Anything else - a named DOUBLE key with
- * several values, a SHORT key stored as a double, ... - keeps its full value in
- * geokeys_other (with a warning), as do ids without a name. Keys pointing outside their array,
- * into a missing or wrongly typed params tag, or with an unknown location are dropped with a
- * warning; NumberOfKeys larger than the directory is cut to what it holds (warning); a later
- * duplicate key id is ignored (warning). A directory that is not SHORT[>= 4] is not used:
- * 34735-34737 then appear in other_tags.
  */
 #include "tiff_internal.h"
 

@@ -1,6 +1,12 @@
 /* tiff_chain.c - the main IFD chain after IFD 0: counting IFDs (cycle-safe, max_ifds), why
  * the walk stopped, and the header_bytes scan of strip / tile offset arrays (of every IFD
  * whose entries are already fed). Its state (p->ch) is kept across passes.
+ *
+ * header_bytes: the smallest non-zero strip/tile data offset found in offset arrays that are
+ * inline in their entry or already fed (never fetched for this), over every IFD of the main
+ * chain whose entries are fed (IFDs >= 1: at most SCAN_BUDGET entries and offsets per object);
+ * if there is none, the end of the furthest IFD structure (entry count + entries + next
+ * pointer) or IFD-0 value read, whichever is larger.
  */
 #include "tiff_internal.h"
 

@@ -1,6 +1,15 @@
 /* tiff_geo.c - GeoTIFF: GeoKeyDirectory (34735) with GeoDoubleParams (34736) and
- * GeoAsciiParams (34737) into the named GeoKeys (TIFF_GEOKEYS) and geokeys_other, by the
- * rules in tiff.c's top comment.
+ * GeoAsciiParams (34737) into the named GeoKeys (TIFF_GEOKEYS) and geokeys_other.
+ *
+ * GeoKeys: a key goes to its named field only when stored as async-tiff expects it (SHORT
+ * keys in the directory itself, location 0 or 34735 with one value; DOUBLE keys one value in
+ * GeoDoubleParams; ASCII keys in GeoAsciiParams). Anything else - a named DOUBLE key with
+ * several values, a SHORT key stored as a double, ... - keeps its full value in
+ * geokeys_other (with a warning), as do ids without a name. Keys pointing outside their array,
+ * into a missing or wrongly typed params tag, or with an unknown location are dropped with a
+ * warning; NumberOfKeys larger than the directory is cut to what it holds (warning); a later
+ * duplicate key id is ignored (warning). A directory that is not SHORT[>= 4] is not used:
+ * 34735-34737 then appear in other_tags.
  */
 #include "tiff_internal.h"
 
