@@ -37,6 +37,7 @@ static void geo_other(tiff_parser *p, unsigned id, unsigned type, uint64_t count
     }
 }
 
+/* kdd, dpd, apd: the arrays' bytes; dp / ap are only read when dpd / apd are (else NULL). */
 static void parse_geokeys(tiff_parser *p, const ent *kd, const ent *dp, const ent *ap,
                           const uint8_t *kdd, const uint8_t *dpd, const uint8_t *apd) {
     size_t nshort = (size_t)kd->count;
@@ -176,58 +177,56 @@ static void parse_geokeys(tiff_parser *p, const ent *kd, const ent *dp, const en
 /* The three GeoTIFF tags of IFD 0 (NULL: absent): the directory and its params arrays are
  * read (or their needs recorded) and parsed once all three are here; unusable ones go to
  * other_tags. */
-void tiff__geotiff(tiff_parser *p, const ent *kdp, const ent *dpp, const ent *app) {
-    static const ent none;
-    ent kd = kdp ? *kdp : none, dp = dpp ? *dpp : none, ap = app ? *app : none;
-    int geo_ok = kdp && kd.type == 3 && kd.count >= 4;
-    if (kdp && !geo_ok)
+void tiff__geotiff(tiff_parser *p, const ent *kd, const ent *dp, const ent *ap) {
+    int geo_ok = kd && kd->type == 3 && kd->count >= 4;
+    if (kd && !geo_ok)
         tiff__warn(p, "tag 34735 at %llu: GeoKeyDirectory with type %u count %llu is unusable; "
                       "kept in other_tags",
-                   (unsigned long long)kd.eoff, kd.type, (unsigned long long)kd.count);
+                   (unsigned long long)kd->eoff, kd->type, (unsigned long long)kd->count);
     if (geo_ok) {
         const uint8_t *kdd = NULL, *dpd = NULL, *apd = NULL;
         avail ak = AV_OK, ad = AV_OK, aa = AV_OK;
-        if (kd.vsize > p->lim.max_memory) ak = AV_DENIED;
-        else ak = tiff__entry_bytes(p, &kd, kd.vsize, &kdd);
-        if (dpp) {
-            if (dp.type != 12) {
+        if (kd->vsize > p->lim.max_memory) ak = AV_DENIED;
+        else ak = tiff__entry_bytes(p, kd, kd->vsize, &kdd);
+        if (dp) {
+            if (dp->type != 12) {
                 tiff__warn(p, "tag 34736 at %llu: GeoDoubleParams of type %u (expected 12) not "
                               "used; kept in other_tags",
-                           (unsigned long long)dp.eoff, dp.type);
-                tiff__add_other(p, &dp);
+                           (unsigned long long)dp->eoff, dp->type);
+                tiff__add_other(p, dp);
                 ad = AV_PAST_END;
-            } else if (dp.vsize > p->lim.max_memory) {
+            } else if (dp->vsize > p->lim.max_memory) {
                 ad = AV_DENIED;
             } else {
-                ad = tiff__entry_bytes(p, &dp, dp.vsize, &dpd);
+                ad = tiff__entry_bytes(p, dp, dp->vsize, &dpd);
             }
-            if (ad == AV_DENIED || (ad == AV_PAST_END && dp.type == 12))
-                tiff__warn_unavailable(p, &dp, ad);
+            if (ad == AV_DENIED || (ad == AV_PAST_END && dp->type == 12))
+                tiff__warn_unavailable(p, dp, ad);
         }
-        if (app) {
-            if (ap.type != 2) {
+        if (ap) {
+            if (ap->type != 2) {
                 tiff__warn(p, "tag 34737 at %llu: GeoAsciiParams of type %u (expected 2) not used; "
                               "kept in other_tags",
-                           (unsigned long long)ap.eoff, ap.type);
-                tiff__add_other(p, &ap);
+                           (unsigned long long)ap->eoff, ap->type);
+                tiff__add_other(p, ap);
                 aa = AV_PAST_END;
-            } else if (ap.vsize > p->lim.max_memory) {
+            } else if (ap->vsize > p->lim.max_memory) {
                 aa = AV_DENIED;
             } else {
-                aa = tiff__entry_bytes(p, &ap, ap.vsize, &apd);
+                aa = tiff__entry_bytes(p, ap, ap->vsize, &apd);
             }
-            if (aa == AV_DENIED || (aa == AV_PAST_END && ap.type == 2))
-                tiff__warn_unavailable(p, &ap, aa);
+            if (aa == AV_DENIED || (aa == AV_PAST_END && ap->type == 2))
+                tiff__warn_unavailable(p, ap, aa);
         }
         if (ak != AV_OK && ak != AV_MISSING) {
-            tiff__warn_unavailable(p, &kd, ak);
+            tiff__warn_unavailable(p, kd, ak);
         } else if (ak == AV_OK && ad != AV_MISSING && aa != AV_MISSING && !p->pass_missing) {
-            parse_geokeys(p, &kd, &dp, &ap, kdd, ad == AV_OK ? dpd : NULL,
+            parse_geokeys(p, kd, dp, ap, kdd, ad == AV_OK ? dpd : NULL,
                           aa == AV_OK ? apd : NULL);
         }
     } else {
-        if (kdp) tiff__add_other(p, &kd);
-        if (dpp) tiff__add_other(p, &dp);
-        if (app) tiff__add_other(p, &ap);
+        if (kd) tiff__add_other(p, kd);
+        if (dp) tiff__add_other(p, dp);
+        if (ap) tiff__add_other(p, ap);
     }
 }
