@@ -43,8 +43,10 @@ struct td_keysrc {
     bool eof;
     bool done;
     /* inventory */
-    char **files;        /* resolved data file paths */
+    char **files;        /* resolved data file paths, or the manifest's keys with open_data */
     size_t n_files, next_file;
+    td_keysrc_open_fn open_data; /* NULL: files are paths */
+    void *open_ctx;
     int n_cols, c_key, c_size, c_mtime, c_etag, c_latest, c_delete;
     char *s3_prefix;     /* "prefix/" of an s3 store ("" = the whole bucket), NULL if not s3 */
     char *field;         /* a record's unquoted fields, back to back */
@@ -141,13 +143,9 @@ void td_keysrc_close(td_keysrc *ks) {
 
 const char *td_keysrc_name(const td_keysrc *ks) { return ks->name; }
 
-/* Opens path ("-" = stdin) for gz reading: plain and gzip (one or more members) alike. */
-static gzFile open_gz(const char *path, char *err, size_t errlen) {
-    int fd = strcmp(path, "-") == 0 ? dup(STDIN_FILENO) : open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        errf(err, errlen, "cannot open '%s': %s", path, strerror(errno));
-        return NULL;
-    }
+/* gz reading of fd (taken over: closed on failure): plain and gzip (one or more members)
+ * alike. path names it in messages. */
+static gzFile open_gz_fd(int fd, const char *path, char *err, size_t errlen) {
     struct stat st;
     if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
         close(fd);
@@ -162,6 +160,16 @@ static gzFile open_gz(const char *path, char *err, size_t errlen) {
     }
     gzbuffer(gz, 256u << 10);
     return gz;
+}
+
+/* Opens path ("-" = stdin) for gz reading. */
+static gzFile open_gz(const char *path, char *err, size_t errlen) {
+    int fd = strcmp(path, "-") == 0 ? dup(STDIN_FILENO) : open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        errf(err, errlen, "cannot open '%s': %s", path, strerror(errno));
+        return NULL;
+    }
+    return open_gz_fd(fd, path, err, errlen);
 }
 
 /* Appends bytes to the page arena; returns the offset or SIZE_MAX when out of memory. */
@@ -288,16 +296,16 @@ static int list_line(td_keysrc *ks, const char *s, size_t n, td_keysrc_page *pg)
     return add_entry(ks, s, n, UINT64_MAX, INT64_MIN, NULL, 0);
 }
 
-int td_keysrc_open_list(td_keysrc **out, const char *path, const td_keysrc_options *o,
-                        char *err, size_t errlen) {
+int td_keysrc_open_list_fd(td_keysrc **out, int fd, const char *name,
+                           const td_keysrc_options *o, char *err, size_t errlen) {
     *out = NULL;
-    bool in = strcmp(path, "-") == 0;
-    td_keysrc *ks = ks_new(SRC_LIST, in ? "stdin" : path, o);
+    td_keysrc *ks = ks_new(SRC_LIST, name, o);
     if (!ks) {
+        close(fd);
         errf(err, errlen, "out of memory");
         return STORE_E_NOMEM;
     }
-    ks->gz = open_gz(path, err, errlen);
+    ks->gz = open_gz_fd(fd, name, err, errlen);
     if (!ks->gz) {
         td_keysrc_close(ks);
         return STORE_E_IO;
@@ -305,6 +313,18 @@ int td_keysrc_open_list(td_keysrc **out, const char *path, const td_keysrc_optio
     ks->cur = ks->name;
     *out = ks;
     return 0;
+}
+
+int td_keysrc_open_list(td_keysrc **out, const char *path, const td_keysrc_options *o,
+                        char *err, size_t errlen) {
+    *out = NULL;
+    bool in = strcmp(path, "-") == 0;
+    int fd = in ? dup(STDIN_FILENO) : open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        errf(err, errlen, "cannot open '%s': %s", path, strerror(errno));
+        return STORE_E_IO;
+    }
+    return td_keysrc_open_list_fd(out, fd, in ? "stdin" : path, o, err, errlen);
 }
 
 static void list_next(td_keysrc *ks, td_keysrc_page *pg) {
@@ -497,7 +517,16 @@ static int open_next_file(td_keysrc *ks, td_keysrc_page *pg) {
         return 1;
     }
     ks->cur = ks->files[ks->next_file++];
-    ks->gz = open_gz(ks->cur, pg->errmsg, sizeof pg->errmsg);
+    if (ks->open_data) {
+        int fd = ks->open_data(ks->open_ctx, ks->cur);
+        if (fd < 0)
+            errf(pg->errmsg, sizeof pg->errmsg, "cannot open the inventory data file '%s': %s",
+                 ks->cur, strerror(errno));
+        else
+            ks->gz = open_gz_fd(fd, ks->cur, pg->errmsg, sizeof pg->errmsg);
+    } else {
+        ks->gz = open_gz(ks->cur, pg->errmsg, sizeof pg->errmsg);
+    }
     if (!ks->gz) {
         pg->status = STORE_E_IO;
         return -1;
@@ -547,21 +576,55 @@ static void inv_next(td_keysrc *ks, td_keysrc_page *pg) {
     }
 }
 
-/* Reads a whole small file (the manifest). */
-static char *slurp(const char *path, size_t max, size_t *len, char *err, size_t errlen) {
-    char *b = ut_read_file(path, max, len, NULL, 0);
-    if (!b) {
-        int e = errno;
-        if (e == ENOMEM)
-            errf(err, errlen, "out of memory");
-        else if (e == EIO)
-            errf(err, errlen, "cannot read the inventory manifest '%s'", path);
-        else if (e == EFBIG)
-            errf(err, errlen, "the inventory manifest '%s' is larger than %zu bytes", path, max);
-        else
-            errf(err, errlen, "cannot open the inventory manifest '%s': %s", path, strerror(e));
+/* Reads the whole manifest (at most max bytes) from fd, NUL-terminated; closes fd. The
+ * buffer grows with what is read, so a small manifest costs little. Returns NULL with a
+ * message in err. */
+static char *slurp_fd(int fd, const char *path, size_t max, size_t *len, char *err,
+                      size_t errlen) {
+    struct stat st;
+    char *b = NULL;
+    size_t n = 0, cap = 0;
+    if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+        errf(err, errlen, "the inventory manifest '%s' is a directory, not a file", path);
+        goto fail;
     }
+    for (;;) {
+        if (n == cap) {
+            /* one byte past max is how an oversized manifest shows */
+            size_t ncap = cap ? (cap > max / 2 ? max + 1 : cap * 2) : 65536;
+            if (ncap <= cap) {
+                errf(err, errlen, "the inventory manifest '%s' is larger than %zu bytes", path,
+                     max);
+                goto fail;
+            }
+            char *nb = realloc(b, ncap + 1);
+            if (!nb) {
+                errf(err, errlen, "out of memory");
+                goto fail;
+            }
+            b = nb;
+            cap = ncap;
+        }
+        ssize_t r = read(fd, b + n, cap - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            errf(err, errlen, "cannot read the inventory manifest '%s': %s", path,
+                 strerror(errno));
+            goto fail;
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+    }
+    close(fd);
+    b[n] = '\0';
+    *len = n;
     return b;
+fail:
+    close(fd);
+    free(b);
+    return NULL;
 }
 
 static bool is_file(const char *p) {
@@ -572,17 +635,16 @@ static bool is_file(const char *p) {
 /* A data file's key is relative to the inventory's destination bucket. Locally: DIR/key for
  * DIR the manifest's folder or one of its parents (a copy of the destination bucket), else
  * the key's last component beside the manifest (a flat copy). */
-static char *resolve_data(const char *mdir, const char *key, char *err, size_t errlen) {
-    size_t kl = strlen(key);
+static bool relative_key(const char *key) {
     bool up = false; /* a ".." component */
     for (const char *c = key; *c; c += strcspn(c, "/"), c += *c == '/')
         if (c[0] == '.' && c[1] == '.' && (c[2] == '/' || c[2] == '\0'))
             up = true;
-    if (kl == 0 || key[0] == '/' || up) {
-        errf(err, errlen, "inventory manifest: data file key '%.200s' is not a relative path",
-             key);
-        return NULL;
-    }
+    return key[0] && key[0] != '/' && !up;
+}
+
+static char *resolve_data(const char *mdir, const char *key, char *err, size_t errlen) {
+    size_t kl = strlen(key);
     size_t cap = strlen(mdir) + kl + 2;
     char *path = malloc(cap);
     char *dir = strdup(mdir);
@@ -657,34 +719,28 @@ static int parse_schema(td_keysrc *ks, const char *schema, char *err, size_t err
     return 0;
 }
 
-int td_keysrc_open_inventory(td_keysrc **out, const char *manifest, const td_keysrc_options *o,
-                             char *err, size_t errlen) {
+/* The manifest on fd (closed here), named path in messages. Data files are opened with
+ * open_data, or else looked up on disk relative to path. */
+static int open_inventory(td_keysrc **out, int fd, const char *path, td_keysrc_open_fn open_data,
+                          void *ctx, const td_keysrc_options *o, char *err, size_t errlen) {
     *out = NULL;
-    const char *path = manifest;
-    if (strncmp(path, "file://", 7) == 0)
-        path += 7;
-    else if (ut_url_scheme_len(path, strlen(path))) {
-        errf(err, errlen,
-             "store.inventory '%s': only a local manifest.json is supported; copy the "
-             "manifest and its data files to a folder first",
-             manifest);
-        return STORE_E_UNSUPPORTED;
-    }
     td_keysrc *ks = ks_new(SRC_INVENTORY, path, o);
     if (!ks) {
+        close(fd);
         errf(err, errlen, "out of memory");
         return STORE_E_NOMEM;
     }
-    int rc = STORE_E_CONFIG;
+    ks->open_data = open_data;
+    ks->open_ctx = ctx;
+    int rc = STORE_E_IO;
     size_t len = 0;
-    char *text = slurp(path, MAX_MANIFEST, &len, err, errlen);
+    char *text = slurp_fd(fd, path, MAX_MANIFEST, &len, err, errlen);
     ut_json d;
     memset(&d, 0, sizeof d);
     char *schema = NULL, *format = NULL, *bucket = NULL, *mdir = NULL;
-    if (!text) {
-        rc = STORE_E_IO;
+    if (!text)
         goto out;
-    }
+    rc = STORE_E_CONFIG;
     char jerr[256];
     if (ut_json_parse(&d, text, len, len / 2 + 64, jerr, sizeof jerr) != 0) {
         errf(err, errlen, "inventory manifest '%s': %s", path, jerr);
@@ -745,7 +801,9 @@ int td_keysrc_open_inventory(td_keysrc **out, const char *manifest, const td_key
         errf(err, errlen, "inventory manifest '%s': 'files' is missing or not a list", path);
         goto out;
     }
-    mdir = strdup(path);
+    mdir = malloc(strlen(path) + 2); /* room for "." whatever the name */
+    if (mdir)
+        strcpy(mdir, path);
     ks->files = calloc(d.tok[files].size ? d.tok[files].size : 1, sizeof *ks->files);
     ks->field = malloc(MAX_LINE + MAX_COLS + 1);
     if (!mdir || !ks->files || !ks->field) {
@@ -766,6 +824,17 @@ int td_keysrc_open_inventory(td_keysrc **out, const char *manifest, const td_key
             errf(err, errlen, "inventory manifest '%s': files[%zu] has no string 'key'", path,
                  ks->n_files);
             goto out;
+        }
+        if (!relative_key(k)) {
+            errf(err, errlen,
+                 "inventory manifest: data file key '%.200s' is not a relative path ('%s')", k,
+                 path);
+            free(k);
+            goto out;
+        }
+        if (open_data) { /* opened when reached */
+            ks->files[ks->n_files++] = k;
+            continue;
         }
         char rerr[512];
         ks->files[ks->n_files] = resolve_data(mdir, k, rerr, sizeof rerr);
@@ -792,6 +861,33 @@ out:
     else
         *out = ks;
     return rc;
+}
+
+int td_keysrc_open_inventory(td_keysrc **out, const char *manifest, const td_keysrc_options *o,
+                             char *err, size_t errlen) {
+    *out = NULL;
+    const char *path = manifest;
+    if (strncmp(path, "file://", 7) == 0)
+        path += 7;
+    else if (ut_url_scheme_len(path, strlen(path))) {
+        errf(err, errlen,
+             "store.inventory '%s': only a local manifest.json is supported; copy the "
+             "manifest and its data files to a folder first",
+             manifest);
+        return STORE_E_UNSUPPORTED;
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        errf(err, errlen, "cannot open the inventory manifest '%s': %s", path, strerror(errno));
+        return STORE_E_IO;
+    }
+    return open_inventory(out, fd, path, NULL, NULL, o, err, errlen);
+}
+
+int td_keysrc_open_inventory_fd(td_keysrc **out, int fd, const char *name,
+                                td_keysrc_open_fn open_data, void *ctx,
+                                const td_keysrc_options *o, char *err, size_t errlen) {
+    return open_inventory(out, fd, name, open_data, ctx, o, err, errlen);
 }
 
 /* ------------------------------------------------------------------ paging */
