@@ -18,7 +18,7 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 echo "== tests, sanitizer build"
 ctest --test-dir build/sanitize --output-on-failure -j "$jobs" -LE nosan
 if [ "${TD_FUZZ_SECONDS:-60}" != 0 ] && [ -f fuzz/CMakeLists.txt ]; then
-  scripts/fuzz.sh "${TD_FUZZ_SECONDS:-60}"
+  scripts/fuzz.sh "${TD_FUZZ_SECONDS:-20}"
 fi
 echo "== tests, optimised build"
 ctest --test-dir build/release --output-on-failure -j "$jobs"
