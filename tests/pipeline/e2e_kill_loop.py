@@ -84,20 +84,30 @@ def check_parts(node_dir, parts, label):
                 f"FROM read_parquet({lst}, filename=true, union_by_name=true) GROUP BY filename",
                 f"SELECT file_name AS f, num_rows AS n FROM parquet_file_metadata({lst})")
 
-    def unreadable(files):
+    def run(files):
+        """(None, [rows of each query]) or (DuckDB's error, None)."""
         p = subprocess.run(["node", os.path.join(HERE, "..", "cli", "e2e_duckdb.mjs"), node_dir,
                             *queries(files)], capture_output=True, text=True)
-        if p.returncode == 0:
-            return None
-        why = [ln for ln in p.stderr.splitlines() if "Error" in ln]
-        return why[0].strip() if why else p.stderr.strip()[-300:]
+        if p.returncode != 0:
+            why = [ln for ln in p.stderr.splitlines() if "Error" in ln]
+            return (why[0].strip() if why else p.stderr.strip()[-300:]), None
+        out, cur = [], []
+        for line in p.stdout.splitlines():
+            if line == "--":
+                out.append(cur)
+                cur = []
+            else:
+                cur.append(json.loads(line))
+        return None, out + [cur]
 
-    if unreadable(parts):  # name the first broken file, with DuckDB's reason
+    why, res = run(parts)
+    if why:  # name the first broken file, with DuckDB's reason
         for f in parts:
-            why = unreadable([f])
-            if why:
-                L.fail(f"{label}: the visible part file {f} is not readable: {why}")
-    read, meta = L.duckdb(node_dir, *queries(parts))
+            why1, _ = run([f])
+            if why1:
+                L.fail(f"{label}: the visible part file {f} is not readable: {why1}")
+        L.fail(f"{label}: DuckDB cannot read the part files together: {why}")
+    read, meta = res
     got = {r["f"]: r for r in read}
     total = 0
     for m in meta:
