@@ -2,6 +2,7 @@
  * lines and CSV records across read-buffer refills, CRLF, comments, URL forms, limits, RFC
  * 4180 quoting, form-decoded inventory keys, versions, prefixes and manifest errors.
  * usage: test_keysrc (uses $TMPDIR or /tmp) */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -328,6 +329,87 @@ static void test_inventory(void) {
     }
 }
 
+/* The descriptor entry points (used by the fuzz targets): a list from a pipe; an inventory
+ * whose data files come from a callback, which may fail. */
+typedef struct opener {
+    int calls;
+    const char *data; /* NULL: fail with ENOENT */
+} opener;
+
+static int open_data(void *ctx, const char *key) {
+    opener *op = ctx;
+    op->calls++;
+    if (!op->data || strcmp(key, "inv/d.csv") != 0) {
+        errno = ENOENT;
+        return -1;
+    }
+    int fds[2];
+    if (pipe(fds) != 0)
+        return -1;
+    ssize_t n = write(fds[1], op->data, strlen(op->data));
+    close(fds[1]);
+    if (n != (ssize_t)strlen(op->data)) {
+        close(fds[0]);
+        return -1;
+    }
+    return fds[0];
+}
+
+static int pipe_of(const char *text) {
+    int fds[2];
+    if (pipe(fds) != 0 || write(fds[1], text, strlen(text)) != (ssize_t)strlen(text)) {
+        fprintf(stderr, "pipe failed\n");
+        exit(2);
+    }
+    close(fds[1]);
+    return fds[0];
+}
+
+static void test_fd_entry_points(void) {
+    td_keysrc_options o = {NULL, 0, NULL, 1};
+    td_keysrc *ks = NULL;
+    char err[512];
+    int rc = td_keysrc_open_list_fd(&ks, pipe_of("a.tif\nb.tif\n"), "mem", &o, err, sizeof err);
+    CHECK(rc == 0 && ks && strcmp(td_keysrc_name(ks), "mem") == 0, "list fd: %s", err);
+    got g;
+    if (ks) {
+        drain(ks, &g);
+        CHECK(g.n == 2 && g.status == 0 && g.pages >= 2, "list fd: n %zu pages %zu status %d",
+              g.n, g.pages, g.status);
+        free(g.keys);
+        td_keysrc_close(ks);
+    }
+    const char *man = "{\"fileFormat\":\"CSV\",\"fileSchema\":\"Bucket, Key\","
+                      "\"files\":[{\"key\":\"inv/d.csv\"}]}";
+    for (int fail = 0; fail < 2; fail++) {
+        opener op = {0, fail ? NULL : "bkt,k1.tif\nbkt,k%202.tif\n"};
+        rc = td_keysrc_open_inventory_fd(&ks, pipe_of(man), "m.json", open_data, &op, &o, err,
+                                         sizeof err);
+        CHECK(rc == 0 && ks && op.calls == 0, "inventory fd: rc %d calls %d %s", rc, op.calls,
+              err);
+        if (!ks)
+            continue;
+        drain(ks, &g);
+        if (fail)
+            CHECK(g.n == 0 && g.status == STORE_E_IO && strstr(g.errmsg, "inv/d.csv") &&
+                      strstr(g.errmsg, "No such file"),
+                  "inventory fd, failing open: n %zu status %d %s", g.n, g.status, g.errmsg);
+        else
+            CHECK(g.n == 2 && g.status == 0 && strstr(g.keys, "k 2.tif"),
+                  "inventory fd: n %zu status %d %s", g.n, g.status, g.errmsg);
+        CHECK(op.calls == 1, "open_data called %d times", op.calls);
+        free(g.keys);
+        td_keysrc_close(ks);
+    }
+    /* an absolute or upward key is refused at open, with or without a callback */
+    opener op = {0, NULL};
+    rc = td_keysrc_open_inventory_fd(&ks, pipe_of("{\"fileFormat\":\"CSV\",\"fileSchema\":"
+                                                  "\"Key\",\"files\":[{\"key\":\"../x\"}]}"),
+                                     "m.json", open_data, &op, &o, err, sizeof err);
+    CHECK(rc == STORE_E_CONFIG && !ks && strstr(err, "not a relative path"), "../x: %d %s", rc,
+          err);
+}
+
 int main(void) {
     const char *t = getenv("TMPDIR");
     snprintf(dir, sizeof dir, "%s/td_keysrc_XXXXXX", t && *t ? t : "/tmp");
@@ -339,6 +421,7 @@ int main(void) {
     test_list_refill();
     test_list_limits();
     test_inventory();
+    test_fd_entry_points();
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)
