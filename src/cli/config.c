@@ -17,6 +17,11 @@
 #include <yaml.h>
 
 #define MAX_MAP_KEYS 1000u /* duplicate detection is quadratic; configs have a handful */
+/* Values copied out of one config, in bytes. Without aliases they never add up to more than
+ * the file (escapes only shrink, "on" -> "true" grows by 2 per option); an alias repeated
+ * in a list (prefixes: [*a, *a, ...]) would copy its anchor each time, so a 440 KB file
+ * could make 4 GB. Twice the file limit leaves room for ordinary aliases. */
+#define MAX_COPIED_BYTES (2u * TD_CONFIG_MAX_FILE_BYTES)
 
 /* The library's defaults (td_pipeline_options_init) are the only ones: a config starts
  * from them. Its default prefix and suffix arrays are static; td_config_free recognises
@@ -215,6 +220,7 @@ typedef struct ctx {
     yaml_mark_t mark[K_COUNT]; /* of the value, for cross-field messages */
     bool store_seen;
     bool nomem;
+    size_t copied; /* bytes of values copied into c (MAX_COPIED_BYTES) */
 } ctx;
 
 #define FMTCHECK(a, b) __attribute__((format(printf, a, b)))
@@ -246,6 +252,26 @@ static int nomem(ctx *x)
 {
     x->nomem = true;
     return fail(x, NULL, "out of memory");
+}
+
+/* A copy of a value of node at for c, counted against MAX_COPIED_BYTES; NULL after fail(). */
+static char *dup_value(ctx *x, const yaml_node_t *at, const char *path, const char *s)
+{
+    size_t n = strlen(s) + 1;
+    if (n > MAX_COPIED_BYTES - x->copied) {
+        fail(x, &at->start_mark,
+             "%s: the config's values add up to more than %u bytes (is an alias repeating a "
+             "long value?)",
+             path, MAX_COPIED_BYTES);
+        return NULL;
+    }
+    char *d = malloc(n);
+    if (!d) {
+        nomem(x);
+        return NULL;
+    }
+    x->copied += n;
+    return memcpy(d, s, n);
 }
 
 /* ---- scalar classification (YAML 1.1 as PyYAML reads it, which the original used) ---- */
@@ -678,9 +704,9 @@ static int get_string(ctx *x, const yaml_node_t *v, const char *path, char **out
 {
     if (v->type != YAML_SCALAR_NODE)
         return fail(x, &v->start_mark, "%s must be a string, got %s", path, kind_name(v));
-    char *s = strdup(sval(v));
+    char *s = dup_value(x, v, path, sval(v));
     if (!s)
-        return nomem(x);
+        return -1;
     free(*out);
     *out = s;
     return 0;
@@ -716,8 +742,8 @@ static int get_strlist(ctx *x, const yaml_node_t *v, const char *path, char ***o
                       "%s[%zu] must be a string, got %s", path, i, it ? kind_name(it) : "nothing");
         else if (is_null(it) && !allow_empty_item)
             rc = fail(x, &it->start_mark, "%s[%zu] is empty", path, i);
-        else if (!(arr[i] = strdup(is_null(it) ? "" : sval(it))))
-            rc = nomem(x);
+        else if (!(arr[i] = dup_value(x, it, path, is_null(it) ? "" : sval(it))))
+            rc = -1;
         if (rc) {
             for (size_t j = 0; j < i; j++)
                 free(arr[j]);
@@ -758,11 +784,12 @@ static int get_obstore(ctx *x, const yaml_node_t *v, const char *path)
                         "%s.%s has no value (give one or remove the key)", path, sval(k));
         int b = as_bool(val);
         const char *s = b == 1 ? "true" : b == 0 ? "false" : sval(val);
-        char *ks = strdup(sval(k)), *vs = strdup(s);
+        char *ks = dup_value(x, k, path, sval(k));
+        char *vs = ks ? dup_value(x, val, path, s) : NULL;
         if (!ks || !vs) {
             free(ks);
             free(vs);
-            return nomem(x);
+            return -1;
         }
         c->store_kv[c->n_store_kv].key = ks;
         c->store_kv[c->n_store_kv].value = vs;
