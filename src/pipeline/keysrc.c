@@ -21,8 +21,20 @@
 
 #include "util.h"
 
-#define READ_BUF (1u << 20)
-#define MAX_LINE (64u << 10)    /* a record longer than this is a malformed input */
+/* The fuzz targets compile this file with small sizes (fuzz/CMakeLists.txt), so that small
+ * inputs reach buffer refills and the line limit. READ_BUF must exceed MAX_LINE. */
+#ifndef KEYSRC_READ_BUF
+#define KEYSRC_READ_BUF (1u << 20)
+#endif
+#ifndef KEYSRC_MAX_LINE
+#define KEYSRC_MAX_LINE (64u << 10)
+#endif
+#ifndef KEYSRC_GZ_BUF
+#define KEYSRC_GZ_BUF (256u << 10)
+#endif
+#define READ_BUF KEYSRC_READ_BUF
+#define MAX_LINE KEYSRC_MAX_LINE /* a record longer than this is a malformed input */
+_Static_assert(KEYSRC_READ_BUF > KEYSRC_MAX_LINE, "a whole line must fit the read buffer");
 #define MAX_MANIFEST (16u << 20)
 #define MAX_COLS 64
 
@@ -158,7 +170,7 @@ static gzFile open_gz_fd(int fd, const char *path, char *err, size_t errlen) {
         errf(err, errlen, "cannot read '%s': out of memory", path);
         return NULL;
     }
-    gzbuffer(gz, 256u << 10);
+    gzbuffer(gz, KEYSRC_GZ_BUF);
     return gz;
 }
 
