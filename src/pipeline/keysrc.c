@@ -459,7 +459,10 @@ static int csv_record(td_keysrc *ks, size_t *consumed) {
 static const char *fld(const td_keysrc *ks, int c) { return ks->field + ks->foff[c]; }
 static size_t fld_len(const td_keysrc *ks, int c) { return ks->foff[c + 1] - ks->foff[c] - 1; }
 
-static bool is_true(const char *s) { return strcasecmp(s, "true") == 0; }
+/* Fields are measured by length, not by their NUL: a field may hold a NUL byte. */
+static bool is_true(const td_keysrc *ks, int c) {
+    return fld_len(ks, c) == 4 && strncasecmp(fld(ks, c), "true", 4) == 0;
+}
 
 /* One record. Returns 0, 1 on a fatal problem (message in pg), -1 out of memory. */
 static int inv_record(td_keysrc *ks, int nf, td_keysrc_page *pg) {
@@ -471,9 +474,9 @@ static int inv_record(td_keysrc *ks, int nf, td_keysrc_page *pg) {
         return 1;
     }
     /* the current version of each object only */
-    if (ks->c_delete >= 0 && is_true(fld(ks, ks->c_delete)))
+    if (ks->c_delete >= 0 && is_true(ks, ks->c_delete))
         return 0;
-    if (ks->c_latest >= 0 && fld_len(ks, ks->c_latest) && !is_true(fld(ks, ks->c_latest)))
+    if (ks->c_latest >= 0 && fld_len(ks, ks->c_latest) && !is_true(ks, ks->c_latest))
         return 0;
     const char *raw = fld(ks, ks->c_key);
     size_t rl = fld_len(ks, ks->c_key);
@@ -499,10 +502,10 @@ static int inv_record(td_keysrc *ks, int nf, td_keysrc_page *pg) {
         return 0;
     uint64_t size = UINT64_MAX;
     if (ks->c_size >= 0 && fld_len(ks, ks->c_size)) {
-        const char *z = fld(ks, ks->c_size);
+        const char *z = fld(ks, ks->c_size), *zend = z + fld_len(ks, ks->c_size);
         uint64_t v = 0;
         bool ok = true;
-        for (; *z && ok; z++) {
+        for (; z < zend && ok; z++) {
             if (*z < '0' || *z > '9' || v > (UINT64_MAX - 9) / 10)
                 ok = false;
             else
@@ -516,6 +519,8 @@ static int inv_record(td_keysrc *ks, int nf, td_keysrc_page *pg) {
         mtime = ut_rfc3339_parse(fld(ks, ks->c_mtime), fld_len(ks, ks->c_mtime));
     const char *etag = ks->c_etag >= 0 ? fld(ks, ks->c_etag) : NULL;
     size_t el = ks->c_etag >= 0 ? fld_len(ks, ks->c_etag) : 0;
+    if (etag && memchr(etag, '\0', el))
+        el = 0; /* not an ETag (a NUL would cut it short downstream): unknown */
     return add_entry(ks, key, kl, size, mtime, etag, el);
 }
 

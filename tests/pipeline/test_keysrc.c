@@ -334,6 +334,7 @@ static void test_inventory(void) {
 typedef struct opener {
     int calls;
     const char *data; /* NULL: fail with ENOENT */
+    size_t len;       /* 0: strlen(data) */
 } opener;
 
 static int open_data(void *ctx, const char *key) {
@@ -346,9 +347,10 @@ static int open_data(void *ctx, const char *key) {
     int fds[2];
     if (pipe(fds) != 0)
         return -1;
-    ssize_t n = write(fds[1], op->data, strlen(op->data));
+    size_t len = op->len ? op->len : strlen(op->data);
+    ssize_t n = write(fds[1], op->data, len);
     close(fds[1]);
-    if (n != (ssize_t)strlen(op->data)) {
+    if (n != (ssize_t)len) {
         close(fds[0]);
         return -1;
     }
@@ -382,7 +384,7 @@ static void test_fd_entry_points(void) {
     const char *man = "{\"fileFormat\":\"CSV\",\"fileSchema\":\"Bucket, Key\","
                       "\"files\":[{\"key\":\"inv/d.csv\"}]}";
     for (int fail = 0; fail < 2; fail++) {
-        opener op = {0, fail ? NULL : "bkt,k1.tif\nbkt,k%202.tif\n"};
+        opener op = {0, fail ? NULL : "bkt,k1.tif\nbkt,k%202.tif\n", 0};
         rc = td_keysrc_open_inventory_fd(&ks, pipe_of(man), "m.json", open_data, &op, &o, err,
                                          sizeof err);
         CHECK(rc == 0 && ks && op.calls == 0, "inventory fd: rc %d calls %d %s", rc, op.calls,
@@ -401,8 +403,26 @@ static void test_fd_entry_points(void) {
         free(g.keys);
         td_keysrc_close(ks);
     }
+    /* fields are measured by length: a NUL in Size makes it unknown, in ETag none, in
+     * IsLatest not "true" (found by fuzz_inventory: the ETag was cut to "") */
+    static const char nul_rec[] = "a.tif,12\0x,\"e\0t\",true\n"
+                                  "b.tif,7,et,TRUE\n"
+                                  "c.tif,1,x,true\0\n";
+    const char *man4 = "{\"fileFormat\":\"CSV\",\"fileSchema\":\"Key, Size, ETag, IsLatest\","
+                       "\"files\":[{\"key\":\"inv/d.csv\"}]}";
+    opener op4 = {0, nul_rec, sizeof nul_rec - 1};
+    rc = td_keysrc_open_inventory_fd(&ks, pipe_of(man4), "m.json", open_data, &op4, &o, err,
+                                     sizeof err);
+    CHECK(rc == 0 && ks, "NUL fields: %s", err);
+    if (ks) {
+        drain(ks, &g);
+        CHECK(g.status == 0 && g.keys && !strcmp(g.keys, "a.tif|-1|-1|-\nb.tif|7|-1|et\n"),
+              "NUL fields: status %d keys [%s] %s", g.status, g.keys, g.errmsg);
+        free(g.keys);
+        td_keysrc_close(ks);
+    }
     /* an absolute or upward key is refused at open, with or without a callback */
-    opener op = {0, NULL};
+    opener op = {0, NULL, 0};
     rc = td_keysrc_open_inventory_fd(&ks, pipe_of("{\"fileFormat\":\"CSV\",\"fileSchema\":"
                                                   "\"Key\",\"files\":[{\"key\":\"../x\"}]}"),
                                      "m.json", open_data, &op, &o, err, sizeof err);
