@@ -1,0 +1,8 @@
+# The config loader under hostile input (issue 13); included by tests/cli/CMakeLists.txt.
+if(TARGET td_config)
+  add_executable(test_config_hostile ${CMAKE_CURRENT_LIST_DIR}/test_config_hostile.c)
+  target_link_libraries(test_config_hostile PRIVATE td_config)
+  target_include_directories(test_config_hostile PRIVATE "${CMAKE_SOURCE_DIR}/tests")
+  add_test(NAME cli_config_hostile COMMAND test_config_hostile)
+  set_tests_properties(cli_config_hostile PROPERTIES TIMEOUT 60)
+endif()
