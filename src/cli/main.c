@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cmd_headers.h"
+#include "say.h"
 #if TD_HAVE_INFO
 #include "cmd_info.h"
 #endif
@@ -32,6 +33,7 @@ static void usage(FILE *out) {
 }
 
 int main(int argc, char **argv) {
+    td_say_init();
     if (argc < 2) {
         usage(stderr);
         return 2;
@@ -55,7 +57,7 @@ int main(int argc, char **argv) {
         return 2;
 #endif
     }
-    fprintf(stderr, "tiff-dumper: unknown command '%s'\n", cmd);
+    td_say(stderr, "tiff-dumper: unknown command '%s'\n", cmd);
     usage(stderr);
     return 2;
 }

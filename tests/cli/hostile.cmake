@@ -6,3 +6,8 @@ if(TARGET td_config)
   add_test(NAME cli_config_hostile COMMAND test_config_hostile)
   set_tests_properties(cli_config_hostile PROPERTIES TIMEOUT 60)
 endif()
+if(TARGET tiff-dumper)
+  add_test(NAME cli_e2e_hostile
+           COMMAND ${TD_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/e2e_hostile.py $<TARGET_FILE:tiff-dumper>)
+  set_tests_properties(cli_e2e_hostile PROPERTIES TIMEOUT 180)
+endif()
