@@ -47,8 +47,8 @@ static bool name_char(char c) {
  * The authority ends at '/', '?', '#' or the end of the URL; its last '@' ends the userinfo.
  * A password holding an unescaped '/' would end the authority early ("user:pa/ss@host"):
  * when what precedes that '/' is not host[:port] (a ':' followed by a non-digit) an '@'
- * a little further on still ends the userinfo. The look is bounded (256 bytes), which keeps
- * the whole pass linear. */
+ * a little further on still ends the userinfo. That look is bounded (64 bytes past the
+ * '/'), which keeps the whole pass linear with a small constant. */
 static size_t userinfo_len(const char *s, size_t n) {
     size_t end = 0, at = 0;
     bool has_at = false, colon_nondigit = false, colon = false;
@@ -67,7 +67,7 @@ static size_t userinfo_len(const char *s, size_t n) {
         return at + 1;
     if (!colon_nondigit || end >= n || s[end] != '/')
         return 0;
-    for (size_t i = end; i < n && i < 256; i++) {
+    for (size_t i = end; i < n && i < end + 64; i++) {
         if (s[i] == '@')
             return i + 1;
         if (s[i] == '?' || s[i] == '#' || text_end(s[i]))
