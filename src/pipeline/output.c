@@ -166,10 +166,11 @@ int td_output_write(td_output *w, const td_result *r) {
         ut_redact_to(msg, sizeof msg, r->message ? r->message : "");
         const char *pth = r->path;
         size_t pl = r->path_len;
-        if (pl < sizeof path && memchr(r->path, ':', pl)) {
+        if (pl < sizeof path) {
             memcpy(path, r->path, pl);
             path[pl] = 0;
-            if (!memchr(path, 0, pl)) {
+            /* only a URL form: an object key stays byte for byte what was listed */
+            if (!memchr(path, 0, pl) && strstr(path, "://")) {
                 ut_redact_to(path, sizeof path, path);
                 pth = path;
                 pl = strlen(path);
