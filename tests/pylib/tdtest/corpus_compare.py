@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Compare tiff_corpus_dump's output for every corpus file with shared/corpus/expected.jsonl.
+"""Compare tiff_corpus_dump's output for every corpus file with tests/corpus/expected.jsonl.
+Run as `python3 -m tdtest.corpus_compare` (ctest test tiff_corpus).
 
 Every field of every expected record is checked; a difference fails the test unless
 accepted_deviations.txt lists it (lines: PATH_GLOB FIELD REASON...). Mapping rules (not

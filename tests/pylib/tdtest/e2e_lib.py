@@ -6,7 +6,7 @@ import subprocess
 import sys
 import tempfile
 
-from . import TESTS_DIR
+from . import TESTS_DIR, require
 
 
 def fail(msg):
@@ -16,6 +16,7 @@ def fail(msg):
 
 def duckdb(node_dir, *queries):
     """Returns one list of row dicts per query."""
+    require("node")
     p = subprocess.run(["node", os.path.join(TESTS_DIR, "cli", "e2e_duckdb.mjs"), node_dir, *queries],
                        capture_output=True, text=True)
     if p.returncode != 0:

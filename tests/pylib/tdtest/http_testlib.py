@@ -3,6 +3,7 @@
 import os
 import subprocess
 
+from . import require
 # run_probe is re-exported: the HTTP tests import their helpers from here
 from .store_testlib import free_port, port_open, run_probe, stop  # noqa: F401
 
@@ -14,6 +15,8 @@ class Nginx:
     replacing @ROOT@ and @TMP@. The default location lists with PROPFIND."""
 
     def __init__(self, tmp, root, server="", default_location=True):
+        require("/usr/sbin/nginx", "nginx")
+        require(DAV_MODULE, "libnginx-mod-http-dav-ext")
         self.tmp = tmp
         os.makedirs(os.path.join(tmp, "logs"), exist_ok=True)
         server = server.replace("@ROOT@", root).replace("@TMP@", tmp)

@@ -3,6 +3,7 @@ what the probe prints (the generic plumbing is store_testlib.py's)."""
 import os
 import subprocess
 
+from . import require
 # re-exported: the S3 tests import their helpers from here
 from .store_testlib import free_port, run_probe, start_nginx, stop, wait_port  # noqa: F401
 
@@ -24,6 +25,9 @@ def put_object(root, bucket, key, data):
 
 class S3rver:
     def __init__(self, node_dir, data_dir):
+        require("node")
+        require(os.path.join(node_dir, "node_modules/s3rver/bin/s3rver.js"),
+                f"s3rver (npm ci in {node_dir})")
         self.port = free_port()
         env = dict(os.environ, NODE_OPTIONS="--openssl-legacy-provider")
         self.proc = subprocess.Popen(

@@ -10,6 +10,8 @@ import subprocess
 import sys
 import time
 
+from . import require
+
 
 class Checks:
     """The probe tests' tally: check(cond, what) counts, and prints only the failures (cut to
@@ -81,6 +83,7 @@ def stop(proc, group=False):
 def start_nginx(prefix, conf_text, port):
     """nginx with CONF_TEXT (written to PREFIX/nginx.conf, PREFIX its -p directory), once it
     listens on PORT. Stop it with stop(proc)."""
+    require("nginx")
     conf = os.path.join(prefix, "nginx.conf")
     with open(conf, "w") as f:
         f.write(conf_text)
