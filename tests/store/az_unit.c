@@ -2,9 +2,9 @@
  * the SharedKey string-to-sign on the examples of Azure's "Authorize with Shared Key"
  * page, and the streamed List Blobs parser (fed byte by byte). */
 #include "az_list.h"
-#include "td_test.h"
 #include "az_sign.h"
 #include "az_util.h"
+#include "td_test.h"
 
 #include <stdio.h>
 #include <stdlib.h>
