@@ -1,8 +1,8 @@
 /* gcs_unit.c - the bounded JSON reader and the GCS documents read with it: objects.list
  * pages, error documents, key files and token responses (no network). */
 #include "gcs_auth.h"
-#include "td_test.h"
 #include "gcs_json.h"
+#include "td_test.h"
 
 #include <stdio.h>
 #include <stdlib.h>
