@@ -13,6 +13,15 @@
  * Within a row, a node that was not set is null (optional) or an error (required). A null
  * struct nulls its descendants; a struct whose fields are all null is NOT a null struct.
  * An empty list (n == 0) is not a null list.
+ *
+ * Layout (parquet_internal.h is what the files share):
+ *   parquet.c         the writer: open, errors, byte sink, row-group flush, footer, close
+ *   parquet_schema.c  schema tree (pq_schema_*) and its SchemaElements
+ *   parquet_row.c     the value API: levels and values into column buffers, chunk dictionary
+ *   parquet_page.c    a column chunk at flush: pages, compression, ColumnChunk metadata
+ *   parquet_enc.c     RLE / bit-packed hybrid (levels, dictionary indices), PLAIN booleans
+ *   parquet_stats.c   column chunk min / max statistics
+ *   parquet_thrift.c  Thrift compact protocol writer
  */
 #ifndef PARQUET_PARQUET_H
 #define PARQUET_PARQUET_H

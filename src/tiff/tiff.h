@@ -16,6 +16,14 @@
  *
  * Every count read from a file is checked against tiff_limits before anything is allocated
  * or requested: memory is bounded by the caller, never by the file.
+ *
+ * Layout (tiff_internal.h is what the files share):
+ *   tiff.c        the reader: lifecycle, fed bytes and needs, passes and rounds, arena, names
+ *   tiff_ifd.c    IFD 0: file header, entry decoding, named fields, other_tags
+ *   tiff_geo.c    GeoKeyDirectory and its params arrays into the GeoKeys
+ *   tiff_chain.c  the IFD chain walk (count, cycles) and the header_bytes offset scan
+ *   tiff_value.c  values as numbers / tifffile's text, JSON texts of unnamed tags
+ *   tiff_json.c   tiff_header_to_json (the `info --json` line)
  */
 #ifndef TIFF_TIFF_H
 #define TIFF_TIFF_H

@@ -1,6 +1,13 @@
-/* tiff_internal.h - helpers shared by tiff.c and tiff_json.c (not part of the contract). */
+/* tiff_internal.h - what the files of src/tiff share (not part of the contract).
+ *
+ * The JSON number / escape helpers (tiff_value.c, used by tiff_json.c too), the parser state
+ * and its small inline readers, and the functions one parser file calls in another. Every
+ * symbol td_tiff defines outside tiff.h starts with tiff__.
+ */
 #ifndef TIFF_INTERNAL_H
 #define TIFF_INTERNAL_H
+
+#include "tiff.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -18,5 +25,164 @@ size_t tiff__put_double(char *dst, double v);
  * valid UTF-8 text); writes at most 6 chars to dst, returns chars written, *used = bytes
  * consumed. */
 size_t tiff__esc_unit(char *dst, const unsigned char *s, size_t n, size_t *used);
+
+/* ---------------------------------------------------------------- parser state */
+
+/* Per-object memory for decoded values and texts, reset per pass (tiff.c). */
+typedef struct blk {
+    struct blk *next;
+    size_t cap, used;
+    _Alignas(16) unsigned char data[];
+} blk;
+
+typedef struct {
+    blk *head, *cur;
+    size_t total, limit;
+    int failed; /* 1 = over limit, 2 = malloc failed */
+} arena;
+
+typedef struct {
+    uint64_t off, end;
+    const uint8_t *data;
+} seg;
+
+typedef struct {
+    tiff_range *v;
+    size_t n, cap, max;
+} rlist;
+
+typedef enum { AV_OK, AV_MISSING, AV_PAST_END, AV_DENIED } avail;
+
+#define WARN_LEN 200
+/* IFD entries and strip/tile offsets the header_bytes scan of IFDs >= 1 reads per object */
+#define SCAN_BUDGET (4u << 20)
+#define MAX_SEGS 4096
+#define MAX_RAW_NEEDS (1u << 20)
+
+/* One IFD entry, decoded. */
+typedef struct {
+    uint16_t tag, type;
+    uint64_t count, vsize, voff, eoff;
+    const uint8_t *field; /* the value/offset field inside the entry */
+    int inl;              /* value is inline */
+} ent;
+
+struct tiff_parser {
+    tiff_limits lim;
+    uint64_t size;
+    seg *segs;
+    size_t nsegs, capsegs, lastseg;
+    uint64_t fed;
+    rlist denied, gone, raw, needs, pending; /* denied: over budget; gone: not delivered */
+    uint64_t asked;
+    arena ar;
+    int state; /* 0 running, 1 complete, < 0 error code */
+    char errmsg[512];
+
+    char *wbuf;
+    const char **wptr;
+    size_t nw, wmax, wdropped;
+
+    tiff_header h;
+    tiff_extra *others, *gothers;
+    size_t nothers, capothers, ngothers, capgothers;
+
+    int le, big;
+    unsigned cs, es, os; /* entry-count size, entry size, offset size */
+    uint64_t ifd0;
+
+    /* IFD-chain walk, kept across passes of one object */
+    struct {
+        int started, done;
+        uint32_t count;
+        uint64_t next;
+        char err[200];
+        uint64_t data_min, meta_end;
+        uint64_t scan_left; /* entries + offsets the data-offset scan may still read */
+    } ch;
+    uint64_t *vkeys;
+    uint32_t *vgen;
+    size_t vcap, vcount;
+    uint32_t gen;
+
+    uint64_t data_min, meta_end; /* IFD 0 contributions, per pass */
+    int pass_missing;            /* needs recorded in this pass */
+};
+
+/* ---------------------------------------------------------------- inline readers */
+
+static inline uint16_t r16(const tiff_parser *p, const uint8_t *b) {
+    return p->le ? (uint16_t)(b[0] | (b[1] << 8)) : (uint16_t)((b[0] << 8) | b[1]);
+}
+static inline uint32_t r32(const tiff_parser *p, const uint8_t *b) {
+    return p->le ? ((uint32_t)b[0] | ((uint32_t)b[1] << 8) | ((uint32_t)b[2] << 16) |
+                    ((uint32_t)b[3] << 24))
+                 : (((uint32_t)b[0] << 24) | ((uint32_t)b[1] << 16) | ((uint32_t)b[2] << 8) |
+                    (uint32_t)b[3]);
+}
+static inline uint64_t r64(const tiff_parser *p, const uint8_t *b) {
+    uint64_t lo = r32(p, b + (p->le ? 0 : 4)), hi = r32(p, b + (p->le ? 4 : 0));
+    return (hi << 32) | lo;
+}
+static inline uint64_t roff(const tiff_parser *p, const uint8_t *b) {
+    return p->os == 8 ? r64(p, b) : r32(p, b);
+}
+
+/* Bytes per item of each field type; 0 = type code unknown (14 and 15 are unassigned). */
+static inline unsigned item_size(unsigned type) {
+    static const uint8_t type_size[19] = {0, 1, 1, 2, 4, 8, 1, 1, 2, 4, 8, 4, 8, 4, 0, 0, 8, 8, 8};
+    return type < 19 ? type_size[type] : 0;
+}
+static inline int type_is_int(unsigned t) {
+    return t == 1 || t == 3 || t == 4 || t == 6 || t == 8 || t == 9 || t == 13 || t == 16 ||
+           t == 17 || t == 18;
+}
+
+/* First byte >= off not covered by fed segments starting the scan at off (segments sorted). */
+static inline uint64_t covered_to(const tiff_parser *p, uint64_t off, uint64_t end) {
+    uint64_t cur = off;
+    for (size_t i = 0; i < p->nsegs && cur < end; i++) {
+        const seg *s = &p->segs[i];
+        if (s->off > cur) break;
+        if (s->end > cur) cur = s->end;
+    }
+    return cur;
+}
+
+/* ---------------------------------------------------------------- between the files */
+
+/* tiff.c: memory, messages, bytes */
+void *tiff__ar_alloc(arena *a, size_t n); /* NULL: over max_memory or out of memory */
+void tiff__warn(tiff_parser *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int tiff__fail(tiff_parser *p, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Bytes [off, off+len) of the object. want: record a need when missing (else just peek). */
+avail tiff__get(tiff_parser *p, uint64_t off, uint64_t len, const uint8_t **out, int want);
+
+/* tiff_ifd.c: IFD 0 and entries */
+int tiff__parse_ifd0(tiff_parser *p);
+int tiff__decode_entry(tiff_parser *p, const uint8_t *eb, uint64_t eoff, ent *e, int report);
+avail tiff__entry_bytes(tiff_parser *p, const ent *e, uint64_t want, const uint8_t **out);
+void tiff__warn_unavailable(tiff_parser *p, const ent *e, avail a);
+void tiff__add_other(tiff_parser *p, const ent *e);
+
+/* tiff_geo.c: GeoTIFF tags of IFD 0 (NULL: absent) into geokey / geokeys_other */
+void tiff__geotiff(tiff_parser *p, const ent *kd, const ent *dp, const ent *ap);
+
+/* tiff_chain.c: the main IFD chain and the data-offset scan */
+int tiff__chain_start(tiff_parser *p, uint64_t off, avail an, const uint8_t *nb);
+int tiff__walk_chain(tiff_parser *p);
+void tiff__data_offsets_min(tiff_parser *p, const ent *e, uint64_t *min);
+
+/* tiff_value.c: values and their texts */
+int64_t tiff__item_int(const tiff_parser *p, unsigned type, const uint8_t *b);
+double tiff__item_double(const tiff_parser *p, unsigned type, const uint8_t *b);
+char *tiff__decode_str(tiff_parser *p, const uint8_t *b, size_t n, int strip, int partial,
+                       size_t *outlen, int *was_cp1252);
+tiff_extra *tiff__make_extra(tiff_parser *p, tiff_extra *x, unsigned id, unsigned type,
+                             uint64_t count, const uint8_t *data, uint64_t have, int partial,
+                             const char *str, size_t slen, int geo);
+tiff_extra *tiff__push_extra(tiff_parser *p, tiff_extra **arr, size_t *n, size_t *cap);
+void tiff__sort_extras(tiff_extra *a, size_t n);
 
 #endif

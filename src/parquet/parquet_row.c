@@ -1,0 +1,514 @@
+/* parquet_row.c - buffering the current row group: the value API (pq_set_*, lists, maps,
+ * pq_end_row) appends repetition / definition levels and values to each column's buffers,
+ * deduplicating INT32 / INT64 / BYTE_ARRAY values through the chunk dictionary (and falling
+ * back to PLAIN at a row boundary when it grows too big or too unique).
+ *
+ * This is the per-value hot path: the dictionary, put_level and put_value stay in this one
+ * file so that they inline into the setters.
+ */
+#include "parquet_internal.h"
+
+#include <limits.h>
+
+/* ------------------------------------------------------------------ dictionary */
+
+static inline uint32_t hash_bytes(const uint8_t *p, size_t n)
+{
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ n;
+    while (n >= 8) {
+        uint64_t k;
+        memcpy(&k, p, 8);
+        h = (h ^ k) * 0xff51afd7ed558ccdull;
+        h ^= h >> 32;
+        p += 8;
+        n -= 8;
+    }
+    uint64_t k = 0;
+    memcpy(&k, p, n);
+    h = (h ^ k) * 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 29;
+    return (uint32_t)(h ^ (h >> 32));
+}
+
+static int dict_rehash(col *c, size_t n_slots)
+{
+    uint32_t *s = calloc(n_slots, sizeof *s);
+    if (!s)
+        return -1;
+    for (size_t e = 0; e < c->n_dict; e++) {
+        size_t i = c->d_hash[e] & (n_slots - 1);
+        while (s[i])
+            i = (i + 1) & (n_slots - 1);
+        s[i] = (uint32_t)e + 1;
+    }
+    free(c->slots);
+    c->slots = s;
+    c->n_slots = n_slots;
+    return 0;
+}
+
+/* Index of the value in the chunk dictionary, adding it if new; -1 on OOM. */
+static inline uint32_t hash_fixed(uint64_t k)
+{
+    k *= 0x9E3779B97F4A7C15ull;
+    return (uint32_t)(k >> 32) ^ (uint32_t)k;
+}
+
+/* Equality of a dictionary entry and a value; fixed widths compare as integers. */
+static inline bool dict_eq(const col *c, size_t e, const void *p, size_t n)
+{
+    if (c->vsize == 8)
+        return memcmp(c->dict.p + e * 8, p, 8) == 0;
+    if (c->vsize == 4)
+        return memcmp(c->dict.p + e * 4, p, 4) == 0;
+    uint32_t l;
+    memcpy(&l, c->dict.p + c->d_off[e], 4);
+    return l == n && memcmp(c->dict.p + c->d_off[e] + 4, p, n) == 0;
+}
+
+static int64_t dict_index(col *c, const void *p, size_t n)
+{
+    if (!c->slots && dict_rehash(c, 256))
+        return -1;
+    uint32_t h;
+    if (c->vsize == 8) {
+        uint64_t k;
+        memcpy(&k, p, 8);
+        h = hash_fixed(k);
+    } else if (c->vsize == 4) {
+        uint32_t k;
+        memcpy(&k, p, 4);
+        h = hash_fixed(k);
+    } else {
+        h = hash_bytes(p, n);
+    }
+    size_t mask = c->n_slots - 1, i = h & mask;
+    for (;;) {
+        uint32_t s = c->slots[i];
+        if (!s)
+            break;
+        size_t e = s - 1;
+        if (c->d_hash[e] == h && dict_eq(c, e, p, n))
+            return (int64_t)e;
+        i = (i + 1) & mask;
+    }
+    if (c->n_dict == c->cap_dict) {
+        size_t cap = c->cap_dict ? c->cap_dict * 2 : 64;
+        uint32_t *a = realloc(c->d_hash, cap * sizeof *a);
+        if (!a)
+            return -1;
+        c->d_hash = a;
+        if (!c->vsize) {
+            uint32_t *b = realloc(c->d_off, cap * sizeof *b);
+            if (!b)
+                return -1;
+            c->d_off = b;
+        }
+        c->cap_dict = cap;
+    }
+    size_t e = c->n_dict;
+    if (!c->vsize) {
+        uint32_t l = (uint32_t)n;
+        if (buf_reserve(&c->dict, n + 4))
+            return -1;
+        c->d_off[e] = (uint32_t)c->dict.len;
+        buf_put(&c->dict, &l, 4);
+        buf_put(&c->dict, p, n);
+    } else if (buf_put(&c->dict, p, n)) {
+        return -1;
+    }
+    c->d_hash[e] = h;
+    c->n_dict++;
+    c->slots[i] = (uint32_t)e + 1;
+    if (c->n_dict * 2 > c->n_slots && dict_rehash(c, c->n_slots * 2))
+        return -1;
+    return (int64_t)e;
+}
+
+/* ------------------------------------------------------------------ appending */
+
+static inline int put_level(col *c, int rep, int def)
+{
+    if (c->max_rep && buf_put1(&c->rep, (uint8_t)rep))
+        return -1;
+    if (c->max_def && buf_put1(&c->def, (uint8_t)def))
+        return -1;
+    c->n_levels++;
+    return 0;
+}
+
+static int put_value(pq_writer *w, col *c, const void *p, size_t n)
+{
+    w->approx += n + 4;
+    if (c->dict_on) {
+        int64_t e = dict_index(c, p, n);
+        if (e < 0)
+            return -1;
+        if (c->n_idx == c->cap_idx) {
+            size_t cap = c->cap_idx ? c->cap_idx * 2 : 256;
+            uint32_t *a = realloc(c->idx, cap * sizeof *a);
+            if (!a)
+                return -1;
+            c->idx = a;
+            c->cap_idx = cap;
+        }
+        c->idx[c->n_idx++] = (uint32_t)e;
+        /* Past dict_max_bytes, or when most values are new (a dictionary of unique values
+         * only adds an indirection and costs hashing): PLAIN from the end of the row. */
+        if ((c->dict.len > w->o.dict_max_bytes ||
+             ((c->n_idx & (DICT_PROBE - 1)) == 0 && c->n_dict * 2 > c->n_idx)) &&
+            !c->fb_pending) {
+            c->fb_pending = true;
+            w->fb_list[w->n_fb++] = (int)(c - w->c);
+        }
+        return 0;
+    }
+    c->n_plain++;
+    if (c->vsize == 8) {
+        if (buf_reserve(&c->plain, 8))
+            return -1;
+        memcpy(c->plain.p + c->plain.len, p, 8);
+        c->plain.len += 8;
+    } else if (c->vsize == 4) {
+        if (buf_reserve(&c->plain, 4))
+            return -1;
+        memcpy(c->plain.p + c->plain.len, p, 4);
+        c->plain.len += 4;
+    } else if (c->vsize == 1) {
+        if (buf_put1(&c->plain, *(const uint8_t *)p))
+            return -1;
+    } else {
+        uint32_t l = (uint32_t)n;
+        if (buf_reserve(&c->plain, n + 4))
+            return -1;
+        memcpy(c->plain.p + c->plain.len, &l, 4);
+        memcpy(c->plain.p + c->plain.len + 4, p, n);
+        c->plain.len += n + 4;
+    }
+    return 0;
+}
+
+static const char *type_name(pq_type t)
+{
+    static const char *const n[] = {"BOOLEAN", "INT32", "INT64", "DOUBLE", "BYTE_ARRAY"};
+    return (unsigned)t <= PQ_BYTE_ARRAY ? n[t] : "?";
+}
+
+/* Validates that `node` is a user node of `kind` (any value kind when kind < 0). */
+static int check_node(pq_writer *w, int node, int kind, const char *fn)
+{
+    if (w->err)
+        return w->err;
+    if (node <= 0 || node >= w->s->count)
+        return pq__fail(w, PQ_E_USAGE, false, node, "%s: no such node", fn);
+    const snode *n = &w->s->n[node];
+    if (n->internal)
+        return pq__fail(w, PQ_E_USAGE, false, node, "%s: internal node of a list or map", fn);
+    if (kind >= 0 && n->kind != kind)
+        return pq__fail(w, PQ_E_USAGE, false, node, "%s: wrong kind of node", fn);
+    return PQ_OK;
+}
+
+/* A value below a struct makes the struct present (unless it was set null). */
+static int touch(pq_writer *w, int node, const char *fn)
+{
+    for (int p = w->s->n[node].parent; p > 0; p = w->s->n[p].parent)
+        if (w->state[p] == S_NULL)
+            return pq__fail(w, PQ_E_USAGE, false, node, "%s: enclosing struct was set null", fn);
+    for (int p = w->s->n[node].parent; p > 0 && w->state[p] != S_TOUCHED;
+         p = w->s->n[p].parent)
+        w->state[p] = S_TOUCHED;
+    return PQ_OK;
+}
+
+static int set_leaf(pq_writer *w, int node, pq_type t, const void *p, size_t n, const char *fn)
+{
+    int rc = check_node(w, node, N_LEAF, fn);
+    if (rc)
+        return rc;
+    const snode *nd = &w->s->n[node];
+    if (nd->type != t)
+        return pq__fail(w, PQ_E_USAGE, false, node, "%s on a %s leaf", fn, type_name(nd->type));
+    if (w->state[node] != S_UNSET)
+        return pq__fail(w, PQ_E_USAGE, false, node, "%s: already set in this row", fn);
+    if (n > MAX_VALUE_BYTES)
+        return pq__fail(w, PQ_E_USAGE, false, node, "%s: value of %zu bytes is too long", fn, n);
+    if ((rc = touch(w, node, fn)))
+        return rc;
+    col *c = &w->c[w->u[node].col0];
+    if (put_level(c, 0, c->max_def) || put_value(w, c, p, n))
+        return pq__fail(w, PQ_E_NOMEM, true, node, "%s: out of memory", fn);
+    w->state[node] = S_SET;
+    return PQ_OK;
+}
+
+int pq_set_bool(pq_writer *w, int node, bool v)
+{
+    uint8_t b = v;
+    return set_leaf(w, node, PQ_BOOLEAN, &b, 1, "pq_set_bool");
+}
+int pq_set_i32(pq_writer *w, int node, int32_t v)
+{
+    return set_leaf(w, node, PQ_INT32, &v, 4, "pq_set_i32");
+}
+int pq_set_i64(pq_writer *w, int node, int64_t v)
+{
+    return set_leaf(w, node, PQ_INT64, &v, 8, "pq_set_i64");
+}
+int pq_set_double(pq_writer *w, int node, double v)
+{
+    return set_leaf(w, node, PQ_DOUBLE, &v, 8, "pq_set_double");
+}
+int pq_set_bytes(pq_writer *w, int node, const void *p, size_t len)
+{
+    if (!p && len)
+        return pq__fail(w, PQ_E_USAGE, false, node, "pq_set_bytes: NULL data");
+    return set_leaf(w, node, PQ_BYTE_ARRAY, p ? p : "", len, "pq_set_bytes");
+}
+
+int pq_set_null(pq_writer *w, int node)
+{
+    int rc = check_node(w, node, -1, "pq_set_null");
+    if (rc)
+        return rc;
+    const snode *n = &w->s->n[node];
+    if (n->rep != REP_OPTIONAL)
+        return pq__fail(w, PQ_E_USAGE, false, node, "pq_set_null: node is required");
+    if (w->state[node] != S_UNSET)
+        return pq__fail(w, PQ_E_USAGE, false, node, "pq_set_null: already set in this row");
+    if ((rc = touch(w, node, "pq_set_null")))
+        return rc;
+    w->state[node] = S_NULL;
+    return PQ_OK;
+}
+
+/* --- lists */
+
+int pq_list_begin(pq_writer *w, int node)
+{
+    int rc = check_node(w, node, N_LIST, "pq_list_begin");
+    if (rc)
+        return rc;
+    if (w->state[node] != S_UNSET)
+        return pq__fail(w, PQ_E_USAGE, false, node, "pq_list_begin: already set in this row");
+    if ((rc = touch(w, node, "pq_list_begin")))
+        return rc;
+    w->state[node] = S_OPEN;
+    w->u[node].count = 0;
+    return PQ_OK;
+}
+
+static int list_push(pq_writer *w, int node, pq_type t, const void *p, size_t n, const char *fn)
+{
+    if (w->err)
+        return w->err;
+    if (node <= 0 || node >= w->s->count || w->s->n[node].kind != N_LIST ||
+        w->s->n[node].internal)
+        return pq__fail(w, PQ_E_USAGE, false, node, "%s: not a list", fn);
+    if (w->state[node] != S_OPEN)
+        return pq__fail(w, PQ_E_USAGE, false, node, "%s: list not begun", fn);
+    unode *u = &w->u[node];
+    col *c = &w->c[u->col0];
+    if (!p) { /* null element */
+        if (c->max_def == u->dl + 1)
+            return pq__fail(w, PQ_E_USAGE, false, node, "%s: elements are required", fn);
+        if (put_level(c, u->count ? 1 : 0, u->dl + 1))
+            return pq__fail(w, PQ_E_NOMEM, true, node, "%s: out of memory", fn);
+    } else {
+        if (c->type != t)
+            return pq__fail(w, PQ_E_USAGE, false, node, "%s on a list of %s", fn,
+                            type_name(c->type));
+        if (n > MAX_VALUE_BYTES)
+            return pq__fail(w, PQ_E_USAGE, false, node, "%s: value of %zu bytes is too long", fn,
+                            n);
+        if (put_level(c, u->count ? 1 : 0, c->max_def) || put_value(w, c, p, n))
+            return pq__fail(w, PQ_E_NOMEM, true, node, "%s: out of memory", fn);
+    }
+    u->count++;
+    return PQ_OK;
+}
+
+int pq_list_push_null(pq_writer *w, int node)
+{
+    return list_push(w, node, PQ_BOOLEAN, NULL, 0, "pq_list_push_null");
+}
+int pq_list_push_bool(pq_writer *w, int node, bool v)
+{
+    uint8_t b = v;
+    return list_push(w, node, PQ_BOOLEAN, &b, 1, "pq_list_push_bool");
+}
+int pq_list_push_i32(pq_writer *w, int node, int32_t v)
+{
+    return list_push(w, node, PQ_INT32, &v, 4, "pq_list_push_i32");
+}
+int pq_list_push_i64(pq_writer *w, int node, int64_t v)
+{
+    return list_push(w, node, PQ_INT64, &v, 8, "pq_list_push_i64");
+}
+int pq_list_push_double(pq_writer *w, int node, double v)
+{
+    return list_push(w, node, PQ_DOUBLE, &v, 8, "pq_list_push_double");
+}
+int pq_list_push_bytes(pq_writer *w, int node, const void *p, size_t len)
+{
+    if (!p && len)
+        return pq__fail(w, PQ_E_USAGE, false, node, "pq_list_push_bytes: NULL data");
+    return list_push(w, node, PQ_BYTE_ARRAY, p ? p : "", len, "pq_list_push_bytes");
+}
+
+int pq_list_end(pq_writer *w, int node)
+{
+    if (w->err)
+        return w->err;
+    if (node <= 0 || node >= w->s->count || w->s->n[node].kind != N_LIST ||
+        w->s->n[node].internal)
+        return pq__fail(w, PQ_E_USAGE, false, node, "pq_list_end: not a list");
+    if (w->state[node] != S_OPEN)
+        return pq__fail(w, PQ_E_USAGE, false, node, "pq_list_end: list not begun");
+    unode *u = &w->u[node];
+    if (u->count == 0 && put_level(&w->c[u->col0], 0, u->dl))
+        return pq__fail(w, PQ_E_NOMEM, true, node, "pq_list_end: out of memory");
+    w->state[node] = S_SET;
+    return PQ_OK;
+}
+
+static int set_list(pq_writer *w, int node, pq_type t, const void *v, size_t n, size_t size,
+                    const char *fn)
+{
+    int rc = check_node(w, node, N_LIST, fn);
+    if (rc)
+        return rc;
+    if (w->c[w->u[node].col0].type != t)
+        return pq__fail(w, PQ_E_USAGE, false, node, "%s on a list of %s", fn,
+                        type_name(w->c[w->u[node].col0].type));
+    if (n && !v)
+        return pq__fail(w, PQ_E_USAGE, false, node, "%s: NULL values", fn);
+    if ((rc = pq_list_begin(w, node)))
+        return rc;
+    const uint8_t *p = v;
+    for (size_t i = 0; i < n; i++)
+        if ((rc = list_push(w, node, t, p + i * size, size, fn)))
+            return rc;
+    return pq_list_end(w, node);
+}
+
+int pq_set_list_i64(pq_writer *w, int node, const int64_t *v, size_t n)
+{
+    return set_list(w, node, PQ_INT64, v, n, 8, "pq_set_list_i64");
+}
+int pq_set_list_i32(pq_writer *w, int node, const int32_t *v, size_t n)
+{
+    return set_list(w, node, PQ_INT32, v, n, 4, "pq_set_list_i32");
+}
+int pq_set_list_double(pq_writer *w, int node, const double *v, size_t n)
+{
+    return set_list(w, node, PQ_DOUBLE, v, n, 8, "pq_set_list_double");
+}
+
+/* --- maps */
+
+int pq_map_begin(pq_writer *w, int node)
+{
+    int rc = check_node(w, node, N_MAP, "pq_map_begin");
+    if (rc)
+        return rc;
+    if (w->state[node] != S_UNSET)
+        return pq__fail(w, PQ_E_USAGE, false, node, "pq_map_begin: already set in this row");
+    if ((rc = touch(w, node, "pq_map_begin")))
+        return rc;
+    w->state[node] = S_OPEN;
+    w->u[node].count = 0;
+    return PQ_OK;
+}
+
+int pq_map_put(pq_writer *w, int node, const void *key, size_t klen, const void *value,
+               size_t vlen)
+{
+    if (w->err)
+        return w->err;
+    if (node <= 0 || node >= w->s->count || w->s->n[node].kind != N_MAP)
+        return pq__fail(w, PQ_E_USAGE, false, node, "pq_map_put: not a map");
+    if (w->state[node] != S_OPEN)
+        return pq__fail(w, PQ_E_USAGE, false, node, "pq_map_put: map not begun");
+    if (!key && klen)
+        return pq__fail(w, PQ_E_USAGE, false, node, "pq_map_put: NULL key");
+    if (klen > MAX_VALUE_BYTES || vlen > MAX_VALUE_BYTES)
+        return pq__fail(w, PQ_E_USAGE, false, node, "pq_map_put: entry too long");
+    unode *u = &w->u[node];
+    col *k = &w->c[u->col0], *v = &w->c[u->col0 + 1];
+    int r = u->count ? 1 : 0;
+    if (put_level(k, r, u->dl + 1) || put_value(w, k, key ? key : "", klen))
+        return pq__fail(w, PQ_E_NOMEM, true, node, "pq_map_put: out of memory");
+    if (value ? put_level(v, r, u->dl + 2) || put_value(w, v, value, vlen)
+              : put_level(v, r, u->dl + 1))
+        return pq__fail(w, PQ_E_NOMEM, true, node, "pq_map_put: out of memory");
+    u->count++;
+    return PQ_OK;
+}
+
+int pq_map_end(pq_writer *w, int node)
+{
+    if (w->err)
+        return w->err;
+    if (node <= 0 || node >= w->s->count || w->s->n[node].kind != N_MAP)
+        return pq__fail(w, PQ_E_USAGE, false, node, "pq_map_end: not a map");
+    if (w->state[node] != S_OPEN)
+        return pq__fail(w, PQ_E_USAGE, false, node, "pq_map_end: map not begun");
+    unode *u = &w->u[node];
+    if (u->count == 0 &&
+        (put_level(&w->c[u->col0], 0, u->dl) || put_level(&w->c[u->col0 + 1], 0, u->dl)))
+        return pq__fail(w, PQ_E_NOMEM, true, node, "pq_map_end: out of memory");
+    w->state[node] = S_SET;
+    return PQ_OK;
+}
+
+/* ------------------------------------------------------------------ rows */
+
+int pq_end_row(pq_writer *w)
+{
+    if (w->err)
+        return w->err;
+    const pq_schema *s = w->s;
+    w->present[0] = 1;
+    w->pdef[0] = 0;
+    for (int k = 0; k < w->n_structs; k++) {
+        int id = w->structs[k], p = s->n[id].parent;
+        uint8_t st = w->state[id];
+        bool req = s->n[id].rep == REP_REQUIRED;
+        bool pres = st == S_TOUCHED || (st != S_NULL && req && w->present[p]);
+        w->present[id] = pres;
+        w->pdef[id] = pres ? w->u[id].full_def : w->pdef[p];
+    }
+    for (int k = 0; k < w->n_values; k++) {
+        int id = w->values[k];
+        uint8_t st = w->state[id];
+        if (st == S_SET)
+            continue;
+        if (st == S_OPEN)
+            return pq__fail(w, PQ_E_USAGE, true, id, "pq_end_row: list or map not ended");
+        int p = s->n[id].parent;
+        if (s->n[id].rep == REP_REQUIRED && w->present[p])
+            return pq__fail(w, PQ_E_USAGE, true, id, "pq_end_row: required value not set");
+        const unode *u = &w->u[id];
+        for (int j = 0; j < u->ncols; j++)
+            if (put_level(&w->c[u->col0 + j], 0, w->pdef[p]))
+                return pq__fail(w, PQ_E_NOMEM, true, id, "out of memory");
+        w->approx += (size_t)u->ncols;
+    }
+    memset(w->state, 0, (size_t)s->count);
+    w->rows++;
+    w->rg_rows++;
+    for (int i = 0; i < w->n_fb; i++) {
+        /* later rows of this chunk go PLAIN; the switch is at a row boundary so that no
+         * page mixes encodings */
+        col *c = &w->c[w->fb_list[i]];
+        c->dict_on = false;
+        c->fb_pending = false;
+        c->fb_level = c->n_levels;
+    }
+    w->n_fb = 0;
+    if (w->rg_rows >= w->o.row_group_rows || w->approx >= w->o.row_group_bytes)
+        return pq__flush_row_group(w);
+    return PQ_OK;
+}
+
