@@ -100,27 +100,27 @@ static int map_status(const gcs_store *st, int net_status, long http, const char
                  reason && *reason && gmsg && *gmsg ? ": " : "", gmsg ? gmsg : "");
     int kind = remote_http_kind(http);
     if (kind == STORE_E_AUTH) {
-        snprintf(msg, msglen, "%s: HTTP %ld%s: the access token was refused: check the "
-                              "service-account key or token", what, http, detail);
-        return kind;
+        return store__fail(msg, msglen, kind,
+                           "%s: HTTP %ld%s: the access token was refused: check the "
+                           "service-account key or token",
+                           what, http, detail);
     }
     if (kind == STORE_E_ACCESS) {
-        snprintf(msg, msglen, "%s: HTTP 403%s: access denied%s", what, detail,
-                 st->auth == G_ANON ? " (anonymous request: give service_account or "
-                                      "GOOGLE_APPLICATION_CREDENTIALS for a private bucket)"
-                                    : "");
-        return kind;
+        return store__fail(msg, msglen, kind, "%s: HTTP 403%s: access denied%s", what, detail,
+                           st->auth == G_ANON
+                               ? " (anonymous request: give service_account or "
+                                 "GOOGLE_APPLICATION_CREDENTIALS for a private bucket)"
+                               : "");
     }
     if (kind == STORE_E_NOT_FOUND) {
-        snprintf(msg, msglen, "%s: HTTP %ld%s: not found", what, http, detail);
-        return kind;
+        return store__fail(msg, msglen, kind, "%s: HTTP %ld%s: not found", what, http, detail);
     }
     if (kind == STORE_E_THROTTLED) {
-        snprintf(msg, msglen, "%s: HTTP %ld%s: throttled, out of retries", what, http, detail);
-        return kind;
+        return store__fail(msg, msglen, kind, "%s: HTTP %ld%s: throttled, out of retries", what,
+                           http, detail);
     }
-    snprintf(msg, msglen, "%s: unexpected HTTP status %ld%s", what, http, detail);
-    return STORE_E_HTTP;
+    return store__fail(msg, msglen, STORE_E_HTTP, "%s: unexpected HTTP status %ld%s", what, http,
+                       detail);
 }
 
 /* ---- tokens ---- */
