@@ -328,15 +328,10 @@ static void list_done(net_request *nr, int status) {
 
 static int az_list_next(store *s, store_list_req *req) {
     az_store *st = (az_store *)s;
-    if (st->closing)
-        return STORE_E_CANCELED;
-    if (!req->cb || req->page_size == 0)
-        return store__fail(req->errmsg, sizeof req->errmsg, STORE_E_CONFIG,
-                           "listing needs a callback and a page size");
     az_cursor *c = req->priv;
-    if (c && (c->in_flight || c->free_pending))
-        return store__fail(req->errmsg, sizeof req->errmsg, STORE_E_CONFIG,
-                           "a page of this listing is already in flight");
+    int brc = remote_list_begin(st->closing, req, c && (c->in_flight || c->free_pending));
+    if (brc)
+        return brc;
     if (!c) {
         c = calloc(1, sizeof *c);
         if (!c)
@@ -458,11 +453,9 @@ static void get_done(net_request *nr, int status) {
 
 static int az_get(store *s, store_get_req *req) {
     az_store *st = (az_store *)s;
-    if (st->closing)
-        return STORE_E_CANCELED;
-    if (!store__get_valid(req))
-        return store__fail(req->errmsg, sizeof req->errmsg, STORE_E_CONFIG,
-                           "invalid read request");
+    int brc = remote_get_begin(st->closing, req);
+    if (brc)
+        return brc;
     az_op *op = calloc(1, sizeof *op);
     if (!op)
         return STORE_E_NOMEM;
