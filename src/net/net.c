@@ -452,6 +452,17 @@ int net_add_header(void *headers, const char *line) {
 static curl_socket_t on_opensocket(void *ud, curlsocktype purpose, struct curl_sockaddr *a);
 static int on_closesocket(void *ud, curl_socket_t fd);
 
+/* Receive buffer: a ranged GET's bytes and its response headers in one recv (with curl's
+ * 16 KiB default a 16 KiB read took a second recv and a poll); other requests get curl's
+ * default size plus the same room. Bounded by curl's oldest maximum. */
+#define NET_HEADER_ROOM 4096u
+#define NET_RECV_BUFFER_MAX (512u * 1024u)
+static long recv_buffer_for(const net_request *r) {
+    uint64_t n = (r->has_range ? r->range_length : (uint64_t)CURL_MAX_WRITE_SIZE) +
+                 NET_HEADER_ROOM;
+    return (long)(n < NET_RECV_BUFFER_MAX ? n : NET_RECV_BUFFER_MAX);
+}
+
 /* primed: the handle comes from the pool with the constant options already set (see
  * easy_release); only what differs per attempt is set again. Every option set below outside
  * the per-attempt block must be either constant for the engine or make the handle unprimed. */
@@ -475,14 +486,12 @@ static int easy_setup(net_engine *e, job *j, bool primed) {
     SET(CURLOPT_WRITEDATA, (void *)j);
     SET(CURLOPT_HEADERDATA, (void *)j);
     SET(CURLOPT_ERRORBUFFER, j->errbuf);
+    SET(CURLOPT_BUFFERSIZE, recv_buffer_for(r));
     if (!primed) {
         /* constant for the engine */
         SET(CURLOPT_SHARE, e->share);
         SET(CURLOPT_NOSIGNAL, 1L);
         SET(CURLOPT_TCP_NODELAY, 1L);
-        /* a 16 KiB ranged GET (the default prefetch) and its response headers in one recv:
-         * with curl's 16 KiB default every such response took a second recv and a poll */
-        SET(CURLOPT_BUFFERSIZE, 20480L);
         SET(CURLOPT_PROTOCOLS_STR, "http,https");
         SET(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
         SET(CURLOPT_CONNECTTIMEOUT_MS,

@@ -64,6 +64,9 @@ typedef struct net_options {
     bool adaptive;
     unsigned adaptive_floor;     /* lowest limit (>= 1; more than max_in_flight = that)  */
 } net_options;
+/* The engine's own defaults, for direct users of the engine. Stores never rely on them:
+ * remote_engine_new sets the five settings the user controls from store_options, whose
+ * defaults are STORE_DEFAULT_* in store.h (net stays below store and does not include it). */
 #define NET_OPTIONS_INIT \
     {1000u, 0u, 10000u, 60000u, 30000u, 6u, 100u, 20000u, 120000u, NULL, NULL, true, 2u}
 

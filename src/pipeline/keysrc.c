@@ -3,8 +3,8 @@
  * Both read text records from gz* streams through one buffer: a key list one line per key,
  * an inventory a CSV record per object (RFC 4180). A page copies what it yields into an
  * arena, so the read buffer can be refilled in the middle of a page. The manifest is JSON,
- * read with the store module's bounded JSON reader (gcs_json.h) and its URL decoding and
- * RFC 3339 parsing (az_util.h) rather than a second copy of each.
+ * read with src/util's bounded JSON reader, URL decoding and RFC 3339 parsing rather
+ * than a second copy of each.
  */
 #include "keysrc.h"
 
@@ -19,8 +19,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "az_util.h"
-#include "gcs_json.h"
+#include "util.h"
 
 #define READ_BUF (1u << 20)
 #define MAX_LINE (64u << 10)    /* a record longer than this is a malformed input */
@@ -50,7 +49,7 @@ struct td_keysrc {
     char *s3_prefix;     /* "prefix/" of an s3 store ("" = the whole bucket), NULL if not s3 */
     char *field;         /* a record's unquoted fields, back to back */
     size_t foff[MAX_COLS + 1];
-    az_buf dec;          /* a decoded key */
+    ut_buf dec;          /* a decoded key */
     /* page */
     store_entry *ents;
     store_bad_entry *bad;
@@ -135,7 +134,7 @@ void td_keysrc_close(td_keysrc *ks) {
     free(ks->files);
     free(ks->s3_prefix);
     free(ks->field);
-    az_buf_free(&ks->dec);
+    ut_buf_free(&ks->dec);
     free(ks->arena);
     free(ks);
 }
@@ -258,16 +257,6 @@ static int refill(td_keysrc *ks, td_keysrc_page *pg) {
 
 /* ------------------------------------------------------------------ key list */
 
-static bool has_scheme(const char *s, size_t n) {
-    size_t i = 0;
-    if (n == 0 || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z')))
-        return false;
-    while (i < n && ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-                     (s[i] >= '0' && s[i] <= '9') || s[i] == '+' || s[i] == '-' || s[i] == '.'))
-        i++;
-    return i + 3 <= n && memcmp(s + i, "://", 3) == 0;
-}
-
 /* One line (no '\n'). Returns 0, or -1 when out of memory. */
 static int list_line(td_keysrc *ks, const char *s, size_t n, td_keysrc_page *pg) {
     if (n > 0 && s[n - 1] == '\r')
@@ -289,7 +278,7 @@ static int list_line(td_keysrc *ks, const char *s, size_t n, td_keysrc_page *pg)
         if (n > rl + 1 && s[rl] == '/' && memcmp(s, ks->roots[r], rl) == 0)
             return add_entry(ks, s + rl + 1, n - rl - 1, UINT64_MAX, INT64_MIN, NULL, 0);
     }
-    if (has_scheme(s, n)) {
+    if (ut_url_scheme_len(s, n)) {
         char msg[256];
         errf(msg, sizeof msg, "%s line %llu: '%.*s' is not in the store '%s'", ks->cur,
              (unsigned long long)ks->line_no, (int)(n > 120 ? 120 : n), s,
@@ -456,9 +445,9 @@ static int inv_record(td_keysrc *ks, int nf, td_keysrc_page *pg) {
         return 0;
     const char *raw = fld(ks, ks->c_key);
     size_t rl = fld_len(ks, ks->c_key);
-    az_buf_reset(&ks->dec);
+    ut_buf_reset(&ks->dec);
     /* inventory CSVs form-encode keys: %XX, and '+' for a space */
-    if (az_pct_decode(&ks->dec, raw, rl, true) < 0 || ks->dec.bad || !ks->dec.p ||
+    if (ut_pct_decode(&ks->dec, raw, rl, UT_PCT_PLUS_SPACE) < 0 || ks->dec.bad || !ks->dec.p ||
         memchr(ks->dec.p, '\0', ks->dec.len)) {
         char msg[256];
         errf(msg, sizeof msg, "%s record %llu: the key '%.*s' is not validly URL-encoded",
@@ -492,7 +481,7 @@ static int inv_record(td_keysrc *ks, int nf, td_keysrc_page *pg) {
     }
     int64_t mtime = INT64_MIN;
     if (ks->c_mtime >= 0 && fld_len(ks, ks->c_mtime))
-        mtime = az_parse_rfc3339(fld(ks, ks->c_mtime), fld_len(ks, ks->c_mtime));
+        mtime = ut_rfc3339_parse(fld(ks, ks->c_mtime), fld_len(ks, ks->c_mtime));
     const char *etag = ks->c_etag >= 0 ? fld(ks, ks->c_etag) : NULL;
     size_t el = ks->c_etag >= 0 ? fld_len(ks, ks->c_etag) : 0;
     return add_entry(ks, key, kl, size, mtime, etag, el);
@@ -560,27 +549,18 @@ static void inv_next(td_keysrc *ks, td_keysrc_page *pg) {
 
 /* Reads a whole small file (the manifest). */
 static char *slurp(const char *path, size_t max, size_t *len, char *err, size_t errlen) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        errf(err, errlen, "cannot open the inventory manifest '%s': %s", path, strerror(errno));
-        return NULL;
-    }
-    char *b = malloc(max + 1);
-    size_t n = b ? fread(b, 1, max + 1, f) : 0;
-    bool bad = b && ferror(f);
-    fclose(f);
-    if (!b || bad || n > max) {
-        free(b);
-        if (!b)
+    char *b = ut_read_file(path, max, len, NULL, 0);
+    if (!b) {
+        int e = errno;
+        if (e == ENOMEM)
             errf(err, errlen, "out of memory");
-        else if (bad)
+        else if (e == EIO)
             errf(err, errlen, "cannot read the inventory manifest '%s'", path);
-        else
+        else if (e == EFBIG)
             errf(err, errlen, "the inventory manifest '%s' is larger than %zu bytes", path, max);
-        return NULL;
+        else
+            errf(err, errlen, "cannot open the inventory manifest '%s': %s", path, strerror(e));
     }
-    b[n] = '\0';
-    *len = n;
     return b;
 }
 
@@ -683,7 +663,7 @@ int td_keysrc_open_inventory(td_keysrc **out, const char *manifest, const td_key
     const char *path = manifest;
     if (strncmp(path, "file://", 7) == 0)
         path += 7;
-    else if (has_scheme(path, strlen(path))) {
+    else if (ut_url_scheme_len(path, strlen(path))) {
         errf(err, errlen,
              "store.inventory '%s': only a local manifest.json is supported; copy the "
              "manifest and its data files to a folder first",
@@ -698,7 +678,7 @@ int td_keysrc_open_inventory(td_keysrc **out, const char *manifest, const td_key
     int rc = STORE_E_CONFIG;
     size_t len = 0;
     char *text = slurp(path, MAX_MANIFEST, &len, err, errlen);
-    gj_doc d;
+    ut_json d;
     memset(&d, 0, sizeof d);
     char *schema = NULL, *format = NULL, *bucket = NULL, *mdir = NULL;
     if (!text) {
@@ -706,17 +686,17 @@ int td_keysrc_open_inventory(td_keysrc **out, const char *manifest, const td_key
         goto out;
     }
     char jerr[256];
-    if (gj_parse(&d, text, len, len / 2 + 64, jerr, sizeof jerr) != 0) {
+    if (ut_json_parse(&d, text, len, len / 2 + 64, jerr, sizeof jerr) != 0) {
         errf(err, errlen, "inventory manifest '%s': %s", path, jerr);
         goto out;
     }
-    if (d.n == 0 || d.tok[0].type != GJ_OBJECT) {
+    if (d.n == 0 || d.tok[0].type != UT_JSON_OBJECT) {
         errf(err, errlen, "inventory manifest '%s': not a JSON object", path);
         goto out;
     }
-    format = gj_strdup(&d, gj_get(&d, 0, "fileFormat"));
-    schema = gj_strdup(&d, gj_get(&d, 0, "fileSchema"));
-    bucket = gj_strdup(&d, gj_get(&d, 0, "sourceBucket"));
+    format = ut_json_strdup(&d, ut_json_get(&d, 0, "fileFormat"));
+    schema = ut_json_strdup(&d, ut_json_get(&d, 0, "fileSchema"));
+    bucket = ut_json_strdup(&d, ut_json_get(&d, 0, "sourceBucket"));
     if (!format || strcasecmp(format, "CSV") != 0) {
         errf(err, errlen,
              "inventory manifest '%s': fileFormat is %s%s%s; only CSV inventories are "
@@ -760,8 +740,8 @@ int td_keysrc_open_inventory(td_keysrc **out, const char *manifest, const td_key
             ks->s3_prefix[pl++] = '/';
         ks->s3_prefix[pl] = '\0';
     }
-    size_t files = gj_get(&d, 0, "files");
-    if (files == GJ_NONE || d.tok[files].type != GJ_ARRAY) {
+    size_t files = ut_json_get(&d, 0, "files");
+    if (files == UT_JSON_NONE || d.tok[files].type != UT_JSON_ARRAY) {
         errf(err, errlen, "inventory manifest '%s': 'files' is missing or not a list", path);
         goto out;
     }
@@ -781,7 +761,7 @@ int td_keysrc_open_inventory(td_keysrc **out, const char *manifest, const td_key
     else
         *sl = '\0';
     for (size_t t = files + 1; t < d.tok[files].after; t = d.tok[t].after) {
-        char *k = d.tok[t].type == GJ_OBJECT ? gj_strdup(&d, gj_get(&d, t, "key")) : NULL;
+        char *k = d.tok[t].type == UT_JSON_OBJECT ? ut_json_strdup(&d, ut_json_get(&d, t, "key")) : NULL;
         if (!k) {
             errf(err, errlen, "inventory manifest '%s': files[%zu] has no string 'key'", path,
                  ks->n_files);
@@ -801,7 +781,7 @@ int td_keysrc_open_inventory(td_keysrc **out, const char *manifest, const td_key
     ks->cur = ks->name;
     rc = 0;
 out:
-    gj_free(&d);
+    ut_json_free(&d);
     free(text);
     free(schema);
     free(format);

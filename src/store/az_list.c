@@ -40,20 +40,20 @@ struct az_list_parser {
     int depth;           /* current element depth (1 = root) */
     enum el stack[MAX_DEPTH + 1];
     bool collecting;
-    az_buf text;         /* character data of the current leaf */
+    ut_buf text;         /* character data of the current leaf */
     /* the blob being read */
-    az_buf name;
+    ut_buf name;
     bool name_encoded, is_dir;
     uint64_t size;
     int64_t mtime;
-    az_buf etag;
+    ut_buf etag;
     /* the page */
     ent *ents;
     size_t n_ents, cap_ents;
-    az_buf arena;        /* keys and etags, NUL-separated */
+    ut_buf arena;        /* keys and etags, NUL-separated */
     store_entry *out;
-    az_buf next_marker;
-    az_buf err_code, err_message;
+    ut_buf next_marker;
+    ut_buf err_code, err_message;
     bool seen_results;
     bool failed;
     char errmsg[160];
@@ -129,8 +129,8 @@ static void XMLCALL on_start(void *ud, const XML_Char *name, const XML_Char **at
         p->seen_results = true;
         break;
     case EL_BLOB:
-        az_buf_reset(&p->name);
-        az_buf_reset(&p->etag);
+        ut_buf_reset(&p->name);
+        ut_buf_reset(&p->etag);
         p->name_encoded = p->is_dir = false;
         p->size = UINT64_MAX;
         p->mtime = INT64_MIN;
@@ -147,7 +147,7 @@ static void XMLCALL on_start(void *ud, const XML_Char *name, const XML_Char **at
     case EL_NEXT:
     case EL_CODE:
     case EL_MESSAGE:
-        az_buf_reset(&p->text);
+        ut_buf_reset(&p->text);
         p->collecting = true;
         break;
     default:
@@ -159,7 +159,7 @@ static void XMLCALL on_text(void *ud, const XML_Char *s, int len) {
     az_list_parser *p = ud;
     if (!p->collecting || len <= 0)
         return;
-    az_buf_put(&p->text, s, (size_t)len);
+    ut_buf_put(&p->text, s, (size_t)len);
     if (p->text.bad)
         fail(p, "List Blobs response has an over-long value");
 }
@@ -193,11 +193,11 @@ static void end_blob(az_list_parser *p) {
         return; /* hierarchical-namespace accounts list their directories as blobs */
     const char *name = p->name.p;
     size_t len = p->name.len;
-    az_buf dec = {0};
+    ut_buf dec = {0};
     if (p->name_encoded) {
         dec.limit = AZ_LIST_MAX_NAME + 1;
-        if (az_pct_decode(&dec, name, len, false) != 0 || dec.bad) {
-            az_buf_free(&dec);
+        if (ut_pct_decode(&dec, name, len, 0) != 0 || dec.bad) {
+            ut_buf_free(&dec);
             fail(p, "List Blobs response has a malformed encoded name");
             return;
         }
@@ -206,11 +206,11 @@ static void end_blob(az_list_parser *p) {
     }
     if (len < p->strip_len || memcmp(name, p->strip, p->strip_len) != 0 ||
         len == p->strip_len) {
-        az_buf_free(&dec);
+        ut_buf_free(&dec);
         return;
     }
     if (p->n_ents >= p->max_entries) {
-        az_buf_free(&dec);
+        ut_buf_free(&dec);
         fail(p, "List Blobs response holds more entries than asked for");
         return;
     }
@@ -218,7 +218,7 @@ static void end_blob(az_list_parser *p) {
         size_t cap = p->cap_ents ? p->cap_ents * 2 : 64;
         ent *n = realloc(p->ents, cap * sizeof *n);
         if (!n) {
-            az_buf_free(&dec);
+            ut_buf_free(&dec);
             fail(p, "out of memory");
             return;
         }
@@ -228,15 +228,15 @@ static void end_blob(az_list_parser *p) {
     ent *e = &p->ents[p->n_ents];
     e->key_off = p->arena.len;
     e->key_len = len - p->strip_len;
-    az_buf_put(&p->arena, name + p->strip_len, e->key_len + 1);
+    ut_buf_put(&p->arena, name + p->strip_len, e->key_len + 1);
     e->etag_off = SIZE_MAX;
     if (p->etag.len) {
         e->etag_off = p->arena.len;
-        az_buf_put(&p->arena, p->etag.p, p->etag.len + 1);
+        ut_buf_put(&p->arena, p->etag.p, p->etag.len + 1);
     }
     e->size = p->size;
     e->mtime_ms = p->mtime;
-    az_buf_free(&dec);
+    ut_buf_free(&dec);
     if (p->arena.bad) {
         fail(p, "List Blobs page too large");
         return;
@@ -254,36 +254,36 @@ static void XMLCALL on_end(void *ud, const XML_Char *name) {
     const char *t = p->text.p ? p->text.p : "";
     switch (e) {
     case EL_NAME:
-        az_buf_reset(&p->name);
-        az_buf_put(&p->name, t, p->text.len);
+        ut_buf_reset(&p->name);
+        ut_buf_put(&p->name, t, p->text.len);
         break;
     case EL_LEN:
         if (!parse_u64(t, &p->size))
             fail(p, "List Blobs response has a malformed Content-Length");
         break;
     case EL_LASTMOD:
-        p->mtime = az_parse_rfc1123(t, p->text.len);
+        p->mtime = ut_http_date_parse(t, p->text.len);
         break;
     case EL_ETAG:
-        az_buf_reset(&p->etag);
-        az_buf_put(&p->etag, t, p->text.len);
+        ut_buf_reset(&p->etag);
+        ut_buf_put(&p->etag, t, p->text.len);
         break;
     case EL_RTYPE:
         p->is_dir = strcmp(t, "directory") == 0;
         break;
     case EL_NEXT:
-        az_buf_reset(&p->next_marker);
-        az_buf_put(&p->next_marker, t, p->text.len);
+        ut_buf_reset(&p->next_marker);
+        ut_buf_put(&p->next_marker, t, p->text.len);
         if (p->next_marker.bad)
             fail(p, "List Blobs NextMarker too long");
         break;
     case EL_CODE:
-        az_buf_reset(&p->err_code);
-        az_buf_put(&p->err_code, t, p->text.len);
+        ut_buf_reset(&p->err_code);
+        ut_buf_put(&p->err_code, t, p->text.len);
         break;
     case EL_MESSAGE:
-        az_buf_reset(&p->err_message);
-        az_buf_put(&p->err_message, t, p->text.len);
+        ut_buf_reset(&p->err_message);
+        ut_buf_put(&p->err_message, t, p->text.len);
         break;
     case EL_BLOB:
         end_blob(p);
@@ -334,13 +334,13 @@ void az_list_free(az_list_parser *p) {
     free(p->strip);
     free(p->ents);
     free(p->out);
-    az_buf_free(&p->text);
-    az_buf_free(&p->name);
-    az_buf_free(&p->etag);
-    az_buf_free(&p->arena);
-    az_buf_free(&p->next_marker);
-    az_buf_free(&p->err_code);
-    az_buf_free(&p->err_message);
+    ut_buf_free(&p->text);
+    ut_buf_free(&p->name);
+    ut_buf_free(&p->etag);
+    ut_buf_free(&p->arena);
+    ut_buf_free(&p->next_marker);
+    ut_buf_free(&p->err_code);
+    ut_buf_free(&p->err_message);
     free(p);
 }
 
@@ -351,11 +351,11 @@ int az_list_reset(az_list_parser *p) {
     p->seen_results = false;
     p->failed = false;
     p->errmsg[0] = 0;
-    az_buf_reset(&p->text);
-    az_buf_reset(&p->arena);
-    az_buf_reset(&p->next_marker);
-    az_buf_reset(&p->err_code);
-    az_buf_reset(&p->err_message);
+    ut_buf_reset(&p->text);
+    ut_buf_reset(&p->arena);
+    ut_buf_reset(&p->next_marker);
+    ut_buf_reset(&p->err_code);
+    ut_buf_reset(&p->err_message);
     return make_parser(p);
 }
 

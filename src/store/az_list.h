@@ -4,7 +4,8 @@
 #ifndef STORE_AZ_LIST_H
 #define STORE_AZ_LIST_H
 
-#include "az_util.h"
+#include "util.h"
+#include "store.h"
 
 #define AZ_LIST_MAX_NAME 4096   /* Azure allows 1,024 characters: 4 KiB of UTF-8 */
 #define AZ_LIST_MAX_MARKER 4096

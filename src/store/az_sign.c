@@ -1,6 +1,8 @@
 /* az_sign.c - Azure SharedKey string-to-sign and signature (see az_sign.h). */
 #include "az_sign.h"
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,7 +32,7 @@ static const char *header_value(const az_pair *h, size_t n, const char *name) {
 
 /* Values are trimmed and runs of whitespace folded to one space, as the docs require for
  * canonicalized headers. */
-static void put_folded(az_buf *b, const char *v) {
+static void put_folded(ut_buf *b, const char *v) {
     while (*v == ' ' || *v == '\t')
         v++;
     size_t n = strlen(v);
@@ -44,9 +46,9 @@ static void put_folded(az_buf *b, const char *v) {
             continue;
         }
         if (space)
-            az_buf_putc(b, ' ');
+            ut_buf_putc(b, ' ');
         space = false;
-        az_buf_putc(b, c);
+        ut_buf_putc(b, c);
     }
 }
 
@@ -58,26 +60,26 @@ static int cmp_pair_name(const void *a, const void *b) {
     return strcmp(x->value ? x->value : "", y->value ? y->value : "");
 }
 
-static void put_lower(az_buf *b, const char *s) {
+static void put_lower(ut_buf *b, const char *s) {
     for (; *s; s++)
-        az_buf_putc(b, (char)lower((unsigned char)*s));
+        ut_buf_putc(b, (char)lower((unsigned char)*s));
 }
 
-int az_string_to_sign(az_buf *out, const char *method, const char *account, const char *path,
+int az_string_to_sign(ut_buf *out, const char *method, const char *account, const char *path,
                       const az_pair *query, size_t n_query, const az_pair *headers,
                       size_t n_headers) {
     static const char *const std_headers[] = {
         "content-encoding", "content-language", "content-length", "content-md5",
         "content-type", "date", "if-modified-since", "if-match", "if-none-match",
         "if-unmodified-since", "range"};
-    az_buf_puts(out, method);
-    az_buf_putc(out, '\n');
+    ut_buf_puts(out, method);
+    ut_buf_putc(out, '\n');
     for (size_t i = 0; i < sizeof std_headers / sizeof *std_headers; i++) {
         const char *v = header_value(headers, n_headers, std_headers[i]);
         /* since version 2015-02-21 a zero Content-Length is signed as empty */
         if (v && !(i == 2 && strcmp(v, "0") == 0))
-            az_buf_puts(out, v);
-        az_buf_putc(out, '\n');
+            ut_buf_puts(out, v);
+        ut_buf_putc(out, '\n');
     }
     size_t n_ptr = n_headers > n_query ? n_headers : n_query;
     const az_pair **sorted = malloc((n_ptr ? n_ptr : 1) * sizeof *sorted);
@@ -90,38 +92,48 @@ int az_string_to_sign(az_buf *out, const char *method, const char *account, cons
     qsort(sorted, n, sizeof *sorted, cmp_pair_name);
     for (size_t i = 0; i < n; i++) {
         put_lower(out, sorted[i]->name);
-        az_buf_putc(out, ':');
+        ut_buf_putc(out, ':');
         put_folded(out, sorted[i]->value ? sorted[i]->value : "");
-        az_buf_putc(out, '\n');
+        ut_buf_putc(out, '\n');
     }
-    az_buf_putc(out, '/');
-    az_buf_puts(out, account);
-    az_buf_puts(out, path && *path ? path : "/");
+    ut_buf_putc(out, '/');
+    ut_buf_puts(out, account);
+    ut_buf_puts(out, path && *path ? path : "/");
     for (size_t i = 0; i < n_query; i++)
         sorted[i] = &query[i];
     qsort(sorted, n_query, sizeof *sorted, cmp_pair_name);
     for (size_t i = 0; i < n_query; i++) {
         if (i > 0 && icmp(sorted[i]->name, sorted[i - 1]->name) == 0) {
-            az_buf_putc(out, ',');
+            ut_buf_putc(out, ',');
         } else {
-            az_buf_putc(out, '\n');
+            ut_buf_putc(out, '\n');
             put_lower(out, sorted[i]->name);
-            az_buf_putc(out, ':');
+            ut_buf_putc(out, ':');
         }
-        az_buf_puts(out, sorted[i]->value ? sorted[i]->value : "");
+        ut_buf_puts(out, sorted[i]->value ? sorted[i]->value : "");
     }
     free(sorted);
     return out->bad ? -1 : 0;
 }
 
-int az_sharedkey_auth(az_buf *out, const char *account, const uint8_t *key, size_t key_len,
+int az_sharedkey_auth(ut_buf *out, const char *account, const uint8_t *key, size_t key_len,
                       const char *sts, size_t sts_len) {
     uint8_t mac[32];
     if (az_hmac_sha256(key, key_len, sts, sts_len, mac) != 0)
         return -1;
-    az_buf_puts(out, "SharedKey ");
-    az_buf_puts(out, account);
-    az_buf_putc(out, ':');
-    az_base64_encode(out, mac, sizeof mac, false);
+    ut_buf_puts(out, "SharedKey ");
+    ut_buf_puts(out, account);
+    ut_buf_putc(out, ':');
+    ut_base64_encode(out, mac, sizeof mac, false);
     return out->bad ? -1 : 0;
+}
+
+int az_hmac_sha256(const void *key, size_t klen, const void *data, size_t dlen,
+                   uint8_t out[32]) {
+    unsigned int len = 32;
+    if (klen > INT32_MAX)
+        return -1;
+    if (!HMAC(EVP_sha256(), key, (int)klen, data, dlen, out, &len) || len != 32)
+        return -1;
+    return 0;
 }

@@ -5,7 +5,9 @@
 #ifndef STORE_AZ_SIGN_H
 #define STORE_AZ_SIGN_H
 
-#include "az_util.h"
+#include "util.h"
+
+#include <stdint.h>
 
 typedef struct az_pair {
     const char *name;
@@ -16,12 +18,15 @@ typedef struct az_pair {
  * including the account segment for path-style (emulator) URLs; query: raw (decoded)
  * pairs, any order, repeated names allowed; headers: every header sent with the request
  * (names in any case, raw values). Returns 0, or -1 when out grew past its limit. */
-int az_string_to_sign(az_buf *out, const char *method, const char *account, const char *path,
+int az_string_to_sign(ut_buf *out, const char *method, const char *account, const char *path,
                       const az_pair *query, size_t n_query, const az_pair *headers,
                       size_t n_headers);
 
+/* HMAC-SHA256 (OpenSSL); returns 0 or -1. */
+int az_hmac_sha256(const void *key, size_t klen, const void *data, size_t dlen, uint8_t out[32]);
+
 /* Appends "SharedKey ACCOUNT:BASE64(HMAC-SHA256(key, sts))" to out. Returns 0 or -1. */
-int az_sharedkey_auth(az_buf *out, const char *account, const uint8_t *key, size_t key_len,
+int az_sharedkey_auth(ut_buf *out, const char *account, const uint8_t *key, size_t key_len,
                       const char *sts, size_t sts_len);
 
 #endif

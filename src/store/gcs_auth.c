@@ -32,21 +32,21 @@ void gcs_key_free(gcs_key *k) {
     k->disable_oauth = false;
 }
 
-static char *member(const gj_doc *d, const char *name) {
-    size_t i = gj_get(d, 0, name);
-    return i == GJ_NONE ? NULL : gj_strdup(d, i);
+static char *member(const ut_json *d, const char *name) {
+    size_t i = ut_json_get(d, 0, name);
+    return i == UT_JSON_NONE ? NULL : ut_json_strdup(d, i);
 }
 
 int gcs_key_parse(gcs_key *k, const char *json, size_t len, char *err, size_t errlen) {
     memset(k, 0, sizeof *k);
-    gj_doc d;
+    ut_json d;
     char jerr[96];
-    if (gj_parse(&d, json, len, 4096, jerr, sizeof jerr) != 0) {
+    if (ut_json_parse(&d, json, len, 4096, jerr, sizeof jerr) != 0) {
         snprintf(err, errlen, "the Google credentials file is not valid JSON (%s)", jerr);
         return -1;
     }
-    if (d.tok[0].type != GJ_OBJECT) {
-        gj_free(&d);
+    if (d.tok[0].type != UT_JSON_OBJECT) {
+        ut_json_free(&d);
         snprintf(err, errlen, "the Google credentials file is not a JSON object");
         return -1;
     }
@@ -59,9 +59,9 @@ int gcs_key_parse(gcs_key *k, const char *json, size_t len, char *err, size_t er
     k->client_secret = member(&d, "client_secret");
     k->refresh_token = member(&d, "refresh_token");
     k->gcs_base_url = member(&d, "gcs_base_url");
-    size_t dis = gj_get(&d, 0, "disable_oauth");
-    k->disable_oauth = dis != GJ_NONE && d.tok[dis].type == GJ_TRUE;
-    gj_free(&d);
+    size_t dis = ut_json_get(&d, 0, "disable_oauth");
+    k->disable_oauth = dis != UT_JSON_NONE && d.tok[dis].type == UT_JSON_TRUE;
+    ut_json_free(&d);
     if (!k->token_uri || !k->token_uri[0]) {
         free(k->token_uri);
         k->token_uri = strdup(GCS_DEFAULT_TOKEN_URI);
@@ -99,23 +99,9 @@ nomem:
 }
 
 /* JSON string literal of s (for the JWT's header and claims). */
-static void put_json_str(az_buf *b, const char *s) {
-    az_buf_putc(b, '"');
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') {
-            az_buf_putc(b, '\\');
-            az_buf_putc(b, (char)c);
-        } else if (c < 0x20) {
-            az_buf_printf(b, "\\u%04x", c);
-        } else {
-            az_buf_putc(b, (char)c);
-        }
-    }
-    az_buf_putc(b, '"');
-}
+static void put_json_str(ut_buf *b, const char *s) { ut_json_escape(b, s, strlen(s)); }
 
-static int rs256(const char *pem, const void *data, size_t n, az_buf *sig_b64, char *err,
+static int rs256(const char *pem, const void *data, size_t n, ut_buf *sig_b64, char *err,
                  size_t errlen) {
     int rc = -1;
     BIO *bio = BIO_new_mem_buf(pem, -1);
@@ -137,7 +123,7 @@ static int rs256(const char *pem, const void *data, size_t n, az_buf *sig_b64, c
         snprintf(err, errlen, "RS256 signing with the service-account key failed");
         goto out;
     }
-    az_base64_encode(sig_b64, sig, siglen, true);
+    ut_base64_encode(sig_b64, sig, siglen, true);
     rc = sig_b64->bad ? -1 : 0;
 out:
     free(sig);
@@ -147,69 +133,69 @@ out:
     return rc;
 }
 
-int gcs_jwt_make(az_buf *out, az_buf *signing_input, const gcs_key *k, const char *scope,
+int gcs_jwt_make(ut_buf *out, ut_buf *signing_input, const gcs_key *k, const char *scope,
                  int64_t now_s, char *err, size_t errlen) {
-    az_buf hdr = {0}, claims = {0}, in = {0};
-    az_buf_puts(&hdr, "{\"alg\":\"RS256\",\"typ\":\"JWT\"");
+    ut_buf hdr = {0}, claims = {0}, in = {0};
+    ut_buf_puts(&hdr, "{\"alg\":\"RS256\",\"typ\":\"JWT\"");
     if (k->private_key_id && k->private_key_id[0]) {
-        az_buf_puts(&hdr, ",\"kid\":");
+        ut_buf_puts(&hdr, ",\"kid\":");
         put_json_str(&hdr, k->private_key_id);
     }
-    az_buf_putc(&hdr, '}');
-    az_buf_puts(&claims, "{\"iss\":");
+    ut_buf_putc(&hdr, '}');
+    ut_buf_puts(&claims, "{\"iss\":");
     put_json_str(&claims, k->client_email);
-    az_buf_puts(&claims, ",\"scope\":");
+    ut_buf_puts(&claims, ",\"scope\":");
     put_json_str(&claims, scope);
-    az_buf_puts(&claims, ",\"aud\":");
+    ut_buf_puts(&claims, ",\"aud\":");
     put_json_str(&claims, k->token_uri);
-    az_buf_printf(&claims, ",\"iat\":%lld,\"exp\":%lld}", (long long)now_s,
+    ut_buf_printf(&claims, ",\"iat\":%lld,\"exp\":%lld}", (long long)now_s,
                   (long long)(now_s + 3600));
     int rc = -1;
     if (hdr.bad || claims.bad) {
         snprintf(err, errlen, "out of memory");
         goto out;
     }
-    az_base64_encode(&in, hdr.p, hdr.len, true);
-    az_buf_putc(&in, '.');
-    az_base64_encode(&in, claims.p, claims.len, true);
+    ut_base64_encode(&in, hdr.p, hdr.len, true);
+    ut_buf_putc(&in, '.');
+    ut_base64_encode(&in, claims.p, claims.len, true);
     if (in.bad) {
         snprintf(err, errlen, "out of memory");
         goto out;
     }
-    az_buf_put(out, in.p, in.len);
-    az_buf_putc(out, '.');
+    ut_buf_put(out, in.p, in.len);
+    ut_buf_putc(out, '.');
     if (rs256(k->private_key, in.p, in.len, out, err, errlen) != 0)
         goto out;
     if (signing_input)
-        az_buf_put(signing_input, in.p, in.len);
+        ut_buf_put(signing_input, in.p, in.len);
     rc = out->bad ? -1 : 0;
 out:
-    az_buf_free(&hdr);
-    az_buf_free(&claims);
-    az_buf_free(&in);
+    ut_buf_free(&hdr);
+    ut_buf_free(&claims);
+    ut_buf_free(&in);
     return rc;
 }
 
-int gcs_token_request_body(az_buf *out, const gcs_key *k, int64_t now_s, char *err,
+int gcs_token_request_body(ut_buf *out, const gcs_key *k, int64_t now_s, char *err,
                            size_t errlen) {
     if (k->type && strcmp(k->type, "authorized_user") == 0) {
-        az_buf_puts(out, "grant_type=refresh_token&client_id=");
-        az_pct_encode(out, k->client_id, strlen(k->client_id), false);
-        az_buf_puts(out, "&client_secret=");
-        az_pct_encode(out, k->client_secret, strlen(k->client_secret), false);
-        az_buf_puts(out, "&refresh_token=");
-        az_pct_encode(out, k->refresh_token, strlen(k->refresh_token), false);
+        ut_buf_puts(out, "grant_type=refresh_token&client_id=");
+        ut_pct_encode(out, k->client_id, strlen(k->client_id), false);
+        ut_buf_puts(out, "&client_secret=");
+        ut_pct_encode(out, k->client_secret, strlen(k->client_secret), false);
+        ut_buf_puts(out, "&refresh_token=");
+        ut_pct_encode(out, k->refresh_token, strlen(k->refresh_token), false);
         return out->bad ? -1 : 0;
     }
-    az_buf jwt = {0};
+    ut_buf jwt = {0};
     if (gcs_jwt_make(&jwt, NULL, k, GCS_SCOPE_RO, now_s, err, errlen) != 0) {
-        az_buf_free(&jwt);
+        ut_buf_free(&jwt);
         return -1;
     }
-    az_buf_puts(out, "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer"
+    ut_buf_puts(out, "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer"
                      "&assertion=");
-    az_buf_put(out, jwt.p, jwt.len); /* base64url and '.': nothing to encode */
-    az_buf_free(&jwt);
+    ut_buf_put(out, jwt.p, jwt.len); /* base64url and '.': nothing to encode */
+    ut_buf_free(&jwt);
     return out->bad ? -1 : 0;
 }
 
@@ -217,21 +203,21 @@ int gcs_token_parse(const char *json, size_t len, char **token, int64_t *expires
                     char *err, size_t errlen) {
     *token = NULL;
     *expires_in_s = 0;
-    gj_doc d;
+    ut_json d;
     char jerr[96];
-    if (gj_parse(&d, json, len, 1024, jerr, sizeof jerr) != 0) {
+    if (ut_json_parse(&d, json, len, 1024, jerr, sizeof jerr) != 0) {
         snprintf(err, errlen, "the token response is not valid JSON (%s)", jerr);
         return -1;
     }
     int rc = -1;
-    size_t t = gj_get(&d, 0, "access_token");
-    char *tok = t == GJ_NONE ? NULL : gj_strdup(&d, t);
+    size_t t = ut_json_get(&d, 0, "access_token");
+    char *tok = t == UT_JSON_NONE ? NULL : ut_json_strdup(&d, t);
     uint64_t exp = 3600;
-    size_t e = gj_get(&d, 0, "expires_in");
+    size_t e = ut_json_get(&d, 0, "expires_in");
     if (!tok || !tok[0] || strlen(tok) > 8192 || strpbrk(tok, "\r\n")) {
         snprintf(err, errlen, "the token response has no usable access_token");
         free_secret(&tok);
-    } else if (e != GJ_NONE && gj_u64(&d, e, &exp) != 0) {
+    } else if (e != UT_JSON_NONE && ut_json_u64(&d, e, &exp) != 0) {
         snprintf(err, errlen, "the token response has a malformed expires_in");
         free_secret(&tok);
     } else {
@@ -241,6 +227,6 @@ int gcs_token_parse(const char *json, size_t len, char **token, int64_t *expires
         *expires_in_s = (int64_t)exp;
         rc = 0;
     }
-    gj_free(&d);
+    ut_json_free(&d);
     return rc;
 }

@@ -5,7 +5,8 @@
 #ifndef STORE_GCS_AUTH_H
 #define STORE_GCS_AUTH_H
 
-#include "az_util.h"
+#include "util.h"
+#include "store.h"
 
 #include <stdint.h>
 
@@ -31,12 +32,12 @@ void gcs_key_free(gcs_key *k);
 /* The JWT assertion for a service account: header.claims.signature, RS256 with the key's
  * PEM private key, iat = now_s, exp = now_s + 3600. If signing_input is non-NULL it also
  * receives "header.claims" (for tests). Returns 0 or -1 with err. */
-int gcs_jwt_make(az_buf *out, az_buf *signing_input, const gcs_key *k, const char *scope,
+int gcs_jwt_make(ut_buf *out, ut_buf *signing_input, const gcs_key *k, const char *scope,
                  int64_t now_s, char *err, size_t errlen);
 
 /* The form body of a token request ("grant_type=..&assertion=.." or the refresh-token
  * grant for authorized_user keys). Returns 0 or -1 with err. */
-int gcs_token_request_body(az_buf *out, const gcs_key *k, int64_t now_s, char *err,
+int gcs_token_request_body(ut_buf *out, const gcs_key *k, int64_t now_s, char *err,
                            size_t errlen);
 
 /* Parses {"access_token": "...", "expires_in": N, "token_type": "Bearer"}: *token becomes

@@ -8,12 +8,6 @@
 #include "s3_creds.h"
 #include "store.h"
 
-/* The network parts build only where the engine's header is reachable (td_net linked). */
-#if defined(__has_include)
-#if __has_include("net.h")
-#define S3_HAVE_NET 1
-#endif
-#endif
 
 #include <openssl/crypto.h>
 #include <stdio.h>
@@ -27,16 +21,6 @@
 #define CRED_MAX_FILE (64u * 1024u)
 #define REFRESH_MARGIN_MS (5 * 60 * 1000)
 #define REFRESH_RETRY_MS (10 * 1000)
-
-static char *sdup(const char *s) {
-    if (!s)
-        return NULL;
-    size_t n = strlen(s);
-    char *p = malloc(n + 1);
-    if (p)
-        memcpy(p, s, n + 1);
-    return p;
-}
 
 static char *trim(char *s) {
     while (*s == ' ' || *s == '\t')
@@ -73,7 +57,7 @@ char *s3_ini_get(const char *path, const char *section, const char *key) {
             continue;
         *eq = '\0';
         if (strcasecmp(trim(t), key) == 0)
-            found = sdup(trim(eq + 1));
+            found = ut_strdup(trim(eq + 1));
     }
     fclose(f);
     return found;
@@ -125,119 +109,29 @@ static void home_path(char *out, size_t len, const char *env, const char *rel) {
     snprintf(out, len, "%s/%s", home ? home : ".", rel);
 }
 
-/* ------------------------------------------------------------------ tiny JSON */
+/* ------------------------------------------------------------------ JSON */
 
-static bool json_ws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
-
-/* Decodes the JSON string starting at js[i] == '"' into sb; returns the index after the
- * closing quote (n if unterminated). \uXXXX becomes UTF-8 (BMP only: enough here). */
-static size_t json_string(const char *js, size_t n, size_t i, s3_buf *sb) {
-    size_t j = i + 1;
-    while (j < n && js[j] != '"') {
-        if (js[j] != '\\' || j + 1 >= n) {
-            s3_buf_putc(sb, js[j++]);
-            continue;
-        }
-        char e = js[j + 1];
-        j += 2;
-        switch (e) {
-        case 'n': s3_buf_putc(sb, '\n'); break;
-        case 't': s3_buf_putc(sb, '\t'); break;
-        case 'r': s3_buf_putc(sb, '\r'); break;
-        case 'b': s3_buf_putc(sb, '\b'); break;
-        case 'f': s3_buf_putc(sb, '\f'); break;
-        case 'u': {
-            unsigned v = 0;
-            for (int k = 0; k < 4 && j < n; k++, j++) {
-                char h = js[j];
-                v = v * 16 + (unsigned)(h >= '0' && h <= '9'   ? h - '0'
-                                        : h >= 'a' && h <= 'f' ? h - 'a' + 10
-                                        : h >= 'A' && h <= 'F' ? h - 'A' + 10
-                                                               : 0);
-            }
-            char u[3];
-            if (v < 0x80) {
-                s3_buf_putc(sb, (char)v);
-            } else if (v < 0x800) {
-                u[0] = (char)(0xC0 | (v >> 6));
-                u[1] = (char)(0x80 | (v & 0x3F));
-                s3_buf_put(sb, u, 2);
-            } else {
-                u[0] = (char)(0xE0 | (v >> 12));
-                u[1] = (char)(0x80 | ((v >> 6) & 0x3F));
-                u[2] = (char)(0x80 | (v & 0x3F));
-                s3_buf_put(sb, u, 3);
-            }
-            break;
-        }
-        default: s3_buf_putc(sb, e); break;
-        }
-    }
-    return j < n ? j + 1 : n;
-}
-
-/* Value of the string member `key` of the top-level JSON object; NULL if absent or not a
- * string. Nested values are stepped over. */
+/* Value of the string member `key` of the top-level JSON object (util's bounded reader);
+ * NULL if absent, not a string, or the document is not JSON. */
 char *s3_json_get_string(const char *js, size_t n, const char *key) {
-    size_t i = 0;
-    int depth = 0;
-    while (i < n) {
-        char c = js[i];
-        if (c == '{' || c == '[') {
-            depth++;
-            i++;
-        } else if (c == '}' || c == ']') {
-            depth--;
-            i++;
-        } else if (c == '"') {
-            s3_buf name = {.limit = CRED_MAX_BODY};
-            i = json_string(js, n, i, &name);
-            size_t k = i;
-            while (k < n && json_ws(js[k]))
-                k++;
-            bool match = depth == 1 && k < n && js[k] == ':' && !name.bad && name.p &&
-                         strcmp(name.p, key) == 0;
-            s3_buf_free(&name);
-            if (match) {
-                k++;
-                while (k < n && json_ws(js[k]))
-                    k++;
-                if (k >= n || js[k] != '"')
-                    return NULL;
-                s3_buf val = {.limit = CRED_MAX_BODY};
-                json_string(js, n, k, &val);
-                s3_buf_puts(&val, "");
-                if (val.bad) {
-                    s3_buf_free(&val);
-                    return NULL;
-                }
-                return val.p;
-            }
-        } else {
-            i++;
-        }
-    }
-    return NULL;
+    ut_json d;
+    char jerr[128];
+    if (n > CRED_MAX_BODY || ut_json_parse(&d, js, n, n / 2 + 16, jerr, sizeof jerr) != 0)
+        return NULL;
+    char *v = ut_json_strdup(&d, ut_json_get(&d, 0, key));
+    ut_json_free(&d);
+    return v;
 }
 
-#ifdef S3_HAVE_NET
 #include "net.h"
 
 #include <expat.h>
 
-/* Reads a whole small file (token files); NULL if missing or too big. */
+/* Reads a whole small file (token files), trimmed; NULL if missing or too big. */
 static char *read_small_file(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    char *buf = ut_read_file(path, CRED_MAX_FILE, NULL, NULL, 0);
+    if (!buf)
         return NULL;
-    char *buf = malloc(CRED_MAX_FILE + 1);
-    size_t n = buf ? fread(buf, 1, CRED_MAX_FILE + 1, f) : 0;
-    fclose(f);
-    if (!buf || n > CRED_MAX_FILE) {
-        free(buf);
-        return NULL;
-    }
-    buf[n] = '\0';
     char *t = trim(buf);
     memmove(buf, t, strlen(t) + 1);
     return buf;
@@ -267,8 +161,8 @@ struct s3_credsrc {
     /* the fetch in progress */
     net_request nr;
     int step;              /* IMDS: 0 token, 1 role name, 2 credentials */
-    s3_buf body;
-    s3_buf req_body;
+    ut_buf body;
+    ut_buf req_body;
     char *imds_token;
     char *role;
     char hdr[3][CRED_MAX_FILE / 8];
@@ -310,8 +204,8 @@ static void fetch_step(s3_credsrc *src);
 
 static void fetch_end(s3_credsrc *src, int status, const char *msg) {
     src->fetching = false;
-    s3_buf_free(&src->body);
-    s3_buf_free(&src->req_body);
+    ut_buf_free(&src->body);
+    ut_buf_free(&src->req_body);
     if (status != 0)
         src->next_try_ms = wall_ms() + REFRESH_RETRY_MS;
     s3_creds_cb cb = src->cb;
@@ -322,13 +216,13 @@ static void fetch_end(s3_credsrc *src, int status, const char *msg) {
 
 static int on_cred_body(net_request *nr, const void *data, size_t len) {
     s3_credsrc *src = nr->data;
-    s3_buf_put(&src->body, data, len);
+    ut_buf_put(&src->body, data, len);
     return src->body.bad ? 1 : 0;
 }
 
 static int on_cred_prepare(net_request *nr, void *headers) {
     s3_credsrc *src = nr->data;
-    s3_buf_reset(&src->body);
+    ut_buf_reset(&src->body);
     (void)headers;
     return 0;
 }
@@ -362,9 +256,9 @@ static int install(s3_credsrc *src, const char *ak, const char *sk, const char *
 
 /* STS's XML: the text of AccessKeyId, SecretAccessKey, SessionToken, Expiration. */
 typedef struct sts_parse {
-    s3_buf v[4];
+    ut_buf v[4];
     int cur;
-    s3_buf code;
+    ut_buf code;
     bool in_code;
 } sts_parse;
 static const char *const sts_names[4] = {"AccessKeyId", "SecretAccessKey", "SessionToken",
@@ -388,9 +282,9 @@ static void XMLCALL sts_end(void *ud, const XML_Char *name) {
 static void XMLCALL sts_text(void *ud, const XML_Char *s, int len) {
     sts_parse *p = ud;
     if (p->cur >= 0)
-        s3_buf_put(&p->v[p->cur], s, (size_t)len);
+        ut_buf_put(&p->v[p->cur], s, (size_t)len);
     else if (p->in_code)
-        s3_buf_put(&p->code, s, (size_t)len < 100 ? (size_t)len : 100);
+        ut_buf_put(&p->code, s, (size_t)len < 100 ? (size_t)len : 100);
 }
 
 static void cred_done(net_request *nr, int status) {
@@ -412,7 +306,7 @@ static void cred_done(net_request *nr, int status) {
         fetch_end(src, STORE_E_AUTH, msg);
         return;
     }
-    s3_buf_putc(&src->body, '\0');
+    ut_buf_putc(&src->body, '\0');
     if (src->body.bad) {
         snprintf(msg, sizeof msg, "%s: response too large", s3_credsrc_name(src));
         fetch_end(src, STORE_E_AUTH, msg);
@@ -439,7 +333,7 @@ static void cred_done(net_request *nr, int status) {
             rc = STORE_E_AUTH;
         } else {
             for (int i = 0; i < 4; i++)
-                s3_buf_puts(&p.v[i], "");
+                ut_buf_puts(&p.v[i], "");
             rc = install(src, p.v[0].p, p.v[1].p, p.v[2].len ? p.v[2].p : NULL,
                          p.v[3].len ? p.v[3].p : NULL, msg, sizeof msg);
         }
@@ -447,9 +341,9 @@ static void cred_done(net_request *nr, int status) {
         for (int i = 0; i < 4; i++) {
             if (p.v[i].p)
                 OPENSSL_cleanse(p.v[i].p, p.v[i].cap);
-            s3_buf_free(&p.v[i]);
+            ut_buf_free(&p.v[i]);
         }
-        s3_buf_free(&p.code);
+        ut_buf_free(&p.code);
     } else if (src->kind == SRC_CONTAINER || src->step == 2) {
         char *ak = s3_json_get_string(b, blen, "AccessKeyId");
         char *sk = s3_json_get_string(b, blen, "SecretAccessKey");
@@ -461,7 +355,7 @@ static void cred_done(net_request *nr, int status) {
         free(exp);
     } else if (src->step == 0) {
         free(src->imds_token);
-        src->imds_token = sdup(trim(src->body.p));
+        src->imds_token = ut_strdup(trim(src->body.p));
         src->step = 1;
         fetch_step(src);
         return;
@@ -475,7 +369,7 @@ static void cred_done(net_request *nr, int status) {
             return;
         }
         free(src->role);
-        src->role = sdup(t);
+        src->role = ut_strdup(t);
         src->step = 2;
         fetch_step(src);
         return;
@@ -523,7 +417,7 @@ static void fetch_step(s3_credsrc *src) {
     nr->data = src;
     nr->headers = src->hdr_ptrs;
     nr->n_headers = 0;
-    s3_buf_free(&src->body);
+    ut_buf_free(&src->body);
     src->body.limit = CRED_MAX_BODY;
     static char url[2048];
     char *u = url;
@@ -542,7 +436,7 @@ static void fetch_step(s3_credsrc *src) {
                         {"RoleSessionName", src->session_name},
                         {"Version", "2011-06-15"},
                         {"WebIdentityToken", tok}};
-        s3_buf_free(&src->req_body);
+        ut_buf_free(&src->req_body);
         src->req_body.limit = 2 * CRED_MAX_FILE;
         s3_canonical_query(&src->req_body, q, 5);
         free(tok);
@@ -559,7 +453,7 @@ static void fetch_step(s3_credsrc *src) {
     case SRC_CONTAINER: {
         nr->method = "GET";
         char *tok = src->auth_token_file ? read_small_file(src->auth_token_file)
-                                         : sdup(src->auth_token);
+                                         : ut_strdup(src->auth_token);
         if (tok && *tok && strlen(tok) < sizeof src->hdr[0] - 32) {
             snprintf(src->hdr[0], sizeof src->hdr[0], "Authorization: %s", tok);
             src->hdr_ptrs[0] = src->hdr[0];
@@ -620,8 +514,8 @@ void s3_credsrc_free(s3_credsrc *src) {
     if (src->net)
         net_engine_free(src->net);
     s3_creds_clear(&src->creds);
-    s3_buf_free(&src->body);
-    s3_buf_free(&src->req_body);
+    ut_buf_free(&src->body);
+    ut_buf_free(&src->req_body);
     free(src->token_file);
     free(src->role_arn);
     free(src->session_name);
@@ -645,7 +539,6 @@ static s3_credsrc *new_src(src_kind kind, uv_loop_t *loop, char *err, size_t err
     src->loop = loop;
     return src; /* its engine comes with the first fetch: see src_engine() */
 }
-#endif /* S3_HAVE_NET */
 
 int s3_creds_resolve(const s3_cred_cfg *cfg, uv_loop_t *loop, struct net_engine *net,
                      s3_creds *out, s3_credsrc **srcp, char **profile_region, char *err,
@@ -730,16 +623,15 @@ int s3_creds_resolve(const s3_cred_cfg *cfg, uv_loop_t *loop, struct net_engine 
             return -1;
         }
     }
-#ifdef S3_HAVE_NET
     /* 4. web identity */
     const char *wif = cfg->web_identity_token_file;
     if (wif && *wif && cfg->role_arn && *cfg->role_arn) {
         s3_credsrc *src = new_src(SRC_WEB_IDENTITY, loop, err, errlen);
         if (!src)
             return -1;
-        src->token_file = sdup(wif);
-        src->role_arn = sdup(cfg->role_arn);
-        src->session_name = sdup(cfg->role_session_name && *cfg->role_session_name
+        src->token_file = ut_strdup(wif);
+        src->role_arn = ut_strdup(cfg->role_arn);
+        src->session_name = ut_strdup(cfg->role_session_name && *cfg->role_session_name
                                      ? cfg->role_session_name
                                      : "tiff-dumper");
         const char *region = getenv("AWS_REGION");
@@ -750,7 +642,7 @@ int s3_creds_resolve(const s3_cred_cfg *cfg, uv_loop_t *loop, struct net_engine 
             snprintf(sts, sizeof sts, "https://sts.%.60s.amazonaws.com", region);
         else
             snprintf(sts, sizeof sts, "https://sts.amazonaws.com");
-        src->sts_url = sdup(sts);
+        src->sts_url = ut_strdup(sts);
         *srcp = src;
         return 0;
     }
@@ -765,14 +657,14 @@ int s3_creds_resolve(const s3_cred_cfg *cfg, uv_loop_t *loop, struct net_engine 
             snprintf(u, sizeof u, "http://169.254.170.2%s", rel);
         else
             snprintf(u, sizeof u, "%s", full);
-        src->container_url = sdup(u);
+        src->container_url = ut_strdup(u);
         const char *tf = cfg->container_token_file;
         if (!tf || !*tf)
             tf = getenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
         if (tf && *tf)
-            src->auth_token_file = sdup(tf);
+            src->auth_token_file = ut_strdup(tf);
         else if (getenv("AWS_CONTAINER_AUTHORIZATION_TOKEN"))
-            src->auth_token = sdup(getenv("AWS_CONTAINER_AUTHORIZATION_TOKEN"));
+            src->auth_token = ut_strdup(getenv("AWS_CONTAINER_AUTHORIZATION_TOKEN"));
         *srcp = src;
         return 0;
     }
@@ -798,9 +690,6 @@ int s3_creds_resolve(const s3_cred_cfg *cfg, uv_loop_t *loop, struct net_engine 
         *srcp = src;
         return 0;
     }
-#else
-    (void)loop;
-#endif
     snprintf(err, errlen,
              "no credentials found (looked at obstore_config, AWS_ACCESS_KEY_ID, profile '%.64s' "
              "in the shared files; web identity, container and instance metadata not "

@@ -132,19 +132,19 @@ int s3_target_init(s3_target *t, const char *endpoint, const char *bucket, const
             path_len--;
     }
     lower(host);
-    s3_buf base = {0};
-    s3_buf_put(&base, path, path_len);
+    ut_buf base = {0};
+    ut_buf_put(&base, path, path_len);
     if (!virtual_hosted) {
-        s3_buf_putc(&base, '/');
-        s3_buf_puts(&base, bucket);
+        ut_buf_putc(&base, '/');
+        ut_buf_puts(&base, bucket);
     }
-    s3_buf_putc(&base, '\0');
+    ut_buf_putc(&base, '\0');
     t->authority = dupn(host, strlen(host));
     t->region = dupn(region, strlen(region));
     t->base_path = base.bad ? NULL : base.p;
     if (!t->authority || !t->region || !t->base_path) {
         if (base.bad)
-            s3_buf_free(&base);
+            ut_buf_free(&base);
         s3_target_free(t);
         snprintf(err, errlen, "out of memory");
         return -1;
@@ -153,29 +153,29 @@ int s3_target_init(s3_target *t, const char *endpoint, const char *bucket, const
 }
 
 void s3_reqparts_free(s3_reqparts *r) {
-    s3_buf_free(&r->url);
-    s3_buf_free(&r->path);
-    s3_buf_free(&r->query);
+    ut_buf_free(&r->url);
+    ut_buf_free(&r->path);
+    ut_buf_free(&r->query);
 }
 
 int s3_reqparts_build(s3_reqparts *r, const s3_target *t, const char *key, size_t key_len,
                       const s3_pair *q, size_t nq) {
     memset(r, 0, sizeof *r);
-    s3_buf_puts(&r->path, t->base_path);
+    ut_buf_puts(&r->path, t->base_path);
     if (key) {
-        s3_buf_putc(&r->path, '/');
-        s3_uri_encode(&r->path, key, key_len, true);
+        ut_buf_putc(&r->path, '/');
+        ut_pct_encode(&r->path, key, key_len, true);
     } else if (r->path.len == 0) {
-        s3_buf_putc(&r->path, '/');
+        ut_buf_putc(&r->path, '/');
     }
     s3_canonical_query(&r->query, q, nq);
-    s3_buf_puts(&r->query, "");
-    s3_buf_puts(&r->url, t->https ? "https://" : "http://");
-    s3_buf_puts(&r->url, t->authority);
-    s3_buf_puts(&r->url, r->path.p ? r->path.p : "");
+    ut_buf_puts(&r->query, "");
+    ut_buf_puts(&r->url, t->https ? "https://" : "http://");
+    ut_buf_puts(&r->url, t->authority);
+    ut_buf_puts(&r->url, r->path.p ? r->path.p : "");
     if (r->query.len) {
-        s3_buf_putc(&r->url, '?');
-        s3_buf_puts(&r->url, r->query.p);
+        ut_buf_putc(&r->url, '?');
+        ut_buf_puts(&r->url, r->query.p);
     }
     if (r->url.bad || r->path.bad || r->query.bad || !r->url.p) {
         s3_reqparts_free(r);
@@ -190,10 +190,10 @@ static void add_line(s3_hdrs *h, const char *name, const char *value) {
         return;
     }
     h->off[h->n++] = h->b.len;
-    s3_buf_puts(&h->b, name);
-    s3_buf_puts(&h->b, ": ");
-    s3_buf_puts(&h->b, value);
-    s3_buf_putc(&h->b, '\0');
+    ut_buf_puts(&h->b, name);
+    ut_buf_puts(&h->b, ": ");
+    ut_buf_puts(&h->b, value);
+    ut_buf_putc(&h->b, '\0');
 }
 
 const char *s3_hdr(const s3_hdrs *h, size_t i) { return h->b.p + h->off[i]; }
@@ -201,14 +201,14 @@ const char *s3_hdr(const s3_hdrs *h, size_t i) { return h->b.p + h->off[i]; }
 void s3_hdrs_free(s3_hdrs *h) {
     if (h->b.p)
         OPENSSL_cleanse(h->b.p, h->b.cap);
-    s3_buf_free(&h->b);
+    ut_buf_free(&h->b);
     h->n = 0;
 }
 
 int s3_sign_headers(s3_hdrs *h, const s3_target *t, const char *method, const s3_reqparts *r,
                     const s3_creds *creds, bool request_payer, time_t now,
                     s3_sigkey_cache *cache) {
-    s3_buf_reset(&h->b);
+    ut_buf_reset(&h->b);
     h->n = 0;
     h->b.limit = 64 * 1024;
     if (!creds) {
@@ -255,13 +255,6 @@ int64_t s3_parse_iso8601_ms(const char *s) {
         for (; digits < 3; digits++)
             ms *= 10;
     }
-    /* days from civil (proleptic Gregorian), H. Hinnant's well-known algorithm */
-    int64_t yy = y - (mo <= 2);
-    int64_t era = (yy >= 0 ? yy : yy - 399) / 400;
-    int64_t yoe = yy - era * 400;
-    int64_t doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    int64_t days = era * 146097 + doe - 719468;
-    return ((days * 24 + h) * 60 + mi) * 60000 + (int64_t)sec * 1000 + ms;
+    return ut_timegm_ms(y, mo, d, h, mi, sec, (int)ms);
 }
 

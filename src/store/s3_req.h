@@ -38,9 +38,9 @@ void s3_target_free(s3_target *t);
 
 /* A request's fixed parts. key == NULL: a bucket-level request (listing). */
 typedef struct s3_reqparts {
-    s3_buf url;
-    s3_buf path;   /* canonical URI (= the URL's path) */
-    s3_buf query;  /* canonical query (= the URL's query) */
+    ut_buf url;
+    ut_buf path;   /* canonical URI (= the URL's path) */
+    ut_buf query;  /* canonical query (= the URL's query) */
 } s3_reqparts;
 
 int s3_reqparts_build(s3_reqparts *r, const s3_target *t, const char *key, size_t key_len,
@@ -50,7 +50,7 @@ void s3_reqparts_free(s3_reqparts *r);
 /* The headers of one attempt as "Name: value" lines. */
 #define S3_MAX_HDRS 6
 typedef struct s3_hdrs {
-    s3_buf b;
+    ut_buf b;
     size_t off[S3_MAX_HDRS];
     size_t n;
 } s3_hdrs;

@@ -10,70 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define S3_BUF_DEFAULT_LIMIT (1u << 20)
 #define SIGN_MAX_HEADERS 32
 #define SIGN_MAX_QUERY 64
-
-void s3_buf_put(s3_buf *b, const void *s, size_t n) {
-    size_t limit = b->limit ? b->limit : S3_BUF_DEFAULT_LIMIT;
-    if (b->bad)
-        return;
-    if (n > limit || b->len + n > limit) {
-        b->bad = true;
-        return;
-    }
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->bad = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    if (n)
-        memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-void s3_buf_puts(s3_buf *b, const char *s) { s3_buf_put(b, s, strlen(s)); }
-void s3_buf_putc(s3_buf *b, char c) { s3_buf_put(b, &c, 1); }
-
-void s3_buf_reset(s3_buf *b) {
-    b->len = 0;
-    b->bad = false;
-    if (b->p)
-        b->p[0] = '\0';
-}
-
-void s3_buf_free(s3_buf *b) {
-    free(b->p);
-    b->p = NULL;
-    b->len = b->cap = 0;
-    b->bad = false;
-}
-
-static bool unreserved(unsigned char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '.' || c == '_' || c == '~';
-}
-
-void s3_uri_encode(s3_buf *b, const char *s, size_t n, bool keep_slash) {
-    static const char hex[] = "0123456789ABCDEF";
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (unreserved(c) || (keep_slash && c == '/')) {
-            s3_buf_putc(b, (char)c);
-        } else {
-            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
-            s3_buf_put(b, e, 3);
-        }
-    }
-}
 
 typedef struct enc_pair {
     size_t name_off, value_off;
@@ -86,7 +24,7 @@ static int cmp_enc_pair(const void *a, const void *b) {
     return c ? c : strcmp(x->value, y->value);
 }
 
-void s3_canonical_query(s3_buf *out, const s3_pair *q, size_t n) {
+void s3_canonical_query(ut_buf *out, const s3_pair *q, size_t n) {
     if (n == 0)
         return;
     if (n > SIGN_MAX_QUERY) {
@@ -94,19 +32,19 @@ void s3_canonical_query(s3_buf *out, const s3_pair *q, size_t n) {
         return;
     }
     enc_pair ep[SIGN_MAX_QUERY];
-    s3_buf tmp = {0};
+    ut_buf tmp = {0};
     for (size_t i = 0; i < n; i++) {
         ep[i].name_off = tmp.len;
-        s3_uri_encode(&tmp, q[i].name, strlen(q[i].name), false);
-        s3_buf_putc(&tmp, '\0');
+        ut_pct_encode(&tmp, q[i].name, strlen(q[i].name), false);
+        ut_buf_putc(&tmp, '\0');
         ep[i].value_off = tmp.len;
-        s3_uri_encode(&tmp, q[i].value ? q[i].value : "", q[i].value ? strlen(q[i].value) : 0,
+        ut_pct_encode(&tmp, q[i].value ? q[i].value : "", q[i].value ? strlen(q[i].value) : 0,
                       false);
-        s3_buf_putc(&tmp, '\0');
+        ut_buf_putc(&tmp, '\0');
     }
     if (tmp.bad) {
         out->bad = true;
-        s3_buf_free(&tmp);
+        ut_buf_free(&tmp);
         return;
     }
     for (size_t i = 0; i < n; i++) {
@@ -116,25 +54,20 @@ void s3_canonical_query(s3_buf *out, const s3_pair *q, size_t n) {
     qsort(ep, n, sizeof ep[0], cmp_enc_pair);
     for (size_t i = 0; i < n; i++) {
         if (i)
-            s3_buf_putc(out, '&');
-        s3_buf_puts(out, ep[i].name);
-        s3_buf_putc(out, '=');
-        s3_buf_puts(out, ep[i].value);
+            ut_buf_putc(out, '&');
+        ut_buf_puts(out, ep[i].name);
+        ut_buf_putc(out, '=');
+        ut_buf_puts(out, ep[i].value);
     }
-    s3_buf_free(&tmp);
+    ut_buf_free(&tmp);
 }
 
 void s3_sha256_hex(const void *data, size_t n, char out[65]) {
-    static const char hex[] = "0123456789abcdef";
     unsigned char md[32];
     unsigned int mdlen = 0;
     if (!EVP_Digest(data, n, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32)
         memset(md, 0, sizeof md);
-    for (int i = 0; i < 32; i++) {
-        out[2 * i] = hex[md[i] >> 4];
-        out[2 * i + 1] = hex[md[i] & 15];
-    }
-    out[64] = '\0';
+    ut_hex_encode(md, 32, out);
 }
 
 static void hmac256(const void *key, size_t keylen, const void *msg, size_t n,
@@ -165,7 +98,7 @@ static int cmp_header(const void *a, const void *b) {
 }
 
 /* Header value as AWS canonicalises it: outer spaces trimmed, inner runs of spaces one. */
-static void put_trimmed(s3_buf *b, const char *v) {
+static void put_trimmed(ut_buf *b, const char *v) {
     while (*v == ' ' || *v == '\t')
         v++;
     size_t n = strlen(v);
@@ -181,12 +114,12 @@ static void put_trimmed(s3_buf *b, const char *v) {
         } else {
             sp = false;
         }
-        s3_buf_putc(b, c);
+        ut_buf_putc(b, c);
     }
 }
 
-int s3_sigv4_sign(const s3_sign_in *in, s3_sigkey_cache *cache, s3_buf *creq_out,
-                  s3_buf *sts_out, char *auth, size_t authlen) {
+int s3_sigv4_sign(const s3_sign_in *in, s3_sigkey_cache *cache, ut_buf *creq_out,
+                  ut_buf *sts_out, char *auth, size_t authlen) {
     if (authlen)
         auth[0] = '\0';
     if (in->n_headers > SIGN_MAX_HEADERS || strlen(in->amz_date) != 16 ||
@@ -195,11 +128,11 @@ int s3_sigv4_sign(const s3_sign_in *in, s3_sigkey_cache *cache, s3_buf *creq_out
 
     /* canonical headers, sorted by lower-case name; duplicates joined by ',' */
     canon_header hs[SIGN_MAX_HEADERS];
-    s3_buf vals = {0};
+    ut_buf vals = {0};
     for (size_t i = 0; i < in->n_headers; i++) {
         size_t nl = strlen(in->headers[i].name);
         if (nl == 0 || nl >= sizeof hs[i].name) {
-            s3_buf_free(&vals);
+            ut_buf_free(&vals);
             return -1;
         }
         for (size_t j = 0; j <= nl; j++) {
@@ -209,61 +142,61 @@ int s3_sigv4_sign(const s3_sign_in *in, s3_sigkey_cache *cache, s3_buf *creq_out
         hs[i].value_off = vals.len;
         hs[i].order = i;
         put_trimmed(&vals, in->headers[i].value ? in->headers[i].value : "");
-        s3_buf_putc(&vals, '\0');
+        ut_buf_putc(&vals, '\0');
     }
     qsort(hs, in->n_headers, sizeof hs[0], cmp_header);
 
-    s3_buf creq = {0}, signed_h = {0};
-    s3_buf_puts(&creq, in->method);
-    s3_buf_putc(&creq, '\n');
-    s3_buf_puts(&creq, in->canonical_uri);
-    s3_buf_putc(&creq, '\n');
+    ut_buf creq = {0}, signed_h = {0};
+    ut_buf_puts(&creq, in->method);
+    ut_buf_putc(&creq, '\n');
+    ut_buf_puts(&creq, in->canonical_uri);
+    ut_buf_putc(&creq, '\n');
     if (in->canonical_query)
-        s3_buf_puts(&creq, in->canonical_query);
+        ut_buf_puts(&creq, in->canonical_query);
     else
         s3_canonical_query(&creq, in->query, in->n_query);
-    s3_buf_putc(&creq, '\n');
+    ut_buf_putc(&creq, '\n');
     for (size_t i = 0; i < in->n_headers; i++) {
         bool same_as_prev = i > 0 && strcmp(hs[i].name, hs[i - 1].name) == 0;
         if (same_as_prev) {
-            s3_buf_putc(&creq, ',');
+            ut_buf_putc(&creq, ',');
         } else {
             if (i > 0) {
-                s3_buf_putc(&creq, '\n');
-                s3_buf_putc(&signed_h, ';');
+                ut_buf_putc(&creq, '\n');
+                ut_buf_putc(&signed_h, ';');
             }
-            s3_buf_puts(&creq, hs[i].name);
-            s3_buf_putc(&creq, ':');
-            s3_buf_puts(&signed_h, hs[i].name);
+            ut_buf_puts(&creq, hs[i].name);
+            ut_buf_putc(&creq, ':');
+            ut_buf_puts(&signed_h, hs[i].name);
         }
         if (!vals.bad)
-            s3_buf_puts(&creq, vals.p + hs[i].value_off);
+            ut_buf_puts(&creq, vals.p + hs[i].value_off);
     }
-    s3_buf_puts(&creq, "\n\n");
-    s3_buf_puts(&creq, signed_h.p ? signed_h.p : "");
-    s3_buf_putc(&creq, '\n');
-    s3_buf_puts(&creq, in->payload_hash);
+    ut_buf_puts(&creq, "\n\n");
+    ut_buf_puts(&creq, signed_h.p ? signed_h.p : "");
+    ut_buf_putc(&creq, '\n');
+    ut_buf_puts(&creq, in->payload_hash);
     bool vals_bad = vals.bad;
-    s3_buf_free(&vals);
+    ut_buf_free(&vals);
 
     int rc = -1;
-    s3_buf sts = {0};
+    ut_buf sts = {0};
     if (creq.bad || signed_h.bad || vals_bad)
         goto out;
     char date[9], creq_hash[65];
     memcpy(date, in->amz_date, 8);
     date[8] = '\0';
     s3_sha256_hex(creq.p, creq.len, creq_hash);
-    s3_buf_puts(&sts, "AWS4-HMAC-SHA256\n");
-    s3_buf_puts(&sts, in->amz_date);
-    s3_buf_putc(&sts, '\n');
-    s3_buf_puts(&sts, date);
-    s3_buf_putc(&sts, '/');
-    s3_buf_puts(&sts, in->region);
-    s3_buf_putc(&sts, '/');
-    s3_buf_puts(&sts, in->service);
-    s3_buf_puts(&sts, "/aws4_request\n");
-    s3_buf_puts(&sts, creq_hash);
+    ut_buf_puts(&sts, "AWS4-HMAC-SHA256\n");
+    ut_buf_puts(&sts, in->amz_date);
+    ut_buf_putc(&sts, '\n');
+    ut_buf_puts(&sts, date);
+    ut_buf_putc(&sts, '/');
+    ut_buf_puts(&sts, in->region);
+    ut_buf_putc(&sts, '/');
+    ut_buf_puts(&sts, in->service);
+    ut_buf_puts(&sts, "/aws4_request\n");
+    ut_buf_puts(&sts, creq_hash);
     if (sts.bad)
         goto out;
 
@@ -277,17 +210,17 @@ int s3_sigv4_sign(const s3_sign_in *in, s3_sigkey_cache *cache, s3_buf *creq_out
         memcmp(cache->secret_sha, secret_sha, 32) == 0) {
         memcpy(key, cache->key, 32);
     } else {
-        s3_buf k0 = {0};
-        s3_buf_puts(&k0, "AWS4");
-        s3_buf_puts(&k0, in->secret_key);
+        ut_buf k0 = {0};
+        ut_buf_puts(&k0, "AWS4");
+        ut_buf_puts(&k0, in->secret_key);
         if (k0.bad) {
-            s3_buf_free(&k0);
+            ut_buf_free(&k0);
             goto out;
         }
         unsigned char k1[32], k2[32], k3[32];
         hmac256(k0.p, k0.len, date, 8, k1);
         OPENSSL_cleanse(k0.p, k0.len);
-        s3_buf_free(&k0);
+        ut_buf_free(&k0);
         hmac256(k1, 32, in->region, strlen(in->region), k2);
         hmac256(k2, 32, in->service, strlen(in->service), k3);
         hmac256(k3, 32, "aws4_request", 12, key);
@@ -303,12 +236,7 @@ int s3_sigv4_sign(const s3_sign_in *in, s3_sigkey_cache *cache, s3_buf *creq_out
     unsigned char sig[32];
     hmac256(key, 32, sts.p, sts.len, sig);
     char sighex[65];
-    static const char hex[] = "0123456789abcdef";
-    for (int i = 0; i < 32; i++) {
-        sighex[2 * i] = hex[sig[i] >> 4];
-        sighex[2 * i + 1] = hex[sig[i] & 15];
-    }
-    sighex[64] = '\0';
+    ut_hex_encode(sig, 32, sighex);
     int n = snprintf(auth, authlen,
                      "AWS4-HMAC-SHA256 Credential=%s/%s/%s/%s/aws4_request, SignedHeaders=%s, "
                      "Signature=%s",
@@ -320,12 +248,12 @@ int s3_sigv4_sign(const s3_sign_in *in, s3_sigkey_cache *cache, s3_buf *creq_out
     }
     rc = 0;
     if (creq_out)
-        s3_buf_put(creq_out, creq.p, creq.len);
+        ut_buf_put(creq_out, creq.p, creq.len);
     if (sts_out)
-        s3_buf_put(sts_out, sts.p, sts.len);
+        ut_buf_put(sts_out, sts.p, sts.len);
 out:
-    s3_buf_free(&creq);
-    s3_buf_free(&signed_h);
-    s3_buf_free(&sts);
+    ut_buf_free(&creq);
+    ut_buf_free(&signed_h);
+    ut_buf_free(&sts);
     return rc;
 }

@@ -10,25 +10,7 @@
 #include <stdint.h>
 #include <time.h>
 
-/* A growable string; every append is capped so that no server value can make it huge. A
- * failed append sets `bad` and leaves the string as it was, so callers check once at the
- * end. p is always NUL-terminated when non-NULL. */
-typedef struct s3_buf {
-    char *p;
-    size_t len, cap;
-    size_t limit; /* 0 = 1 MiB */
-    bool bad;
-} s3_buf;
-
-void s3_buf_put(s3_buf *b, const void *s, size_t n);
-void s3_buf_puts(s3_buf *b, const char *s);
-void s3_buf_putc(s3_buf *b, char c);
-void s3_buf_reset(s3_buf *b); /* len = 0, bad = false; keeps memory */
-void s3_buf_free(s3_buf *b);
-
-/* S3's URI encoding: every byte except A-Z a-z 0-9 - . _ ~ becomes %XX (upper-case hex);
- * '/' is kept when keep_slash (object key paths), else encoded (query values). */
-void s3_uri_encode(s3_buf *b, const char *s, size_t n, bool keep_slash);
+#include "util.h"
 
 typedef struct s3_pair {
     const char *name;
@@ -37,7 +19,7 @@ typedef struct s3_pair {
 
 /* Sorted, encoded "k=v&k2=v2" from raw (unencoded) pairs: the canonical query string, which
  * is also what the request URL carries so both always agree. */
-void s3_canonical_query(s3_buf *out, const s3_pair *q, size_t n);
+void s3_canonical_query(ut_buf *out, const s3_pair *q, size_t n);
 
 /* The derived signing key depends only on (secret, date, region, service): cached so a run
  * of millions of requests does four HMACs a day instead of four per request. */
@@ -71,7 +53,7 @@ typedef struct s3_sign_in {
 /* Builds the Authorization header value into auth. creq / sts, when non-NULL, receive the
  * canonical request and the string to sign (for tests). cache may be NULL. Returns 0, or -1
  * on a too long or malformed input (auth then holds ""). */
-int s3_sigv4_sign(const s3_sign_in *in, s3_sigkey_cache *cache, s3_buf *creq, s3_buf *sts,
+int s3_sigv4_sign(const s3_sign_in *in, s3_sigkey_cache *cache, ut_buf *creq, ut_buf *sts,
                   char *auth, size_t authlen);
 
 /* "YYYYMMDDTHHMMSSZ" for t (UTC). */

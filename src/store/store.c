@@ -1,7 +1,7 @@
 /* store.c - backend selection by URL scheme, error names, and the public entry points
  * (which only forward to the backend's vtable). */
-#include "store_impl.h"
-#include "az_backends.h" /* Azure and GCS entry points (azgcs helper) */
+#include "remote.h"
+#include "util.h"
 
 #include <stdarg.h>
 #include <stdint.h>
@@ -55,62 +55,48 @@ bool store__get_valid(const store_get_req *req) {
            req->offset <= UINT64_MAX - req->length;
 }
 
-#ifdef STORE_HAVE_NET
-void store__get_net_init(net_request *nr, const char *url, store_get_req *req,
-                         net_prepare_cb prepare, net_done_cb cb, void *data) {
-    nr->method = "GET";
-    nr->url = url;
-    nr->has_range = true;
-    nr->range_offset = req->offset;
-    nr->range_length = req->length;
-    nr->buf = req->buf;
-    nr->buf_cap = (size_t)req->length;
-    nr->prepare = prepare;
-    nr->cb = cb;
-    nr->data = data;
-}
-
-void store__get_net_result(store_get_req *req, const net_request *nr) {
-    req->http_status = (int)nr->http_status;
-    req->attempts = nr->attempts;
-    req->object_size = nr->total_size;
-    req->got = 0;
-}
-#endif
-
 /* The backend table: one line per URL scheme. A URL without a scheme is a local path. The
- * S3 backend joins when its files are built (TD_HAVE_S3 is defined by src/store's CMake). */
+ * https://ACCOUNT.blob.core.windows.net/ URLs are Azure's (checked before the table). */
 static const struct {
     const char *scheme;
     store_open_fn open;
+    const remote_backend *opts; /* its option table; NULL for local folders */
 } backends[] = {
-    {"file", store_local_open},
-#ifdef TD_HAVE_S3
-    {"s3", store_s3_open},
-    {"s3a", store_s3_open},
-#endif
-#ifdef AZGCS_HAVE_NET
-    {"az", store_azure_open},
-    {"azure", store_azure_open},
-    {"adl", store_azure_open},
-    {"abfs", store_azure_open},
-    {"abfss", store_azure_open},
-    {"gs", store_gcs_open},
-    {"http", store_http_open},
-    {"https", store_http_open},
-#endif
+    {"file", store_local_open, NULL},
+    {"s3", store_s3_open, &store_s3_backend},
+    {"s3a", store_s3_open, &store_s3_backend},
+    {"az", store_azure_open, &store_azure_backend},
+    {"azure", store_azure_open, &store_azure_backend},
+    {"adl", store_azure_open, &store_azure_backend},
+    {"abfs", store_azure_open, &store_azure_backend},
+    {"abfss", store_azure_open, &store_azure_backend},
+    {"gs", store_gcs_open, &store_gcs_backend},
+    {"http", store_http_open, &store_http_backend},
+    {"https", store_http_open, &store_http_backend},
 };
 #define N_BACKENDS (sizeof backends / sizeof backends[0])
 
-/* Length of the scheme if url starts with "scheme://" (RFC 3986 scheme chars), else 0. */
-static size_t scheme_len(const char *url) {
-    size_t i = 0;
-    if (!((url[0] >= 'a' && url[0] <= 'z') || (url[0] >= 'A' && url[0] <= 'Z')))
-        return 0;
-    while ((url[i] >= 'a' && url[i] <= 'z') || (url[i] >= 'A' && url[i] <= 'Z') ||
-           (url[i] >= '0' && url[i] <= '9') || url[i] == '+' || url[i] == '-' || url[i] == '.')
-        i++;
-    return strncmp(url + i, "://", 3) == 0 ? i : 0;
+/* The table entry for url's scheme; NULL for a plain path or an unknown scheme. */
+static int backend_of(const char *url) {
+    size_t n = ut_url_scheme_len(url, strlen(url));
+    for (size_t i = 0; n && i < N_BACKENDS; i++)
+        if (strlen(backends[i].scheme) == n && strncmp(backends[i].scheme, url, n) == 0)
+            return (int)i;
+    return -1;
+}
+
+bool store_option_is_secret(const char *store_url, const char *key) {
+    if (!store_url || !key)
+        return false;
+    const remote_backend *be = NULL;
+    if (store_azure_is_https_url(store_url)) {
+        be = &store_azure_backend;
+    } else {
+        int i = backend_of(store_url);
+        be = i >= 0 ? backends[i].opts : NULL;
+    }
+    int slot = be ? remote_option_find(be, key) : -1;
+    return slot >= 0 && (be->opts[slot].flags & REMOTE_SECRET);
 }
 
 int store_open(store **out, uv_loop_t *loop, const char *url, const store_options *opts,
@@ -121,18 +107,15 @@ int store_open(store **out, uv_loop_t *loop, const char *url, const store_option
         return store__fail(err, errlen, STORE_E_CONFIG, "empty store URL");
     if (!opts)
         opts = &defaults;
-    size_t n = scheme_len(url);
+    size_t n = ut_url_scheme_len(url, strlen(url));
     if (n == 0)
         return store_local_open(out, loop, url, opts, err, errlen);
-#ifdef AZGCS_HAVE_NET
     /* https://ACCOUNT.blob.core.windows.net/container/... is Azure, not plain HTTP */
     if (store_azure_is_https_url(url))
         return store_azure_open(out, loop, url, opts, err, errlen);
-#endif
-    for (size_t i = 0; i < N_BACKENDS; i++) {
-        if (strlen(backends[i].scheme) == n && strncmp(backends[i].scheme, url, n) == 0)
-            return backends[i].open(out, loop, url, opts, err, errlen);
-    }
+    int b = backend_of(url);
+    if (b >= 0)
+        return backends[b].open(out, loop, url, opts, err, errlen);
     char supported[256] = "";
     size_t used = 0;
     for (size_t i = 0; i < N_BACKENDS && used < sizeof supported; i++)
@@ -162,7 +145,6 @@ int store_get(store *s, store_get_req *req) { return s->vt->get(s, req); }
 
 void store_get_stats(const store *s, store_stats *out) {
     memset(out, 0, sizeof *out);
-#ifdef STORE_HAVE_NET
     if (s->net) {
         net_stats ns;
         net_get_stats(s->net, &ns);
@@ -171,7 +153,4 @@ void store_get_stats(const store *s, store_stats *out) {
         out->throttled = ns.throttled;
         out->lowest_concurrency = ns.min_limit;
     }
-#else
-    (void)s;
-#endif
 }

@@ -6,7 +6,11 @@
  * the callback. Stores know nothing of TIFF or Parquet.
  *
  * Backends (one file each): store_local.c (file:// and paths, a small thread pool),
- * store_s3.c (s3://), ... all selected by store_open() from the URL scheme.
+ * store_s3.c (s3://, s3a://), store_gcs.c (gs://), store_azure.c (az://, abfs[s]://, ...,
+ * https://ACCOUNT.blob.core.windows.net/), store_http.c (http[s]://), all selected by
+ * store_open() from the URL scheme. The networked ones share one core (remote.h): option
+ * tables, engine set-up, and one HTTP status -> error kind table (401 auth, 403
+ * access_denied, 404/410 not_found, 429/503 throttled, else http).
  */
 #ifndef STORE_STORE_H
 #define STORE_STORE_H
@@ -50,17 +54,33 @@ typedef struct store_kv {
     const char *value;
 } store_kv;
 
+/* The defaults of the store settings, written once: STORE_OPTIONS_INIT, the networked
+ * backends (a zero field means the default) and the CLI's config use these. */
+#define STORE_DEFAULT_MAX_IN_FLIGHT 1000u
+#define STORE_DEFAULT_CONNECT_TIMEOUT_MS 10000u
+#define STORE_DEFAULT_REQUEST_TIMEOUT_MS 60000u
+#define STORE_DEFAULT_MAX_ATTEMPTS 6u
+#define STORE_DEFAULT_RETRY_MAX_MS 120000u
+
 typedef struct store_options {
     const store_kv *kv;
     size_t n_kv;
-    unsigned max_in_flight;     /* transfers at once (n_consumers) */
+    unsigned max_in_flight;     /* transfers at once (n_consumers); 0 = default */
     unsigned connect_timeout_ms;
     unsigned request_timeout_ms;
     unsigned max_attempts;      /* per request, first try included */
     unsigned retry_max_ms;      /* total time a request may spend retrying */
     const char *ca_bundle;      /* extra CA file, or NULL */
 } store_options;
-#define STORE_OPTIONS_INIT {NULL, 0, 1000u, 10000u, 60000u, 6u, 120000u, NULL}
+#define STORE_OPTIONS_INIT                                                                 \
+    {NULL, 0, STORE_DEFAULT_MAX_IN_FLIGHT, STORE_DEFAULT_CONNECT_TIMEOUT_MS,                 \
+     STORE_DEFAULT_REQUEST_TIMEOUT_MS, STORE_DEFAULT_MAX_ATTEMPTS, STORE_DEFAULT_RETRY_MAX_MS, \
+     NULL}
+
+/* True when the backend that store_url selects declares option `key` (or one of its
+ * aliases, any case) secret: credentials to mask wherever options are shown (_SUCCESS,
+ * Parquet metadata). False for unknown keys and for local stores. */
+bool store_option_is_secret(const char *store_url, const char *key);
 
 typedef struct store store;
 

@@ -11,7 +11,7 @@
  *
  * Secrets (account key, SAS, token) never reach a message: messages name the display URL
  * and the key, never the request URL, whose query may carry a SAS. */
-#include "az_backends.h"
+#include "remote.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -35,12 +35,11 @@ bool store_azure_is_https_url(const char *url) {
     return host_is_azure(h, n);
 }
 
-#ifdef AZGCS_HAVE_NET
 
 #include "az_list.h"
 #include "az_sign.h"
 #include "net.h"
-#include "store_impl.h"
+#include "remote.h"
 
 #include <openssl/crypto.h>
 #include <stdio.h>
@@ -76,13 +75,13 @@ typedef struct az_cursor az_cursor;
 typedef struct az_op {
     net_request nr;
     az_store *st;
-    az_buf url;
-    az_buf path;      /* signed path (encoded, as in the URL) */
+    ut_buf url;
+    ut_buf path;      /* signed path (encoded, as in the URL) */
     az_pair q[6];
     size_t nq;
     char maxres[24];
     char range[64];
-    az_buf hdr;       /* one header line at a time */
+    ut_buf hdr;       /* one header line at a time */
     az_cursor *cur;   /* listing */
     store_get_req *greq;
 } az_op;
@@ -91,25 +90,25 @@ struct az_cursor {
     az_op op;
     store_list_req *req;
     az_list_parser *parser;
-    az_buf prefix;    /* root + req->prefix */
-    az_buf marker;
+    ut_buf prefix;    /* root + req->prefix */
+    ut_buf marker;
     bool in_flight, in_cb, abandoned, free_pending, started;
     uint64_t body_bytes;
 };
 
 static void op_free_bufs(az_op *op) {
-    az_buf_free(&op->url);
-    az_buf_free(&op->path);
-    az_buf_free(&op->hdr);
+    ut_buf_free(&op->url);
+    ut_buf_free(&op->path);
+    ut_buf_free(&op->hdr);
 }
 
 /* ---- signing, per attempt ---- */
 
-static int add_hdr(void *headers, az_buf *b, const char *name, const char *value) {
-    az_buf_reset(b);
-    az_buf_puts(b, name);
-    az_buf_puts(b, ": ");
-    az_buf_puts(b, value);
+static int add_hdr(void *headers, ut_buf *b, const char *name, const char *value) {
+    ut_buf_reset(b);
+    ut_buf_puts(b, name);
+    ut_buf_puts(b, ": ");
+    ut_buf_puts(b, value);
     if (b->bad)
         return NET_E_NOMEM;
     return net_add_header(headers, b->p) == 0 ? 0 : NET_E_NOMEM;
@@ -124,34 +123,34 @@ static int az_prepare(net_request *nr, void *headers) {
             return NET_E_NOMEM;
     }
     char date[32];
-    az_format_rfc1123(time(NULL), date);
+    ut_http_date_format(time(NULL), date);
     int rc = add_hdr(headers, &op->hdr, "x-ms-date", date);
     if (!rc)
         rc = add_hdr(headers, &op->hdr, "x-ms-version", AZ_VERSION);
     if (rc)
         return rc;
     if (st->auth == AUTH_BEARER) {
-        az_buf_reset(&op->hdr);
-        az_buf_puts(&op->hdr, "Authorization: Bearer ");
-        az_buf_puts(&op->hdr, st->bearer);
+        ut_buf_reset(&op->hdr);
+        ut_buf_puts(&op->hdr, "Authorization: Bearer ");
+        ut_buf_puts(&op->hdr, st->bearer);
         rc = op->hdr.bad || net_add_header(headers, op->hdr.p) != 0 ? NET_E_NOMEM : 0;
-        az_buf_reset(&op->hdr); /* do not keep the token around */
+        ut_buf_reset(&op->hdr); /* do not keep the token around */
         return rc;
     }
     if (st->auth != AUTH_KEY)
         return 0;
     az_pair h[3] = {{"x-ms-date", date}, {"x-ms-version", AZ_VERSION}, {"Range", op->range}};
     size_t nh = op->range[0] ? 3 : 2;
-    az_buf sts = {0};
-    az_buf_reset(&op->hdr);
-    az_buf_puts(&op->hdr, "Authorization: ");
+    ut_buf sts = {0};
+    ut_buf_reset(&op->hdr);
+    ut_buf_puts(&op->hdr, "Authorization: ");
     rc = NET_E_NOMEM;
     if (az_string_to_sign(&sts, "GET", st->account, op->path.p, op->q, op->nq, h, nh) == 0 &&
         az_sharedkey_auth(&op->hdr, st->account, st->key, st->key_len, sts.p, sts.len) == 0 &&
         net_add_header(headers, op->hdr.p) == 0)
         rc = 0;
-    az_buf_free(&sts);
-    az_buf_reset(&op->hdr);
+    ut_buf_free(&sts);
+    ut_buf_reset(&op->hdr);
     return rc;
 }
 
@@ -159,30 +158,30 @@ static int az_prepare(net_request *nr, void *headers) {
  * in op->q go into both, raw in the signature and encoded in the URL. */
 static int build_target(az_op *op, const char *key, size_t key_len) {
     az_store *st = op->st;
-    az_buf enc = {0};
-    az_buf_putc(&enc, '/');
-    az_pct_encode(&enc, st->container, strlen(st->container), false);
+    ut_buf enc = {0};
+    ut_buf_putc(&enc, '/');
+    ut_pct_encode(&enc, st->container, strlen(st->container), false);
     if (key) {
-        az_buf_putc(&enc, '/');
-        az_pct_encode(&enc, st->root, strlen(st->root), true);
-        az_pct_encode(&enc, key, key_len, true);
+        ut_buf_putc(&enc, '/');
+        ut_pct_encode(&enc, st->root, strlen(st->root), true);
+        ut_pct_encode(&enc, key, key_len, true);
     }
-    az_buf_puts(&op->path, st->base_path);
-    az_buf_put(&op->path, enc.p, enc.len);
-    az_buf_puts(&op->url, st->base_url);
-    az_buf_put(&op->url, enc.p, enc.len);
-    az_buf_free(&enc);
+    ut_buf_puts(&op->path, st->base_path);
+    ut_buf_put(&op->path, enc.p, enc.len);
+    ut_buf_puts(&op->url, st->base_url);
+    ut_buf_put(&op->url, enc.p, enc.len);
+    ut_buf_free(&enc);
     char sep = '?';
     for (size_t i = 0; i < op->nq; i++) {
-        az_buf_putc(&op->url, sep);
+        ut_buf_putc(&op->url, sep);
         sep = '&';
-        az_buf_puts(&op->url, op->q[i].name);
-        az_buf_putc(&op->url, '=');
-        az_pct_encode(&op->url, op->q[i].value, strlen(op->q[i].value), false);
+        ut_buf_puts(&op->url, op->q[i].name);
+        ut_buf_putc(&op->url, '=');
+        ut_pct_encode(&op->url, op->q[i].value, strlen(op->q[i].value), false);
     }
     if (st->auth == AUTH_SAS) {
-        az_buf_putc(&op->url, sep);
-        az_buf_puts(&op->url, st->sas);
+        ut_buf_putc(&op->url, sep);
+        ut_buf_puts(&op->url, st->sas);
     }
     return op->url.bad || op->path.bad ? -1 : 0;
 }
@@ -191,87 +190,61 @@ static int build_target(az_op *op, const char *key, size_t key_len) {
 
 static int map_status(int net_status, long http, const char *code, char *msg, size_t msglen,
                       const char *what, const az_store *st) {
-    switch (net_status) {
-    case NET_OK:
-        return STORE_OK;
-    case NET_E_CANCELED:
-        snprintf(msg, msglen, "%s: canceled", what);
-        return STORE_E_CANCELED;
-    case NET_E_TIMEOUT:
-        snprintf(msg, msglen, "%s: timed out", what);
-        return STORE_E_TIMEOUT;
-    case NET_E_NOMEM:
-        snprintf(msg, msglen, "%s: out of memory", what);
-        return STORE_E_NOMEM;
-    case NET_E_CONNECT:
-    case NET_E_DNS:
-    case NET_E_TLS:
-        /* the endpoint (never a SAS: that lives in the query) tells where it went */
-        snprintf(msg, msglen, "%s: %s (%.80s)", what, net_strerror(net_status), st->base_url);
-        return STORE_E_NETWORK;
-    case NET_E_TOO_BIG:
-        snprintf(msg, msglen, "%s: response too large", what);
-        return STORE_E_PROTOCOL;
-    case NET_E_HTTP:
-        break;
-    default:
-        snprintf(msg, msglen, "%s: %s", what, net_strerror(net_status));
-        return STORE_E_NETWORK;
-    }
+    /* the endpoint (never a SAS: that lives in the query) tells where it went */
+    if (net_status != NET_E_HTTP)
+        return remote_net_failure(net_status, what, st->base_url, msg, msglen);
     const char *c = code && *code ? code : NULL;
     /* Azure says AuthenticationFailed for a bad signature; azurite says AuthorizationFailure
      * (with the same text), which Azure also uses for network-rule refusals */
     if (http == 403 && c && st->auth != AUTH_ANON &&
         (strcmp(c, "AuthenticationFailed") == 0 || strcmp(c, "AuthorizationFailure") == 0)) {
         if (st->auth == AUTH_KEY)
-            snprintf(msg, msglen,
-                     "%s: HTTP 403 %s: the account key was refused: check account_key / "
-                     "AZURE_STORAGE_ACCOUNT_KEY for account '%s'",
-                     what, c, st->account);
-        else if (st->auth == AUTH_SAS)
-            snprintf(msg, msglen,
-                     "%s: HTTP 403 %s: the SAS token was refused (expired, wrong permissions "
-                     "or altered): check sas_key / AZURE_STORAGE_SAS_TOKEN",
-                     what, c);
-        else
-            snprintf(msg, msglen, "%s: HTTP 403 %s: the bearer token was refused", what, c);
-        return STORE_E_AUTH;
+            return store__fail(msg, msglen, STORE_E_AUTH,
+                               "%s: HTTP 403 %s: the account key was refused: check "
+                               "account_key / AZURE_STORAGE_ACCOUNT_KEY for account '%s'",
+                               what, c, st->account);
+        if (st->auth == AUTH_SAS)
+            return store__fail(msg, msglen, STORE_E_AUTH,
+                               "%s: HTTP 403 %s: the SAS token was refused (expired, wrong "
+                               "permissions or altered): check sas_key / "
+                               "AZURE_STORAGE_SAS_TOKEN",
+                               what, c);
+        return store__fail(msg, msglen, STORE_E_AUTH,
+                           "%s: HTTP 403 %s: the bearer token was refused", what, c);
     }
-    if (http == 401) {
-        snprintf(msg, msglen, "%s: HTTP 401%s%s: credentials missing or invalid", what,
-                 c ? " " : "", c ? c : "");
-        return STORE_E_AUTH;
+    int kind = remote_http_kind(http);
+    if (kind == STORE_E_AUTH) {
+        return store__fail(msg, msglen, kind, "%s: HTTP %ld%s%s: credentials missing or invalid",
+                           what, http, c ? " " : "", c ? c : "");
     }
-    if (http == 403) {
-        snprintf(msg, msglen, "%s: HTTP 403%s%s: access denied%s", what, c ? " " : "",
-                 c ? c : "",
-                 st->auth == AUTH_ANON ? " (no credentials were given: set account_key or "
-                                         "sas_key for a private container)"
-                 : st->auth == AUTH_KEY ? " (check account_key)"
-                 : st->auth == AUTH_SAS ? " (check sas_key: expiry and permissions)"
-                                        : "");
-        return STORE_E_ACCESS;
+    if (kind == STORE_E_ACCESS) {
+        return store__fail(
+            msg, msglen, kind, "%s: HTTP 403%s%s: access denied%s", what, c ? " " : "", c ? c : "",
+            st->auth == AUTH_ANON  ? " (no credentials were given: set account_key or "
+                                     "sas_key for a private container)"
+            : st->auth == AUTH_KEY ? " (check account_key)"
+            : st->auth == AUTH_SAS ? " (check sas_key: expiry and permissions)"
+                                   : "");
     }
-    if (http == 404) {
-        snprintf(msg, msglen, "%s: HTTP 404%s%s: not found%s", what, c ? " " : "", c ? c : "",
-                 st->auth == AUTH_ANON && c && strcmp(c, "ResourceNotFound") == 0
-                     ? " (a private container also answers this to anonymous requests)"
-                     : "");
-        return STORE_E_NOT_FOUND;
+    if (kind == STORE_E_NOT_FOUND) {
+        return store__fail(msg, msglen, kind, "%s: HTTP %ld%s%s: not found%s", what, http,
+                           c ? " " : "", c ? c : "",
+                           st->auth == AUTH_ANON && c && strcmp(c, "ResourceNotFound") == 0
+                               ? " (a private container also answers this to anonymous requests)"
+                               : "");
     }
     if (http == 409 && c && strcmp(c, "PublicAccessNotPermitted") == 0) {
-        snprintf(msg, msglen, "%s: HTTP 409 PublicAccessNotPermitted: the container is not "
-                              "public: give account_key or sas_key", what);
-        return STORE_E_ACCESS;
+        return store__fail(msg, msglen, STORE_E_ACCESS,
+                           "%s: HTTP 409 PublicAccessNotPermitted: the container is not "
+                           "public: give account_key or sas_key",
+                           what);
     }
-    if (http == 429 || http == 503) {
-        snprintf(msg, msglen, "%s: HTTP %ld%s%s: throttled, out of retries", what, http,
-                 c ? " " : "", c ? c : "");
-        return STORE_E_THROTTLED;
+    if (kind == STORE_E_THROTTLED) {
+        return store__fail(msg, msglen, kind, "%s: HTTP %ld%s%s: throttled, out of retries", what,
+                           http, c ? " " : "", c ? c : "");
     }
-    snprintf(msg, msglen, "%s: unexpected HTTP status %ld%s%s", what, http, c ? " " : "",
-             c ? c : "");
-    return STORE_E_HTTP;
+    return store__fail(msg, msglen, STORE_E_HTTP, "%s: unexpected HTTP status %ld%s%s", what, http,
+                       c ? " " : "", c ? c : "");
 }
 
 /* ---- listing ---- */
@@ -280,8 +253,8 @@ static void cursor_free(az_cursor *c) {
     if (!c)
         return;
     az_list_free(c->parser);
-    az_buf_free(&c->prefix);
-    az_buf_free(&c->marker);
+    ut_buf_free(&c->prefix);
+    ut_buf_free(&c->marker);
     op_free_bufs(&c->op);
     free(c);
 }
@@ -321,7 +294,7 @@ static void list_done(net_request *nr, int status) {
                  AZ_MAX_LIST_BODY);
         rc = STORE_E_PROTOCOL;
     } else if (status == NET_OK && !parsed_ok) {
-        az_join(req->errmsg, sizeof req->errmsg, what, az_list_error(c->parser));
+        ut_join(req->errmsg, sizeof req->errmsg, what, az_list_error(c->parser));
         rc = STORE_E_PROTOCOL;
     } else {
         rc = map_status(status, nr->http_status, az_list_err_code(c->parser), req->errmsg,
@@ -339,8 +312,8 @@ static void list_done(net_request *nr, int status) {
         req->errmsg[0] = 0;
         ents = az_list_entries(c->parser, &n);
         const char *next = az_list_next_marker(c->parser);
-        az_buf_reset(&c->marker);
-        az_buf_puts(&c->marker, next);
+        ut_buf_reset(&c->marker);
+        ut_buf_puts(&c->marker, next);
         done = next[0] == 0;
     }
     c->in_cb = true;
@@ -355,15 +328,10 @@ static void list_done(net_request *nr, int status) {
 
 static int az_list_next(store *s, store_list_req *req) {
     az_store *st = (az_store *)s;
-    if (st->closing)
-        return STORE_E_CANCELED;
-    if (!req->cb || req->page_size == 0)
-        return store__fail(req->errmsg, sizeof req->errmsg, STORE_E_CONFIG,
-                           "listing needs a callback and a page size");
     az_cursor *c = req->priv;
-    if (c && (c->in_flight || c->free_pending))
-        return store__fail(req->errmsg, sizeof req->errmsg, STORE_E_CONFIG,
-                           "a page of this listing is already in flight");
+    int brc = remote_list_begin(st->closing, req, c && (c->in_flight || c->free_pending));
+    if (brc)
+        return brc;
     if (!c) {
         c = calloc(1, sizeof *c);
         if (!c)
@@ -372,9 +340,9 @@ static int az_list_next(store *s, store_list_req *req) {
         c->op.st = st;
         c->op.cur = c;
         c->prefix.limit = 2 * AZ_LIST_MAX_NAME;
-        az_buf_puts(&c->prefix, st->root);
+        ut_buf_puts(&c->prefix, st->root);
         const char *p = req->prefix ? req->prefix : "";
-        az_buf_puts(&c->prefix, p);
+        ut_buf_puts(&c->prefix, p);
         c->marker.limit = AZ_LIST_MAX_MARKER + 1;
         size_t max = req->page_size < AZ_MAX_PAGE ? req->page_size : AZ_MAX_PAGE;
         c->parser = az_list_new(st->root, max);
@@ -387,8 +355,8 @@ static int az_list_next(store *s, store_list_req *req) {
         req->priv = c;
     }
     az_op *op = &c->op;
-    az_buf_free(&op->url);
-    az_buf_free(&op->path);
+    ut_buf_free(&op->url);
+    ut_buf_free(&op->path);
     size_t max = req->page_size < AZ_MAX_PAGE ? req->page_size : AZ_MAX_PAGE;
     snprintf(op->maxres, sizeof op->maxres, "%zu", max);
     op->nq = 0;
@@ -445,7 +413,7 @@ static void get_done(net_request *nr, int status) {
     az_op *op = nr->data;
     az_store *st = op->st;
     store_get_req *req = op->greq;
-    store__get_net_result(req, nr);
+    remote_get_result(req, nr);
     char what[200];
     snprintf(what, sizeof what, "reading %s/%.120s", st->base.url, req->key);
     int rc;
@@ -485,11 +453,9 @@ static void get_done(net_request *nr, int status) {
 
 static int az_get(store *s, store_get_req *req) {
     az_store *st = (az_store *)s;
-    if (st->closing)
-        return STORE_E_CANCELED;
-    if (!store__get_valid(req))
-        return store__fail(req->errmsg, sizeof req->errmsg, STORE_E_CONFIG,
-                           "invalid read request");
+    int brc = remote_get_begin(st->closing, req);
+    if (brc)
+        return brc;
     az_op *op = calloc(1, sizeof *op);
     if (!op)
         return STORE_E_NOMEM;
@@ -504,7 +470,7 @@ static int az_get(store *s, store_get_req *req) {
         return store__fail(req->errmsg, sizeof req->errmsg, STORE_E_CONFIG,
                            "reading %s/%.100s: request URL too long", st->base.url, req->key);
     }
-    store__get_net_init(&op->nr, op->url.p, req, az_prepare, get_done, op);
+    remote_get_init(&op->nr, op->url.p, req, az_prepare, get_done, op);
     req->priv = op;
     store__get_reset(req);
     int rc = net_start(st->net, &op->nr);
@@ -546,46 +512,56 @@ static void az_close(store *s) {
 
 static const store_vtable az_vt = {az_close, az_list_next, az_list_free_cb, az_get};
 
-/* obstore/object_store's AzureConfigKey aliases (case-insensitive). */
-static const char *const K_ACCOUNT[] = {"azure_storage_account_name", "account_name", NULL};
-static const char *const K_KEY[] = {"azure_storage_account_key", "azure_storage_access_key",
-                                    "azure_storage_master_key", "account_key", "access_key",
-                                    "master_key", NULL};
-static const char *const K_SAS[] = {"azure_storage_sas_key", "azure_storage_sas_token",
-                                    "sas_key", "sas_token", NULL};
-static const char *const K_TOKEN[] = {"azure_storage_token", "bearer_token", "token", NULL};
-static const char *const K_EMU[] = {"azure_storage_use_emulator", "use_emulator", NULL};
-static const char *const K_ENDPOINT[] = {"azure_storage_endpoint", "azure_endpoint", "endpoint",
-                                         NULL};
-static const char *const K_SKIP[] = {"azure_skip_signature", "skip_signature", NULL};
-static const char *const K_CONTAINER[] = {"azure_container_name", "container_name", NULL};
-/* accepted, nothing to do: TLS is always verified, http is allowed for explicit endpoints */
-static const char *const K_IGNORED[] = {"allow_http", "azure_allow_http", "azure_disable_tagging",
-                                        "disable_tagging", NULL};
-/* recognised, not implemented: Entra ID (OAuth) flows */
-static const char *const K_UNSUPPORTED[] = {
-    "azure_storage_client_id", "azure_client_id", "client_id",
-    "azure_storage_client_secret", "azure_client_secret", "client_secret",
-    "azure_storage_tenant_id", "azure_storage_authority_id", "azure_tenant_id",
-    "azure_authority_id", "tenant_id", "authority_id", "azure_msi_endpoint",
-    "azure_identity_endpoint", "identity_endpoint", "msi_endpoint", "azure_object_id",
-    "object_id", "azure_msi_resource_id", "msi_resource_id", "azure_federated_token_file",
-    "federated_token_file", "azure_use_azure_cli", "use_azure_cli", "azure_use_fabric_endpoint",
-    "use_fabric_endpoint", "allow_invalid_certificates", NULL};
+/* obstore/object_store's AzureConfigKey names and aliases, and the variables it reads. */
+enum {
+    K_ACCOUNT, K_KEY, K_SAS, K_TOKEN, K_EMU, K_ENDPOINT, K_SKIP, K_CONTAINER, K_IGNORED,
+    K_UNSUPPORTED, K_N
+};
+#define NAMES(...) ((const char *const[]){__VA_ARGS__, NULL})
+static const remote_opt az_opts[K_N] = {
+    [K_ACCOUNT] = {NAMES("account_name", "azure_storage_account_name"),
+                   NAMES("AZURE_STORAGE_ACCOUNT_NAME"), REMOTE_STRING, 0},
+    [K_KEY] = {NAMES("account_key", "azure_storage_account_key", "azure_storage_access_key",
+                     "azure_storage_master_key", "access_key", "master_key"),
+               NAMES("AZURE_STORAGE_ACCOUNT_KEY", "AZURE_STORAGE_ACCESS_KEY",
+                     "AZURE_STORAGE_MASTER_KEY"),
+               REMOTE_STRING, REMOTE_SECRET},
+    [K_SAS] = {NAMES("sas_key", "azure_storage_sas_key", "azure_storage_sas_token", "sas_token"),
+               NAMES("AZURE_STORAGE_SAS_TOKEN", "AZURE_STORAGE_SAS_KEY"), REMOTE_STRING,
+               REMOTE_SECRET},
+    [K_TOKEN] = {NAMES("bearer_token", "azure_storage_token", "token"),
+                 NAMES("AZURE_STORAGE_TOKEN"), REMOTE_STRING, REMOTE_SECRET},
+    [K_EMU] = {NAMES("use_emulator", "azure_storage_use_emulator"),
+               NAMES("AZURE_STORAGE_USE_EMULATOR"), REMOTE_BOOL, 0},
+    [K_ENDPOINT] = {NAMES("endpoint", "azure_storage_endpoint", "azure_endpoint"),
+                    NAMES("AZURE_STORAGE_ENDPOINT", "AZURE_ENDPOINT"), REMOTE_URL, 0},
+    [K_SKIP] = {NAMES("skip_signature", "azure_skip_signature"), NAMES("AZURE_SKIP_SIGNATURE"),
+                REMOTE_BOOL, 0},
+    [K_CONTAINER] = {NAMES("container_name", "azure_container_name"), NULL, REMOTE_STRING, 0},
+    /* accepted, nothing to do: TLS is always verified, http is allowed for explicit
+     * endpoints */
+    [K_IGNORED] = {NAMES("allow_http", "azure_allow_http", "azure_disable_tagging",
+                         "disable_tagging"),
+                   NULL, REMOTE_STRING, REMOTE_IGNORED},
+    /* recognised, not implemented: Entra ID (OAuth) flows */
+    [K_UNSUPPORTED] = {NAMES("azure_storage_client_id", "azure_client_id", "client_id",
+                             "azure_storage_client_secret", "azure_client_secret",
+                             "client_secret", "azure_storage_tenant_id",
+                             "azure_storage_authority_id", "azure_tenant_id",
+                             "azure_authority_id", "tenant_id", "authority_id",
+                             "azure_msi_endpoint", "azure_identity_endpoint",
+                             "identity_endpoint", "msi_endpoint", "azure_object_id", "object_id",
+                             "azure_msi_resource_id", "msi_resource_id",
+                             "azure_federated_token_file", "federated_token_file",
+                             "azure_use_azure_cli", "use_azure_cli",
+                             "azure_use_fabric_endpoint", "use_fabric_endpoint"),
+                       NULL, REMOTE_STRING, REMOTE_SECRET | REMOTE_UNSUPPORTED},
+};
+#undef NAMES
 
-/* Option value, else the first set environment variable of envs (NULL-terminated). */
-static const char *opt_or_env(const store_options *o, const char *const *names,
-                              const char *const *envs) {
-    const char *v = az_opt(o, names);
-    if (v)
-        return v;
-    for (size_t i = 0; envs && envs[i]; i++) {
-        const char *e = getenv(envs[i]);
-        if (e && *e)
-            return e;
-    }
-    return NULL;
-}
+const remote_backend store_azure_backend = {
+    "an Azure", az_opts, K_N,
+    "use account_key, sas_key, bearer_token or anonymous access"};
 
 static char *dup_n(const char *s, size_t n) {
     char *p = malloc(n + 1);
@@ -626,32 +602,10 @@ static bool valid_container(const char *s, size_t n) {
 int store_azure_open(store **out, uv_loop_t *loop, const char *url, const store_options *opts,
                      char *err, size_t errlen) {
     *out = NULL;
-    static const char *const E_ACCOUNT[] = {"AZURE_STORAGE_ACCOUNT_NAME", NULL};
-    static const char *const E_KEY[] = {"AZURE_STORAGE_ACCOUNT_KEY", "AZURE_STORAGE_ACCESS_KEY",
-                                        "AZURE_STORAGE_MASTER_KEY", NULL};
-    static const char *const E_SAS[] = {"AZURE_STORAGE_SAS_TOKEN", "AZURE_STORAGE_SAS_KEY",
-                                        NULL};
-    static const char *const E_TOKEN[] = {"AZURE_STORAGE_TOKEN", NULL};
-    static const char *const E_EMU[] = {"AZURE_STORAGE_USE_EMULATOR", NULL};
-    static const char *const E_ENDPOINT[] = {"AZURE_STORAGE_ENDPOINT", "AZURE_ENDPOINT", NULL};
-    static const char *const E_SKIP[] = {"AZURE_SKIP_SIGNATURE", NULL};
-
-    for (size_t i = 0; opts && i < opts->n_kv; i++) {
-        const char *k = opts->kv[i].key ? opts->kv[i].key : "";
-        if (az_name_in(k, K_UNSUPPORTED))
-            return store__fail(err, errlen, STORE_E_UNSUPPORTED,
-                               "Azure option '%s' is not supported: use account_key, sas_key, "
-                               "bearer_token or anonymous access",
-                               k);
-        if (!az_name_in(k, K_ACCOUNT) && !az_name_in(k, K_KEY) && !az_name_in(k, K_SAS) &&
-            !az_name_in(k, K_TOKEN) && !az_name_in(k, K_EMU) && !az_name_in(k, K_ENDPOINT) &&
-            !az_name_in(k, K_SKIP) && !az_name_in(k, K_CONTAINER) && !az_name_in(k, K_IGNORED))
-            return store__fail(err, errlen, STORE_E_CONFIG,
-                               "unknown option '%s' for an Azure store (known: account_name, "
-                               "account_key, sas_key, bearer_token, use_emulator, endpoint, "
-                               "skip_signature)",
-                               k);
-    }
+    const char *v[K_N];
+    int orc = remote_options_parse(&store_azure_backend, opts, v, err, errlen);
+    if (orc)
+        return orc;
 
     /* ---- the URL: container, account from the host if any, root prefix ---- */
     const char *sep = strstr(url, "://");
@@ -699,9 +653,9 @@ int store_azure_open(store **out, uv_loop_t *loop, const char *url, const store_
         free(url_account);
         return STORE_E_NOMEM;
     }
-    if (!container[0] && az_opt(opts, K_CONTAINER)) {
+    if (!container[0] && v[K_CONTAINER]) {
         free(container);
-        container = strdup(az_opt(opts, K_CONTAINER));
+        container = strdup(v[K_CONTAINER]);
     }
     if (!container || !valid_container(container, strlen(container))) {
         int rc = store__fail(err, errlen, STORE_E_CONFIG,
@@ -712,8 +666,13 @@ int store_azure_open(store **out, uv_loop_t *loop, const char *url, const store_
         return rc;
     }
 
-    const char *account = opt_or_env(opts, K_ACCOUNT, E_ACCOUNT);
-    if (url_account && account && strcmp(account, url_account) != 0 && az_opt(opts, K_ACCOUNT)) {
+    const char *account = v[K_ACCOUNT];
+    bool account_opt = false; /* given as an option, not only in the environment */
+    for (size_t i = 0; opts && i < opts->n_kv; i++)
+        if (opts->kv[i].key &&
+            remote_option_find(&store_azure_backend, opts->kv[i].key) == K_ACCOUNT)
+            account_opt = true;
+    if (url_account && account && strcmp(account, url_account) != 0 && account_opt) {
         int rc = store__fail(err, errlen, STORE_E_CONFIG,
                              "Azure URL '%s' names account '%s' but account_name is '%s'", url,
                              url_account, account);
@@ -723,14 +682,8 @@ int store_azure_open(store **out, uv_loop_t *loop, const char *url, const store_
     }
     if (url_account)
         account = url_account;
-    int emu = az_parse_bool(opt_or_env(opts, K_EMU, E_EMU));
-    int skip = az_parse_bool(opt_or_env(opts, K_SKIP, E_SKIP));
-    if (emu < 0 || skip < 0) {
-        free(container);
-        free(url_account);
-        return store__fail(err, errlen, STORE_E_CONFIG,
-                           "use_emulator and skip_signature take true or false");
-    }
+    bool emu = remote_bool(v[K_EMU]);
+    bool skip = remote_bool(v[K_SKIP]);
     if (emu && !account)
         account = AZ_EMULATOR_ACCOUNT;
     if (!account || !*account) {
@@ -772,21 +725,21 @@ int store_azure_open(store **out, uv_loop_t *loop, const char *url, const store_
     }
 
     /* ---- endpoint ---- */
-    const char *endpoint = opt_or_env(opts, K_ENDPOINT, E_ENDPOINT);
-    az_buf base = {0};
+    const char *endpoint = v[K_ENDPOINT];
+    ut_buf base = {0};
     if (emu) {
         const char *e = endpoint ? endpoint : getenv("AZURITE_BLOB_STORAGE_URL");
-        az_buf_puts(&base, e && *e ? e : "http://127.0.0.1:10000");
+        ut_buf_puts(&base, e && *e ? e : "http://127.0.0.1:10000");
         while (base.len && base.p[base.len - 1] == '/')
             base.p[--base.len] = 0;
-        az_buf_putc(&base, '/');
-        az_buf_puts(&base, st->account);
+        ut_buf_putc(&base, '/');
+        ut_buf_puts(&base, st->account);
     } else if (endpoint && *endpoint) {
-        az_buf_puts(&base, endpoint);
+        ut_buf_puts(&base, endpoint);
         while (base.len && base.p[base.len - 1] == '/')
             base.p[--base.len] = 0;
     } else {
-        az_buf_printf(&base, "https://%s.blob.core.windows.net", st->account);
+        ut_buf_printf(&base, "https://%s.blob.core.windows.net", st->account);
     }
     int rc = STORE_E_NOMEM;
     if (!st->account || !st->root || !st->base.url || base.bad)
@@ -811,9 +764,9 @@ int store_azure_open(store **out, uv_loop_t *loop, const char *url, const store_
     }
 
     /* ---- credentials (object_store's order: bearer, key, SAS; then anonymous) ---- */
-    const char *token = opt_or_env(opts, K_TOKEN, E_TOKEN);
-    const char *key = opt_or_env(opts, K_KEY, E_KEY);
-    const char *sas = opt_or_env(opts, K_SAS, E_SAS);
+    const char *token = v[K_TOKEN];
+    const char *key = v[K_KEY];
+    const char *sas = v[K_SAS];
     /* a "Blob SAS URL" pasted from the portal carries its SAS as the query */
     const char *url_query = https_form ? strchr(url, '?') : NULL;
     if (!sas && url_query && url_query[1])
@@ -833,7 +786,7 @@ int store_azure_open(store **out, uv_loop_t *loop, const char *url, const store_
         }
     } else if (key && *key) {
         st->auth = AUTH_KEY;
-        long kl = az_base64_decode(key, strlen(key), st->key, sizeof st->key);
+        long kl = ut_base64_decode(key, strlen(key), st->key, sizeof st->key);
         if (kl <= 0) {
             rc = store__fail(err, errlen, STORE_E_CONFIG,
                              "the Azure account key (account_key / AZURE_STORAGE_ACCOUNT_KEY) "
@@ -858,37 +811,20 @@ int store_azure_open(store **out, uv_loop_t *loop, const char *url, const store_
         st->auth = AUTH_ANON;
     }
 
-    net_options no = NET_OPTIONS_INIT;
-    if (opts) {
-        /* zero means "not set": keep the engine's default */
-        if (opts->max_in_flight)
-            no.max_in_flight = opts->max_in_flight;
-        if (opts->connect_timeout_ms)
-            no.connect_timeout_ms = opts->connect_timeout_ms;
-        if (opts->request_timeout_ms)
-            no.request_timeout_ms = opts->request_timeout_ms;
-        if (opts->max_attempts)
-            no.max_attempts = opts->max_attempts;
-        if (opts->retry_max_ms)
-            no.retry_max_ms = opts->retry_max_ms;
-        no.ca_bundle = opts->ca_bundle;
-    }
-    no.user_agent = "tiff-dumper/" TD_VERSION;
-    char nerr[200] = "";
-    if (net_engine_new(&st->net, loop, &no, nerr, sizeof nerr) != 0) {
-        rc = store__fail(err, errlen, STORE_E_CONFIG, "Azure store %s: %s", st->base.url, nerr);
+    char what[300];
+    snprintf(what, sizeof what, "Azure store %s", st->base.url);
+    rc = remote_engine_new(&st->net, loop, opts, NULL, what, err, errlen);
+    if (rc)
         goto fail;
-    }
     st->base.net = st->net;
-    az_buf_free(&base);
+    ut_buf_free(&base);
     *out = &st->base;
     return STORE_OK;
 fail:
-    az_buf_free(&base);
+    ut_buf_free(&base);
     if (rc == STORE_E_NOMEM)
         store__fail(err, errlen, rc, "out of memory");
     az_close(&st->base);
     return rc;
 }
 
-#endif /* AZGCS_HAVE_NET */

@@ -13,14 +13,12 @@
  * google_base_url / STORAGE_EMULATOR_HOST point the store at an emulator or test server.
  * HMAC keys are not used here: they belong to the S3-compatible XML API (s3:// with
  * endpoint https://storage.googleapis.com, see docs/stores-azure-gcs.md). */
-#include "az_backends.h"
 
-#ifdef AZGCS_HAVE_NET
 
 #include "gcs_auth.h"
 #include "gcs_json.h"
 #include "net.h"
-#include "store_impl.h"
+#include "remote.h"
 
 #include <openssl/crypto.h>
 #include <stdio.h>
@@ -53,8 +51,8 @@ typedef struct gcs_store {
     /* the token fetch */
     bool fetching;
     net_request tok_nr;
-    az_buf tok_body;  /* response */
-    az_buf tok_req;   /* request body */
+    ut_buf tok_body;  /* response */
+    ut_buf tok_req;   /* request body */
     char tok_errmsg[256];
     gcs_op *waiters;  /* ops waiting for a token (singly linked, FIFO via tail) */
     gcs_op *waiters_tail;
@@ -64,9 +62,9 @@ typedef struct gcs_store {
 struct gcs_op {
     net_request nr;
     gcs_store *st;
-    az_buf url;
-    az_buf hdr;
-    az_buf body;      /* listing: the page; reads: unused */
+    ut_buf url;
+    ut_buf hdr;
+    ut_buf body;      /* listing: the page; reads: unused */
     gcs_cursor *cur;
     store_get_req *greq;
     gcs_op *next;
@@ -76,7 +74,7 @@ struct gcs_op {
 struct gcs_cursor {
     gcs_op op;
     store_list_req *req;
-    az_buf prefix;
+    ut_buf prefix;
     char *page_token;
     gcs_page page;
     bool in_flight, in_cb, abandoned, free_pending;
@@ -94,53 +92,35 @@ static void op_finish(gcs_op *op, int net_status);
 
 static int map_status(const gcs_store *st, int net_status, long http, const char *gmsg,
                       const char *reason, char *msg, size_t msglen, const char *what) {
-    switch (net_status) {
-    case NET_OK:
-        return STORE_OK;
-    case NET_E_CANCELED:
-        snprintf(msg, msglen, "%s: canceled", what);
-        return STORE_E_CANCELED;
-    case NET_E_TIMEOUT:
-        snprintf(msg, msglen, "%s: timed out", what);
-        return STORE_E_TIMEOUT;
-    case NET_E_NOMEM:
-        snprintf(msg, msglen, "%s: out of memory", what);
-        return STORE_E_NOMEM;
-    case NET_E_TOO_BIG:
-        snprintf(msg, msglen, "%s: response too large", what);
-        return STORE_E_PROTOCOL;
-    case NET_E_HTTP:
-        break;
-    default:
-        snprintf(msg, msglen, "%s: %s (%.80s)", what, net_strerror(net_status), st->base_url);
-        return STORE_E_NETWORK;
-    }
+    if (net_status != NET_E_HTTP)
+        return remote_net_failure(net_status, what, st->base_url, msg, msglen);
     char detail[160] = "";
     if ((gmsg && *gmsg) || (reason && *reason))
         snprintf(detail, sizeof detail, " (%s%s%.120s)", reason ? reason : "",
                  reason && *reason && gmsg && *gmsg ? ": " : "", gmsg ? gmsg : "");
-    if (http == 401) {
-        snprintf(msg, msglen, "%s: HTTP 401%s: the access token was refused: check the "
-                              "service-account key or token", what, detail);
-        return STORE_E_AUTH;
+    int kind = remote_http_kind(http);
+    if (kind == STORE_E_AUTH) {
+        return store__fail(msg, msglen, kind,
+                           "%s: HTTP %ld%s: the access token was refused: check the "
+                           "service-account key or token",
+                           what, http, detail);
     }
-    if (http == 403) {
-        snprintf(msg, msglen, "%s: HTTP 403%s: access denied%s", what, detail,
-                 st->auth == G_ANON ? " (anonymous request: give service_account or "
-                                      "GOOGLE_APPLICATION_CREDENTIALS for a private bucket)"
-                                    : "");
-        return STORE_E_ACCESS;
+    if (kind == STORE_E_ACCESS) {
+        return store__fail(msg, msglen, kind, "%s: HTTP 403%s: access denied%s", what, detail,
+                           st->auth == G_ANON
+                               ? " (anonymous request: give service_account or "
+                                 "GOOGLE_APPLICATION_CREDENTIALS for a private bucket)"
+                               : "");
     }
-    if (http == 404) {
-        snprintf(msg, msglen, "%s: HTTP 404%s: not found", what, detail);
-        return STORE_E_NOT_FOUND;
+    if (kind == STORE_E_NOT_FOUND) {
+        return store__fail(msg, msglen, kind, "%s: HTTP %ld%s: not found", what, http, detail);
     }
-    if (http == 429 || http == 503) {
-        snprintf(msg, msglen, "%s: HTTP %ld%s: throttled, out of retries", what, http, detail);
-        return STORE_E_THROTTLED;
+    if (kind == STORE_E_THROTTLED) {
+        return store__fail(msg, msglen, kind, "%s: HTTP %ld%s: throttled, out of retries", what,
+                           http, detail);
     }
-    snprintf(msg, msglen, "%s: unexpected HTTP status %ld%s", what, http, detail);
-    return STORE_E_HTTP;
+    return store__fail(msg, msglen, STORE_E_HTTP, "%s: unexpected HTTP status %ld%s", what, http,
+                       detail);
 }
 
 /* ---- tokens ---- */
@@ -149,13 +129,13 @@ static bool needs_token(const gcs_store *st) { return st->auth == G_KEY || st->a
 
 static int tok_body_cb(net_request *nr, const void *data, size_t len) {
     gcs_store *st = nr->data;
-    az_buf_put(&st->tok_body, data, len);
+    ut_buf_put(&st->tok_body, data, len);
     return st->tok_body.bad ? 1 : 0;
 }
 
 static int tok_prepare(net_request *nr, void *headers) {
     gcs_store *st = nr->data;
-    az_buf_reset(&st->tok_body);
+    ut_buf_reset(&st->tok_body);
     if (st->auth == G_METADATA)
         return net_add_header(headers, "Metadata-Flavor: Google") == 0 ? 0 : NET_E_NOMEM;
     return net_add_header(headers, "Content-Type: application/x-www-form-urlencoded") == 0
@@ -168,7 +148,7 @@ static void start_op_net(gcs_op *op);
 static void tok_done(net_request *nr, int status) {
     gcs_store *st = nr->data;
     st->fetching = false;
-    az_buf_free(&st->tok_req);
+    ut_buf_free(&st->tok_req);
     const char *src = st->auth == G_METADATA ? "the GCE metadata server"
                                               : "the OAuth token endpoint";
     int fail_code = STORE_OK;
@@ -213,7 +193,7 @@ static void tok_done(net_request *nr, int status) {
                                    sizeof st->tok_errmsg, what);
         }
     }
-    az_buf_reset(&st->tok_body);
+    ut_buf_reset(&st->tok_body);
     /* a failed refresh of a still valid token is not fatal yet */
     if (fail_code != STORE_OK && st->token && st->token_exp_ms - now_ms() > GCS_MIN_LEFT_MS &&
         fail_code != STORE_E_CANCELED)
@@ -240,8 +220,8 @@ static int start_token_fetch(gcs_store *st) {
         return 0;
     memset(&st->tok_nr, 0, sizeof st->tok_nr);
     st->tok_body.limit = GCS_MAX_TOKEN_BODY;
-    az_buf_reset(&st->tok_body);
-    az_buf_free(&st->tok_req);
+    ut_buf_reset(&st->tok_body);
+    ut_buf_free(&st->tok_req);
     if (st->auth == G_KEY) {
         st->tok_req.limit = 64 << 10;
         if (gcs_token_request_body(&st->tok_req, &st->key, now_ms() / 1000, st->tok_errmsg,
@@ -273,14 +253,14 @@ static int op_prepare(net_request *nr, void *headers) {
     gcs_op *op = nr->data;
     gcs_store *st = op->st;
     if (op->cur)
-        az_buf_reset(&op->body);
+        ut_buf_reset(&op->body);
     if (st->auth == G_ANON)
         return 0;
-    az_buf_reset(&op->hdr);
-    az_buf_puts(&op->hdr, "Authorization: Bearer ");
-    az_buf_puts(&op->hdr, st->token ? st->token : "");
+    ut_buf_reset(&op->hdr);
+    ut_buf_puts(&op->hdr, "Authorization: Bearer ");
+    ut_buf_puts(&op->hdr, st->token ? st->token : "");
     int rc = op->hdr.bad || net_add_header(headers, op->hdr.p) != 0 ? NET_E_NOMEM : 0;
-    az_buf_free(&op->hdr); /* wiped: no token copies left behind */
+    ut_buf_free(&op->hdr); /* wiped: no token copies left behind */
     return rc;
 }
 
@@ -337,17 +317,17 @@ static void cursor_free(gcs_cursor *c) {
     if (!c)
         return;
     gcs_page_free(&c->page);
-    az_buf_free(&c->prefix);
+    ut_buf_free(&c->prefix);
     free(c->page_token);
-    az_buf_free(&c->op.url);
-    az_buf_free(&c->op.hdr);
-    az_buf_free(&c->op.body);
+    ut_buf_free(&c->op.url);
+    ut_buf_free(&c->op.hdr);
+    ut_buf_free(&c->op.body);
     free(c);
 }
 
 static int list_body(net_request *nr, const void *data, size_t len) {
     gcs_op *op = nr->data;
-    az_buf_put(&op->body, data, len);
+    ut_buf_put(&op->body, data, len);
     return op->body.bad ? 1 : 0;
 }
 
@@ -367,7 +347,7 @@ static void list_finish(gcs_cursor *c, int status) {
     gcs_page_free(&c->page);
     if (status <= -1000) {
         rc = status + 1000;
-        az_join(req->errmsg, sizeof req->errmsg, what, st->tok_errmsg);
+        ut_join(req->errmsg, sizeof req->errmsg, what, st->tok_errmsg);
     } else if (status == NET_E_ABORTED) {
         snprintf(req->errmsg, sizeof req->errmsg, "%s: response larger than %u bytes", what,
                  GCS_MAX_LIST_BODY);
@@ -383,12 +363,12 @@ static void list_finish(gcs_cursor *c, int status) {
             size_t max = req->page_size < GCS_MAX_PAGE ? req->page_size : GCS_MAX_PAGE;
             if (gcs_list_parse(&c->page, op->body.p ? op->body.p : "", op->body.len, st->root,
                                max, perr, sizeof perr) != 0) {
-                az_join(req->errmsg, sizeof req->errmsg, what, perr);
+                ut_join(req->errmsg, sizeof req->errmsg, what, perr);
                 rc = STORE_E_PROTOCOL;
             }
         }
     }
-    az_buf_free(&op->body);
+    ut_buf_free(&op->body);
     bool done = true;
     if (rc == STORE_OK) {
         req->errmsg[0] = 0;
@@ -424,15 +404,10 @@ static void net_done(net_request *nr, int status) { op_finish(nr->data, status);
 
 static int gcs_list_next(store *s, store_list_req *req) {
     gcs_store *st = (gcs_store *)s;
-    if (st->closing)
-        return STORE_E_CANCELED;
-    if (!req->cb || req->page_size == 0)
-        return store__fail(req->errmsg, sizeof req->errmsg, STORE_E_CONFIG,
-                           "listing needs a callback and a page size");
     gcs_cursor *c = req->priv;
-    if (c && (c->in_flight || c->free_pending))
-        return store__fail(req->errmsg, sizeof req->errmsg, STORE_E_CONFIG,
-                           "a page of this listing is already in flight");
+    int brc = remote_list_begin(st->closing, req, c && (c->in_flight || c->free_pending));
+    if (brc)
+        return brc;
     if (!c) {
         c = calloc(1, sizeof *c);
         if (!c)
@@ -441,8 +416,8 @@ static int gcs_list_next(store *s, store_list_req *req) {
         c->op.st = st;
         c->op.cur = c;
         c->prefix.limit = 8192;
-        az_buf_puts(&c->prefix, st->root);
-        az_buf_puts(&c->prefix, req->prefix ? req->prefix : "");
+        ut_buf_puts(&c->prefix, st->root);
+        ut_buf_puts(&c->prefix, req->prefix ? req->prefix : "");
         if (c->prefix.bad) {
             cursor_free(c);
             return store__fail(req->errmsg, sizeof req->errmsg, STORE_E_CONFIG,
@@ -451,26 +426,26 @@ static int gcs_list_next(store *s, store_list_req *req) {
         req->priv = c;
     }
     gcs_op *op = &c->op;
-    az_buf_free(&op->url);
+    ut_buf_free(&op->url);
     size_t max = req->page_size < GCS_MAX_PAGE ? req->page_size : GCS_MAX_PAGE;
-    az_buf_puts(&op->url, st->base_url);
-    az_buf_puts(&op->url, "/storage/v1/b/");
-    az_pct_encode(&op->url, st->bucket, strlen(st->bucket), false);
-    az_buf_printf(&op->url, "/o?maxResults=%zu", max);
+    ut_buf_puts(&op->url, st->base_url);
+    ut_buf_puts(&op->url, "/storage/v1/b/");
+    ut_pct_encode(&op->url, st->bucket, strlen(st->bucket), false);
+    ut_buf_printf(&op->url, "/o?maxResults=%zu", max);
     if (c->prefix.len) {
-        az_buf_puts(&op->url, "&prefix=");
-        az_pct_encode(&op->url, c->prefix.p, c->prefix.len, false);
+        ut_buf_puts(&op->url, "&prefix=");
+        ut_pct_encode(&op->url, c->prefix.p, c->prefix.len, false);
     }
     if (c->page_token) {
-        az_buf_puts(&op->url, "&pageToken=");
-        az_pct_encode(&op->url, c->page_token, strlen(c->page_token), false);
+        ut_buf_puts(&op->url, "&pageToken=");
+        ut_pct_encode(&op->url, c->page_token, strlen(c->page_token), false);
     }
-    az_buf_puts(&op->url, "&fields=items(name%2Csize%2Cupdated%2Cetag)%2CnextPageToken");
+    ut_buf_puts(&op->url, "&fields=items(name%2Csize%2Cupdated%2Cetag)%2CnextPageToken");
     if (op->url.bad)
         return store__fail(req->errmsg, sizeof req->errmsg, STORE_E_CONFIG,
                            "listing %s: request URL too long", st->base.url);
     op->body.limit = GCS_MAX_LIST_BODY;
-    az_buf_reset(&op->body);
+    ut_buf_reset(&op->body);
     memset(&op->nr, 0, sizeof op->nr);
     op->nr.method = "GET";
     op->nr.url = op->url.p;
@@ -517,13 +492,13 @@ static void get_finish(gcs_op *op, int status) {
     gcs_store *st = op->st;
     store_get_req *req = op->greq;
     net_request *nr = &op->nr;
-    store__get_net_result(req, nr);
+    remote_get_result(req, nr);
     char what[200];
     snprintf(what, sizeof what, "reading %s/%.120s", st->base.url, req->key);
     int rc;
     if (status <= -1000) {
         rc = status + 1000;
-        az_join(req->errmsg, sizeof req->errmsg, what, st->tok_errmsg);
+        ut_join(req->errmsg, sizeof req->errmsg, what, st->tok_errmsg);
         req->object_size = UINT64_MAX;
     } else if (status == NET_E_HTTP && nr->http_status == 416) {
         if (req->offset == 0)
@@ -546,8 +521,8 @@ static void get_finish(gcs_op *op, int status) {
             req->got = nr->got;
         }
     }
-    az_buf_free(&op->url);
-    az_buf_free(&op->hdr);
+    ut_buf_free(&op->url);
+    ut_buf_free(&op->hdr);
     free(op);
     req->priv = NULL;
     req->cb(req, rc);
@@ -555,36 +530,34 @@ static void get_finish(gcs_op *op, int status) {
 
 static int gcs_get(store *s, store_get_req *req) {
     gcs_store *st = (gcs_store *)s;
-    if (st->closing)
-        return STORE_E_CANCELED;
-    if (!store__get_valid(req))
-        return store__fail(req->errmsg, sizeof req->errmsg, STORE_E_CONFIG,
-                           "invalid read request");
+    int brc = remote_get_begin(st->closing, req);
+    if (brc)
+        return brc;
     gcs_op *op = calloc(1, sizeof *op);
     if (!op)
         return STORE_E_NOMEM;
     op->st = st;
     op->greq = req;
-    az_buf_puts(&op->url, st->base_url);
-    az_buf_puts(&op->url, "/storage/v1/b/");
-    az_pct_encode(&op->url, st->bucket, strlen(st->bucket), false);
-    az_buf_puts(&op->url, "/o/");
-    az_pct_encode(&op->url, st->root, strlen(st->root), false);
-    az_pct_encode(&op->url, req->key, strlen(req->key), false);
-    az_buf_puts(&op->url, "?alt=media");
+    ut_buf_puts(&op->url, st->base_url);
+    ut_buf_puts(&op->url, "/storage/v1/b/");
+    ut_pct_encode(&op->url, st->bucket, strlen(st->bucket), false);
+    ut_buf_puts(&op->url, "/o/");
+    ut_pct_encode(&op->url, st->root, strlen(st->root), false);
+    ut_pct_encode(&op->url, req->key, strlen(req->key), false);
+    ut_buf_puts(&op->url, "?alt=media");
     if (op->url.bad) {
-        az_buf_free(&op->url);
+        ut_buf_free(&op->url);
         free(op);
         return store__fail(req->errmsg, sizeof req->errmsg, STORE_E_CONFIG,
                            "reading %s/%.100s: request URL too long", st->base.url, req->key);
     }
-    store__get_net_init(&op->nr, op->url.p, req, op_prepare, net_done, op);
+    remote_get_init(&op->nr, op->url.p, req, op_prepare, net_done, op);
     req->priv = op;
     store__get_reset(req);
     int rc = op_submit(op);
     if (rc != STORE_OK) {
         req->priv = NULL;
-        az_buf_free(&op->url);
+        ut_buf_free(&op->url);
         free(op);
         return store__fail(req->errmsg, sizeof req->errmsg, rc, "reading %s/%.100s: %s",
                            st->base.url, req->key,
@@ -620,48 +593,47 @@ static void gcs_close(store *s) {
         OPENSSL_cleanse(st->token, strlen(st->token));
         free(st->token);
     }
-    az_buf_free(&st->tok_body);
-    az_buf_free(&st->tok_req);
+    ut_buf_free(&st->tok_body);
+    ut_buf_free(&st->tok_req);
     gcs_key_free(&st->key);
     free(st);
 }
 
 static const store_vtable gcs_vt = {gcs_close, gcs_list_next, gcs_list_free_cb, gcs_get};
 
-static const char *const K_SA_PATH[] = {"google_service_account", "service_account",
-                                        "google_service_account_path", "service_account_path",
-                                        NULL};
-static const char *const K_SA_KEY[] = {"google_service_account_key", "service_account_key",
-                                       NULL};
-static const char *const K_ADC[] = {"google_application_credentials", NULL};
-static const char *const K_BUCKET[] = {"google_bucket", "google_bucket_name", "bucket",
-                                       "bucket_name", NULL};
-static const char *const K_BASE[] = {"google_base_url", "base_url", NULL};
-static const char *const K_TOKEN[] = {"google_bearer_token", "bearer_token", "token", NULL};
-static const char *const K_SKIP[] = {"google_skip_signature", "skip_signature", NULL};
-static const char *const K_IGNORED[] = {"allow_http", NULL};
+/* object_store's GoogleConfigKey names and aliases, and the variables it reads. The key
+ * file's path: service_account, else google_application_credentials, else
+ * GOOGLE_SERVICE_ACCOUNT, else GOOGLE_APPLICATION_CREDENTIALS (so the ADC slot carries
+ * both variables). */
+enum { K_SA_PATH, K_SA_KEY, K_ADC, K_BUCKET, K_BASE, K_TOKEN, K_SKIP, K_IGNORED, K_N };
+#define NAMES(...) ((const char *const[]){__VA_ARGS__, NULL})
+static const remote_opt gcs_opts[K_N] = {
+    [K_SA_PATH] = {NAMES("service_account", "google_service_account",
+                         "google_service_account_path", "service_account_path"),
+                   NULL, REMOTE_STRING, 0},
+    [K_SA_KEY] = {NAMES("service_account_key", "google_service_account_key"),
+                  NAMES("GOOGLE_SERVICE_ACCOUNT_KEY"), REMOTE_STRING, REMOTE_SECRET},
+    [K_ADC] = {NAMES("google_application_credentials"),
+               NAMES("GOOGLE_SERVICE_ACCOUNT", "GOOGLE_APPLICATION_CREDENTIALS"), REMOTE_STRING,
+               0},
+    [K_BUCKET] = {NAMES("bucket", "google_bucket", "google_bucket_name", "bucket_name"), NULL,
+                  REMOTE_STRING, 0},
+    [K_BASE] = {NAMES("google_base_url", "base_url"), NULL, REMOTE_URL, 0},
+    [K_TOKEN] = {NAMES("bearer_token", "google_bearer_token", "token"), NULL, REMOTE_STRING,
+                 REMOTE_SECRET},
+    [K_SKIP] = {NAMES("skip_signature", "google_skip_signature"), NAMES("GOOGLE_SKIP_SIGNATURE"),
+                REMOTE_BOOL, 0},
+    [K_IGNORED] = {NAMES("allow_http"), NULL, REMOTE_STRING, REMOTE_IGNORED},
+};
+#undef NAMES
 
-static char *read_small_file(const char *path, size_t cap, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = malloc(cap + 1);
-    size_t n = buf ? fread(buf, 1, cap + 1, f) : 0;
-    fclose(f);
-    if (!buf || n > cap) {
-        free(buf);
-        return NULL;
-    }
-    buf[n] = 0;
-    *len = n;
-    return buf;
-}
+const remote_backend store_gcs_backend = {"a GCS", gcs_opts, K_N, NULL};
 
 static bool on_gce(void) {
     /* what Google's libraries check on Linux before asking the metadata server; the file
      * does not exist elsewhere */
     size_t n = 0;
-    char *s = read_small_file("/sys/class/dmi/id/product_name", 256, &n);
+    char *s = ut_read_file("/sys/class/dmi/id/product_name", 256, &n, NULL, 0);
     bool yes = s && strncmp(s, "Google", 6) == 0;
     free(s);
     return yes;
@@ -681,17 +653,10 @@ static bool valid_bucket(const char *b) {
 int store_gcs_open(store **out, uv_loop_t *loop, const char *url, const store_options *opts,
                    char *err, size_t errlen) {
     *out = NULL;
-    for (size_t i = 0; opts && i < opts->n_kv; i++) {
-        const char *k = opts->kv[i].key ? opts->kv[i].key : "";
-        if (!az_name_in(k, K_SA_PATH) && !az_name_in(k, K_SA_KEY) && !az_name_in(k, K_ADC) &&
-            !az_name_in(k, K_BUCKET) && !az_name_in(k, K_BASE) && !az_name_in(k, K_TOKEN) &&
-            !az_name_in(k, K_SKIP) && !az_name_in(k, K_IGNORED))
-            return store__fail(err, errlen, STORE_E_CONFIG,
-                               "unknown option '%s' for a GCS store (known: service_account, "
-                               "service_account_key, google_application_credentials, "
-                               "bearer_token, skip_signature, google_base_url)",
-                               k);
-    }
+    const char *v[K_N];
+    int orc = remote_options_parse(&store_gcs_backend, opts, v, err, errlen);
+    if (orc)
+        return orc;
     if (strncmp(url, "gs://", 5) != 0)
         return store__fail(err, errlen, STORE_E_CONFIG, "not a GCS URL: '%s'", url);
     const char *b = url + 5;
@@ -702,7 +667,7 @@ int store_gcs_open(store **out, uv_loop_t *loop, const char *url, const store_op
     st->base.vt = &gcs_vt;
     st->base.loop = loop;
     int rc = STORE_E_NOMEM;
-    az_buf tmp = {0};
+    ut_buf tmp = {0};
     char *keyjson = NULL;
     size_t keylen = 0;
     st->bucket = malloc(bl + 1);
@@ -710,9 +675,9 @@ int store_gcs_open(store **out, uv_loop_t *loop, const char *url, const store_op
         goto fail;
     memcpy(st->bucket, b, bl);
     st->bucket[bl] = 0;
-    if (!bl && az_opt(opts, K_BUCKET)) {
+    if (!bl && v[K_BUCKET]) {
         free(st->bucket);
-        st->bucket = strdup(az_opt(opts, K_BUCKET));
+        st->bucket = strdup(v[K_BUCKET]);
         if (!st->bucket)
             goto fail;
     }
@@ -746,30 +711,16 @@ int store_gcs_open(store **out, uv_loop_t *loop, const char *url, const store_op
     }
 
     /* ---- credentials ---- */
-    int skip = az_parse_bool(az_opt(opts, K_SKIP) ? az_opt(opts, K_SKIP)
-                                                  : getenv("GOOGLE_SKIP_SIGNATURE"));
-    if (skip < 0) {
-        rc = store__fail(err, errlen, STORE_E_CONFIG, "skip_signature takes true or false");
-        goto fail;
-    }
-    const char *token = az_opt(opts, K_TOKEN);
-    const char *inline_key = az_opt(opts, K_SA_KEY);
-    if (!inline_key)
-        inline_key = getenv("GOOGLE_SERVICE_ACCOUNT_KEY");
-    const char *key_path = az_opt(opts, K_SA_PATH);
-    if (!key_path)
-        key_path = az_opt(opts, K_ADC);
-    if (!key_path && getenv("GOOGLE_SERVICE_ACCOUNT") && *getenv("GOOGLE_SERVICE_ACCOUNT"))
-        key_path = getenv("GOOGLE_SERVICE_ACCOUNT");
-    if (!key_path && getenv("GOOGLE_APPLICATION_CREDENTIALS") &&
-        *getenv("GOOGLE_APPLICATION_CREDENTIALS"))
-        key_path = getenv("GOOGLE_APPLICATION_CREDENTIALS");
+    bool skip = remote_bool(v[K_SKIP]);
+    const char *token = v[K_TOKEN];
+    const char *inline_key = v[K_SA_KEY];
+    const char *key_path = v[K_SA_PATH] ? v[K_SA_PATH] : v[K_ADC];
     const char *emulator = getenv("STORAGE_EMULATOR_HOST");
     bool have_adc_file = false;
     if (!skip && !token && !inline_key && !key_path && !(emulator && *emulator)) {
         const char *home = getenv("HOME");
         if (home && *home) {
-            az_buf_printf(&tmp, "%s/.config/gcloud/application_default_credentials.json",
+            ut_buf_printf(&tmp, "%s/.config/gcloud/application_default_credentials.json",
                           home);
             FILE *f = tmp.bad ? NULL : fopen(tmp.p, "rb");
             if (f) {
@@ -798,7 +749,7 @@ int store_gcs_open(store **out, uv_loop_t *loop, const char *url, const store_op
             if (!keyjson)
                 goto fail;
         } else {
-            keyjson = read_small_file(key_path, 1 << 20, &keylen);
+            keyjson = ut_read_file(key_path, 1 << 20, &keylen, NULL, 0);
             if (!keyjson) {
                 rc = store__fail(err, errlen, STORE_E_AUTH,
                                  "cannot read the Google credentials file '%s'%s", key_path,
@@ -821,8 +772,8 @@ int store_gcs_open(store **out, uv_loop_t *loop, const char *url, const store_op
     } else if (!(emulator && *emulator) && (getenv("GCE_METADATA_HOST") || on_gce())) {
         st->auth = G_METADATA;
         const char *h = getenv("GCE_METADATA_HOST");
-        az_buf_reset(&tmp);
-        az_buf_printf(&tmp, "http://%s/computeMetadata/v1/instance/service-accounts/default/"
+        ut_buf_reset(&tmp);
+        ut_buf_printf(&tmp, "http://%s/computeMetadata/v1/instance/service-accounts/default/"
                             "token",
                       h && *h ? h : "metadata.google.internal");
         st->token_url = tmp.bad ? NULL : strdup(tmp.p);
@@ -833,18 +784,18 @@ int store_gcs_open(store **out, uv_loop_t *loop, const char *url, const store_op
     }
 
     /* ---- endpoint ---- */
-    const char *base = az_opt(opts, K_BASE);
-    az_buf_reset(&tmp);
+    const char *base = v[K_BASE];
+    ut_buf_reset(&tmp);
     if (base && *base) {
-        az_buf_puts(&tmp, base);
+        ut_buf_puts(&tmp, base);
     } else if (emulator && *emulator) {
         if (!strstr(emulator, "://"))
-            az_buf_puts(&tmp, "http://");
-        az_buf_puts(&tmp, emulator);
+            ut_buf_puts(&tmp, "http://");
+        ut_buf_puts(&tmp, emulator);
     } else if (st->key.gcs_base_url && *st->key.gcs_base_url) {
-        az_buf_puts(&tmp, st->key.gcs_base_url);
+        ut_buf_puts(&tmp, st->key.gcs_base_url);
     } else {
-        az_buf_puts(&tmp, "https://storage.googleapis.com");
+        ut_buf_puts(&tmp, "https://storage.googleapis.com");
     }
     if (tmp.bad)
         goto fail;
@@ -860,33 +811,17 @@ int store_gcs_open(store **out, uv_loop_t *loop, const char *url, const store_op
     if (!st->base_url)
         goto fail;
 
-    net_options no = NET_OPTIONS_INIT;
-    if (opts) {
-        /* zero means "not set": keep the engine's default */
-        if (opts->max_in_flight)
-            no.max_in_flight = opts->max_in_flight;
-        if (opts->connect_timeout_ms)
-            no.connect_timeout_ms = opts->connect_timeout_ms;
-        if (opts->request_timeout_ms)
-            no.request_timeout_ms = opts->request_timeout_ms;
-        if (opts->max_attempts)
-            no.max_attempts = opts->max_attempts;
-        if (opts->retry_max_ms)
-            no.retry_max_ms = opts->retry_max_ms;
-        no.ca_bundle = opts->ca_bundle;
-    }
-    no.user_agent = "tiff-dumper/" TD_VERSION;
-    char nerr[200] = "";
-    if (net_engine_new(&st->net, loop, &no, nerr, sizeof nerr) != 0) {
-        rc = store__fail(err, errlen, STORE_E_CONFIG, "GCS store %s: %s", st->base.url, nerr);
+    char what[300];
+    snprintf(what, sizeof what, "GCS store %s", st->base.url);
+    rc = remote_engine_new(&st->net, loop, opts, NULL, what, err, errlen);
+    if (rc)
         goto fail;
-    }
     st->base.net = st->net;
     if (keyjson) {
         OPENSSL_cleanse(keyjson, keylen);
         free(keyjson);
     }
-    az_buf_free(&tmp);
+    ut_buf_free(&tmp);
     *out = &st->base;
     return STORE_OK;
 fail:
@@ -894,11 +829,10 @@ fail:
         OPENSSL_cleanse(keyjson, keylen);
         free(keyjson);
     }
-    az_buf_free(&tmp);
+    ut_buf_free(&tmp);
     if (rc == STORE_E_NOMEM)
         store__fail(err, errlen, rc, "out of memory");
     gcs_close(&st->base);
     return rc;
 }
 
-#endif /* AZGCS_HAVE_NET */

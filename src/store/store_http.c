@@ -14,15 +14,9 @@
  * backpressure. A directory that cannot be listed becomes a bad entry "dir/" and the walk
  * goes on. Cycles: a collection is visited once per path, and the nesting depth is bounded
  * (a server following a symbolic link loop makes ever longer paths). */
-#include "store_impl.h"
+#include "remote.h"
 
-#if defined(__has_include)
-#if __has_include("net.h")
-#define HTTP_HAVE_NET 1
-#endif
-#endif
 
-#ifdef HTTP_HAVE_NET
 #include "net.h"
 
 #include <expat.h>
@@ -41,117 +35,20 @@ int store_http_open(store **out, uv_loop_t *loop, const char *url, const store_o
 #define HTTP_MAX_KEY 4096u
 #define HTTP_NORANGE_MAX_SKIP (8u << 20) /* bytes we accept to skip when Range is ignored */
 
-/* ------------------------------------------------------------------ small buffers */
+/* ------------------------------------------------------------------ small helpers */
 
-typedef struct hbuf {
-    char *p;
-    size_t len, cap, limit; /* limit 0 = none */
-    bool bad;
-} hbuf;
-
-static void hb_put(hbuf *b, const void *d, size_t n) {
-    if (b->bad)
-        return;
-    if (b->limit && b->len + n > b->limit) {
-        b->bad = true;
-        return;
-    }
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *q = realloc(b->p, cap);
-        if (!q) {
-            b->bad = true;
-            return;
-        }
-        b->p = q;
-        b->cap = cap;
-    }
-    if (n)
-        memcpy(b->p + b->len, d, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-static void hb_puts(hbuf *b, const char *s) { hb_put(b, s, strlen(s)); }
-static void hb_reset(hbuf *b) {
-    b->len = 0;
-    b->bad = false;
-    if (b->p)
-        b->p[0] = '\0';
-}
-static void hb_free(hbuf *b) {
-    free(b->p);
-    memset(b, 0, sizeof *b);
-}
-static const char *hb_str(const hbuf *b) { return b->p ? b->p : ""; }
-
-static int hexval(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
+/* Buffers whose size only the directory bounds (a chunk's keys, a directory's
+ * sub-collections) take the directory body's cap; the rest util's default. */
+#define HTTP_BUF_BIG HTTP_MAX_DIR_BODY
 
 /* Percent-encodes a key for a URL path: every byte but RFC 3986 unreserved ones and '/'
  * (the segment separator), so names with spaces, '+', '%', '#', '?' or UTF-8 survive. */
-static void encode_path(hbuf *b, const char *s, size_t n) {
-    static const char hex[] = "0123456789ABCDEF";
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-            c == '-' || c == '.' || c == '_' || c == '~' || c == '/') {
-            hb_put(b, &s[i], 1);
-        } else {
-            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
-            hb_put(b, e, 3);
-        }
-    }
-}
+static void encode_path(ut_buf *b, const char *s, size_t n) { ut_pct_encode(b, s, n, true); }
 
-/* Path decoding (not form decoding: '+' stays '+'). Returns false on an encoded NUL. */
-static bool decode_path(hbuf *out, const char *s, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (c == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-            c = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
-            i += 2;
-            if (c == '\0')
-                return false;
-        }
-        hb_put(out, &c, 1);
-    }
-    return true;
-}
-
-/* "Tue, 01 Dec 2026 05:58:50 GMT" (RFC 1123, the form getlastmodified uses) -> ms since the
- * epoch, or INT64_MIN. */
-static int64_t parse_rfc1123_ms(const char *s) {
-    static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
-    const char *p = strchr(s, ',');
-    p = p ? p + 1 : s;
-    while (*p == ' ')
-        p++;
-    int d = 0, y = 0, hh = 0, mm = 0, ss = 0;
-    char mon[4] = {0};
-    if (sscanf(p, "%2d %3c %4d %2d:%2d:%2d", &d, mon, &y, &hh, &mm, &ss) != 6)
-        return INT64_MIN;
-    const char *m = strstr(months, mon);
-    if (!m || (m - months) % 3 != 0 || d < 1 || d > 31 || hh > 23 || mm > 59 || ss > 60 ||
-        y < 1970)
-        return INT64_MIN;
-    int mo = (int)(m - months) / 3 + 1;
-    /* days from civil (proleptic Gregorian) */
-    int yy = mo <= 2 ? y - 1 : y;
-    int era = yy / 400;
-    int yoe = yy - era * 400;
-    int doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    int64_t days = (int64_t)era * 146097 + doe - 719468;
-    return ((days * 86400) + hh * 3600 + mm * 60 + ss) * 1000;
+/* Path decoding (not form decoding: '+' stays '+', a stray '%' stays). Returns false on an
+ * encoded NUL. */
+static bool decode_path(ut_buf *out, const char *s, size_t n) {
+    return ut_pct_decode(out, s, n, UT_PCT_LENIENT | UT_PCT_NO_NUL) == 0;
 }
 
 /* ------------------------------------------------------------------ store and listing types */
@@ -184,7 +81,7 @@ typedef struct hl_chunk {
     struct hl_chunk *next;
     hl_item *items;
     size_t n, cap, pos;
-    hbuf strings;
+    ut_buf strings;
 } hl_chunk;
 
 typedef struct hl_dir {
@@ -224,8 +121,8 @@ struct hl_op {
     http_store *s;
     hl_cursor *c;
     hl_op *next, *prev;  /* in c->ops */
-    hbuf url;
-    hbuf url_path;       /* encoded path of the directory (relative hrefs resolve against it) */
+    ut_buf url;
+    ut_buf url_path;       /* encoded path of the directory (relative hrefs resolve against it) */
     char *dir_key;
     unsigned depth;
     bool is_start, cancel_sent;
@@ -236,8 +133,8 @@ struct hl_op {
     int xdepth;
     bool in_response, in_propstat, in_prop, in_restype;
     hl_field field;
-    hbuf text;
-    hbuf href;
+    ut_buf text;
+    ut_buf href;
     bool r_ok, ps_coll, ps_has_len, ps_has_mtime;
     uint64_t ps_len;
     int64_t ps_mtime;
@@ -245,8 +142,8 @@ struct hl_op {
     uint64_t len;
     int64_t mtime;
     hl_chunk *chunk;     /* this directory's entries */
-    hbuf subdirs;        /* child collections found: NUL-separated keys */
-    hbuf scratch;
+    ut_buf subdirs;        /* child collections found: NUL-separated keys */
+    ut_buf scratch;
 };
 
 /* ------------------------------------------------------------------ hset */
@@ -325,16 +222,18 @@ static int map_status(http_store *s, const net_request *nr, int status, const ch
         break;
     default:
         snprintf(em, 256, "%.255s", nr->errmsg);
-        return STORE_E_NETWORK;
+        return remote_net_kind(status);
     }
     long st = nr->http_status;
-    if (st == 404 || st == 410) {
+    int kind = remote_http_kind(st);
+    if (kind == STORE_E_NOT_FOUND) {
         snprintf(em, 256, "%s/%.150s: not found (HTTP %ld)", s->base.url, what, st);
-        return STORE_E_NOT_FOUND;
+        return kind;
     }
-    if (st == 401 || st == 403) {
-        snprintf(em, 256, "%s/%.150s: access denied (HTTP %ld)", s->base.url, what, st);
-        return STORE_E_ACCESS;
+    if (kind == STORE_E_ACCESS || kind == STORE_E_AUTH) {
+        snprintf(em, 256, "%s/%.150s: %s (HTTP %ld)", s->base.url, what,
+                 kind == STORE_E_AUTH ? "credentials missing or refused" : "access denied", st);
+        return kind;
     }
     if (listing && (st == 405 || st == 501 || st == 400)) {
         snprintf(em, 256,
@@ -343,10 +242,10 @@ static int map_status(http_store *s, const net_request *nr, int status, const ch
                  s->base.url, what, st);
         return STORE_E_UNSUPPORTED;
     }
-    if (st == 429 || st == 503) {
+    if (kind == STORE_E_THROTTLED) {
         snprintf(em, 256, "%s/%.150s: throttled (HTTP %ld) after %u attempts", s->base.url, what,
                  st, nr->attempts);
-        return STORE_E_THROTTLED;
+        return kind;
     }
     snprintf(em, 256, "%s/%.150s: HTTP %ld after %u attempts", s->base.url, what, st,
              nr->attempts);
@@ -361,7 +260,7 @@ typedef struct hg_op {
     net_request nr;
     http_store *s;
     store_get_req *g;
-    hbuf url;
+    ut_buf url;
     bool stream;         /* offset > 0: body streamed, see get_on_body */
     char range_hdr[64];
     const char *hdrs[1];
@@ -412,7 +311,7 @@ static int get_on_body(net_request *nr, const void *data, size_t len) {
 }
 
 static void hg_free(hg_op *op) {
-    hb_free(&op->url);
+    ut_buf_free(&op->url);
     free(op);
 }
 
@@ -420,7 +319,7 @@ static void get_done(net_request *nr, int status) {
     hg_op *op = nr->data;
     http_store *s = op->s;
     store_get_req *g = op->g;
-    store__get_net_result(g, nr);
+    remote_get_result(g, nr);
     int st;
     if (status == NET_E_HTTP && nr->http_status == 416) {
         st = STORE_OK; /* the object ends before offset: nothing to read */
@@ -447,17 +346,17 @@ static void get_done(net_request *nr, int status) {
 
 static int http_get(store *base, store_get_req *g) {
     http_store *s = (http_store *)base;
-    store__get_reset(g);
-    if (s->closing)
-        return STORE_E_CANCELED;
-    if (!store__get_valid(g) || !*g->key)
-        return STORE_E_CONFIG;
+    int brc = remote_get_begin(s->closing, g);
+    if (brc)
+        return brc;
+    if (!*g->key) /* the store root itself is not an object */
+        return store__fail(g->errmsg, sizeof g->errmsg, STORE_E_CONFIG, "empty key");
     hg_op *op = calloc(1, sizeof *op);
     if (!op)
         return STORE_E_NOMEM;
     op->s = s;
     op->g = g;
-    hb_puts(&op->url, s->base_url);
+    ut_buf_puts(&op->url, s->base_url);
     encode_path(&op->url, g->key, strlen(g->key));
     if (op->url.bad) {
         hg_free(op);
@@ -465,7 +364,7 @@ static int http_get(store *base, store_get_req *g) {
     }
     net_request *nr = &op->nr;
     /* at offset 0 the engine stops a 200 to this Range once buf is full */
-    store__get_net_init(nr, op->url.p, g, get_prepare, get_done, op);
+    remote_get_init(nr, op->url.p, g, get_prepare, get_done, op);
     if (g->offset != 0) {
         /* Range sent as a plain header: the engine's own Range handling gives up on a 200
          * at an offset, where this store can still skip forward */
@@ -508,7 +407,7 @@ static void chunk_free(hl_chunk *ch) {
     if (!ch)
         return;
     free(ch->items);
-    hb_free(&ch->strings);
+    ut_buf_free(&ch->strings);
     free(ch);
 }
 
@@ -525,12 +424,12 @@ static bool chunk_add(hl_chunk *ch, const char *key, size_t klen, uint64_t size,
     hl_item *it = &ch->items[ch->n];
     it->key_off = ch->strings.len;
     it->key_len = klen;
-    hb_put(&ch->strings, key, klen);
-    hb_put(&ch->strings, "", 1);
+    ut_buf_put(&ch->strings, key, klen);
+    ut_buf_put(&ch->strings, "", 1);
     it->msg_off = ch->strings.len;
     if (msg)
-        hb_put(&ch->strings, msg, strlen(msg));
-    hb_put(&ch->strings, "", 1);
+        ut_buf_put(&ch->strings, msg, strlen(msg));
+    ut_buf_put(&ch->strings, "", 1);
     it->size = size;
     it->mtime_ms = mtime;
     it->bad_status = bad_status;
@@ -559,27 +458,27 @@ static void response_done(hl_op *op) {
     while (hl && (h[hl - 1] == ' ' || h[hl - 1] == '\t' || h[hl - 1] == '\n' || h[hl - 1] == '\r'))
         hl--;
     /* absolute path (encoded) of the href */
-    hbuf *path = &op->scratch;
-    hb_reset(path);
+    ut_buf *path = &op->scratch;
+    ut_buf_reset(path);
     if (hl >= 7 && (!strncasecmp(h, "http://", 7) || (hl >= 8 && !strncasecmp(h, "https://", 8)))) {
         const char *auth = memchr(h, ':', hl) + 3;
         const char *slash = memchr(auth, '/', hl - (size_t)(auth - h));
         if (!slash)
             return;
-        hb_put(path, slash, hl - (size_t)(slash - h));
+        ut_buf_put(path, slash, hl - (size_t)(slash - h));
     } else if (h[0] == '/') {
-        hb_put(path, h, hl);
+        ut_buf_put(path, h, hl);
     } else {
-        hb_puts(path, hb_str(&op->url_path));
-        hb_put(path, h, hl);
+        ut_buf_puts(path, ut_buf_str(&op->url_path));
+        ut_buf_put(path, h, hl);
     }
     if (path->bad)
         return;
     path->len = strcspn(path->p, "?#");
-    hbuf dec = {0};
+    ut_buf dec = {0};
     dec.limit = HTTP_MAX_KEY + strlen(s->base_path) + 1;
     bool ok = decode_path(&dec, path->p, path->len) && !dec.bad;
-    const char *d = hb_str(&dec);
+    const char *d = ut_buf_str(&dec);
     /* dot segments would let a listing name keys outside the directory it came from */
     if (ok && (strstr(d, "/./") || strstr(d, "/../") ||
                (dec.len >= 2 && !strcmp(d + dec.len - 2, "/.")) ||
@@ -598,7 +497,7 @@ static void response_done(hl_op *op) {
         }
     }
     if (!key || (klen == 0 && !op->coll)) {
-        hb_free(&dec);
+        ut_buf_free(&dec);
         return; /* outside the store's root */
     }
     size_t dl = strlen(op->dir_key);
@@ -608,10 +507,10 @@ static void response_done(hl_op *op) {
         if (op->coll) {
             /* a child collection: walked later, once the directory succeeded */
             if (prefix_compatible(c, key, klen)) {
-                hb_put(&op->subdirs, key, klen);
+                ut_buf_put(&op->subdirs, key, klen);
                 if (key[klen - 1] != '/')
-                    hb_put(&op->subdirs, "/", 1);
-                hb_put(&op->subdirs, "", 1);
+                    ut_buf_put(&op->subdirs, "/", 1);
+                ut_buf_put(&op->subdirs, "", 1);
             }
         } else if (key[klen - 1] != '/' && klen >= c->prefix_len &&
                    !memcmp(key, c->prefix, c->prefix_len)) {
@@ -619,7 +518,7 @@ static void response_done(hl_op *op) {
                 op->xml_failed = true;
         }
     }
-    hb_free(&dec);
+    ut_buf_free(&dec);
 }
 
 static void XMLCALL x_start(void *ud, const XML_Char *name, const XML_Char **atts) {
@@ -627,11 +526,11 @@ static void XMLCALL x_start(void *ud, const XML_Char *name, const XML_Char **att
     (void)atts;
     op->xdepth++;
     op->field = X_NONE;
-    hb_reset(&op->text);
+    ut_buf_reset(&op->text);
     if (!strcmp(name, DAV("response"))) {
         op->in_response = true;
         op->in_propstat = op->in_prop = op->in_restype = false;
-        hb_reset(&op->href);
+        ut_buf_reset(&op->href);
         op->r_ok = true;
         op->coll = op->has_len = false;
         op->len = 0;
@@ -667,7 +566,7 @@ static void XMLCALL x_start(void *ud, const XML_Char *name, const XML_Char **att
 static void XMLCALL x_text(void *ud, const XML_Char *t, int len) {
     hl_op *op = ud;
     if (op->field != X_NONE && len > 0)
-        hb_put(op->field == X_HREF ? &op->href : &op->text, t, (size_t)len);
+        ut_buf_put(op->field == X_HREF ? &op->href : &op->text, t, (size_t)len);
 }
 
 /* "HTTP/1.1 200 OK" -> 200 */
@@ -684,7 +583,7 @@ static void XMLCALL x_end(void *ud, const XML_Char *name) {
         XML_StopParser(op->xp, XML_FALSE);
         return;
     }
-    const char *t = hb_str(&op->text);
+    const char *t = ut_buf_str(&op->text);
     switch (op->field) {
     case X_LEN: {
         char *e;
@@ -696,7 +595,7 @@ static void XMLCALL x_end(void *ud, const XML_Char *name) {
         break;
     }
     case X_MTIME:
-        op->ps_mtime = parse_rfc1123_ms(t);
+        op->ps_mtime = ut_http_date_parse(t, strlen(t));
         op->ps_has_mtime = op->ps_mtime != INT64_MIN;
         break;
     case X_PS_STATUS: {
@@ -715,7 +614,7 @@ static void XMLCALL x_end(void *ud, const XML_Char *name) {
         break;
     }
     op->field = X_NONE;
-    hb_reset(&op->text);
+    ut_buf_reset(&op->text);
     if (!op->in_response)
         return;
     if (!strcmp(name, DAV("response"))) {
@@ -746,12 +645,12 @@ static void cursor_unref(hl_cursor *c);
 static void op_free(hl_op *op) {
     if (op->xp)
         XML_ParserFree(op->xp);
-    hb_free(&op->url);
-    hb_free(&op->url_path);
-    hb_free(&op->text);
-    hb_free(&op->href);
-    hb_free(&op->subdirs);
-    hb_free(&op->scratch);
+    ut_buf_free(&op->url);
+    ut_buf_free(&op->url_path);
+    ut_buf_free(&op->text);
+    ut_buf_free(&op->href);
+    ut_buf_free(&op->subdirs);
+    ut_buf_free(&op->scratch);
     chunk_free(op->chunk);
     free(op->dir_key);
     free(op);
@@ -774,12 +673,14 @@ static int dir_prepare(net_request *nr, void *headers) {
     op->xdepth = 0;
     op->in_response = op->in_propstat = op->in_prop = op->in_restype = false;
     op->field = X_NONE;
-    hb_reset(&op->text);
-    hb_reset(&op->href);
-    hb_reset(&op->subdirs);
+    ut_buf_reset(&op->text);
+    ut_buf_reset(&op->href);
+    ut_buf_reset(&op->subdirs);
     op->text.limit = op->href.limit = HTTP_MAX_TEXT;
     chunk_free(op->chunk);
     op->chunk = calloc(1, sizeof *op->chunk);
+    if (op->chunk)
+        op->chunk->strings.limit = HTTP_BUF_BIG;
     return op->chunk ? 0 : NET_E_NOMEM;
 }
 
@@ -833,6 +734,8 @@ static void cursor_push_chunk(hl_cursor *c, hl_chunk *ch) {
 /* Files a bad entry (a directory that could not be listed) for delivery. */
 static void cursor_bad(hl_cursor *c, const char *key, int status, const char *msg) {
     hl_chunk *ch = calloc(1, sizeof *ch);
+    if (ch)
+        ch->strings.limit = HTTP_BUF_BIG;
     if (!ch || !chunk_add(ch, key, strlen(key), 0, INT64_MIN, status, msg)) {
         chunk_free(ch);
         if (!c->fatal) {
@@ -932,6 +835,8 @@ static void dir_done(net_request *nr, int status) {
 static int start_dir(hl_cursor *c, hl_dir *d) {
     http_store *s = c->s;
     hl_op *op = calloc(1, sizeof *op);
+    if (op)
+        op->subdirs.limit = HTTP_BUF_BIG;
     if (!op)
         return STORE_E_NOMEM;
     op->s = s;
@@ -939,9 +844,9 @@ static int start_dir(hl_cursor *c, hl_dir *d) {
     op->depth = d->depth;
     op->is_start = d->depth == 0;
     op->dir_key = strdup(d->key);
-    hb_puts(&op->url, s->base_url);
+    ut_buf_puts(&op->url, s->base_url);
     encode_path(&op->url, d->key, strlen(d->key));
-    hb_puts(&op->url_path, op->url.bad ? "" : op->url.p + s->origin_len);
+    ut_buf_puts(&op->url_path, op->url.bad ? "" : op->url.p + s->origin_len);
     if (!op->dir_key || op->url.bad || op->url_path.bad) {
         op_free(op);
         return STORE_E_NOMEM;
@@ -1199,11 +1104,9 @@ static void on_kick(uv_timer_t *t) {
 
 static int http_list_next(store *base, store_list_req *req) {
     http_store *s = (http_store *)base;
-    req->errmsg[0] = '\0';
-    if (s->closing)
-        return STORE_E_CANCELED;
-    if (!req->cb || req->page_size == 0)
-        return STORE_E_CONFIG;
+    int brc = remote_list_begin(s->closing, req, false);
+    if (brc)
+        return brc;
     hl_cursor *c = req->priv;
     if (!c) {
         c = calloc(1, sizeof *c);
@@ -1330,45 +1233,29 @@ static void http_close(store *base) {
 
 static const store_vtable http_vtable = {http_close, http_list_next, http_list_free, http_get};
 
-static bool truthy(const char *v) {
-    return v && (!strcasecmp(v, "true") || !strcmp(v, "1") || !strcasecmp(v, "yes") ||
-                 !strcasecmp(v, "on") || !strcasecmp(v, "y"));
-}
-
 /* obstore_config keys: object_store's HTTP store has only the general client options. */
-static const char *const HTTP_KEYS_IGNORED[] = {
-    "allow_http", "timeout", "connect_timeout", "pool_idle_timeout", "pool_max_idle_per_host",
-    "http2_keep_alive_interval", "http2_keep_alive_timeout", "http2_keep_alive_while_idle",
-    "http1_only", "http2_only", "default_content_type", "randomize_addresses", NULL};
+enum { K_USER_AGENT, K_IGNORED, K_N };
+#define NAMES(...) ((const char *const[]){__VA_ARGS__, NULL})
+static const remote_opt http_opts[K_N] = {
+    [K_USER_AGENT] = {NAMES("user_agent"), NULL, REMOTE_STRING, 0},
+    [K_IGNORED] = {NAMES("allow_http", "timeout", "connect_timeout", "pool_idle_timeout",
+                         "pool_max_idle_per_host", "http2_keep_alive_interval",
+                         "http2_keep_alive_timeout", "http2_keep_alive_while_idle",
+                         "http1_only", "http2_only", "default_content_type",
+                         "randomize_addresses"),
+                   NULL, REMOTE_STRING, REMOTE_IGNORED},
+};
+#undef NAMES
+
+const remote_backend store_http_backend = {"an http(s)://", http_opts, K_N, NULL};
 
 int store_http_open(store **out, uv_loop_t *loop, const char *url, const store_options *opts,
                     char *err, size_t errlen) {
     *out = NULL;
-    const char *user_agent = NULL;
-    for (size_t i = 0; i < opts->n_kv; i++) {
-        const char *k = opts->kv[i].key ? opts->kv[i].key : "";
-        const char *v = opts->kv[i].value ? opts->kv[i].value : "";
-        bool known = false;
-        for (size_t j = 0; HTTP_KEYS_IGNORED[j]; j++)
-            if (!strcasecmp(k, HTTP_KEYS_IGNORED[j]))
-                known = true;
-        if (!strcasecmp(k, "user_agent")) {
-            user_agent = v;
-            known = true;
-        } else if (!strcasecmp(k, "allow_invalid_certificates")) {
-            if (truthy(v))
-                return store__fail(err, errlen, STORE_E_CONFIG,
-                                   "allow_invalid_certificates is not supported: TLS "
-                                   "verification stays on (add a CA file with ca_bundle)");
-            known = true;
-        }
-        if (!known)
-            return store__fail(err, errlen, STORE_E_CONFIG,
-                               "unknown obstore_config key '%.64s' for an http(s):// store "
-                               "(known: user_agent, allow_invalid_certificates, timeout, "
-                               "connect_timeout, ...)",
-                               k);
-    }
+    const char *v[K_N];
+    int orc = remote_options_parse(&store_http_backend, opts, v, err, errlen);
+    if (orc)
+        return orc;
     size_t sl = !strncasecmp(url, "https://", 8) ? 8 : !strncasecmp(url, "http://", 7) ? 7 : 0;
     if (!sl)
         return store__fail(err, errlen, STORE_E_CONFIG, "not an http(s):// URL: '%.200s'", url);
@@ -1390,35 +1277,35 @@ int store_http_open(store **out, uv_loop_t *loop, const char *url, const store_o
     s->base.loop = loop;
     s->kick_closed = true; /* until initialised */
     int rc = STORE_E_NOMEM;
-    hbuf bu = {0}, bp = {0}, disp = {0};
+    ut_buf bu = {0}, bp = {0}, disp = {0};
     /* the path, decoded then re-encoded, so "a b" and "a%20b" name the same directory */
     const char *path = auth + al;
     size_t pl = strlen(path);
-    hb_puts(&bp, "/");
+    ut_buf_puts(&bp, "/");
     {
-        hbuf raw = {0};
+        ut_buf raw = {0};
         if (!decode_path(&raw, path, pl)) {
-            hb_free(&raw);
+            ut_buf_free(&raw);
             rc = store__fail(err, errlen, STORE_E_CONFIG, "'%.200s': NUL in the path", url);
             goto fail;
         }
-        const char *r = hb_str(&raw);
+        const char *r = ut_buf_str(&raw);
         while (*r == '/')
             r++;
         size_t rl = strlen(r);
         while (rl && r[rl - 1] == '/')
             rl--;
-        hb_put(&bp, r, rl);
+        ut_buf_put(&bp, r, rl);
         if (rl)
-            hb_puts(&bp, "/");
-        hb_free(&raw);
+            ut_buf_puts(&bp, "/");
+        ut_buf_free(&raw);
     }
-    hb_put(&bu, url, sl + al);
+    ut_buf_put(&bu, url, sl + al);
     s->origin_len = bu.len;
-    encode_path(&bu, hb_str(&bp), bp.len);
-    hb_put(&disp, url, sl);
-    hb_put(&disp, host, hl);
-    encode_path(&disp, hb_str(&bp), bp.len ? bp.len - 1 : 0);
+    encode_path(&bu, ut_buf_str(&bp), bp.len);
+    ut_buf_put(&disp, url, sl);
+    ut_buf_put(&disp, host, hl);
+    encode_path(&disp, ut_buf_str(&bp), bp.len ? bp.len - 1 : 0);
     if (bu.bad || bp.bad || disp.bad)
         goto fail;
     s->base_url = bu.p;
@@ -1429,19 +1316,9 @@ int store_http_open(store **out, uv_loop_t *loop, const char *url, const store_o
     if (opts->max_in_flight && opts->max_in_flight < s->list_parallel)
         s->list_parallel = opts->max_in_flight;
 
-    net_options no = NET_OPTIONS_INIT;
-    no.max_in_flight = opts->max_in_flight ? opts->max_in_flight : 1000;
-    no.connect_timeout_ms = opts->connect_timeout_ms;
-    no.request_timeout_ms = opts->request_timeout_ms;
-    no.max_attempts = opts->max_attempts ? opts->max_attempts : 1;
-    no.retry_max_ms = opts->retry_max_ms;
-    no.ca_bundle = opts->ca_bundle;
-    no.user_agent = user_agent && *user_agent ? user_agent : "tiff-dumper/" TD_VERSION;
-    char nerr[256];
-    if (net_engine_new(&s->net, loop, &no, nerr, sizeof nerr) != 0) {
-        rc = store__fail(err, errlen, STORE_E_CONFIG, "%s: %s", s->base.url, nerr);
+    rc = remote_engine_new(&s->net, loop, opts, v[K_USER_AGENT], s->base.url, err, errlen);
+    if (rc)
         goto fail;
-    }
     s->base.net = s->net;
     uv_timer_init(loop, &s->kick);
     s->kick.data = s;
@@ -1449,27 +1326,12 @@ int store_http_open(store **out, uv_loop_t *loop, const char *url, const store_o
     *out = &s->base;
     return 0;
 fail:
-    hb_free(&bu);
-    hb_free(&bp);
-    hb_free(&disp);
+    ut_buf_free(&bu);
+    ut_buf_free(&bp);
+    ut_buf_free(&disp);
     if (s->net)
         net_engine_free(s->net);
     free_store(s);
     return rc;
 }
 
-#else /* !HTTP_HAVE_NET */
-
-int store_http_open(store **out, uv_loop_t *loop, const char *url, const store_options *opts,
-                    char *err, size_t errlen);
-
-int store_http_open(store **out, uv_loop_t *loop, const char *url, const store_options *opts,
-                    char *err, size_t errlen) {
-    (void)loop;
-    (void)opts;
-    *out = NULL;
-    return store__fail(err, errlen, STORE_E_UNSUPPORTED,
-                       "%.200s: this build has no network engine (src/net)", url);
-}
-
-#endif /* HTTP_HAVE_NET */

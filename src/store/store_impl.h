@@ -4,20 +4,12 @@
  * dispatches the public calls through it. To add a backend: write store_<name>.c with
  * `int store_<name>_open(store **out, uv_loop_t *loop, const char *url,
  *  const store_options *opts, char *err, size_t errlen)`, declare it below, and add one
- * line to the backend table in store.c. */
+ * line to the backend table in store.c. A networked backend also declares its option table
+ * (a remote_backend, remote.h) and stands on that core for options, engine and errors. */
 #ifndef STORE_STORE_IMPL_H
 #define STORE_STORE_IMPL_H
 
 #include "store.h"
-
-/* The network engine is optional in a build: its header is reachable only when td_store
- * links td_net, and the helpers that speak net_request exist only then. */
-#if defined(__has_include)
-#if __has_include("net.h")
-#include "net.h"
-#define STORE_HAVE_NET 1
-#endif
-#endif
 
 typedef struct store_vtable {
     void (*close)(store *s);
@@ -39,11 +31,19 @@ typedef int (*store_open_fn)(store **out, uv_loop_t *loop, const char *url,
 
 int store_local_open(store **out, uv_loop_t *loop, const char *url, const store_options *opts,
                      char *err, size_t errlen);
-#ifdef TD_HAVE_S3
 int store_s3_open(store **out, uv_loop_t *loop, const char *url, const store_options *opts,
                   char *err, size_t errlen);
-#endif
-/* http:// and https:// (store_http.c; without the network engine it only says so) */
+/* az://, azure://, adl://, abfs[s]://container@account.dfs.core.windows.net/, and
+ * https://ACCOUNT.blob.core.windows.net/container/ (see store_azure_is_https_url). */
+int store_azure_open(store **out, uv_loop_t *loop, const char *url, const store_options *opts,
+                     char *err, size_t errlen);
+/* True for https:// URLs that name an Azure storage account host
+ * (ACCOUNT.blob.core.windows.net or ACCOUNT.dfs.core.windows.net). */
+bool store_azure_is_https_url(const char *url);
+/* gs://bucket/prefix */
+int store_gcs_open(store **out, uv_loop_t *loop, const char *url, const store_options *opts,
+                   char *err, size_t errlen);
+/* http:// and https:// (store_http.c) */
 int store_http_open(store **out, uv_loop_t *loop, const char *url, const store_options *opts,
                     char *err, size_t errlen);
 
@@ -64,17 +64,5 @@ void store__get_reset(store_get_req *req);
  * empty, fits in memory (buf_cap is a size_t) and does not wrap past 2^64 (the engine sends
  * offset+length-1 as the Range end). */
 bool store__get_valid(const store_get_req *req);
-
-#ifdef STORE_HAVE_NET
-/* Sets nr up to GET url's bytes [req->offset, req->offset + req->length) straight into
- * req->buf. The engine stops a server that ignores Range once buf is full, so no backend
- * reads more than asked (what such a 200 means is the backend's call, in its done cb). */
-void store__get_net_init(net_request *nr, const char *url, store_get_req *req,
-                         net_prepare_cb prepare, net_done_cb cb, void *data);
-
-/* Copies the engine's account of a finished read into req. got is left 0: only the backend
- * knows whether the bytes in buf are the object's or an error page. */
-void store__get_net_result(store_get_req *req, const net_request *nr);
-#endif
 
 #endif

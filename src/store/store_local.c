@@ -11,6 +11,7 @@
 /* realpath() is XSI in glibc's feature macros. */
 #define _XOPEN_SOURCE 700
 #include "store_impl.h"
+#include "util.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -603,16 +604,6 @@ static void local_close(store *s) {
 static const store_vtable local_vtable = {local_close, local_list_next, local_list_free,
                                           local_get};
 
-static int hexval(char ch) {
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
 int store_local_open(store **out, uv_loop_t *loop, const char *url, const store_options *opts,
                      char *err, size_t errlen) {
     *out = NULL;
@@ -628,20 +619,12 @@ int store_local_open(store **out, uv_loop_t *loop, const char *url, const store_
         if (*p != '/')
             return store__fail(err, errlen, STORE_E_CONFIG,
                                "file URL '%s' must be absolute: file:///path", url);
-        path = malloc(strlen(p) + 1);
+        /* decoding never grows the text: its length is the cap */
+        ut_buf dec = {.limit = strlen(p) + 1};
+        ut_pct_decode(&dec, p, strlen(p), UT_PCT_LENIENT);
+        path = ut_buf_take(&dec);
         if (!path)
             return STORE_E_NOMEM;
-        size_t n = 0;
-        for (; *p; p++) {
-            int hi, lo;
-            if (*p == '%' && (hi = hexval(p[1])) >= 0 && (lo = hexval(p[2])) >= 0) {
-                path[n++] = (char)(hi * 16 + lo);
-                p += 2;
-            } else {
-                path[n++] = *p;
-            }
-        }
-        path[n] = '\0';
     } else {
         path = strdup(url);
         if (!path)

@@ -6,16 +6,9 @@
  * retries), or sent anonymously with skip_signature. Temporary credentials are fetched
  * before the first request that needs them and refreshed ahead of their expiry; requests
  * started meanwhile wait in a queue. Secrets never reach a message. */
-#include "store_impl.h"
+#include "remote.h"
 
-/* The network parts build only where the engine's header is reachable (td_net linked). */
-#if defined(__has_include)
-#if __has_include("net.h")
-#define S3_HAVE_NET 1
-#endif
-#endif
 
-#ifdef S3_HAVE_NET
 #include "net.h"
 #include "s3_creds.h"
 #include "s3_req.h"
@@ -77,14 +70,14 @@ typedef struct s3_cursor {
     int depth;
     bool root_is_error, in_contents;
     s3_field field;
-    s3_buf text;
-    s3_buf strings;        /* keys and etags, NUL-separated */
+    ut_buf text;
+    ut_buf strings;        /* keys and etags, NUL-separated */
     s3_page_item *items;
     size_t n_items, cap_items;
     s3_page_item cur;
     bool truncated, encoded;
-    s3_buf next_token;
-    s3_buf err_code, err_msg;
+    ut_buf next_token;
+    ut_buf err_code, err_msg;
     uint64_t body_bytes;
 } s3_cursor;
 
@@ -108,52 +101,16 @@ static int64_t now_ms(void) {
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static char *sdup(const char *s) {
-    if (!s)
-        return NULL;
-    size_t n = strlen(s);
-    char *p = malloc(n + 1);
-    if (p)
-        memcpy(p, s, n + 1);
-    return p;
-}
-
-static bool truthy(const char *v) {
-    return v && (!strcasecmp(v, "true") || !strcmp(v, "1") || !strcasecmp(v, "yes") ||
-                 !strcasecmp(v, "on") || !strcasecmp(v, "y"));
-}
-
-static bool falsy(const char *v) {
-    return v && (!strcasecmp(v, "false") || !strcmp(v, "0") || !strcasecmp(v, "no") ||
-                 !strcasecmp(v, "off") || !strcasecmp(v, "n"));
-}
-
-static int hexval(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* S3's encoding-type=url is form encoding: "+" is a space (botocore decodes it with
- * unquote_plus), %XX a byte. In place; returns the new length. */
+ * unquote_plus), %XX a byte; a stray '%' stays. In place; returns the new length. */
 static size_t url_decode(char *s, size_t n) {
-    size_t j = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '+') {
-            s[j++] = ' ';
-        } else if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 &&
-                   hexval(s[i + 2]) >= 0) {
-            s[j++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
-            i += 2;
-        } else {
-            s[j++] = s[i];
-        }
-    }
+    ut_buf b = {.limit = n + 1};
+    ut_pct_decode(&b, s, n, UT_PCT_PLUS_SPACE | UT_PCT_LENIENT);
+    size_t j = b.bad ? n : b.len; /* decoding never grows: bad only on out of memory */
+    if (!b.bad)
+        memcpy(s, ut_buf_str(&b), j);
     s[j] = '\0';
+    ut_buf_free(&b);
     return j;
 }
 
@@ -261,24 +218,27 @@ static int map_net_status(s3_op *op, int status, char *em) {
         break;
     default:
         snprintf(em, 256, "%.255s", nr->errmsg);
-        return STORE_E_NETWORK;
+        return remote_net_kind(status);
     }
     long st = nr->http_status;
     const char *code = (op->cur && op->cur->err_code.len) ? op->cur->err_code.p : NULL;
-    if (st == 404) {
+    int kind = remote_http_kind(st);
+    if (kind == STORE_E_NOT_FOUND) {
         if (op->get)
-            snprintf(em, 256, "%s/%.150s: not found (HTTP 404)", s->base.url, op->get->key);
+            snprintf(em, 256, "%s/%.150s: not found (HTTP %ld)", s->base.url, op->get->key,
+                     st);
         else
-            snprintf(em, 256, "%s: %s (HTTP 404)", s->base.url,
-                     code ? code : "bucket not found");
-        return STORE_E_NOT_FOUND;
+            snprintf(em, 256, "%s: %s (HTTP %ld)", s->base.url,
+                     code ? code : "bucket not found", st);
+        return kind;
     }
-    if (st == 403 || st == 401) {
+    if (kind == STORE_E_ACCESS || kind == STORE_E_AUTH) {
         snprintf(em, 256,
-                 "%s: access denied (HTTP %ld%s%s): check credentials, or set "
+                 "%s: %s (HTTP %ld%s%s): check credentials, or set "
                  "skip_signature: true for a public bucket",
-                 s->base.url, st, code ? ", " : "", code ? code : "");
-        return STORE_E_ACCESS;
+                 s->base.url, kind == STORE_E_AUTH ? "credentials refused" : "access denied",
+                 st, code ? ", " : "", code ? code : "");
+        return kind;
     }
     if (st == 301 || st == 307 || (st == 400 && nr->resp_header_region[0])) {
         if (nr->resp_header_region[0])
@@ -290,10 +250,10 @@ static int map_net_status(s3_op *op, int status, char *em) {
                      s->base.url, st);
         return STORE_E_CONFIG;
     }
-    if (st == 429 || st == 503) {
+    if (kind == STORE_E_THROTTLED) {
         snprintf(em, 256, "%s: throttled (HTTP %ld) after %u attempts", s->base.url, st,
                  nr->attempts);
-        return STORE_E_THROTTLED;
+        return kind;
     }
     if (st == 200 && op->get) {
         snprintf(em, 256, "%s/%.150s: server ignored the Range header", s->base.url,
@@ -319,7 +279,7 @@ static void get_done(net_request *nr, int status) {
     s3_op *op = nr->data;
     s3_store *s = op->s;
     store_get_req *g = op->get;
-    store__get_net_result(g, nr);
+    remote_get_result(g, nr);
     int st;
     if (status == NET_E_HTTP && nr->http_status == 416) {
         st = STORE_OK; /* the object ends before offset: nothing to read */
@@ -337,26 +297,26 @@ static void get_done(net_request *nr, int status) {
 
 static int s3_get(store *base, store_get_req *g) {
     s3_store *s = (s3_store *)base;
-    store__get_reset(g);
-    if (s->closing)
-        return STORE_E_CANCELED;
-    if (!store__get_valid(g) || !*g->key)
-        return STORE_E_CONFIG;
+    int brc = remote_get_begin(s->closing, g);
+    if (brc)
+        return brc;
+    if (!*g->key) /* the store root itself is not an object */
+        return store__fail(g->errmsg, sizeof g->errmsg, STORE_E_CONFIG, "empty key");
     s3_op *op = calloc(1, sizeof *op);
     if (!op)
         return STORE_E_NOMEM;
     op->s = s;
     op->get = g;
-    s3_buf key = {0};
-    s3_buf_puts(&key, s->root);
-    s3_buf_puts(&key, g->key);
+    ut_buf key = {0};
+    ut_buf_puts(&key, s->root);
+    ut_buf_puts(&key, g->key);
     if (key.bad || s3_reqparts_build(&op->parts, &s->target, key.p, key.len, NULL, 0) != 0) {
-        s3_buf_free(&key);
+        ut_buf_free(&key);
         free(op);
         return STORE_E_NOMEM;
     }
-    s3_buf_free(&key);
-    store__get_net_init(&op->nr, op->parts.url.p, g, on_prepare, get_done, op);
+    ut_buf_free(&key);
+    remote_get_init(&op->nr, op->parts.url.p, g, on_prepare, get_done, op);
     g->priv = op;
     s->in_flight++;
     int rc = start_op(op);
@@ -390,14 +350,14 @@ static void cursor_reset_page(s3_cursor *c) {
     c->depth = 0;
     c->root_is_error = c->in_contents = false;
     c->field = F_NONE;
-    s3_buf_reset(&c->text);
-    s3_buf_reset(&c->strings);
+    ut_buf_reset(&c->text);
+    ut_buf_reset(&c->strings);
     c->n_items = 0;
     memset(&c->cur, 0, sizeof c->cur);
     c->truncated = c->encoded = false;
-    s3_buf_reset(&c->next_token);
-    s3_buf_reset(&c->err_code);
-    s3_buf_reset(&c->err_msg);
+    ut_buf_reset(&c->next_token);
+    ut_buf_reset(&c->err_code);
+    ut_buf_reset(&c->err_msg);
     c->body_bytes = 0;
     c->text.limit = S3_MAX_TEXT;
     c->strings.limit = 64u << 20;
@@ -411,7 +371,7 @@ static void XMLCALL xml_start(void *ud, const XML_Char *name, const XML_Char **a
     (void)atts;
     c->depth++;
     c->field = F_NONE;
-    s3_buf_reset(&c->text);
+    ut_buf_reset(&c->text);
     if (c->depth == 1) {
         c->root_is_error = strcmp(name, "Error") == 0;
         return;
@@ -446,7 +406,7 @@ static void XMLCALL xml_start(void *ud, const XML_Char *name, const XML_Char **a
 static void XMLCALL xml_text(void *ud, const XML_Char *s, int len) {
     s3_cursor *c = ud;
     if (c->field != F_NONE && len > 0)
-        s3_buf_put(&c->text, s, (size_t)len);
+        ut_buf_put(&c->text, s, (size_t)len);
 }
 
 static void XMLCALL xml_end(void *ud, const XML_Char *name) {
@@ -461,7 +421,7 @@ static void XMLCALL xml_end(void *ud, const XML_Char *name) {
     case F_KEY:
         c->cur.key_off = c->strings.len;
         c->cur.key_len = c->text.len;
-        s3_buf_put(&c->strings, t, c->text.len + 1);
+        ut_buf_put(&c->strings, t, c->text.len + 1);
         break;
     case F_SIZE: {
         char *end;
@@ -475,29 +435,29 @@ static void XMLCALL xml_end(void *ud, const XML_Char *name) {
     case F_ETAG:
         c->cur.etag_off = c->strings.len;
         c->cur.has_etag = true;
-        s3_buf_put(&c->strings, t, c->text.len + 1);
+        ut_buf_put(&c->strings, t, c->text.len + 1);
         break;
     case F_TRUNC:
         c->truncated = strcmp(t, "true") == 0;
         break;
     case F_TOKEN:
-        s3_buf_reset(&c->next_token);
-        s3_buf_put(&c->next_token, t, c->text.len);
+        ut_buf_reset(&c->next_token);
+        ut_buf_put(&c->next_token, t, c->text.len);
         break;
     case F_ENCODING:
         c->encoded = strcmp(t, "url") == 0;
         break;
     case F_CODE:
-        s3_buf_put(&c->err_code, t, c->text.len < 200 ? c->text.len : 200);
+        ut_buf_put(&c->err_code, t, c->text.len < 200 ? c->text.len : 200);
         break;
     case F_MESSAGE:
-        s3_buf_put(&c->err_msg, t, c->text.len < 200 ? c->text.len : 200);
+        ut_buf_put(&c->err_msg, t, c->text.len < 200 ? c->text.len : 200);
         break;
     case F_NONE:
         break;
     }
     c->field = F_NONE;
-    s3_buf_reset(&c->text);
+    ut_buf_reset(&c->text);
     if (c->depth == 2 && c->in_contents && !strcmp(name, "Contents")) {
         c->in_contents = false;
         if (c->n_items >= c->max_keys) {
@@ -624,7 +584,7 @@ static void list_done(net_request *nr, int status) {
             n++;
         }
         free(c->token);
-        c->token = c->truncated ? sdup(c->next_token.p) : NULL;
+        c->token = c->truncated ? ut_strdup(c->next_token.p) : NULL;
         c->done = !c->truncated;
         if (c->truncated && !c->token) {
             st = STORE_E_NOMEM;
@@ -652,33 +612,31 @@ static void cursor_free(s3_cursor *c) {
         XML_ParserFree(c->xp);
     free(c->full_prefix);
     free(c->token);
-    s3_buf_free(&c->text);
-    s3_buf_free(&c->strings);
-    s3_buf_free(&c->next_token);
-    s3_buf_free(&c->err_code);
-    s3_buf_free(&c->err_msg);
+    ut_buf_free(&c->text);
+    ut_buf_free(&c->strings);
+    ut_buf_free(&c->next_token);
+    ut_buf_free(&c->err_code);
+    ut_buf_free(&c->err_msg);
     free(c->items);
     free(c);
 }
 
 static int s3_list_next(store *base, store_list_req *req) {
     s3_store *s = (s3_store *)base;
-    req->errmsg[0] = '\0';
-    if (s->closing)
-        return STORE_E_CANCELED;
-    if (!req->cb || req->page_size == 0)
-        return STORE_E_CONFIG;
+    int brc = remote_list_begin(s->closing, req, false);
+    if (brc)
+        return brc;
     s3_cursor *c = req->priv;
     if (!c) {
         c = calloc(1, sizeof *c);
         if (!c)
             return STORE_E_NOMEM;
-        s3_buf p = {0};
-        s3_buf_puts(&p, s->root);
-        s3_buf_puts(&p, req->prefix ? req->prefix : "");
-        c->full_prefix = p.bad ? NULL : (p.p ? p.p : sdup(""));
+        ut_buf p = {0};
+        ut_buf_puts(&p, s->root);
+        ut_buf_puts(&p, req->prefix ? req->prefix : "");
+        c->full_prefix = p.bad ? NULL : (p.p ? p.p : ut_strdup(""));
         if (!c->full_prefix) {
-            s3_buf_free(&p);
+            ut_buf_free(&p);
             free(c);
             return STORE_E_NOMEM;
         }
@@ -832,125 +790,84 @@ static void s3_close(store *base) {
 
 static const store_vtable s3_vtable = {s3_close, s3_list_next, s3_list_free, s3_get};
 
-/* obstore_config keys (object_store's AmazonS3ConfigKey names and aliases). */
+/* obstore_config keys (object_store's AmazonS3ConfigKey names and aliases), in the order of
+ * the table below. obstore reads every AWS_* variable that names a config key; for the
+ * endpoint AWS_ENDPOINT_URL_S3 wins over AWS_ENDPOINT_URL (the SDKs' service rule). */
 typedef enum {
     K_ACCESS, K_SECRET, K_TOKEN, K_REGION, K_DEFAULT_REGION, K_ENDPOINT, K_SKIP_SIG,
     K_VHOST, K_PAYER, K_ALLOW_HTTP, K_BUCKET, K_METADATA_ENDPOINT, K_CONTAINER_REL,
     K_CONTAINER_FULL, K_CONTAINER_TOKEN_FILE, K_WEB_IDENTITY_FILE, K_ROLE_ARN,
-    K_ROLE_SESSION, K_STS_ENDPOINT, K_PROFILE, K_IMDSV1, K_IGNORED, K_INVALID_CERTS, K_N
+    K_ROLE_SESSION, K_STS_ENDPOINT, K_PROFILE, K_IMDSV1, K_IGNORED, K_N
 } s3_key;
 
-static const struct {
-    const char *name;
-    s3_key k;
-} key_names[] = {
-    {"access_key_id", K_ACCESS}, {"aws_access_key_id", K_ACCESS},
-    {"secret_access_key", K_SECRET}, {"aws_secret_access_key", K_SECRET},
-    {"session_token", K_TOKEN}, {"aws_session_token", K_TOKEN}, {"token", K_TOKEN},
-    {"aws_token", K_TOKEN},
-    {"region", K_REGION}, {"aws_region", K_REGION},
-    {"default_region", K_DEFAULT_REGION}, {"aws_default_region", K_DEFAULT_REGION},
-    {"endpoint", K_ENDPOINT}, {"aws_endpoint", K_ENDPOINT}, {"endpoint_url", K_ENDPOINT},
-    {"aws_endpoint_url", K_ENDPOINT}, {"aws_endpoint_url_s3", K_ENDPOINT},
-    {"skip_signature", K_SKIP_SIG}, {"aws_skip_signature", K_SKIP_SIG},
-    {"virtual_hosted_style_request", K_VHOST}, {"aws_virtual_hosted_style_request", K_VHOST},
-    {"request_payer", K_PAYER}, {"aws_request_payer", K_PAYER},
-    {"allow_http", K_ALLOW_HTTP}, {"aws_allow_http", K_ALLOW_HTTP},
-    {"bucket", K_BUCKET}, {"aws_bucket", K_BUCKET}, {"bucket_name", K_BUCKET},
-    {"aws_bucket_name", K_BUCKET},
-    {"metadata_endpoint", K_METADATA_ENDPOINT}, {"aws_metadata_endpoint", K_METADATA_ENDPOINT},
-    {"container_credentials_relative_uri", K_CONTAINER_REL},
-    {"aws_container_credentials_relative_uri", K_CONTAINER_REL},
-    {"container_credentials_full_uri", K_CONTAINER_FULL},
-    {"aws_container_credentials_full_uri", K_CONTAINER_FULL},
-    {"container_authorization_token_file", K_CONTAINER_TOKEN_FILE},
-    {"aws_container_authorization_token_file", K_CONTAINER_TOKEN_FILE},
-    {"web_identity_token_file", K_WEB_IDENTITY_FILE},
-    {"aws_web_identity_token_file", K_WEB_IDENTITY_FILE},
-    {"role_arn", K_ROLE_ARN}, {"aws_role_arn", K_ROLE_ARN},
-    {"role_session_name", K_ROLE_SESSION}, {"aws_role_session_name", K_ROLE_SESSION},
-    {"sts_endpoint", K_STS_ENDPOINT}, {"aws_sts_endpoint", K_STS_ENDPOINT},
-    {"profile", K_PROFILE}, {"aws_profile", K_PROFILE},
-    {"imdsv1_fallback", K_IMDSV1}, {"aws_imdsv1_fallback", K_IMDSV1},
+#define NAMES(...) ((const char *const[]){__VA_ARGS__, NULL})
+static const remote_opt s3_opts[K_N] = {
+    [K_ACCESS] = {NAMES("access_key_id", "aws_access_key_id"), NAMES("AWS_ACCESS_KEY_ID"),
+                  REMOTE_STRING, REMOTE_SECRET},
+    [K_SECRET] = {NAMES("secret_access_key", "aws_secret_access_key"),
+                  NAMES("AWS_SECRET_ACCESS_KEY"), REMOTE_STRING, REMOTE_SECRET},
+    [K_TOKEN] = {NAMES("session_token", "aws_session_token", "token", "aws_token"),
+                 NAMES("AWS_SESSION_TOKEN"), REMOTE_STRING, REMOTE_SECRET},
+    [K_REGION] = {NAMES("region", "aws_region"), NAMES("AWS_REGION"), REMOTE_STRING, 0},
+    [K_DEFAULT_REGION] = {NAMES("default_region", "aws_default_region"),
+                          NAMES("AWS_DEFAULT_REGION"), REMOTE_STRING, 0},
+    [K_ENDPOINT] = {NAMES("endpoint", "aws_endpoint", "endpoint_url", "aws_endpoint_url",
+                          "aws_endpoint_url_s3"),
+                    NAMES("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "AWS_ENDPOINT"), REMOTE_URL,
+                    0},
+    [K_SKIP_SIG] = {NAMES("skip_signature", "aws_skip_signature"), NAMES("AWS_SKIP_SIGNATURE"),
+                    REMOTE_BOOL, 0},
+    [K_VHOST] = {NAMES("virtual_hosted_style_request", "aws_virtual_hosted_style_request"),
+                 NAMES("AWS_VIRTUAL_HOSTED_STYLE_REQUEST"), REMOTE_BOOL, 0},
+    [K_PAYER] = {NAMES("request_payer", "aws_request_payer"), NAMES("AWS_REQUEST_PAYER"),
+                 REMOTE_STRING, 0},
+    [K_ALLOW_HTTP] = {NAMES("allow_http", "aws_allow_http"), NAMES("AWS_ALLOW_HTTP"),
+                      REMOTE_BOOL, 0},
+    [K_BUCKET] = {NAMES("bucket", "aws_bucket", "bucket_name", "aws_bucket_name"), NULL,
+                  REMOTE_STRING, 0},
+    [K_METADATA_ENDPOINT] = {NAMES("metadata_endpoint", "aws_metadata_endpoint"),
+                             NAMES("AWS_METADATA_ENDPOINT"), REMOTE_URL, 0},
+    [K_CONTAINER_REL] = {NAMES("container_credentials_relative_uri",
+                               "aws_container_credentials_relative_uri"),
+                         NAMES("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"), REMOTE_STRING, 0},
+    [K_CONTAINER_FULL] = {NAMES("container_credentials_full_uri",
+                                "aws_container_credentials_full_uri"),
+                          NAMES("AWS_CONTAINER_CREDENTIALS_FULL_URI"), REMOTE_URL, 0},
+    [K_CONTAINER_TOKEN_FILE] = {NAMES("container_authorization_token_file",
+                                      "aws_container_authorization_token_file"),
+                                NAMES("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"), REMOTE_STRING,
+                                0},
+    [K_WEB_IDENTITY_FILE] = {NAMES("web_identity_token_file", "aws_web_identity_token_file"),
+                             NAMES("AWS_WEB_IDENTITY_TOKEN_FILE"), REMOTE_STRING, 0},
+    [K_ROLE_ARN] = {NAMES("role_arn", "aws_role_arn"), NAMES("AWS_ROLE_ARN"), REMOTE_STRING, 0},
+    [K_ROLE_SESSION] = {NAMES("role_session_name", "aws_role_session_name"),
+                        NAMES("AWS_ROLE_SESSION_NAME"), REMOTE_STRING, 0},
+    [K_STS_ENDPOINT] = {NAMES("sts_endpoint", "aws_sts_endpoint"), NAMES("AWS_STS_ENDPOINT"),
+                        REMOTE_URL, 0},
+    [K_PROFILE] = {NAMES("profile", "aws_profile"), NAMES("AWS_PROFILE"), REMOTE_STRING, 0},
+    [K_IMDSV1] = {NAMES("imdsv1_fallback", "aws_imdsv1_fallback"), NAMES("AWS_IMDSV1_FALLBACK"),
+                  REMOTE_BOOL, 0},
     /* accepted, meaningless for a reader that only lists and reads */
-    {"unsigned_payload", K_IGNORED}, {"aws_unsigned_payload", K_IGNORED},
-    {"checksum_algorithm", K_IGNORED}, {"aws_checksum_algorithm", K_IGNORED},
-    {"copy_if_not_exists", K_IGNORED}, {"aws_copy_if_not_exists", K_IGNORED},
-    {"conditional_put", K_IGNORED}, {"aws_conditional_put", K_IGNORED},
-    {"disable_tagging", K_IGNORED}, {"aws_disable_tagging", K_IGNORED},
-    {"s3_express", K_IGNORED}, {"aws_s3_express", K_IGNORED},
-    {"user_agent", K_IGNORED}, {"timeout", K_IGNORED}, {"connect_timeout", K_IGNORED},
-    {"pool_idle_timeout", K_IGNORED}, {"pool_max_idle_per_host", K_IGNORED},
-    {"http2_keep_alive_interval", K_IGNORED}, {"http1_only", K_IGNORED},
-    {"http2_only", K_IGNORED},
-    {"allow_invalid_certificates", K_INVALID_CERTS},
+    [K_IGNORED] = {NAMES("unsigned_payload", "aws_unsigned_payload", "checksum_algorithm",
+                         "aws_checksum_algorithm", "copy_if_not_exists",
+                         "aws_copy_if_not_exists", "conditional_put", "aws_conditional_put",
+                         "disable_tagging", "aws_disable_tagging", "s3_express",
+                         "aws_s3_express", "user_agent", "timeout", "connect_timeout",
+                         "pool_idle_timeout", "pool_max_idle_per_host",
+                         "http2_keep_alive_interval", "http1_only", "http2_only"),
+                   NULL, REMOTE_STRING, REMOTE_IGNORED},
 };
+#undef NAMES
 
-static int lookup_key(const char *name) {
-    char low[64];
-    size_t n = strlen(name);
-    if (n >= sizeof low)
-        return -1;
-    for (size_t i = 0; i <= n; i++)
-        low[i] = (name[i] >= 'A' && name[i] <= 'Z') ? (char)(name[i] - 'A' + 'a') : name[i];
-    for (size_t i = 0; i < sizeof key_names / sizeof key_names[0]; i++)
-        if (!strcmp(key_names[i].name, low))
-            return (int)key_names[i].k;
-    return -1;
-}
+const remote_backend store_s3_backend = {"an s3://", s3_opts, K_N, NULL};
 
 int store_s3_open(store **out, uv_loop_t *loop, const char *url, const store_options *opts,
                   char *err, size_t errlen) {
     *out = NULL;
-    const char *v[K_N] = {0};
-    /* environment first (obstore reads every AWS_* variable that names a config key),
-     * then the explicit obstore_config keys over it */
-    static const char *const env_names[] = {
-        "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION",
-        "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "AWS_ENDPOINT", "AWS_ENDPOINT_URL_S3",
-        "AWS_SKIP_SIGNATURE", "AWS_VIRTUAL_HOSTED_STYLE_REQUEST", "AWS_REQUEST_PAYER",
-        "AWS_ALLOW_HTTP", "AWS_METADATA_ENDPOINT", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-        "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
-        "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN", "AWS_ROLE_SESSION_NAME",
-        "AWS_STS_ENDPOINT", "AWS_PROFILE", "AWS_IMDSV1_FALLBACK"};
-    for (size_t i = 0; i < sizeof env_names / sizeof env_names[0]; i++) {
-        const char *e = getenv(env_names[i]);
-        int k = lookup_key(env_names[i]);
-        if (e && *e && k >= 0 && k != K_ENDPOINT)
-            v[k] = e;
-    }
-    /* AWS_ENDPOINT_URL_S3 wins over AWS_ENDPOINT_URL (the SDKs' service-specific rule) */
-    const char *env_ep = getenv("AWS_ENDPOINT_URL_S3");
-    if (!env_ep || !*env_ep)
-        env_ep = getenv("AWS_ENDPOINT_URL");
-    if (!env_ep || !*env_ep)
-        env_ep = getenv("AWS_ENDPOINT");
-    if (env_ep && *env_ep)
-        v[K_ENDPOINT] = env_ep;
-    for (size_t i = 0; i < opts->n_kv; i++) {
-        int k = lookup_key(opts->kv[i].key);
-        if (k < 0)
-            return store__fail(err, errlen, STORE_E_CONFIG,
-                               "unknown obstore_config key '%.64s' for an s3:// store "
-                               "(known: region, endpoint, skip_signature, access_key_id, "
-                               "secret_access_key, session_token, "
-                               "virtual_hosted_style_request, request_payer, allow_http, ...)",
-                               opts->kv[i].key);
-        if (k == K_INVALID_CERTS) {
-            if (truthy(opts->kv[i].value))
-                return store__fail(err, errlen, STORE_E_CONFIG,
-                                   "allow_invalid_certificates is not supported: TLS "
-                                   "verification stays on (add a CA file with ca_bundle)");
-            continue;
-        }
-        const char *val = opts->kv[i].value ? opts->kv[i].value : "";
-        v[k] = val;
-        if ((k == K_SKIP_SIG || k == K_VHOST || k == K_ALLOW_HTTP || k == K_IMDSV1) &&
-            !truthy(val) && !falsy(val))
-            return store__fail(err, errlen, STORE_E_CONFIG,
-                               "obstore_config key '%.64s' wants true or false, not '%.64s'",
-                               opts->kv[i].key, val);
-    }
+    const char *v[K_N];
+    int orc = remote_options_parse(&store_s3_backend, opts, v, err, errlen);
+    if (orc)
+        return orc;
 
     /* s3://bucket[/prefix]; s3a:// is Hadoop's name for the same, which object_store takes */
     size_t scheme = strncasecmp(url, "s3a://", 6) == 0 ? 6 : 5;
@@ -988,29 +905,30 @@ int store_s3_open(store **out, uv_loop_t *loop, const char *url, const store_opt
         size_t pl = strlen(p);
         while (pl && p[pl - 1] == '/')
             pl--;
-        s3_buf root = {0};
-        s3_buf_put(&root, p, pl);
+        ut_buf root = {0};
+        ut_buf_put(&root, p, pl);
         if (pl)
-            s3_buf_putc(&root, '/');
-        s3_buf_puts(&root, "");
+            ut_buf_putc(&root, '/');
+        ut_buf_puts(&root, "");
         if (root.bad)
             goto fail;
         s->root = root.p;
-        s3_buf disp = {0};
-        s3_buf_puts(&disp, "s3://");
-        s3_buf_puts(&disp, s->bucket);
+        ut_buf disp = {0};
+        ut_buf_puts(&disp, "s3://");
+        ut_buf_puts(&disp, s->bucket);
         if (pl) {
-            s3_buf_putc(&disp, '/');
-            s3_buf_put(&disp, p, pl);
+            ut_buf_putc(&disp, '/');
+            ut_buf_put(&disp, p, pl);
         }
         if (disp.bad) {
-            s3_buf_free(&disp);
+            ut_buf_free(&disp);
             goto fail;
         }
         s->base.url = disp.p;
     }
-    s->anonymous = truthy(v[K_SKIP_SIG]);
-    s->payer = v[K_PAYER] && (truthy(v[K_PAYER]) || !strcasecmp(v[K_PAYER], "requester"));
+    s->anonymous = remote_bool(v[K_SKIP_SIG]);
+    s->payer = v[K_PAYER] && (ut_parse_bool(v[K_PAYER]) == 1 ||
+                              !strcasecmp(v[K_PAYER], "requester"));
 
     char *profile_region = NULL;
     if (!s->anonymous) {
@@ -1027,8 +945,8 @@ int store_s3_open(store **out, uv_loop_t *loop, const char *url, const store_opt
         cc.container_relative_uri = v[K_CONTAINER_REL];
         cc.container_token_file = v[K_CONTAINER_TOKEN_FILE];
         cc.metadata_endpoint = v[K_METADATA_ENDPOINT];
-        cc.imds_disabled = truthy(getenv("AWS_EC2_METADATA_DISABLED"));
-        cc.imdsv1_fallback = truthy(v[K_IMDSV1]);
+        cc.imds_disabled = ut_parse_bool(getenv("AWS_EC2_METADATA_DISABLED")) == 1;
+        cc.imdsv1_fallback = remote_bool(v[K_IMDSV1]);
         char cerr[256];
         if (s3_creds_resolve(&cc, loop, s->net, &s->creds, &s->src, &profile_region, cerr,
                              sizeof cerr) != 0) {
@@ -1044,8 +962,8 @@ int store_s3_open(store **out, uv_loop_t *loop, const char *url, const store_opt
                          : profile_region ? profile_region
                                           : "us-east-1";
     char terr[256];
-    int trc = s3_target_init(&s->target, v[K_ENDPOINT], s->bucket, region, truthy(v[K_VHOST]),
-                             truthy(v[K_ALLOW_HTTP]), terr, sizeof terr);
+    int trc = s3_target_init(&s->target, v[K_ENDPOINT], s->bucket, region, remote_bool(v[K_VHOST]),
+                             remote_bool(v[K_ALLOW_HTTP]), terr, sizeof terr);
     free(profile_region);
     if (trc != 0) {
         rc = store__fail(err, errlen, STORE_E_CONFIG, "%s: %s", s->base.url, terr);
@@ -1053,20 +971,9 @@ int store_s3_open(store **out, uv_loop_t *loop, const char *url, const store_opt
     }
     /* the engine last: once it exists, freeing it takes a turn of the loop (its handles
      * close asynchronously), which a caller whose open failed may never give */
-    net_options no = NET_OPTIONS_INIT;
-    no.max_in_flight = opts->max_in_flight ? opts->max_in_flight : 1000;
-    no.connect_timeout_ms = opts->connect_timeout_ms;
-    no.request_timeout_ms = opts->request_timeout_ms;
-    no.max_attempts = opts->max_attempts ? opts->max_attempts : 1;
-    no.retry_max_ms = opts->retry_max_ms;
-    no.ca_bundle = opts->ca_bundle;
-    no.user_agent = "tiff-dumper/" TD_VERSION;
-    char nerr[256];
-    if (net_engine_new(&s->net, loop, &no, nerr, sizeof nerr) != 0) {
-        s->net = NULL;
-        rc = store__fail(err, errlen, STORE_E_CONFIG, "%s: %s", s->base.url, nerr);
+    rc = remote_engine_new(&s->net, loop, opts, NULL, s->base.url, err, errlen);
+    if (rc)
         goto fail;
-    }
     s->base.net = s->net;
     *out = &s->base;
     return 0;
@@ -1078,18 +985,3 @@ fail:
     return rc;
 }
 
-#else /* !S3_HAVE_NET */
-
-int store_s3_open(store **out, uv_loop_t *loop, const char *url, const store_options *opts,
-                  char *err, size_t errlen);
-
-int store_s3_open(store **out, uv_loop_t *loop, const char *url, const store_options *opts,
-                  char *err, size_t errlen) {
-    (void)loop;
-    (void)opts;
-    *out = NULL;
-    return store__fail(err, errlen, STORE_E_UNSUPPORTED,
-                       "%.200s: this build has no network engine (src/net)", url);
-}
-
-#endif /* S3_HAVE_NET */

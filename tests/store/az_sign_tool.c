@@ -29,17 +29,17 @@ int main(int argc, char **argv) {
             h[nh++] = p;
     }
     uint8_t key[128];
-    long kl = az_base64_decode(argv[2], strlen(argv[2]), key, sizeof key);
+    long kl = ut_base64_decode(argv[2], strlen(argv[2]), key, sizeof key);
     if (kl < 0)
         return 2;
-    az_buf sts = {0}, auth = {0};
+    ut_buf sts = {0}, auth = {0};
     if (az_string_to_sign(&sts, argv[3], argv[1], argv[4], q, nq, h, nh) != 0 ||
         az_sharedkey_auth(&auth, argv[1], key, (size_t)kl, sts.p, sts.len) != 0)
         return 1;
     fwrite(sts.p, 1, sts.len, stdout);
     printf("\n--AUTH--\n%s\n", auth.p);
-    az_buf_free(&sts);
-    az_buf_free(&auth);
+    ut_buf_free(&sts);
+    ut_buf_free(&auth);
     free(q);
     free(h);
     return 0;

@@ -3,7 +3,7 @@
  * page, and the streamed List Blobs parser (fed byte by byte). */
 #include "az_list.h"
 #include "az_sign.h"
-#include "az_util.h"
+#include "util.h"
 #include "td_test.h"
 
 #include <stdio.h>
@@ -15,71 +15,71 @@ static void test_base64(void) {
     static const char *const enc[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=",
                                       "Zm9vYmFy"};
     for (size_t i = 0; i < 7; i++) {
-        az_buf b = {0};
-        az_base64_encode(&b, plain[i], strlen(plain[i]), false);
+        ut_buf b = {0};
+        ut_base64_encode(&b, plain[i], strlen(plain[i]), false);
         CHECK_STR(b.p ? b.p : "", enc[i]);
         uint8_t out[16];
-        long n = az_base64_decode(enc[i], strlen(enc[i]), out, sizeof out);
+        long n = ut_base64_decode(enc[i], strlen(enc[i]), out, sizeof out);
         CHECK(n == (long)strlen(plain[i]) && memcmp(out, plain[i], (size_t)n) == 0);
-        az_buf_free(&b);
+        ut_buf_free(&b);
     }
-    az_buf b = {0};
+    ut_buf b = {0};
     const uint8_t bin[] = {0xfb, 0xff, 0xfe};
-    az_base64_encode(&b, bin, 3, true);
+    ut_base64_encode(&b, bin, 3, true);
     CHECK_STR(b.p, "-__-");
-    az_buf_free(&b);
-    az_base64_encode(&b, "fo", 2, true); /* base64url: no padding */
+    ut_buf_free(&b);
+    ut_base64_encode(&b, "fo", 2, true); /* base64url: no padding */
     CHECK_STR(b.p, "Zm8");
-    az_buf_free(&b);
+    ut_buf_free(&b);
     uint8_t out[4];
-    CHECK(az_base64_decode("Zm9vYmFy", 8, out, 4) == -1); /* over the cap */
-    CHECK(az_base64_decode("Zm9v!mFy", 8, out, 4) == -1);
-    CHECK(az_base64_decode("Z", 1, out, 4) == -1);
+    CHECK(ut_base64_decode("Zm9vYmFy", 8, out, 4) == -1); /* over the cap */
+    CHECK(ut_base64_decode("Zm9v!mFy", 8, out, 4) == -1);
+    CHECK(ut_base64_decode("Z", 1, out, 4) == -1);
 }
 
 static void test_pct(void) {
-    az_buf b = {0};
-    az_pct_encode(&b, "a b/ü~+%", strlen("a b/ü~+%"), true);
+    ut_buf b = {0};
+    ut_pct_encode(&b, "a b/ü~+%", strlen("a b/ü~+%"), true);
     CHECK_STR(b.p, "a%20b/%C3%BC~%2B%25");
-    az_buf_reset(&b);
-    az_pct_encode(&b, "a/b", 3, false);
+    ut_buf_reset(&b);
+    ut_pct_encode(&b, "a/b", 3, false);
     CHECK_STR(b.p, "a%2Fb");
-    az_buf_reset(&b);
-    CHECK(az_pct_decode(&b, "a%20b%2fc+d", 11, true) == 0);
+    ut_buf_reset(&b);
+    CHECK(ut_pct_decode(&b, "a%20b%2fc+d", 11, UT_PCT_PLUS_SPACE) == 0);
     CHECK_STR(b.p, "a b/c d");
-    az_buf_reset(&b);
-    CHECK(az_pct_decode(&b, "a%2", 3, false) == -1);
-    CHECK(az_pct_decode(&b, "a%zz", 4, false) == -1);
-    az_buf_free(&b);
-    az_buf capped = {0};
+    ut_buf_reset(&b);
+    CHECK(ut_pct_decode(&b, "a%2", 3, 0) == -1);
+    CHECK(ut_pct_decode(&b, "a%zz", 4, 0) == -1);
+    ut_buf_free(&b);
+    ut_buf capped = {0};
     capped.limit = 4;
-    az_buf_puts(&capped, "abc");
-    az_buf_puts(&capped, "de");
+    ut_buf_puts(&capped, "abc");
+    ut_buf_puts(&capped, "de");
     CHECK(capped.bad && capped.len == 3);
-    az_buf_free(&capped);
+    ut_buf_free(&capped);
 }
 
 static void test_dates(void) {
     const char *d = "Sun, 06 Nov 1994 08:49:37 GMT";
-    CHECK(az_parse_rfc1123(d, strlen(d)) == 784111777000LL);
+    CHECK(ut_http_date_parse(d, strlen(d)) == 784111777000LL);
     char out[32];
-    az_format_rfc1123(784111777, out);
+    ut_http_date_format(784111777, out);
     CHECK_STR(out, d);
-    az_format_rfc1123(0, out);
+    ut_http_date_format(0, out);
     CHECK_STR(out, "Thu, 01 Jan 1970 00:00:00 GMT");
-    az_format_rfc1123(951782400, out); /* leap day */
+    ut_http_date_format(951782400, out); /* leap day */
     CHECK_STR(out, "Tue, 29 Feb 2000 00:00:00 GMT");
-    CHECK(az_parse_rfc1123("Tue, 29 Feb 2000 00:00:00 GMT", 29) == 951782400000LL);
-    CHECK(az_parse_rfc1123("Sun, 06 Nov 1994 08:49:37", 25) == INT64_MIN);
-    CHECK(az_parse_rfc1123("garbage", 7) == INT64_MIN);
+    CHECK(ut_http_date_parse("Tue, 29 Feb 2000 00:00:00 GMT", 29) == 951782400000LL);
+    CHECK(ut_http_date_parse("Sun, 06 Nov 1994 08:49:37", 25) == INT64_MIN);
+    CHECK(ut_http_date_parse("garbage", 7) == INT64_MIN);
     const char *r = "2024-01-02T03:04:05.678Z";
-    CHECK(az_parse_rfc3339(r, strlen(r)) == 1704164645678LL);
+    CHECK(ut_rfc3339_parse(r, strlen(r)) == 1704164645678LL);
     r = "2024-01-02T03:04:05Z";
-    CHECK(az_parse_rfc3339(r, strlen(r)) == 1704164645000LL);
+    CHECK(ut_rfc3339_parse(r, strlen(r)) == 1704164645000LL);
     r = "2024-01-02T05:04:05.5+02:00";
-    CHECK(az_parse_rfc3339(r, strlen(r)) == 1704164645500LL);
+    CHECK(ut_rfc3339_parse(r, strlen(r)) == 1704164645500LL);
     r = "2024-01-02";
-    CHECK(az_parse_rfc3339(r, strlen(r)) == INT64_MIN);
+    CHECK(ut_rfc3339_parse(r, strlen(r)) == INT64_MIN);
 }
 
 static void test_hmac(void) {
@@ -96,12 +96,12 @@ static void test_hmac(void) {
 
 /* The CanonicalizedResource examples of "Authorize with Shared Key". */
 static void test_canonical_resource(void) {
-    az_buf b = {0};
+    ut_buf b = {0};
     const az_pair q1[] = {{"restype", "container"}, {"comp", "metadata"}};
     CHECK(az_string_to_sign(&b, "GET", "myaccount", "/mycontainer", q1, 2, NULL, 0) == 0);
     CHECK_STR(b.p, "GET\n\n\n\n\n\n\n\n\n\n\n\n/myaccount/mycontainer\ncomp:metadata\n"
                    "restype:container");
-    az_buf_reset(&b);
+    ut_buf_reset(&b);
     const az_pair q2[] = {{"restype", "container"}, {"comp", "list"},
                           {"include", "snapshots"}, {"include", "metadata"},
                           {"include", "uncommittedblobs"}};
@@ -109,17 +109,17 @@ static void test_canonical_resource(void) {
     CHECK_STR(strstr(b.p, "/myaccount"), "/myaccount/mycontainer\ncomp:list\n"
                                          "include:metadata,snapshots,uncommittedblobs\n"
                                          "restype:container");
-    az_buf_reset(&b);
+    ut_buf_reset(&b);
     CHECK(az_string_to_sign(&b, "GET", "myaccount", "/mycontainer/myblob", NULL, 0, NULL, 0) ==
           0);
     CHECK_STR(strstr(b.p, "/myaccount"), "/myaccount/mycontainer/myblob");
-    az_buf_reset(&b);
+    ut_buf_reset(&b);
     /* emulator (path-style): the account appears twice */
     CHECK(az_string_to_sign(&b, "GET", "devstoreaccount1", "/devstoreaccount1/mycontainer",
                             NULL, 0, NULL, 0) == 0);
     CHECK_STR(strstr(b.p, "/devstoreaccount1"),
               "/devstoreaccount1/devstoreaccount1/mycontainer");
-    az_buf_reset(&b);
+    ut_buf_reset(&b);
     /* headers: standard ones in their slots, x-ms-* sorted, lower-cased, folded; a zero
      * Content-Length is signed as empty */
     const az_pair h[] = {{"X-MS-Version", "2021-08-06"},
@@ -136,12 +136,12 @@ static void test_canonical_resource(void) {
                    "x-ms-version:2021-08-06\n"
                    "/acct/c%20d/x\ncomp:list\nmarker:a b,c");
     /* the signature: HMAC-SHA256 with the decoded key, base64 */
-    az_buf auth = {0};
+    ut_buf auth = {0};
     const uint8_t key[] = "Jefe";
     CHECK(az_sharedkey_auth(&auth, "acct", key, 4, "what do ya want for nothing?", 28) == 0);
     CHECK_STR(auth.p, "SharedKey acct:W9zBRr9gdU5qBCQmCJV1x1oAPwidJzmDnexYuWTsOEM=");
-    az_buf_free(&auth);
-    az_buf_free(&b);
+    ut_buf_free(&auth);
+    ut_buf_free(&b);
 }
 
 static const char LIST_XML[] =
@@ -215,14 +215,14 @@ static void test_list_parser(void) {
     CHECK(az_list_feed(p, two, strlen(two), true) == -1);
     /* over-long name */
     CHECK(az_list_reset(p) == 0);
-    az_buf big = {0};
+    ut_buf big = {0};
     big.limit = 1 << 20;
-    az_buf_puts(&big, "<EnumerationResults><Blobs><Blob><Name>");
+    ut_buf_puts(&big, "<EnumerationResults><Blobs><Blob><Name>");
     for (int i = 0; i < 5000; i++)
-        az_buf_putc(&big, 'x');
-    az_buf_puts(&big, "</Name></Blob></Blobs></EnumerationResults>");
+        ut_buf_putc(&big, 'x');
+    ut_buf_puts(&big, "</Name></Blob></Blobs></EnumerationResults>");
     CHECK(az_list_feed(p, big.p, big.len, true) == -1);
-    az_buf_free(&big);
+    ut_buf_free(&big);
     az_list_free(p);
 }
 

@@ -4,29 +4,29 @@
 # TD_PYTHON.
 set(_azgcs_src "${CMAKE_SOURCE_DIR}/src/store")
 
-add_executable(test_az_unit az_unit.c ${_azgcs_src}/az_util.c ${_azgcs_src}/az_sign.c
+add_executable(test_az_unit az_unit.c ${_azgcs_src}/az_sign.c
                ${_azgcs_src}/az_list.c)
 target_include_directories(test_az_unit PRIVATE ${_azgcs_src})
-target_link_libraries(test_az_unit PRIVATE PkgConfig::UV PkgConfig::EXPAT PkgConfig::CRYPTO)
+target_link_libraries(test_az_unit PRIVATE td_util PkgConfig::UV PkgConfig::EXPAT PkgConfig::CRYPTO)
 add_test(NAME store_az_unit COMMAND test_az_unit)
 
-add_executable(az_sign_tool az_sign_tool.c ${_azgcs_src}/az_util.c ${_azgcs_src}/az_sign.c)
+add_executable(az_sign_tool az_sign_tool.c ${_azgcs_src}/az_sign.c)
 target_include_directories(az_sign_tool PRIVATE ${_azgcs_src})
-target_link_libraries(az_sign_tool PRIVATE PkgConfig::UV PkgConfig::CRYPTO)
+target_link_libraries(az_sign_tool PRIVATE td_util PkgConfig::UV PkgConfig::CRYPTO)
 add_test(NAME store_az_sign_python
          COMMAND ${TD_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/az_sign_check.py
                  $<TARGET_FILE:az_sign_tool>)
 
-add_executable(test_gcs_unit gcs_unit.c ${_azgcs_src}/az_util.c ${_azgcs_src}/gcs_json.c
+add_executable(test_gcs_unit gcs_unit.c ${_azgcs_src}/gcs_json.c
                ${_azgcs_src}/gcs_auth.c)
 target_include_directories(test_gcs_unit PRIVATE ${_azgcs_src})
-target_link_libraries(test_gcs_unit PRIVATE PkgConfig::UV PkgConfig::CRYPTO)
+target_link_libraries(test_gcs_unit PRIVATE td_util PkgConfig::UV PkgConfig::CRYPTO)
 add_test(NAME store_gcs_unit COMMAND test_gcs_unit)
 
-add_executable(gcs_jwt_tool gcs_jwt_tool.c ${_azgcs_src}/az_util.c ${_azgcs_src}/gcs_json.c
+add_executable(gcs_jwt_tool gcs_jwt_tool.c ${_azgcs_src}/gcs_json.c
                ${_azgcs_src}/gcs_auth.c)
 target_include_directories(gcs_jwt_tool PRIVATE ${_azgcs_src})
-target_link_libraries(gcs_jwt_tool PRIVATE PkgConfig::UV PkgConfig::CRYPTO)
+target_link_libraries(gcs_jwt_tool PRIVATE td_util PkgConfig::UV PkgConfig::CRYPTO)
 add_test(NAME store_gcs_jwt_openssl
          COMMAND ${TD_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/gcs_jwt_check.py
                  $<TARGET_FILE:gcs_jwt_tool>)

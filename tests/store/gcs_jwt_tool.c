@@ -25,16 +25,16 @@ int main(int argc, char **argv) {
         return 1;
     }
     int64_t now = strtoll(argv[2], NULL, 10);
-    az_buf jwt = {0}, in = {0}, body = {0};
+    ut_buf jwt = {0}, in = {0}, body = {0};
     if (gcs_jwt_make(&jwt, &in, &k, GCS_SCOPE_RO, now, err, sizeof err) != 0 ||
         gcs_token_request_body(&body, &k, now, err, sizeof err) != 0) {
         fprintf(stderr, "%s\n", err);
         return 1;
     }
     printf("%s\n%s\n%s\n", in.p, jwt.p, body.p);
-    az_buf_free(&jwt);
-    az_buf_free(&in);
-    az_buf_free(&body);
+    ut_buf_free(&jwt);
+    ut_buf_free(&in);
+    ut_buf_free(&body);
     gcs_key_free(&k);
     return 0;
 }

@@ -9,11 +9,11 @@
 #include <string.h>
 
 static bool parses(const char *s) {
-    gj_doc d;
+    ut_json d;
     char err[128];
-    int rc = gj_parse(&d, s, strlen(s), 1000, err, sizeof err);
+    int rc = ut_json_parse(&d, s, strlen(s), 1000, err, sizeof err);
     if (rc == 0)
-        gj_free(&d);
+        ut_json_free(&d);
     return rc == 0;
 }
 
@@ -34,35 +34,35 @@ static void test_reader(void) {
     char deep[200];
     memset(deep, '[', 100);
     memset(deep + 100, ']', 100);
-    gj_doc d;
+    ut_json d;
     char err[128];
-    CHECK(gj_parse(&d, deep, 200, 1000, err, sizeof err) == -1);
+    CHECK(ut_json_parse(&d, deep, 200, 1000, err, sizeof err) == -1);
     /* token limit */
-    CHECK(gj_parse(&d, "[1,2,3,4]", 9, 4, err, sizeof err) == -1);
+    CHECK(ut_json_parse(&d, "[1,2,3,4]", 9, 4, err, sizeof err) == -1);
     const char *doc = "{\"a\": {\"x\": [1, 2, {\"y\": 3}]}, \"b\\u0063\": \"caf\\u00e9 \\\"q\\\"\","
                       " \"n\": \"18446744073709551615\", \"big\": 18446744073709551616}";
-    CHECK(gj_parse(&d, doc, strlen(doc), 100, err, sizeof err) == 0);
-    size_t c = gj_get(&d, 0, "bc"); /* escaped member name */
-    char *s = gj_strdup(&d, c);
+    CHECK(ut_json_parse(&d, doc, strlen(doc), 100, err, sizeof err) == 0);
+    size_t c = ut_json_get(&d, 0, "bc"); /* escaped member name */
+    char *s = ut_json_strdup(&d, c);
     CHECK(s && strcmp(s, "caf\xc3\xa9 \"q\"") == 0);
     free(s);
     uint64_t v = 0;
-    CHECK(gj_u64(&d, gj_get(&d, 0, "n"), &v) == 0 && v == UINT64_MAX);
-    CHECK(gj_u64(&d, gj_get(&d, 0, "big"), &v) == -1);
-    CHECK(gj_get(&d, 0, "zz") == GJ_NONE);
-    CHECK(gj_get(&d, gj_get(&d, 0, "a"), "x") != GJ_NONE);
-    CHECK(gj_get(&d, 0, "b") == GJ_NONE); /* after the nested object: skipping works */
-    gj_free(&d);
+    CHECK(ut_json_u64(&d, ut_json_get(&d, 0, "n"), &v) == 0 && v == UINT64_MAX);
+    CHECK(ut_json_u64(&d, ut_json_get(&d, 0, "big"), &v) == -1);
+    CHECK(ut_json_get(&d, 0, "zz") == UT_JSON_NONE);
+    CHECK(ut_json_get(&d, ut_json_get(&d, 0, "a"), "x") != UT_JSON_NONE);
+    CHECK(ut_json_get(&d, 0, "b") == UT_JSON_NONE); /* after the nested object: skipping works */
+    ut_json_free(&d);
     const char *emoji = "\"\\ud83d\\ude00\"";
-    CHECK(gj_parse(&d, emoji, strlen(emoji), 10, err, sizeof err) == 0);
-    s = gj_strdup(&d, 0);
+    CHECK(ut_json_parse(&d, emoji, strlen(emoji), 10, err, sizeof err) == 0);
+    s = ut_json_strdup(&d, 0);
     CHECK(s && strcmp(s, "\xf0\x9f\x98\x80") == 0);
     free(s);
-    gj_free(&d);
+    ut_json_free(&d);
     const char *nul = "\"a\\u0000b\"";
-    CHECK(gj_parse(&d, nul, strlen(nul), 10, err, sizeof err) == 0);
-    CHECK(gj_strdup(&d, 0) == NULL); /* NUL inside: refused as a C string */
-    gj_free(&d);
+    CHECK(ut_json_parse(&d, nul, strlen(nul), 10, err, sizeof err) == 0);
+    CHECK(ut_json_strdup(&d, 0) == NULL); /* NUL inside: refused as a C string */
+    ut_json_free(&d);
 }
 
 static void test_list(void) {
@@ -128,12 +128,12 @@ static void test_errors_tokens(void) {
     const char *au = "{\"type\":\"authorized_user\",\"client_id\":\"cid\",\"client_secret\":"
                      "\"s e\",\"refresh_token\":\"1//r\"}";
     CHECK(gcs_key_parse(&k, au, strlen(au), err, sizeof err) == 0);
-    az_buf body = {0};
+    ut_buf body = {0};
     CHECK(gcs_token_request_body(&body, &k, 0, err, sizeof err) == 0);
     CHECK(body.p && strcmp(body.p, "grant_type=refresh_token&client_id=cid&client_secret=s%20e"
                                    "&refresh_token=1%2F%2Fr") == 0);
     CHECK(strcmp(k.token_uri, GCS_DEFAULT_TOKEN_URI) == 0);
-    az_buf_free(&body);
+    ut_buf_free(&body);
     gcs_key_free(&k);
     const char *sa = "{\"type\":\"service_account\",\"client_email\":\"a@b\"}";
     CHECK(gcs_key_parse(&k, sa, strlen(sa), err, sizeof err) == -1);
@@ -145,10 +145,10 @@ static void test_errors_tokens(void) {
                           "\"private_key\":\"-----BEGIN PRIVATE KEY-----\\nAAAA\\n-----END "
                           "PRIVATE KEY-----\\n\"}";
     CHECK(gcs_key_parse(&k, bad_pem, strlen(bad_pem), err, sizeof err) == 0);
-    az_buf jwt = {0};
+    ut_buf jwt = {0};
     CHECK(gcs_jwt_make(&jwt, NULL, &k, GCS_SCOPE_RO, 0, err, sizeof err) == -1);
     CHECK(strstr(err, "PEM") != NULL);
-    az_buf_free(&jwt);
+    ut_buf_free(&jwt);
     gcs_key_free(&k);
 }
 

@@ -4,13 +4,13 @@ set(_s3_src "${CMAKE_SOURCE_DIR}/src/store")
 # Signing alone: AWS's published vectors, and botocore signing the same requests.
 add_executable(s3_sigv4_vectors s3_sigv4_vectors.c ${_s3_src}/s3_sigv4.c)
 target_include_directories(s3_sigv4_vectors PRIVATE ${_s3_src})
-target_link_libraries(s3_sigv4_vectors PRIVATE PkgConfig::CRYPTO)
+target_link_libraries(s3_sigv4_vectors PRIVATE td_util PkgConfig::CRYPTO)
 add_test(NAME s3_sigv4_vectors
          COMMAND s3_sigv4_vectors ${CMAKE_CURRENT_SOURCE_DIR}/s3_sigv4_vectors.txt)
 
 add_executable(s3_sign_dump s3_sign_dump.c ${_s3_src}/s3_req.c ${_s3_src}/s3_sigv4.c)
 target_include_directories(s3_sign_dump PRIVATE ${_s3_src})
-target_link_libraries(s3_sign_dump PRIVATE PkgConfig::CRYPTO)
+target_link_libraries(s3_sign_dump PRIVATE td_util PkgConfig::CRYPTO)
 add_test(NAME s3_botocore
          COMMAND ${TD_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/s3_botocore.py $<TARGET_FILE:s3_sign_dump>)
 

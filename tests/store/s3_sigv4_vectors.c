@@ -47,8 +47,8 @@ static void check(const char *name, const char *what, const char *want, const ch
 
 static void run_case(const vdefaults *d, vcase *c) {
     /* path: encoded the S3 way (each byte but '/' and unreserved) */
-    s3_buf uri = {0};
-    s3_uri_encode(&uri, c->path, strlen(c->path), true);
+    ut_buf uri = {0};
+    ut_pct_encode(&uri, c->path, strlen(c->path), true);
     /* query: split raw "a=b&c" into pairs */
     s3_pair q[MAXQ];
     char qcopy[512];
@@ -73,7 +73,7 @@ static void run_case(const vdefaults *d, vcase *c) {
     s3_sign_in in = {c->method, uri.p,     q,         nq,         NULL,    h,
                      c->nh,     payload,   d->region, d->service, d->date, d->access,
                      d->secret};
-    s3_buf creq = {0}, sts = {0};
+    ut_buf creq = {0}, sts = {0};
     char auth[1024];
     int failures_before = failures;
     if (s3_sigv4_sign(&in, NULL, &creq, &sts, auth, sizeof auth) != 0) {
@@ -94,9 +94,9 @@ static void run_case(const vdefaults *d, vcase *c) {
         check(c->name, "authorization (cached key, again)", auth, auth3);
         printf("%s %s\n", failures == failures_before ? "ok  " : "FAIL", c->name);
     }
-    s3_buf_free(&uri);
-    s3_buf_free(&creq);
-    s3_buf_free(&sts);
+    ut_buf_free(&uri);
+    ut_buf_free(&creq);
+    ut_buf_free(&sts);
 }
 
 /* The key cache must notice a new secret, day or region. */
@@ -138,28 +138,28 @@ static void encoding(void) {
         {"*'()!$", true, "%2A%27%28%29%21%24"},
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
-        s3_buf b = {0};
-        s3_uri_encode(&b, t[i].in, strlen(t[i].in), t[i].keep_slash);
+        ut_buf b = {0};
+        ut_pct_encode(&b, t[i].in, strlen(t[i].in), t[i].keep_slash);
         check("uri-encode", t[i].in, t[i].want, b.p);
-        s3_buf_free(&b);
+        ut_buf_free(&b);
     }
     /* values in the query are sorted after encoding, by name then value */
     s3_pair q[] = {{"prefix", "a b"}, {"list-type", "2"}, {"continuation-token", "x/y=="},
                    {"encoding-type", "url"}};
-    s3_buf b = {0};
+    ut_buf b = {0};
     s3_canonical_query(&b, q, 4);
     check("canonical-query", "list", "continuation-token=x%2Fy%3D%3D&encoding-type=url&"
           "list-type=2&prefix=a%20b", b.p);
-    s3_buf_free(&b);
+    ut_buf_free(&b);
     /* the buffer cap holds */
-    s3_buf capped = {.limit = 8};
-    s3_buf_puts(&capped, "12345678");
-    s3_buf_puts(&capped, "9");
+    ut_buf capped = {.limit = 8};
+    ut_buf_puts(&capped, "12345678");
+    ut_buf_puts(&capped, "9");
     if (!capped.bad || capped.len != 8) {
         failures++;
         printf("FAIL buffer cap\n");
     }
-    s3_buf_free(&capped);
+    ut_buf_free(&capped);
     printf("ok   encoding\n");
 }
 

@@ -1,0 +1,238 @@
+/* remote.c - option tables, engine set-up and the status table of the networked backends
+ * (see remote.h). */
+#include "remote.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int remote_option_find(const remote_backend *be, const char *key) {
+    for (size_t i = 0; i < be->n_opts; i++)
+        for (size_t a = 0; be->opts[i].names[a]; a++)
+            if (ut_strieq(key, be->opts[i].names[a]))
+                return (int)i;
+    return -1;
+}
+
+bool remote_bool(const char *v) { return v && ut_parse_bool(v) == 1; }
+
+static bool digits(const char *v) {
+    if (!*v)
+        return false;
+    for (; *v; v++)
+        if (*v < '0' || *v > '9')
+            return false;
+    return true;
+}
+
+/* Whether v suits option o; else a message naming where it came from. */
+static int check_value(const remote_backend *be, const remote_opt *o, const char *from,
+                       const char *v, char *err, size_t errlen) {
+    if (o->type == REMOTE_BOOL && ut_parse_bool(v) < 0)
+        return store__fail(err, errlen, STORE_E_CONFIG,
+                           "%s '%.64s' of %s store wants true or false, not '%.64s'",
+                           from, o->names[0], be->name, v);
+    if (o->type == REMOTE_INT && !digits(v))
+        return store__fail(err, errlen, STORE_E_CONFIG,
+                           "%s '%.64s' of %s store wants a whole number, not '%.64s'", from,
+                           o->names[0], be->name, v);
+    return 0;
+}
+
+int remote_options_parse(const remote_backend *be, const store_options *opts,
+                         const char **values, char *err, size_t errlen) {
+    for (size_t i = 0; i < be->n_opts; i++)
+        values[i] = NULL;
+    for (size_t i = 0; opts && i < opts->n_kv; i++) {
+        const char *k = opts->kv[i].key ? opts->kv[i].key : "";
+        const char *v = opts->kv[i].value ? opts->kv[i].value : "";
+        if (ut_strieq(k, "allow_invalid_certificates")) {
+            /* one answer for every backend: verification cannot be turned off */
+            int b = ut_parse_bool(v);
+            if (b < 0)
+                return store__fail(err, errlen, STORE_E_CONFIG,
+                                   "obstore_config key 'allow_invalid_certificates' wants "
+                                   "true or false, not '%.64s'", v);
+            if (b)
+                return store__fail(err, errlen, STORE_E_CONFIG,
+                                   "allow_invalid_certificates is not supported: TLS "
+                                   "verification stays on (add a CA file with ca_bundle)");
+            continue;
+        }
+        int slot = remote_option_find(be, k);
+        if (slot < 0) {
+            char known[200] = "";
+            size_t used = 0;
+            for (size_t j = 0; j < be->n_opts; j++) {
+                if (be->opts[j].flags & (REMOTE_IGNORED | REMOTE_UNSUPPORTED))
+                    continue;
+                const char *name = be->opts[j].names[0];
+                bool fits = used + strlen(name) + sizeof ", , ..." <= sizeof known;
+                int w = snprintf(known + used, sizeof known - used, "%s%s", used ? ", " : "",
+                                 fits ? name : "...");
+                if (w < 0 || !fits)
+                    break;
+                used += (size_t)w;
+            }
+            return store__fail(err, errlen, STORE_E_CONFIG,
+                               "unknown obstore_config key '%.64s' for %s store (known: %s)",
+                               k, be->name, known);
+        }
+        const remote_opt *o = &be->opts[slot];
+        if (o->flags & REMOTE_UNSUPPORTED)
+            return store__fail(err, errlen, STORE_E_UNSUPPORTED,
+                               "obstore_config key '%.64s' is not supported for %s store%s%s",
+                               k, be->name, be->unsupported_hint ? ": " : "",
+                               be->unsupported_hint ? be->unsupported_hint : "");
+        int rc = check_value(be, o, "obstore_config key", v, err, errlen);
+        if (rc)
+            return rc;
+        values[slot] = v;
+    }
+    for (size_t i = 0; i < be->n_opts; i++) {
+        const remote_opt *o = &be->opts[i];
+        for (size_t e = 0; !values[i] && o->env && o->env[e]; e++) {
+            const char *v = getenv(o->env[e]);
+            if (!v || !*v)
+                continue;
+            int rc = check_value(be, o, "environment variable for", v, err, errlen);
+            if (rc)
+                return rc;
+            values[i] = v;
+        }
+    }
+    return 0;
+}
+
+int remote_engine_new(net_engine **out, uv_loop_t *loop, const store_options *opts,
+                      const char *user_agent, const char *what, char *err, size_t errlen) {
+    static const store_options defaults = STORE_OPTIONS_INIT;
+    if (!opts)
+        opts = &defaults;
+    net_options no = NET_OPTIONS_INIT;
+    /* zero means "not set": the store default */
+#define PICK(f) (opts->f ? opts->f : defaults.f)
+    no.max_in_flight = PICK(max_in_flight);
+    no.connect_timeout_ms = PICK(connect_timeout_ms);
+    no.request_timeout_ms = PICK(request_timeout_ms);
+    no.max_attempts = PICK(max_attempts);
+    no.retry_max_ms = PICK(retry_max_ms);
+#undef PICK
+    no.ca_bundle = opts->ca_bundle;
+    no.user_agent = user_agent && *user_agent ? user_agent : "tiff-dumper/" TD_VERSION;
+    char nerr[200] = "";
+    *out = NULL;
+    if (net_engine_new(out, loop, &no, nerr, sizeof nerr) != 0) {
+        *out = NULL;
+        return store__fail(err, errlen, STORE_E_CONFIG, "%s: %s", what, nerr);
+    }
+    return 0;
+}
+
+int remote_http_kind(long http_status) {
+    switch (http_status) {
+    case 401:
+        return STORE_E_AUTH;
+    case 403:
+        return STORE_E_ACCESS;
+    case 404:
+    case 410:
+        return STORE_E_NOT_FOUND;
+    case 429:
+    case 503:
+        return STORE_E_THROTTLED;
+    default:
+        return STORE_E_HTTP;
+    }
+}
+
+int remote_net_kind(int net_status) {
+    switch (net_status) {
+    case NET_OK:
+        return STORE_OK;
+    case NET_E_CANCELED:
+        return STORE_E_CANCELED;
+    case NET_E_TIMEOUT:
+        return STORE_E_TIMEOUT;
+    case NET_E_NOMEM:
+        return STORE_E_NOMEM;
+    case NET_E_TOO_BIG:
+        return STORE_E_PROTOCOL;
+    case NET_E_CONFIG:
+        return STORE_E_CONFIG;
+    case NET_E_HTTP:
+        return STORE_E_HTTP;
+    default: /* connect, DNS, TLS, resets */
+        return STORE_E_NETWORK;
+    }
+}
+
+int remote_net_failure(int net_status, const char *what, const char *endpoint, char *msg,
+                       size_t msglen) {
+    int kind = remote_net_kind(net_status);
+    switch (kind) {
+    case STORE_OK:
+        break;
+    case STORE_E_CANCELED:
+        snprintf(msg, msglen, "%s: canceled", what);
+        break;
+    case STORE_E_TIMEOUT:
+        snprintf(msg, msglen, "%s: timed out", what);
+        break;
+    case STORE_E_NOMEM:
+        snprintf(msg, msglen, "%s: out of memory", what);
+        break;
+    case STORE_E_PROTOCOL:
+        snprintf(msg, msglen, "%s: response too large", what);
+        break;
+    default:
+        snprintf(msg, msglen, "%s: %s (%.80s)", what, net_strerror(net_status), endpoint);
+        break;
+    }
+    return kind;
+}
+
+void remote_get_init(net_request *nr, const char *url, store_get_req *req,
+                         net_prepare_cb prepare, net_done_cb cb, void *data) {
+    nr->method = "GET";
+    nr->url = url;
+    nr->has_range = true;
+    nr->range_offset = req->offset;
+    nr->range_length = req->length;
+    nr->buf = req->buf;
+    nr->buf_cap = (size_t)req->length;
+    nr->prepare = prepare;
+    nr->cb = cb;
+    nr->data = data;
+}
+
+void remote_get_result(store_get_req *req, const net_request *nr) {
+    req->http_status = (int)nr->http_status;
+    req->attempts = nr->attempts;
+    req->object_size = nr->total_size;
+    req->got = 0;
+}
+
+int remote_get_begin(bool closing, store_get_req *req) {
+    store__get_reset(req);
+    if (closing)
+        return STORE_E_CANCELED;
+    if (!store__get_valid(req))
+        return store__fail(req->errmsg, sizeof req->errmsg, STORE_E_CONFIG,
+                           "invalid read request");
+    return 0;
+}
+
+int remote_list_begin(bool closing, store_list_req *req, bool page_in_flight) {
+    req->errmsg[0] = '\0';
+    if (closing)
+        return STORE_E_CANCELED;
+    if (!req->cb || req->page_size == 0)
+        return store__fail(req->errmsg, sizeof req->errmsg, STORE_E_CONFIG,
+                           "listing needs a callback and a page size");
+    if (page_in_flight)
+        return store__fail(req->errmsg, sizeof req->errmsg, STORE_E_CONFIG,
+                           "a page of this listing is already in flight");
+    return 0;
+}

@@ -1,0 +1,131 @@
+/* test_remote.c - the remote-store core: one option parser over the backends' tables, one
+ * HTTP status table, the same booleans everywhere, and store_option_is_secret. */
+#include "remote.h"
+#include "td_test.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int open_with(const char *url, const char *key, const char *value, char *err,
+                     size_t errlen) {
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    store_kv kv = {key, value};
+    store_options o = STORE_OPTIONS_INIT;
+    o.kv = &kv;
+    o.n_kv = key ? 1 : 0;
+    store *s = NULL;
+    err[0] = 0;
+    int rc = store_open(&s, &loop, url, &o, err, errlen);
+    if (s)
+        store_close(s);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+    return rc;
+}
+
+static void test_status_table(void) {
+    CHECK(remote_http_kind(401) == STORE_E_AUTH);
+    CHECK(remote_http_kind(403) == STORE_E_ACCESS);
+    CHECK(remote_http_kind(404) == STORE_E_NOT_FOUND);
+    CHECK(remote_http_kind(410) == STORE_E_NOT_FOUND);
+    CHECK(remote_http_kind(429) == STORE_E_THROTTLED);
+    CHECK(remote_http_kind(503) == STORE_E_THROTTLED);
+    CHECK(remote_http_kind(500) == STORE_E_HTTP);
+    CHECK(remote_http_kind(400) == STORE_E_HTTP);
+    CHECK(remote_net_kind(NET_E_TIMEOUT) == STORE_E_TIMEOUT);
+    CHECK(remote_net_kind(NET_E_DNS) == STORE_E_NETWORK);
+    CHECK(remote_net_kind(NET_E_CANCELED) == STORE_E_CANCELED);
+    char msg[128] = "";
+    CHECK(remote_net_failure(NET_OK, "x", "http://e", msg, sizeof msg) == STORE_OK && !msg[0]);
+    CHECK(remote_net_failure(NET_E_DNS, "reading k", "http://e", msg, sizeof msg) ==
+          STORE_E_NETWORK);
+    CHECK(strstr(msg, "reading k: ") == msg && strstr(msg, "(http://e)"), "%s", msg);
+    CHECK(remote_net_failure(NET_E_TIMEOUT, "k", "http://e", msg, sizeof msg) ==
+          STORE_E_TIMEOUT);
+    CHECK_STR(msg, "k: timed out");
+}
+
+/* skip_signature and its aliases: the same values accepted and refused everywhere */
+static void test_skip_signature(void) {
+    static const char *const urls[] = {"s3://bucket/p", "gs://bucket/p", "az://container/p"};
+    static const char *const names[][2] = {{"skip_signature", "aws_skip_signature"},
+                                           {"skip_signature", "google_skip_signature"},
+                                           {"skip_signature", "azure_skip_signature"}};
+    static const char *const good[] = {"true", "y", "YES", "on", "1", "false", "n", "0"};
+    static const char *const bad[] = {"", "maybe", "2", "t"};
+    char err[512];
+    setenv("AZURE_STORAGE_ACCOUNT_NAME", "acct", 1);
+    for (size_t u = 0; u < 3; u++) {
+        for (size_t n = 0; n < 2; n++) {
+            for (size_t g = 0; g < sizeof good / sizeof good[0]; g++) {
+                int rc = open_with(urls[u], names[u][n], good[g], err, sizeof err);
+                /* a false skip_signature may fail later for want of credentials (auth),
+                 * never as a bad option */
+                CHECK(rc == 0 || rc == STORE_E_AUTH, "%s %s=%s: %d %s", urls[u], names[u][n],
+                      good[g], rc, err);
+            }
+            for (size_t b = 0; b < sizeof bad / sizeof bad[0]; b++) {
+                int rc = open_with(urls[u], names[u][n], bad[b], err, sizeof err);
+                CHECK(rc == STORE_E_CONFIG && strstr(err, "true or false"), "%s %s=%s: %d %s",
+                      urls[u], names[u][n], bad[b], rc, err);
+            }
+        }
+        int rc = open_with(urls[u], "no_such_option", "1", err, sizeof err);
+        CHECK(rc == STORE_E_CONFIG && strstr(err, "unknown obstore_config key 'no_such_option'"),
+              "%s: %s", urls[u], err);
+        rc = open_with(urls[u], "allow_invalid_certificates", "true", err, sizeof err);
+        CHECK(rc == STORE_E_CONFIG, "%s: %s", urls[u], err);
+    }
+    /* HTTP has no anonymous switch to make, but the same unknown-key answer */
+    int rc = open_with("http://127.0.0.1:9/x", "skip_signature", "true", err, sizeof err);
+    CHECK(rc == STORE_E_CONFIG && strstr(err, "unknown obstore_config key"), "%s", err);
+    rc = open_with("http://127.0.0.1:9/x", "user_agent", "me", err, sizeof err);
+    CHECK(rc == 0, "%s", err);
+    /* Azure's recognised-but-unsupported options */
+    rc = open_with("az://container/p", "client_secret", "x", err, sizeof err);
+    CHECK(rc == STORE_E_UNSUPPORTED, "%d %s", rc, err);
+    /* a bad boolean from the environment is refused, naming the option */
+    setenv("GOOGLE_SKIP_SIGNATURE", "perhaps", 1);
+    rc = open_with("gs://bucket/p", NULL, NULL, err, sizeof err);
+    CHECK(rc == STORE_E_CONFIG && strstr(err, "skip_signature"), "%s", err);
+    unsetenv("GOOGLE_SKIP_SIGNATURE");
+    unsetenv("AZURE_STORAGE_ACCOUNT_NAME");
+}
+
+static void test_secret(void) {
+    CHECK(store_option_is_secret("s3://b", "secret_access_key"));
+    CHECK(store_option_is_secret("s3a://b/p", "AWS_SECRET_ACCESS_KEY"));
+    CHECK(store_option_is_secret("s3://b", "session_token"));
+    CHECK(store_option_is_secret("s3://b", "aws_token"));
+    CHECK(!store_option_is_secret("s3://b", "region"));
+    CHECK(!store_option_is_secret("s3://b", "skip_signature"));
+    CHECK(store_option_is_secret("az://c", "account_key"));
+    CHECK(store_option_is_secret("az://c", "azure_storage_sas_token"));
+    CHECK(store_option_is_secret("https://acct.blob.core.windows.net/c", "sas_key"));
+    CHECK(store_option_is_secret("abfss://c@acct.dfs.core.windows.net/", "bearer_token"));
+    CHECK(!store_option_is_secret("az://c", "account_name"));
+    CHECK(store_option_is_secret("gs://b", "service_account_key"));
+    CHECK(store_option_is_secret("gs://b", "google_bearer_token"));
+    CHECK(!store_option_is_secret("gs://b", "service_account"));
+    CHECK(!store_option_is_secret("https://example.com/x", "user_agent"));
+    CHECK(!store_option_is_secret("/local/dir", "secret_access_key"));
+    CHECK(!store_option_is_secret("s3://b", "not_an_option"));
+    CHECK(!store_option_is_secret(NULL, "x") && !store_option_is_secret("s3://b", NULL));
+}
+
+int main(int argc, char **argv) {
+    (void)argc;
+    /* no credentials from the machine running the test */
+    static const char *const clear[] = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+                                        "AWS_SKIP_SIGNATURE", "AWS_PROFILE",
+                                        "GOOGLE_APPLICATION_CREDENTIALS", "AZURE_SKIP_SIGNATURE"};
+    for (size_t i = 0; i < sizeof clear / sizeof clear[0]; i++)
+        unsetenv(clear[i]);
+    setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
+    setenv("HOME", "/nonexistent", 1);
+    test_status_table();
+    test_skip_signature();
+    test_secret();
+    return td_test_report(argv[0]);
+}
