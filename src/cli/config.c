@@ -463,13 +463,15 @@ static void mask_comments(ut_buf *out, const char *s, size_t n)
                 head[hl] = 0;
                 bool keep;
                 bool hit = secret_key(head, &keep);
-                if (!hit && eol - p > hl) /* and by everything after, in 1 KiB windows */
-                    for (size_t w = p + hl; w < eol && !hit; w += sizeof head / 2) {
-                        size_t wl = eol - w < sizeof head - 1 ? eol - w : sizeof head - 1;
-                        memcpy(head, s + w - 16, wl); /* overlap: a word across windows */
-                        head[wl] = 0;
-                        hit = secret_key(head, &keep);
-                    }
+                /* and by everything after, in 1 KiB windows that overlap by 16 bytes (a
+                 * word across two windows) */
+                for (size_t ws = p + hl - 16; !hit && ws + 16 < eol && eol - p > hl;
+                     ws += sizeof head - 1 - 16) {
+                    size_t wl = eol - ws < sizeof head - 1 ? eol - ws : sizeof head - 1;
+                    memcpy(head, s + ws, wl);
+                    head[wl] = 0;
+                    hit = secret_key(head, &keep);
+                }
                 if (hit)
                     cut = p;
                 break;

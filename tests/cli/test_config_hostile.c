@@ -162,6 +162,22 @@ static void test_url_secrets(void) {
     }
 }
 
+/* A long comment is judged along its whole length, not by its first kilobyte. */
+static void test_long_comment(void) {
+    for (size_t pad = 1000; pad < 5000; pad += 333) {
+        char *y = repeat("store:\n  name: x\n# ", "z", pad, " password: LongPw99\n");
+        td_config c;
+        char err[1024] = "";
+        double dt;
+        int rc = load(&c, y, err, sizeof err, &dt);
+        CHECK(rc == 0, "%s", err);
+        if (rc == 0)
+            CHECK(!strstr(c.source_text, "LongPw99"), "pad %zu: leak", pad);
+        td_config_free(&c);
+        free(y);
+    }
+}
+
 /* "010" is 8 to PyYAML (the Python tool) and 10 to YAML 1.2: refused, whichever was meant. */
 static void test_leading_zero(void) {
     static const char *const bad[] = {
@@ -199,6 +215,7 @@ int main(int argc, char **argv) {
     test_bombs();
     test_masking_linear();
     test_url_secrets();
+    test_long_comment();
     test_leading_zero();
     return td_test_report(argv[0]);
 }
