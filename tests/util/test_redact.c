@@ -70,23 +70,34 @@ static void test_redact(void) {
     ut_redact_to(m, 12, "http://u:pw@h/x");
     CHECK_STR(m, "http://***@");
 
-    /* linear: a megabyte of matches, of URLs, of '@' and of separators */
+    /* linear: a megabyte of matches, of URLs, of '@' and of separators. Judged by the ratio
+     * of the times for 1 MiB and 256 KiB (4 for linear, 16 for quadratic), which holds
+     * under sanitizers and on a loaded machine where an absolute bound would not. */
     static const char *const units[] = {"&sig=ab", "http://u:p@h/ ", "://", "@", "?", "a:b/",
                                         "://a:b/c"};
     for (size_t u = 0; u < sizeof units / sizeof *units; u++) {
-        size_t ul = strlen(units[u]), n = (1u << 20) / ul * ul;
-        char *big = malloc(n + 1);
-        for (size_t i = 0; i < n; i += ul)
-            memcpy(big + i, units[u], ul);
-        big[n] = 0;
-        double t0 = now();
-        ut_buf b = {.limit = 4 * n};
-        ut_redact_url(&b, big, n);
-        double dt = now() - t0;
-        CHECK(!b.bad && dt < 0.5, "unit '%s': %.3f s", units[u], dt);
-        CHECK(!strstr(ut_buf_str(&b), "&sig=a"), "unit '%s'", units[u]);
-        ut_buf_free(&b);
-        free(big);
+        double t[2];
+        for (int k = 0; k < 2; k++) {
+            size_t ul = strlen(units[u]), n = ((size_t)256 << 10 << (2 * k)) / ul * ul;
+            char *big = malloc(n + 1);
+            for (size_t i = 0; i < n; i += ul)
+                memcpy(big + i, units[u], ul);
+            big[n] = 0;
+            double best = 1e9;
+            for (int rep = 0; rep < 3; rep++) { /* the best of 3: less noise */
+                double t0 = now();
+                ut_buf b = {.limit = 4 * n};
+                ut_redact_url(&b, big, n);
+                double dt = now() - t0;
+                best = dt < best ? dt : best;
+                CHECK(!b.bad && !strstr(ut_buf_str(&b), "&sig=a"), "unit '%s'", units[u]);
+                ut_buf_free(&b);
+            }
+            t[k] = best;
+            free(big);
+        }
+        CHECK(t[1] < 5.0 && t[1] < 8 * t[0] + 0.01, "unit '%s': 256 KiB %.3f s, 1 MiB %.3f s",
+              units[u], t[0], t[1]);
     }
 }
 
