@@ -90,6 +90,15 @@ def test_secrets(exe, tmp, data):
     check(b"http://***@other.example/x.tif" in out_bytes(os.path.join(out, "errors")),
           "the error row names the key-list line without its password")
 
+    # a prefix holding a signed query: _SUCCESS lists the prefixes, the config is in it too
+    cfg = config(os.path.join(tmp, "pre.yaml"), data,
+                 extra='  prefixes: ["good", "x?sig=PrefixSig1&sv=1"]\n')
+    p = run(exe, "headers", cfg, out)
+    check(p.returncode == 0, f"prefix run: exit {p.returncode}: {p.stderr!r}")
+    no_secret("prefix run", ["PrefixSig1"], p.stdout, p.stderr, out_bytes(out))
+    succ = json.load(open(os.path.join(out, "_SUCCESS")))
+    check(succ["prefixes"] == ["good", "x?sig=***&sv=1"], f"_SUCCESS prefixes: {succ}")
+
     # (b) a password in the store URL: --check, a store that fails to open, info
     url = "http://user:HttpPw1@127.0.0.1:9/dir/"
     cfg = config(os.path.join(tmp, "h.yaml"), url)
