@@ -73,8 +73,9 @@ int td_cmd_headers(int argc, char **argv) {
         return EXIT_USAGE;
     }
     if (check ? npos != 1 : npos != 2) {
-        td_say(stderr, check ? "tiff-dumper headers: --check takes CONFIG only\n"
-                              : "tiff-dumper headers: expected CONFIG and OUT_DIR\n");
+        td_say(stderr, "%s",
+               check ? "tiff-dumper headers: --check takes CONFIG only\n"
+                     : "tiff-dumper headers: expected CONFIG and OUT_DIR\n");
         td_cmd_headers_usage(stderr);
         return EXIT_USAGE;
     }
@@ -132,7 +133,7 @@ int td_cmd_headers(int argc, char **argv) {
     }
     if (rc != TD_PIPE_OK) {
         td_say(stderr, "tiff-dumper: run %s: %s\n",
-                rc == TD_PIPE_E_INTERRUPTED ? "interrupted" : "failed", err);
+               rc == TD_PIPE_E_INTERRUPTED ? "interrupted" : "failed", err);
         return EXIT_RUN_FAILED;
     }
     return st.failed ? EXIT_SOME_FAILED : EXIT_ALL_DUMPED;

@@ -48,15 +48,15 @@ void td_progress_update(const td_stats *st, void *ud) {
     if (p->tty) {
         /* kept well under 80 columns: a wrapped line cannot be redrawn with \r */
         td_say_raw(p->out,
-                "\r\033[K[%s] listed %" PRIu64 "  dumped %" PRIu64 "  failed %" PRIu64
-                "  %.0f headers/s",
-                el, st->listed, st->dumped, st->failed, p->rate);
+                   "\r\033[K[%s] listed %" PRIu64 "  dumped %" PRIu64 "  failed %" PRIu64
+                   "  %.0f headers/s",
+                   el, st->listed, st->dumped, st->failed, p->rate);
         p->line_drawn = true;
     } else {
         td_say_raw(p->out,
-                "tiff-dumper: %s listed %" PRIu64 ", dumped %" PRIu64 ", failed %" PRIu64
-                ", skipped %" PRIu64 ", %.0f headers/s",
-                el, st->listed, st->dumped, st->failed, st->skipped, p->rate);
+                   "tiff-dumper: %s listed %" PRIu64 ", dumped %" PRIu64 ", failed %" PRIu64
+                   ", skipped %" PRIu64 ", %.0f headers/s",
+                   el, st->listed, st->dumped, st->failed, st->skipped, p->rate);
         /* in logs of long runs, a store that pushes back is worth seeing before the end */
         if (st->retries)
             td_say_raw(p->out, ", %" PRIu64 " retries (%" PRIu64 " throttled)", st->retries,
@@ -94,14 +94,15 @@ void td_progress_end(td_progress *p, const td_stats *st, const char *out_dir, in
     char el[32];
     clock_text(st->elapsed_s, el, sizeof el);
     td_say_raw(p->out,
-            "tiff-dumper: %s %" PRIu64 " headers dumped, %" PRIu64 " failed, %" PRIu64
-            " skipped (%" PRIu64 " listed) in %s (%.3f s, %.0f headers/s), %" PRIu64
-            " requests, %" PRIu64 " bytes fetched",
-            rc == 0 ? "done:" : "stopped:", st->dumped, st->failed, st->skipped, st->listed,
-            el, st->elapsed_s, st->elapsed_s > 0 ? (double)st->dumped / st->elapsed_s : 0.0,
-            st->requests, st->bytes_fetched);
+               "tiff-dumper: %s %" PRIu64 " headers dumped, %" PRIu64 " failed, %" PRIu64
+               " skipped (%" PRIu64 " listed) in %s (%.3f s, %.0f headers/s), %" PRIu64
+               " requests, %" PRIu64 " bytes fetched",
+               rc == 0 ? "done:" : "stopped:", st->dumped, st->failed, st->skipped, st->listed,
+               el, st->elapsed_s, st->elapsed_s > 0 ? (double)st->dumped / st->elapsed_s : 0.0,
+               st->requests, st->bytes_fetched);
     if (st->retries)
-        td_say_raw(p->out, ", %" PRIu64 " retries (%" PRIu64 " throttled, concurrency down to %u)",
+        td_say_raw(p->out,
+                   ", %" PRIu64 " retries (%" PRIu64 " throttled, concurrency down to %u)",
                    st->retries, st->throttled, st->lowest_concurrency);
     td_say(p->out, " -> %s\n", out_dir);
 }
