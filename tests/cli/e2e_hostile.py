@@ -128,6 +128,16 @@ def test_secrets(exe, tmp, data):
         check(b"***" in p.stdout, f"{args}: {p.stdout!r}")
         no_secret(" ".join(args[:2]), ["HttpPw1", "InfoSig"], p.stdout, p.stderr)
 
+    # an Azure Blob SAS URL as store.name (a documented form): --check, and a store that
+    # refuses it (an invalid container name) quotes it redacted
+    for cont, code in (("cont", 0), ("BAD_C", 2)):
+        cfg = config(os.path.join(tmp, "az.yaml"),
+                     f"https://acct.blob.core.windows.net/{cont}?sv=2022-11-02&sp=rl&sig=AzSaS1")
+        p = run(exe, "headers", "--check", cfg)
+        check(p.returncode == code and b"sig=***" in p.stdout + p.stderr,
+              f"azure SAS --check: {p.returncode} {p.stdout!r} {p.stderr!r}")
+        no_secret("azure SAS --check", ["AzSaS1"], p.stdout, p.stderr)
+
     # (c) an S3 endpoint with user:pw@ is refused without echoing the password
     s3 = config(os.path.join(tmp, "s3.yaml"), "s3://bucket",
                 extra="  obstore_config:\n    endpoint: http://euser:EndpointPw@127.0.0.1:9\n"
