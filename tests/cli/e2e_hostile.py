@@ -145,6 +145,14 @@ def test_secrets(exe, tmp, data):
     p = run(exe, "headers", "--check", s3)
     check(p.returncode == 2 and b"endpoint" in p.stderr, f"s3 endpoint: {p.stderr!r}")
     no_secret("s3 endpoint", ["EndpointPw"], p.stdout, p.stderr)
+    # the same endpoint from the environment
+    env = dict(os.environ, AWS_ENDPOINT_URL="http://envuser:EnvPw77@127.0.0.1:9",
+               AWS_ALLOW_HTTP="true")
+    s3env = config(os.path.join(tmp, "s3env.yaml"), "s3://bucket",
+                   extra="  obstore_config:\n    skip_signature: true\n")
+    p = run(exe, "headers", "--check", s3env, env=env)
+    check(p.returncode == 2 and b"endpoint" in p.stderr, f"s3 env endpoint: {p.stderr!r}")
+    no_secret("s3 env endpoint", ["EnvPw77"], p.stdout, p.stderr)
     p = run(exe, "info", "-o", "endpoint=http://euser:EndpointPw@127.0.0.1:9", "-o",
             "allow_http=true", "s3://bucket/k.tif")
     no_secret("info s3 endpoint", ["EndpointPw"], p.stdout, p.stderr)
