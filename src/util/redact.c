@@ -45,10 +45,10 @@ static bool name_char(char c) {
 
 /* The length of the userinfo (up to and including '@') of the authority at s[0..n), or 0.
  * The authority ends at '/', '?', '#' or the end of the URL; its last '@' ends the userinfo.
- * A password holding an unescaped '/' would end the authority early ("user:pa/ss@host"):
- * when what precedes that '/' is not host[:port] (a ':' followed by a non-digit) an '@'
- * a little further on still ends the userinfo. That look is bounded (64 bytes past the
- * '/'), which keeps the whole pass linear with a small constant. */
+ * A password holding an unescaped '/', '?' or '#' would end the authority early
+ * ("user:pa/ss@host"): when what precedes it is not host[:port] (a ':' followed by a
+ * non-digit) an '@' a little further on still ends the userinfo. That look is bounded (64
+ * bytes), which keeps the whole pass linear with a small constant. */
 static size_t userinfo_len(const char *s, size_t n) {
     size_t end = 0, at = 0;
     bool has_at = false, colon_nondigit = false, colon = false;
@@ -65,15 +65,16 @@ static size_t userinfo_len(const char *s, size_t n) {
     }
     if (has_at)
         return at + 1;
-    if (!colon_nondigit || end >= n || s[end] != '/')
+    if (!colon_nondigit || end >= n || (s[end] != '/' && s[end] != '?' && s[end] != '#'))
         return 0;
-    for (size_t i = end; i < n && i < end + 64; i++) {
+    size_t last = 0; /* the last '@' before the path of what then is the host */
+    for (size_t i = end; i < n && i < end + 64 && !text_end(s[i]); i++) {
         if (s[i] == '@')
-            return i + 1;
-        if (s[i] == '?' || s[i] == '#' || text_end(s[i]))
+            last = i + 1;
+        else if (last && (s[i] == '/' || s[i] == '?' || s[i] == '#'))
             break;
     }
-    return 0;
+    return last;
 }
 
 void ut_redact_url(ut_buf *out, const char *s, size_t n) {

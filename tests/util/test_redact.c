@@ -33,6 +33,9 @@ static void test_redact(void) {
     RED("s3://AKIA:secret@bucket/k", "s3://***@bucket/k");
     /* an unescaped '/' in the password still ends at the '@' */
     RED("http://user:pa/ss@host/p", "http://***@host/p");
+    RED("http://user:p?ss@host/p", "http://***@host/p");
+    RED("http://user:p#s@ss@host/p", "http://***@host/p");
+    RED("http://host:8080/a?b@c", "http://host:8080/a?b@c");
     /* no userinfo: untouched, '@' in the path is not userinfo */
     RED("http://host:8080/a@b/c", "http://host:8080/a@b/c");
     RED("http://[::1]:9000/x", "http://[::1]:9000/x");
