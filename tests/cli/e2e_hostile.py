@@ -202,7 +202,25 @@ def test_escapes(exe, tmp):
           f"escaped name: {p.stderr!r}")
 
 
+def test_file_too_large(exe, tmp, data):
+    """Without root: RLIMIT_FSIZE (ulimit -f) with SIGXFSZ ignored makes writes fail with
+    EFBIG, the same path as a full disk; the message must name it."""
+    import resource
+    import signal
+
+    def limit():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1024, 1024))
+
+    cfg = config(os.path.join(tmp, "fsz.yaml"), data)
+    p = run(exe, "headers", cfg, os.path.join(tmp, "out_fsz"), preexec_fn=limit)
+    check(p.returncode == 3, f"file too large: exit {p.returncode}: {p.stderr!r}")
+    check(b"File too large" in p.stderr, f"file too large message: {p.stderr!r}")
+    check(b"byte sink" not in p.stderr, f"file too large message: {p.stderr!r}")
+
+
 def test_disk_full(exe, tmp, data):
+    test_file_too_large(exe, tmp, data)
     mnt = os.path.join(tmp, "full")
     os.makedirs(mnt)
     m = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", mnt],
