@@ -301,20 +301,10 @@ static void json_str_redacted(FILE *f, const char *s) {
 }
 
 static void json_str(FILE *f, const char *s) {
-    fputc('"', f);
-    for (const unsigned char *c = (const unsigned char *)s; c && *c; c++) {
-        if (*c == '"' || *c == '\\')
-            fprintf(f, "\\%c", *c);
-        else if (*c == '\n')
-            fputs("\\n", f);
-        else if (*c == '\t')
-            fputs("\\t", f);
-        else if (*c < 0x20)
-            fprintf(f, "\\u%04x", *c);
-        else
-            fputc(*c, f);
-    }
-    fputc('"', f);
+    ut_buf b = {0};
+    ut_json_escape(&b, s ? s : "", s ? strlen(s) : 0);
+    fputs(b.bad ? "null" : ut_buf_str(&b), f);
+    ut_buf_free(&b);
 }
 
 int td_output_success(const char *out_dir, const td_output_summary *sm, char *err, size_t errlen) {
