@@ -99,7 +99,7 @@ static void test_redact(void) {
             t[k] = best;
             free(big);
         }
-        CHECK(t[1] < 5.0 && t[1] < 8 * t[0] + 0.01, "unit '%s': 256 KiB %.3f s, 1 MiB %.3f s",
+        CHECK(t[1] < 5.0 && t[1] < 8 * t[0] + 0.1, /* slack: a busy machine */ "unit '%s': 256 KiB %.3f s, 1 MiB %.3f s",
               units[u], t[0], t[1]);
     }
 }
