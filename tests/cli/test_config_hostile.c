@@ -41,7 +41,7 @@ static void bomb(const char *label, char *y, const char *want) {
     double dt;
     int rc = load(&c, y, err, sizeof err, &dt);
     CHECK(rc == -1 && strstr(err, want), "%s: rc %d, message '%s'", label, rc, err);
-    CHECK(dt < 0.5, "%s: %.3f s", label, dt);
+    CHECK(dt < 1.0, "%s: %.3f s", label, dt); /* minutes before */
     td_config_free(&c);
     free(y);
 }
@@ -108,7 +108,7 @@ static void test_masking_linear(void) {
         double dt;
         int rc = load(&c, y, err, sizeof err, &dt);
         CHECK(rc == 0, "case %zu: %s", i, err);
-        CHECK(dt < 1.0, "case %zu: %.3f s", i, dt);
+        CHECK(dt < 2.0, "case %zu: %.3f s", i, dt); /* about 30 s before */
         if (rc == 0) {
             CHECK(!strstr(c.source_text, "abcd") && !strstr(c.source_text, "abcdefgh"),
                   "case %zu: a secret is left", i);
