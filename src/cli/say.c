@@ -1,10 +1,13 @@
 /* say.c - redacted, escaped, EPIPE-tolerant output for people (see say.h). */
 #include "say.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -16,6 +19,24 @@ static bool *broken_flag(FILE *f) { return f == stdout ? &broken_out : &broken_e
 bool td_say_broken(FILE *f) { return *broken_flag(f); }
 
 void td_say_init(void) {
+    /* A standard descriptor closed by the caller (`2>&-`, a daemon's closed stdout) would be
+     * the number the next open() returns: a part file or one of libuv's own descriptors
+     * would become "stderr", messages would land in a Parquet file, and libuv aborts when it
+     * closes a descriptor <= 2. Each closed one is held by /dev/null instead, before
+     * anything else is opened. */
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
+            continue;
+        int nfd = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+        if (nfd >= 0 && nfd != fd) { /* a lower one was closed too and got it: move it */
+            dup2(nfd, fd);
+            close(nfd);
+        }
+        if (fd == 1)
+            broken_out = true;
+        else if (fd == 2)
+            broken_err = true;
+    }
     /* The default action of SIGPIPE kills the process in the middle of a dump (exit 141,
      * temporary part files left behind) when `| head` or a log reader goes away; ignored,
      * the write fails with EPIPE and the run goes on. */

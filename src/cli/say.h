@@ -16,7 +16,9 @@
 #include <stddef.h>
 #include <stdio.h>
 
-/* Once, first thing in main: ignore SIGPIPE (a broken pipe becomes EPIPE on write). */
+/* Once, first thing in main: ignore SIGPIPE (a broken pipe becomes EPIPE on write), and
+ * hold a closed standard descriptor (0, 1, 2) with /dev/null so that no file the run opens
+ * takes its number. */
 void td_say_init(void);
 
 #if defined(__GNUC__)

@@ -187,6 +187,31 @@ def test_sigpipe(exe, tmp, data):
     check(os.path.exists(os.path.join(out + "2", "_SUCCESS")), "closed stderr: no _SUCCESS")
 
 
+def test_closed_fds(exe, tmp, data):
+    """A standard descriptor closed by the caller (`2>&-`): libuv aborted (its descriptor
+    took number 2), and a part file could have become "stderr"."""
+    with open(os.path.join(data, "bad.tif"), "wb") as f:
+        f.write(b"II*\x00\xff\xff\xff\x7f")
+    cfg = config(os.path.join(tmp, "fd.yaml"), data)
+    try:
+        for i, redir in enumerate(("1>&-", "2>&-", "0<&-", "0<&- 1>&- 2>&-")):
+            out = os.path.join(tmp, f"out_fd{i}")
+            p = subprocess.run(["/bin/bash", "-c", f"'{exe}' headers '{cfg}' '{out}' --loud {redir}"],
+                               capture_output=True, timeout=60)
+            check(p.returncode == 1, f"{redir}: exit {p.returncode}: {p.stderr[-300:]!r}")
+            check(os.path.exists(os.path.join(out, "_SUCCESS")), f"{redir}: no _SUCCESS")
+            for part in glob.glob(os.path.join(out, "**", "part-*.parquet"), recursive=True):
+                b = open(part, "rb").read()
+                check(b[:4] == b"PAR1" and b[-4:] == b"PAR1" and b"tiff-dumper:" not in b,
+                      f"{redir}: {part} is not a clean Parquet file")
+            p = subprocess.run(["/bin/bash", "-c",
+                                f"'{exe}' info '{os.path.join(data, 'good.tif')}' {redir}"],
+                               capture_output=True, timeout=60)
+            check(p.returncode == 0, f"info {redir}: exit {p.returncode}")
+    finally:
+        os.unlink(os.path.join(data, "bad.tif"))
+
+
 def test_escapes(exe, tmp):
     d = os.path.join(tmp, "esc")
     os.makedirs(d)
@@ -282,6 +307,7 @@ def main():
             f.write(tiff_bytes())
         for name, fn in (("secrets", lambda: test_secrets(exe, tmp, data)),
                          ("sigpipe", lambda: test_sigpipe(exe, tmp, data)),
+                         ("closed_fds", lambda: test_closed_fds(exe, tmp, data)),
                          ("escapes", lambda: test_escapes(exe, tmp)),
                          ("disk_full", lambda: test_disk_full(exe, tmp, data)),
                          ("fifo", lambda: test_fifo(exe, tmp, data)),
