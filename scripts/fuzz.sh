@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-20}
 shift || true
-corpus_dir=${TD_CORPUS_DIR:-$(cd .. && pwd)/shared/corpus}
+corpus_dir=${TD_CORPUS_DIR:-$(pwd)/tests/corpus}
 bdir=${TD_FUZZ_BUILD:-build/fuzz}
 jobs=$(nproc 2>/dev/null || echo 2)
 targets=${TD_FUZZ_TARGETS:-fuzz_tiff fuzz_config fuzz_keylist fuzz_inventory}
@@ -19,7 +19,7 @@ targets=${TD_FUZZ_TARGETS:-fuzz_tiff fuzz_config fuzz_keylist fuzz_inventory}
 # The whole tree is configured (the config target links the pipeline library), but only
 # the fuzz targets and what they link are built.
 # shellcheck disable=SC2086
-CC=clang cmake -S . -B "$bdir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTD_FUZZ=ON \
+CC=clang cmake -S . -B "$bdir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTD_FUZZ=ON -DTD_WERROR=ON \
   -DTD_TESTS=OFF -DTD_BENCH=OFF -DTD_ONLY="" -DTD_CORPUS_DIR="$corpus_dir" >/dev/null
 # shellcheck disable=SC2086
 cmake --build "$bdir" -j "$jobs" --target $targets

@@ -3,9 +3,8 @@
 #include <string.h>
 
 #include "cmd_headers.h"
-#if TD_HAVE_INFO
 #include "cmd_info.h"
-#endif
+#include "say.h"
 
 #ifndef TD_VERSION
 #define TD_VERSION "0.0.0"
@@ -32,6 +31,7 @@ static void usage(FILE *out) {
 }
 
 int main(int argc, char **argv) {
+    td_say_init();
     if (argc < 2) {
         usage(stderr);
         return 2;
@@ -47,15 +47,9 @@ int main(int argc, char **argv) {
     }
     if (strcmp(cmd, "headers") == 0)
         return td_cmd_headers(argc - 1, argv + 1);
-    if (strcmp(cmd, "info") == 0) {
-#if TD_HAVE_INFO
+    if (strcmp(cmd, "info") == 0)
         return td_cmd_info(argc - 1, argv + 1);
-#else
-        fprintf(stderr, "tiff-dumper: 'info' is not built in this version\n");
-        return 2;
-#endif
-    }
-    fprintf(stderr, "tiff-dumper: unknown command '%s'\n", cmd);
+    td_say(stderr, "tiff-dumper: unknown command '%s'\n", cmd);
     usage(stderr);
     return 2;
 }

@@ -24,11 +24,10 @@ import subprocess
 import sys
 import time
 
+from tdtest import e2e_lib as L
+from tdtest.make_keys import pick_sources
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(HERE, "..", "cli"))
-import e2e_lib as L  # noqa: E402
-from make_keys import pick_sources  # noqa: E402
 
 N_KEYS = 3000
 MISSING_EVERY = 20  # one key in 20 does not exist: error rows
