@@ -236,3 +236,161 @@ int remote_list_begin(bool closing, store_list_req *req, bool page_in_flight) {
                            "a page of this listing is already in flight");
     return 0;
 }
+
+/* ---- lifecycle ---- */
+
+void remote_store_init(remote_store *rs, const store_vtable *vt, const remote_ops *ops,
+                       uv_loop_t *loop) {
+    rs->base.vt = vt;
+    rs->base.loop = loop;
+    rs->ops = ops;
+}
+
+int remote_store_engine(remote_store *rs, const store_options *opts, const char *user_agent,
+                        const char *what, char *err, size_t errlen) {
+    int rc = remote_engine_new(&rs->net, rs->base.loop, opts, user_agent, what, err, errlen);
+    rs->base.net = rs->net;
+    return rc;
+}
+
+void remote_store_discard(remote_store *rs) {
+    if (rs->net)
+        net_engine_free(rs->net);
+    rs->net = rs->base.net = NULL;
+    rs->ops->destroy(rs);
+}
+
+void remote_hold(remote_store *rs) { rs->in_flight++; }
+
+void remote_release(remote_store *rs) {
+    /* !net: close has got past freeing the engine, so no engine callback can come */
+    if (--rs->in_flight == 0 && rs->closing && !rs->net)
+        rs->ops->destroy(rs);
+}
+
+void remote_close(store *s) {
+    remote_store *rs = (remote_store *)s;
+    if (rs->closing)
+        return;
+    rs->closing = true;
+    remote_hold(rs); /* the callbacks run below may not free the store under us */
+    if (rs->ops->cancel)
+        rs->ops->cancel(rs);
+    /* the engine cancels everything itself (callbacks now, or later when closed from
+     * inside one of its callbacks: the holds keep the store until then) */
+    net_engine *net = rs->net;
+    rs->net = rs->base.net = NULL;
+    if (net)
+        net_engine_free(net);
+    if (rs->ops->closed)
+        rs->ops->closed(rs);
+    remote_release(rs);
+}
+
+/* ---- reads ---- */
+
+void remote_read_init(remote_read *rd, remote_store *rs, store_get_req *req, const char *url,
+                      net_prepare_cb prepare) {
+    rd->rs = rs;
+    rd->req = req;
+    remote_get_init(&rd->nr, url, req, prepare, remote_read_done, rd);
+}
+
+int remote_read_start(remote_read *rd) {
+    remote_store *rs = rd->rs;
+    store_get_req *req = rd->req;
+    req->priv = rd;
+    remote_hold(rs);
+    int rc;
+    if (rs->ops->read_submit) {
+        rc = rs->ops->read_submit(rd);
+    } else {
+        rc = net_start(rs->net, &rd->nr);
+        if (rc != 0)
+            rc = store__fail(req->errmsg, sizeof req->errmsg,
+                             rc == NET_E_NOMEM ? STORE_E_NOMEM : STORE_E_NETWORK,
+                             "%s: could not start request: %s", rs->base.url, net_strerror(rc));
+    }
+    if (rc != 0) {
+        req->priv = NULL;
+        remote_release(rs); /* the store is open (closing refuses reads): not the last */
+    }
+    return rc;
+}
+
+void remote_read_finish(remote_read *rd, int status) {
+    remote_store *rs = rd->rs;
+    store_get_req *req = rd->req;
+    rs->ops->read_free(rd);
+    req->priv = NULL;
+    req->cb(req, status); /* may close the store: the hold keeps it until the release */
+    remote_release(rs);
+}
+
+void remote_read_done(net_request *nr, int net_status) {
+    remote_read *rd = nr->data;
+    remote_get_result(rd->req, nr);
+    remote_read_finish(rd, rd->rs->ops->read_done(rd, net_status));
+}
+
+/* ---- listing cursors ---- */
+
+int remote_page_start(remote_cursor *c, int (*submit)(remote_cursor *c)) {
+    remote_store *rs = c->rs;
+    c->in_flight = true;
+    remote_hold(rs);
+    int rc = submit ? submit(c) : net_start(rs->net, c->nr);
+    if (rc != 0) {
+        c->in_flight = false;
+        remote_release(rs);
+    }
+    return rc;
+}
+
+bool remote_page_landed(remote_cursor *c) {
+    remote_store *rs = c->rs;
+    c->in_flight = false;
+    if (!c->abandoned)
+        return true;
+    rs->ops->cursor_free(c);
+    remote_release(rs);
+    return false;
+}
+
+void remote_page_deliver(remote_cursor *c, int status, const store_entry *ents, size_t n,
+                         bool done) {
+    remote_store *rs = c->rs;
+    store_list_req *req = c->req;
+    c->in_cb = true;
+    req->cb(req, status, ents, n, NULL, 0, done);
+    c->in_cb = false;
+    if (done || c->free_pending) {
+        if (req->priv == c)
+            req->priv = NULL;
+        rs->ops->cursor_free(c);
+    }
+    remote_release(rs);
+}
+
+void remote_list_free(store *s, store_list_req *req) {
+    remote_store *rs = (remote_store *)s;
+    remote_cursor *c = req->priv;
+    req->priv = NULL;
+    if (!c)
+        return;
+    if (c->in_cb) {
+        c->free_pending = true; /* remote_page_deliver frees it when the callback returns */
+        return;
+    }
+    if (c->in_flight) {
+        if (rs->ops->cursor_unqueue && rs->ops->cursor_unqueue(c)) {
+            rs->ops->cursor_free(c); /* never reached the engine: no callback will come */
+            remote_release(rs);
+            return;
+        }
+        c->abandoned = true;
+        net_cancel(rs->net, c->nr); /* the page's callback frees it */
+        return;
+    }
+    rs->ops->cursor_free(c);
+}

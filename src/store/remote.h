@@ -83,6 +83,106 @@ int remote_http_kind(long http_status);
 /* A failed engine status (not NET_E_HTTP) -> store error kind. */
 int remote_net_kind(int net_status);
 
+/* ---- the store every networked backend embeds: store -> remote_store -> backend ----
+ *
+ * Lifecycle, once for all four: every operation that will call back holds the store
+ * (remote_hold when it starts, remote_release after its callback ran), and so does
+ * remote_close while it runs. remote_close cancels what is in flight, each callback running
+ * once with STORE_E_CANCELED: first what waits outside the engine (the backend's cancel
+ * hook: requests waiting for credentials, listing walks), then the engine's transfers. The
+ * backend's destroy hook runs when the last hold goes after close, so a callback may close
+ * the store and the store outlives the callbacks still to come. */
+typedef struct remote_store remote_store;
+typedef struct remote_read remote_read;
+typedef struct remote_cursor remote_cursor;
+
+typedef struct remote_ops {
+    /* At close, before the engine is freed: finish what waits outside the engine with
+     * STORE_E_CANCELED. NULL: nothing waits. */
+    void (*cancel)(remote_store *rs);
+    /* At close, after the engine is freed (its callbacks ran or will run): finish what
+     * the backend still holds. NULL: nothing. */
+    void (*closed)(remote_store *rs);
+    /* Frees the backend's own fields and the struct (base.url included). */
+    void (*destroy)(remote_store *rs);
+    /* Reads (remote_read_*): submits rd->nr, or queues it behind credentials; a store
+     * code (message in rd->req->errmsg) when it cannot. NULL: straight to the engine. */
+    int (*read_submit)(remote_read *rd);
+    /* A read's transfer finished: the store code, with the message in rd->req->errmsg
+     * and rd->req->got on success (remote_get_result already ran). */
+    int (*read_done)(remote_read *rd, int net_status);
+    /* Frees a finished read op. */
+    void (*read_free)(remote_read *rd);
+    /* Listing cursors (remote_cursor): frees one; and, optional, takes a page that waits
+     * outside the engine back out of its queue (true if it was there). */
+    void (*cursor_free)(remote_cursor *c);
+    bool (*cursor_unqueue)(remote_cursor *c);
+} remote_ops;
+
+struct remote_store {
+    store base;            /* first: a remote_store is a store */
+    const remote_ops *ops;
+    net_engine *net;       /* the engine; NULL once remote_close freed it */
+    unsigned in_flight;    /* holds: operations that will call back, plus close's own */
+    bool closing;
+};
+
+/* Fills the parts every backend sets; the rest of *rs is zero. */
+void remote_store_init(remote_store *rs, const store_vtable *vt, const remote_ops *ops,
+                       uv_loop_t *loop);
+/* remote_engine_new for rs (also its base.net, for store_get_stats). */
+int remote_store_engine(remote_store *rs, const store_options *opts, const char *user_agent,
+                        const char *what, char *err, size_t errlen);
+/* An open that failed: frees the engine, if made, and calls destroy. */
+void remote_store_discard(remote_store *rs);
+void remote_hold(remote_store *rs);
+/* Drops a hold; the last one after close destroys the store. */
+void remote_release(remote_store *rs);
+/* The close of every networked backend (its vtable entry). A second call does nothing. */
+void remote_close(store *s);
+
+/* ---- ranged reads: one op and one path ---- */
+struct remote_read {
+    net_request nr;        /* nr.data is the remote_read; first, so a backend op that
+                              embeds remote_read first is its own net data */
+    remote_store *rs;
+    store_get_req *req;
+};
+/* Sets rd up to GET url (remote_get_init) for req, with remote_read_done as the engine
+ * callback and rd as its data. */
+void remote_read_init(remote_read *rd, remote_store *rs, store_get_req *req, const char *url,
+                      net_prepare_cb prepare);
+/* Holds the store and submits (ops->read_submit, else the engine, whose refusal reads
+ * "<store url>: could not start request: <why>"). Non-zero: a store code, nothing held,
+ * and the caller still owns rd. */
+int remote_read_start(remote_read *rd);
+/* The engine callback of reads: remote_get_result, ops->read_done, then
+ * remote_read_finish. */
+void remote_read_done(net_request *nr, int net_status);
+/* Ends a read with status (its message already in req->errmsg): frees the op, runs the
+ * caller's callback once, releases the store. */
+void remote_read_finish(remote_read *rd, int status);
+
+/* ---- listing cursors of one page request at a time (Azure, GCS) ---- */
+struct remote_cursor {
+    remote_store *rs;
+    store_list_req *req;
+    net_request *nr;       /* the page request */
+    bool in_flight, in_cb, abandoned, free_pending;
+};
+/* Holds the store and submits the page (submit: the backend's way, returning a store code,
+ * NULL = the engine; a refusal is returned, nothing held). */
+int remote_page_start(remote_cursor *c, int (*submit)(remote_cursor *c));
+/* First thing in a page's done callback: false when the listing was dropped meanwhile
+ * (the cursor is freed and the store released: return at once). */
+bool remote_page_landed(remote_cursor *c);
+/* Last thing: hands the page to the caller, frees the cursor when done or dropped from
+ * inside the callback, and releases the store. */
+void remote_page_deliver(remote_cursor *c, int status, const store_entry *ents, size_t n,
+                         bool done);
+/* store_list_free of cursor backends (their vtable entry). */
+void remote_list_free(store *s, store_list_req *req);
+
 /* ---- starting a request: the checks every networked backend makes ---- */
 
 /* Before a read: clears what req reports; STORE_E_CANCELED once the store is closing;
