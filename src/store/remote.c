@@ -105,22 +105,34 @@ int remote_options_parse(const remote_backend *be, const store_options *opts,
     return 0;
 }
 
-int remote_engine_new(net_engine **out, uv_loop_t *loop, const store_options *opts,
-                      const char *user_agent, const char *what, char *err, size_t errlen) {
+void remote_net_options(net_options *no, const store_options *opts, const char *user_agent) {
     static const store_options defaults = STORE_OPTIONS_INIT;
     if (!opts)
         opts = &defaults;
-    net_options no = NET_OPTIONS_INIT;
     /* zero means "not set": the store default */
 #define PICK(f) (opts->f ? opts->f : defaults.f)
-    no.max_in_flight = PICK(max_in_flight);
-    no.connect_timeout_ms = PICK(connect_timeout_ms);
-    no.request_timeout_ms = PICK(request_timeout_ms);
-    no.max_attempts = PICK(max_attempts);
-    no.retry_max_ms = PICK(retry_max_ms);
+    *no = (net_options){
+        .max_in_flight = PICK(max_in_flight),
+        .max_host_connections = 0, /* = max_in_flight */
+        .connect_timeout_ms = PICK(connect_timeout_ms),
+        .request_timeout_ms = PICK(request_timeout_ms),
+        .low_speed_time_ms = 30000, /* a transfer stalled this long is retried */
+        .max_attempts = PICK(max_attempts),
+        .retry_base_ms = 100, /* backoff: random(0, min(20 s, 100 ms * 2^attempt)) */
+        .retry_cap_ms = 20000,
+        .retry_max_ms = PICK(retry_max_ms),
+        .ca_bundle = opts->ca_bundle,
+        .user_agent = user_agent && *user_agent ? user_agent : "tiff-dumper/" TD_VERSION,
+        .adaptive = true, /* halve concurrency on throttling, down to 2 at once */
+        .adaptive_floor = 2,
+    };
 #undef PICK
-    no.ca_bundle = opts->ca_bundle;
-    no.user_agent = user_agent && *user_agent ? user_agent : "tiff-dumper/" TD_VERSION;
+}
+
+int remote_engine_new(net_engine **out, uv_loop_t *loop, const store_options *opts,
+                      const char *user_agent, const char *what, char *err, size_t errlen) {
+    net_options no;
+    remote_net_options(&no, opts, user_agent);
     char nerr[200] = "";
     *out = NULL;
     if (net_engine_new(out, loop, &no, nerr, sizeof nerr) != 0) {
@@ -334,6 +346,37 @@ void remote_read_done(net_request *nr, int net_status) {
 }
 
 /* ---- listing cursors ---- */
+
+int remote_cursor_begin(remote_store *rs, store_list_req *req, size_t size,
+                        remote_cursor **out, bool *fresh) {
+    remote_cursor *c = req->priv;
+    *out = NULL;
+    *fresh = false;
+    int rc = remote_list_begin(rs->closing, req, c && (c->in_flight || c->free_pending));
+    if (rc)
+        return rc;
+    if (!c) {
+        c = calloc(1, size);
+        if (!c)
+            return STORE_E_NOMEM;
+        c->rs = rs;
+        c->req = req;
+        *fresh = true;
+    }
+    *out = c;
+    return 0;
+}
+
+void remote_page_init(net_request *nr, const char *url, net_body_cb on_body,
+                      net_prepare_cb prepare, net_done_cb cb, void *data) {
+    memset(nr, 0, sizeof *nr);
+    nr->method = "GET";
+    nr->url = url;
+    nr->on_body = on_body;
+    nr->prepare = prepare;
+    nr->cb = cb;
+    nr->data = data;
+}
 
 int remote_page_start(remote_cursor *c, int (*submit)(remote_cursor *c)) {
     remote_store *rs = c->rs;

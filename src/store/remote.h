@@ -66,9 +66,12 @@ bool remote_bool(const char *v);
 /* Index of the option named key (or one of its aliases), or -1. */
 int remote_option_find(const remote_backend *be, const char *key);
 
-/* A network engine set up from the store options: a zero field takes its default
- * (STORE_DEFAULT_*), user_agent NULL means "tiff-dumper/VERSION". On failure writes
- * "what: reason" into err and returns STORE_E_CONFIG. */
+/* The engine's options for a store, every field: the five the user controls from opts (a
+ * zero field, or opts NULL: STORE_DEFAULT_*), the store's retry and stall tuning for the
+ * rest (the engine has no defaults), user_agent NULL means "tiff-dumper/VERSION". */
+void remote_net_options(net_options *no, const store_options *opts, const char *user_agent);
+/* A network engine set up with remote_net_options. On failure writes "what: reason" into
+ * err and returns STORE_E_CONFIG. */
 int remote_engine_new(net_engine **out, uv_loop_t *loop, const store_options *opts,
                       const char *user_agent, const char *what, char *err, size_t errlen);
 
@@ -170,6 +173,15 @@ struct remote_cursor {
     net_request *nr;       /* the page request */
     bool in_flight, in_cb, abandoned, free_pending;
 };
+/* The start of a cursor backend's store_list_next: remote_list_begin's checks, then the
+ * listing's cursor (req->priv), or a new zeroed one of size bytes (rs and req set, *fresh:
+ * the backend fills in the rest and sets req->priv). Non-zero: a store code, message in
+ * req->errmsg. */
+int remote_cursor_begin(remote_store *rs, store_list_req *req, size_t size,
+                        remote_cursor **out, bool *fresh);
+/* Sets a page request up: a GET of url whose body streams to on_body. */
+void remote_page_init(net_request *nr, const char *url, net_body_cb on_body,
+                      net_prepare_cb prepare, net_done_cb cb, void *data);
 /* Holds the store and submits the page (submit: the backend's way, returning a store code,
  * NULL = the engine; a refusal is returned, nothing held). */
 int remote_page_start(remote_cursor *c, int (*submit)(remote_cursor *c));

@@ -314,17 +314,13 @@ static void list_done(net_request *nr, int status) {
 
 static int az_list_next(store *s, store_list_req *req) {
     az_store *st = (az_store *)s;
-    az_cursor *c = req->priv;
-    int brc = remote_list_begin(st->rs.closing, req,
-                                c && (c->rc.in_flight || c->rc.free_pending));
+    remote_cursor *rc0;
+    bool fresh;
+    int brc = remote_cursor_begin(&st->rs, req, sizeof(az_cursor), &rc0, &fresh);
     if (brc)
         return brc;
-    if (!c) {
-        c = calloc(1, sizeof *c);
-        if (!c)
-            return STORE_E_NOMEM;
-        c->rc.rs = &st->rs;
-        c->rc.req = req;
+    az_cursor *c = (az_cursor *)rc0;
+    if (fresh) {
         c->rc.nr = &c->op.rd.nr;
         c->op.rd.rs = &st->rs;
         c->op.cur = c;
@@ -360,13 +356,7 @@ static int az_list_next(store *s, store_list_req *req) {
     if (build_target(op, NULL, 0) != 0)
         return store__fail(req->errmsg, sizeof req->errmsg, STORE_E_CONFIG,
                            "listing %s: request URL too long", st->rs.base.url);
-    memset(&op->rd.nr, 0, sizeof op->rd.nr);
-    op->rd.nr.method = "GET";
-    op->rd.nr.url = op->url.p;
-    op->rd.nr.on_body = list_body;
-    op->rd.nr.prepare = az_prepare;
-    op->rd.nr.cb = list_done;
-    op->rd.nr.data = op;
+    remote_page_init(&op->rd.nr, op->url.p, list_body, az_prepare, list_done, op);
     int rc = remote_page_start(&c->rc, NULL);
     if (rc != 0) {
         return store__fail(req->errmsg, sizeof req->errmsg, STORE_E_NOMEM,

@@ -392,17 +392,13 @@ static int page_submit(remote_cursor *rc) { return op_submit(&((gcs_cursor *)rc)
 
 static int gcs_list_next(store *s, store_list_req *req) {
     gcs_store *st = (gcs_store *)s;
-    gcs_cursor *c = req->priv;
-    int brc = remote_list_begin(st->rs.closing, req,
-                                c && (c->rc.in_flight || c->rc.free_pending));
+    remote_cursor *rc0;
+    bool fresh;
+    int brc = remote_cursor_begin(&st->rs, req, sizeof(gcs_cursor), &rc0, &fresh);
     if (brc)
         return brc;
-    if (!c) {
-        c = calloc(1, sizeof *c);
-        if (!c)
-            return STORE_E_NOMEM;
-        c->rc.rs = &st->rs;
-        c->rc.req = req;
+    gcs_cursor *c = (gcs_cursor *)rc0;
+    if (fresh) {
         c->rc.nr = &c->op.rd.nr;
         c->op.rd.rs = &st->rs;
         c->op.cur = c;
@@ -437,13 +433,7 @@ static int gcs_list_next(store *s, store_list_req *req) {
                            "listing %s: request URL too long", st->rs.base.url);
     op->body.limit = GCS_MAX_LIST_BODY;
     ut_buf_reset(&op->body);
-    memset(&op->rd.nr, 0, sizeof op->rd.nr);
-    op->rd.nr.method = "GET";
-    op->rd.nr.url = op->url.p;
-    op->rd.nr.on_body = list_body;
-    op->rd.nr.prepare = op_prepare;
-    op->rd.nr.cb = net_done;
-    op->rd.nr.data = op;
+    remote_page_init(&op->rd.nr, op->url.p, list_body, op_prepare, net_done, op);
     int rc = remote_page_start(&c->rc, page_submit);
     if (rc != STORE_OK) {
         return store__fail(req->errmsg, sizeof req->errmsg, rc, "listing %s: %s", st->rs.base.url,
