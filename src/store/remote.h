@@ -1,11 +1,13 @@
 /* remote.h - the core every networked backend (S3, GCS, Azure, HTTP) stands on (internal).
  *
- * Model: curl's Curl_handler tables. A backend declares a `remote_backend`: its option
- * table (name and aliases, environment variables, type, secret flag) and nothing else of
- * the shared machinery; this core parses options with one function, builds the network
- * engine from store_options, and owns the one table from HTTP status to error kind. Each
- * backend keeps what is its own: URL/target building, signing, the list request and its
- * page parser, and the wording of its messages.
+ * Model: curl's Curl_handler tables. A backend declares a `remote_backend` (its option
+ * table: name and aliases, environment variables, type, secret flag) and a `remote_ops`
+ * (its hooks), and embeds a `remote_store` (store -> remote_store -> backend). This core
+ * parses options with one function, builds the network engine from store_options, owns
+ * the lifecycle (holds, one close that cancels what is in flight, deferred free), the read
+ * op and its path, the listing cursor of one-page-at-a-time backends, and the one table
+ * from HTTP status to error kind. Each backend keeps what is its own: URL/target building,
+ * signing, the list request and its page parser, and the wording of its messages.
  *
  * HTTP status -> store error kind (the whole table, the same for every backend):
  *   401 -> auth (credentials missing, invalid or expired)
