@@ -330,6 +330,22 @@ int remote_read_start(remote_read *rd) {
     return rc;
 }
 
+int remote_read_range_answer(remote_read *rd, int net_status, const char *what) {
+    store_get_req *req = rd->req;
+    if (net_status != NET_E_HTTP)
+        return 1;
+    if (rd->nr.http_status == 416) {
+        if (req->offset == 0)
+            req->object_size = 0;
+        req->errmsg[0] = 0;
+        return STORE_OK;
+    }
+    if (rd->nr.http_status == 200 || rd->nr.http_status == 206)
+        return store__fail(req->errmsg, sizeof req->errmsg, STORE_E_PROTOCOL,
+                           "%s: the server ignored the Range header", what);
+    return 1;
+}
+
 void remote_read_finish(remote_read *rd, int status) {
     remote_store *rs = rd->rs;
     store_get_req *req = rd->req;

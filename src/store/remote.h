@@ -164,6 +164,11 @@ int remote_read_start(remote_read *rd);
 /* The engine callback of reads: remote_get_result, ops->read_done, then
  * remote_read_finish. */
 void remote_read_done(net_request *nr, int net_status);
+/* The answers to a Range that Azure and GCS read alike: 416 (the range starts at or past
+ * the end: nothing to read; at offset 0 the object is empty) is STORE_OK; a 200 or 206 the
+ * engine refused (the server ignored Range) is STORE_E_PROTOCOL, "what: the server ignored
+ * the Range header". 1 for any other answer: the backend maps it. */
+int remote_read_range_answer(remote_read *rd, int net_status, const char *what);
 /* Ends a read with status (its message already in req->errmsg): frees the op, runs the
  * caller's callback once, releases the store. */
 void remote_read_finish(remote_read *rd, int status);

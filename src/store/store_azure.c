@@ -385,17 +385,8 @@ static int az_read_done(remote_read *rd, int status) {
             az_list_free(p);
         }
     }
-    if (status == NET_E_HTTP && nr->http_status == 416) {
-        /* the range starts at or past the end: nothing to read (e.g. an empty blob) */
-        if (req->offset == 0)
-            req->object_size = 0;
-        req->errmsg[0] = 0;
-        rc = STORE_OK;
-    } else if (status == NET_E_HTTP && (nr->http_status == 200 || nr->http_status == 206)) {
-        snprintf(req->errmsg, sizeof req->errmsg, "%s: the server ignored the Range header",
-                 what);
-        rc = STORE_E_PROTOCOL;
-    } else {
+    rc = remote_read_range_answer(rd, status, what);
+    if (rc == 1) {
         rc = map_status(status, nr->http_status, code, req->errmsg, sizeof req->errmsg, what,
                         st);
         if (rc == STORE_OK) {

@@ -459,31 +459,23 @@ static int gcs_read_done(remote_read *rd, int status) {
     net_request *nr = &rd->nr;
     char what[200];
     snprintf(what, sizeof what, "reading %s/%.120s", st->rs.base.url, req->key);
-    int rc;
-    if (status <= -1000) {
-        rc = status + 1000;
+    if (status <= -1000) { /* no token: a store code */
         ut_join(req->errmsg, sizeof req->errmsg, what, st->tok_errmsg);
         req->object_size = UINT64_MAX;
-    } else if (status == NET_E_HTTP && nr->http_status == 416) {
-        if (req->offset == 0)
-            req->object_size = 0;
+        return status + 1000;
+    }
+    int rc = remote_read_range_answer(rd, status, what);
+    if (rc != 1)
+        return rc;
+    char gmsg[160] = "", reason[64] = "";
+    if (status == NET_E_HTTP && nr->got > 0 && nr->got <= req->length)
+        gcs_error_parse((const char *)req->buf, (size_t)nr->got, gmsg, sizeof gmsg, reason,
+                        sizeof reason);
+    rc = map_status(st, status, nr->http_status, gmsg, reason, req->errmsg, sizeof req->errmsg,
+                    what);
+    if (rc == STORE_OK) {
         req->errmsg[0] = 0;
-        rc = STORE_OK;
-    } else if (status == NET_E_HTTP && (nr->http_status == 200 || nr->http_status == 206)) {
-        snprintf(req->errmsg, sizeof req->errmsg, "%s: the server ignored the Range header",
-                 what);
-        rc = STORE_E_PROTOCOL;
-    } else {
-        char gmsg[160] = "", reason[64] = "";
-        if (status == NET_E_HTTP && nr->got > 0 && nr->got <= req->length)
-            gcs_error_parse((const char *)req->buf, (size_t)nr->got, gmsg, sizeof gmsg, reason,
-                            sizeof reason);
-        rc = map_status(st, status, nr->http_status, gmsg, reason, req->errmsg,
-                        sizeof req->errmsg, what);
-        if (rc == STORE_OK) {
-            req->errmsg[0] = 0;
-            req->got = nr->got;
-        }
+        req->got = nr->got;
     }
     return rc;
 }
