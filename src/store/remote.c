@@ -129,7 +129,7 @@ void remote_net_options(net_options *no, const store_options *opts, const char *
 #undef PICK
 }
 
-int remote_engine_new(net_engine **out, uv_loop_t *loop, const store_options *opts,
+static int engine_new(net_engine **out, uv_loop_t *loop, const store_options *opts,
                       const char *user_agent, const char *what, char *err, size_t errlen) {
     net_options no;
     remote_net_options(&no, opts, user_agent);
@@ -205,8 +205,8 @@ int remote_net_failure(int net_status, const char *what, const char *endpoint, c
     return kind;
 }
 
-void remote_get_init(net_request *nr, const char *url, store_get_req *req,
-                         net_prepare_cb prepare, net_done_cb cb, void *data) {
+static void get_init(net_request *nr, const char *url, store_get_req *req,
+                     net_prepare_cb prepare, net_done_cb cb, void *data) {
     nr->method = "GET";
     nr->url = url;
     nr->has_range = true;
@@ -219,7 +219,7 @@ void remote_get_init(net_request *nr, const char *url, store_get_req *req,
     nr->data = data;
 }
 
-void remote_get_result(store_get_req *req, const net_request *nr) {
+static void get_result(store_get_req *req, const net_request *nr) {
     req->http_status = (int)nr->http_status;
     req->attempts = nr->attempts;
     req->object_size = nr->total_size;
@@ -260,7 +260,7 @@ void remote_store_init(remote_store *rs, const store_vtable *vt, const remote_op
 
 int remote_store_engine(remote_store *rs, const store_options *opts, const char *user_agent,
                         const char *what, char *err, size_t errlen) {
-    int rc = remote_engine_new(&rs->net, rs->base.loop, opts, user_agent, what, err, errlen);
+    int rc = engine_new(&rs->net, rs->base.loop, opts, user_agent, what, err, errlen);
     rs->base.net = rs->net;
     return rc;
 }
@@ -305,7 +305,7 @@ void remote_read_init(remote_read *rd, remote_store *rs, store_get_req *req, con
                       net_prepare_cb prepare) {
     rd->rs = rs;
     rd->req = req;
-    remote_get_init(&rd->nr, url, req, prepare, remote_read_done, rd);
+    get_init(&rd->nr, url, req, prepare, remote_read_done, rd);
 }
 
 int remote_read_start(remote_read *rd) {
@@ -357,7 +357,7 @@ void remote_read_finish(remote_read *rd, int status) {
 
 void remote_read_done(net_request *nr, int net_status) {
     remote_read *rd = nr->data;
-    remote_get_result(rd->req, nr);
+    get_result(rd->req, nr);
     remote_read_finish(rd, rd->rs->ops->read_done(rd, net_status));
 }
 

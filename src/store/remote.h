@@ -72,10 +72,6 @@ int remote_option_find(const remote_backend *be, const char *key);
  * zero field, or opts NULL: STORE_DEFAULT_*), the store's retry and stall tuning for the
  * rest (the engine has no defaults), user_agent NULL means "tiff-dumper/VERSION". */
 void remote_net_options(net_options *no, const store_options *opts, const char *user_agent);
-/* A network engine set up with remote_net_options. On failure writes "what: reason" into
- * err and returns STORE_E_CONFIG. */
-int remote_engine_new(net_engine **out, uv_loop_t *loop, const store_options *opts,
-                      const char *user_agent, const char *what, char *err, size_t errlen);
 
 /* A transfer that failed without an HTTP status (net_status != NET_E_HTTP; NET_OK gives
  * STORE_OK and no message): its kind, and "what: reason" in msg, naming endpoint (a URL
@@ -114,7 +110,7 @@ typedef struct remote_ops {
      * code (message in rd->req->errmsg) when it cannot. NULL: straight to the engine. */
     int (*read_submit)(remote_read *rd);
     /* A read's transfer finished: the store code, with the message in rd->req->errmsg
-     * and rd->req->got on success (remote_get_result already ran). */
+     * and rd->req->got on success (the engine's account is already in req). */
     int (*read_done)(remote_read *rd, int net_status);
     /* Frees a finished read op. */
     void (*read_free)(remote_read *rd);
@@ -135,7 +131,9 @@ struct remote_store {
 /* Fills the parts every backend sets; the rest of *rs is zero. */
 void remote_store_init(remote_store *rs, const store_vtable *vt, const remote_ops *ops,
                        uv_loop_t *loop);
-/* remote_engine_new for rs (also its base.net, for store_get_stats). */
+/* The store's engine (also its base.net, for store_get_stats), set up with
+ * remote_net_options. On failure writes "what: reason" into err and returns
+ * STORE_E_CONFIG. */
 int remote_store_engine(remote_store *rs, const store_options *opts, const char *user_agent,
                         const char *what, char *err, size_t errlen);
 /* An open that failed: frees the engine, if made, and calls destroy. */
@@ -153,16 +151,19 @@ struct remote_read {
     remote_store *rs;
     store_get_req *req;
 };
-/* Sets rd up to GET url (remote_get_init) for req, with remote_read_done as the engine
- * callback and rd as its data. */
+/* Sets rd up to GET url's bytes [req->offset, req->offset + req->length) straight into
+ * req->buf, with remote_read_done as the engine callback and rd as its data. The engine
+ * stops a server that ignores Range once buf is full, so no backend reads more than asked
+ * (what such a 200 means is the backend's call, in read_done). */
 void remote_read_init(remote_read *rd, remote_store *rs, store_get_req *req, const char *url,
                       net_prepare_cb prepare);
 /* Holds the store and submits (ops->read_submit, else the engine, whose refusal reads
  * "<store url>: could not start request: <why>"). Non-zero: a store code, nothing held,
  * and the caller still owns rd. */
 int remote_read_start(remote_read *rd);
-/* The engine callback of reads: remote_get_result, ops->read_done, then
- * remote_read_finish. */
+/* The engine callback of reads: copies the engine's account into req (http_status,
+ * attempts, object_size; got stays 0, only the backend knows whether buf holds the object
+ * or an error page), then ops->read_done and remote_read_finish. */
 void remote_read_done(net_request *nr, int net_status);
 /* The answers to a Range that Azure and GCS read alike: 416 (the range starts at or past
  * the end: nothing to read; at offset 0 the object is empty) is STORE_OK; a 200 or 206 the
@@ -189,8 +190,8 @@ int remote_cursor_begin(remote_store *rs, store_list_req *req, size_t size,
 /* Sets a page request up: a GET of url whose body streams to on_body. */
 void remote_page_init(net_request *nr, const char *url, net_body_cb on_body,
                       net_prepare_cb prepare, net_done_cb cb, void *data);
-/* Holds the store and submits the page (submit: the backend's way, returning a store code,
- * NULL = the engine; a refusal is returned, nothing held). */
+/* Holds the store and submits the page (submit: the backend's way, returning a store code;
+ * NULL: the engine, whose net code is returned). Non-zero: refused, nothing held. */
 int remote_page_start(remote_cursor *c, int (*submit)(remote_cursor *c));
 /* First thing in a page's done callback: false when the listing was dropped meanwhile
  * (the cursor is freed and the store released: return at once). */
@@ -210,17 +211,6 @@ int remote_get_begin(bool closing, store_get_req *req);
 /* Before a listing page: clears req->errmsg; STORE_E_CANCELED once closing; STORE_E_CONFIG
  * (with a message) without a callback and a page size, or while a page is in flight. */
 int remote_list_begin(bool closing, store_list_req *req, bool page_in_flight);
-
-/* ---- ranged GET through the engine (the engine retries) ---- */
-/* Sets nr up to GET url's bytes [req->offset, req->offset + req->length) straight into
- * req->buf. The engine stops a server that ignores Range once buf is full, so no backend
- * reads more than asked (what such a 200 means is the backend's call, in its done cb). */
-void remote_get_init(net_request *nr, const char *url, store_get_req *req,
-                         net_prepare_cb prepare, net_done_cb cb, void *data);
-
-/* Copies the engine's account of a finished read into req. got is left 0: only the backend
- * knows whether the bytes in buf are the object's or an error page. */
-void remote_get_result(store_get_req *req, const net_request *nr);
 
 /* The option tables of the backends, for store_option_is_secret. */
 extern const remote_backend store_s3_backend, store_azure_backend, store_gcs_backend,
