@@ -650,14 +650,8 @@ static int s3_list_next(store *base, store_list_req *req) {
         free_op(op);
         return STORE_E_NOMEM;
     }
-    net_request *nr = &op->rd.nr;
-    nr->method = "GET";
-    nr->url = op->parts.url.p;
-    nr->on_body = on_list_body;
-    nr->prepare = on_prepare;
-    nr->retry_check = list_retry_check;
-    nr->cb = list_done;
-    nr->data = op;
+    remote_page_init(&op->rd.nr, op->parts.url.p, on_list_body, on_prepare, list_done, op);
+    op->rd.nr.retry_check = list_retry_check;
     remote_hold(&s->rs);
     int rc = start_op(op);
     if (rc != 0) {
