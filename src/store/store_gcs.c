@@ -262,7 +262,13 @@ static int op_prepare(net_request *nr, void *headers) {
 }
 
 static void start_op_net(gcs_op *op) {
-    int rc = net_start(op->rd.rs->net, &op->rd.nr);
+    gcs_store *st = (gcs_store *)op->rd.rs;
+    if (st->rs.closing) { /* a waiter whose turn came after a callback closed the store */
+        snprintf(st->tok_errmsg, sizeof st->tok_errmsg, "canceled");
+        op_finish(op, -1000 + STORE_E_CANCELED);
+        return;
+    }
+    int rc = net_start(st->rs.net, &op->rd.nr);
     if (rc != 0)
         op_finish(op, rc);
 }

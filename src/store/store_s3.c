@@ -690,6 +690,11 @@ static void finish_op(s3_op *op, int status) {
  * then still owns op. */
 static int start_op(s3_op *op) {
     s3_store *s = (s3_store *)op->rd.rs;
+    if (s->rs.closing) { /* a waiter whose turn came after a callback closed the store */
+        char *em = op->rd.req ? op->rd.req->errmsg : op->list->errmsg;
+        snprintf(em, 256, "%s: canceled", s->rs.base.url);
+        return STORE_E_CANCELED;
+    }
     if (s->src && !s->anonymous) {
         bool due = false;
         const s3_creds *cr = s3_credsrc_current(s->src, now_ms(), &due);
