@@ -1076,8 +1076,11 @@ int net_engine_new(net_engine **out, uv_loop_t *loop, const net_options *opts, c
                    size_t errlen) {
     static bool curl_ready;
     *out = NULL;
-    net_options o = NET_OPTIONS_INIT;
-    if (opts) o = *opts;
+    if (!opts) {
+        if (err && errlen) snprintf(err, errlen, "net: no options");
+        return NET_E_CONFIG;
+    }
+    net_options o = *opts;
     if (o.max_in_flight == 0 || o.max_attempts == 0) {
         if (err && errlen) snprintf(err, errlen, "net: max_in_flight and max_attempts must be > 0");
         return NET_E_CONFIG;

@@ -38,6 +38,9 @@ typedef enum {
 const char *net_err_name(int code);
 const char *net_strerror(int code);
 
+/* Every field is the caller's: the engine has no defaults of its own (stores fill these in
+ * remote.c from store_options, whose defaults are STORE_DEFAULT_* in store.h; net stays
+ * below store and does not include it). Zero means what a field says, or "off". */
 typedef struct net_options {
     unsigned max_in_flight;      /* transfers at once; more net_start() calls queue      */
     unsigned max_host_connections; /* 0 = max_in_flight                                  */
@@ -64,14 +67,9 @@ typedef struct net_options {
     bool adaptive;
     unsigned adaptive_floor;     /* lowest limit (>= 1; more than max_in_flight = that)  */
 } net_options;
-/* The engine's own defaults, for direct users of the engine. Stores never rely on them:
- * remote_engine_new sets the five settings the user controls from store_options, whose
- * defaults are STORE_DEFAULT_* in store.h (net stays below store and does not include it). */
-#define NET_OPTIONS_INIT \
-    {1000u, 0u, 10000u, 60000u, 30000u, 6u, 100u, 20000u, 120000u, NULL, NULL, true, 2u}
-
 typedef struct net_engine net_engine;
 
+/* opts is required (NULL, or a zero max_in_flight or max_attempts: NET_E_CONFIG). */
 int net_engine_new(net_engine **out, uv_loop_t *loop, const net_options *opts, char *err,
                    size_t errlen);
 /* Cancels everything in flight (callbacks run with NET_E_CANCELED) and frees. */

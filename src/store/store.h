@@ -9,8 +9,9 @@
  * store_s3.c (s3://, s3a://), store_gcs.c (gs://), store_azure.c (az://, abfs[s]://, ...,
  * https://ACCOUNT.blob.core.windows.net/), store_http.c (http[s]://), all selected by
  * store_open() from the URL scheme. The networked ones share one core (remote.h): option
- * tables, engine set-up, and one HTTP status -> error kind table (401 auth, 403
- * access_denied, 404/410 not_found, 429/503 throttled, else http).
+ * tables, engine set-up, lifecycle and close, ranged reads, and one HTTP status -> error
+ * kind table (401 auth, 403 access_denied, 404/410 not_found, 429/503 throttled, else
+ * http).
  */
 #ifndef STORE_STORE_H
 #define STORE_STORE_H

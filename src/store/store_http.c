@@ -57,15 +57,13 @@ typedef struct hl_cursor hl_cursor;
 typedef struct hl_op hl_op;
 
 typedef struct http_store {
-    struct store base;
-    net_engine *net;
+    remote_store rs;     /* first: the core's lifecycle, engine and store */
     char *base_url;      /* encoded, ends with '/': requests are base_url + encoded key */
     char *base_path;     /* its path, decoded, ends with '/': hrefs are matched against it */
     size_t origin_len;   /* "http://host:port" part of base_url */
     unsigned list_parallel;
-    unsigned in_flight;  /* requests with the engine, plus close's hold */
-    uv_timer_t kick;     /* delivers listing pages outside store_list_next */
-    bool kick_closed, closing;
+    uv_timer_t kick;     /* delivers listing pages outside store_list_next; holds the store
+                            until closed */
     hl_cursor *cursors;
 } http_store;
 
@@ -203,7 +201,7 @@ static int map_status(http_store *s, const net_request *nr, int status, const ch
     case NET_OK:
         return STORE_OK;
     case NET_E_CANCELED:
-        snprintf(em, 256, "%s: canceled", s->base.url);
+        snprintf(em, 256, "%s: canceled", s->rs.base.url);
         return STORE_E_CANCELED;
     case NET_E_TIMEOUT:
         snprintf(em, 256, "%.255s", nr->errmsg);
@@ -213,7 +211,7 @@ static int map_status(http_store *s, const net_request *nr, int status, const ch
         return STORE_E_NOMEM;
     case NET_E_TOO_BIG:
     case NET_E_ABORTED:
-        snprintf(em, 256, "%s/%.150s: response too large", s->base.url, what);
+        snprintf(em, 256, "%s/%.150s: response too large", s->rs.base.url, what);
         return STORE_E_PROTOCOL;
     case NET_E_CONFIG:
         snprintf(em, 256, "%.255s", nr->errmsg);
@@ -227,11 +225,11 @@ static int map_status(http_store *s, const net_request *nr, int status, const ch
     long st = nr->http_status;
     int kind = remote_http_kind(st);
     if (kind == STORE_E_NOT_FOUND) {
-        snprintf(em, 256, "%s/%.150s: not found (HTTP %ld)", s->base.url, what, st);
+        snprintf(em, 256, "%s/%.150s: not found (HTTP %ld)", s->rs.base.url, what, st);
         return kind;
     }
     if (kind == STORE_E_ACCESS || kind == STORE_E_AUTH) {
-        snprintf(em, 256, "%s/%.150s: %s (HTTP %ld)", s->base.url, what,
+        snprintf(em, 256, "%s/%.150s: %s (HTTP %ld)", s->rs.base.url, what,
                  kind == STORE_E_AUTH ? "credentials missing or refused" : "access denied", st);
         return kind;
     }
@@ -239,27 +237,23 @@ static int map_status(http_store *s, const net_request *nr, int status, const ch
         snprintf(em, 256,
                  "%s/%.100s: the server does not list with WebDAV PROPFIND (HTTP %ld): enable "
                  "it (nginx: dav_ext_methods PROPFIND) or give the keys with store.keys_from",
-                 s->base.url, what, st);
+                 s->rs.base.url, what, st);
         return STORE_E_UNSUPPORTED;
     }
     if (kind == STORE_E_THROTTLED) {
-        snprintf(em, 256, "%s/%.150s: throttled (HTTP %ld) after %u attempts", s->base.url, what,
+        snprintf(em, 256, "%s/%.150s: throttled (HTTP %ld) after %u attempts", s->rs.base.url, what,
                  st, nr->attempts);
         return kind;
     }
-    snprintf(em, 256, "%s/%.150s: HTTP %ld after %u attempts", s->base.url, what, st,
+    snprintf(em, 256, "%s/%.150s: HTTP %ld after %u attempts", s->rs.base.url, what, st,
              nr->attempts);
     return STORE_E_HTTP;
 }
 
-static void maybe_free_store(http_store *s);
-
 /* ------------------------------------------------------------------ ranged GET */
 
 typedef struct hg_op {
-    net_request nr;
-    http_store *s;
-    store_get_req *g;
+    remote_read rd;      /* first */
     ut_buf url;
     bool stream;         /* offset > 0: body streamed, see get_on_body */
     char range_hdr[64];
@@ -281,7 +275,7 @@ static int get_prepare(net_request *nr, void *headers) {
  * transfer cut once the wanted ones are in. */
 static int get_on_body(net_request *nr, const void *data, size_t len) {
     hg_op *op = nr->data;
-    store_get_req *g = op->g;
+    store_get_req *g = op->rd.req;
     if (nr->http_status < 200 || nr->http_status >= 300)
         return 0; /* an error page: the status decides */
     const char *p = data;
@@ -315,11 +309,11 @@ static void hg_free(hg_op *op) {
     free(op);
 }
 
-static void get_done(net_request *nr, int status) {
-    hg_op *op = nr->data;
-    http_store *s = op->s;
-    store_get_req *g = op->g;
-    remote_get_result(g, nr);
+static int http_read_done(remote_read *rd, int status) {
+    hg_op *op = (hg_op *)rd;
+    http_store *s = (http_store *)rd->rs;
+    store_get_req *g = rd->req;
+    net_request *nr = &rd->nr;
     int st;
     if (status == NET_E_HTTP && nr->http_status == 416) {
         st = STORE_OK; /* the object ends before offset: nothing to read */
@@ -331,22 +325,20 @@ static void get_done(net_request *nr, int status) {
         snprintf(g->errmsg, sizeof g->errmsg,
                  "%s/%.120s: the server ignored Range; reading at offset %llu would download "
                  "everything before it",
-                 s->base.url, g->key, (unsigned long long)g->offset);
+                 s->rs.base.url, g->key, (unsigned long long)g->offset);
     } else {
         st = map_status(s, nr, status, g->key, false, g->errmsg);
         if (st == STORE_OK)
             g->got = op->stream ? op->filled : (nr->got > g->length ? g->length : nr->got);
     }
-    hg_free(op);
-    g->priv = NULL;
-    g->cb(g, st); /* may close the store: it stays alive until in_flight drops */
-    s->in_flight--;
-    maybe_free_store(s);
+    return st;
 }
+
+static void http_read_free(remote_read *rd) { hg_free((hg_op *)rd); }
 
 static int http_get(store *base, store_get_req *g) {
     http_store *s = (http_store *)base;
-    int brc = remote_get_begin(s->closing, g);
+    int brc = remote_get_begin(s->rs.closing, g);
     if (brc)
         return brc;
     if (!*g->key) /* the store root itself is not an object */
@@ -354,17 +346,15 @@ static int http_get(store *base, store_get_req *g) {
     hg_op *op = calloc(1, sizeof *op);
     if (!op)
         return STORE_E_NOMEM;
-    op->s = s;
-    op->g = g;
     ut_buf_puts(&op->url, s->base_url);
     encode_path(&op->url, g->key, strlen(g->key));
     if (op->url.bad) {
         hg_free(op);
         return STORE_E_NOMEM;
     }
-    net_request *nr = &op->nr;
+    net_request *nr = &op->rd.nr;
     /* at offset 0 the engine stops a 200 to this Range once buf is full */
-    remote_get_init(nr, op->url.p, g, get_prepare, get_done, op);
+    remote_read_init(&op->rd, &s->rs, g, op->url.p, get_prepare);
     if (g->offset != 0) {
         /* Range sent as a plain header: the engine's own Range handling gives up on a 200
          * at an offset, where this store can still skip forward */
@@ -379,17 +369,10 @@ static int http_get(store *base, store_get_req *g) {
         nr->n_headers = 1;
         nr->on_body = get_on_body;
     }
-    g->priv = op;
-    int rc = net_start(s->net, nr);
-    if (rc != 0) {
-        g->priv = NULL;
+    int rc = remote_read_start(&op->rd);
+    if (rc != 0)
         hg_free(op);
-        snprintf(g->errmsg, sizeof g->errmsg, "%s: could not start request: %s", s->base.url,
-                 net_strerror(rc));
-        return rc == NET_E_NOMEM ? STORE_E_NOMEM : STORE_E_NETWORK;
-    }
-    s->in_flight++;
-    return 0;
+    return rc;
 }
 
 /* ------------------------------------------------------------------ listing: XML */
@@ -755,7 +738,7 @@ static void cursor_enqueue(hl_cursor *c, const char *key, unsigned depth) {
         snprintf(msg, sizeof msg,
                  "%s/%.100s: directories nested deeper than %u levels (a link loop?): not "
                  "listed",
-                 c->s->base.url, key, HTTP_MAX_DEPTH);
+                 c->s->rs.base.url, key, HTTP_MAX_DEPTH);
         cursor_bad(c, key, STORE_E_LOOP, msg);
         return;
     }
@@ -797,12 +780,12 @@ static void dir_done(net_request *nr, int status) {
             snprintf(em, sizeof em,
                      "%s/%.100s: HTTP %ld to PROPFIND, not a WebDAV multistatus (207): the "
                      "server does not list directories; give the keys with store.keys_from",
-                     s->base.url, op->dir_key, nr->http_status);
+                     s->rs.base.url, op->dir_key, nr->http_status);
         } else if (st == STORE_OK) {
             finish_xml(op);
             if (op->xml_failed || op->subdirs.bad) {
                 st = STORE_E_PROTOCOL;
-                snprintf(em, sizeof em, "%s/%.150s: malformed PROPFIND multistatus", s->base.url,
+                snprintf(em, sizeof em, "%s/%.150s: malformed PROPFIND multistatus", s->rs.base.url,
                          op->dir_key);
             }
         }
@@ -828,8 +811,7 @@ static void dir_done(net_request *nr, int status) {
     op_free(op);
     cursor_pump(c);
     cursor_unref(c); /* may free c */
-    s->in_flight--;
-    maybe_free_store(s);
+    remote_release(&s->rs);
 }
 
 static int start_dir(hl_cursor *c, hl_dir *d) {
@@ -863,7 +845,7 @@ static int start_dir(hl_cursor *c, hl_dir *d) {
     nr->retry_check = dir_retry_check;
     nr->cb = dir_done;
     nr->data = op;
-    int rc = net_start(s->net, nr);
+    int rc = net_start(s->rs.net, nr);
     if (rc != 0) {
         op_free(op);
         return rc == NET_E_NOMEM ? STORE_E_NOMEM : STORE_E_NETWORK;
@@ -874,7 +856,7 @@ static int start_dir(hl_cursor *c, hl_dir *d) {
     c->ops = op;
     c->n_ops++;
     c->refs++;
-    s->in_flight++;
+    remote_hold(&s->rs);
     return 0;
 }
 
@@ -920,14 +902,14 @@ static void cursor_cancel_ops(hl_cursor *c) {
     c->qtail = NULL;
     c->refs++;
     c->cancelling = true;
-    while (c->s->net) {
+    while (c->s->rs.net) {
         hl_op *op = c->ops;
         while (op && op->cancel_sent)
             op = op->next;
         if (!op)
             break;
         op->cancel_sent = true;
-        net_cancel(c->s->net, &op->nr); /* may free op */
+        net_cancel(c->s->rs.net, &op->nr); /* may free op */
     }
     c->cancelling = false;
     c->refs--;
@@ -954,7 +936,7 @@ static void on_kick(uv_timer_t *t);
 
 static void arm_kick(http_store *s, hl_cursor *c) {
     c->kicked = true;
-    if (!s->closing)
+    if (!s->rs.closing)
         uv_timer_start(&s->kick, on_kick, 0, 0);
 }
 
@@ -962,11 +944,11 @@ static void deliver(hl_cursor *c, bool walk_over) {
     http_store *s = c->s;
     store_list_req *req = c->req;
     size_t page = req->page_size;
-    if (s->closing) {
+    if (s->rs.closing) {
         /* store_close: straight to the final "canceled" page */
         if (!c->fatal) {
             c->fatal = STORE_E_CANCELED;
-            snprintf(c->fatal_msg, sizeof c->fatal_msg, "%s: canceled", s->base.url);
+            snprintf(c->fatal_msg, sizeof c->fatal_msg, "%s: canceled", s->rs.base.url);
         }
         for (hl_chunk *ch = c->chead; ch; ch = ch->next)
             ch->pos = ch->n;
@@ -1041,7 +1023,7 @@ static void deliver(hl_cursor *c, bool walk_over) {
         cursor_release(c);
         return;
     }
-    if (c->want && !s->closing)
+    if (c->want && !s->rs.closing)
         arm_kick(s, c);
 }
 
@@ -1052,7 +1034,7 @@ static void start_dirs(hl_cursor *c) {
     http_store *s = c->s;
     size_t page = c->req->page_size;
     size_t high = page * 4 > 4096 ? page * 4 : 4096;
-    while (!c->fatal && !s->closing && c->qhead && c->n_ops < s->list_parallel &&
+    while (!c->fatal && !s->rs.closing && c->qhead && c->n_ops < s->list_parallel &&
            c->buffered < high) {
         hl_dir *d = c->qhead;
         c->qhead = d->next;
@@ -1062,7 +1044,7 @@ static void start_dirs(hl_cursor *c) {
         if (rc != 0) {
             char msg[256];
             snprintf(msg, sizeof msg, "%s/%.150s: could not start the PROPFIND request",
-                     s->base.url, d->key);
+                     s->rs.base.url, d->key);
             free(d);
             cursor_fail(c, rc, msg);
             break;
@@ -1085,9 +1067,9 @@ static void cursor_pump(hl_cursor *c) {
 
 static void on_kick(uv_timer_t *t) {
     http_store *s = t->data;
-    s->in_flight++; /* callbacks may close the store */
+    remote_hold(&s->rs); /* callbacks may close the store */
     bool again = true;
-    while (again && !s->closing) {
+    while (again && !s->rs.closing) {
         again = false;
         for (hl_cursor *c = s->cursors; c; c = c->next) {
             if (c->kicked && !c->in_cb) {
@@ -1098,13 +1080,12 @@ static void on_kick(uv_timer_t *t) {
             }
         }
     }
-    s->in_flight--;
-    maybe_free_store(s);
+    remote_release(&s->rs);
 }
 
 static int http_list_next(store *base, store_list_req *req) {
     http_store *s = (http_store *)base;
-    int brc = remote_list_begin(s->closing, req, false);
+    int brc = remote_list_begin(s->rs.closing, req, false);
     if (brc)
         return brc;
     hl_cursor *c = req->priv;
@@ -1167,43 +1148,35 @@ static void http_list_free(store *base, store_list_req *req) {
 
 /* ------------------------------------------------------------------ open / close */
 
-static void free_store(http_store *s) {
+static void free_store(remote_store *rs) {
+    http_store *s = (http_store *)rs;
     free(s->base_url);
     free(s->base_path);
-    free(s->base.url);
+    free(s->rs.base.url);
     free(s);
-}
-
-static void maybe_free_store(http_store *s) {
-    if (s->closing && s->in_flight == 0 && s->kick_closed && !s->net)
-        free_store(s);
 }
 
 static void on_kick_closed(uv_handle_t *h) {
     http_store *s = h->data;
-    s->kick_closed = true;
-    maybe_free_store(s);
+    remote_release(&s->rs); /* the timer's hold */
 }
 
-static void http_close(store *base) {
-    http_store *s = (http_store *)base;
-    if (s->closing)
-        return;
-    s->closing = true;
-    s->in_flight++; /* hold the store while callbacks run */
-    /* every walk stops; a caller waiting for a page hears "canceled" */
+/* At close, before the engine goes: every walk stops; a caller waiting for a page hears
+ * "canceled". Nothing here may start or cancel requests: the engine cancels them all. */
+static void http_cancel(remote_store *rs) {
+    http_store *s = (http_store *)rs;
     for (hl_cursor *c = s->cursors; c; c = c->next)
         if (!c->fatal) {
             c->fatal = STORE_E_CANCELED;
-            snprintf(c->fatal_msg, sizeof c->fatal_msg, "%s: canceled", s->base.url);
+            snprintf(c->fatal_msg, sizeof c->fatal_msg, "%s: canceled", s->rs.base.url);
         }
-    /* the engine cancels everything itself (callbacks now, or later when closed from
-     * inside one of its callbacks); nothing here may start or cancel requests meanwhile */
-    net_engine *net = s->net;
-    s->net = NULL;
-    net_engine_free(net);
-    /* the remaining cursors: waiting ones get their last page; all are released (their
-     * req->priv cleared: the store is gone, there is nothing left to free) */
+}
+
+/* At close, after the engine: the remaining cursors. Waiting ones get their last page;
+ * all are released (their req->priv cleared: the store is gone, there is nothing left to
+ * free). Then the timer, whose close gives back its hold. */
+static void http_closed(remote_store *rs) {
+    http_store *s = (http_store *)rs;
     bool again = true;
     while (again) {
         again = false;
@@ -1227,11 +1200,17 @@ static void http_close(store *base) {
         }
     }
     uv_close((uv_handle_t *)&s->kick, on_kick_closed);
-    s->in_flight--;
-    maybe_free_store(s);
 }
 
-static const store_vtable http_vtable = {http_close, http_list_next, http_list_free, http_get};
+static const store_vtable http_vtable = {remote_close, http_list_next, http_list_free,
+                                         http_get};
+static const remote_ops http_ops = {
+    .cancel = http_cancel,
+    .closed = http_closed,
+    .destroy = free_store,
+    .read_done = http_read_done,
+    .read_free = http_read_free,
+};
 
 /* obstore_config keys: object_store's HTTP store has only the general client options. */
 enum { K_USER_AGENT, K_IGNORED, K_N };
@@ -1273,9 +1252,7 @@ int store_http_open(store **out, uv_loop_t *loop, const char *url, const store_o
     http_store *s = calloc(1, sizeof *s);
     if (!s)
         return STORE_E_NOMEM;
-    s->base.vt = &http_vtable;
-    s->base.loop = loop;
-    s->kick_closed = true; /* until initialised */
+    remote_store_init(&s->rs, &http_vtable, &http_ops, loop);
     int rc = STORE_E_NOMEM;
     ut_buf bu = {0}, bp = {0}, disp = {0};
     /* the path, decoded then re-encoded, so "a b" and "a%20b" name the same directory */
@@ -1310,28 +1287,25 @@ int store_http_open(store **out, uv_loop_t *loop, const char *url, const store_o
         goto fail;
     s->base_url = bu.p;
     s->base_path = bp.p;
-    s->base.url = disp.p;
+    s->rs.base.url = disp.p;
     bu.p = bp.p = disp.p = NULL;
     s->list_parallel = HTTP_LIST_PARALLEL;
     if (opts->max_in_flight && opts->max_in_flight < s->list_parallel)
         s->list_parallel = opts->max_in_flight;
 
-    rc = remote_engine_new(&s->net, loop, opts, v[K_USER_AGENT], s->base.url, err, errlen);
+    rc = remote_store_engine(&s->rs, opts, v[K_USER_AGENT], s->rs.base.url, err, errlen);
     if (rc)
         goto fail;
-    s->base.net = s->net;
     uv_timer_init(loop, &s->kick);
     s->kick.data = s;
-    s->kick_closed = false;
-    *out = &s->base;
+    remote_hold(&s->rs); /* given back when the timer has closed */
+    *out = &s->rs.base;
     return 0;
 fail:
     ut_buf_free(&bu);
     ut_buf_free(&bp);
     ut_buf_free(&disp);
-    if (s->net)
-        net_engine_free(s->net);
-    free_store(s);
+    remote_store_discard(&s->rs);
     return rc;
 }
 
