@@ -280,7 +280,7 @@ int td_output_success(const char *out_dir, const td_output_summary *sm, char *er
     const td_stats *s = sm->stats;
     fprintf(f, "{\"tool\":\"tiff-dumper\",\"version\":");
     json_str(f, sm->tool_version);
-    fprintf(f, ",\"schema_version\":1,\"store\":");
+    fprintf(f, ",\"schema_version\":%d,\"store\":", TD_SCHEMA_VERSION);
     json_str(f, sm->store_url);
     if (sm->keys_from || sm->inventory) {
         fprintf(f, sm->keys_from ? ",\"keys_from\":" : ",\"inventory\":");
