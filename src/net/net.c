@@ -12,6 +12,7 @@
  * the end of the outermost entry from libuv.
  */
 #include "net.h"
+#include "util.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -707,7 +708,8 @@ static void arm_backoff_timer(net_engine *e) {
 }
 
 static void cause_curl(job *j, const char *prefix, CURLcode cc) {
-    snprintf(j->cause, sizeof j->cause, "%s%.140s", prefix,
+    snprintf(j->cause, sizeof j->cause, "%s%.*s", prefix,
+             ut_utf8_prec(j->errbuf[0] ? j->errbuf : curl_easy_strerror(cc), 140),
              j->errbuf[0] ? j->errbuf : curl_easy_strerror(cc));
 }
 
@@ -769,7 +771,8 @@ static int classify(net_engine *e, job *j, CURLcode cc, bool *retry) {
         return NET_E_TLS;
     case CURLE_PEER_FAILED_VERIFICATION:
         /* final: a certificate does not become trusted by asking again */
-        snprintf(j->cause, sizeof j->cause, "TLS: %.90s (a private CA goes in ca_bundle)",
+        snprintf(j->cause, sizeof j->cause, "TLS: %.*s (a private CA goes in ca_bundle)",
+                 ut_utf8_prec(j->errbuf[0] ? j->errbuf : curl_easy_strerror(cc), 90),
                  j->errbuf[0] ? j->errbuf : curl_easy_strerror(cc));
         return NET_E_TLS;
     case CURLE_SSL_CERTPROBLEM:
@@ -1092,8 +1095,9 @@ int net_engine_new(net_engine **out, uv_loop_t *loop, const net_options *opts, c
         else if (access(o.ca_bundle, R_OK) != 0) serr = errno;
         if (serr) {
             if (err && errlen)
-                snprintf(err, errlen, "ca_bundle '%.200s' is not a readable CA file: %s",
-                         o.ca_bundle, serr == EISDIR ? "not a regular file" : strerror(serr));
+                snprintf(err, errlen, "ca_bundle '%.*s' is not a readable CA file: %s",
+                         ut_utf8_prec(o.ca_bundle, 200), o.ca_bundle,
+                         serr == EISDIR ? "not a regular file" : strerror(serr));
             return NET_E_CONFIG;
         }
     }

@@ -67,7 +67,7 @@ static void errf(char *err, size_t errlen, const char *fmt, ...)
 static void errf(char *err, size_t errlen, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
+    ut_vmsgf(err, errlen, fmt, ap); /* a cut message ends between characters */
     va_end(ap);
 }
 
@@ -579,8 +579,8 @@ static char *resolve_data(const char *mdir, const char *key, char *err, size_t e
         if (c[0] == '.' && c[1] == '.' && (c[2] == '/' || c[2] == '\0'))
             up = true;
     if (kl == 0 || key[0] == '/' || up) {
-        errf(err, errlen, "inventory manifest: data file key '%.200s' is not a relative path",
-             key);
+        errf(err, errlen, "inventory manifest: data file key '%.*s' is not a relative path",
+             ut_utf8_prec(key, 200), key);
         return NULL;
     }
     size_t cap = strlen(mdir) + kl + 2;
@@ -611,9 +611,9 @@ static char *resolve_data(const char *mdir, const char *key, char *err, size_t e
         return path;
     free(path);
     errf(err, errlen,
-         "inventory data file '%.200s' not found: looked for it under the manifest's folder "
-         "'%.200s' and its parents, and for '%.100s' beside the manifest",
-         key, mdir, base);
+         "inventory data file '%.*s' not found: looked for it under the manifest's folder "
+         "'%.*s' and its parents, and for '%.*s' beside the manifest",
+         ut_utf8_prec(key, 200), key, ut_utf8_prec(mdir, 200), mdir, ut_utf8_prec(base, 100), base);
     return NULL;
 }
 
@@ -651,7 +651,8 @@ static int parse_schema(td_keysrc *ks, const char *schema, char *err, size_t err
     }
     ks->n_cols = n;
     if (ks->c_key < 0) {
-        errf(err, errlen, "inventory manifest: fileSchema '%.200s' has no Key column", schema);
+        errf(err, errlen, "inventory manifest: fileSchema '%.*s' has no Key column",
+             ut_utf8_prec(schema, 200), schema);
         return -1;
     }
     return 0;

@@ -15,6 +15,7 @@
 
 #include "parquet.h"
 #include "table.h"
+#include "util.h"
 
 typedef struct part_out {
     char *dir;
@@ -44,7 +45,7 @@ struct td_output {
 static void wfail(td_output *w, const char *fmt, const char *a, const char *b) {
     if (!w->failed) {
         w->failed = true;
-        snprintf(w->errmsg, sizeof w->errmsg, fmt, a, b ? b : "");
+        ut_msgf(w->errmsg, sizeof w->errmsg, fmt, a, b ? b : "");
     }
 }
 
@@ -149,7 +150,7 @@ int td_output_write(td_output *w, const td_result *r) {
     }
     if (rc != PQ_OK) {
         char what[300];
-        snprintf(what, sizeof what, "%.*s", (int)(r->path_len < 200 ? r->path_len : 200), r->path);
+        snprintf(what, sizeof what, "%.*s", (int)ut_utf8_cut(r->path, r->path_len, 200), r->path);
         wfail(w, "writing the row of %s failed: %s", what, pq_writer_errmsg(po->w));
         return -1;
     }

@@ -22,6 +22,7 @@
 #include "pipeline_internal.h"
 #include "store.h"
 #include "tiff.h"
+#include "util.h"
 
 #ifndef TD_VERSION
 #define TD_VERSION "0.0.0"
@@ -183,13 +184,14 @@ static void set_fail(pipe_s *p, int code, const char *fmt, ...) {
         p->fail_code = code;
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(p->fail_msg, sizeof p->fail_msg, fmt, ap);
+        ut_vmsgf(p->fail_msg, sizeof p->fail_msg, fmt, ap);
         va_end(ap);
     }
     p->stopping = true;
 }
 
-/* snprintf whose truncation is intended (messages are cut, never overflow). */
+/* snprintf whose truncation is intended (messages are cut, never overflow), between two
+ * characters: a key's UTF-8 is never split. */
 static void msgf(char *dst, size_t n, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
@@ -198,9 +200,14 @@ static void msgf(char *dst, size_t n, const char *fmt, ...)
 static void msgf(char *dst, size_t n, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(dst, n, fmt, ap);
+    ut_vmsgf(dst, n, fmt, ap);
     va_end(ap);
 }
+
+/* A detail from a store ends the row's message; it may have been cut at its end by a
+ * fixed buffer (the store's errmsg[256], the engine's) inside a character: what is left
+ * of that character goes (the path column keeps the key whole). */
+static void trim_cut(char *m) { ut_utf8_trim_cut(m, strlen(m)); }
 
 static double now_s(const pipe_s *p) { return (double)(uv_hrtime() - p->t0) / 1e9; }
 
@@ -249,6 +256,7 @@ static void push_list_error(pipe_s *p, const char *key, int status, const char *
         memcpy(mbuf, msg, ml + 1);
     else
         msgf(mbuf, full + 1, "%s: %s", url, msg);
+    trim_cut(mbuf);
     r->is_header = false;
     r->path = kbuf;
     r->path_len = kl;
@@ -476,6 +484,7 @@ static void slot_error(slot *s, const char *stage, const char *kind, const char 
         msgf(s->message, sizeof s->message, "%s", detail);
     else
         msgf(s->message, sizeof s->message, "%s: %s", url, detail);
+    trim_cut(s->message);
     td_result *r = &s->res;
     r->is_header = false;
     r->stage = stage;

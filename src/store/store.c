@@ -36,7 +36,7 @@ int store__fail(char *err, size_t errlen, int code, const char *fmt, ...) {
     if (err && errlen) {
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
+        ut_vmsgf(err, errlen, fmt, ap); /* a cut message ends between characters */
         va_end(ap);
     }
     return code;

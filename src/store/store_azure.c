@@ -290,8 +290,8 @@ static void list_done(net_request *nr, int status) {
     if (status == NET_OK || status == NET_E_HTTP)
         parsed_ok = az_list_feed(c->parser, NULL, 0, true) == 0;
     char what[160];
-    snprintf(what, sizeof what, "listing %s (prefix '%.60s')", st->base.url,
-             req->prefix ? req->prefix : "");
+    snprintf(what, sizeof what, "listing %s (prefix '%.*s')", st->base.url,
+             ut_utf8_prec(req->prefix ? req->prefix : "", 60), req->prefix ? req->prefix : "");
     int rc;
     if (status == NET_E_ABORTED) {
         snprintf(req->errmsg, sizeof req->errmsg, "%s: response larger than %u bytes", what,
@@ -424,7 +424,8 @@ static void get_done(net_request *nr, int status) {
     store_get_req *req = op->greq;
     remote_get_result(req, nr);
     char what[200];
-    snprintf(what, sizeof what, "reading %s/%.120s", st->base.url, req->key);
+    snprintf(what, sizeof what, "reading %s/%.*s", st->base.url, ut_utf8_prec(req->key, 120),
+             req->key);
     int rc;
     char code[64] = "";
     if (status == NET_E_HTTP && nr->http_status >= 400 && nr->got > 0 && nr->got <= 65536) {
@@ -479,7 +480,8 @@ static int az_get(store *s, store_get_req *req) {
         op_free_bufs(op);
         free(op);
         return store__fail(req->errmsg, sizeof req->errmsg, STORE_E_CONFIG,
-                           "reading %s/%.100s: request URL too long", st->base.url, req->key);
+                           "reading %s/%.*s: request URL too long", st->base.url,
+                           ut_utf8_prec(req->key, 100), req->key);
     }
     remote_get_init(&op->nr, op->url.p, req, az_prepare, get_done, op);
     req->priv = op;
@@ -490,8 +492,8 @@ static int az_get(store *s, store_get_req *req) {
         op_free_bufs(op);
         free(op);
         return store__fail(req->errmsg, sizeof req->errmsg, STORE_E_NOMEM,
-                           "reading %s/%.100s: cannot start the request: %s", st->base.url,
-                           req->key, net_strerror(rc));
+                           "reading %s/%.*s: cannot start the request: %s", st->base.url,
+                           ut_utf8_prec(req->key, 100), req->key, net_strerror(rc));
     }
     return STORE_OK;
 }

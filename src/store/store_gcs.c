@@ -96,8 +96,9 @@ static int map_status(const gcs_store *st, int net_status, long http, const char
         return remote_net_failure(net_status, what, st->base_url, msg, msglen);
     char detail[160] = "";
     if ((gmsg && *gmsg) || (reason && *reason))
-        snprintf(detail, sizeof detail, " (%s%s%.120s)", reason ? reason : "",
-                 reason && *reason && gmsg && *gmsg ? ": " : "", gmsg ? gmsg : "");
+        snprintf(detail, sizeof detail, " (%s%s%.*s)", reason ? reason : "",
+                 reason && *reason && gmsg && *gmsg ? ": " : "",
+                 ut_utf8_prec(gmsg ? gmsg : "", 120), gmsg ? gmsg : "");
     int kind = remote_http_kind(http);
     if (kind == STORE_E_AUTH) {
         snprintf(msg, msglen, "%s: HTTP %ld%s: the access token was refused: check the "
@@ -165,8 +166,8 @@ static void tok_done(net_request *nr, int status) {
             st->token = tok;
             st->token_exp_ms = now_ms() + exp_s * 1000;
         } else {
-            snprintf(st->tok_errmsg, sizeof st->tok_errmsg, "access token from %s: %.150s",
-                     src, perr);
+            snprintf(st->tok_errmsg, sizeof st->tok_errmsg, "access token from %s: %.*s", src,
+                     ut_utf8_prec(perr, 150), perr);
             fail_code = STORE_E_AUTH;
         }
     } else if (status == NET_E_CANCELED) {
@@ -183,8 +184,9 @@ static void tok_done(net_request *nr, int status) {
                                      nr->http_status == 403)) {
             /* invalid_grant and friends: the key itself (or the clock) is the problem */
             snprintf(st->tok_errmsg, sizeof st->tok_errmsg,
-                     "%s refused the credentials: HTTP %ld (%.40s%s%.60s): check the %s",
-                     src, nr->http_status, reason, reason[0] && gmsg[0] ? ": " : "", gmsg,
+                     "%s refused the credentials: HTTP %ld (%.*s%s%.*s): check the %s", src,
+                     nr->http_status, ut_utf8_prec(reason, 40), reason,
+                     reason[0] && gmsg[0] ? ": " : "", ut_utf8_prec(gmsg, 60), gmsg,
                      st->auth == G_METADATA ? "instance's service account"
                                             : "key file and the system clock");
             fail_code = STORE_E_AUTH;
@@ -341,8 +343,8 @@ static void list_finish(gcs_cursor *c, int status) {
     }
     store_list_req *req = c->req;
     char what[160];
-    snprintf(what, sizeof what, "listing %s (prefix '%.60s')", st->base.url,
-             req->prefix ? req->prefix : "");
+    snprintf(what, sizeof what, "listing %s (prefix '%.*s')", st->base.url,
+             ut_utf8_prec(req->prefix ? req->prefix : "", 60), req->prefix ? req->prefix : "");
     int rc;
     gcs_page_free(&c->page);
     if (status <= -1000) {
@@ -499,7 +501,8 @@ static void get_finish(gcs_op *op, int status) {
     net_request *nr = &op->nr;
     remote_get_result(req, nr);
     char what[200];
-    snprintf(what, sizeof what, "reading %s/%.120s", st->base.url, req->key);
+    snprintf(what, sizeof what, "reading %s/%.*s", st->base.url, ut_utf8_prec(req->key, 120),
+             req->key);
     int rc;
     if (status <= -1000) {
         rc = status + 1000;
@@ -556,7 +559,8 @@ static int gcs_get(store *s, store_get_req *req) {
         ut_buf_free(&op->url);
         free(op);
         return store__fail(req->errmsg, sizeof req->errmsg, STORE_E_CONFIG,
-                           "reading %s/%.100s: request URL too long", st->base.url, req->key);
+                           "reading %s/%.*s: request URL too long", st->base.url,
+                           ut_utf8_prec(req->key, 100), req->key);
     }
     remote_get_init(&op->nr, op->url.p, req, op_prepare, net_done, op);
     req->priv = op;
@@ -566,8 +570,8 @@ static int gcs_get(store *s, store_get_req *req) {
         req->priv = NULL;
         ut_buf_free(&op->url);
         free(op);
-        return store__fail(req->errmsg, sizeof req->errmsg, rc, "reading %s/%.100s: %s",
-                           st->base.url, req->key,
+        return store__fail(req->errmsg, sizeof req->errmsg, rc, "reading %s/%.*s: %s", st->base.url,
+                           ut_utf8_prec(req->key, 100), req->key,
                            st->tok_errmsg[0] ? st->tok_errmsg : "cannot start the request");
     }
     return STORE_OK;

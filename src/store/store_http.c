@@ -18,6 +18,7 @@
 
 
 #include "net.h"
+#include "util.h"
 
 #include <expat.h>
 #include <stdio.h>
@@ -206,49 +207,51 @@ static int map_status(http_store *s, const net_request *nr, int status, const ch
         snprintf(em, 256, "%s: canceled", s->base.url);
         return STORE_E_CANCELED;
     case NET_E_TIMEOUT:
-        snprintf(em, 256, "%.255s", nr->errmsg);
+        snprintf(em, 256, "%.*s", ut_utf8_prec(nr->errmsg, 255), nr->errmsg);
         return STORE_E_TIMEOUT;
     case NET_E_NOMEM:
         snprintf(em, 256, "out of memory");
         return STORE_E_NOMEM;
     case NET_E_TOO_BIG:
     case NET_E_ABORTED:
-        snprintf(em, 256, "%s/%.150s: response too large", s->base.url, what);
+        snprintf(em, 256, "%s/%.*s: response too large", s->base.url, ut_utf8_prec(what, 150),
+                 what);
         return STORE_E_PROTOCOL;
     case NET_E_CONFIG:
-        snprintf(em, 256, "%.255s", nr->errmsg);
+        snprintf(em, 256, "%.*s", ut_utf8_prec(nr->errmsg, 255), nr->errmsg);
         return STORE_E_CONFIG;
     case NET_E_HTTP:
         break;
     default:
-        snprintf(em, 256, "%.255s", nr->errmsg);
+        snprintf(em, 256, "%.*s", ut_utf8_prec(nr->errmsg, 255), nr->errmsg);
         return remote_net_kind(status);
     }
     long st = nr->http_status;
     int kind = remote_http_kind(st);
     if (kind == STORE_E_NOT_FOUND) {
-        snprintf(em, 256, "%s/%.150s: not found (HTTP %ld)", s->base.url, what, st);
+        snprintf(em, 256, "%s/%.*s: not found (HTTP %ld)", s->base.url, ut_utf8_prec(what, 150),
+                 what, st);
         return kind;
     }
     if (kind == STORE_E_ACCESS || kind == STORE_E_AUTH) {
-        snprintf(em, 256, "%s/%.150s: %s (HTTP %ld)", s->base.url, what,
+        snprintf(em, 256, "%s/%.*s: %s (HTTP %ld)", s->base.url, ut_utf8_prec(what, 150), what,
                  kind == STORE_E_AUTH ? "credentials missing or refused" : "access denied", st);
         return kind;
     }
     if (listing && (st == 405 || st == 501 || st == 400)) {
         snprintf(em, 256,
-                 "%s/%.100s: the server does not list with WebDAV PROPFIND (HTTP %ld): enable "
+                 "%s/%.*s: the server does not list with WebDAV PROPFIND (HTTP %ld): enable "
                  "it (nginx: dav_ext_methods PROPFIND) or give the keys with store.keys_from",
-                 s->base.url, what, st);
+                 s->base.url, ut_utf8_prec(what, 100), what, st);
         return STORE_E_UNSUPPORTED;
     }
     if (kind == STORE_E_THROTTLED) {
-        snprintf(em, 256, "%s/%.150s: throttled (HTTP %ld) after %u attempts", s->base.url, what,
-                 st, nr->attempts);
+        snprintf(em, 256, "%s/%.*s: throttled (HTTP %ld) after %u attempts", s->base.url,
+                 ut_utf8_prec(what, 150), what, st, nr->attempts);
         return kind;
     }
-    snprintf(em, 256, "%s/%.150s: HTTP %ld after %u attempts", s->base.url, what, st,
-             nr->attempts);
+    snprintf(em, 256, "%s/%.*s: HTTP %ld after %u attempts", s->base.url, ut_utf8_prec(what, 150),
+             what, st, nr->attempts);
     return STORE_E_HTTP;
 }
 
@@ -329,9 +332,9 @@ static void get_done(net_request *nr, int status) {
     } else if (op->stream && status == NET_E_ABORTED && op->too_far) {
         st = STORE_E_HTTP;
         snprintf(g->errmsg, sizeof g->errmsg,
-                 "%s/%.120s: the server ignored Range; reading at offset %llu would download "
+                 "%s/%.*s: the server ignored Range; reading at offset %llu would download "
                  "everything before it",
-                 s->base.url, g->key, (unsigned long long)g->offset);
+                 s->base.url, ut_utf8_prec(g->key, 120), g->key, (unsigned long long)g->offset);
     } else {
         st = map_status(s, nr, status, g->key, false, g->errmsg);
         if (st == STORE_OK)
@@ -753,9 +756,9 @@ static void cursor_enqueue(hl_cursor *c, const char *key, unsigned depth) {
     if (depth > HTTP_MAX_DEPTH || strlen(key) > HTTP_MAX_KEY) {
         char msg[256];
         snprintf(msg, sizeof msg,
-                 "%s/%.100s: directories nested deeper than %u levels (a link loop?): not "
+                 "%s/%.*s: directories nested deeper than %u levels (a link loop?): not "
                  "listed",
-                 c->s->base.url, key, HTTP_MAX_DEPTH);
+                 c->s->base.url, ut_utf8_prec(key, 100), key, HTTP_MAX_DEPTH);
         cursor_bad(c, key, STORE_E_LOOP, msg);
         return;
     }
@@ -795,15 +798,15 @@ static void dir_done(net_request *nr, int status) {
         if (st == STORE_OK && nr->http_status != 207) {
             st = STORE_E_UNSUPPORTED;
             snprintf(em, sizeof em,
-                     "%s/%.100s: HTTP %ld to PROPFIND, not a WebDAV multistatus (207): the "
+                     "%s/%.*s: HTTP %ld to PROPFIND, not a WebDAV multistatus (207): the "
                      "server does not list directories; give the keys with store.keys_from",
-                     s->base.url, op->dir_key, nr->http_status);
+                     s->base.url, ut_utf8_prec(op->dir_key, 100), op->dir_key, nr->http_status);
         } else if (st == STORE_OK) {
             finish_xml(op);
             if (op->xml_failed || op->subdirs.bad) {
                 st = STORE_E_PROTOCOL;
-                snprintf(em, sizeof em, "%s/%.150s: malformed PROPFIND multistatus", s->base.url,
-                         op->dir_key);
+                snprintf(em, sizeof em, "%s/%.*s: malformed PROPFIND multistatus", s->base.url,
+                         ut_utf8_prec(op->dir_key, 150), op->dir_key);
             }
         }
         if (st == STORE_OK) {
@@ -1061,8 +1064,8 @@ static void start_dirs(hl_cursor *c) {
         int rc = start_dir(c, d);
         if (rc != 0) {
             char msg[256];
-            snprintf(msg, sizeof msg, "%s/%.150s: could not start the PROPFIND request",
-                     s->base.url, d->key);
+            snprintf(msg, sizeof msg, "%s/%.*s: could not start the PROPFIND request", s->base.url,
+                     ut_utf8_prec(d->key, 150), d->key);
             free(d);
             cursor_fail(c, rc, msg);
             break;
@@ -1260,14 +1263,17 @@ int store_http_open(store **out, uv_loop_t *loop, const char *url, const store_o
         return orc;
     size_t sl = !strncasecmp(url, "https://", 8) ? 8 : !strncasecmp(url, "http://", 7) ? 7 : 0;
     if (!sl)
-        return store__fail(err, errlen, STORE_E_CONFIG, "not an http(s):// URL: '%.200s'", url);
+        return store__fail(err, errlen, STORE_E_CONFIG, "not an http(s):// URL: '%.*s'",
+                           ut_utf8_prec(url, 200), url);
     const char *auth = url + sl;
     size_t al = strcspn(auth, "/?#");
     if (al == 0)
-        return store__fail(err, errlen, STORE_E_CONFIG, "no host in '%.200s'", url);
+        return store__fail(err, errlen, STORE_E_CONFIG, "no host in '%.*s'", ut_utf8_prec(url, 200),
+                           url);
     if (strpbrk(url, "?#"))
         return store__fail(err, errlen, STORE_E_CONFIG,
-                           "'%.200s': query strings are not supported in store URLs", url);
+                           "'%.*s': query strings are not supported in store URLs",
+                           ut_utf8_prec(url, 200), url);
     const char *at = memchr(auth, '@', al);
     const char *host = at ? at + 1 : auth;
     size_t hl = al - (size_t)(host - auth);
@@ -1288,7 +1294,8 @@ int store_http_open(store **out, uv_loop_t *loop, const char *url, const store_o
         ut_buf raw = {0};
         if (!decode_path(&raw, path, pl)) {
             ut_buf_free(&raw);
-            rc = store__fail(err, errlen, STORE_E_CONFIG, "'%.200s': NUL in the path", url);
+            rc = store__fail(err, errlen, STORE_E_CONFIG, "'%.*s': NUL in the path",
+                             ut_utf8_prec(url, 200), url);
             goto fail;
         }
         const char *r = ut_buf_str(&raw);

@@ -10,6 +10,7 @@
  */
 #include "util.h"
 
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -89,6 +90,16 @@ size_t ut_utf8_cut(const void *s, size_t n, size_t max) {
     if (k < max && p[k] >= 0xC0 && seq_len(p + k, n - k) > max - k)
         return k;
     return max;
+}
+
+int ut_utf8_prec(const char *s, size_t max) {
+    if (!s)
+        return 0;
+    if (max > INT_MAX)
+        max = INT_MAX;
+    /* a character spanning byte max ends by max + 3: no need to measure further */
+    size_t n = strnlen(s, max + 4);
+    return (int)ut_utf8_cut(s, n, max);
 }
 
 size_t ut_utf8_escape(char *out, const void *s, size_t n) {

@@ -150,6 +150,9 @@ bool ut_utf8_valid(const void *s, size_t n);
 /* Where to cut s[0..n) to keep at most max bytes: max, or less so that no character of
  * valid UTF-8 is split (n when n <= max). For "%.*s" and memcpy cuts. */
 size_t ut_utf8_cut(const void *s, size_t n, size_t max);
+/* printf precision that keeps at most max bytes of the C string s, cut on a character
+ * boundary: printf("%.*s", ut_utf8_prec(key, 150), key) instead of "%.150s". */
+int ut_utf8_prec(const char *s, size_t max);
 /* The documented escape of bytes that are not UTF-8: s[0..n) copied to out with each byte
  * that is not part of a valid sequence written as \xNN (two lower-case hex digits): the
  * text Python's bytes.decode('utf-8', errors='backslashreplace') gives. out needs room for

@@ -147,6 +147,8 @@ def main():
                     check(e["kind"] == "not_found", f"{tag}: kind {e['kind']}")
                     # the message was cut, on a character boundary
                     check(e["message"] and "\u65e5" * 10 in e["message"], f"{tag}: message {e['message']!r}")
+                    # ... and a character cut in two would show as \xNN escapes
+                    check("\\x" not in (e["message"] or "\\x"), f"{tag}: message cut inside a character: {e['message']!r}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     if failures:

@@ -76,6 +76,23 @@ static void test_cut(void) {
     }
 }
 
+static void test_prec(void) {
+    char m[64];
+    const char *key = "ab" JP JP "cd";
+    snprintf(m, sizeof m, "[%.*s]", ut_utf8_prec(key, 4), key);
+    CHECK_STR(m, "[ab]");
+    snprintf(m, sizeof m, "[%.*s]", ut_utf8_prec(key, 5), key);
+    CHECK_STR(m, "[ab" JP "]");
+    snprintf(m, sizeof m, "[%.*s]", ut_utf8_prec(key, 100), key);
+    CHECK_STR(m, "[ab" JP JP "cd]");
+    CHECK(ut_utf8_prec(key, 7) == 5 && ut_utf8_prec(key, 8) == 8 && ut_utf8_prec(NULL, 3) == 0);
+    /* the character right at the end of the measured window is still seen whole */
+    for (size_t max = 0; max < 12; max++) {
+        int k = ut_utf8_prec(key, max);
+        CHECK(ut_utf8_valid(key, (size_t)k) && (size_t)k <= max, "max %zu -> %d", max, k);
+    }
+}
+
 static void test_escape(void) {
     char out[64];
     struct {
@@ -154,6 +171,7 @@ int main(int argc, char **argv) {
     (void)argc;
     test_valid();
     test_cut();
+    test_prec();
     test_escape();
     test_msgf();
     return td_test_report(argv[0]);
