@@ -10,6 +10,7 @@
 #include "reader.h"
 #include "store.h"
 #include "tiff.h"
+#include "util.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -233,6 +234,18 @@ static void read_url(const char *url, const store_options *opts,
 }
 
 static void json_str(FILE *out, const char *s) {
+    /* JSON is UTF-8: a name that is not (a Latin-1 file name) is shown as the Parquet
+     * output shows it, each bad byte as the text \xNN */
+    size_t n = strlen(s);
+    if (!ut_utf8_valid(s, n)) {
+        char *e = malloc(ut_utf8_escaped_len(s, n) + 1);
+        if (e) {
+            e[ut_utf8_escape(e, s, n)] = '\0';
+            json_str(out, e);
+            free(e);
+            return;
+        }
+    }
     fputc('"', out);
     for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
         if (*c == '"' || *c == '\\') fprintf(out, "\\%c", *c);

@@ -316,7 +316,8 @@ static void format_final(job *j, int code) {
     /* the cause gives way first, so the URL and the attempt count always show */
     int room = (int)sizeof r->errmsg - 1 - (int)strlen(what) - 2 - (int)strlen(suffix);
     if (room < 0) room = 0;
-    snprintf(r->errmsg, sizeof r->errmsg, "%s: %.*s%s", what, room, cause, suffix);
+    snprintf(r->errmsg, sizeof r->errmsg, "%s: %.*s%s", what, ut_utf8_prec(cause, (size_t)room),
+             cause, suffix);
 }
 
 /* Delivers the result; the job is freed before the callback so the callback may free or

@@ -281,7 +281,7 @@ static int list_line(td_keysrc *ks, const char *s, size_t n, td_keysrc_page *pg)
     if (ut_url_scheme_len(s, n)) {
         char msg[256];
         errf(msg, sizeof msg, "%s line %llu: '%.*s' is not in the store '%s'", ks->cur,
-             (unsigned long long)ks->line_no, (int)(n > 120 ? 120 : n), s,
+             (unsigned long long)ks->line_no, (int)ut_utf8_cut(s, n, 120), s,
              ks->n_roots ? ks->roots[0] : "");
         return add_bad(ks, s, n, STORE_E_CONFIG, msg);
     }
@@ -451,7 +451,7 @@ static int inv_record(td_keysrc *ks, int nf, td_keysrc_page *pg) {
         memchr(ks->dec.p, '\0', ks->dec.len)) {
         char msg[256];
         errf(msg, sizeof msg, "%s record %llu: the key '%.*s' is not validly URL-encoded",
-             ks->cur, (unsigned long long)ks->line_no, (int)(rl > 120 ? 120 : rl), raw);
+             ks->cur, (unsigned long long)ks->line_no, (int)ut_utf8_cut(raw, rl, 120), raw);
         return add_bad(ks, raw, rl, STORE_E_PROTOCOL, msg);
     }
     const char *key = ks->dec.p;

@@ -244,6 +244,17 @@ void td_output_files(const td_output *w, uint64_t *header_files, uint64_t *error
 }
 
 static void json_str(FILE *f, const char *s) {
+    /* JSON is UTF-8: text that is not is written as the tables write it (\xNN) */
+    size_t n = s ? strlen(s) : 0;
+    if (!ut_utf8_valid(s, n)) {
+        char *e = malloc(ut_utf8_escaped_len(s, n) + 1);
+        if (e) {
+            e[ut_utf8_escape(e, s, n)] = '\0';
+            json_str(f, e);
+            free(e);
+            return;
+        }
+    }
     fputc('"', f);
     for (const unsigned char *c = (const unsigned char *)s; c && *c; c++) {
         if (*c == '"' || *c == '\\')

@@ -9,7 +9,8 @@ must then be readable by DuckDB (which refuses a STRING that is not UTF-8) and b
 (whose decoder would turn bad bytes into U+FFFD), and:
   - `path` is the key, with each byte that is not UTF-8 written as \\xNN (Python's
     backslashreplace), and `path_bytes` holds the exact bytes then, null otherwise;
-  - the Latin-1 key that exists got a header row: it was fetched with its exact bytes.
+  - the Latin-1 key that exists got a header row: it was fetched with its exact bytes;
+  - _SUCCESS and `info --json` of the Latin-1 file are UTF-8 JSON (the path escaped alike).
 
   python3 e2e_utf8.py TIFF_DUMPER CORPUS_DIR   (TD_NODE_DIR: the tests' npm project)
 """
@@ -118,6 +119,23 @@ def main():
         listed = run(exe, tmp, "listed", ["store:", f"  name: {json.dumps(data)}"], 0)
         keyed = run(exe, tmp, "keys", ["store:", f"  name: {json.dumps(data)}",
                                        f"  keys_from: {json.dumps(os.path.join(tmp, 'keys.txt'))}"], 1)
+
+        # what the tool writes as JSON is UTF-8 too: _SUCCESS, and `info --json` of the file
+        for name in ("listed", "keys"):
+            with open(os.path.join(tmp, "out-" + name, "_SUCCESS"), "rb") as f:
+                raw = f.read()
+            try:
+                json.loads(raw.decode("utf-8"))
+            except ValueError as e:
+                check(False, f"{name}: _SUCCESS is not UTF-8 JSON: {e}")
+        p = subprocess.run([exe, "info", "--json", os.path.join(data.encode(), LATIN)],
+                           capture_output=True, timeout=60)
+        try:
+            got = json.loads(p.stdout.decode("utf-8"))
+            check(got.get("path") == shown(os.path.join(data.encode(), LATIN)) and "error" not in got,
+                  f"info --json: {got.get('path')!r} {got.get('error')}")
+        except ValueError as e:
+            check(False, f"info --json output is not UTF-8 JSON: {e}: {p.stdout[:200]!r}")
 
         for reader in ("duckdb", "hyparquet"):
             for name, (hdr_files, err_files) in (("listed", listed), ("keys", keyed)):
