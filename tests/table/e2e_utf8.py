@@ -106,6 +106,10 @@ def path_bytes_hex(row):
 
 def main():
     exe, corpus = sys.argv[1], sys.argv[2]
+    node_dir = os.environ.get("TD_NODE_DIR", "")
+    if not shutil.which("node") or not os.path.isdir(os.path.join(node_dir, "node_modules")):
+        print("SKIP: node or the tests' npm packages (TD_NODE_DIR) missing")
+        sys.exit(77)
     src = pick_tiff(exe, corpus)
     tmp = tempfile.mkdtemp(prefix="td_utf8_", dir=os.environ.get("TMPDIR", "/tmp"))
     try:
