@@ -22,6 +22,8 @@ import subprocess
 import sys
 import tempfile
 
+from tdtest import require, skip
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 LATIN = b"caf\xe9.tif"
 LATIN_MISSING = b"m\xfcller-missing.tif"
@@ -106,10 +108,9 @@ def path_bytes_hex(row):
 
 def main():
     exe, corpus = sys.argv[1], sys.argv[2]
-    node_dir = os.environ.get("TD_NODE_DIR", "")
-    if not shutil.which("node") or not os.path.isdir(os.path.join(node_dir, "node_modules")):
-        print("SKIP: node or the tests' npm packages (TD_NODE_DIR) missing")
-        sys.exit(77)
+    require("node")
+    if not os.path.isdir(os.path.join(os.environ.get("TD_NODE_DIR", ""), "node_modules")):
+        skip("the tests' npm packages (TD_NODE_DIR)")
     src = pick_tiff(exe, corpus)
     tmp = tempfile.mkdtemp(prefix="td_utf8_", dir=os.environ.get("TMPDIR", "/tmp"))
     try:

@@ -123,6 +123,16 @@ static void test_escape(void) {
     CHECK(ut_utf8_escaped_len(all_bad, 4) == 16);
 }
 
+static void test_json(void) {
+    /* JSON output (info --json, _SUCCESS) is UTF-8: bad bytes as the text \xNN */
+    ut_buf b = {0};
+    const char *in = "caf\xe9 " JP " \"q\"\xe6\x97";
+    ut_json_escape(&b, in, strlen(in));
+    CHECK_STR(ut_buf_str(&b), "\"caf\\\\xe9 " JP " \\\"q\\\"\\\\xe6\\\\x97\"");
+    CHECK(ut_utf8_valid(b.p, b.len));
+    ut_buf_free(&b);
+}
+
 static void test_msgf(void) {
     char m[8];
     /* "ab" + U+65E5 x 2 into 8 bytes: 7 fit, the second character would be cut: dropped */
@@ -173,6 +183,7 @@ int main(int argc, char **argv) {
     test_cut();
     test_prec();
     test_escape();
+    test_json();
     test_msgf();
     return td_test_report(argv[0]);
 }
