@@ -2,9 +2,10 @@
 unreadable (issue 13, item 2).
 
 A local folder holds `caf\\xe9.tif` (Latin-1 bytes: a copy of a corpus TIFF) and `ok.tif`.
-It is dumped twice: listed, and through a key list that also names two missing keys, one of
+It is dumped three times: listed, served by nginx (an http:// store: PROPFIND and ranged
+GETs), and through a key list that also names two missing keys, one of
 80 x U+65E5 (its message is longer than the store's 256-byte message buffer, so it is cut
-inside the name) and one Latin-1 (`m\\xfcller-missing.tif`). Every part file of both runs
+inside the name) and one Latin-1 (`m\\xfcller-missing.tif`). Every part file of every run
 must then be readable by DuckDB (which refuses a STRING that is not UTF-8) and by hyparquet
 (whose decoder would turn bad bytes into U+FFFD), and:
   - `path` is the key, with each byte that is not UTF-8 written as \\xNN (Python's
@@ -23,6 +24,7 @@ import sys
 import tempfile
 
 from tdtest import require, skip
+from tdtest.http_testlib import Nginx
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 LATIN = b"caf\xe9.tif"
@@ -124,9 +126,16 @@ def main():
         listed = run(exe, tmp, "listed", ["store:", f"  name: {json.dumps(data)}"], 0)
         keyed = run(exe, tmp, "keys", ["store:", f"  name: {json.dumps(data)}",
                                        f"  keys_from: {json.dumps(os.path.join(tmp, 'keys.txt'))}"], 1)
+        # the same folder behind nginx: listed with PROPFIND (hrefs percent-encoded), read
+        # with ranged GETs of the percent-encoded bytes
+        nginx = Nginx(os.path.join(tmp, "nginx"), data)
+        try:
+            served = run(exe, tmp, "http", ["store:", f"  name: {json.dumps(nginx.url + '/')}"], 0)
+        finally:
+            nginx.stop()
 
         # what the tool writes as JSON is UTF-8 too: _SUCCESS, and `info --json` of the file
-        for name in ("listed", "keys"):
+        for name in ("listed", "keys", "http"):
             with open(os.path.join(tmp, "out-" + name, "_SUCCESS"), "rb") as f:
                 raw = f.read()
             try:
@@ -143,7 +152,8 @@ def main():
             check(False, f"info --json output is not UTF-8 JSON: {e}: {p.stdout[:200]!r}")
 
         for reader in ("duckdb", "hyparquet"):
-            for name, (hdr_files, err_files) in (("listed", listed), ("keys", keyed)):
+            for name, (hdr_files, err_files) in (("listed", listed), ("keys", keyed),
+                                                 ("http", served)):
                 check(len(hdr_files) >= 1 and len(err_files) >= 1, f"{name}: part files missing")
                 hdr = rows_by_path(reader, hdr_files, name)
                 err = rows_by_path(reader, err_files, name)
@@ -155,7 +165,7 @@ def main():
                           f"{tag}: path_bytes of caf\\xe9.tif is {path_bytes_hex(hdr[shown(LATIN)])}")
                 if "ok.tif" in hdr:
                     check(path_bytes_hex(hdr["ok.tif"]) is None, f"{tag}: path_bytes of a UTF-8 key is not null")
-                if name == "listed":
+                if name != "keys":
                     check(err == {}, f"{tag}: error rows {sorted(err)}")
                     continue
                 check(set(err) == {shown(LONG_MISSING), shown(LATIN_MISSING)}, f"{tag}: error paths {sorted(err)}")
