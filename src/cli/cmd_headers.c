@@ -6,6 +6,7 @@
 #include "config.h"
 #include "pipeline.h"
 #include "progress.h"
+#include "say.h"
 
 /* Exit statuses (documented in the README and in --help). */
 enum { EXIT_ALL_DUMPED = 0, EXIT_SOME_FAILED = 1, EXIT_USAGE = 2, EXIT_RUN_FAILED = 3 };
@@ -54,26 +55,27 @@ int td_cmd_headers(int argc, char **argv) {
             else if (strcmp(a, "--check") == 0)
                 check = true;
             else {
-                fprintf(stderr, "tiff-dumper headers: unknown option '%s'\n", a);
+                td_say(stderr, "tiff-dumper headers: unknown option '%s'\n", a);
                 td_cmd_headers_usage(stderr);
                 return EXIT_USAGE;
             }
             continue;
         }
         if (npos == 2) {
-            fprintf(stderr, "tiff-dumper headers: unexpected argument '%s'\n", a);
+            td_say(stderr, "tiff-dumper headers: unexpected argument '%s'\n", a);
             td_cmd_headers_usage(stderr);
             return EXIT_USAGE;
         }
         pos[npos++] = a;
     }
     if (quiet && loud) {
-        fprintf(stderr, "tiff-dumper headers: --quiet and --loud exclude each other\n");
+        td_say(stderr, "tiff-dumper headers: --quiet and --loud exclude each other\n");
         return EXIT_USAGE;
     }
     if (check ? npos != 1 : npos != 2) {
-        fprintf(stderr, check ? "tiff-dumper headers: --check takes CONFIG only\n"
-                              : "tiff-dumper headers: expected CONFIG and OUT_DIR\n");
+        td_say(stderr, "%s",
+               check ? "tiff-dumper headers: --check takes CONFIG only\n"
+                     : "tiff-dumper headers: expected CONFIG and OUT_DIR\n");
         td_cmd_headers_usage(stderr);
         return EXIT_USAGE;
     }
@@ -86,7 +88,7 @@ int td_cmd_headers(int argc, char **argv) {
     char err[1024] = "";
     td_config_defaults(&cfg);
     if (td_config_load(&cfg, pos[0], err, sizeof err) != 0) {
-        fprintf(stderr, "tiff-dumper: %s\n", err);
+        td_say(stderr, "tiff-dumper: %s\n", err);
         td_config_free(&cfg);
         return EXIT_USAGE;
     }
@@ -97,9 +99,9 @@ int td_cmd_headers(int argc, char **argv) {
         co.check_only = true;
         int crc = td_pipeline_run(&co, NULL, err, sizeof err);
         if (crc == TD_PIPE_OK)
-            printf("%s: ok (store %s)\n", pos[0], cfg.store_name);
+            td_say(stdout, "%s: ok (store %s)\n", pos[0], cfg.store_name);
         else
-            fprintf(stderr, "tiff-dumper: %s\n", err);
+            td_say(stderr, "tiff-dumper: %s\n", err);
         td_config_free(&cfg);
         return crc == TD_PIPE_OK ? EXIT_ALL_DUMPED
                : crc == TD_PIPE_E_CONFIG ? EXIT_USAGE : EXIT_RUN_FAILED;
@@ -119,15 +121,19 @@ int td_cmd_headers(int argc, char **argv) {
     td_stats st;
     memset(&st, 0, sizeof st);
     int rc = td_pipeline_run(&o, &st, err, sizeof err);
-    td_progress_end(&prog, &st, pos[1], rc);
+    /* The summary only for a run that started: the pipeline sets elapsed_s once it ran;
+     * a store or output that could not be opened gets its message alone, not a "stopped:
+     * 0 headers dumped" line as if something had been tried. */
+    if (st.elapsed_s > 0)
+        td_progress_end(&prog, &st, pos[1], rc);
     td_config_free(&cfg);
     if (rc == TD_PIPE_E_CONFIG) {
-        fprintf(stderr, "tiff-dumper: %s\n", err);
+        td_say(stderr, "tiff-dumper: %s\n", err);
         return EXIT_USAGE;
     }
     if (rc != TD_PIPE_OK) {
-        fprintf(stderr, "tiff-dumper: run %s: %s\n",
-                rc == TD_PIPE_E_INTERRUPTED ? "interrupted" : "failed", err);
+        td_say(stderr, "tiff-dumper: run %s: %s\n",
+               rc == TD_PIPE_E_INTERRUPTED ? "interrupted" : "failed", err);
         return EXIT_RUN_FAILED;
     }
     return st.failed ? EXIT_SOME_FAILED : EXIT_ALL_DUMPED;

@@ -8,6 +8,7 @@
 
 #include "pipeline.h"
 #include "reader.h"
+#include "say.h"
 #include "store.h"
 #include "tiff.h"
 #include "util.h"
@@ -187,12 +188,22 @@ static void read_url(const char *url, const store_options *opts,
         show(&oc, ud);
         return;
     }
+    bool http = !strncasecmp(url, "http://", 7) || !strncasecmp(url, "https://", 8);
+    if (http && strpbrk(host, "?#")) {
+        /* a presigned or SAS URL: its query would become part of the key (and be sent,
+         * percent-encoded, where no redaction recognises it); store URLs take none */
+        snprintf(oc.message, sizeof oc.message,
+                 "'%s' has a query string or fragment: give the object's plain URL (a "
+                 "presigned or SAS URL is not supported; pass credentials with -o)", url);
+        show(&oc, ud);
+        return;
+    }
     char *root = strndup(url, (size_t)(slash - url));
     const char *key = slash + 1;
     /* an http(s) URL's path is percent-encoded (as a browser shows it); stores take the key
      * itself and encode it for their requests */
     char *key_dec = NULL;
-    if (!strncasecmp(url, "http://", 7) || !strncasecmp(url, "https://", 8)) {
+    if (http) {
         key_dec = pct_decode(key);
         if (key_dec) key = key_dec;
     }
@@ -214,15 +225,16 @@ static void json_str(FILE *out, const char *s) {
     ut_buf_free(&b);
 }
 
-/* Printable form of a string value: control characters escaped, long text cut. */
+/* Printable form of a string value: control characters escaped (ut_escape_ctl: C0, DEL,
+ * C1 and bytes that are not UTF-8, so a tag cannot drive the terminal), long text cut. */
 static void text_str(FILE *out, const char *s, size_t n) {
     size_t shown = n > 200 ? 200 : n;
-    for (size_t i = 0; i < shown; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '\n') fputs("\\n", out);
-        else if (c < 0x20) fprintf(out, "\\x%02x", c);
-        else fputc(c, out);
-    }
+    while (shown < n && shown > 0 && ((unsigned char)s[shown] & 0xC0) == 0x80)
+        shown--; /* not inside a character */
+    ut_buf b = {0};
+    ut_escape_ctl(&b, s, shown);
+    fputs(ut_buf_str(&b), out);
+    ut_buf_free(&b);
     if (shown < n) fprintf(out, "... (%zu bytes)", n);
 }
 
@@ -256,13 +268,17 @@ static void text_value(FILE *out, const tiff_value *v, tiff_kind kind) {
 }
 
 static void print_text(FILE *out, const char *path, const tiff_header *h) {
-    fprintf(out, "%s\n", path);
+    fprintf(out, "%s\n", path); /* cleaned by the caller */
     fprintf(out, "  %-28s %s\n", "byte_order",
             h->little_endian ? "II (little-endian)" : "MM (big-endian)");
     fprintf(out, "  %-28s %s\n", "bigtiff", h->bigtiff ? "yes" : "no");
     fprintf(out, "  %-28s %llu\n", "first_ifd_offset", (unsigned long long)h->first_ifd_offset);
     fprintf(out, "  %-28s %u\n", "ifd_count", h->ifd_count);
-    if (h->ifd_chain_error) fprintf(out, "  %-28s %s\n", "ifd_chain_error", h->ifd_chain_error);
+    if (h->ifd_chain_error) {
+        fprintf(out, "  %-28s ", "ifd_chain_error");
+        text_str(out, h->ifd_chain_error, strlen(h->ifd_chain_error));
+        fputc('\n', out);
+    }
     fprintf(out, "  %-28s %llu\n", "header_bytes", (unsigned long long)h->header_bytes);
     for (int f = 0; f < TIFF_FIELD_COUNT; f++) {
         if (!h->field[f].present) continue;
@@ -293,7 +309,11 @@ static void print_text(FILE *out, const char *path, const tiff_header *h) {
     }
     if (h->n_warnings) {
         fprintf(out, "  warnings\n");
-        for (size_t i = 0; i < h->n_warnings; i++) fprintf(out, "    %s\n", h->warnings[i]);
+        for (size_t i = 0; i < h->n_warnings; i++) {
+            fputs("    ", out);
+            text_str(out, h->warnings[i], strlen(h->warnings[i]));
+            fputc('\n', out);
+        }
     }
 }
 
@@ -309,9 +329,15 @@ static void show_outcome(const info_outcome *oc, void *ud) {
     info_print *pr = ud;
     const tiff_header *h = oc->hdr;
     const char *kind = oc->kind, *msg = oc->message;
+    /* the path as given may be a URL with a password or a signature, and a store's message
+     * may quote it: both redacted; for the text form also escaped (JSON escapes its own) */
+    char rpath[2048], rmsg[1024], tpath[2048];
+    ut_redact_to(rpath, sizeof rpath, pr->path);
+    ut_redact_to(rmsg, sizeof rmsg, msg);
+    msg = rmsg;
     if (pr->json) {
         fputs("{\"path\":", stdout);
-        json_str(stdout, pr->path);
+        json_str(stdout, rpath);
         if (h) {
             pr->jlen = 0;
             if (tiff_header_to_json(h, &pr->jbuf, &pr->jlen, &pr->jcap) == TIFF_OK &&
@@ -334,8 +360,11 @@ static void show_outcome(const info_outcome *oc, void *ud) {
         fputc('\n', stdout);
     } else {
         if (pr->printed++) fputc('\n', stdout);
-        if (h) print_text(stdout, pr->path, h);
-        else fprintf(stdout, "%s\n  error: %s: %s\n", pr->path, kind, msg);
+        td_say_clean(tpath, sizeof tpath, rpath);
+        char tmsg[1024];
+        td_say_clean(tmsg, sizeof tmsg, msg);
+        if (h) print_text(stdout, tpath, h);
+        else fprintf(stdout, "%s\n  error: %s: %s\n", tpath, kind, tmsg);
     }
     if (!h) pr->failed = 1;
 }
@@ -379,14 +408,14 @@ int td_cmd_info(int argc, char **argv) {
             char *v = a[1] == 'o' ? (i + 1 < argc ? argv[++i] : NULL)
                       : a[8] == '=' ? a + 9 : (i + 1 < argc ? argv[++i] : NULL);
             if (!v || split_kv(v, &kvs[n_kv]) != 0) {
-                fprintf(stderr, "tiff-dumper info: %s needs KEY=VALUE, e.g. -o skip_signature=true\n\n%s",
-                        a, usage_text);
+                td_say(stderr, "tiff-dumper info: %s needs KEY=VALUE, e.g. -o skip_signature=true\n\n%s",
+                       a, usage_text);
                 bad = 1;
             } else {
                 n_kv++;
             }
         } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "tiff-dumper info: unknown option '%s'\n\n%s", a, usage_text);
+            td_say(stderr, "tiff-dumper info: unknown option '%s'\n\n%s", a, usage_text);
             bad = 1;
         } else {
             files[nfiles++] = a;

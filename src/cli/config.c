@@ -17,6 +17,8 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "util.h"
+
 #define MAX_MAP_KEYS 1000u /* duplicate detection is quadratic; configs have a handful */
 
 /* The library's defaults (td_pipeline_options_init) are the only ones: a config starts
@@ -212,6 +214,7 @@ typedef struct ctx {
     size_t text_len;
     mask *masks;
     size_t n_masks, cap_masks;
+    const yaml_node_t **kv_nodes; /* the value node of each store_kv */
     bool seen[K_COUNT];
     yaml_mark_t mark[K_COUNT]; /* of the value, for cross-field messages */
     bool store_seen;
@@ -382,7 +385,11 @@ static int unknown_key(ctx *x, const yaml_node_t *k, const char *where, const ch
     return fail(x, &k->start_mark, "unknown key '%s' in %s (valid keys: %s)", shown, where, list);
 }
 
-/* ---- masking ---- */
+/* ---- masking ----
+ * source_text is the YAML as read with its secrets replaced, built in build_source once the
+ * whole document is known (an option's secrecy depends on store.name, which may come after
+ * obstore_config). Every step is one forward pass over the text: a megabyte of hostile
+ * comments or repeated values costs milliseconds. */
 
 static int add_mask(ctx *x, const yaml_node_t *v, const char *repl)
 {
@@ -402,6 +409,10 @@ static int add_mask(ctx *x, const yaml_node_t *v, const char *repl)
     return 0;
 }
 
+/* A name that looks like a credential's. The store's own table (store_option_is_secret)
+ * decides for the options it knows; this guess covers commented-out lines and keys no
+ * backend declares (they are refused when the store opens, but the text may be shown
+ * before that). */
 static bool secret_key(const char *key, bool *keep_prefix)
 {
     char low[1024];
@@ -424,56 +435,64 @@ static bool secret_key(const char *key, bool *keep_prefix)
     return hit;
 }
 
-/* Character index (libyaml marks) -> byte offset in UTF-8 text. */
-static size_t char_to_byte(const char *t, size_t len, size_t chars)
-{
-    size_t b = 0, c = 0;
-    while (b < len && c < chars) {
-        unsigned char ch = (unsigned char)t[b];
-        size_t w = ch < 0x80 ? 1 : ch < 0xE0 ? 2 : ch < 0xF0 ? 3 : 4;
-        b += w;
-        c++;
-    }
-    return b < len ? b : len;
-}
-
 /* A commented-out credential ("# aws_secret_access_key: ...") is common in hand-edited
  * configs, and comments are kept in source_text: such comments are masked. The quote
- * tracking is per line, which is enough for configs (a miss only masks a harmless comment). */
-static void mask_comments(char *s)
+ * tracking is per line, which is enough for configs (a miss only masks a harmless comment).
+ * Appends the result of s[0..n) to out. */
+static void mask_comments(ut_buf *out, const char *s, size_t n)
 {
     static const char cm[] = "# (masked)";
-    while (*s) {
-        char *eol = s + strcspn(s, "\r\n");
+    size_t i = 0;
+    while (i < n) {
+        size_t eol = i;
+        while (eol < n && s[eol] != '\r' && s[eol] != '\n')
+            eol++;
         char q = 0;
-        for (char *p = s; p < eol; p++) {
+        size_t cut = eol; /* where a masked comment starts */
+        for (size_t p = i; p < eol; p++) {
             if (q) {
-                if (q == '"' && *p == '\\' && p + 1 < eol)
+                if (q == '"' && s[p] == '\\' && p + 1 < eol)
                     p++;
-                else if (*p == q)
+                else if (s[p] == q)
                     q = 0;
-            } else if (*p == '"' || *p == '\'') {
-                q = *p;
-            } else if (*p == '#' && (p == s || p[-1] == ' ' || p[-1] == '\t')) {
+            } else if (s[p] == '"' || s[p] == '\'') {
+                q = s[p];
+            } else if (s[p] == '#' && (p == i || s[p - 1] == ' ' || s[p - 1] == '\t')) {
+                /* secret_key looks at 1023 bytes at most: a longer comment is judged by
+                 * its start, and masked whole when that looks like a credential */
+                char head[1024];
+                size_t hl = eol - p < sizeof head - 1 ? eol - p : sizeof head - 1;
+                memcpy(head, s + p, hl);
+                head[hl] = 0;
                 bool keep;
-                char save = *eol;
-                *eol = 0;
-                bool hit = secret_key(p, &keep);
-                *eol = save;
-                size_t len = (size_t)(eol - p);
-                if (hit && len >= sizeof cm - 1) {
-                    memcpy(p, cm, sizeof cm - 1);
-                    memmove(p + sizeof cm - 1, eol, strlen(eol) + 1);
-                    eol = p + sizeof cm - 1;
-                } else if (hit) {
-                    memset(p + 1, '*', len - 1);
+                bool hit = secret_key(head, &keep);
+                /* and by everything after, in 1 KiB windows that overlap by 16 bytes (a
+                 * word across two windows) */
+                for (size_t ws = p + hl - 16; !hit && ws + 16 < eol && eol - p > hl;
+                     ws += sizeof head - 1 - 16) {
+                    size_t wl = eol - ws < sizeof head - 1 ? eol - ws : sizeof head - 1;
+                    memcpy(head, s + ws, wl);
+                    head[wl] = 0;
+                    hit = secret_key(head, &keep);
                 }
+                if (hit)
+                    cut = p;
                 break;
             }
         }
-        s = eol;
-        while (*s == '\r' || *s == '\n')
-            s++;
+        ut_buf_put(out, s + i, cut - i);
+        if (cut < eol) {
+            if (eol - cut >= sizeof cm - 1) {
+                ut_buf_put(out, cm, sizeof cm - 1);
+            } else {
+                ut_buf_putc(out, '#');
+                for (size_t k = cut + 1; k < eol; k++)
+                    ut_buf_putc(out, '*');
+            }
+        }
+        i = eol;
+        while (i < n && (s[i] == '\r' || s[i] == '\n'))
+            ut_buf_putc(out, s[i++]);
     }
 }
 
@@ -483,101 +502,206 @@ static int cmp_mask(const void *a, const void *b)
     return p->start < q->start ? -1 : p->start > q->start;
 }
 
+/* Advances (*b, *c) (a byte offset and the character count at it) to character index
+ * chars; marks only grow along the sorted masks, so all conversions together are linear. */
+static size_t char_to_byte_from(const char *t, size_t len, size_t *b, size_t *c, size_t chars)
+{
+    while (*b < len && *c < chars) {
+        unsigned char ch = (unsigned char)t[*b];
+        size_t w = ch < 0x80 ? 1 : ch < 0xE0 ? 2 : ch < 0xF0 ? 3 : 4;
+        *b += w;
+        (*c)++;
+    }
+    if (*b > len)
+        *b = len;
+    return *b;
+}
+
+/* Character index (libyaml marks) -> byte offset in UTF-8 text (for one message). */
+static size_t char_to_byte(const char *t, size_t len, size_t chars)
+{
+    size_t b = 0, c = 0;
+    return char_to_byte_from(t, len, &b, &c, chars);
+}
+
+/* The masks of the obstore options that are secret for the store named: the backend's own
+ * table says which (store_option_is_secret); a key it does not declare is judged by its
+ * name. */
+static int mask_obstore(ctx *x)
+{
+    const td_config *c = x->c;
+    for (size_t i = 0; i < c->n_store_kv; i++) {
+        const char *ks = c->store_kv[i].key, *vs = c->store_kv[i].value;
+        bool keep4 = false;
+        bool guess = secret_key(ks, &keep4);
+        if (!store_option_is_secret(c->store_name, ks) && !guess)
+            continue;
+        if (keep4 && strlen(vs) > 8) {
+            bool plain_safe = true; /* keep the source valid YAML */
+            for (int j = 0; j < 4; j++)
+                if (!((vs[j] >= 'A' && vs[j] <= 'Z') || (vs[j] >= '0' && vs[j] <= '9') ||
+                      (vs[j] >= 'a' && vs[j] <= 'z')))
+                    plain_safe = false;
+            char repl[16];
+            memcpy(repl, vs, 4);
+            strcpy(repl + 4, "***");
+            if (add_mask(x, x->kv_nodes[i], plain_safe ? repl : "\"***\""))
+                return -1;
+        } else if (add_mask(x, x->kv_nodes[i], "\"***\"")) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Secret option values written a second time elsewhere (in another scalar, a comment) are
+ * masked too: should a mark ever be off, a secret must still not leak. At most this many
+ * distinct values are searched (each search is one pass over the text). */
+/* Replaces every occurrence of v[0..vl) in a by "***", in place ("***" is never longer
+ * than a value of 4 bytes or more). Knuth-Morris-Pratt: linear in a->len + vl whatever
+ * the text, where a naive search is quadratic on "aaaa...". */
+static int replace_all(ut_buf *a, const char *v, size_t vl)
+{
+    size_t *fail_at = malloc(vl * sizeof *fail_at);
+    if (!fail_at)
+        return -1;
+    fail_at[0] = 0;
+    for (size_t i = 1, k = 0; i < vl; i++) {
+        while (k && v[i] != v[k])
+            k = fail_at[k - 1];
+        if (v[i] == v[k])
+            k++;
+        fail_at[i] = k;
+    }
+    size_t o = 0, k = 0;
+    for (size_t r = 0; r < a->len; r++) {
+        char ch = a->p[r];
+        a->p[o++] = ch;
+        while (k && ch != v[k])
+            k = fail_at[k - 1];
+        if (ch == v[k])
+            k++;
+        if (k == vl) { /* the value's bytes are the last vl written: overwrite them */
+            o -= vl;
+            memcpy(a->p + o, "***", 3);
+            o += 3;
+            k = 0;
+        }
+    }
+    a->len = o;
+    a->p[o] = 0;
+    free(fail_at);
+    return 0;
+}
+
+#define MAX_VALUE_SEARCHES 64u
+
 static int build_source(ctx *x)
 {
+    if (mask_obstore(x))
+        return -1;
     size_t skip = 0;
     /* a UTF-8 BOM is not counted by libyaml's marks */
     if (x->text_len >= 3 && !memcmp(x->text, "\xEF\xBB\xBF", 3))
         skip = 3;
     const char *t = x->text + skip;
     size_t len = x->text_len - skip;
-    for (size_t i = 0; i < x->n_masks; i++) {
-        x->masks[i].start = char_to_byte(t, len, x->masks[i].start);
-        x->masks[i].end = char_to_byte(t, len, x->masks[i].end);
-        /* a block scalar (|, >) ends after its line break: keep the break */
-        while (x->masks[i].end > x->masks[i].start &&
-               (t[x->masks[i].end - 1] == '\n' || t[x->masks[i].end - 1] == '\r'))
-            x->masks[i].end--;
-    }
     if (x->n_masks > 1)
         qsort(x->masks, x->n_masks, sizeof *x->masks, cmp_mask);
-    size_t cap = len + 1;
-    for (size_t i = 0; i < x->n_masks; i++)
-        cap += strlen(x->masks[i].repl);
-    char *out = malloc(cap);
-    if (!out)
-        return nomem(x);
-    size_t o = 0, pos = 0;
+    size_t cb = 0, cc = 0;
+    for (size_t i = 0; i < x->n_masks; i++) {
+        mask *m = &x->masks[i];
+        size_t start = char_to_byte_from(t, len, &cb, &cc, m->start);
+        size_t eb = cb, ec = cc; /* the end from the start: the cursor stays at starts */
+        m->end = char_to_byte_from(t, len, &eb, &ec, m->end);
+        m->start = start;
+        /* a block scalar (|, >) ends after its line break: keep the break */
+        while (m->end > m->start && (t[m->end - 1] == '\n' || t[m->end - 1] == '\r'))
+            m->end--;
+    }
+    /* byte ranges to hide: the marks, then every other copy of a secret value */
+    ut_buf a = {0};
+    a.limit = 2 * len + 64;
+    size_t pos = 0;
     for (size_t i = 0; i < x->n_masks; i++) {
         mask *m = &x->masks[i];
         if (m->start < pos) /* the same anchored node masked twice */
             continue;
-        memcpy(out + o, t + pos, m->start - pos);
-        o += m->start - pos;
-        size_t rl = strlen(m->repl);
-        memcpy(out + o, m->repl, rl);
-        o += rl;
+        ut_buf_put(&a, t + pos, m->start - pos);
+        ut_buf_puts(&a, m->repl);
         pos = m->end;
     }
-    memcpy(out + o, t + pos, len - pos);
-    o += len - pos;
-    out[o] = 0;
-    /* Belt and braces: should a mark ever be off, a secret must still not leak. */
-    for (size_t i = 0; i < x->c->n_store_kv; i++) {
+    ut_buf_put(&a, t + pos, len - pos);
+    if (a.bad || !a.p) {
+        ut_buf_free(&a);
+        return nomem(x);
+    }
+    size_t searched = 0;
+    for (size_t i = 0; i < x->c->n_store_kv && searched < MAX_VALUE_SEARCHES; i++) {
         bool keep4;
-        const char *v = x->c->store_kv[i].value;
+        const char *k = x->c->store_kv[i].key, *v = x->c->store_kv[i].value;
         size_t vl = strlen(v);
-        if (vl < 4 || !secret_key(x->c->store_kv[i].key, &keep4))
+        if (vl < 4 || (!store_option_is_secret(x->c->store_name, k) && !secret_key(k, &keep4)))
             continue;
-        char *hit;
-        while ((hit = strstr(out, v)) != NULL) {
-            memcpy(hit, "***", 3);
-            memmove(hit + 3, hit + vl, strlen(hit + vl) + 1);
+        searched++;
+        if (replace_all(&a, v, vl)) {
+            ut_buf_free(&a);
+            return nomem(x);
         }
     }
-    mask_comments(out);
-    x->c->source_text = out;
+    ut_buf b = {0};
+    b.limit = 2 * len + 64;
+    mask_comments(&b, a.p, a.len);
+    ut_buf_free(&a);
+    /* URLs anywhere (store.name, prefixes, comments): userinfo and signed query parameters,
+     * with the one redaction every output uses */
+    ut_buf out = {0};
+    out.limit = 4 * len + 64;
+    ut_redact_url(&out, ut_buf_str(&b), b.len);
+    bool bad = b.bad || out.bad;
+    ut_buf_free(&b);
+    char *s = bad ? NULL : ut_buf_take(&out);
+    ut_buf_free(&out);
+    if (!s)
+        return nomem(x);
+    x->c->source_text = s;
     return 0;
 }
 
-/* Userinfo in a URL (scheme://user:password@host/...) is masked as well. */
-static int mask_url_password(ctx *x, const yaml_node_t *v)
+/* A string value holding a URL with a secret (user:password@, ?sig=...): masked as a whole
+ * double-quoted scalar, since the value differs from the source text for quoted scalars with
+ * escapes (which the text pass of build_source would miss). */
+static int mask_url_secret(ctx *x, const yaml_node_t *v)
 {
     const char *s = sval(v);
-    size_t sl = ut_url_scheme_len(s, strlen(s));
-    if (!sl)
-        return 0;
-    const char *host = s + sl + 3;
-    const char *end = host + strcspn(host, "/?#");
-    const char *at = NULL;
-    for (const char *p = host; p < end; p++)
-        if (*p == '@')
-            at = p;
-    if (!at)
-        return 0;
-    /* the value differs from the source text for quoted scalars with escapes; masking the
-     * whole scalar is the safe, simple choice */
-    char *r = malloc(strlen(s) + 8);
+    char *r = ut_redact_dup(s);
     if (!r)
         return nomem(x);
-    size_t n = (size_t)(host - s);
-    memcpy(r, s, n);
-    strcpy(r + n, "***");
-    strcat(r, at);
     int rc = 0;
-    char *q = malloc(strlen(r) + 3);
-    if (!q) {
-        free(r);
-        return nomem(x);
+    if (strcmp(r, s) != 0) {
+        ut_buf q = {0};
+        q.limit = 4 * strlen(r) + 64;
+        ut_json_escape(&q, r, strlen(r)); /* a JSON string is a YAML double-quoted one */
+        rc = q.bad || !q.p ? nomem(x) : add_mask(x, v, q.p);
+        ut_buf_free(&q);
     }
-    sprintf(q, "\"%s\"", r);
-    rc = add_mask(x, v, q);
-    free(q);
     free(r);
     return rc;
 }
 
 /* ---- typed values ---- */
+
+/* "010": YAML 1.1 readers (PyYAML, so the Python original) read an octal 8, YAML 1.2 readers
+ * and a person read 10. Neither guess is safe for a setting, so such a number is refused
+ * (docs/config.md); "0" alone and decimals ("0.5", "010.5") are fine. */
+#define LEADING_ZERO_MSG                                                                   \
+    "%s: '%s' starts with 0, which YAML 1.1 readers (PyYAML, the Python tool) take for an " \
+    "octal number and others for a decimal one: write it without the leading zero"
+
+static bool leading_zero(const char *s)
+{
+    return s[0] == '0' && ((s[1] >= '0' && s[1] <= '9') || s[1] == '_');
+}
 
 static int get_uint(ctx *x, const yaml_node_t *v, const char *path, uint64_t min, uint64_t max,
                     uint64_t *out)
@@ -599,6 +723,8 @@ static int get_uint(ctx *x, const yaml_node_t *v, const char *path, uint64_t min
     bool neg = false;
     if (*s == '+' || *s == '-')
         neg = *s++ == '-';
+    if (leading_zero(s))
+        return fail(x, &v->start_mark, LEADING_ZERO_MSG, path, shown);
     uint64_t val = 0;
     bool digits = false, overflow = false;
     for (; *s; s++) {
@@ -649,6 +775,8 @@ static int get_seconds(ctx *x, const yaml_node_t *v, const char *path, uint64_t 
         return fail(x, &v->start_mark, "%s must be positive, got %s", path, shown);
     if (*s == '+')
         s++;
+    if (leading_zero(s) && !strchr(s, '.'))
+        return fail(x, &v->start_mark, LEADING_ZERO_MSG, path, shown);
     uint64_t ms = 0;
     bool digits = false, big = false;
     for (; *s >= '0' && *s <= '9'; s++) {
@@ -745,7 +873,8 @@ static int get_obstore(ctx *x, const yaml_node_t *v, const char *path)
     if (n > MAX_MAP_KEYS)
         return fail(x, &v->start_mark, "%s has %zu keys (at most %u)", path, n, MAX_MAP_KEYS);
     c->store_kv = calloc(n ? n : 1, sizeof *c->store_kv);
-    if (!c->store_kv)
+    x->kv_nodes = calloc(n ? n : 1, sizeof *x->kv_nodes);
+    if (!c->store_kv || !x->kv_nodes)
         return nomem(x);
     for (size_t i = 0; i < n; i++) {
         yaml_node_pair_t *p = &v->data.mapping.pairs.start[i];
@@ -770,23 +899,7 @@ static int get_obstore(ctx *x, const yaml_node_t *v, const char *path)
         c->store_kv[c->n_store_kv].key = ks;
         c->store_kv[c->n_store_kv].value = vs;
         c->n_store_kv++;
-        bool keep4 = false;
-        if (secret_key(ks, &keep4)) {
-            char repl[16] = "***";
-            if (keep4 && strlen(vs) > 8) {
-                bool plain_safe = true; /* keep the source valid YAML */
-                for (int j = 0; j < 4; j++)
-                    if (!((vs[j] >= 'A' && vs[j] <= 'Z') || (vs[j] >= '0' && vs[j] <= '9') ||
-                          (vs[j] >= 'a' && vs[j] <= 'z')))
-                        plain_safe = false;
-                memcpy(repl, vs, 4);
-                strcpy(repl + 4, "***");
-                if (add_mask(x, val, plain_safe ? repl : "\"***\""))
-                    return -1;
-            } else if (add_mask(x, val, "\"***\"")) {
-                return -1;
-            }
-        }
+        x->kv_nodes[c->n_store_kv - 1] = val; /* masked by build_source */
     }
     return 0;
 }
@@ -954,7 +1067,7 @@ static int load_section(ctx *x, const section *sec, const yaml_node_t *m)
                               "store.name is empty: give a store URL (s3://bucket, "
                               "https://host/path, ...) or a local folder");
                 if (!rc)
-                    rc = mask_url_password(x, v);
+                    rc = mask_url_secret(x, v);
             }
             break;
         case F_STRLIST:
@@ -1115,8 +1228,75 @@ static int load_doc(ctx *x)
     return cross_checks(x);
 }
 
+/* Nesting and anchors a config never needs, refused before the document is built:
+ * libyaml's scanner and composer are quadratic in both (every token looks at every open
+ * flow level; every anchor and alias is looked up in a list), so 600 KB of "[[[[..." or of
+ * anchors would run for minutes. The event pass stops at the first excess, in
+ * microseconds; a syntax error is left to the load that follows, which reports it. */
+#define MAX_DEPTH 64
+#define MAX_ANCHORS 256
+#define MAX_ALIASES 4096
+
+static int precheck(ctx *x)
+{
+    yaml_parser_t p;
+    if (!yaml_parser_initialize(&p))
+        return nomem(x);
+    yaml_parser_set_input_string(&p, (const unsigned char *)x->text, x->text_len);
+    int depth = 0, rc = 0;
+    size_t anchors = 0, aliases = 0;
+    for (;;) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(&p, &ev))
+            break;
+        yaml_event_type_t type = ev.type;
+        const yaml_char_t *anchor = NULL;
+        switch (type) {
+        case YAML_SEQUENCE_START_EVENT:
+            anchor = ev.data.sequence_start.anchor;
+            depth++;
+            break;
+        case YAML_MAPPING_START_EVENT:
+            anchor = ev.data.mapping_start.anchor;
+            depth++;
+            break;
+        case YAML_SEQUENCE_END_EVENT:
+        case YAML_MAPPING_END_EVENT:
+            depth--;
+            break;
+        case YAML_SCALAR_EVENT:
+            anchor = ev.data.scalar.anchor;
+            break;
+        case YAML_ALIAS_EVENT:
+            aliases++;
+            break;
+        default:
+            break;
+        }
+        if (anchor)
+            anchors++;
+        if (depth > MAX_DEPTH)
+            rc = fail(x, &ev.start_mark,
+                      "the YAML nests deeper than %d levels (a config needs 3): is it a config?",
+                      MAX_DEPTH);
+        else if (anchors > MAX_ANCHORS)
+            rc = fail(x, &ev.start_mark, "more than %d YAML anchors (&name) in the config",
+                      MAX_ANCHORS);
+        else if (aliases > MAX_ALIASES)
+            rc = fail(x, &ev.start_mark, "more than %d YAML aliases (*name) in the config",
+                      MAX_ALIASES);
+        yaml_event_delete(&ev);
+        if (rc || type == YAML_STREAM_END_EVENT)
+            break;
+    }
+    yaml_parser_delete(&p);
+    return rc;
+}
+
 static int parse(ctx *x)
 {
+    if (precheck(x))
+        return -1;
     yaml_parser_t parser;
     if (!yaml_parser_initialize(&parser))
         return nomem(x);
@@ -1186,6 +1366,7 @@ static int load_text(td_config *c, const char *text, size_t len, const char *nam
     for (size_t i = 0; i < x.n_masks; i++)
         free(x.masks[i].repl);
     free(x.masks);
+    free(x.kv_nodes);
     if (rc) {
         td_config_free(c);
         return -1;

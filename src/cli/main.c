@@ -4,6 +4,7 @@
 
 #include "cmd_headers.h"
 #include "cmd_info.h"
+#include "say.h"
 
 #ifndef TD_VERSION
 #define TD_VERSION "0.0.0"
@@ -30,6 +31,7 @@ static void usage(FILE *out) {
 }
 
 int main(int argc, char **argv) {
+    td_say_init();
     if (argc < 2) {
         usage(stderr);
         return 2;
@@ -47,7 +49,7 @@ int main(int argc, char **argv) {
         return td_cmd_headers(argc - 1, argv + 1);
     if (strcmp(cmd, "info") == 0)
         return td_cmd_info(argc - 1, argv + 1);
-    fprintf(stderr, "tiff-dumper: unknown command '%s'\n", cmd);
+    td_say(stderr, "tiff-dumper: unknown command '%s'\n", cmd);
     usage(stderr);
     return 2;
 }

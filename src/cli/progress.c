@@ -1,6 +1,8 @@
 /* progress.c - progress display of `headers` (see progress.h). */
 #include "progress.h"
 
+#include "say.h"
+
 #include <inttypes.h>
 #include <unistd.h>
 
@@ -45,28 +47,28 @@ void td_progress_update(const td_stats *st, void *ud) {
     clock_text(st->elapsed_s, el, sizeof el);
     if (p->tty) {
         /* kept well under 80 columns: a wrapped line cannot be redrawn with \r */
-        fprintf(p->out,
-                "\r\033[K[%s] listed %" PRIu64 "  dumped %" PRIu64 "  failed %" PRIu64
-                "  %.0f headers/s",
-                el, st->listed, st->dumped, st->failed, p->rate);
+        td_say_raw(p->out,
+                   "\r\033[K[%s] listed %" PRIu64 "  dumped %" PRIu64 "  failed %" PRIu64
+                   "  %.0f headers/s",
+                   el, st->listed, st->dumped, st->failed, p->rate);
         p->line_drawn = true;
     } else {
-        fprintf(p->out,
-                "tiff-dumper: %s listed %" PRIu64 ", dumped %" PRIu64 ", failed %" PRIu64
-                ", skipped %" PRIu64 ", %.0f headers/s",
-                el, st->listed, st->dumped, st->failed, st->skipped, p->rate);
+        td_say_raw(p->out,
+                   "tiff-dumper: %s listed %" PRIu64 ", dumped %" PRIu64 ", failed %" PRIu64
+                   ", skipped %" PRIu64 ", %.0f headers/s",
+                   el, st->listed, st->dumped, st->failed, st->skipped, p->rate);
         /* in logs of long runs, a store that pushes back is worth seeing before the end */
         if (st->retries)
-            fprintf(p->out, ", %" PRIu64 " retries (%" PRIu64 " throttled)", st->retries,
-                    st->throttled);
-        fputc('\n', p->out);
+            td_say_raw(p->out, ", %" PRIu64 " retries (%" PRIu64 " throttled)", st->retries,
+                       st->throttled);
+        td_say_raw(p->out, "\n");
     }
-    fflush(p->out);
+    td_say_flush(p->out);
 }
 
 static void clear_line(td_progress *p) {
     if (p->line_drawn) {
-        fputs("\r\033[K", p->out);
+        td_say_raw(p->out, "\r\033[K");
         p->line_drawn = false;
     }
 }
@@ -77,7 +79,12 @@ void td_progress_error(const char *path, const char *stage, const char *kind,
     if (p->level != TD_PROGRESS_LOUD)
         return;
     clear_line(p);
-    fprintf(p->out, "tiff-dumper: %s failed (%s, %s): %s\n", path, stage, kind, message);
+    /* path and message come from the store and the data: redacted, control characters
+     * escaped (a key may hold ESC sequences or line breaks) */
+    char cpath[1024], cmsg[1024];
+    td_say_clean(cpath, sizeof cpath, path);
+    td_say_clean(cmsg, sizeof cmsg, message);
+    td_say(p->out, "tiff-dumper: %s failed (%s, %s): %s\n", cpath, stage, kind, cmsg);
 }
 
 void td_progress_end(td_progress *p, const td_stats *st, const char *out_dir, int rc) {
@@ -86,16 +93,16 @@ void td_progress_end(td_progress *p, const td_stats *st, const char *out_dir, in
         return;
     char el[32];
     clock_text(st->elapsed_s, el, sizeof el);
-    fprintf(p->out,
-            "tiff-dumper: %s %" PRIu64 " headers dumped, %" PRIu64 " failed, %" PRIu64
-            " skipped (%" PRIu64 " listed) in %s (%.3f s, %.0f headers/s), %" PRIu64
-            " requests, %" PRIu64 " bytes fetched",
-            rc == 0 ? "done:" : "stopped:", st->dumped, st->failed, st->skipped, st->listed,
-            el, st->elapsed_s, st->elapsed_s > 0 ? (double)st->dumped / st->elapsed_s : 0.0,
-            st->requests, st->bytes_fetched);
+    td_say_raw(p->out,
+               "tiff-dumper: %s %" PRIu64 " headers dumped, %" PRIu64 " failed, %" PRIu64
+               " skipped (%" PRIu64 " listed) in %s (%.3f s, %.0f headers/s), %" PRIu64
+               " requests, %" PRIu64 " bytes fetched",
+               rc == 0 ? "done:" : "stopped:", st->dumped, st->failed, st->skipped, st->listed,
+               el, st->elapsed_s, st->elapsed_s > 0 ? (double)st->dumped / st->elapsed_s : 0.0,
+               st->requests, st->bytes_fetched);
     if (st->retries)
-        fprintf(p->out, ", %" PRIu64 " retries (%" PRIu64 " throttled, concurrency down to %u)",
-                st->retries, st->throttled, st->lowest_concurrency);
-    fprintf(p->out, " -> %s\n", out_dir);
-    fflush(p->out);
+        td_say_raw(p->out,
+                   ", %" PRIu64 " retries (%" PRIu64 " throttled, concurrency down to %u)",
+                   st->retries, st->throttled, st->lowest_concurrency);
+    td_say(p->out, " -> %s\n", out_dir);
 }

@@ -279,11 +279,22 @@ static int list_line(td_keysrc *ks, const char *s, size_t n, td_keysrc_page *pg)
             return add_entry(ks, s + rl + 1, n - rl - 1, UINT64_MAX, INT64_MIN, NULL, 0);
     }
     if (ut_url_scheme_len(s, n)) {
+        /* a line naming another store may carry its credentials (user:password@, a SAS or
+         * presigned query): the error row gets the line without them */
+        ut_buf red = {0};
+        red.limit = 2 * n + 64;
+        ut_redact_url(&red, s, n);
+        if (red.bad || !red.p) {
+            ut_buf_free(&red);
+            return -1;
+        }
         char msg[256];
         errf(msg, sizeof msg, "%s line %llu: '%.*s' is not in the store '%s'", ks->cur,
-             (unsigned long long)ks->line_no, (int)ut_utf8_cut(s, n, 120), s,
+             (unsigned long long)ks->line_no, (int)ut_utf8_cut(red.p, red.len, 120), red.p,
              ks->n_roots ? ks->roots[0] : "");
-        return add_bad(ks, s, n, STORE_E_CONFIG, msg);
+        int rc = add_bad(ks, red.p, red.len, STORE_E_CONFIG, msg);
+        ut_buf_free(&red);
+        return rc;
     }
     return add_entry(ks, s, n, UINT64_MAX, INT64_MIN, NULL, 0);
 }

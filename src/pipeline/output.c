@@ -26,6 +26,7 @@ typedef struct part_out {
     pq_writer *w;
     char *tmp, *fin;
     uint64_t rows;
+    int sink_errno;   /* why the last write to f failed (ENOSPC, EFBIG, EIO...), 0 if none */
 } part_out;
 
 struct td_output {
@@ -38,6 +39,7 @@ struct td_output {
     pq_kv *kv;
     size_t n_kv;
     char *created_by;
+    char *store_url, *config_text; /* redacted copies for the metadata */
     part_out heads, errs;
 };
 
@@ -57,9 +59,19 @@ static char *join_path(const char *a, const char *b) {
     return s;
 }
 
+/* The byte sink keeps errno of a failed write: "No space left on device" tells the user
+ * what to do, the writer's "the byte sink failed" does not. */
 static int sink_write(void *ctx, const void *buf, size_t len) {
-    FILE *f = ctx;
-    return fwrite(buf, 1, len, f) == len ? 0 : -1;
+    part_out *po = ctx;
+    if (fwrite(buf, 1, len, po->f) == len)
+        return 0;
+    po->sink_errno = errno ? errno : EIO;
+    return -1;
+}
+
+/* The reason a Parquet call failed: the file system's when the sink failed. */
+static const char *pq_reason(const part_out *po, const char *pq_msg) {
+    return po->sink_errno ? strerror(po->sink_errno) : pq_msg;
 }
 
 static int part_open(td_output *w, part_out *po) {
@@ -79,7 +91,8 @@ static int part_open(td_output *w, part_out *po) {
         wfail(w, "cannot create %s: %s", po->tmp, strerror(errno));
         return -1;
     }
-    pq_sink sink = {sink_write, po->f};
+    po->sink_errno = 0;
+    pq_sink sink = {sink_write, po};
     pq_options opts = PQ_OPTIONS_INIT;
     opts.codec = w->opts->codec;
     opts.zstd_level = w->opts->zstd_level;
@@ -90,7 +103,7 @@ static int part_open(td_output *w, part_out *po) {
     opts.n_kv = w->n_kv;
     int rc = pq_writer_open(&po->w, po->schema, &sink, &opts);
     if (rc != PQ_OK) {
-        wfail(w, "cannot start Parquet file %s: %s", po->tmp, pq_strerror(rc));
+        wfail(w, "cannot start Parquet file %s: %s", po->tmp, pq_reason(po, pq_strerror(rc)));
         fclose(po->f);
         po->f = NULL;
         unlink(po->tmp);
@@ -106,10 +119,18 @@ static int part_close(td_output *w, part_out *po) {
         return 0;
     int rc = pq_writer_close(po->w);
     po->w = NULL;
-    int frc = fclose(po->f);
+    errno = 0;
+    /* fflush first: the last buffered bytes are where a full disk shows up */
+    int frc = fflush(po->f);
+    int ferr = errno;
+    if (fclose(po->f) != 0 && frc == 0) {
+        frc = -1;
+        ferr = errno;
+    }
     po->f = NULL;
     if (rc != PQ_OK || frc != 0) {
-        wfail(w, "cannot complete %s: %s", po->tmp, rc != PQ_OK ? pq_strerror(rc) : strerror(errno));
+        wfail(w, "cannot complete %s: %s", po->tmp,
+              rc != PQ_OK ? pq_reason(po, pq_strerror(rc)) : strerror(ferr ? ferr : EIO));
         unlink(po->tmp);
         return -1;
     }
@@ -137,21 +158,38 @@ int td_output_write(td_output *w, const td_result *r) {
     if (!po->w && part_open(w, po) != 0)
         return -1;
     int rc;
-    if (r->is_header) {
+    if (!r->is_header) {
+        /* an error row shows what a store or a key list said: no secret in it (a message
+         * may quote a URL with a password or a signature; a key-list line naming another
+         * store is its path) */
+        char msg[1024], path[2048];
+        ut_redact_to(msg, sizeof msg, r->message ? r->message : "");
+        const char *pth = r->path;
+        size_t pl = r->path_len;
+        if (pl < sizeof path) {
+            memcpy(path, r->path, pl);
+            path[pl] = 0;
+            /* only a URL form: an object key stays byte for byte what was listed */
+            if (!memchr(path, 0, pl) && strstr(path, "://")) {
+                ut_redact_to(path, sizeof path, path);
+                pth = path;
+                pl = strlen(path);
+            }
+        }
+        td_error_facts f = {pth, pl, r->has_size ? r->size : TD_SIZE_NONE,
+                            r->stage, r->kind, msg, r->http_status,
+                            r->attempts ? (int32_t)r->attempts : -1};
+        rc = td_table_write_error(po->w, &w->ec, &f);
+    } else {
         td_object_facts f = {r->path, r->path_len, r->has_size ? r->size : TD_SIZE_NONE,
                              r->mtime_ms == INT64_MIN ? TD_MTIME_NONE : r->mtime_ms, r->etag,
                              r->fetched_bytes, (int32_t)r->requests};
         rc = td_table_write_header(po->w, &w->hc, &f, r->hdr);
-    } else {
-        td_error_facts f = {r->path, r->path_len, r->has_size ? r->size : TD_SIZE_NONE,
-                            r->stage, r->kind, r->message, r->http_status,
-                            r->attempts ? (int32_t)r->attempts : -1};
-        rc = td_table_write_error(po->w, &w->ec, &f);
     }
     if (rc != PQ_OK) {
         char what[300];
         snprintf(what, sizeof what, "%.*s", (int)ut_utf8_cut(r->path, r->path_len, 200), r->path);
-        wfail(w, "writing the row of %s failed: %s", what, pq_writer_errmsg(po->w));
+        wfail(w, "writing the row of %s failed: %s", what, pq_reason(po, pq_writer_errmsg(po->w)));
         return -1;
     }
     if (++po->rows >= w->opts->rows_per_file)
@@ -164,6 +202,8 @@ static void output_free_fields(td_output *w) {
     pq_schema_free(w->es);
     free(w->kv);
     free(w->created_by);
+    free(w->store_url);
+    free(w->config_text);
     free(w->heads.dir);
     free(w->heads.tmp);
     free(w->heads.fin);
@@ -211,9 +251,17 @@ int td_output_open(td_output **out, const td_output_target *t, char *err, size_t
     for (size_t i = 0; i < nt; i++)
         w->kv[w->n_kv++] = tkv[i];
     w->kv[w->n_kv++] = (pq_kv){"tiff_dumper.version", t->tool_version};
-    w->kv[w->n_kv++] = (pq_kv){"tiff_dumper.store_url", t->store_url};
-    if (t->opts->config_text)
-        w->kv[w->n_kv++] = (pq_kv){"tiff_dumper.config", t->opts->config_text};
+    /* the one redaction again, whoever built these (the caller masks the config too) */
+    w->store_url = ut_redact_dup(t->store_url ? t->store_url : "");
+    w->config_text = t->opts->config_text ? ut_redact_dup(t->opts->config_text) : NULL;
+    if (!w->store_url || (t->opts->config_text && !w->config_text)) {
+        snprintf(err, errlen, "out of memory");
+        td_output_free(w);
+        return -1;
+    }
+    w->kv[w->n_kv++] = (pq_kv){"tiff_dumper.store_url", w->store_url};
+    if (w->config_text)
+        w->kv[w->n_kv++] = (pq_kv){"tiff_dumper.config", w->config_text};
     w->heads.schema = w->hs;
     w->errs.schema = w->es;
     *out = w;
@@ -243,6 +291,15 @@ void td_output_files(const td_output *w, uint64_t *header_files, uint64_t *error
     *error_files = w->errs.files;
 }
 
+static void json_str(FILE *f, const char *s);
+
+/* A field of _SUCCESS that may hold a URL or the config: redacted first. */
+static void json_str_redacted(FILE *f, const char *s) {
+    char *r = ut_redact_dup(s ? s : "");
+    json_str(f, r ? r : "");
+    free(r);
+}
+
 static void json_str(FILE *f, const char *s) {
     ut_buf b = {0};
     ut_json_escape(&b, s ? s : "", s ? strlen(s) : 0);
@@ -264,7 +321,7 @@ int td_output_success(const char *out_dir, const td_output_summary *sm, char *er
     FILE *f = fopen(tmp, "w");
     int rc = TD_PIPE_OK;
     if (!f) {
-        snprintf(err, errlen, "cannot create %s", tmp);
+        snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
         rc = TD_PIPE_E_OUTPUT;
         goto out;
     }
@@ -272,16 +329,16 @@ int td_output_success(const char *out_dir, const td_output_summary *sm, char *er
     fprintf(f, "{\"tool\":\"tiff-dumper\",\"version\":");
     json_str(f, sm->tool_version);
     fprintf(f, ",\"schema_version\":%d,\"store\":", TD_SCHEMA_VERSION);
-    json_str(f, sm->store_url);
+    json_str_redacted(f, sm->store_url);
     if (sm->keys_from || sm->inventory) {
         fprintf(f, sm->keys_from ? ",\"keys_from\":" : ",\"inventory\":");
-        json_str(f, sm->keys_from ? sm->keys_from : sm->inventory);
+        json_str_redacted(f, sm->keys_from ? sm->keys_from : sm->inventory);
     }
     fprintf(f, ",\"prefixes\":[");
     for (size_t i = 0; i < sm->n_prefixes; i++) {
         if (i)
             fputc(',', f);
-        json_str(f, sm->prefixes[i]);
+        json_str_redacted(f, sm->prefixes[i]);
     }
     fprintf(f,
             "],\"listed\":%" PRIu64 ",\"skipped\":%" PRIu64 ",\"dumped\":%" PRIu64
@@ -297,10 +354,22 @@ int td_output_success(const char *out_dir, const td_output_summary *sm, char *er
                 ",\"lowest_concurrency\":%u",
                 s->retries, s->throttled, s->lowest_concurrency);
     fprintf(f, ",\"config\":");
-    json_str(f, sm->config_text ? sm->config_text : "");
+    json_str_redacted(f, sm->config_text ? sm->config_text : "");
     fprintf(f, "}\n");
-    if (fclose(f) != 0 || rename(tmp, fin) != 0) {
-        snprintf(err, errlen, "cannot write %s", fin);
+    errno = 0;
+    int frc = fflush(f);
+    int ferr = errno;
+    if (fclose(f) != 0 && frc == 0) {
+        frc = -1;
+        ferr = errno;
+    }
+    if (frc != 0) {
+        snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(ferr ? ferr : EIO));
+        unlink(tmp);
+        rc = TD_PIPE_E_OUTPUT;
+    } else if (rename(tmp, fin) != 0) {
+        snprintf(err, errlen, "cannot write %s: %s", fin, strerror(errno));
+        unlink(tmp);
         rc = TD_PIPE_E_OUTPUT;
     }
 out:

@@ -794,7 +794,9 @@ int td_pipeline_run(const td_pipeline_options *o, td_stats *stats_out, char *err
     char serr[512] = "";
     int src = store_open(&p->st, &p->loop, p->o->source.store_url, &so, serr, sizeof serr);
     if (src < 0) {
-        msgf(err, errlen, "store '%s': %s", p->o->source.store_url, serr[0] ? serr : store_strerror(src));
+        char shown[512]; /* the store's name as written may carry a password or a SAS */
+        ut_redact_to(shown, sizeof shown, p->o->source.store_url);
+        msgf(err, errlen, "store '%s': %s", shown, serr[0] ? serr : store_strerror(src));
         rc = (src == STORE_E_CONFIG || src == STORE_E_NOT_FOUND) ? TD_PIPE_E_CONFIG : TD_PIPE_E_STORE;
         goto out_loop;
     }

@@ -99,8 +99,21 @@ bool store_option_is_secret(const char *store_url, const char *key) {
     return slot >= 0 && (be->opts[slot].flags & REMOTE_SECRET);
 }
 
+static int store_open_backend(store **out, uv_loop_t *loop, const char *url,
+                              const store_options *opts, char *err, size_t errlen);
+
+/* The backends' messages quote the URL and options as given (an endpoint with user:pw@, a
+ * store URL with a SAS): redacted here, once for all of them. */
 int store_open(store **out, uv_loop_t *loop, const char *url, const store_options *opts,
                char *err, size_t errlen) {
+    int rc = store_open_backend(out, loop, url, opts, err, errlen);
+    if (rc != 0 && err && errlen)
+        ut_redact_to(err, errlen, err);
+    return rc;
+}
+
+static int store_open_backend(store **out, uv_loop_t *loop, const char *url,
+                              const store_options *opts, char *err, size_t errlen) {
     store_options defaults = STORE_OPTIONS_INIT;
     *out = NULL;
     if (!url || !*url)

@@ -72,6 +72,28 @@ int ut_pct_decode(ut_buf *b, const char *s, size_t n, unsigned flags);
 /* Copies url into out without its query string, fragment and userinfo, for messages. */
 void ut_url_for_message(const char *url, char *out, size_t outlen);
 
+/* ---- secrets and terminals ----
+ * ut_redact_url is the project's one redaction: whatever is shown to a person or written
+ * beside the data (messages, error rows, Parquet metadata, _SUCCESS) passes through it when
+ * it may hold a URL or a config. s is a URL or free text holding URLs (a message, a YAML
+ * file). It replaces with "***" the userinfo of every "scheme://user:password@host"
+ * (it keeps "scheme://" and "@host" around "***") and the value of every parameter after
+ * '?', '&', ';' or '#' whose name names a credential: any name containing sig, token, secret, passw, pwd, credential, key
+ * or auth (SAS sig, X-Amz-Signature, X-Amz-Credential, X-Amz-Security-Token,
+ * X-Goog-Signature, access_token, api_key, ...), and code. Everything else is copied as it
+ * is. One pass, linear in n. */
+void ut_redact_url(ut_buf *out, const char *s, size_t n);
+/* ut_redact_url of a C string as a new malloc'ed string (NULL if s is NULL or out of
+ * memory). */
+char *ut_redact_dup(const char *s);
+/* ut_redact_url of src into dst (truncated to dstlen, NUL-terminated); dst may be src. */
+void ut_redact_to(char *dst, size_t dstlen, const char *src);
+/* Appends s[0..n) with every control character written as \xNN: C0 controls, DEL, the C1
+ * controls U+0080..U+009F, and every byte that is not part of well-formed UTF-8, so that a
+ * hostile name cannot move the cursor, recolour or retitle a terminal, or forge log lines.
+ * Valid UTF-8 text passes unchanged. */
+void ut_escape_ctl(ut_buf *out, const char *s, size_t n);
+
 /* ---- base64 ---- */
 /* Standard alphabet with padding, or (url_safe) base64url without padding (JWT). */
 void ut_base64_encode(ut_buf *b, const void *data, size_t n, bool url_safe);
