@@ -720,6 +720,10 @@ static void net_counters(pipe_s *p) {
     store_stats ss;
     store_get_stats(p->st, &ss);
     p->stats.networked = ss.networked;
+    /* a remote store's requests are the attempts it sent (retries and listing included),
+     * the number a server's log and bill show; a local folder's are the reads made */
+    if (ss.networked)
+        p->stats.requests = ss.requests;
     p->stats.retries = ss.retries;
     p->stats.throttled = ss.throttled;
     p->stats.lowest_concurrency = ss.lowest_concurrency;

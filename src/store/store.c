@@ -149,6 +149,7 @@ void store_get_stats(const store *s, store_stats *out) {
         net_stats ns;
         net_get_stats(s->net, &ns);
         out->networked = true;
+        out->requests = ns.requests;
         out->retries = ns.retries;
         out->throttled = ns.throttled;
         out->lowest_concurrency = ns.min_limit;

@@ -145,6 +145,11 @@ struct store_get_req {
     uint8_t *buf;
     store_get_cb cb;
     void *data;
+    uint64_t known_size;   /* the object's size if the caller knows it (listed, or told by
+                              an earlier read), else 0 or UINT64_MAX. A networked store
+                              checks every 206's Content-Range against the range asked for
+                              and against this size: a mismatch is a protocol error
+                              (retried), never bytes from elsewhere */
     /* set by the store before the callback */
     uint64_t got;          /* bytes placed in buf (less at end of object) */
     uint64_t object_size;  /* total size if the store told it, else UINT64_MAX */
@@ -160,6 +165,8 @@ int store_get(store *s, store_get_req *req);
 /* ---- counters, for progress and _SUCCESS ---- */
 typedef struct store_stats {
     bool networked;           /* false for local folders: the rest stays 0 */
+    uint64_t requests;        /* HTTP requests sent: every attempt, retries and listing
+                                 pages included */
     uint64_t retries;         /* attempts that repeated a failed one */
     uint64_t throttled;       /* attempts answered with a throttling signal (429, 503,
                                  SlowDown) */

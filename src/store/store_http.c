@@ -369,6 +369,7 @@ static int http_get(store *base, store_get_req *g) {
         /* Range sent as a plain header: the engine's own Range handling gives up on a 200
          * at an offset, where this store can still skip forward */
         nr->has_range = false;
+        nr->check_range = true; /* the engine still checks a 206 against the range */
         nr->buf = NULL;
         nr->buf_cap = 0;
         op->stream = true;
