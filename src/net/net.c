@@ -57,6 +57,7 @@ struct job {
     stop_reason stop;
     bool status_seen, cancel_requested, deferred_cancel;
     bool in_user_cb; /* inside prepare / retry_check: the job must stay alive */
+    bool doomed;     /* marked by net_cancel_all: ends as canceled */
     bool admitted;   /* counted in e->in_progress (left the start queue) */
     bool throttled;  /* this attempt was answered with a throttling signal */
     uint64_t attempt_ms; /* when the current attempt started */
@@ -291,7 +292,15 @@ static void job_unlink_all(net_engine *e, job *j) {
 
 /* Takes the job out of whatever it is in (queue, backoff list, multi). Must not run inside
  * a curl callback when the job is running. */
+static void arm_backoff_timer(net_engine *e);
+
 static void job_detach(net_engine *e, job *j) {
+    if (j->list == &e->backoff) {
+        /* the timer may be armed for this job: re-armed for the next one, or stopped, so a
+         * canceled retry does not keep the loop (and an interrupted run) waiting for it */
+        jl_remove(j->list, j);
+        arm_backoff_timer(e);
+    }
     if (j->list) jl_remove(j->list, j);
     if (j->state == J_RUNNING && j->easy) {
         curl_multi_remove_handle(j->shard->multi, j->easy);
@@ -764,8 +773,6 @@ static void adapt(net_engine *e, job *j) {
     }
     e->st.limit = e->limit;
 }
-
-static void arm_backoff_timer(net_engine *e);
 
 static void on_backoff_timer(uv_timer_t *t) {
     net_engine *e = t->data;
@@ -1328,6 +1335,34 @@ void net_cancel(net_engine *e, net_request *req) {
     /* enter/leave: the callback may start requests, which leave() then pumps */
     enter(e);
     job_finish(e, j, NET_E_CANCELED);
+    leave(e);
+}
+
+void net_cancel_all(net_engine *e) {
+    if (!e || e->closing || e->freed) return;
+    for (job *j = e->all; j; j = j->anext) j->doomed = true;
+    if (e->depth > 0 || e->in_curl) {
+        /* inside an engine callback: the multi handle may not be touched now; each doomed
+         * job goes through net_cancel's deferred path */
+        for (job *j = e->all; j; j = j->anext) {
+            if (!j->doomed || j->cancel_requested) continue;
+            j->cancel_requested = true;
+            if (j->in_user_cb) continue;
+            e->n_cancel_pending++;
+            j->deferred_cancel = true;
+        }
+        uv_timer_start(&e->defer_timer, on_defer, 0, 0);
+        return;
+    }
+    enter(e);
+    /* callbacks may start requests (not doomed) or cancel others: restart from the head
+     * after each; bounded by the jobs that existed at the call */
+    for (;;) {
+        job *j = e->all;
+        while (j && !j->doomed) j = j->anext;
+        if (!j || e->closing) break;
+        job_finish(e, j, NET_E_CANCELED);
+    }
     leave(e);
 }
 

@@ -138,6 +138,11 @@ struct net_request {
 int net_start(net_engine *e, net_request *req);
 /* Cancels one request (callback runs with NET_E_CANCELED). */
 void net_cancel(net_engine *e, net_request *req);
+/* Cancels every request started so far, wherever it is (queued, running, waiting for a
+ * retry): each callback runs with NET_E_CANCELED before this returns (deferred to the loop
+ * when called from inside an engine callback). Requests started by those callbacks are
+ * not canceled. The engine stays usable. */
+void net_cancel_all(net_engine *e);
 
 /* Counters for progress and _SUCCESS. */
 typedef struct net_stats {

@@ -171,6 +171,7 @@ struct pipe_s {
     slot *park_head, *park_tail;
     /* state */
     bool stopping, interrupted, finishing;
+    int signum; /* the signal that interrupted the run */
     int fail_code;
     char fail_msg[512];
     td_stats stats;
@@ -487,6 +488,15 @@ static void slot_error(slot *s, const char *stage, const char *kind, const char 
     slot_finish(s);
 }
 
+/* An object started before the signal and stopped by it: an error row of kind
+ * `interrupted`, so that every object the run started ends as exactly one row. */
+static void slot_interrupted(slot *s, unsigned attempts) {
+    char detail[96];
+    msgf(detail, sizeof detail, "interrupted by signal %d before the header was read",
+         s->p->signum);
+    slot_error(s, "fetch", "interrupted", detail, 0, attempts);
+}
+
 static void slot_finish(slot *s) {
     pipe_s *p = s->p;
     const td_read_result *rr = td_reader_result(s->reader);
@@ -495,8 +505,9 @@ static void slot_finish(slot *s) {
     p->stats.requests += rr->requests;
     p->stats.bytes_fetched += rr->fetched_bytes;
     p->stats.in_flight--;
-    if (p->stopping) {
-        /* nothing new is finished after a stop: the slot goes straight back */
+    if (p->stopping && !p->interrupted) {
+        /* a failed run writes nothing more: the slot goes straight back (after a signal,
+         * the objects in flight still get their row, and the part files are finished) */
         s->active = false;
         p->active_slots--;
         free(s->key);
@@ -551,6 +562,10 @@ static void slot_read_cb(td_reader *r, const td_read_result *rr, void *ud) {
         slot_finish(s);
         break;
     case TD_READ_FETCH:
+        if (rr->code == STORE_E_CANCELED && p->interrupted) {
+            slot_interrupted(s, rr->attempts);
+            break;
+        }
         slot_error(s, "fetch", store_err_name(rr->code), rr->message, rr->http_status,
                    rr->attempts);
         break;
@@ -559,7 +574,10 @@ static void slot_read_cb(td_reader *r, const td_read_result *rr, void *ud) {
         slot_error(s, "parse", tiff_err_name(rr->code), rr->message, 0, 0);
         break;
     case TD_READ_STOPPED:
-        slot_finish(s);
+        if (p->interrupted)
+            slot_interrupted(s, 0);
+        else
+            slot_finish(s);
         break;
     }
     if (!s->sync)
@@ -638,7 +656,10 @@ static void unpark(pipe_s *p) {
         if (!p->park_head)
             p->park_tail = NULL;
         if (p->stopping) {
-            slot_finish(s);
+            if (p->interrupted)
+                slot_interrupted(s, 0);
+            else
+                slot_finish(s);
         } else {
             s->sync = true;
             td_reader_resume(s->reader);
@@ -696,7 +717,9 @@ static void pump(pipe_s *p) {
                 }
             p->active_listers = 0;
             p->finishing = true;
-            td_writer_finish(p->writer, true);
+            /* interrupted (and nothing else failed): the rows so far are finished into part
+             * files; any other failure drops them with the temporary files */
+            td_writer_finish(p->writer, !(p->interrupted && p->fail_code == TD_PIPE_E_INTERRUPTED));
         } else if (!p->stopping && listing_done(p) && !p->qhead && !fetching) {
             p->finishing = true;
             td_writer_finish(p->writer, false);
@@ -742,10 +765,17 @@ static void timer_cb(uv_timer_t *t) {
 static void signal_cb(uv_signal_t *h, int signum) {
     pipe_s *p = h->data;
     p->interrupted = true;
+    p->signum = signum;
     set_fail(p, TD_PIPE_E_INTERRUPTED, "interrupted by signal %d", signum);
     /* a second signal gets the default action: quit at once */
     uv_signal_stop(&p->sigint);
     uv_signal_stop(&p->sigterm);
+    /* Nothing new is started, and nothing waits: reads and listings in flight, their
+     * retries and backoff waits are canceled now (a stalled server would otherwise hold the
+     * run for retry_max_time). Their callbacks give the objects `interrupted` rows. */
+    if (p->ks_busy)
+        uv_cancel((uv_req_t *)&p->ks_work);
+    store_cancel_all(p->st);
     pump(p);
 }
 

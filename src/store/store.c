@@ -143,6 +143,11 @@ void store_list_free(store *s, store_list_req *req) {
 
 int store_get(store *s, store_get_req *req) { return s->vt->get(s, req); }
 
+void store_cancel_all(store *s) {
+    if (s && s->net)
+        net_cancel_all(s->net);
+}
+
 void store_get_stats(const store *s, store_stats *out) {
     memset(out, 0, sizeof *out);
     if (s->net) {

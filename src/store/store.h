@@ -90,6 +90,10 @@ int store_open(store **out, uv_loop_t *loop, const char *url, const store_option
                char *err, size_t errlen);
 /* Cancels what is in flight (callbacks run with STORE_E_CANCELED), then frees. */
 void store_close(store *s);
+/* Cancels every read and listing request of a networked store now, retries and backoff
+ * waits included (callbacks run with STORE_E_CANCELED); the store stays open. For a stop
+ * on a signal: nothing waits for a stalled server. Local folders: no-op (reads are short). */
+void store_cancel_all(store *s);
 /* The store's display URL (no credentials), and the key form for an object, e.g. for
  * error messages: "s3://bucket/key". */
 const char *store_url(const store *s);
