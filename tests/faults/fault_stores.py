@@ -101,7 +101,8 @@ def duckdb(node_dir, *queries):
 
 
 class FaultServer:
-    def __init__(self, tmp, root, style, base, bind="127.0.0.1", rules=None, tag="srv"):
+    def __init__(self, tmp, root, style, base, bind="127.0.0.1", rules=None, tag="srv",
+                 extra=()):
         self.log = os.path.join(tmp, f"{tag}.log")
         port_file = os.path.join(tmp, f"{tag}.port")
         cmd = [sys.executable, FAULTSRV, "--root", root, "--style", style, "--base", base,
@@ -109,6 +110,7 @@ class FaultServer:
                "--max-seconds", "300"]
         if rules:
             cmd += ["--rules", rules]
+        cmd += list(extra)
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline()  # "PORT n" once listening
         if not line.startswith("PORT "):
