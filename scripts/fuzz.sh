@@ -9,11 +9,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-60}
 shift || true
-corpus_dir=${TD_CORPUS_DIR:-$(cd .. && pwd)/shared/corpus}
+corpus_dir=${TD_CORPUS_DIR:-$(pwd)/tests/corpus}
 bdir=${TD_FUZZ_BUILD:-build/fuzz}
 jobs=$(nproc 2>/dev/null || echo 2)
 
-CC=clang cmake -S . -B "$bdir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTD_FUZZ=ON \
+CC=clang cmake -S . -B "$bdir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTD_FUZZ=ON -DTD_WERROR=ON \
   -DTD_TESTS=OFF -DTD_BENCH=OFF -DTD_ONLY="src/tiff;fuzz" -DTD_CORPUS_DIR="$corpus_dir" >/dev/null
 cmake --build "$bdir" -j "$jobs" --target fuzz_tiff
 

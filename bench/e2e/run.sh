@@ -64,7 +64,7 @@ if [ $deps = 1 ]; then log "deps"; "$repo/scripts/deps.sh" --bench; fi
 [ -d "$here/node/node_modules/geotiff" ] || (cd "$here/node" && npm ci --no-audit --no-fund --loglevel=error)
 
 log "build $build"
-cmake -S "$repo" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake -S "$repo" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTD_WERROR=ON >/dev/null
 cmake --build "$build" --target tiff-dumper -j2 >/dev/null
 td=$build/src/cli/tiff-dumper
 mkdir -p "$work"
@@ -307,9 +307,9 @@ step prefetch && for _r in $(seq $reps); do for pf in "${prefetches[@]}"; do
   td_run "tiff-dumper prefetch $pf" prefetch "$store_name" 256 "$pf" "$pf_headers"
 done; done
 # The synthetic COGs all fit 4 KiB, so the sweep above cannot show what a smaller prefetch
-# costs in extra requests: the real third-party files of the shared corpus (strip TIFFs with
+# costs in extra requests: the real third-party files of the test corpus (strip TIFFs with
 # the IFD after the data, big GeoTIFF metadata, many-IFD files) do, read from a local folder.
-corpus=${TD_CORPUS_DIR:-$repo/../shared/corpus}
+corpus=${TD_CORPUS_DIR:-$repo/tests/corpus}
 if step prefetch && [ -d "$corpus" ]; then
   corpus=$(cd "$corpus" && pwd)
   log "prefetch on the real-file corpus ($corpus)"

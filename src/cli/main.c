@@ -3,9 +3,7 @@
 #include <string.h>
 
 #include "cmd_headers.h"
-#if TD_HAVE_INFO
 #include "cmd_info.h"
-#endif
 
 #ifndef TD_VERSION
 #define TD_VERSION "0.0.0"
@@ -47,14 +45,8 @@ int main(int argc, char **argv) {
     }
     if (strcmp(cmd, "headers") == 0)
         return td_cmd_headers(argc - 1, argv + 1);
-    if (strcmp(cmd, "info") == 0) {
-#if TD_HAVE_INFO
+    if (strcmp(cmd, "info") == 0)
         return td_cmd_info(argc - 1, argv + 1);
-#else
-        fprintf(stderr, "tiff-dumper: 'info' is not built in this version\n");
-        return 2;
-#endif
-    }
     fprintf(stderr, "tiff-dumper: unknown command '%s'\n", cmd);
     usage(stderr);
     return 2;

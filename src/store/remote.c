@@ -218,3 +218,26 @@ void remote_get_result(store_get_req *req, const net_request *nr) {
     req->object_size = nr->total_size;
     req->got = 0;
 }
+
+int remote_get_begin(bool closing, store_get_req *req) {
+    store__get_reset(req);
+    if (closing)
+        return STORE_E_CANCELED;
+    if (!store__get_valid(req))
+        return store__fail(req->errmsg, sizeof req->errmsg, STORE_E_CONFIG,
+                           "invalid read request");
+    return 0;
+}
+
+int remote_list_begin(bool closing, store_list_req *req, bool page_in_flight) {
+    req->errmsg[0] = '\0';
+    if (closing)
+        return STORE_E_CANCELED;
+    if (!req->cb || req->page_size == 0)
+        return store__fail(req->errmsg, sizeof req->errmsg, STORE_E_CONFIG,
+                           "listing needs a callback and a page size");
+    if (page_in_flight)
+        return store__fail(req->errmsg, sizeof req->errmsg, STORE_E_CONFIG,
+                           "a page of this listing is already in flight");
+    return 0;
+}

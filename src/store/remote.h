@@ -83,6 +83,15 @@ int remote_http_kind(long http_status);
 /* A failed engine status (not NET_E_HTTP) -> store error kind. */
 int remote_net_kind(int net_status);
 
+/* ---- starting a request: the checks every networked backend makes ---- */
+
+/* Before a read: clears what req reports; STORE_E_CANCELED once the store is closing;
+ * STORE_E_CONFIG ("invalid read request" in req->errmsg) unless store__get_valid. 0: go. */
+int remote_get_begin(bool closing, store_get_req *req);
+/* Before a listing page: clears req->errmsg; STORE_E_CANCELED once closing; STORE_E_CONFIG
+ * (with a message) without a callback and a page size, or while a page is in flight. */
+int remote_list_begin(bool closing, store_list_req *req, bool page_in_flight);
+
 /* ---- ranged GET through the engine (the engine retries) ---- */
 /* Sets nr up to GET url's bytes [req->offset, req->offset + req->length) straight into
  * req->buf. The engine stops a server that ignores Range once buf is full, so no backend

@@ -199,56 +199,52 @@ static int map_status(int net_status, long http, const char *code, char *msg, si
     if (http == 403 && c && st->auth != AUTH_ANON &&
         (strcmp(c, "AuthenticationFailed") == 0 || strcmp(c, "AuthorizationFailure") == 0)) {
         if (st->auth == AUTH_KEY)
-            snprintf(msg, msglen,
-                     "%s: HTTP 403 %s: the account key was refused: check account_key / "
-                     "AZURE_STORAGE_ACCOUNT_KEY for account '%s'",
-                     what, c, st->account);
-        else if (st->auth == AUTH_SAS)
-            snprintf(msg, msglen,
-                     "%s: HTTP 403 %s: the SAS token was refused (expired, wrong permissions "
-                     "or altered): check sas_key / AZURE_STORAGE_SAS_TOKEN",
-                     what, c);
-        else
-            snprintf(msg, msglen, "%s: HTTP 403 %s: the bearer token was refused", what, c);
-        return STORE_E_AUTH;
+            return store__fail(msg, msglen, STORE_E_AUTH,
+                               "%s: HTTP 403 %s: the account key was refused: check "
+                               "account_key / AZURE_STORAGE_ACCOUNT_KEY for account '%s'",
+                               what, c, st->account);
+        if (st->auth == AUTH_SAS)
+            return store__fail(msg, msglen, STORE_E_AUTH,
+                               "%s: HTTP 403 %s: the SAS token was refused (expired, wrong "
+                               "permissions or altered): check sas_key / "
+                               "AZURE_STORAGE_SAS_TOKEN",
+                               what, c);
+        return store__fail(msg, msglen, STORE_E_AUTH,
+                           "%s: HTTP 403 %s: the bearer token was refused", what, c);
     }
     int kind = remote_http_kind(http);
     if (kind == STORE_E_AUTH) {
-        snprintf(msg, msglen, "%s: HTTP %ld%s%s: credentials missing or invalid", what, http,
-                 c ? " " : "", c ? c : "");
-        return kind;
+        return store__fail(msg, msglen, kind, "%s: HTTP %ld%s%s: credentials missing or invalid",
+                           what, http, c ? " " : "", c ? c : "");
     }
     if (kind == STORE_E_ACCESS) {
-        snprintf(msg, msglen, "%s: HTTP 403%s%s: access denied%s", what, c ? " " : "",
-                 c ? c : "",
-                 st->auth == AUTH_ANON ? " (no credentials were given: set account_key or "
-                                         "sas_key for a private container)"
-                 : st->auth == AUTH_KEY ? " (check account_key)"
-                 : st->auth == AUTH_SAS ? " (check sas_key: expiry and permissions)"
-                                        : "");
-        return kind;
+        return store__fail(
+            msg, msglen, kind, "%s: HTTP 403%s%s: access denied%s", what, c ? " " : "", c ? c : "",
+            st->auth == AUTH_ANON  ? " (no credentials were given: set account_key or "
+                                     "sas_key for a private container)"
+            : st->auth == AUTH_KEY ? " (check account_key)"
+            : st->auth == AUTH_SAS ? " (check sas_key: expiry and permissions)"
+                                   : "");
     }
     if (kind == STORE_E_NOT_FOUND) {
-        snprintf(msg, msglen, "%s: HTTP %ld%s%s: not found%s", what, http, c ? " " : "",
-                 c ? c : "",
-                 st->auth == AUTH_ANON && c && strcmp(c, "ResourceNotFound") == 0
-                     ? " (a private container also answers this to anonymous requests)"
-                     : "");
-        return kind;
+        return store__fail(msg, msglen, kind, "%s: HTTP %ld%s%s: not found%s", what, http,
+                           c ? " " : "", c ? c : "",
+                           st->auth == AUTH_ANON && c && strcmp(c, "ResourceNotFound") == 0
+                               ? " (a private container also answers this to anonymous requests)"
+                               : "");
     }
     if (http == 409 && c && strcmp(c, "PublicAccessNotPermitted") == 0) {
-        snprintf(msg, msglen, "%s: HTTP 409 PublicAccessNotPermitted: the container is not "
-                              "public: give account_key or sas_key", what);
-        return STORE_E_ACCESS;
+        return store__fail(msg, msglen, STORE_E_ACCESS,
+                           "%s: HTTP 409 PublicAccessNotPermitted: the container is not "
+                           "public: give account_key or sas_key",
+                           what);
     }
     if (kind == STORE_E_THROTTLED) {
-        snprintf(msg, msglen, "%s: HTTP %ld%s%s: throttled, out of retries", what, http,
-                 c ? " " : "", c ? c : "");
-        return kind;
+        return store__fail(msg, msglen, kind, "%s: HTTP %ld%s%s: throttled, out of retries", what,
+                           http, c ? " " : "", c ? c : "");
     }
-    snprintf(msg, msglen, "%s: unexpected HTTP status %ld%s%s", what, http, c ? " " : "",
-             c ? c : "");
-    return STORE_E_HTTP;
+    return store__fail(msg, msglen, STORE_E_HTTP, "%s: unexpected HTTP status %ld%s%s", what, http,
+                       c ? " " : "", c ? c : "");
 }
 
 /* ---- listing ---- */
@@ -332,15 +328,10 @@ static void list_done(net_request *nr, int status) {
 
 static int az_list_next(store *s, store_list_req *req) {
     az_store *st = (az_store *)s;
-    if (st->closing)
-        return STORE_E_CANCELED;
-    if (!req->cb || req->page_size == 0)
-        return store__fail(req->errmsg, sizeof req->errmsg, STORE_E_CONFIG,
-                           "listing needs a callback and a page size");
     az_cursor *c = req->priv;
-    if (c && (c->in_flight || c->free_pending))
-        return store__fail(req->errmsg, sizeof req->errmsg, STORE_E_CONFIG,
-                           "a page of this listing is already in flight");
+    int brc = remote_list_begin(st->closing, req, c && (c->in_flight || c->free_pending));
+    if (brc)
+        return brc;
     if (!c) {
         c = calloc(1, sizeof *c);
         if (!c)
@@ -462,11 +453,9 @@ static void get_done(net_request *nr, int status) {
 
 static int az_get(store *s, store_get_req *req) {
     az_store *st = (az_store *)s;
-    if (st->closing)
-        return STORE_E_CANCELED;
-    if (!store__get_valid(req))
-        return store__fail(req->errmsg, sizeof req->errmsg, STORE_E_CONFIG,
-                           "invalid read request");
+    int brc = remote_get_begin(st->closing, req);
+    if (brc)
+        return brc;
     az_op *op = calloc(1, sizeof *op);
     if (!op)
         return STORE_E_NOMEM;

@@ -100,27 +100,27 @@ static int map_status(const gcs_store *st, int net_status, long http, const char
                  reason && *reason && gmsg && *gmsg ? ": " : "", gmsg ? gmsg : "");
     int kind = remote_http_kind(http);
     if (kind == STORE_E_AUTH) {
-        snprintf(msg, msglen, "%s: HTTP %ld%s: the access token was refused: check the "
-                              "service-account key or token", what, http, detail);
-        return kind;
+        return store__fail(msg, msglen, kind,
+                           "%s: HTTP %ld%s: the access token was refused: check the "
+                           "service-account key or token",
+                           what, http, detail);
     }
     if (kind == STORE_E_ACCESS) {
-        snprintf(msg, msglen, "%s: HTTP 403%s: access denied%s", what, detail,
-                 st->auth == G_ANON ? " (anonymous request: give service_account or "
-                                      "GOOGLE_APPLICATION_CREDENTIALS for a private bucket)"
-                                    : "");
-        return kind;
+        return store__fail(msg, msglen, kind, "%s: HTTP 403%s: access denied%s", what, detail,
+                           st->auth == G_ANON
+                               ? " (anonymous request: give service_account or "
+                                 "GOOGLE_APPLICATION_CREDENTIALS for a private bucket)"
+                               : "");
     }
     if (kind == STORE_E_NOT_FOUND) {
-        snprintf(msg, msglen, "%s: HTTP %ld%s: not found", what, http, detail);
-        return kind;
+        return store__fail(msg, msglen, kind, "%s: HTTP %ld%s: not found", what, http, detail);
     }
     if (kind == STORE_E_THROTTLED) {
-        snprintf(msg, msglen, "%s: HTTP %ld%s: throttled, out of retries", what, http, detail);
-        return kind;
+        return store__fail(msg, msglen, kind, "%s: HTTP %ld%s: throttled, out of retries", what,
+                           http, detail);
     }
-    snprintf(msg, msglen, "%s: unexpected HTTP status %ld%s", what, http, detail);
-    return STORE_E_HTTP;
+    return store__fail(msg, msglen, STORE_E_HTTP, "%s: unexpected HTTP status %ld%s", what, http,
+                       detail);
 }
 
 /* ---- tokens ---- */
@@ -404,15 +404,10 @@ static void net_done(net_request *nr, int status) { op_finish(nr->data, status);
 
 static int gcs_list_next(store *s, store_list_req *req) {
     gcs_store *st = (gcs_store *)s;
-    if (st->closing)
-        return STORE_E_CANCELED;
-    if (!req->cb || req->page_size == 0)
-        return store__fail(req->errmsg, sizeof req->errmsg, STORE_E_CONFIG,
-                           "listing needs a callback and a page size");
     gcs_cursor *c = req->priv;
-    if (c && (c->in_flight || c->free_pending))
-        return store__fail(req->errmsg, sizeof req->errmsg, STORE_E_CONFIG,
-                           "a page of this listing is already in flight");
+    int brc = remote_list_begin(st->closing, req, c && (c->in_flight || c->free_pending));
+    if (brc)
+        return brc;
     if (!c) {
         c = calloc(1, sizeof *c);
         if (!c)
@@ -535,11 +530,9 @@ static void get_finish(gcs_op *op, int status) {
 
 static int gcs_get(store *s, store_get_req *req) {
     gcs_store *st = (gcs_store *)s;
-    if (st->closing)
-        return STORE_E_CANCELED;
-    if (!store__get_valid(req))
-        return store__fail(req->errmsg, sizeof req->errmsg, STORE_E_CONFIG,
-                           "invalid read request");
+    int brc = remote_get_begin(st->closing, req);
+    if (brc)
+        return brc;
     gcs_op *op = calloc(1, sizeof *op);
     if (!op)
         return STORE_E_NOMEM;

@@ -354,11 +354,11 @@ static void get_done(net_request *nr, int status) {
 
 static int http_get(store *base, store_get_req *g) {
     http_store *s = (http_store *)base;
-    store__get_reset(g);
-    if (s->closing)
-        return STORE_E_CANCELED;
-    if (!store__get_valid(g) || !*g->key)
-        return STORE_E_CONFIG;
+    int brc = remote_get_begin(s->closing, g);
+    if (brc)
+        return brc;
+    if (!*g->key) /* the store root itself is not an object */
+        return store__fail(g->errmsg, sizeof g->errmsg, STORE_E_CONFIG, "empty key");
     hg_op *op = calloc(1, sizeof *op);
     if (!op)
         return STORE_E_NOMEM;
@@ -1144,11 +1144,9 @@ static void on_kick(uv_timer_t *t) {
 
 static int http_list_next(store *base, store_list_req *req) {
     http_store *s = (http_store *)base;
-    req->errmsg[0] = '\0';
-    if (s->closing)
-        return STORE_E_CANCELED;
-    if (!req->cb || req->page_size == 0)
-        return STORE_E_CONFIG;
+    int brc = remote_list_begin(s->closing, req, false);
+    if (brc)
+        return brc;
     hl_cursor *c = req->priv;
     if (!c) {
         c = calloc(1, sizeof *c);

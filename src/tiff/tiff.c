@@ -15,7 +15,7 @@
  *   so every round makes progress and the number of rounds is bounded.
  * - Decoded values live in one arena per parser, reset per pass, capped by max_memory.
  *   Warnings have their own fixed buffer so they can always be written.
- * - Compatibility with tifffile (what shared/corpus/expected.jsonl was made with): entries with
+ * - Compatibility with tifffile (what tests/corpus/expected.jsonl was made with): entries with
  *   an unknown type code are skipped, out-of-line values with offset < 8 or past the end of the
  *   object are dropped (both with a warning), duplicates: the first usable entry wins.
  */

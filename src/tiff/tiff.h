@@ -193,7 +193,7 @@ typedef struct tiff_value {
 
 /* A tag or GeoKey without a name of its own, rendered as one JSON text:
  *   {"type":T,"count":N,"value":V}
- * in the conventions of shared/corpus/README.md (BYTE/UNDEFINED as a lowercase hex string,
+ * in the conventions of tests/corpus/README.md (BYTE/UNDEFINED as a lowercase hex string,
  * ASCII as a string, rationals as [num,den] pairs, NaN/Infinity as strings, otherwise a
  * list). When the value exceeds tiff_limits.max_tag_text the list is cut and
  * ,"capped":true is added before the closing brace. */

@@ -7,8 +7,7 @@ import os
 import shutil
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import e2e_lib as L  # noqa: E402
+from tdtest import e2e_lib as L
 
 GOOD = "rasterio/RGB.byte.tif"
 checks = 0

@@ -1,9 +1,9 @@
-"""End to end on ../shared/corpus: `tiff-dumper headers` over the whole corpus, then
+"""End to end on the test corpus (tests/corpus): `tiff-dumper headers` over the whole corpus, then
 - every .tif/.tiff file appears exactly once across headers and errors,
 - DuckDB reads all header files with one glob (and all error files with another), every
   file has the same schema and carries the schema version,
 - the values equal expected.jsonl, with the parser's accepted deviations
-  (tests/tiff/corpus_compare.py and accepted_deviations.txt are reused, not copied),
+  (tdtest/corpus_compare.py and tests/tiff/accepted_deviations.txt are reused, not copied),
 - the broken files land in errors with a parse-stage kind,
 - _SUCCESS is there, its counts agree, and no temporary file is left.
 usage: e2e_corpus.py TIFF_DUMPER CORPUS_DIR NODE_DIR"""
@@ -12,10 +12,9 @@ import json
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tiff"))
-import e2e_lib as L  # noqa: E402
-import corpus_compare as CC  # noqa: E402
+from tdtest import e2e_lib as L
+from tdtest import TESTS_DIR
+from tdtest import corpus_compare as CC
 
 TIFF_KINDS = {"not_tiff", "truncated", "bad_ifd", "limit"}
 
@@ -106,8 +105,7 @@ def main():
         for r in errs:
             got[r["path"]] = {"path": r["path"], "requests": r["attempts"], "fetched_bytes": 0,
                               "error": r["kind"], "message": r["message"], "header": None}
-        accepted = CC.load_accepted(os.path.join(os.path.dirname(CC.__file__),
-                                                 "accepted_deviations.txt"))
+        accepted = CC.load_accepted(os.path.join(TESTS_DIR, "tiff", "accepted_deviations.txt"))
         diffs = []
         for e in expected:
             if e["path"] in got:

@@ -2,22 +2,11 @@
  * suggestions, type errors, secret masking, suffix matching.
  * argv[1]: tests/cli/configs, argv[2] (optional): examples/local.yaml */
 #include "config.h"
+#include "td_test.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int failures;
-
-#define CHECK(cond, ...)                                                    \
-    do {                                                                    \
-        if (!(cond)) {                                                      \
-            failures++;                                                     \
-            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-            fprintf(stderr, __VA_ARGS__);                                   \
-            fputc('\n', stderr);                                            \
-        }                                                                   \
-    } while (0)
 
 #define BASE "store:\n  name: data\n"
 
@@ -425,8 +414,8 @@ int main(int argc, char **argv)
     test_mutations();
     if (argc > 2)
         test_example(argv[2]);
-    if (failures) {
-        fprintf(stderr, "%d failure(s)\n", failures);
+    if (td_test_failures) {
+        fprintf(stderr, "%d failure(s)\n", td_test_failures);
         return 1;
     }
     printf("test_config: all passed\n");

@@ -16,6 +16,8 @@
 set -eu
 
 NGINX=${NGINX:-/usr/sbin/nginx}
+# 77: skipped (ctest SKIP_RETURN_CODE); scripts/test.sh fails on skips unless TD_ALLOW_SKIP=1
+[ -x "$NGINX" ] || { echo "SKIP: $NGINX not found (scripts/deps.sh installs nginx)"; exit 77; }
 PY=${TD_PYTHON:-python3}
 
 free_port() {

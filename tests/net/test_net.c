@@ -3,6 +3,7 @@
  *   test_net basic|norange|f503|f444|throttle|adaptive|stall|final|cancel|free
  * No timed assertions: every wait is bounded by the engine's own limits. */
 #include "net.h"
+#include "td_test.h"
 
 #include <netinet/in.h>
 #include <stdio.h>
@@ -11,22 +12,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static int failures;
-#define CHECK(c)                                                                          \
-    do {                                                                                  \
-        if (!(c)) {                                                                       \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c);          \
-            failures++;                                                                   \
-        }                                                                                 \
-    } while (0)
-#define REQUIRE(c)                                                                        \
-    do {                                                                                  \
-        if (!(c)) {                                                                       \
-            fprintf(stderr, "%s:%d: REQUIRE failed: %s\n", __FILE__, __LINE__, #c);        \
-            exit(1);                                                                      \
-        }                                                                                 \
-    } while (0)
 
 static const char *root;
 static int port;
@@ -147,7 +132,7 @@ static void check_range_ok(treq *t) {
     CHECK(t->calls == 1);
     if (t->status != NET_OK) {
         fprintf(stderr, "request failed: %s (%s)\n", t->r.errmsg, net_err_name(t->status));
-        failures++;
+        td_test_failures++;
         return;
     }
     uint64_t size = file_size(t->file);
@@ -160,7 +145,7 @@ static void check_range_ok(treq *t) {
         if (t->mem[i] != file_byte(t->file, t->r.range_offset + i)) {
             fprintf(stderr, "byte mismatch file %d at %llu\n", t->file,
                     (unsigned long long)(t->r.range_offset + i));
-            failures++;
+            td_test_failures++;
             break;
         }
     }
@@ -814,6 +799,6 @@ int main(int argc, char **argv) {
         return 2;
     }
     CHECK(uv_loop_close(&loop) == 0);
-    if (failures) fprintf(stderr, "%d failures\n", failures);
-    return failures ? 1 : 0;
+    if (td_test_failures) fprintf(stderr, "%d failures\n", td_test_failures);
+    return td_test_failures ? 1 : 0;
 }

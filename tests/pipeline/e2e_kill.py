@@ -10,11 +10,8 @@ import subprocess
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(HERE, "..", "cli"))
-import e2e_lib as L  # noqa: E402
-from make_keys import make_keys  # noqa: E402
+from tdtest import e2e_lib as L
+from tdtest.make_keys import make_keys
 
 N_KEYS = 50000
 CHUNK = 500

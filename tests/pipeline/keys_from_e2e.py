@@ -16,9 +16,7 @@ import urllib.parse
 from collections import Counter
 from datetime import datetime, timezone
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "cli"))
-import e2e_lib as L  # noqa: E402
+from tdtest import e2e_lib as L
 
 CONC = {"n_consumers": 8, "list_chunk_size": 16, "max_buffer_size": 32, "write_chunk_size": 32}
 

@@ -10,11 +10,8 @@ import os
 import subprocess
 import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(HERE, "..", "cli"))
-import e2e_lib as L  # noqa: E402
-from make_keys import pick_sources  # noqa: E402
+from tdtest import e2e_lib as L
+from tdtest.make_keys import pick_sources
 
 LIMIT_KIB = 1024
 SMALL = 20000

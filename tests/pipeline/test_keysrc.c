@@ -10,19 +10,9 @@
 #include <zlib.h>
 
 #include "keysrc.h"
+#include "td_test.h"
 
-static int failures;
 static char dir[256];
-
-#define CHECK(cond, ...)                                                  \
-    do {                                                                  \
-        if (!(cond)) {                                                    \
-            fprintf(stderr, "%s:%d: FAIL %s: ", __FILE__, __LINE__, #cond); \
-            fprintf(stderr, __VA_ARGS__);                                 \
-            fputc('\n', stderr);                                          \
-            failures++;                                                   \
-        }                                                                 \
-    } while (0)
 
 static char *path_of(const char *name) {
     static char buf[4][512];
@@ -343,8 +333,8 @@ int main(void) {
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)
         fprintf(stderr, "could not remove %s\n", dir);
-    if (failures) {
-        fprintf(stderr, "%d failure(s)\n", failures);
+    if (td_test_failures) {
+        fprintf(stderr, "%d failure(s)\n", td_test_failures);
         return 1;
     }
     printf("ok\n");

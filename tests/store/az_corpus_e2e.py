@@ -10,12 +10,9 @@ import shutil
 import sys
 import tempfile
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(HERE, "..", "cli"))
-import az_azurite_test as AZ  # noqa: E402
-import e2e_lib as L  # noqa: E402
-from store_testlib import stop, upload_tree  # noqa: E402
+from tdtest import azurite as AZ
+from tdtest import e2e_lib as L
+from tdtest.store_testlib import stop, upload_tree
 
 
 def config(path, store, obstore=None):

@@ -4,28 +4,11 @@
 #include "az_list.h"
 #include "az_sign.h"
 #include "util.h"
+#include "td_test.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int failures;
-#define CHECK(cond)                                                       \
-    do {                                                                  \
-        if (!(cond)) {                                                    \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-            failures++;                                                   \
-        }                                                                 \
-    } while (0)
-#define CHECK_STR(a, b)                                                               \
-    do {                                                                              \
-        const char *a_ = (a), *b_ = (b);                                              \
-        if (!a_ || strcmp(a_, b_) != 0) {                                             \
-            fprintf(stderr, "%s:%d: got\n[%s]\nwant\n[%s]\n", __FILE__, __LINE__,      \
-                    a_ ? a_ : "(null)", b_);                                          \
-            failures++;                                                               \
-        }                                                                             \
-    } while (0)
 
 static void test_base64(void) {
     static const char *const plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
@@ -250,8 +233,8 @@ int main(void) {
     test_hmac();
     test_canonical_resource();
     test_list_parser();
-    if (failures) {
-        fprintf(stderr, "%d check(s) failed\n", failures);
+    if (td_test_failures) {
+        fprintf(stderr, "%d check(s) failed\n", td_test_failures);
         return 1;
     }
     printf("az_unit: all checks passed\n");

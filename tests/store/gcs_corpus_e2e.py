@@ -10,19 +10,17 @@ import shutil
 import sys
 import tempfile
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(HERE, "..", "cli"))
-import e2e_lib as L  # noqa: E402
-import gcs_emulator_test as G  # noqa: E402
-from store_testlib import stop, upload_tree  # noqa: E402
+from tdtest import e2e_lib as L
+from tdtest import gcs_emulator as G
+from tdtest import skip
+from tdtest.store_testlib import stop, upload_tree
 
 
 def main():
     exe, corpus, node_dir = sys.argv[1:4]
     corpus = os.path.abspath(corpus)
     if not os.path.exists(os.path.join(node_dir, "node_modules", "firebase-tools")):
-        L.fail(f"firebase-tools is not installed in {node_dir} (scripts/deps.sh)")
+        skip(f"firebase-tools is not installed in {node_dir} (npm ci in tests/node)")
     tmp = tempfile.mkdtemp(prefix="td-gcse2e-")
     proc, port = G.start_emulator(node_dir, tmp)
     try:

@@ -28,21 +28,9 @@ import threading
 import time
 import urllib.parse
 
-from azgcs_testlib import blob_bytes, check, failures, parse_get, parse_list, request
-from store_testlib import free_port, port_open, stop
-
-def start_emulator(node_dir, tmp):
-    """The Cloud Storage emulator (gcs_fbemu.js) on a free loopback port, its blobs under
-    TMP: (proc, port); port is None when it did not come up. Stop it with stop(proc)."""
-    port = free_port()
-    env = dict(os.environ, TMPDIR=tmp)  # the emulator keeps its blobs under TMPDIR
-    proc = subprocess.Popen(["node", os.path.join(os.path.dirname(__file__), "gcs_fbemu.js"),
-                             node_dir, str(port)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, env=env)
-    if port_open(port, proc, tries=600, pause=0.1, connect_timeout=1):  # bounded: 60 s
-        return proc, port
-    return proc, None
-
+from tdtest.azgcs_testlib import blob_bytes, check, failures, parse_get, parse_list
+from tdtest.gcs_emulator import start_emulator, upload
+from tdtest.store_testlib import stop
 
 def b64url_decode(s):
     return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
@@ -159,13 +147,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.reply(r.status, data, r.getheader("Content-Type", "application/octet-stream"),
                    extra)
         c.close()
-
-
-def upload(port, bucket, name, data):
-    url = (f"/upload/storage/v1/b/{bucket}/o?uploadType=media&name="
-           + urllib.parse.quote(name, safe=""))
-    st, _ = request(port, "POST", url, data, {"Content-Type": "application/octet-stream"})
-    assert st == 200, (name, st)
 
 
 def run(driver, url, opts, *cmd, env=None):

@@ -2,19 +2,11 @@
  * pages, error documents, key files and token responses (no network). */
 #include "gcs_auth.h"
 #include "gcs_json.h"
+#include "td_test.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int failures;
-#define CHECK(cond)                                                                   \
-    do {                                                                              \
-        if (!(cond)) {                                                                \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-            failures++;                                                               \
-        }                                                                             \
-    } while (0)
 
 static bool parses(const char *s) {
     ut_json d;
@@ -164,8 +156,8 @@ int main(void) {
     test_reader();
     test_list();
     test_errors_tokens();
-    if (failures) {
-        fprintf(stderr, "%d check(s) failed\n", failures);
+    if (td_test_failures) {
+        fprintf(stderr, "%d check(s) failed\n", td_test_failures);
         return 1;
     }
     printf("gcs_unit: all checks passed\n");

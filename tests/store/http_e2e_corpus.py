@@ -11,11 +11,8 @@ import shutil
 import sys
 import urllib.parse
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(HERE, "..", "cli"))
-import e2e_lib as L  # noqa: E402
-from http_testlib import Nginx  # noqa: E402
+from tdtest import e2e_lib as L
+from tdtest.http_testlib import Nginx
 
 
 def config(path, store):

@@ -14,9 +14,8 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from http_testlib import Nginx, parse_list, run_probe  # noqa: E402
-from store_testlib import Checks  # noqa: E402
+from tdtest.http_testlib import Nginx, parse_list, run_probe
+from tdtest.store_testlib import Checks
 
 check = Checks(800)
 

@@ -15,23 +15,21 @@ add_test(NAME s3_botocore
          COMMAND ${TD_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/s3_botocore.py $<TARGET_FILE:s3_sign_dump>)
 
 # Against real servers (s3rver; a loopback credential server): needs the network engine.
-if(TARGET td_net)
-  add_executable(s3_store_probe s3_store_probe.c probe_util.c)
-  target_link_libraries(s3_store_probe PRIVATE td_store PkgConfig::UV PkgConfig::CRYPTO)
-  add_test(NAME s3_s3rver
-           COMMAND ${TD_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/s3_s3rver.py
-                   $<TARGET_FILE:s3_store_probe> ${TD_NODE_DIR})
-  add_test(NAME s3_creds_chain
-           COMMAND ${TD_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/s3_creds_chain.py
-                   $<TARGET_FILE:s3_store_probe> ${TD_NODE_DIR})
-  add_test(NAME s3_nginx_faults
-           COMMAND ${TD_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/s3_nginx_faults.py
-                   $<TARGET_FILE:s3_store_probe> ${TD_NODE_DIR})
-  set_tests_properties(s3_s3rver s3_creds_chain s3_nginx_faults PROPERTIES TIMEOUT 300)
-endif()
+add_executable(s3_store_probe s3_store_probe.c probe_util.c)
+target_link_libraries(s3_store_probe PRIVATE td_store PkgConfig::UV PkgConfig::CRYPTO)
+add_test(NAME s3_s3rver
+         COMMAND ${TD_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/s3_s3rver.py
+                 $<TARGET_FILE:s3_store_probe> ${TD_NODE_DIR})
+add_test(NAME s3_creds_chain
+         COMMAND ${TD_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/s3_creds_chain.py
+                 $<TARGET_FILE:s3_store_probe> ${TD_NODE_DIR})
+add_test(NAME s3_nginx_faults
+         COMMAND ${TD_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/s3_nginx_faults.py
+                 $<TARGET_FILE:s3_store_probe> ${TD_NODE_DIR})
+set_tests_properties(s3_s3rver s3_creds_chain s3_nginx_faults PROPERTIES TIMEOUT 300)
 
 # End to end through the tool (needs the pipeline and CLI targets).
-if(TARGET td_net AND TARGET tiff-dumper)
+if(TARGET tiff-dumper)
   add_test(NAME s3_e2e_corpus
            COMMAND ${TD_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/s3_e2e_corpus.py
                    $<TARGET_FILE:tiff-dumper> ${TD_CORPUS_DIR} ${TD_NODE_DIR})

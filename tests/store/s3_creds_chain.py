@@ -15,9 +15,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from s3_testlib import S3rver, parse_list, put_object, run_probe  # noqa: E402
-from store_testlib import Checks  # noqa: E402
+from tdtest.s3_testlib import S3rver, parse_list, put_object, run_probe
+from tdtest.store_testlib import Checks
 
 GOOD, BAD = "S3RVER", "AKIA-WRONG-SOURCE"
 SECRET = "tmp-secret-never-printed-42"

@@ -10,11 +10,8 @@ import os
 import shutil
 import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(HERE, "..", "cli"))
-import e2e_lib as L  # noqa: E402
-from s3_testlib import S3rver, object_path  # noqa: E402
+from tdtest import e2e_lib as L
+from tdtest.s3_testlib import S3rver, object_path
 
 
 def config(path, store, obstore=None):

@@ -24,11 +24,8 @@ import socket
 import sys
 from urllib.parse import parse_qs, urlsplit
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(HERE, "..", "cli"))
-import e2e_lib as L  # noqa: E402
-from s3_testlib import S3rver, free_port, object_path, start_nginx, stop  # noqa: E402
+from tdtest import e2e_lib as L
+from tdtest.s3_testlib import S3rver, free_port, object_path, start_nginx, stop
 
 MAX_ATTEMPTS = 10
 N_CONSUMERS = 48

@@ -9,10 +9,9 @@ import os
 import sys
 import tempfile
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from s3_testlib import (S3rver, free_port, parse_list, put_object, run_probe,  # noqa: E402
+from tdtest.s3_testlib import (S3rver, free_port, parse_list, put_object, run_probe,
                         start_nginx, stop)
-from store_testlib import Checks  # noqa: E402
+from tdtest.store_testlib import Checks
 
 N = 1000
 check = Checks(600)

@@ -10,9 +10,8 @@ import random
 import sys
 import tempfile
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from s3_testlib import S3rver, parse_list, put_object, run_probe  # noqa: E402
-from store_testlib import Checks  # noqa: E402
+from tdtest.s3_testlib import S3rver, parse_list, put_object, run_probe
+from tdtest.store_testlib import Checks
 
 N_MANY = 3000
 AWKWARD = [

@@ -2,6 +2,7 @@
  * links, FIFOs, unreadable directories (non-root only), ranged reads, URL forms. */
 #define _DEFAULT_SOURCE
 #include "store.h"
+#include "td_test.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -10,15 +11,6 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-static int failures;
-#define CHECK(c)                                                              \
-    do {                                                                      \
-        if (!(c)) {                                                           \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); \
-            failures++;                                                       \
-        }                                                                     \
-    } while (0)
 
 static char root[256];
 
@@ -189,7 +181,7 @@ static int unreadable_as_nobody(void) {
         int ok = bad_status_of(&c, "locked/") == STORE_E_ACCESS && find(c.keys, c.n, "a.tif") == 1;
         store_close(s);
         uv_run(&loop, UV_RUN_DEFAULT);
-        _exit(ok && failures == 0 ? 0 : 5);
+        _exit(ok && td_test_failures == 0 ? 0 : 5);
     }
     int st = 0;
     if (waitpid(pid, &st, 0) != pid)
@@ -366,7 +358,7 @@ int main(void) {
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
     if (system(cmd) != 0)
         fprintf(stderr, "could not remove %s\n", root);
-    if (failures)
-        fprintf(stderr, "%d check(s) failed\n", failures);
-    return failures ? 1 : 0;
+    if (td_test_failures)
+        fprintf(stderr, "%d check(s) failed\n", td_test_failures);
+    return td_test_failures ? 1 : 0;
 }

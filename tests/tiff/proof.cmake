@@ -1,18 +1,15 @@
 # Proof of the parser beyond tifffile's corpus reading (issue 2): libtiff as a second oracle,
 # and the generated mutation suite. Included by tests/tiff/CMakeLists.txt.
 
-# libtiff is test-only: the parser itself never links it.
-pkg_check_modules(TIFF4 IMPORTED_TARGET libtiff-4)
-if(TIFF4_FOUND)
-  add_executable(tiff_oracle_libtiff oracle_libtiff.c corpus_util.c)
-  target_link_libraries(tiff_oracle_libtiff PRIVATE td_tiff PkgConfig::TIFF4)
-  add_test(NAME tiff_oracle_libtiff
-           COMMAND tiff_oracle_libtiff ${TD_CORPUS_DIR}
-                   ${CMAKE_CURRENT_SOURCE_DIR}/libtiff_deviations.txt)
-else()
-  message(WARNING "libtiff-4 not found (scripts/deps.sh installs libtiff-dev): "
-                  "tiff_oracle_libtiff not built")
-endif()
+# libtiff is test-only (the parser itself never links it) but required by the test build
+# (scripts/deps.sh installs libtiff-dev; -DTD_TESTS=OFF builds without it): a missing oracle
+# must stop the configure step, not make the test silently disappear.
+pkg_check_modules(TIFF4 REQUIRED IMPORTED_TARGET libtiff-4)
+add_executable(tiff_oracle_libtiff oracle_libtiff.c corpus_util.c)
+target_link_libraries(tiff_oracle_libtiff PRIVATE td_tiff PkgConfig::TIFF4)
+add_test(NAME tiff_oracle_libtiff
+         COMMAND tiff_oracle_libtiff ${TD_CORPUS_DIR}
+                 ${CMAKE_CURRENT_SOURCE_DIR}/libtiff_deviations.txt)
 
 # Generated malformed input (truncations, corrupted counts/types/offsets, cycles, GeoKey
 # directories pointing outside): meant for the ASan+UBSan build. TD_MUTATIONS=N in the

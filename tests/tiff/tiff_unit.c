@@ -2,24 +2,13 @@
  * Each test builds a file in memory, serves it like a store would (prefetch, then the
  * needs() rounds) and checks the header, the requests and the errors. */
 #include "tiff.h"
+#include "td_test.h"
 
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int failures, checks;
-#define CHECK(cond)                                                                  \
-    do {                                                                             \
-        checks++;                                                                    \
-        if (!(cond)) {                                                               \
-            failures++;                                                              \
-            fprintf(stderr, "%s:%d: %s: CHECK(%s) failed\n", __FILE__, __LINE__,     \
-                    cur_test, #cond);                                                \
-        }                                                                            \
-    } while (0)
-static const char *cur_test = "";
 
 /* ------------------------------------------------------------------ file builder */
 
@@ -244,8 +233,8 @@ static void basic_file(tb *t, int le, int big) {
 static void test_basic(void) {
     for (int big = 0; big < 2; big++)
         for (int le = 0; le < 2; le++) {
-            cur_test = big ? (le ? "basic BigTIFF II" : "basic BigTIFF MM")
-                           : (le ? "basic classic II" : "basic classic MM");
+            td_test_context = big ? (le ? "basic BigTIFF II" : "basic BigTIFF MM")
+                                  : (le ? "basic classic II" : "basic classic MM");
             tb t;
             basic_file(&t, le, big);
             int rc = serve(t.b, t.n, 16384, 1);
@@ -302,7 +291,7 @@ static void test_basic(void) {
 static void test_types(void) {
     for (int big = 0; big < 2; big++)
         for (int le = 0; le < 2; le++) {
-            cur_test = "field types";
+            td_test_context = "field types";
             tb t;
             tb_init(&t, le, big, 8 + 8 * big);
             uint8_t bytes[5] = {0x00, 0x7f, 0x80, 0xff, 0x10};
@@ -389,7 +378,7 @@ static void test_types(void) {
 
 /* Strings: tifffile's decoding, always valid UTF-8 out. */
 static void test_strings(void) {
-    cur_test = "strings";
+    td_test_context = "strings";
     tb t;
     tb_init(&t, 1, 0, 8);
     te e[] = {
@@ -420,7 +409,7 @@ static void test_strings(void) {
 
 /* A header inside the prefetch costs one request; values and IFDs beyond it are batched. */
 static void test_incremental(void) {
-    cur_test = "incremental: out-of-line values batched";
+    td_test_context = "incremental: out-of-line values batched";
     tb t;
     tb_init(&t, 1, 0, 8);
     te e[] = {
@@ -438,7 +427,7 @@ static void test_incremental(void) {
     CHECK(H() && H()->field[TIFF_F_model_pixel_scale].u.dbls[2] == 3);
     CHECK(other_is(60000, "{\"type\":4,\"count\":3,\"value\":[7,8,9]}"));
 
-    cur_test = "incremental: needs sorted, merged, grown";
+    td_test_context = "incremental: needs sorted, merged, grown";
     tiff_parser_reset(P, t.n);
     tiff_parser_feed(P, 0, t.b, 16384);
     CHECK(tiff_parser_run(P) == TIFF_NEED);
@@ -448,7 +437,7 @@ static void test_incremental(void) {
     CHECK(k == 1 && r[0].offset == 30000 && r[0].length >= 4096);
     CHECK(tiff_parser_header(P) == NULL);
 
-    cur_test = "incremental: far values are separate ranges, one round";
+    td_test_context = "incremental: far values are separate ranges, one round";
     tb_init(&t, 0, 0, 8);
     te e2[] = {
         {269, 2, 6, STR("doc 1\0"), 20000},
@@ -463,7 +452,7 @@ static void test_incremental(void) {
     CHECK(k == 2 && r[0].offset == 20000 && r[1].offset == 40000);
     CHECK(serve(t.b, t.n, 16384, 1) == TIFF_OK && requests == 3);
 
-    cur_test = "incremental: COG with overviews in the prefetch = 1 request";
+    td_test_context = "incremental: COG with overviews in the prefetch = 1 request";
     tb_init(&t, 1, 0, 8);
     te c0[] = {{256, 3, 1, U64(1024), 0}, {324, 4, 4, U64(9000, 9100, 9200, 9300), 0},
                {325, 4, 4, U64(1, 1, 1, 1), 0}};
@@ -477,7 +466,7 @@ static void test_incremental(void) {
     CHECK(requests == 1);
     CHECK(H() && H()->ifd_count == 3 && H()->header_bytes == 8200);
 
-    cur_test = "incremental: IFD chain beyond the prefetch";
+    td_test_context = "incremental: IFD chain beyond the prefetch";
     tb_init(&t, 1, 1, 16);
     te d0[] = {{256, 3, 1, U64(5), 0}};
     tb_ifd(&t, 16, d0, 1, 100000);
@@ -488,7 +477,7 @@ static void test_incremental(void) {
     CHECK(H() && H()->ifd_count == 3 && H()->ifd_chain_error == NULL);
     CHECK(H() && H()->header_bytes == 200000 + 8 + 20 + 8);
 
-    cur_test = "incremental: IFD 0 beyond the prefetch";
+    td_test_context = "incremental: IFD 0 beyond the prefetch";
     tb_init(&t, 0, 0, 70000);
     te f0[] = {{256, 3, 1, U64(5), 0}, {270, 2, 5, STR("abcd\0"), 500}};
     tb_ifd(&t, 70000, f0, 2, 0);
@@ -496,11 +485,11 @@ static void test_incremental(void) {
     CHECK(serve(t.b, t.n, 64, 1) == TIFF_OK && requests == 3);
     CHECK(H() && strcmp(H()->field[TIFF_F_image_description].u.str, "abcd") == 0);
 
-    cur_test = "incremental: tiny prefetch, unknown size";
+    td_test_context = "incremental: tiny prefetch, unknown size";
     CHECK(serve(t.b, t.n, 4, 0) == TIFF_OK);
     CHECK(H() && strcmp(H()->field[TIFF_F_image_description].u.str, "abcd") == 0);
 
-    cur_test = "incremental: value split over two feeds";
+    td_test_context = "incremental: value split over two feeds";
     tiff_parser_reset(P, t.n);
     tiff_parser_feed(P, 0, t.b, 8);
     tiff_parser_feed(P, 70000, t.b + 70000, t.n - 70000);
@@ -510,7 +499,7 @@ static void test_incremental(void) {
     CHECK(H() && strcmp(H()->field[TIFF_F_image_description].u.str, "abcd") == 0);
     CHECK(tiff_parser_fed_bytes(P) == 8 + (t.n - 70000) + 14);
 
-    cur_test = "incremental: size learned later (set_size)";
+    td_test_context = "incremental: size learned later (set_size)";
     tiff_parser_reset(P, TIFF_SIZE_UNKNOWN);
     tiff_parser_feed(P, 0, t.b, 8);
     CHECK(tiff_parser_run(P) == TIFF_NEED);
@@ -532,7 +521,7 @@ static void test_incremental(void) {
     CHECK(H() && strcmp(H()->field[TIFF_F_image_description].u.str, "abcd") == 0);
     CHECK(tiff_parser_needs(P, &r) == 0);
 
-    cur_test = "incremental: object shorter than the store said (unknown size)";
+    td_test_context = "incremental: object shorter than the store said (unknown size)";
     tb_init(&t, 1, 0, 8);
     te g0[] = {{256, 3, 1, U64(5), 0}, {270, 2, 5, STR("abcd\0"), 30000}};
     tb_ifd(&t, 8, g0, 2, 0);
@@ -545,7 +534,7 @@ static void test_incremental(void) {
 static void test_chain(void) {
     tb t;
     te d0[] = {{256, 3, 1, U64(5), 0}};
-    cur_test = "chain: loop to first";
+    td_test_context = "chain: loop to first";
     tb_init(&t, 1, 0, 8);
     tb_ifd(&t, 8, d0, 1, 100);
     tb_ifd(&t, 100, d0, 1, 8);
@@ -554,21 +543,21 @@ static void test_chain(void) {
     CHECK(H() && H()->ifd_chain_error &&
           strcmp(H()->ifd_chain_error, "IFD 2 offset 8 repeats an earlier IFD (cycle)") == 0);
 
-    cur_test = "chain: loop to self";
+    td_test_context = "chain: loop to self";
     tb_init(&t, 0, 1, 16);
     tb_ifd(&t, 16, d0, 1, 16);
     CHECK(serve(t.b, t.n, 16384, 1) == TIFF_OK);
     CHECK(H() && H()->ifd_count == 1 && H()->ifd_chain_error &&
           strstr(H()->ifd_chain_error, "IFD 1 offset 16 repeats"));
 
-    cur_test = "chain: next IFD past the end";
+    td_test_context = "chain: next IFD past the end";
     tb_init(&t, 1, 0, 8);
     tb_ifd(&t, 8, d0, 1, 123456789);
     CHECK(serve(t.b, t.n, 16384, 1) == TIFF_OK);
     CHECK(H() && H()->ifd_count == 1 && H()->ifd_chain_error &&
           strcmp(H()->ifd_chain_error, "IFD 1 offset 123456789 outside file of 26 bytes") == 0);
 
-    cur_test = "chain: IFD 1 truncated";
+    td_test_context = "chain: IFD 1 truncated";
     tb_init(&t, 1, 0, 8);
     tb_ifd(&t, 8, d0, 1, 40);
     tb_uint(&t, 40, 500, 2);
@@ -577,7 +566,7 @@ static void test_chain(void) {
     CHECK(H() && H()->ifd_count == 1 && H()->ifd_chain_error &&
           strstr(H()->ifd_chain_error, "truncated"));
 
-    cur_test = "chain: long chain, max_ifds";
+    td_test_context = "chain: long chain, max_ifds";
     tb_init(&t, 1, 0, 8);
     for (int i = 0; i < 300; i++) tb_ifd(&t, 8 + 20 * (uint64_t)i, d0, 1, i < 299 ? 28 + 20 * (uint64_t)i : 0);
     CHECK(serve(t.b, t.n, 16384, 1) == TIFF_OK && H() && H()->ifd_count == 300 &&
@@ -591,7 +580,7 @@ static void test_chain(void) {
     tiff_parser_free(P);
     P = save;
 
-    cur_test = "chain: scattered IFDs need one round each, bounded by max_fetch_bytes";
+    td_test_context = "chain: scattered IFDs need one round each, bounded by max_fetch_bytes";
     tb_init(&t, 1, 0, 8);
     for (int i = 0; i < 40; i++)
         tb_ifd(&t, 8 + 20000 * (uint64_t)i, d0, 1, i < 39 ? 8 + 20000 * (uint64_t)(i + 1) : 0);
@@ -610,7 +599,7 @@ static void test_chain(void) {
 static void test_malformed(void) {
     tb t;
     int rc;
-    cur_test = "not a TIFF";
+    td_test_context = "not a TIFF";
     CHECK(serve(STR("GIF89a........."), 15, 16384, 1) == TIFF_E_NOT_TIFF);
     CHECK(errmsg_has("byte order"));
     CHECK(serve(STR("II\x2b\x00\x04\x00\x00\x00\x10\x00\x00\x00\x00\x00\x00\x00"), 16, 16384, 1) ==
@@ -620,19 +609,19 @@ static void test_malformed(void) {
     CHECK(serve(STR(""), 0, 16384, 1) == TIFF_E_NOT_TIFF);
     CHECK(serve(STR("BM"), 2, 16384, 1) == TIFF_E_NOT_TIFF);
 
-    cur_test = "truncated header";
+    td_test_context = "truncated header";
     CHECK(serve(STR("II*\x00\x08"), 5, 16384, 1) == TIFF_E_TRUNCATED);
     CHECK(serve(STR("II+\x00\x08\x00\x00\x00\x10\x00"), 10, 16384, 1) == TIFF_E_TRUNCATED);
     CHECK(serve(STR("II*\x00\x08"), 5, 16384, 0) == TIFF_E_TRUNCATED);
 
-    cur_test = "first IFD outside";
+    td_test_context = "first IFD outside";
     CHECK(serve(STR("II*\x00\xff\xff\x00\x00\x00\x00"), 10, 16384, 1) == TIFF_E_BAD_IFD);
     CHECK(errmsg_has("65535"));
     CHECK(serve(STR("II*\x00\x00\x00\x00\x00\x00\x00"), 10, 16384, 1) == TIFF_E_BAD_IFD);
     CHECK(serve(STR("II+\x00\x08\x00\x00\x00\xff\xff\xff\xff\xff\xff\xff\x80"), 16, 16384, 1) ==
           TIFF_E_BAD_IFD);
 
-    cur_test = "entry count 65535";
+    td_test_context = "entry count 65535";
     tb_init(&t, 1, 0, 8);
     tb_uint(&t, 8, 65535, 2);
     t.n = 2000;
@@ -640,14 +629,14 @@ static void test_malformed(void) {
     CHECK(errmsg_has("IFD 0 at offset 8") && errmsg_has("65535") && errmsg_has("786422"));
     CHECK(serve(t.b, t.n, 16384, 0) == TIFF_E_TRUNCATED);
 
-    cur_test = "BigTIFF entry count overflow";
+    td_test_context = "BigTIFF entry count overflow";
     tb_init(&t, 1, 1, 16);
     tb_uint(&t, 16, 0x8000000000000000ull, 8);
     t.n = 100;
     CHECK(serve(t.b, t.n, 16384, 1) == TIFF_E_TRUNCATED);
     CHECK(serve(t.b, t.n, 16384, 0) == TIFF_E_TRUNCATED || tiff_parser_header(P) == NULL);
 
-    cur_test = "entry count 65535 inside a big enough file: works";
+    td_test_context = "entry count 65535 inside a big enough file: works";
     tb_init(&t, 0, 0, 8);
     tb_uint(&t, 8, 65535, 2);
     for (uint64_t i = 0; i < 65535; i++) {
@@ -664,7 +653,7 @@ static void test_malformed(void) {
     CHECK(has_warning("max_memory"));
     if (getenv("TD_DEBUG")) dump();
 
-    cur_test = "unknown type codes are skipped";
+    td_test_context = "unknown type codes are skipped";
     tb_init(&t, 1, 0, 8);
     te e[] = {
         {256, 3, 1, U64(5), 0},
@@ -683,7 +672,7 @@ static void test_malformed(void) {
     CHECK(has_warning("tag 259 at 46: invalid data type 99"));
     CHECK(H() && H()->n_warnings == 3 && H()->n_other_tags == 0);
 
-    cur_test = "value offsets past the end / below 8, count overflow";
+    td_test_context = "value offsets past the end / below 8, count overflow";
     tb_init(&t, 1, 0, 8);
     te f[] = {
         {256, 3, 1, U64(5), 0},
@@ -701,7 +690,7 @@ static void test_malformed(void) {
     CHECK(has_warning("tag 60000 at 58: invalid value offset 1000000"));
     CHECK(H() && H()->n_other_tags == 0 && H()->field[TIFF_F_image_width].u.i == 5);
 
-    cur_test = "BigTIFF count * size overflows 64 bits";
+    td_test_context = "BigTIFF count * size overflows 64 bits";
     tb_init(&t, 1, 1, 16);
     te g[] = {{256, 3, 1, U64(5), 0}, {60000, 12, 0x4000000000000000ull, NULL, 100}};
     tb_ifd(&t, 16, g, 2, 0);
@@ -709,7 +698,7 @@ static void test_malformed(void) {
     CHECK(serve(t.b, t.n, 16384, 1) == TIFF_OK);
     CHECK(has_warning("tag 60000 at 44: invalid value offset"));
 
-    cur_test = "duplicates: first usable entry wins";
+    td_test_context = "duplicates: first usable entry wins";
     tb_init(&t, 1, 0, 8);
     te d[] = {
         {256, 3, 1, U64(5), 0},
@@ -726,7 +715,7 @@ static void test_malformed(void) {
     CHECK(has_warning("tag 256 at 34: duplicate"));
     CHECK(has_warning("tag 258 at 70: duplicate"));
 
-    cur_test = "named field with an unsuitable type goes to other_tags";
+    td_test_context = "named field with an unsuitable type goes to other_tags";
     tb_init(&t, 1, 0, 8);
     te w[] = {{256, 2, 4, STR("abc\0"), 0}, {305, 3, 1, U64(3), 0}, {259, 3, 2, U64(7, 1), 0}};
     tb_ifd(&t, 8, w, 3, 0);
@@ -737,7 +726,7 @@ static void test_malformed(void) {
     CHECK(H() && H()->field[TIFF_F_compression].u.i == 7); /* first of several */
     CHECK(has_warning("tag 259"));
 
-    cur_test = "named fields: accepted type conversions";
+    td_test_context = "named fields: accepted type conversions";
     tb_init(&t, 0, 0, 8);
     te c[] = {{256, 16, 1, U64(70000), 0},  /* LONG8 in classic TIFF */
               {282, 3, 1, U64(300), 0},     /* SHORT resolution */
@@ -764,14 +753,14 @@ static void test_malformed(void) {
         free(buf);
     }
 
-    cur_test = "IFD 0 entries truncated";
+    td_test_context = "IFD 0 entries truncated";
     tb_init(&t, 1, 0, 8);
     tb_ifd(&t, 8, w, 3, 0);
     CHECK(serve(t.b, 30, 16384, 1) == TIFF_E_TRUNCATED);
     CHECK(errmsg_has("IFD 0 at offset 8"));
     CHECK(serve(t.b, 30, 16384, 0) == TIFF_E_TRUNCATED);
 
-    cur_test = "API misuse";
+    td_test_context = "API misuse";
     tiff_parser_reset(P, 100);
     CHECK(tiff_parser_feed(P, 90, t.b, 20) == TIFF_E_USAGE);
     CHECK(tiff_parser_feed(P, UINT64_MAX - 2, t.b, 20) == TIFF_E_USAGE);
@@ -788,7 +777,7 @@ static void test_caps(void) {
     tb t;
     static uint8_t big[100000];
     for (size_t i = 0; i < sizeof big; i++) big[i] = (uint8_t)(i * 7);
-    cur_test = "caps: max_tag_text, fetch only the shown prefix";
+    td_test_context = "caps: max_tag_text, fetch only the shown prefix";
     tb_init(&t, 1, 0, 8);
     te e[] = {{256, 3, 1, U64(5), 0}, {60000, 7, 100000, big, 200000},
               {60001, 2, 100000, big, 400000}};
@@ -802,7 +791,7 @@ static void test_caps(void) {
     x = other(60001);
     CHECK(x && x->capped && x->json_len <= 4096);
 
-    cur_test = "caps: big numeric list";
+    td_test_context = "caps: big numeric list";
     static uint64_t nums[3000];
     for (int i = 0; i < 3000; i++) nums[i] = (uint64_t)i * 1000000;
     tb_init(&t, 0, 0, 8);
@@ -814,7 +803,7 @@ static void test_caps(void) {
     CHECK(x && strcmp(x->json + x->json_len - 16, "],\"capped\":true}") == 0);
 
     tiff_parser *save = P;
-    cur_test = "caps: max_memory";
+    td_test_context = "caps: max_memory";
     tiff_limits lim = TIFF_LIMITS_INIT;
     lim.max_memory = 50000;
     P = tiff_parser_new(&lim);
@@ -826,7 +815,7 @@ static void test_caps(void) {
     CHECK(H() && H()->field[TIFF_F_image_width].u.i == 5);
     tiff_parser_free(P);
 
-    cur_test = "caps: max_fetch_bytes";
+    td_test_context = "caps: max_fetch_bytes";
     lim = (tiff_limits)TIFF_LIMITS_INIT;
     lim.max_fetch_bytes = 1000;
     P = tiff_parser_new(&lim);
@@ -844,7 +833,7 @@ static void test_caps(void) {
     CHECK(requests == 2);
     tiff_parser_free(P);
 
-    cur_test = "caps: max_warnings";
+    td_test_context = "caps: max_warnings";
     lim = (tiff_limits)TIFF_LIMITS_INIT;
     lim.max_warnings = 3;
     P = tiff_parser_new(&lim);
@@ -859,7 +848,7 @@ static void test_caps(void) {
 }
 
 static void test_geokeys(void) {
-    cur_test = "geokeys";
+    td_test_context = "geokeys";
     tb t;
     tb_init(&t, 0, 0, 8);
     uint64_t dir[] = {
@@ -916,7 +905,7 @@ static void test_geokeys(void) {
     CHECK(buf && strstr(buf, "\"geokeys_header\":[1,1,0,10]"));
     free(buf);
 
-    cur_test = "geokeys: NumberOfKeys too large, missing params";
+    td_test_context = "geokeys: NumberOfKeys too large, missing params";
     tb_init(&t, 1, 0, 8);
     uint64_t dir2[] = {1, 1, 0, 50, 1024, 0, 1, 1, 1026, 34737, 5, 0, 2057, 34736, 1, 0};
     te e2[] = {{34735, 3, 16, dir2, 0}};
@@ -928,7 +917,7 @@ static void test_geokeys(void) {
     CHECK(has_warning("GeoKey 1026"));
     CHECK(has_warning("GeoKey 2057"));
 
-    cur_test = "geokeys: unusable directory goes to other_tags";
+    td_test_context = "geokeys: unusable directory goes to other_tags";
     tb_init(&t, 1, 0, 8);
     te e3[] = {{34735, 4, 2, U64(1, 1), 0}, {34737, 2, 4, STR("ab|\0"), 0}};
     tb_ifd(&t, 8, e3, 2, 0);
@@ -937,7 +926,7 @@ static void test_geokeys(void) {
     CHECK(other_is(34735, "{\"type\":4,\"count\":2,\"value\":[1,1]}"));
     CHECK(other_is(34737, "{\"type\":2,\"count\":4,\"value\":\"ab|\"}"));
 
-    cur_test = "geokeys: arrays beyond the prefetch come in the same round as other values";
+    td_test_context = "geokeys: arrays beyond the prefetch come in the same round as other values";
     tb_init(&t, 1, 0, 8);
     te e4[] = {{270, 2, 8, STR("abcdefg\0"), 30000},
                {34735, 3, 8, U64(1, 1, 0, 1, 2057, 34736, 1, 0), 40000},
@@ -952,7 +941,7 @@ static void test_geokeys(void) {
  * regression shows as a test that takes minutes). */
 static void test_pathological(void) {
     tb t;
-    cur_test = "pathological: 3000 entries in descending order";
+    td_test_context = "pathological: 3000 entries in descending order";
     tb_init(&t, 1, 0, 8);
     for (uint64_t i = 0; i < 3000; i++) {
         uint64_t p = 10 + 12 * i;
@@ -966,7 +955,7 @@ static void test_pathological(void) {
     CHECK(H() && H()->n_other_tags == 3000 && H()->other_tags[0].id == 60001 &&
           H()->other_tags[2999].id == 63000);
 
-    cur_test = "pathological: 20000 overlapping IFDs of 60138 entries each";
+    td_test_context = "pathological: 20000 overlapping IFDs of 60138 entries each";
     tb_init(&t, 1, 0, 16);
     const uint64_t A = 16, K = 20000, n = 0xEAEA;
     memset(t.b + A, 0xEA, 4 * K + 2);
@@ -975,7 +964,7 @@ static void test_pathological(void) {
     CHECK(serve(t.b, t.n, t.n, 1) == TIFF_OK);
     CHECK(H() && H()->ifd_count == K);
 
-    cur_test = "pathological: GeoKey directory with 16000 keys";
+    td_test_context = "pathological: GeoKey directory with 16000 keys";
     tb_init(&t, 0, 0, 8);
     static uint64_t dir[4 + 4 * 16000];
     dir[0] = 1, dir[1] = 1, dir[2] = 0, dir[3] = 16000;
@@ -994,7 +983,7 @@ static void test_pathological(void) {
 
 /* Random damage to a valid file: no crash, no hang, no leak (run under ASan/UBSan). */
 static void test_mutations(void) {
-    cur_test = "mutations";
+    td_test_context = "mutations";
     tb t;
     basic_file(&t, 1, 0);
     static uint8_t m[8192];
@@ -1044,6 +1033,6 @@ int main(void) {
     test_pathological();
     test_mutations();
     tiff_parser_free(P);
-    printf("%d checks, %d failures\n", checks, failures);
-    return failures ? 1 : 0;
+    printf("%d checks, %d failures\n", td_test_checks, td_test_failures);
+    return td_test_failures ? 1 : 0;
 }
