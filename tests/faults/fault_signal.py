@@ -21,8 +21,9 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fault_stores import FaultServer, duckdb, tiff_bytes  # noqa: E402
+from tdtest import require
+from tdtest.e2e_lib import duckdb
+from tdtest.faults import FaultServer, tiff_bytes
 
 N_KEYS = 24
 N_CONSUMERS = 8
@@ -98,9 +99,7 @@ network:
 
 def main():
     exe, node_dir = sys.argv[1:3]
-    if not shutil.which("node"):
-        print("SKIP: node not found")
-        sys.exit(77)
+    require("node")
     tmp = tempfile.mkdtemp(prefix="td_fsig_")
     srv = None
     failed = []

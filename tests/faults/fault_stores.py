@@ -20,16 +20,15 @@ import json
 import os
 import re
 import shutil
-import struct
 import subprocess
 import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-TESTS = os.path.dirname(HERE)
-FAULTSRV = os.path.join(TESTS, "pylib", "tdtest", "faultsrv.py")
-DUCKDB_MJS = os.path.join(TESTS, "cli", "e2e_duckdb.mjs")
+from tdtest import require
+from tdtest.e2e_lib import duckdb
+from tdtest.faults import FaultServer, tiff_bytes
+
 MAX_ATTEMPTS = 3
 
 # key -> (rule, what the row must be: "header", an error kind, or a set of either)
@@ -65,79 +64,6 @@ def check(cond, what):
     if not cond:
         FAILED.append(what)
         print("FAIL", what[:400], flush=True)
-
-
-def tiff_bytes(width, height, ifd_at=40000):
-    """A little-endian baseline TIFF: 8-byte header, zero pixels, IFD 0 at ifd_at."""
-    entries = [(256, 3, 1, width), (257, 3, 1, height), (258, 3, 1, 8), (259, 3, 1, 1),
-               (262, 3, 1, 1), (273, 4, 1, 8), (277, 3, 1, 1), (278, 3, 1, height),
-               (279, 4, 1, width * height)]
-    data = bytearray(struct.pack("<2sHI", b"II", 42, ifd_at))
-    data += bytes(ifd_at - len(data))
-    data += struct.pack("<H", len(entries))
-    for tag, typ, cnt, val in entries:
-        if typ == 3:
-            data += struct.pack("<HHIHH", tag, typ, cnt, val, 0)
-        else:
-            data += struct.pack("<HHII", tag, typ, cnt, val)
-    data += struct.pack("<I", 0)
-    return bytes(data)
-
-
-def duckdb(node_dir, *queries):
-    p = subprocess.run(["node", DUCKDB_MJS, node_dir, *queries], capture_output=True,
-                       text=True, timeout=120)
-    if p.returncode != 0:
-        raise RuntimeError(f"duckdb: {p.stderr[-2000:]}")
-    out, cur = [], []
-    for line in p.stdout.splitlines():
-        if line == "--":
-            out.append(cur)
-            cur = []
-        else:
-            cur.append(json.loads(line))
-    out.append(cur)
-    return out
-
-
-class FaultServer:
-    def __init__(self, tmp, root, style, base, bind="127.0.0.1", rules=None, tag="srv",
-                 extra=()):
-        self.log = os.path.join(tmp, f"{tag}.log")
-        port_file = os.path.join(tmp, f"{tag}.port")
-        cmd = [sys.executable, FAULTSRV, "--root", root, "--style", style, "--base", base,
-               "--log", self.log, "--bind", bind, "--port-file", port_file,
-               "--max-seconds", "300"]
-        if rules:
-            cmd += ["--rules", rules]
-        cmd += list(extra)
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-        line = self.proc.stdout.readline()  # "PORT n" once listening
-        if not line.startswith("PORT "):
-            raise RuntimeError(f"faultsrv did not start: {line!r}")
-        self.port = int(line.split()[1])
-        self.bind = bind
-
-    def entries(self):
-        try:
-            with open(self.log) as f:
-                return [json.loads(x) for x in f if x.strip()]
-        except OSError:
-            return []
-
-    def reset_log(self):
-        try:
-            os.unlink(self.log)
-        except OSError:
-            pass
-
-    def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
 
 
 def config(path, store, obstore, keys_from=None):
@@ -228,9 +154,7 @@ def run_store(exe, node_dir, tmp, name, store, obstore, srv, target, keys_from=T
 
 def main():
     exe, node_dir = sys.argv[1:3]
-    if not shutil.which("node"):
-        print("SKIP: node not found")
-        sys.exit(77)
+    require("node")
     tmp = tempfile.mkdtemp(prefix="td_faults_")
     servers = []
     try:

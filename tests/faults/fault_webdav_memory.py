@@ -17,8 +17,7 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fault_stores import FaultServer  # noqa: E402
+from tdtest.faults import FaultServer
 
 RUN_S = 7.0
 
