@@ -229,7 +229,7 @@ static void report_error(pipe_s *p, const td_result *r, const char *shown) {
 /* A list-stage error row that is not tied to a slot. literal: key is not a key of the
  * store but a name shown as it is (a key list's file, a line naming another store). */
 static void push_list_error(pipe_s *p, const char *key, int status, const char *msg,
-                            bool literal) {
+                            bool literal, unsigned attempts) {
     size_t kl = strlen(key), ml = strlen(msg);
     char url[1024];
     if (literal)
@@ -257,7 +257,9 @@ static void push_list_error(pipe_s *p, const char *key, int status, const char *
     r->stage = "list";
     r->kind = store_err_name(status);
     r->message = mbuf;
-    r->attempts = 1;
+    /* the store's count (the message may say "after N attempts"); a failure without a
+     * request (a key-list line, a walk too deep) counts as one, as before */
+    r->attempts = attempts ? attempts : 1;
     p->pending_errors++;
     report_error(p, r, literal ? key : NULL);
     td_writer_push(p->writer, r);
@@ -312,7 +314,8 @@ static void queue_entries(pipe_s *p, const store_entry *e, size_t n, const store
             p->stats.skipped++;
             continue;
         }
-        push_list_error(p, bad[i].key, bad[i].status, bad[i].message, bad_literal);
+        push_list_error(p, bad[i].key, bad[i].status, bad[i].message, bad_literal,
+                        bad[i].attempts);
     }
 }
 
@@ -324,7 +327,7 @@ static int start_page(pipe_s *p, lister *l) {
         l->in_flight = false;
         p->reserved -= p->o->concurrency.list_chunk_size;
         push_list_error(p, l->req.prefix, rc, l->req.errmsg[0] ? l->req.errmsg : store_strerror(rc),
-                        false);
+                        false, 0);
         store_list_free(p->st, &l->req);
         l->req.cb = NULL; /* slot free */
         p->active_listers--;
@@ -353,7 +356,7 @@ static void ks_after_cb(uv_work_t *w, int status) {
         if (!p->stopping) {
             queue_entries(p, pg->entries, pg->n, pg->bad, pg->n_bad, true);
             if (pg->status < 0 && !p->stopping)
-                push_list_error(p, td_keysrc_name(p->ks), pg->status, pg->errmsg, true);
+                push_list_error(p, td_keysrc_name(p->ks), pg->status, pg->errmsg, true, 0);
         }
         if (pg->done || pg->status < 0)
             p->ks_done = true;
@@ -424,7 +427,8 @@ static void list_cb(store_list_req *req, int status, const store_entry *e, size_
         queue_entries(p, e, n, bad, n_bad, false);
         if (status < 0 && status != STORE_E_CANCELED)
             push_list_error(p, req->prefix, status,
-                            req->errmsg[0] ? req->errmsg : store_strerror(status), false);
+                            req->errmsg[0] ? req->errmsg : store_strerror(status), false,
+                            req->attempts);
     }
     if (done || status < 0 || p->stopping) {
         if (!done)

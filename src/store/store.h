@@ -117,6 +117,7 @@ typedef struct store_bad_entry {
     const char *key;
     int status;
     const char *message;
+    unsigned attempts;   /* requests tried for it (0: none, e.g. nested too deep) */
 } store_bad_entry;
 typedef void (*store_list_cb)(store_list_req *req, int status, const store_entry *entries,
                               size_t n, const store_bad_entry *bad, size_t n_bad, bool done);
@@ -129,6 +130,8 @@ struct store_list_req {
     void *data;
     /* set by the store */
     char errmsg[256];
+    unsigned attempts;   /* with a failed page (status < 0): the attempts of its request
+                            (0 when it failed before any was sent) */
     void *priv;          /* backend cursor; freed when done or by store_list_free */
 };
 /* First call starts the listing, each later call asks for the next page; call again only

@@ -282,6 +282,7 @@ static void list_done(net_request *nr, int status) {
         return;
     }
     store_list_req *req = c->req;
+    req->attempts = nr->attempts;
     bool parsed_ok = true;
     if (status == NET_OK || status == NET_E_HTTP)
         parsed_ok = az_list_feed(c->parser, NULL, 0, true) == 0;

@@ -340,6 +340,7 @@ static void list_finish(gcs_cursor *c, int status) {
         return;
     }
     store_list_req *req = c->req;
+    req->attempts = op->nr.attempts;
     char what[160];
     snprintf(what, sizeof what, "listing %s (prefix '%.60s')", st->base.url,
              req->prefix ? req->prefix : "");

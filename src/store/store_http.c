@@ -81,6 +81,7 @@ typedef struct hl_item {
     uint64_t size;
     int64_t mtime_ms;
     int bad_status;      /* 0 for an entry, else a bad entry (a directory that failed) */
+    unsigned attempts;   /* a bad entry's: requests tried for the directory */
 } hl_item;
 
 /* Found entries of one finished directory, waiting for delivery. */
@@ -118,6 +119,7 @@ struct hl_cursor {
     unsigned refs;       /* ops alive (also after cancel, until their callback) */
     int fatal;           /* listing failed: delivered once the buffer is drained */
     char fatal_msg[256];
+    unsigned fatal_attempts;
     bool want, in_cb, dead, kicked, cancelling;
 };
 
@@ -442,6 +444,7 @@ static bool chunk_add(hl_chunk *ch, const char *key, size_t klen, uint64_t size,
     it->size = size;
     it->mtime_ms = mtime;
     it->bad_status = bad_status;
+    it->attempts = 0;
     if (ch->strings.bad)
         return false;
     ch->n++;
@@ -757,7 +760,8 @@ static void cursor_push_chunk(hl_cursor *c, hl_chunk *ch) {
 }
 
 /* Files a bad entry (a directory that could not be listed) for delivery. */
-static void cursor_bad(hl_cursor *c, const char *key, int status, const char *msg) {
+static void cursor_bad(hl_cursor *c, const char *key, int status, const char *msg,
+                       unsigned attempts) {
     hl_chunk *ch = calloc(1, sizeof *ch);
     if (ch)
         ch->strings.limit = HTTP_BUF_BIG;
@@ -769,6 +773,7 @@ static void cursor_bad(hl_cursor *c, const char *key, int status, const char *ms
         }
         return;
     }
+    ch->items[0].attempts = attempts;
     cursor_push_chunk(c, ch);
 }
 
@@ -790,7 +795,7 @@ static void cursor_push_dirs(hl_cursor *c, const char *keys, size_t len, unsigne
                      "%s/%.100s: directories nested deeper than %u levels (a link loop?): not "
                      "listed",
                      c->s->base.url, key, HTTP_MAX_DEPTH);
-            cursor_bad(c, key, STORE_E_LOOP, msg);
+            cursor_bad(c, key, STORE_E_LOOP, msg, 0);
             continue;
         }
         if (c->pending_bytes + need > HTTP_MAX_PENDING) {
@@ -798,7 +803,7 @@ static void cursor_push_dirs(hl_cursor *c, const char *keys, size_t len, unsigne
                      "%s/%.100s: not listed: more than %u MiB of directories wait to be walked "
                      "(list narrower prefixes, or give the keys with store.keys_from)",
                      c->s->base.url, key, HTTP_MAX_PENDING >> 20);
-            cursor_bad(c, key, STORE_E_NOMEM, msg);
+            cursor_bad(c, key, STORE_E_NOMEM, msg, 0);
             continue;
         }
         hl_dir *d = malloc(need);
@@ -868,10 +873,13 @@ static void dir_done(net_request *nr, int status) {
         } else if (op->is_start) {
             /* the listing's own directory: a missing prefix lists nothing (as an object
              * store would), anything else fails the listing */
-            if (!(st == STORE_E_NOT_FOUND && c->prefix_len > 0))
+            if (!(st == STORE_E_NOT_FOUND && c->prefix_len > 0)) {
+                if (!c->fatal)
+                    c->fatal_attempts = nr->attempts;
                 cursor_fail(c, st, em);
+            }
         } else {
-            cursor_bad(c, op->dir_key, st, em);
+            cursor_bad(c, op->dir_key, st, em, nr->attempts);
         }
     }
     op_free(op);
@@ -1046,6 +1054,7 @@ static void deliver(hl_cursor *c, bool walk_over) {
                 bads[nb].key = k;
                 bads[nb].status = it->bad_status;
                 bads[nb].message = ch->strings.p + it->msg_off;
+                bads[nb].attempts = it->attempts;
                 nb++;
             } else {
                 ents[ne].key = k;
@@ -1063,6 +1072,7 @@ static void deliver(hl_cursor *c, bool walk_over) {
     if (done && c->fatal) {
         status = c->fatal;
         snprintf(req->errmsg, sizeof req->errmsg, "%s", c->fatal_msg);
+        req->attempts = c->fatal_attempts;
     }
     c->want = false;
     c->in_cb = true;

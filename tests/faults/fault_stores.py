@@ -48,6 +48,9 @@ FAULTS = {
     "http09/a.tif": ({"fault": "http09"}, "protocol"),
     "huge/a.tif": ({"fault": "huge_header", "bytes": 1 << 20}, "protocol"),
     "redirect/a.tif": ({"fault": "redirect"}, "http"),
+    # a folder whose PROPFIND is answered 503 for ever: in the listing run its row is the
+    # folder's (throttled, after MAX_ATTEMPTS); read from a key list, the object is fine
+    "listfail/a.tif": ({"fault": "ok"}, "header"),
     # bytes from elsewhere under a Content-Range that claims the asked range: only the
     # bytes can tell (here they do not start with a TIFF magic)
     "lying/a.tif": ({"fault": "lying_range", "delta": 512}, {"not_tiff", "header",
@@ -111,7 +114,11 @@ def run_store(exe, node_dir, tmp, name, store, obstore, srv, target, keys_from=T
         rows.setdefault(h["path"], []).append(("header", h))
     for e in errs:
         rows.setdefault(e["path"], []).append((e["kind"], e))
-    for key, (_, want) in FAULTS.items():
+    faults = dict(FAULTS)
+    if not keys_from:
+        del faults["listfail/a.tif"]
+        faults["listfail/"] = (None, "throttled")
+    for key, (_, want) in faults.items():
         got = rows.get(key, [])
         check(len(got) == 1, f"{name}: {key}: {len(got)} rows (want exactly 1): {got}")
         if len(got) != 1:
@@ -123,7 +130,10 @@ def run_store(exe, node_dir, tmp, name, store, obstore, srv, target, keys_from=T
             if key == "ok/a.tif" or key == "s503/a.tif":
                 check(row["image_width"] == 7, f"{name}: {key}: width {row['image_width']}")
             continue
-        if row["stage"] != "fetch":
+        if row["stage"] == "list":
+            check(row["attempts"] == MAX_ATTEMPTS,
+                  f"{name}: {key}: list error attempts {row['attempts']} (want {MAX_ATTEMPTS})")
+        elif row["stage"] != "fetch":
             continue  # parse errors: the bytes came, attempts do not apply
         att = row.get("attempts")
         check(att is not None and 1 <= att <= MAX_ATTEMPTS,
@@ -132,7 +142,7 @@ def run_store(exe, node_dir, tmp, name, store, obstore, srv, target, keys_from=T
         if m:
             check(int(m.group(1)) == att,
                   f"{name}: {key}: attempts column {att}, message says {m.group(0)}")
-    extra = set(rows) - set(FAULTS)
+    extra = set(rows) - set(faults)
     check(not extra, f"{name}: rows for keys nobody asked for: {sorted(extra)[:5]}")
     # nothing followed the redirect (and so no credential went to the other host)
     check(not target.entries(), f"{name}: the redirect target got {target.entries()[:2]}")
@@ -174,6 +184,7 @@ def main():
             if r["fault"] == "redirect":
                 r["location"] = f"http://127.0.0.2:{target.port}/"
             rules.append(r)
+        rules.append({"match": "listfail/", "fault": "status", "status": 503})
 
         def write_rules():
             with open(rules_path + ".tmp", "w") as f:

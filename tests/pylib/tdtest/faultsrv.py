@@ -35,7 +35,8 @@ Faults:
 Every request is logged as one JSON line (method, path, range, status sent, fault, whether an
 Authorization header came) to --log, for the test to check what the tool did.
 
-Listing (style http): PROPFIND Depth 1 on a folder lists it. With --tree W,D the server
+Listing (style http): PROPFIND Depth 1 on a folder lists it; a `status` rule whose match
+names the folder ("dir/") answers its PROPFIND with that status instead. With --tree W,D the server
 answers PROPFIND for a virtual tree W folders wide and D deep holding no TIFF (to prove the
 lister's memory stays bounded), and GETs 404.
 
@@ -297,6 +298,12 @@ def make_handler(opts, rules, log):
                 self.record(404, "none", None)
                 return self.send(404, b"")
             rel = unquote(p[len(opts.base):])
+            # a folder may meet a `status` rule too (match "dir/"): the listing's retries
+            rule = rules.match(rel) if rel else {"fault": "ok"}
+            if rule.get("fault") == "status":
+                st = int(rule.get("status", 503))
+                self.record(st, "status", rel)
+                return self.send(st, b"fault injected")
             entries = []  # (href, is_dir, size)
             if opts.tree:
                 width, depth = opts.tree
