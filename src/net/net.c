@@ -455,8 +455,15 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ud) {
     val[vlen] = '\0';
     if (nlen == 13 && ascii_ncase_eq(p, "content-range", 13)) {
         j->cr_seen = true;
-        j->cr_parsed = parse_content_range(val, &j->cr_start, &j->cr_end,
-                                           &j->content_range_total);
+        uint64_t t = UINT64_MAX;
+        j->cr_parsed = parse_content_range(val, &j->cr_start, &j->cr_end, &t);
+        if (!j->cr_parsed) {
+            /* "bytes * / N" (no star-space in a comment) of a 416 still tells the size */
+            const char *slash = strrchr(val, '/');
+            const char *q = slash ? slash + 1 : NULL;
+            if (!q || !parse_uint(&q, &t) || *q) t = UINT64_MAX;
+        }
+        j->content_range_total = t;
     } else if (nlen == 14 && ascii_ncase_eq(p, "content-length", 14)) {
         char *ep;
         if (val[0] >= '0' && val[0] <= '9') {
