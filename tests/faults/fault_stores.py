@@ -51,6 +51,7 @@ FAULTS = {
     # a folder whose PROPFIND is answered 503 for ever: in the listing run its row is the
     # folder's (throttled, after MAX_ATTEMPTS); read from a key list, the object is fine
     "listfail/a.tif": ({"fault": "ok"}, "header"),
+    "list09/a.tif": ({"fault": "ok"}, "header"),  # its folder answers HTTP/0.9
     # bytes from elsewhere under a Content-Range that claims the asked range: only the
     # bytes can tell (here they do not start with a TIFF magic)
     "lying/a.tif": ({"fault": "lying_range", "delta": 512}, {"not_tiff", "header",
@@ -118,6 +119,8 @@ def run_store(exe, node_dir, tmp, name, store, obstore, srv, target, keys_from=T
     if not keys_from:
         del faults["listfail/a.tif"]
         faults["listfail/"] = (None, "throttled")
+        del faults["list09/a.tif"]
+        faults["list09/"] = (None, "protocol")
     for key, (_, want) in faults.items():
         got = rows.get(key, [])
         check(len(got) == 1, f"{name}: {key}: {len(got)} rows (want exactly 1): {got}")
@@ -131,6 +134,7 @@ def run_store(exe, node_dir, tmp, name, store, obstore, srv, target, keys_from=T
                 check(row["image_width"] == 7, f"{name}: {key}: width {row['image_width']}")
             continue
         if row["stage"] == "list":
+            # every failure here is retried (503, a malformed answer)
             check(row["attempts"] == MAX_ATTEMPTS,
                   f"{name}: {key}: list error attempts {row['attempts']} (want {MAX_ATTEMPTS})")
         elif row["stage"] != "fetch":
@@ -185,6 +189,7 @@ def main():
                 r["location"] = f"http://127.0.0.2:{target.port}/"
             rules.append(r)
         rules.append({"match": "listfail/", "fault": "status", "status": 503})
+        rules.append({"match": "list09/", "fault": "http09"})
 
         def write_rules():
             with open(rules_path + ".tmp", "w") as f:

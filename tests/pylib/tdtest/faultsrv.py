@@ -35,8 +35,8 @@ Faults:
 Every request is logged as one JSON line (method, path, range, status sent, fault, whether an
 Authorization header came) to --log, for the test to check what the tool did.
 
-Listing (style http): PROPFIND Depth 1 on a folder lists it; a `status` rule whose match
-names the folder ("dir/") answers its PROPFIND with that status instead. With --tree W,D the server
+Listing (style http): PROPFIND Depth 1 on a folder lists it; a `status` or `http09` rule
+whose match names the folder ("dir/") answers its PROPFIND that way instead. With --tree W,D the server
 answers PROPFIND for a virtual tree W folders wide and D deep holding no TIFF (to prove the
 lister's memory stays bounded), and GETs 404.
 
@@ -304,6 +304,11 @@ def make_handler(opts, rules, log):
                 st = int(rule.get("status", 503))
                 self.record(st, "status", rel)
                 return self.send(st, b"fault injected")
+            if rule.get("fault") == "http09":
+                self.record(0, "http09", rel)
+                self.raw(b"<multistatus/>\n")
+                self.close_connection = True
+                return None
             entries = []  # (href, is_dir, size)
             if opts.tree:
                 width, depth = opts.tree
