@@ -899,6 +899,10 @@ static int classify(net_engine *e, job *j, CURLcode cc, bool *retry) {
         }
         return NET_E_NOMEM;
     case CURLE_WEIRD_SERVER_REPLY:
+    case CURLE_BAD_CONTENT_ENCODING:
+#if LIBCURL_VERSION_NUM >= 0x080600
+    case CURLE_TOO_LARGE: /* newer curl's code for headers beyond its limits */
+#endif
         *retry = true;
         cause_curl(j, "malformed response: ", cc);
         return NET_E_PROTOCOL;
