@@ -35,13 +35,13 @@ def check(cond, what, failed):
         print("FAIL", what[:600], flush=True)
 
 
-def run(exe, node_dir, tmp, srv, sig, failed):
-    name = signal.Signals(sig).name
+def run(exe, node_dir, tmp, srv, sig, failed, store_yaml):
+    name = f"{signal.Signals(sig).name}_{srv.style}"
     out = os.path.join(tmp, f"out_{name}")
     cfg = os.path.join(tmp, f"{name}.yaml")
     with open(cfg, "w") as f:
         f.write(f"""store:
-  name: "http://127.0.0.1:{srv.port}/data/"
+{store_yaml}
   keys_from: "{os.path.join(tmp, 'keys.txt')}"
 concurrency:
   n_consumers: {N_CONSUMERS}
@@ -101,7 +101,7 @@ def main():
     exe, node_dir = sys.argv[1:3]
     require("node")
     tmp = tempfile.mkdtemp(prefix="td_fsig_")
-    srv = None
+    servers = []
     failed = []
     try:
         root = os.path.join(tmp, "root")
@@ -119,12 +119,22 @@ def main():
             json.dump({"rules": [{"match": "stall*", "fault": "stall", "seconds": 30},
                                  {"match": "busy*", "fault": "status", "status": 503,
                                   "retry_after": 5}]}, f)
-        srv = FaultServer(tmp, root, "http", "/data/", rules=rules)
-        run(exe, node_dir, tmp, srv, signal.SIGTERM, failed)
-        run(exe, node_dir, tmp, srv, signal.SIGINT, failed)
+        srv = FaultServer(tmp, root, "http", "/data/", rules=rules, tag="http")
+        servers.append(srv)
+        http = f'  name: "http://127.0.0.1:{srv.port}/data/"'
+        run(exe, node_dir, tmp, srv, signal.SIGTERM, failed, http)
+        run(exe, node_dir, tmp, srv, signal.SIGINT, failed, http)
+        # the same through the S3 backend (signed requests, its own retry path)
+        srv = FaultServer(tmp, root, "s3", "/", rules=rules, tag="s3")
+        servers.append(srv)
+        s3 = ('  name: "s3://bucket"\n  obstore_config:\n'
+              f'    endpoint: "http://127.0.0.1:{srv.port}"\n    allow_http: true\n'
+              '    region: us-east-1\n    aws_access_key_id: AKIDSIG\n'
+              '    aws_secret_access_key: secretsig')
+        run(exe, node_dir, tmp, srv, signal.SIGTERM, failed, s3)
     finally:
-        if srv:
-            srv.stop()
+        for s in servers:
+            s.stop()
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"{len(failed)} failures")
     sys.exit(1 if failed else 0)

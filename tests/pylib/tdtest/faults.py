@@ -46,6 +46,7 @@ class FaultServer:
             raise RuntimeError(f"faultsrv did not start: {line!r}")
         self.port = int(line.split()[1])
         self.bind = bind
+        self.style = style
 
     def entries(self):
         try:
