@@ -10,6 +10,7 @@
 #include "reader.h"
 #include "store.h"
 #include "tiff.h"
+#include "util.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -162,49 +163,23 @@ static void read_file(const char *path, void (*show)(const info_outcome *, void 
 }
 
 /* A URL names a store (everything up to the last '/') and a key (the rest). */
-static int is_url(const char *s) {
-    const char *c = strstr(s, "://");
-    if (!c || c == s) return 0;
-    for (const char *q = s; q < c; q++)
-        if (!((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9') ||
-              *q == '+' || *q == '-' || *q == '.'))
-            return 0;
-    return 1;
-}
+static int is_url(const char *s) { return ut_url_scheme_len(s, strlen(s)) > 0; }
 
-static int hexdig(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-/* "a%20b" -> "a b" (path decoding: '+' stays); NULL if out of memory or an encoded NUL. */
+/* "a%20b" -> "a b" (path decoding: '+' stays, a stray '%' stays); NULL if out of memory or
+ * an encoded NUL, and the key is then taken as it is. */
 static char *pct_decode(const char *s) {
-    size_t n = strlen(s), j = 0;
-    char *out = malloc(n + 1);
-    if (!out) return NULL;
-    for (size_t i = 0; i < n; i++) {
-        int hi = i + 2 < n && s[i] == '%' ? hexdig(s[i + 1]) : -1;
-        int lo = hi >= 0 ? hexdig(s[i + 2]) : -1;
-        if (lo >= 0 && (hi | lo)) {
-            out[j++] = (char)(hi * 16 + lo);
-            i += 2;
-        } else if (lo >= 0) {
-            free(out);
-            return NULL;
-        } else {
-            out[j++] = s[i];
-        }
+    ut_buf b = {0};
+    if (ut_pct_decode(&b, s, strlen(s), UT_PCT_LENIENT | UT_PCT_NO_NUL) != 0) {
+        ut_buf_free(&b);
+        return NULL;
     }
-    out[j] = 0;
-    return out;
+    return ut_buf_take(&b);
 }
 
 static void read_url(const char *url, const store_options *opts,
                      void (*show)(const info_outcome *, void *), void *ud) {
     info_outcome oc = {NULL, "config", ""};
-    const char *host = strstr(url, "://") + 3;
+    const char *host = url + ut_url_scheme_len(url, strlen(url)) + 3; /* is_url said so */
     const char *slash = strrchr(host, '/');
     if (!slash || !slash[1]) {
         snprintf(oc.message, sizeof oc.message,
@@ -233,15 +208,10 @@ static void read_url(const char *url, const store_options *opts,
 }
 
 static void json_str(FILE *out, const char *s) {
-    fputc('"', out);
-    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-        if (*c == '"' || *c == '\\') fprintf(out, "\\%c", *c);
-        else if (*c == '\n') fputs("\\n", out);
-        else if (*c == '\t') fputs("\\t", out);
-        else if (*c < 0x20) fprintf(out, "\\u%04x", *c);
-        else fputc(*c, out);
-    }
-    fputc('"', out);
+    ut_buf b = {0};
+    ut_json_escape(&b, s, strlen(s));
+    fputs(b.bad ? "null" : ut_buf_str(&b), out);
+    ut_buf_free(&b);
 }
 
 /* Printable form of a string value: control characters escaped, long text cut. */

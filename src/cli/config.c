@@ -7,6 +7,7 @@
  * duplicate keys and quoted numbers are errors rather than ignored or coerced.
  */
 #include "config.h"
+#include "util.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -541,10 +542,10 @@ static int build_source(ctx *x)
 static int mask_url_password(ctx *x, const yaml_node_t *v)
 {
     const char *s = sval(v);
-    const char *sch = strstr(s, "://");
-    if (!sch)
+    size_t sl = ut_url_scheme_len(s, strlen(s));
+    if (!sl)
         return 0;
-    const char *host = sch + 3;
+    const char *host = s + sl + 3;
     const char *end = host + strcspn(host, "/?#");
     const char *at = NULL;
     for (const char *p = host; p < end; p++)
@@ -557,7 +558,7 @@ static int mask_url_password(ctx *x, const yaml_node_t *v)
     char *r = malloc(strlen(s) + 8);
     if (!r)
         return nomem(x);
-    size_t n = (size_t)(sch + 3 - s);
+    size_t n = (size_t)(host - s);
     memcpy(r, s, n);
     strcpy(r + n, "***");
     strcat(r, at);
@@ -1206,30 +1207,18 @@ int td_config_load_string(td_config *c, const char *yaml, const char *name, char
 int td_config_load(td_config *c, const char *path, char *err, size_t errlen)
 {
     td_config_defaults(c);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, errlen, "%s: cannot open the config: %s", path, strerror(errno));
-        return -1;
-    }
-    char *buf = malloc(TD_CONFIG_MAX_FILE_BYTES + 1);
+    size_t n = 0;
+    char *buf = ut_read_file(path, TD_CONFIG_MAX_FILE_BYTES, &n, NULL, 0);
     if (!buf) {
-        fclose(f);
-        snprintf(err, errlen, "%s: out of memory", path);
-        return -1;
-    }
-    size_t n = fread(buf, 1, TD_CONFIG_MAX_FILE_BYTES + 1, f);
-    int rerr = ferror(f);
-    int saved = errno;
-    fclose(f);
-    if (rerr) {
-        free(buf);
-        snprintf(err, errlen, "%s: cannot read the config: %s", path, strerror(saved));
-        return -1;
-    }
-    if (n > TD_CONFIG_MAX_FILE_BYTES) {
-        free(buf);
-        snprintf(err, errlen, "%s: the config is larger than %u bytes", path,
-                 TD_CONFIG_MAX_FILE_BYTES);
+        int e = errno;
+        if (e == EFBIG)
+            snprintf(err, errlen, "%s: the config is larger than %u bytes", path,
+                     TD_CONFIG_MAX_FILE_BYTES);
+        else if (e == ENOMEM)
+            snprintf(err, errlen, "%s: out of memory", path);
+        else
+            snprintf(err, errlen, "%s: cannot %s the config: %s", path,
+                     e == EIO ? "read" : "open", strerror(e));
         return -1;
     }
     int rc = load_text(c, buf, n, path, err, errlen);

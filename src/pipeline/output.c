@@ -15,6 +15,7 @@
 
 #include "parquet.h"
 #include "table.h"
+#include "util.h"
 
 typedef struct part_out {
     char *dir;
@@ -243,20 +244,10 @@ void td_output_files(const td_output *w, uint64_t *header_files, uint64_t *error
 }
 
 static void json_str(FILE *f, const char *s) {
-    fputc('"', f);
-    for (const unsigned char *c = (const unsigned char *)s; c && *c; c++) {
-        if (*c == '"' || *c == '\\')
-            fprintf(f, "\\%c", *c);
-        else if (*c == '\n')
-            fputs("\\n", f);
-        else if (*c == '\t')
-            fputs("\\t", f);
-        else if (*c < 0x20)
-            fprintf(f, "\\u%04x", *c);
-        else
-            fputc(*c, f);
-    }
-    fputc('"', f);
+    ut_buf b = {0};
+    ut_json_escape(&b, s ? s : "", s ? strlen(s) : 0);
+    fputs(b.bad ? "null" : ut_buf_str(&b), f);
+    ut_buf_free(&b);
 }
 
 int td_output_success(const char *out_dir, const td_output_summary *sm, char *err, size_t errlen) {

@@ -22,6 +22,7 @@
 #include "pipeline_internal.h"
 #include "store.h"
 #include "tiff.h"
+#include "util.h"
 
 #ifndef TD_VERSION
 #define TD_VERSION "0.0.0"
@@ -833,7 +834,7 @@ int td_pipeline_run(const td_pipeline_options *o, td_stats *stats_out, char *err
         /* store.name as written only when unambiguous: a relative folder name could
          * also begin a key */
         const char *nm = p->o->source.store_url;
-        bool nm_ok = nm[0] == '/' || strstr(nm, "://") != NULL;
+        bool nm_ok = nm[0] == '/' || ut_url_scheme_len(nm, strlen(nm)) > 0;
         const char *roots[3] = {u, nm_ok ? nm : NULL,
                                 strncmp(u, "file://", 7) == 0 ? u + 7 : NULL};
         td_keysrc_options ko = {roots, 3, u, p->o->concurrency.list_chunk_size};

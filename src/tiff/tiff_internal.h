@@ -21,10 +21,6 @@ size_t tiff__put_i64(char *dst, int64_t v);
 /* A JSON value for v: %.17g (round-trips), or "NaN" / "Infinity" / "-Infinity" as strings,
  * because JSON has no literal for them. */
 size_t tiff__put_double(char *dst, double v);
-/* JSON escape of the UTF-8 sequence starting at s[0] (of length n >= 1 bytes of the already
- * valid UTF-8 text); writes at most 6 chars to dst, returns chars written, *used = bytes
- * consumed. */
-size_t tiff__esc_unit(char *dst, const unsigned char *s, size_t n, size_t *used);
 
 /* ---------------------------------------------------------------- parser state */
 

@@ -1,6 +1,7 @@
 /* tiff_json.c - tiff_header_to_json(): one JSON line per header (not on the parse hot path). */
 #include "tiff.h"
 #include "tiff_internal.h"
+#include "util.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -54,7 +55,7 @@ static void put_str(out *o, const char *s, size_t n) {
     while (i < n) {
         char e[8];
         size_t used;
-        size_t el = tiff__esc_unit(e, (const unsigned char *)s + i, n - i, &used);
+        size_t el = ut_json_escape_unit(e, (const unsigned char *)s + i, n - i, &used);
         put(o, e, el);
         i += used;
     }

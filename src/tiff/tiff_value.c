@@ -3,6 +3,7 @@
  * and the JSON text of unnamed tags and GeoKeys (tiff_extra).
  */
 #include "tiff_internal.h"
+#include "util.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -202,38 +203,6 @@ size_t tiff__put_double(char *dst, double v) {
     return (size_t)n;
 }
 
-size_t tiff__esc_unit(char *dst, const unsigned char *s, size_t n, size_t *used) {
-    unsigned char c = s[0];
-    *used = 1;
-    if (c == '"' || c == '\\') {
-        dst[0] = '\\';
-        dst[1] = (char)c;
-        return 2;
-    }
-    if (c < 0x20) {
-        static const char hex[] = "0123456789abcdef";
-        char e = c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't' : c == '\b' ? 'b'
-                 : c == '\f' ? 'f' : 0;
-        if (e) {
-            dst[0] = '\\';
-            dst[1] = e;
-            return 2;
-        }
-        memcpy(dst, "\\u00", 4);
-        dst[4] = hex[c >> 4];
-        dst[5] = hex[c & 15];
-        return 6;
-    }
-    if (c < 0x80) {
-        dst[0] = (char)c;
-        return 1;
-    }
-    size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
-    if (len > n) len = n;
-    memcpy(dst, s, len);
-    *used = len;
-    return len;
-}
 
 /* ---------------------------------------------------------------- JSON of unnamed tags */
 
@@ -288,7 +257,7 @@ tiff_extra *tiff__make_extra(tiff_parser *p, tiff_extra *x, unsigned id, unsigne
         while (i < slen) {
             char e[8];
             size_t used;
-            size_t el = tiff__esc_unit(e, (const unsigned char *)str + i, slen - i, &used);
+            size_t el = ut_json_escape_unit(e, (const unsigned char *)str + i, slen - i, &used);
             size_t reserve = (i + used >= slen && !partial) ? 2 : tail;
             if (j.len + el + reserve > max) {
                 capped = 1;

@@ -371,20 +371,50 @@ int ut_json_u64(const ut_json *d, size_t i, uint64_t *out) {
 }
 
 
-void ut_json_escape(ut_buf *b, const char *s, size_t n) {
-    static const char hex[] = "0123456789abcdef";
-    ut_buf_putc(b, '"');
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\') {
-            char e[2] = {'\\', (char)c};
-            ut_buf_put(b, e, 2);
-        } else if (c < 0x20) {
-            char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-            ut_buf_put(b, e, 6);
-        } else {
-            ut_buf_putc(b, (char)c);
+size_t ut_json_escape_unit(char dst[6], const unsigned char *s, size_t n, size_t *used) {
+    unsigned char c = s[0];
+    *used = 1;
+    if (c == '"' || c == '\\') {
+        dst[0] = '\\';
+        dst[1] = (char)c;
+        return 2;
+    }
+    if (c < 0x20) {
+        static const char hex[] = "0123456789abcdef";
+        char e = c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't' : c == '\b' ? 'b'
+                 : c == '\f' ? 'f' : 0;
+        if (e) {
+            dst[0] = '\\';
+            dst[1] = e;
+            return 2;
         }
+        memcpy(dst, "\\u00", 4);
+        dst[4] = hex[c >> 4];
+        dst[5] = hex[c & 15];
+        return 6;
+    }
+    if (c < 0x80) {
+        dst[0] = (char)c;
+        return 1;
+    }
+    /* a UTF-8 sequence is kept whole, so a caller that stops between units never cuts one
+     * (the lead byte tells the length; the string's end cuts a broken tail short) */
+    size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+    if (len > n)
+        len = n;
+    memcpy(dst, s, len);
+    *used = len;
+    return len;
+}
+
+void ut_json_escape(ut_buf *b, const char *s, size_t n) {
+    ut_buf_putc(b, '"');
+    for (size_t i = 0; i < n;) {
+        char e[6];
+        size_t used;
+        size_t el = ut_json_escape_unit(e, (const unsigned char *)s + i, n - i, &used);
+        ut_buf_put(b, e, el);
+        i += used;
     }
     ut_buf_putc(b, '"');
 }

@@ -136,7 +136,11 @@ int ut_json_str(const ut_json *d, size_t i, ut_buf *out);
 char *ut_json_strdup(const ut_json *d, size_t i);
 /* Unsigned integer from a number token or a string of digits; -1 if neither. */
 int ut_json_u64(const ut_json *d, size_t i, uint64_t *out);
-/* Appends s[0..n) as a quoted JSON string literal (", \ and control bytes escaped). */
+/* One unit of s[0..n) (n >= 1) as JSON string content into dst: an escape for ", \ and
+ * control bytes (\n \r \t \b \f short, others \u00XX), an ASCII byte, or a whole UTF-8
+ * sequence (at most 4 bytes). Returns the bytes written; *used gets the bytes of s taken. */
+size_t ut_json_escape_unit(char dst[6], const unsigned char *s, size_t n, size_t *used);
+/* Appends s[0..n) as a quoted JSON string literal, unit by unit as above. */
 void ut_json_escape(ut_buf *b, const char *s, size_t n);
 
 /* ---- files ---- */

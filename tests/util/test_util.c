@@ -265,7 +265,7 @@ static void test_json(void) {
 
     ut_buf b = {0};
     ut_json_escape(&b, "a\"b\\c\n\x01\xc3\xa9", 9);
-    CHECK_STR(b.p, "\"a\\\"b\\\\c\\u000a\\u0001\xc3\xa9\"");
+    CHECK_STR(b.p, "\"a\\\"b\\\\c\\n\\u0001\xc3\xa9\"");
     ut_buf_free(&b);
 }
 
