@@ -394,7 +394,8 @@ static bool range_matches(job *j) {
     }
     uint64_t s = j->cr_start, e = j->cr_end, t = j->content_range_total;
     if (t == UINT64_MAX)
-        snprintf(got, sizeof got, "bytes %llu-%llu/*", (unsigned long long)s, (unsigned long long)e);
+        snprintf(got, sizeof got, "bytes %llu-%llu/*", (unsigned long long)s,
+                 (unsigned long long)e);
     else
         snprintf(got, sizeof got, "bytes %llu-%llu/%llu", (unsigned long long)s,
                  (unsigned long long)e, (unsigned long long)t);

@@ -6,8 +6,8 @@
  * every backend (S3, HTTP, GCS, Azure): 5xx, 429, resets and timeouts are retried with
  * exponential backoff and full jitter, bounded in attempts and total time; other statuses
  * are final. A malformed answer (a 206 whose Content-Range is not the range asked for, an
- * HTTP/0.9 reply, headers too large) is NET_E_PROTOCOL, retried like a reset. Backends know nothing of curl or libuv timers; they fill a net_request and get
- * one callback.
+ * HTTP/0.9 reply, headers too large) is NET_E_PROTOCOL, retried like a reset. Backends
+ * know nothing of curl or libuv timers; they fill a net_request and get one callback.
  */
 #ifndef NET_NET_H
 #define NET_NET_H

@@ -724,7 +724,8 @@ static void pump(pipe_s *p) {
             p->finishing = true;
             /* interrupted (and nothing else failed): the rows so far are finished into part
              * files; any other failure drops them with the temporary files */
-            td_writer_finish(p->writer, !(p->interrupted && p->fail_code == TD_PIPE_E_INTERRUPTED));
+            bool keep = p->interrupted && p->fail_code == TD_PIPE_E_INTERRUPTED;
+            td_writer_finish(p->writer, !keep);
         } else if (!p->stopping && listing_done(p) && !p->qhead && !fetching) {
             p->finishing = true;
             td_writer_finish(p->writer, false);
