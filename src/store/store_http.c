@@ -40,6 +40,8 @@ int store_http_open(store **out, uv_loop_t *loop, const char *url, const store_o
 #define HTTP_MAX_DEPTH 128u             /* directory nesting below the listing's start */
 #define HTTP_MAX_KEY 4096u
 #define HTTP_MAX_PENDING (16u << 20)    /* bytes of directories waiting on the walk's stack */
+#define HTTP_MAX_HELD (32u << 20)       /* bytes of entries parsed by directory requests in
+                                           flight, beyond which they are listed one by one */
 #define HTTP_NORANGE_MAX_SKIP (8u << 20) /* bytes we accept to skip when Range is ignored */
 
 /* ------------------------------------------------------------------ small helpers */
@@ -120,6 +122,8 @@ struct hl_cursor {
     int fatal;           /* listing failed: delivered once the buffer is drained */
     char fatal_msg[256];
     unsigned fatal_attempts;
+    size_t held;         /* bytes the directory requests in flight hold (op_account) */
+    bool one_at_a_time;  /* a directory was dropped for memory: list them singly for now */
     bool want, in_cb, dead, kicked, cancelling;
 };
 
@@ -153,6 +157,8 @@ struct hl_op {
     hl_chunk *chunk;     /* this directory's entries */
     ut_buf subdirs;        /* child collections found: NUL-separated keys */
     hset seen;             /* the same, to drop a child listed twice in one response */
+    size_t held;           /* its share of c->held */
+    bool requeue;          /* stopped to bound memory: listed again later, alone */
     ut_buf scratch;
 };
 
@@ -668,7 +674,23 @@ static void XMLCALL x_end(void *ud, const XML_Char *name) {
 static void cursor_pump(hl_cursor *c);
 static void cursor_unref(hl_cursor *c);
 
+/* Keeps c->held current: what this request's parsed entries and child directories take.
+ * Entries of a directory are delivered only once its whole answer is in (a retry would
+ * give them twice), so wide directories listed in parallel could hold many answers'
+ * entries at once; past HTTP_MAX_HELD all but one request are stopped and their directories
+ * listed again one at a time. Memory then stays near HTTP_MAX_HELD plus one directory's
+ * entries, whatever the directories' sizes. */
+static void op_account(hl_op *op) {
+    size_t now = op->subdirs.cap + op->seen.cap * sizeof(char *);
+    if (op->chunk)
+        now += op->chunk->strings.cap + op->chunk->cap * sizeof(hl_item);
+    op->c->held = op->c->held - op->held + now;
+    op->held = now;
+}
+
 static void op_free(hl_op *op) {
+    if (op->c)
+        op->c->held -= op->held;
     if (op->xp)
         XML_ParserFree(op->xp);
     ut_buf_free(&op->url);
@@ -709,6 +731,7 @@ static int dir_prepare(net_request *nr, void *headers) {
     op->chunk = calloc(1, sizeof *op->chunk);
     if (op->chunk)
         op->chunk->strings.limit = HTTP_BUF_BIG;
+    op_account(op);
     return op->chunk ? 0 : NET_E_NOMEM;
 }
 
@@ -725,6 +748,11 @@ static int dir_on_body(net_request *nr, const void *data, size_t len) {
             op->xml_failed = true;
         data = (const char *)data + n;
         len -= (size_t)n;
+    }
+    op_account(op);
+    if (op->c->held > HTTP_MAX_HELD && op->c->n_ops > 1) {
+        op->requeue = true;
+        return 1;
     }
     return 0;
 }
@@ -847,7 +875,11 @@ static void dir_done(net_request *nr, int status) {
     if (op->next)
         op->next->prev = op->prev;
     c->n_ops--;
-    if (!c->dead && !c->fatal) {
+    if (!c->dead && !c->fatal && op->requeue && status == NET_E_ABORTED) {
+        /* stopped by op_account: on top of the stack again, listed when it can run alone */
+        c->one_at_a_time = true;
+        cursor_push_dirs(c, op->dir_key, strlen(op->dir_key) + 1, op->depth);
+    } else if (!c->dead && !c->fatal) {
         char em[256] = "";
         int st = map_status(s, nr, status, op->dir_key, true, em);
         if (st == STORE_OK && nr->http_status != 207) {
@@ -883,6 +915,8 @@ static void dir_done(net_request *nr, int status) {
         }
     }
     op_free(op);
+    if (c->n_ops == 0)
+        c->one_at_a_time = false; /* the big one is done: parallel again */
     cursor_pump(c);
     cursor_unref(c); /* may free c */
     s->in_flight--;
@@ -1105,7 +1139,8 @@ static void start_dirs(hl_cursor *c) {
     http_store *s = c->s;
     size_t page = c->req->page_size;
     size_t high = page * 4 > 4096 ? page * 4 : 4096;
-    while (!c->fatal && !s->closing && c->qhead && c->n_ops < s->list_parallel &&
+    unsigned parallel = c->one_at_a_time ? 1 : s->list_parallel;
+    while (!c->fatal && !s->closing && c->qhead && c->n_ops < parallel &&
            c->buffered < high) {
         hl_dir *d = cursor_pop_dir(c);
         int rc = start_dir(c, d);

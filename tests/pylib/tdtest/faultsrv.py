@@ -38,7 +38,8 @@ Authorization header came) to --log, for the test to check what the tool did.
 Listing (style http): PROPFIND Depth 1 on a folder lists it; a `status` or `http09` rule
 whose match names the folder ("dir/") answers its PROPFIND that way instead. With --tree W,D the server
 answers PROPFIND for a virtual tree W folders wide and D deep holding no TIFF (to prove the
-lister's memory stays bounded), and GETs 404.
+lister's memory stays bounded), and GETs 404; --tree W,D,F puts F files (*.dat, not TIFF)
+in each directory of the deepest level (wide directories).
 
 usage: python3 faultsrv.py --root DIR --style http|s3|azure|gcs [--base /data/] [--rules F]
                             [--log F] [--bind 127.0.0.1] [--port-file F] [--tree W,D]
@@ -311,10 +312,12 @@ def make_handler(opts, rules, log):
                 return None
             entries = []  # (href, is_dir, size)
             if opts.tree:
-                width, depth = opts.tree
+                width, depth, files = (tuple(opts.tree) + (0,))[:3]
                 level = len([s for s in rel.split("/") if s])
                 if level < depth:
                     entries = [(p + "d%03d/" % i, True, 0) for i in range(width)]
+                else:
+                    entries = [(p + "f%06d.dat" % i, False, 1) for i in range(files)]
             else:
                 d = os.path.join(opts.root, rel)
                 if not os.path.isdir(d):
