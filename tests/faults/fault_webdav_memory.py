@@ -58,6 +58,7 @@ def wide(exe, tmp, root, check):
             elif time.time() - t0 > 90:
                 os.kill(pid, signal.SIGKILL)
                 check(False, "wide: still running after 90 s")
+                _, status, ru = os.wait4(pid, 0)
             else:
                 time.sleep(0.1)
         code = os.waitstatus_to_exitcode(status)
