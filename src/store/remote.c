@@ -170,6 +170,7 @@ int remote_net_kind(int net_status) {
     case NET_E_NOMEM:
         return STORE_E_NOMEM;
     case NET_E_TOO_BIG:
+    case NET_E_PROTOCOL:
         return STORE_E_PROTOCOL;
     case NET_E_CONFIG:
         return STORE_E_CONFIG;
@@ -196,7 +197,10 @@ int remote_net_failure(int net_status, const char *what, const char *endpoint, c
         snprintf(msg, msglen, "%s: out of memory", what);
         break;
     case STORE_E_PROTOCOL:
-        snprintf(msg, msglen, "%s: response too large", what);
+        if (net_status == NET_E_PROTOCOL)
+            snprintf(msg, msglen, "%s: malformed response (%.80s)", what, endpoint);
+        else
+            snprintf(msg, msglen, "%s: response too large", what);
         break;
     default:
         snprintf(msg, msglen, "%s: %s (%.80s)", what, net_strerror(net_status), endpoint);
@@ -214,6 +218,7 @@ static void get_init(net_request *nr, const char *url, store_get_req *req,
     nr->range_length = req->length;
     nr->buf = req->buf;
     nr->buf_cap = (size_t)req->length;
+    nr->expect_total = req->known_size == UINT64_MAX ? 0 : req->known_size;
     nr->prepare = prepare;
     nr->cb = cb;
     nr->data = data;

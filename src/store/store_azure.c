@@ -275,6 +275,7 @@ static void list_done(net_request *nr, int status) {
     if (!remote_page_landed(&c->rc))
         return;
     store_list_req *req = c->rc.req;
+    req->attempts = nr->attempts;
     bool parsed_ok = true;
     if (status == NET_OK || status == NET_E_HTTP)
         parsed_ok = az_list_feed(c->parser, NULL, 0, true) == 0;

@@ -510,6 +510,7 @@ static void list_done(net_request *nr, int status) {
     s3_store *s = (s3_store *)op->rd.rs;
     store_list_req *req = op->list;
     s3_cursor *c = op->cur;
+    req->attempts = nr->attempts;
     int st = map_net_status(op, status, req->errmsg);
     if (st == STORE_OK) {
         finish_xml(c);
