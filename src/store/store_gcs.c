@@ -341,7 +341,7 @@ static void list_finish(gcs_cursor *c, int status) {
     if (!remote_page_landed(&c->rc))
         return;
     store_list_req *req = c->rc.req;
-    req->attempts = op->nr.attempts;
+    req->attempts = op->rd.nr.attempts;
     char what[160];
     snprintf(what, sizeof what, "listing %s (prefix '%.60s')", st->rs.base.url,
              req->prefix ? req->prefix : "");
