@@ -5,8 +5,9 @@
  * shared DNS cache and TLS sessions, TLS verification always on, and one retry policy for
  * every backend (S3, HTTP, GCS, Azure): 5xx, 429, resets and timeouts are retried with
  * exponential backoff and full jitter, bounded in attempts and total time; other statuses
- * are final. Backends know nothing of curl or libuv timers; they fill a net_request and get
- * one callback.
+ * are final. A malformed answer (a 206 whose Content-Range is not the range asked for, an
+ * HTTP/0.9 reply, headers too large) is NET_E_PROTOCOL, retried like a reset. Backends
+ * know nothing of curl or libuv timers; they fill a net_request and get one callback.
  */
 #ifndef NET_NET_H
 #define NET_NET_H
@@ -27,7 +28,8 @@
     X(E_TOO_BIG, -7, "too_big", "response body larger than allowed")            \
     X(E_NOMEM, -8, "nomem", "out of memory")                                    \
     X(E_CANCELED, -9, "canceled", "canceled")                                   \
-    X(E_CONFIG, -10, "config", "invalid engine option")
+    X(E_CONFIG, -10, "config", "invalid engine option")                         \
+    X(E_PROTOCOL, -11, "protocol", "malformed response (Content-Range, headers, HTTP/0.9)")
 
 typedef enum {
 #define NET_X_ENUM(name, code, short_name, text) NET_##name = code,
@@ -38,6 +40,9 @@ typedef enum {
 const char *net_err_name(int code);
 const char *net_strerror(int code);
 
+/* Every field is the caller's: the engine has no defaults of its own (stores fill these in
+ * remote.c from store_options, whose defaults are STORE_DEFAULT_* in store.h; net stays
+ * below store and does not include it). Zero means what a field says, or "off". */
 typedef struct net_options {
     unsigned max_in_flight;      /* transfers at once; more net_start() calls queue      */
     unsigned max_host_connections; /* 0 = max_in_flight                                  */
@@ -64,14 +69,9 @@ typedef struct net_options {
     bool adaptive;
     unsigned adaptive_floor;     /* lowest limit (>= 1; more than max_in_flight = that)  */
 } net_options;
-/* The engine's own defaults, for direct users of the engine. Stores never rely on them:
- * remote_engine_new sets the five settings the user controls from store_options, whose
- * defaults are STORE_DEFAULT_* in store.h (net stays below store and does not include it). */
-#define NET_OPTIONS_INIT \
-    {1000u, 0u, 10000u, 60000u, 30000u, 6u, 100u, 20000u, 120000u, NULL, NULL, true, 2u}
-
 typedef struct net_engine net_engine;
 
+/* opts is required (NULL, or a zero max_in_flight or max_attempts: NET_E_CONFIG). */
 int net_engine_new(net_engine **out, uv_loop_t *loop, const net_options *opts, char *err,
                    size_t errlen);
 /* Cancels everything in flight (callbacks run with NET_E_CANCELED) and frees. */
@@ -104,7 +104,11 @@ struct net_request {
     const void *body;            /* request body, or NULL */
     size_t body_len;
     bool has_range;              /* sends Range: bytes=off-(off+len-1) */
+    bool check_range;            /* has_range false: the caller sends its own Range header
+                                    for range_offset/range_length; a 206 is checked alike */
     uint64_t range_offset, range_length;
+    uint64_t expect_total;       /* the object's size if known, else 0: a Content-Range
+                                    total that differs is a protocol error */
     uint8_t *buf;                /* body destination (buf_cap bytes); when the server ignores
                                     Range, the transfer is stopped once buf is full and counted
                                     a success (the bytes at the front are the ones wanted only
@@ -132,6 +136,11 @@ struct net_request {
 int net_start(net_engine *e, net_request *req);
 /* Cancels one request (callback runs with NET_E_CANCELED). */
 void net_cancel(net_engine *e, net_request *req);
+/* Cancels every request started so far, wherever it is (queued, running, waiting for a
+ * retry): each callback runs with NET_E_CANCELED before this returns (deferred to the loop
+ * when called from inside an engine callback). Requests started by those callbacks are
+ * not canceled. The engine stays usable. */
+void net_cancel_all(net_engine *e);
 
 /* Counters for progress and _SUCCESS. */
 typedef struct net_stats {

@@ -201,7 +201,7 @@ static int add_bad(td_keysrc *ks, const char *key, size_t kl, int status, const 
     ks->bmsg_off[i] = arena_put(ks, msg, strlen(msg));
     if (ks->bkey_off[i] == SIZE_MAX || ks->bmsg_off[i] == SIZE_MAX)
         return -1;
-    ks->bad[i] = (store_bad_entry){NULL, status, NULL};
+    ks->bad[i] = (store_bad_entry){NULL, status, NULL, 0};
     ks->n_bad++;
     return 0;
 }

@@ -7,6 +7,7 @@
  * deliberately tiny: flat objects, string values, bounded sizes. */
 #include "s3_creds.h"
 #include "store.h"
+#include "remote.h"
 
 
 #include <openssl/crypto.h>
@@ -385,13 +386,13 @@ static void cred_done(net_request *nr, int status) {
 static int src_engine(s3_credsrc *src, char *msg, size_t msglen) {
     if (src->net)
         return 0;
-    net_options no = NET_OPTIONS_INIT;
+    net_options no;
+    remote_net_options(&no, NULL, NULL); /* the stores' tuning; its own limits below */
     no.max_in_flight = 4;
     no.connect_timeout_ms = 2000;
     no.request_timeout_ms = 5000;
     no.max_attempts = 3;
     no.retry_max_ms = 15000;
-    no.user_agent = "tiff-dumper/" TD_VERSION;
     char nerr[200];
     int rc = net_engine_new(&src->net, src->loop, &no, nerr, sizeof nerr);
     if (rc != 0) {

@@ -55,8 +55,7 @@ bool store_azure_is_https_url(const char *url) {
 typedef enum { AUTH_ANON, AUTH_SAS, AUTH_KEY, AUTH_BEARER } az_auth;
 
 typedef struct az_store {
-    store base;
-    net_engine *net;
+    remote_store rs;  /* first: the core's lifecycle, engine and store */
     char *base_url;   /* scheme://host[:port][/path], no trailing '/' */
     char *base_path;  /* path part of base_url ("" or "/devstoreaccount1") */
     char *container;
@@ -67,14 +66,12 @@ typedef struct az_store {
     size_t key_len;
     char *sas;        /* without '?' */
     char *bearer;
-    bool closing;
 } az_store;
 
 typedef struct az_cursor az_cursor;
 
 typedef struct az_op {
-    net_request nr;
-    az_store *st;
+    remote_read rd;   /* first; rd.req is the read, NULL for a listing page */
     ut_buf url;
     ut_buf path;      /* signed path (encoded, as in the URL) */
     az_pair q[6];
@@ -83,16 +80,14 @@ typedef struct az_op {
     char range[64];
     ut_buf hdr;       /* one header line at a time */
     az_cursor *cur;   /* listing */
-    store_get_req *greq;
 } az_op;
 
 struct az_cursor {
+    remote_cursor rc; /* first */
     az_op op;
-    store_list_req *req;
     az_list_parser *parser;
     ut_buf prefix;    /* root + req->prefix */
     ut_buf marker;
-    bool in_flight, in_cb, abandoned, free_pending, started;
     uint64_t body_bytes;
 };
 
@@ -116,7 +111,7 @@ static int add_hdr(void *headers, ut_buf *b, const char *name, const char *value
 
 static int az_prepare(net_request *nr, void *headers) {
     az_op *op = nr->data;
-    az_store *st = op->st;
+    az_store *st = (az_store *)op->rd.rs;
     if (op->cur) {
         op->cur->body_bytes = 0;
         if (az_list_reset(op->cur->parser) != 0)
@@ -157,7 +152,7 @@ static int az_prepare(net_request *nr, void *headers) {
 /* URL and signed path of container-level (key == NULL) or blob requests; the query pairs
  * in op->q go into both, raw in the signature and encoded in the URL. */
 static int build_target(az_op *op, const char *key, size_t key_len) {
-    az_store *st = op->st;
+    az_store *st = (az_store *)op->rd.rs;
     ut_buf enc = {0};
     ut_buf_putc(&enc, '/');
     ut_pct_encode(&enc, st->container, strlen(st->container), false);
@@ -249,7 +244,8 @@ static int map_status(int net_status, long http, const char *code, char *msg, si
 
 /* ---- listing ---- */
 
-static void cursor_free(az_cursor *c) {
+static void cursor_free(remote_cursor *rc) {
+    az_cursor *c = (az_cursor *)rc;
     if (!c)
         return;
     az_list_free(c->parser);
@@ -275,18 +271,16 @@ static int list_body(net_request *nr, const void *data, size_t len) {
 static void list_done(net_request *nr, int status) {
     az_op *op = nr->data;
     az_cursor *c = op->cur;
-    az_store *st = op->st;
-    c->in_flight = false;
-    if (c->abandoned) {
-        cursor_free(c);
+    az_store *st = (az_store *)op->rd.rs;
+    if (!remote_page_landed(&c->rc))
         return;
-    }
-    store_list_req *req = c->req;
+    store_list_req *req = c->rc.req;
+    req->attempts = nr->attempts;
     bool parsed_ok = true;
     if (status == NET_OK || status == NET_E_HTTP)
         parsed_ok = az_list_feed(c->parser, NULL, 0, true) == 0;
     char what[160];
-    snprintf(what, sizeof what, "listing %s (prefix '%.*s')", st->base.url,
+    snprintf(what, sizeof what, "listing %s (prefix '%.*s')", st->rs.base.url,
              ut_utf8_prec(req->prefix ? req->prefix : "", 60), req->prefix ? req->prefix : "");
     int rc;
     if (status == NET_E_ABORTED) {
@@ -316,28 +310,20 @@ static void list_done(net_request *nr, int status) {
         ut_buf_puts(&c->marker, next);
         done = next[0] == 0;
     }
-    c->in_cb = true;
-    req->cb(req, rc, ents, n, NULL, 0, done);
-    c->in_cb = false;
-    if (done || c->free_pending) {
-        if (req->priv == c)
-            req->priv = NULL;
-        cursor_free(c);
-    }
+    remote_page_deliver(&c->rc, rc, ents, n, done);
 }
 
 static int az_list_next(store *s, store_list_req *req) {
     az_store *st = (az_store *)s;
-    az_cursor *c = req->priv;
-    int brc = remote_list_begin(st->closing, req, c && (c->in_flight || c->free_pending));
+    remote_cursor *rc0;
+    bool fresh;
+    int brc = remote_cursor_begin(&st->rs, req, sizeof(az_cursor), &rc0, &fresh);
     if (brc)
         return brc;
-    if (!c) {
-        c = calloc(1, sizeof *c);
-        if (!c)
-            return STORE_E_NOMEM;
-        c->req = req;
-        c->op.st = st;
+    az_cursor *c = (az_cursor *)rc0;
+    if (fresh) {
+        c->rc.nr = &c->op.rd.nr;
+        c->op.rd.rs = &st->rs;
         c->op.cur = c;
         c->prefix.limit = 2 * AZ_LIST_MAX_NAME;
         ut_buf_puts(&c->prefix, st->root);
@@ -348,9 +334,9 @@ static int az_list_next(store *s, store_list_req *req) {
         c->parser = az_list_new(st->root, max);
         if (!c->parser || c->prefix.bad) {
             int code = c->prefix.bad ? STORE_E_CONFIG : STORE_E_NOMEM;
-            cursor_free(c);
+            cursor_free(&c->rc);
             return store__fail(req->errmsg, sizeof req->errmsg, code,
-                               "cannot start listing %s", st->base.url);
+                               "cannot start listing %s", st->rs.base.url);
         }
         req->priv = c;
     }
@@ -370,52 +356,25 @@ static int az_list_next(store *s, store_list_req *req) {
     op->range[0] = 0;
     if (build_target(op, NULL, 0) != 0)
         return store__fail(req->errmsg, sizeof req->errmsg, STORE_E_CONFIG,
-                           "listing %s: request URL too long", st->base.url);
-    memset(&op->nr, 0, sizeof op->nr);
-    op->nr.method = "GET";
-    op->nr.url = op->url.p;
-    op->nr.on_body = list_body;
-    op->nr.prepare = az_prepare;
-    op->nr.cb = list_done;
-    op->nr.data = op;
-    c->in_flight = true;
-    int rc = net_start(st->net, &op->nr);
+                           "listing %s: request URL too long", st->rs.base.url);
+    remote_page_init(&op->rd.nr, op->url.p, list_body, az_prepare, list_done, op);
+    int rc = remote_page_start(&c->rc, NULL);
     if (rc != 0) {
-        c->in_flight = false;
         return store__fail(req->errmsg, sizeof req->errmsg, STORE_E_NOMEM,
-                           "listing %s: cannot start the request: %s", st->base.url,
+                           "listing %s: cannot start the request: %s", st->rs.base.url,
                            net_strerror(rc));
     }
     return STORE_OK;
 }
 
-static void az_list_free_cb(store *s, store_list_req *req) {
-    az_store *st = (az_store *)s;
-    az_cursor *c = req->priv;
-    req->priv = NULL;
-    if (!c)
-        return;
-    if (c->in_cb) {
-        c->free_pending = true;
-        return;
-    }
-    if (c->in_flight) {
-        c->abandoned = true;
-        net_cancel(st->net, &c->op.nr); /* list_done frees it */
-        return;
-    }
-    cursor_free(c);
-}
-
 /* ---- ranged reads ---- */
 
-static void get_done(net_request *nr, int status) {
-    az_op *op = nr->data;
-    az_store *st = op->st;
-    store_get_req *req = op->greq;
-    remote_get_result(req, nr);
+static int az_read_done(remote_read *rd, int status) {
+    az_store *st = (az_store *)rd->rs;
+    store_get_req *req = rd->req;
+    net_request *nr = &rd->nr;
     char what[200];
-    snprintf(what, sizeof what, "reading %s/%.*s", st->base.url, ut_utf8_prec(req->key, 120),
+    snprintf(what, sizeof what, "reading %s/%.*s", st->rs.base.url, ut_utf8_prec(req->key, 120),
              req->key);
     int rc;
     char code[64] = "";
@@ -428,17 +387,8 @@ static void get_done(net_request *nr, int status) {
             az_list_free(p);
         }
     }
-    if (status == NET_E_HTTP && nr->http_status == 416) {
-        /* the range starts at or past the end: nothing to read (e.g. an empty blob) */
-        if (req->offset == 0)
-            req->object_size = 0;
-        req->errmsg[0] = 0;
-        rc = STORE_OK;
-    } else if (status == NET_E_HTTP && (nr->http_status == 200 || nr->http_status == 206)) {
-        snprintf(req->errmsg, sizeof req->errmsg, "%s: the server ignored the Range header",
-                 what);
-        rc = STORE_E_PROTOCOL;
-    } else {
+    rc = remote_read_range_answer(rd, status, what);
+    if (rc == 1) {
         rc = map_status(status, nr->http_status, code, req->errmsg, sizeof req->errmsg, what,
                         st);
         if (rc == STORE_OK) {
@@ -446,22 +396,23 @@ static void get_done(net_request *nr, int status) {
             req->got = nr->got;
         }
     }
-    op_free_bufs(op);
-    free(op);
-    req->priv = NULL;
-    req->cb(req, rc);
+    return rc;
+}
+
+static void az_read_free(remote_read *rd) {
+    op_free_bufs((az_op *)rd);
+    free(rd);
 }
 
 static int az_get(store *s, store_get_req *req) {
     az_store *st = (az_store *)s;
-    int brc = remote_get_begin(st->closing, req);
+    int brc = remote_get_begin(st->rs.closing, req);
     if (brc)
         return brc;
     az_op *op = calloc(1, sizeof *op);
     if (!op)
         return STORE_E_NOMEM;
-    op->st = st;
-    op->greq = req;
+    op->rd.rs = &st->rs; /* build_target reads the store through it */
     op->nq = 0;
     snprintf(op->range, sizeof op->range, "bytes=%llu-%llu", (unsigned long long)req->offset,
              (unsigned long long)(req->offset + req->length - 1));
@@ -469,32 +420,21 @@ static int az_get(store *s, store_get_req *req) {
         op_free_bufs(op);
         free(op);
         return store__fail(req->errmsg, sizeof req->errmsg, STORE_E_CONFIG,
-                           "reading %s/%.*s: request URL too long", st->base.url,
+                           "reading %s/%.*s: request URL too long", st->rs.base.url,
                            ut_utf8_prec(req->key, 100), req->key);
     }
-    remote_get_init(&op->nr, op->url.p, req, az_prepare, get_done, op);
-    req->priv = op;
-    store__get_reset(req);
-    int rc = net_start(st->net, &op->nr);
-    if (rc != 0) {
-        req->priv = NULL;
-        op_free_bufs(op);
-        free(op);
-        return store__fail(req->errmsg, sizeof req->errmsg, STORE_E_NOMEM,
-                           "reading %s/%.*s: cannot start the request: %s", st->base.url,
-                           ut_utf8_prec(req->key, 100), req->key, net_strerror(rc));
-    }
-    return STORE_OK;
+    remote_read_init(&op->rd, &st->rs, req, op->url.p, az_prepare);
+    int rc = remote_read_start(&op->rd);
+    if (rc != 0)
+        az_read_free(&op->rd);
+    return rc;
 }
 
 /* ---- open / close ---- */
 
-static void az_close(store *s) {
-    az_store *st = (az_store *)s;
-    st->closing = true;
-    if (st->net)
-        net_engine_free(st->net); /* in-flight callbacks run with CANCELED */
-    free(st->base.url);
+static void az_destroy(remote_store *rs) {
+    az_store *st = (az_store *)rs;
+    free(st->rs.base.url);
     free(st->base_url);
     free(st->base_path);
     free(st->container);
@@ -512,7 +452,13 @@ static void az_close(store *s) {
     free(st);
 }
 
-static const store_vtable az_vt = {az_close, az_list_next, az_list_free_cb, az_get};
+static const store_vtable az_vt = {remote_close, az_list_next, remote_list_free, az_get};
+static const remote_ops az_ops = {
+    .destroy = az_destroy,
+    .read_done = az_read_done,
+    .read_free = az_read_free,
+    .cursor_free = cursor_free,
+};
 
 /* obstore/object_store's AzureConfigKey names and aliases, and the variables it reads. */
 enum {
@@ -712,18 +658,17 @@ int store_azure_open(store **out, uv_loop_t *loop, const char *url, const store_
         free(url_account);
         return STORE_E_NOMEM;
     }
-    st->base.vt = &az_vt;
-    st->base.loop = loop;
+    remote_store_init(&st->rs, &az_vt, &az_ops, loop);
     st->container = container;
     st->account = strdup(account);
     free(url_account);
     st->root = make_root(path);
     /* display URL: as given, minus any query (a SAS pasted into it) */
-    st->base.url = dup_n(url, strcspn(url, "?#"));
-    if (st->base.url) {
-        size_t n = strlen(st->base.url);
-        while (n > slen + 3 && st->base.url[n - 1] == '/')
-            st->base.url[--n] = 0;
+    st->rs.base.url = dup_n(url, strcspn(url, "?#"));
+    if (st->rs.base.url) {
+        size_t n = strlen(st->rs.base.url);
+        while (n > slen + 3 && st->rs.base.url[n - 1] == '/')
+            st->rs.base.url[--n] = 0;
     }
 
     /* ---- endpoint ---- */
@@ -744,7 +689,7 @@ int store_azure_open(store **out, uv_loop_t *loop, const char *url, const store_
         ut_buf_printf(&base, "https://%s.blob.core.windows.net", st->account);
     }
     int rc = STORE_E_NOMEM;
-    if (!st->account || !st->root || !st->base.url || base.bad)
+    if (!st->account || !st->root || !st->rs.base.url || base.bad)
         goto fail;
     if (strncmp(base.p, "https://", 8) != 0 && strncmp(base.p, "http://", 7) != 0) {
         rc = store__fail(err, errlen, STORE_E_CONFIG,
@@ -814,19 +759,18 @@ int store_azure_open(store **out, uv_loop_t *loop, const char *url, const store_
     }
 
     char what[300];
-    snprintf(what, sizeof what, "Azure store %s", st->base.url);
-    rc = remote_engine_new(&st->net, loop, opts, NULL, what, err, errlen);
+    snprintf(what, sizeof what, "Azure store %s", st->rs.base.url);
+    rc = remote_store_engine(&st->rs, opts, NULL, what, err, errlen);
     if (rc)
         goto fail;
-    st->base.net = st->net;
     ut_buf_free(&base);
-    *out = &st->base;
+    *out = &st->rs.base;
     return STORE_OK;
 fail:
     ut_buf_free(&base);
     if (rc == STORE_E_NOMEM)
         store__fail(err, errlen, rc, "out of memory");
-    az_close(&st->base);
+    remote_store_discard(&st->rs);
     return rc;
 }
 

@@ -37,8 +37,7 @@ typedef struct gcs_op gcs_op;
 typedef struct gcs_cursor gcs_cursor;
 
 typedef struct gcs_store {
-    store base;
-    net_engine *net;
+    remote_store rs;  /* first: the core's lifecycle, engine and store */
     char *base_url;   /* no trailing '/' */
     char *bucket;
     char *root;       /* "" or "dir/" */
@@ -56,28 +55,24 @@ typedef struct gcs_store {
     char tok_errmsg[256];
     gcs_op *waiters;  /* ops waiting for a token (singly linked, FIFO via tail) */
     gcs_op *waiters_tail;
-    bool closing;
 } gcs_store;
 
 struct gcs_op {
-    net_request nr;
-    gcs_store *st;
+    remote_read rd;   /* first; rd.req is the read, NULL for a listing page */
     ut_buf url;
     ut_buf hdr;
     ut_buf body;      /* listing: the page; reads: unused */
     gcs_cursor *cur;
-    store_get_req *greq;
     gcs_op *next;
     bool waiting;
 };
 
 struct gcs_cursor {
+    remote_cursor rc; /* first */
     gcs_op op;
-    store_list_req *req;
     ut_buf prefix;
     char *page_token;
     gcs_page page;
-    bool in_flight, in_cb, abandoned, free_pending;
 };
 
 static int64_t now_ms(void) {
@@ -209,12 +204,13 @@ static void tok_done(net_request *nr, int status) {
         if (fail_code == STORE_OK) {
             start_op_net(w);
         } else {
-            w->nr.http_status = 0;
-            w->nr.got = 0;
+            w->rd.nr.http_status = 0;
+            w->rd.nr.got = 0;
             op_finish(w, -1000 + fail_code); /* below NET codes: a store code */
         }
         w = next;
     }
+    remote_release(&st->rs);
 }
 
 static int start_token_fetch(gcs_store *st) {
@@ -241,11 +237,12 @@ static int start_token_fetch(gcs_store *st) {
     st->tok_nr.cb = tok_done;
     st->tok_nr.data = st;
     st->fetching = true;
-    if (net_start(st->net, &st->tok_nr) != 0) {
+    if (net_start(st->rs.net, &st->tok_nr) != 0) {
         st->fetching = false;
         snprintf(st->tok_errmsg, sizeof st->tok_errmsg, "cannot start the token request");
         return STORE_E_NOMEM;
     }
+    remote_hold(&st->rs); /* tok_done uses the store, even when it runs after close */
     return 0;
 }
 
@@ -253,7 +250,7 @@ static int start_token_fetch(gcs_store *st) {
 
 static int op_prepare(net_request *nr, void *headers) {
     gcs_op *op = nr->data;
-    gcs_store *st = op->st;
+    gcs_store *st = (gcs_store *)op->rd.rs;
     if (op->cur)
         ut_buf_reset(&op->body);
     if (st->auth == G_ANON)
@@ -267,7 +264,13 @@ static int op_prepare(net_request *nr, void *headers) {
 }
 
 static void start_op_net(gcs_op *op) {
-    int rc = net_start(op->st->net, &op->nr);
+    gcs_store *st = (gcs_store *)op->rd.rs;
+    if (st->rs.closing) { /* a waiter whose turn came after a callback closed the store */
+        snprintf(st->tok_errmsg, sizeof st->tok_errmsg, "canceled");
+        op_finish(op, -1000 + STORE_E_CANCELED);
+        return;
+    }
+    int rc = net_start(st->rs.net, &op->rd.nr);
     if (rc != 0)
         op_finish(op, rc);
 }
@@ -275,7 +278,7 @@ static void start_op_net(gcs_op *op) {
 /* Starts op now, or queues it behind a token fetch. Returns a store code; on error the
  * op's callback will not run. */
 static int op_submit(gcs_op *op) {
-    gcs_store *st = op->st;
+    gcs_store *st = (gcs_store *)op->rd.rs;
     if (needs_token(st)) {
         int64_t left = st->token ? st->token_exp_ms - now_ms() : -1;
         if (left < GCS_REFRESH_AHEAD_MS) {
@@ -294,7 +297,7 @@ static int op_submit(gcs_op *op) {
             return STORE_OK;
         }
     }
-    int rc = net_start(st->net, &op->nr);
+    int rc = net_start(st->rs.net, &op->rd.nr);
     return rc == 0 ? STORE_OK : STORE_E_NOMEM;
 }
 
@@ -315,7 +318,8 @@ static void unqueue(gcs_store *st, gcs_op *op) {
 
 /* ---- listing ---- */
 
-static void cursor_free(gcs_cursor *c) {
+static void cursor_free(remote_cursor *rc) {
+    gcs_cursor *c = (gcs_cursor *)rc;
     if (!c)
         return;
     gcs_page_free(&c->page);
@@ -335,15 +339,13 @@ static int list_body(net_request *nr, const void *data, size_t len) {
 
 static void list_finish(gcs_cursor *c, int status) {
     gcs_op *op = &c->op;
-    gcs_store *st = op->st;
-    c->in_flight = false;
-    if (c->abandoned) {
-        cursor_free(c);
+    gcs_store *st = (gcs_store *)op->rd.rs;
+    if (!remote_page_landed(&c->rc))
         return;
-    }
-    store_list_req *req = c->req;
+    store_list_req *req = c->rc.req;
+    req->attempts = op->rd.nr.attempts;
     char what[160];
-    snprintf(what, sizeof what, "listing %s (prefix '%.*s')", st->base.url,
+    snprintf(what, sizeof what, "listing %s (prefix '%.*s')", st->rs.base.url,
              ut_utf8_prec(req->prefix ? req->prefix : "", 60), req->prefix ? req->prefix : "");
     int rc;
     gcs_page_free(&c->page);
@@ -358,7 +360,7 @@ static void list_finish(gcs_cursor *c, int status) {
         char gmsg[160] = "", reason[64] = "";
         if (status == NET_E_HTTP && op->body.len)
             gcs_error_parse(op->body.p, op->body.len, gmsg, sizeof gmsg, reason, sizeof reason);
-        rc = map_status(st, status, op->nr.http_status, gmsg, reason, req->errmsg,
+        rc = map_status(st, status, op->rd.nr.http_status, gmsg, reason, req->errmsg,
                         sizeof req->errmsg, what);
         if (rc == STORE_OK) {
             char perr[160];
@@ -382,46 +384,38 @@ static void list_finish(gcs_cursor *c, int status) {
             done = true;
         }
     }
-    c->in_cb = true;
-    req->cb(req, rc, rc == STORE_OK ? c->page.entries : NULL, rc == STORE_OK ? c->page.n : 0,
-            NULL, 0, done);
-    c->in_cb = false;
-    if (done || c->free_pending) {
-        if (req->priv == c)
-            req->priv = NULL;
-        cursor_free(c);
-    }
+    remote_page_deliver(&c->rc, rc, rc == STORE_OK ? c->page.entries : NULL,
+                        rc == STORE_OK ? c->page.n : 0, done);
 }
-
-static void get_finish(gcs_op *op, int status);
 
 static void op_finish(gcs_op *op, int status) {
     if (op->cur)
         list_finish(op->cur, status);
     else
-        get_finish(op, status);
+        remote_read_done(&op->rd.nr, status); /* also for reads that never reached it */
 }
 
 static void net_done(net_request *nr, int status) { op_finish(nr->data, status); }
 
+static int page_submit(remote_cursor *rc) { return op_submit(&((gcs_cursor *)rc)->op); }
+
 static int gcs_list_next(store *s, store_list_req *req) {
     gcs_store *st = (gcs_store *)s;
-    gcs_cursor *c = req->priv;
-    int brc = remote_list_begin(st->closing, req, c && (c->in_flight || c->free_pending));
+    remote_cursor *rc0;
+    bool fresh;
+    int brc = remote_cursor_begin(&st->rs, req, sizeof(gcs_cursor), &rc0, &fresh);
     if (brc)
         return brc;
-    if (!c) {
-        c = calloc(1, sizeof *c);
-        if (!c)
-            return STORE_E_NOMEM;
-        c->req = req;
-        c->op.st = st;
+    gcs_cursor *c = (gcs_cursor *)rc0;
+    if (fresh) {
+        c->rc.nr = &c->op.rd.nr;
+        c->op.rd.rs = &st->rs;
         c->op.cur = c;
         c->prefix.limit = 8192;
         ut_buf_puts(&c->prefix, st->root);
         ut_buf_puts(&c->prefix, req->prefix ? req->prefix : "");
         if (c->prefix.bad) {
-            cursor_free(c);
+            cursor_free(&c->rc);
             return store__fail(req->errmsg, sizeof req->errmsg, STORE_E_CONFIG,
                                "listing prefix too long");
         }
@@ -445,102 +439,84 @@ static int gcs_list_next(store *s, store_list_req *req) {
     ut_buf_puts(&op->url, "&fields=items(name%2Csize%2Cupdated%2Cetag)%2CnextPageToken");
     if (op->url.bad)
         return store__fail(req->errmsg, sizeof req->errmsg, STORE_E_CONFIG,
-                           "listing %s: request URL too long", st->base.url);
+                           "listing %s: request URL too long", st->rs.base.url);
     op->body.limit = GCS_MAX_LIST_BODY;
     ut_buf_reset(&op->body);
-    memset(&op->nr, 0, sizeof op->nr);
-    op->nr.method = "GET";
-    op->nr.url = op->url.p;
-    op->nr.on_body = list_body;
-    op->nr.prepare = op_prepare;
-    op->nr.cb = net_done;
-    op->nr.data = op;
-    c->in_flight = true;
-    int rc = op_submit(op);
+    remote_page_init(&op->rd.nr, op->url.p, list_body, op_prepare, net_done, op);
+    int rc = remote_page_start(&c->rc, page_submit);
     if (rc != STORE_OK) {
-        c->in_flight = false;
-        return store__fail(req->errmsg, sizeof req->errmsg, rc, "listing %s: %s", st->base.url,
+        return store__fail(req->errmsg, sizeof req->errmsg, rc, "listing %s: %s", st->rs.base.url,
                            st->tok_errmsg[0] ? st->tok_errmsg : "cannot start the request");
     }
     return STORE_OK;
 }
 
-static void gcs_list_free_cb(store *s, store_list_req *req) {
-    gcs_store *st = (gcs_store *)s;
-    gcs_cursor *c = req->priv;
-    req->priv = NULL;
-    if (!c)
-        return;
-    if (c->in_cb) {
-        c->free_pending = true;
-        return;
-    }
-    if (c->in_flight) {
-        if (c->op.waiting) {
-            unqueue(st, &c->op);
-            cursor_free(c);
-            return;
-        }
-        c->abandoned = true;
-        net_cancel(st->net, &c->op.nr);
-        return;
-    }
-    cursor_free(c);
+/* remote_list_free: a page still waiting for a token leaves the queue. */
+static bool cursor_unqueue(remote_cursor *rc) {
+    gcs_cursor *c = (gcs_cursor *)rc;
+    if (!c->op.waiting)
+        return false;
+    unqueue((gcs_store *)rc->rs, &c->op);
+    return true;
 }
 
 /* ---- ranged reads ---- */
 
-static void get_finish(gcs_op *op, int status) {
-    gcs_store *st = op->st;
-    store_get_req *req = op->greq;
-    net_request *nr = &op->nr;
-    remote_get_result(req, nr);
+static int gcs_read_done(remote_read *rd, int status) {
+    gcs_store *st = (gcs_store *)rd->rs;
+    store_get_req *req = rd->req;
+    net_request *nr = &rd->nr;
     char what[200];
-    snprintf(what, sizeof what, "reading %s/%.*s", st->base.url, ut_utf8_prec(req->key, 120),
+    snprintf(what, sizeof what, "reading %s/%.*s", st->rs.base.url, ut_utf8_prec(req->key, 120),
              req->key);
-    int rc;
-    if (status <= -1000) {
-        rc = status + 1000;
+    if (status <= -1000) { /* no token: a store code */
         ut_join(req->errmsg, sizeof req->errmsg, what, st->tok_errmsg);
         req->object_size = UINT64_MAX;
-    } else if (status == NET_E_HTTP && nr->http_status == 416) {
-        if (req->offset == 0)
-            req->object_size = 0;
-        req->errmsg[0] = 0;
-        rc = STORE_OK;
-    } else if (status == NET_E_HTTP && (nr->http_status == 200 || nr->http_status == 206)) {
-        snprintf(req->errmsg, sizeof req->errmsg, "%s: the server ignored the Range header",
-                 what);
-        rc = STORE_E_PROTOCOL;
-    } else {
-        char gmsg[160] = "", reason[64] = "";
-        if (status == NET_E_HTTP && nr->got > 0 && nr->got <= req->length)
-            gcs_error_parse((const char *)req->buf, (size_t)nr->got, gmsg, sizeof gmsg, reason,
-                            sizeof reason);
-        rc = map_status(st, status, nr->http_status, gmsg, reason, req->errmsg,
-                        sizeof req->errmsg, what);
-        if (rc == STORE_OK) {
-            req->errmsg[0] = 0;
-            req->got = nr->got;
-        }
+        return status + 1000;
     }
+    int rc = remote_read_range_answer(rd, status, what);
+    if (rc != 1)
+        return rc;
+    char gmsg[160] = "", reason[64] = "";
+    if (status == NET_E_HTTP && nr->got > 0 && nr->got <= req->length)
+        gcs_error_parse((const char *)req->buf, (size_t)nr->got, gmsg, sizeof gmsg, reason,
+                        sizeof reason);
+    rc = map_status(st, status, nr->http_status, gmsg, reason, req->errmsg, sizeof req->errmsg,
+                    what);
+    if (rc == STORE_OK) {
+        req->errmsg[0] = 0;
+        req->got = nr->got;
+    }
+    return rc;
+}
+
+static void gcs_read_free(remote_read *rd) {
+    gcs_op *op = (gcs_op *)rd;
     ut_buf_free(&op->url);
     ut_buf_free(&op->hdr);
     free(op);
-    req->priv = NULL;
-    req->cb(req, rc);
+}
+
+/* Reads wait for a token like listing pages; the refusal names the read. */
+static int gcs_read_submit(remote_read *rd) {
+    gcs_store *st = (gcs_store *)rd->rs;
+    store_get_req *req = rd->req;
+    int rc = op_submit((gcs_op *)rd);
+    if (rc != STORE_OK)
+        return store__fail(req->errmsg, sizeof req->errmsg, rc, "reading %s/%.*s: %s",
+                           st->rs.base.url, ut_utf8_prec(req->key, 100), req->key,
+                           st->tok_errmsg[0] ? st->tok_errmsg : "cannot start the request");
+    return STORE_OK;
 }
 
 static int gcs_get(store *s, store_get_req *req) {
     gcs_store *st = (gcs_store *)s;
-    int brc = remote_get_begin(st->closing, req);
+    int brc = remote_get_begin(st->rs.closing, req);
     if (brc)
         return brc;
     gcs_op *op = calloc(1, sizeof *op);
     if (!op)
         return STORE_E_NOMEM;
-    op->st = st;
-    op->greq = req;
     ut_buf_puts(&op->url, st->base_url);
     ut_buf_puts(&op->url, "/storage/v1/b/");
     ut_pct_encode(&op->url, st->bucket, strlen(st->bucket), false);
@@ -552,30 +528,21 @@ static int gcs_get(store *s, store_get_req *req) {
         ut_buf_free(&op->url);
         free(op);
         return store__fail(req->errmsg, sizeof req->errmsg, STORE_E_CONFIG,
-                           "reading %s/%.*s: request URL too long", st->base.url,
+                           "reading %s/%.*s: request URL too long", st->rs.base.url,
                            ut_utf8_prec(req->key, 100), req->key);
     }
-    remote_get_init(&op->nr, op->url.p, req, op_prepare, net_done, op);
-    req->priv = op;
-    store__get_reset(req);
-    int rc = op_submit(op);
-    if (rc != STORE_OK) {
-        req->priv = NULL;
-        ut_buf_free(&op->url);
-        free(op);
-        return store__fail(req->errmsg, sizeof req->errmsg, rc, "reading %s/%.*s: %s", st->base.url,
-                           ut_utf8_prec(req->key, 100), req->key,
-                           st->tok_errmsg[0] ? st->tok_errmsg : "cannot start the request");
-    }
-    return STORE_OK;
+    remote_read_init(&op->rd, &st->rs, req, op->url.p, op_prepare);
+    int rc = remote_read_start(&op->rd);
+    if (rc != STORE_OK)
+        gcs_read_free(&op->rd);
+    return rc;
 }
 
 /* ---- open / close ---- */
 
-static void gcs_close(store *s) {
-    gcs_store *st = (gcs_store *)s;
-    st->closing = true;
-    /* requests still waiting for a token never reached the engine: cancel them here */
+/* At close: requests still waiting for a token never reached the engine: cancel them here */
+static void gcs_cancel(remote_store *rs) {
+    gcs_store *st = (gcs_store *)rs;
     while (st->waiters) {
         gcs_op *w = st->waiters;
         st->waiters = w->next;
@@ -586,9 +553,11 @@ static void gcs_close(store *s) {
         snprintf(st->tok_errmsg, sizeof st->tok_errmsg, "canceled");
         op_finish(w, -1000 + STORE_E_CANCELED);
     }
-    if (st->net)
-        net_engine_free(st->net);
-    free(st->base.url);
+}
+
+static void gcs_destroy(remote_store *rs) {
+    gcs_store *st = (gcs_store *)rs;
+    free(st->rs.base.url);
     free(st->base_url);
     free(st->bucket);
     free(st->root);
@@ -603,7 +572,16 @@ static void gcs_close(store *s) {
     free(st);
 }
 
-static const store_vtable gcs_vt = {gcs_close, gcs_list_next, gcs_list_free_cb, gcs_get};
+static const store_vtable gcs_vt = {remote_close, gcs_list_next, remote_list_free, gcs_get};
+static const remote_ops gcs_ops = {
+    .cancel = gcs_cancel,
+    .destroy = gcs_destroy,
+    .read_submit = gcs_read_submit,
+    .read_done = gcs_read_done,
+    .read_free = gcs_read_free,
+    .cursor_free = cursor_free,
+    .cursor_unqueue = cursor_unqueue,
+};
 
 /* object_store's GoogleConfigKey names and aliases, and the variables it reads. The key
  * file's path: service_account, else google_application_credentials, else
@@ -668,8 +646,7 @@ int store_gcs_open(store **out, uv_loop_t *loop, const char *url, const store_op
     gcs_store *st = calloc(1, sizeof *st);
     if (!st)
         return STORE_E_NOMEM;
-    st->base.vt = &gcs_vt;
-    st->base.loop = loop;
+    remote_store_init(&st->rs, &gcs_vt, &gcs_ops, loop);
     int rc = STORE_E_NOMEM;
     ut_buf tmp = {0};
     char *keyjson = NULL;
@@ -707,11 +684,11 @@ int store_gcs_open(store **out, uv_loop_t *loop, const char *url, const store_op
         size_t ul = strcspn(url, "?#");
         while (ul > 5 && url[ul - 1] == '/')
             ul--;
-        st->base.url = malloc(ul + 1);
-        if (!st->base.url)
+        st->rs.base.url = malloc(ul + 1);
+        if (!st->rs.base.url)
             goto fail;
-        memcpy(st->base.url, url, ul);
-        st->base.url[ul] = 0;
+        memcpy(st->rs.base.url, url, ul);
+        st->rs.base.url[ul] = 0;
     }
 
     /* ---- credentials ---- */
@@ -816,17 +793,16 @@ int store_gcs_open(store **out, uv_loop_t *loop, const char *url, const store_op
         goto fail;
 
     char what[300];
-    snprintf(what, sizeof what, "GCS store %s", st->base.url);
-    rc = remote_engine_new(&st->net, loop, opts, NULL, what, err, errlen);
+    snprintf(what, sizeof what, "GCS store %s", st->rs.base.url);
+    rc = remote_store_engine(&st->rs, opts, NULL, what, err, errlen);
     if (rc)
         goto fail;
-    st->base.net = st->net;
     if (keyjson) {
         OPENSSL_cleanse(keyjson, keylen);
         free(keyjson);
     }
     ut_buf_free(&tmp);
-    *out = &st->base;
+    *out = &st->rs.base;
     return STORE_OK;
 fail:
     if (keyjson) {
@@ -836,7 +812,7 @@ fail:
     ut_buf_free(&tmp);
     if (rc == STORE_E_NOMEM)
         store__fail(err, errlen, rc, "out of memory");
-    gcs_close(&st->base);
+    remote_store_discard(&st->rs);
     return rc;
 }
 

@@ -4,8 +4,9 @@
  * dispatches the public calls through it. To add a backend: write store_<name>.c with
  * `int store_<name>_open(store **out, uv_loop_t *loop, const char *url,
  *  const store_options *opts, char *err, size_t errlen)`, declare it below, and add one
- * line to the backend table in store.c. A networked backend also declares its option table
- * (a remote_backend, remote.h) and stands on that core for options, engine and errors. */
+ * line to the backend table in store.c. A networked backend instead embeds a remote_store
+ * (remote.h), declares its option table and hooks, and stands on that core for options,
+ * engine, lifecycle, reads and errors. */
 #ifndef STORE_STORE_IMPL_H
 #define STORE_STORE_IMPL_H
 

@@ -397,6 +397,7 @@ static void list_after(uv_work_t *w, int uvstatus) {
                 c->bad[b].key = c->arena + it->key_off;
                 c->bad[b].status = it->status;
                 c->bad[b].message = c->arena + it->msg_off;
+                c->bad[b].attempts = 0;
                 b++;
             } else {
                 c->entries[a].key = c->arena + it->key_off;

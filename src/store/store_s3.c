@@ -12,7 +12,6 @@
 #include "net.h"
 #include "s3_creds.h"
 #include "s3_req.h"
-#include "util.h"
 
 #include <expat.h>
 #include <stdio.h>
@@ -32,8 +31,7 @@ int store_s3_open(store **out, uv_loop_t *loop, const char *url, const store_opt
 typedef struct s3_op s3_op;
 
 typedef struct s3_store {
-    struct store base;
-    net_engine *net;
+    remote_store rs;       /* first: the core's lifecycle, engine and store */
     s3_target target;
     char *bucket;
     char *root;            /* key prefix of the store URL: "" or "dir/" */
@@ -44,8 +42,6 @@ typedef struct s3_store {
     bool refreshing;
     s3_sigkey_cache keycache;
     s3_op *wait_head, *wait_tail; /* waiting for credentials */
-    unsigned in_flight;
-    bool closing;
 } s3_store;
 
 typedef enum { F_NONE, F_KEY, F_SIZE, F_MTIME, F_ETAG, F_TRUNC, F_TOKEN, F_ENCODING,
@@ -83,12 +79,10 @@ typedef struct s3_cursor {
 } s3_cursor;
 
 struct s3_op {
-    net_request nr;
-    s3_store *s;
+    remote_read rd;        /* first; rd.req is the read, NULL for a listing page */
     s3_reqparts parts;
     s3_hdrs hdrs;
-    store_get_req *get;    /* exactly one of get / list */
-    store_list_req *list;
+    store_list_req *list;  /* a listing page, NULL for a read */
     s3_cursor *cur;
     bool auth_failed;
     s3_op *next_wait;
@@ -141,8 +135,8 @@ static void creds_ready(void *arg, int status, const char *msg) {
         if (status == 0 && rc != 0) {
             finish_op(op, rc);
         } else if (status != 0) {
-            char *em = op->get ? op->get->errmsg : op->list->errmsg;
-            snprintf(em, 256, "%s: %s", s->base.url, msg ? msg : "no credentials");
+            char *em = op->rd.req ? op->rd.req->errmsg : op->list->errmsg;
+            snprintf(em, 256, "%s: %s", s->rs.base.url, msg ? msg : "no credentials");
             finish_op(op, status);
         }
     }
@@ -164,7 +158,7 @@ static void cursor_reset_page(s3_cursor *c);
 
 static int on_prepare(net_request *nr, void *headers) {
     s3_op *op = nr->data;
-    s3_store *s = op->s;
+    s3_store *s = (s3_store *)op->rd.rs;
     const s3_creds *cr = sign_creds(s);
     if (!s->anonymous && !cr) {
         op->auth_failed = true;
@@ -184,17 +178,17 @@ static int on_prepare(net_request *nr, void *headers) {
 }
 
 static int map_net_status(s3_op *op, int status, char *em) {
-    s3_store *s = op->s;
-    net_request *nr = &op->nr;
-    const char *what = op->get ? op->get->key : "listing";
+    s3_store *s = (s3_store *)op->rd.rs;
+    net_request *nr = &op->rd.nr;
+    const char *what = op->rd.req ? op->rd.req->key : "listing";
     switch (status) {
     case NET_OK:
         return STORE_OK;
     case NET_E_CANCELED:
-        snprintf(em, 256, "%s: canceled", s->base.url);
+        snprintf(em, 256, "%s: canceled", s->rs.base.url);
         return STORE_E_CANCELED;
     case NET_E_TIMEOUT:
-        snprintf(em, 256, "%s/%s: timed out after %u attempts", s->base.url, what,
+        snprintf(em, 256, "%s/%s: timed out after %u attempts", s->rs.base.url, what,
                  nr->attempts);
         return STORE_E_TIMEOUT;
     case NET_E_CONNECT:
@@ -206,14 +200,14 @@ static int map_net_status(s3_op *op, int status, char *em) {
         snprintf(em, 256, "out of memory");
         return STORE_E_NOMEM;
     case NET_E_TOO_BIG:
-        snprintf(em, 256, "%s: response too large", s->base.url);
+        snprintf(em, 256, "%s: response too large", s->rs.base.url);
         return STORE_E_PROTOCOL;
     case NET_E_ABORTED:
         if (op->auth_failed) {
-            snprintf(em, 256, "%s: no valid credentials to sign the request", s->base.url);
+            snprintf(em, 256, "%s: no valid credentials to sign the request", s->rs.base.url);
             return STORE_E_AUTH;
         }
-        snprintf(em, 256, "%s: response larger than any listing page", s->base.url);
+        snprintf(em, 256, "%s: response larger than any listing page", s->rs.base.url);
         return STORE_E_PROTOCOL;
     case NET_E_HTTP:
         break;
@@ -225,11 +219,11 @@ static int map_net_status(s3_op *op, int status, char *em) {
     const char *code = (op->cur && op->cur->err_code.len) ? op->cur->err_code.p : NULL;
     int kind = remote_http_kind(st);
     if (kind == STORE_E_NOT_FOUND) {
-        if (op->get)
-            snprintf(em, 256, "%s/%.*s: not found (HTTP %ld)", s->base.url,
-                     ut_utf8_prec(op->get->key, 150), op->get->key, st);
+        if (op->rd.req)
+            snprintf(em, 256, "%s/%.*s: not found (HTTP %ld)", s->rs.base.url,
+                     ut_utf8_prec(op->rd.req->key, 150), op->rd.req->key, st);
         else
-            snprintf(em, 256, "%s: %s (HTTP %ld)", s->base.url,
+            snprintf(em, 256, "%s: %s (HTTP %ld)", s->rs.base.url,
                      code ? code : "bucket not found", st);
         return kind;
     }
@@ -237,31 +231,31 @@ static int map_net_status(s3_op *op, int status, char *em) {
         snprintf(em, 256,
                  "%s: %s (HTTP %ld%s%s): check credentials, or set "
                  "skip_signature: true for a public bucket",
-                 s->base.url, kind == STORE_E_AUTH ? "credentials refused" : "access denied",
+                 s->rs.base.url, kind == STORE_E_AUTH ? "credentials refused" : "access denied",
                  st, code ? ", " : "", code ? code : "");
         return kind;
     }
     if (st == 301 || st == 307 || (st == 400 && nr->resp_header_region[0])) {
         if (nr->resp_header_region[0])
             snprintf(em, 256, "%s: the bucket is in region %s, not %s: set region: %s",
-                     s->base.url, nr->resp_header_region, s->target.region,
+                     s->rs.base.url, nr->resp_header_region, s->target.region,
                      nr->resp_header_region);
         else
             snprintf(em, 256, "%s: redirected (HTTP %ld): check region / endpoint",
-                     s->base.url, st);
+                     s->rs.base.url, st);
         return STORE_E_CONFIG;
     }
     if (kind == STORE_E_THROTTLED) {
-        snprintf(em, 256, "%s: throttled (HTTP %ld) after %u attempts", s->base.url, st,
+        snprintf(em, 256, "%s: throttled (HTTP %ld) after %u attempts", s->rs.base.url, st,
                  nr->attempts);
         return kind;
     }
-    if (st == 200 && op->get) {
-        snprintf(em, 256, "%s/%.*s: server ignored the Range header", s->base.url,
-                 ut_utf8_prec(op->get->key, 150), op->get->key);
+    if (st == 200 && op->rd.req) {
+        snprintf(em, 256, "%s/%.*s: server ignored the Range header", s->rs.base.url,
+                 ut_utf8_prec(op->rd.req->key, 150), op->rd.req->key);
         return STORE_E_HTTP;
     }
-    snprintf(em, 256, "%s: HTTP %ld%s%s after %u attempts", s->base.url, st,
+    snprintf(em, 256, "%s: HTTP %ld%s%s after %u attempts", s->rs.base.url, st,
              code ? " " : "", code ? code : "", nr->attempts);
     return STORE_E_HTTP;
 }
@@ -272,33 +266,26 @@ static void free_op(s3_op *op) {
     free(op);
 }
 
-static void maybe_free_store(s3_store *s);
-
 /* ------------------------------------------------------------------ ranged GET */
 
-static void get_done(net_request *nr, int status) {
-    s3_op *op = nr->data;
-    s3_store *s = op->s;
-    store_get_req *g = op->get;
-    remote_get_result(g, nr);
-    int st;
-    if (status == NET_E_HTTP && nr->http_status == 416) {
-        st = STORE_OK; /* the object ends before offset: nothing to read */
-    } else {
-        st = map_net_status(op, status, g->errmsg);
-        if (st == STORE_OK)
-            g->got = nr->got > g->length ? g->length : nr->got;
-    }
-    free_op(op);
-    g->priv = NULL;
-    g->cb(g, st); /* may close the store: it stays alive until in_flight drops below */
-    s->in_flight--;
-    maybe_free_store(s);
+static int s3_read_done(remote_read *rd, int status) {
+    s3_op *op = (s3_op *)rd;
+    store_get_req *g = rd->req;
+    if (status == NET_E_HTTP && rd->nr.http_status == 416)
+        return STORE_OK; /* the object ends before offset: nothing to read */
+    int st = map_net_status(op, status, g->errmsg);
+    if (st == STORE_OK)
+        g->got = rd->nr.got > g->length ? g->length : rd->nr.got;
+    return st;
 }
+
+static int s3_read_submit(remote_read *rd) { return start_op((s3_op *)rd); }
+
+static void s3_read_free(remote_read *rd) { free_op((s3_op *)rd); }
 
 static int s3_get(store *base, store_get_req *g) {
     s3_store *s = (s3_store *)base;
-    int brc = remote_get_begin(s->closing, g);
+    int brc = remote_get_begin(s->rs.closing, g);
     if (brc)
         return brc;
     if (!*g->key) /* the store root itself is not an object */
@@ -306,8 +293,6 @@ static int s3_get(store *base, store_get_req *g) {
     s3_op *op = calloc(1, sizeof *op);
     if (!op)
         return STORE_E_NOMEM;
-    op->s = s;
-    op->get = g;
     ut_buf key = {0};
     ut_buf_puts(&key, s->root);
     ut_buf_puts(&key, g->key);
@@ -317,15 +302,10 @@ static int s3_get(store *base, store_get_req *g) {
         return STORE_E_NOMEM;
     }
     ut_buf_free(&key);
-    remote_get_init(&op->nr, op->parts.url.p, g, on_prepare, get_done, op);
-    g->priv = op;
-    s->in_flight++;
-    int rc = start_op(op);
-    if (rc != 0) {
-        s->in_flight--;
-        g->priv = NULL;
+    remote_read_init(&op->rd, &s->rs, g, op->parts.url.p, on_prepare);
+    int rc = remote_read_start(&op->rd);
+    if (rc != 0)
         free_op(op);
-    }
     return rc;
 }
 
@@ -527,19 +507,20 @@ static bool list_retry_check(net_request *nr) {
 
 static void list_done(net_request *nr, int status) {
     s3_op *op = nr->data;
-    s3_store *s = op->s;
+    s3_store *s = (s3_store *)op->rd.rs;
     store_list_req *req = op->list;
     s3_cursor *c = op->cur;
+    req->attempts = nr->attempts;
     int st = map_net_status(op, status, req->errmsg);
     if (st == STORE_OK) {
         finish_xml(c);
         if (c->xml_failed || c->depth != 0) {
             st = STORE_E_PROTOCOL;
             snprintf(req->errmsg, sizeof req->errmsg, "%s: malformed ListObjectsV2 response",
-                     s->base.url);
+                     s->rs.base.url);
         } else if (c->root_is_error) {
             st = STORE_E_HTTP;
-            snprintf(req->errmsg, sizeof req->errmsg, "%s: %.*s: %.*s", s->base.url,
+            snprintf(req->errmsg, sizeof req->errmsg, "%s: %.*s: %.*s", s->rs.base.url,
                      ut_utf8_prec(c->err_code.p ? c->err_code.p : "error", 60),
                      c->err_code.p ? c->err_code.p : "error",
                      ut_utf8_prec(c->err_msg.p ? c->err_msg.p : "", 150),
@@ -547,15 +528,15 @@ static void list_done(net_request *nr, int status) {
         } else if (c->truncated && c->next_token.len == 0) {
             st = STORE_E_PROTOCOL;
             snprintf(req->errmsg, sizeof req->errmsg,
-                     "%s: truncated listing without a continuation token", s->base.url);
+                     "%s: truncated listing without a continuation token", s->rs.base.url);
         } else if (c->truncated && c->token && strcmp(c->token, c->next_token.p) == 0) {
             st = STORE_E_PROTOCOL;
             snprintf(req->errmsg, sizeof req->errmsg,
-                     "%s: the server repeated the same continuation token", s->base.url);
+                     "%s: the server repeated the same continuation token", s->rs.base.url);
         } else if (c->truncated && c->n_items == 0 && ++c->empty_pages > S3_MAX_EMPTY_PAGES) {
             st = STORE_E_PROTOCOL;
             snprintf(req->errmsg, sizeof req->errmsg, "%s: too many empty listing pages",
-                     s->base.url);
+                     s->rs.base.url);
         }
     }
     store_entry *ents = NULL;
@@ -604,8 +585,7 @@ static void list_done(net_request *nr, int status) {
     free(ents); /* after the callback: ents point into the cursor's strings */
     if (done)
         cursor_free(c);
-    s->in_flight--;
-    maybe_free_store(s);
+    remote_release(&s->rs);
 }
 
 static void cursor_free(s3_cursor *c) {
@@ -626,7 +606,7 @@ static void cursor_free(s3_cursor *c) {
 
 static int s3_list_next(store *base, store_list_req *req) {
     s3_store *s = (s3_store *)base;
-    int brc = remote_list_begin(s->closing, req, false);
+    int brc = remote_list_begin(s->rs.closing, req, false);
     if (brc)
         return brc;
     s3_cursor *c = req->priv;
@@ -661,7 +641,7 @@ static int s3_list_next(store *base, store_list_req *req) {
     s3_op *op = calloc(1, sizeof *op);
     if (!op)
         return STORE_E_NOMEM;
-    op->s = s;
+    op->rd.rs = &s->rs;
     op->list = req;
     op->cur = c;
     if (s3_reqparts_build(&op->parts, &s->target, NULL, 0, q, nq) != 0) {
@@ -673,18 +653,12 @@ static int s3_list_next(store *base, store_list_req *req) {
         free_op(op);
         return STORE_E_NOMEM;
     }
-    net_request *nr = &op->nr;
-    nr->method = "GET";
-    nr->url = op->parts.url.p;
-    nr->on_body = on_list_body;
-    nr->prepare = on_prepare;
-    nr->retry_check = list_retry_check;
-    nr->cb = list_done;
-    nr->data = op;
-    s->in_flight++;
+    remote_page_init(&op->rd.nr, op->parts.url.p, on_list_body, on_prepare, list_done, op);
+    op->rd.nr.retry_check = list_retry_check;
+    remote_hold(&s->rs);
     int rc = start_op(op);
     if (rc != 0) {
-        s->in_flight--;
+        remote_release(&s->rs); /* the store is open: not its last hold */
         free_op(op);
     }
     return rc;
@@ -700,12 +674,9 @@ static void s3_list_free(store *base, store_list_req *req) {
 
 static void finish_op(s3_op *op, int status) {
     /* an op that never reached the network (credentials failed, or closing) */
-    s3_store *s = op->s;
-    if (op->get) {
-        store_get_req *g = op->get;
-        g->priv = NULL;
-        free_op(op);
-        g->cb(g, status);
+    s3_store *s = (s3_store *)op->rd.rs;
+    if (op->rd.req) {
+        remote_read_finish(&op->rd, status);
     } else {
         store_list_req *req = op->list;
         s3_cursor *c = op->cur;
@@ -713,16 +684,20 @@ static void finish_op(s3_op *op, int status) {
         free_op(op);
         req->cb(req, status, NULL, 0, NULL, 0, true);
         cursor_free(c);
+        remote_release(&s->rs);
     }
-    s->in_flight--;
-    maybe_free_store(s);
 }
 
 /* Starts op now, or queues it until credentials arrive. Returns non-zero (a store_code,
  * message in the request) only when the network engine refused it at once; the caller
  * then still owns op. */
 static int start_op(s3_op *op) {
-    s3_store *s = op->s;
+    s3_store *s = (s3_store *)op->rd.rs;
+    if (s->rs.closing) { /* a waiter whose turn came after a callback closed the store */
+        char *em = op->rd.req ? op->rd.req->errmsg : op->list->errmsg;
+        snprintf(em, 256, "%s: canceled", s->rs.base.url);
+        return STORE_E_CANCELED;
+    }
     if (s->src && !s->anonymous) {
         bool due = false;
         const s3_creds *cr = s3_credsrc_current(s->src, now_ms(), &due);
@@ -741,10 +716,10 @@ static int start_op(s3_op *op) {
         if (!cr)
             return 0;
     }
-    int rc = net_start(s->net, &op->nr);
+    int rc = net_start(s->rs.net, &op->rd.nr);
     if (rc != 0) {
-        char *em = op->get ? op->get->errmsg : op->list->errmsg;
-        snprintf(em, 256, "%s: could not start request: %s", s->base.url, net_strerror(rc));
+        char *em = op->rd.req ? op->rd.req->errmsg : op->list->errmsg;
+        snprintf(em, 256, "%s: could not start request: %s", s->rs.base.url, net_strerror(rc));
         return rc == NET_E_NOMEM ? STORE_E_NOMEM : STORE_E_NETWORK;
     }
     return 0;
@@ -752,26 +727,21 @@ static int start_op(s3_op *op) {
 
 /* ------------------------------------------------------------------ open / close */
 
-static void free_store(s3_store *s) {
+static void free_store(remote_store *rs) {
+    s3_store *s = (s3_store *)rs;
     if (s->src)
         s3_credsrc_free(s->src);
     s3_creds_clear(&s->creds);
     s3_target_free(&s->target);
     free(s->bucket);
     free(s->root);
-    free(s->base.url);
+    free(s->rs.base.url);
     free(s);
 }
 
-static void maybe_free_store(s3_store *s) {
-    if (s->closing && s->in_flight == 0 && !s->net)
-        free_store(s);
-}
-
-static void s3_close(store *base) {
-    s3_store *s = (s3_store *)base;
-    s->closing = true;
-    s->in_flight++; /* hold the store while callbacks run */
+/* At close: what waits for credentials never reached the engine. */
+static void s3_cancel(remote_store *rs) {
+    s3_store *s = (s3_store *)rs;
     if (s->src) {
         s3_credsrc_free(s->src); /* its pending callback will not run */
         s->src = NULL;
@@ -779,19 +749,21 @@ static void s3_close(store *base) {
     while (s->wait_head) {
         s3_op *op = s->wait_head;
         s->wait_head = op->next_wait;
-        char *em = op->get ? op->get->errmsg : op->list->errmsg;
-        snprintf(em, 256, "%s: canceled", s->base.url);
+        char *em = op->rd.req ? op->rd.req->errmsg : op->list->errmsg;
+        snprintf(em, 256, "%s: canceled", s->rs.base.url);
         finish_op(op, STORE_E_CANCELED);
     }
     s->wait_tail = NULL;
-    net_engine *net = s->net;
-    net_engine_free(net); /* runs the callbacks of what is in flight, with canceled */
-    s->net = NULL;
-    s->in_flight--;
-    maybe_free_store(s);
 }
 
-static const store_vtable s3_vtable = {s3_close, s3_list_next, s3_list_free, s3_get};
+static const store_vtable s3_vtable = {remote_close, s3_list_next, s3_list_free, s3_get};
+static const remote_ops s3_ops = {
+    .cancel = s3_cancel,
+    .destroy = free_store,
+    .read_submit = s3_read_submit,
+    .read_done = s3_read_done,
+    .read_free = s3_read_free,
+};
 
 /* obstore_config keys (object_store's AmazonS3ConfigKey names and aliases), in the order of
  * the table below. obstore reads every AWS_* variable that names a config key; for the
@@ -890,8 +862,7 @@ int store_s3_open(store **out, uv_loop_t *loop, const char *url, const store_opt
     s3_store *s = calloc(1, sizeof *s);
     if (!s)
         return STORE_E_NOMEM;
-    s->base.vt = &s3_vtable;
-    s->base.loop = loop;
+    remote_store_init(&s->rs, &s3_vtable, &s3_ops, loop);
     s->bucket = malloc(bl + 1);
     int rc = STORE_E_NOMEM;
     if (!s->bucket)
@@ -931,7 +902,7 @@ int store_s3_open(store **out, uv_loop_t *loop, const char *url, const store_opt
             ut_buf_free(&disp);
             goto fail;
         }
-        s->base.url = disp.p;
+        s->rs.base.url = disp.p;
     }
     s->anonymous = remote_bool(v[K_SKIP_SIG]);
     s->payer = v[K_PAYER] && (ut_parse_bool(v[K_PAYER]) == 1 ||
@@ -955,12 +926,12 @@ int store_s3_open(store **out, uv_loop_t *loop, const char *url, const store_opt
         cc.imds_disabled = ut_parse_bool(getenv("AWS_EC2_METADATA_DISABLED")) == 1;
         cc.imdsv1_fallback = remote_bool(v[K_IMDSV1]);
         char cerr[256];
-        if (s3_creds_resolve(&cc, loop, s->net, &s->creds, &s->src, &profile_region, cerr,
+        if (s3_creds_resolve(&cc, loop, s->rs.net, &s->creds, &s->src, &profile_region, cerr,
                              sizeof cerr) != 0) {
             free(profile_region);
             rc = store__fail(err, errlen, STORE_E_AUTH,
                              "%s: %s (or set skip_signature: true for a public bucket)",
-                             s->base.url, cerr);
+                             s->rs.base.url, cerr);
             goto fail;
         }
     }
@@ -973,22 +944,18 @@ int store_s3_open(store **out, uv_loop_t *loop, const char *url, const store_opt
                              remote_bool(v[K_ALLOW_HTTP]), terr, sizeof terr);
     free(profile_region);
     if (trc != 0) {
-        rc = store__fail(err, errlen, STORE_E_CONFIG, "%s: %s", s->base.url, terr);
+        rc = store__fail(err, errlen, STORE_E_CONFIG, "%s: %s", s->rs.base.url, terr);
         goto fail;
     }
     /* the engine last: once it exists, freeing it takes a turn of the loop (its handles
      * close asynchronously), which a caller whose open failed may never give */
-    rc = remote_engine_new(&s->net, loop, opts, NULL, s->base.url, err, errlen);
+    rc = remote_store_engine(&s->rs, opts, NULL, s->rs.base.url, err, errlen);
     if (rc)
         goto fail;
-    s->base.net = s->net;
-    *out = &s->base;
+    *out = &s->rs.base;
     return 0;
 fail:
-    if (s->net)
-        net_engine_free(s->net);
-    s->net = NULL;
-    free_store(s);
+    remote_store_discard(&s->rs);
     return rc;
 }
 

@@ -66,7 +66,7 @@ static void on_done(net_request *r, int status) {
 }
 
 static net_options test_opts(unsigned in_flight) {
-    net_options o = NET_OPTIONS_INIT;
+    net_options o = {0}; /* the engine has no defaults: every field set here */
     o.max_in_flight = in_flight;
     o.connect_timeout_ms = 2000;
     o.request_timeout_ms = 5000;
@@ -75,6 +75,8 @@ static net_options test_opts(unsigned in_flight) {
     o.retry_base_ms = 5;
     o.retry_cap_ms = 100;
     o.retry_max_ms = 10000;
+    o.adaptive = true;
+    o.adaptive_floor = 2;
     return o;
 }
 

@@ -1,5 +1,6 @@
 /* test_remote.c - the remote-store core: one option parser over the backends' tables, one
- * HTTP status table, the same booleans everywhere, and store_option_is_secret. */
+ * HTTP status table, the same booleans everywhere, store_option_is_secret, and the one
+ * lifecycle (holds, close, deferred destroy). */
 #include "remote.h"
 #include "td_test.h"
 
@@ -114,6 +115,122 @@ static void test_secret(void) {
     CHECK(!store_option_is_secret(NULL, "x") && !store_option_is_secret("s3://b", NULL));
 }
 
+/* ---- the one lifecycle: holds, one close path, deferred destroy (a fake backend with no
+ * engine, whose reads wait in a queue of one until the test or close finishes them) ---- */
+typedef struct fake_store {
+    remote_store rs;
+    remote_read *waiting;
+    int cancels, closeds;
+} fake_store;
+static int destroyed, read_freed, cb_calls, cb_status;
+static bool close_in_cb;
+
+static void fake_cancel(remote_store *rs) {
+    fake_store *f = (fake_store *)rs;
+    f->cancels++;
+    if (f->waiting) {
+        remote_read *rd = f->waiting;
+        f->waiting = NULL;
+        remote_read_finish(rd, STORE_E_CANCELED);
+    }
+}
+static void fake_closed(remote_store *rs) { ((fake_store *)rs)->closeds++; }
+static void fake_destroy(remote_store *rs) {
+    destroyed++;
+    free(rs);
+}
+static int fake_submit(remote_read *rd) {
+    ((fake_store *)rd->rs)->waiting = rd;
+    return 0;
+}
+static void fake_read_free(remote_read *rd) {
+    read_freed++;
+    free(rd);
+}
+static const remote_ops fake_ops = {.cancel = fake_cancel, .closed = fake_closed,
+                                    .destroy = fake_destroy, .read_submit = fake_submit,
+                                    .read_free = fake_read_free};
+static const store_vtable fake_vt = {remote_close, NULL, NULL, NULL};
+
+static void fake_cb(store_get_req *req, int status) {
+    cb_calls++;
+    cb_status = status;
+    if (close_in_cb)
+        store_close(req->data); /* the store must outlive this callback */
+}
+
+static fake_store *fake_new(uv_loop_t *loop) {
+    fake_store *f = calloc(1, sizeof *f);
+    remote_store_init(&f->rs, &fake_vt, &fake_ops, loop);
+    return f;
+}
+
+static int fake_read(fake_store *f, store_get_req *req, uint8_t *buf) {
+    memset(req, 0, sizeof *req);
+    req->key = "k";
+    req->length = 4;
+    req->buf = buf;
+    req->cb = fake_cb;
+    req->data = &f->rs.base;
+    remote_read *rd = calloc(1, sizeof *rd);
+    remote_read_init(rd, &f->rs, req, "http://x/k", NULL);
+    return remote_read_start(rd);
+}
+
+static void test_lifecycle(void) {
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    uint8_t buf[4];
+    store_get_req req;
+
+    /* nothing in flight: close destroys at once, hooks once each */
+    destroyed = 0;
+    fake_store *f = fake_new(&loop);
+    store_close(&f->rs.base);
+    CHECK(destroyed == 1);
+
+    /* a waiting read: close finishes it with canceled, exactly once, then destroys */
+    destroyed = read_freed = cb_calls = 0;
+    close_in_cb = false;
+    f = fake_new(&loop);
+    CHECK(fake_read(f, &req, buf) == 0 && f->rs.in_flight == 1 && req.priv);
+    store_close(&f->rs.base);
+    CHECK(cb_calls == 1 && cb_status == STORE_E_CANCELED && read_freed == 1 && !req.priv);
+    CHECK(destroyed == 1);
+
+    /* a callback that closes the store: hooks run, destroy waits for the callback's end */
+    destroyed = read_freed = cb_calls = 0;
+    close_in_cb = true;
+    f = fake_new(&loop);
+    CHECK(fake_read(f, &req, buf) == 0);
+    remote_read *rd = f->waiting;
+    f->waiting = NULL;
+    remote_hold(&f->rs); /* watch the hooks before the last release */
+    remote_read_finish(rd, STORE_OK);
+    CHECK(cb_calls == 1 && cb_status == STORE_OK && f->cancels == 1 && f->closeds == 1);
+    CHECK(destroyed == 0 && f->rs.closing && f->rs.in_flight == 1);
+    store_close(&f->rs.base); /* a second close does nothing */
+    CHECK(f->cancels == 1 && destroyed == 0);
+    remote_release(&f->rs);
+    CHECK(destroyed == 1 && cb_calls == 1);
+
+    /* a closing store refuses new reads without a callback */
+    destroyed = cb_calls = 0;
+    close_in_cb = false;
+    f = fake_new(&loop);
+    remote_hold(&f->rs);
+    store_close(&f->rs.base);
+    memset(&req, 0, sizeof req);
+    req.key = "k";
+    req.length = 4;
+    req.buf = buf;
+    req.cb = fake_cb;
+    CHECK(remote_get_begin(f->rs.closing, &req) == STORE_E_CANCELED && cb_calls == 0);
+    remote_release(&f->rs);
+    CHECK(destroyed == 1);
+    uv_loop_close(&loop);
+}
+
 int main(int argc, char **argv) {
     (void)argc;
     /* no credentials from the machine running the test */
@@ -127,5 +244,6 @@ int main(int argc, char **argv) {
     test_status_table();
     test_skip_signature();
     test_secret();
+    test_lifecycle();
     return td_test_report(argv[0]);
 }
