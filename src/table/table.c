@@ -259,7 +259,7 @@ static const td_column_doc headers_docs[] = {
     {"ifd_chain_error", "STRING", "why the IFD chain walk stopped early, or null"},
     {"header_bytes", "INT64", "smallest strip/tile data offset (bytes of header before data)"},
     {"fetched_bytes", "INT64", "bytes fetched to parse the header"},
-    {"requests", "INT32", "range requests made for this object"},
+    {"requests", "INT32", "range requests made for this object, each retry counted"},
 #define TD_X_DOC(name, tag, kind) {#name, TD_T_##kind, "TIFF tag " #tag " of IFD 0"},
     TIFF_FIELDS(TD_X_DOC)
 #undef TD_X_DOC
