@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-pkgs=(build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
+pkgs=(build-essential cmake ninja-build pkg-config clang clang-format libclang-rt-14-dev
       libcurl4-openssl-dev libuv1-dev libyaml-dev libexpat1-dev libsnappy-dev libzstd-dev
       libssl-dev zlib1g-dev
       libtiff-dev libtiff-tools python3 python3-tifffile python3-botocore

@@ -238,7 +238,7 @@ static int vfail(ctx *x, const yaml_mark_t *m, const char *fmt, va_list ap)
     else
         n = snprintf(x->err, x->errlen, "%s: ", x->name);
     if (n >= 0 && (size_t)n < x->errlen)
-        vsnprintf(x->err + n, x->errlen - (size_t)n, fmt, ap);
+        ut_vmsgf(x->err + n, x->errlen - (size_t)n, fmt, ap); /* cut between characters */
     return -1;
 }
 
@@ -336,7 +336,9 @@ static void show(char *buf, size_t len, const yaml_node_t *n)
 {
     const char *s = sval(n);
     size_t i = 0, o = 0;
-    while (s[i] && o + 4 < len && i < 40) {
+    /* at most 40 bytes (and room for "..."), cut between two characters */
+    size_t lim = len > 4 ? ut_utf8_cut(s, strlen(s), len - 4 < 40 ? len - 4 : 40) : 0;
+    while (s[i] && i < lim) {
         unsigned char ch = (unsigned char)s[i++];
         buf[o++] = ch < 0x20 ? '?' : (char)ch;
     }

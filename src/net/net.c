@@ -12,6 +12,7 @@
  * the end of the outermost entry from libuv.
  */
 #include "net.h"
+#include "util.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -34,7 +35,7 @@ const char *net_strerror(int code) {
 
 typedef enum { J_QUEUED, J_RUNNING, J_BACKOFF, J_DONE } job_state;
 typedef enum { STOP_NONE, STOP_FULL, STOP_TOO_BIG, STOP_IGNORED_RANGE, STOP_ABORTED,
-               STOP_CANCEL } stop_reason;
+               STOP_CANCEL, STOP_BAD_RANGE } stop_reason;
 
 typedef struct job job;
 typedef struct net_sock net_sock;
@@ -57,10 +58,14 @@ struct job {
     stop_reason stop;
     bool status_seen, cancel_requested, deferred_cancel;
     bool in_user_cb; /* inside prepare / retry_check: the job must stay alive */
+    bool doomed;     /* marked by net_cancel_all: ends as canceled */
     bool admitted;   /* counted in e->in_progress (left the start queue) */
     bool throttled;  /* this attempt was answered with a throttling signal */
     uint64_t attempt_ms; /* when the current attempt started */
     uint64_t content_range_total, content_length;
+    /* the Content-Range of this attempt's response: "bytes cr_start-cr_end/total" */
+    bool cr_seen, cr_parsed, range_checked, resp_started;
+    uint64_t cr_start, cr_end;
     long retry_after_s;
     /* last failure, for the final message */
     int last_code;
@@ -288,7 +293,15 @@ static void job_unlink_all(net_engine *e, job *j) {
 
 /* Takes the job out of whatever it is in (queue, backoff list, multi). Must not run inside
  * a curl callback when the job is running. */
+static void arm_backoff_timer(net_engine *e);
+
 static void job_detach(net_engine *e, job *j) {
+    if (j->list == &e->backoff) {
+        /* the timer may be armed for this job: re-armed for the next one, or stopped, so a
+         * canceled retry does not keep the loop (and an interrupted run) waiting for it */
+        jl_remove(j->list, j);
+        arm_backoff_timer(e);
+    }
     if (j->list) jl_remove(j->list, j);
     if (j->state == J_RUNNING && j->easy) {
         curl_multi_remove_handle(j->shard->multi, j->easy);
@@ -315,7 +328,8 @@ static void format_final(job *j, int code) {
     /* the cause gives way first, so the URL and the attempt count always show */
     int room = (int)sizeof r->errmsg - 1 - (int)strlen(what) - 2 - (int)strlen(suffix);
     if (room < 0) room = 0;
-    snprintf(r->errmsg, sizeof r->errmsg, "%s: %.*s%s", what, room, cause, suffix);
+    snprintf(r->errmsg, sizeof r->errmsg, "%s: %.*s%s", what, ut_utf8_prec(cause, (size_t)room),
+             cause, suffix);
 }
 
 /* Delivers the result; the job is freed before the callback so the callback may free or
@@ -338,6 +352,83 @@ static void job_finish(net_engine *e, job *j, int code) {
     r->cb(r, code);
 }
 
+/* ---------- Content-Range ---------- */
+
+/* "bytes S-E/T" or "bytes S-E/<star>" (RFC 9110 14.4); *total UINT64_MAX when "*". Strict: a
+ * value that does not parse cannot be checked, so it is not trusted either. */
+static bool parse_uint(const char **p, uint64_t *out) {
+    const char *s = *p;
+    uint64_t v = 0;
+    if (*s < '0' || *s > '9') return false;
+    for (; *s >= '0' && *s <= '9'; s++) {
+        if (v > (UINT64_MAX - 9) / 10) return false;
+        v = v * 10 + (uint64_t)(*s - '0');
+    }
+    *p = s;
+    *out = v;
+    return true;
+}
+static bool parse_content_range(const char *v, uint64_t *start, uint64_t *end,
+                                uint64_t *total) {
+    if (!ascii_ncase_eq(v, "bytes ", 6)) return false;
+    const char *p = v + 6;
+    while (*p == ' ') p++;
+    if (!parse_uint(&p, start) || *p++ != '-' || !parse_uint(&p, end) || *p++ != '/')
+        return false;
+    if (*p == '*' && p[1] == '\0') {
+        *total = UINT64_MAX;
+        return *end >= *start;
+    }
+    return parse_uint(&p, total) && *p == '\0' && *end >= *start && *total > *end;
+}
+
+/* A 206 must carry exactly the bytes asked for (cut only by the object's end), of an object
+ * of the size known so far: bytes from another offset would be parsed as if they were the
+ * ones asked for and give a wrong header row, not an error. Returns false and says why in
+ * j->cause. */
+static bool range_matches(job *j) {
+    net_request *r = j->req;
+    char got[64];
+    if (!j->cr_seen || !j->cr_parsed) {
+        snprintf(j->cause, sizeof j->cause, "HTTP 206 with %s Content-Range",
+                 j->cr_seen ? "an unreadable" : "no");
+        return false;
+    }
+    uint64_t s = j->cr_start, e = j->cr_end, t = j->content_range_total;
+    if (t == UINT64_MAX)
+        snprintf(got, sizeof got, "bytes %llu-%llu/*", (unsigned long long)s,
+                 (unsigned long long)e);
+    else
+        snprintf(got, sizeof got, "bytes %llu-%llu/%llu", (unsigned long long)s,
+                 (unsigned long long)e, (unsigned long long)t);
+    bool ok = s == r->range_offset;
+    if (ok && r->range_length) {
+        uint64_t want_end = r->range_offset + r->range_length - 1;
+        if (t != UINT64_MAX && t - 1 < want_end) want_end = t - 1; /* the object ends first */
+        ok = e == want_end;
+    }
+    if (ok && j->content_length != UINT64_MAX) ok = j->content_length == e - s + 1;
+    if (!ok) {
+        if (r->range_length)
+            snprintf(j->cause, sizeof j->cause,
+                     "HTTP 206 with Content-Range '%s' for the bytes %llu-%llu asked for", got,
+                     (unsigned long long)r->range_offset,
+                     (unsigned long long)(r->range_offset + r->range_length - 1));
+        else
+            snprintf(j->cause, sizeof j->cause,
+                     "HTTP 206 with Content-Range '%s' for the bytes %llu- asked for", got,
+                     (unsigned long long)r->range_offset);
+        return false;
+    }
+    if (r->expect_total && t != UINT64_MAX && t != r->expect_total) {
+        snprintf(j->cause, sizeof j->cause,
+                 "HTTP 206 with Content-Range '%s' for an object of %llu bytes", got,
+                 (unsigned long long)r->expect_total);
+        return false;
+    }
+    return true;
+}
+
 /* ---------- curl callbacks ---------- */
 
 static size_t on_header(char *p, size_t sz, size_t n, void *ud) {
@@ -348,6 +439,8 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ud) {
         /* a new response (after 100-continue or similar): forget the previous one */
         j->content_range_total = UINT64_MAX;
         j->content_length = UINT64_MAX;
+        j->cr_seen = j->cr_parsed = false;
+        j->resp_started = true;
         j->retry_after_s = -1;
         r->resp_header_region[0] = '\0';
         return len;
@@ -364,12 +457,16 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ud) {
     memcpy(val, v, vlen);
     val[vlen] = '\0';
     if (nlen == 13 && ascii_ncase_eq(p, "content-range", 13)) {
-        const char *slash = strrchr(val, '/');
-        if (slash && slash[1] >= '0' && slash[1] <= '9') {
-            char *ep;
-            unsigned long long t = strtoull(slash + 1, &ep, 10);
-            if (*ep == '\0') j->content_range_total = t;
+        j->cr_seen = true;
+        uint64_t t = UINT64_MAX;
+        j->cr_parsed = parse_content_range(val, &j->cr_start, &j->cr_end, &t);
+        if (!j->cr_parsed) {
+            /* "bytes * / N" (no star-space in a comment) of a 416 still tells the size */
+            const char *slash = strrchr(val, '/');
+            const char *q = slash ? slash + 1 : NULL;
+            if (!q || !parse_uint(&q, &t) || *q) t = UINT64_MAX;
         }
+        j->content_range_total = t;
     } else if (nlen == 14 && ascii_ncase_eq(p, "content-length", 14)) {
         char *ep;
         if (val[0] >= '0' && val[0] <= '9') {
@@ -408,6 +505,13 @@ static size_t on_write(char *p, size_t sz, size_t n, void *ud) {
         if (r->has_range && st == 200 && r->range_offset != 0) {
             j->stop = STOP_IGNORED_RANGE;
             return 0;
+        }
+        if ((r->has_range || r->check_range) && st == 206) {
+            j->range_checked = true;
+            if (!range_matches(j)) {
+                j->stop = STOP_BAD_RANGE;
+                return 0;
+            }
         }
     }
     e->st.bytes += len;
@@ -542,6 +646,7 @@ static int attempt_start(net_engine *e, job *j) {
     j->stop = STOP_NONE;
     j->status_seen = false;
     j->content_range_total = j->content_length = UINT64_MAX;
+    j->cr_seen = j->cr_parsed = j->range_checked = j->resp_started = false;
     j->retry_after_s = -1;
     j->errbuf[0] = '\0';
     j->throttled = false;
@@ -679,8 +784,6 @@ static void adapt(net_engine *e, job *j) {
     e->st.limit = e->limit;
 }
 
-static void arm_backoff_timer(net_engine *e);
-
 static void on_backoff_timer(uv_timer_t *t) {
     net_engine *e = t->data;
     enter(e);
@@ -707,7 +810,8 @@ static void arm_backoff_timer(net_engine *e) {
 }
 
 static void cause_curl(job *j, const char *prefix, CURLcode cc) {
-    snprintf(j->cause, sizeof j->cause, "%s%.140s", prefix,
+    snprintf(j->cause, sizeof j->cause, "%s%.*s", prefix,
+             ut_utf8_prec(j->errbuf[0] ? j->errbuf : curl_easy_strerror(cc), 140),
              j->errbuf[0] ? j->errbuf : curl_easy_strerror(cc));
 }
 
@@ -736,6 +840,9 @@ static int classify(net_engine *e, job *j, CURLcode cc, bool *retry) {
             return NET_E_ABORTED;
         case STOP_CANCEL:
             return NET_E_CANCELED;
+        case STOP_BAD_RANGE: /* cause set by range_matches */
+            *retry = true;
+            return NET_E_PROTOCOL;
         default:
             snprintf(j->cause, sizeof j->cause, "write error");
             return NET_E_ABORTED;
@@ -769,7 +876,8 @@ static int classify(net_engine *e, job *j, CURLcode cc, bool *retry) {
         return NET_E_TLS;
     case CURLE_PEER_FAILED_VERIFICATION:
         /* final: a certificate does not become trusted by asking again */
-        snprintf(j->cause, sizeof j->cause, "TLS: %.90s (a private CA goes in ca_bundle)",
+        snprintf(j->cause, sizeof j->cause, "TLS: %.*s (a private CA goes in ca_bundle)",
+                 ut_utf8_prec(j->errbuf[0] ? j->errbuf : curl_easy_strerror(cc), 90),
                  j->errbuf[0] ? j->errbuf : curl_easy_strerror(cc));
         return NET_E_TLS;
     case CURLE_SSL_CERTPROBLEM:
@@ -787,9 +895,33 @@ static int classify(net_engine *e, job *j, CURLcode cc, bool *retry) {
         cause_curl(j, "TLS: ", cc);
         return NET_E_TLS;
     case CURLE_OUT_OF_MEMORY:
+        if (j->resp_started) {
+            /* curl refuses a header line or header block beyond its limits (100 KiB, 300 KiB
+             * in total) with this code: the server's fault, not ours */
+            *retry = true;
+            cause_curl(j, "response headers too large: ", cc);
+            return NET_E_PROTOCOL;
+        }
         return NET_E_NOMEM;
-    case CURLE_URL_MALFORMAT:
+    case CURLE_WEIRD_SERVER_REPLY:
+    case CURLE_BAD_CONTENT_ENCODING:
+#if LIBCURL_VERSION_NUM >= 0x080600
+    case CURLE_TOO_LARGE: /* newer curl's code for headers beyond its limits */
+#endif
+        *retry = true;
+        cause_curl(j, "malformed response: ", cc);
+        return NET_E_PROTOCOL;
     case CURLE_UNSUPPORTED_PROTOCOL:
+        if (strstr(j->errbuf, "HTTP/0.9")) {
+            /* no status line: whatever the bytes are, they are not an HTTP answer (every
+             * URL the stores build is http or https, so this is the only way here) */
+            *retry = true;
+            cause_curl(j, "malformed response: ", cc);
+            return NET_E_PROTOCOL;
+        }
+        cause_curl(j, "", cc);
+        return NET_E_CONFIG;
+    case CURLE_URL_MALFORMAT:
         cause_curl(j, "", cc);
         return NET_E_CONFIG;
     case CURLE_ABORTED_BY_CALLBACK:
@@ -804,6 +936,11 @@ static int classify(net_engine *e, job *j, CURLcode cc, bool *retry) {
         bool again = r->retry_check && r->retry_check(r);
         j->in_user_cb = false;
         if (j->cancel_requested) return NET_E_CANCELED;
+        if (st == 206 && (r->has_range || r->check_range) && !j->range_checked &&
+            !range_matches(j)) {
+            *retry = true; /* an empty 206: no body byte ran the check */
+            return NET_E_PROTOCOL;
+        }
         if (again) {
             *retry = true;
             j->throttled = true;
@@ -1095,8 +1232,9 @@ int net_engine_new(net_engine **out, uv_loop_t *loop, const net_options *opts, c
         else if (access(o.ca_bundle, R_OK) != 0) serr = errno;
         if (serr) {
             if (err && errlen)
-                snprintf(err, errlen, "ca_bundle '%.200s' is not a readable CA file: %s",
-                         o.ca_bundle, serr == EISDIR ? "not a regular file" : strerror(serr));
+                snprintf(err, errlen, "ca_bundle '%.*s' is not a readable CA file: %s",
+                         ut_utf8_prec(o.ca_bundle, 200), o.ca_bundle,
+                         serr == EISDIR ? "not a regular file" : strerror(serr));
             return NET_E_CONFIG;
         }
     }
@@ -1217,6 +1355,34 @@ void net_cancel(net_engine *e, net_request *req) {
     /* enter/leave: the callback may start requests, which leave() then pumps */
     enter(e);
     job_finish(e, j, NET_E_CANCELED);
+    leave(e);
+}
+
+void net_cancel_all(net_engine *e) {
+    if (!e || e->closing || e->freed) return;
+    for (job *j = e->all; j; j = j->anext) j->doomed = true;
+    if (e->depth > 0 || e->in_curl) {
+        /* inside an engine callback: the multi handle may not be touched now; each doomed
+         * job goes through net_cancel's deferred path */
+        for (job *j = e->all; j; j = j->anext) {
+            if (!j->doomed || j->cancel_requested) continue;
+            j->cancel_requested = true;
+            if (j->in_user_cb) continue;
+            e->n_cancel_pending++;
+            j->deferred_cancel = true;
+        }
+        uv_timer_start(&e->defer_timer, on_defer, 0, 0);
+        return;
+    }
+    enter(e);
+    /* callbacks may start requests (not doomed) or cancel others: restart from the head
+     * after each; bounded by the jobs that existed at the call */
+    for (;;) {
+        job *j = e->all;
+        while (j && !j->doomed) j = j->anext;
+        if (!j || e->closing) break;
+        job_finish(e, j, NET_E_CANCELED);
+    }
     leave(e);
 }
 

@@ -5,8 +5,9 @@
  * shared DNS cache and TLS sessions, TLS verification always on, and one retry policy for
  * every backend (S3, HTTP, GCS, Azure): 5xx, 429, resets and timeouts are retried with
  * exponential backoff and full jitter, bounded in attempts and total time; other statuses
- * are final. Backends know nothing of curl or libuv timers; they fill a net_request and get
- * one callback.
+ * are final. A malformed answer (a 206 whose Content-Range is not the range asked for, an
+ * HTTP/0.9 reply, headers too large) is NET_E_PROTOCOL, retried like a reset. Backends
+ * know nothing of curl or libuv timers; they fill a net_request and get one callback.
  */
 #ifndef NET_NET_H
 #define NET_NET_H
@@ -27,7 +28,8 @@
     X(E_TOO_BIG, -7, "too_big", "response body larger than allowed")            \
     X(E_NOMEM, -8, "nomem", "out of memory")                                    \
     X(E_CANCELED, -9, "canceled", "canceled")                                   \
-    X(E_CONFIG, -10, "config", "invalid engine option")
+    X(E_CONFIG, -10, "config", "invalid engine option")                         \
+    X(E_PROTOCOL, -11, "protocol", "malformed response (Content-Range, headers, HTTP/0.9)")
 
 typedef enum {
 #define NET_X_ENUM(name, code, short_name, text) NET_##name = code,
@@ -102,7 +104,11 @@ struct net_request {
     const void *body;            /* request body, or NULL */
     size_t body_len;
     bool has_range;              /* sends Range: bytes=off-(off+len-1) */
+    bool check_range;            /* has_range false: the caller sends its own Range header
+                                    for range_offset/range_length; a 206 is checked alike */
     uint64_t range_offset, range_length;
+    uint64_t expect_total;       /* the object's size if known, else 0: a Content-Range
+                                    total that differs is a protocol error */
     uint8_t *buf;                /* body destination (buf_cap bytes); when the server ignores
                                     Range, the transfer is stopped once buf is full and counted
                                     a success (the bytes at the front are the ones wanted only
@@ -130,6 +136,11 @@ struct net_request {
 int net_start(net_engine *e, net_request *req);
 /* Cancels one request (callback runs with NET_E_CANCELED). */
 void net_cancel(net_engine *e, net_request *req);
+/* Cancels every request started so far, wherever it is (queued, running, waiting for a
+ * retry): each callback runs with NET_E_CANCELED before this returns (deferred to the loop
+ * when called from inside an engine callback). Requests started by those callbacks are
+ * not canceled. The engine stays usable. */
+void net_cancel_all(net_engine *e);
 
 /* Counters for progress and _SUCCESS. */
 typedef struct net_stats {

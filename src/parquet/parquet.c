@@ -129,6 +129,7 @@ static void writer_free(pq_writer *w)
     pq__buf_free(&w->comp);
     pq__buf_free(&w->hdr);
     pq__buf_free(&w->rgmeta);
+    pq__buf_free(&w->esc);
     ZSTD_freeCCtx(w->zc);
     free(w);
 }
@@ -160,6 +161,7 @@ static int add_cols(pq_writer *w, int id, int owner, int def, int rep)
         c->max_def = def;
         c->max_rep = rep;
         c->type = n->type;
+        c->utf8 = n->type == PQ_BYTE_ARRAY && n->lt == PQ_LT_STRING;
         c->vsize = n->type == PQ_BOOLEAN  ? 1
                    : n->type == PQ_INT32  ? 4
                    : n->type == PQ_BYTE_ARRAY ? 0
@@ -184,6 +186,19 @@ static int add_cols(pq_writer *w, int id, int owner, int def, int rep)
             return rc;
     }
     return PQ_OK;
+}
+
+/* A copy of a metadata string (a Thrift string: UTF-8), with bytes that are not UTF-8
+ * escaped as STRING values are (ut_utf8_escape). */
+static char *utf8_dup(const char *s)
+{
+    size_t n = strlen(s);
+    if (ut_utf8_valid(s, n))
+        return strdup(s);
+    char *d = malloc(ut_utf8_escaped_len(s, n) + 1);
+    if (d)
+        d[ut_utf8_escape(d, s, n)] = '\0';
+    return d;
 }
 
 int pq_writer_open(pq_writer **out, const pq_schema *s, const pq_sink *sink,
@@ -215,7 +230,7 @@ int pq_writer_open(pq_writer **out, const pq_schema *s, const pq_sink *sink,
         w->o.row_group_bytes = 64u << 20;
     if (w->o.dict_max_bytes > MAX_DICT_BYTES)
         w->o.dict_max_bytes = MAX_DICT_BYTES;
-    w->created_by = strdup(w->o.created_by ? w->o.created_by : "tiff-dumper parquet writer");
+    w->created_by = utf8_dup(w->o.created_by ? w->o.created_by : "tiff-dumper parquet writer");
     if (!w->created_by)
         goto bad;
     if (w->o.n_kv) {
@@ -228,8 +243,8 @@ int pq_writer_open(pq_writer **out, const pq_schema *s, const pq_sink *sink,
                 rc = PQ_E_USAGE;
                 goto bad;
             }
-            w->kv[i].key = strdup(w->o.kv[i].key);
-            w->kv[i].value = w->o.kv[i].value ? strdup(w->o.kv[i].value) : NULL;
+            w->kv[i].key = utf8_dup(w->o.kv[i].key);
+            w->kv[i].value = w->o.kv[i].value ? utf8_dup(w->o.kv[i].value) : NULL;
             if (!w->kv[i].key || (w->o.kv[i].value && !w->kv[i].value)) {
                 w->o.n_kv = i + 1;
                 goto bad;

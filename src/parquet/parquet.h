@@ -14,6 +14,11 @@
  * struct nulls its descendants; a struct whose fields are all null is NOT a null struct.
  * An empty list (n == 0) is not a null list.
  *
+ * STRING values (leaves, list elements, map keys and values) and the key-value metadata
+ * are always written as UTF-8: a byte that is not part of a valid sequence is written as
+ * the four characters \xNN (ut_utf8_escape in util.h), because strict readers refuse a
+ * whole file for one bad value. BINARY values are written as they are.
+ *
  * Layout (parquet_internal.h is what the files share):
  *   parquet.c         the writer: open, errors, byte sink, row-group flush, footer, close
  *   parquet_schema.c  schema tree (pq_schema_*) and its SchemaElements
@@ -50,7 +55,7 @@ const char *pq_strerror(int code);
 typedef enum { PQ_BOOLEAN, PQ_INT32, PQ_INT64, PQ_DOUBLE, PQ_BYTE_ARRAY } pq_type;
 typedef enum {
     PQ_LT_NONE,
-    PQ_LT_STRING,           /* BYTE_ARRAY, UTF-8 (caller guarantees validity)  */
+    PQ_LT_STRING,           /* BYTE_ARRAY, UTF-8: bytes that are not are written \xNN */
     PQ_LT_TIMESTAMP_MILLIS  /* INT64, milliseconds since epoch, UTC adjusted   */
 } pq_logical;
 typedef enum { PQ_CODEC_NONE, PQ_CODEC_SNAPPY, PQ_CODEC_ZSTD } pq_codec;

@@ -8,6 +8,7 @@
 #define PARQUET_INTERNAL_H
 
 #include "parquet.h"
+#include "util.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -140,6 +141,8 @@ typedef struct col {
     int max_def, max_rep;
     pq_type type;
     size_t vsize; /* fixed PLAIN width, 0 for BYTE_ARRAY */
+    bool utf8;    /* a STRING column (leaf, list element, map key or value): values are
+                   * checked and bytes that are not UTF-8 escaped (put_value) */
     char *path;   /* dotted, for messages */
     buf def, rep; /* one byte per level */
     size_t n_levels;
@@ -198,6 +201,7 @@ struct pq_writer {
     bool started;
     uint64_t pos; /* bytes written to the sink */
     buf page, comp, hdr, rgmeta; /* scratch, and the serialized RowGroups so far */
+    buf esc;                     /* scratch: the escaped copy of a STRING value */
     size_t n_rg;
     ZSTD_CCtx *zc;
 };

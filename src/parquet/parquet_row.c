@@ -139,6 +139,18 @@ static inline int put_level(col *c, int rep, int def)
 
 static int put_value(pq_writer *w, col *c, const void *p, size_t n)
 {
+    /* A STRING that is not UTF-8 makes strict readers (DuckDB) refuse the whole file, so
+     * the writer is where it is stopped, whoever the caller: each byte that is not part of
+     * a valid sequence is written as \xNN (ut_utf8_escape: Python's backslashreplace). The
+     * check is one pass with an 8-byte ASCII fast path. */
+    if (c->utf8 && !ut_utf8_valid(p, n)) {
+        w->esc.len = 0;
+        if (buf_reserve(&w->esc, ut_utf8_escaped_len(p, n)))
+            return -1;
+        w->esc.len = ut_utf8_escape((char *)w->esc.p, p, n);
+        p = w->esc.p;
+        n = w->esc.len;
+    }
     w->approx += n + 4;
     if (c->dict_on) {
         int64_t e = dict_index(c, p, n);

@@ -81,7 +81,7 @@ static void errf(char *err, size_t errlen, const char *fmt, ...)
 static void errf(char *err, size_t errlen, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
+    ut_vmsgf(err, errlen, fmt, ap); /* a cut message ends between characters */
     va_end(ap);
 }
 
@@ -221,7 +221,7 @@ static int add_bad(td_keysrc *ks, const char *key, size_t kl, int status, const 
     ks->bmsg_off[i] = arena_put(ks, msg, strlen(msg));
     if (ks->bkey_off[i] == SIZE_MAX || ks->bmsg_off[i] == SIZE_MAX)
         return -1;
-    ks->bad[i] = (store_bad_entry){NULL, status, NULL};
+    ks->bad[i] = (store_bad_entry){NULL, status, NULL, 0};
     ks->n_bad++;
     return 0;
 }
@@ -310,7 +310,7 @@ static int list_line(td_keysrc *ks, const char *s, size_t n, td_keysrc_page *pg)
         }
         char msg[256];
         errf(msg, sizeof msg, "%s line %llu: '%.*s' is not in the store '%s'", ks->cur,
-             (unsigned long long)ks->line_no, (int)(red.len > 120 ? 120 : red.len), red.p,
+             (unsigned long long)ks->line_no, (int)ut_utf8_cut(red.p, red.len, 120), red.p,
              ks->n_roots ? ks->roots[0] : "");
         int rc = add_bad(ks, red.p, red.len, STORE_E_CONFIG, msg);
         ut_buf_free(&red);
@@ -497,7 +497,7 @@ static int inv_record(td_keysrc *ks, int nf, td_keysrc_page *pg) {
         memchr(ks->dec.p, '\0', ks->dec.len)) {
         char msg[256];
         errf(msg, sizeof msg, "%s record %llu: the key '%.*s' is not validly URL-encoded",
-             ks->cur, (unsigned long long)ks->line_no, (int)(rl > 120 ? 120 : rl), raw);
+             ks->cur, (unsigned long long)ks->line_no, (int)ut_utf8_cut(raw, rl, 120), raw);
         return add_bad(ks, raw, rl, STORE_E_PROTOCOL, msg);
     }
     const char *key = ks->dec.p;
@@ -701,9 +701,9 @@ static char *resolve_data(const char *mdir, const char *key, char *err, size_t e
         return path;
     free(path);
     errf(err, errlen,
-         "inventory data file '%.200s' not found: looked for it under the manifest's folder "
-         "'%.200s' and its parents, and for '%.100s' beside the manifest",
-         key, mdir, base);
+         "inventory data file '%.*s' not found: looked for it under the manifest's folder "
+         "'%.*s' and its parents, and for '%.*s' beside the manifest",
+         ut_utf8_prec(key, 200), key, ut_utf8_prec(mdir, 200), mdir, ut_utf8_prec(base, 100), base);
     return NULL;
 }
 
@@ -741,7 +741,8 @@ static int parse_schema(td_keysrc *ks, const char *schema, char *err, size_t err
     }
     ks->n_cols = n;
     if (ks->c_key < 0) {
-        errf(err, errlen, "inventory manifest: fileSchema '%.200s' has no Key column", schema);
+        errf(err, errlen, "inventory manifest: fileSchema '%.*s' has no Key column",
+             ut_utf8_prec(schema, 200), schema);
         return -1;
     }
     return 0;
@@ -855,8 +856,8 @@ static int open_inventory(td_keysrc **out, int fd, const char *path, td_keysrc_o
         }
         if (!relative_key(k)) {
             errf(err, errlen,
-                 "inventory manifest: data file key '%.200s' is not a relative path ('%s')", k,
-                 path);
+                 "inventory manifest: data file key '%.*s' is not a relative path ('%s')",
+                 ut_utf8_prec(k, 200), k, path);
             free(k);
             goto out;
         }

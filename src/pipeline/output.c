@@ -47,7 +47,7 @@ struct td_output {
 static void wfail(td_output *w, const char *fmt, const char *a, const char *b) {
     if (!w->failed) {
         w->failed = true;
-        snprintf(w->errmsg, sizeof w->errmsg, fmt, a, b ? b : "");
+        ut_msgf(w->errmsg, sizeof w->errmsg, fmt, a, b ? b : "");
     }
 }
 
@@ -188,7 +188,7 @@ int td_output_write(td_output *w, const td_result *r) {
     }
     if (rc != PQ_OK) {
         char what[300];
-        snprintf(what, sizeof what, "%.*s", (int)(r->path_len < 200 ? r->path_len : 200), r->path);
+        snprintf(what, sizeof what, "%.*s", (int)ut_utf8_cut(r->path, r->path_len, 200), r->path);
         wfail(w, "writing the row of %s failed: %s", what, pq_reason(po, pq_writer_errmsg(po->w)));
         return -1;
     }
@@ -328,7 +328,7 @@ int td_output_success(const char *out_dir, const td_output_summary *sm, char *er
     const td_stats *s = sm->stats;
     fprintf(f, "{\"tool\":\"tiff-dumper\",\"version\":");
     json_str(f, sm->tool_version);
-    fprintf(f, ",\"schema_version\":1,\"store\":");
+    fprintf(f, ",\"schema_version\":%d,\"store\":", TD_SCHEMA_VERSION);
     json_str_redacted(f, sm->store_url);
     if (sm->keys_from || sm->inventory) {
         fprintf(f, sm->keys_from ? ",\"keys_from\":" : ",\"inventory\":");

@@ -172,6 +172,7 @@ struct pipe_s {
     slot *park_head, *park_tail;
     /* state */
     bool stopping, interrupted, finishing;
+    int signum; /* the signal that interrupted the run */
     int fail_code;
     char fail_msg[512];
     td_stats stats;
@@ -184,13 +185,14 @@ static void set_fail(pipe_s *p, int code, const char *fmt, ...) {
         p->fail_code = code;
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(p->fail_msg, sizeof p->fail_msg, fmt, ap);
+        ut_vmsgf(p->fail_msg, sizeof p->fail_msg, fmt, ap);
         va_end(ap);
     }
     p->stopping = true;
 }
 
-/* snprintf whose truncation is intended (messages are cut, never overflow). */
+/* snprintf whose truncation is intended (messages are cut, never overflow), between two
+ * characters: a key's UTF-8 is never split. */
 static void msgf(char *dst, size_t n, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
@@ -199,9 +201,14 @@ static void msgf(char *dst, size_t n, const char *fmt, ...)
 static void msgf(char *dst, size_t n, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(dst, n, fmt, ap);
+    ut_vmsgf(dst, n, fmt, ap);
     va_end(ap);
 }
+
+/* A detail from a store ends the row's message; it may have been cut at its end by a
+ * fixed buffer (the store's errmsg[256], the engine's) inside a character: what is left
+ * of that character goes (the path column keeps the key whole). */
+static void trim_cut(char *m) { ut_utf8_trim_cut(m, strlen(m)); }
 
 static double now_s(const pipe_s *p) { return (double)(uv_hrtime() - p->t0) / 1e9; }
 
@@ -229,7 +236,7 @@ static void report_error(pipe_s *p, const td_result *r, const char *shown) {
 /* A list-stage error row that is not tied to a slot. literal: key is not a key of the
  * store but a name shown as it is (a key list's file, a line naming another store). */
 static void push_list_error(pipe_s *p, const char *key, int status, const char *msg,
-                            bool literal) {
+                            bool literal, unsigned attempts) {
     size_t kl = strlen(key), ml = strlen(msg);
     char url[1024];
     if (literal)
@@ -250,6 +257,7 @@ static void push_list_error(pipe_s *p, const char *key, int status, const char *
         memcpy(mbuf, msg, ml + 1);
     else
         msgf(mbuf, full + 1, "%s: %s", url, msg);
+    trim_cut(mbuf);
     r->is_header = false;
     r->path = kbuf;
     r->path_len = kl;
@@ -257,7 +265,9 @@ static void push_list_error(pipe_s *p, const char *key, int status, const char *
     r->stage = "list";
     r->kind = store_err_name(status);
     r->message = mbuf;
-    r->attempts = 1;
+    /* the store's count (the message may say "after N attempts"); a failure without a
+     * request (a key-list line, a walk too deep) counts as one, as before */
+    r->attempts = attempts ? attempts : 1;
     p->pending_errors++;
     report_error(p, r, literal ? key : NULL);
     td_writer_push(p->writer, r);
@@ -312,7 +322,8 @@ static void queue_entries(pipe_s *p, const store_entry *e, size_t n, const store
             p->stats.skipped++;
             continue;
         }
-        push_list_error(p, bad[i].key, bad[i].status, bad[i].message, bad_literal);
+        push_list_error(p, bad[i].key, bad[i].status, bad[i].message, bad_literal,
+                        bad[i].attempts);
     }
 }
 
@@ -324,7 +335,7 @@ static int start_page(pipe_s *p, lister *l) {
         l->in_flight = false;
         p->reserved -= p->o->concurrency.list_chunk_size;
         push_list_error(p, l->req.prefix, rc, l->req.errmsg[0] ? l->req.errmsg : store_strerror(rc),
-                        false);
+                        false, 0);
         store_list_free(p->st, &l->req);
         l->req.cb = NULL; /* slot free */
         p->active_listers--;
@@ -353,7 +364,7 @@ static void ks_after_cb(uv_work_t *w, int status) {
         if (!p->stopping) {
             queue_entries(p, pg->entries, pg->n, pg->bad, pg->n_bad, true);
             if (pg->status < 0 && !p->stopping)
-                push_list_error(p, td_keysrc_name(p->ks), pg->status, pg->errmsg, true);
+                push_list_error(p, td_keysrc_name(p->ks), pg->status, pg->errmsg, true, 0);
         }
         if (pg->done || pg->status < 0)
             p->ks_done = true;
@@ -424,7 +435,8 @@ static void list_cb(store_list_req *req, int status, const store_entry *e, size_
         queue_entries(p, e, n, bad, n_bad, false);
         if (status < 0 && status != STORE_E_CANCELED)
             push_list_error(p, req->prefix, status,
-                            req->errmsg[0] ? req->errmsg : store_strerror(status), false);
+                            req->errmsg[0] ? req->errmsg : store_strerror(status), false,
+                            req->attempts);
     }
     if (done || status < 0 || p->stopping) {
         if (!done)
@@ -477,6 +489,7 @@ static void slot_error(slot *s, const char *stage, const char *kind, const char 
         msgf(s->message, sizeof s->message, "%s", detail);
     else
         msgf(s->message, sizeof s->message, "%s: %s", url, detail);
+    trim_cut(s->message);
     td_result *r = &s->res;
     r->is_header = false;
     r->stage = stage;
@@ -488,6 +501,15 @@ static void slot_error(slot *s, const char *stage, const char *kind, const char 
     slot_finish(s);
 }
 
+/* An object started before the signal and stopped by it: an error row of kind
+ * `interrupted`, so that every object the run started ends as exactly one row. */
+static void slot_interrupted(slot *s, unsigned attempts) {
+    char detail[96];
+    msgf(detail, sizeof detail, "interrupted by signal %d before the header was read",
+         s->p->signum);
+    slot_error(s, "fetch", "interrupted", detail, 0, attempts);
+}
+
 static void slot_finish(slot *s) {
     pipe_s *p = s->p;
     const td_read_result *rr = td_reader_result(s->reader);
@@ -496,8 +518,9 @@ static void slot_finish(slot *s) {
     p->stats.requests += rr->requests;
     p->stats.bytes_fetched += rr->fetched_bytes;
     p->stats.in_flight--;
-    if (p->stopping) {
-        /* nothing new is finished after a stop: the slot goes straight back */
+    if (p->stopping && !p->interrupted) {
+        /* a failed run writes nothing more: the slot goes straight back (after a signal,
+         * the objects in flight still get their row, and the part files are finished) */
         s->active = false;
         p->active_slots--;
         free(s->key);
@@ -552,6 +575,10 @@ static void slot_read_cb(td_reader *r, const td_read_result *rr, void *ud) {
         slot_finish(s);
         break;
     case TD_READ_FETCH:
+        if (rr->code == STORE_E_CANCELED && p->interrupted) {
+            slot_interrupted(s, rr->attempts);
+            break;
+        }
         slot_error(s, "fetch", store_err_name(rr->code), rr->message, rr->http_status,
                    rr->attempts);
         break;
@@ -560,7 +587,10 @@ static void slot_read_cb(td_reader *r, const td_read_result *rr, void *ud) {
         slot_error(s, "parse", tiff_err_name(rr->code), rr->message, 0, 0);
         break;
     case TD_READ_STOPPED:
-        slot_finish(s);
+        if (p->interrupted)
+            slot_interrupted(s, 0);
+        else
+            slot_finish(s);
         break;
     }
     if (!s->sync)
@@ -639,7 +669,10 @@ static void unpark(pipe_s *p) {
         if (!p->park_head)
             p->park_tail = NULL;
         if (p->stopping) {
-            slot_finish(s);
+            if (p->interrupted)
+                slot_interrupted(s, 0);
+            else
+                slot_finish(s);
         } else {
             s->sync = true;
             td_reader_resume(s->reader);
@@ -697,7 +730,10 @@ static void pump(pipe_s *p) {
                 }
             p->active_listers = 0;
             p->finishing = true;
-            td_writer_finish(p->writer, true);
+            /* interrupted (and nothing else failed): the rows so far are finished into part
+             * files; any other failure drops them with the temporary files */
+            bool keep = p->interrupted && p->fail_code == TD_PIPE_E_INTERRUPTED;
+            td_writer_finish(p->writer, !keep);
         } else if (!p->stopping && listing_done(p) && !p->qhead && !fetching) {
             p->finishing = true;
             td_writer_finish(p->writer, false);
@@ -721,6 +757,10 @@ static void net_counters(pipe_s *p) {
     store_stats ss;
     store_get_stats(p->st, &ss);
     p->stats.networked = ss.networked;
+    /* a remote store's requests are the attempts it sent (retries and listing included),
+     * the number a server's log and bill show; a local folder's are the reads made */
+    if (ss.networked)
+        p->stats.requests = ss.requests;
     p->stats.retries = ss.retries;
     p->stats.throttled = ss.throttled;
     p->stats.lowest_concurrency = ss.lowest_concurrency;
@@ -739,10 +779,17 @@ static void timer_cb(uv_timer_t *t) {
 static void signal_cb(uv_signal_t *h, int signum) {
     pipe_s *p = h->data;
     p->interrupted = true;
+    p->signum = signum;
     set_fail(p, TD_PIPE_E_INTERRUPTED, "interrupted by signal %d", signum);
     /* a second signal gets the default action: quit at once */
     uv_signal_stop(&p->sigint);
     uv_signal_stop(&p->sigterm);
+    /* Nothing new is started, and nothing waits: reads and listings in flight, their
+     * retries and backoff waits are canceled now (a stalled server would otherwise hold the
+     * run for retry_max_time). Their callbacks give the objects `interrupted` rows. */
+    if (p->ks_busy)
+        uv_cancel((uv_req_t *)&p->ks_work);
+    store_cancel_all(p->st);
     pump(p);
 }
 

@@ -50,7 +50,8 @@ typedef struct td_stats {
     uint64_t dumped;        /* header rows */
     uint64_t failed;        /* error rows (objects, bad entries, failed prefixes) */
     uint64_t bytes_fetched;
-    uint64_t requests;      /* ranged reads issued */
+    uint64_t requests;      /* remote stores: HTTP requests sent, every attempt (retries,
+                             * listing pages) included; local folders: reads made */
     uint64_t queued;        /* keys waiting in the key queue now */
     uint64_t in_flight;     /* objects being fetched now */
     uint64_t header_files, error_files; /* Parquet files completed */

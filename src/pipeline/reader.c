@@ -89,8 +89,9 @@ static void fetch_failed(td_reader *r, int code, store_get_req *q, int http_stat
            attempts);
 }
 
+/* requests: attempts, as the store counts them (a read retried twice made three) */
 static void count(td_reader *r, const store_get_req *q) {
-    r->res.requests++;
+    r->res.requests += q->attempts ? q->attempts : 1;
     r->res.fetched_bytes += q->got;
 }
 
@@ -249,6 +250,11 @@ static void fetch_round(td_reader *r) {
         q->offset = need[i].offset;
         q->length = need[i].length;
         q->buf = b;
+        /* the size the first read told (or the listing, if it did not): a follow-up
+         * answered for an object of another size is a protocol error, not bytes to parse.
+         * The first read is not held to the listed size: the object may have changed since
+         * it was listed, which the parser handles. */
+        q->known_size = r->res.object_size;
         q->cb = follow_cb;
         q->data = r;
     }

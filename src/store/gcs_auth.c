@@ -80,8 +80,10 @@ int gcs_key_parse(gcs_key *k, const char *json, size_t len, char *err, size_t er
         return 0;
     }
     if (k->type && strcmp(k->type, "service_account") != 0) {
-        snprintf(err, errlen, "Google credentials of type '%.40s' are not supported (use a "
-                              "service_account or authorized_user key)", k->type);
+        snprintf(err, errlen,
+                 "Google credentials of type '%.*s' are not supported (use a "
+                 "service_account or authorized_user key)",
+                 ut_utf8_prec(k->type, 40), k->type);
         gcs_key_free(k);
         return -1;
     }

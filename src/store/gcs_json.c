@@ -83,7 +83,8 @@ int gcs_list_parse(gcs_page *pg, const char *json, size_t len, const char *strip
             goto out;
         }
         if (ut_json_u64(&d, ut_json_get(&d, it, "size"), &size) != 0) {
-            snprintf(err, errlen, "objects.list item '%.100s' without a valid size", name.p);
+            snprintf(err, errlen, "objects.list item '%.*s' without a valid size",
+                     ut_utf8_prec(name.p, 100), name.p);
             ut_buf_free(&name);
             goto out;
         }

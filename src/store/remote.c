@@ -30,13 +30,13 @@ static bool digits(const char *v) {
 static int check_value(const remote_backend *be, const remote_opt *o, const char *from,
                        const char *v, char *err, size_t errlen) {
     if (o->type == REMOTE_BOOL && ut_parse_bool(v) < 0)
-        return store__fail(err, errlen, STORE_E_CONFIG,
-                           "%s '%.64s' of %s store wants true or false, not '%.64s'",
-                           from, o->names[0], be->name, v);
+        return store__fail(
+            err, errlen, STORE_E_CONFIG, "%s '%.*s' of %s store wants true or false, not '%.*s'",
+            from, ut_utf8_prec(o->names[0], 64), o->names[0], be->name, ut_utf8_prec(v, 64), v);
     if (o->type == REMOTE_INT && !digits(v))
-        return store__fail(err, errlen, STORE_E_CONFIG,
-                           "%s '%.64s' of %s store wants a whole number, not '%.64s'", from,
-                           o->names[0], be->name, v);
+        return store__fail(
+            err, errlen, STORE_E_CONFIG, "%s '%.*s' of %s store wants a whole number, not '%.*s'",
+            from, ut_utf8_prec(o->names[0], 64), o->names[0], be->name, ut_utf8_prec(v, 64), v);
     return 0;
 }
 
@@ -53,7 +53,8 @@ int remote_options_parse(const remote_backend *be, const store_options *opts,
             if (b < 0)
                 return store__fail(err, errlen, STORE_E_CONFIG,
                                    "obstore_config key 'allow_invalid_certificates' wants "
-                                   "true or false, not '%.64s'", v);
+                                   "true or false, not '%.*s'",
+                                   ut_utf8_prec(v, 64), v);
             if (b)
                 return store__fail(err, errlen, STORE_E_CONFIG,
                                    "allow_invalid_certificates is not supported: TLS "
@@ -76,14 +77,14 @@ int remote_options_parse(const remote_backend *be, const store_options *opts,
                 used += (size_t)w;
             }
             return store__fail(err, errlen, STORE_E_CONFIG,
-                               "unknown obstore_config key '%.64s' for %s store (known: %s)",
-                               k, be->name, known);
+                               "unknown obstore_config key '%.*s' for %s store (known: %s)",
+                               ut_utf8_prec(k, 64), k, be->name, known);
         }
         const remote_opt *o = &be->opts[slot];
         if (o->flags & REMOTE_UNSUPPORTED)
             return store__fail(err, errlen, STORE_E_UNSUPPORTED,
-                               "obstore_config key '%.64s' is not supported for %s store%s%s",
-                               k, be->name, be->unsupported_hint ? ": " : "",
+                               "obstore_config key '%.*s' is not supported for %s store%s%s",
+                               ut_utf8_prec(k, 64), k, be->name, be->unsupported_hint ? ": " : "",
                                be->unsupported_hint ? be->unsupported_hint : "");
         int rc = check_value(be, o, "obstore_config key", v, err, errlen);
         if (rc)
@@ -170,6 +171,7 @@ int remote_net_kind(int net_status) {
     case NET_E_NOMEM:
         return STORE_E_NOMEM;
     case NET_E_TOO_BIG:
+    case NET_E_PROTOCOL:
         return STORE_E_PROTOCOL;
     case NET_E_CONFIG:
         return STORE_E_CONFIG;
@@ -196,10 +198,15 @@ int remote_net_failure(int net_status, const char *what, const char *endpoint, c
         snprintf(msg, msglen, "%s: out of memory", what);
         break;
     case STORE_E_PROTOCOL:
-        snprintf(msg, msglen, "%s: response too large", what);
+        if (net_status == NET_E_PROTOCOL)
+            snprintf(msg, msglen, "%s: malformed response (%.*s)", what, ut_utf8_prec(endpoint, 80),
+                     endpoint);
+        else
+            snprintf(msg, msglen, "%s: response too large", what);
         break;
     default:
-        snprintf(msg, msglen, "%s: %s (%.80s)", what, net_strerror(net_status), endpoint);
+        snprintf(msg, msglen, "%s: %s (%.*s)", what, net_strerror(net_status),
+                 ut_utf8_prec(endpoint, 80), endpoint);
         break;
     }
     return kind;
@@ -214,6 +221,7 @@ static void get_init(net_request *nr, const char *url, store_get_req *req,
     nr->range_length = req->length;
     nr->buf = req->buf;
     nr->buf_cap = (size_t)req->length;
+    nr->expect_total = req->known_size == UINT64_MAX ? 0 : req->known_size;
     nr->prepare = prepare;
     nr->cb = cb;
     nr->data = data;

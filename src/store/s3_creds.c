@@ -427,8 +427,8 @@ static void fetch_step(s3_credsrc *src) {
         char *tok = read_small_file(src->token_file);
         if (!tok) {
             char msg[256];
-            snprintf(msg, sizeof msg, "web identity token file '%.150s' unreadable",
-                     src->token_file);
+            snprintf(msg, sizeof msg, "web identity token file '%.*s' unreadable",
+                     ut_utf8_prec(src->token_file, 150), src->token_file);
             fetch_end(src, STORE_E_AUTH, msg);
             return;
         }
@@ -473,8 +473,8 @@ static void fetch_step(s3_credsrc *src) {
         } else {
             nr->method = "GET";
             if (src->imds_token)
-                snprintf(src->hdr[0], sizeof src->hdr[0], "X-aws-ec2-metadata-token: %.500s",
-                         src->imds_token);
+                snprintf(src->hdr[0], sizeof src->hdr[0], "X-aws-ec2-metadata-token: %.*s",
+                         ut_utf8_prec(src->imds_token, 500), src->imds_token);
             if (src->step == 1)
                 snprintf(url, sizeof url, "%s/latest/meta-data/iam/security-credentials/",
                          src->imds_base);
@@ -582,9 +582,11 @@ int s3_creds_resolve(const s3_cred_cfg *cfg, uv_loop_t *loop, struct net_engine 
         if (named && !ini_has_section(cred_path, profile) &&
             !ini_has_section(conf_path, section)) {
             snprintf(err, errlen,
-                     "profile '%.64s' not found: no [%.64s] in %.300s and no [%.72s] in %.300s "
+                     "profile '%.*s' not found: no [%.*s] in %.*s and no [%.*s] in %.*s "
                      "(set by obstore_config profile or AWS_PROFILE)",
-                     profile, profile, cred_path, section, conf_path);
+                     ut_utf8_prec(profile, 64), profile, ut_utf8_prec(profile, 64), profile,
+                     ut_utf8_prec(cred_path, 300), cred_path, ut_utf8_prec(section, 72), section,
+                     ut_utf8_prec(conf_path, 300), conf_path);
             free(*profile_region);
             *profile_region = NULL;
             return -1;
@@ -616,9 +618,9 @@ int s3_creds_resolve(const s3_cred_cfg *cfg, uv_loop_t *loop, struct net_engine 
         const char *k = unsupported_profile_key(files);
         if (k) {
             snprintf(err, errlen,
-                     "profile '%.64s' uses %s, which is not supported (only static "
+                     "profile '%.*s' uses %s, which is not supported (only static "
                      "aws_access_key_id / aws_secret_access_key are read from a profile)",
-                     profile, k);
+                     ut_utf8_prec(profile, 64), profile, k);
             free(*profile_region);
             *profile_region = NULL;
             return -1;
@@ -640,7 +642,8 @@ int s3_creds_resolve(const s3_cred_cfg *cfg, uv_loop_t *loop, struct net_engine 
         if (cfg->sts_endpoint && *cfg->sts_endpoint)
             snprintf(sts, sizeof sts, "%s", cfg->sts_endpoint);
         else if (region && *region)
-            snprintf(sts, sizeof sts, "https://sts.%.60s.amazonaws.com", region);
+            snprintf(sts, sizeof sts, "https://sts.%.*s.amazonaws.com", ut_utf8_prec(region, 60),
+                     region);
         else
             snprintf(sts, sizeof sts, "https://sts.amazonaws.com");
         src->sts_url = ut_strdup(sts);
@@ -692,9 +695,9 @@ int s3_creds_resolve(const s3_cred_cfg *cfg, uv_loop_t *loop, struct net_engine 
         return 0;
     }
     snprintf(err, errlen,
-             "no credentials found (looked at obstore_config, AWS_ACCESS_KEY_ID, profile '%.64s' "
+             "no credentials found (looked at obstore_config, AWS_ACCESS_KEY_ID, profile '%.*s' "
              "in the shared files; web identity, container and instance metadata not "
              "configured or disabled)",
-             profile);
+             ut_utf8_prec(profile, 64), profile);
     return -1;
 }

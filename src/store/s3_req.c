@@ -1,5 +1,6 @@
 /* s3_req.c - S3 addressing (path-style / virtual-hosted) and per-attempt SigV4 headers. */
 #include "s3_req.h"
+#include "util.h"
 
 #include <openssl/crypto.h>
 #include <stdio.h>
@@ -77,11 +78,12 @@ int s3_target_init(s3_target *t, const char *endpoint, const char *bucket, const
                    bool virtual_hosted, bool allow_http, char *err, size_t errlen) {
     memset(t, 0, sizeof *t);
     if (!bucket_ok(bucket)) {
-        snprintf(err, errlen, "invalid S3 bucket name '%.100s'", bucket);
+        snprintf(err, errlen, "invalid S3 bucket name '%.*s'", ut_utf8_prec(bucket, 100), bucket);
         return -1;
     }
     if (!region || !*region || strlen(region) > 60) {
-        snprintf(err, errlen, "invalid S3 region '%.64s'", region ? region : "");
+        snprintf(err, errlen, "invalid S3 region '%.*s'", ut_utf8_prec(region ? region : "", 64),
+                 region ? region : "");
         return -1;
     }
     char host[512];
@@ -101,21 +103,21 @@ int s3_target_init(s3_target *t, const char *endpoint, const char *bucket, const
         } else if (strncasecmp(endpoint, "http://", 7) == 0) {
             if (!allow_http) {
                 snprintf(err, errlen,
-                         "endpoint '%.200s' is plain http: set allow_http: true in "
+                         "endpoint '%.*s' is plain http: set allow_http: true in "
                          "obstore_config to use it",
-                         endpoint);
+                         ut_utf8_prec(endpoint, 200), endpoint);
                 return -1;
             }
             rest = endpoint + 7;
         } else {
-            snprintf(err, errlen, "endpoint '%.200s' must start with https:// or http://",
-                     endpoint);
+            snprintf(err, errlen, "endpoint '%.*s' must start with https:// or http://",
+                     ut_utf8_prec(endpoint, 200), endpoint);
             return -1;
         }
         size_t hl = strcspn(rest, "/?#");
         if (hl == 0 || hl >= sizeof host || strchr(rest, '@') || rest[hl] == '?' ||
             rest[hl] == '#') {
-            snprintf(err, errlen, "invalid endpoint '%.200s'", endpoint);
+            snprintf(err, errlen, "invalid endpoint '%.*s'", ut_utf8_prec(endpoint, 200), endpoint);
             return -1;
         }
         memcpy(host, rest, hl);

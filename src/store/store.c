@@ -36,7 +36,7 @@ int store__fail(char *err, size_t errlen, int code, const char *fmt, ...) {
     if (err && errlen) {
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
+        ut_vmsgf(err, errlen, fmt, ap); /* a cut message ends between characters */
         va_end(ap);
     }
     return code;
@@ -156,12 +156,18 @@ void store_list_free(store *s, store_list_req *req) {
 
 int store_get(store *s, store_get_req *req) { return s->vt->get(s, req); }
 
+void store_cancel_all(store *s) {
+    if (s && s->net)
+        net_cancel_all(s->net);
+}
+
 void store_get_stats(const store *s, store_stats *out) {
     memset(out, 0, sizeof *out);
     if (s->net) {
         net_stats ns;
         net_get_stats(s->net, &ns);
         out->networked = true;
+        out->requests = ns.requests;
         out->retries = ns.retries;
         out->throttled = ns.throttled;
         out->lowest_concurrency = ns.min_limit;

@@ -91,6 +91,10 @@ int store_open(store **out, uv_loop_t *loop, const char *url, const store_option
                char *err, size_t errlen);
 /* Cancels what is in flight (callbacks run with STORE_E_CANCELED), then frees. */
 void store_close(store *s);
+/* Cancels every read and listing request of a networked store now, retries and backoff
+ * waits included (callbacks run with STORE_E_CANCELED); the store stays open. For a stop
+ * on a signal: nothing waits for a stalled server. Local folders: no-op (reads are short). */
+void store_cancel_all(store *s);
 /* The store's display URL (no credentials), and the key form for an object, e.g. for
  * error messages: "s3://bucket/key". */
 const char *store_url(const store *s);
@@ -114,6 +118,7 @@ typedef struct store_bad_entry {
     const char *key;
     int status;
     const char *message;
+    unsigned attempts;   /* requests tried for it (0: none, e.g. nested too deep) */
 } store_bad_entry;
 typedef void (*store_list_cb)(store_list_req *req, int status, const store_entry *entries,
                               size_t n, const store_bad_entry *bad, size_t n_bad, bool done);
@@ -126,6 +131,8 @@ struct store_list_req {
     void *data;
     /* set by the store */
     char errmsg[256];
+    unsigned attempts;   /* with a failed page (status < 0): the attempts of its request
+                            (0 when it failed before any was sent) */
     void *priv;          /* backend cursor; freed when done or by store_list_free */
 };
 /* First call starts the listing, each later call asks for the next page; call again only
@@ -146,6 +153,11 @@ struct store_get_req {
     uint8_t *buf;
     store_get_cb cb;
     void *data;
+    uint64_t known_size;   /* the object's size if the caller knows it (listed, or told by
+                              an earlier read), else 0 or UINT64_MAX. A networked store
+                              checks every 206's Content-Range against the range asked for
+                              and against this size: a mismatch is a protocol error
+                              (retried), never bytes from elsewhere */
     /* set by the store before the callback */
     uint64_t got;          /* bytes placed in buf (less at end of object) */
     uint64_t object_size;  /* total size if the store told it, else UINT64_MAX */
@@ -161,6 +173,8 @@ int store_get(store *s, store_get_req *req);
 /* ---- counters, for progress and _SUCCESS ---- */
 typedef struct store_stats {
     bool networked;           /* false for local folders: the rest stays 0 */
+    uint64_t requests;        /* HTTP requests sent: every attempt, retries and listing
+                                 pages included */
     uint64_t retries;         /* attempts that repeated a failed one */
     uint64_t throttled;       /* attempts answered with a throttling signal (429, 503,
                                  SlowDown) */

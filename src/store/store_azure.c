@@ -275,12 +275,13 @@ static void list_done(net_request *nr, int status) {
     if (!remote_page_landed(&c->rc))
         return;
     store_list_req *req = c->rc.req;
+    req->attempts = nr->attempts;
     bool parsed_ok = true;
     if (status == NET_OK || status == NET_E_HTTP)
         parsed_ok = az_list_feed(c->parser, NULL, 0, true) == 0;
     char what[160];
-    snprintf(what, sizeof what, "listing %s (prefix '%.60s')", st->rs.base.url,
-             req->prefix ? req->prefix : "");
+    snprintf(what, sizeof what, "listing %s (prefix '%.*s')", st->rs.base.url,
+             ut_utf8_prec(req->prefix ? req->prefix : "", 60), req->prefix ? req->prefix : "");
     int rc;
     if (status == NET_E_ABORTED) {
         snprintf(req->errmsg, sizeof req->errmsg, "%s: response larger than %u bytes", what,
@@ -373,7 +374,8 @@ static int az_read_done(remote_read *rd, int status) {
     store_get_req *req = rd->req;
     net_request *nr = &rd->nr;
     char what[200];
-    snprintf(what, sizeof what, "reading %s/%.120s", st->rs.base.url, req->key);
+    snprintf(what, sizeof what, "reading %s/%.*s", st->rs.base.url, ut_utf8_prec(req->key, 120),
+             req->key);
     int rc;
     char code[64] = "";
     if (status == NET_E_HTTP && nr->http_status >= 400 && nr->got > 0 && nr->got <= 65536) {
@@ -418,7 +420,8 @@ static int az_get(store *s, store_get_req *req) {
         op_free_bufs(op);
         free(op);
         return store__fail(req->errmsg, sizeof req->errmsg, STORE_E_CONFIG,
-                           "reading %s/%.100s: request URL too long", st->rs.base.url, req->key);
+                           "reading %s/%.*s: request URL too long", st->rs.base.url,
+                           ut_utf8_prec(req->key, 100), req->key);
     }
     remote_read_init(&op->rd, &st->rs, req, op->url.p, az_prepare);
     int rc = remote_read_start(&op->rd);

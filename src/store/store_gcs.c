@@ -91,8 +91,9 @@ static int map_status(const gcs_store *st, int net_status, long http, const char
         return remote_net_failure(net_status, what, st->base_url, msg, msglen);
     char detail[160] = "";
     if ((gmsg && *gmsg) || (reason && *reason))
-        snprintf(detail, sizeof detail, " (%s%s%.120s)", reason ? reason : "",
-                 reason && *reason && gmsg && *gmsg ? ": " : "", gmsg ? gmsg : "");
+        snprintf(detail, sizeof detail, " (%s%s%.*s)", reason ? reason : "",
+                 reason && *reason && gmsg && *gmsg ? ": " : "",
+                 ut_utf8_prec(gmsg ? gmsg : "", 120), gmsg ? gmsg : "");
     int kind = remote_http_kind(http);
     if (kind == STORE_E_AUTH) {
         return store__fail(msg, msglen, kind,
@@ -160,8 +161,8 @@ static void tok_done(net_request *nr, int status) {
             st->token = tok;
             st->token_exp_ms = now_ms() + exp_s * 1000;
         } else {
-            snprintf(st->tok_errmsg, sizeof st->tok_errmsg, "access token from %s: %.150s",
-                     src, perr);
+            snprintf(st->tok_errmsg, sizeof st->tok_errmsg, "access token from %s: %.*s", src,
+                     ut_utf8_prec(perr, 150), perr);
             fail_code = STORE_E_AUTH;
         }
     } else if (status == NET_E_CANCELED) {
@@ -178,8 +179,9 @@ static void tok_done(net_request *nr, int status) {
                                      nr->http_status == 403)) {
             /* invalid_grant and friends: the key itself (or the clock) is the problem */
             snprintf(st->tok_errmsg, sizeof st->tok_errmsg,
-                     "%s refused the credentials: HTTP %ld (%.40s%s%.60s): check the %s",
-                     src, nr->http_status, reason, reason[0] && gmsg[0] ? ": " : "", gmsg,
+                     "%s refused the credentials: HTTP %ld (%.*s%s%.*s): check the %s", src,
+                     nr->http_status, ut_utf8_prec(reason, 40), reason,
+                     reason[0] && gmsg[0] ? ": " : "", ut_utf8_prec(gmsg, 60), gmsg,
                      st->auth == G_METADATA ? "instance's service account"
                                             : "key file and the system clock");
             fail_code = STORE_E_AUTH;
@@ -341,9 +343,10 @@ static void list_finish(gcs_cursor *c, int status) {
     if (!remote_page_landed(&c->rc))
         return;
     store_list_req *req = c->rc.req;
+    req->attempts = op->rd.nr.attempts;
     char what[160];
-    snprintf(what, sizeof what, "listing %s (prefix '%.60s')", st->rs.base.url,
-             req->prefix ? req->prefix : "");
+    snprintf(what, sizeof what, "listing %s (prefix '%.*s')", st->rs.base.url,
+             ut_utf8_prec(req->prefix ? req->prefix : "", 60), req->prefix ? req->prefix : "");
     int rc;
     gcs_page_free(&c->page);
     if (status <= -1000) {
@@ -464,7 +467,8 @@ static int gcs_read_done(remote_read *rd, int status) {
     store_get_req *req = rd->req;
     net_request *nr = &rd->nr;
     char what[200];
-    snprintf(what, sizeof what, "reading %s/%.120s", st->rs.base.url, req->key);
+    snprintf(what, sizeof what, "reading %s/%.*s", st->rs.base.url, ut_utf8_prec(req->key, 120),
+             req->key);
     if (status <= -1000) { /* no token: a store code */
         ut_join(req->errmsg, sizeof req->errmsg, what, st->tok_errmsg);
         req->object_size = UINT64_MAX;
@@ -499,8 +503,8 @@ static int gcs_read_submit(remote_read *rd) {
     store_get_req *req = rd->req;
     int rc = op_submit((gcs_op *)rd);
     if (rc != STORE_OK)
-        return store__fail(req->errmsg, sizeof req->errmsg, rc, "reading %s/%.100s: %s",
-                           st->rs.base.url, req->key,
+        return store__fail(req->errmsg, sizeof req->errmsg, rc, "reading %s/%.*s: %s",
+                           st->rs.base.url, ut_utf8_prec(req->key, 100), req->key,
                            st->tok_errmsg[0] ? st->tok_errmsg : "cannot start the request");
     return STORE_OK;
 }
@@ -524,7 +528,8 @@ static int gcs_get(store *s, store_get_req *req) {
         ut_buf_free(&op->url);
         free(op);
         return store__fail(req->errmsg, sizeof req->errmsg, STORE_E_CONFIG,
-                           "reading %s/%.100s: request URL too long", st->rs.base.url, req->key);
+                           "reading %s/%.*s: request URL too long", st->rs.base.url,
+                           ut_utf8_prec(req->key, 100), req->key);
     }
     remote_read_init(&op->rd, &st->rs, req, op->url.p, op_prepare);
     int rc = remote_read_start(&op->rd);

@@ -8,12 +8,18 @@
  * far in that skipping would mean a download anyway).
  *
  * Listing walks the tree with PROPFIND Depth: 1, a bounded number of directories at once,
- * parsing each multistatus as it streams in (expat). Directories wait in a FIFO of URLs
- * (bounded by the number of directories); found entries wait in a buffer that stops new
+ * parsing each multistatus as it streams in (expat). The walk is depth-first: directories
+ * wait on a stack, the children of the last directory listed on top, so what waits is the
+ * siblings along the current path, not a whole level of the tree (breadth-first, a tree 200
+ * directories wide grew its queue by 200 per directory listed, ~30 MB/s). The stack is
+ * also capped in bytes (HTTP_MAX_PENDING): past it, further directories become bad entries,
+ * so memory never depends on the tree's shape. Found entries wait in a buffer that stops new
  * directory requests once it holds a few pages, so the caller's page requests remain the
  * backpressure. A directory that cannot be listed becomes a bad entry "dir/" and the walk
- * goes on. Cycles: a collection is visited once per path, and the nesting depth is bounded
- * (a server following a symbolic link loop makes ever longer paths). */
+ * goes on. Cycles: only a directory's own children (its key plus one segment) are walked,
+ * so keys grow along every path and no directory is reached twice, without remembering the
+ * directories seen; the nesting depth is bounded (a server following a symbolic link loop
+ * makes ever longer paths). */
 #include "remote.h"
 
 
@@ -33,6 +39,9 @@ int store_http_open(store **out, uv_loop_t *loop, const char *url, const store_o
 #define HTTP_MAX_DIR_BODY (256u << 20)  /* one directory's multistatus */
 #define HTTP_MAX_DEPTH 128u             /* directory nesting below the listing's start */
 #define HTTP_MAX_KEY 4096u
+#define HTTP_MAX_PENDING (16u << 20)    /* bytes of directories waiting on the walk's stack */
+#define HTTP_MAX_HELD (32u << 20)       /* bytes of entries parsed by directory requests in
+                                           flight, beyond which they are listed one by one */
 #define HTTP_NORANGE_MAX_SKIP (8u << 20) /* bytes we accept to skip when Range is ignored */
 
 /* ------------------------------------------------------------------ small helpers */
@@ -72,6 +81,7 @@ typedef struct hl_item {
     uint64_t size;
     int64_t mtime_ms;
     int bad_status;      /* 0 for an entry, else a bad entry (a directory that failed) */
+    unsigned attempts;   /* a bad entry's: requests tried for the directory */
 } hl_item;
 
 /* Found entries of one finished directory, waiting for delivery. */
@@ -100,8 +110,8 @@ struct hl_cursor {
     hl_cursor *next, *prev;
     char *prefix;
     size_t prefix_len;
-    hl_dir *qhead, *qtail;
-    hset visited;
+    hl_dir *qhead;       /* the walk's stack (depth-first): the next directory on top */
+    size_t pending_bytes; /* memory held by the stack, capped at HTTP_MAX_PENDING */
     hl_chunk *chead, *ctail;
     size_t buffered;     /* items not yet delivered */
     hl_op *ops;          /* directory requests in flight */
@@ -109,6 +119,9 @@ struct hl_cursor {
     unsigned refs;       /* ops alive (also after cancel, until their callback) */
     int fatal;           /* listing failed: delivered once the buffer is drained */
     char fatal_msg[256];
+    unsigned fatal_attempts;
+    size_t held;         /* bytes the directory requests in flight hold (op_account) */
+    bool one_at_a_time;  /* a directory was dropped for memory: list them singly for now */
     bool want, in_cb, dead, kicked, cancelling;
 };
 
@@ -141,6 +154,9 @@ struct hl_op {
     int64_t mtime;
     hl_chunk *chunk;     /* this directory's entries */
     ut_buf subdirs;        /* child collections found: NUL-separated keys */
+    hset seen;             /* the same, to drop a child listed twice in one response */
+    size_t held;           /* its share of c->held */
+    bool requeue;          /* stopped to bound memory: listed again later, alone */
     ut_buf scratch;
 };
 
@@ -204,49 +220,51 @@ static int map_status(http_store *s, const net_request *nr, int status, const ch
         snprintf(em, 256, "%s: canceled", s->rs.base.url);
         return STORE_E_CANCELED;
     case NET_E_TIMEOUT:
-        snprintf(em, 256, "%.255s", nr->errmsg);
+        snprintf(em, 256, "%.*s", ut_utf8_prec(nr->errmsg, 255), nr->errmsg);
         return STORE_E_TIMEOUT;
     case NET_E_NOMEM:
         snprintf(em, 256, "out of memory");
         return STORE_E_NOMEM;
     case NET_E_TOO_BIG:
     case NET_E_ABORTED:
-        snprintf(em, 256, "%s/%.150s: response too large", s->rs.base.url, what);
+        snprintf(em, 256, "%s/%.*s: response too large", s->rs.base.url, ut_utf8_prec(what, 150),
+                 what);
         return STORE_E_PROTOCOL;
     case NET_E_CONFIG:
-        snprintf(em, 256, "%.255s", nr->errmsg);
+        snprintf(em, 256, "%.*s", ut_utf8_prec(nr->errmsg, 255), nr->errmsg);
         return STORE_E_CONFIG;
     case NET_E_HTTP:
         break;
     default:
-        snprintf(em, 256, "%.255s", nr->errmsg);
+        snprintf(em, 256, "%.*s", ut_utf8_prec(nr->errmsg, 255), nr->errmsg);
         return remote_net_kind(status);
     }
     long st = nr->http_status;
     int kind = remote_http_kind(st);
     if (kind == STORE_E_NOT_FOUND) {
-        snprintf(em, 256, "%s/%.150s: not found (HTTP %ld)", s->rs.base.url, what, st);
+        snprintf(em, 256, "%s/%.*s: not found (HTTP %ld)", s->rs.base.url, ut_utf8_prec(what, 150),
+                 what, st);
         return kind;
     }
     if (kind == STORE_E_ACCESS || kind == STORE_E_AUTH) {
-        snprintf(em, 256, "%s/%.150s: %s (HTTP %ld)", s->rs.base.url, what,
+        snprintf(em, 256, "%s/%.*s: %s (HTTP %ld)", s->rs.base.url, ut_utf8_prec(what, 150), what,
                  kind == STORE_E_AUTH ? "credentials missing or refused" : "access denied", st);
         return kind;
     }
     if (listing && (st == 405 || st == 501 || st == 400)) {
         snprintf(em, 256,
-                 "%s/%.100s: the server does not list with WebDAV PROPFIND (HTTP %ld): enable "
+                 "%s/%.*s: the server does not list with WebDAV PROPFIND (HTTP %ld): enable "
                  "it (nginx: dav_ext_methods PROPFIND) or give the keys with store.keys_from",
-                 s->rs.base.url, what, st);
+                 s->rs.base.url, ut_utf8_prec(what, 100), what, st);
         return STORE_E_UNSUPPORTED;
     }
     if (kind == STORE_E_THROTTLED) {
-        snprintf(em, 256, "%s/%.150s: throttled (HTTP %ld) after %u attempts", s->rs.base.url, what,
-                 st, nr->attempts);
+        snprintf(em, 256, "%s/%.*s: throttled (HTTP %ld) after %u attempts", s->rs.base.url,
+                 ut_utf8_prec(what, 150), what, st, nr->attempts);
         return kind;
     }
-    snprintf(em, 256, "%s/%.150s: HTTP %ld after %u attempts", s->rs.base.url, what, st,
-             nr->attempts);
+    snprintf(em, 256, "%s/%.*s: HTTP %ld after %u attempts", s->rs.base.url,
+             ut_utf8_prec(what, 150), what, st, nr->attempts);
     return STORE_E_HTTP;
 }
 
@@ -323,9 +341,9 @@ static int http_read_done(remote_read *rd, int status) {
     } else if (op->stream && status == NET_E_ABORTED && op->too_far) {
         st = STORE_E_HTTP;
         snprintf(g->errmsg, sizeof g->errmsg,
-                 "%s/%.120s: the server ignored Range; reading at offset %llu would download "
+                 "%s/%.*s: the server ignored Range; reading at offset %llu would download "
                  "everything before it",
-                 s->rs.base.url, g->key, (unsigned long long)g->offset);
+                 s->rs.base.url, ut_utf8_prec(g->key, 120), g->key, (unsigned long long)g->offset);
     } else {
         st = map_status(s, nr, status, g->key, false, g->errmsg);
         if (st == STORE_OK)
@@ -359,6 +377,7 @@ static int http_get(store *base, store_get_req *g) {
         /* Range sent as a plain header: the engine's own Range handling gives up on a 200
          * at an offset, where this store can still skip forward */
         nr->has_range = false;
+        nr->check_range = true; /* the engine still checks a 206 against the range */
         nr->buf = NULL;
         nr->buf_cap = 0;
         op->stream = true;
@@ -416,6 +435,7 @@ static bool chunk_add(hl_chunk *ch, const char *key, size_t klen, uint64_t size,
     it->size = size;
     it->mtime_ms = mtime;
     it->bad_status = bad_status;
+    it->attempts = 0;
     if (ch->strings.bad)
         return false;
     ch->n++;
@@ -488,12 +508,26 @@ static void response_done(hl_op *op) {
                    (klen + 1 == dl && !memcmp(key, op->dir_key, klen));
     if (!is_self && klen > 0) {
         if (op->coll) {
-            /* a child collection: walked later, once the directory succeeded */
-            if (prefix_compatible(c, key, klen)) {
+            /* a child collection: walked later, once the directory succeeded. Only a child
+             * (this directory's key plus one segment): a collection elsewhere in the tree
+             * (a parent, a sibling) is reached from its own parent, and walking it from here
+             * could walk it twice or go round in circles */
+            size_t rest = klen - dl - (key[klen - 1] == '/');
+            bool child = klen > dl && !memcmp(key, op->dir_key, dl) && rest > 0 &&
+                         !memchr(key + dl, '/', rest);
+            if (child && prefix_compatible(c, key, klen)) {
+                size_t mark = op->subdirs.len;
                 ut_buf_put(&op->subdirs, key, klen);
                 if (key[klen - 1] != '/')
                     ut_buf_put(&op->subdirs, "/", 1);
                 ut_buf_put(&op->subdirs, "", 1);
+                if (!op->subdirs.bad) {
+                    int added = hset_add(&op->seen, op->subdirs.p + mark);
+                    if (added < 0)
+                        op->xml_failed = true;
+                    if (added <= 0)
+                        op->subdirs.len = mark; /* listed twice: once is enough */
+                }
             }
         } else if (key[klen - 1] != '/' && klen >= c->prefix_len &&
                    !memcmp(key, c->prefix, c->prefix_len)) {
@@ -625,7 +659,23 @@ static void XMLCALL x_end(void *ud, const XML_Char *name) {
 static void cursor_pump(hl_cursor *c);
 static void cursor_unref(hl_cursor *c);
 
+/* Keeps c->held current: what this request's parsed entries and child directories take.
+ * Entries of a directory are delivered only once its whole answer is in (a retry would
+ * give them twice), so wide directories listed in parallel could hold many answers'
+ * entries at once; past HTTP_MAX_HELD all but one request are stopped and their directories
+ * listed again one at a time. Memory then stays near HTTP_MAX_HELD plus one directory's
+ * entries, whatever the directories' sizes. */
+static void op_account(hl_op *op) {
+    size_t now = op->subdirs.cap + op->seen.cap * sizeof(char *);
+    if (op->chunk)
+        now += op->chunk->strings.cap + op->chunk->cap * sizeof(hl_item);
+    op->c->held = op->c->held - op->held + now;
+    op->held = now;
+}
+
 static void op_free(hl_op *op) {
+    if (op->c)
+        op->c->held -= op->held;
     if (op->xp)
         XML_ParserFree(op->xp);
     ut_buf_free(&op->url);
@@ -633,6 +683,7 @@ static void op_free(hl_op *op) {
     ut_buf_free(&op->text);
     ut_buf_free(&op->href);
     ut_buf_free(&op->subdirs);
+    hset_free(&op->seen);
     ut_buf_free(&op->scratch);
     chunk_free(op->chunk);
     free(op->dir_key);
@@ -659,11 +710,13 @@ static int dir_prepare(net_request *nr, void *headers) {
     ut_buf_reset(&op->text);
     ut_buf_reset(&op->href);
     ut_buf_reset(&op->subdirs);
+    hset_free(&op->seen);
     op->text.limit = op->href.limit = HTTP_MAX_TEXT;
     chunk_free(op->chunk);
     op->chunk = calloc(1, sizeof *op->chunk);
     if (op->chunk)
         op->chunk->strings.limit = HTTP_BUF_BIG;
+    op_account(op);
     return op->chunk ? 0 : NET_E_NOMEM;
 }
 
@@ -680,6 +733,11 @@ static int dir_on_body(net_request *nr, const void *data, size_t len) {
             op->xml_failed = true;
         data = (const char *)data + n;
         len -= (size_t)n;
+    }
+    op_account(op);
+    if (op->c->held > HTTP_MAX_HELD && op->c->n_ops > 1) {
+        op->requeue = true;
+        return 1;
     }
     return 0;
 }
@@ -715,7 +773,8 @@ static void cursor_push_chunk(hl_cursor *c, hl_chunk *ch) {
 }
 
 /* Files a bad entry (a directory that could not be listed) for delivery. */
-static void cursor_bad(hl_cursor *c, const char *key, int status, const char *msg) {
+static void cursor_bad(hl_cursor *c, const char *key, int status, const char *msg,
+                       unsigned attempts) {
     hl_chunk *ch = calloc(1, sizeof *ch);
     if (ch)
         ch->strings.limit = HTTP_BUF_BIG;
@@ -727,38 +786,67 @@ static void cursor_bad(hl_cursor *c, const char *key, int status, const char *ms
         }
         return;
     }
+    ch->items[0].attempts = attempts;
     cursor_push_chunk(c, ch);
 }
 
 static void cursor_fail(hl_cursor *c, int status, const char *msg);
 
-static void cursor_enqueue(hl_cursor *c, const char *key, unsigned depth) {
-    if (depth > HTTP_MAX_DEPTH || strlen(key) > HTTP_MAX_KEY) {
+/* Pushes directories (NUL-separated keys in keys[0, len)) on the walk's stack, in their
+ * order: the first is walked next. One too deep, or past the stack's byte cap, becomes a bad
+ * entry instead (an error row: never dropped silently). */
+static void cursor_push_dirs(hl_cursor *c, const char *keys, size_t len, unsigned depth) {
+    hl_dir *head = NULL, *tail = NULL;
+    for (size_t i = 0; i < len;) {
+        const char *key = keys + i;
+        size_t kl = strlen(key);
+        i += kl + 1;
         char msg[256];
-        snprintf(msg, sizeof msg,
-                 "%s/%.100s: directories nested deeper than %u levels (a link loop?): not "
-                 "listed",
-                 c->s->rs.base.url, key, HTTP_MAX_DEPTH);
-        cursor_bad(c, key, STORE_E_LOOP, msg);
-        return;
+        size_t need = sizeof(hl_dir) + kl + 1;
+        if (depth > HTTP_MAX_DEPTH || kl > HTTP_MAX_KEY) {
+            snprintf(msg, sizeof msg,
+                     "%s/%.*s: directories nested deeper than %u levels (a link loop?): not "
+                     "listed",
+                     c->s->rs.base.url, ut_utf8_prec(key, 100), key, HTTP_MAX_DEPTH);
+            cursor_bad(c, key, STORE_E_LOOP, msg, 0);
+            continue;
+        }
+        if (c->pending_bytes + need > HTTP_MAX_PENDING) {
+            snprintf(msg, sizeof msg,
+                     "%s/%.*s: not listed: more than %u MiB of directories wait to be walked "
+                     "(list narrower prefixes, or give the keys with store.keys_from)",
+                     c->s->rs.base.url, ut_utf8_prec(key, 100), key, HTTP_MAX_PENDING >> 20);
+            cursor_bad(c, key, STORE_E_NOMEM, msg, 0);
+            continue;
+        }
+        hl_dir *d = malloc(need);
+        if (!d) {
+            cursor_fail(c, STORE_E_NOMEM, "out of memory");
+            break;
+        }
+        d->next = NULL;
+        d->depth = depth;
+        memcpy(d->key, key, kl + 1);
+        c->pending_bytes += need;
+        if (tail)
+            tail->next = d;
+        else
+            head = d;
+        tail = d;
     }
-    int added = hset_add(&c->visited, key);
-    if (added == 0)
-        return; /* seen already: a server answering with a path back up the tree */
-    size_t kl = strlen(key);
-    hl_dir *d = added < 0 ? NULL : malloc(sizeof *d + kl + 1);
-    if (!d) {
-        cursor_fail(c, STORE_E_NOMEM, "out of memory");
-        return;
+    if (tail) {
+        tail->next = c->qhead;
+        c->qhead = head;
     }
-    d->next = NULL;
-    d->depth = depth;
-    memcpy(d->key, key, kl + 1);
-    if (c->qtail)
-        c->qtail->next = d;
-    else
-        c->qhead = d;
-    c->qtail = d;
+}
+
+static hl_dir *cursor_pop_dir(hl_cursor *c) {
+    hl_dir *d = c->qhead;
+    if (d) {
+        c->qhead = d->next;
+        c->pending_bytes -= sizeof(hl_dir) + strlen(d->key) + 1;
+    }
+    return d;
 }
 
 static void dir_done(net_request *nr, int status) {
@@ -772,43 +860,48 @@ static void dir_done(net_request *nr, int status) {
     if (op->next)
         op->next->prev = op->prev;
     c->n_ops--;
-    if (!c->dead && !c->fatal) {
+    if (!c->dead && !c->fatal && op->requeue && status == NET_E_ABORTED) {
+        /* stopped by op_account: on top of the stack again, listed when it can run alone */
+        c->one_at_a_time = true;
+        cursor_push_dirs(c, op->dir_key, strlen(op->dir_key) + 1, op->depth);
+    } else if (!c->dead && !c->fatal) {
         char em[256] = "";
         int st = map_status(s, nr, status, op->dir_key, true, em);
         if (st == STORE_OK && nr->http_status != 207) {
             st = STORE_E_UNSUPPORTED;
             snprintf(em, sizeof em,
-                     "%s/%.100s: HTTP %ld to PROPFIND, not a WebDAV multistatus (207): the "
+                     "%s/%.*s: HTTP %ld to PROPFIND, not a WebDAV multistatus (207): the "
                      "server does not list directories; give the keys with store.keys_from",
-                     s->rs.base.url, op->dir_key, nr->http_status);
+                     s->rs.base.url, ut_utf8_prec(op->dir_key, 100), op->dir_key, nr->http_status);
         } else if (st == STORE_OK) {
             finish_xml(op);
             if (op->xml_failed || op->subdirs.bad) {
                 st = STORE_E_PROTOCOL;
-                snprintf(em, sizeof em, "%s/%.150s: malformed PROPFIND multistatus", s->rs.base.url,
-                         op->dir_key);
+                snprintf(em, sizeof em, "%s/%.*s: malformed PROPFIND multistatus", s->rs.base.url,
+                         ut_utf8_prec(op->dir_key, 150), op->dir_key);
             }
         }
         if (st == STORE_OK) {
             cursor_push_chunk(c, op->chunk);
             op->chunk = NULL;
-            for (size_t i = 0; i < op->subdirs.len;) {
-                const char *k = op->subdirs.p + i;
-                cursor_enqueue(c, k, op->depth + 1);
-                i += strlen(k) + 1;
-            }
+            cursor_push_dirs(c, op->subdirs.p, op->subdirs.len, op->depth + 1);
         } else if (st == STORE_E_CANCELED) {
             cursor_fail(c, st, em);
         } else if (op->is_start) {
             /* the listing's own directory: a missing prefix lists nothing (as an object
              * store would), anything else fails the listing */
-            if (!(st == STORE_E_NOT_FOUND && c->prefix_len > 0))
+            if (!(st == STORE_E_NOT_FOUND && c->prefix_len > 0)) {
+                if (!c->fatal)
+                    c->fatal_attempts = nr->attempts;
                 cursor_fail(c, st, em);
+            }
         } else {
-            cursor_bad(c, op->dir_key, st, em);
+            cursor_bad(c, op->dir_key, st, em, nr->attempts);
         }
     }
     op_free(op);
+    if (c->n_ops == 0)
+        c->one_at_a_time = false; /* the big one is done: parallel again */
     cursor_pump(c);
     cursor_unref(c); /* may free c */
     remote_release(&s->rs);
@@ -870,17 +963,14 @@ static void cursor_destroy(hl_cursor *c) {
         s->cursors = c->next;
     if (c->next)
         c->next->prev = c->prev;
-    while (c->qhead) {
-        hl_dir *d = c->qhead;
-        c->qhead = d->next;
+    hl_dir *d;
+    while ((d = cursor_pop_dir(c)))
         free(d);
-    }
     while (c->chead) {
         hl_chunk *ch = c->chead;
         c->chead = ch->next;
         chunk_free(ch);
     }
-    hset_free(&c->visited);
     free(c->prefix);
     free(c);
 }
@@ -894,12 +984,9 @@ static void cursor_unref(hl_cursor *c) {
 /* Stops the walk: queued directories are dropped, requests canceled (the engine may run
  * their callbacks now or later; either way they only free themselves). */
 static void cursor_cancel_ops(hl_cursor *c) {
-    while (c->qhead) {
-        hl_dir *d = c->qhead;
-        c->qhead = d->next;
+    hl_dir *d;
+    while ((d = cursor_pop_dir(c)))
         free(d);
-    }
-    c->qtail = NULL;
     c->refs++;
     c->cancelling = true;
     while (c->s->rs.net) {
@@ -985,6 +1072,7 @@ static void deliver(hl_cursor *c, bool walk_over) {
                 bads[nb].key = k;
                 bads[nb].status = it->bad_status;
                 bads[nb].message = ch->strings.p + it->msg_off;
+                bads[nb].attempts = it->attempts;
                 nb++;
             } else {
                 ents[ne].key = k;
@@ -1002,6 +1090,7 @@ static void deliver(hl_cursor *c, bool walk_over) {
     if (done && c->fatal) {
         status = c->fatal;
         snprintf(req->errmsg, sizeof req->errmsg, "%s", c->fatal_msg);
+        req->attempts = c->fatal_attempts;
     }
     c->want = false;
     c->in_cb = true;
@@ -1034,17 +1123,15 @@ static void start_dirs(hl_cursor *c) {
     http_store *s = c->s;
     size_t page = c->req->page_size;
     size_t high = page * 4 > 4096 ? page * 4 : 4096;
-    while (!c->fatal && !s->rs.closing && c->qhead && c->n_ops < s->list_parallel &&
+    unsigned parallel = c->one_at_a_time ? 1 : s->list_parallel;
+    while (!c->fatal && !s->rs.closing && c->qhead && c->n_ops < parallel &&
            c->buffered < high) {
-        hl_dir *d = c->qhead;
-        c->qhead = d->next;
-        if (!c->qhead)
-            c->qtail = NULL;
+        hl_dir *d = cursor_pop_dir(c);
         int rc = start_dir(c, d);
         if (rc != 0) {
             char msg[256];
-            snprintf(msg, sizeof msg, "%s/%.150s: could not start the PROPFIND request",
-                     s->rs.base.url, d->key);
+            snprintf(msg, sizeof msg, "%s/%.*s: could not start the PROPFIND request",
+                     s->rs.base.url, ut_utf8_prec(d->key, 150), d->key);
             free(d);
             cursor_fail(c, rc, msg);
             break;
@@ -1114,7 +1201,7 @@ static int http_list_next(store *base, store_list_req *req) {
             cursor_destroy(c);
             return STORE_E_NOMEM;
         }
-        cursor_enqueue(c, start, 0);
+        cursor_push_dirs(c, start, dl + 1, 0);
         free(start);
         if (c->fatal) {
             cursor_destroy(c);
@@ -1237,14 +1324,17 @@ int store_http_open(store **out, uv_loop_t *loop, const char *url, const store_o
         return orc;
     size_t sl = !strncasecmp(url, "https://", 8) ? 8 : !strncasecmp(url, "http://", 7) ? 7 : 0;
     if (!sl)
-        return store__fail(err, errlen, STORE_E_CONFIG, "not an http(s):// URL: '%.200s'", url);
+        return store__fail(err, errlen, STORE_E_CONFIG, "not an http(s):// URL: '%.*s'",
+                           ut_utf8_prec(url, 200), url);
     const char *auth = url + sl;
     size_t al = strcspn(auth, "/?#");
     if (al == 0)
-        return store__fail(err, errlen, STORE_E_CONFIG, "no host in '%.200s'", url);
+        return store__fail(err, errlen, STORE_E_CONFIG, "no host in '%.*s'", ut_utf8_prec(url, 200),
+                           url);
     if (strpbrk(url, "?#"))
         return store__fail(err, errlen, STORE_E_CONFIG,
-                           "'%.200s': query strings are not supported in store URLs", url);
+                           "'%.*s': query strings are not supported in store URLs",
+                           ut_utf8_prec(url, 200), url);
     const char *at = memchr(auth, '@', al);
     const char *host = at ? at + 1 : auth;
     size_t hl = al - (size_t)(host - auth);
@@ -1263,7 +1353,8 @@ int store_http_open(store **out, uv_loop_t *loop, const char *url, const store_o
         ut_buf raw = {0};
         if (!decode_path(&raw, path, pl)) {
             ut_buf_free(&raw);
-            rc = store__fail(err, errlen, STORE_E_CONFIG, "'%.200s': NUL in the path", url);
+            rc = store__fail(err, errlen, STORE_E_CONFIG, "'%.*s': NUL in the path",
+                             ut_utf8_prec(url, 200), url);
             goto fail;
         }
         const char *r = ut_buf_str(&raw);

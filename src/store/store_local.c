@@ -198,8 +198,8 @@ static void list_start(list_cursor *c) {
     size_t dir_len = slash ? (size_t)(slash - prefix) + 1 : 0;
     if (!key_is_safe(prefix)) {
         c->status = STORE_E_CONFIG;
-        store__fail(c->errmsg, sizeof c->errmsg, 0, "prefix '%.200s' leaves the store root",
-                    prefix);
+        store__fail(c->errmsg, sizeof c->errmsg, 0, "prefix '%.*s' leaves the store root",
+                    ut_utf8_prec(prefix, 200), prefix);
         c->done = true;
         return;
     }
@@ -236,8 +236,9 @@ static void list_start(list_cursor *c) {
         c->status = errno_to_store(e);
         char et[128];
         errtext(e, et, sizeof et);
-        store__fail(c->errmsg, sizeof c->errmsg, 0, "cannot list '%.120s/%.80s': %.40s", c->ls->root, c->key,
-                 et);
+        store__fail(c->errmsg, sizeof c->errmsg, 0, "cannot list '%.*s/%.*s': %.*s",
+                    ut_utf8_prec(c->ls->root, 120), c->ls->root, ut_utf8_prec(c->key, 80), c->key,
+                    ut_utf8_prec(et, 40), et);
         return;
     }
     struct stat st;
@@ -396,6 +397,7 @@ static void list_after(uv_work_t *w, int uvstatus) {
                 c->bad[b].key = c->arena + it->key_off;
                 c->bad[b].status = it->status;
                 c->bad[b].message = c->arena + it->msg_off;
+                c->bad[b].attempts = 0;
                 b++;
             } else {
                 c->entries[a].key = c->arena + it->key_off;

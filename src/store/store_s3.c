@@ -194,7 +194,7 @@ static int map_net_status(s3_op *op, int status, char *em) {
     case NET_E_CONNECT:
     case NET_E_DNS:
     case NET_E_TLS:
-        snprintf(em, 256, "%.255s", nr->errmsg);
+        snprintf(em, 256, "%.*s", ut_utf8_prec(nr->errmsg, 255), nr->errmsg);
         return STORE_E_NETWORK;
     case NET_E_NOMEM:
         snprintf(em, 256, "out of memory");
@@ -212,7 +212,7 @@ static int map_net_status(s3_op *op, int status, char *em) {
     case NET_E_HTTP:
         break;
     default:
-        snprintf(em, 256, "%.255s", nr->errmsg);
+        snprintf(em, 256, "%.*s", ut_utf8_prec(nr->errmsg, 255), nr->errmsg);
         return remote_net_kind(status);
     }
     long st = nr->http_status;
@@ -220,8 +220,8 @@ static int map_net_status(s3_op *op, int status, char *em) {
     int kind = remote_http_kind(st);
     if (kind == STORE_E_NOT_FOUND) {
         if (op->rd.req)
-            snprintf(em, 256, "%s/%.150s: not found (HTTP %ld)", s->rs.base.url, op->rd.req->key,
-                     st);
+            snprintf(em, 256, "%s/%.*s: not found (HTTP %ld)", s->rs.base.url,
+                     ut_utf8_prec(op->rd.req->key, 150), op->rd.req->key, st);
         else
             snprintf(em, 256, "%s: %s (HTTP %ld)", s->rs.base.url,
                      code ? code : "bucket not found", st);
@@ -251,8 +251,8 @@ static int map_net_status(s3_op *op, int status, char *em) {
         return kind;
     }
     if (st == 200 && op->rd.req) {
-        snprintf(em, 256, "%s/%.150s: server ignored the Range header", s->rs.base.url,
-                 op->rd.req->key);
+        snprintf(em, 256, "%s/%.*s: server ignored the Range header", s->rs.base.url,
+                 ut_utf8_prec(op->rd.req->key, 150), op->rd.req->key);
         return STORE_E_HTTP;
     }
     snprintf(em, 256, "%s: HTTP %ld%s%s after %u attempts", s->rs.base.url, st,
@@ -510,6 +510,7 @@ static void list_done(net_request *nr, int status) {
     s3_store *s = (s3_store *)op->rd.rs;
     store_list_req *req = op->list;
     s3_cursor *c = op->cur;
+    req->attempts = nr->attempts;
     int st = map_net_status(op, status, req->errmsg);
     if (st == STORE_OK) {
         finish_xml(c);
@@ -519,8 +520,10 @@ static void list_done(net_request *nr, int status) {
                      s->rs.base.url);
         } else if (c->root_is_error) {
             st = STORE_E_HTTP;
-            snprintf(req->errmsg, sizeof req->errmsg, "%s: %.60s: %.150s", s->rs.base.url,
+            snprintf(req->errmsg, sizeof req->errmsg, "%s: %.*s: %.*s", s->rs.base.url,
+                     ut_utf8_prec(c->err_code.p ? c->err_code.p : "error", 60),
                      c->err_code.p ? c->err_code.p : "error",
+                     ut_utf8_prec(c->err_msg.p ? c->err_msg.p : "", 150),
                      c->err_msg.p ? c->err_msg.p : "");
         } else if (c->truncated && c->next_token.len == 0) {
             st = STORE_E_PROTOCOL;
@@ -844,14 +847,17 @@ int store_s3_open(store **out, uv_loop_t *loop, const char *url, const store_opt
     /* s3://bucket[/prefix]; s3a:// is Hadoop's name for the same, which object_store takes */
     size_t scheme = strncasecmp(url, "s3a://", 6) == 0 ? 6 : 5;
     if (scheme == 5 && strncasecmp(url, "s3://", 5) != 0)
-        return store__fail(err, errlen, STORE_E_CONFIG, "not an s3:// URL: '%.200s'", url);
+        return store__fail(err, errlen, STORE_E_CONFIG, "not an s3:// URL: '%.*s'",
+                           ut_utf8_prec(url, 200), url);
     const char *rest = url + scheme;
     size_t bl = strcspn(rest, "/?#");
     if (bl == 0)
-        return store__fail(err, errlen, STORE_E_CONFIG, "no bucket in '%.200s'", url);
+        return store__fail(err, errlen, STORE_E_CONFIG, "no bucket in '%.*s'",
+                           ut_utf8_prec(url, 200), url);
     if (rest[bl] == '?' || rest[bl] == '#')
         return store__fail(err, errlen, STORE_E_CONFIG,
-                           "'%.200s': query strings are not supported in store URLs", url);
+                           "'%.*s': query strings are not supported in store URLs",
+                           ut_utf8_prec(url, 200), url);
 
     s3_store *s = calloc(1, sizeof *s);
     if (!s)
@@ -865,8 +871,9 @@ int store_s3_open(store **out, uv_loop_t *loop, const char *url, const store_opt
     s->bucket[bl] = '\0';
     if (v[K_BUCKET] && strcmp(v[K_BUCKET], s->bucket) != 0) {
         rc = store__fail(err, errlen, STORE_E_CONFIG,
-                         "obstore_config bucket '%.100s' differs from the URL's '%.100s'",
-                         v[K_BUCKET], s->bucket);
+                         "obstore_config bucket '%.*s' differs from the URL's '%.*s'",
+                         ut_utf8_prec(v[K_BUCKET], 100), v[K_BUCKET], ut_utf8_prec(s->bucket, 100),
+                         s->bucket);
         goto fail;
     }
     {

@@ -2,6 +2,8 @@
  * field added there becomes a column here without a hand-written list. */
 #include "table.h"
 
+#include "util.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -62,6 +64,7 @@ int td_table_headers_schema(pq_schema **out, td_headers_cols *c)
 #define TD_LEAF(f, t, lt, opt) \
     TD_CHECK(c->f = pq_schema_add_leaf(s, PQ_ROOT, #f, t, lt, opt))
     TD_LEAF(path, PQ_BYTE_ARRAY, PQ_LT_STRING, false)
+    TD_LEAF(path_bytes, PQ_BYTE_ARRAY, PQ_LT_NONE, true)
     TD_LEAF(size, PQ_INT64, PQ_LT_NONE, true)
     TD_LEAF(last_modified, PQ_INT64, PQ_LT_TIMESTAMP_MILLIS, true)
     TD_LEAF(etag, PQ_BYTE_ARRAY, PQ_LT_STRING, true)
@@ -104,6 +107,7 @@ int td_table_errors_schema(pq_schema **out, td_errors_cols *c)
         return PQ_E_NOMEM;
     int rc;
     TD_LEAF(path, PQ_BYTE_ARRAY, PQ_LT_STRING, false)
+    TD_LEAF(path_bytes, PQ_BYTE_ARRAY, PQ_LT_NONE, true)
     TD_LEAF(size, PQ_INT64, PQ_LT_NONE, true)
     TD_LEAF(stage, PQ_BYTE_ARRAY, PQ_LT_STRING, true)
     TD_LEAF(kind, PQ_BYTE_ARRAY, PQ_LT_STRING, true)
@@ -116,6 +120,18 @@ int td_table_errors_schema(pq_schema **out, td_errors_cols *c)
     return PQ_OK;
 bad:
     pq_schema_free(s);
+    return rc;
+}
+
+/* path STRING (the writer escapes bytes that are not UTF-8) and, only then, path_bytes:
+ * the key's exact bytes, so that the object can still be named to its store. */
+static int set_path(pq_writer *w, int path, int path_bytes, const char *p, size_t n)
+{
+    if (!p)
+        p = "", n = 0;
+    int rc = pq_set_bytes(w, path, p, n);
+    if (!rc && !ut_utf8_valid(p, n))
+        rc = pq_set_bytes(w, path_bytes, p, n);
     return rc;
 }
 
@@ -171,7 +187,7 @@ int td_table_write_header(pq_writer *w, const td_headers_cols *c, const td_objec
 #define TD_TRY(expr)         \
     if ((rc = (expr)) != 0)  \
         return rc;
-    TD_TRY(pq_set_bytes(w, c->path, f->path ? f->path : "", f->path ? f->path_len : 0))
+    TD_TRY(set_path(w, c->path, c->path_bytes, f->path, f->path_len))
     TD_TRY(set_u64(w, c->size, f->size))
     if (f->mtime_ms != TD_MTIME_NONE)
         TD_TRY(pq_set_i64(w, c->last_modified, f->mtime_ms))
@@ -209,7 +225,7 @@ int td_table_write_header(pq_writer *w, const td_headers_cols *c, const td_objec
 int td_table_write_error(pq_writer *w, const td_errors_cols *c, const td_error_facts *f)
 {
     int rc;
-    TD_TRY(pq_set_bytes(w, c->path, f->path ? f->path : "", f->path ? f->path_len : 0))
+    TD_TRY(set_path(w, c->path, c->path_bytes, f->path, f->path_len))
     TD_TRY(set_u64(w, c->size, f->size))
     TD_TRY(set_str(w, c->stage, f->stage))
     TD_TRY(set_str(w, c->kind, f->kind))
@@ -230,7 +246,9 @@ const pq_kv *td_table_kv(size_t *n)
 }
 
 static const td_column_doc headers_docs[] = {
-    {"path", "STRING (required)", "object key / path as listed by the store"},
+    {"path", "STRING (required)",
+     "object key / path as listed by the store; bytes that are not UTF-8 as `\\xNN`"},
+    {"path_bytes", "BINARY", "the key's exact bytes when it is not valid UTF-8, else null"},
     {"size", "INT64", "object size in bytes"},
     {"last_modified", "TIMESTAMP_MILLIS", "last modification time (UTC) from the listing"},
     {"etag", "STRING", "ETag from the listing, when the store gives one"},
@@ -241,7 +259,7 @@ static const td_column_doc headers_docs[] = {
     {"ifd_chain_error", "STRING", "why the IFD chain walk stopped early, or null"},
     {"header_bytes", "INT64", "smallest strip/tile data offset (bytes of header before data)"},
     {"fetched_bytes", "INT64", "bytes fetched to parse the header"},
-    {"requests", "INT32", "range requests made for this object"},
+    {"requests", "INT32", "range requests made for this object, each retry counted"},
 #define TD_X_DOC(name, tag, kind) {#name, TD_T_##kind, "TIFF tag " #tag " of IFD 0"},
     TIFF_FIELDS(TD_X_DOC)
 #undef TD_X_DOC
@@ -256,7 +274,8 @@ static const td_column_doc headers_docs[] = {
 };
 
 static const td_column_doc errors_docs[] = {
-    {"path", "STRING (required)", "object key / path"},
+    {"path", "STRING (required)", "object key / path; bytes that are not UTF-8 as `\\xNN`"},
+    {"path_bytes", "BINARY", "the key's exact bytes when it is not valid UTF-8, else null"},
     {"size", "INT64", "object size in bytes, when known"},
     {"stage", "STRING", "list, fetch or parse"},
     {"kind", "STRING", "stable short error code"},

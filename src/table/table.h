@@ -1,8 +1,9 @@
-/* table.h - the tool's two output tables (schema version 1): the ONE place that defines them.
+/* table.h - the tool's two output tables (schema version TD_SCHEMA_VERSION): the ONE place
+ * that defines them.
  *
  * headers: one row per parsed TIFF. Columns, in order:
- *   path STRING (required), size INT64, last_modified TIMESTAMP_MILLIS (UTC), etag STRING,
- *   byte_order STRING ("II"/"MM"), bigtiff BOOLEAN, first_ifd_offset INT64, ifd_count INT64,
+ *   path STRING (required), path_bytes BINARY, size INT64, last_modified TIMESTAMP_MILLIS
+ *   (UTC), etag STRING, byte_order STRING ("II"/"MM"), bigtiff BOOLEAN, first_ifd_offset INT64, ifd_count INT64,
  *   ifd_chain_error STRING, header_bytes INT64, fetched_bytes INT64, requests INT32,
  *   then every TIFF_FIELDS entry by name (INT/COUNT -> INT64, DOUBLE -> DOUBLE,
  *   STRING -> STRING, BINARY -> BINARY, INT_LIST -> LIST<INT64>, DOUBLE_LIST -> LIST<DOUBLE>),
@@ -11,9 +12,15 @@
  *   MAP<STRING,STRING> (key: decimal tag/key id, value: the tiff_extra JSON text),
  *   warnings LIST<STRING>.
  * errors: one row per object that failed:
- *   path STRING (required), size INT64, stage STRING ("list"/"fetch"/"parse"),
- *   kind STRING (stable short code), message STRING, http_status INT32, attempts INT32.
+ *   path STRING (required), path_bytes BINARY, size INT64, stage STRING
+ *   ("list"/"fetch"/"parse"), kind STRING (stable short code), message STRING, http_status INT32, attempts INT32.
  * All columns but path are optional; the schema is the same in every file whatever the data.
+ *
+ * Keys are bytes, STRING values are UTF-8. A path that is not valid UTF-8 is written with
+ * each byte that is not part of a valid sequence as \xNN (ut_utf8_escape: the text Python's
+ * bytes.decode('utf-8', 'backslashreplace') gives), and its exact bytes go to path_bytes,
+ * which is null for every other path. Any other STRING value is escaped the same way by
+ * the Parquet writer (parquet.h).
  *
  *   pq_schema *s; td_headers_cols c;
  *   td_table_headers_schema(&s, &c);
@@ -30,7 +37,9 @@
 #include "parquet.h"
 #include "tiff.h"
 
-#define TD_SCHEMA_VERSION 1
+/* Bumped whenever a column is added, removed, or changes type or meaning (README, "Output
+ * schema"). 2: path_bytes added; STRING values always UTF-8. */
+#define TD_SCHEMA_VERSION 2
 /* File key-value metadata key whose value is the decimal TD_SCHEMA_VERSION. */
 #define TD_SCHEMA_VERSION_KEY "tiff_dumper.schema_version"
 #define TD_SIZE_NONE UINT64_MAX   /* td_*_facts.size unknown -> null */
@@ -38,8 +47,8 @@
 
 /* Node ids of the headers schema (filled by td_table_headers_schema). */
 typedef struct td_headers_cols {
-    int path, size, last_modified, etag, byte_order, bigtiff, first_ifd_offset, ifd_count,
-        ifd_chain_error, header_bytes, fetched_bytes, requests;
+    int path, path_bytes, size, last_modified, etag, byte_order, bigtiff, first_ifd_offset,
+        ifd_count, ifd_chain_error, header_bytes, fetched_bytes, requests;
     int field[TIFF_FIELD_COUNT];
     int geokeys; /* the struct */
     int geokey[TIFF_GEOKEY_COUNT];
@@ -48,7 +57,7 @@ typedef struct td_headers_cols {
 
 /* What the tool knows about the object besides its header. */
 typedef struct td_object_facts {
-    const char *path;   /* not NUL-terminated necessarily */
+    const char *path;   /* the key's bytes, not NUL-terminated necessarily */
     size_t path_len;
     uint64_t size;      /* TD_SIZE_NONE = unknown */
     int64_t mtime_ms;   /* ms since epoch UTC; TD_MTIME_NONE = unknown */
@@ -58,7 +67,7 @@ typedef struct td_object_facts {
 } td_object_facts;
 
 typedef struct td_errors_cols {
-    int path, size, stage, kind, message, http_status, attempts;
+    int path, path_bytes, size, stage, kind, message, http_status, attempts;
 } td_errors_cols;
 
 typedef struct td_error_facts {
@@ -78,12 +87,12 @@ int td_table_errors_schema(pq_schema **out, td_errors_cols *cols);
 
 /* Write one complete row (ends it with pq_end_row). Returns PQ_OK or a pq_code; the
  * message is in pq_writer_errmsg(w). The header's strings are written as they are (tiff.h
- * guarantees STRING values are UTF-8). */
+ * guarantees STRING values are UTF-8; the writer escapes anything else). */
 int td_table_write_header(pq_writer *w, const td_headers_cols *c, const td_object_facts *facts,
                           const tiff_header *h);
 int td_table_write_error(pq_writer *w, const td_errors_cols *c, const td_error_facts *facts);
 
-/* The file key-value metadata every output file carries ({TD_SCHEMA_VERSION_KEY, "1"}). */
+/* The file key-value metadata every output file carries ({TD_SCHEMA_VERSION_KEY, "2"}). */
 const pq_kv *td_table_kv(size_t *n);
 
 /* The schema as a documented list, for the README (tests/table/print_schema prints it). */

@@ -20,6 +20,7 @@
  *   object are dropped (both with a warning), duplicates: the first usable entry wins.
  */
 #include "tiff_internal.h"
+#include "util.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -145,7 +146,7 @@ void tiff__warn(tiff_parser *p, const char *fmt, ...) {
     char *w = p->wbuf + p->nw * WARN_LEN;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(w, WARN_LEN, fmt, ap);
+    ut_vmsgf(w, WARN_LEN, fmt, ap); /* warnings become STRING values: cut between characters */
     va_end(ap);
     p->wptr[p->nw++] = w;
 }
@@ -153,7 +154,7 @@ void tiff__warn(tiff_parser *p, const char *fmt, ...) {
 int tiff__fail(tiff_parser *p, int code, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(p->errmsg, sizeof p->errmsg, fmt, ap);
+    ut_vmsgf(p->errmsg, sizeof p->errmsg, fmt, ap);
     va_end(ap);
     return code;
 }

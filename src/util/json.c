@@ -398,13 +398,20 @@ size_t ut_json_escape_unit(char dst[6], const unsigned char *s, size_t n, size_t
         return 1;
     }
     /* a UTF-8 sequence is kept whole, so a caller that stops between units never cuts one
-     * (the lead byte tells the length; the string's end cuts a broken tail short) */
+     * (the lead byte tells the length). JSON is UTF-8: a byte that does not start a valid
+     * sequence becomes the text \xNN, as in the Parquet tables (ut_utf8_escape), written
+     * with its backslash escaped. */
     size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
-    if (len > n)
-        len = n;
-    memcpy(dst, s, len);
-    *used = len;
-    return len;
+    if (len <= n && ut_utf8_valid_prefix(s, len) == len) {
+        memcpy(dst, s, len);
+        *used = len;
+        return len;
+    }
+    static const char hex[] = "0123456789abcdef";
+    memcpy(dst, "\\\\x", 3);
+    dst[3] = hex[c >> 4];
+    dst[4] = hex[c & 15];
+    return 5;
 }
 
 void ut_json_escape(ut_buf *b, const char *s, size_t n) {

@@ -71,11 +71,18 @@ void ut_join(char *dst, size_t n, const char *a, const char *b) {
     if (!n)
         return;
     size_t o = 0;
+    bool cut = false;
     const char *parts[3] = {a, ": ", b};
     for (size_t k = 0; k < 3; k++)
-        for (const char *c = parts[k]; *c && o + 1 < n; c++)
-            dst[o++] = *c;
+        for (const char *c = parts[k]; *c && !cut; c++) {
+            if (o + 1 >= n)
+                cut = true;
+            else
+                dst[o++] = *c;
+        }
     dst[o] = 0;
+    if (cut) /* a message cut short must not end inside a character */
+        ut_utf8_trim_cut(dst, o);
 }
 
 static bool alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }

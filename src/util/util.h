@@ -6,6 +6,7 @@
 #ifndef UTIL_UTIL_H
 #define UTIL_UTIL_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -51,7 +52,7 @@ char *ut_strdup(const char *s); /* strdup that passes NULL through */
 /* "true"/"yes"/"y"/"on"/"1" -> 1, "false"/"no"/"n"/"off"/"0" -> 0 (any case), else -1
  * (NULL and "" included: a caller that means "unset = false" says so). */
 int ut_parse_bool(const char *v);
-/* dst = "a: b", truncated to n. */
+/* dst = "a: b", truncated to n on a character boundary. */
 void ut_join(char *dst, size_t n, const char *a, const char *b);
 
 /* ---- URLs ---- */
@@ -159,11 +160,43 @@ char *ut_json_strdup(const ut_json *d, size_t i);
 /* Unsigned integer from a number token or a string of digits; -1 if neither. */
 int ut_json_u64(const ut_json *d, size_t i, uint64_t *out);
 /* One unit of s[0..n) (n >= 1) as JSON string content into dst: an escape for ", \ and
- * control bytes (\n \r \t \b \f short, others \u00XX), an ASCII byte, or a whole UTF-8
- * sequence (at most 4 bytes). Returns the bytes written; *used gets the bytes of s taken. */
+ * control bytes (\n \r \t \b \f short, others \u00XX), an ASCII byte, a whole UTF-8
+ * sequence (at most 4 bytes), or for a byte that starts none the text \xNN of
+ * ut_utf8_escape (JSON is UTF-8). Returns the bytes written; *used gets the bytes taken. */
 size_t ut_json_escape_unit(char dst[6], const unsigned char *s, size_t n, size_t *used);
 /* Appends s[0..n) as a quoted JSON string literal, unit by unit as above. */
 void ut_json_escape(ut_buf *b, const char *s, size_t n);
+
+/* ---- UTF-8 ----
+ * Every STRING value written must be valid UTF-8 (RFC 3629: no overlongs, no surrogates,
+ * nothing past U+10FFFF), and a message cut into a fixed buffer must not end inside a
+ * character. ASCII is checked 8 bytes at a time. */
+/* Length of the longest valid prefix of s[0..n). */
+size_t ut_utf8_valid_prefix(const void *s, size_t n);
+bool ut_utf8_valid(const void *s, size_t n);
+/* Where to cut s[0..n) to keep at most max bytes: max, or less so that no character of
+ * valid UTF-8 is split (n when n <= max). For "%.*s" and memcpy cuts. */
+size_t ut_utf8_cut(const void *s, size_t n, size_t max);
+/* printf precision that keeps at most max bytes of the C string s, cut on a character
+ * boundary: printf("%.*s", ut_utf8_prec(key, 150), key) instead of "%.150s". */
+int ut_utf8_prec(const char *s, size_t max);
+/* The documented escape of bytes that are not UTF-8: s[0..n) copied to out with each byte
+ * that is not part of a valid sequence written as \xNN (two lower-case hex digits): the
+ * text Python's bytes.decode('utf-8', errors='backslashreplace') gives. out needs room for
+ * ut_utf8_escaped_len(s, n) bytes (at most 4 * n); returns the bytes written (no NUL). */
+size_t ut_utf8_escape(char *out, const void *s, size_t n);
+size_t ut_utf8_escaped_len(const void *s, size_t n);
+/* s[0..len) was cut at its end (e.g. by snprintf): drops an incomplete last character
+ * (NUL-terminating s there) and returns the new length. */
+size_t ut_utf8_trim_cut(char *s, size_t len);
+/* vsnprintf / snprintf whose truncation (intended: messages are cut, never overflow) ends
+ * on a character boundary. Returns the length written (never more than n - 1). */
+int ut_vmsgf(char *dst, size_t n, const char *fmt, va_list ap);
+int ut_msgf(char *dst, size_t n, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
 
 /* ---- files ---- */
 /* Reads a whole file of at most cap bytes into a new NUL-terminated buffer (*len, if not

@@ -42,7 +42,7 @@ for (const [table, files] of [['headers', ['headers.parquet', 'headers_allnull.p
     const got = (await q(`DESCRIBE FROM ${file(f)}`)).map((r) => [r.column_name, r.column_type]);
     check(`${f} columns`, got, want);
     const kv = await q(`SELECT decode(key) AS k, decode(value) AS v FROM parquet_kv_metadata(${file(f)})`);
-    check(`${f} schema version`, kv, [{ k: 'tiff_dumper.schema_version', v: '1' }]);
+    check(`${f} schema version`, kv, [{ k: 'tiff_dumper.schema_version', v: docs.schema_version }]);
     const req = await q(`SELECT name, repetition_type FROM parquet_schema(${file(f)}) WHERE name = 'path'`);
     check(`${f} path required`, req, [{ name: 'path', repetition_type: 'REQUIRED' }]);
   }
@@ -87,8 +87,27 @@ check('bare maps', pick(bare, ['geokeys_header', 'geokeys_other', 'other_tags', 
 
 const errs = await q(`SELECT * FROM ${file('errors.parquet')}`);
 check('errors', errs, [
-  { path: 'a/b.tif', size: '5000', stage: 'fetch', kind: 'http', message: 'HTTP 404 Not Found', http_status: 404, attempts: 1 },
-  { path: 'c.tif', size: null, stage: 'parse', kind: 'not_tiff', message: 'not a TIFF (bad byte order mark)', http_status: null, attempts: null },
+  { path: 'a/b.tif', path_bytes: null, size: '5000', stage: 'fetch', kind: 'http', message: 'HTTP 404 Not Found', http_status: 404, attempts: 1 },
+  { path: 'c.tif', path_bytes: null, size: null, stage: 'parse', kind: 'not_tiff', message: 'not a TIFF (bad byte order mark)', http_status: null, attempts: null },
 ]);
+// Bytes that are not UTF-8 in every kind of STRING value: DuckDB reads the files (it
+// refuses a STRING that is not UTF-8), each bad byte is the text \xNN, and path_bytes holds
+// the exact key (DuckDB shows a BLOB's non-ASCII bytes as \XX) only when path needed it.
+const J = '\u65e5';
+const bad8 = await q(`SELECT path, path_bytes, etag, ifd_chain_error, software, image_description, jpeg_tables,
+    geokeys.citation AS citation, geokeys_other, other_tags, warnings FROM ${file('headers_bad_utf8.parquet')}`);
+const badRow = {
+  path: 'dir/caf\\xe9.tif', path_bytes: 'dir/caf\\xE9.tif', etag: '"caf\\xe9"', ifd_chain_error: 'IFD 1: caf\\xe9',
+  software: 'caf\\xe9', image_description: `${J}\\xe6\\x97`, jpeg_tables: 'caf\\xE9', citation: 'caf\\xe9',
+  geokeys_other: [{ key: '3076', value: '"caf\\xe9"' }], other_tags: [{ key: '42033', value: `"${J}\\xe6\\x97"` }],
+  warnings: ['warning caf\\xe9', 'ok', `${J}\\xe6\\x97`],
+};
+check('bad utf8 headers', bad8, [badRow, { ...badRow, path: 'dir/caf\u00e9.tif', path_bytes: null, etag: null }]);
+const badKv = await q(`SELECT decode(value) AS v FROM parquet_kv_metadata(${file('headers_bad_utf8.parquet')})
+    WHERE decode(key) = 'tiff_dumper.config'`);
+check('bad utf8 metadata', badKv, [{ v: '# caf\\xe9\n' }]);
+const badErr = await q(`SELECT path, path_bytes, kind, message FROM ${file('errors_bad_utf8.parquet')}`);
+check('bad utf8 errors', badErr, [{ path: 'k/caf\\xe9.tif', path_bytes: 'k/caf\\xE9.tif', kind: 'not_foundcaf\\xe9',
+  message: `file:///k/caf\\xe9.tif: ${J}\\xe6\\x97` }]);
 console.log(`table checks: ${bad} mismatches`);
 process.exit(bad ? 1 : 0);

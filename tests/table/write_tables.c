@@ -32,7 +32,9 @@ static FILE *open_out(const char *dir, const char *name)
     return f;
 }
 
-static pq_writer *open_writer(const pq_schema *s, FILE *f, pq_codec codec)
+/* kv: NULL = td_table_kv() */
+static pq_writer *open_writer(const pq_schema *s, FILE *f, pq_codec codec, const pq_kv *kv,
+                              size_t n_kv)
 {
     static pq_sink sink;
     sink.write = file_write;
@@ -40,7 +42,9 @@ static pq_writer *open_writer(const pq_schema *s, FILE *f, pq_codec codec)
     pq_options o = PQ_OPTIONS_INIT;
     o.codec = codec;
     o.created_by = "tiff-dumper table test";
-    o.kv = td_table_kv(&o.n_kv);
+    o.kv = kv ? kv : td_table_kv(&o.n_kv);
+    if (kv)
+        o.n_kv = n_kv;
     pq_writer *w;
     int rc = pq_writer_open(&w, s, &sink, &o);
     if (rc)
@@ -56,7 +60,7 @@ static void write_headers(const char *dir, const char *name, bool all_null)
     if (rc)
         die("headers schema", rc, NULL);
     FILE *f = open_out(dir, name);
-    pq_writer *w = open_writer(s, f, PQ_CODEC_ZSTD);
+    pq_writer *w = open_writer(s, f, PQ_CODEC_ZSTD, NULL, 0);
 
     static const int64_t bps[] = {16};
     static const int64_t fmt[] = {1};
@@ -146,7 +150,7 @@ static void write_errors(const char *dir)
     if (rc)
         die("errors schema", rc, NULL);
     FILE *f = open_out(dir, "errors.parquet");
-    pq_writer *w = open_writer(s, f, PQ_CODEC_SNAPPY);
+    pq_writer *w = open_writer(s, f, PQ_CODEC_SNAPPY, NULL, 0);
     td_error_facts e1 = {"a/b.tif", 7, 5000, "fetch", "http", "HTTP 404 Not Found", 404, 1};
     td_error_facts e2 = {"c.tif", 5, TD_SIZE_NONE, "parse", "not_tiff",
                          "not a TIFF (bad byte order mark)", 0, -1};
@@ -158,11 +162,70 @@ static void write_errors(const char *dir)
     pq_schema_free(s);
 }
 
+/* Bytes that are not UTF-8 in every kind of STRING value, written through td_table as a
+ * careless caller would (tiff.h promises UTF-8, the pipeline passes keys as bytes): the
+ * files must still be readable by DuckDB, with \xNN escapes, and path_bytes exact. */
+#define L1 "caf\xe9"            /* Latin-1 */
+#define CUT "\xe6\x97\xa5\xe6\x97" /* U+65E5 and the first 2 bytes of another */
+static void write_bad_utf8(const char *dir)
+{
+    pq_schema *s;
+    td_headers_cols c;
+    int rc = td_table_headers_schema(&s, &c);
+    if (rc)
+        die("headers schema", rc, NULL);
+    FILE *f = open_out(dir, "headers_bad_utf8.parquet");
+    const pq_kv kv[] = {{TD_SCHEMA_VERSION_KEY, "2"}, {"tiff_dumper.config", "# " L1 "\n"}};
+    pq_writer *w = open_writer(s, f, PQ_CODEC_SNAPPY, kv, 2);
+    tiff_extra gk_other[] = {{3076, "\"" L1 "\"", 6, false}};
+    tiff_extra others[] = {{42033, "\"" CUT "\"", 7, false}};
+    const char *const warns[] = {"warning " L1, "ok", CUT};
+    tiff_header h;
+    memset(&h, 0, sizeof h);
+    h.first_ifd_offset = 8;
+    h.ifd_count = 1;
+    h.ifd_chain_error = "IFD 1: " L1;
+    h.field[TIFF_F_software] = (tiff_value){true, 4, {.str = L1}};
+    h.field[TIFF_F_image_description] = (tiff_value){true, 5, {.str = CUT}};
+    h.field[TIFF_F_jpeg_tables] = (tiff_value){true, 4, {.bytes = (const uint8_t *)L1}};
+    h.has_geokeys = true;
+    h.geokey[TIFF_G_citation] = (tiff_value){true, 4, {.str = L1}};
+    h.geokeys_other = gk_other;
+    h.n_geokeys_other = 1;
+    h.other_tags = others;
+    h.n_other_tags = 1;
+    h.warnings = warns;
+    h.n_warnings = 3;
+    td_object_facts f1 = {"dir/" L1 ".tif", 12, 10, TD_MTIME_NONE, "\"" L1 "\"", 100, 1};
+    td_object_facts f2 = {"dir/caf\xc3\xa9.tif", 13, 10, TD_MTIME_NONE, NULL, 100, 1};
+    if ((rc = td_table_write_header(w, &c, &f1, &h)) ||
+        (rc = td_table_write_header(w, &c, &f2, &h)))
+        die("write bad utf8", rc, w);
+    if ((rc = pq_writer_close(w)))
+        die("close", rc, NULL);
+    fclose(f);
+    pq_schema_free(s);
+
+    td_errors_cols ec;
+    if ((rc = td_table_errors_schema(&s, &ec)))
+        die("errors schema", rc, NULL);
+    f = open_out(dir, "errors_bad_utf8.parquet");
+    w = open_writer(s, f, PQ_CODEC_NONE, NULL, 0);
+    td_error_facts e1 = {"k/" L1 ".tif", 10, TD_SIZE_NONE, "fetch", "not_found" L1,
+                         "file:///k/" L1 ".tif: " CUT, 0, 1};
+    if ((rc = td_table_write_error(w, &ec, &e1)))
+        die("write error", rc, w);
+    if ((rc = pq_writer_close(w)))
+        die("close", rc, NULL);
+    fclose(f);
+    pq_schema_free(s);
+}
+
 static void write_docs(const char *dir)
 {
     FILE *f = open_out(dir, "columns.json");
     const char *names[] = {"headers", "errors"};
-    fputc('{', f);
+    fprintf(f, "{\"schema_version\":\"%d\",", TD_SCHEMA_VERSION);
     for (int t = 0; t < 2; t++) {
         const td_column_doc *d;
         size_t n = td_table_columns((td_table_id)t, &d);
@@ -184,6 +247,7 @@ int main(int argc, char **argv)
     write_headers(argv[1], "headers.parquet", false);
     write_headers(argv[1], "headers_allnull.parquet", true);
     write_errors(argv[1]);
+    write_bad_utf8(argv[1]);
     write_docs(argv[1]);
     return 0;
 }

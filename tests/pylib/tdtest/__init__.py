@@ -4,7 +4,8 @@ ctest puts tests/pylib on PYTHONPATH (see the tests' CMakeLists); a test run by 
 `PYTHONPATH=tests/pylib`. Modules: e2e_lib (running the tool, reading its Parquet output),
 make_keys (key folders of hard links), store_testlib (ports, processes, nginx), s3_testlib,
 azgcs_testlib, http_testlib, azurite and gcs_emulator (the emulators), corpus_compare (the
-parser's output against the corpus's expected.jsonl; also the tiff_corpus test itself)."""
+parser's output against the corpus's expected.jsonl; also the tiff_corpus test itself),
+faultsrv (the fault-injecting HTTP server, run as a process) and faults (its client side)."""
 import os
 import shutil
 import sys

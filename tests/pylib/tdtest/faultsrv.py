@@ -1,0 +1,381 @@
+"""A fault-injecting object server for tests (Python standard library only, loopback only).
+
+It serves the files of one folder the way the stores read them, so every store that speaks
+HTTP can be pointed at it with `keys_from` (no listing needed) or, for the HTTP store, with
+WebDAV PROPFIND listings:
+
+  style http   GET /BASE/KEY                       (store.name http://127.0.0.1:PORT/BASE/)
+  style s3     GET /BUCKET/KEY                     (endpoint http://127.0.0.1:PORT, path style)
+  style azure  GET /ACCOUNT/CONTAINER/KEY or /CONTAINER/KEY (endpoint http://127.0.0.1:PORT/ACCOUNT)
+  style gcs    GET .../b/BUCKET/o/ENCODED_KEY?alt=media (google base url http://127.0.0.1:PORT)
+
+What goes wrong is set per object by rules (first match wins) in a JSON file given with
+--rules, re-read when it changes, so one server can serve a whole test:
+
+  {"rules": [{"match": "stall/*", "fault": "stall", "seconds": 30},
+             {"match": "*.tif", "fault": "status", "status": 503, "times": 3}]}
+
+Faults:
+  ok            206 with the asked range (the default)
+  stall         answer nothing for `seconds` (at most 120), then close
+  reset         close the connection with a TCP reset, no answer
+  short         promise the asked length, send half of it, close
+  wrong_range   206 with bytes from `delta` bytes further on, Content-Range telling so
+  lying_range   206 with bytes from `delta` bytes further on, Content-Range claiming the asked
+                range (only the bytes show it: the test checks what the tool does with them)
+  bad_total     206 with the asked bytes but a Content-Range whose total changes per request
+  endless       200 without Content-Length, bytes for up to `seconds` (at most 60)
+  status        answer `status` (e.g. 503, 429, 500) the first `times` requests, then ok
+                (times 0 or absent: always)
+  redirect      302 to `location` (another server, e.g. 127.0.0.2); the target logs whether
+                credentials (Authorization, x-ms-*, X-Amz-*) arrived with it
+  http09        raw bytes without a status line, then close
+  huge_header   a 200 whose headers hold one line of `bytes` (default 1 MiB)
+
+Every request is logged as one JSON line (method, path, range, status sent, fault, whether an
+Authorization header came) to --log, for the test to check what the tool did.
+
+Listing (style http): PROPFIND Depth 1 on a folder lists it; a `status` or `http09` rule
+whose match names the folder ("dir/") answers its PROPFIND that way instead. With --tree W,D the server
+answers PROPFIND for a virtual tree W folders wide and D deep holding no TIFF (to prove the
+lister's memory stays bounded), and GETs 404; --tree W,D,F puts F files (*.dat, not TIFF)
+in each directory of the deepest level (wide directories).
+
+usage: python3 faultsrv.py --root DIR --style http|s3|azure|gcs [--base /data/] [--rules F]
+                            [--log F] [--bind 127.0.0.1] [--port-file F] [--tree W,D]
+Prints "PORT <n>" on stdout when ready (and writes it to --port-file).
+"""
+import argparse
+import fnmatch
+import json
+import os
+import socket
+import struct
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import quote, unquote, urlsplit
+
+MAX_STALL = 120.0
+MAX_ENDLESS = 60.0
+
+
+class Rules:
+    """The rule file, re-read when its mtime changes; per-rule hit counters for `times`."""
+
+    def __init__(self, path):
+        self.path = path
+        self.mtime = None
+        self.rules = []
+        self.hits = {}
+        self.lock = threading.Lock()
+
+    def match(self, key):
+        with self.lock:
+            if self.path:
+                try:
+                    m = os.stat(self.path).st_mtime_ns
+                except OSError:
+                    m = None
+                if m != self.mtime:
+                    self.mtime = m
+                    try:
+                        with open(self.path) as f:
+                            self.rules = json.load(f).get("rules", [])
+                    except (OSError, ValueError):
+                        self.rules = []
+                    self.hits = {}
+            for i, r in enumerate(self.rules):
+                if fnmatch.fnmatchcase(key, r.get("match", "*")):
+                    n = self.hits.get(i, 0)
+                    self.hits[i] = n + 1
+                    times = int(r.get("times", 0) or 0)
+                    if r.get("fault") == "status" and times and n >= times:
+                        return {"fault": "ok"}
+                    return r
+            return {"fault": "ok"}
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 1024
+
+    def handle_error(self, request, client_address):
+        # a client that hangs up (a canceled or timed-out transfer) is what the tests do on
+        # purpose: not worth a traceback; anything else still prints one
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
+
+
+def key_of(style, base, path):
+    """The object key a request path names, or None."""
+    parts = urlsplit(path)
+    p = parts.path
+    if style == "http":
+        if not p.startswith(base):
+            return None
+        return unquote(p[len(base):])
+    if style == "s3":
+        segs = p.lstrip("/").split("/", 1)
+        return unquote(segs[1]) if len(segs) == 2 else None
+    if style == "azure":
+        segs = p.lstrip("/").split("/")
+        # /ACCOUNT/CONTAINER/KEY (emulator style) or /CONTAINER/KEY
+        if len(segs) >= 3 and base.strip("/") == segs[0]:
+            return unquote("/".join(segs[2:]))
+        return unquote("/".join(segs[1:])) if len(segs) >= 2 else None
+    if style == "gcs":
+        i = p.find("/o/")
+        return unquote(p[i + 3:]) if i >= 0 else None
+    return None
+
+
+def parse_range(h):
+    if not h or not h.startswith("bytes="):
+        return None
+    a, _, b = h[6:].partition("-")
+    try:
+        start = int(a)
+        end = int(b) if b else None
+    except ValueError:
+        return None
+    return start, end
+
+
+def make_handler(opts, rules, log):
+    log_lock = threading.Lock()
+
+    class H(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *a):
+            pass
+
+        def record(self, status, fault, key):
+            if not log:
+                return
+            creds = any(k.lower() in ("authorization", "x-amz-security-token",
+                                      "x-ms-date", "x-amz-date")
+                        for k in self.headers.keys())
+            line = json.dumps({"t": time.time(), "method": self.command, "path": self.path,
+                               "key": key, "range": self.headers.get("Range"),
+                               "status": status, "fault": fault, "auth": creds})
+            with log_lock:
+                with open(log, "a") as f:
+                    f.write(line + "\n")
+
+        def raw(self, data):
+            try:
+                self.wfile.write(data)
+                self.wfile.flush()
+            except OSError:
+                pass
+
+        def reset(self):
+            try:
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                           struct.pack("ii", 1, 0))
+            except OSError:
+                pass
+            self.close_connection = True
+            try:
+                self.connection.close()
+            except OSError:
+                pass
+
+        def send(self, status, body=b"", headers=()):
+            self.send_response(status)
+            for k, v in headers:
+                self.send_header(k, v)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.raw(body)
+
+        # ---------------------------------------------------------------- GET / HEAD
+        def do_HEAD(self):
+            self.do_GET()
+
+        def do_GET(self):
+            key = key_of(opts.style, opts.base, self.path)
+            if opts.tree or key is None:
+                self.record(404, "none", key)
+                return self.send(404, b"not found")
+            rule = rules.match(key)
+            fault = rule.get("fault", "ok")
+            fpath = os.path.join(opts.root, key)
+            try:
+                if not os.path.realpath(fpath).startswith(os.path.realpath(opts.root) + os.sep):
+                    raise OSError
+                with open(fpath, "rb") as f:
+                    data = f.read()
+            except OSError:
+                self.record(404, fault, key)
+                return self.send(404, b"not found")
+            size = len(data)
+            rng = parse_range(self.headers.get("Range"))
+            start, end = (0, size - 1) if rng is None else (rng[0], rng[1] if rng[1] is not None else size - 1)
+            end = min(end, size - 1)
+            if start >= size:
+                self.record(416, fault, key)
+                return self.send(416, b"", [("Content-Range", "bytes */%d" % size)])
+
+            if fault == "stall":
+                self.record(0, fault, key)
+                time.sleep(min(float(rule.get("seconds", 30)), MAX_STALL))
+                return self.reset()
+            if fault == "reset":
+                self.record(0, fault, key)
+                return self.reset()
+            if fault == "status":
+                st = int(rule.get("status", 503))
+                self.record(st, fault, key)
+                hdr = [("Retry-After", str(rule["retry_after"]))] if "retry_after" in rule else []
+                return self.send(st, b"fault injected", hdr)
+            if fault == "redirect":
+                self.record(302, fault, key)
+                return self.send(302, b"", [("Location", rule["location"] + quote(key))])
+            if fault == "http09":
+                self.record(0, fault, key)
+                self.raw(data[start:end + 1])
+                self.close_connection = True
+                return None
+            if fault == "huge_header":
+                self.record(200, fault, key)
+                n = int(rule.get("bytes", 1 << 20))
+                self.raw(b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * n + b"\r\nContent-Length: 0\r\n\r\n")
+                self.close_connection = True
+                return None
+            if fault == "endless":
+                self.record(200, fault, key)
+                self.raw(b"HTTP/1.1 200 OK\r\nContent-Type: image/tiff\r\nConnection: close\r\n\r\n")
+                deadline = time.time() + min(float(rule.get("seconds", 20)), MAX_ENDLESS)
+                chunk = (data or b"\0") * (65536 // max(1, len(data)) + 1)
+                while time.time() < deadline:
+                    try:
+                        self.wfile.write(chunk[:65536])
+                    except OSError:
+                        break
+                self.close_connection = True
+                return None
+
+            body = data[start:end + 1]
+            crange = "bytes %d-%d/%d" % (start, end, size)
+            if fault in ("wrong_range", "lying_range"):
+                d = int(rule.get("delta", 512))
+                s2 = min(start + d, size - 1)
+                e2 = min(s2 + (end - start), size - 1)
+                body = data[s2:e2 + 1]
+                if fault == "wrong_range":
+                    crange = "bytes %d-%d/%d" % (s2, e2, size)
+            elif fault == "bad_total":
+                crange = "bytes %d-%d/%d" % (start, end, size + 1000 + int(time.time() * 1000) % 1000)
+            if fault == "short":
+                self.record(206, fault, key)
+                self.send_response(206)
+                self.send_header("Content-Range", crange)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.raw(body[:len(body) // 2])
+                self.close_connection = True
+                return None
+            status = 206 if rng is not None else 200
+            self.record(status, fault, key)
+            hdr = [("Content-Type", "image/tiff"), ("ETag", '"%x"' % (size * 2654435761 % (1 << 32)))]
+            if status == 206:
+                hdr.append(("Content-Range", crange))
+            return self.send(status, body, hdr)
+
+        # ---------------------------------------------------------------- PROPFIND
+        def do_PROPFIND(self):
+            n = int(self.headers.get("Content-Length") or 0)
+            if n:
+                self.rfile.read(min(n, 1 << 20))
+            p = urlsplit(self.path).path
+            if not p.startswith(opts.base):
+                self.record(404, "none", None)
+                return self.send(404, b"")
+            rel = unquote(p[len(opts.base):])
+            # a folder may meet a `status` rule too (match "dir/"): the listing's retries
+            rule = rules.match(rel) if rel else {"fault": "ok"}
+            if rule.get("fault") == "status":
+                st = int(rule.get("status", 503))
+                self.record(st, "status", rel)
+                return self.send(st, b"fault injected")
+            if rule.get("fault") == "http09":
+                self.record(0, "http09", rel)
+                self.raw(b"<multistatus/>\n")
+                self.close_connection = True
+                return None
+            entries = []  # (href, is_dir, size)
+            if opts.tree:
+                width, depth, files = (tuple(opts.tree) + (0,))[:3]
+                level = len([s for s in rel.split("/") if s])
+                if level < depth:
+                    entries = [(p + "d%03d/" % i, True, 0) for i in range(width)]
+                else:
+                    entries = [(p + "f%06d.dat" % i, False, 1) for i in range(files)]
+            else:
+                d = os.path.join(opts.root, rel)
+                if not os.path.isdir(d):
+                    self.record(404, "none", rel)
+                    return self.send(404, b"")
+                for name in sorted(os.listdir(d)):
+                    full = os.path.join(d, name)
+                    isdir = os.path.isdir(full)
+                    entries.append((p + quote(name) + ("/" if isdir else ""), isdir,
+                                    0 if isdir else os.path.getsize(full)))
+            out = ['<?xml version="1.0" encoding="utf-8"?>\n<D:multistatus xmlns:D="DAV:">']
+            out.append(self._resp(p, True, 0))
+            for href, isdir, size in entries:
+                out.append(self._resp(href, isdir, size))
+            out.append("</D:multistatus>")
+            body = "\n".join(out).encode()
+            self.record(207, "list", rel)
+            return self.send(207, body, [("Content-Type", 'application/xml; charset="utf-8"')])
+
+        @staticmethod
+        def _resp(href, isdir, size):
+            rt = "<D:resourcetype><D:collection/></D:resourcetype>" if isdir else "<D:resourcetype/>"
+            ln = "" if isdir else "<D:getcontentlength>%d</D:getcontentlength>" % size
+            return ("<D:response><D:href>%s</D:href><D:propstat><D:prop>%s%s"
+                    "<D:getlastmodified>Mon, 01 Jan 2024 00:00:00 GMT</D:getlastmodified>"
+                    "</D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat></D:response>"
+                    % (href, rt, ln))
+
+    return H
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--root", default=".")
+    ap.add_argument("--style", choices=["http", "s3", "azure", "gcs"], default="http")
+    ap.add_argument("--base", default="/data/")
+    ap.add_argument("--rules")
+    ap.add_argument("--log")
+    ap.add_argument("--bind", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--port-file")
+    ap.add_argument("--tree")
+    ap.add_argument("--max-seconds", type=float, default=900.0,
+                    help="the server stops by itself after this long")
+    opts = ap.parse_args()
+    if not (opts.bind.startswith("127.") or opts.bind == "::1"):
+        sys.exit("faultsrv: binds loopback only")
+    opts.tree = tuple(int(x) for x in opts.tree.split(",")) if opts.tree else None
+    srv = Server((opts.bind, opts.port), make_handler(opts, Rules(opts.rules), opts.log))
+    port = srv.server_address[1]
+    if opts.port_file:
+        with open(opts.port_file + ".tmp", "w") as f:
+            f.write(str(port))
+        os.replace(opts.port_file + ".tmp", opts.port_file)
+    print("PORT %d" % port, flush=True)
+    threading.Timer(opts.max_seconds, srv.shutdown).start()
+    srv.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
