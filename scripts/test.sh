@@ -2,7 +2,7 @@
 # Builds tiff-dumper twice (optimised, and with ASan+UBSan) and runs every test in both,
 # then a short libFuzzer run of each fuzz target; also proves that a plain Release build
 # (-O3) compiles without warnings with gcc and with clang. This is what CI runs (.ci/run).
-# Every build here has TD_WERROR=ON (the default build that users run has it off).
+# It first checks the C formatting (scripts/check-format.sh). Every build here has TD_WERROR=ON (the default build that users run has it off).
 #   scripts/test.sh               everything
 #   TD_FUZZ_SECONDS=0 scripts/test.sh   skip the fuzz runs
 #   TD_ALLOW_SKIP=1 scripts/test.sh     do not fail when a test was skipped (exit 77: a
@@ -10,6 +10,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
+# the C style (.clang-format): first, as it takes a second and says exactly which files
+scripts/check-format.sh
 
 jobs=$(nproc 2>/dev/null || echo 2)
 
