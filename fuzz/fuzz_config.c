@@ -32,8 +32,8 @@ static bool secret_name(const char *k) {
     low[i] = 0;
     if (!strcmp(low, "skip_signature") || !strcmp(low, "aws_skip_signature"))
         return false;
-    static const char *const pats[] = {"secret", "password", "passwd", "token", "sas", "key",
-                                       "credential"};
+    static const char *const pats[] = {"secret", "password", "passwd",    "token",
+                                       "sas",    "key",      "credential"};
     for (size_t p = 0; p < sizeof pats / sizeof *pats; p++)
         if (strstr(low, pats[p]))
             return true;

@@ -42,8 +42,8 @@ static void read_inventory(const char *url, const uint8_t *man, size_t man_len, 
     td_keysrc *ks;
     char err[512];
     d->next = 0;
-    int rc = td_keysrc_open_inventory_fd(&ks, fk_mem_fd(man, man_len), "manifest.json",
-                                         open_data, d, &o, err, sizeof err);
+    int rc = td_keysrc_open_inventory_fd(&ks, fk_mem_fd(man, man_len), "manifest.json", open_data,
+                                         d, &o, err, sizeof err);
     if (rc != 0) {
         if (rc >= 0 || !err[0] || ks)
             fk_fail("open failed without a status, a message, or left a source");

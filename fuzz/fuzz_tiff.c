@@ -25,7 +25,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define MAX_ROUNDS 10000
 
 static void check_error(int rc, const tiff_parser *p) {
-    if (rc >= 0) return;
+    if (rc >= 0)
+        return;
     const char *name = tiff_err_name(rc), *msg = tiff_parser_errmsg(p);
     if (!name || strcmp(name, "unknown") == 0 || !msg || !msg[0] || !tiff_strerror(rc)) {
         fprintf(stderr, "error %d without code name or message\n", rc);
@@ -36,7 +37,8 @@ static void check_error(int rc, const tiff_parser *p) {
 static int run_store(tiff_parser *p, const uint8_t *data, size_t size, size_t prefetch) {
     tiff_parser_reset(p, TIFF_SIZE_UNKNOWN);
     size_t first = size < prefetch ? size : prefetch;
-    if (tiff_parser_feed(p, 0, data, first) != TIFF_OK) abort();
+    if (tiff_parser_feed(p, 0, data, first) != TIFF_OK)
+        abort();
     /* A store learns the size from the first response's Content-Range. */
     tiff_parser_set_size(p, size);
     int rc;
@@ -51,8 +53,7 @@ static int run_store(tiff_parser *p, const uint8_t *data, size_t size, size_t pr
         for (size_t j = 0; j < k; j++) {
             if (r[j].length == 0 || r[j].offset >= size || r[j].length > size - r[j].offset) {
                 fprintf(stderr, "need [%llu,+%llu) outside the object of %zu bytes\n",
-                        (unsigned long long)r[j].offset, (unsigned long long)r[j].length,
-                        size);
+                        (unsigned long long)r[j].offset, (unsigned long long)r[j].length, size);
                 abort();
             }
             if (j > 0 && r[j].offset <= r[j - 1].offset + r[j - 1].length) {
@@ -62,7 +63,8 @@ static int run_store(tiff_parser *p, const uint8_t *data, size_t size, size_t pr
         }
         for (size_t j = 0; j < k; j++) {
             int frc = tiff_parser_feed(p, r[j].offset, data + r[j].offset, (size_t)r[j].length);
-            if (frc != TIFF_OK) return frc; /* E_LIMIT on too many segments is allowed */
+            if (frc != TIFF_OK)
+                return frc; /* E_LIMIT on too many segments is allowed */
         }
     }
     return rc;
@@ -73,13 +75,17 @@ static size_t jcap;
 
 static size_t render(const tiff_parser *p, char **copy) {
     const tiff_header *h = tiff_parser_header(p);
-    if (!h) abort();
+    if (!h)
+        abort();
     size_t len = 0;
-    if (tiff_header_to_json(h, &jbuf, &len, &jcap) != TIFF_OK) abort();
-    if (len == 0 || jbuf[0] != '{' || jbuf[len - 1] != '}') abort();
+    if (tiff_header_to_json(h, &jbuf, &len, &jcap) != TIFF_OK)
+        abort();
+    if (len == 0 || jbuf[0] != '{' || jbuf[len - 1] != '}')
+        abort();
     if (copy) {
         *copy = malloc(len);
-        if (!*copy) abort();
+        if (!*copy)
+            abort();
         memcpy(*copy, jbuf, len);
     }
     return len;
@@ -88,16 +94,20 @@ static size_t render(const tiff_parser *p, char **copy) {
 static const char *find(const char *s, size_t n, const char *what) {
     size_t w = strlen(what);
     for (size_t i = 0; i + w <= n; i++)
-        if (memcmp(s + i, what, w) == 0) return s + i;
+        if (memcmp(s + i, what, w) == 0)
+            return s + i;
     return NULL;
 }
 
 /* JSON lines equal, ignoring the value of "header_bytes". */
 static bool same_but_header_bytes(const char *a, size_t la, const char *b, size_t lb) {
     const char *ka = find(a, la, "\"header_bytes\":"), *kb = find(b, lb, "\"header_bytes\":");
-    if (!ka || !kb || ka - a != kb - b || memcmp(a, b, (size_t)(ka - a)) != 0) return false;
-    const char *ea = find(ka, la - (size_t)(ka - a), ","), *eb = find(kb, lb - (size_t)(kb - b), ",");
-    if (!ea || !eb) return false;
+    if (!ka || !kb || ka - a != kb - b || memcmp(a, b, (size_t)(ka - a)) != 0)
+        return false;
+    const char *ea = find(ka, la - (size_t)(ka - a), ","),
+               *eb = find(kb, lb - (size_t)(kb - b), ",");
+    if (!ea || !eb)
+        return false;
     size_t ra = la - (size_t)(ea - a), rb = lb - (size_t)(eb - b);
     return ra == rb && memcmp(ea, eb, ra) == 0;
 }
@@ -109,12 +119,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         full = tiff_parser_new(NULL);
         store = tiff_parser_new(NULL);
         tight = tiff_parser_new(&tl);
-        if (!full || !store || !tight) abort();
+        if (!full || !store || !tight)
+            abort();
     }
     /* A: whole object at once */
     tiff_parser_reset(full, size);
     int ra = size ? tiff_parser_feed(full, 0, data, size) : TIFF_OK;
-    if (ra == TIFF_OK) ra = tiff_parser_run(full);
+    if (ra == TIFF_OK)
+        ra = tiff_parser_run(full);
     if (ra == TIFF_NEED) {
         fprintf(stderr, "NEED although the whole object was fed\n");
         abort();
@@ -131,14 +143,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (rb == TIFF_OK) {
         size_t lb = render(store, NULL);
         if (ra == TIFF_OK && !same_but_header_bytes(ja, la, jbuf, lb)) {
-            fprintf(stderr, "whole-object and store results differ:\n%.*s\n%.*s\n", (int)la,
-                    ja, (int)lb, jbuf);
+            fprintf(stderr, "whole-object and store results differ:\n%.*s\n%.*s\n", (int)la, ja,
+                    (int)lb, jbuf);
             abort();
         }
     }
     if ((ra == TIFF_OK) != (rb == TIFF_OK)) {
-        fprintf(stderr, "whole-object rc %d (%s), store rc %d (%s)\n", ra,
-                tiff_parser_errmsg(full), rb, tiff_parser_errmsg(store));
+        fprintf(stderr, "whole-object rc %d (%s), store rc %d (%s)\n", ra, tiff_parser_errmsg(full),
+                rb, tiff_parser_errmsg(store));
         abort();
     }
     free(ja);
@@ -146,6 +158,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     /* C: tight limits */
     int rc = run_store(tight, data, size, 64);
     check_error(rc, tight);
-    if (rc == TIFF_OK) render(tight, NULL);
+    if (rc == TIFF_OK)
+        render(tight, NULL);
     return 0;
 }

@@ -71,7 +71,7 @@ struct dp_conn {
     dp_half half[2]; /* 0: client -> backend, 1: backend -> client */
     int refs;        /* chunks still in the FIFO */
     int dead;
-    int holding;     /* in its handshake round trip: client not read yet */
+    int holding; /* in its handshake round trip: client not read yet */
     uint64_t hold_until;
     dp_conn *hold_next, *grave_next;
 };
@@ -104,8 +104,8 @@ static void update_masks(dp_conn *c) {
     if (c->dead)
         return;
     for (int i = 0; i < 2; i++) {
-        dp_half *src = &c->half[i];       /* data read from end i */
-        dp_half *dst = &c->half[1 - i];   /* data written to end i */
+        dp_half *src = &c->half[i];     /* data read from end i */
+        dp_half *dst = &c->half[1 - i]; /* data written to end i */
         uint32_t m = 0;
         if (!src->src_closed && src->pending < PENDING_LIMIT && !(i == 0 && c->holding))
             m |= EPOLLIN;
@@ -274,9 +274,7 @@ static void deliver_due(uint64_t now) {
     }
 }
 
-static void set_nonblock(int fd) {
-    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-}
+static void set_nonblock(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
 static void accept_all(int lfd) {
     for (;;) {

@@ -17,22 +17,20 @@ typedef struct count_sink {
     FILE *f;
 } count_sink;
 
-static int sink_write(void *ctx, const void *p, size_t n)
-{
+static int sink_write(void *ctx, const void *p, size_t n) {
     count_sink *s = ctx;
     s->bytes += n;
     return s->f && fwrite(p, 1, n, s->f) != n ? -1 : 0;
 }
 
-static double clock_s(clockid_t id)
-{
+static double clock_s(clockid_t id) {
     struct timespec ts;
     clock_gettime(id, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static const char *const bands[] = {"B01", "B02", "B03", "B04", "B05", "B06", "B07",
-                                    "B08", "B8A", "B09", "B11", "B12", "AOT", "SCL", "WVP"};
+static const char *const bands[] = {"B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08",
+                                    "B8A", "B09", "B11", "B12", "AOT", "SCL", "WVP"};
 static const int band_res[] = {60, 10, 10, 10, 20, 20, 20, 10, 20, 60, 20, 20, 10, 20, 10};
 
 typedef struct row_data {
@@ -47,21 +45,20 @@ typedef struct row_data {
     td_object_facts f;
 } row_data;
 
-static void make_row(row_data *r, uint64_t i)
-{
+static void make_row(row_data *r, uint64_t i) {
     unsigned b = (unsigned)(i % 15), zone = 1 + (unsigned)(i / 15 % 60);
     unsigned day = 1 + (unsigned)(i / 900 % 28), month = 1 + (unsigned)(i / 25200 % 12);
     int res = band_res[b];
     int64_t w = 109800 / res;
     r->f.path = r->path;
-    r->f.path_len = (size_t)snprintf(
-        r->path, sizeof r->path,
-        "sentinel-s2-l2a-cogs/%u/U/UP/2023/%u/S2A_%uUUP_2023%02u%02u_0_L2A/%s.tif", zone, month,
-        zone, month, day, bands[b]);
+    r->f.path_len =
+        (size_t)snprintf(r->path, sizeof r->path,
+                         "sentinel-s2-l2a-cogs/%u/U/UP/2023/%u/S2A_%uUUP_2023%02u%02u_0_L2A/%s.tif",
+                         zone, month, zone, month, day, bands[b]);
     r->f.size = 20000000u + (i * 7919u) % 200000000u;
     r->f.mtime_ms = 1672531200000LL + (int64_t)i * 37;
-    snprintf(r->etag, sizeof r->etag, "\"%016" PRIx64 "%016" PRIx64 "\"", (uint64_t)(i * 0x9E3779B97F4A7C15ull),
-             (uint64_t)(i ^ 0xabcdef));
+    snprintf(r->etag, sizeof r->etag, "\"%016" PRIx64 "%016" PRIx64 "\"",
+             (uint64_t)(i * 0x9E3779B97F4A7C15ull), (uint64_t)(i ^ 0xabcdef));
     r->f.etag = r->etag;
     r->f.fetched_bytes = 16384;
     r->f.requests = 1;
@@ -120,7 +117,8 @@ static void make_row(row_data *r, uint64_t i)
     h->n_other_tags = i % 10 == 0 ? 2 : 0;
     for (int k = 0; k < 2; k++) {
         size_t n = (size_t)snprintf(r->other_json[k], sizeof r->other_json[k],
-                                    "{\"type\":3,\"count\":1,\"value\":[%" PRIu64 "]}", i % 97 + (uint64_t)k);
+                                    "{\"type\":3,\"count\":1,\"value\":[%" PRIu64 "]}",
+                                    i % 97 + (uint64_t)k);
         r->other[k] = (tiff_extra){(uint16_t)(50000 + k), r->other_json[k], n, false};
     }
     h->other_tags = r->other;
@@ -131,8 +129,7 @@ typedef struct result {
     uint64_t bytes;
 } result;
 
-static result run(uint64_t rows, pq_codec codec, const char *file)
-{
+static result run(uint64_t rows, pq_codec codec, const char *file) {
     pq_schema *s;
     td_headers_cols c;
     if (td_table_headers_schema(&s, &c)) {
@@ -189,8 +186,7 @@ static result run(uint64_t rows, pq_codec codec, const char *file)
     return (result){cpu, wall, cs.bytes};
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     uint64_t rows = argc > 1 ? strtoull(argv[1], NULL, 10) : 500000;
     const char *file = argc > 2 ? argv[2] : "/tmp/pq_bench.parquet";
     const td_column_doc *d;

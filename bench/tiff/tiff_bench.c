@@ -40,14 +40,18 @@ typedef struct buf {
 } buf;
 
 static void b_reserve(buf *b, size_t n) {
-    if (b->n + n <= b->cap) return;
-    while (b->n + n > b->cap) b->cap = b->cap ? 2 * b->cap : 4096;
+    if (b->n + n <= b->cap)
+        return;
+    while (b->n + n > b->cap)
+        b->cap = b->cap ? 2 * b->cap : 4096;
     b->b = realloc(b->b, b->cap);
-    if (!b->b) abort();
+    if (!b->b)
+        abort();
 }
 
 static void put_le(uint8_t *p, uint64_t v, unsigned w) {
-    for (unsigned i = 0; i < w; i++) p[i] = (uint8_t)(v >> (8 * i));
+    for (unsigned i = 0; i < w; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
 }
 
 typedef struct tent {
@@ -58,11 +62,19 @@ typedef struct tent {
 
 static unsigned tsize(unsigned type) {
     switch (type) {
-    case 1: case 2: case 7: return 1;
-    case 3: return 2;
-    case 4: return 4;
-    case 5: case 12: return 8;
-    default: abort();
+    case 1:
+    case 2:
+    case 7:
+        return 1;
+    case 3:
+        return 2;
+    case 4:
+        return 4;
+    case 5:
+    case 12:
+        return 8;
+    default:
+        abort();
     }
 }
 
@@ -84,9 +96,17 @@ static void put_vals(uint8_t *p, const tent *e) {
     unsigned s = tsize(e->type);
     for (uint32_t i = 0; i < e->count; i++) {
         switch (e->type) {
-        case 1: case 2: case 7: p[i] = ((const uint8_t *)e->vals)[i]; break;
-        case 3: put_le(p + 2 * i, ((const uint16_t *)e->vals)[i], 2); break;
-        case 4: put_le(p + 4 * i, ((const uint32_t *)e->vals)[i], 4); break;
+        case 1:
+        case 2:
+        case 7:
+            p[i] = ((const uint8_t *)e->vals)[i];
+            break;
+        case 3:
+            put_le(p + 2 * i, ((const uint16_t *)e->vals)[i], 2);
+            break;
+        case 4:
+            put_le(p + 4 * i, ((const uint32_t *)e->vals)[i], 4);
+            break;
         case 5:
             put_le(p + 8 * i, ((const uint32_t *)e->vals)[2 * i], 4);
             put_le(p + 8 * i + 4, ((const uint32_t *)e->vals)[2 * i + 1], 4);
@@ -121,7 +141,8 @@ static size_t write_tiff(buf *out, ifd *ifds, unsigned nifd) {
     for (unsigned k = 0; k < nifd; k++)
         for (unsigned i = 0; i < ifds[k].n; i++) {
             size_t len = (size_t)ifds[k].e[i].count * tsize(ifds[k].e[i].type);
-            if (len > 4) total += (len + 1) & ~(size_t)1;
+            if (len > 4)
+                total += (len + 1) & ~(size_t)1;
         }
     b_reserve(out, total - out->n);
     memset(out->b + 8, 0, total - 8);
@@ -150,7 +171,9 @@ static size_t write_tiff(buf *out, ifd *ifds, unsigned nifd) {
     return total;
 }
 
-static uint32_t data_start(size_t header_len) { return (uint32_t)((header_len + 16383) & ~(size_t)16383); }
+static uint32_t data_start(size_t header_len) {
+    return (uint32_t)((header_len + 16383) & ~(size_t)16383);
+}
 
 /* ---- the two headers ---------------------------------------------------------------- */
 
@@ -172,7 +195,8 @@ static unsigned narrays;
 
 static uint32_t *new_array(size_t n) {
     uint32_t *a = calloc(n ? n : 1, 4);
-    if (!a) abort();
+    if (!a)
+        abort();
     arrays[narrays++] = a;
     return a;
 }
@@ -189,14 +213,14 @@ static void build_cog(image *im) {
         "<GDALMetadata>\n  <Item name=\"OFFSET\" sample=\"0\" role=\"offset\">-0.1</Item>\n"
         "  <Item name=\"SCALE\" sample=\"0\" role=\"scale\">0.0001</Item>\n</GDALMetadata>";
     static uint32_t tile = 1024;
-    static const uint16_t keys[] = {1, 1, 0, 7,
-                                    1024, 0, 1, 1,      /* model_type projected        */
-                                    1025, 0, 1, 1,      /* raster_type PixelIsArea     */
-                                    1026, 34737, 22, 0, /* citation                    */
-                                    2054, 0, 1, 9102,   /* geog_angular_units degree   */
-                                    3072, 0, 1, 32633,  /* projected_type UTM 33N      */
-                                    3076, 0, 1, 9001,   /* proj_linear_units metre     */
-                                    4096, 0, 1, 5773};  /* vertical EGM96              */
+    static const uint16_t keys[] = {1,    1,     0,  7,
+                                    1024, 0,     1,  1,     /* model_type projected        */
+                                    1025, 0,     1,  1,     /* raster_type PixelIsArea     */
+                                    1026, 34737, 22, 0,     /* citation                    */
+                                    2054, 0,     1,  9102,  /* geog_angular_units degree   */
+                                    3072, 0,     1,  32633, /* projected_type UTM 33N      */
+                                    3076, 0,     1,  9001,  /* proj_linear_units metre     */
+                                    4096, 0,     1,  5773}; /* vertical EGM96              */
     memcpy(geo, keys, sizeof keys);
     uint32_t w = 10980, h = 10980;
     uint64_t tiles = 0;
@@ -205,10 +229,12 @@ static void build_cog(image *im) {
         dims[k][1] = h;
         uint32_t tx = (w + tile - 1) / tile, ty = (h + tile - 1) / tile, nt = tx * ty;
         uint32_t *off = new_array(nt), *cnt = new_array(nt);
-        for (uint32_t i = 0; i < nt; i++) cnt[i] = 900000 + 1000 * (i % 97);
+        for (uint32_t i = 0; i < nt; i++)
+            cnt[i] = 900000 + 1000 * (i % 97);
         ifd *d = &ifds[k];
         d->n = 0;
-        if (k > 0) add(d, 254, 4, 1, &u32_one);
+        if (k > 0)
+            add(d, 254, 4, 1, &u32_one);
         add(d, 256, 4, 1, &dims[k][0]);
         add(d, 257, 4, 1, &dims[k][1]);
         add(d, 258, 3, 1, &u16_16);
@@ -230,7 +256,8 @@ static void build_cog(image *im) {
             add(d, 42112, 2, sizeof meta, meta);
             add(d, 42113, 2, sizeof nodata, nodata);
         }
-        if (k == 0) tiles = nt;
+        if (k == 0)
+            tiles = nt;
         w = (w + 1) / 2;
         h = (h + 1) / 2;
     }
@@ -241,8 +268,10 @@ static void build_cog(image *im) {
     for (int k = 5; k >= 0; k--) {
         tent *off = NULL, *cnt = NULL;
         for (unsigned i = 0; i < ifds[k].n; i++) {
-            if (ifds[k].e[i].tag == 324) off = &ifds[k].e[i];
-            if (ifds[k].e[i].tag == 325) cnt = &ifds[k].e[i];
+            if (ifds[k].e[i].tag == 324)
+                off = &ifds[k].e[i];
+            if (ifds[k].e[i].tag == 325)
+                cnt = &ifds[k].e[i];
         }
         for (uint32_t i = 0; i < off->count; i++) {
             ((uint32_t *)off->vals)[i] = (uint32_t)pos;
@@ -298,11 +327,14 @@ typedef struct memfile {
 
 static tmsize_t mf_read(thandle_t h, void *out, tmsize_t size) {
     memfile *m = h;
-    if (size <= 0 || m->pos >= m->n) return 0;
+    if (size <= 0 || m->pos >= m->n)
+        return 0;
     uint64_t k = m->n - m->pos;
-    if ((uint64_t)size < k) k = (uint64_t)size;
+    if ((uint64_t)size < k)
+        k = (uint64_t)size;
     uint64_t inbuf = m->pos < m->have ? m->have - m->pos : 0;
-    if (inbuf > k) inbuf = k;
+    if (inbuf > k)
+        inbuf = k;
     memcpy(out, m->b + m->pos, (size_t)inbuf);
     memset((uint8_t *)out + inbuf, 0, (size_t)(k - inbuf));
     m->pos += k;
@@ -329,7 +361,8 @@ static uint64_t lt_once(const image *im, uint32_t *w_out, uint64_t *tiles_out, u
     memfile m = {im->bytes.b, im->header_len, im->object_size, 0};
     TIFF *t = TIFFClientOpenExt("mem", "rm", &m, mf_read, mf_write, mf_seek, mf_close, mf_size,
                                 mf_map, mf_unmap, lt_opts);
-    if (!t) return 0;
+    if (!t)
+        return 0;
     uint32_t w = 0, h = 0, tw = 0, th = 0, u32 = 0;
     uint16_t bps = 0, comp = 0, photo = 0, spp = 0, planar = 0, pred = 0, sf = 0, u16 = 0;
     uint64_t acc = 0;
@@ -348,21 +381,25 @@ static uint64_t lt_once(const image *im, uint32_t *w_out, uint64_t *tiles_out, u
     TIFFGetField(t, TIFFTAG_ORIENTATION, &u16);
     acc += w + h + bps + comp + photo + spp + planar + pred + sf + tw + th + u32 + u16;
     uint64_t *offs = NULL;
-    if (TIFFGetField(t, TIFFTAG_TILEOFFSETS, &offs) && offs) acc += offs[0];
+    if (TIFFGetField(t, TIFFTAG_TILEOFFSETS, &offs) && offs)
+        acc += offs[0];
     uint64_t tiles = TIFFNumberOfTiles(t);
     /* GeoTIFF and GDAL tags: libtiff keeps them as counted arrays */
     static const uint32_t gtags[] = {33550, 33922, 34264, 34735, 34736, 34737, 42112, 42113};
     for (size_t i = 0; i < sizeof gtags / sizeof gtags[0]; i++) {
         const TIFFField *f = TIFFFindField(t, gtags[i], TIFF_ANY);
-        if (!f) continue;
+        if (!f)
+            continue;
         void *p = NULL;
         if (TIFFFieldPassCount(f)) {
             if (TIFFFieldSetGetCountSize(f) == 2) {
                 uint16_t c = 0;
-                if (TIFFGetField(t, gtags[i], &c, &p)) acc += c;
+                if (TIFFGetField(t, gtags[i], &c, &p))
+                    acc += c;
             } else {
                 uint32_t c = 0;
-                if (TIFFGetField(t, gtags[i], &c, &p)) acc += c;
+                if (TIFFGetField(t, gtags[i], &c, &p))
+                    acc += c;
             }
         } else if (TIFFGetField(t, gtags[i], &p) && p) {
             acc += ((const uint8_t *)p)[0];
@@ -370,9 +407,12 @@ static uint64_t lt_once(const image *im, uint32_t *w_out, uint64_t *tiles_out, u
     }
     unsigned nd = TIFFNumberOfDirectories(t);
     TIFFClose(t);
-    if (w_out) *w_out = w;
-    if (tiles_out) *tiles_out = tiles;
-    if (nd_out) *nd_out = nd;
+    if (w_out)
+        *w_out = w;
+    if (tiles_out)
+        *tiles_out = tiles;
+    if (nd_out)
+        *nd_out = nd;
     return acc + nd;
 }
 
@@ -393,7 +433,8 @@ static uint64_t ours_once(tiff_parser *p, const image *im, bool json) {
                    (uint64_t)h->field[TIFF_F_tile_offsets_count].u.i + h->n_other_tags;
     if (json) {
         size_t len = 0;
-        if (tiff_header_to_json(h, &jbuf, &len, &jcap) != TIFF_OK) exit(1);
+        if (tiff_header_to_json(h, &jbuf, &len, &jcap) != TIFF_OK)
+            exit(1);
         acc += len;
     }
     return acc;
@@ -419,26 +460,32 @@ static double measure(reader r, tiff_parser *p, const image *im, double secs) {
         double t0 = now(), t;
         do {
             for (int i = 0; i < 64; i++) {
-                acc += r == R_LIBTIFF ? lt_once(im, NULL, NULL, NULL) : ours_once(p, im, r == R_OURS_JSON);
+                acc += r == R_LIBTIFF ? lt_once(im, NULL, NULL, NULL)
+                                      : ours_once(p, im, r == R_OURS_JSON);
             }
             n += 64;
             t = now() - t0;
         } while (t < secs);
         sink += acc;
-        if (n / t > best) best = (double)n / t;
+        if (n / t > best)
+            best = (double)n / t;
     }
     return best;
 }
 
 static void fmt_rate(char *out, size_t cap, double r) {
-    if (r >= 1e6) snprintf(out, cap, "%.2f M", r / 1e6);
-    else if (r >= 1e3) snprintf(out, cap, "%.1f k", r / 1e3);
-    else snprintf(out, cap, "%.0f", r);
+    if (r >= 1e6)
+        snprintf(out, cap, "%.2f M", r / 1e6);
+    else if (r >= 1e3)
+        snprintf(out, cap, "%.1f k", r / 1e3);
+    else
+        snprintf(out, cap, "%.0f", r);
 }
 
 int main(int argc, char **argv) {
     double secs = argc > 1 ? atof(argv[1]) : 0.5;
-    if (secs <= 0) secs = 0.5;
+    if (secs <= 0)
+        secs = 0.5;
     TIFFSetErrorHandler(NULL);
     TIFFSetWarningHandler(NULL);
     lt_opts = TIFFOpenOptionsAlloc();
@@ -452,7 +499,8 @@ int main(int argc, char **argv) {
     const char *names[2] = {"Sentinel-2 COG (10980², 1024² tiles, 5 overviews)",
                             "512 KiB offset arrays (65536 tiles, 1 IFD)"};
     tiff_parser *p = tiff_parser_new(NULL);
-    if (!p) return 1;
+    if (!p)
+        return 1;
 
     /* both readers must see the same image before anything is timed */
     for (int i = 0; i < 2; i++) {
@@ -468,8 +516,9 @@ int main(int argc, char **argv) {
             h->n_warnings != 0 ||
             (i == 0 && (!h->has_geokeys || h->geokey[TIFF_G_projected_type].u.i != 32633 ||
                         !h->field[TIFF_F_gdal_nodata].present))) {
-            fprintf(stderr, "tiff_bench: %s: readers disagree (libtiff w %u tiles %llu ifds %u; "
-                            "ours w %lld tiles %lld ifds %u, %zu warnings)\n",
+            fprintf(stderr,
+                    "tiff_bench: %s: readers disagree (libtiff w %u tiles %llu ifds %u; "
+                    "ours w %lld tiles %lld ifds %u, %zu warnings)\n",
                     names[i], w, (unsigned long long)tiles, nd,
                     (long long)h->field[TIFF_F_image_width].u.i,
                     (long long)h->field[TIFF_F_tile_offsets_count].u.i, h->ifd_count,
@@ -478,7 +527,8 @@ int main(int argc, char **argv) {
         }
     }
 
-    printf("| header | bytes | ours headers/s | ours + JSON line | libtiff headers/s | ours / libtiff |\n");
+    printf("| header | bytes | ours headers/s | ours + JSON line | libtiff headers/s | ours / "
+           "libtiff |\n");
     printf("|---|---:|---:|---:|---:|---:|\n");
     for (int i = 0; i < 2; i++) {
         double ro = measure(R_OURS, p, ims[i], secs);
@@ -495,7 +545,8 @@ int main(int argc, char **argv) {
     tiff_parser_free(p);
     TIFFOpenOptionsFree(lt_opts);
     free(jbuf);
-    for (unsigned i = 0; i < narrays; i++) free(arrays[i]);
+    for (unsigned i = 0; i < narrays; i++)
+        free(arrays[i]);
     free(cog.bytes.b);
     free(big.bytes.b);
     return 0;

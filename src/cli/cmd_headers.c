@@ -103,8 +103,9 @@ int td_cmd_headers(int argc, char **argv) {
         else
             td_say(stderr, "tiff-dumper: %s\n", err);
         td_config_free(&cfg);
-        return crc == TD_PIPE_OK ? EXIT_ALL_DUMPED
-               : crc == TD_PIPE_E_CONFIG ? EXIT_USAGE : EXIT_RUN_FAILED;
+        return crc == TD_PIPE_OK         ? EXIT_ALL_DUMPED
+               : crc == TD_PIPE_E_CONFIG ? EXIT_USAGE
+                                         : EXIT_RUN_FAILED;
     }
 
     td_progress prog;

@@ -66,9 +66,8 @@ typedef struct {
 
 /* Reads key from the store at root on a private loop and calls show() while the header is
  * still valid. local: every failure of the store counts as "io" (a local file's kind). */
-static void read_object(const char *root, const store_options *opts, const char *key,
-                        uint64_t size, bool local, void (*show)(const info_outcome *, void *),
-                        void *ud) {
+static void read_object(const char *root, const store_options *opts, const char *key, uint64_t size,
+                        bool local, void (*show)(const info_outcome *, void *), void *ud) {
     info_outcome oc = {NULL, "io", ""};
     uv_loop_t loop;
     if (uv_loop_init(&loop) != 0) {
@@ -88,8 +87,8 @@ static void read_object(const char *root, const store_options *opts, const char 
         /* the fetch defaults of `headers` (td_pipeline_options_init), no config */
         td_pipeline_options d;
         td_pipeline_options_init(&d);
-        td_reader_options ro = {d.fetch.prefetch_bytes, d.fetch.max_header_bytes,
-                                INFO_MAX_ROUNDS, NULL};
+        td_reader_options ro = {d.fetch.prefetch_bytes, d.fetch.max_header_bytes, INFO_MAX_ROUNDS,
+                                NULL};
         info_wait w = {false, {0}};
         if (td_reader_new(&rd, st, &ro) != 0) {
             oc.kind = "nomem";
@@ -149,8 +148,7 @@ static void read_file(const char *path, void (*show)(const info_outcome *, void 
         return;
     }
     const char *slash = strrchr(path, '/');
-    char *root = slash ? strndup(path, (size_t)(slash - path) + (slash == path))
-                       : strdup(".");
+    char *root = slash ? strndup(path, (size_t)(slash - path) + (slash == path)) : strdup(".");
     if (!root) {
         oc.kind = "nomem";
         snprintf(oc.message, sizeof oc.message, "out of memory");
@@ -194,7 +192,8 @@ static void read_url(const char *url, const store_options *opts,
          * percent-encoded, where no redaction recognises it); store URLs take none */
         snprintf(oc.message, sizeof oc.message,
                  "'%s' has a query string or fragment: give the object's plain URL (a "
-                 "presigned or SAS URL is not supported; pass credentials with -o)", url);
+                 "presigned or SAS URL is not supported; pass credentials with -o)",
+                 url);
         show(&oc, ud);
         return;
     }
@@ -205,7 +204,8 @@ static void read_url(const char *url, const store_options *opts,
     char *key_dec = NULL;
     if (http) {
         key_dec = pct_decode(key);
-        if (key_dec) key = key_dec;
+        if (key_dec)
+            key = key_dec;
     }
     if (!root) {
         oc.kind = "nomem";
@@ -235,7 +235,8 @@ static void text_str(FILE *out, const char *s, size_t n) {
     ut_escape_ctl(&b, s, shown);
     fputs(ut_buf_str(&b), out);
     ut_buf_free(&b);
-    if (shown < n) fprintf(out, "... (%zu bytes)", n);
+    if (shown < n)
+        fprintf(out, "... (%zu bytes)", n);
 }
 
 static void text_value(FILE *out, const tiff_value *v, tiff_kind kind) {
@@ -250,18 +251,21 @@ static void text_value(FILE *out, const tiff_value *v, tiff_kind kind) {
     case TIFF_K_INT_LIST:
         for (uint64_t i = 0; i < v->count && i < 32; i++)
             fprintf(out, "%s%lld", i ? ", " : "", (long long)v->u.ints[i]);
-        if (v->count > 32) fprintf(out, ", ... (%llu values)", (unsigned long long)v->count);
+        if (v->count > 32)
+            fprintf(out, ", ... (%llu values)", (unsigned long long)v->count);
         break;
     case TIFF_K_DOUBLE_LIST:
         for (uint64_t i = 0; i < v->count && i < 32; i++)
             fprintf(out, "%s%.17g", i ? ", " : "", v->u.dbls[i]);
-        if (v->count > 32) fprintf(out, ", ... (%llu values)", (unsigned long long)v->count);
+        if (v->count > 32)
+            fprintf(out, ", ... (%llu values)", (unsigned long long)v->count);
         break;
     case TIFF_K_STRING:
         text_str(out, v->u.str, (size_t)v->count);
         break;
     case TIFF_K_BINARY:
-        for (uint64_t i = 0; i < v->count && i < 24; i++) fprintf(out, "%02x", v->u.bytes[i]);
+        for (uint64_t i = 0; i < v->count && i < 24; i++)
+            fprintf(out, "%02x", v->u.bytes[i]);
         fprintf(out, "%s (%llu bytes)", v->count > 24 ? "..." : "", (unsigned long long)v->count);
         break;
     }
@@ -281,7 +285,8 @@ static void print_text(FILE *out, const char *path, const tiff_header *h) {
     }
     fprintf(out, "  %-28s %llu\n", "header_bytes", (unsigned long long)h->header_bytes);
     for (int f = 0; f < TIFF_FIELD_COUNT; f++) {
-        if (!h->field[f].present) continue;
+        if (!h->field[f].present)
+            continue;
         fprintf(out, "  %-28s ", tiff_field_infos[f].name);
         text_value(out, &h->field[f], tiff_field_infos[f].kind);
         fputc('\n', out);
@@ -290,7 +295,8 @@ static void print_text(FILE *out, const char *path, const tiff_header *h) {
         fprintf(out, "  geokeys (version %u, revision %u.%u, %u keys)\n", h->geokeys_header[0],
                 h->geokeys_header[1], h->geokeys_header[2], h->geokeys_header[3]);
         for (int g = 0; g < TIFF_GEOKEY_COUNT; g++) {
-            if (!h->geokey[g].present) continue;
+            if (!h->geokey[g].present)
+                continue;
             fprintf(out, "    %-26s ", tiff_geokey_infos[g].name);
             text_value(out, &h->geokey[g], tiff_geokey_infos[g].kind);
             fputc('\n', out);
@@ -359,20 +365,25 @@ static void show_outcome(const info_outcome *oc, void *ud) {
         }
         fputc('\n', stdout);
     } else {
-        if (pr->printed++) fputc('\n', stdout);
+        if (pr->printed++)
+            fputc('\n', stdout);
         td_say_clean(tpath, sizeof tpath, rpath);
         char tmsg[1024];
         td_say_clean(tmsg, sizeof tmsg, msg);
-        if (h) print_text(stdout, tpath, h);
-        else fprintf(stdout, "%s\n  error: %s: %s\n", tpath, kind, tmsg);
+        if (h)
+            print_text(stdout, tpath, h);
+        else
+            fprintf(stdout, "%s\n  error: %s: %s\n", tpath, kind, tmsg);
     }
-    if (!h) pr->failed = 1;
+    if (!h)
+        pr->failed = 1;
 }
 
 /* "KEY=VALUE" into kv (pointers into arg, which is modified). */
 static int split_kv(char *arg, store_kv *kv) {
     char *eq = strchr(arg, '=');
-    if (!eq || eq == arg) return -1;
+    if (!eq || eq == arg)
+        return -1;
     *eq = '\0';
     kv->key = arg;
     kv->value = eq + 1;
@@ -395,21 +406,25 @@ int td_cmd_info(int argc, char **argv) {
     for (int i = 1; i < argc && !bad; i++) {
         char *a = argv[i];
         if (!strcmp(a, "--")) {
-            while (++i < argc) files[nfiles++] = argv[i];
+            while (++i < argc)
+                files[nfiles++] = argv[i];
             break;
         }
-        if (!strcmp(a, "--json")) json = 1;
+        if (!strcmp(a, "--json"))
+            json = 1;
         else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             fputs(usage_text, stdout);
             free(files);
             free(kvs);
             return 0;
         } else if (!strcmp(a, "-o") || !strcmp(a, "--option") || !strncmp(a, "--option=", 9)) {
-            char *v = a[1] == 'o' ? (i + 1 < argc ? argv[++i] : NULL)
-                      : a[8] == '=' ? a + 9 : (i + 1 < argc ? argv[++i] : NULL);
+            char *v = a[1] == 'o'   ? (i + 1 < argc ? argv[++i] : NULL)
+                      : a[8] == '=' ? a + 9
+                                    : (i + 1 < argc ? argv[++i] : NULL);
             if (!v || split_kv(v, &kvs[n_kv]) != 0) {
-                td_say(stderr, "tiff-dumper info: %s needs KEY=VALUE, e.g. -o skip_signature=true\n\n%s",
-                       a, usage_text);
+                td_say(stderr,
+                       "tiff-dumper info: %s needs KEY=VALUE, e.g. -o skip_signature=true\n\n%s", a,
+                       usage_text);
                 bad = 1;
             } else {
                 n_kv++;

@@ -29,8 +29,7 @@
 /* The library's defaults (td_pipeline_options_init) are the only ones: a config starts
  * from them. Its default prefix and suffix arrays are static; td_config_free recognises
  * them by pointer and never frees or writes through them. */
-static td_pipeline_options lib_defaults(void)
-{
+static td_pipeline_options lib_defaults(void) {
     td_pipeline_options d;
     td_pipeline_options_init(&d);
     return d;
@@ -38,8 +37,7 @@ static td_pipeline_options lib_defaults(void)
 #define default_prefixes (lib_defaults().source.prefixes)
 #define default_suffixes (lib_defaults().fetch.suffixes)
 
-void td_config_defaults(td_config *c)
-{
+void td_config_defaults(td_config *c) {
     td_pipeline_options d = lib_defaults();
     memset(c, 0, sizeof *c);
     c->prefixes = (char **)(uintptr_t)d.source.prefixes;
@@ -61,8 +59,7 @@ void td_config_defaults(td_config *c)
     c->retry_max_ms = d.net.retry_max_ms;
 }
 
-static void free_strv(char **v, size_t n, const char *const *static_v)
-{
+static void free_strv(char **v, size_t n, const char *const *static_v) {
     if (!v || v == (char **)(uintptr_t)static_v)
         return;
     for (size_t i = 0; i < n; i++)
@@ -70,8 +67,7 @@ static void free_strv(char **v, size_t n, const char *const *static_v)
     free(v);
 }
 
-void td_config_free(td_config *c)
-{
+void td_config_free(td_config *c) {
     if (!c)
         return;
     free(c->store_name);
@@ -89,19 +85,14 @@ void td_config_free(td_config *c)
     td_config_defaults(c);
 }
 
-static int lower(int ch)
-{
-    return ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch;
-}
+static int lower(int ch) { return ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch; }
 
-bool td_config_is_tiff(const td_config *c, const char *key, size_t key_len)
-{
+bool td_config_is_tiff(const td_config *c, const char *key, size_t key_len) {
     td_fetch_options f = {0, 0, (const char *const *)c->suffixes, c->n_suffixes};
     return td_fetch_is_tiff(&f, key, key_len);
 }
 
-void td_config_to_options(const td_config *c, td_pipeline_options *o)
-{
+void td_config_to_options(const td_config *c, td_pipeline_options *o) {
     td_pipeline_options_init(o);
     o->source.store_url = c->store_name;
     o->source.prefixes = (const char *const *)c->prefixes;
@@ -132,11 +123,26 @@ void td_config_to_options(const td_config *c, td_pipeline_options *o)
 /* ------------------------------------------------------------------------------------ */
 
 enum {
-    K_NAME, K_PREFIXES, K_OBSTORE, K_KEYS_FROM, K_INVENTORY,
-    K_NCONS, K_LIST, K_MAXBUF, K_WRITE,
-    K_PREFETCH, K_MAXHDR, K_SUFFIXES,
-    K_COMPRESSION, K_ZSTD, K_ROWGROUP,
-    K_CONNECT, K_REQUEST, K_ATTEMPTS, K_RETRY, K_CA,
+    K_NAME,
+    K_PREFIXES,
+    K_OBSTORE,
+    K_KEYS_FROM,
+    K_INVENTORY,
+    K_NCONS,
+    K_LIST,
+    K_MAXBUF,
+    K_WRITE,
+    K_PREFETCH,
+    K_MAXHDR,
+    K_SUFFIXES,
+    K_COMPRESSION,
+    K_ZSTD,
+    K_ROWGROUP,
+    K_CONNECT,
+    K_REQUEST,
+    K_ATTEMPTS,
+    K_RETRY,
+    K_CA,
     K_COUNT
 };
 
@@ -151,8 +157,9 @@ typedef struct field {
 } field;
 
 #define FLD(k, id, t, mn, mx, member) \
-    {k, id, t, mn, mx, offsetof(td_config, member), sizeof(((td_config *)0)->member)}
-#define FLDX(k, id, t) {k, id, t, 0, 0, 0, 0}
+    { k, id, t, mn, mx, offsetof(td_config, member), sizeof(((td_config *)0)->member) }
+#define FLDX(k, id, t) \
+    { k, id, t, 0, 0, 0, 0 }
 
 static const field f_store[] = {
     FLDX("name", K_NAME, F_STRING),
@@ -189,8 +196,7 @@ static const field f_network[] = {
     FLD("request_timeout", K_REQUEST, F_SECONDS, 1, TD_CONFIG_MAX_TIMEOUT_S * 1000ull,
         request_timeout_ms),
     FLD("max_attempts", K_ATTEMPTS, F_UINT, 1, TD_CONFIG_MAX_ATTEMPTS, max_attempts),
-    FLD("retry_max_time", K_RETRY, F_SECONDS, 1, TD_CONFIG_MAX_TIMEOUT_S * 1000ull,
-        retry_max_ms),
+    FLD("retry_max_time", K_RETRY, F_SECONDS, 1, TD_CONFIG_MAX_TIMEOUT_S * 1000ull, retry_max_ms),
     FLDX("ca_bundle", K_CA, F_STRING),
     {NULL, 0, 0, 0, 0, 0, 0},
 };
@@ -229,8 +235,7 @@ typedef struct ctx {
 
 #define FMTCHECK(a, b) __attribute__((format(printf, a, b)))
 
-static int vfail(ctx *x, const yaml_mark_t *m, const char *fmt, va_list ap)
-{
+static int vfail(ctx *x, const yaml_mark_t *m, const char *fmt, va_list ap) {
     int n;
     if (m)
         n = snprintf(x->err, x->errlen, "%s:%lu:%lu: ", x->name, (unsigned long)m->line + 1,
@@ -243,8 +248,7 @@ static int vfail(ctx *x, const yaml_mark_t *m, const char *fmt, va_list ap)
 }
 
 static int fail(ctx *x, const yaml_mark_t *m, const char *fmt, ...) FMTCHECK(3, 4);
-static int fail(ctx *x, const yaml_mark_t *m, const char *fmt, ...)
-{
+static int fail(ctx *x, const yaml_mark_t *m, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     vfail(x, m, fmt, ap);
@@ -252,15 +256,13 @@ static int fail(ctx *x, const yaml_mark_t *m, const char *fmt, ...)
     return -1;
 }
 
-static int nomem(ctx *x)
-{
+static int nomem(ctx *x) {
     x->nomem = true;
     return fail(x, NULL, "out of memory");
 }
 
 /* A copy of a value of node at for c, counted against MAX_COPIED_BYTES; NULL after fail(). */
-static char *dup_value(ctx *x, const yaml_node_t *at, const char *path, const char *s)
-{
+static char *dup_value(ctx *x, const yaml_node_t *at, const char *path, const char *s) {
     size_t n = strlen(s) + 1;
     if (n > MAX_COPIED_BYTES - x->copied) {
         fail(x, &at->start_mark,
@@ -280,30 +282,24 @@ static char *dup_value(ctx *x, const yaml_node_t *at, const char *path, const ch
 
 /* ---- scalar classification (YAML 1.1 as PyYAML reads it, which the original used) ---- */
 
-static const char *sval(const yaml_node_t *n)
-{
-    return (const char *)n->data.scalar.value;
-}
+static const char *sval(const yaml_node_t *n) { return (const char *)n->data.scalar.value; }
 
-static bool is_plain(const yaml_node_t *n)
-{
+static bool is_plain(const yaml_node_t *n) {
     return n->type == YAML_SCALAR_NODE && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
 }
 
-static bool is_null(const yaml_node_t *n)
-{
+static bool is_null(const yaml_node_t *n) {
     if (!is_plain(n))
         return false;
     const char *s = sval(n);
-    return !*s || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") ||
-           !strcmp(s, "NULL");
+    return !*s || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") || !strcmp(s, "NULL");
 }
 
 /* 1 true, 0 false, -1 not a boolean */
-static int as_bool(const yaml_node_t *n)
-{
+static int as_bool(const yaml_node_t *n) {
     static const char *const t[] = {"true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON"};
-    static const char *const f[] = {"false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF"};
+    static const char *const f[] = {"false", "False", "FALSE", "no", "No",
+                                    "NO",    "off",   "Off",   "OFF"};
     if (!is_plain(n))
         return -1;
     for (size_t i = 0; i < sizeof t / sizeof *t; i++) {
@@ -315,12 +311,14 @@ static int as_bool(const yaml_node_t *n)
     return -1;
 }
 
-static const char *kind_name(const yaml_node_t *n)
-{
+static const char *kind_name(const yaml_node_t *n) {
     switch (n->type) {
-    case YAML_MAPPING_NODE: return "a mapping";
-    case YAML_SEQUENCE_NODE: return "a list";
-    default: break;
+    case YAML_MAPPING_NODE:
+        return "a mapping";
+    case YAML_SEQUENCE_NODE:
+        return "a list";
+    default:
+        break;
     }
     if (is_null(n))
         return "null";
@@ -332,8 +330,7 @@ static const char *kind_name(const yaml_node_t *n)
 }
 
 /* A short, single-line rendering of a scalar for messages. */
-static void show(char *buf, size_t len, const yaml_node_t *n)
-{
+static void show(char *buf, size_t len, const yaml_node_t *n) {
     const char *s = sval(n);
     size_t i = 0, o = 0;
     /* at most 40 bytes (and room for "..."), cut between two characters */
@@ -352,8 +349,7 @@ static void show(char *buf, size_t len, const yaml_node_t *n)
 /* ---- suggestions ---- */
 
 /* Optimal string alignment distance (Damerau-Levenshtein with adjacent transpositions). */
-static size_t edit_distance(const char *a, const char *b)
-{
+static size_t edit_distance(const char *a, const char *b) {
     size_t la = strlen(a), lb = strlen(b);
     if (la > 64 || lb > 64)
         return SIZE_MAX;
@@ -380,8 +376,7 @@ static size_t edit_distance(const char *a, const char *b)
 }
 
 static int unknown_key(ctx *x, const yaml_node_t *k, const char *where, const char *const *valid,
-                       size_t n_valid)
-{
+                       size_t n_valid) {
     const char *best = NULL;
     size_t bestd = SIZE_MAX;
     size_t klen = strlen(sval(k));
@@ -417,8 +412,7 @@ static int unknown_key(ctx *x, const yaml_node_t *k, const char *where, const ch
  * obstore_config). Every step is one forward pass over the text: a megabyte of hostile
  * comments or repeated values costs milliseconds. */
 
-static int add_mask(ctx *x, const yaml_node_t *v, const char *repl)
-{
+static int add_mask(ctx *x, const yaml_node_t *v, const char *repl) {
     if (x->n_masks == x->cap_masks) {
         size_t cap = x->cap_masks ? x->cap_masks * 2 : 8;
         mask *m = realloc(x->masks, cap * sizeof *m);
@@ -439,15 +433,14 @@ static int add_mask(ctx *x, const yaml_node_t *v, const char *repl)
  * decides for the options it knows; this guess covers commented-out lines and keys no
  * backend declares (they are refused when the store opens, but the text may be shown
  * before that). */
-static bool secret_key(const char *key, bool *keep_prefix)
-{
+static bool secret_key(const char *key, bool *keep_prefix) {
     char low[1024];
     size_t i = 0;
     for (; key[i] && i + 1 < sizeof low; i++)
         low[i] = (char)lower((unsigned char)key[i]);
     low[i] = 0;
-    static const char *const pats[] = {"secret", "password", "passwd", "token", "sas",
-                                       "key", "credential"};
+    static const char *const pats[] = {"secret", "password", "passwd",    "token",
+                                       "sas",    "key",      "credential"};
     bool hit = false;
     for (size_t p = 0; p < sizeof pats / sizeof *pats; p++)
         if (strstr(low, pats[p]))
@@ -465,8 +458,7 @@ static bool secret_key(const char *key, bool *keep_prefix)
  * configs, and comments are kept in source_text: such comments are masked. The quote
  * tracking is per line, which is enough for configs (a miss only masks a harmless comment).
  * Appends the result of s[0..n) to out. */
-static void mask_comments(ut_buf *out, const char *s, size_t n)
-{
+static void mask_comments(ut_buf *out, const char *s, size_t n) {
     static const char cm[] = "# (masked)";
     size_t i = 0;
     while (i < n) {
@@ -522,16 +514,14 @@ static void mask_comments(ut_buf *out, const char *s, size_t n)
     }
 }
 
-static int cmp_mask(const void *a, const void *b)
-{
+static int cmp_mask(const void *a, const void *b) {
     const mask *p = a, *q = b;
     return p->start < q->start ? -1 : p->start > q->start;
 }
 
 /* Advances (*b, *c) (a byte offset and the character count at it) to character index
  * chars; marks only grow along the sorted masks, so all conversions together are linear. */
-static size_t char_to_byte_from(const char *t, size_t len, size_t *b, size_t *c, size_t chars)
-{
+static size_t char_to_byte_from(const char *t, size_t len, size_t *b, size_t *c, size_t chars) {
     while (*b < len && *c < chars) {
         unsigned char ch = (unsigned char)t[*b];
         size_t w = ch < 0x80 ? 1 : ch < 0xE0 ? 2 : ch < 0xF0 ? 3 : 4;
@@ -544,8 +534,7 @@ static size_t char_to_byte_from(const char *t, size_t len, size_t *b, size_t *c,
 }
 
 /* Character index (libyaml marks) -> byte offset in UTF-8 text (for one message). */
-static size_t char_to_byte(const char *t, size_t len, size_t chars)
-{
+static size_t char_to_byte(const char *t, size_t len, size_t chars) {
     size_t b = 0, c = 0;
     return char_to_byte_from(t, len, &b, &c, chars);
 }
@@ -553,8 +542,7 @@ static size_t char_to_byte(const char *t, size_t len, size_t chars)
 /* The masks of the obstore options that are secret for the store named: the backend's own
  * table says which (store_option_is_secret); a key it does not declare is judged by its
  * name. */
-static int mask_obstore(ctx *x)
-{
+static int mask_obstore(ctx *x) {
     const td_config *c = x->c;
     for (size_t i = 0; i < c->n_store_kv; i++) {
         const char *ks = c->store_kv[i].key, *vs = c->store_kv[i].value;
@@ -586,8 +574,7 @@ static int mask_obstore(ctx *x)
 /* Replaces every occurrence of v[0..vl) in a by "***", in place ("***" is never longer
  * than a value of 4 bytes or more). Knuth-Morris-Pratt: linear in a->len + vl whatever
  * the text, where a naive search is quadratic on "aaaa...". */
-static int replace_all(ut_buf *a, const char *v, size_t vl)
-{
+static int replace_all(ut_buf *a, const char *v, size_t vl) {
     size_t *fail_at = malloc(vl * sizeof *fail_at);
     if (!fail_at)
         return -1;
@@ -622,8 +609,7 @@ static int replace_all(ut_buf *a, const char *v, size_t vl)
 
 #define MAX_VALUE_SEARCHES 64u
 
-static int build_source(ctx *x)
-{
+static int build_source(ctx *x) {
     if (mask_obstore(x))
         return -1;
     size_t skip = 0;
@@ -697,8 +683,7 @@ static int build_source(ctx *x)
 /* A string value holding a URL with a secret (user:password@, ?sig=...): masked as a whole
  * double-quoted scalar, since the value differs from the source text for quoted scalars with
  * escapes (which the text pass of build_source would miss). */
-static int mask_url_secret(ctx *x, const yaml_node_t *v)
-{
+static int mask_url_secret(ctx *x, const yaml_node_t *v) {
     const char *s = sval(v);
     char *r = ut_redact_dup(s);
     if (!r)
@@ -720,18 +705,16 @@ static int mask_url_secret(ctx *x, const yaml_node_t *v)
 /* "010": YAML 1.1 readers (PyYAML, so the Python original) read an octal 8, YAML 1.2 readers
  * and a person read 10. Neither guess is safe for a setting, so such a number is refused
  * (docs/config.md); "0" alone and decimals ("0.5", "010.5") are fine. */
-#define LEADING_ZERO_MSG                                                                   \
+#define LEADING_ZERO_MSG                                                                    \
     "%s: '%s' starts with 0, which YAML 1.1 readers (PyYAML, the Python tool) take for an " \
     "octal number and others for a decimal one: write it without the leading zero"
 
-static bool leading_zero(const char *s)
-{
+static bool leading_zero(const char *s) {
     return s[0] == '0' && ((s[1] >= '0' && s[1] <= '9') || s[1] == '_');
 }
 
 static int get_uint(ctx *x, const yaml_node_t *v, const char *path, uint64_t min, uint64_t max,
-                    uint64_t *out)
-{
+                    uint64_t *out) {
     char shown[64];
     if (v->type != YAML_SCALAR_NODE)
         return fail(x, &v->start_mark, "%s must be an integer, got %s", path, kind_name(v));
@@ -784,8 +767,7 @@ static int get_uint(ctx *x, const yaml_node_t *v, const char *path, uint64_t min
 
 /* Seconds, integer or decimal (millisecond resolution) -> milliseconds. */
 static int get_seconds(ctx *x, const yaml_node_t *v, const char *path, uint64_t max_ms,
-                       uint64_t *out)
-{
+                       uint64_t *out) {
     char shown[64];
     if (v->type != YAML_SCALAR_NODE || !is_plain(v) || is_null(v) || as_bool(v) >= 0) {
         if (v->type == YAML_SCALAR_NODE)
@@ -831,8 +813,7 @@ static int get_seconds(ctx *x, const yaml_node_t *v, const char *path, uint64_t 
     return 0;
 }
 
-static int get_string(ctx *x, const yaml_node_t *v, const char *path, char **out)
-{
+static int get_string(ctx *x, const yaml_node_t *v, const char *path, char **out) {
     if (v->type != YAML_SCALAR_NODE)
         return fail(x, &v->start_mark, "%s must be a string, got %s", path, kind_name(v));
     char *s = dup_value(x, v, path, sval(v));
@@ -845,8 +826,7 @@ static int get_string(ctx *x, const yaml_node_t *v, const char *path, char **out
 
 /* A list of strings, or a single string. */
 static int get_strlist(ctx *x, const yaml_node_t *v, const char *path, char ***out, size_t *n_out,
-                       bool allow_empty_item)
-{
+                       bool allow_empty_item) {
     const yaml_node_t *single = NULL;
     size_t n;
     if (v->type == YAML_SCALAR_NODE) {
@@ -855,8 +835,7 @@ static int get_strlist(ctx *x, const yaml_node_t *v, const char *path, char ***o
     } else if (v->type == YAML_SEQUENCE_NODE) {
         n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
     } else {
-        return fail(x, &v->start_mark, "%s must be a list of strings, got %s", path,
-                    kind_name(v));
+        return fail(x, &v->start_mark, "%s must be a list of strings, got %s", path, kind_name(v));
     }
     if (n > TD_CONFIG_MAX_LIST_ITEMS)
         return fail(x, &v->start_mark, "%s has %zu items (at most %u)", path, n,
@@ -869,8 +848,8 @@ static int get_strlist(ctx *x, const yaml_node_t *v, const char *path, char ***o
             single ? single : yaml_document_get_node(&x->doc, v->data.sequence.items.start[i]);
         int rc = 0;
         if (!it || it->type != YAML_SCALAR_NODE)
-            rc = fail(x, it ? &it->start_mark : &v->start_mark,
-                      "%s[%zu] must be a string, got %s", path, i, it ? kind_name(it) : "nothing");
+            rc = fail(x, it ? &it->start_mark : &v->start_mark, "%s[%zu] must be a string, got %s",
+                      path, i, it ? kind_name(it) : "nothing");
         else if (is_null(it) && !allow_empty_item)
             rc = fail(x, &it->start_mark, "%s[%zu] is empty", path, i);
         else if (!(arr[i] = dup_value(x, it, path, is_null(it) ? "" : sval(it))))
@@ -887,8 +866,7 @@ static int get_strlist(ctx *x, const yaml_node_t *v, const char *path, char ***o
     return 0;
 }
 
-static int get_obstore(ctx *x, const yaml_node_t *v, const char *path)
-{
+static int get_obstore(ctx *x, const yaml_node_t *v, const char *path) {
     td_config *c = x->c;
     if (v->type == YAML_SCALAR_NODE && is_null(v))
         return 0;
@@ -912,8 +890,8 @@ static int get_obstore(ctx *x, const yaml_node_t *v, const char *path)
                         "%s.%s must be a single value (string, number or boolean), got %s", path,
                         sval(k), kind_name(val));
         if (is_null(val))
-            return fail(x, &val->start_mark,
-                        "%s.%s has no value (give one or remove the key)", path, sval(k));
+            return fail(x, &val->start_mark, "%s.%s has no value (give one or remove the key)",
+                        path, sval(k));
         int b = as_bool(val);
         const char *s = b == 1 ? "true" : b == 0 ? "false" : sval(val);
         char *ks = dup_value(x, k, path, sval(k));
@@ -931,8 +909,7 @@ static int get_obstore(ctx *x, const yaml_node_t *v, const char *path)
     return 0;
 }
 
-static int get_codec(ctx *x, const yaml_node_t *v, const char *path, int *out)
-{
+static int get_codec(ctx *x, const yaml_node_t *v, const char *path, int *out) {
     static const char *const names[] = {"snappy", "zstd", "none"};
     if (v->type != YAML_SCALAR_NODE || is_null(v) || as_bool(v) >= 0)
         return fail(x, &v->start_mark, "%s must be one of snappy, zstd, none; got %s", path,
@@ -970,12 +947,11 @@ static int get_codec(ctx *x, const yaml_node_t *v, const char *path, int *out)
         return fail(x, &v->start_mark,
                     "%s: unknown compression '%s' (did you mean '%s'?; one of snappy, zstd, none)",
                     path, shown, best);
-    return fail(x, &v->start_mark, "%s: unknown compression '%s' (one of snappy, zstd, none)",
-                path, shown);
+    return fail(x, &v->start_mark, "%s: unknown compression '%s' (one of snappy, zstd, none)", path,
+                shown);
 }
 
-static void set_int(td_config *c, const field *f, uint64_t v)
-{
+static void set_int(td_config *c, const field *f, uint64_t v) {
     char *p = (char *)c + f->off;
     if (f->width == 8) {
         uint64_t u = v;
@@ -987,8 +963,7 @@ static void set_int(td_config *c, const field *f, uint64_t v)
 }
 
 /* Checks a mapping's keys: scalars, no duplicates. */
-static int check_keys(ctx *x, const yaml_node_t *m, const char *where)
-{
+static int check_keys(ctx *x, const yaml_node_t *m, const char *where) {
     size_t n = (size_t)(m->data.mapping.pairs.top - m->data.mapping.pairs.start);
     if (n > MAX_MAP_KEYS)
         return fail(x, &m->start_mark, "%s has %zu keys (at most %u)", where, n, MAX_MAP_KEYS);
@@ -1012,8 +987,7 @@ static int check_keys(ctx *x, const yaml_node_t *m, const char *where)
     return 0;
 }
 
-static int load_section(ctx *x, const section *sec, const yaml_node_t *m)
-{
+static int load_section(ctx *x, const section *sec, const yaml_node_t *m) {
     char where[64];
     snprintf(where, sizeof where, "'%s'", sec->key);
     if (m->type == YAML_SCALAR_NODE && is_null(m))
@@ -1072,8 +1046,8 @@ static int load_section(ctx *x, const section *sec, const yaml_node_t *m)
                                 path, f->id == K_KEYS_FROM ? ", or - for stdin," : "");
                 rc = get_string(x, v, path, dst);
                 if (!rc && !**dst)
-                    rc = fail(x, &v->start_mark, "%s is empty: give a file%s (or remove it)",
-                              path, f->id == K_KEYS_FROM ? ", or - for stdin," : "");
+                    rc = fail(x, &v->start_mark, "%s is empty: give a file%s (or remove it)", path,
+                              f->id == K_KEYS_FROM ? ", or - for stdin," : "");
             } else if (f->id == K_CA) {
                 if (is_null(v)) {
                     free(c->ca_bundle);
@@ -1139,8 +1113,7 @@ static int load_section(ctx *x, const section *sec, const yaml_node_t *m)
 }
 
 /* For messages about two keys: point at the first one written in the file. */
-static const yaml_mark_t *mark_of(ctx *x, int a, int b)
-{
+static const yaml_mark_t *mark_of(ctx *x, int a, int b) {
     if (x->seen[a])
         return &x->mark[a];
     if (x->seen[b])
@@ -1148,8 +1121,7 @@ static const yaml_mark_t *mark_of(ctx *x, int a, int b)
     return NULL;
 }
 
-static int cross_checks(ctx *x)
-{
+static int cross_checks(ctx *x) {
     td_config *c = x->c;
     if (!x->store_seen)
         return fail(x, NULL,
@@ -1205,13 +1177,11 @@ static int cross_checks(ctx *x)
     if (c->prefetch_bytes > c->max_header_bytes)
         return fail(x, mark_of(x, K_PREFETCH, K_MAXHDR),
                     "fetch.prefetch_bytes (%llu) must be at most fetch.max_header_bytes (%llu)",
-                    (unsigned long long)c->prefetch_bytes,
-                    (unsigned long long)c->max_header_bytes);
+                    (unsigned long long)c->prefetch_bytes, (unsigned long long)c->max_header_bytes);
     return 0;
 }
 
-static int load_doc(ctx *x)
-{
+static int load_doc(ctx *x) {
     const yaml_node_t *root = yaml_document_get_root_node(&x->doc);
     if (!root || (root->type == YAML_SCALAR_NODE && is_null(root)))
         return fail(x, NULL,
@@ -1264,8 +1234,7 @@ static int load_doc(ctx *x)
 #define MAX_ANCHORS 256
 #define MAX_ALIASES 4096
 
-static int precheck(ctx *x)
-{
+static int precheck(ctx *x) {
     yaml_parser_t p;
     if (!yaml_parser_initialize(&p))
         return nomem(x);
@@ -1320,8 +1289,7 @@ static int precheck(ctx *x)
     return rc;
 }
 
-static int parse(ctx *x)
-{
+static int parse(ctx *x) {
     if (precheck(x))
         return -1;
     yaml_parser_t parser;
@@ -1336,10 +1304,11 @@ static int parse(ctx *x)
         const char *prob = parser.problem ? parser.problem : "invalid YAML";
         size_t at = char_to_byte(x->text, x->text_len, parser.problem_mark.index);
         if (at < x->text_len && x->text[at] == '\t')
-            fail(x, &parser.problem_mark, "YAML syntax error: a tab; YAML indents with spaces only");
+            fail(x, &parser.problem_mark,
+                 "YAML syntax error: a tab; YAML indents with spaces only");
         else if (parser.context)
-            fail(x, &parser.problem_mark, "YAML syntax error: %s (%s at line %lu column %lu)",
-                 prob, parser.context, (unsigned long)parser.context_mark.line + 1,
+            fail(x, &parser.problem_mark, "YAML syntax error: %s (%s at line %lu column %lu)", prob,
+                 parser.context, (unsigned long)parser.context_mark.line + 1,
                  (unsigned long)parser.context_mark.column + 1);
         else
             fail(x, &parser.problem_mark, "YAML syntax error: %s", prob);
@@ -1368,8 +1337,7 @@ static int parse(ctx *x)
 }
 
 static int load_text(td_config *c, const char *text, size_t len, const char *name, char *err,
-                     size_t errlen)
-{
+                     size_t errlen) {
     ctx x;
     memset(&x, 0, sizeof x);
     x.name = name && *name ? name : "config";
@@ -1402,8 +1370,7 @@ static int load_text(td_config *c, const char *text, size_t len, const char *nam
 }
 
 int td_config_load_string(td_config *c, const char *yaml, const char *name, char *err,
-                          size_t errlen)
-{
+                          size_t errlen) {
     size_t len = strlen(yaml);
     if (len > TD_CONFIG_MAX_FILE_BYTES) {
         td_config_defaults(c);
@@ -1414,8 +1381,7 @@ int td_config_load_string(td_config *c, const char *yaml, const char *name, char
     return load_text(c, yaml, len, name, err, errlen);
 }
 
-int td_config_load(td_config *c, const char *path, char *err, size_t errlen)
-{
+int td_config_load(td_config *c, const char *path, char *err, size_t errlen) {
     td_config_defaults(c);
     size_t n = 0;
     char *buf = ut_read_file(path, TD_CONFIG_MAX_FILE_BYTES, &n, NULL, 0);
@@ -1427,8 +1393,8 @@ int td_config_load(td_config *c, const char *path, char *err, size_t errlen)
         else if (e == ENOMEM)
             snprintf(err, errlen, "%s: out of memory", path);
         else
-            snprintf(err, errlen, "%s: cannot %s the config: %s", path,
-                     e == EIO ? "read" : "open", strerror(e));
+            snprintf(err, errlen, "%s: cannot %s the config: %s", path, e == EIO ? "read" : "open",
+                     strerror(e));
         return -1;
     }
     int rc = load_text(c, buf, n, path, err, errlen);

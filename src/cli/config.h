@@ -22,24 +22,27 @@
 #include "store.h"
 
 typedef struct td_config {
-    char *store_name;                 /* as written */
-    char **prefixes; size_t n_prefixes;        /* at least one ("" when absent) */
-    char *keys_from;                  /* key list file, "-" = stdin; NULL if none */
-    char *inventory;                  /* S3 Inventory manifest.json; NULL if none */
-    store_kv *store_kv; size_t n_store_kv;     /* obstore_config flattened: values as strings
-                                                  ("true"/"false" for bools) */
+    char *store_name; /* as written */
+    char **prefixes;
+    size_t n_prefixes; /* at least one ("" when absent) */
+    char *keys_from;   /* key list file, "-" = stdin; NULL if none */
+    char *inventory;   /* S3 Inventory manifest.json; NULL if none */
+    store_kv *store_kv;
+    size_t n_store_kv; /* obstore_config flattened: values as strings
+                          ("true"/"false" for bools) */
     unsigned n_consumers;
     size_t list_chunk_size, max_buffer_size, write_chunk_size;
     uint64_t prefetch_bytes, max_header_bytes;
-    char **suffixes; size_t n_suffixes;
-    int compression;        /* pq_codec */
+    char **suffixes;
+    size_t n_suffixes;
+    int compression; /* pq_codec */
     int zstd_level;
     uint64_t row_group_size;
     unsigned connect_timeout_ms, request_timeout_ms, max_attempts, retry_max_ms;
-    char *ca_bundle;        /* NULL if none */
-    char *source_text;      /* the YAML as read, for _SUCCESS / Parquet metadata, with values of
-                               secret-looking obstore keys (secret, key, token, password, sas)
-                               replaced by "***" */
+    char *ca_bundle;   /* NULL if none */
+    char *source_text; /* the YAML as read, for _SUCCESS / Parquet metadata, with values of
+                          secret-looking obstore keys (secret, key, token, password, sas)
+                          replaced by "***" */
 } td_config;
 
 /* The library's defaults (td_pipeline_options_init). Allocates nothing: the default
@@ -51,7 +54,8 @@ void td_config_defaults(td_config *c);
  * holds the defaults again, so td_config_free(c) is always safe. */
 int td_config_load(td_config *c, const char *path, char *err, size_t errlen);
 /* As td_config_load, from memory; name is used in messages (e.g. "config.yaml"). */
-int td_config_load_string(td_config *c, const char *yaml, const char *name, char *err, size_t errlen);
+int td_config_load_string(td_config *c, const char *yaml, const char *name, char *err,
+                          size_t errlen);
 void td_config_free(td_config *c);
 /* true if key counts as a TIFF under the suffix rule (case-insensitive suffix match; no
  * suffixes = every key). */
@@ -64,11 +68,11 @@ void td_config_to_options(const td_config *c, td_pipeline_options *o);
 /* Limits the loader enforces (documented in docs/config.md). */
 #define TD_CONFIG_MAX_FILE_BYTES (1u << 20)
 #define TD_CONFIG_MAX_CONSUMERS 100000u
-#define TD_CONFIG_MAX_CHUNK 100000000u        /* list/write chunk, buffer size */
+#define TD_CONFIG_MAX_CHUNK 100000000u /* list/write chunk, buffer size */
 #define TD_CONFIG_MIN_PREFETCH 16u
 #define TD_CONFIG_MAX_HEADER_BYTES (1ull << 30)
 #define TD_CONFIG_MAX_TIMEOUT_S 86400u
 #define TD_CONFIG_MAX_ATTEMPTS 100u
-#define TD_CONFIG_MAX_LIST_ITEMS 10000u       /* prefixes, suffixes, obstore keys */
+#define TD_CONFIG_MAX_LIST_ITEMS 10000u /* prefixes, suffixes, obstore keys */
 
 #endif

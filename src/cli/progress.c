@@ -73,8 +73,8 @@ static void clear_line(td_progress *p) {
     }
 }
 
-void td_progress_error(const char *path, const char *stage, const char *kind,
-                       const char *message, void *ud) {
+void td_progress_error(const char *path, const char *stage, const char *kind, const char *message,
+                       void *ud) {
     td_progress *p = ud;
     if (p->level != TD_PROGRESS_LOUD)
         return;
@@ -97,12 +97,11 @@ void td_progress_end(td_progress *p, const td_stats *st, const char *out_dir, in
                "tiff-dumper: %s %" PRIu64 " headers dumped, %" PRIu64 " failed, %" PRIu64
                " skipped (%" PRIu64 " listed) in %s (%.3f s, %.0f headers/s), %" PRIu64
                " requests, %" PRIu64 " bytes fetched",
-               rc == 0 ? "done:" : "stopped:", st->dumped, st->failed, st->skipped, st->listed,
-               el, st->elapsed_s, st->elapsed_s > 0 ? (double)st->dumped / st->elapsed_s : 0.0,
+               rc == 0 ? "done:" : "stopped:", st->dumped, st->failed, st->skipped, st->listed, el,
+               st->elapsed_s, st->elapsed_s > 0 ? (double)st->dumped / st->elapsed_s : 0.0,
                st->requests, st->bytes_fetched);
     if (st->retries)
-        td_say_raw(p->out,
-                   ", %" PRIu64 " retries (%" PRIu64 " throttled, concurrency down to %u)",
+        td_say_raw(p->out, ", %" PRIu64 " retries (%" PRIu64 " throttled, concurrency down to %u)",
                    st->retries, st->throttled, st->lowest_concurrency);
     td_say(p->out, " -> %s\n", out_dir);
 }

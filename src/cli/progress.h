@@ -16,10 +16,10 @@ typedef struct td_progress {
     td_progress_level level;
     FILE *out;
     bool tty;
-    bool line_drawn;    /* a live line is on screen and must be cleared before a log line */
+    bool line_drawn; /* a live line is on screen and must be cleared before a log line */
     double last_t;
     uint64_t last_dumped;
-    double rate;        /* headers/s, smoothed */
+    double rate; /* headers/s, smoothed */
 } td_progress;
 
 void td_progress_init(td_progress *p, td_progress_level level, FILE *out);
@@ -27,8 +27,8 @@ void td_progress_init(td_progress *p, td_progress_level level, FILE *out);
 unsigned td_progress_period_ms(const td_progress *p);
 /* td_progress_fn and td_error_fn for td_pipeline_options (ud = the td_progress). */
 void td_progress_update(const td_stats *st, void *ud);
-void td_progress_error(const char *path, const char *stage, const char *kind,
-                       const char *message, void *ud);
+void td_progress_error(const char *path, const char *stage, const char *kind, const char *message,
+                       void *ud);
 /* Clears the live line and prints the final summary (unless quiet). */
 void td_progress_end(td_progress *p, const td_stats *st, const char *out_dir, int rc);
 

@@ -24,43 +24,56 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define NET_X_NAME(name, code, short_name, text) case code: return short_name;
-#define NET_X_TEXT(name, code, short_name, text) case code: return text;
+#define NET_X_NAME(name, code, short_name, text) \
+    case code:                                   \
+        return short_name;
+#define NET_X_TEXT(name, code, short_name, text) \
+    case code:                                   \
+        return text;
 const char *net_err_name(int code) {
-    switch (code) { NET_ERRNO_MAP(NET_X_NAME) default: return "unknown"; }
+    switch (code) { NET_ERRNO_MAP(NET_X_NAME) default : return "unknown"; }
 }
 const char *net_strerror(int code) {
-    switch (code) { NET_ERRNO_MAP(NET_X_TEXT) default: return "unknown error"; }
+    switch (code) { NET_ERRNO_MAP(NET_X_TEXT) default : return "unknown error"; }
 }
 
 typedef enum { J_QUEUED, J_RUNNING, J_BACKOFF, J_DONE } job_state;
-typedef enum { STOP_NONE, STOP_FULL, STOP_TOO_BIG, STOP_IGNORED_RANGE, STOP_ABORTED,
-               STOP_CANCEL, STOP_BAD_RANGE } stop_reason;
+typedef enum {
+    STOP_NONE,
+    STOP_FULL,
+    STOP_TOO_BIG,
+    STOP_IGNORED_RANGE,
+    STOP_ABORTED,
+    STOP_CANCEL,
+    STOP_BAD_RANGE
+} stop_reason;
 
 typedef struct job job;
 typedef struct net_sock net_sock;
 typedef struct net_shard net_shard;
-typedef struct { job *head, *tail; } jlist;
+typedef struct {
+    job *head, *tail;
+} jlist;
 
 struct job {
     net_engine *e;
     net_request *req;
     job_state state;
-    job *next, *prev;   /* in *list: a queue or the backoff list */
+    job *next, *prev; /* in *list: a queue or the backoff list */
     jlist *list;
     job *anext, *aprev; /* all live jobs */
     CURL *easy;
-    net_shard *shard;   /* whose multi holds easy while running */
+    net_shard *shard; /* whose multi holds easy while running */
     bool easy_primed; /* easy holds the engine's constant options and no method options */
     struct curl_slist *hdrs;
     uint64_t start_ms, due_ms, deadline_ms;
     /* per attempt */
     stop_reason stop;
     bool status_seen, cancel_requested, deferred_cancel;
-    bool in_user_cb; /* inside prepare / retry_check: the job must stay alive */
-    bool doomed;     /* marked by net_cancel_all: ends as canceled */
-    bool admitted;   /* counted in e->in_progress (left the start queue) */
-    bool throttled;  /* this attempt was answered with a throttling signal */
+    bool in_user_cb;     /* inside prepare / retry_check: the job must stay alive */
+    bool doomed;         /* marked by net_cancel_all: ends as canceled */
+    bool admitted;       /* counted in e->in_progress (left the start queue) */
+    bool throttled;      /* this attempt was answered with a throttling signal */
     uint64_t attempt_ms; /* when the current attempt started */
     uint64_t content_range_total, content_length;
     /* the Content-Range of this attempt's response: "bytes cr_start-cr_end/total" */
@@ -135,14 +148,14 @@ struct net_engine {
     job *all;
     unsigned active;
     /* adaptive concurrency (see net_options.adaptive) */
-    unsigned limit;       /* attempts allowed to run at once; max_in_flight when off */
-    unsigned in_progress; /* admitted requests not finished: running, backoff, retry_q */
-    uint64_t cut_ms;      /* when the limit was last halved */
-    unsigned answered;    /* answered attempts since the limit last moved */
-    unsigned regain;      /* the limit before an isolated cut: regained quickly */
-    uint64_t since_cut;   /* answered attempts since the last cut */
-    unsigned depth;   /* nesting of engine entries from libuv / user calls */
-    unsigned in_curl; /* inside curl_multi_* (curl callbacks may run) */
+    unsigned limit;            /* attempts allowed to run at once; max_in_flight when off */
+    unsigned in_progress;      /* admitted requests not finished: running, backoff, retry_q */
+    uint64_t cut_ms;           /* when the limit was last halved */
+    unsigned answered;         /* answered attempts since the limit last moved */
+    unsigned regain;           /* the limit before an isolated cut: regained quickly */
+    uint64_t since_cut;        /* answered attempts since the last cut */
+    unsigned depth;            /* nesting of engine entries from libuv / user calls */
+    unsigned in_curl;          /* inside curl_multi_* (curl callbacks may run) */
     unsigned n_cancel_pending; /* cancels asked inside curl callbacks, not yet done */
     bool closing, free_pending, freed;
     uint64_t rng;
@@ -156,35 +169,52 @@ static uint64_t now_ms(void) { return uv_hrtime() / 1000000u; }
 static void jl_push_tail(jlist *l, job *j) {
     j->next = NULL;
     j->prev = l->tail;
-    if (l->tail) l->tail->next = j; else l->head = j;
+    if (l->tail)
+        l->tail->next = j;
+    else
+        l->head = j;
     l->tail = j;
     j->list = l;
 }
 static void jl_remove(jlist *l, job *j) {
-    if (j->prev) j->prev->next = j->next; else l->head = j->next;
-    if (j->next) j->next->prev = j->prev; else l->tail = j->prev;
+    if (j->prev)
+        j->prev->next = j->next;
+    else
+        l->head = j->next;
+    if (j->next)
+        j->next->prev = j->prev;
+    else
+        l->tail = j->prev;
     j->next = j->prev = NULL;
     j->list = NULL;
 }
 static job *jl_pop(jlist *l) {
     job *j = l->head;
-    if (j) jl_remove(l, j);
+    if (j)
+        jl_remove(l, j);
     return j;
 }
 /* Sorted insert, scanning from the tail: new due times are mostly the latest. */
 static void jl_insert_sorted(jlist *l, job *j) {
     job *p = l->tail;
     j->list = l;
-    while (p && p->due_ms > j->due_ms) p = p->prev;
+    while (p && p->due_ms > j->due_ms)
+        p = p->prev;
     if (!p) {
         j->prev = NULL;
         j->next = l->head;
-        if (l->head) l->head->prev = j; else l->tail = j;
+        if (l->head)
+            l->head->prev = j;
+        else
+            l->tail = j;
         l->head = j;
     } else {
         j->prev = p;
         j->next = p->next;
-        if (p->next) p->next->prev = j; else l->tail = j;
+        if (p->next)
+            p->next->prev = j;
+        else
+            l->tail = j;
         p->next = j;
     }
 }
@@ -192,10 +222,14 @@ static void jl_insert_sorted(jlist *l, job *j) {
 static int ascii_ncase_eq(const char *a, const char *b, size_t n) {
     for (size_t i = 0; i < n; i++) {
         char x = a[i], y = b[i];
-        if (x >= 'A' && x <= 'Z') x = (char)(x - 'A' + 'a');
-        if (y >= 'A' && y <= 'Z') y = (char)(y - 'A' + 'a');
-        if (x != y) return 0;
-        if (!x) return 1;
+        if (x >= 'A' && x <= 'Z')
+            x = (char)(x - 'A' + 'a');
+        if (y >= 'A' && y <= 'Z')
+            y = (char)(y - 'A' + 'a');
+        if (x != y)
+            return 0;
+        if (!x)
+            return 1;
     }
     return 1;
 }
@@ -221,9 +255,9 @@ static void describe(const net_request *r, char *out, size_t n) {
     size_t pre = (size_t)(host - u);
     const char *rest = at ? at + 1 : host;
     size_t restlen = strcspn(rest, "?#");
-    if (restlen > 140) restlen = 140;
-    snprintf(out, n, "%s %.*s%.*s", r->method ? r->method : "GET", (int)pre, u, (int)restlen,
-             rest);
+    if (restlen > 140)
+        restlen = 140;
+    snprintf(out, n, "%s %.*s%.*s", r->method ? r->method : "GET", (int)pre, u, (int)restlen, rest);
 }
 
 /* ---------- handle lifetime ---------- */
@@ -248,7 +282,8 @@ static void on_sock_closed(uv_handle_t *h) {
     net_engine *e = s->e;
     /* only now: libuv must not watch a closed fd, and a number reused while the handle
      * was closing would collide in its fd-indexed tables (and ours) */
-    if (s->owned) close(s->fd);
+    if (s->owned)
+        close(s->fd);
     free(s);
     e->open_handles--;
     engine_maybe_release(e);
@@ -259,8 +294,10 @@ static void pump(net_engine *e);
 
 static void enter(net_engine *e) { e->depth++; }
 static void leave(net_engine *e) {
-    if (e->depth == 1 && !e->free_pending && !e->closing) pump(e);
-    if (--e->depth == 0 && e->free_pending) engine_really_free(e);
+    if (e->depth == 1 && !e->free_pending && !e->closing)
+        pump(e);
+    if (--e->depth == 0 && e->free_pending)
+        engine_really_free(e);
 }
 
 /* ---------- finishing ---------- */
@@ -269,7 +306,8 @@ static void leave(net_engine *e) {
  * constants plus the per-request ones that easy_setup sets again every time. Any other use
  * (NOBODY, CUSTOMREQUEST, POSTFIELDS, or a setup that failed halfway) is reset. */
 static void easy_release(net_engine *e, CURL *easy, bool primed) {
-    if (!easy) return;
+    if (!easy)
+        return;
     if (!e->closing && e->n_pool < e->o.max_in_flight) {
         if (primed) {
             /* the job's error buffer is about to be freed */
@@ -286,8 +324,12 @@ static void easy_release(net_engine *e, CURL *easy, bool primed) {
 }
 
 static void job_unlink_all(net_engine *e, job *j) {
-    if (j->aprev) j->aprev->anext = j->anext; else e->all = j->anext;
-    if (j->anext) j->anext->aprev = j->aprev;
+    if (j->aprev)
+        j->aprev->anext = j->anext;
+    else
+        e->all = j->anext;
+    if (j->anext)
+        j->anext->aprev = j->aprev;
     j->anext = j->aprev = NULL;
 }
 
@@ -302,7 +344,8 @@ static void job_detach(net_engine *e, job *j) {
         jl_remove(j->list, j);
         arm_backoff_timer(e);
     }
-    if (j->list) jl_remove(j->list, j);
+    if (j->list)
+        jl_remove(j->list, j);
     if (j->state == J_RUNNING && j->easy) {
         curl_multi_remove_handle(j->shard->multi, j->easy);
         j->shard->active--;
@@ -327,7 +370,8 @@ static void format_final(job *j, int code) {
     }
     /* the cause gives way first, so the URL and the attempt count always show */
     int room = (int)sizeof r->errmsg - 1 - (int)strlen(what) - 2 - (int)strlen(suffix);
-    if (room < 0) room = 0;
+    if (room < 0)
+        room = 0;
     snprintf(r->errmsg, sizeof r->errmsg, "%s: %.*s%s", what, ut_utf8_prec(cause, (size_t)room),
              cause, suffix);
 }
@@ -336,12 +380,15 @@ static void format_final(job *j, int code) {
  * reuse the request. */
 static void job_finish(net_engine *e, job *j, int code) {
     net_request *r = j->req;
-    if (j->deferred_cancel) e->n_cancel_pending--;
-    if (j->admitted) e->in_progress--;
+    if (j->deferred_cancel)
+        e->n_cancel_pending--;
+    if (j->admitted)
+        e->in_progress--;
     job_detach(e, j);
     job_unlink_all(e, j);
     if (code != NET_OK) {
-        if (code == NET_E_CANCELED && !j->cause[0]) snprintf(j->cause, sizeof j->cause, "canceled");
+        if (code == NET_E_CANCELED && !j->cause[0])
+            snprintf(j->cause, sizeof j->cause, "canceled");
         format_final(j, code);
     } else {
         r->errmsg[0] = '\0';
@@ -359,20 +406,23 @@ static void job_finish(net_engine *e, job *j, int code) {
 static bool parse_uint(const char **p, uint64_t *out) {
     const char *s = *p;
     uint64_t v = 0;
-    if (*s < '0' || *s > '9') return false;
+    if (*s < '0' || *s > '9')
+        return false;
     for (; *s >= '0' && *s <= '9'; s++) {
-        if (v > (UINT64_MAX - 9) / 10) return false;
+        if (v > (UINT64_MAX - 9) / 10)
+            return false;
         v = v * 10 + (uint64_t)(*s - '0');
     }
     *p = s;
     *out = v;
     return true;
 }
-static bool parse_content_range(const char *v, uint64_t *start, uint64_t *end,
-                                uint64_t *total) {
-    if (!ascii_ncase_eq(v, "bytes ", 6)) return false;
+static bool parse_content_range(const char *v, uint64_t *start, uint64_t *end, uint64_t *total) {
+    if (!ascii_ncase_eq(v, "bytes ", 6))
+        return false;
     const char *p = v + 6;
-    while (*p == ' ') p++;
+    while (*p == ' ')
+        p++;
     if (!parse_uint(&p, start) || *p++ != '-' || !parse_uint(&p, end) || *p++ != '/')
         return false;
     if (*p == '*' && p[1] == '\0') {
@@ -404,10 +454,12 @@ static bool range_matches(job *j) {
     bool ok = s == r->range_offset;
     if (ok && r->range_length) {
         uint64_t want_end = r->range_offset + r->range_length - 1;
-        if (t != UINT64_MAX && t - 1 < want_end) want_end = t - 1; /* the object ends first */
+        if (t != UINT64_MAX && t - 1 < want_end)
+            want_end = t - 1; /* the object ends first */
         ok = e == want_end;
     }
-    if (ok && j->content_length != UINT64_MAX) ok = j->content_length == e - s + 1;
+    if (ok && j->content_length != UINT64_MAX)
+        ok = j->content_length == e - s + 1;
     if (!ok) {
         if (r->range_length)
             snprintf(j->cause, sizeof j->cause,
@@ -446,14 +498,18 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ud) {
         return len;
     }
     const char *colon = memchr(p, ':', len);
-    if (!colon) return len;
+    if (!colon)
+        return len;
     size_t nlen = (size_t)(colon - p);
     const char *v = colon + 1, *end = p + len;
-    while (v < end && (*v == ' ' || *v == '\t')) v++;
-    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ')) end--;
+    while (v < end && (*v == ' ' || *v == '\t'))
+        v++;
+    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+        end--;
     size_t vlen = (size_t)(end - v);
     char val[96];
-    if (vlen >= sizeof val) vlen = sizeof val - 1;
+    if (vlen >= sizeof val)
+        vlen = sizeof val - 1;
     memcpy(val, v, vlen);
     val[vlen] = '\0';
     if (nlen == 13 && ascii_ncase_eq(p, "content-range", 13)) {
@@ -464,23 +520,27 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ud) {
             /* "bytes * / N" (no star-space in a comment) of a 416 still tells the size */
             const char *slash = strrchr(val, '/');
             const char *q = slash ? slash + 1 : NULL;
-            if (!q || !parse_uint(&q, &t) || *q) t = UINT64_MAX;
+            if (!q || !parse_uint(&q, &t) || *q)
+                t = UINT64_MAX;
         }
         j->content_range_total = t;
     } else if (nlen == 14 && ascii_ncase_eq(p, "content-length", 14)) {
         char *ep;
         if (val[0] >= '0' && val[0] <= '9') {
             unsigned long long t = strtoull(val, &ep, 10);
-            if (*ep == '\0') j->content_length = t;
+            if (*ep == '\0')
+                j->content_length = t;
         }
     } else if (nlen == 11 && ascii_ncase_eq(p, "retry-after", 11)) {
         char *ep;
         if (val[0] >= '0' && val[0] <= '9') {
             long t = strtol(val, &ep, 10);
-            if (*ep == '\0' && t >= 0 && t < 86400) j->retry_after_s = t;
+            if (*ep == '\0' && t >= 0 && t < 86400)
+                j->retry_after_s = t;
         }
     } else if (nlen == 19 && ascii_ncase_eq(p, "x-amz-bucket-region", 19)) {
-        size_t m = vlen < sizeof r->resp_header_region - 1 ? vlen : sizeof r->resp_header_region - 1;
+        size_t m =
+            vlen < sizeof r->resp_header_region - 1 ? vlen : sizeof r->resp_header_region - 1;
         memcpy(r->resp_header_region, val, m);
         r->resp_header_region[m] = '\0';
     }
@@ -519,10 +579,12 @@ static size_t on_write(char *p, size_t sz, size_t n, void *ud) {
     if (r->buf) {
         size_t room = r->buf_cap - (size_t)r->got;
         size_t take = len < room ? len : room;
-        if (take) memcpy(r->buf + r->got, p, take);
+        if (take)
+            memcpy(r->buf + r->got, p, take);
         r->got += take;
         if (take < len) {
-            if (!ok_status) return len; /* error bodies are kept only as far as they fit */
+            if (!ok_status)
+                return len; /* error bodies are kept only as far as they fit */
             j->stop = r->has_range ? STOP_FULL : STOP_TOO_BIG;
             return 0;
         }
@@ -548,7 +610,8 @@ static size_t on_write(char *p, size_t sz, size_t n, void *ud) {
 int net_add_header(void *headers, const char *line) {
     struct curl_slist **l = headers;
     struct curl_slist *n = curl_slist_append(*l, line);
-    if (!n) return NET_E_NOMEM;
+    if (!n)
+        return NET_E_NOMEM;
     *l = n;
     return NET_OK;
 }
@@ -562,8 +625,7 @@ static int on_closesocket(void *ud, curl_socket_t fd);
 #define NET_HEADER_ROOM 4096u
 #define NET_RECV_BUFFER_MAX (512u * 1024u)
 static long recv_buffer_for(const net_request *r) {
-    uint64_t n = (r->has_range ? r->range_length : (uint64_t)CURL_MAX_WRITE_SIZE) +
-                 NET_HEADER_ROOM;
+    uint64_t n = (r->has_range ? r->range_length : (uint64_t)CURL_MAX_WRITE_SIZE) + NET_HEADER_ROOM;
     return (long)(n < NET_RECV_BUFFER_MAX ? n : NET_RECV_BUFFER_MAX);
 }
 
@@ -576,12 +638,17 @@ static int easy_setup(net_engine *e, job *j, bool primed) {
     uint64_t now = now_ms();
     uint64_t left = j->deadline_ms > now ? j->deadline_ms - now : 1;
     uint64_t tmo = e->o.request_timeout_ms ? e->o.request_timeout_ms : left;
-    if (tmo > left) tmo = left;
+    if (tmo > left)
+        tmo = left;
     const char *m = r->method ? r->method : "GET";
     bool plain_get = strcmp(m, "GET") == 0 && !r->body;
     CURLcode rc = CURLE_OK;
     j->easy_primed = false;
-#define SET(opt, val) do { if (rc == CURLE_OK) rc = curl_easy_setopt(c, opt, val); } while (0)
+#define SET(opt, val)                           \
+    do {                                        \
+        if (rc == CURLE_OK)                     \
+            rc = curl_easy_setopt(c, opt, val); \
+    } while (0)
     /* per attempt */
     SET(CURLOPT_URL, r->url);
     SET(CURLOPT_PRIVATE, (void *)j);
@@ -611,8 +678,10 @@ static int easy_setup(net_engine *e, job *j, bool primed) {
         SET(CURLOPT_OPENSOCKETDATA, (void *)e);
         SET(CURLOPT_CLOSESOCKETFUNCTION, on_closesocket);
         SET(CURLOPT_CLOSESOCKETDATA, (void *)e);
-        if (e->user_agent) SET(CURLOPT_USERAGENT, e->user_agent);
-        if (e->ca_bundle) SET(CURLOPT_CAINFO, e->ca_bundle);
+        if (e->user_agent)
+            SET(CURLOPT_USERAGENT, e->user_agent);
+        if (e->ca_bundle)
+            SET(CURLOPT_CAINFO, e->ca_bundle);
     }
     /* per method: any of these makes the handle unprimed (reset when released) */
     if (strcmp(m, "HEAD") == 0) {
@@ -623,10 +692,12 @@ static int easy_setup(net_engine *e, job *j, bool primed) {
     if (r->body || strcmp(m, "POST") == 0 || strcmp(m, "PUT") == 0) {
         SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(r->body ? r->body_len : 0));
         SET(CURLOPT_POSTFIELDS, r->body ? r->body : "");
-        if (strcmp(m, "POST") != 0) SET(CURLOPT_CUSTOMREQUEST, m);
+        if (strcmp(m, "POST") != 0)
+            SET(CURLOPT_CUSTOMREQUEST, m);
     }
 #undef SET
-    if (rc == CURLE_OUT_OF_MEMORY) return NET_E_NOMEM;
+    if (rc == CURLE_OUT_OF_MEMORY)
+        return NET_E_NOMEM;
     if (rc != CURLE_OK) {
         snprintf(j->cause, sizeof j->cause, "curl option: %s", curl_easy_strerror(rc));
         return NET_E_CONFIG;
@@ -651,11 +722,13 @@ static int attempt_start(net_engine *e, job *j) {
     j->errbuf[0] = '\0';
     j->throttled = false;
     j->attempt_ms = now_ms();
-    if (r->attempts > 1) e->st.retries++;
+    if (r->attempts > 1)
+        e->st.retries++;
 
     struct curl_slist *h = NULL;
     int rc = NET_OK;
-    for (size_t i = 0; i < r->n_headers && rc == NET_OK; i++) rc = net_add_header(&h, r->headers[i]);
+    for (size_t i = 0; i < r->n_headers && rc == NET_OK; i++)
+        rc = net_add_header(&h, r->headers[i]);
     if (rc == NET_OK && r->has_range) {
         char line[80];
         if (r->range_length == 0) {
@@ -669,7 +742,8 @@ static int attempt_start(net_engine *e, job *j) {
     }
     /* no 100-continue round trip for small bodies (only requests with a body can get one:
      * a GET pays nothing for the line it does not carry) */
-    if (rc == NET_OK && (r->body || r->body_len)) rc = net_add_header(&h, "Expect:");
+    if (rc == NET_OK && (r->body || r->body_len))
+        rc = net_add_header(&h, "Expect:");
     if (rc == NET_OK && r->prepare) {
         j->in_user_cb = true;
         int prc = r->prepare(r, &h);
@@ -701,15 +775,18 @@ static int attempt_start(net_engine *e, job *j) {
         primed = e->pool[e->n_pool].primed;
     } else {
         j->easy = curl_easy_init();
-        if (!j->easy) return NET_E_NOMEM;
+        if (!j->easy)
+            return NET_E_NOMEM;
     }
     rc = easy_setup(e, j, primed);
-    if (rc != NET_OK) return rc;
+    if (rc != NET_OK)
+        return rc;
     /* the fewest running; ties to the lowest index, so that a few transfers at once keep
      * reusing the connections of the first shards */
     net_shard *sh = &e->shards[0];
     for (unsigned i = 1; i < e->n_shards; i++)
-        if (e->shards[i].active < sh->active) sh = &e->shards[i];
+        if (e->shards[i].active < sh->active)
+            sh = &e->shards[i];
     CURLMcode mc = curl_multi_add_handle(sh->multi, j->easy);
     if (mc != CURLM_OK) {
         snprintf(j->cause, sizeof j->cause, "curl multi: %s", curl_multi_strerror(mc));
@@ -736,16 +813,19 @@ static void pump(net_engine *e) {
             continue;
         }
         if (!j) {
-            if (e->o.adaptive && e->in_progress >= e->limit) break;
+            if (e->o.adaptive && e->in_progress >= e->limit)
+                break;
             j = jl_pop(&e->start_q);
-            if (!j) break;
+            if (!j)
+                break;
             j->admitted = true;
             e->in_progress++;
             j->start_ms = now_ms();
             j->deadline_ms = j->start_ms + (e->o.retry_max_ms ? e->o.retry_max_ms : UINT32_MAX);
         }
         int rc = attempt_start(e, j);
-        if (rc != NET_OK) job_finish(e, j, rc);
+        if (rc != NET_OK)
+            job_finish(e, j, rc);
     }
 }
 
@@ -753,30 +833,35 @@ static void pump(net_engine *e) {
  * attempt that started after the last cut may cut again) keeps one burst of refusals, all
  * answering the same overload, from driving the limit straight to the floor. */
 static void adapt(net_engine *e, job *j) {
-    if (j->throttled) e->st.throttled++;
-    if (!e->o.adaptive) return;
+    if (j->throttled)
+        e->st.throttled++;
+    if (!e->o.adaptive)
+        return;
     if (j->throttled) {
-        if (j->attempt_ms < e->cut_ms) return;
+        if (j->attempt_ms < e->cut_ms)
+            return;
         /* a refusal after a whole limit's worth of good answers is a blip, and the level
          * before it is regained quickly; one sooner means the level is too high */
         e->regain = e->since_cut >= e->limit ? e->limit : 0;
         e->since_cut = 0;
         unsigned lo = e->o.adaptive_floor ? e->o.adaptive_floor : 1;
-        if (lo > e->o.max_in_flight) lo = e->o.max_in_flight;
+        if (lo > e->o.max_in_flight)
+            lo = e->o.max_in_flight;
         unsigned nl = e->limit / 2;
         e->limit = nl < lo ? lo : nl;
         e->cut_ms = now_ms();
-        if (e->cut_ms <= j->attempt_ms) e->cut_ms = j->attempt_ms + 1;
+        if (e->cut_ms <= j->attempt_ms)
+            e->cut_ms = j->attempt_ms + 1;
         e->answered = 0;
-        if (e->limit < e->st.min_limit) e->st.min_limit = e->limit;
+        if (e->limit < e->st.min_limit)
+            e->st.min_limit = e->limit;
     } else if (j->req->http_status > 0) {
         /* any answer that is not a refusal shows the server keeps up. Back up to the level
          * of an isolated cut, one more slot per answer: a lone refusal (one 503 among
          * thousands of answers) costs little. Otherwise one more per limit's worth of
          * answers, about one per round trip. */
         e->since_cut++;
-        if (e->limit < e->o.max_in_flight &&
-            (e->limit < e->regain || ++e->answered >= e->limit)) {
+        if (e->limit < e->o.max_in_flight && (e->limit < e->regain || ++e->answered >= e->limit)) {
             e->limit++;
             e->answered = 0;
         }
@@ -799,7 +884,8 @@ static void on_backoff_timer(uv_timer_t *t) {
 }
 
 static void arm_backoff_timer(net_engine *e) {
-    if (e->closing) return;
+    if (e->closing)
+        return;
     job *j = e->backoff.head;
     if (!j) {
         uv_timer_stop(&e->backoff_timer);
@@ -935,7 +1021,8 @@ static int classify(net_engine *e, job *j, CURLcode cc, bool *retry) {
         j->in_user_cb = true;
         bool again = r->retry_check && r->retry_check(r);
         j->in_user_cb = false;
-        if (j->cancel_requested) return NET_E_CANCELED;
+        if (j->cancel_requested)
+            return NET_E_CANCELED;
         if (st == 206 && (r->has_range || r->check_range) && !j->range_checked &&
             !range_matches(j)) {
             *retry = true; /* an empty 206: no body byte ran the check */
@@ -950,44 +1037,54 @@ static int classify(net_engine *e, job *j, CURLcode cc, bool *retry) {
         return NET_OK;
     }
     snprintf(j->cause, sizeof j->cause, "HTTP %ld", st);
-    if (st >= 500 || st == 429 || st == 408) *retry = true;
-    if (st == 429 || st == 503) j->throttled = true;
+    if (st >= 500 || st == 429 || st == 408)
+        *retry = true;
+    if (st == 429 || st == 503)
+        j->throttled = true;
     return NET_E_HTTP;
 }
 
 /* Schedules the next attempt, or returns false when the attempts or time budget are spent. */
 static bool schedule_retry(net_engine *e, job *j) {
     net_request *r = j->req;
-    if (r->attempts >= e->o.max_attempts) return false;
+    if (r->attempts >= e->o.max_attempts)
+        return false;
     uint64_t now = now_ms();
-    if (now >= j->deadline_ms) return false;
+    if (now >= j->deadline_ms)
+        return false;
     uint64_t left = j->deadline_ms - now;
     uint64_t delay;
     if (j->retry_after_s >= 0) {
         delay = (uint64_t)j->retry_after_s * 1000u;
-        if (delay >= left) return false; /* the server asks for longer than we may wait */
+        if (delay >= left)
+            return false; /* the server asks for longer than we may wait */
     } else {
         unsigned shift = r->attempts - 1 < 32 ? r->attempts - 1 : 32;
         uint64_t win = (uint64_t)e->o.retry_base_ms << shift;
-        if (win > e->o.retry_cap_ms) win = e->o.retry_cap_ms;
+        if (win > e->o.retry_cap_ms)
+            win = e->o.retry_cap_ms;
         delay = win ? rng_next(e) % (win + 1) : 0;
-        if (delay >= left) delay = left - 1;
+        if (delay >= left)
+            delay = left - 1;
     }
     j->due_ms = now + delay;
     j->state = J_BACKOFF;
     jl_insert_sorted(&e->backoff, j);
-    if (e->backoff.head == j) arm_backoff_timer(e);
+    if (e->backoff.head == j)
+        arm_backoff_timer(e);
     return true;
 }
 
 static void attempt_done(net_engine *e, CURL *easy, CURLcode cc) {
     job *j = NULL;
     curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&j);
-    if (!j) return;
+    if (!j)
+        return;
     net_request *r = j->req;
     long nc = 0;
     curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &nc);
-    if (nc > 0) e->st.connections += (uint64_t)nc;
+    if (nc > 0)
+        e->st.connections += (uint64_t)nc;
     if (!j->status_seen) {
         long st = 0;
         curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &st);
@@ -1011,15 +1108,19 @@ static void attempt_done(net_engine *e, CURL *easy, CURLcode cc) {
     bool retry;
     int code = classify(e, j, cc, &retry);
     adapt(e, j);
-    if (j->content_range_total != UINT64_MAX) r->total_size = j->content_range_total;
-    else if (r->http_status == 200) r->total_size = j->content_length;
+    if (j->content_range_total != UINT64_MAX)
+        r->total_size = j->content_range_total;
+    else if (r->http_status == 200)
+        r->total_size = j->content_length;
     if (code == NET_OK) {
-        if (j->stop == STOP_FULL) r->got = r->buf_cap;
+        if (j->stop == STOP_FULL)
+            r->got = r->buf_cap;
         job_finish(e, j, NET_OK);
         return;
     }
     j->last_code = code;
-    if (retry && !e->closing && schedule_retry(e, j)) return;
+    if (retry && !e->closing && schedule_retry(e, j))
+        return;
     job_finish(e, j, code);
 }
 
@@ -1027,7 +1128,8 @@ static void check_multi_info(net_engine *e, net_shard *sh) {
     CURLMsg *m;
     int left;
     while (!e->freed && (m = curl_multi_info_read(sh->multi, &left))) {
-        if (m->msg == CURLMSG_DONE) attempt_done(e, m->easy_handle, m->data.result);
+        if (m->msg == CURLMSG_DONE)
+            attempt_done(e, m->easy_handle, m->data.result);
     }
 }
 
@@ -1050,13 +1152,17 @@ static void on_poll(uv_poll_t *p, int status, int events) {
         return;
     }
     int ev = 0;
-    if (status < 0) ev = CURL_CSELECT_ERR;
+    if (status < 0)
+        ev = CURL_CSELECT_ERR;
     else {
-        if (events & UV_READABLE) ev |= CURL_CSELECT_IN;
-        if (events & UV_WRITABLE) ev |= CURL_CSELECT_OUT;
+        if (events & UV_READABLE)
+            ev |= CURL_CSELECT_IN;
+        if (events & UV_WRITABLE)
+            ev |= CURL_CSELECT_OUT;
     }
     enter(e);
-    if (!e->closing && s->shard) socket_action(e, s->shard, s->fd, ev);
+    if (!e->closing && s->shard)
+        socket_action(e, s->shard, s->fd, ev);
     leave(e);
 }
 
@@ -1064,15 +1170,18 @@ static void on_curl_timer(uv_timer_t *t) {
     net_shard *sh = t->data;
     net_engine *e = sh->e;
     enter(e);
-    if (!e->closing) socket_action(e, sh, CURL_SOCKET_TIMEOUT, 0);
+    if (!e->closing)
+        socket_action(e, sh, CURL_SOCKET_TIMEOUT, 0);
     leave(e);
 }
 
 static int curl_timer_cb(CURLM *m, long timeout_ms, void *ud) {
     net_shard *sh = ud;
     (void)m;
-    if (timeout_ms < 0) uv_timer_stop(&sh->timer);
-    else uv_timer_start(&sh->timer, on_curl_timer, (uint64_t)timeout_ms, 0);
+    if (timeout_ms < 0)
+        uv_timer_stop(&sh->timer);
+    else
+        uv_timer_start(&sh->timer, on_curl_timer, (uint64_t)timeout_ms, 0);
     return 0;
 }
 
@@ -1081,20 +1190,25 @@ static net_sock *sock_get(const net_engine *e, curl_socket_t fd) {
 }
 
 static void sock_close(net_engine *e, net_sock *s) {
-    if (e->socks[s->fd] == s) e->socks[s->fd] = NULL;
-    if (s->idle) uv_ref((uv_handle_t *)&s->poll);
+    if (e->socks[s->fd] == s)
+        e->socks[s->fd] = NULL;
+    if (s->idle)
+        uv_ref((uv_handle_t *)&s->poll);
     s->idle = false;
     uv_poll_stop(&s->poll);
     uv_close((uv_handle_t *)&s->poll, on_sock_closed);
 }
 
 static net_sock *sock_new(net_engine *e, curl_socket_t fd, bool owned) {
-    if (fd < 0) return NULL;
+    if (fd < 0)
+        return NULL;
     if ((size_t)fd >= e->n_socks) {
         size_t n = e->n_socks ? e->n_socks : 64;
-        while (n <= (size_t)fd) n *= 2;
+        while (n <= (size_t)fd)
+            n *= 2;
         net_sock **t = realloc(e->socks, n * sizeof *t);
-        if (!t) return NULL;
+        if (!t)
+            return NULL;
         memset(t + e->n_socks, 0, (n - e->n_socks) * sizeof *t);
         e->socks = t;
         e->n_socks = n;
@@ -1107,7 +1221,8 @@ static net_sock *sock_new(net_engine *e, curl_socket_t fd, bool owned) {
         sock_close(e, old);
     }
     net_sock *s = calloc(1, sizeof *s);
-    if (!s) return NULL;
+    if (!s)
+        return NULL;
     if (uv_poll_init_socket(e->loop, &s->poll, fd) != 0) {
         free(s);
         return NULL;
@@ -1124,9 +1239,11 @@ static net_sock *sock_new(net_engine *e, curl_socket_t fd, bool owned) {
 static curl_socket_t on_opensocket(void *ud, curlsocktype purpose, struct curl_sockaddr *a) {
     net_engine *e = ud;
     (void)purpose;
-    if (e->closing) return CURL_SOCKET_BAD;
+    if (e->closing)
+        return CURL_SOCKET_BAD;
     curl_socket_t fd = socket(a->family, a->socktype, a->protocol);
-    if (fd == CURL_SOCKET_BAD) return CURL_SOCKET_BAD;
+    if (fd == CURL_SOCKET_BAD)
+        return CURL_SOCKET_BAD;
     if (!sock_new(e, fd, true)) {
         close(fd);
         return CURL_SOCKET_BAD;
@@ -1139,7 +1256,8 @@ static curl_socket_t on_opensocket(void *ud, curlsocktype purpose, struct curl_s
 static int on_closesocket(void *ud, curl_socket_t fd) {
     net_engine *e = ud;
     net_sock *s = sock_get(e, fd);
-    if (!s) return close(fd);
+    if (!s)
+        return close(fd);
     s->owned = true; /* curl hands the fd over to be closed */
     sock_close(e, s);
     return 0;
@@ -1152,13 +1270,15 @@ static int curl_socket_cb(CURL *easy, curl_socket_t fd, int what, void *ud, void
     (void)easy;
     (void)sockp;
     if (what == CURL_POLL_REMOVE) {
-        if (!s) return 0;
+        if (!s)
+            return 0;
         if (!s->owned) {
             sock_close(e, s); /* curl closes the fd next */
         } else if (s->events == UV_READABLE && !e->closing) {
             /* most likely a connection going back to curl's cache, asked for again with
              * the next request (writing it happens without polling): keep it registered */
-            if (!s->idle) uv_unref((uv_handle_t *)&s->poll);
+            if (!s->idle)
+                uv_unref((uv_handle_t *)&s->poll);
             s->idle = true;
         } else {
             uv_poll_stop(&s->poll);
@@ -1166,16 +1286,20 @@ static int curl_socket_cb(CURL *easy, curl_socket_t fd, int what, void *ud, void
         }
         return 0;
     }
-    if (e->closing) return 0;
-    if (!s && !(s = sock_new(e, fd, false))) return -1;
+    if (e->closing)
+        return 0;
+    if (!s && !(s = sock_new(e, fd, false)))
+        return -1;
     s->shard = sh;
     if (s->idle) {
         uv_ref((uv_handle_t *)&s->poll);
         s->idle = false;
     }
     int ev = 0;
-    if (what == CURL_POLL_IN || what == CURL_POLL_INOUT) ev |= UV_READABLE;
-    if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT) ev |= UV_WRITABLE;
+    if (what == CURL_POLL_IN || what == CURL_POLL_INOUT)
+        ev |= UV_READABLE;
+    if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
+        ev |= UV_WRITABLE;
     /* uv_poll_start re-registers with epoll even for the same events: only on a change */
     if (ev != s->events) {
         if (uv_poll_start(&s->poll, ev, on_poll) != 0) {
@@ -1196,7 +1320,7 @@ static void on_defer(uv_timer_t *t) {
         job *nx = j->anext;
         if (j->deferred_cancel) {
             job_finish(e, j, NET_E_CANCELED); /* decrements n_cancel_pending */
-            nx = e->all; /* the callback may have changed the list: restart */
+            nx = e->all;                      /* the callback may have changed the list: restart */
         }
         j = nx;
     }
@@ -1204,7 +1328,8 @@ static void on_defer(uv_timer_t *t) {
 }
 
 static void kick(net_engine *e) {
-    if (!e->closing && e->depth == 0) uv_timer_start(&e->defer_timer, on_defer, 0, 0);
+    if (!e->closing && e->depth == 0)
+        uv_timer_start(&e->defer_timer, on_defer, 0, 0);
 }
 
 /* ---------- public API ---------- */
@@ -1214,12 +1339,14 @@ int net_engine_new(net_engine **out, uv_loop_t *loop, const net_options *opts, c
     static bool curl_ready;
     *out = NULL;
     if (!opts) {
-        if (err && errlen) snprintf(err, errlen, "net: no options");
+        if (err && errlen)
+            snprintf(err, errlen, "net: no options");
         return NET_E_CONFIG;
     }
     net_options o = *opts;
     if (o.max_in_flight == 0 || o.max_attempts == 0) {
-        if (err && errlen) snprintf(err, errlen, "net: max_in_flight and max_attempts must be > 0");
+        if (err && errlen)
+            snprintf(err, errlen, "net: max_in_flight and max_attempts must be > 0");
         return NET_E_CONFIG;
     }
     if (o.ca_bundle) {
@@ -1227,9 +1354,12 @@ int net_engine_new(net_engine **out, uv_loop_t *loop, const net_options *opts, c
          * as a failed request per object: a wrong path is a configuration error, said once */
         struct stat sb;
         int serr = 0;
-        if (stat(o.ca_bundle, &sb) != 0) serr = errno;
-        else if (!S_ISREG(sb.st_mode)) serr = EISDIR;
-        else if (access(o.ca_bundle, R_OK) != 0) serr = errno;
+        if (stat(o.ca_bundle, &sb) != 0)
+            serr = errno;
+        else if (!S_ISREG(sb.st_mode))
+            serr = EISDIR;
+        else if (access(o.ca_bundle, R_OK) != 0)
+            serr = errno;
         if (serr) {
             if (err && errlen)
                 snprintf(err, errlen, "ca_bundle '%.*s' is not a readable CA file: %s",
@@ -1240,29 +1370,36 @@ int net_engine_new(net_engine **out, uv_loop_t *loop, const net_options *opts, c
     }
     if (!curl_ready) {
         if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-            if (err && errlen) snprintf(err, errlen, "net: curl_global_init failed");
+            if (err && errlen)
+                snprintf(err, errlen, "net: curl_global_init failed");
             return NET_E_NOMEM;
         }
         curl_ready = true;
     }
     net_engine *e = calloc(1, sizeof *e);
-    if (!e) return NET_E_NOMEM;
+    if (!e)
+        return NET_E_NOMEM;
     e->loop = loop;
     e->o = o;
     e->limit = o.max_in_flight;
     e->st.limit = e->st.min_limit = o.max_in_flight;
     e->o.ca_bundle = e->o.user_agent = NULL;
-    if (o.ca_bundle && !(e->ca_bundle = strdup(o.ca_bundle))) goto nomem;
-    if (o.user_agent && !(e->user_agent = strdup(o.user_agent))) goto nomem;
-    if (!(e->pool = calloc(o.max_in_flight, sizeof *e->pool))) goto nomem;
+    if (o.ca_bundle && !(e->ca_bundle = strdup(o.ca_bundle)))
+        goto nomem;
+    if (o.user_agent && !(e->user_agent = strdup(o.user_agent)))
+        goto nomem;
+    if (!(e->pool = calloc(o.max_in_flight, sizeof *e->pool)))
+        goto nomem;
     /* max_in_flight >= 1, so this is at least 1; no more shards than connections allowed
      * per host, so that each shard gets at least one of them */
     e->n_shards = (o.max_in_flight + NET_SHARD_CONNS - 1) / NET_SHARD_CONNS;
     if (o.max_host_connections && e->n_shards > o.max_host_connections)
         e->n_shards = o.max_host_connections;
-    if (!(e->shards = calloc(e->n_shards, sizeof *e->shards))) goto nomem;
+    if (!(e->shards = calloc(e->n_shards, sizeof *e->shards)))
+        goto nomem;
     e->share = curl_share_init();
-    if (!e->share) goto nomem;
+    if (!e->share)
+        goto nomem;
     /* Each shard's multi pools its connections in its own cache; the share adds the DNS
      * cache and TLS sessions for all of them (one thread, so no lock callbacks). */
     curl_share_setopt(e->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
@@ -1274,7 +1411,8 @@ int net_engine_new(net_engine **out, uv_loop_t *loop, const net_options *opts, c
     for (unsigned i = 0; i < e->n_shards; i++) {
         net_shard *sh = &e->shards[i];
         sh->e = e;
-        if (!(sh->multi = curl_multi_init())) goto nomem;
+        if (!(sh->multi = curl_multi_init()))
+            goto nomem;
         curl_multi_setopt(sh->multi, CURLMOPT_SOCKETFUNCTION, curl_socket_cb);
         curl_multi_setopt(sh->multi, CURLMOPT_SOCKETDATA, sh);
         curl_multi_setopt(sh->multi, CURLMOPT_TIMERFUNCTION, curl_timer_cb);
@@ -1300,23 +1438,30 @@ int net_engine_new(net_engine **out, uv_loop_t *loop, const net_options *opts, c
     return NET_OK;
 nomem:
     for (unsigned i = 0; e->shards && i < e->n_shards; i++)
-        if (e->shards[i].multi) curl_multi_cleanup(e->shards[i].multi);
+        if (e->shards[i].multi)
+            curl_multi_cleanup(e->shards[i].multi);
     free(e->shards);
-    if (e->share) curl_share_cleanup(e->share);
+    if (e->share)
+        curl_share_cleanup(e->share);
     free(e->pool);
     free(e->ca_bundle);
     free(e->user_agent);
     free(e);
-    if (err && errlen) snprintf(err, errlen, "net: out of memory");
+    if (err && errlen)
+        snprintf(err, errlen, "net: out of memory");
     return NET_E_NOMEM;
 }
 
 int net_start(net_engine *e, net_request *req) {
-    if (!e || !req || !req->url || !req->cb) return NET_E_CONFIG;
-    if (e->closing || e->free_pending) return NET_E_CANCELED;
-    if (!req->buf && req->buf_cap) return NET_E_CONFIG;
+    if (!e || !req || !req->url || !req->cb)
+        return NET_E_CONFIG;
+    if (e->closing || e->free_pending)
+        return NET_E_CANCELED;
+    if (!req->buf && req->buf_cap)
+        return NET_E_CONFIG;
     job *j = calloc(1, sizeof *j);
-    if (!j) return NET_E_NOMEM;
+    if (!j)
+        return NET_E_NOMEM;
     j->e = e;
     j->req = req;
     j->start_ms = now_ms(); /* both set again when the request leaves the start queue */
@@ -1329,7 +1474,8 @@ int net_start(net_engine *e, net_request *req) {
     req->errmsg[0] = '\0';
     req->resp_header_region[0] = '\0';
     j->anext = e->all;
-    if (e->all) e->all->aprev = j;
+    if (e->all)
+        e->all->aprev = j;
     e->all = j;
     j->state = J_QUEUED;
     jl_push_tail(&e->start_q, j);
@@ -1339,12 +1485,16 @@ int net_start(net_engine *e, net_request *req) {
 }
 
 void net_cancel(net_engine *e, net_request *req) {
-    if (!e || !req || !req->priv || e->freed) return;
+    if (!e || !req || !req->priv || e->freed)
+        return;
     job *j = req->priv;
-    if (j->e != e || j->state == J_DONE) return;
-    if (j->cancel_requested) return;
+    if (j->e != e || j->state == J_DONE)
+        return;
+    if (j->cancel_requested)
+        return;
     j->cancel_requested = true;
-    if (j->in_user_cb) return; /* seen when that callback returns */
+    if (j->in_user_cb)
+        return; /* seen when that callback returns */
     if (e->in_curl) {
         /* inside a curl callback: the multi handle may not be touched now */
         e->n_cancel_pending++;
@@ -1359,15 +1509,19 @@ void net_cancel(net_engine *e, net_request *req) {
 }
 
 void net_cancel_all(net_engine *e) {
-    if (!e || e->closing || e->freed) return;
-    for (job *j = e->all; j; j = j->anext) j->doomed = true;
+    if (!e || e->closing || e->freed)
+        return;
+    for (job *j = e->all; j; j = j->anext)
+        j->doomed = true;
     if (e->depth > 0 || e->in_curl) {
         /* inside an engine callback: the multi handle may not be touched now; each doomed
          * job goes through net_cancel's deferred path */
         for (job *j = e->all; j; j = j->anext) {
-            if (!j->doomed || j->cancel_requested) continue;
+            if (!j->doomed || j->cancel_requested)
+                continue;
             j->cancel_requested = true;
-            if (j->in_user_cb) continue;
+            if (j->in_user_cb)
+                continue;
             e->n_cancel_pending++;
             j->deferred_cancel = true;
         }
@@ -1379,8 +1533,10 @@ void net_cancel_all(net_engine *e) {
      * after each; bounded by the jobs that existed at the call */
     for (;;) {
         job *j = e->all;
-        while (j && !j->doomed) j = j->anext;
-        if (!j || e->closing) break;
+        while (j && !j->doomed)
+            j = j->anext;
+        if (!j || e->closing)
+            break;
         job_finish(e, j, NET_E_CANCELED);
     }
     leave(e);
@@ -1390,9 +1546,11 @@ static void engine_really_free(net_engine *e) {
     e->free_pending = false;
     e->closing = true;
     e->depth++;
-    while (e->all) job_finish(e, e->all, NET_E_CANCELED);
+    while (e->all)
+        job_finish(e, e->all, NET_E_CANCELED);
     e->depth--;
-    for (unsigned i = 0; i < e->n_pool; i++) curl_easy_cleanup(e->pool[i].c);
+    for (unsigned i = 0; i < e->n_pool; i++)
+        curl_easy_cleanup(e->pool[i].c);
     e->n_pool = 0;
     for (unsigned i = 0; i < e->n_shards; i++) {
         curl_multi_cleanup(e->shards[i].multi); /* may report sockets removed */
@@ -1402,7 +1560,8 @@ static void engine_really_free(net_engine *e) {
     e->share = NULL;
     /* what curl did not close: transient sockets, and owned ones whose fd is closed here */
     for (size_t i = 0; i < e->n_socks; i++)
-        if (e->socks[i]) sock_close(e, e->socks[i]);
+        if (e->socks[i])
+            sock_close(e, e->socks[i]);
     e->freed = true;
     for (unsigned i = 0; i < e->n_shards; i++) {
         e->shards[i].timer.data = e; /* no more curl timeouts: closed like the others */
@@ -1413,7 +1572,8 @@ static void engine_really_free(net_engine *e) {
 }
 
 void net_engine_free(net_engine *e) {
-    if (!e || e->closing || e->freed) return;
+    if (!e || e->closing || e->freed)
+        return;
     if (e->depth > 0 || e->in_curl) {
         e->free_pending = true;
         return;
@@ -1421,6 +1581,4 @@ void net_engine_free(net_engine *e) {
     engine_really_free(e);
 }
 
-void net_get_stats(const net_engine *e, net_stats *out) {
-    *out = e->st;
-}
+void net_get_stats(const net_engine *e, net_stats *out) { *out = e->st; }

@@ -17,18 +17,18 @@
 #include <stdint.h>
 #include <uv.h>
 
-#define NET_ERRNO_MAP(X)                                                        \
-    X(OK, 0, "ok", "ok")                                                        \
-    X(E_HTTP, -1, "http", "HTTP status not successful (see http_status)")       \
-    X(E_CONNECT, -2, "network", "could not connect / connection reset")        \
-    X(E_TIMEOUT, -3, "timeout", "timed out")                                    \
-    X(E_TLS, -4, "tls", "TLS handshake or certificate verification failed")     \
-    X(E_DNS, -5, "dns", "host name could not be resolved")                      \
-    X(E_ABORTED, -6, "aborted", "aborted by a callback")                        \
-    X(E_TOO_BIG, -7, "too_big", "response body larger than allowed")            \
-    X(E_NOMEM, -8, "nomem", "out of memory")                                    \
-    X(E_CANCELED, -9, "canceled", "canceled")                                   \
-    X(E_CONFIG, -10, "config", "invalid engine option")                         \
+#define NET_ERRNO_MAP(X)                                                    \
+    X(OK, 0, "ok", "ok")                                                    \
+    X(E_HTTP, -1, "http", "HTTP status not successful (see http_status)")   \
+    X(E_CONNECT, -2, "network", "could not connect / connection reset")     \
+    X(E_TIMEOUT, -3, "timeout", "timed out")                                \
+    X(E_TLS, -4, "tls", "TLS handshake or certificate verification failed") \
+    X(E_DNS, -5, "dns", "host name could not be resolved")                  \
+    X(E_ABORTED, -6, "aborted", "aborted by a callback")                    \
+    X(E_TOO_BIG, -7, "too_big", "response body larger than allowed")        \
+    X(E_NOMEM, -8, "nomem", "out of memory")                                \
+    X(E_CANCELED, -9, "canceled", "canceled")                               \
+    X(E_CONFIG, -10, "config", "invalid engine option")                     \
     X(E_PROTOCOL, -11, "protocol", "malformed response (Content-Range, headers, HTTP/0.9)")
 
 typedef enum {
@@ -44,7 +44,7 @@ const char *net_strerror(int code);
  * remote.c from store_options, whose defaults are STORE_DEFAULT_* in store.h; net stays
  * below store and does not include it). Zero means what a field says, or "off". */
 typedef struct net_options {
-    unsigned max_in_flight;      /* transfers at once; more net_start() calls queue      */
+    unsigned max_in_flight;        /* transfers at once; more net_start() calls queue      */
     unsigned max_host_connections; /* 0 = max_in_flight                                  */
     unsigned connect_timeout_ms;
     unsigned request_timeout_ms; /* per attempt                                          */
@@ -52,9 +52,9 @@ typedef struct net_options {
     unsigned max_attempts;       /* first try included                                   */
     unsigned retry_base_ms;      /* backoff: random(0, min(cap, base * 2^attempt))       */
     unsigned retry_cap_ms;
-    unsigned retry_max_ms;       /* total time a request may spend, retries included     */
-    const char *ca_bundle;       /* extra CA file, or NULL for the system store; must be a
-                                    readable file (checked by net_engine_new)              */
+    unsigned retry_max_ms; /* total time a request may spend, retries included     */
+    const char *ca_bundle; /* extra CA file, or NULL for the system store; must be a
+                              readable file (checked by net_engine_new)              */
     const char *user_agent;
     /* Adaptive concurrency (AIMD) against throttling: an attempt answered 429 or 503, or
      * one the retry_check flags (S3's SlowDown in a 200), halves the number of attempts
@@ -67,7 +67,7 @@ typedef struct net_options {
      * slows down instead of using up its retries. The limit bounds the request rate only
      * through the round trip. Off: max_in_flight attempts at once whatever the answers. */
     bool adaptive;
-    unsigned adaptive_floor;     /* lowest limit (>= 1; more than max_in_flight = that)  */
+    unsigned adaptive_floor; /* lowest limit (>= 1; more than max_in_flight = that)  */
 } net_options;
 typedef struct net_engine net_engine;
 
@@ -97,33 +97,33 @@ typedef void (*net_done_cb)(net_request *req, int status);
 
 struct net_request {
     /* set by the caller */
-    const char *method;          /* "GET", "HEAD", "PROPFIND", "POST", "PUT" */
-    const char *url;             /* fully encoded */
-    const char *const *headers;  /* static "Name: value" lines */
+    const char *method;         /* "GET", "HEAD", "PROPFIND", "POST", "PUT" */
+    const char *url;            /* fully encoded */
+    const char *const *headers; /* static "Name: value" lines */
     size_t n_headers;
-    const void *body;            /* request body, or NULL */
+    const void *body; /* request body, or NULL */
     size_t body_len;
-    bool has_range;              /* sends Range: bytes=off-(off+len-1) */
-    bool check_range;            /* has_range false: the caller sends its own Range header
-                                    for range_offset/range_length; a 206 is checked alike */
+    bool has_range;   /* sends Range: bytes=off-(off+len-1) */
+    bool check_range; /* has_range false: the caller sends its own Range header
+                         for range_offset/range_length; a 206 is checked alike */
     uint64_t range_offset, range_length;
-    uint64_t expect_total;       /* the object's size if known, else 0: a Content-Range
-                                    total that differs is a protocol error */
-    uint8_t *buf;                /* body destination (buf_cap bytes); when the server ignores
-                                    Range, the transfer is stopped once buf is full and counted
-                                    a success (the bytes at the front are the ones wanted only
-                                    if range_offset == 0; else it is an E_HTTP with status 200) */
+    uint64_t expect_total; /* the object's size if known, else 0: a Content-Range
+                              total that differs is a protocol error */
+    uint8_t *buf;          /* body destination (buf_cap bytes); when the server ignores
+                              Range, the transfer is stopped once buf is full and counted
+                              a success (the bytes at the front are the ones wanted only
+                              if range_offset == 0; else it is an E_HTTP with status 200) */
     size_t buf_cap;
-    net_body_cb on_body;         /* used when buf == NULL */
-    net_prepare_cb prepare;      /* may be NULL */
+    net_body_cb on_body;            /* used when buf == NULL */
+    net_prepare_cb prepare;         /* may be NULL */
     net_retry_check_cb retry_check; /* may be NULL */
     net_done_cb cb;
     void *data;
     /* set by the engine before cb */
     long http_status;
-    uint64_t got;                /* body bytes received in the final attempt */
-    uint64_t total_size;         /* from Content-Range "/N", else Content-Length of a 200,
-                                    else UINT64_MAX */
+    uint64_t got;        /* body bytes received in the final attempt */
+    uint64_t total_size; /* from Content-Range "/N", else Content-Length of a 200,
+                            else UINT64_MAX */
     unsigned attempts;
     char errmsg[256];            /* names the URL (without query secrets) and the cause */
     char resp_header_region[64]; /* x-amz-bucket-region, if sent (for S3 redirects) */
@@ -145,7 +145,7 @@ void net_cancel_all(net_engine *e);
 /* Counters for progress and _SUCCESS. */
 typedef struct net_stats {
     uint64_t requests, retries, bytes, connections;
-    uint64_t throttled;      /* attempts answered with a throttling signal (429/503/...)  */
+    uint64_t throttled;        /* attempts answered with a throttling signal (429/503/...)  */
     unsigned limit, min_limit; /* adaptive: the current and lowest attempts-at-once limit */
 } net_stats;
 void net_get_stats(const net_engine *e, net_stats *out);

@@ -12,8 +12,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-const char *pq_err_name(int code)
-{
+const char *pq_err_name(int code) {
     switch (code) {
 #define PQ_X_NAME(name, c, short_name, text) \
     case c:                                  \
@@ -24,8 +23,7 @@ const char *pq_err_name(int code)
     return "unknown";
 }
 
-const char *pq_strerror(int code)
-{
+const char *pq_strerror(int code) {
     switch (code) {
 #define PQ_X_TEXT(name, c, short_name, text) \
     case c:                                  \
@@ -38,8 +36,7 @@ const char *pq_strerror(int code)
 
 /* ------------------------------------------------------------------ byte buffers */
 
-int pq__buf_grow(buf *b, size_t extra)
-{
+int pq__buf_grow(buf *b, size_t extra) {
     if (extra > SIZE_MAX / 2 - b->len)
         return -1;
     size_t need = b->len + extra, cap = b->cap ? b->cap : 256;
@@ -53,8 +50,7 @@ int pq__buf_grow(buf *b, size_t extra)
     return 0;
 }
 
-void pq__buf_free(buf *b)
-{
+void pq__buf_free(buf *b) {
     free(b->p);
     b->p = NULL;
     b->len = b->cap = 0;
@@ -62,8 +58,7 @@ void pq__buf_free(buf *b)
 
 /* ------------------------------------------------------------------ errors */
 
-int pq__fail(pq_writer *w, int code, bool sticky, int node, const char *fmt, ...)
-{
+int pq__fail(pq_writer *w, int code, bool sticky, int node, const char *fmt, ...) {
     char path[256] = "";
     if (node > 0 && node < w->s->count)
         pq__node_path(w->s, node, path, sizeof path);
@@ -88,8 +83,7 @@ uint64_t pq_writer_rows(const pq_writer *w) { return w ? w->rows : 0; }
 
 /* ------------------------------------------------------------------ open / free */
 
-static void col_free(col *c)
-{
+static void col_free(col *c) {
     free(c->path);
     pq__buf_free(&c->def);
     pq__buf_free(&c->rep);
@@ -103,8 +97,7 @@ static void col_free(col *c)
     free(c->idx);
 }
 
-static void writer_free(pq_writer *w)
-{
+static void writer_free(pq_writer *w) {
     if (!w)
         return;
     for (int i = 0; i < w->n_cols; i++)
@@ -137,8 +130,7 @@ static void writer_free(pq_writer *w)
 void pq_writer_abort(pq_writer *w) { writer_free(w); }
 
 /* Depth-first leaf order = column order of the file. */
-static int add_cols(pq_writer *w, int id, int owner, int def, int rep)
-{
+static int add_cols(pq_writer *w, int id, int owner, int def, int rep) {
     const snode *n = &w->s->n[id];
     if (n->kind != N_ROOT) {
         if (n->rep == REP_OPTIONAL)
@@ -162,8 +154,8 @@ static int add_cols(pq_writer *w, int id, int owner, int def, int rep)
         c->max_rep = rep;
         c->type = n->type;
         c->utf8 = n->type == PQ_BYTE_ARRAY && n->lt == PQ_LT_STRING;
-        c->vsize = n->type == PQ_BOOLEAN  ? 1
-                   : n->type == PQ_INT32  ? 4
+        c->vsize = n->type == PQ_BOOLEAN      ? 1
+                   : n->type == PQ_INT32      ? 4
                    : n->type == PQ_BYTE_ARRAY ? 0
                                               : 8;
         c->dict_ok = w->o.dict_max_bytes > 0 &&
@@ -190,8 +182,7 @@ static int add_cols(pq_writer *w, int id, int owner, int def, int rep)
 
 /* A copy of a metadata string (a Thrift string: UTF-8), with bytes that are not UTF-8
  * escaped as STRING values are (ut_utf8_escape). */
-static char *utf8_dup(const char *s)
-{
+static char *utf8_dup(const char *s) {
     size_t n = strlen(s);
     if (ut_utf8_valid(s, n))
         return strdup(s);
@@ -202,8 +193,7 @@ static char *utf8_dup(const char *s)
 }
 
 int pq_writer_open(pq_writer **out, const pq_schema *s, const pq_sink *sink,
-                   const pq_options *opts)
-{
+                   const pq_options *opts) {
     *out = NULL;
     if (!s || !sink || !sink->write)
         return PQ_E_USAGE;
@@ -304,8 +294,7 @@ bad:
 
 /* ------------------------------------------------------------------ byte sink */
 
-int pq__emit(pq_writer *w, const void *p, size_t n)
-{
+int pq__emit(pq_writer *w, const void *p, size_t n) {
     if (n && w->sink.write(w->sink.ctx, p, n))
         return pq__fail(w, PQ_E_SINK, true, INT_MIN, "the byte sink failed after %llu bytes",
                         (unsigned long long)w->pos);
@@ -315,8 +304,7 @@ int pq__emit(pq_writer *w, const void *p, size_t n)
 
 /* ------------------------------------------------------------------ row groups */
 
-static void col_reset(col *c)
-{
+static void col_reset(col *c) {
     c->def.len = c->rep.len = c->plain.len = c->dict.len = 0;
     c->n_levels = c->n_plain = c->n_dict = c->n_idx = 0;
     if (c->slots)
@@ -325,8 +313,7 @@ static void col_reset(col *c)
     c->fb_level = SIZE_MAX;
 }
 
-int pq__flush_row_group(pq_writer *w)
-{
+int pq__flush_row_group(pq_writer *w) {
     if (w->rg_rows == 0)
         return PQ_OK;
     int rc;
@@ -394,8 +381,7 @@ int pq__flush_row_group(pq_writer *w)
 
 /* ------------------------------------------------------------------ footer */
 
-static int write_footer(pq_writer *w)
-{
+static int write_footer(pq_writer *w) {
     buf *b = &w->page;
     b->len = 0;
     tw t;
@@ -438,8 +424,7 @@ static int write_footer(pq_writer *w)
     return rc;
 }
 
-int pq_writer_close(pq_writer *w)
-{
+int pq_writer_close(pq_writer *w) {
     if (!w)
         return PQ_E_USAGE;
     int rc = w->err;

@@ -5,10 +5,10 @@
  *
  *   pq_schema *s = pq_schema_new();
  *   int path = pq_schema_add_leaf(s, PQ_ROOT, "path", PQ_BYTE_ARRAY, PQ_LT_STRING, false);
- *   int bps  = pq_schema_add_list(s, PQ_ROOT, "bits_per_sample", PQ_INT64, PQ_LT_NONE, true, false);
- *   pq_writer *w; pq_writer_open(&w, s, &sink, &opts);
- *   for each row: pq_set_bytes(w, path, key, n); pq_set_list_i64(w, bps, v, k); pq_end_row(w);
- *   pq_writer_close(w);   // flushes the last row group and writes the footer
+ *   int bps  = pq_schema_add_list(s, PQ_ROOT, "bits_per_sample", PQ_INT64, PQ_LT_NONE, true,
+ * false); pq_writer *w; pq_writer_open(&w, s, &sink, &opts); for each row: pq_set_bytes(w, path,
+ * key, n); pq_set_list_i64(w, bps, v, k); pq_end_row(w); pq_writer_close(w);   // flushes the last
+ * row group and writes the footer
  *
  * Within a row, a node that was not set is null (optional) or an error (required). A null
  * struct nulls its descendants; a struct whose fields are all null is NOT a null struct.
@@ -35,12 +35,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PQ_ERRNO_MAP(X)                                                          \
-    X(OK, 0, "ok", "ok")                                                         \
-    X(E_SCHEMA, -1, "schema", "invalid schema (name, parent or type)")           \
-    X(E_USAGE, -2, "usage", "value does not fit the node, or required null")     \
-    X(E_NOMEM, -3, "nomem", "out of memory")                                     \
-    X(E_SINK, -4, "sink", "the byte sink failed")                                \
+#define PQ_ERRNO_MAP(X)                                                      \
+    X(OK, 0, "ok", "ok")                                                     \
+    X(E_SCHEMA, -1, "schema", "invalid schema (name, parent or type)")       \
+    X(E_USAGE, -2, "usage", "value does not fit the node, or required null") \
+    X(E_NOMEM, -3, "nomem", "out of memory")                                 \
+    X(E_SINK, -4, "sink", "the byte sink failed")                            \
     X(E_CODEC, -5, "codec", "compression failed")
 
 typedef enum {
@@ -55,8 +55,8 @@ const char *pq_strerror(int code);
 typedef enum { PQ_BOOLEAN, PQ_INT32, PQ_INT64, PQ_DOUBLE, PQ_BYTE_ARRAY } pq_type;
 typedef enum {
     PQ_LT_NONE,
-    PQ_LT_STRING,           /* BYTE_ARRAY, UTF-8: bytes that are not are written \xNN */
-    PQ_LT_TIMESTAMP_MILLIS  /* INT64, milliseconds since epoch, UTC adjusted   */
+    PQ_LT_STRING,          /* BYTE_ARRAY, UTF-8: bytes that are not are written \xNN */
+    PQ_LT_TIMESTAMP_MILLIS /* INT64, milliseconds since epoch, UTC adjusted   */
 } pq_logical;
 typedef enum { PQ_CODEC_NONE, PQ_CODEC_SNAPPY, PQ_CODEC_ZSTD } pq_codec;
 
@@ -67,13 +67,13 @@ typedef struct pq_schema pq_schema;
 pq_schema *pq_schema_new(void);
 void pq_schema_free(pq_schema *s);
 /* Each returns the new node id (> 0) or a negative pq_code. parent: PQ_ROOT or a struct. */
-int pq_schema_add_leaf(pq_schema *s, int parent, const char *name, pq_type type,
-                       pq_logical lt, bool optional);
+int pq_schema_add_leaf(pq_schema *s, int parent, const char *name, pq_type type, pq_logical lt,
+                       bool optional);
 int pq_schema_add_struct(pq_schema *s, int parent, const char *name, bool optional);
 /* Standard three-level LIST: <optional|required> group name (LIST) { repeated group list
  * { <optional|required> element; } } */
-int pq_schema_add_list(pq_schema *s, int parent, const char *name, pq_type elem,
-                       pq_logical lt, bool optional_list, bool optional_elements);
+int pq_schema_add_list(pq_schema *s, int parent, const char *name, pq_type elem, pq_logical lt,
+                       bool optional_list, bool optional_elements);
 /* Standard MAP<STRING, STRING>: group name (MAP) { repeated group key_value { required
  * binary key (STRING); optional binary value (STRING); } } */
 int pq_schema_add_map(pq_schema *s, int parent, const char *name, bool optional);
@@ -92,15 +92,16 @@ typedef struct pq_kv {
 
 typedef struct pq_options {
     pq_codec codec;
-    int zstd_level;            /* 1..22 */
-    uint64_t row_group_rows;   /* a row group is flushed at this many rows ...        */
-    size_t row_group_bytes;    /* ... or when buffered values exceed this many bytes  */
-    size_t dict_max_bytes;     /* per column chunk; past it the column falls back to PLAIN */
-    const char *created_by;    /* e.g. "tiff-dumper version 0.1.0 (build ...)" */
-    const pq_kv *kv;           /* file key-value metadata, copied at open */
+    int zstd_level;          /* 1..22 */
+    uint64_t row_group_rows; /* a row group is flushed at this many rows ...        */
+    size_t row_group_bytes;  /* ... or when buffered values exceed this many bytes  */
+    size_t dict_max_bytes;   /* per column chunk; past it the column falls back to PLAIN */
+    const char *created_by;  /* e.g. "tiff-dumper version 0.1.0 (build ...)" */
+    const pq_kv *kv;         /* file key-value metadata, copied at open */
     size_t n_kv;
 } pq_options;
-#define PQ_OPTIONS_INIT {PQ_CODEC_SNAPPY, 3, 100000u, 64u << 20, 1u << 20, NULL, NULL, 0}
+#define PQ_OPTIONS_INIT \
+    { PQ_CODEC_SNAPPY, 3, 100000u, 64u << 20, 1u << 20, NULL, NULL, 0 }
 
 typedef struct pq_writer pq_writer;
 

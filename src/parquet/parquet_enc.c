@@ -4,8 +4,7 @@
  */
 #include "parquet_internal.h"
 
-static int rle_varint(buf *b, uint64_t v)
-{
+static int rle_varint(buf *b, uint64_t v) {
     while (v >= 0x80) {
         if (buf_put1(b, (uint8_t)(v | 0x80)))
             return -1;
@@ -14,8 +13,7 @@ static int rle_varint(buf *b, uint64_t v)
     return buf_put1(b, (uint8_t)v);
 }
 
-static int bit_width(uint64_t max)
-{
+static int bit_width(uint64_t max) {
     int w = 0;
     while (max) {
         w++;
@@ -27,67 +25,65 @@ static int bit_width(uint64_t max)
 /* RLE / bit-packed hybrid (parquet Encodings.md). Runs of 8+ equal values become RLE runs;
  * the rest is bit-packed in groups of 8, values borrowed from a following run to complete a
  * group so that only the final group is padded. */
-#define DEFINE_RLE(fname, T)                                                                 \
-    static int fname(buf *b, const T *a, size_t n, int bw)                                  \
-    {                                                                                        \
-        size_t vbytes = ((size_t)bw + 7) / 8;                                                \
-        size_t i = 0, lit0 = 0, nlit = 0;                                                    \
-        for (;;) {                                                                           \
-            size_t j = i, r = 0;                                                             \
-            if (i < n) {                                                                     \
-                j = i + 1;                                                                   \
-                while (j < n && a[j] == a[i])                                                \
-                    j++;                                                                     \
-                r = j - i;                                                                   \
-            }                                                                                \
-            if (i < n && r < 8) {                                                            \
-                if (!nlit)                                                                   \
-                    lit0 = i;                                                                \
-                nlit += r;                                                                   \
-                i = j;                                                                       \
-                continue;                                                                    \
-            }                                                                                \
-            if (nlit) { /* flush literals, completing the group from the run */              \
-                size_t need = i < n ? (8 - nlit % 8) % 8 : 0;                                \
-                nlit += need;                                                                \
-                i += need;                                                                   \
-                r -= need;                                                                   \
-                size_t groups = (nlit + 7) / 8;                                              \
-                if (rle_varint(b, groups << 1 | 1) || buf_reserve(b, groups * (size_t)bw))   \
-                    return -1;                                                               \
-                uint64_t acc = 0;                                                            \
-                int nb = 0;                                                                  \
-                for (size_t k = 0; k < groups * 8; k++) {                                    \
-                    uint64_t v = k < nlit ? (uint64_t)a[lit0 + k] : 0;                       \
-                    acc |= v << nb;                                                          \
-                    nb += bw;                                                                \
-                    while (nb >= 8) {                                                        \
-                        b->p[b->len++] = (uint8_t)acc;                                       \
-                        acc >>= 8;                                                           \
-                        nb -= 8;                                                             \
-                    }                                                                        \
-                }                                                                            \
-                nlit = 0;                                                                    \
-            }                                                                                \
-            if (i >= n)                                                                      \
-                break;                                                                       \
-            if (r) {                                                                         \
-                uint64_t v = (uint64_t)a[i];                                                 \
-                if (rle_varint(b, (uint64_t)r << 1) || buf_reserve(b, vbytes))               \
-                    return -1;                                                               \
-                for (size_t k = 0; k < vbytes; k++)                                          \
-                    b->p[b->len++] = (uint8_t)(v >> (8 * k));                                \
-            }                                                                                \
-            i = j;                                                                           \
-        }                                                                                    \
-        return 0;                                                                            \
+#define DEFINE_RLE(fname, T)                                                               \
+    static int fname(buf *b, const T *a, size_t n, int bw) {                               \
+        size_t vbytes = ((size_t)bw + 7) / 8;                                              \
+        size_t i = 0, lit0 = 0, nlit = 0;                                                  \
+        for (;;) {                                                                         \
+            size_t j = i, r = 0;                                                           \
+            if (i < n) {                                                                   \
+                j = i + 1;                                                                 \
+                while (j < n && a[j] == a[i])                                              \
+                    j++;                                                                   \
+                r = j - i;                                                                 \
+            }                                                                              \
+            if (i < n && r < 8) {                                                          \
+                if (!nlit)                                                                 \
+                    lit0 = i;                                                              \
+                nlit += r;                                                                 \
+                i = j;                                                                     \
+                continue;                                                                  \
+            }                                                                              \
+            if (nlit) { /* flush literals, completing the group from the run */            \
+                size_t need = i < n ? (8 - nlit % 8) % 8 : 0;                              \
+                nlit += need;                                                              \
+                i += need;                                                                 \
+                r -= need;                                                                 \
+                size_t groups = (nlit + 7) / 8;                                            \
+                if (rle_varint(b, groups << 1 | 1) || buf_reserve(b, groups * (size_t)bw)) \
+                    return -1;                                                             \
+                uint64_t acc = 0;                                                          \
+                int nb = 0;                                                                \
+                for (size_t k = 0; k < groups * 8; k++) {                                  \
+                    uint64_t v = k < nlit ? (uint64_t)a[lit0 + k] : 0;                     \
+                    acc |= v << nb;                                                        \
+                    nb += bw;                                                              \
+                    while (nb >= 8) {                                                      \
+                        b->p[b->len++] = (uint8_t)acc;                                     \
+                        acc >>= 8;                                                         \
+                        nb -= 8;                                                           \
+                    }                                                                      \
+                }                                                                          \
+                nlit = 0;                                                                  \
+            }                                                                              \
+            if (i >= n)                                                                    \
+                break;                                                                     \
+            if (r) {                                                                       \
+                uint64_t v = (uint64_t)a[i];                                               \
+                if (rle_varint(b, (uint64_t)r << 1) || buf_reserve(b, vbytes))             \
+                    return -1;                                                             \
+                for (size_t k = 0; k < vbytes; k++)                                        \
+                    b->p[b->len++] = (uint8_t)(v >> (8 * k));                              \
+            }                                                                              \
+            i = j;                                                                         \
+        }                                                                                  \
+        return 0;                                                                          \
     }
 DEFINE_RLE(rle_u8, uint8_t)
 DEFINE_RLE(rle_u32, uint32_t)
 
 /* Levels: their byte length (4 bytes LE), then the hybrid runs at the bit width of max. */
-int pq__put_levels(buf *b, const uint8_t *lv, size_t n, int max)
-{
+int pq__put_levels(buf *b, const uint8_t *lv, size_t n, int max) {
     size_t at = b->len;
     uint32_t z = 0;
     if (buf_put(b, &z, 4) || rle_u8(b, lv, n, bit_width((uint64_t)max)))
@@ -98,8 +94,7 @@ int pq__put_levels(buf *b, const uint8_t *lv, size_t n, int max)
 }
 
 /* Bit width of the largest index (at least 1), then the indices. */
-int pq__put_dict_indices(buf *b, const uint32_t *idx, size_t n, size_t n_dict)
-{
+int pq__put_dict_indices(buf *b, const uint32_t *idx, size_t n, size_t n_dict) {
     int bw = bit_width(n_dict ? n_dict - 1 : 0);
     if (bw == 0)
         bw = 1;
@@ -109,8 +104,7 @@ int pq__put_dict_indices(buf *b, const uint32_t *idx, size_t n, size_t n_dict)
 }
 
 /* PLAIN booleans: one bit each, LSB first. */
-int pq__put_bools(buf *b, const uint8_t *v, size_t n)
-{
+int pq__put_bools(buf *b, const uint8_t *v, size_t n) {
     if (buf_reserve(b, (n + 7) / 8))
         return -1;
     uint8_t acc = 0;

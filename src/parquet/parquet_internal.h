@@ -21,9 +21,9 @@
 #error "parquet stores PLAIN values with memcpy: little-endian hosts only"
 #endif
 
-#define PAGE_TARGET_BYTES (1u << 20) /* data pages are cut near this many value bytes */
-#define PAGE_MAX_LEVELS (1u << 20)   /* ... or this many levels (all-null pages) */
-#define STAT_MAX_BYTES 1024          /* longer BYTE_ARRAY min/max are not written */
+#define PAGE_TARGET_BYTES (1u << 20)    /* data pages are cut near this many value bytes */
+#define PAGE_MAX_LEVELS (1u << 20)      /* ... or this many levels (all-null pages) */
+#define STAT_MAX_BYTES 1024             /* longer BYTE_ARRAY min/max are not written */
 #define MAX_VALUE_BYTES (INT32_MAX / 4) /* one value must fit a page (i32 sizes) */
 #define MAX_DICT_BYTES (1u << 30)
 #define DICT_PROBE 4096u /* every this many values, a mostly-unique dictionary is dropped */
@@ -35,8 +35,15 @@ enum { CT_UTF8 = 0, CT_MAP = 1, CT_LIST = 3, CT_TIMESTAMP_MILLIS = 9 };
 enum { ENC_PLAIN = 0, ENC_RLE = 3, ENC_RLE_DICTIONARY = 8 };
 enum { PAGE_DATA = 0, PAGE_DICT = 2 };
 /* compact protocol types */
-enum { CT_TRUE = 1, CT_FALSE = 2, CT_I32 = 5, CT_I64 = 6, CT_BINARY = 8, CT_LIST_T = 9,
-       CT_STRUCT = 12 };
+enum {
+    CT_TRUE = 1,
+    CT_FALSE = 2,
+    CT_I32 = 5,
+    CT_I64 = 6,
+    CT_BINARY = 8,
+    CT_LIST_T = 9,
+    CT_STRUCT = 12
+};
 
 /* ------------------------------------------------------------------ byte buffers */
 
@@ -49,13 +56,11 @@ int pq__buf_grow(buf *b, size_t extra); /* parquet.c */
 void pq__buf_free(buf *b);
 
 /* Inline: they are the per-value appenders of the hot path (parquet_row.c). */
-static inline int buf_reserve(buf *b, size_t extra)
-{
+static inline int buf_reserve(buf *b, size_t extra) {
     return b->cap - b->len >= extra ? 0 : pq__buf_grow(b, extra);
 }
 
-static inline int buf_put(buf *b, const void *p, size_t n)
-{
+static inline int buf_put(buf *b, const void *p, size_t n) {
     if (buf_reserve(b, n))
         return -1;
     if (n)
@@ -64,8 +69,7 @@ static inline int buf_put(buf *b, const void *p, size_t n)
     return 0;
 }
 
-static inline int buf_put1(buf *b, uint8_t v)
-{
+static inline int buf_put1(buf *b, uint8_t v) {
     if (b->len == b->cap && pq__buf_grow(b, 1))
         return -1;
     b->p[b->len++] = v;
@@ -95,7 +99,7 @@ void pq__tw_strf(tw *t, int id, const char *s);
 void pq__tw_boolf(tw *t, int id, bool v);
 void pq__tw_push(tw *t); /* a struct as a list element */
 void pq__tw_structf(tw *t, int id);
-void pq__tw_end(tw *t);  /* stop byte of the current struct */
+void pq__tw_end(tw *t); /* stop byte of the current struct */
 void pq__tw_list(tw *t, int etype, size_t n);
 void pq__tw_listf(tw *t, int id, int etype, size_t n);
 
@@ -120,8 +124,7 @@ struct pq_schema {
     int count, cap;
 };
 
-static inline int pq__thrift_type(pq_type t)
-{
+static inline int pq__thrift_type(pq_type t) {
     static const int m[] = {T_BOOLEAN, T_INT32, T_INT64, T_DOUBLE, T_BYTE_ARRAY};
     return m[t];
 }
@@ -150,8 +153,8 @@ typedef struct col {
     size_t n_plain;
     /* dictionary of this chunk */
     bool dict_ok, dict_on;
-    buf dict;            /* PLAIN-encoded entries */
-    uint32_t *d_off;     /* entry offset in dict (BYTE_ARRAY) */
+    buf dict;        /* PLAIN-encoded entries */
+    uint32_t *d_off; /* entry offset in dict (BYTE_ARRAY) */
     uint32_t *d_hash;
     size_t n_dict, cap_dict;
     uint32_t *slots; /* open addressing, entry index + 1 */
@@ -166,7 +169,7 @@ typedef struct col {
     struct pageloc {
         uint64_t offset, first_row;
         uint32_t size;
-    } *pages;
+    } * pages;
     size_t n_pages, cap_pages;
 } col;
 
@@ -199,7 +202,7 @@ struct pq_writer {
     uint64_t rows, rg_rows;
     size_t approx;
     bool started;
-    uint64_t pos; /* bytes written to the sink */
+    uint64_t pos;                /* bytes written to the sink */
     buf page, comp, hdr, rgmeta; /* scratch, and the serialized RowGroups so far */
     buf esc;                     /* scratch: the escaped copy of a STRING value */
     size_t n_rg;

@@ -17,8 +17,7 @@ typedef struct chunk_acc {
 } chunk_acc;
 
 /* Compresses w->page and writes header + body. */
-static int write_page(pq_writer *w, col *c, chunk_acc *a, int type, size_t num_values, int enc)
-{
+static int write_page(pq_writer *w, col *c, chunk_acc *a, int type, size_t num_values, int enc) {
     const uint8_t *body = w->page.p;
     size_t blen = w->page.len, clen = blen;
     if (blen > INT32_MAX)
@@ -84,9 +83,8 @@ static int write_page(pq_writer *w, col *c, chunk_acc *a, int type, size_t num_v
 
 /* One data page of levels [l0, l1): values are idx[v0..v0+nv) (dict) or the PLAIN bytes
  * [b0, b1) holding nv values. */
-static int data_page(pq_writer *w, col *c, chunk_acc *a, size_t l0, size_t l1, bool dict,
-                     size_t v0, size_t nv, size_t b0, size_t b1, uint64_t first_row)
-{
+static int data_page(pq_writer *w, col *c, chunk_acc *a, size_t l0, size_t l1, bool dict, size_t v0,
+                     size_t nv, size_t b0, size_t b1, uint64_t first_row) {
     if (c->n_pages == c->cap_pages) {
         size_t cap = c->cap_pages ? c->cap_pages * 2 : 16;
         struct pageloc *pl = realloc(c->pages, cap * sizeof *pl);
@@ -125,9 +123,8 @@ static int data_page(pq_writer *w, col *c, chunk_acc *a, size_t l0, size_t l1, b
 
 /* Pages of levels [l0, l1), cut at row starts near PAGE_TARGET_BYTES. *vi / *bi: next value
  * index (dict) or plain byte offset. */
-static int page_run(pq_writer *w, col *c, chunk_acc *a, size_t l0, size_t l1, bool dict,
-                    size_t *vi, size_t *bi, int64_t *nulls, uint64_t *row)
-{
+static int page_run(pq_writer *w, col *c, chunk_acc *a, size_t l0, size_t l1, bool dict, size_t *vi,
+                    size_t *bi, int64_t *nulls, uint64_t *row) {
     size_t start = l0, pv = *vi, pb = *bi, v = *vi, b = *bi, est = 0;
     uint64_t prow = *row, r = *row; /* rows started before level i / before the page */
     size_t vbytes = dict ? 2 : c->vsize ? c->vsize : 0;
@@ -175,8 +172,7 @@ static int page_run(pq_writer *w, col *c, chunk_acc *a, size_t l0, size_t l1, bo
 
 /* ------------------------------------------------------------------ column chunk */
 
-int pq__write_chunk(pq_writer *w, col *c, int64_t *unc_total, int64_t *comp_total)
-{
+int pq__write_chunk(pq_writer *w, col *c, int64_t *unc_total, int64_t *comp_total) {
     c->cmeta.len = 0;
     c->n_pages = 0;
     tw tt, *t = &tt;
@@ -280,4 +276,3 @@ int pq__write_chunk(pq_writer *w, col *c, int64_t *unc_total, int64_t *comp_tota
     *comp_total += a.comp;
     return PQ_OK;
 }
-

@@ -12,8 +12,7 @@
 
 /* ------------------------------------------------------------------ dictionary */
 
-static inline uint32_t hash_bytes(const uint8_t *p, size_t n)
-{
+static inline uint32_t hash_bytes(const uint8_t *p, size_t n) {
     uint64_t h = 0x9E3779B97F4A7C15ull ^ n;
     while (n >= 8) {
         uint64_t k;
@@ -30,8 +29,7 @@ static inline uint32_t hash_bytes(const uint8_t *p, size_t n)
     return (uint32_t)(h ^ (h >> 32));
 }
 
-static int dict_rehash(col *c, size_t n_slots)
-{
+static int dict_rehash(col *c, size_t n_slots) {
     uint32_t *s = calloc(n_slots, sizeof *s);
     if (!s)
         return -1;
@@ -48,15 +46,13 @@ static int dict_rehash(col *c, size_t n_slots)
 }
 
 /* Index of the value in the chunk dictionary, adding it if new; -1 on OOM. */
-static inline uint32_t hash_fixed(uint64_t k)
-{
+static inline uint32_t hash_fixed(uint64_t k) {
     k *= 0x9E3779B97F4A7C15ull;
     return (uint32_t)(k >> 32) ^ (uint32_t)k;
 }
 
 /* Equality of a dictionary entry and a value; fixed widths compare as integers. */
-static inline bool dict_eq(const col *c, size_t e, const void *p, size_t n)
-{
+static inline bool dict_eq(const col *c, size_t e, const void *p, size_t n) {
     if (c->vsize == 8)
         return memcmp(c->dict.p + e * 8, p, 8) == 0;
     if (c->vsize == 4)
@@ -66,8 +62,7 @@ static inline bool dict_eq(const col *c, size_t e, const void *p, size_t n)
     return l == n && memcmp(c->dict.p + c->d_off[e] + 4, p, n) == 0;
 }
 
-static int64_t dict_index(col *c, const void *p, size_t n)
-{
+static int64_t dict_index(col *c, const void *p, size_t n) {
     if (!c->slots && dict_rehash(c, 256))
         return -1;
     uint32_t h;
@@ -127,8 +122,7 @@ static int64_t dict_index(col *c, const void *p, size_t n)
 
 /* ------------------------------------------------------------------ appending */
 
-static inline int put_level(col *c, int rep, int def)
-{
+static inline int put_level(col *c, int rep, int def) {
     if (c->max_rep && buf_put1(&c->rep, (uint8_t)rep))
         return -1;
     if (c->max_def && buf_put1(&c->def, (uint8_t)def))
@@ -137,8 +131,7 @@ static inline int put_level(col *c, int rep, int def)
     return 0;
 }
 
-static int put_value(pq_writer *w, col *c, const void *p, size_t n)
-{
+static int put_value(pq_writer *w, col *c, const void *p, size_t n) {
     /* A STRING that is not UTF-8 makes strict readers (DuckDB) refuse the whole file, so
      * the writer is where it is stopped, whoever the caller: each byte that is not part of
      * a valid sequence is written as \xNN (ut_utf8_escape: Python's backslashreplace). The
@@ -200,15 +193,13 @@ static int put_value(pq_writer *w, col *c, const void *p, size_t n)
     return 0;
 }
 
-static const char *type_name(pq_type t)
-{
+static const char *type_name(pq_type t) {
     static const char *const n[] = {"BOOLEAN", "INT32", "INT64", "DOUBLE", "BYTE_ARRAY"};
     return (unsigned)t <= PQ_BYTE_ARRAY ? n[t] : "?";
 }
 
 /* Validates that `node` is a user node of `kind` (any value kind when kind < 0). */
-static int check_node(pq_writer *w, int node, int kind, const char *fn)
-{
+static int check_node(pq_writer *w, int node, int kind, const char *fn) {
     if (w->err)
         return w->err;
     if (node <= 0 || node >= w->s->count)
@@ -222,19 +213,16 @@ static int check_node(pq_writer *w, int node, int kind, const char *fn)
 }
 
 /* A value below a struct makes the struct present (unless it was set null). */
-static int touch(pq_writer *w, int node, const char *fn)
-{
+static int touch(pq_writer *w, int node, const char *fn) {
     for (int p = w->s->n[node].parent; p > 0; p = w->s->n[p].parent)
         if (w->state[p] == S_NULL)
             return pq__fail(w, PQ_E_USAGE, false, node, "%s: enclosing struct was set null", fn);
-    for (int p = w->s->n[node].parent; p > 0 && w->state[p] != S_TOUCHED;
-         p = w->s->n[p].parent)
+    for (int p = w->s->n[node].parent; p > 0 && w->state[p] != S_TOUCHED; p = w->s->n[p].parent)
         w->state[p] = S_TOUCHED;
     return PQ_OK;
 }
 
-static int set_leaf(pq_writer *w, int node, pq_type t, const void *p, size_t n, const char *fn)
-{
+static int set_leaf(pq_writer *w, int node, pq_type t, const void *p, size_t n, const char *fn) {
     int rc = check_node(w, node, N_LEAF, fn);
     if (rc)
         return rc;
@@ -254,32 +242,26 @@ static int set_leaf(pq_writer *w, int node, pq_type t, const void *p, size_t n, 
     return PQ_OK;
 }
 
-int pq_set_bool(pq_writer *w, int node, bool v)
-{
+int pq_set_bool(pq_writer *w, int node, bool v) {
     uint8_t b = v;
     return set_leaf(w, node, PQ_BOOLEAN, &b, 1, "pq_set_bool");
 }
-int pq_set_i32(pq_writer *w, int node, int32_t v)
-{
+int pq_set_i32(pq_writer *w, int node, int32_t v) {
     return set_leaf(w, node, PQ_INT32, &v, 4, "pq_set_i32");
 }
-int pq_set_i64(pq_writer *w, int node, int64_t v)
-{
+int pq_set_i64(pq_writer *w, int node, int64_t v) {
     return set_leaf(w, node, PQ_INT64, &v, 8, "pq_set_i64");
 }
-int pq_set_double(pq_writer *w, int node, double v)
-{
+int pq_set_double(pq_writer *w, int node, double v) {
     return set_leaf(w, node, PQ_DOUBLE, &v, 8, "pq_set_double");
 }
-int pq_set_bytes(pq_writer *w, int node, const void *p, size_t len)
-{
+int pq_set_bytes(pq_writer *w, int node, const void *p, size_t len) {
     if (!p && len)
         return pq__fail(w, PQ_E_USAGE, false, node, "pq_set_bytes: NULL data");
     return set_leaf(w, node, PQ_BYTE_ARRAY, p ? p : "", len, "pq_set_bytes");
 }
 
-int pq_set_null(pq_writer *w, int node)
-{
+int pq_set_null(pq_writer *w, int node) {
     int rc = check_node(w, node, -1, "pq_set_null");
     if (rc)
         return rc;
@@ -296,8 +278,7 @@ int pq_set_null(pq_writer *w, int node)
 
 /* --- lists */
 
-int pq_list_begin(pq_writer *w, int node)
-{
+int pq_list_begin(pq_writer *w, int node) {
     int rc = check_node(w, node, N_LIST, "pq_list_begin");
     if (rc)
         return rc;
@@ -310,12 +291,10 @@ int pq_list_begin(pq_writer *w, int node)
     return PQ_OK;
 }
 
-static int list_push(pq_writer *w, int node, pq_type t, const void *p, size_t n, const char *fn)
-{
+static int list_push(pq_writer *w, int node, pq_type t, const void *p, size_t n, const char *fn) {
     if (w->err)
         return w->err;
-    if (node <= 0 || node >= w->s->count || w->s->n[node].kind != N_LIST ||
-        w->s->n[node].internal)
+    if (node <= 0 || node >= w->s->count || w->s->n[node].kind != N_LIST || w->s->n[node].internal)
         return pq__fail(w, PQ_E_USAGE, false, node, "%s: not a list", fn);
     if (w->state[node] != S_OPEN)
         return pq__fail(w, PQ_E_USAGE, false, node, "%s: list not begun", fn);
@@ -340,40 +319,32 @@ static int list_push(pq_writer *w, int node, pq_type t, const void *p, size_t n,
     return PQ_OK;
 }
 
-int pq_list_push_null(pq_writer *w, int node)
-{
+int pq_list_push_null(pq_writer *w, int node) {
     return list_push(w, node, PQ_BOOLEAN, NULL, 0, "pq_list_push_null");
 }
-int pq_list_push_bool(pq_writer *w, int node, bool v)
-{
+int pq_list_push_bool(pq_writer *w, int node, bool v) {
     uint8_t b = v;
     return list_push(w, node, PQ_BOOLEAN, &b, 1, "pq_list_push_bool");
 }
-int pq_list_push_i32(pq_writer *w, int node, int32_t v)
-{
+int pq_list_push_i32(pq_writer *w, int node, int32_t v) {
     return list_push(w, node, PQ_INT32, &v, 4, "pq_list_push_i32");
 }
-int pq_list_push_i64(pq_writer *w, int node, int64_t v)
-{
+int pq_list_push_i64(pq_writer *w, int node, int64_t v) {
     return list_push(w, node, PQ_INT64, &v, 8, "pq_list_push_i64");
 }
-int pq_list_push_double(pq_writer *w, int node, double v)
-{
+int pq_list_push_double(pq_writer *w, int node, double v) {
     return list_push(w, node, PQ_DOUBLE, &v, 8, "pq_list_push_double");
 }
-int pq_list_push_bytes(pq_writer *w, int node, const void *p, size_t len)
-{
+int pq_list_push_bytes(pq_writer *w, int node, const void *p, size_t len) {
     if (!p && len)
         return pq__fail(w, PQ_E_USAGE, false, node, "pq_list_push_bytes: NULL data");
     return list_push(w, node, PQ_BYTE_ARRAY, p ? p : "", len, "pq_list_push_bytes");
 }
 
-int pq_list_end(pq_writer *w, int node)
-{
+int pq_list_end(pq_writer *w, int node) {
     if (w->err)
         return w->err;
-    if (node <= 0 || node >= w->s->count || w->s->n[node].kind != N_LIST ||
-        w->s->n[node].internal)
+    if (node <= 0 || node >= w->s->count || w->s->n[node].kind != N_LIST || w->s->n[node].internal)
         return pq__fail(w, PQ_E_USAGE, false, node, "pq_list_end: not a list");
     if (w->state[node] != S_OPEN)
         return pq__fail(w, PQ_E_USAGE, false, node, "pq_list_end: list not begun");
@@ -385,8 +356,7 @@ int pq_list_end(pq_writer *w, int node)
 }
 
 static int set_list(pq_writer *w, int node, pq_type t, const void *v, size_t n, size_t size,
-                    const char *fn)
-{
+                    const char *fn) {
     int rc = check_node(w, node, N_LIST, fn);
     if (rc)
         return rc;
@@ -404,23 +374,19 @@ static int set_list(pq_writer *w, int node, pq_type t, const void *v, size_t n, 
     return pq_list_end(w, node);
 }
 
-int pq_set_list_i64(pq_writer *w, int node, const int64_t *v, size_t n)
-{
+int pq_set_list_i64(pq_writer *w, int node, const int64_t *v, size_t n) {
     return set_list(w, node, PQ_INT64, v, n, 8, "pq_set_list_i64");
 }
-int pq_set_list_i32(pq_writer *w, int node, const int32_t *v, size_t n)
-{
+int pq_set_list_i32(pq_writer *w, int node, const int32_t *v, size_t n) {
     return set_list(w, node, PQ_INT32, v, n, 4, "pq_set_list_i32");
 }
-int pq_set_list_double(pq_writer *w, int node, const double *v, size_t n)
-{
+int pq_set_list_double(pq_writer *w, int node, const double *v, size_t n) {
     return set_list(w, node, PQ_DOUBLE, v, n, 8, "pq_set_list_double");
 }
 
 /* --- maps */
 
-int pq_map_begin(pq_writer *w, int node)
-{
+int pq_map_begin(pq_writer *w, int node) {
     int rc = check_node(w, node, N_MAP, "pq_map_begin");
     if (rc)
         return rc;
@@ -434,8 +400,7 @@ int pq_map_begin(pq_writer *w, int node)
 }
 
 int pq_map_put(pq_writer *w, int node, const void *key, size_t klen, const void *value,
-               size_t vlen)
-{
+               size_t vlen) {
     if (w->err)
         return w->err;
     if (node <= 0 || node >= w->s->count || w->s->n[node].kind != N_MAP)
@@ -458,8 +423,7 @@ int pq_map_put(pq_writer *w, int node, const void *key, size_t klen, const void 
     return PQ_OK;
 }
 
-int pq_map_end(pq_writer *w, int node)
-{
+int pq_map_end(pq_writer *w, int node) {
     if (w->err)
         return w->err;
     if (node <= 0 || node >= w->s->count || w->s->n[node].kind != N_MAP)
@@ -476,8 +440,7 @@ int pq_map_end(pq_writer *w, int node)
 
 /* ------------------------------------------------------------------ rows */
 
-int pq_end_row(pq_writer *w)
-{
+int pq_end_row(pq_writer *w) {
     if (w->err)
         return w->err;
     const pq_schema *s = w->s;
@@ -523,4 +486,3 @@ int pq_end_row(pq_writer *w)
         return pq__flush_row_group(w);
     return PQ_OK;
 }
-

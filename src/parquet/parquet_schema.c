@@ -6,8 +6,7 @@
 #include <limits.h>
 #include <stdio.h>
 
-pq_schema *pq_schema_new(void)
-{
+pq_schema *pq_schema_new(void) {
     pq_schema *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
@@ -24,8 +23,7 @@ pq_schema *pq_schema_new(void)
     return s;
 }
 
-void pq_schema_free(pq_schema *s)
-{
+void pq_schema_free(pq_schema *s) {
     if (!s)
         return;
     for (int i = 0; i < s->count; i++) {
@@ -36,9 +34,8 @@ void pq_schema_free(pq_schema *s)
     free(s);
 }
 
-static int schema_node(pq_schema *s, int parent, const char *name, int kind, int rep,
-                       pq_type type, pq_logical lt, bool internal)
-{
+static int schema_node(pq_schema *s, int parent, const char *name, int kind, int rep, pq_type type,
+                       pq_logical lt, bool internal) {
     if (s->count == INT_MAX / 2)
         return PQ_E_NOMEM;
     if (s->count == s->cap) {
@@ -74,8 +71,7 @@ static int schema_node(pq_schema *s, int parent, const char *name, int kind, int
     return id;
 }
 
-static int check_new(const pq_schema *s, int parent, const char *name)
-{
+static int check_new(const pq_schema *s, int parent, const char *name) {
     if (!s || !name || !*name || parent < 0 || parent >= s->count)
         return PQ_E_SCHEMA;
     const snode *p = &s->n[parent];
@@ -87,8 +83,7 @@ static int check_new(const pq_schema *s, int parent, const char *name)
     return PQ_OK;
 }
 
-static bool type_ok(pq_type t, pq_logical lt)
-{
+static bool type_ok(pq_type t, pq_logical lt) {
     if ((unsigned)t > PQ_BYTE_ARRAY)
         return false;
     switch (lt) {
@@ -103,19 +98,17 @@ static bool type_ok(pq_type t, pq_logical lt)
 }
 
 int pq_schema_add_leaf(pq_schema *s, int parent, const char *name, pq_type type, pq_logical lt,
-                       bool optional)
-{
+                       bool optional) {
     int rc = check_new(s, parent, name);
     if (rc)
         return rc;
     if (!type_ok(type, lt))
         return PQ_E_SCHEMA;
-    return schema_node(s, parent, name, N_LEAF, optional ? REP_OPTIONAL : REP_REQUIRED, type,
-                       lt, false);
+    return schema_node(s, parent, name, N_LEAF, optional ? REP_OPTIONAL : REP_REQUIRED, type, lt,
+                       false);
 }
 
-int pq_schema_add_struct(pq_schema *s, int parent, const char *name, bool optional)
-{
+int pq_schema_add_struct(pq_schema *s, int parent, const char *name, bool optional) {
     int rc = check_new(s, parent, name);
     if (rc)
         return rc;
@@ -124,27 +117,25 @@ int pq_schema_add_struct(pq_schema *s, int parent, const char *name, bool option
 }
 
 int pq_schema_add_list(pq_schema *s, int parent, const char *name, pq_type elem, pq_logical lt,
-                       bool optional_list, bool optional_elements)
-{
+                       bool optional_list, bool optional_elements) {
     int rc = check_new(s, parent, name);
     if (rc)
         return rc;
     if (!type_ok(elem, lt))
         return PQ_E_SCHEMA;
-    int l = schema_node(s, parent, name, N_LIST, optional_list ? REP_OPTIONAL : REP_REQUIRED,
-                        elem, lt, false);
+    int l = schema_node(s, parent, name, N_LIST, optional_list ? REP_OPTIONAL : REP_REQUIRED, elem,
+                        lt, false);
     if (l < 0)
         return l;
     int g = schema_node(s, l, "list", N_GROUP, REP_REPEATED, elem, lt, true);
     if (g < 0)
         return g;
-    int e = schema_node(s, g, "element", N_LEAF,
-                        optional_elements ? REP_OPTIONAL : REP_REQUIRED, elem, lt, true);
+    int e = schema_node(s, g, "element", N_LEAF, optional_elements ? REP_OPTIONAL : REP_REQUIRED,
+                        elem, lt, true);
     return e < 0 ? e : l;
 }
 
-int pq_schema_add_map(pq_schema *s, int parent, const char *name, bool optional)
-{
+int pq_schema_add_map(pq_schema *s, int parent, const char *name, bool optional) {
     int rc = check_new(s, parent, name);
     if (rc)
         return rc;
@@ -152,8 +143,8 @@ int pq_schema_add_map(pq_schema *s, int parent, const char *name, bool optional)
                         PQ_BYTE_ARRAY, PQ_LT_STRING, false);
     if (m < 0)
         return m;
-    int g = schema_node(s, m, "key_value", N_GROUP, REP_REPEATED, PQ_BYTE_ARRAY, PQ_LT_STRING,
-                        true);
+    int g =
+        schema_node(s, m, "key_value", N_GROUP, REP_REPEATED, PQ_BYTE_ARRAY, PQ_LT_STRING, true);
     if (g < 0)
         return g;
     int k = schema_node(s, g, "key", N_LEAF, REP_REQUIRED, PQ_BYTE_ARRAY, PQ_LT_STRING, true);
@@ -163,8 +154,7 @@ int pq_schema_add_map(pq_schema *s, int parent, const char *name, bool optional)
     return v < 0 ? v : m;
 }
 
-void pq__node_path(const pq_schema *s, int id, char *out, size_t cap)
-{
+void pq__node_path(const pq_schema *s, int id, char *out, size_t cap) {
     int chain[64], n = 0;
     for (int i = id; i > 0 && n < 64; i = s->n[i].parent)
         chain[n++] = i;
@@ -178,8 +168,7 @@ void pq__node_path(const pq_schema *s, int id, char *out, size_t cap)
     }
 }
 
-void pq__schema_elem(tw *t, const pq_schema *s, int id, int *n_elems)
-{
+void pq__schema_elem(tw *t, const pq_schema *s, int id, int *n_elems) {
     const snode *n = &s->n[id];
     pq__tw_push(t);
     if (n->kind == N_LEAF)
@@ -223,4 +212,3 @@ void pq__schema_elem(tw *t, const pq_schema *s, int id, int *n_elems)
     for (int i = 0; i < n->n_kids; i++)
         pq__schema_elem(t, s, n->kids[i], n_elems);
 }
-

@@ -5,8 +5,7 @@
 
 #include <math.h>
 
-static const uint8_t *dict_entry(const col *c, size_t e, size_t *len)
-{
+static const uint8_t *dict_entry(const col *c, size_t e, size_t *len) {
     if (c->vsize) {
         *len = c->vsize;
         return c->dict.p + e * c->vsize;
@@ -17,16 +16,14 @@ static const uint8_t *dict_entry(const col *c, size_t e, size_t *len)
     return c->dict.p + c->d_off[e] + 4;
 }
 
-static int bcmp_u(const uint8_t *a, size_t la, const uint8_t *b, size_t lb)
-{
+static int bcmp_u(const uint8_t *a, size_t la, const uint8_t *b, size_t lb) {
     int r = memcmp(a, b, la < lb ? la : lb);
     if (r)
         return r;
     return la < lb ? -1 : la > lb;
 }
 
-static void stat_add(const col *c, stats *s, const uint8_t *p, size_t n)
-{
+static void stat_add(const col *c, stats *s, const uint8_t *p, size_t n) {
     switch (c->type) {
     case PQ_BOOLEAN:
     case PQ_INT32:
@@ -74,8 +71,7 @@ static void stat_add(const col *c, stats *s, const uint8_t *p, size_t n)
     }
 }
 
-void pq__chunk_stats(const col *c, stats *s)
-{
+void pq__chunk_stats(const col *c, stats *s) {
     memset(s, 0, sizeof *s);
     for (size_t e = 0; e < c->n_dict; e++) {
         size_t n;
@@ -104,8 +100,7 @@ void pq__chunk_stats(const col *c, stats *s)
 }
 
 void pq__stat_bytes(const col *c, const stats *s, bool max, uint8_t tmp[8], const void **p,
-                    size_t *n)
-{
+                    size_t *n) {
     switch (c->type) {
     case PQ_BOOLEAN:
         tmp[0] = (uint8_t)(max ? s->imax : s->imin);
@@ -137,4 +132,3 @@ void pq__stat_bytes(const col *c, const stats *s, bool max, uint8_t tmp[8], cons
         break;
     }
 }
-

@@ -42,28 +42,28 @@ enum { SRC_LIST, SRC_INVENTORY };
 
 struct td_keysrc {
     int kind;
-    char *name;          /* the path as given, or "stdin" */
+    char *name; /* the path as given, or "stdin" */
     size_t page_size;
-    char **roots;        /* without trailing '/' */
+    char **roots; /* without trailing '/' */
     size_t n_roots;
     /* current file */
     gzFile gz;
-    const char *cur;     /* its name, for messages */
-    uint64_t line_no;    /* lines (list) or records (inventory) read */
+    const char *cur;  /* its name, for messages */
+    uint64_t line_no; /* lines (list) or records (inventory) read */
     char *buf;
     size_t pos, len;
     bool eof;
     bool done;
     /* inventory */
-    char **files;        /* resolved data file paths, or the manifest's keys with open_data */
+    char **files; /* resolved data file paths, or the manifest's keys with open_data */
     size_t n_files, next_file;
     td_keysrc_open_fn open_data; /* NULL: files are paths */
     void *open_ctx;
     int n_cols, c_key, c_size, c_mtime, c_etag, c_latest, c_delete;
-    char *s3_prefix;     /* "prefix/" of an s3 store ("" = the whole bucket), NULL if not s3 */
-    char *field;         /* a record's unquoted fields, back to back */
+    char *s3_prefix; /* "prefix/" of an s3 store ("" = the whole bucket), NULL if not s3 */
+    char *field;     /* a record's unquoted fields, back to back */
     size_t foff[MAX_COLS + 1];
-    ut_buf dec;          /* a decoded key */
+    ut_buf dec; /* a decoded key */
     /* page */
     store_entry *ents;
     store_bad_entry *bad;
@@ -319,8 +319,8 @@ static int list_line(td_keysrc *ks, const char *s, size_t n, td_keysrc_page *pg)
     return add_entry(ks, s, n, UINT64_MAX, INT64_MIN, NULL, 0);
 }
 
-int td_keysrc_open_list_fd(td_keysrc **out, int fd, const char *name,
-                           const td_keysrc_options *o, char *err, size_t errlen) {
+int td_keysrc_open_list_fd(td_keysrc **out, int fd, const char *name, const td_keysrc_options *o,
+                           char *err, size_t errlen) {
     *out = NULL;
     td_keysrc *ks = ks_new(SRC_LIST, name, o);
     if (!ks) {
@@ -338,8 +338,8 @@ int td_keysrc_open_list_fd(td_keysrc **out, int fd, const char *name,
     return 0;
 }
 
-int td_keysrc_open_list(td_keysrc **out, const char *path, const td_keysrc_options *o,
-                        char *err, size_t errlen) {
+int td_keysrc_open_list(td_keysrc **out, const char *path, const td_keysrc_options *o, char *err,
+                        size_t errlen) {
     *out = NULL;
     bool in = strcmp(path, "-") == 0;
     int fd = in ? dup(STDIN_FILENO) : open(path, O_RDONLY | O_CLOEXEC);
@@ -374,8 +374,8 @@ static void list_next(td_keysrc *ks, td_keysrc_page *pg) {
         ks->line_no++;
         if (n > MAX_LINE) { /* the same limit whether or not the line was read whole */
             pg->status = STORE_E_PROTOCOL;
-            errf(pg->errmsg, sizeof pg->errmsg, "%s: line %llu is longer than %u bytes",
-                 ks->cur, (unsigned long long)ks->line_no, MAX_LINE);
+            errf(pg->errmsg, sizeof pg->errmsg, "%s: line %llu is longer than %u bytes", ks->cur,
+                 (unsigned long long)ks->line_no, MAX_LINE);
             return;
         }
         int rc = list_line(ks, s, n, pg);
@@ -496,8 +496,8 @@ static int inv_record(td_keysrc *ks, int nf, td_keysrc_page *pg) {
     if (ut_pct_decode(&ks->dec, raw, rl, UT_PCT_PLUS_SPACE) < 0 || ks->dec.bad || !ks->dec.p ||
         memchr(ks->dec.p, '\0', ks->dec.len)) {
         char msg[256];
-        errf(msg, sizeof msg, "%s record %llu: the key '%.*s' is not validly URL-encoded",
-             ks->cur, (unsigned long long)ks->line_no, (int)ut_utf8_cut(raw, rl, 120), raw);
+        errf(msg, sizeof msg, "%s record %llu: the key '%.*s' is not validly URL-encoded", ks->cur,
+             (unsigned long long)ks->line_no, (int)ut_utf8_cut(raw, rl, 120), raw);
         return add_bad(ks, raw, rl, STORE_E_PROTOCOL, msg);
     }
     const char *key = ks->dec.p;
@@ -607,8 +607,7 @@ static void inv_next(td_keysrc *ks, td_keysrc_page *pg) {
 /* Reads the whole manifest (at most max bytes) from fd, NUL-terminated; closes fd. The
  * buffer grows with what is read, so a small manifest costs little. Returns NULL with a
  * message in err. */
-static char *slurp_fd(int fd, const char *path, size_t max, size_t *len, char *err,
-                      size_t errlen) {
+static char *slurp_fd(int fd, const char *path, size_t max, size_t *len, char *err, size_t errlen) {
     struct stat st;
     char *b = NULL;
     size_t n = 0, cap = 0;
@@ -637,8 +636,7 @@ static char *slurp_fd(int fd, const char *path, size_t max, size_t *len, char *e
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0) {
-            errf(err, errlen, "cannot read the inventory manifest '%s': %s", path,
-                 strerror(errno));
+            errf(err, errlen, "cannot read the inventory manifest '%s': %s", path, strerror(errno));
             goto fail;
         }
         if (r == 0)
@@ -724,8 +722,8 @@ static int parse_schema(td_keysrc *ks, const char *schema, char *err, size_t err
             errf(err, errlen, "inventory manifest: fileSchema has more than %d columns", MAX_COLS);
             return -1;
         }
-#define COL(name, var)                                                 \
-    if (l == sizeof name - 1 && strncasecmp(p, name, l) == 0)          \
+#define COL(name, var)                                        \
+    if (l == sizeof name - 1 && strncasecmp(p, name, l) == 0) \
         ks->var = n;
         COL("Key", c_key)
         COL("Size", c_size)
@@ -848,7 +846,8 @@ static int open_inventory(td_keysrc **out, int fd, const char *path, td_keysrc_o
     else
         *sl = '\0';
     for (size_t t = files + 1; t < d.tok[files].after; t = d.tok[t].after) {
-        char *k = d.tok[t].type == UT_JSON_OBJECT ? ut_json_strdup(&d, ut_json_get(&d, t, "key")) : NULL;
+        char *k =
+            d.tok[t].type == UT_JSON_OBJECT ? ut_json_strdup(&d, ut_json_get(&d, t, "key")) : NULL;
         if (!k) {
             errf(err, errlen, "inventory manifest '%s': files[%zu] has no string 'key'", path,
                  ks->n_files);
@@ -914,8 +913,8 @@ int td_keysrc_open_inventory(td_keysrc **out, const char *manifest, const td_key
 }
 
 int td_keysrc_open_inventory_fd(td_keysrc **out, int fd, const char *name,
-                                td_keysrc_open_fn open_data, void *ctx,
-                                const td_keysrc_options *o, char *err, size_t errlen) {
+                                td_keysrc_open_fn open_data, void *ctx, const td_keysrc_options *o,
+                                char *err, size_t errlen) {
     return open_inventory(out, fd, name, open_data, ctx, o, err, errlen);
 }
 

@@ -44,15 +44,15 @@ typedef struct td_keysrc_page {
     const store_bad_entry *bad;
     size_t n_bad;
     bool done;
-    int status;      /* 0 or a store_code */
+    int status; /* 0 or a store_code */
     char errmsg[512];
 } td_keysrc_page;
 
 /* path: a file, or "-" for stdin. Opens (and for an inventory, reads the manifest and
  * finds every data file) now, so a missing or malformed input fails before any request.
  * Returns 0, or a store_code with a message naming the file. */
-int td_keysrc_open_list(td_keysrc **out, const char *path, const td_keysrc_options *o,
-                        char *err, size_t errlen);
+int td_keysrc_open_list(td_keysrc **out, const char *path, const td_keysrc_options *o, char *err,
+                        size_t errlen);
 int td_keysrc_open_inventory(td_keysrc **out, const char *manifest, const td_keysrc_options *o,
                              char *err, size_t errlen);
 /* The same two readers over open descriptors, for tests and the fuzz targets (fuzz/), which
@@ -61,11 +61,11 @@ int td_keysrc_open_inventory(td_keysrc **out, const char *manifest, const td_key
  * opened by open_data(ctx, key) when td_keysrc_next reaches them (not looked up beside the
  * manifest, and not checked at open): it returns a descriptor, or -1 with errno set. */
 typedef int (*td_keysrc_open_fn)(void *ctx, const char *key);
-int td_keysrc_open_list_fd(td_keysrc **out, int fd, const char *name,
-                           const td_keysrc_options *o, char *err, size_t errlen);
+int td_keysrc_open_list_fd(td_keysrc **out, int fd, const char *name, const td_keysrc_options *o,
+                           char *err, size_t errlen);
 int td_keysrc_open_inventory_fd(td_keysrc **out, int fd, const char *name,
-                                td_keysrc_open_fn open_data, void *ctx,
-                                const td_keysrc_options *o, char *err, size_t errlen);
+                                td_keysrc_open_fn open_data, void *ctx, const td_keysrc_options *o,
+                                char *err, size_t errlen);
 /* Reads the next page into pg (blocking I/O). Call again only while !pg->done. */
 void td_keysrc_next(td_keysrc *ks, td_keysrc_page *pg);
 /* The source as shown in error rows: the path, or "stdin". */

@@ -20,13 +20,13 @@
 typedef struct part_out {
     char *dir;
     const pq_schema *schema;
-    unsigned index;   /* next part number */
-    unsigned files;   /* completed */
+    unsigned index; /* next part number */
+    unsigned files; /* completed */
     FILE *f;
     pq_writer *w;
     char *tmp, *fin;
     uint64_t rows;
-    int sink_errno;   /* why the last write to f failed (ENOSPC, EFBIG, EIO...), 0 if none */
+    int sink_errno; /* why the last write to f failed (ENOSPC, EFBIG, EIO...), 0 if none */
 } part_out;
 
 struct td_output {
@@ -176,14 +176,23 @@ int td_output_write(td_output *w, const td_result *r) {
                 pl = strlen(path);
             }
         }
-        td_error_facts f = {pth, pl, r->has_size ? r->size : TD_SIZE_NONE,
-                            r->stage, r->kind, msg, r->http_status,
+        td_error_facts f = {pth,
+                            pl,
+                            r->has_size ? r->size : TD_SIZE_NONE,
+                            r->stage,
+                            r->kind,
+                            msg,
+                            r->http_status,
                             r->attempts ? (int32_t)r->attempts : -1};
         rc = td_table_write_error(po->w, &w->ec, &f);
     } else {
-        td_object_facts f = {r->path, r->path_len, r->has_size ? r->size : TD_SIZE_NONE,
-                             r->mtime_ms == INT64_MIN ? TD_MTIME_NONE : r->mtime_ms, r->etag,
-                             r->fetched_bytes, (int32_t)r->requests};
+        td_object_facts f = {r->path,
+                             r->path_len,
+                             r->has_size ? r->size : TD_SIZE_NONE,
+                             r->mtime_ms == INT64_MIN ? TD_MTIME_NONE : r->mtime_ms,
+                             r->etag,
+                             r->fetched_bytes,
+                             (int32_t)r->requests};
         rc = td_table_write_header(po->w, &w->hc, &f, r->hdr);
     }
     if (rc != PQ_OK) {
@@ -349,9 +358,7 @@ int td_output_success(const char *out_dir, const td_output_summary *sm, char *er
             s->header_files, s->error_files, s->elapsed_s,
             s->elapsed_s > 0 ? (double)s->dumped / s->elapsed_s : 0.0);
     if (s->networked)
-        fprintf(f,
-                ",\"retries\":%" PRIu64 ",\"throttled\":%" PRIu64
-                ",\"lowest_concurrency\":%u",
+        fprintf(f, ",\"retries\":%" PRIu64 ",\"throttled\":%" PRIu64 ",\"lowest_concurrency\":%u",
                 s->retries, s->throttled, s->lowest_concurrency);
     fprintf(f, ",\"config\":");
     json_str_redacted(f, sm->config_text ? sm->config_text : "");

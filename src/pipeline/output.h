@@ -32,7 +32,7 @@ typedef struct td_output_target {
     const char *out_dir;
     const td_output_options *opts;
     const char *tool_version;
-    const char *store_url;          /* the store's display URL (no credentials) */
+    const char *store_url; /* the store's display URL (no credentials) */
 } td_output_target;
 
 /* Schemas and metadata; no file is created before the first row or td_output_close.
@@ -53,11 +53,11 @@ void td_output_free(td_output *o);
 typedef struct td_output_summary {
     const char *tool_version;
     const char *store_url;
-    const char *keys_from, *inventory;  /* the key source, NULL if listed */
-    const char *const *prefixes;        /* listed prefixes (none when a key source was used) */
+    const char *keys_from, *inventory; /* the key source, NULL if listed */
+    const char *const *prefixes;       /* listed prefixes (none when a key source was used) */
     size_t n_prefixes;
     const td_stats *stats;
-    const char *config_text;            /* NULL = "" */
+    const char *config_text; /* NULL = "" */
 } td_output_summary;
 
 /* Writes OUT_DIR/_SUCCESS. Returns TD_PIPE_OK or a td_pipe_code with a message in err. */

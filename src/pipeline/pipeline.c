@@ -125,9 +125,9 @@ typedef struct slot {
     struct slot *next_free;
     td_reader *reader;
     keynode *key;
-    bool sync;                 /* inside td_reader_start/resume: its callback must not pump */
-    uint64_t buf_bytes;        /* follow-up bytes held, counted in followup_used */
-    uint64_t parked_need;      /* bytes a parked slot waits for */
+    bool sync;            /* inside td_reader_start/resume: its callback must not pump */
+    uint64_t buf_bytes;   /* follow-up bytes held, counted in followup_used */
+    uint64_t parked_need; /* bytes a parked slot waits for */
     struct slot *next_parked;
     td_result res;
     char message[1280];
@@ -235,8 +235,8 @@ static void report_error(pipe_s *p, const td_result *r, const char *shown) {
 
 /* A list-stage error row that is not tied to a slot. literal: key is not a key of the
  * store but a name shown as it is (a key list's file, a line naming another store). */
-static void push_list_error(pipe_s *p, const char *key, int status, const char *msg,
-                            bool literal, unsigned attempts) {
+static void push_list_error(pipe_s *p, const char *key, int status, const char *msg, bool literal,
+                            unsigned attempts) {
     size_t kl = strlen(key), ml = strlen(msg);
     char url[1024];
     if (literal)
@@ -322,8 +322,7 @@ static void queue_entries(pipe_s *p, const store_entry *e, size_t n, const store
             p->stats.skipped++;
             continue;
         }
-        push_list_error(p, bad[i].key, bad[i].status, bad[i].message, bad_literal,
-                        bad[i].attempts);
+        push_list_error(p, bad[i].key, bad[i].status, bad[i].message, bad_literal, bad[i].attempts);
     }
 }
 
@@ -808,12 +807,13 @@ int td_pipeline_run(const td_pipeline_options *o, td_stats *stats_out, char *err
     p->o = o;
     const char *version = o->tool_version ? o->tool_version : TD_VERSION;
     p->t0 = uv_hrtime();
-    uint64_t max_header = o->fetch.max_header_bytes ? o->fetch.max_header_bytes
-                                                    : TD_READER_DEFAULT_MAX_HEADER;
+    uint64_t max_header =
+        o->fetch.max_header_bytes ? o->fetch.max_header_bytes : TD_READER_DEFAULT_MAX_HEADER;
     p->followup_budget = (uint64_t)64 << 20;
     if (p->followup_budget < 2 * max_header)
         p->followup_budget = 2 * max_header;
-    p->slots = calloc(p->o->concurrency.n_consumers ? p->o->concurrency.n_consumers : 1, sizeof *p->slots);
+    p->slots =
+        calloc(p->o->concurrency.n_consumers ? p->o->concurrency.n_consumers : 1, sizeof *p->slots);
     if (!p->slots || uv_loop_init(&p->loop) != 0) {
         free(p->slots);
         free(p);
@@ -836,7 +836,8 @@ int td_pipeline_run(const td_pipeline_options *o, td_stats *stats_out, char *err
         char shown[512]; /* the store's name as written may carry a password or a SAS */
         ut_redact_to(shown, sizeof shown, p->o->source.store_url);
         msgf(err, errlen, "store '%s': %s", shown, serr[0] ? serr : store_strerror(src));
-        rc = (src == STORE_E_CONFIG || src == STORE_E_NOT_FOUND) ? TD_PIPE_E_CONFIG : TD_PIPE_E_STORE;
+        rc = (src == STORE_E_CONFIG || src == STORE_E_NOT_FOUND) ? TD_PIPE_E_CONFIG
+                                                                 : TD_PIPE_E_STORE;
         goto out_loop;
     }
     if (p->o->source.keys_from || p->o->source.inventory) {
@@ -846,16 +847,16 @@ int td_pipeline_run(const td_pipeline_options *o, td_stats *stats_out, char *err
          * also begin a key */
         const char *nm = p->o->source.store_url;
         bool nm_ok = nm[0] == '/' || ut_url_scheme_len(nm, strlen(nm)) > 0;
-        const char *roots[3] = {u, nm_ok ? nm : NULL,
-                                strncmp(u, "file://", 7) == 0 ? u + 7 : NULL};
+        const char *roots[3] = {u, nm_ok ? nm : NULL, strncmp(u, "file://", 7) == 0 ? u + 7 : NULL};
         td_keysrc_options ko = {roots, 3, u, p->o->concurrency.list_chunk_size};
         char kerr[768] = "";
-        int krc = p->o->source.keys_from
-                      ? td_keysrc_open_list(&p->ks, p->o->source.keys_from, &ko, kerr, sizeof kerr)
-                      : td_keysrc_open_inventory(&p->ks, p->o->source.inventory, &ko, kerr, sizeof kerr);
+        int krc =
+            p->o->source.keys_from
+                ? td_keysrc_open_list(&p->ks, p->o->source.keys_from, &ko, kerr, sizeof kerr)
+                : td_keysrc_open_inventory(&p->ks, p->o->source.inventory, &ko, kerr, sizeof kerr);
         if (krc != 0) {
-            msgf(err, errlen, "%s: %s", p->o->source.keys_from ? "store.keys_from" : "store.inventory",
-                 kerr);
+            msgf(err, errlen, "%s: %s",
+                 p->o->source.keys_from ? "store.keys_from" : "store.inventory", kerr);
             rc = krc == STORE_E_NOMEM ? TD_PIPE_E_NOMEM : TD_PIPE_E_CONFIG;
             goto out_store;
         }
@@ -910,8 +911,8 @@ int td_pipeline_run(const td_pipeline_options *o, td_stats *stats_out, char *err
     net_counters(p);
     if (p->fail_code == 0) {
         const td_source_options *in = &o->source;
-        td_output_summary sum = {version,       store_url(p->st), in->keys_from,
-                                 in->inventory, in->prefixes,     p->ks ? 0 : in->n_prefixes,
+        td_output_summary sum = {version,       store_url(p->st),     in->keys_from,
+                                 in->inventory, in->prefixes,         p->ks ? 0 : in->n_prefixes,
                                  &p->stats,     o->output.config_text};
         p->fail_code = td_output_success(o->out_dir, &sum, p->fail_msg, sizeof p->fail_msg);
     }

@@ -26,13 +26,13 @@
 #include "reader.h"
 #include "store.h"
 
-#define TD_PIPE_ERRNO_MAP(X)                                                           \
-    X(OK, 0, "ok", "run completed (some objects may have failed: see stats.failed)")   \
-    X(E_CONFIG, -1, "config", "the store URL or an option is invalid")                 \
-    X(E_STORE, -2, "store", "the store could not be opened")                           \
-    X(E_OUTPUT, -3, "output", "writing the output failed")                             \
-    X(E_INTERRUPTED, -4, "interrupted", "interrupted by a signal")                     \
-    X(E_NOMEM, -5, "nomem", "out of memory")                                           \
+#define TD_PIPE_ERRNO_MAP(X)                                                         \
+    X(OK, 0, "ok", "run completed (some objects may have failed: see stats.failed)") \
+    X(E_CONFIG, -1, "config", "the store URL or an option is invalid")               \
+    X(E_STORE, -2, "store", "the store could not be opened")                         \
+    X(E_OUTPUT, -3, "output", "writing the output failed")                           \
+    X(E_INTERRUPTED, -4, "interrupted", "interrupted by a signal")                   \
+    X(E_NOMEM, -5, "nomem", "out of memory")                                         \
     X(E_SYSTEM, -6, "system", "event loop or thread failure")
 
 typedef enum {
@@ -45,15 +45,15 @@ const char *td_pipe_err_name(int code);
 const char *td_pipe_strerror(int code);
 
 typedef struct td_stats {
-    uint64_t listed;        /* entries the store listed, readable or not */
-    uint64_t skipped;       /* listed entries that do not count as TIFF (suffix rule) */
-    uint64_t dumped;        /* header rows */
-    uint64_t failed;        /* error rows (objects, bad entries, failed prefixes) */
+    uint64_t listed;  /* entries the store listed, readable or not */
+    uint64_t skipped; /* listed entries that do not count as TIFF (suffix rule) */
+    uint64_t dumped;  /* header rows */
+    uint64_t failed;  /* error rows (objects, bad entries, failed prefixes) */
     uint64_t bytes_fetched;
-    uint64_t requests;      /* remote stores: HTTP requests sent, every attempt (retries,
-                             * listing pages) included; local folders: reads made */
-    uint64_t queued;        /* keys waiting in the key queue now */
-    uint64_t in_flight;     /* objects being fetched now */
+    uint64_t requests;  /* remote stores: HTTP requests sent, every attempt (retries,
+                         * listing pages) included; local folders: reads made */
+    uint64_t queued;    /* keys waiting in the key queue now */
+    uint64_t in_flight; /* objects being fetched now */
     uint64_t header_files, error_files; /* Parquet files completed */
     /* remote stores only (networked false for a local folder): how hard the store pushed
      * back: retried attempts, attempts answered 429/503/SlowDown, and the lowest number of
@@ -71,45 +71,45 @@ typedef void (*td_error_fn)(const char *path, const char *stage, const char *kin
 
 /* What to read: the store, and the keys (listed under prefixes, or from a file). */
 typedef struct td_source_options {
-    const char *store_url;          /* "s3://bucket", "/data", ... as the user wrote it */
-    const char *const *prefixes;    /* listed one after the other; default {""} */
+    const char *store_url;       /* "s3://bucket", "/data", ... as the user wrote it */
+    const char *const *prefixes; /* listed one after the other; default {""} */
     size_t n_prefixes;
-    const char *keys_from;          /* key list file ("-" = stdin) instead of listing, or NULL */
-    const char *inventory;          /* S3 Inventory manifest.json instead of listing, or NULL */
-    const store_kv *store_kv;       /* store options (obstore_config), as strings */
+    const char *keys_from;    /* key list file ("-" = stdin) instead of listing, or NULL */
+    const char *inventory;    /* S3 Inventory manifest.json instead of listing, or NULL */
+    const store_kv *store_kv; /* store options (obstore_config), as strings */
     size_t n_store_kv;
 } td_source_options;
 
 /* How each object is read. */
 typedef struct td_fetch_options {
-    uint64_t prefetch_bytes;        /* first read, from offset 0 */
-    uint64_t max_header_bytes;      /* per object, all reads together (the parser's budget) */
-    const char *const *suffixes;    /* which keys count as TIFF (td_fetch_is_tiff); */
-    size_t n_suffixes;              /* none = every key */
+    uint64_t prefetch_bytes;     /* first read, from offset 0 */
+    uint64_t max_header_bytes;   /* per object, all reads together (the parser's budget) */
+    const char *const *suffixes; /* which keys count as TIFF (td_fetch_is_tiff); */
+    size_t n_suffixes;           /* none = every key */
 } td_fetch_options;
 
 /* The Parquet output. */
 typedef struct td_output_options {
     pq_codec codec;
     int zstd_level;
-    uint64_t row_group_size;        /* rows per row group (one is held uncompressed per table) */
-    uint64_t rows_per_file;         /* rows per part file */
-    const char *config_text;        /* written into metadata and _SUCCESS as given (the
-                                     * caller masks secrets); NULL = "" */
+    uint64_t row_group_size; /* rows per row group (one is held uncompressed per table) */
+    uint64_t rows_per_file;  /* rows per part file */
+    const char *config_text; /* written into metadata and _SUCCESS as given (the
+                              * caller masks secrets); NULL = "" */
 } td_output_options;
 
 typedef struct td_concurrency_options {
-    unsigned n_consumers;           /* objects read at once (fetch slots, store transfers) */
-    size_t list_chunk_size;         /* keys per listing page */
-    size_t max_buffer_size;         /* keys queued, listed ahead of the slots */
+    unsigned n_consumers;   /* objects read at once (fetch slots, store transfers) */
+    size_t list_chunk_size; /* keys per listing page */
+    size_t max_buffer_size; /* keys queued, listed ahead of the slots */
 } td_concurrency_options;
 
 /* Network settings of remote stores. */
 typedef struct td_net_options {
     unsigned connect_timeout_ms, request_timeout_ms;
-    unsigned max_attempts;          /* per request, first try included */
-    unsigned retry_max_ms;          /* total time a request may spend retrying */
-    const char *ca_bundle;          /* extra CA file, or NULL */
+    unsigned max_attempts; /* per request, first try included */
+    unsigned retry_max_ms; /* total time a request may spend retrying */
+    const char *ca_bundle; /* extra CA file, or NULL */
 } td_net_options;
 
 typedef struct td_pipeline_options {
@@ -118,15 +118,15 @@ typedef struct td_pipeline_options {
     td_output_options output;
     td_concurrency_options concurrency;
     td_net_options net;
-    const char *out_dir;          /* created if missing; previous outputs in it are replaced */
-    unsigned progress_ms;         /* progress callback period; 0 = never */
-    td_progress_fn progress;      /* called on the loop thread every progress_ms */
-    td_error_fn on_error;         /* optional, loop thread */
+    const char *out_dir;     /* created if missing; previous outputs in it are replaced */
+    unsigned progress_ms;    /* progress callback period; 0 = never */
+    td_progress_fn progress; /* called on the loop thread every progress_ms */
+    td_error_fn on_error;    /* optional, loop thread */
     void *ud;
-    bool handle_signals;          /* SIGINT/SIGTERM stop the run (TD_PIPE_E_INTERRUPTED) */
-    const char *tool_version;     /* for metadata and _SUCCESS; NULL = TD_VERSION */
-    bool check_only;              /* open the store (and key list), then stop: no request,
-                                   * no output; out_dir may be NULL */
+    bool handle_signals;      /* SIGINT/SIGTERM stop the run (TD_PIPE_E_INTERRUPTED) */
+    const char *tool_version; /* for metadata and _SUCCESS; NULL = TD_VERSION */
+    bool check_only;          /* open the store (and key list), then stop: no request,
+                               * no output; out_dir may be NULL */
 } td_pipeline_options;
 
 /* Every default, in one place: prefixes {""}, suffixes {".tif", ".tiff"}, the reader's

@@ -14,22 +14,22 @@
 typedef struct td_result {
     struct td_result *next;
     bool is_header;
-    const char *path;          /* key as listed (or the prefix, for a listing failure) */
+    const char *path; /* key as listed (or the prefix, for a listing failure) */
     size_t path_len;
     bool has_size;
     uint64_t size;
-    int64_t mtime_ms;          /* INT64_MIN = unknown */
-    const char *etag;          /* NULL = unknown */
+    int64_t mtime_ms; /* INT64_MIN = unknown */
+    const char *etag; /* NULL = unknown */
     /* header rows */
     const tiff_header *hdr;
     uint64_t fetched_bytes, requests;
     /* error rows */
-    const char *stage;         /* "list", "fetch", "parse" */
-    const char *kind;          /* store_err_name / tiff_err_name */
+    const char *stage; /* "list", "fetch", "parse" */
+    const char *kind;  /* store_err_name / tiff_err_name */
     const char *message;
-    int http_status;           /* 0 = none */
+    int http_status; /* 0 = none */
     unsigned attempts;
-    void *owner;               /* the slot, or NULL for a standalone (malloc'ed) result */
+    void *owner; /* the slot, or NULL for a standalone (malloc'ed) result */
 } td_result;
 
 typedef struct td_writer td_writer;
@@ -39,7 +39,7 @@ typedef struct td_writer_options {
     const char *out_dir;
     const char *store_url;
     const char *tool_version;
-    void (*wake)(void *ud);    /* called from the writer thread when results come back */
+    void (*wake)(void *ud); /* called from the writer thread when results come back */
     void *ud;
 } td_writer_options;
 

@@ -28,9 +28,9 @@ typedef struct td_reader td_reader;
 
 /* What the owner says before a follow-up round of `need` bytes (all ranges together). */
 typedef enum {
-    TD_READER_GO,    /* fetch now */
-    TD_READER_WAIT,  /* not now: the owner calls td_reader_resume later (or starts anew) */
-    TD_READER_STOP,  /* give up: the reader completes with TD_READ_STOPPED */
+    TD_READER_GO,   /* fetch now */
+    TD_READER_WAIT, /* not now: the owner calls td_reader_resume later (or starts anew) */
+    TD_READER_STOP, /* give up: the reader completes with TD_READ_STOPPED */
 } td_reader_admit;
 
 typedef struct td_reader_options {
@@ -54,10 +54,10 @@ typedef enum {
 typedef struct td_read_result {
     td_read_status status;
     int code;
-    const char *message;       /* for failures; valid until the next start */
-    int http_status;           /* of the failed request, 0 = none */
-    unsigned attempts;         /* of the failed request */
-    uint64_t object_size;      /* UINT64_MAX = unknown */
+    const char *message;  /* for failures; valid until the next start */
+    int http_status;      /* of the failed request, 0 = none */
+    unsigned attempts;    /* of the failed request */
+    uint64_t object_size; /* UINT64_MAX = unknown */
     uint64_t requests, fetched_bytes;
 } td_read_result;
 

@@ -15,15 +15,15 @@ struct td_writer {
     uv_thread_t th;
     uv_mutex_t mu;
     uv_cond_t cv;
-    td_result *qhead, *qtail;  /* handed over, not yet taken by the writer thread */
-    td_result *dhead, *dtail;  /* written, not yet taken back by the loop */
+    td_result *qhead, *qtail; /* handed over, not yet taken by the writer thread */
+    td_result *dhead, *dtail; /* written, not yet taken back by the loop */
     /* loop-thread only: pushed since the last flush. Handing results over one by one
      * cost a lock and a condition signal per row, which showed in profiles at 25k rows/s;
      * the loop hands over once per loop iteration instead (td_writer_flush). */
     td_result *phead, *ptail;
     bool finish, abort, exited, failed;
     char errmsg[512];
-    td_output *out;            /* writer-thread state */
+    td_output *out; /* writer-thread state */
 };
 
 /* The output module's first failure, made visible to the loop thread. */

@@ -37,10 +37,10 @@ struct az_list_parser {
     char *strip;
     size_t strip_len;
     size_t max_entries;
-    int depth;           /* current element depth (1 = root) */
+    int depth; /* current element depth (1 = root) */
     enum el stack[MAX_DEPTH + 1];
     bool collecting;
-    ut_buf text;         /* character data of the current leaf */
+    ut_buf text; /* character data of the current leaf */
     /* the blob being read */
     ut_buf name;
     bool name_encoded, is_dir;
@@ -50,7 +50,7 @@ struct az_list_parser {
     /* the page */
     ent *ents;
     size_t n_ents, cap_ents;
-    ut_buf arena;        /* keys and etags, NUL-separated */
+    ut_buf arena; /* keys and etags, NUL-separated */
     store_entry *out;
     ut_buf next_marker;
     ut_buf err_code, err_message;
@@ -204,8 +204,7 @@ static void end_blob(az_list_parser *p) {
         name = dec.p;
         len = dec.len;
     }
-    if (len < p->strip_len || memcmp(name, p->strip, p->strip_len) != 0 ||
-        len == p->strip_len) {
+    if (len < p->strip_len || memcmp(name, p->strip, p->strip_len) != 0 || len == p->strip_len) {
         ut_buf_free(&dec);
         return;
     }
@@ -408,9 +407,7 @@ const char *az_list_next_marker(const az_list_parser *p) {
     return p->next_marker.p ? p->next_marker.p : "";
 }
 bool az_list_seen_results(const az_list_parser *p) { return p->seen_results; }
-const char *az_list_err_code(const az_list_parser *p) {
-    return p->err_code.p ? p->err_code.p : "";
-}
+const char *az_list_err_code(const az_list_parser *p) { return p->err_code.p ? p->err_code.p : ""; }
 const char *az_list_err_message(const az_list_parser *p) {
     return p->err_message.p ? p->err_message.p : "";
 }

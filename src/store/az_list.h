@@ -7,7 +7,7 @@
 #include "util.h"
 #include "store.h"
 
-#define AZ_LIST_MAX_NAME 4096   /* Azure allows 1,024 characters: 4 KiB of UTF-8 */
+#define AZ_LIST_MAX_NAME 4096 /* Azure allows 1,024 characters: 4 KiB of UTF-8 */
 #define AZ_LIST_MAX_MARKER 4096
 
 typedef struct az_list_parser az_list_parser;

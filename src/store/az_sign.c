@@ -68,10 +68,17 @@ static void put_lower(ut_buf *b, const char *s) {
 int az_string_to_sign(ut_buf *out, const char *method, const char *account, const char *path,
                       const az_pair *query, size_t n_query, const az_pair *headers,
                       size_t n_headers) {
-    static const char *const std_headers[] = {
-        "content-encoding", "content-language", "content-length", "content-md5",
-        "content-type", "date", "if-modified-since", "if-match", "if-none-match",
-        "if-unmodified-since", "range"};
+    static const char *const std_headers[] = {"content-encoding",
+                                              "content-language",
+                                              "content-length",
+                                              "content-md5",
+                                              "content-type",
+                                              "date",
+                                              "if-modified-since",
+                                              "if-match",
+                                              "if-none-match",
+                                              "if-unmodified-since",
+                                              "range"};
     ut_buf_puts(out, method);
     ut_buf_putc(out, '\n');
     for (size_t i = 0; i < sizeof std_headers / sizeof *std_headers; i++) {
@@ -128,8 +135,7 @@ int az_sharedkey_auth(ut_buf *out, const char *account, const uint8_t *key, size
     return out->bad ? -1 : 0;
 }
 
-int az_hmac_sha256(const void *key, size_t klen, const void *data, size_t dlen,
-                   uint8_t out[32]) {
+int az_hmac_sha256(const void *key, size_t klen, const void *data, size_t dlen, uint8_t out[32]) {
     unsigned int len = 32;
     if (klen > INT32_MAX)
         return -1;

@@ -72,8 +72,9 @@ int gcs_key_parse(gcs_key *k, const char *json, size_t len, char *err, size_t er
         return 0;
     if (k->type && strcmp(k->type, "authorized_user") == 0) {
         if (!k->client_id || !k->client_secret || !k->refresh_token) {
-            snprintf(err, errlen, "the Google authorized_user credentials lack client_id, "
-                                  "client_secret or refresh_token");
+            snprintf(err, errlen,
+                     "the Google authorized_user credentials lack client_id, "
+                     "client_secret or refresh_token");
             gcs_key_free(k);
             return -1;
         }
@@ -88,8 +89,9 @@ int gcs_key_parse(gcs_key *k, const char *json, size_t len, char *err, size_t er
         return -1;
     }
     if (!k->client_email || !k->private_key || !k->client_email[0] || !k->private_key[0]) {
-        snprintf(err, errlen, "the Google service-account key lacks client_email or "
-                              "private_key");
+        snprintf(err, errlen,
+                 "the Google service-account key lacks client_email or "
+                 "private_key");
         gcs_key_free(k);
         return -1;
     }
@@ -178,8 +180,7 @@ out:
     return rc;
 }
 
-int gcs_token_request_body(ut_buf *out, const gcs_key *k, int64_t now_s, char *err,
-                           size_t errlen) {
+int gcs_token_request_body(ut_buf *out, const gcs_key *k, int64_t now_s, char *err, size_t errlen) {
     if (k->type && strcmp(k->type, "authorized_user") == 0) {
         ut_buf_puts(out, "grant_type=refresh_token&client_id=");
         ut_pct_encode(out, k->client_id, strlen(k->client_id), false);
@@ -201,8 +202,8 @@ int gcs_token_request_body(ut_buf *out, const gcs_key *k, int64_t now_s, char *e
     return out->bad ? -1 : 0;
 }
 
-int gcs_token_parse(const char *json, size_t len, char **token, int64_t *expires_in_s,
-                    char *err, size_t errlen) {
+int gcs_token_parse(const char *json, size_t len, char **token, int64_t *expires_in_s, char *err,
+                    size_t errlen) {
     *token = NULL;
     *expires_in_s = 0;
     ut_json d;

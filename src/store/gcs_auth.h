@@ -14,14 +14,14 @@
 #define GCS_DEFAULT_TOKEN_URI "https://oauth2.googleapis.com/token"
 
 typedef struct gcs_key {
-    char *type;            /* "service_account" or "authorized_user" */
-    char *client_email;    /* service_account */
-    char *private_key;     /* PEM */
-    char *private_key_id;  /* may be NULL */
-    char *token_uri;       /* default GCS_DEFAULT_TOKEN_URI */
+    char *type;                                      /* "service_account" or "authorized_user" */
+    char *client_email;                              /* service_account */
+    char *private_key;                               /* PEM */
+    char *private_key_id;                            /* may be NULL */
+    char *token_uri;                                 /* default GCS_DEFAULT_TOKEN_URI */
     char *client_id, *client_secret, *refresh_token; /* authorized_user */
-    char *gcs_base_url;    /* object_store's test hook in the key file; may be NULL */
-    bool disable_oauth;    /* object_store's "disable_oauth" (anonymous) */
+    char *gcs_base_url; /* object_store's test hook in the key file; may be NULL */
+    bool disable_oauth; /* object_store's "disable_oauth" (anonymous) */
 } gcs_key;
 
 /* Parses a key file's JSON. Returns 0 or -1 with a message (never key material). */
@@ -37,12 +37,11 @@ int gcs_jwt_make(ut_buf *out, ut_buf *signing_input, const gcs_key *k, const cha
 
 /* The form body of a token request ("grant_type=..&assertion=.." or the refresh-token
  * grant for authorized_user keys). Returns 0 or -1 with err. */
-int gcs_token_request_body(ut_buf *out, const gcs_key *k, int64_t now_s, char *err,
-                           size_t errlen);
+int gcs_token_request_body(ut_buf *out, const gcs_key *k, int64_t now_s, char *err, size_t errlen);
 
 /* Parses {"access_token": "...", "expires_in": N, "token_type": "Bearer"}: *token becomes
  * a malloc'ed copy. Returns 0 or -1 with err. */
-int gcs_token_parse(const char *json, size_t len, char **token, int64_t *expires_in_s,
-                    char *err, size_t errlen);
+int gcs_token_parse(const char *json, size_t len, char **token, int64_t *expires_in_s, char *err,
+                    size_t errlen);
 
 #endif

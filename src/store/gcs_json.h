@@ -14,8 +14,8 @@
 typedef struct gcs_page {
     store_entry *entries;
     size_t n;
-    ut_buf arena;      /* keys and etags */
-    char *next_token;  /* NULL when the listing is complete */
+    ut_buf arena;     /* keys and etags */
+    char *next_token; /* NULL when the listing is complete */
 } gcs_page;
 
 /* Parses an objects.list response: items[].name/size/updated/etag and nextPageToken.

@@ -40,8 +40,8 @@ static int check_value(const remote_backend *be, const remote_opt *o, const char
     return 0;
 }
 
-int remote_options_parse(const remote_backend *be, const store_options *opts,
-                         const char **values, char *err, size_t errlen) {
+int remote_options_parse(const remote_backend *be, const store_options *opts, const char **values,
+                         char *err, size_t errlen) {
     for (size_t i = 0; i < be->n_opts; i++)
         values[i] = NULL;
     for (size_t i = 0; opts && i < opts->n_kv; i++) {
@@ -110,7 +110,7 @@ void remote_net_options(net_options *no, const store_options *opts, const char *
     static const store_options defaults = STORE_OPTIONS_INIT;
     if (!opts)
         opts = &defaults;
-    /* zero means "not set": the store default */
+        /* zero means "not set": the store default */
 #define PICK(f) (opts->f ? opts->f : defaults.f)
     *no = (net_options){
         .max_in_flight = PICK(max_in_flight),
@@ -212,8 +212,8 @@ int remote_net_failure(int net_status, const char *what, const char *endpoint, c
     return kind;
 }
 
-static void get_init(net_request *nr, const char *url, store_get_req *req,
-                     net_prepare_cb prepare, net_done_cb cb, void *data) {
+static void get_init(net_request *nr, const char *url, store_get_req *req, net_prepare_cb prepare,
+                     net_done_cb cb, void *data) {
     nr->method = "GET";
     nr->url = url;
     nr->has_range = true;
@@ -239,8 +239,7 @@ int remote_get_begin(bool closing, store_get_req *req) {
     if (closing)
         return STORE_E_CANCELED;
     if (!store__get_valid(req))
-        return store__fail(req->errmsg, sizeof req->errmsg, STORE_E_CONFIG,
-                           "invalid read request");
+        return store__fail(req->errmsg, sizeof req->errmsg, STORE_E_CONFIG, "invalid read request");
     return 0;
 }
 
@@ -371,8 +370,8 @@ void remote_read_done(net_request *nr, int net_status) {
 
 /* ---- listing cursors ---- */
 
-int remote_cursor_begin(remote_store *rs, store_list_req *req, size_t size,
-                        remote_cursor **out, bool *fresh) {
+int remote_cursor_begin(remote_store *rs, store_list_req *req, size_t size, remote_cursor **out,
+                        bool *fresh) {
     remote_cursor *c = req->priv;
     *out = NULL;
     *fresh = false;
@@ -391,8 +390,8 @@ int remote_cursor_begin(remote_store *rs, store_list_req *req, size_t size,
     return 0;
 }
 
-void remote_page_init(net_request *nr, const char *url, net_body_cb on_body,
-                      net_prepare_cb prepare, net_done_cb cb, void *data) {
+void remote_page_init(net_request *nr, const char *url, net_body_cb on_body, net_prepare_cb prepare,
+                      net_done_cb cb, void *data) {
     memset(nr, 0, sizeof *nr);
     nr->method = "GET";
     nr->url = url;

@@ -61,8 +61,8 @@ typedef struct remote_backend {
  * (STORE_E_CONFIG), UNSUPPORTED ones (STORE_E_UNSUPPORTED), booleans and integers that
  * do not parse (STORE_E_CONFIG). allow_invalid_certificates: true is refused everywhere
  * (TLS verification stays on), false is accepted. */
-int remote_options_parse(const remote_backend *be, const store_options *opts,
-                         const char **values, char *err, size_t errlen);
+int remote_options_parse(const remote_backend *be, const store_options *opts, const char **values,
+                         char *err, size_t errlen);
 /* A validated REMOTE_BOOL value: NULL (unset) is false. */
 bool remote_bool(const char *v);
 /* Index of the option named key (or one of its aliases), or -1. */
@@ -121,10 +121,10 @@ typedef struct remote_ops {
 } remote_ops;
 
 struct remote_store {
-    store base;            /* first: a remote_store is a store */
+    store base; /* first: a remote_store is a store */
     const remote_ops *ops;
-    net_engine *net;       /* the engine; NULL once remote_close freed it */
-    unsigned in_flight;    /* holds: operations that will call back, plus close's own */
+    net_engine *net;    /* the engine; NULL once remote_close freed it */
+    unsigned in_flight; /* holds: operations that will call back, plus close's own */
     bool closing;
 };
 
@@ -146,8 +146,8 @@ void remote_close(store *s);
 
 /* ---- ranged reads: one op and one path ---- */
 struct remote_read {
-    net_request nr;        /* nr.data is the remote_read; first, so a backend op that
-                              embeds remote_read first is its own net data */
+    net_request nr; /* nr.data is the remote_read; first, so a backend op that
+                       embeds remote_read first is its own net data */
     remote_store *rs;
     store_get_req *req;
 };
@@ -178,18 +178,18 @@ void remote_read_finish(remote_read *rd, int status);
 struct remote_cursor {
     remote_store *rs;
     store_list_req *req;
-    net_request *nr;       /* the page request */
+    net_request *nr; /* the page request */
     bool in_flight, in_cb, abandoned, free_pending;
 };
 /* The start of a cursor backend's store_list_next: remote_list_begin's checks, then the
  * listing's cursor (req->priv), or a new zeroed one of size bytes (rs and req set, *fresh:
  * the backend fills in the rest and sets req->priv). Non-zero: a store code, message in
  * req->errmsg. */
-int remote_cursor_begin(remote_store *rs, store_list_req *req, size_t size,
-                        remote_cursor **out, bool *fresh);
+int remote_cursor_begin(remote_store *rs, store_list_req *req, size_t size, remote_cursor **out,
+                        bool *fresh);
 /* Sets a page request up: a GET of url whose body streams to on_body. */
-void remote_page_init(net_request *nr, const char *url, net_body_cb on_body,
-                      net_prepare_cb prepare, net_done_cb cb, void *data);
+void remote_page_init(net_request *nr, const char *url, net_body_cb on_body, net_prepare_cb prepare,
+                      net_done_cb cb, void *data);
 /* Holds the store and submits the page (submit: the backend's way, returning a store code;
  * NULL: the engine, whose net code is returned). Non-zero: refused, nothing held. */
 int remote_page_start(remote_cursor *c, int (*submit)(remote_cursor *c));

@@ -9,7 +9,6 @@
 #include "store.h"
 #include "remote.h"
 
-
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -138,7 +137,6 @@ static char *read_small_file(const char *path) {
     return buf;
 }
 
-
 /* ------------------------------------------------------------------ network sources */
 
 typedef enum { SRC_WEB_IDENTITY, SRC_CONTAINER, SRC_IMDS } src_kind;
@@ -146,22 +144,22 @@ typedef enum { SRC_WEB_IDENTITY, SRC_CONTAINER, SRC_IMDS } src_kind;
 struct s3_credsrc {
     src_kind kind;
     uv_loop_t *loop;
-    net_engine *net;       /* our own, with short timeouts (IMDS may not exist at all) */
+    net_engine *net; /* our own, with short timeouts (IMDS may not exist at all) */
     s3_creds creds;
     bool have;
     bool fetching;
-    int64_t next_try_ms;   /* after a failed refresh while old credentials still work */
+    int64_t next_try_ms; /* after a failed refresh while old credentials still work */
     int64_t fetched_ms;
     s3_creds_cb cb;
     void *cb_arg;
     /* configuration */
-    char *token_file, *role_arn, *session_name, *sts_url;   /* web identity */
-    char *container_url, *auth_token, *auth_token_file;    /* container */
-    char *imds_base;                                        /* IMDS */
+    char *token_file, *role_arn, *session_name, *sts_url; /* web identity */
+    char *container_url, *auth_token, *auth_token_file;   /* container */
+    char *imds_base;                                      /* IMDS */
     bool imdsv1_fallback;
     /* the fetch in progress */
     net_request nr;
-    int step;              /* IMDS: 0 token, 1 role name, 2 credentials */
+    int step; /* IMDS: 0 token, 1 role name, 2 credentials */
     ut_buf body;
     ut_buf req_body;
     char *imds_token;
@@ -541,9 +539,8 @@ static s3_credsrc *new_src(src_kind kind, uv_loop_t *loop, char *err, size_t err
     return src; /* its engine comes with the first fetch: see src_engine() */
 }
 
-int s3_creds_resolve(const s3_cred_cfg *cfg, uv_loop_t *loop, struct net_engine *net,
-                     s3_creds *out, s3_credsrc **srcp, char **profile_region, char *err,
-                     size_t errlen) {
+int s3_creds_resolve(const s3_cred_cfg *cfg, uv_loop_t *loop, struct net_engine *net, s3_creds *out,
+                     s3_credsrc **srcp, char **profile_region, char *err, size_t errlen) {
     (void)net;
     memset(out, 0, sizeof *out);
     *srcp = NULL;
@@ -554,10 +551,10 @@ int s3_creds_resolve(const s3_cred_cfg *cfg, uv_loop_t *loop, struct net_engine 
             snprintf(err, errlen, "access_key_id is set but secret_access_key is not");
             return -1;
         }
-        s3_creds c = {(char *)cfg->access_key_id, (char *)cfg->secret_access_key,
-                      (char *)(cfg->session_token && *cfg->session_token ? cfg->session_token
-                                                                         : NULL),
-                      INT64_MAX};
+        s3_creds c = {
+            (char *)cfg->access_key_id, (char *)cfg->secret_access_key,
+            (char *)(cfg->session_token && *cfg->session_token ? cfg->session_token : NULL),
+            INT64_MAX};
         if (s3_creds_copy(out, &c) != 0) {
             snprintf(err, errlen, "out of memory");
             return -1;
@@ -579,8 +576,7 @@ int s3_creds_resolve(const s3_cred_cfg *cfg, uv_loop_t *loop, struct net_engine 
          * kind we cannot use is a mistake to report, not a reason to go on down the chain
          * and fail later at IMDS with a message about something else. */
         bool named = cfg->profile && *cfg->profile && strcmp(profile, "default") != 0;
-        if (named && !ini_has_section(cred_path, profile) &&
-            !ini_has_section(conf_path, section)) {
+        if (named && !ini_has_section(cred_path, profile) && !ini_has_section(conf_path, section)) {
             snprintf(err, errlen,
                      "profile '%.*s' not found: no [%.*s] in %.*s and no [%.*s] in %.*s "
                      "(set by obstore_config profile or AWS_PROFILE)",
@@ -634,9 +630,9 @@ int s3_creds_resolve(const s3_cred_cfg *cfg, uv_loop_t *loop, struct net_engine 
             return -1;
         src->token_file = ut_strdup(wif);
         src->role_arn = ut_strdup(cfg->role_arn);
-        src->session_name = ut_strdup(cfg->role_session_name && *cfg->role_session_name
-                                     ? cfg->role_session_name
-                                     : "tiff-dumper");
+        src->session_name =
+            ut_strdup(cfg->role_session_name && *cfg->role_session_name ? cfg->role_session_name
+                                                                        : "tiff-dumper");
         const char *region = getenv("AWS_REGION");
         char sts[300];
         if (cfg->sts_endpoint && *cfg->sts_endpoint)

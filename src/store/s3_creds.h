@@ -16,12 +16,12 @@ struct net_engine;
 
 typedef struct s3_cred_cfg {
     const char *access_key_id, *secret_access_key, *session_token; /* explicit (config/env) */
-    const char *profile;              /* NULL: AWS_PROFILE or "default" */
+    const char *profile; /* NULL: AWS_PROFILE or "default" */
     const char *web_identity_token_file, *role_arn, *role_session_name, *sts_endpoint;
     const char *container_full_uri, *container_relative_uri, *container_token_file;
-    const char *metadata_endpoint;    /* IMDS, NULL: env or http://169.254.169.254 */
+    const char *metadata_endpoint; /* IMDS, NULL: env or http://169.254.169.254 */
     bool imds_disabled;
-    bool imdsv1_fallback;             /* go on without a token if IMDSv2's PUT is refused */
+    bool imdsv1_fallback; /* go on without a token if IMDSv2's PUT is refused */
 } s3_cred_cfg;
 
 /* A network source of temporary credentials. */
@@ -32,9 +32,8 @@ typedef struct s3_credsrc s3_credsrc;
  * message when none is available (err names what was tried, never a secret). When the
  * shared config file names a region for the profile, *profile_region gets a malloc'ed
  * copy. */
-int s3_creds_resolve(const s3_cred_cfg *cfg, uv_loop_t *loop, struct net_engine *net,
-                     s3_creds *out, s3_credsrc **src, char **profile_region, char *err,
-                     size_t errlen);
+int s3_creds_resolve(const s3_cred_cfg *cfg, uv_loop_t *loop, struct net_engine *net, s3_creds *out,
+                     s3_credsrc **src, char **profile_region, char *err, size_t errlen);
 
 /* The source's credentials if valid at now_ms (ms since epoch), else NULL. *refresh_due is
  * set when they expire within the refresh margin (5 minutes) or are missing. */

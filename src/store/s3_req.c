@@ -208,8 +208,7 @@ void s3_hdrs_free(s3_hdrs *h) {
 }
 
 int s3_sign_headers(s3_hdrs *h, const s3_target *t, const char *method, const s3_reqparts *r,
-                    const s3_creds *creds, bool request_payer, time_t now,
-                    s3_sigkey_cache *cache) {
+                    const s3_creds *creds, bool request_payer, time_t now, s3_sigkey_cache *cache) {
     ut_buf_reset(&h->b);
     h->n = 0;
     h->b.limit = 64 * 1024;
@@ -229,9 +228,19 @@ int s3_sign_headers(s3_hdrs *h, const s3_target *t, const char *method, const s3
         sh[n++] = (s3_pair){"x-amz-security-token", creds->token};
     if (request_payer)
         sh[n++] = (s3_pair){"x-amz-request-payer", "requester"};
-    s3_sign_in in = {method,     r->path.p, NULL,      0,          r->query.p ? r->query.p : "",
-                     sh,         n,         "UNSIGNED-PAYLOAD",    t->region,
-                     "s3",       date,      creds->access_key,     creds->secret_key};
+    s3_sign_in in = {method,
+                     r->path.p,
+                     NULL,
+                     0,
+                     r->query.p ? r->query.p : "",
+                     sh,
+                     n,
+                     "UNSIGNED-PAYLOAD",
+                     t->region,
+                     "s3",
+                     date,
+                     creds->access_key,
+                     creds->secret_key};
     char auth[512];
     if (s3_sigv4_sign(&in, cache, NULL, NULL, auth, sizeof auth) != 0)
         return -1;
@@ -259,4 +268,3 @@ int64_t s3_parse_iso8601_ms(const char *s) {
     }
     return ut_timegm_ms(y, mo, d, h, mi, sec, (int)ms);
 }
-

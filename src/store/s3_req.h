@@ -12,8 +12,8 @@
 typedef struct s3_creds {
     char *access_key;
     char *secret_key;
-    char *token;          /* NULL if none */
-    int64_t expires_ms;   /* INT64_MAX: long-term credentials */
+    char *token;        /* NULL if none */
+    int64_t expires_ms; /* INT64_MAX: long-term credentials */
 } s3_creds;
 
 /* Frees and wipes. */
@@ -26,9 +26,9 @@ int s3_creds_copy(s3_creds *dst, const s3_creds *src);
  * where the endpoint already names the bucket (as obstore/object_store do). */
 typedef struct s3_target {
     bool https;
-    char *authority;  /* "host[:port]", lower-case, default port left out: both the URL's
-                         and the signed Host header's value, so they cannot disagree */
-    char *base_path;  /* "" or "/bucket" or the endpoint's path, no trailing '/' */
+    char *authority; /* "host[:port]", lower-case, default port left out: both the URL's
+                        and the signed Host header's value, so they cannot disagree */
+    char *base_path; /* "" or "/bucket" or the endpoint's path, no trailing '/' */
     char *region;
 } s3_target;
 
@@ -39,8 +39,8 @@ void s3_target_free(s3_target *t);
 /* A request's fixed parts. key == NULL: a bucket-level request (listing). */
 typedef struct s3_reqparts {
     ut_buf url;
-    ut_buf path;   /* canonical URI (= the URL's path) */
-    ut_buf query;  /* canonical query (= the URL's query) */
+    ut_buf path;  /* canonical URI (= the URL's path) */
+    ut_buf query; /* canonical query (= the URL's query) */
 } s3_reqparts;
 
 int s3_reqparts_build(s3_reqparts *r, const s3_target *t, const char *key, size_t key_len,
@@ -57,8 +57,7 @@ typedef struct s3_hdrs {
 
 /* creds == NULL: anonymous (no signature). Returns 0 or -1 (too long). */
 int s3_sign_headers(s3_hdrs *h, const s3_target *t, const char *method, const s3_reqparts *r,
-                    const s3_creds *creds, bool request_payer, time_t now,
-                    s3_sigkey_cache *cache);
+                    const s3_creds *creds, bool request_payer, time_t now, s3_sigkey_cache *cache);
 const char *s3_hdr(const s3_hdrs *h, size_t i);
 void s3_hdrs_free(s3_hdrs *h);
 

@@ -85,8 +85,8 @@ void s3_amz_date(time_t t, char out[17]) {
 
 typedef struct canon_header {
     char name[64];
-    size_t value_off;      /* into the value buffer */
-    size_t order;          /* position in the input, to merge duplicates in order */
+    size_t value_off; /* into the value buffer */
+    size_t order;     /* position in the input, to merge duplicates in order */
 } canon_header;
 
 static int cmp_header(const void *a, const void *b) {
@@ -118,8 +118,8 @@ static void put_trimmed(ut_buf *b, const char *v) {
     }
 }
 
-int s3_sigv4_sign(const s3_sign_in *in, s3_sigkey_cache *cache, ut_buf *creq_out,
-                  ut_buf *sts_out, char *auth, size_t authlen) {
+int s3_sigv4_sign(const s3_sign_in *in, s3_sigkey_cache *cache, ut_buf *creq_out, ut_buf *sts_out,
+                  char *auth, size_t authlen) {
     if (authlen)
         auth[0] = '\0';
     if (in->n_headers > SIGN_MAX_HEADERS || strlen(in->amz_date) != 16 ||
@@ -202,8 +202,7 @@ int s3_sigv4_sign(const s3_sign_in *in, s3_sigkey_cache *cache, ut_buf *creq_out
 
     unsigned char secret_sha[32], key[32];
     unsigned int mdlen = 0;
-    if (!EVP_Digest(in->secret_key, strlen(in->secret_key), secret_sha, &mdlen, EVP_sha256(),
-                    NULL))
+    if (!EVP_Digest(in->secret_key, strlen(in->secret_key), secret_sha, &mdlen, EVP_sha256(), NULL))
         goto out;
     if (cache && cache->valid && strcmp(cache->date, date) == 0 &&
         strcmp(cache->region, in->region) == 0 && strcmp(cache->service, in->service) == 0 &&

@@ -34,18 +34,18 @@ typedef struct s3_sigkey_cache {
 
 typedef struct s3_sign_in {
     const char *method;
-    const char *canonical_uri;   /* already encoded path, e.g. "/bucket/a%20b" */
-    const s3_pair *query;        /* raw pairs; NULL/0 for none */
+    const char *canonical_uri; /* already encoded path, e.g. "/bucket/a%20b" */
+    const s3_pair *query;      /* raw pairs; NULL/0 for none */
     size_t n_query;
     const char *canonical_query; /* or, when non-NULL, the already canonical query string
                                     (from s3_canonical_query) and query is ignored */
     const s3_pair *headers;      /* every header to sign (host, x-amz-date, ...): names in
                                     any case, values raw; duplicates are merged */
     size_t n_headers;
-    const char *payload_hash;    /* hex SHA-256 of the body, or "UNSIGNED-PAYLOAD" */
+    const char *payload_hash; /* hex SHA-256 of the body, or "UNSIGNED-PAYLOAD" */
     const char *region;
-    const char *service;         /* "s3", "sts", ... */
-    const char *amz_date;        /* "YYYYMMDDTHHMMSSZ" */
+    const char *service;  /* "s3", "sts", ... */
+    const char *amz_date; /* "YYYYMMDDTHHMMSSZ" */
     const char *access_key;
     const char *secret_key;
 } s3_sign_in;

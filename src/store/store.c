@@ -104,8 +104,8 @@ static int store_open_backend(store **out, uv_loop_t *loop, const char *url,
 
 /* The backends' messages quote the URL and options as given (an endpoint with user:pw@, a
  * store URL with a SAS): redacted here, once for all of them. */
-int store_open(store **out, uv_loop_t *loop, const char *url, const store_options *opts,
-               char *err, size_t errlen) {
+int store_open(store **out, uv_loop_t *loop, const char *url, const store_options *opts, char *err,
+               size_t errlen) {
     int rc = store_open_backend(out, loop, url, opts, err, errlen);
     if (rc != 0 && err && errlen)
         ut_redact_to(err, errlen, err);

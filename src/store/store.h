@@ -22,21 +22,21 @@
 #include <uv.h>
 
 /* Error codes; the short name is the "kind" column of the errors output. */
-#define STORE_ERRNO_MAP(X)                                                            \
-    X(OK, 0, "ok", "ok")                                                              \
-    X(E_CONFIG, -1, "config", "invalid store URL or option")                          \
-    X(E_NOT_FOUND, -2, "not_found", "object or prefix not found")                    \
-    X(E_ACCESS, -3, "access_denied", "access denied")                                \
-    X(E_HTTP, -4, "http", "unexpected HTTP status")                                  \
-    X(E_NETWORK, -5, "network", "connection failed or reset")                        \
-    X(E_TIMEOUT, -6, "timeout", "timed out")                                         \
-    X(E_THROTTLED, -7, "throttled", "throttled and out of retries")                  \
-    X(E_IO, -8, "io", "local I/O error")                                              \
-    X(E_LOOP, -9, "symlink_loop", "symbolic link loop")                              \
-    X(E_PROTOCOL, -10, "protocol", "malformed response from the store")              \
-    X(E_NOMEM, -11, "nomem", "out of memory")                                        \
-    X(E_CANCELED, -12, "canceled", "canceled")                                       \
-    X(E_AUTH, -13, "auth", "credentials missing, invalid or expired")                \
+#define STORE_ERRNO_MAP(X)                                              \
+    X(OK, 0, "ok", "ok")                                                \
+    X(E_CONFIG, -1, "config", "invalid store URL or option")            \
+    X(E_NOT_FOUND, -2, "not_found", "object or prefix not found")       \
+    X(E_ACCESS, -3, "access_denied", "access denied")                   \
+    X(E_HTTP, -4, "http", "unexpected HTTP status")                     \
+    X(E_NETWORK, -5, "network", "connection failed or reset")           \
+    X(E_TIMEOUT, -6, "timeout", "timed out")                            \
+    X(E_THROTTLED, -7, "throttled", "throttled and out of retries")     \
+    X(E_IO, -8, "io", "local I/O error")                                \
+    X(E_LOOP, -9, "symlink_loop", "symbolic link loop")                 \
+    X(E_PROTOCOL, -10, "protocol", "malformed response from the store") \
+    X(E_NOMEM, -11, "nomem", "out of memory")                           \
+    X(E_CANCELED, -12, "canceled", "canceled")                          \
+    X(E_AUTH, -13, "auth", "credentials missing, invalid or expired")   \
     X(E_UNSUPPORTED, -14, "unsupported", "not supported by this store")
 
 typedef enum {
@@ -66,17 +66,19 @@ typedef struct store_kv {
 typedef struct store_options {
     const store_kv *kv;
     size_t n_kv;
-    unsigned max_in_flight;     /* transfers at once (n_consumers); 0 = default */
+    unsigned max_in_flight; /* transfers at once (n_consumers); 0 = default */
     unsigned connect_timeout_ms;
     unsigned request_timeout_ms;
-    unsigned max_attempts;      /* per request, first try included */
-    unsigned retry_max_ms;      /* total time a request may spend retrying */
-    const char *ca_bundle;      /* extra CA file, or NULL */
+    unsigned max_attempts; /* per request, first try included */
+    unsigned retry_max_ms; /* total time a request may spend retrying */
+    const char *ca_bundle; /* extra CA file, or NULL */
 } store_options;
-#define STORE_OPTIONS_INIT                                                                 \
-    {NULL, 0, STORE_DEFAULT_MAX_IN_FLIGHT, STORE_DEFAULT_CONNECT_TIMEOUT_MS,                 \
-     STORE_DEFAULT_REQUEST_TIMEOUT_MS, STORE_DEFAULT_MAX_ATTEMPTS, STORE_DEFAULT_RETRY_MAX_MS, \
-     NULL}
+#define STORE_OPTIONS_INIT                                                      \
+    {                                                                           \
+        NULL, 0, STORE_DEFAULT_MAX_IN_FLIGHT, STORE_DEFAULT_CONNECT_TIMEOUT_MS, \
+            STORE_DEFAULT_REQUEST_TIMEOUT_MS, STORE_DEFAULT_MAX_ATTEMPTS,       \
+            STORE_DEFAULT_RETRY_MAX_MS, NULL                                    \
+    }
 
 /* True when the backend that store_url selects declares option `key` (or one of its
  * aliases, any case) secret: credentials to mask wherever options are shown (_SUCCESS,
@@ -87,8 +89,8 @@ typedef struct store store;
 
 /* url: "file:///abs", "/abs", "rel/dir", "s3://bucket[/prefix]", ... On error returns a
  * store_code and writes a message (never a secret) into err. */
-int store_open(store **out, uv_loop_t *loop, const char *url, const store_options *opts,
-               char *err, size_t errlen);
+int store_open(store **out, uv_loop_t *loop, const char *url, const store_options *opts, char *err,
+               size_t errlen);
 /* Cancels what is in flight (callbacks run with STORE_E_CANCELED), then frees. */
 void store_close(store *s);
 /* Cancels every read and listing request of a networked store now, retries and backoff
@@ -102,11 +104,11 @@ const char *store_url(const store *s);
 /* ---- listing: one page per request, so the caller applies backpressure by simply not
  * asking for the next page. ---- */
 typedef struct store_entry {
-    const char *key;     /* as listed (relative to the store root), NUL-terminated */
+    const char *key; /* as listed (relative to the store root), NUL-terminated */
     size_t key_len;
     uint64_t size;
-    int64_t mtime_ms;    /* last modified, ms since epoch UTC; INT64_MIN if unknown */
-    const char *etag;    /* NULL if none */
+    int64_t mtime_ms; /* last modified, ms since epoch UTC; INT64_MIN if unknown */
+    const char *etag; /* NULL if none */
 } store_entry;
 
 typedef struct store_list_req store_list_req;
@@ -118,22 +120,22 @@ typedef struct store_bad_entry {
     const char *key;
     int status;
     const char *message;
-    unsigned attempts;   /* requests tried for it (0: none, e.g. nested too deep) */
+    unsigned attempts; /* requests tried for it (0: none, e.g. nested too deep) */
 } store_bad_entry;
-typedef void (*store_list_cb)(store_list_req *req, int status, const store_entry *entries,
-                              size_t n, const store_bad_entry *bad, size_t n_bad, bool done);
+typedef void (*store_list_cb)(store_list_req *req, int status, const store_entry *entries, size_t n,
+                              const store_bad_entry *bad, size_t n_bad, bool done);
 
 struct store_list_req {
     /* set by the caller */
-    const char *prefix;  /* "" = everything */
-    size_t page_size;    /* at most this many entries per callback */
+    const char *prefix; /* "" = everything */
+    size_t page_size;   /* at most this many entries per callback */
     store_list_cb cb;
     void *data;
     /* set by the store */
     char errmsg[256];
-    unsigned attempts;   /* with a failed page (status < 0): the attempts of its request
-                            (0 when it failed before any was sent) */
-    void *priv;          /* backend cursor; freed when done or by store_list_free */
+    unsigned attempts; /* with a failed page (status < 0): the attempts of its request
+                          (0 when it failed before any was sent) */
+    void *priv;        /* backend cursor; freed when done or by store_list_free */
 };
 /* First call starts the listing, each later call asks for the next page; call again only
  * after the previous callback ran and said !done. */
@@ -149,19 +151,19 @@ struct store_get_req {
     /* set by the caller */
     const char *key;
     uint64_t offset;
-    uint64_t length;     /* bytes wanted; buf holds at least this many */
+    uint64_t length; /* bytes wanted; buf holds at least this many */
     uint8_t *buf;
     store_get_cb cb;
     void *data;
-    uint64_t known_size;   /* the object's size if the caller knows it (listed, or told by
-                              an earlier read), else 0 or UINT64_MAX. A networked store
-                              checks every 206's Content-Range against the range asked for
-                              and against this size: a mismatch is a protocol error
-                              (retried), never bytes from elsewhere */
+    uint64_t known_size; /* the object's size if the caller knows it (listed, or told by
+                            an earlier read), else 0 or UINT64_MAX. A networked store
+                            checks every 206's Content-Range against the range asked for
+                            and against this size: a mismatch is a protocol error
+                            (retried), never bytes from elsewhere */
     /* set by the store before the callback */
-    uint64_t got;          /* bytes placed in buf (less at end of object) */
-    uint64_t object_size;  /* total size if the store told it, else UINT64_MAX */
-    int http_status;       /* 0 when not HTTP */
+    uint64_t got;         /* bytes placed in buf (less at end of object) */
+    uint64_t object_size; /* total size if the store told it, else UINT64_MAX */
+    int http_status;      /* 0 when not HTTP */
     unsigned attempts;
     char errmsg[256];
     void *priv;
@@ -172,12 +174,12 @@ int store_get(store *s, store_get_req *req);
 
 /* ---- counters, for progress and _SUCCESS ---- */
 typedef struct store_stats {
-    bool networked;           /* false for local folders: the rest stays 0 */
-    uint64_t requests;        /* HTTP requests sent: every attempt, retries and listing
-                                 pages included */
-    uint64_t retries;         /* attempts that repeated a failed one */
-    uint64_t throttled;       /* attempts answered with a throttling signal (429, 503,
-                                 SlowDown) */
+    bool networked;              /* false for local folders: the rest stays 0 */
+    uint64_t requests;           /* HTTP requests sent: every attempt, retries and listing
+                                    pages included */
+    uint64_t retries;            /* attempts that repeated a failed one */
+    uint64_t throttled;          /* attempts answered with a throttling signal (429, 503,
+                                    SlowDown) */
     unsigned lowest_concurrency; /* the lowest limit adaptive concurrency fell to */
 } store_stats;
 void store_get_stats(const store *s, store_stats *out);

@@ -35,7 +35,6 @@ bool store_azure_is_https_url(const char *url) {
     return host_is_azure(h, n);
 }
 
-
 #include "az_list.h"
 #include "az_sign.h"
 #include "net.h"
@@ -55,38 +54,38 @@ bool store_azure_is_https_url(const char *url) {
 typedef enum { AUTH_ANON, AUTH_SAS, AUTH_KEY, AUTH_BEARER } az_auth;
 
 typedef struct az_store {
-    remote_store rs;  /* first: the core's lifecycle, engine and store */
-    char *base_url;   /* scheme://host[:port][/path], no trailing '/' */
-    char *base_path;  /* path part of base_url ("" or "/devstoreaccount1") */
+    remote_store rs; /* first: the core's lifecycle, engine and store */
+    char *base_url;  /* scheme://host[:port][/path], no trailing '/' */
+    char *base_path; /* path part of base_url ("" or "/devstoreaccount1") */
     char *container;
-    char *root;       /* "" or "dir/sub/" */
+    char *root; /* "" or "dir/sub/" */
     char *account;
     az_auth auth;
     uint8_t key[128];
     size_t key_len;
-    char *sas;        /* without '?' */
+    char *sas; /* without '?' */
     char *bearer;
 } az_store;
 
 typedef struct az_cursor az_cursor;
 
 typedef struct az_op {
-    remote_read rd;   /* first; rd.req is the read, NULL for a listing page */
+    remote_read rd; /* first; rd.req is the read, NULL for a listing page */
     ut_buf url;
-    ut_buf path;      /* signed path (encoded, as in the URL) */
+    ut_buf path; /* signed path (encoded, as in the URL) */
     az_pair q[6];
     size_t nq;
     char maxres[24];
     char range[64];
-    ut_buf hdr;       /* one header line at a time */
-    az_cursor *cur;   /* listing */
+    ut_buf hdr;     /* one header line at a time */
+    az_cursor *cur; /* listing */
 } az_op;
 
 struct az_cursor {
     remote_cursor rc; /* first */
     az_op op;
     az_list_parser *parser;
-    ut_buf prefix;    /* root + req->prefix */
+    ut_buf prefix; /* root + req->prefix */
     ut_buf marker;
     uint64_t body_bytes;
 };
@@ -294,8 +293,10 @@ static void list_done(net_request *nr, int status) {
         rc = map_status(status, nr->http_status, az_list_err_code(c->parser), req->errmsg,
                         sizeof req->errmsg, what, st);
         if (rc == STORE_OK && !az_list_seen_results(c->parser)) {
-            snprintf(req->errmsg, sizeof req->errmsg, "%s: the response is not a List Blobs "
-                                                      "result", what);
+            snprintf(req->errmsg, sizeof req->errmsg,
+                     "%s: the response is not a List Blobs "
+                     "result",
+                     what);
             rc = STORE_E_PROTOCOL;
         }
     }
@@ -335,8 +336,8 @@ static int az_list_next(store *s, store_list_req *req) {
         if (!c->parser || c->prefix.bad) {
             int code = c->prefix.bad ? STORE_E_CONFIG : STORE_E_NOMEM;
             cursor_free(&c->rc);
-            return store__fail(req->errmsg, sizeof req->errmsg, code,
-                               "cannot start listing %s", st->rs.base.url);
+            return store__fail(req->errmsg, sizeof req->errmsg, code, "cannot start listing %s",
+                               st->rs.base.url);
         }
         req->priv = c;
     }
@@ -389,8 +390,7 @@ static int az_read_done(remote_read *rd, int status) {
     }
     rc = remote_read_range_answer(rd, status, what);
     if (rc == 1) {
-        rc = map_status(status, nr->http_status, code, req->errmsg, sizeof req->errmsg, what,
-                        st);
+        rc = map_status(status, nr->http_status, code, req->errmsg, sizeof req->errmsg, what, st);
         if (rc == STORE_OK) {
             req->errmsg[0] = 0;
             req->got = nr->got;
@@ -462,8 +462,17 @@ static const remote_ops az_ops = {
 
 /* obstore/object_store's AzureConfigKey names and aliases, and the variables it reads. */
 enum {
-    K_ACCOUNT, K_KEY, K_SAS, K_TOKEN, K_EMU, K_ENDPOINT, K_SKIP, K_CONTAINER, K_IGNORED,
-    K_UNSUPPORTED, K_N
+    K_ACCOUNT,
+    K_KEY,
+    K_SAS,
+    K_TOKEN,
+    K_EMU,
+    K_ENDPOINT,
+    K_SKIP,
+    K_CONTAINER,
+    K_IGNORED,
+    K_UNSUPPORTED,
+    K_N
 };
 #define NAMES(...) ((const char *const[]){__VA_ARGS__, NULL})
 static const remote_opt az_opts[K_N] = {
@@ -493,23 +502,21 @@ static const remote_opt az_opts[K_N] = {
                    NULL, REMOTE_STRING, REMOTE_IGNORED},
     /* recognised, not implemented: Entra ID (OAuth) flows */
     [K_UNSUPPORTED] = {NAMES("azure_storage_client_id", "azure_client_id", "client_id",
-                             "azure_storage_client_secret", "azure_client_secret",
-                             "client_secret", "azure_storage_tenant_id",
-                             "azure_storage_authority_id", "azure_tenant_id",
-                             "azure_authority_id", "tenant_id", "authority_id",
-                             "azure_msi_endpoint", "azure_identity_endpoint",
-                             "identity_endpoint", "msi_endpoint", "azure_object_id", "object_id",
+                             "azure_storage_client_secret", "azure_client_secret", "client_secret",
+                             "azure_storage_tenant_id", "azure_storage_authority_id",
+                             "azure_tenant_id", "azure_authority_id", "tenant_id", "authority_id",
+                             "azure_msi_endpoint", "azure_identity_endpoint", "identity_endpoint",
+                             "msi_endpoint", "azure_object_id", "object_id",
                              "azure_msi_resource_id", "msi_resource_id",
                              "azure_federated_token_file", "federated_token_file",
-                             "azure_use_azure_cli", "use_azure_cli",
-                             "azure_use_fabric_endpoint", "use_fabric_endpoint"),
+                             "azure_use_azure_cli", "use_azure_cli", "azure_use_fabric_endpoint",
+                             "use_fabric_endpoint"),
                        NULL, REMOTE_STRING, REMOTE_SECRET | REMOTE_UNSUPPORTED},
 };
 #undef NAMES
 
 const remote_backend store_azure_backend = {
-    "an Azure", az_opts, K_N,
-    "use account_key, sas_key, bearer_token or anonymous access"};
+    "an Azure", az_opts, K_N, "use account_key, sas_key, bearer_token or anonymous access"};
 
 static char *dup_n(const char *s, size_t n) {
     char *p = malloc(n + 1);
@@ -569,8 +576,7 @@ int store_azure_open(store **out, uv_loop_t *loop, const char *url, const store_
         /* https://ACCOUNT.blob.core.windows.net/container/prefix */
         size_t hl = strcspn(auth, "/?#:");
         if (!host_is_azure(auth, hl))
-            return store__fail(err, errlen, STORE_E_CONFIG,
-                               "not an Azure storage URL: '%s'", url);
+            return store__fail(err, errlen, STORE_E_CONFIG, "not an Azure storage URL: '%s'", url);
         url_account = dup_n(auth, strcspn(auth, "."));
         const char *p = path;
         while (*p == '/')
@@ -773,4 +779,3 @@ fail:
     remote_store_discard(&st->rs);
     return rc;
 }
-

@@ -14,7 +14,6 @@
  * HMAC keys are not used here: they belong to the S3-compatible XML API (s3:// with
  * endpoint https://storage.googleapis.com, see docs/stores-azure-gcs.md). */
 
-
 #include "gcs_auth.h"
 #include "gcs_json.h"
 #include "net.h"
@@ -37,31 +36,31 @@ typedef struct gcs_op gcs_op;
 typedef struct gcs_cursor gcs_cursor;
 
 typedef struct gcs_store {
-    remote_store rs;  /* first: the core's lifecycle, engine and store */
-    char *base_url;   /* no trailing '/' */
+    remote_store rs; /* first: the core's lifecycle, engine and store */
+    char *base_url;  /* no trailing '/' */
     char *bucket;
-    char *root;       /* "" or "dir/" */
+    char *root; /* "" or "dir/" */
     gcs_auth_kind auth;
     gcs_key key;
-    char *token_url;  /* token_uri or the metadata URL */
+    char *token_url; /* token_uri or the metadata URL */
     /* the current access token */
     char *token;
     int64_t token_exp_ms;
     /* the token fetch */
     bool fetching;
     net_request tok_nr;
-    ut_buf tok_body;  /* response */
-    ut_buf tok_req;   /* request body */
+    ut_buf tok_body; /* response */
+    ut_buf tok_req;  /* request body */
     char tok_errmsg[256];
-    gcs_op *waiters;  /* ops waiting for a token (singly linked, FIFO via tail) */
+    gcs_op *waiters; /* ops waiting for a token (singly linked, FIFO via tail) */
     gcs_op *waiters_tail;
 } gcs_store;
 
 struct gcs_op {
-    remote_read rd;   /* first; rd.req is the read, NULL for a listing page */
+    remote_read rd; /* first; rd.req is the read, NULL for a listing page */
     ut_buf url;
     ut_buf hdr;
-    ut_buf body;      /* listing: the page; reads: unused */
+    ut_buf body; /* listing: the page; reads: unused */
     gcs_cursor *cur;
     gcs_op *next;
     bool waiting;
@@ -145,15 +144,15 @@ static void tok_done(net_request *nr, int status) {
     gcs_store *st = nr->data;
     st->fetching = false;
     ut_buf_free(&st->tok_req);
-    const char *src = st->auth == G_METADATA ? "the GCE metadata server"
-                                              : "the OAuth token endpoint";
+    const char *src =
+        st->auth == G_METADATA ? "the GCE metadata server" : "the OAuth token endpoint";
     int fail_code = STORE_OK;
     if (status == NET_OK) {
         char *tok = NULL;
         int64_t exp_s = 0;
         char perr[160];
-        if (gcs_token_parse(st->tok_body.p ? st->tok_body.p : "", st->tok_body.len, &tok,
-                            &exp_s, perr, sizeof perr) == 0) {
+        if (gcs_token_parse(st->tok_body.p ? st->tok_body.p : "", st->tok_body.len, &tok, &exp_s,
+                            perr, sizeof perr) == 0) {
             if (st->token) {
                 OPENSSL_cleanse(st->token, strlen(st->token));
                 free(st->token);
@@ -175,8 +174,8 @@ static void tok_done(net_request *nr, int status) {
                             sizeof reason);
         char what[64];
         snprintf(what, sizeof what, "access token from %s", src);
-        if (status == NET_E_HTTP && (nr->http_status == 400 || nr->http_status == 401 ||
-                                     nr->http_status == 403)) {
+        if (status == NET_E_HTTP &&
+            (nr->http_status == 400 || nr->http_status == 401 || nr->http_status == 403)) {
             /* invalid_grant and friends: the key itself (or the clock) is the problem */
             snprintf(st->tok_errmsg, sizeof st->tok_errmsg,
                      "%s refused the credentials: HTTP %ld (%.*s%s%.*s): check the %s", src,
@@ -365,8 +364,8 @@ static void list_finish(gcs_cursor *c, int status) {
         if (rc == STORE_OK) {
             char perr[160];
             size_t max = req->page_size < GCS_MAX_PAGE ? req->page_size : GCS_MAX_PAGE;
-            if (gcs_list_parse(&c->page, op->body.p ? op->body.p : "", op->body.len, st->root,
-                               max, perr, sizeof perr) != 0) {
+            if (gcs_list_parse(&c->page, op->body.p ? op->body.p : "", op->body.len, st->root, max,
+                               perr, sizeof perr) != 0) {
                 ut_join(req->errmsg, sizeof req->errmsg, what, perr);
                 rc = STORE_E_PROTOCOL;
             }
@@ -590,14 +589,13 @@ static const remote_ops gcs_ops = {
 enum { K_SA_PATH, K_SA_KEY, K_ADC, K_BUCKET, K_BASE, K_TOKEN, K_SKIP, K_IGNORED, K_N };
 #define NAMES(...) ((const char *const[]){__VA_ARGS__, NULL})
 static const remote_opt gcs_opts[K_N] = {
-    [K_SA_PATH] = {NAMES("service_account", "google_service_account",
-                         "google_service_account_path", "service_account_path"),
+    [K_SA_PATH] = {NAMES("service_account", "google_service_account", "google_service_account_path",
+                         "service_account_path"),
                    NULL, REMOTE_STRING, 0},
     [K_SA_KEY] = {NAMES("service_account_key", "google_service_account_key"),
                   NAMES("GOOGLE_SERVICE_ACCOUNT_KEY"), REMOTE_STRING, REMOTE_SECRET},
     [K_ADC] = {NAMES("google_application_credentials"),
-               NAMES("GOOGLE_SERVICE_ACCOUNT", "GOOGLE_APPLICATION_CREDENTIALS"), REMOTE_STRING,
-               0},
+               NAMES("GOOGLE_SERVICE_ACCOUNT", "GOOGLE_APPLICATION_CREDENTIALS"), REMOTE_STRING, 0},
     [K_BUCKET] = {NAMES("bucket", "google_bucket", "google_bucket_name", "bucket_name"), NULL,
                   REMOTE_STRING, 0},
     [K_BASE] = {NAMES("google_base_url", "base_url"), NULL, REMOTE_URL, 0},
@@ -663,8 +661,10 @@ int store_gcs_open(store **out, uv_loop_t *loop, const char *url, const store_op
             goto fail;
     }
     if (!valid_bucket(st->bucket)) {
-        rc = store__fail(err, errlen, STORE_E_CONFIG, "GCS URL '%s': '%s' is not a valid "
-                                                      "bucket name", url, st->bucket);
+        rc = store__fail(err, errlen, STORE_E_CONFIG,
+                         "GCS URL '%s': '%s' is not a valid "
+                         "bucket name",
+                         url, st->bucket);
         goto fail;
     }
     {
@@ -701,8 +701,7 @@ int store_gcs_open(store **out, uv_loop_t *loop, const char *url, const store_op
     if (!skip && !token && !inline_key && !key_path && !(emulator && *emulator)) {
         const char *home = getenv("HOME");
         if (home && *home) {
-            ut_buf_printf(&tmp, "%s/.config/gcloud/application_default_credentials.json",
-                          home);
+            ut_buf_printf(&tmp, "%s/.config/gcloud/application_default_credentials.json", home);
             FILE *f = tmp.bad ? NULL : fopen(tmp.p, "rb");
             if (f) {
                 fclose(f);
@@ -732,10 +731,9 @@ int store_gcs_open(store **out, uv_loop_t *loop, const char *url, const store_op
         } else {
             keyjson = ut_read_file(key_path, 1 << 20, &keylen, NULL, 0);
             if (!keyjson) {
-                rc = store__fail(err, errlen, STORE_E_AUTH,
-                                 "cannot read the Google credentials file '%s'%s", key_path,
-                                 have_adc_file ? " (gcloud's application default credentials)"
-                                               : "");
+                rc = store__fail(
+                    err, errlen, STORE_E_AUTH, "cannot read the Google credentials file '%s'%s",
+                    key_path, have_adc_file ? " (gcloud's application default credentials)" : "");
                 goto fail;
             }
         }
@@ -754,8 +752,9 @@ int store_gcs_open(store **out, uv_loop_t *loop, const char *url, const store_op
         st->auth = G_METADATA;
         const char *h = getenv("GCE_METADATA_HOST");
         ut_buf_reset(&tmp);
-        ut_buf_printf(&tmp, "http://%s/computeMetadata/v1/instance/service-accounts/default/"
-                            "token",
+        ut_buf_printf(&tmp,
+                      "http://%s/computeMetadata/v1/instance/service-accounts/default/"
+                      "token",
                       h && *h ? h : "metadata.google.internal");
         st->token_url = tmp.bad ? NULL : strdup(tmp.p);
         if (!st->token_url)
@@ -815,4 +814,3 @@ fail:
     remote_store_discard(&st->rs);
     return rc;
 }
-

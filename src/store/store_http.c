@@ -22,7 +22,6 @@
  * makes ever longer paths). */
 #include "remote.h"
 
-
 #include "net.h"
 
 #include <expat.h>
@@ -35,13 +34,14 @@ int store_http_open(store **out, uv_loop_t *loop, const char *url, const store_o
                     char *err, size_t errlen);
 
 #define HTTP_LIST_PARALLEL 16u         /* directory requests in flight per listing */
-#define HTTP_MAX_TEXT 16384             /* one XML element's text */
-#define HTTP_MAX_DIR_BODY (256u << 20)  /* one directory's multistatus */
-#define HTTP_MAX_DEPTH 128u             /* directory nesting below the listing's start */
+#define HTTP_MAX_TEXT 16384            /* one XML element's text */
+#define HTTP_MAX_DIR_BODY (256u << 20) /* one directory's multistatus */
+#define HTTP_MAX_DEPTH 128u            /* directory nesting below the listing's start */
 #define HTTP_MAX_KEY 4096u
-#define HTTP_MAX_PENDING (16u << 20)    /* bytes of directories waiting on the walk's stack */
-#define HTTP_MAX_HELD (32u << 20)       /* bytes of entries parsed by directory requests in
-                                           flight, beyond which they are listed one by one */
+#define HTTP_MAX_PENDING (16u << 20) /* bytes of directories waiting on the walk's stack */
+#define HTTP_MAX_HELD                                                                        \
+    (32u << 20)                          /* bytes of entries parsed by directory requests in \
+                                            flight, beyond which they are listed one by one */
 #define HTTP_NORANGE_MAX_SKIP (8u << 20) /* bytes we accept to skip when Range is ignored */
 
 /* ------------------------------------------------------------------ small helpers */
@@ -66,13 +66,13 @@ typedef struct hl_cursor hl_cursor;
 typedef struct hl_op hl_op;
 
 typedef struct http_store {
-    remote_store rs;     /* first: the core's lifecycle, engine and store */
-    char *base_url;      /* encoded, ends with '/': requests are base_url + encoded key */
-    char *base_path;     /* its path, decoded, ends with '/': hrefs are matched against it */
-    size_t origin_len;   /* "http://host:port" part of base_url */
+    remote_store rs;   /* first: the core's lifecycle, engine and store */
+    char *base_url;    /* encoded, ends with '/': requests are base_url + encoded key */
+    char *base_path;   /* its path, decoded, ends with '/': hrefs are matched against it */
+    size_t origin_len; /* "http://host:port" part of base_url */
     unsigned list_parallel;
-    uv_timer_t kick;     /* delivers listing pages outside store_list_next; holds the store
-                            until closed */
+    uv_timer_t kick; /* delivers listing pages outside store_list_next; holds the store
+                        until closed */
     hl_cursor *cursors;
 } http_store;
 
@@ -80,8 +80,8 @@ typedef struct hl_item {
     size_t key_off, key_len, msg_off;
     uint64_t size;
     int64_t mtime_ms;
-    int bad_status;      /* 0 for an entry, else a bad entry (a directory that failed) */
-    unsigned attempts;   /* a bad entry's: requests tried for the directory */
+    int bad_status;    /* 0 for an entry, else a bad entry (a directory that failed) */
+    unsigned attempts; /* a bad entry's: requests tried for the directory */
 } hl_item;
 
 /* Found entries of one finished directory, waiting for delivery. */
@@ -95,7 +95,7 @@ typedef struct hl_chunk {
 typedef struct hl_dir {
     struct hl_dir *next;
     unsigned depth;
-    char key[];          /* decoded, relative to the store root, "" or ending in '/' */
+    char key[]; /* decoded, relative to the store root, "" or ending in '/' */
 } hl_dir;
 
 /* Directory keys already queued (the cycle guard): open addressing, strings owned. */
@@ -110,18 +110,18 @@ struct hl_cursor {
     hl_cursor *next, *prev;
     char *prefix;
     size_t prefix_len;
-    hl_dir *qhead;       /* the walk's stack (depth-first): the next directory on top */
+    hl_dir *qhead;        /* the walk's stack (depth-first): the next directory on top */
     size_t pending_bytes; /* memory held by the stack, capped at HTTP_MAX_PENDING */
     hl_chunk *chead, *ctail;
-    size_t buffered;     /* items not yet delivered */
-    hl_op *ops;          /* directory requests in flight */
+    size_t buffered; /* items not yet delivered */
+    hl_op *ops;      /* directory requests in flight */
     unsigned n_ops;
-    unsigned refs;       /* ops alive (also after cancel, until their callback) */
-    int fatal;           /* listing failed: delivered once the buffer is drained */
+    unsigned refs; /* ops alive (also after cancel, until their callback) */
+    int fatal;     /* listing failed: delivered once the buffer is drained */
     char fatal_msg[256];
     unsigned fatal_attempts;
-    size_t held;         /* bytes the directory requests in flight hold (op_account) */
-    bool one_at_a_time;  /* a directory was dropped for memory: list them singly for now */
+    size_t held;        /* bytes the directory requests in flight hold (op_account) */
+    bool one_at_a_time; /* a directory was dropped for memory: list them singly for now */
     bool want, in_cb, dead, kicked, cancelling;
 };
 
@@ -131,9 +131,9 @@ struct hl_op {
     net_request nr;
     http_store *s;
     hl_cursor *c;
-    hl_op *next, *prev;  /* in c->ops */
+    hl_op *next, *prev; /* in c->ops */
     ut_buf url;
-    ut_buf url_path;       /* encoded path of the directory (relative hrefs resolve against it) */
+    ut_buf url_path; /* encoded path of the directory (relative hrefs resolve against it) */
     char *dir_key;
     unsigned depth;
     bool is_start, cancel_sent;
@@ -152,11 +152,11 @@ struct hl_op {
     bool coll, has_len;
     uint64_t len;
     int64_t mtime;
-    hl_chunk *chunk;     /* this directory's entries */
-    ut_buf subdirs;        /* child collections found: NUL-separated keys */
-    hset seen;             /* the same, to drop a child listed twice in one response */
-    size_t held;           /* its share of c->held */
-    bool requeue;          /* stopped to bound memory: listed again later, alone */
+    hl_chunk *chunk; /* this directory's entries */
+    ut_buf subdirs;  /* child collections found: NUL-separated keys */
+    hset seen;       /* the same, to drop a child listed twice in one response */
+    size_t held;     /* its share of c->held */
+    bool requeue;    /* stopped to bound memory: listed again later, alone */
     ut_buf scratch;
 };
 
@@ -271,9 +271,9 @@ static int map_status(http_store *s, const net_request *nr, int status, const ch
 /* ------------------------------------------------------------------ ranged GET */
 
 typedef struct hg_op {
-    remote_read rd;      /* first */
+    remote_read rd; /* first */
     ut_buf url;
-    bool stream;         /* offset > 0: body streamed, see get_on_body */
+    bool stream; /* offset > 0: body streamed, see get_on_body */
     char range_hdr[64];
     const char *hdrs[1];
     uint64_t pos, filled;
@@ -1124,8 +1124,7 @@ static void start_dirs(hl_cursor *c) {
     size_t page = c->req->page_size;
     size_t high = page * 4 > 4096 ? page * 4 : 4096;
     unsigned parallel = c->one_at_a_time ? 1 : s->list_parallel;
-    while (!c->fatal && !s->rs.closing && c->qhead && c->n_ops < parallel &&
-           c->buffered < high) {
+    while (!c->fatal && !s->rs.closing && c->qhead && c->n_ops < parallel && c->buffered < high) {
         hl_dir *d = cursor_pop_dir(c);
         int rc = start_dir(c, d);
         if (rc != 0) {
@@ -1289,8 +1288,7 @@ static void http_closed(remote_store *rs) {
     uv_close((uv_handle_t *)&s->kick, on_kick_closed);
 }
 
-static const store_vtable http_vtable = {remote_close, http_list_next, http_list_free,
-                                         http_get};
+static const store_vtable http_vtable = {remote_close, http_list_next, http_list_free, http_get};
 static const remote_ops http_ops = {
     .cancel = http_cancel,
     .closed = http_closed,
@@ -1306,9 +1304,8 @@ static const remote_opt http_opts[K_N] = {
     [K_USER_AGENT] = {NAMES("user_agent"), NULL, REMOTE_STRING, 0},
     [K_IGNORED] = {NAMES("allow_http", "timeout", "connect_timeout", "pool_idle_timeout",
                          "pool_max_idle_per_host", "http2_keep_alive_interval",
-                         "http2_keep_alive_timeout", "http2_keep_alive_while_idle",
-                         "http1_only", "http2_only", "default_content_type",
-                         "randomize_addresses"),
+                         "http2_keep_alive_timeout", "http2_keep_alive_while_idle", "http1_only",
+                         "http2_only", "default_content_type", "randomize_addresses"),
                    NULL, REMOTE_STRING, REMOTE_IGNORED},
 };
 #undef NAMES
@@ -1399,4 +1396,3 @@ fail:
     remote_store_discard(&s->rs);
     return rc;
 }
-

@@ -22,7 +22,7 @@ typedef struct store_vtable {
 struct store {
     const store_vtable *vt;
     uv_loop_t *loop;
-    char *url; /* display URL, no credentials; malloc'ed by the backend, freed by it */
+    char *url;              /* display URL, no credentials; malloc'ed by the backend, freed by it */
     struct net_engine *net; /* the engine reads go through, for store_get_stats; NULL for
                                local folders. Set by the backend, owned by it. */
 };

@@ -24,13 +24,13 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#define LOCAL_MAX_DEPTH 256    /* deeper directories are reported, not descended */
-#define LOCAL_MAX_KEY 4096     /* keys (relative paths) longer than this are reported */
+#define LOCAL_MAX_DEPTH 256 /* deeper directories are reported, not descended */
+#define LOCAL_MAX_KEY 4096  /* keys (relative paths) longer than this are reported */
 
 typedef struct local_store {
     struct store base;
-    char *root;          /* absolute, no trailing '/' (except "/" itself -> "") */
-    unsigned in_flight;  /* queued work items not yet completed */
+    char *root;         /* absolute, no trailing '/' (except "/" itself -> "") */
+    unsigned in_flight; /* queued work items not yet completed */
     bool closing;
 } local_store;
 
@@ -78,10 +78,10 @@ typedef struct dir_frame {
 
 typedef struct page_item {
     size_t key_off, key_len;
-    size_t msg_off;     /* bad entries only */
+    size_t msg_off; /* bad entries only */
     uint64_t size;
     int64_t mtime_ms;
-    int status;         /* 0 = entry, < 0 = bad entry */
+    int status; /* 0 = entry, < 0 = bad entry */
 } page_item;
 
 typedef struct list_cursor {
@@ -97,7 +97,7 @@ typedef struct list_cursor {
     dev_t root_dev;
     ino_t root_ino;
     char key[LOCAL_MAX_KEY + 2];
-    char *filter;          /* name prefix at the starting level */
+    char *filter; /* name prefix at the starting level */
     size_t filter_len;
     /* the page being built */
     page_item *items;
@@ -126,8 +126,8 @@ static bool arena_put(list_cursor *c, const char *s, size_t n, size_t *off) {
     return true;
 }
 
-static bool page_add(list_cursor *c, const char *key, size_t key_len, int status,
-                     const char *msg, uint64_t size, int64_t mtime_ms) {
+static bool page_add(list_cursor *c, const char *key, size_t key_len, int status, const char *msg,
+                     uint64_t size, int64_t mtime_ms) {
     if (c->n_items == c->items_cap) {
         size_t cap = c->items_cap ? c->items_cap * 2 : 64;
         page_item *it = realloc(c->items, cap * sizeof *it);
@@ -150,8 +150,8 @@ static bool page_add(list_cursor *c, const char *key, size_t key_len, int status
     return true;
 }
 
-static bool page_bad(list_cursor *c, const char *key, size_t key_len, int status,
-                     const char *what, int e) {
+static bool page_bad(list_cursor *c, const char *key, size_t key_len, int status, const char *what,
+                     int e) {
     char msg[512], et[128] = "";
     if (e)
         errtext(e, et, sizeof et);
@@ -416,7 +416,8 @@ static void list_after(uv_work_t *w, int uvstatus) {
         snprintf(c->errmsg, sizeof c->errmsg, "listing canceled");
     }
     if (status < 0)
-        snprintf(req->errmsg, sizeof req->errmsg, "%s", c->errmsg[0] ? c->errmsg : store_strerror(status));
+        snprintf(req->errmsg, sizeof req->errmsg, "%s",
+                 c->errmsg[0] ? c->errmsg : store_strerror(status));
     bool done = c->done;
     if (done)
         req->priv = NULL; /* detached: the callback may free req; the cursor is ours */
@@ -603,8 +604,7 @@ static void local_close(store *s) {
     maybe_free(ls);
 }
 
-static const store_vtable local_vtable = {local_close, local_list_next, local_list_free,
-                                          local_get};
+static const store_vtable local_vtable = {local_close, local_list_next, local_list_free, local_get};
 
 int store_local_open(store **out, uv_loop_t *loop, const char *url, const store_options *opts,
                      char *err, size_t errlen) {

@@ -8,7 +8,6 @@
  * started meanwhile wait in a queue. Secrets never reach a message. */
 #include "remote.h"
 
-
 #include "net.h"
 #include "s3_creds.h"
 #include "s3_req.h"
@@ -24,28 +23,38 @@ int store_s3_open(store **out, uv_loop_t *loop, const char *url, const store_opt
                   char *err, size_t errlen);
 
 #define S3_MAX_KEYS_PER_REQ 1000u
-#define S3_MAX_TEXT 16384          /* one XML element's text (keys are <= 1024 bytes) */
+#define S3_MAX_TEXT 16384 /* one XML element's text (keys are <= 1024 bytes) */
 #define S3_MAX_LIST_BODY (64u << 20)
-#define S3_MAX_EMPTY_PAGES 10000   /* truncated pages without keys in a row */
+#define S3_MAX_EMPTY_PAGES 10000 /* truncated pages without keys in a row */
 
 typedef struct s3_op s3_op;
 
 typedef struct s3_store {
-    remote_store rs;       /* first: the core's lifecycle, engine and store */
+    remote_store rs; /* first: the core's lifecycle, engine and store */
     s3_target target;
     char *bucket;
-    char *root;            /* key prefix of the store URL: "" or "dir/" */
+    char *root; /* key prefix of the store URL: "" or "dir/" */
     bool anonymous;
     bool payer;
-    s3_creds creds;        /* static credentials (when src == NULL and !anonymous) */
-    s3_credsrc *src;       /* network credential source, or NULL */
+    s3_creds creds;  /* static credentials (when src == NULL and !anonymous) */
+    s3_credsrc *src; /* network credential source, or NULL */
     bool refreshing;
     s3_sigkey_cache keycache;
     s3_op *wait_head, *wait_tail; /* waiting for credentials */
 } s3_store;
 
-typedef enum { F_NONE, F_KEY, F_SIZE, F_MTIME, F_ETAG, F_TRUNC, F_TOKEN, F_ENCODING,
-               F_CODE, F_MESSAGE } s3_field;
+typedef enum {
+    F_NONE,
+    F_KEY,
+    F_SIZE,
+    F_MTIME,
+    F_ETAG,
+    F_TRUNC,
+    F_TOKEN,
+    F_ENCODING,
+    F_CODE,
+    F_MESSAGE
+} s3_field;
 
 typedef struct s3_page_item {
     size_t key_off, key_len, etag_off;
@@ -57,7 +66,7 @@ typedef struct s3_page_item {
 /* One listing: the caller's store_list_req->priv. */
 typedef struct s3_cursor {
     char *full_prefix;
-    char *token;           /* continuation token for the next page, NULL at first */
+    char *token; /* continuation token for the next page, NULL at first */
     bool done;
     unsigned empty_pages;
     size_t max_keys;
@@ -68,7 +77,7 @@ typedef struct s3_cursor {
     bool root_is_error, in_contents;
     s3_field field;
     ut_buf text;
-    ut_buf strings;        /* keys and etags, NUL-separated */
+    ut_buf strings; /* keys and etags, NUL-separated */
     s3_page_item *items;
     size_t n_items, cap_items;
     s3_page_item cur;
@@ -79,10 +88,10 @@ typedef struct s3_cursor {
 } s3_cursor;
 
 struct s3_op {
-    remote_read rd;        /* first; rd.req is the read, NULL for a listing page */
+    remote_read rd; /* first; rd.req is the read, NULL for a listing page */
     s3_reqparts parts;
     s3_hdrs hdrs;
-    store_list_req *list;  /* a listing page, NULL for a read */
+    store_list_req *list; /* a listing page, NULL for a read */
     s3_cursor *cur;
     bool auth_failed;
     s3_op *next_wait;
@@ -166,8 +175,8 @@ static int on_prepare(net_request *nr, void *headers) {
     }
     if (op->cur)
         cursor_reset_page(op->cur);
-    if (s3_sign_headers(&op->hdrs, &s->target, nr->method, &op->parts, cr, s->payer,
-                        time(NULL), &s->keycache) != 0) {
+    if (s3_sign_headers(&op->hdrs, &s->target, nr->method, &op->parts, cr, s->payer, time(NULL),
+                        &s->keycache) != 0) {
         op->auth_failed = true;
         return NET_E_ABORTED;
     }
@@ -188,8 +197,7 @@ static int map_net_status(s3_op *op, int status, char *em) {
         snprintf(em, 256, "%s: canceled", s->rs.base.url);
         return STORE_E_CANCELED;
     case NET_E_TIMEOUT:
-        snprintf(em, 256, "%s/%s: timed out after %u attempts", s->rs.base.url, what,
-                 nr->attempts);
+        snprintf(em, 256, "%s/%s: timed out after %u attempts", s->rs.base.url, what, nr->attempts);
         return STORE_E_TIMEOUT;
     case NET_E_CONNECT:
     case NET_E_DNS:
@@ -223,16 +231,16 @@ static int map_net_status(s3_op *op, int status, char *em) {
             snprintf(em, 256, "%s/%.*s: not found (HTTP %ld)", s->rs.base.url,
                      ut_utf8_prec(op->rd.req->key, 150), op->rd.req->key, st);
         else
-            snprintf(em, 256, "%s: %s (HTTP %ld)", s->rs.base.url,
-                     code ? code : "bucket not found", st);
+            snprintf(em, 256, "%s: %s (HTTP %ld)", s->rs.base.url, code ? code : "bucket not found",
+                     st);
         return kind;
     }
     if (kind == STORE_E_ACCESS || kind == STORE_E_AUTH) {
         snprintf(em, 256,
                  "%s: %s (HTTP %ld%s%s): check credentials, or set "
                  "skip_signature: true for a public bucket",
-                 s->rs.base.url, kind == STORE_E_AUTH ? "credentials refused" : "access denied",
-                 st, code ? ", " : "", code ? code : "");
+                 s->rs.base.url, kind == STORE_E_AUTH ? "credentials refused" : "access denied", st,
+                 code ? ", " : "", code ? code : "");
         return kind;
     }
     if (st == 301 || st == 307 || (st == 400 && nr->resp_header_region[0])) {
@@ -241,8 +249,8 @@ static int map_net_status(s3_op *op, int status, char *em) {
                      s->rs.base.url, nr->resp_header_region, s->target.region,
                      nr->resp_header_region);
         else
-            snprintf(em, 256, "%s: redirected (HTTP %ld): check region / endpoint",
-                     s->rs.base.url, st);
+            snprintf(em, 256, "%s: redirected (HTTP %ld): check region / endpoint", s->rs.base.url,
+                     st);
         return STORE_E_CONFIG;
     }
     if (kind == STORE_E_THROTTLED) {
@@ -255,8 +263,8 @@ static int map_net_status(s3_op *op, int status, char *em) {
                  ut_utf8_prec(op->rd.req->key, 150), op->rd.req->key);
         return STORE_E_HTTP;
     }
-    snprintf(em, 256, "%s: HTTP %ld%s%s after %u attempts", s->rs.base.url, st,
-             code ? " " : "", code ? code : "", nr->attempts);
+    snprintf(em, 256, "%s: HTTP %ld%s%s after %u attempts", s->rs.base.url, st, code ? " " : "",
+             code ? code : "", nr->attempts);
     return STORE_E_HTTP;
 }
 
@@ -359,8 +367,9 @@ static void XMLCALL xml_start(void *ud, const XML_Char *name, const XML_Char **a
     }
     if (c->root_is_error) {
         if (c->depth == 2)
-            c->field = !strcmp(name, "Code") ? F_CODE : !strcmp(name, "Message") ? F_MESSAGE
-                                                                                 : F_NONE;
+            c->field = !strcmp(name, "Code")      ? F_CODE
+                       : !strcmp(name, "Message") ? F_MESSAGE
+                                                  : F_NONE;
         return;
     }
     if (c->depth == 2) {
@@ -769,10 +778,29 @@ static const remote_ops s3_ops = {
  * the table below. obstore reads every AWS_* variable that names a config key; for the
  * endpoint AWS_ENDPOINT_URL_S3 wins over AWS_ENDPOINT_URL (the SDKs' service rule). */
 typedef enum {
-    K_ACCESS, K_SECRET, K_TOKEN, K_REGION, K_DEFAULT_REGION, K_ENDPOINT, K_SKIP_SIG,
-    K_VHOST, K_PAYER, K_ALLOW_HTTP, K_BUCKET, K_METADATA_ENDPOINT, K_CONTAINER_REL,
-    K_CONTAINER_FULL, K_CONTAINER_TOKEN_FILE, K_WEB_IDENTITY_FILE, K_ROLE_ARN,
-    K_ROLE_SESSION, K_STS_ENDPOINT, K_PROFILE, K_IMDSV1, K_IGNORED, K_N
+    K_ACCESS,
+    K_SECRET,
+    K_TOKEN,
+    K_REGION,
+    K_DEFAULT_REGION,
+    K_ENDPOINT,
+    K_SKIP_SIG,
+    K_VHOST,
+    K_PAYER,
+    K_ALLOW_HTTP,
+    K_BUCKET,
+    K_METADATA_ENDPOINT,
+    K_CONTAINER_REL,
+    K_CONTAINER_FULL,
+    K_CONTAINER_TOKEN_FILE,
+    K_WEB_IDENTITY_FILE,
+    K_ROLE_ARN,
+    K_ROLE_SESSION,
+    K_STS_ENDPOINT,
+    K_PROFILE,
+    K_IMDSV1,
+    K_IGNORED,
+    K_N
 } s3_key;
 
 #define NAMES(...) ((const char *const[]){__VA_ARGS__, NULL})
@@ -796,8 +824,8 @@ static const remote_opt s3_opts[K_N] = {
                  NAMES("AWS_VIRTUAL_HOSTED_STYLE_REQUEST"), REMOTE_BOOL, 0},
     [K_PAYER] = {NAMES("request_payer", "aws_request_payer"), NAMES("AWS_REQUEST_PAYER"),
                  REMOTE_STRING, 0},
-    [K_ALLOW_HTTP] = {NAMES("allow_http", "aws_allow_http"), NAMES("AWS_ALLOW_HTTP"),
-                      REMOTE_BOOL, 0},
+    [K_ALLOW_HTTP] = {NAMES("allow_http", "aws_allow_http"), NAMES("AWS_ALLOW_HTTP"), REMOTE_BOOL,
+                      0},
     [K_BUCKET] = {NAMES("bucket", "aws_bucket", "bucket_name", "aws_bucket_name"), NULL,
                   REMOTE_STRING, 0},
     [K_METADATA_ENDPOINT] = {NAMES("metadata_endpoint", "aws_metadata_endpoint"),
@@ -810,8 +838,7 @@ static const remote_opt s3_opts[K_N] = {
                           NAMES("AWS_CONTAINER_CREDENTIALS_FULL_URI"), REMOTE_URL, 0},
     [K_CONTAINER_TOKEN_FILE] = {NAMES("container_authorization_token_file",
                                       "aws_container_authorization_token_file"),
-                                NAMES("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"), REMOTE_STRING,
-                                0},
+                                NAMES("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"), REMOTE_STRING, 0},
     [K_WEB_IDENTITY_FILE] = {NAMES("web_identity_token_file", "aws_web_identity_token_file"),
                              NAMES("AWS_WEB_IDENTITY_TOKEN_FILE"), REMOTE_STRING, 0},
     [K_ROLE_ARN] = {NAMES("role_arn", "aws_role_arn"), NAMES("AWS_ROLE_ARN"), REMOTE_STRING, 0},
@@ -824,12 +851,12 @@ static const remote_opt s3_opts[K_N] = {
                   REMOTE_BOOL, 0},
     /* accepted, meaningless for a reader that only lists and reads */
     [K_IGNORED] = {NAMES("unsigned_payload", "aws_unsigned_payload", "checksum_algorithm",
-                         "aws_checksum_algorithm", "copy_if_not_exists",
-                         "aws_copy_if_not_exists", "conditional_put", "aws_conditional_put",
-                         "disable_tagging", "aws_disable_tagging", "s3_express",
-                         "aws_s3_express", "user_agent", "timeout", "connect_timeout",
-                         "pool_idle_timeout", "pool_max_idle_per_host",
-                         "http2_keep_alive_interval", "http1_only", "http2_only"),
+                         "aws_checksum_algorithm", "copy_if_not_exists", "aws_copy_if_not_exists",
+                         "conditional_put", "aws_conditional_put", "disable_tagging",
+                         "aws_disable_tagging", "s3_express", "aws_s3_express", "user_agent",
+                         "timeout", "connect_timeout", "pool_idle_timeout",
+                         "pool_max_idle_per_host", "http2_keep_alive_interval", "http1_only",
+                         "http2_only"),
                    NULL, REMOTE_STRING, REMOTE_IGNORED},
 };
 #undef NAMES
@@ -905,8 +932,8 @@ int store_s3_open(store **out, uv_loop_t *loop, const char *url, const store_opt
         s->rs.base.url = disp.p;
     }
     s->anonymous = remote_bool(v[K_SKIP_SIG]);
-    s->payer = v[K_PAYER] && (ut_parse_bool(v[K_PAYER]) == 1 ||
-                              !strcasecmp(v[K_PAYER], "requester"));
+    s->payer =
+        v[K_PAYER] && (ut_parse_bool(v[K_PAYER]) == 1 || !strcasecmp(v[K_PAYER], "requester"));
 
     char *profile_region = NULL;
     if (!s->anonymous) {
@@ -935,10 +962,10 @@ int store_s3_open(store **out, uv_loop_t *loop, const char *url, const store_opt
             goto fail;
         }
     }
-    const char *region = v[K_REGION] ? v[K_REGION]
+    const char *region = v[K_REGION]           ? v[K_REGION]
                          : v[K_DEFAULT_REGION] ? v[K_DEFAULT_REGION]
-                         : profile_region ? profile_region
-                                          : "us-east-1";
+                         : profile_region      ? profile_region
+                                               : "us-east-1";
     char terr[256];
     int trc = s3_target_init(&s->target, v[K_ENDPOINT], s->bucket, region, remote_bool(v[K_VHOST]),
                              remote_bool(v[K_ALLOW_HTTP]), terr, sizeof terr);
@@ -958,4 +985,3 @@ fail:
     remote_store_discard(&s->rs);
     return rc;
 }
-

@@ -31,8 +31,7 @@ static const tiff_kind geokey_kind[TIFF_GEOKEY_COUNT] = {
 #undef TD_X_KIND
 };
 
-static int add_kind(pq_schema *s, int parent, const char *name, tiff_kind k)
-{
+static int add_kind(pq_schema *s, int parent, const char *name, tiff_kind k) {
     switch (k) {
     case TIFF_K_INT:
     case TIFF_K_COUNT:
@@ -51,18 +50,16 @@ static int add_kind(pq_schema *s, int parent, const char *name, tiff_kind k)
     return PQ_E_SCHEMA;
 }
 
-int td_table_headers_schema(pq_schema **out, td_headers_cols *c)
-{
+int td_table_headers_schema(pq_schema **out, td_headers_cols *c) {
     *out = NULL;
     pq_schema *s = pq_schema_new();
     if (!s)
         return PQ_E_NOMEM;
     int rc;
-#define TD_CHECK(expr)      \
-    if ((rc = (expr)) < 0)  \
+#define TD_CHECK(expr)     \
+    if ((rc = (expr)) < 0) \
         goto bad;
-#define TD_LEAF(f, t, lt, opt) \
-    TD_CHECK(c->f = pq_schema_add_leaf(s, PQ_ROOT, #f, t, lt, opt))
+#define TD_LEAF(f, t, lt, opt) TD_CHECK(c->f = pq_schema_add_leaf(s, PQ_ROOT, #f, t, lt, opt))
     TD_LEAF(path, PQ_BYTE_ARRAY, PQ_LT_STRING, false)
     TD_LEAF(path_bytes, PQ_BYTE_ARRAY, PQ_LT_NONE, true)
     TD_LEAF(size, PQ_INT64, PQ_LT_NONE, true)
@@ -85,13 +82,12 @@ int td_table_headers_schema(pq_schema **out, td_headers_cols *c)
     TD_CHECK(c->geokey[TIFF_G_##name] = add_kind(s, c->geokeys, #name, kind))
     TIFF_GEOKEYS(TD_X_GEOKEY)
 #undef TD_X_GEOKEY
-    TD_CHECK(c->geokeys_header =
-                 pq_schema_add_list(s, PQ_ROOT, "geokeys_header", PQ_INT64, PQ_LT_NONE, true,
-                                    false))
+    TD_CHECK(c->geokeys_header = pq_schema_add_list(s, PQ_ROOT, "geokeys_header", PQ_INT64,
+                                                    PQ_LT_NONE, true, false))
     TD_CHECK(c->geokeys_other = pq_schema_add_map(s, PQ_ROOT, "geokeys_other", true))
     TD_CHECK(c->other_tags = pq_schema_add_map(s, PQ_ROOT, "other_tags", true))
-    TD_CHECK(c->warnings = pq_schema_add_list(s, PQ_ROOT, "warnings", PQ_BYTE_ARRAY,
-                                              PQ_LT_STRING, true, false))
+    TD_CHECK(c->warnings = pq_schema_add_list(s, PQ_ROOT, "warnings", PQ_BYTE_ARRAY, PQ_LT_STRING,
+                                              true, false))
     *out = s;
     return PQ_OK;
 bad:
@@ -99,8 +95,7 @@ bad:
     return rc;
 }
 
-int td_table_errors_schema(pq_schema **out, td_errors_cols *c)
-{
+int td_table_errors_schema(pq_schema **out, td_errors_cols *c) {
     *out = NULL;
     pq_schema *s = pq_schema_new();
     if (!s)
@@ -125,8 +120,7 @@ bad:
 
 /* path STRING (the writer escapes bytes that are not UTF-8) and, only then, path_bytes:
  * the key's exact bytes, so that the object can still be named to its store. */
-static int set_path(pq_writer *w, int path, int path_bytes, const char *p, size_t n)
-{
+static int set_path(pq_writer *w, int path, int path_bytes, const char *p, size_t n) {
     if (!p)
         p = "", n = 0;
     int rc = pq_set_bytes(w, path, p, n);
@@ -135,19 +129,16 @@ static int set_path(pq_writer *w, int path, int path_bytes, const char *p, size_
     return rc;
 }
 
-static int set_u64(pq_writer *w, int node, uint64_t v)
-{
+static int set_u64(pq_writer *w, int node, uint64_t v) {
     /* unknown (TD_SIZE_NONE) and values past INT64 stay null */
     return v > (uint64_t)INT64_MAX ? PQ_OK : pq_set_i64(w, node, (int64_t)v);
 }
 
-static int set_str(pq_writer *w, int node, const char *s)
-{
+static int set_str(pq_writer *w, int node, const char *s) {
     return s ? pq_set_bytes(w, node, s, strlen(s)) : PQ_OK;
 }
 
-static int set_value(pq_writer *w, int node, tiff_kind k, const tiff_value *v)
-{
+static int set_value(pq_writer *w, int node, tiff_kind k, const tiff_value *v) {
     if (!v->present)
         return pq_set_null(w, node);
     switch (k) {
@@ -168,8 +159,7 @@ static int set_value(pq_writer *w, int node, tiff_kind k, const tiff_value *v)
     return PQ_E_USAGE;
 }
 
-static int set_extras(pq_writer *w, int node, const tiff_extra *e, size_t n)
-{
+static int set_extras(pq_writer *w, int node, const tiff_extra *e, size_t n) {
     int rc = pq_map_begin(w, node);
     for (size_t i = 0; !rc && i < n; i++) {
         char key[8];
@@ -181,11 +171,10 @@ static int set_extras(pq_writer *w, int node, const tiff_extra *e, size_t n)
 }
 
 int td_table_write_header(pq_writer *w, const td_headers_cols *c, const td_object_facts *f,
-                          const tiff_header *h)
-{
+                          const tiff_header *h) {
     int rc;
-#define TD_TRY(expr)         \
-    if ((rc = (expr)) != 0)  \
+#define TD_TRY(expr)        \
+    if ((rc = (expr)) != 0) \
         return rc;
     TD_TRY(set_path(w, c->path, c->path_bytes, f->path, f->path_len))
     TD_TRY(set_u64(w, c->size, f->size))
@@ -222,8 +211,7 @@ int td_table_write_header(pq_writer *w, const td_headers_cols *c, const td_objec
     return pq_end_row(w);
 }
 
-int td_table_write_error(pq_writer *w, const td_errors_cols *c, const td_error_facts *f)
-{
+int td_table_write_error(pq_writer *w, const td_errors_cols *c, const td_error_facts *f) {
     int rc;
     TD_TRY(set_path(w, c->path, c->path_bytes, f->path, f->path_len))
     TD_TRY(set_u64(w, c->size, f->size))
@@ -238,8 +226,7 @@ int td_table_write_error(pq_writer *w, const td_errors_cols *c, const td_error_f
     return pq_end_row(w);
 }
 
-const pq_kv *td_table_kv(size_t *n)
-{
+const pq_kv *td_table_kv(size_t *n) {
     static const pq_kv kv[] = {{TD_SCHEMA_VERSION_KEY, TD_STR(TD_SCHEMA_VERSION)}};
     *n = sizeof kv / sizeof kv[0];
     return kv;
@@ -263,11 +250,12 @@ static const td_column_doc headers_docs[] = {
 #define TD_X_DOC(name, tag, kind) {#name, TD_T_##kind, "TIFF tag " #tag " of IFD 0"},
     TIFF_FIELDS(TD_X_DOC)
 #undef TD_X_DOC
-    {"geokeys", "STRUCT", "named GeoKeys; null when there is no GeoKeyDirectory"},
+        {"geokeys", "STRUCT", "named GeoKeys; null when there is no GeoKeyDirectory"},
 #define TD_X_DOC(name, id, kind) {"geokeys." #name, TD_T_##kind, "GeoKey " #id},
     TIFF_GEOKEYS(TD_X_DOC)
 #undef TD_X_DOC
-    {"geokeys_header", "LIST<INT64>", "GeoKeyDirectory header: version, revision, minor, count"},
+        {"geokeys_header", "LIST<INT64>",
+         "GeoKeyDirectory header: version, revision, minor, count"},
     {"geokeys_other", "MAP<STRING,STRING>", "GeoKeys without a column: decimal id -> JSON"},
     {"other_tags", "MAP<STRING,STRING>", "IFD 0 tags without a column: decimal id -> JSON"},
     {"warnings", "LIST<STRING>", "problems tolerated while parsing (value kept or skipped)"},
@@ -284,8 +272,7 @@ static const td_column_doc errors_docs[] = {
     {"attempts", "INT32", "attempts made"},
 };
 
-size_t td_table_columns(td_table_id t, const td_column_doc **out)
-{
+size_t td_table_columns(td_table_id t, const td_column_doc **out) {
     if (t == TD_TABLE_ERRORS) {
         *out = errors_docs;
         return sizeof errors_docs / sizeof errors_docs[0];

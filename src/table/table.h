@@ -3,8 +3,8 @@
  *
  * headers: one row per parsed TIFF. Columns, in order:
  *   path STRING (required), path_bytes BINARY, size INT64, last_modified TIMESTAMP_MILLIS
- *   (UTC), etag STRING, byte_order STRING ("II"/"MM"), bigtiff BOOLEAN, first_ifd_offset INT64, ifd_count INT64,
- *   ifd_chain_error STRING, header_bytes INT64, fetched_bytes INT64, requests INT32,
+ *   (UTC), etag STRING, byte_order STRING ("II"/"MM"), bigtiff BOOLEAN, first_ifd_offset INT64,
+ * ifd_count INT64, ifd_chain_error STRING, header_bytes INT64, fetched_bytes INT64, requests INT32,
  *   then every TIFF_FIELDS entry by name (INT/COUNT -> INT64, DOUBLE -> DOUBLE,
  *   STRING -> STRING, BINARY -> BINARY, INT_LIST -> LIST<INT64>, DOUBLE_LIST -> LIST<DOUBLE>),
  *   geokeys STRUCT<one field per TIFF_GEOKEYS name> (null when no GeoKeyDirectory),
@@ -13,8 +13,9 @@
  *   warnings LIST<STRING>.
  * errors: one row per object that failed:
  *   path STRING (required), path_bytes BINARY, size INT64, stage STRING
- *   ("list"/"fetch"/"parse"), kind STRING (stable short code), message STRING, http_status INT32, attempts INT32.
- * All columns but path are optional; the schema is the same in every file whatever the data.
+ *   ("list"/"fetch"/"parse"), kind STRING (stable short code), message STRING, http_status INT32,
+ * attempts INT32. All columns but path are optional; the schema is the same in every file whatever
+ * the data.
  *
  * Keys are bytes, STRING values are UTF-8. A path that is not valid UTF-8 is written with
  * each byte that is not part of a valid sequence as \xNN (ut_utf8_escape: the text Python's
@@ -42,8 +43,8 @@
 #define TD_SCHEMA_VERSION 2
 /* File key-value metadata key whose value is the decimal TD_SCHEMA_VERSION. */
 #define TD_SCHEMA_VERSION_KEY "tiff_dumper.schema_version"
-#define TD_SIZE_NONE UINT64_MAX   /* td_*_facts.size unknown -> null */
-#define TD_MTIME_NONE INT64_MIN   /* td_object_facts.mtime_ms unknown -> null */
+#define TD_SIZE_NONE UINT64_MAX /* td_*_facts.size unknown -> null */
+#define TD_MTIME_NONE INT64_MIN /* td_object_facts.mtime_ms unknown -> null */
 
 /* Node ids of the headers schema (filled by td_table_headers_schema). */
 typedef struct td_headers_cols {
@@ -57,11 +58,11 @@ typedef struct td_headers_cols {
 
 /* What the tool knows about the object besides its header. */
 typedef struct td_object_facts {
-    const char *path;   /* the key's bytes, not NUL-terminated necessarily */
+    const char *path; /* the key's bytes, not NUL-terminated necessarily */
     size_t path_len;
-    uint64_t size;      /* TD_SIZE_NONE = unknown */
-    int64_t mtime_ms;   /* ms since epoch UTC; TD_MTIME_NONE = unknown */
-    const char *etag;   /* NUL-terminated, NULL = unknown */
+    uint64_t size;    /* TD_SIZE_NONE = unknown */
+    int64_t mtime_ms; /* ms since epoch UTC; TD_MTIME_NONE = unknown */
+    const char *etag; /* NUL-terminated, NULL = unknown */
     uint64_t fetched_bytes;
     int32_t requests;
 } td_object_facts;
@@ -73,12 +74,12 @@ typedef struct td_errors_cols {
 typedef struct td_error_facts {
     const char *path;
     size_t path_len;
-    uint64_t size;        /* TD_SIZE_NONE = unknown */
-    const char *stage;    /* "list", "fetch" or "parse"; NUL-terminated */
-    const char *kind;     /* stable short code, e.g. tiff_err_name() or "http" */
-    const char *message;  /* NULL = null */
-    int32_t http_status;  /* 0 = none (null) */
-    int32_t attempts;     /* < 0 = unknown (null) */
+    uint64_t size;       /* TD_SIZE_NONE = unknown */
+    const char *stage;   /* "list", "fetch" or "parse"; NUL-terminated */
+    const char *kind;    /* stable short code, e.g. tiff_err_name() or "http" */
+    const char *message; /* NULL = null */
+    int32_t http_status; /* 0 = none (null) */
+    int32_t attempts;    /* < 0 = unknown (null) */
 } td_error_facts;
 
 /* Build a new schema (caller frees with pq_schema_free). Returns PQ_OK or a pq_code. */
@@ -97,9 +98,9 @@ const pq_kv *td_table_kv(size_t *n);
 
 /* The schema as a documented list, for the README (tests/table/print_schema prints it). */
 typedef struct td_column_doc {
-    const char *name;  /* geokeys fields as "geokeys.model_type" */
-    const char *type;  /* "STRING", "INT64", "LIST<INT64>", "MAP<STRING,STRING>", "STRUCT" ... */
-    const char *doc;   /* one line */
+    const char *name; /* geokeys fields as "geokeys.model_type" */
+    const char *type; /* "STRING", "INT64", "LIST<INT64>", "MAP<STRING,STRING>", "STRUCT" ... */
+    const char *doc;  /* one line */
 } td_column_doc;
 typedef enum { TD_TABLE_HEADERS, TD_TABLE_ERRORS } td_table_id;
 size_t td_table_columns(td_table_id t, const td_column_doc **out);

@@ -67,14 +67,16 @@ const char *tiff_strerror(int c) {
 
 static void ar_reset(arena *a) {
     a->cur = a->head;
-    if (a->cur) a->cur->used = 0;
+    if (a->cur)
+        a->cur->used = 0;
     a->total = 0;
     a->failed = 0;
 }
 
 void *tiff__ar_alloc(arena *a, size_t n) {
     n = (n + 15) & ~(size_t)15;
-    if (n == 0) n = 16;
+    if (n == 0)
+        n = 16;
     if (n > a->limit || a->total > a->limit - n) {
         a->failed = 1;
         return NULL;
@@ -82,8 +84,10 @@ void *tiff__ar_alloc(arena *a, size_t n) {
     blk *b = a->cur;
     while (b && b->used + n > b->cap) {
         b = b->next;
-        if (b) b->used = 0;
-        else break;
+        if (b)
+            b->used = 0;
+        else
+            break;
     }
     if (!b) {
         size_t cap = n > (64u << 10) ? n : (64u << 10);
@@ -124,11 +128,14 @@ static void ar_free(arena *a) {
 
 static int rl_push(rlist *l, uint64_t off, uint64_t len) {
     if (l->n == l->cap) {
-        if (l->cap >= l->max) return -1;
+        if (l->cap >= l->max)
+            return -1;
         size_t nc = l->cap ? l->cap * 2 : 16;
-        if (nc > l->max) nc = l->max;
+        if (nc > l->max)
+            nc = l->max;
         tiff_range *nv = realloc(l->v, nc * sizeof *nv);
-        if (!nv) return -1;
+        if (!nv)
+            return -1;
         l->v = nv;
         l->cap = nc;
     }
@@ -169,7 +176,8 @@ static int cmp_range(const void *a, const void *b) {
 static int overlaps(const rlist *l, uint64_t off, uint64_t end) {
     for (size_t i = 0; i < l->n; i++) {
         const tiff_range *d = &l->v[i];
-        if (d->offset < end && off < d->offset + d->length) return 1;
+        if (d->offset < end && off < d->offset + d->length)
+            return 1;
     }
     return 0;
 }
@@ -181,9 +189,11 @@ avail tiff__get(tiff_parser *p, uint64_t off, uint64_t len, const uint8_t **out,
         *out = empty;
         return AV_OK;
     }
-    if (off > UINT64_MAX - len) return AV_PAST_END;
+    if (off > UINT64_MAX - len)
+        return AV_PAST_END;
     uint64_t end = off + len;
-    if (p->size != TIFF_SIZE_UNKNOWN && end > p->size) return AV_PAST_END;
+    if (p->size != TIFF_SIZE_UNKNOWN && end > p->size)
+        return AV_PAST_END;
     if (p->lastseg < p->nsegs) {
         const seg *s = &p->segs[p->lastseg];
         if (s->off <= off && end <= s->end) {
@@ -193,7 +203,8 @@ avail tiff__get(tiff_parser *p, uint64_t off, uint64_t len, const uint8_t **out,
     }
     for (size_t i = 0; i < p->nsegs; i++) {
         const seg *s = &p->segs[i];
-        if (s->off > off) break;
+        if (s->off > off)
+            break;
         if (end <= s->end) {
             p->lastseg = i;
             *out = s->data + (off - s->off);
@@ -203,14 +214,18 @@ avail tiff__get(tiff_parser *p, uint64_t off, uint64_t len, const uint8_t **out,
     uint64_t cov = covered_to(p, off, end);
     if (cov >= end) {
         /* Spread over several feeds: copy into the arena. */
-        if (len > SIZE_MAX) return AV_DENIED;
+        if (len > SIZE_MAX)
+            return AV_DENIED;
         uint8_t *buf = tiff__ar_alloc(&p->ar, (size_t)len);
-        if (!buf) return AV_DENIED;
+        if (!buf)
+            return AV_DENIED;
         uint64_t cur = off;
         for (size_t i = 0; i < p->nsegs && cur < end; i++) {
             const seg *s = &p->segs[i];
-            if (s->off > cur) break;
-            if (s->end <= cur) continue;
+            if (s->off > cur)
+                break;
+            if (s->end <= cur)
+                continue;
             uint64_t e = s->end < end ? s->end : end;
             memcpy(buf + (cur - off), s->data + (cur - s->off), (size_t)(e - cur));
             cur = e;
@@ -219,10 +234,13 @@ avail tiff__get(tiff_parser *p, uint64_t off, uint64_t len, const uint8_t **out,
         return AV_OK;
     }
     /* bytes asked for and not delivered: the object ends before them */
-    if (overlaps(&p->gone, cov, end)) return AV_PAST_END;
-    if (overlaps(&p->denied, cov, end)) return AV_DENIED;
+    if (overlaps(&p->gone, cov, end))
+        return AV_PAST_END;
+    if (overlaps(&p->denied, cov, end))
+        return AV_DENIED;
     if (want) {
-        if (rl_push(&p->raw, cov, end - cov) != 0) return AV_DENIED;
+        if (rl_push(&p->raw, cov, end - cov) != 0)
+            return AV_DENIED;
         p->pass_missing = 1;
     }
     return AV_MISSING;
@@ -233,11 +251,14 @@ avail tiff__get(tiff_parser *p, uint64_t off, uint64_t len, const uint8_t **out,
 tiff_parser *tiff_parser_new(const tiff_limits *limits) {
     static const tiff_limits def = TIFF_LIMITS_INIT;
     tiff_parser *p = calloc(1, sizeof *p);
-    if (!p) return NULL;
+    if (!p)
+        return NULL;
     p->lim = limits ? *limits : def;
     /* The JSON envelope of one tag alone needs ~60 bytes. */
-    if (p->lim.max_tag_text < 64) p->lim.max_tag_text = 64;
-    if (p->lim.max_ifds < 1) p->lim.max_ifds = 1;
+    if (p->lim.max_tag_text < 64)
+        p->lim.max_tag_text = 64;
+    if (p->lim.max_ifds < 1)
+        p->lim.max_ifds = 1;
     p->wmax = p->lim.max_warnings;
     p->wbuf = malloc(p->wmax * WARN_LEN + 1);
     p->wptr = malloc((p->wmax + 1) * sizeof *p->wptr);
@@ -256,7 +277,8 @@ tiff_parser *tiff_parser_new(const tiff_limits *limits) {
 }
 
 void tiff_parser_free(tiff_parser *p) {
-    if (!p) return;
+    if (!p)
+        return;
     ar_free(&p->ar);
     free(p->segs);
     free(p->denied.v);
@@ -284,7 +306,8 @@ void tiff_parser_reset(tiff_parser *p, uint64_t size) {
     memset(&p->ch, 0, sizeof p->ch);
     p->gen++;
     if (p->gen == 0) { /* wrapped: clear stamps so no stale slot looks current */
-        if (p->vgen) memset(p->vgen, 0, p->vcap * sizeof *p->vgen);
+        if (p->vgen)
+            memset(p->vgen, 0, p->vcap * sizeof *p->vgen);
         p->gen = 1;
     }
     p->vcount = 0;
@@ -293,8 +316,10 @@ void tiff_parser_reset(tiff_parser *p, uint64_t size) {
 void tiff_parser_set_size(tiff_parser *p, uint64_t size) { p->size = size; }
 
 int tiff_parser_feed(tiff_parser *p, uint64_t offset, const void *data, size_t len) {
-    if (len == 0) return TIFF_OK;
-    if (!data || offset > UINT64_MAX - len) return TIFF_E_USAGE;
+    if (len == 0)
+        return TIFF_OK;
+    if (!data || offset > UINT64_MAX - len)
+        return TIFF_E_USAGE;
     if (p->size != TIFF_SIZE_UNKNOWN && offset + len > p->size) {
         snprintf(p->errmsg, sizeof p->errmsg,
                  "fed bytes [%llu, %llu) lie outside the object of %llu bytes",
@@ -303,10 +328,12 @@ int tiff_parser_feed(tiff_parser *p, uint64_t offset, const void *data, size_t l
         return TIFF_E_USAGE;
     }
     if (p->nsegs == p->capsegs) {
-        if (p->capsegs >= MAX_SEGS) return TIFF_E_LIMIT;
+        if (p->capsegs >= MAX_SEGS)
+            return TIFF_E_LIMIT;
         size_t nc = p->capsegs ? p->capsegs * 2 : 8;
         seg *ns = realloc(p->segs, nc * sizeof *ns);
-        if (!ns) return TIFF_E_NOMEM;
+        if (!ns)
+            return TIFF_E_NOMEM;
         p->segs = ns;
         p->capsegs = nc;
     }
@@ -332,9 +359,7 @@ size_t tiff_parser_needs(const tiff_parser *p, const tiff_range **out) {
     return p->state == 0 ? p->needs.n : 0;
 }
 
-const tiff_header *tiff_parser_header(const tiff_parser *p) {
-    return p->state == 1 ? &p->h : NULL;
-}
+const tiff_header *tiff_parser_header(const tiff_parser *p) { return p->state == 1 ? &p->h : NULL; }
 
 /* ---------------------------------------------------------------- rounds */
 
@@ -353,11 +378,15 @@ static int one_pass(tiff_parser *p) {
         p->ch.scan_left = SCAN_BUDGET;
     }
     int rc = tiff__parse_ifd0(p);
-    if (rc < 0) return rc;
-    if (rc == TIFF_NEED) return TIFF_NEED;
+    if (rc < 0)
+        return rc;
+    if (rc == TIFF_NEED)
+        return TIFF_NEED;
     rc = tiff__walk_chain(p);
-    if (rc < 0) return rc;
-    if (p->ar.failed == 2) return tiff__fail(p, TIFF_E_NOMEM, "out of memory");
+    if (rc < 0)
+        return rc;
+    if (p->ar.failed == 2)
+        return tiff__fail(p, TIFF_E_NOMEM, "out of memory");
     return p->pass_missing ? TIFF_NEED : TIFF_OK;
 }
 
@@ -366,17 +395,23 @@ static int one_pass(tiff_parser *p) {
 static int build_needs(tiff_parser *p) {
     rlist *nd = &p->needs;
     nd->n = 0;
-    if (p->raw.n) qsort(p->raw.v, p->raw.n, sizeof *p->raw.v, cmp_range);
+    if (p->raw.n)
+        qsort(p->raw.v, p->raw.n, sizeof *p->raw.v, cmp_range);
     for (size_t i = 0; i < p->raw.n; i++) {
         uint64_t off = p->raw.v[i].offset, len = p->raw.v[i].length;
-        if (len < p->lim.min_request) len = p->lim.min_request;
-        if (off > UINT64_MAX - len) len = UINT64_MAX - off;
+        if (len < p->lim.min_request)
+            len = p->lim.min_request;
+        if (off > UINT64_MAX - len)
+            len = UINT64_MAX - off;
         uint64_t end = off + len;
-        if (p->size != TIFF_SIZE_UNKNOWN && end > p->size) end = p->size;
-        if (end <= off) continue;
+        if (p->size != TIFF_SIZE_UNKNOWN && end > p->size)
+            end = p->size;
+        if (end <= off)
+            continue;
         if (nd->n && nd->v[nd->n - 1].offset + nd->v[nd->n - 1].length >= off) {
             tiff_range *l = &nd->v[nd->n - 1];
-            if (end > l->offset + l->length) l->length = end - l->offset;
+            if (end > l->offset + l->length)
+                l->length = end - l->offset;
         } else if (rl_push(nd, off, end - off) != 0) {
             return -1;
         }
@@ -393,7 +428,8 @@ static int build_needs(tiff_parser *p) {
                 break;
             }
         }
-        if (off >= end) continue;
+        if (off >= end)
+            continue;
         nd->v[w].offset = off;
         nd->v[w].length = end - off;
         w++;
@@ -413,9 +449,11 @@ static int build_needs(tiff_parser *p) {
             nd->v[w].offset = nd->v[i].offset;
             nd->v[w].length = rest;
             w++;
-            if (rl_push(&p->denied, nd->v[i].offset + rest, len - rest) != 0) return -1;
+            if (rl_push(&p->denied, nd->v[i].offset + rest, len - rest) != 0)
+                return -1;
         } else {
-            if (rl_push(&p->denied, nd->v[i].offset, len) != 0) return -1;
+            if (rl_push(&p->denied, nd->v[i].offset, len) != 0)
+                return -1;
         }
     }
     nd->n = w;
@@ -423,8 +461,10 @@ static int build_needs(tiff_parser *p) {
 }
 
 int tiff_parser_run(tiff_parser *p) {
-    if (p->state == 1) return TIFF_OK;
-    if (p->state < 0) return TIFF_E_USAGE;
+    if (p->state == 1)
+        return TIFF_OK;
+    if (p->state < 0)
+        return TIFF_E_USAGE;
     /* ranges asked for last time and still not fed will not come */
     for (size_t i = 0; i < p->pending.n; i++) {
         uint64_t off = p->pending.v[i].offset, end = off + p->pending.v[i].length;
@@ -436,7 +476,8 @@ int tiff_parser_run(tiff_parser *p) {
             }
             uint64_t e = end;
             for (size_t s = 0; s < p->nsegs; s++)
-                if (p->segs[s].off > off && p->segs[s].off < e) e = p->segs[s].off;
+                if (p->segs[s].off > off && p->segs[s].off < e)
+                    e = p->segs[s].off;
             if (rl_push(&p->gone, off, e - off) != 0) {
                 p->state = TIFF_E_LIMIT;
                 return tiff__fail(p, TIFF_E_LIMIT, "too many unanswered ranges");

@@ -34,14 +34,14 @@
 
 /* Return codes. Negative = error; the name (tiff_err_name) is the stable short code that
  * ends up in the "kind" column of the errors output. */
-#define TIFF_ERRNO_MAP(X)                                                                   \
-    X(OK, 0, "ok", "header complete")                                                       \
-    X(NEED, 1, "need", "more bytes needed: see tiff_parser_needs()")                        \
-    X(E_NOT_TIFF, -1, "not_tiff", "not a TIFF (bad byte order mark or magic number)")       \
-    X(E_TRUNCATED, -2, "truncated", "object ends inside the header")                        \
-    X(E_BAD_IFD, -3, "bad_ifd", "first IFD is unusable")                                    \
-    X(E_LIMIT, -4, "limit", "a caller-set limit was exceeded")                              \
-    X(E_NOMEM, -5, "nomem", "out of memory")                                                \
+#define TIFF_ERRNO_MAP(X)                                                             \
+    X(OK, 0, "ok", "header complete")                                                 \
+    X(NEED, 1, "need", "more bytes needed: see tiff_parser_needs()")                  \
+    X(E_NOT_TIFF, -1, "not_tiff", "not a TIFF (bad byte order mark or magic number)") \
+    X(E_TRUNCATED, -2, "truncated", "object ends inside the header")                  \
+    X(E_BAD_IFD, -3, "bad_ifd", "first IFD is unusable")                              \
+    X(E_LIMIT, -4, "limit", "a caller-set limit was exceeded")                        \
+    X(E_NOMEM, -5, "nomem", "out of memory")                                          \
     X(E_USAGE, -6, "usage", "API misuse (bytes fed outside the object, run after error)")
 
 typedef enum {
@@ -66,107 +66,107 @@ typedef enum {
 
 /* Named fields of the first IFD: X(name, tag, kind). Names are async-tiff 0.1.0's and are
  * the column names of the Parquet output and the keys of `info --json`. */
-#define TIFF_FIELDS(X)                                      \
-    X(new_subfile_type, 254, TIFF_K_INT)                    \
-    X(image_width, 256, TIFF_K_INT)                         \
-    X(image_height, 257, TIFF_K_INT)                        \
-    X(bits_per_sample, 258, TIFF_K_INT_LIST)                \
-    X(compression, 259, TIFF_K_INT)                         \
-    X(photometric_interpretation, 262, TIFF_K_INT)          \
-    X(document_name, 269, TIFF_K_STRING)                    \
-    X(image_description, 270, TIFF_K_STRING)                \
-    X(orientation, 274, TIFF_K_INT)                         \
-    X(samples_per_pixel, 277, TIFF_K_INT)                   \
-    X(rows_per_strip, 278, TIFF_K_INT)                      \
-    X(min_sample_value, 280, TIFF_K_INT_LIST)               \
-    X(max_sample_value, 281, TIFF_K_INT_LIST)               \
-    X(x_resolution, 282, TIFF_K_DOUBLE)                     \
-    X(y_resolution, 283, TIFF_K_DOUBLE)                     \
-    X(planar_configuration, 284, TIFF_K_INT)                \
-    X(resolution_unit, 296, TIFF_K_INT)                     \
-    X(software, 305, TIFF_K_STRING)                         \
-    X(date_time, 306, TIFF_K_STRING)                        \
-    X(artist, 315, TIFF_K_STRING)                           \
-    X(host_computer, 316, TIFF_K_STRING)                    \
-    X(predictor, 317, TIFF_K_INT)                           \
-    X(tile_width, 322, TIFF_K_INT)                          \
-    X(tile_height, 323, TIFF_K_INT)                         \
-    X(extra_samples, 338, TIFF_K_INT_LIST)                  \
-    X(sample_format, 339, TIFF_K_INT_LIST)                  \
-    X(jpeg_tables, 347, TIFF_K_BINARY)                      \
-    X(copyright, 33432, TIFF_K_STRING)                      \
-    X(model_pixel_scale, 33550, TIFF_K_DOUBLE_LIST)         \
-    X(model_tiepoint, 33922, TIFF_K_DOUBLE_LIST)            \
-    X(model_transformation, 34264, TIFF_K_DOUBLE_LIST)      \
-    X(strip_offsets_count, 273, TIFF_K_COUNT)               \
-    X(strip_byte_counts_count, 279, TIFF_K_COUNT)           \
-    X(tile_offsets_count, 324, TIFF_K_COUNT)                \
-    X(tile_byte_counts_count, 325, TIFF_K_COUNT)            \
-    X(gdal_metadata, 42112, TIFF_K_STRING)                  \
+#define TIFF_FIELDS(X)                                 \
+    X(new_subfile_type, 254, TIFF_K_INT)               \
+    X(image_width, 256, TIFF_K_INT)                    \
+    X(image_height, 257, TIFF_K_INT)                   \
+    X(bits_per_sample, 258, TIFF_K_INT_LIST)           \
+    X(compression, 259, TIFF_K_INT)                    \
+    X(photometric_interpretation, 262, TIFF_K_INT)     \
+    X(document_name, 269, TIFF_K_STRING)               \
+    X(image_description, 270, TIFF_K_STRING)           \
+    X(orientation, 274, TIFF_K_INT)                    \
+    X(samples_per_pixel, 277, TIFF_K_INT)              \
+    X(rows_per_strip, 278, TIFF_K_INT)                 \
+    X(min_sample_value, 280, TIFF_K_INT_LIST)          \
+    X(max_sample_value, 281, TIFF_K_INT_LIST)          \
+    X(x_resolution, 282, TIFF_K_DOUBLE)                \
+    X(y_resolution, 283, TIFF_K_DOUBLE)                \
+    X(planar_configuration, 284, TIFF_K_INT)           \
+    X(resolution_unit, 296, TIFF_K_INT)                \
+    X(software, 305, TIFF_K_STRING)                    \
+    X(date_time, 306, TIFF_K_STRING)                   \
+    X(artist, 315, TIFF_K_STRING)                      \
+    X(host_computer, 316, TIFF_K_STRING)               \
+    X(predictor, 317, TIFF_K_INT)                      \
+    X(tile_width, 322, TIFF_K_INT)                     \
+    X(tile_height, 323, TIFF_K_INT)                    \
+    X(extra_samples, 338, TIFF_K_INT_LIST)             \
+    X(sample_format, 339, TIFF_K_INT_LIST)             \
+    X(jpeg_tables, 347, TIFF_K_BINARY)                 \
+    X(copyright, 33432, TIFF_K_STRING)                 \
+    X(model_pixel_scale, 33550, TIFF_K_DOUBLE_LIST)    \
+    X(model_tiepoint, 33922, TIFF_K_DOUBLE_LIST)       \
+    X(model_transformation, 34264, TIFF_K_DOUBLE_LIST) \
+    X(strip_offsets_count, 273, TIFF_K_COUNT)          \
+    X(strip_byte_counts_count, 279, TIFF_K_COUNT)      \
+    X(tile_offsets_count, 324, TIFF_K_COUNT)           \
+    X(tile_byte_counts_count, 325, TIFF_K_COUNT)       \
+    X(gdal_metadata, 42112, TIFF_K_STRING)             \
     X(gdal_nodata, 42113, TIFF_K_STRING)
 
 /* GeoKeyDirectory keys async-tiff 0.1.0 names: X(name, key id, kind), kind one of
  * TIFF_K_INT (SHORT in the directory), TIFF_K_DOUBLE (GeoDoubleParams), TIFF_K_STRING
  * (GeoAsciiParams, trailing '|' removed). */
-#define TIFF_GEOKEYS(X)                                     \
-    X(model_type, 1024, TIFF_K_INT)                         \
-    X(raster_type, 1025, TIFF_K_INT)                        \
-    X(citation, 1026, TIFF_K_STRING)                        \
-    X(geographic_type, 2048, TIFF_K_INT)                    \
-    X(geog_citation, 2049, TIFF_K_STRING)                   \
-    X(geog_geodetic_datum, 2050, TIFF_K_INT)                \
-    X(geog_prime_meridian, 2051, TIFF_K_INT)                \
-    X(geog_linear_units, 2052, TIFF_K_INT)                  \
-    X(geog_linear_unit_size, 2053, TIFF_K_DOUBLE)           \
-    X(geog_angular_units, 2054, TIFF_K_INT)                 \
-    X(geog_angular_unit_size, 2055, TIFF_K_DOUBLE)          \
-    X(geog_ellipsoid, 2056, TIFF_K_INT)                     \
-    X(geog_semi_major_axis, 2057, TIFF_K_DOUBLE)            \
-    X(geog_semi_minor_axis, 2058, TIFF_K_DOUBLE)            \
-    X(geog_inv_flattening, 2059, TIFF_K_DOUBLE)             \
-    X(geog_azimuth_units, 2060, TIFF_K_INT)                 \
-    X(geog_prime_meridian_long, 2061, TIFF_K_DOUBLE)        \
-    X(projected_type, 3072, TIFF_K_INT)                     \
-    X(proj_citation, 3073, TIFF_K_STRING)                   \
-    X(projection, 3074, TIFF_K_INT)                         \
-    X(proj_coord_trans, 3075, TIFF_K_INT)                   \
-    X(proj_linear_units, 3076, TIFF_K_INT)                  \
-    X(proj_linear_unit_size, 3077, TIFF_K_DOUBLE)           \
-    X(proj_std_parallel1, 3078, TIFF_K_DOUBLE)              \
-    X(proj_std_parallel2, 3079, TIFF_K_DOUBLE)              \
-    X(proj_nat_origin_long, 3080, TIFF_K_DOUBLE)            \
-    X(proj_nat_origin_lat, 3081, TIFF_K_DOUBLE)             \
-    X(proj_false_easting, 3082, TIFF_K_DOUBLE)              \
-    X(proj_false_northing, 3083, TIFF_K_DOUBLE)             \
-    X(proj_false_origin_long, 3084, TIFF_K_DOUBLE)          \
-    X(proj_false_origin_lat, 3085, TIFF_K_DOUBLE)           \
-    X(proj_false_origin_easting, 3086, TIFF_K_DOUBLE)       \
-    X(proj_false_origin_northing, 3087, TIFF_K_DOUBLE)      \
-    X(proj_center_long, 3088, TIFF_K_DOUBLE)                \
-    X(proj_center_lat, 3089, TIFF_K_DOUBLE)                 \
-    X(proj_center_easting, 3090, TIFF_K_DOUBLE)             \
-    X(proj_center_northing, 3091, TIFF_K_DOUBLE)            \
-    X(proj_scale_at_nat_origin, 3092, TIFF_K_DOUBLE)        \
-    X(proj_scale_at_center, 3093, TIFF_K_DOUBLE)            \
-    X(proj_azimuth_angle, 3094, TIFF_K_DOUBLE)              \
-    X(proj_straight_vert_pole_long, 3095, TIFF_K_DOUBLE)    \
-    X(vertical, 4096, TIFF_K_INT)                           \
-    X(vertical_citation, 4097, TIFF_K_STRING)               \
-    X(vertical_datum, 4098, TIFF_K_INT)                     \
+#define TIFF_GEOKEYS(X)                                  \
+    X(model_type, 1024, TIFF_K_INT)                      \
+    X(raster_type, 1025, TIFF_K_INT)                     \
+    X(citation, 1026, TIFF_K_STRING)                     \
+    X(geographic_type, 2048, TIFF_K_INT)                 \
+    X(geog_citation, 2049, TIFF_K_STRING)                \
+    X(geog_geodetic_datum, 2050, TIFF_K_INT)             \
+    X(geog_prime_meridian, 2051, TIFF_K_INT)             \
+    X(geog_linear_units, 2052, TIFF_K_INT)               \
+    X(geog_linear_unit_size, 2053, TIFF_K_DOUBLE)        \
+    X(geog_angular_units, 2054, TIFF_K_INT)              \
+    X(geog_angular_unit_size, 2055, TIFF_K_DOUBLE)       \
+    X(geog_ellipsoid, 2056, TIFF_K_INT)                  \
+    X(geog_semi_major_axis, 2057, TIFF_K_DOUBLE)         \
+    X(geog_semi_minor_axis, 2058, TIFF_K_DOUBLE)         \
+    X(geog_inv_flattening, 2059, TIFF_K_DOUBLE)          \
+    X(geog_azimuth_units, 2060, TIFF_K_INT)              \
+    X(geog_prime_meridian_long, 2061, TIFF_K_DOUBLE)     \
+    X(projected_type, 3072, TIFF_K_INT)                  \
+    X(proj_citation, 3073, TIFF_K_STRING)                \
+    X(projection, 3074, TIFF_K_INT)                      \
+    X(proj_coord_trans, 3075, TIFF_K_INT)                \
+    X(proj_linear_units, 3076, TIFF_K_INT)               \
+    X(proj_linear_unit_size, 3077, TIFF_K_DOUBLE)        \
+    X(proj_std_parallel1, 3078, TIFF_K_DOUBLE)           \
+    X(proj_std_parallel2, 3079, TIFF_K_DOUBLE)           \
+    X(proj_nat_origin_long, 3080, TIFF_K_DOUBLE)         \
+    X(proj_nat_origin_lat, 3081, TIFF_K_DOUBLE)          \
+    X(proj_false_easting, 3082, TIFF_K_DOUBLE)           \
+    X(proj_false_northing, 3083, TIFF_K_DOUBLE)          \
+    X(proj_false_origin_long, 3084, TIFF_K_DOUBLE)       \
+    X(proj_false_origin_lat, 3085, TIFF_K_DOUBLE)        \
+    X(proj_false_origin_easting, 3086, TIFF_K_DOUBLE)    \
+    X(proj_false_origin_northing, 3087, TIFF_K_DOUBLE)   \
+    X(proj_center_long, 3088, TIFF_K_DOUBLE)             \
+    X(proj_center_lat, 3089, TIFF_K_DOUBLE)              \
+    X(proj_center_easting, 3090, TIFF_K_DOUBLE)          \
+    X(proj_center_northing, 3091, TIFF_K_DOUBLE)         \
+    X(proj_scale_at_nat_origin, 3092, TIFF_K_DOUBLE)     \
+    X(proj_scale_at_center, 3093, TIFF_K_DOUBLE)         \
+    X(proj_azimuth_angle, 3094, TIFF_K_DOUBLE)           \
+    X(proj_straight_vert_pole_long, 3095, TIFF_K_DOUBLE) \
+    X(vertical, 4096, TIFF_K_INT)                        \
+    X(vertical_citation, 4097, TIFF_K_STRING)            \
+    X(vertical_datum, 4098, TIFF_K_INT)                  \
     X(vertical_units, 4099, TIFF_K_INT)
 
 typedef enum {
 #define TIFF_X_FIELD(name, tag, kind) TIFF_F_##name,
     TIFF_FIELDS(TIFF_X_FIELD)
 #undef TIFF_X_FIELD
-    TIFF_FIELD_COUNT
+        TIFF_FIELD_COUNT
 } tiff_field_id;
 
 typedef enum {
 #define TIFF_X_GEOKEY(name, id, kind) TIFF_G_##name,
     TIFF_GEOKEYS(TIFF_X_GEOKEY)
 #undef TIFF_X_GEOKEY
-    TIFF_GEOKEY_COUNT
+        TIFF_GEOKEY_COUNT
 } tiff_geokey_id;
 
 /* Static descriptions, for table-driven code (schemas, JSON, tests). */
@@ -205,22 +205,22 @@ typedef struct tiff_extra {
 } tiff_extra;
 
 typedef struct tiff_header {
-    bool little_endian;       /* "II" */
-    bool bigtiff;             /* magic 43 */
+    bool little_endian; /* "II" */
+    bool bigtiff;       /* magic 43 */
     uint64_t first_ifd_offset;
-    uint32_t ifd_count;       /* IFDs in the main chain, cycle-safe */
+    uint32_t ifd_count;          /* IFDs in the main chain, cycle-safe */
     const char *ifd_chain_error; /* why the chain walk stopped early, or NULL */
-    uint64_t header_bytes;    /* smallest strip/tile data offset, or end of the last IFD
-                                 structure when there is no data */
+    uint64_t header_bytes;       /* smallest strip/tile data offset, or end of the last IFD
+                                    structure when there is no data */
     tiff_value field[TIFF_FIELD_COUNT];
-    bool has_geokeys;         /* tag 34735 present and usable */
+    bool has_geokeys; /* tag 34735 present and usable */
     uint16_t geokeys_header[4];
     tiff_value geokey[TIFF_GEOKEY_COUNT];
     const tiff_extra *geokeys_other; /* key ids with no name above */
     size_t n_geokeys_other;
-    const tiff_extra *other_tags;    /* every other entry of IFD 0, ascending tag id */
+    const tiff_extra *other_tags; /* every other entry of IFD 0, ascending tag id */
     size_t n_other_tags;
-    const char *const *warnings;     /* sound partial results kept; each names tag/offset */
+    const char *const *warnings; /* sound partial results kept; each names tag/offset */
     size_t n_warnings;
 } tiff_header;
 
@@ -235,12 +235,13 @@ typedef struct tiff_limits {
     uint32_t max_ifds;        /* IFDs walked to count the chain                     */
     size_t max_tag_text;      /* per other_tags / geokeys_other JSON text           */
     size_t max_warnings;
-    uint64_t min_request;     /* follow-up ranges are grown to at least this size,
-                                 so small neighbouring needs merge into one request */
+    uint64_t min_request; /* follow-up ranges are grown to at least this size,
+                             so small neighbouring needs merge into one request */
 } tiff_limits;
 
 #define TIFF_SIZE_UNKNOWN UINT64_MAX
-#define TIFF_LIMITS_INIT {16u << 20, 4u << 20, 100000u, 4096u, 64u, 4096u}
+#define TIFF_LIMITS_INIT \
+    { 16u << 20, 4u << 20, 100000u, 4096u, 64u, 4096u }
 
 typedef struct tiff_parser tiff_parser;
 

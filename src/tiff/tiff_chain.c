@@ -17,10 +17,12 @@
 /* ---------------------------------------------------------------- visited IFD offsets */
 
 static int visited_has(const tiff_parser *p, uint64_t off) {
-    if (!p->vcap) return 0;
+    if (!p->vcap)
+        return 0;
     size_t mask = p->vcap - 1, i = (size_t)((off * 0x9E3779B97F4A7C15ull) >> 20) & mask;
     while (p->vgen[i] == p->gen) {
-        if (p->vkeys[i] == off) return 1;
+        if (p->vkeys[i] == off)
+            return 1;
         i = (i + 1) & mask;
     }
     return 0;
@@ -38,10 +40,12 @@ static int visited_add(tiff_parser *p, uint64_t off) {
         }
         /* generation 0 is never current: gen starts at 1 */
         for (size_t j = 0; j < p->vcap; j++) {
-            if (p->vgen[j] != p->gen) continue;
+            if (p->vgen[j] != p->gen)
+                continue;
             uint64_t k = p->vkeys[j];
             size_t i = (size_t)((k * 0x9E3779B97F4A7C15ull) >> 20) & (nc - 1);
-            while (ng[i] == p->gen) i = (i + 1) & (nc - 1);
+            while (ng[i] == p->gen)
+                i = (i + 1) & (nc - 1);
             nk[i] = k;
             ng[i] = p->gen;
         }
@@ -53,7 +57,8 @@ static int visited_add(tiff_parser *p, uint64_t off) {
     }
     size_t mask = p->vcap - 1, i = (size_t)((off * 0x9E3779B97F4A7C15ull) >> 20) & mask;
     while (p->vgen[i] == p->gen) {
-        if (p->vkeys[i] == off) return 0;
+        if (p->vkeys[i] == off)
+            return 0;
         i = (i + 1) & mask;
     }
     p->vkeys[i] = off;
@@ -64,12 +69,14 @@ static int visited_add(tiff_parser *p, uint64_t off) {
 
 /* IFD 0 at off is the start of the chain; an / nb: its next-IFD pointer (read or not). */
 int tiff__chain_start(tiff_parser *p, uint64_t off, avail an, const uint8_t *nb) {
-    if (visited_add(p, off) != 0) return tiff__fail(p, TIFF_E_NOMEM, "out of memory");
+    if (visited_add(p, off) != 0)
+        return tiff__fail(p, TIFF_E_NOMEM, "out of memory");
     p->ch.count = 1;
     if (an == AV_OK) {
         p->ch.started = 1;
         p->ch.next = roff(p, nb);
-        if (p->ch.next == 0) p->ch.done = 1;
+        if (p->ch.next == 0)
+            p->ch.done = 1;
     } else if (an != AV_MISSING) {
         p->ch.started = 1;
         p->ch.done = 1;
@@ -99,10 +106,13 @@ static int host_le(void) {
  * without fetching. This runs over every tile of every IFD of a COG, so the common LONG and
  * LONG8 arrays get loops the compiler can vectorise. */
 void tiff__data_offsets_min(tiff_parser *p, const ent *e, uint64_t *min) {
-    if (!type_is_int(e->type) || e->count == 0) return;
+    if (!type_is_int(e->type) || e->count == 0)
+        return;
     const uint8_t *d;
-    if (e->inl) d = e->field;
-    else if (tiff__get(p, e->voff, e->vsize, &d, 0) != AV_OK) return;
+    if (e->inl)
+        d = e->field;
+    else if (tiff__get(p, e->voff, e->vsize, &d, 0) != AV_OK)
+        return;
     unsigned isz = item_size(e->type);
     size_t n = (size_t)e->count;
     int swap = p->le != host_le();
@@ -125,19 +135,22 @@ void tiff__data_offsets_min(tiff_parser *p, const ent *e, uint64_t *min) {
                 a = v < a ? v : a;
             }
         }
-        if (a <= UINT32_MAX - 8 && (uint64_t)a + 8 < m) m = (uint64_t)a + 8;
+        if (a <= UINT32_MAX - 8 && (uint64_t)a + 8 < m)
+            m = (uint64_t)a + 8;
     } else if (isz == 8) {
         for (size_t i = 0; i < n; i++) {
             uint64_t v;
             memcpy(&v, d + 8 * i, 8);
-            if (swap) v = bswap64(v);
+            if (swap)
+                v = bswap64(v);
             v = v < 8 ? UINT64_MAX : v;
             m = v < m ? v : m;
         }
     } else {
         for (size_t i = 0; i < n; i++) {
             uint64_t v = isz == 2 ? r16(p, d + i * 2) : d[i];
-            if (v >= 8 && v < m) m = v;
+            if (v >= 8 && v < m)
+                m = v;
         }
     }
     *min = m;
@@ -158,8 +171,8 @@ int tiff__walk_chain(tiff_parser *p) {
             break;
         }
         if (visited_has(p, off)) {
-            snprintf(p->ch.err, sizeof p->ch.err, "IFD %u offset %llu repeats an earlier IFD (cycle)",
-                     k, uo);
+            snprintf(p->ch.err, sizeof p->ch.err,
+                     "IFD %u offset %llu repeats an earlier IFD (cycle)", k, uo);
             p->ch.done = 1;
             break;
         }
@@ -171,48 +184,55 @@ int tiff__walk_chain(tiff_parser *p) {
         }
         const uint8_t *b;
         avail a = tiff__get(p, off, p->cs, &b, 1);
-        if (a == AV_MISSING) return TIFF_NEED;
+        if (a == AV_MISSING)
+            return TIFF_NEED;
         if (a != AV_OK) {
             if (a == AV_PAST_END)
-                snprintf(p->ch.err, sizeof p->ch.err, "IFD %u offset %llu outside file of %llu bytes",
-                         k, uo, us);
+                snprintf(p->ch.err, sizeof p->ch.err,
+                         "IFD %u offset %llu outside file of %llu bytes", k, uo, us);
             else
                 snprintf(p->ch.err, sizeof p->ch.err,
-                         "IFD %u offset %llu not fetched (max_fetch_bytes or not delivered)", k, uo);
+                         "IFD %u offset %llu not fetched (max_fetch_bytes or not delivered)", k,
+                         uo);
             p->ch.done = 1;
             break;
         }
         uint64_t n = p->big ? r64(p, b) : r16(p, b);
-        uint64_t room = p->size == TIFF_SIZE_UNKNOWN ? UINT64_MAX - off - p->cs
-                                                     : p->size - off - p->cs;
+        uint64_t room =
+            p->size == TIFF_SIZE_UNKNOWN ? UINT64_MAX - off - p->cs : p->size - off - p->cs;
         if (n > room / p->es) {
             snprintf(p->ch.err, sizeof p->ch.err,
-                     "IFD %u offset %llu truncated (%llu entries end past file of %llu bytes)", k, uo,
-                     (unsigned long long)n, us);
+                     "IFD %u offset %llu truncated (%llu entries end past file of %llu bytes)", k,
+                     uo, (unsigned long long)n, us);
             p->ch.done = 1;
             break;
         }
         uint64_t nptr = off + p->cs + n * p->es;
         const uint8_t *nb;
         a = tiff__get(p, nptr, p->os, &nb, 1);
-        if (a == AV_MISSING) return TIFF_NEED;
+        if (a == AV_MISSING)
+            return TIFF_NEED;
         if (a != AV_OK) {
             if (a == AV_DENIED || p->size == TIFF_SIZE_UNKNOWN) {
-                snprintf(p->ch.err, sizeof p->ch.err,
-                         "IFD %u offset %llu: entries not fetched (max_fetch_bytes or not delivered)",
-                         k, uo);
+                snprintf(
+                    p->ch.err, sizeof p->ch.err,
+                    "IFD %u offset %llu: entries not fetched (max_fetch_bytes or not delivered)", k,
+                    uo);
             } else {
                 /* entries inside the file: the IFD counts, the chain ends */
                 p->ch.count++;
                 snprintf(p->ch.err, sizeof p->ch.err,
-                         "IFD %u offset %llu: next-IFD offset lies past the end of the file", k, uo);
+                         "IFD %u offset %llu: next-IFD offset lies past the end of the file", k,
+                         uo);
             }
             p->ch.done = 1;
             break;
         }
-        if (visited_add(p, off) != 0) return tiff__fail(p, TIFF_E_NOMEM, "out of memory");
+        if (visited_add(p, off) != 0)
+            return tiff__fail(p, TIFF_E_NOMEM, "out of memory");
         p->ch.count++;
-        if (nptr + p->os > p->ch.meta_end) p->ch.meta_end = nptr + p->os;
+        if (nptr + p->os > p->ch.meta_end)
+            p->ch.meta_end = nptr + p->os;
         /* data offsets of this IFD, if its entries are already here (never fetched for it) */
         /* (bounded: overlapping IFDs could otherwise make this quadratic) */
         const uint8_t *eb;
@@ -221,7 +241,8 @@ int tiff__walk_chain(tiff_parser *p) {
             p->ch.scan_left -= n;
             for (uint64_t i = 0; i < n; i++) {
                 unsigned tag = r16(p, eb + i * p->es);
-                if (tag != 273 && tag != 324) continue;
+                if (tag != 273 && tag != 324)
+                    continue;
                 ent e;
                 if (tiff__decode_entry(p, eb + i * p->es, off + p->cs + i * p->es, &e, 0) == 0 &&
                     e.count <= p->ch.scan_left) {
@@ -231,8 +252,8 @@ int tiff__walk_chain(tiff_parser *p) {
             }
         }
         p->ch.next = roff(p, nb);
-        if (p->ch.next == 0) p->ch.done = 1;
+        if (p->ch.next == 0)
+            p->ch.done = 1;
     }
     return TIFF_OK;
 }
-

@@ -32,7 +32,8 @@ static void geo_other(tiff_parser *p, unsigned id, unsigned type, uint64_t count
                       const uint8_t *data, uint64_t have, const char *s, size_t sl) {
     tiff_extra *x = tiff__push_extra(p, &p->gothers, &p->ngothers, &p->capgothers);
     if (!x || !tiff__make_extra(p, x, id, type, count, data, have, 0, s, sl, 1)) {
-        if (x) p->ngothers--;
+        if (x)
+            p->ngothers--;
         tiff__warn(p, "GeoKey %u: dropped, max_memory reached", id);
     }
 }
@@ -43,13 +44,15 @@ static void parse_geokeys(tiff_parser *p, const ent *kd, const ent *dp, const en
     size_t nshort = (size_t)kd->count;
     tiff_header *h = &p->h;
     h->has_geokeys = true;
-    for (int i = 0; i < 4; i++) h->geokeys_header[i] = r16(p, kdd + 2 * i);
+    for (int i = 0; i < 4; i++)
+        h->geokeys_header[i] = r16(p, kdd + 2 * i);
     if (h->geokeys_header[0] != 1)
         tiff__warn(p, "GeoKeyDirectory: KeyDirectoryVersion %u (expected 1)", h->geokeys_header[0]);
     size_t nkeys = h->geokeys_header[3], room = (nshort - 4) / 4;
     if (nkeys > room) {
-        tiff__warn(p, "GeoKeyDirectory: NumberOfKeys %zu but the directory (%zu shorts) holds %zu; "
-                      "reading %zu",
+        tiff__warn(p,
+                   "GeoKeyDirectory: NumberOfKeys %zu but the directory (%zu shorts) holds %zu; "
+                   "reading %zu",
                    nkeys, nshort, room, room);
         nkeys = room;
     }
@@ -75,7 +78,8 @@ static void parse_geokeys(tiff_parser *p, const ent *kd, const ent *dp, const en
             dup = (seen[id >> 3] >> (id & 7)) & 1;
             seen[id >> 3] |= (uint8_t)(1u << (id & 7));
         } else {
-            for (size_t i = 0; i < k && !dup; i++) dup = few[i] == id;
+            for (size_t i = 0; i < k && !dup; i++)
+                dup = few[i] == id;
             few[k] = (uint16_t)id;
         }
         if (dup) {
@@ -90,8 +94,9 @@ static void parse_geokeys(tiff_parser *p, const ent *kd, const ent *dp, const en
                 continue;
             }
             if (g >= 0)
-                tiff__warn(p, "GeoKey %u: stored as a SHORT in the directory, expected %s; kept in "
-                              "geokeys_other",
+                tiff__warn(p,
+                           "GeoKey %u: stored as a SHORT in the directory, expected %s; kept in "
+                           "geokeys_other",
                            id, want == TIFF_K_DOUBLE ? "a DOUBLE" : "ASCII");
             uint8_t b[2];
             b[p->le ? 0 : 1] = (uint8_t)off;
@@ -101,8 +106,9 @@ static void parse_geokeys(tiff_parser *p, const ent *kd, const ent *dp, const en
         }
         if (loc == 34735) {
             if ((uint64_t)off + cnt > nshort) {
-                tiff__warn(p, "GeoKey %u: values [%u, %u) outside the GeoKeyDirectory of %zu "
-                              "shorts; key dropped",
+                tiff__warn(p,
+                           "GeoKey %u: values [%u, %u) outside the GeoKeyDirectory of %zu "
+                           "shorts; key dropped",
                            id, off, off + cnt, nshort);
                 continue;
             }
@@ -113,15 +119,18 @@ static void parse_geokeys(tiff_parser *p, const ent *kd, const ent *dp, const en
                 continue;
             }
             if (g >= 0)
-                tiff__warn(p, "GeoKey %u: %u SHORTs in the directory, unexpected for this key; "
-                              "kept in geokeys_other", id, cnt);
+                tiff__warn(p,
+                           "GeoKey %u: %u SHORTs in the directory, unexpected for this key; "
+                           "kept in geokeys_other",
+                           id, cnt);
             geo_other(p, id, 3, cnt, kdd + 2 * (size_t)off, cnt, NULL, 0);
             continue;
         }
         if (loc == 34736) {
             if (!dpd || (uint64_t)off + cnt > ndbl) {
-                tiff__warn(p, "GeoKey %u: values [%u, %u) outside GeoDoubleParams of %llu; "
-                              "key dropped",
+                tiff__warn(p,
+                           "GeoKey %u: values [%u, %u) outside GeoDoubleParams of %llu; "
+                           "key dropped",
                            id, off, off + cnt, (unsigned long long)ndbl);
                 continue;
             }
@@ -132,22 +141,25 @@ static void parse_geokeys(tiff_parser *p, const ent *kd, const ent *dp, const en
                 continue;
             }
             if (g >= 0)
-                tiff__warn(p, "GeoKey %u: %u DOUBLEs, unexpected for this key; kept in "
-                              "geokeys_other",
+                tiff__warn(p,
+                           "GeoKey %u: %u DOUBLEs, unexpected for this key; kept in "
+                           "geokeys_other",
                            id, cnt);
             geo_other(p, id, 12, cnt, dpd + 8 * (size_t)off, cnt, NULL, 0);
             continue;
         }
         if (loc == 34737) {
             if (!apd || (uint64_t)off + cnt > nasc) {
-                tiff__warn(p, "GeoKey %u: values [%u, %u) outside GeoAsciiParams of %llu; "
-                              "key dropped",
+                tiff__warn(p,
+                           "GeoKey %u: values [%u, %u) outside GeoAsciiParams of %llu; "
+                           "key dropped",
                            id, off, off + cnt, (unsigned long long)nasc);
                 continue;
             }
             size_t n = cnt;
             const uint8_t *s = apd + off;
-            if (n > 1 && s[n - 1] == '|') n--;
+            if (n > 1 && s[n - 1] == '|')
+                n--;
             int cp;
             size_t sl;
             char *str = tiff__decode_str(p, s, n, 0, 0, &sl, &cp);
@@ -162,8 +174,10 @@ static void parse_geokeys(tiff_parser *p, const ent *kd, const ent *dp, const en
                 continue;
             }
             if (g >= 0)
-                tiff__warn(p, "GeoKey %u: stored as ASCII, expected a number; kept in "
-                              "geokeys_other", id);
+                tiff__warn(p,
+                           "GeoKey %u: stored as ASCII, expected a number; kept in "
+                           "geokeys_other",
+                           id);
             geo_other(p, id, 2, cnt, NULL, n, str, sl);
             continue;
         }
@@ -180,18 +194,22 @@ static void parse_geokeys(tiff_parser *p, const ent *kd, const ent *dp, const en
 void tiff__geotiff(tiff_parser *p, const ent *kd, const ent *dp, const ent *ap) {
     int geo_ok = kd && kd->type == 3 && kd->count >= 4;
     if (kd && !geo_ok)
-        tiff__warn(p, "tag 34735 at %llu: GeoKeyDirectory with type %u count %llu is unusable; "
-                      "kept in other_tags",
+        tiff__warn(p,
+                   "tag 34735 at %llu: GeoKeyDirectory with type %u count %llu is unusable; "
+                   "kept in other_tags",
                    (unsigned long long)kd->eoff, kd->type, (unsigned long long)kd->count);
     if (geo_ok) {
         const uint8_t *kdd = NULL, *dpd = NULL, *apd = NULL;
         avail ak = AV_OK, ad = AV_OK, aa = AV_OK;
-        if (kd->vsize > p->lim.max_memory) ak = AV_DENIED;
-        else ak = tiff__entry_bytes(p, kd, kd->vsize, &kdd);
+        if (kd->vsize > p->lim.max_memory)
+            ak = AV_DENIED;
+        else
+            ak = tiff__entry_bytes(p, kd, kd->vsize, &kdd);
         if (dp) {
             if (dp->type != 12) {
-                tiff__warn(p, "tag 34736 at %llu: GeoDoubleParams of type %u (expected 12) not "
-                              "used; kept in other_tags",
+                tiff__warn(p,
+                           "tag 34736 at %llu: GeoDoubleParams of type %u (expected 12) not "
+                           "used; kept in other_tags",
                            (unsigned long long)dp->eoff, dp->type);
                 tiff__add_other(p, dp);
                 ad = AV_PAST_END;
@@ -205,8 +223,9 @@ void tiff__geotiff(tiff_parser *p, const ent *kd, const ent *dp, const ent *ap) 
         }
         if (ap) {
             if (ap->type != 2) {
-                tiff__warn(p, "tag 34737 at %llu: GeoAsciiParams of type %u (expected 2) not used; "
-                              "kept in other_tags",
+                tiff__warn(p,
+                           "tag 34737 at %llu: GeoAsciiParams of type %u (expected 2) not used; "
+                           "kept in other_tags",
                            (unsigned long long)ap->eoff, ap->type);
                 tiff__add_other(p, ap);
                 aa = AV_PAST_END;
@@ -221,12 +240,14 @@ void tiff__geotiff(tiff_parser *p, const ent *kd, const ent *dp, const ent *ap) 
         if (ak != AV_OK && ak != AV_MISSING) {
             tiff__warn_unavailable(p, kd, ak);
         } else if (ak == AV_OK && ad != AV_MISSING && aa != AV_MISSING && !p->pass_missing) {
-            parse_geokeys(p, kd, dp, ap, kdd, ad == AV_OK ? dpd : NULL,
-                          aa == AV_OK ? apd : NULL);
+            parse_geokeys(p, kd, dp, ap, kdd, ad == AV_OK ? dpd : NULL, aa == AV_OK ? apd : NULL);
         }
     } else {
-        if (kd) tiff__add_other(p, kd);
-        if (dp) tiff__add_other(p, dp);
-        if (ap) tiff__add_other(p, ap);
+        if (kd)
+            tiff__add_other(p, kd);
+        if (dp)
+            tiff__add_other(p, dp);
+        if (ap)
+            tiff__add_other(p, ap);
     }
 }

@@ -139,8 +139,10 @@ static inline uint64_t covered_to(const tiff_parser *p, uint64_t off, uint64_t e
     uint64_t cur = off;
     for (size_t i = 0; i < p->nsegs && cur < end; i++) {
         const seg *s = &p->segs[i];
-        if (s->off > cur) break;
-        if (s->end > cur) cur = s->end;
+        if (s->off > cur)
+            break;
+        if (s->end > cur)
+            cur = s->end;
     }
     return cur;
 }

@@ -13,10 +13,13 @@ typedef struct {
 } out;
 
 static int reserve(out *o, size_t n) {
-    if (o->oom) return -1;
-    if (*o->len + n + 1 <= *o->cap) return 0;
+    if (o->oom)
+        return -1;
+    if (*o->len + n + 1 <= *o->cap)
+        return 0;
     size_t nc = *o->cap ? *o->cap : 1024;
-    while (nc < *o->len + n + 1) nc *= 2;
+    while (nc < *o->len + n + 1)
+        nc *= 2;
     char *nb = realloc(*o->buf, nc);
     if (!nb) {
         o->oom = 1;
@@ -28,7 +31,8 @@ static int reserve(out *o, size_t n) {
 }
 
 static void put(out *o, const char *s, size_t n) {
-    if (reserve(o, n)) return;
+    if (reserve(o, n))
+        return;
     memcpy(*o->buf + *o->len, s, n);
     *o->len += n;
     (*o->buf)[*o->len] = 0;
@@ -63,7 +67,8 @@ static void put_str(out *o, const char *s, size_t n) {
 }
 
 static void put_key(out *o, const char *k, int *first) {
-    if (!*first) put(o, ",", 1);
+    if (!*first)
+        put(o, ",", 1);
     *first = 0;
     put(o, "\"", 1);
     puts_(o, k);
@@ -86,7 +91,8 @@ static void put_value(out *o, const tiff_value *v, tiff_kind kind) {
     case TIFF_K_INT_LIST:
         put(o, "[", 1);
         for (uint64_t i = 0; i < v->count; i++) {
-            if (i) put(o, ",", 1);
+            if (i)
+                put(o, ",", 1);
             put_i64(o, v->u.ints[i]);
         }
         put(o, "]", 1);
@@ -94,7 +100,8 @@ static void put_value(out *o, const tiff_value *v, tiff_kind kind) {
     case TIFF_K_DOUBLE_LIST:
         put(o, "[", 1);
         for (uint64_t i = 0; i < v->count; i++) {
-            if (i) put(o, ",", 1);
+            if (i)
+                put(o, ",", 1);
             put_dbl(o, v->u.dbls[i]);
         }
         put(o, "]", 1);
@@ -105,7 +112,8 @@ static void put_value(out *o, const tiff_value *v, tiff_kind kind) {
     case TIFF_K_BINARY: {
         static const char hex[] = "0123456789abcdef";
         put(o, "\"", 1);
-        if (reserve(o, (size_t)v->count * 2)) return;
+        if (reserve(o, (size_t)v->count * 2))
+            return;
         char *d = *o->buf + *o->len;
         for (uint64_t i = 0; i < v->count; i++) {
             d[2 * i] = hex[v->u.bytes[i] >> 4];
@@ -121,7 +129,8 @@ static void put_value(out *o, const tiff_value *v, tiff_kind kind) {
 static void put_extras(out *o, const tiff_extra *x, size_t n) {
     put(o, "{", 1);
     for (size_t i = 0; i < n; i++) {
-        if (i) put(o, ",", 1);
+        if (i)
+            put(o, ",", 1);
         put(o, "\"", 1);
         put_u64(o, x[i].id);
         put(o, "\":", 2);
@@ -143,8 +152,10 @@ int tiff_header_to_json(const tiff_header *h, char **buf, size_t *len, size_t *c
     put_key(&o, "ifd_count", &first);
     put_u64(&o, h->ifd_count);
     put_key(&o, "ifd_chain_error", &first);
-    if (h->ifd_chain_error) put_str(&o, h->ifd_chain_error, strlen(h->ifd_chain_error));
-    else put(&o, "null", 4);
+    if (h->ifd_chain_error)
+        put_str(&o, h->ifd_chain_error, strlen(h->ifd_chain_error));
+    else
+        put(&o, "null", 4);
     put_key(&o, "header_bytes", &first);
     put_u64(&o, h->header_bytes);
     for (int f = 0; f < TIFF_FIELD_COUNT; f++) {
@@ -164,13 +175,16 @@ int tiff_header_to_json(const tiff_header *h, char **buf, size_t *len, size_t *c
         put(&o, "null", 4);
     }
     put_key(&o, "geokeys_other", &first);
-    if (h->has_geokeys) put_extras(&o, h->geokeys_other, h->n_geokeys_other);
-    else put(&o, "null", 4);
+    if (h->has_geokeys)
+        put_extras(&o, h->geokeys_other, h->n_geokeys_other);
+    else
+        put(&o, "null", 4);
     put_key(&o, "geokeys_header", &first);
     if (h->has_geokeys) {
         put(&o, "[", 1);
         for (int i = 0; i < 4; i++) {
-            if (i) put(&o, ",", 1);
+            if (i)
+                put(&o, ",", 1);
             put_u64(&o, h->geokeys_header[i]);
         }
         put(&o, "]", 1);
@@ -182,7 +196,8 @@ int tiff_header_to_json(const tiff_header *h, char **buf, size_t *len, size_t *c
     put_key(&o, "warnings", &first);
     put(&o, "[", 1);
     for (size_t i = 0; i < h->n_warnings; i++) {
-        if (i) put(&o, ",", 1);
+        if (i)
+            put(&o, ",", 1);
         put_str(&o, h->warnings[i], strlen(h->warnings[i]));
     }
     put(&o, "]}", 2);

@@ -14,14 +14,26 @@
 
 int64_t tiff__item_int(const tiff_parser *p, unsigned type, const uint8_t *b) {
     switch (type) {
-    case 1: case 7: case 2: return b[0];
-    case 6: return (int8_t)b[0];
-    case 3: return r16(p, b);
-    case 8: return (int16_t)r16(p, b);
-    case 4: case 13: return r32(p, b);
-    case 9: return (int32_t)r32(p, b);
-    case 16: case 18: return (int64_t)r64(p, b);
-    case 17: return (int64_t)r64(p, b);
+    case 1:
+    case 7:
+    case 2:
+        return b[0];
+    case 6:
+        return (int8_t)b[0];
+    case 3:
+        return r16(p, b);
+    case 8:
+        return (int16_t)r16(p, b);
+    case 4:
+    case 13:
+        return r32(p, b);
+    case 9:
+        return (int32_t)r32(p, b);
+    case 16:
+    case 18:
+        return (int64_t)r64(p, b);
+    case 17:
+        return (int64_t)r64(p, b);
     }
     return 0;
 }
@@ -48,7 +60,9 @@ double tiff__item_double(const tiff_parser *p, unsigned type, const uint8_t *b) 
         int32_t n = (int32_t)r32(p, b), d = (int32_t)r32(p, b + 4);
         return (double)n / (double)d;
     }
-    case 16: case 18: return (double)r64(p, b);
+    case 16:
+    case 18:
+        return (double)r64(p, b);
     }
     return (double)tiff__item_int(p, type, b);
 }
@@ -65,18 +79,29 @@ static size_t utf8_valid_prefix(const uint8_t *s, size_t n) {
         }
         size_t len;
         uint8_t lo = 0x80, hi = 0xBF;
-        if (c >= 0xC2 && c <= 0xDF) len = 2;
-        else if (c == 0xE0) len = 3, lo = 0xA0;
-        else if (c == 0xED) len = 3, hi = 0x9F;
-        else if (c >= 0xE1 && c <= 0xEF) len = 3;
-        else if (c == 0xF0) len = 4, lo = 0x90;
-        else if (c == 0xF4) len = 4, hi = 0x8F;
-        else if (c >= 0xF1 && c <= 0xF3) len = 4;
-        else return i;
-        if (i + len > n) return i;
-        if (s[i + 1] < lo || s[i + 1] > hi) return i;
+        if (c >= 0xC2 && c <= 0xDF)
+            len = 2;
+        else if (c == 0xE0)
+            len = 3, lo = 0xA0;
+        else if (c == 0xED)
+            len = 3, hi = 0x9F;
+        else if (c >= 0xE1 && c <= 0xEF)
+            len = 3;
+        else if (c == 0xF0)
+            len = 4, lo = 0x90;
+        else if (c == 0xF4)
+            len = 4, hi = 0x8F;
+        else if (c >= 0xF1 && c <= 0xF3)
+            len = 4;
+        else
+            return i;
+        if (i + len > n)
+            return i;
+        if (s[i + 1] < lo || s[i + 1] > hi)
+            return i;
         for (size_t k = 2; k < len; k++)
-            if (s[i + k] < 0x80 || s[i + k] > 0xBF) return i;
+            if (s[i + k] < 0x80 || s[i + k] > 0xBF)
+                return i;
         i += len;
     }
     return n;
@@ -99,37 +124,47 @@ char *tiff__decode_str(tiff_parser *p, const uint8_t *b, size_t n, int strip, in
                        size_t *outlen, int *was_cp1252) {
     if (strip) {
         if (!partial)
-            while (n > 0 && b[n - 1] == 0) n--;
-        while (n > 0 && is_pyspace(b[0])) b++, n--;
+            while (n > 0 && b[n - 1] == 0)
+                n--;
+        while (n > 0 && is_pyspace(b[0]))
+            b++, n--;
         if (!partial)
-            while (n > 0 && is_pyspace(b[n - 1])) n--;
+            while (n > 0 && is_pyspace(b[n - 1]))
+                n--;
     }
     size_t ok = utf8_valid_prefix(b, n);
     if (ok < n && partial && n - ok < 4 && b[ok] >= 0xC2 && b[ok] <= 0xF4) {
         /* maybe a sequence cut by the cap: accept if the rest is a valid beginning */
         size_t want = b[ok] >= 0xF0 ? 4 : b[ok] >= 0xE0 ? 3 : 2;
         int good = n - ok < want;
-        for (size_t k = ok + 1; k < n && good; k++) good = b[k] >= 0x80 && b[k] <= 0xBF;
-        if (good) n = ok;
+        for (size_t k = ok + 1; k < n && good; k++)
+            good = b[k] >= 0x80 && b[k] <= 0xBF;
+        if (good)
+            n = ok;
     }
     *was_cp1252 = 0;
     if (ok >= n) {
         char *s = tiff__ar_alloc(&p->ar, n + 1);
-        if (!s) return NULL;
+        if (!s)
+            return NULL;
         memcpy(s, b, n);
         s[n] = 0;
         *outlen = n;
         return s;
     }
     *was_cp1252 = 1;
-    if (n > (SIZE_MAX - 1) / 3) return NULL;
+    if (n > (SIZE_MAX - 1) / 3)
+        return NULL;
     char *s = tiff__ar_alloc(&p->ar, n * 3 + 1);
-    if (!s) return NULL;
+    if (!s)
+        return NULL;
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned c = b[i];
-        if (c >= 0x80 && c < 0xA0) c = cp1252_hi[c - 0x80];
-        if (c < 0x80) s[o++] = (char)c;
+        if (c >= 0x80 && c < 0xA0)
+            c = cp1252_hi[c - 0x80];
+        if (c < 0x80)
+            s[o++] = (char)c;
         else if (c < 0x800) {
             s[o++] = (char)(0xC0 | (c >> 6));
             s[o++] = (char)(0x80 | (c & 0x3F));
@@ -153,7 +188,8 @@ size_t tiff__put_u64(char *dst, uint64_t v) {
         tmp[n++] = (char)('0' + v % 10);
         v /= 10;
     } while (v);
-    for (size_t i = 0; i < n; i++) dst[i] = tmp[n - 1 - i];
+    for (size_t i = 0; i < n; i++)
+        dst[i] = tmp[n - 1 - i];
     return n;
 }
 
@@ -189,7 +225,8 @@ size_t tiff__put_double(char *dst, double v) {
     }
     char tmp[40];
     int n = snprintf(tmp, sizeof tmp, "%.17g", v);
-    if (n < 0 || n >= TIFF__DBL_MAX_CHARS) n = 0;
+    if (n < 0 || n >= TIFF__DBL_MAX_CHARS)
+        n = 0;
     /* shortest of %.15g / %.16g / %.17g that reads back as v: nicer and still exact */
     for (int prec = 15; prec <= 16; prec++) {
         char t2[40];
@@ -202,7 +239,6 @@ size_t tiff__put_double(char *dst, double v) {
     memcpy(dst, tmp, (size_t)n);
     return (size_t)n;
 }
-
 
 /* ---------------------------------------------------------------- JSON of unnamed tags */
 
@@ -224,12 +260,16 @@ tiff_extra *tiff__make_extra(tiff_parser *p, tiff_extra *x, unsigned id, unsigne
                              const char *str, size_t slen, int geo) {
     size_t max = p->lim.max_tag_text;
     /* allocate what this value can take, not the whole cap */
-    uint64_t per = (type == 1 || type == 7) ? 2 : type == 2 ? 6 : (type == 5 || type == 10) ? 26
-                   : (type == 11 || type == 12) ? TIFF__DBL_MAX_CHARS + 1 : 22;
+    uint64_t per = (type == 1 || type == 7)     ? 2
+                   : type == 2                  ? 6
+                   : (type == 5 || type == 10)  ? 26
+                   : (type == 11 || type == 12) ? TIFF__DBL_MAX_CHARS + 1
+                                                : 22;
     uint64_t bound = type == 2 ? 80 + (uint64_t)slen * per : 80 + have * per;
     size_t alloc = bound < max ? (size_t)bound : max;
     jb j = {tiff__ar_alloc(&p->ar, alloc + 8), 0, max};
-    if (!j.buf) return NULL;
+    if (!j.buf)
+        return NULL;
     char tmp[80];
     size_t n = (size_t)snprintf(tmp, sizeof tmp, "{\"type\":%u,\"count\":%llu,\"value\":", type,
                                 (unsigned long long)count);
@@ -249,7 +289,8 @@ tiff_extra *tiff__make_extra(tiff_parser *p, tiff_extra *x, unsigned id, unsigne
             j.buf[j.len++] = hex[data[i] >> 4];
             j.buf[j.len++] = hex[data[i] & 15];
         }
-        if (have < count) capped = 1;
+        if (have < count)
+            capped = 1;
         jb_put(&j, "\"", 1);
     } else if (type == 2) {
         jb_put(&j, "\"", 1);
@@ -266,16 +307,19 @@ tiff_extra *tiff__make_extra(tiff_parser *p, tiff_extra *x, unsigned id, unsigne
             jb_put(&j, e, el);
             i += used;
         }
-        if (partial) capped = 1;
+        if (partial)
+            capped = 1;
         jb_put(&j, "\"", 1);
     } else {
         unsigned isz = item_size(type);
         int scalar = geo && count == 1 && have == 1;
-        if (!scalar) jb_put(&j, "[", 1);
+        if (!scalar)
+            jb_put(&j, "[", 1);
         for (uint64_t i = 0; i < have; i++) {
             const uint8_t *b = data + i * isz;
             size_t m = 0;
-            if (i) tmp[m++] = ',';
+            if (i)
+                tmp[m++] = ',';
             if (type == 5 || type == 10) {
                 tmp[m++] = '[';
                 if (type == 5) {
@@ -302,11 +346,15 @@ tiff_extra *tiff__make_extra(tiff_parser *p, tiff_extra *x, unsigned id, unsigne
             }
             jb_put(&j, tmp, m);
         }
-        if (have < count) capped = 1;
-        if (!scalar) jb_put(&j, "]", 1);
+        if (have < count)
+            capped = 1;
+        if (!scalar)
+            jb_put(&j, "]", 1);
     }
-    if (capped) jb_put(&j, capt, sizeof capt - 1);
-    else jb_put(&j, "}", 1);
+    if (capped)
+        jb_put(&j, capt, sizeof capt - 1);
+    else
+        jb_put(&j, "}", 1);
     j.buf[j.len] = 0;
     x->id = (uint16_t)id;
     x->json = j.buf;
@@ -319,8 +367,10 @@ tiff_extra *tiff__push_extra(tiff_parser *p, tiff_extra **arr, size_t *n, size_t
     if (*n == *cap) {
         size_t nc = *cap ? *cap * 2 : 16;
         tiff_extra *na = tiff__ar_alloc(&p->ar, nc * sizeof *na);
-        if (!na) return NULL;
-        if (*n) memcpy(na, *arr, *n * sizeof *na);
+        if (!na)
+            return NULL;
+        if (*n)
+            memcpy(na, *arr, *n * sizeof *na);
         *arr = na;
         *cap = nc;
     }
@@ -340,4 +390,3 @@ void tiff__sort_extras(tiff_extra *a, size_t n) {
             return;
         }
 }
-

@@ -142,6 +142,6 @@ void ut_http_date_format(time_t t, char out[32]) {
     int d = (int)(doy - (153 * mp + 2) / 5 + 1);
     int m = (int)(mp < 10 ? mp + 3 : mp - 9);
     y += m <= 2;
-    snprintf(out, 32, "%s, %02d %s %04d %02d:%02d:%02d GMT", WDAYS[wday], d, MONTHS[m - 1],
-             (int)y, (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60));
+    snprintf(out, 32, "%s, %02d %s %04d %02d:%02d:%02d GMT", WDAYS[wday], d, MONTHS[m - 1], (int)y,
+             (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60));
 }

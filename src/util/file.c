@@ -22,9 +22,10 @@ char *ut_read_file(const char *path, size_t cap, size_t *len, char *err, size_t 
     fclose(f);
     if (!buf || failed || n > cap) {
         if (err && errlen)
-            snprintf(err, errlen, !buf      ? "out of memory reading %s"
-                                  : failed  ? "cannot read %s"
-                                            : "%s is too large",
+            snprintf(err, errlen,
+                     !buf     ? "out of memory reading %s"
+                     : failed ? "cannot read %s"
+                              : "%s is too large",
                      path);
         free(buf);
         errno = !buf ? ENOMEM : failed ? EIO : EFBIG;

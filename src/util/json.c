@@ -220,7 +220,7 @@ static int parse_value(pstate *p, int depth) {
 }
 
 int ut_json_parse(ut_json *d, const char *text, size_t len, size_t max_tokens, char *err,
-             size_t errlen) {
+                  size_t errlen) {
     memset(d, 0, sizeof *d);
     d->text = text;
     d->len = len;
@@ -280,11 +280,21 @@ int ut_json_str(const ut_json *d, size_t i, ut_buf *out) {
         }
         char e = s[++k];
         switch (e) {
-        case 'b': ut_buf_putc(out, '\b'); break;
-        case 'f': ut_buf_putc(out, '\f'); break;
-        case 'n': ut_buf_putc(out, '\n'); break;
-        case 'r': ut_buf_putc(out, '\r'); break;
-        case 't': ut_buf_putc(out, '\t'); break;
+        case 'b':
+            ut_buf_putc(out, '\b');
+            break;
+        case 'f':
+            ut_buf_putc(out, '\f');
+            break;
+        case 'n':
+            ut_buf_putc(out, '\n');
+            break;
+        case 'r':
+            ut_buf_putc(out, '\r');
+            break;
+        case 't':
+            ut_buf_putc(out, '\t');
+            break;
         case 'u': {
             unsigned cp = 0xFFFD; /* set: the parser validated the digits */
             hex4(s + k + 1, &cp);
@@ -302,7 +312,9 @@ int ut_json_str(const ut_json *d, size_t i, ut_buf *out) {
             put_utf8(out, cp);
             break;
         }
-        default: ut_buf_putc(out, e); break;
+        default:
+            ut_buf_putc(out, e);
+            break;
         }
     }
     return out->bad ? -1 : 0;
@@ -370,7 +382,6 @@ int ut_json_u64(const ut_json *d, size_t i, uint64_t *out) {
     return 0;
 }
 
-
 size_t ut_json_escape_unit(char dst[6], const unsigned char *s, size_t n, size_t *used) {
     unsigned char c = s[0];
     *used = 1;
@@ -381,8 +392,12 @@ size_t ut_json_escape_unit(char dst[6], const unsigned char *s, size_t n, size_t
     }
     if (c < 0x20) {
         static const char hex[] = "0123456789abcdef";
-        char e = c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't' : c == '\b' ? 'b'
-                 : c == '\f' ? 'f' : 0;
+        char e = c == '\n'   ? 'n'
+                 : c == '\r' ? 'r'
+                 : c == '\t' ? 't'
+                 : c == '\b' ? 'b'
+                 : c == '\f' ? 'f'
+                             : 0;
         if (e) {
             dst[0] = '\\';
             dst[1] = e;

@@ -15,8 +15,8 @@ static int low(int c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; }
  * access_token / id_token / refresh_token, API keys, passwords. Over-masking a harmless
  * parameter (max-keys) costs nothing; missing one leaks. */
 static bool secret_param(const char *s, size_t n) {
-    static const char *const pats[] = {"sig", "token", "secret", "passw", "pwd",
-                                       "credential", "key", "auth"};
+    static const char *const pats[] = {"sig", "token",      "secret", "passw",
+                                       "pwd", "credential", "key",    "auth"};
     if (n == 4 && low(s[0]) == 'c' && low(s[1]) == 'o' && low(s[2]) == 'd' && low(s[3]) == 'e')
         return true; /* an OAuth authorization code */
     for (size_t p = 0; p < sizeof pats / sizeof *pats; p++) {
@@ -34,13 +34,13 @@ static bool secret_param(const char *s, size_t n) {
 
 /* Where a URL or a parameter value ends inside free text (messages, YAML). */
 static bool text_end(char c) {
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '"' || c == '\'' ||
-           c == '`' || c == '<' || c == '>' || c == '\0';
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '"' || c == '\'' || c == '`' ||
+           c == '<' || c == '>' || c == '\0';
 }
 
 static bool name_char(char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-' || c == '.' || c == '%';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-' || c == '.' || c == '%';
 }
 
 /* The length of the userinfo (up to and including '@') of the authority at s[0..n), or 0.

@@ -91,8 +91,8 @@ size_t ut_url_scheme_len(const char *s, size_t n) {
     if (n == 0 || !alpha(s[0]))
         return 0;
     size_t i = 1;
-    while (i < n && (alpha(s[i]) || (s[i] >= '0' && s[i] <= '9') || s[i] == '+' ||
-                     s[i] == '-' || s[i] == '.'))
+    while (i < n && (alpha(s[i]) || (s[i] >= '0' && s[i] <= '9') || s[i] == '+' || s[i] == '-' ||
+                     s[i] == '.'))
         i++;
     return n - i >= 3 && memcmp(s + i, "://", 3) == 0 ? i : 0;
 }

@@ -33,8 +33,8 @@ void ut_buf_printf(ut_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
-void ut_buf_reset(ut_buf *b);          /* len = 0, bad = false; keeps memory */
-void ut_buf_free(ut_buf *b);           /* wipes, frees, leaves an empty buffer */
+void ut_buf_reset(ut_buf *b);            /* len = 0, bad = false; keeps memory */
+void ut_buf_free(ut_buf *b);             /* wipes, frees, leaves an empty buffer */
 const char *ut_buf_str(const ut_buf *b); /* p, or "" when nothing was ever stored */
 /* Hands p over to the caller (NULL if bad; "" if empty), leaving an empty buffer. */
 char *ut_buf_take(ut_buf *b);
@@ -42,13 +42,13 @@ char *ut_buf_take(ut_buf *b);
 void ut_wipe(void *p, size_t n);
 
 /* ---- text ---- */
-int ut_hex_val(char c);                /* 0..15, or -1 */
+int ut_hex_val(char c); /* 0..15, or -1 */
 /* Decodes 2*n hex digits into out[n]; -1 on a non-hex digit. */
 int ut_hex_decode(const char *s, size_t n_out, uint8_t *out);
 /* Lower-case hex of data into out (2*n+1 bytes, NUL-terminated). */
 void ut_hex_encode(const void *data, size_t n, char *out);
 bool ut_strieq(const char *a, const char *b); /* ASCII case-insensitive equality */
-char *ut_strdup(const char *s); /* strdup that passes NULL through */
+char *ut_strdup(const char *s);               /* strdup that passes NULL through */
 /* "true"/"yes"/"y"/"on"/"1" -> 1, "false"/"no"/"n"/"off"/"0" -> 0 (any case), else -1
  * (NULL and "" included: a caller that means "unset = false" says so). */
 int ut_parse_bool(const char *v);
@@ -78,10 +78,10 @@ void ut_url_for_message(const char *url, char *out, size_t outlen);
  * it may hold a URL or a config. s is a URL or free text holding URLs (a message, a YAML
  * file). It replaces with "***" the userinfo of every "scheme://user:password@host"
  * (it keeps "scheme://" and "@host" around "***") and the value of every parameter after
- * '?', '&', ';' or '#' whose name names a credential: any name containing sig, token, secret, passw, pwd, credential, key
- * or auth (SAS sig, X-Amz-Signature, X-Amz-Credential, X-Amz-Security-Token,
- * X-Goog-Signature, access_token, api_key, ...), and code. Everything else is copied as it
- * is. One pass, linear in n. */
+ * '?', '&', ';' or '#' whose name names a credential: any name containing sig, token, secret,
+ * passw, pwd, credential, key or auth (SAS sig, X-Amz-Signature, X-Amz-Credential,
+ * X-Amz-Security-Token, X-Goog-Signature, access_token, api_key, ...), and code. Everything else is
+ * copied as it is. One pass, linear in n. */
 void ut_redact_url(ut_buf *out, const char *s, size_t n);
 /* ut_redact_url of a C string as a new malloc'ed string (NULL if s is NULL or out of
  * memory). */

@@ -19,18 +19,21 @@ static const bad_case bad[] = {
     /* the original's rules */
     {BASE "concurrency:\n  n_consumers: 20\n  list_chunk_size: 10\n  max_buffer_size: 20\n"
           "  write_chunk_size: 10\n",
-     {"c.yaml:4:16: ", "concurrency.n_consumers (20) must be at most concurrency.list_chunk_size (10)"}},
+     {"c.yaml:4:16: ",
+      "concurrency.n_consumers (20) must be at most concurrency.list_chunk_size (10)"}},
     {BASE "concurrency:\n  max_buffer_size: 15000\n",
-     {"c.yaml:4:20: ",
-      "concurrency.max_buffer_size (15000) must be a multiple of concurrency.list_chunk_size (10000)"}},
+     {"c.yaml:4:20: ", "concurrency.max_buffer_size (15000) must be a multiple of "
+                       "concurrency.list_chunk_size (10000)"}},
     {BASE "concurrency:\n  max_buffer_size: 5000\n  write_chunk_size: 5000\n",
      {"concurrency.max_buffer_size (5000) must be at least concurrency.list_chunk_size (10000)"}},
     {BASE "concurrency:\n  write_chunk_size: 5000\n",
      {"concurrency.write_chunk_size (5000) must be at least concurrency.list_chunk_size (10000)"}},
     {BASE "concurrency:\n  max_buffer_size: 50000\n",
      {"concurrency.write_chunk_size (100000) must be at most concurrency.max_buffer_size (50000)"}},
-    {BASE "concurrency:\n  n_consumers: 0\n", {"c.yaml:4:16: ", "n_consumers must be positive, got 0"}},
-    {BASE "concurrency:\n  list_chunk_size: -5\n", {"4:20", "list_chunk_size must be positive, got -5"}},
+    {BASE "concurrency:\n  n_consumers: 0\n",
+     {"c.yaml:4:16: ", "n_consumers must be positive, got 0"}},
+    {BASE "concurrency:\n  list_chunk_size: -5\n",
+     {"4:20", "list_chunk_size must be positive, got -5"}},
     {BASE "concurrency:\n  n_consumers: \"1000\"\n",
      {"4:16", "n_consumers must be an integer, got the quoted string \"1000\""}},
     {BASE "concurrency:\n  n_consumers: many\n", {"n_consumers must be an integer, got 'many'"}},
@@ -48,22 +51,26 @@ static const bad_case bad[] = {
     {BASE "concurrency:\n  n_consumer: 1\n", {"'n_consumer'", "did you mean 'n_consumers'?"}},
     {BASE "concurency:\n  n_consumers: 1\n", {"3:1", "did you mean 'concurrency'?"}},
     {BASE "  prefix: [a]\n", {"3:3", "in 'store'", "did you mean 'prefixes'?"}},
-    {BASE "  zzzzzzzzzzzzz: 1\n", {"unknown key 'zzzzzzzzzzzzz'", "valid keys: name, prefixes, obstore_config"}},
+    {BASE "  zzzzzzzzzzzzz: 1\n",
+     {"unknown key 'zzzzzzzzzzzzz'", "valid keys: name, prefixes, obstore_config"}},
     {BASE "n_consumers: 3\n", {"3:1", "indented under 'concurrency:'"}},
     {BASE "output:\n  compresion: zstd\n", {"did you mean 'compression'?"}},
-    {BASE "output:\n  compression: zstdd\n", {"unknown compression 'zstdd'", "did you mean 'zstd'?"}},
+    {BASE "output:\n  compression: zstdd\n",
+     {"unknown compression 'zstdd'", "did you mean 'zstd'?"}},
     {BASE "output:\n  zstd_level: 23\n", {"output.zstd_level is too large", "at most 22"}},
     {BASE "output:\n  row_group_size: 200000\n",
      {"output.row_group_size (200000) must be at most concurrency.write_chunk_size (100000)"}},
     {BASE "fetch:\n  prefetch_bytes: 8\n", {"fetch.prefetch_bytes must be at least 16, got 8"}},
     {BASE "fetch:\n  prefetch_bytes: 65536\n  max_header_bytes: 32768\n",
      {"fetch.prefetch_bytes (65536) must be at most fetch.max_header_bytes (32768)"}},
-    {BASE "fetch:\n  suffixes: {a: 1}\n", {"fetch.suffixes must be a list of strings, got a mapping"}},
+    {BASE "fetch:\n  suffixes: {a: 1}\n",
+     {"fetch.suffixes must be a list of strings, got a mapping"}},
     {BASE "fetch:\n  suffixes: ['.tif', ~]\n", {"fetch.suffixes[1] is empty"}},
     {BASE "network:\n  connect_timeout: 0\n", {"network.connect_timeout must be positive"}},
     {BASE "network:\n  request_timeout: -1\n", {"network.request_timeout must be positive"}},
     {BASE "network:\n  retry_max_time: soon\n", {"retry_max_time must be a number of seconds"}},
-    {BASE "network:\n  connect_timeout: 100000\n", {"connect_timeout is too large", "86400 seconds"}},
+    {BASE "network:\n  connect_timeout: 100000\n",
+     {"connect_timeout is too large", "86400 seconds"}},
     {BASE "network:\n  max_attempts: 0\n", {"network.max_attempts must be positive"}},
     {BASE "network:\n  ca_bundle: [a]\n", {"network.ca_bundle must be a string, got a list"}},
     /* structure */
@@ -77,8 +84,8 @@ static const bad_case bad[] = {
     {"store: s3://bucket\n", {"1:8", "'store' must be a mapping of keys, got a string"}},
     {BASE "  prefixes: []\n", {"store.prefixes is an empty list"}},
     {BASE "  prefixes: [[a]]\n", {"store.prefixes[0] must be a string, got a list"}},
-    {BASE "  obstore_config:\n    a:\n      b: 1\n", {"5:7", "store.obstore_config.a must be a single value",
-                                                    "got a mapping"}},
+    {BASE "  obstore_config:\n    a:\n      b: 1\n",
+     {"5:7", "store.obstore_config.a must be a single value", "got a mapping"}},
     {BASE "  obstore_config:\n    a: [1]\n", {"store.obstore_config.a must be a single value"}},
     {BASE "  obstore_config: yes\n", {"store.obstore_config must be a mapping"}},
     {BASE "  obstore_config:\n    region:\n", {"store.obstore_config.region has no value"}},
@@ -91,13 +98,9 @@ static const bad_case bad[] = {
     {"store: {name: *nope}\n", {"YAML syntax error", "undefined alias"}},
 };
 
-static bool contains(const char *hay, const char *needle)
-{
-    return strstr(hay, needle) != NULL;
-}
+static bool contains(const char *hay, const char *needle) { return strstr(hay, needle) != NULL; }
 
-static void test_bad(void)
-{
+static void test_bad(void) {
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         td_config c;
         char err[1024];
@@ -117,8 +120,7 @@ static void test_bad(void)
     }
 }
 
-static void test_original(const char *dir)
-{
+static void test_original(const char *dir) {
     char path[1024];
     snprintf(path, sizeof path, "%s/original.yaml", dir);
     td_config c;
@@ -150,7 +152,8 @@ static void test_original(const char *dir)
 
     /* the same with all concurrency keys absent: the original's defaults */
     td_config_defaults(&c);
-    rc = td_config_load_string(&c, "store:\n  name: s3://sentinel-cogs\n", "d.yaml", err, sizeof err);
+    rc = td_config_load_string(&c, "store:\n  name: s3://sentinel-cogs\n", "d.yaml", err,
+                               sizeof err);
     CHECK(rc == 0, "%s", err);
     CHECK(c.n_consumers == 1000 && c.list_chunk_size == 10000 && c.max_buffer_size == 1000000 &&
               c.write_chunk_size == 100000 && c.n_prefixes == 1 && !strcmp(c.prefixes[0], "") &&
@@ -175,15 +178,16 @@ static void test_original(const char *dir)
                   !strcmp(c.prefixes[0], "") && c.n_suffixes == 2 &&
                   !strcmp(c.suffixes[0], ".tif") && !strcmp(c.suffixes[1], ".tiff"),
               "all_keys lists");
-        CHECK(c.n_consumers == d.n_consumers && c.list_chunk_size == d.list_chunk_size &&
-                  c.max_buffer_size == d.max_buffer_size &&
-                  c.write_chunk_size == d.write_chunk_size && c.prefetch_bytes == d.prefetch_bytes &&
-                  c.max_header_bytes == d.max_header_bytes && c.compression == d.compression &&
-                  c.zstd_level == d.zstd_level && c.row_group_size == d.row_group_size &&
-                  c.connect_timeout_ms == d.connect_timeout_ms &&
-                  c.request_timeout_ms == d.request_timeout_ms && c.max_attempts == d.max_attempts &&
-                  c.retry_max_ms == d.retry_max_ms && c.ca_bundle == NULL,
-              "all_keys values differ from the defaults");
+        CHECK(
+            c.n_consumers == d.n_consumers && c.list_chunk_size == d.list_chunk_size &&
+                c.max_buffer_size == d.max_buffer_size &&
+                c.write_chunk_size == d.write_chunk_size && c.prefetch_bytes == d.prefetch_bytes &&
+                c.max_header_bytes == d.max_header_bytes && c.compression == d.compression &&
+                c.zstd_level == d.zstd_level && c.row_group_size == d.row_group_size &&
+                c.connect_timeout_ms == d.connect_timeout_ms &&
+                c.request_timeout_ms == d.request_timeout_ms && c.max_attempts == d.max_attempts &&
+                c.retry_max_ms == d.retry_max_ms && c.ca_bundle == NULL,
+            "all_keys values differ from the defaults");
     }
     td_config_free(&c);
 
@@ -194,8 +198,7 @@ static void test_original(const char *dir)
     td_config_free(&c);
 }
 
-static void test_full(void)
-{
+static void test_full(void) {
     const char *y = "store:\n"
                     "  name: file:///data\n"
                     "  prefixes: only/this/\n"
@@ -268,8 +271,7 @@ static void test_full(void)
     td_config_free(&c);
 }
 
-static void test_masks(void)
-{
+static void test_masks(void) {
     const char *y = "store:\n"
                     "  name: \"https://user:hunter2@example.com/bucket\"\n"
                     "  obstore_config:\n"
@@ -292,9 +294,9 @@ static void test_masks(void)
     if (rc)
         return;
     const char *s = c.source_text;
-    static const char *const secrets[] = {"hunter2", "wJalrXUtnFEMI", "IOSFODNN7EXAMPLE",
-                                          "FwoGZXIvYXdzEJr", "sig=abc", "BEGIN", "s3cr3tvalue",
-                                          "pw12"};
+    static const char *const secrets[] = {"hunter2",         "wJalrXUtnFEMI", "IOSFODNN7EXAMPLE",
+                                          "FwoGZXIvYXdzEJr", "sig=abc",       "BEGIN",
+                                          "s3cr3tvalue",     "pw12"};
     for (size_t i = 0; i < sizeof secrets / sizeof *secrets; i++)
         CHECK(!contains(s, secrets[i]), "secret '%s' in source_text:\n%s", secrets[i], s);
     CHECK(contains(s, "aws_access_key_id: AKIA***"), "key id keeps 4 chars:\n%s", s);
@@ -350,16 +352,15 @@ static void test_masks(void)
 
 /* Every byte of a full config replaced by a few troublesome ones: the loader must either
  * accept or fail with a message, never crash or leak (run under ASan in CI). */
-static void test_mutations(void)
-{
+static void test_mutations(void) {
     const char *y = "store:\n  name: \"https://u:p@h/x\"\n  prefixes: [a, \"b\"]\n"
                     "  obstore_config: {secret: &s abc, x: *s, t: yes}\n"
                     "concurrency:\n  n_consumers: 4\n  list_chunk_size: 10\n"
                     "  max_buffer_size: 20\n  write_chunk_size: 10\n"
                     "fetch: {prefetch_bytes: 64, suffixes: .tif}\n"
                     "network:\n  connect_timeout: 1.5\n  ca_bundle: ~\n";
-    static const char repl[] = {'\0', ':', '-', '[', '{', '"', '\'', '&', '*', '\n', ' ', '#',
-                                '\t', '9', '\xc3'};
+    static const char repl[] = {'\0', ':',  '-', '[', '{',  '"', '\'',  '&',
+                                '*',  '\n', ' ', '#', '\t', '9', '\xc3'};
     size_t n = strlen(y);
     char *buf = malloc(n + 1);
     size_t ok = 0, bad_n = 0;
@@ -389,8 +390,7 @@ static void test_mutations(void)
     CHECK(ok > 0 && bad_n > 0, "ok %zu bad %zu", ok, bad_n);
 }
 
-static void test_example(const char *path)
-{
+static void test_example(const char *path) {
     td_config c;
     char err[1024] = "";
     td_config_defaults(&c);
@@ -401,8 +401,7 @@ static void test_example(const char *path)
     td_config_free(&c);
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: test_config CONFIGS_DIR [EXAMPLE_YAML]\n");
         return 2;

@@ -123,7 +123,8 @@ static void test_url_secrets(void) {
         const char *yaml, *secret, *want;
     } cases[] = {
         /* an Azure Blob SAS URL as store.name (a documented form) */
-        {"store:\n  name: \"https://acct.blob.core.windows.net/c?sv=2022-11-02&sp=rl&sig=SiG%2Bx%3D\"\n",
+        {"store:\n  name: "
+         "\"https://acct.blob.core.windows.net/c?sv=2022-11-02&sp=rl&sig=SiG%2Bx%3D\"\n",
          "SiG", "https://acct.blob.core.windows.net/c?sv=2022-11-02&sp=rl&sig=***"},
         {"store:\n  name: https://acct.blob.core.windows.net/c?sv=1&sig=SiGpLaIn\n", "SiGpLaIn",
          "sig=***"},
@@ -152,8 +153,8 @@ static void test_url_secrets(void) {
         if (rc)
             continue;
         CHECK(!strstr(c.source_text, cases[i].secret), "case %zu: leak:\n%s", i, c.source_text);
-        CHECK(strstr(c.source_text, cases[i].want), "case %zu: want '%s' in:\n%s", i,
-              cases[i].want, c.source_text);
+        CHECK(strstr(c.source_text, cases[i].want), "case %zu: want '%s' in:\n%s", i, cases[i].want,
+              c.source_text);
         /* the masked text still loads */
         td_config c2;
         CHECK(load(&c2, c.source_text, err, sizeof err, &dt) == 0, "case %zu: %s", i, err);

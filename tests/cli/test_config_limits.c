@@ -50,8 +50,8 @@ int main(int argc, char **argv) {
         double t0 = now();
         int rc = td_config_load_string(&c, y, "bomb.yaml", err, sizeof err);
         double took = now() - t0;
-        CHECK(rc == -1 && strstr(err, "bomb.yaml:") && strstr(err, "alias"),
-              "%s: rc %d: %.200s", where[w], rc, err);
+        CHECK(rc == -1 && strstr(err, "bomb.yaml:") && strstr(err, "alias"), "%s: rc %d: %.200s",
+              where[w], rc, err);
         CHECK(took < 2.0, "%s: %.2f s to refuse", where[w], took);
         td_config_free(&c);
         free(y);

@@ -32,7 +32,8 @@ static void write_file(const char *path, int f, size_t n) {
     uint8_t buf[4096];
     for (size_t off = 0; off < n;) {
         size_t k = n - off < sizeof buf ? n - off : sizeof buf;
-        for (size_t i = 0; i < k; i++) buf[i] = file_byte(f, off + i);
+        for (size_t i = 0; i < k; i++)
+            buf[i] = file_byte(f, off + i);
         REQUIRE(fwrite(buf, 1, k, fp) == k);
         off += k;
     }
@@ -139,7 +140,8 @@ static void check_range_ok(treq *t) {
     }
     uint64_t size = file_size(t->file);
     uint64_t want = t->r.range_offset >= size ? 0 : size - t->r.range_offset;
-    if (want > t->r.range_length) want = t->r.range_length;
+    if (want > t->r.range_length)
+        want = t->r.range_length;
     CHECK(t->r.got == want);
     CHECK(t->r.total_size == size);
     CHECK(t->r.http_status == 206);
@@ -162,8 +164,8 @@ static uint64_t rnd(void) {
 }
 
 /* many range GETs with `in_flight` transfers; returns the engine stats */
-static void many_ranges(uv_loop_t *loop, const char *loc, int n, unsigned in_flight,
-                        net_options o, net_stats *st, unsigned *max_attempts_seen) {
+static void many_ranges(uv_loop_t *loop, const char *loc, int n, unsigned in_flight, net_options o,
+                        net_stats *st, unsigned *max_attempts_seen) {
     net_engine *e = engine_new(loop, &o);
     treq *ts = calloc((size_t)n, sizeof *ts);
     REQUIRE(ts);
@@ -180,12 +182,14 @@ static void many_ranges(uv_loop_t *loop, const char *loc, int n, unsigned in_fli
     unsigned maxa = 0;
     for (int i = 0; i < n; i++) {
         check_range_ok(&ts[i]);
-        if (ts[i].r.attempts > maxa) maxa = ts[i].r.attempts;
+        if (ts[i].r.attempts > maxa)
+            maxa = ts[i].r.attempts;
         CHECK(ts[i].r.attempts >= 1 && ts[i].r.attempts <= o.max_attempts);
         free(ts[i].mem);
     }
     net_get_stats(e, st);
-    if (max_attempts_seen) *max_attempts_seen = maxa;
+    if (max_attempts_seen)
+        *max_attempts_seen = maxa;
     engine_free(loop, e);
     free(ts);
     (void)in_flight;
@@ -236,9 +240,8 @@ static void case_shards(uv_loop_t *loop) {
     net_options o = test_opts(300);
     net_stats st;
     many_ranges(loop, "r", 300, 300, o, &st, NULL);
-    printf("shards: requests=%llu retries=%llu connections=%llu\n",
-           (unsigned long long)st.requests, (unsigned long long)st.retries,
-           (unsigned long long)st.connections);
+    printf("shards: requests=%llu retries=%llu connections=%llu\n", (unsigned long long)st.requests,
+           (unsigned long long)st.retries, (unsigned long long)st.connections);
     CHECK(st.requests == 300);
     CHECK(st.retries == 0);
     CHECK(st.connections >= 1 && st.connections <= 300);
@@ -311,7 +314,8 @@ static void case_norange(uv_loop_t *loop) {
             }
             fclose(fp);
         }
-        if (lines < 2) uv_sleep(50);
+        if (lines < 2)
+            uv_sleep(50);
     }
     CHECK(lines == 2);
 }
@@ -376,14 +380,15 @@ static void case_f444(uv_loop_t *loop) {
             fclose(fp);
         }
         drops = d;
-        if (lines >= 500 + d) break; /* every answer and every drop logged */
+        if (lines >= 500 + d)
+            break; /* every answer and every drop logged */
         uv_sleep(20);
     }
     printf("f444: requests=%llu retries=%llu connections=%llu max attempts=%u drops=%llu\n",
            (unsigned long long)st.requests, (unsigned long long)st.retries,
            (unsigned long long)st.connections, maxa, drops);
-    CHECK(drops > 50);                                 /* the faults were really injected */
-    CHECK(st.retries > 0 && st.retries <= drops);     /* and only they were retried */
+    CHECK(drops > 50);                            /* the faults were really injected */
+    CHECK(st.retries > 0 && st.retries <= drops); /* and only they were retried */
     CHECK(maxa > 1 && maxa <= 12);
 }
 
@@ -404,8 +409,7 @@ static void case_throttle(uv_loop_t *loop) {
 }
 
 /* N reads through a location limited to 50 r/s (burst 5): returns how many failed. */
-static int throttled_batch(uv_loop_t *loop, const char *loc, int n, net_options o,
-                           net_stats *st) {
+static int throttled_batch(uv_loop_t *loop, const char *loc, int n, net_options o, net_stats *st) {
     net_engine *e = engine_new(loop, &o);
     treq *ts = calloc((size_t)n, sizeof *ts);
     REQUIRE(ts);
@@ -419,7 +423,8 @@ static int throttled_batch(uv_loop_t *loop, const char *loc, int n, net_options 
     unsigned maxa = 0;
     for (int i = 0; i < n; i++) {
         CHECK(ts[i].calls == 1);
-        if (ts[i].r.attempts > maxa) maxa = ts[i].r.attempts;
+        if (ts[i].r.attempts > maxa)
+            maxa = ts[i].r.attempts;
         CHECK(ts[i].r.attempts >= 1 && ts[i].r.attempts <= o.max_attempts);
         if (ts[i].status != NET_OK) {
             CHECK(ts[i].status == NET_E_HTTP && ts[i].r.http_status == 429);
@@ -459,9 +464,9 @@ static void case_adaptive(uv_loop_t *loop) {
     o.adaptive = true;
     int failed = throttled_batch(loop, "thra", 200, o, &st);
     printf("adaptive on: %d of 200 failed, requests=%llu retries=%llu throttled=%llu "
-           "limit now %u, lowest %u\n", failed, (unsigned long long)st.requests,
-           (unsigned long long)st.retries, (unsigned long long)st.throttled, st.limit,
-           st.min_limit);
+           "limit now %u, lowest %u\n",
+           failed, (unsigned long long)st.requests, (unsigned long long)st.retries,
+           (unsigned long long)st.throttled, st.limit, st.min_limit);
     CHECK(failed == 0);
     CHECK(st.throttled > 0 && st.min_limit < 64 && st.min_limit >= o.adaptive_floor);
 }
@@ -542,8 +547,10 @@ static void case_final(uv_loop_t *loop) {
     REQUIRE(net_start(e, &past.r) == NET_OK);
     run_until(loop, 3);
     printf("404: %s\n403: %s\n416: %s\n", nf.r.errmsg, fb.r.errmsg, past.r.errmsg);
-    CHECK(nf.calls == 1 && nf.status == NET_E_HTTP && nf.r.http_status == 404 && nf.r.attempts == 1);
-    CHECK(fb.calls == 1 && fb.status == NET_E_HTTP && fb.r.http_status == 403 && fb.r.attempts == 1);
+    CHECK(nf.calls == 1 && nf.status == NET_E_HTTP && nf.r.http_status == 404 &&
+          nf.r.attempts == 1);
+    CHECK(fb.calls == 1 && fb.status == NET_E_HTTP && fb.r.http_status == 403 &&
+          fb.r.attempts == 1);
     CHECK(past.calls == 1 && past.status == NET_E_HTTP && past.r.http_status == 416 &&
           past.r.attempts == 1);
     CHECK(past.r.total_size == file_size(1)); /* Content-Range: bytes * / N */
@@ -569,7 +576,8 @@ static int stream_bad;
 static int on_body_check(net_request *r, const void *data, size_t len) {
     const uint8_t *p = data;
     for (size_t i = 0; i < len; i++)
-        if (p[i] != file_byte(3, streamed + i)) stream_bad++;
+        if (p[i] != file_byte(3, streamed + i))
+            stream_bad++;
     streamed += len;
     return 0;
 }
@@ -647,7 +655,8 @@ static void on_done_cancel_some(net_request *r, int status) {
     /* cancel a later request from inside a callback */
     treq *t = (treq *)r;
     long idx = t - cancel_ts;
-    if (idx + 7 < cancel_n) net_cancel(cancel_engine, &cancel_ts[idx + 7].r);
+    if (idx + 7 < cancel_n)
+        net_cancel(cancel_engine, &cancel_ts[idx + 7].r);
 }
 
 static void case_cancel(uv_loop_t *loop, bool free_engine, unsigned in_flight) {
@@ -672,13 +681,16 @@ static void case_cancel(uv_loop_t *loop, bool free_engine, unsigned in_flight) {
         REQUIRE(net_start(e, &ts[i].r) == NET_OK);
     }
     /* let some run and complete, then cancel a few directly */
-    while (done_count < 60) REQUIRE(uv_run(loop, UV_RUN_ONCE) != 0);
-    for (int i = 0; i < n; i += 5) net_cancel(e, &ts[i].r);
+    while (done_count < 60)
+        REQUIRE(uv_run(loop, UV_RUN_ONCE) != 0);
+    for (int i = 0; i < n; i += 5)
+        net_cancel(e, &ts[i].r);
     if (free_engine) {
         net_engine_free(e);
         CHECK(done_count == n);
     } else {
-        for (int i = 0; i < n; i++) net_cancel(e, &ts[i].r);
+        for (int i = 0; i < n; i++)
+            net_cancel(e, &ts[i].r);
         CHECK(done_count == n);
         net_engine_free(e);
     }
@@ -686,7 +698,8 @@ static void case_cancel(uv_loop_t *loop, bool free_engine, unsigned in_flight) {
     int canceled = 0;
     for (int i = 0; i < n; i++) {
         CHECK(ts[i].calls == 1);
-        if (ts[i].status == NET_E_CANCELED) canceled++;
+        if (ts[i].status == NET_E_CANCELED)
+            canceled++;
         free(ts[i].mem);
     }
     printf("%s (%u at once): %d of %d canceled\n", free_engine ? "free" : "cancel", in_flight,
@@ -723,26 +736,29 @@ static void case_cancel_inside(uv_loop_t *loop) {
     ts[1].r.buf = NULL;
     ts[1].r.has_range = false;
     ts[1].r.on_body = body_cancel_other;
-    setup_range(&ts[2], "stall", 1, 0, 100); /* no answer ever: running when canceled */
+    setup_range(&ts[2], "stall", 1, 0, 100);     /* no answer ever: running when canceled */
     setup_range(&ts[3], "always503", 1, 0, 100); /* probably backing off when canceled */
     setup_range(&ts[4], "r", 1, 0, 100);
     ts[4].r.retry_check = check_cancel_self;
     done_count = 0;
-    for (int i = 0; i < 5; i++) REQUIRE(net_start(e, &ts[i].r) == NET_OK);
+    for (int i = 0; i < 5; i++)
+        REQUIRE(net_start(e, &ts[i].r) == NET_OK);
     run_until(loop, 5);
     CHECK(ts[0].calls == 1 && ts[0].status == NET_E_CANCELED);
     CHECK(ts[1].calls == 1 && ts[1].status == NET_OK);
     CHECK(ts[2].calls == 1 && ts[2].status == NET_E_CANCELED);
     CHECK(ts[3].calls == 1 && ts[3].status == NET_E_CANCELED);
     CHECK(ts[4].calls == 1 && ts[4].status == NET_E_CANCELED);
-    for (int i = 0; i < 5; i++) free(ts[i].mem);
+    for (int i = 0; i < 5; i++)
+        free(ts[i].mem);
     engine_free(loop, e);
 }
 
 /* net_engine_free from inside a completion callback (deferred to the end of the entry) */
 static void on_done_free(net_request *r, int status) {
     on_done(r, status);
-    if (done_count == 1) net_engine_free(cancel_engine);
+    if (done_count == 1)
+        net_engine_free(cancel_engine);
 }
 static void case_free_in_cb(uv_loop_t *loop) {
     net_options o = test_opts(4);
@@ -777,18 +793,22 @@ int main(int argc, char **argv) {
     if (!strcmp(c, "basic")) {
         case_basic(&loop);
         case_shards(&loop);
-    }
-    else if (!strcmp(c, "norange")) case_norange(&loop);
-    else if (!strcmp(c, "f503")) case_f503(&loop);
-    else if (!strcmp(c, "f444")) case_f444(&loop);
-    else if (!strcmp(c, "throttle")) case_throttle(&loop);
-    else if (!strcmp(c, "adaptive")) case_adaptive(&loop);
-    else if (!strcmp(c, "stall")) case_stall(&loop);
+    } else if (!strcmp(c, "norange"))
+        case_norange(&loop);
+    else if (!strcmp(c, "f503"))
+        case_f503(&loop);
+    else if (!strcmp(c, "f444"))
+        case_f444(&loop);
+    else if (!strcmp(c, "throttle"))
+        case_throttle(&loop);
+    else if (!strcmp(c, "adaptive"))
+        case_adaptive(&loop);
+    else if (!strcmp(c, "stall"))
+        case_stall(&loop);
     else if (!strcmp(c, "final")) {
         case_final(&loop);
         case_callbacks(&loop);
-    }
-    else if (!strcmp(c, "cancel")) {
+    } else if (!strcmp(c, "cancel")) {
         case_cancel(&loop, false, 16);
         case_cancel(&loop, true, 16);
         /* with transfers in flight in several multi handles (over 128 at once) */
@@ -801,6 +821,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     CHECK(uv_loop_close(&loop) == 0);
-    if (td_test_failures) fprintf(stderr, "%d failures\n", td_test_failures);
+    if (td_test_failures)
+        fprintf(stderr, "%d failures\n", td_test_failures);
     return td_test_failures ? 1 : 0;
 }

@@ -21,8 +21,7 @@
 /* ---- small helpers */
 
 static uint64_t rng_state;
-static uint64_t rnd(void)
-{
+static uint64_t rnd(void) {
     uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
@@ -36,8 +35,7 @@ typedef struct sb {
     size_t len, cap;
 } sb;
 
-static void die(const char *fmt, ...)
-{
+static void die(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
@@ -46,8 +44,7 @@ static void die(const char *fmt, ...)
     exit(1);
 }
 
-static void sb_put(sb *b, const void *p, size_t n)
-{
+static void sb_put(sb *b, const void *p, size_t n) {
     if (b->len + n + 1 > b->cap) {
         size_t c = b->cap ? b->cap : 1024;
         while (c < b->len + n + 1)
@@ -62,8 +59,7 @@ static void sb_put(sb *b, const void *p, size_t n)
     b->p[b->len] = 0;
 }
 static void sb_s(sb *b, const char *s) { sb_put(b, s, strlen(s)); }
-static void sb_f(sb *b, const char *fmt, ...)
-{
+static void sb_f(sb *b, const char *fmt, ...) {
     char tmp[256];
     va_list ap;
     va_start(ap, fmt);
@@ -71,8 +67,7 @@ static void sb_f(sb *b, const char *fmt, ...)
     va_end(ap);
     sb_put(b, tmp, (size_t)n);
 }
-static void sb_str(sb *b, const char *p, size_t n)
-{
+static void sb_str(sb *b, const char *p, size_t n) {
     sb_s(b, "\"");
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)p[i];
@@ -85,60 +80,52 @@ static void sb_str(sb *b, const char *p, size_t n)
     }
     sb_s(b, "\"");
 }
-static void sb_hex(sb *b, const uint8_t *p, size_t n)
-{
+static void sb_hex(sb *b, const uint8_t *p, size_t n) {
     sb_s(b, "\"");
     for (size_t i = 0; i < n; i++)
         sb_f(b, "%02x", p[i]);
     sb_s(b, "\"");
 }
 static void sb_i64(sb *b, int64_t v) { sb_f(b, "\"%" PRId64 "\"", v); }
-static void sb_dbl(sb *b, double d)
-{
+static void sb_dbl(sb *b, double d) {
     uint64_t u;
     memcpy(&u, &d, 8);
     sb_f(b, "\"%016" PRIx64 "\"", u);
 }
-static void sb_key(sb *b, int *first, const char *k)
-{
+static void sb_key(sb *b, int *first, const char *k) {
     if (!*first)
         sb_s(b, ",");
     *first = 0;
     sb_f(b, "\"%s\":", k);
 }
 
-static void chk(int rc, pq_writer *w, const char *what)
-{
+static void chk(int rc, pq_writer *w, const char *what) {
     if (rc)
         die("%s: %s: %s", what, pq_err_name(rc), w ? pq_writer_errmsg(w) : "");
 }
 
-static int file_write(void *ctx, const void *p, size_t n)
-{
+static int file_write(void *ctx, const void *p, size_t n) {
     return fwrite(p, 1, n, (FILE *)ctx) == n ? 0 : -1;
 }
 
 /* ---- random values */
 
-static int64_t r_i64(void)
-{
-    static const int64_t special[] = {INT64_MIN, INT64_MAX, 0, -1, 1, INT64_MIN + 1,
-                                      INT64_MAX - 1, 4294967296LL, -4294967297LL};
+static int64_t r_i64(void) {
+    static const int64_t special[] = {
+        INT64_MIN, INT64_MAX, 0, -1, 1, INT64_MIN + 1, INT64_MAX - 1, 4294967296LL, -4294967297LL};
     if (pct(30))
         return special[rn(sizeof special / sizeof special[0])];
     return (int64_t)rnd() >> rn(60);
 }
-static int32_t r_i32(void)
-{
+static int32_t r_i32(void) {
     static const int32_t special[] = {INT32_MIN, INT32_MAX, 0, -1, 1, 65535, -65536};
     if (pct(30))
         return special[rn(sizeof special / sizeof special[0])];
     return (int32_t)((int64_t)(rnd() & 0xffffffffu) - 2147483648LL) >> rn(31);
 }
-static double r_dbl(void)
-{
-    static const double special[] = {0.0, -0.0, 1.0, -1.5, DBL_MAX, -DBL_MAX, DBL_MIN,
-                                     4.9406564584124654e-324, 1e300, -1e-300};
+static double r_dbl(void) {
+    static const double special[] = {
+        0.0, -0.0, 1.0, -1.5, DBL_MAX, -DBL_MAX, DBL_MIN, 4.9406564584124654e-324, 1e300, -1e-300};
     unsigned k = rn(100);
     if (k < 5)
         return NAN;
@@ -151,11 +138,24 @@ static double r_dbl(void)
     return ((double)(int64_t)rnd() / 1e6) * pow(10.0, (double)rn(40) - 20.0);
 }
 /* UTF-8 text of 0..maxlen pieces: ASCII, quotes/escapes, 2-, 3- and 4-byte sequences. */
-static size_t r_text(char *out, unsigned maxlen, unsigned card)
-{
-    static const char *const pieces[] = {"a", "b", "Z", "0", " ", "\"", "\\", "\n", "\t",
-                                         "\x01", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9d\x84\x9e",
-                                         "/", "{", "}", "~"};
+static size_t r_text(char *out, unsigned maxlen, unsigned card) {
+    static const char *const pieces[] = {"a",
+                                         "b",
+                                         "Z",
+                                         "0",
+                                         " ",
+                                         "\"",
+                                         "\\",
+                                         "\n",
+                                         "\t",
+                                         "\x01",
+                                         "\xc3\xa9",
+                                         "\xe2\x82\xac",
+                                         "\xf0\x9d\x84\x9e",
+                                         "/",
+                                         "{",
+                                         "}",
+                                         "~"};
     size_t n = 0;
     uint64_t saved = 0;
     if (card) { /* low cardinality: derive the text from a small seed */
@@ -172,8 +172,7 @@ static size_t r_text(char *out, unsigned maxlen, unsigned card)
         rng_state = saved;
     return n;
 }
-static size_t r_bin(uint8_t *out, unsigned maxlen)
-{
+static size_t r_bin(uint8_t *out, unsigned maxlen) {
     unsigned len = rn(maxlen + 1);
     for (unsigned i = 0; i < len; i++) {
         unsigned k = rn(4);
@@ -186,8 +185,7 @@ static size_t r_bin(uint8_t *out, unsigned maxlen)
  * Inside a struct the null is always explicit: a struct none of whose fields is touched is
  * a null struct (that case is generated on purpose, with its own expected value). */
 static int in_struct;
-static void null_opt(pq_writer *w, int node, sb *b)
-{
+static void null_opt(pq_writer *w, int node, sb *b) {
     if (in_struct || pct(50))
         chk(pq_set_null(w, node), w, "set_null");
     sb_s(b, "null");
@@ -196,8 +194,8 @@ static void null_opt(pq_writer *w, int node, sb *b)
 /* ---- the "all" schema */
 
 typedef struct all_cols {
-    int id, b, i32, i64, d, s, bin, ts, req_s, req_i32, req_d, req_b, li, ld, ls, li32, lb,
-        lbin, st, st_a, st_s, st_inner, st_x, st_l, st_m, rst, rst_y, rst_z, m, m2;
+    int id, b, i32, i64, d, s, bin, ts, req_s, req_i32, req_d, req_b, li, ld, ls, li32, lb, lbin,
+        st, st_a, st_s, st_inner, st_x, st_l, st_m, rst, rst_y, rst_z, m, m2;
 } all_cols;
 
 static const char ALL_SCHEMA[] =
@@ -224,13 +222,13 @@ static const char ALL_SCHEMA[] =
     "{\"name\":\"y\",\"t\":\"i32\",\"req\":true},{\"name\":\"z\",\"t\":\"str\"}]},"
     "{\"name\":\"m\",\"t\":\"map\"},{\"name\":\"m2\",\"t\":\"map\",\"req\":true}]";
 
-static pq_schema *all_schema(all_cols *c)
-{
+static pq_schema *all_schema(all_cols *c) {
     pq_schema *s = pq_schema_new();
     if (!s)
         die("oom");
-#define L(f, name, t, lt, opt) \
-    if ((c->f = pq_schema_add_leaf(s, PQ_ROOT, name, t, lt, opt)) < 0) die("schema " name)
+#define L(f, name, t, lt, opt)                                         \
+    if ((c->f = pq_schema_add_leaf(s, PQ_ROOT, name, t, lt, opt)) < 0) \
+    die("schema " name)
     L(id, "id", PQ_INT64, PQ_LT_NONE, false);
     L(b, "b", PQ_BOOLEAN, PQ_LT_NONE, true);
     L(i32, "i32", PQ_INT32, PQ_LT_NONE, true);
@@ -269,8 +267,7 @@ static pq_schema *all_schema(all_cols *c)
     return s;
 }
 
-static void gen_map(pq_writer *w, int node, sb *b, bool optional)
-{
+static void gen_map(pq_writer *w, int node, sb *b, bool optional) {
     if (optional && pct(20)) {
         null_opt(w, node, b);
         return;
@@ -300,8 +297,7 @@ static void gen_map(pq_writer *w, int node, sb *b, bool optional)
 }
 
 /* LIST<INT64> with optional list and elements, element by element */
-static void gen_list_i64(pq_writer *w, int node, sb *b)
-{
+static void gen_list_i64(pq_writer *w, int node, sb *b) {
     if (pct(15)) {
         null_opt(w, node, b);
         return;
@@ -325,8 +321,7 @@ static void gen_list_i64(pq_writer *w, int node, sb *b)
     sb_s(b, "]");
 }
 
-static void gen_all_row(pq_writer *w, const all_cols *c, uint64_t row, sb *b)
-{
+static void gen_all_row(pq_writer *w, const all_cols *c, uint64_t row, sb *b) {
     char txt[512];
     uint8_t bin[64];
     int first = 1;
@@ -606,8 +601,7 @@ typedef struct big_cols {
     int id, v, d, s, name, l;
 } big_cols;
 
-static pq_schema *big_schema(big_cols *c)
-{
+static pq_schema *big_schema(big_cols *c) {
     pq_schema *s = pq_schema_new();
     c->id = pq_schema_add_leaf(s, PQ_ROOT, "id", PQ_INT64, PQ_LT_NONE, false);
     c->v = pq_schema_add_leaf(s, PQ_ROOT, "v", PQ_INT64, PQ_LT_NONE, true);
@@ -620,8 +614,7 @@ static pq_schema *big_schema(big_cols *c)
     return s;
 }
 
-static void gen_big_row(pq_writer *w, const big_cols *c, uint64_t row, sb *b)
-{
+static void gen_big_row(pq_writer *w, const big_cols *c, uint64_t row, sb *b) {
     char txt[128];
     chk(pq_set_i64(w, c->id, (int64_t)row), w, "id");
     sb_f(b, "{\"id\":\"%" PRIu64 "\",\"v\":", row);
@@ -685,8 +678,7 @@ typedef struct edge_cols {
     int id, d_nan, d_zero, s_long, b_null;
 } edge_cols;
 
-static pq_schema *edge_schema(edge_cols *c)
-{
+static pq_schema *edge_schema(edge_cols *c) {
     pq_schema *s = pq_schema_new();
     c->id = pq_schema_add_leaf(s, PQ_ROOT, "id", PQ_INT64, PQ_LT_NONE, false);
     c->d_nan = pq_schema_add_leaf(s, PQ_ROOT, "d_nan", PQ_DOUBLE, PQ_LT_NONE, true);
@@ -699,10 +691,9 @@ static pq_schema *edge_schema(edge_cols *c)
 }
 
 /* Row group 0 (rows < 50): NaN-only doubles (no min/max), zeros of both signs, one string
- * longer than the statistics limit as the maximum (no min/max), an all-null column. Row group 1: NaN and
- * 1.5 (min = max = 1.5), +0.0 only (min written as -0.0, max as +0.0), short strings. */
-static void gen_edge_row(pq_writer *w, const edge_cols *c, uint64_t row, sb *b)
-{
+ * longer than the statistics limit as the maximum (no min/max), an all-null column. Row group 1:
+ * NaN and 1.5 (min = max = 1.5), +0.0 only (min written as -0.0, max as +0.0), short strings. */
+static void gen_edge_row(pq_writer *w, const edge_cols *c, uint64_t row, sb *b) {
     char txt[2100];
     chk(pq_set_i64(w, c->id, (int64_t)row), w, "id");
     sb_f(b, "{\"id\":\"%" PRIu64 "\",\"d_nan\":", row);
@@ -739,13 +730,11 @@ typedef struct spec {
     size_t rg_bytes, dict_max;
 } spec;
 
-static const char *codec_name(pq_codec c)
-{
+static const char *codec_name(pq_codec c) {
     return c == PQ_CODEC_NONE ? "UNCOMPRESSED" : c == PQ_CODEC_SNAPPY ? "SNAPPY" : "ZSTD";
 }
 
-static void gen_file(const char *dir, const spec *sp)
-{
+static void gen_file(const char *dir, const spec *sp) {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s.parquet", dir, sp->name);
     FILE *f = fopen(path, "wb");
@@ -757,8 +746,9 @@ static void gen_file(const char *dir, const spec *sp)
     all_cols ac = {0};
     big_cols bc = {0};
     edge_cols ec = {0};
-    pq_schema *s = sp->schema == 0 ? all_schema(&ac) : sp->schema == 1 ? big_schema(&bc)
-                                                                       : edge_schema(&ec);
+    pq_schema *s = sp->schema == 0   ? all_schema(&ac)
+                   : sp->schema == 1 ? big_schema(&bc)
+                                     : edge_schema(&ec);
     pq_kv kv[] = {{"generator", "tests/parquet/gen.c"}, {"seed.text", "\xc3\xa9t\xc3\xa9"}};
     pq_options o = PQ_OPTIONS_INIT;
     o.codec = sp->codec;
@@ -800,9 +790,10 @@ static void gen_file(const char *dir, const spec *sp)
             ",\"row_group_bytes\":%zu,\"dict_max\":%zu,\"codec\":\"%s\","
             "\"kv\":{\"generator\":\"tests/parquet/gen.c\",\"seed.text\":\"\xc3\xa9t\xc3\xa9\"},"
             "\"created_by\":\"tiff-dumper pq_gen\",\"columns\":%s}\n",
-            sp->name, sp->rows, sp->rg_rows, sp->rg_bytes, sp->dict_max,
-            codec_name(sp->codec),
-            sp->schema == 0 ? ALL_SCHEMA : sp->schema == 1 ? BIG_SCHEMA : EDGE_SCHEMA);
+            sp->name, sp->rows, sp->rg_rows, sp->rg_bytes, sp->dict_max, codec_name(sp->codec),
+            sp->schema == 0   ? ALL_SCHEMA
+            : sp->schema == 1 ? BIG_SCHEMA
+                              : EDGE_SCHEMA);
     fclose(m);
     free(b.p);
 }
@@ -810,8 +801,7 @@ static void gen_file(const char *dir, const spec *sp)
 /* Misuse must be reported with the node named, and must not poison the writer. */
 static int null_write(void *ctx, const void *p, size_t n) { return 0; }
 static int fail_write(void *ctx, const void *p, size_t n) { return -1; }
-static void check_errors(void)
-{
+static void check_errors(void) {
     all_cols c;
     pq_schema *s = all_schema(&c);
     if (pq_schema_add_leaf(s, PQ_ROOT, "id", PQ_INT64, PQ_LT_NONE, false) != PQ_E_SCHEMA ||
@@ -855,8 +845,7 @@ static void check_errors(void)
     pq_schema_free(s);
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     if (argc < 2)
         die("usage: pq_gen OUT_DIR [BIG_ROWS]");
     uint64_t big = argc > 2 ? strtoull(argv[2], NULL, 10) : 1000000;

@@ -42,12 +42,12 @@ static void write_file(const char *name, const char *data, size_t len, bool gz) 
 
 /* Collected output of a whole source. */
 typedef struct got {
-    char *keys;       /* "key|size|mtime|etag\n" per entry */
+    char *keys; /* "key|size|mtime|etag\n" per entry */
     size_t len, cap;
     size_t n, n_bad, pages, max_page;
     int status;
     char errmsg[512];
-    char bad[4096];   /* "key: message\n" per bad entry */
+    char bad[4096]; /* "key: message\n" per bad entry */
 } got;
 
 static void add(got *g, const char *fmt, ...) {
@@ -76,10 +76,8 @@ static void drain(td_keysrc *ks, got *g) {
         for (size_t i = 0; i < pg.n; i++) {
             const store_entry *e = &pg.entries[i];
             CHECK(strlen(e->key) == e->key_len, "key length");
-            add(g, "%s|%lld|%lld|%s\n", e->key,
-                e->size == UINT64_MAX ? -1LL : (long long)e->size,
-                e->mtime_ms == INT64_MIN ? -1LL : (long long)e->mtime_ms,
-                e->etag ? e->etag : "-");
+            add(g, "%s|%lld|%lld|%s\n", e->key, e->size == UINT64_MAX ? -1LL : (long long)e->size,
+                e->mtime_ms == INT64_MIN ? -1LL : (long long)e->mtime_ms, e->etag ? e->etag : "-");
         }
         for (size_t i = 0; i < pg.n_bad; i++) {
             size_t l = strlen(g->bad);
@@ -223,8 +221,7 @@ static int write_manifest(const char *schema, const char *files_json, const char
     return 0;
 }
 
-static td_keysrc *open_inv(const char *store_url, size_t page, char *err, size_t errlen,
-                           int *rc) {
+static td_keysrc *open_inv(const char *store_url, size_t page, char *err, size_t errlen, int *rc) {
     const char *roots[] = {store_url};
     td_keysrc_options o = {roots, 1, store_url, page};
     td_keysrc *ks = NULL;
@@ -235,16 +232,15 @@ static td_keysrc *open_inv(const char *store_url, size_t page, char *err, size_t
 static void test_inventory(void) {
     /* quoting, CRLF, an unquoted record, versions, a record over a refill boundary (the
      * second file is padded past 1 MiB), no final newline */
-    const char *d1 =
-        "\"bkt\",\"pre/a+b%2Fc.tif\",\"v1\",\"true\",\"false\",\"123\","
-        "\"2024-01-02T03:04:05.678Z\",\"e\"\"t,ag\"\r\n"
-        "bkt,pre/plain.tif,v2,true,false,7,2024-01-02T03:04:05Z,etag2\n"
-        "\"bkt\",\"pre/old.tif\",\"v0\",\"false\",\"false\",\"1\",\"\",\"\"\n"
-        "\"bkt\",\"pre/del.tif\",\"v9\",\"true\",\"true\",\"\",\"\",\"\"\n"
-        "\"bkt\",\"other/x.tif\",\"v3\",\"true\",\"false\",\"1\",\"\",\"\"\n"
-        "\n"
-        "\"bkt\",\"pre/bad%zz.tif\",\"v4\",\"\",\"\",\"\",\"\",\"\"\n"
-        "\"bkt\",\"pre/nosize.tif\",\"\",\"\",\"\",\"\",\"\",\"\"";
+    const char *d1 = "\"bkt\",\"pre/a+b%2Fc.tif\",\"v1\",\"true\",\"false\",\"123\","
+                     "\"2024-01-02T03:04:05.678Z\",\"e\"\"t,ag\"\r\n"
+                     "bkt,pre/plain.tif,v2,true,false,7,2024-01-02T03:04:05Z,etag2\n"
+                     "\"bkt\",\"pre/old.tif\",\"v0\",\"false\",\"false\",\"1\",\"\",\"\"\n"
+                     "\"bkt\",\"pre/del.tif\",\"v9\",\"true\",\"true\",\"\",\"\",\"\"\n"
+                     "\"bkt\",\"other/x.tif\",\"v3\",\"true\",\"false\",\"1\",\"\",\"\"\n"
+                     "\n"
+                     "\"bkt\",\"pre/bad%zz.tif\",\"v4\",\"\",\"\",\"\",\"\",\"\"\n"
+                     "\"bkt\",\"pre/nosize.tif\",\"\",\"\",\"\",\"\",\"\",\"\"";
     write_file("d1.csv.gz", d1, strlen(d1), true);
     size_t cap = (3u << 20) / 2, len = 0, n2 = 0;
     char *d2 = malloc(cap);
@@ -272,8 +268,8 @@ static void test_inventory(void) {
                        "nosize.tif|-1|-1|-\n"
                        "many/000000.tif|0|1577836800000|-\n";
     CHECK(strncmp(g.keys, want, strlen(want)) == 0, "keys:\n%.400s", g.keys);
-    CHECK(g.n == 3 + n2 && g.n_bad == 1 && strstr(g.bad, "pre/bad%zz.tif: ") &&
-              g.status == 0 && g.max_page <= 1000,
+    CHECK(g.n == 3 + n2 && g.n_bad == 1 && strstr(g.bad, "pre/bad%zz.tif: ") && g.status == 0 &&
+              g.max_page <= 1000,
           "n %zu (want %zu) bad %s status %d %s", g.n, 3 + n2, g.bad, g.status, g.errmsg);
     free(g.keys);
     td_keysrc_close(ks);
@@ -366,8 +362,8 @@ static void test_fd_entry_points(void) {
     got g;
     if (ks) {
         drain(ks, &g);
-        CHECK(g.n == 2 && g.status == 0 && g.pages >= 2, "list fd: n %zu pages %zu status %d",
-              g.n, g.pages, g.status);
+        CHECK(g.n == 2 && g.status == 0 && g.pages >= 2, "list fd: n %zu pages %zu status %d", g.n,
+              g.pages, g.status);
         free(g.keys);
         td_keysrc_close(ks);
     }
@@ -377,8 +373,7 @@ static void test_fd_entry_points(void) {
         opener op = {0, fail ? NULL : "bkt,k1.tif\nbkt,k%202.tif\n", 0};
         rc = td_keysrc_open_inventory_fd(&ks, pipe_of(man), "m.json", open_data, &op, &o, err,
                                          sizeof err);
-        CHECK(rc == 0 && ks && op.calls == 0, "inventory fd: rc %d calls %d %s", rc, op.calls,
-              err);
+        CHECK(rc == 0 && ks && op.calls == 0, "inventory fd: rc %d calls %d %s", rc, op.calls, err);
         if (!ks)
             continue;
         drain(ks, &g);
@@ -413,8 +408,9 @@ static void test_fd_entry_points(void) {
     }
     /* an absolute or upward key is refused at open, with or without a callback */
     opener op = {0, NULL, 0};
-    rc = td_keysrc_open_inventory_fd(&ks, pipe_of("{\"fileFormat\":\"CSV\",\"fileSchema\":"
-                                                  "\"Key\",\"files\":[{\"key\":\"../x\"}]}"),
+    rc = td_keysrc_open_inventory_fd(&ks,
+                                     pipe_of("{\"fileFormat\":\"CSV\",\"fileSchema\":"
+                                             "\"Key\",\"files\":[{\"key\":\"../x\"}]}"),
                                      "m.json", open_data, &op, &o, err, sizeof err);
     CHECK(rc == STORE_E_CONFIG && !ks && strstr(err, "not a relative path"), "../x: %d %s", rc,
           err);

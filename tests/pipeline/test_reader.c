@@ -46,8 +46,8 @@ typedef struct {
     bool done;
     int calls;
     td_read_result res;
-    char json[1 << 16];  /* the header as JSON, or "" */
-    char msg[512];       /* res.message points here (the reader's copy dies with it) */
+    char json[1 << 16]; /* the header as JSON, or "" */
+    char msg[512];      /* res.message points here (the reader's copy dies with it) */
     /* admit */
     int admits;
     td_reader_admit answer; /* what admit says the first time; GO afterwards */
@@ -125,8 +125,7 @@ static void test_rounds(void) {
     CHECK(dflt.res.status == TD_READ_OK && dflt.res.requests >= 2,
           "default prefetch needs more than one round: %llu requests",
           (unsigned long long)dflt.res.requests);
-    CHECK(dflt.res.fetched_bytes > TD_READER_DEFAULT_PREFETCH &&
-          dflt.res.fetched_bytes < size);
+    CHECK(dflt.res.fetched_bytes > TD_READER_DEFAULT_PREFETCH && dflt.res.fetched_bytes < size);
     CHECK_STR(dflt.json, whole.json);
     CHECK(dflt.res.object_size == size);
 
@@ -241,8 +240,7 @@ static void test_failures(const char *dir) {
           "empty object: status %d, %llu requests", o.res.status,
           (unsigned long long)o.res.requests);
     read_key(&e, &DEFAULTS, "text.tif", UINT64_MAX, &o);
-    CHECK(o.res.status == TD_READ_PARSE && o.res.code == TIFF_E_NOT_TIFF &&
-              o.res.object_size == 18,
+    CHECK(o.res.status == TD_READ_PARSE && o.res.code == TIFF_E_NOT_TIFF && o.res.object_size == 18,
           "not a TIFF: status %d code %s size %llu", o.res.status, tiff_err_name(o.res.code),
           (unsigned long long)o.res.object_size);
     read_key(&e, &DEFAULTS, "../escape.tif", UINT64_MAX, &o);
@@ -257,10 +255,9 @@ static void test_failures(const char *dir) {
 
 /* Several readers at once on each of two loops, one thread per loop. */
 static const char *const many[] = {
-    "exampletiffs/capitol.tif",       "exampletiffs/coffee.tif",
-    "exampletiffs/shapes_multi_size.tif", "rasterio/RGB.byte.tif",
-    "rasterio/byte.tif",              "rasterio/cogeo.tif",
-    "rasterio/goes.tif",              "rasterio/alpha.tif",
+    "exampletiffs/capitol.tif", "exampletiffs/coffee.tif", "exampletiffs/shapes_multi_size.tif",
+    "rasterio/RGB.byte.tif",    "rasterio/byte.tif",       "rasterio/cogeo.tif",
+    "rasterio/goes.tif",        "rasterio/alpha.tif",
 };
 #define N_MANY (sizeof many / sizeof many[0])
 

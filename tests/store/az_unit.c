@@ -12,8 +12,8 @@
 
 static void test_base64(void) {
     static const char *const plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
-    static const char *const enc[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=",
-                                      "Zm9vYmFy"};
+    static const char *const enc[] = {"",         "Zg==",     "Zm8=",    "Zm9v",
+                                      "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
     for (size_t i = 0; i < 7; i++) {
         ut_buf b = {0};
         ut_base64_encode(&b, plain[i], strlen(plain[i]), false);
@@ -102,23 +102,23 @@ static void test_canonical_resource(void) {
     CHECK_STR(b.p, "GET\n\n\n\n\n\n\n\n\n\n\n\n/myaccount/mycontainer\ncomp:metadata\n"
                    "restype:container");
     ut_buf_reset(&b);
-    const az_pair q2[] = {{"restype", "container"}, {"comp", "list"},
-                          {"include", "snapshots"}, {"include", "metadata"},
+    const az_pair q2[] = {{"restype", "container"},
+                          {"comp", "list"},
+                          {"include", "snapshots"},
+                          {"include", "metadata"},
                           {"include", "uncommittedblobs"}};
     CHECK(az_string_to_sign(&b, "GET", "myaccount", "/mycontainer", q2, 5, NULL, 0) == 0);
     CHECK_STR(strstr(b.p, "/myaccount"), "/myaccount/mycontainer\ncomp:list\n"
                                          "include:metadata,snapshots,uncommittedblobs\n"
                                          "restype:container");
     ut_buf_reset(&b);
-    CHECK(az_string_to_sign(&b, "GET", "myaccount", "/mycontainer/myblob", NULL, 0, NULL, 0) ==
-          0);
+    CHECK(az_string_to_sign(&b, "GET", "myaccount", "/mycontainer/myblob", NULL, 0, NULL, 0) == 0);
     CHECK_STR(strstr(b.p, "/myaccount"), "/myaccount/mycontainer/myblob");
     ut_buf_reset(&b);
     /* emulator (path-style): the account appears twice */
-    CHECK(az_string_to_sign(&b, "GET", "devstoreaccount1", "/devstoreaccount1/mycontainer",
-                            NULL, 0, NULL, 0) == 0);
-    CHECK_STR(strstr(b.p, "/devstoreaccount1"),
-              "/devstoreaccount1/devstoreaccount1/mycontainer");
+    CHECK(az_string_to_sign(&b, "GET", "devstoreaccount1", "/devstoreaccount1/mycontainer", NULL, 0,
+                            NULL, 0) == 0);
+    CHECK_STR(strstr(b.p, "/devstoreaccount1"), "/devstoreaccount1/devstoreaccount1/mycontainer");
     ut_buf_reset(&b);
     /* headers: standard ones in their slots, x-ms-* sorted, lower-cased, folded; a zero
      * Content-Length is signed as empty */
@@ -159,7 +159,9 @@ static const char LIST_XML[] =
     "<Blob><Name>other/z.tif</Name><Properties><Content-Length>5</Content-Length>"
     "</Properties></Blob>"
     "<BlobPrefix><Name>root/sub/</Name></BlobPrefix>"
-    "</Blobs><NextMarker>2!84!MDAwMDE2IXJvb3QvZGlyITAwMDAyOCE5OTk5LTEyLTMxVDIzOjU5OjU5Ljk5OTk5OTlaIQ--"
+    "</"
+    "Blobs><NextMarker>2!84!MDAwMDE2IXJvb3QvZGlyITAwMDAyOCE5OTk5LTEyLTMxVDIzOjU5OjU5Ljk5OTk5OTlaIQ-"
+    "-"
     "</NextMarker></EnumerationResults>";
 
 static void test_list_parser(void) {

@@ -54,8 +54,8 @@ static void list_cb(store_list_req *req, int status, const store_entry *e, size_
         if (G.print_entries) {
             printf("E\t");
             put_hex(e[i].key, e[i].key_len);
-            printf("\t%llu\t%lld\t%s\n", (unsigned long long)e[i].size,
-                   (long long)e[i].mtime_ms, e[i].etag ? e[i].etag : "");
+            printf("\t%llu\t%lld\t%s\n", (unsigned long long)e[i].size, (long long)e[i].mtime_ms,
+                   e[i].etag ? e[i].etag : "");
         }
         if (strlen(e[i].key) != e[i].key_len) {
             printf("X\tkey_len mismatch\n");
@@ -129,8 +129,7 @@ static void start_gets(void) {
 
 static void get_cb(store_get_req *req, int status) {
     printf("G\t%s\t%llu\t%lld\t%d\t", store_err_name(status), (unsigned long long)req->got,
-           req->object_size == UINT64_MAX ? -1LL : (long long)req->object_size,
-           req->http_status);
+           req->object_size == UINT64_MAX ? -1LL : (long long)req->object_size, req->http_status);
     put_hex(req->buf, req->got < 64 ? (size_t)req->got : 64);
     printf("\t%s\n", status ? req->errmsg : "");
 }

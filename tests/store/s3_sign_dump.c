@@ -69,8 +69,8 @@ int main(void) {
             s3_hdrs h = {0};
             s3_sigkey_cache cache = {0};
             if (s3_reqparts_build(&r, &t, key, key ? strlen(key) : 0, q, nq) != 0 ||
-                s3_sign_headers(&h, &t, method, &r, c.access_key ? &c : NULL, payer, now,
-                                &cache) != 0) {
+                s3_sign_headers(&h, &t, method, &r, c.access_key ? &c : NULL, payer, now, &cache) !=
+                    0) {
                 printf("error\tbuild\nend\n");
             } else {
                 printf("url\t%s\n", r.url.p);

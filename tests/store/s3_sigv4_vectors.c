@@ -70,9 +70,8 @@ static void run_case(const vdefaults *d, vcase *c) {
     }
     char payload[65];
     s3_sha256_hex(c->body, strlen(c->body), payload);
-    s3_sign_in in = {c->method, uri.p,     q,         nq,         NULL,    h,
-                     c->nh,     payload,   d->region, d->service, d->date, d->access,
-                     d->secret};
+    s3_sign_in in = {c->method, uri.p,     q,          nq,      NULL,      h,        c->nh,
+                     payload,   d->region, d->service, d->date, d->access, d->secret};
     ut_buf creq = {0}, sts = {0};
     char auth[1024];
     int failures_before = failures;
@@ -102,8 +101,19 @@ static void run_case(const vdefaults *d, vcase *c) {
 /* The key cache must notice a new secret, day or region. */
 static void cache_invalidation(void) {
     s3_pair h[] = {{"host", "h"}, {"x-amz-date", "20150830T123600Z"}};
-    s3_sign_in in = {"GET", "/", NULL, 0, NULL, h, 2, "UNSIGNED-PAYLOAD", "us-east-1", "s3",
-                     "20150830T123600Z", "AK", "secret1"};
+    s3_sign_in in = {"GET",
+                     "/",
+                     NULL,
+                     0,
+                     NULL,
+                     h,
+                     2,
+                     "UNSIGNED-PAYLOAD",
+                     "us-east-1",
+                     "s3",
+                     "20150830T123600Z",
+                     "AK",
+                     "secret1"};
     s3_sigkey_cache cache = {0};
     char a1[512], a2[512], fresh[512];
     s3_sigv4_sign(&in, &cache, NULL, NULL, a1, sizeof a1);
@@ -144,12 +154,16 @@ static void encoding(void) {
         ut_buf_free(&b);
     }
     /* values in the query are sorted after encoding, by name then value */
-    s3_pair q[] = {{"prefix", "a b"}, {"list-type", "2"}, {"continuation-token", "x/y=="},
+    s3_pair q[] = {{"prefix", "a b"},
+                   {"list-type", "2"},
+                   {"continuation-token", "x/y=="},
                    {"encoding-type", "url"}};
     ut_buf b = {0};
     s3_canonical_query(&b, q, 4);
-    check("canonical-query", "list", "continuation-token=x%2Fy%3D%3D&encoding-type=url&"
-          "list-type=2&prefix=a%20b", b.p);
+    check("canonical-query", "list",
+          "continuation-token=x%2Fy%3D%3D&encoding-type=url&"
+          "list-type=2&prefix=a%20b",
+          b.p);
     ut_buf_free(&b);
     /* the buffer cap holds */
     ut_buf capped = {.limit = 8};

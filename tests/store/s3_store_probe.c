@@ -39,8 +39,8 @@ static void on_list(store_list_req *req, int status, const store_entry *e, size_
         if (list_print) {
             printf("entry\t");
             probe_hexprint(e[i].key, e[i].key_len);
-            printf("\t%llu\t%lld\t%s\n", (unsigned long long)e[i].size,
-                   (long long)e[i].mtime_ms, e[i].etag ? e[i].etag : "-");
+            printf("\t%llu\t%lld\t%s\n", (unsigned long long)e[i].size, (long long)e[i].mtime_ms,
+                   e[i].etag ? e[i].etag : "-");
         }
         probe_keys_add(&all, e[i].key, e[i].key_len);
     }

@@ -42,8 +42,7 @@ static void test_status_table(void) {
     CHECK(remote_net_failure(NET_E_DNS, "reading k", "http://e", msg, sizeof msg) ==
           STORE_E_NETWORK);
     CHECK(strstr(msg, "reading k: ") == msg && strstr(msg, "(http://e)"), "%s", msg);
-    CHECK(remote_net_failure(NET_E_TIMEOUT, "k", "http://e", msg, sizeof msg) ==
-          STORE_E_TIMEOUT);
+    CHECK(remote_net_failure(NET_E_TIMEOUT, "k", "http://e", msg, sizeof msg) == STORE_E_TIMEOUT);
     CHECK_STR(msg, "k: timed out");
 }
 
@@ -147,8 +146,10 @@ static void fake_read_free(remote_read *rd) {
     read_freed++;
     free(rd);
 }
-static const remote_ops fake_ops = {.cancel = fake_cancel, .closed = fake_closed,
-                                    .destroy = fake_destroy, .read_submit = fake_submit,
+static const remote_ops fake_ops = {.cancel = fake_cancel,
+                                    .closed = fake_closed,
+                                    .destroy = fake_destroy,
+                                    .read_submit = fake_submit,
                                     .read_free = fake_read_free};
 static const store_vtable fake_vt = {remote_close, NULL, NULL, NULL};
 
@@ -234,9 +235,9 @@ static void test_lifecycle(void) {
 int main(int argc, char **argv) {
     (void)argc;
     /* no credentials from the machine running the test */
-    static const char *const clear[] = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-                                        "AWS_SKIP_SIGNATURE", "AWS_PROFILE",
-                                        "GOOGLE_APPLICATION_CREDENTIALS", "AZURE_SKIP_SIGNATURE"};
+    static const char *const clear[] = {
+        "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",          "AWS_SKIP_SIGNATURE",
+        "AWS_PROFILE",       "GOOGLE_APPLICATION_CREDENTIALS", "AZURE_SKIP_SIGNATURE"};
     for (size_t i = 0; i < sizeof clear / sizeof clear[0]; i++)
         unsetenv(clear[i]);
     setenv("AWS_EC2_METADATA_DISABLED", "true", 1);

@@ -209,9 +209,9 @@ int main(void) {
     mkd("subway");
     mkfile("subway/f.tif", 3);
     mkd("sub/deeper/loopdir");
-    mklink("../..", "sub/deeper/loopdir/up");     /* back to sub: a loop */
-    mklink("nowhere.tif", "dangling.tif");         /* dangling */
-    mklink("self.tif", "self.tif");                /* ELOOP from stat */
+    mklink("../..", "sub/deeper/loopdir/up"); /* back to sub: a loop */
+    mklink("nowhere.tif", "dangling.tif");    /* dangling */
+    mklink("self.tif", "self.tif");           /* ELOOP from stat */
     char fifo[512];
     snprintf(fifo, sizeof fifo, "%s/pipe.tif", root);
     CHECK(mkfifo(fifo, 0644) == 0);
@@ -240,7 +240,8 @@ int main(void) {
     store_close(s);
     CHECK(store_open(&s, &loop, "ftp://bucket", NULL, err, sizeof err) == STORE_E_CONFIG);
     CHECK(strstr(err, "ftp") && strstr(err, "file://"));
-    CHECK(store_open(&s, &loop, "/definitely/not/here", NULL, err, sizeof err) == STORE_E_NOT_FOUND);
+    CHECK(store_open(&s, &loop, "/definitely/not/here", NULL, err, sizeof err) ==
+          STORE_E_NOT_FOUND);
     CHECK(store_open(&s, &loop, "file://relative", NULL, err, sizeof err) == STORE_E_CONFIG);
     store_kv kv = {"region", "x"};
     store_options o = STORE_OPTIONS_INIT;
@@ -267,8 +268,8 @@ int main(void) {
     CHECK(c.status == 0);
     CHECK(c.max_page_seen <= 2);
     CHECK(c.pages >= 4);
-    const char *want[] = {"a.tif", "b.tiff", "sub/c.tif", "sub/d.txt", "sub/deeper/e.tif",
-                          "subway/f.tif"};
+    const char *want[] = {"a.tif",     "b.tiff",           "sub/c.tif",
+                          "sub/d.txt", "sub/deeper/e.tif", "subway/f.tif"};
     for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
         if (find(c.keys, c.n, want[i]) != 1)
             fprintf(stderr, "missing or duplicated key %s\n", want[i]);
@@ -346,7 +347,8 @@ int main(void) {
     uv_run(&loop, UV_RUN_DEFAULT);
     CHECK(uv_loop_close(&loop) == 0);
 
-    CHECK(store_err_name(STORE_E_LOOP) && strcmp(store_err_name(STORE_E_LOOP), "symlink_loop") == 0);
+    CHECK(store_err_name(STORE_E_LOOP) &&
+          strcmp(store_err_name(STORE_E_LOOP), "symlink_loop") == 0);
     CHECK(strcmp(store_err_name(12345), "unknown") == 0);
 
     {

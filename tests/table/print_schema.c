@@ -4,8 +4,7 @@
 
 #include "table.h"
 
-int main(void)
-{
+int main(void) {
     static const struct {
         td_table_id id;
         const char *title;

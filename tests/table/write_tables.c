@@ -9,19 +9,16 @@
 
 #include "table.h"
 
-static int file_write(void *ctx, const void *p, size_t n)
-{
+static int file_write(void *ctx, const void *p, size_t n) {
     return fwrite(p, 1, n, (FILE *)ctx) == n ? 0 : -1;
 }
 
-static void die(const char *what, int rc, pq_writer *w)
-{
+static void die(const char *what, int rc, pq_writer *w) {
     fprintf(stderr, "%s: %s %s\n", what, pq_err_name(rc), w ? pq_writer_errmsg(w) : "");
     exit(1);
 }
 
-static FILE *open_out(const char *dir, const char *name)
-{
+static FILE *open_out(const char *dir, const char *name) {
     char p[4096];
     snprintf(p, sizeof p, "%s/%s", dir, name);
     FILE *f = fopen(p, "wb");
@@ -34,8 +31,7 @@ static FILE *open_out(const char *dir, const char *name)
 
 /* kv: NULL = td_table_kv() */
 static pq_writer *open_writer(const pq_schema *s, FILE *f, pq_codec codec, const pq_kv *kv,
-                              size_t n_kv)
-{
+                              size_t n_kv) {
     static pq_sink sink;
     sink.write = file_write;
     sink.ctx = f;
@@ -52,8 +48,7 @@ static pq_writer *open_writer(const pq_schema *s, FILE *f, pq_codec codec, const
     return w;
 }
 
-static void write_headers(const char *dir, const char *name, bool all_null)
-{
+static void write_headers(const char *dir, const char *name, bool all_null) {
     pq_schema *s;
     td_headers_cols c;
     int rc = td_table_headers_schema(&s, &c);
@@ -81,7 +76,9 @@ static void write_headers(const char *dir, const char *name, bool all_null)
     full.first_ifd_offset = 8;
     full.ifd_count = 5;
     full.header_bytes = 16384;
-#define SETI(f, v) (full.field[TIFF_F_##f].present = true, full.field[TIFF_F_##f].count = 1, full.field[TIFF_F_##f].u.i = (v))
+#define SETI(f, v)                                                            \
+    (full.field[TIFF_F_##f].present = true, full.field[TIFF_F_##f].count = 1, \
+     full.field[TIFF_F_##f].u.i = (v))
     SETI(image_width, 10980);
     SETI(image_height, 10980);
     SETI(compression, 8);
@@ -124,9 +121,14 @@ static void write_headers(const char *dir, const char *name, bool all_null)
     bare.header_bytes = 200;
     bare.has_geokeys = !all_null;
 
-    td_object_facts f1 = {"s3://sentinel-cogs/sentinel-s2-l2a-cogs/33/U/UP/2023/1/S2A_33UUP_20230101_0_L2A/B04.tif",
-                          0, 123456789, 1700000000123LL, "\"5d41402abc4b2a76b9719d911017c592\"",
-                          16384, 1};
+    td_object_facts f1 = {
+        "s3://sentinel-cogs/sentinel-s2-l2a-cogs/33/U/UP/2023/1/S2A_33UUP_20230101_0_L2A/B04.tif",
+        0,
+        123456789,
+        1700000000123LL,
+        "\"5d41402abc4b2a76b9719d911017c592\"",
+        16384,
+        1};
     f1.path_len = strlen(f1.path);
     td_object_facts f2 = {"dir/bare.tif", 12, TD_SIZE_NONE, TD_MTIME_NONE, NULL, 300, 2};
 
@@ -142,8 +144,7 @@ static void write_headers(const char *dir, const char *name, bool all_null)
     pq_schema_free(s);
 }
 
-static void write_errors(const char *dir)
-{
+static void write_errors(const char *dir) {
     pq_schema *s;
     td_errors_cols c;
     int rc = td_table_errors_schema(&s, &c);
@@ -152,8 +153,8 @@ static void write_errors(const char *dir)
     FILE *f = open_out(dir, "errors.parquet");
     pq_writer *w = open_writer(s, f, PQ_CODEC_SNAPPY, NULL, 0);
     td_error_facts e1 = {"a/b.tif", 7, 5000, "fetch", "http", "HTTP 404 Not Found", 404, 1};
-    td_error_facts e2 = {"c.tif", 5, TD_SIZE_NONE, "parse", "not_tiff",
-                         "not a TIFF (bad byte order mark)", 0, -1};
+    td_error_facts e2 = {
+        "c.tif", 5, TD_SIZE_NONE, "parse", "not_tiff", "not a TIFF (bad byte order mark)", 0, -1};
     if ((rc = td_table_write_error(w, &c, &e1)) || (rc = td_table_write_error(w, &c, &e2)))
         die("write error", rc, w);
     if ((rc = pq_writer_close(w)))
@@ -165,10 +166,9 @@ static void write_errors(const char *dir)
 /* Bytes that are not UTF-8 in every kind of STRING value, written through td_table as a
  * careless caller would (tiff.h promises UTF-8, the pipeline passes keys as bytes): the
  * files must still be readable by DuckDB, with \xNN escapes, and path_bytes exact. */
-#define L1 "caf\xe9"            /* Latin-1 */
+#define L1 "caf\xe9"               /* Latin-1 */
 #define CUT "\xe6\x97\xa5\xe6\x97" /* U+65E5 and the first 2 bytes of another */
-static void write_bad_utf8(const char *dir)
-{
+static void write_bad_utf8(const char *dir) {
     pq_schema *s;
     td_headers_cols c;
     int rc = td_table_headers_schema(&s, &c);
@@ -211,8 +211,14 @@ static void write_bad_utf8(const char *dir)
         die("errors schema", rc, NULL);
     f = open_out(dir, "errors_bad_utf8.parquet");
     w = open_writer(s, f, PQ_CODEC_NONE, NULL, 0);
-    td_error_facts e1 = {"k/" L1 ".tif", 10, TD_SIZE_NONE, "fetch", "not_found" L1,
-                         "file:///k/" L1 ".tif: " CUT, 0, 1};
+    td_error_facts e1 = {"k/" L1 ".tif",
+                         10,
+                         TD_SIZE_NONE,
+                         "fetch",
+                         "not_found" L1,
+                         "file:///k/" L1 ".tif: " CUT,
+                         0,
+                         1};
     if ((rc = td_table_write_error(w, &ec, &e1)))
         die("write error", rc, w);
     if ((rc = pq_writer_close(w)))
@@ -221,8 +227,7 @@ static void write_bad_utf8(const char *dir)
     pq_schema_free(s);
 }
 
-static void write_docs(const char *dir)
-{
+static void write_docs(const char *dir) {
     FILE *f = open_out(dir, "columns.json");
     const char *names[] = {"headers", "errors"};
     fprintf(f, "{\"schema_version\":\"%d\",", TD_SCHEMA_VERSION);
@@ -238,8 +243,7 @@ static void write_docs(const char *dir)
     fclose(f);
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: td_table_write OUT_DIR\n");
         return 2;

@@ -2,7 +2,8 @@
  * offset 0, then one request per needs() round, counting requests and bytes.
  *   tiff_corpus_dump [--root DIR] [--max-warnings N] FILE...
  * prints one JSON line per file:
- *   {"path":..., "requests":n, "fetched_bytes":n, "error":kind|null, "message":..., "header":{...}|null}
+ *   {"path":..., "requests":n, "fetched_bytes":n, "error":kind|null, "message":...,
+ * "header":{...}|null}
  */
 #include "tiff.h"
 
@@ -16,16 +17,20 @@ static void json_str(const char *s) {
     putchar('"');
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') printf("\\%c", c);
-        else if (c < 0x20) printf("\\u%04x", c);
-        else putchar(c);
+        if (c == '"' || c == '\\')
+            printf("\\%c", c);
+        else if (c < 0x20)
+            printf("\\u%04x", c);
+        else
+            putchar(c);
     }
     putchar('"');
 }
 
 static unsigned char *slurp(const char *path, size_t *n) {
     FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
+    if (!f)
+        return NULL;
     size_t cap = 1 << 16, len = 0;
     unsigned char *b = malloc(cap);
     while (b) {
@@ -40,7 +45,8 @@ static unsigned char *slurp(const char *path, size_t *n) {
             cap *= 2;
         }
         size_t r = fread(b + len, 1, cap - len, f);
-        if (r == 0) break;
+        if (r == 0)
+            break;
         len += r;
     }
     fclose(f);
@@ -53,13 +59,16 @@ int main(int argc, char **argv) {
     tiff_limits lim = TIFF_LIMITS_INIT;
     int i = 1;
     for (; i < argc; i++) {
-        if (!strcmp(argv[i], "--root") && i + 1 < argc) root = argv[++i];
+        if (!strcmp(argv[i], "--root") && i + 1 < argc)
+            root = argv[++i];
         else if (!strcmp(argv[i], "--max-warnings") && i + 1 < argc)
             lim.max_warnings = (size_t)strtoul(argv[++i], NULL, 10);
-        else break;
+        else
+            break;
     }
     tiff_parser *p = tiff_parser_new(&lim);
-    if (!p) return 2;
+    if (!p)
+        return 2;
     char *jbuf = NULL;
     size_t jlen = 0, jcap = 0;
     size_t rootlen = strlen(root);
@@ -101,7 +110,8 @@ int main(int argc, char **argv) {
         const char *rel = path;
         if (rootlen && !strncmp(path, root, rootlen)) {
             rel = path + rootlen;
-            while (*rel == '/') rel++;
+            while (*rel == '/')
+                rel++;
         }
         printf("{\"path\":");
         json_str(rel);

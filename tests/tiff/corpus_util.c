@@ -12,10 +12,12 @@ static void push(corpus_list *l, const char *s) {
     if (l->n == l->cap) {
         l->cap = l->cap ? 2 * l->cap : 256;
         l->v = realloc(l->v, l->cap * sizeof *l->v);
-        if (!l->v) abort();
+        if (!l->v)
+            abort();
     }
     l->v[l->n] = strdup(s);
-    if (!l->v[l->n]) abort();
+    if (!l->v[l->n])
+        abort();
     l->n++;
 }
 
@@ -33,17 +35,21 @@ static void list_below(const char *root, const char *rel, corpus_list *out) {
     char dir[4096];
     snprintf(dir, sizeof dir, "%s%s%s", root, *rel ? "/" : "", rel);
     DIR *d = opendir(dir);
-    if (!d) return;
+    if (!d)
+        return;
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
-        if (de->d_name[0] == '.') continue;
+        if (de->d_name[0] == '.')
+            continue;
         char r[4096], full[8192];
         snprintf(r, sizeof r, "%s%s%s", rel, *rel ? "/" : "", de->d_name);
         snprintf(full, sizeof full, "%s/%s", root, r);
         struct stat st;
-        if (stat(full, &st) != 0) continue;
+        if (stat(full, &st) != 0)
+            continue;
         if (S_ISDIR(st.st_mode)) {
-            if (strcmp(de->d_name, "licenses") != 0) list_below(root, r, out);
+            if (strcmp(de->d_name, "licenses") != 0)
+                list_below(root, r, out);
         } else if (S_ISREG(st.st_mode) && has_tiff_ext(de->d_name)) {
             push(out, r);
         }
@@ -54,11 +60,13 @@ static void list_below(const char *root, const char *rel, corpus_list *out) {
 void corpus_list_tiffs(const char *root, corpus_list *out) {
     list_below(root, "", out);
     /* readdir order is the file system's: sorted, the runs are reproducible */
-    if (out->n) qsort(out->v, out->n, sizeof *out->v, cmp_str);
+    if (out->n)
+        qsort(out->v, out->n, sizeof *out->v, cmp_str);
 }
 
 void corpus_list_free(corpus_list *l) {
-    for (size_t i = 0; i < l->n; i++) free(l->v[i]);
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
     free(l->v);
     l->v = NULL;
     l->n = l->cap = 0;
@@ -68,14 +76,18 @@ uint8_t *corpus_read(const char *root, const char *rel, size_t *n) {
     char path[8192];
     snprintf(path, sizeof path, "%s/%s", root, rel);
     FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
+    if (!f)
+        return NULL;
     size_t cap = 1 << 16, len = 0;
     uint8_t *b = malloc(cap);
     for (;;) {
-        if (len == cap) b = realloc(b, cap *= 2);
-        if (!b) abort();
+        if (len == cap)
+            b = realloc(b, cap *= 2);
+        if (!b)
+            abort();
         size_t k = fread(b + len, 1, cap - len, f);
-        if (k == 0) break;
+        if (k == 0)
+            break;
         len += k;
     }
     fclose(f);

@@ -41,7 +41,8 @@ static uint64_t rng_state;
 
 static void rng_seed(const char *s) {
     uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a of the path */
-    for (; *s; s++) h = (h ^ (uint8_t)*s) * 0x100000001b3ull;
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 0x100000001b3ull;
     rng_state = h ? h : 1;
 }
 
@@ -81,7 +82,8 @@ static void ml_push(mlist *l, mutant m) {
     if (l->n == l->cap) {
         l->cap = l->cap ? 2 * l->cap : 1024;
         l->v = realloc(l->v, l->cap * sizeof *l->v);
-        if (!l->v) abort();
+        if (!l->v)
+            abort();
     }
     l->v[l->n++] = m;
 }
@@ -90,14 +92,16 @@ static const raw_tiff *R;
 static size_t fsize;
 
 static mutant *add1(mlist *l, const char *what, uint64_t off, unsigned w, uint64_t val) {
-    if (off > fsize || w > fsize - off) return NULL;
+    if (off > fsize || w > fsize - off)
+        return NULL;
     mutant m = {fsize, 1, {{off, w, val}}, what, false};
     ml_push(l, m);
     return &l->v[l->n - 1];
 }
 
 static void add_trunc(mlist *l, uint64_t at) {
-    if (at >= fsize) return;
+    if (at >= fsize)
+        return;
     mutant m = {at, 0, {{0, 0, 0}}, "truncated", false};
     ml_push(l, m);
 }
@@ -118,9 +122,11 @@ static int cmp_u64(const void *a, const void *b) {
 static size_t boundaries(uint64_t **out) {
     size_t cap = 64 + 8 * R->n_ifds + 4 * R->n_entries, n = 0;
     uint64_t *v = malloc(cap * sizeof *v);
-    if (!v) abort();
+    if (!v)
+        abort();
     unsigned hdr = R->big ? 16 : 8, cw = R->big ? 8 : 2, ow = R->big ? 8 : 4;
-    for (unsigned i = 1; i <= hdr; i++) v[n++] = i;
+    for (unsigned i = 1; i <= hdr; i++)
+        v[n++] = i;
     for (size_t k = 0; k < R->n_ifds; k++) {
         v[n++] = R->ifd_pos[k];
         v[n++] = R->ifd_pos[k] + 1;
@@ -141,7 +147,8 @@ static size_t boundaries(uint64_t **out) {
     qsort(v, n, sizeof *v, cmp_u64);
     size_t w = 0;
     for (size_t i = 0; i < n; i++)
-        if (v[i] > 0 && v[i] < fsize && (w == 0 || v[w - 1] != v[i])) v[w++] = v[i];
+        if (v[i] > 0 && v[i] < fsize && (w == 0 || v[w - 1] != v[i]))
+            v[w++] = v[i];
     *out = v;
     return w;
 }
@@ -154,12 +161,14 @@ static void gen_truncations(mlist *l, size_t budget) {
     size_t step = nb > want ? (nb + want - 1) / want : 1;
     for (size_t i = rng_below(step); i < nb; i += step) {
         add_trunc(l, b[i]);
-        if (b[i] > 1 && step == 1) add_trunc(l, b[i] - 1);
+        if (b[i] > 1 && step == 1)
+            add_trunc(l, b[i] - 1);
     }
     free(b);
     /* a spread over the whole object, so data regions and odd places are covered too */
     size_t spread = budget / 4 + 1;
-    for (size_t i = 0; i < spread; i++) add_trunc(l, 1 + rng_below(fsize > 1 ? fsize - 1 : 1));
+    for (size_t i = 0; i < spread; i++)
+        add_trunc(l, 1 + rng_below(fsize > 1 ? fsize - 1 : 1));
 }
 
 static void gen_header(mlist *l) {
@@ -171,7 +180,8 @@ static void gen_header(mlist *l) {
     add1(l, "byte order mark XX", 0, 2, 0x5858);
     {
         /* the other byte order: every multi-byte value now reads swapped */
-        mutant m = {fsize, 2, {{0, 1, R->le ? 'M' : 'I'}, {1, 1, R->le ? 'M' : 'I'}}, "swap BOM", false};
+        mutant m = {
+            fsize, 2, {{0, 1, R->le ? 'M' : 'I'}, {1, 1, R->le ? 'M' : 'I'}}, "swap BOM", false};
         ml_push(l, m);
     }
     if (big) {
@@ -202,8 +212,10 @@ static void gen_ifds(mlist *l) {
             add1(l, "entry count 2^64-1", c, cw, UINT64_MAX);
         }
         mutant *cy = add1(l, "next ifd = itself", np, ow, R->ifd_pos[k]);
-        if (cy) cy->cycle = true;
-        if ((cy = add1(l, "next ifd = first", np, ow, R->ifd_pos[0])) != NULL) cy->cycle = true;
+        if (cy)
+            cy->cycle = true;
+        if ((cy = add1(l, "next ifd = first", np, ow, R->ifd_pos[0])) != NULL)
+            cy->cycle = true;
         add1(l, "next ifd misaligned", np, ow, R->ifd_pos[k] + 1);
         add1(l, "next ifd size-2", np, ow, fsize - 2);
         add1(l, "next ifd past end", np, ow, fsize + 1000);
@@ -212,7 +224,8 @@ static void gen_ifds(mlist *l) {
             if ((cy = add1(l, "next ifd = previous", np, ow, R->ifd_pos[k - 1])) != NULL)
                 cy->cycle = true;
         }
-        if (k >= 8) break; /* long chains: the first ones are representative */
+        if (k >= 8)
+            break; /* long chains: the first ones are representative */
     }
 }
 
@@ -247,16 +260,21 @@ static void gen_entry(mlist *l, const raw_entry *e) {
     add1(l, "tag 324 (tile offsets)", p, 2, 324);
     {
         /* a count that overflows together with a type change */
-        mutant m = {fsize, 2, {{p + 2, 2, 12}, {p + 4, cnt_w, R->big ? 0x2000000000000000ull : 0x20000000u}},
-                    "DOUBLE with 2^29 (2^61) items", false};
-        if (p + 4 + cnt_w <= fsize) ml_push(l, m);
+        mutant m = {fsize,
+                    2,
+                    {{p + 2, 2, 12}, {p + 4, cnt_w, R->big ? 0x2000000000000000ull : 0x20000000u}},
+                    "DOUBLE with 2^29 (2^61) items",
+                    false};
+        if (p + 4 + cnt_w <= fsize)
+            ml_push(l, m);
     }
 }
 
 /* GeoKeyDirectory: SHORTs [version, revision, minor, NumberOfKeys, {id, loc, count, off}...] */
 static void gen_geokeys(mlist *l) {
     const raw_entry *kd = raw_find0(R, 34735);
-    if (!kd || kd->type != 3 || kd->count < 8 || !raw_data_inside(kd, fsize)) return;
+    if (!kd || kd->type != 3 || kd->count < 8 || !raw_data_inside(kd, fsize))
+        return;
     uint64_t d = kd->data_pos;
     uint64_t max_keys = (kd->count - 4) / 4;
     add1(l, "geokeys NumberOfKeys 65535", d + 6, 2, 65535);
@@ -267,17 +285,27 @@ static void gen_geokeys(mlist *l) {
         uint64_t kp = d + 8 + 8 * k;
         add1(l, "geokey loc 34736 off 65535", kp + 6, 2, 65535);
         {
-            mutant m = {fsize, 2, {{kp + 2, 2, 34736}, {kp + 6, 2, 60000}}, "geokey -> doubles, outside", false};
+            mutant m = {fsize,
+                        2,
+                        {{kp + 2, 2, 34736}, {kp + 6, 2, 60000}},
+                        "geokey -> doubles, outside",
+                        false};
             ml_push(l, m);
         }
         {
-            mutant m = {fsize, 3, {{kp + 2, 2, 34737}, {kp + 4, 2, 65535}, {kp + 6, 2, 10}},
-                        "geokey -> ascii, count outside", false};
+            mutant m = {fsize,
+                        3,
+                        {{kp + 2, 2, 34737}, {kp + 4, 2, 65535}, {kp + 6, 2, 10}},
+                        "geokey -> ascii, count outside",
+                        false};
             ml_push(l, m);
         }
         {
-            mutant m = {fsize, 3, {{kp + 2, 2, 34735}, {kp + 4, 2, 4}, {kp + 6, 2, 65530}},
-                        "geokey -> directory itself, outside", false};
+            mutant m = {fsize,
+                        3,
+                        {{kp + 2, 2, 34735}, {kp + 4, 2, 4}, {kp + 6, 2, 65530}},
+                        "geokey -> directory itself, outside",
+                        false};
             ml_push(l, m);
         }
         add1(l, "geokey loc unknown tag", kp + 2, 2, 33550);
@@ -301,15 +329,18 @@ static void gen_random(mlist *l, size_t n) {
     /* header region: up to the end of the last structure the raw walk saw */
     uint64_t end = R->big ? 16 : 8;
     for (size_t k = 0; k < R->n_ifds; k++)
-        if (R->next_pos[k] + 8 > end) end = R->next_pos[k] + 8;
+        if (R->next_pos[k] + 8 > end)
+            end = R->next_pos[k] + 8;
     for (size_t i = 0; i < R->n_entries; i++) {
         const raw_entry *e = &R->e[i];
         if (raw_data_inside(e, fsize) && e->data_len < 65536 && e->data_pos + e->data_len > end)
             end = e->data_pos + e->data_len;
     }
-    if (end > fsize) end = fsize;
+    if (end > fsize)
+        end = fsize;
     for (size_t i = 0; i < n; i++) {
-        mutant m = {fsize, 1 + (unsigned)rng_below(MAX_PATCHES), {{0, 0, 0}}, "random bytes", false};
+        mutant m = {
+            fsize, 1 + (unsigned)rng_below(MAX_PATCHES), {{0, 0, 0}}, "random bytes", false};
         for (unsigned j = 0; j < m.np; j++) {
             m.p[j].off = rng_below(end);
             m.p[j].width = 1;
@@ -333,15 +364,20 @@ static size_t n_kinds;
 
 static void count_kind(const char *what, int rc, bool warned) {
     size_t i = 0;
-    while (i < n_kinds && strcmp(kinds[i].what, what) != 0) i++;
+    while (i < n_kinds && strcmp(kinds[i].what, what) != 0)
+        i++;
     if (i == n_kinds) {
-        if (n_kinds == sizeof kinds / sizeof kinds[0]) return;
+        if (n_kinds == sizeof kinds / sizeof kinds[0])
+            return;
         kinds[n_kinds++].what = what;
     }
     kinds[i].n++;
-    if (rc == TIFF_OK) kinds[i].ok++;
-    else kinds[i].err++;
-    if (warned) kinds[i].warned++;
+    if (rc == TIFF_OK)
+        kinds[i].ok++;
+    else
+        kinds[i].err++;
+    if (warned)
+        kinds[i].warned++;
 }
 static unsigned long by_code[8];
 static const char *cur_path;
@@ -352,7 +388,8 @@ static size_t jcap;
 #if defined(__GNUC__)
 __attribute__((format(printf, 1, 2)))
 #endif
-static void failed(const char *fmt, ...) {
+static void
+failed(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     printf("FAIL %s [%s, size %llu", cur_path, cur_mut->what, (unsigned long long)cur_mut->size);
@@ -374,17 +411,22 @@ static void check_result(tiff_parser *p, int rc) {
             return;
         }
         for (size_t i = 0; i < h->n_warnings; i++)
-            if (!h->warnings[i] || !h->warnings[i][0]) failed("empty warning %zu", i);
-        if (h->n_warnings) n_warned++;
+            if (!h->warnings[i] || !h->warnings[i][0])
+                failed("empty warning %zu", i);
+        if (h->n_warnings)
+            n_warned++;
         size_t len = 0;
         if (tiff_header_to_json(h, &jbuf, &len, &jcap) != TIFF_OK || len < 2 || jbuf[0] != '{' ||
             jbuf[len - 1] != '}')
             failed("JSON rendering");
     } else if (rc < 0) {
         const char *name = tiff_err_name(rc), *msg = tiff_parser_errmsg(p);
-        if (strcmp(name, "unknown") == 0) failed("error %d has no code name", rc);
-        if (!msg || !msg[0]) failed("error %s without message", name);
-        if (tiff_parser_header(p)) failed("error %s but a header", name);
+        if (strcmp(name, "unknown") == 0)
+            failed("error %d has no code name", rc);
+        if (!msg || !msg[0])
+            failed("error %s without message", name);
+        if (tiff_parser_header(p))
+            failed("error %s but a header", name);
     } else {
         failed("run returned %d", rc);
     }
@@ -425,7 +467,8 @@ static int run_store(tiff_parser *p, const uint8_t *b, uint64_t size, size_t pre
         }
         for (size_t j = 0; j < k; j++) {
             int frc = tiff_parser_feed(p, r[j].offset, b + r[j].offset, (size_t)r[j].length);
-            if (frc != TIFF_OK) return frc;
+            if (frc != TIFF_OK)
+                return frc;
         }
     }
     return rc;
@@ -437,18 +480,22 @@ static bool same_but_header_bytes(const char *a, size_t la, const char *b, size_
     static const char key[] = "\"header_bytes\":";
     size_t k = sizeof key - 1, i = 0;
     while (i + k <= la && i + k <= lb && memcmp(a + i, key, k) != 0) {
-        if (a[i] != b[i]) return false;
+        if (a[i] != b[i])
+            return false;
         i++;
     }
-    if (i + k > la || i + k > lb || memcmp(b + i, key, k) != 0) return false;
+    if (i + k > la || i + k > lb || memcmp(b + i, key, k) != 0)
+        return false;
     size_t ea = i + k, eb = i + k;
-    while (ea < la && a[ea] != ',') ea++;
-    while (eb < lb && b[eb] != ',') eb++;
+    while (ea < la && a[ea] != ',')
+        ea++;
+    while (eb < lb && b[eb] != ',')
+        eb++;
     return la - ea == lb - eb && memcmp(a + ea, b + eb, la - ea) == 0;
 }
 
-static void run_mutant(tiff_parser *store, tiff_parser *whole, tiff_parser *tight,
-                       const uint8_t *b, const mutant *m, unsigned variant) {
+static void run_mutant(tiff_parser *store, tiff_parser *whole, tiff_parser *tight, const uint8_t *b,
+                       const mutant *m, unsigned variant) {
     cur_mut = m;
     n_mutants++;
     /* alternate prefetch sizes and limits so every mutant meets one combination */
@@ -456,15 +503,19 @@ static void run_mutant(tiff_parser *store, tiff_parser *whole, tiff_parser *tigh
     tiff_parser *p = (variant % 5 == 4) ? tight : store;
     int rc = run_store(p, b, m->size, prefetch);
     check_result(p, rc);
-    if (rc == TIFF_OK) n_ok++;
-    else n_err++;
+    if (rc == TIFF_OK)
+        n_ok++;
+    else
+        n_err++;
     count_kind(m->what, rc, rc == TIFF_OK && tiff_parser_header(p)->n_warnings > 0);
     /* a cycle must be noticed and said, never walked */
     if (rc == TIFF_OK && m->cycle && !tiff_parser_header(p)->ifd_chain_error)
         failed("cyclic IFD chain without ifd_chain_error (ifd_count %u)",
                tiff_parser_header(p)->ifd_count);
-    if (rc <= 0 && -rc < 8) by_code[-rc]++;
-    if (p != store || variant % 3 != 0) return;
+    if (rc <= 0 && -rc < 8)
+        by_code[-rc]++;
+    if (p != store || variant % 3 != 0)
+        return;
     /* whole object at once must give the same outcome */
     n_whole++;
     size_t la = 0;
@@ -472,12 +523,14 @@ static void run_mutant(tiff_parser *store, tiff_parser *whole, tiff_parser *tigh
     if (rc == TIFF_OK) {
         tiff_header_to_json(tiff_parser_header(p), &jbuf, &la, &jcap);
         ja = malloc(la ? la : 1);
-        if (!ja) abort();
+        if (!ja)
+            abort();
         memcpy(ja, jbuf, la);
     }
     tiff_parser_reset(whole, m->size);
     int rw = m->size ? tiff_parser_feed(whole, 0, b, (size_t)m->size) : TIFF_OK;
-    if (rw == TIFF_OK) rw = tiff_parser_run(whole);
+    if (rw == TIFF_OK)
+        rw = tiff_parser_run(whole);
     check_result(whole, rw);
     if ((rw == TIFF_OK) != (rc == TIFF_OK)) {
         failed("store rc %s (%s), whole-object rc %s (%s)", tiff_err_name(rc),
@@ -487,9 +540,11 @@ static void run_mutant(tiff_parser *store, tiff_parser *whole, tiff_parser *tigh
         tiff_header_to_json(tiff_parser_header(whole), &jbuf, &lb, &jcap);
         if (!same_but_header_bytes(ja, la, jbuf, lb)) {
             size_t d = 0;
-            while (d < la && d < lb && ja[d] == jbuf[d]) d++;
+            while (d < la && d < lb && ja[d] == jbuf[d])
+                d++;
             size_t from = d > 60 ? d - 60 : 0;
-            failed("store and whole-object headers differ at byte %zu:\n  store: %.160s\n  whole: %.160s",
+            failed("store and whole-object headers differ at byte %zu:\n  store: %.160s\n  whole: "
+                   "%.160s",
                    d, ja + from < ja + la ? ja + from : "", jbuf + from);
         }
     }
@@ -498,13 +553,15 @@ static void run_mutant(tiff_parser *store, tiff_parser *whole, tiff_parser *tigh
 
 int main(int argc, char **argv) {
     if (argc != 2) {
-        fprintf(stderr, "usage: %s CORPUS_DIR   (env TD_MUTATIONS = mutants per file, default 1000)\n",
+        fprintf(stderr,
+                "usage: %s CORPUS_DIR   (env TD_MUTATIONS = mutants per file, default 1000)\n",
                 argv[0]);
         return 2;
     }
     size_t per_file = 1000;
     const char *env = getenv("TD_MUTATIONS");
-    if (env && atol(env) > 0) per_file = (size_t)atol(env);
+    if (env && atol(env) > 0)
+        per_file = (size_t)atol(env);
     corpus_list files = {0};
     corpus_list_tiffs(argv[1], &files);
     if (files.n == 0) {
@@ -514,13 +571,15 @@ int main(int argc, char **argv) {
     static const tiff_limits tl = {1u << 20, 64u << 10, 16u, 256u, 8u, 4096u};
     tiff_parser *store = tiff_parser_new(NULL), *whole = tiff_parser_new(NULL),
                 *tight = tiff_parser_new(&tl);
-    if (!store || !whole || !tight) return 2;
+    if (!store || !whole || !tight)
+        return 2;
     static raw_tiff raw;
     mlist ml = {0}, pool = {0};
     unsigned long n_notiff = 0;
     for (size_t fi = 0; fi < files.n; fi++) {
         uint8_t *b = corpus_read(argv[1], files.v[fi], &fsize);
-        if (!b) continue;
+        if (!b)
+            continue;
         cur_path = files.v[fi];
         rng_seed(cur_path);
         raw_scan(b, fsize, &raw);
@@ -532,7 +591,8 @@ int main(int argc, char **argv) {
             gen_header(&ml);
             gen_ifds(&ml);
             gen_geokeys(&ml);
-            for (size_t i = 0; i < raw.n_entries; i++) gen_entry(&pool, &raw.e[i]);
+            for (size_t i = 0; i < raw.n_entries; i++)
+                gen_entry(&pool, &raw.e[i]);
         }
         /* budget: fixed structural ones, then truncations, entry corruptions, random */
         size_t budget = per_file > ml.n ? per_file - ml.n : per_file / 4;
@@ -542,13 +602,15 @@ int main(int argc, char **argv) {
         if (pool.n) {
             /* IFD 0's entries matter most: they are visited first in the pool */
             size_t step = pool.n > n_entry ? pool.n / (n_entry ? n_entry : 1) : 1;
-            if (step == 0) step = 1;
+            if (step == 0)
+                step = 1;
             for (size_t i = rng_below(step); i < pool.n; i += step) {
                 mutant m = pool.v[i];
                 /* one in eight also cut short somewhere after the patch */
                 if (rng_below(8) == 0 && m.np) {
                     uint64_t lo = m.p[0].off + m.p[0].width;
-                    if (lo < fsize) m.size = lo + rng_below(fsize - lo);
+                    if (lo < fsize)
+                        m.size = lo + rng_below(fsize - lo);
                 }
                 ml_push(&ml, m);
             }
@@ -563,7 +625,8 @@ int main(int argc, char **argv) {
                 put(b, &m->p[j], raw.ok ? raw.le : true);
             }
             run_mutant(store, whole, tight, b, m, (unsigned)(i + fi));
-            for (unsigned j = m->np; j-- > 0;) memcpy(b + m->p[j].off, saved[j], m->p[j].width);
+            for (unsigned j = m->np; j-- > 0;)
+                memcpy(b + m->p[j].off, saved[j], m->p[j].width);
         }
         free(b);
     }
@@ -572,7 +635,8 @@ int main(int argc, char **argv) {
            files.n, n_notiff, n_mutants, per_file, n_whole);
     printf("mutate: %lu parsed OK (%lu with warnings), %lu errors:", n_ok, n_warned, n_err);
     for (int c = 1; c < 8; c++)
-        if (by_code[c]) printf(" %s %lu", tiff_err_name(-c), by_code[c]);
+        if (by_code[c])
+            printf(" %s %lu", tiff_err_name(-c), by_code[c]);
     printf("; %lu follow-up rounds; %lu failures\n", n_rounds_total, n_fail);
     if (getenv("TD_MUTATIONS_VERBOSE")) {
         printf("| mutant | count | OK | OK with warnings | error |\n|---|---:|---:|---:|---:|\n");

@@ -41,10 +41,13 @@ static void load_deviations(const char *file) {
     }
     char line[2048];
     while (fgets(line, sizeof line, f)) {
-        if (line[0] == '#' || line[0] == '\n') continue;
-        if (n_devs == sizeof devs / sizeof devs[0]) break;
+        if (line[0] == '#' || line[0] == '\n')
+            continue;
+        if (n_devs == sizeof devs / sizeof devs[0])
+            break;
         deviation *d = &devs[n_devs];
-        if (sscanf(line, "%511s %63s", d->path, d->field) == 2) n_devs++;
+        if (sscanf(line, "%511s %63s", d->path, d->field) == 2)
+            n_devs++;
     }
     fclose(f);
 }
@@ -67,7 +70,8 @@ static bool is_known(const char *field) {
 #if defined(__GNUC__)
 __attribute__((format(printf, 2, 3)))
 #endif
-static void disagree(const char *field, const char *fmt, ...) {
+static void
+disagree(const char *field, const char *fmt, ...) {
     if (is_known(field)) {
         n_known++;
         return;
@@ -90,9 +94,11 @@ typedef struct memfile {
 
 static tmsize_t mf_read(thandle_t h, void *buf, tmsize_t size) {
     memfile *m = h;
-    if (size < 0 || m->pos >= m->n) return 0;
+    if (size < 0 || m->pos >= m->n)
+        return 0;
     uint64_t k = m->n - m->pos;
-    if ((uint64_t)size < k) k = (uint64_t)size;
+    if ((uint64_t)size < k)
+        k = (uint64_t)size;
     memcpy(buf, m->b + m->pos, (size_t)k);
     m->pos += k;
     return (tmsize_t)k;
@@ -127,14 +133,15 @@ static TIFF *lt_open(memfile *m) {
 typedef struct ltval {
     bool ok;
     uint64_t count;
-    double *d;         /* numeric values */
+    double *d;          /* numeric values */
     const uint8_t *raw; /* ASCII / BYTE / UNDEFINED bytes */
 } ltval;
 
 static void lt_generic(TIFF *t, uint16_t tag, ltval *v) {
     memset(v, 0, sizeof *v);
     const TIFFField *f = TIFFFindField(t, tag, TIFF_ANY);
-    if (!f) return;
+    if (!f)
+        return;
     uint32_t c32 = 0;
     uint16_t c16 = 0;
     void *p = NULL;
@@ -149,7 +156,8 @@ static void lt_generic(TIFF *t, uint16_t tag, ltval *v) {
     } else {
         return; /* only used for tags libtiff keeps as counted arrays */
     }
-    if (!got || !p) return;
+    if (!got || !p)
+        return;
     v->ok = true;
     v->count = c32;
     v->raw = p;
@@ -158,20 +166,47 @@ static void lt_generic(TIFF *t, uint16_t tag, ltval *v) {
     for (uint32_t i = 0; i < c32; i++) {
         double x = 0;
         switch (TIFFFieldDataType(f)) {
-        case TIFF_BYTE: case TIFF_UNDEFINED: case TIFF_ASCII: x = ((uint8_t *)p)[i]; break;
-        case TIFF_SBYTE: x = ((int8_t *)p)[i]; break;
-        case TIFF_SHORT: x = ((uint16_t *)p)[i]; break;
-        case TIFF_SSHORT: x = ((int16_t *)p)[i]; break;
-        case TIFF_LONG: case TIFF_IFD: x = ((uint32_t *)p)[i]; break;
-        case TIFF_SLONG: x = ((int32_t *)p)[i]; break;
-        case TIFF_LONG8: case TIFF_IFD8: x = (double)((uint64_t *)p)[i]; break;
-        case TIFF_SLONG8: x = (double)((int64_t *)p)[i]; break;
-        case TIFF_FLOAT: x = ((float *)p)[i]; break;
-        case TIFF_DOUBLE: x = ((double *)p)[i]; break;
-        case TIFF_RATIONAL: case TIFF_SRATIONAL:
+        case TIFF_BYTE:
+        case TIFF_UNDEFINED:
+        case TIFF_ASCII:
+            x = ((uint8_t *)p)[i];
+            break;
+        case TIFF_SBYTE:
+            x = ((int8_t *)p)[i];
+            break;
+        case TIFF_SHORT:
+            x = ((uint16_t *)p)[i];
+            break;
+        case TIFF_SSHORT:
+            x = ((int16_t *)p)[i];
+            break;
+        case TIFF_LONG:
+        case TIFF_IFD:
+            x = ((uint32_t *)p)[i];
+            break;
+        case TIFF_SLONG:
+            x = ((int32_t *)p)[i];
+            break;
+        case TIFF_LONG8:
+        case TIFF_IFD8:
+            x = (double)((uint64_t *)p)[i];
+            break;
+        case TIFF_SLONG8:
+            x = (double)((int64_t *)p)[i];
+            break;
+        case TIFF_FLOAT:
+            x = ((float *)p)[i];
+            break;
+        case TIFF_DOUBLE:
+            x = ((double *)p)[i];
+            break;
+        case TIFF_RATIONAL:
+        case TIFF_SRATIONAL:
             x = ss == 8 ? ((double *)p)[i] : ((float *)p)[i];
             break;
-        default: v->ok = false; break;
+        default:
+            v->ok = false;
+            break;
         }
         v->d[i] = x;
     }
@@ -182,11 +217,16 @@ static void lt_generic(TIFF *t, uint16_t tag, ltval *v) {
 static bool utf8_valid(const uint8_t *s, size_t n) {
     for (size_t i = 0; i < n;) {
         uint8_t c = s[i];
-        size_t k = c < 0x80 ? 0 : (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2
-                 : (c & 0xF8) == 0xF0 ? 3 : 9;
-        if (k == 9 || (k == 1 && c < 0xC2) || i + k >= n + (k ? 0 : 1)) return false;
+        size_t k = c < 0x80             ? 0
+                   : (c & 0xE0) == 0xC0 ? 1
+                   : (c & 0xF0) == 0xE0 ? 2
+                   : (c & 0xF8) == 0xF0 ? 3
+                                        : 9;
+        if (k == 9 || (k == 1 && c < 0xC2) || i + k >= n + (k ? 0 : 1))
+            return false;
         for (size_t j = 1; j <= k; j++)
-            if ((s[i + j] & 0xC0) != 0x80) return false;
+            if ((s[i + j] & 0xC0) != 0x80)
+                return false;
         i += k + 1;
     }
     return true;
@@ -195,24 +235,29 @@ static bool utf8_valid(const uint8_t *s, size_t n) {
 /* cp1252 bytes 0x80..0x9F; 0 = undefined (kept as U+0080.. like Python's decode would fail,
  * then our parser falls back to hex, which the comparison skips). */
 static const uint16_t cp1252_hi[32] = {
-    0x20AC, 0, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
-    0x2039, 0x0152, 0, 0x017D, 0, 0, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013,
-    0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0, 0x017E, 0x0178};
+    0x20AC, 0,      0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
+    0x2039, 0x0152, 0,      0x017D, 0,      0,      0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
+    0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0,      0x017E, 0x0178};
 
 /* libtiff's C string (up to its first NUL) -> UTF-8 in the tifffile convention, stripped. */
 static bool lt_string_norm(const char *s, size_t n, char *out, size_t cap) {
     size_t o = 0;
     if (utf8_valid((const uint8_t *)s, n)) {
-        if (n >= cap) return false;
+        if (n >= cap)
+            return false;
         memcpy(out, s, n);
         o = n;
     } else {
         for (size_t i = 0; i < n; i++) {
             unsigned c = (uint8_t)s[i];
-            if (c >= 0x80 && c < 0xA0) c = cp1252_hi[c - 0x80];
-            if (c == 0) return false;
-            if (o + 4 >= cap) return false;
-            if (c < 0x80) out[o++] = (char)c;
+            if (c >= 0x80 && c < 0xA0)
+                c = cp1252_hi[c - 0x80];
+            if (c == 0)
+                return false;
+            if (o + 4 >= cap)
+                return false;
+            if (c < 0x80)
+                out[o++] = (char)c;
             else if (c < 0x800) {
                 out[o++] = (char)(0xC0 | (c >> 6));
                 out[o++] = (char)(0x80 | (c & 0x3F));
@@ -231,7 +276,8 @@ static bool lt_string_norm(const char *s, size_t n, char *out, size_t cap) {
 static size_t norm_span(const char *s, size_t n, bool strip_bar, const char **start) {
     size_t len = strnlen(s, n);
     size_t a = 0;
-    while (a < len && isspace((unsigned char)s[a])) a++;
+    while (a < len && isspace((unsigned char)s[a]))
+        a++;
     while (len > a && (isspace((unsigned char)s[len - 1]) || (strip_bar && s[len - 1] == '|')))
         len--;
     *start = s + a;
@@ -241,7 +287,8 @@ static size_t norm_span(const char *s, size_t n, bool strip_bar, const char **st
 static bool str_agree(const char *ours, size_t ours_n, const char *lt, size_t lt_n,
                       bool strip_bar) {
     char buf[1 << 16];
-    if (!lt_string_norm(lt, strnlen(lt, lt_n), buf, sizeof buf)) return true; /* undecidable */
+    if (!lt_string_norm(lt, strnlen(lt, lt_n), buf, sizeof buf))
+        return true; /* undecidable */
     const char *a, *b;
     size_t na = norm_span(ours, ours_n, strip_bar, &a);
     size_t nb = norm_span(buf, strlen(buf), strip_bar, &b);
@@ -249,8 +296,10 @@ static bool str_agree(const char *ours, size_t ours_n, const char *lt, size_t lt
 }
 
 static bool dbl_agree(double a, double b) {
-    if (isnan(a) && isnan(b)) return true;
-    if (a == b) return true;
+    if (isnan(a) && isnan(b))
+        return true;
+    if (a == b)
+        return true;
     return fabs(a - b) <= 1e-12 * fmax(fabs(a), fabs(b));
 }
 
@@ -283,7 +332,8 @@ static void cmp_field(tiff_field_id id) {
     if (!re) {
         /* Not in the file at all: we must not invent it. */
         n_absent_agreed++;
-        if (v->present) disagree(fi->name, "ours present, tag not in IFD 0");
+        if (v->present)
+            disagree(fi->name, "ours present, tag not in IFD 0");
         return;
     }
     uint16_t u16 = 0, *p16 = NULL;
@@ -291,34 +341,62 @@ static void cmp_field(tiff_field_id id) {
     float fl = 0;
     char *s = NULL;
     switch (fi->tag) {
-    case 254: case 256: case 257: case 278: case 322: case 323:
-        if (!TIFFGetField(T, fi->tag, &u32)) goto lt_absent;
+    case 254:
+    case 256:
+    case 257:
+    case 278:
+    case 322:
+    case 323:
+        if (!TIFFGetField(T, fi->tag, &u32))
+            goto lt_absent;
         cmp_int(id, u32);
         return;
-    case 258: case 259: case 262: case 274: case 277: case 280: case 281: case 284:
-    case 296: case 317: case 339:
-        if (!TIFFGetField(T, fi->tag, &u16)) goto lt_absent;
+    case 258:
+    case 259:
+    case 262:
+    case 274:
+    case 277:
+    case 280:
+    case 281:
+    case 284:
+    case 296:
+    case 317:
+    case 339:
+        if (!TIFFGetField(T, fi->tag, &u16))
+            goto lt_absent;
         cmp_int(id, u16);
         return;
-    case 282: case 283:
-        if (!TIFFGetField(T, fi->tag, &fl)) goto lt_absent;
+    case 282:
+    case 283:
+        if (!TIFFGetField(T, fi->tag, &fl))
+            goto lt_absent;
         n_compared++;
         if (!v->present) {
             /* Our convention: a rational with denominator 0 is absent; libtiff says 0. */
-            if (fl != 0) disagree(fi->name, "ours absent, libtiff %g", (double)fl);
+            if (fl != 0)
+                disagree(fi->name, "ours absent, libtiff %g", (double)fl);
         } else if ((float)v->u.d != fl && !dbl_agree(v->u.d, fl)) {
             disagree(fi->name, "ours %.9g, libtiff %.9g", v->u.d, (double)fl);
         }
         return;
-    case 269: case 270: case 305: case 306: case 315: case 316: case 33432:
-        if (!TIFFGetField(T, fi->tag, &s) || !s) goto lt_absent;
+    case 269:
+    case 270:
+    case 305:
+    case 306:
+    case 315:
+    case 316:
+    case 33432:
+        if (!TIFFGetField(T, fi->tag, &s) || !s)
+            goto lt_absent;
         n_compared++;
-        if (!v->present) disagree(fi->name, "ours absent, libtiff \"%.60s\"", s);
+        if (!v->present)
+            disagree(fi->name, "ours absent, libtiff \"%.60s\"", s);
         else if (!str_agree(v->u.str, v->count, s, strlen(s), false))
             disagree(fi->name, "ours \"%.60s\", libtiff \"%.60s\"", v->u.str, s);
         return;
     case 338:
-        if (!TIFFGetField(T, fi->tag, &u16, &p16)) goto lt_absent;
+        if (!TIFFGetField(T, fi->tag, &u16, &p16))
+            goto lt_absent;
         n_compared++;
         if (!v->present || v->count != u16) {
             disagree(fi->name, "ours count %llu, libtiff %u",
@@ -326,19 +404,24 @@ static void cmp_field(tiff_field_id id) {
         } else {
             for (unsigned i = 0; i < u16; i++)
                 if (v->u.ints[i] != p16[i]) {
-                    disagree(fi->name, "item %u: ours %lld, libtiff %u", i,
-                             (long long)v->u.ints[i], p16[i]);
+                    disagree(fi->name, "item %u: ours %lld, libtiff %u", i, (long long)v->u.ints[i],
+                             p16[i]);
                     break;
                 }
         }
         return;
-    case 273: case 279: case 324: case 325: {
+    case 273:
+    case 279:
+    case 324:
+    case 325: {
         /* libtiff derives the number of strips/tiles from the image geometry; our parser
          * reports the entry's count. They agree for well-formed files. */
-        if (!TIFFGetField(T, fi->tag, &p16)) goto lt_absent; /* uint64_t* really; unused */
+        if (!TIFFGetField(T, fi->tag, &p16))
+            goto lt_absent; /* uint64_t* really; unused */
         uint64_t lt = TIFFIsTiled(T) ? TIFFNumberOfTiles(T) : TIFFNumberOfStrips(T);
         n_compared++;
-        if (!v->present) disagree(fi->name, "ours absent, libtiff %llu", (unsigned long long)lt);
+        if (!v->present)
+            disagree(fi->name, "ours absent, libtiff %llu", (unsigned long long)lt);
         else if ((uint64_t)v->u.i != re->count)
             disagree(fi->name, "ours %lld, entry count %llu", (long long)v->u.i,
                      (unsigned long long)re->count);
@@ -347,7 +430,8 @@ static void cmp_field(tiff_field_id id) {
                      (unsigned long long)lt);
         return;
     }
-    default: break;
+    default:
+        break;
     }
     /* Tags libtiff keeps as counted arrays (GeoTIFF, GDAL, JPEGTables). */
     ltval lv;
@@ -361,8 +445,7 @@ static void cmp_field(tiff_field_id id) {
         disagree(fi->name, "ours absent, libtiff has %llu values", (unsigned long long)lv.count);
     } else if (fi->kind == TIFF_K_STRING) {
         if (!str_agree(v->u.str, v->count, (const char *)lv.raw, lv.count, false))
-            disagree(fi->name, "ours \"%.60s\", libtiff \"%.60s\"", v->u.str,
-                     (const char *)lv.raw);
+            disagree(fi->name, "ours \"%.60s\", libtiff \"%.60s\"", v->u.str, (const char *)lv.raw);
     } else if (fi->kind == TIFF_K_BINARY) {
         if (v->count != lv.count || memcmp(v->u.bytes, lv.raw, (size_t)lv.count) != 0)
             disagree(fi->name, "bytes differ (ours %llu, libtiff %llu)",
@@ -388,14 +471,16 @@ lt_absent:
 
 static int geokey_index(uint16_t id) {
     for (int k = 0; k < TIFF_GEOKEY_COUNT; k++)
-        if (tiff_geokey_infos[k].tag == id) return k;
+        if (tiff_geokey_infos[k].tag == id)
+            return k;
     return -1;
 }
 
 static void cmp_geokeys(void) {
     if (!raw_find0(R, 34735)) {
         n_absent_agreed++;
-        if (H->has_geokeys) disagree("geokeys", "ours has geokeys, tag 34735 not in IFD 0");
+        if (H->has_geokeys)
+            disagree("geokeys", "ours has geokeys, tag 34735 not in IFD 0");
         return;
     }
     ltval dir, dbl, asc;
@@ -419,23 +504,28 @@ static void cmp_geokeys(void) {
             break;
         }
     uint64_t nkeys = (uint64_t)dir.d[3];
-    if (nkeys > (dir.count - 4) / 4) nkeys = (dir.count - 4) / 4;
+    if (nkeys > (dir.count - 4) / 4)
+        nkeys = (dir.count - 4) / 4;
     for (uint64_t k = 0; k < nkeys; k++) {
         uint16_t id = (uint16_t)dir.d[4 + 4 * k], loc = (uint16_t)dir.d[5 + 4 * k];
         uint16_t cnt = (uint16_t)dir.d[6 + 4 * k], off = (uint16_t)dir.d[7 + 4 * k];
         bool dup = false;
         for (uint64_t j = 0; j < k; j++)
-            if ((uint16_t)dir.d[4 + 4 * j] == id) dup = true;
-        if (dup) continue; /* which of two equal ids wins is a convention, not a value */
+            if ((uint16_t)dir.d[4 + 4 * j] == id)
+                dup = true;
+        if (dup)
+            continue; /* which of two equal ids wins is a convention, not a value */
         char fname[32];
         snprintf(fname, sizeof fname, "geokey:%u", id);
         int gi = geokey_index(id);
         if (gi < 0) {
             bool found = false;
             for (size_t j = 0; j < H->n_geokeys_other; j++)
-                if (H->geokeys_other[j].id == id) found = true;
+                if (H->geokeys_other[j].id == id)
+                    found = true;
             n_compared++;
-            if (!found) disagree(fname, "unnamed key missing from geokeys_other");
+            if (!found)
+                disagree(fname, "unnamed key missing from geokeys_other");
             continue;
         }
         const tiff_value *v = &H->geokey[gi];
@@ -445,8 +535,7 @@ static void cmp_geokeys(void) {
             if (!v->present || v->u.i != off)
                 disagree(fname, "ours %lld%s, directory %u", v->present ? (long long)v->u.i : 0,
                          v->present ? "" : " (absent)", off);
-        } else if (loc == 34736 && kind == TIFF_K_DOUBLE && cnt == 1 && dbl.ok &&
-                   off < dbl.count) {
+        } else if (loc == 34736 && kind == TIFF_K_DOUBLE && cnt == 1 && dbl.ok && off < dbl.count) {
             n_compared++;
             if (!v->present || !dbl_agree(v->u.d, dbl.d[off]))
                 disagree(fname, "ours %.17g%s, libtiff %.17g", v->present ? v->u.d : 0.0,
@@ -490,14 +579,16 @@ int main(int argc, char **argv) {
     for (size_t fi = 0; fi < files.n; fi++) {
         size_t n;
         uint8_t *buf = corpus_read(argv[1], files.v[fi], &n);
-        if (!buf) continue;
+        if (!buf)
+            continue;
         n_files++;
         cur_path = files.v[fi];
         memfile m = {buf, n, 0};
         TIFF *t = lt_open(&m);
         tiff_parser_reset(p, n);
         int rc = tiff_parser_feed(p, 0, buf, n);
-        if (rc == TIFF_OK) rc = tiff_parser_run(p);
+        if (rc == TIFF_OK)
+            rc = tiff_parser_run(p);
         if (!t) {
             n_refused++;
         } else if (rc != TIFF_OK) {
@@ -511,7 +602,8 @@ int main(int argc, char **argv) {
             R = &raw;
             T = t;
             N = n;
-            for (int id = 0; id < TIFF_FIELD_COUNT; id++) cmp_field((tiff_field_id)id);
+            for (int id = 0; id < TIFF_FIELD_COUNT; id++)
+                cmp_field((tiff_field_id)id);
             cmp_geokeys();
             /* Directory count last: it moves libtiff off IFD 0. */
             tdir_t nd = TIFFNumberOfDirectories(t);
@@ -519,12 +611,14 @@ int main(int argc, char **argv) {
             if (nd != H->ifd_count)
                 disagree("ifd_count", "ours %u, libtiff %u", H->ifd_count, (unsigned)nd);
         }
-        if (t) TIFFClose(t);
+        if (t)
+            TIFFClose(t);
         free(buf);
     }
     tiff_parser_free(p);
     for (size_t i = 0; i < n_devs; i++)
-        if (!devs[i].used) printf("note: deviation not seen: %s %s\n", devs[i].path, devs[i].field);
+        if (!devs[i].used)
+            printf("note: deviation not seen: %s %s\n", devs[i].path, devs[i].field);
     printf("oracle: %lu files, %lu compared with libtiff, %lu refused by libtiff (skipped), "
            "%lu rejected by ours only\n",
            n_files, n_opened, n_refused, n_ours_rejected);

@@ -29,9 +29,9 @@ typedef struct raw_tiff {
     bool ok; /* header valid */
     bool le, big;
     uint64_t first_ifd;
-    size_t n_ifds;                 /* IFDs whose count and entries are inside the buffer */
-    uint64_t ifd_pos[RAW_MAX_IFDS]; /* offset of each IFD's entry count                  */
-    uint64_t ifd_n[RAW_MAX_IFDS];   /* its entry count                                   */
+    size_t n_ifds;                   /* IFDs whose count and entries are inside the buffer */
+    uint64_t ifd_pos[RAW_MAX_IFDS];  /* offset of each IFD's entry count                  */
+    uint64_t ifd_n[RAW_MAX_IFDS];    /* its entry count                                   */
     uint64_t next_pos[RAW_MAX_IFDS]; /* offset of its next-IFD pointer                   */
     bool chain_cycle;
     size_t n_entries;
@@ -41,11 +41,28 @@ typedef struct raw_tiff {
 
 static inline unsigned raw_type_size(unsigned type) {
     switch (type) {
-    case 1: case 2: case 6: case 7: return 1;
-    case 3: case 8: return 2;
-    case 4: case 9: case 11: case 13: return 4;
-    case 5: case 10: case 12: case 16: case 17: case 18: return 8;
-    default: return 0;
+    case 1:
+    case 2:
+    case 6:
+    case 7:
+        return 1;
+    case 3:
+    case 8:
+        return 2;
+    case 4:
+    case 9:
+    case 11:
+    case 13:
+        return 4;
+    case 5:
+    case 10:
+    case 12:
+    case 16:
+    case 17:
+    case 18:
+        return 8;
+    default:
+        return 0;
     }
 }
 
@@ -66,14 +83,19 @@ static inline uint64_t raw_get(const uint8_t *b, size_t n, uint64_t off, unsigne
 static inline void raw_scan(const uint8_t *b, size_t n, raw_tiff *t) {
     memset(t, 0, offsetof(raw_tiff, e));
     t->n_entries = 0;
-    if (n < 8) return;
-    if (b[0] == 'I' && b[1] == 'I') t->le = true;
-    else if (b[0] == 'M' && b[1] == 'M') t->le = false;
-    else return;
+    if (n < 8)
+        return;
+    if (b[0] == 'I' && b[1] == 'I')
+        t->le = true;
+    else if (b[0] == 'M' && b[1] == 'M')
+        t->le = false;
+    else
+        return;
     bool ok = true;
     uint64_t magic = raw_get(b, n, 2, 2, t->le, &ok);
     if (magic == 43) {
-        if (n < 16 || raw_get(b, n, 4, 2, t->le, &ok) != 8) return;
+        if (n < 16 || raw_get(b, n, 4, 2, t->le, &ok) != 8)
+            return;
         t->big = true;
         t->first_ifd = raw_get(b, n, 8, 8, t->le, &ok);
     } else if (magic == 42) {
@@ -92,7 +114,8 @@ static inline void raw_scan(const uint8_t *b, size_t n, raw_tiff *t) {
             }
         ok = true;
         uint64_t cnt = raw_get(b, n, off, cw, t->le, &ok);
-        if (!ok || cnt > (n - off - cw) / ew) return;
+        if (!ok || cnt > (n - off - cw) / ew)
+            return;
         uint64_t next_pos = off + cw + cnt * ew;
         size_t k = t->n_ifds++;
         t->ifd_pos[k] = off;
@@ -113,21 +136,24 @@ static inline void raw_scan(const uint8_t *b, size_t n, raw_tiff *t) {
                 e->data_pos = UINT64_MAX;
             } else {
                 e->data_len = e->count * sz;
-                e->data_pos = e->data_len <= ow ? e->value_pos
-                                                : raw_get(b, n, e->value_pos, ow, t->le, &ok);
+                e->data_pos =
+                    e->data_len <= ow ? e->value_pos : raw_get(b, n, e->value_pos, ow, t->le, &ok);
             }
         }
-        if (k == 0) t->n_ifd0_entries = t->n_entries;
+        if (k == 0)
+            t->n_ifd0_entries = t->n_entries;
         ok = true;
         off = raw_get(b, n, next_pos, ow, t->le, &ok);
-        if (!ok) return;
+        if (!ok)
+            return;
     }
 }
 
 /* The first IFD-0 entry with this tag, or NULL. */
 static inline const raw_entry *raw_find0(const raw_tiff *t, uint16_t tag) {
     for (size_t i = 0; i < t->n_ifd0_entries; i++)
-        if (t->e[i].tag == tag) return &t->e[i];
+        if (t->e[i].tag == tag)
+            return &t->e[i];
     return NULL;
 }
 

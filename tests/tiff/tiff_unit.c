@@ -20,9 +20,11 @@ typedef struct {
 } tb;
 
 static void tb_byte(tb *t, uint64_t off, uint8_t v) {
-    if (off >= TBMAX) abort();
+    if (off >= TBMAX)
+        abort();
     t->b[off] = v;
-    if (off + 1 > t->n) t->n = (size_t)off + 1;
+    if (off + 1 > t->n)
+        t->n = (size_t)off + 1;
 }
 static void tb_uint(tb *t, uint64_t off, uint64_t v, unsigned size) {
     for (unsigned i = 0; i < size; i++) {
@@ -62,14 +64,19 @@ static const unsigned tsize[19] = {0, 1, 1, 2, 4, 8, 1, 1, 2, 4, 8, 4, 8, 4, 0, 
 
 static void tb_values(tb *t, uint64_t pos, const te *e) {
     unsigned sz = e->type < 19 ? tsize[e->type] : 1;
-    if (!sz) sz = 1;
+    if (!sz)
+        sz = 1;
     for (uint64_t i = 0; i < e->count && e->vals; i++) {
         uint64_t p = pos + i * sz;
         switch (e->type) {
-        case 1: case 2: case 6: case 7:
+        case 1:
+        case 2:
+        case 6:
+        case 7:
             tb_byte(t, p, ((const uint8_t *)e->vals)[i]);
             break;
-        case 5: case 10:
+        case 5:
+        case 10:
             tb_uint(t, p, ((const uint64_t *)e->vals)[2 * i], 4);
             tb_uint(t, p + 4, ((const uint64_t *)e->vals)[2 * i + 1], 4);
             break;
@@ -115,13 +122,17 @@ static uint64_t tb_ifd(tb *t, uint64_t off, const te *es, size_t n, uint64_t nex
                 data += vsize + (vsize & 1);
             }
             tb_uint(t, vf, at, os);
-            if (sz) tb_values(t, at, e);
-            if (sz && at + vsize > end) end = at + vsize;
+            if (sz)
+                tb_values(t, at, e);
+            if (sz && at + vsize > end)
+                end = at + vsize;
         }
     }
     tb_uint(t, off + cs + n * esz, next, os);
-    if (data > end) end = data;
-    if (t->n < end) t->n = (size_t)end;
+    if (data > end)
+        end = data;
+    if (t->n < end)
+        t->n = (size_t)end;
     return end;
 }
 
@@ -138,21 +149,27 @@ static int serve(const uint8_t *buf, size_t n, size_t prefetch, int size_known) 
     size_t first = prefetch < n ? prefetch : n;
     requests = 1;
     fetched = first;
-    if (tiff_parser_feed(P, 0, buf, first) != TIFF_OK) return -100;
+    if (tiff_parser_feed(P, 0, buf, first) != TIFF_OK)
+        return -100;
     int rc;
     int rounds = 0;
     while ((rc = tiff_parser_run(P)) == TIFF_NEED) {
         const tiff_range *r;
         size_t k = tiff_parser_needs(P, &r);
-        if (k == 0 || ++rounds > 1000) return -101;
+        if (k == 0 || ++rounds > 1000)
+            return -101;
         for (size_t i = 0; i < k; i++) {
-            if (i && r[i].offset <= r[i - 1].offset + r[i - 1].length) return -102; /* merged */
+            if (i && r[i].offset <= r[i - 1].offset + r[i - 1].length)
+                return -102; /* merged */
             requests++;
             uint64_t off = r[i].offset, len = r[i].length;
-            if (off >= n) continue;
-            if (off + len > n) len = n - off;
+            if (off >= n)
+                continue;
+            if (off + len > n)
+                len = n - off;
             fetched += len;
-            if (tiff_parser_feed(P, off, buf + off, (size_t)len) != TIFF_OK) return -103;
+            if (tiff_parser_feed(P, off, buf + off, (size_t)len) != TIFF_OK)
+                return -103;
         }
     }
     return rc;
@@ -163,7 +180,8 @@ static const tiff_header *H(void) { return tiff_parser_header(P); }
 static const tiff_extra *other(uint16_t id) {
     const tiff_header *h = H();
     for (size_t i = 0; h && i < h->n_other_tags; i++)
-        if (h->other_tags[i].id == id) return &h->other_tags[i];
+        if (h->other_tags[i].id == id)
+            return &h->other_tags[i];
     return NULL;
 }
 
@@ -183,7 +201,8 @@ static int other_is(uint16_t id, const char *json) {
 static int has_warning(const char *needle) {
     const tiff_header *h = H();
     for (size_t i = 0; h && i < h->n_warnings; i++)
-        if (strstr(h->warnings[i], needle)) return 1;
+        if (strstr(h->warnings[i], needle))
+            return 1;
     return 0;
 }
 
@@ -191,7 +210,8 @@ static void dump(void) {
     const tiff_header *h = H();
     fprintf(stderr, "  requests %d fetched %llu err '%s'\n", requests, (unsigned long long)fetched,
             tiff_parser_errmsg(P));
-    for (size_t i = 0; h && i < h->n_warnings; i++) fprintf(stderr, "  warning: %s\n", h->warnings[i]);
+    for (size_t i = 0; h && i < h->n_warnings; i++)
+        fprintf(stderr, "  warning: %s\n", h->warnings[i]);
     for (size_t i = 0; h && i < h->n_other_tags && i < 5; i++)
         fprintf(stderr, "  other: %u %.200s\n", h->other_tags[i].id, h->other_tags[i].json);
 }
@@ -227,7 +247,8 @@ static void basic_file(tb *t, int le, int big) {
         {42113, 2, 4, STR("-99\0"), 0},
     };
     tb_ifd(t, big ? 16 : 8, e, sizeof e / sizeof e[0], 0);
-    if (t->n < 6000) t->n = 6000;
+    if (t->n < 6000)
+        t->n = 6000;
 }
 
 static void test_basic(void) {
@@ -241,7 +262,8 @@ static void test_basic(void) {
             CHECK(rc == TIFF_OK);
             CHECK(requests == 1);
             const tiff_header *h = H();
-            if (!h) continue;
+            if (!h)
+                continue;
             CHECK(h->little_endian == (le != 0));
             CHECK(h->bigtiff == (big != 0));
             CHECK(h->first_ifd_offset == (big ? 16u : 8u));
@@ -253,7 +275,8 @@ static void test_basic(void) {
             CHECK(h->field[TIFF_F_bits_per_sample].count == 3 &&
                   h->field[TIFF_F_bits_per_sample].u.ints[2] == 8);
             CHECK(h->field[TIFF_F_compression].u.i == 8);
-            CHECK(h->field[TIFF_F_x_resolution].present && h->field[TIFF_F_x_resolution].u.d == 150.0);
+            CHECK(h->field[TIFF_F_x_resolution].present &&
+                  h->field[TIFF_F_x_resolution].u.d == 150.0);
             CHECK(!h->field[TIFF_F_y_resolution].present); /* den 0 */
             CHECK(h->field[TIFF_F_image_description].present &&
                   strcmp(h->field[TIFF_F_image_description].u.str, "a picture") == 0);
@@ -297,7 +320,8 @@ static void test_types(void) {
             uint8_t bytes[5] = {0x00, 0x7f, 0x80, 0xff, 0x10};
             uint64_t sb[5] = {0xff, 0x80, 1, 0, 0x7f}; /* as raw bytes below */
             uint8_t sbytes[5];
-            for (int i = 0; i < 5; i++) sbytes[i] = (uint8_t)sb[i];
+            for (int i = 0; i < 5; i++)
+                sbytes[i] = (uint8_t)sb[i];
             te e[] = {
                 {256, 4, 1, U64(1), 0},
                 {60001, 1, 1, bytes, 0},
@@ -338,7 +362,8 @@ static void test_types(void) {
             tb_ifd(&t, 8 + 8 * big, e, sizeof e / sizeof e[0], 0);
             int rc = serve(t.b, t.n, 16384, 1);
             CHECK(rc == TIFF_OK);
-            if (rc != TIFF_OK) continue;
+            if (rc != TIFF_OK)
+                continue;
             CHECK(other_is(60001, "{\"type\":1,\"count\":1,\"value\":\"00\"}"));
             CHECK(other_is(60002, "{\"type\":1,\"count\":5,\"value\":\"007f80ff10\"}"));
             CHECK(other_is(60003, "{\"type\":2,\"count\":2,\"value\":\"x\"}"));
@@ -354,19 +379,24 @@ static void test_types(void) {
             CHECK(other_is(60015, "{\"type\":8,\"count\":1,\"value\":[-1]}"));
             CHECK(other_is(60016, "{\"type\":8,\"count\":5,\"value\":[-32768,32767,1,0,-2]}"));
             CHECK(other_is(60017, "{\"type\":9,\"count\":1,\"value\":[-1]}"));
-            CHECK(other_is(60018, "{\"type\":9,\"count\":5,\"value\":[-2147483648,2147483647,1,0,2]}"));
+            CHECK(other_is(60018,
+                           "{\"type\":9,\"count\":5,\"value\":[-2147483648,2147483647,1,0,2]}"));
             CHECK(other_is(60019, "{\"type\":10,\"count\":1,\"value\":[[-1,3]]}"));
             CHECK(other_is(60020, "{\"type\":10,\"count\":2,\"value\":[[-2147483648,1],[5,-2]]}"));
             CHECK(other_is(60021, "{\"type\":11,\"count\":1,\"value\":[0.5]}"));
-            CHECK(other_is(60022, "{\"type\":11,\"count\":5,\"value\":[1.5,-2.0,\"NaN\",\"Infinity\",\"-Infinity\"]}"));
+            CHECK(other_is(60022, "{\"type\":11,\"count\":5,\"value\":[1.5,-2.0,\"NaN\","
+                                  "\"Infinity\",\"-Infinity\"]}"));
             CHECK(other_is(60023, "{\"type\":12,\"count\":1,\"value\":[0.1]}"));
-            CHECK(other_is(60024, "{\"type\":12,\"count\":5,\"value\":[1e+300,-0.25,\"NaN\",\"Infinity\",\"-Infinity\"]}"));
+            CHECK(other_is(60024, "{\"type\":12,\"count\":5,\"value\":[1e+300,-0.25,\"NaN\","
+                                  "\"Infinity\",\"-Infinity\"]}"));
             CHECK(other_is(60025, "{\"type\":13,\"count\":1,\"value\":[1234]}"));
             CHECK(other_is(60026, "{\"type\":13,\"count\":5,\"value\":[1,2,3,4,5]}"));
             CHECK(other_is(60027, "{\"type\":16,\"count\":1,\"value\":[18446744073709551615]}"));
-            CHECK(other_is(60028, "{\"type\":16,\"count\":5,\"value\":[1,2,3,4,18446744073709551615]}"));
+            CHECK(other_is(60028,
+                           "{\"type\":16,\"count\":5,\"value\":[1,2,3,4,18446744073709551615]}"));
             CHECK(other_is(60029, "{\"type\":17,\"count\":1,\"value\":[-1]}"));
-            CHECK(other_is(60030, "{\"type\":17,\"count\":5,\"value\":[-9223372036854775808,1,2,3,4]}"));
+            CHECK(other_is(60030,
+                           "{\"type\":17,\"count\":5,\"value\":[-9223372036854775808,1,2,3,4]}"));
             CHECK(other_is(60031, "{\"type\":18,\"count\":1,\"value\":[77]}"));
             CHECK(other_is(60032, "{\"type\":18,\"count\":5,\"value\":[1,2,3,4,5]}"));
             CHECK(other_is(60033, "{\"type\":3,\"count\":0,\"value\":[]}"));
@@ -383,16 +413,17 @@ static void test_strings(void) {
     tb_init(&t, 1, 0, 8);
     te e[] = {
         {269, 2, 14, STR("\t first\0second \0\0"), 0}, /* inner NUL kept */
-        {270, 2, 7, STR("caf\xc3\xa9!\0"), 0},           /* UTF-8 */
-        {305, 2, 6, STR("caf\xe9\x80\0"), 0},            /* cp1252 */
-        {315, 2, 4, STR("a\x81z\0"), 0},                 /* cp1252 undefined byte */
+        {270, 2, 7, STR("caf\xc3\xa9!\0"), 0},         /* UTF-8 */
+        {305, 2, 6, STR("caf\xe9\x80\0"), 0},          /* cp1252 */
+        {315, 2, 4, STR("a\x81z\0"), 0},               /* cp1252 undefined byte */
         {316, 2, 3, STR("  \0"), 0},
         {60000, 2, 5, STR("x\"\\\n\0"), 0},
     };
     tb_ifd(&t, 8, e, sizeof e / sizeof e[0], 0);
     CHECK(serve(t.b, t.n, 16384, 1) == TIFF_OK);
     const tiff_header *h = H();
-    if (!h) return;
+    if (!h)
+        return;
     CHECK(h->field[TIFF_F_document_name].count == 12 &&
           memcmp(h->field[TIFF_F_document_name].u.str, "first\0second", 13) == 0);
     CHECK(strcmp(h->field[TIFF_F_image_description].u.str, "caf\xc3\xa9!") == 0);
@@ -454,7 +485,8 @@ static void test_incremental(void) {
 
     td_test_context = "incremental: COG with overviews in the prefetch = 1 request";
     tb_init(&t, 1, 0, 8);
-    te c0[] = {{256, 3, 1, U64(1024), 0}, {324, 4, 4, U64(9000, 9100, 9200, 9300), 0},
+    te c0[] = {{256, 3, 1, U64(1024), 0},
+               {324, 4, 4, U64(9000, 9100, 9200, 9300), 0},
                {325, 4, 4, U64(1, 1, 1, 1), 0}};
     te c1[] = {{254, 4, 1, U64(1), 0}, {324, 4, 1, U64(8500), 0}, {325, 4, 1, U64(1), 0}};
     te c2[] = {{254, 4, 1, U64(1), 0}, {324, 4, 1, U64(8200), 0}, {325, 4, 1, U64(1), 0}};
@@ -510,10 +542,12 @@ static void test_incremental(void) {
         int guard = 0;
         while (kk > 0 && guard++ < 10) {
             for (size_t i = 0; i < kk; i++) {
-                uint64_t len = rr[i].offset + rr[i].length > t.n ? t.n - rr[i].offset : rr[i].length;
+                uint64_t len =
+                    rr[i].offset + rr[i].length > t.n ? t.n - rr[i].offset : rr[i].length;
                 tiff_parser_feed(P, rr[i].offset, t.b + rr[i].offset, (size_t)len);
             }
-            if (tiff_parser_run(P) != TIFF_NEED) break;
+            if (tiff_parser_run(P) != TIFF_NEED)
+                break;
             kk = tiff_parser_needs(P, &rr);
             CHECK(kk == 0 || rr[kk - 1].offset + rr[kk - 1].length <= t.n);
         }
@@ -568,7 +602,8 @@ static void test_chain(void) {
 
     td_test_context = "chain: long chain, max_ifds";
     tb_init(&t, 1, 0, 8);
-    for (int i = 0; i < 300; i++) tb_ifd(&t, 8 + 20 * (uint64_t)i, d0, 1, i < 299 ? 28 + 20 * (uint64_t)i : 0);
+    for (int i = 0; i < 300; i++)
+        tb_ifd(&t, 8 + 20 * (uint64_t)i, d0, 1, i < 299 ? 28 + 20 * (uint64_t)i : 0);
     CHECK(serve(t.b, t.n, 16384, 1) == TIFF_OK && H() && H()->ifd_count == 300 &&
           !H()->ifd_chain_error);
     tiff_limits lim = TIFF_LIMITS_INIT;
@@ -651,21 +686,20 @@ static void test_malformed(void) {
     CHECK(rc == TIFF_OK);
     CHECK(H() && H()->field[TIFF_F_image_width].present && H()->n_other_tags > 10000);
     CHECK(has_warning("max_memory"));
-    if (getenv("TD_DEBUG")) dump();
+    if (getenv("TD_DEBUG"))
+        dump();
 
     td_test_context = "unknown type codes are skipped";
     tb_init(&t, 1, 0, 8);
     te e[] = {
-        {256, 3, 1, U64(5), 0},
-        {257, 0, 1, U64(5), 0},
-        {258, 14, 1, U64(5), 0},
-        {259, 99, 1, U64(5), 0},
-        {262, 3, 1, U64(1), 0},
+        {256, 3, 1, U64(5), 0},  {257, 0, 1, U64(5), 0}, {258, 14, 1, U64(5), 0},
+        {259, 99, 1, U64(5), 0}, {262, 3, 1, U64(1), 0},
     };
     tb_ifd(&t, 8, e, 5, 0);
     CHECK(serve(t.b, t.n, 16384, 1) == TIFF_OK);
-    CHECK(H() && H()->field[TIFF_F_image_width].present && !H()->field[TIFF_F_image_height].present &&
-          !H()->field[TIFF_F_bits_per_sample].present && !H()->field[TIFF_F_compression].present &&
+    CHECK(H() && H()->field[TIFF_F_image_width].present &&
+          !H()->field[TIFF_F_image_height].present && !H()->field[TIFF_F_bits_per_sample].present &&
+          !H()->field[TIFF_F_compression].present &&
           H()->field[TIFF_F_photometric_interpretation].present);
     CHECK(has_warning("tag 257 at 22: invalid data type 0"));
     CHECK(has_warning("tag 258 at 34: invalid data type 14"));
@@ -675,10 +709,8 @@ static void test_malformed(void) {
     td_test_context = "value offsets past the end / below 8, count overflow";
     tb_init(&t, 1, 0, 8);
     te f[] = {
-        {256, 3, 1, U64(5), 0},
-        {270, 2, 100, NULL, 999999},
-        {305, 2, 100, NULL, 4},
-        {33550, 12, 0xffffffffu, NULL, 100},
+        {256, 3, 1, U64(5), 0},       {270, 2, 100, NULL, 999999},
+        {305, 2, 100, NULL, 4},       {33550, 12, 0xffffffffu, NULL, 100},
         {60000, 4, 2, NULL, 1000000},
     };
     tb_ifd(&t, 8, f, 5, 0);
@@ -701,16 +733,13 @@ static void test_malformed(void) {
     td_test_context = "duplicates: first usable entry wins";
     tb_init(&t, 1, 0, 8);
     te d[] = {
-        {256, 3, 1, U64(5), 0},
-        {257, 3, 1, U64(6), 0},
-        {256, 3, 1, U64(7), 0},
-        {300, 99, 1, U64(1), 0},
-        {258, 3, 1, U64(8), 0},
-        {258, 3, 1, U64(16), 0},
+        {256, 3, 1, U64(5), 0},  {257, 3, 1, U64(6), 0}, {256, 3, 1, U64(7), 0},
+        {300, 99, 1, U64(1), 0}, {258, 3, 1, U64(8), 0}, {258, 3, 1, U64(16), 0},
     };
     tb_ifd(&t, 8, d, 6, 0);
     CHECK(serve(t.b, t.n, 16384, 1) == TIFF_OK);
-    CHECK(H() && H()->field[TIFF_F_image_width].u.i == 5 && H()->field[TIFF_F_image_height].u.i == 6 &&
+    CHECK(H() && H()->field[TIFF_F_image_width].u.i == 5 &&
+          H()->field[TIFF_F_image_height].u.i == 6 &&
           H()->field[TIFF_F_bits_per_sample].u.ints[0] == 8);
     CHECK(has_warning("tag 256 at 34: duplicate"));
     CHECK(has_warning("tag 258 at 70: duplicate"));
@@ -728,8 +757,8 @@ static void test_malformed(void) {
 
     td_test_context = "named fields: accepted type conversions";
     tb_init(&t, 0, 0, 8);
-    te c[] = {{256, 16, 1, U64(70000), 0},  /* LONG8 in classic TIFF */
-              {282, 3, 1, U64(300), 0},     /* SHORT resolution */
+    te c[] = {{256, 16, 1, U64(70000), 0}, /* LONG8 in classic TIFF */
+              {282, 3, 1, U64(300), 0},    /* SHORT resolution */
               {283, 10, 1, U64(0xfffffffeu, 4), 0},
               {33550, 5, 2, U64(1, 2, 3, 4), 0},
               {347, 1, 3, STR("\xff\xd8\x00"), 0}};
@@ -770,30 +799,34 @@ static void test_malformed(void) {
     CHECK(tiff_parser_header(P) == NULL);
     CHECK(strcmp(tiff_err_name(TIFF_E_TRUNCATED), "truncated") == 0);
     CHECK(strcmp(tiff_err_name(12345), "unknown") == 0);
-    CHECK(strcmp(tiff_strerror(TIFF_E_NOT_TIFF), "not a TIFF (bad byte order mark or magic number)") == 0);
+    CHECK(strcmp(tiff_strerror(TIFF_E_NOT_TIFF),
+                 "not a TIFF (bad byte order mark or magic number)") == 0);
 }
 
 static void test_caps(void) {
     tb t;
     static uint8_t big[100000];
-    for (size_t i = 0; i < sizeof big; i++) big[i] = (uint8_t)(i * 7);
+    for (size_t i = 0; i < sizeof big; i++)
+        big[i] = (uint8_t)(i * 7);
     td_test_context = "caps: max_tag_text, fetch only the shown prefix";
     tb_init(&t, 1, 0, 8);
-    te e[] = {{256, 3, 1, U64(5), 0}, {60000, 7, 100000, big, 200000},
-              {60001, 2, 100000, big, 400000}};
+    te e[] = {
+        {256, 3, 1, U64(5), 0}, {60000, 7, 100000, big, 200000}, {60001, 2, 100000, big, 400000}};
     tb_ifd(&t, 8, e, 3, 0);
     CHECK(serve(t.b, t.n, 16384, 1) == TIFF_OK);
-    if (getenv("TD_DEBUG")) dump();
+    if (getenv("TD_DEBUG"))
+        dump();
     CHECK(requests == 3 && fetched < 16384 + 3 * 8192);
     const tiff_extra *x = other(60000);
-    CHECK(x && x->capped && x->json_len <= 4096 &&
-          strstr(x->json, ",\"capped\":true}") && strncmp(x->json, "{\"type\":7,\"count\":100000,\"value\":\"00070e15", 42) == 0);
+    CHECK(x && x->capped && x->json_len <= 4096 && strstr(x->json, ",\"capped\":true}") &&
+          strncmp(x->json, "{\"type\":7,\"count\":100000,\"value\":\"00070e15", 42) == 0);
     x = other(60001);
     CHECK(x && x->capped && x->json_len <= 4096);
 
     td_test_context = "caps: big numeric list";
     static uint64_t nums[3000];
-    for (int i = 0; i < 3000; i++) nums[i] = (uint64_t)i * 1000000;
+    for (int i = 0; i < 3000; i++)
+        nums[i] = (uint64_t)i * 1000000;
     tb_init(&t, 0, 0, 8);
     te n[] = {{60000, 4, 3000, nums, 0}};
     tb_ifd(&t, 8, n, 1, 0);
@@ -824,11 +857,13 @@ static void test_caps(void) {
     tb_ifd(&t, 8, f, 2, 0);
     t.n = 200000;
     CHECK(serve(t.b, t.n, 16384, 1) == TIFF_OK);
-    CHECK(H() && H()->field[TIFF_F_image_description].present && requests == 2 && fetched == 16384 + 1000);
+    CHECK(H() && H()->field[TIFF_F_image_description].present && requests == 2 &&
+          fetched == 16384 + 1000);
     te f2[] = {{256, 3, 1, U64(5), 0}, {270, 2, 2000, big, 50000}};
     tb_ifd(&t, 8, f2, 2, 0);
     CHECK(serve(t.b, t.n, 16384, 1) == TIFF_OK);
-    if (getenv("TD_DEBUG")) dump();
+    if (getenv("TD_DEBUG"))
+        dump();
     CHECK(H() && !H()->field[TIFF_F_image_description].present && has_warning("tag 270"));
     CHECK(requests == 2);
     tiff_parser_free(P);
@@ -838,8 +873,11 @@ static void test_caps(void) {
     lim.max_warnings = 3;
     P = tiff_parser_new(&lim);
     tb_init(&t, 1, 0, 8);
-    te w[] = {{256, 0, 1, U64(5), 0}, {257, 0, 1, U64(5), 0}, {258, 0, 1, U64(5), 0},
-              {259, 0, 1, U64(5), 0}, {262, 0, 1, U64(5), 0}};
+    te w[] = {{256, 0, 1, U64(5), 0},
+              {257, 0, 1, U64(5), 0},
+              {258, 0, 1, U64(5), 0},
+              {259, 0, 1, U64(5), 0},
+              {262, 0, 1, U64(5), 0}};
     tb_ifd(&t, 8, w, 5, 0);
     CHECK(serve(t.b, t.n, 16384, 1) == TIFF_OK);
     CHECK(H() && H()->n_warnings == 3 && strstr(H()->warnings[2], "3 further warnings suppressed"));
@@ -852,17 +890,16 @@ static void test_geokeys(void) {
     tb t;
     tb_init(&t, 0, 0, 8);
     uint64_t dir[] = {
-        1, 1, 0, 10,
-        1024, 0, 1, 2,          /* model_type = 2 */
-        1026, 34737, 7, 0,      /* citation "WGS 84" (| removed) */
-        2048, 0, 1, 4326,       /* geographic_type */
-        2057, 34736, 1, 0,      /* semi major */
-        2062, 34736, 3, 1,      /* TOWGS84 -> other, list */
-        3059, 0, 1, 9,          /* unknown id -> other, int */
-        3096, 34736, 1, 4,      /* unknown double -> other, float */
-        3080, 34736, 2, 0,      /* named double with 2 values -> other + warning */
-        3081, 34736, 1, 50,     /* outside the doubles -> dropped */
-        2049, 34737, 5, 7,      /* geog_citation "NAD83" */
+        1,    1,     0, 10,   1024, 0, 1, 2, /* model_type = 2 */
+        1026, 34737, 7, 0,                   /* citation "WGS 84" (| removed) */
+        2048, 0,     1, 4326,                /* geographic_type */
+        2057, 34736, 1, 0,                   /* semi major */
+        2062, 34736, 3, 1,                   /* TOWGS84 -> other, list */
+        3059, 0,     1, 9,                   /* unknown id -> other, int */
+        3096, 34736, 1, 4,                   /* unknown double -> other, float */
+        3080, 34736, 2, 0,                   /* named double with 2 values -> other + warning */
+        3081, 34736, 1, 50,                  /* outside the doubles -> dropped */
+        2049, 34737, 5, 7,                   /* geog_citation "NAD83" */
     };
     te e[] = {
         {256, 3, 1, U64(5), 0},
@@ -873,12 +910,15 @@ static void test_geokeys(void) {
     tb_ifd(&t, 8, e, 4, 0);
     CHECK(serve(t.b, t.n, 16384, 1) == TIFF_OK);
     const tiff_header *h = H();
-    if (!h) return;
+    if (!h)
+        return;
     CHECK(h->has_geokeys);
     CHECK(h->geokeys_header[0] == 1 && h->geokeys_header[3] == 10);
     CHECK(h->geokey[TIFF_G_model_type].present && h->geokey[TIFF_G_model_type].u.i == 2);
-    CHECK(h->geokey[TIFF_G_citation].present && strcmp(h->geokey[TIFF_G_citation].u.str, "WGS 84") == 0);
-    CHECK(h->geokey[TIFF_G_geog_citation].present && strcmp(h->geokey[TIFF_G_geog_citation].u.str, "NAD83") == 0);
+    CHECK(h->geokey[TIFF_G_citation].present &&
+          strcmp(h->geokey[TIFF_G_citation].u.str, "WGS 84") == 0);
+    CHECK(h->geokey[TIFF_G_geog_citation].present &&
+          strcmp(h->geokey[TIFF_G_geog_citation].u.str, "NAD83") == 0);
     CHECK(h->geokey[TIFF_G_geographic_type].u.i == 4326);
     CHECK(h->geokey[TIFF_G_geog_semi_major_axis].u.d == 6378137.0);
     CHECK(!h->geokey[TIFF_G_proj_nat_origin_long].present);
@@ -886,11 +926,13 @@ static void test_geokeys(void) {
     CHECK(h->n_geokeys_other == 4);
     if (h->n_geokeys_other == 4) {
         CHECK(h->geokeys_other[0].id == 2062 &&
-              strcmp(h->geokeys_other[0].json, "{\"type\":12,\"count\":3,\"value\":[1.0,2.0,3.0]}") == 0);
+              strcmp(h->geokeys_other[0].json,
+                     "{\"type\":12,\"count\":3,\"value\":[1.0,2.0,3.0]}") == 0);
         CHECK(h->geokeys_other[1].id == 3059 &&
               strcmp(h->geokeys_other[1].json, "{\"type\":3,\"count\":1,\"value\":9}") == 0);
         CHECK(h->geokeys_other[2].id == 3080 &&
-              strcmp(h->geokeys_other[2].json, "{\"type\":12,\"count\":2,\"value\":[6378137.0,1.0]}") == 0);
+              strcmp(h->geokeys_other[2].json,
+                     "{\"type\":12,\"count\":2,\"value\":[6378137.0,1.0]}") == 0);
         CHECK(h->geokeys_other[3].id == 3096 &&
               strcmp(h->geokeys_other[3].json, "{\"type\":12,\"count\":1,\"value\":\"NaN\"}") == 0);
     }
@@ -900,7 +942,9 @@ static void test_geokeys(void) {
     char *buf = NULL;
     size_t len = 0, cap = 0;
     CHECK(tiff_header_to_json(h, &buf, &len, &cap) == TIFF_OK);
-    CHECK(buf && strstr(buf, "\"geokeys\":{\"model_type\":2,\"raster_type\":null,\"citation\":\"WGS 84\""));
+    CHECK(
+        buf &&
+        strstr(buf, "\"geokeys\":{\"model_type\":2,\"raster_type\":null,\"citation\":\"WGS 84\""));
     CHECK(buf && strstr(buf, "\"geokeys_other\":{\"2062\":{\"type\":12"));
     CHECK(buf && strstr(buf, "\"geokeys_header\":[1,1,0,10]"));
     free(buf);
@@ -912,7 +956,8 @@ static void test_geokeys(void) {
     tb_ifd(&t, 8, e2, 1, 0);
     CHECK(serve(t.b, t.n, 16384, 1) == TIFF_OK);
     CHECK(H() && H()->has_geokeys && H()->geokey[TIFF_G_model_type].u.i == 1);
-    CHECK(H() && !H()->geokey[TIFF_G_citation].present && !H()->geokey[TIFF_G_geog_semi_major_axis].present);
+    CHECK(H() && !H()->geokey[TIFF_G_citation].present &&
+          !H()->geokey[TIFF_G_geog_semi_major_axis].present);
     CHECK(has_warning("NumberOfKeys 50"));
     CHECK(has_warning("GeoKey 1026"));
     CHECK(has_warning("GeoKey 2057"));
@@ -933,7 +978,8 @@ static void test_geokeys(void) {
                {34736, 12, 1, DBL(42.5), 0}};
     tb_ifd(&t, 8, e4, 3, 0);
     CHECK(serve(t.b, t.n, 16384, 1) == TIFF_OK && requests == 3);
-    if (getenv("TD_DEBUG")) dump();
+    if (getenv("TD_DEBUG"))
+        dump();
     CHECK(H() && H()->geokey[TIFF_G_geog_semi_major_axis].u.d == 42.5);
 }
 
@@ -1021,7 +1067,8 @@ static void test_mutations(void) {
 
 int main(void) {
     P = tiff_parser_new(NULL);
-    if (!P) return 1;
+    if (!P)
+        return 1;
     test_basic();
     test_types();
     test_strings();

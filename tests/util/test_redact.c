@@ -13,11 +13,11 @@ static char *red(const char *s) {
     return r ? r : strdup("(null)");
 }
 
-#define RED(in, want)                                                                     \
-    do {                                                                                  \
-        char *r_ = red(in);                                                               \
-        CHECK_STR(r_, want);                                                              \
-        free(r_);                                                                         \
+#define RED(in, want)        \
+    do {                     \
+        char *r_ = red(in);  \
+        CHECK_STR(r_, want); \
+        free(r_);            \
     } while (0)
 
 static double now(void) {
@@ -76,8 +76,8 @@ static void test_redact(void) {
     /* linear: a megabyte of matches, of URLs, of '@' and of separators. Judged by the ratio
      * of the times for 1 MiB and 256 KiB (4 for linear, 16 for quadratic), which holds
      * under sanitizers and on a loaded machine where an absolute bound would not. */
-    static const char *const units[] = {"&sig=ab", "http://u:p@h/ ", "://", "@", "?", "a:b/",
-                                        "://a:b/c"};
+    static const char *const units[] = {"&sig=ab", "http://u:p@h/ ", "://",     "@",
+                                        "?",       "a:b/",           "://a:b/c"};
     for (size_t u = 0; u < sizeof units / sizeof *units; u++) {
         double t[2];
         for (int k = 0; k < 2; k++) {
@@ -107,7 +107,8 @@ static void test_redact(void) {
 
 static void test_escape(void) {
     ut_buf b = {0};
-    const char s[] = "a\x1b]0;pwn\x07z\r\n\x7f\xc2\x9b" "2J \xc3\xa9\xe6\x97\xa5 \xe9 \xff";
+    const char s[] = "a\x1b]0;pwn\x07z\r\n\x7f\xc2\x9b"
+                     "2J \xc3\xa9\xe6\x97\xa5 \xe9 \xff";
     ut_escape_ctl(&b, s, sizeof s - 1);
     CHECK_STR(ut_buf_str(&b), "a\\x1b]0;pwn\\x07z\\x0d\\x0a\\x7f\\xc2\\x9b"
                               "2J \xc3\xa9\xe6\x97\xa5 \\xe9 \\xff");

@@ -17,23 +17,23 @@ static void test_valid(void) {
     CHECK(valid("plain ascii, longer than eight bytes"));
     CHECK(valid("caf\xc3\xa9.tif"));
     CHECK(valid(JP JP JP));
-    CHECK(valid("\xf0\x9f\x98\x80"));           /* U+1F600 */
-    CHECK(valid("\xef\xbf\xbf"));               /* U+FFFF */
-    CHECK(valid("\xf4\x8f\xbf\xbf"));           /* U+10FFFF, the last code point */
-    CHECK(valid("\xed\x9f\xbf"));               /* U+D7FF, just below the surrogates */
-    CHECK(!valid("caf\xe9.tif"));               /* Latin-1 */
-    CHECK(!valid("\x80"));                      /* stray continuation */
-    CHECK(!valid("\xc0\xaf"));                  /* overlong '/' */
-    CHECK(!valid("\xc1\xbf"));                  /* overlong */
-    CHECK(!valid("\xe0\x80\xaf"));              /* overlong, 3 bytes */
-    CHECK(!valid("\xf0\x80\x80\xaf"));          /* overlong, 4 bytes */
-    CHECK(!valid("\xed\xa0\x80"));              /* U+D800, a surrogate */
-    CHECK(!valid("\xf4\x90\x80\x80"));          /* past U+10FFFF */
+    CHECK(valid("\xf0\x9f\x98\x80"));  /* U+1F600 */
+    CHECK(valid("\xef\xbf\xbf"));      /* U+FFFF */
+    CHECK(valid("\xf4\x8f\xbf\xbf"));  /* U+10FFFF, the last code point */
+    CHECK(valid("\xed\x9f\xbf"));      /* U+D7FF, just below the surrogates */
+    CHECK(!valid("caf\xe9.tif"));      /* Latin-1 */
+    CHECK(!valid("\x80"));             /* stray continuation */
+    CHECK(!valid("\xc0\xaf"));         /* overlong '/' */
+    CHECK(!valid("\xc1\xbf"));         /* overlong */
+    CHECK(!valid("\xe0\x80\xaf"));     /* overlong, 3 bytes */
+    CHECK(!valid("\xf0\x80\x80\xaf")); /* overlong, 4 bytes */
+    CHECK(!valid("\xed\xa0\x80"));     /* U+D800, a surrogate */
+    CHECK(!valid("\xf4\x90\x80\x80")); /* past U+10FFFF */
     CHECK(!valid("\xf5\x80\x80\x80"));
     CHECK(!valid("\xff"));
-    CHECK(!valid("\xe6\x97"));                  /* cut short */
+    CHECK(!valid("\xe6\x97")); /* cut short */
     CHECK(!valid("\xe6\x97x"));
-    CHECK(ut_utf8_valid("a\0b", 3));            /* NUL is a character */
+    CHECK(ut_utf8_valid("a\0b", 3)); /* NUL is a character */
 
     /* the 8-byte ASCII path: one bad byte at every position and alignment is found */
     char buf[64];
@@ -103,7 +103,9 @@ static void test_escape(void) {
         {"caf\xc3\xa9.tif", "caf\xc3\xa9.tif"},
         {"\xe6\x97", "\\xe6\\x97"},
         {"\xe6\xe6\x97\xa5", "\\xe6" JP},
-        {"\xf0\x90\x80" "A", "\\xf0\\x90\\x80A"},
+        {"\xf0\x90\x80"
+         "A",
+         "\\xf0\\x90\\x80A"},
         {"\xed\xa0\x80", "\\xed\\xa0\\x80"},
         {"\xc0\xaf", "\\xc0\\xaf"},
         {"a\\xe9", "a\\xe9"}, /* a literal backslash stays: path_bytes tells the two apart */
@@ -153,8 +155,8 @@ static void test_msgf(void) {
     for (size_t cap = 1; cap <= 256; cap++) {
         char e[256];
         r = ut_msgf(e, cap, "file:///data/%s: not found", key);
-        CHECK(ut_utf8_valid(e, strlen(e)) && (size_t)r == strlen(e) && (size_t)r < cap,
-              "cap %zu", cap);
+        CHECK(ut_utf8_valid(e, strlen(e)) && (size_t)r == strlen(e) && (size_t)r < cap, "cap %zu",
+              cap);
     }
     CHECK(ut_msgf(m, 0, "x") == 0);
 
