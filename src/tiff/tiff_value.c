@@ -69,44 +69,6 @@ double tiff__item_double(const tiff_parser *p, unsigned type, const uint8_t *b) 
 
 /* ---------------------------------------------------------------- strings */
 
-static size_t utf8_valid_prefix(const uint8_t *s, size_t n) {
-    size_t i = 0;
-    while (i < n) {
-        uint8_t c = s[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t len;
-        uint8_t lo = 0x80, hi = 0xBF;
-        if (c >= 0xC2 && c <= 0xDF)
-            len = 2;
-        else if (c == 0xE0)
-            len = 3, lo = 0xA0;
-        else if (c == 0xED)
-            len = 3, hi = 0x9F;
-        else if (c >= 0xE1 && c <= 0xEF)
-            len = 3;
-        else if (c == 0xF0)
-            len = 4, lo = 0x90;
-        else if (c == 0xF4)
-            len = 4, hi = 0x8F;
-        else if (c >= 0xF1 && c <= 0xF3)
-            len = 4;
-        else
-            return i;
-        if (i + len > n)
-            return i;
-        if (s[i + 1] < lo || s[i + 1] > hi)
-            return i;
-        for (size_t k = 2; k < len; k++)
-            if (s[i + k] < 0x80 || s[i + k] > 0xBF)
-                return i;
-        i += len;
-    }
-    return n;
-}
-
 /* cp1252 0x80..0x9F; the five undefined bytes map to the C1 control of the same value
  * (as the WHATWG windows-1252 decoder does). */
 static const uint16_t cp1252_hi[32] = {
@@ -132,7 +94,7 @@ char *tiff__decode_str(tiff_parser *p, const uint8_t *b, size_t n, int strip, in
             while (n > 0 && is_pyspace(b[n - 1]))
                 n--;
     }
-    size_t ok = utf8_valid_prefix(b, n);
+    size_t ok = ut_utf8_valid_prefix(b, n);
     if (ok < n && partial && n - ok < 4 && b[ok] >= 0xC2 && b[ok] <= 0xF4) {
         /* maybe a sequence cut by the cap: accept if the rest is a valid beginning */
         size_t want = b[ok] >= 0xF0 ? 4 : b[ok] >= 0xE0 ? 3 : 2;
