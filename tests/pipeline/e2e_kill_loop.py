@@ -195,11 +195,21 @@ def main():
             label = f"kill {kills} at {delay:.3f} s"
             check_names(out, label)
             if os.path.exists(os.path.join(out, "_SUCCESS")):
-                # killed before the run touched OUT_DIR: the completed run must be intact
-                if snapshot(out) != snap:
-                    L.fail(f"{label}: _SUCCESS beside files that are not its run's")
-                untouched += 1
-                print(f"{label}: before any change, the completed run is intact")
+                if snapshot(out) == snap:
+                    # killed before the run touched OUT_DIR: the completed run is intact
+                    untouched += 1
+                    print(f"{label}: before any change, the completed run is intact")
+                    continue
+                # killed after it wrote _SUCCESS (on its way out, before poll() saw it
+                # end): then it is a completed run, whole, and no temporary file is left
+                rows = check_parts(node_dir, visible_parts(out), label)
+                tmps = (glob.glob(os.path.join(out, ".*.tmp")) +
+                        glob.glob(os.path.join(out, "errors", ".*.tmp")))
+                if rows != n_keys or tmps:
+                    L.fail(f"{label}: _SUCCESS beside files that are not its run's "
+                           f"({rows} rows of {n_keys}, temporary files {tmps})")
+                snap = snapshot(out)
+                print(f"{label}: after _SUCCESS was written: a completed run, {rows} rows")
                 continue
             parts = visible_parts(out)
             rows = check_parts(node_dir, parts, label)
