@@ -114,23 +114,30 @@ static int part_open(td_output *w, part_out *po) {
     return 0;
 }
 
+/* Flushes, syncs and closes f; 0 or the errno of the first failure. The sync is there so
+ * that the rename that follows publishes data that is on disk: without it a power loss can
+ * leave a complete-looking name over an empty file (rename is ordered, the data is not). */
+static int flush_sync_close(FILE *f) {
+    errno = 0;
+    int e = fflush(f) != 0 ? (errno ? errno : EIO) : 0;
+    if (!e && fsync(fileno(f)) != 0 && errno != EINVAL) /* EINVAL: a file that cannot sync */
+        e = errno;
+    if (fclose(f) != 0 && !e)
+        e = errno ? errno : EIO;
+    return e;
+}
+
 static int part_close(td_output *w, part_out *po) {
     if (!po->w)
         return 0;
     int rc = pq_writer_close(po->w);
     po->w = NULL;
-    errno = 0;
-    /* fflush first: the last buffered bytes are where a full disk shows up */
-    int frc = fflush(po->f);
-    int ferr = errno;
-    if (fclose(po->f) != 0 && frc == 0) {
-        frc = -1;
-        ferr = errno;
-    }
+    /* the last buffered bytes are where a full disk shows up */
+    int ferr = flush_sync_close(po->f);
     po->f = NULL;
-    if (rc != PQ_OK || frc != 0) {
+    if (rc != PQ_OK || ferr != 0) {
         wfail(w, "cannot complete %s: %s", po->tmp,
-              rc != PQ_OK ? pq_reason(po, pq_strerror(rc)) : strerror(ferr ? ferr : EIO));
+              rc != PQ_OK ? pq_reason(po, pq_strerror(rc)) : strerror(ferr));
         unlink(po->tmp);
         return -1;
     }
@@ -363,15 +370,9 @@ int td_output_success(const char *out_dir, const td_output_summary *sm, char *er
     fprintf(f, ",\"config\":");
     json_str_redacted(f, sm->config_text ? sm->config_text : "");
     fprintf(f, "}\n");
-    errno = 0;
-    int frc = fflush(f);
-    int ferr = errno;
-    if (fclose(f) != 0 && frc == 0) {
-        frc = -1;
-        ferr = errno;
-    }
-    if (frc != 0) {
-        snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(ferr ? ferr : EIO));
+    int ferr = flush_sync_close(f);
+    if (ferr != 0) {
+        snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(ferr));
         unlink(tmp);
         rc = TD_PIPE_E_OUTPUT;
     } else if (rename(tmp, fin) != 0) {
