@@ -5,10 +5,7 @@
 #include "cmd_headers.h"
 #include "cmd_info.h"
 #include "say.h"
-
-#ifndef TD_VERSION
-#define TD_VERSION "0.0.0"
-#endif
+#include "version.h"
 
 static void usage(FILE *out) {
     fputs("usage: tiff-dumper COMMAND [ARGS]\n"
@@ -23,7 +20,7 @@ static void usage(FILE *out) {
           "                        print the header of TIFF files, local or in a store\n"
           "\n"
           "  tiff-dumper COMMAND --help   help of one command\n"
-          "  tiff-dumper --version        version\n"
+          "  tiff-dumper --version        version, and the libraries it runs with\n"
           "\n"
           "exit status: 0 success; 1 some objects failed; 2 usage or config error;\n"
           "             3 the run failed or was interrupted\n",
@@ -42,7 +39,7 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (strcmp(cmd, "-V") == 0 || strcmp(cmd, "--version") == 0) {
-        printf("tiff-dumper %s\n", TD_VERSION);
+        td_cli_print_version(stdout);
         return 0;
     }
     if (strcmp(cmd, "headers") == 0)

@@ -1,0 +1,47 @@
+# bash completion for tiff-dumper (installed to share/bash-completion/completions/tiff-dumper).
+# Completes the commands, each command's options, YAML files for CONFIG, directories for
+# OUT_DIR and files for info; store URLs are left to the user.
+_tiff_dumper() {
+    local cur prev cmd i nargs
+    cur=${COMP_WORDS[COMP_CWORD]}
+    prev=${COMP_WORDS[COMP_CWORD-1]}
+    if [ "$COMP_CWORD" -eq 1 ]; then
+        COMPREPLY=($(compgen -W "headers info --help --version" -- "$cur"))
+        return 0
+    fi
+    cmd=${COMP_WORDS[1]}
+    case "$cmd" in
+    headers)
+        if [[ $cur == -* ]]; then
+            COMPREPLY=($(compgen -W "--quiet --loud --check --help" -- "$cur"))
+            return 0
+        fi
+        # Which positional argument is this? Options do not count.
+        nargs=0
+        for ((i = 2; i < COMP_CWORD; i++)); do
+            [[ ${COMP_WORDS[i]} == -* ]] || nargs=$((nargs + 1))
+        done
+        if [ "$nargs" -eq 0 ]; then
+            COMPREPLY=($(compgen -f -X '!*.@(yaml|yml)' -- "$cur") $(compgen -d -- "$cur"))
+        else
+            COMPREPLY=($(compgen -d -- "$cur"))
+        fi
+        ;;
+    info)
+        if [ "$prev" = "-o" ]; then
+            COMPREPLY=($(compgen -W "region= endpoint= skip_signature=true access_key_id= \
+                secret_access_key= session_token= profile= account_name= access_key= \
+                sas_token= service_account= use_emulator=true" -- "$cur"))
+            compopt -o nospace 2>/dev/null
+            return 0
+        fi
+        if [[ $cur == -* ]]; then
+            COMPREPLY=($(compgen -W "--json -o --help" -- "$cur"))
+            return 0
+        fi
+        COMPREPLY=($(compgen -f -- "$cur"))
+        ;;
+    esac
+    return 0
+}
+complete -o filenames -F _tiff_dumper tiff-dumper
