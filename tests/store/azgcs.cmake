@@ -57,3 +57,14 @@ if(TARGET tiff-dumper)
                    $<TARGET_FILE:tiff-dumper> ${TD_CORPUS_DIR} ${TD_NODE_DIR})
   set_tests_properties(store_gcs_corpus_e2e PROPERTIES TIMEOUT 300)
 endif()
+
+# Entra ID and Google credential flows against loopback fakes of the identity endpoints
+# (tests/pylib/tdtest/idfake.py), the data requests through its checking proxy in front of
+# azurite / the GCS emulator.
+add_test(NAME store_az_auth_flows
+         COMMAND ${TD_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/az_auth_flows.py
+                 $<TARGET_FILE:azgcs_driver> ${TD_NODE_DIR})
+add_test(NAME store_gcs_auth_flows
+         COMMAND ${TD_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/gcs_auth_flows.py
+                 $<TARGET_FILE:azgcs_driver> ${TD_NODE_DIR})
+set_tests_properties(store_az_auth_flows store_gcs_auth_flows PROPERTIES TIMEOUT 300)
