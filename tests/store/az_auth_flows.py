@@ -12,7 +12,11 @@ Azure CLI (a fake `az` on PATH that checks its arguments). Tokens with a short l
 are refreshed before they expire (no request ever reaches the proxy with an expired one).
 Refusals name the option and what to use; secrets never show.
 
-usage: az_auth_flows.py DRIVER NODE_DIR"""
+With TIFF_DUMPER, the whole tool too: `headers --check` accepts the service principal
+settings (it used to refuse them as unsupported) and a `headers` run through the proxy
+writes its outputs with the client secret masked everywhere.
+
+usage: az_auth_flows.py DRIVER NODE_DIR [TIFF_DUMPER]"""
 import os
 import shutil
 import stat
@@ -57,12 +61,46 @@ def main():
         if port is None:
             return 1
         fake = IdFake(port).start()
-        return tests(driver, Azurite(port), fake, tmp)
+        rc = tests(driver, Azurite(port), fake, tmp)
+        if len(sys.argv) > 3:
+            tool(sys.argv[3], fake, tmp)
+            rc = 1 if failures else rc
+        return rc
     finally:
         if fake:
             fake.stop()
         stop(proc)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def tool(exe, fake, tmp):
+    cfg = os.path.join(tmp, "sp.yaml")
+    with open(cfg, "w") as f:
+        f.write(f"""store:
+  name: "az://pub"
+  obstore_config:
+    account_name: "{ACCOUNT}"
+    endpoint: "{fake.url}/{ACCOUNT}"
+    tenant_id: "tenant-1"
+    client_id: "app-1"
+    client_secret: "{SECRET}"
+    authority_host: "{fake.url}"
+""")
+    e = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "AZURITE_"))}
+    p = subprocess.run([exe, "headers", "--check", cfg], capture_output=True, timeout=60, env=e)
+    check(p.returncode == 0, f"tiff-dumper headers --check accepts a service principal "
+          f"(exit {p.returncode}: {p.stderr.decode()[-300:]})")
+    out = os.path.join(tmp, "out")
+    before = fake.count("az_secret")
+    p = subprocess.run([exe, "headers", cfg, out], capture_output=True, timeout=120, env=e)
+    check(p.returncode in (0, 1) and os.path.exists(os.path.join(out, "_SUCCESS")),
+          f"tiff-dumper headers through the proxy (exit {p.returncode}: "
+          f"{p.stderr.decode()[-300:]})")
+    check(fake.count("az_secret") > before, "the run fetched its token from the fake")
+    leaked = [os.path.join(d, n) for d, _, fs in os.walk(out) for n in fs
+              if SECRET.encode() in open(os.path.join(d, n), "rb").read()]
+    check(not leaked and SECRET.encode() not in p.stdout + p.stderr,
+          f"the client secret is in no output file and no message ({leaked})")
 
 
 def tests(driver, az, fake, tmp):

@@ -61,9 +61,12 @@ endif()
 # Entra ID and Google credential flows against loopback fakes of the identity endpoints
 # (tests/pylib/tdtest/idfake.py), the data requests through its checking proxy in front of
 # azurite / the GCS emulator.
+if(TARGET tiff-dumper)
+  set(_az_auth_tool $<TARGET_FILE:tiff-dumper>)
+endif()
 add_test(NAME store_az_auth_flows
          COMMAND ${TD_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/az_auth_flows.py
-                 $<TARGET_FILE:azgcs_driver> ${TD_NODE_DIR})
+                 $<TARGET_FILE:azgcs_driver> ${TD_NODE_DIR} ${_az_auth_tool})
 add_test(NAME store_gcs_auth_flows
          COMMAND ${TD_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/gcs_auth_flows.py
                  $<TARGET_FILE:azgcs_driver> ${TD_NODE_DIR})
