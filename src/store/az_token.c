@@ -66,8 +66,8 @@ static const char *hint(const az_token_cfg *c) {
     }
 }
 
-int az_run_capture(char *const argv[], unsigned timeout_ms, size_t cap, ut_buf *out,
-                   char *errline, size_t errlen) {
+int az_run_capture(char *const argv[], unsigned timeout_ms, size_t cap, ut_buf *out, char *errline,
+                   size_t errlen) {
     int po[2] = {-1, -1}, pe[2] = {-1, -1};
     errline[0] = 0;
     if (pipe2(po, O_CLOEXEC) != 0 || pipe2(pe, O_CLOEXEC) != 0) {
@@ -172,8 +172,8 @@ int az_run_capture(char *const argv[], unsigned timeout_ms, size_t cap, ut_buf *
 
 static int cli_fetch(store_token *t, const az_token_cfg *c, char *err, size_t errlen) {
     const char *src = az_token_source(c);
-    char *argv[] = {c->cli,   "account", "get-access-token", "--output", "json", "--scope",
-                    (char *)AZ_STORAGE_SCOPE, NULL};
+    char *argv[] = {c->cli, "account", "get-access-token",       "--output",
+                    "json", "--scope", (char *)AZ_STORAGE_SCOPE, NULL};
     ut_buf out = {0};
     char why[256];
     int st = az_run_capture(argv, c->cli_timeout_ms, AZ_CLI_MAX_OUT, &out, why, sizeof why);
@@ -190,8 +190,8 @@ static int cli_fetch(store_token *t, const az_token_cfg *c, char *err, size_t er
         char *tok = NULL;
         int64_t left = 0;
         char perr[160];
-        if (store_token_parse(ut_buf_str(&out), out.len, "accessToken",
-                              store_token_now_ms() / 1000, &tok, &left, perr, sizeof perr) != 0) {
+        if (store_token_parse(ut_buf_str(&out), out.len, "accessToken", store_token_now_ms() / 1000,
+                              &tok, &left, perr, sizeof perr) != 0) {
             ut_msgf(err, errlen, "%s: %s", src, perr);
         } else {
             rc = store_token_set(t, tok, left);
@@ -233,24 +233,23 @@ static int aad_request(store_token *t, const az_token_cfg *c, char *err, size_t 
         free_secret(&jwt);
         if (rc) {
             ut_buf_free(&body);
-            ut_msgf(err, errlen, "%s: the federated token file '%s' is empty",
-                    az_token_source(c), c->federated_file);
+            ut_msgf(err, errlen, "%s: the federated token file '%s' is empty", az_token_source(c),
+                    c->federated_file);
             return rc;
         }
     }
     store_token_form(&body, "scope", AZ_STORAGE_SCOPE);
     static const char *const hdrs[] = {"Content-Type: application/x-www-form-urlencoded",
                                        "Accept: application/json", NULL};
-    rc = body.bad ? STORE_E_NOMEM
-                  : store_token_http(t, "POST", c->url, hdrs, body.p, body.len);
+    rc = body.bad ? STORE_E_NOMEM : store_token_http(t, "POST", c->url, hdrs, body.p, body.len);
     ut_buf_free(&body);
     if (rc)
         ut_msgf(err, errlen, "%s: out of memory", az_token_source(c));
     return rc;
 }
 
-int az_token_step(store_token *t, void *ctx, unsigned step, const store_token_resp *prev,
-                  char *err, size_t errlen) {
+int az_token_step(store_token *t, void *ctx, unsigned step, const store_token_resp *prev, char *err,
+                  size_t errlen) {
     const az_token_cfg *c = ctx;
     const char *src = az_token_source(c);
     if (step == 0) {
@@ -275,8 +274,8 @@ int az_token_step(store_token *t, void *ctx, unsigned step, const store_token_re
     char *tok = NULL;
     int64_t left = 0;
     char perr[160];
-    if (store_token_parse(prev->body, prev->len, "access_token", store_token_now_ms() / 1000,
-                          &tok, &left, perr, sizeof perr) != 0) {
+    if (store_token_parse(prev->body, prev->len, "access_token", store_token_now_ms() / 1000, &tok,
+                          &left, perr, sizeof perr) != 0) {
         ut_msgf(err, errlen, "%s: %s", src, perr);
         return STORE_E_AUTH;
     }

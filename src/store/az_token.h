@@ -40,8 +40,8 @@ typedef struct az_token_cfg {
 } az_token_cfg;
 
 /* The store_token provider; ctx is an az_token_cfg. */
-int az_token_step(store_token *t, void *ctx, unsigned step, const store_token_resp *prev,
-                  char *err, size_t errlen);
+int az_token_step(store_token *t, void *ctx, unsigned step, const store_token_resp *prev, char *err,
+                  size_t errlen);
 /* What each flow is called in messages ("the Azure AD token endpoint", ...). */
 const char *az_token_source(const az_token_cfg *c);
 /* Frees and wipes. */
@@ -51,7 +51,7 @@ void az_token_cfg_free(az_token_cfg *c);
  * bytes of its stdout into *out (NUL-terminated) and the first line of its stderr into
  * errline; kills it after timeout_ms. Returns its exit status (0..255), or -1 with the
  * reason in errline (not found, timed out, output too large). */
-int az_run_capture(char *const argv[], unsigned timeout_ms, size_t cap, ut_buf *out,
-                   char *errline, size_t errlen);
+int az_run_capture(char *const argv[], unsigned timeout_ms, size_t cap, ut_buf *out, char *errline,
+                   size_t errlen);
 
 #endif

@@ -47,8 +47,7 @@ static int take_token(store_token *t, const char *src, const char *body, size_t 
 }
 
 /* The subject token out of what the credential source gave (text, or a JSON field). */
-static char *subject_of(const gcs_external *e, const char *s, size_t n, char *err,
-                        size_t errlen) {
+static char *subject_of(const gcs_external *e, const char *s, size_t n, char *err, size_t errlen) {
     if (!e->field) {
         while (n && (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' '))
             n--;
@@ -70,8 +69,7 @@ static char *subject_of(const gcs_external *e, const char *s, size_t n, char *er
         ut_msgf(err, errlen, "the external_account subject token source is not JSON (%s)", jerr);
         return NULL;
     }
-    size_t i = d.n && d.tok[0].type == UT_JSON_OBJECT ? ut_json_get(&d, 0, e->field)
-                                                      : UT_JSON_NONE;
+    size_t i = d.n && d.tok[0].type == UT_JSON_OBJECT ? ut_json_get(&d, 0, e->field) : UT_JSON_NONE;
     char *r = i == UT_JSON_NONE ? NULL : ut_json_strdup(&d, i);
     ut_json_free(&d);
     if (!r || !r[0]) {
@@ -147,8 +145,8 @@ static int external_step(store_token *t, gcs_token_ctx *c, unsigned step,
                           : what == 1 ? "the STS token exchange (token_url)"
                                       : "the service account impersonation";
         const char *ep = what == 0 ? e->url : what == 1 ? e->token_url : e->impersonation_url;
-        const char *hint = what == 1 ? "check audience and subject_token_type against the "
-                                       "workload identity pool provider"
+        const char *hint = what == 1   ? "check audience and subject_token_type against the "
+                                         "workload identity pool provider"
                            : what == 2 ? "the pool's principal needs "
                                          "roles/iam.workloadIdentityUser on the service account"
                                        : "";
@@ -180,15 +178,15 @@ static int external_step(store_token *t, gcs_token_ctx *c, unsigned step,
         ut_buf_printf(&body, "{\"scope\":[\"%s\"],\"lifetime\":\"%llds\"}", GCS_SCOPE_RO,
                       (long long)e->lifetime_s);
         const char *hdrs[] = {ut_buf_str(&auth), "Content-Type: application/json", NULL};
-        int rc = auth.bad || body.bad ? STORE_E_NOMEM
-                                      : store_token_http(t, "POST", e->impersonation_url, hdrs,
-                                                         body.p, body.len);
+        int rc = auth.bad || body.bad
+                     ? STORE_E_NOMEM
+                     : store_token_http(t, "POST", e->impersonation_url, hdrs, body.p, body.len);
         ut_buf_free(&auth);
         ut_buf_free(&body);
         return rc;
     }
-    return take_token(t, "the service account impersonation", prev->body, prev->len,
-                      "accessToken", err, errlen);
+    return take_token(t, "the service account impersonation", prev->body, prev->len, "accessToken",
+                      err, errlen);
 }
 
 int gcs_token_step(store_token *t, void *ctx, unsigned step, const store_token_resp *prev,
@@ -208,22 +206,19 @@ int gcs_token_step(store_token *t, void *ctx, unsigned step, const store_token_r
             ut_buf_free(&b);
             return STORE_E_AUTH;
         }
-        static const char *const hdrs[] = {"Content-Type: application/x-www-form-urlencoded",
-                                           NULL};
+        static const char *const hdrs[] = {"Content-Type: application/x-www-form-urlencoded", NULL};
         int rc = store_token_http(t, "POST", c->key->token_uri, hdrs, b.p, b.len);
         ut_buf_free(&b);
         return rc;
     }
     if (prev->net_status != NET_OK)
-        return store_token_failure(prev, src,
-                                   c->kind == GCS_TOK_METADATA ? c->metadata_url
-                                                               : c->key->token_uri,
-                                   c->kind == GCS_TOK_METADATA
-                                       ? "check the instance's service account and scopes"
-                                   : c->key->type && strcmp(c->key->type, "authorized_user") == 0
-                                       ? "the refresh token was revoked or expired: run "
-                                         "'gcloud auth application-default login' again"
-                                       : "check the key file and the system clock",
-                                   err, errlen);
+        return store_token_failure(
+            prev, src, c->kind == GCS_TOK_METADATA ? c->metadata_url : c->key->token_uri,
+            c->kind == GCS_TOK_METADATA ? "check the instance's service account and scopes"
+            : c->key->type && strcmp(c->key->type, "authorized_user") == 0
+                ? "the refresh token was revoked or expired: run "
+                  "'gcloud auth application-default login' again"
+                : "check the key file and the system clock",
+            err, errlen);
     return take_token(t, src, prev->body, prev->len, "access_token", err, errlen);
 }

@@ -27,9 +27,9 @@ typedef enum { GCS_TOK_KEY, GCS_TOK_METADATA, GCS_TOK_EXTERNAL } gcs_tok_kind;
 
 typedef struct gcs_token_ctx {
     gcs_tok_kind kind;
-    const gcs_key *key;  /* KEY, EXTERNAL (the store owns it) */
-    char *metadata_url;  /* METADATA */
-    char *sts_token;     /* EXTERNAL, between the exchange and the impersonation */
+    const gcs_key *key; /* KEY, EXTERNAL (the store owns it) */
+    char *metadata_url; /* METADATA */
+    char *sts_token;    /* EXTERNAL, between the exchange and the impersonation */
 } gcs_token_ctx;
 
 /* The store_token provider; ctx is a gcs_token_ctx. */

@@ -309,8 +309,8 @@ int store_token_parse(const char *json, size_t len, const char *token_field, int
         return -1;
     }
     int rc = -1;
-    size_t t = d.n && d.tok[0].type == UT_JSON_OBJECT ? ut_json_get(&d, 0, token_field)
-                                                      : UT_JSON_NONE;
+    size_t t =
+        d.n && d.tok[0].type == UT_JSON_OBJECT ? ut_json_get(&d, 0, token_field) : UT_JSON_NONE;
     char *tok = t == UT_JSON_NONE ? NULL : ut_json_strdup(&d, t);
     int64_t left = 3600;
     bool bad_exp = false;

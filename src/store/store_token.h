@@ -59,7 +59,7 @@ struct store_token {
     char *value;
     int64_t fetched_ms, expires_ms; /* wall clock */
     bool fetching, in_http;
-    int last_rc;      /* the last fetch's store code */
+    int last_rc; /* the last fetch's store code */
     char method[8];
     unsigned cur_step;
     unsigned fetches; /* completed fetches, for tests and messages */
