@@ -122,8 +122,9 @@ static void test_run(void) {
     td_test_context = "run";
     ut_buf out = {0};
     char line[256];
-    char *echo[] = {"sh", "-c", "echo '{\"a\":1}'; echo 'WARNING: w' >&2; echo 'ERROR: e' >&2; "
-                                "exit 3",
+    char *echo[] = {"sh", "-c",
+                    "echo '{\"a\":1}'; echo 'WARNING: w' >&2; echo 'ERROR: e' >&2; "
+                    "exit 3",
                     NULL};
     CHECK(az_run_capture(echo, 5000, 1024, &out, line, sizeof line) == 3);
     CHECK(strcmp(ut_buf_str(&out), "{\"a\":1}\n") == 0 && strcmp(line, "ERROR: e") == 0, "%s|%s",
