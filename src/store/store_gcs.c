@@ -560,9 +560,14 @@ int store_gcs_open(store **out, uv_loop_t *loop, const char *url, const store_op
     const char *emulator = getenv("STORAGE_EMULATOR_HOST");
     bool have_adc_file = false;
     if (!skip && !token && !inline_key && !key_path && !(emulator && *emulator)) {
+        /* gcloud's configuration folder: CLOUDSDK_CONFIG, else ~/.config/gcloud */
+        const char *cfgdir = getenv("CLOUDSDK_CONFIG");
         const char *home = getenv("HOME");
-        if (home && *home) {
-            ut_buf_printf(&tmp, "%s/.config/gcloud/application_default_credentials.json", home);
+        if ((cfgdir && *cfgdir) || (home && *home)) {
+            if (cfgdir && *cfgdir)
+                ut_buf_printf(&tmp, "%s/application_default_credentials.json", cfgdir);
+            else
+                ut_buf_printf(&tmp, "%s/.config/gcloud/application_default_credentials.json", home);
             FILE *f = tmp.bad ? NULL : fopen(tmp.p, "rb");
             if (f) {
                 fclose(f);

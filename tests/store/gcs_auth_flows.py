@@ -33,7 +33,7 @@ def run(driver, url, opts, *cmd, env=None, home="/nonexistent"):
         args += ["-o", f"{k}={v}"]
     args += [str(c) for c in cmd]
     e = {k: v for k, v in os.environ.items()
-         if not k.startswith(("GOOGLE_", "GCE_", "STORAGE_EMULATOR"))}
+         if not k.startswith(("GOOGLE_", "GCE_", "STORAGE_EMULATOR", "CLOUDSDK_"))}
     e["HOME"] = home
     e.update(env or {})
     p = subprocess.run(args, capture_output=True, timeout=120, env=e)
@@ -125,6 +125,13 @@ def tests(driver, port, fake, tmp):
     out = run(driver, "gs://data", base, "getloop", "dir/b.tif", 64, 5, 1000, home=home)
     loop_refreshed(out, "ADC", "adc", before, exp0, 5)
     fake.expires_in = 3600
+    # gcloud's CLOUDSDK_CONFIG moves its folder, and the file with it
+    cfgdir = os.path.join(tmp, "gcloud-config")
+    write(os.path.join(cfgdir, "application_default_credentials.json"), adc)
+    before = fake.count("adc")
+    out = run(driver, "gs://data", base, "list", 10, env={"CLOUDSDK_CONFIG": cfgdir})
+    check(parse_list(out)[2] == ("ok", "") and fake.count("adc") == before + 1,
+          "ADC under CLOUDSDK_CONFIG")
     revoked = write(os.path.join(tmp, "revoked.json"), dict(adc, refresh_token="1//revoked"))
     out = run(driver, "gs://data", base, "list", 10,
               env={"GOOGLE_APPLICATION_CREDENTIALS": revoked})

@@ -155,7 +155,7 @@ def run(driver, url, opts, *cmd, env=None):
         args += ["-o", f"{k}={v}"]
     args += [str(c) for c in cmd]
     e = {k: v for k, v in os.environ.items()
-         if not k.startswith(("GOOGLE_", "GCE_", "STORAGE_EMULATOR"))}
+         if not k.startswith(("GOOGLE_", "GCE_", "STORAGE_EMULATOR", "CLOUDSDK_"))}
     e["HOME"] = "/nonexistent"  # no gcloud application-default credentials
     e.update(env or {})
     p = subprocess.run(args, capture_output=True, timeout=300, env=e)
