@@ -150,6 +150,17 @@ def tests(driver, az, fake, tmp):
     check(end[0] == "auth" and "AADSTS7000215" in end[1] and "client_secret" in end[1]
           and "Trace ID" not in end[1] and SECRET not in out,
           f"client secret refused: auth naming client_secret ({end})")
+    # a refresh that fails while the token is still good fails nobody; once it is not,
+    # requests fail with the endpoint's reason (4 s tokens, reads at 0, 1, .. 4 s)
+    fake.expires_in = 4
+    fake.max_tokens = sum(fake.issued.values()) + 1
+    out = run(driver, url, sp, "getloop", "dir/b.tif", 64, 5, 1000)
+    gl = [ln.split("\t") for ln in out.splitlines() if ln.startswith("G\t")]
+    st = [g[1] for g in gl]
+    check(st == ["ok", "ok", "ok", "ok", "auth"] and "AADSTS7000222" in gl[-1][-1],
+          f"failed refreshes: reads go on with the valid token, then fail with why ({st})")
+    fake.max_tokens = None
+    fake.expires_in = 3600
     # missing settings: config error naming them
     out = run(driver, url, dict(base, client_id="app-1", client_secret=SECRET), "list", 10)
     end = parse_list(out)[2]
@@ -287,7 +298,7 @@ print(json.dumps({{"accessToken": tok,
 
     # ---- nothing from the fake was refused but what the tests meant ----
     unexpected = [e for e in fake.errors if not any(
-        s in e for s in ("AADSTS7000215", "Identity not found"))]
+        s in e for s in ("AADSTS7000215", "AADSTS7000222", "Identity not found"))]
     check(not unexpected, f"the fake refused nothing else ({unexpected[:3]})")
     print(f"{len(failures)} failure(s)")
     return 1 if failures else 0

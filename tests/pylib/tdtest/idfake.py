@@ -62,6 +62,7 @@ class IdFake(http.server.ThreadingHTTPServer):
                     "scope": None, "subject_headers": {}, "subject_json_field": None,
                     "impersonate": None}
         self.requester_pays = {}  # bucket -> billed project required
+        self.max_tokens = None  # refuse every token request once this many were issued
 
     def start(self):
         threading.Thread(target=self.serve_forever, daemon=True).start()
@@ -120,6 +121,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def azure_ad(self):
         srv = self.server
         f = self.form()
+        if srv.max_tokens is not None and sum(srv.issued.values()) >= srv.max_tokens:
+            return self.oauth_error(401, "invalid_client", "AADSTS7000222: The provided client "
+                                    "secret keys are expired.")
         if f is None:
             return self.oauth_error(400, "invalid_request", "AADSTS900144: form body expected")
         tenant = self.path.split("/")[1]
