@@ -283,10 +283,10 @@ def tests(driver, port, front, pem, tmp):
 
     # tokens about to expire are refreshed (store_token.h: less than min(5 min, L/2) left
     # starts a refresh, less than min(1 min, L/10) waits for it); a listing that outlives
-    # 2 s tokens takes more than one. Timed refresh: gcs_auth_flows.py.
-    front.expires_in = 2
+    # 1 s tokens (210 pages) takes more than one. Timed refresh: gcs_auth_flows.py.
+    front.expires_in = 1
     before = front.token_count
-    out = run(driver, "gs://data", sa, "list", 10, "many/")
+    out = run(driver, "gs://data", sa, "list", 5, "many/")
     entries, pages, end = parse_list(out)
     check(end == ("ok", "") and len(entries) == 1050 and front.token_count - before >= 2,
           f"refresh: {front.token_count - before} tokens for {len(pages)} pages")
