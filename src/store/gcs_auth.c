@@ -29,7 +29,122 @@ void gcs_key_free(gcs_key *k) {
     free_secret(&k->client_secret);
     free_secret(&k->refresh_token);
     free_secret(&k->gcs_base_url);
-    k->disable_oauth = false;
+    gcs_external *e = &k->ext;
+    free(e->audience);
+    free(e->subject_token_type);
+    free(e->token_url);
+    free(e->impersonation_url);
+    free(e->file);
+    free(e->url);
+    for (size_t i = 0; i < GCS_EXT_MAX_HEADERS; i++)
+        free_secret(&e->headers[i]);
+    free(e->field);
+    free(e->workforce_user_project);
+    memset(k, 0, sizeof *k);
+}
+
+static char *member_of(const ut_json *d, size_t obj, const char *name) {
+    if (obj == UT_JSON_NONE || d->tok[obj].type != UT_JSON_OBJECT)
+        return NULL;
+    size_t i = ut_json_get(d, obj, name);
+    return i == UT_JSON_NONE ? NULL : ut_json_strdup(d, i);
+}
+
+static bool http_url(const char *u) {
+    return u && (strncmp(u, "https://", 8) == 0 || strncmp(u, "http://", 7) == 0) &&
+           !strpbrk(u, " \r\n");
+}
+
+/* type external_account: https://google.aip.dev/auth/4117 (file and URL sources). */
+static int parse_external(gcs_key *k, const ut_json *d, char *err, size_t errlen) {
+    gcs_external *e = &k->ext;
+    e->audience = member_of(d, 0, "audience");
+    e->subject_token_type = member_of(d, 0, "subject_token_type");
+    e->token_url = member_of(d, 0, "token_url");
+    e->impersonation_url = member_of(d, 0, "service_account_impersonation_url");
+    e->workforce_user_project = member_of(d, 0, "workforce_pool_user_project");
+    e->lifetime_s = 3600;
+    size_t imp = ut_json_get(d, 0, "service_account_impersonation");
+    if (imp != UT_JSON_NONE && d->tok[imp].type == UT_JSON_OBJECT) {
+        size_t l = ut_json_get(d, imp, "token_lifetime_seconds");
+        uint64_t v;
+        if (l != UT_JSON_NONE && ut_json_u64(d, l, &v) == 0 && v >= 600 && v <= 43200)
+            e->lifetime_s = (int64_t)v;
+    }
+    if (!e->token_url) {
+        e->token_url = strdup(GCS_DEFAULT_STS_URL);
+        if (!e->token_url)
+            return snprintf(err, errlen, "out of memory"), -1;
+    }
+    size_t cs = ut_json_get(d, 0, "credential_source");
+    if (!e->audience || !e->subject_token_type || cs == UT_JSON_NONE ||
+        d->tok[cs].type != UT_JSON_OBJECT) {
+        snprintf(err, errlen,
+                 "the Google external_account file lacks audience, "
+                 "subject_token_type or credential_source");
+        return -1;
+    }
+    if (ut_json_get(d, cs, "environment_id") != UT_JSON_NONE ||
+        ut_json_get(d, cs, "executable") != UT_JSON_NONE) {
+        snprintf(err, errlen,
+                 "external_account credentials sourced from AWS or an executable are not "
+                 "supported: use a credential_source with a file or url (e.g. a token file "
+                 "your platform writes), or a service-account key");
+        return -1;
+    }
+    e->file = member_of(d, cs, "file");
+    e->url = member_of(d, cs, "url");
+    if (!e->file == !e->url) {
+        snprintf(err, errlen,
+                 "the external_account credential_source needs exactly one of "
+                 "file and url");
+        return -1;
+    }
+    size_t h = ut_json_get(d, cs, "headers");
+    if (h != UT_JSON_NONE && d->tok[h].type == UT_JSON_OBJECT) {
+        size_t n = 0;
+        for (size_t i = h + 1; i < d->tok[h].after && n < d->tok[h].size;) {
+            size_t v = i + 1; /* key i, value v */
+            ut_buf line = {0};
+            ut_json_str(d, i, &line);
+            ut_buf_puts(&line, ": ");
+            ut_json_str(d, v, &line);
+            if (n == GCS_EXT_MAX_HEADERS || line.bad || strpbrk(ut_buf_str(&line), "\r\n")) {
+                ut_buf_free(&line);
+                snprintf(err, errlen,
+                         "the external_account credential_source.headers are "
+                         "more than %d or malformed",
+                         GCS_EXT_MAX_HEADERS);
+                return -1;
+            }
+            e->headers[n++] = ut_buf_take(&line);
+            i = d->tok[v].after;
+        }
+    }
+    size_t f = ut_json_get(d, cs, "format");
+    if (f != UT_JSON_NONE && d->tok[f].type == UT_JSON_OBJECT) {
+        char *t = member_of(d, f, "type");
+        bool json = t && strcmp(t, "json") == 0;
+        free(t);
+        if (json) {
+            e->field = member_of(d, f, "subject_token_field_name");
+            if (!e->field) {
+                snprintf(err, errlen,
+                         "the external_account credential_source.format is json "
+                         "but names no subject_token_field_name");
+                return -1;
+            }
+        }
+    }
+    if (!http_url(e->token_url) || (e->impersonation_url && !http_url(e->impersonation_url)) ||
+        (e->url && !http_url(e->url))) {
+        snprintf(err, errlen,
+                 "the external_account file's token_url, "
+                 "service_account_impersonation_url and credential_source.url "
+                 "must be http(s) URLs");
+        return -1;
+    }
+    return 0;
 }
 
 static char *member(const ut_json *d, const char *name) {
@@ -61,7 +176,14 @@ int gcs_key_parse(gcs_key *k, const char *json, size_t len, char *err, size_t er
     k->gcs_base_url = member(&d, "gcs_base_url");
     size_t dis = ut_json_get(&d, 0, "disable_oauth");
     k->disable_oauth = dis != UT_JSON_NONE && d.tok[dis].type == UT_JSON_TRUE;
+    bool ext = !k->disable_oauth && k->type && strcmp(k->type, "external_account") == 0;
+    int ext_rc = ext ? parse_external(k, &d, err, errlen) : 0;
     ut_json_free(&d);
+    if (ext) {
+        if (ext_rc)
+            gcs_key_free(k);
+        return ext_rc;
+    }
     if (!k->token_uri || !k->token_uri[0]) {
         free(k->token_uri);
         k->token_uri = strdup(GCS_DEFAULT_TOKEN_URI);
@@ -83,7 +205,7 @@ int gcs_key_parse(gcs_key *k, const char *json, size_t len, char *err, size_t er
     if (k->type && strcmp(k->type, "service_account") != 0) {
         snprintf(err, errlen,
                  "Google credentials of type '%.*s' are not supported (use a "
-                 "service_account or authorized_user key)",
+                 "service_account, authorized_user or external_account file)",
                  ut_utf8_prec(k->type, 40), k->type);
         gcs_key_free(k);
         return -1;

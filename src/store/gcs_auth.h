@@ -12,19 +12,37 @@
 
 #define GCS_SCOPE_RO "https://www.googleapis.com/auth/devstorage.read_only"
 #define GCS_DEFAULT_TOKEN_URI "https://oauth2.googleapis.com/token"
+#define GCS_DEFAULT_STS_URL "https://sts.googleapis.com/v1/token"
+#define GCS_SCOPE_CLOUD "https://www.googleapis.com/auth/cloud-platform"
+
+/* An external_account (workload identity federation) file's fields. */
+#define GCS_EXT_MAX_HEADERS 3
+typedef struct gcs_external {
+    char *audience, *subject_token_type;
+    char *token_url;         /* the STS endpoint (default GCS_DEFAULT_STS_URL) */
+    char *impersonation_url; /* service_account_impersonation_url, or NULL */
+    int64_t lifetime_s;      /* service_account_impersonation.token_lifetime_seconds */
+    char *file, *url;        /* credential_source: exactly one */
+    char *headers[GCS_EXT_MAX_HEADERS + 1]; /* credential_source.headers as "Name: value" */
+    char *field;                            /* format json: subject_token_field_name; NULL: text */
+    char *workforce_user_project;           /* workforce pools: billed project, or NULL */
+} gcs_external;
 
 typedef struct gcs_key {
-    char *type;                                      /* "service_account" or "authorized_user" */
-    char *client_email;                              /* service_account */
-    char *private_key;                               /* PEM */
-    char *private_key_id;                            /* may be NULL */
-    char *token_uri;                                 /* default GCS_DEFAULT_TOKEN_URI */
+    char *type;           /* "service_account", "authorized_user" or "external_account" */
+    char *client_email;   /* service_account */
+    char *private_key;    /* PEM */
+    char *private_key_id; /* may be NULL */
+    char *token_uri;      /* default GCS_DEFAULT_TOKEN_URI */
     char *client_id, *client_secret, *refresh_token; /* authorized_user */
     char *gcs_base_url; /* object_store's test hook in the key file; may be NULL */
     bool disable_oauth; /* object_store's "disable_oauth" (anonymous) */
+    gcs_external ext;   /* external_account */
 } gcs_key;
 
-/* Parses a key file's JSON. Returns 0 or -1 with a message (never key material). */
+/* Parses a key file's JSON: service_account, authorized_user, or external_account with a
+ * file or URL credential_source (AWS and executable sources are refused, naming what to
+ * use instead). Returns 0 or -1 with a message (never key material). */
 int gcs_key_parse(gcs_key *k, const char *json, size_t len, char *err, size_t errlen);
 /* Frees and wipes. */
 void gcs_key_free(gcs_key *k);

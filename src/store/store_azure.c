@@ -1,5 +1,9 @@
 /* store_azure.c - Azure Blob Storage: List Blobs (marker paging) and ranged Get Blob over
- * the network engine, with anonymous, SAS, SharedKey (account key) or bearer-token access.
+ * the network engine, with anonymous, SAS, SharedKey (account key) or bearer-token access,
+ * or an Entra ID (Azure AD) token that the store fetches and refreshes itself: service
+ * principal with a client secret, workload identity (AKS federated token file), managed
+ * identity (IMDS) or the Azure CLI (az_token.h, store_token.h). Requests started while no
+ * token is usable wait for the fetch.
  *
  * Addressing follows obstore/object_store: az://container/prefix (account from the options
  * or AZURE_STORAGE_ACCOUNT_NAME), abfs[s]://container@ACCOUNT.dfs.core.windows.net/prefix,
@@ -37,6 +41,7 @@ bool store_azure_is_https_url(const char *url) {
 
 #include "az_list.h"
 #include "az_sign.h"
+#include "az_token.h"
 #include "net.h"
 #include "remote.h"
 
@@ -51,7 +56,7 @@ bool store_azure_is_https_url(const char *url) {
 #define AZ_EMULATOR_KEY \
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 
-typedef enum { AUTH_ANON, AUTH_SAS, AUTH_KEY, AUTH_BEARER } az_auth;
+typedef enum { AUTH_ANON, AUTH_SAS, AUTH_KEY, AUTH_BEARER, AUTH_TOKEN } az_auth;
 
 typedef struct az_store {
     remote_store rs; /* first: the core's lifecycle, engine and store */
@@ -65,6 +70,9 @@ typedef struct az_store {
     size_t key_len;
     char *sas; /* without '?' */
     char *bearer;
+    /* AUTH_TOKEN: the Entra ID flow and its token */
+    az_token_cfg tcfg;
+    store_token tok;
 } az_store;
 
 typedef struct az_cursor az_cursor;
@@ -77,8 +85,9 @@ typedef struct az_op {
     size_t nq;
     char maxres[24];
     char range[64];
-    ut_buf hdr;     /* one header line at a time */
-    az_cursor *cur; /* listing */
+    ut_buf hdr;           /* one header line at a time */
+    az_cursor *cur;       /* listing */
+    store_token_waiter w; /* AUTH_TOKEN: waiting for the token */
 } az_op;
 
 struct az_cursor {
@@ -123,10 +132,12 @@ static int az_prepare(net_request *nr, void *headers) {
         rc = add_hdr(headers, &op->hdr, "x-ms-version", AZ_VERSION);
     if (rc)
         return rc;
-    if (st->auth == AUTH_BEARER) {
+    if (st->auth == AUTH_BEARER || st->auth == AUTH_TOKEN) {
+        /* every attempt takes the token current then: a retry after a refresh goes with
+         * the new one */
         ut_buf_reset(&op->hdr);
         ut_buf_puts(&op->hdr, "Authorization: Bearer ");
-        ut_buf_puts(&op->hdr, st->bearer);
+        ut_buf_puts(&op->hdr, st->auth == AUTH_TOKEN ? store_token_value(&st->tok) : st->bearer);
         rc = op->hdr.bad || net_add_header(headers, op->hdr.p) != 0 ? NET_E_NOMEM : 0;
         ut_buf_reset(&op->hdr); /* do not keep the token around */
         return rc;
@@ -203,6 +214,10 @@ static int map_status(int net_status, long http, const char *code, char *msg, si
                                "permissions or altered): check sas_key / "
                                "AZURE_STORAGE_SAS_TOKEN",
                                what, c);
+        if (st->auth == AUTH_TOKEN)
+            return store__fail(msg, msglen, STORE_E_AUTH,
+                               "%s: HTTP 403 %s: the access token from %s was refused", what, c,
+                               az_token_source(&st->tcfg));
         return store__fail(msg, msglen, STORE_E_AUTH,
                            "%s: HTTP 403 %s: the bearer token was refused", what, c);
     }
@@ -218,7 +233,11 @@ static int map_status(int net_status, long http, const char *code, char *msg, si
                                      "sas_key for a private container)"
             : st->auth == AUTH_KEY ? " (check account_key)"
             : st->auth == AUTH_SAS ? " (check sas_key: expiry and permissions)"
-                                   : "");
+            : (st->auth == AUTH_TOKEN || st->auth == AUTH_BEARER) && c &&
+                    strcmp(c, "AuthorizationPermissionMismatch") == 0
+                ? " (the identity needs a data role on the container, such as Storage Blob "
+                  "Data Reader)"
+                : "");
     }
     if (kind == STORE_E_NOT_FOUND) {
         return store__fail(msg, msglen, kind, "%s: HTTP %ld%s%s: not found%s", what, http,
@@ -239,6 +258,73 @@ static int map_status(int net_status, long http, const char *code, char *msg, si
     }
     return store__fail(msg, msglen, STORE_E_HTTP, "%s: unexpected HTTP status %ld%s%s", what, http,
                        c ? " " : "", c ? c : "");
+}
+
+/* ---- waiting for the Entra ID token (AUTH_TOKEN) ---- */
+
+static void list_done(net_request *nr, int status);
+
+/* The op's end without a transfer: a store code below the NET codes, as GCS does. */
+static void op_fail(az_op *op, int code) {
+    op->rd.nr.http_status = 0;
+    op->rd.nr.got = 0;
+    if (op->cur)
+        list_done(&op->rd.nr, -1000 + code);
+    else
+        remote_read_done(&op->rd.nr, -1000 + code);
+}
+
+static void token_ready(store_token_waiter *w, int status) {
+    az_op *op = (az_op *)((char *)w - offsetof(az_op, w));
+    remote_store *rs = op->rd.rs;
+    if (status == STORE_OK && rs->closing)
+        status = STORE_E_CANCELED;
+    if (status == STORE_OK && net_start(rs->net, &op->rd.nr) != 0)
+        status = STORE_E_NOMEM;
+    if (status != STORE_OK)
+        op_fail(op, status);
+}
+
+/* Starts op's request now, or queues it behind the token fetch. */
+static int op_submit(az_op *op) {
+    az_store *st = (az_store *)op->rd.rs;
+    op->w.ready = token_ready;
+    int rc = store_token_wait(&st->tok, &op->w);
+    if (rc != STORE_OK || op->w.queued)
+        return rc;
+    return net_start(st->rs.net, &op->rd.nr) == 0 ? STORE_OK : STORE_E_NOMEM;
+}
+
+static int page_submit(remote_cursor *rc) { return op_submit(&((az_cursor *)rc)->op); }
+
+static bool cursor_unqueue(remote_cursor *rc) {
+    az_cursor *c = (az_cursor *)rc;
+    az_store *st = (az_store *)rc->rs;
+    return c->op.w.queued && store_token_unqueue(&st->tok, &c->op.w);
+}
+
+static int az_read_submit(remote_read *rd) {
+    az_store *st = (az_store *)rd->rs;
+    if (st->auth != AUTH_TOKEN) { /* what remote_read_start does without the hook */
+        int nrc = net_start(st->rs.net, &rd->nr);
+        if (nrc == 0)
+            return STORE_OK;
+        return store__fail(rd->req->errmsg, sizeof rd->req->errmsg,
+                           nrc == NET_E_NOMEM ? STORE_E_NOMEM : STORE_E_NETWORK,
+                           "%s: could not start request: %s", st->rs.base.url, net_strerror(nrc));
+    }
+    int rc = op_submit((az_op *)rd);
+    if (rc != STORE_OK)
+        return store__fail(rd->req->errmsg, sizeof rd->req->errmsg, rc, "reading %s/%.*s: %s",
+                           st->rs.base.url, ut_utf8_prec(rd->req->key, 100), rd->req->key,
+                           store_token_error(&st->tok));
+    return STORE_OK;
+}
+
+static void az_cancel(remote_store *rs) {
+    az_store *st = (az_store *)rs;
+    if (st->auth == AUTH_TOKEN)
+        store_token_cancel(&st->tok);
 }
 
 /* ---- listing ---- */
@@ -282,7 +368,10 @@ static void list_done(net_request *nr, int status) {
     snprintf(what, sizeof what, "listing %s (prefix '%.*s')", st->rs.base.url,
              ut_utf8_prec(req->prefix ? req->prefix : "", 60), req->prefix ? req->prefix : "");
     int rc;
-    if (status == NET_E_ABORTED) {
+    if (status <= -1000) { /* no token: a store code */
+        ut_join(req->errmsg, sizeof req->errmsg, what, store_token_error(&st->tok));
+        rc = status + 1000;
+    } else if (status == NET_E_ABORTED) {
         snprintf(req->errmsg, sizeof req->errmsg, "%s: response larger than %u bytes", what,
                  AZ_MAX_LIST_BODY);
         rc = STORE_E_PROTOCOL;
@@ -359,6 +448,13 @@ static int az_list_next(store *s, store_list_req *req) {
         return store__fail(req->errmsg, sizeof req->errmsg, STORE_E_CONFIG,
                            "listing %s: request URL too long", st->rs.base.url);
     remote_page_init(&op->rd.nr, op->url.p, list_body, az_prepare, list_done, op);
+    if (st->auth == AUTH_TOKEN) {
+        int rc = remote_page_start(&c->rc, page_submit);
+        if (rc != STORE_OK)
+            return store__fail(req->errmsg, sizeof req->errmsg, rc, "listing %s: %s",
+                               st->rs.base.url, store_token_error(&st->tok));
+        return STORE_OK;
+    }
     int rc = remote_page_start(&c->rc, NULL);
     if (rc != 0) {
         return store__fail(req->errmsg, sizeof req->errmsg, STORE_E_NOMEM,
@@ -379,6 +475,11 @@ static int az_read_done(remote_read *rd, int status) {
              req->key);
     int rc;
     char code[64] = "";
+    if (status <= -1000) { /* no token: a store code */
+        ut_join(req->errmsg, sizeof req->errmsg, what, store_token_error(&st->tok));
+        req->object_size = UINT64_MAX;
+        return status + 1000;
+    }
     if (status == NET_E_HTTP && nr->http_status >= 400 && nr->got > 0 && nr->got <= 65536) {
         /* the error document, if the engine kept the body, names the cause */
         az_list_parser *p = az_list_new("", 1);
@@ -449,15 +550,20 @@ static void az_destroy(remote_store *rs) {
         free(st->bearer);
     }
     OPENSSL_cleanse(st->key, sizeof st->key);
+    store_token_free(&st->tok);
+    az_token_cfg_free(&st->tcfg);
     free(st);
 }
 
 static const store_vtable az_vt = {remote_close, az_list_next, remote_list_free, az_get};
 static const remote_ops az_ops = {
+    .cancel = az_cancel,
     .destroy = az_destroy,
+    .read_submit = az_read_submit,
     .read_done = az_read_done,
     .read_free = az_read_free,
     .cursor_free = cursor_free,
+    .cursor_unqueue = cursor_unqueue,
 };
 
 /* obstore/object_store's AzureConfigKey names and aliases, and the variables it reads. */
@@ -470,6 +576,15 @@ enum {
     K_ENDPOINT,
     K_SKIP,
     K_CONTAINER,
+    K_CLIENT_ID,
+    K_CLIENT_SECRET,
+    K_TENANT,
+    K_AUTHORITY,
+    K_FEDERATED,
+    K_MSI_ENDPOINT,
+    K_OBJECT_ID,
+    K_MSI_RESOURCE,
+    K_USE_CLI,
     K_IGNORED,
     K_UNSUPPORTED,
     K_N
@@ -495,28 +610,52 @@ static const remote_opt az_opts[K_N] = {
     [K_SKIP] = {NAMES("skip_signature", "azure_skip_signature"), NAMES("AZURE_SKIP_SIGNATURE"),
                 REMOTE_BOOL, 0},
     [K_CONTAINER] = {NAMES("container_name", "azure_container_name"), NULL, REMOTE_STRING, 0},
+    /* Entra ID: object_store reads every AZURE_* variable named like a key, so these are
+     * the variables the Azure SDKs and AKS workload identity set */
+    [K_CLIENT_ID] = {NAMES("client_id", "azure_storage_client_id", "azure_client_id"),
+                     NAMES("AZURE_CLIENT_ID", "AZURE_STORAGE_CLIENT_ID"), REMOTE_STRING, 0},
+    [K_CLIENT_SECRET] = {NAMES("client_secret", "azure_storage_client_secret",
+                               "azure_client_secret"),
+                         NAMES("AZURE_CLIENT_SECRET", "AZURE_STORAGE_CLIENT_SECRET"), REMOTE_STRING,
+                         REMOTE_SECRET},
+    [K_TENANT] = {NAMES("tenant_id", "azure_storage_tenant_id", "azure_storage_authority_id",
+                        "azure_tenant_id", "azure_authority_id", "authority_id"),
+                  NAMES("AZURE_TENANT_ID", "AZURE_STORAGE_TENANT_ID", "AZURE_AUTHORITY_ID"),
+                  REMOTE_STRING, 0},
+    [K_AUTHORITY] = {NAMES("authority_host", "azure_storage_authority_host",
+                           "azure_authority_host"),
+                     NAMES("AZURE_AUTHORITY_HOST", "AZURE_STORAGE_AUTHORITY_HOST"), REMOTE_URL, 0},
+    [K_FEDERATED] = {NAMES("federated_token_file", "azure_federated_token_file"),
+                     NAMES("AZURE_FEDERATED_TOKEN_FILE"), REMOTE_STRING, 0},
+    [K_MSI_ENDPOINT] = {NAMES("msi_endpoint", "azure_msi_endpoint", "azure_identity_endpoint",
+                              "identity_endpoint"),
+                        NAMES("AZURE_MSI_ENDPOINT", "IDENTITY_ENDPOINT"), REMOTE_URL, 0},
+    [K_OBJECT_ID] = {NAMES("object_id", "azure_object_id"), NAMES("AZURE_OBJECT_ID"), REMOTE_STRING,
+                     0},
+    [K_MSI_RESOURCE] = {NAMES("msi_resource_id", "azure_msi_resource_id"),
+                        NAMES("AZURE_MSI_RESOURCE_ID"), REMOTE_STRING, 0},
+    [K_USE_CLI] = {NAMES("use_azure_cli", "azure_use_azure_cli"), NAMES("AZURE_USE_AZURE_CLI"),
+                   REMOTE_BOOL, 0},
     /* accepted, nothing to do: TLS is always verified, http is allowed for explicit
      * endpoints */
     [K_IGNORED] = {NAMES("allow_http", "azure_allow_http", "azure_disable_tagging",
                          "disable_tagging"),
                    NULL, REMOTE_STRING, REMOTE_IGNORED},
-    /* recognised, not implemented: Entra ID (OAuth) flows */
-    [K_UNSUPPORTED] = {NAMES("azure_storage_client_id", "azure_client_id", "client_id",
-                             "azure_storage_client_secret", "azure_client_secret", "client_secret",
-                             "azure_storage_tenant_id", "azure_storage_authority_id",
-                             "azure_tenant_id", "azure_authority_id", "tenant_id", "authority_id",
-                             "azure_msi_endpoint", "azure_identity_endpoint", "identity_endpoint",
-                             "msi_endpoint", "azure_object_id", "object_id",
-                             "azure_msi_resource_id", "msi_resource_id",
-                             "azure_federated_token_file", "federated_token_file",
-                             "azure_use_azure_cli", "use_azure_cli", "azure_use_fabric_endpoint",
-                             "use_fabric_endpoint"),
+    /* recognised, not implemented: Microsoft Fabric (OneLake) endpoints and tokens */
+    [K_UNSUPPORTED] = {NAMES("azure_use_fabric_endpoint", "use_fabric_endpoint",
+                             "azure_fabric_token_service_url", "fabric_token_service_url",
+                             "azure_fabric_workload_host", "fabric_workload_host",
+                             "azure_fabric_session_token", "fabric_session_token",
+                             "azure_fabric_cluster_identifier", "fabric_cluster_identifier"),
                        NULL, REMOTE_STRING, REMOTE_SECRET | REMOTE_UNSUPPORTED},
 };
 #undef NAMES
 
 const remote_backend store_azure_backend = {
-    "an Azure", az_opts, K_N, "use account_key, sas_key, bearer_token or anonymous access"};
+    "an Azure", az_opts, K_N,
+    "Microsoft Fabric (OneLake) is not supported: use its ADLS-compatible endpoint "
+    "(endpoint: https://onelake.blob.fabric.microsoft.com) with client_id/client_secret/"
+    "tenant_id, bearer_token or use_azure_cli"};
 
 static char *dup_n(const char *s, size_t n) {
     char *p = malloc(n + 1);
@@ -542,6 +681,123 @@ static char *make_root(const char *path) {
         r[n++] = '/';
     r[n] = 0;
     return r;
+}
+
+static bool on_azure_vm(void) {
+    /* the chassis asset tag every Azure VM carries (what the Azure SDKs' environment
+     * checks read); the file does not exist elsewhere */
+    size_t n = 0;
+    char *s = ut_read_file("/sys/class/dmi/id/chassis_asset_tag", 256, &n, NULL, 0);
+    bool yes = s && strncmp(s, "7783-7084-3265-9085-8269-3286-77", 32) == 0;
+    free(s);
+    return yes;
+}
+
+static bool set(const char *v) { return v && *v; }
+
+/* An http(s):// URL without a trailing '/', for authority_host and msi_endpoint. */
+static char *base_of(const char *name, const char *u, char *err, size_t errlen, int *rc) {
+    if (strncmp(u, "https://", 8) != 0 && strncmp(u, "http://", 7) != 0) {
+        *rc = store__fail(err, errlen, STORE_E_CONFIG,
+                          "%s '%s' must start with https:// or "
+                          "http://",
+                          name, u);
+        return NULL;
+    }
+    size_t n = strcspn(u, "#");
+    while (n && u[n - 1] == '/')
+        n--;
+    char *r = dup_n(u, n);
+    if (!r)
+        *rc = STORE_E_NOMEM;
+    return r;
+}
+
+/* Chooses an Entra ID flow in object_store's order (after bearer_token and account_key,
+ * which the caller tried): workload identity, client secret, [SAS: the caller, so a SAS
+ * given with no Entra setting goes on as before], Azure CLI, managed identity. Returns 1
+ * with st->tcfg filled, 0 when none applies (SAS or anonymous next), or a store code. */
+static int entra_setup(az_store *st, const char **v, bool have_sas, char *err, size_t errlen) {
+    az_token_cfg *c = &st->tcfg;
+    const char *id = v[K_CLIENT_ID], *secret = v[K_CLIENT_SECRET], *tenant = v[K_TENANT];
+    const char *fed = v[K_FEDERATED];
+    int rc = STORE_E_NOMEM;
+    if (set(fed) || set(secret)) {
+        const char *what = set(fed) ? "federated_token_file (workload identity)"
+                                    : "client_secret (service principal)";
+        if (!set(id) || !set(tenant))
+            return store__fail(err, errlen, STORE_E_CONFIG,
+                               "%s also needs %s%s%s: set client_id / AZURE_CLIENT_ID and "
+                               "tenant_id / AZURE_TENANT_ID",
+                               what, set(id) ? "" : "client_id",
+                               !set(id) && !set(tenant) ? " and " : "",
+                               set(tenant) ? "" : "tenant_id");
+        for (const char *p = tenant; *p; p++)
+            if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                  (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' || *p == '_'))
+                return store__fail(err, errlen, STORE_E_CONFIG,
+                                   "tenant_id '%.*s' is not a tenant id or domain",
+                                   ut_utf8_prec(tenant, 80), tenant);
+        char *auth =
+            base_of("authority_host", set(v[K_AUTHORITY]) ? v[K_AUTHORITY] : AZ_AUTHORITY_HOST, err,
+                    errlen, &rc);
+        if (!auth)
+            return rc;
+        ut_buf u = {0};
+        ut_buf_printf(&u, "%s/%s/oauth2/v2.0/token", auth, tenant);
+        free(auth);
+        c->url = ut_buf_take(&u);
+        c->client_id = strdup(id);
+        if (set(fed)) {
+            c->kind = AZ_TOK_WORKLOAD;
+            c->federated_file = strdup(fed);
+            if (!c->federated_file)
+                return STORE_E_NOMEM;
+        } else {
+            c->kind = AZ_TOK_CLIENT_SECRET;
+            c->client_secret = strdup(secret);
+            if (!c->client_secret)
+                return STORE_E_NOMEM;
+        }
+        return c->url && c->client_id ? 1 : STORE_E_NOMEM;
+    }
+    if (have_sas)
+        return 0;
+    if (remote_bool(v[K_USE_CLI])) {
+        c->kind = AZ_TOK_CLI;
+        c->cli = strdup("az");
+        c->cli_timeout_ms = 60 * 1000; /* az may refresh its own token first */
+        return c->cli ? 1 : STORE_E_NOMEM;
+    }
+    /* managed identity: asked for by its settings, or on an Azure VM with nothing else
+     * (object_store's fallback; elsewhere anonymous access stays the default) */
+    const char *oid = v[K_OBJECT_ID], *mri = v[K_MSI_RESOURCE];
+    if (!set(v[K_MSI_ENDPOINT]) && !set(oid) && !set(mri) && !set(id) && !on_azure_vm())
+        return 0;
+    c->kind = AZ_TOK_IMDS;
+    char *ep =
+        base_of("msi_endpoint", set(v[K_MSI_ENDPOINT]) ? v[K_MSI_ENDPOINT] : AZ_IMDS_ENDPOINT, err,
+                errlen, &rc);
+    if (!ep)
+        return rc;
+    ut_buf u = {0};
+    ut_buf_puts(&u, ep);
+    free(ep);
+    ut_buf_puts(&u, strchr(u.p ? u.p : "", '?') ? "&" : "?");
+    ut_buf_puts(&u, "api-version=" AZ_IMDS_API_VERSION);
+    store_token_form(&u, "resource", AZ_STORAGE_RESOURCE);
+    /* one identity: object_store's precedence, the last of these that is set */
+    if (set(mri))
+        store_token_form(&u, "msi_res_id", mri);
+    else if (set(oid))
+        store_token_form(&u, "object_id", oid);
+    else if (set(id))
+        store_token_form(&u, "client_id", id);
+    c->url = ut_buf_take(&u);
+    const char *ih = getenv("IDENTITY_HEADER");
+    if (set(ih) && !strpbrk(ih, "\r\n"))
+        c->identity_header = strdup(ih);
+    return c->url ? 1 : STORE_E_NOMEM;
 }
 
 static bool valid_container(const char *s, size_t n) {
@@ -747,6 +1003,14 @@ int store_azure_open(store **out, uv_loop_t *loop, const char *url, const store_
             goto fail;
         }
         st->key_len = (size_t)kl;
+    } else if (!emu && (orc = entra_setup(st, v, sas && *sas, err, errlen)) != 0) {
+        rc = orc;
+        if (rc == 1) { /* a flow was chosen: its requests wait for its token */
+            st->auth = AUTH_TOKEN;
+            store_token_init(&st->tok, &st->rs, az_token_step, &st->tcfg);
+        } else {
+            goto fail;
+        }
     } else if (sas && *sas) {
         st->auth = AUTH_SAS;
         while (*sas == '?')

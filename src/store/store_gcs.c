@@ -16,6 +16,7 @@
 
 #include "gcs_auth.h"
 #include "gcs_json.h"
+#include "gcs_token.h"
 #include "net.h"
 #include "remote.h"
 
@@ -26,11 +27,8 @@
 
 #define GCS_MAX_PAGE 1000             /* objects.list's own maximum */
 #define GCS_MAX_LIST_BODY (64u << 20) /* a page of 1,000 items with every field is ~2 MB */
-#define GCS_MAX_TOKEN_BODY (64u << 10)
-#define GCS_REFRESH_AHEAD_MS (300 * 1000)
-#define GCS_MIN_LEFT_MS (60 * 1000)
 
-typedef enum { G_ANON, G_STATIC, G_KEY, G_METADATA } gcs_auth_kind;
+typedef enum { G_ANON, G_STATIC, G_KEY, G_METADATA } gcs_auth_kind; /* G_KEY: any key file */
 
 typedef struct gcs_op gcs_op;
 typedef struct gcs_cursor gcs_cursor;
@@ -42,18 +40,11 @@ typedef struct gcs_store {
     char *root; /* "" or "dir/" */
     gcs_auth_kind auth;
     gcs_key key;
-    char *token_url; /* token_uri or the metadata URL */
-    /* the current access token */
-    char *token;
-    int64_t token_exp_ms;
-    /* the token fetch */
-    bool fetching;
-    net_request tok_nr;
-    ut_buf tok_body; /* response */
-    ut_buf tok_req;  /* request body */
+    char *token;        /* G_STATIC */
+    char *user_project; /* requester pays: billed project (userProject), or NULL */
+    gcs_token_ctx tctx; /* G_KEY, G_METADATA: the provider */
+    store_token tok;    /* and its token */
     char tok_errmsg[256];
-    gcs_op *waiters; /* ops waiting for a token (singly linked, FIFO via tail) */
-    gcs_op *waiters_tail;
 } gcs_store;
 
 struct gcs_op {
@@ -62,8 +53,7 @@ struct gcs_op {
     ut_buf hdr;
     ut_buf body; /* listing: the page; reads: unused */
     gcs_cursor *cur;
-    gcs_op *next;
-    bool waiting;
+    store_token_waiter w; /* waiting for the token */
 };
 
 struct gcs_cursor {
@@ -73,12 +63,6 @@ struct gcs_cursor {
     char *page_token;
     gcs_page page;
 };
-
-static int64_t now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void op_finish(gcs_op *op, int net_status);
 
@@ -93,11 +77,18 @@ static int map_status(const gcs_store *st, int net_status, long http, const char
         snprintf(detail, sizeof detail, " (%s%s%.*s)", reason ? reason : "",
                  reason && *reason && gmsg && *gmsg ? ": " : "",
                  ut_utf8_prec(gmsg ? gmsg : "", 120), gmsg ? gmsg : "");
+    /* a requester-pays bucket read without a billed project: 400 "Bucket is a requester
+     * pays bucket but no user project provided." (reason "required") */
+    if (http == 400 && gmsg && strstr(gmsg, "requester pays"))
+        return store__fail(msg, msglen, STORE_E_ACCESS,
+                           "%s: HTTP 400%s: set user_project to the project to bill for this "
+                           "requester-pays bucket",
+                           what, detail);
     int kind = remote_http_kind(http);
     if (kind == STORE_E_AUTH) {
         return store__fail(msg, msglen, kind,
                            "%s: HTTP %ld%s: the access token was refused: check the "
-                           "service-account key or token",
+                           "credentials (key file, token or identity)",
                            what, http, detail);
     }
     if (kind == STORE_E_ACCESS) {
@@ -118,132 +109,9 @@ static int map_status(const gcs_store *st, int net_status, long http, const char
                        detail);
 }
 
-/* ---- tokens ---- */
+/* ---- tokens (store_token.h) ---- */
 
 static bool needs_token(const gcs_store *st) { return st->auth == G_KEY || st->auth == G_METADATA; }
-
-static int tok_body_cb(net_request *nr, const void *data, size_t len) {
-    gcs_store *st = nr->data;
-    ut_buf_put(&st->tok_body, data, len);
-    return st->tok_body.bad ? 1 : 0;
-}
-
-static int tok_prepare(net_request *nr, void *headers) {
-    gcs_store *st = nr->data;
-    ut_buf_reset(&st->tok_body);
-    if (st->auth == G_METADATA)
-        return net_add_header(headers, "Metadata-Flavor: Google") == 0 ? 0 : NET_E_NOMEM;
-    return net_add_header(headers, "Content-Type: application/x-www-form-urlencoded") == 0
-               ? 0
-               : NET_E_NOMEM;
-}
-
-static void start_op_net(gcs_op *op);
-
-static void tok_done(net_request *nr, int status) {
-    gcs_store *st = nr->data;
-    st->fetching = false;
-    ut_buf_free(&st->tok_req);
-    const char *src =
-        st->auth == G_METADATA ? "the GCE metadata server" : "the OAuth token endpoint";
-    int fail_code = STORE_OK;
-    if (status == NET_OK) {
-        char *tok = NULL;
-        int64_t exp_s = 0;
-        char perr[160];
-        if (gcs_token_parse(st->tok_body.p ? st->tok_body.p : "", st->tok_body.len, &tok, &exp_s,
-                            perr, sizeof perr) == 0) {
-            if (st->token) {
-                OPENSSL_cleanse(st->token, strlen(st->token));
-                free(st->token);
-            }
-            st->token = tok;
-            st->token_exp_ms = now_ms() + exp_s * 1000;
-        } else {
-            snprintf(st->tok_errmsg, sizeof st->tok_errmsg, "access token from %s: %.*s", src,
-                     ut_utf8_prec(perr, 150), perr);
-            fail_code = STORE_E_AUTH;
-        }
-    } else if (status == NET_E_CANCELED) {
-        snprintf(st->tok_errmsg, sizeof st->tok_errmsg, "access token request canceled");
-        fail_code = STORE_E_CANCELED;
-    } else {
-        char gmsg[160] = "", reason[64] = "";
-        if (status == NET_E_HTTP && st->tok_body.len)
-            gcs_error_parse(st->tok_body.p, st->tok_body.len, gmsg, sizeof gmsg, reason,
-                            sizeof reason);
-        char what[64];
-        snprintf(what, sizeof what, "access token from %s", src);
-        if (status == NET_E_HTTP &&
-            (nr->http_status == 400 || nr->http_status == 401 || nr->http_status == 403)) {
-            /* invalid_grant and friends: the key itself (or the clock) is the problem */
-            snprintf(st->tok_errmsg, sizeof st->tok_errmsg,
-                     "%s refused the credentials: HTTP %ld (%.*s%s%.*s): check the %s", src,
-                     nr->http_status, ut_utf8_prec(reason, 40), reason,
-                     reason[0] && gmsg[0] ? ": " : "", ut_utf8_prec(gmsg, 60), gmsg,
-                     st->auth == G_METADATA ? "instance's service account"
-                                            : "key file and the system clock");
-            fail_code = STORE_E_AUTH;
-        } else {
-            fail_code = map_status(st, status, nr->http_status, gmsg, reason, st->tok_errmsg,
-                                   sizeof st->tok_errmsg, what);
-        }
-    }
-    ut_buf_reset(&st->tok_body);
-    /* a failed refresh of a still valid token is not fatal yet */
-    if (fail_code != STORE_OK && st->token && st->token_exp_ms - now_ms() > GCS_MIN_LEFT_MS &&
-        fail_code != STORE_E_CANCELED)
-        fail_code = STORE_OK;
-    gcs_op *w = st->waiters;
-    st->waiters = st->waiters_tail = NULL;
-    while (w) {
-        gcs_op *next = w->next;
-        w->next = NULL;
-        w->waiting = false;
-        if (fail_code == STORE_OK) {
-            start_op_net(w);
-        } else {
-            w->rd.nr.http_status = 0;
-            w->rd.nr.got = 0;
-            op_finish(w, -1000 + fail_code); /* below NET codes: a store code */
-        }
-        w = next;
-    }
-    remote_release(&st->rs);
-}
-
-static int start_token_fetch(gcs_store *st) {
-    if (st->fetching)
-        return 0;
-    memset(&st->tok_nr, 0, sizeof st->tok_nr);
-    st->tok_body.limit = GCS_MAX_TOKEN_BODY;
-    ut_buf_reset(&st->tok_body);
-    ut_buf_free(&st->tok_req);
-    if (st->auth == G_KEY) {
-        st->tok_req.limit = 64 << 10;
-        if (gcs_token_request_body(&st->tok_req, &st->key, now_ms() / 1000, st->tok_errmsg,
-                                   sizeof st->tok_errmsg) != 0)
-            return STORE_E_AUTH;
-        st->tok_nr.method = "POST";
-        st->tok_nr.body = st->tok_req.p;
-        st->tok_nr.body_len = st->tok_req.len;
-    } else {
-        st->tok_nr.method = "GET";
-    }
-    st->tok_nr.url = st->token_url;
-    st->tok_nr.on_body = tok_body_cb;
-    st->tok_nr.prepare = tok_prepare;
-    st->tok_nr.cb = tok_done;
-    st->tok_nr.data = st;
-    st->fetching = true;
-    if (net_start(st->rs.net, &st->tok_nr) != 0) {
-        st->fetching = false;
-        snprintf(st->tok_errmsg, sizeof st->tok_errmsg, "cannot start the token request");
-        return STORE_E_NOMEM;
-    }
-    remote_hold(&st->rs); /* tok_done uses the store, even when it runs after close */
-    return 0;
-}
 
 /* ---- requests ---- */
 
@@ -256,22 +124,26 @@ static int op_prepare(net_request *nr, void *headers) {
         return 0;
     ut_buf_reset(&op->hdr);
     ut_buf_puts(&op->hdr, "Authorization: Bearer ");
-    ut_buf_puts(&op->hdr, st->token ? st->token : "");
+    ut_buf_puts(&op->hdr, st->auth == G_STATIC ? st->token : store_token_value(&st->tok));
     int rc = op->hdr.bad || net_add_header(headers, op->hdr.p) != 0 ? NET_E_NOMEM : 0;
     ut_buf_free(&op->hdr); /* wiped: no token copies left behind */
     return rc;
 }
 
-static void start_op_net(gcs_op *op) {
+static void token_ready(store_token_waiter *w, int status) {
+    gcs_op *op = (gcs_op *)((char *)w - offsetof(gcs_op, w));
     gcs_store *st = (gcs_store *)op->rd.rs;
-    if (st->rs.closing) { /* a waiter whose turn came after a callback closed the store */
-        snprintf(st->tok_errmsg, sizeof st->tok_errmsg, "canceled");
-        op_finish(op, -1000 + STORE_E_CANCELED);
-        return;
-    }
-    int rc = net_start(st->rs.net, &op->rd.nr);
-    if (rc != 0)
+    if (status == STORE_OK && st->rs.closing) /* its turn came after a callback closed it */
+        status = STORE_E_CANCELED;
+    int rc = status == STORE_OK ? net_start(st->rs.net, &op->rd.nr) : 0;
+    if (status != STORE_OK) {
+        snprintf(st->tok_errmsg, sizeof st->tok_errmsg, "%s", store_token_error(&st->tok));
+        op->rd.nr.http_status = 0;
+        op->rd.nr.got = 0;
+        op_finish(op, -1000 + status); /* below NET codes: a store code */
+    } else if (rc != 0) {
         op_finish(op, rc);
+    }
 }
 
 /* Starts op now, or queues it behind a token fetch. Returns a store code; on error the
@@ -279,40 +151,17 @@ static void start_op_net(gcs_op *op) {
 static int op_submit(gcs_op *op) {
     gcs_store *st = (gcs_store *)op->rd.rs;
     if (needs_token(st)) {
-        int64_t left = st->token ? st->token_exp_ms - now_ms() : -1;
-        if (left < GCS_REFRESH_AHEAD_MS) {
-            int rc = start_token_fetch(st);
-            if (rc != 0 && left < GCS_MIN_LEFT_MS)
-                return rc; /* a failed early refresh waits for the next request */
+        op->w.ready = token_ready;
+        int rc = store_token_wait(&st->tok, &op->w);
+        if (rc != STORE_OK) {
+            snprintf(st->tok_errmsg, sizeof st->tok_errmsg, "%s", store_token_error(&st->tok));
+            return rc;
         }
-        if (left < GCS_MIN_LEFT_MS) {
-            op->waiting = true;
-            op->next = NULL;
-            if (st->waiters_tail)
-                st->waiters_tail->next = op;
-            else
-                st->waiters = op;
-            st->waiters_tail = op;
+        if (op->w.queued)
             return STORE_OK;
-        }
     }
     int rc = net_start(st->rs.net, &op->rd.nr);
     return rc == 0 ? STORE_OK : STORE_E_NOMEM;
-}
-
-static void unqueue(gcs_store *st, gcs_op *op) {
-    gcs_op **pp = &st->waiters, *prev = NULL;
-    while (*pp && *pp != op) {
-        prev = *pp;
-        pp = &(*pp)->next;
-    }
-    if (*pp) {
-        *pp = op->next;
-        if (st->waiters_tail == op)
-            st->waiters_tail = prev;
-    }
-    op->waiting = false;
-    op->next = NULL;
 }
 
 /* ---- listing ---- */
@@ -436,6 +285,10 @@ static int gcs_list_next(store *s, store_list_req *req) {
         ut_pct_encode(&op->url, c->page_token, strlen(c->page_token), false);
     }
     ut_buf_puts(&op->url, "&fields=items(name%2Csize%2Cupdated%2Cetag)%2CnextPageToken");
+    if (st->user_project) {
+        ut_buf_puts(&op->url, "&userProject=");
+        ut_pct_encode(&op->url, st->user_project, strlen(st->user_project), false);
+    }
     if (op->url.bad)
         return store__fail(req->errmsg, sizeof req->errmsg, STORE_E_CONFIG,
                            "listing %s: request URL too long", st->rs.base.url);
@@ -453,10 +306,7 @@ static int gcs_list_next(store *s, store_list_req *req) {
 /* remote_list_free: a page still waiting for a token leaves the queue. */
 static bool cursor_unqueue(remote_cursor *rc) {
     gcs_cursor *c = (gcs_cursor *)rc;
-    if (!c->op.waiting)
-        return false;
-    unqueue((gcs_store *)rc->rs, &c->op);
-    return true;
+    return c->op.w.queued && store_token_unqueue(&((gcs_store *)rc->rs)->tok, &c->op.w);
 }
 
 /* ---- ranged reads ---- */
@@ -523,6 +373,10 @@ static int gcs_get(store *s, store_get_req *req) {
     ut_pct_encode(&op->url, st->root, strlen(st->root), false);
     ut_pct_encode(&op->url, req->key, strlen(req->key), false);
     ut_buf_puts(&op->url, "?alt=media");
+    if (st->user_project) {
+        ut_buf_puts(&op->url, "&userProject=");
+        ut_pct_encode(&op->url, st->user_project, strlen(st->user_project), false);
+    }
     if (op->url.bad) {
         ut_buf_free(&op->url);
         free(op);
@@ -542,16 +396,8 @@ static int gcs_get(store *s, store_get_req *req) {
 /* At close: requests still waiting for a token never reached the engine: cancel them here */
 static void gcs_cancel(remote_store *rs) {
     gcs_store *st = (gcs_store *)rs;
-    while (st->waiters) {
-        gcs_op *w = st->waiters;
-        st->waiters = w->next;
-        if (!st->waiters)
-            st->waiters_tail = NULL;
-        w->next = NULL;
-        w->waiting = false;
-        snprintf(st->tok_errmsg, sizeof st->tok_errmsg, "canceled");
-        op_finish(w, -1000 + STORE_E_CANCELED);
-    }
+    if (needs_token(st))
+        store_token_cancel(&st->tok);
 }
 
 static void gcs_destroy(remote_store *rs) {
@@ -560,13 +406,13 @@ static void gcs_destroy(remote_store *rs) {
     free(st->base_url);
     free(st->bucket);
     free(st->root);
-    free(st->token_url);
+    free(st->user_project);
     if (st->token) {
         OPENSSL_cleanse(st->token, strlen(st->token));
         free(st->token);
     }
-    ut_buf_free(&st->tok_body);
-    ut_buf_free(&st->tok_req);
+    store_token_free(&st->tok);
+    gcs_token_ctx_free(&st->tctx);
     gcs_key_free(&st->key);
     free(st);
 }
@@ -586,7 +432,18 @@ static const remote_ops gcs_ops = {
  * file's path: service_account, else google_application_credentials, else
  * GOOGLE_SERVICE_ACCOUNT, else GOOGLE_APPLICATION_CREDENTIALS (so the ADC slot carries
  * both variables). */
-enum { K_SA_PATH, K_SA_KEY, K_ADC, K_BUCKET, K_BASE, K_TOKEN, K_SKIP, K_IGNORED, K_N };
+enum {
+    K_SA_PATH,
+    K_SA_KEY,
+    K_ADC,
+    K_BUCKET,
+    K_BASE,
+    K_TOKEN,
+    K_SKIP,
+    K_USER_PROJECT,
+    K_IGNORED,
+    K_N
+};
 #define NAMES(...) ((const char *const[]){__VA_ARGS__, NULL})
 static const remote_opt gcs_opts[K_N] = {
     [K_SA_PATH] = {NAMES("service_account", "google_service_account", "google_service_account_path",
@@ -603,6 +460,10 @@ static const remote_opt gcs_opts[K_N] = {
                  REMOTE_SECRET},
     [K_SKIP] = {NAMES("skip_signature", "google_skip_signature"), NAMES("GOOGLE_SKIP_SIGNATURE"),
                 REMOTE_BOOL, 0},
+    /* requester pays: the project billed, sent as userProject (object_store has no such
+     * option; gsutil -u / gcloud --billing-project are the CLIs' names) */
+    [K_USER_PROJECT] = {NAMES("user_project", "google_user_project", "billing_project"), NULL,
+                        REMOTE_STRING, 0},
     [K_IGNORED] = {NAMES("allow_http"), NULL, REMOTE_STRING, REMOTE_IGNORED},
 };
 #undef NAMES
@@ -699,9 +560,14 @@ int store_gcs_open(store **out, uv_loop_t *loop, const char *url, const store_op
     const char *emulator = getenv("STORAGE_EMULATOR_HOST");
     bool have_adc_file = false;
     if (!skip && !token && !inline_key && !key_path && !(emulator && *emulator)) {
+        /* gcloud's configuration folder: CLOUDSDK_CONFIG, else ~/.config/gcloud */
+        const char *cfgdir = getenv("CLOUDSDK_CONFIG");
         const char *home = getenv("HOME");
-        if (home && *home) {
-            ut_buf_printf(&tmp, "%s/.config/gcloud/application_default_credentials.json", home);
+        if ((cfgdir && *cfgdir) || (home && *home)) {
+            if (cfgdir && *cfgdir)
+                ut_buf_printf(&tmp, "%s/application_default_credentials.json", cfgdir);
+            else
+                ut_buf_printf(&tmp, "%s/.config/gcloud/application_default_credentials.json", home);
             FILE *f = tmp.bad ? NULL : fopen(tmp.p, "rb");
             if (f) {
                 fclose(f);
@@ -719,7 +585,6 @@ int store_gcs_open(store **out, uv_loop_t *loop, const char *url, const store_op
         }
         st->auth = G_STATIC;
         st->token = strdup(token);
-        st->token_exp_ms = INT64_MAX;
         if (!st->token)
             goto fail;
     } else if ((inline_key && *inline_key) || (key_path && *key_path)) {
@@ -743,11 +608,10 @@ int store_gcs_open(store **out, uv_loop_t *loop, const char *url, const store_op
             goto fail;
         }
         st->auth = st->key.disable_oauth ? G_ANON : G_KEY;
-        if (st->auth == G_KEY) {
-            st->token_url = strdup(st->key.token_uri);
-            if (!st->token_url)
-                goto fail;
-        }
+        st->tctx.kind = st->key.type && strcmp(st->key.type, "external_account") == 0
+                            ? GCS_TOK_EXTERNAL
+                            : GCS_TOK_KEY;
+        st->tctx.key = &st->key;
     } else if (!(emulator && *emulator) && (getenv("GCE_METADATA_HOST") || on_gce())) {
         st->auth = G_METADATA;
         const char *h = getenv("GCE_METADATA_HOST");
@@ -756,11 +620,19 @@ int store_gcs_open(store **out, uv_loop_t *loop, const char *url, const store_op
                       "http://%s/computeMetadata/v1/instance/service-accounts/default/"
                       "token",
                       h && *h ? h : "metadata.google.internal");
-        st->token_url = tmp.bad ? NULL : strdup(tmp.p);
-        if (!st->token_url)
+        st->tctx.kind = GCS_TOK_METADATA;
+        st->tctx.metadata_url = tmp.bad ? NULL : strdup(tmp.p);
+        if (!st->tctx.metadata_url)
             goto fail;
     } else {
         st->auth = G_ANON;
+    }
+    if (needs_token(st))
+        store_token_init(&st->tok, &st->rs, gcs_token_step, &st->tctx);
+    if (v[K_USER_PROJECT] && *v[K_USER_PROJECT]) {
+        st->user_project = strdup(v[K_USER_PROJECT]);
+        if (!st->user_project)
+            goto fail;
     }
 
     /* ---- endpoint ---- */

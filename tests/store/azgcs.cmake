@@ -57,3 +57,22 @@ if(TARGET tiff-dumper)
                    $<TARGET_FILE:tiff-dumper> ${TD_CORPUS_DIR} ${TD_NODE_DIR})
   set_tests_properties(store_gcs_corpus_e2e PROPERTIES TIMEOUT 300)
 endif()
+
+# Entra ID and Google credential flows against loopback fakes of the identity endpoints
+# (tests/pylib/tdtest/idfake.py), the data requests through its checking proxy in front of
+# azurite / the GCS emulator.
+if(TARGET tiff-dumper)
+  set(_az_auth_tool $<TARGET_FILE:tiff-dumper>)
+endif()
+add_test(NAME store_az_auth_flows
+         COMMAND ${TD_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/az_auth_flows.py
+                 $<TARGET_FILE:azgcs_driver> ${TD_NODE_DIR} ${_az_auth_tool})
+add_test(NAME store_gcs_auth_flows
+         COMMAND ${TD_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/gcs_auth_flows.py
+                 $<TARGET_FILE:azgcs_driver> ${TD_NODE_DIR})
+set_tests_properties(store_az_auth_flows store_gcs_auth_flows PROPERTIES TIMEOUT 300)
+
+# Token documents, error documents, external_account files, the bounded CLI runner.
+add_executable(test_az_auth_unit az_auth_unit.c)
+target_link_libraries(test_az_auth_unit PRIVATE td_store PkgConfig::UV PkgConfig::CRYPTO)
+add_test(NAME store_az_auth_unit COMMAND test_az_auth_unit)

@@ -5,6 +5,9 @@
  *   azgcs_driver URL [-o KEY=VALUE]... list PAGE_SIZE [PREFIX]
  *   azgcs_driver URL [-o KEY=VALUE]... get KEY OFFSET LENGTH
  *   azgcs_driver URL [-o KEY=VALUE]... fetchall PAGE_SIZE LENGTH IN_FLIGHT
+ *   azgcs_driver URL [-o KEY=VALUE]... getloop KEY LENGTH COUNT PAUSE_MS
+ *     (COUNT reads of the same range, one after the other, PAUSE_MS apart: for token
+ *     refresh; one G line each)
  *
  * Output lines (tab-separated):
  *   O status message                       store_open failed
@@ -127,7 +130,26 @@ static void start_gets(void) {
     }
 }
 
+static struct {
+    uv_timer_t timer;
+    unsigned left, pause_ms;
+    bool used;
+} L;
+
+static void get_cb(store_get_req *req, int status);
+
+static void loop_next(uv_timer_t *t) {
+    store_get_req *req = t->data;
+    int rc = store_get(G.s, req);
+    if (rc != STORE_OK)
+        printf("G\t%s\t0\t-1\t0\t\t%s\n", store_err_name(rc), req->errmsg);
+}
+
 static void get_cb(store_get_req *req, int status) {
+    if (L.left && --L.left) {
+        L.timer.data = req;
+        uv_timer_start(&L.timer, loop_next, L.pause_ms, 0);
+    }
     printf("G\t%s\t%llu\t%lld\t%d\t", store_err_name(status), (unsigned long long)req->got,
            req->object_size == UINT64_MAX ? -1LL : (long long)req->object_size, req->http_status);
     put_hex(req->buf, req->got < 64 ? (size_t)req->got : 64);
@@ -187,6 +209,17 @@ int main(int argc, char **argv) {
         rc = store_list_next(G.s, &G.lr);
         if (rc != STORE_OK)
             printf("L\t%s\t%s\n", store_err_name(rc), G.lr.errmsg);
+    } else if (strcmp(cmd, "getloop") == 0 && argc > i + 4) {
+        gr.key = argv[i + 1];
+        gr.length = strtoull(argv[i + 2], NULL, 10);
+        gr.buf = malloc(gr.length ? gr.length : 1);
+        gr.cb = get_cb;
+        L.left = (unsigned)strtoul(argv[i + 3], NULL, 10);
+        L.pause_ms = (unsigned)strtoul(argv[i + 4], NULL, 10);
+        uv_timer_init(&loop, &L.timer);
+        L.used = true;
+        L.timer.data = &gr;
+        uv_timer_start(&L.timer, loop_next, 0, 0);
     } else if (strcmp(cmd, "get") == 0 && argc > i + 3) {
         gr.key = argv[i + 1];
         gr.offset = strtoull(argv[i + 2], NULL, 10);
@@ -202,6 +235,8 @@ int main(int argc, char **argv) {
         return 2;
     }
     uv_run(&loop, UV_RUN_DEFAULT);
+    if (L.used)
+        uv_close((uv_handle_t *)&L.timer, NULL);
     store_list_free(G.s, &G.lr);
     store_close(G.s);
     uv_run(&loop, UV_RUN_DEFAULT);
