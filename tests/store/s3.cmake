@@ -27,6 +27,12 @@ add_test(NAME s3_nginx_faults
          COMMAND ${TD_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/s3_nginx_faults.py
                  $<TARGET_FILE:s3_store_probe> ${TD_NODE_DIR})
 set_tests_properties(s3_s3rver s3_creds_chain s3_nginx_faults PROPERTIES TIMEOUT 300)
+# issue 17's flows (role, SSO, credential_process, S3 Express, SSE-C, proxies) against a
+# loopback fake of each endpoint that checks signatures with botocore
+add_test(NAME s3_auth_flows
+         COMMAND ${TD_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/s3_auth_flows.py
+                 $<TARGET_FILE:s3_store_probe>)
+set_tests_properties(s3_auth_flows PROPERTIES TIMEOUT 180)
 
 # End to end through the tool (needs the pipeline and CLI targets).
 if(TARGET tiff-dumper)
