@@ -221,6 +221,7 @@ static void fetch_step(s3_credsrc *src);
 
 static void fetch_end(s3_credsrc *src, int status, const char *msg) {
     src->fetching = false;
+    OPENSSL_cleanse(src->hdr, sizeof src->hdr); /* an SSO bearer token, say */
     ut_buf_free(&src->body);
     ut_buf_free(&src->req_body);
     if (status != 0)
@@ -467,6 +468,13 @@ static void cred_done(net_request *nr, int status) {
                      "%s refused the cached SSO token (HTTP %ld): run `aws sso login%s` and "
                      "try again",
                      s3_credsrc_name(src), nr->http_status, src->sso_login_hint);
+        else if (src->kind == SRC_ASSUME_ROLE && status == NET_E_HTTP &&
+                 (nr->http_status == 403 || nr->http_status == 400))
+            snprintf(msg, sizeof msg,
+                     "%s of %.*s refused (HTTP %ld): the source credentials may not assume "
+                     "it, or its trust policy wants another external_id",
+                     s3_credsrc_name(src), ut_utf8_prec(src->role_arn, 120), src->role_arn,
+                     nr->http_status);
         else
             snprintf(msg, sizeof msg, "%s failed: %s (HTTP %ld)", s3_credsrc_name(src),
                      net_strerror(status), nr->http_status);

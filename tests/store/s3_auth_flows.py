@@ -79,6 +79,10 @@ role_arn = arn:aws:iam::123456789012:role/x
 source_profile = root
 mfa_serial = arn:aws:iam::123456789012:mfa/me
 
+[profile denied]
+role_arn = arn:aws:iam::123456789012:role/denied
+source_profile = root
+
 [profile badsource]
 role_arn = arn:aws:iam::123456789012:role/x
 credential_source = Nowhere
@@ -186,6 +190,11 @@ credential_process = /nonexistent/aws-creds-helper --x
     check(fake.hits.get("container") == 1 and fake.hits.get("sts") == 1,
           f"credential_source EcsContainer: {fake.hits}")
     refused("mfa", run("mfa", "mfa"), "mfa_serial", "export-credentials", "AWS_ACCESS_KEY_ID")
+    out = run("role denied", "denied")
+    _, _, status = parse_list(out)
+    check(status and status[0] == "auth" and "role/denied refused (HTTP 403)" in status[1]
+          and "external_id" in status[1], f"role denied: {status}")
+    clean("role denied")
     refused("credential_source", run("bad source", "badsource"), "credential_source",
             "Nowhere", "Environment, Ec2InstanceMetadata or EcsContainer")
     # refresh before expiry: 6 s credentials, listed for 7 s; none may be used expired

@@ -197,6 +197,9 @@ def _handler(fake):
             d = form.get("DurationSeconds")
             if d is not None and not (d.isdigit() and 900 <= int(d) <= 43200):
                 fake.error(f"STS: DurationSeconds {d}")
+            if form.get("RoleArn", "").endswith("/denied"):
+                return self.reply(403, "<ErrorResponse><Error><Code>AccessDenied</Code>"
+                                       "</Error></ErrorResponse>", "text/xml")
             ak, sk, tok, exp = fake.issue("STS")
             self.reply(200, f"""<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
   <AssumeRoleResult>
