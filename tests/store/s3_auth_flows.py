@@ -74,6 +74,14 @@ credential_source = Environment
 role_arn = arn:aws:iam::123456789012:role/ecsrole
 credential_source = EcsContainer
 
+[profile fromec2]
+role_arn = arn:aws:iam::123456789012:role/ec2role
+credential_source = Ec2InstanceMetadata
+
+[profile wif]
+role_arn = arn:aws:iam::123456789012:role/wifrole
+web_identity_token_file = {tmp}/wif-token
+
 [profile mfa]
 role_arn = arn:aws:iam::123456789012:role/x
 source_profile = root
@@ -189,6 +197,22 @@ credential_process = /nonexistent/aws-creds-helper --x
     clean("credential_source EcsContainer")
     check(fake.hits.get("container") == 1 and fake.hits.get("sts") == 1,
           f"credential_source EcsContainer: {fake.hits}")
+    out = run("credential_source Ec2InstanceMetadata", "fromec2",
+              env={"AWS_EC2_METADATA_DISABLED": "false",
+                   "AWS_EC2_METADATA_SERVICE_ENDPOINT": fake.url})
+    listed("credential_source Ec2InstanceMetadata", out, ["a.tif", "enc.tif"])
+    clean("credential_source Ec2InstanceMetadata")
+    check(fake.hits.get("imds-token") == 1 and fake.hits.get("imds") == 2
+          and fake.hits.get("sts") == 1, f"credential_source Ec2InstanceMetadata: {fake.hits}")
+    fake.web_identity_token = "eyJ.wif.token"
+    with open(os.path.join(tmp, "wif-token"), "w") as fh:
+        fh.write("eyJ.wif.token\n")
+    out = run("profile web identity", "wif")
+    listed("profile web identity", out, ["a.tif", "enc.tif"])
+    clean("profile web identity")
+    check(fake.sts_forms and fake.sts_forms[0].get("Action") == "AssumeRoleWithWebIdentity"
+          and fake.sts_forms[0].get("RoleArn", "").endswith("/wifrole"),
+          f"profile web identity: {fake.sts_forms}")
     refused("mfa", run("mfa", "mfa"), "mfa_serial", "export-credentials", "AWS_ACCESS_KEY_ID")
     out = run("role denied", "denied")
     _, _, status = parse_list(out)

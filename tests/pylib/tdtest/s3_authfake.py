@@ -53,6 +53,7 @@ class Fake:
         self.sso_token = None
         self.sso_role = None  # (account_id, role_name)
         self.container_auth = None
+        self.web_identity_token = None
         self.proxied = []  # hosts reached through the proxy form
         self.n = 0
         self.srv = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
@@ -181,6 +182,18 @@ def _handler(fake):
             form = {k: v[0] for k, v in parse_qs(body.decode(), keep_blank_values=True).items()}
             with fake.lock:
                 fake.sts_forms.append(form)
+            if form.get("Action") == "AssumeRoleWithWebIdentity":
+                # unsigned: the token is the proof
+                if form.get("WebIdentityToken") != fake.web_identity_token:
+                    fake.error(f"STS web identity: token {form.get('WebIdentityToken')!r}")
+                    return self.reply(403, "<ErrorResponse/>", "text/xml")
+                ak, sk, tok, exp = fake.issue("WIF")
+                return self.reply(200, f"""<AssumeRoleWithWebIdentityResponse>
+  <AssumeRoleWithWebIdentityResult><Credentials>
+    <AccessKeyId>{ak}</AccessKeyId><SecretAccessKey>{sk}</SecretAccessKey>
+    <SessionToken>{tok}</SessionToken><Expiration>{iso(exp)}</Expiration>
+  </Credentials></AssumeRoleWithWebIdentityResult>
+</AssumeRoleWithWebIdentityResponse>""", "text/xml")
             if not self.headers.get("Content-Type", "").startswith(
                     "application/x-www-form-urlencoded"):
                 fake.error("STS: not a form")
@@ -214,8 +227,29 @@ def _handler(fake):
   <ResponseMetadata><RequestId>r</RequestId></ResponseMetadata>
 </AssumeRoleResponse>""", "text/xml")
 
+        def do_PUT(self):
+            path, _ = self.split()
+            if path != "/latest/api/token":
+                return self.reply(404)
+            fake.hit("imds-token")
+            if not self.headers.get("X-aws-ec2-metadata-token-ttl-seconds", "").isdigit():
+                fake.error("IMDS token PUT without a TTL")
+            self.reply(200, "imds-session", "text/plain")
+
         def do_GET(self):
             path, q = self.split()
+            if path.startswith("/latest/meta-data/iam/security-credentials/"):
+                fake.hit("imds")
+                if self.headers.get("X-aws-ec2-metadata-token") != "imds-session":
+                    fake.error("IMDS GET without its token")
+                    return self.reply(401)
+                role = path.rsplit("/", 1)[1]
+                if not role:
+                    return self.reply(200, "instance-role", "text/plain")
+                ak, sk, tok, exp = fake.issue("IMDS")
+                return self.reply(200, f'{{"Code": "Success", "AccessKeyId": "{ak}", '
+                                       f'"SecretAccessKey": "{sk}", "Token": "{tok}", '
+                                       f'"Expiration": "{iso(exp)}"}}', "application/json")
             if path == "/federation/credentials":
                 return self.sso(q)
             if path == "/container-creds":
