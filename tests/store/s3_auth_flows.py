@@ -13,6 +13,7 @@ import datetime
 import hashlib
 import json
 import os
+import subprocess
 import sys
 import tempfile
 
@@ -362,6 +363,35 @@ credential_process = /nonexistent/aws-creds-helper --x
     listed("proxy with role", out, ["a.tif", "enc.tif"])
     check("sts.example.invalid" in fake.proxied, f"proxy with role: {fake.proxied}")
     clean("proxy with role")
+
+    # https through a CONNECT proxy: HTTPS_PROXY from the environment, or proxy_url; TLS
+    # stays end to end (the certificate is checked against ca_bundle for the real host)
+    key, crt = os.path.join(tmp, "tls.key"), os.path.join(tmp, "tls.crt")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-keyout", key, "-out", crt, "-subj", "/CN=s3.example.invalid",
+                    "-addext", "subjectAltName=DNS:s3.example.invalid"],
+                   check=True, capture_output=True, timeout=60)
+    fake.start_tls(crt, key)
+    https = {"endpoint": "https://s3.example.invalid"}
+    tls_env = {"TD_PROBE_CA_BUNDLE": crt, "HTTPS_PROXY": fake.connect_proxy_url}
+    out = run("HTTPS_PROXY", "root", ["get", b"a.tif".hex(), "0", "4"], opts=https, env=tls_env)
+    got("HTTPS_PROXY", out, b"II*\x00")
+    check(fake.connects and set(fake.connects) == {"s3.example.invalid:443"},
+          f"HTTPS_PROXY: CONNECTs {fake.connects}")
+    clean("HTTPS_PROXY")
+    out = run("HTTPS_PROXY + NO_PROXY", "root", opts=https,
+              env=dict(tls_env, NO_PROXY=".example.invalid"))
+    _, _, status = parse_list(out)
+    check(status and status[0] != "ok" and not fake.connects,
+          f"HTTPS_PROXY + NO_PROXY: {status} {fake.connects}")
+    out = run("proxy_url https", "root", opts=dict(https, proxy_url=fake.connect_proxy_url),
+              env={"TD_PROBE_CA_BUNDLE": crt})
+    listed("proxy_url https", out, ["a.tif", "enc.tif"])
+    check(fake.connects, "proxy_url https: no CONNECT")
+    out = run("proxy, no CA", "root", opts=dict(https, proxy_url=fake.connect_proxy_url))
+    _, _, status = parse_list(out)
+    check(status and status[0] == "network" and "certificate" in status[1],
+          f"proxy, no CA: TLS must still be verified end to end: {status}")
 
 
 PROC_SCRIPT = r'''

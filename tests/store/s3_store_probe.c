@@ -12,6 +12,7 @@
  *   repeat N                    lists everything N times in a row
  *   soak SECONDS                lists everything again and again for SECONDS (a workload
  *                               for credential refresh, nothing is timed or asserted)
+ * TD_PROBE_CA_BUNDLE: a CA file, as the config's network.ca_bundle.
  * Option values: "@ENV" takes the value from an environment variable (keeps secrets out
  * of argv). Exit status 0 unless the probe itself failed. */
 #include "probe_util.h"
@@ -99,6 +100,7 @@ int main(int argc, char **argv) {
     const char *att = getenv("TD_PROBE_ATTEMPTS"), *rmax = getenv("TD_PROBE_RETRY_MS");
     o.max_attempts = att ? (unsigned)atoi(att) : 3;
     o.retry_max_ms = rmax ? (unsigned)atoi(rmax) : 10000;
+    o.ca_bundle = getenv("TD_PROBE_CA_BUNDLE"); /* the network section's ca_bundle */
     st = probe_open(loop, url, &o);
     if (!st)
         return 0;

@@ -13,7 +13,9 @@ real ones check (tests/store/s3_auth_flows.py):
   (GET /BUCKET/?session) and the session token in x-amz-s3session-token; SSE-C objects
   that need the three x-amz-server-side-encryption-customer-* headers with the right MD5;
 - a forward proxy: requests in absolute form ("GET http://host/... HTTP/1.1") are served
-  as if they had reached host, and counted.
+  as if they had reached host, and counted;
+- with start_tls(): the same S3 over TLS, and a CONNECT proxy (connect_proxy_url) that
+  tunnels every CONNECT to it, recording the targets asked for.
 
 Every credential it hands out lives `lifetime` seconds; a request signed with expired
 credentials is refused (400 ExpiredToken), as S3 does.
@@ -23,6 +25,10 @@ import calendar
 import datetime
 import hashlib
 import re
+import select
+import socket
+import socketserver
+import ssl
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -61,13 +67,66 @@ class Fake:
         self.url = f"http://127.0.0.1:{self.port}"
         threading.Thread(target=self.srv.serve_forever, daemon=True).start()
 
+    def start_tls(self, certfile, keyfile):
+        self.tls = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(certfile, keyfile)
+        self.tls.socket = ctx.wrap_socket(self.tls.socket, server_side=True)
+        threading.Thread(target=self.tls.serve_forever, daemon=True).start()
+        self.connects = []
+        fake = self
+
+        class Tunnel(socketserver.BaseRequestHandler):
+            def handle(self):
+                c = self.request
+                head = b""
+                while b"\r\n\r\n" not in head and len(head) < 65536:
+                    d = c.recv(4096)
+                    if not d:
+                        return
+                    head += d
+                line = head.split(b"\r\n", 1)[0].decode()
+                if not line.startswith("CONNECT "):
+                    c.sendall(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")
+                    return
+                with fake.lock:
+                    fake.connects.append(line.split()[1])
+                up = socket.create_connection(("127.0.0.1", fake.tls.server_address[1]))
+                c.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                try:
+                    for _ in range(100000):
+                        r, _, _ = select.select([c, up], [], [], 10)
+                        if not r:
+                            break
+                        for s in r:
+                            d = s.recv(65536)
+                            if not d:
+                                return
+                            (up if s is c else c).sendall(d)
+                finally:
+                    up.close()
+
+        class TS(socketserver.ThreadingTCPServer):
+            daemon_threads = True
+            allow_reuse_address = True
+
+        self.proxy = TS(("127.0.0.1", 0), Tunnel)
+        threading.Thread(target=self.proxy.serve_forever, daemon=True).start()
+        self.connect_proxy_url = f"http://127.0.0.1:{self.proxy.server_address[1]}"
+
     def stop(self):
         self.srv.shutdown()
         self.srv.server_close()
+        if getattr(self, "tls", None):
+            self.tls.shutdown()
+            self.tls.server_close()
+            self.proxy.shutdown()
+            self.proxy.server_close()
 
     def reset(self):
         with self.lock:
             self.errors, self.hits, self.sts_forms, self.proxied = [], {}, [], []
+            self.connects = []
 
     def hit(self, what):
         with self.lock:
