@@ -922,7 +922,7 @@ static void proc_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
     bool is_out = st == (uv_stream_t *)&j->out;
     if (nread > 0) {
         ut_buf *b = is_out ? &j->obuf : &j->ebuf;
-        size_t room = b->limit > b->len ? b->limit - b->len : 0;
+        size_t room = b->limit > b->len + 1 ? b->limit - b->len - 1 : 0; /* NUL too */
         ut_buf_put(b, buf->base, (size_t)nread < room ? (size_t)nread : room);
         if (is_out && (size_t)nread > room) {
             j->too_big = true;
@@ -1491,27 +1491,33 @@ static int resolve_profile(const prof_ctx *x, const char *profile, int depth, s3
     return 1;
 }
 
+static int explicit_keys(const s3_cred_cfg *cfg, s3_creds *out, char *err, size_t errlen) {
+    if (!cfg->access_key_id || !*cfg->access_key_id)
+        return 0;
+    if (!cfg->secret_access_key || !*cfg->secret_access_key) {
+        snprintf(err, errlen, "access_key_id is set but secret_access_key is not");
+        return -1;
+    }
+    s3_creds c = {(char *)cfg->access_key_id, (char *)cfg->secret_access_key,
+                  (char *)(cfg->session_token && *cfg->session_token ? cfg->session_token : NULL),
+                  INT64_MAX};
+    if (s3_creds_copy(out, &c) != 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
 int s3_creds_resolve(const s3_cred_cfg *cfg, uv_loop_t *loop, struct net_engine *net, s3_creds *out,
                      s3_credsrc **srcp, char **profile_region, char *err, size_t errlen) {
     (void)net;
     memset(out, 0, sizeof *out);
     *srcp = NULL;
     *profile_region = NULL;
-    /* 1-2. explicit keys (config over env, merged by the caller) */
-    if (cfg->access_key_id && *cfg->access_key_id) {
-        if (!cfg->secret_access_key || !*cfg->secret_access_key) {
-            snprintf(err, errlen, "access_key_id is set but secret_access_key is not");
-            return -1;
-        }
-        s3_creds c = {
-            (char *)cfg->access_key_id, (char *)cfg->secret_access_key,
-            (char *)(cfg->session_token && *cfg->session_token ? cfg->session_token : NULL),
-            INT64_MAX};
-        if (s3_creds_copy(out, &c) != 0) {
-            snprintf(err, errlen, "out of memory");
-            return -1;
-        }
-    }
+    /* 1-2. explicit keys (config over env, merged by the caller); after the profile when
+     * it was named on purpose */
+    if (!cfg->profile_first && explicit_keys(cfg, out, err, errlen) != 0)
+        return -1;
     /* 3. shared files: the profile's credentials (keys, role, SSO, process), and region */
     const char *profile = cfg->profile && *cfg->profile ? cfg->profile : "default";
     char cred_path[1024], conf_path[1024], section[300];
@@ -1545,6 +1551,8 @@ int s3_creds_resolve(const s3_cred_cfg *cfg, uv_loop_t *loop, struct net_engine 
         if (rc == 0)
             return 0;
     }
+    if (cfg->profile_first && explicit_keys(cfg, out, err, errlen) != 0)
+        return -1;
     if (out->access_key)
         return 0;
     /* 4. web identity */

@@ -26,6 +26,9 @@ typedef struct s3_cred_cfg {
     const char *region;            /* the store's; STS's region when the profile has none */
     bool imds_disabled;
     bool imdsv1_fallback; /* go on without a token if IMDSv2's PUT is refused */
+    bool profile_first;   /* the profile was named on purpose (botocore's --profile): its
+                             credentials win over the explicit/env keys, which are used
+                             only if it has none */
 } s3_cred_cfg;
 
 /* A network source of temporary credentials. */

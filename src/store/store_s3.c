@@ -1018,17 +1018,18 @@ int store_s3_open(store **out, uv_loop_t *loop, const char *url, const store_opt
         s3_cred_cfg cc = {0};
         /* botocore's rule for a profile named on purpose (the CLI's --profile; here the
          * obstore_config key, not AWS_PROFILE): the AWS_* key variables do not override
-         * it (a role profile may still read them, with credential_source Environment) */
+         * its credentials (a role profile may read them, credential_source Environment);
+         * they are still used when the profile has none (a region only, say) */
         bool keys_given = false, profile_given = false;
         for (size_t i = 0; opts && i < opts->n_kv; i++) {
             int k = remote_option_find(&store_s3_backend, opts->kv[i].key ? opts->kv[i].key : "");
             keys_given |= k == K_ACCESS;
             profile_given |= k == K_PROFILE;
         }
-        bool env_keys_off = profile_given && !keys_given;
-        cc.access_key_id = env_keys_off ? NULL : v[K_ACCESS];
-        cc.secret_access_key = env_keys_off ? NULL : v[K_SECRET];
-        cc.session_token = env_keys_off ? NULL : v[K_TOKEN];
+        cc.profile_first = profile_given && !keys_given;
+        cc.access_key_id = v[K_ACCESS];
+        cc.secret_access_key = v[K_SECRET];
+        cc.session_token = v[K_TOKEN];
         cc.profile = v[K_PROFILE];
         cc.web_identity_token_file = v[K_WEB_IDENTITY_FILE];
         cc.role_arn = v[K_ROLE_ARN];

@@ -83,6 +83,9 @@ credential_source = Ec2InstanceMetadata
 role_arn = arn:aws:iam::123456789012:role/wifrole
 web_identity_token_file = {tmp}/wif-token
 
+[profile justregion]
+region = eu-west-1
+
 [profile mfa]
 role_arn = arn:aws:iam::123456789012:role/x
 source_profile = root
@@ -190,6 +193,12 @@ credential_process = /nonexistent/aws-creds-helper --x
     listed("credential_source Environment", out, ["a.tif", "enc.tif"])
     check(fake.hits.get("sts") == 1, f"credential_source Environment: {fake.hits}")
     clean("credential_source Environment")
+    # ... but a named profile without credentials leaves them to the environment
+    out = run("named region-only profile", None, opts={"profile": "justregion"},
+              env={"AWS_ACCESS_KEY_ID": ENV_AK, "AWS_SECRET_ACCESS_KEY": ENV_SK})
+    listed("named region-only profile", out, ["a.tif", "enc.tif"])
+    check(not fake.hits.get("sts"), f"named region-only profile: {fake.hits}")
+    clean("named region-only profile")
     fake.container_auth = "ctr-auth-token"
     out = run("credential_source EcsContainer", "fromecs",
               env={"AWS_CONTAINER_CREDENTIALS_FULL_URI": fake.url + "/container-creds",
