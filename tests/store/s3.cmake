@@ -50,4 +50,10 @@ if(TARGET tiff-dumper)
            COMMAND ${TD_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/s3_tls.py
                    $<TARGET_FILE:tiff-dumper> ${TD_CORPUS_DIR} ${TD_NODE_DIR})
   set_tests_properties(s3_tls PROPERTIES TIMEOUT 180)
+  # issue 17's flows stacked (role via credential_process, S3 Express, SSE-C) through
+  # the tool, against the loopback fake
+  add_test(NAME s3_auth_e2e
+           COMMAND ${TD_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/s3_auth_e2e.py
+                   $<TARGET_FILE:tiff-dumper> ${TD_CORPUS_DIR} ${TD_NODE_DIR})
+  set_tests_properties(s3_auth_e2e PROPERTIES TIMEOUT 180)
 endif()

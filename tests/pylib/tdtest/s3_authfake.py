@@ -32,7 +32,8 @@ import ssl
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit, unquote
+from urllib.parse import parse_qs, quote, unquote, urlsplit
+from xml.sax.saxutils import escape
 
 from botocore.auth import S3SigV4Auth, SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -378,15 +379,24 @@ def _handler(fake):
             if q.get("list-type") != ["2"]:
                 fake.error("not ListObjectsV2")
             prefix = q.get("prefix", [""])[0]
+            after = q.get("continuation-token", [""])[0]
+            mk = int(q.get("max-keys", ["1000"])[0])
+            url = q.get("encoding-type") == ["url"]
             with fake.lock:
-                keys = sorted(k for (b, k) in fake.objects if b == bucket and k.startswith(prefix))
+                keys = sorted(k for (b, k) in fake.objects
+                              if b == bucket and k.startswith(prefix) and k > after)
+                page, more = keys[:mk], len(keys) > mk
                 items = "".join(
-                    f"<Contents><Key>{k}</Key><LastModified>2024-01-01T00:00:00.000Z"
-                    f"</LastModified><ETag>\"e\"</ETag><Size>{len(fake.objects[(bucket, k)][0])}"
-                    f"</Size></Contents>" for k in keys)
+                    f"<Contents><Key>{quote(k) if url else escape(k)}</Key><LastModified>"
+                    f"2024-01-01T00:00:00.000Z</LastModified><ETag>\"e\"</ETag><Size>"
+                    f"{len(fake.objects[(bucket, k)][0])}</Size></Contents>" for k in page)
+            token = (f"<NextContinuationToken>{escape(page[-1])}</NextContinuationToken>"
+                     if more else "")
             self.reply(200, f"<?xml version='1.0'?><ListBucketResult><Name>{bucket}</Name>"
-                            f"<Prefix>{prefix}</Prefix><KeyCount>{len(keys)}</KeyCount>"
-                            f"<IsTruncated>false</IsTruncated>{items}</ListBucketResult>")
+                            f"<Prefix>{escape(prefix)}</Prefix><KeyCount>{len(page)}</KeyCount>"
+                            f"{'<EncodingType>url</EncodingType>' if url else ''}"
+                            f"<IsTruncated>{'true' if more else 'false'}</IsTruncated>{token}"
+                            f"{items}</ListBucketResult>")
 
         def get(self, bucket, key):
             with fake.lock:
