@@ -380,7 +380,12 @@ credential_process = /nonexistent/aws-creds-helper --x
                     "-keyout", key, "-out", crt, "-subj", "/CN=s3.example.invalid",
                     "-addext", "subjectAltName=DNS:s3.example.invalid"],
                    check=True, capture_output=True, timeout=60)
-    fake.start_tls(crt, key)
+    pkey, pcrt = os.path.join(tmp, "proxy.key"), os.path.join(tmp, "proxy.crt")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-keyout", pkey, "-out", pcrt, "-subj", "/CN=td test proxy",
+                    "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True, timeout=60)
+    fake.start_tls(crt, key, pcrt, pkey)
     https = {"endpoint": "https://s3.example.invalid"}
     tls_env = {"TD_PROBE_CA_BUNDLE": crt, "HTTPS_PROXY": fake.connect_proxy_url}
     out = run("HTTPS_PROXY", "root", ["get", b"a.tif".hex(), "0", "4"], opts=https, env=tls_env)
@@ -397,6 +402,17 @@ credential_process = /nonexistent/aws-creds-helper --x
               env={"TD_PROBE_CA_BUNDLE": crt})
     listed("proxy_url https", out, ["a.tif", "enc.tif"])
     check(fake.connects, "proxy_url https: no CONNECT")
+    # an https proxy: its own certificate checked against proxy_ca_certificate
+    hp = dict(https, proxy_url=fake.https_proxy_url, proxy_ca_certificate=pcrt)
+    out = run("https proxy", "root", ["get", b"a.tif".hex(), "0", "4"], opts=hp,
+              env={"TD_PROBE_CA_BUNDLE": crt})
+    got("https proxy", out, b"II*\x00")
+    check(fake.connects == ["s3.example.invalid:443"], f"https proxy: {fake.connects}")
+    out = run("https proxy, no proxy CA", "root",
+              opts=dict(https, proxy_url=fake.https_proxy_url), env={"TD_PROBE_CA_BUNDLE": crt})
+    _, _, status = parse_list(out)
+    check(status and status[0] == "network" and not fake.connects,
+          f"https proxy, no proxy CA: {status} {fake.connects}")
     out = run("proxy, no CA", "root", opts=dict(https, proxy_url=fake.connect_proxy_url))
     _, _, status = parse_list(out)
     check(status and status[0] == "network" and "certificate" in status[1],

@@ -68,7 +68,7 @@ class Fake:
         self.url = f"http://127.0.0.1:{self.port}"
         threading.Thread(target=self.srv.serve_forever, daemon=True).start()
 
-    def start_tls(self, certfile, keyfile):
+    def start_tls(self, certfile, keyfile, proxy_cert=None, proxy_key=None):
         self.tls = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(certfile, keyfile)
@@ -80,9 +80,17 @@ class Fake:
         class Tunnel(socketserver.BaseRequestHandler):
             def handle(self):
                 c = self.request
+                if self.server.ctx:  # an https proxy: TLS to the proxy, then the tunnel
+                    try:
+                        c = self.server.ctx.wrap_socket(c, server_side=True)
+                    except (ssl.SSLError, OSError):
+                        return
                 head = b""
                 while b"\r\n\r\n" not in head and len(head) < 65536:
-                    d = c.recv(4096)
+                    try:
+                        d = c.recv(4096)
+                    except (ssl.SSLError, OSError):
+                        return
                     if not d:
                         return
                     head += d
@@ -112,8 +120,16 @@ class Fake:
             allow_reuse_address = True
 
         self.proxy = TS(("127.0.0.1", 0), Tunnel)
+        self.proxy.ctx = None
         threading.Thread(target=self.proxy.serve_forever, daemon=True).start()
         self.connect_proxy_url = f"http://127.0.0.1:{self.proxy.server_address[1]}"
+        self.tls_proxy = None
+        if proxy_cert:
+            self.tls_proxy = TS(("127.0.0.1", 0), Tunnel)
+            self.tls_proxy.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self.tls_proxy.ctx.load_cert_chain(proxy_cert, proxy_key)
+            threading.Thread(target=self.tls_proxy.serve_forever, daemon=True).start()
+            self.https_proxy_url = f"https://127.0.0.1:{self.tls_proxy.server_address[1]}"
 
     def stop(self):
         self.srv.shutdown()
@@ -123,6 +139,9 @@ class Fake:
             self.tls.server_close()
             self.proxy.shutdown()
             self.proxy.server_close()
+            if self.tls_proxy:
+                self.tls_proxy.shutdown()
+                self.tls_proxy.server_close()
 
     def reset(self):
         with self.lock:
