@@ -811,6 +811,7 @@ typedef enum {
     K_IMDSV1,
     K_S3_EXPRESS,
     K_SSE_C_KEY,
+    K_SSE,
     K_UNSIGNED_PAYLOAD,
     K_CHECKSUM,
     K_PROXY_URL,
@@ -868,6 +869,9 @@ static const remote_opt s3_opts[K_N] = {
                       0},
     [K_SSE_C_KEY] = {NAMES("sse_customer_key_base64", "aws_sse_customer_key_base64"),
                      NAMES("AWS_SSE_CUSTOMER_KEY_BASE64"), REMOTE_STRING, REMOTE_SECRET},
+    /* how objects are written; for a reader only "sse-c" matters (it needs the key) */
+    [K_SSE] = {NAMES("server_side_encryption", "aws_server_side_encryption"),
+               NAMES("AWS_SERVER_SIDE_ENCRYPTION"), REMOTE_STRING, 0},
     /* upload options: a reader's requests have no payload to hash or checksum (GETs are
      * signed UNSIGNED-PAYLOAD, the same request either way); checked, then nothing to do */
     [K_UNSIGNED_PAYLOAD] = {NAMES("unsigned_payload", "aws_unsigned_payload"),
@@ -880,8 +884,7 @@ static const remote_opt s3_opts[K_N] = {
     /* accepted, meaningless for a reader that only lists and reads */
     [K_IGNORED] = {NAMES("copy_if_not_exists", "aws_copy_if_not_exists", "conditional_put",
                          "aws_conditional_put", "disable_tagging", "aws_disable_tagging",
-                         "server_side_encryption", "aws_server_side_encryption", "sse_kms_key_id",
-                         "aws_sse_kms_key_id", "sse_bucket_key_enabled",
+                         "sse_kms_key_id", "aws_sse_kms_key_id", "sse_bucket_key_enabled",
                          "aws_sse_bucket_key_enabled", "user_agent", "timeout", "connect_timeout",
                          "pool_idle_timeout", "pool_max_idle_per_host", "http2_keep_alive_interval",
                          "http1_only", "http2_only"),
@@ -1126,6 +1129,14 @@ int store_s3_open(store **out, uv_loop_t *loop, const char *url, const store_opt
                 px[k] = opts->kv[i].value;
         }
         s3_credsrc_set_proxy(s->src, px);
+    }
+    if (v[K_SSE] && strcasecmp(v[K_SSE], "sse-c") == 0 && !v[K_SSE_C_KEY]) {
+        rc = store__fail(err, errlen, STORE_E_CONFIG,
+                         "%s: server_side_encryption is sse-c but no key is given: set "
+                         "aws_sse_customer_key_base64 (the base64 of the 32-byte key the objects "
+                         "were written with)",
+                         s->rs.base.url);
+        goto fail;
     }
     if (v[K_SSE_C_KEY]) {
         rc = sse_c_setup(s, v[K_SSE_C_KEY], err, errlen);

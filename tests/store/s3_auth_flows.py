@@ -342,6 +342,13 @@ credential_process = /nonexistent/aws-creds-helper --x
     out = run("sse-c without key", "root", ["get", b"enc.tif".hex(), "0", "8"])
     g = [l.split("\t") for l in out if l.startswith("get\t")]
     check(g and g[0][1] == "http" and g[0][4] == "400", f"sse-c without key: {g}")
+    refused("sse-c mode without key", run("sse-c mode without key", "root",
+                                          opts={"aws_server_side_encryption": "sse-c"}),
+            "server_side_encryption", "aws_sse_customer_key_base64")
+    out = run("sse-c obstore style", "root", ["get", b"enc.tif".hex(), "0", "8"],
+              opts={"aws_server_side_encryption": "sse-c",
+                    "aws_sse_customer_key_base64": "@TD_SSEC"})
+    got("sse-c obstore style", out, b"MM\x00*eeee")
     refused("sse-c short key", run("sse-c short key", "root",
                                    opts={"sse_customer_key_base64": "c2hvcnQ="}),
             "sse_customer_key_base64", "32-byte")
