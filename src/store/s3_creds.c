@@ -8,6 +8,7 @@
  * IMDS ({"AccessKeyId", "SecretAccessKey", "Token", "Expiration"}). The JSON reader below is
  * deliberately tiny: flat objects, string values, bounded sizes. */
 #include "s3_creds.h"
+#include "s3_process.h"
 #include "store.h"
 #include "remote.h"
 
@@ -17,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <signal.h>
 #include <time.h>
 
 #define INI_MAX_LINE 4096
@@ -138,8 +138,6 @@ typedef enum {
     SRC_EXPRESS,     /* S3 Express CreateSession signed with a parent's credentials */
 } src_kind;
 
-typedef struct proc_job proc_job;
-
 struct s3_credsrc {
     src_kind kind;
     uv_loop_t *loop;
@@ -163,8 +161,7 @@ struct s3_credsrc {
     char *external_id, *duration;                             /* AssumeRole */
     char *sso_cache, *sso_login_hint, *sso_url;               /* SSO */
     char **argv;                                              /* credential_process */
-    char *process_desc;
-    proc_job *job;
+    s3_proc *job;
     char *proxy[3]; /* proxy_url, proxy_ca_certificate, proxy_excludes (remote.h) */
     /* the fetch in progress */
     net_request nr;
@@ -737,261 +734,46 @@ static void fetch_step(s3_credsrc *src) {
 
 /* ------------------------------------------------------------------ credential_process */
 
-#define PROC_MAX_OUT (64u * 1024u)
-#define PROC_MAX_ERR 4096u
-#define PROC_TIMEOUT_MS (60 * 1000)
-
-/* The command line split as the AWS CLI splits it (botocore: shlex.split, then run without
- * a shell): blanks separate words, '...' is literal, "..." takes \" \\ \$ \` escapes, a
- * backslash outside quotes escapes the next character. NULL on an unclosed quote. */
-static char **split_command(const char *cmd) {
-    size_t cap = 8, n = 0;
-    char **v = calloc(cap + 1, sizeof *v);
-    ut_buf w = {0};
-    bool in_word = false;
-    const char *p = cmd;
-    if (!v)
-        return NULL;
-    for (;;) {
-        char c = *p;
-        if (c == '\0' || c == ' ' || c == '\t' || c == '\n') {
-            if (in_word) {
-                ut_buf_puts(&w, "");
-                if (n == cap) {
-                    char **nv = realloc(v, (2 * cap + 1) * sizeof *v);
-                    if (!nv)
-                        goto bad;
-                    v = nv;
-                    cap *= 2;
-                }
-                v[n++] = w.p ? w.p : ut_strdup("");
-                v[n] = NULL;
-                memset(&w, 0, sizeof w);
-                in_word = false;
-            }
-            if (c == '\0')
-                break;
-            p++;
-            continue;
-        }
-        in_word = true;
-        if (c == '\'') {
-            const char *e = strchr(p + 1, '\'');
-            if (!e)
-                goto bad;
-            ut_buf_put(&w, p + 1, (size_t)(e - p - 1));
-            p = e + 1;
-        } else if (c == '"') {
-            for (p++; *p && *p != '"'; p++) {
-                if (*p == '\\' && p[1] && strchr("\"\\$`", p[1]))
-                    p++;
-                ut_buf_putc(&w, *p);
-            }
-            if (*p != '"')
-                goto bad;
-            p++;
-        } else if (c == '\\' && p[1]) {
-            ut_buf_putc(&w, p[1]);
-            p += 2;
-        } else {
-            ut_buf_putc(&w, c);
-            p++;
-        }
-        if (w.bad)
-            goto bad;
-    }
-    if (n == 0)
-        goto bad;
-    return v;
-bad:
-    ut_buf_free(&w);
-    for (size_t i = 0; i < n; i++)
-        free(v[i]);
-    free(v);
-    return NULL;
-}
-
-/* One run of the process. Its handles outlive the source when the source is freed while
- * it runs (the process is killed; the job frees itself once libuv closed them all). */
-struct proc_job {
-    s3_credsrc *src; /* NULL once the source is gone */
-    uv_process_t proc;
-    uv_pipe_t out, err;
-    uv_timer_t timer;
-    ut_buf obuf, ebuf;
-    int open_handles, eofs;
-    bool exited, timed_out, too_big;
-    int64_t exit_status;
-    int term_signal;
-    char chunk[16384];
-};
-
-static void proc_closed(uv_handle_t *h) {
-    proc_job *j = h->data;
-    if (--j->open_handles == 0) {
-        if (j->obuf.p)
-            OPENSSL_cleanse(j->obuf.p, j->obuf.cap);
-        ut_buf_free(&j->obuf);
-        ut_buf_free(&j->ebuf);
-        free(j);
-    }
-}
-
-static void proc_close_all(proc_job *j) {
-    uv_handle_t *hs[4] = {(uv_handle_t *)&j->proc, (uv_handle_t *)&j->out, (uv_handle_t *)&j->err,
-                          (uv_handle_t *)&j->timer};
-    for (int i = 0; i < 4; i++)
-        if (!uv_is_closing(hs[i]))
-            uv_close(hs[i], proc_closed);
-}
-
-/* Parses the process's JSON (Version 1) and ends the fetch. Never quotes stdout, which
- * holds the secret. */
-static void proc_finish(proc_job *j) {
-    s3_credsrc *src = j->src;
-    uv_timer_stop(&j->timer);
-    if (!src) {
-        proc_close_all(j);
+/* The process's stdout: the AWS CLI's JSON, Version 1. Never quoted (it holds the secret). */
+static void proc_done(void *arg, int ok, const char *out, size_t n, const char *pmsg) {
+    s3_credsrc *src = arg;
+    src->job = NULL;
+    if (!ok) {
+        fetch_end(src, STORE_E_AUTH, pmsg);
         return;
     }
-    src->job = NULL;
-    j->src = NULL;
-    char msg[400];
+    char msg[300];
     int rc = STORE_E_AUTH;
-    ut_buf_puts(&j->ebuf, "");
-    /* the last line of stderr, as the AWS CLI shows stderr, cut short */
-    char *e = j->ebuf.p ? trim(j->ebuf.p) : (char *)"";
-    char *last = strrchr(e, '\n');
-    if (last)
-        e = last + 1;
-    if (j->timed_out) {
-        snprintf(msg, sizeof msg, "credential_process (%.*s) did not finish within %d s",
-                 ut_utf8_prec(src->process_desc, 100), src->process_desc, PROC_TIMEOUT_MS / 1000);
-    } else if (j->too_big) {
-        snprintf(msg, sizeof msg, "credential_process (%.*s) wrote more than %u bytes",
-                 ut_utf8_prec(src->process_desc, 100), src->process_desc, PROC_MAX_OUT);
-    } else if (j->exit_status != 0 || j->term_signal != 0) {
-        snprintf(msg, sizeof msg, "credential_process (%.*s) failed (exit status %lld%s)%s%.*s",
-                 ut_utf8_prec(src->process_desc, 100), src->process_desc, (long long)j->exit_status,
-                 j->term_signal ? ", killed by a signal" : "", *e ? ": " : "", ut_utf8_prec(e, 200),
-                 e);
+    ut_json d;
+    char jerr[128];
+    uint64_t ver = 0;
+    if (ut_json_parse(&d, out, n, n / 2 + 16, jerr, sizeof jerr) != 0) {
+        snprintf(msg, sizeof msg, "credential_process (%.*s): its output is not JSON",
+                 ut_utf8_prec(src->argv[0], 100), src->argv[0]);
+    } else if (ut_json_u64(&d, ut_json_get(&d, 0, "Version"), &ver) != 0 || ver != 1) {
+        ut_json_free(&d);
+        snprintf(msg, sizeof msg,
+                 "credential_process (%.*s): unsupported output: \"Version\": 1 expected",
+                 ut_utf8_prec(src->argv[0], 100), src->argv[0]);
     } else {
-        const char *b = j->obuf.p ? j->obuf.p : "";
-        size_t n = j->obuf.len;
-        ut_json d;
-        char jerr[128];
-        uint64_t ver = 0;
-        if (ut_json_parse(&d, b, n, n / 2 + 16, jerr, sizeof jerr) != 0) {
-            snprintf(msg, sizeof msg, "credential_process (%.*s): its output is not JSON",
-                     ut_utf8_prec(src->process_desc, 100), src->process_desc);
-        } else if (ut_json_u64(&d, ut_json_get(&d, 0, "Version"), &ver) != 0 || ver != 1) {
-            ut_json_free(&d);
-            snprintf(msg, sizeof msg,
-                     "credential_process (%.*s): unsupported output: \"Version\": 1 expected",
-                     ut_utf8_prec(src->process_desc, 100), src->process_desc);
-        } else {
-            char *ak = ut_json_strdup(&d, ut_json_get(&d, 0, "AccessKeyId"));
-            char *sk = ut_json_strdup(&d, ut_json_get(&d, 0, "SecretAccessKey"));
-            char *tok = ut_json_strdup(&d, ut_json_get(&d, 0, "SessionToken"));
-            char *exp = ut_json_strdup(&d, ut_json_get(&d, 0, "Expiration"));
-            ut_json_free(&d);
-            rc = install(src, ak, sk, tok, exp, msg, sizeof msg);
-            s3_creds tmp = {ak, sk, tok, 0};
-            s3_creds_clear(&tmp);
-            free(exp);
-        }
+        char *ak = ut_json_strdup(&d, ut_json_get(&d, 0, "AccessKeyId"));
+        char *sk = ut_json_strdup(&d, ut_json_get(&d, 0, "SecretAccessKey"));
+        char *tok = ut_json_strdup(&d, ut_json_get(&d, 0, "SessionToken"));
+        char *exp = ut_json_strdup(&d, ut_json_get(&d, 0, "Expiration"));
+        ut_json_free(&d);
+        rc = install(src, ak, sk, tok, exp, msg, sizeof msg);
+        s3_creds tmp = {ak, sk, tok, 0};
+        s3_creds_clear(&tmp);
+        free(exp);
     }
-    proc_close_all(j);
     fetch_end(src, rc, rc ? msg : NULL);
 }
 
-static void proc_maybe_done(proc_job *j) {
-    if (j->exited && j->eofs == 2)
-        proc_finish(j);
-}
-
-static void proc_alloc(uv_handle_t *h, size_t sugg, uv_buf_t *buf) {
-    proc_job *j = h->data; /* one chunk for both pipes: each read is consumed at once */
-    (void)sugg;
-    buf->base = j->chunk;
-    buf->len = sizeof j->chunk;
-}
-
-static void proc_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
-    proc_job *j = st->data;
-    bool is_out = st == (uv_stream_t *)&j->out;
-    if (nread > 0) {
-        ut_buf *b = is_out ? &j->obuf : &j->ebuf;
-        size_t room = b->limit > b->len + 1 ? b->limit - b->len - 1 : 0; /* NUL too */
-        ut_buf_put(b, buf->base, (size_t)nread < room ? (size_t)nread : room);
-        if (is_out && (size_t)nread > room) {
-            j->too_big = true;
-            uv_process_kill(&j->proc, SIGKILL);
-        }
-        OPENSSL_cleanse(buf->base, (size_t)nread);
-    } else if (nread < 0) {
-        uv_read_stop(st);
-        j->eofs++;
-        proc_maybe_done(j);
-    }
-}
-
-static void proc_exit(uv_process_t *p, int64_t status, int sig) {
-    proc_job *j = p->data;
-    j->exited = true;
-    j->exit_status = status;
-    j->term_signal = sig;
-    proc_maybe_done(j);
-}
-
-static void proc_timeout(uv_timer_t *t) {
-    proc_job *j = t->data;
-    j->timed_out = true;
-    uv_process_kill(&j->proc, SIGKILL);
-}
-
 static void proc_start(s3_credsrc *src) {
-    proc_job *j = calloc(1, sizeof *j);
     char msg[300];
-    if (!j) {
-        fetch_end(src, STORE_E_NOMEM, "out of memory");
-        return;
-    }
-    j->src = src;
-    j->obuf.limit = PROC_MAX_OUT;
-    j->ebuf.limit = PROC_MAX_ERR;
-    uv_pipe_init(src->loop, &j->out, 0);
-    uv_pipe_init(src->loop, &j->err, 0);
-    uv_timer_init(src->loop, &j->timer);
-    j->out.data = j->err.data = j->timer.data = j->proc.data = j;
-    uv_stdio_container_t io[3];
-    io[0].flags = UV_IGNORE;
-    io[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-    io[1].data.stream = (uv_stream_t *)&j->out;
-    io[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-    io[2].data.stream = (uv_stream_t *)&j->err;
-    uv_process_options_t po = {0};
-    po.file = src->argv[0]; /* searched in PATH, as the AWS CLI does: no shell */
-    po.args = src->argv;
-    po.exit_cb = proc_exit;
-    po.stdio = io;
-    po.stdio_count = 3;
-    int rc = uv_spawn(src->loop, &j->proc, &po);
-    if (rc != 0) {
-        /* the process handle needs closing even after a failed spawn */
-        j->open_handles = 4;
-        j->src = NULL;
-        proc_close_all(j);
-        snprintf(msg, sizeof msg, "credential_process (%.*s) could not be started: %s",
-                 ut_utf8_prec(src->process_desc, 100), src->process_desc, uv_strerror(rc));
+    src->job = s3_proc_start(src->loop, src->argv, proc_done, src, msg, sizeof msg);
+    if (!src->job)
         fetch_end(src, STORE_E_AUTH, msg);
-        return;
-    }
-    j->open_handles = 4;
-    src->job = j;
-    uv_read_start((uv_stream_t *)&j->out, proc_alloc, proc_read);
-    uv_read_start((uv_stream_t *)&j->err, proc_alloc, proc_read);
-    uv_timer_start(&j->timer, proc_timeout, PROC_TIMEOUT_MS, 0);
 }
 
 void s3_credsrc_refresh(s3_credsrc *src, s3_creds_cb cb, void *arg) {
@@ -1011,20 +793,12 @@ void s3_credsrc_free(s3_credsrc *src) {
     if (!src)
         return;
     src->cb = NULL;
-    if (src->job) { /* kill it; the job frees itself once its handles are closed */
-        src->job->src = NULL;
-        uv_process_kill(&src->job->proc, SIGKILL);
-        proc_close_all(src->job);
-        src->job = NULL;
-    }
+    s3_proc_cancel(src->job); /* killed; its handles are released later */
+    src->job = NULL;
     if (src->inner)
         s3_credsrc_free(src->inner);
     s3_creds_clear(&src->base);
-    if (src->argv) {
-        for (char **a = src->argv; *a; a++)
-            free(*a);
-        free(src->argv);
-    }
+    s3_proc_argv_free(src->argv);
     free(src->sign_region);
     free(src->authority);
     free(src->canon_path);
@@ -1034,7 +808,6 @@ void s3_credsrc_free(s3_credsrc *src) {
     free(src->sso_cache);
     free(src->sso_login_hint);
     free(src->sso_url);
-    free(src->process_desc);
     for (int i = 0; i < 3; i++)
         free(src->proxy[i]);
     OPENSSL_cleanse(src->hdr, sizeof src->hdr);
@@ -1467,7 +1240,7 @@ static int resolve_profile(const prof_ctx *x, const char *profile, int depth, s3
     }
     char *cp = pget(x, profile, "credential_process");
     if (cp) {
-        char **argv = split_command(cp);
+        char **argv = s3_proc_split(cp);
         free(cp);
         if (!argv) {
             snprintf(err, errlen,
@@ -1478,13 +1251,10 @@ static int resolve_profile(const prof_ctx *x, const char *profile, int depth, s3
         }
         s3_credsrc *src = new_src(SRC_PROCESS, x->loop, err, errlen);
         if (!src) {
-            for (char **a = argv; *a; a++)
-                free(*a);
-            free(argv);
+            s3_proc_argv_free(argv);
             return -1;
         }
         src->argv = argv;
-        src->process_desc = ut_strdup(argv[0]); /* the program only: arguments may be secret */
         *srcp = src;
         return 0;
     }

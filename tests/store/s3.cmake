@@ -14,6 +14,12 @@ target_link_libraries(s3_sign_dump PRIVATE td_util PkgConfig::CRYPTO)
 add_test(NAME s3_botocore
          COMMAND ${TD_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/s3_botocore.py $<TARGET_FILE:s3_sign_dump>)
 
+# credential_process command lines split as botocore splits them
+add_executable(s3_auth_unit s3_auth_unit.c ${_s3_src}/s3_process.c)
+target_include_directories(s3_auth_unit PRIVATE ${_s3_src} ${CMAKE_SOURCE_DIR}/tests)
+target_link_libraries(s3_auth_unit PRIVATE td_util PkgConfig::UV PkgConfig::CRYPTO)
+add_test(NAME s3_auth_unit COMMAND s3_auth_unit)
+
 # Against real servers (s3rver; a loopback credential server): needs the network engine.
 add_executable(s3_store_probe s3_store_probe.c probe_util.c)
 target_link_libraries(s3_store_probe PRIVATE td_store PkgConfig::UV PkgConfig::CRYPTO)
