@@ -17,8 +17,8 @@
 
 /* The words of cmd split as Python's shlex.split does (POSIX mode, no comments): blanks
  * separate, '...' is literal, "..." takes only \" and \\ as escapes (any other backslash
- * stays), a backslash outside quotes escapes the next character; no expansions. A malloc'ed NULL-terminated array (s3_proc_argv_free), or NULL when cmd
- * has no word or an unclosed quote. */
+ * stays), a backslash outside quotes escapes the next character; no expansions. A malloc'ed
+ * NULL-terminated array (s3_proc_argv_free), or NULL when cmd has no word or an unclosed quote. */
 char **s3_proc_split(const char *cmd);
 void s3_proc_argv_free(char **argv);
 
