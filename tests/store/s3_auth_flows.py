@@ -16,6 +16,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 
 from tdtest.s3_authfake import Fake
 from tdtest.s3_testlib import parse_list
@@ -126,6 +127,9 @@ credential_process = {py} "{proc_script}" --version 2
 
 [profile procbig]
 credential_process = {py} "{proc_script}" --big
+
+[profile procslow]
+credential_process = {py} "{proc_script}" --sleep 20
 
 [profile procmissing]
 credential_process = /nonexistent/aws-creds-helper --x
@@ -306,6 +310,21 @@ credential_process = /nonexistent/aws-creds-helper --x
     check(status and status[0] == "auth" and "could not be started" in status[1],
           f"process missing: {status}")
 
+    # closing the store while the process runs: the waiting listing is canceled, the
+    # process killed, nothing left behind (the sanitizer build checks leaks)
+    t0 = time.monotonic()
+    out = run("close while the process runs", "procslow", ["closewait", "500"])
+    cw = [l.split("\t") for l in out if l.startswith("closewait\t")]
+    check(cw and cw[0][1:] == ["canceled-by-close", "canceled"] and time.monotonic() - t0 < 10,
+          f"close while the process runs: {out[-2:]} after {time.monotonic() - t0:.1f} s")
+    # the same while STS is being asked (its answer comes after the close)
+    fake.delay = 1.0
+    out = run("close while STS answers", "role", ["closewait", "300"])
+    fake.delay = 0
+    cw = [l.split("\t") for l in out if l.startswith("closewait\t")]
+    check(cw and cw[0][1:] == ["canceled-by-close", "canceled"],
+          f"close while STS answers: {out[-2:]}")
+
     # ---- S3 Express One Zone (the bucket name says so; endpoint: the fake, path-style)
     out = run("express", "root", ["get", b"a.tif".hex(), "0", "4"], url="s3://dir--usw2-az1--x-s3")
     got("express", out, b"II*\x00")
@@ -435,6 +454,9 @@ if "--fail" in a:
 if "--big" in a:
     sys.stdout.write("{" + " " * (1 << 20) + "}")
     sys.exit(0)
+if "--sleep" in a:
+    import time
+    time.sleep(float(a[a.index("--sleep") + 1]))
 if "--count" in a:
     with open(a[a.index("--count") + 1], "a") as f:
         f.write("x")

@@ -61,6 +61,7 @@ class Fake:
         self.sso_role = None  # (account_id, role_name)
         self.container_auth = None
         self.web_identity_token = None
+        self.delay = 0  # seconds STS waits before it answers
         self.proxied = []  # hosts reached through the proxy form
         self.n = 0
         self.srv = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
@@ -258,6 +259,8 @@ def _handler(fake):
             if path != "/":
                 return self.reply(404)
             fake.hit("sts")
+            if fake.delay:
+                time.sleep(fake.delay)
             form = {k: v[0] for k, v in parse_qs(body.decode(), keep_blank_values=True).items()}
             with fake.lock:
                 fake.sts_forms.append(form)
