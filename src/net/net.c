@@ -135,6 +135,7 @@ struct net_engine {
     uv_loop_t *loop;
     net_options o;
     char *ca_bundle, *user_agent;
+    char *proxy, *proxy_ca, *proxy_excludes;
     net_shard *shards;
     unsigned n_shards;
     CURLSH *share;
@@ -266,6 +267,9 @@ static void engine_maybe_release(net_engine *e) {
     if (e->freed && e->open_handles == 0) {
         free(e->ca_bundle);
         free(e->user_agent);
+        free(e->proxy);
+        free(e->proxy_ca);
+        free(e->proxy_excludes);
         free(e->pool);
         free(e->socks);
         free(e->shards);
@@ -682,6 +686,12 @@ static int easy_setup(net_engine *e, job *j, bool primed) {
             SET(CURLOPT_USERAGENT, e->user_agent);
         if (e->ca_bundle)
             SET(CURLOPT_CAINFO, e->ca_bundle);
+        if (e->proxy)
+            SET(CURLOPT_PROXY, e->proxy);
+        if (e->proxy_ca)
+            SET(CURLOPT_PROXY_CAINFO, e->proxy_ca);
+        if (e->proxy_excludes)
+            SET(CURLOPT_NOPROXY, e->proxy_excludes);
     }
     /* per method: any of these makes the handle unprimed (reset when released) */
     if (strcmp(m, "HEAD") == 0) {
@@ -1388,6 +1398,11 @@ int net_engine_new(net_engine **out, uv_loop_t *loop, const net_options *opts, c
         goto nomem;
     if (o.user_agent && !(e->user_agent = strdup(o.user_agent)))
         goto nomem;
+    e->o.proxy = e->o.proxy_ca = e->o.proxy_excludes = NULL;
+    if ((o.proxy && !(e->proxy = strdup(o.proxy))) ||
+        (o.proxy_ca && !(e->proxy_ca = strdup(o.proxy_ca))) ||
+        (o.proxy_excludes && !(e->proxy_excludes = strdup(o.proxy_excludes))))
+        goto nomem;
     if (!(e->pool = calloc(o.max_in_flight, sizeof *e->pool)))
         goto nomem;
     /* max_in_flight >= 1, so this is at least 1; no more shards than connections allowed
@@ -1446,6 +1461,9 @@ nomem:
     free(e->pool);
     free(e->ca_bundle);
     free(e->user_agent);
+    free(e->proxy);
+    free(e->proxy_ca);
+    free(e->proxy_excludes);
     free(e);
     if (err && errlen)
         snprintf(err, errlen, "net: out of memory");

@@ -56,6 +56,10 @@ typedef struct net_options {
     const char *ca_bundle; /* extra CA file, or NULL for the system store; must be a
                               readable file (checked by net_engine_new)              */
     const char *user_agent;
+    /* A proxy for every transfer (libcurl's syntax: http://host:port, https://..., socks5h://
+     * ...), NULL: libcurl's environment (https_proxy / HTTPS_PROXY, http_proxy, no_proxy /
+     * NO_PROXY); the proxy's own CA file; hosts that bypass it (NO_PROXY's syntax). */
+    const char *proxy, *proxy_ca, *proxy_excludes;
     /* Adaptive concurrency (AIMD) against throttling: an attempt answered 429 or 503, or
      * one the retry_check flags (S3's SlowDown in a 200), halves the number of attempts
      * allowed to run at once (at most once per round trip: only attempts started after the

@@ -61,6 +61,8 @@ int remote_options_parse(const remote_backend *be, const store_options *opts, co
                                    "verification stays on (add a CA file with ca_bundle)");
             continue;
         }
+        if (remote_proxy_key(k) >= 0)
+            continue; /* every backend's: remote_net_options hands them to the engine */
         int slot = remote_option_find(be, k);
         if (slot < 0) {
             char known[200] = "";
@@ -106,6 +108,14 @@ int remote_options_parse(const remote_backend *be, const store_options *opts, co
     return 0;
 }
 
+int remote_proxy_key(const char *key) {
+    static const char *const names[3] = {"proxy_url", "proxy_ca_certificate", "proxy_excludes"};
+    for (int i = 0; i < 3; i++)
+        if (ut_strieq(key, names[i]))
+            return i;
+    return -1;
+}
+
 void remote_net_options(net_options *no, const store_options *opts, const char *user_agent) {
     static const store_options defaults = STORE_OPTIONS_INIT;
     if (!opts)
@@ -128,6 +138,14 @@ void remote_net_options(net_options *no, const store_options *opts, const char *
         .adaptive_floor = 2,
     };
 #undef PICK
+    /* the proxy options every backend takes (obstore's client options); unset: libcurl
+     * reads https_proxy / HTTPS_PROXY / no_proxy / NO_PROXY itself */
+    const char **px[3] = {&no->proxy, &no->proxy_ca, &no->proxy_excludes};
+    for (size_t i = 0; i < opts->n_kv; i++) {
+        int k = remote_proxy_key(opts->kv[i].key ? opts->kv[i].key : "");
+        if (k >= 0 && opts->kv[i].value && *opts->kv[i].value)
+            *px[k] = opts->kv[i].value;
+    }
 }
 
 static int engine_new(net_engine **out, uv_loop_t *loop, const store_options *opts,

@@ -68,6 +68,10 @@ bool remote_bool(const char *v);
 /* Index of the option named key (or one of its aliases), or -1. */
 int remote_option_find(const remote_backend *be, const char *key);
 
+/* The proxy options every backend takes (obstore's client options proxy_url,
+ * proxy_ca_certificate, proxy_excludes): 0, 1, 2 for them (any case), else -1.
+ * remote_options_parse accepts them; remote_net_options hands them to the engine. */
+int remote_proxy_key(const char *key);
 /* The engine's options for a store, every field: the five the user controls from opts (a
  * zero field, or opts NULL: STORE_DEFAULT_*), the store's retry and stall tuning for the
  * rest (the engine has no defaults), user_agent NULL means "tiff-dumper/VERSION". */

@@ -3,8 +3,11 @@
  * The usual AWS order: explicit obstore_config keys -> AWS_* environment -> shared files
  * (~/.aws/credentials, ~/.aws/config, profiles) -> web identity token (STS
  * AssumeRoleWithWebIdentity) -> container endpoint (ECS / EKS Pod Identity) -> EC2 instance
- * metadata (IMDSv2). The first three are read at open; the last three are network sources
- * that give temporary credentials, fetched when first needed and again before they expire. */
+ * metadata (IMDSv2). A profile gives static keys, or (botocore's order) a role to assume
+ * with STS AssumeRole (role_arn + source_profile / credential_source), an SSO role (the
+ * token `aws sso login` cached), or a credential_process to run. Everything but static keys
+ * is a source of temporary credentials, fetched when first needed and again before they
+ * expire; a role's source may itself be one (refreshed first). */
 #ifndef STORE_S3_CREDS_H
 #define STORE_S3_CREDS_H
 
@@ -20,8 +23,12 @@ typedef struct s3_cred_cfg {
     const char *web_identity_token_file, *role_arn, *role_session_name, *sts_endpoint;
     const char *container_full_uri, *container_relative_uri, *container_token_file;
     const char *metadata_endpoint; /* IMDS, NULL: env or http://169.254.169.254 */
+    const char *region;            /* the store's; STS's region when the profile has none */
     bool imds_disabled;
     bool imdsv1_fallback; /* go on without a token if IMDSv2's PUT is refused */
+    bool profile_first;   /* the profile was named on purpose (botocore's --profile): its
+                             credentials win over the explicit/env keys, which are used
+                             only if it has none */
 } s3_cred_cfg;
 
 /* A network source of temporary credentials. */
@@ -44,11 +51,22 @@ const s3_creds *s3_credsrc_current(s3_credsrc *src, int64_t now_ms, bool *refres
 typedef void (*s3_creds_cb)(void *arg, int status, const char *msg);
 void s3_credsrc_refresh(s3_credsrc *src, s3_creds_cb cb, void *arg);
 
-/* What kind of source it is ("web identity", "container", "instance metadata"). */
+/* What kind of source it is ("web identity", "container", "instance metadata", ...). */
 const char *s3_credsrc_name(const s3_credsrc *src);
+
+/* The store's proxy options (url, CA file, excludes; NULL: unset) for the requests of src
+ * and its parents to AWS endpoints (not to instance or container metadata). */
+void s3_credsrc_set_proxy(s3_credsrc *src, const char *const proxy[3]);
 
 /* Cancels a running fetch (its callback does not run) and frees. */
 void s3_credsrc_free(s3_credsrc *src);
+
+/* S3 Express One Zone session credentials: CreateSession (GET url, whose Host is authority
+ * and canonical path/query are given) signed (service s3express) with base or inner's
+ * credentials, again before the session (5 minutes) expires. Takes inner in every case. */
+s3_credsrc *s3_express_new(uv_loop_t *loop, const s3_creds *base, s3_credsrc *inner,
+                           const char *url, const char *authority, const char *path,
+                           const char *query, const char *region, char *err, size_t errlen);
 
 /* Shared-file parsing, exposed for tests: looks up `key` in section `section` of an
  * INI-style AWS file. Returns a malloc'ed value or NULL. */

@@ -215,19 +215,24 @@ int s3_sign_headers(s3_hdrs *h, const s3_target *t, const char *method, const s3
     if (!creds) {
         if (request_payer)
             add_line(h, "x-amz-request-payer", "requester");
+        for (size_t i = 0; i < t->n_extra && i < 3; i++)
+            add_line(h, t->extra[i].name, t->extra[i].value);
         return h->b.bad ? -1 : 0;
     }
     char date[17];
     s3_amz_date(now, date);
-    s3_pair sh[5];
+    s3_pair sh[5 + 3];
     size_t n = 0;
     sh[n++] = (s3_pair){"host", t->authority};
     sh[n++] = (s3_pair){"x-amz-content-sha256", "UNSIGNED-PAYLOAD"};
     sh[n++] = (s3_pair){"x-amz-date", date};
     if (creds->token && *creds->token)
-        sh[n++] = (s3_pair){"x-amz-security-token", creds->token};
+        sh[n++] = (s3_pair){t->session_token_hdr ? "x-amz-s3session-token" : "x-amz-security-token",
+                            creds->token};
     if (request_payer)
         sh[n++] = (s3_pair){"x-amz-request-payer", "requester"};
+    for (size_t i = 0; i < t->n_extra && i < 3; i++)
+        sh[n++] = t->extra[i];
     s3_sign_in in = {method,
                      r->path.p,
                      NULL,
@@ -237,7 +242,7 @@ int s3_sign_headers(s3_hdrs *h, const s3_target *t, const char *method, const s3
                      n,
                      "UNSIGNED-PAYLOAD",
                      t->region,
-                     "s3",
+                     t->service ? t->service : "s3",
                      date,
                      creds->access_key,
                      creds->secret_key};

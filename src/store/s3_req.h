@@ -30,6 +30,11 @@ typedef struct s3_target {
                         and the signed Host header's value, so they cannot disagree */
     char *base_path; /* "" or "/bucket" or the endpoint's path, no trailing '/' */
     char *region;
+    /* set by the store after s3_target_init (s3_target_free leaves them alone): */
+    const char *service;    /* NULL: "s3"; "s3express" for S3 Express One Zone */
+    bool session_token_hdr; /* the token goes in x-amz-s3session-token (S3 Express) */
+    s3_pair extra[3];       /* more headers every signed request sends (SSE-C) */
+    size_t n_extra;
 } s3_target;
 
 int s3_target_init(s3_target *t, const char *endpoint, const char *bucket, const char *region,
@@ -48,7 +53,7 @@ int s3_reqparts_build(s3_reqparts *r, const s3_target *t, const char *key, size_
 void s3_reqparts_free(s3_reqparts *r);
 
 /* The headers of one attempt as "Name: value" lines. */
-#define S3_MAX_HDRS 6
+#define S3_MAX_HDRS 9
 typedef struct s3_hdrs {
     ut_buf b;
     size_t off[S3_MAX_HDRS];

@@ -13,6 +13,8 @@
 #include "s3_req.h"
 
 #include <expat.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +43,8 @@ typedef struct s3_store {
     bool refreshing;
     s3_sigkey_cache keycache;
     s3_op *wait_head, *wait_tail; /* waiting for credentials */
+    /* SSE-C: the three headers every GET sends (and signs); key and MD5 are base64 */
+    char *sse_key, *sse_md5;
 } s3_store;
 
 typedef enum {
@@ -175,6 +179,8 @@ static int on_prepare(net_request *nr, void *headers) {
     }
     if (op->cur)
         cursor_reset_page(op->cur);
+    /* SSE-C headers go with object reads only (a listing has no object to decrypt) */
+    s->target.n_extra = (op->rd.req && s->sse_key) ? 3 : 0;
     if (s3_sign_headers(&op->hdrs, &s->target, nr->method, &op->parts, cr, s->payer, time(NULL),
                         &s->keycache) != 0) {
         op->auth_failed = true;
@@ -742,6 +748,10 @@ static void free_store(remote_store *rs) {
         s3_credsrc_free(s->src);
     s3_creds_clear(&s->creds);
     s3_target_free(&s->target);
+    if (s->sse_key)
+        OPENSSL_cleanse(s->sse_key, strlen(s->sse_key));
+    free(s->sse_key);
+    free(s->sse_md5);
     free(s->bucket);
     free(s->root);
     free(s->rs.base.url);
@@ -799,6 +809,12 @@ typedef enum {
     K_STS_ENDPOINT,
     K_PROFILE,
     K_IMDSV1,
+    K_S3_EXPRESS,
+    K_SSE_C_KEY,
+    K_SSE,
+    K_UNSIGNED_PAYLOAD,
+    K_CHECKSUM,
+    K_PROXY_URL,
     K_IGNORED,
     K_N
 } s3_key;
@@ -849,19 +865,84 @@ static const remote_opt s3_opts[K_N] = {
     [K_PROFILE] = {NAMES("profile", "aws_profile"), NAMES("AWS_PROFILE"), REMOTE_STRING, 0},
     [K_IMDSV1] = {NAMES("imdsv1_fallback", "aws_imdsv1_fallback"), NAMES("AWS_IMDSV1_FALLBACK"),
                   REMOTE_BOOL, 0},
+    [K_S3_EXPRESS] = {NAMES("s3_express", "aws_s3_express"), NAMES("AWS_S3_EXPRESS"), REMOTE_BOOL,
+                      0},
+    [K_SSE_C_KEY] = {NAMES("sse_customer_key_base64", "aws_sse_customer_key_base64"),
+                     NAMES("AWS_SSE_CUSTOMER_KEY_BASE64"), REMOTE_STRING, REMOTE_SECRET},
+    /* how objects are written; for a reader only "sse-c" matters (it needs the key) */
+    [K_SSE] = {NAMES("server_side_encryption", "aws_server_side_encryption"),
+               NAMES("AWS_SERVER_SIDE_ENCRYPTION"), REMOTE_STRING, 0},
+    /* upload options: a reader's requests have no payload to hash or checksum (GETs are
+     * signed UNSIGNED-PAYLOAD, the same request either way); checked, then nothing to do */
+    [K_UNSIGNED_PAYLOAD] = {NAMES("unsigned_payload", "aws_unsigned_payload"),
+                            NAMES("AWS_UNSIGNED_PAYLOAD"), REMOTE_BOOL, 0},
+    [K_CHECKSUM] = {NAMES("checksum_algorithm", "aws_checksum_algorithm"),
+                    NAMES("AWS_CHECKSUM_ALGORITHM"), REMOTE_STRING, 0},
+    /* parsed by remote.c for every backend; listed here so that a proxy URL with a
+     * password in it is masked wherever options are shown */
+    [K_PROXY_URL] = {NAMES("proxy_url"), NULL, REMOTE_STRING, REMOTE_SECRET},
     /* accepted, meaningless for a reader that only lists and reads */
-    [K_IGNORED] = {NAMES("unsigned_payload", "aws_unsigned_payload", "checksum_algorithm",
-                         "aws_checksum_algorithm", "copy_if_not_exists", "aws_copy_if_not_exists",
-                         "conditional_put", "aws_conditional_put", "disable_tagging",
-                         "aws_disable_tagging", "s3_express", "aws_s3_express", "user_agent",
-                         "timeout", "connect_timeout", "pool_idle_timeout",
-                         "pool_max_idle_per_host", "http2_keep_alive_interval", "http1_only",
-                         "http2_only"),
+    [K_IGNORED] = {NAMES("copy_if_not_exists", "aws_copy_if_not_exists", "conditional_put",
+                         "aws_conditional_put", "disable_tagging", "aws_disable_tagging",
+                         "sse_kms_key_id", "aws_sse_kms_key_id", "sse_bucket_key_enabled",
+                         "aws_sse_bucket_key_enabled", "user_agent", "timeout", "connect_timeout",
+                         "pool_idle_timeout", "pool_max_idle_per_host", "http2_keep_alive_interval",
+                         "http1_only", "http2_only"),
                    NULL, REMOTE_STRING, REMOTE_IGNORED},
 };
 #undef NAMES
 
 const remote_backend store_s3_backend = {"an s3://", s3_opts, K_N, NULL};
+
+/* Directory buckets: requests are signed (service s3express) with session credentials from
+ * CreateSession, whose token goes in x-amz-s3session-token; the session source wraps the
+ * store's own credentials (static or a source), with which CreateSession is signed. */
+static int express_setup(s3_store *s, uv_loop_t *loop, char *err, size_t errlen) {
+    s3_reqparts cs;
+    s3_pair q = {"session", ""};
+    if (s3_reqparts_build(&cs, &s->target, NULL, 0, &q, 1) != 0)
+        return STORE_E_NOMEM;
+    char e[256];
+    s3_credsrc *src =
+        s3_express_new(loop, s->src ? NULL : &s->creds, s->src, cs.url.p, s->target.authority,
+                       cs.path.p, cs.query.p, s->target.region, e, sizeof e);
+    s3_reqparts_free(&cs);
+    s->src = src; /* the inner source was taken, whatever happened */
+    if (!src)
+        return store__fail(err, errlen, STORE_E_NOMEM, "%s: %s", s->rs.base.url, e);
+    s3_creds_clear(&s->creds);
+    s->target.service = "s3express";
+    s->target.session_token_hdr = true;
+    return 0;
+}
+
+/* SSE-C: the key (base64 of 32 bytes) and its MD5 (base64), sent with every GET. */
+static int sse_c_setup(s3_store *s, const char *key64, char *err, size_t errlen) {
+    uint8_t key[64];
+    long n = ut_base64_decode(key64, strlen(key64), key, sizeof key);
+    if (n != 32) {
+        OPENSSL_cleanse(key, sizeof key);
+        return store__fail(err, errlen, STORE_E_CONFIG,
+                           "%s: sse_customer_key_base64 must be the base64 of a 256-bit "
+                           "(32-byte) AES key (e.g. `openssl rand -base64 32`)",
+                           s->rs.base.url);
+    }
+    unsigned char md[16];
+    unsigned int mdl = 0;
+    EVP_Digest(key, 32, md, &mdl, EVP_md5(), NULL);
+    OPENSSL_cleanse(key, sizeof key);
+    ut_buf m = {0};
+    ut_base64_encode(&m, md, 16, false);
+    ut_buf_puts(&m, "");
+    s->sse_key = ut_strdup(key64);
+    s->sse_md5 = m.p;
+    if (m.bad || !s->sse_key || !s->sse_md5)
+        return STORE_E_NOMEM;
+    s->target.extra[0] = (s3_pair){"x-amz-server-side-encryption-customer-algorithm", "AES256"};
+    s->target.extra[1] = (s3_pair){"x-amz-server-side-encryption-customer-key", s->sse_key};
+    s->target.extra[2] = (s3_pair){"x-amz-server-side-encryption-customer-key-MD5", s->sse_md5};
+    return 0;
+}
 
 int store_s3_open(store **out, uv_loop_t *loop, const char *url, const store_options *opts,
                   char *err, size_t errlen) {
@@ -938,6 +1019,17 @@ int store_s3_open(store **out, uv_loop_t *loop, const char *url, const store_opt
     char *profile_region = NULL;
     if (!s->anonymous) {
         s3_cred_cfg cc = {0};
+        /* botocore's rule for a profile named on purpose (the CLI's --profile; here the
+         * obstore_config key, not AWS_PROFILE): the AWS_* key variables do not override
+         * its credentials (a role profile may read them, credential_source Environment);
+         * they are still used when the profile has none (a region only, say) */
+        bool keys_given = false, profile_given = false;
+        for (size_t i = 0; opts && i < opts->n_kv; i++) {
+            int k = remote_option_find(&store_s3_backend, opts->kv[i].key ? opts->kv[i].key : "");
+            keys_given |= k == K_ACCESS;
+            profile_given |= k == K_PROFILE;
+        }
+        cc.profile_first = profile_given && !keys_given;
         cc.access_key_id = v[K_ACCESS];
         cc.secret_access_key = v[K_SECRET];
         cc.session_token = v[K_TOKEN];
@@ -952,6 +1044,7 @@ int store_s3_open(store **out, uv_loop_t *loop, const char *url, const store_opt
         cc.metadata_endpoint = v[K_METADATA_ENDPOINT];
         cc.imds_disabled = ut_parse_bool(getenv("AWS_EC2_METADATA_DISABLED")) == 1;
         cc.imdsv1_fallback = remote_bool(v[K_IMDSV1]);
+        cc.region = v[K_REGION] ? v[K_REGION] : v[K_DEFAULT_REGION];
         char cerr[256];
         if (s3_creds_resolve(&cc, loop, s->rs.net, &s->creds, &s->src, &profile_region, cerr,
                              sizeof cerr) != 0) {
@@ -966,13 +1059,89 @@ int store_s3_open(store **out, uv_loop_t *loop, const char *url, const store_opt
                          : v[K_DEFAULT_REGION] ? v[K_DEFAULT_REGION]
                          : profile_region      ? profile_region
                                                : "us-east-1";
+    /* S3 Express One Zone: asked for, or a directory bucket's name ("base--AZID--x-s3"),
+     * whose zonal endpoint is https://BUCKET.s3express-AZID.REGION.amazonaws.com */
+    bool express = remote_bool(v[K_S3_EXPRESS]);
+    size_t bn = strlen(s->bucket);
+    bool dir_bucket = bn > 6 && strcmp(s->bucket + bn - 6, "--x-s3") == 0;
+    if (v[K_S3_EXPRESS] == NULL && dir_bucket)
+        express = true;
+    char *zonal = NULL;
+    if (express && s->anonymous) {
+        free(profile_region);
+        rc = store__fail(err, errlen, STORE_E_CONFIG,
+                         "%s: s3_express (a directory bucket) needs credentials for its "
+                         "CreateSession: remove skip_signature, or set s3_express: false for a "
+                         "bucket that is not a directory bucket",
+                         s->rs.base.url);
+        goto fail;
+    }
+    if (express && !v[K_ENDPOINT]) {
+        const char *az_end = dir_bucket ? s->bucket + bn - 6 : NULL, *az = NULL;
+        for (const char *p = s->bucket; az_end && p + 2 <= az_end; p++)
+            if (p[0] == '-' && p[1] == '-' && p + 2 < az_end)
+                az = p + 2;
+        if (!az) {
+            free(profile_region);
+            rc = store__fail(err, errlen, STORE_E_CONFIG,
+                             "%s: s3_express: '%.*s' is not a directory bucket name "
+                             "(BASE--AZID--x-s3): set endpoint to its zonal endpoint",
+                             s->rs.base.url, ut_utf8_prec(s->bucket, 100), s->bucket);
+            goto fail;
+        }
+        ut_buf z = {0};
+        ut_buf_puts(&z, "https://");
+        ut_buf_puts(&z, s->bucket);
+        ut_buf_puts(&z, ".s3express-");
+        ut_buf_put(&z, az, (size_t)(az_end - az));
+        ut_buf_putc(&z, '.');
+        ut_buf_puts(&z, region);
+        ut_buf_puts(&z, ".amazonaws.com");
+        ut_buf_puts(&z, "");
+        if (z.bad) {
+            ut_buf_free(&z);
+            free(profile_region);
+            rc = STORE_E_NOMEM;
+            goto fail;
+        }
+        zonal = z.p;
+    }
     char terr[256];
-    int trc = s3_target_init(&s->target, v[K_ENDPOINT], s->bucket, region, remote_bool(v[K_VHOST]),
-                             remote_bool(v[K_ALLOW_HTTP]), terr, sizeof terr);
+    int trc = s3_target_init(&s->target, zonal ? zonal : v[K_ENDPOINT], s->bucket, region,
+                             zonal ? true : remote_bool(v[K_VHOST]), remote_bool(v[K_ALLOW_HTTP]),
+                             terr, sizeof terr);
     free(profile_region);
+    free(zonal);
     if (trc != 0) {
         rc = store__fail(err, errlen, STORE_E_CONFIG, "%s: %s", s->rs.base.url, terr);
         goto fail;
+    }
+    if (express) {
+        rc = express_setup(s, loop, err, errlen);
+        if (rc)
+            goto fail;
+    }
+    if (s->src) {
+        const char *px[3] = {NULL, NULL, NULL};
+        for (size_t i = 0; opts && i < opts->n_kv; i++) {
+            int k = remote_proxy_key(opts->kv[i].key ? opts->kv[i].key : "");
+            if (k >= 0 && opts->kv[i].value && *opts->kv[i].value)
+                px[k] = opts->kv[i].value;
+        }
+        s3_credsrc_set_proxy(s->src, px);
+    }
+    if (v[K_SSE] && strcasecmp(v[K_SSE], "sse-c") == 0 && !v[K_SSE_C_KEY]) {
+        rc = store__fail(err, errlen, STORE_E_CONFIG,
+                         "%s: server_side_encryption is sse-c but no key is given: set "
+                         "aws_sse_customer_key_base64 (the base64 of the 32-byte key the objects "
+                         "were written with)",
+                         s->rs.base.url);
+        goto fail;
+    }
+    if (v[K_SSE_C_KEY]) {
+        rc = sse_c_setup(s, v[K_SSE_C_KEY], err, errlen);
+        if (rc)
+            goto fail;
     }
     /* the engine last: once it exists, freeing it takes a turn of the loop (its handles
      * close asynchronously), which a caller whose open failed may never give */

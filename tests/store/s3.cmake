@@ -14,6 +14,12 @@ target_link_libraries(s3_sign_dump PRIVATE td_util PkgConfig::CRYPTO)
 add_test(NAME s3_botocore
          COMMAND ${TD_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/s3_botocore.py $<TARGET_FILE:s3_sign_dump>)
 
+# credential_process command lines split as botocore splits them
+add_executable(s3_auth_unit s3_auth_unit.c ${_s3_src}/s3_process.c)
+target_include_directories(s3_auth_unit PRIVATE ${_s3_src} ${CMAKE_SOURCE_DIR}/tests)
+target_link_libraries(s3_auth_unit PRIVATE td_util PkgConfig::UV PkgConfig::CRYPTO)
+add_test(NAME s3_auth_unit COMMAND s3_auth_unit)
+
 # Against real servers (s3rver; a loopback credential server): needs the network engine.
 add_executable(s3_store_probe s3_store_probe.c probe_util.c)
 target_link_libraries(s3_store_probe PRIVATE td_store PkgConfig::UV PkgConfig::CRYPTO)
@@ -27,6 +33,12 @@ add_test(NAME s3_nginx_faults
          COMMAND ${TD_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/s3_nginx_faults.py
                  $<TARGET_FILE:s3_store_probe> ${TD_NODE_DIR})
 set_tests_properties(s3_s3rver s3_creds_chain s3_nginx_faults PROPERTIES TIMEOUT 300)
+# issue 17's flows (role, SSO, credential_process, S3 Express, SSE-C, proxies) against a
+# loopback fake of each endpoint that checks signatures with botocore
+add_test(NAME s3_auth_flows
+         COMMAND ${TD_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/s3_auth_flows.py
+                 $<TARGET_FILE:s3_store_probe>)
+set_tests_properties(s3_auth_flows PROPERTIES TIMEOUT 180)
 
 # End to end through the tool (needs the pipeline and CLI targets).
 if(TARGET tiff-dumper)
@@ -44,4 +56,10 @@ if(TARGET tiff-dumper)
            COMMAND ${TD_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/s3_tls.py
                    $<TARGET_FILE:tiff-dumper> ${TD_CORPUS_DIR} ${TD_NODE_DIR})
   set_tests_properties(s3_tls PROPERTIES TIMEOUT 180)
+  # issue 17's flows stacked (role via credential_process, S3 Express, SSE-C) through
+  # the tool, against the loopback fake
+  add_test(NAME s3_auth_e2e
+           COMMAND ${TD_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/s3_auth_e2e.py
+                   $<TARGET_FILE:tiff-dumper> ${TD_CORPUS_DIR} ${TD_NODE_DIR})
+  set_tests_properties(s3_auth_e2e PROPERTIES TIMEOUT 180)
 endif()

@@ -12,6 +12,9 @@
  *   repeat N                    lists everything N times in a row
  *   soak SECONDS                lists everything again and again for SECONDS (a workload
  *                               for credential refresh, nothing is timed or asserted)
+ *   closewait MS                starts a listing and closes the store MS later:
+ *                               "closewait\t<canceled-by-close|finished-before>\t<status>"
+ * TD_PROBE_CA_BUNDLE: a CA file, as the config's network.ca_bundle.
  * Option values: "@ENV" takes the value from an environment variable (keeps secrets out
  * of argv). Exit status 0 unless the probe itself failed. */
 #include "probe_util.h"
@@ -63,6 +66,8 @@ static void on_list(store_list_req *req, int status, const store_entry *e, size_
     }
 }
 
+static void stop_loop(uv_timer_t *t) { uv_stop(t->loop); }
+
 static int do_list(const char *prefix, size_t page) {
     store_list_req req;
     memset(&req, 0, sizeof req);
@@ -99,6 +104,7 @@ int main(int argc, char **argv) {
     const char *att = getenv("TD_PROBE_ATTEMPTS"), *rmax = getenv("TD_PROBE_RETRY_MS");
     o.max_attempts = att ? (unsigned)atoi(att) : 3;
     o.retry_max_ms = rmax ? (unsigned)atoi(rmax) : 10000;
+    o.ca_bundle = getenv("TD_PROBE_CA_BUNDLE"); /* the network section's ca_bundle */
     st = probe_open(loop, url, &o);
     if (!st)
         return 0;
@@ -132,6 +138,35 @@ int main(int argc, char **argv) {
             k++;
         }
         printf("soak\t%d\t%d\n", k, bad);
+    } else if (!strcmp(cmd, "closewait") && i < argc) {
+        /* a listing, then the store closed MS later (while credentials are still being
+         * fetched, say): its callback runs once, canceled, and nothing is left behind */
+        store_list_req req;
+        memset(&req, 0, sizeof req);
+        req.prefix = "";
+        req.page_size = 10;
+        req.cb = on_list;
+        list_finished = false;
+        if (store_list_next(st, &req) == 0) {
+            uv_timer_t t;
+            uv_timer_init(loop, &t);
+            uv_timer_start(&t, stop_loop, (uint64_t)atoi(argv[i]), 0);
+            uv_run(loop, UV_RUN_DEFAULT);
+            uv_close((uv_handle_t *)&t, NULL);
+            bool before = list_finished;
+            if (before)
+                store_list_free(st, &req); /* a canceled page frees its own cursor */
+            store_close(st);
+            uv_run(loop, UV_RUN_DEFAULT);
+            printf("closewait\t%s\t%s\n", before ? "finished-before" : "canceled-by-close",
+                   list_finished ? store_err_name(list_status) : "no-callback");
+        } else {
+            store_close(st);
+        }
+        uv_run(loop, UV_RUN_DEFAULT);
+        uv_loop_close(loop);
+        fflush(stdout);
+        return 0;
     } else {
         fprintf(stderr, "unknown command %s\n", cmd);
         store_close(st);
