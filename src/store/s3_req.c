@@ -171,7 +171,6 @@ int s3_reqparts_build(s3_reqparts *r, const s3_target *t, const char *key, size_
         ut_buf_putc(&r->path, '/');
     }
     s3_canonical_query(&r->query, q, nq);
-    ut_buf_puts(&r->query, "");
     ut_buf_puts(&r->url, t->https ? "https://" : "http://");
     ut_buf_puts(&r->url, t->authority);
     ut_buf_puts(&r->url, r->path.p ? r->path.p : "");
@@ -186,36 +185,70 @@ int s3_reqparts_build(s3_reqparts *r, const s3_target *t, const char *key, size_
     return 0;
 }
 
+static char *hdrs_base(const s3_hdrs *h) { return h->heap.p ? h->heap.p : (char *)h->inl; }
+
 static void add_line(s3_hdrs *h, const char *name, const char *value) {
     if (h->n >= S3_MAX_HDRS) {
-        h->b.bad = true;
+        h->bad = true;
         return;
     }
-    h->off[h->n++] = h->b.len;
-    ut_buf_puts(&h->b, name);
-    ut_buf_puts(&h->b, ": ");
-    ut_buf_puts(&h->b, value);
-    ut_buf_putc(&h->b, '\0');
+    size_t nl = strlen(name), vl = strlen(value), need = nl + 2 + vl + 1;
+    if (h->bad || need > 64 * 1024) {
+        h->bad = true;
+        return;
+    }
+    if (!h->heap.p && h->len + need > sizeof h->inl) {
+        /* moves to the heap for good: the lines so far come along */
+        ut_buf_put(&h->heap, h->inl, h->len);
+        ut_buf_putc(&h->heap, '\0');
+        if (h->heap.bad || !h->heap.p) {
+            h->bad = true;
+            return;
+        }
+    }
+    if (h->heap.p) {
+        h->heap.len = h->len;
+        ut_buf_put(&h->heap, name, nl);
+        ut_buf_put(&h->heap, ": ", 2);
+        ut_buf_put(&h->heap, value, vl);
+        ut_buf_putc(&h->heap, '\0');
+        if (h->heap.bad) {
+            h->bad = true;
+            return;
+        }
+    } else {
+        char *p = h->inl + h->len;
+        memcpy(p, name, nl);
+        memcpy(p + nl, ": ", 2);
+        memcpy(p + nl + 2, value, vl);
+        p[nl + 2 + vl] = '\0';
+    }
+    h->off[h->n++] = h->len;
+    h->len += need;
 }
 
-const char *s3_hdr(const s3_hdrs *h, size_t i) { return h->b.p + h->off[i]; }
+const char *s3_hdr(const s3_hdrs *h, size_t i) { return hdrs_base(h) + h->off[i]; }
 
 void s3_hdrs_free(s3_hdrs *h) {
-    if (h->b.p)
-        OPENSSL_cleanse(h->b.p, h->b.cap);
-    ut_buf_free(&h->b);
+    /* the lines hold a signature and maybe a session token */
+    OPENSSL_cleanse(h->inl, sizeof h->inl);
+    if (h->heap.p)
+        OPENSSL_cleanse(h->heap.p, h->heap.cap);
+    ut_buf_free(&h->heap);
+    h->len = 0;
     h->n = 0;
+    h->bad = false;
 }
 
 int s3_sign_headers(s3_hdrs *h, const s3_target *t, const char *method, const s3_reqparts *r,
                     const s3_creds *creds, bool request_payer, time_t now, s3_sigkey_cache *cache) {
-    ut_buf_reset(&h->b);
+    h->len = 0;
     h->n = 0;
-    h->b.limit = 64 * 1024;
+    h->bad = false;
     if (!creds) {
         if (request_payer)
             add_line(h, "x-amz-request-payer", "requester");
-        return h->b.bad ? -1 : 0;
+        return h->bad ? -1 : 0;
     }
     char date[17];
     s3_amz_date(now, date);
@@ -247,7 +280,7 @@ int s3_sign_headers(s3_hdrs *h, const s3_target *t, const char *method, const s3
     for (size_t i = 1; i < n; i++) /* host is curl's, from the URL */
         add_line(h, sh[i].name, sh[i].value);
     add_line(h, "Authorization", auth);
-    return h->b.bad ? -1 : 0;
+    return h->bad ? -1 : 0;
 }
 
 /* "2009-10-12T17:50:30.000Z" -> ms since the epoch (UTC), INT64_MIN if malformed. */

@@ -741,6 +741,7 @@ static void free_store(remote_store *rs) {
     if (s->src)
         s3_credsrc_free(s->src);
     s3_creds_clear(&s->creds);
+    s3_sigkey_cache_wipe(&s->keycache); /* holds a copy of the secret and the day's key */
     s3_target_free(&s->target);
     free(s->bucket);
     free(s->root);
