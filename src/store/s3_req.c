@@ -160,10 +160,25 @@ void s3_reqparts_free(s3_reqparts *r) {
     ut_buf_free(&r->query);
 }
 
+/* One allocation of the size a buffer will need, where growing from 64 bytes would take
+ * two or three (a request's path and URL are built once per request). If it fails, the
+ * buffer grows as usual and reports the failure itself. */
+static void presize(ut_buf *b, size_t n) {
+    if (b->p || n >= UT_BUF_DEFAULT_LIMIT)
+        return;
+    b->p = malloc(n + 1);
+    if (b->p) {
+        b->cap = n + 1;
+        b->p[0] = '\0';
+    }
+}
+
 int s3_reqparts_build(s3_reqparts *r, const s3_target *t, const char *key, size_t key_len,
                       const s3_pair *q, size_t nq) {
     memset(r, 0, sizeof *r);
-    ut_buf_puts(&r->path, t->base_path);
+    size_t base_len = strlen(t->base_path);
+    presize(&r->path, base_len + 1 + (key ? 3 * key_len : 0)); /* %XX at most triples */
+    ut_buf_put(&r->path, t->base_path, base_len);
     if (key) {
         ut_buf_putc(&r->path, '/');
         ut_pct_encode(&r->path, key, key_len, true);
@@ -171,6 +186,7 @@ int s3_reqparts_build(s3_reqparts *r, const s3_target *t, const char *key, size_
         ut_buf_putc(&r->path, '/');
     }
     s3_canonical_query(&r->query, q, nq);
+    presize(&r->url, 8 + strlen(t->authority) + r->path.len + 1 + r->query.len);
     ut_buf_puts(&r->url, t->https ? "https://" : "http://");
     ut_buf_puts(&r->url, t->authority);
     ut_buf_puts(&r->url, r->path.p ? r->path.p : "");
