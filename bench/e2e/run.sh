@@ -19,7 +19,7 @@
 #
 # usage: bench/e2e/run.sh [--keys N] [--quick] [--no-deps] [--no-perf] [--work DIR]
 #   --keys N     TIFF keys in the synthetic bucket (default 20000)
-#   --quick      shorter runs (about 3 minutes after the first build), no perf, RSS to 200k keys
+#   --quick      shorter runs (about 5 minutes after the first build), no perf, RSS to 200k keys
 #   --no-deps    skip scripts/deps.sh --bench (everything already installed)
 #   --work DIR   where the bucket, servers and outputs live (default build/bench-e2e)
 # Environment: TD_BUILD_DIR (default build/release), TD_BENCH_OUT (default bench/e2e: where
@@ -54,10 +54,10 @@ consumers=(16 64 256 1000)
 prefetches=(4096 8192 16384 32768)
 if [ $quick = 1 ]; then
   reps=1; wrk_s=4; td_headers=60000; gdal_n=2000; gtj_n=1500; rss_mid=100000; rss_big=200000; pf_headers=40000
-  tls_headers=30000
+  tls_headers=60000
 else
   reps=2; wrk_s=8; td_headers=150000; gdal_n=4000; gtj_n=3000; rss_mid=200000; rss_big=1000000; pf_headers=100000
-  tls_headers=100000
+  tls_headers=150000
 fi
 cpu_conc=(64 1000) # the in-flight counts of the CPU comparison (issue 12's table)
 latency_ms=25   # one way: 50 ms round trip
