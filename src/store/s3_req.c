@@ -267,7 +267,15 @@ int s3_sign_headers(s3_hdrs *h, const s3_target *t, const char *method, const s3
         return h->bad ? -1 : 0;
     }
     char date[17];
-    s3_amz_date(now, date);
+    if (cache && cache->amz_date[0] && cache->date_t == now) {
+        memcpy(date, cache->amz_date, sizeof date);
+    } else {
+        s3_amz_date(now, date);
+        if (cache) {
+            memcpy(cache->amz_date, date, sizeof date);
+            cache->date_t = now;
+        }
+    }
     s3_pair sh[5];
     size_t n = 0;
     sh[n++] = (s3_pair){"host", t->authority};

@@ -42,6 +42,10 @@ typedef struct s3_sigkey_cache {
      * as bytes here so that this header does not need OpenSSL's (size checked in the .c) */
     unsigned char hmac_state[256];
     bool valid;
+    /* the last x-amz-date and its second (s3_sign_headers): strftime costs more than the
+     * rest of signing, and thousands of requests a second share one */
+    time_t date_t;
+    char amz_date[17];
 } s3_sigkey_cache;
 
 /* Erases the cache (secret copy and key material); it stays usable (empty). */
