@@ -89,9 +89,21 @@ L.append("")
 
 L.append("## Main table")
 L.append("")
-L.append("| tool | run | in flight | headers/s | CPU ms / 1k headers | peak RSS MiB | "
-         "req / file | bytes / file | failed | tiff-dumper ÷ this | all runs (headers/s) |")
-L.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+L.append("| tool | run | in flight | headers/s | CPU ms / 1k headers | CPU ratio to wrk | "
+         "peak RSS MiB | req / file | bytes / file | failed | tiff-dumper ÷ this | "
+         "all runs (headers/s) |")
+L.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+
+
+def cpu_ratio_for(r):
+    """this row's CPU per header over wrk's per request with the same connections, same run"""
+    if r["tool"] == "wrk" or not r.get("cpu_ms_per_1k"):
+        return ""
+    w = (wrk_by_c.get(r["conc"]) if r["scenario"] == "loopback" else
+         wrk_rtt if r["scenario"] == "rtt50" else None)
+    if not w or not w.get("cpu_ms_per_1k"):
+        return ""
+    return f"{r['cpu_ms_per_1k'] / w['cpu_ms_per_1k']:.2f} ×"
 
 
 def ratio_for(r):
@@ -124,7 +136,7 @@ def all_runs(r):
 order = [r for r in rows if r["scenario"] in ("loopback", "listing", "rtt50", "s3rver")]
 for r in order:
     L.append(f"| {r['tool']} | {r['label']} | {r['conc']} | {fmt(hs(r))} | "
-             f"{fmt(r['cpu_ms_per_1k'], 1)} | {r['rss_kib'] / 1024:.0f} | "
+             f"{fmt(r['cpu_ms_per_1k'], 1)} | {cpu_ratio_for(r)} | {r['rss_kib'] / 1024:.0f} | "
              f"{fmt(r['req_per_file'], 3)} | {fmt(r['bytes_per_file'])} | {r['failed']} | "
              f"{ratio_for(r)} | {all_runs(r)} |")
 L.append("")
@@ -142,7 +154,7 @@ if pf:
     L.append("|---:|---:|---:|---:|---:|---:|")
     for r in pf:
         L.append(f"| {int(r['prefetch']) // 1024} KiB | {fmt(r['headers_per_s'])} | "
-                 f"{fmt(r['cpu_ms_per_1k'], 1)} | {r['rss_kib'] / 1024:.0f} | "
+                 f"{fmt(r['cpu_ms_per_1k'], 1)} | {cpu_ratio_for(r)} | {r['rss_kib'] / 1024:.0f} | "
                  f"{fmt(r['req_per_file'], 3)} | {fmt(r['bytes_per_file'])} |")
     L.append("")
 
