@@ -13,14 +13,31 @@ wait_port() { # port: bounded wait until something accepts on it
   done
 }
 
-# nginx_start DIR ROOT -> prints "PORT LOGPORT": the same root served twice, on LOGPORT with an
-# access log (DIR/logs/access.log: status, body bytes, request) to count a client's requests
-# and bytes, on PORT without one for speed. One worker: on this 2-core machine the server gets
-# one core and the client the other, the same split for wrk and for every client tool.
+# nginx_start DIR ROOT [TLSDIR] -> prints "PORT LOGPORT [TLSPORT]": the same root served
+# twice, on LOGPORT with an access log (DIR/logs/access.log: status, body bytes, request) to
+# count a client's requests and bytes, on PORT without one for speed; with TLSDIR (holding
+# server.pem / server.key) a third time over https on TLSPORT, where /sentinel-cogs/KEY is
+# also the root's KEY, so the s3:// store can use it path-style (nginx checks no signature).
+# One worker: the server gets one core and the client the others, the same split for wrk
+# and for every client tool; the caller pins it (NGINX_PIN, e.g. "taskset -c 0": the worker
+# inherits the master's CPU affinity).
 nginx_start() {
-  local dir=$1 root=$2 port lport user="" mod=""
+  local dir=$1 root=$2 tls=${3:-} port lport sport="" user="" mod=""
   mkdir -p "$dir/tmp" "$dir/logs"
   port=$(free_port); lport=$(free_port)
+  local tls_server=""
+  if [ -n "$tls" ]; then
+    sport=$(free_port)
+    tls_server="    server {
+        listen 127.0.0.1:$sport ssl backlog=4096;
+        ssl_certificate $tls/server.pem;
+        ssl_certificate_key $tls/server.key;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        root $root;
+        location / { }
+        location /sentinel-cogs/ { alias $root/; }
+    }"
+  fi
   [ "$(id -u)" -eq 0 ] && user="user root;"
   [ -f /usr/lib/nginx/modules/ngx_http_dav_ext_module.so ] &&
     mod="load_module /usr/lib/nginx/modules/ngx_http_dav_ext_module.so;"
@@ -68,11 +85,30 @@ http {
             $( [ -n "$mod" ] && echo "dav_ext_methods PROPFIND OPTIONS;" )
         }
     }
+$tls_server
 }
 CONF
-  /usr/sbin/nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/logs/error.log" || return 1
+  ${NGINX_PIN:-} /usr/sbin/nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/logs/error.log" || return 1
   wait_port "$port" || return 1
-  echo "$port $lport"
+  [ -z "$sport" ] || wait_port "$sport" || return 1
+  echo "$port $lport${sport:+ $sport}"
+}
+
+# make_certs DIR: a private CA (DIR/ca.pem) and a server certificate for 127.0.0.1 that it
+# signs (DIR/server.pem, server.key), made once; tiff-dumper trusts it through
+# network.ca_bundle, wrk does not check certificates.
+make_certs() {
+  local d=$1
+  [ -s "$d/server.pem" ] && [ -s "$d/ca.pem" ] && return 0
+  mkdir -p "$d"
+  ( cd "$d" &&
+    openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=tiff-dumper bench CA" \
+      -keyout ca.key -out ca.pem -addext "basicConstraints=critical,CA:TRUE" \
+      -addext "keyUsage=critical,keyCertSign,cRLSign" &&
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout server.key -out server.csr &&
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' > ext.cnf &&
+    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 30 \
+      -extfile ext.cnf -out server.pem ) > "$d/openssl.log" 2>&1
 }
 
 nginx_stop() { # dir

@@ -69,8 +69,9 @@ L.append("```sh")
 L.append(cmdline)
 L.append("```")
 L.append("")
-L.append(f"- Machine: {nproc} cores, Linux {kernel}. nginx runs one worker (one core); the client "
-         "under test gets the other. Background CPU use by other processes: "
+layout = os.environ.get("TD_BENCH_LAYOUT", "nginx runs one worker (one core); the client "
+                                           "under test gets the other")
+L.append(f"- Machine: {nproc} cores, Linux {kernel}. CPU layout: {layout}. Background CPU use by other processes: "
          f"{busy0}% of all cores just before measuring, {busy1}% just after "
          f"(load average at start {loadavg}).")
 L.append(f"- Bucket: {int(keys):,} TIFF keys (plus .json/.jp2 keys that are skipped) laid out like "
@@ -88,9 +89,21 @@ L.append("")
 
 L.append("## Main table")
 L.append("")
-L.append("| tool | run | in flight | headers/s | CPU ms / 1k headers | peak RSS MiB | "
-         "req / file | bytes / file | failed | tiff-dumper ÷ this | all runs (headers/s) |")
-L.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+L.append("| tool | run | in flight | headers/s | CPU ms / 1k headers | CPU ratio to wrk | "
+         "peak RSS MiB | req / file | bytes / file | failed | tiff-dumper ÷ this | "
+         "all runs (headers/s) |")
+L.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+
+
+def cpu_ratio_for(r):
+    """this row's CPU per header over wrk's per request with the same connections, same run"""
+    if r["tool"] == "wrk" or not r.get("cpu_ms_per_1k"):
+        return ""
+    w = (wrk_by_c.get(r["conc"]) if r["scenario"] == "loopback" else
+         wrk_rtt if r["scenario"] == "rtt50" else None)
+    if not w or not w.get("cpu_ms_per_1k"):
+        return ""
+    return f"{r['cpu_ms_per_1k'] / w['cpu_ms_per_1k']:.2f} ×"
 
 
 def ratio_for(r):
@@ -123,7 +136,7 @@ def all_runs(r):
 order = [r for r in rows if r["scenario"] in ("loopback", "listing", "rtt50", "s3rver")]
 for r in order:
     L.append(f"| {r['tool']} | {r['label']} | {r['conc']} | {fmt(hs(r))} | "
-             f"{fmt(r['cpu_ms_per_1k'], 1)} | {r['rss_kib'] / 1024:.0f} | "
+             f"{fmt(r['cpu_ms_per_1k'], 1)} | {cpu_ratio_for(r)} | {r['rss_kib'] / 1024:.0f} | "
              f"{fmt(r['req_per_file'], 3)} | {fmt(r['bytes_per_file'])} | {r['failed']} | "
              f"{ratio_for(r)} | {all_runs(r)} |")
 L.append("")
@@ -141,7 +154,7 @@ if pf:
     L.append("|---:|---:|---:|---:|---:|---:|")
     for r in pf:
         L.append(f"| {int(r['prefetch']) // 1024} KiB | {fmt(r['headers_per_s'])} | "
-                 f"{fmt(r['cpu_ms_per_1k'], 1)} | {r['rss_kib'] / 1024:.0f} | "
+                 f"{fmt(r['cpu_ms_per_1k'], 1)} | {cpu_ratio_for(r)} | {r['rss_kib'] / 1024:.0f} | "
                  f"{fmt(r['req_per_file'], 3)} | {fmt(r['bytes_per_file'])} |")
     L.append("")
 
@@ -200,6 +213,115 @@ if kl:
                  f"{r['cpu_s']:.2f} | {r['rss_kib'] / 1024:.1f} |")
     L.append("")
 
+# ---- issue 12: CPU per header against wrk (pinned), https, S3 signing, threads
+def cpu_ms(r):
+    return r.get("cpu_ms_per_1k") if r else None
+
+
+cpu_td = {(r.get("proto"), r["conc"]): r for r in sel("tiff-dumper", "cpu")}
+cpu_wrk = {(r.get("proto"), r["conc"]): r for r in sel("wrk", "cpu")}
+cpu_cells = sorted(set(cpu_td) | set(cpu_wrk), key=lambda k: (k[0] != "http", k[1]))
+if cpu_cells:
+    L.append("## CPU per header against wrk (issue 12)")
+    L.append("")
+    L.append("Same server, same connections, in turn; CPU = user+sys of the client process per "
+             "1,000 headers (wrk: per 1,000 responses of the same 16 KiB range GETs). https: "
+             "nginx `ssl` with a private CA made by the run, tiff-dumper through "
+             "`network.ca_bundle`. tiff-dumper's headers/s is for the whole process (start-up, "
+             "TLS handshakes and Parquet included).")
+    L.append("")
+    L.append("| cell | tiff-dumper CPU ms / 1k | wrk CPU ms / 1k | CPU ratio | "
+             "tiff-dumper headers/s | wrk requests/s | headers/s ÷ wrk | all runs (headers/s) |")
+    L.append("|---|---:|---:|---:|---:|---:|---:|---|")
+    for k in cpu_cells:
+        t, w = cpu_td.get(k), cpu_wrk.get(k)
+        ratio = (f"{cpu_ms(t) / cpu_ms(w):.2f} ×" if cpu_ms(t) and cpu_ms(w) else "–")
+        q = f"{t['headers_per_s'] / w['headers_per_s']:.2f}" if t and w and w["headers_per_s"] else "–"
+        L.append(f"| {k[0]}, {k[1]} in flight | {fmt(cpu_ms(t), 1)} | {fmt(cpu_ms(w), 1)} | "
+                 f"{ratio} | {fmt(t['headers_per_s']) if t else '–'} | "
+                 f"{fmt(w['headers_per_s']) if w else '–'} | {q} | {all_runs(t) if t else ''} |")
+    L.append("")
+
+s3s = {r["conc"]: r for r in sel("tiff-dumper", "s3sign")}
+if s3s:
+    L.append("## S3 signing: the s3:// store beside plain https (issue 12)")
+    L.append("")
+    L.append("The s3:// store, path-style, against the same nginx over https (it serves "
+             "`/sentinel-cogs/KEY` from the bucket folder and checks no signature), with fake "
+             "static credentials, so every request is signed with SigV4; the plain https figures are "
+             "the http:// store on the same server, run just before each s3:// run.")
+    L.append("")
+    L.append("| in flight | https headers/s | https CPU ms / 1k | s3:// headers/s | "
+             "s3:// CPU ms / 1k | s3:// extra CPU ms / 1k | s3:// CPU ratio to wrk https | "
+             "req / file |")
+    L.append("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    s3plain = {r["conc"]: r for r in sel("tiff-dumper", "s3plain")}
+    for c in sorted(s3s):
+        r, p_, w = s3s[c], s3plain.get(c) or cpu_td.get(("https", c)), cpu_wrk.get(("https", c))
+        extra = (f"{cpu_ms(r) - cpu_ms(p_):+.1f}" if cpu_ms(r) and cpu_ms(p_) else "–")
+        wr = f"{cpu_ms(r) / cpu_ms(w):.2f} ×" if cpu_ms(r) and cpu_ms(w) else "–"
+        L.append(f"| {c} | {fmt(p_['headers_per_s']) if p_ else '–'} | {fmt(cpu_ms(p_), 1)} | "
+                 f"{fmt(r['headers_per_s'])} | {fmt(cpu_ms(r), 1)} | {extra} | {wr} | "
+                 f"{fmt(r['req_per_file'], 3)} |")
+    L.append("")
+    sbm = os.path.join(work, "s3sign_bench.md")
+    if os.path.exists(sbm):  # run.sh removes it first: present = made by this run
+        L.append("Signing alone (`bench/store/s3sign_bench`, same client CPU, one thread):")
+        L.append("")
+        L.append(open(sbm).read().strip())
+        L.append("")
+
+thr = sorted(sel("tiff-dumper", "threads"), key=lambda r: r["threads"])
+thr_skip = sel("tiff-dumper", "threads_skipped")
+if thr or thr_skip:
+    L.append("## Thread sweep: `concurrency.threads` (issue 12)")
+    L.append("")
+    if thr_skip and not thr:
+        L.append(f"skipped: threads not supported by this build ({thr_skip[0].get('why', '')})")
+    else:
+        L.append("https, n_consumers 1000, the server alone on CPU 0 and tiff-dumper on the "
+                 "client CPUs (on a 2-core machine every thread shares the one client CPU: the "
+                 "sweep then shows what threading costs per header, not scaling).")
+        L.append("")
+        L.append("| threads | headers/s | CPU ms / 1k | headers/s ÷ threads 1 | CPU / header ÷ threads 1 | "
+                 "peak RSS MiB | all runs (headers/s) |")
+        L.append("|---:|---:|---:|---:|---:|---:|---|")
+        one = thr[0] if thr and thr[0]["threads"] == 1 else None
+        for r in thr:
+            sp = f"{r['headers_per_s'] / one['headers_per_s']:.2f}" if one else "–"
+            cr = f"{cpu_ms(r) / cpu_ms(one):.2f}" if one and cpu_ms(one) and cpu_ms(r) else "–"
+            L.append(f"| {r['threads']} | {fmt(r['headers_per_s'])} | {fmt(cpu_ms(r), 1)} | {sp} | "
+                     f"{cr} | {r['rss_kib'] / 1024:.0f} | {all_runs(r)} |")
+    L.append("")
+
+g12 = []
+for k in cpu_cells:
+    t, w = cpu_td.get(k), cpu_wrk.get(k)
+    if cpu_ms(t) and cpu_ms(w):
+        q = cpu_ms(t) / cpu_ms(w)
+        g12.append((f"CPU per header ≤ 1.5 × wrk, {k[0]} {k[1]} in flight", q <= 1.5,
+                    f"{cpu_ms(t):.1f} vs {cpu_ms(w):.1f} ms / 1k = {q:.2f} ×"))
+for k in cpu_cells:
+    t, w = cpu_td.get(k), cpu_wrk.get(k)
+    if k[0] == "http" and t and w and w["headers_per_s"]:
+        q = t["headers_per_s"] / w["headers_per_s"]
+        g12.append((f"Loopback http headers/s ≥ 0.7 × wrk, {k[1]} in flight", q >= 0.7,
+                    f"{t['headers_per_s']:,.0f} vs {w['headers_per_s']:,.0f} = {q:.2f} ×"))
+byn = {r["threads"]: r for r in thr}
+if 1 in byn and 2 in byn and cpu_ms(byn[1]) and cpu_ms(byn[2]):
+    q = cpu_ms(byn[2]) / cpu_ms(byn[1])
+    g12.append(("threads: 2 CPU per header within 10% of threads: 1"
+                + (" (2 cores: both on one client CPU)" if int(nproc) <= 2 else ""), q <= 1.10,
+                f"{cpu_ms(byn[2]):.1f} vs {cpu_ms(byn[1]):.1f} ms / 1k = {q:.2f} ×"))
+if g12:
+    L.append("## Goals of issue 12")
+    L.append("")
+    L.append("| goal | met | measured |")
+    L.append("|---|---|---|")
+    for name, ok, txt in g12:
+        L.append(f"| {name} | {'yes' if ok else '**no**'} | {txt} |")
+    L.append("")
+
 # goals
 L.append("## Goals of issue 6")
 L.append("")
@@ -246,10 +368,13 @@ if best_td and best_td.get("cpu_ms_per_1k"):
     g.append(("One core sustains the loopback goal (25,000 headers/s → ≤ 40 CPU ms / 1k)",
               best_td["cpu_ms_per_1k"] <= 40,
               f"{best_td['cpu_ms_per_1k']:.1f} CPU ms / 1k headers = {cap:,.0f} headers per CPU-second"))
-L.append("| goal | met | measured |")
-L.append("|---|---|---|")
-for name, ok, txt in g:
-    L.append(f"| {name} | {'yes' if ok else '**no**'} | {txt} |")
+if g:
+    L.append("| goal | met | measured |")
+    L.append("|---|---|---|")
+    for name, ok, txt in g:
+        L.append(f"| {name} | {'yes' if ok else '**no**'} | {txt} |")
+else:
+    L.append("Not measured in this run (the loopback, rtt, rss, prefetch and peers steps).")
 L.append("")
 ps = os.path.join(work, "perf_summary.md")
 if os.path.exists(ps):  # run.sh removes it first: present = made by this run

@@ -9,17 +9,23 @@
 #   - system calls per header (strace -c),
 #   - how fast a 1,000,000-key list is read (plain and gzip), nothing fetched,
 #   - a perf profile of tiff-dumper on loopback,
+#   - CPU per 1,000 headers against wrk's per request, http and https, 64 and 1000 in flight
+#     (https: a private CA made here, nginx ssl, network.ca_bundle), the server pinned to
+#     CPU 0 and the client to the others (taskset),
+#   - a concurrency.threads sweep (1 .. the client cores, at least 2) over https,
+#   - the s3:// store over the same https server (SigV4 on every request) beside plain https,
 # then writes bench/e2e/results.md (markdown table + the command) and
 # bench/e2e/headers_vs_consumers.png (gnuplot).
 #
 # usage: bench/e2e/run.sh [--keys N] [--quick] [--no-deps] [--no-perf] [--work DIR]
 #   --keys N     TIFF keys in the synthetic bucket (default 20000)
-#   --quick      shorter runs (about 3 minutes after the first build), no perf, RSS to 200k keys
+#   --quick      shorter runs (about 5 minutes after the first build), no perf, RSS to 200k keys
 #   --no-deps    skip scripts/deps.sh --bench (everything already installed)
 #   --work DIR   where the bucket, servers and outputs live (default build/bench-e2e)
 # Environment: TD_BUILD_DIR (default build/release), TD_BENCH_OUT (default bench/e2e: where
 # results.md and the PNG go), TD_BENCH_STEPS (default all: a comma list of loopback,
-# prefetch, peers, rtt, rss, syscalls, keylist, s3, perf).
+# prefetch, peers, rtt, rss, syscalls, keylist, s3, perf, https, threads, s3sign),
+# TD_BENCH_PIN=0 (no taskset: server and clients float over all cores).
 #
 # Only 127.0.0.1 is used; every server is started here and stopped by its PID on exit.
 set -euo pipefail
@@ -35,7 +41,7 @@ while [ $# -gt 0 ]; do
     --no-deps) deps=0; shift ;;
     --no-perf) perf_on=0; shift ;;
     --work) work=$(mkdir -p "$2" && cd "$2" && pwd); shift 2 ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -48,16 +54,31 @@ consumers=(16 64 256 1000)
 prefetches=(4096 8192 16384 32768)
 if [ $quick = 1 ]; then
   reps=1; wrk_s=4; td_headers=60000; gdal_n=2000; gtj_n=1500; rss_mid=100000; rss_big=200000; pf_headers=40000
+  tls_headers=60000
 else
   reps=2; wrk_s=8; td_headers=150000; gdal_n=4000; gtj_n=3000; rss_mid=200000; rss_big=1000000; pf_headers=100000
+  tls_headers=150000
 fi
+cpu_conc=(64 1000) # the in-flight counts of the CPU comparison (issue 12's table)
 latency_ms=25   # one way: 50 ms round trip
 s3_keys=2000
 peer_conc=64
 
-steps=${TD_BENCH_STEPS:-loopback,prefetch,peers,rtt,rss,syscalls,keylist,s3,perf}
+steps=${TD_BENCH_STEPS:-loopback,prefetch,peers,rtt,rss,syscalls,keylist,s3,perf,https,threads,s3sign}
 step() { case ",$steps," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
 log() { printf '[%s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+
+# ------------------------------------------------------------------ CPU layout
+# The server (one nginx worker) on CPU 0, every client (wrk, tiff-dumper, the peers) on the
+# other CPUs, so a client's CPU time is its own and the server never competes with it: the
+# layout of every CPU-per-header comparison. wrk runs one thread per client CPU.
+ncpu=$(nproc)
+srv_pin=(); cli_pin=(); cli_cpus="all"; n_cli=$ncpu
+if [ "${TD_BENCH_PIN:-1}" != 0 ] && [ "$ncpu" -ge 2 ] && command -v taskset >/dev/null; then
+  cli_cpus="1-$((ncpu - 1))"; [ "$ncpu" = 2 ] && cli_cpus=1
+  srv_pin=(taskset -c 0); cli_pin=(taskset -c "$cli_cpus"); n_cli=$((ncpu - 1))
+fi
+wrk_threads=$n_cli
 
 # ------------------------------------------------------------------ setup
 if [ $deps = 1 ]; then log "deps"; "$repo/scripts/deps.sh" --bench; fi
@@ -84,14 +105,17 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 nginx_stop "$ngdir"; rm -rf "$ngdir"
-read -r port lport < <(nginx_start "$ngdir" "$work/bucket")
+tlsdir=$work/tls
+make_certs "$tlsdir" || { log "openssl failed: $(tail -3 "$tlsdir/openssl.log")"; exit 1; }
+read -r port lport sport < <(NGINX_PIN="${srv_pin[*]}" nginx_start "$ngdir" "$work/bucket" "$tlsdir")
 base=http://127.0.0.1:$port/
 lbase=http://127.0.0.1:$lport/
-log "nginx on $port (logged: $lport)"
+sbase=https://127.0.0.1:$sport/
+log "nginx on $port (logged: $lport, https: $sport); server CPUs: ${srv_pin[*]:-all}, clients: $cli_cpus"
 
 res=$work/results.jsonl
 : > "$res"
-rm -f "$work/perf_summary.md"
+rm -f "$work/perf_summary.md" "$work/s3sign_bench.md"
 emit() { echo "$1" >> "$res"; }
 summ() { # one line about the last result
   log "  $(tail -1 "$res" | $py -c "$(cat <<'PY'
@@ -142,6 +166,7 @@ td_config() {
   {
     echo "store:"
     echo "  name: \"$name\""
+    [ -n "${td_store_extra:-}" ] && printf '%s\n' "$td_store_extra"
     if [ -n "$kf" ]; then
       echo "  keys_from: \"$kf\""
     else
@@ -155,7 +180,9 @@ td_config() {
       echo "  list_chunk_size: $lcs"
       echo "  max_buffer_size: $((lcs * 100))"
       echo "  write_chunk_size: $wcs"
+      [ -n "${td_threads:-}" ] && echo "  threads: $td_threads"
     fi
+    [ -n "${td_network:-}" ] && printf 'network:\n%s\n' "$td_network"
     if [ "$pf" != default ]; then
       echo "fetch:"
       echo "  prefetch_bytes: $pf"
@@ -179,7 +206,7 @@ td_run() {
   local pre=()
   [ -n "$perfdata" ] && pre=(perf record -q -F 499 --call-graph dwarf,16384 -o "$perfdata" --)
   local rc=0
-  /usr/bin/time -f "%e %U %S %M" -o "$work/time.txt" "${pre[@]}" "$td" headers "$cfg" "$out" -q \
+  /usr/bin/time -f "%e %U %S %M" -o "$work/time.txt" "${cli_pin[@]}" "${pre[@]}" "$td" headers "$cfg" "$out" -q \
     2> "$work/td.err" || rc=$?
   if [ ! -f "$out/_SUCCESS" ]; then
     log "tiff-dumper failed (rc $rc): $(tail -3 "$work/td.err")"
@@ -187,10 +214,10 @@ td_run() {
   fi
   [ "$rc" = 0 ] || log "tiff-dumper rc $rc: $(tail -2 "$work/td.err")"
   read -r wall usr sys rss < "$work/time.txt"
-  emit "$($py - "$out/_SUCCESS" "$label" "$scen" "$n" "$pf" "$wall" "$usr" "$sys" "$rss" "$mode" <<'PY'
+  emit "$($py - "$out/_SUCCESS" "$label" "$scen" "$n" "$pf" "$wall" "$usr" "$sys" "$rss" "$mode" "${td_tags:-}" <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1]))
-label, scen, n, pf, wall, usr, sys_, rss, mode = sys.argv[2:]
+label, scen, n, pf, wall, usr, sys_, rss, mode, tags = sys.argv[2:]
 wall, usr, sys_ = float(wall), float(usr), float(sys_)
 d, f = s["dumped"], s["failed"]
 files = d + f
@@ -201,24 +228,31 @@ print(json.dumps({"tool": "tiff-dumper", "label": label, "scenario": scen,
     "headers_per_s": d / wall if wall else 0,
     "cpu_ms_per_1k": (usr + sys_) * 1000 / (d / 1000) if d else None,
     "rss_kib": int(rss), "req_per_file": s["requests"] / files if files else None,
-    "bytes_per_file": s["bytes_fetched"] / files if files else None}))
+    "bytes_per_file": s["bytes_fetched"] / files if files else None,
+    **(json.loads(tags) if tags else {})}))
 PY
 )"
   summ
 }
 
-# wrk_run LABEL SCENARIO URL CONNS
+# wrk_run LABEL SCENARIO URL CONNS [PATH_PREFIX]
 wrk_run() {
-  local label=$1 scen=$2 url=$3 c=$4 t=2
-  [ "$c" -lt 2 ] && t=1
-  TD_KEYS=$work/keys.txt TD_RANGE=16384 /usr/bin/time -f "%e %U %S %M" -o "$work/time.txt" \
-    wrk -t$t -c"$c" -d${wrk_s}s --timeout 10s -s "$here/ranges.lua" "$url" > "$work/wrk.out" 2>&1 || true
+  local label=$1 scen=$2 url=$3 c=$4 t=$wrk_threads
+  [ "$c" -lt "$t" ] && t=$c
+  # over https every connection starts with a handshake (1000 of them take nginx's one core
+  # seconds): a longer run keeps that share close to tiff-dumper's, whose run amortises the
+  # same handshakes over tls_headers requests
+  local secs=$wrk_s
+  case $url in https://*) secs=$((wrk_s * 3)) ;; esac
+  TD_KEYS=$work/keys.txt TD_RANGE=16384 TD_PREFIX=${5:-/} /usr/bin/time -f "%e %U %S %M" -o "$work/time.txt" \
+    "${cli_pin[@]}" wrk -t"$t" -c"$c" -d${secs}s --timeout 10s -s "$here/ranges.lua" "$url" > "$work/wrk.out" 2>&1 || true
   read -r wall usr sys rss < "$work/time.txt"
   local j; j=$(grep '^TDJSON ' "$work/wrk.out" | sed 's/^TDJSON //')
   [ -n "$j" ] || { log "wrk failed: $(tail -3 "$work/wrk.out")"; return 1; }
-  emit "$($py - "$j" "$label" "$scen" "$c" "$usr" "$sys" "$rss" <<'PY'
+  case $j in *'"requests":0,'*) log "wrk got no response in ${secs} s: $(grep -m1 'requests in' "$work/wrk.out")"; return 1 ;; esac
+  emit "$($py - "$j" "$label" "$scen" "$c" "$usr" "$sys" "$rss" "$t" "${td_tags:-}" <<'PY'
 import json, sys
-w = json.loads(sys.argv[1]); label, scen, c, usr, sys_, rss = sys.argv[2:]
+w = json.loads(sys.argv[1]); label, scen, c, usr, sys_, rss, t, tags = sys.argv[2:]
 ok = w["requests"] - w["errors_status"]
 dur = w["duration_us"] / 1e6
 print(json.dumps({"tool": "wrk", "label": label, "scenario": scen, "conc": int(c),
@@ -227,7 +261,8 @@ print(json.dumps({"tool": "wrk", "label": label, "scenario": scen, "conc": int(c
     "cpu_ms_per_1k": (float(usr) + float(sys_)) * 1000 / (ok / 1000) if ok else None,
     "rss_kib": int(rss), "req_per_file": 1.0,
     "bytes_per_file": w["bytes"] / w["requests"] if w["requests"] else None,
-    "lat_p50_ms": w["lat_p50_us"] / 1000, "lat_p99_ms": w["lat_p99_us"] / 1000}))
+    "lat_p50_ms": w["lat_p50_us"] / 1000, "lat_p99_ms": w["lat_p99_us"] / 1000,
+    "wrk_threads": int(t), **(json.loads(tags) if tags else {})}))
 PY
 )"
   summ
@@ -242,7 +277,7 @@ peer_run() {
     gdal) cmd=($py "$here/gdal_peer.py") ;;
     geotiff.js) cmd=(node "$here/node/geotiff_peer.mjs") ;;
   esac
-  /usr/bin/time -f "%e %U %S %M" -o "$work/time.txt" "${cmd[@]}" "$base" "$work/keys.txt" "$n" "$c" \
+  /usr/bin/time -f "%e %U %S %M" -o "$work/time.txt" "${cli_pin[@]}" "${cmd[@]}" "$base" "$work/keys.txt" "$n" "$c" \
     > "$work/peer.out" 2> "$work/peer.err" || { log "$tool failed: $(tail -3 "$work/peer.err")"; return 1; }
   read -r wall usr sys rss < "$work/time.txt"
   j=$(tail -1 "$work/peer.out")
@@ -528,9 +563,78 @@ if step perf && [ $perf_on = 1 ] && command -v perf >/dev/null; then
   fi
 fi
 
+# ------------------------------------------------------------------ CPU per header (issue 12)
+# wrk and tiff-dumper in turn, same connections, same server, the pinned layout above: CPU =
+# user+sys of the client process (GNU time) per 1,000 headers (wrk: per 1,000 responses).
+# https: nginx ssl with the private CA's certificate, tiff-dumper trusting it through
+# network.ca_bundle; wrk 4.1 speaks TLS itself (no certificate check).
+ca=$tlsdir/ca.pem
+cpu_pair() { # PROTO CONC
+  local proto=$1 c=$2 url=$base hdrs=$td_headers net=""
+  if [ "$proto" = https ]; then url=$sbase; hdrs=$tls_headers; net="  ca_bundle: \"$ca\""; fi
+  td_tags="{\"proto\":\"$proto\"}" wrk_run "wrk $proto, $c conns (pinned)" cpu "$url" "$c" || true
+  td_tags="{\"proto\":\"$proto\"}" td_network=$net \
+    td_run "tiff-dumper $proto, n_consumers $c (pinned)" cpu "$url" "$c" default "$hdrs" || true
+}
+if step https && [ "$mode" = http ]; then
+  log "CPU per header, pinned (server CPU 0, clients CPU $cli_cpus): http and https, ${cpu_conc[*]} in flight"
+  for _r in $(seq $reps); do for proto in http https; do for c in "${cpu_conc[@]}"; do
+    cpu_pair "$proto" "$c"
+  done; done; done
+fi
+
+# ------------------------------------------------------------------ thread sweep (issue 12)
+# concurrency.threads 1, 2, ... up to the client CPUs (at least 2: on a 2-core machine both
+# run on the one client CPU, which shows what threading costs per header), over https at the
+# default 1000 in flight, the server alone on CPU 0. A build without the key refuses it in
+# `headers --check`: the sweep is then reported as skipped, not failed.
+if step threads && [ "$mode" = http ]; then
+  tmax=$n_cli; [ "$tmax" -lt 2 ] && tmax=2
+  printf 'store:\n  name: "%s"\nconcurrency:\n  threads: 2\nnetwork:\n  ca_bundle: "%s"\n' \
+    "$sbase" "$ca" > "$work/thr.yaml"
+  if "$td" headers --check "$work/thr.yaml" > "$work/thr.err" 2>&1 && ! grep -qi 'threads' "$work/thr.err"; then
+    log "thread sweep: threads 1..$tmax, https, n_consumers 1000, clients on CPU $cli_cpus"
+    for _r in $(seq $reps); do for n in $(seq 1 "$tmax"); do
+      td_threads=$n td_tags="{\"proto\":\"https\",\"threads\":$n}" td_network="  ca_bundle: \"$ca\"" \
+        td_run "tiff-dumper https, threads $n, n_consumers 1000 (pinned)" threads "$sbase" 1000 default "$tls_headers" || true
+    done; done
+  else
+    why=$(tr '\n' ' ' < "$work/thr.err" | head -c 200)
+    log "  thread sweep skipped: threads not supported ($why)"
+    emit "$($py -c 'import json,sys; print(json.dumps({"tool":"tiff-dumper","scenario":"threads_skipped","label":"thread sweep","headers_per_s":0,"why":sys.argv[1]}))' "$why")"
+  fi
+fi
+
+# ------------------------------------------------------------------ S3 signing cost (issue 12)
+# The s3:// store, path-style, against the same https server (nginx serves /sentinel-cogs/KEY
+# from the bucket folder and checks no signature), with fake static credentials: SigV4 on
+# every request. Beside the plain https run just before it, the difference is what signing
+# and the S3 request path cost. s3sign_bench (bench/store) times signing alone.
+if step s3sign && [ "$mode" = http ]; then
+  log "S3 signing: s3:// store (SigV4, path-style) vs plain https, ${cpu_conc[*]} in flight"
+  for _r in $(seq $reps); do for c in "${cpu_conc[@]}"; do
+    # the plain https run right before each s3:// one: the pair sees the same background load
+    td_tags='{"proto":"https"}' td_network="  ca_bundle: \"$ca\"" \
+      td_run "tiff-dumper https beside s3://, n_consumers $c (pinned)" s3plain "$sbase" "$c" default "$tls_headers" || true
+    td_store_extra="  obstore_config:
+    endpoint: \"https://127.0.0.1:$sport\"
+    region: us-east-1
+    access_key_id: AKIDBENCHEXAMPLE
+    secret_access_key: bench/secret/never+checked/by+nginx" \
+    td_tags='{"proto":"https","store":"s3"}' td_network="  ca_bundle: \"$ca\"" \
+      td_run "tiff-dumper s3:// SigV4 https, n_consumers $c (pinned)" s3sign "s3://sentinel-cogs" "$c" default "$tls_headers" || true
+  done; done
+  sb=$build/bench/store/s3sign_bench
+  if cmake --build "$build" --target s3sign_bench -j2 >/dev/null 2>&1 && [ -x "$sb" ]; then
+    "${cli_pin[@]}" "$sb" 0.3 > "$work/s3sign_bench.md" 2>&1 || log "  s3sign_bench failed: $(tail -2 "$work/s3sign_bench.md")"
+  fi
+fi
+
 # ------------------------------------------------------------------ report
 busy_after=$(cpu_busy)
 log "report"
-$py "$here/report.py" "$res" "$outdir" "$cmdline" "$mode" "$busy" "$busy_after" "$loadavg" "$keys" \
+layout="nginx (one worker) on CPU 0, clients on CPU $cli_cpus (taskset), wrk -t$wrk_threads"
+[ ${#srv_pin[@]} = 0 ] && layout="not pinned (TD_BENCH_PIN=0 or one CPU): server and clients share all CPUs, wrk -t$wrk_threads"
+TD_BENCH_LAYOUT=$layout $py "$here/report.py" "$res" "$outdir" "$cmdline" "$mode" "$busy" "$busy_after" "$loadavg" "$keys" \
   "$work" "$(uname -r)" "$(nproc)"
 log "wrote $outdir/results.md and $outdir/headers_vs_consumers.png"

@@ -160,10 +160,25 @@ void s3_reqparts_free(s3_reqparts *r) {
     ut_buf_free(&r->query);
 }
 
+/* One allocation of the size a buffer will need, where growing from 64 bytes would take
+ * two or three (a request's path and URL are built once per request). If it fails, the
+ * buffer grows as usual and reports the failure itself. */
+static void presize(ut_buf *b, size_t n) {
+    if (b->p || n >= UT_BUF_DEFAULT_LIMIT)
+        return;
+    b->p = malloc(n + 1);
+    if (b->p) {
+        b->cap = n + 1;
+        b->p[0] = '\0';
+    }
+}
+
 int s3_reqparts_build(s3_reqparts *r, const s3_target *t, const char *key, size_t key_len,
                       const s3_pair *q, size_t nq) {
     memset(r, 0, sizeof *r);
-    ut_buf_puts(&r->path, t->base_path);
+    size_t base_len = strlen(t->base_path);
+    presize(&r->path, base_len + 1 + (key ? 3 * key_len : 0)); /* %XX at most triples */
+    ut_buf_put(&r->path, t->base_path, base_len);
     if (key) {
         ut_buf_putc(&r->path, '/');
         ut_pct_encode(&r->path, key, key_len, true);
@@ -171,7 +186,7 @@ int s3_reqparts_build(s3_reqparts *r, const s3_target *t, const char *key, size_
         ut_buf_putc(&r->path, '/');
     }
     s3_canonical_query(&r->query, q, nq);
-    ut_buf_puts(&r->query, "");
+    presize(&r->url, 8 + strlen(t->authority) + r->path.len + 1 + r->query.len);
     ut_buf_puts(&r->url, t->https ? "https://" : "http://");
     ut_buf_puts(&r->url, t->authority);
     ut_buf_puts(&r->url, r->path.p ? r->path.p : "");
@@ -186,41 +201,83 @@ int s3_reqparts_build(s3_reqparts *r, const s3_target *t, const char *key, size_
     return 0;
 }
 
+static char *hdrs_base(const s3_hdrs *h) { return h->heap.p ? h->heap.p : (char *)h->inl; }
+
 static void add_line(s3_hdrs *h, const char *name, const char *value) {
     if (h->n >= S3_MAX_HDRS) {
-        h->b.bad = true;
+        h->bad = true;
         return;
     }
-    h->off[h->n++] = h->b.len;
-    ut_buf_puts(&h->b, name);
-    ut_buf_puts(&h->b, ": ");
-    ut_buf_puts(&h->b, value);
-    ut_buf_putc(&h->b, '\0');
+    size_t nl = strlen(name), vl = strlen(value), need = nl + 2 + vl + 1;
+    if (h->bad || need > 64 * 1024) {
+        h->bad = true;
+        return;
+    }
+    if (!h->heap.p && h->len + need > sizeof h->inl) {
+        /* moves to the heap for good: the lines so far come along */
+        ut_buf_put(&h->heap, h->inl, h->len);
+        ut_buf_putc(&h->heap, '\0');
+        if (h->heap.bad || !h->heap.p) {
+            h->bad = true;
+            return;
+        }
+    }
+    if (h->heap.p) {
+        h->heap.len = h->len;
+        ut_buf_put(&h->heap, name, nl);
+        ut_buf_put(&h->heap, ": ", 2);
+        ut_buf_put(&h->heap, value, vl);
+        ut_buf_putc(&h->heap, '\0');
+        if (h->heap.bad) {
+            h->bad = true;
+            return;
+        }
+    } else {
+        char *p = h->inl + h->len;
+        memcpy(p, name, nl);
+        memcpy(p + nl, ": ", 2);
+        memcpy(p + nl + 2, value, vl);
+        p[nl + 2 + vl] = '\0';
+    }
+    h->off[h->n++] = h->len;
+    h->len += need;
 }
 
-const char *s3_hdr(const s3_hdrs *h, size_t i) { return h->b.p + h->off[i]; }
+const char *s3_hdr(const s3_hdrs *h, size_t i) { return hdrs_base(h) + h->off[i]; }
 
 void s3_hdrs_free(s3_hdrs *h) {
-    if (h->b.p)
-        OPENSSL_cleanse(h->b.p, h->b.cap);
-    ut_buf_free(&h->b);
+    /* the lines hold a signature and maybe a session token */
+    OPENSSL_cleanse(h->inl, sizeof h->inl);
+    if (h->heap.p)
+        OPENSSL_cleanse(h->heap.p, h->heap.cap);
+    ut_buf_free(&h->heap);
+    h->len = 0;
     h->n = 0;
+    h->bad = false;
 }
 
 int s3_sign_headers(s3_hdrs *h, const s3_target *t, const char *method, const s3_reqparts *r,
                     const s3_creds *creds, bool request_payer, time_t now, s3_sigkey_cache *cache) {
-    ut_buf_reset(&h->b);
+    h->len = 0;
     h->n = 0;
-    h->b.limit = 64 * 1024;
+    h->bad = false;
     if (!creds) {
         if (request_payer)
             add_line(h, "x-amz-request-payer", "requester");
         for (size_t i = 0; i < t->n_extra && i < 3; i++)
             add_line(h, t->extra[i].name, t->extra[i].value);
-        return h->b.bad ? -1 : 0;
+        return h->bad ? -1 : 0;
     }
     char date[17];
-    s3_amz_date(now, date);
+    if (cache && cache->amz_date[0] && cache->date_t == now) {
+        memcpy(date, cache->amz_date, sizeof date);
+    } else {
+        s3_amz_date(now, date);
+        if (cache) {
+            memcpy(cache->amz_date, date, sizeof date);
+            cache->date_t = now;
+        }
+    }
     s3_pair sh[5 + 3];
     size_t n = 0;
     sh[n++] = (s3_pair){"host", t->authority};
@@ -252,7 +309,7 @@ int s3_sign_headers(s3_hdrs *h, const s3_target *t, const char *method, const s3
     for (size_t i = 1; i < n; i++) /* host is curl's, from the URL */
         add_line(h, sh[i].name, sh[i].value);
     add_line(h, "Authorization", auth);
-    return h->b.bad ? -1 : 0;
+    return h->bad ? -1 : 0;
 }
 
 /* "2009-10-12T17:50:30.000Z" -> ms since the epoch (UTC), INT64_MIN if malformed. */

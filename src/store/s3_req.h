@@ -52,10 +52,17 @@ int s3_reqparts_build(s3_reqparts *r, const s3_target *t, const char *key, size_
                       const s3_pair *q, size_t nq);
 void s3_reqparts_free(s3_reqparts *r);
 
-/* The headers of one attempt as "Name: value" lines. */
+/* The headers of one attempt as "Name: value" lines. They live in the struct itself (an
+ * Authorization line and the x-amz-* ones take about 300 bytes), so signing a request
+ * allocates nothing; only lines that do not fit (a session token, SSE-C keys) go to the
+ * heap. A zeroed struct is empty. */
 #define S3_MAX_HDRS 9
+#define S3_HDRS_INLINE 640
 typedef struct s3_hdrs {
-    ut_buf b;
+    char inl[S3_HDRS_INLINE];
+    ut_buf heap; /* used instead of inl when the lines do not fit there */
+    size_t len;
+    bool bad;
     size_t off[S3_MAX_HDRS];
     size_t n;
 } s3_hdrs;

@@ -82,10 +82,20 @@ def expected_url(endpoint, bucket, vhost, region, key):
     return f"{base}/{enc}"
 
 
+NOW = FIXED  # the time botocore signs at: the case's
+
+
 class FixedDatetime(datetime.datetime):
     @classmethod
     def utcnow(cls):
-        return FIXED
+        return NOW
+
+
+def case_time(i):
+    """Cases step through 23:59:58, 23:59:59, 00:00:00 and 00:00:01 (1 March): s3_sign_dump
+    signs them all with one key cache, as a store does, so its day, region and credential
+    changes are checked against botocore too."""
+    return FIXED + datetime.timedelta(seconds=i % 4)
 
 
 class S3Config:
@@ -120,11 +130,12 @@ def main():
                         cases.append((endpoint, bucket, vhost, region, key, query, creds, payer))
     epoch = int((FIXED - datetime.datetime(1970, 1, 1)).total_seconds())
     lines = []
-    for endpoint, bucket, vhost, region, key, query, creds, payer in cases:
+    for i, (endpoint, bucket, vhost, region, key, query, creds, payer) in enumerate(cases):
         q = "&".join(f"{hx(n)}={hx(v) if v else ''}" for n, v in query) or "-"
         lines.append("\t".join([hx("GET"), hx(endpoint), hx(bucket), "1" if vhost else "0",
                                 hx(key), q, hx(region), hx(creds[0]), hx(creds[1]),
-                                hx(creds[2]), "1" if payer else "0", str(epoch)]))
+                                hx(creds[2]), "1" if payer else "0",
+                                str(epoch + (case_time(i) - FIXED).seconds)]))
     out = subprocess.run([dump], input="\n".join(lines) + "\n", capture_output=True,
                          text=True, check=True).stdout
     results, cur = [], None
@@ -141,8 +152,10 @@ def main():
             results.append(cur)
     assert len(results) == len(cases), (len(results), len(cases))
     failures = 0
-    for case, got in zip(cases, results):
+    global NOW
+    for i, (case, got) in enumerate(zip(cases, results)):
         endpoint, bucket, vhost, region, key, query, creds, payer = case
+        NOW = case_time(i)
         if "error" in got:
             print("FAIL", repr(case)[:200], got["error"])
             failures += 1

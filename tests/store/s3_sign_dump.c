@@ -27,6 +27,9 @@ static char *unhex(const char *s) {
 
 int main(void) {
     static char line[1 << 16];
+    /* one key cache for every request read, as a store keeps one for its life: the requests
+     * change day, region and credentials, and botocore checks every signature */
+    s3_sigkey_cache cache = {0};
     while (fgets(line, sizeof line, stdin)) {
         line[strcspn(line, "\n")] = '\0';
         char *f[12];
@@ -67,7 +70,6 @@ int main(void) {
         } else {
             s3_reqparts r;
             s3_hdrs h = {0};
-            s3_sigkey_cache cache = {0};
             if (s3_reqparts_build(&r, &t, key, key ? strlen(key) : 0, q, nq) != 0 ||
                 s3_sign_headers(&h, &t, method, &r, c.access_key ? &c : NULL, payer, now, &cache) !=
                     0) {
@@ -91,5 +93,6 @@ int main(void) {
         free(region);
         s3_creds_clear(&c);
     }
+    s3_sigkey_cache_wipe(&cache);
     return 0;
 }

@@ -3,6 +3,8 @@
  * sign and Authorization (or signature) must match exactly. */
 #include "s3_sigv4.h"
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,6 +138,84 @@ static void cache_invalidation(void) {
     printf("ok   cache invalidation\n");
 }
 
+/* An independent SigV4 signature of a string to sign, with OpenSSL's one-shot HMAC (the
+ * code under test uses its own HMAC over SHA256_CTX and caches its keyed state). */
+static void ref_signature(const char *secret, const char *date8, const char *region,
+                          const char *service, const char *sts, char out[65]) {
+    char k0[512];
+    snprintf(k0, sizeof k0, "AWS4%s", secret);
+    unsigned char k[32];
+    unsigned int len = 32;
+    HMAC(EVP_sha256(), k0, (int)strlen(k0), (const unsigned char *)date8, 8, k, &len);
+    HMAC(EVP_sha256(), k, 32, (const unsigned char *)region, strlen(region), k, &len);
+    HMAC(EVP_sha256(), k, 32, (const unsigned char *)service, strlen(service), k, &len);
+    HMAC(EVP_sha256(), k, 32, (const unsigned char *)"aws4_request", 12, k, &len);
+    HMAC(EVP_sha256(), k, 32, (const unsigned char *)sts, strlen(sts), k, &len);
+    ut_hex_encode(k, 32, out);
+}
+
+/* One cache used the way a store uses it, over a run that crosses midnight UTC while the
+ * credentials rotate (and rotate back), with secrets of every length class (short; longer
+ * than an HMAC block once "AWS4" is added, so hashed first; longer than the cache keeps, so
+ * never cached): every signature must equal the uncached one and an independent HMAC. */
+static void cache_rotation(void) {
+    char longer[100], too_long[S3_SIGKEY_SECRET_MAX + 20];
+    memset(longer, 'L', sizeof longer - 1);
+    longer[sizeof longer - 1] = '\0';
+    memset(too_long, 'T', sizeof too_long - 1);
+    too_long[sizeof too_long - 1] = '\0';
+    const char *secret_of[] = {"wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "rotated-secret-2",
+                               longer, too_long};
+    /* 23:59:58, 23:59:59, 00:00:00 the next day, 00:00:01: a day boundary in the middle */
+    static const char *dates[] = {"20221231T235958Z", "20221231T235959Z", "20230101T000000Z",
+                                  "20230101T000001Z", "20230101T120000Z"};
+    s3_sigkey_cache cache = {0};
+    int n = 0, bad = 0;
+    for (size_t di = 0; di < sizeof dates / sizeof dates[0]; di++) {
+        /* rotate through every secret and back to the first within the same second */
+        static const int order[] = {0, 1, 0, 2, 3, 2, 0};
+        for (size_t oi = 0; oi < sizeof order / sizeof order[0]; oi++) {
+            const char *secret = secret_of[order[oi]];
+            s3_pair h[] = {{"Host", "bucket.s3.eu-west-3.amazonaws.com"},
+                           {"x-amz-content-sha256", "UNSIGNED-PAYLOAD"},
+                           {"x-amz-date", dates[di]},
+                           {"Range", "bytes=0-16383"}};
+            s3_sign_in in = {"GET",       "/sentinel-s2-l2a-cogs/10/C/CV/B04.tif",
+                             NULL,        0,
+                             "",          h,
+                             4,           "UNSIGNED-PAYLOAD",
+                             "eu-west-3", "s3",
+                             dates[di],   "AKIDEXAMPLE",
+                             secret};
+            char cached[1024], fresh[1024], want[65], date8[9];
+            ut_buf sts = {0};
+            int rc1 = s3_sigv4_sign(&in, &cache, NULL, NULL, cached, sizeof cached);
+            int rc2 = s3_sigv4_sign(&in, NULL, NULL, &sts, fresh, sizeof fresh);
+            memcpy(date8, dates[di], 8);
+            date8[8] = '\0';
+            ref_signature(secret, date8, "eu-west-3", "s3", ut_buf_str(&sts), want);
+            const char *sig = strstr(cached, "Signature=");
+            if (rc1 || rc2 || strcmp(cached, fresh) != 0 || !sig || strcmp(sig + 10, want) != 0) {
+                bad++;
+                printf(
+                    "FAIL cache rotation: %s, secret %d:\n  cached %s\n  fresh  %s\n  want   %s\n",
+                    dates[di], order[oi], cached, fresh, want);
+            }
+            n++;
+            ut_buf_free(&sts);
+        }
+    }
+    /* a wiped cache is empty and usable */
+    s3_sigkey_cache_wipe(&cache);
+    if (cache.valid || cache.secret_len) {
+        bad++;
+        printf("FAIL cache rotation: wipe left the cache valid\n");
+    }
+    failures += bad;
+    printf("%s cache across a day boundary and rotated credentials (%d signatures)\n",
+           bad ? "FAIL" : "ok  ", n);
+}
+
 static void encoding(void) {
     static const struct {
         const char *in;
@@ -252,6 +332,7 @@ int main(int argc, char **argv) {
     fclose(f);
     encoding();
     cache_invalidation();
+    cache_rotation();
     if (n_cases < 20) {
         printf("FAIL only %d cases read\n", n_cases);
         failures++;
