@@ -7,6 +7,7 @@
  * duplicate keys and quoted numbers are errors rather than ignored or coerced.
  */
 #include "config.h"
+#include "keysrc.h"
 #include "util.h"
 
 #include <errno.h>
@@ -128,6 +129,7 @@ enum {
     K_OBSTORE,
     K_KEYS_FROM,
     K_INVENTORY,
+    K_PREFIX_MODE,
     K_NCONS,
     K_LIST,
     K_MAXBUF,
@@ -167,6 +169,7 @@ static const field f_store[] = {
     FLDX("obstore_config", K_OBSTORE, F_OBSTORE),
     FLDX("keys_from", K_KEYS_FROM, F_STRING),
     FLDX("inventory", K_INVENTORY, F_STRING),
+    FLDX("prefix_mode", K_PREFIX_MODE, F_STRING),
     {NULL, 0, 0, 0, 0, 0, 0},
 };
 static const field f_conc[] = {
@@ -1039,7 +1042,19 @@ static int load_section(ctx *x, const section *sec, const yaml_node_t *m) {
             rc = get_obstore(x, v, path);
             break;
         case F_STRING:
-            if (f->id == K_KEYS_FROM || f->id == K_INVENTORY) {
+            if (f->id == K_PREFIX_MODE) {
+                /* segments (obstore's semantics, the default) or raw byte prefixes */
+                const char *mode = v->type == YAML_SCALAR_NODE && !is_null(v) ? sval(v) : "";
+                if (!strcmp(mode, "segments"))
+                    c->raw_prefixes = false;
+                else if (!strcmp(mode, "raw"))
+                    c->raw_prefixes = true;
+                else
+                    rc = fail(x, &v->start_mark,
+                              "store.prefix_mode must be segments (the default: 'a/b' lists "
+                              "a/b/... only, as obstore does) or raw ('2024-0' also lists "
+                              "2024-01/...)");
+            } else if (f->id == K_KEYS_FROM || f->id == K_INVENTORY) {
                 char **dst = f->id == K_KEYS_FROM ? &c->keys_from : &c->inventory;
                 if (is_null(v))
                     return fail(x, &v->start_mark, "%s is empty: give a file%s (or remove it)",
@@ -1073,16 +1088,19 @@ static int load_section(ctx *x, const section *sec, const yaml_node_t *m) {
             break;
         case F_STRLIST:
             if (f->id == K_PREFIXES) {
-                if (is_null(v))
-                    break; /* default: everything */
+                /* null and [] mean the whole store, as in the original (`if not
+                 * prefixes: prefixes = [""]`); neither counts as given (keys_from) */
+                if (is_null(v)) {
+                    x->seen[K_PREFIXES] = false;
+                    break;
+                }
                 char **arr = NULL;
                 size_t na = 0;
                 rc = get_strlist(x, v, path, &arr, &na, true);
                 if (!rc && na == 0) {
                     free(arr);
-                    rc = fail(x, &v->start_mark,
-                              "store.prefixes is an empty list, so nothing would be listed "
-                              "(remove it to list everything)");
+                    x->seen[K_PREFIXES] = false;
+                    break;
                 }
                 if (!rc) {
                     free_strv(c->prefixes, c->n_prefixes, default_prefixes);
@@ -1121,8 +1139,26 @@ static const yaml_mark_t *mark_of(ctx *x, int a, int b) {
     return NULL;
 }
 
+/* Segment semantics (td_prefix_segments) unless store.prefix_mode is raw: done once all
+ * keys are read, whatever their order in the file. */
+static int normalise_prefixes(ctx *x) {
+    td_config *c = x->c;
+    if (c->raw_prefixes || c->prefixes == (char **)(uintptr_t)default_prefixes)
+        return 0;
+    for (size_t i = 0; i < c->n_prefixes; i++) {
+        char *n = td_prefix_segments(c->prefixes[i]);
+        if (!n)
+            return nomem(x);
+        free(c->prefixes[i]);
+        c->prefixes[i] = n;
+    }
+    return 0;
+}
+
 static int cross_checks(ctx *x) {
     td_config *c = x->c;
+    if (normalise_prefixes(x))
+        return -1;
     if (!x->store_seen)
         return fail(x, NULL,
                     "the 'store' section is missing; at least store.name is needed, e.g.\n"

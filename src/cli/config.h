@@ -24,7 +24,9 @@
 typedef struct td_config {
     char *store_name; /* as written */
     char **prefixes;
-    size_t n_prefixes; /* at least one ("" when absent) */
+    size_t n_prefixes; /* at least one ("" when absent, null or []); "a/b/" segment form
+                          (td_prefix_segments) unless raw_prefixes */
+    bool raw_prefixes; /* store.prefix_mode: raw -- prefixes are byte prefixes as written */
     char *keys_from;   /* key list file, "-" = stdin; NULL if none */
     char *inventory;   /* S3 Inventory manifest.json; NULL if none */
     store_kv *store_kv;

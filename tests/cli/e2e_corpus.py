@@ -62,7 +62,7 @@ def main():
         heads, errs, schemas, kv = L.duckdb(
             node_dir,
             f"SELECT * FROM read_parquet('{out}/part-*.parquet')",
-            f"SELECT * FROM read_parquet('{out}/errors/part-*.parquet')",
+            f"SELECT * FROM read_parquet('{out}/_errors/part-*.parquet')",
             f"SELECT file_name, string_agg(name || ':' || coalesce(type, '') || ':' || "
             f"coalesce(logical_type::VARCHAR, ''), ',' ORDER BY name) AS s "
             f"FROM parquet_schema('{out}/part-*.parquet') GROUP BY file_name",

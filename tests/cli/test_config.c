@@ -82,7 +82,7 @@ static const bad_case bad[] = {
     {"store:\n  name:\n", {"2:8", "store.name is empty"}},
     {"store:\n  name: ''\n", {"store.name is empty"}},
     {"store: s3://bucket\n", {"1:8", "'store' must be a mapping of keys, got a string"}},
-    {BASE "  prefixes: []\n", {"store.prefixes is an empty list"}},
+    {BASE "  prefix_mode: bytes\n", {"store.prefix_mode must be segments", "or raw"}},
     {BASE "  prefixes: [[a]]\n", {"store.prefixes[0] must be a string, got a list"}},
     {BASE "  obstore_config:\n    a:\n      b: 1\n",
      {"5:7", "store.obstore_config.a must be a single value", "got a mapping"}},
@@ -116,6 +116,43 @@ static void test_bad(void) {
         }
         /* failure leaves the defaults, and free is safe */
         CHECK(c.store_name == NULL && c.n_consumers == 1000 && c.n_prefixes == 1, "case %zu", i);
+        td_config_free(&c);
+    }
+}
+
+/* prefixes: [] and null are the whole store (the original's `if not prefixes`); prefixes get
+ * obstore's segment form unless store.prefix_mode: raw (issue 14). */
+static void test_prefixes(void) {
+    static const struct {
+        const char *yaml;
+        size_t n;
+        const char *first, *second;
+    } cases[] = {
+        {"store:\n  name: /d\n  prefixes: []\n", 1, "", NULL},
+        {"store:\n  name: /d\n  prefixes: null\n", 1, "", NULL},
+        {"store:\n  name: /d\n  prefixes:\n", 1, "", NULL},
+        {"store:\n  name: /d\n  prefixes: [a/b, \"/x//y/\"]\n", 2, "a/b/", "x/y/"},
+        {"store:\n  name: /d\n  prefixes: [\"\", /]\n", 2, "", ""},
+        {"store:\n  name: /d\n  prefixes: [10/C]\n  prefix_mode: segments\n", 1, "10/C/", NULL},
+        {"store:\n  name: /d\n  prefix_mode: raw\n  prefixes: [10/C, 2024-0]\n", 2, "10/C",
+         "2024-0"},
+        /* [] is not "given": it combines with a key list */
+        {"store:\n  name: /d\n  prefixes: []\n  keys_from: k.txt\n", 1, "", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        td_config c;
+        char err[512] = "";
+        td_config_defaults(&c);
+        int rc = td_config_load_string(&c, cases[i].yaml, "p.yaml", err, sizeof err);
+        CHECK(rc == 0, "case %zu: %s", i, err);
+        if (rc == 0) {
+            CHECK(c.n_prefixes == cases[i].n, "case %zu: %zu prefixes", i, c.n_prefixes);
+            CHECK(c.n_prefixes >= 1 && !strcmp(c.prefixes[0], cases[i].first), "case %zu: '%s'", i,
+                  c.prefixes[0]);
+            if (cases[i].second)
+                CHECK(c.n_prefixes >= 2 && !strcmp(c.prefixes[1], cases[i].second),
+                      "case %zu: second '%s'", i, c.n_prefixes >= 2 ? c.prefixes[1] : "");
+        }
         td_config_free(&c);
     }
 }
@@ -407,6 +444,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     test_bad();
+    test_prefixes();
     test_original(argv[1]);
     test_full();
     test_masks();

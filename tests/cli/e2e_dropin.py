@@ -1,0 +1,189 @@
+"""Drop-in behaviour for users of the Python tool (issue 14): the same config gives the same
+rows, on real stores.
+
+- prefixes have obstore's segment semantics on every store (local folder, s3rver, nginx
+  WebDAV): 'a/b' lists a/b/x.tif, never a/bc/y.tif nor the object a/b itself; 'a/b/' and
+  '/a//b' are the same prefix; store.prefix_mode: raw keeps byte prefixes.
+- prefixes: [] and prefixes: null list the whole store (the original's `if not prefixes`).
+- the errors table is OUT_DIR/_errors/ (dataset readers skip names starting with '_'), and
+  an older version's OUT_DIR/errors/ is removed when it holds only our files.
+usage: e2e_dropin.py TIFF_DUMPER CORPUS_DIR NODE_DIR"""
+import json
+import os
+import shutil
+import sys
+
+from tdtest import e2e_lib as L
+from tdtest.http_testlib import Nginx
+from tdtest.s3_testlib import S3rver, put_object
+
+GOOD = "rasterio/RGB.byte.tif"
+# the tree every store serves; the object "a/b" itself is a TIFF too
+KEYS = ["a/b/x.tif", "a/b/deep/z.tif", "a/bc/y.tif", "a/b", "a/b.tif", "10/C/k.tif",
+        "10/CX/l.tif", "top.tif"]
+checks = 0
+
+
+def check(cond, what):
+    global checks
+    checks += 1
+    if not cond:
+        L.fail(what)
+
+
+def write_cfg(path, store, prefixes="absent", obstore=None, store_extra=None, **sections):
+    lines = ["store:", f"  name: {json.dumps(store)}"]
+    if prefixes != "absent":
+        lines.append(f"  prefixes: {'null' if prefixes is None else json.dumps(prefixes)}")
+    for k, v in (store_extra or {}).items():
+        lines.append(f"  {k}: {json.dumps(v)}")
+    if obstore:
+        lines.append("  obstore_config:")
+        lines += [f"    {k}: {json.dumps(v)}" for k, v in obstore.items()]
+    sections.setdefault("concurrency", {"n_consumers": 4, "list_chunk_size": 10,
+                                        "max_buffer_size": 20, "write_chunk_size": 10})
+    sections.setdefault("fetch", {"suffixes": []})  # every key, "a/b" included
+    for name, kv in sections.items():
+        lines.append(f"{name}:")
+        for k, v in kv.items():
+            lines.append(f"  {k}: {json.dumps(v)}")
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def dumped(exe, node_dir, cfg, out, env=None):
+    p = L.run_tool(exe, "headers", cfg, out, "--quiet", env=env, timeout=120)
+    if p.returncode not in (0, 1):
+        L.fail(f"{cfg}: exit status {p.returncode}: {p.stderr}")
+    h, e = L.duckdb(node_dir, f"SELECT path FROM read_parquet('{out}/part-*.parquet')",
+                    f"SELECT path, stage FROM read_parquet('{out}/_errors/part-*.parquet')")
+    return sorted(r["path"] for r in h), sorted(r["path"] for r in e if r["stage"] != "list")
+
+
+def prefix_cases(exe, node_dir, tmp, label, store, obstore=None, env=None):
+    cfg = os.path.join(tmp, f"{label}.yaml")
+    out = os.path.join(tmp, f"out-{label}")
+    every = sorted(KEYS)
+    cases = [
+        (["a/b"], ["a/b/deep/z.tif", "a/b/x.tif"]),
+        (["a/b/"], ["a/b/deep/z.tif", "a/b/x.tif"]),
+        (["/a//b"], ["a/b/deep/z.tif", "a/b/x.tif"]),
+        (["10/C"], ["10/C/k.tif"]),
+        ([], every),
+        (None, every),
+        ([""], every),
+    ]
+    for prefixes, want in cases:
+        write_cfg(cfg, store, prefixes, obstore)
+        got, errs = dumped(exe, node_dir, cfg, out, env)
+        check(sorted(got + errs) == want, f"{label} prefixes {prefixes}: {got + errs}, want {want}")
+    # the opt-in: byte prefixes as written
+    write_cfg(cfg, store, ["a/b"], obstore, {"prefix_mode": "raw"})
+    got, errs = dumped(exe, node_dir, cfg, out, env)
+    want = [k for k in ["a/b", "a/b.tif", "a/b/deep/z.tif", "a/b/x.tif", "a/bc/y.tif"]
+            if k in KEYS]
+    check(sorted(got + errs) == want, f"{label} raw a/b: {got + errs}, want {want}")
+    write_cfg(cfg, store, ["10/C"], obstore, {"prefix_mode": "raw"})
+    got, errs = dumped(exe, node_dir, cfg, out, env)
+    check(sorted(got + errs) == ["10/C/k.tif", "10/CX/l.tif"], f"{label} raw 10/C: {got + errs}")
+    print(f"{label}: prefix semantics ok")
+
+
+def test_errors_dir(exe, node_dir, tmp, data):
+    cfg = os.path.join(tmp, "err.yaml")
+    out = os.path.join(tmp, "out-err")
+    os.makedirs(os.path.join(out, "errors"))
+    legacy = os.path.join(out, "errors", "part-00000.parquet")
+    with open(legacy, "wb") as f:
+        f.write(b"PAR1 of an older version")
+    write_cfg(cfg, data, None)
+    with open(os.path.join(data, "broken.tif"), "wb") as f:
+        f.write(b"II*\x00\xff\xff\xff\x7f")
+    try:
+        p = L.run_tool(exe, "headers", cfg, out, "--quiet")
+        check(p.returncode == 1, f"one broken file: exit {p.returncode} {p.stderr}")
+        check(not os.path.exists(os.path.join(out, "errors")),
+              "the errors/ folder of an older version (only our files) is still there")
+        check(sorted(os.listdir(os.path.join(out, "_errors"))) == ["part-00000.parquet"],
+              f"_errors: {os.listdir(os.path.join(out, '_errors'))}")
+        rows, = L.duckdb(node_dir, f"SELECT path, kind FROM read_parquet('{out}/_errors/*.parquet')")
+        check([r["path"] for r in rows] == ["broken.tif"], f"error rows {rows}")
+        # what a dataset reader sees (every file not under a _ or . name): headers only
+        seen = []
+        for d, dirs, files in os.walk(out):
+            dirs[:] = [x for x in dirs if not x.startswith(("_", "."))]
+            seen += [os.path.relpath(os.path.join(d, f), out) for f in files
+                     if not f.startswith(("_", "."))]
+        check(all(s.startswith("part-") and "/" not in s for s in seen), f"dataset files {seen}")
+        # a user's file in an old errors/ keeps the folder (only our names are removed)
+        os.makedirs(os.path.join(out, "errors"))
+        with open(os.path.join(out, "errors", "notes.txt"), "w") as f:
+            f.write("mine\n")
+        with open(legacy, "wb") as f:
+            f.write(b"old")
+        p = L.run_tool(exe, "headers", cfg, out, "--quiet")
+        check(p.returncode == 1, f"second run: exit {p.returncode} {p.stderr}")
+        check(os.listdir(os.path.join(out, "errors")) == ["notes.txt"],
+              f"errors/ after a run: {os.listdir(os.path.join(out, 'errors'))}")
+    finally:
+        os.unlink(os.path.join(data, "broken.tif"))
+    print("errors table location ok")
+
+
+def main():
+    exe, corpus, node_dir = sys.argv[1:4]
+    exe = os.path.abspath(exe)
+    corpus = os.path.abspath(corpus)
+    tmp = L.tempdir("dropin")
+    try:
+        with open(os.path.join(corpus, GOOD), "rb") as f:
+            tiff = f.read()
+        data = os.path.join(tmp, "data")
+        # the object "a/b" cannot be both a file and a folder locally: the local tree has
+        # a/b as a folder only, so its case list is the same minus that key
+        for k in KEYS:
+            if k == "a/b":
+                continue
+            os.makedirs(os.path.dirname(os.path.join(data, k)) or data, exist_ok=True)
+            with open(os.path.join(data, k), "wb") as f:
+                f.write(tiff)
+        local_keys = [k for k in KEYS if k != "a/b"]
+        saved = list(KEYS)
+        KEYS[:] = local_keys
+        test_errors_dir(exe, node_dir, tmp, data)
+        prefix_cases_local(exe, node_dir, tmp, data)
+        KEYS[:] = saved
+
+        # nginx (WebDAV listing) serves the same folder
+        ng = Nginx(os.path.join(tmp, "nginx"), data)
+        try:
+            KEYS[:] = local_keys
+            prefix_cases(exe, node_dir, tmp, "http", ng.url + "/")
+            KEYS[:] = saved
+        finally:
+            ng.stop()
+
+        # s3rver: "a/b" is an object and a prefix at once
+        s3data = os.path.join(tmp, "s3data")
+        for k in KEYS:
+            put_object(s3data, "bkt", k, tiff)
+        s3 = S3rver(node_dir, s3data)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        try:
+            prefix_cases(exe, node_dir, tmp, "s3", "s3://bkt",
+                         {"endpoint": s3.endpoint, "allow_http": True, "skip_signature": True,
+                          "region": "us-east-1"}, env)
+        finally:
+            s3.stop()
+        print(f"ok ({checks} checks)")
+    finally:
+        L.rmtree(tmp)
+
+
+def prefix_cases_local(exe, node_dir, tmp, data):
+    prefix_cases(exe, node_dir, tmp, "local", data)
+    prefix_cases(exe, node_dir, tmp, "file", "file://" + data)
+
+
+if __name__ == "__main__":
+    main()
