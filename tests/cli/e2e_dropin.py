@@ -130,6 +130,44 @@ def test_errors_dir(exe, node_dir, tmp, data):
     print("errors table location ok")
 
 
+def test_defaults_and_other_tags(exe, node_dir, tmp, corpus):
+    """async-tiff's defaults in the rows and in info (listed in defaulted), and the three
+    GDAL/GeoTIFF tags async-tiff 0.1.0 keeps in other_tags there as well."""
+    data = os.path.join(tmp, "defaults")
+    os.makedirs(data)
+    bare = "async-tiff/image-tiff/bigtiff/BigTIFF.tif"  # no Compression/Planar/SampleFormat
+    gdal = "cogeotiff/model_transformation.tif"  # GDAL_METADATA, GDAL_NODATA, 34264
+    shutil.copy(os.path.join(corpus, bare), os.path.join(data, "bare.tif"))
+    shutil.copy(os.path.join(corpus, gdal), os.path.join(data, "gdal.tif"))
+    cfg = os.path.join(tmp, "defaults.yaml")
+    out = os.path.join(tmp, "out-defaults")
+    write_cfg(cfg, data, None)
+    p = L.run_tool(exe, "headers", cfg, out, "--quiet")
+    check(p.returncode == 0, f"defaults run: exit {p.returncode} {p.stderr}")
+    rows, = L.duckdb(node_dir, "SELECT path, compression, planar_configuration, sample_format, "
+                     "samples_per_pixel, defaulted, other_tags['42112'] IS NOT NULL AS md, "
+                     "other_tags['42113'] AS nodata, other_tags['34264'] AS mt, gdal_nodata, "
+                     f"model_transformation FROM read_parquet('{out}/part-*.parquet') ORDER BY path")
+    b, g = rows
+    check(str(b["compression"]) == "1" and str(b["planar_configuration"]) == "1"
+          and [str(x) for x in b["sample_format"]] == ["1"] * int(b["samples_per_pixel"])
+          and b["defaulted"] == ["compression", "planar_configuration", "sample_format"],
+          f"bare row: {b}")
+    check(g["md"] and json.loads(g["nodata"]) == {"type": 2, "count": 5, "value": "-128"}
+          and g["gdal_nodata"] == "-128", f"gdal other_tags: {g}")
+    mt = json.loads(g["mt"])
+    check(mt["type"] == 12 and mt["count"] == 16 and mt["value"] == g["model_transformation"],
+          f"34264 in other_tags: {mt} vs {g['model_transformation']}")
+    p = L.run_tool(exe, "info", "--json", os.path.join(data, "bare.tif"))
+    j = json.loads(p.stdout)
+    check(p.returncode == 0 and j["defaulted"] == b["defaulted"] and j["compression"] == 1
+          and j["planar_configuration"] == 1 and j["sample_format"] == [1] * j["samples_per_pixel"],
+          f"info --json: {p.stdout[:500]}")
+    p = L.run_tool(exe, "info", os.path.join(data, "bare.tif"))
+    check("defaulted" in p.stdout and "planar_configuration" in p.stdout, f"info: {p.stdout}")
+    print("defaults and other_tags ok")
+
+
 def main():
     exe, corpus, node_dir = sys.argv[1:4]
     exe = os.path.abspath(exe)
@@ -151,6 +189,7 @@ def main():
         saved = list(KEYS)
         KEYS[:] = local_keys
         test_errors_dir(exe, node_dir, tmp, data)
+        test_defaults_and_other_tags(exe, node_dir, tmp, corpus)
         prefix_cases_local(exe, node_dir, tmp, data)
         KEYS[:] = saved
 
