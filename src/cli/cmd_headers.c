@@ -92,6 +92,10 @@ int td_cmd_headers(int argc, char **argv) {
         td_config_free(&cfg);
         return EXIT_USAGE;
     }
+    /* options accepted but not acted on, TLS verification off, ...: said before the run
+     * (--quiet prints nothing, as documented; --check always says them) */
+    for (size_t i = 0; i < cfg.n_warnings && (check || !quiet); i++)
+        td_say(stderr, "tiff-dumper: warning: %s: %s\n", pos[0], cfg.warnings[i]);
 
     if (check) {
         td_pipeline_options co;

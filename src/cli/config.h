@@ -41,7 +41,16 @@ typedef struct td_config {
     int zstd_level;
     uint64_t row_group_size;
     unsigned connect_timeout_ms, request_timeout_ms, max_attempts, retry_max_ms;
-    char *ca_bundle;   /* NULL if none */
+    char *ca_bundle; /* NULL if none */
+    /* store.obstore_config's client_options / retry_config (issue 14), 0 / NULL / false
+     * when not given; timeouts and retries go to the fields above */
+    unsigned retry_base_ms, retry_cap_ms;
+    char *user_agent, *proxy_url, *no_proxy;
+    bool insecure_tls;
+    /* accepted options that are not acted on, and other things the user should know; the
+     * caller prints them (src/cli/say.c) */
+    char **warnings;
+    size_t n_warnings;
     char *source_text; /* the YAML as read, for _SUCCESS / Parquet metadata, with values of
                           secret-looking obstore keys (secret, key, token, password, sas)
                           replaced by "***" */

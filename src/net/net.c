@@ -134,7 +134,7 @@ struct net_shard {
 struct net_engine {
     uv_loop_t *loop;
     net_options o;
-    char *ca_bundle, *user_agent;
+    char *ca_bundle, *user_agent, *proxy_url, *no_proxy;
     net_shard *shards;
     unsigned n_shards;
     CURLSH *share;
@@ -266,6 +266,8 @@ static void engine_maybe_release(net_engine *e) {
     if (e->freed && e->open_handles == 0) {
         free(e->ca_bundle);
         free(e->user_agent);
+        free(e->proxy_url);
+        free(e->no_proxy);
         free(e->pool);
         free(e->socks);
         free(e->shards);
@@ -682,6 +684,16 @@ static int easy_setup(net_engine *e, job *j, bool primed) {
             SET(CURLOPT_USERAGENT, e->user_agent);
         if (e->ca_bundle)
             SET(CURLOPT_CAINFO, e->ca_bundle);
+        /* obstore's client_options (issue 14): proxy_url, proxy_excludes and
+         * allow_invalid_certificates, which the user was warned about */
+        if (e->proxy_url)
+            SET(CURLOPT_PROXY, e->proxy_url);
+        if (e->no_proxy)
+            SET(CURLOPT_NOPROXY, e->no_proxy);
+        if (e->o.insecure_tls) {
+            SET(CURLOPT_SSL_VERIFYPEER, 0L);
+            SET(CURLOPT_SSL_VERIFYHOST, 0L);
+        }
     }
     /* per method: any of these makes the handle unprimed (reset when released) */
     if (strcmp(m, "HEAD") == 0) {
@@ -1383,10 +1395,14 @@ int net_engine_new(net_engine **out, uv_loop_t *loop, const net_options *opts, c
     e->o = o;
     e->limit = o.max_in_flight;
     e->st.limit = e->st.min_limit = o.max_in_flight;
-    e->o.ca_bundle = e->o.user_agent = NULL;
+    e->o.ca_bundle = e->o.user_agent = e->o.proxy_url = e->o.no_proxy = NULL;
     if (o.ca_bundle && !(e->ca_bundle = strdup(o.ca_bundle)))
         goto nomem;
     if (o.user_agent && !(e->user_agent = strdup(o.user_agent)))
+        goto nomem;
+    if (o.proxy_url && !(e->proxy_url = strdup(o.proxy_url)))
+        goto nomem;
+    if (o.no_proxy && !(e->no_proxy = strdup(o.no_proxy)))
         goto nomem;
     if (!(e->pool = calloc(o.max_in_flight, sizeof *e->pool)))
         goto nomem;
@@ -1446,6 +1462,8 @@ nomem:
     free(e->pool);
     free(e->ca_bundle);
     free(e->user_agent);
+    free(e->proxy_url);
+    free(e->no_proxy);
     free(e);
     if (err && errlen)
         snprintf(err, errlen, "net: out of memory");

@@ -56,6 +56,9 @@ typedef struct net_options {
     const char *ca_bundle; /* extra CA file, or NULL for the system store; must be a
                               readable file (checked by net_engine_new)              */
     const char *user_agent;
+    const char *proxy_url; /* CURLOPT_PROXY, or NULL (libcurl's *_proxy variables then) */
+    const char *no_proxy;  /* CURLOPT_NOPROXY, or NULL */
+    bool insecure_tls;     /* no TLS peer/host verification (allow_invalid_certificates) */
     /* Adaptive concurrency (AIMD) against throttling: an attempt answered 429 or 503, or
      * one the retry_check flags (S3's SlowDown in a 200), halves the number of attempts
      * allowed to run at once (at most once per round trip: only attempts started after the

@@ -830,6 +830,12 @@ int td_pipeline_run(const td_pipeline_options *o, td_stats *stats_out, char *err
     so.max_attempts = p->o->net.max_attempts;
     so.retry_max_ms = p->o->net.retry_max_ms;
     so.ca_bundle = p->o->net.ca_bundle;
+    so.retry_base_ms = p->o->net.retry_base_ms;
+    so.retry_cap_ms = p->o->net.retry_cap_ms;
+    so.user_agent = p->o->net.user_agent;
+    so.proxy_url = p->o->net.proxy_url;
+    so.no_proxy = p->o->net.no_proxy;
+    so.insecure_tls = p->o->net.insecure_tls;
     char serr[512] = "";
     int src = store_open(&p->st, &p->loop, p->o->source.store_url, &so, serr, sizeof serr);
     if (src < 0) {

@@ -99,6 +99,20 @@ bool store_option_is_secret(const char *store_url, const char *key) {
     return slot >= 0 && (be->opts[slot].flags & REMOTE_SECRET);
 }
 
+bool store_option_is_ignored(const char *store_url, const char *key) {
+    if (!store_url || !key)
+        return false;
+    const remote_backend *be = NULL;
+    if (store_azure_is_https_url(store_url)) {
+        be = &store_azure_backend;
+    } else {
+        int i = backend_of(store_url);
+        be = i >= 0 ? backends[i].opts : NULL;
+    }
+    int slot = be ? remote_option_find(be, key) : -1;
+    return slot >= 0 && (be->opts[slot].flags & REMOTE_IGNORED);
+}
+
 static int store_open_backend(store **out, uv_loop_t *loop, const char *url,
                               const store_options *opts, char *err, size_t errlen);
 

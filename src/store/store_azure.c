@@ -470,6 +470,7 @@ enum {
     K_ENDPOINT,
     K_SKIP,
     K_CONTAINER,
+    K_ALLOW_HTTP,
     K_IGNORED,
     K_UNSUPPORTED,
     K_N
@@ -495,11 +496,11 @@ static const remote_opt az_opts[K_N] = {
     [K_SKIP] = {NAMES("skip_signature", "azure_skip_signature"), NAMES("AZURE_SKIP_SIGNATURE"),
                 REMOTE_BOOL, 0},
     [K_CONTAINER] = {NAMES("container_name", "azure_container_name"), NULL, REMOTE_STRING, 0},
-    /* accepted, nothing to do: TLS is always verified, http is allowed for explicit
-     * endpoints */
-    [K_IGNORED] = {NAMES("allow_http", "azure_allow_http", "azure_disable_tagging",
-                         "disable_tagging"),
-                   NULL, REMOTE_STRING, REMOTE_IGNORED},
+    /* accepted, and what it asks for holds: http is allowed for explicit endpoints */
+    [K_ALLOW_HTTP] = {NAMES("allow_http", "azure_allow_http"), NULL, REMOTE_STRING, 0},
+    /* accepted, no effect on a reader (the CLI says so) */
+    [K_IGNORED] = {NAMES("azure_disable_tagging", "disable_tagging"), NULL, REMOTE_STRING,
+                   REMOTE_IGNORED},
     /* recognised, not implemented: Entra ID (OAuth) flows */
     [K_UNSUPPORTED] = {NAMES("azure_storage_client_id", "azure_client_id", "client_id",
                              "azure_storage_client_secret", "azure_client_secret", "client_secret",

@@ -603,7 +603,8 @@ static const remote_opt gcs_opts[K_N] = {
                  REMOTE_SECRET},
     [K_SKIP] = {NAMES("skip_signature", "google_skip_signature"), NAMES("GOOGLE_SKIP_SIGNATURE"),
                 REMOTE_BOOL, 0},
-    [K_IGNORED] = {NAMES("allow_http"), NULL, REMOTE_STRING, REMOTE_IGNORED},
+    /* accepted, and what it asks for holds: http is allowed for an explicit base URL */
+    [K_IGNORED] = {NAMES("allow_http"), NULL, REMOTE_STRING, 0},
 };
 #undef NAMES
 

@@ -15,7 +15,9 @@ import sys
 
 from tdtest import e2e_lib as L
 from tdtest.http_testlib import Nginx
+from tdtest.http_testlib import DAV_MODULE
 from tdtest.s3_testlib import S3rver, put_object
+from tdtest.store_testlib import free_port, start_nginx, stop
 
 GOOD = "rasterio/RGB.byte.tif"
 # the tree every store serves; the object "a/b" itself is a TIFF too
@@ -168,6 +170,93 @@ def test_defaults_and_other_tags(exe, node_dir, tmp, corpus):
     print("defaults and other_tags ok")
 
 
+TLS_CONF = """
+load_module {dav};
+worker_processes 1;
+daemon off;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log warn;
+events {{ worker_connections 256; }}
+http {{
+  log_format td_ua '$status $request_method $request_uri "$http_user_agent"';
+  access_log {tmp}/access.log td_ua;
+  client_body_temp_path {tmp}/body;
+  proxy_temp_path {tmp}/proxy;
+  fastcgi_temp_path {tmp}/fastcgi;
+  uwsgi_temp_path {tmp}/uwsgi;
+  scgi_temp_path {tmp}/scgi;
+  server {{
+    listen 127.0.0.1:{port} ssl;
+    ssl_certificate {tmp}/self.pem;
+    ssl_certificate_key {tmp}/self.key;
+    root {root};
+    location /busy/ {{ return 503; }}
+    location / {{ dav_ext_methods PROPFIND OPTIONS; }}
+  }}
+}}
+"""
+
+
+def test_client_options(exe, node_dir, tmp, data):
+    """obstore's client_options / retry_config act on a real server: a self-signed https
+    nginx is read only with allow_invalid_certificates (and a warning), user_agent is what
+    the server logs, retry_config.max_retries is the attempts an error row counts."""
+    d = os.path.join(tmp, "tls")
+    os.makedirs(d)
+    p = L.run_tool("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                   "-subj", "/CN=127.0.0.1", "-keyout", os.path.join(d, "self.key"),
+                   "-out", os.path.join(d, "self.pem"))
+    check(p.returncode == 0, f"openssl: {p.stderr}")
+    port = free_port()
+    conf = ("user root;\n" if os.getuid() == 0 else "") + TLS_CONF.format(
+        dav=DAV_MODULE, tmp=d, port=port, root=data)
+    ng = start_nginx(d, conf, port)
+    url = f"https://127.0.0.1:{port}/"
+    cfg = os.path.join(tmp, "tls.yaml")
+    out = os.path.join(tmp, "out-tls")
+    try:
+        write_cfg(cfg, url, ["a/b"])
+        p = L.run_tool(exe, "headers", cfg, out, timeout=120)
+        check(p.returncode == 1, f"self-signed without the option: exit {p.returncode} "
+                                 f"{p.stderr[-500:]}")
+        rows, = L.duckdb(node_dir, f"SELECT stage FROM read_parquet('{out}/_errors/*.parquet')")
+        check([r["stage"] for r in rows] == ["list"], f"TLS failure rows: {rows}")
+
+        write_cfg(cfg, url, ["a/b"], {"client_options": {"allow_invalid_certificates": True,
+                                                           "user_agent": "dropin-agent/1"}})
+        # write_cfg writes nested mappings as JSON flow mappings, which YAML reads
+        p = L.run_tool(exe, "headers", cfg, out, timeout=120)
+        check(p.returncode == 0, f"allow_invalid_certificates: exit {p.returncode} {p.stderr}")
+        check("allow_invalid_certificates" in p.stderr and "NOT verified" in p.stderr,
+              f"no warning: {p.stderr}")
+        got, _ = dumped(exe, node_dir, cfg, out)
+        check(got == ["a/b/deep/z.tif", "a/b/x.tif"], f"rows over TLS: {got}")
+        log = open(os.path.join(d, "access.log")).read()
+        check('"dropin-agent/1"' in log and "tiff-dumper/" not in log.split("dropin")[-1],
+              f"user agent not used: {log[-600:]}")
+
+        # retries: every attempt of busy/x.tif is answered 503
+        keys = os.path.join(tmp, "busy.txt")
+        with open(keys, "w") as f:
+            f.write("busy/x.tif\n")
+        for retries in (0, 2):
+            write_cfg(cfg, url, "absent",
+                      {"client_options": {"allow_invalid_certificates": True},
+                       "retry_config": {"max_retries": retries,
+                                        "backoff": {"init_backoff": "5ms",
+                                                    "max_backoff": "20ms"}}},
+                      {"keys_from": keys})
+            p = L.run_tool(exe, "headers", cfg, out, timeout=120)
+            check(p.returncode == 1, f"busy: exit {p.returncode} {p.stderr}")
+            rows, = L.duckdb(node_dir, "SELECT kind, attempts FROM "
+                             f"read_parquet('{out}/_errors/*.parquet')")
+            check(rows == [{"kind": "throttled", "attempts": retries + 1}],
+                  f"max_retries {retries}: {rows}")
+    finally:
+        stop(ng, group=True)
+    print("client_options / retry_config ok")
+
+
 def main():
     exe, corpus, node_dir = sys.argv[1:4]
     exe = os.path.abspath(exe)
@@ -190,6 +279,7 @@ def main():
         KEYS[:] = local_keys
         test_errors_dir(exe, node_dir, tmp, data)
         test_defaults_and_other_tags(exe, node_dir, tmp, corpus)
+        test_client_options(exe, node_dir, tmp, data)
         prefix_cases_local(exe, node_dir, tmp, data)
         KEYS[:] = saved
 
@@ -216,7 +306,7 @@ def main():
             s3.stop()
         print(f"ok ({checks} checks)")
     finally:
-        L.rmtree(tmp)
+        L.rmtree(tmp) if not os.environ.get("TD_KEEP") else print("kept", tmp)
 
 
 def prefix_cases_local(exe, node_dir, tmp, data):
