@@ -17,6 +17,7 @@ from tdtest import e2e_lib as L
 from tdtest.http_testlib import Nginx
 from tdtest.http_testlib import DAV_MODULE
 from tdtest.s3_testlib import S3rver, put_object
+from tdtest import gcs_emulator as G
 from tdtest.store_testlib import free_port, start_nginx, stop
 
 GOOD = "rasterio/RGB.byte.tif"
@@ -257,6 +258,62 @@ def test_client_options(exe, node_dir, tmp, data):
     print("client_options / retry_config ok")
 
 
+def test_store_urls(exe, node_dir, tmp, s3, env):
+    """The https URLs obstore's from_url sends to S3 select the S3 backend (bucket, region,
+    addressing from the URL; an explicit option wins): pointed at s3rver with `endpoint`,
+    they list and read its bucket, for `headers` and for `info`."""
+    base = {"endpoint": s3.endpoint, "allow_http": True, "skip_signature": True}
+    cfg = os.path.join(tmp, "url.yaml")
+    out = os.path.join(tmp, "out-url")
+    forms = [
+        ("https://s3.us-east-1.amazonaws.com/bkt/a", {}),
+        # virtual-hosted: the URL implies it; the endpoint is s3rver's, so path style here
+        ("https://bkt.s3.us-east-1.amazonaws.com/a", {"virtual_hosted_style_request": False}),
+        ("https://acc.r2.cloudflarestorage.com/bkt/a", {}),
+    ]
+    for url, extra in forms:
+        write_cfg(cfg, url, ["b"], dict(base, **extra))
+        got, errs = dumped(exe, node_dir, cfg, out, env)
+        check(got == ["b/deep/z.tif", "b/x.tif"] and errs == [], f"{url}: {got} {errs}")
+        succ = json.load(open(os.path.join(out, "_SUCCESS")))
+        check(succ["store"] == "s3://bkt/a", f"{url}: store {succ['store']}")
+    # info: the object's https URL
+    opts = []
+    for k, v in base.items():
+        opts += ["-o", f"{k}={str(v).lower() if isinstance(v, bool) else v}"]
+    for url in ("https://s3.us-east-1.amazonaws.com/bkt/a/b/x.tif",
+                "https://acc.r2.cloudflarestorage.com/bkt/10/C/k.tif"):
+        p = L.run_tool(exe, "info", "--json", *opts, url, env=env, timeout=60)
+        check(p.returncode == 0 and '"image_width"' in p.stdout, f"info {url}: {p.stdout} {p.stderr}")
+    print("https S3 / R2 URLs ok")
+
+
+def test_gcs_url(exe, node_dir, tmp, tiff):
+    """https://storage.googleapis.com/BUCKET is GCS (the emulator stands in for Google)."""
+    proc, port = G.start_emulator(node_dir, os.path.join(tmp, "gcs"))
+    try:
+        check(port is not None, "the GCS emulator did not start")
+        for k in ("a/b/x.tif", "a/bc/y.tif"):
+            G.upload(port, "gbkt", k, tiff)
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("GOOGLE_", "GCE_", "STORAGE_EMULATOR"))}
+        env["HOME"] = "/nonexistent"
+        env["STORAGE_EMULATOR_HOST"] = f"127.0.0.1:{port}"
+        cfg = os.path.join(tmp, "gurl.yaml")
+        out = os.path.join(tmp, "out-gurl")
+        write_cfg(cfg, "https://storage.googleapis.com/gbkt", ["a/b"])
+        got, errs = dumped(exe, node_dir, cfg, out, env)
+        check(got == ["a/b/x.tif"] and errs == [], f"storage.googleapis.com: {got} {errs}")
+        succ = json.load(open(os.path.join(out, "_SUCCESS")))
+        check(succ["store"] == "gs://gbkt", f"store {succ['store']}")
+        p = L.run_tool(exe, "info", "https://storage.googleapis.com/gbkt/a/bc/y.tif", env=env,
+                       timeout=60)
+        check(p.returncode == 0 and "image_width" in p.stdout, f"info: {p.stdout} {p.stderr}")
+    finally:
+        stop(proc)
+    print("https GCS URL ok")
+
+
 def main():
     exe, corpus, node_dir = sys.argv[1:4]
     exe = os.path.abspath(exe)
@@ -302,8 +359,10 @@ def main():
             prefix_cases(exe, node_dir, tmp, "s3", "s3://bkt",
                          {"endpoint": s3.endpoint, "allow_http": True, "skip_signature": True,
                           "region": "us-east-1"}, env)
+            test_store_urls(exe, node_dir, tmp, s3, env)
         finally:
             s3.stop()
+        test_gcs_url(exe, node_dir, tmp, tiff)
         print(f"ok ({checks} checks)")
     finally:
         L.rmtree(tmp) if not os.environ.get("TD_KEEP") else print("kept", tmp)
