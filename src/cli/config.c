@@ -95,7 +95,8 @@ void td_config_free(td_config *c) {
 static int lower(int ch) { return ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch; }
 
 bool td_config_is_tiff(const td_config *c, const char *key, size_t key_len) {
-    td_fetch_options f = {0, 0, (const char *const *)c->suffixes, c->n_suffixes};
+    td_fetch_options f = {0, 0, (const char *const *)c->suffixes, c->n_suffixes,
+                          c->suffix_case_sensitive};
     return td_fetch_is_tiff(&f, key, key_len);
 }
 
@@ -112,6 +113,7 @@ void td_config_to_options(const td_config *c, td_pipeline_options *o) {
     o->fetch.max_header_bytes = c->max_header_bytes;
     o->fetch.suffixes = (const char *const *)c->suffixes;
     o->fetch.n_suffixes = c->n_suffixes;
+    o->fetch.suffix_case_sensitive = c->suffix_case_sensitive;
     o->output.codec = (pq_codec)c->compression;
     o->output.zstd_level = c->zstd_level;
     o->output.row_group_size = c->row_group_size;
@@ -142,6 +144,7 @@ enum {
     K_KEYS_FROM,
     K_INVENTORY,
     K_PREFIX_MODE,
+    K_SUFFIX_CASE,
     K_NCONS,
     K_LIST,
     K_MAXBUF,
@@ -197,6 +200,7 @@ static const field f_fetch[] = {
     FLD("max_header_bytes", K_MAXHDR, F_UINT, TD_CONFIG_MIN_PREFETCH, TD_CONFIG_MAX_HEADER_BYTES,
         max_header_bytes),
     FLDX("suffixes", K_SUFFIXES, F_STRLIST),
+    FLDX("suffix_case", K_SUFFIX_CASE, F_STRING),
     {NULL, 0, 0, 0, 0, 0, 0},
 };
 static const field f_output[] = {
@@ -1446,7 +1450,18 @@ static int load_section(ctx *x, const section *sec, const yaml_node_t *m) {
             rc = get_obstore(x, v, path);
             break;
         case F_STRING:
-            if (f->id == K_PREFIX_MODE) {
+            if (f->id == K_SUFFIX_CASE) {
+                /* the original matched ".tif" exactly (str.endswith); ours ignores case */
+                const char *m2 = v->type == YAML_SCALAR_NODE && !is_null(v) ? sval(v) : "";
+                if (!strcmp(m2, "insensitive"))
+                    c->suffix_case_sensitive = false;
+                else if (!strcmp(m2, "sensitive"))
+                    c->suffix_case_sensitive = true;
+                else
+                    rc = fail(x, &v->start_mark,
+                              "fetch.suffix_case must be insensitive (the default: .tif also "
+                              "matches X.TIF) or sensitive (as the Python tool's endswith)");
+            } else if (f->id == K_PREFIX_MODE) {
                 /* segments (obstore's semantics, the default) or raw byte prefixes */
                 const char *mode = v->type == YAML_SCALAR_NODE && !is_null(v) ? sval(v) : "";
                 if (!strcmp(mode, "segments"))

@@ -37,7 +37,8 @@ typedef struct td_config {
     uint64_t prefetch_bytes, max_header_bytes;
     char **suffixes;
     size_t n_suffixes;
-    int compression; /* pq_codec */
+    bool suffix_case_sensitive; /* fetch.suffix_case: sensitive */
+    int compression;            /* pq_codec */
     int zstd_level;
     uint64_t row_group_size;
     unsigned connect_timeout_ms, request_timeout_ms, max_attempts, retry_max_ms;

@@ -94,8 +94,11 @@ bool td_fetch_is_tiff(const td_fetch_options *f, const char *key, size_t key_len
             continue;
         const char *k = key + key_len - n;
         size_t j = 0;
-        while (j < n && lower((unsigned char)k[j]) == lower((unsigned char)s[j]))
-            j++;
+        if (f->suffix_case_sensitive)
+            j = memcmp(k, s, n) == 0 ? n : 0;
+        else
+            while (j < n && lower((unsigned char)k[j]) == lower((unsigned char)s[j]))
+                j++;
         if (j == n)
             return true;
     }

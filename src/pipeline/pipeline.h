@@ -86,6 +86,7 @@ typedef struct td_fetch_options {
     uint64_t max_header_bytes;   /* per object, all reads together (the parser's budget) */
     const char *const *suffixes; /* which keys count as TIFF (td_fetch_is_tiff); */
     size_t n_suffixes;           /* none = every key */
+    bool suffix_case_sensitive;  /* false (default): ".tif" also matches "X.TIF" */
 } td_fetch_options;
 
 /* The Parquet output. */

@@ -314,6 +314,25 @@ def test_gcs_url(exe, node_dir, tmp, tiff):
     print("https GCS URL ok")
 
 
+def test_suffixes(exe, node_dir, tmp, tiff):
+    """The default suffix rule finds .tif/.tiff in any case; suffixes [".tif"] with
+    suffix_case: sensitive is exactly the Python tool's `path.endswith(".tif")`."""
+    data = os.path.join(tmp, "suffixes")
+    os.makedirs(data)
+    for n in ("a.tif", "b.TIF", "c.tiff", "d.TIFF", "e.tif.bak"):
+        with open(os.path.join(data, n), "wb") as f:
+            f.write(tiff)
+    cfg = os.path.join(tmp, "suf.yaml")
+    out = os.path.join(tmp, "out-suf")
+    write_cfg(cfg, data, None, fetch={})
+    got, _ = dumped(exe, node_dir, cfg, out)
+    check(got == ["a.tif", "b.TIF", "c.tiff", "d.TIFF"], f"default suffixes: {got}")
+    write_cfg(cfg, data, None, fetch={"suffixes": [".tif"], "suffix_case": "sensitive"})
+    got, _ = dumped(exe, node_dir, cfg, out)
+    check(got == ["a.tif"], f"the original's rule: {got}")
+    print("suffixes ok")
+
+
 def main():
     exe, corpus, node_dir = sys.argv[1:4]
     exe = os.path.abspath(exe)
@@ -337,6 +356,7 @@ def main():
         test_errors_dir(exe, node_dir, tmp, data)
         test_defaults_and_other_tags(exe, node_dir, tmp, corpus)
         test_client_options(exe, node_dir, tmp, data)
+        test_suffixes(exe, node_dir, tmp, tiff)
         prefix_cases_local(exe, node_dir, tmp, data)
         KEYS[:] = saved
 

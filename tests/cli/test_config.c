@@ -83,6 +83,7 @@ static const bad_case bad[] = {
     {"store:\n  name: ''\n", {"store.name is empty"}},
     {"store: s3://bucket\n", {"1:8", "'store' must be a mapping of keys, got a string"}},
     {BASE "  prefix_mode: bytes\n", {"store.prefix_mode must be segments", "or raw"}},
+    {BASE "fetch:\n  suffix_case: upper\n", {"fetch.suffix_case must be insensitive", "sensitive"}},
     {BASE "  prefixes: [[a]]\n", {"store.prefixes[0] must be a string, got a list"}},
     {BASE "  obstore_config:\n    a:\n      b: 1\n",
      {"5:7", "store.obstore_config.a must be a single value", "got a mapping"}},
