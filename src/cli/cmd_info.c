@@ -492,6 +492,14 @@ int td_cmd_info(int argc, char **argv) {
     opts.kv = kvs;
     opts.n_kv = n_kv;
     opts.max_in_flight = 4;
+    /* issue 14 (d1): an option the URL's store accepts without effect is said, once */
+    for (size_t j = 0; j < n_kv; j++)
+        for (int k = 0; k < nfiles; k++)
+            if (is_url(files[k]) && store_option_is_ignored(files[k], kvs[j].key)) {
+                td_say(stderr, "tiff-dumper info: warning: -o %s is accepted but has no effect\n",
+                       kvs[j].key);
+                break;
+            }
     info_print pr = {json, 0, 0, NULL, NULL, 0, 0};
     for (int k = 0; k < nfiles; k++) {
         pr.path = files[k];
