@@ -2,8 +2,12 @@
 rows, on real stores.
 
 - prefixes have obstore's segment semantics on every store (local folder, s3rver, nginx
-  WebDAV): 'a/b' lists a/b/x.tif, never a/bc/y.tif nor the object a/b itself; 'a/b/' and
-  '/a//b' are the same prefix; store.prefix_mode: raw keeps byte prefixes.
+  WebDAV): 'a/b' lists a/b/x.tif, never a/bc/y.tif nor the object a/b itself;
+  store.prefix_mode: raw keeps byte prefixes.
+- TIFF defaults as async-tiff fills them, with `defaulted`; GDAL tags also in other_tags.
+- obstore's client_options / retry_config act on a real (TLS) server; warnings for the rest.
+- the https S3 / R2 URL forms select S3 (s3rver behind `endpoint`), for headers and info.
+- the suffix rule, and the setting that reproduces the original's.
 - prefixes: [] and prefixes: null list the whole store (the original's `if not prefixes`).
 - the errors table is OUT_DIR/_errors/ (dataset readers skip names starting with '_'), and
   an older version's OUT_DIR/errors/ is removed when it holds only our files.
@@ -17,7 +21,6 @@ from tdtest import e2e_lib as L
 from tdtest.http_testlib import Nginx
 from tdtest.http_testlib import DAV_MODULE
 from tdtest.s3_testlib import S3rver, put_object
-from tdtest import gcs_emulator as G
 from tdtest.store_testlib import free_port, start_nginx, stop
 
 GOOD = "rasterio/RGB.byte.tif"
@@ -68,13 +71,11 @@ def prefix_cases(exe, node_dir, tmp, label, store, obstore=None, env=None):
     out = os.path.join(tmp, f"out-{label}")
     every = sorted(KEYS)
     cases = [
+        # "a/b/", "/a//b" and [""] are the same prefixes (test_config, test_keysrc)
         (["a/b"], ["a/b/deep/z.tif", "a/b/x.tif"]),
-        (["a/b/"], ["a/b/deep/z.tif", "a/b/x.tif"]),
-        (["/a//b"], ["a/b/deep/z.tif", "a/b/x.tif"]),
         (["10/C"], ["10/C/k.tif"]),
         ([], every),
         (None, every),
-        ([""], every),
     ]
     for prefixes, want in cases:
         write_cfg(cfg, store, prefixes, obstore)
@@ -290,32 +291,6 @@ def test_store_urls(exe, node_dir, tmp, s3, env):
     print("https S3 / R2 URLs ok")
 
 
-def test_gcs_url(exe, node_dir, tmp, tiff):
-    """https://storage.googleapis.com/BUCKET is GCS (the emulator stands in for Google)."""
-    proc, port = G.start_emulator(node_dir, os.path.join(tmp, "gcs"))
-    try:
-        check(port is not None, "the GCS emulator did not start")
-        for k in ("a/b/x.tif", "a/bc/y.tif"):
-            G.upload(port, "gbkt", k, tiff)
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("GOOGLE_", "GCE_", "STORAGE_EMULATOR"))}
-        env["HOME"] = "/nonexistent"
-        env["STORAGE_EMULATOR_HOST"] = f"127.0.0.1:{port}"
-        cfg = os.path.join(tmp, "gurl.yaml")
-        out = os.path.join(tmp, "out-gurl")
-        write_cfg(cfg, "https://storage.googleapis.com/gbkt", ["a/b"])
-        got, errs = dumped(exe, node_dir, cfg, out, env)
-        check(got == ["a/b/x.tif"] and errs == [], f"storage.googleapis.com: {got} {errs}")
-        succ = json.load(open(os.path.join(out, "_SUCCESS")))
-        check(succ["store"] == "gs://gbkt", f"store {succ['store']}")
-        p = L.run_tool(exe, "info", "https://storage.googleapis.com/gbkt/a/bc/y.tif", env=env,
-                       timeout=60)
-        check(p.returncode == 0 and "image_width" in p.stdout, f"info: {p.stdout} {p.stderr}")
-    finally:
-        stop(proc)
-    print("https GCS URL ok")
-
-
 def test_suffixes(exe, node_dir, tmp, tiff):
     """The default suffix rule finds .tif/.tiff in any case; suffixes [".tif"] with
     suffix_case: sensitive is exactly the Python tool's `path.endswith(".tif")`."""
@@ -384,15 +359,13 @@ def main():
             test_store_urls(exe, node_dir, tmp, s3, env)
         finally:
             s3.stop()
-        test_gcs_url(exe, node_dir, tmp, tiff)
         print(f"ok ({checks} checks)")
     finally:
         L.rmtree(tmp) if not os.environ.get("TD_KEEP") else print("kept", tmp)
 
 
 def prefix_cases_local(exe, node_dir, tmp, data):
-    prefix_cases(exe, node_dir, tmp, "local", data)
-    prefix_cases(exe, node_dir, tmp, "file", "file://" + data)
+    prefix_cases(exe, node_dir, tmp, "local", "file://" + data)
 
 
 if __name__ == "__main__":
