@@ -998,7 +998,7 @@ static int get_duration(ctx *x, const yaml_node_t *v, const char *path, uint64_t
                  {"hr", 3.6e6},
                  {"h", 3.6e6}};
     double total = 0;
-    bool any = false, bare = false;
+    bool any = false;
     while (*s) {
         while (*s == ' ')
             s++;
@@ -1020,7 +1020,6 @@ static int get_duration(ctx *x, const yaml_node_t *v, const char *path, uint64_t
             if (any || *s)
                 goto bad;
             total = n * 1e3;
-            bare = true;
             any = true;
             break;
         }
@@ -1034,7 +1033,6 @@ static int get_duration(ctx *x, const yaml_node_t *v, const char *path, uint64_t
         s += ul;
         any = true;
     }
-    (void)bare;
     if (!any)
         goto bad;
     if (total > (double)TD_CONFIG_MAX_TIMEOUT_S * 1000.0)
