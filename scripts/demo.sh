@@ -36,7 +36,7 @@ await show('headers:',
           requests, fetched_bytes::INT AS fetched
    FROM read_parquet('${out}/part-*.parquet') ORDER BY path LIMIT 20`);
 await show('errors:',
-  `SELECT path, stage, kind, message FROM read_parquet('${out}/errors/part-*.parquet')`);
+  `SELECT path, stage, kind, message FROM read_parquet('${out}/_errors/part-*.parquet')`);
 await show('summary (out/examples/_SUCCESS, config omitted):',
   `SELECT listed::INT AS listed, skipped::INT AS skipped, dumped::INT AS dumped,
           failed::INT AS failed, requests::INT AS requests, elapsed_seconds, version

@@ -19,7 +19,7 @@ void td_cmd_headers_usage(FILE *out) {
           "(keys ending in .tif/.tiff unless fetch.suffixes says otherwise) with ranged reads,\n"
           "and writes:\n"
           "  OUT_DIR/part-NNNNN.parquet         one row per TIFF header\n"
-          "  OUT_DIR/errors/part-NNNNN.parquet  one row per object that could not be read\n"
+          "  OUT_DIR/_errors/part-NNNNN.parquet one row per object that could not be read\n"
           "  OUT_DIR/_SUCCESS                   JSON summary, written last\n"
           "Previous outputs in OUT_DIR are replaced.\n"
           "\n"
@@ -30,7 +30,7 @@ void td_cmd_headers_usage(FILE *out) {
           "                validated; no request is sent, nothing is written)\n"
           "  -h, --help    this text\n"
           "\n"
-          "exit status: 0 every TIFF dumped; 1 some objects failed (see errors/);\n"
+          "exit status: 0 every TIFF dumped; 1 some objects failed (see _errors/);\n"
           "             2 usage or config error; 3 the run failed or was interrupted\n",
           out);
 }
@@ -92,6 +92,10 @@ int td_cmd_headers(int argc, char **argv) {
         td_config_free(&cfg);
         return EXIT_USAGE;
     }
+    /* options accepted but not acted on, TLS verification off, ...: said before the run
+     * (--quiet prints nothing, as documented; --check always says them) */
+    for (size_t i = 0; i < cfg.n_warnings && (check || !quiet); i++)
+        td_say(stderr, "tiff-dumper: warning: %s: %s\n", pos[0], cfg.warnings[i]);
 
     if (check) {
         td_pipeline_options co;

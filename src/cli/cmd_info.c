@@ -10,6 +10,7 @@
 #include "reader.h"
 #include "say.h"
 #include "store.h"
+#include "table.h"
 #include "tiff.h"
 #include "util.h"
 
@@ -330,10 +331,42 @@ typedef struct {
     size_t jlen, jcap;
 } info_print;
 
+/* issue 14 (d1): the header as the headers table has it, async-tiff's defaults filled
+ * (td_table_defaults) into a shallow copy; names the filled fields in defs. NULL stays NULL;
+ * on out of memory the header as parsed. *ones is freed by the caller. */
+static const tiff_header *with_defaults(const tiff_header *h, tiff_header *copy, int64_t **ones,
+                                        td_field_default *defs, size_t *n_defs) {
+    *n_defs = h ? td_table_defaults(h, defs) : 0;
+    if (!*n_defs)
+        return h;
+    *copy = *h;
+    for (size_t i = 0; i < *n_defs; i++) {
+        const td_field_default *d = &defs[i];
+        tiff_value *v = &copy->field[d->field];
+        if (d->list_len) {
+            *ones = malloc(d->list_len * sizeof **ones);
+            if (!*ones) {
+                *n_defs = 0;
+                return h;
+            }
+            for (size_t j = 0; j < d->list_len; j++)
+                (*ones)[j] = d->value;
+            *v = (tiff_value){true, d->list_len, {.ints = *ones}};
+        } else {
+            *v = (tiff_value){true, 1, {.i = d->value}};
+        }
+    }
+    return copy;
+}
+
 /* Prints one object's outcome (called while its header is valid). */
 static void show_outcome(const info_outcome *oc, void *ud) {
     info_print *pr = ud;
-    const tiff_header *h = oc->hdr;
+    tiff_header copy;
+    int64_t *ones = NULL;
+    td_field_default defs[TD_TABLE_MAX_DEFAULTS];
+    size_t n_defs = 0;
+    const tiff_header *h = with_defaults(oc->hdr, &copy, &ones, defs, &n_defs);
     const char *kind = oc->kind, *msg = oc->message;
     /* the path as given may be a URL with a password or a signature, and a store's message
      * may quote it: both redacted; for the text form also escaped (JSON escapes its own) */
@@ -349,7 +382,11 @@ static void show_outcome(const info_outcome *oc, void *ud) {
             if (tiff_header_to_json(h, &pr->jbuf, &pr->jlen, &pr->jcap) == TIFF_OK &&
                 pr->jlen > 2) {
                 fputc(',', stdout);
-                fwrite(pr->jbuf + 1, 1, pr->jlen - 1, stdout); /* the object without its '{' */
+                fwrite(pr->jbuf + 1, 1, pr->jlen - 2, stdout); /* without its '{' and '}' */
+                fputs(",\"defaulted\":[", stdout);
+                for (size_t i = 0; i < n_defs; i++)
+                    printf("%s\"%s\"", i ? "," : "", defs[i].name);
+                fputs("]}", stdout);
             } else {
                 h = NULL;
                 kind = "nomem";
@@ -370,13 +407,19 @@ static void show_outcome(const info_outcome *oc, void *ud) {
         td_say_clean(tpath, sizeof tpath, rpath);
         char tmsg[1024];
         td_say_clean(tmsg, sizeof tmsg, msg);
-        if (h)
+        if (h) {
             print_text(stdout, tpath, h);
-        else
+            for (size_t i = 0; i < n_defs; i++)
+                printf("%s%s", i ? ", " : "  defaulted (tag absent)       ", defs[i].name);
+            if (n_defs)
+                fputc('\n', stdout);
+        } else {
             fprintf(stdout, "%s\n  error: %s: %s\n", tpath, kind, tmsg);
+        }
     }
     if (!h)
         pr->failed = 1;
+    free(ones);
 }
 
 /* "KEY=VALUE" into kv (pointers into arg, which is modified). */
@@ -449,6 +492,14 @@ int td_cmd_info(int argc, char **argv) {
     opts.kv = kvs;
     opts.n_kv = n_kv;
     opts.max_in_flight = 4;
+    /* issue 14 (d1): an option the URL's store accepts without effect is said, once */
+    for (size_t j = 0; j < n_kv; j++)
+        for (int k = 0; k < nfiles; k++)
+            if (is_url(files[k]) && store_option_is_ignored(files[k], kvs[j].key)) {
+                td_say(stderr, "tiff-dumper info: warning: -o %s is accepted but has no effect\n",
+                       kvs[j].key);
+                break;
+            }
     info_print pr = {json, 0, 0, NULL, NULL, 0, 0};
     for (int k = 0; k < nfiles; k++) {
         pr.path = files[k];

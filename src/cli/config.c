@@ -7,6 +7,7 @@
  * duplicate keys and quoted numbers are errors rather than ignored or coerced.
  */
 #include "config.h"
+#include "keysrc.h"
 #include "util.h"
 
 #include <errno.h>
@@ -82,13 +83,20 @@ void td_config_free(td_config *c) {
     free(c->keys_from);
     free(c->inventory);
     free(c->source_text);
+    free(c->user_agent);
+    free(c->proxy_url);
+    free(c->no_proxy);
+    for (size_t i = 0; i < c->n_warnings; i++)
+        free(c->warnings[i]);
+    free(c->warnings);
     td_config_defaults(c);
 }
 
 static int lower(int ch) { return ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch; }
 
 bool td_config_is_tiff(const td_config *c, const char *key, size_t key_len) {
-    td_fetch_options f = {0, 0, (const char *const *)c->suffixes, c->n_suffixes};
+    td_fetch_options f = {0, 0, (const char *const *)c->suffixes, c->n_suffixes,
+                          c->suffix_case_sensitive};
     return td_fetch_is_tiff(&f, key, key_len);
 }
 
@@ -105,6 +113,7 @@ void td_config_to_options(const td_config *c, td_pipeline_options *o) {
     o->fetch.max_header_bytes = c->max_header_bytes;
     o->fetch.suffixes = (const char *const *)c->suffixes;
     o->fetch.n_suffixes = c->n_suffixes;
+    o->fetch.suffix_case_sensitive = c->suffix_case_sensitive;
     o->output.codec = (pq_codec)c->compression;
     o->output.zstd_level = c->zstd_level;
     o->output.row_group_size = c->row_group_size;
@@ -118,6 +127,12 @@ void td_config_to_options(const td_config *c, td_pipeline_options *o) {
     o->net.max_attempts = c->max_attempts;
     o->net.retry_max_ms = c->retry_max_ms;
     o->net.ca_bundle = c->ca_bundle;
+    o->net.retry_base_ms = c->retry_base_ms;
+    o->net.retry_cap_ms = c->retry_cap_ms;
+    o->net.user_agent = c->user_agent;
+    o->net.proxy_url = c->proxy_url;
+    o->net.no_proxy = c->no_proxy;
+    o->net.insecure_tls = c->insecure_tls;
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -128,6 +143,8 @@ enum {
     K_OBSTORE,
     K_KEYS_FROM,
     K_INVENTORY,
+    K_PREFIX_MODE,
+    K_SUFFIX_CASE,
     K_NCONS,
     K_LIST,
     K_MAXBUF,
@@ -167,6 +184,7 @@ static const field f_store[] = {
     FLDX("obstore_config", K_OBSTORE, F_OBSTORE),
     FLDX("keys_from", K_KEYS_FROM, F_STRING),
     FLDX("inventory", K_INVENTORY, F_STRING),
+    FLDX("prefix_mode", K_PREFIX_MODE, F_STRING),
     {NULL, 0, 0, 0, 0, 0, 0},
 };
 static const field f_conc[] = {
@@ -182,6 +200,7 @@ static const field f_fetch[] = {
     FLD("max_header_bytes", K_MAXHDR, F_UINT, TD_CONFIG_MIN_PREFETCH, TD_CONFIG_MAX_HEADER_BYTES,
         max_header_bytes),
     FLDX("suffixes", K_SUFFIXES, F_STRLIST),
+    FLDX("suffix_case", K_SUFFIX_CASE, F_STRING),
     {NULL, 0, 0, 0, 0, 0, 0},
 };
 static const field f_output[] = {
@@ -215,6 +234,14 @@ typedef struct mask {
     char *repl;
 } mask;
 
+/* The network settings the client options asked for; applied in apply_client (after the
+ * whole file is read, so that `network` keys win whatever their place). */
+typedef struct client_req {
+    uint64_t timeout_ms, connect_ms, retry_ms, base_ms, cap_ms;
+    uint64_t attempts; /* max_retries + 1; 0 = not given */
+    const yaml_node_t *at_timeout, *at_connect, *at_retry, *at_attempts;
+} client_req;
+
 typedef struct ctx {
     yaml_document_t doc;
     const char *name;
@@ -229,6 +256,7 @@ typedef struct ctx {
     bool seen[K_COUNT];
     yaml_mark_t mark[K_COUNT]; /* of the value, for cross-field messages */
     bool store_seen;
+    client_req client; /* issue 14 (d1): client_options / retry_config, see apply_client */
     bool nomem;
     size_t copied; /* bytes of values copied into c (MAX_COPIED_BYTES) */
 } ctx;
@@ -866,6 +894,367 @@ static int get_strlist(ctx *x, const yaml_node_t *v, const char *path, char ***o
     return 0;
 }
 
+/* ---- issue 14 (d1): obstore's client_options and retry_config ----
+ * obstore 0.6's from_url(url, client_options=..., retry_config=..., **config) takes
+ * object_store 0.12's ClientConfigKey names (src/client/mod.rs) and RetryConfig
+ * (src/client/retry.rs: max_retries, retry_timeout, backoff {init_backoff, max_backoff,
+ * base}); the store configs accept the client keys at the top level too. Each is mapped
+ * onto the `network` settings when tiff-dumper can act on it, and a warning names every
+ * accepted key it cannot act on: nothing is dropped silently. `network` keys written in
+ * the config win over these (with a warning). Durations are object_store's humantime
+ * strings ("30s", "100ms", "1m 30s") or a number of seconds. */
+static int check_keys(ctx *x, const yaml_node_t *m, const char *where);
+enum { CO_MAP, CO_NOOP_TRUE, CO_WARN };
+static const struct {
+    const char *key;
+    int what; /* CO_MAP: acted on; CO_NOOP_TRUE: true is what happens anyway (no warning),
+                 false is warned; CO_WARN: accepted, not acted on */
+} client_keys[] = {
+    {"timeout", CO_MAP},
+    {"connect_timeout", CO_MAP},
+    {"user_agent", CO_MAP},
+    {"proxy_url", CO_MAP},
+    {"proxy_excludes", CO_MAP},
+    {"allow_invalid_certificates", CO_MAP},
+    {"allow_http", CO_MAP},
+    {"http1_only", CO_NOOP_TRUE},
+    {"http2_only", CO_WARN},
+    {"http2_keep_alive_interval", CO_WARN},
+    {"http2_keep_alive_timeout", CO_WARN},
+    {"http2_keep_alive_while_idle", CO_WARN},
+    {"http2_max_frame_size", CO_WARN},
+    {"pool_idle_timeout", CO_WARN},
+    {"pool_max_idle_per_host", CO_WARN},
+    {"proxy_ca_certificate", CO_MAP},
+    {"default_content_type", CO_WARN},
+    {"randomize_addresses", CO_WARN},
+};
+#define N_CLIENT_KEYS (sizeof client_keys / sizeof client_keys[0])
+
+static int client_key(const char *k) {
+    for (size_t i = 0; i < N_CLIENT_KEYS; i++)
+        if (!strcmp(client_keys[i].key, k))
+            return (int)i;
+    return -1;
+}
+
+static int warnf(ctx *x, const char *fmt, ...) FMTCHECK(2, 3);
+static int warnf(ctx *x, const char *fmt, ...) {
+    td_config *c = x->c;
+    char buf[400];
+    va_list ap;
+    va_start(ap, fmt);
+    ut_vmsgf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    char **nw = realloc(c->warnings, (c->n_warnings + 1) * sizeof *nw);
+    if (!nw)
+        return nomem(x);
+    c->warnings = nw;
+    if (!(c->warnings[c->n_warnings] = strdup(buf)))
+        return nomem(x);
+    c->n_warnings++;
+    return 0;
+}
+
+/* A duration as object_store takes it (humantime: "30s", "1m 30s", "100ms", "2 minutes")
+ * or a YAML number of seconds; into ms (at least 1 when positive). */
+static int get_duration(ctx *x, const yaml_node_t *v, const char *path, uint64_t *out) {
+    char shown[64];
+    if (v->type != YAML_SCALAR_NODE || is_null(v) || as_bool(v) >= 0)
+        return fail(x, &v->start_mark,
+                    "%s must be a duration such as \"30s\", \"500ms\", \"2m\" or a number of "
+                    "seconds, got %s",
+                    path, kind_name(v));
+    show(shown, sizeof shown, v);
+    const char *s = sval(v);
+    static const struct {
+        const char *u;
+        double ms;
+    } units[] = {{"nanoseconds", 1e-6},
+                 {"nanosecond", 1e-6},
+                 {"nsec", 1e-6},
+                 {"ns", 1e-6},
+                 {"microseconds", 1e-3},
+                 {"microsecond", 1e-3},
+                 {"usec", 1e-3},
+                 {"us", 1e-3},
+                 {"milliseconds", 1},
+                 {"millisecond", 1},
+                 {"msec", 1},
+                 {"ms", 1},
+                 {"seconds", 1e3},
+                 {"second", 1e3},
+                 {"secs", 1e3},
+                 {"sec", 1e3},
+                 {"s", 1e3},
+                 {"minutes", 6e4},
+                 {"minute", 6e4},
+                 {"mins", 6e4},
+                 {"min", 6e4},
+                 {"m", 6e4},
+                 {"hours", 3.6e6},
+                 {"hour", 3.6e6},
+                 {"hrs", 3.6e6},
+                 {"hr", 3.6e6},
+                 {"h", 3.6e6}};
+    double total = 0;
+    bool any = false;
+    while (*s) {
+        while (*s == ' ')
+            s++;
+        if (!*s)
+            break;
+        char *end;
+        if (*s < '0' || *s > '9')
+            goto bad;
+        double n = strtod(s, &end);
+        if (end == s)
+            goto bad;
+        s = end;
+        while (*s == ' ')
+            s++;
+        size_t ul = 0;
+        while (s[ul] >= 'a' && s[ul] <= 'z')
+            ul++;
+        if (ul == 0) { /* a bare number: seconds, and only alone */
+            if (any || *s)
+                goto bad;
+            total = n * 1e3;
+            any = true;
+            break;
+        }
+        size_t i = 0;
+        for (; i < sizeof units / sizeof units[0]; i++)
+            if (strlen(units[i].u) == ul && !strncmp(units[i].u, s, ul))
+                break;
+        if (i == sizeof units / sizeof units[0])
+            goto bad;
+        total += n * units[i].ms;
+        s += ul;
+        any = true;
+    }
+    if (!any)
+        goto bad;
+    if (total > (double)TD_CONFIG_MAX_TIMEOUT_S * 1000.0)
+        return fail(x, &v->start_mark, "%s is too large: %s (at most %u seconds)", path, shown,
+                    TD_CONFIG_MAX_TIMEOUT_S);
+    if (total <= 0)
+        return fail(x, &v->start_mark, "%s must be positive, got %s", path, shown);
+    *out = total < 1 ? 1 : (uint64_t)(total + 0.5);
+    return 0;
+bad:
+    return fail(x, &v->start_mark,
+                "%s must be a duration such as \"30s\", \"500ms\", \"1m 30s\" or a number of "
+                "seconds, got '%s'",
+                path, shown);
+}
+
+static int set_owned(ctx *x, char **dst, const yaml_node_t *v, const char *path) {
+    free(*dst);
+    *dst = NULL;
+    return get_string(x, v, path, dst);
+}
+
+/* One client option (from client_options, or a client key at obstore_config's top level).
+ * allow_http and proxy_ca_certificate go on to the store as options of their own. */
+static int client_option(ctx *x, client_req *cr, const char *key, const yaml_node_t *v,
+                         const char *path, bool *to_store) {
+    td_config *c = x->c;
+    *to_store = false;
+    int i = client_key(key);
+    if (i < 0)
+        return -2;
+    if (v->type != YAML_SCALAR_NODE || is_null(v))
+        return fail(x, &v->start_mark, "%s must be a single value, got %s", path, kind_name(v));
+    const char *k = client_keys[i].key;
+    if (client_keys[i].what == CO_WARN)
+        return warnf(x,
+                     "%s is accepted but not acted on: tiff-dumper's HTTP/1.1 client has no such "
+                     "setting (remove it to silence this warning)",
+                     path);
+    if (client_keys[i].what == CO_NOOP_TRUE) {
+        if (as_bool(v) == 1)
+            return 0; /* HTTP/1.1 only is what tiff-dumper speaks */
+        return warnf(x, "%s: false is not acted on (tiff-dumper speaks HTTP/1.1 only)", path);
+    }
+    uint64_t ms;
+    if (!strcmp(k, "timeout")) {
+        if (get_duration(x, v, path, &ms))
+            return -1;
+        cr->timeout_ms = ms, cr->at_timeout = v;
+    } else if (!strcmp(k, "connect_timeout")) {
+        if (get_duration(x, v, path, &ms))
+            return -1;
+        cr->connect_ms = ms, cr->at_connect = v;
+    } else if (!strcmp(k, "user_agent")) {
+        return set_owned(x, &c->user_agent, v, path);
+    } else if (!strcmp(k, "proxy_url")) {
+        return set_owned(x, &c->proxy_url, v, path);
+    } else if (!strcmp(k, "proxy_excludes")) {
+        return set_owned(x, &c->no_proxy, v, path);
+    } else if (!strcmp(k, "allow_invalid_certificates")) {
+        int b = as_bool(v);
+        if (b < 0)
+            return fail(x, &v->start_mark, "%s wants true or false", path);
+        c->insecure_tls = b == 1;
+        if (b == 1)
+            return warnf(x,
+                         "%s: true: TLS certificates are NOT verified, so anyone on the path "
+                         "can read and alter what is fetched (prefer network.ca_bundle with "
+                         "the server's CA)",
+                         path);
+    } else if (!strcmp(k, "allow_http") || !strcmp(k, "proxy_ca_certificate")) {
+        *to_store = true; /* options of the store itself (remote.c hands the proxy CA on) */
+    }
+    return 0;
+}
+
+static int client_options_map(ctx *x, client_req *cr, const yaml_node_t *m, const char *path) {
+    if (m->type == YAML_SCALAR_NODE && is_null(m))
+        return 0;
+    if (m->type != YAML_MAPPING_NODE)
+        return fail(x, &m->start_mark, "%s must be a mapping of option: value, got %s", path,
+                    kind_name(m));
+    if (check_keys(x, m, path))
+        return -1;
+    size_t n = (size_t)(m->data.mapping.pairs.top - m->data.mapping.pairs.start);
+    for (size_t i = 0; i < n; i++) {
+        const yaml_node_t *k = yaml_document_get_node(&x->doc, m->data.mapping.pairs.start[i].key);
+        const yaml_node_t *v =
+            yaml_document_get_node(&x->doc, m->data.mapping.pairs.start[i].value);
+        char sub[160];
+        snprintf(sub, sizeof sub, "%s.%.60s", path, sval(k));
+        bool to_store = false;
+        int rc = client_option(x, cr, sval(k), v, sub, &to_store);
+        if (rc == -2) {
+            const char *valid[N_CLIENT_KEYS];
+            for (size_t j = 0; j < N_CLIENT_KEYS; j++)
+                valid[j] = client_keys[j].key;
+            return unknown_key(x, k, path, valid, N_CLIENT_KEYS);
+        }
+        if (rc)
+            return -1;
+        if (to_store) { /* allow_http: an option of the store itself */
+            int b = as_bool(v);
+            char *ks = dup_value(x, k, path, sval(k));
+            char *vs = ks ? dup_value(x, v, path,
+                                      b == 1   ? "true"
+                                      : b == 0 ? "false"
+                                               : sval(v))
+                          : NULL;
+            if (!ks || !vs) {
+                free(ks);
+                free(vs);
+                return -1;
+            }
+            /* room: client_options is one of obstore_config's keys and holds no store
+             * option itself, so the store options stay fewer than obstore_config's keys */
+            x->c->store_kv[x->c->n_store_kv].key = ks;
+            x->c->store_kv[x->c->n_store_kv].value = vs;
+            x->kv_nodes[x->c->n_store_kv] = v;
+            x->c->n_store_kv++;
+        }
+    }
+    return 0;
+}
+
+static int retry_map(ctx *x, client_req *cr, const yaml_node_t *m, const char *path, bool backoff) {
+    if (m->type == YAML_SCALAR_NODE && is_null(m))
+        return 0;
+    if (m->type != YAML_MAPPING_NODE)
+        return fail(x, &m->start_mark, "%s must be a mapping, got %s", path, kind_name(m));
+    if (check_keys(x, m, path))
+        return -1;
+    static const char *const rkeys[] = {"max_retries", "retry_timeout", "backoff"};
+    static const char *const bkeys[] = {"init_backoff", "max_backoff", "base"};
+    size_t n = (size_t)(m->data.mapping.pairs.top - m->data.mapping.pairs.start);
+    for (size_t i = 0; i < n; i++) {
+        const yaml_node_t *k = yaml_document_get_node(&x->doc, m->data.mapping.pairs.start[i].key);
+        const yaml_node_t *v =
+            yaml_document_get_node(&x->doc, m->data.mapping.pairs.start[i].value);
+        const char *key = sval(k);
+        char sub[160];
+        snprintf(sub, sizeof sub, "%s.%.60s", path, key);
+        uint64_t u = 0;
+        if (!backoff && !strcmp(key, "max_retries")) {
+            if (get_uint(x, v, sub, 0, TD_CONFIG_MAX_ATTEMPTS - 1, &u))
+                return -1;
+            cr->attempts = u + 1, cr->at_attempts = v;
+        } else if (!backoff && !strcmp(key, "retry_timeout")) {
+            if (get_duration(x, v, sub, &u))
+                return -1;
+            cr->retry_ms = u, cr->at_retry = v;
+        } else if (!backoff && !strcmp(key, "backoff")) {
+            if (retry_map(x, cr, v, sub, true))
+                return -1;
+        } else if (backoff && !strcmp(key, "init_backoff")) {
+            if (get_duration(x, v, sub, &u))
+                return -1;
+            cr->base_ms = u;
+        } else if (backoff && !strcmp(key, "max_backoff")) {
+            if (get_duration(x, v, sub, &u))
+                return -1;
+            cr->cap_ms = u;
+        } else if (backoff && !strcmp(key, "base")) {
+            char *end = NULL;
+            double b = v->type == YAML_SCALAR_NODE ? strtod(sval(v), &end) : 0;
+            if (!end || *end || end == sval(v) || b <= 1)
+                return fail(x, &v->start_mark, "%s must be a number above 1, got %s", sub,
+                            kind_name(v));
+            if (b != 2.0 && warnf(x,
+                                  "%s: %s is not acted on: the wait before retry n is "
+                                  "random(0, min(max_backoff, init_backoff * 2^n)), base 2",
+                                  sub, sval(v)))
+                return -1;
+        } else {
+            return unknown_key(x, k, path, backoff ? bkeys : rkeys, 3);
+        }
+    }
+    return 0;
+}
+
+/* After the whole file: client settings onto the network fields `network` did not set. */
+static int apply_client(ctx *x, const client_req *cr) {
+    td_config *c = x->c;
+    static const struct {
+        int key;
+        const char *net, *client;
+    } pairs[] = {{K_REQUEST, "network.request_timeout", "timeout"},
+                 {K_CONNECT, "network.connect_timeout", "connect_timeout"},
+                 {K_ATTEMPTS, "network.max_attempts", "retry_config.max_retries"},
+                 {K_RETRY, "network.retry_max_time", "retry_config.retry_timeout"}};
+    const uint64_t vals[] = {cr->timeout_ms, cr->connect_ms, cr->attempts, cr->retry_ms};
+    for (size_t i = 0; i < 4; i++) {
+        if (!vals[i])
+            continue;
+        if (x->seen[pairs[i].key]) {
+            if (warnf(x, "store.obstore_config %s is not used: %s is set and wins", pairs[i].client,
+                      pairs[i].net))
+                return -1;
+            continue;
+        }
+        switch (pairs[i].key) {
+        case K_REQUEST:
+            c->request_timeout_ms = (unsigned)vals[i];
+            break;
+        case K_CONNECT:
+            c->connect_timeout_ms = (unsigned)vals[i];
+            break;
+        case K_ATTEMPTS:
+            c->max_attempts = (unsigned)vals[i];
+            break;
+        default:
+            c->retry_max_ms = (unsigned)vals[i];
+        }
+    }
+    c->retry_base_ms = (unsigned)cr->base_ms;
+    c->retry_cap_ms = (unsigned)cr->cap_ms;
+    if (cr->base_ms && cr->cap_ms && cr->cap_ms < cr->base_ms)
+        c->retry_cap_ms = c->retry_base_ms; /* object_store caps the first wait too */
+    return 0;
+}
+/* ---- end of issue 14 (d1) client options ---- */
+
 static int get_obstore(ctx *x, const yaml_node_t *v, const char *path) {
     td_config *c = x->c;
     if (v->type == YAML_SCALAR_NODE && is_null(v))
@@ -884,6 +1273,26 @@ static int get_obstore(ctx *x, const yaml_node_t *v, const char *path) {
         yaml_node_pair_t *p = &v->data.mapping.pairs.start[i];
         const yaml_node_t *k = yaml_document_get_node(&x->doc, p->key);
         const yaml_node_t *val = yaml_document_get_node(&x->doc, p->value);
+        /* obstore's nested client_options / retry_config, and client keys at the top
+         * level: network settings, not store options (issue 14) */
+        char sub[160];
+        snprintf(sub, sizeof sub, "%s.%.60s", path, sval(k));
+        if (!strcmp(sval(k), "client_options")) {
+            if (client_options_map(x, &x->client, val, sub))
+                return -1;
+            continue;
+        }
+        if (!strcmp(sval(k), "retry_config")) {
+            if (retry_map(x, &x->client, val, sub, false))
+                return -1;
+            continue;
+        }
+        if (client_key(sval(k)) >= 0 && strcmp(sval(k), "allow_http") != 0) {
+            bool to_store = false;
+            if (client_option(x, &x->client, sval(k), val, sub, &to_store))
+                return -1;
+            continue;
+        }
         /* keys were checked to be scalars by the caller's duplicate scan */
         if (val->type != YAML_SCALAR_NODE)
             return fail(x, &val->start_mark,
@@ -1039,7 +1448,30 @@ static int load_section(ctx *x, const section *sec, const yaml_node_t *m) {
             rc = get_obstore(x, v, path);
             break;
         case F_STRING:
-            if (f->id == K_KEYS_FROM || f->id == K_INVENTORY) {
+            if (f->id == K_SUFFIX_CASE) {
+                /* the original matched ".tif" exactly (str.endswith); ours ignores case */
+                const char *m2 = v->type == YAML_SCALAR_NODE && !is_null(v) ? sval(v) : "";
+                if (!strcmp(m2, "insensitive"))
+                    c->suffix_case_sensitive = false;
+                else if (!strcmp(m2, "sensitive"))
+                    c->suffix_case_sensitive = true;
+                else
+                    rc = fail(x, &v->start_mark,
+                              "fetch.suffix_case must be insensitive (the default: .tif also "
+                              "matches X.TIF) or sensitive (as the Python tool's endswith)");
+            } else if (f->id == K_PREFIX_MODE) {
+                /* segments (obstore's semantics, the default) or raw byte prefixes */
+                const char *mode = v->type == YAML_SCALAR_NODE && !is_null(v) ? sval(v) : "";
+                if (!strcmp(mode, "segments"))
+                    c->raw_prefixes = false;
+                else if (!strcmp(mode, "raw"))
+                    c->raw_prefixes = true;
+                else
+                    rc = fail(x, &v->start_mark,
+                              "store.prefix_mode must be segments (the default: 'a/b' lists "
+                              "a/b/... only, as obstore does) or raw ('2024-0' also lists "
+                              "2024-01/...)");
+            } else if (f->id == K_KEYS_FROM || f->id == K_INVENTORY) {
                 char **dst = f->id == K_KEYS_FROM ? &c->keys_from : &c->inventory;
                 if (is_null(v))
                     return fail(x, &v->start_mark, "%s is empty: give a file%s (or remove it)",
@@ -1073,16 +1505,19 @@ static int load_section(ctx *x, const section *sec, const yaml_node_t *m) {
             break;
         case F_STRLIST:
             if (f->id == K_PREFIXES) {
-                if (is_null(v))
-                    break; /* default: everything */
+                /* null and [] mean the whole store, as in the original (`if not
+                 * prefixes: prefixes = [""]`); neither counts as given (keys_from) */
+                if (is_null(v)) {
+                    x->seen[K_PREFIXES] = false;
+                    break;
+                }
                 char **arr = NULL;
                 size_t na = 0;
                 rc = get_strlist(x, v, path, &arr, &na, true);
                 if (!rc && na == 0) {
                     free(arr);
-                    rc = fail(x, &v->start_mark,
-                              "store.prefixes is an empty list, so nothing would be listed "
-                              "(remove it to list everything)");
+                    x->seen[K_PREFIXES] = false;
+                    break;
                 }
                 if (!rc) {
                     free_strv(c->prefixes, c->n_prefixes, default_prefixes);
@@ -1121,8 +1556,34 @@ static const yaml_mark_t *mark_of(ctx *x, int a, int b) {
     return NULL;
 }
 
+/* Segment semantics (td_prefix_segments) unless store.prefix_mode is raw: done once all
+ * keys are read, whatever their order in the file. */
+static int normalise_prefixes(ctx *x) {
+    td_config *c = x->c;
+    if (c->raw_prefixes || c->prefixes == (char **)(uintptr_t)default_prefixes)
+        return 0;
+    for (size_t i = 0; i < c->n_prefixes; i++) {
+        char *n = td_prefix_segments(c->prefixes[i]);
+        if (!n)
+            return nomem(x);
+        free(c->prefixes[i]);
+        c->prefixes[i] = n;
+    }
+    return 0;
+}
+
 static int cross_checks(ctx *x) {
     td_config *c = x->c;
+    if (normalise_prefixes(x) || apply_client(x, &x->client))
+        return -1;
+    /* store options accepted with no effect on listing and reading: said, not dropped */
+    for (size_t i = 0; c->store_name && i < c->n_store_kv; i++)
+        if (store_option_is_ignored(c->store_name, c->store_kv[i].key) &&
+            warnf(x,
+                  "store.obstore_config.%.60s is accepted but has no effect: tiff-dumper only "
+                  "lists and reads (remove it to silence this warning)",
+                  c->store_kv[i].key))
+            return -1;
     if (!x->store_seen)
         return fail(x, NULL,
                     "the 'store' section is missing; at least store.name is needed, e.g.\n"

@@ -24,7 +24,9 @@
 typedef struct td_config {
     char *store_name; /* as written */
     char **prefixes;
-    size_t n_prefixes; /* at least one ("" when absent) */
+    size_t n_prefixes; /* at least one ("" when absent, null or []); "a/b/" segment form
+                          (td_prefix_segments) unless raw_prefixes */
+    bool raw_prefixes; /* store.prefix_mode: raw -- prefixes are byte prefixes as written */
     char *keys_from;   /* key list file, "-" = stdin; NULL if none */
     char *inventory;   /* S3 Inventory manifest.json; NULL if none */
     store_kv *store_kv;
@@ -35,11 +37,21 @@ typedef struct td_config {
     uint64_t prefetch_bytes, max_header_bytes;
     char **suffixes;
     size_t n_suffixes;
-    int compression; /* pq_codec */
+    bool suffix_case_sensitive; /* fetch.suffix_case: sensitive */
+    int compression;            /* pq_codec */
     int zstd_level;
     uint64_t row_group_size;
     unsigned connect_timeout_ms, request_timeout_ms, max_attempts, retry_max_ms;
-    char *ca_bundle;   /* NULL if none */
+    char *ca_bundle; /* NULL if none */
+    /* store.obstore_config's client_options / retry_config (issue 14), 0 / NULL / false
+     * when not given; timeouts and retries go to the fields above */
+    unsigned retry_base_ms, retry_cap_ms;
+    char *user_agent, *proxy_url, *no_proxy;
+    bool insecure_tls;
+    /* accepted options that are not acted on, and other things the user should know; the
+     * caller prints them (src/cli/say.c) */
+    char **warnings;
+    size_t n_warnings;
     char *source_text; /* the YAML as read, for _SUCCESS / Parquet metadata, with values of
                           secret-looking obstore keys (secret, key, token, password, sas)
                           replaced by "***" */

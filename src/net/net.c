@@ -692,6 +692,12 @@ static int easy_setup(net_engine *e, job *j, bool primed) {
             SET(CURLOPT_PROXY_CAINFO, e->proxy_ca);
         if (e->proxy_excludes)
             SET(CURLOPT_NOPROXY, e->proxy_excludes);
+        /* allow_invalid_certificates: true in obstore's client_options (the user was
+         * warned) */
+        if (e->o.insecure_tls) {
+            SET(CURLOPT_SSL_VERIFYPEER, 0L);
+            SET(CURLOPT_SSL_VERIFYHOST, 0L);
+        }
     }
     /* per method: any of these makes the handle unprimed (reset when released) */
     if (strcmp(m, "HEAD") == 0) {

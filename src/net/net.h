@@ -60,6 +60,7 @@ typedef struct net_options {
      * ...), NULL: libcurl's environment (https_proxy / HTTPS_PROXY, http_proxy, no_proxy /
      * NO_PROXY); the proxy's own CA file; hosts that bypass it (NO_PROXY's syntax). */
     const char *proxy, *proxy_ca, *proxy_excludes;
+    bool insecure_tls; /* no TLS peer/host verification (allow_invalid_certificates) */
     /* Adaptive concurrency (AIMD) against throttling: an attempt answered 429 or 503, or
      * one the retry_check flags (S3's SlowDown in a 200), halves the number of attempts
      * allowed to run at once (at most once per round trip: only attempts started after the

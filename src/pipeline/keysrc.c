@@ -935,3 +935,24 @@ void td_keysrc_next(td_keysrc *ks, td_keysrc_page *pg) {
     pg->done = ks->done;
     page_fix(ks, pg);
 }
+
+char *td_prefix_segments(const char *prefix) {
+    size_t n = strlen(prefix);
+    char *out = malloc(n + 2);
+    if (!out)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        size_t seg = strcspn(prefix + i, "/");
+        if (seg) { /* a non-empty segment, then its '/' */
+            memcpy(out + o, prefix + i, seg);
+            o += seg;
+            out[o++] = '/';
+        }
+        i += seg;
+        while (i < n && prefix[i] == '/')
+            i++;
+    }
+    out[o] = '\0';
+    return out;
+}

@@ -72,4 +72,12 @@ void td_keysrc_next(td_keysrc *ks, td_keysrc_page *pg);
 const char *td_keysrc_name(const td_keysrc *ks);
 void td_keysrc_close(td_keysrc *ks);
 
+/* A listing prefix with object-store segment semantics, as obstore / object_store 0.12
+ * give them (Path::from drops empty segments; the list request asks for "PATH/"): "a/b",
+ * "a/b/" and "/a//b" all become "a/b/", which lists a/b/x.tif and never a/bc/y.tif nor
+ * the object "a/b" itself; "" and "/" become "" (the whole store). Every store lists a
+ * prefix as raw bytes, so handing it this form gives every store the same semantics.
+ * Returns a malloc'd string, or NULL when out of memory. */
+char *td_prefix_segments(const char *prefix);
+
 #endif

@@ -257,7 +257,7 @@ int td_output_open(td_output **out, const td_output_target *t, char *err, size_t
     size_t cb = strlen(t->tool_version) + 64;
     w->created_by = malloc(cb);
     w->heads.dir = strdup(t->out_dir);
-    w->errs.dir = join_path(t->out_dir, "errors");
+    w->errs.dir = join_path(t->out_dir, TD_OUTPUT_ERRORS_DIR);
     if (!w->kv || !w->created_by || !w->heads.dir || !w->errs.dir) {
         snprintf(err, errlen, "out of memory");
         td_output_free(w);
@@ -461,8 +461,29 @@ static int clean_dir(const char *dir, char *err, size_t errlen) {
     return rc;
 }
 
+/* An older version wrote the errors table to OUT_DIR/errors/. Left there, a dataset reader
+ * of OUT_DIR (pyarrow.dataset, pandas, Spark: every folder not named _* or .*) would mix it
+ * into the headers and fail on the other schema, so it is removed as an output of a previous
+ * run: our file names only, then the folder if that emptied it (a user's files keep it). */
+static int clean_legacy_errors(const char *out_dir, char *err, size_t errlen) {
+    char *old = join_path(out_dir, "errors");
+    if (!old) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    struct stat st;
+    int rc = 0;
+    if (lstat(old, &st) == 0 && S_ISDIR(st.st_mode)) {
+        rc = clean_dir(old, err, errlen);
+        if (rc == 0)
+            (void)rmdir(old); /* fails (ENOTEMPTY) when other files are in it: kept */
+    }
+    free(old);
+    return rc;
+}
+
 int td_output_prepare(const char *out_dir, char *err, size_t errlen) {
-    char *errs = join_path(out_dir, "errors");
+    char *errs = join_path(out_dir, TD_OUTPUT_ERRORS_DIR);
     if (!errs) {
         snprintf(err, errlen, "out of memory");
         return -1;
@@ -470,6 +491,8 @@ int td_output_prepare(const char *out_dir, char *err, size_t errlen) {
     int rc = mkdirs(out_dir, err, errlen);
     if (rc == 0)
         rc = clean_dir(out_dir, err, errlen);
+    if (rc == 0)
+        rc = clean_legacy_errors(out_dir, err, errlen);
     if (rc == 0)
         rc = mkdirs(errs, err, errlen);
     if (rc == 0)

@@ -2,7 +2,9 @@
  * writes there. Internal to the pipeline; used from one thread at a time.
  *
  *   OUT_DIR/part-NNNNN.parquet          headers table (header rows)
- *   OUT_DIR/errors/part-NNNNN.parquet   errors table (error rows)
+ *   OUT_DIR/_errors/part-NNNNN.parquet  errors table (error rows): a folder named _*, so that
+ *                                       dataset readers of OUT_DIR (pyarrow, pandas, Spark)
+ *                                       skip it and read the headers table alone
  *   OUT_DIR/_SUCCESS                    JSON summary, written last (td_output_success)
  *
  * A part is written under a temporary name (.part-NNNNN.parquet.tmp) and renamed only once
@@ -22,7 +24,11 @@
 #include "pipeline.h"
 #include "pipeline_internal.h"
 
-/* Remove outputs of a previous run from out_dir (our file names only); creates the dirs.
+/* The errors table's folder under OUT_DIR. */
+#define TD_OUTPUT_ERRORS_DIR "_errors"
+
+/* Remove outputs of a previous run from out_dir (our file names only, and the errors/
+ * folder older versions wrote, when it held only our files); creates the dirs.
  * Returns 0 or -1 with a message in err. */
 int td_output_prepare(const char *out_dir, char *err, size_t errlen);
 

@@ -94,8 +94,11 @@ bool td_fetch_is_tiff(const td_fetch_options *f, const char *key, size_t key_len
             continue;
         const char *k = key + key_len - n;
         size_t j = 0;
-        while (j < n && lower((unsigned char)k[j]) == lower((unsigned char)s[j]))
-            j++;
+        if (f->suffix_case_sensitive)
+            j = memcmp(k, s, n) == 0 ? n : 0;
+        else
+            while (j < n && lower((unsigned char)k[j]) == lower((unsigned char)s[j]))
+                j++;
         if (j == n)
             return true;
     }
@@ -830,6 +833,12 @@ int td_pipeline_run(const td_pipeline_options *o, td_stats *stats_out, char *err
     so.max_attempts = p->o->net.max_attempts;
     so.retry_max_ms = p->o->net.retry_max_ms;
     so.ca_bundle = p->o->net.ca_bundle;
+    so.retry_base_ms = p->o->net.retry_base_ms;
+    so.retry_cap_ms = p->o->net.retry_cap_ms;
+    so.user_agent = p->o->net.user_agent;
+    so.proxy_url = p->o->net.proxy_url;
+    so.no_proxy = p->o->net.no_proxy;
+    so.insecure_tls = p->o->net.insecure_tls;
     char serr[512] = "";
     int src = store_open(&p->st, &p->loop, p->o->source.store_url, &so, serr, sizeof serr);
     if (src < 0) {

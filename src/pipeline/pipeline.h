@@ -86,6 +86,7 @@ typedef struct td_fetch_options {
     uint64_t max_header_bytes;   /* per object, all reads together (the parser's budget) */
     const char *const *suffixes; /* which keys count as TIFF (td_fetch_is_tiff); */
     size_t n_suffixes;           /* none = every key */
+    bool suffix_case_sensitive;  /* false (default): ".tif" also matches "X.TIF" */
 } td_fetch_options;
 
 /* The Parquet output. */
@@ -110,6 +111,10 @@ typedef struct td_net_options {
     unsigned max_attempts; /* per request, first try included */
     unsigned retry_max_ms; /* total time a request may spend retrying */
     const char *ca_bundle; /* extra CA file, or NULL */
+    /* obstore's client_options / retry_config (store_options has the meanings) */
+    unsigned retry_base_ms, retry_cap_ms;
+    const char *user_agent, *proxy_url, *no_proxy;
+    bool insecure_tls;
 } td_net_options;
 
 typedef struct td_pipeline_options {

@@ -129,11 +129,18 @@ void remote_net_options(net_options *no, const store_options *opts, const char *
         .request_timeout_ms = PICK(request_timeout_ms),
         .low_speed_time_ms = 30000, /* a transfer stalled this long is retried */
         .max_attempts = PICK(max_attempts),
-        .retry_base_ms = 100, /* backoff: random(0, min(20 s, 100 ms * 2^attempt)) */
-        .retry_cap_ms = 20000,
+        /* backoff: random(0, min(20 s, 100 ms * 2^attempt)), or retry_config's */
+        .retry_base_ms = opts->retry_base_ms ? opts->retry_base_ms : 100,
+        .retry_cap_ms = opts->retry_cap_ms ? opts->retry_cap_ms : 20000,
         .retry_max_ms = PICK(retry_max_ms),
         .ca_bundle = opts->ca_bundle,
-        .user_agent = user_agent && *user_agent ? user_agent : "tiff-dumper/" TD_VERSION,
+        .user_agent = user_agent && *user_agent               ? user_agent
+                      : opts->user_agent && *opts->user_agent ? opts->user_agent
+                                                              : "tiff-dumper/" TD_VERSION,
+        /* the network section / client_options; obstore_config's own proxy keys win */
+        .proxy = opts->proxy_url,
+        .proxy_excludes = opts->no_proxy,
+        .insecure_tls = opts->insecure_tls,
         .adaptive = true, /* halve concurrency on throttling, down to 2 at once */
         .adaptive_floor = 2,
     };

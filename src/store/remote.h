@@ -60,7 +60,8 @@ typedef struct remote_backend {
  * environment into values[n_opts] (NULL = not set). Refuses, naming the key: unknown keys
  * (STORE_E_CONFIG), UNSUPPORTED ones (STORE_E_UNSUPPORTED), booleans and integers that
  * do not parse (STORE_E_CONFIG). allow_invalid_certificates: true is refused everywhere
- * (TLS verification stays on), false is accepted. */
+ * as an option (TLS verification stays on), false is accepted; the CLI maps a config's
+ * client_options onto store_options.insecure_tls instead, with a warning. */
 int remote_options_parse(const remote_backend *be, const store_options *opts, const char **values,
                          char *err, size_t errlen);
 /* A validated REMOTE_BOOL value: NULL (unset) is false. */

@@ -72,18 +72,30 @@ typedef struct store_options {
     unsigned max_attempts; /* per request, first try included */
     unsigned retry_max_ms; /* total time a request may spend retrying */
     const char *ca_bundle; /* extra CA file, or NULL */
+    /* obstore's client_options / retry_config as the config maps them (0 / NULL / false:
+     * the store's own setting) */
+    unsigned retry_base_ms; /* backoff: first wait (init_backoff) */
+    unsigned retry_cap_ms;  /* backoff: longest wait (max_backoff) */
+    const char *user_agent; /* User-Agent of every request */
+    const char *proxy_url;  /* HTTP(S) proxy for every request */
+    const char *no_proxy;   /* hosts not proxied (proxy_excludes: comma-separated) */
+    bool insecure_tls;      /* allow_invalid_certificates: true (TLS not verified) */
 } store_options;
 #define STORE_OPTIONS_INIT                                                      \
     {                                                                           \
         NULL, 0, STORE_DEFAULT_MAX_IN_FLIGHT, STORE_DEFAULT_CONNECT_TIMEOUT_MS, \
             STORE_DEFAULT_REQUEST_TIMEOUT_MS, STORE_DEFAULT_MAX_ATTEMPTS,       \
-            STORE_DEFAULT_RETRY_MAX_MS, NULL                                    \
+            STORE_DEFAULT_RETRY_MAX_MS, NULL, 0, 0, NULL, NULL, NULL, false     \
     }
 
 /* True when the backend that store_url selects declares option `key` (or one of its
  * aliases, any case) secret: credentials to mask wherever options are shown (_SUCCESS,
  * Parquet metadata). False for unknown keys and for local stores. */
 bool store_option_is_secret(const char *store_url, const char *key);
+/* True when that backend accepts option `key` but it has no effect on a tool that only
+ * lists and reads (s3_express, unsigned_payload, checksum_algorithm, conditional_put, ...):
+ * the caller tells the user, so that nothing asked for is dropped silently. */
+bool store_option_is_ignored(const char *store_url, const char *key);
 
 typedef struct store store;
 

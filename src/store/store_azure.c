@@ -585,6 +585,7 @@ enum {
     K_OBJECT_ID,
     K_MSI_RESOURCE,
     K_USE_CLI,
+    K_ALLOW_HTTP,
     K_IGNORED,
     K_UNSUPPORTED,
     K_N
@@ -636,11 +637,11 @@ static const remote_opt az_opts[K_N] = {
                         NAMES("AZURE_MSI_RESOURCE_ID"), REMOTE_STRING, 0},
     [K_USE_CLI] = {NAMES("use_azure_cli", "azure_use_azure_cli"), NAMES("AZURE_USE_AZURE_CLI"),
                    REMOTE_BOOL, 0},
-    /* accepted, nothing to do: TLS is always verified, http is allowed for explicit
-     * endpoints */
-    [K_IGNORED] = {NAMES("allow_http", "azure_allow_http", "azure_disable_tagging",
-                         "disable_tagging"),
-                   NULL, REMOTE_STRING, REMOTE_IGNORED},
+    /* accepted, and what it asks for holds: http is allowed for explicit endpoints */
+    [K_ALLOW_HTTP] = {NAMES("allow_http", "azure_allow_http"), NULL, REMOTE_STRING, 0},
+    /* accepted, no effect on a reader (the CLI says so) */
+    [K_IGNORED] = {NAMES("azure_disable_tagging", "disable_tagging"), NULL, REMOTE_STRING,
+                   REMOTE_IGNORED},
     /* recognised, not implemented: Microsoft Fabric (OneLake) endpoints and tokens */
     [K_UNSUPPORTED] = {NAMES("azure_use_fabric_endpoint", "use_fabric_endpoint",
                              "azure_fabric_token_service_url", "fabric_token_service_url",

@@ -464,7 +464,8 @@ static const remote_opt gcs_opts[K_N] = {
      * option; gsutil -u / gcloud --billing-project are the CLIs' names) */
     [K_USER_PROJECT] = {NAMES("user_project", "google_user_project", "billing_project"), NULL,
                         REMOTE_STRING, 0},
-    [K_IGNORED] = {NAMES("allow_http"), NULL, REMOTE_STRING, REMOTE_IGNORED},
+    /* accepted, and what it asks for holds: http is allowed for an explicit base URL */
+    [K_IGNORED] = {NAMES("allow_http"), NULL, REMOTE_STRING, 0},
 };
 #undef NAMES
 

@@ -1298,11 +1298,13 @@ static const remote_ops http_ops = {
 };
 
 /* obstore_config keys: object_store's HTTP store has only the general client options. */
-enum { K_USER_AGENT, K_IGNORED, K_N };
+enum { K_USER_AGENT, K_ALLOW_HTTP, K_IGNORED, K_N };
 #define NAMES(...) ((const char *const[]){__VA_ARGS__, NULL})
 static const remote_opt http_opts[K_N] = {
     [K_USER_AGENT] = {NAMES("user_agent"), NULL, REMOTE_STRING, 0},
-    [K_IGNORED] = {NAMES("allow_http", "timeout", "connect_timeout", "pool_idle_timeout",
+    /* accepted, and what it asks for holds: an http:// store URL is read over http */
+    [K_ALLOW_HTTP] = {NAMES("allow_http"), NULL, REMOTE_STRING, 0},
+    [K_IGNORED] = {NAMES("timeout", "connect_timeout", "pool_idle_timeout",
                          "pool_max_idle_per_host", "http2_keep_alive_interval",
                          "http2_keep_alive_timeout", "http2_keep_alive_while_idle", "http1_only",
                          "http2_only", "default_content_type", "randomize_addresses"),

@@ -88,6 +88,9 @@ int td_table_headers_schema(pq_schema **out, td_headers_cols *c) {
     TD_CHECK(c->other_tags = pq_schema_add_map(s, PQ_ROOT, "other_tags", true))
     TD_CHECK(c->warnings = pq_schema_add_list(s, PQ_ROOT, "warnings", PQ_BYTE_ARRAY, PQ_LT_STRING,
                                               true, false))
+    /* issue 14 (d1): the columns filled with async-tiff's defaults */
+    TD_CHECK(c->defaulted = pq_schema_add_list(s, PQ_ROOT, "defaulted", PQ_BYTE_ARRAY, PQ_LT_STRING,
+                                               true, false))
     *out = s;
     return PQ_OK;
 bad:
@@ -170,6 +173,41 @@ static int set_extras(pq_writer *w, int node, const tiff_extra *e, size_t n) {
     return rc ? rc : pq_map_end(w, node);
 }
 
+/* ---- issue 14 (d1): async-tiff 0.1.0's defaults ----
+ * ImageFileDirectory::from_tags (async-tiff 0.1.0, src/ifd.rs) fills three fields when
+ * their tag is absent: compression = 1 (CompressionMethod::None), planar_configuration = 1
+ * (Chunky) and sample_format = [1] * samples_per_pixel (Uint), the TIFF 6.0 defaults. It
+ * fills nothing else: bits_per_sample, samples_per_pixel, photometric_interpretation,
+ * image_width/height are required (a missing one panics), orientation and resolution_unit
+ * stay None, fill_order is not a field. The Python tool's rows hold those three values, so
+ * these rows do too; the parser reports only what the file holds, and `defaulted` names
+ * the columns filled here so that nothing is hidden. samples_per_pixel absent counts as
+ * TIFF 6.0's 1 for the length of sample_format (async-tiff has no row for such a file). */
+size_t td_table_defaults(const tiff_header *h, td_field_default out[TD_TABLE_MAX_DEFAULTS]) {
+    size_t n = 0;
+    if (!h->field[TIFF_F_compression].present)
+        out[n++] = (td_field_default){TIFF_F_compression, "compression", 1, 0};
+    if (!h->field[TIFF_F_planar_configuration].present)
+        out[n++] = (td_field_default){TIFF_F_planar_configuration, "planar_configuration", 1, 0};
+    if (!h->field[TIFF_F_sample_format].present) {
+        const tiff_value *spp = &h->field[TIFF_F_samples_per_pixel];
+        int64_t k = spp->present ? spp->u.i : 1;
+        if (k >= 1 && k <= 65535) /* a SHORT: anything else is no count to repeat */
+            out[n++] = (td_field_default){TIFF_F_sample_format, "sample_format", 1, (size_t)k};
+    }
+    return n;
+}
+
+static int set_default(pq_writer *w, int node, const td_field_default *d) {
+    if (d->list_len == 0)
+        return pq_set_i64(w, node, d->value);
+    int rc = pq_list_begin(w, node);
+    for (size_t i = 0; !rc && i < d->list_len; i++)
+        rc = pq_list_push_i64(w, node, d->value);
+    return rc ? rc : pq_list_end(w, node);
+}
+/* ---- end of issue 14 (d1) ---- */
+
 int td_table_write_header(pq_writer *w, const td_headers_cols *c, const td_object_facts *f,
                           const tiff_header *h) {
     int rc;
@@ -189,8 +227,16 @@ int td_table_write_header(pq_writer *w, const td_headers_cols *c, const td_objec
     TD_TRY(set_u64(w, c->header_bytes, h->header_bytes))
     TD_TRY(set_u64(w, c->fetched_bytes, f->fetched_bytes))
     TD_TRY(pq_set_i32(w, c->requests, f->requests))
-    for (int i = 0; i < TIFF_FIELD_COUNT; i++)
-        TD_TRY(set_value(w, c->field[i], field_kind[i], &h->field[i]))
+    td_field_default defs[TD_TABLE_MAX_DEFAULTS];
+    size_t n_defs = td_table_defaults(h, defs);
+    for (int i = 0; i < TIFF_FIELD_COUNT; i++) {
+        const td_field_default *d = NULL;
+        for (size_t j = 0; j < n_defs; j++)
+            if (defs[j].field == i)
+                d = &defs[j];
+        TD_TRY(d ? set_default(w, c->field[i], d)
+                 : set_value(w, c->field[i], field_kind[i], &h->field[i]))
+    }
     if (h->has_geokeys) {
         /* every field set (value or null): a directory without named keys is a struct of
          * nulls, not a null struct */
@@ -208,6 +254,10 @@ int td_table_write_header(pq_writer *w, const td_headers_cols *c, const td_objec
         if (h->warnings[i])
             TD_TRY(pq_list_push_bytes(w, c->warnings, h->warnings[i], strlen(h->warnings[i])))
     TD_TRY(pq_list_end(w, c->warnings))
+    TD_TRY(pq_list_begin(w, c->defaulted))
+    for (size_t j = 0; j < n_defs; j++)
+        TD_TRY(pq_list_push_bytes(w, c->defaulted, defs[j].name, strlen(defs[j].name)))
+    TD_TRY(pq_list_end(w, c->defaulted))
     return pq_end_row(w);
 }
 
@@ -232,6 +282,16 @@ const pq_kv *td_table_kv(size_t *n) {
     return kv;
 }
 
+/* The doc line of each TIFF field column: the tag, and for the three that async-tiff fills
+ * (td_table_defaults) the default. */
+#define TD_DEFAULT_NOTE "; when absent, async-tiff's default "
+#define TD_FIELD_DOC(tag)                                                                \
+    ((tag) == 259   ? "TIFF tag 259 of IFD 0" TD_DEFAULT_NOTE "1 (see defaulted)"        \
+     : (tag) == 284 ? "TIFF tag 284 of IFD 0" TD_DEFAULT_NOTE "1 (see defaulted)"        \
+     : (tag) == 339 ? "TIFF tag 339 of IFD 0" TD_DEFAULT_NOTE "[1] * samples_per_pixel " \
+                      "(see defaulted)"                                                  \
+                    : "TIFF tag " #tag " of IFD 0")
+
 static const td_column_doc headers_docs[] = {
     {"path", "STRING (required)",
      "object key / path as listed by the store; bytes that are not UTF-8 as `\\xNN`"},
@@ -247,7 +307,7 @@ static const td_column_doc headers_docs[] = {
     {"header_bytes", "INT64", "smallest strip/tile data offset (bytes of header before data)"},
     {"fetched_bytes", "INT64", "bytes fetched to parse the header"},
     {"requests", "INT32", "range requests made for this object, each retry counted"},
-#define TD_X_DOC(name, tag, kind) {#name, TD_T_##kind, "TIFF tag " #tag " of IFD 0"},
+#define TD_X_DOC(name, tag, kind) {#name, TD_T_##kind, TD_FIELD_DOC(tag)},
     TIFF_FIELDS(TD_X_DOC)
 #undef TD_X_DOC
         {"geokeys", "STRUCT", "named GeoKeys; null when there is no GeoKeyDirectory"},
@@ -259,6 +319,9 @@ static const td_column_doc headers_docs[] = {
     {"geokeys_other", "MAP<STRING,STRING>", "GeoKeys without a column: decimal id -> JSON"},
     {"other_tags", "MAP<STRING,STRING>", "IFD 0 tags without a column: decimal id -> JSON"},
     {"warnings", "LIST<STRING>", "problems tolerated while parsing (value kept or skipped)"},
+    {"defaulted", "LIST<STRING>",
+     "columns holding async-tiff's default because the tag is absent (compression, "
+     "planar_configuration, sample_format); empty when none"},
 };
 
 static const td_column_doc errors_docs[] = {

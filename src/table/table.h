@@ -10,7 +10,7 @@
  *   geokeys STRUCT<one field per TIFF_GEOKEYS name> (null when no GeoKeyDirectory),
  *   geokeys_header LIST<INT64>, geokeys_other MAP<STRING,STRING>, other_tags
  *   MAP<STRING,STRING> (key: decimal tag/key id, value: the tiff_extra JSON text),
- *   warnings LIST<STRING>.
+ *   warnings LIST<STRING>, defaulted LIST<STRING> (columns filled with async-tiff's defaults).
  * errors: one row per object that failed:
  *   path STRING (required), path_bytes BINARY, size INT64, stage STRING
  *   ("list"/"fetch"/"parse"), kind STRING (stable short code), message STRING, http_status INT32,
@@ -39,8 +39,9 @@
 #include "tiff.h"
 
 /* Bumped whenever a column is added, removed, or changes type or meaning (README, "Output
- * schema"). 2: path_bytes added; STRING values always UTF-8. */
-#define TD_SCHEMA_VERSION 2
+ * schema"). 2: path_bytes added; STRING values always UTF-8. 3: defaulted added, with
+ * compression, planar_configuration and sample_format holding async-tiff's defaults. */
+#define TD_SCHEMA_VERSION 3
 /* File key-value metadata key whose value is the decimal TD_SCHEMA_VERSION. */
 #define TD_SCHEMA_VERSION_KEY "tiff_dumper.schema_version"
 #define TD_SIZE_NONE UINT64_MAX /* td_*_facts.size unknown -> null */
@@ -54,6 +55,7 @@ typedef struct td_headers_cols {
     int geokeys; /* the struct */
     int geokey[TIFF_GEOKEY_COUNT];
     int geokeys_header, geokeys_other, other_tags, warnings;
+    int defaulted; /* issue 14 (d1) */
 } td_headers_cols;
 
 /* What the tool knows about the object besides its header. */
@@ -92,6 +94,21 @@ int td_table_errors_schema(pq_schema **out, td_errors_cols *cols);
 int td_table_write_header(pq_writer *w, const td_headers_cols *c, const td_object_facts *facts,
                           const tiff_header *h);
 int td_table_write_error(pq_writer *w, const td_errors_cols *c, const td_error_facts *facts);
+
+/* ---- issue 14 (d1): async-tiff 0.1.0's defaults (td_table_write_header applies them) ----
+ * A value a row holds although the file has no such tag: compression = 1,
+ * planar_configuration = 1 and sample_format = [1] * samples_per_pixel (1 when that is
+ * absent too), exactly what async-tiff 0.1.0's ImageFileDirectory fills. The column
+ * `defaulted` lists their names; `info` shows the same. */
+#define TD_TABLE_MAX_DEFAULTS 3
+typedef struct td_field_default {
+    int field;        /* TIFF_F_* */
+    const char *name; /* the column */
+    int64_t value;    /* the value, or each item of the list */
+    size_t list_len;  /* 0: a scalar; else the list's length */
+} td_field_default;
+/* Fills out with the defaults h needs, in column order; returns how many. */
+size_t td_table_defaults(const tiff_header *h, td_field_default out[TD_TABLE_MAX_DEFAULTS]);
 
 /* The file key-value metadata every output file carries ({TD_SCHEMA_VERSION_KEY, "2"}). */
 const pq_kv *td_table_kv(size_t *n);

@@ -458,8 +458,13 @@ int tiff__parse_ifd0(tiff_parser *p) {
                 if (tiff_field_infos[fid].kind == TIFF_K_COUNT && (e.tag == 273 || e.tag == 324) &&
                     noffs < 2)
                     offs[noffs++] = e;
-                if (set_named(p, &e, fid))
+                if (set_named(p, &e, fid)) {
+                    /* async-tiff 0.1.0 has no getter for these: the Python tool has them in
+                     * other_tags, so they are there too (issue 14), beside their column */
+                    if (e.tag == 34264 || e.tag == 42112 || e.tag == 42113)
+                        tiff__add_other(p, &e);
                     continue;
+                }
                 tiff__warn(p,
                            "tag %u at %llu: type %u count %llu does not suit field %s; kept in "
                            "other_tags",

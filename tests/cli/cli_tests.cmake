@@ -8,3 +8,12 @@ if(TARGET tiff-dumper)
                    $<TARGET_FILE:tiff-dumper> ${TD_CORPUS_DIR} ${TD_NODE_DIR})
   set_tests_properties(cli_e2e_corpus cli_e2e_commands PROPERTIES TIMEOUT 300)
 endif()
+
+# Drop-in behaviour for the Python tool's users (issue 14): prefix semantics on local,
+# nginx and s3rver stores, prefixes []/null, the errors table under _errors/.
+if(TARGET tiff-dumper)
+  add_test(NAME cli_e2e_dropin
+           COMMAND ${TD_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/e2e_dropin.py
+                   $<TARGET_FILE:tiff-dumper> ${TD_CORPUS_DIR} ${TD_NODE_DIR})
+  set_tests_properties(cli_e2e_dropin PROPERTIES TIMEOUT 300)
+endif()

@@ -112,7 +112,7 @@ def main():
         p = L.run_tool(exe, "headers", conf(), out, "--loud")
         expect(p, 1, "broken.tif", "empty.tiff", "dangling.tif", label="some failed")
         rows, = L.duckdb(node_dir, f"SELECT path, stage, kind, message, attempts "
-                                   f"FROM read_parquet('{out}/errors/*.parquet') ORDER BY path")
+                                   f"FROM read_parquet('{out}/_errors/*.parquet') ORDER BY path")
         kinds = {r["path"]: (r["stage"], r["kind"]) for r in rows}
         want = {"broken.tif": ("parse", "bad_ifd"), "empty.tiff": ("parse", None),
                 "dangling.tif": ("list", "not_found"), "sub/loop/": ("list", "symlink_loop")}

@@ -87,7 +87,7 @@ def test_secrets(exe, tmp, data):
     no_secret("secrets run", secrets, p.stdout, p.stderr, out_bytes(out))
     succ = open(os.path.join(out, "_SUCCESS")).read()
     check("http://***@mirror.example" in succ, f"_SUCCESS config: {succ}")
-    check(b"http://***@other.example/x.tif" in out_bytes(os.path.join(out, "errors")),
+    check(b"http://***@other.example/x.tif" in out_bytes(os.path.join(out, "_errors")),
           "the error row names the key-list line without its password")
 
     # a prefix holding a signed query: _SUCCESS lists the prefixes, the config is in it too
@@ -97,7 +97,7 @@ def test_secrets(exe, tmp, data):
     check(p.returncode == 0, f"prefix run: exit {p.returncode}: {p.stderr!r}")
     no_secret("prefix run", ["PrefixSig1"], p.stdout, p.stderr, out_bytes(out))
     succ = json.load(open(os.path.join(out, "_SUCCESS")))
-    check(succ["prefixes"] == ["good", "x?sig=***&sv=1"], f"_SUCCESS prefixes: {succ}")
+    check(succ["prefixes"] == ["good/", "x?sig=***&sv=1/"], f"_SUCCESS prefixes: {succ}")
 
     # (b) a password in the store URL: --check, a store that fails to open, info
     url = "http://user:HttpPw1@127.0.0.1:9/dir/"

@@ -82,7 +82,8 @@ static const bad_case bad[] = {
     {"store:\n  name:\n", {"2:8", "store.name is empty"}},
     {"store:\n  name: ''\n", {"store.name is empty"}},
     {"store: s3://bucket\n", {"1:8", "'store' must be a mapping of keys, got a string"}},
-    {BASE "  prefixes: []\n", {"store.prefixes is an empty list"}},
+    {BASE "  prefix_mode: bytes\n", {"store.prefix_mode must be segments", "or raw"}},
+    {BASE "fetch:\n  suffix_case: upper\n", {"fetch.suffix_case must be insensitive", "sensitive"}},
     {BASE "  prefixes: [[a]]\n", {"store.prefixes[0] must be a string, got a list"}},
     {BASE "  obstore_config:\n    a:\n      b: 1\n",
      {"5:7", "store.obstore_config.a must be a single value", "got a mapping"}},
@@ -116,6 +117,133 @@ static void test_bad(void) {
         }
         /* failure leaves the defaults, and free is safe */
         CHECK(c.store_name == NULL && c.n_consumers == 1000 && c.n_prefixes == 1, "case %zu", i);
+        td_config_free(&c);
+    }
+}
+
+/* prefixes: [] and null are the whole store (the original's `if not prefixes`); prefixes get
+ * obstore's segment form unless store.prefix_mode: raw (issue 14). */
+static void test_prefixes(void) {
+    static const struct {
+        const char *yaml;
+        size_t n;
+        const char *first, *second;
+    } cases[] = {
+        {"store:\n  name: /d\n  prefixes: []\n", 1, "", NULL},
+        {"store:\n  name: /d\n  prefixes: null\n", 1, "", NULL},
+        {"store:\n  name: /d\n  prefixes:\n", 1, "", NULL},
+        {"store:\n  name: /d\n  prefixes: [a/b, \"/x//y/\"]\n", 2, "a/b/", "x/y/"},
+        {"store:\n  name: /d\n  prefixes: [\"\", /]\n", 2, "", ""},
+        {"store:\n  name: /d\n  prefixes: [10/C]\n  prefix_mode: segments\n", 1, "10/C/", NULL},
+        {"store:\n  name: /d\n  prefix_mode: raw\n  prefixes: [10/C, 2024-0]\n", 2, "10/C",
+         "2024-0"},
+        /* [] is not "given": it combines with a key list */
+        {"store:\n  name: /d\n  prefixes: []\n  keys_from: k.txt\n", 1, "", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        td_config c;
+        char err[512] = "";
+        td_config_defaults(&c);
+        int rc = td_config_load_string(&c, cases[i].yaml, "p.yaml", err, sizeof err);
+        CHECK(rc == 0, "case %zu: %s", i, err);
+        if (rc == 0) {
+            CHECK(c.n_prefixes == cases[i].n, "case %zu: %zu prefixes", i, c.n_prefixes);
+            CHECK(c.n_prefixes >= 1 && !strcmp(c.prefixes[0], cases[i].first), "case %zu: '%s'", i,
+                  c.prefixes[0]);
+            if (cases[i].second)
+                CHECK(c.n_prefixes >= 2 && !strcmp(c.prefixes[1], cases[i].second),
+                      "case %zu: second '%s'", i, c.n_prefixes >= 2 ? c.prefixes[1] : "");
+        }
+        td_config_free(&c);
+    }
+}
+
+static bool has_warning(const td_config *c, const char *a, const char *b) {
+    for (size_t i = 0; i < c->n_warnings; i++)
+        if (strstr(c->warnings[i], a) && (!b || strstr(c->warnings[i], b)))
+            return true;
+    return false;
+}
+
+/* obstore's client_options / retry_config (obstore 0.6, object_store 0.12 names): mapped
+ * onto the network settings, warnings for what is accepted but not acted on (issue 14). */
+static void test_client_options(void) {
+    const char *y = "store:\n  name: s3://b\n  obstore_config:\n"
+                    "    region: eu-west-1\n    s3_express: true\n    timeout: 45s\n"
+                    "    client_options:\n      connect_timeout: 1m 30s\n"
+                    "      allow_invalid_certificates: true\n      user_agent: ua/1\n"
+                    "      proxy_url: http://proxy:3128\n      proxy_excludes: a.example,b\n"
+                    "      pool_max_idle_per_host: 4\n      http1_only: true\n"
+                    "      allow_http: true\n"
+                    "    retry_config:\n      max_retries: 3\n      retry_timeout: 2.5\n"
+                    "      backoff: {init_backoff: 50ms, max_backoff: 2s, base: 2}\n";
+    td_config c;
+    char err[512] = "";
+    td_config_defaults(&c);
+    int rc = td_config_load_string(&c, y, "co.yaml", err, sizeof err);
+    CHECK(rc == 0, "%s", err);
+    if (rc == 0) {
+        CHECK(c.request_timeout_ms == 45000 && c.connect_timeout_ms == 90000, "%u %u",
+              c.request_timeout_ms, c.connect_timeout_ms);
+        CHECK(c.max_attempts == 4 && c.retry_max_ms == 2500, "%u %u", c.max_attempts,
+              c.retry_max_ms);
+        CHECK(c.retry_base_ms == 50 && c.retry_cap_ms == 2000, "%u %u", c.retry_base_ms,
+              c.retry_cap_ms);
+        CHECK(c.insecure_tls && !strcmp(c.user_agent, "ua/1") &&
+              !strcmp(c.proxy_url, "http://proxy:3128") && !strcmp(c.no_proxy, "a.example,b"));
+        /* the store gets only its own options (allow_http: S3 acts on it) */
+        CHECK(c.n_store_kv == 3 && !strcmp(c.store_kv[0].key, "region") &&
+                  !strcmp(c.store_kv[1].key, "s3_express") &&
+                  !strcmp(c.store_kv[2].key, "allow_http") && !strcmp(c.store_kv[2].value, "true"),
+              "%zu store options", c.n_store_kv);
+        CHECK(has_warning(&c, "allow_invalid_certificates", "NOT verified"));
+        CHECK(has_warning(&c, "pool_max_idle_per_host", "not acted on"));
+        CHECK(has_warning(&c, "s3_express", "no effect"));
+        CHECK(!has_warning(&c, "http1_only", NULL) && !has_warning(&c, "timeout", NULL) &&
+              !has_warning(&c, "base", NULL) && !has_warning(&c, "region", NULL));
+        CHECK(c.n_warnings == 3, "%zu warnings", c.n_warnings);
+        td_pipeline_options o;
+        td_config_to_options(&c, &o);
+        CHECK(o.net.insecure_tls && o.net.retry_base_ms == 50 && o.net.max_attempts == 4 &&
+              !strcmp(o.net.user_agent, "ua/1"));
+    }
+    td_config_free(&c);
+
+    /* network keys win, with a warning; base other than 2 is said */
+    y = "store:\n  name: /d\n  obstore_config:\n    client_options: {timeout: 3s}\n"
+        "    retry_config: {max_retries: 0, backoff: {base: 3}}\n"
+        "network:\n  request_timeout: 7\n";
+    td_config_defaults(&c);
+    rc = td_config_load_string(&c, y, "co.yaml", err, sizeof err);
+    CHECK(rc == 0, "%s", err);
+    if (rc == 0) {
+        CHECK(c.request_timeout_ms == 7000 && c.max_attempts == 1, "%u %u", c.request_timeout_ms,
+              c.max_attempts);
+        CHECK(has_warning(&c, "timeout", "network.request_timeout is set"));
+        CHECK(has_warning(&c, "base: 3", "not acted on"));
+    }
+    td_config_free(&c);
+
+    static const struct {
+        const char *yaml, *frag1, *frag2;
+    } bad_co[] = {
+        {"store:\n  name: /d\n  obstore_config:\n    client_options: {timeot: 3s}\n",
+         "unknown key 'timeot'", "did you mean 'timeout'?"},
+        {"store:\n  name: /d\n  obstore_config:\n    client_options: {timeout: soon}\n",
+         "client_options.timeout must be a duration", "\"30s\""},
+        {"store:\n  name: /d\n  obstore_config:\n    retry_config: {max_retry: 3}\n",
+         "unknown key 'max_retry'", "max_retries"},
+        {"store:\n  name: /d\n  obstore_config:\n    retry_config: {max_retries: -1}\n",
+         "retry_config.max_retries", NULL},
+        {"store:\n  name: /d\n  obstore_config:\n    client_options: [a]\n",
+         "client_options must be a mapping", NULL},
+    };
+    for (size_t i = 0; i < sizeof bad_co / sizeof *bad_co; i++) {
+        td_config_defaults(&c);
+        rc = td_config_load_string(&c, bad_co[i].yaml, "co.yaml", err, sizeof err);
+        CHECK(rc == -1 && strstr(err, bad_co[i].frag1) &&
+                  (!bad_co[i].frag2 || strstr(err, bad_co[i].frag2)),
+              "bad %zu: %s", i, err);
         td_config_free(&c);
     }
 }
@@ -202,7 +330,7 @@ static void test_full(void) {
     const char *y = "store:\n"
                     "  name: file:///data\n"
                     "  prefixes: only/this/\n"
-                    "  obstore_config: {timeout: 30, allow_http: yes, n: 1.5}\n"
+                    "  obstore_config: {t: 30, allow_http: yes, n: 1.5}\n"
                     "concurrency:\n"
                     "  n_consumers: 4\n"
                     "  list_chunk_size: 10\n"
@@ -407,6 +535,8 @@ int main(int argc, char **argv) {
         return 2;
     }
     test_bad();
+    test_prefixes();
+    test_client_options();
     test_original(argv[1]);
     test_full();
     test_masks();

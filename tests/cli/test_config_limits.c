@@ -56,13 +56,13 @@ int main(int argc, char **argv) {
         td_config_free(&c);
         free(y);
     }
-    /* aliases as people use them still load, up to the cap */
+    /* aliases as people use them still load, up to the cap (prefixes in segment form) */
     const char *ok = "store:\n  name: &n data\n  prefixes: [*n, x/, *n]\n"
                      "  obstore_config: {a: &v some-value, b: *v}\n";
     td_config c;
     char err[512];
     CHECK(td_config_load_string(&c, ok, "ok.yaml", err, sizeof err) == 0, "%s", err);
-    CHECK(c.n_prefixes == 3 && !strcmp(c.prefixes[2], "data") && c.n_store_kv == 2 &&
+    CHECK(c.n_prefixes == 3 && !strcmp(c.prefixes[2], "data/") && c.n_store_kv == 2 &&
           !strcmp(c.store_kv[1].value, "some-value"));
     td_config_free(&c);
     char *y = bomb(1000, "prefixes", 1000); /* 1 MB of copies: under the cap */

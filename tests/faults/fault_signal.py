@@ -81,9 +81,9 @@ network:
           failed)
     tmps = [f for _, _, fs in os.walk(out) for f in fs if f.endswith(".tmp")]
     check(not tmps, f"{name}: temporary files left: {tmps}", failed)
-    errs_glob = os.path.join(out, "errors", "part-*.parquet")
-    has_parts = any(f.endswith(".parquet") for f in os.listdir(os.path.join(out, "errors"))) \
-        if os.path.isdir(os.path.join(out, "errors")) else False
+    errs_glob = os.path.join(out, "_errors", "part-*.parquet")
+    has_parts = any(f.endswith(".parquet") for f in os.listdir(os.path.join(out, "_errors"))) \
+        if os.path.isdir(os.path.join(out, "_errors")) else False
     check(has_parts, f"{name}: no errors part file written", failed)
     if not has_parts:
         return

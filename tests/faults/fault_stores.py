@@ -109,7 +109,7 @@ def run_store(exe, node_dir, tmp, name, store, obstore, srv, target, keys_from=T
         node_dir,
         f"SELECT path, image_width, requests FROM read_parquet('{out}/part-*.parquet')",
         f"SELECT path, stage, kind, message, attempts FROM "
-        f"read_parquet('{out}/errors/part-*.parquet')")
+        f"read_parquet('{out}/_errors/part-*.parquet')")
     rows = {}
     for h in heads:
         rows.setdefault(h["path"], []).append(("header", h))

@@ -33,7 +33,7 @@ N_KEYS = 3000
 MISSING_EVERY = 20  # one key in 20 does not exist: error rows
 CHUNK = 100         # rows per part file: many renames per run
 KILLS = 12
-OWN = re.compile(r"^(_SUCCESS|\._SUCCESS\.tmp|part-\d+\.parquet|\.part-\d+\.parquet\.tmp|errors)$")
+OWN = re.compile(r"^(_SUCCESS|\._SUCCESS\.tmp|part-\d+\.parquet|\.part-\d+\.parquet\.tmp|_errors)$")
 
 
 def write_keys(corpus, path):
@@ -51,7 +51,7 @@ def write_keys(corpus, path):
 
 def visible_parts(out):
     return sorted(glob.glob(os.path.join(out, "part-*.parquet")) +
-                  glob.glob(os.path.join(out, "errors", "part-*.parquet")))
+                  glob.glob(os.path.join(out, "_errors", "part-*.parquet")))
 
 
 def snapshot(out):
@@ -66,12 +66,12 @@ def snapshot(out):
 def check_names(out, label):
     """Only the tool's names, and at most one temporary part per table: the one being
     written when the kill came (a run removes the temporary files of earlier ones)."""
-    for d in (out, os.path.join(out, "errors")):
+    for d in (out, os.path.join(out, "_errors")):
         if not os.path.isdir(d):
             continue
         names = os.listdir(d)
         for name in names:
-            if not OWN.match(name) or (name == "errors" and d != out):
+            if not OWN.match(name) or (name == "_errors" and d != out):
                 L.fail(f"{label}: unexpected file {os.path.join(d, name)}")
         tmps = [n for n in names if n.endswith(".parquet.tmp")]
         if len(tmps) > 1:
@@ -141,7 +141,7 @@ def clean_run(exe, cfg, out, node_dir, n_keys, label):
         L.fail(f"{label}: no _SUCCESS")
     s = json.load(open(succ))
     check_names(out, label)
-    tmps = glob.glob(os.path.join(out, ".*.tmp")) + glob.glob(os.path.join(out, "errors", ".*.tmp"))
+    tmps = glob.glob(os.path.join(out, ".*.tmp")) + glob.glob(os.path.join(out, "_errors", ".*.tmp"))
     if tmps:
         L.fail(f"{label}: temporary files left after a completed run: {tmps}")
     rows = check_parts(node_dir, visible_parts(out), label)
@@ -204,7 +204,7 @@ def main():
                 # end): then it is a completed run, whole, and no temporary file is left
                 rows = check_parts(node_dir, visible_parts(out), label)
                 tmps = (glob.glob(os.path.join(out, ".*.tmp")) +
-                        glob.glob(os.path.join(out, "errors", ".*.tmp")))
+                        glob.glob(os.path.join(out, "_errors", ".*.tmp")))
                 if rows != n_keys or tmps:
                     L.fail(f"{label}: _SUCCESS beside files that are not its run's "
                            f"({rows} rows of {n_keys}, temporary files {tmps})")

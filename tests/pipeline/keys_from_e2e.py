@@ -43,7 +43,7 @@ def tables(node_dir, out):
         node_dir,
         f"SELECT path, size, epoch_ms(last_modified) AS mtime, etag FROM "
         f"read_parquet('{out}/part-*.parquet') ORDER BY path",
-        f"SELECT path, stage, kind, message FROM read_parquet('{out}/errors/part-*.parquet') "
+        f"SELECT path, stage, kind, message FROM read_parquet('{out}/_errors/part-*.parquet') "
         f"ORDER BY path, stage")
     return h, e
 

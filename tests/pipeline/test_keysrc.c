@@ -416,6 +416,28 @@ static void test_fd_entry_points(void) {
           err);
 }
 
+/* obstore's segment prefixes (object_store's Path::from, then "PATH/"): issue 14 */
+static void test_prefix_segments(void) {
+    static const char *const cases[][2] = {
+        {"a/b", "a/b/"},
+        {"a/b/", "a/b/"},
+        {"/a//b", "a/b/"},
+        {"//a///b//", "a/b/"},
+        {"", ""},
+        {"/", ""},
+        {"///", ""},
+        {"10/C", "10/C/"},
+        {"2024-0", "2024-0/"},
+        {"a b/c%d", "a b/c%d/"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *seg = td_prefix_segments(cases[i][0]);
+        CHECK(seg && !strcmp(seg, cases[i][1]), "'%s' -> '%s', want '%s'", cases[i][0],
+              seg ? seg : "(null)", cases[i][1]);
+        free(seg);
+    }
+}
+
 int main(void) {
     const char *t = getenv("TMPDIR");
     snprintf(dir, sizeof dir, "%s/td_keysrc_XXXXXX", t && *t ? t : "/tmp");
@@ -428,6 +450,7 @@ int main(void) {
     test_list_limits();
     test_inventory();
     test_fd_entry_points();
+    test_prefix_segments();
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)

@@ -33,7 +33,10 @@ def main():
         env["HOME"] = "/nonexistent"  # no gcloud application-default credentials
         env["STORAGE_EMULATOR_HOST"] = f"127.0.0.1:{port}"
         outs = {}
-        for name, store in (("local", corpus), ("gcs", "gs://corpus")):
+        # https://storage.googleapis.com/BUCKET is GCS too (issue 14; obstore 0.6 would make
+        # it a plain HTTP store)
+        for name, store in (("local", corpus), ("gcs", "gs://corpus"),
+                            ("gcs_https", "https://storage.googleapis.com/corpus")):
             cfg = os.path.join(tmp, name + ".yaml")
             L.write_config(cfg, store, concurrency={
                 "n_consumers": 16, "list_chunk_size": 50, "max_buffer_size": 100,
@@ -46,6 +49,7 @@ def main():
             outs[name] = out
         L.info_matches_local(exe, corpus, "gs://corpus/", {}, env=env)
         L.same_rows(node_dir, outs["local"], outs["gcs"], ("local", "gcs"))
+        L.same_rows(node_dir, outs["local"], outs["gcs_https"], ("local", "gcs_https"))
         print("ok")
     finally:
         stop(proc)

@@ -230,7 +230,7 @@ def check_outputs(node_dir, out, tiff_keys):
         f"SELECT path FROM read_parquet('{out}/part-*.parquet') ORDER BY path",
         f"SELECT path, stage, kind, message, CAST(http_status AS INTEGER) AS http_status, "
         f"CAST(attempts AS INTEGER) AS attempts "
-        f"FROM read_parquet('{out}/errors/part-*.parquet') ORDER BY path, stage")
+        f"FROM read_parquet('{out}/_errors/part-*.parquet') ORDER BY path, stage")
     row_paths = [r["path"] for r in rows]
     err_paths = sorted({e["path"] for e in errs})
     print(f"{len(row_paths)} rows, {len(errs)} error rows ({len(err_paths)} paths), "

@@ -132,7 +132,7 @@ def main():
             L.fail(f"run with ca_bundle: exit {p.returncode}")
         rows, errs = L.duckdb(
             node_dir, f"SELECT path FROM read_parquet('{out}/part-*.parquet') ORDER BY path",
-            f"SELECT path, stage, kind FROM read_parquet('{out}/errors/part-*.parquet') "
+            f"SELECT path, stage, kind FROM read_parquet('{out}/_errors/part-*.parquet') "
             f"ORDER BY path")
         got = sorted([r["path"] for r in rows] + [e["path"] for e in errs])
         if got != sorted(keys) or any(e["kind"] in ("network", "timeout") for e in errs):
@@ -154,7 +154,7 @@ def main():
         errs2 = L.duckdb(
             node_dir,
             f"SELECT path, stage, kind, message, CAST(attempts AS INTEGER) AS attempts "
-            f"FROM read_parquet('{out2}/errors/part-*.parquet')")[0]
+            f"FROM read_parquet('{out2}/_errors/part-*.parquet')")[0]
         print("error rows:", errs2)
         if len(errs2) != 1:
             L.fail(f"without ca_bundle: want one (listing) error row, got {len(errs2)}")

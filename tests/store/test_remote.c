@@ -84,8 +84,8 @@ static void test_skip_signature(void) {
     CHECK(rc == 0, "%s", err);
     /* a service principal without its companions is a config error naming them */
     rc = open_with("az://container/p", "client_secret", "x", err, sizeof err);
-    CHECK(rc == STORE_E_CONFIG && strstr(err, "client_id") && strstr(err, "tenant_id"), "%d %s",
-          rc, err);
+    CHECK(rc == STORE_E_CONFIG && strstr(err, "client_id") && strstr(err, "tenant_id"), "%d %s", rc,
+          err);
     /* a bad boolean from the environment is refused, naming the option */
     setenv("GOOGLE_SKIP_SIGNATURE", "perhaps", 1);
     rc = open_with("gs://bucket/p", NULL, NULL, err, sizeof err);
@@ -113,6 +113,62 @@ static void test_secret(void) {
     CHECK(!store_option_is_secret("/local/dir", "secret_access_key"));
     CHECK(!store_option_is_secret("s3://b", "not_an_option"));
     CHECK(!store_option_is_secret(NULL, "x") && !store_option_is_secret("s3://b", NULL));
+}
+
+/* obstore's https S3 / R2 / GCS URL forms select those backends (issue 14): the store's
+ * display URL is the backend's own; options the URL implies yield to given ones. */
+static void test_https_aliases(void) {
+    static const struct {
+        const char *url, *want;
+    } ok[] = {
+        {"https://s3.us-west-2.amazonaws.com/sentinel-cogs/a/b", "s3://sentinel-cogs/a/b"},
+        {"https://sentinel-cogs.s3.us-west-2.amazonaws.com/a%20b/c/", "s3://sentinel-cogs/a b/c"},
+        {"https://my.dotted.bucket.s3.eu-west-1.amazonaws.com", "s3://my.dotted.bucket"},
+        {"https://b.s3.amazonaws.com/p", "s3://b/p"},
+        {"https://s3.amazonaws.com/b", "s3://b"},
+        {"https://acc.r2.cloudflarestorage.com/bkt/x", "s3://bkt/x"},
+        {"https://storage.googleapis.com/gbkt/dir", "gs://gbkt/dir"},
+        {"https://example.com/data", "https://example.com/data"},
+        /* someone's own server on a port: plain HTTP, as for object_store's users */
+        {"https://s3.us-west-2.amazonaws.com:8443/b", "https://s3.us-west-2.amazonaws.com:8443/b"},
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
+        uv_loop_t loop;
+        uv_loop_init(&loop);
+        bool gs = strstr(ok[i].url, "googleapis") != NULL;
+        bool http = strstr(ok[i].want, "https://") == ok[i].want;
+        store_kv kv[] = {{gs ? "bearer_token" : "skip_signature", gs ? "t" : "true"},
+                         {"region", "ap-south-1"}}; /* given: wins over the URL's */
+        store_options o = STORE_OPTIONS_INIT;
+        o.kv = kv;
+        o.n_kv = http ? 0 : gs ? 1 : 2;
+        store *s = NULL;
+        char err[256] = "";
+        int rc = store_open(&s, &loop, ok[i].url, &o, err, sizeof err);
+        CHECK(rc == 0, "%s: %s", ok[i].url, err);
+        if (s) {
+            CHECK(!strcmp(store_url(s), ok[i].want), "%s: %s", ok[i].url, store_url(s));
+            store_close(s);
+        }
+        uv_run(&loop, UV_RUN_DEFAULT);
+        uv_loop_close(&loop);
+    }
+    char err[256];
+    CHECK(open_with("https://s3.us-west-2.amazonaws.com/", "skip_signature", "true", err,
+                    sizeof err) == STORE_E_CONFIG &&
+              strstr(err, "no bucket"),
+          "%s", err);
+    CHECK(open_with("https://b.s3.us-west-2.amazonaws.com/k?x-id=1", "skip_signature", "true", err,
+                    sizeof err) == STORE_E_CONFIG &&
+              strstr(err, "query"),
+          "%s", err);
+    /* the option tables follow the URL: S3's secrets and ignored keys */
+    CHECK(store_option_is_secret("https://b.s3.us-east-1.amazonaws.com", "secret_access_key"));
+    CHECK(store_option_is_ignored("https://s3.us-east-1.amazonaws.com/b", "s3_express"));
+    CHECK(store_option_is_secret("https://storage.googleapis.com/b", "service_account_key"));
+    CHECK(!store_option_is_ignored("gs://b", "allow_http") &&
+          !store_option_is_ignored("az://c", "allow_http") &&
+          store_option_is_ignored("az://c", "disable_tagging"));
 }
 
 /* ---- the one lifecycle: holds, one close path, deferred destroy (a fake backend with no
@@ -246,6 +302,7 @@ int main(int argc, char **argv) {
     test_status_table();
     test_skip_signature();
     test_secret();
+    test_https_aliases();
     test_lifecycle();
     return td_test_report(argv[0]);
 }

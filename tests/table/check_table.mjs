@@ -84,6 +84,11 @@ check('bare facts', pick(bare, ['path', 'size', 'last_modified', 'etag', 'byte_o
 check('bare geokeys', [bare.geokeys !== null, Object.values(bare.geokeys || {}).every((v) => v === null)], [true, true]);
 check('bare maps', pick(bare, ['geokeys_header', 'geokeys_other', 'other_tags', 'warnings']),
   { geokeys_header: ['0', '0', '0', '0'], geokeys_other: [], other_tags: [], warnings: [] });
+// async-tiff 0.1.0's defaults for absent tags, each named in defaulted (issue 14)
+check('full defaults', pick(full, ['compression', 'planar_configuration', 'sample_format', 'samples_per_pixel', 'defaulted']),
+  { compression: '8', planar_configuration: '1', sample_format: ['1'], samples_per_pixel: null, defaulted: ['planar_configuration'] });
+check('bare defaults', pick(bare, ['compression', 'planar_configuration', 'sample_format', 'defaulted']),
+  { compression: '1', planar_configuration: '1', sample_format: ['1'], defaulted: ['compression', 'planar_configuration', 'sample_format'] });
 
 const errs = await q(`SELECT * FROM ${file('errors.parquet')}`);
 check('errors', errs, [

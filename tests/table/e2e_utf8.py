@@ -86,7 +86,7 @@ def run(exe, tmp, name, store_lines, want_rc):
     check(p.returncode == want_rc,
           f"{name}: exit {p.returncode}, want {want_rc}: {p.stderr.decode(errors='replace')[-500:]}")
     return (sorted(glob.glob(os.path.join(out, "part-*.parquet"))),
-            sorted(glob.glob(os.path.join(out, "errors", "part-*.parquet"))))
+            sorted(glob.glob(os.path.join(out, "_errors", "part-*.parquet"))))
 
 
 def rows_by_path(reader, files, name):

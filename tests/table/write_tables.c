@@ -166,7 +166,10 @@ static void write_errors(const char *dir) {
 /* Bytes that are not UTF-8 in every kind of STRING value, written through td_table as a
  * careless caller would (tiff.h promises UTF-8, the pipeline passes keys as bytes): the
  * files must still be readable by DuckDB, with \xNN escapes, and path_bytes exact. */
-#define L1 "caf\xe9"               /* Latin-1 */
+#define L1 "caf\xe9" /* Latin-1 */
+#define TD_STR2_(x) #x
+#define TD_STR2(x) TD_STR2_(x)
+#define TD_STR_VERSION TD_STR2(TD_SCHEMA_VERSION)
 #define CUT "\xe6\x97\xa5\xe6\x97" /* U+65E5 and the first 2 bytes of another */
 static void write_bad_utf8(const char *dir) {
     pq_schema *s;
@@ -175,7 +178,8 @@ static void write_bad_utf8(const char *dir) {
     if (rc)
         die("headers schema", rc, NULL);
     FILE *f = open_out(dir, "headers_bad_utf8.parquet");
-    const pq_kv kv[] = {{TD_SCHEMA_VERSION_KEY, "2"}, {"tiff_dumper.config", "# " L1 "\n"}};
+    const pq_kv kv[] = {{TD_SCHEMA_VERSION_KEY, TD_STR_VERSION},
+                        {"tiff_dumper.config", "# " L1 "\n"}};
     pq_writer *w = open_writer(s, f, PQ_CODEC_SNAPPY, kv, 2);
     tiff_extra gk_other[] = {{3076, "\"" L1 "\"", 6, false}};
     tiff_extra others[] = {{42033, "\"" CUT "\"", 7, false}};

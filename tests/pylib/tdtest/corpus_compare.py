@@ -5,8 +5,9 @@ Run as `python3 -m tdtest.corpus_compare` (ctest test tiff_corpus).
 Every field of every expected record is checked; a difference fails the test unless
 accepted_deviations.txt lists it (lines: PATH_GLOB FIELD REASON...). Mapping rules (not
 deviations, they follow from the two formats):
-- model_transformation, gdal_metadata, gdal_nodata are named fields here but sit in
-  expected other_tags (34264, 42112, 42113).
+- model_transformation, gdal_metadata, gdal_nodata are named fields here and sit in
+  expected other_tags (34264, 42112, 42113): ours has them in both (as the Python tool has
+  them in other_tags), and the other_tags copy must be tifffile's type, count and value.
 - A named field whose entry has a type/count that does not suit the field is kept in our
   other_tags (with a warning): the expected named value is then compared with that value.
 - A capped other_tags / geokeys_other value ("capped": true) must be a prefix of the
@@ -159,8 +160,17 @@ def compare(exp, got, diffs):
         if f in NAMED_IN_OTHER:
             e = exp_other.pop(NAMED_IN_OTHER[f], None)
             want = None if e is None else e["value"]
-            if e is not None and f == "model_transformation":
-                pass
+            # ours has the entry in other_tags as well (as the Python tool does, issue 14):
+            # exactly tifffile's type, count and value
+            if e is not None or NAMED_IN_OTHER[f] in mine_other:
+                m = mine_other.get(NAMED_IN_OTHER[f])
+                if h[f] is not None or m is None or e is None:
+                    mine_other.pop(NAMED_IN_OTHER[f], None)
+                    if (e is None or m is None or e["type"] != m["type"]
+                            or e["count"] != m["count"]
+                            or not (is_prefix(m["value"], e["value"]) if m.get("capped")
+                                    else same(e["value"], m["value"]))):
+                        diff("other_tags." + NAMED_IN_OTHER[f], e, m)
         else:
             want = exp[f]
         have = h[f]

@@ -96,7 +96,7 @@ def same_rows(node_dir, out_a, out_b, names=("local", "store"), min_rows=300):
         q.append(f"SELECT * EXCLUDE (last_modified, etag) FROM "
                  f"read_parquet('{out}/part-*.parquet') ORDER BY path")
         q.append(f"SELECT path, stage, kind FROM "
-                 f"read_parquet('{out}/errors/part-*.parquet') ORDER BY path, stage")
+                 f"read_parquet('{out}/_errors/part-*.parquet') ORDER BY path, stage")
     ha, ea, hb, eb = duckdb(node_dir, *q)
     print(f"{names[0]}: {len(ha)} rows, {len(ea)} errors; {names[1]}: {len(hb)} rows, "
           f"{len(eb)} errors")
