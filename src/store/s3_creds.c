@@ -418,7 +418,8 @@ static void fetch_step(s3_credsrc *src) {
     nr->n_headers = 0;
     ut_buf_free(&src->body);
     src->body.limit = CRED_MAX_BODY;
-    static char url[2048];
+    /* per thread: each fetch thread (concurrency.threads) has its own store and creds */
+    static _Thread_local char url[2048];
     char *u = url;
     switch (src->kind) {
     case SRC_WEB_IDENTITY: {
