@@ -162,7 +162,8 @@ struct pipe_s {
     td_worker **workers;
     size_t n_workers;
     bool threaded;
-    route *routes; /* threaded: one per worker */
+    route *routes;     /* threaded: one per worker */
+    bool workers_quit; /* their threads are gone: nothing more to post or drain */
     /* state */
     bool stopping, interrupted, finishing;
     int signum; /* the signal that interrupted the run */
@@ -176,7 +177,7 @@ static void give_back(pipe_s *p, td_result *r);
 
 /* Tells the fetch workers to start nothing more (and, after a signal, to cancel). */
 static void stop_workers(pipe_s *p) {
-    for (size_t i = 0; i < p->n_workers; i++)
+    for (size_t i = 0; !p->workers_quit && i < p->n_workers; i++)
         td_worker_stop(p->workers[i], p->interrupted, p->signum);
 }
 
@@ -517,7 +518,7 @@ static void pump_slots(pipe_s *p) {
         }
         return;
     }
-    for (size_t i = 0; i < p->n_workers; i++) {
+    for (size_t i = 0; !p->workers_quit && i < p->n_workers; i++) {
         route *rt = &p->routes[i];
         td_key *kh = NULL, *kt = NULL;
         while (!p->stopping && p->qhead && rt->out < rt->cap) {
@@ -542,7 +543,7 @@ static void pump_slots(pipe_s *p) {
 
 /* Threaded: rows and unstarted keys the fetch threads handed back. */
 static void drain_workers(pipe_s *p) {
-    for (size_t i = 0; p->threaded && i < p->n_workers; i++) {
+    for (size_t i = 0; p->threaded && !p->workers_quit && i < p->n_workers; i++) {
         route *rt = &p->routes[i];
         td_worker_out wo;
         td_worker_drain(rt->w, &wo);
@@ -576,6 +577,7 @@ static void close_handles(pipe_s *p) {
      * back), so none can wake this loop through a closed handle */
     for (size_t i = 0; i < p->n_workers; i++)
         td_worker_quit(p->workers[i]);
+    p->workers_quit = true;
     uv_close((uv_handle_t *)&p->wake, close_cb);
     uv_close((uv_handle_t *)&p->timer, close_cb);
     uv_close((uv_handle_t *)&p->flush_before_poll, close_cb);

@@ -58,11 +58,11 @@ struct td_worker {
     uv_async_t async;
     uv_prepare_t before_poll;
     uv_check_t after_poll;
-    td_key *kh, *kt;      /* posted keys not started yet (only until slots are found) */
-    td_result *rh, *rt;   /* finished during this loop turn */
-    td_key *uh, *ut;      /* keys given back unstarted (after a stop) */
-    int fail_code;        /* not yet reported */
-    uint64_t last_snap;   /* loop time of the last store_stats snapshot */
+    td_key *kh, *kt;    /* posted keys not started yet (only until slots are found) */
+    td_result *rh, *rt; /* finished during this loop turn */
+    td_key *uh, *ut;    /* keys given back unstarted (after a stop) */
+    int fail_code;      /* not yet reported */
+    uint64_t last_snap; /* loop time of the last store_stats snapshot */
     /* shared with the pipeline's thread, under mu */
     uv_mutex_t mu;
     struct {
@@ -92,18 +92,18 @@ static void msgf(char *dst, size_t n, const char *fmt, ...) {
 }
 
 /* Appends the list starting at h to the list head..tail (linked through next). */
-#define LIST_SPLICE(head, tail, h, type)                                                           \
-    do {                                                                                           \
-        type *t_ = (h);                                                                            \
-        if (t_) {                                                                                  \
-            if (*(tail))                                                                           \
-                (*(tail))->next = t_;                                                              \
-            else                                                                                   \
-                *(head) = t_;                                                                      \
-            while (t_->next)                                                                       \
-                t_ = t_->next;                                                                     \
-            *(tail) = t_;                                                                          \
-        }                                                                                          \
+#define LIST_SPLICE(head, tail, h, type) \
+    do {                                 \
+        type *t_ = (h);                  \
+        if (t_) {                        \
+            if (*(tail))                 \
+                (*(tail))->next = t_;    \
+            else                         \
+                *(head) = t_;            \
+            while (t_->next)             \
+                t_ = t_->next;           \
+            *(tail) = t_;                \
+        }                                \
     } while (0)
 
 /* ------------------------------------------------------------------ slots */
