@@ -58,7 +58,7 @@ typedef struct td_stats {
     uint64_t requests;  /* remote stores: HTTP requests sent, every attempt (retries,
                          * listing pages) included; local folders: reads made */
     uint64_t queued;    /* keys waiting in the key queue now */
-    uint64_t in_flight; /* objects being fetched now */
+    uint64_t in_flight; /* objects being fetched now (or handed to a fetch thread) */
     uint64_t header_files, error_files; /* Parquet files completed */
     /* remote stores only (networked false for a local folder): how hard the store pushed
      * back: retried attempts, attempts answered 429/503/SlowDown, and the lowest number of
