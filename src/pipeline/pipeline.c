@@ -482,15 +482,10 @@ static void give_back(pipe_s *p, td_result *r) {
         td_worker_recycle(w, r);
         return;
     }
-    for (size_t i = 0; i < p->n_workers; i++) {
-        route *rt = &p->routes[i];
-        if (rt->w != w)
-            continue;
-        r->next = rt->rh;
-        rt->rh = r;
-        rt->out--;
-        return;
-    }
+    route *rt = &p->routes[td_worker_index(w)];
+    r->next = rt->rh;
+    rt->rh = r;
+    rt->out--;
 }
 
 /* Keys from the queue to free slots. Inline: started here. Threaded: each worker gets up to
@@ -744,6 +739,7 @@ static int start_workers(pipe_s *p, const store_options *so, char *err, size_t e
         store_options wso = *so;
         td_worker_options wo = {
             .o = p->o,
+            .index = i,
             .n_slots = n_cons / n + (i < n_cons % n),
             .followup_budget = budget,
             .loop = p->threaded ? NULL : &p->loop,

@@ -90,6 +90,7 @@ typedef struct td_worker td_worker;
 
 typedef struct td_worker_options {
     const td_pipeline_options *o;
+    size_t index;             /* the caller's number for it (td_worker_index) */
     unsigned n_slots;         /* fetch slots (objects at once) of this worker */
     uint64_t followup_budget; /* its share of the follow-up byte budget */
     /* inline: the pipeline's loop and store; NULL for a threaded worker */
@@ -129,8 +130,9 @@ typedef struct td_worker_out {
 void td_worker_drain(td_worker *w, td_worker_out *out);
 /* Threaded: the worker's store counters as last seen by its thread (final after free's join). */
 void td_worker_stats(td_worker *w, store_stats *ss);
-/* The worker whose slot owns r (r->owner != NULL). */
+/* The worker whose slot owns r (r->owner != NULL), and its index (options). */
 td_worker *td_worker_of(const td_result *r);
+size_t td_worker_index(const td_worker *w);
 /* Threaded: ends the thread (only when nothing is in flight and the writer has returned every
  * result) and joins it. Then, both: frees. */
 void td_worker_quit(td_worker *w);

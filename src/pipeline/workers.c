@@ -330,6 +330,7 @@ void td_worker_unpark(td_worker *w) {
 }
 
 td_worker *td_worker_of(const td_result *r) { return ((const slot *)r->owner)->w; }
+size_t td_worker_index(const td_worker *w) { return w->o.index; }
 
 /* ------------------------------------------------------------------ worker threads */
 
