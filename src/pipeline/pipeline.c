@@ -723,11 +723,13 @@ static int start_workers(pipe_s *p, const store_options *so, char *err, size_t e
         n = n_cons;
     uint64_t max_header =
         p->o->fetch.max_header_bytes ? p->o->fetch.max_header_bytes : TD_READER_DEFAULT_MAX_HEADER;
+    /* the follow-up budget of the run, shared out: each worker still admits one object
+     * whatever its share (a worker holding no follow-up bytes never parks), so the run's
+     * total stays near the single-loop budget */
     uint64_t budget = (uint64_t)64 << 20;
-    if (n > 1)
-        budget /= n;
     if (budget < 2 * max_header)
         budget = 2 * max_header;
+    budget /= n;
     p->workers = calloc(n, sizeof *p->workers);
     p->routes = calloc(n, sizeof *p->routes);
     if (!p->workers || !p->routes) {
