@@ -3,6 +3,9 @@
 - the corpus as a local folder (listed), with threads 1, 2 and 4;
 - the corpus served by nginx over HTTP, read from a key list that also names missing
   objects (fetch-stage not_found rows made on the fetch threads), with threads 1, 2 and 4;
+- the corpus in s3rver, signed with credentials from a fake EC2 metadata service (IMDSv2)
+  that hands out credentials lasting 2 s, with threads 1 and 4: every fetch thread's store
+  fetches and refreshes its own credentials (each is opened from the same options);
 
 each run gives the same header rows and the same error rows as the threads: 1 run (DuckDB
 reads them; order in the files may differ), every key exactly once, and _SUCCESS counts
@@ -10,12 +13,17 @@ that agree with the rows (an error is counted once, whichever thread made it) an
 other runs. A threads value above n_consumers is capped, not refused.
 
 usage: e2e_threads.py TIFF_DUMPER CORPUS_DIR NODE_DIR"""
+import datetime
 import json
 import os
+import shutil
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from tdtest import e2e_lib as L
 from tdtest.http_testlib import Nginx
+from tdtest.s3_testlib import S3rver, object_path
 
 THREADS = (1, 2, 4)
 MISSING = 25
@@ -31,7 +39,41 @@ def tiffs(corpus):
     return sorted(out)
 
 
-def run(exe, tmp, name, store, threads, **source):
+class Imds(BaseHTTPRequestHandler):
+    """IMDSv2 as documented: a token PUT, the role name, then credentials (s3rver's key)."""
+    hits = 0
+    lock = threading.Lock()
+
+    def log_message(self, *a):
+        pass
+
+    def reply(self, code, body):
+        data = body.encode()
+        self.send_response(code)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_PUT(self):
+        self.reply(200 if self.path == "/latest/api/token" else 404, "imds-token")
+
+    def do_GET(self):
+        base = "/latest/meta-data/iam/security-credentials/"
+        if not self.path.startswith(base) or self.headers.get("X-aws-ec2-metadata-token") \
+                != "imds-token":
+            return self.reply(404, "")
+        if self.path == base:
+            return self.reply(200, "role\n")
+        with Imds.lock:
+            Imds.hits += 1
+        exp = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=2)
+        self.reply(200, json.dumps({
+            "Code": "Success", "Type": "AWS-HMAC", "AccessKeyId": "S3RVER",
+            "SecretAccessKey": "S3RVER", "Token": "session-token",
+            "Expiration": exp.strftime("%Y-%m-%dT%H:%M:%SZ")}))
+
+
+def run(exe, tmp, name, store, threads, env=None, **source):
     cfg = os.path.join(tmp, f"{name}-{threads}.yaml")
     out = os.path.join(tmp, f"out-{name}-{threads}")
     lines = ["store:", f"  name: {json.dumps(store)}"]
@@ -43,7 +85,7 @@ def run(exe, tmp, name, store, threads, **source):
               "output:", "  row_group_size: 30"]
     with open(cfg, "w") as f:
         f.write("\n".join(lines) + "\n")
-    p = L.run_tool(exe, "headers", cfg, out, "--loud", timeout=300)
+    p = L.run_tool(exe, "headers", cfg, out, "--loud", timeout=300, env=env)
     if p.returncode not in (0, 1):
         L.fail(f"{name} threads {threads}: exit {p.returncode}: {p.stderr[-2000:]}")
     with open(os.path.join(out, "_SUCCESS")) as f:
@@ -51,10 +93,15 @@ def run(exe, tmp, name, store, threads, **source):
     return out, succ
 
 
-def check_group(exe, node_dir, tmp, name, store, want_paths, want_errors, **source):
+def check_group(exe, node_dir, tmp, name, store, want_paths, want_errors, threads=THREADS,
+                env=None, **source):
     base = None
-    for t in THREADS:
-        out, succ = run(exe, tmp, name, store, t, **source)
+    for t in threads:
+        hits = Imds.hits
+        out, succ = run(exe, tmp, name, store, t, env, **source)
+        if env and Imds.hits - hits < t:
+            L.fail(f"{name} threads {t}: {Imds.hits - hits} credential fetches, want one per "
+                   f"fetch thread at least")
         heads, errs = L.duckdb(
             node_dir,
             f"SELECT path FROM read_parquet('{out}/part-*.parquet')",
@@ -111,6 +158,28 @@ def main():
                         keys_from=keys)
         finally:
             ngx.stop()
+
+        # s3rver, credentials from IMDS; obstore_config goes in as written
+        data = os.path.join(tmp, "s3data")
+        for r in rels:
+            dst = object_path(data, "corpus", r)
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            shutil.copyfile(os.path.join(corpus, r), dst)
+        imds = ThreadingHTTPServer(("127.0.0.1", 0), Imds)
+        threading.Thread(target=imds.serve_forever, daemon=True).start()
+        s3 = S3rver(node_dir, data)
+        try:
+            env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+            env.update(AWS_EC2_METADATA_SERVICE_ENDPOINT=f"http://127.0.0.1:{imds.server_port}",
+                       AWS_SHARED_CREDENTIALS_FILE=os.path.join(tmp, "none"),
+                       AWS_CONFIG_FILE=os.path.join(tmp, "none"))
+            check_group(exe, node_dir, tmp, "s3", "s3://corpus", rels, None, (1, 4), env,
+                        obstore_config={"endpoint": s3.endpoint, "allow_http": True,
+                                        "region": "us-east-1"})
+            print(f"{Imds.hits} credential fetches from IMDS in all")
+        finally:
+            s3.stop()
+            imds.shutdown()
 
         # more threads than slots: capped at n_consumers (one slot each), same rows
         cfg = os.path.join(tmp, "many.yaml")
