@@ -44,6 +44,7 @@ void td_config_defaults(td_config *c) {
     c->prefixes = (char **)(uintptr_t)d.source.prefixes;
     c->n_prefixes = d.source.n_prefixes;
     c->n_consumers = d.concurrency.n_consumers;
+    c->threads = d.concurrency.threads;
     c->list_chunk_size = d.concurrency.list_chunk_size;
     c->max_buffer_size = d.concurrency.max_buffer_size;
     c->write_chunk_size = d.output.rows_per_file;
@@ -120,6 +121,7 @@ void td_config_to_options(const td_config *c, td_pipeline_options *o) {
     o->output.rows_per_file = c->write_chunk_size;
     o->output.config_text = c->source_text;
     o->concurrency.n_consumers = c->n_consumers;
+    o->concurrency.threads = c->threads;
     o->concurrency.list_chunk_size = c->list_chunk_size;
     o->concurrency.max_buffer_size = c->max_buffer_size;
     o->net.connect_timeout_ms = c->connect_timeout_ms;
@@ -146,6 +148,7 @@ enum {
     K_PREFIX_MODE,
     K_SUFFIX_CASE,
     K_NCONS,
+    K_THREADS,
     K_LIST,
     K_MAXBUF,
     K_WRITE,
@@ -189,6 +192,7 @@ static const field f_store[] = {
 };
 static const field f_conc[] = {
     FLD("n_consumers", K_NCONS, F_UINT, 1, TD_CONFIG_MAX_CONSUMERS, n_consumers),
+    FLD("threads", K_THREADS, F_UINT, 1, TD_CONFIG_MAX_THREADS, threads),
     FLD("list_chunk_size", K_LIST, F_UINT, 1, TD_CONFIG_MAX_CHUNK, list_chunk_size),
     FLD("max_buffer_size", K_MAXBUF, F_UINT, 1, TD_CONFIG_MAX_CHUNK, max_buffer_size),
     FLD("write_chunk_size", K_WRITE, F_UINT, 1, TD_CONFIG_MAX_CHUNK, write_chunk_size),

@@ -33,6 +33,7 @@ typedef struct td_config {
     size_t n_store_kv; /* obstore_config flattened: values as strings
                           ("true"/"false" for bools) */
     unsigned n_consumers;
+    unsigned threads; /* fetch threads (pipeline.h: capped at n_consumers) */
     size_t list_chunk_size, max_buffer_size, write_chunk_size;
     uint64_t prefetch_bytes, max_header_bytes;
     char **suffixes;
@@ -80,6 +81,7 @@ void td_config_to_options(const td_config *c, td_pipeline_options *o);
 /* Limits the loader enforces (documented in docs/config.md). */
 #define TD_CONFIG_MAX_FILE_BYTES (1u << 20)
 #define TD_CONFIG_MAX_CONSUMERS 100000u
+#define TD_CONFIG_MAX_THREADS TD_PIPELINE_MAX_THREADS
 #define TD_CONFIG_MAX_CHUNK 100000000u /* list/write chunk, buffer size */
 #define TD_CONFIG_MIN_PREFETCH 16u
 #define TD_CONFIG_MAX_HEADER_BYTES (1ull << 30)

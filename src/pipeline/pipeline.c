@@ -1,12 +1,14 @@
-/* pipeline.c - the loop side of a run: listing with backpressure, the key queue, fetch
- * slots (each reads its object with a td_reader) and handing results to the writer thread;
- * also the options' defaults and the suffix rule (pipeline.h).
+/* pipeline.c - the loop side of a run: listing with backpressure, the key queue, handing keys
+ * to the fetch workers (workers.c) and their rows to the writer thread (writer.c), counters,
+ * signals; also the options' defaults and the suffix rule (pipeline.h).
  *
- * Everything here runs on one libuv loop thread except td_writer_* (writer.c). Counts that
- * bound memory: queued keys + pending list errors + keys of pages being listed never exceed
- * max_buffer_size; at most n_consumers slots exist; each slot's reader holds one prefetch
- * buffer and the follow-up bytes of one object (at most max_header_bytes, enforced by the
- * parser), admitted against a shared follow-up budget (slot_admit). */
+ * Everything here runs on one libuv loop thread (fetch threads reach it only through the
+ * td_worker_* calls, writer through td_writer_*). Counts that bound memory: queued keys +
+ * pending list errors + keys of pages being listed never exceed max_buffer_size; at most
+ * n_consumers slots exist (shared out among the workers; a worker is never handed more keys
+ * than it has free slots); each slot's reader holds one prefetch buffer and the follow-up
+ * bytes of one object (at most max_header_bytes, enforced by the parser), admitted against
+ * a follow-up budget shared by the slots of a worker (workers.c). */
 #include "pipeline.h"
 
 #include <inttypes.h>
@@ -15,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "keysrc.h"
@@ -73,6 +76,13 @@ void td_pipeline_options_init(td_pipeline_options *o) {
     o->output.row_group_size = 10000;
     o->output.rows_per_file = 100000;
     o->concurrency.n_consumers = so.max_in_flight;
+    /* one fetch thread per core: TLS and HTTP parsing are CPU work (issue 12). Capped: past
+     * a few threads the writer or the server limits, and every thread opens connections */
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    o->concurrency.threads = cpus < 1 ? 1u
+                             : cpus > TD_PIPELINE_DEFAULT_MAX_THREADS
+                                 ? TD_PIPELINE_DEFAULT_MAX_THREADS
+                                 : (unsigned)cpus;
     o->concurrency.list_chunk_size = 10000;
     o->concurrency.max_buffer_size = 1000000;
     o->net.connect_timeout_ms = so.connect_timeout_ms;
@@ -105,15 +115,6 @@ bool td_fetch_is_tiff(const td_fetch_options *f, const char *key, size_t key_len
     return false;
 }
 
-typedef struct keynode {
-    struct keynode *next;
-    uint64_t size;
-    int64_t mtime_ms;
-    size_t len;
-    char *etag; /* into key[] past the key's NUL, or NULL */
-    char key[]; /* NUL-terminated */
-} keynode;
-
 typedef struct pipe_s pipe_s;
 
 typedef struct lister {
@@ -123,19 +124,14 @@ typedef struct lister {
     bool in_flight;
 } lister;
 
-typedef struct slot {
-    pipe_s *p;
-    struct slot *next_free;
-    td_reader *reader;
-    keynode *key;
-    bool sync;            /* inside td_reader_start/resume: its callback must not pump */
-    uint64_t buf_bytes;   /* follow-up bytes held, counted in followup_used */
-    uint64_t parked_need; /* bytes a parked slot waits for */
-    struct slot *next_parked;
-    td_result res;
-    char message[1280];
-    bool active;
-} slot;
+/* The pipeline's side of a fetch thread: how many keys it may take, how many it holds (posted
+ * and not yet back from the writer or returned unstarted), and the results to give back with
+ * the next post. Pipeline thread only. */
+typedef struct route {
+    td_worker *w;
+    unsigned cap, out;
+    td_result *rh;
+} route;
 
 struct pipe_s {
     const td_pipeline_options *o;
@@ -161,18 +157,16 @@ struct pipe_s {
     td_keysrc_page ks_page;
     bool ks_busy, ks_done;
     /* key queue */
-    keynode *qhead, *qtail;
+    td_key *qhead, *qtail;
     uint64_t queued;
     uint64_t pending_errors; /* standalone error results not yet returned by the writer */
-    /* slots */
-    slot **slots;
-    size_t n_slots;
-    slot *free_slots;
-    size_t active_slots;
-    /* follow-up buffers of all slots together stay near a budget; a slot whose first
-     * follow-up round does not fit waits (parked) until others give bytes back */
-    uint64_t followup_used, followup_budget;
-    slot *park_head, *park_tail;
+    /* fetch slots, in workers (workers.c): one inline on this loop (threads: 1), or one per
+     * fetch thread */
+    td_worker **workers;
+    size_t n_workers;
+    bool threaded;
+    route *routes;     /* threaded: one per worker */
+    bool workers_quit; /* their threads are gone: nothing more to post or drain */
     /* state */
     bool stopping, interrupted, finishing;
     int signum; /* the signal that interrupted the run */
@@ -182,6 +176,13 @@ struct pipe_s {
 };
 
 static void pump(pipe_s *p);
+static void give_back(pipe_s *p, td_result *r);
+
+/* Tells the fetch workers to start nothing more (and, after a signal, to cancel). */
+static void stop_workers(pipe_s *p) {
+    for (size_t i = 0; !p->workers_quit && i < p->n_workers; i++)
+        td_worker_stop(p->workers[i], p->interrupted, p->signum);
+}
 
 static void set_fail(pipe_s *p, int code, const char *fmt, ...) {
     if (p->fail_code == 0) {
@@ -192,6 +193,7 @@ static void set_fail(pipe_s *p, int code, const char *fmt, ...) {
         va_end(ap);
     }
     p->stopping = true;
+    stop_workers(p);
 }
 
 /* snprintf whose truncation is intended (messages are cut, never overflow), between two
@@ -292,7 +294,7 @@ static void queue_entries(pipe_s *p, const store_entry *e, size_t n, const store
             continue;
         }
         size_t el = e[i].etag ? strlen(e[i].etag) + 1 : 0;
-        keynode *k = malloc(sizeof *k + e[i].key_len + 1 + el);
+        td_key *k = malloc(sizeof *k + e[i].key_len + 1 + el);
         if (!k) {
             set_fail(p, TD_PIPE_E_NOMEM, "out of memory queueing keys");
             break;
@@ -449,197 +451,115 @@ static void list_cb(store_list_req *req, int status, const store_entry *e, size_
     pump(p);
 }
 
-/* ------------------------------------------------------------------ fetch slots */
+/* ------------------------------------------------------------------ fetch workers */
 
-static void slot_finish(slot *s);
-static td_reader_admit slot_admit(td_reader *r, uint64_t need, void *ud);
-
-static slot *slot_new(pipe_s *p) {
-    slot *s = calloc(1, sizeof *s);
-    if (!s)
-        return NULL;
-    s->p = p;
-    td_reader_options ro = {p->o->fetch.prefetch_bytes, p->o->fetch.max_header_bytes, 0,
-                            slot_admit};
-    if (td_reader_new(&s->reader, p->st, &ro) != 0) {
-        free(s);
-        return NULL;
-    }
-    return s;
-}
-
-static void slot_release_bufs(slot *s) {
-    td_reader_release(s->reader);
-    s->p->followup_used -= s->buf_bytes;
-    s->buf_bytes = 0;
-}
-
-static void slot_free(slot *s) {
-    slot_release_bufs(s);
-    td_reader_free(s->reader);
-    free(s->key);
-    free(s);
-}
-
-/* Error message naming the object. */
-static void slot_error(slot *s, const char *stage, const char *kind, const char *detail,
-                       int http_status, unsigned attempts) {
-    pipe_s *p = s->p;
-    char url[1024];
-    object_url(p, s->key->key, url, sizeof url);
-    if (strstr(detail, s->key->key))
-        msgf(s->message, sizeof s->message, "%s", detail);
-    else
-        msgf(s->message, sizeof s->message, "%s: %s", url, detail);
-    trim_cut(s->message);
-    td_result *r = &s->res;
-    r->is_header = false;
-    r->stage = stage;
-    r->kind = kind;
-    r->message = s->message;
-    r->http_status = http_status;
-    r->attempts = attempts;
-    report_error(p, r, NULL);
-    slot_finish(s);
-}
-
-/* An object started before the signal and stopped by it: an error row of kind
- * `interrupted`, so that every object the run started ends as exactly one row. */
-static void slot_interrupted(slot *s, unsigned attempts) {
-    char detail[96];
-    msgf(detail, sizeof detail, "interrupted by signal %d before the header was read",
-         s->p->signum);
-    slot_error(s, "fetch", "interrupted", detail, 0, attempts);
-}
-
-static void slot_finish(slot *s) {
-    pipe_s *p = s->p;
-    const td_read_result *rr = td_reader_result(s->reader);
-    s->res.requests = rr->requests;
-    s->res.fetched_bytes = rr->fetched_bytes;
-    p->stats.requests += rr->requests;
-    p->stats.bytes_fetched += rr->fetched_bytes;
+/* A slot's row (workers.c), on this loop: inline from the slot's callback, threaded from
+ * drain_workers. Every counter is kept here, on the pipeline's thread only, so the progress
+ * callback reads them without a race whatever the number of fetch threads. */
+static void on_result(pipe_s *p, td_result *r) {
+    if (!r->is_header)
+        report_error(p, r, NULL);
+    p->stats.requests += r->requests;
+    p->stats.bytes_fetched += r->fetched_bytes;
     p->stats.in_flight--;
     if (p->stopping && !p->interrupted) {
         /* a failed run writes nothing more: the slot goes straight back (after a signal,
          * the objects in flight still get their row, and the part files are finished) */
-        s->active = false;
-        p->active_slots--;
-        free(s->key);
-        s->key = NULL;
-        slot_release_bufs(s);
-        s->next_free = p->free_slots;
-        p->free_slots = s;
+        give_back(p, r);
         return;
     }
-    if (s->res.is_header)
+    if (r->is_header)
         p->stats.dumped++;
-    td_writer_push(p->writer, &s->res);
+    td_writer_push(p->writer, r);
 }
 
-/* Before each follow-up round. Follow-up buffers of all slots together stay near a budget:
- * a slot that already holds follow-up bytes is never parked (holding while waiting would
- * deadlock), so the budget is soft: it stops new objects from starting follow-up reads
- * while it is exceeded; each object is capped by max_header_bytes anyway. */
-static td_reader_admit slot_admit(td_reader *r, uint64_t need, void *ud) {
-    (void)r;
-    slot *s = ud;
-    pipe_s *p = s->p;
-    if (p->stopping)
-        return TD_READER_STOP;
-    if (s->buf_bytes == 0 && p->followup_used > 0 && p->followup_used + need > p->followup_budget) {
-        s->parked_need = need;
-        s->next_parked = NULL;
-        if (p->park_tail)
-            p->park_tail->next_parked = s;
-        else
-            p->park_head = s;
-        p->park_tail = s;
-        return TD_READER_WAIT;
+static void inline_result(td_result *r, void *ud) { on_result(ud, r); }
+static void inline_pump(void *ud) { pump(ud); }
+
+/* A slot's result the writer is done with (or that was never written) goes back to its
+ * worker: at once inline, with the worker's next post when threaded. */
+static void give_back(pipe_s *p, td_result *r) {
+    td_worker *w = td_worker_of(r);
+    if (!p->threaded) {
+        r->next = NULL;
+        td_worker_recycle(w, r);
+        return;
     }
-    p->followup_used += need;
-    s->buf_bytes += need;
-    return TD_READER_GO;
+    route *rt = &p->routes[td_worker_index(w)];
+    r->next = rt->rh;
+    rt->rh = r;
+    rt->out--;
 }
 
-/* The reader is done with the slot's object. */
-static void slot_read_cb(td_reader *r, const td_read_result *rr, void *ud) {
-    slot *s = ud;
-    pipe_s *p = s->p;
-    if (rr->object_size != UINT64_MAX && !s->res.has_size) {
-        s->res.has_size = true;
-        s->res.size = rr->object_size;
-    }
-    switch (rr->status) {
-    case TD_READ_OK:
-        s->res.is_header = true;
-        s->res.hdr = td_reader_header(r);
-        slot_finish(s);
-        break;
-    case TD_READ_FETCH:
-        if (rr->code == STORE_E_CANCELED && p->interrupted) {
-            slot_interrupted(s, rr->attempts);
-            break;
-        }
-        slot_error(s, "fetch", store_err_name(rr->code), rr->message, rr->http_status,
-                   rr->attempts);
-        break;
-    case TD_READ_PARSE:
-    case TD_READ_ROUNDS:
-        slot_error(s, "parse", tiff_err_name(rr->code), rr->message, 0, 0);
-        break;
-    case TD_READ_STOPPED:
-        if (p->interrupted)
-            slot_interrupted(s, 0);
-        else
-            slot_finish(s);
-        break;
-    }
-    if (!s->sync)
-        pump(p);
-}
-
-static void slot_start(pipe_s *p, slot *s, keynode *k) {
-    s->active = true;
-    p->active_slots++;
-    p->stats.in_flight++;
-    free(s->key);
-    s->key = k;
-    slot_release_bufs(s);
-    memset(&s->res, 0, sizeof s->res);
-    s->res.owner = s;
-    s->res.path = k->key;
-    s->res.path_len = k->len;
-    s->res.has_size = k->size != UINT64_MAX; /* a key list does not say */
-    s->res.size = k->size;
-    s->res.mtime_ms = k->mtime_ms;
-    s->res.etag = k->etag;
-    s->sync = true;
-    td_reader_start(s->reader, k->key, k->size, slot_read_cb, s);
-    s->sync = false;
-}
-
+/* Keys from the queue to free slots. Inline: started here. Threaded: each worker gets up to
+ * its free slots' worth in one post (with the slots coming back), so a hand-off costs one
+ * lock and one wake-up per batch, never per key. */
 static void pump_slots(pipe_s *p) {
-    while (!p->stopping && p->qhead) {
-        slot *s = p->free_slots;
-        if (s) {
-            p->free_slots = s->next_free;
-        } else if (p->n_slots < p->o->concurrency.n_consumers) {
-            s = slot_new(p);
-            if (!s) {
-                set_fail(p, TD_PIPE_E_NOMEM, "out of memory allocating fetch slots");
-                return;
+    if (!p->threaded) {
+        while (!p->stopping && p->qhead) {
+            td_key *k = p->qhead;
+            p->qhead = k->next;
+            k->next = NULL;
+            p->stats.in_flight++; /* before the start: its callback may run inside it */
+            int rc = td_worker_start(p->workers[0], k);
+            if (rc != 0) {
+                p->stats.in_flight--;
+                k->next = p->qhead;
+                p->qhead = k;
+                if (rc < 0)
+                    set_fail(p, rc, "out of memory allocating fetch slots");
+                break;
             }
-            p->slots[p->n_slots++] = s;
-        } else {
-            return;
+            if (!p->qhead)
+                p->qtail = NULL;
+            p->queued--;
         }
-        keynode *k = p->qhead;
-        p->qhead = k->next;
-        if (!p->qhead)
-            p->qtail = NULL;
-        p->queued--;
-        slot_start(p, s, k);
+        return;
+    }
+    for (size_t i = 0; !p->workers_quit && i < p->n_workers; i++) {
+        route *rt = &p->routes[i];
+        td_key *kh = NULL, *kt = NULL;
+        while (!p->stopping && p->qhead && rt->out < rt->cap) {
+            td_key *k = p->qhead;
+            p->qhead = k->next;
+            if (!p->qhead)
+                p->qtail = NULL;
+            k->next = NULL;
+            if (kt)
+                kt->next = k;
+            else
+                kh = k;
+            kt = k;
+            p->queued--;
+            p->stats.in_flight++;
+            rt->out++;
+        }
+        td_worker_post(rt->w, kh, rt->rh);
+        rt->rh = NULL;
+    }
+}
+
+/* Threaded: rows and unstarted keys the fetch threads handed back. */
+static void drain_workers(pipe_s *p) {
+    for (size_t i = 0; p->threaded && !p->workers_quit && i < p->n_workers; i++) {
+        route *rt = &p->routes[i];
+        td_worker_out wo;
+        td_worker_drain(rt->w, &wo);
+        while (wo.results) {
+            td_result *r = wo.results;
+            wo.results = r->next;
+            r->next = NULL;
+            on_result(p, r);
+        }
+        while (wo.unstarted) { /* after a stop: like keys still queued, no row */
+            td_key *k = wo.unstarted;
+            wo.unstarted = k->next;
+            free(k);
+            p->stats.in_flight--;
+            rt->out--;
+        }
+        if (wo.fail_code)
+            set_fail(p, wo.fail_code, "out of memory allocating fetch slots");
     }
 }
 
@@ -651,6 +571,11 @@ static void close_handles(pipe_s *p) {
     if (!p->handles_open)
         return;
     p->handles_open = false;
+    /* the fetch threads end first (they are idle now: nothing in flight, every result
+     * back), so none can wake this loop through a closed handle */
+    for (size_t i = 0; i < p->n_workers; i++)
+        td_worker_quit(p->workers[i]);
+    p->workers_quit = true;
     uv_close((uv_handle_t *)&p->wake, close_cb);
     uv_close((uv_handle_t *)&p->timer, close_cb);
     uv_close((uv_handle_t *)&p->flush_before_poll, close_cb);
@@ -661,39 +586,12 @@ static void close_handles(pipe_s *p) {
     }
 }
 
-static void unpark(pipe_s *p) {
-    while (p->park_head) {
-        slot *s = p->park_head;
-        if (!p->stopping && p->followup_used > 0 &&
-            p->followup_used + s->parked_need > p->followup_budget)
-            return;
-        p->park_head = s->next_parked;
-        if (!p->park_head)
-            p->park_tail = NULL;
-        if (p->stopping) {
-            if (p->interrupted)
-                slot_interrupted(s, 0);
-            else
-                slot_finish(s);
-        } else {
-            s->sync = true;
-            td_reader_resume(s->reader);
-            s->sync = false;
-        }
-    }
-}
-
 static void take_done(pipe_s *p) {
     td_result *r = td_writer_take_done(p->writer);
     while (r) {
         td_result *next = r->next;
         if (r->owner) {
-            slot *s = r->owner;
-            slot_release_bufs(s); /* the writer is done with the header */
-            s->active = false;
-            p->active_slots--;
-            s->next_free = p->free_slots;
-            p->free_slots = s;
+            give_back(p, r); /* the writer is done with the header */
         } else {
             p->pending_errors--;
             free(r);
@@ -702,7 +600,8 @@ static void take_done(pipe_s *p) {
     }
     if (td_writer_failed(p->writer))
         set_fail(p, TD_PIPE_E_OUTPUT, "writing the output failed");
-    unpark(p);
+    if (!p->threaded && p->n_workers)
+        td_worker_unpark(p->workers[0]);
 }
 
 static bool listing_done(const pipe_s *p) {
@@ -712,9 +611,10 @@ static bool listing_done(const pipe_s *p) {
 }
 
 static void pump(pipe_s *p) {
+    drain_workers(p);
     take_done(p);
+    pump_slots(p); /* stopping: starts nothing, but fetch threads get their slots back */
     if (!p->stopping) {
-        pump_slots(p);
         pump_listing(p);
         pump_slots(p);
     }
@@ -758,6 +658,19 @@ static void flush_check_cb(uv_check_t *h) { td_writer_flush(((pipe_s *)h->data)-
 static void net_counters(pipe_s *p) {
     store_stats ss;
     store_get_stats(p->st, &ss);
+    if (p->threaded) {
+        /* this loop's store only lists; each fetch thread's store counts its reads. The
+         * lowest concurrency is the sum of each store's lowest limit (each adapts alone). */
+        ss.lowest_concurrency = 0;
+        for (size_t i = 0; i < p->n_workers; i++) {
+            store_stats ws;
+            td_worker_stats(p->workers[i], &ws);
+            ss.requests += ws.requests;
+            ss.retries += ws.retries;
+            ss.throttled += ws.throttled;
+            ss.lowest_concurrency += ws.lowest_concurrency;
+        }
+    }
     p->stats.networked = ss.networked;
     /* a remote store's requests are the attempts it sent (retries and listing included),
      * the number a server's log and bill show; a local folder's are the reads made */
@@ -795,9 +708,63 @@ static void signal_cb(uv_signal_t *h, int signum) {
     pump(p);
 }
 
+/* From the writer thread or a fetch thread: results are waiting for this loop. */
 static void writer_wake(void *ud) {
     pipe_s *p = ud;
     uv_async_send(&p->wake);
+}
+
+/* The fetch side: one worker on this loop and store (threads: 1, the single-loop engine), or
+ * one per fetch thread, each with its own loop and a store opened from the same options, and
+ * its share of the n_consumers slots and of the follow-up budget. */
+static int start_workers(pipe_s *p, const store_options *so, char *err, size_t errlen) {
+    unsigned n_cons = p->o->concurrency.n_consumers ? p->o->concurrency.n_consumers : 1;
+    unsigned n = p->o->concurrency.threads ? p->o->concurrency.threads : 1;
+    if (n > TD_PIPELINE_MAX_THREADS)
+        n = TD_PIPELINE_MAX_THREADS;
+    if (n > n_cons) /* every thread has at least one slot */
+        n = n_cons;
+    uint64_t max_header =
+        p->o->fetch.max_header_bytes ? p->o->fetch.max_header_bytes : TD_READER_DEFAULT_MAX_HEADER;
+    /* the follow-up budget of the run, shared out: each worker still admits one object
+     * whatever its share (a worker holding no follow-up bytes never parks), so the run's
+     * total stays near the single-loop budget */
+    uint64_t budget = (uint64_t)64 << 20;
+    if (budget < 2 * max_header)
+        budget = 2 * max_header;
+    budget /= n;
+    p->workers = calloc(n, sizeof *p->workers);
+    p->routes = calloc(n, sizeof *p->routes);
+    if (!p->workers || !p->routes) {
+        msgf(err, errlen, "out of memory");
+        return TD_PIPE_E_NOMEM;
+    }
+    p->threaded = n > 1;
+    for (unsigned i = 0; i < n; i++) {
+        store_options wso = *so;
+        td_worker_options wo = {
+            .o = p->o,
+            .index = i,
+            .n_slots = n_cons / n + (i < n_cons % n),
+            .followup_budget = budget,
+            .loop = p->threaded ? NULL : &p->loop,
+            .st = p->threaded ? NULL : p->st,
+            .store_url = p->o->source.store_url,
+            .store_opts = &wso,
+            .on_result = inline_result,
+            .pump = inline_pump,
+            .wake = writer_wake,
+            .ud = p,
+        };
+        wso.max_in_flight = wo.n_slots;
+        int rc = td_worker_new(&p->workers[i], &wo, err, errlen);
+        if (rc != 0)
+            return rc;
+        p->routes[i].w = p->workers[i];
+        p->routes[i].cap = wo.n_slots;
+        p->n_workers++;
+    }
+    return 0;
 }
 
 int td_pipeline_run(const td_pipeline_options *o, td_stats *stats_out, char *err, size_t errlen) {
@@ -810,15 +777,7 @@ int td_pipeline_run(const td_pipeline_options *o, td_stats *stats_out, char *err
     p->o = o;
     const char *version = o->tool_version ? o->tool_version : TD_VERSION;
     p->t0 = uv_hrtime();
-    uint64_t max_header =
-        o->fetch.max_header_bytes ? o->fetch.max_header_bytes : TD_READER_DEFAULT_MAX_HEADER;
-    p->followup_budget = (uint64_t)64 << 20;
-    if (p->followup_budget < 2 * max_header)
-        p->followup_budget = 2 * max_header;
-    p->slots =
-        calloc(p->o->concurrency.n_consumers ? p->o->concurrency.n_consumers : 1, sizeof *p->slots);
-    if (!p->slots || uv_loop_init(&p->loop) != 0) {
-        free(p->slots);
+    if (uv_loop_init(&p->loop) != 0) {
         free(p);
         snprintf(err, errlen, "out of memory or no event loop");
         return TD_PIPE_E_SYSTEM;
@@ -872,6 +831,9 @@ int td_pipeline_run(const td_pipeline_options *o, td_stats *stats_out, char *err
     }
     if (o->check_only)
         goto out_store; /* every option was accepted: the store and key source are open */
+    rc = start_workers(p, &so, err, errlen);
+    if (rc != 0)
+        goto out_store;
     char werr[512] = "";
     if (td_output_prepare(o->out_dir, werr, sizeof werr) != 0) {
         msgf(err, errlen, "%s", werr);
@@ -937,13 +899,14 @@ out_loop:
     if (stats_out)
         *stats_out = p->stats;
     while (p->qhead) {
-        keynode *k = p->qhead;
+        td_key *k = p->qhead;
         p->qhead = k->next;
         free(k);
     }
-    for (size_t i = 0; i < p->n_slots; i++)
-        slot_free(p->slots[i]);
-    free(p->slots);
+    for (size_t i = 0; i < p->n_workers; i++)
+        td_worker_free(p->workers[i]);
+    free(p->workers);
+    free(p->routes);
     uv_loop_close(&p->loop);
     free(p);
     return rc;

@@ -2,14 +2,19 @@
  * the headers and the failures to Parquet files in an output directory.
  *
  *   lister --> key queue --> n_consumers fetch slots --> result queue --> writer thread
- *   (pages)    (<= max_buffer_size keys)  (one libuv loop)   (<= n_consumers)   (Parquet)
+ *   (pages)    (<= max_buffer_size keys)  (1..threads loops)  (<= n_consumers)   (Parquet)
  *
- * Listing, fetching and parsing run on one libuv loop thread (the store completes its
- * requests there; each slot reads its object with a td_reader, reader.h); Parquet encoding
- * and compression run on a writer thread so they never stall fetching, and part files and
- * _SUCCESS are written by the output module (output.h). Memory is bounded by the options
- * (queue capacity, slots, prefetch size), never by the number of keys. Library code: it
- * never prints; progress and per-error reports go to caller callbacks on the loop thread.
+ * Listing runs on the run's libuv loop thread, the only one that counts and reports. With
+ * threads = 1 fetching and parsing run there too (the store completes its requests there;
+ * each slot reads its object with a td_reader, reader.h). With threads > 1, each fetch
+ * thread runs its own loop, its own store (opened from the same options) and its share of
+ * the slots; keys go to it and rows come back in batches. Parquet encoding and compression
+ * run on a writer thread so they never stall fetching, and part files and _SUCCESS are
+ * written by the output module (output.h). Rows are the same set whatever the thread count;
+ * their order in the files is the order objects finish, so it varies from run to run.
+ * Memory is bounded by the options (queue capacity, slots, prefetch size), never by the
+ * number of keys. Library code: it never prints; progress and per-error reports go to
+ * caller callbacks on the loop thread.
  *
  * The run is described by plain option structs below; td_pipeline_options_init holds every
  * default (the tool's YAML loader takes its defaults from there and translates a config
@@ -53,7 +58,7 @@ typedef struct td_stats {
     uint64_t requests;  /* remote stores: HTTP requests sent, every attempt (retries,
                          * listing pages) included; local folders: reads made */
     uint64_t queued;    /* keys waiting in the key queue now */
-    uint64_t in_flight; /* objects being fetched now */
+    uint64_t in_flight; /* objects being fetched now (or handed to a fetch thread) */
     uint64_t header_files, error_files; /* Parquet files completed */
     /* remote stores only (networked false for a local folder): how hard the store pushed
      * back: retried attempts, attempts answered 429/503/SlowDown, and the lowest number of
@@ -99,8 +104,16 @@ typedef struct td_output_options {
                               * caller masks secrets); NULL = "" */
 } td_output_options;
 
+/* Most fetch threads a run starts (more cannot help: each has its own connections). */
+#define TD_PIPELINE_MAX_THREADS 256u
+/* The default thread count is the online CPUs, at most this many. */
+#define TD_PIPELINE_DEFAULT_MAX_THREADS 16u
+
 typedef struct td_concurrency_options {
     unsigned n_consumers;   /* objects read at once (fetch slots, store transfers) */
+    unsigned threads;       /* fetch threads, each with its own loop, engine and store,
+                             * sharing the n_consumers slots; 1 = all on the run's loop.
+                             * Capped at n_consumers and TD_PIPELINE_MAX_THREADS. */
     size_t list_chunk_size; /* keys per listing page */
     size_t max_buffer_size; /* keys queued, listed ahead of the slots */
 } td_concurrency_options;
@@ -136,7 +149,8 @@ typedef struct td_pipeline_options {
 
 /* Every default, in one place: prefixes {""}, suffixes {".tif", ".tiff"}, the reader's
  * prefetch and header budget, snappy, the network settings of STORE_OPTIONS_INIT... Sets
- * all fields (source.store_url and out_dir NULL, no callbacks). Static data only. */
+ * all fields (source.store_url and out_dir NULL, no callbacks); concurrency.threads is the
+ * online CPU count, at most TD_PIPELINE_DEFAULT_MAX_THREADS. */
 void td_pipeline_options_init(td_pipeline_options *o);
 
 /* The suffix rule: true if key counts as a TIFF (case-insensitive suffix match; no

@@ -44,6 +44,8 @@ static const bad_case bad[] = {
     {BASE "concurrency:\n  max_buffer_size: 18446744073709551616\n",
      {"max_buffer_size is too large: 18446744073709551616 (at most 100000000)"}},
     {BASE "concurrency:\n  n_consumers: 100001\n", {"n_consumers is too large", "at most 100000"}},
+    {BASE "concurrency:\n  threads: 0\n", {"4:12", "concurrency.threads must be positive, got 0"}},
+    {BASE "concurrency:\n  threads: 257\n", {"concurrency.threads is too large", "at most 256"}},
     /* unknown keys and suggestions */
     {BASE "concurrency:\n  list_chunk_szie: 5\n",
      {"c.yaml:4:3: ", "unknown key 'list_chunk_szie' in 'concurrency'",
@@ -333,6 +335,7 @@ static void test_full(void) {
                     "  obstore_config: {t: 30, allow_http: yes, n: 1.5}\n"
                     "concurrency:\n"
                     "  n_consumers: 4\n"
+                    "  threads: 3\n"
                     "  list_chunk_size: 10\n"
                     "  max_buffer_size: 1_000\n"
                     "  write_chunk_size: 50\n"
@@ -365,6 +368,16 @@ static void test_full(void) {
     CHECK(c.n_consumers == 4 && c.list_chunk_size == 10 && c.max_buffer_size == 1000 &&
               c.write_chunk_size == 50,
           "concurrency");
+    {
+        td_pipeline_options po, d;
+        td_pipeline_options_init(&po);
+        td_pipeline_options_init(&d);
+        td_config_to_options(&c, &po);
+        CHECK(c.threads == 3 && po.concurrency.threads == 3, "threads %u", c.threads);
+        /* the default: the online CPUs, at most 16 */
+        CHECK(d.concurrency.threads >= 1 && d.concurrency.threads <= 16, "default threads %u",
+              d.concurrency.threads);
+    }
     CHECK(c.prefetch_bytes == 4096 && c.max_header_bytes == 65536, "fetch");
     CHECK(c.compression == PQ_CODEC_ZSTD && c.zstd_level == 9 && c.row_group_size == 25, "output");
     CHECK(c.connect_timeout_ms == 2500 && c.request_timeout_ms == 30000 && c.max_attempts == 2 &&

@@ -11,6 +11,9 @@ the first requests have arrived, the signal is sent; then:
   - every object whose read had started has exactly one row: an error of kind
     `interrupted`; keys never started have none.
 
+Runs with one fetch thread and with four (concurrency.threads): the signal reaches every
+thread's loop, each cancels its own store's reads.
+
 usage: fault_signal.py TIFF_DUMPER NODE_DIR"""
 import json
 import os
@@ -35,8 +38,8 @@ def check(cond, what, failed):
         print("FAIL", what[:600], flush=True)
 
 
-def run(exe, node_dir, tmp, srv, sig, failed, store_yaml):
-    name = f"{signal.Signals(sig).name}_{srv.style}"
+def run(exe, node_dir, tmp, srv, sig, failed, store_yaml, threads):
+    name = f"{signal.Signals(sig).name}_{srv.style}_t{threads}"
     out = os.path.join(tmp, f"out_{name}")
     cfg = os.path.join(tmp, f"{name}.yaml")
     with open(cfg, "w") as f:
@@ -45,6 +48,7 @@ def run(exe, node_dir, tmp, srv, sig, failed, store_yaml):
   keys_from: "{os.path.join(tmp, 'keys.txt')}"
 concurrency:
   n_consumers: {N_CONSUMERS}
+  threads: {threads}
 network:
   connect_timeout: 5
   request_timeout: 20
@@ -122,8 +126,8 @@ def main():
         srv = FaultServer(tmp, root, "http", "/data/", rules=rules, tag="http")
         servers.append(srv)
         http = f'  name: "http://127.0.0.1:{srv.port}/data/"'
-        run(exe, node_dir, tmp, srv, signal.SIGTERM, failed, http)
-        run(exe, node_dir, tmp, srv, signal.SIGINT, failed, http)
+        run(exe, node_dir, tmp, srv, signal.SIGTERM, failed, http, 1)
+        run(exe, node_dir, tmp, srv, signal.SIGINT, failed, http, 4)
         # the same through the S3 backend (signed requests, its own retry path)
         srv = FaultServer(tmp, root, "s3", "/", rules=rules, tag="s3")
         servers.append(srv)
@@ -131,7 +135,7 @@ def main():
               f'    endpoint: "http://127.0.0.1:{srv.port}"\n    allow_http: true\n'
               '    region: us-east-1\n    aws_access_key_id: AKIDSIG\n'
               '    aws_secret_access_key: secretsig')
-        run(exe, node_dir, tmp, srv, signal.SIGTERM, failed, s3)
+        run(exe, node_dir, tmp, srv, signal.SIGTERM, failed, s3, 4)
     finally:
         for s in servers:
             s.stop()

@@ -1,6 +1,6 @@
-"""Kill test: interrupt `tiff-dumper headers` mid-run, once with SIGINT (clean stop: exit
+"""Kill test: interrupt `tiff-dumper headers` mid-run, with SIGINT (clean stop: exit
 status 3, the part files finished, the last one holding the rows so far, no temporary
-file) and once with SIGKILL. Either way every part-*.parquet
+file; with one fetch thread and with four) and once with SIGKILL. Either way every part-*.parquet
 left is complete and readable by DuckDB, no key is in two files, and _SUCCESS is absent.
 The signal is sent once two part files exist (a bounded poll on the directory, no timing
 assertion). usage: e2e_kill.py TIFF_DUMPER CORPUS_DIR NODE_DIR"""
@@ -66,22 +66,24 @@ def main():
     try:
         keys = os.path.join(tmp, "keys")
         make_keys(corpus, keys, N_KEYS)
-        cfg = os.path.join(tmp, "c.yaml")
-        L.write_config(cfg, keys,
-                       concurrency={"n_consumers": 8, "list_chunk_size": 100,
-                                    "max_buffer_size": 500, "write_chunk_size": CHUNK},
-                       output={"row_group_size": 100})
-
-        out = os.path.join(tmp, "out_int")
-        code, err = run_and_kill(exe, cfg, out, signal.SIGINT)
-        if code != 3:
-            L.fail(f"SIGINT: exit status {code}, want 3; stderr: {err}")
-        if "interrupt" not in err:
-            L.fail(f"SIGINT: no message saying so: {err}")
-        check_outputs(node_dir, out, "SIGINT", last_partial=True)
-        tmps = glob.glob(os.path.join(out, "**", ".*.tmp"), recursive=True)
-        if tmps:
-            L.fail(f"SIGINT: temporary files left: {tmps}")
+        for threads in (1, 4):
+            cfg = os.path.join(tmp, f"c{threads}.yaml")
+            L.write_config(cfg, keys,
+                           concurrency={"n_consumers": 8, "threads": threads,
+                                        "list_chunk_size": 100, "max_buffer_size": 500,
+                                        "write_chunk_size": CHUNK},
+                           output={"row_group_size": 100})
+            label = f"SIGINT, {threads} threads"
+            out = os.path.join(tmp, f"out_int{threads}")
+            code, err = run_and_kill(exe, cfg, out, signal.SIGINT)
+            if code != 3:
+                L.fail(f"{label}: exit status {code}, want 3; stderr: {err}")
+            if "interrupt" not in err:
+                L.fail(f"{label}: no message saying so: {err}")
+            check_outputs(node_dir, out, label, last_partial=True)
+            tmps = glob.glob(os.path.join(out, "**", ".*.tmp"), recursive=True)
+            if tmps:
+                L.fail(f"{label}: temporary files left: {tmps}")
 
         out = os.path.join(tmp, "out_kill")
         code, err = run_and_kill(exe, cfg, out, signal.SIGKILL)

@@ -1,6 +1,7 @@
 """Bounded memory: peak RSS of `tiff-dumper headers` over 100,000 keys stays within a few
 MiB of a run over 1,000 keys with the same config (the key queue, the fetch slots and one
-row group are bounded by the config, never by the number of keys). Not a timing test.
+row group are bounded by the config, never by the number of keys), with 4 fetch threads
+(a fixed count: the default follows the machine's CPUs). Not a timing test.
 Labelled nosan: sanitizer allocators make RSS meaningless.
 usage: e2e_memory.py TIFF_DUMPER CORPUS_DIR"""
 import os
@@ -29,7 +30,7 @@ def main():
     exe = os.path.abspath(exe)
     tmp = L.tempdir("memory")
     try:
-        conf = dict(concurrency={"n_consumers": 64, "list_chunk_size": 1000,
+        conf = dict(concurrency={"n_consumers": 64, "threads": 4, "list_chunk_size": 1000,
                                  "max_buffer_size": 10000, "write_chunk_size": 10000},
                     output={"row_group_size": 1000})
         res = {}
