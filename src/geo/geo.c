@@ -19,10 +19,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CACHE_MAX 64    /* CRSs kept per context; a bucket rarely has more */
-#define MIN_DEPTH 1     /* bisections always made: >= 4 segments an edge, so that an
-                           unwrapped step stays under 180 degrees even for a global grid */
-#define MAX_DEPTH 6     /* at most 128 segments an edge */
+#define CACHE_MAX 64 /* CRSs kept per context; a bucket rarely has more */
+#define MIN_DEPTH                                                                \
+    1               /* bisections always made: >= 4 segments an edge, so that an \
+                       unwrapped step stays under 180 degrees even for a global grid */
+#define MAX_DEPTH 6 /* at most 128 segments an edge */
 #define RING_MAX (4 * 128 + 16)
 
 typedef struct crs_entry {
@@ -77,8 +78,9 @@ int td_geo_ctx_new(td_geo_ctx **out, char *err, size_t errlen) {
     proj_context_set_enable_network(g->pj, 0);
     g->crs84 = proj_create(g->pj, "OGC:CRS84");
     if (!g->crs84) {
-        snprintf(err, errlen, "PROJ cannot build OGC:CRS84 (is proj.db installed? Debian: "
-                              "proj-data)");
+        snprintf(err, errlen,
+                 "PROJ cannot build OGC:CRS84 (is proj.db installed? Debian: "
+                 "proj-data)");
         td_geo_ctx_free(g);
         return -1;
     }
@@ -282,8 +284,8 @@ static void push(td_geo_ctx *g, pt p) {
 }
 
 /* Appends the points after a up to b of the edge (pixel coordinates pa -> pb). */
-static void edge(td_geo_ctx *g, const double t[6], double ca, double ra, pt a, double cb,
-                 double rb, pt b, int depth) {
+static void edge(td_geo_ctx *g, const double t[6], double ca, double ra, pt a, double cb, double rb,
+                 pt b, int depth) {
     double cm = 0.5 * (ca + cb), rm = 0.5 * (ra + rb);
     pt m;
     if (g->fail || !to_ll(g, t, cm, rm, &m))
@@ -488,7 +490,7 @@ static bool layout(td_geo_ctx *g, int pole, td_geo *r) {
                 g->part[1][i].x -= 360;
             np = 2;
             r->bbox[0] = x0, r->bbox[2] = x1 - 360; /* xmin > xmax: crosses */
-            if (x0 >= 180 - 1e-9) { /* entirely at or past 180 after all */
+            if (x0 >= 180 - 1e-9) {                 /* entirely at or past 180 after all */
                 memcpy(g->part[0], g->part[1], (size_t)g->n_part[1] * sizeof(pt));
                 g->n_part[0] = g->n_part[1];
                 np = 1;
@@ -522,8 +524,9 @@ static bool footprint(td_geo_ctx *g, const double t[6], double W, double H, td_g
     g->n_ring = 0;
     for (int i = 0; i < 4; i++)
         if (!to_ll(g, t, cc[i][0], cc[i][1], &c[i])) {
-            snprintf(g->warn, sizeof g->warn, "a corner of the raster is outside the CRS's "
-                                              "domain (PROJ cannot transform it)");
+            snprintf(g->warn, sizeof g->warn,
+                     "a corner of the raster is outside the CRS's "
+                     "domain (PROJ cannot transform it)");
             return false;
         }
     for (int i = 0; i < 4 && !g->fail; i++) {
@@ -536,8 +539,9 @@ static bool footprint(td_geo_ctx *g, const double t[6], double W, double H, td_g
         g->n_ring--; /* the end corner is the next edge's start */
     }
     if (g->fail) {
-        snprintf(g->warn, sizeof g->warn, "part of the raster outline is outside the CRS's "
-                                          "domain (PROJ cannot transform it)");
+        snprintf(g->warn, sizeof g->warn,
+                 "part of the raster outline is outside the CRS's "
+                 "domain (PROJ cannot transform it)");
         return false;
     }
     return layout(g, pole_inside(g, t, W, H), r);

@@ -190,8 +190,8 @@ static PJ *geographic(PJ_CONTEXT *ctx, const tiff_header *h, char *msg, size_t m
         gk_dbl(h, TIFF_G_geog_prime_meridian_long, &pm_off);
     }
     g = proj_create_geographic_crs(ctx, "unnamed", "unknown", ename, a, invf,
-                                   pm_off != 0 ? "unnamed" : "Greenwich", pm_off, pm_unit,
-                                   pm_conv, cs);
+                                   pm_off != 0 ? "unnamed" : "Greenwich", pm_off, pm_unit, pm_conv,
+                                   cs);
     proj_destroy(cs);
     if (!g)
         snprintf(msg, msglen, "PROJ could not build the user-defined geographic CRS");
@@ -236,24 +236,24 @@ static PJ *laborde(PJ_CONTEXT *ctx, double lat, double lon, double az, double k,
         {"False easting", "EPSG", "8806", fe, ln, lc, PJ_UT_LINEAR},
         {"False northing", "EPSG", "8807", fn, ln, lc, PJ_UT_LINEAR},
     };
-    return proj_create_conversion(ctx, "unnamed", NULL, NULL, "Laborde Oblique Mercator",
-                                  "EPSG", "9813", 6, p);
+    return proj_create_conversion(ctx, "unnamed", NULL, NULL, "Laborde Oblique Mercator", "EPSG",
+                                  "9813", 6, p);
 }
 
 /* The conversion of ProjCoordTransGeoKey ct with its parameters, NULL if not supported. */
-static PJ *conversion(PJ_CONTEXT *ctx, const tiff_header *h, int64_t ct, const char *an,
-                      double ac, const char *ln, double lc) {
+static PJ *conversion(PJ_CONTEXT *ctx, const tiff_header *h, int64_t ct, const char *an, double ac,
+                      const char *ln, double lc) {
     /* libgeotiff's fallbacks between the keys that name the same parameter */
-    double nat_lat = par(h, TIFF_G_proj_nat_origin_lat, TIFF_G_proj_false_origin_lat,
-                         TIFF_G_proj_center_lat, 0);
+    double nat_lat =
+        par(h, TIFF_G_proj_nat_origin_lat, TIFF_G_proj_false_origin_lat, TIFF_G_proj_center_lat, 0);
     double nat_lon = par(h, TIFF_G_proj_nat_origin_long, TIFF_G_proj_false_origin_long,
                          TIFF_G_proj_center_long, 0);
-    double ctr_lat = par(h, TIFF_G_proj_center_lat, TIFF_G_proj_nat_origin_lat,
-                         TIFF_G_proj_false_origin_lat, 0);
+    double ctr_lat =
+        par(h, TIFF_G_proj_center_lat, TIFF_G_proj_nat_origin_lat, TIFF_G_proj_false_origin_lat, 0);
     double ctr_lon = par(h, TIFF_G_proj_center_long, TIFF_G_proj_nat_origin_long,
                          TIFF_G_proj_false_origin_long, 0);
-    double fo_lat = par(h, TIFF_G_proj_false_origin_lat, TIFF_G_proj_nat_origin_lat,
-                        TIFF_G_proj_center_lat, 0);
+    double fo_lat =
+        par(h, TIFF_G_proj_false_origin_lat, TIFF_G_proj_nat_origin_lat, TIFF_G_proj_center_lat, 0);
     double fo_lon = par(h, TIFF_G_proj_false_origin_long, TIFF_G_proj_nat_origin_long,
                         TIFF_G_proj_center_long, 0);
     double fe = par(h, TIFF_G_proj_false_easting, TIFF_G_proj_false_origin_easting,
@@ -266,12 +266,12 @@ static PJ *conversion(PJ_CONTEXT *ctx, const tiff_header *h, int64_t ct, const c
                      TIFF_G_proj_center_northing, 0);
     double k = par(h, TIFF_G_proj_scale_at_nat_origin, TIFF_G_proj_scale_at_center,
                    TIFF_G_proj_scale_at_nat_origin, 1);
-    double sp1 = par(h, TIFF_G_proj_std_parallel1, TIFF_G_proj_std_parallel1,
-                     TIFF_G_proj_std_parallel1, 0);
-    double sp2 = par(h, TIFF_G_proj_std_parallel2, TIFF_G_proj_std_parallel2,
-                     TIFF_G_proj_std_parallel2, 0);
-    double az = par(h, TIFF_G_proj_azimuth_angle, TIFF_G_proj_azimuth_angle,
-                    TIFF_G_proj_azimuth_angle, 0);
+    double sp1 =
+        par(h, TIFF_G_proj_std_parallel1, TIFF_G_proj_std_parallel1, TIFF_G_proj_std_parallel1, 0);
+    double sp2 =
+        par(h, TIFF_G_proj_std_parallel2, TIFF_G_proj_std_parallel2, TIFF_G_proj_std_parallel2, 0);
+    double az =
+        par(h, TIFF_G_proj_azimuth_angle, TIFF_G_proj_azimuth_angle, TIFF_G_proj_azimuth_angle, 0);
     double pole_lon = par(h, TIFF_G_proj_straight_vert_pole_long, TIFF_G_proj_nat_origin_long,
                           TIFF_G_proj_center_long, 0);
     double rect = az, tmp;
@@ -281,14 +281,14 @@ static PJ *conversion(PJ_CONTEXT *ctx, const tiff_header *h, int64_t ct, const c
     case 1: /* TransverseMercator */
         return proj_create_conversion_transverse_mercator(ctx, nat_lat, nat_lon, k, fe, fn, U);
     case 27: /* TransvMercator_SouthOriented */
-        return proj_create_conversion_transverse_mercator_south_oriented(ctx, nat_lat, nat_lon,
-                                                                         k, fe, fn, U);
+        return proj_create_conversion_transverse_mercator_south_oriented(ctx, nat_lat, nat_lon, k,
+                                                                         fe, fn, U);
     case 3: /* ObliqueMercator: Hotine variant A (false easting at the natural origin) */
-        return proj_create_conversion_hotine_oblique_mercator_variant_a(
-            ctx, ctr_lat, ctr_lon, az, rect, k, fe, fn, U);
+        return proj_create_conversion_hotine_oblique_mercator_variant_a(ctx, ctr_lat, ctr_lon, az,
+                                                                        rect, k, fe, fn, U);
     case 9815: /* libgeotiff's code for Hotine variant B (easting at the projection centre) */
-        return proj_create_conversion_hotine_oblique_mercator_variant_b(
-            ctx, ctr_lat, ctr_lon, az, rect, k, fe, fn, U);
+        return proj_create_conversion_hotine_oblique_mercator_variant_b(ctx, ctr_lat, ctr_lon, az,
+                                                                        rect, k, fe, fn, U);
     case 4: /* ObliqueMercator_Laborde: no PROJ constructor of its own, EPSG method 9813 */
         return laborde(ctx, ctr_lat, ctr_lon, az, k, fe, fn, an, ac, ln, lc);
     case 7: /* Mercator: variant B when a standard parallel is given instead of a scale */
@@ -300,19 +300,17 @@ static PJ *conversion(PJ_CONTEXT *ctx, const tiff_header *h, int64_t ct, const c
         return proj_create_conversion_lambert_conic_conformal_2sp(ctx, fo_lat, fo_lon, sp1, sp2,
                                                                   foe, fon, U);
     case 9: /* LambertConfConic_1SP */
-        return proj_create_conversion_lambert_conic_conformal_1sp(ctx, nat_lat, nat_lon, k, fe,
-                                                                  fn, U);
+        return proj_create_conversion_lambert_conic_conformal_1sp(ctx, nat_lat, nat_lon, k, fe, fn,
+                                                                  U);
     case 10: /* LambertAzimEqualArea */
         return proj_create_conversion_lambert_azimuthal_equal_area(ctx, ctr_lat, ctr_lon, fe, fn,
                                                                    U);
     case 11: /* AlbersEqualArea */
-        return proj_create_conversion_albers_equal_area(ctx, nat_lat, nat_lon, sp1, sp2, fe, fn,
-                                                        U);
+        return proj_create_conversion_albers_equal_area(ctx, nat_lat, nat_lon, sp1, sp2, fe, fn, U);
     case 12: /* AzimuthalEquidistant */
         return proj_create_conversion_azimuthal_equidistant(ctx, ctr_lat, ctr_lon, fe, fn, U);
     case 13: /* EquidistantConic */
-        return proj_create_conversion_equidistant_conic(ctx, ctr_lat, ctr_lon, sp1, sp2, fe, fn,
-                                                        U);
+        return proj_create_conversion_equidistant_conic(ctx, ctr_lat, ctr_lon, sp1, sp2, fe, fn, U);
     case 14: /* Stereographic */
         return proj_create_conversion_stereographic(ctx, ctr_lat, ctr_lon, k, fe, fn, U);
     case 15: /* PolarStereographic: latitude of origin at a pole = variant A, else it is the
@@ -320,15 +318,16 @@ static PJ *conversion(PJ_CONTEXT *ctx, const tiff_header *h, int64_t ct, const c
         if (nat_lat == 90 || nat_lat == -90)
             return proj_create_conversion_polar_stereographic_variant_a(ctx, nat_lat, pole_lon, k,
                                                                         fe, fn, U);
-        return proj_create_conversion_polar_stereographic_variant_b(ctx, nat_lat, pole_lon, fe,
-                                                                    fn, U);
+        return proj_create_conversion_polar_stereographic_variant_b(ctx, nat_lat, pole_lon, fe, fn,
+                                                                    U);
     case 16: /* ObliqueStereographic */
         return proj_create_conversion_oblique_stereographic(ctx, nat_lat, nat_lon, k, fe, fn, U);
     case 17: /* Equirectangular */
-        return proj_create_conversion_equidistant_cylindrical(
-            ctx, par(h, TIFF_G_proj_std_parallel1, TIFF_G_proj_center_lat,
-                     TIFF_G_proj_nat_origin_lat, 0),
-            ctr_lon, fe, fn, U);
+        return proj_create_conversion_equidistant_cylindrical(ctx,
+                                                              par(h, TIFF_G_proj_std_parallel1,
+                                                                  TIFF_G_proj_center_lat,
+                                                                  TIFF_G_proj_nat_origin_lat, 0),
+                                                              ctr_lon, fe, fn, U);
     case 18: /* CassiniSoldner */
         return proj_create_conversion_cassini_soldner(ctx, nat_lat, nat_lon, fe, fn, U);
     case 19: /* Gnomonic */
@@ -348,8 +347,7 @@ static PJ *conversion(PJ_CONTEXT *ctx, const tiff_header *h, int64_t ct, const c
     case 26: /* NewZealandMapGrid */
         return proj_create_conversion_new_zealand_mapping_grid(ctx, nat_lat, nat_lon, fe, fn, U);
     case 28: /* CylindricalEqualArea */
-        return proj_create_conversion_lambert_cylindrical_equal_area(ctx, sp1, nat_lon, fe, fn,
-                                                                     U);
+        return proj_create_conversion_lambert_cylindrical_equal_area(ctx, sp1, nat_lon, fe, fn, U);
     }
 #undef U
     return NULL;
@@ -385,8 +383,9 @@ static PJ *projected(PJ_CONTEXT *ctx, const tiff_header *h, char *msg, size_t ms
         if (!conv)
             snprintf(msg, msglen, "ProjCoordTransGeoKey %lld is not supported", (long long)code);
     } else {
-        snprintf(msg, msglen, "user-defined projected CRS without ProjectionGeoKey or "
-                              "ProjCoordTransGeoKey");
+        snprintf(msg, msglen,
+                 "user-defined projected CRS without ProjectionGeoKey or "
+                 "ProjCoordTransGeoKey");
     }
     PJ *cs = conv ? proj_create_cartesian_2D_cs(ctx, PJ_CART2D_EASTING_NORTHING, ln, lc) : NULL;
     PJ *p = cs ? proj_create_projected_crs(ctx, "unnamed", g, conv, cs) : NULL;
@@ -419,8 +418,7 @@ static PJ *with_linear_units(PJ_CONTEXT *ctx, const tiff_header *h, PJ *p, char 
     PJ *base = proj_crs_get_geodetic_crs(ctx, p);
     PJ *conv = proj_crs_get_coordoperation(ctx, p);
     cs = proj_create_cartesian_2D_cs(ctx, PJ_CART2D_EASTING_NORTHING, ln, lc);
-    PJ *q = base && conv && cs ? proj_create_projected_crs(ctx, "unnamed", base, conv, cs)
-                               : NULL;
+    PJ *q = base && conv && cs ? proj_create_projected_crs(ctx, "unnamed", base, conv, cs) : NULL;
     proj_destroy(base);
     proj_destroy(conv);
     proj_destroy(cs);
@@ -460,8 +458,8 @@ static PJ *crs_of_datum(PJ_CONTEXT *ctx, const tiff_header *h, char *code, size_
     return g;
 }
 
-PJ *td__geo_crs_build(PJ_CONTEXT *ctx, const tiff_header *h, char *code, size_t codelen,
-                      char *msg, size_t msglen) {
+PJ *td__geo_crs_build(PJ_CONTEXT *ctx, const tiff_header *h, char *code, size_t codelen, char *msg,
+                      size_t msglen) {
     *code = 0;
     *msg = 0;
     int64_t c;

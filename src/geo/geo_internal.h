@@ -11,7 +11,7 @@
  * the keys name an EPSG CRS ("" for a user-defined one). *key is what identifies the CRS
  * for the cache: two headers with the same key get the same CRS. Pure apart from proj.db. */
 int td__geo_crs_key(const tiff_header *h, char *key, size_t keylen);
-PJ *td__geo_crs_build(PJ_CONTEXT *ctx, const tiff_header *h, char *code, size_t codelen,
-                      char *msg, size_t msglen);
+PJ *td__geo_crs_build(PJ_CONTEXT *ctx, const tiff_header *h, char *code, size_t codelen, char *msg,
+                      size_t msglen);
 
 #endif
