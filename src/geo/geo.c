@@ -43,7 +43,7 @@ struct td_geo_ctx {
     PJ *crs84;
     crs_entry cache[CACHE_MAX];
     int n_cache, next_evict;
-    char warn[256];
+    char warn[256], warning[300];
     /* per compute */
     pt ring[RING_MAX + 8];
     int n_ring;
@@ -224,7 +224,7 @@ static bool affine(const tiff_header *h, double t[6], const char **why) {
     } else {
         if (tp->present && tp->count >= 6)
             *why = "ModelTiepoint without ModelPixelScale (ground control points): no affine "
-                   "transform, no footprint";
+                   "transform";
         return false;
     }
     int64_t rt;
@@ -386,6 +386,14 @@ static uint8_t *put_f64(uint8_t *p, double d) {
 
 /* A polygon (one ring, closed on output), counterclockwise. */
 static uint8_t *put_polygon(uint8_t *p, pt *r, int n) {
+    /* repeated points (a vertex on the clip line and its intersection) are dropped */
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        if (k == 0 || r[i].x != r[k - 1].x || r[i].y != r[k - 1].y)
+            r[k++] = r[i];
+    while (k > 1 && r[k - 1].x == r[0].x && r[k - 1].y == r[0].y)
+        k--;
+    n = k;
     if (signed_area(r, n) < 0)
         reverse(r, n);
     *p++ = 1;
@@ -547,7 +555,18 @@ static bool footprint(td_geo_ctx *g, const double t[6], double W, double H, td_g
     return layout(g, pole_inside(g, t, W, H), r);
 }
 
+static int compute(td_geo_ctx *g, const tiff_header *h, td_geo *r);
+
 int td_geo_compute(td_geo_ctx *g, const tiff_header *h, td_geo *r) {
+    int rc = compute(g, h, r);
+    if (r->warning) { /* one recognisable prefix among the parser's warnings */
+        snprintf(g->warning, sizeof g->warning, "no footprint: %s", r->warning);
+        r->warning = g->warning;
+    }
+    return rc;
+}
+
+static int compute(td_geo_ctx *g, const tiff_header *h, td_geo *r) {
     memset(r, 0, sizeof *r);
     const tiff_value *w = &h->field[TIFF_F_image_width], *hh = &h->field[TIFF_F_image_height];
     if (!w->present || !hh->present || w->u.i <= 0 || hh->u.i <= 0)
@@ -573,8 +592,7 @@ int td_geo_compute(td_geo_ctx *g, const tiff_header *h, td_geo *r) {
     crs_entry *e = crs_lookup(g, h);
     if (!e) {
         r->warning = h->has_geokeys ? "out of memory"
-                                    : "affine transform but no GeoKeyDirectory: CRS unknown, "
-                                      "no footprint";
+                                    : "affine transform but no GeoKeyDirectory: CRS unknown";
         return h->has_geokeys ? -1 : 0;
     }
     r->proj_code = e->code[0] ? e->code : NULL;

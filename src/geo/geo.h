@@ -49,7 +49,7 @@ typedef struct td_geo {
     bool multi;          /* the footprint is a MultiPolygon (split at the antimeridian) */
     double bbox[4];      /* lon/lat bbox of the footprint; xmin > xmax when it crosses the
                             antimeridian (GeoParquet / STAC convention) */
-    const char *warning; /* why a georeferenced file has no footprint, else NULL */
+    const char *warning; /* "no footprint: <why>" for a georeferenced file, else NULL */
 } td_geo;
 
 /* Fills *out (all absent for a file without georeferencing). Returns 0; -1 only when out of
