@@ -10,7 +10,7 @@ gdal.UseExceptions()
 
 def make(path, w, h, gt, epsg=None, wkt=None, point=False, rotated=False):
     drv = gdal.GetDriverByName("GTiff")
-    opts = ["GEOTIFF_VERSION=1.1"]
+    opts = ["GEOTIFF_VERSION=1.1", "SPARSE_OK=TRUE", "TILED=YES"]
     ds = drv.Create(path, w, h, 1, gdal.GDT_Byte, opts)
     ds.SetGeoTransform(gt)
     srs = osr.SpatialReference()
