@@ -2,7 +2,7 @@
  *
  * The footprint is the outline of the raster (pixel corners (0,0) .. (W,H)) taken through
  * the affine transform and PROJ to OGC:CRS84. Each edge is bisected while the transformed
- * midpoint is more than a quarter pixel away from the straight lon/lat segment (at least 4,
+ * midpoint is more than half a pixel away from the straight lon/lat segment (at least 4,
  * at most 128 segments an edge): a UTM tile needs few points, a polar grid many. The
  * polygon is then laid out in planar lon/lat the way GeoJSON / GeoParquet readers expect:
  *   - longitudes are unwrapped along the ring; a ring that winds once around the globe
@@ -28,7 +28,8 @@
 
 typedef struct crs_entry {
     char *key;
-    PJ *to84; /* native (GIS axis order) -> OGC:CRS84; NULL = unusable, see warning */
+    uint64_t gen; /* fill count: a footprint memo entry of an evicted CRS never matches */
+    PJ *to84;     /* native (GIS axis order) -> OGC:CRS84; NULL = unusable, see warning */
     char code[32];
     char *wkt2, *projjson;
     char *warning;
@@ -38,11 +39,30 @@ typedef struct pt {
     double x, y;
 } pt;
 
+/* A footprint computed before, by CRS and outline (the 4 corners in the native CRS): the
+ * bands (10/20/60 m), overviews and acquisition dates of a tile grid have the same outline,
+ * and a bucket holds many of each, so most headers cost a hash lookup, not ~40 PROJ
+ * transforms. Direct-mapped; a colliding outline replaces the entry. The densification of
+ * the first raster of an outline serves the others (a 60 m band computed first gives the
+ * 10 m band an outline within 30 m). */
+#define MEMO_SLOTS 256
+typedef struct memo {
+    const crs_entry *crs;
+    uint64_t gen;
+    double corners[8];
+    uint8_t *wkb;
+    size_t wkb_len, cap;
+    bool multi;
+    double bbox[4];
+} memo;
+
 struct td_geo_ctx {
     PJ_CONTEXT *pj;
     PJ *crs84;
     crs_entry cache[CACHE_MAX];
     int n_cache, next_evict;
+    uint64_t gen;
+    memo memo[MEMO_SLOTS];
     char warn[256], warning[300];
     /* per compute */
     pt ring[RING_MAX + 8];
@@ -102,6 +122,8 @@ void td_geo_ctx_free(td_geo_ctx *g) {
         return;
     for (int i = 0; i < g->n_cache; i++)
         entry_free(&g->cache[i]);
+    for (int i = 0; i < MEMO_SLOTS; i++)
+        free(g->memo[i].wkb);
     proj_destroy(g->crs84);
     proj_context_destroy(g->pj);
     free(g->wkb);
@@ -193,6 +215,7 @@ static crs_entry *crs_lookup(td_geo_ctx *g, const tiff_header *h) {
         entry_free(e);
     }
     e->key = dupn(key);
+    e->gen = ++g->gen;
     if (!e->key || entry_fill(g, e, h) != 0) {
         entry_free(e);
         /* keep the slot consistent: an empty key never matches */
@@ -540,8 +563,8 @@ static bool footprint(td_geo_ctx *g, const double t[6], double W, double H, td_g
     for (int i = 0; i < 4 && !g->fail; i++) {
         int j = (i + 1) % 4;
         double npx = i % 2 == 0 ? W : H;
-        /* a quarter pixel in degrees, from the edge's corner-to-corner span */
-        g->tol = fmax(1e-7, 0.25 * hypot(wrap180(c[j].x - c[i].x), c[j].y - c[i].y) / npx);
+        /* half a pixel in degrees, from the edge's corner-to-corner span */
+        g->tol = fmax(1e-7, 0.5 * hypot(wrap180(c[j].x - c[i].x), c[j].y - c[i].y) / npx);
         push(g, c[i]);
         edge(g, t, cc[i][0], cc[i][1], c[i], cc[j][0], cc[j][1], c[j], 0);
         g->n_ring--; /* the end corner is the next edge's start */
@@ -556,6 +579,45 @@ static bool footprint(td_geo_ctx *g, const double t[6], double W, double H, td_g
 }
 
 static int compute(td_geo_ctx *g, const tiff_header *h, td_geo *r);
+
+static memo *memo_slot(td_geo_ctx *g, const crs_entry *e, const double corners[8]) {
+    uint64_t x = (uint64_t)(uintptr_t)e * 0x9e3779b97f4a7c15u;
+    for (int i = 0; i < 8; i++) {
+        uint64_t v;
+        memcpy(&v, &corners[i], 8);
+        x = (x ^ v) * 0x100000001b3u;
+    }
+    return &g->memo[(x ^ (x >> 29)) % MEMO_SLOTS];
+}
+
+static bool memo_get(td_geo_ctx *g, const crs_entry *e, const double corners[8], td_geo *r) {
+    memo *m = memo_slot(g, e, corners);
+    if (m->crs != e || m->gen != e->gen || memcmp(m->corners, corners, sizeof m->corners) != 0)
+        return false;
+    r->wkb = m->wkb;
+    r->wkb_len = m->wkb_len;
+    r->multi = m->multi;
+    memcpy(r->bbox, m->bbox, sizeof r->bbox);
+    return true;
+}
+
+static void memo_put(td_geo_ctx *g, const crs_entry *e, const double corners[8], const td_geo *r) {
+    memo *m = memo_slot(g, e, corners);
+    if (m->cap < r->wkb_len) {
+        uint8_t *p = realloc(m->wkb, r->wkb_len);
+        if (!p)
+            return; /* not remembered: computed again next time */
+        m->wkb = p;
+        m->cap = r->wkb_len;
+    }
+    memcpy(m->wkb, r->wkb, r->wkb_len);
+    m->wkb_len = r->wkb_len;
+    m->crs = e;
+    m->gen = e->gen;
+    memcpy(m->corners, corners, sizeof m->corners);
+    m->multi = r->multi;
+    memcpy(m->bbox, r->bbox, sizeof m->bbox);
+}
 
 int td_geo_compute(td_geo_ctx *g, const tiff_header *h, td_geo *r) {
     int rc = compute(g, h, r);
@@ -581,11 +643,12 @@ static int compute(td_geo_ctx *g, const tiff_header *h, td_geo *r) {
     r->has_transform = true;
     r->shape[0] = hh->u.i, r->shape[1] = w->u.i;
     memcpy(r->transform, t, sizeof r->transform);
-    double x0 = INFINITY, y0 = INFINITY, x1 = -INFINITY, y1 = -INFINITY;
+    double x0 = INFINITY, y0 = INFINITY, x1 = -INFINITY, y1 = -INFINITY, corners[8];
     const double cc[4][2] = {{0, 0}, {W, 0}, {W, H}, {0, H}};
     for (int i = 0; i < 4; i++) {
         double x, y;
         apply(t, cc[i][0], cc[i][1], &x, &y);
+        corners[2 * i] = x, corners[2 * i + 1] = y;
         x0 = fmin(x0, x), x1 = fmax(x1, x), y0 = fmin(y0, y), y1 = fmax(y1, y);
     }
     r->proj_bbox[0] = x0, r->proj_bbox[1] = y0, r->proj_bbox[2] = x1, r->proj_bbox[3] = y1;
@@ -602,9 +665,13 @@ static int compute(td_geo_ctx *g, const tiff_header *h, td_geo *r) {
         r->warning = e->warning;
         return 0;
     }
+    if (memo_get(g, e, corners, r))
+        return 0;
     g->cur = e->to84;
     g->warn[0] = 0;
-    if (!footprint(g, t, W, H, r)) {
+    if (footprint(g, t, W, H, r)) {
+        memo_put(g, e, corners, r);
+    } else {
         r->wkb = NULL;
         r->wkb_len = 0;
         r->multi = false;

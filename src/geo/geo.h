@@ -8,14 +8,15 @@
  *     CRS as one with full confidence; otherwise, for a user-defined CRS PROJ can build, its
  *     WKT2 and PROJJSON;
  *   - the footprint in OGC:CRS84 as WKB: the raster outline transformed by PROJ, edges
- *     densified until they are within a quarter pixel, split at the antimeridian into a
+ *     densified until they are within half a pixel, split at the antimeridian into a
  *     MultiPolygon, closed over the pole when the raster contains it; and its bbox.
  * When the CRS cannot be built or the outline cannot be transformed there is no footprint
  * and a warning says why: never a polygon that may be wrong.
  *
  * Uses PROJ, whose objects are not thread-safe: one td_geo_ctx per thread, owned by the
  * caller. PROJ objects are built once per CRS and cached in the context (a file costs a few
- * dozen point transforms, not a CRS lookup in proj.db).
+ * dozen point transforms, not a CRS lookup in proj.db); so are the last footprints, by CRS
+ * and outline: the bands, overviews and dates of one tile grid share one (bench/geo).
  *
  *   td_geo_ctx *g; td_geo_ctx_new(&g, err, sizeof err);
  *   td_geo r; td_geo_compute(g, hdr, &r);     // r's pointers valid until the next compute
