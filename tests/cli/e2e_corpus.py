@@ -114,8 +114,8 @@ def main():
         # The tool runs the parser with its default max_warnings (64); the parser test runs
         # it with 1024. Past the cap the last warning says so: then the warnings we have
         # must all be expected ones (d[3] = ours not expected is empty), some may be missing.
-        capped = {r["path"] for r in heads
-                  if r["warnings"] and "suppressed (max_warnings)" in r["warnings"][-1]}
+        capped = {p for p, g in got.items() if g["header"] and g["header"]["warnings"] and
+                  "suppressed (max_warnings)" in g["header"]["warnings"][-1]}
 
         def capped_ok(d):
             if d[0] not in capped:
