@@ -75,6 +75,16 @@ int td__geo_crs_key(const tiff_header *h, char *key, size_t keylen) {
         else
             n += (size_t)snprintf(key + n, keylen - n, ";%d=%.17g", i, v->u.d);
     }
+    /* unnamed keys (TOWGS84 2062, rectified grid angle 3096...) by a hash of their text */
+    uint64_t x = 0xcbf29ce484222325u;
+    for (size_t i = 0; i < h->n_geokeys_other; i++) {
+        const tiff_extra *e = &h->geokeys_other[i];
+        x = (x ^ e->id) * 0x100000001b3u;
+        for (size_t k = 0; e->json && k < e->json_len; k++)
+            x = (x ^ (unsigned char)e->json[k]) * 0x100000001b3u;
+    }
+    if (n < keylen && h->n_geokeys_other)
+        n += (size_t)snprintf(key + n, keylen - n, ";o=%016llx", (unsigned long long)x);
     return n < keylen ? (int)n : -1;
 }
 
