@@ -45,6 +45,6 @@ file, plus an errors table.")
 set(CPACK_DEBIAN_PACKAGE_SECTION science)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-# set(CPACK_DEBIAN_PACKAGE_DEPENDS "proj-data") once PROJ is linked.
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "proj-data")
 set(CPACK_STRIP_FILES ON)
 include(CPack)

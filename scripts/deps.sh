@@ -8,12 +8,12 @@ cd "$(dirname "$0")/.."
 
 pkgs=(build-essential cmake ninja-build pkg-config clang clang-format libclang-rt-14-dev
       libcurl4-openssl-dev libuv1-dev libyaml-dev libexpat1-dev libsnappy-dev libzstd-dev
-      libssl-dev zlib1g-dev
-      libtiff-dev libtiff-tools python3 python3-tifffile python3-botocore
+      libssl-dev zlib1g-dev libproj-dev proj-data
+      libtiff-dev libtiff-tools python3 python3-tifffile python3-botocore python3-gdal gdal-bin
       nginx libnginx-mod-http-dav-ext curl ca-certificates
       dpkg-dev man-db zsh)
 if [ "${1:-}" = "--bench" ]; then
-  pkgs+=(wrk gdal-bin python3-gdal gnuplot-nox hyperfine linux-perf strace valgrind iproute2 time)
+  pkgs+=(wrk gnuplot-nox hyperfine linux-perf strace valgrind iproute2 time)
 fi
 
 missing=()

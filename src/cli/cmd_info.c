@@ -5,6 +5,7 @@
  * store rooted at its folder, a URL (s3://, gs://, az://, http(s)://, file://) through the
  * store backend of its scheme, each on a private loop. */
 #include "cmd_info.h"
+#include "geo.h"
 
 #include "pipeline.h"
 #include "reader.h"
@@ -220,6 +221,10 @@ static void read_url(const char *url, const store_options *opts,
 }
 
 static void json_str(FILE *out, const char *s) {
+    if (!s) {
+        fputs("null", out);
+        return;
+    }
     ut_buf b = {0};
     ut_json_escape(&b, s, strlen(s));
     fputs(b.bad ? "null" : ut_buf_str(&b), out);
@@ -329,6 +334,7 @@ typedef struct {
     const char *path;
     char *jbuf;
     size_t jlen, jcap;
+    td_geo_ctx *geo; /* NULL: PROJ unusable, no georeferencing shown */
 } info_print;
 
 /* issue 14 (d1): the header as the headers table has it, async-tiff's defaults filled
@@ -359,6 +365,106 @@ static const tiff_header *with_defaults(const tiff_header *h, tiff_header *copy,
     return copy;
 }
 
+/* ---- georeferencing (src/geo): the same values as the Parquet columns of that name */
+
+static uint32_t wkb_u32(const uint8_t *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static double wkb_f64(const uint8_t *p) {
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | p[i];
+    double d;
+    memcpy(&d, &v, 8);
+    return d;
+}
+
+/* td_geo's WKB (little-endian Polygon / MultiPolygon, one ring each) as GeoJSON. */
+static void geojson(FILE *out, const td_geo *g) {
+    const uint8_t *p = g->wkb;
+    uint32_t np = 1;
+    if (g->multi) {
+        np = wkb_u32(p + 5);
+        p += 9;
+    }
+    fprintf(out, "{\"type\":\"%s\",\"coordinates\":[", g->multi ? "MultiPolygon" : "Polygon");
+    for (uint32_t k = 0; k < np; k++) {
+        uint32_t n = wkb_u32(p + 9); /* byte order, type, ring count (1), point count */
+        p += 13;
+        fprintf(out, "%s%s[", k ? "," : "", g->multi ? "[" : "");
+        for (uint32_t i = 0; i < n; i++, p += 16)
+            fprintf(out, "%s[%.17g,%.17g]", i ? "," : "", wkb_f64(p), wkb_f64(p + 8));
+        fprintf(out, "]%s", g->multi ? "]" : "");
+    }
+    fputs("]}", out);
+}
+
+static void dbls(FILE *out, const double *d, int n, const char *sep) {
+    for (int i = 0; i < n; i++)
+        fprintf(out, "%s%.17g", i ? sep : "", d[i]);
+}
+
+static void geo_json(FILE *out, const td_geo *g) {
+    fputs(",\"geometry\":", out);
+    if (g->wkb)
+        geojson(out, g);
+    else
+        fputs("null", out);
+    fputs(",\"bbox\":", out);
+    if (g->wkb) {
+        fprintf(out, "{\"xmin\":%.17g,\"ymin\":%.17g,\"xmax\":%.17g,\"ymax\":%.17g}", g->bbox[0],
+                g->bbox[1], g->bbox[2], g->bbox[3]);
+    } else {
+        fputs("null", out);
+    }
+    fputs(",\"proj_code\":", out);
+    json_str(out, g->proj_code);
+    if (g->has_transform) {
+        fprintf(out, ",\"proj_shape\":[%lld,%lld],\"proj_transform\":[", (long long)g->shape[0],
+                (long long)g->shape[1]);
+        dbls(out, g->transform, 6, ",");
+        fputs("],\"proj_bbox\":[", out);
+        dbls(out, g->proj_bbox, 4, ",");
+        fputc(']', out);
+    } else {
+        fputs(",\"proj_shape\":null,\"proj_transform\":null,\"proj_bbox\":null", out);
+    }
+    fputs(",\"proj_wkt2\":", out);
+    json_str(out, g->wkt2);
+    fputs(",\"proj_projjson\":", out);
+    json_str(out, g->projjson);
+    fputs(",\"footprint_warning\":", out);
+    json_str(out, g->warning);
+}
+
+static void geo_text(FILE *out, const td_geo *g) {
+    if (!g->has_transform && !g->warning)
+        return;
+    fputs("  georeferencing\n", out);
+    if (g->has_transform) {
+        fprintf(out, "    %-26s %s\n", "proj_code", g->proj_code ? g->proj_code : "(none)");
+        fprintf(out, "    %-26s %lld, %lld\n", "proj_shape", (long long)g->shape[0],
+                (long long)g->shape[1]);
+        fprintf(out, "    %-26s ", "proj_transform");
+        dbls(out, g->transform, 6, ", ");
+        fprintf(out, "\n    %-26s ", "proj_bbox");
+        dbls(out, g->proj_bbox, 4, ", ");
+        fputc('\n', out);
+    }
+    if (g->wkt2)
+        fprintf(out, "    %-26s %s\n", "proj_wkt2", g->wkt2);
+    if (g->wkb) {
+        fprintf(out, "    %-26s ", "bbox (OGC:CRS84)");
+        dbls(out, g->bbox, 4, ", ");
+        fprintf(out, "%s\n    %-26s ", g->bbox[0] > g->bbox[2] ? " (across 180)" : "", "geometry");
+        geojson(out, g);
+        fputc('\n', out);
+    }
+    if (g->warning)
+        fprintf(out, "    %-26s %s\n", "warning", g->warning);
+}
+
 /* Prints one object's outcome (called while its header is valid). */
 static void show_outcome(const info_outcome *oc, void *ud) {
     info_print *pr = ud;
@@ -382,11 +488,16 @@ static void show_outcome(const info_outcome *oc, void *ud) {
             if (tiff_header_to_json(h, &pr->jbuf, &pr->jlen, &pr->jcap) == TIFF_OK &&
                 pr->jlen > 2) {
                 fputc(',', stdout);
-                fwrite(pr->jbuf + 1, 1, pr->jlen - 2, stdout); /* without its '{' and '}' */
+                /* the object without its braces, then defaulted and the georeferencing */
+                fwrite(pr->jbuf + 1, 1, pr->jlen - 2, stdout);
                 fputs(",\"defaulted\":[", stdout);
                 for (size_t i = 0; i < n_defs; i++)
                     printf("%s\"%s\"", i ? "," : "", defs[i].name);
-                fputs("]}", stdout);
+                fputc(']', stdout);
+                td_geo g;
+                if (pr->geo && td_geo_compute(pr->geo, h, &g) == 0)
+                    geo_json(stdout, &g);
+                fputc('}', stdout);
             } else {
                 h = NULL;
                 kind = "nomem";
@@ -407,12 +518,15 @@ static void show_outcome(const info_outcome *oc, void *ud) {
         td_say_clean(tpath, sizeof tpath, rpath);
         char tmsg[1024];
         td_say_clean(tmsg, sizeof tmsg, msg);
+        td_geo g;
         if (h) {
             print_text(stdout, tpath, h);
             for (size_t i = 0; i < n_defs; i++)
                 printf("%s%s", i ? ", " : "  defaulted (tag absent)       ", defs[i].name);
             if (n_defs)
                 fputc('\n', stdout);
+            if (pr->geo && td_geo_compute(pr->geo, h, &g) == 0)
+                geo_text(stdout, &g);
         } else {
             fprintf(stdout, "%s\n  error: %s: %s\n", tpath, kind, tmsg);
         }
@@ -500,7 +614,10 @@ int td_cmd_info(int argc, char **argv) {
                        kvs[j].key);
                 break;
             }
-    info_print pr = {json, 0, 0, NULL, NULL, 0, 0};
+    info_print pr = {json, 0, 0, NULL, NULL, 0, 0, NULL};
+    char gerr[256];
+    if (td_geo_ctx_new(&pr.geo, gerr, sizeof gerr) != 0)
+        td_say(stderr, "tiff-dumper info: no georeferencing: %s\n", gerr);
     for (int k = 0; k < nfiles; k++) {
         pr.path = files[k];
         if (is_url(pr.path))
@@ -509,6 +626,7 @@ int td_cmd_info(int argc, char **argv) {
             read_file(pr.path, show_outcome, &pr);
     }
     fflush(stdout);
+    td_geo_ctx_free(pr.geo);
     free(pr.jbuf);
     free(files);
     free(kvs);

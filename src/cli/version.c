@@ -9,6 +9,7 @@
 #include <expat.h>
 #include <openssl/crypto.h>
 #include <openssl/opensslv.h>
+#include <proj.h>
 #include <stdio.h>
 #include <string.h>
 #include <uv.h>
@@ -52,6 +53,9 @@ void td_cli_print_version(FILE *out) {
     row(out, "zstd", ZSTD_versionString(), ZSTD_VERSION_STRING);
     row(out, "zlib", zlibVersion(), ZLIB_VERSION);
     row(out, "snappy", NULL, TD_BUILT_SNAPPY);
+    /* proj_info().release is "Rel. 9.1.1, December 1st, 2022": the number is in .version */
+    row(out, "PROJ", proj_info().version,
+        TD_STR(PROJ_VERSION_MAJOR) "." TD_STR(PROJ_VERSION_MINOR) "." TD_STR(PROJ_VERSION_PATCH));
     /* What libcurl itself was built with decides TLS back-end, HTTP/2 and proxies. */
     fprintf(out, "libcurl features: %s%s%s%s\n", cv->ssl_version ? cv->ssl_version : "no TLS",
             (cv->features & CURL_VERSION_HTTP2) ? ", HTTP/2" : "",

@@ -379,6 +379,30 @@ int pq__flush_row_group(pq_writer *w) {
     return PQ_OK;
 }
 
+int pq_writer_set_kv(pq_writer *w, const char *key, const char *value) {
+    if (!w || !key)
+        return PQ_E_USAGE;
+    char *v = value ? utf8_dup(value) : NULL;
+    if (value && !v)
+        return PQ_E_NOMEM;
+    for (size_t i = 0; i < w->o.n_kv; i++)
+        if (strcmp(w->kv[i].key, key) == 0) {
+            free((char *)w->kv[i].value);
+            w->kv[i].value = v;
+            return PQ_OK;
+        }
+    char *k = utf8_dup(key);
+    pq_kv *kv = k ? realloc(w->kv, (w->o.n_kv + 1) * sizeof *kv) : NULL;
+    if (!kv) {
+        free(k);
+        free(v);
+        return PQ_E_NOMEM;
+    }
+    w->kv = kv;
+    w->kv[w->o.n_kv++] = (pq_kv){k, v};
+    return PQ_OK;
+}
+
 /* ------------------------------------------------------------------ footer */
 
 static int write_footer(pq_writer *w) {

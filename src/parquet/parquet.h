@@ -140,6 +140,11 @@ int pq_map_end(pq_writer *w, int node);
 int pq_end_row(pq_writer *w);
 uint64_t pq_writer_rows(const pq_writer *w); /* rows completed so far */
 
+/* Sets file key-value metadata known only at the end (e.g. a bbox of all rows): replaces
+ * the value of `key` (from the options or an earlier call) or adds the pair. Copied; written
+ * by close. value NULL = the key without a value. Returns PQ_OK, PQ_E_NOMEM or PQ_E_USAGE. */
+int pq_writer_set_kv(pq_writer *w, const char *key, const char *value);
+
 /* Flushes, writes the footer and frees the writer (also on error). */
 int pq_writer_close(pq_writer *w);
 /* Frees without writing anything more (the output is then incomplete). */

@@ -13,6 +13,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "geo.h"
 #include "parquet.h"
 #include "table.h"
 #include "util.h"
@@ -41,6 +42,8 @@ struct td_output {
     char *created_by;
     char *store_url, *config_text; /* redacted copies for the metadata */
     part_out heads, errs;
+    td_geo_ctx *geo;         /* PROJ objects of this (the writer's) thread */
+    td_geo_summary geo_part; /* `geo` metadata of the open headers part */
 };
 
 /* The first failure's message is the one kept: it says what went wrong first. */
@@ -130,7 +133,17 @@ static int flush_sync_close(FILE *f) {
 static int part_close(td_output *w, part_out *po) {
     if (!po->w)
         return 0;
-    int rc = pq_writer_close(po->w);
+    int rc = PQ_OK;
+    if (po == &w->heads) { /* GeoParquet metadata: its bbox is known only now */
+        char geo[1024];
+        td_table_geo_json(&w->geo_part, geo, sizeof geo);
+        rc = pq_writer_set_kv(po->w, TD_GEO_KEY, geo);
+        w->geo_part = (td_geo_summary)TD_GEO_SUMMARY_INIT;
+    }
+    if (rc == PQ_OK)
+        rc = pq_writer_close(po->w);
+    else
+        pq_writer_abort(po->w);
     po->w = NULL;
     /* the last buffered bytes are where a full disk shows up */
     int ferr = flush_sync_close(po->f);
@@ -158,6 +171,27 @@ static void part_abort(part_out *po) {
     fclose(po->f);
     po->f = NULL;
     unlink(po->tmp);
+}
+
+/* The row's georeferencing (td_geo's results as the table's values); NULL when none. */
+static const td_geo_facts *geo_facts(td_output *w, const tiff_header *h, td_geo *g,
+                                     td_geo_facts *f) {
+    td_geo_compute(w->geo, h, g);
+    if (!g->has_transform && !g->warning)
+        return NULL;
+    *f = (td_geo_facts){g->wkb,
+                        g->wkb_len,
+                        g->multi,
+                        g->wkb ? g->bbox : NULL,
+                        g->proj_code,
+                        g->has_transform ? g->shape : NULL,
+                        g->has_transform ? g->transform : NULL,
+                        g->has_transform ? g->proj_bbox : NULL,
+                        g->wkt2,
+                        g->projjson,
+                        g->warning};
+    td_geo_summary_add(&w->geo_part, f);
+    return f;
 }
 
 int td_output_write(td_output *w, const td_result *r) {
@@ -199,7 +233,11 @@ int td_output_write(td_output *w, const td_result *r) {
                              r->mtime_ms == INT64_MIN ? TD_MTIME_NONE : r->mtime_ms,
                              r->etag,
                              r->fetched_bytes,
-                             (int32_t)r->requests};
+                             (int32_t)r->requests,
+                             NULL};
+        td_geo g;
+        td_geo_facts gf;
+        f.geo = geo_facts(w, r->hdr, &g, &gf);
         rc = td_table_write_header(po->w, &w->hc, &f, r->hdr);
     }
     if (rc != PQ_OK) {
@@ -214,6 +252,7 @@ int td_output_write(td_output *w, const td_result *r) {
 }
 
 static void output_free_fields(td_output *w) {
+    td_geo_ctx_free(w->geo);
     pq_schema_free(w->hs);
     pq_schema_free(w->es);
     free(w->kv);
@@ -243,6 +282,11 @@ int td_output_open(td_output **out, const td_output_target *t, char *err, size_t
         return -1;
     }
     w->opts = t->opts;
+    w->geo_part = (td_geo_summary)TD_GEO_SUMMARY_INIT;
+    if (td_geo_ctx_new(&w->geo, err, errlen) != 0) {
+        td_output_free(w);
+        return -1;
+    }
     int rc = td_table_headers_schema(&w->hs, &w->hc);
     if (rc == PQ_OK)
         rc = td_table_errors_schema(&w->es, &w->ec);

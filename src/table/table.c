@@ -91,6 +91,22 @@ int td_table_headers_schema(pq_schema **out, td_headers_cols *c) {
     /* issue 14 (d1): the columns filled with async-tiff's defaults */
     TD_CHECK(c->defaulted = pq_schema_add_list(s, PQ_ROOT, "defaulted", PQ_BYTE_ARRAY, PQ_LT_STRING,
                                                true, false))
+    /* georeferencing: GeoParquet geometry + bbox covering, STAC projection fields */
+    TD_LEAF(geometry, PQ_BYTE_ARRAY, PQ_LT_NONE, true)
+    TD_CHECK(c->bbox = pq_schema_add_struct(s, PQ_ROOT, "bbox", true))
+    TD_CHECK(c->bbox_xmin = pq_schema_add_leaf(s, c->bbox, "xmin", PQ_DOUBLE, PQ_LT_NONE, false))
+    TD_CHECK(c->bbox_ymin = pq_schema_add_leaf(s, c->bbox, "ymin", PQ_DOUBLE, PQ_LT_NONE, false))
+    TD_CHECK(c->bbox_xmax = pq_schema_add_leaf(s, c->bbox, "xmax", PQ_DOUBLE, PQ_LT_NONE, false))
+    TD_CHECK(c->bbox_ymax = pq_schema_add_leaf(s, c->bbox, "ymax", PQ_DOUBLE, PQ_LT_NONE, false))
+    TD_LEAF(proj_code, PQ_BYTE_ARRAY, PQ_LT_STRING, true)
+    TD_CHECK(c->proj_shape =
+                 pq_schema_add_list(s, PQ_ROOT, "proj_shape", PQ_INT64, PQ_LT_NONE, true, false))
+    TD_CHECK(c->proj_transform = pq_schema_add_list(s, PQ_ROOT, "proj_transform", PQ_DOUBLE,
+                                                    PQ_LT_NONE, true, false))
+    TD_CHECK(c->proj_bbox =
+                 pq_schema_add_list(s, PQ_ROOT, "proj_bbox", PQ_DOUBLE, PQ_LT_NONE, true, false))
+    TD_LEAF(proj_wkt2, PQ_BYTE_ARRAY, PQ_LT_STRING, true)
+    TD_LEAF(proj_projjson, PQ_BYTE_ARRAY, PQ_LT_STRING, true)
     *out = s;
     return PQ_OK;
 bad:
@@ -207,6 +223,70 @@ static int set_default(pq_writer *w, int node, const td_field_default *d) {
     return rc ? rc : pq_list_end(w, node);
 }
 /* ---- end of issue 14 (d1) ---- */
+static int set_geo(pq_writer *w, const td_headers_cols *c, const td_geo_facts *g) {
+    int rc = PQ_OK;
+    if (g->wkb)
+        rc = pq_set_bytes(w, c->geometry, g->wkb, g->wkb_len);
+    if (!rc && g->bbox) {
+        /* a bbox without a geometry would be a covering that matches nothing real */
+        if (g->wkb && !(rc = pq_set_double(w, c->bbox_xmin, g->bbox[0])) &&
+            !(rc = pq_set_double(w, c->bbox_ymin, g->bbox[1])) &&
+            !(rc = pq_set_double(w, c->bbox_xmax, g->bbox[2])))
+            rc = pq_set_double(w, c->bbox_ymax, g->bbox[3]);
+    }
+    if (!rc)
+        rc = set_str(w, c->proj_code, g->proj_code);
+    if (!rc && g->shape)
+        rc = pq_set_list_i64(w, c->proj_shape, g->shape, 2);
+    if (!rc && g->transform)
+        rc = pq_set_list_double(w, c->proj_transform, g->transform, 6);
+    if (!rc && g->proj_bbox)
+        rc = pq_set_list_double(w, c->proj_bbox, g->proj_bbox, 4);
+    if (!rc)
+        rc = set_str(w, c->proj_wkt2, g->proj_wkt2);
+    if (!rc)
+        rc = set_str(w, c->proj_projjson, g->proj_projjson);
+    return rc;
+}
+
+void td_geo_summary_add(td_geo_summary *g, const td_geo_facts *f) {
+    if (!f || !f->wkb || !f->bbox)
+        return;
+    const double *b = f->bbox;
+    /* a footprint across the antimeridian covers both ends of the longitudes: the file's
+       bbox is not wrapped (its readers filter with xmin <= x <= xmax) */
+    double x0 = b[0] > b[2] ? -180 : b[0], x1 = b[0] > b[2] ? 180 : b[2];
+    if (!g->polygon && !g->multi) {
+        g->bbox[0] = x0, g->bbox[1] = b[1], g->bbox[2] = x1, g->bbox[3] = b[3];
+    } else {
+        g->bbox[0] = x0 < g->bbox[0] ? x0 : g->bbox[0];
+        g->bbox[1] = b[1] < g->bbox[1] ? b[1] : g->bbox[1];
+        g->bbox[2] = x1 > g->bbox[2] ? x1 : g->bbox[2];
+        g->bbox[3] = b[3] > g->bbox[3] ? b[3] : g->bbox[3];
+    }
+    if (f->multi)
+        g->multi = true;
+    else
+        g->polygon = true;
+}
+
+size_t td_table_geo_json(const td_geo_summary *g, char *buf, size_t len) {
+    /* GeoParquet 1.1: no "crs" key = OGC:CRS84; planar edges; the bbox struct column as
+       the covering; "geometry_types" [] when the file has no footprint */
+    char types[40], bbox[128] = "";
+    snprintf(types, sizeof types, "%s%s%s", g->polygon ? "\"Polygon\"" : "",
+             g->polygon && g->multi ? "," : "", g->multi ? "\"MultiPolygon\"" : "");
+    if (g->polygon || g->multi)
+        snprintf(bbox, sizeof bbox, ",\"bbox\":[%.17g,%.17g,%.17g,%.17g]", g->bbox[0], g->bbox[1],
+                 g->bbox[2], g->bbox[3]);
+    int n = snprintf(buf, len,
+                     "{\"version\":\"1.1.0\",\"primary_column\":\"geometry\",\"columns\":{"
+                     "\"geometry\":{\"encoding\":\"WKB\",\"geometry_types\":[%s]%s,"
+                     "\"covering\":{\"bbox\":{\"xmin\":[\"bbox\",\"xmin\"],\"ymin\":[\"bbox\","
+                     "\"ymin\"],\"xmax\":[\"bbox\",\"xmax\"],\"ymax\":[\"bbox\",\"ymax\"]}}}}}",
+                     types, bbox);
+    return n < 0 ? len : (size_t)n;
+}
 
 int td_table_write_header(pq_writer *w, const td_headers_cols *c, const td_object_facts *f,
                           const tiff_header *h) {
@@ -253,11 +333,15 @@ int td_table_write_header(pq_writer *w, const td_headers_cols *c, const td_objec
     for (size_t i = 0; i < h->n_warnings; i++)
         if (h->warnings[i])
             TD_TRY(pq_list_push_bytes(w, c->warnings, h->warnings[i], strlen(h->warnings[i])))
+    if (f->geo && f->geo->warning)
+        TD_TRY(pq_list_push_bytes(w, c->warnings, f->geo->warning, strlen(f->geo->warning)))
     TD_TRY(pq_list_end(w, c->warnings))
     TD_TRY(pq_list_begin(w, c->defaulted))
     for (size_t j = 0; j < n_defs; j++)
         TD_TRY(pq_list_push_bytes(w, c->defaulted, defs[j].name, strlen(defs[j].name)))
     TD_TRY(pq_list_end(w, c->defaulted))
+    if (f->geo)
+        TD_TRY(set_geo(w, c, f->geo))
     return pq_end_row(w);
 }
 
@@ -322,6 +406,20 @@ static const td_column_doc headers_docs[] = {
     {"defaulted", "LIST<STRING>",
      "columns holding async-tiff's default because the tag is absent (compression, "
      "planar_configuration, sample_format); empty when none"},
+    {"geometry", "BINARY",
+     "footprint, WKB Polygon/MultiPolygon in OGC:CRS84 (GeoParquet); null when not known"},
+    {"bbox", "STRUCT", "the footprint's bbox (GeoParquet covering); xmin > xmax across 180"},
+    {"bbox.xmin", "DOUBLE", "west longitude"},
+    {"bbox.ymin", "DOUBLE", "south latitude"},
+    {"bbox.xmax", "DOUBLE", "east longitude"},
+    {"bbox.ymax", "DOUBLE", "north latitude"},
+    {"proj_code", "STRING", "CRS as \"EPSG:n\" (STAC proj:code); null when user-defined"},
+    {"proj_shape", "LIST<INT64>", "[height, width] (STAC proj:shape)"},
+    {"proj_transform", "LIST<DOUBLE>",
+     "affine [a, b, c, d, e, f], PixelIsPoint shifted as GDAL (STAC proj:transform)"},
+    {"proj_bbox", "LIST<DOUBLE>", "[xmin, ymin, xmax, ymax] in the native CRS (proj:bbox)"},
+    {"proj_wkt2", "STRING", "user-defined CRS as WKT2 (proj:wkt2); null with a proj_code"},
+    {"proj_projjson", "STRING", "user-defined CRS as PROJJSON (proj:projjson)"},
 };
 
 static const td_column_doc errors_docs[] = {

@@ -10,7 +10,11 @@
  *   geokeys STRUCT<one field per TIFF_GEOKEYS name> (null when no GeoKeyDirectory),
  *   geokeys_header LIST<INT64>, geokeys_other MAP<STRING,STRING>, other_tags
  *   MAP<STRING,STRING> (key: decimal tag/key id, value: the tiff_extra JSON text),
- *   warnings LIST<STRING>, defaulted LIST<STRING> (columns filled with async-tiff's defaults).
+ *   warnings LIST<STRING>, defaulted LIST<STRING> (columns filled with async-tiff's defaults),
+ *   then the georeferencing (td_geo_facts): geometry BINARY (WKB, OGC:CRS84), bbox
+ *   STRUCT<xmin, ymin, xmax, ymax DOUBLE> (GeoParquet covering), proj_code STRING, proj_shape
+ *   LIST<INT64>, proj_transform LIST<DOUBLE>, proj_bbox LIST<DOUBLE>, proj_wkt2 STRING,
+ *   proj_projjson STRING.
  * errors: one row per object that failed:
  *   path STRING (required), path_bytes BINARY, size INT64, stage STRING
  *   ("list"/"fetch"/"parse"), kind STRING (stable short code), message STRING, http_status INT32,
@@ -32,6 +36,7 @@
 #ifndef TABLE_TABLE_H
 #define TABLE_TABLE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -40,7 +45,9 @@
 
 /* Bumped whenever a column is added, removed, or changes type or meaning (README, "Output
  * schema"). 2: path_bytes added; STRING values always UTF-8. 3: defaulted added, with
- * compression, planar_configuration and sample_format holding async-tiff's defaults. */
+ * compression, planar_configuration and sample_format holding async-tiff's defaults;
+ * GeoParquet footprint and STAC projection columns (geometry ... proj_projjson) and the
+ * `geo` file metadata. */
 #define TD_SCHEMA_VERSION 3
 /* File key-value metadata key whose value is the decimal TD_SCHEMA_VERSION. */
 #define TD_SCHEMA_VERSION_KEY "tiff_dumper.schema_version"
@@ -55,8 +62,27 @@ typedef struct td_headers_cols {
     int geokeys; /* the struct */
     int geokey[TIFF_GEOKEY_COUNT];
     int geokeys_header, geokeys_other, other_tags, warnings;
-    int defaulted; /* issue 14 (d1) */
+    int defaulted; /* columns filled with async-tiff defaults */
+    /* georeferencing (td_geo_facts) */
+    int geometry, bbox, bbox_xmin, bbox_ymin, bbox_xmax, bbox_ymax, proj_code, proj_shape,
+        proj_transform, proj_bbox, proj_wkt2, proj_projjson;
 } td_headers_cols;
+
+/* Georeferencing of a row, computed by the caller (src/geo): the table only writes values.
+ * NULL pointers are nulls. */
+typedef struct td_geo_facts {
+    const uint8_t *wkb; /* footprint, OGC:CRS84 WKB (Polygon or MultiPolygon) */
+    size_t wkb_len;
+    bool multi;              /* the WKB is a MultiPolygon */
+    const double *bbox;      /* [xmin, ymin, xmax, ymax] of the footprint (xmin > xmax: it
+                                crosses the antimeridian) */
+    const char *proj_code;   /* "EPSG:32633" */
+    const int64_t *shape;    /* [height, width] */
+    const double *transform; /* [a, b, c, d, e, f] */
+    const double *proj_bbox; /* native CRS [xmin, ymin, xmax, ymax] */
+    const char *proj_wkt2, *proj_projjson;
+    const char *warning; /* appended to the row's warnings */
+} td_geo_facts;
 
 /* What the tool knows about the object besides its header. */
 typedef struct td_object_facts {
@@ -67,6 +93,7 @@ typedef struct td_object_facts {
     const char *etag; /* NUL-terminated, NULL = unknown */
     uint64_t fetched_bytes;
     int32_t requests;
+    const td_geo_facts *geo; /* NULL = no georeferencing (all geo columns null) */
 } td_object_facts;
 
 typedef struct td_errors_cols {
@@ -110,8 +137,25 @@ typedef struct td_field_default {
 /* Fills out with the defaults h needs, in column order; returns how many. */
 size_t td_table_defaults(const tiff_header *h, td_field_default out[TD_TABLE_MAX_DEFAULTS]);
 
-/* The file key-value metadata every output file carries ({TD_SCHEMA_VERSION_KEY, "2"}). */
+/* The file key-value metadata every output file carries ({TD_SCHEMA_VERSION_KEY, "3"}). */
 const pq_kv *td_table_kv(size_t *n);
+
+/* GeoParquet 1.1 file metadata of a headers file: its value depends on the rows (bbox,
+ * geometry_types), so it is gathered while writing and set before close:
+ *   td_geo_summary g = TD_GEO_SUMMARY_INIT;  ... td_geo_summary_add(&g, facts.geo) per row
+ *   td_table_geo_json(&g, buf, sizeof buf); pq_writer_set_kv(w, TD_GEO_KEY, buf);      */
+#define TD_GEO_KEY "geo"
+typedef struct td_geo_summary {
+    bool polygon, multi; /* geometry types seen */
+    double bbox[4];      /* over all footprints; x over [-180, 180] once one crosses */
+} td_geo_summary;
+#define TD_GEO_SUMMARY_INIT          \
+    {                                \
+        false, false, { 0, 0, 0, 0 } \
+    }
+void td_geo_summary_add(td_geo_summary *g, const td_geo_facts *f);
+/* The `geo` JSON value. Returns its length (>= len: cut, use a larger buffer). */
+size_t td_table_geo_json(const td_geo_summary *g, char *buf, size_t len);
 
 /* The schema as a documented list, for the README (tests/table/print_schema prints it). */
 typedef struct td_column_doc {

@@ -22,7 +22,7 @@ deb=$(ls "$work"/pkg/tiff-dumper_"$version"_*.deb 2>/dev/null | head -1)
 
 # Dependencies come from dpkg-shlibdeps: one per library the binary links.
 depends=$(dpkg-deb -f "$deb" Depends)
-for p in libc6 libcurl4 libuv1 libyaml-0-2 libexpat1 libzstd1 libsnappy1v5 libssl3 zlib1g; do
+for p in libc6 libcurl4 libuv1 libyaml-0-2 libexpat1 libzstd1 libsnappy1v5 libssl3 zlib1g libproj25 proj-data; do
   [[ ", $depends," == *", $p "* || ", $depends," == *", $p,"* ]] ||
     fail "Depends lacks $p: $depends"
 done

@@ -777,6 +777,9 @@ static void gen_file(const char *dir, const spec *sp) {
     }
     if (pq_writer_rows(w) != sp->rows)
         die("row count");
+    /* metadata known only at the end: one value replaced, one pair added */
+    chk(pq_writer_set_kv(w, "seed.text", "late \xc3\xa9"), w, "set_kv replace");
+    chk(pq_writer_set_kv(w, "tail.added", "{\"bbox\":[1,2]}"), w, "set_kv add");
     chk(pq_writer_close(w), NULL, "close");
     pq_schema_free(s);
     if (fclose(f) || fclose(j))
@@ -788,7 +791,8 @@ static void gen_file(const char *dir, const spec *sp) {
     fprintf(m,
             "{\"name\":\"%s\",\"rows\":%" PRIu64 ",\"row_group_rows\":%" PRIu64
             ",\"row_group_bytes\":%zu,\"dict_max\":%zu,\"codec\":\"%s\","
-            "\"kv\":{\"generator\":\"tests/parquet/gen.c\",\"seed.text\":\"\xc3\xa9t\xc3\xa9\"},"
+            "\"kv\":{\"generator\":\"tests/parquet/gen.c\",\"seed.text\":\"late \xc3\xa9\","
+            "\"tail.added\":\"{\\\"bbox\\\":[1,2]}\"},"
             "\"created_by\":\"tiff-dumper pq_gen\",\"columns\":%s}\n",
             sp->name, sp->rows, sp->rg_rows, sp->rg_bytes, sp->dict_max, codec_name(sp->codec),
             sp->schema == 0   ? ALL_SCHEMA

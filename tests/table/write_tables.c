@@ -3,6 +3,7 @@
  *
  *   td_table_write OUT_DIR
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,16 +129,44 @@ static void write_headers(const char *dir, const char *name, bool all_null) {
         1700000000123LL,
         "\"5d41402abc4b2a76b9719d911017c592\"",
         16384,
-        1};
+        1,
+        NULL};
     f1.path_len = strlen(f1.path);
-    td_object_facts f2 = {"dir/bare.tif", 12, TD_SIZE_NONE, TD_MTIME_NONE, NULL, 300, 2};
+    td_object_facts f2 = {"dir/bare.tif", 12, TD_SIZE_NONE, TD_MTIME_NONE, NULL, 300, 2, NULL};
+
+    /* georeferencing of the full row: the square (10 50, 11 50, 11 51, 10 51) */
+    static uint8_t wkb[9 + 4 + 5 * 16];
+    static const double sq[5][2] = {{10, 50}, {11, 50}, {11, 51}, {10, 51}, {10, 50}};
+    const uint8_t head[13] = {1, 3, 0, 0, 0, 1, 0, 0, 0, 5, 0, 0, 0};
+    memcpy(wkb, head, sizeof head);
+    memcpy(wkb + 13, sq, sizeof sq); /* the test hosts are little-endian */
+    static const double bb[4] = {10, 50, 11, 51}, tr[6] = {10, 0, 399960, 0, -10, 5600040},
+                        pbb[4] = {399960, 5490240, 509760, 5600040};
+    static const int64_t shape[2] = {10980, 10980};
+    td_geo_facts g1 = {wkb, sizeof wkb, false, bb, "EPSG:32633", shape, tr, pbb, NULL, NULL, NULL};
+    /* the bare row: a transform, no CRS, a warning saying so */
+    td_geo_facts g2 = {
+        NULL, 0, false, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "affine transform but no CRS"};
+    static const int64_t shape2[2] = {1, 2};
+    g2.shape = shape2;
+    g2.transform = tr;
+    f1.geo = &g1;
+    f2.geo = all_null ? NULL : &g2;
+    td_geo_summary gs = TD_GEO_SUMMARY_INIT;
 
     if (!all_null) {
         if ((rc = td_table_write_header(w, &c, &f1, &full)))
             die("write full", rc, w);
+        td_geo_summary_add(&gs, f1.geo);
     }
     if ((rc = td_table_write_header(w, &c, &f2, &bare)))
         die("write bare", rc, w);
+    td_geo_summary_add(&gs, f2.geo);
+    char geo[1024];
+    if (td_table_geo_json(&gs, geo, sizeof geo) >= sizeof geo)
+        die("geo json cut", 0, NULL);
+    if ((rc = pq_writer_set_kv(w, TD_GEO_KEY, geo)))
+        die("set geo", rc, w);
     if ((rc = pq_writer_close(w)))
         die("close", rc, NULL);
     fclose(f);
@@ -200,8 +229,8 @@ static void write_bad_utf8(const char *dir) {
     h.n_other_tags = 1;
     h.warnings = warns;
     h.n_warnings = 3;
-    td_object_facts f1 = {"dir/" L1 ".tif", 12, 10, TD_MTIME_NONE, "\"" L1 "\"", 100, 1};
-    td_object_facts f2 = {"dir/caf\xc3\xa9.tif", 13, 10, TD_MTIME_NONE, NULL, 100, 1};
+    td_object_facts f1 = {"dir/" L1 ".tif", 12, 10, TD_MTIME_NONE, "\"" L1 "\"", 100, 1, NULL};
+    td_object_facts f2 = {"dir/caf\xc3\xa9.tif", 13, 10, TD_MTIME_NONE, NULL, 100, 1, NULL};
     if ((rc = td_table_write_header(w, &c, &f1, &h)) ||
         (rc = td_table_write_header(w, &c, &f2, &h)))
         die("write bad utf8", rc, w);
