@@ -284,10 +284,10 @@ def test_store_urls(exe, node_dir, tmp, s3, env):
         opts += ["-o", f"{k}={str(v).lower() if isinstance(v, bool) else v}"]
     for url in ("https://s3.us-east-1.amazonaws.com/bkt/a/b/x.tif",
                 "https://acc.r2.cloudflarestorage.com/bkt/10/C/k.tif"):
-        p = L.run_tool(exe, "info", "--json", *opts, "-o", "s3_express=true", url, env=env,
+        p = L.run_tool(exe, "info", "--json", *opts, "-o", "conditional_put=etag", url, env=env,
                        timeout=60)
         check(p.returncode == 0 and '"image_width"' in p.stdout, f"info {url}: {p.stdout} {p.stderr}")
-        check("s3_express is accepted but has no effect" in p.stderr, f"info warning: {p.stderr}")
+        check("conditional_put is accepted but has no effect" in p.stderr, f"info warning: {p.stderr}")
     print("https S3 / R2 URLs ok")
 
 

@@ -171,7 +171,7 @@ static bool has_warning(const td_config *c, const char *a, const char *b) {
  * onto the network settings, warnings for what is accepted but not acted on (issue 14). */
 static void test_client_options(void) {
     const char *y = "store:\n  name: s3://b\n  obstore_config:\n"
-                    "    region: eu-west-1\n    s3_express: true\n    timeout: 45s\n"
+                    "    region: eu-west-1\n    conditional_put: etag\n    timeout: 45s\n"
                     "    client_options:\n      connect_timeout: 1m 30s\n"
                     "      allow_invalid_certificates: true\n      user_agent: ua/1\n"
                     "      proxy_url: http://proxy:3128\n      proxy_excludes: a.example,b\n"
@@ -195,12 +195,12 @@ static void test_client_options(void) {
               !strcmp(c.proxy_url, "http://proxy:3128") && !strcmp(c.no_proxy, "a.example,b"));
         /* the store gets only its own options (allow_http: S3 acts on it) */
         CHECK(c.n_store_kv == 3 && !strcmp(c.store_kv[0].key, "region") &&
-                  !strcmp(c.store_kv[1].key, "s3_express") &&
+                  !strcmp(c.store_kv[1].key, "conditional_put") &&
                   !strcmp(c.store_kv[2].key, "allow_http") && !strcmp(c.store_kv[2].value, "true"),
               "%zu store options", c.n_store_kv);
         CHECK(has_warning(&c, "allow_invalid_certificates", "NOT verified"));
         CHECK(has_warning(&c, "pool_max_idle_per_host", "not acted on"));
-        CHECK(has_warning(&c, "s3_express", "no effect"));
+        CHECK(has_warning(&c, "conditional_put", "no effect"));
         CHECK(!has_warning(&c, "http1_only", NULL) && !has_warning(&c, "timeout", NULL) &&
               !has_warning(&c, "base", NULL) && !has_warning(&c, "region", NULL));
         CHECK(c.n_warnings == 3, "%zu warnings", c.n_warnings);

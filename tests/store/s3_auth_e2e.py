@@ -58,7 +58,7 @@ def main():
             f.write(f"store:\n  name: \"s3://{BUCKET}\"\n  obstore_config:\n")
             for k, v in obstore.items():
                 f.write(f"    {k}: {v if not isinstance(v, bool) else str(v).lower()}\n")
-            f.write("concurrency:\n  n_consumers: 32\n  list_chunk_size: 50\n")
+            f.write("concurrency:\n  n_consumers: 32\n  list_chunk_size: 50\n  threads: 2\n")
         runs = {}
         for name in ("local", "s3"):
             out = os.path.join(tmp, "out-" + name)
@@ -74,8 +74,10 @@ def main():
         if fake.errors:
             L.fail(f"the fake saw: {fake.errors[:5]}")
         print("fake:", fake.hits)
-        if fake.hits.get("sts") != 1 or fake.hits.get("create-session") != 1:
-            L.fail(f"one AssumeRole and one CreateSession expected: {fake.hits}")
+        # one store per fetch thread plus the lister's, each with its own credentials:
+        # with threads: 2, three AssumeRoles and three CreateSessions, no more
+        if fake.hits.get("sts") != 3 or fake.hits.get("create-session") != 3:
+            L.fail(f"one AssumeRole and one CreateSession per store (3) expected: {fake.hits}")
         for d, _, files in os.walk(runs["s3"]):
             for f in files:
                 with open(os.path.join(d, f), "rb") as fh:

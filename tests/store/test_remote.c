@@ -164,7 +164,7 @@ static void test_https_aliases(void) {
           "%s", err);
     /* the option tables follow the URL: S3's secrets and ignored keys */
     CHECK(store_option_is_secret("https://b.s3.us-east-1.amazonaws.com", "secret_access_key"));
-    CHECK(store_option_is_ignored("https://s3.us-east-1.amazonaws.com/b", "s3_express"));
+    CHECK(store_option_is_ignored("https://s3.us-east-1.amazonaws.com/b", "conditional_put"));
     CHECK(store_option_is_secret("https://storage.googleapis.com/b", "service_account_key"));
     CHECK(!store_option_is_ignored("gs://b", "allow_http") &&
           !store_option_is_ignored("az://c", "allow_http") &&
