@@ -10,8 +10,12 @@
  * https://ACCOUNT.blob.core.windows.net/), store_http.c (http[s]://), all selected by
  * store_open() from the URL scheme. The networked ones share one core (remote.h): option
  * tables, engine set-up, lifecycle and close, ranged reads, and one HTTP status -> error
- * kind table (401 auth, 403 access_denied, 404/410 not_found, 429/503 throttled, else
- * http).
+ * kind table (401 auth, 403 access_denied, 404/410 not_found, 412 exists, 429/503
+ * throttled, else http).
+ *
+ * Writes (store_put, store_delete) exist for output: local folders and s3:// so far; the
+ * other backends refuse them with STORE_E_UNSUPPORTED. docs/output-stores.md tells the
+ * guarantees at length.
  */
 #ifndef STORE_STORE_H
 #define STORE_STORE_H
@@ -37,7 +41,8 @@
     X(E_NOMEM, -11, "nomem", "out of memory")                           \
     X(E_CANCELED, -12, "canceled", "canceled")                          \
     X(E_AUTH, -13, "auth", "credentials missing, invalid or expired")   \
-    X(E_UNSUPPORTED, -14, "unsupported", "not supported by this store")
+    X(E_UNSUPPORTED, -14, "unsupported", "not supported by this store") \
+    X(E_EXISTS, -15, "exists", "object already exists")
 
 typedef enum {
 #define STORE_X_ENUM(name, code, short_name, text) STORE_##name = code,
@@ -171,6 +176,78 @@ struct store_get_req {
 /* Reads [offset, offset+length) into buf. A server that ignores Range must not make the
  * store read more than length bytes. */
 int store_get(store *s, store_get_req *req);
+
+/* ---- writes: whole objects, atomically ----
+ *
+ * Visibility: a put makes the object appear under its key only when all of its bytes are
+ * there. Object stores make the final request atomic (S3's PutObject or
+ * CompleteMultipartUpload); a local folder writes a temporary file beside the target
+ * ("." + name + ".td-tmp.*", in the same directory), fsyncs it and renames (or links, with
+ * create_only) it onto the key, then fsyncs the directory. No reader ever sees a partial
+ * object under the key: before success it is absent (or the previous object), after it
+ * the whole new one. Multipart uploads in progress are not objects (S3 lists none).
+ *
+ * Large objects: more than part_size bytes go up in parts of part_size bytes, one at a
+ * time, each part retried on its own (the engine's one retry policy), so memory is
+ * bounded by one part whatever the object's size (buffer sources use no copy). A failed
+ * or canceled multipart upload is aborted (its parts deleted) before the callback runs.
+ *
+ * Source: buf (length bytes, kept alive and unchanged until the callback), or, with buf
+ * NULL, fd's bytes [fd_offset, fd_offset + length), read with pread (fd's file position is
+ * not used or moved; the fd stays the caller's, open until the callback). */
+#define STORE_DEFAULT_PART_SIZE (64u << 20)
+#define STORE_MIN_PART_SIZE (5u << 20) /* S3's rule; smaller values only for tests */
+
+typedef struct store_put_req store_put_req;
+typedef void (*store_put_cb)(store_put_req *req, int status);
+
+struct store_put_req {
+    /* set by the caller */
+    const char *key;
+    const uint8_t *buf; /* the object's bytes, or NULL: read them from fd */
+    int fd;
+    uint64_t fd_offset;
+    uint64_t length;
+    bool create_only;   /* fail with STORE_E_EXISTS if the key exists (S3 If-None-Match: *;
+                           local link()). A retried attempt that finds the key may find
+                           its own earlier attempt's object: with attempts > 1 an
+                           STORE_E_EXISTS means "exists, maybe ours" */
+    uint64_t part_size; /* multipart above this size, in parts of it; 0 = the default.
+                           Grown by the store when the object would need more than
+                           10,000 parts. Local folders ignore it */
+    store_put_cb cb;
+    void *data;
+    /* set by the store before the callback */
+    int http_status;   /* of the last request, 0 when not HTTP */
+    unsigned attempts; /* HTTP requests sent for this put, retries included */
+    unsigned parts;    /* parts uploaded (0: single request) */
+    char errmsg[256];  /* never holds a secret */
+    void *priv;
+};
+/* Starts the upload of req->key. Non-zero: refused (message in req->errmsg), no callback.
+ * STORE_E_UNSUPPORTED on stores that cannot write. */
+int store_put(store *s, store_put_req *req);
+/* Cancels one put (its callback runs with STORE_E_CANCELED, after a multipart upload was
+ * aborted). A put whose final request was already sent may still complete: after
+ * STORE_E_CANCELED the key holds either nothing new or the whole object, never part of
+ * it; store_delete it if it must be gone. No-op for a put that already called back. */
+void store_put_cancel(store *s, store_put_req *req);
+
+typedef struct store_delete_req store_delete_req;
+typedef void (*store_delete_cb)(store_delete_req *req, int status);
+struct store_delete_req {
+    const char *key;
+    store_delete_cb cb;
+    void *data;
+    int http_status;
+    unsigned attempts;
+    char errmsg[256];
+    void *priv;
+};
+/* Deletes one object. Deleting an absent key is STORE_OK (retries make it so anyway). */
+int store_delete(store *s, store_delete_req *req);
+
+/* Existing objects (e.g. a --resume reading OUT's parts): store_list_next with a prefix. */
 
 /* ---- counters, for progress and _SUCCESS ---- */
 typedef struct store_stats {

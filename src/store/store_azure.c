@@ -555,7 +555,8 @@ static void az_destroy(remote_store *rs) {
     free(st);
 }
 
-static const store_vtable az_vt = {remote_close, az_list_next, remote_list_free, az_get};
+static const store_vtable az_vt = {remote_close, az_list_next, remote_list_free, az_get, NULL,
+                                   NULL,         NULL};
 static const remote_ops az_ops = {
     .cancel = az_cancel,
     .destroy = az_destroy,

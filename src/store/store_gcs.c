@@ -417,7 +417,8 @@ static void gcs_destroy(remote_store *rs) {
     free(st);
 }
 
-static const store_vtable gcs_vt = {remote_close, gcs_list_next, remote_list_free, gcs_get};
+static const store_vtable gcs_vt = {remote_close, gcs_list_next, remote_list_free, gcs_get, NULL,
+                                    NULL,         NULL};
 static const remote_ops gcs_ops = {
     .cancel = gcs_cancel,
     .destroy = gcs_destroy,

@@ -32,6 +32,14 @@ Faults:
   http09        raw bytes without a status line, then close
   huge_header   a 200 whose headers hold one line of `bytes` (default 1 MiB)
 
+Writes (style s3 only): PUT stores an object (If-None-Match: * answers 412 when it exists),
+POST ?uploads / PUT ?partNumber&uploadId / POST ?uploadId / DELETE ?uploadId are S3's
+multipart upload (parts kept in memory until Complete writes the object at once), DELETE
+removes an object. A body whose x-amz-content-sha256 is a hash it does not match is refused
+(400 XAmzContentSHA256Mismatch). A rule may also name "method" (PUT, POST, DELETE, GET) and a
+"query" substring ("partNumber=2", "uploads") to hit one step; faults on writes: status,
+reset (after reading the body), stall. The log line of a write carries "query".
+
 Every request is logged as one JSON line (method, path, range, status sent, fault, whether an
 Authorization header came) to --log, for the test to check what the tool did.
 
@@ -47,6 +55,7 @@ Prints "PORT <n>" on stdout when ready (and writes it to --port-file).
 """
 import argparse
 import fnmatch
+import hashlib
 import json
 import os
 import socket
@@ -58,6 +67,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import quote, unquote, urlsplit
 
 MAX_STALL = 120.0
+UPLOADS = {}  # multipart uploads in progress: id -> {part number: (etag, bytes)}
 MAX_ENDLESS = 60.0
 
 
@@ -71,7 +81,7 @@ class Rules:
         self.hits = {}
         self.lock = threading.Lock()
 
-    def match(self, key):
+    def match(self, key, method=None, query=""):
         with self.lock:
             if self.path:
                 try:
@@ -87,6 +97,10 @@ class Rules:
                         self.rules = []
                     self.hits = {}
             for i, r in enumerate(self.rules):
+                if "method" in r and r["method"] != method:
+                    continue
+                if "query" in r and r["query"] not in query:
+                    continue
                 if fnmatch.fnmatchcase(key, r.get("match", "*")):
                     n = self.hits.get(i, 0)
                     self.hits[i] = n + 1
@@ -161,6 +175,7 @@ def make_handler(opts, rules, log):
                                       "x-ms-date", "x-amz-date")
                         for k in self.headers.keys())
             line = json.dumps({"t": time.time(), "method": self.command, "path": self.path,
+                               "query": urlsplit(self.path).query,
                                "key": key, "range": self.headers.get("Range"),
                                "status": status, "fault": fault, "auth": creds})
             with log_lock:
@@ -288,6 +303,121 @@ def make_handler(opts, rules, log):
             if status == 206:
                 hdr.append(("Content-Range", crange))
             return self.send(status, body, hdr)
+
+        # ---------------------------------------------------------------- writes (s3)
+        def _write(self):
+            n = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(n) if n else b""
+            key = key_of(opts.style, opts.base, self.path)
+            query = urlsplit(self.path).query
+            if opts.style != "s3" or key is None or opts.tree:
+                self.record(404, "none", key)
+                return None, None, None, None
+            rule = rules.match(key, self.command, query)
+            fault = rule.get("fault", "ok")
+            if fault == "reset":
+                self.record(0, fault, key)
+                self.reset()
+                return None, None, None, None
+            if fault == "stall":
+                self.record(0, fault, key)
+                time.sleep(min(float(rule.get("seconds", 30)), MAX_STALL))
+                self.reset()
+                return None, None, None, None
+            if fault == "status":
+                st = int(rule.get("status", 503))
+                self.record(st, fault, key)
+                code = {403: "AccessDenied", 500: "InternalError", 503: "SlowDown"}.get(st, "Err")
+                self.send(st, b"<Error><Code>%s</Code><Message>fault injected</Message></Error>"
+                          % code.encode())
+                return None, None, None, None
+            sha = self.headers.get("x-amz-content-sha256")
+            if sha and sha != "UNSIGNED-PAYLOAD" and sha != hashlib.sha256(body).hexdigest():
+                self.record(400, "sha_mismatch", key)
+                self.send(400, b"<Error><Code>XAmzContentSHA256Mismatch</Code></Error>")
+                return None, None, None, None
+            fpath = os.path.join(opts.root, key)
+            if not os.path.realpath(fpath).startswith(os.path.realpath(opts.root) + os.sep):
+                self.record(403, "outside", key)
+                self.send(403, b"<Error><Code>AccessDenied</Code></Error>")
+                return None, None, None, None
+            return key, query, body, fpath
+
+        def _store(self, key, fpath, data):
+            if self.headers.get("If-None-Match") == "*" and os.path.exists(fpath):
+                self.record(412, "ok", key)
+                self.send(412, b"<Error><Code>PreconditionFailed</Code></Error>")
+                return False
+            os.makedirs(os.path.dirname(fpath), exist_ok=True)
+            tmp = fpath + ".faultsrv-tmp"
+            with open(tmp, "wb") as f:
+                f.write(data)
+            os.replace(tmp, fpath)
+            return True
+
+        def do_PUT(self):
+            key, query, body, fpath = self._write()
+            if key is None:
+                return None
+            q = dict(x.split("=", 1) if "=" in x else (x, "") for x in query.split("&") if x)
+            etag = '"%s"' % hashlib.md5(body).hexdigest()
+            if "partNumber" in q:
+                up = UPLOADS.get(q.get("uploadId"))
+                if up is None:
+                    self.record(404, "ok", key)
+                    return self.send(404, b"<Error><Code>NoSuchUpload</Code></Error>")
+                up[int(q["partNumber"])] = (etag, body)
+                self.record(200, "ok", key)
+                return self.send(200, b"", [("ETag", etag)])
+            if self._store(key, fpath, body):
+                self.record(200, "ok", key)
+                self.send(200, b"", [("ETag", etag)])
+            return None
+
+        def do_POST(self):
+            key, query, body, fpath = self._write()
+            if key is None:
+                return None
+            q = dict(x.split("=", 1) if "=" in x else (x, "") for x in query.split("&") if x)
+            if "uploads" in q:
+                uid = "up%d" % (len(UPLOADS) + 1)
+                UPLOADS[uid] = {}
+                self.record(200, "ok", key)
+                return self.send(200, b"<InitiateMultipartUploadResult><UploadId>%s</UploadId>"
+                                 b"</InitiateMultipartUploadResult>" % uid.encode())
+            up = UPLOADS.get(q.get("uploadId"))
+            if up is None:
+                self.record(404, "ok", key)
+                return self.send(404, b"<Error><Code>NoSuchUpload</Code></Error>")
+            import re
+            listed = re.findall(rb"<PartNumber>(\d+)</PartNumber><ETag>([^<]*)</ETag>", body)
+            nums = [int(n) for n, _ in listed]
+            if (not listed or nums != sorted(nums)
+                    or any(int(n) not in up or up[int(n)][0].encode() != e.replace(b"&quot;", b'"')
+                           for n, e in listed)):
+                self.record(400, "ok", key)
+                return self.send(400, b"<Error><Code>InvalidPart</Code></Error>")
+            if self._store(key, fpath, b"".join(up[n][1] for n in nums)):
+                del UPLOADS[q["uploadId"]]
+                self.record(200, "ok", key)
+                self.send(200, b"<CompleteMultipartUploadResult><ETag>\"x-%d\"</ETag>"
+                          b"</CompleteMultipartUploadResult>" % len(nums))
+            return None
+
+        def do_DELETE(self):
+            key, query, body, fpath = self._write()
+            if key is None:
+                return None
+            q = dict(x.split("=", 1) if "=" in x else (x, "") for x in query.split("&") if x)
+            if "uploadId" in q:
+                UPLOADS.pop(q["uploadId"], None)
+            else:
+                try:
+                    os.unlink(fpath)
+                except OSError:
+                    pass
+            self.record(204, "ok", key)
+            return self.send(204, b"")
 
         # ---------------------------------------------------------------- PROPFIND
         def do_PROPFIND(self):
