@@ -158,7 +158,8 @@ static void xml_text(const ut_buf *b, const char *tag, char *out, size_t outlen)
         static const struct {
             const char *ent;
             char c;
-        } ents[] = {{"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}};
+        } ents[] = {
+            {"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}};
         bool hit = false;
         for (size_t k = 0; k < sizeof ents / sizeof ents[0] && *p == '&'; k++) {
             size_t el = strlen(ents[k].ent);

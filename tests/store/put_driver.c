@@ -141,7 +141,7 @@ static void cmd_put(const char *key, uint64_t size, uint64_t seed, uint64_t part
         uint8_t *back;
         uint64_t got;
         int g = read_back(key, size, &back, &got);
-        verify = g != STORE_OK                         ? store_err_name(g)
+        verify = g != STORE_OK                              ? store_err_name(g)
                  : got == size && !memcmp(back, data, size) ? "same"
                                                             : "differs";
         free(back);
@@ -277,8 +277,8 @@ int main(int argc, char **argv) {
     int na = argc - ci - 1;
     char **a = argv + ci + 1;
     if (!strcmp(cmd, "put") && na == 5)
-        cmd_put(a[0], strtoull(a[1], NULL, 10), strtoull(a[2], NULL, 10),
-                strtoull(a[3], NULL, 10), a[4]);
+        cmd_put(a[0], strtoull(a[1], NULL, 10), strtoull(a[2], NULL, 10), strtoull(a[3], NULL, 10),
+                a[4]);
     else if (!strcmp(cmd, "cancel") && na == 4)
         cmd_cancel(a[0], strtoull(a[1], NULL, 10), strtoull(a[2], NULL, 10),
                    (unsigned)strtoul(a[3], NULL, 10));
