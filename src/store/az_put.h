@@ -29,7 +29,7 @@ int az__token_wait(store *s, store_token_waiter *w);
 bool az__token_unqueue(store *s, store_token_waiter *w);
 const char *az__token_error(store *s);
 /* The backend's status wording (the remote.h table, refined by the error code). */
-int az__map_status(store *s, int net_status, long http, const char *code, char *msg,
-                   size_t msglen, const char *what);
+int az__map_status(store *s, int net_status, long http, const char *code, char *msg, size_t msglen,
+                   const char *what);
 
 #endif

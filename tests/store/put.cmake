@@ -12,3 +12,6 @@ set_tests_properties(put_local put_s3rver put_faults PROPERTIES TIMEOUT 120)
 add_test(NAME put_azurite COMMAND ${TD_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/put_azurite.py
                                   $<TARGET_FILE:put_driver> ${TD_NODE_DIR})
 set_tests_properties(put_azurite PROPERTIES TIMEOUT 120)
+add_test(NAME put_gcs COMMAND ${TD_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/put_gcs.py
+                              $<TARGET_FILE:put_driver> ${TD_NODE_DIR})
+set_tests_properties(put_gcs PROPERTIES TIMEOUT 180)

@@ -32,7 +32,15 @@ Faults:
   http09        raw bytes without a status line, then close
   huge_header   a 200 whose headers hold one line of `bytes` (default 1 MiB)
 
-Writes (style s3 only): PUT stores an object (If-None-Match: * answers 412 when it exists),
+Writes, style gcs: POST /upload/storage/v1/b/B/o?uploadType=media&name=K stores an object
+(ifGenerationMatch=0 answers 412 when it exists); uploadType=resumable opens a session
+(Location: this server's URL with upload_id), PUTs with Content-Range a-b/total append
+(308 with Range: bytes=0-N until the last byte, then the object is written at once; a rule
+with fault "partial" keeps only half of a chunk and says so in Range), DELETE of the
+session answers 499; DELETE /storage/v1/b/B/o/K removes an object. Rules match the object
+name, "method" and "query" ("uploadType=resumable", "upload_id") as for s3.
+
+Writes (style s3): PUT stores an object (If-None-Match: * answers 412 when it exists),
 POST ?uploads / PUT ?partNumber&uploadId / POST ?uploadId / DELETE ?uploadId are S3's
 multipart upload (parts kept in memory until Complete writes the object at once), DELETE
 removes an object. A body whose x-amz-content-sha256 is a hash it does not match is refused
@@ -67,6 +75,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import quote, unquote, urlsplit
 
 MAX_STALL = 120.0
+SESSIONS = {}  # GCS resumable sessions: id -> {"key", "data", "q"}
 UPLOADS = {}  # multipart uploads in progress: id -> {part number: (etag, bytes)}
 MAX_ENDLESS = 60.0
 
@@ -355,7 +364,122 @@ def make_handler(opts, rules, log):
             os.replace(tmp, fpath)
             return True
 
+        # ---------------------------------------------------------------- writes (gcs)
+        def _gcs_write(self):
+            """(rule, key, query dict, body, file path) or None when answered already."""
+            n = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(n) if n else b""
+            parts = urlsplit(self.path)
+            q = dict(x.split("=", 1) if "=" in x else (x, "") for x in parts.query.split("&")
+                     if x)
+            if "upload_id" in q:
+                key = SESSIONS.get(q["upload_id"], {}).get("key")
+            elif "name" in q:
+                key = unquote(q["name"])
+            else:
+                key = key_of("gcs", opts.base, self.path)
+            if key is None:
+                self.record(404, "none", None)
+                self.send(404, b'{"error":{"code":404,"message":"no such upload"}}')
+                return None
+            rule = rules.match(key, self.command, parts.query)
+            fault = rule.get("fault", "ok")
+            if fault == "reset":
+                self.record(0, fault, key)
+                self.reset()
+                return None
+            if fault == "status":
+                st = int(rule.get("status", 503))
+                self.record(st, fault, key)
+                self.send(st, b'{"error":{"code":%d,"message":"fault injected"}}' % st)
+                return None
+            fpath = os.path.join(opts.root, key)
+            if not os.path.realpath(fpath).startswith(os.path.realpath(opts.root) + os.sep):
+                self.record(403, "outside", key)
+                self.send(403, b'{"error":{"code":403,"message":"outside"}}')
+                return None
+            return rule, key, q, body, fpath
+
+        def _gcs_store(self, key, fpath, data, q):
+            if q.get("ifGenerationMatch") == "0" and os.path.exists(fpath):
+                self.record(412, "ok", key)
+                self.send(412, b'{"error":{"code":412,"message":"Precondition Failed"}}')
+                return False
+            os.makedirs(os.path.dirname(fpath), exist_ok=True)
+            with open(fpath + ".faultsrv-tmp", "wb") as f:
+                f.write(data)
+            os.replace(fpath + ".faultsrv-tmp", fpath)
+            self.record(200, "ok", key)
+            self.send(200, json.dumps({"name": key, "size": str(len(data))}).encode())
+            return True
+
+        def _gcs_post(self):
+            got = self._gcs_write()
+            if got is None:
+                return None
+            rule, key, q, body, fpath = got
+            if q.get("uploadType") == "media":
+                self._gcs_store(key, fpath, body, q)
+                return None
+            if q.get("uploadType") == "resumable":
+                sid = "s%d" % (len(SESSIONS) + 1)
+                SESSIONS[sid] = {"key": key, "data": b"", "q": q}
+                host = self.headers.get("Host")
+                self.record(200, "ok", key)
+                return self.send(200, b"", [("Location", "http://%s/upload/storage/v1/b/x/o?"
+                                             "uploadType=resumable&upload_id=%s" % (host, sid))])
+            self.record(400, "ok", key)
+            return self.send(400, b"")
+
+        def _gcs_put(self):
+            got = self._gcs_write()
+            if got is None:
+                return None
+            rule, key, q, body, fpath = got
+            sess = SESSIONS.get(q.get("upload_id"))
+            cr = self.headers.get("Content-Range", "")
+            try:
+                span, total = cr[len("bytes "):].split("/")
+                a, b = (int(x) for x in span.split("-"))
+                total = int(total)
+            except ValueError:
+                self.record(400, "ok", key)
+                return self.send(400, b"bad Content-Range")
+            have = sess["data"]
+            if a > len(have) or b - a + 1 != len(body):
+                self.record(400, "ok", key)
+                return self.send(400, b"gap or length mismatch")
+            if rule.get("fault") == "partial":
+                body = body[:max(1, len(body) // 2)]
+                b = a + len(body) - 1
+            sess["data"] = have[:a] + body if a < len(have) else have + body
+            n = len(sess["data"])
+            if n >= total:
+                del SESSIONS[q["upload_id"]]
+                self._gcs_store(key, fpath, sess["data"][:total], sess["q"])
+                return None
+            self.record(308, rule.get("fault", "ok"), key)
+            return self.send(308, b"", [("Range", "bytes=0-%d" % (n - 1))])
+
+        def _gcs_delete(self):
+            got = self._gcs_write()
+            if got is None:
+                return None
+            rule, key, q, body, fpath = got
+            if "upload_id" in q:
+                SESSIONS.pop(q["upload_id"], None)
+                self.record(499, "ok", key)
+                return self.send(499, b"")
+            if not os.path.exists(fpath):
+                self.record(404, "ok", key)
+                return self.send(404, b'{"error":{"code":404,"message":"Not Found"}}')
+            os.unlink(fpath)
+            self.record(204, "ok", key)
+            return self.send(204, b"")
+
         def do_PUT(self):
+            if opts.style == "gcs":
+                return self._gcs_put()
             key, query, body, fpath = self._write()
             if key is None:
                 return None
@@ -375,6 +499,8 @@ def make_handler(opts, rules, log):
             return None
 
         def do_POST(self):
+            if opts.style == "gcs":
+                return self._gcs_post()
             key, query, body, fpath = self._write()
             if key is None:
                 return None
@@ -405,6 +531,8 @@ def make_handler(opts, rules, log):
             return None
 
         def do_DELETE(self):
+            if opts.style == "gcs":
+                return self._gcs_delete()
             key, query, body, fpath = self._write()
             if key is None:
                 return None
