@@ -338,8 +338,8 @@ static void done(net_request *nr, int net_status) {
         op->del->attempts += nr->attempts;
         op->del->http_status = (int)nr->http_status;
     }
-    static const char *const names[] = {"upload", "starting a resumable upload",
-                                        "resumable upload", "canceling an upload", "delete"};
+    static const char *const names[] = {"upload", "starting a resumable upload", "resumable upload",
+                                        "canceling an upload", "delete"};
     char what[200];
     snprintf(what, sizeof what, "%s/%s: %s", op->s->url, op_key(op), names[op->phase]);
     if (op->phase == P_CANCEL) { /* GCS answers 499 to a canceled session */
@@ -373,9 +373,8 @@ static void done(net_request *nr, int net_status) {
     }
     if (op->phase == P_CHUNK && !incomplete && op->off + op->body_len < op->req->length) {
         /* "complete" before the last byte was sent: the object would be truncated */
-        snprintf(op_errmsg(op), 256, "%s: the server ended the upload at %llu of %llu bytes",
-                 what, (unsigned long long)(op->off + op->body_len),
-                 (unsigned long long)op->req->length);
+        snprintf(op_errmsg(op), 256, "%s: the server ended the upload at %llu of %llu bytes", what,
+                 (unsigned long long)(op->off + op->body_len), (unsigned long long)op->req->length);
         fail(op, STORE_E_PROTOCOL);
         return;
     }
@@ -408,8 +407,7 @@ static void done(net_request *nr, int net_status) {
     op->req->parts++;
     if (have < 0 || (uint64_t)have < op->off || (uint64_t)have > op->off + op->body_len ||
         (uint64_t)have >= op->req->length || ++op->chunks > GCS_MAX_CHUNKS) {
-        snprintf(op_errmsg(op), 256, "%s: the server's Range after a chunk makes no sense",
-                 what);
+        snprintf(op_errmsg(op), 256, "%s: the server's Range after a chunk makes no sense", what);
         fail(op, STORE_E_PROTOCOL);
         return;
     }

@@ -584,8 +584,11 @@ void s3_put_cancel(store *s, store_put_req *req) {
         fail(op, STORE_E_CANCELED); /* the abort waits for credentials in its turn */
         return;
     }
-    if (op->in_net && op->phase != P_ABORT)
-        net_cancel(((remote_store *)s)->net, &op->nr); /* done() aborts the upload */
+    /* a PutObject or Complete in flight is let finish: stopping it could not tell whether
+     * the object was made, and its answer does; the rest stops at once and done() aborts
+     * the upload */
+    if (op->in_net && (op->phase == P_INIT || op->phase == P_PART))
+        net_cancel(((remote_store *)s)->net, &op->nr);
 }
 
 int s3_delete(store *s, store_delete_req *req) {

@@ -13,9 +13,9 @@
  * kind table (401 auth, 403 access_denied, 404/410 not_found, 412 exists, 429/503
  * throttled, else http).
  *
- * Writes (store_put, store_delete) exist for output: local folders and s3:// so far; the
- * other backends refuse them with STORE_E_UNSUPPORTED. docs/output-stores.md tells the
- * guarantees at length.
+ * Writes (store_put, store_delete) exist for output on local folders, s3://, az:// and
+ * gs:// (s3_put.c, az_put.c, gcs_put.c); http(s):// refuses them with
+ * STORE_E_UNSUPPORTED. docs/output-stores.md tells the guarantees at length.
  */
 #ifndef STORE_STORE_H
 #define STORE_STORE_H
@@ -180,17 +180,26 @@ int store_get(store *s, store_get_req *req);
 /* ---- writes: whole objects, atomically ----
  *
  * Visibility: a put makes the object appear under its key only when all of its bytes are
- * there. Object stores make the final request atomic (S3's PutObject or
- * CompleteMultipartUpload); a local folder writes a temporary file beside the target
- * ("." + name + ".td-tmp.*", in the same directory), fsyncs it and renames (or links, with
- * create_only) it onto the key, then fsyncs the directory. No reader ever sees a partial
- * object under the key: before success it is absent (or the previous object), after it
- * the whole new one. Multipart uploads in progress are not objects (S3 lists none).
+ * there, and never under any other key. Object stores make the final request atomic
+ * (S3 PutObject / CompleteMultipartUpload, Azure Put Blob / Put Block List, GCS media
+ * upload / the last chunk of a resumable session); parts, uncommitted blocks and open
+ * sessions are no objects (no listing shows them). A local folder writes a temporary file
+ * beside the target ("." + name + ".td-tmp.PID.N", same directory), fsyncs it and renames
+ * (or, with create_only, links) it onto the key, then fsyncs the directory; only there can
+ * a listing see the temporary name (a dot file, never the key). No reader ever sees a
+ * partial object under the key: before success it is absent (or the previous object),
+ * after it the whole new one.
  *
- * Large objects: more than part_size bytes go up in parts of part_size bytes, one at a
- * time, each part retried on its own (the engine's one retry policy), so memory is
- * bounded by one part whatever the object's size (buffer sources use no copy). A failed
- * or canceled multipart upload is aborted (its parts deleted) before the callback runs.
+ * Large objects: more than part_size bytes go up in parts of part_size bytes (S3
+ * multipart, Azure blocks, a GCS resumable session in 256 KiB units), one at a time, each
+ * request retried on its own (the engine's one retry policy), so memory is bounded by one
+ * part whatever the object's size (buffer sources use no copy). A failed or canceled
+ * upload is cleaned up before the callback runs (S3 AbortMultipartUpload, GCS session
+ * DELETE; Azure drops uncommitted blocks itself); at store_close nothing can be sent any
+ * more and the remains are left to the store (invisible; S3: a lifecycle rule).
+ *
+ * Bodies are checked end to end: S3 signs each body's SHA-256 (x-amz-content-sha256),
+ * Azure sends Content-MD5; GCS relies on TLS.
  *
  * Source: buf (length bytes, kept alive and unchanged until the callback), or, with buf
  * NULL, fd's bytes [fd_offset, fd_offset + length), read with pread (fd's file position is
@@ -227,10 +236,12 @@ struct store_put_req {
 /* Starts the upload of req->key. Non-zero: refused (message in req->errmsg), no callback.
  * STORE_E_UNSUPPORTED on stores that cannot write. */
 int store_put(store *s, store_put_req *req);
-/* Cancels one put (its callback runs with STORE_E_CANCELED, after a multipart upload was
- * aborted). A put whose final request was already sent may still complete: after
- * STORE_E_CANCELED the key holds either nothing new or the whole object, never part of
- * it; store_delete it if it must be gone. No-op for a put that already called back. */
+/* Cancels one put: its callback runs with STORE_E_CANCELED once the upload was cleaned
+ * up, or with STORE_OK when its final request (single PUT, Complete, Block List, last
+ * chunk) had already gone and the object was made: the status tells which. After
+ * STORE_E_CANCELED the key holds nothing new (a local put racing the cancel at most the
+ * whole object, never part of it: store_delete it if it must be gone).
+ * No-op for a put that already called back. */
 void store_put_cancel(store *s, store_put_req *req);
 
 typedef struct store_delete_req store_delete_req;
