@@ -88,7 +88,7 @@ static int on_prepare(net_request *nr, void *headers) {
         sh[n++] = (s3_pair){"x-amz-security-token", cr->token};
     if (s3__payer(op->s))
         sh[n++] = (s3_pair){"x-amz-request-payer", "requester"};
-    char line[4200];
+    ut_buf line = {0}; /* a session token can be a few KiB */
     int rc = 0;
     if (cr) {
         s3_sign_in in = {nr->method,
@@ -108,13 +108,16 @@ static int on_prepare(net_request *nr, void *headers) {
         if (s3_sigv4_sign(&in, s3__keycache(op->s), NULL, NULL, auth, sizeof auth) != 0)
             return NET_E_ABORTED;
         for (size_t i = 1; i < n && rc == 0; i++) { /* host is curl's, from the URL */
-            snprintf(line, sizeof line, "%s: %s", sh[i].name, sh[i].value);
-            rc = net_add_header(headers, line);
+            ut_buf_reset(&line);
+            ut_buf_printf(&line, "%s: %s", sh[i].name, sh[i].value);
+            rc = line.bad ? -1 : net_add_header(headers, line.p);
         }
-        snprintf(line, sizeof line, "Authorization: %s", auth);
+        ut_buf_reset(&line);
+        ut_buf_printf(&line, "Authorization: %s", auth);
         if (rc == 0)
-            rc = net_add_header(headers, line);
-        ut_wipe(line, sizeof line);
+            rc = line.bad ? -1 : net_add_header(headers, line.p);
+        ut_buf_free(&line); /* wipes: it held the token and the signature */
+        ut_wipe(auth, sizeof auth);
     } else if (s3__payer(op->s)) {
         rc = net_add_header(headers, "x-amz-request-payer: requester");
     }
