@@ -63,6 +63,9 @@ def run(driver, az, port):
     # a cancel after the first block: no blob
     c = drive(driver, "az://out", opts, ["cancel", "canceled.bin", 8 * PART, PART, 1], env)
     check(c["cancel"][0] == "canceled" and c["after"][0] == "not_found", f"cancel: {c}")
+    # eight block uploads at once
+    m = drive(driver, "az://out", opts, ["many", 8, 3 * PART + 5, PART], env)["many"]
+    check(m[0] == "8" and m[1] == "8", f"8 at once: {m}")
     # delete twice, then nothing
     d1 = drive(driver, "az://out", opts, ["delete", "marker"], env)["delete"]
     d2 = drive(driver, "az://out", opts, ["delete", "marker"], env)["delete"]

@@ -13,6 +13,12 @@
  *   cancel KEY SIZE PART_SIZE AFTER_PARTS
  *        starts a buffer upload and cancels it once AFTER_PARTS parts are up (0: at once):
  *        "cancel\t<status>\t<parts>\t<msg>", then "after\t<status of a read of KEY>"
+ *   close KEY SIZE PART_SIZE AFTER_PARTS
+ *        starts a buffer upload and closes the store once AFTER_PARTS parts are up:
+ *        "close\t<status>\t<parts>" (the callback ran, once, before the store was gone)
+ *   many N SIZE PART_SIZE
+ *        N puts of SIZE bytes at once ("many/<i>"), each read back:
+ *        "many\t<ok puts>\t<same>\t<first failure>"
  *   get KEY          "get\t<status>\t<got>"
  *   delete KEY       "delete\t<status>\t<attempts>\t<msg>"
  *   list PREFIX      "list\t<status>\t<n>" and "entry\t<key>\t<size>" per key
@@ -198,6 +204,104 @@ static void cmd_cancel(const char *key, uint64_t size, uint64_t part, unsigned a
     free(data);
 }
 
+static unsigned close_calls;
+static void on_close_put(store_put_req *req, int status) {
+    (void)req;
+    put_status = status;
+    close_calls++;
+    finished = true;
+}
+
+static void on_close_tick(uv_timer_t *t) {
+    if (!cancel_sent && creq.parts >= cancel_after) {
+        cancel_sent = true;
+        store_close(st); /* runs the put's callback with STORE_E_CANCELED */
+        st = NULL;
+        uv_timer_stop(t);
+    }
+}
+
+static void cmd_close(const char *key, uint64_t size, uint64_t part, unsigned after) {
+    uint8_t *data = make_bytes(size, 7);
+    creq.key = key;
+    creq.buf = data;
+    creq.fd = -1;
+    creq.length = size;
+    creq.part_size = part;
+    creq.cb = on_close_put;
+    cancel_after = after;
+    finished = false;
+    uv_timer_t t;
+    uv_timer_init(loop, &t);
+    int rc = store_put(st, &creq);
+    if (rc == 0) {
+        uv_timer_start(&t, on_close_tick, 1, 1);
+        run_until(&finished);
+    } else {
+        put_status = rc;
+    }
+    uv_timer_stop(&t);
+    uv_close((uv_handle_t *)&t, NULL);
+    for (int i = 0; i < 1000 && uv_run(loop, UV_RUN_NOWAIT); i++)
+        ;
+    printf("close\t%s\t%u\t%u\n", store_err_name(put_status), creq.parts, close_calls);
+    free(data);
+}
+
+#define MANY_MAX 64
+static unsigned many_left;
+static int many_status[MANY_MAX];
+static void on_many(store_put_req *req, int status) {
+    many_status[(int *)req->data - many_status] = status;
+    if (--many_left == 0)
+        finished = true;
+}
+
+static void cmd_many(unsigned n, uint64_t size, uint64_t part) {
+    if (n > MANY_MAX)
+        n = MANY_MAX;
+    static store_put_req reqs[MANY_MAX];
+    static char keys[MANY_MAX][32];
+    uint8_t *data[MANY_MAX];
+    many_left = 0;
+    finished = false;
+    for (unsigned i = 0; i < n; i++) {
+        snprintf(keys[i], sizeof keys[i], "many/%u", i);
+        data[i] = make_bytes(size, 1000 + i);
+        reqs[i] = (store_put_req){.key = keys[i],
+                                  .buf = data[i],
+                                  .fd = -1,
+                                  .length = size,
+                                  .part_size = part,
+                                  .cb = on_many,
+                                  .data = &many_status[i]};
+        many_status[i] = store_put(st, &reqs[i]);
+        if (many_status[i] == 0)
+            many_left++;
+    }
+    if (many_left)
+        run_until(&finished);
+    unsigned ok = 0, same = 0;
+    const char *first = "";
+    for (unsigned i = 0; i < n; i++) {
+        if (many_status[i] != STORE_OK) {
+            if (!*first)
+                first = reqs[i].errmsg;
+            continue;
+        }
+        ok++;
+        uint8_t *back;
+        uint64_t got;
+        if (read_back(keys[i], size, &back, &got) == STORE_OK && got == size &&
+            !memcmp(back, data[i], size))
+            same++;
+        free(back);
+    }
+    for (unsigned i = 0; i < n; i++)
+        free(data[i]);
+    printf("many\t%u\t%u\t%s\n", ok, same, first);
+}
+
 static int del_status;
 static void on_del(store_delete_req *req, int status) {
     (void)req;
@@ -282,6 +386,12 @@ int main(int argc, char **argv) {
     else if (!strcmp(cmd, "cancel") && na == 4)
         cmd_cancel(a[0], strtoull(a[1], NULL, 10), strtoull(a[2], NULL, 10),
                    (unsigned)strtoul(a[3], NULL, 10));
+    else if (!strcmp(cmd, "close") && na == 4)
+        cmd_close(a[0], strtoull(a[1], NULL, 10), strtoull(a[2], NULL, 10),
+                  (unsigned)strtoul(a[3], NULL, 10));
+    else if (!strcmp(cmd, "many") && na == 3)
+        cmd_many((unsigned)strtoul(a[0], NULL, 10), strtoull(a[1], NULL, 10),
+                 strtoull(a[2], NULL, 10));
     else if (!strcmp(cmd, "get") && na == 1) {
         uint8_t *back;
         uint64_t got;
@@ -297,7 +407,8 @@ int main(int argc, char **argv) {
         return 2;
     }
     fflush(stdout);
-    store_close(st);
+    if (st)
+        store_close(st);
     /* bounded: the engine's handles close within a few turns */
     for (int i = 0; i < 1000 && uv_run(loop, UV_RUN_NOWAIT); i++)
         ;

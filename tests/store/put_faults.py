@@ -130,6 +130,20 @@ def run(driver, srv, root, rules):
     check(c["cancel"][0] == "canceled" and c["after"][0] == "not_found" and len(log) == 1,
           f"cancel: {c} {log}")
 
+    # closing the store in the middle of a multipart upload: the callback runs once,
+    # canceled (no abort can be sent any more: the upload is left to the store)
+    set_rules(rules, [{"match": "closed.bin", "method": "PUT", "query": "partNumber=2",
+                       "fault": "stall", "seconds": 5}])
+    c = drive(driver, url, opts, ["close", "closed.bin", big, PART, 1], env)["close"]
+    check(c[0] == "canceled" and c[2] == "1", f"close mid-upload: {c}")
+    check(not os.path.exists(os.path.join(root, "closed.bin")), "object after a close")
+
+    # 16 multipart uploads at once, with 503s sprinkled on their parts
+    set_rules(rules, [{"match": "many/*", "method": "PUT", "query": "partNumber=2",
+                       "fault": "status", "status": 503, "times": 10}])
+    m = drive(driver, url, opts, ["many", 16, big, PART], env)["many"]
+    check(m[0] == "16" and m[1] == "16", f"16 at once: {m}")
+
     # delete: ok, and ok again when absent; 503 retried
     set_rules(rules, [{"match": "marker", "method": "DELETE", "fault": "status", "status": 503,
                        "times": 1}])

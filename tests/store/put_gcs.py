@@ -120,6 +120,13 @@ def faults(driver, tmp, env):
         dels = [e for e in srv.entries() if e["method"] == "DELETE"]
         check(c["cancel"][0] == "canceled" and c["after"][0] == "not_found" and len(dels) == 1,
               f"cancel: {c} {dels}")
+        set_rules(rules, [{"match": "many/*", "method": "PUT", "fault": "partial"}])
+        m = drive(driver, url, opts, ["many", 8, big, PART], env)["many"]
+        check(m[0] == "8" and m[1] == "8", f"8 resumable uploads at once: {m}")
+        set_rules(rules, [])
+        c = drive(driver, url, opts, ["close", "closed.bin", 8 * PART, PART, 1], env)["close"]
+        check(c[0] == "canceled" and c[2] == "1" and
+              not os.path.exists(os.path.join(root, "closed.bin")), f"close mid-upload: {c}")
         d = drive(driver, url, opts, ["delete", "marker"], env)["delete"]
         check(d[0] == "ok" and not os.path.exists(os.path.join(root, "marker")), f"delete: {d}")
     finally:

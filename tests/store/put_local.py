@@ -5,6 +5,7 @@ nothing is left under a temporary name; delete is idempotent; a cancel leaves no
 usage: put_local.py PUT_DRIVER
 """
 import os
+import shutil
 import sys
 import tempfile
 
@@ -33,6 +34,17 @@ def main():
         # a cancel before the work ran or while it copies: no object, no temporary file
         c = drive(driver, url, {}, ["cancel", "canceled.bin", 64 << 20, 0, 0])
         check(c["cancel"][0] == "canceled" and c["after"][0] == "not_found", f"cancel: {c}")
+        # several at once, and a close while one runs
+        m = drive(driver, url, {}, ["many", 8, 1 << 20, 0])["many"]
+        check(m[0] == "8" and m[1] == "8", f"8 at once: {m}")
+        c = drive(driver, url, {}, ["close", "closed.bin", 1 << 20, 0, 0])["close"]
+        check(c[0] in ("canceled", "ok") and c[2] == "1", f"close: {c}")
+        for name in ("closed.bin",):
+            p = os.path.join(tmp, name)
+            check(not os.path.exists(p) or os.path.getsize(p) == 1 << 20, "partial object")
+        shutil.rmtree(os.path.join(tmp, "many"))
+        if os.path.exists(os.path.join(tmp, "closed.bin")):
+            os.unlink(os.path.join(tmp, "closed.bin"))
         # keys that leave the root are refused
         bad = drive(driver, url, {}, ["put", "../escape", 1, 1, 0, "-"])["put"]
         check(bad[0] == "access_denied", f"../escape: {bad}")
