@@ -7,10 +7,13 @@ the server.
 
 usage: put_faults.py PUT_DRIVER
 """
+import datetime
 import json
 import os
 import sys
 import tempfile
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from put_common import drive
 from tdtest.faults import FaultServer
@@ -143,6 +146,41 @@ def run(driver, srv, root, rules):
                        "fault": "status", "status": 503, "times": 10}])
     m = drive(driver, url, opts, ["many", 16, big, PART], env)["many"]
     check(m[0] == "16" and m[1] == "16", f"16 at once: {m}")
+
+    # credentials from a container endpoint (fetched before the first request, the puts
+    # wait for them): every write request carries the session token
+    hits = []
+
+    class Creds(BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def do_GET(self):
+            hits.append(self.path)
+            exp = (datetime.datetime.now(datetime.timezone.utc)
+                   + datetime.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            body = json.dumps({"AccessKeyId": "AKIDCONTAINER", "SecretAccessKey": "s3kr1t-xyzzy",
+                               "Token": "container-session-token", "Expiration": exp}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    cs = ThreadingHTTPServer(("127.0.0.1", 0), Creds)
+    threading.Thread(target=cs.serve_forever, daemon=True).start()
+    try:
+        cenv = dict(env, AWS_CONTAINER_CREDENTIALS_FULL_URI=
+                    f"http://127.0.0.1:{cs.server_address[1]}/creds")
+        copts = {"endpoint": opts["endpoint"], "allow_http": "true"}
+        set_rules(rules, [])
+        srv.reset_log()
+        r = drive(driver, url, copts, ["put", "viacreds.bin", big, 3, PART, "-"], cenv)["put"]
+        writes = [e for e in srv.entries() if e["method"] != "GET"]
+        check(r[0] == "ok" and r[4] == "same" and len(hits) >= 1 and writes and
+              all(e["auth"] for e in writes), f"container credentials: {r} {hits}")
+    finally:
+        cs.shutdown()
 
     # delete: ok, and ok again when absent; 503 retried
     set_rules(rules, [{"match": "marker", "method": "DELETE", "fault": "status", "status": 503,
