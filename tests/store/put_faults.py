@@ -29,7 +29,8 @@ def main():
         root = os.path.join(tmp, "root")
         os.makedirs(root)
         rules = os.path.join(tmp, "rules.json")
-        srv = FaultServer(tmp, root, "s3", "/", rules=rules)
+        srv = FaultServer(tmp, root, "s3", "/", rules=rules,
+                          extra=("--s3-secret", "fault-secret-xyzzy"))
         try:
             run(driver, srv, root, rules)
         finally:
@@ -112,6 +113,19 @@ def run(driver, srv, root, rules):
     check(r[0] == "http" and len(completes) == 4 and len(aborts) == 1, f"Complete 500: {r}")
     check(not os.path.exists(os.path.join(root, "nocomplete.bin")), "object after failed Complete")
 
+    # every write so far was signed right (the server checks); a wrong secret is refused
+    # as auth (SignatureDoesNotMatch), the secret not shown
+    set_rules(rules, [])
+    env_bad = dict(env, TD_TEST_SECRET="wrong-secret-plugh")
+    srv.reset_log()
+    r = drive(driver, url, opts, ["put", "badsig.bin", 10, 1, 0, "-"], env_bad)["put"]
+    check(r[0] == "auth" and r[1] == "1" and "plugh" not in "\t".join(r), f"wrong secret: {r}")
+    r = drive(driver, url, opts, ["put", "badsig.bin", big, 1, PART, "-"], env_bad)["put"]
+    check(r[0] == "auth" and not os.path.exists(os.path.join(root, "badsig.bin")),
+          f"wrong secret, multipart: {r}")
+    check(not [e for e in srv.entries() if e["fault"] == "bad_signature"
+               and e["key"] != "badsig.bin"], "a good signature was refused")
+
     # create_only: 412 from the server is "exists"; the object is not replaced
     set_rules(rules, [])
     r1, _ = put("marker", 10, "c", seed=1)
@@ -159,7 +173,7 @@ def run(driver, srv, root, rules):
             hits.append(self.path)
             exp = (datetime.datetime.now(datetime.timezone.utc)
                    + datetime.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
-            body = json.dumps({"AccessKeyId": "AKIDCONTAINER", "SecretAccessKey": "s3kr1t-xyzzy",
+            body = json.dumps({"AccessKeyId": "AKIDCONTAINER", "SecretAccessKey": "fault-secret-xyzzy",
                                "Token": "container-session-token", "Expiration": exp}).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")

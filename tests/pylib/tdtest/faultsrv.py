@@ -46,7 +46,10 @@ multipart upload (parts kept in memory until Complete writes the object at once)
 removes an object. A body whose x-amz-content-sha256 is a hash it does not match is refused
 (400 XAmzContentSHA256Mismatch). A rule may also name "method" (PUT, POST, DELETE, GET) and a
 "query" substring ("partNumber=2", "uploads") to hit one step; faults on writes: status,
-reset (after reading the body), stall. The log line of a write carries "query".
+reset (after reading the body), stall. The log line of a write carries "query". With
+--s3-secret a signed write's SigV4 signature is checked (over the path and query as sent,
+the signed headers and x-amz-content-sha256): a mismatch answers 403
+SignatureDoesNotMatch.
 
 Every request is logged as one JSON line (method, path, range, status sent, fault, whether an
 Authorization header came) to --log, for the test to check what the tool did.
@@ -59,6 +62,7 @@ in each directory of the deepest level (wide directories).
 
 usage: python3 faultsrv.py --root DIR --style http|s3|azure|gcs [--base /data/] [--rules F]
                             [--log F] [--bind 127.0.0.1] [--port-file F] [--tree W,D]
+                            [--s3-secret S]
 Prints "PORT <n>" on stdout when ready (and writes it to --port-file).
 """
 import argparse
@@ -166,6 +170,37 @@ def parse_range(h):
     except ValueError:
         return None
     return start, end
+
+
+def sigv4_ok(h, secret):
+    """Whether request handler h carries a valid SigV4 signature made with secret."""
+    import hmac
+    from urllib.parse import quote
+    auth = h.headers.get("Authorization", "")
+    try:
+        algo, rest = auth.split(" ", 1)
+        f = dict(x.strip().split("=", 1) for x in rest.split(","))
+        _, date, region, service, _ = f["Credential"].split("/")
+        signed = f["SignedHeaders"].split(";")
+    except ValueError:
+        return False
+    parts = urlsplit(h.path)
+    pairs = []
+    for x in parts.query.split("&") if parts.query else []:
+        k, _, v = x.partition("=")
+        pairs.append((quote(unquote(k), safe="-_.~"), quote(unquote(v), safe="-_.~")))
+    cq = "&".join(f"{k}={v}" for k, v in sorted(pairs))
+    ch = "".join(f"{n}:{' '.join((h.headers.get(n) or '').split())}\n" for n in signed)
+    creq = "\n".join([h.command, parts.path, cq, ch, ";".join(signed),
+                      h.headers.get("x-amz-content-sha256", "")])
+    sts = "\n".join([algo, h.headers.get("x-amz-date", ""),
+                     f"{date}/{region}/{service}/aws4_request",
+                     hashlib.sha256(creq.encode()).hexdigest()])
+    k = ("AWS4" + secret).encode()
+    for m in (date, region, service, "aws4_request"):
+        k = hmac.new(k, m.encode(), hashlib.sha256).digest()
+    return hmac.compare_digest(hmac.new(k, sts.encode(), hashlib.sha256).hexdigest(),
+                               f.get("Signature", ""))
 
 
 def make_handler(opts, rules, log):
@@ -339,6 +374,11 @@ def make_handler(opts, rules, log):
                 code = {403: "AccessDenied", 500: "InternalError", 503: "SlowDown"}.get(st, "Err")
                 self.send(st, b"<Error><Code>%s</Code><Message>fault injected</Message></Error>"
                           % code.encode())
+                return None, None, None, None
+            if opts.s3_secret and self.headers.get("Authorization") and \
+                    not sigv4_ok(self, opts.s3_secret):
+                self.record(403, "bad_signature", key)
+                self.send(403, b"<Error><Code>SignatureDoesNotMatch</Code></Error>")
                 return None, None, None, None
             sha = self.headers.get("x-amz-content-sha256")
             if sha and sha != "UNSIGNED-PAYLOAD" and sha != hashlib.sha256(body).hexdigest():
@@ -618,6 +658,7 @@ def main():
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--port-file")
     ap.add_argument("--tree")
+    ap.add_argument("--s3-secret", help="check the SigV4 signature of S3 writes with it")
     ap.add_argument("--max-seconds", type=float, default=900.0,
                     help="the server stops by itself after this long")
     opts = ap.parse_args()
