@@ -59,7 +59,7 @@ static char *op_errmsg(az_put_op *op) { return op->req ? op->req->errmsg : op->d
 
 /* Block IDs: base64 of a fixed-length text (Azure wants one length per blob). */
 static void block_id(unsigned n, char out[32]) {
-    char raw[16];
+    char raw[32]; /* n <= AZ_MAX_BLOCKS: always 6 digits, one length for every ID */
     snprintf(raw, sizeof raw, "td-block-%06u", n);
     ut_buf b = {0};
     ut_base64_encode(&b, raw, strlen(raw), false);

@@ -373,8 +373,9 @@ static void done(net_request *nr, int net_status) {
     }
     if (op->phase == P_CHUNK && !incomplete && op->off + op->body_len < op->req->length) {
         /* "complete" before the last byte was sent: the object would be truncated */
-        snprintf(op_errmsg(op), 256, "%s: the server ended the upload at %llu of %llu bytes", what,
-                 (unsigned long long)(op->off + op->body_len), (unsigned long long)op->req->length);
+        store__fail(op_errmsg(op), 256, 0, "%s: the server ended the upload at %llu of %llu bytes",
+                    what, (unsigned long long)(op->off + op->body_len),
+                    (unsigned long long)op->req->length);
         fail(op, STORE_E_PROTOCOL);
         return;
     }

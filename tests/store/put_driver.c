@@ -5,7 +5,9 @@
  *   put KEY SIZE SEED PART_SIZE FLAGS
  *        uploads SIZE pseudo-random bytes (from SEED) under KEY, parts of PART_SIZE (0: the
  *        default); FLAGS: "-" or letters: c = create_only, f = from a file descriptor
- *        (a temporary file at an offset) instead of a buffer. Then reads KEY back with
+ *        (a temporary file at an offset) instead of a buffer, n = from a sparse file
+ *        without holding or checking the bytes (for memory and time figures, see
+ *        cmd_put_nomem). Otherwise reads KEY back with
  *        store_get and compares:
  *        "put\t<status>\t<attempts>\t<parts>\t<http>\t<verify>\t<msg>" where verify is
  *        "same", "differs", "-" (put failed) or the read's status name (an empty
@@ -105,7 +107,41 @@ static bool listed_empty_key; /* the listing named put_key with size 0 */
 static const char *put_key;
 static void cmd_list(const char *prefix);
 
+/* Flag n: SIZE bytes of a sparse temporary file, never held in memory and not read back
+ * (the driver's peak RSS then shows what the store keeps: one part); prints
+ * "put\t<status>\t<attempts>\t<parts>\t<http>\t-\t<msg>" and "time\t<seconds>". */
+static void cmd_put_nomem(const char *key, uint64_t size, uint64_t part) {
+    char path[] = "/tmp/td-put-driver-XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0 || ftruncate(fd, (off_t)size) != 0) {
+        fprintf(stderr, "put_driver: temporary file\n");
+        exit(2);
+    }
+    unlink(path);
+    store_put_req req = {0};
+    req.key = key;
+    req.length = size;
+    req.part_size = part;
+    req.cb = on_put;
+    req.fd = fd;
+    finished = false;
+    uint64_t t0 = uv_hrtime();
+    int rc = store_put(st, &req);
+    if (rc == 0)
+        run_until(&finished);
+    else
+        put_status = rc;
+    printf("put\t%s\t%u\t%u\t%d\t-\t%s\n", store_err_name(put_status), req.attempts, req.parts,
+           req.http_status, put_status ? req.errmsg : "");
+    printf("time\t%.3f\n", (double)(uv_hrtime() - t0) / 1e9);
+    close(fd);
+}
+
 static void cmd_put(const char *key, uint64_t size, uint64_t seed, uint64_t part, const char *fl) {
+    if (strchr(fl, 'n')) {
+        cmd_put_nomem(key, size, part);
+        return;
+    }
     uint8_t *data = make_bytes(size, seed);
     store_put_req req = {0};
     req.key = key;
