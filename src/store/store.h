@@ -100,7 +100,9 @@ int store_open(store **out, uv_loop_t *loop, const char *url, const store_option
 void store_close(store *s);
 /* Cancels every read and listing request of a networked store now, retries and backoff
  * waits included (callbacks run with STORE_E_CANCELED); the store stays open. For a stop
- * on a signal: nothing waits for a stalled server. Local folders: no-op (reads are short). */
+ * on a signal: nothing waits for a stalled server. Local folders: no-op (reads are short).
+ * A put's request in flight is canceled too; the put then cleans up (S3 abort, GCS session
+ * DELETE: one more request each) before its callback, as after store_put_cancel. */
 void store_cancel_all(store *s);
 /* The store's display URL (no credentials), and the key form for an object, e.g. for
  * error messages: "s3://bucket/key". */
