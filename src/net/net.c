@@ -511,6 +511,8 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ud) {
     while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
         end--;
     size_t vlen = (size_t)(end - v);
+    if (r->on_header)
+        r->on_header(r, p, nlen, v, vlen);
     char val[96];
     if (vlen >= sizeof val)
         vlen = sizeof val - 1;

@@ -100,6 +100,11 @@ typedef bool (*net_retry_check_cb)(net_request *req);
 
 typedef void (*net_done_cb)(net_request *req, int status);
 
+/* Each response header of every attempt (name and value trimmed, not NUL-terminated), for
+ * values the engine does not keep (S3's ETag of an uploaded part). */
+typedef void (*net_header_cb)(net_request *req, const char *name, size_t name_len,
+                              const char *value, size_t value_len);
+
 struct net_request {
     /* set by the caller */
     const char *method;         /* "GET", "HEAD", "PROPFIND", "POST", "PUT" */
@@ -122,6 +127,7 @@ struct net_request {
     net_body_cb on_body;            /* used when buf == NULL */
     net_prepare_cb prepare;         /* may be NULL */
     net_retry_check_cb retry_check; /* may be NULL */
+    net_header_cb on_header;        /* may be NULL */
     net_done_cb cb;
     void *data;
     /* set by the engine before cb */

@@ -177,6 +177,8 @@ int remote_http_kind(long http_status) {
     case 404:
     case 410:
         return STORE_E_NOT_FOUND;
+    case 412: /* a create-only write (If-None-Match: *) found the key */
+        return STORE_E_EXISTS;
     case 429:
     case 503:
         return STORE_E_THROTTLED;

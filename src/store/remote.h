@@ -13,6 +13,7 @@
  *   401 -> auth (credentials missing, invalid or expired)
  *   403 -> access_denied
  *   404, 410 -> not_found
+ *   412 -> exists (writes: a create-only put found the key)
  *   429, 503 -> throttled (the engine retried them first)
  *   anything else -> http
  * A backend may refine a status only with what the body says (Azure's 403

@@ -345,6 +345,38 @@ void store_list_free(store *s, store_list_req *req) {
 
 int store_get(store *s, store_get_req *req) { return s->vt->get(s, req); }
 
+int store_put(store *s, store_put_req *req) {
+    req->http_status = 0;
+    req->attempts = req->parts = 0;
+    req->errmsg[0] = '\0';
+    req->priv = NULL;
+    if (!s->vt->put)
+        return store__fail(req->errmsg, sizeof req->errmsg, STORE_E_UNSUPPORTED,
+                           "%s: writing is not supported by this store", s->url);
+    if (!req->cb || !req->key || !*req->key || (!req->buf && req->fd < 0 && req->length))
+        return store__fail(req->errmsg, sizeof req->errmsg, STORE_E_CONFIG, "invalid put request");
+    return s->vt->put(s, req);
+}
+
+void store_put_cancel(store *s, store_put_req *req) {
+    if (req->priv && s->vt->put_cancel)
+        s->vt->put_cancel(s, req);
+}
+
+int store_delete(store *s, store_delete_req *req) {
+    req->http_status = 0;
+    req->attempts = 0;
+    req->errmsg[0] = '\0';
+    req->priv = NULL;
+    if (!s->vt->del)
+        return store__fail(req->errmsg, sizeof req->errmsg, STORE_E_UNSUPPORTED,
+                           "%s: deleting is not supported by this store", s->url);
+    if (!req->cb || !req->key || !*req->key)
+        return store__fail(req->errmsg, sizeof req->errmsg, STORE_E_CONFIG,
+                           "invalid delete request");
+    return s->vt->del(s, req);
+}
+
 void store_cancel_all(store *s) {
     if (s && s->net)
         net_cancel_all(s->net);

@@ -10,8 +10,12 @@
  * https://ACCOUNT.blob.core.windows.net/), store_http.c (http[s]://), all selected by
  * store_open() from the URL scheme. The networked ones share one core (remote.h): option
  * tables, engine set-up, lifecycle and close, ranged reads, and one HTTP status -> error
- * kind table (401 auth, 403 access_denied, 404/410 not_found, 429/503 throttled, else
- * http).
+ * kind table (401 auth, 403 access_denied, 404/410 not_found, 412 exists, 429/503
+ * throttled, else http).
+ *
+ * Writes (store_put, store_delete) exist for output on local folders, s3://, az:// and
+ * gs:// (s3_put.c, az_put.c, gcs_put.c); http(s):// refuses them with
+ * STORE_E_UNSUPPORTED. docs/output-stores.md tells the guarantees at length.
  */
 #ifndef STORE_STORE_H
 #define STORE_STORE_H
@@ -37,7 +41,8 @@
     X(E_NOMEM, -11, "nomem", "out of memory")                           \
     X(E_CANCELED, -12, "canceled", "canceled")                          \
     X(E_AUTH, -13, "auth", "credentials missing, invalid or expired")   \
-    X(E_UNSUPPORTED, -14, "unsupported", "not supported by this store")
+    X(E_UNSUPPORTED, -14, "unsupported", "not supported by this store") \
+    X(E_EXISTS, -15, "exists", "object already exists")
 
 typedef enum {
 #define STORE_X_ENUM(name, code, short_name, text) STORE_##name = code,
@@ -107,7 +112,9 @@ int store_open(store **out, uv_loop_t *loop, const char *url, const store_option
 void store_close(store *s);
 /* Cancels every read and listing request of a networked store now, retries and backoff
  * waits included (callbacks run with STORE_E_CANCELED); the store stays open. For a stop
- * on a signal: nothing waits for a stalled server. Local folders: no-op (reads are short). */
+ * on a signal: nothing waits for a stalled server. Local folders: no-op (reads are short).
+ * A put's request in flight is canceled too; the put then cleans up (S3 abort, GCS session
+ * DELETE: one more request each) before its callback, as after store_put_cancel. */
 void store_cancel_all(store *s);
 /* The store's display URL (no credentials), and the key form for an object, e.g. for
  * error messages: "s3://bucket/key". */
@@ -183,6 +190,89 @@ struct store_get_req {
 /* Reads [offset, offset+length) into buf. A server that ignores Range must not make the
  * store read more than length bytes. */
 int store_get(store *s, store_get_req *req);
+
+/* ---- writes: whole objects, atomically ----
+ *
+ * Visibility: a put makes the object appear under its key only when all of its bytes are
+ * there, and never under any other key. Object stores make the final request atomic
+ * (S3 PutObject / CompleteMultipartUpload, Azure Put Blob / Put Block List, GCS media
+ * upload / the last chunk of a resumable session); parts, uncommitted blocks and open
+ * sessions are no objects (no listing shows them). A local folder writes a temporary file
+ * beside the target ("." + name + ".td-tmp.PID.N", same directory), fsyncs it and renames
+ * (or, with create_only, links) it onto the key, then fsyncs the directory; only there can
+ * a listing see the temporary name (a dot file, never the key). No reader ever sees a
+ * partial object under the key: before success it is absent (or the previous object),
+ * after it the whole new one.
+ *
+ * Large objects: more than part_size bytes go up in parts of part_size bytes (S3
+ * multipart, Azure blocks, a GCS resumable session in 256 KiB units), one at a time, each
+ * request retried on its own (the engine's one retry policy), so memory is bounded by one
+ * part whatever the object's size (buffer sources use no copy). A failed or canceled
+ * upload is cleaned up before the callback runs (S3 AbortMultipartUpload, GCS session
+ * DELETE; Azure drops uncommitted blocks itself); at store_close nothing can be sent any
+ * more and the remains are left to the store (invisible; S3: a lifecycle rule).
+ *
+ * Bodies are checked end to end: S3 signs each body's SHA-256 (x-amz-content-sha256),
+ * Azure sends Content-MD5; GCS relies on TLS.
+ *
+ * Source: buf (length bytes, kept alive and unchanged until the callback), or, with buf
+ * NULL, fd's bytes [fd_offset, fd_offset + length), read with pread (fd's file position is
+ * not used or moved; the fd stays the caller's, open until the callback). */
+#define STORE_DEFAULT_PART_SIZE (64u << 20)
+#define STORE_MIN_PART_SIZE (5u << 20) /* S3's rule; smaller values only for tests */
+
+typedef struct store_put_req store_put_req;
+typedef void (*store_put_cb)(store_put_req *req, int status);
+
+struct store_put_req {
+    /* set by the caller */
+    const char *key;
+    const uint8_t *buf; /* the object's bytes, or NULL: read them from fd */
+    int fd;
+    uint64_t fd_offset;
+    uint64_t length;
+    bool create_only;   /* fail with STORE_E_EXISTS if the key exists (S3 If-None-Match: *;
+                           local link()). A retried attempt that finds the key may find
+                           its own earlier attempt's object: with attempts > 1 an
+                           STORE_E_EXISTS means "exists, maybe ours" */
+    uint64_t part_size; /* multipart above this size, in parts of it; 0 = the default.
+                           Grown by the store when the object would need more than
+                           10,000 parts. Local folders ignore it */
+    store_put_cb cb;
+    void *data;
+    /* set by the store before the callback */
+    int http_status;   /* of the last request, 0 when not HTTP */
+    unsigned attempts; /* HTTP requests sent for this put, retries included */
+    unsigned parts;    /* parts uploaded (0: single request) */
+    char errmsg[256];  /* never holds a secret */
+    void *priv;
+};
+/* Starts the upload of req->key. Non-zero: refused (message in req->errmsg), no callback.
+ * STORE_E_UNSUPPORTED on stores that cannot write. */
+int store_put(store *s, store_put_req *req);
+/* Cancels one put: its callback runs with STORE_E_CANCELED once the upload was cleaned
+ * up, or with STORE_OK when its final request (single PUT, Complete, Block List, last
+ * chunk) had already gone and the object was made: the status tells which. After
+ * STORE_E_CANCELED the key holds nothing new (a local put racing the cancel at most the
+ * whole object, never part of it: store_delete it if it must be gone).
+ * No-op for a put that already called back. */
+void store_put_cancel(store *s, store_put_req *req);
+
+typedef struct store_delete_req store_delete_req;
+typedef void (*store_delete_cb)(store_delete_req *req, int status);
+struct store_delete_req {
+    const char *key;
+    store_delete_cb cb;
+    void *data;
+    int http_status;
+    unsigned attempts;
+    char errmsg[256];
+    void *priv;
+};
+/* Deletes one object. Deleting an absent key is STORE_OK (retries make it so anyway). */
+int store_delete(store *s, store_delete_req *req);
+
+/* Existing objects (e.g. a --resume reading OUT's parts): store_list_next with a prefix. */
 
 /* ---- counters, for progress and _SUCCESS ---- */
 typedef struct store_stats {

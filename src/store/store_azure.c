@@ -40,6 +40,7 @@ bool store_azure_is_https_url(const char *url) {
 }
 
 #include "az_list.h"
+#include "az_put.h"
 #include "az_sign.h"
 #include "az_token.h"
 #include "net.h"
@@ -160,9 +161,9 @@ static int az_prepare(net_request *nr, void *headers) {
 }
 
 /* URL and signed path of container-level (key == NULL) or blob requests; the query pairs
- * in op->q go into both, raw in the signature and encoded in the URL. */
-static int build_target(az_op *op, const char *key, size_t key_len) {
-    az_store *st = (az_store *)op->rd.rs;
+ * go into both, raw in the signature and encoded in the URL. */
+static int build_urls(const az_store *st, const char *key, size_t key_len, const az_pair *q,
+                      size_t nq, ut_buf *url, ut_buf *path) {
     ut_buf enc = {0};
     ut_buf_putc(&enc, '/');
     ut_pct_encode(&enc, st->container, strlen(st->container), false);
@@ -171,24 +172,28 @@ static int build_target(az_op *op, const char *key, size_t key_len) {
         ut_pct_encode(&enc, st->root, strlen(st->root), true);
         ut_pct_encode(&enc, key, key_len, true);
     }
-    ut_buf_puts(&op->path, st->base_path);
-    ut_buf_put(&op->path, enc.p, enc.len);
-    ut_buf_puts(&op->url, st->base_url);
-    ut_buf_put(&op->url, enc.p, enc.len);
+    ut_buf_puts(path, st->base_path);
+    ut_buf_put(path, enc.p, enc.len);
+    ut_buf_puts(url, st->base_url);
+    ut_buf_put(url, enc.p, enc.len);
     ut_buf_free(&enc);
     char sep = '?';
-    for (size_t i = 0; i < op->nq; i++) {
-        ut_buf_putc(&op->url, sep);
+    for (size_t i = 0; i < nq; i++) {
+        ut_buf_putc(url, sep);
         sep = '&';
-        ut_buf_puts(&op->url, op->q[i].name);
-        ut_buf_putc(&op->url, '=');
-        ut_pct_encode(&op->url, op->q[i].value, strlen(op->q[i].value), false);
+        ut_buf_puts(url, q[i].name);
+        ut_buf_putc(url, '=');
+        ut_pct_encode(url, q[i].value, strlen(q[i].value), false);
     }
     if (st->auth == AUTH_SAS) {
-        ut_buf_putc(&op->url, sep);
-        ut_buf_puts(&op->url, st->sas);
+        ut_buf_putc(url, sep);
+        ut_buf_puts(url, st->sas);
     }
-    return op->url.bad || op->path.bad ? -1 : 0;
+    return url->bad || path->bad ? -1 : 0;
+}
+
+static int build_target(az_op *op, const char *key, size_t key_len) {
+    return build_urls((az_store *)op->rd.rs, key, key_len, op->q, op->nq, &op->url, &op->path);
 }
 
 /* ---- status mapping ---- */
@@ -531,6 +536,67 @@ static int az_get(store *s, store_get_req *req) {
     return rc;
 }
 
+/* ---- hooks of az_put.c (az_put.h) ---- */
+
+int az__build(store *s, const char *key, const az_pair *q, size_t nq, ut_buf *url, ut_buf *path) {
+    return build_urls((az_store *)s, key, strlen(key), q, nq, url, path);
+}
+
+int az__headers(store *s, void *headers, const char *method, const char *path, const az_pair *q,
+                size_t nq, const az_pair *h, size_t nh, size_t content_length) {
+    az_store *st = (az_store *)s;
+    char date[32], cl[24];
+    ut_http_date_format(time(NULL), date);
+    snprintf(cl, sizeof cl, "%zu", content_length);
+    az_pair all[12];
+    size_t n = 0;
+    all[n++] = (az_pair){"x-ms-date", date};
+    all[n++] = (az_pair){"x-ms-version", AZ_VERSION};
+    for (size_t i = 0; i < nh && n < sizeof all / sizeof all[0] - 1; i++)
+        all[n++] = h[i];
+    ut_buf line = {0};
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++)
+        rc = add_hdr(headers, &line, all[i].name, all[i].value);
+    all[n++] = (az_pair){"Content-Length", cl}; /* signed; curl sends it from the body */
+    if (!rc && (st->auth == AUTH_BEARER || st->auth == AUTH_TOKEN)) {
+        ut_buf_reset(&line);
+        ut_buf_puts(&line, "Authorization: Bearer ");
+        ut_buf_puts(&line, st->auth == AUTH_TOKEN ? store_token_value(&st->tok) : st->bearer);
+        rc = line.bad || net_add_header(headers, line.p) != 0 ? NET_E_NOMEM : 0;
+    } else if (!rc && st->auth == AUTH_KEY) {
+        ut_buf sts = {0};
+        ut_buf_reset(&line);
+        ut_buf_puts(&line, "Authorization: ");
+        rc = NET_E_NOMEM;
+        if (az_string_to_sign(&sts, method, st->account, path, q, nq, all, n) == 0 &&
+            az_sharedkey_auth(&line, st->account, st->key, st->key_len, sts.p, sts.len) == 0 &&
+            net_add_header(headers, line.p) == 0)
+            rc = 0;
+        ut_buf_free(&sts);
+    }
+    ut_buf_free(&line); /* wipes: it held the signature or the token */
+    return rc;
+}
+
+int az__token_wait(store *s, store_token_waiter *w) {
+    az_store *st = (az_store *)s;
+    w->queued = false;
+    return st->auth == AUTH_TOKEN ? store_token_wait(&st->tok, w) : STORE_OK;
+}
+
+bool az__token_unqueue(store *s, store_token_waiter *w) {
+    az_store *st = (az_store *)s;
+    return w->queued && store_token_unqueue(&st->tok, w);
+}
+
+const char *az__token_error(store *s) { return store_token_error(&((az_store *)s)->tok); }
+
+int az__map_status(store *s, int net_status, long http, const char *code, char *msg, size_t msglen,
+                   const char *what) {
+    return map_status(net_status, http, code, msg, msglen, what, (az_store *)s);
+}
+
 /* ---- open / close ---- */
 
 static void az_destroy(remote_store *rs) {
@@ -555,7 +621,8 @@ static void az_destroy(remote_store *rs) {
     free(st);
 }
 
-static const store_vtable az_vt = {remote_close, az_list_next, remote_list_free, az_get};
+static const store_vtable az_vt = {remote_close, az_list_next,  remote_list_free, az_get,
+                                   az_put,       az_put_cancel, az_delete};
 static const remote_ops az_ops = {
     .cancel = az_cancel,
     .destroy = az_destroy,

@@ -16,6 +16,7 @@
 
 #include "gcs_auth.h"
 #include "gcs_json.h"
+#include "gcs_put.h"
 #include "gcs_token.h"
 #include "net.h"
 #include "remote.h"
@@ -417,7 +418,49 @@ static void gcs_destroy(remote_store *rs) {
     free(st);
 }
 
-static const store_vtable gcs_vt = {remote_close, gcs_list_next, remote_list_free, gcs_get};
+/* ---- hooks of gcs_put.c (gcs_put.h) ---- */
+
+void gcs__where(store *s, const char **base_url, const char **bucket, const char **root,
+                const char **user_project) {
+    gcs_store *st = (gcs_store *)s;
+    *base_url = st->base_url;
+    *bucket = st->bucket;
+    *root = st->root;
+    *user_project = st->user_project;
+}
+
+int gcs__auth_header(store *s, void *headers) {
+    gcs_store *st = (gcs_store *)s;
+    if (st->auth == G_ANON)
+        return 0;
+    ut_buf h = {0};
+    ut_buf_puts(&h, "Authorization: Bearer ");
+    ut_buf_puts(&h, st->auth == G_STATIC ? st->token : store_token_value(&st->tok));
+    int rc = h.bad || net_add_header(headers, h.p) != 0 ? NET_E_NOMEM : 0;
+    ut_buf_free(&h); /* wiped */
+    return rc;
+}
+
+int gcs__token_wait(store *s, store_token_waiter *w) {
+    gcs_store *st = (gcs_store *)s;
+    w->queued = false;
+    return needs_token(st) ? store_token_wait(&st->tok, w) : STORE_OK;
+}
+
+bool gcs__token_unqueue(store *s, store_token_waiter *w) {
+    gcs_store *st = (gcs_store *)s;
+    return w->queued && store_token_unqueue(&st->tok, w);
+}
+
+const char *gcs__token_error(store *s) { return store_token_error(&((gcs_store *)s)->tok); }
+
+int gcs__map_status(store *s, int net_status, long http, const char *gmsg, const char *reason,
+                    char *msg, size_t msglen, const char *what) {
+    return map_status((gcs_store *)s, net_status, http, gmsg, reason, msg, msglen, what);
+}
+
+static const store_vtable gcs_vt = {remote_close, gcs_list_next,  remote_list_free, gcs_get,
+                                    gcs_put,      gcs_put_cancel, gcs_delete};
 static const remote_ops gcs_ops = {
     .cancel = gcs_cancel,
     .destroy = gcs_destroy,

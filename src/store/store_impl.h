@@ -17,6 +17,10 @@ typedef struct store_vtable {
     int (*list_next)(store *s, store_list_req *req);
     void (*list_free)(store *s, store_list_req *req);
     int (*get)(store *s, store_get_req *req);
+    /* writes; NULL: the store cannot write (STORE_E_UNSUPPORTED) */
+    int (*put)(store *s, store_put_req *req);
+    void (*put_cancel)(store *s, store_put_req *req);
+    int (*del)(store *s, store_delete_req *req);
 } store_vtable;
 
 struct store {

@@ -7,6 +7,8 @@
  * with the size of the tree. Symbolic links are followed; a link back to a directory of the
  * current chain is reported as a bad entry (STORE_E_LOOP) and not descended.
  *
+ * Writes (store_put) go to a temporary name beside the key, fsync, rename: see put_work.
+ *
  * This is the one store file that may use POSIX directory APIs (openat, fdopendir...). */
 /* realpath() is XSI in glibc's feature macros. */
 #define _XOPEN_SOURCE 700
@@ -17,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -596,6 +599,302 @@ static int local_get(store *s, store_get_req *req) {
     return STORE_OK;
 }
 
+/* ------------------------------------------------------------------ writes */
+
+/* A put writes "." NAME ".td-tmp." PID "." N beside the target, fsyncs it, then renames
+ * it onto the key (or links it, for create_only: link() fails on an existing name where
+ * rename() would replace it), and fsyncs the directory so the new name survives a crash.
+ * A failure or a cancel unlinks the temporary file. */
+typedef struct put_op {
+    uv_work_t work;
+    local_store *ls;
+    store_put_req *req;
+    int status;
+    unsigned long seq;
+    atomic_bool canceled; /* set on the loop thread, read by the pool thread */
+} put_op;
+
+#define LOCAL_COPY_CHUNK (1u << 20)
+
+/* mkdir -p of the directories of root/key (key is safe: no "..", not absolute). */
+static int make_parents(const char *root, const char *key, char *errmsg, size_t errlen) {
+    size_t rl = strlen(root), kl = strlen(key);
+    char *p = malloc(rl + kl + 2);
+    if (!p)
+        return STORE_E_NOMEM;
+    snprintf(p, rl + kl + 2, "%s/%s", root, key);
+    int rc = 0;
+    for (char *q = p + rl + 1; (q = strchr(q, '/')) != NULL; q++) {
+        *q = '\0';
+        if (mkdir(p, 0777) != 0 && errno != EEXIST) {
+            int e = errno;
+            char et[128];
+            errtext(e, et, sizeof et);
+            rc = errno_to_store(e) == STORE_E_NOT_FOUND ? STORE_E_IO : errno_to_store(e);
+            store__fail(errmsg, errlen, 0, "cannot create directory '%.*s': %s", 150, p, et);
+            break;
+        }
+        *q = '/';
+    }
+    free(p);
+    return rc;
+}
+
+static int write_all(put_op *op, int fd, char *errmsg, size_t errlen) {
+    store_put_req *req = op->req;
+    uint8_t *chunk = NULL;
+    if (!req->buf && req->length) {
+        chunk = malloc(req->length < LOCAL_COPY_CHUNK ? (size_t)req->length : LOCAL_COPY_CHUNK);
+        if (!chunk)
+            return STORE_E_NOMEM;
+    }
+    uint64_t done = 0;
+    int rc = 0;
+    char et[128];
+    while (done < req->length) {
+        if (atomic_load(&op->canceled)) {
+            rc = STORE_E_CANCELED;
+            store__fail(errmsg, errlen, 0, "put of '%.*s' canceled", 150, req->key);
+            break;
+        }
+        uint64_t left = req->length - done;
+        size_t n = left < LOCAL_COPY_CHUNK ? (size_t)left : LOCAL_COPY_CHUNK;
+        const uint8_t *src = req->buf ? req->buf + done : chunk;
+        if (!req->buf) {
+            ssize_t r = pread(req->fd, chunk, n, (off_t)(req->fd_offset + done));
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r <= 0) {
+                errtext(r < 0 ? errno : EIO, et, sizeof et);
+                rc = STORE_E_IO;
+                store__fail(errmsg, errlen, 0, "reading the source of '%.*s' at %llu: %s", 100,
+                            req->key, (unsigned long long)(req->fd_offset + done),
+                            r < 0 ? et : "end of file before length");
+                break;
+            }
+            n = (size_t)r;
+        }
+        size_t off = 0;
+        while (off < n) {
+            ssize_t w = write(fd, src + off, n - off);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w < 0) {
+                int e = errno;
+                errtext(e, et, sizeof et);
+                rc = e == ENOSPC ? STORE_E_IO : errno_to_store(e);
+                store__fail(errmsg, errlen, 0, "writing '%.*s': %s", 150, req->key, et);
+                break;
+            }
+            off += (size_t)w;
+        }
+        if (rc)
+            break;
+        done += n;
+    }
+    free(chunk);
+    return rc;
+}
+
+static void put_work(uv_work_t *w) {
+    put_op *op = w->data;
+    store_put_req *req = op->req;
+    const char *root = op->ls->root;
+    char *em = req->errmsg;
+    size_t eml = sizeof req->errmsg;
+    char et[128];
+    int rc = make_parents(root, req->key, em, eml);
+    if (rc) {
+        op->status = rc;
+        return;
+    }
+    size_t plen = strlen(root) + strlen(req->key) + 2;
+    size_t tlen = plen + 64;
+    char *path = malloc(plen), *tmp = malloc(tlen);
+    if (!path || !tmp) {
+        free(path);
+        free(tmp);
+        op->status = STORE_E_NOMEM;
+        return;
+    }
+    snprintf(path, plen, "%s/%s", root, req->key);
+    char *slash = strrchr(path, '/');
+    size_t dl = (size_t)(slash - path);
+    snprintf(tmp, tlen, "%.*s/.%s.td-tmp.%ld.%lu", (int)dl, path, slash + 1, (long)getpid(),
+             op->seq);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd < 0) {
+        int e = errno;
+        errtext(e, et, sizeof et);
+        op->status = errno_to_store(e) == STORE_E_NOT_FOUND ? STORE_E_IO : errno_to_store(e);
+        store__fail(em, eml, 0, "cannot create '%.*s': %s", 150, tmp, et);
+        goto out;
+    }
+    rc = write_all(op, fd, em, eml);
+    if (!rc && fsync(fd) != 0) {
+        errtext(errno, et, sizeof et);
+        rc = STORE_E_IO;
+        store__fail(em, eml, 0, "fsync of '%.*s': %s", 150, tmp, et);
+    }
+    if (close(fd) != 0 && !rc) {
+        errtext(errno, et, sizeof et);
+        rc = STORE_E_IO;
+        store__fail(em, eml, 0, "closing '%.*s': %s", 150, tmp, et);
+    }
+    if (!rc && atomic_load(&op->canceled)) {
+        rc = STORE_E_CANCELED;
+        store__fail(em, eml, 0, "put of '%.*s' canceled", 150, req->key);
+    }
+    if (!rc) {
+        int r = req->create_only ? link(tmp, path) : rename(tmp, path);
+        if (r != 0) {
+            int e = errno;
+            errtext(e, et, sizeof et);
+            rc = e == EEXIST ? STORE_E_EXISTS : STORE_E_IO;
+            store__fail(em, eml, 0, "%s '%.*s': %s",
+                        req->create_only ? "creating" : "renaming onto", 150, path, et);
+        }
+    }
+    if (rc || req->create_only)
+        unlink(tmp); /* after link() the temporary name is a second name: drop it */
+    if (!rc) {
+        /* the new directory entry itself must survive a crash */
+        *slash = '\0';
+        int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        *slash = '/';
+        if (dfd < 0 || fsync(dfd) != 0) {
+            errtext(errno, et, sizeof et);
+            rc = STORE_E_IO;
+            store__fail(em, eml, 0, "fsync of the directory of '%.*s': %s", 150, path, et);
+        }
+        if (dfd >= 0)
+            close(dfd);
+    }
+    op->status = rc;
+out:
+    free(path);
+    free(tmp);
+}
+
+static void put_after(uv_work_t *w, int uvstatus) {
+    put_op *op = w->data;
+    local_store *ls = op->ls;
+    store_put_req *req = op->req;
+    int status = op->status;
+    ls->in_flight--;
+    free(op);
+    req->priv = NULL;
+    if (uvstatus == UV_ECANCELED || (ls->closing && status == STORE_OK)) {
+        status = STORE_E_CANCELED;
+        snprintf(req->errmsg, sizeof req->errmsg, "put of '%.*s' canceled", 150, req->key);
+    }
+    req->cb(req, status);
+    maybe_free(ls);
+}
+
+static int local_put(store *s, store_put_req *req) {
+    static unsigned long seq;
+    local_store *ls = (local_store *)s;
+    req->attempts = 1;
+    if (ls->closing)
+        return STORE_E_CANCELED;
+    if (!key_is_safe(req->key) || req->key[strlen(req->key) - 1] == '/') {
+        snprintf(req->errmsg, sizeof req->errmsg, "key '%.*s' is not a file under the store root",
+                 150, req->key);
+        return STORE_E_ACCESS;
+    }
+    put_op *op = calloc(1, sizeof *op);
+    if (!op)
+        return STORE_E_NOMEM;
+    op->ls = ls;
+    op->req = req;
+    op->seq = ++seq;
+    atomic_init(&op->canceled, false);
+    op->work.data = op;
+    int rc = uv_queue_work(s->loop, &op->work, put_work, put_after);
+    if (rc != 0) {
+        free(op);
+        snprintf(req->errmsg, sizeof req->errmsg, "uv_queue_work: %s", uv_strerror(rc));
+        return STORE_E_IO;
+    }
+    req->priv = op;
+    ls->in_flight++;
+    return STORE_OK;
+}
+
+static void local_put_cancel(store *s, store_put_req *req) {
+    (void)s;
+    put_op *op = req->priv;
+    atomic_store(&op->canceled, true);
+    uv_cancel((uv_req_t *)&op->work); /* not started yet: put_after gets UV_ECANCELED */
+}
+
+typedef struct del_op {
+    uv_work_t work;
+    local_store *ls;
+    store_delete_req *req;
+    int status;
+} del_op;
+
+static void del_work(uv_work_t *w) {
+    del_op *op = w->data;
+    store_delete_req *req = op->req;
+    size_t plen = strlen(op->ls->root) + strlen(req->key) + 2;
+    char *path = malloc(plen);
+    if (!path) {
+        op->status = STORE_E_NOMEM;
+        return;
+    }
+    snprintf(path, plen, "%s/%s", op->ls->root, req->key);
+    if (unlink(path) != 0 && errno != ENOENT) {
+        int e = errno;
+        char et[128];
+        errtext(e, et, sizeof et);
+        op->status = errno_to_store(e);
+        store__fail(req->errmsg, sizeof req->errmsg, 0, "cannot delete '%.*s': %s", 150, path, et);
+    }
+    free(path);
+}
+
+static void del_after(uv_work_t *w, int uvstatus) {
+    del_op *op = w->data;
+    local_store *ls = op->ls;
+    store_delete_req *req = op->req;
+    int status = uvstatus == UV_ECANCELED ? STORE_E_CANCELED : op->status;
+    ls->in_flight--;
+    free(op);
+    req->priv = NULL;
+    req->cb(req, status);
+    maybe_free(ls);
+}
+
+static int local_delete(store *s, store_delete_req *req) {
+    local_store *ls = (local_store *)s;
+    req->attempts = 1;
+    if (ls->closing)
+        return STORE_E_CANCELED;
+    if (!key_is_safe(req->key)) {
+        snprintf(req->errmsg, sizeof req->errmsg, "key '%.*s' leaves the store root", 150,
+                 req->key);
+        return STORE_E_ACCESS;
+    }
+    del_op *op = calloc(1, sizeof *op);
+    if (!op)
+        return STORE_E_NOMEM;
+    op->ls = ls;
+    op->req = req;
+    op->work.data = op;
+    int rc = uv_queue_work(s->loop, &op->work, del_work, del_after);
+    if (rc != 0) {
+        free(op);
+        snprintf(req->errmsg, sizeof req->errmsg, "uv_queue_work: %s", uv_strerror(rc));
+        return STORE_E_IO;
+    }
+    req->priv = op;
+    ls->in_flight++;
+    return STORE_OK;
+}
+
 /* ------------------------------------------------------------------ open / close */
 
 static void local_close(store *s) {
@@ -604,7 +903,8 @@ static void local_close(store *s) {
     maybe_free(ls);
 }
 
-static const store_vtable local_vtable = {local_close, local_list_next, local_list_free, local_get};
+static const store_vtable local_vtable = {local_close, local_list_next,  local_list_free, local_get,
+                                          local_put,   local_put_cancel, local_delete};
 
 int store_local_open(store **out, uv_loop_t *loop, const char *url, const store_options *opts,
                      char *err, size_t errlen) {

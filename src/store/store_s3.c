@@ -10,6 +10,7 @@
 
 #include "net.h"
 #include "s3_creds.h"
+#include "s3_put.h"
 #include "s3_req.h"
 
 #include <expat.h>
@@ -45,6 +46,7 @@ typedef struct s3_store {
     s3_op *wait_head, *wait_tail; /* waiting for credentials */
     /* SSE-C: the three headers every GET sends (and signs); key and MD5 are base64 */
     char *sse_key, *sse_md5;
+    s3_waiter *put_waiters;       /* writes waiting for credentials (s3_put.c) */
 } s3_store;
 
 typedef enum {
@@ -152,6 +154,14 @@ static void creds_ready(void *arg, int status, const char *msg) {
             snprintf(em, 256, "%s: %s", s->rs.base.url, msg ? msg : "no credentials");
             finish_op(op, status);
         }
+    }
+    s3_waiter *w = s->put_waiters;
+    s->put_waiters = NULL;
+    while (w) {
+        s3_waiter *next = w->next;
+        w->next = NULL;
+        w->cb(w, status, msg ? msg : "no credentials");
+        w = next;
     }
 }
 
@@ -774,9 +784,56 @@ static void s3_cancel(remote_store *rs) {
         finish_op(op, STORE_E_CANCELED);
     }
     s->wait_tail = NULL;
+    while (s->put_waiters) {
+        s3_waiter *w = s->put_waiters;
+        s->put_waiters = w->next;
+        w->next = NULL;
+        w->cb(w, STORE_E_CANCELED, "canceled");
+    }
 }
 
-static const store_vtable s3_vtable = {remote_close, s3_list_next, s3_list_free, s3_get};
+/* ------------------------------------------------------------------ hooks of s3_put.c */
+
+int s3__creds_gate(store *base, s3_waiter *w) {
+    s3_store *s = (s3_store *)base;
+    if (s->anonymous || !s->src)
+        return 0;
+    bool due = false;
+    const s3_creds *cr = s3_credsrc_current(s->src, now_ms(), &due);
+    if (due && !s->refreshing) {
+        s->refreshing = true;
+        s3_credsrc_refresh(s->src, creds_ready, s);
+    }
+    if (cr)
+        return 0;
+    w->next = s->put_waiters;
+    s->put_waiters = w;
+    return 1;
+}
+
+bool s3__creds_unwait(store *base, s3_waiter *w) {
+    s3_store *s = (s3_store *)base;
+    for (s3_waiter **pp = &s->put_waiters; *pp; pp = &(*pp)->next)
+        if (*pp == w) {
+            *pp = w->next;
+            w->next = NULL;
+            return true;
+        }
+    return false;
+}
+
+const s3_creds *s3__sign_creds(store *base, bool *anonymous) {
+    s3_store *s = (s3_store *)base;
+    *anonymous = s->anonymous;
+    return sign_creds(s);
+}
+const s3_target *s3__target(store *base) { return &((s3_store *)base)->target; }
+const char *s3__root(store *base) { return ((s3_store *)base)->root; }
+bool s3__payer(store *base) { return ((s3_store *)base)->payer; }
+s3_sigkey_cache *s3__keycache(store *base) { return &((s3_store *)base)->keycache; }
+
+static const store_vtable s3_vtable = {remote_close, s3_list_next,  s3_list_free, s3_get,
+                                       s3_put,       s3_put_cancel, s3_delete};
 static const remote_ops s3_ops = {
     .cancel = s3_cancel,
     .destroy = free_store,

@@ -32,6 +32,25 @@ Faults:
   http09        raw bytes without a status line, then close
   huge_header   a 200 whose headers hold one line of `bytes` (default 1 MiB)
 
+Writes, style gcs: POST /upload/storage/v1/b/B/o?uploadType=media&name=K stores an object
+(ifGenerationMatch=0 answers 412 when it exists); uploadType=resumable opens a session
+(Location: this server's URL with upload_id), PUTs with Content-Range a-b/total append
+(308 with Range: bytes=0-N until the last byte, then the object is written at once; a rule
+with fault "partial" keeps only half of a chunk and says so in Range), DELETE of the
+session answers 499; DELETE /storage/v1/b/B/o/K removes an object. Rules match the object
+name, "method" and "query" ("uploadType=resumable", "upload_id") as for s3.
+
+Writes (style s3): PUT stores an object (If-None-Match: * answers 412 when it exists),
+POST ?uploads / PUT ?partNumber&uploadId / POST ?uploadId / DELETE ?uploadId are S3's
+multipart upload (parts kept in memory until Complete writes the object at once), DELETE
+removes an object. A body whose x-amz-content-sha256 is a hash it does not match is refused
+(400 XAmzContentSHA256Mismatch). A rule may also name "method" (PUT, POST, DELETE, GET) and a
+"query" substring ("partNumber=2", "uploads") to hit one step; faults on writes: status,
+reset (after reading the body), stall. The log line of a write carries "query". With
+--s3-secret a signed write's SigV4 signature is checked (over the path and query as sent,
+the signed headers and x-amz-content-sha256): a mismatch answers 403
+SignatureDoesNotMatch.
+
 Every request is logged as one JSON line (method, path, range, status sent, fault, whether an
 Authorization header came) to --log, for the test to check what the tool did.
 
@@ -43,10 +62,12 @@ in each directory of the deepest level (wide directories).
 
 usage: python3 faultsrv.py --root DIR --style http|s3|azure|gcs [--base /data/] [--rules F]
                             [--log F] [--bind 127.0.0.1] [--port-file F] [--tree W,D]
+                            [--s3-secret S]
 Prints "PORT <n>" on stdout when ready (and writes it to --port-file).
 """
 import argparse
 import fnmatch
+import hashlib
 import json
 import os
 import socket
@@ -58,6 +79,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import quote, unquote, urlsplit
 
 MAX_STALL = 120.0
+SESSIONS = {}  # GCS resumable sessions: id -> {"key", "data", "q"}
+UPLOADS = {}  # multipart uploads in progress: id -> {part number: (etag, bytes)}
 MAX_ENDLESS = 60.0
 
 
@@ -71,7 +94,7 @@ class Rules:
         self.hits = {}
         self.lock = threading.Lock()
 
-    def match(self, key):
+    def match(self, key, method=None, query=""):
         with self.lock:
             if self.path:
                 try:
@@ -87,6 +110,10 @@ class Rules:
                         self.rules = []
                     self.hits = {}
             for i, r in enumerate(self.rules):
+                if "method" in r and r["method"] != method:
+                    continue
+                if "query" in r and r["query"] not in query:
+                    continue
                 if fnmatch.fnmatchcase(key, r.get("match", "*")):
                     n = self.hits.get(i, 0)
                     self.hits[i] = n + 1
@@ -145,6 +172,37 @@ def parse_range(h):
     return start, end
 
 
+def sigv4_ok(h, secret):
+    """Whether request handler h carries a valid SigV4 signature made with secret."""
+    import hmac
+    from urllib.parse import quote
+    auth = h.headers.get("Authorization", "")
+    try:
+        algo, rest = auth.split(" ", 1)
+        f = dict(x.strip().split("=", 1) for x in rest.split(","))
+        _, date, region, service, _ = f["Credential"].split("/")
+        signed = f["SignedHeaders"].split(";")
+    except ValueError:
+        return False
+    parts = urlsplit(h.path)
+    pairs = []
+    for x in parts.query.split("&") if parts.query else []:
+        k, _, v = x.partition("=")
+        pairs.append((quote(unquote(k), safe="-_.~"), quote(unquote(v), safe="-_.~")))
+    cq = "&".join(f"{k}={v}" for k, v in sorted(pairs))
+    ch = "".join(f"{n}:{' '.join((h.headers.get(n) or '').split())}\n" for n in signed)
+    creq = "\n".join([h.command, parts.path, cq, ch, ";".join(signed),
+                      h.headers.get("x-amz-content-sha256", "")])
+    sts = "\n".join([algo, h.headers.get("x-amz-date", ""),
+                     f"{date}/{region}/{service}/aws4_request",
+                     hashlib.sha256(creq.encode()).hexdigest()])
+    k = ("AWS4" + secret).encode()
+    for m in (date, region, service, "aws4_request"):
+        k = hmac.new(k, m.encode(), hashlib.sha256).digest()
+    return hmac.compare_digest(hmac.new(k, sts.encode(), hashlib.sha256).hexdigest(),
+                               f.get("Signature", ""))
+
+
 def make_handler(opts, rules, log):
     log_lock = threading.Lock()
 
@@ -161,6 +219,7 @@ def make_handler(opts, rules, log):
                                       "x-ms-date", "x-amz-date")
                         for k in self.headers.keys())
             line = json.dumps({"t": time.time(), "method": self.command, "path": self.path,
+                               "query": urlsplit(self.path).query,
                                "key": key, "range": self.headers.get("Range"),
                                "status": status, "fault": fault, "auth": creds})
             with log_lock:
@@ -289,6 +348,245 @@ def make_handler(opts, rules, log):
                 hdr.append(("Content-Range", crange))
             return self.send(status, body, hdr)
 
+        # ---------------------------------------------------------------- writes (s3)
+        def _write(self):
+            n = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(n) if n else b""
+            key = key_of(opts.style, opts.base, self.path)
+            query = urlsplit(self.path).query
+            if opts.style != "s3" or key is None or opts.tree:
+                self.record(404, "none", key)
+                return None, None, None, None
+            rule = rules.match(key, self.command, query)
+            fault = rule.get("fault", "ok")
+            if fault == "reset":
+                self.record(0, fault, key)
+                self.reset()
+                return None, None, None, None
+            if fault == "stall":
+                self.record(0, fault, key)
+                time.sleep(min(float(rule.get("seconds", 30)), MAX_STALL))
+                self.reset()
+                return None, None, None, None
+            if fault == "status":
+                st = int(rule.get("status", 503))
+                self.record(st, fault, key)
+                code = {403: "AccessDenied", 500: "InternalError", 503: "SlowDown"}.get(st, "Err")
+                self.send(st, b"<Error><Code>%s</Code><Message>fault injected</Message></Error>"
+                          % code.encode())
+                return None, None, None, None
+            if opts.s3_secret and self.headers.get("Authorization") and \
+                    not sigv4_ok(self, opts.s3_secret):
+                self.record(403, "bad_signature", key)
+                self.send(403, b"<Error><Code>SignatureDoesNotMatch</Code></Error>")
+                return None, None, None, None
+            sha = self.headers.get("x-amz-content-sha256")
+            if sha and sha != "UNSIGNED-PAYLOAD" and sha != hashlib.sha256(body).hexdigest():
+                self.record(400, "sha_mismatch", key)
+                self.send(400, b"<Error><Code>XAmzContentSHA256Mismatch</Code></Error>")
+                return None, None, None, None
+            fpath = os.path.join(opts.root, key)
+            if not os.path.realpath(fpath).startswith(os.path.realpath(opts.root) + os.sep):
+                self.record(403, "outside", key)
+                self.send(403, b"<Error><Code>AccessDenied</Code></Error>")
+                return None, None, None, None
+            return key, query, body, fpath
+
+        def _store(self, key, fpath, data):
+            if self.headers.get("If-None-Match") == "*" and os.path.exists(fpath):
+                self.record(412, "ok", key)
+                self.send(412, b"<Error><Code>PreconditionFailed</Code></Error>")
+                return False
+            os.makedirs(os.path.dirname(fpath), exist_ok=True)
+            tmp = fpath + ".faultsrv-tmp"
+            with open(tmp, "wb") as f:
+                f.write(data)
+            os.replace(tmp, fpath)
+            return True
+
+        # ---------------------------------------------------------------- writes (gcs)
+        def _gcs_write(self):
+            """(rule, key, query dict, body, file path) or None when answered already."""
+            n = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(n) if n else b""
+            parts = urlsplit(self.path)
+            q = dict(x.split("=", 1) if "=" in x else (x, "") for x in parts.query.split("&")
+                     if x)
+            if "upload_id" in q:
+                key = SESSIONS.get(q["upload_id"], {}).get("key")
+            elif "name" in q:
+                key = unquote(q["name"])
+            else:
+                key = key_of("gcs", opts.base, self.path)
+            if key is None:
+                self.record(404, "none", None)
+                self.send(404, b'{"error":{"code":404,"message":"no such upload"}}')
+                return None
+            rule = rules.match(key, self.command, parts.query)
+            fault = rule.get("fault", "ok")
+            if fault == "reset":
+                self.record(0, fault, key)
+                self.reset()
+                return None
+            if fault == "status":
+                st = int(rule.get("status", 503))
+                self.record(st, fault, key)
+                self.send(st, b'{"error":{"code":%d,"message":"fault injected"}}' % st)
+                return None
+            fpath = os.path.join(opts.root, key)
+            if not os.path.realpath(fpath).startswith(os.path.realpath(opts.root) + os.sep):
+                self.record(403, "outside", key)
+                self.send(403, b'{"error":{"code":403,"message":"outside"}}')
+                return None
+            return rule, key, q, body, fpath
+
+        def _gcs_store(self, key, fpath, data, q):
+            if q.get("ifGenerationMatch") == "0" and os.path.exists(fpath):
+                self.record(412, "ok", key)
+                self.send(412, b'{"error":{"code":412,"message":"Precondition Failed"}}')
+                return False
+            os.makedirs(os.path.dirname(fpath), exist_ok=True)
+            with open(fpath + ".faultsrv-tmp", "wb") as f:
+                f.write(data)
+            os.replace(fpath + ".faultsrv-tmp", fpath)
+            self.record(200, "ok", key)
+            self.send(200, json.dumps({"name": key, "size": str(len(data))}).encode())
+            return True
+
+        def _gcs_post(self):
+            got = self._gcs_write()
+            if got is None:
+                return None
+            rule, key, q, body, fpath = got
+            if q.get("uploadType") == "media":
+                self._gcs_store(key, fpath, body, q)
+                return None
+            if q.get("uploadType") == "resumable":
+                sid = "s%d" % (len(SESSIONS) + 1)
+                SESSIONS[sid] = {"key": key, "data": b"", "q": q}
+                host = self.headers.get("Host")
+                self.record(200, "ok", key)
+                return self.send(200, b"", [("Location", "http://%s/upload/storage/v1/b/x/o?"
+                                             "uploadType=resumable&upload_id=%s" % (host, sid))])
+            self.record(400, "ok", key)
+            return self.send(400, b"")
+
+        def _gcs_put(self):
+            got = self._gcs_write()
+            if got is None:
+                return None
+            rule, key, q, body, fpath = got
+            sess = SESSIONS.get(q.get("upload_id"))
+            cr = self.headers.get("Content-Range", "")
+            try:
+                span, total = cr[len("bytes "):].split("/")
+                a, b = (int(x) for x in span.split("-"))
+                total = int(total)
+            except ValueError:
+                self.record(400, "ok", key)
+                return self.send(400, b"bad Content-Range")
+            have = sess["data"]
+            if a > len(have) or b - a + 1 != len(body):
+                self.record(400, "ok", key)
+                return self.send(400, b"gap or length mismatch")
+            if rule.get("fault") == "partial":
+                body = body[:max(1, len(body) // 2)]
+                b = a + len(body) - 1
+            sess["data"] = have[:a] + body if a < len(have) else have + body
+            n = len(sess["data"])
+            if n >= total:
+                del SESSIONS[q["upload_id"]]
+                self._gcs_store(key, fpath, sess["data"][:total], sess["q"])
+                return None
+            self.record(308, rule.get("fault", "ok"), key)
+            return self.send(308, b"", [("Range", "bytes=0-%d" % (n - 1))])
+
+        def _gcs_delete(self):
+            got = self._gcs_write()
+            if got is None:
+                return None
+            rule, key, q, body, fpath = got
+            if "upload_id" in q:
+                SESSIONS.pop(q["upload_id"], None)
+                self.record(499, "ok", key)
+                return self.send(499, b"")
+            if not os.path.exists(fpath):
+                self.record(404, "ok", key)
+                return self.send(404, b'{"error":{"code":404,"message":"Not Found"}}')
+            os.unlink(fpath)
+            self.record(204, "ok", key)
+            return self.send(204, b"")
+
+        def do_PUT(self):
+            if opts.style == "gcs":
+                return self._gcs_put()
+            key, query, body, fpath = self._write()
+            if key is None:
+                return None
+            q = dict(x.split("=", 1) if "=" in x else (x, "") for x in query.split("&") if x)
+            etag = '"%s"' % hashlib.md5(body).hexdigest()
+            if "partNumber" in q:
+                up = UPLOADS.get(q.get("uploadId"))
+                if up is None:
+                    self.record(404, "ok", key)
+                    return self.send(404, b"<Error><Code>NoSuchUpload</Code></Error>")
+                up[int(q["partNumber"])] = (etag, body)
+                self.record(200, "ok", key)
+                return self.send(200, b"", [("ETag", etag)])
+            if self._store(key, fpath, body):
+                self.record(200, "ok", key)
+                self.send(200, b"", [("ETag", etag)])
+            return None
+
+        def do_POST(self):
+            if opts.style == "gcs":
+                return self._gcs_post()
+            key, query, body, fpath = self._write()
+            if key is None:
+                return None
+            q = dict(x.split("=", 1) if "=" in x else (x, "") for x in query.split("&") if x)
+            if "uploads" in q:
+                uid = "up%d" % (len(UPLOADS) + 1)
+                UPLOADS[uid] = {}
+                self.record(200, "ok", key)
+                return self.send(200, b"<InitiateMultipartUploadResult><UploadId>%s</UploadId>"
+                                 b"</InitiateMultipartUploadResult>" % uid.encode())
+            up = UPLOADS.get(q.get("uploadId"))
+            if up is None:
+                self.record(404, "ok", key)
+                return self.send(404, b"<Error><Code>NoSuchUpload</Code></Error>")
+            import re
+            listed = re.findall(rb"<PartNumber>(\d+)</PartNumber><ETag>([^<]*)</ETag>", body)
+            nums = [int(n) for n, _ in listed]
+            if (not listed or nums != sorted(nums)
+                    or any(int(n) not in up or up[int(n)][0].encode() != e.replace(b"&quot;", b'"')
+                           for n, e in listed)):
+                self.record(400, "ok", key)
+                return self.send(400, b"<Error><Code>InvalidPart</Code></Error>")
+            if self._store(key, fpath, b"".join(up[n][1] for n in nums)):
+                del UPLOADS[q["uploadId"]]
+                self.record(200, "ok", key)
+                self.send(200, b"<CompleteMultipartUploadResult><ETag>\"x-%d\"</ETag>"
+                          b"</CompleteMultipartUploadResult>" % len(nums))
+            return None
+
+        def do_DELETE(self):
+            if opts.style == "gcs":
+                return self._gcs_delete()
+            key, query, body, fpath = self._write()
+            if key is None:
+                return None
+            q = dict(x.split("=", 1) if "=" in x else (x, "") for x in query.split("&") if x)
+            if "uploadId" in q:
+                UPLOADS.pop(q["uploadId"], None)
+            else:
+                try:
+                    os.unlink(fpath)
+                except OSError:
+                    pass
+            self.record(204, "ok", key)
+            return self.send(204, b"")
+
         # ---------------------------------------------------------------- PROPFIND
         def do_PROPFIND(self):
             n = int(self.headers.get("Content-Length") or 0)
@@ -360,6 +658,7 @@ def main():
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--port-file")
     ap.add_argument("--tree")
+    ap.add_argument("--s3-secret", help="check the SigV4 signature of S3 writes with it")
     ap.add_argument("--max-seconds", type=float, default=900.0,
                     help="the server stops by itself after this long")
     opts = ap.parse_args()
