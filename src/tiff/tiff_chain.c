@@ -257,8 +257,7 @@ static int refresh(tiff_parser *p, size_t i) {
         return 0;
     }
     if (n > p->ch.scan_left) {
-        give_up(p, i, "image %u (IFD at %llu): %llu entries past the walk's decode budget", off,
-                n);
+        give_up(p, i, "image %u (IFD at %llu): %llu entries past the walk's decode budget", off, n);
         return 0;
     }
     p->ch.scan_left -= n;
@@ -275,19 +274,45 @@ static int refresh(tiff_parser *p, size_t i) {
             note_ifd_end(p, e.voff + e.vsize);
         int64_t *dst = NULL;
         switch (e.tag) {
-        case 254: dst = &im->new_subfile_type; break;
-        case 256: dst = &im->width; break;
-        case 257: dst = &im->height; break;
-        case 258: dst = &im->bits_per_sample; break;
-        case 259: dst = &im->compression; break;
-        case 262: dst = &im->photometric; break;
-        case 277: dst = &im->samples_per_pixel; break;
-        case 278: dst = &im->rows_per_strip; break;
-        case 284: dst = &im->planar; break;
-        case 317: dst = &im->predictor; break;
-        case 322: dst = &im->tile_width; break;
-        case 323: dst = &im->tile_height; break;
-        case 339: dst = &im->sample_format; break;
+        case 254:
+            dst = &im->new_subfile_type;
+            break;
+        case 256:
+            dst = &im->width;
+            break;
+        case 257:
+            dst = &im->height;
+            break;
+        case 258:
+            dst = &im->bits_per_sample;
+            break;
+        case 259:
+            dst = &im->compression;
+            break;
+        case 262:
+            dst = &im->photometric;
+            break;
+        case 277:
+            dst = &im->samples_per_pixel;
+            break;
+        case 278:
+            dst = &im->rows_per_strip;
+            break;
+        case 284:
+            dst = &im->planar;
+            break;
+        case 317:
+            dst = &im->predictor;
+            break;
+        case 322:
+            dst = &im->tile_width;
+            break;
+        case 323:
+            dst = &im->tile_height;
+            break;
+        case 339:
+            dst = &im->sample_format;
+            break;
         case 273:
         case 279:
         case 324:
@@ -376,9 +401,13 @@ static int refresh(tiff_parser *p, size_t i) {
     return 0;
 }
 
-static const char *const subq_why[] = {
-    "", "", "points into the file header", "repeats an earlier IFD", "lies past the end of the file",
-    "not fetched", "is truncated (entry count past the end)"};
+static const char *const subq_why[] = {"",
+                                       "",
+                                       "points into the file header",
+                                       "repeats an earlier IFD",
+                                       "lies past the end of the file",
+                                       "not fetched",
+                                       "is truncated (entry count past the end)"};
 
 /* SubIFDs queued by refreshed records: each becomes a record once its entry count is here.
  * A SubIFD that cannot be walked keeps its reason (state >= 2), reported every pass. */

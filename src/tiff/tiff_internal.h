@@ -66,11 +66,11 @@ typedef struct {
 
 /* What a record needs besides its public tiff_image. */
 struct img_x {
-    uint64_t nent; /* entries of the IFD */
-    int done;      /* 1: resolved; 2: given up (warning kept in warn) */
-    int queued;    /* its SubIFDs were queued */
-    int has_sub;   /* it has a SubIFDs tag */
-    int arrays;    /* 0 not read, 1 read, 2 could not be read for lack of bytes, 3 none */
+    uint64_t nent;       /* entries of the IFD */
+    int done;            /* 1: resolved; 2: given up (warning kept in warn) */
+    int queued;          /* its SubIFDs were queued */
+    int has_sub;         /* it has a SubIFDs tag */
+    int arrays;          /* 0 not read, 1 read, 2 could not be read for lack of bytes, 3 none */
     int64_t first_block; /* offset of band 1's first block with data (GDAL's order), or 0 */
     char warn[WARN_LEN];
 };
@@ -150,7 +150,7 @@ struct tiff_parser {
     uint32_t gen;
 
     uint64_t meta_end; /* IFD 0 contributions, per pass */
-    int pass_missing;            /* needs recorded in this pass */
+    int pass_missing;  /* needs recorded in this pass */
 };
 
 /* ---------------------------------------------------------------- inline readers */

@@ -199,8 +199,8 @@ static void put_images(out *o, const tiff_images *im, int *first) {
         const tiff_image *m = &im->v[i];
         int f = 1;
         put(o, i ? ",{" : "{", i ? 2 : 1);
-#define TD_J(name, expr)    \
-    put_key(o, name, &f);   \
+#define TD_J(name, expr)  \
+    put_key(o, name, &f); \
     put_opt(o, expr);
         TD_J("index", m->index)
         TD_J("parent", m->parent < 0 ? TIFF_ABSENT : m->parent)
