@@ -429,8 +429,9 @@ static uint64_t ours_once(tiff_parser *p, const image *im, bool json) {
         exit(1);
     }
     const tiff_header *h = tiff_parser_header(p);
-    uint64_t acc = (uint64_t)h->field[TIFF_F_image_width].u.i + h->ifd_count + h->header_bytes +
-                   (uint64_t)h->field[TIFF_F_tile_offsets_count].u.i + h->n_other_tags;
+    uint64_t acc = (uint64_t)h->field[TIFF_F_image_width].u.i + h->ifd_count + h->images.ifd_bytes +
+                   h->images.n + (uint64_t)h->field[TIFF_F_tile_offsets_count].u.i +
+                   h->n_other_tags;
     if (json) {
         size_t len = 0;
         if (tiff_header_to_json(h, &jbuf, &len, &jcap) != TIFF_OK)
