@@ -128,6 +128,7 @@ static void give_up(tiff_parser *p, size_t i, const char *fmt, unsigned long lon
                     unsigned long long b) {
     struct img_x *x = &p->imx[i];
     x->done = 2;
+    x->sub_known = 1;
     if (!x->warn[0])
         snprintf(x->warn, sizeof x->warn, fmt, (unsigned)i, a, b);
 }
@@ -348,6 +349,8 @@ static int refresh(tiff_parser *p, size_t i) {
         *dst = tiff__item_int(p, e.type, d);
     }
     x->has_sub = have_sub;
+    if (!have_sub)
+        x->sub_known = 1;
     if (have_sub && !x->queued) {
         const uint8_t *d;
         uint64_t cnt = sub.count;
@@ -358,12 +361,12 @@ static int refresh(tiff_parser *p, size_t i) {
         if (sa == AV_MISSING) {
             pending = 1;
         } else if (sa == AV_OK) {
-            x->queued = 1;
+            x->queued = x->sub_known = 1;
             for (uint64_t k = 0; k < cnt && k < TIFF_MAX_IMAGES; k++)
                 if (queue_sub(p, item_u(p, isz, d, (size_t)k), (int32_t)i, (uint32_t)k) != 0)
                     return tiff__fail(p, TIFF_E_NOMEM, "out of memory");
         } else {
-            x->queued = 1;
+            x->queued = x->sub_known = 1;
             snprintf(x->warn, sizeof x->warn,
                      "image %u (IFD at %llu): SubIFDs offsets at %llu not fetched", (unsigned)i,
                      (unsigned long long)off, (unsigned long long)sub.voff);
@@ -410,8 +413,17 @@ static const char *const subq_why[] = {"",
                                        "is truncated (entry count past the end)"};
 
 /* SubIFDs queued by refreshed records: each becomes a record once its entry count is here.
- * A SubIFD that cannot be walked keeps its reason (state >= 2), reported every pass. */
+ * A SubIFD that cannot be walked keeps its reason (state >= 2), reported every pass.
+ * So that the outcome does not depend on how the bytes arrive, SubIFDs are walked only once
+ * the main chain is done and every record's SubIFDs list is settled (the main chain claims
+ * its IFDs first), in queue order, which is by (parent, position) within a generation;
+ * tiff__images_order() puts the records in breadth-first order at the end. */
 static int drain_subq(tiff_parser *p) {
+    if (!p->ch.done)
+        return TIFF_OK;
+    for (size_t i = 0; i < p->nimg; i++)
+        if (!p->imx[i].sub_known)
+            return TIFF_OK;
     for (size_t q = 0; q < p->nsubq; q++) {
         struct subq_item *it = &p->subq[q];
         if (it->state)
@@ -445,6 +457,75 @@ static int drain_subq(tiff_parser *p) {
             return tiff__fail(p, TIFF_E_NOMEM, "out of memory");
     }
     return TIFF_OK;
+}
+
+/* ---------------------------------------------------------------- final order */
+
+static const tiff_image *ord_base;
+static int cmp_child(const void *a, const void *b) {
+    const tiff_image *x = &ord_base[*(const size_t *)a], *y = &ord_base[*(const size_t *)b];
+    if (x->parent != y->parent)
+        return x->parent < y->parent ? -1 : 1;
+    return x->position < y->position ? -1 : x->position > y->position;
+}
+
+/* Records in breadth-first order: the main chain (made in chain order), then the SubIFDs of
+ * each record in the new order, by position. Indices and parents renumbered. */
+void tiff__images_order(tiff_parser *p) {
+    size_t n = p->nimg, nm = 0;
+    if (n < 2)
+        return;
+    while (nm < n && p->img[nm].parent < 0)
+        nm++;
+    size_t *kids = malloc(n * sizeof *kids), *ord = malloc(n * sizeof *ord),
+           *newi = malloc(n * sizeof *newi);
+    tiff_image *ti = malloc(n * sizeof *ti);
+    struct img_x *tx = malloc(n * sizeof *tx);
+    if (!kids || !ord || !newi || !ti || !tx)
+        goto out; /* out of memory: the records stay in the order they were made */
+    size_t nk = 0;
+    for (size_t i = nm; i < n; i++)
+        kids[nk++] = i;
+    ord_base = p->img;
+    qsort(kids, nk, sizeof *kids, cmp_child);
+    size_t no = 0;
+    for (size_t i = 0; i < nm; i++)
+        ord[no++] = i;
+    for (size_t o = 0; o < no && no < n; o++) {
+        /* children of ord[o]: a contiguous run of kids */
+        size_t lo = 0, hi = nk;
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            if ((size_t)p->img[kids[mid]].parent < ord[o])
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        for (; lo < nk && (size_t)p->img[kids[lo]].parent == ord[o]; lo++)
+            ord[no++] = kids[lo];
+    }
+    if (no != n)
+        goto out; /* a record whose parent is missing cannot happen; keep the order then */
+    for (size_t k = 0; k < n; k++)
+        newi[ord[k]] = k;
+    for (size_t k = 0; k < n; k++) {
+        ti[k] = p->img[ord[k]];
+        tx[k] = p->imx[ord[k]];
+        ti[k].index = (uint32_t)k;
+        if (ti[k].parent >= 0)
+            ti[k].parent = (int32_t)newi[ti[k].parent];
+    }
+    memcpy(p->img, ti, n * sizeof *ti);
+    memcpy(p->imx, tx, n * sizeof *tx);
+    for (size_t q = 0; q < p->nsubq; q++)
+        if (p->subq[q].parent >= 0 && (size_t)p->subq[q].parent < n)
+            p->subq[q].parent = (int32_t)newi[p->subq[q].parent];
+out:
+    free(kids);
+    free(ord);
+    free(newi);
+    free(ti);
+    free(tx);
 }
 
 /* ---------------------------------------------------------------- the walk */

@@ -192,6 +192,7 @@ static int untiled_wide(const tiff_image *m) {
 void tiff__images_finish(tiff_parser *p) {
     tiff_images *o = &p->h.images;
     memset(o, 0, sizeof *o);
+    tiff__images_order(p);
     o->v = p->img;
     o->n = p->nimg;
     o->ifd_bytes = p->ifd_end;

@@ -70,6 +70,7 @@ struct img_x {
     int done;            /* 1: resolved; 2: given up (warning kept in warn) */
     int queued;          /* its SubIFDs were queued */
     int has_sub;         /* it has a SubIFDs tag */
+    int sub_known;       /* whether and which SubIFDs it lists is settled */
     int arrays;          /* 0 not read, 1 read, 2 could not be read for lack of bytes, 3 none */
     int64_t first_block; /* offset of band 1's first block with data (GDAL's order), or 0 */
     char warn[WARN_LEN];
@@ -219,6 +220,7 @@ void tiff__geotiff(tiff_parser *p, const ent *kd, const ent *dp, const ent *ap);
 int tiff__chain_start(tiff_parser *p, uint64_t off);
 int tiff__walk_chain(tiff_parser *p);
 void tiff__images_free(tiff_parser *p);
+void tiff__images_order(tiff_parser *p);
 
 /* tiff_cog.c: ghost header (read during the pass), counts and verdict (after the last) */
 void tiff__ghost(tiff_parser *p);
