@@ -10,6 +10,7 @@ pkgs=(build-essential cmake ninja-build pkg-config clang clang-format libclang-r
       libcurl4-openssl-dev libuv1-dev libyaml-dev libexpat1-dev libsnappy-dev libzstd-dev
       libssl-dev zlib1g-dev
       libtiff-dev libtiff-tools python3 python3-tifffile python3-botocore
+      gdal-bin python3-gdal
       nginx libnginx-mod-http-dav-ext curl ca-certificates)
 if [ "${1:-}" = "--bench" ]; then
   pkgs+=(wrk gdal-bin python3-gdal gnuplot-nox hyperfine linux-perf strace valgrind iproute2 time)
