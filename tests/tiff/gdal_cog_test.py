@@ -1,6 +1,6 @@
 """cog_valid, cog_errors, overview_count and mask_count against GDAL, on files GDAL makes now.
 
-    /usr/bin/python3 gdal_cog_test.py DUMP
+    /usr/bin/python3 gdal_cog_test.py DUMP CORPUS_DIR
 
 DUMP is tiff_corpus_dump (the parser fed like a store: 16 KiB prefetch, then its rounds).
 The set is generated at run time with gdal_create / gdal_translate / gdaladdo (gdal-bin)
@@ -9,7 +9,9 @@ GTiffs with overviews added afterwards (tiled, striped, with masks); large strip
 small file; an external .ovr; a 100,000-strip file with the default and a tight fetch budget.
 For each file GDAL's validator (validate_cloud_optimized_geotiff.validate, full_check=False)
 and GetOverviewCount() are the oracle: our verdict, our error list (GDAL's wording) and our
-counts must agree, except where DIFFERENT explains why they cannot.
+counts must agree, except where DIFFERENT explains why they cannot. Then the same for every
+corpus file that GDAL opens as a GTiff (files GDAL refuses or opens with another driver are
+counted and skipped: the validator needs a GTiff dataset).
 """
 import json
 import os
@@ -94,9 +96,42 @@ def dump(exe, path, *args):
     return json.loads(out)
 
 
+def corpus_check(exe, corpus, fails):
+    files = sorted(json.loads(l)["path"] for l in open(os.path.join(corpus, "expected.jsonl")))
+    out = subprocess.run([exe] + files, cwd=corpus, capture_output=True, check=True).stdout
+    got = {}
+    for line in out.decode().splitlines():
+        r = json.loads(line)
+        got[r["path"]] = r["header"]
+    n = skipped = 0
+    for f in files:
+        gdal.PushErrorHandler("CPLQuietErrorHandler")
+        try:
+            ds = gdal.Open(os.path.join(corpus, f))
+            if ds.GetDriver().ShortName != "GTiff" or ds.RasterCount == 0:
+                raise RuntimeError("not a GTiff dataset")
+            _, ge, _ = validate(ds, full_check=False)
+            g_ovr = ds.GetRasterBand(1).GetOverviewCount()
+        except Exception:  # GDAL refuses it: no oracle
+            skipped += 1
+            continue
+        finally:
+            gdal.PopErrorHandler()
+        ds = None
+        n += 1
+        h = got.get(f)
+        if h is None:
+            fails.append(f"corpus {f}: GDAL opens it, our parser fails")
+        elif (h["cog_valid"], h["overview_count"], h["cog_errors"]) != (not ge, g_ovr, ge):
+            fails.append(f"corpus {f}: ours {h['cog_valid']} {h['overview_count']} "
+                         f"{h['cog_errors']} GDAL {not ge} {g_ovr} {ge}")
+    print(f"corpus: {n} files compared with GDAL, {skipped} GDAL does not open as a GTiff")
+
+
 def main():
     exe = sys.argv[1]
     fails = []
+    corpus_check(exe, sys.argv[2], fails)
     with tempfile.TemporaryDirectory() as d:
         for case, path in make(d):
             r = dump(exe, path)
