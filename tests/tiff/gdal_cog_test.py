@@ -129,7 +129,7 @@ def corpus_check(exe, corpus, fails):
 
 
 def main():
-    exe = sys.argv[1]
+    exe = os.path.abspath(sys.argv[1])
     fails = []
     corpus_check(exe, sys.argv[2], fails)
     with tempfile.TemporaryDirectory() as d:
