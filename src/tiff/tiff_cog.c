@@ -102,7 +102,8 @@ void tiff__ghost(tiff_parser *p) {
     }
     const uint8_t *b;
     avail a = tiff__get(p, hdr, GHOST_LINE, &b, 1);
-    if (a == AV_MISSING)
+    /* past the end while the size is unknown: decided once it is (clipped as then) */
+    if (a == AV_MISSING || (a == AV_PAST_END && p->size == TIFF_SIZE_UNKNOWN))
         return;
     if (a != AV_OK) {
         p->gh.state = a == AV_PAST_END ? 1 : 3;
@@ -128,7 +129,7 @@ void tiff__ghost(tiff_parser *p) {
     const uint8_t *t = b;
     if (take) {
         a = tiff__get(p, hdr + GHOST_LINE, take, &t, 1);
-        if (a == AV_MISSING)
+        if (a == AV_MISSING || (a == AV_PAST_END && p->size == TIFF_SIZE_UNKNOWN))
             return;
         if (a != AV_OK) {
             p->gh.state = 3;
@@ -280,7 +281,7 @@ void tiff__images_finish(tiff_parser *p) {
     /* R4 */
     uint64_t hdr = p->big ? 16 : 8;
     if (p->ifd0 != 8 && p->ifd0 != 16) {
-        if (p->gh.state == 3) {
+        if (p->gh.state == 3 || p->gh.state == 0) {
             skip(&v, "main IFD offset (R4)", "the ghost header bytes were not fetched");
         } else {
             uint64_t expect = hdr;
