@@ -53,15 +53,16 @@ static int add_kind(pq_schema *s, int parent, const char *name, tiff_kind k) {
 /* ---- every image and the COG verdict (issue 15): one contiguous block of columns */
 
 /* tiff_image's tag values, in the order of td_headers_cols.im.num */
-#define TD_IMAGE_NUMS(X)                                                                        \
-    X(width)                                                                                    \
-    X(height)                                                                                   \
-    X(tile_width)                                                                               \
-    X(tile_height)                                                                              \
-    X(rows_per_strip)                                                                           \
-    X(compression)                                                                              \
-    X(photometric) X(samples_per_pixel) X(bits_per_sample) X(sample_format) X(new_subfile_type) \
-        X(planar) X(predictor)
+#define TD_IMAGE_NUMS(X) \
+    X(width)             \
+    X(height)            \
+    X(tile_width)        \
+    X(tile_height)       \
+    X(rows_per_strip)    \
+    X(compression)       \
+    X(photometric)       \
+    X(samples_per_pixel) \
+    X(bits_per_sample) X(sample_format) X(new_subfile_type) X(planar) X(predictor)
 
 static const char *const image_num_names[13] = {
 #define TD_X_NAME(n) #n,

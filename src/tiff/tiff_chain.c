@@ -133,6 +133,37 @@ static void give_up(tiff_parser *p, size_t i, const char *fmt, unsigned long lon
         snprintf(x->warn, sizeof x->warn, fmt, (unsigned)i, a, b);
 }
 
+static int host_le(void) {
+    const uint16_t one = 1;
+    uint8_t b;
+    memcpy(&b, &one, 1);
+    return b == 1;
+}
+
+/* Sparse count and smallest offset of non-sparse blocks (UINT32_MAX: none) of LONG arrays
+ * in host order: a separate function with local accumulators so that it vectorises. */
+static uint64_t scan32(const uint8_t *restrict od, const uint8_t *restrict cd, size_t m,
+                       uint32_t *min) {
+    uint32_t mn = UINT32_MAX, sp = 0;
+    uint64_t total = 0;
+    for (size_t base = 0; base < m; base += 1u << 20) { /* u32 counters cannot overflow */
+        size_t end = m - base < (1u << 20) ? m : base + (1u << 20);
+        sp = 0;
+        for (size_t k = base; k < end; k++) {
+            uint32_t o, c;
+            memcpy(&o, od + 4 * k, 4);
+            memcpy(&c, cd + 4 * k, 4);
+            uint32_t empty = (uint32_t)(o == 0) | (uint32_t)(c == 0);
+            sp += empty;
+            uint32_t v = empty ? UINT32_MAX : o;
+            mn = v < mn ? v : mn;
+        }
+        total += sp;
+    }
+    *min = mn;
+    return total;
+}
+
 static uint64_t item_u(const tiff_parser *p, unsigned isz, const uint8_t *d, size_t i) {
     switch (isz) {
     case 1:
@@ -196,7 +227,42 @@ static avail read_arrays(tiff_parser *p, size_t i, const arr_ref *off, const arr
     uint64_t sparse = 0, first = UINT64_MAX;
     int64_t fb = 0;
     int fb_found = 0;
-    for (uint64_t k = 0; k < n; k++) {
+    uint64_t m = n < nc ? n : nc; /* blocks with both an offset and a byte count */
+    int fast = oisz == 4 && cisz == 4 && p->le == host_le();
+    if (fast) {
+        /* the common case (classic TIFF, LONG arrays, host order): one branch-light pass
+         * over both arrays, which a compiler can vectorise; this runs over every tile of
+         * every image */
+        uint32_t mn;
+        uint64_t sp = scan32(od, cd, (size_t)m, &mn);
+        sparse = sp;
+        if (mn != UINT32_MAX)
+            first = mn;
+        else if (m) {
+            /* UINT32_MAX itself may be a real offset: check it the slow way */
+            for (uint64_t k = 0; k < m; k++) {
+                uint32_t o, c;
+                memcpy(&o, od + 4 * k, 4);
+                memcpy(&c, cd + 4 * k, 4);
+                if (o && c) {
+                    first = o;
+                    break;
+                }
+            }
+        }
+        for (uint64_t k = 0; k < m && k < band; k++) {
+            uint32_t c;
+            memcpy(&c, cd + 4 * k, 4);
+            if (c != 0) { /* GDAL: available when the byte count is non-zero */
+                uint32_t o;
+                memcpy(&o, od + 4 * k, 4);
+                fb = o;
+                fb_found = 1;
+                break;
+            }
+        }
+    }
+    for (uint64_t k = fast ? m : 0; k < n; k++) { /* the rest, or all of a slow case */
         uint64_t o = item_u(p, oisz, od, (size_t)k);
         int has_c = k < nc;
         uint64_t c = has_c ? item_u(p, cisz, cd, (size_t)k) : 1;
@@ -265,7 +331,7 @@ static int refresh(tiff_parser *p, size_t i) {
     note_ifd_end(p, off + p->cs + n * p->es + p->os);
     int pending = 0, have[4] = {0, 0, 0, 0};
     arr_ref arr[4]; /* strip offsets, strip byte counts, tile offsets, tile byte counts */
-    ent sub;
+    ent sub = {0};
     int have_sub = 0;
     for (uint64_t k = 0; k < n; k++) {
         ent e;
@@ -473,10 +539,10 @@ static int cmp_child(const void *a, const void *b) {
  * each record in the new order, by position. Indices and parents renumbered. */
 void tiff__images_order(tiff_parser *p) {
     size_t n = p->nimg, nm = 0;
-    if (n < 2)
-        return;
     while (nm < n && p->img[nm].parent < 0)
         nm++;
+    if (nm == n)
+        return; /* no SubIFDs: already in order */
     size_t *kids = malloc(n * sizeof *kids), *ord = malloc(n * sizeof *ord),
            *newi = malloc(n * sizeof *newi);
     tiff_image *ti = malloc(n * sizeof *ti);
