@@ -58,7 +58,8 @@ for t in $targets; do
     *) echo "fuzz: unknown target $t"; exit 2 ;;
   esac
   echo "== fuzz $t for ${secs}s"
-  # shellcheck disable=SC2086  # $tseeds: one or two seed directories
+  # $tseeds: one or two seed directories, split on purpose
+  # shellcheck disable=SC2086
   if ! "$bdir/fuzz/$t" -max_total_time="$secs" -max_len=$max_len -timeout=10 -rss_limit_mb=2048 \
        -print_final_stats=1 -artifact_prefix="$bdir/artifacts/$t-" "${dict[@]}" "$@" \
        "$work" $tseeds 2> "$bdir/$t.log"; then
