@@ -89,7 +89,7 @@ def main():
             L.fail(f"expected several part files with write_chunk_size 100, got {len(schemas)}")
         files = {r["file_name"] for r in kv}
         versioned = {r["file_name"] for r in kv
-                     if r["k"] == "tiff_dumper.schema_version" and r["v"] == "2"}
+                     if r["k"] == "tiff_dumper.schema_version" and r["v"] == "3"}
         if files != versioned:
             L.fail(f"files without schema version: {sorted(files - versioned)[:3]}")
 
