@@ -15,8 +15,8 @@
  *
  * Per header:
  *   ours    - tiff_parser_reset + feed(the header bytes) + run: every named field, the
- *             GeoKeys, other_tags, the IFD chain count and header_bytes (which scans every
- *             IFD's offset array for the smallest data offset).
+ *             GeoKeys, other_tags, a record per IFD with its offset / byte-count arrays
+ *             scanned (blocks, sparse, first data offset), the COG verdict.
  *   ours+json - the same plus tiff_header_to_json (the `info --json` line).
  *   libtiff - TIFFClientOpenExt over a memory buffer (reads IFD 0 with its offset arrays),
  *             TIFFGetField for the same named fields and GeoTIFF tags,
