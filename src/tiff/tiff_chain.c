@@ -140,29 +140,32 @@ static int host_le(void) {
     return b == 1;
 }
 
-/* Sparse count and smallest offset of non-sparse blocks (UINT32_MAX: none) of LONG arrays
- * in host order: a separate function with local accumulators so that it vectorises. */
-static uint64_t scan32(const uint8_t *restrict od, const uint8_t *restrict cd, size_t m,
-                       uint32_t *min) {
-    uint32_t mn = UINT32_MAX, sp = 0;
-    uint64_t total = 0;
-    for (size_t base = 0; base < m; base += 1u << 20) { /* u32 counters cannot overflow */
-        size_t end = m - base < (1u << 20) ? m : base + (1u << 20);
-        sp = 0;
-        for (size_t k = base; k < end; k++) {
-            uint32_t o, c;
-            memcpy(&o, od + 4 * k, 4);
-            memcpy(&c, cd + 4 * k, 4);
-            uint32_t empty = (uint32_t)(o == 0) | (uint32_t)(c == 0);
-            sp += empty;
-            uint32_t v = empty ? UINT32_MAX : o;
-            mn = v < mn ? v : mn;
-        }
-        total += sp;
+/* Sparse count and smallest offset of the non-sparse blocks (UINT64_MAX: none) of LONG /
+ * LONG8 arrays in host order, one function per pair of item sizes with local accumulators so
+ * that it vectorises: this runs over every tile of every image. */
+#define TD_SCAN(name, OT, CT)                                                              \
+    static uint64_t name(const uint8_t *restrict od, const uint8_t *restrict cd, size_t m, \
+                         uint64_t *min) {                                                  \
+        OT mn = (OT)-1;                                                                    \
+        uint64_t sp = 0;                                                                   \
+        for (size_t k = 0; k < m; k++) {                                                   \
+            OT o;                                                                          \
+            CT c;                                                                          \
+            memcpy(&o, od + sizeof o * k, sizeof o);                                       \
+            memcpy(&c, cd + sizeof c * k, sizeof c);                                       \
+            OT empty = (OT)((o == 0) | (c == 0));                                          \
+            sp += (uint64_t)empty;                                                         \
+            OT v = empty ? (OT)-1 : o;                                                     \
+            mn = v < mn ? v : mn;                                                          \
+        }                                                                                  \
+        *min = mn == (OT)-1 ? UINT64_MAX : (uint64_t)mn;                                   \
+        return sp;                                                                         \
     }
-    *min = mn;
-    return total;
-}
+TD_SCAN(scan44, uint32_t, uint32_t)
+TD_SCAN(scan88, uint64_t, uint64_t)
+TD_SCAN(scan84, uint64_t, uint32_t)
+TD_SCAN(scan48, uint32_t, uint64_t)
+#undef TD_SCAN
 
 static uint64_t item_u(const tiff_parser *p, unsigned isz, const uint8_t *d, size_t i) {
     switch (isz) {
@@ -228,39 +231,30 @@ static avail read_arrays(tiff_parser *p, size_t i, const arr_ref *off, const arr
     int64_t fb = 0;
     int fb_found = 0;
     uint64_t m = n < nc ? n : nc; /* blocks with both an offset and a byte count */
-    int fast = oisz == 4 && cisz == 4 && p->le == host_le();
+    int fast = (oisz == 4 || oisz == 8) && (cisz == 4 || cisz == 8) && p->le == host_le();
     if (fast) {
-        /* the common case (classic TIFF, LONG arrays, host order): one branch-light pass
-         * over both arrays, which a compiler can vectorise; this runs over every tile of
-         * every image */
-        uint32_t mn;
-        uint64_t sp = scan32(od, cd, (size_t)m, &mn);
-        sparse = sp;
-        if (mn != UINT32_MAX)
+        uint64_t mn;
+        size_t mm = (size_t)m;
+        sparse = oisz == 4 ? (cisz == 4 ? scan44(od, cd, mm, &mn) : scan48(od, cd, mm, &mn))
+                           : (cisz == 4 ? scan84(od, cd, mm, &mn) : scan88(od, cd, mm, &mn));
+        if (mn != UINT64_MAX) {
             first = mn;
-        else if (m) {
-            /* UINT32_MAX itself may be a real offset: check it the slow way */
-            for (uint64_t k = 0; k < m; k++) {
-                uint32_t o, c;
-                memcpy(&o, od + 4 * k, 4);
-                memcpy(&c, cd + 4 * k, 4);
-                if (o && c) {
-                    first = o;
+        } else {
+            /* the all-ones value itself may be a real offset: check it the slow way */
+            for (uint64_t k = 0; k < m; k++)
+                if (item_u(p, oisz, od, (size_t)k) && item_u(p, cisz, cd, (size_t)k)) {
+                    first = item_u(p, oisz, od, (size_t)k);
                     break;
                 }
-            }
         }
-        for (uint64_t k = 0; k < m && k < band; k++) {
-            uint32_t c;
-            memcpy(&c, cd + 4 * k, 4);
-            if (c != 0) { /* GDAL: available when the byte count is non-zero */
-                uint32_t o;
-                memcpy(&o, od + 4 * k, 4);
-                fb = o;
+        /* GDAL: a block is available when its byte count is non-zero (its offset may be 0) */
+        for (uint64_t k = 0; k < m && k < band; k++)
+            if (item_u(p, cisz, cd, (size_t)k) != 0) {
+                uint64_t o = item_u(p, oisz, od, (size_t)k);
+                fb = o > INT64_MAX ? 0 : (int64_t)o;
                 fb_found = 1;
                 break;
             }
-        }
     }
     for (uint64_t k = fast ? m : 0; k < n; k++) { /* the rest, or all of a slow case */
         uint64_t o = item_u(p, oisz, od, (size_t)k);
@@ -333,12 +327,35 @@ static int refresh(tiff_parser *p, size_t i) {
     arr_ref arr[4]; /* strip offsets, strip byte counts, tile offsets, tile byte counts */
     ent sub = {0};
     int have_sub = 0;
+    unsigned fo = p->big ? 12 : 8; /* the value field inside an entry */
     for (uint64_t k = 0; k < n; k++) {
+        /* decoded here rather than by tiff__decode_entry: this runs for every entry of
+         * every IFD, and none of the tags read below is one of tifffile's reader tags, so
+         * the plain rules apply (unknown type: skipped; value inline when it fits, else at
+         * an offset that must lie inside the object) */
+        const uint8_t *q = eb + k * p->es;
         ent e;
-        if (tiff__decode_entry(p, eb + k * p->es, off + p->cs + k * p->es, &e, 0) != 0)
+        e.type = r16(p, q + 2);
+        unsigned isz = item_size(e.type);
+        if (!isz)
             continue;
-        if (!e.inl)
+        e.tag = r16(p, q);
+        e.count = p->big ? r64(p, q + 4) : r32(p, q + 4);
+        if (e.count > UINT64_MAX / isz)
+            continue;
+        e.vsize = e.count * isz;
+        e.field = q + fo;
+        e.eoff = off + p->cs + k * p->es;
+        e.inl = e.vsize <= p->os;
+        if (e.inl) {
+            e.voff = e.eoff + fo;
+        } else {
+            e.voff = roff(p, e.field);
+            if (e.voff < 8 ||
+                (p->size != TIFF_SIZE_UNKNOWN && (e.voff > p->size || e.vsize > p->size - e.voff)))
+                continue;
             note_ifd_end(p, e.voff + e.vsize);
+        }
         int64_t *dst = NULL;
         switch (e.tag) {
         case 254:
@@ -404,7 +421,7 @@ static int refresh(tiff_parser *p, size_t i) {
         if (e.inl) {
             d = e.field;
         } else {
-            avail va = tiff__get(p, e.voff, item_size(e.type), &d, 1);
+            avail va = tiff__get(p, e.voff, isz, &d, 1);
             if (va == AV_MISSING) {
                 pending = 1;
                 continue;
@@ -412,7 +429,7 @@ static int refresh(tiff_parser *p, size_t i) {
             if (va != AV_OK)
                 continue;
         }
-        *dst = tiff__item_int(p, e.type, d);
+        *dst = e.type == 3 ? r16(p, d) : e.type == 4 ? r32(p, d) : tiff__item_int(p, e.type, d);
     }
     x->has_sub = have_sub;
     if (!have_sub)
