@@ -2,8 +2,9 @@
  *
  * Pure: no I/O, no globals, no threads. The caller hands in byte ranges of one object
  * (typically a single prefetch from offset 0); the parser either completes the header or
- * says which further ranges it needs. It never asks for strip/tile offset arrays (it keeps
- * only their counts), so a COG whose header fits the prefetch costs exactly one request.
+ * says which further ranges it needs. It reads the strip/tile offset and byte-count arrays of
+ * every image (tiff_images) like any other value; a COG keeps them with its IFDs before the
+ * data, so a COG whose IFDs fit the prefetch still costs exactly one request.
  *
  *   tiff_parser *p = tiff_parser_new(NULL);
  *   tiff_parser_reset(p, object_size);            // per object; reuses memory
@@ -62,7 +63,7 @@ typedef enum {
     TIFF_K_DOUBLE_LIST, /* u.dbls[0..count)                                 */
     TIFF_K_STRING,      /* u.str, count bytes, valid UTF-8, NUL-terminated  */
     TIFF_K_BINARY,      /* u.bytes[0..count)                                */
-    TIFF_K_COUNT        /* u.i = the entry's count (offset arrays not read) */
+    TIFF_K_COUNT        /* u.i = the entry's count (the arrays: see tiff_images) */
 } tiff_kind;
 
 /* Named fields of the first IFD: X(name, tag, kind). Names are async-tiff 0.1.0's and are
