@@ -544,12 +544,16 @@ static int drain_subq(tiff_parser *p) {
 
 /* ---------------------------------------------------------------- final order */
 
-static const tiff_image *ord_base;
-static int cmp_child(const void *a, const void *b) {
-    const tiff_image *x = &ord_base[*(const size_t *)a], *y = &ord_base[*(const size_t *)b];
-    if (x->parent != y->parent)
-        return x->parent < y->parent ? -1 : 1;
-    return x->position < y->position ? -1 : x->position > y->position;
+/* A SubIFD record's sort key: (parent, position), with its index (no global state: the
+ * comparator sees only the pair, so parsers on several threads never share anything). */
+typedef struct {
+    uint64_t key;
+    size_t idx;
+} kid_key;
+
+static int cmp_kid(const void *a, const void *b) {
+    const kid_key *x = a, *y = b;
+    return x->key < y->key ? -1 : x->key > y->key;
 }
 
 /* Records in breadth-first order: the main chain (made in chain order), then the SubIFDs of
@@ -560,17 +564,18 @@ void tiff__images_order(tiff_parser *p) {
         nm++;
     if (nm == n)
         return; /* no SubIFDs: already in order */
-    size_t *kids = malloc(n * sizeof *kids), *ord = malloc(n * sizeof *ord),
-           *newi = malloc(n * sizeof *newi);
+    kid_key *kids = malloc(n * sizeof *kids);
+    size_t *ord = malloc(n * sizeof *ord), *newi = malloc(n * sizeof *newi);
     tiff_image *ti = malloc(n * sizeof *ti);
     struct img_x *tx = malloc(n * sizeof *tx);
     if (!kids || !ord || !newi || !ti || !tx)
         goto out; /* out of memory: the records stay in the order they were made */
     size_t nk = 0;
-    for (size_t i = nm; i < n; i++)
-        kids[nk++] = i;
-    ord_base = p->img;
-    qsort(kids, nk, sizeof *kids, cmp_child);
+    for (size_t i = nm; i < n; i++) {
+        kids[nk].key = ((uint64_t)(uint32_t)p->img[i].parent << 32) | p->img[i].position;
+        kids[nk++].idx = i;
+    }
+    qsort(kids, nk, sizeof *kids, cmp_kid);
     size_t no = 0;
     for (size_t i = 0; i < nm; i++)
         ord[no++] = i;
@@ -579,13 +584,13 @@ void tiff__images_order(tiff_parser *p) {
         size_t lo = 0, hi = nk;
         while (lo < hi) {
             size_t mid = (lo + hi) / 2;
-            if ((size_t)p->img[kids[mid]].parent < ord[o])
+            if ((size_t)p->img[kids[mid].idx].parent < ord[o])
                 lo = mid + 1;
             else
                 hi = mid;
         }
-        for (; lo < nk && (size_t)p->img[kids[lo]].parent == ord[o]; lo++)
-            ord[no++] = kids[lo];
+        for (; lo < nk && (size_t)p->img[kids[lo].idx].parent == ord[o]; lo++)
+            ord[no++] = kids[lo].idx;
     }
     if (no != n)
         goto out; /* a record whose parent is missing cannot happen; keep the order then */
