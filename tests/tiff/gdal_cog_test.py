@@ -6,7 +6,7 @@ DUMP is tiff_corpus_dump (the parser fed like a store: 16 KiB prefetch, then its
 The set is generated at run time with gdal_create / gdal_translate / gdaladdo (gdal-bin)
 in a temporary directory: COGs with and without overviews, with a mask, BigTIFF, JPEG/YCbCr;
 GTiffs with overviews added afterwards (tiled, striped, with masks); large striped files; a
-small file; an external .ovr; a 100,000-strip file with the default and a tight fetch budget.
+small file; an external .ovr; a SubIFD pyramid (tifffile); a 100,000-strip file with the default and a tight fetch budget.
 For each file GDAL's validator (validate_cloud_optimized_geotiff.validate, full_check=False)
 and GetOverviewCount() are the oracle: our verdict, our error list (GDAL's wording) and our
 counts must agree, except where DIFFERENT explains why they cannot. Then the same for every
@@ -86,6 +86,17 @@ def make(d):
         j("external_ovr.tif"))
     run("gdaladdo", "-q", "-ro", j("external_ovr.tif"), "2", "4")
     yield "external_ovr", j("external_ovr.tif")
+    # a pyramid in the SubIFDs of each page (tifffile's layout; GDAL takes IFD 0's SubIFDs
+    # as its overviews)
+    import numpy
+    import tifffile
+    data = numpy.arange(600 * 600, dtype="uint16").reshape(600, 600)
+    with tifffile.TiffWriter(j("subifds.tif")) as tif:
+        for _ in range(2):
+            tif.write(data, subifds=2, tile=(256, 256), metadata=None)
+            tif.write(data[::2, ::2], subfiletype=1, tile=(256, 256), metadata=None)
+            tif.write(data[::4, ::4], subfiletype=1, tile=(256, 256), metadata=None)
+    yield "subifds", j("subifds.tif")
     run("gdal_create", "-q", "-of", "GTiff", "-outsize", "16", "100000", "-bands", "1",
         "-co", "BLOCKYSIZE=1", "-burn", "1", j("strips100k.tif"))
     yield "strips100k", j("strips100k.tif")
