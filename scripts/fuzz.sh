@@ -4,7 +4,8 @@
 #   scripts/fuzz.sh [SECONDS] [extra libFuzzer flags...]      every target, SECONDS each
 #   TD_FUZZ_TARGETS="fuzz_config" scripts/fuzz.sh 600          only some targets
 # Seeds: fuzz_tiff's are made at run time from ${TD_CORPUS_DIR} (first 64 KiB of each TIFF)
-# into build/fuzz/seeds; the other targets' are committed in fuzz/corpus/<name>/ (with the
+# into build/fuzz/seeds, plus fuzz/corpus/tiff (SubIFD pyramids, overlapping SubIFDs, GDAL
+# ghost headers valid and broken); the other targets' are committed in fuzz/corpus/<name>/ (with the
 # regression inputs of what fuzzing found). Inputs the fuzzer finds go to
 # build/fuzz/corpus-<target> (kept between runs), crash reproducers to build/fuzz/artifacts/.
 set -euo pipefail
@@ -50,16 +51,18 @@ for t in $targets; do
   # nested YAML, many secret-looking lines) must not hide other findings behind timeouts.
   dict=()
   case $t in
-    fuzz_tiff) tseeds=$seeds; max_len=65536 ;;
+    fuzz_tiff) tseeds="$seeds fuzz/corpus/tiff"; max_len=65536 ;;
     fuzz_config) tseeds=fuzz/corpus/config; max_len=4096; dict=(-dict=fuzz/config.dict) ;;
     fuzz_keylist) tseeds=fuzz/corpus/keylist; max_len=16384 ;;
     fuzz_inventory) tseeds=fuzz/corpus/inventory; max_len=16384; dict=(-dict=fuzz/inventory.dict) ;;
     *) echo "fuzz: unknown target $t"; exit 2 ;;
   esac
   echo "== fuzz $t for ${secs}s"
+  # $tseeds: one or two seed directories, split on purpose
+  # shellcheck disable=SC2086
   if ! "$bdir/fuzz/$t" -max_total_time="$secs" -max_len=$max_len -timeout=10 -rss_limit_mb=2048 \
        -print_final_stats=1 -artifact_prefix="$bdir/artifacts/$t-" "${dict[@]}" "$@" \
-       "$work" "$tseeds" 2> "$bdir/$t.log"; then
+       "$work" $tseeds 2> "$bdir/$t.log"; then
     tail -n 60 "$bdir/$t.log"
     echo "fuzz: $t FAILED (log $bdir/$t.log, reproducer in $bdir/artifacts/)"
     status=1

@@ -68,7 +68,33 @@ static void make_row(row_data *r, uint64_t i) {
     h->little_endian = true;
     h->first_ifd_offset = 8;
     h->ifd_count = w > 2000 ? 5 : 3;
-    h->header_bytes = 10000 + (uint64_t)(i % 4000);
+    /* the images of a COG: the main image and its overviews (shared, values vary little) */
+    static tiff_image imgs[5];
+    for (int k = 0; k < 5; k++) {
+        tiff_image *m = &imgs[k];
+        memset(m, 0, sizeof *m);
+        m->index = m->position = (uint32_t)k;
+        m->parent = -1;
+        m->ifd_offset = 300 + 200 * (uint64_t)k;
+        m->kind = k ? TIFF_IMG_OVERVIEW : TIFF_IMG_MAIN;
+        m->width = m->height = w >> k;
+        m->tile_width = m->tile_height = 512;
+        m->rows_per_strip = m->predictor = TIFF_ABSENT;
+        m->compression = 8;
+        m->photometric = m->samples_per_pixel = m->sample_format = m->planar = 1;
+        m->bits_per_sample = 16;
+        m->new_subfile_type = k ? 1 : TIFF_ABSENT;
+        m->blocks = ((w >> k) / 512 + 1) * ((w >> k) / 512 + 1);
+        m->first_data_offset = 10000 + 1000 * (int64_t)(4 - k);
+        m->sparse_blocks = 0;
+    }
+    h->images.v = imgs;
+    h->images.n = h->ifd_count;
+    h->images.ifd_bytes = 10000 + (uint64_t)(i % 4000);
+    h->images.first_data_offset = (int64_t)h->images.ifd_bytes + 4;
+    h->images.overview_count = (int32_t)h->ifd_count - 1;
+    h->images.sparse_tiles = 0;
+    h->images.cog_valid = 1;
     tiff_value *fv = h->field;
 #define SETI(f, v) (fv[TIFF_F_##f] = (tiff_value){true, 1, {.i = (v)}})
     SETI(image_width, w);

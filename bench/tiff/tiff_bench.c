@@ -15,8 +15,8 @@
  *
  * Per header:
  *   ours    - tiff_parser_reset + feed(the header bytes) + run: every named field, the
- *             GeoKeys, other_tags, the IFD chain count and header_bytes (which scans every
- *             IFD's offset array for the smallest data offset).
+ *             GeoKeys, other_tags, a record per IFD with its offset / byte-count arrays
+ *             scanned (blocks, sparse, first data offset), the COG verdict.
  *   ours+json - the same plus tiff_header_to_json (the `info --json` line).
  *   libtiff - TIFFClientOpenExt over a memory buffer (reads IFD 0 with its offset arrays),
  *             TIFFGetField for the same named fields and GeoTIFF tags,
@@ -429,8 +429,9 @@ static uint64_t ours_once(tiff_parser *p, const image *im, bool json) {
         exit(1);
     }
     const tiff_header *h = tiff_parser_header(p);
-    uint64_t acc = (uint64_t)h->field[TIFF_F_image_width].u.i + h->ifd_count + h->header_bytes +
-                   (uint64_t)h->field[TIFF_F_tile_offsets_count].u.i + h->n_other_tags;
+    uint64_t acc = (uint64_t)h->field[TIFF_F_image_width].u.i + h->ifd_count + h->images.ifd_bytes +
+                   h->images.n + (uint64_t)h->field[TIFF_F_tile_offsets_count].u.i +
+                   h->n_other_tags;
     if (json) {
         size_t len = 0;
         if (tiff_header_to_json(h, &jbuf, &len, &jcap) != TIFF_OK)

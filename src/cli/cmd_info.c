@@ -277,6 +277,83 @@ static void text_value(FILE *out, const tiff_value *v, tiff_kind kind) {
     }
 }
 
+/* ---- every image and the COG verdict (issue 15) */
+
+static void text_opt(FILE *out, int w, int64_t v) {
+    if (v == TIFF_ABSENT)
+        fprintf(out, " %*s", w, "-");
+    else
+        fprintf(out, " %*lld", w, (long long)v);
+}
+
+static void print_images(FILE *out, const tiff_images *im) {
+    fprintf(out, "  %-28s %llu\n", "ifd_bytes", (unsigned long long)im->ifd_bytes);
+    fprintf(out, "  %-28s ", "first_data_offset");
+    if (im->first_data_offset == TIFF_ABSENT)
+        fprintf(out, "-\n");
+    else
+        fprintf(out, "%lld\n", (long long)im->first_data_offset);
+    fprintf(out, "  %-28s %d\n", "overview_count", im->overview_count);
+    fprintf(out, "  %-28s %d\n", "mask_count", im->mask_count);
+    if (im->sparse_tiles != TIFF_ABSENT)
+        fprintf(out, "  %-28s %lld%s\n", "sparse_tiles", (long long)im->sparse_tiles,
+                im->empty == 1 ? " (empty: every tile/strip)" : "");
+    fprintf(out, "  %-28s %s\n", "cog_valid",
+            im->cog_valid < 0 ? "unknown"
+            : im->cog_valid   ? "yes"
+                              : "no");
+    for (size_t i = 0; i < im->n_cog_errors; i++) {
+        fprintf(out, "    error: ");
+        text_str(out, im->cog_errors[i], strlen(im->cog_errors[i]));
+        fputc('\n', out);
+    }
+    for (size_t i = 0; i < im->n_cog_warnings; i++) {
+        fprintf(out, "    warning: ");
+        text_str(out, im->cog_warnings[i], strlen(im->cog_warnings[i]));
+        fputc('\n', out);
+    }
+    if (im->has_ghost) {
+        fprintf(out, "  gdal_structural_metadata\n");
+        for (size_t i = 0; i < im->n_ghost; i++) {
+            fprintf(out, "    %-26s ", im->ghost[i].key);
+            text_str(out, im->ghost[i].value, strlen(im->ghost[i].value));
+            fputc('\n', out);
+        }
+    }
+    if (!im->n)
+        return;
+    fprintf(out,
+            "  ifds\n    %4s %6s %-8s %7s %7s %5s %5s %6s %5s %5s %3s %4s %3s %6s %4s %7s %11s %7s "
+            "%11s\n",
+            "#", "parent", "kind", "width", "height", "tile", "tileh", "rows", "compr", "photo",
+            "spp", "bits", "fmt", "subtyp", "plan", "pred", "ifd_offset", "blocks", "first_data");
+    for (size_t i = 0; i < im->n; i++) {
+        const tiff_image *m = &im->v[i];
+        fprintf(out, "    %4u", m->index);
+        text_opt(out, 6, m->parent < 0 ? TIFF_ABSENT : m->parent);
+        fprintf(out, " %-8s", tiff_image_kind_name(m->kind));
+        text_opt(out, 7, m->width);
+        text_opt(out, 7, m->height);
+        text_opt(out, 5, m->tile_width);
+        text_opt(out, 5, m->tile_height);
+        text_opt(out, 6, m->rows_per_strip);
+        text_opt(out, 5, m->compression);
+        text_opt(out, 5, m->photometric);
+        text_opt(out, 3, m->samples_per_pixel);
+        text_opt(out, 4, m->bits_per_sample);
+        text_opt(out, 3, m->sample_format);
+        text_opt(out, 6, m->new_subfile_type);
+        text_opt(out, 4, m->planar);
+        text_opt(out, 7, m->predictor);
+        fprintf(out, " %11llu", (unsigned long long)m->ifd_offset);
+        text_opt(out, 7, m->blocks);
+        text_opt(out, 11, m->first_data_offset);
+        if (m->sparse_blocks > 0)
+            fprintf(out, " (%lld sparse)", (long long)m->sparse_blocks);
+        fputc('\n', out);
+    }
+}
+
 static void print_text(FILE *out, const char *path, const tiff_header *h) {
     fprintf(out, "%s\n", path); /* cleaned by the caller */
     fprintf(out, "  %-28s %s\n", "byte_order",
@@ -289,7 +366,7 @@ static void print_text(FILE *out, const char *path, const tiff_header *h) {
         text_str(out, h->ifd_chain_error, strlen(h->ifd_chain_error));
         fputc('\n', out);
     }
-    fprintf(out, "  %-28s %llu\n", "header_bytes", (unsigned long long)h->header_bytes);
+    print_images(out, &h->images);
     for (int f = 0; f < TIFF_FIELD_COUNT; f++) {
         if (!h->field[f].present)
             continue;

@@ -144,7 +144,7 @@ static int add_cols(pq_writer *w, int id, int owner, int def, int rep) {
          n->kind == N_ROOT) &&
         n->n_kids == 0)
         return pq__fail(w, PQ_E_SCHEMA, true, id, "a group needs at least one field");
-    if (n->kind == N_LIST || n->kind == N_MAP || (n->kind == N_LEAF && !n->internal))
+    if (n->kind == N_LIST || n->kind == N_MAP || (n->kind == N_LEAF && !n->internal && !n->lst))
         owner = id;
     if (n->kind == N_LEAF) {
         col *c = &w->c[w->n_cols++];
@@ -170,6 +170,10 @@ static int add_cols(pq_writer *w, int id, int owner, int def, int rep) {
         if (w->u[owner].ncols == 0)
             w->u[owner].col0 = w->n_cols - 1;
         w->u[owner].ncols++;
+        if (n->lst) { /* a LIST<STRUCT> field: its own column, owned by the list */
+            w->u[id].col0 = w->n_cols - 1;
+            w->u[id].ncols = 1;
+        }
         return PQ_OK;
     }
     for (int i = 0; i < n->n_kids; i++) {
@@ -264,7 +268,7 @@ int pq_writer_open(pq_writer **out, const pq_schema *s, const pq_sink *sink,
     for (int i = 1; i < s->count; i++) {
         const snode *n = &s->n[i];
         unode *u = &w->u[i];
-        if (n->internal)
+        if (n->internal || n->lst) /* LIST<STRUCT> element and fields: levels by the list */
             continue;
         int base = 0;
         for (int p = n->parent; p > 0; p = s->n[p].parent)

@@ -77,6 +77,11 @@ int pq_schema_add_list(pq_schema *s, int parent, const char *name, pq_type elem,
 /* Standard MAP<STRING, STRING>: group name (MAP) { repeated group key_value { required
  * binary key (STRING); optional binary value (STRING); } } */
 int pq_schema_add_map(pq_schema *s, int parent, const char *name, bool optional);
+/* LIST<STRUCT>: <optional|required> group name (LIST) { repeated group list { required group
+ * element { fields } } }. Returns the list id and puts the element struct's id in *element;
+ * its fields are added with pq_schema_add_leaf(s, *element, ...) (leaves only). */
+int pq_schema_add_list_of_struct(pq_schema *s, int parent, const char *name, bool optional_list,
+                                 int *element);
 
 /* ---- writer ---- */
 typedef struct pq_sink {
@@ -135,6 +140,12 @@ int pq_map_begin(pq_writer *w, int node);
 int pq_map_put(pq_writer *w, int node, const void *key, size_t klen, const void *value,
                size_t vlen);
 int pq_map_end(pq_writer *w, int node);
+/* Lists of structs: begin, then per element next followed by pq_set_* / pq_set_null on the
+ * element's leaves (a leaf left unset is null; a required one is an error), end. An empty
+ * list is begin+end; a list never begun is null. */
+int pq_list_struct_begin(pq_writer *w, int list);
+int pq_list_struct_next(pq_writer *w, int list);
+int pq_list_struct_end(pq_writer *w, int list);
 
 /* Completes the row; unset optional nodes become null. */
 int pq_end_row(pq_writer *w);

@@ -114,7 +114,9 @@ typedef struct node {
     int rep; /* REP_* */
     pq_type type;
     pq_logical lt;
-    bool internal; /* made by add_list/add_map: not addressable by the user */
+    bool internal;  /* made by add_list/add_map: not addressable by the user */
+    bool of_struct; /* a LIST<STRUCT> node */
+    int lst;        /* element struct of a LIST<STRUCT> and its leaves: the list's id */
     int *kids;
     int n_kids, cap_kids;
 } snode;

@@ -222,11 +222,45 @@ static int touch(pq_writer *w, int node, const char *fn) {
     return PQ_OK;
 }
 
+/* ------------------------------------------------------------------ LIST<STRUCT> fields */
+
+/* A field of the open element of a LIST<STRUCT>: repetition 1 from the second element on;
+ * definition max (value) or max - 1 (null field of a present element). p NULL = null. */
+static int set_field(pq_writer *w, int node, pq_type t, const void *p, size_t n, const char *fn) {
+    const snode *nd = &w->s->n[node];
+    int l = nd->lst, e = nd->parent;
+    if (w->state[l] != S_OPEN || w->state[e] != S_OPEN)
+        return pq__fail(w, PQ_E_USAGE, false, node, "%s: no open element (pq_list_struct_next)",
+                        fn);
+    if (w->state[node] != S_UNSET)
+        return pq__fail(w, PQ_E_USAGE, false, node, "%s: already set in this element", fn);
+    col *c = &w->c[w->u[node].col0];
+    int rep = w->u[l].count > 1 ? 1 : 0;
+    if (!p) {
+        if (nd->rep != REP_OPTIONAL)
+            return pq__fail(w, PQ_E_USAGE, false, node, "%s: node is required", fn);
+        if (put_level(c, rep, c->max_def - 1))
+            return pq__fail(w, PQ_E_NOMEM, true, node, "%s: out of memory", fn);
+        w->state[node] = S_NULL;
+        return PQ_OK;
+    }
+    if (nd->type != t)
+        return pq__fail(w, PQ_E_USAGE, false, node, "%s on a %s leaf", fn, type_name(nd->type));
+    if (n > MAX_VALUE_BYTES)
+        return pq__fail(w, PQ_E_USAGE, false, node, "%s: value of %zu bytes is too long", fn, n);
+    if (put_level(c, rep, c->max_def) || put_value(w, c, p, n))
+        return pq__fail(w, PQ_E_NOMEM, true, node, "%s: out of memory", fn);
+    w->state[node] = S_SET;
+    return PQ_OK;
+}
+
 static int set_leaf(pq_writer *w, int node, pq_type t, const void *p, size_t n, const char *fn) {
     int rc = check_node(w, node, N_LEAF, fn);
     if (rc)
         return rc;
     const snode *nd = &w->s->n[node];
+    if (nd->lst)
+        return set_field(w, node, t, p, n, fn);
     if (nd->type != t)
         return pq__fail(w, PQ_E_USAGE, false, node, "%s on a %s leaf", fn, type_name(nd->type));
     if (w->state[node] != S_UNSET)
@@ -266,6 +300,10 @@ int pq_set_null(pq_writer *w, int node) {
     if (rc)
         return rc;
     const snode *n = &w->s->n[node];
+    if (n->lst && n->kind == N_LEAF)
+        return set_field(w, node, PQ_BOOLEAN, NULL, 0, "pq_set_null");
+    if (n->lst)
+        return pq__fail(w, PQ_E_USAGE, false, node, "pq_set_null: element of a list of structs");
     if (n->rep != REP_OPTIONAL)
         return pq__fail(w, PQ_E_USAGE, false, node, "pq_set_null: node is required");
     if (w->state[node] != S_UNSET)
@@ -282,6 +320,8 @@ int pq_list_begin(pq_writer *w, int node) {
     int rc = check_node(w, node, N_LIST, "pq_list_begin");
     if (rc)
         return rc;
+    if (w->s->n[node].of_struct)
+        return pq__fail(w, PQ_E_USAGE, false, node, "pq_list_begin: a list of structs");
     if (w->state[node] != S_UNSET)
         return pq__fail(w, PQ_E_USAGE, false, node, "pq_list_begin: already set in this row");
     if ((rc = touch(w, node, "pq_list_begin")))
@@ -294,8 +334,9 @@ int pq_list_begin(pq_writer *w, int node) {
 static int list_push(pq_writer *w, int node, pq_type t, const void *p, size_t n, const char *fn) {
     if (w->err)
         return w->err;
-    if (node <= 0 || node >= w->s->count || w->s->n[node].kind != N_LIST || w->s->n[node].internal)
-        return pq__fail(w, PQ_E_USAGE, false, node, "%s: not a list", fn);
+    if (node <= 0 || node >= w->s->count || w->s->n[node].kind != N_LIST ||
+        w->s->n[node].internal || w->s->n[node].of_struct)
+        return pq__fail(w, PQ_E_USAGE, false, node, "%s: not a list of values", fn);
     if (w->state[node] != S_OPEN)
         return pq__fail(w, PQ_E_USAGE, false, node, "%s: list not begun", fn);
     unode *u = &w->u[node];
@@ -344,8 +385,9 @@ int pq_list_push_bytes(pq_writer *w, int node, const void *p, size_t len) {
 int pq_list_end(pq_writer *w, int node) {
     if (w->err)
         return w->err;
-    if (node <= 0 || node >= w->s->count || w->s->n[node].kind != N_LIST || w->s->n[node].internal)
-        return pq__fail(w, PQ_E_USAGE, false, node, "pq_list_end: not a list");
+    if (node <= 0 || node >= w->s->count || w->s->n[node].kind != N_LIST ||
+        w->s->n[node].internal || w->s->n[node].of_struct)
+        return pq__fail(w, PQ_E_USAGE, false, node, "pq_list_end: not a list of values");
     if (w->state[node] != S_OPEN)
         return pq__fail(w, PQ_E_USAGE, false, node, "pq_list_end: list not begun");
     unode *u = &w->u[node];
@@ -434,6 +476,85 @@ int pq_map_end(pq_writer *w, int node) {
     if (u->count == 0 &&
         (put_level(&w->c[u->col0], 0, u->dl) || put_level(&w->c[u->col0 + 1], 0, u->dl)))
         return pq__fail(w, PQ_E_NOMEM, true, node, "pq_map_end: out of memory");
+    w->state[node] = S_SET;
+    return PQ_OK;
+}
+
+/* --- lists of structs */
+
+static int lstruct_check(pq_writer *w, int node, const char *fn) {
+    if (w->err)
+        return w->err;
+    if (node <= 0 || node >= w->s->count || !w->s->n[node].of_struct)
+        return pq__fail(w, PQ_E_USAGE, false, node, "%s: not a list of structs", fn);
+    if (w->state[node] != S_OPEN)
+        return pq__fail(w, PQ_E_USAGE, false, node, "%s: list not begun", fn);
+    return PQ_OK;
+}
+
+static int lstruct_elem(const pq_writer *w, int list) {
+    const snode *g = &w->s->n[w->s->n[list].kids[0]];
+    return g->kids[0];
+}
+
+/* Closes the open element: fields left unset are null (required ones: an error). */
+static int lstruct_close(pq_writer *w, int list, const char *fn) {
+    int e = lstruct_elem(w, list);
+    if (w->state[e] != S_OPEN)
+        return PQ_OK;
+    const snode *en = &w->s->n[e];
+    int rep = w->u[list].count > 1 ? 1 : 0;
+    for (int k = 0; k < en->n_kids; k++) {
+        int f = en->kids[k];
+        if (w->state[f] == S_UNSET) {
+            if (w->s->n[f].rep != REP_OPTIONAL)
+                return pq__fail(w, PQ_E_USAGE, true, f, "%s: required field not set", fn);
+            col *c = &w->c[w->u[f].col0];
+            if (put_level(c, rep, c->max_def - 1))
+                return pq__fail(w, PQ_E_NOMEM, true, f, "%s: out of memory", fn);
+        }
+        w->state[f] = S_UNSET;
+    }
+    w->state[e] = S_UNSET;
+    return PQ_OK;
+}
+
+int pq_list_struct_begin(pq_writer *w, int node) {
+    int rc = check_node(w, node, N_LIST, "pq_list_struct_begin");
+    if (rc)
+        return rc;
+    if (!w->s->n[node].of_struct)
+        return pq__fail(w, PQ_E_USAGE, false, node, "pq_list_struct_begin: not a list of structs");
+    if (w->state[node] != S_UNSET)
+        return pq__fail(w, PQ_E_USAGE, false, node,
+                        "pq_list_struct_begin: already set in this row");
+    if ((rc = touch(w, node, "pq_list_struct_begin")))
+        return rc;
+    w->state[node] = S_OPEN;
+    w->u[node].count = 0;
+    return PQ_OK;
+}
+
+int pq_list_struct_next(pq_writer *w, int node) {
+    int rc = lstruct_check(w, node, "pq_list_struct_next");
+    if (rc || (rc = lstruct_close(w, node, "pq_list_struct_next")))
+        return rc;
+    if (w->u[node].count == UINT32_MAX)
+        return pq__fail(w, PQ_E_USAGE, false, node, "pq_list_struct_next: too many elements");
+    w->u[node].count++;
+    w->state[lstruct_elem(w, node)] = S_OPEN;
+    return PQ_OK;
+}
+
+int pq_list_struct_end(pq_writer *w, int node) {
+    int rc = lstruct_check(w, node, "pq_list_struct_end");
+    if (rc || (rc = lstruct_close(w, node, "pq_list_struct_end")))
+        return rc;
+    unode *u = &w->u[node];
+    if (u->count == 0)
+        for (int j = 0; j < u->ncols; j++)
+            if (put_level(&w->c[u->col0 + j], 0, u->dl))
+                return pq__fail(w, PQ_E_NOMEM, true, node, "pq_list_struct_end: out of memory");
     w->state[node] = S_SET;
     return PQ_OK;
 }

@@ -97,6 +97,11 @@ static bool type_ok(pq_type t, pq_logical lt) {
     return false;
 }
 
+/* Only leaves go below a LIST<STRUCT> element: one repetition level, set by node id. */
+static int no_nesting(const pq_schema *s, int parent) {
+    return s && parent >= 0 && parent < s->count && s->n[parent].lst ? PQ_E_SCHEMA : PQ_OK;
+}
+
 int pq_schema_add_leaf(pq_schema *s, int parent, const char *name, pq_type type, pq_logical lt,
                        bool optional) {
     int rc = check_new(s, parent, name);
@@ -104,13 +109,39 @@ int pq_schema_add_leaf(pq_schema *s, int parent, const char *name, pq_type type,
         return rc;
     if (!type_ok(type, lt))
         return PQ_E_SCHEMA;
-    return schema_node(s, parent, name, N_LEAF, optional ? REP_OPTIONAL : REP_REQUIRED, type, lt,
-                       false);
+    int lst = s->n[parent].lst;
+    int id = schema_node(s, parent, name, N_LEAF, optional ? REP_OPTIONAL : REP_REQUIRED, type, lt,
+                         false);
+    if (id > 0)
+        s->n[id].lst = lst; /* a field of a LIST<STRUCT> element */
+    return id;
+}
+
+int pq_schema_add_list_of_struct(pq_schema *s, int parent, const char *name, bool optional_list,
+                                 int *element) {
+    int rc = check_new(s, parent, name);
+    if (rc || (rc = no_nesting(s, parent)))
+        return rc;
+    int l = schema_node(s, parent, name, N_LIST, optional_list ? REP_OPTIONAL : REP_REQUIRED,
+                        PQ_BOOLEAN, PQ_LT_NONE, false);
+    if (l < 0)
+        return l;
+    s->n[l].of_struct = true;
+    int g = schema_node(s, l, "list", N_GROUP, REP_REPEATED, PQ_BOOLEAN, PQ_LT_NONE, true);
+    if (g < 0)
+        return g;
+    int e = schema_node(s, g, "element", N_STRUCT, REP_REQUIRED, PQ_BOOLEAN, PQ_LT_NONE, false);
+    if (e < 0)
+        return e;
+    s->n[e].lst = l;
+    if (element)
+        *element = e;
+    return l;
 }
 
 int pq_schema_add_struct(pq_schema *s, int parent, const char *name, bool optional) {
     int rc = check_new(s, parent, name);
-    if (rc)
+    if (rc || (rc = no_nesting(s, parent)))
         return rc;
     return schema_node(s, parent, name, N_STRUCT, optional ? REP_OPTIONAL : REP_REQUIRED,
                        PQ_BOOLEAN, PQ_LT_NONE, false);
@@ -119,7 +150,7 @@ int pq_schema_add_struct(pq_schema *s, int parent, const char *name, bool option
 int pq_schema_add_list(pq_schema *s, int parent, const char *name, pq_type elem, pq_logical lt,
                        bool optional_list, bool optional_elements) {
     int rc = check_new(s, parent, name);
-    if (rc)
+    if (rc || (rc = no_nesting(s, parent)))
         return rc;
     if (!type_ok(elem, lt))
         return PQ_E_SCHEMA;
@@ -137,7 +168,7 @@ int pq_schema_add_list(pq_schema *s, int parent, const char *name, pq_type elem,
 
 int pq_schema_add_map(pq_schema *s, int parent, const char *name, bool optional) {
     int rc = check_new(s, parent, name);
-    if (rc)
+    if (rc || (rc = no_nesting(s, parent)))
         return rc;
     int m = schema_node(s, parent, name, N_MAP, optional ? REP_OPTIONAL : REP_REQUIRED,
                         PQ_BYTE_ARRAY, PQ_LT_STRING, false);

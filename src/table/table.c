@@ -50,6 +50,129 @@ static int add_kind(pq_schema *s, int parent, const char *name, tiff_kind k) {
     return PQ_E_SCHEMA;
 }
 
+/* ---- every image and the COG verdict (issue 15): one contiguous block of columns */
+
+/* tiff_image's tag values, in the order of td_headers_cols.im.num */
+#define TD_IMAGE_NUMS(X) \
+    X(width)             \
+    X(height)            \
+    X(tile_width)        \
+    X(tile_height)       \
+    X(rows_per_strip)    \
+    X(compression)       \
+    X(photometric)       \
+    X(samples_per_pixel) \
+    X(bits_per_sample) X(sample_format) X(new_subfile_type) X(planar) X(predictor)
+
+static const char *const image_num_names[13] = {
+#define TD_X_NAME(n) #n,
+    TD_IMAGE_NUMS(TD_X_NAME)
+#undef TD_X_NAME
+};
+
+static int images_schema(pq_schema *s, td_headers_cols *c) {
+    int e = 0, r;
+#define TD_IM(f, name, t, lt)                                                  \
+    if ((r = c->im.f = pq_schema_add_leaf(s, PQ_ROOT, name, t, lt, true)) < 0) \
+        return r;
+    TD_IM(ifd_bytes, "ifd_bytes", PQ_INT64, PQ_LT_NONE)
+    TD_IM(first_data_offset, "first_data_offset", PQ_INT64, PQ_LT_NONE)
+    TD_IM(overview_count, "overview_count", PQ_INT32, PQ_LT_NONE)
+    TD_IM(mask_count, "mask_count", PQ_INT32, PQ_LT_NONE)
+    TD_IM(sparse_tiles, "sparse_tiles", PQ_INT64, PQ_LT_NONE)
+    TD_IM(empty, "empty", PQ_BOOLEAN, PQ_LT_NONE)
+    TD_IM(cog_valid, "cog_valid", PQ_BOOLEAN, PQ_LT_NONE)
+#undef TD_IM
+    if ((r = c->im.cog_errors = pq_schema_add_list(s, PQ_ROOT, "cog_errors", PQ_BYTE_ARRAY,
+                                                   PQ_LT_STRING, true, false)) < 0 ||
+        (r = c->im.cog_warnings = pq_schema_add_list(s, PQ_ROOT, "cog_warnings", PQ_BYTE_ARRAY,
+                                                     PQ_LT_STRING, true, false)) < 0 ||
+        (r = c->im.ghost = pq_schema_add_map(s, PQ_ROOT, "gdal_structural_metadata", true)) < 0 ||
+        (r = c->im.ifds = pq_schema_add_list_of_struct(s, PQ_ROOT, "ifds", true, &e)) < 0)
+        return r;
+#define TD_EL(f, name, t, lt)                                            \
+    if ((r = c->im.f = pq_schema_add_leaf(s, e, name, t, lt, true)) < 0) \
+        return r;
+    TD_EL(index, "index", PQ_INT32, PQ_LT_NONE)
+    TD_EL(parent, "parent", PQ_INT32, PQ_LT_NONE)
+    TD_EL(position, "position", PQ_INT32, PQ_LT_NONE)
+    TD_EL(ifd_offset, "ifd_offset", PQ_INT64, PQ_LT_NONE)
+    TD_EL(kind, "kind", PQ_BYTE_ARRAY, PQ_LT_STRING)
+    for (int i = 0; i < 13; i++)
+        TD_EL(num[i], image_num_names[i], PQ_INT64, PQ_LT_NONE)
+    TD_EL(blocks, "blocks", PQ_INT64, PQ_LT_NONE)
+    TD_EL(data_offset, "first_data_offset", PQ_INT64, PQ_LT_NONE)
+    TD_EL(sparse, "sparse_blocks", PQ_INT64, PQ_LT_NONE)
+#undef TD_EL
+    return PQ_OK;
+}
+
+static int set_u64(pq_writer *w, int node, uint64_t v);
+
+static int set_opt(pq_writer *w, int node, int64_t v) {
+    return v == TIFF_ABSENT ? PQ_OK : pq_set_i64(w, node, v);
+}
+
+static int set_strs(pq_writer *w, int node, const char *const *v, size_t n) {
+    int rc = pq_list_begin(w, node);
+    for (size_t i = 0; !rc && i < n; i++)
+        rc = pq_list_push_bytes(w, node, v[i], strlen(v[i]));
+    return rc ? rc : pq_list_end(w, node);
+}
+
+static int write_images(pq_writer *w, const td_headers_cols *c, const tiff_images *im) {
+    int rc = 0;
+#define TD_T(expr)          \
+    if ((rc = (expr)) != 0) \
+        return rc;
+    TD_T(set_opt(w, c->im.ifd_bytes,
+                 im->ifd_bytes > INT64_MAX ? TIFF_ABSENT : (int64_t)im->ifd_bytes))
+    TD_T(set_opt(w, c->im.first_data_offset, im->first_data_offset))
+    TD_T(pq_set_i32(w, c->im.overview_count, im->overview_count))
+    TD_T(pq_set_i32(w, c->im.mask_count, im->mask_count))
+    TD_T(set_opt(w, c->im.sparse_tiles, im->sparse_tiles))
+    if (im->empty >= 0)
+        TD_T(pq_set_bool(w, c->im.empty, im->empty != 0))
+    if (im->cog_valid >= 0)
+        TD_T(pq_set_bool(w, c->im.cog_valid, im->cog_valid != 0))
+    TD_T(set_strs(w, c->im.cog_errors, im->cog_errors, im->n_cog_errors))
+    TD_T(set_strs(w, c->im.cog_warnings, im->cog_warnings, im->n_cog_warnings))
+    if (im->has_ghost) {
+        TD_T(pq_map_begin(w, c->im.ghost))
+        for (size_t i = 0; i < im->n_ghost; i++)
+            TD_T(pq_map_put(w, c->im.ghost, im->ghost[i].key, strlen(im->ghost[i].key),
+                            im->ghost[i].value, strlen(im->ghost[i].value)))
+        TD_T(pq_map_end(w, c->im.ghost))
+    }
+    TD_T(pq_list_struct_begin(w, c->im.ifds))
+    for (size_t i = 0; i < im->n; i++) {
+        const tiff_image *m = &im->v[i];
+        const int64_t nums[13] = {
+            m->width,           m->height,        m->tile_width,       m->tile_height,
+            m->rows_per_strip,  m->compression,   m->photometric,      m->samples_per_pixel,
+            m->bits_per_sample, m->sample_format, m->new_subfile_type, m->planar,
+            m->predictor};
+        TD_T(pq_list_struct_next(w, c->im.ifds))
+        TD_T(pq_set_i32(w, c->im.index, (int32_t)m->index))
+        if (m->parent >= 0)
+            TD_T(pq_set_i32(w, c->im.parent, m->parent))
+        TD_T(pq_set_i32(w, c->im.position, (int32_t)m->position))
+        TD_T(set_u64(w, c->im.ifd_offset, m->ifd_offset))
+        /* own names (td_table needs only tiff.h, not td_tiff): tiff_image_kind_name's */
+        static const char *const kinds[] = {"main", "overview", "mask", "page"};
+        const char *k = (unsigned)m->kind < 4 ? kinds[m->kind] : "page";
+        TD_T(pq_set_bytes(w, c->im.kind, k, strlen(k)))
+        for (int j = 0; j < 13; j++)
+            TD_T(set_opt(w, c->im.num[j], nums[j]))
+        TD_T(set_opt(w, c->im.blocks, m->blocks))
+        TD_T(set_opt(w, c->im.data_offset, m->first_data_offset))
+        TD_T(set_opt(w, c->im.sparse, m->sparse_blocks))
+    }
+    TD_T(pq_list_struct_end(w, c->im.ifds))
+#undef TD_T
+    return PQ_OK;
+}
+
 int td_table_headers_schema(pq_schema **out, td_headers_cols *c) {
     *out = NULL;
     pq_schema *s = pq_schema_new();
@@ -70,7 +193,7 @@ int td_table_headers_schema(pq_schema **out, td_headers_cols *c) {
     TD_LEAF(first_ifd_offset, PQ_INT64, PQ_LT_NONE, true)
     TD_LEAF(ifd_count, PQ_INT64, PQ_LT_NONE, true)
     TD_LEAF(ifd_chain_error, PQ_BYTE_ARRAY, PQ_LT_STRING, true)
-    TD_LEAF(header_bytes, PQ_INT64, PQ_LT_NONE, true)
+    TD_CHECK(images_schema(s, c))
     TD_LEAF(fetched_bytes, PQ_INT64, PQ_LT_NONE, true)
     TD_LEAF(requests, PQ_INT32, PQ_LT_NONE, true)
 #define TD_X_FIELD(name, tag, kind) \
@@ -304,7 +427,7 @@ int td_table_write_header(pq_writer *w, const td_headers_cols *c, const td_objec
     TD_TRY(set_u64(w, c->first_ifd_offset, h->first_ifd_offset))
     TD_TRY(pq_set_i64(w, c->ifd_count, (int64_t)h->ifd_count))
     TD_TRY(set_str(w, c->ifd_chain_error, h->ifd_chain_error))
-    TD_TRY(set_u64(w, c->header_bytes, h->header_bytes))
+    TD_TRY(write_images(w, c, &h->images))
     TD_TRY(set_u64(w, c->fetched_bytes, f->fetched_bytes))
     TD_TRY(pq_set_i32(w, c->requests, f->requests))
     td_field_default defs[TD_TABLE_MAX_DEFAULTS];
@@ -388,7 +511,32 @@ static const td_column_doc headers_docs[] = {
     {"first_ifd_offset", "INT64", "offset of IFD 0"},
     {"ifd_count", "INT64", "IFDs in the main chain"},
     {"ifd_chain_error", "STRING", "why the IFD chain walk stopped early, or null"},
-    {"header_bytes", "INT64", "smallest strip/tile data offset (bytes of header before data)"},
+    {"ifd_bytes", "INT64",
+     "end of the furthest IFD structure or out-of-line value of any image: the prefetch a "
+     "reader needs"},
+    {"first_data_offset", "INT64", "smallest strip/tile offset with data, over all images"},
+    {"overview_count", "INT32", "reduced-resolution images of the main image, as GDAL counts"},
+    {"mask_count", "INT32", "masks GDAL attaches to the main image and its overviews"},
+    {"sparse_tiles", "INT64", "tiles/strips of the main image with offset 0 or byte count 0"},
+    {"empty", "BOOLEAN", "every tile/strip of the main image is sparse"},
+    {"cog_valid", "BOOLEAN",
+     "GDAL's COG validator verdict; null when a check needed bytes not fetched"},
+    {"cog_errors", "LIST<STRING>", "the validator's errors (GDAL's wording)"},
+    {"cog_warnings", "LIST<STRING>", "its warnings, and the checks that could not run"},
+    {"gdal_structural_metadata", "MAP<STRING,STRING>",
+     "GDAL's ghost header after the file header (LAYOUT, BLOCK_ORDER, ...); null if none"},
+    {"ifds", "LIST<STRUCT>", "every IFD: the main chain in order, then the SubIFDs"},
+    {"ifds.index", "INT32", "position in this list"},
+    {"ifds.parent", "INT32", "null: main chain; else index of the image whose SubIFDs list it"},
+    {"ifds.position", "INT32", "position in the main chain or in the parent's SubIFDs"},
+    {"ifds.ifd_offset", "INT64", "offset of the IFD"},
+    {"ifds.kind", "STRING", "main (IFD 0), mask, overview (NewSubfileType bits 2, 0) or page"},
+#define TD_X_DOC(n) {"ifds." #n, "INT64", "first value of the tag; null when absent"},
+    TD_IMAGE_NUMS(TD_X_DOC)
+#undef TD_X_DOC
+        {"ifds.blocks", "INT64", "tiles (when tiled) or strips"},
+    {"ifds.first_data_offset", "INT64", "smallest offset of a tile/strip with data"},
+    {"ifds.sparse_blocks", "INT64", "tiles/strips with offset 0 or byte count 0"},
     {"fetched_bytes", "INT64", "bytes fetched to parse the header"},
     {"requests", "INT32", "range requests made for this object, each retry counted"},
 #define TD_X_DOC(name, tag, kind) {#name, TD_T_##kind, TD_FIELD_DOC(tag)},

@@ -4,7 +4,11 @@
  * headers: one row per parsed TIFF. Columns, in order:
  *   path STRING (required), path_bytes BINARY, size INT64, last_modified TIMESTAMP_MILLIS
  *   (UTC), etag STRING, byte_order STRING ("II"/"MM"), bigtiff BOOLEAN, first_ifd_offset INT64,
- * ifd_count INT64, ifd_chain_error STRING, header_bytes INT64, fetched_bytes INT64, requests INT32,
+ * ifd_count INT64, ifd_chain_error STRING, then the images block (ifd_bytes INT64,
+ *   first_data_offset INT64, overview_count / mask_count INT32, sparse_tiles INT64, empty /
+ *   cog_valid BOOLEAN, cog_errors / cog_warnings LIST<STRING>, gdal_structural_metadata
+ *   MAP<STRING,STRING>, ifds LIST<STRUCT<...>>: td_table_columns() lists them),
+ *   fetched_bytes INT64, requests INT32,
  *   then every TIFF_FIELDS entry by name (INT/COUNT -> INT64, DOUBLE -> DOUBLE,
  *   STRING -> STRING, BINARY -> BINARY, INT_LIST -> LIST<INT64>, DOUBLE_LIST -> LIST<DOUBLE>),
  *   geokeys STRUCT<one field per TIFF_GEOKEYS name> (null when no GeoKeyDirectory),
@@ -44,10 +48,11 @@
 #include "tiff.h"
 
 /* Bumped whenever a column is added, removed, or changes type or meaning (README, "Output
- * schema"). 2: path_bytes added; STRING values always UTF-8. 3: defaulted added, with
- * compression, planar_configuration and sample_format holding async-tiff's defaults;
- * GeoParquet footprint and STAC projection columns (geometry ... proj_projjson) and the
- * `geo` file metadata. */
+ * schema"). 2: path_bytes added; STRING values always UTF-8. 3: every image and the COG
+ * verdict (ifds, overview_count, cog_valid, ...), header_bytes replaced by ifd_bytes and
+ * first_data_offset; defaulted added, with compression, planar_configuration and
+ * sample_format holding async-tiff's defaults; GeoParquet footprint and STAC projection
+ * columns (geometry ... proj_projjson) and the `geo` file metadata. */
 #define TD_SCHEMA_VERSION 3
 /* File key-value metadata key whose value is the decimal TD_SCHEMA_VERSION. */
 #define TD_SCHEMA_VERSION_KEY "tiff_dumper.schema_version"
@@ -57,7 +62,13 @@
 /* Node ids of the headers schema (filled by td_table_headers_schema). */
 typedef struct td_headers_cols {
     int path, path_bytes, size, last_modified, etag, byte_order, bigtiff, first_ifd_offset,
-        ifd_count, ifd_chain_error, header_bytes, fetched_bytes, requests;
+        ifd_count, ifd_chain_error, fetched_bytes, requests;
+    /* every image and the COG verdict (issue 15) */
+    struct {
+        int ifd_bytes, first_data_offset, overview_count, mask_count, sparse_tiles, empty,
+            cog_valid, cog_errors, cog_warnings, ghost, ifds;
+        int index, parent, position, ifd_offset, kind, num[13], blocks, data_offset, sparse;
+    } im;
     int field[TIFF_FIELD_COUNT];
     int geokeys; /* the struct */
     int geokey[TIFF_GEOKEY_COUNT];

@@ -262,7 +262,7 @@ tiff_parser *tiff_parser_new(const tiff_limits *limits) {
     p->wmax = p->lim.max_warnings;
     p->wbuf = malloc(p->wmax * WARN_LEN + 1);
     p->wptr = malloc((p->wmax + 1) * sizeof *p->wptr);
-    if (!p->wbuf || !p->wptr) {
+    if (!p->wbuf || !p->wptr || tiff__cog_init(p) != 0) {
         tiff_parser_free(p);
         return NULL;
     }
@@ -290,6 +290,7 @@ void tiff_parser_free(tiff_parser *p) {
     free(p->wptr);
     free(p->vkeys);
     free(p->vgen);
+    tiff__images_free(p);
     free(p);
 }
 
@@ -304,6 +305,10 @@ void tiff_parser_reset(tiff_parser *p, uint64_t size) {
     p->errmsg[0] = 0;
     p->nw = p->wdropped = 0;
     memset(&p->ch, 0, sizeof p->ch);
+    p->nimg = p->nsubq = p->img_dropped = 0;
+    p->ifd_end = 0;
+    p->gh.state = 0;
+    p->gh.n = p->gh.len = 0;
     p->gen++;
     if (p->gen == 0) { /* wrapped: clear stamps so no stale slot looks current */
         if (p->vgen)
@@ -371,12 +376,7 @@ static int one_pass(tiff_parser *p) {
     p->others = p->gothers = NULL;
     p->nothers = p->capothers = p->ngothers = p->capgothers = 0;
     memset(&p->h, 0, sizeof p->h);
-    p->data_min = UINT64_MAX;
     p->meta_end = 0;
-    if (!p->ch.started) {
-        p->ch.data_min = UINT64_MAX;
-        p->ch.scan_left = SCAN_BUDGET;
-    }
     int rc = tiff__parse_ifd0(p);
     if (rc < 0)
         return rc;
@@ -497,9 +497,7 @@ int tiff_parser_run(tiff_parser *p) {
             tiff_header *h = &p->h;
             h->ifd_count = p->ch.count;
             h->ifd_chain_error = p->ch.err[0] ? p->ch.err : NULL;
-            uint64_t dmin = p->data_min < p->ch.data_min ? p->data_min : p->ch.data_min;
-            uint64_t mend = p->meta_end > p->ch.meta_end ? p->meta_end : p->ch.meta_end;
-            h->header_bytes = dmin != UINT64_MAX ? dmin : mend;
+            tiff__images_finish(p);
             tiff__sort_extras(p->others, p->nothers);
             h->other_tags = p->others;
             h->n_other_tags = p->nothers;

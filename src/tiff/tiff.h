@@ -2,8 +2,9 @@
  *
  * Pure: no I/O, no globals, no threads. The caller hands in byte ranges of one object
  * (typically a single prefetch from offset 0); the parser either completes the header or
- * says which further ranges it needs. It never asks for strip/tile offset arrays (it keeps
- * only their counts), so a COG whose header fits the prefetch costs exactly one request.
+ * says which further ranges it needs. It reads the strip/tile offset and byte-count arrays of
+ * every image (tiff_images) like any other value; a COG keeps them with its IFDs before the
+ * data, so a COG whose IFDs fit the prefetch still costs exactly one request.
  *
  *   tiff_parser *p = tiff_parser_new(NULL);
  *   tiff_parser_reset(p, object_size);            // per object; reuses memory
@@ -21,7 +22,8 @@
  *   tiff.c        the reader: lifecycle, fed bytes and needs, passes and rounds, arena, names
  *   tiff_ifd.c    IFD 0: file header, entry decoding, named fields, other_tags
  *   tiff_geo.c    GeoKeyDirectory and its params arrays into the GeoKeys
- *   tiff_chain.c  the IFD chain walk (count, cycles) and the header_bytes offset scan
+ *   tiff_chain.c  the IFD chain walk (count, cycles), SubIFDs, one record per image
+ *   tiff_cog.c    the GDAL ghost header, overview / mask counts, the COG verdict
  *   tiff_value.c  values as numbers / tifffile's text, JSON texts of unnamed tags
  *   tiff_json.c   tiff_header_to_json (the `info --json` line)
  */
@@ -61,7 +63,7 @@ typedef enum {
     TIFF_K_DOUBLE_LIST, /* u.dbls[0..count)                                 */
     TIFF_K_STRING,      /* u.str, count bytes, valid UTF-8, NUL-terminated  */
     TIFF_K_BINARY,      /* u.bytes[0..count)                                */
-    TIFF_K_COUNT        /* u.i = the entry's count (offset arrays not read) */
+    TIFF_K_COUNT        /* u.i = the entry's count (the arrays: see tiff_images) */
 } tiff_kind;
 
 /* Named fields of the first IFD: X(name, tag, kind). Names are async-tiff 0.1.0's and are
@@ -204,14 +206,69 @@ typedef struct tiff_extra {
     bool capped;
 } tiff_extra;
 
+/* ---- Every image and the COG verdict (issue 15) ----
+ * The walk records each IFD of the main chain and, breadth first, the IFDs its SubIFDs
+ * tags (330) list (each listed offset only, not a chain hanging off it), at most
+ * TIFF_MAX_IMAGES records; offsets already visited are not walked twice. For each record
+ * it reads the strip/tile offset and byte-count arrays (asking for them like any other
+ * value, within max_fetch_bytes). A number that could not be read is TIFF_ABSENT. */
+#define TIFF_ABSENT INT64_MIN
+#define TIFF_MAX_IMAGES 4096u
+#define TIFF_MAX_COG_MSGS 64u
+#define TIFF_MAX_GHOST_KV 32u
+
+typedef enum { TIFF_IMG_MAIN, TIFF_IMG_OVERVIEW, TIFF_IMG_MASK, TIFF_IMG_PAGE } tiff_image_kind;
+const char *tiff_image_kind_name(tiff_image_kind k); /* "main" "overview" "mask" "page" */
+
+typedef struct tiff_image {
+    uint32_t index;    /* position in tiff_images.v: the main chain first, then SubIFDs */
+    int32_t parent;    /* -1: main chain; else index of the image whose SubIFDs list it */
+    uint32_t position; /* in the main chain, or in the parent's SubIFDs list */
+    uint64_t ifd_offset;
+    tiff_image_kind kind; /* IFD 0: main; NewSubfileType bit 2: mask; bit 0: overview;
+                             otherwise page */
+    /* first value of the tag, TIFF_ABSENT when missing or unreadable */
+    int64_t width, height, tile_width, tile_height, rows_per_strip, compression, photometric,
+        samples_per_pixel, bits_per_sample, sample_format, new_subfile_type, planar, predictor;
+    int64_t blocks;            /* tiles (when tiled) or strips: entries of the offsets array */
+    int64_t first_data_offset; /* smallest offset of a block with data (offset and byte count
+                                  both non-zero); TIFF_ABSENT: none, or arrays not read */
+    int64_t sparse_blocks;     /* blocks with offset 0 or byte count 0; TIFF_ABSENT: not read */
+} tiff_image;
+
+typedef struct tiff_kv {
+    const char *key, *value;
+} tiff_kv;
+
+typedef struct tiff_images {
+    const tiff_image *v;
+    size_t n;
+    bool complete; /* every IFD of the chain and its SubIFDs recorded with its arrays */
+    /* end of the furthest IFD structure (count, entries, next pointer) or out-of-line value
+       of any recorded IFD: the prefetch a reader needs for every IFD */
+    uint64_t ifd_bytes;
+    int64_t first_data_offset; /* smallest over the images; TIFF_ABSENT: none known */
+    int32_t overview_count;    /* as GDAL's GetOverviewCount() on band 1 (see tiff_cog.c) */
+    int32_t mask_count;        /* masks GDAL attaches: of the main image and of overviews */
+    int64_t sparse_tiles;      /* of the main image; TIFF_ABSENT when its arrays are unread */
+    int empty;                 /* all of the main image's blocks sparse: 1 / 0; -1 unknown */
+    int cog_valid;             /* GDAL validator verdict: 1 / 0; -1 unknown (a check could
+                                  not run: a warning says which) */
+    const char *const *cog_errors;
+    size_t n_cog_errors;
+    const char *const *cog_warnings;
+    size_t n_cog_warnings;
+    bool has_ghost; /* GDAL_STRUCTURAL_METADATA_SIZE block right after the file header */
+    const tiff_kv *ghost;
+    size_t n_ghost;
+} tiff_images;
+
 typedef struct tiff_header {
     bool little_endian; /* "II" */
     bool bigtiff;       /* magic 43 */
     uint64_t first_ifd_offset;
     uint32_t ifd_count;          /* IFDs in the main chain, cycle-safe */
     const char *ifd_chain_error; /* why the chain walk stopped early, or NULL */
-    uint64_t header_bytes;       /* smallest strip/tile data offset, or end of the last IFD
-                                    structure when there is no data */
     tiff_value field[TIFF_FIELD_COUNT];
     bool has_geokeys; /* tag 34735 present and usable */
     uint16_t geokeys_header[4];
@@ -222,6 +279,7 @@ typedef struct tiff_header {
     size_t n_other_tags;
     const char *const *warnings; /* sound partial results kept; each names tag/offset */
     size_t n_warnings;
+    tiff_images images; /* every IFD, the COG verdict (issue 15) */
 } tiff_header;
 
 typedef struct tiff_range {

@@ -1,12 +1,15 @@
-/* tiff_chain.c - the main IFD chain after IFD 0: counting IFDs (cycle-safe, max_ifds), why
- * the walk stopped, and the header_bytes scan of strip / tile offset arrays (of every IFD
- * whose entries are already fed). Its state (p->ch) is kept across passes.
+/* tiff_chain.c - the IFD walk: the main chain (count, cycles, max_ifds, why it stopped) and,
+ * breadth first, the IFDs that SubIFDs tags (330) list, with one record per image
+ * (tiff_image) kept across passes. Records are made when an IFD's entry count is known and
+ * filled ("refreshed") pass after pass until every value they need is here: the first value
+ * of the per-image tags, the SubIFDs offsets and the strip/tile offset and byte-count arrays.
+ * Missing bytes are asked for like any other value (within max_fetch_bytes); bytes that do
+ * not come make the record give up with a warning, never a guess.
  *
- * header_bytes: the smallest non-zero strip/tile data offset found in offset arrays that are
- * inline in their entry or already fed (never fetched for this), over every IFD of the main
- * chain whose entries are fed (IFDs >= 1: at most SCAN_BUDGET entries and offsets per object);
- * if there is none, the end of the furthest IFD structure (entry count + entries + next
- * pointer) or IFD-0 value read, whichever is larger.
+ * Bounds: at most TIFF_MAX_IMAGES records (the chain is still counted up to max_ifds), each
+ * IFD offset walked once (one visited set for the chain and SubIFDs), and at most
+ * SCAN_BUDGET entries + array items decoded per object over all passes (overlapping IFDs and
+ * arrays would otherwise make the walk quadratic).
  */
 #include "tiff_internal.h"
 
@@ -67,34 +70,69 @@ static int visited_add(tiff_parser *p, uint64_t off) {
     return 0;
 }
 
-/* IFD 0 at off is the start of the chain; an / nb: its next-IFD pointer (read or not). */
-int tiff__chain_start(tiff_parser *p, uint64_t off, avail an, const uint8_t *nb) {
-    if (visited_add(p, off) != 0)
-        return tiff__fail(p, TIFF_E_NOMEM, "out of memory");
-    p->ch.count = 1;
-    if (an == AV_OK) {
-        p->ch.started = 1;
-        p->ch.next = roff(p, nb);
-        if (p->ch.next == 0)
-            p->ch.done = 1;
-    } else if (an != AV_MISSING) {
-        p->ch.started = 1;
-        p->ch.done = 1;
-        snprintf(p->ch.err, sizeof p->ch.err, "IFD 0 offset %llu: next-IFD offset %s",
-                 (unsigned long long)off,
-                 an == AV_PAST_END ? "lies past the end of the file" : "not fetched");
-    }
+/* IFD 0 at off is the start of the chain: the walk reads it again as record 0. */
+int tiff__chain_start(tiff_parser *p, uint64_t off) {
+    p->ch.started = 1;
+    p->ch.next = off;
+    p->ch.count = 0;
+    p->ch.scan_left = SCAN_BUDGET;
+    p->ifd_end = p->big ? 16 : 8;
     return TIFF_OK;
 }
 
-/* ---------------------------------------------------------------- header_bytes scan */
+void tiff__images_free(tiff_parser *p) {
+    free(p->img);
+    free(p->imx);
+    free(p->subq);
+    free(p->cogbuf);
+    free(p->cogptr);
+}
 
-static uint32_t bswap32(uint32_t v) {
-    return (v >> 24) | ((v >> 8) & 0xff00u) | ((v << 8) & 0xff0000u) | (v << 24);
+/* ---------------------------------------------------------------- records */
+
+static int add_record(tiff_parser *p, uint64_t off, uint64_t nent, int32_t parent, uint32_t pos) {
+    if (p->nimg >= TIFF_MAX_IMAGES) {
+        p->img_dropped++;
+        return 0;
+    }
+    if (p->nimg == p->capimg) {
+        size_t nc = p->capimg ? p->capimg * 2 : 16;
+        tiff_image *ni = realloc(p->img, nc * sizeof *ni);
+        if (!ni)
+            return -1;
+        p->img = ni;
+        struct img_x *nx = realloc(p->imx, nc * sizeof *nx);
+        if (!nx)
+            return -1;
+        p->imx = nx;
+        p->capimg = nc;
+    }
+    tiff_image *im = &p->img[p->nimg];
+    struct img_x *x = &p->imx[p->nimg];
+    memset(x, 0, sizeof *x);
+    im->index = (uint32_t)p->nimg;
+    im->parent = parent;
+    im->position = pos;
+    im->ifd_offset = off;
+    im->kind = p->nimg == 0 ? TIFF_IMG_MAIN : TIFF_IMG_PAGE;
+    im->width = im->height = im->tile_width = im->tile_height = im->rows_per_strip =
+        im->compression = im->photometric = im->samples_per_pixel = im->bits_per_sample =
+            im->sample_format = im->new_subfile_type = im->planar = im->predictor = im->blocks =
+                im->first_data_offset = im->sparse_blocks = TIFF_ABSENT;
+    x->nent = nent;
+    p->nimg++;
+    return 0;
 }
-static uint64_t bswap64(uint64_t v) {
-    return ((uint64_t)bswap32((uint32_t)v) << 32) | bswap32((uint32_t)(v >> 32));
+
+static void give_up(tiff_parser *p, size_t i, const char *fmt, unsigned long long a,
+                    unsigned long long b) {
+    struct img_x *x = &p->imx[i];
+    x->done = 2;
+    x->sub_known = 1;
+    if (!x->warn[0])
+        snprintf(x->warn, sizeof x->warn, fmt, (unsigned)i, a, b);
 }
+
 static int host_le(void) {
     const uint16_t one = 1;
     uint8_t b;
@@ -102,64 +140,485 @@ static int host_le(void) {
     return b == 1;
 }
 
-/* Smallest value >= 8 of an offsets array (0 marks an empty sparse tile), when readable
- * without fetching. This runs over every tile of every IFD of a COG, so the common LONG and
- * LONG8 arrays get loops the compiler can vectorise. */
-void tiff__data_offsets_min(tiff_parser *p, const ent *e, uint64_t *min) {
-    if (!type_is_int(e->type) || e->count == 0)
-        return;
-    const uint8_t *d;
+/* Sparse count and smallest offset of the non-sparse blocks (UINT64_MAX: none) of LONG /
+ * LONG8 arrays in host order, one function per pair of item sizes with local accumulators so
+ * that it vectorises: this runs over every tile of every image. */
+#define TD_SCAN(name, OT, CT)                                                              \
+    static uint64_t name(const uint8_t *restrict od, const uint8_t *restrict cd, size_t m, \
+                         uint64_t *min) {                                                  \
+        OT mn = (OT)-1;                                                                    \
+        uint64_t sp = 0;                                                                   \
+        for (size_t k = 0; k < m; k++) {                                                   \
+            OT o;                                                                          \
+            CT c;                                                                          \
+            memcpy(&o, od + sizeof o * k, sizeof o);                                       \
+            memcpy(&c, cd + sizeof c * k, sizeof c);                                       \
+            OT empty = (OT)((o == 0) | (c == 0));                                          \
+            sp += (uint64_t)empty;                                                         \
+            OT v = empty ? (OT)-1 : o;                                                     \
+            mn = v < mn ? v : mn;                                                          \
+        }                                                                                  \
+        *min = mn == (OT)-1 ? UINT64_MAX : (uint64_t)mn;                                   \
+        return sp;                                                                         \
+    }
+TD_SCAN(scan44, uint32_t, uint32_t)
+TD_SCAN(scan88, uint64_t, uint64_t)
+TD_SCAN(scan84, uint64_t, uint32_t)
+TD_SCAN(scan48, uint32_t, uint64_t)
+#undef TD_SCAN
+
+static uint64_t item_u(const tiff_parser *p, unsigned isz, const uint8_t *d, size_t i) {
+    switch (isz) {
+    case 1:
+        return d[i];
+    case 2:
+        return r16(p, d + 2 * i);
+    case 4:
+        return r32(p, d + 4 * i);
+    default:
+        return r64(p, d + 8 * i);
+    }
+}
+
+static int arr_of(const ent *e, arr_ref *a) {
+    if (!type_is_int(e->type) || item_size(e->type) == 0)
+        return 0;
+    a->type = e->type;
+    a->count = e->count;
+    a->inl = (uint8_t)e->inl;
+    a->voff = e->voff;
+    memset(a->inb, 0, sizeof a->inb);
     if (e->inl)
-        d = e->field;
-    else if (tiff__get(p, e->voff, e->vsize, &d, 0) != AV_OK)
-        return;
-    unsigned isz = item_size(e->type);
-    size_t n = (size_t)e->count;
-    int swap = p->le != host_le();
-    uint64_t m = *min;
-    if (isz == 4) {
-        /* v - 8 wraps the invalid offsets 0..7 to the top, so a plain unsigned min works */
-        uint32_t a = UINT32_MAX;
-        if (!swap) {
-            for (size_t i = 0; i < n; i++) {
-                uint32_t v;
-                memcpy(&v, d + 4 * i, 4);
-                v -= 8;
-                a = v < a ? v : a;
-            }
+        memcpy(a->inb, e->field, e->vsize <= 8 ? (size_t)e->vsize : 8);
+    return 1;
+}
+
+/* Bytes of an array (want: ask when missing). */
+static avail arr_bytes(tiff_parser *p, const arr_ref *a, const uint8_t **out) {
+    if (a->inl) {
+        *out = a->inb;
+        return AV_OK;
+    }
+    uint64_t n = a->count * item_size(a->type);
+    if (n > p->lim.max_memory)
+        return AV_DENIED;
+    return tiff__get(p, a->voff, n, out, 1);
+}
+
+/* The arrays of record i: blocks, sparse blocks, first data offset, GDAL's first block. */
+static avail read_arrays(tiff_parser *p, size_t i, const arr_ref *off, const arr_ref *cnt,
+                         int have_cnt) {
+    tiff_image *im = &p->img[i];
+    struct img_x *x = &p->imx[i];
+    const uint8_t *od, *cd = NULL;
+    avail a = arr_bytes(p, off, &od), b = AV_OK;
+    if (have_cnt)
+        b = arr_bytes(p, cnt, &cd);
+    if (a == AV_MISSING || b == AV_MISSING)
+        return AV_MISSING;
+    if (a != AV_OK || b != AV_OK)
+        return a != AV_OK ? a : b;
+    uint64_t n = off->count, nc = have_cnt ? cnt->count : 0;
+    if (n + nc > p->ch.scan_left)
+        return AV_DENIED;
+    p->ch.scan_left -= n + nc;
+    unsigned oisz = item_size(off->type), cisz = have_cnt ? item_size(cnt->type) : 0;
+    /* GDAL's band 1: the first blocks/samples entries when planar (2), all otherwise */
+    uint64_t band = n;
+    if (im->planar == 2 && im->samples_per_pixel > 1)
+        band = n / (uint64_t)im->samples_per_pixel;
+    uint64_t sparse = 0, first = UINT64_MAX;
+    int64_t fb = 0;
+    int fb_found = 0;
+    uint64_t m = n < nc ? n : nc; /* blocks with both an offset and a byte count */
+    int fast = (oisz == 4 || oisz == 8) && (cisz == 4 || cisz == 8) && p->le == host_le();
+    if (fast) {
+        uint64_t mn;
+        size_t mm = (size_t)m;
+        sparse = oisz == 4 ? (cisz == 4 ? scan44(od, cd, mm, &mn) : scan48(od, cd, mm, &mn))
+                           : (cisz == 4 ? scan84(od, cd, mm, &mn) : scan88(od, cd, mm, &mn));
+        if (mn != UINT64_MAX) {
+            first = mn;
         } else {
-            for (size_t i = 0; i < n; i++) {
-                uint32_t v;
-                memcpy(&v, d + 4 * i, 4);
-                v = bswap32(v) - 8;
-                a = v < a ? v : a;
+            /* the all-ones value itself may be a real offset: check it the slow way */
+            for (uint64_t k = 0; k < m; k++)
+                if (item_u(p, oisz, od, (size_t)k) && item_u(p, cisz, cd, (size_t)k)) {
+                    first = item_u(p, oisz, od, (size_t)k);
+                    break;
+                }
+        }
+        /* GDAL: a block is available when its byte count is non-zero (its offset may be 0) */
+        for (uint64_t k = 0; k < m && k < band; k++)
+            if (item_u(p, cisz, cd, (size_t)k) != 0) {
+                uint64_t o = item_u(p, oisz, od, (size_t)k);
+                fb = o > INT64_MAX ? 0 : (int64_t)o;
+                fb_found = 1;
+                break;
             }
+    }
+    for (uint64_t k = fast ? m : 0; k < n; k++) { /* the rest, or all of a slow case */
+        uint64_t o = item_u(p, oisz, od, (size_t)k);
+        int has_c = k < nc;
+        uint64_t c = has_c ? item_u(p, cisz, cd, (size_t)k) : 1;
+        if (o == 0 || c == 0) {
+            sparse++;
+        } else if (o < first) {
+            first = o;
         }
-        if (a <= UINT32_MAX - 8 && (uint64_t)a + 8 < m)
-            m = (uint64_t)a + 8;
-    } else if (isz == 8) {
-        for (size_t i = 0; i < n; i++) {
-            uint64_t v;
-            memcpy(&v, d + 8 * i, 8);
-            if (swap)
-                v = bswap64(v);
-            v = v < 8 ? UINT64_MAX : v;
-            m = v < m ? v : m;
-        }
-    } else {
-        for (size_t i = 0; i < n; i++) {
-            uint64_t v = isz == 2 ? r16(p, d + i * 2) : d[i];
-            if (v >= 8 && v < m)
-                m = v;
+        /* GDAL: a block is available when its byte count is non-zero (its offset may be 0) */
+        if (!fb_found && k < band && (has_c ? c != 0 : o != 0)) {
+            fb_found = 1;
+            fb = o > INT64_MAX ? 0 : (int64_t)o;
         }
     }
-    *min = m;
+    im->blocks = (int64_t)n;
+    im->sparse_blocks = (int64_t)sparse;
+    im->first_data_offset = first <= INT64_MAX ? (int64_t)first : TIFF_ABSENT;
+    x->first_block = fb;
+    return AV_OK;
+}
+
+static void note_ifd_end(tiff_parser *p, uint64_t end) {
+    if (end > p->ifd_end)
+        p->ifd_end = end;
+}
+
+static int queue_sub(tiff_parser *p, uint64_t off, int32_t parent, uint32_t pos) {
+    if (p->nsubq >= TIFF_MAX_IMAGES) {
+        p->img_dropped++;
+        return 0;
+    }
+    if (p->nsubq == p->capsubq) {
+        size_t nc = p->capsubq ? p->capsubq * 2 : 16;
+        struct subq_item *n = realloc(p->subq, nc * sizeof *n);
+        if (!n)
+            return -1;
+        p->subq = n;
+        p->capsubq = nc;
+    }
+    p->subq[p->nsubq++] = (struct subq_item){off, parent, pos, 0};
+    return 0;
+}
+
+/* Fill record i from its IFD as far as the fed bytes allow. */
+static int refresh(tiff_parser *p, size_t i) {
+    tiff_image *im = &p->img[i];
+    struct img_x *x = &p->imx[i];
+    uint64_t off = im->ifd_offset, n = x->nent;
+    const uint8_t *eb;
+    if (n * p->es > p->lim.max_memory) {
+        give_up(p, i, "image %u (IFD at %llu): %llu entries exceed max_memory", off, n);
+        return 0;
+    }
+    avail a = tiff__get(p, off + p->cs, n * p->es, &eb, 1);
+    if (a == AV_MISSING)
+        return 0;
+    if (a != AV_OK) {
+        give_up(p, i, "image %u (IFD at %llu): %llu entries not fetched", off, n);
+        return 0;
+    }
+    if (n > p->ch.scan_left) {
+        give_up(p, i, "image %u (IFD at %llu): %llu entries past the walk's decode budget", off, n);
+        return 0;
+    }
+    p->ch.scan_left -= n;
+    note_ifd_end(p, off + p->cs + n * p->es + p->os);
+    int pending = 0, have[4] = {0, 0, 0, 0};
+    arr_ref arr[4]; /* strip offsets, strip byte counts, tile offsets, tile byte counts */
+    ent sub = {0};
+    int have_sub = 0;
+    unsigned fo = p->big ? 12 : 8; /* the value field inside an entry */
+    for (uint64_t k = 0; k < n; k++) {
+        /* decoded here rather than by tiff__decode_entry: this runs for every entry of
+         * every IFD, and none of the tags read below is one of tifffile's reader tags, so
+         * the plain rules apply (unknown type: skipped; value inline when it fits, else at
+         * an offset that must lie inside the object) */
+        const uint8_t *q = eb + k * p->es;
+        ent e;
+        e.type = r16(p, q + 2);
+        unsigned isz = item_size(e.type);
+        if (!isz)
+            continue;
+        e.tag = r16(p, q);
+        e.count = p->big ? r64(p, q + 4) : r32(p, q + 4);
+        if (e.count > UINT64_MAX / isz)
+            continue;
+        e.vsize = e.count * isz;
+        e.field = q + fo;
+        e.eoff = off + p->cs + k * p->es;
+        e.inl = e.vsize <= p->os;
+        if (e.inl) {
+            e.voff = e.eoff + fo;
+        } else {
+            e.voff = roff(p, e.field);
+            if (e.voff < 8 ||
+                (p->size != TIFF_SIZE_UNKNOWN && (e.voff > p->size || e.vsize > p->size - e.voff)))
+                continue;
+            note_ifd_end(p, e.voff + e.vsize);
+        }
+        int64_t *dst = NULL;
+        switch (e.tag) {
+        case 254:
+            dst = &im->new_subfile_type;
+            break;
+        case 256:
+            dst = &im->width;
+            break;
+        case 257:
+            dst = &im->height;
+            break;
+        case 258:
+            dst = &im->bits_per_sample;
+            break;
+        case 259:
+            dst = &im->compression;
+            break;
+        case 262:
+            dst = &im->photometric;
+            break;
+        case 277:
+            dst = &im->samples_per_pixel;
+            break;
+        case 278:
+            dst = &im->rows_per_strip;
+            break;
+        case 284:
+            dst = &im->planar;
+            break;
+        case 317:
+            dst = &im->predictor;
+            break;
+        case 322:
+            dst = &im->tile_width;
+            break;
+        case 323:
+            dst = &im->tile_height;
+            break;
+        case 339:
+            dst = &im->sample_format;
+            break;
+        case 273:
+        case 279:
+        case 324:
+        case 325: {
+            int j = e.tag == 273 ? 0 : e.tag == 279 ? 1 : e.tag == 324 ? 2 : 3;
+            if (!have[j])
+                have[j] = arr_of(&e, &arr[j]);
+            continue;
+        }
+        case 330:
+            if (!have_sub && type_is_int(e.type) && e.type != 3 && e.type != 8) {
+                sub = e;
+                have_sub = 1;
+            }
+            continue;
+        default:
+            continue;
+        }
+        if (*dst != TIFF_ABSENT || !type_is_int(e.type) || e.count == 0)
+            continue; /* the first usable entry wins, as in IFD 0 */
+        const uint8_t *d;
+        if (e.inl) {
+            d = e.field;
+        } else {
+            avail va = tiff__get(p, e.voff, isz, &d, 1);
+            if (va == AV_MISSING) {
+                pending = 1;
+                continue;
+            }
+            if (va != AV_OK)
+                continue;
+        }
+        *dst = e.type == 3 ? r16(p, d) : e.type == 4 ? r32(p, d) : tiff__item_int(p, e.type, d);
+    }
+    x->has_sub = have_sub;
+    if (!have_sub)
+        x->sub_known = 1;
+    if (have_sub && !x->queued) {
+        const uint8_t *d;
+        uint64_t cnt = sub.count;
+        unsigned isz = item_size(sub.type);
+        avail sa = sub.inl ? AV_OK : tiff__get(p, sub.voff, cnt * isz, &d, 1);
+        if (sub.inl)
+            d = sub.field;
+        if (sa == AV_MISSING) {
+            pending = 1;
+        } else if (sa == AV_OK) {
+            x->queued = x->sub_known = 1;
+            for (uint64_t k = 0; k < cnt && k < TIFF_MAX_IMAGES; k++)
+                if (queue_sub(p, item_u(p, isz, d, (size_t)k), (int32_t)i, (uint32_t)k) != 0)
+                    return tiff__fail(p, TIFF_E_NOMEM, "out of memory");
+        } else {
+            x->queued = x->sub_known = 1;
+            snprintf(x->warn, sizeof x->warn,
+                     "image %u (IFD at %llu): SubIFDs offsets at %llu not fetched", (unsigned)i,
+                     (unsigned long long)off, (unsigned long long)sub.voff);
+        }
+    }
+    /* kind from NewSubfileType: mask (bit 2) before reduced resolution (bit 0) */
+    if (i > 0) {
+        int64_t t = im->new_subfile_type == TIFF_ABSENT ? 0 : im->new_subfile_type;
+        im->kind = (t & 4) ? TIFF_IMG_MASK : (t & 1) ? TIFF_IMG_OVERVIEW : TIFF_IMG_PAGE;
+    }
+    if (x->arrays == 0 && !pending) {
+        int tiled = have[2] || (im->tile_width != TIFF_ABSENT && !have[0]);
+        int jo = tiled ? 2 : 0;
+        if (!have[jo]) {
+            x->arrays = 3;
+        } else {
+            avail ra = read_arrays(p, i, &arr[jo], &arr[jo + 1], have[jo + 1]);
+            if (ra == AV_MISSING) {
+                pending = 1;
+            } else if (ra == AV_OK) {
+                x->arrays = 1;
+            } else {
+                x->arrays = 2;
+                im->blocks = (int64_t)arr[jo].count;
+                snprintf(x->warn, sizeof x->warn,
+                         "image %u (IFD at %llu): %s offset / byte count arrays (%llu items) not "
+                         "read (max_fetch_bytes, max_memory or not delivered)",
+                         (unsigned)i, (unsigned long long)off, tiled ? "tile" : "strip",
+                         (unsigned long long)arr[jo].count);
+            }
+        }
+    }
+    if (!pending && !x->done)
+        x->done = 1;
+    return 0;
+}
+
+static const char *const subq_why[] = {"",
+                                       "",
+                                       "points into the file header",
+                                       "repeats an earlier IFD",
+                                       "lies past the end of the file",
+                                       "not fetched",
+                                       "is truncated (entry count past the end)"};
+
+/* SubIFDs queued by refreshed records: each becomes a record once its entry count is here.
+ * A SubIFD that cannot be walked keeps its reason (state >= 2), reported every pass.
+ * So that the outcome does not depend on how the bytes arrive, SubIFDs are walked only once
+ * the main chain is done and every record's SubIFDs list is settled (the main chain claims
+ * its IFDs first), in queue order, which is by (parent, position) within a generation;
+ * tiff__images_order() puts the records in breadth-first order at the end. */
+static int drain_subq(tiff_parser *p) {
+    if (!p->ch.done)
+        return TIFF_OK;
+    for (size_t i = 0; i < p->nimg; i++)
+        if (!p->imx[i].sub_known)
+            return TIFF_OK;
+    for (size_t q = 0; q < p->nsubq; q++) {
+        struct subq_item *it = &p->subq[q];
+        if (it->state)
+            continue;
+        uint64_t off = it->off;
+        if (off < (p->big ? 16u : 8u)) {
+            it->state = 2;
+            continue;
+        }
+        if (visited_has(p, off)) {
+            it->state = 3;
+            continue;
+        }
+        const uint8_t *b;
+        avail a = tiff__get(p, off, p->cs, &b, 1);
+        if (a == AV_MISSING)
+            continue;
+        if (a != AV_OK) {
+            it->state = a == AV_PAST_END ? 4 : 5;
+            continue;
+        }
+        uint64_t n = p->big ? r64(p, b) : r16(p, b);
+        uint64_t room =
+            p->size == TIFF_SIZE_UNKNOWN ? UINT64_MAX - off - p->cs : p->size - off - p->cs;
+        if (n > room / p->es) {
+            it->state = 6;
+            continue;
+        }
+        it->state = 1;
+        if (visited_add(p, off) != 0 || add_record(p, off, n, it->parent, it->pos) != 0)
+            return tiff__fail(p, TIFF_E_NOMEM, "out of memory");
+    }
+    return TIFF_OK;
+}
+
+/* ---------------------------------------------------------------- final order */
+
+/* A SubIFD record's sort key: (parent, position), with its index (no global state: the
+ * comparator sees only the pair, so parsers on several threads never share anything). */
+typedef struct {
+    uint64_t key;
+    size_t idx;
+} kid_key;
+
+static int cmp_kid(const void *a, const void *b) {
+    const kid_key *x = a, *y = b;
+    return x->key < y->key ? -1 : x->key > y->key;
+}
+
+/* Records in breadth-first order: the main chain (made in chain order), then the SubIFDs of
+ * each record in the new order, by position. Indices and parents renumbered. */
+void tiff__images_order(tiff_parser *p) {
+    size_t n = p->nimg, nm = 0;
+    while (nm < n && p->img[nm].parent < 0)
+        nm++;
+    if (nm == n)
+        return; /* no SubIFDs: already in order */
+    kid_key *kids = malloc(n * sizeof *kids);
+    size_t *ord = malloc(n * sizeof *ord), *newi = malloc(n * sizeof *newi);
+    tiff_image *ti = malloc(n * sizeof *ti);
+    struct img_x *tx = malloc(n * sizeof *tx);
+    if (!kids || !ord || !newi || !ti || !tx)
+        goto out; /* out of memory: the records stay in the order they were made */
+    size_t nk = 0;
+    for (size_t i = nm; i < n; i++) {
+        kids[nk].key = ((uint64_t)(uint32_t)p->img[i].parent << 32) | p->img[i].position;
+        kids[nk++].idx = i;
+    }
+    qsort(kids, nk, sizeof *kids, cmp_kid);
+    size_t no = 0;
+    for (size_t i = 0; i < nm; i++)
+        ord[no++] = i;
+    for (size_t o = 0; o < no && no < n; o++) {
+        /* children of ord[o]: a contiguous run of kids */
+        size_t lo = 0, hi = nk;
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            if ((size_t)p->img[kids[mid].idx].parent < ord[o])
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        for (; lo < nk && (size_t)p->img[kids[lo].idx].parent == ord[o]; lo++)
+            ord[no++] = kids[lo].idx;
+    }
+    if (no != n)
+        goto out; /* a record whose parent is missing cannot happen; keep the order then */
+    for (size_t k = 0; k < n; k++)
+        newi[ord[k]] = k;
+    for (size_t k = 0; k < n; k++) {
+        ti[k] = p->img[ord[k]];
+        tx[k] = p->imx[ord[k]];
+        ti[k].index = (uint32_t)k;
+        if (ti[k].parent >= 0)
+            ti[k].parent = (int32_t)newi[ti[k].parent];
+    }
+    memcpy(p->img, ti, n * sizeof *ti);
+    memcpy(p->imx, tx, n * sizeof *tx);
+    for (size_t q = 0; q < p->nsubq; q++)
+        if (p->subq[q].parent >= 0 && (size_t)p->subq[q].parent < n)
+            p->subq[q].parent = (int32_t)newi[p->subq[q].parent];
+out:
+    free(kids);
+    free(ord);
+    free(newi);
+    free(ti);
+    free(tx);
 }
 
 /* ---------------------------------------------------------------- the walk */
 
-/* Walk the main IFD chain from where the last pass stopped. */
-int tiff__walk_chain(tiff_parser *p) {
+static int walk_main(tiff_parser *p) {
     while (p->ch.started && !p->ch.done) {
         uint32_t k = p->ch.count;
         uint64_t off = p->ch.next;
@@ -187,13 +646,15 @@ int tiff__walk_chain(tiff_parser *p) {
         if (a == AV_MISSING)
             return TIFF_NEED;
         if (a != AV_OK) {
-            if (a == AV_PAST_END)
+            if (a == AV_PAST_END) {
                 snprintf(p->ch.err, sizeof p->ch.err,
                          "IFD %u offset %llu outside file of %llu bytes", k, uo, us);
-            else
+            } else {
+                p->ch.denied = 1;
                 snprintf(p->ch.err, sizeof p->ch.err,
                          "IFD %u offset %llu not fetched (max_fetch_bytes or not delivered)", k,
                          uo);
+            }
             p->ch.done = 1;
             break;
         }
@@ -213,7 +674,17 @@ int tiff__walk_chain(tiff_parser *p) {
         if (a == AV_MISSING)
             return TIFF_NEED;
         if (a != AV_OK) {
-            if (a == AV_DENIED || p->size == TIFF_SIZE_UNKNOWN) {
+            if (k == 0) {
+                /* IFD 0 itself was parsed: it counts, the chain ends */
+                p->ch.count++;
+                if (visited_add(p, off) != 0 || add_record(p, off, n, -1, k) != 0)
+                    return tiff__fail(p, TIFF_E_NOMEM, "out of memory");
+                if (a != AV_PAST_END && p->size != TIFF_SIZE_UNKNOWN)
+                    p->ch.denied = 1;
+                snprintf(p->ch.err, sizeof p->ch.err, "IFD 0 offset %llu: next-IFD offset %s", uo,
+                         a == AV_PAST_END ? "lies past the end of the file" : "not fetched");
+            } else if (a == AV_DENIED || p->size == TIFF_SIZE_UNKNOWN) {
+                p->ch.denied = 1;
                 snprintf(
                     p->ch.err, sizeof p->ch.err,
                     "IFD %u offset %llu: entries not fetched (max_fetch_bytes or not delivered)", k,
@@ -221,6 +692,8 @@ int tiff__walk_chain(tiff_parser *p) {
             } else {
                 /* entries inside the file: the IFD counts, the chain ends */
                 p->ch.count++;
+                if (visited_add(p, off) != 0 || add_record(p, off, n, -1, k) != 0)
+                    return tiff__fail(p, TIFF_E_NOMEM, "out of memory");
                 snprintf(p->ch.err, sizeof p->ch.err,
                          "IFD %u offset %llu: next-IFD offset lies past the end of the file", k,
                          uo);
@@ -228,32 +701,40 @@ int tiff__walk_chain(tiff_parser *p) {
             p->ch.done = 1;
             break;
         }
-        if (visited_add(p, off) != 0)
+        if (visited_add(p, off) != 0 || add_record(p, off, n, -1, k) != 0)
             return tiff__fail(p, TIFF_E_NOMEM, "out of memory");
         p->ch.count++;
-        if (nptr + p->os > p->ch.meta_end)
-            p->ch.meta_end = nptr + p->os;
-        /* data offsets of this IFD, if its entries are already here (never fetched for it) */
-        /* (bounded: overlapping IFDs could otherwise make this quadratic) */
-        const uint8_t *eb;
-        if (n <= p->ch.scan_left && n * p->es <= p->lim.max_memory &&
-            tiff__get(p, off + p->cs, n * p->es, &eb, 0) == AV_OK) {
-            p->ch.scan_left -= n;
-            for (uint64_t i = 0; i < n; i++) {
-                unsigned tag = r16(p, eb + i * p->es);
-                if (tag != 273 && tag != 324)
-                    continue;
-                ent e;
-                if (tiff__decode_entry(p, eb + i * p->es, off + p->cs + i * p->es, &e, 0) == 0 &&
-                    e.count <= p->ch.scan_left) {
-                    p->ch.scan_left -= e.count;
-                    tiff__data_offsets_min(p, &e, &p->ch.data_min);
-                }
-            }
-        }
         p->ch.next = roff(p, nb);
         if (p->ch.next == 0)
             p->ch.done = 1;
     }
+    return TIFF_OK;
+}
+
+/* Walk from where the last pass stopped: the main chain, then every record not yet filled
+ * and the SubIFDs they list. Needs of all of them go out in the same round. */
+int tiff__walk_chain(tiff_parser *p) {
+    int rc = walk_main(p);
+    if (rc < 0)
+        return rc;
+    tiff__ghost(p);
+    for (size_t i = 0; i < p->nimg; i++) {
+        if (!p->imx[i].done && (rc = refresh(p, i)) < 0)
+            return rc;
+        if ((rc = drain_subq(p)) < 0)
+            return rc;
+    }
+    /* warnings of records are kept with them: every pass reports them again */
+    for (size_t i = 0; i < p->nimg; i++)
+        if (p->imx[i].warn[0])
+            tiff__warn(p, "%s", p->imx[i].warn);
+    for (size_t q = 0; q < p->nsubq; q++)
+        if (p->subq[q].state >= 2)
+            tiff__warn(p, "SubIFD %u of image %d: offset %llu %s; not walked", p->subq[q].pos,
+                       p->subq[q].parent, (unsigned long long)p->subq[q].off,
+                       subq_why[p->subq[q].state]);
+    if (p->img_dropped)
+        tiff__warn(p, "%zu IFDs beyond the first %u images not recorded", p->img_dropped,
+                   TIFF_MAX_IMAGES);
     return TIFF_OK;
 }

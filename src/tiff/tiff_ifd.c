@@ -416,8 +416,6 @@ int tiff__parse_ifd0(tiff_parser *p) {
     unsigned last_tag = 0;
     int any = 0;
     uint8_t *seen = NULL;
-    ent offs[2];
-    int noffs = 0;
     for (uint64_t i = 0; i < n; i++) {
         ent e;
         uint64_t eoff = off + p->cs + i * p->es;
@@ -455,9 +453,6 @@ int tiff__parse_ifd0(tiff_parser *p) {
         else {
             int fid = field_of_tag(e.tag);
             if (fid >= 0) {
-                if (tiff_field_infos[fid].kind == TIFF_K_COUNT && (e.tag == 273 || e.tag == 324) &&
-                    noffs < 2)
-                    offs[noffs++] = e;
                 if (set_named(p, &e, fid)) {
                     /* async-tiff 0.1.0 has no getter for these: the Python tool has them in
                      * other_tags, so they are there too (issue 14), beside their column */
@@ -475,11 +470,10 @@ int tiff__parse_ifd0(tiff_parser *p) {
         }
     }
     tiff__geotiff(p, have_kd ? &kd : NULL, have_dp ? &dp : NULL, have_ap ? &ap : NULL);
-    for (int i = 0; i < noffs; i++)
-        tiff__data_offsets_min(p, &offs[i], &p->data_min);
 
-    /* start the chain walk */
+    /* start the chain walk (it reads IFD 0 again, as a record) */
+    (void)nb;
     if (!p->ch.started && !p->ch.done)
-        return tiff__chain_start(p, off, an, nb);
+        return tiff__chain_start(p, off);
     return TIFF_OK;
 }

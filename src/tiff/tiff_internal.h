@@ -50,10 +50,38 @@ typedef struct {
 typedef enum { AV_OK, AV_MISSING, AV_PAST_END, AV_DENIED } avail;
 
 #define WARN_LEN 200
-/* IFD entries and strip/tile offsets the header_bytes scan of IFDs >= 1 reads per object */
+/* IFD entries and strip/tile array items the image walk decodes per object (overlapping
+ * IFDs and arrays could otherwise make it quadratic) */
 #define SCAN_BUDGET (4u << 20)
 #define MAX_SEGS 4096
 #define MAX_RAW_NEEDS (1u << 20)
+
+/* A strip/tile array's entry, copied (records outlive the pass that read them). */
+typedef struct {
+    uint16_t type;
+    uint8_t inl;
+    uint64_t count, voff;
+    uint8_t inb[8];
+} arr_ref;
+
+/* What a record needs besides its public tiff_image. */
+struct img_x {
+    uint64_t nent;       /* entries of the IFD */
+    int done;            /* 1: resolved; 2: given up (warning kept in warn) */
+    int queued;          /* its SubIFDs were queued */
+    int has_sub;         /* it has a SubIFDs tag */
+    int sub_known;       /* whether and which SubIFDs it lists is settled */
+    int arrays;          /* 0 not read, 1 read, 2 could not be read for lack of bytes, 3 none */
+    int64_t first_block; /* offset of band 1's first block with data (GDAL's order), or 0 */
+    char warn[WARN_LEN];
+};
+
+struct subq_item {
+    uint64_t off;
+    int32_t parent;
+    uint32_t pos;
+    int state; /* 0 waiting, 1 handled */
+};
 
 /* One IFD entry, decoded. */
 typedef struct {
@@ -93,16 +121,37 @@ struct tiff_parser {
         uint32_t count;
         uint64_t next;
         char err[200];
-        uint64_t data_min, meta_end;
-        uint64_t scan_left; /* entries + offsets the data-offset scan may still read */
+        int denied;         /* stopped for lack of bytes (budget / not delivered) */
+        uint64_t scan_left; /* entries + array items the image walk may still decode */
     } ch;
+    /* one record per image (tiff_chain.c), kept across passes */
+    tiff_image *img;
+    struct img_x *imx;
+    size_t nimg, capimg;
+    struct subq_item *subq;
+    size_t nsubq, capsubq;
+    uint64_t ifd_end;
+    size_t img_dropped; /* IFDs seen but not recorded (TIFF_MAX_IMAGES) */
+    /* GDAL ghost header (tiff_cog.c): 0 not looked at, 1 none, 2 present, 3 not fetched */
+    struct {
+        int state;
+        size_t len;
+        char text[2048];
+        char split[2048];
+        tiff_kv kv[TIFF_MAX_GHOST_KV];
+        size_t n;
+        uint64_t declared; /* the size the block declares */
+    } gh;
+    char *cogbuf; /* 2 * TIFF_MAX_COG_MSGS messages of WARN_LEN */
+    const char **cogptr;
+    size_t n_cog_e, n_cog_w;
     uint64_t *vkeys;
     uint32_t *vgen;
     size_t vcap, vcount;
     uint32_t gen;
 
-    uint64_t data_min, meta_end; /* IFD 0 contributions, per pass */
-    int pass_missing;            /* needs recorded in this pass */
+    uint64_t meta_end; /* IFD 0 contributions, per pass */
+    int pass_missing;  /* needs recorded in this pass */
 };
 
 /* ---------------------------------------------------------------- inline readers */
@@ -167,10 +216,16 @@ void tiff__add_other(tiff_parser *p, const ent *e);
 /* tiff_geo.c: GeoTIFF tags of IFD 0 (NULL: absent) into geokey / geokeys_other */
 void tiff__geotiff(tiff_parser *p, const ent *kd, const ent *dp, const ent *ap);
 
-/* tiff_chain.c: the main IFD chain and the data-offset scan */
-int tiff__chain_start(tiff_parser *p, uint64_t off, avail an, const uint8_t *nb);
+/* tiff_chain.c: the main IFD chain, SubIFDs and the image records */
+int tiff__chain_start(tiff_parser *p, uint64_t off);
 int tiff__walk_chain(tiff_parser *p);
-void tiff__data_offsets_min(tiff_parser *p, const ent *e, uint64_t *min);
+void tiff__images_free(tiff_parser *p);
+void tiff__images_order(tiff_parser *p);
+
+/* tiff_cog.c: ghost header (read during the pass), counts and verdict (after the last) */
+void tiff__ghost(tiff_parser *p);
+int tiff__cog_init(tiff_parser *p);
+void tiff__images_finish(tiff_parser *p);
 
 /* tiff_value.c: values and their texts */
 int64_t tiff__item_int(const tiff_parser *p, unsigned type, const uint8_t *b);

@@ -139,6 +139,99 @@ static void put_extras(out *o, const tiff_extra *x, size_t n) {
     put(o, "}", 1);
 }
 
+/* ---- every image and the COG verdict (issue 15): keys as the Parquet columns */
+
+static void put_opt(out *o, int64_t v) {
+    if (v == TIFF_ABSENT)
+        put(o, "null", 4);
+    else
+        put_i64(o, v);
+}
+
+static void put_strs(out *o, const char *const *v, size_t n) {
+    put(o, "[", 1);
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            put(o, ",", 1);
+        put_str(o, v[i], strlen(v[i]));
+    }
+    put(o, "]", 1);
+}
+
+static void put_tri(out *o, int v) { puts_(o, v < 0 ? "null" : v ? "true" : "false"); }
+
+static void put_images(out *o, const tiff_images *im, int *first) {
+    put_key(o, "ifd_bytes", first);
+    put_u64(o, im->ifd_bytes);
+    put_key(o, "first_data_offset", first);
+    put_opt(o, im->first_data_offset);
+    put_key(o, "overview_count", first);
+    put_i64(o, im->overview_count);
+    put_key(o, "mask_count", first);
+    put_i64(o, im->mask_count);
+    put_key(o, "sparse_tiles", first);
+    put_opt(o, im->sparse_tiles);
+    put_key(o, "empty", first);
+    put_tri(o, im->empty);
+    put_key(o, "cog_valid", first);
+    put_tri(o, im->cog_valid);
+    put_key(o, "cog_errors", first);
+    put_strs(o, im->cog_errors, im->n_cog_errors);
+    put_key(o, "cog_warnings", first);
+    put_strs(o, im->cog_warnings, im->n_cog_warnings);
+    put_key(o, "gdal_structural_metadata", first);
+    if (im->has_ghost) {
+        put(o, "{", 1);
+        for (size_t i = 0; i < im->n_ghost; i++) {
+            if (i)
+                put(o, ",", 1);
+            put_str(o, im->ghost[i].key, strlen(im->ghost[i].key));
+            put(o, ":", 1);
+            put_str(o, im->ghost[i].value, strlen(im->ghost[i].value));
+        }
+        put(o, "}", 1);
+    } else {
+        put(o, "null", 4);
+    }
+    put_key(o, "ifds", first);
+    put(o, "[", 1);
+    for (size_t i = 0; i < im->n; i++) {
+        const tiff_image *m = &im->v[i];
+        int f = 1;
+        put(o, i ? ",{" : "{", i ? 2 : 1);
+#define TD_J(name, expr)  \
+    put_key(o, name, &f); \
+    put_opt(o, expr);
+        TD_J("index", m->index)
+        TD_J("parent", m->parent < 0 ? TIFF_ABSENT : m->parent)
+        TD_J("position", m->position)
+        TD_J("ifd_offset", (int64_t)m->ifd_offset)
+        put_key(o, "kind", &f);
+        put(o, "\"", 1);
+        puts_(o, tiff_image_kind_name(m->kind));
+        put(o, "\"", 1);
+        TD_J("width", m->width)
+        TD_J("height", m->height)
+        TD_J("tile_width", m->tile_width)
+        TD_J("tile_height", m->tile_height)
+        TD_J("rows_per_strip", m->rows_per_strip)
+        TD_J("compression", m->compression)
+        TD_J("photometric", m->photometric)
+        TD_J("samples_per_pixel", m->samples_per_pixel)
+        TD_J("bits_per_sample", m->bits_per_sample)
+        TD_J("sample_format", m->sample_format)
+        TD_J("new_subfile_type", m->new_subfile_type)
+        TD_J("planar", m->planar)
+        TD_J("predictor", m->predictor)
+        TD_J("blocks", m->blocks)
+        TD_J("first_data_offset", m->first_data_offset)
+        TD_J("sparse_blocks", m->sparse_blocks)
+#undef TD_J
+        put(o, "}", 1);
+    }
+    put(o, "]", 1);
+}
+
 int tiff_header_to_json(const tiff_header *h, char **buf, size_t *len, size_t *cap) {
     out o = {buf, len, cap, 0};
     int first = 1;
@@ -156,8 +249,7 @@ int tiff_header_to_json(const tiff_header *h, char **buf, size_t *len, size_t *c
         put_str(&o, h->ifd_chain_error, strlen(h->ifd_chain_error));
     else
         put(&o, "null", 4);
-    put_key(&o, "header_bytes", &first);
-    put_u64(&o, h->header_bytes);
+    put_images(&o, &h->images, &first);
     for (int f = 0; f < TIFF_FIELD_COUNT; f++) {
         put_key(&o, tiff_field_infos[f].name, &first);
         put_value(&o, &h->field[f], tiff_field_infos[f].kind);

@@ -122,6 +122,7 @@ export function leaves(columns) {
   const out = [];
   const walk = (d, p) => {
     if (d.t === 'struct') for (const f of d.fields) walk(f, `${p}.${f.name}`);
+    else if (d.t === 'list' && d.elem.t === 'struct') walk(d.elem, `${p}.list.element`);
     else if (d.t === 'list') out.push({ path: `${p}.list.element`, desc: d.elem });
     else if (d.t === 'map') {
       out.push({ path: `${p}.key_value.key`, desc: { t: 'str' } });
@@ -138,7 +139,7 @@ export function leafStats(columns, rows) {
   const get = (p) => { if (!acc.has(p)) acc.set(p, { values: [], nulls: 0 }); return acc.get(p); };
   const nullAll = (d, p) => {
     if (d.t === 'struct') for (const f of d.fields) nullAll(f, `${p}.${f.name}`);
-    else if (d.t === 'list') get(`${p}.list.element`).nulls++;
+    else if (d.t === 'list') nullAll(d.elem.t === 'struct' ? d.elem : { t: 'leaf' }, `${p}.list.element`);
     else if (d.t === 'map') { get(`${p}.key_value.key`).nulls++; get(`${p}.key_value.value`).nulls++; }
     else get(p).nulls++;
   };
@@ -146,7 +147,7 @@ export function leafStats(columns, rows) {
     if (v === null || v === undefined) return nullAll(d, p);
     if (d.t === 'struct') for (const f of d.fields) walk(f, v[f.name], `${p}.${f.name}`);
     else if (d.t === 'list') {
-      if (!v.length) get(`${p}.list.element`).nulls++;
+      if (!v.length) nullAll(d.elem.t === 'struct' ? d.elem : { t: 'leaf' }, `${p}.list.element`);
       for (const e of v) walk(d.elem, e, `${p}.list.element`);
     } else if (d.t === 'map') {
       if (!v.length) nullAll(d, p);

@@ -734,6 +734,121 @@ static const char *codec_name(pq_codec c) {
     return c == PQ_CODEC_NONE ? "UNCOMPRESSED" : c == PQ_CODEC_SNAPPY ? "SNAPPY" : "ZSTD";
 }
 
+/* ---- the "lstruct" schema: LIST<STRUCT> (null / empty lists, null fields, many elements) */
+
+static const char LSTRUCT_SCHEMA[] =
+    "[{\"name\":\"id\",\"t\":\"i64\",\"req\":true},"
+    "{\"name\":\"ls\",\"t\":\"list\",\"elem\":{\"t\":\"struct\",\"req\":true,\"fields\":["
+    "{\"name\":\"a\",\"t\":\"i64\"},{\"name\":\"s\",\"t\":\"str\"},{\"name\":\"d\",\"t\":\"f64\"},"
+    "{\"name\":\"r\",\"t\":\"i32\",\"req\":true},{\"name\":\"b\",\"t\":\"bool\"}]}},"
+    "{\"name\":\"after\",\"t\":\"str\"},"
+    "{\"name\":\"lr\",\"t\":\"list\",\"req\":true,\"elem\":{\"t\":\"struct\",\"req\":true,"
+    "\"fields\":[{\"name\":\"x\",\"t\":\"i64\"}]}}]";
+
+typedef struct ls_cols {
+    int id, ls, a, s, d, r, b, after, lr, x;
+} ls_cols;
+
+static pq_schema *ls_schema(ls_cols *c) {
+    pq_schema *s = pq_schema_new();
+    int e = 0, e2 = 0;
+    c->id = pq_schema_add_leaf(s, PQ_ROOT, "id", PQ_INT64, PQ_LT_NONE, false);
+    c->ls = pq_schema_add_list_of_struct(s, PQ_ROOT, "ls", true, &e);
+    c->a = pq_schema_add_leaf(s, e, "a", PQ_INT64, PQ_LT_NONE, true);
+    c->s = pq_schema_add_leaf(s, e, "s", PQ_BYTE_ARRAY, PQ_LT_STRING, true);
+    c->d = pq_schema_add_leaf(s, e, "d", PQ_DOUBLE, PQ_LT_NONE, true);
+    c->r = pq_schema_add_leaf(s, e, "r", PQ_INT32, PQ_LT_NONE, false);
+    c->b = pq_schema_add_leaf(s, e, "b", PQ_BOOLEAN, PQ_LT_NONE, true);
+    c->after = pq_schema_add_leaf(s, PQ_ROOT, "after", PQ_BYTE_ARRAY, PQ_LT_STRING, true);
+    c->lr = pq_schema_add_list_of_struct(s, PQ_ROOT, "lr", false, &e2);
+    c->x = pq_schema_add_leaf(s, e2, "x", PQ_INT64, PQ_LT_NONE, true);
+    if (c->id < 0 || c->ls < 0 || c->a < 0 || c->s < 0 || c->d < 0 || c->r < 0 || c->b < 0 ||
+        c->after < 0 || c->lr < 0 || c->x < 0)
+        die("lstruct schema");
+    /* only leaves below an element */
+    if (pq_schema_add_struct(s, e, "no", true) != PQ_E_SCHEMA ||
+        pq_schema_add_list(s, e, "no", PQ_INT64, PQ_LT_NONE, true, true) != PQ_E_SCHEMA)
+        die("nesting below a list element accepted");
+    return s;
+}
+
+static void gen_ls_row(pq_writer *w, const ls_cols *c, uint64_t row, sb *b) {
+    char txt[64];
+    chk(pq_set_i64(w, c->id, (int64_t)row), w, "id");
+    sb_f(b, "{\"id\":\"%" PRIu64 "\",\"ls\":", row);
+    if (pct(15)) {
+        sb_s(b, "null");
+        if (pct(50))
+            chk(pq_set_null(w, c->ls), w, "ls null");
+    } else {
+        chk(pq_list_struct_begin(w, c->ls), w, "ls begin");
+        unsigned n = pct(15) ? 0 : rn(pct(5) ? 300 : 6);
+        sb_s(b, "[");
+        for (unsigned k = 0; k < n; k++) {
+            int first = 1;
+            chk(pq_list_struct_next(w, c->ls), w, "ls next");
+            sb_s(b, k ? ",{" : "{");
+            sb_key(b, &first, "a");
+            if (pct(20)) {
+                sb_s(b, "null");
+                if (pct(50))
+                    chk(pq_set_null(w, c->a), w, "a null");
+            } else {
+                int64_t v = r_i64();
+                chk(pq_set_i64(w, c->a, v), w, "a");
+                sb_i64(b, v);
+            }
+            sb_key(b, &first, "s");
+            if (pct(20)) {
+                sb_s(b, "null");
+            } else {
+                size_t l = (size_t)snprintf(txt, sizeof txt, "kind-%u", rn(4));
+                chk(pq_set_bytes(w, c->s, txt, l), w, "s");
+                sb_str(b, txt, l);
+            }
+            sb_key(b, &first, "d");
+            if (pct(20)) {
+                sb_s(b, "null");
+            } else {
+                double v = r_dbl();
+                chk(pq_set_double(w, c->d, v), w, "d");
+                sb_dbl(b, v);
+            }
+            sb_key(b, &first, "r");
+            int32_t r = (int32_t)rn(1000);
+            chk(pq_set_i32(w, c->r, r), w, "r");
+            sb_f(b, "%" PRId32, r);
+            sb_key(b, &first, "b");
+            if (pct(20)) {
+                sb_s(b, "null");
+            } else {
+                bool v = pct(50);
+                chk(pq_set_bool(w, c->b, v), w, "b");
+                sb_s(b, v ? "true" : "false");
+            }
+            sb_s(b, "}");
+        }
+        sb_s(b, "]");
+        chk(pq_list_struct_end(w, c->ls), w, "ls end");
+    }
+    sb_s(b, ",\"after\":");
+    size_t l = (size_t)snprintf(txt, sizeof txt, "row %" PRIu64, row);
+    chk(pq_set_bytes(w, c->after, txt, l), w, "after");
+    sb_str(b, txt, l);
+    sb_s(b, ",\"lr\":[");
+    chk(pq_list_struct_begin(w, c->lr), w, "lr begin");
+    unsigned n = rn(3);
+    for (unsigned k = 0; k < n; k++) {
+        chk(pq_list_struct_next(w, c->lr), w, "lr next");
+        int64_t v = (int64_t)row * 10 + k;
+        chk(pq_set_i64(w, c->x, v), w, "x");
+        sb_f(b, k ? ",{\"x\":\"%" PRId64 "\"}" : "{\"x\":\"%" PRId64 "\"}", v);
+    }
+    chk(pq_list_struct_end(w, c->lr), w, "lr end");
+    sb_s(b, "]}\n");
+    chk(pq_end_row(w), w, "end_row");
+}
+
 static void gen_file(const char *dir, const spec *sp) {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s.parquet", dir, sp->name);
@@ -746,8 +861,10 @@ static void gen_file(const char *dir, const spec *sp) {
     all_cols ac = {0};
     big_cols bc = {0};
     edge_cols ec = {0};
+    ls_cols lc = {0};
     pq_schema *s = sp->schema == 0   ? all_schema(&ac)
                    : sp->schema == 1 ? big_schema(&bc)
+                   : sp->schema == 3 ? ls_schema(&lc)
                                      : edge_schema(&ec);
     pq_kv kv[] = {{"generator", "tests/parquet/gen.c"}, {"seed.text", "\xc3\xa9t\xc3\xa9"}};
     pq_options o = PQ_OPTIONS_INIT;
@@ -770,6 +887,8 @@ static void gen_file(const char *dir, const spec *sp) {
             gen_all_row(w, &ac, r, &b);
         else if (sp->schema == 1)
             gen_big_row(w, &bc, r, &b);
+        else if (sp->schema == 3)
+            gen_ls_row(w, &lc, r, &b);
         else
             gen_edge_row(w, &ec, r, &b);
         if (fwrite(b.p, 1, b.len, j) != b.len)
@@ -797,6 +916,7 @@ static void gen_file(const char *dir, const spec *sp) {
             sp->name, sp->rows, sp->rg_rows, sp->rg_bytes, sp->dict_max, codec_name(sp->codec),
             sp->schema == 0   ? ALL_SCHEMA
             : sp->schema == 1 ? BIG_SCHEMA
+            : sp->schema == 3 ? LSTRUCT_SCHEMA
                               : EDGE_SCHEMA);
     fclose(m);
     free(b.p);
@@ -862,6 +982,7 @@ int main(int argc, char **argv) {
         {"all_bytes_rg", 0, 2000, 5, PQ_CODEC_ZSTD, 1, 1000000, 150000, 1u << 20},
         {"empty", 0, 0, 6, PQ_CODEC_SNAPPY, 3, 1000, 0, 2048},
         {"edge", 2, 100, 8, PQ_CODEC_SNAPPY, 3, 50, 0, 1u << 20},
+        {"lstruct", 3, 3000, 9, PQ_CODEC_ZSTD, 3, 700, 0, 2048},
         {"big", 1, big, 7, PQ_CODEC_SNAPPY, 3, big / 4 + 1, 0, 1u << 20},
     };
     for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++)

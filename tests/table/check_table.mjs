@@ -35,13 +35,14 @@ function expectedColumns(list) {
   }
   // DuckDB reads the GeoParquet `geo` metadata: the WKB column is a GEOMETRY in OGC:CRS84
   return top.map((c) => [c.name, c.type === 'STRUCT' ? `STRUCT(${c.fields.join(', ')})`
+    : c.type === 'LIST<STRUCT>' ? `STRUCT(${c.fields.join(', ')})[]`
     : c.name === 'geometry' ? "GEOMETRY('OGC:CRS84')" : duckType[c.type]]);
 }
 
 for (const [table, files] of [['headers', ['headers.parquet', 'headers_allnull.parquet']], ['errors', ['errors.parquet']]]) {
   const want = expectedColumns(docs[table]);
   for (const f of files) {
-    const got = (await q(`DESCRIBE FROM ${file(f)}`)).map((r) => [r.column_name, r.column_type]);
+    const got = (await q(`DESCRIBE FROM ${file(f)}`)).map((r) => [r.column_name, r.column_type.replace(/"/g, "")]);
     check(`${f} columns`, got, want);
     const kv = await q(`SELECT decode(key) AS k, decode(value) AS v FROM parquet_kv_metadata(${file(f)})
         WHERE decode(key) <> 'geo'`);
@@ -60,11 +61,11 @@ check('headers rows', rows.length, 2);
 const [full, bare] = rows;
 const pick = (r, keys) => Object.fromEntries(keys.map((k) => [k, r[k]]));
 check('full facts', pick(full, ['path', 'size', 'last_modified', 'etag', 'byte_order', 'bigtiff', 'first_ifd_offset',
-  'ifd_count', 'ifd_chain_error', 'header_bytes', 'fetched_bytes', 'requests']), {
+  'ifd_count', 'ifd_chain_error', 'ifd_bytes', 'fetched_bytes', 'requests']), {
   path: 's3://sentinel-cogs/sentinel-s2-l2a-cogs/33/U/UP/2023/1/S2A_33UUP_20230101_0_L2A/B04.tif',
   size: '123456789', last_modified: '2023-11-14 22:13:20.123+00', etag: '"5d41402abc4b2a76b9719d911017c592"',
   byte_order: 'II', bigtiff: false, first_ifd_offset: '8', ifd_count: '5', ifd_chain_error: null,
-  header_bytes: '16384', fetched_bytes: '16384', requests: 1,
+  ifd_bytes: '16384', fetched_bytes: '16384', requests: 1,
 });
 check('full fields', pick(full, ['image_width', 'bits_per_sample', 'compression', 'x_resolution', 'software', 'extra_samples',
   'sample_format', 'jpeg_tables', 'model_pixel_scale', 'model_tiepoint', 'tile_offsets_count', 'gdal_nodata', 'copyright']), {
@@ -80,6 +81,17 @@ check('full geokey maps', pick(full, ['geokeys_header', 'geokeys_other', 'other_
   other_tags: [{ key: '42033', value: '{"type":2,"count":3,"value":"ab"}' }, { key: '50000', value: '{"type":1,"count":2,"value":"00ff"}' }],
   warnings: ['tag 999 at offset 122: unknown type 77, skipped'],
 });
+check('full images', pick(full, ['first_data_offset', 'overview_count', 'mask_count', 'sparse_tiles', 'empty',
+  'cog_valid', 'cog_errors', 'cog_warnings', 'gdal_structural_metadata']), {
+  first_data_offset: '16400', overview_count: 1, mask_count: 0, sparse_tiles: '3', empty: false, cog_valid: false,
+  cog_errors: ['The offset of the main IFD should be 8. It is 9 instead'], cog_warnings: [],
+  gdal_structural_metadata: [{ key: 'LAYOUT', value: 'IFDS_BEFORE_DATA' }],
+});
+check('full ifds', full.ifds.map((e) => [e.index, e.parent, e.kind, e.width, e.tile_width, e.rows_per_strip, e.blocks, e.sparse_blocks]),
+  [[0, null, 'main', '10980', '1024', null, '121', '3'], [1, null, 'overview', '5490', '1024', null, '36', null],
+    [2, 0, 'mask', '10980', null, '8', '1373', null]]);
+check('bare images', pick(bare, ['ifd_bytes', 'first_data_offset', 'overview_count', 'cog_valid', 'empty', 'ifds', 'cog_errors', 'gdal_structural_metadata']),
+  { ifd_bytes: '200', first_data_offset: null, overview_count: 0, cog_valid: null, empty: null, ifds: [], cog_errors: [], gdal_structural_metadata: null });
 check('bare facts', pick(bare, ['path', 'size', 'last_modified', 'etag', 'byte_order', 'bigtiff', 'ifd_chain_error', 'requests', 'image_width']),
   { path: 'dir/bare.tif', size: null, last_modified: null, etag: null, byte_order: 'MM', bigtiff: true,
     ifd_chain_error: 'IFD 1 at offset 16: cycle', requests: 2, image_width: null });

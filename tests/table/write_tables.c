@@ -76,7 +76,46 @@ static void write_headers(const char *dir, const char *name, bool all_null) {
     full.little_endian = true;
     full.first_ifd_offset = 8;
     full.ifd_count = 5;
-    full.header_bytes = 16384;
+    /* images: the main image, an overview, a SubIFD mask of IFD 0 */
+    tiff_image imgs[3];
+    for (int i = 0; i < 3; i++) {
+        tiff_image *m = &imgs[i];
+        m->index = (uint32_t)i;
+        m->parent = i == 2 ? 0 : -1;
+        m->position = i == 2 ? 0 : (uint32_t)i;
+        m->ifd_offset = 9 + 400 * (uint64_t)i;
+        m->kind = i == 0 ? TIFF_IMG_MAIN : i == 1 ? TIFF_IMG_OVERVIEW : TIFF_IMG_MASK;
+        m->width = i == 1 ? 5490 : 10980;
+        m->height = m->width;
+        m->tile_width = m->tile_height = i == 2 ? TIFF_ABSENT : 1024;
+        m->rows_per_strip = i == 2 ? 8 : TIFF_ABSENT;
+        m->compression = 8;
+        m->photometric = i == 2 ? 4 : 1;
+        m->samples_per_pixel = 1;
+        m->bits_per_sample = i == 2 ? 1 : 16;
+        m->sample_format = 1;
+        m->new_subfile_type = i == 0 ? TIFF_ABSENT : i == 1 ? 1 : 4;
+        m->planar = 1;
+        m->predictor = TIFF_ABSENT;
+        m->blocks = i == 0 ? 121 : i == 1 ? 36 : 1373;
+        m->first_data_offset = i == 0 ? 16400 : TIFF_ABSENT;
+        m->sparse_blocks = i == 0 ? 3 : TIFF_ABSENT;
+    }
+    static const char *const cerr[] = {"The offset of the main IFD should be 8. It is 9 instead"};
+    static const tiff_kv ghost[] = {{"LAYOUT", "IFDS_BEFORE_DATA"}};
+    full.images.v = imgs;
+    full.images.n = 3;
+    full.images.ifd_bytes = 16384;
+    full.images.first_data_offset = 16400;
+    full.images.overview_count = 1;
+    full.images.sparse_tiles = 3;
+    full.images.empty = 0;
+    full.images.cog_valid = 0;
+    full.images.cog_errors = cerr;
+    full.images.n_cog_errors = 1;
+    full.images.has_ghost = true;
+    full.images.ghost = ghost;
+    full.images.n_ghost = 1;
 #define SETI(f, v)                                                            \
     (full.field[TIFF_F_##f].present = true, full.field[TIFF_F_##f].count = 1, \
      full.field[TIFF_F_##f].u.i = (v))
@@ -119,7 +158,11 @@ static void write_headers(const char *dir, const char *name, bool all_null) {
     bare.first_ifd_offset = 16;
     bare.ifd_count = 1;
     bare.ifd_chain_error = "IFD 1 at offset 16: cycle";
-    bare.header_bytes = 200;
+    bare.images.ifd_bytes = 200;
+    bare.images.first_data_offset = TIFF_ABSENT;
+    bare.images.sparse_tiles = TIFF_ABSENT;
+    bare.images.empty = -1;
+    bare.images.cog_valid = -1;
     bare.has_geokeys = !all_null;
 
     td_object_facts f1 = {

@@ -1,6 +1,6 @@
 /* corpus_dump.c - run the parser over files the way a store would: one 16 KiB prefetch from
  * offset 0, then one request per needs() round, counting requests and bytes.
- *   tiff_corpus_dump [--root DIR] [--max-warnings N] FILE...
+ *   tiff_corpus_dump [--root DIR] [--max-warnings N] [--max-fetch BYTES] FILE...
  * prints one JSON line per file:
  *   {"path":..., "requests":n, "fetched_bytes":n, "error":kind|null, "message":...,
  * "header":{...}|null}
@@ -63,6 +63,8 @@ int main(int argc, char **argv) {
             root = argv[++i];
         else if (!strcmp(argv[i], "--max-warnings") && i + 1 < argc)
             lim.max_warnings = (size_t)strtoul(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--max-fetch") && i + 1 < argc) /* fetch.max_header_bytes */
+            lim.max_fetch_bytes = strtoull(argv[++i], NULL, 10);
         else
             break;
     }

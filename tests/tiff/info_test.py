@@ -44,6 +44,15 @@ for f, line in zip(files, lines):
               "image_width", "image_height", "bits_per_sample", "geokeys_header"):
         check(o[k] == e[k], f"{f} {k}: {o[k]!r} != {e[k]!r}")
 
+# every image and the verdict (issue 15): be_cog.tiff puts its data before the IFDs
+o = json.loads(lines[0])
+check(len(o["ifds"]) == o["ifd_count"] and o["ifds"][0]["kind"] == "main", "ifds in --json")
+check(o["first_data_offset"] is not None and o["ifd_bytes"] > o["first_data_offset"],
+      f"be_cog: data before the IFDs {o['first_data_offset']} {o['ifd_bytes']}")
+check(o["cog_valid"] is False and o["cog_errors"], f"be_cog verdict {o['cog_errors']}")
+check(all(k in o for k in ("overview_count", "mask_count", "sparse_tiles", "empty",
+                           "cog_warnings", "gdal_structural_metadata")), "verdict keys")
+
 # errors: a non-TIFF, a missing file, exit 1, the good files still printed
 with tempfile.TemporaryDirectory() as d:
     bad = os.path.join(d, "bad.tif")
@@ -69,6 +78,8 @@ check("byte_order" in t and "MM (big-endian)" in t, "text byte order")
 check("jpeg_tables" in t and "tile_offsets_count" in t, "text named fields present")
 check("geographic_type" in t and "4269" in t and "2062" in t, "text geokeys")
 check("document_name" not in t, "absent fields not shown")
+check("cog_valid" in t and "ifds" in t and "overview_count" in t and "error: " in t,
+      "text verdict and IFD table")
 r = run(paths[2])
 check("ifd_chain_error" in r.stdout.decode() and "cycle" in r.stdout.decode(), "chain error shown")
 r = run(paths[3])

@@ -86,8 +86,9 @@ def is_prefix(mine, exp):
 
 
 def header_end(path):
-    """End of the furthest IFD structure of the main chain, or IFD-0 value (strip/tile
-    offset and byte-count arrays excluded, the parser never reads them)."""
+    """End of the furthest IFD structure of the main chain, IFD-0 value, or strip/tile
+    offset / byte-count array or SubIFDs list of any IFD of the chain (the image walk reads
+    them all)."""
     import struct
     with open(path, "rb") as f:
         b = f.read()
@@ -103,18 +104,19 @@ def header_end(path):
             if off + cs + n * es + os_ > len(b):
                 return float("inf")
             end = max(end, off + cs + n * es + os_)
-            if first:
-                sizes = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4,
-                         12: 8, 13: 4, 16: 8, 17: 8, 18: 8}
-                for i in range(n):
-                    e = b[off + cs + i * es: off + cs + (i + 1) * es]
-                    tag, typ = struct.unpack(bo + "HH", e[:4])
-                    cnt = struct.unpack(bo + of, e[4:4 + os_])[0]
-                    if typ not in sizes or tag in (273, 279, 324, 325):
-                        continue
-                    if cnt * sizes[typ] > os_:
-                        v = struct.unpack(bo + of, e[4 + os_:])[0]
-                        end = max(end, v + cnt * sizes[typ])
+            sizes = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4,
+                     12: 8, 13: 4, 16: 8, 17: 8, 18: 8}
+            for i in range(n):
+                e = b[off + cs + i * es: off + cs + (i + 1) * es]
+                tag, typ = struct.unpack(bo + "HH", e[:4])
+                cnt = struct.unpack(bo + of, e[4:4 + os_])[0]
+                if typ not in sizes or not (first or tag in (273, 279, 324, 325, 330)):
+                    continue
+                if cnt * sizes[typ] > os_:
+                    v = struct.unpack(bo + of, e[4 + os_:])[0]
+                    end = max(end, v + cnt * sizes[typ])
+                if tag == 330:
+                    return float("inf")  # SubIFDs: not modelled here
             first = False
             off = struct.unpack(bo + of, b[off + cs + n * es: off + cs + n * es + os_])[0]
         return end
