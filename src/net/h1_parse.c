@@ -4,8 +4,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { S_STATUS, S_HEADER, S_BODY_CL, S_BODY_CLOSE, S_CHUNK_SIZE, S_CHUNK_DATA, S_CHUNK_END,
-       S_TRAILER, S_DONE };
+enum {
+    S_STATUS,
+    S_HEADER,
+    S_BODY_CL,
+    S_BODY_CLOSE,
+    S_CHUNK_SIZE,
+    S_CHUNK_DATA,
+    S_CHUNK_END,
+    S_TRAILER,
+    S_DONE
+};
 
 /* A chunk-size line carries at most 16 hex digits and extensions nobody sends: 4 KiB is
  * far more than any server needs and bounds what a hostile one can make us hold. */
@@ -233,8 +242,8 @@ static int head_end(h1_parser *p) {
         p->st = S_BODY_CLOSE;
     }
     p->until_close = p->st == S_BODY_CLOSE;
-    p->keep_alive = !p->close && (p->minor >= 1 || p->ka) && !p->until_close &&
-                    !(p->saw_te && p->cl_seen);
+    p->keep_alive =
+        !p->close && (p->minor >= 1 || p->ka) && !p->until_close && !(p->saw_te && p->cl_seen);
     return 0;
 }
 
@@ -282,21 +291,26 @@ int h1_feed(h1_parser *p, const char *d, size_t len, size_t *used) {
         case S_STATUS:
         case S_HEADER:
         case S_TRAILER: {
-            size_t room = p->max_header_bytes > p->head_bytes ? p->max_header_bytes - p->head_bytes : 0;
+            size_t room =
+                p->max_header_bytes > p->head_bytes ? p->max_header_bytes - p->head_bytes : 0;
+            if (p->st == S_STATUS && p->hold_len < 5) {
+                /* a server that is not speaking HTTP is told apart before its line ends
+                 * (an HTTP/0.9 answer has no line to end), whatever the feeds' sizes */
+                char pre[5];
+                size_t m = p->hold_len, add = len - i < 5 - m ? len - i : 5 - m;
+                if (m)
+                    memcpy(pre, p->hold, m);
+                memcpy(pre + m, d + i, add);
+                if (memcmp(pre, "HTTP/", m + add) != 0) {
+                    rc = H1_E_SYNTAX;
+                    goto out;
+                }
+            }
             rc = take_line(p, d, len, &i, &l, &n, room);
             if (rc < 0)
                 goto out;
-            if (rc == 0) {
-                /* a server that is not speaking HTTP is told apart before its line ends */
-                if (p->st == S_STATUS && p->head_bytes == 0) {
-                    size_t m = p->hold_len < 5 ? p->hold_len : 5;
-                    if (memcmp(p->hold, "HTTP/", m) != 0) {
-                        rc = H1_E_SYNTAX;
-                        goto out;
-                    }
-                }
+            if (rc == 0)
                 break;
-            }
             p->head_bytes += n;
             if (p->st == S_STATUS) {
                 rc = status_line(p, l, n);
@@ -357,7 +371,8 @@ int h1_feed(h1_parser *p, const char *d, size_t len, size_t *used) {
         case S_CHUNK_DATA:
         case S_BODY_CLOSE: {
             size_t avail = len - i;
-            size_t take = p->st == S_BODY_CLOSE || (uint64_t)avail < p->left ? avail : (size_t)p->left;
+            size_t take =
+                p->st == S_BODY_CLOSE || (uint64_t)avail < p->left ? avail : (size_t)p->left;
             if (p->on_body && take && p->on_body(p->ud, d + i, take)) {
                 i += take;
                 rc = H1_E_STOP;
