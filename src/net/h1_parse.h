@@ -38,11 +38,11 @@ typedef struct h1_parser {
     size_t max_header_bytes; /* per response head, status line included */
     bool head;               /* the request was a HEAD: no body whatever the headers */
     /* results, valid once headers_done */
-    int status;            /* of the final response */
-    int minor;             /* HTTP/1.minor */
-    bool headers_done;     /* the final response's head is complete */
-    bool keep_alive;       /* the connection may carry another request after H1_DONE */
-    bool until_close;      /* body delimited by the connection closing */
+    int status;              /* of the final response */
+    int minor;               /* HTTP/1.minor */
+    bool headers_done;       /* the final response's head is complete */
+    bool keep_alive;         /* the connection may carry another request after H1_DONE */
+    bool until_close;        /* body delimited by the connection closing */
     uint64_t content_length; /* UINT64_MAX if none */
     /* private */
     int st;

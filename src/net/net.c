@@ -2320,6 +2320,7 @@ static int lean_start(net_engine *e, job *j, const lurl *u) {
     j->state = J_RUNNING;
     e->active++;
     e->st.requests++;
+    e->st.lean_requests++;
     j->lc = NULL;
     uint64_t now = uv_now(e->loop);
     uint64_t left = j->deadline_ms > now_ms() ? j->deadline_ms - now_ms() : 1;
@@ -2341,6 +2342,7 @@ static int lean_start(net_engine *e, job *j, const lurl *u) {
             lean_close(e, c);
             e->active--;
             e->st.requests--;
+            e->st.lean_requests--;
             j->state = J_QUEUED;
             return NET_E_NOMEM;
         }
@@ -2352,6 +2354,7 @@ static int lean_start(net_engine *e, job *j, const lurl *u) {
     if (rc != NET_OK) {
         e->active--;
         e->st.requests--;
+        e->st.lean_requests--;
         j->state = J_QUEUED;
     }
     return rc;
