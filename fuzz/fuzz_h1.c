@@ -102,8 +102,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         (a.lines_len && memcmp(a.lines, b.lines, a.lines_len)) ||
         (a.body_len && memcmp(a.body, b.body, a.body_len)) ||
         (a.end == H1_DONE && a.consumed != b.consumed)) {
-        fprintf(stderr, "one feed: end %d status %d lines %zu body %zu; pieces of %zu: end %d "
-                        "status %d lines %zu body %zu\n",
+        fprintf(stderr,
+                "one feed: end %d status %d lines %zu body %zu; pieces of %zu: end %d "
+                "status %d lines %zu body %zu\n",
                 a.end, a.status, a.lines_len, a.body_len, piece, b.end, b.status, b.lines_len,
                 b.body_len);
         abort();
