@@ -830,6 +830,7 @@ int td_pipeline_run(const td_pipeline_options *o, td_stats *stats_out, char *err
     so.max_attempts = p->o->net.max_attempts;
     so.retry_max_ms = p->o->net.retry_max_ms;
     so.ca_bundle = p->o->net.ca_bundle;
+    so.net_engine = p->o->net.engine;
     char serr[512] = "";
     int src = store_open(&p->st, &p->loop, p->o->source.store_url, &so, serr, sizeof serr);
     if (src < 0) {

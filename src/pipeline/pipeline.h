@@ -110,6 +110,7 @@ typedef struct td_net_options {
     unsigned max_attempts; /* per request, first try included */
     unsigned retry_max_ms; /* total time a request may spend retrying */
     const char *ca_bundle; /* extra CA file, or NULL */
+    unsigned engine;       /* 0 auto, 1 curl (network.engine, net.h's net_engine_kind) */
 } td_net_options;
 
 typedef struct td_pipeline_options {

@@ -126,6 +126,7 @@ void remote_net_options(net_options *no, const store_options *opts, const char *
         .user_agent = user_agent && *user_agent ? user_agent : "tiff-dumper/" TD_VERSION,
         .adaptive = true, /* halve concurrency on throttling, down to 2 at once */
         .adaptive_floor = 2,
+        .engine = opts->net_engine ? NET_ENGINE_CURL : NET_ENGINE_AUTO,
     };
 #undef PICK
 }

@@ -72,12 +72,13 @@ typedef struct store_options {
     unsigned max_attempts; /* per request, first try included */
     unsigned retry_max_ms; /* total time a request may spend retrying */
     const char *ca_bundle; /* extra CA file, or NULL */
+    unsigned net_engine;   /* 0 auto, 1 curl (net.h's net_engine_kind) */
 } store_options;
 #define STORE_OPTIONS_INIT                                                      \
     {                                                                           \
         NULL, 0, STORE_DEFAULT_MAX_IN_FLIGHT, STORE_DEFAULT_CONNECT_TIMEOUT_MS, \
             STORE_DEFAULT_REQUEST_TIMEOUT_MS, STORE_DEFAULT_MAX_ATTEMPTS,       \
-            STORE_DEFAULT_RETRY_MAX_MS, NULL                                    \
+            STORE_DEFAULT_RETRY_MAX_MS, NULL, 0                                 \
     }
 
 /* True when the backend that store_url selects declares option `key` (or one of its
