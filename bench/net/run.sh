@@ -5,14 +5,14 @@
 # tiff-dumper through network.ca_bundle). Several tiff-dumper binaries (A/B) are run in turn
 # with wrk, REPS times, so that background load hits all of them alike; medians are printed.
 #
-#   bench/net/run.sh [-r REPS] [-n HEADERS] [-c "64 1000"] [-s "http https"] LABEL=BIN [LABEL=BIN ...]
+#   bench/net/run.sh [-r REPS] [-n HEADERS] [-d WRK_SECONDS] [-c "64 1000"] [-s "http https"] LABEL=BIN [LABEL=BIN ...]
 #   TD_PERF=1: each tiff-dumper run under perf record -e cpu-clock -g (WORK/perf.*.data)
 #   extra config for a binary: LABEL=BIN@key:value (a network key, e.g. A=td@engine:curl)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-reps=3; n=60000; concs="64 1000"; schemes="http https"; work=${TD_BENCH_WORK:-/tmp/td-bench-net}
-while getopts r:n:c:s: o; do case $o in r) reps=$OPTARG;; n) n=$OPTARG;; c) concs=$OPTARG;; s) schemes=$OPTARG;; *) exit 2;; esac; done
+reps=3; n=60000; wrk_s=8; concs="64 1000"; schemes="http https"; work=${TD_BENCH_WORK:-/tmp/td-bench-net}
+while getopts r:n:c:s:d: o; do case $o in d) wrk_s=$OPTARG;; r) reps=$OPTARG;; n) n=$OPTARG;; c) concs=$OPTARG;; s) schemes=$OPTARG;; *) exit 2;; esac; done
 shift $((OPTIND - 1))
 [ $# -ge 1 ] || { echo "usage: $0 [-r reps] [-n headers] LABEL=BIN[@key:value] ..." >&2; exit 2; }
 # shellcheck source=../e2e/lib.sh
@@ -78,7 +78,7 @@ run_td() { # label bin extra scheme conc
 run_wrk() { # scheme conc
   local scheme=$1 c=$2 base
   if [ "$scheme" = http ]; then base=http://127.0.0.1:$port/; else base=https://127.0.0.1:$sport/; fi
-  TD_KEYS=$work/keys.txt /usr/bin/time -f "%e %U %S %M" -o "$work/time.txt" taskset -c 1 wrk -t1 -c"$c" -d5s --timeout 10s -s "$root/bench/e2e/ranges.lua" "$base" > "$work/wrk.out" 2>&1 || true
+  TD_KEYS=$work/keys.txt /usr/bin/time -f "%e %U %S %M" -o "$work/time.txt" taskset -c 1 wrk -t1 -c"$c" -d${wrk_s}s --timeout 10s -s "$root/bench/e2e/ranges.lua" "$base" > "$work/wrk.out" 2>&1 || true
   read -r wall usr sys rss < "$work/time.txt"
   local nreq; nreq=$(sed -n 's/^TDJSON //p' "$work/wrk.out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["requests"])')
   python3 -c 'import sys; s,c,w,u,y,ok=sys.argv[1:]; ok=int(ok); print(f"wrk {s} {c} cpu_ms_per_1k={(float(u)+float(y))*1e6/ok:.1f} hps={ok/float(w):.0f} ok={ok}")' "$scheme" "$c" "$wall" "$usr" "$sys" "$nreq" | tee -a "$res"
