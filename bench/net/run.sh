@@ -73,7 +73,7 @@ run_td() { # label bin extra scheme conc
   /usr/bin/time -f "%e %U %S %M" -o "$work/time.txt" taskset -c 1 ${TD_PERF:+perf record -q -e cpu-clock -g -o "$work/perf.$label.$scheme.$c.data"} "$bin" headers "$cfg" "$out" -q 2> "$work/td.err" || { echo "td failed: $(tail -3 "$work/td.err")" >&2; return 0; }
   read -r wall usr sys rss < "$work/time.txt"
   local ok; ok=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["dumped"])' "$out/_SUCCESS")
-  python3 -c 'import sys; l,s,c,w,u,y,ok=sys.argv[1:]; ok=int(ok); print(f"{l} {s} {c} cpu_ms_per_1k={(float(u)+float(y))*1e6/ok:.1f} hps={ok/float(w):.0f} ok={ok}")' "$label" "$scheme" "$c" "$wall" "$usr" "$sys" "$ok" | tee -a "$res"
+  python3 -c 'import sys; l,s,c,w,u,y,ok,r=sys.argv[1:]; ok=int(ok); print(f"{l} {s} {c} cpu_ms_per_1k={(float(u)+float(y))*1e6/ok:.1f} hps={ok/float(w):.0f} ok={ok} rss_mib={int(r)/1024:.0f}")' "$label" "$scheme" "$c" "$wall" "$usr" "$sys" "$ok" "$rss" | tee -a "$res"
 }
 run_wrk() { # scheme conc
   local scheme=$1 c=$2 base
@@ -81,6 +81,7 @@ run_wrk() { # scheme conc
   TD_KEYS=$work/keys.txt /usr/bin/time -f "%e %U %S %M" -o "$work/time.txt" taskset -c 1 wrk -t1 -c"$c" -d${wrk_s}s --timeout 10s -s "$root/bench/e2e/ranges.lua" "$base" > "$work/wrk.out" 2>&1 || true
   read -r wall usr sys rss < "$work/time.txt"
   local nreq; nreq=$(sed -n 's/^TDJSON //p' "$work/wrk.out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["requests"])')
+  [ "${nreq:-0}" -gt 0 ] || { echo "wrk $scheme $c: no requests ($(tail -2 "$work/wrk.out"))" >&2; return 0; }
   python3 -c 'import sys; s,c,w,u,y,ok=sys.argv[1:]; ok=int(ok); print(f"wrk {s} {c} cpu_ms_per_1k={(float(u)+float(y))*1e6/ok:.1f} hps={ok/float(w):.0f} ok={ok}")' "$scheme" "$c" "$wall" "$usr" "$sys" "$nreq" | tee -a "$res"
 }
 for r in $(seq "$reps"); do
@@ -99,7 +100,7 @@ d = collections.defaultdict(list)
 for line in open(sys.argv[1]):
     p = line.split()
     if len(p) < 5: continue
-    kv = dict(x.split("=") for x in p[3:])
+    kv = dict(x.split("=") for x in p[3:] if "=" in x)
     d[(p[1], int(p[2]), p[0])].append((float(kv["cpu_ms_per_1k"]), float(kv["hps"])))
 for k in sorted(d):
     cpu = statistics.median(x[0] for x in d[k]); hps = statistics.median(x[1] for x in d[k])
