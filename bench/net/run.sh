@@ -6,6 +6,7 @@
 # with wrk, REPS times, so that background load hits all of them alike; medians are printed.
 #
 #   bench/net/run.sh [-r REPS] [-n HEADERS] [-d WRK_SECONDS] [-c "64 1000"] [-s "http https"] LABEL=BIN [LABEL=BIN ...]
+#   TD_BENCH_DEFAULTS=1: the other concurrency keys at their defaults (for peak RSS)
 #   TD_PERF=1: each tiff-dumper run under perf record -e cpu-clock -g (WORK/perf.*.data)
 #   extra config for a binary: LABEL=BIN@key:value (a network key, e.g. A=td@engine:curl)
 set -euo pipefail
@@ -64,8 +65,10 @@ run_td() { # label bin extra scheme conc
   if [ "$scheme" = http ]; then base=http://127.0.0.1:$port/; else base=https://127.0.0.1:$sport/; fi
   {
     echo "store:"; echo "  name: \"$base\""; echo "  keys_from: \"$work/keys_n.txt\""
-    echo "concurrency:"; echo "  n_consumers: $c"; echo "  list_chunk_size: 10000"
-    echo "  max_buffer_size: 1000000"; echo "  write_chunk_size: 100000"
+    echo "concurrency:"; echo "  n_consumers: $c"
+    if [ -z "${TD_BENCH_DEFAULTS:-}" ]; then
+      echo "  list_chunk_size: 10000"; echo "  max_buffer_size: 1000000"; echo "  write_chunk_size: 100000"
+    fi
     echo "network:"; echo "  ca_bundle: \"$work/ca.pem\""
     [ -n "$extra" ] && echo "  ${extra%%:*}: ${extra#*:}"
   } > "$cfg"

@@ -1410,8 +1410,9 @@ static int curl_socket_cb(CURL *easy, curl_socket_t fd, int what, void *ud, void
 #define NET_LEAN_TICK_MS 100u
 #define NET_LEAN_MAX_HEAD (100u * 1024u) /* curl 7.88's limit on one header line */
 #define NET_LEAN_RBUF (64u * 1024u)
-#define NET_LEAN_PBUF (16u * 1024u) /* one TLS record's plaintext */
-#define NET_LEAN_DNS_TTL_MS 60000u  /* curl's default DNS cache lifetime */
+#define NET_LEAN_PBUF (16u * 1024u)    /* one TLS record's plaintext */
+#define NET_LEAN_DNS_TTL_MS 60000u     /* curl's default DNS cache lifetime */
+#define NET_LEAN_KEEP_TLS_BUFFERS 256u /* connections up to which TLS buffers are kept */
 
 enum { C_RESOLVE, C_CONNECT, C_HANDSHAKE, C_READY };
 
@@ -1687,8 +1688,11 @@ static SSL_CTX *lean_ssl_ctx(net_engine *e) {
             ok = SSL_CTX_set_alpn_protos(ctx, alpn, sizeof alpn - 1) == 0;
         SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL);
         SSL_CTX_sess_set_new_cb(ctx, on_new_session);
-        /* idle connections give their buffers back: 1000 of them would hold ~35 MB */
-        SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+        /* OpenSSL's ~35 KB of record buffers per connection: with many connections they go
+         * back after each record (1000 connections: 21 MiB less peak RSS, ~10% more CPU per
+         * https header); with few they stay (23% less CPU per https header at 64) */
+        if (e->o.max_in_flight > NET_LEAN_KEEP_TLS_BUFFERS)
+            SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
     }
     if (!ok) {
         /* curl reports what is wrong with the CA file, per request: leave https to it */
