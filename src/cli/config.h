@@ -39,11 +39,12 @@ typedef struct td_config {
     int zstd_level;
     uint64_t row_group_size;
     unsigned connect_timeout_ms, request_timeout_ms, max_attempts, retry_max_ms;
-    char *ca_bundle;     /* NULL if none */
-    unsigned net_engine; /* network.engine: 0 auto, 1 curl (net.h's net_engine_kind) */
-    char *source_text;   /* the YAML as read, for _SUCCESS / Parquet metadata, with values of
-                            secret-looking obstore keys (secret, key, token, password, sas)
-                            replaced by "***" */
+    char *ca_bundle;   /* NULL if none */
+    char *source_text; /* the YAML as read, for _SUCCESS / Parquet metadata, with values of
+                          secret-looking obstore keys (secret, key, token, password, sas)
+                          replaced by "***" */
+    /* network.engine: 0 auto, 1 curl (net.h's net_engine_kind) */
+    unsigned net_engine;
 } td_config;
 
 /* The library's defaults (td_pipeline_options_init). Allocates nothing: the default

@@ -175,7 +175,7 @@ static void case_faults(uv_loop_t *loop, int port) {
     for (int k = 0; k < 2; k++) {
         net_options o = opts(k ? NET_ENGINE_CURL : NET_ENGINE_AUTO);
         o.max_in_flight = 1;
-        static const char *const keys[] = {"ok/a.bin",   "drop/a.bin", "ok/b.bin",
+        static const char *const keys[] = {"ok/a.bin",    "drop/a.bin", "ok/b.bin",
                                            "close/a.bin", "ok/c.bin",   "ok/a.bin"};
         treq t[6], *ts[6];
         for (int i = 0; i < 6; i++) {
