@@ -1894,6 +1894,13 @@ static void lean_broken(lconn *c, int uverr, bool sending) {
         }
         return;
     }
+    if (c->phase == C_HANDSHAKE) {
+        /* cut by the network or refused by the server: retried, as curl's connect error */
+        snprintf(j->errbuf, sizeof j->errbuf, "TLS handshake with %s:%u failed: %s", c->h->name,
+                 c->h->port, uverr == UV_EOF ? "connection closed" : uv_strerror(uverr));
+        lean_end(c, CURLE_SSL_CONNECT_ERROR, false);
+        return;
+    }
     if (uverr == UV_EOF && h1_started(&c->hp)) {
         int hr = h1_eof(&c->hp);
         if (hr == H1_DONE) {
