@@ -81,13 +81,13 @@ run_td() { # label bin extra scheme conc
 run_wrk() { # scheme conc
   local scheme=$1 c=$2 base
   if [ "$scheme" = http ]; then base=http://127.0.0.1:$port/; else base=https://127.0.0.1:$sport/; fi
-  TD_KEYS=$work/keys.txt /usr/bin/time -f "%e %U %S %M" -o "$work/time.txt" taskset -c 1 wrk -t1 -c"$c" -d${wrk_s}s --timeout 10s -s "$root/bench/e2e/ranges.lua" "$base" > "$work/wrk.out" 2>&1 || true
+  TD_KEYS=$work/keys.txt /usr/bin/time -f "%e %U %S %M" -o "$work/time.txt" taskset -c 1 wrk -t1 -c"$c" -d"${wrk_s}"s --timeout 10s -s "$root/bench/e2e/ranges.lua" "$base" > "$work/wrk.out" 2>&1 || true
   read -r wall usr sys rss < "$work/time.txt"
   local nreq; nreq=$(sed -n 's/^TDJSON //p' "$work/wrk.out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["requests"])')
   [ "${nreq:-0}" -gt 0 ] || { echo "wrk $scheme $c: no requests ($(tail -2 "$work/wrk.out"))" >&2; return 0; }
   python3 -c 'import sys; s,c,w,u,y,ok=sys.argv[1:]; ok=int(ok); print(f"wrk {s} {c} cpu_ms_per_1k={(float(u)+float(y))*1e6/ok:.1f} hps={ok/float(w):.0f} ok={ok}")' "$scheme" "$c" "$wall" "$usr" "$sys" "$nreq" | tee -a "$res"
 }
-for r in $(seq "$reps"); do
+for _ in $(seq "$reps"); do
   for s in $schemes; do for c in $concs; do
     run_wrk "$s" "$c"
     for spec in "$@"; do
