@@ -135,6 +135,7 @@ void td_config_to_options(const td_config *c, td_pipeline_options *o) {
     o->net.proxy_url = c->proxy_url;
     o->net.no_proxy = c->no_proxy;
     o->net.insecure_tls = c->insecure_tls;
+    o->net.engine = c->net_engine;
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -163,6 +164,7 @@ enum {
     K_ATTEMPTS,
     K_RETRY,
     K_CA,
+    K_ENGINE,
     K_COUNT
 };
 
@@ -221,6 +223,7 @@ static const field f_network[] = {
     FLD("max_attempts", K_ATTEMPTS, F_UINT, 1, TD_CONFIG_MAX_ATTEMPTS, max_attempts),
     FLD("retry_max_time", K_RETRY, F_SECONDS, 1, TD_CONFIG_MAX_TIMEOUT_S * 1000ull, retry_max_ms),
     FLDX("ca_bundle", K_CA, F_STRING),
+    FLDX("engine", K_ENGINE, F_STRING),
     {NULL, 0, 0, 0, 0, 0, 0},
 };
 
@@ -1484,6 +1487,18 @@ static int load_section(ctx *x, const section *sec, const yaml_node_t *m) {
                 if (!rc && !**dst)
                     rc = fail(x, &v->start_mark, "%s is empty: give a file%s (or remove it)", path,
                               f->id == K_KEYS_FROM ? ", or - for stdin," : "");
+            } else if (f->id == K_ENGINE) {
+                /* auto: plain GETs on the engine's own HTTP/1.1 path; curl: all via libcurl */
+                char *s = NULL;
+                rc = get_string(x, v, path, &s);
+                if (!rc && s && strcmp(s, "auto") == 0)
+                    c->net_engine = 0;
+                else if (!rc && s && strcmp(s, "curl") == 0)
+                    c->net_engine = 1;
+                else if (!rc)
+                    rc = fail(x, &v->start_mark, "%s wants auto or curl, not '%.*s'", path,
+                              ut_utf8_prec(s ? s : "", 64), s ? s : "");
+                free(s);
             } else if (f->id == K_CA) {
                 if (is_null(v)) {
                     free(c->ca_bundle);

@@ -56,6 +56,8 @@ typedef struct td_config {
     char *source_text; /* the YAML as read, for _SUCCESS / Parquet metadata, with values of
                           secret-looking obstore keys (secret, key, token, password, sas)
                           replaced by "***" */
+    /* network.engine: 0 auto, 1 curl (net.h's net_engine_kind) */
+    unsigned net_engine;
 } td_config;
 
 /* The library's defaults (td_pipeline_options_init). Allocates nothing: the default

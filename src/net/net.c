@@ -12,11 +12,16 @@
  * the end of the outermost entry from libuv.
  */
 #include "net.h"
+#include "h1_parse.h"
 #include "util.h"
 
 #include <curl/curl.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +54,8 @@ typedef enum {
 } stop_reason;
 
 typedef struct job job;
+typedef struct lconn lconn;
+typedef struct lhost lhost;
 typedef struct net_sock net_sock;
 typedef struct net_shard net_shard;
 typedef struct {
@@ -64,6 +71,10 @@ struct job {
     job *anext, *aprev; /* all live jobs */
     CURL *easy;
     net_shard *shard; /* whose multi holds easy while running */
+    lconn *lc;        /* lean path: the connection running this attempt */
+    bool lean;        /* this attempt runs on the lean path (see "lean path" below) */
+    bool lean_fresh;  /* lean: already moved once to a fresh connection */
+    uint64_t lean_t0, lean_deadline; /* lean: attempt start and end of its time (uv_now ms) */
     bool easy_primed; /* easy holds the engine's constant options and no method options */
     struct curl_slist *hdrs;
     uint64_t start_ms, due_ms, deadline_ms;
@@ -131,8 +142,25 @@ struct net_shard {
     unsigned active;  /* transfers in this multi */
 };
 
+/* The lean path's state (see "lean path" below); one per engine, no globals. */
+typedef struct {
+    bool on;         /* engine "auto" and no proxy in the environment */
+    SSL_CTX *ssl;    /* made on the first https request */
+    bool ssl_failed; /* ... and could not be: https goes through curl */
+    lhost *hosts;    /* few: one per scheme + host + port the stores talk to */
+    lconn *active;   /* connections running an attempt or connecting */
+    unsigned n_active, n_conns;
+    uv_timer_t timer; /* timeouts of active connections, checked every NET_LEAN_TICK_MS */
+    bool timer_on;
+    char *rbuf, *pbuf; /* receive buffer, and TLS plaintext buffer */
+    BIO_METHOD *bio;   /* the connections' BIO (see lean_bio_*) */
+    char *wbuf;        /* request bytes / TLS records about to be written */
+    size_t wcap;
+} lean_state;
+
 struct net_engine {
     uv_loop_t *loop;
+    lean_state ln;
     net_options o;
     char *ca_bundle, *user_agent;
     char *proxy, *proxy_ca, *proxy_excludes;
@@ -162,6 +190,18 @@ struct net_engine {
     uint64_t rng;
     net_stats st;
 };
+
+/* the lean path (defined below) */
+/* scheme://authority/path of a URL the lean path takes */
+typedef struct lurl {
+    bool tls;
+    const char *auth, *path;
+    size_t auth_len, path_len;
+} lurl;
+static bool lean_eligible(net_engine *e, job *j, lurl *u);
+static int lean_start(net_engine *e, job *j, const lurl *u);
+static void lean_detach(net_engine *e, job *j);
+static void lean_release(net_engine *e);
 
 /* ---------- small helpers ---------- */
 
@@ -265,6 +305,7 @@ static void describe(const net_request *r, char *out, size_t n) {
 
 static void engine_maybe_release(net_engine *e) {
     if (e->freed && e->open_handles == 0) {
+        lean_release(e);
         free(e->ca_bundle);
         free(e->user_agent);
         free(e->proxy);
@@ -354,6 +395,8 @@ static void job_detach(net_engine *e, job *j) {
         curl_multi_remove_handle(j->shard->multi, j->easy);
         j->shard->active--;
         e->active--;
+    } else if (j->state == J_RUNNING && j->lean) {
+        lean_detach(e, j);
     }
     j->shard = NULL;
     easy_release(e, j->easy, j->easy_primed);
@@ -553,6 +596,27 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ud) {
     return len;
 }
 
+/* The final response's status is known (before its first body byte): false (j->stop set)
+ * when the transfer must stop there. */
+static bool status_gate(job *j, long st) {
+    net_request *r = j->req;
+    r->http_status = st;
+    j->status_seen = true;
+    /* The server ignored Range and we wanted bytes further in: nothing useful comes. */
+    if (r->has_range && st == 200 && r->range_offset != 0) {
+        j->stop = STOP_IGNORED_RANGE;
+        return false;
+    }
+    if ((r->has_range || r->check_range) && st == 206) {
+        j->range_checked = true;
+        if (!range_matches(j)) {
+            j->stop = STOP_BAD_RANGE;
+            return false;
+        }
+    }
+    return true;
+}
+
 static size_t on_write(char *p, size_t sz, size_t n, void *ud) {
     job *j = ud;
     net_engine *e = j->e;
@@ -564,21 +628,12 @@ static size_t on_write(char *p, size_t sz, size_t n, void *ud) {
     }
     if (!j->status_seen) {
         long st = 0;
-        curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &st);
-        r->http_status = st;
-        j->status_seen = true;
-        /* The server ignored Range and we wanted bytes further in: nothing useful comes. */
-        if (r->has_range && st == 200 && r->range_offset != 0) {
-            j->stop = STOP_IGNORED_RANGE;
+        if (j->easy)
+            curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &st);
+        else
+            st = r->http_status; /* the lean path set it */
+        if (!status_gate(j, st))
             return 0;
-        }
-        if ((r->has_range || r->check_range) && st == 206) {
-            j->range_checked = true;
-            if (!range_matches(j)) {
-                j->stop = STOP_BAD_RANGE;
-                return 0;
-            }
-        }
     }
     e->st.bytes += len;
     bool ok_status = r->http_status >= 200 && r->http_status < 300;
@@ -786,6 +841,14 @@ static int attempt_start(net_engine *e, job *j) {
         return NET_E_CANCELED;
     }
     j->hdrs = h;
+    j->lean = false;
+    lurl u;
+    if (lean_eligible(e, j, &u)) {
+        rc = lean_start(e, j, &u);
+        if (rc != -1)
+            return rc;
+        j->lean = false; /* a host the lean path cannot parse: curl's */
+    }
     bool primed = false;
     if (e->n_pool) {
         e->n_pool--;
@@ -1093,6 +1156,8 @@ static bool schedule_retry(net_engine *e, job *j) {
     return true;
 }
 
+static void attempt_end(net_engine *e, job *j, CURLcode cc);
+
 static void attempt_done(net_engine *e, CURL *easy, CURLcode cc) {
     job *j = NULL;
     curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&j);
@@ -1118,7 +1183,13 @@ static void attempt_done(net_engine *e, CURL *easy, CURLcode cc) {
     j->easy_primed = false;
     curl_slist_free_all(j->hdrs);
     j->hdrs = NULL;
+    attempt_end(e, j, cc);
+}
 
+/* An attempt ended (either path; the job holds no easy handle or connection any more):
+ * success, retry or final failure. cc is curl's code, or the lean path's equivalent. */
+static void attempt_end(net_engine *e, job *j, CURLcode cc) {
+    net_request *r = j->req;
     if (j->cancel_requested) {
         job_finish(e, j, NET_E_CANCELED);
         return;
@@ -1329,6 +1400,1147 @@ static int curl_socket_cb(CURL *easy, curl_socket_t fd, int what, void *ud, void
     return 0;
 }
 
+/* ---------- lean path ----------
+ *
+ * libcurl's per-transfer work (its HTTP state machine, connection cache walks, two
+ * zero-timeout poll()s, a dozen allocations) was over a third of the client's CPU for a 16 KiB
+ * ranged GET on a keep-alive connection, and more than the kernel's share of moving the bytes.
+ * So the common case runs on the engine's own HTTP/1.1 client: a GET without a body, to an
+ * http:// or https:// URL without userinfo, no proxy in the environment, headers that need
+ * none of curl's rewriting. Everything else (other methods, listing, auth flows, proxies)
+ * still goes through curl, decided per attempt; net_options.engine = NET_ENGINE_CURL sends
+ * everything through curl.
+ *
+ * Connections are libuv TCP handles, read all the time (so a server closing an idle one is
+ * seen at once), kept per scheme + host + port, reused most recent first. https is OpenSSL
+ * through a BIO of the engine's own, a memory BIO without the copies: OpenSSL reads records
+ * straight from the receive buffer and writes them to one buffer per connection, which goes
+ * to the socket in one write after each SSL call (OpenSSL's memory BIO zeroed and moved
+ * every 16 KiB response once more; it was 10% of the https client's CPU),
+ * verification always on (system store plus ca_bundle, peer and host name or IP checked,
+ * SNI for names), sessions resumed per host. The response is parsed by h1_parse (fuzzed in
+ * fuzz/fuzz_h1.c); header lines and body bytes go through the same on_header / on_write as
+ * curl's, so range checks, buffers, stats and the retry policy are shared: a lean attempt ends
+ * in attempt_end with the CURLcode curl would have given. A request that fails on a reused
+ * connection before any byte of an answer (the server closed it while it sat idle) is sent
+ * once more on a fresh connection, as curl does; GET is idempotent. Timeouts (connect,
+ * per attempt, low speed) are checked every NET_LEAN_TICK_MS by one timer for all. */
+#define NET_LEAN_TICK_MS 100u
+#define NET_LEAN_MAX_HEAD (100u * 1024u) /* curl 7.88's limit on one header line */
+#define NET_LEAN_RBUF (64u * 1024u)
+#define NET_LEAN_PBUF (16u * 1024u)    /* one TLS record's plaintext */
+#define NET_LEAN_DNS_TTL_MS 60000u     /* curl's default DNS cache lifetime */
+#define NET_LEAN_KEEP_TLS_BUFFERS 256u /* connections up to which TLS buffers are kept */
+
+enum { C_RESOLVE, C_CONNECT, C_HANDSHAKE, C_READY };
+
+struct lhost {
+    lhost *next;
+    net_engine *e;
+    bool tls, numeric;
+    char *auth;    /* authority as in the URL: the pool key */
+    char *name;    /* host name or IP literal (no brackets) */
+    char *hosthdr; /* Host: value, the default port left out as curl does */
+    unsigned short port;
+    struct sockaddr_storage *addrs;
+    unsigned n_addrs;
+    uint64_t resolved_ms;
+    uv_getaddrinfo_t *gai; /* a resolution in progress */
+    int gai_status;
+    lconn *idle;       /* idle connections, most recently used first */
+    SSL_SESSION *sess; /* to resume the next connection's TLS session */
+};
+
+struct lconn {
+    uv_tcp_t tcp;
+    net_engine *e;
+    lhost *h;
+    job *j;
+    lconn *next, *prev; /* in e->ln.active (is_active) or h->idle (is_idle) */
+    int phase;
+    bool closing, writing, is_active, is_idle, tcp_init;
+    unsigned ai;                       /* the address tried */
+    unsigned served;                   /* complete responses on this connection */
+    uint64_t t_open, t_io, t_deadline; /* uv_now ms: opened, last byte, attempt deadline */
+    uv_connect_t creq;
+    uv_write_t wreq;
+    SSL *ssl;
+    const char *in; /* received TLS bytes OpenSSL has not read yet (in the read buffer) */
+    size_t in_len;
+    char *tout; /* TLS records OpenSSL wrote, not yet handed to the socket */
+    size_t tout_len, tout_cap;
+    char *req;
+    size_t req_len, req_cap;
+    char *wout, *wq; /* bytes in an uv_write, and bytes queued behind it */
+    size_t wout_len, wout_cap, wq_len, wq_cap;
+    h1_parser hp;
+};
+
+static int buf_put(char **b, size_t *len, size_t *cap, const char *d, size_t n) {
+    if (*len + n > *cap) {
+        size_t c = *cap ? *cap : 512;
+        while (c < *len + n)
+            c *= 2;
+        char *nb = realloc(*b, c);
+        if (!nb)
+            return -1;
+        *b = nb;
+        *cap = c;
+    }
+    memcpy(*b + *len, d, n);
+    *len += n;
+    return 0;
+}
+
+static void lean_set_err(job *j, const char *msg) {
+    snprintf(j->errbuf, sizeof j->errbuf, "%s", msg);
+}
+
+/* Environment proxies are curl's business: with any set, everything goes through curl. */
+static bool proxy_in_env(void) {
+    static const char *const names[] = {"http_proxy",  "HTTP_PROXY", "https_proxy",
+                                        "HTTPS_PROXY", "all_proxy",  "ALL_PROXY"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const char *v = getenv(names[i]);
+        if (v && *v)
+            return true;
+    }
+    return false;
+}
+
+/* scheme://authority/path: the parts the lean path needs, or false for a URL it leaves to
+ * curl (userinfo, odd characters, no host). */
+static bool lean_url(const char *u, lurl *o) {
+    if (ascii_ncase_eq(u, "http://", 7)) {
+        o->tls = false;
+        o->auth = u + 7;
+    } else if (ascii_ncase_eq(u, "https://", 8)) {
+        o->tls = true;
+        o->auth = u + 8;
+    } else {
+        return false;
+    }
+    o->auth_len = strcspn(o->auth, "/?#");
+    if (o->auth_len == 0 || o->auth_len > 255 || memchr(o->auth, '@', o->auth_len))
+        return false;
+    const char *p = o->auth + o->auth_len;
+    size_t n = strcspn(p, "#");
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)p[i] <= 0x20 || p[i] == 0x7f)
+            return false;
+    for (size_t i = 0; i < o->auth_len; i++)
+        if ((unsigned char)o->auth[i] <= 0x20 || o->auth[i] == 0x7f || o->auth[i] == '%')
+            return false;
+    o->path = p;
+    o->path_len = n;
+    return true;
+}
+
+static lhost *lean_host(net_engine *e, const lurl *u) {
+    for (lhost *h = e->ln.hosts; h; h = h->next)
+        if (h->tls == u->tls && strlen(h->auth) == u->auth_len &&
+            memcmp(h->auth, u->auth, u->auth_len) == 0)
+            return h;
+    /* new: split host and port */
+    const char *a = u->auth;
+    size_t n = u->auth_len, hs = 0, he;
+    const char *portp = NULL;
+    if (a[0] == '[') {
+        const char *rb = memchr(a, ']', n);
+        if (!rb)
+            return NULL;
+        hs = 1;
+        he = (size_t)(rb - a);
+        if (he + 1 < n) {
+            if (a[he + 1] != ':')
+                return NULL;
+            portp = a + he + 2;
+        }
+    } else {
+        const char *c = memchr(a, ':', n);
+        he = c ? (size_t)(c - a) : n;
+        if (c)
+            portp = c + 1;
+    }
+    unsigned port = u->tls ? 443 : 80;
+    if (portp) {
+        const char *end = a + n;
+        if (portp == end)
+            portp = NULL; /* "host:" is the default port */
+        else {
+            port = 0;
+            for (const char *q = portp; q < end; q++) {
+                if (*q < '0' || *q > '9' || port > 6553)
+                    return NULL;
+                port = port * 10 + (unsigned)(*q - '0');
+            }
+            if (port == 0 || port > 65535)
+                return NULL;
+        }
+    }
+    if (he <= hs || he - hs > 253)
+        return NULL;
+    lhost *h = calloc(1, sizeof *h);
+    if (!h)
+        return NULL;
+    h->e = e;
+    h->tls = u->tls;
+    h->port = (unsigned short)port;
+    h->auth = malloc(n + 1);
+    h->name = malloc(he - hs + 1);
+    h->hosthdr = malloc(n + 1);
+    if (!h->auth || !h->name || !h->hosthdr) {
+        free(h->auth);
+        free(h->name);
+        free(h->hosthdr);
+        free(h);
+        return NULL;
+    }
+    memcpy(h->auth, a, n);
+    h->auth[n] = '\0';
+    memcpy(h->name, a + hs, he - hs);
+    h->name[he - hs] = '\0';
+    /* Host: as curl sends it (and as S3 signs it): the port only when not the default */
+    size_t hl = portp && port != (u->tls ? 443u : 80u) ? n : (a[0] == '[' ? he + 1 : he);
+    memcpy(h->hosthdr, a, hl);
+    h->hosthdr[hl] = '\0';
+    struct sockaddr_in6 s6;
+    struct sockaddr_in s4;
+    if (uv_ip4_addr(h->name, (int)port, &s4) == 0 || uv_ip6_addr(h->name, (int)port, &s6) == 0) {
+        h->addrs = calloc(1, sizeof *h->addrs);
+        if (!h->addrs) {
+            free(h->auth);
+            free(h->name);
+            free(h->hosthdr);
+            free(h);
+            return NULL;
+        }
+        if (uv_ip4_addr(h->name, (int)port, &s4) == 0)
+            memcpy(h->addrs, &s4, sizeof s4);
+        else
+            memcpy(h->addrs, &s6, sizeof s6);
+        h->n_addrs = 1;
+        h->numeric = true;
+    }
+    h->next = e->ln.hosts;
+    e->ln.hosts = h;
+    return h;
+}
+
+static void lhost_free(lhost *h) {
+    free(h->auth);
+    free(h->name);
+    free(h->hosthdr);
+    free(h->addrs);
+    if (h->sess)
+        SSL_SESSION_free(h->sess);
+    free(h);
+}
+
+/* TLS session tickets arrive after the handshake (TLS 1.3): keep the newest per host. */
+static int on_new_session(SSL *ssl, SSL_SESSION *sess) {
+    lconn *c = SSL_get_app_data(ssl);
+    if (!c || !c->h)
+        return 0;
+    if (c->h->sess)
+        SSL_SESSION_free(c->h->sess);
+    c->h->sess = sess;
+    return 1; /* we keep the reference */
+}
+
+/* The connections' BIO: reads come from the receive buffer (c->in), writes go to c->tout. */
+static int lean_bio_write(BIO *b, const char *d, int n) {
+    lconn *c = BIO_get_data(b);
+    BIO_clear_retry_flags(b);
+    if (n <= 0)
+        return 0;
+    return buf_put(&c->tout, &c->tout_len, &c->tout_cap, d, (size_t)n) ? -1 : n;
+}
+static int lean_bio_read(BIO *b, char *out, int n) {
+    lconn *c = BIO_get_data(b);
+    BIO_clear_retry_flags(b);
+    if (!c->in_len || n <= 0) {
+        BIO_set_retry_read(b); /* nothing yet: "wait", not end of file */
+        return -1;
+    }
+    size_t k = c->in_len < (size_t)n ? c->in_len : (size_t)n;
+    memcpy(out, c->in, k);
+    c->in += k;
+    c->in_len -= k;
+    return (int)k;
+}
+static long lean_bio_ctrl(BIO *b, int cmd, long num, void *ptr) {
+    (void)b;
+    (void)num;
+    (void)ptr;
+    return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+}
+static int lean_bio_create(BIO *b) {
+    BIO_set_init(b, 1);
+    return 1;
+}
+
+static SSL_CTX *lean_ssl_ctx(net_engine *e) {
+    if (e->ln.ssl || e->ln.ssl_failed)
+        return e->ln.ssl;
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    bool ok = ctx != NULL;
+    if (ok && !e->ln.bio) {
+        BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "td-net");
+        ok = m && BIO_meth_set_write(m, lean_bio_write) && BIO_meth_set_read(m, lean_bio_read) &&
+             BIO_meth_set_ctrl(m, lean_bio_ctrl) && BIO_meth_set_create(m, lean_bio_create);
+        if (!ok)
+            BIO_meth_free(m);
+        else
+            e->ln.bio = m;
+    }
+    if (ok) {
+        SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+        /* the system store, plus ca_bundle: the same trust as the curl path */
+        ok = SSL_CTX_set_default_verify_paths(ctx) == 1;
+        if (ok && e->ca_bundle)
+            ok = SSL_CTX_load_verify_locations(ctx, e->ca_bundle, NULL) == 1;
+        static const unsigned char alpn[] = "\x08http/1.1";
+        if (ok)
+            ok = SSL_CTX_set_alpn_protos(ctx, alpn, sizeof alpn - 1) == 0;
+        SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL);
+        SSL_CTX_sess_set_new_cb(ctx, on_new_session);
+        /* OpenSSL's ~35 KB of record buffers per connection: with many connections they go
+         * back after each record (1000 connections: 21 MiB less peak RSS, ~10% more CPU per
+         * https header); with few they stay (23% less CPU per https header at 64) */
+        if (e->o.max_in_flight > NET_LEAN_KEEP_TLS_BUFFERS)
+            SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+    }
+    if (!ok) {
+        /* curl reports what is wrong with the CA file, per request: leave https to it */
+        SSL_CTX_free(ctx);
+        ERR_clear_error();
+        e->ln.ssl_failed = true;
+        return NULL;
+    }
+    e->ln.ssl = ctx;
+    return ctx;
+}
+
+/* Can this attempt run on the lean path? */
+static bool lean_eligible(net_engine *e, job *j, lurl *u) {
+    net_request *r = j->req;
+    if (!e->ln.on || r->body || r->body_len || (r->method && strcmp(r->method, "GET") != 0))
+        return false;
+    if (e->o.max_host_connections && e->o.max_host_connections < e->o.max_in_flight)
+        return false;
+    if (!lean_url(r->url, u))
+        return false;
+    if (u->tls && !lean_ssl_ctx(e))
+        return false;
+    for (struct curl_slist *l = j->hdrs; l; l = l->next) {
+        const char *s = l->data, *c = strchr(s, ':');
+        if (!c || c == s || strpbrk(s, "\r\n"))
+            return false; /* curl's "Name;" form, or a header curl would refuse */
+        const char *v = c + 1;
+        while (*v == ' ' || *v == '\t')
+            v++;
+        if (!*v)
+            return false; /* "Name:" removes one of curl's headers: curl's job */
+        size_t nl = (size_t)(c - s);
+        if ((nl == 10 && ascii_ncase_eq(s, "connection", 10)) ||
+            (nl == 17 && ascii_ncase_eq(s, "transfer-encoding", 17)) ||
+            (nl == 14 && ascii_ncase_eq(s, "content-length", 14)) ||
+            (nl == 6 && ascii_ncase_eq(s, "expect", 6)))
+            return false;
+    }
+    return true;
+}
+
+static bool hdr_overrides(const job *j, const char *name, size_t nl) {
+    for (struct curl_slist *l = j->hdrs; l; l = l->next)
+        if (ascii_ncase_eq(l->data, name, nl) && l->data[nl] == ':')
+            return true;
+    return false;
+}
+
+/* The request as curl would write it: request line, Host, User-Agent, Accept, then the
+ * caller's lines (Range among them), which replace curl's of the same name. */
+static int lean_build(net_engine *e, job *j, lconn *c, const lurl *u) {
+    c->req_len = 0;
+    char **b = &c->req;
+    size_t *l = &c->req_len, *cp = &c->req_cap;
+    int rc = buf_put(b, l, cp, "GET ", 4);
+    if (u->path_len == 0 || u->path[0] != '/')
+        rc |= buf_put(b, l, cp, "/", 1);
+    rc |= buf_put(b, l, cp, u->path, u->path_len);
+    rc |= buf_put(b, l, cp, " HTTP/1.1\r\n", 11);
+    if (!hdr_overrides(j, "host", 4)) {
+        rc |= buf_put(b, l, cp, "Host: ", 6);
+        rc |= buf_put(b, l, cp, c->h->hosthdr, strlen(c->h->hosthdr));
+        rc |= buf_put(b, l, cp, "\r\n", 2);
+    }
+    if (e->user_agent && !hdr_overrides(j, "user-agent", 10)) {
+        rc |= buf_put(b, l, cp, "User-Agent: ", 12);
+        rc |= buf_put(b, l, cp, e->user_agent, strlen(e->user_agent));
+        rc |= buf_put(b, l, cp, "\r\n", 2);
+    }
+    if (!hdr_overrides(j, "accept", 6))
+        rc |= buf_put(b, l, cp, "Accept: */*\r\n", 13);
+    for (struct curl_slist *h = j->hdrs; h; h = h->next) {
+        rc |= buf_put(b, l, cp, h->data, strlen(h->data));
+        rc |= buf_put(b, l, cp, "\r\n", 2);
+    }
+    rc |= buf_put(b, l, cp, "\r\n", 2);
+    return rc ? NET_E_NOMEM : NET_OK;
+}
+
+static void lean_list_add(lconn **head, lconn *c) {
+    c->prev = NULL;
+    c->next = *head;
+    if (*head)
+        (*head)->prev = c;
+    *head = c;
+}
+static void lean_list_del(lconn **head, lconn *c) {
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        *head = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->next = c->prev = NULL;
+}
+
+static void on_lean_closed(uv_handle_t *hd) {
+    lconn *c = (lconn *)hd;
+    net_engine *e = c->e;
+    if (c->ssl)
+        SSL_free(c->ssl); /* frees the BIOs */
+    h1_free(&c->hp);
+    free(c->req);
+    free(c->wout);
+    free(c->wq);
+    free(c->tout);
+    free(c);
+    e->open_handles--;
+    engine_maybe_release(e);
+}
+
+static void lean_tick(uv_timer_t *t);
+
+static void lean_set_active(net_engine *e, lconn *c, bool on) {
+    if (on == c->is_active)
+        return;
+    c->is_active = on;
+    if (on) {
+        lean_list_add(&e->ln.active, c);
+        if (e->ln.n_active++ == 0 && !e->ln.timer_on && !e->closing) {
+            uv_timer_start(&e->ln.timer, lean_tick, NET_LEAN_TICK_MS, NET_LEAN_TICK_MS);
+            e->ln.timer_on = true;
+        }
+    } else {
+        lean_list_del(&e->ln.active, c);
+        e->ln.n_active--;
+    }
+}
+
+/* Closes a connection that runs no attempt (the job, if any, was taken off first). */
+static void lean_close(net_engine *e, lconn *c) {
+    if (c->closing)
+        return;
+    lean_set_active(e, c, false);
+    if (c->is_idle) {
+        /* the server closed it while it waited for a request */
+        lean_list_del(&c->h->idle, c);
+        c->is_idle = false;
+    }
+    c->closing = true;
+    if (c->tcp_init) {
+        uv_close((uv_handle_t *)&c->tcp, on_lean_closed);
+    } else {
+        on_lean_closed((uv_handle_t *)c);
+    }
+}
+
+/* Ends the attempt on c: the connection goes back to its host's idle list when reuse says it
+ * may carry another request, else it is closed; then the shared attempt_end. */
+static void lean_end(lconn *c, CURLcode cc, bool reuse) {
+    net_engine *e = c->e;
+    job *j = c->j;
+    c->j = NULL;
+    if (j) {
+        j->lc = NULL;
+        e->active--;
+        j->state = J_QUEUED; /* not running: detach must not remove it again */
+        curl_slist_free_all(j->hdrs);
+        j->hdrs = NULL;
+    }
+    if (reuse && !e->closing && c->phase == C_READY && !c->writing) {
+        lean_set_active(e, c, false);
+        c->served++;
+        lean_list_add(&c->h->idle, c);
+        c->is_idle = true;
+        uv_unref((uv_handle_t *)&c->tcp); /* an idle connection does not keep the loop up */
+    } else {
+        lean_close(e, c);
+    }
+    if (j)
+        attempt_end(e, j, cc);
+}
+
+static int lean_open(net_engine *e, job *j, lhost *h, unsigned ai);
+
+/* The connection failed (reset, EOF, write error). Before any byte of an answer on a
+ * connection that had served requests, the attempt moves once to a fresh connection. */
+static void lean_broken(lconn *c, int uverr, bool sending) {
+    net_engine *e = c->e;
+    job *j = c->j;
+    if (!j) {
+        lean_close(e, c);
+        return;
+    }
+    if (c->served > 0 && !h1_started(&c->hp) && !j->lean_fresh) {
+        j->lean_fresh = true;
+        c->j = NULL;
+        j->lc = NULL;
+        lean_close(e, c);
+        int rc = lean_open(e, j, c->h, 0);
+        if (rc != NET_OK) {
+            e->active--;
+            j->state = J_QUEUED;
+            curl_slist_free_all(j->hdrs);
+            j->hdrs = NULL;
+            lean_set_err(j, "out of memory");
+            attempt_end(e, j, CURLE_OUT_OF_MEMORY);
+        }
+        return;
+    }
+    if (c->phase == C_HANDSHAKE) {
+        /* cut by the network or refused by the server: retried, as curl's connect error */
+        snprintf(j->errbuf, sizeof j->errbuf, "TLS handshake with %s:%u failed: %s", c->h->name,
+                 c->h->port, uverr == UV_EOF ? "connection closed" : uv_strerror(uverr));
+        lean_end(c, CURLE_SSL_CONNECT_ERROR, false);
+        return;
+    }
+    if (uverr == UV_EOF && h1_started(&c->hp)) {
+        int hr = h1_eof(&c->hp);
+        if (hr == H1_DONE) {
+            /* a body delimited by the close */
+            if (!j->status_seen && !status_gate(j, c->hp.status)) {
+                lean_end(c, CURLE_WRITE_ERROR, false);
+                return;
+            }
+            lean_end(c, CURLE_OK, false);
+            return;
+        }
+        lean_set_err(j, c->hp.headers_done ? "connection closed before the end of the body"
+                                           : "connection closed inside the response headers");
+        lean_end(c, c->hp.headers_done ? CURLE_PARTIAL_FILE : CURLE_RECV_ERROR, false);
+        return;
+    }
+    if (uverr == UV_EOF && !h1_started(&c->hp)) {
+        lean_set_err(j, "Empty reply from server");
+        lean_end(c, CURLE_GOT_NOTHING, false);
+        return;
+    }
+    snprintf(j->errbuf, sizeof j->errbuf, "%s failure: %s", sending ? "Send" : "Recv",
+             uv_strerror(uverr));
+    lean_end(c, sending ? CURLE_SEND_ERROR : CURLE_RECV_ERROR, false);
+}
+
+static void on_lean_written(uv_write_t *w, int status) {
+    lconn *c = w->handle->data;
+    net_engine *e = c->e;
+    c->writing = false;
+    c->wout_len = 0;
+    if (c->closing)
+        return;
+    enter(e);
+    if (status < 0) {
+        lean_broken(c, status, true);
+    } else if (c->wq_len) {
+        char *t = c->wout;
+        size_t tc = c->wout_cap;
+        c->wout = c->wq;
+        c->wout_cap = c->wq_cap;
+        c->wout_len = c->wq_len;
+        c->wq = t;
+        c->wq_cap = tc;
+        c->wq_len = 0;
+        uv_buf_t b = uv_buf_init(c->wout, (unsigned)c->wout_len);
+        int rc = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_lean_written);
+        if (rc)
+            lean_broken(c, rc, true);
+        else
+            c->writing = true;
+    }
+    leave(e);
+}
+
+/* Writes now what the socket takes, the rest through uv_write. */
+static int lean_write(lconn *c, const char *d, size_t n) {
+    if (c->writing)
+        return buf_put(&c->wq, &c->wq_len, &c->wq_cap, d, n) ? UV_ENOMEM : 0;
+    uv_buf_t b = uv_buf_init((char *)d, (unsigned)n);
+    int w = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    if (w == (int)n)
+        return 0;
+    if (w < 0 && w != UV_EAGAIN)
+        return w;
+    if (w < 0)
+        w = 0;
+    c->wout_len = 0;
+    if (buf_put(&c->wout, &c->wout_len, &c->wout_cap, d + w, n - (size_t)w))
+        return UV_ENOMEM;
+    b = uv_buf_init(c->wout, (unsigned)c->wout_len);
+    int rc = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_lean_written);
+    if (rc)
+        return rc;
+    c->writing = true;
+    return 0;
+}
+
+/* Moves the TLS records OpenSSL wrote into the socket (lean_write keeps what the socket
+ * does not take at once). */
+static int lean_tls_flush(lconn *c) {
+    if (!c->tout_len)
+        return 0;
+    size_t n = c->tout_len;
+    c->tout_len = 0;
+    return lean_write(c, c->tout, n);
+}
+
+/* ---- response ---- */
+
+static int lean_on_line(void *ud, const char *line, size_t len) {
+    lconn *c = ud;
+    on_header((char *)line, 1, len, c->j);
+    return 0;
+}
+static int lean_on_body(void *ud, const char *data, size_t len) {
+    lconn *c = ud;
+    job *j = c->j;
+    if (!j->status_seen)
+        j->req->http_status = c->hp.status;
+    return on_write((char *)data, 1, len, j) != len;
+}
+
+static void lean_send(lconn *c) {
+    job *j = c->j;
+    int rc;
+    h1_init(&c->hp, lean_on_line, lean_on_body, c, NET_LEAN_MAX_HEAD, false);
+    c->t_io = uv_now(c->e->loop);
+    if (c->ssl) {
+        ERR_clear_error();
+        int w = SSL_write(c->ssl, c->req, (int)c->req_len);
+        if (w != (int)c->req_len) {
+            lean_set_err(j, "TLS write failed");
+            lean_end(c, CURLE_SEND_ERROR, false);
+            return;
+        }
+        rc = lean_tls_flush(c);
+    } else {
+        rc = lean_write(c, c->req, c->req_len);
+    }
+    if (rc)
+        lean_broken(c, rc, true);
+}
+
+/* Plaintext bytes of the response. Returns false when the attempt ended (c may be gone). */
+static bool lean_feed(lconn *c, const char *d, size_t n) {
+    job *j = c->j;
+    size_t used = 0;
+    if (!j) {
+        lean_close(c->e, c); /* bytes nobody asked for */
+        return false;
+    }
+    int hr = h1_feed(&c->hp, d, n, &used);
+    switch (hr) {
+    case H1_MORE:
+        return true;
+    case H1_DONE:
+        if (!j->status_seen && !status_gate(j, c->hp.status)) {
+            lean_end(c, CURLE_WRITE_ERROR, false);
+            return false;
+        }
+        /* bytes after the response belong to nothing: not a connection to reuse */
+        lean_end(c, CURLE_OK, c->hp.keep_alive && used == n);
+        return false;
+    case H1_E_STOP:
+        if (j->stop == STOP_NONE)
+            j->stop = STOP_ABORTED;
+        lean_end(c, CURLE_WRITE_ERROR, false);
+        return false;
+    case H1_E_TOO_BIG:
+        j->resp_started = true;
+        snprintf(j->errbuf, sizeof j->errbuf, "response headers larger than %u bytes",
+                 NET_LEAN_MAX_HEAD);
+        lean_end(c, CURLE_OUT_OF_MEMORY, false);
+        return false;
+    default:
+        lean_set_err(j, c->hp.status ? "malformed HTTP response"
+                                     : "not an HTTP/1.x response (HTTP/0.9?)");
+        lean_end(c, CURLE_WEIRD_SERVER_REPLY, false);
+        return false;
+    }
+}
+
+static void lean_handshake(lconn *c);
+
+static void lean_alloc(uv_handle_t *hd, size_t sug, uv_buf_t *b) {
+    lconn *c = hd->data;
+    (void)sug;
+    *b = uv_buf_init(c->e->ln.rbuf, NET_LEAN_RBUF);
+}
+
+static void lean_read_tls_loop(lconn *c);
+static void lean_read_tls(lconn *c, const char *d, size_t n) {
+    c->in = d;
+    c->in_len = n;
+    if (c->phase == C_HANDSHAKE)
+        lean_handshake(c);
+    /* the rest of the input: records after the handshake's last, or the response */
+    if (!c->closing && c->phase == C_READY)
+        lean_read_tls_loop(c);
+    c->in = NULL; /* the receive buffer is the engine's: nothing may point into it */
+    c->in_len = 0;
+}
+
+static void lean_read_tls_loop(lconn *c) {
+    for (;;) {
+        ERR_clear_error();
+        int k = SSL_read(c->ssl, c->e->ln.pbuf, NET_LEAN_PBUF);
+        if (k > 0) {
+            /* the attempt may end here: the loop goes on with what is left of the input
+             * (a session ticket, or bytes nobody asked for, which close the connection) */
+            lean_feed(c, c->e->ln.pbuf, (size_t)k);
+            if (c->closing)
+                return;
+            continue;
+        }
+        int se = SSL_get_error(c->ssl, k);
+        if (se == SSL_ERROR_WANT_READ) {
+            /* TLS 1.3 may answer a key update: send what OpenSSL wrote */
+            if (lean_tls_flush(c))
+                lean_broken(c, UV_EPIPE, true);
+            return;
+        }
+        if (se == SSL_ERROR_ZERO_RETURN) {
+            lean_broken(c, UV_EOF, false); /* close_notify */
+            return;
+        }
+        if (c->j)
+            snprintf(c->j->errbuf, sizeof c->j->errbuf, "TLS read error: %s",
+                     ERR_reason_error_string(ERR_peek_last_error())
+                         ? ERR_reason_error_string(ERR_peek_last_error())
+                         : "unknown");
+        lean_broken(c, UV_EPROTO, false);
+        return;
+    }
+}
+
+static void on_lean_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b) {
+    lconn *c = s->data;
+    net_engine *e = c->e;
+    if (nread == 0 || c->closing)
+        return;
+    enter(e);
+    if (nread < 0) {
+        lean_broken(c, (int)nread, false);
+    } else {
+        c->t_io = uv_now(e->loop);
+        if (c->ssl)
+            lean_read_tls(c, b->base, (size_t)nread);
+        else
+            lean_feed(c, b->base, (size_t)nread);
+    }
+    leave(e);
+}
+
+static void lean_handshake(lconn *c) {
+    job *j = c->j;
+    ERR_clear_error();
+    int k = SSL_do_handshake(c->ssl);
+    if (lean_tls_flush(c)) {
+        lean_broken(c, UV_EPIPE, true);
+        return;
+    }
+    if (k == 1) {
+        c->phase = C_READY;
+        if (j)
+            lean_send(c);
+        else
+            lean_close(c->e, c);
+        return;
+    }
+    int se = SSL_get_error(c->ssl, k);
+    if (se == SSL_ERROR_WANT_READ || se == SSL_ERROR_WANT_WRITE)
+        return;
+    if (!j) {
+        lean_close(c->e, c);
+        return;
+    }
+    long vr = SSL_get_verify_result(c->ssl);
+    if (vr != X509_V_OK) {
+        /* final: asking again does not make a certificate trusted */
+        snprintf(j->errbuf, sizeof j->errbuf, "SSL certificate problem: %s",
+                 X509_verify_cert_error_string(vr));
+        lean_end(c, CURLE_PEER_FAILED_VERIFICATION, false);
+        return;
+    }
+    unsigned long ec = ERR_peek_last_error();
+    snprintf(j->errbuf, sizeof j->errbuf, "TLS handshake with %s:%u failed: %s", c->h->name,
+             c->h->port,
+             ec && ERR_reason_error_string(ec) ? ERR_reason_error_string(ec) : "connection closed");
+    lean_end(c, CURLE_SSL_CONNECT_ERROR, false);
+}
+
+static void on_lean_connect(uv_connect_t *cr, int status) {
+    lconn *c = cr->data;
+    net_engine *e = c->e;
+    if (c->closing)
+        return;
+    enter(e);
+    job *j = c->j;
+    if (status < 0) {
+        if (j && c->ai + 1 < c->h->n_addrs) {
+            /* the next address of the name (IPv6 and IPv4, several A records) */
+            unsigned ai = c->ai + 1;
+            c->j = NULL;
+            j->lc = NULL;
+            lean_close(e, c);
+            if (lean_open(e, j, c->h, ai) != NET_OK) {
+                e->active--;
+                j->state = J_QUEUED;
+                curl_slist_free_all(j->hdrs);
+                j->hdrs = NULL;
+                attempt_end(e, j, CURLE_OUT_OF_MEMORY);
+            }
+        } else if (j) {
+            snprintf(j->errbuf, sizeof j->errbuf, "Failed to connect to %s port %u: %s", c->h->name,
+                     c->h->port, uv_strerror(status));
+            lean_end(c, CURLE_COULDNT_CONNECT, false);
+        } else {
+            lean_close(e, c);
+        }
+        leave(e);
+        return;
+    }
+    c->t_io = uv_now(e->loop);
+    if (uv_read_start((uv_stream_t *)&c->tcp, lean_alloc, on_lean_read) != 0) {
+        if (j)
+            lean_broken(c, UV_EIO, false);
+        else
+            lean_close(e, c);
+        leave(e);
+        return;
+    }
+    if (c->h->tls) {
+        c->phase = C_HANDSHAKE;
+        c->ssl = SSL_new(e->ln.ssl);
+        BIO *bio = c->ssl ? BIO_new(e->ln.bio) : NULL;
+        if (!bio) {
+            if (j) {
+                lean_set_err(j, "out of memory");
+                lean_end(c, CURLE_OUT_OF_MEMORY, false);
+            } else
+                lean_close(e, c);
+            leave(e);
+            return;
+        }
+        BIO_set_data(bio, c);
+        SSL_set_bio(c->ssl, bio, bio); /* one BIO both ways: SSL_free frees it */
+        SSL_set_app_data(c->ssl, c);
+        SSL_set_connect_state(c->ssl);
+        if (c->h->numeric) {
+            X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), c->h->name);
+        } else {
+            SSL_set_tlsext_host_name(c->ssl, c->h->name);
+            SSL_set1_host(c->ssl, c->h->name);
+        }
+        if (c->h->sess)
+            SSL_set_session(c->ssl, c->h->sess);
+        if (j)
+            lean_handshake(c);
+        else
+            lean_close(e, c);
+    } else {
+        c->phase = C_READY;
+        if (j)
+            lean_send(c);
+        else
+            lean_close(e, c);
+    }
+    leave(e);
+}
+
+static void lean_connect(lconn *c) {
+    net_engine *e = c->e;
+    lhost *h = c->h;
+    c->phase = C_CONNECT;
+    if (uv_tcp_init(e->loop, &c->tcp) != 0) {
+        lean_set_err(c->j, "could not create a socket");
+        lean_end(c, CURLE_COULDNT_CONNECT, false);
+        return;
+    }
+    c->tcp.data = c;
+    c->tcp_init = true;
+    e->open_handles++;
+    e->st.connections++;
+    uv_tcp_nodelay(&c->tcp, 1);
+    c->creq.data = c;
+    int rc = uv_tcp_connect(&c->creq, &c->tcp, (const struct sockaddr *)&h->addrs[c->ai],
+                            on_lean_connect);
+    if (rc) {
+        snprintf(c->j->errbuf, sizeof c->j->errbuf, "Failed to connect to %s port %u: %s", h->name,
+                 h->port, uv_strerror(rc));
+        lean_end(c, CURLE_COULDNT_CONNECT, false);
+    }
+}
+
+static void on_lean_resolved(uv_getaddrinfo_t *g, int status, struct addrinfo *res) {
+    lhost *h = g->data;
+    net_engine *e = h->e;
+    free(g);
+    h->gai = NULL;
+    e->open_handles--;
+    if (e->freed || e->closing) {
+        uv_freeaddrinfo(res);
+        engine_maybe_release(e);
+        return;
+    }
+    enter(e);
+    unsigned n = 0;
+    for (struct addrinfo *a = res; a; a = a->ai_next)
+        if (a->ai_family == AF_INET || a->ai_family == AF_INET6)
+            n++;
+    free(h->addrs);
+    h->addrs = n ? calloc(n, sizeof *h->addrs) : NULL;
+    h->n_addrs = 0;
+    for (struct addrinfo *a = res; a && h->addrs; a = a->ai_next)
+        if (a->ai_family == AF_INET || a->ai_family == AF_INET6)
+            memcpy(&h->addrs[h->n_addrs++], a->ai_addr, a->ai_addrlen);
+    uv_freeaddrinfo(res);
+    h->resolved_ms = uv_now(e->loop);
+    h->gai_status = status;
+    /* every connection waiting for this name goes on (restart: callbacks change the list) */
+    for (bool again = true; again;) {
+        again = false;
+        for (lconn *c = e->ln.active; c; c = c->next) {
+            if (c->h != h || c->phase != C_RESOLVE || c->closing)
+                continue;
+            if (!c->j) {
+                lean_close(e, c);
+            } else if (h->n_addrs) {
+                lean_connect(c);
+            } else {
+                snprintf(c->j->errbuf, sizeof c->j->errbuf, "Could not resolve host: %s (%s)",
+                         h->name, status ? uv_strerror(status) : "no address");
+                lean_end(c, CURLE_COULDNT_RESOLVE_HOST, false);
+            }
+            again = true;
+            break;
+        }
+    }
+    leave(e);
+}
+
+/* A new connection for j (address ai of the host). */
+static int lean_open(net_engine *e, job *j, lhost *h, unsigned ai) {
+    lconn *c = calloc(1, sizeof *c);
+    if (!c)
+        return NET_E_NOMEM;
+    c->e = e;
+    c->h = h;
+    c->j = j;
+    c->ai = ai;
+    c->phase = C_RESOLVE;
+    c->t_open = c->t_io = uv_now(e->loop);
+    j->lc = c;
+    lurl u;
+    lean_url(j->req->url, &u);
+    if (lean_build(e, j, c, &u) != NET_OK) {
+        j->lc = NULL;
+        free(c->req);
+        free(c);
+        return NET_E_NOMEM;
+    }
+    lean_set_active(e, c, true);
+    uint64_t now = uv_now(e->loop);
+    bool fresh = h->numeric || (h->n_addrs && now - h->resolved_ms < NET_LEAN_DNS_TTL_MS);
+    if (fresh) {
+        lean_connect(c);
+        return NET_OK;
+    }
+    if (!h->gai) {
+        uv_getaddrinfo_t *g = calloc(1, sizeof *g);
+        if (!g) {
+            lean_set_active(e, c, false);
+            j->lc = NULL;
+            free(c->req);
+            free(c);
+            return NET_E_NOMEM;
+        }
+        g->data = h;
+        struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+        char port[8];
+        snprintf(port, sizeof port, "%u", h->port);
+        int rc = uv_getaddrinfo(e->loop, g, on_lean_resolved, h->name, port, &hints);
+        if (rc) {
+            free(g);
+            snprintf(j->errbuf, sizeof j->errbuf, "Could not resolve host: %s (%s)", h->name,
+                     uv_strerror(rc));
+            lean_end(c, CURLE_COULDNT_RESOLVE_HOST, false);
+            return NET_OK;
+        }
+        h->gai = g;
+        e->open_handles++;
+    }
+    return NET_OK; /* waits in C_RESOLVE */
+}
+
+/* Starts the attempt on the lean path: an idle connection of the host, or a new one. */
+static int lean_start(net_engine *e, job *j, const lurl *u) {
+    lhost *h = lean_host(e, u);
+    if (!h)
+        return -1; /* not a host we can parse: curl's */
+    j->lean = true;
+    j->lean_fresh = false;
+    j->state = J_RUNNING;
+    e->active++;
+    e->st.requests++;
+    e->st.lean_requests++;
+    j->lc = NULL;
+    uint64_t now = uv_now(e->loop);
+    uint64_t left = j->deadline_ms > now_ms() ? j->deadline_ms - now_ms() : 1;
+    uint64_t tmo = e->o.request_timeout_ms ? e->o.request_timeout_ms : left;
+    if (tmo > left)
+        tmo = left;
+    j->lean_t0 = now;
+    j->lean_deadline = now + tmo;
+    lconn *c = h->idle;
+    if (c) {
+        lean_list_del(&h->idle, c);
+        c->is_idle = false;
+        uv_ref((uv_handle_t *)&c->tcp);
+        c->j = j;
+        j->lc = c;
+        if (lean_build(e, j, c, u) != NET_OK) {
+            c->j = NULL;
+            j->lc = NULL;
+            lean_close(e, c);
+            e->active--;
+            e->st.requests--;
+            e->st.lean_requests--;
+            j->state = J_QUEUED;
+            return NET_E_NOMEM;
+        }
+        lean_set_active(e, c, true);
+        lean_send(c);
+        return NET_OK;
+    }
+    int rc = lean_open(e, j, h, 0);
+    if (rc != NET_OK) {
+        e->active--;
+        e->st.requests--;
+        e->st.lean_requests--;
+        j->state = J_QUEUED;
+    }
+    return rc;
+}
+
+/* The job leaves while its attempt runs (cancel, engine free): its connection is closed. */
+static void lean_detach(net_engine *e, job *j) {
+    lconn *c = j->lc;
+    j->lc = NULL;
+    e->active--;
+    if (c) {
+        c->j = NULL;
+        lean_close(e, c);
+    }
+}
+
+static void lean_tick(uv_timer_t *t) {
+    net_engine *e = t->data;
+    enter(e);
+    uint64_t now = uv_now(e->loop);
+    for (bool again = true; again && !e->closing;) {
+        again = false;
+        for (lconn *c = e->ln.active; c; c = c->next) {
+            job *j = c->j;
+            if (!j || c->closing)
+                continue;
+            /* the same words as curl's messages for the same cases */
+            if (c->phase < C_READY && e->o.connect_timeout_ms &&
+                now - c->t_open >= e->o.connect_timeout_ms)
+                snprintf(j->errbuf, sizeof j->errbuf,
+                         "Connection timed out after %llu milliseconds",
+                         (unsigned long long)(now - c->t_open));
+            else if (now >= j->lean_deadline)
+                snprintf(j->errbuf, sizeof j->errbuf, "Operation timed out after %llu milliseconds",
+                         (unsigned long long)(now - j->lean_t0));
+            else if (e->o.low_speed_time_ms && now - c->t_io >= e->o.low_speed_time_ms)
+                snprintf(
+                    j->errbuf, sizeof j->errbuf,
+                    "Operation too slow. Less than 1 bytes/sec transferred the last %u seconds",
+                    (e->o.low_speed_time_ms + 999) / 1000);
+            else
+                continue;
+            lean_end(c, CURLE_OPERATION_TIMEDOUT, false);
+            again = true;
+            break;
+        }
+    }
+    if (e->ln.n_active == 0 && e->ln.timer_on) {
+        uv_timer_stop(&e->ln.timer);
+        e->ln.timer_on = false;
+    }
+    leave(e);
+}
+
+/* The lean path is on for NET_ENGINE_AUTO without a proxy in the environment. TD_NET_ENGINE
+ * (curl or auto) overrides the option: a switch for tests and for a quick check in the field
+ * without editing a config. */
+static bool lean_wanted(const net_options *o) {
+    const char *v = getenv("TD_NET_ENGINE");
+    net_engine_kind k = o->engine;
+    if (v && strcmp(v, "curl") == 0)
+        k = NET_ENGINE_CURL;
+    else if (v && strcmp(v, "auto") == 0)
+        k = NET_ENGINE_AUTO;
+    /* a proxy (options or environment) and allow_invalid_certificates are libcurl's job */
+    return k == NET_ENGINE_AUTO && !proxy_in_env() && !o->proxy && !o->insecure_tls;
+}
+
+/* Engine memory of the lean path, once every handle is closed. */
+static void lean_release(net_engine *e) {
+    while (e->ln.hosts) {
+        lhost *h = e->ln.hosts;
+        e->ln.hosts = h->next;
+        lhost_free(h);
+    }
+    if (e->ln.ssl)
+        SSL_CTX_free(e->ln.ssl);
+    e->ln.ssl = NULL;
+    BIO_meth_free(e->ln.bio);
+    e->ln.bio = NULL;
+    free(e->ln.rbuf);
+    free(e->ln.pbuf);
+    e->ln.rbuf = e->ln.pbuf = NULL;
+}
+
+/* Closes every connection (the jobs are gone already). */
+static void lean_free_all(net_engine *e) {
+    for (lhost *h = e->ln.hosts; h; h = h->next) {
+        while (h->idle)
+            lean_close(e, h->idle);
+        if (h->gai)
+            uv_cancel((uv_req_t *)h->gai);
+    }
+    while (e->ln.active) {
+        lconn *c = e->ln.active;
+        c->j = NULL;
+        lean_close(e, c);
+    }
+}
+
 /* ---------- deferred work (cancels asked from inside curl callbacks, first pump) ---------- */
 
 static void on_defer(uv_timer_t *t) {
@@ -1352,9 +2564,12 @@ static void kick(net_engine *e) {
 
 /* ---------- public API ---------- */
 
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static CURLcode curl_init_rc;
+static void curl_init_once(void) { curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
+
 int net_engine_new(net_engine **out, uv_loop_t *loop, const net_options *opts, char *err,
                    size_t errlen) {
-    static bool curl_ready;
     *out = NULL;
     if (!opts) {
         if (err && errlen)
@@ -1386,13 +2601,13 @@ int net_engine_new(net_engine **out, uv_loop_t *loop, const net_options *opts, c
             return NET_E_CONFIG;
         }
     }
-    if (!curl_ready) {
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-            if (err && errlen)
-                snprintf(err, errlen, "net: curl_global_init failed");
-            return NET_E_NOMEM;
-        }
-        curl_ready = true;
+    /* once per process, whichever thread's engine comes first (one engine per loop, any
+     * number of loops in threads): curl_global_init itself is not thread-safe */
+    pthread_once(&curl_once, curl_init_once);
+    if (curl_init_rc != CURLE_OK) {
+        if (err && errlen)
+            snprintf(err, errlen, "net: curl_global_init failed");
+        return NET_E_NOMEM;
     }
     net_engine *e = calloc(1, sizeof *e);
     if (!e)
@@ -1412,6 +2627,10 @@ int net_engine_new(net_engine **out, uv_loop_t *loop, const net_options *opts, c
         (o.proxy_excludes && !(e->proxy_excludes = strdup(o.proxy_excludes))))
         goto nomem;
     if (!(e->pool = calloc(o.max_in_flight, sizeof *e->pool)))
+        goto nomem;
+    e->ln.on = lean_wanted(&o);
+    if (e->ln.on &&
+        (!(e->ln.rbuf = malloc(NET_LEAN_RBUF)) || !(e->ln.pbuf = malloc(NET_LEAN_PBUF))))
         goto nomem;
     /* max_in_flight >= 1, so this is at least 1; no more shards than connections allowed
      * per host, so that each shard gets at least one of them */
@@ -1456,6 +2675,9 @@ int net_engine_new(net_engine **out, uv_loop_t *loop, const net_options *opts, c
     uv_timer_init(loop, &e->defer_timer);
     e->backoff_timer.data = e->defer_timer.data = e;
     e->open_handles = 2 + e->n_shards;
+    uv_timer_init(loop, &e->ln.timer);
+    e->ln.timer.data = e;
+    e->open_handles++;
     e->rng = (uv_hrtime() ^ (uint64_t)(uintptr_t)e) | 1u;
     *out = e;
     return NET_OK;
@@ -1472,6 +2694,8 @@ nomem:
     free(e->proxy);
     free(e->proxy_ca);
     free(e->proxy_excludes);
+    free(e->ln.rbuf);
+    free(e->ln.pbuf);
     free(e);
     if (err && errlen)
         snprintf(err, errlen, "net: out of memory");
@@ -1578,6 +2802,7 @@ static void engine_really_free(net_engine *e) {
     for (unsigned i = 0; i < e->n_pool; i++)
         curl_easy_cleanup(e->pool[i].c);
     e->n_pool = 0;
+    lean_free_all(e);
     for (unsigned i = 0; i < e->n_shards; i++) {
         curl_multi_cleanup(e->shards[i].multi); /* may report sockets removed */
         e->shards[i].multi = NULL;
@@ -1595,6 +2820,7 @@ static void engine_really_free(net_engine *e) {
     }
     uv_close((uv_handle_t *)&e->backoff_timer, on_handle_closed);
     uv_close((uv_handle_t *)&e->defer_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&e->ln.timer, on_handle_closed);
 }
 
 void net_engine_free(net_engine *e) {

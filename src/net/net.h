@@ -43,6 +43,12 @@ const char *net_strerror(int code);
 /* Every field is the caller's: the engine has no defaults of its own (stores fill these in
  * remote.c from store_options, whose defaults are STORE_DEFAULT_* in store.h; net stays
  * below store and does not include it). Zero means what a field says, or "off". */
+/* Which code moves the bytes (see net_options.engine). */
+typedef enum {
+    NET_ENGINE_AUTO = 0, /* plain GETs on the engine's own HTTP/1.1 path, the rest via curl */
+    NET_ENGINE_CURL = 1, /* everything through libcurl */
+} net_engine_kind;
+
 typedef struct net_options {
     unsigned max_in_flight;        /* transfers at once; more net_start() calls queue      */
     unsigned max_host_connections; /* 0 = max_in_flight                                  */
@@ -73,6 +79,13 @@ typedef struct net_options {
      * through the round trip. Off: max_in_flight attempts at once whatever the answers. */
     bool adaptive;
     unsigned adaptive_floor; /* lowest limit (>= 1; more than max_in_flight = that)  */
+    /* AUTO: a GET without a body to an http(s) URL without userinfo, with no proxy in the
+     * environment and headers that need none of curl's rewriting, runs on the engine's own
+     * HTTP/1.1 keep-alive client (OpenSSL for https, the same trust and verification as
+     * curl's, the same timeouts, retries and error kinds); everything else, and everything
+     * with CURL, goes through libcurl. The environment variable TD_NET_ENGINE=curl|auto
+     * overrides this. */
+    net_engine_kind engine;
 } net_options;
 typedef struct net_engine net_engine;
 
@@ -156,6 +169,7 @@ void net_cancel_all(net_engine *e);
 /* Counters for progress and _SUCCESS. */
 typedef struct net_stats {
     uint64_t requests, retries, bytes, connections;
+    uint64_t lean_requests;    /* of requests, the attempts sent on the lean path        */
     uint64_t throttled;        /* attempts answered with a throttling signal (429/503/...)  */
     unsigned limit, min_limit; /* adaptive: the current and lowest attempts-at-once limit */
 } net_stats;

@@ -798,6 +798,7 @@ int td_pipeline_run(const td_pipeline_options *o, td_stats *stats_out, char *err
     so.proxy_url = p->o->net.proxy_url;
     so.no_proxy = p->o->net.no_proxy;
     so.insecure_tls = p->o->net.insecure_tls;
+    so.net_engine = p->o->net.engine;
     char serr[512] = "";
     int src = store_open(&p->st, &p->loop, p->o->source.store_url, &so, serr, sizeof serr);
     if (src < 0) {

@@ -128,6 +128,7 @@ typedef struct td_net_options {
     unsigned retry_base_ms, retry_cap_ms;
     const char *user_agent, *proxy_url, *no_proxy;
     bool insecure_tls;
+    unsigned engine; /* 0 auto, 1 curl (network.engine, net.h's net_engine_kind) */
 } td_net_options;
 
 typedef struct td_pipeline_options {

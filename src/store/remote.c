@@ -143,6 +143,7 @@ void remote_net_options(net_options *no, const store_options *opts, const char *
         .insecure_tls = opts->insecure_tls,
         .adaptive = true, /* halve concurrency on throttling, down to 2 at once */
         .adaptive_floor = 2,
+        .engine = opts->net_engine ? NET_ENGINE_CURL : NET_ENGINE_AUTO,
     };
 #undef PICK
     /* the proxy options every backend takes (obstore's client options); unset: libcurl

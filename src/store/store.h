@@ -85,12 +85,13 @@ typedef struct store_options {
     const char *proxy_url;  /* HTTP(S) proxy for every request */
     const char *no_proxy;   /* hosts not proxied (proxy_excludes: comma-separated) */
     bool insecure_tls;      /* allow_invalid_certificates: true (TLS not verified) */
+    unsigned net_engine;    /* 0 auto, 1 curl (net.h's net_engine_kind) */
 } store_options;
 #define STORE_OPTIONS_INIT                                                      \
     {                                                                           \
         NULL, 0, STORE_DEFAULT_MAX_IN_FLIGHT, STORE_DEFAULT_CONNECT_TIMEOUT_MS, \
             STORE_DEFAULT_REQUEST_TIMEOUT_MS, STORE_DEFAULT_MAX_ATTEMPTS,       \
-            STORE_DEFAULT_RETRY_MAX_MS, NULL, 0, 0, NULL, NULL, NULL, false     \
+            STORE_DEFAULT_RETRY_MAX_MS, NULL, 0, 0, NULL, NULL, NULL, false, 0  \
     }
 
 /* True when the backend that store_url selects declares option `key` (or one of its

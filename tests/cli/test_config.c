@@ -75,6 +75,7 @@ static const bad_case bad[] = {
      {"connect_timeout is too large", "86400 seconds"}},
     {BASE "network:\n  max_attempts: 0\n", {"network.max_attempts must be positive"}},
     {BASE "network:\n  ca_bundle: [a]\n", {"network.ca_bundle must be a string, got a list"}},
+    {BASE "network:\n  engine: libcurl\n", {"network.engine wants auto or curl, not 'libcurl'"}},
     /* structure */
     {"", {"c.yaml: the config is empty"}},
     {"# only a comment\n", {"the config is empty"}},
@@ -293,7 +294,7 @@ static void test_original(const char *dir) {
               c.compression == PQ_CODEC_SNAPPY && c.zstd_level == 3 && c.row_group_size == 10000,
           "own defaults");
     CHECK(c.connect_timeout_ms == 10000 && c.request_timeout_ms == 60000 && c.max_attempts == 6 &&
-              c.retry_max_ms == 120000 && c.ca_bundle == NULL,
+              c.retry_max_ms == 120000 && c.ca_bundle == NULL && c.net_engine == 0,
           "network defaults");
     td_config_free(&c);
 
@@ -352,7 +353,8 @@ static void test_full(void) {
                     "  request_timeout: 30\n"
                     "  max_attempts: 2\n"
                     "  retry_max_time: 0.25\n"
-                    "  ca_bundle: /etc/ca.pem\n";
+                    "  ca_bundle: /etc/ca.pem\n"
+                    "  engine: curl\n";
     td_config c;
     char err[1024] = "";
     td_config_defaults(&c);
@@ -381,7 +383,7 @@ static void test_full(void) {
     CHECK(c.prefetch_bytes == 4096 && c.max_header_bytes == 65536, "fetch");
     CHECK(c.compression == PQ_CODEC_ZSTD && c.zstd_level == 9 && c.row_group_size == 25, "output");
     CHECK(c.connect_timeout_ms == 2500 && c.request_timeout_ms == 30000 && c.max_attempts == 2 &&
-              c.retry_max_ms == 250 && !strcmp(c.ca_bundle, "/etc/ca.pem"),
+              c.retry_max_ms == 250 && !strcmp(c.ca_bundle, "/etc/ca.pem") && c.net_engine == 1,
           "network");
     CHECK(td_config_is_tiff(&c, "a/b.tif", 7), "upper-case suffix matches lower-case key");
     CHECK(td_config_is_tiff(&c, "x.GTIFF", 7), "case-insensitive");

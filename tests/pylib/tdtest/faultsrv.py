@@ -31,6 +31,16 @@ Faults:
                 credentials (Authorization, x-ms-*, X-Amz-*) arrived with it
   http09        raw bytes without a status line, then close
   huge_header   a 200 whose headers hold one line of `bytes` (default 1 MiB)
+  drop_next     answer normally, keep the connection, and close it without an answer when
+                the next request arrives on it (an idle keep-alive connection the server
+                dropped just as the client reused it)
+  close_after   answer normally (keep-alive, no Connection: close), then close at once
+  chunked       206 with the body in `pieces` chunks (default 3), a chunk extension and a
+                trailer
+  bad_chunk     206 chunked whose first chunk-size line is not hex
+  slow          206 sent `step` bytes (default 512) every `interval` seconds (default 0.02)
+  interim       a 100 Continue, then the 206
+  early_close   a status line and one header, then close (inside the response head)
 
 Writes, style gcs: POST /upload/storage/v1/b/B/o?uploadType=media&name=K stores an object
 (ifGenerationMatch=0 answers 412 when it exists); uploadType=resumable opens a session
@@ -260,6 +270,15 @@ def make_handler(opts, rules, log):
 
         def do_GET(self):
             key = key_of(opts.style, opts.base, self.path)
+            if getattr(self, "drop_pending", False):
+                # the connection served a drop_next answer: this request is not answered
+                self.record(0, "drop_next", key)
+                self.close_connection = True
+                try:
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                return None
             if opts.tree or key is None:
                 self.record(404, "none", key)
                 return self.send(404, b"not found")
@@ -323,6 +342,41 @@ def make_handler(opts, rules, log):
 
             body = data[start:end + 1]
             crange = "bytes %d-%d/%d" % (start, end, size)
+            if fault == "early_close":
+                self.record(206, fault, key)
+                self.raw(b"HTTP/1.1 206 Partial Content\r\nContent-Type: image/tiff\r\n")
+                self.close_connection = True
+                return None
+            if fault in ("chunked", "bad_chunk"):
+                self.record(206, fault, key)
+                head = ("HTTP/1.1 206 Partial Content\r\nContent-Range: %s\r\n"
+                        "Transfer-Encoding: chunked\r\n\r\n" % crange).encode()
+                if fault == "bad_chunk":
+                    self.raw(head + b"zz\r\n" + body + b"\r\n0\r\n\r\n")
+                    self.close_connection = True
+                    return None
+                n = max(1, int(rule.get("pieces", 3)))
+                step = max(1, -(-len(body) // n))
+                out = bytearray(head)
+                for i in range(0, len(body), step):
+                    part = body[i:i + step]
+                    out += b"%x;ext=1\r\n" % len(part) + part + b"\r\n"
+                out += b"0\r\nX-Trailer: 1\r\n\r\n"
+                self.raw(bytes(out))
+                return None
+            if fault in ("slow", "interim"):
+                self.record(206, fault, key)
+                resp = ("HTTP/1.1 206 Partial Content\r\nContent-Range: %s\r\n"
+                        "Content-Length: %d\r\n\r\n" % (crange, len(body))).encode() + body
+                if fault == "interim":
+                    self.raw(b"HTTP/1.1 100 Continue\r\n\r\n" + resp)
+                    return None
+                st = max(1, int(rule.get("step", 512)))
+                iv = min(float(rule.get("interval", 0.02)), 1.0)
+                for i in range(0, len(resp), st):
+                    self.raw(resp[i:i + st])
+                    time.sleep(iv)
+                return None
             if fault in ("wrong_range", "lying_range"):
                 d = int(rule.get("delta", 512))
                 s2 = min(start + d, size - 1)
@@ -346,7 +400,12 @@ def make_handler(opts, rules, log):
             hdr = [("Content-Type", "image/tiff"), ("ETag", '"%x"' % (size * 2654435761 % (1 << 32)))]
             if status == 206:
                 hdr.append(("Content-Range", crange))
-            return self.send(status, body, hdr)
+            self.send(status, body, hdr)
+            if fault == "drop_next":
+                self.drop_pending = True
+            elif fault == "close_after":
+                self.close_connection = True
+            return None
 
         # ---------------------------------------------------------------- writes (s3)
         def _write(self):
