@@ -173,6 +173,7 @@ struct pipe_s {
     int fail_code;
     char fail_msg[512];
     td_stats stats;
+    uint64_t unlisted_errors; /* list-stage error rows of no listed entry (stats.to_do) */
 };
 
 static void pump(pipe_s *p);
@@ -340,6 +341,7 @@ static int start_page(pipe_s *p, lister *l) {
         p->reserved -= p->o->concurrency.list_chunk_size;
         push_list_error(p, l->req.prefix, rc, l->req.errmsg[0] ? l->req.errmsg : store_strerror(rc),
                         false, 0);
+        p->unlisted_errors++;
         store_list_free(p->st, &l->req);
         l->req.cb = NULL; /* slot free */
         p->active_listers--;
@@ -367,8 +369,10 @@ static void ks_after_cb(uv_work_t *w, int status) {
         const td_keysrc_page *pg = &p->ks_page;
         if (!p->stopping) {
             queue_entries(p, pg->entries, pg->n, pg->bad, pg->n_bad, true);
-            if (pg->status < 0 && !p->stopping)
+            if (pg->status < 0 && !p->stopping) {
                 push_list_error(p, td_keysrc_name(p->ks), pg->status, pg->errmsg, true, 0);
+                p->unlisted_errors++;
+            }
         }
         if (pg->done || pg->status < 0)
             p->ks_done = true;
@@ -437,10 +441,12 @@ static void list_cb(store_list_req *req, int status, const store_entry *e, size_
     p->reserved -= p->o->concurrency.list_chunk_size;
     if (!p->stopping) {
         queue_entries(p, e, n, bad, n_bad, false);
-        if (status < 0 && status != STORE_E_CANCELED)
+        if (status < 0 && status != STORE_E_CANCELED) {
             push_list_error(p, req->prefix, status,
                             req->errmsg[0] ? req->errmsg : store_strerror(status), false,
                             req->attempts);
+            p->unlisted_errors++;
+        }
     }
     if (done || status < 0 || p->stopping) {
         if (!done)
@@ -681,10 +687,19 @@ static void net_counters(pipe_s *p) {
     p->stats.lowest_concurrency = ss.lowest_concurrency;
 }
 
+/* The progress bar's inputs (td_stats: listing_done, to_do). */
+static void work_counters(pipe_s *p) {
+    td_stats *s = &p->stats;
+    s->listing_done = listing_done(p);
+    uint64_t out = s->skipped + s->skipped_done;
+    s->to_do = (s->listed > out ? s->listed - out : 0) + p->unlisted_errors;
+}
+
 static void timer_cb(uv_timer_t *t) {
     pipe_s *p = t->data;
     if (p->o->progress) {
         net_counters(p);
+        work_counters(p);
         p->stats.queued = p->queued;
         p->stats.elapsed_s = now_s(p);
         p->o->progress(&p->stats, p->o->ud);
@@ -880,6 +895,7 @@ int td_pipeline_run(const td_pipeline_options *o, td_stats *stats_out, char *err
     p->stats.elapsed_s = now_s(p);
     p->stats.queued = p->queued;
     net_counters(p);
+    work_counters(p);
     if (p->fail_code == 0) {
         const td_source_options *in = &o->source;
         td_output_summary sum = {version,       store_url(p->st),     in->keys_from,
