@@ -51,9 +51,12 @@ void td_progress_eta(uint64_t left, double per_s, char *buf, size_t len) {
         snprintf(buf, len, "ETA --:--");
         return;
     }
-    char c[32];
     /* rounded up: "00:00" only once nothing is left */
-    td_progress_clock(s + 0.999, c, sizeof c);
+    double up = (double)(uint64_t)s;
+    if (up < s)
+        up += 1;
+    char c[32];
+    td_progress_clock(up, c, sizeof c);
     snprintf(buf, len, "ETA %s", c);
 }
 
@@ -128,22 +131,22 @@ size_t td_progress_line(const td_progress_view *v, unsigned width, char *buf, si
     double frac = 0;
     if (v->total_known) {
         frac = total ? (double)done / (double)total : 1.0;
-        add(f, &n, 0, 4, "[%s]", t);
+        add(f, &n, 0, 5, "[%s]", t);
         bar_i = n;
         add(f, &n, 1, 2, "%s", "");
         f[bar_i].bar = true;
         f[bar_i].minw = BAR_MIN;
         /* floor: 100% only when everything is done */
         add(f, &n, 1, 0, "%u%%", (unsigned)(frac * 100));
-        add(f, &n, 2, 5, "%" PRIu64 "/%" PRIu64, done, total);
+        add(f, &n, 2, 6, "%" PRIu64 "/%" PRIu64, done, total);
         if (v->failed)
-            add(f, &n, 2, 3, "failed %" PRIu64, v->failed);
+            add(f, &n, 2, 4, "failed %" PRIu64, v->failed);
         td_progress_rate(v->headers_s, "hdr/s", r, sizeof r);
         add(f, &n, 2, 3, "%s", r);
         td_progress_rate(v->requests_s, "req/s", r, sizeof r);
-        add(f, &n, 2, 7, "%s", r);
+        add(f, &n, 2, 8, "%s", r);
         td_progress_bytes_rate(v->bytes_s, r, sizeof r);
-        add(f, &n, 2, 6, "%s", r);
+        add(f, &n, 2, 7, "%s", r);
         td_progress_eta(total - done, v->headers_s, r, sizeof r);
         add(f, &n, 2, 1, "%s", r);
     } else {
@@ -241,7 +244,14 @@ void td_progress_view_of(const td_progress *p, const td_stats *st, td_progress_v
     v->skipped = st->skipped;
     v->total_known = st->listing_done;
     v->total = st->to_do;
+    /* from the newest sample at least a window old (or the oldest kept) to now */
     const td_progress_sample *a = &p->samples[p->head];
+    for (size_t i = 1; i < p->n; i++) {
+        const td_progress_sample *b = &p->samples[(p->head + i) % TD_PROGRESS_SAMPLES];
+        if (b->t > st->elapsed_s - TD_PROGRESS_WINDOW_S)
+            break;
+        a = b;
+    }
     double dt = st->elapsed_s - a->t;
     v->headers_s = per_s(a->done, st->dumped + st->failed, dt);
     v->requests_s = per_s(a->requests, st->requests, dt);
