@@ -33,6 +33,7 @@ GET_DELAY = 0.02
 LIST_DELAY = 4.0
 DEADLINE = 25.0  # s, the whole test
 LOUD = 100  # the pane of the --loud run
+KEYS = 80  # the pane of the key-list run
 ERR_LINE = (r"^tiff-dumper: http://127\.0\.0\.1:\d+/data/c/k\d+\.tif failed \(fetch, not_found\): "
             r"http://127\.0\.0\.1:\d+/data/c/k\d+\.tif: not found \(HTTP 404\)$")
 
@@ -72,6 +73,20 @@ def main():
             write_config(c, f"http://127.0.0.1:{srv.port}/data/", prefixes,
                          concurrency={"n_consumers": 4, "threads": 1, "list_chunk_size": 100,
                                       "max_buffer_size": 1000, "write_chunk_size": 100})
+        # a key list (with keys that are not TIFF) is read 2 pages ahead of the fetches,
+        # but counted ahead: the bar shows from the start
+        keys = os.path.join(tmp, "keys.txt")
+        with open(keys, "w") as f:
+            for i in range(N_A):
+                f.write(f"a/k{i:05d}.tif\nnot/a{i}.txt\n")
+            for i in range(N_B):
+                f.write(f"b/k{i:05d}.tif\n")
+        cfg_keys = os.path.join(tmp, "config-keys.yaml")
+        with open(cfg_keys, "w") as f:
+            f.write(f"store:\n  name: \"http://127.0.0.1:{srv.port}/data/\"\n"
+                    f"  keys_from: {json.dumps(keys)}\n"
+                    "concurrency: {n_consumers: 4, threads: 1, list_chunk_size: 50,"
+                    " max_buffer_size: 1000, write_chunk_size: 50}\n")
 
         t0 = time.monotonic()
         # the plain run: stderr to a file
@@ -83,12 +98,13 @@ def main():
         panes = {}
         # 120 and 40: one line at every moment; 100 (--loud, 4 keys failing): error lines
         # above the live line, never mixed with it
-        for width in (120, 40, 100):
+        for width in (120, 40, LOUD, KEYS):
             sock = f"td_progress_{os.getpid()}_{width}"
             socks.append(sock)
             rc_file = os.path.join(tmp, f"rc{width}")
             out = os.path.join(tmp, f"out{width}")
-            args = f"'{cfg_loud}' '{out}' --loud" if width == LOUD else f"'{cfg}' '{out}'"
+            args = {LOUD: f"'{cfg_loud}' '{out}' --loud", KEYS: f"'{cfg_keys}' '{out}'"}.get(
+                width, f"'{cfg}' '{out}'")
             cmd = (f"'{exe}' headers {args}; echo $? > '{rc_file}.tmp';"
                    f" mv '{rc_file}.tmp' '{rc_file}'; sleep 60")
             tmux(sock, "new-session", "-d", "-x", str(width), "-y", "12", "-s", "td",
@@ -121,6 +137,7 @@ def main():
             if rc != ("1" if loud else "0"):
                 fail(f"pane {width}: exit status {rc}; screen:\n{shots[-1][1]}")
             saw_listing = saw_bar = False
+            least_pct = 100
             bar_line = None
             for done, text in shots:
                 lines = [ln for ln in text.split("\n") if ln.strip()]
@@ -152,6 +169,7 @@ def main():
                         fail(f"pane {width}: listing line without time and counts: {ln!r}")
                 elif re.search(r"\[[=> ]{8,}\] \d{1,3}%", ln):
                     saw_bar = True
+                    least_pct = min(least_pct, int(re.search(r"(\d+)%", ln).group(1)))
                     if not re.search(r"ETA (\d+:)?\d\d:\d\d", ln):
                         fail(f"pane {width}: bar without ETA: {ln!r}")
                     if not re.search(r"[\d.]+k? hdr/s", ln):
@@ -163,8 +181,10 @@ def main():
                         if not re.search(r"\d+/%d\b" % (N_A + N_B + (N_C if loud else 0)), ln):
                             fail(f"pane {width}: bar without done/total: {ln!r}")
                     bar_line = ln
-            if not saw_listing:
+            if not saw_listing and width != KEYS:
                 fail(f"pane {width}: never showed 'listing...'")
+            if width == KEYS and least_pct > 50:
+                fail(f"pane {width}: the key list's bar came late ({least_pct}%): not counted")
             if not saw_bar:
                 fail(f"pane {width}: never showed the bar; last screens:\n"
                      + "\n--\n".join(t for _, t in shots[-5:]))
