@@ -14,6 +14,7 @@
 #include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,6 +157,13 @@ struct pipe_s {
     uv_work_t ks_work;
     td_keysrc_page ks_page;
     bool ks_busy, ks_done;
+    /* the same file counted ahead by a second reader on the thread pool, so that a progress
+     * bar has its total long before the list is read to its end (a file only, not stdin) */
+    td_keysrc *count_ks;
+    uv_work_t count_work;
+    atomic_bool count_stop; /* the run is ending: the count gives up */
+    bool count_ok, counted;
+    uint64_t count_total; /* what queue_entries will count into to_do */
     /* key queue */
     td_key *qhead, *qtail;
     uint64_t queued;
@@ -173,6 +181,7 @@ struct pipe_s {
     int fail_code;
     char fail_msg[512];
     td_stats stats;
+    uint64_t unlisted_errors; /* list-stage error rows of no listed entry (stats.to_do) */
 };
 
 static void pump(pipe_s *p);
@@ -340,6 +349,7 @@ static int start_page(pipe_s *p, lister *l) {
         p->reserved -= p->o->concurrency.list_chunk_size;
         push_list_error(p, l->req.prefix, rc, l->req.errmsg[0] ? l->req.errmsg : store_strerror(rc),
                         false, 0);
+        p->unlisted_errors++;
         store_list_free(p->st, &l->req);
         l->req.cb = NULL; /* slot free */
         p->active_listers--;
@@ -367,8 +377,10 @@ static void ks_after_cb(uv_work_t *w, int status) {
         const td_keysrc_page *pg = &p->ks_page;
         if (!p->stopping) {
             queue_entries(p, pg->entries, pg->n, pg->bad, pg->n_bad, true);
-            if (pg->status < 0 && !p->stopping)
+            if (pg->status < 0 && !p->stopping) {
                 push_list_error(p, td_keysrc_name(p->ks), pg->status, pg->errmsg, true, 0);
+                p->unlisted_errors++;
+            }
         }
         if (pg->done || pg->status < 0)
             p->ks_done = true;
@@ -437,10 +449,12 @@ static void list_cb(store_list_req *req, int status, const store_entry *e, size_
     p->reserved -= p->o->concurrency.list_chunk_size;
     if (!p->stopping) {
         queue_entries(p, e, n, bad, n_bad, false);
-        if (status < 0 && status != STORE_E_CANCELED)
+        if (status < 0 && status != STORE_E_CANCELED) {
             push_list_error(p, req->prefix, status,
                             req->errmsg[0] ? req->errmsg : store_strerror(status), false,
                             req->attempts);
+            p->unlisted_errors++;
+        }
     }
     if (done || status < 0 || p->stopping) {
         if (!done)
@@ -632,12 +646,14 @@ static void pump(pipe_s *p) {
                 }
             p->active_listers = 0;
             p->finishing = true;
+            atomic_store(&p->count_stop, true);
             /* interrupted (and nothing else failed): the rows so far are finished into part
              * files; any other failure drops them with the temporary files */
             bool keep = p->interrupted && p->fail_code == TD_PIPE_E_INTERRUPTED;
             td_writer_finish(p->writer, !keep);
         } else if (!p->stopping && listing_done(p) && !p->qhead && !fetching) {
             p->finishing = true;
+            atomic_store(&p->count_stop, true);
             td_writer_finish(p->writer, false);
         }
     }
@@ -681,10 +697,61 @@ static void net_counters(pipe_s *p) {
     p->stats.lowest_concurrency = ss.lowest_concurrency;
 }
 
+/* The progress bar's inputs (td_stats: listing_done, to_do). */
+static void work_counters(pipe_s *p) {
+    td_stats *s = &p->stats;
+    s->listing_done = listing_done(p);
+    uint64_t out = s->skipped + s->skipped_done;
+    if (s->listing_done) {
+        s->to_do = (s->listed > out ? s->listed - out : 0) + p->unlisted_errors;
+    } else if (p->counted) {
+        /* the counted TIFF keys, less those dropped so far as already done */
+        s->listing_done = true;
+        s->to_do = p->count_total > s->skipped_done ? p->count_total - s->skipped_done : 0;
+    }
+}
+
+/* The key list's count (thread pool): the rows queue_entries and ks_after_cb will make of
+ * it, the same rules on a second reader of the file. Costs a second read of the file, at
+ * millions of lines a second, far ahead of any store. */
+static void count_work_cb(uv_work_t *w) {
+    pipe_s *p = w->data;
+    uint64_t n = 0;
+    td_keysrc_page pg;
+    for (;;) {
+        if (atomic_load(&p->count_stop))
+            return;
+        td_keysrc_next(p->count_ks, &pg);
+        for (size_t i = 0; i < pg.n; i++)
+            n += td_fetch_is_tiff(&p->o->fetch, pg.entries[i].key, pg.entries[i].key_len);
+        for (size_t i = 0; i < pg.n_bad; i++) {
+            size_t kl = strlen(pg.bad[i].key);
+            n += (kl > 0 && pg.bad[i].key[kl - 1] == '/') ||
+                 td_fetch_is_tiff(&p->o->fetch, pg.bad[i].key, kl);
+        }
+        if (pg.status < 0) {
+            n++; /* the error row of the list itself */
+            break;
+        }
+        if (pg.done)
+            break;
+    }
+    p->count_total = n;
+    p->count_ok = true;
+}
+
+static void count_after_cb(uv_work_t *w, int status) {
+    pipe_s *p = w->data;
+    p->counted = status == 0 && p->count_ok;
+    td_keysrc_close(p->count_ks);
+    p->count_ks = NULL;
+}
+
 static void timer_cb(uv_timer_t *t) {
     pipe_s *p = t->data;
     if (p->o->progress) {
         net_counters(p);
+        work_counters(p);
         p->stats.queued = p->queued;
         p->stats.elapsed_s = now_s(p);
         p->o->progress(&p->stats, p->o->ud);
@@ -829,6 +896,17 @@ int td_pipeline_run(const td_pipeline_options *o, td_stats *stats_out, char *err
             rc = krc == STORE_E_NOMEM ? TD_PIPE_E_NOMEM : TD_PIPE_E_CONFIG;
             goto out_store;
         }
+        /* the count ahead: only for a progress display, and not of stdin (read once) */
+        bool file = !p->o->source.keys_from || strcmp(p->o->source.keys_from, "-") != 0;
+        if (o->progress && !o->check_only && file) {
+            int crc = p->o->source.keys_from
+                          ? td_keysrc_open_list(&p->count_ks, p->o->source.keys_from, &ko, kerr,
+                                                sizeof kerr)
+                          : td_keysrc_open_inventory(&p->count_ks, p->o->source.inventory, &ko,
+                                                     kerr, sizeof kerr);
+            if (crc != 0)
+                p->count_ks = NULL; /* no count: the total comes when the list is read */
+        }
     }
     if (o->check_only)
         goto out_store; /* every option was accepted: the store and key source are open */
@@ -866,6 +944,14 @@ int td_pipeline_run(const td_pipeline_options *o, td_stats *stats_out, char *err
         uv_signal_start(&p->sigterm, signal_cb, SIGTERM);
     }
     p->handles_open = true;
+    atomic_init(&p->count_stop, false);
+    if (p->count_ks) {
+        p->count_work.data = p;
+        if (uv_queue_work(&p->loop, &p->count_work, count_work_cb, count_after_cb) < 0) {
+            td_keysrc_close(p->count_ks);
+            p->count_ks = NULL;
+        }
+    }
 
     pump(p);
     uv_run(&p->loop, UV_RUN_DEFAULT);
@@ -881,6 +967,7 @@ int td_pipeline_run(const td_pipeline_options *o, td_stats *stats_out, char *err
     p->stats.elapsed_s = now_s(p);
     p->stats.queued = p->queued;
     net_counters(p);
+    work_counters(p);
     if (p->fail_code == 0) {
         const td_source_options *in = &o->source;
         td_output_summary sum = {version,       store_url(p->st),     in->keys_from,
@@ -894,6 +981,8 @@ int td_pipeline_run(const td_pipeline_options *o, td_stats *stats_out, char *err
 out_store:
     td_keysrc_close(p->ks);
     p->ks = NULL;
+    td_keysrc_close(p->count_ks); /* opened, never started */
+    p->count_ks = NULL;
     store_close(p->st);
     uv_run(&p->loop, UV_RUN_DEFAULT); /* let the store finish closing */
 out_loop:

@@ -67,6 +67,19 @@ typedef struct td_stats {
     uint64_t retries, throttled;
     unsigned lowest_concurrency;
     double elapsed_s;
+    /* What is left to do, for a progress bar. listing_done: to_do is known: the listing
+     * (or the key list, the inventory) has been read to its end, so listed, skipped and
+     * to_do are final; or, with a progress callback, a key list or inventory file (not
+     * stdin) has been counted ahead by a second reader (listed still grows then).
+     * skipped_done: listed keys this run leaves alone because they need no work here (done
+     * by an earlier run, or another shard's): counted in listed, not in skipped, never
+     * fetched; the step that drops such a key adds it here and nothing else (0 today).
+     * to_do: the rows this run will write, listed - skipped - skipped_done plus the
+     * list-stage error rows of failed prefixes or key lists; dumped + failed reach it at
+     * the end of a complete run. */
+    bool listing_done;
+    uint64_t skipped_done;
+    uint64_t to_do;
 } td_stats;
 
 typedef void (*td_progress_fn)(const td_stats *st, void *ud);

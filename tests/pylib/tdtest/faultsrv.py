@@ -41,6 +41,7 @@ Faults:
   slow          206 sent `step` bytes (default 512) every `interval` seconds (default 0.02)
   interim       a 100 Continue, then the 206
   early_close   a status line and one header, then close (inside the response head)
+  delay         wait `seconds` (at most 120), then answer as ok (a slow store; PROPFIND too)
 
 Writes, style gcs: POST /upload/storage/v1/b/B/o?uploadType=media&name=K stores an object
 (ifGenerationMatch=0 answers 412 when it exists); uploadType=resumable opens a session
@@ -301,6 +302,9 @@ def make_handler(opts, rules, log):
                 self.record(416, fault, key)
                 return self.send(416, b"", [("Content-Range", "bytes */%d" % size)])
 
+            if fault == "delay":
+                time.sleep(min(float(rule.get("seconds", 1)), MAX_STALL))
+                fault = "ok"
             if fault == "stall":
                 self.record(0, fault, key)
                 time.sleep(min(float(rule.get("seconds", 30)), MAX_STALL))
@@ -422,6 +426,9 @@ def make_handler(opts, rules, log):
                 self.record(0, fault, key)
                 self.reset()
                 return None, None, None, None
+            if fault == "delay":
+                time.sleep(min(float(rule.get("seconds", 1)), MAX_STALL))
+                fault = "ok"
             if fault == "stall":
                 self.record(0, fault, key)
                 time.sleep(min(float(rule.get("seconds", 30)), MAX_STALL))
@@ -658,6 +665,8 @@ def make_handler(opts, rules, log):
             rel = unquote(p[len(opts.base):])
             # a folder may meet a `status` rule too (match "dir/"): the listing's retries
             rule = rules.match(rel) if rel else {"fault": "ok"}
+            if rule.get("fault") == "delay":
+                time.sleep(min(float(rule.get("seconds", 1)), MAX_STALL))
             if rule.get("fault") == "status":
                 st = int(rule.get("status", 503))
                 self.record(st, "status", rel)
