@@ -130,6 +130,12 @@ typedef struct td_net_options {
     bool insecure_tls;
 } td_net_options;
 
+/* Which shard of a split run this is (shard.h has the partition and the names). count 0 =
+ * not sharded (the default): every key, unsharded names. */
+typedef struct td_shard_options {
+    uint32_t index, count;
+} td_shard_options;
+
 typedef struct td_pipeline_options {
     td_source_options source;
     td_fetch_options fetch;
@@ -145,6 +151,8 @@ typedef struct td_pipeline_options {
     const char *tool_version; /* for metadata and _SUCCESS; NULL = TD_VERSION */
     bool check_only;          /* open the store (and key list), then stop: no request,
                                * no output; out_dir may be NULL */
+    td_shard_options shard;   /* only this shard's keys; its own part names and marker,
+                               * and _SUCCESS once every shard's marker is there */
 } td_pipeline_options;
 
 /* Every default, in one place: prefixes {""}, suffixes {".tif", ".tiff"}, the reader's
