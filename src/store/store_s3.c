@@ -46,7 +46,7 @@ typedef struct s3_store {
     s3_op *wait_head, *wait_tail; /* waiting for credentials */
     /* SSE-C: the three headers every GET sends (and signs); key and MD5 are base64 */
     char *sse_key, *sse_md5;
-    s3_waiter *put_waiters; /* writes waiting for credentials (s3_put.c) */
+    s3_waiter *put_waiters;       /* writes waiting for credentials (s3_put.c) */
 } s3_store;
 
 typedef enum {
