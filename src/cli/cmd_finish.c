@@ -71,7 +71,8 @@ int td_cmd_finish(int argc, char **argv) {
         char spec[64];
         snprintf(spec, sizeof spec, "0/%s", shards);
         if (strlen(shards) > 20 || td_shard_parse(spec, &s, err, sizeof err) != 0) {
-            td_say(stderr, "tiff-dumper finish: --shards '%s': expected a whole number from 1 to %u\n",
+            td_say(stderr,
+                   "tiff-dumper finish: --shards '%s': expected a whole number from 1 to %u\n",
                    shards, TD_SHARD_MAX_COUNT);
             return EXIT_USAGE;
         }

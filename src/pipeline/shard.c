@@ -56,8 +56,8 @@ int td_shard_parse(const char *spec, td_shard_options *out, char *err, size_t er
     uint32_t i = 0, n = 0;
     if (!slash || parse_u32(spec, (size_t)(slash - spec), UINT32_MAX, &i) != 0 ||
         parse_u32(slash + 1, strlen(slash + 1), UINT32_MAX, &n) != 0) {
-        ut_msgf(err, errlen, "--shard '%s': expected I/N, two whole numbers with 0 <= I < N (e.g. 3/10)",
-                spec);
+        ut_msgf(err, errlen,
+                "--shard '%s': expected I/N, two whole numbers with 0 <= I < N (e.g. 3/10)", spec);
         return -1;
     }
     if (n == 0 || n > TD_SHARD_MAX_COUNT) {
@@ -66,8 +66,9 @@ int td_shard_parse(const char *spec, td_shard_options *out, char *err, size_t er
         return -1;
     }
     if (i >= n) {
-        ut_msgf(err, errlen, "--shard '%s': shard index %u is out of range: shards are numbered 0 to %u",
-                spec, i, n - 1);
+        ut_msgf(err, errlen,
+                "--shard '%s': shard index %u is out of range: shards are numbered 0 to %u", spec,
+                i, n - 1);
         return -1;
     }
     out->index = i;
@@ -143,14 +144,15 @@ int td_shard_from_env(td_shard_options *out, uint32_t count_hint,
             count_name = "SLURM_ARRAY_TASK_COUNT";
         }
         ut_msgf(source, srclen,
-                "SLURM_ARRAY_TASK_ID=%s, SLURM_ARRAY_TASK_MIN=%s, SLURM_ARRAY_TASK_STEP=%s%s%s", slurm,
-                mn ? mn : "0 (unset)", st ? st : "1 (unset)",
+                "SLURM_ARRAY_TASK_ID=%s, SLURM_ARRAY_TASK_MIN=%s, SLURM_ARRAY_TASK_STEP=%s%s%s",
+                slurm, mn ? mn : "0 (unset)", st ? st : "1 (unset)",
                 cn ? ", SLURM_ARRAY_TASK_COUNT=" : "", cn ? cn : "");
     } else
         return 0;
     if (count_name && count_hint && count != count_hint) {
-        ut_msgf(err, errlen, "%s=%" PRIu32 " but --shards (or shards.count) says %" PRIu32
-                ": they must agree", count_name, count, count_hint);
+        ut_msgf(err, errlen,
+                "%s=%" PRIu32 " but --shards (or shards.count) says %" PRIu32 ": they must agree",
+                count_name, count, count_hint);
         return -1;
     }
     if (!count_name)
@@ -167,8 +169,10 @@ int td_shard_from_env(td_shard_options *out, uint32_t count_hint,
         return -1;
     }
     if (idx >= count) {
-        ut_msgf(err, errlen, "%s: shard index %" PRIu32 " is out of range for %" PRIu32
-                " shards (0 to %" PRIu32 ")", source, idx, count, count - 1);
+        ut_msgf(err, errlen,
+                "%s: shard index %" PRIu32 " is out of range for %" PRIu32 " shards (0 to %" PRIu32
+                ")",
+                source, idx, count, count - 1);
         return -1;
     }
     out->index = idx;
@@ -367,7 +371,7 @@ static void put_raw(ut_buf *b, const marker *m, const char *key) {
  * function of the markers, so that every writer writes the same bytes. */
 static void summarise(ut_buf *b, marker *m, uint32_t n) {
     uint64_t sums[8] = {0}, retries = 0, throttled = 0, lowest = 0;
-    static const char *const keys[8] = {"listed",   "skipped",      "dumped",      "failed",
+    static const char *const keys[8] = {"listed",        "skipped",  "dumped",       "failed",
                                         "bytes_fetched", "requests", "header_files", "error_files"};
     double elapsed = 0;
     bool networked = false;
@@ -399,10 +403,9 @@ static void summarise(ut_buf *b, marker *m, uint32_t n) {
     ut_buf_printf(b, ",\"elapsed_seconds\":%.3f,\"headers_per_second\":%.1f", elapsed,
                   elapsed > 0 ? (double)sums[2] / elapsed : 0.0);
     if (networked)
-        ut_buf_printf(b,
-                      ",\"retries\":%" PRIu64 ",\"throttled\":%" PRIu64
-                      ",\"lowest_concurrency\":%" PRIu64,
-                      retries, throttled, lowest);
+        ut_buf_printf(
+            b, ",\"retries\":%" PRIu64 ",\"throttled\":%" PRIu64 ",\"lowest_concurrency\":%" PRIu64,
+            retries, throttled, lowest);
     put_raw(b, &m[0], "config");
     ut_buf_puts(b, "}\n");
 }
@@ -478,6 +481,12 @@ int td_shard_finish(const char *out_dir, uint32_t expect_count, const char *tmp_
         m[nm++].index = i;
     }
     closedir(d);
+    if (other[0] && nm == 0 && expect_count) {
+        ut_msgf(err, errlen,
+                "%s holds markers of another shard count (%s), none of %" PRIu32 " shards", out_dir,
+                other, expect_count);
+        goto out;
+    }
     if (other[0]) {
         ut_msgf(err, errlen,
                 "%s holds markers of different shard counts (%s beside markers of %" PRIu32
@@ -487,8 +496,9 @@ int td_shard_finish(const char *out_dir, uint32_t expect_count, const char *tmp_
     }
     if (nm == 0) {
         if (n)
-            ut_msgf(err, errlen, "no shard is done in %s: no _SUCCESS.shard-*-of-%04" PRIu32 " there",
-                    out_dir, n);
+            ut_msgf(err, errlen,
+                    "no shard is done in %s: no _SUCCESS.shard-*-of-%04" PRIu32 " there", out_dir,
+                    n);
         else
             ut_msgf(err, errlen, "no shard marker (_SUCCESS.shard-*) in %s: not a sharded output",
                     out_dir);
@@ -538,8 +548,8 @@ int td_shard_finish(const char *out_dir, uint32_t expect_count, const char *tmp_
             goto out;
         }
         m[i].parsed = true;
-        static const char *const same[] = {"store", "keys_from", "inventory", "prefixes", "config",
-                                           "shards"};
+        static const char *const same[] = {"store",    "keys_from", "inventory",
+                                           "prefixes", "config",    "shards"};
         for (size_t k = 0; k < sizeof same / sizeof *same; k++)
             if (i > 0 && !same_member(&m[0], &m[i], same[k])) {
                 char n0[64];
