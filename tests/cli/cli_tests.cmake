@@ -26,3 +26,9 @@ if(TARGET tiff-dumper)
                    $<TARGET_FILE:tiff-dumper> ${TD_CORPUS_DIR} ${TD_NODE_DIR})
   set_tests_properties(cli_e2e_shards PROPERTIES TIMEOUT 300)
 endif()
+if(TARGET tiff-dumper)
+  add_test(NAME cli_example_recipes
+           COMMAND ${TD_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/example_recipes.py
+                   $<TARGET_FILE:tiff-dumper> ${CMAKE_SOURCE_DIR}/examples)
+  set_tests_properties(cli_example_recipes PROPERTIES TIMEOUT 120)
+endif()
