@@ -332,29 +332,37 @@ static int cmp_marker(const void *a, const void *b) {
 }
 
 /* Part files of OUT_DIR (or _errors) that do not belong to N shards. */
-static int check_parts(const char *dir, uint32_t n, char *err, size_t errlen) {
-    DIR *d = opendir(dir);
-    if (!d) {
-        ut_msgf(err, errlen, "cannot read directory %s: %s", dir, strerror(errno));
+typedef struct part_check {
+    uint32_t n;
+    const char *where;
+    char *err;
+    size_t errlen;
+    bool bad;
+} part_check;
+
+static void check_part(const char *name, void *arg) {
+    part_check *c = arg;
+    uint32_t sh = 0;
+    int part = td_shard_part_of(name, &sh);
+    if (c->bad || !(part == 0 || (part == 1 && sh >= c->n)))
+        return;
+    ut_msgf(c->err, c->errlen,
+            "%s%s does not belong to a run of %" PRIu32 " shards (%s): remove it, or rerun into "
+            "an empty OUT_DIR",
+            c->where, name, c->n,
+            part == 0 ? "an unsharded run wrote it" : "its shard number is too high");
+    c->bad = true;
+}
+
+static int check_parts(const td_shard_io *io, const char *shown, const char *sub, uint32_t n,
+                       char *err, size_t errlen) {
+    char where[1024];
+    snprintf(where, sizeof where, "%s/%s%s", shown, sub, *sub ? "/" : "");
+    part_check c = {n, where, err, errlen, false};
+    int rc = io->list(io->ud, sub, check_part, &c, err, errlen);
+    if (rc < 0)
         return -1;
-    }
-    struct dirent *de;
-    int rc = 0;
-    while ((de = readdir(d)) != NULL) {
-        uint32_t sh = 0;
-        int part = td_shard_part_of(de->d_name, &sh);
-        if (part == 0 || (part == 1 && sh >= n)) {
-            ut_msgf(err, errlen,
-                    "%s/%s does not belong to a run of %" PRIu32 " shards (%s): remove it, or "
-                    "rerun into an empty OUT_DIR",
-                    dir, de->d_name, n,
-                    part == 0 ? "an unsharded run wrote it" : "its shard number is too high");
-            rc = -1;
-            break;
-        }
-    }
-    closedir(d);
-    return rc;
+    return c.bad ? -1 : 0;
 }
 
 static void put_raw(ut_buf *b, const marker *m, const char *key) {
@@ -410,10 +418,42 @@ static void summarise(ut_buf *b, marker *m, uint32_t n) {
     ut_buf_puts(b, "}\n");
 }
 
-static int write_atomic(const char *dir, const char *name, const char *tmp_tag, const char *data,
-                        size_t len, char *err, size_t errlen) {
+/* ---- the local OUT_DIR as a td_shard_io ---- */
+
+static int local_list(void *ud, const char *sub, void (*each)(const char *name, void *arg),
+                      void *arg, char *err, size_t errlen) {
+    ut_buf p = {0};
+    ut_buf_printf(&p, "%s%s%s", (const char *)ud, *sub ? "/" : "", sub);
+    DIR *d = p.bad ? NULL : opendir(ut_buf_str(&p));
+    int rc = 0;
+    if (!d) {
+        rc = *sub && errno == ENOENT ? 1 : -1; /* no _errors/: nothing in it */
+        if (rc < 0)
+            ut_msgf(err, errlen, "cannot read %s: %s", ut_buf_str(&p), strerror(errno));
+    } else {
+        struct dirent *de;
+        while ((de = readdir(d)) != NULL)
+            each(de->d_name, arg);
+        closedir(d);
+    }
+    ut_buf_free(&p);
+    return rc;
+}
+
+static char *local_read(void *ud, const char *name, size_t cap, size_t *len, char *err,
+                        size_t errlen) {
+    ut_buf p = {0};
+    ut_buf_printf(&p, "%s/%s", (const char *)ud, name);
+    char *t = ut_read_file(ut_buf_str(&p), cap, len, err, errlen);
+    ut_buf_free(&p);
+    return t;
+}
+
+static int local_write(void *ud, const char *name, const char *tmp_tag, const void *data,
+                       size_t len, char *err, size_t errlen) {
+    const char *dir = ud;
     ut_buf tp = {0}, fp = {0};
-    ut_buf_printf(&tp, "%s/._SUCCESS.tmp.%s.%ld", dir, tmp_tag ? tmp_tag : "x", (long)getpid());
+    ut_buf_printf(&tp, "%s/.%s.tmp.%s.%ld", dir, name, tmp_tag ? tmp_tag : "x", (long)getpid());
     ut_buf_printf(&fp, "%s/%s", dir, name);
     int rc = -1;
     FILE *f = tp.bad || fp.bad ? NULL : fopen(ut_buf_str(&tp), "w");
@@ -445,42 +485,65 @@ out:
 
 int td_shard_finish(const char *out_dir, uint32_t expect_count, const char *tmp_tag,
                     uint32_t *count_out, char *err, size_t errlen) {
-    DIR *d = opendir(out_dir);
-    if (!d) {
-        ut_msgf(err, errlen, "cannot read %s: %s", out_dir, strerror(errno));
+    td_shard_io io = {local_list, local_read, local_write, (void *)out_dir};
+    return td_shard_finish_io(&io, out_dir, expect_count, tmp_tag, count_out, err, errlen);
+}
+
+/* The markers a listing shows (of one N: the first seen, or the expected). */
+typedef struct marker_scan {
+    marker *m;
+    size_t nm, cap;
+    uint32_t n;
+    char other[300]; /* a marker of another N */
+    bool nomem;
+} marker_scan;
+
+static void scan_marker(const char *name, void *arg) {
+    marker_scan *sc = arg;
+    uint32_t i, cnt;
+    if (sc->nomem || !td_shard_marker_of(name, &i, &cnt))
+        return;
+    if (sc->n == 0)
+        sc->n = cnt;
+    if (cnt != sc->n) {
+        snprintf(sc->other, sizeof sc->other, "%s", name);
+        return;
+    }
+    for (size_t k = 0; k < sc->nm; k++)
+        if (sc->m[k].index == i)
+            return; /* a store may list a name twice across pages; a folder never does */
+    if (sc->nm == sc->cap) {
+        size_t nc = sc->cap ? sc->cap * 2 : 16;
+        marker *g = realloc(sc->m, nc * sizeof *g);
+        if (!g) {
+            sc->nomem = true;
+            return;
+        }
+        sc->m = g;
+        sc->cap = nc;
+    }
+    memset(&sc->m[sc->nm], 0, sizeof *sc->m);
+    sc->m[sc->nm++].index = i;
+}
+
+int td_shard_finish_io(const td_shard_io *io, const char *out_dir, uint32_t expect_count,
+                       const char *tmp_tag, uint32_t *count_out, char *err, size_t errlen) {
+    marker_scan sc;
+    memset(&sc, 0, sizeof sc);
+    sc.n = expect_count;
+    int rc = -1;
+    if (io->list(io->ud, "", scan_marker, &sc, err, errlen) < 0) {
+        free(sc.m);
         return -1;
     }
-    marker *m = NULL;
-    size_t nm = 0, cap = 0;
-    uint32_t n = expect_count;
-    int rc = -1;
-    struct dirent *de;
-    char other[300] = "";
-    while ((de = readdir(d)) != NULL) {
-        uint32_t i, cnt;
-        if (!td_shard_marker_of(de->d_name, &i, &cnt))
-            continue;
-        if (n == 0)
-            n = cnt;
-        if (cnt != n) {
-            snprintf(other, sizeof other, "%s", de->d_name);
-            continue;
-        }
-        if (nm == cap) {
-            size_t nc = cap ? cap * 2 : 16;
-            marker *g = realloc(m, nc * sizeof *m);
-            if (!g) {
-                ut_msgf(err, errlen, "out of memory");
-                closedir(d);
-                goto out;
-            }
-            m = g;
-            cap = nc;
-        }
-        memset(&m[nm], 0, sizeof *m);
-        m[nm++].index = i;
+    marker *m = sc.m;
+    size_t nm = sc.nm;
+    uint32_t n = sc.n;
+    char *other = sc.other;
+    if (sc.nomem) {
+        ut_msgf(err, errlen, "out of memory");
+        goto out;
     }
-    closedir(d);
     if (other[0] && nm == 0 && expect_count) {
         ut_msgf(err, errlen,
                 "%s holds markers of another shard count (%s), none of %" PRIu32 " shards", out_dir,
@@ -533,10 +596,7 @@ int td_shard_finish(const char *out_dir, uint32_t expect_count, const char *tmp_
         char name[64], jerr[128];
         td_shard_options s = {m[i].index, n};
         td_shard_marker_name(name, sizeof name, &s);
-        ut_buf p = {0};
-        ut_buf_printf(&p, "%s/%s", out_dir, name);
-        m[i].text = ut_read_file(ut_buf_str(&p), 64u << 20, &m[i].len, jerr, sizeof jerr);
-        ut_buf_free(&p);
+        m[i].text = io->read(io->ud, name, 64u << 20, &m[i].len, jerr, sizeof jerr);
         if (!m[i].text) {
             ut_msgf(err, errlen, "%s/%s: %s", out_dir, name, jerr);
             goto out;
@@ -562,16 +622,9 @@ int td_shard_finish(const char *out_dir, uint32_t expect_count, const char *tmp_
                 goto out;
             }
     }
-    {
-        ut_buf ep = {0};
-        ut_buf_printf(&ep, "%s/%s", out_dir, TD_OUTPUT_ERRORS_DIR);
-        int prc = check_parts(out_dir, n, err, errlen);
-        if (prc == 0 && access(ut_buf_str(&ep), F_OK) == 0)
-            prc = check_parts(ut_buf_str(&ep), n, err, errlen);
-        ut_buf_free(&ep);
-        if (prc != 0)
-            goto out;
-    }
+    if (check_parts(io, out_dir, "", n, err, errlen) != 0 ||
+        check_parts(io, out_dir, TD_OUTPUT_ERRORS_DIR, n, err, errlen) != 0)
+        goto out;
     {
         ut_buf b = {0};
         b.limit = 64u << 20; /* the config is in it */
@@ -581,7 +634,7 @@ int td_shard_finish(const char *out_dir, uint32_t expect_count, const char *tmp_
             ut_buf_free(&b);
             goto out;
         }
-        rc = write_atomic(out_dir, "_SUCCESS", tmp_tag, ut_buf_str(&b), b.len, err, errlen);
+        rc = io->write(io->ud, "_SUCCESS", tmp_tag, ut_buf_str(&b), b.len, err, errlen);
         ut_buf_free(&b);
     }
 out:

@@ -1,8 +1,8 @@
 /* shard.h - one run as shard I of N (issue 16): which keys a shard takes, what its outputs
  * are called, which job-engine variables select it, and completing the dataset once every
  * shard is done. Naming and partitioning are pure functions of their arguments (no file
- * system), so they hold whatever the output store is; td_shard_finish alone reads and
- * writes a local OUT_DIR.
+ * system), so they hold whatever the output store is; td_shard_finish reads and writes OUT
+ * through three operations (td_shard_io), the local folder's given.
  *
  * Partition: a key belongs to shard td_shard_hash(key bytes) mod N. The hash is fixed and
  * independent of the build, platform and run: 64-bit FNV-1a over the key's bytes (offset
@@ -74,5 +74,25 @@ bool td_shard_replaces(const td_shard_options *s, const char *name);
  * Returns 0 (written), 1 (incomplete: err names the missing shards), -1 (err says why). */
 int td_shard_finish(const char *out_dir, uint32_t expect_count, const char *tmp_tag,
                     uint32_t *count_out, char *err, size_t errlen);
+
+/* The same over any output store: the three operations finish needs on OUT. Names are
+ * relative to OUT ("_SUCCESS.shard-0003-of-0010"; list's sub is "" or "_errors").
+ *   list:  calls each(name) for every file directly in sub; 0, 1 (sub does not exist:
+ *          nothing in it), or -1 with a message
+ *   read:  the whole file (at most cap bytes) as a new NUL-terminated buffer; NULL + message
+ *   write: publishes name whole or not at all (local: a temporary name with tmp_tag, then
+ *          rename; an object store: one PUT); 0 or -1 with a message
+ * shown: OUT as messages name it. The local OUT_DIR is the first implementation
+ * (td_shard_finish); an object-store OUT plugs in its own. */
+typedef struct td_shard_io {
+    int (*list)(void *ud, const char *sub, void (*each)(const char *name, void *arg), void *arg,
+                char *err, size_t errlen);
+    char *(*read)(void *ud, const char *name, size_t cap, size_t *len, char *err, size_t errlen);
+    int (*write)(void *ud, const char *name, const char *tmp_tag, const void *data, size_t len,
+                 char *err, size_t errlen);
+    void *ud;
+} td_shard_io;
+int td_shard_finish_io(const td_shard_io *io, const char *shown, uint32_t expect_count,
+                       const char *tmp_tag, uint32_t *count_out, char *err, size_t errlen);
 
 #endif
