@@ -166,7 +166,8 @@ void td_pipeline_options_init(td_pipeline_options *o);
 bool td_fetch_is_tiff(const td_fetch_options *f, const char *key, size_t key_len);
 
 /* Runs to completion. Returns TD_PIPE_OK when every listed TIFF was written (as a header
- * or an error row) and OUT_DIR/_SUCCESS exists; otherwise a negative td_pipe_code with a
+ * or an error row) and OUT_DIR/_SUCCESS exists (sharded: the shard's marker; the caller
+ * completes the set with td_shard_finish, shard.h); otherwise a negative td_pipe_code with a
  * message in err, and no _SUCCESS. stats (optional) are filled in either case. */
 int td_pipeline_run(const td_pipeline_options *o, td_stats *stats, char *err, size_t errlen);
 
