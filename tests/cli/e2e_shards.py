@@ -85,6 +85,18 @@ def sharded_runs(exe, node_dir, cfg, full, out):
     check(f.returncode == 0 and "all 3 shards done" in f.stdout, f"finish: {f.returncode} {f.stderr}")
     check(open(os.path.join(out, "_SUCCESS"), "rb").read() == auto,
           "finish and the last shard wrote different _SUCCESS")
+    # the race of two shards completing the set at once: many writers of _SUCCESS at the
+    # same moment all succeed, leave one whole copy of the same bytes and no temporary
+    import subprocess
+    procs = [subprocess.Popen([exe, "finish", out, "-q"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE) for _ in range(8)]
+    rcs = [p.wait(timeout=60) for p in procs]
+    for p in procs:
+        p.stdout.close()
+        p.stderr.close()
+    check(rcs == [0] * 8, f"concurrent finish: {rcs}")
+    check(open(os.path.join(out, "_SUCCESS"), "rb").read() == auto, "concurrent finish: other bytes")
+    check(not [n for n in os.listdir(out) if n.startswith(".")], f"temporaries left: {os.listdir(out)}")
     # the same rows as the unsharded run, each path once
     L.same_rows(node_dir, full, out, names=("unsharded", "3 shards"))
     dup, = L.duckdb(node_dir, f"SELECT count(*) AS n, count(DISTINCT path) AS d FROM "
