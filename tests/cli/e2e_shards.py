@@ -5,6 +5,10 @@
   never collide and each shard's files carry its number; the markers' counts add up.
 - `finish` refuses (exit 4, naming the missing shard) while a shard is missing; the shard
   that completes the set writes _SUCCESS itself; `finish` writes the same bytes again.
+- a key list (store.keys_from, bad lines included) split by Slurm variables (MIN 10) gives
+  the unsharded key-list run's rows and counts.
+- 8 `finish` processes at once (two shards completing the set together) leave one
+  _SUCCESS of the same bytes and no temporary.
 - rerunning one shard replaces only that shard's files (the others' stay, inode and all).
 - `finish` refuses markers of different N, a part of an unsharded run, a non-sharded dir.
 - the job engines' variables select the shard (Kubernetes, AWS Batch, Slurm with
@@ -126,6 +130,34 @@ def sharded_runs(exe, node_dir, cfg, full, out):
     return out
 
 
+def key_list(exe, node_dir, corpus, tmp):
+    """store.keys_from: the same partition over key-list lines, bad lines included."""
+    keys = []
+    for d, _, fs in os.walk(corpus):
+        for f in fs:
+            keys.append(os.path.relpath(os.path.join(d, f), corpus))
+    keys = sorted(keys)[::4]
+    lst = os.path.join(tmp, "keys.txt")
+    with open(lst, "w") as f:
+        f.write("\n".join(keys + ["s3://elsewhere/a.tif", "gs://other/b.tif", "missing/c.tif"]) + "\n")
+    cfg = os.path.join(tmp, "k.yaml")
+    with open(cfg, "w") as f:
+        f.write(f"store:\n  name: {json.dumps(corpus)}\n  keys_from: {json.dumps(lst)}\n")
+    full, out = os.path.join(tmp, "kfull"), os.path.join(tmp, "kshards")
+    p = L.run_tool(exe, "headers", cfg, full, "-q", env=clean_env(), timeout=120)
+    check(p.returncode == 1, f"key list run: {p.returncode} {p.stderr}")
+    for i in range(3):
+        p = L.run_tool(exe, "headers", cfg, out, "-q", env=clean_env(SLURM_ARRAY_TASK_ID=i + 10,
+                       SLURM_ARRAY_TASK_MIN=10, SLURM_ARRAY_TASK_COUNT=3), timeout=120)
+        check(p.returncode in (0, 1), f"key list shard {i}: {p.returncode} {p.stderr}")
+    a, b = summary(os.path.join(full, "_SUCCESS")), summary(os.path.join(out, "_SUCCESS"))
+    for k in ("listed", "skipped", "dumped", "failed"):
+        check(a[k] == b[k], f"key list _SUCCESS {k}: unsharded {a[k]} vs shards {b[k]}")
+    L.same_rows(node_dir, full, out, names=("key list", "key list, 3 Slurm shards"), min_rows=50)
+    print(f"key list: 3 shards (Slurm variables, MIN 10) = the unsharded run: {b['dumped']} "
+          f"headers, {b['failed']} errors")
+
+
 def finish_refusals(exe, tmp, out):
     empty = os.path.join(tmp, "empty")
     os.makedirs(empty)
@@ -225,6 +257,7 @@ def main():
         check(p.returncode in (0, 1), f"unsharded run: {p.returncode} {p.stderr}")
         check(not [n for n in os.listdir(full) if "S0" in n], "unsharded names changed")
         out = sharded_runs(exe, node_dir, cfg, full, os.path.join(tmp, "sh"))
+        key_list(exe, node_dir, corpus, tmp)
         finish_refusals(exe, tmp, out)
         # an unsharded run into the sharded dir takes it over: every shard's files go
         p = L.run_tool(exe, "headers", cfg, out, "-q", env=clean_env(), timeout=120)
