@@ -6,19 +6,21 @@ _tiff_dumper() {
     cur=${COMP_WORDS[COMP_CWORD]}
     prev=${COMP_WORDS[COMP_CWORD-1]}
     if [ "$COMP_CWORD" -eq 1 ]; then
-        COMPREPLY=($(compgen -W "headers info --help --version" -- "$cur"))
+        COMPREPLY=($(compgen -W "headers finish info --help --version" -- "$cur"))
         return 0
     fi
     cmd=${COMP_WORDS[1]}
     case "$cmd" in
     headers)
         if [[ $cur == -* ]]; then
-            COMPREPLY=($(compgen -W "--quiet --loud --check --help" -- "$cur"))
+            COMPREPLY=($(compgen -W "--quiet --loud --check --shard --shards --no-shard --help" -- "$cur"))
             return 0
         fi
-        # Which positional argument is this? Options do not count.
+        case "$prev" in --shard | --shards) return 0 ;; esac # I/N, N: nothing to offer
+        # Which positional argument is this? Options (and --shard's value) do not count.
         nargs=0
         for ((i = 2; i < COMP_CWORD; i++)); do
+            case "${COMP_WORDS[i-1]}" in --shard | --shards) continue ;; esac
             [[ ${COMP_WORDS[i]} == -* ]] || nargs=$((nargs + 1))
         done
         if [ "$nargs" -eq 0 ]; then
@@ -26,6 +28,13 @@ _tiff_dumper() {
         else
             COMPREPLY=($(compgen -d -- "$cur"))
         fi
+        ;;
+    finish)
+        if [[ $cur == -* ]]; then
+            COMPREPLY=($(compgen -W "--shards --quiet --help" -- "$cur"))
+            return 0
+        fi
+        [ "$prev" = "--shards" ] || COMPREPLY=($(compgen -d -- "$cur"))
         ;;
     info)
         if [ "$prev" = "-o" ]; then

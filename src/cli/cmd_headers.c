@@ -1,5 +1,7 @@
 /* cmd_headers.c - `tiff-dumper headers`: read the config, run the pipeline, report. */
+#include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cmd_headers.h"
@@ -7,12 +9,14 @@
 #include "pipeline.h"
 #include "progress.h"
 #include "say.h"
+#include "shard.h"
 
 /* Exit statuses (documented in the README and in --help). */
 enum { EXIT_ALL_DUMPED = 0, EXIT_SOME_FAILED = 1, EXIT_USAGE = 2, EXIT_RUN_FAILED = 3 };
 
 void td_cmd_headers_usage(FILE *out) {
     fputs("usage: tiff-dumper headers CONFIG OUT_DIR [--quiet | --loud]\n"
+          "                        [--shard I/N | --shards N | --no-shard]\n"
           "       tiff-dumper headers --check CONFIG\n"
           "\n"
           "Lists the store named in CONFIG (a YAML file), reads the header of every TIFF\n"
@@ -23,9 +27,22 @@ void td_cmd_headers_usage(FILE *out) {
           "  OUT_DIR/_SUCCESS                   JSON summary, written last\n"
           "Previous outputs in OUT_DIR are replaced.\n"
           "\n"
+          "Sharded (one of N runs into the same OUT_DIR; each takes the keys whose hash mod N\n"
+          "is its index): parts are named part-S<I>-NNNNN.parquet, the run writes\n"
+          "_SUCCESS.shard-<I>-of-<N> and only replaces its own outputs; the run that finds\n"
+          "every shard done writes _SUCCESS (or run `tiff-dumper finish OUT_DIR`).\n"
+          "\n"
           "options:\n"
           "  -q, --quiet   no progress output\n"
           "  -v, --loud    also one line per failed object\n"
+          "  --shard I/N   run shard I of N (0 <= I < N)\n"
+          "  --shards N    the shard count, the index coming from the job engine:\n"
+          "                JOB_COMPLETION_INDEX (Kubernetes Indexed Job),\n"
+          "                AWS_BATCH_JOB_ARRAY_INDEX (+ AWS_BATCH_JOB_ARRAY_SIZE),\n"
+          "                SLURM_ARRAY_TASK_ID (- SLURM_ARRAY_TASK_MIN, / SLURM_ARRAY_TASK_STEP;\n"
+          "                + SLURM_ARRAY_TASK_COUNT); without --shard these are read anyway,\n"
+          "                with the count from --shards, shards.count or the engine\n"
+          "  --no-shard    ignore the job engine's variables: one unsharded run\n"
           "  --check       only check CONFIG: load it and open its store (every option is\n"
           "                validated; no request is sent, nothing is written)\n"
           "  -h, --help    this text\n"
@@ -35,11 +52,82 @@ void td_cmd_headers_usage(FILE *out) {
           out);
 }
 
+/* Which shard this run is: --shard, else the job engine's variables (count from --shards,
+ * else shards.count, else the engine's own count). Prints the reason of a refusal. */
+static int pick_shard(const char *shard_arg, const char *shards_arg, unsigned cfg_count,
+                      td_shard_options *out, char *src, size_t srclen) {
+    char err[512];
+    uint32_t count = cfg_count;
+    if (shards_arg) {
+        td_shard_options tmp;
+        char spec[64];
+        snprintf(spec, sizeof spec, "0/%s", shards_arg);
+        if (strlen(shards_arg) > 20 || td_shard_parse(spec, &tmp, err, sizeof err) != 0) {
+            td_say(stderr,
+                   "tiff-dumper headers: --shards '%s': expected a whole number from 1 to %u\n",
+                   shards_arg, TD_SHARD_MAX_COUNT);
+            return -1;
+        }
+        count = tmp.count;
+    }
+    if (shard_arg) {
+        if (td_shard_parse(shard_arg, out, err, sizeof err) != 0) {
+            td_say(stderr, "tiff-dumper headers: %s\n", err);
+            return -1;
+        }
+        if (shards_arg && count != out->count) {
+            td_say(stderr,
+                   "tiff-dumper headers: --shard %s and --shards %s disagree on the count\n",
+                   shard_arg, shards_arg);
+            return -1;
+        }
+        snprintf(src, srclen, "from --shard %s", shard_arg);
+        return 0;
+    }
+    char how[200] = "";
+    int rc = td_shard_from_env(out, count, NULL, how, sizeof how, err, sizeof err);
+    if (rc < 0) {
+        td_say(stderr, "tiff-dumper headers: %s\n", err);
+        return -1;
+    }
+    if (rc == 0) {
+        if (shards_arg) {
+            td_say(stderr,
+                   "tiff-dumper headers: --shards %s without a shard index: pass --shard "
+                   "I/N, or run under a job engine that sets JOB_COMPLETION_INDEX, "
+                   "AWS_BATCH_JOB_ARRAY_INDEX or SLURM_ARRAY_TASK_ID\n",
+                   shards_arg);
+            return -1;
+        }
+        return 0; /* unsharded */
+    }
+    snprintf(src, srclen, "from %s%s", how,
+             strstr(how, "_SIZE") || strstr(how, "_COUNT") ? ""
+             : shards_arg                                  ? "; count from --shards"
+                                                           : "; count from shards.count");
+    return 0;
+}
+
+/* The shard that finds every shard done writes the dataset's _SUCCESS (shard.h). Its own
+ * run succeeded whatever this says: a problem is reported, the exit status stays. */
+static void complete_set(const char *out_dir, const td_shard_options *s, bool quiet) {
+    char err[1024] = "", tag[32];
+    snprintf(tag, sizeof tag, "shard-%04" PRIu32, s->index);
+    int rc = td_shard_finish(out_dir, s->count, tag, NULL, err, sizeof err);
+    if (rc == 0 && !quiet)
+        td_say(stderr, "tiff-dumper: every shard is done: wrote %s/_SUCCESS\n", out_dir);
+    else if (rc == 1 && !quiet)
+        td_say(stderr, "tiff-dumper: %s\n", err);
+    else if (rc < 0)
+        td_say(stderr, "tiff-dumper: warning: the dataset's _SUCCESS was not written: %s\n", err);
+}
+
 int td_cmd_headers(int argc, char **argv) {
     const char *pos[2] = {NULL, NULL};
     size_t npos = 0;
     td_progress_level level = TD_PROGRESS_NORMAL;
-    bool quiet = false, loud = false, dashdash = false, check = false;
+    bool quiet = false, loud = false, dashdash = false, check = false, no_shard = false;
+    const char *shard_arg = NULL, *shards_arg = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!dashdash && a[0] == '-' && a[1] != '\0') {
@@ -54,7 +142,20 @@ int td_cmd_headers(int argc, char **argv) {
                 loud = true;
             else if (strcmp(a, "--check") == 0)
                 check = true;
-            else {
+            else if (strcmp(a, "--no-shard") == 0)
+                no_shard = true;
+            else if (strcmp(a, "--shard") == 0 || strcmp(a, "--shards") == 0 ||
+                     strncmp(a, "--shard=", 8) == 0 || strncmp(a, "--shards=", 9) == 0) {
+                bool many = strncmp(a, "--shards", 8) == 0;
+                const char *eq = strchr(a, '=');
+                const char *v = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+                if (!v) {
+                    td_say(stderr, "tiff-dumper headers: %s needs a value (%s)\n", a,
+                           many ? "N, e.g. --shards 10" : "I/N, e.g. --shard 3/10");
+                    return EXIT_USAGE;
+                }
+                *(many ? &shards_arg : &shard_arg) = v;
+            } else {
                 td_say(stderr, "tiff-dumper headers: unknown option '%s'\n", a);
                 td_cmd_headers_usage(stderr);
                 return EXIT_USAGE;
@@ -79,6 +180,10 @@ int td_cmd_headers(int argc, char **argv) {
         td_cmd_headers_usage(stderr);
         return EXIT_USAGE;
     }
+    if (no_shard && (shard_arg || shards_arg)) {
+        td_say(stderr, "tiff-dumper headers: --no-shard excludes --shard and --shards\n");
+        return EXIT_USAGE;
+    }
     if (quiet)
         level = TD_PROGRESS_QUIET;
     else if (loud)
@@ -96,6 +201,17 @@ int td_cmd_headers(int argc, char **argv) {
      * (--quiet prints nothing, as documented; --check always says them) */
     for (size_t i = 0; i < cfg.n_warnings && (check || !quiet); i++)
         td_say(stderr, "tiff-dumper: warning: %s: %s\n", pos[0], cfg.warnings[i]);
+
+    td_shard_options shard = {0, 0};
+    char shard_src[256] = "";
+    if (!no_shard && pick_shard(shard_arg, shards_arg, cfg.shards_count, &shard, shard_src,
+                                sizeof shard_src) != 0) {
+        td_config_free(&cfg);
+        return EXIT_USAGE;
+    }
+    if (shard.count && (check || !quiet))
+        td_say(stderr, "tiff-dumper: shard %" PRIu32 " of %" PRIu32 " (%s)\n", shard.index,
+               shard.count, shard_src);
 
     if (check) {
         td_pipeline_options co;
@@ -123,6 +239,7 @@ int td_cmd_headers(int argc, char **argv) {
     o.ud = &prog;
     o.handle_signals = true;
     o.tool_version = TD_VERSION;
+    o.shard = shard;
     td_stats st;
     memset(&st, 0, sizeof st);
     int rc = td_pipeline_run(&o, &st, err, sizeof err);
@@ -141,5 +258,7 @@ int td_cmd_headers(int argc, char **argv) {
                rc == TD_PIPE_E_INTERRUPTED ? "interrupted" : "failed", err);
         return EXIT_RUN_FAILED;
     }
+    if (shard.count)
+        complete_set(pos[1], &shard, quiet);
     return st.failed ? EXIT_SOME_FAILED : EXIT_ALL_DUMPED;
 }

@@ -165,6 +165,7 @@ enum {
     K_RETRY,
     K_CA,
     K_ENGINE,
+    K_SHARDS,
     K_COUNT
 };
 
@@ -227,13 +228,19 @@ static const field f_network[] = {
     {NULL, 0, 0, 0, 0, 0, 0},
 };
 
+/* issue 16: the shard count when the engine gives only an index (JOB_COMPLETION_INDEX) */
+static const field f_shards[] = {
+    FLD("count", K_SHARDS, F_UINT, 1, 1000000, shards_count),
+    {NULL, 0, 0, 0, 0, 0, 0},
+};
+
 typedef struct section {
     const char *key;
     const field *fields;
 } section;
 static const section sections[] = {
-    {"store", f_store},   {"concurrency", f_conc}, {"fetch", f_fetch},
-    {"output", f_output}, {"network", f_network},  {NULL, NULL},
+    {"store", f_store},     {"concurrency", f_conc}, {"fetch", f_fetch}, {"output", f_output},
+    {"network", f_network}, {"shards", f_shards},    {NULL, NULL},
 };
 
 typedef struct mask {

@@ -49,6 +49,8 @@ typedef struct td_config {
     unsigned retry_base_ms, retry_cap_ms;
     char *user_agent, *proxy_url, *no_proxy;
     bool insecure_tls;
+    unsigned shards_count; /* shards.count: N for a sharded run whose engine gives only the
+                            * index (JOB_COMPLETION_INDEX); 0 = not given */
     /* accepted options that are not acted on, and other things the user should know; the
      * caller prints them (src/cli/say.c) */
     char **warnings;

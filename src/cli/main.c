@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cmd_finish.h"
 #include "cmd_headers.h"
 #include "cmd_info.h"
 #include "say.h"
@@ -16,6 +17,9 @@ static void usage(FILE *out) {
           "commands:\n"
           "  headers CONFIG OUT_DIR [--quiet | --loud]   (or: headers --check CONFIG)\n"
           "                        list the store of CONFIG, write the headers to OUT_DIR\n"
+          "  finish OUT_DIR [--shards N]\n"
+          "                        after a sharded run: check every shard is done, write\n"
+          "                        OUT_DIR/_SUCCESS\n"
           "  info [--json] [-o K=V]... FILE|URL...\n"
           "                        print the header of TIFF files, local or in a store\n"
           "\n"
@@ -44,6 +48,8 @@ int main(int argc, char **argv) {
     }
     if (strcmp(cmd, "headers") == 0)
         return td_cmd_headers(argc - 1, argv + 1);
+    if (strcmp(cmd, "finish") == 0)
+        return td_cmd_finish(argc - 1, argv + 1);
     if (strcmp(cmd, "info") == 0)
         return td_cmd_info(argc - 1, argv + 1);
     td_say(stderr, "tiff-dumper: unknown command '%s'\n", cmd);

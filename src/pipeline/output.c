@@ -15,6 +15,7 @@
 
 #include "geo.h"
 #include "parquet.h"
+#include "shard.h"
 #include "table.h"
 #include "util.h"
 
@@ -32,6 +33,7 @@ typedef struct part_out {
 
 struct td_output {
     const td_output_options *opts;
+    td_shard_options shard;
     bool failed;
     char errmsg[512];
     pq_schema *hs, *es;
@@ -78,7 +80,7 @@ static const char *pq_reason(const part_out *po, const char *pq_msg) {
 }
 
 static int part_open(td_output *w, part_out *po) {
-    size_t n = strlen(po->dir) + 40;
+    size_t n = strlen(po->dir) + 64;
     free(po->tmp);
     free(po->fin);
     po->tmp = malloc(n);
@@ -87,8 +89,11 @@ static int part_open(td_output *w, part_out *po) {
         wfail(w, "out of memory%s%s", "", "");
         return -1;
     }
-    snprintf(po->tmp, n, "%s/.part-%05u.parquet.tmp", po->dir, po->index);
-    snprintf(po->fin, n, "%s/part-%05u.parquet", po->dir, po->index);
+    char tn[48], fn[48];
+    td_shard_part_name(tn, sizeof tn, &w->shard, po->index, true);
+    td_shard_part_name(fn, sizeof fn, &w->shard, po->index, false);
+    snprintf(po->tmp, n, "%s/%s", po->dir, tn);
+    snprintf(po->fin, n, "%s/%s", po->dir, fn);
     po->f = fopen(po->tmp, "wb");
     if (!po->f) {
         wfail(w, "cannot create %s: %s", po->tmp, strerror(errno));
@@ -282,6 +287,7 @@ int td_output_open(td_output **out, const td_output_target *t, char *err, size_t
         return -1;
     }
     w->opts = t->opts;
+    w->shard = t->shard;
     w->geo_part = (td_geo_summary)TD_GEO_SUMMARY_INIT;
     if (td_geo_ctx_new(&w->geo, err, errlen) != 0) {
         td_output_free(w);
@@ -368,16 +374,17 @@ static void json_str(FILE *f, const char *s) {
 }
 
 int td_output_success(const char *out_dir, const td_output_summary *sm, char *err, size_t errlen) {
-    size_t n = strlen(out_dir) + 32;
-    char *tmp = malloc(n), *fin = malloc(n);
+    size_t n = strlen(out_dir) + 64;
+    char *tmp = malloc(n), *fin = malloc(n), name[48];
     if (!tmp || !fin) {
         free(tmp);
         free(fin);
         snprintf(err, errlen, "out of memory");
         return TD_PIPE_E_NOMEM;
     }
-    snprintf(tmp, n, "%s/._SUCCESS.tmp", out_dir);
-    snprintf(fin, n, "%s/_SUCCESS", out_dir);
+    td_shard_marker_name(name, sizeof name, sm->shard);
+    snprintf(tmp, n, "%s/.%s.tmp", out_dir, name);
+    snprintf(fin, n, "%s/%s", out_dir, name);
     FILE *f = fopen(tmp, "w");
     int rc = TD_PIPE_OK;
     if (!f) {
@@ -400,14 +407,17 @@ int td_output_success(const char *out_dir, const td_output_summary *sm, char *er
             fputc(',', f);
         json_str_redacted(f, sm->prefixes[i]);
     }
-    fprintf(f,
-            "],\"listed\":%" PRIu64 ",\"skipped\":%" PRIu64 ",\"dumped\":%" PRIu64
-            ",\"failed\":%" PRIu64 ",\"bytes_fetched\":%" PRIu64 ",\"requests\":%" PRIu64
-            ",\"header_files\":%" PRIu64 ",\"error_files\":%" PRIu64
-            ",\"elapsed_seconds\":%.3f,\"headers_per_second\":%.1f",
-            s->listed, s->skipped, s->dumped, s->failed, s->bytes_fetched, s->requests,
-            s->header_files, s->error_files, s->elapsed_s,
-            s->elapsed_s > 0 ? (double)s->dumped / s->elapsed_s : 0.0);
+    fputc(']', f);
+    if (sm->shard && sm->shard->count)
+        fprintf(f, ",\"shard\":%" PRIu32 ",\"shards\":%" PRIu32, sm->shard->index,
+                sm->shard->count);
+    fprintf(
+        f,
+        ",\"listed\":%" PRIu64 ",\"skipped\":%" PRIu64 ",\"dumped\":%" PRIu64 ",\"failed\":%" PRIu64
+        ",\"bytes_fetched\":%" PRIu64 ",\"requests\":%" PRIu64 ",\"header_files\":%" PRIu64
+        ",\"error_files\":%" PRIu64 ",\"elapsed_seconds\":%.3f,\"headers_per_second\":%.1f",
+        s->listed, s->skipped, s->dumped, s->failed, s->bytes_fetched, s->requests, s->header_files,
+        s->error_files, s->elapsed_s, s->elapsed_s > 0 ? (double)s->dumped / s->elapsed_s : 0.0);
     if (s->networked)
         fprintf(f, ",\"retries\":%" PRIu64 ",\"throttled\":%" PRIu64 ",\"lowest_concurrency\":%u",
                 s->retries, s->throttled, s->lowest_concurrency);
@@ -464,18 +474,7 @@ static int mkdirs(const char *path, char *err, size_t errlen) {
     return rc;
 }
 
-static bool ours(const char *name) {
-    size_t n = strlen(name);
-    if (strcmp(name, "_SUCCESS") == 0 || strcmp(name, "._SUCCESS.tmp") == 0)
-        return true;
-    if (strncmp(name, "part-", 5) == 0 && n > 13 && strcmp(name + n - 8, ".parquet") == 0)
-        return true;
-    if (strncmp(name, ".part-", 6) == 0 && n > 18 && strcmp(name + n - 12, ".parquet.tmp") == 0)
-        return true;
-    return false;
-}
-
-static int clean_dir(const char *dir, char *err, size_t errlen) {
+static int clean_dir(const char *dir, const td_shard_options *shard, char *err, size_t errlen) {
     DIR *d = opendir(dir);
     if (!d) {
         snprintf(err, errlen, "cannot read directory %s: %s", dir, strerror(errno));
@@ -489,7 +488,7 @@ static int clean_dir(const char *dir, char *err, size_t errlen) {
         unlink(succ);
     free(succ);
     while ((de = readdir(d)) != NULL) {
-        if (!ours(de->d_name))
+        if (!td_shard_replaces(shard, de->d_name))
             continue;
         char *p = join_path(dir, de->d_name);
         if (!p || (unlink(p) != 0 && errno != ENOENT)) {
@@ -509,7 +508,8 @@ static int clean_dir(const char *dir, char *err, size_t errlen) {
  * of OUT_DIR (pyarrow.dataset, pandas, Spark: every folder not named _* or .*) would mix it
  * into the headers and fail on the other schema, so it is removed as an output of a previous
  * run: our file names only, then the folder if that emptied it (a user's files keep it). */
-static int clean_legacy_errors(const char *out_dir, char *err, size_t errlen) {
+static int clean_legacy_errors(const char *out_dir, const td_shard_options *shard, char *err,
+                               size_t errlen) {
     char *old = join_path(out_dir, "errors");
     if (!old) {
         snprintf(err, errlen, "out of memory");
@@ -518,7 +518,7 @@ static int clean_legacy_errors(const char *out_dir, char *err, size_t errlen) {
     struct stat st;
     int rc = 0;
     if (lstat(old, &st) == 0 && S_ISDIR(st.st_mode)) {
-        rc = clean_dir(old, err, errlen);
+        rc = clean_dir(old, shard, err, errlen);
         if (rc == 0)
             (void)rmdir(old); /* fails (ENOTEMPTY) when other files are in it: kept */
     }
@@ -526,7 +526,8 @@ static int clean_legacy_errors(const char *out_dir, char *err, size_t errlen) {
     return rc;
 }
 
-int td_output_prepare(const char *out_dir, char *err, size_t errlen) {
+int td_output_prepare(const char *out_dir, const td_shard_options *shard, char *err,
+                      size_t errlen) {
     char *errs = join_path(out_dir, TD_OUTPUT_ERRORS_DIR);
     if (!errs) {
         snprintf(err, errlen, "out of memory");
@@ -534,13 +535,13 @@ int td_output_prepare(const char *out_dir, char *err, size_t errlen) {
     }
     int rc = mkdirs(out_dir, err, errlen);
     if (rc == 0)
-        rc = clean_dir(out_dir, err, errlen);
+        rc = clean_dir(out_dir, shard, err, errlen);
     if (rc == 0)
-        rc = clean_legacy_errors(out_dir, err, errlen);
+        rc = clean_legacy_errors(out_dir, shard, err, errlen);
     if (rc == 0)
         rc = mkdirs(errs, err, errlen);
     if (rc == 0)
-        rc = clean_dir(errs, err, errlen);
+        rc = clean_dir(errs, shard, err, errlen);
     free(errs);
     return rc;
 }

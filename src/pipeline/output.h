@@ -27,10 +27,11 @@
 /* The errors table's folder under OUT_DIR. */
 #define TD_OUTPUT_ERRORS_DIR "_errors"
 
-/* Remove outputs of a previous run from out_dir (our file names only, and the errors/
+/* Remove outputs of a previous run from out_dir (our file names only; sharded: this shard's
+ * own, td_shard_replaces, and the errors/
  * folder older versions wrote, when it held only our files); creates the dirs.
  * Returns 0 or -1 with a message in err. */
-int td_output_prepare(const char *out_dir, char *err, size_t errlen);
+int td_output_prepare(const char *out_dir, const td_shard_options *shard, char *err, size_t errlen);
 
 typedef struct td_output td_output;
 
@@ -38,7 +39,8 @@ typedef struct td_output_target {
     const char *out_dir;
     const td_output_options *opts;
     const char *tool_version;
-    const char *store_url; /* the store's display URL (no credentials) */
+    const char *store_url;  /* the store's display URL (no credentials) */
+    td_shard_options shard; /* part names (shard.h); count 0 = unsharded */
 } td_output_target;
 
 /* Schemas and metadata; no file is created before the first row or td_output_close.
@@ -63,10 +65,12 @@ typedef struct td_output_summary {
     const char *const *prefixes;       /* listed prefixes (none when a key source was used) */
     size_t n_prefixes;
     const td_stats *stats;
-    const char *config_text; /* NULL = "" */
+    const char *config_text;       /* NULL = "" */
+    const td_shard_options *shard; /* NULL or count 0: unsharded */
 } td_output_summary;
 
-/* Writes OUT_DIR/_SUCCESS. Returns TD_PIPE_OK or a td_pipe_code with a message in err. */
+/* Writes OUT_DIR/_SUCCESS (sharded: the shard's marker, with "shard" and "shards"; shard.h).
+ * Returns TD_PIPE_OK or a td_pipe_code with a message in err. */
 int td_output_success(const char *out_dir, const td_output_summary *s, char *err, size_t errlen);
 
 #endif

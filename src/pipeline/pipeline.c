@@ -24,6 +24,7 @@
 #include "keysrc.h"
 #include "output.h"
 #include "pipeline_internal.h"
+#include "shard.h"
 #include "store.h"
 #include "tiff.h"
 #include "util.h"
@@ -297,6 +298,10 @@ static void list_cb(store_list_req *req, int status, const store_entry *e, size_
 static void queue_entries(pipe_s *p, const store_entry *e, size_t n, const store_bad_entry *bad,
                           size_t n_bad, bool bad_literal) {
     for (size_t i = 0; i < n; i++) {
+        /* another shard's key: not counted here, so that the shards' counts add up to an
+         * unsharded run's (shard.h: the partition) */
+        if (!td_shard_owns(&p->o->shard, e[i].key, e[i].key_len))
+            continue;
         p->stats.listed++;
         if (!td_fetch_is_tiff(&p->o->fetch, e[i].key, e[i].key_len)) {
             p->stats.skipped++;
@@ -327,11 +332,15 @@ static void queue_entries(pipe_s *p, const store_entry *e, size_t n, const store
         p->queued++;
     }
     for (size_t i = 0; i < n_bad && !p->stopping; i++) {
-        p->stats.listed++;
         size_t kl = strlen(bad[i].key);
         /* a directory that could not be listed (key ends with '/') hides objects: always
-         * reported; other unreadable entries only when they would count as TIFF */
+         * reported; other unreadable entries only when they would count as TIFF. Sharded,
+         * an unreadable entry is its shard's; a directory is reported by every shard, as
+         * it may hide keys of any of them */
         bool dir = kl > 0 && bad[i].key[kl - 1] == '/';
+        if (!dir && !td_shard_owns(&p->o->shard, bad[i].key, kl))
+            continue;
+        p->stats.listed++;
         if (!dir && !td_fetch_is_tiff(&p->o->fetch, bad[i].key, kl)) {
             p->stats.skipped++;
             continue;
@@ -914,12 +923,13 @@ int td_pipeline_run(const td_pipeline_options *o, td_stats *stats_out, char *err
     if (rc != 0)
         goto out_store;
     char werr[512] = "";
-    if (td_output_prepare(o->out_dir, werr, sizeof werr) != 0) {
+    if (td_output_prepare(o->out_dir, &o->shard, werr, sizeof werr) != 0) {
         msgf(err, errlen, "%s", werr);
         rc = TD_PIPE_E_OUTPUT;
         goto out_store;
     }
-    td_writer_options wo = {&o->output, o->out_dir, store_url(p->st), version, writer_wake, p};
+    td_writer_options wo = {&o->output,  o->out_dir, store_url(p->st), version,
+                            writer_wake, p,          o->shard};
     if (td_writer_start(&p->writer, &wo, werr, sizeof werr) != 0) {
         msgf(err, errlen, "%s", werr);
         rc = TD_PIPE_E_OUTPUT;
@@ -970,9 +980,9 @@ int td_pipeline_run(const td_pipeline_options *o, td_stats *stats_out, char *err
     work_counters(p);
     if (p->fail_code == 0) {
         const td_source_options *in = &o->source;
-        td_output_summary sum = {version,       store_url(p->st),     in->keys_from,
-                                 in->inventory, in->prefixes,         p->ks ? 0 : in->n_prefixes,
-                                 &p->stats,     o->output.config_text};
+        td_output_summary sum = {version,       store_url(p->st),      in->keys_from,
+                                 in->inventory, in->prefixes,          p->ks ? 0 : in->n_prefixes,
+                                 &p->stats,     o->output.config_text, &o->shard};
         p->fail_code = td_output_success(o->out_dir, &sum, p->fail_msg, sizeof p->fail_msg);
     }
     rc = p->fail_code;

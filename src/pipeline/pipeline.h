@@ -144,6 +144,12 @@ typedef struct td_net_options {
     unsigned engine; /* 0 auto, 1 curl (network.engine, net.h's net_engine_kind) */
 } td_net_options;
 
+/* Which shard of a split run this is (shard.h has the partition and the names). count 0 =
+ * not sharded (the default): every key, unsharded names. */
+typedef struct td_shard_options {
+    uint32_t index, count;
+} td_shard_options;
+
 typedef struct td_pipeline_options {
     td_source_options source;
     td_fetch_options fetch;
@@ -159,6 +165,8 @@ typedef struct td_pipeline_options {
     const char *tool_version; /* for metadata and _SUCCESS; NULL = TD_VERSION */
     bool check_only;          /* open the store (and key list), then stop: no request,
                                * no output; out_dir may be NULL */
+    td_shard_options shard;   /* only this shard's keys; its own part names and marker,
+                               * and _SUCCESS once every shard's marker is there */
 } td_pipeline_options;
 
 /* Every default, in one place: prefixes {""}, suffixes {".tif", ".tiff"}, the reader's
@@ -172,7 +180,8 @@ void td_pipeline_options_init(td_pipeline_options *o);
 bool td_fetch_is_tiff(const td_fetch_options *f, const char *key, size_t key_len);
 
 /* Runs to completion. Returns TD_PIPE_OK when every listed TIFF was written (as a header
- * or an error row) and OUT_DIR/_SUCCESS exists; otherwise a negative td_pipe_code with a
+ * or an error row) and OUT_DIR/_SUCCESS exists (sharded: the shard's marker; the caller
+ * completes the set with td_shard_finish, shard.h); otherwise a negative td_pipe_code with a
  * message in err, and no _SUCCESS. stats (optional) are filled in either case. */
 int td_pipeline_run(const td_pipeline_options *o, td_stats *stats, char *err, size_t errlen);
 

@@ -55,6 +55,7 @@ typedef struct td_writer_options {
     const char *tool_version;
     void (*wake)(void *ud); /* called from the writer thread when results come back */
     void *ud;
+    td_shard_options shard; /* part names (count 0 = unsharded) */
 } td_writer_options;
 
 int td_writer_start(td_writer **out, const td_writer_options *o, char *err, size_t errlen);

@@ -17,3 +17,18 @@ if(TARGET tiff-dumper)
                    $<TARGET_FILE:tiff-dumper> ${TD_CORPUS_DIR} ${TD_NODE_DIR})
   set_tests_properties(cli_e2e_dropin PROPERTIES TIMEOUT 300)
 endif()
+
+# Shards (issue 16 item 1): --shard I/N, job-engine variables, finish; and the recipes of
+# examples/ (item 5) parse.
+if(TARGET tiff-dumper)
+  add_test(NAME cli_e2e_shards
+           COMMAND ${TD_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/e2e_shards.py
+                   $<TARGET_FILE:tiff-dumper> ${TD_CORPUS_DIR} ${TD_NODE_DIR})
+  set_tests_properties(cli_e2e_shards PROPERTIES TIMEOUT 300)
+endif()
+if(TARGET tiff-dumper)
+  add_test(NAME cli_example_recipes
+           COMMAND ${TD_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/example_recipes.py
+                   $<TARGET_FILE:tiff-dumper> ${CMAKE_SOURCE_DIR}/examples)
+  set_tests_properties(cli_example_recipes PROPERTIES TIMEOUT 120)
+endif()
