@@ -532,8 +532,8 @@ static int read_colmeta(ctx *c, int li, pqr_chunk *ch, uint64_t data_end) {
                    "column chunk of %s [%" PRId64 ", +%" PRId64 ") is outside the data", l->path,
                    start, comp);
     if (ch->codec != 0 && ch->codec != 1 && ch->codec != 6)
-        return bad(c, PQR_E_UNSUPPORTED, "column %s: codec %d (only none, snappy, zstd)",
-                   l->path, ch->codec);
+        return bad(c, PQR_E_UNSUPPORTED, "column %s: codec %d (only none, snappy, zstd)", l->path,
+                   ch->codec);
     ch->start = (uint64_t)start;
     ch->len = (uint64_t)comp;
     return PQR_OK;
@@ -732,8 +732,7 @@ int pqr_open(pqr_file **out, const pqr_source *src, const pqr_options *opts, cha
     uint64_t flen = (uint64_t)tail[0] | (uint64_t)tail[1] << 8 | (uint64_t)tail[2] << 16 |
                     (uint64_t)tail[3] << 24;
     if (flen == 0 || flen > size - 12) {
-        pqr__msg(msg, msg_cap, size - 8, "footer length %" PRIu64 " does not fit the file",
-                 flen);
+        pqr__msg(msg, msg_cap, size - 8, "footer length %" PRIu64 " does not fit the file", flen);
         return PQR_E_FORMAT;
     }
     if (flen > o.max_footer_bytes) {

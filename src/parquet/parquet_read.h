@@ -61,7 +61,8 @@ typedef struct pqr_options {
     size_t max_footer_bytes; /* the serialized FileMetaData */
     size_t max_page_bytes;   /* one page, compressed or not (also a dictionary page) */
 } pqr_options;
-#define PQR_OPTIONS_INIT {64u << 20, 256u << 20}
+#define PQR_OPTIONS_INIT \
+    { 64u << 20, 256u << 20 }
 
 /* parquet.thrift Type */
 enum {

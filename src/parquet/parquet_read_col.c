@@ -17,16 +17,10 @@ enum { ENC_PLAIN = 0, ENC_PLAIN_DICT = 2, ENC_RLE = 3, ENC_BIT_PACKED = 4, ENC_R
 enum { V_PLAIN, V_DICT, V_RLE_BOOL };
 
 static const char *enc_name(int e) {
-    static const char *n[] = {"PLAIN",
-                              "GROUP_VAR_INT",
-                              "PLAIN_DICTIONARY",
-                              "RLE",
-                              "BIT_PACKED",
-                              "DELTA_BINARY_PACKED",
-                              "DELTA_LENGTH_BYTE_ARRAY",
-                              "DELTA_BYTE_ARRAY",
-                              "RLE_DICTIONARY",
-                              "BYTE_STREAM_SPLIT"};
+    static const char *n[] = {
+        "PLAIN",          "GROUP_VAR_INT",       "PLAIN_DICTIONARY",        "RLE",
+        "BIT_PACKED",     "DELTA_BINARY_PACKED", "DELTA_LENGTH_BYTE_ARRAY", "DELTA_BYTE_ARRAY",
+        "RLE_DICTIONARY", "BYTE_STREAM_SPLIT"};
     return e >= 0 && e < (int)(sizeof n / sizeof n[0]) ? n[e] : "unknown";
 }
 
@@ -197,7 +191,7 @@ int pqr_cursor_open(pqr_cursor **out, pqr_file *f, int leaf, int row_group) {
     c->rg_end = row_group < 0 ? f->n_rg : row_group + 1;
     static const size_t widths[] = {0, 4, 8, 12, 4, 8, 0, 0};
     c->width = c->l->physical == PQR_FIXED_LEN_BYTE_ARRAY ? (size_t)c->l->type_length
-                                                           : widths[c->l->physical];
+                                                          : widths[c->l->physical];
     *out = c;
     return PQR_OK;
 }
@@ -240,8 +234,7 @@ static int load_body(pqr_cursor *c, uint64_t off, size_t csize, size_t usize, ui
         return cfail(c, PQR_E_IO, off, "read failed");
     if (ch->codec == 1) {
         size_t n = 0;
-        if (snappy_uncompressed_length((const char *)c->comp, csize, &n) != SNAPPY_OK ||
-            n != usize)
+        if (snappy_uncompressed_length((const char *)c->comp, csize, &n) != SNAPPY_OK || n != usize)
             return cfail(c, PQR_E_FORMAT, off, "snappy page does not decompress to %zu bytes",
                          usize);
         n = usize;
@@ -254,9 +247,8 @@ static int load_body(pqr_cursor *c, uint64_t off, size_t csize, size_t usize, ui
         return cfail(c, PQR_E_NOMEM, off, "out of memory");
     size_t n = ZSTD_decompressDCtx(c->zd, *dst, usize, c->comp, csize);
     if (ZSTD_isError(n) || n != usize)
-        return cfail(c, PQR_E_FORMAT, off, "zstd page does not decompress to %zu bytes%s%s",
-                     usize, ZSTD_isError(n) ? ": " : "",
-                     ZSTD_isError(n) ? ZSTD_getErrorName(n) : "");
+        return cfail(c, PQR_E_FORMAT, off, "zstd page does not decompress to %zu bytes%s%s", usize,
+                     ZSTD_isError(n) ? ": " : "", ZSTD_isError(n) ? ZSTD_getErrorName(n) : "");
     return PQR_OK;
 }
 
@@ -378,8 +370,7 @@ static int start_data(pqr_cursor *c, const phdr *h, uint64_t off) {
     } else if (h->enc == ENC_RLE && l->physical == PQR_BOOLEAN) {
         c->venc = V_RLE_BOOL;
     } else {
-        return cfail(c, PQR_E_UNSUPPORTED, off, "values encoded %s (%d)", enc_name(h->enc),
-                     h->enc);
+        return cfail(c, PQR_E_UNSUPPORTED, off, "values encoded %s (%d)", enc_name(h->enc), h->enc);
     }
     if (load_body(c, off, (size_t)h->csize, (size_t)h->usize, &c->page, &c->page_cap))
         return c->err;
@@ -490,8 +481,9 @@ static int start_chunk(pqr_cursor *c) {
 static int end_chunk(pqr_cursor *c) {
     int64_t want = c->f->rgs[c->rg].rows;
     if (c->chunk_rows != want)
-        return cfail(c, PQR_E_FORMAT, c->pos, "row group %d: %" PRId64 " rows, the chunk has %" PRId64,
-                     c->rg, want, c->chunk_rows);
+        return cfail(c, PQR_E_FORMAT, c->pos,
+                     "row group %d: %" PRId64 " rows, the chunk has %" PRId64, c->rg, want,
+                     c->chunk_rows);
     c->in_chunk = false;
     c->rg++;
     return PQR_OK;
@@ -505,8 +497,7 @@ static int value(pqr_cursor *c, pqr_value *v) {
         if (rle_next(&c->vidx, &k))
             return cfail(c, PQR_E_FORMAT, off, "dictionary indices run out");
         if (k >= c->n_dict)
-            return cfail(c, PQR_E_FORMAT, off, "dictionary index %" PRIu32 " of %zu", k,
-                         c->n_dict);
+            return cfail(c, PQR_E_FORMAT, off, "dictionary index %" PRIu32 " of %zu", k, c->n_dict);
         if (c->width) {
             v->p = c->dict + (size_t)k * c->width;
             v->len = c->width;
@@ -541,8 +532,7 @@ static int value(pqr_cursor *c, pqr_value *v) {
             return cfail(c, PQR_E_FORMAT, off, "values run out");
         memcpy(&len, c->vp, 4);
         if (len > (size_t)(c->vend - c->vp) - 4)
-            return cfail(c, PQR_E_FORMAT, off, "value of %" PRIu32 " bytes overruns the page",
-                         len);
+            return cfail(c, PQR_E_FORMAT, off, "value of %" PRIu32 " bytes overruns the page", len);
         v->p = c->vp + 4;
         v->len = len;
         c->vp += 4 + (size_t)len;

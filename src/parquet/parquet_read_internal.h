@@ -11,9 +11,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PQR_MAX_DEPTH 64       /* schema nesting, also bounds max def / rep levels */
-#define PQR_MAX_PATH 4096      /* a leaf's dotted path */
-#define PQR_THRIFT_DEPTH 32    /* nested Thrift structs / lists while skipping */
+#define PQR_MAX_DEPTH 64             /* schema nesting, also bounds max def / rep levels */
+#define PQR_MAX_PATH 4096            /* a leaf's dotted path */
+#define PQR_THRIFT_DEPTH 32          /* nested Thrift structs / lists while skipping */
 #define PQR_MAX_PAGE_HDR (16u << 20) /* a page header (statistics included) */
 
 /* ------------------------------------------------------------------ Thrift compact reader
