@@ -13,7 +13,7 @@ _tiff_dumper() {
     case "$cmd" in
     headers)
         if [[ $cur == -* ]]; then
-            COMPREPLY=($(compgen -W "--quiet --loud --check --help" -- "$cur"))
+            COMPREPLY=($(compgen -W "--quiet --loud --check --resume --help" -- "$cur"))
             return 0
         fi
         # Which positional argument is this? Options do not count.

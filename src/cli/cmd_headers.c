@@ -12,7 +12,7 @@
 enum { EXIT_ALL_DUMPED = 0, EXIT_SOME_FAILED = 1, EXIT_USAGE = 2, EXIT_RUN_FAILED = 3 };
 
 void td_cmd_headers_usage(FILE *out) {
-    fputs("usage: tiff-dumper headers CONFIG OUT_DIR [--quiet | --loud]\n"
+    fputs("usage: tiff-dumper headers CONFIG OUT_DIR [--quiet | --loud] [--resume]\n"
           "       tiff-dumper headers --check CONFIG\n"
           "\n"
           "Lists the store named in CONFIG (a YAML file), reads the header of every TIFF\n"
@@ -21,11 +21,13 @@ void td_cmd_headers_usage(FILE *out) {
           "  OUT_DIR/part-NNNNN.parquet         one row per TIFF header\n"
           "  OUT_DIR/_errors/part-NNNNN.parquet one row per object that could not be read\n"
           "  OUT_DIR/_SUCCESS                   JSON summary, written last\n"
-          "Previous outputs in OUT_DIR are replaced.\n"
+          "Previous outputs in OUT_DIR are replaced (with --resume: continued).\n"
           "\n"
           "options:\n"
           "  -q, --quiet   no progress output\n"
           "  -v, --loud    also one line per failed object\n"
+          "  --resume      continue an interrupted run into a local OUT_DIR: keep its\n"
+          "                complete parts, skip their keys, number new parts after them\n"
           "  --check       only check CONFIG: load it and open its store (every option is\n"
           "                validated; no request is sent, nothing is written)\n"
           "  -h, --help    this text\n"
@@ -39,7 +41,7 @@ int td_cmd_headers(int argc, char **argv) {
     const char *pos[2] = {NULL, NULL};
     size_t npos = 0;
     td_progress_level level = TD_PROGRESS_NORMAL;
-    bool quiet = false, loud = false, dashdash = false, check = false;
+    bool quiet = false, loud = false, dashdash = false, check = false, resume = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!dashdash && a[0] == '-' && a[1] != '\0') {
@@ -54,6 +56,8 @@ int td_cmd_headers(int argc, char **argv) {
                 loud = true;
             else if (strcmp(a, "--check") == 0)
                 check = true;
+            else if (strcmp(a, "--resume") == 0)
+                resume = true;
             else {
                 td_say(stderr, "tiff-dumper headers: unknown option '%s'\n", a);
                 td_cmd_headers_usage(stderr);
@@ -122,6 +126,7 @@ int td_cmd_headers(int argc, char **argv) {
     o.on_error = level == TD_PROGRESS_LOUD ? td_progress_error : NULL;
     o.ud = &prog;
     o.handle_signals = true;
+    o.resume = resume;
     o.tool_version = TD_VERSION;
     td_stats st;
     memset(&st, 0, sizeof st);

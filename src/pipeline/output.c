@@ -87,8 +87,12 @@ static int part_open(td_output *w, part_out *po) {
         wfail(w, "out of memory%s%s", "", "");
         return -1;
     }
-    snprintf(po->tmp, n, "%s/.part-%05u.parquet.tmp", po->dir, po->index);
-    snprintf(po->fin, n, "%s/part-%05u.parquet", po->dir, po->index);
+    /* a name that exists is a complete part of the run being resumed (resume.h): the new
+     * parts are numbered after it (a fresh run emptied the folder: never loops) */
+    do {
+        snprintf(po->tmp, n, "%s/.part-%05u.parquet.tmp", po->dir, po->index);
+        snprintf(po->fin, n, "%s/part-%05u.parquet", po->dir, po->index);
+    } while (access(po->fin, F_OK) == 0 && ++po->index != 0);
     po->f = fopen(po->tmp, "wb");
     if (!po->f) {
         wfail(w, "cannot create %s: %s", po->tmp, strerror(errno));

@@ -145,6 +145,7 @@ typedef struct td_pipeline_options {
     const char *tool_version; /* for metadata and _SUCCESS; NULL = TD_VERSION */
     bool check_only;          /* open the store (and key list), then stop: no request,
                                * no output; out_dir may be NULL */
+    bool resume;              /* keep out_dir's complete parts and skip their keys (resume.h) */
 } td_pipeline_options;
 
 /* Every default, in one place: prefixes {""}, suffixes {".tif", ".tiff"}, the reader's
