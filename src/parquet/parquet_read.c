@@ -450,6 +450,8 @@ static int read_schema(ctx *c, int ft) {
         return thrift_err(c);
     if (et != TC_STRUCT)
         return bad(c, PQR_E_FORMAT, "schema is not a list of structs");
+    if (n > PQR_MAX_SCHEMA)
+        return bad(c, PQR_E_LIMIT, "schema of %zu elements (limit %u)", n, PQR_MAX_SCHEMA);
     selem *e = calloc(n ? n : 1, sizeof *e);
     if (!e)
         return bad(c, PQR_E_NOMEM, "out of memory");
@@ -620,8 +622,10 @@ static int read_footer(ctx *c, uint64_t data_end) {
             size_t n = pqr__tr_list(t, ft, &et);
             if (t->err)
                 break;
-            if (et != TC_STRUCT || n > INT32_MAX)
+            if (et != TC_STRUCT)
                 return bad(c, PQR_E_FORMAT, "bad row group list");
+            if (n > PQR_MAX_ROW_GROUPS)
+                return bad(c, PQR_E_LIMIT, "%zu row groups (limit %u)", n, PQR_MAX_ROW_GROUPS);
             f->rgs = calloc(n ? n : 1, sizeof *f->rgs);
             if (!f->rgs)
                 return bad(c, PQR_E_NOMEM, "out of memory");
@@ -640,6 +644,8 @@ static int read_footer(ctx *c, uint64_t data_end) {
                 break;
             if (et != TC_STRUCT || f->kv)
                 return bad(c, PQR_E_FORMAT, "bad key-value metadata");
+            if (n > PQR_MAX_KV)
+                return bad(c, PQR_E_LIMIT, "%zu key-value pairs (limit %u)", n, PQR_MAX_KV);
             f->kv = calloc(n ? n : 1, sizeof *f->kv);
             if (!f->kv)
                 return bad(c, PQR_E_NOMEM, "out of memory");

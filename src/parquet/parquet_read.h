@@ -18,8 +18,9 @@
  * Every length and count read from a file is checked against the file size, the enclosing
  * structure and the limits in pqr_options before anything is read or allocated: a hostile
  * file fails with PQR_E_FORMAT / PQR_E_LIMIT, never reads out of bounds. Memory: the footer
- * metadata (at most max_footer_bytes of it, parsed), and per cursor one page (compressed +
- * uncompressed) and the chunk's dictionary.
+ * metadata (at most max_footer_bytes of it while parsing; kept: the leaves, 32 bytes per
+ * column chunk, the key-values; at most 65,536 schema elements and key-values, 2^20 row
+ * groups), and per cursor one page (compressed + uncompressed) and the chunk's dictionary.
  *
  *   pqr_source src = {my_read_at, ctx, file_size};
  *   pqr_file *f; char msg[256];

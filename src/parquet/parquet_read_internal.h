@@ -15,6 +15,11 @@
 #define PQR_MAX_PATH 4096            /* a leaf's dotted path */
 #define PQR_THRIFT_DEPTH 32          /* nested Thrift structs / lists while skipping */
 #define PQR_MAX_PAGE_HDR (16u << 20) /* a page header (statistics included) */
+/* Counts that size allocations: a list count is only bounded by the footer's bytes (one per
+ * element), and each element costs far more in memory than that byte, so these cap them. */
+#define PQR_MAX_SCHEMA 65536u /* schema elements */
+#define PQR_MAX_KV 65536u     /* key-value pairs */
+#define PQR_MAX_ROW_GROUPS (1u << 20)
 
 /* ------------------------------------------------------------------ Thrift compact reader
  * Over an in-memory span; errors are sticky in t->err (PQR_E_FORMAT on truncation or a bad
