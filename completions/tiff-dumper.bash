@@ -13,7 +13,7 @@ _tiff_dumper() {
     case "$cmd" in
     headers)
         if [[ $cur == -* ]]; then
-            COMPREPLY=($(compgen -W "--quiet --loud --check --shard --shards --no-shard --help" -- "$cur"))
+            COMPREPLY=($(compgen -W "--quiet --loud --check --shard --shards --no-shard --resume --help" -- "$cur"))
             return 0
         fi
         case "$prev" in --shard | --shards) return 0 ;; esac # I/N, N: nothing to offer

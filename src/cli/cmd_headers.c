@@ -15,7 +15,7 @@
 enum { EXIT_ALL_DUMPED = 0, EXIT_SOME_FAILED = 1, EXIT_USAGE = 2, EXIT_RUN_FAILED = 3 };
 
 void td_cmd_headers_usage(FILE *out) {
-    fputs("usage: tiff-dumper headers CONFIG OUT_DIR [--quiet | --loud]\n"
+    fputs("usage: tiff-dumper headers CONFIG OUT_DIR [--quiet | --loud] [--resume]\n"
           "                        [--shard I/N | --shards N | --no-shard]\n"
           "       tiff-dumper headers --check CONFIG\n"
           "\n"
@@ -25,7 +25,7 @@ void td_cmd_headers_usage(FILE *out) {
           "  OUT_DIR/part-NNNNN.parquet         one row per TIFF header\n"
           "  OUT_DIR/_errors/part-NNNNN.parquet one row per object that could not be read\n"
           "  OUT_DIR/_SUCCESS                   JSON summary, written last\n"
-          "Previous outputs in OUT_DIR are replaced.\n"
+          "Previous outputs in OUT_DIR are replaced (with --resume: continued).\n"
           "\n"
           "Sharded (one of N runs into the same OUT_DIR; each takes the keys whose hash mod N\n"
           "is its index): parts are named part-S<I>-NNNNN.parquet, the run writes\n"
@@ -43,6 +43,8 @@ void td_cmd_headers_usage(FILE *out) {
           "                + SLURM_ARRAY_TASK_COUNT); without --shard these are read anyway,\n"
           "                with the count from --shards, shards.count or the engine\n"
           "  --no-shard    ignore the job engine's variables: one unsharded run\n"
+          "  --resume      continue an interrupted run into a local OUT_DIR: keep its\n"
+          "                complete parts, skip their keys, number new parts after them\n"
           "  --check       only check CONFIG: load it and open its store (every option is\n"
           "                validated; no request is sent, nothing is written)\n"
           "  -h, --help    this text\n"
@@ -127,6 +129,7 @@ int td_cmd_headers(int argc, char **argv) {
     size_t npos = 0;
     td_progress_level level = TD_PROGRESS_NORMAL;
     bool quiet = false, loud = false, dashdash = false, check = false, no_shard = false;
+    bool resume = false;
     const char *shard_arg = NULL, *shards_arg = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -155,6 +158,8 @@ int td_cmd_headers(int argc, char **argv) {
                     return EXIT_USAGE;
                 }
                 *(many ? &shards_arg : &shard_arg) = v;
+            } else if (strcmp(a, "--resume") == 0) {
+                resume = true;
             } else {
                 td_say(stderr, "tiff-dumper headers: unknown option '%s'\n", a);
                 td_cmd_headers_usage(stderr);
@@ -228,6 +233,14 @@ int td_cmd_headers(int argc, char **argv) {
                                          : EXIT_RUN_FAILED;
     }
 
+    if (resume && shard.count) {
+        /* resume reads the unsharded part names only; a shard's own parts are not yet
+         * matched, and guessing would lose or duplicate rows */
+        td_say(stderr, "tiff-dumper headers: --resume does not work with shards yet: rerun the "
+                       "shard without --resume (it replaces only its own outputs)\n");
+        td_config_free(&cfg);
+        return EXIT_USAGE;
+    }
     td_progress prog;
     td_progress_init(&prog, level, stderr);
     td_pipeline_options o;
@@ -238,6 +251,7 @@ int td_cmd_headers(int argc, char **argv) {
     o.on_error = level == TD_PROGRESS_LOUD ? td_progress_error : NULL;
     o.ud = &prog;
     o.handle_signals = true;
+    o.resume = resume;
     o.tool_version = TD_VERSION;
     o.shard = shard;
     td_stats st;

@@ -89,11 +89,15 @@ static int part_open(td_output *w, part_out *po) {
         wfail(w, "out of memory%s%s", "", "");
         return -1;
     }
+    /* a name that exists is a complete part of the run being resumed (resume.h): the new
+     * parts are numbered after it (a fresh run emptied the folder: never loops) */
     char tn[48], fn[48];
-    td_shard_part_name(tn, sizeof tn, &w->shard, po->index, true);
-    td_shard_part_name(fn, sizeof fn, &w->shard, po->index, false);
-    snprintf(po->tmp, n, "%s/%s", po->dir, tn);
-    snprintf(po->fin, n, "%s/%s", po->dir, fn);
+    do {
+        td_shard_part_name(tn, sizeof tn, &w->shard, po->index, true);
+        td_shard_part_name(fn, sizeof fn, &w->shard, po->index, false);
+        snprintf(po->tmp, n, "%s/%s", po->dir, tn);
+        snprintf(po->fin, n, "%s/%s", po->dir, fn);
+    } while (access(po->fin, F_OK) == 0 && ++po->index != 0);
     po->f = fopen(po->tmp, "wb");
     if (!po->f) {
         wfail(w, "cannot create %s: %s", po->tmp, strerror(errno));

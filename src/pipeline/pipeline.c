@@ -23,6 +23,7 @@
 
 #include "keysrc.h"
 #include "output.h"
+#include "resume.h"
 #include "pipeline_internal.h"
 #include "shard.h"
 #include "store.h"
@@ -155,6 +156,8 @@ struct pipe_s {
     /* a key list or inventory instead of listing (store.keys_from / store.inventory): its
      * pages are read on libuv's thread pool, one at a time, with the same backpressure */
     td_keysrc *ks;
+    td_doneset *done; /* --resume: keys of the complete parts, skipped */
+    td_resume_info resumed;
     uv_work_t ks_work;
     td_keysrc_page ks_page;
     bool ks_busy, ks_done;
@@ -307,6 +310,8 @@ static void queue_entries(pipe_s *p, const store_entry *e, size_t n, const store
             p->stats.skipped++;
             continue;
         }
+        if (p->done && td_doneset_has(p->done, e[i].key, e[i].key_len))
+            continue; /* --resume: its row is in a complete part */
         size_t el = e[i].etag ? strlen(e[i].etag) + 1 : 0;
         td_key *k = malloc(sizeof *k + e[i].key_len + 1 + el);
         if (!k) {
@@ -345,6 +350,8 @@ static void queue_entries(pipe_s *p, const store_entry *e, size_t n, const store
             p->stats.skipped++;
             continue;
         }
+        if (p->done && td_doneset_has(p->done, bad[i].key, kl))
+            continue; /* --resume: its error row is in a complete part */
         push_list_error(p, bad[i].key, bad[i].status, bad[i].message, bad_literal, bad[i].attempts);
     }
 }
@@ -923,7 +930,8 @@ int td_pipeline_run(const td_pipeline_options *o, td_stats *stats_out, char *err
     if (rc != 0)
         goto out_store;
     char werr[512] = "";
-    if (td_output_prepare(o->out_dir, &o->shard, werr, sizeof werr) != 0) {
+    if (o->resume ? td_resume_load(o->out_dir, &p->done, &p->resumed, werr, sizeof werr) != 0
+                  : td_output_prepare(o->out_dir, &o->shard, werr, sizeof werr) != 0) {
         msgf(err, errlen, "%s", werr);
         rc = TD_PIPE_E_OUTPUT;
         goto out_store;
@@ -974,6 +982,11 @@ int td_pipeline_run(const td_pipeline_options *o, td_stats *stats_out, char *err
     }
     p->stats.header_files = hf;
     p->stats.error_files = ef;
+    /* --resume: the rows and parts kept count as this run's, as if never interrupted */
+    p->stats.dumped += p->resumed.header_rows;
+    p->stats.failed += p->resumed.error_rows;
+    p->stats.header_files += p->resumed.header_files;
+    p->stats.error_files += p->resumed.error_files;
     p->stats.elapsed_s = now_s(p);
     p->stats.queued = p->queued;
     net_counters(p);
@@ -989,6 +1002,8 @@ int td_pipeline_run(const td_pipeline_options *o, td_stats *stats_out, char *err
     if (rc != 0)
         msgf(err, errlen, "%s", p->fail_msg);
 out_store:
+    td_doneset_free(p->done);
+    p->done = NULL;
     td_keysrc_close(p->ks);
     p->ks = NULL;
     td_keysrc_close(p->count_ks); /* opened, never started */

@@ -167,6 +167,7 @@ typedef struct td_pipeline_options {
                                * no output; out_dir may be NULL */
     td_shard_options shard;   /* only this shard's keys; its own part names and marker,
                                * and _SUCCESS once every shard's marker is there */
+    bool resume;              /* keep out_dir's complete parts and skip their keys (resume.h) */
 } td_pipeline_options;
 
 /* Every default, in one place: prefixes {""}, suffixes {".tif", ".tiff"}, the reader's
