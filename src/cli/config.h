@@ -32,6 +32,9 @@ typedef struct td_config {
     store_kv *store_kv;
     size_t n_store_kv; /* obstore_config flattened: values as strings
                           ("true"/"false" for bools) */
+    store_kv *out_kv;
+    size_t n_out_kv; /* output.obstore_config: the options of an OUT on an object store
+                        (s3://, gs://, az://), flattened as store_kv */
     unsigned n_consumers;
     unsigned threads; /* fetch threads (pipeline.h: capped at n_consumers) */
     size_t list_chunk_size, max_buffer_size, write_chunk_size;

@@ -22,6 +22,7 @@
 
 #include "keysrc.h"
 #include "output.h"
+#include "outstore.h"
 #include "pipeline_internal.h"
 #include "store.h"
 #include "tiff.h"
@@ -138,6 +139,7 @@ struct pipe_s {
     uv_loop_t loop;
     store *st;
     td_writer *writer;
+    td_outstore *os; /* OUT on an object store, or NULL (a folder) */
     uv_async_t wake;
     uv_timer_t timer;
     uv_prepare_t flush_before_poll; /* hand results to the writer once per loop turn */
@@ -829,18 +831,38 @@ int td_pipeline_run(const td_pipeline_options *o, td_stats *stats_out, char *err
             goto out_store;
         }
     }
+    /* OUT on an object store: its own store (output options, the run's network settings)
+     * on its own thread (outstore.h), opened now so that a bad option fails before any
+     * request. A folder (a path or file://) is written directly. */
+    const char *out_dir = o->out_dir;
+    if (out_dir && td_outstore_is_url(out_dir)) {
+        store_options oso = so;
+        oso.kv = o->out_store_kv;
+        oso.n_kv = o->n_out_store_kv;
+        oso.max_in_flight = TD_OUTSTORE_MAX_DELETES; /* uploads and deletes at once */
+        int orc = td_outstore_open(&p->os, out_dir, &oso, serr, sizeof serr);
+        if (orc != STORE_OK) {
+            msgf(err, errlen, "%s", serr);
+            rc = (orc == STORE_E_CONFIG || orc == STORE_E_UNSUPPORTED) ? TD_PIPE_E_CONFIG
+                                                                       : TD_PIPE_E_OUTPUT;
+            goto out_store;
+        }
+    } else if (out_dir && strncmp(out_dir, "file://", 7) == 0) {
+        out_dir += 7;
+    }
     if (o->check_only)
         goto out_store; /* every option was accepted: the store and key source are open */
     rc = start_workers(p, &so, err, errlen);
     if (rc != 0)
         goto out_store;
     char werr[512] = "";
-    if (td_output_prepare(o->out_dir, werr, sizeof werr) != 0) {
+    if (p->os ? td_output_prepare_store(p->os, werr, sizeof werr) != 0
+              : td_output_prepare(out_dir, werr, sizeof werr) != 0) {
         msgf(err, errlen, "%s", werr);
         rc = TD_PIPE_E_OUTPUT;
         goto out_store;
     }
-    td_writer_options wo = {&o->output, o->out_dir, store_url(p->st), version, writer_wake, p};
+    td_writer_options wo = {&o->output, out_dir, store_url(p->st), version, writer_wake, p, p->os};
     if (td_writer_start(&p->writer, &wo, werr, sizeof werr) != 0) {
         msgf(err, errlen, "%s", werr);
         rc = TD_PIPE_E_OUTPUT;
@@ -882,15 +904,17 @@ int td_pipeline_run(const td_pipeline_options *o, td_stats *stats_out, char *err
     net_counters(p);
     if (p->fail_code == 0) {
         const td_source_options *in = &o->source;
-        td_output_summary sum = {version,       store_url(p->st),     in->keys_from,
-                                 in->inventory, in->prefixes,         p->ks ? 0 : in->n_prefixes,
-                                 &p->stats,     o->output.config_text};
-        p->fail_code = td_output_success(o->out_dir, &sum, p->fail_msg, sizeof p->fail_msg);
+        td_output_summary sum = {version,       store_url(p->st),      in->keys_from,
+                                 in->inventory, in->prefixes,          p->ks ? 0 : in->n_prefixes,
+                                 &p->stats,     o->output.config_text, p->os};
+        p->fail_code = td_output_success(out_dir, &sum, p->fail_msg, sizeof p->fail_msg);
     }
     rc = p->fail_code;
     if (rc != 0)
         msgf(err, errlen, "%s", p->fail_msg);
 out_store:
+    td_outstore_close(p->os); /* waits for nothing: every upload ended with the writer */
+    p->os = NULL;
     td_keysrc_close(p->ks);
     p->ks = NULL;
     store_close(p->st);
