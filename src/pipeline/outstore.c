@@ -17,10 +17,10 @@ typedef enum { J_PUT, J_LIST, J_DELETE } jtype;
 
 typedef struct job job;
 struct job {
-    job *next;      /* queue, then the active list */
+    job *next; /* queue, then the active list */
     td_outstore *o;
     jtype type;
-    bool wait;      /* a caller waits for it (and frees it) */
+    bool wait; /* a caller waits for it (and frees it) */
     bool done;
     int status;
     char msg[512];
@@ -111,15 +111,21 @@ static void finish(job *j, int status) {
     uv_mutex_unlock(&o->mu);
 }
 
+/* "cannot upload s3://b/out/part-00002.parquet: <the store's words>": the object is named
+ * once (the store's message may name it too: then that is the whole message). */
 static void fail_msg(job *j, const char *what, int status, const char *detail, unsigned attempts,
                      int http) {
     char extra[64] = "";
     if (attempts > 1)
         snprintf(extra, sizeof extra, " (after %u attempts)", attempts);
-    else if (http)
+    else if (http && !(detail && *detail))
         snprintf(extra, sizeof extra, " (HTTP %d)", http);
-    ut_msgf(j->msg, sizeof j->msg, "cannot %s %s%s: %s%s", what, j->o->url, j->key ? j->key : "",
-            detail && *detail ? detail : store_strerror(status), extra);
+    bool named = detail && *detail && j->key && strstr(detail, j->key);
+    if (named)
+        ut_msgf(j->msg, sizeof j->msg, "cannot %s: %s%s", what, detail, extra);
+    else
+        ut_msgf(j->msg, sizeof j->msg, "cannot %s %s%s: %s%s", what, j->o->url,
+                j->key ? j->key : "", detail && *detail ? detail : store_strerror(status), extra);
 }
 
 static void put_cb(store_put_req *r, int status) {
@@ -340,8 +346,16 @@ int td_outstore_open(td_outstore **out, const char *url, const store_options *so
     }
     char serr[512] = "";
     int rc = store_open(&o->st, &o->loop, url, so, serr, sizeof serr);
-    if (rc == STORE_OK && strncmp(url, "http", 4) == 0)
-        rc = STORE_E_UNSUPPORTED; /* http(s) stores cannot write: said now, not at the end */
+    if (rc == STORE_OK) {
+        /* a store that cannot write (http(s)://) is said now, not after the run: a put with
+         * no callback is refused before anything is sent, with STORE_E_UNSUPPORTED only
+         * when the backend has no writes */
+        store_put_req probe;
+        memset(&probe, 0, sizeof probe);
+        probe.fd = -1;
+        if (store_put(o->st, &probe) == STORE_E_UNSUPPORTED)
+            rc = STORE_E_UNSUPPORTED;
+    }
     if (rc != STORE_OK) {
         char shown[512];
         ut_redact_to(shown, sizeof shown, url);
@@ -453,8 +467,7 @@ int td_outstore_put_buf(td_outstore *o, const char *key, const void *buf, size_t
 }
 
 int td_outstore_clean(td_outstore *o, const char *first, const char *const *prefixes,
-                      size_t n_prefixes, bool (*ours)(const char *key), char *err,
-                      size_t errlen) {
+                      size_t n_prefixes, bool (*ours)(const char *key), char *err, size_t errlen) {
     if (first) {
         job *d = calloc(1, sizeof *d);
         if (d)

@@ -16,6 +16,6 @@ if(TARGET tiff-dumper)
   endforeach()
   add_test(NAME out_store_faults
            COMMAND ${TD_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/out_store_faults.py
-                   $<TARGET_FILE:tiff-dumper> ${TD_CORPUS_DIR})
+                   $<TARGET_FILE:tiff-dumper> ${TD_CORPUS_DIR} ${TD_NODE_DIR})
   set_tests_properties(out_store_faults PROPERTIES TIMEOUT 180)
 endif()
