@@ -12,8 +12,8 @@
 enum { EXIT_ALL_DUMPED = 0, EXIT_SOME_FAILED = 1, EXIT_USAGE = 2, EXIT_RUN_FAILED = 3 };
 
 void td_cmd_headers_usage(FILE *out) {
-    fputs("usage: tiff-dumper headers CONFIG OUT [--quiet | --loud]\n"
-          "       tiff-dumper headers --check CONFIG [OUT]\n"
+    fputs("usage: tiff-dumper headers CONFIG OUT_DIR [--quiet | --loud]\n"
+          "       tiff-dumper headers --check CONFIG [OUT_DIR]\n"
           "\n"
           "Lists the store named in CONFIG (a YAML file), reads the header of every TIFF\n"
           "(keys ending in .tif/.tiff unless fetch.suffixes says otherwise) with ranged reads,\n"
@@ -21,16 +21,16 @@ void td_cmd_headers_usage(FILE *out) {
           "  OUT_DIR/part-NNNNN.parquet         one row per TIFF header\n"
           "  OUT_DIR/_errors/part-NNNNN.parquet one row per object that could not be read\n"
           "  OUT_DIR/_SUCCESS                   JSON summary, written last\n"
-          "Previous outputs in OUT_DIR are replaced. OUT is a folder (or file://), or an\n"
-          "object store: s3://BUCKET/PREFIX, gs://..., az://... (options in the config's\n"
+          "Previous outputs in OUT_DIR are replaced. OUT_DIR is a folder (or file://), or\n"
+          "an object store: s3://BUCKET/PREFIX, gs://..., az://... (options in the config's\n"
           "output.obstore_config); parts are uploaded whole when complete, _SUCCESS last.\n"
           "\n"
           "options:\n"
           "  -q, --quiet   no progress output\n"
           "  -v, --loud    also one line per failed object\n"
           "  --check       only check CONFIG: load it and open its store (every option is\n"
-          "                validated; no request is sent, nothing is written); with OUT,\n"
-          "                the output store's options too\n"
+          "                validated; no request is sent, nothing is written); with\n"
+          "                OUT_DIR, the output store's options too\n"
           "  -h, --help    this text\n"
           "\n"
           "exit status: 0 every TIFF dumped; 1 some objects failed (see _errors/);\n"
@@ -77,7 +77,7 @@ int td_cmd_headers(int argc, char **argv) {
     }
     if (check ? npos < 1 : npos != 2) {
         td_say(stderr, "%s",
-               check ? "tiff-dumper headers: --check takes CONFIG [OUT]\n"
+               check ? "tiff-dumper headers: --check takes CONFIG [OUT_DIR]\n"
                      : "tiff-dumper headers: expected CONFIG and OUT_DIR\n");
         td_cmd_headers_usage(stderr);
         return EXIT_USAGE;
