@@ -55,6 +55,7 @@ void td_config_defaults(td_config *c) {
     c->compression = d.output.codec;
     c->zstd_level = d.output.zstd_level;
     c->row_group_size = d.output.row_group_size;
+    c->part_size = d.output.part_size;
     c->connect_timeout_ms = d.net.connect_timeout_ms;
     c->request_timeout_ms = d.net.request_timeout_ms;
     c->max_attempts = d.net.max_attempts;
@@ -126,6 +127,7 @@ void td_config_to_options(const td_config *c, td_pipeline_options *o) {
     o->output.zstd_level = c->zstd_level;
     o->output.row_group_size = c->row_group_size;
     o->output.rows_per_file = c->write_chunk_size;
+    o->output.part_size = c->part_size;
     o->output.config_text = c->source_text;
     o->concurrency.n_consumers = c->n_consumers;
     o->concurrency.threads = c->threads;
@@ -171,6 +173,7 @@ enum {
     K_RETRY,
     K_CA,
     K_OUT_OBSTORE,
+    K_PART_SIZE,
     K_COUNT
 };
 
@@ -220,6 +223,8 @@ static const field f_output[] = {
     FLD("zstd_level", K_ZSTD, F_UINT, 1, 22, zstd_level),
     FLD("row_group_size", K_ROWGROUP, F_UINT, 1, TD_CONFIG_MAX_CHUNK, row_group_size),
     FLDX("obstore_config", K_OUT_OBSTORE, F_OBSTORE),
+    FLD("part_size", K_PART_SIZE, F_UINT, TD_CONFIG_MIN_PART_SIZE, TD_CONFIG_MAX_PART_SIZE,
+        part_size),
     {NULL, 0, 0, 0, 0, 0, 0},
 };
 static const field f_network[] = {

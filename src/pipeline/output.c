@@ -163,7 +163,7 @@ static int sink_commit(td_output *w, part_out *po) {
         FILE *f = po->f;
         po->f = NULL;
         /* in the background; a failure shows at the next part or at close */
-        if (td_outstore_put_file(w->os, po->fin, f, (uint64_t)len) != 0) {
+        if (td_outstore_put_file(w->os, po->fin, f, (uint64_t)len, w->opts->part_size) != 0) {
             wfail(w, "%s%s", td_outstore_errmsg(w->os), "");
             return -1;
         }

@@ -397,7 +397,8 @@ int td_outstore_open(td_outstore **out, const char *url, const store_options *so
     return STORE_OK;
 }
 
-int td_outstore_put_file(td_outstore *o, const char *key, FILE *f, uint64_t length) {
+int td_outstore_put_file(td_outstore *o, const char *key, FILE *f, uint64_t length,
+                         uint64_t part_size) {
     job *j = calloc(1, sizeof *j);
     char *k = ut_strdup(key);
     if (!j || !k) {
@@ -414,6 +415,7 @@ int td_outstore_put_file(td_outstore *o, const char *key, FILE *f, uint64_t leng
     j->f = f;
     j->put.fd = fileno(f);
     j->put.length = length;
+    j->put.part_size = part_size;
     uv_mutex_lock(&o->mu);
     while (o->pending >= TD_OUTSTORE_MAX_UPLOADS && !o->failed)
         uv_cond_wait(&o->cv, &o->mu);

@@ -37,11 +37,13 @@ int td_outstore_open(td_outstore **out, const char *url, const store_options *so
 /* The store's display URL (no credentials). */
 const char *td_outstore_url(const td_outstore *o);
 
-/* Uploads f's bytes [0, length) as key (relative to the store URL), in the background. f
+/* Uploads f's bytes [0, length) as key (relative to the store URL), in the background
+ * (multipart above part_size; 0 = the store's default). f
  * (a temporary file, already unlinked) becomes the upload's: it is closed once the upload
  * ended. Waits while TD_OUTSTORE_MAX_UPLOADS uploads are pending. Returns 0, or -1 when an
  * earlier upload failed (td_outstore_errmsg); f is closed either way. */
-int td_outstore_put_file(td_outstore *o, const char *key, FILE *f, uint64_t length);
+int td_outstore_put_file(td_outstore *o, const char *key, FILE *f, uint64_t length,
+                         uint64_t part_size);
 /* Waits for every pending upload. abort: those not yet finished are canceled. Returns 0 or
  * -1 (td_outstore_errmsg: the first failure, naming the object). */
 int td_outstore_wait(td_outstore *o, bool abort);

@@ -841,6 +841,15 @@ int td_pipeline_run(const td_pipeline_options *o, td_stats *stats_out, char *err
         oso.n_kv = o->n_out_store_kv;
         oso.max_in_flight = TD_OUTSTORE_MAX_DELETES; /* uploads and deletes at once */
         int orc = td_outstore_open(&p->os, out_dir, &oso, serr, sizeof serr);
+        if (orc == STORE_OK && o->output.part_size && o->output.part_size < STORE_MIN_PART_SIZE &&
+            strncmp(td_outstore_url(p->os), "s3://", 5) == 0) {
+            /* S3 refuses parts below 5 MiB (all but the last) at Complete: said now */
+            snprintf(serr, sizeof serr,
+                     "output.part_size %llu is below S3's smallest part (%u bytes) for %s",
+                     (unsigned long long)o->output.part_size, STORE_MIN_PART_SIZE,
+                     td_outstore_url(p->os));
+            orc = STORE_E_CONFIG;
+        }
         if (orc != STORE_OK) {
             msgf(err, errlen, "%s", serr);
             rc = (orc == STORE_E_CONFIG || orc == STORE_E_UNSUPPORTED) ? TD_PIPE_E_CONFIG

@@ -100,6 +100,8 @@ typedef struct td_output_options {
     int zstd_level;
     uint64_t row_group_size; /* rows per row group (one is held uncompressed per table) */
     uint64_t rows_per_file;  /* rows per part file */
+    uint64_t part_size;      /* OUT on an object store: multipart above this many bytes, in
+                              * parts of it (0 = the store's default, 64 MiB) */
     const char *config_text; /* written into metadata and _SUCCESS as given (the
                               * caller masks secrets); NULL = "" */
 } td_output_options;

@@ -122,7 +122,12 @@ def main():
                        env=env, timeout=60)
         if p.returncode != 2 or "cannot be written" not in p.stderr:
             L.fail(f"an http OUT: {p.returncode} {p.stderr}")
-        print("--check validates output.obstore_config against OUT")
+        with open(bad, "w") as f:
+            f.write(text.replace("output:\n", "output:\n  part_size: 65536\n"))
+        p = L.run_tool(exe, "headers", "--check", bad, "s3://bkt/out", env=env, timeout=60)
+        if p.returncode != 2 or "part_size" not in p.stderr:
+            L.fail(f"part_size below S3's 5 MiB: {p.returncode} {p.stderr}")
+        print("--check validates output.obstore_config and part_size against OUT")
         print("ok")
     finally:
         if srv:
