@@ -17,7 +17,7 @@ enum { EXIT_ALL_DUMPED = 0, EXIT_SOME_FAILED = 1, EXIT_USAGE = 2, EXIT_RUN_FAILE
 void td_cmd_headers_usage(FILE *out) {
     fputs("usage: tiff-dumper headers CONFIG OUT_DIR [--quiet | --loud] [--resume]\n"
           "                        [--shard I/N | --shards N | --no-shard]\n"
-          "       tiff-dumper headers --check CONFIG\n"
+          "       tiff-dumper headers --check CONFIG [OUT_DIR]\n"
           "\n"
           "Lists the store named in CONFIG (a YAML file), reads the header of every TIFF\n"
           "(keys ending in .tif/.tiff unless fetch.suffixes says otherwise) with ranged reads,\n"
@@ -25,7 +25,10 @@ void td_cmd_headers_usage(FILE *out) {
           "  OUT_DIR/part-NNNNN.parquet         one row per TIFF header\n"
           "  OUT_DIR/_errors/part-NNNNN.parquet one row per object that could not be read\n"
           "  OUT_DIR/_SUCCESS                   JSON summary, written last\n"
-          "Previous outputs in OUT_DIR are replaced (with --resume: continued).\n"
+          "Previous outputs in OUT_DIR are replaced (with --resume: continued). OUT_DIR is a\n"
+          "folder (or file://), or an object store: s3://BUCKET/PREFIX, gs://..., az://...\n"
+          "(options in the config's output.obstore_config); parts are uploaded whole when\n"
+          "complete, _SUCCESS last.\n"
           "\n"
           "Sharded (one of N runs into the same OUT_DIR; each takes the keys whose hash mod N\n"
           "is its index): parts are named part-S<I>-NNNNN.parquet, the run writes\n"
@@ -46,7 +49,8 @@ void td_cmd_headers_usage(FILE *out) {
           "  --resume      continue an interrupted run into a local OUT_DIR: keep its\n"
           "                complete parts, skip their keys, number new parts after them\n"
           "  --check       only check CONFIG: load it and open its store (every option is\n"
-          "                validated; no request is sent, nothing is written)\n"
+          "                validated; no request is sent, nothing is written); with\n"
+          "                OUT_DIR, the output store's options too\n"
           "  -h, --help    this text\n"
           "\n"
           "exit status: 0 every TIFF dumped; 1 some objects failed (see _errors/);\n"
@@ -178,9 +182,9 @@ int td_cmd_headers(int argc, char **argv) {
         td_say(stderr, "tiff-dumper headers: --quiet and --loud exclude each other\n");
         return EXIT_USAGE;
     }
-    if (check ? npos != 1 : npos != 2) {
+    if (check ? npos < 1 : npos != 2) {
         td_say(stderr, "%s",
-               check ? "tiff-dumper headers: --check takes CONFIG only\n"
+               check ? "tiff-dumper headers: --check takes CONFIG [OUT_DIR]\n"
                      : "tiff-dumper headers: expected CONFIG and OUT_DIR\n");
         td_cmd_headers_usage(stderr);
         return EXIT_USAGE;
@@ -222,6 +226,7 @@ int td_cmd_headers(int argc, char **argv) {
         td_pipeline_options co;
         td_config_to_options(&cfg, &co);
         co.check_only = true;
+        co.out_dir = npos == 2 ? pos[1] : NULL; /* an output store's options checked too */
         int crc = td_pipeline_run(&co, NULL, err, sizeof err);
         if (crc == TD_PIPE_OK)
             td_say(stdout, "%s: ok (store %s)\n", pos[0], cfg.store_name);

@@ -55,6 +55,7 @@ void td_config_defaults(td_config *c) {
     c->compression = d.output.codec;
     c->zstd_level = d.output.zstd_level;
     c->row_group_size = d.output.row_group_size;
+    c->part_size = d.output.part_size;
     c->connect_timeout_ms = d.net.connect_timeout_ms;
     c->request_timeout_ms = d.net.request_timeout_ms;
     c->max_attempts = d.net.max_attempts;
@@ -80,6 +81,11 @@ void td_config_free(td_config *c) {
         free((char *)(uintptr_t)c->store_kv[i].value);
     }
     free(c->store_kv);
+    for (size_t i = 0; i < c->n_out_kv; i++) {
+        free((char *)(uintptr_t)c->out_kv[i].key);
+        free((char *)(uintptr_t)c->out_kv[i].value);
+    }
+    free(c->out_kv);
     free(c->ca_bundle);
     free(c->keys_from);
     free(c->inventory);
@@ -110,6 +116,8 @@ void td_config_to_options(const td_config *c, td_pipeline_options *o) {
     o->source.inventory = c->inventory;
     o->source.store_kv = c->store_kv;
     o->source.n_store_kv = c->n_store_kv;
+    o->out_store_kv = c->out_kv;
+    o->n_out_store_kv = c->n_out_kv;
     o->fetch.prefetch_bytes = c->prefetch_bytes;
     o->fetch.max_header_bytes = c->max_header_bytes;
     o->fetch.suffixes = (const char *const *)c->suffixes;
@@ -119,6 +127,7 @@ void td_config_to_options(const td_config *c, td_pipeline_options *o) {
     o->output.zstd_level = c->zstd_level;
     o->output.row_group_size = c->row_group_size;
     o->output.rows_per_file = c->write_chunk_size;
+    o->output.part_size = c->part_size;
     o->output.config_text = c->source_text;
     o->concurrency.n_consumers = c->n_consumers;
     o->concurrency.threads = c->threads;
@@ -166,6 +175,8 @@ enum {
     K_CA,
     K_ENGINE,
     K_SHARDS,
+    K_OUT_OBSTORE,
+    K_PART_SIZE,
     K_COUNT
 };
 
@@ -214,6 +225,9 @@ static const field f_output[] = {
     FLDX("compression", K_COMPRESSION, F_CODEC),
     FLD("zstd_level", K_ZSTD, F_UINT, 1, 22, zstd_level),
     FLD("row_group_size", K_ROWGROUP, F_UINT, 1, TD_CONFIG_MAX_CHUNK, row_group_size),
+    FLDX("obstore_config", K_OUT_OBSTORE, F_OBSTORE),
+    FLD("part_size", K_PART_SIZE, F_UINT, TD_CONFIG_MIN_PART_SIZE, TD_CONFIG_MAX_PART_SIZE,
+        part_size),
     {NULL, 0, 0, 0, 0, 0, 0},
 };
 static const field f_network[] = {
@@ -266,7 +280,8 @@ typedef struct ctx {
     size_t text_len;
     mask *masks;
     size_t n_masks, cap_masks;
-    const yaml_node_t **kv_nodes; /* the value node of each store_kv */
+    const yaml_node_t **kv_nodes;  /* the value node of each store_kv */
+    const yaml_node_t **okv_nodes; /* the value node of each out_kv */
     bool seen[K_COUNT];
     yaml_mark_t mark[K_COUNT]; /* of the value, for cross-field messages */
     bool store_seen;
@@ -651,8 +666,26 @@ static int replace_all(ut_buf *a, const char *v, size_t vl) {
 
 #define MAX_VALUE_SEARCHES 64u
 
+/* output.obstore_config: OUT's backend is known only from the command line, so a key is
+ * masked when any writable backend declares it secret, or its name looks like a
+ * credential's. */
+static int mask_out_obstore(ctx *x) {
+    const td_config *c = x->c;
+    static const char *const backends[] = {"s3://b", "gs://b", "az://b"};
+    for (size_t i = 0; i < c->n_out_kv; i++) {
+        const char *ks = c->out_kv[i].key;
+        bool keep4 = false;
+        bool hit = secret_key(ks, &keep4);
+        for (size_t b = 0; b < 3 && !hit; b++)
+            hit = store_option_is_secret(backends[b], ks);
+        if (hit && add_mask(x, x->okv_nodes[i], "\"***\""))
+            return -1;
+    }
+    return 0;
+}
+
 static int build_source(ctx *x) {
-    if (mask_obstore(x))
+    if (mask_obstore(x) || mask_out_obstore(x))
         return -1;
     size_t skip = 0;
     /* a UTF-8 BOM is not counted by libyaml's marks */
@@ -696,6 +729,20 @@ static int build_source(ctx *x) {
         const char *k = x->c->store_kv[i].key, *v = x->c->store_kv[i].value;
         size_t vl = strlen(v);
         if (vl < 4 || (!store_option_is_secret(x->c->store_name, k) && !secret_key(k, &keep4)))
+            continue;
+        searched++;
+        if (replace_all(&a, v, vl)) {
+            ut_buf_free(&a);
+            return nomem(x);
+        }
+    }
+    for (size_t i = 0; i < x->c->n_out_kv && searched < MAX_VALUE_SEARCHES; i++) {
+        bool keep4;
+        const char *k = x->c->out_kv[i].key, *v = x->c->out_kv[i].value;
+        size_t vl = strlen(v);
+        if (vl < 4 ||
+            (!store_option_is_secret("s3://b", k) && !store_option_is_secret("gs://b", k) &&
+             !store_option_is_secret("az://b", k) && !secret_key(k, &keep4)))
             continue;
         searched++;
         if (replace_all(&a, v, vl)) {
@@ -918,6 +965,13 @@ static int get_strlist(ctx *x, const yaml_node_t *v, const char *path, char ***o
  * the config win over these (with a warning). Durations are object_store's humantime
  * strings ("30s", "100ms", "1m 30s") or a number of seconds. */
 static int check_keys(ctx *x, const yaml_node_t *m, const char *where);
+
+/* "path.key" for messages; a long path or key is cut (the message still names it). */
+static void sub_path(char *dst, size_t n, const char *path, const char *key) {
+    int w = snprintf(dst, n, "%s.%.60s", path, key);
+    if (w < 0 && n)
+        dst[0] = '\0';
+}
 enum { CO_MAP, CO_NOOP_TRUE, CO_WARN };
 static const struct {
     const char *key;
@@ -1137,7 +1191,7 @@ static int client_options_map(ctx *x, client_req *cr, const yaml_node_t *m, cons
         const yaml_node_t *v =
             yaml_document_get_node(&x->doc, m->data.mapping.pairs.start[i].value);
         char sub[160];
-        snprintf(sub, sizeof sub, "%s.%.60s", path, sval(k));
+        sub_path(sub, sizeof sub, path, sval(k));
         bool to_store = false;
         int rc = client_option(x, cr, sval(k), v, sub, &to_store);
         if (rc == -2) {
@@ -1188,7 +1242,7 @@ static int retry_map(ctx *x, client_req *cr, const yaml_node_t *m, const char *p
             yaml_document_get_node(&x->doc, m->data.mapping.pairs.start[i].value);
         const char *key = sval(k);
         char sub[160];
-        snprintf(sub, sizeof sub, "%s.%.60s", path, key);
+        sub_path(sub, sizeof sub, path, key);
         uint64_t u = 0;
         if (!backoff && !strcmp(key, "max_retries")) {
             if (get_uint(x, v, sub, 0, TD_CONFIG_MAX_ATTEMPTS - 1, &u))
@@ -1290,7 +1344,7 @@ static int get_obstore(ctx *x, const yaml_node_t *v, const char *path) {
         /* obstore's nested client_options / retry_config, and client keys at the top
          * level: network settings, not store options (issue 14) */
         char sub[160];
-        snprintf(sub, sizeof sub, "%s.%.60s", path, sval(k));
+        sub_path(sub, sizeof sub, path, sval(k));
         if (!strcmp(sval(k), "client_options")) {
             if (client_options_map(x, &x->client, val, sub))
                 return -1;
@@ -1328,6 +1382,59 @@ static int get_obstore(ctx *x, const yaml_node_t *v, const char *path) {
         c->store_kv[c->n_store_kv].value = vs;
         c->n_store_kv++;
         x->kv_nodes[c->n_store_kv - 1] = val; /* masked by build_source */
+    }
+    return 0;
+}
+
+/* output.obstore_config: the options of an OUT on an object store, with the names of
+ * store.obstore_config (endpoint, region, credentials, ...), flat. Timeouts, retries, TLS
+ * and proxies are the run's own (the `network` section and store.obstore_config's client
+ * options): reads and writes share one retry policy, so they are refused here with the
+ * place to set them. Checked against OUT's backend when the output store opens. */
+static int get_out_obstore(ctx *x, const yaml_node_t *v, const char *path) {
+    td_config *c = x->c;
+    if (v->type == YAML_SCALAR_NODE && is_null(v))
+        return 0;
+    if (v->type != YAML_MAPPING_NODE)
+        return fail(x, &v->start_mark, "%s must be a mapping of option: value, got %s", path,
+                    kind_name(v));
+    size_t n = (size_t)(v->data.mapping.pairs.top - v->data.mapping.pairs.start);
+    c->out_kv = calloc(n ? n : 1, sizeof *c->out_kv);
+    x->okv_nodes = calloc(n ? n : 1, sizeof *x->okv_nodes);
+    if (!c->out_kv || !x->okv_nodes)
+        return nomem(x);
+    for (size_t i = 0; i < n; i++) {
+        yaml_node_pair_t *p = &v->data.mapping.pairs.start[i];
+        const yaml_node_t *k = yaml_document_get_node(&x->doc, p->key);
+        const yaml_node_t *val = yaml_document_get_node(&x->doc, p->value);
+        const char *key = sval(k);
+        if (!strcmp(key, "client_options") || !strcmp(key, "retry_config") ||
+            (client_key(key) >= 0 && strcmp(key, "allow_http") != 0))
+            return fail(x, &k->start_mark,
+                        "%s.%.60s: timeouts, retries, TLS and proxies of the output are the "
+                        "run's: set them in the 'network' section or in "
+                        "store.obstore_config (they apply to reads and writes alike)",
+                        path, key);
+        if (val->type != YAML_SCALAR_NODE)
+            return fail(x, &val->start_mark,
+                        "%s.%s must be a single value (string, number or boolean), got %s", path,
+                        key, kind_name(val));
+        if (is_null(val))
+            return fail(x, &val->start_mark, "%s.%s has no value (give one or remove the key)",
+                        path, key);
+        int b = as_bool(val);
+        const char *sv = b == 1 ? "true" : b == 0 ? "false" : sval(val);
+        char *ks = dup_value(x, k, path, key);
+        char *vs = ks ? dup_value(x, val, path, sv) : NULL;
+        if (!ks || !vs) {
+            free(ks);
+            free(vs);
+            return -1;
+        }
+        c->out_kv[c->n_out_kv].key = ks;
+        c->out_kv[c->n_out_kv].value = vs;
+        x->okv_nodes[c->n_out_kv] = val; /* masked by build_source */
+        c->n_out_kv++;
     }
     return 0;
 }
@@ -1457,9 +1564,12 @@ static int load_section(ctx *x, const section *sec, const yaml_node_t *m) {
             rc = get_codec(x, v, path, &c->compression);
             break;
         case F_OBSTORE:
-            if (v->type == YAML_MAPPING_NODE && check_keys(x, v, "'store.obstore_config'"))
+            if (v->type == YAML_MAPPING_NODE &&
+                check_keys(x, v,
+                           f->id == K_OUT_OBSTORE ? "'output.obstore_config'"
+                                                  : "'store.obstore_config'"))
                 return -1;
-            rc = get_obstore(x, v, path);
+            rc = f->id == K_OUT_OBSTORE ? get_out_obstore(x, v, path) : get_obstore(x, v, path);
             break;
         case F_STRING:
             if (f->id == K_SUFFIX_CASE) {
@@ -1849,6 +1959,7 @@ static int load_text(td_config *c, const char *text, size_t len, const char *nam
         free(x.masks[i].repl);
     free(x.masks);
     free(x.kv_nodes);
+    free(x.okv_nodes);
     if (rc) {
         td_config_free(c);
         return -1;

@@ -32,6 +32,9 @@ typedef struct td_config {
     store_kv *store_kv;
     size_t n_store_kv; /* obstore_config flattened: values as strings
                           ("true"/"false" for bools) */
+    store_kv *out_kv;
+    size_t n_out_kv; /* output.obstore_config: the options of an OUT on an object store
+                        (s3://, gs://, az://), flattened as store_kv */
     unsigned n_consumers;
     unsigned threads; /* fetch threads (pipeline.h: capped at n_consumers) */
     size_t list_chunk_size, max_buffer_size, write_chunk_size;
@@ -42,6 +45,7 @@ typedef struct td_config {
     int compression;            /* pq_codec */
     int zstd_level;
     uint64_t row_group_size;
+    uint64_t part_size; /* output.part_size: multipart part bytes of an OUT on a store */
     unsigned connect_timeout_ms, request_timeout_ms, max_attempts, retry_max_ms;
     char *ca_bundle; /* NULL if none */
     /* store.obstore_config's client_options / retry_config (issue 14), 0 / NULL / false
@@ -92,5 +96,9 @@ void td_config_to_options(const td_config *c, td_pipeline_options *o);
 #define TD_CONFIG_MAX_TIMEOUT_S 86400u
 #define TD_CONFIG_MAX_ATTEMPTS 100u
 #define TD_CONFIG_MAX_LIST_ITEMS 10000u /* prefixes, suffixes, obstore keys */
+#define TD_CONFIG_MIN_PART_SIZE                                                           \
+    (16u << 10)                              /* output.part_size; S3 wants 5 MiB (checked \
+                                                when an s3:// OUT opens) */
+#define TD_CONFIG_MAX_PART_SIZE (5ull << 30) /* S3's largest part */
 
 #endif

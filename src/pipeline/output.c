@@ -1,5 +1,11 @@
 /* output.c - part files and _SUCCESS (output.h). Runs on the writer thread (parts) and
- * on the loop thread after the writer has exited (_SUCCESS, td_output_prepare). */
+ * on the loop thread after the writer has exited (_SUCCESS, td_output_prepare).
+ *
+ * Where a part's bytes go is a small "sink" (sink_open / sink_commit / sink_discard): a
+ * local folder writes a temporary file beside the part and renames it; an object store
+ * (OUT = s3://, gs://, az://) writes an unlinked temporary file in TMPDIR and uploads it
+ * whole under its final key once complete (outstore.h), so no temporary name ever shows
+ * in OUT. Part names and rotation are the same for both. */
 #include "output.h"
 
 #include <dirent.h>
@@ -14,6 +20,7 @@
 #include <unistd.h>
 
 #include "geo.h"
+#include "outstore.h"
 #include "parquet.h"
 #include "shard.h"
 #include "table.h"
@@ -26,7 +33,7 @@ typedef struct part_out {
     unsigned files; /* completed */
     FILE *f;
     pq_writer *w;
-    char *tmp, *fin;
+    char *tmp, *fin; /* local: the temporary and final paths; store: fin is the key */
     uint64_t rows;
     int sink_errno; /* why the last write to f failed (ENOSPC, EFBIG, EIO...), 0 if none */
 } part_out;
@@ -46,6 +53,7 @@ struct td_output {
     part_out heads, errs;
     td_geo_ctx *geo;         /* PROJ objects of this (the writer's) thread */
     td_geo_summary geo_part; /* `geo` metadata of the open headers part */
+    td_outstore *os;         /* OUT is an object store; NULL: a local folder */
 };
 
 /* The first failure's message is the one kept: it says what went wrong first. */
@@ -79,15 +87,48 @@ static const char *pq_reason(const part_out *po, const char *pq_msg) {
     return po->sink_errno ? strerror(po->sink_errno) : pq_msg;
 }
 
-static int part_open(td_output *w, part_out *po) {
-    size_t n = strlen(po->dir) + 64;
-    free(po->tmp);
-    free(po->fin);
-    po->tmp = malloc(n);
-    po->fin = malloc(n);
-    if (!po->tmp || !po->fin) {
-        wfail(w, "out of memory%s%s", "", "");
-        return -1;
+/* ---- sinks: where a part's bytes go ---- */
+
+/* A temporary file for a part bound for an object store: in TMPDIR (or /tmp), unlinked at
+ * once, so that nothing is left behind whatever happens to the process. */
+static FILE *store_tmpfile(char *path, size_t n) {
+    const char *d = getenv("TMPDIR");
+    snprintf(path, n, "%s/td-part-XXXXXX", d && *d ? d : "/tmp");
+    int fd = mkstemp(path);
+    if (fd < 0)
+        return NULL;
+    unlink(path);
+    FILE *f = fdopen(fd, "w+b");
+    if (!f)
+        close(fd);
+    return f;
+}
+
+/* Names the part (po->index) and opens its byte sink. */
+static int sink_open(td_output *w, part_out *po, size_t n) {
+    if (w->os) {
+        const char *td = getenv("TMPDIR");
+        size_t need = (td ? strlen(td) : 0) + 32;
+        if (need > n) {
+            char *t = realloc(po->tmp, need);
+            if (!t) {
+                wfail(w, "out of memory%s%s", "", "");
+                return -1;
+            }
+            po->tmp = t;
+            n = need;
+        }
+        /* the key under OUT: part-N.parquet, or _errors/part-N.parquet (a shard's:
+         * part-S<I>-N.parquet) */
+        char fn[48];
+        td_shard_part_name(fn, sizeof fn, &w->shard, po->index, false);
+        snprintf(po->fin, strlen(po->dir) + 64, "%s%s%s", po->dir, po->dir[0] ? "/" : "", fn);
+        po->f = store_tmpfile(po->tmp, n);
+        if (!po->f) {
+            wfail(w, "cannot create a temporary file for %s: %s", po->fin, strerror(errno));
+            return -1;
+        }
+        return 0;
     }
     /* a name that exists is a complete part of the run being resumed (resume.h): the new
      * parts are numbered after it (a fresh run emptied the folder: never loops) */
@@ -103,6 +144,70 @@ static int part_open(td_output *w, part_out *po) {
         wfail(w, "cannot create %s: %s", po->tmp, strerror(errno));
         return -1;
     }
+    return 0;
+}
+
+/* Drops an unfinished part: nothing of it stays. */
+static void sink_discard(td_output *w, part_out *po) {
+    if (po->f)
+        fclose(po->f);
+    po->f = NULL;
+    if (!w->os)
+        unlink(po->tmp);
+}
+
+static int flush_sync_close(FILE *f);
+
+/* Publishes a complete part under its final name (the Parquet footer is written). */
+static int sink_commit(td_output *w, part_out *po) {
+    if (w->os) {
+        /* no fsync: the bytes go to the store from this file, and a crash loses the file
+         * (unlinked) and the upload together */
+        errno = 0;
+        int e = fflush(po->f) != 0 ? (errno ? errno : EIO) : 0;
+        off_t len = e ? -1 : ftello(po->f);
+        if (e || len < 0) {
+            wfail(w, "cannot complete %s: %s", po->fin, strerror(e ? e : errno));
+            sink_discard(w, po);
+            return -1;
+        }
+        FILE *f = po->f;
+        po->f = NULL;
+        /* in the background; a failure shows at the next part or at close */
+        if (td_outstore_put_file(w->os, po->fin, f, (uint64_t)len, w->opts->part_size) != 0) {
+            wfail(w, "%s%s", td_outstore_errmsg(w->os), "");
+            return -1;
+        }
+        return 0;
+    }
+    /* the last buffered bytes are where a full disk shows up */
+    int ferr = flush_sync_close(po->f);
+    po->f = NULL;
+    if (ferr != 0) {
+        wfail(w, "cannot complete %s: %s", po->tmp, strerror(ferr));
+        unlink(po->tmp);
+        return -1;
+    }
+    if (rename(po->tmp, po->fin) != 0) {
+        wfail(w, "cannot rename %s: %s", po->tmp, strerror(errno));
+        unlink(po->tmp);
+        return -1;
+    }
+    return 0;
+}
+
+static int part_open(td_output *w, part_out *po) {
+    size_t n = strlen(po->dir) + 64;
+    free(po->tmp);
+    free(po->fin);
+    po->tmp = malloc(n);
+    po->fin = malloc(n);
+    if (!po->tmp || !po->fin) {
+        wfail(w, "out of memory%s%s", "", "");
+        return -1;
+    }
+    if (sink_open(w, po, n) != 0)
+        return -1;
     po->sink_errno = 0;
     pq_sink sink = {sink_write, po};
     pq_options opts = PQ_OPTIONS_INIT;
@@ -116,9 +221,7 @@ static int part_open(td_output *w, part_out *po) {
     int rc = pq_writer_open(&po->w, po->schema, &sink, &opts);
     if (rc != PQ_OK) {
         wfail(w, "cannot start Parquet file %s: %s", po->tmp, pq_reason(po, pq_strerror(rc)));
-        fclose(po->f);
-        po->f = NULL;
-        unlink(po->tmp);
+        sink_discard(w, po);
         return -1;
     }
     po->rows = 0;
@@ -154,32 +257,24 @@ static int part_close(td_output *w, part_out *po) {
     else
         pq_writer_abort(po->w);
     po->w = NULL;
-    /* the last buffered bytes are where a full disk shows up */
-    int ferr = flush_sync_close(po->f);
-    po->f = NULL;
-    if (rc != PQ_OK || ferr != 0) {
-        wfail(w, "cannot complete %s: %s", po->tmp,
-              rc != PQ_OK ? pq_reason(po, pq_strerror(rc)) : strerror(ferr));
-        unlink(po->tmp);
+    if (rc != PQ_OK) {
+        wfail(w, "cannot complete %s: %s", w->os ? po->fin : po->tmp,
+              pq_reason(po, pq_strerror(rc)));
+        sink_discard(w, po);
         return -1;
     }
-    if (rename(po->tmp, po->fin) != 0) {
-        wfail(w, "cannot rename %s: %s", po->tmp, strerror(errno));
-        unlink(po->tmp);
+    if (sink_commit(w, po) != 0)
         return -1;
-    }
     po->files++;
     return 0;
 }
 
-static void part_abort(part_out *po) {
+static void part_abort(td_output *w, part_out *po) {
     if (!po->w)
         return;
     pq_writer_abort(po->w);
     po->w = NULL;
-    fclose(po->f);
-    po->f = NULL;
-    unlink(po->tmp);
+    sink_discard(w, po);
 }
 
 /* The row's georeferencing (td_geo's results as the table's values); NULL when none. */
@@ -310,8 +405,11 @@ int td_output_open(td_output **out, const td_output_target *t, char *err, size_t
     w->kv = calloc(nt + 3, sizeof *w->kv);
     size_t cb = strlen(t->tool_version) + 64;
     w->created_by = malloc(cb);
-    w->heads.dir = strdup(t->out_dir);
-    w->errs.dir = join_path(t->out_dir, TD_OUTPUT_ERRORS_DIR);
+    w->os = t->store;
+    /* a store's keys are relative to OUT: "" and "_errors" */
+    w->heads.dir = strdup(w->os ? "" : t->out_dir);
+    w->errs.dir =
+        w->os ? strdup(TD_OUTPUT_ERRORS_DIR) : join_path(t->out_dir, TD_OUTPUT_ERRORS_DIR);
     if (!w->kv || !w->created_by || !w->heads.dir || !w->errs.dir) {
         snprintf(err, errlen, "out of memory");
         td_output_free(w);
@@ -340,8 +438,8 @@ int td_output_open(td_output **out, const td_output_target *t, char *err, size_t
 
 int td_output_close(td_output *w, bool abort) {
     if (abort || w->failed) {
-        part_abort(&w->heads);
-        part_abort(&w->errs);
+        part_abort(w, &w->heads);
+        part_abort(w, &w->errs);
     } else {
         /* at least one file per table, so globs always match and carry the schema */
         if (!w->heads.w && w->heads.files == 0)
@@ -351,6 +449,10 @@ int td_output_close(td_output *w, bool abort) {
         part_close(w, &w->heads);
         part_close(w, &w->errs);
     }
+    /* every upload ended (canceled when the run failed): a part the store refused fails the
+     * run here, with the store's message naming the object */
+    if (w->os && td_outstore_wait(w->os, abort || w->failed) != 0 && !abort)
+        wfail(w, "%s%s", td_outstore_errmsg(w->os), "");
     return w->failed ? -1 : 0;
 }
 
@@ -377,25 +479,7 @@ static void json_str(FILE *f, const char *s) {
     ut_buf_free(&b);
 }
 
-int td_output_success(const char *out_dir, const td_output_summary *sm, char *err, size_t errlen) {
-    size_t n = strlen(out_dir) + 64;
-    char *tmp = malloc(n), *fin = malloc(n), name[48];
-    if (!tmp || !fin) {
-        free(tmp);
-        free(fin);
-        snprintf(err, errlen, "out of memory");
-        return TD_PIPE_E_NOMEM;
-    }
-    td_shard_marker_name(name, sizeof name, sm->shard);
-    snprintf(tmp, n, "%s/.%s.tmp", out_dir, name);
-    snprintf(fin, n, "%s/%s", out_dir, name);
-    FILE *f = fopen(tmp, "w");
-    int rc = TD_PIPE_OK;
-    if (!f) {
-        snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
-        rc = TD_PIPE_E_OUTPUT;
-        goto out;
-    }
+static void success_json(FILE *f, const td_output_summary *sm) {
     const td_stats *s = sm->stats;
     fprintf(f, "{\"tool\":\"tiff-dumper\",\"version\":");
     json_str(f, sm->tool_version);
@@ -425,9 +509,61 @@ int td_output_success(const char *out_dir, const td_output_summary *sm, char *er
     if (s->networked)
         fprintf(f, ",\"retries\":%" PRIu64 ",\"throttled\":%" PRIu64 ",\"lowest_concurrency\":%u",
                 s->retries, s->throttled, s->lowest_concurrency);
+    if (sm->store) {
+        fprintf(f, ",\"output\":");
+        json_str_redacted(f, td_outstore_url(sm->store));
+        fprintf(f, ",\"output_requests\":%" PRIu64, td_outstore_requests(sm->store));
+    }
     fprintf(f, ",\"config\":");
     json_str_redacted(f, sm->config_text ? sm->config_text : "");
     fprintf(f, "}\n");
+}
+
+/* OUT on an object store: the JSON is built in memory (a few KiB) and put whole; only
+ * then does _SUCCESS exist. */
+static int success_store(const td_output_summary *sm, char *err, size_t errlen) {
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) {
+        snprintf(err, errlen, "out of memory");
+        return TD_PIPE_E_NOMEM;
+    }
+    success_json(f, sm);
+    if (fclose(f) != 0 || !buf) {
+        free(buf);
+        snprintf(err, errlen, "out of memory");
+        return TD_PIPE_E_NOMEM;
+    }
+    char name[48];
+    td_shard_marker_name(name, sizeof name, sm->shard);
+    int rc = td_outstore_put_buf(sm->store, name, buf, len, err, errlen);
+    free(buf);
+    return rc == 0 ? TD_PIPE_OK : TD_PIPE_E_OUTPUT;
+}
+
+int td_output_success(const char *out_dir, const td_output_summary *sm, char *err, size_t errlen) {
+    if (sm->store)
+        return success_store(sm, err, errlen);
+    size_t n = strlen(out_dir) + 64;
+    char *tmp = malloc(n), *fin = malloc(n), name[48];
+    if (!tmp || !fin) {
+        free(tmp);
+        free(fin);
+        snprintf(err, errlen, "out of memory");
+        return TD_PIPE_E_NOMEM;
+    }
+    td_shard_marker_name(name, sizeof name, sm->shard);
+    snprintf(tmp, n, "%s/.%s.tmp", out_dir, name);
+    snprintf(fin, n, "%s/%s", out_dir, name);
+    FILE *f = fopen(tmp, "w");
+    int rc = TD_PIPE_OK;
+    if (!f) {
+        snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
+        rc = TD_PIPE_E_OUTPUT;
+        goto out;
+    }
+    success_json(f, sm);
     int ferr = flush_sync_close(f);
     if (ferr != 0) {
         snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(ferr));
@@ -548,4 +684,34 @@ int td_output_prepare(const char *out_dir, const td_shard_options *shard, char *
         rc = clean_dir(errs, shard, err, errlen);
     free(errs);
     return rc;
+}
+
+/* ------------------------------------------------------------------ OUT on a store */
+
+/* A key under OUT this run replaces: the tool's part files of both tables (a shard: only
+ * its own, and its own marker; td_shard_replaces, as for a folder). _SUCCESS is deleted
+ * first on its own. A store has no temporary names to clean. */
+static bool ours_store(const char *key, const void *ctx) {
+    const td_shard_options *shard = ctx;
+    const char *name = key;
+    size_t el = strlen(TD_OUTPUT_ERRORS_DIR);
+    if (strncmp(key, TD_OUTPUT_ERRORS_DIR, el) == 0 && key[el] == '/')
+        name = key + el + 1;
+    if (strchr(name, '/'))
+        return false;
+    size_t n = strlen(name);
+    bool part = strncmp(name, "part-", 5) == 0 && n > 13 && strcmp(name + n - 8, ".parquet") == 0;
+    if (name == key && strncmp(name, "_SUCCESS.shard-", 15) == 0)
+        return td_shard_replaces(shard, name);
+    return part && td_shard_replaces(shard, name);
+}
+
+int td_output_prepare_store(td_outstore *os, const td_shard_options *shard, char *err,
+                            size_t errlen) {
+    /* _SUCCESS first: from then on OUT does not claim to be complete. Then every old part
+     * (both tables) goes, before any new one is written: OUT never mixes the rows of two
+     * runs (a reader, or a later --resume, would take old rows for new ones). */
+    static const char *const prefixes[] = {"part-", TD_OUTPUT_ERRORS_DIR "/part-",
+                                           "_SUCCESS.shard-"};
+    return td_outstore_clean(os, "_SUCCESS", prefixes, 3, ours_store, shard, err, errlen);
 }

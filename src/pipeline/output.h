@@ -7,12 +7,15 @@
  *                                       skip it and read the headers table alone
  *   OUT_DIR/_SUCCESS                    JSON summary, written last (td_output_success)
  *
- * A part is written under a temporary name (.part-NNNNN.parquet.tmp) and renamed only once
- * its footer is written, so every part-*.parquet that exists is complete, whatever happens
- * to the process; _SUCCESS likewise (._SUCCESS.tmp). A part holds at most rows_per_file
- * rows. Each table gets at least one file (possibly with zero rows) so that a glob over it
- * always matches and always shows the schema. Every file carries the same metadata: the
- * table's key-values, tiff_dumper.version, tiff_dumper.store_url, tiff_dumper.config.
+ * OUT may also be an object store (s3://, gs://, az://; outstore.h): then each part is built
+ * in an unlinked temporary file in TMPDIR and uploaded whole under its final key once its
+ * footer is written, _SUCCESS last, and no temporary name ever appears in OUT.
+ * In a folder, a part is written under a temporary name (.part-NNNNN.parquet.tmp) and renamed only
+ * once its footer is written, so every part-*.parquet that exists is complete, whatever happens to
+ * the process; _SUCCESS likewise (._SUCCESS.tmp). A part holds at most rows_per_file rows. Each
+ * table gets at least one file (possibly with zero rows) so that a glob over it always matches and
+ * always shows the schema. Every file carries the same metadata: the table's key-values,
+ * tiff_dumper.version, tiff_dumper.store_url, tiff_dumper.config.
  */
 #ifndef TD_OUTPUT_H
 #define TD_OUTPUT_H
@@ -21,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "outstore.h"
 #include "pipeline.h"
 #include "pipeline_internal.h"
 
@@ -32,6 +36,12 @@
  * folder older versions wrote, when it held only our files); creates the dirs.
  * Returns 0 or -1 with a message in err. */
 int td_output_prepare(const char *out_dir, const td_shard_options *shard, char *err, size_t errlen);
+/* The same for OUT on an object store: deletes OUT/_SUCCESS, then every part-*.parquet
+ * directly under OUT and under OUT/_errors/ (sharded: this shard's own, and its marker),
+ * listed first, then deleted. New parts are written only after this, so OUT never holds
+ * the rows of two runs. 0 or -1 (err). */
+int td_output_prepare_store(td_outstore *os, const td_shard_options *shard, char *err,
+                            size_t errlen);
 
 typedef struct td_output td_output;
 
@@ -41,6 +51,7 @@ typedef struct td_output_target {
     const char *tool_version;
     const char *store_url;  /* the store's display URL (no credentials) */
     td_shard_options shard; /* part names (shard.h); count 0 = unsharded */
+    td_outstore *store;     /* OUT is this object store (out_dir unused); NULL: a folder */
 } td_output_target;
 
 /* Schemas and metadata; no file is created before the first row or td_output_close.
@@ -67,6 +78,7 @@ typedef struct td_output_summary {
     const td_stats *stats;
     const char *config_text;       /* NULL = "" */
     const td_shard_options *shard; /* NULL or count 0: unsharded */
+    td_outstore *store;            /* OUT is this object store (out_dir unused); NULL: a folder */
 } td_output_summary;
 
 /* Writes OUT_DIR/_SUCCESS (sharded: the shard's marker, with "shard" and "shards"; shard.h).

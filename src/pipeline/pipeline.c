@@ -24,6 +24,7 @@
 #include "keysrc.h"
 #include "output.h"
 #include "resume.h"
+#include "outstore.h"
 #include "pipeline_internal.h"
 #include "shard.h"
 #include "store.h"
@@ -141,6 +142,7 @@ struct pipe_s {
     uv_loop_t loop;
     store *st;
     td_writer *writer;
+    td_outstore *os; /* OUT on an object store, or NULL (a folder) */
     uv_async_t wake;
     uv_timer_t timer;
     uv_prepare_t flush_before_poll; /* hand results to the writer once per loop turn */
@@ -924,20 +926,57 @@ int td_pipeline_run(const td_pipeline_options *o, td_stats *stats_out, char *err
                 p->count_ks = NULL; /* no count: the total comes when the list is read */
         }
     }
+    /* OUT on an object store: its own store (output options, the run's network settings)
+     * on its own thread (outstore.h), opened now so that a bad option fails before any
+     * request. A folder (a path or file://) is written directly. */
+    const char *out_dir = o->out_dir;
+    if (out_dir && td_outstore_is_url(out_dir)) {
+        store_options oso = so;
+        oso.kv = o->out_store_kv;
+        oso.n_kv = o->n_out_store_kv;
+        oso.max_in_flight = TD_OUTSTORE_MAX_DELETES; /* uploads and deletes at once */
+        int orc = td_outstore_open(&p->os, out_dir, &oso, serr, sizeof serr);
+        if (orc == STORE_OK && o->output.part_size && o->output.part_size < STORE_MIN_PART_SIZE &&
+            strncmp(td_outstore_url(p->os), "s3://", 5) == 0) {
+            /* S3 refuses parts below 5 MiB (all but the last) at Complete: said now */
+            snprintf(serr, sizeof serr,
+                     "output.part_size %llu is below S3's smallest part (%u bytes) for %s",
+                     (unsigned long long)o->output.part_size, STORE_MIN_PART_SIZE,
+                     td_outstore_url(p->os));
+            orc = STORE_E_CONFIG;
+        }
+        if (orc != STORE_OK) {
+            msgf(err, errlen, "%s", serr);
+            rc = (orc == STORE_E_CONFIG || orc == STORE_E_UNSUPPORTED) ? TD_PIPE_E_CONFIG
+                                                                       : TD_PIPE_E_OUTPUT;
+            goto out_store;
+        }
+    } else if (out_dir && strncmp(out_dir, "file://", 7) == 0) {
+        out_dir += 7;
+    }
     if (o->check_only)
         goto out_store; /* every option was accepted: the store and key source are open */
     rc = start_workers(p, &so, err, errlen);
     if (rc != 0)
         goto out_store;
     char werr[512] = "";
-    if (o->resume ? td_resume_load(o->out_dir, &p->done, &p->resumed, werr, sizeof werr) != 0
-                  : td_output_prepare(o->out_dir, &o->shard, werr, sizeof werr) != 0) {
+    if (o->resume && p->os) {
+        /* resume reads the kept parts' keys from a folder (resume.h); on a store it would
+         * have to download them first: not yet */
+        msgf(err, errlen, "--resume works on a local OUT_DIR only, not on %s (yet)",
+             td_outstore_url(p->os));
+        rc = TD_PIPE_E_CONFIG;
+        goto out_store;
+    }
+    if (o->resume ? td_resume_load(out_dir, &p->done, &p->resumed, werr, sizeof werr) != 0
+        : p->os   ? td_output_prepare_store(p->os, &o->shard, werr, sizeof werr) != 0
+                  : td_output_prepare(out_dir, &o->shard, werr, sizeof werr) != 0) {
         msgf(err, errlen, "%s", werr);
         rc = TD_PIPE_E_OUTPUT;
         goto out_store;
     }
-    td_writer_options wo = {&o->output,  o->out_dir, store_url(p->st), version,
-                            writer_wake, p,          o->shard};
+    td_writer_options wo = {&o->output,  out_dir, store_url(p->st), version,
+                            writer_wake, p,       o->shard,         p->os};
     if (td_writer_start(&p->writer, &wo, werr, sizeof werr) != 0) {
         msgf(err, errlen, "%s", werr);
         rc = TD_PIPE_E_OUTPUT;
@@ -995,8 +1034,9 @@ int td_pipeline_run(const td_pipeline_options *o, td_stats *stats_out, char *err
         const td_source_options *in = &o->source;
         td_output_summary sum = {version,       store_url(p->st),      in->keys_from,
                                  in->inventory, in->prefixes,          p->ks ? 0 : in->n_prefixes,
-                                 &p->stats,     o->output.config_text, &o->shard};
-        p->fail_code = td_output_success(o->out_dir, &sum, p->fail_msg, sizeof p->fail_msg);
+                                 &p->stats,     o->output.config_text, &o->shard,
+                                 p->os};
+        p->fail_code = td_output_success(out_dir, &sum, p->fail_msg, sizeof p->fail_msg);
     }
     rc = p->fail_code;
     if (rc != 0)
@@ -1004,6 +1044,8 @@ int td_pipeline_run(const td_pipeline_options *o, td_stats *stats_out, char *err
 out_store:
     td_doneset_free(p->done);
     p->done = NULL;
+    td_outstore_close(p->os); /* waits for nothing: every upload ended with the writer */
+    p->os = NULL;
     td_keysrc_close(p->ks);
     p->ks = NULL;
     td_keysrc_close(p->count_ks); /* opened, never started */

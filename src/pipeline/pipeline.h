@@ -113,6 +113,8 @@ typedef struct td_output_options {
     int zstd_level;
     uint64_t row_group_size; /* rows per row group (one is held uncompressed per table) */
     uint64_t rows_per_file;  /* rows per part file */
+    uint64_t part_size;      /* OUT on an object store: multipart above this many bytes, in
+                              * parts of it (0 = the store's default, 64 MiB) */
     const char *config_text; /* written into metadata and _SUCCESS as given (the
                               * caller masks secrets); NULL = "" */
 } td_output_options;
@@ -156,7 +158,12 @@ typedef struct td_pipeline_options {
     td_output_options output;
     td_concurrency_options concurrency;
     td_net_options net;
-    const char *out_dir;     /* created if missing; previous outputs in it are replaced */
+    const char *out_dir;          /* created if missing; previous outputs in it are replaced.
+                                   * Or an object store URL (s3://, gs://, az://): parts are
+                                   * uploaded whole when complete, _SUCCESS last (output.h) */
+    const store_kv *out_store_kv; /* the output store's options (config output.obstore_config);
+                                   * network settings are the run's (net) */
+    size_t n_out_store_kv;
     unsigned progress_ms;    /* progress callback period; 0 = never */
     td_progress_fn progress; /* called on the loop thread every progress_ms */
     td_error_fn on_error;    /* optional, loop thread */
@@ -164,7 +171,8 @@ typedef struct td_pipeline_options {
     bool handle_signals;      /* SIGINT/SIGTERM stop the run (TD_PIPE_E_INTERRUPTED) */
     const char *tool_version; /* for metadata and _SUCCESS; NULL = TD_VERSION */
     bool check_only;          /* open the store (and key list), then stop: no request,
-                               * no output; out_dir may be NULL */
+                               * no output; out_dir may be NULL (given: an output store's
+                               * options are checked too) */
     td_shard_options shard;   /* only this shard's keys; its own part names and marker,
                                * and _SUCCESS once every shard's marker is there */
     bool resume;              /* keep out_dir's complete parts and skip their keys (resume.h) */

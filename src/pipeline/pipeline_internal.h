@@ -47,6 +47,7 @@ typedef struct td_result {
 } td_result;
 
 typedef struct td_writer td_writer;
+typedef struct td_outstore td_outstore;
 
 typedef struct td_writer_options {
     const td_output_options *output;
@@ -56,6 +57,7 @@ typedef struct td_writer_options {
     void (*wake)(void *ud); /* called from the writer thread when results come back */
     void *ud;
     td_shard_options shard; /* part names (count 0 = unsharded) */
+    td_outstore *out_store; /* OUT is an object store (outstore.h), or NULL */
 } td_writer_options;
 
 int td_writer_start(td_writer **out, const td_writer_options *o, char *err, size_t errlen);

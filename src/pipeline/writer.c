@@ -123,7 +123,8 @@ int td_writer_start(td_writer **out, const td_writer_options *o, char *err, size
     w->o = *o;
     uv_mutex_init(&w->mu);
     uv_cond_init(&w->cv);
-    td_output_target t = {o->out_dir, o->output, o->tool_version, o->store_url, o->shard};
+    td_output_target t = {o->out_dir,   o->output, o->tool_version,
+                          o->store_url, o->shard,  o->out_store};
     if (td_output_open(&w->out, &t, err, errlen) != 0) {
         writer_free(w);
         return -1;

@@ -57,7 +57,9 @@ multipart upload (parts kept in memory until Complete writes the object at once)
 removes an object. A body whose x-amz-content-sha256 is a hash it does not match is refused
 (400 XAmzContentSHA256Mismatch). A rule may also name "method" (PUT, POST, DELETE, GET) and a
 "query" substring ("partNumber=2", "uploads") to hit one step; faults on writes: status,
-reset (after reading the body), stall. The log line of a write carries "query". With
+reset (after reading the body), stall. GET /BUCKET?list-type=2&prefix=P answers one
+ListObjectsV2 page of the files under --root starting with P (a rule with method "LIST"
+matching P may answer a status instead). The log line of a write carries "query". With
 --s3-secret a signed write's SigV4 signature is checked (over the path and query as sent,
 the signed headers and x-amz-content-sha256): a mismatch answers 403
 SignatureDoesNotMatch.
@@ -269,8 +271,35 @@ def make_handler(opts, rules, log):
         def do_HEAD(self):
             self.do_GET()
 
+        def _s3_list(self):
+            """ListObjectsV2 (style s3, one page, no delimiter): the files under --root whose
+            key starts with `prefix`, for a run that lists its OUT before replacing it."""
+            q = dict(x.split("=", 1) if "=" in x else (x, "")
+                     for x in urlsplit(self.path).query.split("&") if x)
+            prefix = unquote(q.get("prefix", ""))
+            rule = rules.match(prefix, "LIST")
+            if rule.get("fault") == "status":
+                st = int(rule.get("status", 503))
+                self.record(st, "status", prefix)
+                return self.send(st, b"<Error><Code>Err</Code></Error>")
+            items = []
+            for d, _, files in os.walk(opts.root):
+                for f in files:
+                    k = os.path.relpath(os.path.join(d, f), opts.root)
+                    if k.startswith(prefix) and not k.endswith(".faultsrv-tmp"):
+                        items.append((k, os.path.getsize(os.path.join(d, f))))
+            body = b"<ListBucketResult><IsTruncated>false</IsTruncated>"
+            for k, n in sorted(items)[:1000]:
+                body += (b"<Contents><Key>%s</Key><Size>%d</Size><LastModified>"
+                         b"2026-01-01T00:00:00.000Z</LastModified></Contents>"
+                         % (k.replace("&", "&amp;").replace("<", "&lt;").encode(), n))
+            self.record(200, "ok", prefix)
+            return self.send(200, body + b"</ListBucketResult>")
+
         def do_GET(self):
             key = key_of(opts.style, opts.base, self.path)
+            if opts.style == "s3" and key is None and "list-type=2" in self.path:
+                return self._s3_list()
             if getattr(self, "drop_pending", False):
                 # the connection served a drop_next answer: this request is not answered
                 self.record(0, "drop_next", key)
