@@ -622,7 +622,7 @@ static void az_destroy(remote_store *rs) {
 }
 
 static const store_vtable az_vt = {remote_close, az_list_next,  remote_list_free, az_get,
-                                   az_put,       az_put_cancel, az_delete};
+                                   az_put,       az_put_cancel, az_delete,        false};
 static const remote_ops az_ops = {
     .cancel = az_cancel,
     .destroy = az_destroy,

@@ -460,7 +460,7 @@ int gcs__map_status(store *s, int net_status, long http, const char *gmsg, const
 }
 
 static const store_vtable gcs_vt = {remote_close, gcs_list_next,  remote_list_free, gcs_get,
-                                    gcs_put,      gcs_put_cancel, gcs_delete};
+                                    gcs_put,      gcs_put_cancel, gcs_delete,       false};
 static const remote_ops gcs_ops = {
     .cancel = gcs_cancel,
     .destroy = gcs_destroy,
