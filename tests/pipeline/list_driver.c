@@ -36,8 +36,7 @@ static void on_page(void *ud, const store_entry *e, size_t n, const store_bad_en
     }
 }
 
-static void on_error(void *ud, const char *prefix, int status, const char *msg,
-                     unsigned attempts) {
+static void on_error(void *ud, const char *prefix, int status, const char *msg, unsigned attempts) {
     (void)ud;
     (void)attempts;
     fputs("err\t", stdout);
