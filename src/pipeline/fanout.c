@@ -127,8 +127,7 @@ static void on_page(store_list_req *req, int status, const store_entry *e, size_
                 continue;
             }
             if (!push(l, cp)) {
-                l->ops.error(l->ops.ud, cp, STORE_E_NOMEM, "out of memory: prefix not listed",
-                             0);
+                l->ops.error(l->ops.ud, cp, STORE_E_NOMEM, "out of memory: prefix not listed", 0);
             }
         }
         if (status < 0 && status != STORE_E_CANCELED)
@@ -154,8 +153,8 @@ static void start_page(td_lister *l, slot *s) {
         l->in_flight--;
         if (s->delimited)
             l->delimited_in_flight--;
-        l->ops.error(l->ops.ud, s->prefix, rc, s->req.errmsg[0] ? s->req.errmsg : store_strerror(rc),
-                     0);
+        l->ops.error(l->ops.ud, s->prefix, rc,
+                     s->req.errmsg[0] ? s->req.errmsg : store_strerror(rc), 0);
         release(l, s);
     }
 }
@@ -188,15 +187,13 @@ static slot *take(td_lister *l, bool delimited) {
 }
 
 void td_lister_pump(td_lister *l) {
-    while (!l->stopping && l->in_flight < l->max_in_flight &&
-           l->ops.room(l->ops.ud) >= l->chunk) {
+    while (!l->stopping && l->in_flight < l->max_in_flight && l->ops.room(l->ops.ud) >= l->chunk) {
         /* a listing between pages goes on first (a delimited one only if its page's
          * prefixes have room), else the next prefix starts */
         slot *pick = NULL;
         for (size_t i = 0; i < l->n_slots && !pick; i++) {
             slot *s = &l->slots[i];
-            if (s->active && !s->in_flight &&
-                (!s->delimited || frontier_room(l) >= TD_FANOUT_PAGE))
+            if (s->active && !s->in_flight && (!s->delimited || frontier_room(l) >= TD_FANOUT_PAGE))
                 pick = s;
         }
         if (!pick && l->n > 0) {

@@ -233,6 +233,10 @@ static void list_finish(gcs_cursor *c, int status) {
             done = true;
         }
     }
+    if (rc == STORE_OK) {
+        req->common_prefixes = c->page.prefixes;
+        req->n_common_prefixes = c->page.n_prefixes;
+    }
     remote_page_deliver(&c->rc, rc, rc == STORE_OK ? c->page.entries : NULL,
                         rc == STORE_OK ? c->page.n : 0, done);
 }
@@ -285,7 +289,11 @@ static int gcs_list_next(store *s, store_list_req *req) {
         ut_buf_puts(&op->url, "&pageToken=");
         ut_pct_encode(&op->url, c->page_token, strlen(c->page_token), false);
     }
-    ut_buf_puts(&op->url, "&fields=items(name%2Csize%2Cupdated%2Cetag)%2CnextPageToken");
+    if (req->delimiter && req->delimiter[0])
+        ut_buf_puts(&op->url, "&delimiter=%2F&fields=items(name%2Csize%2Cupdated%2Cetag)"
+                              "%2Cprefixes%2CnextPageToken");
+    else
+        ut_buf_puts(&op->url, "&fields=items(name%2Csize%2Cupdated%2Cetag)%2CnextPageToken");
     if (st->user_project) {
         ut_buf_puts(&op->url, "&userProject=");
         ut_pct_encode(&op->url, st->user_project, strlen(st->user_project), false);
@@ -460,7 +468,7 @@ int gcs__map_status(store *s, int net_status, long http, const char *gmsg, const
 }
 
 static const store_vtable gcs_vt = {remote_close, gcs_list_next,  remote_list_free, gcs_get,
-                                    gcs_put,      gcs_put_cancel, gcs_delete,       false};
+                                    gcs_put,      gcs_put_cancel, gcs_delete,       true};
 static const remote_ops gcs_ops = {
     .cancel = gcs_cancel,
     .destroy = gcs_destroy,

@@ -11,17 +11,20 @@ import sys
 import tempfile
 from collections import Counter
 
+from tdtest import azurite as AZ
+from tdtest import gcs_emulator as G
 from tdtest.s3_testlib import S3rver, put_object
 from tdtest.s3listsrv import ListServer
-from tdtest.store_testlib import Checks
+from tdtest.store_testlib import Checks, stop
 
 check = Checks(400)
 
 
-def run(driver, url, opts, parallel, prefixes, frontier=0, chunk=1000, maxbuf=100000):
+def run(driver, url, opts, parallel, prefixes, frontier=0, chunk=1000, maxbuf=100000,
+        env=None):
     args = [driver, url] + [f"{k}={v}" for k, v in opts.items()]
     args += ["--", str(parallel), str(frontier), str(chunk), str(maxbuf)] + list(prefixes)
-    out = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    out = subprocess.run(args, capture_output=True, text=True, timeout=120, env=env)
     keys, errs, done = [], [], None
     for ln in out.stdout.splitlines():
         f = ln.split("\t")
@@ -38,6 +41,7 @@ def run(driver, url, opts, parallel, prefixes, frontier=0, chunk=1000, maxbuf=10
 
 
 def same(driver, what, url, opts, prefixes, parallel=8, **kw):
+    """Serial and fan-out listings of the same prefixes: the same keys, each once."""
     k1, e1, d1 = run(driver, url, opts, 1, prefixes, **kw)
     kp, ep, dp = run(driver, url, opts, parallel, prefixes, **kw)
     dup = [k for k, c in Counter(kp).items() if c > 1]
@@ -87,6 +91,44 @@ def main():
             same(driver, "s3rver root prefix", "s3://fan/t/", opts, [""], chunk=10, maxbuf=1000)
         finally:
             srv.stop()
+
+        # the GCS emulator (delimiter, prefixes[]) and azurite (delimiter, BlobPrefix)
+        proc, port = G.start_emulator(node_dir, tmp)
+        try:
+            check(port is not None, "the GCS emulator started")
+            if port is not None:
+                for k in tree:
+                    G.upload(port, "fan", k, b"x")
+                env = {k: v for k, v in os.environ.items()
+                       if not k.startswith(("GOOGLE_", "GCE_", "STORAGE_EMULATOR"))}
+                env["HOME"] = "/nonexistent"
+                env["STORAGE_EMULATOR_HOST"] = f"127.0.0.1:{port}"
+                got, d = same(driver, "gcs", "gs://fan", {}, [""], chunk=10, maxbuf=1000, env=env)
+                check(sorted(got) == sorted(tree), f"gcs: every key ({len(got)}/{len(tree)})")
+                check(d and d["delimited"] >= 6 * 7, f"gcs: fanned out ({d})")
+                same(driver, "gcs raw", "gs://fan", {}, ["t/1", "u/v/"], chunk=10, maxbuf=1000,
+                     env=env)
+        finally:
+            stop(proc)
+        main_js = AZ.azurite_main_js(node_dir)
+        check(main_js is not None, "azurite is installed")
+        proc, port = AZ.start_azurite(main_js, os.path.join(tmp, "azurite"))
+        try:
+            check(port is not None, "azurite started")
+            if port is not None:
+                az = AZ.Azurite(port)
+                az.create_container("fan")
+                for k in tree:
+                    az.put("fan", k, b"x")
+                opts = {"account_name": AZ.ACCOUNT, "account_key": AZ.KEY,
+                        "endpoint": f"http://127.0.0.1:{port}/{AZ.ACCOUNT}"}
+                got, d = same(driver, "azure", "az://fan", opts, [""], chunk=10, maxbuf=1000)
+                check(sorted(got) == sorted(tree), f"azure: every key ({len(got)}/{len(tree)})")
+                check(d and d["delimited"] >= 6 * 7, f"azure: fanned out ({d})")
+                same(driver, "azure raw", "az://fan", opts, ["t/1", "u/v/"], chunk=10,
+                     maxbuf=1000)
+        finally:
+            stop(proc)
 
     # a prefix that fails: one error for it, every other key listed
     keys = [f"p/{a:02d}/{b:02d}/f{c}.tif" for a in range(10) for b in range(10) for c in range(5)]
