@@ -52,7 +52,8 @@ struct az_list_parser {
     /* the page */
     ent *ents;
     size_t n_ents, cap_ents;
-    ut_buf arena; /* keys and etags, NUL-separated */
+    size_t n_blobs, n_prefixes; /* of n_ents */
+    ut_buf arena;               /* keys and etags, NUL-separated */
     store_entry *out;
     const char **out_prefixes;
     ut_buf next_marker;
@@ -218,7 +219,10 @@ static void end_blob(az_list_parser *p, bool is_prefix) {
         ut_buf_free(&dec);
         return;
     }
-    if (p->n_ents >= p->max_entries) {
+    /* maxresults counts blobs and prefixes together: no more than max_entries of each is
+     * what the caller's memory bound needs, whichever way a server counts */
+    size_t *seen = is_prefix ? &p->n_prefixes : &p->n_blobs;
+    if (++*seen > p->max_entries) {
         ut_buf_free(&dec);
         fail(p, "List Blobs response holds more entries than asked for");
         return;
@@ -361,7 +365,7 @@ void az_list_free(az_list_parser *p) {
 int az_list_reset(az_list_parser *p) {
     p->depth = 0;
     p->collecting = false;
-    p->n_ents = 0;
+    p->n_ents = p->n_blobs = p->n_prefixes = 0;
     p->seen_results = false;
     p->failed = false;
     p->errmsg[0] = 0;

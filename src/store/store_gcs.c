@@ -63,6 +63,7 @@ struct gcs_cursor {
     ut_buf prefix;
     char *page_token;
     gcs_page page;
+    char *last_prefix; /* the previous page's last common prefix (delimiter listings) */
 };
 
 static void op_finish(gcs_op *op, int net_status);
@@ -174,6 +175,7 @@ static void cursor_free(remote_cursor *rc) {
     gcs_page_free(&c->page);
     ut_buf_free(&c->prefix);
     free(c->page_token);
+    free(c->last_prefix);
     ut_buf_free(&c->op.url);
     ut_buf_free(&c->op.hdr);
     ut_buf_free(&c->op.body);
@@ -234,6 +236,18 @@ static void list_finish(gcs_cursor *c, int status) {
         }
     }
     if (rc == STORE_OK) {
+        /* names come in lexicographic order; a prefix not past the previous page's last is
+         * one given already (the emulator repeats them on every page; GCS says it omits
+         * duplicates), and would be listed twice */
+        size_t k = 0;
+        for (size_t i = 0; i < c->page.n_prefixes; i++)
+            if (!c->last_prefix || strcmp(c->page.prefixes[i], c->last_prefix) > 0)
+                c->page.prefixes[k++] = c->page.prefixes[i];
+        c->page.n_prefixes = k;
+        if (k) {
+            free(c->last_prefix);
+            c->last_prefix = strdup(c->page.prefixes[k - 1]);
+        }
         req->common_prefixes = c->page.prefixes;
         req->n_common_prefixes = c->page.n_prefixes;
     }

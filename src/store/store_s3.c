@@ -89,6 +89,7 @@ typedef struct s3_cursor {
     ut_buf strings; /* keys and etags, NUL-separated */
     s3_page_item *items;
     size_t n_items, cap_items;
+    size_t n_keys, n_prefixes; /* of n_items */
     s3_page_item cur;
     bool truncated, encoded;
     ut_buf next_token;
@@ -360,7 +361,7 @@ static void cursor_reset_page(s3_cursor *c) {
     c->field = F_NONE;
     ut_buf_reset(&c->text);
     ut_buf_reset(&c->strings);
-    c->n_items = 0;
+    c->n_items = c->n_keys = c->n_prefixes = 0;
     memset(&c->cur, 0, sizeof c->cur);
     c->truncated = c->encoded = false;
     ut_buf_reset(&c->next_token);
@@ -478,8 +479,10 @@ static void XMLCALL xml_end(void *ud, const XML_Char *name) {
                     (c->depth == 2 && c->in_prefixes && !strcmp(name, "CommonPrefixes"));
     if (item_end) {
         c->in_contents = c->in_prefixes = false;
-        /* MaxKeys counts keys and common prefixes together */
-        if (c->n_items >= c->max_keys) {
+        /* S3's MaxKeys counts keys and common prefixes together, s3rver's only keys: no
+         * more than max_keys of each is what the caller's memory bound needs */
+        size_t *seen = c->cur.is_prefix ? &c->n_prefixes : &c->n_keys;
+        if (++*seen > c->max_keys) {
             c->xml_failed = true; /* more keys than asked for: not S3 */
             XML_StopParser(c->xp, XML_FALSE);
         } else {
