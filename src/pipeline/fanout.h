@@ -29,7 +29,7 @@
 #define TD_FANOUT_DEFAULT_PARALLEL 16u
 #define TD_FANOUT_DEFAULT_FRONTIER 100000u
 #define TD_FANOUT_MAX_PARALLEL 256u
-#define TD_FANOUT_PAGE 1000u /* entries + prefixes per delimited page (S3's largest) */
+#define TD_FANOUT_PAGE STORE_MAX_COMMON_PREFIXES /* prefixes a delimited page may add */
 
 typedef struct td_lister td_lister;
 

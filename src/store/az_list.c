@@ -222,7 +222,7 @@ static void end_blob(az_list_parser *p, bool is_prefix) {
     /* maxresults counts blobs and prefixes together: no more than max_entries of each is
      * what the caller's memory bound needs, whichever way a server counts */
     size_t *seen = is_prefix ? &p->n_prefixes : &p->n_blobs;
-    if (++*seen > p->max_entries) {
+    if (++*seen > (is_prefix ? STORE_MAX_COMMON_PREFIXES : p->max_entries)) {
         ut_buf_free(&dec);
         fail(p, "List Blobs response holds more entries than asked for");
         return;

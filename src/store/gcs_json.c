@@ -53,7 +53,7 @@ int gcs_list_parse(gcs_page *pg, const char *json, size_t len, const char *strip
     }
     /* GCS bounds items and prefixes together; emulators bound each alone: either way no
      * more than max_entries of each, which is what the caller's memory bound needs */
-    if (n_items > max_entries || n_pfx > max_entries) {
+    if (n_items > max_entries || n_pfx > STORE_MAX_COMMON_PREFIXES) {
         snprintf(err, errlen, "objects.list page holds %zu items, more than the %zu asked for",
                  n_items > n_pfx ? n_items : n_pfx, max_entries);
         goto out;

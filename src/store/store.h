@@ -131,6 +131,7 @@ typedef struct store_entry {
 } store_entry;
 
 typedef struct store_list_req store_list_req;
+#define STORE_MAX_COMMON_PREFIXES 1000u
 /* entries valid only during the callback. status < 0: the listing failed (message in
  * req->errmsg); entries may still hold keys read before the failure. Per-entry problems
  * (unreadable directory, symlink loop) come back as entries with size 0 in `bad` with
@@ -157,7 +158,8 @@ struct store_list_req {
     store_list_cb cb;
     void *data;
     /* set by the store before each callback, valid only during it: the page's common
-       prefixes (delimiter listings only; relative to the store root, ending with '/') */
+       prefixes (delimiter listings only; relative to the store root, ending with '/'), at
+       most STORE_MAX_COMMON_PREFIXES (S3's page; some emulators ignore page_size for them) */
     const char *const *common_prefixes;
     size_t n_common_prefixes;
     char errmsg[256];

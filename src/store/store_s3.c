@@ -482,7 +482,7 @@ static void XMLCALL xml_end(void *ud, const XML_Char *name) {
         /* S3's MaxKeys counts keys and common prefixes together, s3rver's only keys: no
          * more than max_keys of each is what the caller's memory bound needs */
         size_t *seen = c->cur.is_prefix ? &c->n_prefixes : &c->n_keys;
-        if (++*seen > c->max_keys) {
+        if (++*seen > (c->cur.is_prefix ? STORE_MAX_COMMON_PREFIXES : c->max_keys)) {
             c->xml_failed = true; /* more keys than asked for: not S3 */
             XML_StopParser(c->xp, XML_FALSE);
         } else {

@@ -77,6 +77,8 @@ def main():
     # not: every level here holds a key; the loopback server below has bare levels)
     tree += ["root.tif", "t/x.tif", "a b/c+d/%e.tif", "a b/x.tif", "\u00e9t\u00e9/f.tif"]
     tree += ["u/v/w/x/y/z.tif", "u/a.tif", "u/v/a.tif", "u/v/w/a.tif", "u/v/w/x/a.tif"]
+    # a folder whose listing spans several pages of keys and prefixes (pages of 10 below)
+    tree += [f"w/{i:02d}/f.tif" for i in range(25)] + [f"w/k{i:02d}.tif" for i in range(12)]
     with tempfile.TemporaryDirectory(prefix="td-fanout-") as tmp:
         data = os.path.join(tmp, "data")
         for k in tree:
