@@ -1,6 +1,6 @@
 """The lister's fan-out (src/pipeline/fanout.c) against serial listing: exactly the same key
-set, each key once, on the local corpus (segment and raw prefixes), s3rver and a loopback
-S3 LIST server; a prefix that fails to list gives one `list` error and the rest goes on; the
+set, each key once, on the local corpus (segment and raw prefixes), nginx WebDAV (not
+split), s3rver, the GCS emulator, azurite and a loopback S3 LIST server; a prefix that fails to list gives one `list` error and the rest goes on; the
 frontier stays within its bound on a deep and a wide synthetic tree.
 
 usage: list_fanout.py LIST_DRIVER CORPUS_DIR NODE_DIR
@@ -13,6 +13,7 @@ from collections import Counter
 
 from tdtest import azurite as AZ
 from tdtest import gcs_emulator as G
+from tdtest.http_testlib import Nginx
 from tdtest.s3_testlib import S3rver, put_object
 from tdtest.s3listsrv import ListServer
 from tdtest.store_testlib import Checks, stop
@@ -69,6 +70,17 @@ def main():
               f"corpus raw {raw!r}: exactly the keys under it")
     # a small page (more pages than prefixes) and the smallest frontier
     same(driver, "corpus small pages", corpus, {}, [""], chunk=3, maxbuf=30, frontier=2000)
+
+    # nginx WebDAV: the HTTP store walks collections itself (16 at once) and says it cannot
+    # list with a delimiter, so the lister does not split: the same keys as serial
+    with tempfile.TemporaryDirectory(prefix="td-fanout-dav-") as tmp:
+        ng = Nginx(tmp, os.path.abspath(corpus))
+        try:
+            got, d = same(driver, "webdav", ng.url + "/", {}, [""])
+            check(sorted(got) == sorted(keys), f"webdav: the corpus ({len(got)}/{len(keys)})")
+            check(d and d["delimited"] == 0, f"webdav: not split ({d})")
+        finally:
+            ng.stop()
 
     # s3rver: a tree with keys at every level
     tree = [f"t/{a}/{b}/k{c}.tif" for a in range(6) for b in range(7) for c in range(5)]
