@@ -47,6 +47,8 @@ void td_config_defaults(td_config *c) {
     c->threads = d.concurrency.threads;
     c->list_chunk_size = d.concurrency.list_chunk_size;
     c->max_buffer_size = d.concurrency.max_buffer_size;
+    c->list_parallel = d.concurrency.list_parallel;
+    c->list_frontier = d.concurrency.list_frontier;
     c->write_chunk_size = d.output.rows_per_file;
     c->prefetch_bytes = d.fetch.prefetch_bytes;
     c->max_header_bytes = d.fetch.max_header_bytes;
@@ -133,6 +135,8 @@ void td_config_to_options(const td_config *c, td_pipeline_options *o) {
     o->concurrency.threads = c->threads;
     o->concurrency.list_chunk_size = c->list_chunk_size;
     o->concurrency.max_buffer_size = c->max_buffer_size;
+    o->concurrency.list_parallel = c->list_parallel;
+    o->concurrency.list_frontier = c->list_frontier;
     o->net.connect_timeout_ms = c->connect_timeout_ms;
     o->net.request_timeout_ms = c->request_timeout_ms;
     o->net.max_attempts = c->max_attempts;
@@ -162,6 +166,8 @@ enum {
     K_LIST,
     K_MAXBUF,
     K_WRITE,
+    K_LISTPAR,
+    K_FRONTIER,
     K_PREFETCH,
     K_MAXHDR,
     K_SUFFIXES,
@@ -210,6 +216,8 @@ static const field f_conc[] = {
     FLD("list_chunk_size", K_LIST, F_UINT, 1, TD_CONFIG_MAX_CHUNK, list_chunk_size),
     FLD("max_buffer_size", K_MAXBUF, F_UINT, 1, TD_CONFIG_MAX_CHUNK, max_buffer_size),
     FLD("write_chunk_size", K_WRITE, F_UINT, 1, TD_CONFIG_MAX_CHUNK, write_chunk_size),
+    FLD("list_parallel", K_LISTPAR, F_UINT, 1, 256, list_parallel),
+    FLD("list_frontier", K_FRONTIER, F_UINT, 2000, TD_CONFIG_MAX_CHUNK, list_frontier),
     {NULL, 0, 0, 0, 0, 0, 0},
 };
 static const field f_fetch[] = {

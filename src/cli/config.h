@@ -38,6 +38,8 @@ typedef struct td_config {
     unsigned n_consumers;
     unsigned threads; /* fetch threads (pipeline.h: capped at n_consumers) */
     size_t list_chunk_size, max_buffer_size, write_chunk_size;
+    unsigned list_parallel; /* listing pages in flight (fan-out; 1 = serial) */
+    size_t list_frontier;   /* prefixes waiting to be listed, at most */
     uint64_t prefetch_bytes, max_header_bytes;
     char **suffixes;
     size_t n_suffixes;

@@ -21,6 +21,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "fanout.h"
 #include "keysrc.h"
 #include "output.h"
 #include "resume.h"
@@ -34,8 +35,6 @@
 #ifndef TD_VERSION
 #define TD_VERSION "0.0.0"
 #endif
-
-#define MAX_LISTERS 8 /* prefixes listed at once */
 
 const char *td_pipe_err_name(int code) {
     switch (code) {
@@ -89,6 +88,8 @@ void td_pipeline_options_init(td_pipeline_options *o) {
                                  : (unsigned)cpus;
     o->concurrency.list_chunk_size = 10000;
     o->concurrency.max_buffer_size = 1000000;
+    o->concurrency.list_parallel = TD_FANOUT_DEFAULT_PARALLEL;
+    o->concurrency.list_frontier = TD_FANOUT_DEFAULT_FRONTIER;
     o->net.connect_timeout_ms = so.connect_timeout_ms;
     o->net.request_timeout_ms = so.request_timeout_ms;
     o->net.max_attempts = so.max_attempts;
@@ -121,13 +122,6 @@ bool td_fetch_is_tiff(const td_fetch_options *f, const char *key, size_t key_len
 
 typedef struct pipe_s pipe_s;
 
-typedef struct lister {
-    pipe_s *p;
-    store_list_req req;
-    size_t prefix_idx;
-    bool in_flight;
-} lister;
-
 /* The pipeline's side of a fetch thread: how many keys it may take, how many it holds (posted
  * and not yet back from the writer or returned unstarted), and the results to give back with
  * the next post. Pipeline thread only. */
@@ -150,11 +144,9 @@ struct pipe_s {
     uv_signal_t sigint, sigterm;
     bool handles_open;
     uint64_t t0;
-    /* listing */
-    lister listers[MAX_LISTERS];
-    size_t next_prefix;
-    size_t active_listers;
-    uint64_t reserved; /* keys of pages being listed */
+    /* listing (fanout.c), serial or fanned out over delimiter prefixes */
+    td_lister *lister;
+    uint64_t reserved; /* keys of the key source's page being read */
     /* a key list or inventory instead of listing (store.keys_from / store.inventory): its
      * pages are read on libuv's thread pool, one at a time, with the same backpressure */
     td_keysrc *ks;
@@ -295,9 +287,6 @@ static void push_list_error(pipe_s *p, const char *key, int status, const char *
 
 /* ------------------------------------------------------------------ listing */
 
-static void list_cb(store_list_req *req, int status, const store_entry *e, size_t n,
-                    const store_bad_entry *bad, size_t n_bad, bool done);
-
 /* A page of listed (or key-source) entries: TIFF keys to the key queue, the rest counted
  * as skipped. bad_literal: bad entries' keys are shown as written (key-source lines). */
 static void queue_entries(pipe_s *p, const store_entry *e, size_t n, const store_bad_entry *bad,
@@ -358,27 +347,31 @@ static void queue_entries(pipe_s *p, const store_entry *e, size_t n, const store
     }
 }
 
-static int start_page(pipe_s *p, lister *l) {
-    l->in_flight = true;
-    p->reserved += p->o->concurrency.list_chunk_size;
-    int rc = store_list_next(p->st, &l->req);
-    if (rc < 0) {
-        l->in_flight = false;
-        p->reserved -= p->o->concurrency.list_chunk_size;
-        push_list_error(p, l->req.prefix, rc, l->req.errmsg[0] ? l->req.errmsg : store_strerror(rc),
-                        false, 0);
-        p->unlisted_errors++;
-        store_list_free(p->st, &l->req);
-        l->req.cb = NULL; /* slot free */
-        p->active_listers--;
-    }
-    return rc;
-}
-
 static uint64_t room(const pipe_s *p) {
-    uint64_t used = p->queued + p->pending_errors + p->reserved;
+    uint64_t used = p->queued + p->pending_errors + p->reserved +
+                    (p->lister ? td_lister_reserved(p->lister) : 0);
     return used >= p->o->concurrency.max_buffer_size ? 0 : p->o->concurrency.max_buffer_size - used;
 }
+
+/* The lister's hooks (fanout.h): pages to the key queue, failed prefixes to error rows. */
+static void lister_page(void *ud, const store_entry *e, size_t n, const store_bad_entry *bad,
+                        size_t n_bad) {
+    pipe_s *p = ud;
+    if (!p->stopping)
+        queue_entries(p, e, n, bad, n_bad, false);
+}
+
+static void lister_error(void *ud, const char *prefix, int status, const char *msg,
+                         unsigned attempts) {
+    pipe_s *p = ud;
+    if (!p->stopping) {
+        push_list_error(p, prefix, status, msg, false, attempts);
+        p->unlisted_errors++; /* a row of no listed entry: the progress total counts it */
+    }
+}
+
+static uint64_t lister_room(void *ud) { return room(ud); }
+static void lister_after(void *ud) { pump(ud); }
 
 static void ks_work_cb(uv_work_t *w) {
     pipe_s *p = w->data;
@@ -426,61 +419,8 @@ static void pump_listing(pipe_s *p) {
         }
         return;
     }
-    while (!p->stopping && room(p) >= p->o->concurrency.list_chunk_size) {
-        /* continue a listing between pages, else start the next prefix */
-        lister *pick = NULL;
-        for (size_t i = 0; i < MAX_LISTERS; i++) {
-            lister *l = &p->listers[i];
-            if (l->req.cb && !l->in_flight) {
-                pick = l;
-                break;
-            }
-        }
-        if (!pick && p->next_prefix < p->o->source.n_prefixes && p->active_listers < MAX_LISTERS) {
-            for (size_t i = 0; i < MAX_LISTERS; i++) {
-                lister *l = &p->listers[i];
-                if (!l->req.cb) {
-                    memset(l, 0, sizeof *l);
-                    l->p = p;
-                    l->prefix_idx = p->next_prefix++;
-                    l->req.prefix = p->o->source.prefixes[l->prefix_idx];
-                    l->req.page_size = p->o->concurrency.list_chunk_size;
-                    l->req.cb = list_cb;
-                    l->req.data = l;
-                    p->active_listers++;
-                    pick = l;
-                    break;
-                }
-            }
-        }
-        if (!pick)
-            break;
-        start_page(p, pick);
-    }
-}
-
-static void list_cb(store_list_req *req, int status, const store_entry *e, size_t n,
-                    const store_bad_entry *bad, size_t n_bad, bool done) {
-    lister *l = req->data;
-    pipe_s *p = l->p;
-    l->in_flight = false;
-    p->reserved -= p->o->concurrency.list_chunk_size;
-    if (!p->stopping) {
-        queue_entries(p, e, n, bad, n_bad, false);
-        if (status < 0 && status != STORE_E_CANCELED) {
-            push_list_error(p, req->prefix, status,
-                            req->errmsg[0] ? req->errmsg : store_strerror(status), false,
-                            req->attempts);
-            p->unlisted_errors++;
-        }
-    }
-    if (done || status < 0 || p->stopping) {
-        if (!done)
-            store_list_free(p->st, req);
-        req->cb = NULL;
-        p->active_listers--;
-    }
-    pump(p);
+    if (p->lister)
+        td_lister_pump(p->lister);
 }
 
 /* ------------------------------------------------------------------ fetch workers */
@@ -639,7 +579,7 @@ static void take_done(pipe_s *p) {
 static bool listing_done(const pipe_s *p) {
     if (p->ks)
         return p->ks_done;
-    return p->active_listers == 0 && p->next_prefix >= p->o->source.n_prefixes;
+    return !p->lister || td_lister_done(p->lister);
 }
 
 static void pump(pipe_s *p) {
@@ -651,18 +591,12 @@ static void pump(pipe_s *p) {
         pump_slots(p);
     }
     /* in flight: listings and slots still fetching (slots at the writer do not count) */
-    bool lists_busy = p->ks_busy;
-    for (size_t i = 0; i < MAX_LISTERS; i++)
-        lists_busy |= p->listers[i].in_flight;
+    bool lists_busy = p->ks_busy || (p->lister && td_lister_busy(p->lister));
     bool fetching = p->stats.in_flight > 0;
     if (!p->finishing) {
         if (p->stopping && !lists_busy && !fetching) {
-            for (size_t i = 0; i < MAX_LISTERS; i++)
-                if (p->listers[i].req.cb) {
-                    store_list_free(p->st, &p->listers[i].req);
-                    p->listers[i].req.cb = NULL;
-                }
-            p->active_listers = 0;
+            if (p->lister)
+                td_lister_stop(p->lister);
             p->finishing = true;
             atomic_store(&p->count_stop, true);
             /* interrupted (and nothing else failed): the rows so far are finished into part
@@ -956,6 +890,18 @@ int td_pipeline_run(const td_pipeline_options *o, td_stats *stats_out, char *err
     }
     if (o->check_only)
         goto out_store; /* every option was accepted: the store and key source are open */
+    if (!p->ks) {
+        td_lister_options lo = {p->o->source.prefixes, p->o->source.n_prefixes,
+                                p->o->concurrency.list_chunk_size, p->o->concurrency.list_parallel,
+                                p->o->concurrency.list_frontier};
+        td_lister_ops lops = {lister_page, lister_error, lister_room, lister_after, p};
+        p->lister = td_lister_new(p->st, &lo, &lops);
+        if (!p->lister) {
+            msgf(err, errlen, "out of memory");
+            rc = TD_PIPE_E_NOMEM;
+            goto out_store;
+        }
+    }
     rc = start_workers(p, &so, err, errlen);
     if (rc != 0)
         goto out_store;
@@ -1046,6 +992,8 @@ out_store:
     p->done = NULL;
     td_outstore_close(p->os); /* waits for nothing: every upload ended with the writer */
     p->os = NULL;
+    td_lister_free(p->lister);
+    p->lister = NULL;
     td_keysrc_close(p->ks);
     p->ks = NULL;
     td_keysrc_close(p->count_ks); /* opened, never started */

@@ -131,6 +131,9 @@ typedef struct td_concurrency_options {
                              * Capped at n_consumers and TD_PIPELINE_MAX_THREADS. */
     size_t list_chunk_size; /* keys per listing page */
     size_t max_buffer_size; /* keys queued, listed ahead of the slots */
+    unsigned list_parallel; /* listing pages in flight, fanned out over '/' prefixes on
+                             * stores with a delimiter; 1 = one prefix after another */
+    size_t list_frontier;   /* prefixes waiting to be listed, at most (fan-out) */
 } td_concurrency_options;
 
 /* Network settings of remote stores. */

@@ -18,6 +18,7 @@ enum el {
     EL_ETAG,
     EL_RTYPE,
     EL_NEXT,
+    EL_BPREFIX, /* BlobPrefix (delimiter listings) */
     EL_ERROR,
     EL_CODE,
     EL_MESSAGE,
@@ -28,6 +29,7 @@ enum el {
 typedef struct ent {
     size_t key_off, key_len;
     size_t etag_off; /* SIZE_MAX: none */
+    bool is_prefix;
     uint64_t size;
     int64_t mtime_ms;
 } ent;
@@ -50,8 +52,10 @@ struct az_list_parser {
     /* the page */
     ent *ents;
     size_t n_ents, cap_ents;
-    ut_buf arena; /* keys and etags, NUL-separated */
+    size_t n_blobs, n_prefixes; /* of n_ents */
+    ut_buf arena;               /* keys and etags, NUL-separated */
     store_entry *out;
+    const char **out_prefixes;
     ut_buf next_marker;
     ut_buf err_code, err_message;
     bool seen_results;
@@ -87,6 +91,12 @@ static enum el classify(const az_list_parser *p, const char *name) {
     case EL_BLOBS:
         if (strcmp(name, "Blob") == 0)
             return EL_BLOB;
+        if (strcmp(name, "BlobPrefix") == 0)
+            return EL_BPREFIX;
+        break;
+    case EL_BPREFIX:
+        if (strcmp(name, "Name") == 0)
+            return EL_NAME;
         break;
     case EL_BLOB:
         if (strcmp(name, "Name") == 0)
@@ -129,10 +139,11 @@ static void XMLCALL on_start(void *ud, const XML_Char *name, const XML_Char **at
         p->seen_results = true;
         break;
     case EL_BLOB:
+    case EL_BPREFIX:
         ut_buf_reset(&p->name);
         ut_buf_reset(&p->etag);
         p->name_encoded = p->is_dir = false;
-        p->size = UINT64_MAX;
+        p->size = e == EL_BPREFIX ? 0 : UINT64_MAX;
         p->mtime = INT64_MIN;
         break;
     case EL_NAME:
@@ -180,7 +191,7 @@ static bool parse_u64(const char *s, uint64_t *out) {
     return true;
 }
 
-static void end_blob(az_list_parser *p) {
+static void end_blob(az_list_parser *p, bool is_prefix) {
     if (p->name.bad || p->name.len == 0) {
         fail(p, "List Blobs response has a blob without a name");
         return;
@@ -208,7 +219,10 @@ static void end_blob(az_list_parser *p) {
         ut_buf_free(&dec);
         return;
     }
-    if (p->n_ents >= p->max_entries) {
+    /* maxresults counts blobs and prefixes together: no more than max_entries of each is
+     * what the caller's memory bound needs, whichever way a server counts */
+    size_t *seen = is_prefix ? &p->n_prefixes : &p->n_blobs;
+    if (++*seen > (is_prefix ? STORE_MAX_COMMON_PREFIXES : p->max_entries)) {
         ut_buf_free(&dec);
         fail(p, "List Blobs response holds more entries than asked for");
         return;
@@ -235,6 +249,7 @@ static void end_blob(az_list_parser *p) {
     }
     e->size = p->size;
     e->mtime_ms = p->mtime;
+    e->is_prefix = is_prefix;
     ut_buf_free(&dec);
     if (p->arena.bad) {
         fail(p, "List Blobs page too large");
@@ -285,7 +300,10 @@ static void XMLCALL on_end(void *ud, const XML_Char *name) {
         ut_buf_put(&p->err_message, t, p->text.len);
         break;
     case EL_BLOB:
-        end_blob(p);
+        end_blob(p, false);
+        break;
+    case EL_BPREFIX:
+        end_blob(p, true);
         break;
     default:
         break;
@@ -333,6 +351,7 @@ void az_list_free(az_list_parser *p) {
     free(p->strip);
     free(p->ents);
     free(p->out);
+    free(p->out_prefixes);
     ut_buf_free(&p->text);
     ut_buf_free(&p->name);
     ut_buf_free(&p->etag);
@@ -346,7 +365,7 @@ void az_list_free(az_list_parser *p) {
 int az_list_reset(az_list_parser *p) {
     p->depth = 0;
     p->collecting = false;
-    p->n_ents = 0;
+    p->n_ents = p->n_blobs = p->n_prefixes = 0;
     p->seen_results = false;
     p->failed = false;
     p->errmsg[0] = 0;
@@ -391,16 +410,37 @@ const store_entry *az_list_entries(az_list_parser *p, size_t *n) {
     p->out = malloc(p->n_ents * sizeof *p->out);
     if (!p->out)
         return NULL;
+    size_t k = 0;
     for (size_t i = 0; i < p->n_ents; i++) {
         const ent *e = &p->ents[i];
-        p->out[i].key = p->arena.p + e->key_off;
-        p->out[i].key_len = e->key_len;
-        p->out[i].size = e->size;
-        p->out[i].mtime_ms = e->mtime_ms;
-        p->out[i].etag = e->etag_off == SIZE_MAX ? NULL : p->arena.p + e->etag_off;
+        if (e->is_prefix)
+            continue;
+        p->out[k].key = p->arena.p + e->key_off;
+        p->out[k].key_len = e->key_len;
+        p->out[k].size = e->size;
+        p->out[k].mtime_ms = e->mtime_ms;
+        p->out[k].etag = e->etag_off == SIZE_MAX ? NULL : p->arena.p + e->etag_off;
+        k++;
     }
-    *n = p->n_ents;
+    *n = k;
     return p->out;
+}
+
+const char *const *az_list_prefixes(az_list_parser *p, size_t *n) {
+    free(p->out_prefixes);
+    p->out_prefixes = NULL;
+    *n = 0;
+    size_t k = 0;
+    for (size_t i = 0; i < p->n_ents; i++)
+        k += p->ents[i].is_prefix;
+    if (k == 0 || !(p->out_prefixes = malloc(k * sizeof *p->out_prefixes)))
+        return NULL;
+    k = 0;
+    for (size_t i = 0; i < p->n_ents; i++)
+        if (p->ents[i].is_prefix)
+            p->out_prefixes[k++] = p->arena.p + p->ents[i].key_off;
+    *n = k;
+    return p->out_prefixes;
 }
 
 const char *az_list_next_marker(const az_list_parser *p) {

@@ -25,6 +25,8 @@ const char *az_list_error(const az_list_parser *p);
 
 /* Results, valid until the next reset/free. */
 const store_entry *az_list_entries(az_list_parser *p, size_t *n);
+/* The BlobPrefix names of a delimiter listing (root stripped), valid as the entries. */
+const char *const *az_list_prefixes(az_list_parser *p, size_t *n);
 /* The NextMarker ("" when the listing is complete). */
 const char *az_list_next_marker(const az_list_parser *p);
 /* Whether the body was an EnumerationResults document at all. */

@@ -12,6 +12,7 @@
 
 void gcs_page_free(gcs_page *pg) {
     free(pg->entries);
+    free(pg->prefixes);
     ut_buf_free(&pg->arena);
     free(pg->next_token);
     memset(pg, 0, sizeof *pg);
@@ -27,7 +28,7 @@ int gcs_list_parse(gcs_page *pg, const char *json, size_t len, const char *strip
     if (ut_json_parse(&d, json, len, max_tokens, err, errlen) != 0)
         return -1;
     int rc = -1;
-    size_t *koff = NULL, *eoff = NULL;
+    size_t *koff = NULL, *eoff = NULL, *poff = NULL;
     if (d.tok[0].type != UT_JSON_OBJECT) {
         snprintf(err, errlen, "objects.list response is not a JSON object");
         goto out;
@@ -41,9 +42,20 @@ int gcs_list_parse(gcs_page *pg, const char *json, size_t len, const char *strip
         }
         n_items = d.tok[items].size;
     }
-    if (n_items > max_entries) {
+    size_t pfx = ut_json_get(&d, 0, "prefixes");
+    size_t n_pfx = 0;
+    if (pfx != UT_JSON_NONE) {
+        if (d.tok[pfx].type != UT_JSON_ARRAY) {
+            snprintf(err, errlen, "objects.list 'prefixes' is not an array");
+            goto out;
+        }
+        n_pfx = d.tok[pfx].size;
+    }
+    /* GCS bounds items and prefixes together; emulators bound each alone: either way no
+     * more than max_entries of each, which is what the caller's memory bound needs */
+    if (n_items > max_entries || n_pfx > STORE_MAX_COMMON_PREFIXES) {
         snprintf(err, errlen, "objects.list page holds %zu items, more than the %zu asked for",
-                 n_items, max_entries);
+                 n_items > n_pfx ? n_items : n_pfx, max_entries);
         goto out;
     }
     size_t next = ut_json_get(&d, 0, "nextPageToken");
@@ -58,7 +70,29 @@ int gcs_list_parse(gcs_page *pg, const char *json, size_t len, const char *strip
             pg->next_token = NULL;
         }
     }
-    pg->arena.limit = (n_items + 1) * (GCS_MAX_NAME + 300);
+    pg->arena.limit = (n_items + n_pfx + 1) * (GCS_MAX_NAME + 300);
+    poff = calloc(n_pfx + 1, sizeof *poff);
+    pg->prefixes = calloc(n_pfx + 1, sizeof *pg->prefixes);
+    if (!poff || !pg->prefixes) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    size_t strip0 = strlen(strip);
+    size_t pt = pfx == UT_JSON_NONE ? 0 : pfx + 1;
+    for (size_t k = 0; k < n_pfx; k++, pt = d.tok[pt].after) {
+        ut_buf name = {0};
+        name.limit = GCS_MAX_NAME;
+        if (ut_json_str(&d, pt, &name) != 0 || !name.p || strlen(name.p) != name.len) {
+            ut_buf_free(&name);
+            snprintf(err, errlen, "objects.list prefix that is not a valid string");
+            goto out;
+        }
+        if (name.len > strip0 && memcmp(name.p, strip, strip0) == 0) {
+            poff[pg->n_prefixes++] = pg->arena.len;
+            ut_buf_put(&pg->arena, name.p + strip0, name.len - strip0 + 1);
+        }
+        ut_buf_free(&name);
+    }
     koff = calloc(n_items + 1, sizeof *koff);
     eoff = calloc(n_items + 1, sizeof *eoff);
     pg->entries = calloc(n_items + 1, sizeof *pg->entries);
@@ -120,6 +154,12 @@ int gcs_list_parse(gcs_page *pg, const char *json, size_t len, const char *strip
         }
         pg->n++;
     }
+    if (pg->arena.bad) {
+        snprintf(err, errlen, "objects.list page too large");
+        goto out;
+    }
+    for (size_t k = 0; k < pg->n_prefixes; k++)
+        pg->prefixes[k] = pg->arena.p + poff[k];
     for (size_t k = 0; k < pg->n; k++) {
         pg->entries[k].key = pg->arena.p + koff[k];
         pg->entries[k].etag = eoff[k] == SIZE_MAX ? NULL : pg->arena.p + eoff[k];
@@ -128,9 +168,11 @@ int gcs_list_parse(gcs_page *pg, const char *json, size_t len, const char *strip
 out:
     free(koff);
     free(eoff);
+    free(poff);
     ut_json_free(&d);
     if (rc != 0) {
         free(pg->entries);
+        free(pg->prefixes);
         ut_buf_free(&pg->arena);
         free(pg->next_token);
         memset(pg, 0, sizeof *pg);

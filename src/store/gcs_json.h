@@ -14,11 +14,15 @@
 typedef struct gcs_page {
     store_entry *entries;
     size_t n;
-    ut_buf arena;     /* keys and etags */
+    const char **prefixes; /* prefixes[] (delimiter listings), root stripped */
+    size_t n_prefixes;
+    ut_buf arena;     /* keys, etags and prefixes */
     char *next_token; /* NULL when the listing is complete */
 } gcs_page;
 
-/* Parses an objects.list response: items[].name/size/updated/etag and nextPageToken.
+/* Parses an objects.list response: items[].name/size/updated/etag, prefixes[] and
+ * nextPageToken (max_entries bounds items, STORE_MAX_COMMON_PREFIXES prefixes: GCS bounds
+ * their sum by maxResults, the emulator only items).
  * strip: the store's root prefix (removed from names; names outside it are dropped);
  * max_entries: more items than this is malformed. Returns 0 or -1 with err. */
 int gcs_list_parse(gcs_page *pg, const char *json, size_t len, const char *strip,

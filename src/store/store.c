@@ -336,7 +336,22 @@ void store_close(store *s) {
 
 const char *store_url(const store *s) { return s->url; }
 
-int store_list_next(store *s, store_list_req *req) { return s->vt->list_next(s, req); }
+int store_list_next(store *s, store_list_req *req) {
+    req->common_prefixes = NULL;
+    req->n_common_prefixes = 0;
+    if (req->delimiter && req->delimiter[0]) {
+        if (!s->vt->can_delimit || strcmp(req->delimiter, "/") != 0) {
+            snprintf(req->errmsg, sizeof req->errmsg, "%s: listing with delimiter '%.8s' %s",
+                     s->url, req->delimiter,
+                     s->vt->can_delimit ? "is not supported (only '/')"
+                                        : "is not supported by this store");
+            return STORE_E_UNSUPPORTED;
+        }
+    }
+    return s->vt->list_next(s, req);
+}
+
+bool store_can_delimit(const store *s) { return s->vt->can_delimit; }
 
 void store_list_free(store *s, store_list_req *req) {
     if (req->priv)

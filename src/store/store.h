@@ -132,6 +132,7 @@ typedef struct store_entry {
 } store_entry;
 
 typedef struct store_list_req store_list_req;
+#define STORE_MAX_COMMON_PREFIXES 1000u
 /* entries valid only during the callback. status < 0: the listing failed (message in
  * req->errmsg); entries may still hold keys read before the failure. Per-entry problems
  * (unreadable directory, symlink loop) come back as entries with size 0 in `bad` with
@@ -147,11 +148,21 @@ typedef void (*store_list_cb)(store_list_req *req, int status, const store_entry
 
 struct store_list_req {
     /* set by the caller */
-    const char *prefix; /* "" = everything */
-    size_t page_size;   /* at most this many entries per callback */
+    const char *prefix;    /* "" = everything */
+    size_t page_size;      /* at most this many entries (plus common prefixes) per callback */
+    const char *delimiter; /* NULL: every key under prefix, at any depth. "/" (the only
+                              delimiter): one level, as S3's delimiter=/ does: keys under
+                              prefix with no '/' after it are entries, and each deeper
+                              level is one common prefix, "prefix...X/", given once in the
+                              whole listing. Stores without it (store_can_delimit false)
+                              refuse with STORE_E_UNSUPPORTED */
     store_list_cb cb;
     void *data;
-    /* set by the store */
+    /* set by the store before each callback, valid only during it: the page's common
+       prefixes (delimiter listings only; relative to the store root, ending with '/'), at
+       most STORE_MAX_COMMON_PREFIXES (S3's page; some emulators ignore page_size for them) */
+    const char *const *common_prefixes;
+    size_t n_common_prefixes;
     char errmsg[256];
     unsigned attempts; /* with a failed page (status < 0): the attempts of its request
                           (0 when it failed before any was sent) */
@@ -162,6 +173,10 @@ struct store_list_req {
 int store_list_next(store *s, store_list_req *req);
 /* Releases a listing's cursor (needed only when stopping before done). */
 void store_list_free(store *s, store_list_req *req);
+/* True when the store lists with delimiter "/" (common prefixes): local folders (each
+ * directory a prefix), S3 (delimiter=/, CommonPrefixes), GCS (delimiter, prefixes[]),
+ * Azure (delimiter, BlobPrefix). */
+bool store_can_delimit(const store *s);
 
 /* ---- ranged reads ---- */
 typedef struct store_get_req store_get_req;

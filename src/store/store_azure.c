@@ -82,7 +82,7 @@ typedef struct az_op {
     remote_read rd; /* first; rd.req is the read, NULL for a listing page */
     ut_buf url;
     ut_buf path; /* signed path (encoded, as in the URL) */
-    az_pair q[6];
+    az_pair q[7];
     size_t nq;
     char maxres[24];
     char range[64];
@@ -400,6 +400,7 @@ static void list_done(net_request *nr, int status) {
     if (rc == STORE_OK) {
         req->errmsg[0] = 0;
         ents = az_list_entries(c->parser, &n);
+        req->common_prefixes = az_list_prefixes(c->parser, &req->n_common_prefixes);
         const char *next = az_list_next_marker(c->parser);
         ut_buf_reset(&c->marker);
         ut_buf_puts(&c->marker, next);
@@ -448,6 +449,8 @@ static int az_list_next(store *s, store_list_req *req) {
     op->q[op->nq++] = (az_pair){"maxresults", op->maxres};
     if (c->marker.len)
         op->q[op->nq++] = (az_pair){"marker", c->marker.p};
+    if (req->delimiter && req->delimiter[0])
+        op->q[op->nq++] = (az_pair){"delimiter", "/"};
     op->range[0] = 0;
     if (build_target(op, NULL, 0) != 0)
         return store__fail(req->errmsg, sizeof req->errmsg, STORE_E_CONFIG,
@@ -622,7 +625,7 @@ static void az_destroy(remote_store *rs) {
 }
 
 static const store_vtable az_vt = {remote_close, az_list_next,  remote_list_free, az_get,
-                                   az_put,       az_put_cancel, az_delete};
+                                   az_put,       az_put_cancel, az_delete,        true};
 static const remote_ops az_ops = {
     .cancel = az_cancel,
     .destroy = az_destroy,

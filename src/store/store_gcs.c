@@ -63,6 +63,7 @@ struct gcs_cursor {
     ut_buf prefix;
     char *page_token;
     gcs_page page;
+    char *last_prefix; /* the previous page's last common prefix (delimiter listings) */
 };
 
 static void op_finish(gcs_op *op, int net_status);
@@ -174,6 +175,7 @@ static void cursor_free(remote_cursor *rc) {
     gcs_page_free(&c->page);
     ut_buf_free(&c->prefix);
     free(c->page_token);
+    free(c->last_prefix);
     ut_buf_free(&c->op.url);
     ut_buf_free(&c->op.hdr);
     ut_buf_free(&c->op.body);
@@ -233,6 +235,22 @@ static void list_finish(gcs_cursor *c, int status) {
             done = true;
         }
     }
+    if (rc == STORE_OK) {
+        /* names come in lexicographic order; a prefix not past the previous page's last is
+         * one given already (the emulator repeats them on every page; GCS says it omits
+         * duplicates), and would be listed twice */
+        size_t k = 0;
+        for (size_t i = 0; i < c->page.n_prefixes; i++)
+            if (!c->last_prefix || strcmp(c->page.prefixes[i], c->last_prefix) > 0)
+                c->page.prefixes[k++] = c->page.prefixes[i];
+        c->page.n_prefixes = k;
+        if (k) {
+            free(c->last_prefix);
+            c->last_prefix = strdup(c->page.prefixes[k - 1]);
+        }
+        req->common_prefixes = c->page.prefixes;
+        req->n_common_prefixes = c->page.n_prefixes;
+    }
     remote_page_deliver(&c->rc, rc, rc == STORE_OK ? c->page.entries : NULL,
                         rc == STORE_OK ? c->page.n : 0, done);
 }
@@ -285,7 +303,11 @@ static int gcs_list_next(store *s, store_list_req *req) {
         ut_buf_puts(&op->url, "&pageToken=");
         ut_pct_encode(&op->url, c->page_token, strlen(c->page_token), false);
     }
-    ut_buf_puts(&op->url, "&fields=items(name%2Csize%2Cupdated%2Cetag)%2CnextPageToken");
+    if (req->delimiter && req->delimiter[0])
+        ut_buf_puts(&op->url, "&delimiter=%2F&fields=items(name%2Csize%2Cupdated%2Cetag)"
+                              "%2Cprefixes%2CnextPageToken");
+    else
+        ut_buf_puts(&op->url, "&fields=items(name%2Csize%2Cupdated%2Cetag)%2CnextPageToken");
     if (st->user_project) {
         ut_buf_puts(&op->url, "&userProject=");
         ut_pct_encode(&op->url, st->user_project, strlen(st->user_project), false);
@@ -460,7 +482,7 @@ int gcs__map_status(store *s, int net_status, long http, const char *gmsg, const
 }
 
 static const store_vtable gcs_vt = {remote_close, gcs_list_next,  remote_list_free, gcs_get,
-                                    gcs_put,      gcs_put_cancel, gcs_delete};
+                                    gcs_put,      gcs_put_cancel, gcs_delete,       true};
 static const remote_ops gcs_ops = {
     .cancel = gcs_cancel,
     .destroy = gcs_destroy,

@@ -1288,8 +1288,8 @@ static void http_closed(remote_store *rs) {
     uv_close((uv_handle_t *)&s->kick, on_kick_closed);
 }
 
-static const store_vtable http_vtable = {
-    remote_close, http_list_next, http_list_free, http_get, NULL, NULL, NULL};
+static const store_vtable http_vtable = {remote_close, http_list_next, http_list_free, http_get,
+                                         NULL,         NULL,           NULL,           false};
 static const remote_ops http_ops = {
     .cancel = http_cancel,
     .closed = http_closed,

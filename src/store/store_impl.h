@@ -21,6 +21,8 @@ typedef struct store_vtable {
     int (*put)(store *s, store_put_req *req);
     void (*put_cancel)(store *s, store_put_req *req);
     int (*del)(store *s, store_delete_req *req);
+    /* lists with delimiter "/" (store_list_req.delimiter); false: refused by store.c */
+    bool can_delimit;
 } store_vtable;
 
 struct store {

@@ -84,7 +84,7 @@ typedef struct page_item {
     size_t msg_off; /* bad entries only */
     uint64_t size;
     int64_t mtime_ms;
-    int status; /* 0 = entry, < 0 = bad entry */
+    int status; /* 0 = entry, < 0 = bad entry, 1 = common prefix (delimiter listings) */
 } page_item;
 
 typedef struct list_cursor {
@@ -102,6 +102,15 @@ typedef struct list_cursor {
     char key[LOCAL_MAX_KEY + 2];
     char *filter; /* name prefix at the starting level */
     size_t filter_len;
+    /* delimiter "/": one directory, its subdirectories given as common prefixes. The
+     * directories above it (from the root) stand in for the walk's stack in the symbolic
+     * link loop check, as each level is listed by its own request */
+    bool delimited;
+    struct {
+        dev_t dev;
+        ino_t ino;
+    } * anc;
+    size_t n_anc;
     /* the page being built */
     page_item *items;
     size_t n_items, items_cap;
@@ -109,6 +118,7 @@ typedef struct list_cursor {
     size_t arena_len, arena_cap;
     store_entry *entries;
     store_bad_entry *bad;
+    const char **prefixes;
 } list_cursor;
 
 static bool arena_put(list_cursor *c, const char *s, size_t n, size_t *off) {
@@ -244,6 +254,33 @@ static void list_start(list_cursor *c) {
                     ut_utf8_prec(et, 40), et);
         return;
     }
+    if (c->delimited && dir_len > 0) {
+        /* the directories from the root down to the listed one (exclusive) */
+        size_t n = 0;
+        for (size_t i = 0; i < dir_len; i++)
+            n += c->key[i] == '/';
+        c->anc = calloc(n, sizeof *c->anc);
+        char *ap = malloc(strlen(c->ls->root) + dir_len + 2);
+        if (!c->anc || !ap) {
+            free(ap);
+            closedir(d);
+            c->status = STORE_E_NOMEM;
+            c->done = true;
+            return;
+        }
+        for (size_t i = 0; i + 1 < dir_len; i++) {
+            if (c->key[i] != '/')
+                continue;
+            sprintf(ap, "%s/%.*s", c->ls->root, (int)i, c->key);
+            struct stat ast;
+            if (stat(ap, &ast) == 0) {
+                c->anc[c->n_anc].dev = ast.st_dev;
+                c->anc[c->n_anc].ino = ast.st_ino;
+                c->n_anc++;
+            }
+        }
+        free(ap);
+    }
     struct stat st;
     if (fstat(dirfd(d), &st) == 0) {
         c->stack[0].dev = st.st_dev;
@@ -257,6 +294,9 @@ static void list_start(list_cursor *c) {
 static bool in_chain(const list_cursor *c, dev_t dev, ino_t ino) {
     if (dev == c->root_dev && ino == c->root_ino)
         return true;
+    for (size_t i = 0; i < c->n_anc; i++)
+        if (c->anc[i].dev == dev && c->anc[i].ino == ino)
+            return true;
     for (size_t i = 0; i < c->depth; i++)
         if (c->stack[i].dev == dev && c->stack[i].ino == ino)
             return true;
@@ -330,9 +370,14 @@ static void list_work(uv_work_t *w) {
                     goto nomem;
                 continue;
             }
-            if (c->depth == LOCAL_MAX_DEPTH) {
+            if (c->depth + c->n_anc >= LOCAL_MAX_DEPTH) {
                 if (!page_bad(c, c->key, klen + 1, STORE_E_UNSUPPORTED,
                               "directory nested too deeply, not listed", 0))
+                    goto nomem;
+                continue;
+            }
+            if (c->delimited) { /* one level: the directory is a common prefix */
+                if (!page_add(c, c->key, klen + 1, 1, NULL, 0, 0))
                     goto nomem;
                 continue;
             }
@@ -368,6 +413,8 @@ nomem:
 static void cursor_free(list_cursor *c) {
     close_frames(c);
     free(c->filter);
+    free(c->anc);
+    free(c->prefixes);
     free(c->items);
     free(c->arena);
     free(c->entries);
@@ -380,23 +427,27 @@ static void list_after(uv_work_t *w, int uvstatus) {
     local_store *ls = c->ls;
     store_list_req *req = c->req;
     ls->in_flight--;
-    size_t n = 0, n_bad = 0;
+    size_t n = 0, n_bad = 0, n_cp = 0;
     for (size_t i = 0; i < c->n_items; i++)
-        *(c->items[i].status < 0 ? &n_bad : &n) += 1;
+        *(c->items[i].status < 0 ? &n_bad : c->items[i].status > 0 ? &n_cp : &n) += 1;
     free(c->entries);
     free(c->bad);
+    free(c->prefixes);
     c->entries = n ? malloc(n * sizeof *c->entries) : NULL;
     c->bad = n_bad ? malloc(n_bad * sizeof *c->bad) : NULL;
+    c->prefixes = n_cp ? malloc(n_cp * sizeof *c->prefixes) : NULL;
     int status = c->status;
-    if ((n && !c->entries) || (n_bad && !c->bad)) {
+    if ((n && !c->entries) || (n_bad && !c->bad) || (n_cp && !c->prefixes)) {
         status = STORE_E_NOMEM;
-        n = n_bad = 0;
+        n = n_bad = n_cp = 0;
         c->done = true;
     } else {
-        size_t a = 0, b = 0;
+        size_t a = 0, b = 0, p = 0;
         for (size_t i = 0; i < c->n_items; i++) {
             const page_item *it = &c->items[i];
-            if (it->status < 0) {
+            if (it->status > 0) {
+                c->prefixes[p++] = c->arena + it->key_off;
+            } else if (it->status < 0) {
                 c->bad[b].key = c->arena + it->key_off;
                 c->bad[b].status = it->status;
                 c->bad[b].message = c->arena + it->msg_off;
@@ -414,7 +465,7 @@ static void list_after(uv_work_t *w, int uvstatus) {
     }
     if (ls->closing || uvstatus == UV_ECANCELED) {
         status = STORE_E_CANCELED;
-        n = n_bad = 0;
+        n = n_bad = n_cp = 0;
         c->done = true;
         snprintf(c->errmsg, sizeof c->errmsg, "listing canceled");
     }
@@ -424,6 +475,8 @@ static void list_after(uv_work_t *w, int uvstatus) {
     bool done = c->done;
     if (done)
         req->priv = NULL; /* detached: the callback may free req; the cursor is ours */
+    req->common_prefixes = c->prefixes;
+    req->n_common_prefixes = n_cp;
     req->cb(req, status, c->entries, n, c->bad, n_bad, done);
     if (done)
         cursor_free(c);
@@ -443,6 +496,7 @@ static int local_list_next(store *s, store_list_req *req) {
             return STORE_E_NOMEM;
         c->ls = ls;
         c->req = req;
+        c->delimited = req->delimiter && req->delimiter[0];
         struct stat st;
         if (stat(ls->root[0] ? ls->root : "/", &st) == 0) {
             c->root_dev = st.st_dev;
@@ -904,7 +958,7 @@ static void local_close(store *s) {
 }
 
 static const store_vtable local_vtable = {local_close, local_list_next,  local_list_free, local_get,
-                                          local_put,   local_put_cancel, local_delete};
+                                          local_put,   local_put_cancel, local_delete,    true};
 
 int store_local_open(store **out, uv_loop_t *loop, const char *url, const store_options *opts,
                      char *err, size_t errlen) {

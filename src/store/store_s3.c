@@ -58,6 +58,7 @@ typedef enum {
     F_TRUNC,
     F_TOKEN,
     F_ENCODING,
+    F_PREFIX, /* CommonPrefixes/Prefix (delimiter listings) */
     F_CODE,
     F_MESSAGE
 } s3_field;
@@ -65,6 +66,7 @@ typedef enum {
 typedef struct s3_page_item {
     size_t key_off, key_len, etag_off;
     bool has_etag;
+    bool is_prefix; /* a CommonPrefixes entry */
     uint64_t size;
     int64_t mtime_ms;
 } s3_page_item;
@@ -72,7 +74,8 @@ typedef struct s3_page_item {
 /* One listing: the caller's store_list_req->priv. */
 typedef struct s3_cursor {
     char *full_prefix;
-    char *token; /* continuation token for the next page, NULL at first */
+    bool delimited; /* delimiter=/ */
+    char *token;    /* continuation token for the next page, NULL at first */
     bool done;
     unsigned empty_pages;
     size_t max_keys;
@@ -80,12 +83,13 @@ typedef struct s3_cursor {
     XML_Parser xp;
     bool xml_failed, xml_finished;
     int depth;
-    bool root_is_error, in_contents;
+    bool root_is_error, in_contents, in_prefixes;
     s3_field field;
     ut_buf text;
     ut_buf strings; /* keys and etags, NUL-separated */
     s3_page_item *items;
     size_t n_items, cap_items;
+    size_t n_keys, n_prefixes; /* of n_items */
     s3_page_item cur;
     bool truncated, encoded;
     ut_buf next_token;
@@ -353,11 +357,11 @@ static void cursor_reset_page(s3_cursor *c) {
         XML_SetCharacterDataHandler(c->xp, xml_text);
     }
     c->depth = 0;
-    c->root_is_error = c->in_contents = false;
+    c->root_is_error = c->in_contents = c->in_prefixes = false;
     c->field = F_NONE;
     ut_buf_reset(&c->text);
     ut_buf_reset(&c->strings);
-    c->n_items = 0;
+    c->n_items = c->n_keys = c->n_prefixes = 0;
     memset(&c->cur, 0, sizeof c->cur);
     c->truncated = c->encoded = false;
     ut_buf_reset(&c->next_token);
@@ -393,6 +397,10 @@ static void XMLCALL xml_start(void *ud, const XML_Char *name, const XML_Char **a
             c->in_contents = true;
             memset(&c->cur, 0, sizeof c->cur);
             c->cur.mtime_ms = INT64_MIN;
+        } else if (!strcmp(name, "CommonPrefixes") && c->delimited) {
+            c->in_prefixes = true;
+            memset(&c->cur, 0, sizeof c->cur);
+            c->cur.is_prefix = true;
         } else if (!strcmp(name, "IsTruncated")) {
             c->field = F_TRUNC;
         } else if (!strcmp(name, "NextContinuationToken")) {
@@ -406,6 +414,8 @@ static void XMLCALL xml_start(void *ud, const XML_Char *name, const XML_Char **a
                    : !strcmp(name, "LastModified") ? F_MTIME
                    : !strcmp(name, "ETag")         ? F_ETAG
                                                    : F_NONE;
+    } else if (c->depth == 3 && c->in_prefixes) {
+        c->field = !strcmp(name, "Prefix") ? F_PREFIX : F_NONE;
     }
 }
 
@@ -425,6 +435,7 @@ static void XMLCALL xml_end(void *ud, const XML_Char *name) {
     }
     switch (c->field) {
     case F_KEY:
+    case F_PREFIX:
         c->cur.key_off = c->strings.len;
         c->cur.key_len = c->text.len;
         ut_buf_put(&c->strings, t, c->text.len + 1);
@@ -464,9 +475,14 @@ static void XMLCALL xml_end(void *ud, const XML_Char *name) {
     }
     c->field = F_NONE;
     ut_buf_reset(&c->text);
-    if (c->depth == 2 && c->in_contents && !strcmp(name, "Contents")) {
-        c->in_contents = false;
-        if (c->n_items >= c->max_keys) {
+    bool item_end = (c->depth == 2 && c->in_contents && !strcmp(name, "Contents")) ||
+                    (c->depth == 2 && c->in_prefixes && !strcmp(name, "CommonPrefixes"));
+    if (item_end) {
+        c->in_contents = c->in_prefixes = false;
+        /* S3's MaxKeys counts keys and common prefixes together, s3rver's only keys: no
+         * more than max_keys of each is what the caller's memory bound needs */
+        size_t *seen = c->cur.is_prefix ? &c->n_prefixes : &c->n_keys;
+        if (++*seen > (c->cur.is_prefix ? STORE_MAX_COMMON_PREFIXES : c->max_keys)) {
             c->xml_failed = true; /* more keys than asked for: not S3 */
             XML_StopParser(c->xp, XML_FALSE);
         } else {
@@ -565,12 +581,14 @@ static void list_done(net_request *nr, int status) {
         }
     }
     store_entry *ents = NULL;
-    size_t n = 0;
+    const char **cps = NULL;
+    size_t n = 0, ncp = 0;
     if (st == STORE_OK) {
         if (c->n_items)
             c->empty_pages = 0;
         ents = calloc(c->n_items ? c->n_items : 1, sizeof *ents);
-        if (!ents) {
+        cps = c->delimited ? calloc(c->n_items ? c->n_items : 1, sizeof *cps) : NULL;
+        if (!ents || (c->delimited && !cps)) {
             st = STORE_E_NOMEM;
             snprintf(req->errmsg, sizeof req->errmsg, "out of memory");
         }
@@ -585,6 +603,11 @@ static void list_done(net_request *nr, int status) {
                 kl = url_decode(k, kl);
             if (kl < rootlen || memcmp(k, s->root, rootlen) != 0)
                 continue; /* not under the store's root: cannot be named relative to it */
+            if (it->is_prefix) {
+                k[kl] = '\0'; /* url_decode shortened it in place */
+                cps[ncp++] = k + rootlen;
+                continue;
+            }
             ents[n].key = k + rootlen;
             ents[n].key_len = kl - rootlen;
             ents[n].size = it->size;
@@ -606,8 +629,11 @@ static void list_done(net_request *nr, int status) {
     bool done = c->done;
     if (done)
         req->priv = NULL; /* the contract: a finished listing's cursor is freed by the store */
+    req->common_prefixes = cps;
+    req->n_common_prefixes = ncp;
     req->cb(req, st, ents, n, NULL, 0, st != STORE_OK || done);
     free(ents); /* after the callback: ents point into the cursor's strings */
+    free(cps);
     if (done)
         cursor_free(c);
     remote_release(&s->rs);
@@ -648,6 +674,7 @@ static int s3_list_next(store *base, store_list_req *req) {
             free(c);
             return STORE_E_NOMEM;
         }
+        c->delimited = req->delimiter && req->delimiter[0];
         req->priv = c;
     } else if (c->done) {
         return STORE_E_CONFIG;
@@ -655,12 +682,14 @@ static int s3_list_next(store *base, store_list_req *req) {
     c->max_keys = req->page_size < S3_MAX_KEYS_PER_REQ ? req->page_size : S3_MAX_KEYS_PER_REQ;
     char mk[24];
     snprintf(mk, sizeof mk, "%zu", c->max_keys);
-    s3_pair q[5];
+    s3_pair q[6];
     size_t nq = 0;
     q[nq++] = (s3_pair){"list-type", "2"};
     q[nq++] = (s3_pair){"max-keys", mk};
     q[nq++] = (s3_pair){"encoding-type", "url"};
     q[nq++] = (s3_pair){"prefix", c->full_prefix};
+    if (c->delimited)
+        q[nq++] = (s3_pair){"delimiter", "/"};
     if (c->token)
         q[nq++] = (s3_pair){"continuation-token", c->token};
     s3_op *op = calloc(1, sizeof *op);
@@ -833,7 +862,7 @@ bool s3__payer(store *base) { return ((s3_store *)base)->payer; }
 s3_sigkey_cache *s3__keycache(store *base) { return &((s3_store *)base)->keycache; }
 
 static const store_vtable s3_vtable = {remote_close, s3_list_next,  s3_list_free, s3_get,
-                                       s3_put,       s3_put_cancel, s3_delete};
+                                       s3_put,       s3_put_cancel, s3_delete,    true};
 static const remote_ops s3_ops = {
     .cancel = s3_cancel,
     .destroy = free_store,

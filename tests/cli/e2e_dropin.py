@@ -49,6 +49,10 @@ def write_cfg(path, store, prefixes="absent", obstore=None, store_extra=None, **
     sections.setdefault("concurrency", {"n_consumers": 4, "list_chunk_size": 10,
                                         "max_buffer_size": 20, "write_chunk_size": 10})
     sections.setdefault("fetch", {"suffixes": []})  # every key, "a/b" included
+    if store.startswith("s3://"):
+        # s3rver leaves a folder that holds only folders ("10/") out of CommonPrefixes (S3
+        # does not): a delimiter fan-out would miss keys there, so list serially
+        sections["concurrency"] = dict(sections["concurrency"], list_parallel=1)
     for name, kv in sections.items():
         lines.append(f"{name}:")
         for k, v in kv.items():

@@ -21,6 +21,10 @@ def config(path, store, obstore=None):
         lines += [f"    {k}: {json.dumps(v)}" for k, v in obstore.items()]
     lines += ["concurrency:", "  n_consumers: 32", "  list_chunk_size: 50",
               "  max_buffer_size: 100", "  write_chunk_size: 100"]
+    if store.startswith("s3://"):
+        # s3rver leaves a folder that holds only folders out of CommonPrefixes (S3 does
+        # not), so a delimiter fan-out would miss keys there: list serially
+        lines.append("  list_parallel: 1")
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
 

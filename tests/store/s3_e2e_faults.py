@@ -97,6 +97,9 @@ def config(path, endpoint, chunk, prefixes=None):
               "concurrency:", f"  n_consumers: {N_CONSUMERS}", f"  list_chunk_size: {chunk}",
               f"  max_buffer_size: {max(chunk, 200) // chunk * chunk}",
               f"  write_chunk_size: {max(chunk, 200)}",
+              # s3rver leaves a folder that holds only folders out of CommonPrefixes (S3
+              # does not): a delimiter fan-out would miss keys there, so list serially
+              "  list_parallel: 1",
               "network:", "  connect_timeout: 2", "  request_timeout: 2",
               f"  max_attempts: {MAX_ATTEMPTS}", "  retry_max_time: 40"]
     with open(path, "w") as f:

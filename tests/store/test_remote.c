@@ -208,7 +208,7 @@ static const remote_ops fake_ops = {.cancel = fake_cancel,
                                     .destroy = fake_destroy,
                                     .read_submit = fake_submit,
                                     .read_free = fake_read_free};
-static const store_vtable fake_vt = {remote_close, NULL, NULL, NULL, NULL, NULL, NULL};
+static const store_vtable fake_vt = {remote_close, NULL, NULL, NULL, NULL, NULL, NULL, false};
 
 static void fake_cb(store_get_req *req, int status) {
     cb_calls++;
