@@ -718,7 +718,11 @@ static int easy_setup(net_engine *e, job *j, bool primed) {
     SET(CURLOPT_WRITEDATA, (void *)j);
     SET(CURLOPT_HEADERDATA, (void *)j);
     SET(CURLOPT_ERRORBUFFER, j->errbuf);
-    SET(CURLOPT_BUFFERSIZE, recv_buffer_for(r));
+    /* Only a hint: libcurl 7.88 refuses a new size (CURLE_BAD_FUNCTION_ARGUMENT) while the
+     * handle still holds the buffer of a transfer that failed (e.g. a host that did not
+     * resolve), and a retry must then go on with the old size, not end as a config error. */
+    if (rc == CURLE_OK)
+        (void)curl_easy_setopt(c, CURLOPT_BUFFERSIZE, recv_buffer_for(r));
     if (!primed) {
         /* constant for the engine */
         SET(CURLOPT_SHARE, e->share);
