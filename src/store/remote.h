@@ -5,9 +5,11 @@
  * (its hooks), and embeds a `remote_store` (store -> remote_store -> backend). This core
  * parses options with one function, builds the network engine from store_options, owns
  * the lifecycle (holds, one close that cancels what is in flight, deferred free), the read
- * op and its path, the listing cursor of one-page-at-a-time backends, and the one table
- * from HTTP status to error kind. Each backend keeps what is its own: URL/target building,
- * signing, the list request and its page parser, and the wording of its messages.
+ * op and its path, the listing cursor of one-page-at-a-time backends, the write op
+ * (remote_put.c: puts and deletes, multipart included), and the one table from HTTP
+ * status to error kind. Each backend keeps what is its own: URL/target building, signing,
+ * the list request and its page parser, its upload protocol's requests and answers, and
+ * the wording of its messages.
  *
  * HTTP status -> store error kind (the whole table, the same for every backend):
  *   401 -> auth (credentials missing, invalid or expired)

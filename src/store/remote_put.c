@@ -219,8 +219,8 @@ static int load(remote_put *op, uint64_t off, size_t n) {
             continue;
         if (r <= 0)
             return store__fail(req->errmsg, sizeof req->errmsg, STORE_E_IO,
-                               "%s/%s: reading the source at %llu: %s", op->rs->base.url,
-                               req->key, (unsigned long long)(req->fd_offset + off + got),
+                               "%s/%s: reading the source at %llu: %s", op->rs->base.url, req->key,
+                               (unsigned long long)(req->fd_offset + off + got),
                                r < 0 ? strerror(errno) : "end of file before length");
         got += (size_t)r;
     }
