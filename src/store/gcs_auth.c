@@ -323,35 +323,3 @@ int gcs_token_request_body(ut_buf *out, const gcs_key *k, int64_t now_s, char *e
     ut_buf_free(&jwt);
     return out->bad ? -1 : 0;
 }
-
-int gcs_token_parse(const char *json, size_t len, char **token, int64_t *expires_in_s, char *err,
-                    size_t errlen) {
-    *token = NULL;
-    *expires_in_s = 0;
-    ut_json d;
-    char jerr[96];
-    if (ut_json_parse(&d, json, len, 1024, jerr, sizeof jerr) != 0) {
-        snprintf(err, errlen, "the token response is not valid JSON (%s)", jerr);
-        return -1;
-    }
-    int rc = -1;
-    size_t t = ut_json_get(&d, 0, "access_token");
-    char *tok = t == UT_JSON_NONE ? NULL : ut_json_strdup(&d, t);
-    uint64_t exp = 3600;
-    size_t e = ut_json_get(&d, 0, "expires_in");
-    if (!tok || !tok[0] || strlen(tok) > 8192 || strpbrk(tok, "\r\n")) {
-        snprintf(err, errlen, "the token response has no usable access_token");
-        free_secret(&tok);
-    } else if (e != UT_JSON_NONE && ut_json_u64(&d, e, &exp) != 0) {
-        snprintf(err, errlen, "the token response has a malformed expires_in");
-        free_secret(&tok);
-    } else {
-        if (exp > 86400 * 7)
-            exp = 86400 * 7;
-        *token = tok;
-        *expires_in_s = (int64_t)exp;
-        rc = 0;
-    }
-    ut_json_free(&d);
-    return rc;
-}

@@ -57,9 +57,4 @@ int gcs_jwt_make(ut_buf *out, ut_buf *signing_input, const gcs_key *k, const cha
  * grant for authorized_user keys). Returns 0 or -1 with err. */
 int gcs_token_request_body(ut_buf *out, const gcs_key *k, int64_t now_s, char *err, size_t errlen);
 
-/* Parses {"access_token": "...", "expires_in": N, "token_type": "Bearer"}: *token becomes
- * a malloc'ed copy. Returns 0 or -1 with err. */
-int gcs_token_parse(const char *json, size_t len, char **token, int64_t *expires_in_s, char *err,
-                    size_t errlen);
-
 #endif

@@ -5,9 +5,11 @@
  * (its hooks), and embeds a `remote_store` (store -> remote_store -> backend). This core
  * parses options with one function, builds the network engine from store_options, owns
  * the lifecycle (holds, one close that cancels what is in flight, deferred free), the read
- * op and its path, the listing cursor of one-page-at-a-time backends, and the one table
- * from HTTP status to error kind. Each backend keeps what is its own: URL/target building,
- * signing, the list request and its page parser, and the wording of its messages.
+ * op and its path, the listing cursor of one-page-at-a-time backends, the write op
+ * (remote_put.c: puts and deletes, multipart included), and the one table from HTTP
+ * status to error kind. Each backend keeps what is its own: URL/target building, signing,
+ * the list request and its page parser, its upload protocol's requests and answers, and
+ * the wording of its messages.
  *
  * HTTP status -> store error kind (the whole table, the same for every backend):
  *   401 -> auth (credentials missing, invalid or expired)
@@ -208,6 +210,106 @@ void remote_page_deliver(remote_cursor *c, int status, const store_entry *ents, 
                          bool done);
 /* store_list_free of cursor backends (their vtable entry). */
 void remote_list_free(store *s, store_list_req *req);
+
+/* ---- writes: one operation for the put and delete of every networked backend ----
+ *
+ * S3 multipart, Azure blocks and GCS resumable sessions are one machine with three
+ * dialects. What they share is the part that is easy to get subtly wrong, so it lives
+ * here once: the part size and its limits, reading the source one part at a time (memory
+ * is one part), the phase order, holding the store, waiting for credentials and taking the
+ * wait back on a cancel, net_start, which request a cancel may stop (never one that may
+ * commit the object: its answer is the only way to know whether it did), aborting an open
+ * upload after a failure or a cancel (not at close: the engine is gone), and one callback.
+ *
+ * The hooks are cut where the three really differ, and nowhere else:
+ *   auth_wait   credentials come from different providers with their own queues (S3's
+ *               credential source, the store_token of Azure and GCS);
+ *   build       a phase's request, once per phase: URL, method, a body of the backend's
+ *               own (Complete's part list, Put Block List, a session's "{}") and what is
+ *               computed over the body (S3's SHA-256, Azure's Content-MD5);
+ *   prepare     per attempt, as the engine retries: headers and signature (the time and
+ *               the credentials change between attempts);
+ *   landed      what an answer means: the status wording of the backend's error
+ *               document, and what it hands the next phase (S3's UploadId and ETags, GCS's
+ *               session URL and its Range after a chunk).
+ *
+ * Phases: length <= part size: SINGLE. Else [BEGIN] PART 1..n [COMMIT], with BEGIN and
+ * COMMIT only where the protocol has them (Azure has no BEGIN, GCS no COMMIT: its last
+ * chunk commits). After BEGIN succeeded the upload is open, and a failure or a cancel
+ * sends ABORT (has_abort) before the callback, reporting what made it abort. A delete is
+ * one DELETE, an absent key counting as deleted. Retries are the engine's, per request. */
+typedef enum {
+    RP_SINGLE, /* the whole object in one request */
+    RP_BEGIN,  /* open a multipart upload / session */
+    RP_PART,   /* bytes [off, off + body_len) of the source */
+    RP_COMMIT, /* make the object from the parts */
+    RP_ABORT,  /* drop an open upload */
+    RP_DELETE,
+} remote_put_phase;
+#define RP_NPHASES 6
+
+typedef struct remote_put remote_put;
+
+typedef struct remote_put_ops {
+    size_t op_size;     /* the backend's op, which embeds remote_put first */
+    size_t resp_max;    /* response bytes kept (error documents, Create's answer) */
+    uint64_t max_parts; /* a larger object gets larger parts; 0: no limit */
+    uint64_t part_unit; /* part sizes round up to a multiple of it; 0: none */
+    uint64_t max_part;  /* larger parts are refused (STORE_E_CONFIG); 0: SIZE_MAX/2 */
+    bool has_begin, has_commit, has_abort;
+    const char *names[RP_NPHASES]; /* the protocol's name of each phase, for messages */
+    /* The credential gate before each request: 0 to go now; 1 when the op waits and the
+     * backend will call remote_put_authed once; a store code (reason in *why) when there
+     * are none. NULL: always go. */
+    int (*auth_wait)(remote_put *op, const char **why);
+    /* Takes a waiting op out of the queue (true if it was there: no remote_put_authed). */
+    bool (*auth_unwait)(remote_put *op);
+    /* Sets op->nr up for op->phase: method and url (kept alive by the op), and a body of
+     * its own for BEGIN/COMMIT (nr.body is the source part for SINGLE/PART, else NULL).
+     * A store code fails the op (STORE_E_NOMEM: the core writes the message). */
+    int (*build)(remote_put *op);
+    /* Per attempt: the attempt's headers and signature (a net code; op->resp is reset). */
+    int (*prepare)(remote_put *op, void *headers);
+    net_header_cb on_header;        /* may be NULL; nr->data is the op */
+    net_retry_check_cb retry_check; /* may be NULL */
+    /* A finished request (net_status, op->nr, op->resp): STORE_OK to go on, else a store
+     * code with its message in remote_put_errmsg(op) (what: "<url>/<key>: <phase name>").
+     * For a PART, op->next_off is off + body_len on entry: where the next part starts. */
+    int (*landed)(remote_put *op, int net_status, const char *what);
+    /* Frees the backend's own fields (not the op). May be NULL. */
+    void (*free)(remote_put *op);
+} remote_put_ops;
+
+struct remote_put {
+    net_request nr; /* first: nr.data is the op */
+    remote_store *rs;
+    const remote_put_ops *ops;
+    store_put_req *req;    /* a put, or NULL */
+    store_delete_req *del; /* a delete, or NULL */
+    remote_put_phase phase;
+    uint64_t part_size;
+    uint64_t off, next_off; /* the current part's offset; where the next one starts */
+    unsigned part_no;       /* 1-based number of the current part */
+    ut_buf resp;            /* this attempt's response body, at most resp_max bytes */
+    /* private to the core */
+    const uint8_t *body;
+    size_t body_len;
+    uint8_t *chunk; /* one part read from a file source */
+    bool open, waiting, in_net, canceled;
+    int fail_status;
+    char fail_msg[256];
+};
+
+/* store_put / store_delete of a backend: refused with STORE_E_CANCELED once closing, a
+ * store code and a message when the op cannot be made; 0: the callback will run once. */
+int remote_put_start(remote_store *rs, const remote_put_ops *ops, store_put_req *req);
+int remote_delete_start(remote_store *rs, const remote_put_ops *ops, store_delete_req *req);
+/* store_put_cancel of a backend. */
+void remote_put_cancel(remote_store *rs, store_put_req *req);
+/* The backend's credential wait ended (status STORE_OK, or a store code and why). */
+void remote_put_authed(remote_put *op, int status, const char *why);
+const char *remote_put_key(const remote_put *op);
+char *remote_put_errmsg(remote_put *op); /* the request's errmsg, 256 bytes */
 
 /* ---- starting a request: the checks every networked backend makes ---- */
 

@@ -525,6 +525,23 @@ static void local_list_free(store *s, store_list_req *req) {
         cursor_free(c);
 }
 
+/* Hands a get, put or delete op to the thread pool: its callback is owed from here on
+ * (the in-flight count and the request's priv say so). On failure the op is freed and the
+ * reason is in errmsg (256 bytes). */
+static int queue_op(local_store *ls, void *op, uv_work_t *work, void **priv, char *errmsg,
+                    uv_work_cb fn, uv_after_work_cb after) {
+    work->data = op;
+    int rc = uv_queue_work(ls->base.loop, work, fn, after);
+    if (rc != 0) {
+        free(op);
+        snprintf(errmsg, 256, "uv_queue_work: %s", uv_strerror(rc));
+        return STORE_E_IO;
+    }
+    *priv = op;
+    ls->in_flight++;
+    return STORE_OK;
+}
+
 /* ------------------------------------------------------------------ ranged reads */
 
 typedef struct get_op {
@@ -641,16 +658,7 @@ static int local_get(store *s, store_get_req *req) {
         return STORE_E_NOMEM;
     op->ls = ls;
     op->req = req;
-    op->work.data = op;
-    int rc = uv_queue_work(s->loop, &op->work, get_work, get_after);
-    if (rc != 0) {
-        free(op);
-        snprintf(req->errmsg, sizeof req->errmsg, "uv_queue_work: %s", uv_strerror(rc));
-        return STORE_E_IO;
-    }
-    req->priv = op;
-    ls->in_flight++;
-    return STORE_OK;
+    return queue_op(ls, op, &op->work, &req->priv, req->errmsg, get_work, get_after);
 }
 
 /* ------------------------------------------------------------------ writes */
@@ -864,16 +872,7 @@ static int local_put(store *s, store_put_req *req) {
     op->req = req;
     op->seq = ++seq;
     atomic_init(&op->canceled, false);
-    op->work.data = op;
-    int rc = uv_queue_work(s->loop, &op->work, put_work, put_after);
-    if (rc != 0) {
-        free(op);
-        snprintf(req->errmsg, sizeof req->errmsg, "uv_queue_work: %s", uv_strerror(rc));
-        return STORE_E_IO;
-    }
-    req->priv = op;
-    ls->in_flight++;
-    return STORE_OK;
+    return queue_op(ls, op, &op->work, &req->priv, req->errmsg, put_work, put_after);
 }
 
 static void local_put_cancel(store *s, store_put_req *req) {
@@ -937,16 +936,7 @@ static int local_delete(store *s, store_delete_req *req) {
         return STORE_E_NOMEM;
     op->ls = ls;
     op->req = req;
-    op->work.data = op;
-    int rc = uv_queue_work(s->loop, &op->work, del_work, del_after);
-    if (rc != 0) {
-        free(op);
-        snprintf(req->errmsg, sizeof req->errmsg, "uv_queue_work: %s", uv_strerror(rc));
-        return STORE_E_IO;
-    }
-    req->priv = op;
-    ls->in_flight++;
-    return STORE_OK;
+    return queue_op(ls, op, &op->work, &req->priv, req->errmsg, del_work, del_after);
 }
 
 /* ------------------------------------------------------------------ open / close */

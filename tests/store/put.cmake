@@ -15,3 +15,8 @@ set_tests_properties(put_azurite PROPERTIES TIMEOUT 120)
 add_test(NAME put_gcs COMMAND ${TD_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/put_gcs.py
                               $<TARGET_FILE:put_driver> ${TD_NODE_DIR})
 set_tests_properties(put_gcs PROPERTIES TIMEOUT 180)
+# Writes behind a fetched token (the write op's credential wait): GCS's upload protocol on
+# the fault server, the token from the loopback metadata server.
+add_test(NAME put_token COMMAND ${TD_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/put_token.py
+                                $<TARGET_FILE:put_driver>)
+set_tests_properties(put_token PROPERTIES TIMEOUT 120)

@@ -80,6 +80,7 @@ Prints "PORT <n>" on stdout when ready (and writes it to --port-file).
 """
 import argparse
 import fnmatch
+import itertools
 import hashlib
 import json
 import os
@@ -94,6 +95,9 @@ from urllib.parse import quote, unquote, urlsplit
 MAX_STALL = 120.0
 SESSIONS = {}  # GCS resumable sessions: id -> {"key", "data", "q"}
 UPLOADS = {}  # multipart uploads in progress: id -> {part number: (etag, bytes)}
+# ids of sessions and uploads: never reused (len() + 1 was, once one had ended, and two
+# requests of the threaded server could take the same one)
+NEXT_ID = itertools.count(1)
 MAX_ENDLESS = 60.0
 
 
@@ -557,7 +561,7 @@ def make_handler(opts, rules, log):
                 self._gcs_store(key, fpath, body, q)
                 return None
             if q.get("uploadType") == "resumable":
-                sid = "s%d" % (len(SESSIONS) + 1)
+                sid = "s%d" % next(NEXT_ID)
                 SESSIONS[sid] = {"key": key, "data": b"", "q": q}
                 host = self.headers.get("Host")
                 self.record(200, "ok", key)
@@ -641,7 +645,7 @@ def make_handler(opts, rules, log):
                 return None
             q = dict(x.split("=", 1) if "=" in x else (x, "") for x in query.split("&") if x)
             if "uploads" in q:
-                uid = "up%d" % (len(UPLOADS) + 1)
+                uid = "up%d" % next(NEXT_ID)
                 UPLOADS[uid] = {}
                 self.record(200, "ok", key)
                 return self.send(200, b"<InitiateMultipartUploadResult><UploadId>%s</UploadId>"
