@@ -41,13 +41,13 @@ typedef struct qpt {
 /* One SVG path being written: subpaths of quantised, simplified points. */
 typedef struct pathw {
     ut_buf *out;
-    bool open;      /* a subpath is started */
-    bool need_sep;  /* the next non-negative number needs a space before it */
-    bool need_l;    /* the subpath's first relative point needs its 'l' */
-    bool whole;     /* quantise to whole pixels (grid cells: shorter numbers) */
-    qpt k;          /* last point written */
+    bool open;     /* a subpath is started */
+    bool need_sep; /* the next non-negative number needs a space before it */
+    bool need_l;   /* the subpath's first relative point needs its 'l' */
+    bool whole;    /* quantise to whole pixels (grid cells: shorter numbers) */
+    qpt k;         /* last point written */
     qpt pend[PEND_MAX];
-    int npend;      /* points since k not written; the last is the candidate end */
+    int npend; /* points since k not written; the last is the candidate end */
 } pathw;
 
 typedef struct ring_ref { /* a validated WKB ring */
@@ -65,11 +65,11 @@ struct td_map {
     size_t max_shapes;
     size_t n_ok, n_skipped;
     bool grid_mode;
-    ut_buf fp;        /* path data of the footprints drawn (limit: TD_MAP_PATH_BUDGET) */
-    uint32_t *grid;   /* GRID_H rows from the south, GRID_W columns from -180 */
-    uint32_t *seen;   /* per cell: the geometry number that last counted it */
-    uint32_t serial;  /* geometries counted in the grid, for `seen` */
-    ring_ref *rings;  /* scratch: rings of the current geometry */
+    ut_buf fp;       /* path data of the footprints drawn (limit: TD_MAP_PATH_BUDGET) */
+    uint32_t *grid;  /* GRID_H rows from the south, GRID_W columns from -180 */
+    uint32_t *seen;  /* per cell: the geometry number that last counted it */
+    uint32_t serial; /* geometries counted in the grid, for `seen` */
+    ring_ref *rings; /* scratch: rings of the current geometry */
     size_t rings_cap;
     double *xs; /* scratch: crossings of one grid row */
     size_t xs_cap;
@@ -418,8 +418,13 @@ static int grid_add(td_map *m, const rd *r) {
         double x, y;
         get_wkb(&m->rings[0], 0, &x, &y);
         int col = (int)floor((x + 180) / D), row = (int)floor((y + 90) / D);
-        count_cell(m, row < 0 ? 0 : row > GRID_H - 1 ? GRID_H - 1 : row,
-                   col < 0 ? 0 : col > GRID_W - 1 ? GRID_W - 1 : col);
+        count_cell(m,
+                   row < 0            ? 0
+                   : row > GRID_H - 1 ? GRID_H - 1
+                                      : row,
+                   col < 0            ? 0
+                   : col > GRID_W - 1 ? GRID_W - 1
+                                      : col);
     }
     return 0;
 }
@@ -617,7 +622,8 @@ static void draw_grid(td_map *m, ut_buf *out, uint32_t *ub, int *nclass) {
     *nclass = max ? classes(max, ub) : 0;
     const double D = TD_MAP_GRID_DEG;
     for (int k = 0; k < *nclass; k++) {
-        ut_buf_printf(out, "<path class=\"td-map-cell\" fill=\"%s\" fill-opacity=\"0.85\" d=\"", class_fill[k]);
+        ut_buf_printf(out, "<path class=\"td-map-cell\" fill=\"%s\" fill-opacity=\"0.85\" d=\"",
+                      class_fill[k]);
         /* whole pixels: the cells still tile (shared corners round alike) and the largest
          * grid (every cell, alternating colours) stays near 350 KiB */
         pathw w = {.out = out, .whole = true};
@@ -684,11 +690,14 @@ int td_map_svg(td_map *m, ut_buf *out, char *msg, size_t cap) {
                   m->n_skipped);
 
     pathw w = {.out = out};
-    ut_buf_puts(out, "<path class=\"td-map-sphere\" fill=\"#eef4f9\" stroke=\"#7d8fa0\" stroke-width=\"0.8\" d=\"");
+    ut_buf_puts(out, "<path class=\"td-map-sphere\" fill=\"#eef4f9\" stroke=\"#7d8fa0\" "
+                     "stroke-width=\"0.8\" d=\"");
     draw_sphere(m, &w);
-    ut_buf_puts(out, "\"/>\n<path class=\"td-map-graticule\" fill=\"none\" stroke=\"#c9d6e1\" stroke-width=\"0.5\" d=\"");
+    ut_buf_puts(out, "\"/>\n<path class=\"td-map-graticule\" fill=\"none\" stroke=\"#c9d6e1\" "
+                     "stroke-width=\"0.5\" d=\"");
     draw_graticule(m, &w);
-    ut_buf_puts(out, "\"/>\n<path class=\"td-map-land\" fill=\"#dedad0\" stroke=\"#a8a294\" stroke-width=\"0.4\" "
+    ut_buf_puts(out, "\"/>\n<path class=\"td-map-land\" fill=\"#dedad0\" stroke=\"#a8a294\" "
+                     "stroke-width=\"0.4\" "
                      "fill-rule=\"evenodd\" d=\"");
     bool oom = draw_land(m, &w) != 0;
     ut_buf_puts(out, "\"/>\n");
@@ -704,8 +713,10 @@ int td_map_svg(td_map *m, ut_buf *out, char *msg, size_t cap) {
         ut_buf_puts(out, "\"/>\n");
         /* legend in the lower left corner, outside the sphere */
         double x = 8, y = m->h - 8 - 14.0 * nc;
-        ut_buf_printf(out, "<g class=\"td-map-legend\"><text x=\"%.0f\" y=\"%.0f\">"
-                           "footprints per cell</text>\n", x, y - 4);
+        ut_buf_printf(out,
+                      "<g class=\"td-map-legend\"><text x=\"%.0f\" y=\"%.0f\">"
+                      "footprints per cell</text>\n",
+                      x, y - 4);
         uint32_t lo = 1;
         for (int k = 0; k < nc; k++) {
             ut_buf_printf(out,
@@ -720,9 +731,11 @@ int td_map_svg(td_map *m, ut_buf *out, char *msg, size_t cap) {
         }
         ut_buf_puts(out, "</g>\n");
     } else if (m->n_ok && m->fp.len) {
-        ut_buf_puts(out, "<path class=\"td-map-fp\" fill=\"#e8590c\" fill-opacity=\"0.18\" stroke=\"#c2410c\" "
-                         "stroke-width=\"0.7\" stroke-linejoin=\"round\" "
-                         "stroke-linecap=\"round\" d=\"");
+        ut_buf_puts(
+            out,
+            "<path class=\"td-map-fp\" fill=\"#e8590c\" fill-opacity=\"0.18\" stroke=\"#c2410c\" "
+            "stroke-width=\"0.7\" stroke-linejoin=\"round\" "
+            "stroke-linecap=\"round\" d=\"");
         ut_buf_put(out, m->fp.p, m->fp.len);
         ut_buf_puts(out, "\"/>\n");
     }
