@@ -711,12 +711,14 @@ int td_map_svg(td_map *m, ut_buf *out, char *msg, size_t cap) {
                          "stroke-opacity=\"0.7\" stroke-width=\"0.4\" d=\"");
         oom |= draw_land(m, &w) != 0;
         ut_buf_puts(out, "\"/>\n");
-        /* legend in the lower left corner, outside the sphere */
+        /* legend in the lower left corner, mostly outside the sphere; a backdrop keeps it
+         * readable where cells lie beneath */
         double x = 8, y = m->h - 8 - 14.0 * nc;
         ut_buf_printf(out,
-                      "<g class=\"td-map-legend\"><text x=\"%.0f\" y=\"%.0f\">"
-                      "footprints per cell</text>\n",
-                      x, y - 4);
+                      "<g class=\"td-map-legend\"><rect x=\"%.0f\" y=\"%.0f\" width=\"112\" "
+                      "height=\"%.0f\" fill=\"#fff\" fill-opacity=\"0.8\" rx=\"3\"/>"
+                      "<text x=\"%.0f\" y=\"%.0f\">footprints per cell</text>\n",
+                      x - 4, y - 17, 14.0 * nc + 21, x, y - 4);
         uint32_t lo = 1;
         for (int k = 0; k < nc; k++) {
             ut_buf_printf(out,

@@ -79,9 +79,9 @@ static char *path_d(const char *svg, const char *cls) {
 
 typedef struct stats {
     size_t subpaths, points;
-    double max_dx;        /* longest horizontal step of a segment */
+    double max_dx; /* longest horizontal step of a segment */
     double xmin, xmax, ymin, ymax;
-    int bad;              /* syntax errors */
+    int bad; /* syntax errors */
 } stats;
 
 /* Walks M/l/z path data (what map.c writes), in absolute px. */
@@ -401,8 +401,8 @@ static void test_grid(void) {
     CHECK(dr == 0 && gr == 11 && sk == 0, "%zu %zu %zu", dr, gr, sk);
     ut_buf b = {0};
     char *svg = render(m, &b);
-    CHECK(!strstr(svg, "td-map-fp") && strstr(svg, "td-map-cell") &&
-          strstr(svg, "td-map-legend") && strstr(svg, "Footprint density of 11 files"));
+    CHECK(!strstr(svg, "td-map-fp") && strstr(svg, "td-map-cell") && strstr(svg, "td-map-legend") &&
+          strstr(svg, "Footprint density of 11 files"));
     char *d = path_d(svg, "td-map-cell");
     REQUIRE(d);
     stats s = walk(d);
