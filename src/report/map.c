@@ -241,10 +241,24 @@ static uint32_t rd_u32(const uint8_t *p, bool le) {
               : (uint32_t)p[3] | (uint32_t)p[2] << 8 | (uint32_t)p[1] << 16 | (uint32_t)p[0] << 24;
 }
 
+static bool host_le(void) {
+    const uint16_t one = 1;
+    uint8_t b;
+    memcpy(&b, &one, 1);
+    return b == 1;
+}
+
+/* a memcpy and, for the other byte order, a swap: the reader's inner loop (a footprint's
+ * coordinates are read twice, for the checks and for the grid) */
 static double rd_f64(const uint8_t *p, bool le) {
-    uint64_t u = 0;
-    for (int i = 0; i < 8; i++)
-        u |= (uint64_t)p[le ? i : 7 - i] << (8 * i);
+    uint64_t u;
+    memcpy(&u, p, sizeof u);
+    if (le != host_le()) {
+        uint64_t v = 0;
+        for (int i = 0; i < 8; i++)
+            v |= ((u >> (8 * i)) & 0xff) << (8 * (7 - i));
+        u = v;
+    }
     double d;
     memcpy(&d, &u, sizeof d);
     return d;
@@ -315,8 +329,9 @@ static int read_polygon(td_map *m, rd *r, bool nested) {
             double x = rd_f64(c + 16 * j, le), y = rd_f64(c + 16 * j + 8, le);
             if (!(x >= -180 - EPS_DEG && x <= 180 + EPS_DEG && y >= -90 - EPS_DEG &&
                   y <= 90 + EPS_DEG))
-                return -1; /* NaN fails every comparison */
-            r->ymin = fmin(r->ymin, y), r->ymax = fmax(r->ymax, y);
+                return -1;                       /* NaN fails every comparison */
+            r->ymin = y < r->ymin ? y : r->ymin; /* not fmin: a call each in the hot loop */
+            r->ymax = y > r->ymax ? y : r->ymax;
         }
         int rc = add_ring_ref(m, r, c, n, le, i > 0);
         if (rc)

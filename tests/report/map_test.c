@@ -81,19 +81,25 @@ typedef struct stats {
     size_t subpaths, points;
     double max_dx; /* longest horizontal step of a segment */
     double xmin, xmax, ymin, ymax;
-    int bad; /* syntax errors */
+    int bad;      /* syntax errors */
+    int pos, neg; /* closed subpaths by the sign of their area (orientation) */
 } stats;
 
 /* Walks M/l/z path data (what map.c writes), in absolute px. */
 static stats walk(const char *d) {
-    stats s = {0, 0, 0, INFINITY, -INFINITY, INFINITY, -INFINITY, 0};
-    double cx = 0, cy = 0, sx = 0, sy = 0;
+    stats s = {0, 0, 0, INFINITY, -INFINITY, INFINITY, -INFINITY, 0, 0, 0};
+    double cx = 0, cy = 0, sx = 0, sy = 0, area = 0;
     char cmd = 0;
     const char *p = d;
     while (*p) {
         if (*p == 'M' || *p == 'l' || *p == 'z') {
             cmd = *p++;
             if (cmd == 'z') {
+                area += cx * sy - sx * cy;
+                if (area > 1)
+                    s.pos++;
+                else if (area < -1)
+                    s.neg++;
                 cx = sx, cy = sy;
             }
             if (cmd == 'M')
@@ -123,9 +129,11 @@ static stats walk(const char *d) {
         p = e;
         if (cmd == 'M') {
             cx = sx = x, cy = sy = y;
+            area = 0;
             cmd = 'L'; /* (map.c never repeats pairs after M) */
         } else if (cmd == 'l') {
             s.max_dx = fmax(s.max_dx, fabs(x));
+            area += cx * (cy + y) - (cx + x) * cy;
             cx += x, cy += y;
         } else {
             s.bad++;
@@ -294,6 +302,8 @@ static void test_shapes(void) {
     REQUIRE(d);
     stats s = walk(d);
     CHECK(s.bad == 0 && s.subpaths == 5, "bad %d subpaths %zu", s.bad, s.subpaths);
+    /* the hole winds against the exteriors (nonzero fill: a hole, overlaps filled) */
+    CHECK((s.pos == 4 && s.neg == 1) || (s.pos == 1 && s.neg == 4), "%d %d", s.pos, s.neg);
     free(d);
     /* every layer is there and well formed */
     const char *layers[] = {"td-map-sphere", "td-map-graticule", "td-map-land"};
@@ -354,6 +364,9 @@ static void test_polar_antimeridian(void) {
     CHECK(st.bad == 0 && st.subpaths == 5, "bad %d subpaths %zu", st.bad, st.subpaths);
     /* no segment across the map: only short steps (edges are densified at 2 degrees) */
     CHECK(st.max_dx < W / 8.0, "a segment %.1f px wide on a %d px map", st.max_dx, W);
+    /* the south cap was given clockwise: drawn like the others, so that nonzero fills it
+     * where it overlaps the whole-world footprint */
+    CHECK((st.pos == 5) != (st.neg == 5), "orientations %d %d", st.pos, st.neg);
     /* the caps reach the pole lines and the whole-world footprint the map's sides */
     CHECK(st.ymin < 4.6 && st.ymax > H - 4.6, "y %.1f..%.1f of %d", st.ymin, st.ymax, H);
     CHECK(st.xmin < 4.6 && st.xmax > W - 4.6, "x %.1f..%.1f of %d", st.xmin, st.xmax, W);
