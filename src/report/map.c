@@ -215,7 +215,7 @@ static void draw_ring(td_map *m, pathw *w, get_fn get, const void *src, size_t n
         get(src, n - 1, &x0, &y0);
     m->pw = w;
     double ax = x0, ay = y0;
-    for (size_t i = 1; i < n; i++) {
+    for (size_t i = 1; i < n && !w->out->bad; i++) { /* past the budget: no point going on */
         double bx, by;
         get(src, rev ? n - 1 - i : i, &bx, &by);
         feed_edge(m, ax, ay, bx, by);
@@ -539,7 +539,7 @@ int td_map_add_wkb(td_map *m, const uint8_t *wkb, size_t len) {
         to_grid_mode(m);
     if (!m->grid_mode) {
         pathw w = {.out = &m->fp};
-        for (size_t k = 0; k < r.nrings; k++) {
+        for (size_t k = 0; k < r.nrings && !m->fp.bad; k++) {
             /* exteriors counterclockwise, holes clockwise (in lon/lat), whatever the input:
              * the footprints are one path filled nonzero, so overlaps stay filled */
             const ring_ref *g = &m->rings[k];

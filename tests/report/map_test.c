@@ -485,6 +485,43 @@ static void test_bounds(void) {
     td_map_free(m);
 }
 
+/* A valid polygon of 200000 vertices zigzagging across the whole map: 360 degree edges
+ * densified to 180 points each would be 36M points; the outline budget stops drawing it and
+ * the map becomes a grid (the ctest timeout bounds the time). */
+static void test_zigzag(void) {
+    td_test_context = "zigzag";
+    const uint32_t n = 200000;
+    size_t len = 9 + 4 + 16 * (size_t)(n + 1);
+    uint8_t *b = malloc(len), *p = b;
+    REQUIRE(b);
+    *p++ = 1;
+    const uint32_t hdr[3] = {3, 1, n + 1};
+    for (int i = 0; i < 3; i++, p += 4)
+        for (int k = 0; k < 4; k++)
+            p[k] = (uint8_t)(hdr[i] >> (8 * k));
+    for (uint32_t i = 0; i <= n; i++) {
+        double xy[2] = {i == n ? -180 : (i % 2 ? 180.0 : -180.0), i == n ? 0 : i * 1e-4};
+        for (int c = 0; c < 2; c++, p += 8) {
+            uint64_t u;
+            memcpy(&u, &xy[c], 8);
+            for (int k = 0; k < 8; k++)
+                p[k] = (uint8_t)(u >> (8 * k));
+        }
+    }
+    REQUIRE((size_t)(p - b) == len);
+    td_map *m = new_map(0);
+    CHECK(td_map_add_wkb(m, b, len) == 0);
+    size_t dr, gr, sk;
+    td_map_counts(m, &dr, &gr, &sk);
+    CHECK(dr == 0 && gr == 1 && sk == 0, "%zu %zu %zu", dr, gr, sk);
+    ut_buf o = {0};
+    render(m, &o);
+    CHECK(o.len < 400u << 10, "%zu", o.len);
+    ut_buf_free(&o);
+    td_map_free(m);
+    free(b);
+}
+
 static void test_options(void) {
     td_test_context = "options";
     char msg[256] = "";
@@ -512,6 +549,7 @@ int main(int argc, char **argv) {
     test_polar_antimeridian();
     test_grid();
     test_bounds();
+    test_zigzag();
     test_options();
     return td_test_report(argv[0]);
 }
