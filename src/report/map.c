@@ -264,10 +264,13 @@ static double rd_f64(const uint8_t *p, bool le) {
     return d;
 }
 
+/* A coordinate of a validated ring, clamped to the globe: PROJ would wrap a longitude a hair
+ * past 180 (within EPS_DEG, accepted) to the other side of the map. */
 static void get_wkb(const void *src, size_t i, double *x, double *y) {
     const ring_ref *r = src;
-    *x = rd_f64(r->p + 16 * i, r->le);
-    *y = rd_f64(r->p + 16 * i + 8, r->le);
+    double lon = rd_f64(r->p + 16 * i, r->le), lat = rd_f64(r->p + 16 * i + 8, r->le);
+    *x = lon < -180 ? -180 : lon > 180 ? 180 : lon;
+    *y = lat < -90 ? -90 : lat > 90 ? 90 : lat;
 }
 
 /* Twice the signed area in lon/lat (shoelace): > 0 counterclockwise. */
@@ -303,7 +306,7 @@ static int add_ring_ref(td_map *m, rd *r, const uint8_t *p, uint32_t n, bool le,
 }
 
 /* One Polygon at r->off: header, rings, coordinates all checked. */
-static int read_polygon(td_map *m, rd *r, bool nested) {
+static int read_polygon(td_map *m, rd *r) {
     if (r->len - r->off < 9)
         return -1;
     const uint8_t *p = r->p + r->off;
@@ -312,7 +315,6 @@ static int read_polygon(td_map *m, rd *r, bool nested) {
     bool le = p[0] == 1;
     if (rd_u32(p + 1, le) != 3)
         return -1;
-    (void)nested;
     uint32_t nr = rd_u32(p + 5, le);
     r->off += 9;
     if (nr == 0 || nr > (r->len - r->off) / 4)
@@ -349,7 +351,7 @@ static int read_geometry(td_map *m, rd *r) {
     uint32_t type = rd_u32(r->p + 1, le);
     int rc;
     if (type == 3) {
-        rc = read_polygon(m, r, false);
+        rc = read_polygon(m, r);
     } else if (type == 6) {
         uint32_t np = rd_u32(r->p + 5, le);
         r->off = 9;
@@ -357,7 +359,7 @@ static int read_geometry(td_map *m, rd *r) {
             return -1;
         rc = 0;
         for (uint32_t i = 0; i < np && rc == 0; i++)
-            rc = read_polygon(m, r, true);
+            rc = read_polygon(m, r);
     } else {
         return -1;
     }
@@ -680,6 +682,7 @@ int td_map_svg(td_map *m, ut_buf *out, char *msg, size_t cap) {
     ut_buf_printf(out,
                   "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"td-map\" "
                   "viewBox=\"0 0 %d %d\" width=\"%d\" height=\"%d\" role=\"img\" "
+                  "style=\"max-width:100%%;height:auto\" "
                   "aria-labelledby=\"td-map-title td-map-desc\" "
                   "font-family=\"sans-serif\" font-size=\"11\">\n",
                   m->w, m->h, m->w, m->h);
