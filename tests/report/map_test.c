@@ -2,6 +2,7 @@
  * the antimeridian and over the poles drawn without a segment across the map, the switch to
  * the density grid, and the SVG's size bound.
  *   map_test [OUT_DIR]   with OUT_DIR: also writes map_*.svg there (to look at) */
+#include <malloc.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -526,6 +527,45 @@ static void test_zigzag(void) {
     free(b);
 }
 
+/* Heap in use stays flat however many footprints come (glibc's count; under ASan it reads
+ * 0 and the check holds trivially: the plain build is the one that measures). */
+static size_t heap_used(void) {
+    struct mallinfo2 mi = mallinfo2();
+    return mi.uordblks + mi.hblkhd;
+}
+
+static void add_random(td_map *m, int n) {
+    for (int i = 0; i < n; i++) {
+        wkb w = {.le = 1};
+        double x = -180 + 357 * rnd(), y = -85 + 170 * rnd();
+        box(&w, x, y, x + 0.1 + 2 * rnd(), y + 0.1 + 2 * rnd());
+        CHECK(td_map_add_wkb(m, w.b, w.n) == 0);
+    }
+}
+
+static void test_memory(void) {
+    td_test_context = "memory";
+    /* outlines: at most the path budget, whatever max_shapes says */
+    size_t h0 = heap_used();
+    td_map *m = new_map((size_t)1 << 30);
+    add_random(m, 20000);
+    size_t dr, gr, sk;
+    td_map_counts(m, &dr, &gr, &sk);
+    size_t h1 = heap_used();
+    CHECK(h1 < h0 + (2u << 20), "outline mode: %zu bytes more heap", h1 - h0);
+    td_map_free(m);
+    /* grid: flat from the switch on */
+    m = new_map(100);
+    add_random(m, 1000);
+    size_t g0 = heap_used();
+    add_random(m, 100000);
+    size_t g1 = heap_used();
+    CHECK(g1 <= g0 + 4096, "grid mode: heap %zu -> %zu after 100000 more", g0, g1);
+    fprintf(stderr, "heap: outlines %zu KiB over the start (drawn %zu), grid %zu -> %zu KiB\n",
+            (h1 - h0) >> 10, dr, g0 >> 10, g1 >> 10);
+    td_map_free(m);
+}
+
 static void test_options(void) {
     td_test_context = "options";
     char msg[256] = "";
@@ -554,6 +594,7 @@ int main(int argc, char **argv) {
     test_grid();
     test_bounds();
     test_zigzag();
+    test_memory();
     test_options();
     return td_test_report(argv[0]);
 }
