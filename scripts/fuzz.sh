@@ -15,7 +15,7 @@ shift || true
 corpus_dir=${TD_CORPUS_DIR:-$(pwd)/tests/corpus}
 bdir=${TD_FUZZ_BUILD:-build/fuzz}
 jobs=$(nproc 2>/dev/null || echo 2)
-targets=${TD_FUZZ_TARGETS:-fuzz_tiff fuzz_config fuzz_keylist fuzz_inventory fuzz_h1 fuzz_parquet_read}
+targets=${TD_FUZZ_TARGETS:-fuzz_tiff fuzz_config fuzz_keylist fuzz_inventory fuzz_h1 fuzz_parquet_read fuzz_map_wkb}
 
 # The whole tree is configured (the config target links the pipeline library), but only
 # the fuzz targets and what they link are built.
@@ -57,6 +57,7 @@ for t in $targets; do
     fuzz_inventory) tseeds=fuzz/corpus/inventory; max_len=16384; dict=(-dict=fuzz/inventory.dict) ;;
     fuzz_h1) tseeds=fuzz/corpus/h1; max_len=8192; dict=(-dict=fuzz/h1.dict) ;;
     fuzz_parquet_read) tseeds=fuzz/corpus/parquet_read; max_len=16384 ;;
+    fuzz_map_wkb) tseeds=fuzz/corpus/map_wkb; max_len=8192 ;;
     *) echo "fuzz: unknown target $t"; exit 2 ;;
   esac
   echo "== fuzz $t for ${secs}s"
