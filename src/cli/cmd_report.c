@@ -70,8 +70,8 @@ static uint64_t run_prefetch(const td_dumpread_info *info) {
     ut_json d = {0};
     char err[128];
     uint64_t pf = 0;
-    if (ut_json_parse(&d, info->success, info->success_len, 100000, err, sizeof err) == 0 &&
-        d.n && d.tok[0].type == UT_JSON_OBJECT) {
+    if (ut_json_parse(&d, info->success, info->success_len, 100000, err, sizeof err) == 0 && d.n &&
+        d.tok[0].type == UT_JSON_OBJECT) {
         char *cfg = ut_json_strdup(&d, ut_json_get(&d, 0, "config"));
         if (cfg && *cfg) {
             td_config c;
@@ -170,8 +170,8 @@ int td_cmd_report(int argc, char **argv) {
         return EXIT_FAILED;
     }
     PJ_CONTEXT *pj = proj_context_create();
-    td_report_options o = {.prefetch_bytes = run_prefetch(&info), .crs_name = crs_name,
-                           .crs_ud = pj};
+    td_report_options o = {
+        .prefetch_bytes = run_prefetch(&info), .crs_name = crs_name, .crs_ud = pj};
     td_report *r = NULL;
     int status = EXIT_OK;
     ut_buf page = {0};
@@ -209,8 +209,8 @@ int td_cmd_report(int argc, char **argv) {
                dir, info.shard_markers ? " (shard markers only: run `tiff-dumper finish`)" : "");
     if (!quiet && strcmp(outp, "-") != 0)
         td_say(stderr,
-               "tiff-dumper report: %" PRIu64 " header rows, %" PRIu64
-               " error rows from %" PRIu64 " + %" PRIu64 " part files -> %s\n",
+               "tiff-dumper report: %" PRIu64 " header rows, %" PRIu64 " error rows from %" PRIu64
+               " + %" PRIu64 " part files -> %s\n",
                td_report_headers(r), td_report_errors(r), info.header_files, info.error_files,
                outp);
 done:

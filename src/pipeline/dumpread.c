@@ -260,14 +260,25 @@ enum {
     C_BY1,
     C_N
 };
-static const char *const head_cols[C_N] = {
-    "compression",    "bits_per_sample.list.element", "sample_format.list.element",
-    "tile_width",     "tile_height",                  "image_width",
-    "image_height",   "overview_count",               "cog_valid",
-    "cog_errors.list.element", "ifd_bytes",           "requests",
-    "fetched_bytes",  "proj_code",                    "geometry",
-    "bbox.xmin",      "bbox.ymin",                    "bbox.xmax",
-    "bbox.ymax"};
+static const char *const head_cols[C_N] = {"compression",
+                                           "bits_per_sample.list.element",
+                                           "sample_format.list.element",
+                                           "tile_width",
+                                           "tile_height",
+                                           "image_width",
+                                           "image_height",
+                                           "overview_count",
+                                           "cog_valid",
+                                           "cog_errors.list.element",
+                                           "ifd_bytes",
+                                           "requests",
+                                           "fetched_bytes",
+                                           "proj_code",
+                                           "geometry",
+                                           "bbox.xmin",
+                                           "bbox.ymin",
+                                           "bbox.xmax",
+                                           "bbox.ymax"};
 
 static int read_headers(const char *file, td_report *r, char *err, size_t errlen) {
     part p;

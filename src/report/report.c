@@ -224,7 +224,9 @@ void td_report_add_header(td_report *r, const td_report_row *w) {
               w->cog_valid == 1   ? "valid"
               : w->cog_valid == 0 ? "not valid"
                                   : "(null)",
-              w->cog_valid == 1 ? 0 : w->cog_valid == 0 ? 1 : 2);
+              w->cog_valid == 1   ? 0
+              : w->cog_valid == 0 ? 1
+                                  : 2);
 
     if (w->requests < 0)
         hist_addz(&r->h[RP_REQUESTS], "(null)", INT64_MAX);
@@ -302,8 +304,8 @@ void td_report_add_error(td_report *r, const td_report_error *e) {
     put_part(&k, e->stage, ut_utf8_cut(e->stage ? e->stage : "", e->stage_len, RP_MAX_KEY));
     ut_buf_putc(&k, '/');
     put_part(&k, e->kind, ut_utf8_cut(e->kind ? e->kind : "", e->kind_len, RP_MAX_KEY));
-    rp_ent *en = hist_add(&r->h[RP_ERRORS], k.bad ? "(too long)" : ut_buf_str(&k),
-                          k.bad ? 10 : k.len, 0, 1);
+    rp_ent *en =
+        hist_add(&r->h[RP_ERRORS], k.bad ? "(too long)" : ut_buf_str(&k), k.bad ? 10 : k.len, 0, 1);
     ut_buf_free(&k);
     if (en && e->path && en->n_samples < TD_REPORT_SAMPLES) {
         char *p = dupn(e->path, ut_utf8_cut(e->path, e->path_len, 4096));

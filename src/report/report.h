@@ -32,7 +32,7 @@
 typedef struct td_report td_report;
 
 typedef struct td_report_options {
-    uint64_t prefetch_bytes; /* fetch.prefetch_bytes of the run; 0 = 16384 (the default) */
+    uint64_t prefetch_bytes;   /* fetch.prefetch_bytes of the run; 0 = 16384 (the default) */
     int map_width, map_height; /* 0 = the map's defaults */
     size_t map_max_shapes;     /* 0 = the map's default */
     /* Names an EPSG code ("EPSG:32633" -> "WGS 84 / UTM zone 33N") into out; 0 if named.
@@ -57,8 +57,12 @@ typedef struct td_report_row {
     bool has_bbox;
     double bbox[4]; /* xmin, ymin, xmax, ymax */
 } td_report_row;
-#define TD_REPORT_ROW_INIT \
-    { -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, NULL, 0, NULL, 0, false, {0, 0, 0, 0} }
+#define TD_REPORT_ROW_INIT                                                         \
+    {                                                                              \
+        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, NULL, 0, NULL, 0, false, { \
+            0, 0, 0, 0                                                             \
+        }                                                                          \
+    }
 
 /* One row of the errors table. */
 typedef struct td_report_error {
@@ -71,10 +75,10 @@ typedef struct td_report_run {
     const char *out_shown;    /* OUT as the user named it (shown, and in the SQL) */
     const char *success_json; /* _SUCCESS's text, NULL when there is none */
     size_t success_len;
-    bool complete;             /* OUT has _SUCCESS: else an "incomplete run" banner */
-    unsigned shard_markers;    /* _SUCCESS.shard-* files found */
+    bool complete;          /* OUT has _SUCCESS: else an "incomplete run" banner */
+    unsigned shard_markers; /* _SUCCESS.shard-* files found */
     uint64_t header_files, error_files;
-    const char *generated_at;  /* RFC 3339 UTC time of the report */
+    const char *generated_at; /* RFC 3339 UTC time of the report */
     const char *tool_version;
 } td_report_run;
 

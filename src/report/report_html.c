@@ -19,11 +19,21 @@ void td_report_html_escape(ut_buf *out, const char *s, size_t n) {
         for (size_t j = i; j < i + ok; j++) {
             unsigned char c = (unsigned char)s[j];
             switch (c) {
-            case '&': ut_buf_puts(out, "&amp;"); break;
-            case '<': ut_buf_puts(out, "&lt;"); break;
-            case '>': ut_buf_puts(out, "&gt;"); break;
-            case '"': ut_buf_puts(out, "&quot;"); break;
-            case '\'': ut_buf_puts(out, "&#39;"); break;
+            case '&':
+                ut_buf_puts(out, "&amp;");
+                break;
+            case '<':
+                ut_buf_puts(out, "&lt;");
+                break;
+            case '>':
+                ut_buf_puts(out, "&gt;");
+                break;
+            case '"':
+                ut_buf_puts(out, "&quot;");
+                break;
+            case '\'':
+                ut_buf_puts(out, "&#39;");
+                break;
             default:
                 /* controls are not text: shown as \xNN (newline and tab kept) */
                 if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f)
@@ -40,29 +50,50 @@ void td_report_html_escape(ut_buf *out, const char *s, size_t n) {
     }
 }
 
-static void esc(ut_buf *b, const char *s) { td_report_html_escape(b, s ? s : "", s ? strlen(s) : 0); }
+static void esc(ut_buf *b, const char *s) {
+    td_report_html_escape(b, s ? s : "", s ? strlen(s) : 0);
+}
 
 const char *td_report_compression_name(int64_t c) {
     switch (c) {
-    case 1: return "none";
-    case 2: return "CCITT RLE";
-    case 3: return "CCITT Group 3";
-    case 4: return "CCITT Group 4";
-    case 5: return "LZW";
-    case 6: return "JPEG (old-style)";
-    case 7: return "JPEG";
-    case 8: return "Deflate";
-    case 32773: return "PackBits";
-    case 32946: return "Deflate (PKZIP)";
-    case 34661: return "JBIG";
-    case 34712: return "JPEG 2000";
-    case 34887: return "LERC";
-    case 34925: return "LZMA";
-    case 50000: return "ZSTD";
-    case 50001: return "WebP";
-    case 50002: return "JPEG XL (draft)";
-    case 52546: return "JPEG XL";
-    default: return NULL;
+    case 1:
+        return "none";
+    case 2:
+        return "CCITT RLE";
+    case 3:
+        return "CCITT Group 3";
+    case 4:
+        return "CCITT Group 4";
+    case 5:
+        return "LZW";
+    case 6:
+        return "JPEG (old-style)";
+    case 7:
+        return "JPEG";
+    case 8:
+        return "Deflate";
+    case 32773:
+        return "PackBits";
+    case 32946:
+        return "Deflate (PKZIP)";
+    case 34661:
+        return "JBIG";
+    case 34712:
+        return "JPEG 2000";
+    case 34887:
+        return "LERC";
+    case 34925:
+        return "LZMA";
+    case 50000:
+        return "ZSTD";
+    case 50001:
+        return "WebP";
+    case 50002:
+        return "JPEG XL (draft)";
+    case 52546:
+        return "JPEG XL";
+    default:
+        return NULL;
     }
 }
 
@@ -141,8 +172,14 @@ static void label_lat(page *pg, const rp_ent *e, ut_buf *out) {
         return;
     }
     long lo = (long)e->order, hi = lo + 30;
-    ut_buf_printf(out, "%ld\xc2\xb0%s to %ld\xc2\xb0%s", labs(lo), lo < 0 ? "S" : lo > 0 ? "N" : "",
-                  labs(hi), hi < 0 ? "S" : hi > 0 ? "N" : "");
+    ut_buf_printf(out, "%ld\xc2\xb0%s to %ld\xc2\xb0%s", labs(lo),
+                  lo < 0   ? "S"
+                  : lo > 0 ? "N"
+                           : "",
+                  labs(hi),
+                  hi < 0   ? "S"
+                  : hi > 0 ? "N"
+                           : "");
 }
 
 static void label_ifd(page *pg, const rp_ent *e, ut_buf *out) {
@@ -189,8 +226,8 @@ static void render_hist(page *pg, int id, const char *title, const char *what, b
         ut_buf_printf(b,
                       "<svg class=\"bars\" viewBox=\"0 0 %d %zu\" width=\"%d\" height=\"%zu\" "
                       "role=\"img\" aria-labelledby=\"st-%s\"><title id=\"st-%s\">",
-                      lw + bw + 60, bars * (size_t)rowh + 4, lw + bw + 60,
-                      bars * (size_t)rowh + 4, hid, hid);
+                      lw + bw + 60, bars * (size_t)rowh + 4, lw + bw + 60, bars * (size_t)rowh + 4,
+                      hid, hid);
         esc(b, title);
         ut_buf_puts(b, " (chart; the table beside it has the numbers)</title>");
         ut_buf lb = {0};
@@ -209,8 +246,8 @@ static void render_hist(page *pg, int id, const char *title, const char *what, b
                           "</text><rect x=\"%d\" y=\"%zu\" width=\"%.1f\" height=\"%d\" "
                           "class=\"bar\"/><text x=\"%.1f\" y=\"%zu\" class=\"bv\">%" PRIu64
                           "</text>",
-                          lw, y + 2, w < 1 && v[i]->count ? 1.0 : w, rowh - 5, lw + w + 4,
-                          y + 14, v[i]->count);
+                          lw, y + 2, w < 1 && v[i]->count ? 1.0 : w, rowh - 5, lw + w + 4, y + 14,
+                          v[i]->count);
         }
         ut_buf_free(&lb);
         ut_buf_puts(b, "</svg>");
@@ -325,10 +362,10 @@ static void render_run(page *pg) {
     const td_report_run *run = pg->run;
     ut_json d = {0};
     char err[128];
-    bool have = run->success_json &&
-                ut_json_parse(&d, run->success_json, run->success_len, 100000, err, sizeof err) ==
-                    0 &&
-                d.n && d.tok[0].type == UT_JSON_OBJECT;
+    bool have =
+        run->success_json &&
+        ut_json_parse(&d, run->success_json, run->success_len, 100000, err, sizeof err) == 0 &&
+        d.n && d.tok[0].type == UT_JSON_OBJECT;
     ut_buf_puts(b, "<section id=\"run\"><h2>The run</h2><div class=\"pair\">"
                    "<table id=\"t-run\"><caption>What _SUCCESS says");
     if (!run->complete)
@@ -390,14 +427,13 @@ static void render_run(page *pg) {
                   "<tr data-key=\"error_files\" data-count=\"%" PRIu64
                   "\"><th scope=\"row\">error part files</th><td>%" PRIu64 "</td></tr>"
                   "<tr data-key=\"sum_requests\" data-count=\"%" PRIu64
-                  "\"><th scope=\"row\">requests of the header rows</th><td>%" PRIu64
-                  "</td></tr>"
+                  "\"><th scope=\"row\">requests of the header rows</th><td>%" PRIu64 "</td></tr>"
                   "<tr data-key=\"sum_fetched_bytes\" data-count=\"%" PRIu64
                   "\"><th scope=\"row\">bytes fetched for the header rows</th><td>%" PRIu64
                   "</td></tr>",
-                  pg->r->headers, pg->r->headers, pg->r->errors, pg->r->errors,
-                  run->header_files, run->header_files, run->error_files, run->error_files,
-                  pg->r->requests, pg->r->requests, pg->r->fetched_bytes, pg->r->fetched_bytes);
+                  pg->r->headers, pg->r->headers, pg->r->errors, pg->r->errors, run->header_files,
+                  run->header_files, run->error_files, run->error_files, pg->r->requests,
+                  pg->r->requests, pg->r->fetched_bytes, pg->r->fetched_bytes);
     if (run->shard_markers)
         ut_buf_printf(b,
                       "<tr data-key=\"shard_markers\" data-count=\"%u\"><th scope=\"row\">"
@@ -465,8 +501,9 @@ int td_report_html(td_report *r, const td_report_run *run, ut_buf *b, char *msg,
                    "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
                    "style-src 'unsafe-inline'; img-src data:\"><title>tiff-dumper report: ");
     esc(b, run->out_shown);
-    ut_buf_printf(b, "</title><style>%s</style></head>\n<body><header><h1>tiff-dumper report"
-                     "</h1><p>",
+    ut_buf_printf(b,
+                  "</title><style>%s</style></head>\n<body><header><h1>tiff-dumper report"
+                  "</h1><p>",
                   CSS);
     esc(b, run->out_shown);
     ut_buf_puts(b, " &middot; generated ");
@@ -522,8 +559,7 @@ int td_report_html(td_report *r, const td_report_run *run, ut_buf *b, char *msg,
                   "FROM %s GROUP BY 1 ORDER BY 1;",
                   pg.heads);
     render_hist(&pg, RP_LAT, "Latitude of the footprint's centre",
-                "30\xc2\xb0 bands of the bbox centre latitude.", true, label_lat,
-                ut_buf_str(&q));
+                "30\xc2\xb0 bands of the bbox centre latitude.", true, label_lat, ut_buf_str(&q));
     ut_buf_reset(&q);
     ut_buf_printf(&q,
                   "SELECT coalesce(proj_code, '(none)') AS key, count(*) AS n\n"
@@ -559,8 +595,8 @@ int td_report_html(td_report *r, const td_report_run *run, ut_buf *b, char *msg,
                   "SELECT coalesce(tile_width || 'x' || tile_height, 'stripped') AS key, "
                   "count(*) AS n\nFROM %s GROUP BY 1 ORDER BY n DESC;",
                   pg.heads);
-    render_hist(&pg, RP_TILE, "Tile size", "First image's tile width x height.", false,
-                label_plain, ut_buf_str(&q));
+    render_hist(&pg, RP_TILE, "Tile size", "First image's tile width x height.", false, label_plain,
+                ut_buf_str(&q));
     ut_buf_reset(&q);
     ut_buf_printf(&q,
                   "SELECT coalesce(CAST(overview_count AS VARCHAR), '(null)') AS key, "
@@ -579,8 +615,8 @@ int td_report_html(td_report *r, const td_report_run *run, ut_buf *b, char *msg,
                   "  ELSE '>= 65536' END AS key, count(*) AS n\nFROM %s GROUP BY 1;",
                   pg.heads);
     render_hist(&pg, RP_IMAGE_SIZE, "Image size",
-                "The larger of width and height of the first image, in pixels.", true,
-                label_plain, ut_buf_str(&q));
+                "The larger of width and height of the first image, in pixels.", true, label_plain,
+                ut_buf_str(&q));
     ut_buf_puts(b, "</div>\n<h2>Cloud-optimized GeoTIFF</h2><div class=\"grid\">");
     ut_buf_reset(&q);
     ut_buf_printf(&q,
@@ -595,8 +631,8 @@ int td_report_html(td_report *r, const td_report_run *run, ut_buf *b, char *msg,
                   "FROM (SELECT unnest(cog_errors) AS r FROM %s)\nGROUP BY 1 ORDER BY n DESC;",
                   pg.heads);
     render_hist(&pg, RP_COG_REASONS, "Why not a COG",
-                "Items of cog_errors over all rows (a file may have several).", false,
-                label_plain, ut_buf_str(&q));
+                "Items of cog_errors over all rows (a file may have several).", false, label_plain,
+                ut_buf_str(&q));
     ut_buf_puts(b, "</div>\n<h2>Headers and requests</h2><div class=\"grid\">");
     ut_buf_reset(&q);
     ut_buf_printf(&q,
