@@ -600,7 +600,7 @@ int td_report_html(td_report *r, const td_report_run *run, ut_buf *b, char *msg,
     ut_buf_reset(&q);
     ut_buf_printf(&q,
                   "SELECT coalesce(CAST(overview_count AS VARCHAR), '(null)') AS key, "
-                  "count(*) AS n\nFROM %s GROUP BY 1 ORDER BY overview_count;",
+                  "count(*) AS n\nFROM %s GROUP BY overview_count ORDER BY overview_count;",
                   pg.heads);
     render_hist(&pg, RP_OVERVIEWS, "Overviews", "Reduced-resolution images per file.", true,
                 label_plain, ut_buf_str(&q));

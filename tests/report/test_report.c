@@ -54,9 +54,9 @@ static void counts(void) {
     CHECK(td_report_count(r, "requests", "1") == 1);
     CHECK(td_report_count(r, "requests", "2") == 1);
     CHECK(td_report_count(r, "requests", "4+") == 1);
-    CHECK(td_report_count(r, "ifd_bytes", "<= 250") == 1);  /* 1000/4 */
-    CHECK(td_report_count(r, "ifd_bytes", "<= 500") == 1);  /* 251 */
-    CHECK(td_report_count(r, "ifd_bytes", "> 4000") == 1);  /* 5000 */
+    CHECK(td_report_count(r, "ifd_bytes", "<= 250") == 1); /* 1000/4 */
+    CHECK(td_report_count(r, "ifd_bytes", "<= 500") == 1); /* 251 */
+    CHECK(td_report_count(r, "ifd_bytes", "> 4000") == 1); /* 5000 */
     CHECK(td_report_count(r, "image_size", "4096-16383") == 1);
     CHECK(td_report_count(r, "image_size", "< 256") == 1);
     CHECK(td_report_count(r, "image_size", "(null)") == 1);
