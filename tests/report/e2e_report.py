@@ -220,4 +220,5 @@ def main():
         L.rmtree(tmp)
 
 
-main()
+if __name__ == "__main__":
+    main()
