@@ -189,7 +189,9 @@ int main(int argc, char **argv) {
                 int zone = (int)((lon + 180) / 6) % 60 + 1;
                 unsigned pick = (unsigned)((r >> 60) % 4);
                 snprintf(code, sizeof code, "EPSG:%d",
-                         pick == 0 ? 4326 : pick == 1 ? 3857 : (lat >= 0 ? 32600 : 32700) + zone);
+                         pick == 0   ? 4326
+                         : pick == 1 ? 3857
+                                     : (lat >= 0 ? 32600 : 32700) + zone);
                 g.proj_code = code;
                 f.geo = &g;
             }
@@ -246,8 +248,8 @@ int main(int argc, char **argv) {
             "{\"tool\":\"tiff-dumper\",\"version\":\"synthetic\",\"schema_version\":%d,"
             "\"store\":\"s3://synthetic-bucket\",\"prefixes\":[\"\"],\"listed\":%" PRIu64
             ",\"skipped\":0,\"dumped\":%" PRIu64 ",\"failed\":%" PRIu64
-            ",\"bytes_fetched\":%" PRIu64 ",\"requests\":%" PRIu64
-            ",\"header_files\":%" PRIu64 ",\"error_files\":1,\"elapsed_seconds\":100.0,"
+            ",\"bytes_fetched\":%" PRIu64 ",\"requests\":%" PRIu64 ",\"header_files\":%" PRIu64
+            ",\"error_files\":1,\"elapsed_seconds\":100.0,"
             "\"headers_per_second\":%.1f,\"config\":\"store:\\n  name: s3://synthetic-bucket\\n"
             "fetch:\\n  prefetch_bytes: 16384\\n\"}\n",
             TD_SCHEMA_VERSION, rows + nerr, rows, nerr, sum_bytes, sum_req, files,

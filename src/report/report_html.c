@@ -10,7 +10,7 @@
 void rp_ifd_bounds(uint64_t prefetch, uint64_t b[5]);
 
 #define CHART_ROWS 20u /* bars drawn; the table has more */
-#define TABLE_ROWS 50u
+#define TABLE_ROWS 30u
 
 void td_report_html_escape(ut_buf *out, const char *s, size_t n) {
     size_t i = 0;
@@ -235,7 +235,7 @@ static void render_hist(page *pg, int id, const char *title, const char *what, b
             ut_buf_reset(&lb);
             lab(pg, v[i], &lb);
             const char *l = ut_buf_str(&lb);
-            size_t ll = strlen(l), cut = ut_utf8_cut(l, ll, 28);
+            size_t ll = strlen(l), cut = ut_utf8_cut(l, ll, 24);
             double w = max ? (double)bw * (double)v[i]->count / (double)max : 0;
             size_t y = i * (size_t)rowh + 2;
             ut_buf_printf(b, "<text x=\"%d\" y=\"%zu\" class=\"bl\">", lw - 6, y + 14);
@@ -325,7 +325,13 @@ static void json_text(ut_buf *b, const ut_json *d, size_t i) {
         for (size_t k = 0; k < t->size; k++) {
             if (k)
                 ut_buf_puts(b, ", ");
+            /* items quoted, so that the prefix "" (everything) shows */
+            bool q = d->tok[j].type == UT_JSON_STRING;
+            if (q)
+                ut_buf_puts(b, "&quot;");
             json_text(b, d, j);
+            if (q)
+                ut_buf_puts(b, "&quot;");
             j = d->tok[j].after;
         }
     } else {
