@@ -457,7 +457,7 @@ static void render_run(page *pg) {
     if (have) {
         size_t c = ut_json_get(&d, 0, "config");
         if (c != UT_JSON_NONE) {
-            ut_buf_puts(b, "<details open class=\"config\"><summary>Config (secrets masked)"
+            ut_buf_puts(b, "<details class=\"config\"><summary>Config (secrets masked)"
                            "</summary><pre id=\"config\">");
             json_text(b, &d, c);
             ut_buf_puts(b, "</pre></details>");
@@ -477,7 +477,7 @@ static const char CSS[] =
     "h3{font-size:15px;margin:0 0 6px}"
     ".banner{background:#fdecea;border:1px solid #d9534f;color:#8a1f1b;padding:10px 14px;"
     "margin:14px 0;font-weight:600}"
-    ".grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(620px,1fr));gap:14px}"
+    ".grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(540px,1fr));gap:14px}"
     "section.fig,#run,#map{background:#fff;border:1px solid #dde;border-radius:6px;"
     "padding:10px 14px}"
     ".pair{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}"
@@ -494,6 +494,7 @@ static const char CSS[] =
     ".samples{margin:2px 0 0 0;padding-left:16px;font-weight:400;font-size:12px;"
     "word-break:break-all;max-width:520px}"
     "#map svg{max-width:100%;height:auto}"
+    "section>h2:first-child{margin-top:4px}"
     "footer{color:#777;font-size:12px;padding:0 24px 20px}";
 
 int td_report_html(td_report *r, const td_report_run *run, ut_buf *b, char *msg, size_t cap) {
