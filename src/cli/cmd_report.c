@@ -22,7 +22,7 @@ enum { EXIT_OK = 0, EXIT_USAGE = 2, EXIT_FAILED = 3 };
 #define PAGE_LIMIT ((size_t)512 << 20) /* the page, map included: far below this */
 
 void td_cmd_report_usage(FILE *out) {
-    fputs("usage: tiff-dumper report OUT_DIR [-o FILE] [--quiet]\n"
+    fputs("usage: tiff-dumper report OUT_DIR [-o FILE] [--option K=V]... [--quiet]\n"
           "\n"
           "Writes one self-contained HTML page about a run's output folder (unsharded or\n"
           "sharded): the run from _SUCCESS, a footprint map, histograms of CRS, compression,\n"
@@ -31,11 +31,17 @@ void td_cmd_report_usage(FILE *out) {
           "figure has its numbers in a table and the DuckDB SQL that gives them. The page\n"
           "has no script and loads nothing: it opens from disk or as an e-mail attachment.\n"
           "\n"
+          "OUT_DIR is a local folder or an object store URL (s3://, gs://, az://) as\n"
+          "`headers` writes it; a store's part files are read with ranged GETs.\n"
+          "\n"
           "A folder without _SUCCESS (a run still going, interrupted, or shards not\n"
           "finished) is reported too, under an \"incomplete run\" banner, with a warning.\n"
           "\n"
           "options:\n"
           "  -o, --output FILE   where to write the page (default: report.html; - = stdout)\n"
+          "  --option K=V        an option of OUT's store, as under output.obstore_config\n"
+          "                      (e.g. --option region=eu-central-1); credentials also\n"
+          "                      come from the usual environment variables\n"
           "  -q, --quiet         print only errors\n"
           "  -h, --help          this text\n"
           "\n"
@@ -121,13 +127,32 @@ static int write_page(const char *path, const ut_buf *page, char *err, size_t er
     return rc;
 }
 
+/* "KEY=VALUE" into kv (pointers into arg, which is modified). */
+static int split_kv(char *arg, store_kv *kv) {
+    char *eq = strchr(arg, '=');
+    if (!eq || eq == arg)
+        return -1;
+    *eq = '\0';
+    kv->key = arg;
+    kv->value = eq + 1;
+    return 0;
+}
+
 int td_cmd_report(int argc, char **argv) {
     const char *dir = NULL, *outp = "report.html";
     bool quiet = false;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
+    store_kv *kvs = calloc((size_t)argc + 1, sizeof *kvs);
+    size_t n_kv = 0;
+    if (!kvs) {
+        td_say(stderr, "tiff-dumper report: out of memory\n");
+        return EXIT_FAILED;
+    }
+    int status = EXIT_OK;
+    for (int i = 1; i < argc && status == EXIT_OK; i++) {
+        char *a = argv[i];
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             td_cmd_report_usage(stdout);
+            free(kvs);
             return EXIT_OK;
         } else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
             quiet = true;
@@ -136,48 +161,59 @@ int td_cmd_report(int argc, char **argv) {
             outp = a[8] == '=' ? a + 9 : (i + 1 < argc ? argv[++i] : NULL);
             if (!outp || !*outp) {
                 td_say(stderr, "tiff-dumper report: %s needs a value (FILE)\n", a);
-                return EXIT_USAGE;
+                status = EXIT_USAGE;
+            }
+        } else if (strcmp(a, "--option") == 0 || strncmp(a, "--option=", 9) == 0) {
+            char *v = a[8] == '=' ? a + 9 : (i + 1 < argc ? argv[++i] : NULL);
+            if (!v || split_kv(v, &kvs[n_kv]) != 0) {
+                td_say(stderr, "tiff-dumper report: --option needs KEY=VALUE\n");
+                status = EXIT_USAGE;
+            } else {
+                n_kv++;
             }
         } else if (a[0] == '-' && a[1]) {
             td_say(stderr, "tiff-dumper report: unknown option '%s'\n", a);
             td_cmd_report_usage(stderr);
-            return EXIT_USAGE;
+            status = EXIT_USAGE;
         } else if (dir) {
             td_say(stderr, "tiff-dumper report: unexpected argument '%s'\n", a);
-            return EXIT_USAGE;
+            status = EXIT_USAGE;
         } else {
             dir = a;
         }
     }
-    if (!dir) {
+    if (status == EXIT_OK && !dir) {
         td_say(stderr, "tiff-dumper report: OUT_DIR is missing\n");
         td_cmd_report_usage(stderr);
-        return EXIT_USAGE;
+        status = EXIT_USAGE;
     }
-    if (strstr(dir, "://") && strncmp(dir, "file://", 7) != 0) {
-        td_say(stderr,
-               "tiff-dumper report: %s: only a local folder can be reported for now (copy the "
-               "output folder locally first)\n",
-               dir);
-        return EXIT_USAGE;
+    if (status != EXIT_OK) {
+        free(kvs);
+        return status;
     }
-    const char *local = strncmp(dir, "file://", 7) == 0 ? dir + 7 : dir;
+    store_options so = STORE_OPTIONS_INIT;
+    so.kv = kvs;
+    so.n_kv = n_kv;
+    so.max_in_flight = 4;
 
     char err[512];
-    td_dumpread_info info;
-    if (td_dumpread_info_read(local, &info, err, sizeof err)) {
-        td_say(stderr, "tiff-dumper report: %s\n", err);
-        return EXIT_FAILED;
-    }
-    PJ_CONTEXT *pj = proj_context_create();
-    td_report_options o = {
-        .prefetch_bytes = run_prefetch(&info), .crs_name = crs_name, .crs_ud = pj};
+    td_dumpread *d = NULL;
+    td_dumpread_info info = {0};
     td_report *r = NULL;
-    int status = EXIT_OK;
+    PJ_CONTEXT *pj = NULL;
     ut_buf page = {0};
     page.limit = PAGE_LIMIT;
+    if (td_dumpread_open(&d, dir, &so, err, sizeof err) != 0 ||
+        td_dumpread_info_read(d, &info, err, sizeof err) != 0) {
+        td_say(stderr, "tiff-dumper report: %s\n", err);
+        status = EXIT_FAILED;
+        goto done;
+    }
+    pj = proj_context_create();
+    td_report_options o = {
+        .prefetch_bytes = run_prefetch(&info), .crs_name = crs_name, .crs_ud = pj};
     if (td_report_new(&r, &o, err, sizeof err) != 0 ||
-        td_dumpread_rows(local, r, &info, err, sizeof err) != 0) {
+        td_dumpread_rows(d, r, &info, err, sizeof err) != 0) {
         td_say(stderr, "tiff-dumper report: %s\n", err);
         status = EXIT_FAILED;
         goto done;
@@ -219,5 +255,7 @@ done:
     if (pj)
         proj_context_destroy(pj);
     td_dumpread_info_free(&info);
+    td_dumpread_close(d);
+    free(kvs);
     return status;
 }

@@ -37,11 +37,6 @@ static int fd_read_at(void *ctx, uint64_t off, size_t len, void *buf) {
     return 0;
 }
 
-void td_dumpread_info_free(td_dumpread_info *info) {
-    free(info->success);
-    memset(info, 0, sizeof *info);
-}
-
 static char *join(const char *a, const char *b) {
     size_t n = strlen(a) + strlen(b) + 2;
     char *p = malloc(n);
@@ -50,81 +45,338 @@ static char *join(const char *a, const char *b) {
     return p;
 }
 
-int td_dumpread_info_read(const char *out, td_dumpread_info *info, char *err, size_t errlen) {
+void td_dumpread_info_free(td_dumpread_info *info) {
+    free(info->success);
     memset(info, 0, sizeof *info);
-    DIR *d = opendir(out);
-    if (!d) {
-        ut_msgf(err, errlen, "cannot open %s: %s", out, strerror(errno));
-        return -1;
+}
+
+typedef struct fent {
+    char *name; /* relative to OUT: "part-00000.parquet", "_errors/part-00000.parquet" */
+    uint64_t size;
+} fent;
+
+typedef struct flist {
+    fent *v;
+    size_t n, cap;
+} flist;
+
+struct td_dumpread {
+    char *dir; /* local: the folder */
+    /* remote: a store on a private loop, run until each request completes */
+    bool remote, loop_ok;
+    uv_loop_t loop;
+    store *st;
+    flist heads, errs;
+    bool has_success;
+    uint64_t success_size;
+    unsigned markers;
+};
+
+static int flist_add(flist *l, const char *name, size_t n, uint64_t size) {
+    if (l->n == l->cap) {
+        size_t nc = l->cap ? l->cap * 2 : 16;
+        fent *nv = realloc(l->v, nc * sizeof *nv);
+        if (!nv)
+            return -1;
+        l->v = nv;
+        l->cap = nc;
     }
-    struct dirent *e;
-    uint32_t i, n;
-    while ((e = readdir(d)))
-        if (td_shard_marker_of(e->d_name, &i, &n))
-            info->shard_markers++;
-    closedir(d);
-    char *p = join(out, "_SUCCESS");
-    if (!p) {
-        ut_msgf(err, errlen, "out of memory");
+    char *p = malloc(n + 1);
+    if (!p)
         return -1;
-    }
-    char why[160];
-    info->success = ut_read_file(p, SUCCESS_CAP, &info->success_len, why, sizeof why);
-    info->complete = info->success != NULL;
-    free(p);
+    memcpy(p, name, n);
+    p[n] = 0;
+    l->v[l->n++] = (fent){p, size};
     return 0;
 }
 
-static int cmp_name(const void *a, const void *b) {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+static void flist_free(flist *l) {
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i].name);
+    free(l->v);
+    memset(l, 0, sizeof *l);
 }
 
-/* The part files of one table folder, sorted (the order of the rows the tool wrote). */
-static int list_parts(const char *dir, char ***names, size_t *n, char *err, size_t errlen) {
-    *names = NULL;
-    *n = 0;
-    DIR *d = opendir(dir);
-    if (!d) {
-        if (errno == ENOENT)
-            return 0;
-        ut_msgf(err, errlen, "cannot open %s: %s", dir, strerror(errno));
+static int cmp_fent(const void *a, const void *b) {
+    return strcmp(((const fent *)a)->name, ((const fent *)b)->name);
+}
+
+/* One listed name relative to OUT, sorted into the dataset's files (others ignored). */
+static int classify(td_dumpread *d, const char *name, size_t n, uint64_t size) {
+    char base[256];
+    const char *slash = memchr(name, '/', n);
+    size_t el = strlen(TD_OUTPUT_ERRORS_DIR);
+    bool in_errs =
+        slash && (size_t)(slash - name) == el && memcmp(name, TD_OUTPUT_ERRORS_DIR, el) == 0;
+    const char *b = in_errs ? slash + 1 : name;
+    size_t bl = n - (size_t)(b - name);
+    if ((!in_errs && slash) || memchr(b, '/', bl) || bl >= sizeof base)
+        return 0;
+    memcpy(base, b, bl);
+    base[bl] = 0;
+    uint32_t sh, i, cnt;
+    if (td_shard_part_of(base, &sh) >= 0)
+        return flist_add(in_errs ? &d->errs : &d->heads, name, n, size);
+    if (in_errs)
+        return 0;
+    if (strcmp(base, "_SUCCESS") == 0) {
+        d->has_success = true;
+        d->success_size = size;
+    } else if (td_shard_marker_of(base, &i, &cnt)) {
+        d->markers++;
+    }
+    return 0;
+}
+
+static int list_local_dir(td_dumpread *d, const char *sub, char *err, size_t errlen) {
+    char *path = sub ? join(d->dir, sub) : ut_strdup(d->dir);
+    if (!path) {
+        ut_msgf(err, errlen, "out of memory");
         return -1;
     }
-    size_t cap = 0;
+    DIR *dh = opendir(path);
+    if (!dh) {
+        int e = errno;
+        free(path);
+        if (sub && e == ENOENT)
+            return 0;
+        ut_msgf(err, errlen, "cannot open %s: %s", d->dir, strerror(e));
+        return -1;
+    }
     struct dirent *e;
-    uint32_t sh;
     int rc = 0;
-    while ((e = readdir(d))) {
-        if (td_shard_part_of(e->d_name, &sh) < 0)
+    while (rc == 0 && (e = readdir(dh))) {
+        if (e->d_name[0] == '.')
             continue;
-        if (*n == cap) {
-            size_t nc = cap ? cap * 2 : 16;
-            char **nn = realloc(*names, nc * sizeof *nn);
-            if (!nn) {
-                rc = -1;
-                break;
-            }
-            *names = nn;
-            cap = nc;
-        }
-        if (!((*names)[*n] = ut_strdup(e->d_name))) {
+        char rel[512];
+        int n = snprintf(rel, sizeof rel, "%s%s%s", sub ? sub : "", sub ? "/" : "", e->d_name);
+        if (n < 0 || (size_t)n >= sizeof rel)
+            continue;
+        struct stat st;
+        char *full = join(path, e->d_name);
+        if (!full) {
             rc = -1;
             break;
         }
-        (*n)++;
+        uint64_t size = stat(full, &st) == 0 && S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
+        bool reg = stat(full, &st) == 0 && S_ISREG(st.st_mode);
+        free(full);
+        if (reg && classify(d, rel, (size_t)n, size))
+            rc = -1;
     }
-    closedir(d);
+    closedir(dh);
+    free(path);
     if (rc)
         ut_msgf(err, errlen, "out of memory");
-    else if (*n)
-        qsort(*names, *n, sizeof **names, cmp_name);
     return rc;
 }
 
-static void free_names(char **names, size_t n) {
+/* ---- remote: store requests run to completion on the private loop ---- */
+
+typedef struct wait_list {
+    td_dumpread *d;
+    bool done;
+    int status, oom;
+    char msg[256];
+} wait_list;
+
+static void list_cb(store_list_req *req, int status, const store_entry *e, size_t n,
+                    const store_bad_entry *bad, size_t n_bad, bool done) {
+    wait_list *w = req->data;
     for (size_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
+        if (classify(w->d, e[i].key, e[i].key_len, e[i].size))
+            w->oom = 1;
+    if (status < 0) {
+        w->status = status;
+        snprintf(w->msg, sizeof w->msg, "%s", req->errmsg);
+        w->done = true;
+    } else if (done) {
+        w->done = true;
+    } else {
+        w->status = 1; /* ask for the next page */
+    }
+}
+
+static int list_remote(td_dumpread *d, char *err, size_t errlen) {
+    wait_list w = {d, false, 0, 0, ""};
+    store_list_req req;
+    memset(&req, 0, sizeof req);
+    req.prefix = "";
+    req.page_size = 1000;
+    req.cb = list_cb;
+    req.data = &w;
+    int rc = store_list_next(d->st, &req);
+    while (rc == 0) {
+        while (!w.done && w.status == 0 && uv_run(&d->loop, UV_RUN_ONCE)) {
+        }
+        if (w.status == 1 && !w.done) {
+            w.status = 0;
+            rc = store_list_next(d->st, &req);
+            continue;
+        }
+        break;
+    }
+    if (rc != 0 || w.status < 0 || !w.done) {
+        store_list_free(d->st, &req);
+        ut_msgf(err, errlen, "cannot list %s: %s", store_url(d->st),
+                w.msg[0] ? w.msg
+                         : store_strerror(rc         ? rc
+                                          : w.status ? w.status
+                                                     : STORE_E_CANCELED));
+        return -1;
+    }
+    if (w.oom) {
+        ut_msgf(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+typedef struct wait_get {
+    bool done;
+    int status;
+} wait_get;
+
+static void get_cb(store_get_req *req, int status) {
+    wait_get *w = req->data;
+    w->status = status;
+    w->done = true;
+}
+
+/* Reads [off, off+len) of key whole; 0 or -1 (message in msg). */
+static int remote_get(td_dumpread *d, const char *key, uint64_t size, uint64_t off, size_t len,
+                      void *buf, char *msg, size_t cap) {
+    wait_get w = {false, 0};
+    store_get_req req;
+    memset(&req, 0, sizeof req);
+    req.key = key;
+    req.offset = off;
+    req.length = len;
+    req.buf = buf;
+    req.cb = get_cb;
+    req.data = &w;
+    req.known_size = size;
+    int rc = store_get(d->st, &req);
+    if (rc == 0)
+        while (!w.done && uv_run(&d->loop, UV_RUN_ONCE)) {
+        }
+    if (rc != 0 || !w.done || w.status != 0 || req.got != len) {
+        if (msg)
+            ut_msgf(msg, cap, "%s: %s", key,
+                    req.errmsg[0] ? req.errmsg
+                    : rc          ? store_strerror(rc)
+                    : w.status    ? store_strerror(w.status)
+                                  : "short read");
+        return -1;
+    }
+    return 0;
+}
+
+typedef struct rsrc {
+    td_dumpread *d;
+    const char *key;
+    uint64_t size;
+} rsrc;
+
+static int remote_read_at(void *ctx, uint64_t off, size_t len, void *buf) {
+    rsrc *r = ctx;
+    return remote_get(r->d, r->key, r->size, off, len, buf, NULL, 0);
+}
+
+int td_dumpread_open(td_dumpread **out, const char *url, const store_options *so, char *err,
+                     size_t errlen) {
+    *out = NULL;
+    td_dumpread *d = calloc(1, sizeof *d);
+    if (!d) {
+        ut_msgf(err, errlen, "out of memory");
+        return -1;
+    }
+    int rc = 0;
+    if (td_outstore_is_url(url)) {
+        d->remote = true;
+        store_options def = STORE_OPTIONS_INIT;
+        if (uv_loop_init(&d->loop) != 0) {
+            ut_msgf(err, errlen, "out of memory");
+            free(d);
+            return -1;
+        }
+        d->loop_ok = true;
+        int sr = store_open(&d->st, &d->loop, url, so ? so : &def, err, errlen);
+        rc = sr != 0 ? -1 : list_remote(d, err, errlen);
+    } else {
+        d->dir = ut_strdup(strncmp(url, "file://", 7) == 0 ? url + 7 : url);
+        if (!d->dir) {
+            ut_msgf(err, errlen, "out of memory");
+            rc = -1;
+        } else {
+            rc = list_local_dir(d, NULL, err, errlen);
+            if (rc == 0)
+                rc = list_local_dir(d, TD_OUTPUT_ERRORS_DIR, err, errlen);
+        }
+    }
+    if (rc) {
+        td_dumpread_close(d);
+        return -1;
+    }
+    if (d->heads.n)
+        qsort(d->heads.v, d->heads.n, sizeof *d->heads.v, cmp_fent);
+    if (d->errs.n)
+        qsort(d->errs.v, d->errs.n, sizeof *d->errs.v, cmp_fent);
+    *out = d;
+    return 0;
+}
+
+void td_dumpread_close(td_dumpread *d) {
+    if (!d)
+        return;
+    if (d->st)
+        store_close(d->st);
+    if (d->loop_ok) {
+        uv_run(&d->loop, UV_RUN_DEFAULT); /* let closing handles finish */
+        uv_loop_close(&d->loop);
+    }
+    flist_free(&d->heads);
+    flist_free(&d->errs);
+    free(d->dir);
+    free(d);
+}
+
+int td_dumpread_info_read(td_dumpread *d, td_dumpread_info *info, char *err, size_t errlen) {
+    memset(info, 0, sizeof *info);
+    info->shard_markers = d->markers;
+    if (!d->has_success)
+        return 0;
+    if (!d->remote) {
+        char *p = join(d->dir, "_SUCCESS");
+        if (!p) {
+            ut_msgf(err, errlen, "out of memory");
+            return -1;
+        }
+        info->success = ut_read_file(p, SUCCESS_CAP, &info->success_len, err, errlen);
+        free(p);
+        if (!info->success)
+            return -1;
+    } else {
+        if (d->success_size > SUCCESS_CAP) {
+            ut_msgf(err, errlen, "_SUCCESS: larger than %u bytes", SUCCESS_CAP);
+            return -1;
+        }
+        info->success = malloc(d->success_size + 1);
+        if (!info->success) {
+            ut_msgf(err, errlen, "out of memory");
+            return -1;
+        }
+        if (d->success_size && remote_get(d, "_SUCCESS", d->success_size, 0, d->success_size,
+                                          info->success, err, errlen)) {
+            free(info->success);
+            info->success = NULL;
+            return -1;
+        }
+        info->success[d->success_size] = 0;
+        info->success_len = d->success_size;
+    }
+    info->complete = true;
+    return 0;
 }
 
 /* One leaf column read in row lockstep with the others. A list's items follow its first
@@ -178,25 +430,41 @@ static int64_t col_list_first(col *k, int *err) {
 
 typedef struct part {
     fsrc fs;
+    rsrc rs;
     pqr_source src;
     pqr_file *f;
 } part;
 
-static int part_open(part *p, const char *file, char *err, size_t errlen) {
+/* Opens one part file of d: pread on a local file, ranged GETs on a store. */
+static int part_open(td_dumpread *d, part *p, const fent *fe, char *err, size_t errlen) {
     memset(p, 0, sizeof *p);
-    p->fs.fd = open(file, O_RDONLY | O_CLOEXEC);
-    struct stat st;
-    if (p->fs.fd < 0 || fstat(p->fs.fd, &st) != 0) {
-        ut_msgf(err, errlen, "cannot open %s: %s", file, strerror(errno));
-        if (p->fs.fd >= 0)
-            close(p->fs.fd);
-        return -1;
+    p->fs.fd = -1;
+    if (d->remote) {
+        p->rs = (rsrc){d, fe->name, fe->size};
+        p->src = (pqr_source){remote_read_at, &p->rs, fe->size};
+    } else {
+        char *file = join(d->dir, fe->name);
+        if (!file) {
+            ut_msgf(err, errlen, "out of memory");
+            return -1;
+        }
+        p->fs.fd = open(file, O_RDONLY | O_CLOEXEC);
+        struct stat st;
+        if (p->fs.fd < 0 || fstat(p->fs.fd, &st) != 0) {
+            ut_msgf(err, errlen, "cannot open %s: %s", file, strerror(errno));
+            free(file);
+            if (p->fs.fd >= 0)
+                close(p->fs.fd);
+            return -1;
+        }
+        free(file);
+        p->src = (pqr_source){fd_read_at, &p->fs, (uint64_t)st.st_size};
     }
-    p->src = (pqr_source){fd_read_at, &p->fs, (uint64_t)st.st_size};
     char msg[320];
     if (pqr_open(&p->f, &p->src, NULL, msg, sizeof msg) != PQR_OK) {
-        ut_msgf(err, errlen, "%s: %s", file, msg);
-        close(p->fs.fd);
+        ut_msgf(err, errlen, "%s: %s", fe->name, msg);
+        if (p->fs.fd >= 0)
+            close(p->fs.fd);
         return -1;
     }
     return 0;
@@ -280,9 +548,10 @@ static const char *const head_cols[C_N] = {"compression",
                                            "bbox.xmax",
                                            "bbox.ymax"};
 
-static int read_headers(const char *file, td_report *r, char *err, size_t errlen) {
+static int read_headers(td_dumpread *d, const fent *fe, td_report *r, char *err, size_t errlen) {
+    const char *file = fe->name;
     part p;
-    if (part_open(&p, file, err, errlen))
+    if (part_open(d, &p, fe, err, errlen))
         return -1;
     col c[C_N];
     int rc = cols_open(&p, c, head_cols, C_N, file, err, errlen);
@@ -335,10 +604,11 @@ static int read_headers(const char *file, td_report *r, char *err, size_t errlen
     return rc;
 }
 
-static int read_errors(const char *file, td_report *r, char *err, size_t errlen) {
+static int read_errors(td_dumpread *d, const fent *fe, td_report *r, char *err, size_t errlen) {
     static const char *const names[3] = {"stage", "kind", "path"};
+    const char *file = fe->name;
     part p;
-    if (part_open(&p, file, err, errlen))
+    if (part_open(d, &p, fe, err, errlen))
         return -1;
     col c[3];
     int rc = cols_open(&p, c, names, 3, file, err, errlen);
@@ -370,39 +640,17 @@ static int read_errors(const char *file, td_report *r, char *err, size_t errlen)
     return rc;
 }
 
-static int read_table(const char *dir, bool errors, td_report *r, uint64_t *files, char *err,
-                      size_t errlen) {
-    char **names;
-    size_t n;
-    if (list_parts(dir, &names, &n, err, errlen))
-        return -1;
-    int rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        char *f = join(dir, names[i]);
-        if (!f) {
-            ut_msgf(err, errlen, "out of memory");
-            rc = -1;
-            break;
-        }
-        rc = errors ? read_errors(f, r, err, errlen) : read_headers(f, r, err, errlen);
-        free(f);
-        if (rc == 0)
-            (*files)++;
-    }
-    free_names(names, n);
-    return rc;
-}
-
-int td_dumpread_rows(const char *out, td_report *r, td_dumpread_info *info, char *err,
+int td_dumpread_rows(td_dumpread *d, td_report *r, td_dumpread_info *info, char *err,
                      size_t errlen) {
-    if (read_table(out, false, r, &info->header_files, err, errlen))
-        return -1;
-    char *e = join(out, TD_OUTPUT_ERRORS_DIR);
-    if (!e) {
-        ut_msgf(err, errlen, "out of memory");
-        return -1;
+    for (size_t i = 0; i < d->heads.n; i++) {
+        if (read_headers(d, &d->heads.v[i], r, err, errlen))
+            return -1;
+        info->header_files++;
     }
-    int rc = read_table(e, true, r, &info->error_files, err, errlen);
-    free(e);
-    return rc;
+    for (size_t i = 0; i < d->errs.n; i++) {
+        if (read_errors(d, &d->errs.v[i], r, err, errlen))
+            return -1;
+        info->error_files++;
+    }
+    return 0;
 }
