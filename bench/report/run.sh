@@ -11,15 +11,15 @@ exe=$build/src/cli/tiff-dumper
 make=$build/tests/report/td_make_dump
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/td_report_bench.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-echo "| rows | part files | Parquet MB | report wall s | user s | peak RSS MB | page KB |"
-echo "|---|---|---|---|---|---|---|"
+echo "| rows | part files | Parquet MB | report wall s | user s | sys s | peak RSS MB | page KB |"
+echo "|---|---|---|---|---|---|---|---|"
 for n in "${sizes[@]}"; do
     "$make" "$tmp/out-$n" "$n" 1000000 >/dev/null
     mb=$(du -sm "$tmp/out-$n" | cut -f1)
     files=$(ls "$tmp/out-$n" | grep -c '^part-')
-    /usr/bin/time -f '%e %U %M' -o "$tmp/time" "$exe" report "$tmp/out-$n" -o "$tmp/r.html" -q
-    read -r wall user rss <"$tmp/time"
+    /usr/bin/time -f '%e %U %S %M' -o "$tmp/time" "$exe" report "$tmp/out-$n" -o "$tmp/r.html" -q
+    read -r wall user sys rss <"$tmp/time"
     kb=$(($(stat -c %s "$tmp/r.html") / 1024))
-    echo "| $n | $files | $mb | $wall | $user | $((rss / 1024)) | $kb |"
+    echo "| $n | $files | $mb | $wall | $user | $sys | $((rss / 1024)) | $kb |"
     rm -rf "$tmp/out-$n"
 done
