@@ -38,11 +38,12 @@ _tiff_dumper() {
         ;;
     report)
         if [[ $cur == -* ]]; then
-            COMPREPLY=($(compgen -W "-o --output --quiet --help" -- "$cur"))
+            COMPREPLY=($(compgen -W "-o --output --option --quiet --help" -- "$cur"))
             return 0
         fi
         case "$prev" in
         -o | --output) COMPREPLY=($(compgen -f -- "$cur")) ;;
+        --option) return 0 ;;
         *) COMPREPLY=($(compgen -d -- "$cur")) ;;
         esac
         ;;
