@@ -243,12 +243,16 @@ int td_cmd_report(int argc, char **argv) {
                "tiff-dumper report: warning: %s has no _SUCCESS: the run is incomplete%s; the "
                "page says so\n",
                dir, info.shard_markers ? " (shard markers only: run `tiff-dumper finish`)" : "");
-    if (!quiet && strcmp(outp, "-") != 0)
+    if (!quiet && strcmp(outp, "-") != 0) {
+        char reqs[48] = "";
+        if (td_dumpread_requests(d))
+            snprintf(reqs, sizeof reqs, " (%" PRIu64 " GET requests)", td_dumpread_requests(d));
         td_say(stderr,
                "tiff-dumper report: %" PRIu64 " header rows, %" PRIu64 " error rows from %" PRIu64
-               " + %" PRIu64 " part files -> %s\n",
-               td_report_headers(r), td_report_errors(r), info.header_files, info.error_files,
+               " + %" PRIu64 " part files%s -> %s\n",
+               td_report_headers(r), td_report_errors(r), info.header_files, info.error_files, reqs,
                outp);
+    }
 done:
     ut_buf_free(&page);
     td_report_free(r);

@@ -70,6 +70,7 @@ struct td_dumpread {
     bool has_success;
     uint64_t success_size;
     unsigned markers;
+    uint64_t gets; /* remote: GET requests made (before retries) */
 };
 
 static int flist_add(flist *l, const char *name, size_t n, uint64_t size) {
@@ -256,6 +257,7 @@ static int remote_get(td_dumpread *d, const char *key, uint64_t size, uint64_t o
     req.cb = get_cb;
     req.data = &w;
     req.known_size = size;
+    d->gets++;
     int rc = store_get(d->st, &req);
     if (rc == 0)
         while (!w.done && uv_run(&d->loop, UV_RUN_ONCE)) {
@@ -272,15 +274,78 @@ static int remote_get(td_dumpread *d, const char *key, uint64_t size, uint64_t o
     return 0;
 }
 
+/* A remote part file. Parquet reads come small (a page header: 256 bytes, then its body)
+ * and interleaved over the columns, so each small read is served from a cache of aligned
+ * blocks, one GET per block: a page header and the pages around it cost one request, not
+ * two per page. Reads larger than a block go straight to the store. */
+#define RBLOCK ((size_t)1 << 20)
+#define RSLOTS 32u /* at most 32 MiB per open file; one file is open at a time */
+
+typedef struct rslot {
+    uint8_t *p;
+    uint64_t block; /* index of the block held (UINT64_MAX: none) */
+    size_t len;     /* bytes held (the last block of the file is shorter) */
+    uint64_t used;  /* LRU clock */
+} rslot;
+
 typedef struct rsrc {
     td_dumpread *d;
     const char *key;
     uint64_t size;
+    rslot slot[RSLOTS];
+    uint64_t clock;
 } rsrc;
+
+static void rsrc_free(rsrc *r) {
+    for (unsigned i = 0; i < RSLOTS; i++)
+        free(r->slot[i].p);
+    memset(r->slot, 0, sizeof r->slot);
+}
+
+static rslot *rsrc_block(rsrc *r, uint64_t b) {
+    rslot *victim = &r->slot[0];
+    for (unsigned i = 0; i < RSLOTS; i++) {
+        rslot *s = &r->slot[i];
+        if (s->p && s->block == b) {
+            s->used = ++r->clock;
+            return s;
+        }
+        if (!s->p || s->used < victim->used)
+            victim = s;
+        if (!s->p)
+            break;
+    }
+    if (!victim->p && !(victim->p = malloc(RBLOCK)))
+        return NULL;
+    uint64_t off = b * RBLOCK;
+    size_t len = r->size - off < RBLOCK ? (size_t)(r->size - off) : RBLOCK;
+    victim->block = UINT64_MAX;
+    if (remote_get(r->d, r->key, r->size, off, len, victim->p, NULL, 0))
+        return NULL;
+    victim->block = b;
+    victim->len = len;
+    victim->used = ++r->clock;
+    return victim;
+}
 
 static int remote_read_at(void *ctx, uint64_t off, size_t len, void *buf) {
     rsrc *r = ctx;
-    return remote_get(r->d, r->key, r->size, off, len, buf, NULL, 0);
+    if (len > RBLOCK)
+        return remote_get(r->d, r->key, r->size, off, len, buf, NULL, 0);
+    uint8_t *out = buf;
+    while (len) {
+        rslot *s = rsrc_block(r, off / RBLOCK);
+        if (!s)
+            return -1;
+        size_t in = (size_t)(off % RBLOCK), n = s->len - in < len ? s->len - in : len;
+        if (in >= s->len)
+            return -1;
+        memcpy(out, s->p + in, n);
+        out += n;
+        off += n;
+        len -= n;
+    }
+    return 0;
 }
 
 int td_dumpread_open(td_dumpread **out, const char *url, const store_options *so, char *err,
@@ -325,6 +390,8 @@ int td_dumpread_open(td_dumpread **out, const char *url, const store_options *so
     *out = d;
     return 0;
 }
+
+uint64_t td_dumpread_requests(const td_dumpread *d) { return d->gets; }
 
 void td_dumpread_close(td_dumpread *d) {
     if (!d)
@@ -440,7 +507,9 @@ static int part_open(td_dumpread *d, part *p, const fent *fe, char *err, size_t 
     memset(p, 0, sizeof *p);
     p->fs.fd = -1;
     if (d->remote) {
-        p->rs = (rsrc){d, fe->name, fe->size};
+        p->rs.d = d;
+        p->rs.key = fe->name;
+        p->rs.size = fe->size;
         p->src = (pqr_source){remote_read_at, &p->rs, fe->size};
     } else {
         char *file = join(d->dir, fe->name);
@@ -465,6 +534,7 @@ static int part_open(td_dumpread *d, part *p, const fent *fe, char *err, size_t 
         ut_msgf(err, errlen, "%s: %s", fe->name, msg);
         if (p->fs.fd >= 0)
             close(p->fs.fd);
+        rsrc_free(&p->rs);
         return -1;
     }
     return 0;
@@ -474,6 +544,7 @@ static void part_close(part *p) {
     pqr_close(p->f);
     if (p->fs.fd >= 0)
         close(p->fs.fd);
+    rsrc_free(&p->rs);
 }
 
 static int cols_open(part *p, col *cols, const char *const *paths, size_t n, const char *file,

@@ -45,5 +45,7 @@ int td_dumpread_info_read(td_dumpread *d, td_dumpread_info *info, char *err, siz
 int td_dumpread_rows(td_dumpread *d, td_report *r, td_dumpread_info *info, char *err,
                      size_t errlen);
 void td_dumpread_info_free(td_dumpread_info *info);
+/* Object store: the GET requests made so far (retries not counted); 0 for a folder. */
+uint64_t td_dumpread_requests(const td_dumpread *d);
 
 #endif

@@ -42,6 +42,7 @@ def main():
         p = L.run_tool(exe, "report", url, "-o", page_s3, *args, env=env)
         if p.returncode != 0:
             L.fail(f"report of s3: {p.returncode} {p.stderr}")
+        print(p.stderr.strip())
         R.report(exe, local, page_local)
         a, b = R.Page(), R.Page()
         a.feed(open(page_s3).read())
