@@ -495,6 +495,11 @@ static int64_t col_list_first(col *k, int *err) {
     return x;
 }
 
+/* The file as messages name it: OUT's folder or store URL (no credentials) and the name. */
+static void shown(const td_dumpread *d, const fent *fe, char *out, size_t cap) {
+    ut_msgf(out, cap, "%s/%s", d->remote ? store_url(d->st) : d->dir, fe->name);
+}
+
 typedef struct part {
     fsrc fs;
     rsrc rs;
@@ -531,7 +536,9 @@ static int part_open(td_dumpread *d, part *p, const fent *fe, char *err, size_t 
     }
     char msg[320];
     if (pqr_open(&p->f, &p->src, NULL, msg, sizeof msg) != PQR_OK) {
-        ut_msgf(err, errlen, "%s: %s", fe->name, msg);
+        char file[1024];
+        shown(d, fe, file, sizeof file);
+        ut_msgf(err, errlen, "%s: %s", file, msg);
         if (p->fs.fd >= 0)
             close(p->fs.fd);
         rsrc_free(&p->rs);
@@ -620,7 +627,8 @@ static const char *const head_cols[C_N] = {"compression",
                                            "bbox.ymax"};
 
 static int read_headers(td_dumpread *d, const fent *fe, td_report *r, char *err, size_t errlen) {
-    const char *file = fe->name;
+    char file[1024];
+    shown(d, fe, file, sizeof file);
     part p;
     if (part_open(d, &p, fe, err, errlen))
         return -1;
@@ -677,7 +685,8 @@ static int read_headers(td_dumpread *d, const fent *fe, td_report *r, char *err,
 
 static int read_errors(td_dumpread *d, const fent *fe, td_report *r, char *err, size_t errlen) {
     static const char *const names[3] = {"stage", "kind", "path"};
-    const char *file = fe->name;
+    char file[1024];
+    shown(d, fe, file, sizeof file);
     part p;
     if (part_open(d, &p, fe, err, errlen))
         return -1;

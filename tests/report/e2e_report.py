@@ -216,6 +216,14 @@ def main():
         p = L.run_tool(exe, "report", os.path.join(tmp, "nothere"), "-o", os.path.join(tmp, "x.html"))
         if p.returncode != 3 or "nothere" not in p.stderr:
             L.fail(f"report of a missing folder: {p.returncode} {p.stderr}")
+        bad = os.path.join(tmp, "bad")
+        os.makedirs(bad)
+        open(os.path.join(bad, "part-00000.parquet"), "wb").write(b"garbage")
+        p = L.run_tool(exe, "report", bad, "-o", os.path.join(tmp, "x.html"))
+        if p.returncode != 3 or "part-00000.parquet" not in p.stderr:
+            L.fail(f"report of a broken part: {p.returncode} {p.stderr}")
+        if os.path.exists(os.path.join(tmp, "x.html")):
+            L.fail("a page was written for a folder that could not be read")
         print("ok")
     finally:
         L.rmtree(tmp)
