@@ -489,6 +489,7 @@ static const char CSS[] =
     ".bars .bl{font-size:12px;text-anchor:end;fill:#333}.bars .bv{font-size:11px;fill:#555}"
     ".bars .bar{fill:#457b9d}"
     ".what{margin:0 0 6px;color:#555;font-size:13px}"
+    ".big{font-size:22px;font-weight:600;margin:6px 0}"
     "details.sql summary,details.config summary{cursor:pointer;color:#1d3557;font-size:12px}"
     "pre{background:#f1f3f6;padding:8px;overflow:auto;font-size:12px;max-width:100%}"
     ".samples{margin:2px 0 0 0;padding-left:16px;font-weight:400;font-size:12px;"
@@ -653,6 +654,27 @@ int td_report_html(td_report *r, const td_report_run *run, ut_buf *b, char *msg,
              " bytes held the whole header; more = follow-up reads.",
              r->o.prefetch_bytes);
     render_hist(&pg, RP_REQUESTS, "Requests per file", what, true, label_plain, ut_buf_str(&q));
+    /* the one number people ask first: how many files the prefetch did not cover */
+    {
+        const rp_hist *h = &r->h[RP_REQUESTS];
+        uint64_t more = h->other;
+        for (size_t i = 0; i < h->n; i++)
+            if (strcmp(h->e[i].key, "1") != 0 && strcmp(h->e[i].key, "(null)") != 0)
+                more += h->e[i].count;
+        char pct[32];
+        fmt_pct(pct, sizeof pct, more, h->total);
+        ut_buf_printf(b,
+                      "<section class=\"fig\" id=\"second\"><h3>Files that needed a second "
+                      "request</h3><p class=\"big\" id=\"second-request\" data-count=\"%" PRIu64
+                      "\">%" PRIu64 " of %" PRIu64 " (%s)</p><p class=\"what\">The prefetch of "
+                      "%" PRIu64 " bytes did not hold their whole header; a larger "
+                      "<code>fetch.prefetch_bytes</code> saves a round trip each.</p>",
+                      more, more, h->total, pct, r->o.prefetch_bytes);
+        ut_buf_reset(&q);
+        ut_buf_printf(&q, "SELECT count(*) FILTER (WHERE requests > 1) AS n FROM %s;", pg.heads);
+        sql_block(&pg, ut_buf_str(&q));
+        ut_buf_puts(b, "</section>\n");
+    }
     uint64_t bd[5];
     rp_ifd_bounds(r->o.prefetch_bytes, bd);
     ut_buf_reset(&q);

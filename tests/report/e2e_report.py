@@ -28,6 +28,7 @@ class Page(html.parser.HTMLParser):
         self.in_code = False
         self.code = []
         self.attrs_seen = []
+        self.second = None
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
@@ -38,6 +39,8 @@ class Page(html.parser.HTMLParser):
         if tag == "table" and a.get("id"):
             self.table = a["id"]
             self.tables[self.table] = {}
+        if a.get("id") == "second-request":
+            self.second = a.get("data-count")
         if tag == "tr" and self.table and "data-key" in a:
             self.tables[self.table][a["data-key"]] = a.get("data-count")
         if tag == "code":
@@ -107,6 +110,12 @@ def check_page(node, pg, label):
             L.fail(f"{label}: {s}: page total {sum(got.values()) + more}, DuckDB {sum(want.values())}")
         if not more and set(want) != set(got):
             L.fail(f"{label}: {s}: keys differ: page {sorted(got)} DuckDB {sorted(want)}")
+    if "second" in pg.sql:
+        (row,), = L.duckdb(node, pg.sql["second"])
+        if int(pg.second) != row["n"]:
+            L.fail(f"{label}: second requests: page {pg.second}, DuckDB {row['n']}")
+    else:
+        L.fail(f"{label}: no 'second request' figure")
     return len(figs)
 
 
