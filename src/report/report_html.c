@@ -472,6 +472,7 @@ static const char CSS[] =
     "color:#1d2330;background:#f6f7f9}"
     "header{background:#1d3557;color:#fff;padding:14px 24px}header h1{margin:0;font-size:20px}"
     "header p{margin:4px 0 0;opacity:.85;word-break:break-all}"
+    "nav{margin-top:6px;font-size:13px}nav a{color:#cfe3f5;margin-right:10px}"
     "main{padding:8px 24px 40px;max-width:1400px}"
     "h2{font-size:17px;margin:26px 0 8px;border-bottom:1px solid #ccd;padding-bottom:3px}"
     "h3{font-size:15px;margin:0 0 6px}"
@@ -520,7 +521,12 @@ int td_report_html(td_report *r, const td_report_run *run, ut_buf *b, char *msg,
         ut_buf_puts(b, " by tiff-dumper ");
         esc(b, run->tool_version);
     }
-    ut_buf_puts(b, "</p></header><main>\n");
+    ut_buf_puts(b, "</p><nav aria-label=\"sections\"><a href=\"#run\">run</a> <a "
+                   "href=\"#map\">footprints</a> <a href=\"#h-crs\">CRS</a> <a "
+                   "href=\"#h-compression\">compression</a> <a href=\"#h-dtype\">data type</a> "
+                   "<a href=\"#h-tile\">tiles</a> <a href=\"#h-cog\">COG</a> <a "
+                   "href=\"#h-requests\">requests</a> <a href=\"#h-errors\">errors</a></nav>"
+                   "</header><main>\n");
     if (!run->complete)
         ut_buf_printf(b,
                       "<div class=\"banner\" id=\"incomplete\" role=\"alert\">Incomplete run: "
