@@ -46,7 +46,7 @@ static rp_ent *hist_add(rp_hist *h, const char *key, size_t n, int64_t order, ui
         if (!s)
             break;
         rp_ent *e = &h->e[s - 1];
-        if (strlen(e->key) == n && memcmp(e->key, key, n) == 0) {
+        if (e->klen == n && memcmp(e->key, key, n) == 0) {
             e->count += count;
             return e;
         }
@@ -70,6 +70,7 @@ static rp_ent *hist_add(rp_hist *h, const char *key, size_t n, int64_t order, ui
     rp_ent *e = &h->e[h->n];
     memset(e, 0, sizeof *e);
     e->key = dupn(key, n);
+    e->klen = n;
     if (!e->key) {
         h->nomem = true;
         h->other += count;
@@ -320,7 +321,7 @@ int64_t td_report_count(const td_report *r, const char *hist, const char *key) {
             continue;
         const rp_hist *h = &r->h[i];
         for (size_t j = 0; j < h->n; j++)
-            if (strcmp(h->e[j].key, key) == 0)
+            if (h->e[j].klen == strlen(key) && memcmp(h->e[j].key, key, h->e[j].klen) == 0)
                 return (int64_t)h->e[j].count;
         return strcmp(key, "(other)") == 0 ? (int64_t)h->other : 0;
     }

@@ -148,7 +148,9 @@ static void sql_block(page *pg, const char *sql) {
 /* The label shown for a histogram value (the key stays in data-key). */
 typedef void (*label_fn)(page *pg, const rp_ent *e, ut_buf *out);
 
-static void label_plain(page *pg, const rp_ent *e, ut_buf *out) { ut_buf_puts(out, e->key); }
+static void label_plain(page *pg, const rp_ent *e, ut_buf *out) {
+    ut_buf_put(out, e->key, e->klen);
+}
 
 static void label_compression(page *pg, const rp_ent *e, ut_buf *out) {
     const char *n = e->order >= 0 ? td_report_compression_name(e->order) : NULL;
@@ -235,7 +237,7 @@ static void render_hist(page *pg, int id, const char *title, const char *what, b
             ut_buf_reset(&lb);
             lab(pg, v[i], &lb);
             const char *l = ut_buf_str(&lb);
-            size_t ll = strlen(l), cut = ut_utf8_cut(l, ll, 24);
+            size_t ll = lb.len, cut = ut_utf8_cut(l, ll, 24);
             double w = max ? (double)bw * (double)v[i]->count / (double)max : 0;
             size_t y = i * (size_t)rowh + 2;
             ut_buf_printf(b, "<text x=\"%d\" y=\"%zu\" class=\"bl\">", lw - 6, y + 14);
@@ -271,9 +273,9 @@ static void render_hist(page *pg, int id, const char *title, const char *what, b
         lab(pg, v[i], &lb);
         fmt_pct(pct, sizeof pct, v[i]->count, h->total);
         ut_buf_puts(b, "<tr data-key=\"");
-        esc(b, v[i]->key);
+        td_report_html_escape(b, v[i]->key, v[i]->klen);
         ut_buf_printf(b, "\" data-count=\"%" PRIu64 "\"><th scope=\"row\">", v[i]->count);
-        esc(b, ut_buf_str(&lb));
+        td_report_html_escape(b, ut_buf_str(&lb), lb.len);
         if (v[i]->n_samples) {
             ut_buf_puts(b, "<ul class=\"samples\">");
             for (size_t j = 0; j < v[i]->n_samples; j++) {
@@ -315,11 +317,16 @@ static void json_text(ut_buf *b, const ut_json *d, size_t i) {
     }
     const ut_json_tok *t = &d->tok[i];
     if (t->type == UT_JSON_STRING) {
-        ut_buf s = {0};
-        s.limit = 1u << 20;
-        if (ut_json_str(d, i, &s) == 0)
-            td_report_html_escape(b, s.p ? s.p : "", s.len);
+        /* the tool redacted _SUCCESS when it wrote it; the one redaction again, as for
+         * everything shown that may hold a URL or a config (a file from elsewhere) */
+        ut_buf s = {0}, red = {0};
+        s.limit = red.limit = 1u << 20;
+        if (ut_json_str(d, i, &s) == 0) {
+            ut_redact_url(&red, s.p ? s.p : "", s.len);
+            td_report_html_escape(b, ut_buf_str(&red), red.len);
+        }
         ut_buf_free(&s);
+        ut_buf_free(&red);
     } else if (t->type == UT_JSON_ARRAY) {
         size_t j = i + 1;
         for (size_t k = 0; k < t->size; k++) {

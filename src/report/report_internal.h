@@ -8,6 +8,7 @@
 /* One value of a histogram. order sorts the histograms shown in value order. */
 typedef struct rp_ent {
     char *key;
+    size_t klen; /* key may hold a NUL (a STRING value may) */
     uint64_t count;
     int64_t order;
     char *samples[TD_REPORT_SAMPLES]; /* errors: the first paths */

@@ -135,6 +135,23 @@ static void names(void) {
     CHECK_STR(td_report_compression_name(50000), "ZSTD");
     CHECK_STR(td_report_compression_name(8), "Deflate");
     CHECK(td_report_compression_name(12345) == NULL);
+    /* a value holding a NUL is its own key, shown as \x00 */
+    td_report *r = new_report(0);
+    td_report_row w = TD_REPORT_ROW_INIT;
+    w.proj_code = "EPSG:1\0x", w.proj_code_len = 8;
+    td_report_add_header(r, &w);
+    td_report_add_header(r, &w);
+    w.proj_code_len = 6;
+    td_report_add_header(r, &w);
+    CHECK(td_report_count(r, "crs", "EPSG:1") == 1);
+    ut_buf page = {0};
+    page.limit = 1u << 24;
+    char msg[64];
+    td_report_run run = {.out_shown = "o", .complete = true, .generated_at = "now"};
+    CHECK(td_report_html(r, &run, &page, msg, sizeof msg) == 0);
+    CHECK(strstr(ut_buf_str(&page), "data-key=\"EPSG:1\\x00x\" data-count=\"2\""));
+    ut_buf_free(&page);
+    td_report_free(r);
     ut_buf b = {0};
     td_report_html_escape(&b, "a\0b\n", 4);
     CHECK_STR(ut_buf_str(&b), "a\\x00b\n");
