@@ -26,6 +26,7 @@ install(FILES ${CMAKE_SOURCE_DIR}/completions/_tiff-dumper
         DESTINATION ${CMAKE_INSTALL_DATADIR}/zsh/vendor-completions)
 install(FILES ${CMAKE_SOURCE_DIR}/README.md ${CMAKE_SOURCE_DIR}/docs/config.md
               ${CMAKE_SOURCE_DIR}/docs/stores-s3.md ${CMAKE_SOURCE_DIR}/docs/stores-azure-gcs.md
+              ${CMAKE_SOURCE_DIR}/docs/report.md
         DESTINATION ${CMAKE_INSTALL_DOCDIR})
 
 # cpack -G DEB (run in the build folder). The library dependencies are not listed by hand:

@@ -1,12 +1,12 @@
 # bash completion for tiff-dumper (installed to share/bash-completion/completions/tiff-dumper).
 # Completes the commands, each command's options, YAML files for CONFIG, directories for
-# OUT_DIR and files for info; store URLs are left to the user.
+# OUT_DIR and files for info and report -o; store URLs are left to the user.
 _tiff_dumper() {
     local cur prev cmd i nargs
     cur=${COMP_WORDS[COMP_CWORD]}
     prev=${COMP_WORDS[COMP_CWORD-1]}
     if [ "$COMP_CWORD" -eq 1 ]; then
-        COMPREPLY=($(compgen -W "headers finish info --help --version" -- "$cur"))
+        COMPREPLY=($(compgen -W "headers finish info report --help --version" -- "$cur"))
         return 0
     fi
     cmd=${COMP_WORDS[1]}
@@ -35,6 +35,17 @@ _tiff_dumper() {
             return 0
         fi
         [ "$prev" = "--shards" ] || COMPREPLY=($(compgen -d -- "$cur"))
+        ;;
+    report)
+        if [[ $cur == -* ]]; then
+            COMPREPLY=($(compgen -W "-o --output --option --quiet --help" -- "$cur"))
+            return 0
+        fi
+        case "$prev" in
+        -o | --output) COMPREPLY=($(compgen -f -- "$cur")) ;;
+        --option) return 0 ;;
+        *) COMPREPLY=($(compgen -d -- "$cur")) ;;
+        esac
         ;;
     info)
         if [ "$prev" = "-o" ]; then

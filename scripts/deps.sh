@@ -11,7 +11,8 @@ pkgs=(build-essential cmake ninja-build pkg-config clang clang-format libclang-r
       libssl-dev zlib1g-dev libproj-dev proj-data
       libtiff-dev libtiff-tools python3 python3-tifffile python3-botocore python3-gdal gdal-bin
       nginx libnginx-mod-http-dav-ext curl ca-certificates
-      dpkg-dev man-db zsh tmux chromium)
+      dpkg-dev man-db zsh tmux
+      chromium)  # tests/report: renders the report page headless
 if [ "${1:-}" = "--bench" ]; then
   pkgs+=(wrk gnuplot-nox hyperfine linux-perf strace valgrind iproute2 time)
 fi

@@ -5,6 +5,7 @@
 #include "cmd_finish.h"
 #include "cmd_headers.h"
 #include "cmd_info.h"
+#include "cmd_report.h"
 #include "say.h"
 #include "version.h"
 
@@ -22,6 +23,8 @@ static void usage(FILE *out) {
           "                        OUT_DIR/_SUCCESS\n"
           "  info [--json] [-o K=V]... FILE|URL...\n"
           "                        print the header of TIFF files, local or in a store\n"
+          "  report OUT_DIR [-o FILE]\n"
+          "                        one self-contained HTML page about a run's output\n"
           "\n"
           "  tiff-dumper COMMAND --help   help of one command\n"
           "  tiff-dumper --version        version, and the libraries it runs with\n"
@@ -52,6 +55,8 @@ int main(int argc, char **argv) {
         return td_cmd_finish(argc - 1, argv + 1);
     if (strcmp(cmd, "info") == 0)
         return td_cmd_info(argc - 1, argv + 1);
+    if (strcmp(cmd, "report") == 0)
+        return td_cmd_report(argc - 1, argv + 1);
     td_say(stderr, "tiff-dumper: unknown command '%s'\n", cmd);
     usage(stderr);
     return 2;

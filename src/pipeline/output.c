@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -506,6 +507,13 @@ static void success_json(FILE *f, const td_output_summary *sm) {
         ",\"error_files\":%" PRIu64 ",\"elapsed_seconds\":%.3f,\"headers_per_second\":%.1f",
         s->listed, s->skipped, s->dumped, s->failed, s->bytes_fetched, s->requests, s->header_files,
         s->error_files, s->elapsed_s, s->elapsed_s > 0 ? (double)s->dumped / s->elapsed_s : 0.0);
+    /* when (for `report`): now, and now less the elapsed time, RFC 3339 UTC */
+    time_t now = time(NULL), start = now - (time_t)(s->elapsed_s + 0.5);
+    char t0[32], t1[32];
+    struct tm tm;
+    strftime(t0, sizeof t0, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&start, &tm));
+    strftime(t1, sizeof t1, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+    fprintf(f, ",\"started\":\"%s\",\"finished\":\"%s\"", t0, t1);
     if (s->networked)
         fprintf(f, ",\"retries\":%" PRIu64 ",\"throttled\":%" PRIu64 ",\"lowest_concurrency\":%u",
                 s->retries, s->throttled, s->lowest_concurrency);
