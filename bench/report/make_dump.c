@@ -50,6 +50,18 @@ static size_t box_wkb(uint8_t *w, double x0, double y0, double x1, double y1) {
     return 13 + 80;
 }
 
+/* A footprint across the antimeridian as src/geo writes it: a MultiPolygon of the two parts,
+ * [x0, 180] and [-180, x1]. */
+static size_t split_box_wkb(uint8_t *w, double x0, double y0, double x1, double y1) {
+    w[0] = 1;
+    put_u32(w + 1, 6);
+    put_u32(w + 5, 2);
+    size_t n = 9;
+    n += box_wkb(w + n, x0, y0, 180, y1);
+    n += box_wkb(w + n, -180, y0, x1, y1);
+    return n;
+}
+
 static const char *const reasons[] = {
     "The file is greater than 512xH or 512xW, it is recommended to include internal overviews",
     "The file is greater than 512xH or 512xW, but is not tiled",
@@ -169,7 +181,7 @@ int main(int argc, char **argv) {
 
             /* a footprint for 85% of the rows: UTM-ish boxes, a few crossing 180 or at 89N */
             td_geo_facts g = {0};
-            uint8_t wkb[128];
+            uint8_t wkb[256];
             double bb[4];
             bool geo = (r >> 44) % 100 < 85;
             if (geo) {
@@ -183,7 +195,8 @@ int main(int argc, char **argv) {
                 double x0 = lon, x1 = lon + d > 180 ? lon + d - 360 : lon + d;
                 double y1 = lat + d > 90 ? 90 : lat + d;
                 g.wkb = wkb;
-                g.wkb_len = box_wkb(wkb, x0, lat, x1 < x0 ? lon + d : x1, y1);
+                g.wkb_len =
+                    x1 < x0 ? split_box_wkb(wkb, x0, lat, x1, y1) : box_wkb(wkb, x0, lat, x1, y1);
                 bb[0] = x0, bb[1] = lat, bb[2] = x1, bb[3] = y1;
                 g.bbox = bb;
                 int zone = (int)((lon + 180) / 6) % 60 + 1;
