@@ -215,17 +215,56 @@ static int scan(const char *dir, const td_shard_options *sh, names *a, char *err
     return rc;
 }
 
-/* Adds every row's key of an opened part (path_bytes when set, else path) to d. */
-static int read_keys(const char *file, const pqr_source *src, td_doneset *d, uint64_t *rows,
-                     char *err, size_t errlen) {
+/* Whether an errors part holds a row of kind `interrupted` (an object a Ctrl-C stopped).
+ * 1 yes, 0 no, -1 error. */
+static int has_interrupted(const char *file, pqr_file *f, char *err, size_t errlen) {
+    int lk = pqr_find_leaf(f, "kind");
+    if (lk < 0)
+        return 0;
+    pqr_cursor *c = NULL;
+    if (pqr_cursor_open(&c, f, lk, -1) != PQR_OK) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    static const char word[] = "interrupted";
+    int found = 0;
+    for (;;) {
+        pqr_value v;
+        int a = pqr_next(c, &v);
+        if (a < 0) {
+            snprintf(err, errlen, "%s: %s", file, pqr_cursor_errmsg(c));
+            found = -1;
+        }
+        if (a <= 0)
+            break;
+        if (v.present && v.len == sizeof word - 1 && memcmp(v.p, word, v.len) == 0) {
+            found = 1;
+            break;
+        }
+    }
+    pqr_cursor_close(c);
+    return found;
+}
+
+/* Adds every row's key of a part (path_bytes when set, else path) to d. errors_part: a
+ * part with `interrupted` rows is left out whole (returns 1, nothing added): its keys are
+ * read again, the interrupted ones retried. 0, 1, -1 (err), or -2: not (a whole) Parquet
+ * file. */
+static int read_keys(const char *file, const pqr_source *src, bool errors_part, td_doneset *d,
+                     uint64_t *rows, char *err, size_t errlen) {
     pqr_file *f;
     char msg[320];
     int rc = pqr_open(&f, src, NULL, msg, sizeof msg);
     if (rc) {
         snprintf(err, errlen, "%s: %s", file, msg);
-        return rc == PQR_E_FORMAT ? -2 : -1; /* -2: not (a whole) Parquet file */
+        return rc == PQR_E_FORMAT ? -2 : -1;
     }
     *rows = (uint64_t)pqr_num_rows(f);
+    if (errors_part && (rc = has_interrupted(file, f, err, errlen)) != 0) {
+        pqr_close(f);
+        *rows = 0;
+        return rc;
+    }
     int lp = pqr_find_leaf(f, "path"), lb = pqr_find_leaf(f, "path_bytes");
     if (lp < 0 || lb < 0 || pqr_leaf_at(f, lp)->max_rep || pqr_leaf_at(f, lb)->max_rep) {
         snprintf(err, errlen, "%s: no path / path_bytes columns: not a part of ours", file);
@@ -262,8 +301,8 @@ static int read_keys(const char *file, const pqr_source *src, td_doneset *d, uin
     return rc;
 }
 
-static int read_local_part(const char *file, td_doneset *d, uint64_t *rows, char *err,
-                           size_t errlen) {
+static int read_local_part(const char *file, bool errors_part, td_doneset *d, uint64_t *rows,
+                           char *err, size_t errlen) {
     fsrc fs = {open(file, O_RDONLY | O_CLOEXEC)};
     struct stat st;
     if (fs.fd < 0 || fstat(fs.fd, &st) != 0) {
@@ -273,7 +312,7 @@ static int read_local_part(const char *file, td_doneset *d, uint64_t *rows, char
         return -1;
     }
     pqr_source src = {fd_read_at, &fs, (uint64_t)st.st_size};
-    int rc = read_keys(file, &src, d, rows, err, errlen);
+    int rc = read_keys(file, &src, errors_part, d, rows, err, errlen);
     close(fs.fd);
     return rc;
 }
@@ -307,14 +346,29 @@ int td_resume_load(const char *out_dir, const td_shard_options *shard, td_donese
         rc = scan(out_dir, shard, &hdr, err, errlen);
     if (!rc)
         rc = scan(errs, shard, &er, err, errlen);
+    size_t kept_er = 0;
     for (size_t i = 0; !rc && i < hdr.n + er.n; i++) {
         uint64_t rows = 0;
-        rc =
-            read_local_part(i < hdr.n ? hdr.v[i] : er.v[i - hdr.n], d, &rows, err, errlen) ? -1 : 0;
-        *(i < hdr.n ? &info->header_rows : &info->error_rows) += rows;
+        bool is_er = i >= hdr.n;
+        const char *file = is_er ? er.v[i - hdr.n] : hdr.v[i];
+        rc = read_local_part(file, is_er, d, &rows, err, errlen);
+        if (rc == 1) { /* interrupted rows: the part goes, its keys are read again */
+            if (unlink(file) != 0 && errno != ENOENT) {
+                snprintf(err, errlen, "cannot remove %s: %s", file, strerror(errno));
+                rc = -1;
+            } else {
+                rc = 0;
+                info->retried++;
+            }
+            continue;
+        }
+        if (rc)
+            rc = -1;
+        kept_er += is_er;
+        *(is_er ? &info->error_rows : &info->header_rows) += rows;
     }
     info->header_files = hdr.n;
-    info->error_files = er.n;
+    info->error_files = kept_er;
     for (size_t i = 0; i < hdr.n; i++)
         free(hdr.v[i]);
     for (size_t i = 0; i < er.n; i++)
@@ -455,11 +509,16 @@ int td_resume_load_store(td_outstore *os, const td_shard_options *shard, td_done
             uint64_t rows = 0;
             char shown[1024];
             snprintf(shown, sizeof shown, "%s%s", td_outstore_url(os), r.key);
-            rc = read_keys(shown, &src, d, &rows, err, errlen);
+            rc = read_keys(shown, &src, p == 1, d, &rows, err, errlen);
             if (rc && r.err[0])
                 snprintf(err, errlen, "%s", r.err);
             for (size_t w = 0; w < RS_NWIN; w++)
                 free(r.w[w].buf);
+            if (rc == 1) { /* interrupted rows: the part goes, its keys are read again */
+                rc = td_outstore_delete(os, &k[p].keys[i], 1, err, errlen);
+                info->retried++;
+                continue;
+            }
             if (rc == -2) {
                 /* A store shows an object only once its upload completed, so this is not
                  * ours to find: yet an emulator (s3rver) leaves a truncated object behind

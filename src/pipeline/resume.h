@@ -9,6 +9,11 @@
  * td_shard_replaces: temporaries, _SUCCESS, this shard's marker; for an unsharded run the
  * parts of any shard) is removed, as a fresh run removes it.
  *
+ * Objects a Ctrl-C stopped have an error row of kind `interrupted`; those are retried. A
+ * part cannot be edited, so an errors part holding such a row is removed whole and all its
+ * keys are read again (errors parts are the small table; the other failures in it simply
+ * fail again). Each key is still in exactly one row.
+ *
  * On an object store (s3://, gs://, az://) the parts are listed (an upload in progress or
  * abandoned is no object, so it never counts), and only their footers and the two key
  * columns are read, with ranged GETs through a few 512 KiB read-ahead windows: about one
@@ -38,6 +43,7 @@ typedef struct td_resume_info {
     uint64_t header_files, error_files; /* complete parts found */
     uint64_t requests, bytes;           /* a store: GETs sent and bytes read for them */
     uint64_t dropped;                   /* a store: truncated parts deleted (see below) */
+    uint64_t retried;                   /* errors parts with `interrupted` rows removed */
 } td_resume_info;
 
 /* Reads the own complete parts of the folder out_dir (creating the folders when missing:
