@@ -381,13 +381,17 @@ int td_resume_load(const char *out_dir, const td_shard_options *shard, td_donese
 
 /* ------------------------------------------------------------------ OUT on a store */
 
-/* A part on the store as a pqr_source: ranged GETs through a few read-ahead windows. The
- * reader asks for small pieces (4 bytes of magic, the 8-byte tail, the footer, then each
- * page's header and its body); without windows each would be a request. A window of
- * RS_WIN bytes holds a page header with its body, usually a whole column chunk of a row
- * group (10,000 rows of path: ~0.1-0.3 MiB), and the tail window the footer. The path and
- * path_bytes cursors alternate, so several windows, least recently used replaced. */
-#define RS_WIN (512u << 10)
+/* A part on the store as a pqr_source. The reader asks for small pieces (4 bytes of magic,
+ * the 8-byte tail, the footer, then each page's header and its body), each of which would
+ * be a request; on an object store a request's latency (~10-50 ms) costs more than its
+ * bytes. So a part of at most RS_WHOLE bytes (the default 100,000 rows make ~1.5-5 MiB) is
+ * read whole with one GET; a larger one through a few read-ahead windows of RS_WIN bytes,
+ * least recently used replaced: a window from a page header holds its body, usually the
+ * path and path_bytes chunks of a row group together (10,000 rows of path: ~0.06-0.3 MiB,
+ * written side by side), and the tail window the footer. So a big part costs about one GET
+ * per row group, for a fraction of its bytes (measured: README "Many machines"). */
+#define RS_WHOLE (8u << 20)
+#define RS_WIN (256u << 10)
 #define RS_NWIN 4
 
 typedef struct rwin {
@@ -398,7 +402,7 @@ typedef struct rwin {
 typedef struct rsrc {
     td_outstore *os;
     const char *key;
-    uint64_t size, tick;
+    uint64_t size, tick, whole;
     rwin w[RS_NWIN];
     td_resume_info *info;
     char err[320];
@@ -421,6 +425,19 @@ static int rs_get(rsrc *r, uint64_t off, uint64_t len, void *buf) {
 
 static int rs_read_at(void *ctx, uint64_t off, size_t len, void *buf) {
     rsrc *r = ctx;
+    if (r->size <= r->whole && !r->w[0].buf) { /* small: the whole part at the first read */
+        if (!(r->w[0].buf = malloc(r->size ? r->size : 1))) {
+            snprintf(r->err, sizeof r->err, "out of memory");
+            return -1;
+        }
+        if (rs_get(r, 0, r->size, r->w[0].buf) != 0) {
+            free(r->w[0].buf);
+            r->w[0].buf = NULL;
+            return -1;
+        }
+        r->w[0].off = 0;
+        r->w[0].len = r->size;
+    }
     for (size_t i = 0; i < RS_NWIN; i++) {
         rwin *w = &r->w[i];
         if (w->buf && off >= w->off && off + len <= w->off + w->len) {
@@ -469,6 +486,11 @@ int td_resume_load_store(td_outstore *os, const td_shard_options *shard, td_done
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    /* TD_RESUME_WHOLE_MAX (bytes): the tests' way to send every part through the windows */
+    uint64_t whole = RS_WHOLE;
+    const char *wv = getenv("TD_RESUME_WHOLE_MAX");
+    if (wv && *wv)
+        whole = strtoull(wv, NULL, 10);
     /* the dataset is not complete while (a shard of) it is resumed: _SUCCESS goes first */
     char succ_name[] = "_SUCCESS", *succ[1] = {succ_name};
     int rc = td_outstore_delete(os, succ, 1, err, errlen);
@@ -505,6 +527,7 @@ int td_resume_load_store(td_outstore *os, const td_shard_options *shard, td_done
             r.key = k[p].keys[i];
             r.size = k[p].sizes[i];
             r.info = info;
+            r.whole = whole;
             pqr_source src = {rs_read_at, &r, r.size};
             uint64_t rows = 0;
             char shown[1024];

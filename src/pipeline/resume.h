@@ -15,10 +15,10 @@
  * fail again). Each key is still in exactly one row.
  *
  * On an object store (s3://, gs://, az://) the parts are listed (an upload in progress or
- * abandoned is no object, so it never counts), and only their footers and the two key
- * columns are read, with ranged GETs through a few 512 KiB read-ahead windows: about one
- * request for the footer, one for the magic and one per row group's key columns, not the
- * whole part.
+ * abandoned is no object, so it never counts). A part of at most 8 MiB (the environment's
+ * TD_RESUME_WHOLE_MAX bytes, for tests) is read with one GET; a larger one by ranged GETs
+ * of its footer and key columns through a few 256 KiB read-ahead windows (about one
+ * request per row group).
  *
  * Memory: the done-set keeps a 64-bit fingerprint of each key, not the key, in an
  * open-addressing table of 8-byte slots filled to at most 3/4 (doubled when it would be

@@ -14,6 +14,8 @@ A local folder of N_KEYS keys (one in BAD_EVERY not a TIFF: error rows), small p
   - an unsharded run into s3:// killed and resumed, the same checks;
   - a resumed shard numbers its new parts after its old ones (no part is overwritten:
     every kept part's bytes are unchanged).
+Every other trial sets TD_RESUME_WHOLE_MAX=0, so that the parts are read through the ranged
+read-ahead windows (resume.h) rather than with one GET each.
 Seed printed; TD_RESUME_SEED=N repeats a run.
 usage: out_store_resume.py TIFF_DUMPER CORPUS_DIR NODE_DIR"""
 import json
@@ -32,6 +34,7 @@ from tdtest.make_keys import make_keys  # noqa: E402
 N_KEYS = 20000
 BAD_EVERY = 20
 TRIALS = 10
+WHOLE = {}  # odd trials: TD_RESUME_WHOLE_MAX=0, every part read through ranged windows
 OK_NAME = re.compile(r"^(_errors/)?part-(S\d{4}-)?\d{5}\.parquet$|^_SUCCESS(\.shard-\d{4}-of-\d{4})?$")
 
 
@@ -72,7 +75,8 @@ class S3:
 def run(s3, exe, cfg, url, args, kill_after=None):
     """Exit status, or None when killed."""
     a = [exe, "headers", cfg, url, "--quiet"] + args
-    p = subprocess.Popen(a, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=s3.env)
+    p = subprocess.Popen(a, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                         env=dict(s3.env, **WHOLE))
     if kill_after is not None:
         time.sleep(kill_after)
         if p.poll() is None:
@@ -231,6 +235,9 @@ def main():
                 L.fail(f"only {trial} trials in the time allowed")
             s3.clear("a")
             steps = []
+            WHOLE.clear()
+            if trial % 2:
+                WHOLE["TD_RESUME_WHOLE_MAX"] = "0"
             killed_then_resumed(s3, exe, cfg, url, ["--shard", "0/2"], took, rng, steps)
             if rng.random() < 0.5:
                 killed_then_resumed(s3, exe, cfg, url, ["--shard", "1/2"], took, rng, steps)
@@ -239,7 +246,9 @@ def main():
                 steps.append("shard 1 completed")
             kills += sum("killed" in s for s in steps)
             check(node_dir, s3, "a", tmp, ref, f"trial {trial + 1}", 2)
-            print(f"trial {trial + 1}: {', '.join(steps)}: every key once, _SUCCESS")
+            print(f"trial {trial + 1}{' (ranged windows)' if WHOLE else ''}: {', '.join(steps)}: "
+                  f"every key once, _SUCCESS")
+        WHOLE.clear()
 
         # -- kill -9 and resume, unsharded
         s3.clear("a")
