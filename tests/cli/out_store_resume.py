@@ -1,4 +1,5 @@
-"""Shards, finish and --resume on an object-store OUT (issue 16 items 1-3), on s3rver.
+"""Shards, finish and --resume on an object-store OUT (issue 16 items 1-3), on s3rver or
+azurite.
 
 A local folder of N_KEYS keys (one in BAD_EVERY not a TIFF: error rows), small parts
 (write_chunk_size 1000: 10 header parts per shard) so that many are uploaded:
@@ -17,7 +18,7 @@ A local folder of N_KEYS keys (one in BAD_EVERY not a TIFF: error rows), small p
 Every other trial sets TD_RESUME_WHOLE_MAX=0, so that the parts are read through the ranged
 read-ahead windows (resume.h) rather than with one GET each.
 Seed printed; TD_RESUME_SEED=N repeats a run.
-usage: out_store_resume.py TIFF_DUMPER CORPUS_DIR NODE_DIR"""
+usage: out_store_resume.py TIFF_DUMPER CORPUS_DIR NODE_DIR [s3|az]"""
 import json
 import os
 import random
@@ -26,6 +27,7 @@ import signal
 import subprocess
 import sys
 import time
+import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
 from tdtest import e2e_lib as L  # noqa: E402
@@ -39,6 +41,8 @@ OK_NAME = re.compile(r"^(_errors/)?part-(S\d{4}-)?\d{5}\.parquet$|^_SUCCESS(\.sh
 
 
 class S3:
+    url = "s3://out/runs/a"
+
     def __init__(self, node_dir, tmp):
         from tdtest.s3_testlib import S3rver
         self.data = os.path.join(tmp, "s3data")
@@ -70,6 +74,49 @@ class S3:
 
     def stop(self):
         self.srv.stop()
+
+
+class Az:
+    url = "az://out/runs/a"
+
+    def __init__(self, node_dir, tmp):
+        from tdtest.azurite import ACCOUNT, KEY, Azurite, azurite_main_js, start_azurite
+        main_js = azurite_main_js(node_dir)
+        if not main_js:
+            L.fail(f"azurite is not installed in {node_dir}")
+        self.proc, port = start_azurite(main_js, os.path.join(tmp, "azurite"))
+        if port is None:
+            L.fail("azurite did not start")
+        self.az = Azurite(port)
+        self.az.create_container("out")
+        self.opts = {"account_name": ACCOUNT, "account_key": KEY,
+                     "endpoint": f"http://127.0.0.1:{port}/{ACCOUNT}"}
+        self.env = {k: v for k, v in os.environ.items()
+                    if not k.startswith(("AZURE_", "AZURITE_"))}
+
+    def names(self, run):
+        pre = f"runs/{run}/"
+        st, body = self.az.request("GET", "out", query=[("comp", "list"), ("prefix", pre),
+                                                        ("restype", "container")])
+        assert st == 200, (st, body[:300])
+        return [n.text for n in ET.fromstring(body).iter("Name")]
+
+    def objects(self, run):
+        out = {}
+        for name in self.names(run):
+            st, data = self.az.request("GET", "out", name)
+            assert st == 200, (name, st)
+            out[name[len(f"runs/{run}/"):]] = data
+        return out
+
+    def clear(self, run):
+        for name in self.names(run):
+            st, _ = self.az.request("DELETE", "out", name)
+            assert st in (202, 404), (name, st)
+
+    def stop(self):
+        from tdtest.store_testlib import stop
+        stop(self.proc)
 
 
 def run(s3, exe, cfg, url, args, kill_after=None):
@@ -158,6 +205,7 @@ def finish(s3, exe, url, *extra):
 
 def main():
     exe, corpus, node_dir = sys.argv[1:4]
+    kind = sys.argv[4] if len(sys.argv) > 4 else "s3"
     exe = os.path.abspath(exe)
     seed = int(os.environ.get("TD_RESUME_SEED", time.time_ns() % 1000000))
     rng = random.Random(seed)
@@ -173,7 +221,7 @@ def main():
             os.unlink(p)
             with open(p, "wb") as f:
                 f.write(b"not a tiff at all")
-        s3 = S3(node_dir, tmp)
+        s3 = (Az if kind == "az" else S3)(node_dir, tmp)
         cfg = os.path.join(tmp, "c.yaml")
         L.write_config(cfg, root, concurrency={"n_consumers": 16, "list_chunk_size": 200,
                                                "max_buffer_size": 1000, "write_chunk_size": 1000,
@@ -182,7 +230,7 @@ def main():
         with open(cfg, "a") as f:
             f.write("  obstore_config:\n" + "".join(
                 f"    {k}: {json.dumps(v)}\n" for k, v in s3.opts.items()))
-        url = "s3://out/runs/a"
+        url = s3.url
 
         # -- an uninterrupted sharded run; finish before and after the last shard
         t0 = time.monotonic()
