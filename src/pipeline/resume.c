@@ -250,8 +250,9 @@ static int has_interrupted(const char *file, pqr_file *f, char *err, size_t errl
  * part with `interrupted` rows is left out whole (returns 1, nothing added): its keys are
  * read again, the interrupted ones retried. 0, 1, -1 (err), or -2: not (a whole) Parquet
  * file. */
-static int read_keys(const char *file, const pqr_source *src, bool errors_part, td_doneset *d,
-                     uint64_t *rows, char *err, size_t errlen) {
+static int read_keys(const char *file, const pqr_source *src, bool errors_part,
+                     const td_shard_options *sh, td_doneset *d, uint64_t *rows, char *err,
+                     size_t errlen) {
     pqr_file *f;
     char msg[320];
     int rc = pqr_open(&f, src, NULL, msg, sizeof msg);
@@ -289,6 +290,17 @@ static int read_keys(const char *file, const pqr_source *src, bool errors_part, 
             break;
         } else {
             const pqr_value *k = vb.present ? &vb : &vp;
+            /* a header row's key is always its shard's (an error row of stage list may
+             * be any shard's): else the part is of another split, and keeping it would
+             * duplicate keys that another shard of this split dumps */
+            if (!errors_part && !td_shard_owns(sh, (const char *)k->p, k->present ? k->len : 0)) {
+                snprintf(err, errlen,
+                         "%s holds keys of another shard split, not of shard %u of %u: rerun "
+                         "this shard without --resume (it replaces its own parts)",
+                         file, (unsigned)sh->index, (unsigned)sh->count);
+                rc = -1;
+                break;
+            }
             if (set_add(d, fp64((const char *)k->p, k->present ? k->len : 0)) != 0) {
                 snprintf(err, errlen, "out of memory for the done-set (%zu keys)", d->n);
                 rc = -1;
@@ -301,8 +313,8 @@ static int read_keys(const char *file, const pqr_source *src, bool errors_part, 
     return rc;
 }
 
-static int read_local_part(const char *file, bool errors_part, td_doneset *d, uint64_t *rows,
-                           char *err, size_t errlen) {
+static int read_local_part(const char *file, bool errors_part, const td_shard_options *sh,
+                           td_doneset *d, uint64_t *rows, char *err, size_t errlen) {
     fsrc fs = {open(file, O_RDONLY | O_CLOEXEC)};
     struct stat st;
     if (fs.fd < 0 || fstat(fs.fd, &st) != 0) {
@@ -312,7 +324,7 @@ static int read_local_part(const char *file, bool errors_part, td_doneset *d, ui
         return -1;
     }
     pqr_source src = {fd_read_at, &fs, (uint64_t)st.st_size};
-    int rc = read_keys(file, &src, errors_part, d, rows, err, errlen);
+    int rc = read_keys(file, &src, errors_part, sh, d, rows, err, errlen);
     close(fs.fd);
     return rc;
 }
@@ -351,7 +363,7 @@ int td_resume_load(const char *out_dir, const td_shard_options *shard, td_donese
         uint64_t rows = 0;
         bool is_er = i >= hdr.n;
         const char *file = is_er ? er.v[i - hdr.n] : hdr.v[i];
-        rc = read_local_part(file, is_er, d, &rows, err, errlen);
+        rc = read_local_part(file, is_er, shard, d, &rows, err, errlen);
         if (rc == 1) { /* interrupted rows: the part goes, its keys are read again */
             if (unlink(file) != 0 && errno != ENOENT) {
                 snprintf(err, errlen, "cannot remove %s: %s", file, strerror(errno));
@@ -532,7 +544,7 @@ int td_resume_load_store(td_outstore *os, const td_shard_options *shard, td_done
             uint64_t rows = 0;
             char shown[1024];
             snprintf(shown, sizeof shown, "%s%s", td_outstore_url(os), r.key);
-            rc = read_keys(shown, &src, p == 1, d, &rows, err, errlen);
+            rc = read_keys(shown, &src, p == 1, shard, d, &rows, err, errlen);
             if (rc && r.err[0])
                 snprintf(err, errlen, "%s", r.err);
             for (size_t w = 0; w < RS_NWIN; w++)

@@ -12,7 +12,8 @@ Then SHARD_TRIALS trials of 2 shards (--shard I/2) into one OUT_DIR, each shard 
 resumed the same way (a resumed shard keeps only its own parts), ending with the dataset's
 _SUCCESS and the same checks; and INT_TRIALS runs stopped by SIGINT (Ctrl-C: `interrupted`
 error rows), then resumed: the interrupted objects are read again, so no `interrupted` row
-is left and every key is still there once.
+is left and every key is still there once. A shard's parts of another split (1/3) are
+not continued as shard 1/2's.
 usage: e2e_resume.py TIFF_DUMPER CORPUS_DIR NODE_DIR"""
 import glob
 import json
@@ -181,6 +182,15 @@ def main():
             check(node_dir, out, N_KEYS, ref, f"SIGINT trial {trial + 1}")
             print(f"SIGINT trial {trial + 1}: {', '.join(steps)}: no interrupted row left, "
                   f"every key once")
+        # a shard's parts of another split (1/3) are not continued as shard 1/2's
+        L.rmtree(out)
+        run(exe, cfg, out, False, extra=["--shard", "1/3"])
+        p = subprocess.run([exe, "headers", cfg, out, "--quiet", "--resume", "--shard", "1/2"],
+                           capture_output=True, text=True, timeout=120)
+        if p.returncode != 3 or "another shard split" not in p.stderr:
+            L.fail(f"--resume --shard 1/2 over parts of shard 1/3: exit {p.returncode}: "
+                   f"{p.stderr}")
+        print("--resume over another split's parts is refused: " + p.stderr.strip())
         if not interrupted[0]:
             L.fail("no SIGINT run left an interrupted row: the retry was not tested")
         print(f"{interrupted[0]} interrupted rows left by SIGINT, all retried by --resume")
