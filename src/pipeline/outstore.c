@@ -41,6 +41,7 @@ struct job {
     size_t n_keys, cap_keys;
     /* get */
     store_get_req get;
+    uv_timer_t defer; /* after a listing: see after_list */
     /* delete: keys[0..n_keys), TD_OUTSTORE_MAX_DELETES at a time */
     size_t next_del, del_busy;
     store_delete_req del[TD_OUTSTORE_MAX_DELETES];
@@ -190,6 +191,26 @@ static void del_pump(job *j) {
 
 static void list_next(job *j);
 
+/* The store still reads the list request after its callback returns (a cursor freed on
+ * the last page), and the caller frees the job (and the request in it) once finished: so
+ * what follows a listing runs from a zero timer, after the callback, never inside it. */
+static void list_over_closed(uv_handle_t *h) {
+    job *j = h->data;
+    if (j->status != STORE_OK || j->collect_only)
+        finish(j, j->status);
+    else
+        del_pump(j);
+}
+
+static void list_over(uv_timer_t *t) { uv_close((uv_handle_t *)t, list_over_closed); }
+
+static void after_list(job *j, int status) {
+    j->status = status;
+    uv_timer_init(&j->o->loop, &j->defer);
+    j->defer.data = j;
+    uv_timer_start(&j->defer, list_over, 0, 0);
+}
+
 static void list_cb(store_list_req *req, int status, const store_entry *e, size_t n,
                     const store_bad_entry *bad, size_t n_bad, bool done) {
     (void)bad;
@@ -222,7 +243,7 @@ static void list_cb(store_list_req *req, int status, const store_entry *e, size_
             store_list_free(j->o->st, req);
         fail_msg(j, j->collect_only ? "list" : "list the old outputs in", status, req->errmsg,
                  req->attempts, 0);
-        finish(j, status);
+        after_list(j, status);
         return;
     }
     if (!done) {
@@ -235,10 +256,7 @@ static void list_cb(store_list_req *req, int status, const store_entry *e, size_
         list_next(j);
         return;
     }
-    if (j->collect_only)
-        finish(j, STORE_OK);
-    else
-        del_pump(j); /* the listing is complete: now the deletes */
+    after_list(j, STORE_OK); /* the listing is complete: now the deletes, or the caller */
 }
 
 static void list_next(job *j) {
@@ -250,7 +268,7 @@ static void list_next(job *j) {
     int rc = store_list_next(j->o->st, &j->list);
     if (rc != STORE_OK) {
         fail_msg(j, j->collect_only ? "list" : "list the old outputs in", rc, j->list.errmsg, 0, 0);
-        finish(j, rc);
+        after_list(j, rc); /* may be inside the previous page's callback */
     }
 }
 
