@@ -10,10 +10,9 @@ Kill moments are uniform over 70 % of one clean run's duration (measured first);
 printed (TD_RESUME_SEED=N repeats a run).
 Then SHARD_TRIALS trials of 2 shards (--shard I/2) into one OUT_DIR, each shard killed and
 resumed the same way (a resumed shard keeps only its own parts), ending with the dataset's
-_SUCCESS and the same checks; and INT_TRIALS runs stopped by SIGINT (Ctrl-C: `interrupted`
-error rows), then resumed: the interrupted objects are read again, so no `interrupted` row
-is left and every key is still there once. A shard's parts of another split (1/3) are
-not continued as shard 1/2's.
+_SUCCESS and the same checks (no `interrupted` row either: e2e_resume_interrupted.py
+shows they are retried). A shard's parts of another split (1/3) are not continued as
+shard 1/2's.
 usage: e2e_resume.py TIFF_DUMPER CORPUS_DIR NODE_DIR"""
 import glob
 import json
@@ -31,7 +30,6 @@ N_KEYS = 20000
 BAD_EVERY = 20
 TRIALS = 10
 SHARD_TRIALS = 3
-INT_TRIALS = 3
 
 
 def run(exe, cfg, out, resume, kill_after=None, extra=(), sig=signal.SIGKILL):
@@ -140,19 +138,12 @@ def main():
             print(f"{label}: {', '.join(steps)}: every key once, _SUCCESS as uninterrupted")
         print(f"{TRIALS} trials, {kills} kills: ok")
 
-        interrupted = [0]  # `interrupted` rows the SIGINT runs left for --resume
-
         def killed_then_resumed(extra, steps, sig=signal.SIGKILL):
             resume = False
             while True:
                 if not resume or (rng.random() < 1 / 3 and len(steps) < 6):
                     delay = rng.uniform(0.0, took * 0.7)
                     rc = run(exe, cfg, out, resume, kill_after=delay, extra=extra, sig=sig)
-                    if rc is None and sig == signal.SIGINT and glob.glob(
-                            os.path.join(out, "_errors", "part-*.parquet")):
-                        interrupted[0] += int(L.duckdb(
-                            node_dir, f"SELECT count(*) AS n FROM read_parquet("
-                            f"'{out}/_errors/part-*.parquet') WHERE kind = 'interrupted'")[0][0]["n"])
                     steps.append(f"{' '.join(extra)}{' resume' if resume else ''} "
                                  f"{'stopped at %.2f s' % delay if rc is None else 'completed'}")
                 else:
@@ -175,13 +166,6 @@ def main():
                 L.fail(f"shard trial {trial + 1}: {names}")
             check(node_dir, out, N_KEYS, ref, f"shard trial {trial + 1}")
             print(f"shard trial {trial + 1}: {', '.join(steps)}: every key once, _SUCCESS")
-        for trial in range(INT_TRIALS):
-            L.rmtree(out)
-            steps = []
-            killed_then_resumed([], steps, sig=signal.SIGINT)
-            check(node_dir, out, N_KEYS, ref, f"SIGINT trial {trial + 1}")
-            print(f"SIGINT trial {trial + 1}: {', '.join(steps)}: no interrupted row left, "
-                  f"every key once")
         # a shard's parts of another split (1/3) are not continued as shard 1/2's
         L.rmtree(out)
         run(exe, cfg, out, False, extra=["--shard", "1/3"])
@@ -191,9 +175,6 @@ def main():
             L.fail(f"--resume --shard 1/2 over parts of shard 1/3: exit {p.returncode}: "
                    f"{p.stderr}")
         print("--resume over another split's parts is refused: " + p.stderr.strip())
-        # a local folder reads in microseconds, so a SIGINT seldom finds a read in flight:
-        # e2e_resume_interrupted.py makes them certain (a stalling server)
-        print(f"{interrupted[0]} interrupted rows left by SIGINT, all retried by --resume")
     finally:
         L.rmtree(tmp)
 
