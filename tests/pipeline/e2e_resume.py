@@ -29,7 +29,7 @@ from tdtest.make_keys import make_keys
 N_KEYS = 20000
 BAD_EVERY = 20
 TRIALS = 10
-SHARD_TRIALS = 3
+SHARD_TRIALS = 2
 
 
 def run(exe, cfg, out, resume, kill_after=None, extra=(), sig=signal.SIGKILL):
