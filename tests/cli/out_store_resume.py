@@ -1,5 +1,5 @@
-"""Shards, finish and --resume on an object-store OUT (issue 16 items 1-3), on s3rver or
-azurite.
+"""Shards, finish and --resume on an object-store OUT (issue 16 items 1-3), on s3rver,
+azurite or the GCS emulator.
 
 A local folder of N_KEYS keys (one in BAD_EVERY not a TIFF: error rows), small parts
 (write_chunk_size 1000: 10 header parts per shard) so that many are uploaded:
@@ -18,7 +18,8 @@ A local folder of N_KEYS keys (one in BAD_EVERY not a TIFF: error rows), small p
 Every other trial sets TD_RESUME_WHOLE_MAX=0, so that the parts are read through the ranged
 read-ahead windows (resume.h) rather than with one GET each.
 Seed printed; TD_RESUME_SEED=N repeats a run.
-usage: out_store_resume.py TIFF_DUMPER CORPUS_DIR NODE_DIR [s3|az]"""
+usage: out_store_resume.py TIFF_DUMPER CORPUS_DIR NODE_DIR [s3|az|gcs]
+(ctest runs s3 and az; gcs, on the GCS emulator, by hand: it adds a minute)"""
 import json
 import os
 import random
@@ -113,6 +114,63 @@ class Az:
         for name in self.names(run):
             st, _ = self.az.request("DELETE", "out", name)
             assert st in (202, 404), (name, st)
+
+    def stop(self):
+        from tdtest.store_testlib import stop
+        stop(self.proc)
+
+
+class Gcs:
+    url = "gs://out/runs/a"
+
+    def __init__(self, node_dir, tmp):
+        from tdtest.gcs_emulator import start_emulator
+        if not os.path.exists(os.path.join(node_dir, "node_modules", "firebase-tools")):
+            L.fail(f"firebase-tools is not installed in {node_dir}")
+        self.proc, self.port = start_emulator(node_dir, tmp)
+        if self.port is None:
+            L.fail("the GCS emulator did not start")
+        self.opts = {"google_base_url": f"http://127.0.0.1:{self.port}",
+                     "skip_signature": "true"}
+        self.env = {k: v for k, v in os.environ.items()
+                    if not k.startswith(("GOOGLE_", "GCE_", "STORAGE_EMULATOR", "CLOUDSDK_"))}
+        self.env["HOME"] = "/nonexistent"
+
+    def names(self, run):
+        import urllib.parse
+        from tdtest.azgcs_testlib import request
+        out, token = [], None
+        for _ in range(100):  # bounded: pages of 1000
+            q = "prefix=" + urllib.parse.quote(f"runs/{run}/", safe="")
+            if token:
+                q += "&pageToken=" + urllib.parse.quote(token, safe="")
+            st, body = request(self.port, "GET", f"/storage/v1/b/out/o?{q}")
+            assert st == 200, (st, body[:300])
+            j = json.loads(body)
+            out += [it["name"] for it in j.get("items", [])]
+            token = j.get("nextPageToken")
+            if not token:
+                break
+        return out
+
+    def objects(self, run):
+        import urllib.parse
+        from tdtest.azgcs_testlib import request
+        out = {}
+        for name in self.names(run):
+            st, data = request(self.port, "GET", "/storage/v1/b/out/o/"
+                               + urllib.parse.quote(name, safe="") + "?alt=media")
+            assert st == 200, (name, st)
+            out[name[len(f"runs/{run}/"):]] = data
+        return out
+
+    def clear(self, run):
+        import urllib.parse
+        from tdtest.azgcs_testlib import request
+        for name in self.names(run):
+            st, _ = request(self.port, "DELETE", "/storage/v1/b/out/o/"
+                            + urllib.parse.quote(name, safe=""))
+            assert st in (200, 204, 404), (name, st)
 
     def stop(self):
         from tdtest.store_testlib import stop
@@ -221,7 +279,7 @@ def main():
             os.unlink(p)
             with open(p, "wb") as f:
                 f.write(b"not a tiff at all")
-        s3 = (Az if kind == "az" else S3)(node_dir, tmp)
+        s3 = {"az": Az, "gcs": Gcs}.get(kind, S3)(node_dir, tmp)
         cfg = os.path.join(tmp, "c.yaml")
         L.write_config(cfg, root, concurrency={"n_consumers": 16, "list_chunk_size": 200,
                                                "max_buffer_size": 1000, "write_chunk_size": 1000,
