@@ -36,7 +36,7 @@ void td_cmd_finish_usage(FILE *out) {
           "  -q, --quiet   print only errors\n"
           "  -h, --help    this text\n"
           "\n"
-          "exit status: 0 complete, _SUCCESS written; 2 usage error;\n"
+          "exit status: 0 complete, _SUCCESS written; 2 usage error (or a store option);\n"
           "             3 the markers or parts do not fit together, or writing failed;\n"
           "             4 shards missing (named on stderr), nothing written\n",
           out);
@@ -154,7 +154,7 @@ int td_cmd_finish(int argc, char **argv) {
         ret = EXIT_COMPLETE;
     } else {
         td_say(stderr, "tiff-dumper finish: %s\n", err);
-        ret = rc == 1 ? EXIT_INCOMPLETE : EXIT_FAILED;
+        ret = rc == 1 ? EXIT_INCOMPLETE : rc == -2 ? EXIT_USAGE : EXIT_FAILED;
     }
 out:
     free(kvs);

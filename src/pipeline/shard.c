@@ -593,8 +593,9 @@ int td_shard_finish_opts(const td_pipeline_options *o, uint32_t expect_count, co
     so.insecure_tls = o->net.insecure_tls;
     so.net_engine = o->net.engine;
     td_outstore *os = NULL;
-    if (td_outstore_open(&os, out, &so, err, errlen) != STORE_OK)
-        return -1;
+    int orc = td_outstore_open(&os, out, &so, err, errlen);
+    if (orc != STORE_OK) /* a bad option or scheme is the caller's mistake: -2 */
+        return orc == STORE_E_CONFIG || orc == STORE_E_UNSUPPORTED ? -2 : -1;
     int rc = td_shard_finish_store(os, expect_count, count_out, err, errlen);
     td_outstore_close(os);
     return rc;

@@ -101,7 +101,8 @@ int td_shard_finish_store(td_outstore *os, uint32_t expect_count, uint32_t *coun
                           size_t errlen);
 /* Completes o->out_dir, a folder or a store URL; a store is opened with o's output options
  * (out_store_kv, net) as a run opens it. td_shard_finish on a URL uses the defaults (the
- * environment's credentials and endpoint). Same returns. */
+ * environment's credentials and endpoint). Same returns, and -2 when the store's options
+ * are refused (a config error; err says which). */
 int td_shard_finish_opts(const td_pipeline_options *o, uint32_t expect_count, const char *tmp_tag,
                          uint32_t *count_out, char *err, size_t errlen);
 
