@@ -31,7 +31,7 @@ _tiff_dumper() {
         ;;
     finish)
         if [[ $cur == -* ]]; then
-            COMPREPLY=($(compgen -W "--shards --quiet --help" -- "$cur"))
+            COMPREPLY=($(compgen -W "--shards --config -o --quiet --help" -- "$cur"))
             return 0
         fi
         [ "$prev" = "--shards" ] || COMPREPLY=($(compgen -d -- "$cur"))

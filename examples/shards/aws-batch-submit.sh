@@ -2,7 +2,10 @@
 # tiff-dumper example: run 16 shards as an AWS Batch array job into one s3:// OUT, then
 # `finish` once every child succeeded (a dependency on the array waits for all of them).
 # Each child gets AWS_BATCH_JOB_ARRAY_INDEX (0..15) and AWS_BATCH_JOB_ARRAY_SIZE (16) from
-# Batch: no --shard flag is needed.
+# Batch: no --shard flag is needed. A retried child (Spot reclaimed, host lost) runs with
+# --resume (the job definition's command) and continues from its complete parts.
+# finish reads the OUT bucket with the job role; the config has no output: section (if yours
+# has, e.g. an endpoint, give finish the same through --config or -o KEY=VALUE).
 #   aws batch register-job-definition --cli-input-json file://examples/shards/aws-batch-job-definition.json
 #   QUEUE=my-queue sh examples/shards/aws-batch-submit.sh
 set -eu

@@ -21,13 +21,14 @@ if [ -z "${SLURM_ARRAY_TASK_ID:-}" ]; then
     # not inside the array yet: submit it, and the finish step after it
     array=$(sbatch --parsable --export=ALL,CONFIG="$CONFIG",OUT="$OUT" "$0")
     sbatch --parsable --dependency="afterok:$array" --job-name=tiff-dumper-finish \
-        --output=tiff-dumper-finish-%j.log --wrap "tiff-dumper finish '$OUT'"
+        --output=tiff-dumper-finish-%j.log --wrap "tiff-dumper finish '$OUT' --config '$CONFIG'"
     echo "submitted array $array and its finish step"
     exit 0
 fi
 # exit 1 (some objects failed: see OUT/_errors/) still completed the shard: its marker is
-# written, so it must not fail the task (afterok would never start finish)
+# written, so it must not fail the task (afterok would never start finish). --resume: a
+# requeued (preempted) task continues from its complete parts; a first run is a plain run
 rc=0
-tiff-dumper headers "$CONFIG" "$OUT" --quiet || rc=$?
+tiff-dumper headers "$CONFIG" "$OUT" --resume --quiet || rc=$?
 [ "$rc" -eq 1 ] && rc=0
 exit "$rc"

@@ -46,8 +46,9 @@ void td_cmd_headers_usage(FILE *out) {
           "                + SLURM_ARRAY_TASK_COUNT); without --shard these are read anyway,\n"
           "                with the count from --shards, shards.count or the engine\n"
           "  --no-shard    ignore the job engine's variables: one unsharded run\n"
-          "  --resume      continue an interrupted run into a local OUT_DIR: keep its\n"
-          "                complete parts, skip their keys, number new parts after them\n"
+          "  --resume      continue an interrupted run (or shard) into OUT_DIR, a folder\n"
+          "                or a store: keep its complete parts, skip their keys, number\n"
+          "                new parts after them\n"
           "  --check       only check CONFIG: load it and open its store (every option is\n"
           "                validated; no request is sent, nothing is written); with\n"
           "                OUT_DIR, the output store's options too\n"
@@ -116,10 +117,12 @@ static int pick_shard(const char *shard_arg, const char *shards_arg, unsigned cf
 
 /* The shard that finds every shard done writes the dataset's _SUCCESS (shard.h). Its own
  * run succeeded whatever this says: a problem is reported, the exit status stays. */
-static void complete_set(const char *out_dir, const td_shard_options *s, bool quiet) {
+static void complete_set(const td_pipeline_options *o, bool quiet) {
     char err[1024] = "", tag[32];
-    snprintf(tag, sizeof tag, "shard-%04" PRIu32, s->index);
-    int rc = td_shard_finish(out_dir, s->count, tag, NULL, err, sizeof err);
+    const char *out_dir = o->out_dir;
+    snprintf(tag, sizeof tag, "shard-%04" PRIu32, o->shard.index);
+    /* an object-store OUT is opened again with the run's output options */
+    int rc = td_shard_finish_opts(o, o->shard.count, tag, NULL, err, sizeof err);
     if (rc == 0 && !quiet)
         td_say(stderr, "tiff-dumper: every shard is done: wrote %s/_SUCCESS\n", out_dir);
     else if (rc == 1 && !quiet)
@@ -238,14 +241,6 @@ int td_cmd_headers(int argc, char **argv) {
                                          : EXIT_RUN_FAILED;
     }
 
-    if (resume && shard.count) {
-        /* resume reads the unsharded part names only; a shard's own parts are not yet
-         * matched, and guessing would lose or duplicate rows */
-        td_say(stderr, "tiff-dumper headers: --resume does not work with shards yet: rerun the "
-                       "shard without --resume (it replaces only its own outputs)\n");
-        td_config_free(&cfg);
-        return EXIT_USAGE;
-    }
     td_progress prog;
     td_progress_init(&prog, level, stderr);
     td_pipeline_options o;
@@ -267,6 +262,8 @@ int td_cmd_headers(int argc, char **argv) {
      * 0 headers dumped" line as if something had been tried. */
     if (st.elapsed_s > 0)
         td_progress_end(&prog, &st, pos[1], rc);
+    if (rc == TD_PIPE_OK && shard.count)
+        complete_set(&o, quiet); /* before the config (o points into it) is freed */
     td_config_free(&cfg);
     if (rc == TD_PIPE_E_CONFIG) {
         td_say(stderr, "tiff-dumper: %s\n", err);
@@ -277,7 +274,5 @@ int td_cmd_headers(int argc, char **argv) {
                rc == TD_PIPE_E_INTERRUPTED ? "interrupted" : "failed", err);
         return EXIT_RUN_FAILED;
     }
-    if (shard.count)
-        complete_set(pos[1], &shard, quiet);
     return st.failed ? EXIT_SOME_FAILED : EXIT_ALL_DUMPED;
 }

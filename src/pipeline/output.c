@@ -122,8 +122,10 @@ static int sink_open(td_output *w, part_out *po, size_t n) {
         /* the key under OUT: part-N.parquet, or _errors/part-N.parquet (a shard's:
          * part-S<I>-N.parquet) */
         char fn[48];
-        td_shard_part_name(fn, sizeof fn, &w->shard, po->index, false);
-        snprintf(po->fin, strlen(po->dir) + 64, "%s%s%s", po->dir, po->dir[0] ? "/" : "", fn);
+        do { /* past the kept parts of a resumed run (td_outstore_taken) */
+            td_shard_part_name(fn, sizeof fn, &w->shard, po->index, false);
+            snprintf(po->fin, strlen(po->dir) + 64, "%s%s%s", po->dir, po->dir[0] ? "/" : "", fn);
+        } while (td_outstore_taken(w->os, po->fin) && ++po->index != 0);
         po->f = store_tmpfile(po->tmp, n);
         if (!po->f) {
             wfail(w, "cannot create a temporary file for %s: %s", po->fin, strerror(errno));

@@ -13,7 +13,7 @@
 
 #include "util.h"
 
-typedef enum { J_PUT, J_LIST, J_DELETE } jtype;
+typedef enum { J_PUT, J_LIST, J_DELETE, J_GET } jtype;
 
 typedef struct job job;
 struct job {
@@ -34,8 +34,14 @@ struct job {
     bool (*ours)(const char *key, const void *ctx);
     const void *ours_ctx;
     store_list_req list;
+    bool collect_only; /* td_outstore_list: hand the keys back, delete nothing */
+    const char *delim;
     char **keys;
+    uint64_t *sizes; /* collect_only: each key's size */
     size_t n_keys, cap_keys;
+    /* get */
+    store_get_req get;
+    uv_timer_t defer; /* after a listing: see after_list */
     /* delete: keys[0..n_keys), TD_OUTSTORE_MAX_DELETES at a time */
     size_t next_del, del_busy;
     store_delete_req del[TD_OUTSTORE_MAX_DELETES];
@@ -57,6 +63,8 @@ struct td_outstore {
     bool failed;
     char errmsg[640];
     uint64_t requests; /* snapshot of the store's counter, taken on the thread */
+    char **taken;      /* keys of kept parts (--resume): new parts are numbered past them */
+    size_t n_taken, cap_taken;
 };
 
 bool td_outstore_is_url(const char *out) {
@@ -81,6 +89,7 @@ static void job_free(job *j) {
     for (size_t i = 0; i < j->n_keys; i++)
         free(j->keys[i]);
     free(j->keys);
+    free(j->sizes);
     free(j->key);
     free(j);
 }
@@ -182,35 +191,59 @@ static void del_pump(job *j) {
 
 static void list_next(job *j);
 
+/* The store still reads the list request after its callback returns (a cursor freed on
+ * the last page), and the caller frees the job (and the request in it) once finished: so
+ * what follows a listing runs from a zero timer, after the callback, never inside it. */
+static void list_over_closed(uv_handle_t *h) {
+    job *j = h->data;
+    if (j->status != STORE_OK || j->collect_only)
+        finish(j, j->status);
+    else
+        del_pump(j);
+}
+
+static void list_over(uv_timer_t *t) { uv_close((uv_handle_t *)t, list_over_closed); }
+
+static void after_list(job *j, int status) {
+    j->status = status;
+    uv_timer_init(&j->o->loop, &j->defer);
+    j->defer.data = j;
+    uv_timer_start(&j->defer, list_over, 0, 0);
+}
+
 static void list_cb(store_list_req *req, int status, const store_entry *e, size_t n,
                     const store_bad_entry *bad, size_t n_bad, bool done) {
     (void)bad;
     (void)n_bad;
     job *j = req->data;
     for (size_t i = 0; status == STORE_OK && i < n; i++) {
-        if (!j->ours(e[i].key, j->ours_ctx))
+        if (j->ours && !j->ours(e[i].key, j->ours_ctx))
             continue;
         if (j->n_keys == j->cap_keys) {
             size_t cap = j->cap_keys ? j->cap_keys * 2 : 64;
             char **k = realloc(j->keys, cap * sizeof *k);
-            if (!k) {
+            if (k)
+                j->keys = k;
+            uint64_t *sz = k ? realloc(j->sizes, cap * sizeof *sz) : NULL;
+            if (!sz) {
                 status = STORE_E_NOMEM;
                 break;
             }
-            j->keys = k;
+            j->sizes = sz;
             j->cap_keys = cap;
         }
         if (!(j->keys[j->n_keys] = ut_strdup(e[i].key))) {
             status = STORE_E_NOMEM;
             break;
         }
-        j->n_keys++;
+        j->sizes[j->n_keys++] = e[i].size;
     }
     if (status != STORE_OK) {
         if (!done)
             store_list_free(j->o->st, req);
-        fail_msg(j, "list the old outputs in", status, req->errmsg, req->attempts, 0);
-        finish(j, status);
+        fail_msg(j, j->collect_only ? "list" : "list the old outputs in", status, req->errmsg,
+                 req->attempts, 0);
+        after_list(j, status);
         return;
     }
     if (!done) {
@@ -223,19 +256,27 @@ static void list_cb(store_list_req *req, int status, const store_entry *e, size_
         list_next(j);
         return;
     }
-    del_pump(j); /* the listing is complete: now the deletes */
+    after_list(j, STORE_OK); /* the listing is complete: now the deletes, or the caller */
 }
 
 static void list_next(job *j) {
     j->list.prefix = j->prefixes[j->pi];
     j->list.page_size = 1000;
+    j->list.delimiter = j->delim;
     j->list.cb = list_cb;
     j->list.data = j;
     int rc = store_list_next(j->o->st, &j->list);
     if (rc != STORE_OK) {
-        fail_msg(j, "list the old outputs in", rc, j->list.errmsg, 0, 0);
-        finish(j, rc);
+        fail_msg(j, j->collect_only ? "list" : "list the old outputs in", rc, j->list.errmsg, 0, 0);
+        after_list(j, rc); /* may be inside the previous page's callback */
     }
+}
+
+static void get_cb(store_get_req *r, int status) {
+    job *j = r->data;
+    if (status != STORE_OK)
+        fail_msg(j, "read", status, r->errmsg, r->attempts, r->http_status);
+    finish(j, status);
 }
 
 /* ---- the thread ---- */
@@ -264,6 +305,16 @@ static void start(job *j) {
         return;
     case J_DELETE:
         del_pump(j);
+        return;
+    case J_GET:
+        j->get.cb = get_cb;
+        j->get.data = j;
+        j->get.key = j->key;
+        rc = store_get(o->st, &j->get);
+        if (rc != STORE_OK) {
+            fail_msg(j, "read", rc, j->get.errmsg, 0, 0);
+            finish(j, rc);
+        }
         return;
     }
 }
@@ -511,6 +562,137 @@ int td_outstore_clean(td_outstore *o, const char *first, const char *const *pref
     return rc == STORE_OK ? 0 : -1;
 }
 
+int td_outstore_list(td_outstore *o, const char *prefix, bool one_level,
+                     bool (*want)(const char *key, const void *ctx), const void *want_ctx,
+                     td_outstore_keys *out, char *err, size_t errlen) {
+    memset(out, 0, sizeof *out);
+    job *j = calloc(1, sizeof *j);
+    if (!j) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    const char *const prefixes[1] = {prefix};
+    j->type = J_LIST;
+    j->wait = true;
+    j->collect_only = true;
+    j->prefixes = prefixes;
+    j->n_prefixes = 1;
+    j->ours = want;
+    j->ours_ctx = want_ctx;
+    j->delim = one_level && store_can_delimit(o->st) ? "/" : NULL;
+    submit(o, j);
+    int rc = wait_job(o, j);
+    if (rc != STORE_OK) {
+        snprintf(err, errlen, "%s", j->msg);
+        job_free(j);
+        return -1;
+    }
+    out->keys = j->keys;
+    out->sizes = j->sizes;
+    out->n = j->n_keys;
+    j->keys = NULL;
+    j->sizes = NULL;
+    j->n_keys = 0;
+    job_free(j);
+    return 0;
+}
+
+void td_outstore_keys_free(td_outstore_keys *k) {
+    for (size_t i = 0; i < k->n; i++)
+        free(k->keys[i]);
+    free(k->keys);
+    free(k->sizes);
+    memset(k, 0, sizeof *k);
+}
+
+int td_outstore_delete(td_outstore *o, char *const *keys, size_t n, char *err, size_t errlen) {
+    if (n == 0)
+        return 0;
+    job *j = calloc(1, sizeof *j);
+    if (j)
+        j->keys = calloc(n, sizeof *j->keys);
+    if (!j || !j->keys) {
+        job_free(j);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!(j->keys[i] = ut_strdup(keys[i]))) {
+            job_free(j);
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        j->n_keys++;
+    }
+    j->type = J_DELETE;
+    j->wait = true;
+    submit(o, j);
+    int rc = wait_job(o, j);
+    if (rc != STORE_OK)
+        snprintf(err, errlen, "%s", j->msg);
+    job_free(j);
+    return rc == STORE_OK ? 0 : -1;
+}
+
+int td_outstore_get(td_outstore *o, const char *key, uint64_t offset, uint64_t length, void *buf,
+                    uint64_t known_size, uint64_t *got, uint64_t *object_size, char *err,
+                    size_t errlen) {
+    job *j = calloc(1, sizeof *j);
+    if (!j || !(j->key = ut_strdup(key))) {
+        free(j);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    j->type = J_GET;
+    j->wait = true;
+    j->get.offset = offset;
+    j->get.length = length;
+    j->get.buf = buf;
+    j->get.known_size = known_size;
+    submit(o, j);
+    int rc = wait_job(o, j);
+    if (rc != STORE_OK)
+        snprintf(err, errlen, "%s", j->msg);
+    else {
+        if (got)
+            *got = j->get.got;
+        if (object_size)
+            *object_size = j->get.object_size;
+    }
+    job_free(j);
+    return rc == STORE_OK ? 0 : -1;
+}
+
+int td_outstore_taken_add(td_outstore *o, const char *key) {
+    uv_mutex_lock(&o->mu);
+    int rc = 0;
+    if (o->n_taken == o->cap_taken) {
+        size_t cap = o->cap_taken ? o->cap_taken * 2 : 16;
+        char **t = realloc(o->taken, cap * sizeof *t);
+        if (!t)
+            rc = -1;
+        else {
+            o->taken = t;
+            o->cap_taken = cap;
+        }
+    }
+    if (rc == 0 && !(o->taken[o->n_taken] = ut_strdup(key)))
+        rc = -1;
+    if (rc == 0)
+        o->n_taken++;
+    uv_mutex_unlock(&o->mu);
+    return rc;
+}
+
+bool td_outstore_taken(td_outstore *o, const char *key) {
+    uv_mutex_lock(&o->mu);
+    bool t = false;
+    for (size_t i = 0; i < o->n_taken && !t; i++)
+        t = strcmp(o->taken[i], key) == 0;
+    uv_mutex_unlock(&o->mu);
+    return t;
+}
+
 uint64_t td_outstore_requests(td_outstore *o) {
     uv_mutex_lock(&o->mu);
     uint64_t r = o->requests;
@@ -530,6 +712,9 @@ void td_outstore_close(td_outstore *o) {
     uv_loop_close(&o->loop);
     uv_mutex_destroy(&o->mu);
     uv_cond_destroy(&o->cv);
+    for (size_t i = 0; i < o->n_taken; i++)
+        free(o->taken[i]);
+    free(o->taken);
     free(o->url);
     free(o);
 }

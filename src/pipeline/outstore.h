@@ -58,6 +58,34 @@ int td_outstore_put_buf(td_outstore *o, const char *key, const void *buf, size_t
 int td_outstore_clean(td_outstore *o, const char *first, const char *const *prefixes,
                       size_t n_prefixes, bool (*ours)(const char *key, const void *ctx),
                       const void *ours_ctx, char *err, size_t errlen);
+/* Keys (relative to OUT) a listing found, with their sizes. */
+typedef struct td_outstore_keys {
+    char **keys;
+    uint64_t *sizes;
+    size_t n;
+} td_outstore_keys;
+/* Lists the keys under prefix for which want(key) holds (want NULL: all) into *out
+ * (td_outstore_keys_free). one_level: only the keys directly under prefix (delimiter "/"),
+ * not those in deeper "folders". Only complete objects are listed: an upload in progress
+ * or abandoned (S3 multipart parts, Azure uncommitted blocks, a GCS session) is not one.
+ * 0 or -1 with a message in err. */
+int td_outstore_list(td_outstore *o, const char *prefix, bool one_level,
+                     bool (*want)(const char *key, const void *ctx), const void *want_ctx,
+                     td_outstore_keys *out, char *err, size_t errlen);
+void td_outstore_keys_free(td_outstore_keys *k);
+/* Deletes keys[0..n), TD_OUTSTORE_MAX_DELETES at a time, and waits. 0 or -1 (err). */
+int td_outstore_delete(td_outstore *o, char *const *keys, size_t n, char *err, size_t errlen);
+/* Reads [offset, offset + length) of key into buf and waits (a ranged GET, retried as
+ * reads are). known_size: the object's size if known (listed), else 0. *got: bytes placed
+ * (fewer at the end of the object); *object_size: the total if the store said it, else
+ * UINT64_MAX (either may be NULL). 0 or -1 with a message naming the object in err. */
+int td_outstore_get(td_outstore *o, const char *key, uint64_t offset, uint64_t length, void *buf,
+                    uint64_t known_size, uint64_t *got, uint64_t *object_size, char *err,
+                    size_t errlen);
+/* --resume: key is a kept part. td_outstore_taken(key) then says true, and the writer
+ * numbers its new parts past it (output.c), as a folder's existing files do. Any thread. */
+int td_outstore_taken_add(td_outstore *o, const char *key);
+bool td_outstore_taken(td_outstore *o, const char *key);
 /* HTTP requests the output store sent (retries included). */
 uint64_t td_outstore_requests(td_outstore *o);
 /* Ends the thread, closes the store, frees. */

@@ -906,15 +906,10 @@ int td_pipeline_run(const td_pipeline_options *o, td_stats *stats_out, char *err
     if (rc != 0)
         goto out_store;
     char werr[512] = "";
-    if (o->resume && p->os) {
-        /* resume reads the kept parts' keys from a folder (resume.h); on a store it would
-         * have to download them first: not yet */
-        msgf(err, errlen, "--resume works on a local OUT_DIR only, not on %s (yet)",
-             td_outstore_url(p->os));
-        rc = TD_PIPE_E_CONFIG;
-        goto out_store;
-    }
-    if (o->resume ? td_resume_load(out_dir, &p->done, &p->resumed, werr, sizeof werr) != 0
+    if (o->resume ? (p->os ? td_resume_load_store(p->os, &o->shard, &p->done, &p->resumed, werr,
+                                                  sizeof werr)
+                           : td_resume_load(out_dir, &o->shard, &p->done, &p->resumed, werr,
+                                            sizeof werr)) != 0
         : p->os   ? td_output_prepare_store(p->os, &o->shard, werr, sizeof werr) != 0
                   : td_output_prepare(out_dir, &o->shard, werr, sizeof werr) != 0) {
         msgf(err, errlen, "%s", werr);

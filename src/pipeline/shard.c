@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "output.h"
+#include "outstore.h"
 #include "util.h"
 
 uint64_t td_shard_hash(const void *key, size_t len) {
@@ -483,16 +484,130 @@ out:
     return rc;
 }
 
+/* ---- an object-store OUT as a td_shard_io (outstore.h) ---- */
+
+typedef struct store_list_ctx {
+    void (*each)(const char *name, void *arg);
+    void *arg;
+} store_list_ctx;
+
+static int store_io_list(void *ud, const char *sub, void (*each)(const char *name, void *arg),
+                         void *arg, char *err, size_t errlen) {
+    td_outstore *os = ud;
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "%s%s", sub, *sub ? "/" : "");
+    td_outstore_keys k;
+    if (td_outstore_list(os, prefix, true, NULL, NULL, &k, err, errlen) != 0)
+        return -1;
+    size_t pl = strlen(prefix);
+    for (size_t i = 0; i < k.n; i++) {
+        const char *name = k.keys[i] + (strncmp(k.keys[i], prefix, pl) == 0 ? pl : 0);
+        if (*name && !strchr(name, '/')) /* a store without delimiters lists deeper keys too */
+            each(name, arg);
+    }
+    td_outstore_keys_free(&k);
+    return 0;
+}
+
+static char *store_io_read(void *ud, const char *name, size_t cap, size_t *len, char *err,
+                           size_t errlen) {
+    td_outstore *os = ud;
+    /* the size is unknown until the first answer: 64 KiB at a time (a marker is a few KiB
+     * plus the config) */
+    size_t n = 0, have = 0, step = 64u << 10;
+    uint64_t total = UINT64_MAX;
+    char *buf = NULL;
+    for (;;) {
+        uint64_t want = total != UINT64_MAX ? total - n : step;
+        if (want == 0)
+            break;
+        if (n + want > cap) {
+            ut_msgf(err, errlen, "larger than %zu bytes", cap);
+            free(buf);
+            return NULL;
+        }
+        if (n + want + 1 > have) {
+            char *g = realloc(buf, n + (size_t)want + 1);
+            if (!g) {
+                ut_msgf(err, errlen, "out of memory");
+                free(buf);
+                return NULL;
+            }
+            buf = g;
+            have = n + (size_t)want + 1;
+        }
+        uint64_t got = 0, size = UINT64_MAX;
+        if (td_outstore_get(os, name, n, want, buf + n, 0, &got, &size, err, errlen) != 0) {
+            free(buf);
+            return NULL;
+        }
+        n += (size_t)got;
+        if (size != UINT64_MAX)
+            total = size;
+        if (got < want || (total != UINT64_MAX && n >= total))
+            break;
+    }
+    buf[n] = 0;
+    *len = n;
+    return buf;
+}
+
+static int store_io_write(void *ud, const char *name, const char *tmp_tag, const void *data,
+                          size_t len, char *err, size_t errlen) {
+    (void)tmp_tag; /* a PUT is atomic: no temporary name; concurrent writers put equal bytes */
+    return td_outstore_put_buf(ud, name, data, len, err, errlen);
+}
+
+int td_shard_finish_store(td_outstore *os, uint32_t expect_count, uint32_t *count_out, char *err,
+                          size_t errlen) {
+    td_shard_io io = {store_io_list, store_io_read, store_io_write, os};
+    char shown[1024];
+    snprintf(shown, sizeof shown, "%s", td_outstore_url(os));
+    size_t n = strlen(shown);
+    if (n && shown[n - 1] == '/')
+        shown[n - 1] = 0; /* messages add "/name" */
+    return td_shard_finish_io(&io, shown, expect_count, "store", count_out, err, errlen);
+}
+
+int td_shard_finish_opts(const td_pipeline_options *o, uint32_t expect_count, const char *tmp_tag,
+                         uint32_t *count_out, char *err, size_t errlen) {
+    const char *out = o->out_dir;
+    if (!td_outstore_is_url(out))
+        return td_shard_finish(out, expect_count, tmp_tag, count_out, err, errlen);
+    /* the output store as the run opens it: output.obstore_config and the run's network
+     * settings (pipeline.c) */
+    store_options so = STORE_OPTIONS_INIT;
+    so.kv = o->out_store_kv;
+    so.n_kv = o->n_out_store_kv;
+    so.max_in_flight = TD_OUTSTORE_MAX_DELETES;
+    so.connect_timeout_ms = o->net.connect_timeout_ms;
+    so.request_timeout_ms = o->net.request_timeout_ms;
+    so.max_attempts = o->net.max_attempts;
+    so.retry_max_ms = o->net.retry_max_ms;
+    so.ca_bundle = o->net.ca_bundle;
+    so.retry_base_ms = o->net.retry_base_ms;
+    so.retry_cap_ms = o->net.retry_cap_ms;
+    so.user_agent = o->net.user_agent;
+    so.proxy_url = o->net.proxy_url;
+    so.no_proxy = o->net.no_proxy;
+    so.insecure_tls = o->net.insecure_tls;
+    so.net_engine = o->net.engine;
+    td_outstore *os = NULL;
+    int orc = td_outstore_open(&os, out, &so, err, errlen);
+    if (orc != STORE_OK) /* a bad option or scheme is the caller's mistake: -2 */
+        return orc == STORE_E_CONFIG || orc == STORE_E_UNSUPPORTED ? -2 : -1;
+    int rc = td_shard_finish_store(os, expect_count, count_out, err, errlen);
+    td_outstore_close(os);
+    return rc;
+}
+
 int td_shard_finish(const char *out_dir, uint32_t expect_count, const char *tmp_tag,
                     uint32_t *count_out, char *err, size_t errlen) {
-    /* an object-store OUT (issue 16 item 3) needs its own td_shard_io over the output
-     * store; until that is wired, say so rather than "No such file or directory" */
-    if (ut_url_scheme_len(out_dir, strlen(out_dir)) > 0 && strncmp(out_dir, "file://", 7) != 0) {
-        ut_msgf(err, errlen,
-                "%s: completing an object-store OUT is not wired yet (td_shard_finish_io over "
-                "the output store) in this build",
-                out_dir);
-        return -1;
+    if (td_outstore_is_url(out_dir)) { /* the environment's credentials and endpoint */
+        td_pipeline_options o;
+        td_pipeline_options_init(&o);
+        o.out_dir = out_dir;
+        return td_shard_finish_opts(&o, expect_count, tmp_tag, count_out, err, errlen);
     }
     if (strncmp(out_dir, "file://", 7) == 0)
         out_dir += 7;

@@ -2,7 +2,7 @@
  * are called, which job-engine variables select it, and completing the dataset once every
  * shard is done. Naming and partitioning are pure functions of their arguments (no file
  * system), so they hold whatever the output store is; td_shard_finish reads and writes OUT
- * through three operations (td_shard_io), the local folder's given.
+ * through three operations (td_shard_io): a local folder's, or an object store's.
  *
  * Partition: a key belongs to shard td_shard_hash(key bytes) mod N. The hash is fixed and
  * independent of the build, platform and run: 64-bit FNV-1a over the key's bytes (offset
@@ -65,13 +65,13 @@ bool td_shard_marker_of(const char *name, uint32_t *i, uint32_t *n);
  * dataset is no longer complete while a shard is redone). */
 bool td_shard_replaces(const td_shard_options *s, const char *name);
 
-/* Completes a sharded OUT_DIR: reads every _SUCCESS.shard-*-of-N, checks that all N are
- * there, of the same N and of the same run (store, key source, prefixes and config equal),
- * and that no part file belongs to another layout (unsharded parts, or shard >= N); then
- * writes OUT_DIR/_SUCCESS (temporary name per writer, then rename) summing the markers.
- * expect_count: N the caller expects (0 = whatever the markers say). tmp_tag makes the
- * temporary name unique per writer (e.g. "finish", "shard-0003").
- * Returns 0 (written), 1 (incomplete: err names the missing shards), -1 (err says why). */
+/* Completes a sharded OUT_DIR (a folder, or a store URL: td_shard_finish_opts): reads every
+ * _SUCCESS.shard-*-of-N, checks that all N are there, of the same N and of the same run (store, key
+ * source, prefixes and config equal), and that no part file belongs to another layout (unsharded
+ * parts, or shard >= N); then writes OUT_DIR/_SUCCESS (temporary name per writer, then rename)
+ * summing the markers. expect_count: N the caller expects (0 = whatever the markers say). tmp_tag
+ * makes the temporary name unique per writer (e.g. "finish", "shard-0003"). Returns 0 (written), 1
+ * (incomplete: err names the missing shards), -1 (err says why). */
 int td_shard_finish(const char *out_dir, uint32_t expect_count, const char *tmp_tag,
                     uint32_t *count_out, char *err, size_t errlen);
 
@@ -94,5 +94,16 @@ typedef struct td_shard_io {
 } td_shard_io;
 int td_shard_finish_io(const td_shard_io *io, const char *shown, uint32_t expect_count,
                        const char *tmp_tag, uint32_t *count_out, char *err, size_t errlen);
+/* An object-store OUT (s3://, gs://, az://), through its open output store: listing with
+ * delimiter "/", GETs, and a PUT for _SUCCESS (atomic: no temporary name). Same returns. */
+typedef struct td_outstore td_outstore;
+int td_shard_finish_store(td_outstore *os, uint32_t expect_count, uint32_t *count_out, char *err,
+                          size_t errlen);
+/* Completes o->out_dir, a folder or a store URL; a store is opened with o's output options
+ * (out_store_kv, net) as a run opens it. td_shard_finish on a URL uses the defaults (the
+ * environment's credentials and endpoint). Same returns, and -2 when the store's options
+ * are refused (a config error; err says which). */
+int td_shard_finish_opts(const td_pipeline_options *o, uint32_t expect_count, const char *tmp_tag,
+                         uint32_t *count_out, char *err, size_t errlen);
 
 #endif

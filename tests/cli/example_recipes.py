@@ -82,7 +82,9 @@ def main():
             check(p.returncode == 0, f"slurm task {task}: {p.returncode} {p.stderr}")
             check(os.path.exists(os.path.join(out, f"_SUCCESS.shard-{task - 1:04d}-of-0003")),
                   f"slurm task {task}: no marker")
-        p = subprocess.run([exe, "finish", out], capture_output=True, text=True, timeout=60)
+        # as the script's finish step runs it (--config: the output store's options)
+        p = subprocess.run([exe, "finish", out, "--config", base["CONFIG"]], cwd=repo,
+                           capture_output=True, text=True, timeout=60)
         check(p.returncode == 0, f"finish: {p.stderr}")
         full = os.path.join(tmp, "full")
         p = subprocess.run([exe, "headers", os.path.join(examples, "local.yaml"), full, "-q"],

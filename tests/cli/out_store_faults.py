@@ -2,7 +2,9 @@
 checks every SigV4 signature and body hash): 503s on part uploads and on _SUCCESS are
 retried (the engine's one retry policy) and the run completes with every part; a 403 on one
 part makes the run fail with exit status 3, a message naming the object, and no _SUCCESS
-(the earlier run's _SUCCESS was deleted first). The secret never shows.
+(the earlier run's _SUCCESS was deleted first). `--resume` of that failed run reads its
+parts back (503s on a GET retried) and ends with every key once; a part it cannot read
+(403) fails it, naming the part. The secret never shows.
 
 usage: out_store_faults.py TIFF_DUMPER CORPUS_DIR NODE_DIR
 """
@@ -97,6 +99,46 @@ def main():
         if SECRET in p.stderr:
             L.fail("the secret was printed")
         print("403: run failed (exit 3), object named, no _SUCCESS")
+
+        # --resume of that failed run: its parts are read back with GETs (two of them
+        # answered 503: retried), the refused part's keys are dumped again, every key once
+        # (the server's GET rules match by key alone: reads have no method filter)
+        set_rules(rules, [{"match": "out/part-00001.parquet", "fault": "status",
+                           "status": 503, "times": 2}])
+        srv.reset_log()
+        p = L.run_tool(exe, "headers", "--quiet", "--resume", cfg, "s3://bkt/out", env=env,
+                       timeout=120)
+        print("resume run: exit", p.returncode, p.stderr[-600:])
+        if p.returncode not in (0, 1):
+            L.fail(f"--resume after the 403 run failed: {p.returncode}: {p.stderr[-1500:]}")
+        gets = [e for e in srv.entries() if e["method"] == "GET"
+                and e["key"] == "out/part-00001.parquet"]
+        if sum(1 for e in gets if e["status"] == 503) != 2 or gets[-1]["status"] not in (200, 206):
+            L.fail(f"the part's GETs: {[(e['status']) for e in gets]} (want 503, 503, then 2xx)")
+        with open(os.path.join(out, "_SUCCESS")) as f:
+            res = json.load(f)
+        for k in ("dumped", "failed", "listed"):
+            if res[k] != succ[k]:
+                L.fail(f"resumed _SUCCESS {k} = {res[k]}, the complete run said {succ[k]}")
+        (cnt,) = L.duckdb(node_dir, f"SELECT count(*) AS n, count(DISTINCT path) AS d FROM ("
+                                    f"SELECT path FROM read_parquet('{out}/part-*.parquet') "
+                                    f"UNION ALL SELECT path FROM "
+                                    f"read_parquet('{out}/_errors/part-*.parquet'))")
+        if cnt[0]["n"] != cnt[0]["d"] or cnt[0]["n"] != succ["dumped"] + succ["failed"]:
+            L.fail(f"after --resume: {cnt[0]} rows/distinct, want {succ['dumped'] + succ['failed']}")
+        print(f"--resume after the 403: 503 GETs retried, {cnt[0]['n']} keys once, _SUCCESS")
+
+        # a part that cannot be read back (403) fails the resume, naming it
+        set_rules(rules, [{"match": "out/part-00001.parquet", "fault": "status",
+                           "status": 403}])
+        p = L.run_tool(exe, "headers", "--quiet", "--resume", cfg, "s3://bkt/out", env=env,
+                       timeout=120)
+        if p.returncode != 3 or "part-00001.parquet" not in p.stderr:
+            L.fail(f"--resume with a part that cannot be read: {p.returncode} {p.stderr[-800:]}")
+        if SECRET in p.stderr:
+            L.fail("the secret was printed")
+        print("--resume with a part answered 403: exit 3: " + p.stderr.strip()[-300:])
+        set_rules(rules, [])
 
         # output.obstore_config is checked against OUT's backend by --check CONFIG OUT
         bad = os.path.join(tmp, "bad.yaml")

@@ -8,6 +8,11 @@ now and then, until a `--resume` completes. Every trial (TRIALS of them) must en
   - _SUCCESS's listed / dumped / failed / file counts equal to those of an uninterrupted run.
 Kill moments are uniform over 70 % of one clean run's duration (measured first); the seed is
 printed (TD_RESUME_SEED=N repeats a run).
+Then SHARD_TRIALS trials of 2 shards (--shard I/2) into one OUT_DIR, each shard killed and
+resumed the same way (a resumed shard keeps only its own parts), ending with the dataset's
+_SUCCESS and the same checks (no `interrupted` row either: e2e_resume_interrupted.py
+shows they are retried). A shard's parts of another split (1/3) are not continued as
+shard 1/2's.
 usage: e2e_resume.py TIFF_DUMPER CORPUS_DIR NODE_DIR"""
 import glob
 import json
@@ -24,18 +29,21 @@ from tdtest.make_keys import make_keys
 N_KEYS = 20000
 BAD_EVERY = 20
 TRIALS = 10
+SHARD_TRIALS = 2
 
 
-def run(exe, cfg, out, resume, kill_after=None):
+def run(exe, cfg, out, resume, kill_after=None, extra=(), sig=signal.SIGKILL):
     """Exit status, or None when killed."""
-    args = [exe, "headers", cfg, out, "--quiet"] + (["--resume"] if resume else [])
+    args = [exe, "headers", cfg, out, "--quiet"] + (["--resume"] if resume else []) + list(extra)
     p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     if kill_after is not None:
         time.sleep(kill_after)
         if p.poll() is None:
-            p.send_signal(signal.SIGKILL)
+            p.send_signal(sig)
             p.wait(timeout=30)
-            return None
+            # 3: stopped cleanly; -sig: the signal came before the handler was installed
+            if sig == signal.SIGKILL or p.returncode in (3, -sig):
+                return None
     _, err = p.communicate(timeout=180)
     if p.returncode not in (0, 1):
         L.fail(f"{args}: exit status {p.returncode}: {err.decode()[-2000:]}")
@@ -55,8 +63,12 @@ def check(node_dir, out, want_keys, ref, label):
          f"SELECT count(*) AS n, count(DISTINCT path) AS d FROM ("
          f"SELECT path FROM read_parquet('{out}/part-*.parquet') UNION ALL "
          f"SELECT path FROM read_parquet('{out}/_errors/part-*.parquet'))",
-         f"SELECT path FROM read_parquet('{out}/_errors/part-*.parquet') ORDER BY path")
-    dups, counts, errs = L.duckdb(node_dir, *q)
+         f"SELECT path FROM read_parquet('{out}/_errors/part-*.parquet') ORDER BY path",
+         f"SELECT count(*) AS n FROM read_parquet('{out}/_errors/part-*.parquet') "
+         f"WHERE kind = 'interrupted'")
+    dups, counts, errs, intr = L.duckdb(node_dir, *q)
+    if int(intr[0]["n"]):
+        L.fail(f"{label}: {intr[0]['n']} rows of kind interrupted left")
     if dups:
         L.fail(f"{label}: keys written more than once: {dups}")
     n, d = int(counts[0]["n"]), int(counts[0]["d"])
@@ -125,6 +137,44 @@ def main():
             check(node_dir, out, N_KEYS, ref, label)
             print(f"{label}: {', '.join(steps)}: every key once, _SUCCESS as uninterrupted")
         print(f"{TRIALS} trials, {kills} kills: ok")
+
+        def killed_then_resumed(extra, steps, sig=signal.SIGKILL):
+            resume = False
+            while True:
+                if not resume or (rng.random() < 1 / 3 and len(steps) < 6):
+                    delay = rng.uniform(0.0, took * 0.7)
+                    rc = run(exe, cfg, out, resume, kill_after=delay, extra=extra, sig=sig)
+                    steps.append(f"{' '.join(extra)}{' resume' if resume else ''} "
+                                 f"{'stopped at %.2f s' % delay if rc is None else 'completed'}")
+                else:
+                    rc = run(exe, cfg, out, resume, extra=extra)
+                    steps.append(f"{' '.join(extra)}{' resume' if resume else ''} completed")
+                if rc is not None and resume:
+                    return
+                resume = True
+
+        for trial in range(SHARD_TRIALS):
+            if time.monotonic() > deadline:
+                L.fail(f"only {trial} shard trials in the time allowed")
+            L.rmtree(out)
+            steps = []
+            killed_then_resumed(["--shard", "0/2"], steps)
+            killed_then_resumed(["--shard", "1/2"], steps)
+            names = [os.path.basename(p) for p in glob.glob(os.path.join(out, "_SUCCESS*"))]
+            if sorted(names) != ["_SUCCESS", "_SUCCESS.shard-0000-of-0002",
+                                 "_SUCCESS.shard-0001-of-0002"]:
+                L.fail(f"shard trial {trial + 1}: {names}")
+            check(node_dir, out, N_KEYS, ref, f"shard trial {trial + 1}")
+            print(f"shard trial {trial + 1}: {', '.join(steps)}: every key once, _SUCCESS")
+        # a shard's parts of another split (1/3) are not continued as shard 1/2's
+        L.rmtree(out)
+        run(exe, cfg, out, False, extra=["--shard", "1/3"])
+        p = subprocess.run([exe, "headers", cfg, out, "--quiet", "--resume", "--shard", "1/2"],
+                           capture_output=True, text=True, timeout=120)
+        if p.returncode != 3 or "another shard split" not in p.stderr:
+            L.fail(f"--resume --shard 1/2 over parts of shard 1/3: exit {p.returncode}: "
+                   f"{p.stderr}")
+        print("--resume over another split's parts is refused: " + p.stderr.strip())
     finally:
         L.rmtree(tmp)
 

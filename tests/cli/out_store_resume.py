@@ -1,0 +1,380 @@
+"""Shards, finish and --resume on an object-store OUT (issue 16 items 1-3), on s3rver,
+azurite or the GCS emulator.
+
+A local folder of N_KEYS keys (one in BAD_EVERY not a TIFF: error rows), small parts
+(write_chunk_size 1000: 10 header parts per shard) so that many are uploaded:
+  - `finish s3://...` (options with -o, or from --config) says exit 4 naming the missing
+    shard while one is missing, and exit 0 once all are there; the shard that completes
+    the set writes _SUCCESS itself;
+  - TRIALS trials: 2 shards into s3://; shard 0 is killed with SIGKILL at a random moment
+    (uploads in flight), then `--resume`d (itself killed now and then) until it completes;
+    shard 1 runs whole or is killed and resumed too. Each trial must end with _SUCCESS,
+    both markers, every key exactly once over headers + errors (DuckDB over the downloaded
+    parts), the errors being the non-TIFF keys, _SUCCESS's counts equal to an uninterrupted
+    sharded run's, and no object in OUT but parts, markers and _SUCCESS;
+  - an unsharded run into s3:// killed and resumed, the same checks;
+  - a resumed shard numbers its new parts after its old ones (no part is overwritten:
+    every kept part's bytes are unchanged).
+Every other trial sets TD_RESUME_WHOLE_MAX=0, so that the parts are read through the ranged
+read-ahead windows (resume.h) rather than with one GET each.
+Seed printed; TD_RESUME_SEED=N repeats a run.
+usage: out_store_resume.py TIFF_DUMPER CORPUS_DIR NODE_DIR [s3|az|gcs]
+(ctest runs s3 and az; gcs, on the GCS emulator, by hand: it adds a minute)"""
+import json
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+from tdtest import e2e_lib as L  # noqa: E402
+from tdtest.make_keys import make_keys  # noqa: E402
+
+N_KEYS = 20000
+BAD_EVERY = 20
+TRIALS = 10
+WHOLE = {}  # odd trials: TD_RESUME_WHOLE_MAX=0, every part read through ranged windows
+OK_NAME = re.compile(r"^(_errors/)?part-(S\d{4}-)?\d{5}\.parquet$|^_SUCCESS(\.shard-\d{4}-of-\d{4})?$")
+
+
+class S3:
+    url = "s3://out/runs/a"
+
+    def __init__(self, node_dir, tmp):
+        from tdtest.s3_testlib import S3rver
+        self.data = os.path.join(tmp, "s3data")
+        os.makedirs(os.path.join(self.data, "out"))
+        self.srv = S3rver(node_dir, self.data)
+        self.opts = {"endpoint": self.srv.endpoint, "allow_http": "true",
+                     "access_key_id": "S3RVER", "secret_access_key": "S3RVER",
+                     "region": "us-east-1"}
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        self.env.update(AWS_EC2_METADATA_DISABLED="true", HOME="/nonexistent")
+
+    def root(self, run):
+        return os.path.join(self.data, "out", "runs", run)
+
+    def objects(self, run):
+        """{key: bytes} under OUT, from s3rver's -d layout (metadata files aside)."""
+        out = {}
+        root = self.root(run)
+        for d, _, files in os.walk(root):
+            for f in files:
+                if f.endswith("._S3rver_object"):
+                    rel = os.path.relpath(os.path.join(d, f[:-len("._S3rver_object")]), root)
+                    with open(os.path.join(d, f), "rb") as fh:
+                        out[rel] = fh.read()
+        return out
+
+    def clear(self, run):
+        L.rmtree(self.root(run))
+
+    def stop(self):
+        self.srv.stop()
+
+
+class Az:
+    url = "az://out/runs/a"
+
+    def __init__(self, node_dir, tmp):
+        from tdtest.azurite import ACCOUNT, KEY, Azurite, azurite_main_js, start_azurite
+        main_js = azurite_main_js(node_dir)
+        if not main_js:
+            L.fail(f"azurite is not installed in {node_dir}")
+        self.proc, port = start_azurite(main_js, os.path.join(tmp, "azurite"))
+        if port is None:
+            L.fail("azurite did not start")
+        self.az = Azurite(port)
+        self.az.create_container("out")
+        self.opts = {"account_name": ACCOUNT, "account_key": KEY,
+                     "endpoint": f"http://127.0.0.1:{port}/{ACCOUNT}"}
+        self.env = {k: v for k, v in os.environ.items()
+                    if not k.startswith(("AZURE_", "AZURITE_"))}
+
+    def names(self, run):
+        pre = f"runs/{run}/"
+        st, body = self.az.request("GET", "out", query=[("comp", "list"), ("prefix", pre),
+                                                        ("restype", "container")])
+        assert st == 200, (st, body[:300])
+        return [n.text for n in ET.fromstring(body).iter("Name")]
+
+    def objects(self, run):
+        out = {}
+        for name in self.names(run):
+            st, data = self.az.request("GET", "out", name)
+            assert st == 200, (name, st)
+            out[name[len(f"runs/{run}/"):]] = data
+        return out
+
+    def clear(self, run):
+        for name in self.names(run):
+            st, _ = self.az.request("DELETE", "out", name)
+            assert st in (202, 404), (name, st)
+
+    def stop(self):
+        from tdtest.store_testlib import stop
+        stop(self.proc)
+
+
+class Gcs:
+    url = "gs://out/runs/a"
+
+    def __init__(self, node_dir, tmp):
+        from tdtest.gcs_emulator import start_emulator
+        if not os.path.exists(os.path.join(node_dir, "node_modules", "firebase-tools")):
+            L.fail(f"firebase-tools is not installed in {node_dir}")
+        self.proc, self.port = start_emulator(node_dir, tmp)
+        if self.port is None:
+            L.fail("the GCS emulator did not start")
+        self.opts = {"google_base_url": f"http://127.0.0.1:{self.port}",
+                     "skip_signature": "true"}
+        self.env = {k: v for k, v in os.environ.items()
+                    if not k.startswith(("GOOGLE_", "GCE_", "STORAGE_EMULATOR", "CLOUDSDK_"))}
+        self.env["HOME"] = "/nonexistent"
+
+    def names(self, run):
+        import urllib.parse
+        from tdtest.azgcs_testlib import request
+        out, token = [], None
+        for _ in range(100):  # bounded: pages of 1000
+            q = "prefix=" + urllib.parse.quote(f"runs/{run}/", safe="")
+            if token:
+                q += "&pageToken=" + urllib.parse.quote(token, safe="")
+            st, body = request(self.port, "GET", f"/storage/v1/b/out/o?{q}")
+            assert st == 200, (st, body[:300])
+            j = json.loads(body)
+            out += [it["name"] for it in j.get("items", [])]
+            token = j.get("nextPageToken")
+            if not token:
+                break
+        return out
+
+    def objects(self, run):
+        import urllib.parse
+        from tdtest.azgcs_testlib import request
+        out = {}
+        for name in self.names(run):
+            st, data = request(self.port, "GET", "/storage/v1/b/out/o/"
+                               + urllib.parse.quote(name, safe="") + "?alt=media")
+            assert st == 200, (name, st)
+            out[name[len(f"runs/{run}/"):]] = data
+        return out
+
+    def clear(self, run):
+        import urllib.parse
+        from tdtest.azgcs_testlib import request
+        for name in self.names(run):
+            st, _ = request(self.port, "DELETE", "/storage/v1/b/out/o/"
+                            + urllib.parse.quote(name, safe=""))
+            assert st in (200, 204, 404), (name, st)
+
+    def stop(self):
+        from tdtest.store_testlib import stop
+        stop(self.proc)
+
+
+def run(s3, exe, cfg, url, args, kill_after=None):
+    """Exit status, or None when killed."""
+    a = [exe, "headers", cfg, url, "--quiet"] + args
+    p = subprocess.Popen(a, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                         env=dict(s3.env, **WHOLE))
+    if kill_after is not None:
+        time.sleep(kill_after)
+        if p.poll() is None:
+            p.send_signal(signal.SIGKILL)
+            p.wait(timeout=30)
+            return None
+    _, err = p.communicate(timeout=120)
+    if p.returncode not in (0, 1):
+        L.fail(f"{a}: exit status {p.returncode}: {err.decode()[-2000:]}")
+    return p.returncode
+
+
+def killed_then_resumed(s3, exe, cfg, url, args, took, rng, steps):
+    """One kill at a random moment, then --resume until one completes (a resume is killed
+    too with chance 1/3, at most 3 times)."""
+    resume = False
+    while True:
+        if not resume or (rng.random() < 1 / 3 and len(steps) < 4):
+            delay = rng.uniform(0.0, took * 0.8)
+            rc = run(s3, exe, cfg, url, args + (["--resume"] if resume else []), delay)
+            steps.append(f"{'resume ' if resume else ''}"
+                         f"{'killed at %.2f s' % delay if rc is None else 'completed'}")
+        else:
+            rc = run(s3, exe, cfg, url, args + ["--resume"])
+            steps.append("resume completed")
+        if rc is not None and resume:
+            return
+        resume = True
+
+
+def check(node_dir, s3, run_name, tmp, ref, label, shards):
+    objs = s3.objects(run_name)
+    bad = [k for k in objs if not OK_NAME.match(k)]
+    if bad:
+        L.fail(f"{label}: objects in OUT that are no output (temporaries?): {bad[:5]}")
+    if "_SUCCESS" not in objs:
+        L.fail(f"{label}: no _SUCCESS; OUT holds {sorted(k for k in objs if 'part' not in k)}")
+    for i in range(shards):
+        if f"_SUCCESS.shard-{i:04d}-of-{shards:04d}" not in objs:
+            L.fail(f"{label}: no marker of shard {i}")
+    local = os.path.join(tmp, "dl")
+    L.rmtree(local)
+    os.makedirs(os.path.join(local, "_errors"))
+    for k, v in objs.items():
+        if k.endswith(".parquet"):
+            with open(os.path.join(local, k), "wb") as f:
+                f.write(v)
+    q = (f"SELECT path, count(*) AS n FROM ("
+         f"SELECT path FROM read_parquet('{local}/part-*.parquet') UNION ALL "
+         f"SELECT path FROM read_parquet('{local}/_errors/part-*.parquet')) "
+         f"GROUP BY ALL HAVING count(*) > 1 LIMIT 5",
+         f"SELECT count(*) AS n, count(DISTINCT path) AS d FROM ("
+         f"SELECT path FROM read_parquet('{local}/part-*.parquet') UNION ALL "
+         f"SELECT path FROM read_parquet('{local}/_errors/part-*.parquet'))",
+         f"SELECT count(*) AS n FROM read_parquet('{local}/_errors/part-*.parquet') "
+         f"WHERE NOT regexp_matches(path, 'k[0-9]*(07|27|47|67|87)\\.tif$')")
+    dups, counts, wrong = L.duckdb(node_dir, *q)
+    if dups:
+        L.fail(f"{label}: keys written more than once: {dups}")
+    n, d = int(counts[0]["n"]), int(counts[0]["d"])
+    if n != N_KEYS or d != N_KEYS:
+        L.fail(f"{label}: {n} rows, {d} distinct paths; want {N_KEYS} keys once each")
+    if int(wrong[0]["n"]):
+        L.fail(f"{label}: {wrong[0]['n']} error rows that are not the non-TIFF keys")
+    s = json.loads(objs["_SUCCESS"])
+    for k in ("listed", "skipped", "dumped", "failed"):
+        if s[k] != ref[k]:
+            L.fail(f"{label}: _SUCCESS {k} = {s[k]}, an uninterrupted run says {ref[k]}")
+    return objs
+
+
+def finish(s3, exe, url, *extra):
+    a = [exe, "finish", url]
+    for k, v in s3.opts.items():
+        a += ["-o", f"{k}={v}"]
+    return subprocess.run(a + list(extra), capture_output=True, text=True, env=s3.env,
+                          timeout=60)
+
+
+def main():
+    exe, corpus, node_dir = sys.argv[1:4]
+    kind = sys.argv[4] if len(sys.argv) > 4 else "s3"
+    exe = os.path.abspath(exe)
+    seed = int(os.environ.get("TD_RESUME_SEED", time.time_ns() % 1000000))
+    rng = random.Random(seed)
+    print(f"seed {seed} (TD_RESUME_SEED={seed} repeats these kill moments)")
+    tmp = L.tempdir("out_resume")
+    deadline = time.monotonic() + 200
+    s3 = None
+    try:
+        root = os.path.join(tmp, "store")
+        make_keys(corpus, root, N_KEYS)
+        for i in range(7, N_KEYS, BAD_EVERY):
+            p = os.path.join(root, f"d{i // 1000:04d}", f"k{i:07d}.tif")
+            os.unlink(p)
+            with open(p, "wb") as f:
+                f.write(b"not a tiff at all")
+        s3 = {"az": Az, "gcs": Gcs}.get(kind, S3)(node_dir, tmp)
+        cfg = os.path.join(tmp, "c.yaml")
+        L.write_config(cfg, root, concurrency={"n_consumers": 16, "list_chunk_size": 200,
+                                               "max_buffer_size": 1000, "write_chunk_size": 1000,
+                                               "threads": 2},
+                       output={"row_group_size": 200})
+        with open(cfg, "a") as f:
+            f.write("  obstore_config:\n" + "".join(
+                f"    {k}: {json.dumps(v)}\n" for k, v in s3.opts.items()))
+        url = s3.url
+
+        # -- an uninterrupted sharded run; finish before and after the last shard
+        t0 = time.monotonic()
+        run(s3, exe, cfg, url, ["--shard", "0/2"])
+        took = time.monotonic() - t0
+        r = finish(s3, exe, url)
+        if r.returncode != 4 or "missing shard 1" not in r.stderr:
+            L.fail(f"finish with shard 1 missing: exit {r.returncode}: {r.stderr}")
+        if "_SUCCESS" in s3.objects("a"):
+            L.fail("_SUCCESS written while shard 1 is missing")
+        run(s3, exe, cfg, url, ["--shard", "1/2"])
+        objs = s3.objects("a")
+        if "_SUCCESS" not in objs:
+            L.fail("the shard that completed the set did not write _SUCCESS")
+        ref = json.loads(objs["_SUCCESS"])
+        if ref.get("shards") != 2:
+            L.fail(f"_SUCCESS: {ref}")
+        first = objs["_SUCCESS"]
+        r = finish(s3, exe, url, "--shards", "2")
+        if r.returncode != 0 or s3.objects("a")["_SUCCESS"] != first:
+            L.fail(f"finish on a complete s3:// OUT: exit {r.returncode}: {r.stderr}")
+        r = subprocess.run([exe, "finish", url, "--config", cfg], capture_output=True, text=True,
+                           env=s3.env, timeout=60)
+        if r.returncode != 0:
+            L.fail(f"finish --config: exit {r.returncode}: {r.stderr}")
+        check(node_dir, s3, "a", tmp, ref, "uninterrupted shards", 2)
+        print(f"uninterrupted shard 0: {took:.2f} s; {ref['header_files']} + "
+              f"{ref['error_files']} parts in all; finish ok (exit 4, then 0)")
+
+        # -- a resumed shard keeps its parts byte for byte and numbers new ones after them
+        s3.clear("a")
+        run(s3, exe, cfg, url, ["--shard", "1/2"])
+        before = {k: v for k, v in s3.objects("a").items() if k.endswith(".parquet")}
+        run(s3, exe, cfg, url, ["--shard", "1/2", "--resume"])
+        after = s3.objects("a")
+        changed = [k for k in before if after.get(k) != before[k]]
+        if changed:
+            L.fail(f"--resume of a complete shard changed kept parts: {changed[:3]}")
+        if "_SUCCESS.shard-0001-of-0002" not in after or "_SUCCESS" in after:
+            L.fail(f"resumed shard 1 alone: {sorted(k for k in after if 'SUCCESS' in k)}")
+        new = [k for k in after if k.endswith(".parquet") and k not in before]
+        if len(new) != 2:  # one empty part per table: nothing was left to do
+            L.fail(f"resume of a complete shard wrote {new}, want one empty part per table")
+        print(f"resume of a complete shard: kept {len(before)} parts unchanged, new {new}")
+
+        # -- kill -9 and resume, sharded
+        kills = 0
+        for trial in range(TRIALS):
+            if time.monotonic() > deadline:
+                L.fail(f"only {trial} trials in the time allowed")
+            s3.clear("a")
+            steps = []
+            WHOLE.clear()
+            if trial % 2:
+                WHOLE["TD_RESUME_WHOLE_MAX"] = "0"
+            killed_then_resumed(s3, exe, cfg, url, ["--shard", "0/2"], took, rng, steps)
+            if rng.random() < 0.5:
+                killed_then_resumed(s3, exe, cfg, url, ["--shard", "1/2"], took, rng, steps)
+            else:
+                run(s3, exe, cfg, url, ["--shard", "1/2"])
+                steps.append("shard 1 completed")
+            kills += sum("killed" in s for s in steps)
+            check(node_dir, s3, "a", tmp, ref, f"trial {trial + 1}", 2)
+            print(f"trial {trial + 1}{' (ranged windows)' if WHOLE else ''}: {', '.join(steps)}: "
+                  f"every key once, _SUCCESS")
+        WHOLE.clear()
+
+        # -- kill -9 and resume, unsharded
+        s3.clear("a")
+        run(s3, exe, cfg, url, ["--no-shard"])
+        uref = json.loads(s3.objects("a")["_SUCCESS"])
+        s3.clear("a")
+        steps = []
+        killed_then_resumed(s3, exe, cfg, url, ["--no-shard"], took * 1.5, rng, steps)
+        kills += sum("killed" in s for s in steps)
+        objs = s3.objects("a")
+        if any(k.startswith("_SUCCESS.") for k in objs):
+            L.fail("an unsharded run left shard markers")
+        check(node_dir, s3, "a", tmp, uref, "unsharded", 0)
+        print(f"unsharded: {', '.join(steps)}: every key once, _SUCCESS")
+        print(f"{TRIALS + 1} trials, {kills} kills: ok")
+    finally:
+        if s3:
+            s3.stop()
+        L.rmtree(tmp)
+
+
+if __name__ == "__main__":
+    main()
