@@ -376,8 +376,32 @@ static void put_raw(ut_buf *b, const marker *m, const char *key) {
     }
 }
 
-/* The dataset's _SUCCESS: the markers' run description once, their counts summed. A pure
- * function of the markers, so that every writer writes the same bytes. */
+/* The earliest (first true) or latest `key` of the markers, a raw JSON string: the times are
+ * all "YYYY-MM-DDTHH:MM:SSZ", so their bytes compare as the times do. */
+static void put_time(ut_buf *b, const marker *m, uint32_t n, const char *key, bool first) {
+    const char *best = NULL;
+    size_t best_n = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const char *s;
+        size_t len;
+        raw_member(&m[i].j, key, &s, &len);
+        if (!len)
+            continue;
+        int c = best ? memcmp(s, best, len < best_n ? len : best_n) : 0;
+        if (!best || (first ? c < 0 : c > 0)) {
+            best = s;
+            best_n = len;
+        }
+    }
+    if (best) {
+        ut_buf_printf(b, ",\"%s\":", key);
+        ut_buf_put(b, best, best_n);
+    }
+}
+
+/* The dataset's _SUCCESS: the markers' run description once, their counts summed, the
+ * earliest start and the latest finish. A pure function of the markers, so that every writer
+ * writes the same bytes. */
 static void summarise(ut_buf *b, marker *m, uint32_t n) {
     uint64_t sums[8] = {0}, retries = 0, throttled = 0, lowest = 0;
     static const char *const keys[8] = {"listed",        "skipped",  "dumped",       "failed",
@@ -411,6 +435,8 @@ static void summarise(ut_buf *b, marker *m, uint32_t n) {
     /* the slowest shard's time: the shards ran side by side (as far as the engine let them) */
     ut_buf_printf(b, ",\"elapsed_seconds\":%.3f,\"headers_per_second\":%.1f", elapsed,
                   elapsed > 0 ? (double)sums[2] / elapsed : 0.0);
+    put_time(b, m, n, "started", true);
+    put_time(b, m, n, "finished", false);
     if (networked)
         ut_buf_printf(
             b, ",\"retries\":%" PRIu64 ",\"throttled\":%" PRIu64 ",\"lowest_concurrency\":%" PRIu64,
