@@ -19,6 +19,8 @@
 
 #define SERIAL_LISTERS 8 /* configured prefixes listed at once without fan-out */
 #define PROBE_LEVELS 6   /* sharded: levels listed by every shard before keys are hashed */
+#define DEPTHS 32        /* folder depths whose sizes are learnt (deeper: the last one's) */
+#define MAX_RUN 256      /* most siblings in a run, however small they turn out */
 
 typedef struct item {
     char *prefix; /* owned */
@@ -35,8 +37,9 @@ typedef struct slot {
     char *prefix;     /* owned; req.prefix */
     char *last_child; /* delimited: the previous page's last common prefix */
     char *skip;       /* keys up to this one were given already */
+    char *stop;       /* a cut run: the folder it finishes (the rest is another listing's) */
     size_t plen;      /* raw prefix: the parent's length */
-    bool active, in_flight, delimited, run, filter, probe;
+    bool active, in_flight, delimited, run, filter, probe, past;
 } slot;
 
 typedef struct strvec {
@@ -60,6 +63,8 @@ struct td_lister {
     unsigned in_flight, delimited_active, delimited_in_flight, probes_active;
     bool stopping;
     uint64_t n_delimited, n_whole, n_groups, n_splits;
+    /* keys per folder seen in runs' pages, by the folders' depth (their '/'s) */
+    uint64_t seen_keys[DEPTHS], seen_folders[DEPTHS];
     /* page filtering scratch */
     store_entry *ent;
     store_bad_entry *bad;
@@ -71,7 +76,9 @@ struct td_lister {
     size_t sh_threshold;
     unsigned level;
     strvec cur, next; /* probing: this level's prefixes, the next level's */
-    size_t sh_depth;  /* '/'s in the assigned prefixes */
+    item *units;      /* probing: the next level's shares (units_of), not yet assigned */
+    size_t n_units, units_cap;
+    size_t sh_depth; /* '/'s in the assigned prefixes */
 };
 
 static bool push(td_lister *l, const char *prefix, size_t plen, bool run, bool filter,
@@ -121,7 +128,7 @@ static void vec_clear(strvec *v) {
 
 /* Places on the frontier not promised to the delimited pages in flight. */
 static size_t frontier_room(const td_lister *l) {
-    size_t used = l->n + l->next.n + (size_t)l->delimited_in_flight * TD_FANOUT_PAGE;
+    size_t used = l->n + l->next.n + l->n_units + (size_t)l->delimited_in_flight * TD_FANOUT_PAGE;
     return used >= l->max_frontier ? 0 : l->max_frontier - used;
 }
 
@@ -210,19 +217,31 @@ static void release(td_lister *l, slot *s) {
     free(s->prefix);
     free(s->last_child);
     free(s->skip);
+    free(s->stop);
     memset(s, 0, sizeof *s);
 }
 
-/* Sharded, probing: the next level's prefixes are many enough to be shared out; the
- * shard keeps its own (their whole subtrees are its). */
+static void units_clear(td_lister *l) {
+    for (size_t i = 0; i < l->n_units; i++)
+        free(l->units[i].prefix);
+    l->n_units = 0;
+}
+
+/* Sharded: a unit (a run of siblings or one folder, units_of) is this shard's: onto the
+ * frontier, all its keys the shard's. */
+static void take_unit(td_lister *l, const item *u) {
+    if (owned(l, u->prefix, strlen(u->prefix)) && !push(l, u->prefix, u->plen, u->run, false, NULL))
+        l->ops.error(l->ops.ud, u->prefix, STORE_E_NOMEM, "out of memory: prefix not listed", 0);
+}
+
+/* Sharded, probing: the next level's units are many enough to be shared out; the shard
+ * keeps its own. */
 static void assign(td_lister *l) {
     l->phase = 2;
     l->sh_depth = l->next.n ? slashes(l->next.v[0]) : 0;
-    for (size_t i = l->next.n; i-- > 0;) {
-        const char *cp = l->next.v[i];
-        if (owned(l, cp, strlen(cp)) && !push(l, cp, 0, false, false, NULL))
-            l->ops.error(l->ops.ud, cp, STORE_E_NOMEM, "out of memory: prefix not listed", 0);
-    }
+    for (size_t i = l->n_units; i-- > 0;)
+        take_unit(l, &l->units[i]);
+    units_clear(l);
     vec_clear(&l->next);
 }
 
@@ -236,6 +255,7 @@ static void level_done(td_lister *l) {
         l->phase = 3; /* nothing deeper: every key was a direct one, hashed */
         return;
     }
+    units_clear(l);
     if (l->level + 1 >= PROBE_LEVELS) {
         l->phase = 3;
         for (size_t i = l->next.n; i-- > 0;)
@@ -268,7 +288,7 @@ static bool guarded(const char *const *g, size_t ng, const char *c, size_t q) {
     return false;
 }
 
-static size_t plan(const char *const *c, size_t lo, size_t hi, size_t pos, size_t g,
+static size_t plan(const char *const *c, size_t lo, size_t hi, size_t pos, size_t minq, size_t g,
                    const char *const *guards, size_t ng, span *out) {
     if (hi - lo == 1) {
         if (out)
@@ -278,7 +298,7 @@ static size_t plan(const char *const *c, size_t lo, size_t hi, size_t pos, size_
     size_t q = pos; /* the run's common beginning: its first and last child's (byte order) */
     while (c[lo][q] && c[lo][q] == c[hi - 1][q])
         q++;
-    if (hi - lo <= g && !guarded(guards, ng, c[lo], q)) {
+    if (hi - lo <= g && q >= minq && !guarded(guards, ng, c[lo], q)) {
         if (out)
             *out = (span){lo, hi, q};
         return 1;
@@ -288,10 +308,46 @@ static size_t plan(const char *const *c, size_t lo, size_t hi, size_t pos, size_
         size_t j = i + 1;
         while (j < hi && c[j][q] == c[i][q])
             j++;
-        n += plan(c, i, j, q + 1, g, guards, ng, out ? out + n : NULL);
+        n += plan(c, i, j, q + 1, minq, g, guards, ng, out ? out + n : NULL);
         i = j;
     }
     return n;
+}
+
+static size_t depth_of(const char *s, size_t n) {
+    size_t d = 0;
+    for (size_t i = 0; i < n; i++)
+        d += s[i] == '/';
+    return d < DEPTHS ? d : DEPTHS - 1;
+}
+
+/* Siblings per run at this depth: 16 until runs there are seen, then as many as make a
+ * page of keys (1 = none: big folders are listed each alone). */
+static size_t run_size(const td_lister *l, size_t depth) {
+    if (l->seen_folders[depth] == 0)
+        return TD_FANOUT_GROUP;
+    uint64_t per = l->seen_keys[depth] / l->seen_folders[depth];
+    uint64_t g = per ? TD_FANOUT_PAGE / per : MAX_RUN;
+    return g > MAX_RUN ? MAX_RUN : (size_t)g;
+}
+
+/* A run's page: how many sibling folders its keys fall in (their sizes, for run_size). */
+static size_t folders_in(const slot *s, const store_entry *e, size_t n) {
+    size_t f = 0;
+    const char *prev = NULL;
+    size_t prev_len = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *k = e[i].key + s->plen;
+        const char *sl = memchr(k, '/', e[i].key_len - s->plen);
+        if (!sl)
+            continue; /* the parent's own key */
+        size_t len = (size_t)(sl - k);
+        if (!prev || len != prev_len || memcmp(prev, k, len) != 0)
+            f++;
+        prev = k;
+        prev_len = len;
+    }
+    return f;
 }
 
 static size_t active_slots(const td_lister *l) {
@@ -325,15 +381,16 @@ static void add_children(td_lister *l, slot *s, const char *const *all, size_t k
     }
     span *sp = NULL;
     size_t m = 0;
-    if (l->sorted && k > 1) {
+    size_t g = run_size(l, depth_of(s->prefix, parent));
+    if (l->sorted && k > 1 && g > 1) {
         const char *guards[3] = {s->last_child, done ? NULL : cp[k - 1], s->skip};
-        m = plan(cp, 0, k, pos, TD_FANOUT_GROUP, guards, 3, NULL);
+        m = plan(cp, 0, k, pos, pos, g, guards, 3, NULL);
         /* fewer siblings than listings may run, and too little besides: they may be big,
          * each alone (a run would be cut at once, costing a round trip) */
         if (m < k && (k >= l->parallel || active_slots(l) + l->n + m >= l->parallel)) {
             sp = malloc(m * sizeof *sp);
             if (sp)
-                plan(cp, 0, k, pos, TD_FANOUT_GROUP, guards, 3, sp);
+                plan(cp, 0, k, pos, pos, g, guards, 3, sp);
         }
     }
     /* reversed: the first child is on top, listed next (depth-first, in key order) */
@@ -368,6 +425,8 @@ static bool keep(const slot *s, const char *key, size_t len, bool dir) {
         return false;
     if (s->skip && strcmp(key, s->skip) <= 0)
         return false;
+    if (s->stop && strncmp(key, s->stop, strlen(s->stop)) != 0)
+        return false;
     return !s->filter || dir || owned(s->l, key, len);
 }
 
@@ -384,6 +443,8 @@ static bool grow(void **a, size_t *cap, size_t n, size_t size) {
 
 static void deliver(td_lister *l, slot *s, const store_entry *e, size_t n,
                     const store_bad_entry *bad, size_t n_bad) {
+    if (s->stop && n > 0 && strncmp(e[n - 1].key, s->stop, strlen(s->stop)) != 0)
+        s->past = true; /* the cut run has left its folder: it ends here */
     if (!s->plen && !s->filter && !s->skip) {
         l->ops.page(l->ops.ud, e, n, bad, n_bad);
         return;
@@ -403,6 +464,85 @@ static void deliver(td_lister *l, slot *s, const store_entry *e, size_t n,
             l->bad[nb++] = bad[i];
     }
     l->ops.page(l->ops.ud, l->ent, ne, l->bad, nb);
+}
+
+/* Sharded, probing: a probe page's common prefixes as units to share out: its runs of
+ * siblings (plan, with the fixed TD_FANOUT_GROUP and the page bounds as guards, so that
+ * every shard cuts the same runs from the same pages) and its folders alone, on a store
+ * that lists in order; each folder alone on the others. Coalescing a shard's share is not
+ * possible later (its folders are not adjacent): hence runs are the units; a run is never
+ * the whole parent, so that a deeper level has more units. While probing,
+ * the folders are kept for the next level too. */
+static void units_of(td_lister *l, slot *s, const char *const *cp, size_t k, bool done) {
+    size_t pos = strlen(s->prefix);
+    span *sp = NULL;
+    size_t m = k;
+    if (l->sorted && k > 1) {
+        const char *guards[2] = {s->last_child, done ? NULL : cp[k - 1]};
+        m = plan(cp, 0, k, pos, pos + 1, TD_FANOUT_GROUP, guards, 2, NULL);
+        sp = malloc(m * sizeof *sp);
+        if (sp)
+            plan(cp, 0, k, pos, pos + 1, TD_FANOUT_GROUP, guards, 2, sp);
+        else
+            m = k;
+    }
+    for (size_t i = 0; i < m; i++) {
+        size_t lo = sp ? sp[i].lo : i;
+        bool run = sp && sp[i].hi - lo > 1;
+        char *name = run ? dupn(cp[lo], sp[i].q) : ut_strdup(cp[lo]);
+        item u = {name, run ? pos : 0, NULL, run, false};
+        if (name && l->phase != 1) {
+            take_unit(l, &u); /* assigned meanwhile: this shard's units only */
+            free(name);
+            continue;
+        }
+        if (name && l->n_units == l->units_cap) {
+            size_t cap = l->units_cap ? 2 * l->units_cap : 64;
+            item *a = realloc(l->units, cap * sizeof *a);
+            if (a) {
+                l->units = a;
+                l->units_cap = cap;
+            }
+        }
+        if (!name || l->n_units == l->units_cap) {
+            free(name);
+            l->ops.error(l->ops.ud, cp[lo], STORE_E_NOMEM, "out of memory: prefix not listed", 0);
+            continue;
+        }
+        l->units[l->n_units++] = u;
+    }
+    free(sp);
+    for (size_t i = 0; l->phase == 1 && i < k; i++)
+        if (!vec_add(&l->next, cp[i]))
+            l->ops.error(l->ops.ud, cp[i], STORE_E_NOMEM, "out of memory: prefix not listed", 0);
+    if (!done && k > 0) {
+        free(s->last_child);
+        s->last_child = ut_strdup(cp[k - 1]);
+    }
+    if (l->phase == 1 && l->n_units >= l->sh_threshold)
+        assign(l);
+}
+
+/* Cuts run s after its last key: the folder F that key is in stays s's (stop), the rest of
+ * the run goes back on the frontier, to be listed with the delimiter past F (skip: F with
+ * its '/' made '0', the first string after every key under F). */
+static void cut(td_lister *l, slot *s, const char *last, size_t len) {
+    const char *sl = memchr(last + s->plen, '/', len - s->plen);
+    if (!sl)
+        return; /* the parent's own key: nothing to cut at */
+    size_t fl = (size_t)(sl - last) + 1;
+    char *f = dupn(last, fl);
+    char *skip = dupn(last, fl);
+    if (f && skip) {
+        skip[fl - 1] = '0';
+        if (push(l, s->prefix, s->plen, false, s->filter, skip)) {
+            s->stop = f;
+            f = NULL;
+            l->n_splits++;
+        }
+    }
+    free(f);
+    free(skip);
 }
 
 static void on_page(store_list_req *req, int status, const store_entry *e, size_t n,
@@ -430,37 +570,31 @@ static void on_page(store_list_req *req, int status, const store_entry *e, size_
         }
         if (!cp && req->n_common_prefixes)
             l->ops.error(l->ops.ud, req->prefix, STORE_E_NOMEM, "out of memory: prefixes lost", 0);
-        if (s->probe && l->phase == 1) {
-            for (size_t i = 0; i < k; i++)
-                if (!vec_add(&l->next, cp[i]))
-                    l->ops.error(l->ops.ud, cp[i], STORE_E_NOMEM,
-                                 "out of memory: prefix not listed", 0);
-            if (l->next.n >= l->sh_threshold)
-                assign(l);
-        } else if (s->probe) { /* assigned meanwhile: this shard's prefixes only */
-            for (size_t i = k; i-- > 0;)
-                if (owned(l, cp[i], strlen(cp[i])) && !push(l, cp[i], 0, false, false, NULL))
-                    l->ops.error(l->ops.ud, cp[i], STORE_E_NOMEM,
-                                 "out of memory: prefix not listed", 0);
+        if (s->probe) {
+            units_of(l, s, cp, k, done || status < 0);
         } else if (k) {
             add_children(l, s, cp, k, done || status < 0);
         }
         free(cp);
-        /* a run with more pages while listings are idle: cut it here; its raw prefix is
-         * listed again with the delimiter past the last key given, which splits it */
-        if (s->run && !done && status >= 0 && n > 0 && l->n == 0 && l->cur.head == l->cur.n &&
-            active_slots(l) < l->parallel &&
-            push(l, s->prefix, s->plen, false, s->filter, e[n - 1].key)) {
-            l->n_splits++;
-            release(l, s);
-            l->ops.after(l->ops.ud);
-            return;
+        size_t folders = 0;
+        if (s->run && n > 0) {
+            size_t d = depth_of(s->prefix, s->plen);
+            folders = folders_in(s, e, n);
+            l->seen_keys[d] += n;
+            l->seen_folders[d] += folders;
         }
+        /* a run with more pages, whose page fell in one folder (big folders) or while
+         * listings are idle, is cut: it finishes the folder it is in, and its raw prefix
+         * is listed again with the delimiter past that folder, which splits the rest */
+        bool idle = l->n == 0 && l->cur.head == l->cur.n && active_slots(l) < l->parallel;
+        if (s->run && !s->stop && !s->past && !done && status >= 0 && n > 0 &&
+            (idle || folders <= 1))
+            cut(l, s, e[n - 1].key, e[n - 1].key_len);
         if (status < 0 && status != STORE_E_CANCELED)
             l->ops.error(l->ops.ud, req->prefix, status,
                          req->errmsg[0] ? req->errmsg : store_strerror(status), req->attempts);
     }
-    if (done || status < 0 || l->stopping) {
+    if (done || status < 0 || l->stopping || s->past) {
         if (done)
             s->req.priv = NULL; /* the store freed its cursor */
         release(l, s);
@@ -573,7 +707,7 @@ uint64_t td_lister_reserved(const td_lister *l) { return (uint64_t)l->in_flight 
 bool td_lister_busy(const td_lister *l) { return l->in_flight > 0; }
 
 bool td_lister_done(const td_lister *l) {
-    if (l->n > 0 || l->in_flight > 0 || l->cur.head < l->cur.n || l->next.n > 0)
+    if (l->n > 0 || l->in_flight > 0 || l->cur.head < l->cur.n || l->next.n > 0 || l->n_units)
         return false;
     for (size_t i = 0; i < l->n_slots; i++)
         if (l->slots[i].active)
@@ -615,6 +749,8 @@ void td_lister_free(td_lister *l) {
     }
     vec_clear(&l->cur);
     vec_clear(&l->next);
+    units_clear(l);
+    free(l->units);
     free(l->cur.v);
     free(l->next.v);
     free(l->stack);
