@@ -245,9 +245,9 @@ static void assign(td_lister *l) {
     vec_clear(&l->next);
 }
 
-/* Sharded, probing: a level is listed; its units are shared out if at least two a shard,
- * else the next level is probed if it has few folders (each shard lists them all), else
- * (or too deep) every shard lists what is under it and keeps keys by their hash. */
+/* Sharded, probing: a level is listed (its units fewer than the threshold); the next level
+ * is probed if it has few folders, else this level's units are shared out if at least two
+ * a shard, else every shard lists what is under it and keeps keys by their hash. */
 static void level_done(td_lister *l) {
     if (l->phase != 1 || l->cur.head < l->cur.n || l->probes_active > 0)
         return;
@@ -256,14 +256,16 @@ static void level_done(td_lister *l) {
         l->phase = 3; /* nothing deeper: every key was a direct one, hashed */
         return;
     }
-    /* fewer units than wanted, but two a shard: shared out still (the shards' loads vary
-     * more) rather than probing a level of many folders, which every shard would pay */
-    if (l->n_units >= 2 * (size_t)l->sh_count) {
+    /* a next level of few folders is probed (every shard lists them: cheap); a wide one
+     * is not: this level's units are shared out if two a shard (the shards' loads vary
+     * more), else every shard lists what is under it and keeps keys by their hash */
+    bool probe = l->level + 1 < PROBE_LEVELS && l->next.n < l->sh_threshold;
+    if (!probe && l->n_units >= 2 * (size_t)l->sh_count) {
         assign(l);
         return;
     }
     units_clear(l);
-    if (l->level + 1 >= PROBE_LEVELS || l->next.n >= l->sh_threshold) {
+    if (!probe) {
         l->phase = 3;
         for (size_t i = l->next.n; i-- > 0;)
             if (!push(l, l->next.v[i], 0, false, true, NULL))

@@ -22,16 +22,21 @@
  * inside a run are split again. A single folder is never cut: a flat folder of 100,000
  * keys is one chain of pages, at the serial speed.
  *
- * Shards (shard_count > 1, fan-out only): prefixes are assigned, so that a shard lists
- * only its part of the tree. Every shard lists the configured prefixes with the delimiter,
- * level by level (the same requests in every shard), collecting the next level's prefixes;
- * the first level that has at least TD_FANOUT_PREFIXES_PER_SHARD x N prefixes is shared
- * out: prefix P (e.g. "tiles/10/C/") and every key under it are shard td_shard_hash(P) mod
- * N's; keys above that level are shard td_shard_hash(key) mod N's. When no level within 6
- * has enough prefixes (or the configured prefixes differ in depth), every shard lists the
- * rest and keeps keys by their own hash, as without fan-out. The lister then gives only
- * the shard's keys (td_lister_partitions). A folder that cannot be read is given to every
- * shard that lists it.
+ * Shards (shard_count > 1, fan-out only): parts of the tree are assigned, so that a shard
+ * lists only its part. Every shard lists the configured prefixes with the delimiter, level
+ * by level (the same requests in every shard), cutting each page's folders into units the
+ * same way in every shard: runs of adjacent siblings as above (at most TD_FANOUT_GROUP,
+ * never the whole parent; on stores that list in order) and folders alone. The first level
+ * with at least TD_FANOUT_PREFIXES_PER_SHARD x N units is shared out: unit U (a folder
+ * "tiles/10/C/" or a run "tiles/10/0") and every key under it (but the parent's own keys)
+ * are shard td_shard_hash(U) mod N's; keys above that level are shard
+ * td_shard_hash(key) mod N's. A level with fewer units is followed by the next one while
+ * that has fewer folders than the threshold (probing it costs every shard one LIST a
+ * folder), at most 6 levels; else its units are shared out if there are two a shard, else
+ * every shard lists the rest and keeps keys by their own hash, as without fan-out (so do
+ * configured prefixes of different depths). The lister then gives only the shard's keys
+ * (td_lister_partitions). A folder that cannot be read is given to every shard that lists
+ * it. The shards must see the same store (the units come from the same pages).
  *
  * Memory: the frontier holds at most max_frontier prefixes. A delimited page may add up to
  * page_size of them, so one is requested only when that many places are free beyond the
@@ -53,7 +58,7 @@
 
 #include "store.h"
 
-#define TD_FANOUT_DEFAULT_PARALLEL 16u
+#define TD_FANOUT_DEFAULT_PARALLEL 32u
 #define TD_FANOUT_DEFAULT_FRONTIER 100000u
 #define TD_FANOUT_MAX_PARALLEL 256u
 #define TD_FANOUT_PAGE STORE_MAX_COMMON_PREFIXES /* prefixes a delimited page may add */
