@@ -5,7 +5,7 @@ tree of TOP x MID leaf prefixes of KEYS keys each. See bench/list/README.md.
 
 usage: bench.py LIST_DRIVER [--delay-ms 50] [--shape tiles|sentinel|flat] [--top 10]
                 [--mid 100] [--keys 100] [--zones 10] [--parallel 1,16,64] [--repeat 2]
-                [--shards N]
+                [--shards N] [--baseline OTHER_LIST_DRIVER]
 
 --shape sentinel: a Sentinel-2 style deep tree (tiles/Z/B/SQ/YEAR/MONTH/PRODUCT/Bxx.tif, 13
 keys per leaf, --zones zones); --shape flat: one folder of --keys keys. --shards N: also list
@@ -50,6 +50,7 @@ def main():
     ap.add_argument("--shape", default="tiles", choices=["tiles", "sentinel", "flat"])
     ap.add_argument("--zones", type=int, default=10)
     ap.add_argument("--shards", type=int, default=0)
+    ap.add_argument("--baseline", default="")
     a = ap.parse_args()
     if a.shape == "sentinel":
         keys = sentinel_tree(a.zones)
@@ -65,11 +66,15 @@ def main():
         print(f"tree: {len(keys)} keys, {what}, {a.delay_ms:g} ms per LIST page")
         print("list_parallel  keys    seconds  keys/s     pages  server max in flight  vs serial")
         base = None
-        for p in [int(x) for x in a.parallel.split(",")]:
+        runs = [(a.driver, int(x), "") for x in a.parallel.split(",")]
+        if a.baseline:  # another build's list_driver (e.g. before a change), same server
+            runs += [(a.baseline, int(x), " (baseline)") for x in a.parallel.split(",")
+                     if int(x) > 1]
+        for drv, p, label in runs:
             best = None
             for _ in range(a.repeat):
                 srv.pages = srv.max_in_flight = 0
-                n, secs, _req = run(a.driver, srv, p)
+                n, secs, _req = run(drv, srv, p)
                 if n != len(keys):
                     sys.exit(f"parallel {p}: listed {n} keys, expected {len(keys)}")
                 if best is None or secs < best[1]:
@@ -78,8 +83,10 @@ def main():
             rate = n / secs
             base = base or rate
             print(f"{p:13d}  {n:6d}  {secs:7.2f}  {rate:9.0f}  {pages:5d}  {mif:20d}  "
-                  f"{rate / base:6.1f}x")
-            unsharded = pages
+                  f"{rate / base:6.1f}x{label}")
+            if not label:
+                unsharded, p_last = pages, p
+        p = p_last
         if a.shards:
             print(f"\n{a.shards} shards, list_parallel {p}: LIST requests per shard "
                   f"(unsharded: {unsharded})")
