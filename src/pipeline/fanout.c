@@ -304,9 +304,15 @@ static size_t plan(const char *const *c, size_t lo, size_t hi, size_t pos, size_
             *out = (span){lo, hi, 0};
         return 1;
     }
-    size_t q = pos; /* the run's common beginning: its first and last child's (byte order) */
-    while (c[lo][q] && c[lo][q] == c[hi - 1][q])
-        q++;
+    size_t q = pos; /* the run's common beginning (of all: no trust in the order here) */
+    for (bool same = true; same && c[lo][q]; q += same)
+        for (size_t i = lo + 1; i < hi && same; i++)
+            same = c[i][q] == c[lo][q];
+    if (!c[lo][q]) { /* the same prefix given twice (a broken server): each alone */
+        for (size_t i = lo; out && i < hi; i++)
+            out[i - lo] = (span){i, i + 1, 0};
+        return hi - lo;
+    }
     if (hi - lo <= g && q >= minq && !guarded(guards, ng, c[lo], q)) {
         if (out)
             *out = (span){lo, hi, q};
