@@ -264,16 +264,19 @@ static void level_done(td_lister *l) {
         assign(l);
         return;
     }
-    units_clear(l);
-    if (!probe) {
+    if (!probe) { /* every shard lists the units (they hold the same keys as the folders) */
         l->phase = 3;
-        for (size_t i = l->next.n; i-- > 0;)
-            if (!push(l, l->next.v[i], 0, false, true, NULL))
-                l->ops.error(l->ops.ud, l->next.v[i], STORE_E_NOMEM,
+        for (size_t i = l->n_units; i-- > 0;) {
+            const item *u = &l->units[i];
+            if (!push(l, u->prefix, u->plen, u->run, true, NULL))
+                l->ops.error(l->ops.ud, u->prefix, STORE_E_NOMEM,
                              "out of memory: prefix not listed", 0);
+        }
+        units_clear(l);
         vec_clear(&l->next);
         return;
     }
+    units_clear(l);
     strvec t = l->cur;
     l->cur = l->next;
     l->next = t;
@@ -527,7 +530,8 @@ static void units_of(td_lister *l, slot *s, const char *const *cp, size_t k, boo
         l->units[l->n_units++] = u;
     }
     free(sp);
-    for (size_t i = 0; l->phase == 1 && i < k; i++)
+    /* a level of as many folders as the threshold is not probed: no need to keep more */
+    for (size_t i = 0; l->phase == 1 && i < k && l->next.n < l->sh_threshold; i++)
         if (!vec_add(&l->next, cp[i]))
             l->ops.error(l->ops.ud, cp[i], STORE_E_NOMEM, "out of memory: prefix not listed", 0);
     if (!done && k > 0) {

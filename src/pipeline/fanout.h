@@ -10,17 +10,19 @@
  *
  * Coalescing (stores that list in byte order: S3, GCS, Azure): adjacent siblings of a
  * page sharing a beginning at least as long as the prefix listed (tiles/10/000/ ... 009/
- * share "tiles/10/00") are listed, at most TD_FANOUT_GROUP of them, as that raw prefix
- * without the delimiter, dropping the parent's direct keys (its own listing gave them):
- * 1,000 keys a page instead of a request per small folder. Only when the siblings are at
- * least `parallel`, or the runs and the listings waiting or active are (a few siblings are
- * listed each alone: they may be big). A run never reaches a sibling
- * of another page of the parent (those are listed alone). A run whose page says more
- * follow, while fewer than `parallel` listings are active and nothing waits, is cut: its
- * raw prefix goes back on the frontier to be listed with the delimiter, dropping the keys
- * up to the last one given (and the folders wholly before it), so that big folders found
- * inside a run are split again. A single folder is never cut: a flat folder of 100,000
- * keys is one chain of pages, at the serial speed.
+ * share "tiles/10/00") are listed as that raw prefix without the delimiter, dropping the
+ * parent's direct keys (its own listing gave them): 1,000 keys a page instead of a request
+ * per small folder. At most TD_FANOUT_GROUP siblings a run until runs at that depth have
+ * been seen, then as many as hold a page of keys by the folder sizes seen there (at most
+ * 256; none when the folders hold a page or more). Only when the siblings are at least
+ * `parallel`, or the runs and the listings waiting or active are (a few siblings are
+ * listed each alone: they may be big). A run never reaches a sibling of another page of
+ * the parent (those are listed alone). A run whose page says more follow is cut when its
+ * page fell in one folder (big folders) or while listings are idle (fewer than `parallel`
+ * active, nothing waiting): it finishes the folder it is in, and its raw prefix goes back
+ * on the frontier to be listed with the delimiter past that folder, so that the rest is
+ * split again. A single folder is never cut: a flat folder of 100,000 keys is one chain
+ * of pages, at the serial speed.
  *
  * Shards (shard_count > 1, fan-out only): parts of the tree are assigned, so that a shard
  * lists only its part. Every shard lists the configured prefixes with the delimiter, level
@@ -33,7 +35,7 @@
  * td_shard_hash(key) mod N's. A level with fewer units is followed by the next one while
  * that has fewer folders than the threshold (probing it costs every shard one LIST a
  * folder), at most 6 levels; else its units are shared out if there are two a shard, else
- * every shard lists the rest and keeps keys by their own hash, as without fan-out (so do
+ * every shard lists them all and keeps keys by their own hash, as without fan-out (so do
  * configured prefixes of different depths). The lister then gives only the shard's keys
  * (td_lister_partitions). A folder that cannot be read is given to every shard that lists
  * it. The shards must see the same store (the units come from the same pages).
@@ -42,8 +44,9 @@
  * page_size of them, so one is requested only when that many places are free beyond the
  * pages already in flight; when they are not, a prefix taken from the frontier is listed
  * whole (no delimiter, adds nothing) by one of `parallel` more listings: the frontier
- * drains and the delimited listings go on. Probing shards hold one level's prefixes, fewer
- * than min(TD_FANOUT_PREFIXES_PER_SHARD x N, max_frontier / 2) + a page. Keys: each page in
+ * drains and the delimited listings go on. Probing shards hold the next level's folders
+ * and units, each at most T = min(TD_FANOUT_PREFIXES_PER_SHARD x N, max_frontier / 2)
+ * plus a page (a level of T folders is not probed; T units are shared out). Keys: each page in
  * flight reserves list_chunk_size keys of the caller's room (room()), as serial listing
  * always did.
  *

@@ -144,6 +144,17 @@ def shapes(driver):
         check(dp and dp["cuts"] > 0, f"big folders: runs cut ({dp})")
     finally:
         srv.stop()
+    # 50 folders in 5 runs under one: too many to probe (>= 16 x 3), too few units to share
+    # (< 2 x 3): every shard lists the runs and keeps keys by their hash
+    few = [f"w/{i:02d}/{j}.tif" for i in range(50) for j in range(3)] + ["w/top.tif", "r.tif"]
+    srv = ListServer(few)
+    try:
+        pages, info = shards(driver, "few units 3 shards", "s3://b", srv.options(), [""], 3,
+                             few, parallel=16, srv=srv)
+        check(all(d and d["partitions"] == 1 and d["depth"] == 0 and d["runs"] == 5
+                  for d in info), f"few units: runs listed by every shard, keys hashed ({info})")
+    finally:
+        srv.stop()
     # one flat folder: nothing to split on (one chain, as serial); shards hash keys
     flat = flat_tree(3000)
     srv = ListServer(flat)
