@@ -291,10 +291,14 @@ static void push_list_error(pipe_s *p, const char *key, int status, const char *
  * as skipped. bad_literal: bad entries' keys are shown as written (key-source lines). */
 static void queue_entries(pipe_s *p, const store_entry *e, size_t n, const store_bad_entry *bad,
                           size_t n_bad, bool bad_literal) {
+    /* a fanned-out sharded listing gives only this shard's keys (prefixes assigned) */
+    const td_shard_options none = {0, 0};
+    const td_shard_options *sh =
+        p->lister && td_lister_partitions(p->lister) ? &none : &p->o->shard;
     for (size_t i = 0; i < n; i++) {
         /* another shard's key: not counted here, so that the shards' counts add up to an
          * unsharded run's (shard.h: the partition) */
-        if (!td_shard_owns(&p->o->shard, e[i].key, e[i].key_len))
+        if (!td_shard_owns(sh, e[i].key, e[i].key_len))
             continue;
         p->stats.listed++;
         if (!td_fetch_is_tiff(&p->o->fetch, e[i].key, e[i].key_len)) {
@@ -334,7 +338,7 @@ static void queue_entries(pipe_s *p, const store_entry *e, size_t n, const store
          * an unreadable entry is its shard's; a directory is reported by every shard, as
          * it may hide keys of any of them */
         bool dir = kl > 0 && bad[i].key[kl - 1] == '/';
-        if (!dir && !td_shard_owns(&p->o->shard, bad[i].key, kl))
+        if (!dir && !td_shard_owns(sh, bad[i].key, kl))
             continue;
         p->stats.listed++;
         if (!dir && !td_fetch_is_tiff(&p->o->fetch, bad[i].key, kl)) {
@@ -891,9 +895,13 @@ int td_pipeline_run(const td_pipeline_options *o, td_stats *stats_out, char *err
     if (o->check_only)
         goto out_store; /* every option was accepted: the store and key source are open */
     if (!p->ks) {
-        td_lister_options lo = {p->o->source.prefixes, p->o->source.n_prefixes,
-                                p->o->concurrency.list_chunk_size, p->o->concurrency.list_parallel,
-                                p->o->concurrency.list_frontier};
+        td_lister_options lo = {p->o->source.prefixes,
+                                p->o->source.n_prefixes,
+                                p->o->concurrency.list_chunk_size,
+                                p->o->concurrency.list_parallel,
+                                p->o->concurrency.list_frontier,
+                                p->o->shard.index,
+                                p->o->shard.count};
         td_lister_ops lops = {lister_page, lister_error, lister_room, lister_after, p};
         p->lister = td_lister_new(p->st, &lo, &lops);
         if (!p->lister) {

@@ -10,6 +10,11 @@
  * (x ^= x >> 33; x *= 0xff51afd7ed558ccd; x ^= x >> 33; x *= 0xc4ceb9fe1a85ec53;
  * x ^= x >> 33), so that keys differing only in their last bytes spread over all shards.
  * The key is the object's key as listed (the `path` column), before the suffix rule.
+ * That is the partition of key lists, S3 Inventory, stores that do not list with a
+ * delimiter (HTTP/WebDAV) and list_parallel 1. A fanned-out listing (fanout.h) partitions
+ * by units of the tree instead, so that a shard lists only its part: a folder or run of
+ * sibling folders U at the level shared out, with every key under it, is shard
+ * td_shard_hash(U's bytes) mod N's (same hash); keys above that level keep their own hash.
  *
  * Names (sharded; an unsharded run keeps part-NNNNN.parquet and _SUCCESS):
  *   part-S0003-NNNNN.parquet, _errors/part-S0003-NNNNN.parquet  shard 3's parts

@@ -5,8 +5,9 @@
  * Prints "key\t<hex key>" per listed key, "bad\t<hex key>\t<kind>" per bad entry,
  * "err\t<hex prefix>\t<kind>\t<message>" per failed prefix, then
  * "done\t<keys>\t<seconds>\t<delimited>\t<whole>\t<frontier peak>\t<pages in flight peak>
- * \t<requests>". Keys are taken at once: the queue bound MAXBUF only limits the
- * reservations of the pages in flight, as in the pipeline. */
+ * \t<requests>\t<coalesced runs>\t<partitions>\t<shard depth>\t<runs cut>". LIST_DRIVER_SHARD=I/N
+ * lists as shard I of N (fanout.h: prefixes assigned to shards). Keys are taken at once: the queue
+ * bound MAXBUF only limits the reservations of the pages in flight, as in the pipeline. */
 #include "fanout.h"
 #include "probe_util.h"
 
@@ -78,9 +79,18 @@ int main(int argc, char **argv) {
     d.quiet = getenv("LIST_DRIVER_QUIET") != NULL;
     d.chunk = strtoull(argv[ci + 2], NULL, 10);
     d.maxbuf = strtoull(argv[ci + 3], NULL, 10);
-    td_lister_options lo = {(const char *const *)(argv + ci + 4), (size_t)(argc - ci - 4),
-                            (size_t)d.chunk, (unsigned)strtoul(argv[ci], NULL, 10),
-                            (size_t)strtoull(argv[ci + 1], NULL, 10)};
+    td_lister_options lo = {(const char *const *)(argv + ci + 4),
+                            (size_t)(argc - ci - 4),
+                            (size_t)d.chunk,
+                            (unsigned)strtoul(argv[ci], NULL, 10),
+                            (size_t)strtoull(argv[ci + 1], NULL, 10),
+                            0,
+                            0};
+    const char *sh = getenv("LIST_DRIVER_SHARD");
+    if (sh && sscanf(sh, "%u/%u", &lo.shard_index, &lo.shard_count) != 2) {
+        fprintf(stderr, "LIST_DRIVER_SHARD must be I/N\n");
+        return 2;
+    }
     td_lister_ops ops = {on_page, on_error, on_room, on_after, &d};
     d.l = td_lister_new(st, &lo, &ops);
     if (!d.l) {
@@ -96,10 +106,12 @@ int main(int argc, char **argv) {
     td_lister_counts(d.l, &nd, &nw, &peak);
     store_stats ss;
     store_get_stats(st, &ss);
-    printf("done\t%llu\t%.3f\t%llu\t%llu\t%zu\t%llu\t%llu\n", (unsigned long long)d.keys, secs,
-           (unsigned long long)nd, (unsigned long long)nw, peak,
+    printf("done\t%llu\t%.3f\t%llu\t%llu\t%zu\t%llu\t%llu\t%llu\t%d\t%zu\t%llu\n",
+           (unsigned long long)d.keys, secs, (unsigned long long)nd, (unsigned long long)nw, peak,
            (unsigned long long)(d.max_reserved / (d.chunk ? d.chunk : 1)),
-           (unsigned long long)ss.requests);
+           (unsigned long long)ss.requests, (unsigned long long)td_lister_groups(d.l),
+           (int)td_lister_partitions(d.l), td_lister_shard_depth(d.l),
+           (unsigned long long)td_lister_splits(d.l));
     bool done = td_lister_done(d.l);
     td_lister_free(d.l);
     store_close(st);

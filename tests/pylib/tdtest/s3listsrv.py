@@ -22,6 +22,23 @@ def synthetic_tree(n_top=10, n_mid=100, n_keys=100, root="tiles"):
             for t in range(n_top) for m in range(n_mid) for k in range(n_keys)]
 
 
+def sentinel_tree(n_zones=10, bands="CDEF", squares=("CV", "CW", "DV", "DW", "EV"),
+                  years=(2021, 2022), months=6, products=2, root="tiles"):
+    """A Sentinel-2 style deep tree with few keys per leaf folder:
+    root/ZONE/BAND/SQ/YEAR/MONTH/S2B_MSIL2A_..._N/B01.tif ... (13 bands per product)."""
+    bnames = ["B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B10",
+              "B11", "B12"]
+    return [f"{root}/{z}/{b}/{sq}/{y}/{m}/S2B_MSIL2A_{y}{m:02d}{p + 1:02d}T183919_N0400_R027_"
+            f"T{z:02d}{b}{sq}_{p}/{bn}.tif"
+            for z in range(1, n_zones + 1) for b in bands for sq in squares for y in years
+            for m in range(1, months + 1) for p in range(products) for bn in bnames]
+
+
+def flat_tree(n_keys=100000, root="flat"):
+    """One folder of n_keys keys: nothing to split on."""
+    return [f"{root}/img{k:06d}.tif" for k in range(n_keys)]
+
+
 class ListServer:
     def __init__(self, keys, delay_s=0.0, fail_prefixes=(), max_keys=1000):
         self.keys = sorted(keys)
