@@ -32,3 +32,12 @@ if(TARGET tiff-dumper)
                    $<TARGET_FILE:tiff-dumper> ${CMAKE_SOURCE_DIR}/examples)
   set_tests_properties(cli_example_recipes PROPERTIES TIMEOUT 120)
 endif()
+
+# The user-facing texts agree: README/docs links and anchors resolve, every command and every
+# option of each --help is in the README usage, the man page and both completions.
+if(TARGET tiff-dumper)
+  add_test(NAME cli_docs_check
+           COMMAND ${TD_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/docs_check.py
+                   $<TARGET_FILE:tiff-dumper> ${CMAKE_SOURCE_DIR})
+  set_tests_properties(cli_docs_check PROPERTIES TIMEOUT 60)
+endif()
