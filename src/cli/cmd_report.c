@@ -46,8 +46,9 @@ void td_cmd_report_usage(FILE *out) {
           "  -h, --help          this text\n"
           "\n"
           "exit status: 0 page written; 2 usage error;\n"
-          "             3 OUT_DIR or one of its part files could not be read, or the page\n"
-          "               could not be written\n",
+          "             3 OUT_DIR is not a run's output (no _SUCCESS, no part file), it or\n"
+          "               one of its part files could not be read, or the page could not\n"
+          "               be written\n",
           out);
 }
 
@@ -215,6 +216,17 @@ int td_cmd_report(int argc, char **argv) {
     if (td_report_new(&r, &o, err, sizeof err) != 0 ||
         td_dumpread_rows(d, r, &info, err, sizeof err) != 0) {
         td_say(stderr, "tiff-dumper report: %s\n", err);
+        status = EXIT_FAILED;
+        goto done;
+    }
+    if (!info.complete && !info.shard_markers && info.header_files == 0 && info.error_files == 0) {
+        /* Nothing of a run: most likely the wrong folder (a parent, a typo'd prefix). A page
+         * of zeros under an "incomplete run" banner would hide that. */
+        td_say(stderr,
+               "tiff-dumper report: %s is not the output of `tiff-dumper headers`: it has no "
+               "_SUCCESS, no part-*.parquet and no _errors/part-*.parquet (give the OUT_DIR "
+               "of the run; a run that has just started has no complete part yet)\n",
+               dir);
         status = EXIT_FAILED;
         goto done;
     }
