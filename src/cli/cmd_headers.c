@@ -267,14 +267,29 @@ int td_cmd_headers(int argc, char **argv) {
      * 0 headers dumped" line as if something had been tried. */
     if (st.elapsed_s > 0)
         td_progress_end(&prog, &st, pos[1], rc);
+    if (rc == TD_PIPE_OK && st.listed == 0 && !quiet && (cfg.keys_from || cfg.inventory))
+        td_say(stderr, "tiff-dumper: warning: %s '%s' named no key\n",
+               cfg.keys_from ? "store.keys_from" : "store.inventory",
+               cfg.keys_from ? cfg.keys_from : cfg.inventory);
+    else if (rc == TD_PIPE_OK && st.listed == 0 && !quiet) /* a typo'd prefix is no error */
+        td_say(stderr,
+               "tiff-dumper: warning: nothing listed in store '%s' under prefix '%s'%s: check "
+               "store.name and store.prefixes (a prefix names whole path segments: '2024' "
+               "lists 2024/..., not 2024-old/...)\n",
+               cfg.store_name, cfg.n_prefixes ? cfg.prefixes[0] : "",
+               cfg.n_prefixes > 1 ? " nor the others" : "");
     td_config_free(&cfg);
     if (rc == TD_PIPE_E_CONFIG) {
         td_say(stderr, "tiff-dumper: %s\n", err);
         return EXIT_USAGE;
     }
     if (rc != TD_PIPE_OK) {
-        td_say(stderr, "tiff-dumper: run %s: %s\n",
-               rc == TD_PIPE_E_INTERRUPTED ? "interrupted" : "failed", err);
+        bool hint = rc == TD_PIPE_E_INTERRUPTED && !shard.count && !strstr(pos[1], "://");
+        td_say(stderr, "tiff-dumper: run %s: %s%s\n",
+               rc == TD_PIPE_E_INTERRUPTED ? "interrupted" : "failed", err,
+               hint ? " (the parts written are complete; the same command with --resume "
+                      "continues the run)"
+                    : "");
         return EXIT_RUN_FAILED;
     }
     if (shard.count)
