@@ -4,6 +4,8 @@ and the documented exit status.
 
 usage: e2e_user_mistakes.py TIFF_DUMPER EXAMPLES_DATA_DIR
 
+- CONFIG that is a folder (CONFIG and OUT_DIR swapped): exit 2, says the order;
+- OUT_DIR that is a file: exit 3, says to give a folder;
 - a relative store.name that does not exist from the current directory: exit 2, the message
   names the current directory (relative paths are not the config file's);
 - `s3:/bucket` (a URL that lost a slash): exit 2, the message shows `s3://bucket`;
@@ -46,6 +48,19 @@ try:
     p = run("headers", c, os.path.join(tmp, "o1"), cwd=tmp)
     check(p.returncode == 2 and "current directory" in p.stderr and tmp in p.stderr,
           f"relative store: {p.returncode} {p.stderr!r}")
+
+    # CONFIG and OUT_DIR swapped: CONFIG is a folder
+    p = run("headers", tmp, c)
+    check(p.returncode == 2 and "is a folder, not a YAML config" in p.stderr
+          and "CONFIG OUT_DIR" in p.stderr, f"swapped: {p.returncode} {p.stderr!r}")
+
+    # OUT_DIR is a file
+    config(c, data)
+    afile = os.path.join(tmp, "afile")
+    open(afile, "w").close()
+    p = run("headers", c, afile)
+    check(p.returncode == 3 and "exists and is not a folder" in p.stderr and afile in p.stderr,
+          f"OUT_DIR a file: {p.returncode} {p.stderr!r}")
 
     # a URL with one slash
     config(c, "s3:/bucket/x")
