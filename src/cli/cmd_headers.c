@@ -267,17 +267,21 @@ int td_cmd_headers(int argc, char **argv) {
      * 0 headers dumped" line as if something had been tried. */
     if (st.elapsed_s > 0)
         td_progress_end(&prog, &st, pos[1], rc);
-    if (rc == TD_PIPE_OK && st.listed == 0 && !quiet && (cfg.keys_from || cfg.inventory))
+    /* nothing listed and nothing failed (a listing that failed has its error row and exit 1) */
+    bool none = rc == TD_PIPE_OK && st.listed == 0 && st.failed == 0 && !quiet;
+    if (none && (cfg.keys_from || cfg.inventory))
         td_say(stderr, "tiff-dumper: warning: %s '%s' named no key\n",
                cfg.keys_from ? "store.keys_from" : "store.inventory",
                cfg.keys_from ? cfg.keys_from : cfg.inventory);
-    else if (rc == TD_PIPE_OK && st.listed == 0 && !quiet) /* a typo'd prefix is no error */
+    else if (none && cfg.n_prefixes && cfg.prefixes[0][0]) /* a typo'd prefix: no error */
         td_say(stderr,
                "tiff-dumper: warning: nothing listed in store '%s' under prefix '%s'%s: check "
                "store.name and store.prefixes (a prefix names whole path segments: '2024' "
                "lists 2024/..., not 2024-old/...)\n",
-               cfg.store_name, cfg.n_prefixes ? cfg.prefixes[0] : "",
-               cfg.n_prefixes > 1 ? " nor the others" : "");
+               cfg.store_name, cfg.prefixes[0], cfg.n_prefixes > 1 ? " nor the others" : "");
+    else if (none)
+        td_say(stderr, "tiff-dumper: warning: store '%s' is empty: check store.name\n",
+               cfg.store_name);
     td_config_free(&cfg);
     if (rc == TD_PIPE_E_CONFIG) {
         td_say(stderr, "tiff-dumper: %s\n", err);

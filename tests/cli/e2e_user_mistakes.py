@@ -79,6 +79,17 @@ try:
     p = run("headers", c, os.path.join(tmp, "o4"))
     check(p.returncode == 1 and "nothing listed" not in p.stderr, f"data: {p.returncode} {p.stderr!r}")
 
+    # an empty store: a warning; a listing that failed: its error row and exit 1, no warning
+    empty = os.path.join(tmp, "empty")
+    os.makedirs(empty)
+    config(c, empty)
+    p = run("headers", c, os.path.join(tmp, "o6"))
+    check(p.returncode == 0 and "is empty" in p.stderr, f"empty store: {p.returncode} {p.stderr!r}")
+    # .invalid never resolves (RFC 6761): the listing fails, with retries, in about 2 s
+    config(c, "https://nonexistent.invalid/x/")
+    p = run("headers", c, os.path.join(tmp, "o7"))
+    check(p.returncode == 1 and "warning" not in p.stderr, f"failed listing: {p.returncode} {p.stderr!r}")
+
     # report on a folder that is not a dump (its parent): exit 3, no page
     page = os.path.join(tmp, "r.html")
     p = run("report", tmp, "-o", page)
