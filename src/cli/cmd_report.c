@@ -159,13 +159,14 @@ int td_cmd_report(int argc, char **argv) {
             quiet = true;
         } else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0 ||
                    strncmp(a, "--output=", 9) == 0) {
-            outp = a[8] == '=' ? a + 9 : (i + 1 < argc ? argv[++i] : NULL);
+            /* only --output=FILE carries its value: "-o" is 2 bytes, a[8] is past its end */
+            outp = strncmp(a, "--output=", 9) == 0 ? a + 9 : (i + 1 < argc ? argv[++i] : NULL);
             if (!outp || !*outp) {
                 td_say(stderr, "tiff-dumper report: %s needs a value (FILE)\n", a);
                 status = EXIT_USAGE;
             }
         } else if (strcmp(a, "--option") == 0 || strncmp(a, "--option=", 9) == 0) {
-            char *v = a[8] == '=' ? a + 9 : (i + 1 < argc ? argv[++i] : NULL);
+            char *v = strncmp(a, "--option=", 9) == 0 ? a + 9 : (i + 1 < argc ? argv[++i] : NULL);
             if (!v || split_kv(v, &kvs[n_kv]) != 0) {
                 td_say(stderr, "tiff-dumper report: --option needs KEY=VALUE\n");
                 status = EXIT_USAGE;

@@ -11,6 +11,7 @@ usage: e2e_user_mistakes.py TIFF_DUMPER EXAMPLES_DATA_DIR
 - `s3:/bucket` (a URL that lost a slash): exit 2, the message shows `s3://bucket`;
 - a prefix that matches nothing: exit 0, a warning naming the store and the prefix;
 - `report` on a folder that is not a run's output: exit 3, says so, writes no page;
+- `report OUT -o` without FILE: exit 2 (it read past the "-o" argument);
 - Ctrl-C (SIGINT) of a local run: exit 3, the message points at --resume.
 """
 import os
@@ -97,6 +98,19 @@ try:
           and not os.path.exists(page), f"report on a non-dump: {p.returncode} {p.stderr!r}")
     p = run("report", os.path.join(tmp, "o4"), "-o", page)
     check(p.returncode == 0 and os.path.exists(page), f"report on a dump: {p.returncode} {p.stderr!r}")
+    # `report OUT -o` without FILE, and -o FILE whose 7th byte is '=': the value is the next
+    # argument, never bytes past "-o" (which pointed into the environment and wrote the page
+    # over whatever path was there). In tmp, with a one-variable environment, so a regression
+    # writes into tmp only.
+    safe_env = {"TD_T": "1"}
+    p = subprocess.run([exe, "report", os.path.join(tmp, "o4"), "-o"], capture_output=True,
+                       text=True, timeout=60, cwd=tmp, env=safe_env)
+    check(p.returncode == 2 and "-o needs a value" in p.stderr, f"report -o: {p.returncode} {p.stderr!r}")
+    p = subprocess.run([exe, "report", os.path.join(tmp, "o4"), "-o", "abcde=x.html", "-q"],
+                       capture_output=True, text=True, timeout=60, cwd=tmp, env=safe_env)
+    check(p.returncode == 0 and os.path.exists(os.path.join(tmp, "abcde=x.html"))
+          and not os.path.exists(os.path.join(tmp, "x.html")), f"report -o a=b: {p.returncode} {p.stderr!r}")
+
     # an empty-but-finished dump (nothing listed) is a run's output all the same
     p = run("report", os.path.join(tmp, "o3"), "-o", page)
     check(p.returncode == 0, f"report on an empty dump: {p.returncode} {p.stderr!r}")
