@@ -6,11 +6,14 @@ _tiff_dumper() {
     cur=${COMP_WORDS[COMP_CWORD]}
     prev=${COMP_WORDS[COMP_CWORD-1]}
     if [ "$COMP_CWORD" -eq 1 ]; then
-        COMPREPLY=($(compgen -W "headers finish info report --help --version" -- "$cur"))
+        COMPREPLY=($(compgen -W "headers finish info report help --help --version" -- "$cur"))
         return 0
     fi
     cmd=${COMP_WORDS[1]}
     case "$cmd" in
+    help)
+        [ "$COMP_CWORD" -eq 2 ] && COMPREPLY=($(compgen -W "headers finish info report" -- "$cur"))
+        ;;
     headers)
         if [[ $cur == -* ]]; then
             COMPREPLY=($(compgen -W "--quiet --loud --check --shard --shards --no-shard --resume --help" -- "$cur"))
@@ -48,7 +51,7 @@ _tiff_dumper() {
         esac
         ;;
     info)
-        if [ "$prev" = "-o" ]; then
+        if [ "$prev" = "-o" ] || [ "$prev" = "--option" ]; then
             COMPREPLY=($(compgen -W "region= endpoint= skip_signature=true access_key_id= \
                 secret_access_key= session_token= profile= account_name= access_key= \
                 sas_token= service_account= use_emulator=true" -- "$cur"))
@@ -56,7 +59,7 @@ _tiff_dumper() {
             return 0
         fi
         if [[ $cur == -* ]]; then
-            COMPREPLY=($(compgen -W "--json -o --help" -- "$cur"))
+            COMPREPLY=($(compgen -W "--json -o --option --help" -- "$cur"))
             return 0
         fi
         COMPREPLY=($(compgen -f -- "$cur"))

@@ -9,7 +9,10 @@ Pixel data are arithmetic patterns (no random numbers), tifffile writes no date 
 description, so the bytes only change when tifffile or zlib do.
 
 What is in it (tiff-dumper's view of each file):
-  cog_utm33n.tif           tiled, deflate+predictor, 2 overviews, EPSG:32633, GDAL_NODATA
+  cog_utm33n.tif           tiled, deflate+predictor, 2 overviews, EPSG:32633, GDAL_NODATA;
+                           COG-shaped but not a valid COG by GDAL's rules (tifffile writes
+                           the main image's tiles before the overviews'): cog_valid is false
+                           and cog_errors says why, which is what the verdict is for
   geographic_float32.tif   EPSG:4326 float32, GeoDoubleParams, GDAL_METADATA, GDAL_NODATA
   striped_bigendian.tif    big-endian ("MM"), RGB, strips, uncompressed
   bigtiff.tif              BigTIFF (version 43), tiled

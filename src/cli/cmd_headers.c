@@ -264,14 +264,33 @@ int td_cmd_headers(int argc, char **argv) {
         td_progress_end(&prog, &st, pos[1], rc);
     if (rc == TD_PIPE_OK && shard.count)
         complete_set(&o, quiet); /* before the config (o points into it) is freed */
+    /* nothing listed and nothing failed (a listing that failed has its error row and exit 1) */
+    bool none = rc == TD_PIPE_OK && st.listed == 0 && st.failed == 0 && !quiet;
+    if (none && (cfg.keys_from || cfg.inventory))
+        td_say(stderr, "tiff-dumper: warning: %s '%s' named no key\n",
+               cfg.keys_from ? "store.keys_from" : "store.inventory",
+               cfg.keys_from ? cfg.keys_from : cfg.inventory);
+    else if (none && cfg.n_prefixes && cfg.prefixes[0][0]) /* a typo'd prefix: no error */
+        td_say(stderr,
+               "tiff-dumper: warning: nothing listed in store '%s' under prefix '%s'%s: check "
+               "store.name and store.prefixes (a prefix names whole path segments: '2024' "
+               "lists 2024/..., not 2024-old/...)\n",
+               cfg.store_name, cfg.prefixes[0], cfg.n_prefixes > 1 ? " nor the others" : "");
+    else if (none)
+        td_say(stderr, "tiff-dumper: warning: store '%s' is empty: check store.name\n",
+               cfg.store_name);
     td_config_free(&cfg);
     if (rc == TD_PIPE_E_CONFIG) {
         td_say(stderr, "tiff-dumper: %s\n", err);
         return EXIT_USAGE;
     }
     if (rc != TD_PIPE_OK) {
-        td_say(stderr, "tiff-dumper: run %s: %s\n",
-               rc == TD_PIPE_E_INTERRUPTED ? "interrupted" : "failed", err);
+        bool hint = rc == TD_PIPE_E_INTERRUPTED; /* --resume: folders, stores, shards */
+        td_say(stderr, "tiff-dumper: run %s: %s%s\n",
+               rc == TD_PIPE_E_INTERRUPTED ? "interrupted" : "failed", err,
+               hint ? " (the parts written are complete; the same command with --resume "
+                      "continues the run)"
+                    : "");
         return EXIT_RUN_FAILED;
     }
     return st.failed ? EXIT_SOME_FAILED : EXIT_ALL_DUMPED;

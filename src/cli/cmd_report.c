@@ -46,8 +46,9 @@ void td_cmd_report_usage(FILE *out) {
           "  -h, --help          this text\n"
           "\n"
           "exit status: 0 page written; 2 usage error;\n"
-          "             3 OUT_DIR or one of its part files could not be read, or the page\n"
-          "               could not be written\n",
+          "             3 OUT_DIR is not a run's output (no _SUCCESS, no part file), it or\n"
+          "               one of its part files could not be read, or the page could not\n"
+          "               be written\n",
           out);
 }
 
@@ -158,13 +159,14 @@ int td_cmd_report(int argc, char **argv) {
             quiet = true;
         } else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0 ||
                    strncmp(a, "--output=", 9) == 0) {
-            outp = a[8] == '=' ? a + 9 : (i + 1 < argc ? argv[++i] : NULL);
+            /* only --output=FILE carries its value: "-o" is 2 bytes, a[8] is past its end */
+            outp = strncmp(a, "--output=", 9) == 0 ? a + 9 : (i + 1 < argc ? argv[++i] : NULL);
             if (!outp || !*outp) {
                 td_say(stderr, "tiff-dumper report: %s needs a value (FILE)\n", a);
                 status = EXIT_USAGE;
             }
         } else if (strcmp(a, "--option") == 0 || strncmp(a, "--option=", 9) == 0) {
-            char *v = a[8] == '=' ? a + 9 : (i + 1 < argc ? argv[++i] : NULL);
+            char *v = strncmp(a, "--option=", 9) == 0 ? a + 9 : (i + 1 < argc ? argv[++i] : NULL);
             if (!v || split_kv(v, &kvs[n_kv]) != 0) {
                 td_say(stderr, "tiff-dumper report: --option needs KEY=VALUE\n");
                 status = EXIT_USAGE;
@@ -215,6 +217,17 @@ int td_cmd_report(int argc, char **argv) {
     if (td_report_new(&r, &o, err, sizeof err) != 0 ||
         td_dumpread_rows(d, r, &info, err, sizeof err) != 0) {
         td_say(stderr, "tiff-dumper report: %s\n", err);
+        status = EXIT_FAILED;
+        goto done;
+    }
+    if (!info.complete && !info.shard_markers && info.header_files == 0 && info.error_files == 0) {
+        /* Nothing of a run: most likely the wrong folder (a parent, a typo'd prefix). A page
+         * of zeros under an "incomplete run" banner would hide that. */
+        td_say(stderr,
+               "tiff-dumper report: %s is not the output of `tiff-dumper headers`: it has no "
+               "_SUCCESS, no part-*.parquet and no _errors/part-*.parquet (give the OUT_DIR "
+               "of the run; a run that has just started has no complete part yet)\n",
+               dir);
         status = EXIT_FAILED;
         goto done;
     }

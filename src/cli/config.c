@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
+#include <sys/stat.h>
 
 #include "util.h"
 
@@ -1993,11 +1994,17 @@ int td_config_load(td_config *c, const char *path, char *err, size_t errlen) {
     char *buf = ut_read_file(path, TD_CONFIG_MAX_FILE_BYTES, &n, NULL, 0);
     if (!buf) {
         int e = errno;
+        struct stat st;
         if (e == EFBIG)
             snprintf(err, errlen, "%s: the config is larger than %u bytes", path,
                      TD_CONFIG_MAX_FILE_BYTES);
         else if (e == ENOMEM)
             snprintf(err, errlen, "%s: out of memory", path);
+        else if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) /* read() says only EIO */
+            snprintf(err, errlen,
+                     "%s is a folder, not a YAML config (the order is: tiff-dumper headers "
+                     "CONFIG OUT_DIR)",
+                     path);
         else
             snprintf(err, errlen, "%s: cannot %s the config: %s", path, e == EIO ? "read" : "open",
                      strerror(e));

@@ -616,7 +616,10 @@ static int mkdirs(const char *path, char *err, size_t errlen) {
     } else {
         struct stat st;
         if (stat(p, &st) != 0 || !S_ISDIR(st.st_mode)) {
-            snprintf(err, errlen, "output %s is not a directory", p);
+            snprintf(err, errlen,
+                     "output %s exists and is not a folder: give OUT_DIR a folder's name "
+                     "(created when missing)",
+                     p);
             rc = -1;
         }
     }

@@ -982,7 +982,20 @@ int store_local_open(store **out, uv_loop_t *loop, const char *url, const store_
         char et[128];
         errtext(e, et, sizeof et);
         int code = errno_to_store(e);
-        store__fail(err, errlen, code, "local store '%s': %s", path, et);
+        /* The two usual slips, said where they are seen: a URL that lost a slash is read as
+         * a folder name, and a relative folder is the process's, not the config file's. */
+        char hint[PATH_MAX + 128] = "";
+        size_t sl = strspn(path, "abcdefghijklmnopqrstuvwxyz0123456789+.-");
+        char cwd[PATH_MAX];
+        if (e == ENOENT && sl > 0 && path[sl] == ':' && path[sl + 1] == '/' && path[sl + 2] != '/')
+            snprintf(hint, sizeof hint, " (a URL has two slashes after the scheme: %.*s://%s?)",
+                     (int)sl, path, path + sl + 2);
+        else if (e == ENOENT && path[0] != '/' && getcwd(cwd, sizeof cwd))
+            snprintf(hint, sizeof hint,
+                     " (a relative path is taken from the current directory, %s, not from the "
+                     "config file's)",
+                     cwd);
+        store__fail(err, errlen, code, "local store '%s': %s%s", path, et, hint);
         free(path);
         return code;
     }

@@ -32,3 +32,21 @@ if(TARGET tiff-dumper)
                    $<TARGET_FILE:tiff-dumper> ${CMAKE_SOURCE_DIR}/examples)
   set_tests_properties(cli_example_recipes PROPERTIES TIMEOUT 120)
 endif()
+
+# The user-facing texts agree: README/docs links and anchors resolve, every command and every
+# option of each --help is in the README usage, the man page and both completions.
+if(TARGET tiff-dumper)
+  add_test(NAME cli_docs_check
+           COMMAND ${TD_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/docs_check.py
+                   $<TARGET_FILE:tiff-dumper> ${CMAKE_SOURCE_DIR})
+  set_tests_properties(cli_docs_check PROPERTIES TIMEOUT 60)
+endif()
+
+# A new user's usual mistakes (relative store, one-slash URL, empty prefix, report on the wrong
+# folder, Ctrl-C): the message names the object and what to do; the exit status is documented.
+if(TARGET tiff-dumper)
+  add_test(NAME cli_user_mistakes
+           COMMAND ${TD_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/e2e_user_mistakes.py
+                   $<TARGET_FILE:tiff-dumper> ${CMAKE_SOURCE_DIR}/examples/data)
+  set_tests_properties(cli_user_mistakes PROPERTIES TIMEOUT 120)
+endif()
