@@ -718,7 +718,7 @@ static void signal_cb(uv_signal_t *h, int signum) {
     pipe_s *p = h->data;
     p->interrupted = true;
     p->signum = signum;
-    set_fail(p, TD_PIPE_E_INTERRUPTED, "interrupted by signal %d", signum);
+    set_fail(p, TD_PIPE_E_INTERRUPTED, "interrupted by %s", td__signame(signum));
     /* a second signal gets the default action: quit at once */
     uv_signal_stop(&p->sigint);
     uv_signal_stop(&p->sigterm);

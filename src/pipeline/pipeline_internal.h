@@ -3,6 +3,7 @@
 #ifndef TD_PIPELINE_INTERNAL_H
 #define TD_PIPELINE_INTERNAL_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -140,5 +141,10 @@ size_t td_worker_index(const td_worker *w);
  * result) and joins it. Then, both: frees. */
 void td_worker_quit(td_worker *w);
 void td_worker_free(td_worker *w);
+
+/* The name a person knows a stopping signal by (the run listens to SIGINT and SIGTERM). */
+static inline const char *td__signame(int signum) {
+    return signum == SIGINT ? "SIGINT (Ctrl-C)" : signum == SIGTERM ? "SIGTERM" : "a signal";
+}
 
 #endif

@@ -715,7 +715,10 @@ int td_shard_finish_io(const td_shard_io *io, const char *out_dir, uint32_t expe
                     "no shard is done in %s: no _SUCCESS.shard-*-of-%04" PRIu32 " there", out_dir,
                     n);
         else
-            ut_msgf(err, errlen, "no shard marker (_SUCCESS.shard-*) in %s: not a sharded output",
+            ut_msgf(err, errlen,
+                    "no shard marker (_SUCCESS.shard-*) in %s: not a sharded output (finish is for "
+                    "runs "
+                    "with --shard I/N; an unsharded run writes _SUCCESS itself)",
                     out_dir);
         rc = nm == 0 && n ? 1 : -1;
         goto out;

@@ -187,8 +187,8 @@ static void slot_error(slot *s, const char *stage, const char *kind, const char 
  * `interrupted`, so that every object the run started ends as exactly one row. */
 static void slot_interrupted(slot *s, unsigned attempts) {
     char detail[96];
-    msgf(detail, sizeof detail, "interrupted by signal %d before the header was read",
-         s->w->signum);
+    msgf(detail, sizeof detail, "interrupted by %s before the header was read",
+         td__signame(s->w->signum));
     slot_error(s, "fetch", "interrupted", detail, 0, attempts);
 }
 
