@@ -193,6 +193,11 @@ int td_cmd_report(int argc, char **argv) {
         free(kvs);
         return status;
     }
+    if (n_kv && !strstr(dir, "://") && !quiet) /* file://… is a folder too, but said on purpose */
+        td_say(stderr,
+               "tiff-dumper report: warning: --option is for an OUT on an object store "
+               "(s3://, gs://, az://); ignored for the folder '%s'\n",
+               dir);
     store_options so = STORE_OPTIONS_INIT;
     so.kv = kvs;
     so.n_kv = n_kv;
