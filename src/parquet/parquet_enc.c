@@ -25,16 +25,39 @@ static int bit_width(uint64_t max) {
 /* RLE / bit-packed hybrid (parquet Encodings.md). Runs of 8+ equal values become RLE runs;
  * the rest is bit-packed in groups of 8, values borrowed from a following run to complete a
  * group so that only the final group is padded. */
-#define DEFINE_RLE(fname, T)                                                               \
+/* End of the run of equal values starting at i < n. */
+static size_t run_end_u8(const uint8_t *a, size_t i, size_t n) {
+    /* eight levels at a time: levels are mostly long runs (a whole chunk of one definition
+     * level for a column that is always set); little-endian, so the lowest differing byte
+     * is the first */
+    const uint64_t v = 0x0101010101010101ull * a[i];
+    size_t j = i + 1;
+    for (; j + 8 <= n; j += 8) {
+        uint64_t x;
+        memcpy(&x, a + j, 8);
+        if ((x ^= v) != 0)
+            return j + (size_t)__builtin_ctzll(x) / 8;
+    }
+    while (j < n && a[j] == a[i])
+        j++;
+    return j;
+}
+
+static size_t run_end_u32(const uint32_t *a, size_t i, size_t n) {
+    size_t j = i + 1;
+    while (j < n && a[j] == a[i])
+        j++;
+    return j;
+}
+
+#define DEFINE_RLE(fname, T, run_end)                                                      \
     static int fname(buf *b, const T *a, size_t n, int bw) {                               \
         size_t vbytes = ((size_t)bw + 7) / 8;                                              \
         size_t i = 0, lit0 = 0, nlit = 0;                                                  \
         for (;;) {                                                                         \
             size_t j = i, r = 0;                                                           \
             if (i < n) {                                                                   \
-                j = i + 1;                                                                 \
-                while (j < n && a[j] == a[i])                                              \
-                    j++;                                                                   \
+                j = run_end(a, i, n);                                                      \
                 r = j - i;                                                                 \
             }                                                                              \
             if (i < n && r < 8) {                                                          \
@@ -79,8 +102,8 @@ static int bit_width(uint64_t max) {
         }                                                                                  \
         return 0;                                                                          \
     }
-DEFINE_RLE(rle_u8, uint8_t)
-DEFINE_RLE(rle_u32, uint32_t)
+DEFINE_RLE(rle_u8, uint8_t, run_end_u8)
+DEFINE_RLE(rle_u32, uint32_t, run_end_u32)
 
 /* Levels: their byte length (4 bytes LE), then the hybrid runs at the bit width of max. */
 int pq__put_levels(buf *b, const uint8_t *lv, size_t n, int max) {
