@@ -589,6 +589,41 @@ int pq_list_struct_end(pq_writer *w, int node) {
     return PQ_OK;
 }
 
+int pq_list_struct_set_i64s(pq_writer *w, int field0, const int64_t *v, size_t n,
+                            int64_t null_value) {
+    const char *fn = "pq_list_struct_set_i64s";
+    if (w->err)
+        return w->err;
+    if (field0 <= 0 || n > (size_t)(w->s->count - field0))
+        return pq__fail(w, PQ_E_USAGE, false, field0, "%s: no such nodes", fn);
+    const snode *n0 = &w->s->n[field0];
+    int l = n0->lst, e = n0->parent;
+    if (!l || n0->kind != N_LEAF || n0->internal)
+        return pq__fail(w, PQ_E_USAGE, false, field0, "%s: not a field of a list of structs", fn);
+    if (w->state[l] != S_OPEN || w->state[e] != S_OPEN)
+        return pq__fail(w, PQ_E_USAGE, false, field0, "%s: no open element", fn);
+    for (size_t k = 0; k < n; k++) { /* all checked first: a refused call sets nothing */
+        int node = field0 + (int)k;
+        const snode *nd = &w->s->n[node];
+        if (nd->parent != e || nd->kind != N_LEAF || nd->type != PQ_INT64)
+            return pq__fail(w, PQ_E_USAGE, false, node, "%s: not an INT64 field of the element",
+                            fn);
+        if (w->state[node] != S_UNSET)
+            return pq__fail(w, PQ_E_USAGE, false, node, "%s: already set in this element", fn);
+    }
+    int rep = w->u[l].count > 1 ? 1 : 0;
+    for (size_t k = 0; k < n; k++) {
+        int node = field0 + (int)k;
+        if (v[k] == null_value)
+            continue; /* lstruct_close writes the null */
+        col *c = &w->c[w->u[node].col0];
+        if (put_level(c, rep, c->max_def) || put_value(w, c, &v[k], 8))
+            return pq__fail(w, PQ_E_NOMEM, true, node, "%s: out of memory", fn);
+        w->state[node] = S_SET;
+    }
+    return PQ_OK;
+}
+
 /* ------------------------------------------------------------------ rows */
 
 int pq_end_row(pq_writer *w) {

@@ -104,6 +104,8 @@ static int images_schema(pq_schema *s, td_headers_cols *c) {
     TD_EL(data_offset, "first_data_offset", PQ_INT64, PQ_LT_NONE)
     TD_EL(sparse, "sparse_blocks", PQ_INT64, PQ_LT_NONE)
 #undef TD_EL
+    if (c->im.sparse != c->im.num[0] + 15) /* write_images sets the 16 in one call */
+        return PQ_E_SCHEMA;
     return PQ_OK;
 }
 
@@ -147,11 +149,6 @@ static int write_images(pq_writer *w, const td_headers_cols *c, const tiff_image
     TD_T(pq_list_struct_begin(w, c->im.ifds))
     for (size_t i = 0; i < im->n; i++) {
         const tiff_image *m = &im->v[i];
-        const int64_t nums[13] = {
-            m->width,           m->height,        m->tile_width,       m->tile_height,
-            m->rows_per_strip,  m->compression,   m->photometric,      m->samples_per_pixel,
-            m->bits_per_sample, m->sample_format, m->new_subfile_type, m->planar,
-            m->predictor};
         TD_T(pq_list_struct_next(w, c->im.ifds))
         TD_T(pq_set_i32(w, c->im.index, (int32_t)m->index))
         if (m->parent >= 0)
@@ -162,11 +159,13 @@ static int write_images(pq_writer *w, const td_headers_cols *c, const tiff_image
         static const char *const kinds[] = {"main", "overview", "mask", "page"};
         const char *k = (unsigned)m->kind < 4 ? kinds[m->kind] : "page";
         TD_T(pq_set_bytes(w, c->im.kind, k, strlen(k)))
-        for (int j = 0; j < 13; j++)
-            TD_T(set_opt(w, c->im.num[j], nums[j]))
-        TD_T(set_opt(w, c->im.blocks, m->blocks))
-        TD_T(set_opt(w, c->im.data_offset, m->first_data_offset))
-        TD_T(set_opt(w, c->im.sparse, m->sparse_blocks))
+        /* the 16 numbers are consecutive INT64 fields (images_schema): one call */
+        const int64_t nums[16] = {
+            m->width,           m->height,        m->tile_width,        m->tile_height,
+            m->rows_per_strip,  m->compression,   m->photometric,       m->samples_per_pixel,
+            m->bits_per_sample, m->sample_format, m->new_subfile_type,  m->planar,
+            m->predictor,       m->blocks,        m->first_data_offset, m->sparse_blocks};
+        TD_T(pq_list_struct_set_i64s(w, c->im.num[0], nums, 16, TIFF_ABSENT))
     }
     TD_T(pq_list_struct_end(w, c->im.ifds))
 #undef TD_T
