@@ -305,10 +305,16 @@ static int set_value(pq_writer *w, int node, tiff_kind k, const tiff_value *v) {
 static int set_extras(pq_writer *w, int node, const tiff_extra *e, size_t n) {
     int rc = pq_map_begin(w, node);
     for (size_t i = 0; !rc && i < n; i++) {
-        char key[8];
-        int kl = snprintf(key, sizeof key, "%u", (unsigned)e[i].id);
-        rc = pq_map_put(w, node, key, (size_t)kl, e[i].json ? e[i].json : "",
-                        e[i].json ? e[i].json_len : 0);
+        char key[8], t[8]; /* decimal id (snprintf cost more than the rest of the entry) */
+        size_t kl = 0, tl = 0;
+        unsigned v = e[i].id;
+        do
+            t[tl++] = (char)('0' + v % 10);
+        while ((v /= 10) != 0 && tl < 5);
+        while (tl)
+            key[kl++] = t[--tl];
+        rc =
+            pq_map_put(w, node, key, kl, e[i].json ? e[i].json : "", e[i].json ? e[i].json_len : 0);
     }
     return rc ? rc : pq_map_end(w, node);
 }
