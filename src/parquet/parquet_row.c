@@ -594,7 +594,7 @@ int pq_list_struct_set_i64s(pq_writer *w, int field0, const int64_t *v, size_t n
     const char *fn = "pq_list_struct_set_i64s";
     if (w->err)
         return w->err;
-    if (field0 <= 0 || n > (size_t)(w->s->count - field0))
+    if (field0 <= 0 || field0 >= w->s->count || n > (size_t)(w->s->count - field0))
         return pq__fail(w, PQ_E_USAGE, false, field0, "%s: no such nodes", fn);
     const snode *n0 = &w->s->n[field0];
     int l = n0->lst, e = n0->parent;

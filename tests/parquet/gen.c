@@ -810,7 +810,8 @@ static void gen_ls_row(pq_writer *w, const ls_cols *c, uint64_t row, sb *b) {
                 int64_t two[2] = {1, 2};
                 if (pq_list_struct_set_i64s(w, c->a, two, 2, 0) != PQ_E_USAGE ||
                     pq_list_struct_set_i64s(w, c->s, two, 1, 0) != PQ_E_USAGE ||
-                    pq_list_struct_set_i64s(w, c->id, two, 1, 0) != PQ_E_USAGE)
+                    pq_list_struct_set_i64s(w, c->id, two, 1, 0) != PQ_E_USAGE ||
+                    pq_list_struct_set_i64s(w, 1 << 20, two, 1, 0) != PQ_E_USAGE)
                     die("pq_list_struct_set_i64s accepted a field that is not an INT64 of the "
                         "element, or one already set");
             }
