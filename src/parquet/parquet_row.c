@@ -427,7 +427,7 @@ int pq_list_end(pq_writer *w, int node) {
     return PQ_OK;
 }
 
-static int set_list(pq_writer *w, int node, pq_type t, const void *v, size_t n, size_t size,
+TD_HOT int set_list(pq_writer *w, int node, pq_type t, const void *v, size_t n, size_t size,
                     const char *fn) {
     int rc = check_node(w, node, N_LIST, fn);
     if (rc)
@@ -439,10 +439,15 @@ static int set_list(pq_writer *w, int node, pq_type t, const void *v, size_t n, 
         return pq__fail(w, PQ_E_USAGE, false, node, "%s: NULL values", fn);
     if ((rc = pq_list_begin(w, node)))
         return rc;
+    /* what list_push does per element, with the checks made once above */
     const uint8_t *p = v;
-    for (size_t i = 0; i < n; i++)
-        if ((rc = list_push(w, node, t, p + i * size, size, fn)))
-            return rc;
+    unode *u = &w->u[node];
+    col *c = &w->c[u->col0];
+    for (size_t i = 0; i < n; i++) {
+        if (put_level(c, u->count ? 1 : 0, c->max_def) || put_value(w, c, p + i * size, size))
+            return pq__fail(w, PQ_E_NOMEM, true, node, "%s: out of memory", fn);
+        u->count++;
+    }
     return pq_list_end(w, node);
 }
 
