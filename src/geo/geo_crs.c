@@ -52,6 +52,22 @@ static int model_type(const tiff_header *h) {
     return 0;
 }
 
+/* Decimal v at d (room for 20 digits and a sign); its length. snprintf's formatting cost
+ * more than the memo lookup it keys, on every header. */
+static size_t put_dec(char *d, int64_t v) {
+    char t[24];
+    size_t n = 0, k = 0;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do
+        t[n++] = (char)('0' + u % 10);
+    while ((u /= 10) != 0);
+    if (v < 0)
+        d[k++] = '-';
+    while (n)
+        d[k++] = t[--n];
+    return k;
+}
+
 int td__geo_crs_key(const tiff_header *h, char *key, size_t keylen) {
     if (!h->has_geokeys)
         return -1;
@@ -61,10 +77,25 @@ int td__geo_crs_key(const tiff_header *h, char *key, size_t keylen) {
     if (mt == 1 && gk_int(h, TIFF_G_projected_type, &code) && is_code(code)) {
         int64_t u = 0; /* the one key that may override a projected EPSG CRS */
         gk_int(h, TIFF_G_proj_linear_units, &u);
-        return snprintf(key, keylen, "P%lld;%lld", (long long)code, (long long)u);
+        if (keylen < 48)
+            return -1;
+        size_t n = 0; /* "P%lld;%lld" */
+        key[n++] = 'P';
+        n += put_dec(key + n, code);
+        key[n++] = ';';
+        n += put_dec(key + n, u);
+        key[n] = 0;
+        return (int)n;
     }
-    if (mt == 2 && gk_int(h, TIFF_G_geographic_type, &code) && is_code(code))
-        return snprintf(key, keylen, "G%lld", (long long)code);
+    if (mt == 2 && gk_int(h, TIFF_G_geographic_type, &code) && is_code(code)) {
+        if (keylen < 24)
+            return -1;
+        size_t n = 0; /* "G%lld" */
+        key[n++] = 'G';
+        n += put_dec(key + n, code);
+        key[n] = 0;
+        return (int)n;
+    }
     size_t n = (size_t)snprintf(key, keylen, "U%d", mt);
     for (int i = 0; i < TIFF_GEOKEY_COUNT && n < keylen; i++) {
         const tiff_value *v = &h->geokey[i];

@@ -146,6 +146,12 @@ int pq_map_end(pq_writer *w, int node);
 int pq_list_struct_begin(pq_writer *w, int list);
 int pq_list_struct_next(pq_writer *w, int list);
 int pq_list_struct_end(pq_writer *w, int list);
+/* The same as pq_set_i64(w, field0 + k, v[k]) for k < n, leaving fields whose value is
+ * null_value unset (null), in one call: field0 .. field0 + n - 1 are INT64 leaves of the open
+ * element (consecutive node ids: added one after the other). For the many numbers of an
+ * element, at a fraction of the per-call cost. */
+int pq_list_struct_set_i64s(pq_writer *w, int field0, const int64_t *v, size_t n,
+                            int64_t null_value);
 
 /* Completes the row; unset optional nodes become null. */
 int pq_end_row(pq_writer *w);

@@ -25,62 +25,94 @@ static int bit_width(uint64_t max) {
 /* RLE / bit-packed hybrid (parquet Encodings.md). Runs of 8+ equal values become RLE runs;
  * the rest is bit-packed in groups of 8, values borrowed from a following run to complete a
  * group so that only the final group is padded. */
-#define DEFINE_RLE(fname, T)                                                               \
-    static int fname(buf *b, const T *a, size_t n, int bw) {                               \
-        size_t vbytes = ((size_t)bw + 7) / 8;                                              \
-        size_t i = 0, lit0 = 0, nlit = 0;                                                  \
-        for (;;) {                                                                         \
-            size_t j = i, r = 0;                                                           \
-            if (i < n) {                                                                   \
-                j = i + 1;                                                                 \
-                while (j < n && a[j] == a[i])                                              \
-                    j++;                                                                   \
-                r = j - i;                                                                 \
-            }                                                                              \
-            if (i < n && r < 8) {                                                          \
-                if (!nlit)                                                                 \
-                    lit0 = i;                                                              \
-                nlit += r;                                                                 \
-                i = j;                                                                     \
-                continue;                                                                  \
-            }                                                                              \
-            if (nlit) { /* flush literals, completing the group from the run */            \
-                size_t need = i < n ? (8 - nlit % 8) % 8 : 0;                              \
-                nlit += need;                                                              \
-                i += need;                                                                 \
-                r -= need;                                                                 \
-                size_t groups = (nlit + 7) / 8;                                            \
-                if (rle_varint(b, groups << 1 | 1) || buf_reserve(b, groups * (size_t)bw)) \
-                    return -1;                                                             \
-                uint64_t acc = 0;                                                          \
-                int nb = 0;                                                                \
-                for (size_t k = 0; k < groups * 8; k++) {                                  \
-                    uint64_t v = k < nlit ? (uint64_t)a[lit0 + k] : 0;                     \
-                    acc |= v << nb;                                                        \
-                    nb += bw;                                                              \
-                    while (nb >= 8) {                                                      \
-                        b->p[b->len++] = (uint8_t)acc;                                     \
-                        acc >>= 8;                                                         \
-                        nb -= 8;                                                           \
-                    }                                                                      \
-                }                                                                          \
-                nlit = 0;                                                                  \
-            }                                                                              \
-            if (i >= n)                                                                    \
-                break;                                                                     \
-            if (r) {                                                                       \
-                uint64_t v = (uint64_t)a[i];                                               \
-                if (rle_varint(b, (uint64_t)r << 1) || buf_reserve(b, vbytes))             \
-                    return -1;                                                             \
-                for (size_t k = 0; k < vbytes; k++)                                        \
-                    b->p[b->len++] = (uint8_t)(v >> (8 * k));                              \
-            }                                                                              \
-            i = j;                                                                         \
-        }                                                                                  \
-        return 0;                                                                          \
+/* End of the run of equal values starting at i < n. */
+static size_t run_end_u8(const uint8_t *a, size_t i, size_t n) {
+    /* eight levels at a time: levels are mostly long runs (a whole chunk of one definition
+     * level for a column that is always set); little-endian, so the lowest differing byte
+     * is the first */
+    const uint64_t v = 0x0101010101010101ull * a[i];
+    size_t j = i + 1;
+    for (; j + 8 <= n; j += 8) {
+        uint64_t x;
+        memcpy(&x, a + j, 8);
+        if ((x ^= v) != 0)
+            return j + (size_t)__builtin_ctzll(x) / 8;
     }
-DEFINE_RLE(rle_u8, uint8_t)
-DEFINE_RLE(rle_u32, uint32_t)
+    while (j < n && a[j] == a[i])
+        j++;
+    return j;
+}
+
+static size_t run_end_u32(const uint32_t *a, size_t i, size_t n) {
+    size_t j = i + 1;
+    while (j < n && a[j] == a[i])
+        j++;
+    return j;
+}
+
+#define DEFINE_RLE(fname, T, run_end)                                                          \
+    static int fname(buf *b, const T *a, size_t n, int bw) {                                   \
+        size_t vbytes = ((size_t)bw + 7) / 8;                                                  \
+        size_t i = 0, lit0 = 0, nlit = 0;                                                      \
+        for (;;) {                                                                             \
+            size_t j = i, r = 0;                                                               \
+            if (i < n) {                                                                       \
+                j = run_end(a, i, n);                                                          \
+                r = j - i;                                                                     \
+            }                                                                                  \
+            if (i < n && r < 8) {                                                              \
+                if (!nlit)                                                                     \
+                    lit0 = i;                                                                  \
+                nlit += r;                                                                     \
+                i = j;                                                                         \
+                continue;                                                                      \
+            }                                                                                  \
+            if (nlit) { /* flush literals, completing the group from the run */                \
+                size_t need = i < n ? (8 - nlit % 8) % 8 : 0;                                  \
+                nlit += need;                                                                  \
+                i += need;                                                                     \
+                r -= need;                                                                     \
+                size_t groups = (nlit + 7) / 8;                                                \
+                if (rle_varint(b, groups << 1 | 1) || buf_reserve(b, groups * (size_t)bw + 8)) \
+                    return -1;                                                                 \
+                size_t k = 0;                                                                  \
+                if (bw <= 8) /* whole groups: 8 values in one word, bw bytes of it kept */     \
+                    for (; k + 8 <= nlit; k += 8) {                                            \
+                        uint64_t w8 = 0;                                                       \
+                        for (int q = 0; q < 8; q++)                                            \
+                            w8 |= (uint64_t)a[lit0 + k + (size_t)q] << (q * bw);               \
+                        memcpy(b->p + b->len, &w8, 8); /* little-endian; 8 bytes reserved */   \
+                        b->len += (size_t)bw;                                                  \
+                    }                                                                          \
+                uint64_t acc = 0;                                                              \
+                int nb = 0;                                                                    \
+                for (; k < groups * 8; k++) {                                                  \
+                    uint64_t v = k < nlit ? (uint64_t)a[lit0 + k] : 0;                         \
+                    acc |= v << nb;                                                            \
+                    nb += bw;                                                                  \
+                    while (nb >= 8) {                                                          \
+                        b->p[b->len++] = (uint8_t)acc;                                         \
+                        acc >>= 8;                                                             \
+                        nb -= 8;                                                               \
+                    }                                                                          \
+                }                                                                              \
+                nlit = 0;                                                                      \
+            }                                                                                  \
+            if (i >= n)                                                                        \
+                break;                                                                         \
+            if (r) {                                                                           \
+                uint64_t v = (uint64_t)a[i];                                                   \
+                if (rle_varint(b, (uint64_t)r << 1) || buf_reserve(b, vbytes))                 \
+                    return -1;                                                                 \
+                for (size_t k = 0; k < vbytes; k++)                                            \
+                    b->p[b->len++] = (uint8_t)(v >> (8 * k));                                  \
+            }                                                                                  \
+            i = j;                                                                             \
+        }                                                                                      \
+        return 0;                                                                              \
+    }
+DEFINE_RLE(rle_u8, uint8_t, run_end_u8)
+DEFINE_RLE(rle_u32, uint32_t, run_end_u32)
 
 /* Levels: their byte length (4 bytes LE), then the hybrid runs at the bit width of max. */
 int pq__put_levels(buf *b, const uint8_t *lv, size_t n, int max) {

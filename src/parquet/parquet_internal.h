@@ -165,6 +165,9 @@ typedef struct col {
     size_t n_idx, cap_idx;
     size_t fb_level; /* first level encoded PLAIN after a fall-back, SIZE_MAX if none */
     bool fb_pending; /* dictionary outgrew dict_max_bytes in this row */
+    uint32_t last_e; /* entry of the previous dictionary-encoded value + 1, 0: none. Tried
+                      * before hashing: runs of one value are the common case (the same
+                      * compression, tile size, kind in every image and row) */
     /* at flush: the ColumnChunk serialized up to its offset-index fields, and the data
      * page locations for the OffsetIndex */
     buf cmeta;
@@ -215,7 +218,7 @@ struct pq_writer {
 
 /* parquet.c: sets w->msg (and w->err when sticky); returns code. node INT_MIN: none. */
 int pq__fail(pq_writer *w, int code, bool sticky, int node, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
+    __attribute__((format(printf, 5, 6), cold));
 /* parquet.c: n bytes to the sink, counted in w->pos. */
 int pq__emit(pq_writer *w, const void *p, size_t n);
 /* parquet.c: writes the buffered row group (pages, offset indexes, RowGroup metadata). */

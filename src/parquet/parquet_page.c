@@ -123,9 +123,48 @@ static int data_page(pq_writer *w, col *c, chunk_acc *a, size_t l0, size_t l1, b
 
 /* Pages of levels [l0, l1), cut at row starts near PAGE_TARGET_BYTES. *vi / *bi: next value
  * index (dict) or plain byte offset. */
+/* How many of the n levels equal v: eight at a time (a zero byte of x = word ^ v has its
+ * high bit clear in (x & 0x7f..) + 0x7f.. | x; the flags are summed by one multiply). */
+static size_t count_eq(const uint8_t *p, size_t n, uint8_t v) {
+    const uint64_t lo7 = 0x7f7f7f7f7f7f7f7full, ones = 0x0101010101010101ull;
+    size_t k = 0, i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x;
+        memcpy(&x, p + i, 8);
+        x ^= ones * v;
+        uint64_t z = ~(((x & lo7) + lo7) | x | lo7); /* 0x80 in each zero byte */
+        k += (size_t)(((z >> 7) * ones) >> 56);
+    }
+    for (; i < n; i++)
+        k += p[i] == v;
+    return k;
+}
+
 static int page_run(pq_writer *w, col *c, chunk_acc *a, size_t l0, size_t l1, bool dict, size_t *vi,
                     size_t *bi, int64_t *nulls, uint64_t *row) {
     size_t start = l0, pv = *vi, pb = *bi, v = *vi, b = *bi, est = 0;
+    /* One page when the whole run fits: the usual case (row groups of a few MB), where the
+     * level-by-level walk below cuts nothing and only counts rows, values and bytes, which
+     * whole-array counts give at a fraction of the cost. The run's values are the rest of
+     * the chunk's (the dictionary indices, or the PLAIN values after a fall-back). */
+    size_t nl = l1 - l0;
+    if (nl < PAGE_MAX_LEVELS) {
+        size_t nv = c->max_def ? count_eq(c->def.p + l0, nl, (uint8_t)c->max_def) : nl;
+        bool whole = dict ? v + nv == c->n_idx : v == 0 && b == 0 && nv == c->n_plain;
+        size_t bytes = dict ? 2 * nv : c->plain.len; /* what the walk's estimate adds up to */
+        if (whole && bytes < PAGE_TARGET_BYTES) {
+            if (nl) {
+                int rc = data_page(w, c, a, l0, l1, dict, v, nv, b, b + (dict ? 0 : bytes), *row);
+                if (rc)
+                    return rc;
+            }
+            *nulls += (int64_t)(nl - nv);
+            *vi = v + nv;
+            *bi = b + (dict ? 0 : bytes);
+            *row += c->max_rep ? count_eq(c->rep.p + l0, nl, 0) : nl;
+            return PQ_OK;
+        }
+    }
     uint64_t prow = *row, r = *row; /* rows started before level i / before the page */
     size_t vbytes = dict ? 2 : c->vsize ? c->vsize : 0;
     for (size_t i = l0; i < l1; i++) {

@@ -45,7 +45,7 @@ static int dict_rehash(col *c, size_t n_slots) {
     return 0;
 }
 
-/* Index of the value in the chunk dictionary, adding it if new; -1 on OOM. */
+/* Hash of a fixed-width value. */
 static inline uint32_t hash_fixed(uint64_t k) {
     k *= 0x9E3779B97F4A7C15ull;
     return (uint32_t)(k >> 32) ^ (uint32_t)k;
@@ -62,31 +62,9 @@ static inline bool dict_eq(const col *c, size_t e, const void *p, size_t n) {
     return l == n && memcmp(c->dict.p + c->d_off[e] + 4, p, n) == 0;
 }
 
-static int64_t dict_index(col *c, const void *p, size_t n) {
-    if (!c->slots && dict_rehash(c, 256))
-        return -1;
-    uint32_t h;
-    if (c->vsize == 8) {
-        uint64_t k;
-        memcpy(&k, p, 8);
-        h = hash_fixed(k);
-    } else if (c->vsize == 4) {
-        uint32_t k;
-        memcpy(&k, p, 4);
-        h = hash_fixed(k);
-    } else {
-        h = hash_bytes(p, n);
-    }
-    size_t mask = c->n_slots - 1, i = h & mask;
-    for (;;) {
-        uint32_t s = c->slots[i];
-        if (!s)
-            break;
-        size_t e = s - 1;
-        if (c->d_hash[e] == h && dict_eq(c, e, p, n))
-            return (int64_t)e;
-        i = (i + 1) & mask;
-    }
+/* Adds the value (hash h, not in the dictionary) at free slot i; its index, -1 on OOM. */
+static __attribute__((noinline)) int64_t dict_insert(col *c, const void *p, size_t n, uint32_t h,
+                                                     size_t i) {
     if (c->n_dict == c->cap_dict) {
         size_t cap = c->cap_dict ? c->cap_dict * 2 : 64;
         uint32_t *a = realloc(c->d_hash, cap * sizeof *a);
@@ -120,6 +98,39 @@ static int64_t dict_index(col *c, const void *p, size_t n) {
     return (int64_t)e;
 }
 
+/* Index of the value in the chunk dictionary, adding it if new; -1 on OOM. */
+static inline int64_t dict_index(col *c, const void *p, size_t n) {
+    if (!c->slots && dict_rehash(c, 256))
+        return -1;
+    uint32_t h;
+    if (c->vsize == 8) {
+        uint64_t k;
+        memcpy(&k, p, 8);
+        h = hash_fixed(k);
+    } else if (c->vsize == 4) {
+        uint32_t k;
+        memcpy(&k, p, 4);
+        h = hash_fixed(k);
+    } else {
+        h = hash_bytes(p, n);
+    }
+    size_t mask = c->n_slots - 1, i = h & mask;
+    int64_t e;
+    for (;;) {
+        uint32_t s = c->slots[i];
+        if (!s) {
+            e = dict_insert(c, p, n, h, i);
+            break;
+        }
+        if (c->d_hash[s - 1] == h && dict_eq(c, s - 1, p, n)) {
+            e = (int64_t)s - 1;
+            break;
+        }
+        i = (i + 1) & mask;
+    }
+    return e;
+}
+
 /* ------------------------------------------------------------------ appending */
 
 static inline int put_level(col *c, int rep, int def) {
@@ -131,7 +142,42 @@ static inline int put_level(col *c, int rep, int def) {
     return 0;
 }
 
-static int put_value(pq_writer *w, col *c, const void *p, size_t n) {
+/* The setters are always inlined (TD_HOT) so that each pq_set_* is specialized for its type
+ * and width: a row of the headers table sets ~250 values, most of them the same as in the
+ * previous row, and the per-value checks and calls were the writer's main cost. */
+#define TD_HOT static inline __attribute__((always_inline))
+
+/* Appends dictionary index e of a value of n bytes; -1 on OOM. */
+TD_HOT int put_index(pq_writer *w, col *c, uint32_t e, size_t n) {
+    w->approx += n + 4;
+    if (c->n_idx == c->cap_idx) {
+        size_t cap = c->cap_idx ? c->cap_idx * 2 : 256;
+        uint32_t *a = realloc(c->idx, cap * sizeof *a);
+        if (!a)
+            return -1;
+        c->idx = a;
+        c->cap_idx = cap;
+    }
+    c->idx[c->n_idx++] = e;
+    /* Past dict_max_bytes, or when most values are new (a dictionary of unique values
+     * only adds an indirection and costs hashing): PLAIN from the end of the row. */
+    if ((c->dict.len > w->o.dict_max_bytes ||
+         ((c->n_idx & (DICT_PROBE - 1)) == 0 && c->n_dict * 2 > c->n_idx)) &&
+        !c->fb_pending) {
+        c->fb_pending = true;
+        w->fb_list[w->n_fb++] = (int)(c - w->c);
+    }
+    return 0;
+}
+
+TD_HOT int put_value(pq_writer *w, col *c, const void *p, size_t n) {
+    /* The previous value's dictionary entry first: dictionary entries are unique, so a
+     * match is the index the hash lookup would find (an index from before the chunk was
+     * flushed is past n_dict, or compared with what it holds now); and every entry is valid
+     * UTF-8, so a match needs no check either. */
+    size_t le = c->last_e;
+    if (c->dict_on && le && le <= c->n_dict && dict_eq(c, le - 1, p, n))
+        return put_index(w, c, (uint32_t)(le - 1), n);
     /* A STRING that is not UTF-8 makes strict readers (DuckDB) refuse the whole file, so
      * the writer is where it is stopped, whoever the caller: each byte that is not part of
      * a valid sequence is written as \xNN (ut_utf8_escape: Python's backslashreplace). The
@@ -144,30 +190,14 @@ static int put_value(pq_writer *w, col *c, const void *p, size_t n) {
         p = w->esc.p;
         n = w->esc.len;
     }
-    w->approx += n + 4;
     if (c->dict_on) {
         int64_t e = dict_index(c, p, n);
         if (e < 0)
             return -1;
-        if (c->n_idx == c->cap_idx) {
-            size_t cap = c->cap_idx ? c->cap_idx * 2 : 256;
-            uint32_t *a = realloc(c->idx, cap * sizeof *a);
-            if (!a)
-                return -1;
-            c->idx = a;
-            c->cap_idx = cap;
-        }
-        c->idx[c->n_idx++] = (uint32_t)e;
-        /* Past dict_max_bytes, or when most values are new (a dictionary of unique values
-         * only adds an indirection and costs hashing): PLAIN from the end of the row. */
-        if ((c->dict.len > w->o.dict_max_bytes ||
-             ((c->n_idx & (DICT_PROBE - 1)) == 0 && c->n_dict * 2 > c->n_idx)) &&
-            !c->fb_pending) {
-            c->fb_pending = true;
-            w->fb_list[w->n_fb++] = (int)(c - w->c);
-        }
-        return 0;
+        c->last_e = (uint32_t)e + 1;
+        return put_index(w, c, (uint32_t)e, n);
     }
+    w->approx += n + 4;
     c->n_plain++;
     if (c->vsize == 8) {
         if (buf_reserve(&c->plain, 8))
@@ -199,7 +229,7 @@ static const char *type_name(pq_type t) {
 }
 
 /* Validates that `node` is a user node of `kind` (any value kind when kind < 0). */
-static int check_node(pq_writer *w, int node, int kind, const char *fn) {
+TD_HOT int check_node(pq_writer *w, int node, int kind, const char *fn) {
     if (w->err)
         return w->err;
     if (node <= 0 || node >= w->s->count)
@@ -226,7 +256,7 @@ static int touch(pq_writer *w, int node, const char *fn) {
 
 /* A field of the open element of a LIST<STRUCT>: repetition 1 from the second element on;
  * definition max (value) or max - 1 (null field of a present element). p NULL = null. */
-static int set_field(pq_writer *w, int node, pq_type t, const void *p, size_t n, const char *fn) {
+TD_HOT int set_field(pq_writer *w, int node, pq_type t, const void *p, size_t n, const char *fn) {
     const snode *nd = &w->s->n[node];
     int l = nd->lst, e = nd->parent;
     if (w->state[l] != S_OPEN || w->state[e] != S_OPEN)
@@ -254,7 +284,7 @@ static int set_field(pq_writer *w, int node, pq_type t, const void *p, size_t n,
     return PQ_OK;
 }
 
-static int set_leaf(pq_writer *w, int node, pq_type t, const void *p, size_t n, const char *fn) {
+TD_HOT int set_leaf(pq_writer *w, int node, pq_type t, const void *p, size_t n, const char *fn) {
     int rc = check_node(w, node, N_LEAF, fn);
     if (rc)
         return rc;
@@ -331,7 +361,7 @@ int pq_list_begin(pq_writer *w, int node) {
     return PQ_OK;
 }
 
-static int list_push(pq_writer *w, int node, pq_type t, const void *p, size_t n, const char *fn) {
+TD_HOT int list_push(pq_writer *w, int node, pq_type t, const void *p, size_t n, const char *fn) {
     if (w->err)
         return w->err;
     if (node <= 0 || node >= w->s->count || w->s->n[node].kind != N_LIST ||
@@ -397,7 +427,7 @@ int pq_list_end(pq_writer *w, int node) {
     return PQ_OK;
 }
 
-static int set_list(pq_writer *w, int node, pq_type t, const void *v, size_t n, size_t size,
+TD_HOT int set_list(pq_writer *w, int node, pq_type t, const void *v, size_t n, size_t size,
                     const char *fn) {
     int rc = check_node(w, node, N_LIST, fn);
     if (rc)
@@ -409,10 +439,15 @@ static int set_list(pq_writer *w, int node, pq_type t, const void *v, size_t n, 
         return pq__fail(w, PQ_E_USAGE, false, node, "%s: NULL values", fn);
     if ((rc = pq_list_begin(w, node)))
         return rc;
+    /* what list_push does per element, with the checks made once above */
     const uint8_t *p = v;
-    for (size_t i = 0; i < n; i++)
-        if ((rc = list_push(w, node, t, p + i * size, size, fn)))
-            return rc;
+    unode *u = &w->u[node];
+    col *c = &w->c[u->col0];
+    for (size_t i = 0; i < n; i++) {
+        if (put_level(c, u->count ? 1 : 0, c->max_def) || put_value(w, c, p + i * size, size))
+            return pq__fail(w, PQ_E_NOMEM, true, node, "%s: out of memory", fn);
+        u->count++;
+    }
     return pq_list_end(w, node);
 }
 
@@ -556,6 +591,41 @@ int pq_list_struct_end(pq_writer *w, int node) {
             if (put_level(&w->c[u->col0 + j], 0, u->dl))
                 return pq__fail(w, PQ_E_NOMEM, true, node, "pq_list_struct_end: out of memory");
     w->state[node] = S_SET;
+    return PQ_OK;
+}
+
+int pq_list_struct_set_i64s(pq_writer *w, int field0, const int64_t *v, size_t n,
+                            int64_t null_value) {
+    const char *fn = "pq_list_struct_set_i64s";
+    if (w->err)
+        return w->err;
+    if (field0 <= 0 || field0 >= w->s->count || n > (size_t)(w->s->count - field0))
+        return pq__fail(w, PQ_E_USAGE, false, field0, "%s: no such nodes", fn);
+    const snode *n0 = &w->s->n[field0];
+    int l = n0->lst, e = n0->parent;
+    if (!l || n0->kind != N_LEAF || n0->internal)
+        return pq__fail(w, PQ_E_USAGE, false, field0, "%s: not a field of a list of structs", fn);
+    if (w->state[l] != S_OPEN || w->state[e] != S_OPEN)
+        return pq__fail(w, PQ_E_USAGE, false, field0, "%s: no open element", fn);
+    for (size_t k = 0; k < n; k++) { /* all checked first: a refused call sets nothing */
+        int node = field0 + (int)k;
+        const snode *nd = &w->s->n[node];
+        if (nd->parent != e || nd->kind != N_LEAF || nd->type != PQ_INT64)
+            return pq__fail(w, PQ_E_USAGE, false, node, "%s: not an INT64 field of the element",
+                            fn);
+        if (w->state[node] != S_UNSET)
+            return pq__fail(w, PQ_E_USAGE, false, node, "%s: already set in this element", fn);
+    }
+    int rep = w->u[l].count > 1 ? 1 : 0;
+    for (size_t k = 0; k < n; k++) {
+        int node = field0 + (int)k;
+        if (v[k] == null_value)
+            continue; /* lstruct_close writes the null */
+        col *c = &w->c[w->u[node].col0];
+        if (put_level(c, rep, c->max_def) || put_value(w, c, &v[k], 8))
+            return pq__fail(w, PQ_E_NOMEM, true, node, "%s: out of memory", fn);
+        w->state[node] = S_SET;
+    }
     return PQ_OK;
 }
 

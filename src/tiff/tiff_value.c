@@ -233,8 +233,16 @@ tiff_extra *tiff__make_extra(tiff_parser *p, tiff_extra *x, unsigned id, unsigne
     if (!j.buf)
         return NULL;
     char tmp[80];
-    size_t n = (size_t)snprintf(tmp, sizeof tmp, "{\"type\":%u,\"count\":%llu,\"value\":", type,
-                                (unsigned long long)count);
+    /* {"type":%u,"count":%llu,"value": without snprintf, whose formatting cost more than
+     * the rest of a short value (GDAL_NODATA is in every GDAL file's other_tags) */
+    size_t n = 0;
+    memcpy(tmp, "{\"type\":", 8);
+    n = 8 + tiff__put_u64(tmp + 8, type);
+    memcpy(tmp + n, ",\"count\":", 9);
+    n += 9;
+    n += tiff__put_u64(tmp + n, count);
+    memcpy(tmp + n, ",\"value\":", 9);
+    n += 9;
     jb_put(&j, tmp, n);
     int capped = 0;
     static const char capt[] = ",\"capped\":true}";

@@ -789,14 +789,31 @@ static void gen_ls_row(pq_writer *w, const ls_cols *c, uint64_t row, sb *b) {
             chk(pq_list_struct_next(w, c->ls), w, "ls next");
             sb_s(b, k ? ",{" : "{");
             sb_key(b, &first, "a");
+            /* half the elements through the bulk setter (a is the only INT64 field: n = 1;
+             * its null_value leaves the field null) */
+            bool bulk = pct(50);
             if (pct(20)) {
                 sb_s(b, "null");
-                if (pct(50))
+                int64_t z = 7;
+                if (bulk)
+                    chk(pq_list_struct_set_i64s(w, c->a, &z, 1, 7), w, "a bulk null");
+                else if (pct(50))
                     chk(pq_set_null(w, c->a), w, "a null");
             } else {
                 int64_t v = r_i64();
-                chk(pq_set_i64(w, c->a, v), w, "a");
+                chk(bulk ? pq_list_struct_set_i64s(w, c->a, &v, 1, (int64_t)((uint64_t)v ^ 1))
+                         : pq_set_i64(w, c->a, v),
+                    w, "a");
                 sb_i64(b, v);
+            }
+            if (k == 0 && row % 1000 == 0) { /* misuse: refused, the row goes on */
+                int64_t two[2] = {1, 2};
+                if (pq_list_struct_set_i64s(w, c->a, two, 2, 0) != PQ_E_USAGE ||
+                    pq_list_struct_set_i64s(w, c->s, two, 1, 0) != PQ_E_USAGE ||
+                    pq_list_struct_set_i64s(w, c->id, two, 1, 0) != PQ_E_USAGE ||
+                    pq_list_struct_set_i64s(w, 1 << 20, two, 1, 0) != PQ_E_USAGE)
+                    die("pq_list_struct_set_i64s accepted a field that is not an INT64 of the "
+                        "element, or one already set");
             }
             sb_key(b, &first, "s");
             if (pct(20)) {
