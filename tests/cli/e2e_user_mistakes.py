@@ -98,6 +98,10 @@ try:
           and not os.path.exists(page), f"report on a non-dump: {p.returncode} {p.stderr!r}")
     p = run("report", os.path.join(tmp, "o4"), "-o", page)
     check(p.returncode == 0 and os.path.exists(page), f"report on a dump: {p.returncode} {p.stderr!r}")
+    # --option is for a store OUT: on a folder it is said to be ignored, and the page is made
+    p = run("report", os.path.join(tmp, "o4"), "-o", page, "--option", "region=eu-west-1")
+    check(p.returncode == 0 and "ignored for the folder" in p.stderr,
+          f"report --option on a folder: {p.returncode} {p.stderr!r}")
     # `report OUT -o` without FILE, and -o FILE whose 7th byte is '=': the value is the next
     # argument, never bytes past "-o" (which pointed into the environment and wrote the page
     # over whatever path was there). In tmp, with a one-variable environment, so a regression
