@@ -16,27 +16,6 @@
 
 #define SUCCESS_CAP (16u << 20) /* _SUCCESS holds the config: a few KiB, never this */
 
-typedef struct fsrc {
-    int fd;
-} fsrc;
-
-static int fd_read_at(void *ctx, uint64_t off, size_t len, void *buf) {
-    int fd = ((fsrc *)ctx)->fd;
-    char *p = buf;
-    while (len) {
-        ssize_t k = pread(fd, p, len, (off_t)off);
-        if (k <= 0) {
-            if (k < 0 && errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += k;
-        len -= (size_t)k;
-        off += (uint64_t)k;
-    }
-    return 0;
-}
-
 static char *join(const char *a, const char *b) {
     size_t n = strlen(a) + strlen(b) + 2;
     char *p = malloc(n);
@@ -501,7 +480,7 @@ static void shown(const td_dumpread *d, const fent *fe, char *out, size_t cap) {
 }
 
 typedef struct part {
-    fsrc fs;
+    int fd; /* of a local part file: read with ut_fd_read_at */
     rsrc rs;
     pqr_source src;
     pqr_file *f;
@@ -510,7 +489,7 @@ typedef struct part {
 /* Opens one part file of d: pread on a local file, ranged GETs on a store. */
 static int part_open(td_dumpread *d, part *p, const fent *fe, char *err, size_t errlen) {
     memset(p, 0, sizeof *p);
-    p->fs.fd = -1;
+    p->fd = -1;
     if (d->remote) {
         p->rs.d = d;
         p->rs.key = fe->name;
@@ -522,25 +501,25 @@ static int part_open(td_dumpread *d, part *p, const fent *fe, char *err, size_t 
             ut_msgf(err, errlen, "out of memory");
             return -1;
         }
-        p->fs.fd = open(file, O_RDONLY | O_CLOEXEC);
+        p->fd = open(file, O_RDONLY | O_CLOEXEC);
         struct stat st;
-        if (p->fs.fd < 0 || fstat(p->fs.fd, &st) != 0) {
+        if (p->fd < 0 || fstat(p->fd, &st) != 0) {
             ut_msgf(err, errlen, "cannot open %s: %s", file, strerror(errno));
             free(file);
-            if (p->fs.fd >= 0)
-                close(p->fs.fd);
+            if (p->fd >= 0)
+                close(p->fd);
             return -1;
         }
         free(file);
-        p->src = (pqr_source){fd_read_at, &p->fs, (uint64_t)st.st_size};
+        p->src = (pqr_source){ut_fd_read_at, &p->fd, (uint64_t)st.st_size};
     }
     char msg[320];
     if (pqr_open(&p->f, &p->src, NULL, msg, sizeof msg) != PQR_OK) {
         char file[1024];
         shown(d, fe, file, sizeof file);
         ut_msgf(err, errlen, "%s: %s", file, msg);
-        if (p->fs.fd >= 0)
-            close(p->fs.fd);
+        if (p->fd >= 0)
+            close(p->fd);
         rsrc_free(&p->rs);
         return -1;
     }
@@ -549,8 +528,8 @@ static int part_open(td_dumpread *d, part *p, const fent *fe, char *err, size_t 
 
 static void part_close(part *p) {
     pqr_close(p->f);
-    if (p->fs.fd >= 0)
-        close(p->fs.fd);
+    if (p->fd >= 0)
+        close(p->fd);
     rsrc_free(&p->rs);
 }
 

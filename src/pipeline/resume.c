@@ -18,6 +18,7 @@
 #include "outstore.h"
 #include "parquet_read.h"
 #include "shard.h"
+#include "util.h"
 
 struct td_doneset {
     uint64_t *slot; /* fingerprint, 0 = empty */
@@ -106,27 +107,6 @@ void td_doneset_free(td_doneset *d) {
 }
 
 /* ------------------------------------------------------------------ the part files */
-
-typedef struct fsrc {
-    int fd;
-} fsrc;
-
-static int fd_read_at(void *ctx, uint64_t off, size_t len, void *buf) {
-    int fd = ((fsrc *)ctx)->fd;
-    char *p = buf;
-    while (len) {
-        ssize_t k = pread(fd, p, len, (off_t)off);
-        if (k <= 0) {
-            if (k < 0 && errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += k;
-        len -= (size_t)k;
-        off += (uint64_t)k;
-    }
-    return 0;
-}
 
 typedef struct names {
     char **v;
@@ -315,17 +295,17 @@ static int read_keys(const char *file, const pqr_source *src, bool errors_part,
 
 static int read_local_part(const char *file, bool errors_part, const td_shard_options *sh,
                            td_doneset *d, uint64_t *rows, char *err, size_t errlen) {
-    fsrc fs = {open(file, O_RDONLY | O_CLOEXEC)};
+    int fd = open(file, O_RDONLY | O_CLOEXEC);
     struct stat st;
-    if (fs.fd < 0 || fstat(fs.fd, &st) != 0) {
+    if (fd < 0 || fstat(fd, &st) != 0) {
         snprintf(err, errlen, "cannot open %s: %s", file, strerror(errno));
-        if (fs.fd >= 0)
-            close(fs.fd);
+        if (fd >= 0)
+            close(fd);
         return -1;
     }
-    pqr_source src = {fd_read_at, &fs, (uint64_t)st.st_size};
+    pqr_source src = {ut_fd_read_at, &fd, (uint64_t)st.st_size};
     int rc = read_keys(file, &src, errors_part, sh, d, rows, err, errlen);
-    close(fs.fd);
+    close(fd);
     return rc;
 }
 

@@ -1,7 +1,10 @@
-/* file.c - the one bounded file read (see util.h). */
+/* file.c - the one bounded file read and the positioned read of a whole range (see util.h). */
 #include "util.h"
 
 #include <errno.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,4 +38,22 @@ char *ut_read_file(const char *path, size_t cap, size_t *len, char *err, size_t 
     if (len)
         *len = n;
     return buf;
+}
+
+int ut_fd_read_at(void *fd, uint64_t off, size_t len, void *buf) {
+    char *p = buf;
+    while (len) {
+        ssize_t k = pread(*(int *)fd, p, len, (off_t)off);
+        if (k <= 0) {
+            if (k < 0 && errno == EINTR)
+                continue;
+            if (k == 0)
+                errno = EIO; /* the file is shorter than it said */
+            return -1;
+        }
+        p += k;
+        len -= (size_t)k;
+        off += (uint64_t)k;
+    }
+    return 0;
 }

@@ -1,8 +1,9 @@
 /* util.h - small pure helpers every module may use (the whole contract of src/util).
  *
- * Nothing here does I/O except ut_read_file (one bounded read of a small file); nothing
- * allocates without a cap. Models: curl's dynbuf (a growable buffer with a hard limit),
- * escape.c (percent-coding) and parsedate.c (HTTP dates). */
+ * Nothing here does I/O except ut_read_file (one bounded read of a small file) and
+ * ut_fd_read_at (a positioned read of an open file); nothing allocates without a cap. Models:
+ * curl's dynbuf (a growable buffer with a hard limit), escape.c (percent-coding) and parsedate.c
+ * (HTTP dates). */
 #ifndef UTIL_UTIL_H
 #define UTIL_UTIL_H
 
@@ -204,5 +205,9 @@ int ut_msgf(char *dst, size_t n, const char *fmt, ...)
  * with the reason in err (if not NULL) and in errno: fopen's, EFBIG (larger than cap),
  * EIO (a read error) or ENOMEM. */
 char *ut_read_file(const char *path, size_t cap, size_t *len, char *err, size_t errlen);
+/* Reads exactly len bytes at off of the open file *(int *)fd, retrying short reads and
+ * EINTR; 0, or -1 with errno (end of file: EIO). The read_at of a pqr_source over a local
+ * file (parquet_read.h), which is why its arguments come in that order. */
+int ut_fd_read_at(void *fd, uint64_t off, size_t len, void *buf);
 
 #endif
