@@ -23,8 +23,8 @@ struct store_share {
     uv_async_t async; /* on the leader's loop: followers asked */
     void (*ask)(void *ctx);
     void *ctx;
-    bool closed;  /* the leader closed */
-    bool pending; /* an ask is posted to the leader and not run yet */
+    bool closed;   /* the leader closed */
+    bool pending;  /* an ask is posted to the leader and not run yet */
     unsigned refs; /* the leader's async handle + the followers */
     unsigned asks;
     store_share_follower *followers;
@@ -152,8 +152,8 @@ static void follower_async_cb(uv_async_t *a) {
     f->got(f->ctx);
 }
 
-store_share_follower *store_share_join(store_share *sh, uv_loop_t *loop,
-                                       void (*got)(void *ctx), void *ctx) {
+store_share_follower *store_share_join(store_share *sh, uv_loop_t *loop, void (*got)(void *ctx),
+                                       void *ctx) {
     store_share_follower *f = calloc(1, sizeof *f);
     if (!f)
         return NULL;

@@ -44,8 +44,8 @@ unsigned store_share_asks(const store_share *sh);
 /* ---- a follower, on its own loop ---- */
 
 /* got runs on loop after each store_share_ask, once the leader published (or closed). */
-store_share_follower *store_share_join(store_share *sh, uv_loop_t *loop,
-                                       void (*got)(void *ctx), void *ctx);
+store_share_follower *store_share_join(store_share *sh, uv_loop_t *loop, void (*got)(void *ctx),
+                                       void *ctx);
 /* Asks for a credential newer than the one it has. */
 void store_share_ask(store_share_follower *f);
 /* The last result published: the status, and for STORE_OK a malloc'ed copy of the blob
