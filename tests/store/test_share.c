@@ -51,8 +51,8 @@ static void got(void *ctx) {
     follower *fo = ctx;
     char *b = NULL;
     size_t n = 0;
-    fo->status = store_share_take(fo->f, &b, &n, &fo->fetched, &fo->expires, fo->err,
-                                  sizeof fo->err);
+    fo->status =
+        store_share_take(fo->f, &b, &n, &fo->fetched, &fo->expires, fo->err, sizeof fo->err);
     if (b && n <= sizeof fo->blob)
         memcpy(fo->blob, b, n);
     free(b);
@@ -119,8 +119,8 @@ static void round_trip(uv_loop_t *loop, leader *l, int fail) {
     }
     /* asks that came together are one fetch (all 4 asked within the 20 ms fetch) */
     unsigned asks = store_share_asks(l->sh) - asks0, fetches = l->fetches - fetches0;
-    printf("%s: %u asks on the leader, %u fetches for %d followers\n", fail ? "fail" : "ok",
-           asks, fetches, N_FOLLOWERS);
+    printf("%s: %u asks on the leader, %u fetches for %d followers\n", fail ? "fail" : "ok", asks,
+           fetches, N_FOLLOWERS);
     CHECK(asks >= 1 && asks <= N_FOLLOWERS && fetches >= 1 && fetches <= asks);
 }
 
