@@ -1835,8 +1835,11 @@ static void on_lean_closed(uv_handle_t *hd) {
     free(c->wout);
     free(c->wq);
     free(c->tout);
+    bool counted = c->tcp_init; /* a connection closed before its connect (resolving, or
+                                   waiting for its turn to open) had no handle to count */
     free(c);
-    e->open_handles--;
+    if (counted)
+        e->open_handles--;
     engine_maybe_release(e);
 }
 
@@ -2383,6 +2386,9 @@ static void lean_gate_pump(net_engine *e) {
         lean_wait_del(e, c);
         c->opening = true;
         e->ln.n_opening++;
+        /* the connect timeout and the stall clock count from the connect, not the wait
+         * (1,000 connections at 64 a time over a slow link wait many round trips) */
+        c->t_open = c->t_io = uv_now(e->loop);
         lean_connect(c);
     }
 }
