@@ -170,6 +170,7 @@ void net_cancel_all(net_engine *e);
 typedef struct net_stats {
     uint64_t requests, retries, bytes, connections;
     uint64_t lean_requests;    /* of requests, the attempts sent on the lean path        */
+    uint64_t tls_resumed;      /* lean path: of connections, TLS handshakes that resumed   */
     uint64_t throttled;        /* attempts answered with a throttling signal (429/503/...)  */
     unsigned limit, min_limit; /* adaptive: the current and lowest attempts-at-once limit */
 } net_stats;

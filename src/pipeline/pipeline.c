@@ -780,6 +780,7 @@ static int start_workers(pipe_s *p, const store_options *so, char *err, size_t e
             .ud = p,
         };
         wso.max_in_flight = wo.n_slots;
+        wso.creds_from = p->threaded ? p->st : NULL; /* one credential fetch for the run */
         int rc = td_worker_new(&p->workers[i], &wo, err, errlen);
         if (rc != 0)
             return rc;

@@ -136,6 +136,7 @@ typedef enum {
     SRC_SSO,         /* the SSO portal's GetRoleCredentials with the CLI's cached token */
     SRC_PROCESS,     /* credential_process */
     SRC_EXPRESS,     /* S3 Express CreateSession signed with a parent's credentials */
+    SRC_SHARED,      /* another thread's store's source (store_share.h) */
 } src_kind;
 
 struct s3_credsrc {
@@ -162,7 +163,8 @@ struct s3_credsrc {
     char *sso_cache, *sso_login_hint, *sso_url;               /* SSO */
     char **argv;                                              /* credential_process */
     s3_proc *job;
-    char *proxy[3]; /* proxy_url, proxy_ca_certificate, proxy_excludes (remote.h) */
+    char *proxy[3];                 /* proxy_url, proxy_ca_certificate, proxy_excludes (remote.h) */
+    store_share_follower *follower; /* SRC_SHARED */
     /* the fetch in progress */
     net_request nr;
     int step; /* IMDS: 0 token, 1 role name, 2 credentials */
@@ -195,6 +197,8 @@ const char *s3_credsrc_name(const s3_credsrc *src) {
         return "credential_process";
     case SRC_EXPRESS:
         return "S3 Express CreateSession";
+    case SRC_SHARED:
+        return "the run's shared credentials";
     default:
         return "EC2 instance metadata (IMDSv2)";
     }
@@ -605,6 +609,9 @@ static void fetch_step(s3_credsrc *src) {
     size_t urlsz = sizeof src->url;
     char *u = url;
     switch (src->kind) {
+    case SRC_SHARED: /* never here: s3_credsrc_refresh asks the leader */
+        fetch_end(src, STORE_E_AUTH, "internal: shared credentials fetched");
+        return;
     case SRC_PROCESS:
         proc_start(src);
         return;
@@ -786,13 +793,109 @@ void s3_credsrc_refresh(s3_credsrc *src, s3_creds_cb cb, void *arg) {
     src->cb = cb;
     src->cb_arg = arg;
     src->step = 0;
-    fetch_step(src);
+    if (src->kind == SRC_SHARED)
+        store_share_ask(src->follower); /* shared_got ends the fetch */
+    else
+        fetch_step(src);
+}
+
+/* ---- one source for the stores of all fetch threads (store_share.h) ---- */
+
+/* The blob: access key, secret and token (may be empty), each NUL-terminated. */
+void s3_credsrc_publish(s3_credsrc *src, store_share *sh, int status, const char *msg) {
+    const s3_creds *c = src->have && wall_ms() < src->creds.expires_ms ? &src->creds : NULL;
+    if (!c) {
+        store_share_publish(sh, status ? status : STORE_E_AUTH, NULL, 0, 0, 0,
+                            msg ? msg : "no credentials");
+        return;
+    }
+    const char *tok = c->token ? c->token : "";
+    size_t a = strlen(c->access_key) + 1, b = strlen(c->secret_key) + 1, t = strlen(tok) + 1;
+    char *blob = malloc(a + b + t);
+    if (!blob) {
+        store_share_publish(sh, STORE_E_NOMEM, NULL, 0, 0, 0, "out of memory");
+        return;
+    }
+    memcpy(blob, c->access_key, a);
+    memcpy(blob + a, c->secret_key, b);
+    memcpy(blob + a + b, tok, t);
+    store_share_publish(sh, STORE_OK, blob, a + b + t, src->fetched_ms, c->expires_ms, NULL);
+    OPENSSL_cleanse(blob, a + b + t);
+    free(blob);
+}
+
+static void shared_got(void *ctx) {
+    s3_credsrc *src = ctx;
+    if (!src->fetching)
+        return;
+    char *blob = NULL, msg[256] = "";
+    size_t len = 0;
+    int64_t fetched = 0, expires = 0;
+    int rc = store_share_take(src->follower, &blob, &len, &fetched, &expires, msg, sizeof msg);
+    /* three NUL-terminated strings */
+    const char *p[3] = {NULL, NULL, NULL};
+    for (size_t i = 0, k = 0; rc == STORE_OK && k < 3; k++) {
+        const char *z = i < len ? memchr(blob + i, '\0', len - i) : NULL;
+        if (!z) {
+            rc = STORE_E_AUTH;
+            snprintf(msg, sizeof msg, "malformed shared credentials");
+            break;
+        }
+        p[k] = blob + i;
+        i = (size_t)(z - blob) + 1;
+    }
+    if (rc == STORE_OK) {
+        s3_creds n = {strdup(p[0]), strdup(p[1]), *p[2] ? strdup(p[2]) : NULL, expires};
+        if (!n.access_key || !n.secret_key || (*p[2] && !n.token)) {
+            s3_creds_clear(&n);
+            rc = STORE_E_NOMEM;
+            snprintf(msg, sizeof msg, "out of memory");
+        } else {
+            s3_creds_clear(&src->creds);
+            src->creds = n;
+            src->have = true;
+            src->fetched_ms = fetched;
+        }
+    }
+    if (blob) {
+        OPENSSL_cleanse(blob, len);
+        free(blob);
+    }
+    src->fetching = false;
+    if (rc == STORE_OK) {
+        /* the leader's credentials still due here (its refresh failed, the old ones still
+         * work): ask again only after the leader's retry wait, not at every request */
+        bool due = false;
+        s3_credsrc_current(src, wall_ms(), &due);
+        if (due)
+            src->next_try_ms = wall_ms() + REFRESH_RETRY_MS;
+    } else {
+        src->next_try_ms = wall_ms() + REFRESH_RETRY_MS;
+    }
+    s3_creds_cb cb = src->cb;
+    src->cb = NULL;
+    if (cb)
+        cb(src->cb_arg, rc, rc ? msg : NULL);
+}
+
+s3_credsrc *s3_credsrc_follow(uv_loop_t *loop, store_share *sh) {
+    s3_credsrc *src = calloc(1, sizeof *src);
+    if (!src)
+        return NULL;
+    src->kind = SRC_SHARED;
+    src->loop = loop;
+    if (!(src->follower = store_share_join(sh, loop, shared_got, src))) {
+        free(src);
+        return NULL;
+    }
+    return src;
 }
 
 void s3_credsrc_free(s3_credsrc *src) {
     if (!src)
         return;
     src->cb = NULL;
+    store_share_leave(src->follower);
     s3_proc_cancel(src->job); /* killed; its handles are released later */
     src->job = NULL;
     if (src->inner)

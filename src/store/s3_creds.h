@@ -12,6 +12,7 @@
 #define STORE_S3_CREDS_H
 
 #include "s3_req.h"
+#include "store_share.h"
 
 #include <uv.h>
 
@@ -57,6 +58,12 @@ const char *s3_credsrc_name(const s3_credsrc *src);
 /* The store's proxy options (url, CA file, excludes; NULL: unset) for the requests of src
  * and its parents to AWS endpoints (not to instance or container metadata). */
 void s3_credsrc_set_proxy(s3_credsrc *src, const char *const proxy[3]);
+
+/* One source for the stores of all fetch threads (store_share.h). The leader publishes its
+ * source's credentials (or status and msg when it has none valid) to sh; a follower's
+ * source takes them from sh: its refresh asks the leader. */
+void s3_credsrc_publish(s3_credsrc *src, store_share *sh, int status, const char *msg);
+s3_credsrc *s3_credsrc_follow(uv_loop_t *loop, store_share *sh);
 
 /* Cancels a running fetch (its callback does not run) and frees. */
 void s3_credsrc_free(s3_credsrc *src);

@@ -86,12 +86,17 @@ typedef struct store_options {
     const char *no_proxy;   /* hosts not proxied (proxy_excludes: comma-separated) */
     bool insecure_tls;      /* allow_invalid_certificates: true (TLS not verified) */
     unsigned net_engine;    /* 0 auto, 1 curl (net.h's net_engine_kind) */
+    /* Another store of the same URL and options, on another loop and thread, that stays
+     * open longer (the pipeline's, for the stores of its fetch threads): credentials that
+     * come from the network (roles, OAuth2 / managed identity tokens) are fetched by it
+     * once and shared, instead of once per store. NULL: the store fetches its own. */
+    struct store *creds_from;
 } store_options;
-#define STORE_OPTIONS_INIT                                                      \
-    {                                                                           \
-        NULL, 0, STORE_DEFAULT_MAX_IN_FLIGHT, STORE_DEFAULT_CONNECT_TIMEOUT_MS, \
-            STORE_DEFAULT_REQUEST_TIMEOUT_MS, STORE_DEFAULT_MAX_ATTEMPTS,       \
-            STORE_DEFAULT_RETRY_MAX_MS, NULL, 0, 0, NULL, NULL, NULL, false, 0  \
+#define STORE_OPTIONS_INIT                                                           \
+    {                                                                                \
+        NULL, 0, STORE_DEFAULT_MAX_IN_FLIGHT, STORE_DEFAULT_CONNECT_TIMEOUT_MS,      \
+            STORE_DEFAULT_REQUEST_TIMEOUT_MS, STORE_DEFAULT_MAX_ATTEMPTS,            \
+            STORE_DEFAULT_RETRY_MAX_MS, NULL, 0, 0, NULL, NULL, NULL, false, 0, NULL \
     }
 
 /* True when the backend that store_url selects declares option `key` (or one of its

@@ -1078,7 +1078,18 @@ int store_azure_open(store **out, uv_loop_t *loop, const char *url, const store_
         rc = orc;
         if (rc == 1) { /* a flow was chosen: its requests wait for its token */
             st->auth = AUTH_TOKEN;
-            store_token_init(&st->tok, &st->rs, az_token_step, &st->tcfg);
+            /* the fetch threads' stores take the pipeline store's token (store_share.h) */
+            az_store *lead = opts->creds_from && opts->creds_from->vt == &az_vt
+                                 ? (az_store *)opts->creds_from
+                                 : NULL;
+            if (lead && lead->auth == AUTH_TOKEN) {
+                if (store_token_follow(&st->tok, &st->rs, &lead->tok, loop) != STORE_OK) {
+                    rc = store__fail(err, errlen, STORE_E_NOMEM, "out of memory");
+                    goto fail;
+                }
+            } else {
+                store_token_init(&st->tok, &st->rs, az_token_step, &st->tcfg);
+            }
         } else {
             goto fail;
         }

@@ -693,8 +693,18 @@ int store_gcs_open(store **out, uv_loop_t *loop, const char *url, const store_op
     } else {
         st->auth = G_ANON;
     }
-    if (needs_token(st))
-        store_token_init(&st->tok, &st->rs, gcs_token_step, &st->tctx);
+    if (needs_token(st)) {
+        /* the fetch threads' stores take the pipeline store's token (store_share.h) */
+        gcs_store *lead = opts->creds_from && opts->creds_from->vt == &gcs_vt
+                              ? (gcs_store *)opts->creds_from
+                              : NULL;
+        if (lead && needs_token(lead)) {
+            if (store_token_follow(&st->tok, &st->rs, &lead->tok, loop) != STORE_OK)
+                goto fail;
+        } else {
+            store_token_init(&st->tok, &st->rs, gcs_token_step, &st->tctx);
+        }
+    }
     if (v[K_USER_PROJECT] && *v[K_USER_PROJECT]) {
         st->user_project = strdup(v[K_USER_PROJECT]);
         if (!st->user_project)

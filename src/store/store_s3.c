@@ -42,6 +42,10 @@ typedef struct s3_store {
     s3_creds creds;  /* static credentials (when src == NULL and !anonymous) */
     s3_credsrc *src; /* network credential source, or NULL */
     bool refreshing;
+    /* the fetch threads' stores take these credentials (store_share.h): made by the first
+     * follower's open; share_waiting: publish when the refresh under way ends */
+    store_share *share;
+    bool share_waiting;
     s3_sigkey_cache keycache;
     s3_op *wait_head, *wait_tail; /* waiting for credentials */
     /* SSE-C: the three headers every GET sends (and signs); key and MD5 are base64 */
@@ -136,6 +140,10 @@ static void finish_op(s3_op *op, int status);
 static void creds_ready(void *arg, int status, const char *msg) {
     s3_store *s = arg;
     s->refreshing = false;
+    if (s->share_waiting) {
+        s->share_waiting = false;
+        s3_credsrc_publish(s->src, s->share, status, msg);
+    }
     bool due = false;
     if (status == 0 && !s3_credsrc_current(s->src, now_ms(), &due)) {
         /* already expired on arrival: asking again would loop */
@@ -166,6 +174,26 @@ static void creds_ready(void *arg, int status, const char *msg) {
         w->next = NULL;
         w->cb(w, status, msg ? msg : "no credentials");
         w = next;
+    }
+}
+
+/* Leader, on its loop: followers' credentials are missing or due. Theirs are copies of
+ * these (same fetch and expiry times), so due for them means due here: the refresh starts
+ * and they get its result. */
+static void share_ask(void *ctx) {
+    s3_store *s = ctx;
+    if (s->share_waiting || !s->src)
+        return; /* the answer is coming */
+    bool due = false;
+    const s3_creds *cr = s3_credsrc_current(s->src, now_ms(), &due);
+    if (cr && !due) {
+        s3_credsrc_publish(s->src, s->share, 0, NULL);
+        return;
+    }
+    s->share_waiting = true;
+    if (!s->refreshing) {
+        s->refreshing = true;
+        s3_credsrc_refresh(s->src, creds_ready, s);
     }
 }
 
@@ -783,6 +811,7 @@ static int start_op(s3_op *op) {
 
 static void free_store(remote_store *rs) {
     s3_store *s = (s3_store *)rs;
+    store_share_close(s->share); /* an open that failed after a follower joined */
     if (s->src)
         s3_credsrc_free(s->src);
     s3_creds_clear(&s->creds);
@@ -801,6 +830,8 @@ static void free_store(remote_store *rs) {
 /* At close: what waits for credentials never reached the engine. */
 static void s3_cancel(remote_store *rs) {
     s3_store *s = (s3_store *)rs;
+    store_share_close(s->share); /* followers get no more credentials */
+    s->share = NULL;
     if (s->src) {
         s3_credsrc_free(s->src); /* its pending callback will not run */
         s->src = NULL;
@@ -1208,7 +1239,23 @@ int store_s3_open(store **out, uv_loop_t *loop, const char *url, const store_opt
         if (rc)
             goto fail;
     }
-    if (s->src) {
+    s3_store *lead = opts && opts->creds_from && opts->creds_from->vt == &s3_vtable
+                         ? (s3_store *)opts->creds_from
+                         : NULL;
+    if (s->src && lead && lead->src && !lead->anonymous) {
+        /* a fetch thread's store: the pipeline store's source fetches for it (one
+         * AssumeRole or token fetch per refresh for the whole run) */
+        if (!lead->share && !(lead->share = store_share_new(lead->rs.base.loop, share_ask, lead))) {
+            rc = store__fail(err, errlen, STORE_E_NOMEM, "out of memory");
+            goto fail;
+        }
+        s3_credsrc_free(s->src);
+        s->src = s3_credsrc_follow(loop, lead->share);
+        if (!s->src) {
+            rc = store__fail(err, errlen, STORE_E_NOMEM, "out of memory");
+            goto fail;
+        }
+    } else if (s->src) {
         const char *px[3] = {NULL, NULL, NULL};
         for (size_t i = 0; opts && i < opts->n_kv; i++) {
             int k = remote_proxy_key(opts->kv[i].key ? opts->kv[i].key : "");

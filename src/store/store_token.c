@@ -3,6 +3,7 @@
 #include "store_token.h"
 
 #include <openssl/crypto.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,12 @@ void store_token_init(store_token *t, remote_store *rs, store_token_step_fn step
 }
 
 void store_token_free(store_token *t) {
+    if (t->share) /* an open that failed after a follower joined */
+        store_share_close(t->share);
+    if (t->follower)
+        store_share_leave(t->follower);
+    t->share = NULL;
+    t->follower = NULL;
     wipe_str(&t->value);
     drop_request(t);
     ut_buf_free(&t->resp_body);
@@ -78,6 +85,7 @@ static void flush(store_token *t, int status) {
 }
 
 static void run_steps(store_token *t, const store_token_resp *prev);
+static void share_publish(store_token *t, int status);
 
 static int tok_body(net_request *nr, const void *data, size_t len) {
     store_token *t = nr->data;
@@ -124,6 +132,10 @@ static void fetch_end(store_token *t, int rc) {
     if (rc != STORE_OK && usable(t, store_token_now_ms()))
         rc = STORE_OK;
     flush(t, rc);
+    if (t->share_waiting) { /* a refresh the followers wait for */
+        t->share_waiting = false;
+        share_publish(t, rc);
+    }
 }
 
 /* One step of the provider; a request it made goes to the engine (holding the store
@@ -139,6 +151,8 @@ static void run_steps(store_token *t, const store_token_resp *prev) {
         if (rc != STORE_OK)
             snprintf(t->err, sizeof t->err, "%s", err[0] ? err : "access token fetch failed");
     }
+    if (rc == STORE_OK && t->awaiting_share)
+        return; /* a follower: the leader's answer ends the fetch (follower_got) */
     if (rc == STORE_OK && t->url.len) { /* a request was made */
         memset(&t->nr, 0, sizeof t->nr);
         t->nr.method = t->method;
@@ -223,6 +237,16 @@ bool store_token_unqueue(store_token *t, store_token_waiter *w) {
 }
 
 void store_token_cancel(store_token *t) {
+    if (t->share) {
+        store_share_close(t->share);
+        t->share = NULL;
+    }
+    if (t->follower) {
+        store_share_leave(t->follower);
+        t->follower = NULL;
+        t->awaiting_share = false;
+        t->fetching = false;
+    }
     if (!t->head)
         return;
     snprintf(t->err, sizeof t->err, "canceled while waiting for an access token");
@@ -395,4 +419,94 @@ int store_token_failure(const store_token_resp *r, const char *source, const cha
     else
         ut_msgf(err, errlen, "%s: HTTP %ld%s", source, h, what);
     return kind;
+}
+
+/* ---- one token for all the fetch threads (store_share.h) ---- */
+
+/* Leader: the followers get the token if usable, else the failure. */
+static void share_publish(store_token *t, int status) {
+    if (!t->share)
+        return;
+    if (usable(t, store_token_now_ms()))
+        store_share_publish(t->share, STORE_OK, t->value, strlen(t->value) + 1, t->fetched_ms,
+                            t->expires_ms, NULL);
+    else
+        store_share_publish(t->share, status != STORE_OK ? status : STORE_E_AUTH, NULL, 0, 0, 0,
+                            t->err[0] ? t->err : "no access token");
+}
+
+static void share_ready(store_token_waiter *w, int status) {
+    store_token *t = (store_token *)((char *)w - offsetof(store_token, share_w));
+    share_publish(t, status);
+}
+
+/* Leader, on its loop: followers' tokens are missing or due. Their margins are the same
+ * as the leader's (same fetch and expiry times), so a token due for them is due here too,
+ * and store_token_wait starts the refresh; the followers get the new token when it ends. */
+static void share_ask(void *ctx) {
+    store_token *t = ctx;
+    if (t->share_w.queued || t->share_waiting)
+        return; /* the answer is coming */
+    t->share_w.ready = share_ready;
+    int rc = store_token_wait(t, &t->share_w);
+    if (rc != STORE_OK)
+        share_publish(t, rc);
+    else if (t->share_w.queued)
+        return;
+    else if (t->fetching)
+        t->share_waiting = true; /* an early refresh: publish at its end */
+    else
+        share_publish(t, STORE_OK);
+}
+
+/* Follower, on its loop: the leader published. */
+static void follower_got(void *ctx) {
+    store_token *t = ctx;
+    if (!t->fetching || !t->awaiting_share)
+        return;
+    t->awaiting_share = false;
+    char *blob = NULL, err[256] = "";
+    size_t len = 0;
+    int64_t fetched = 0, expires = 0;
+    int rc = store_share_take(t->follower, &blob, &len, &fetched, &expires, err, sizeof err);
+    if (rc == STORE_OK && (len == 0 || blob[len - 1] != '\0')) {
+        rc = STORE_E_AUTH;
+        snprintf(err, sizeof err, "access token: a malformed token from the leader");
+    }
+    if (rc == STORE_OK) {
+        wipe_str(&t->value);
+        t->value = blob;
+        blob = NULL;
+        t->fetched_ms = fetched;
+        t->expires_ms = expires;
+    } else {
+        snprintf(t->err, sizeof t->err, "%s", err);
+    }
+    if (blob) {
+        OPENSSL_cleanse(blob, len);
+        free(blob);
+    }
+    fetch_end(t, rc);
+}
+
+static int follower_step(store_token *t, void *ctx, unsigned step, const store_token_resp *prev,
+                         char *err, size_t errlen) {
+    (void)ctx;
+    (void)step;
+    (void)prev;
+    (void)err;
+    (void)errlen;
+    t->awaiting_share = true;
+    store_share_ask(t->follower);
+    return STORE_OK;
+}
+
+int store_token_follow(store_token *t, remote_store *rs, store_token *leader, uv_loop_t *loop) {
+    if (!leader->share &&
+        !(leader->share = store_share_new(leader->rs->base.loop, share_ask, leader)))
+        return STORE_E_NOMEM;
+    store_token_init(t, rs, follower_step, NULL);
+    if (!(t->follower = store_share_join(leader->share, loop, follower_got, t)))
+        return STORE_E_NOMEM;
+    return STORE_OK;
 }

@@ -16,6 +16,7 @@
 #define STORE_STORE_TOKEN_H
 
 #include "remote.h"
+#include "store_share.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -69,10 +70,20 @@ struct store_token {
     size_t n_headers;
     store_token_waiter *head, *tail;
     char err[256];
+    /* one token for the stores of all fetch threads (store_share.h) */
+    store_share *share;             /* leader: made by the first follower's join */
+    store_share_follower *follower; /* follower: the fetch asks the leader */
+    store_token_waiter share_w;     /* leader: waits for a token on the followers' behalf */
+    bool share_waiting, awaiting_share;
 };
 
 /* Sets t up for store rs (whose engine makes the requests; a fetch in flight holds rs). */
 void store_token_init(store_token *t, remote_store *rs, store_token_step_fn step, void *ctx);
+/* t takes its token from leader's, a store_token of the same provider on another loop
+ * (another thread's store, which stays open longer): no fetch of its own. Returns
+ * STORE_OK or STORE_E_NOMEM. Called on leader's loop thread (the follower's loop need not
+ * run yet). */
+int store_token_follow(store_token *t, remote_store *rs, store_token *leader, uv_loop_t *loop);
 /* Wipes and frees (after close: no fetch may be in flight). */
 void store_token_free(store_token *t);
 
@@ -87,7 +98,8 @@ const char *store_token_value(const store_token *t);
 const char *store_token_error(const store_token *t);
 /* Takes a waiting request out of the queue (true if it was in it); ready will not run. */
 bool store_token_unqueue(store_token *t, store_token_waiter *w);
-/* At close: every waiter's ready runs with STORE_E_CANCELED. */
+/* At close: every waiter's ready runs with STORE_E_CANCELED (and a leader's followers
+ * get no more tokens). */
 void store_token_cancel(store_token *t);
 
 /* ---- for providers, inside their step function ---- */

@@ -243,6 +243,27 @@ static void case_tls(uv_loop_t *loop, int port, const char *ca) {
                (unsigned long long)st.connections);
         CHECK(st.connections <= o.max_in_flight);
         CHECK(kind == NET_ENGINE_AUTO ? st.lean_requests == N : st.lean_requests == 0);
+        /* the first connection opens alone; the others resume its session (net.c,
+         * lean_open_cap) instead of N full handshakes at once */
+        if (kind == NET_ENGINE_AUTO) {
+            printf("lean tls: resumed %llu\n", (unsigned long long)st.tls_resumed);
+            CHECK(st.connections > 1 && st.tls_resumed == st.connections - 1);
+        }
+
+        /* freed while connections wait for their turn to open: every request canceled */
+        REQUIRE(net_engine_new(&e, loop, &o, err, sizeof err) == NET_OK);
+        done_count = 0;
+        snprintf(url, sizeof url, "https://localhost:%d/f.bin", port);
+        for (int i = 0; i < 8; i++) {
+            setup(&t[i], url);
+            REQUIRE(net_start(e, &t[i].r) == NET_OK);
+        }
+        uv_run(loop, UV_RUN_NOWAIT);
+        net_engine_free(e);
+        uv_run(loop, UV_RUN_DEFAULT);
+        CHECK(done_count == 8);
+        for (int i = 0; i < 8; i++)
+            CHECK(t[i].status == NET_E_CANCELED || t[i].status == NET_OK, "%d", t[i].status);
         free(t);
 
         /* the certificate names localhost, not 127.0.0.1: final, one attempt */

@@ -69,7 +69,7 @@ add_test(NAME store_az_auth_flows
                  $<TARGET_FILE:azgcs_driver> ${TD_NODE_DIR} ${_az_auth_tool})
 add_test(NAME store_gcs_auth_flows
          COMMAND ${TD_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/gcs_auth_flows.py
-                 $<TARGET_FILE:azgcs_driver> ${TD_NODE_DIR})
+                 $<TARGET_FILE:azgcs_driver> ${TD_NODE_DIR} ${_az_auth_tool})
 set_tests_properties(store_az_auth_flows store_gcs_auth_flows PROPERTIES TIMEOUT 300)
 
 # Token documents, error documents, external_account files, the bounded CLI runner.

@@ -7,7 +7,7 @@ external_account files (workload identity federation: subject token from a file 
 with headers and a JSON field, STS exchange, service account impersonation), tokens
 refreshed before they expire, and requester-pays buckets (user_project -> userProject).
 
-usage: gcs_auth_flows.py DRIVER NODE_DIR"""
+usage: gcs_auth_flows.py DRIVER NODE_DIR [TIFF_DUMPER]"""
 import json
 import os
 import shutil
@@ -55,12 +55,46 @@ def main():
             print("the emulator did not start:", proc.stderr.read().decode()[-2000:])
             return 1
         fake = IdFake(port).start()
-        return tests(driver, port, fake, tmp)
+        rc = tests(driver, port, fake, tmp)
+        if len(sys.argv) > 3:
+            tool(sys.argv[3], fake, tmp)
+            print(f"{len(failures)} failure(s) with the tool")
+            rc = 1 if failures else rc
+        return rc
     finally:
         if fake:
             fake.stop()
         stop(proc)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def tool(exe, fake, tmp):
+    """tiff-dumper with threads: 4 on the metadata server flow: five stores (the lister's
+    and one per fetch thread), one token fetch (src/store/store_share.h)."""
+    cfg = os.path.join(tmp, "gcs.yaml")
+    with open(cfg, "w") as f:
+        f.write(f"""store:
+  name: "gs://data"
+  obstore_config:
+    google_base_url: "{fake.url}"
+concurrency:
+  n_consumers: 4
+  threads: 4
+""")
+    e = {k: v for k, v in os.environ.items()
+         if not k.startswith(("GOOGLE_", "GCE_", "STORAGE_EMULATOR", "CLOUDSDK_"))}
+    e.update(HOME="/nonexistent", GCE_METADATA_HOST=f"127.0.0.1:{fake.port}")
+    fake.expires_in = 3600
+    before, used0 = fake.count("gce"), len(fake.used)
+    out = os.path.join(tmp, "tool-out")
+    p = subprocess.run([exe, "headers", cfg, out], capture_output=True, timeout=120, env=e)
+    check(p.returncode in (0, 1) and os.path.exists(os.path.join(out, "_SUCCESS")),
+          f"tiff-dumper headers on gs:// with threads: 4 (exit {p.returncode}: "
+          f"{p.stderr.decode()[-300:]})")
+    check(fake.count("gce") - before == 1,
+          f"threads: 4 fetched one token ({fake.count('gce') - before})")
+    check(len(fake.used) - used0 >= 4, f"the list and the 3 reads went with a token "
+          f"({len(fake.used) - used0} requests)")
 
 
 def write(path, doc):
