@@ -18,6 +18,10 @@ reports the shard markers only and expects the "incomplete run" banner and the w
 says to run `finish`; once `finish` writes _SUCCESS there, it expects the complete page
 with the run's counts equal to the local run's.
 
+The secret is also given from the environment (AZURE_STORAGE_ACCOUNT_KEY,
+AWS_SECRET_ACCESS_KEY) instead of --option: the same page. A wrong prefix, a missing bucket
+and an empty local folder fail with exit 3 and no page.
+
 usage: e2e_report_stores.py TIFF_DUMPER CORPUS_DIR NODE_DIR az|gcs|s3shard"""
 import json
 import os
@@ -47,6 +51,7 @@ class Az:
         # a key of the right form (base64 of 64 bytes) that azurite refuses
         self.wrong = dict(self.opts, account_key="V3JvbmdLZXk" + "A" * 77 + "==")
         self.secrets = [KEY, self.wrong["account_key"]]
+        self.env_secret = ("account_key", "AZURE_STORAGE_ACCOUNT_KEY")
         self.env = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "AZURITE_"))}
 
     def stop(self):
@@ -68,6 +73,7 @@ class Gcs:
         self.opts = {"google_base_url": f"http://127.0.0.1:{port}", "bearer_token": tok}
         self.wrong = None  # the emulator refuses no token
         self.secrets = [tok]
+        self.env_secret = None  # no environment variable for a bearer token
         self.env = {k: v for k, v in os.environ.items()
                     if not k.startswith(("GOOGLE_", "GCE_", "STORAGE_EMULATOR", "CLOUDSDK_"))}
         self.env["HOME"] = "/nonexistent"
@@ -88,6 +94,7 @@ class S3:
                      "region": "us-east-1"}
         self.wrong = None  # s3rver checks no signature
         self.secrets = ["S3RVER-q1-secret"]
+        self.env_secret = ("secret_access_key", "AWS_SECRET_ACCESS_KEY")
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         self.env.update(AWS_EC2_METADATA_DISABLED="true", HOME="/nonexistent")
 
@@ -221,6 +228,23 @@ def main():
                 L.fail(f"the run's config (with {secret_key}) is not on the page")
             if f"{secret_key}: &quot;***&quot;" not in text:
                 L.fail(f"{secret_key} is not shown masked in the run's config")
+
+        # the secret from the environment instead of --option: the same page
+        if b.env_secret:
+            opt, var = b.env_secret
+            eargs = [a for k, v in b.opts.items() if k != opt for a in ("--option", f"{k}={v}")]
+            page_env = os.path.join(tmp, "env.html")
+            p = L.run_tool(exe, "report", b.url, "-o", page_env, *eargs,
+                           env=dict(b.env, **{var: b.opts[opt]}), timeout=60)
+            msgs.append(p)
+            if p.returncode != 0:
+                L.fail(f"report with {var}: exit {p.returncode}: {p.stderr}")
+            pe, texte = page(page_env)
+            # (t-read of pg was trimmed above for s3shard)
+            if {k: v for k, v in pe.tables.items() if k != "t-read"} \
+                    != {k: v for k, v in pg.tables.items() if k != "t-read"}:
+                L.fail(f"report with {var}: the page differs")
+            no_secret(b.secrets, "the page", texte)
 
         # a missing container / bucket: exit 3, named, no secret
         p = L.run_tool(exe, "report", b.missing, "-o", os.path.join(tmp, "x.html"), *args,
