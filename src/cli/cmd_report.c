@@ -46,9 +46,8 @@ void td_cmd_report_usage(FILE *out) {
           "  -h, --help          this text\n"
           "\n"
           "exit status: 0 page written; 2 usage error;\n"
-          "             3 OUT_DIR or one of its part files could not be read, OUT_DIR\n"
-          "               holds nothing of a run (no part file, _SUCCESS or shard marker:\n"
-          "               a wrong bucket or prefix?), or the page could not be written\n",
+          "             3 OUT_DIR or one of its part files could not be read, or the page\n"
+          "               could not be written\n",
           out);
 }
 

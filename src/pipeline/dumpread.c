@@ -379,17 +379,6 @@ int td_dumpread_open(td_dumpread **out, const char *url, const store_options *so
                 rc = list_local_dir(d, TD_OUTPUT_ERRORS_DIR, err, errlen);
         }
     }
-    /* Nothing of a run at all: on an object store that is a wrong bucket or prefix (a
-     * prefix has no existence of its own, and some servers list a missing bucket as empty),
-     * the store's form of a missing folder; a page of zeros would hide the typo. */
-    if (rc == 0 && !d->heads.n && !d->errs.n && !d->has_success && !d->markers) {
-        ut_msgf(err, errlen,
-                "%s holds no output of tiff-dumper (no part-*.parquet, _SUCCESS or shard "
-                "marker)%s",
-                d->remote ? store_url(d->st) : d->dir,
-                d->remote ? ": is the bucket or prefix right?" : "");
-        rc = -1;
-    }
     if (rc) {
         td_dumpread_close(d);
         return -1;
