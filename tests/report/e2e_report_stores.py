@@ -16,7 +16,7 @@ For s3shard: `finish` on an object-store OUT is not there yet on main (README: "
 --resume work on a local OUT_DIR only for now"). While `finish` refuses it, the test
 reports the shard markers only and expects the "incomplete run" banner and the warning that
 says to run `finish`; once `finish` writes _SUCCESS there, it expects the complete page
-with the run's counts equal to the local run's.
+with the run's counts equal to the local run's and `shards: 2`.
 
 The secret is also given from the environment (AZURE_STORAGE_ACCOUNT_KEY,
 AWS_SECRET_ACCESS_KEY) instead of --option: the same page. A wrong prefix, a missing bucket
@@ -206,8 +206,9 @@ def main():
         if finished:
             if 'id="incomplete"' in text or "incomplete" in p.stderr:
                 L.fail(f"{kind}: a finished run is shown as incomplete")
-            # (a sharded _SUCCESS sums each shard's listing: compare what was dumped)
-            for k in RUN_COUNTS if kind != "s3shard" else ("dumped", "failed"):
+            if kind == "s3shard" and run.get("shards") != "2":
+                L.fail(f"s3shard: the finished run's shards: {run.get('shards')}")
+            for k in RUN_COUNTS:
                 if run.get(k) is None or int(run[k]) != succ[k]:
                     L.fail(f"{kind}: run {k}: page {run.get(k)}, local _SUCCESS {succ[k]}")
         else:
