@@ -12,8 +12,8 @@ in the `output:` section of the config for the dump and as `--option K=V` for th
 and the secret (account key, token) must appear neither in the page nor in any message,
 also when it is refused. A missing container/bucket fails with exit 3 naming it.
 
-For s3shard: `finish` on an object-store OUT is not there yet on main (README: "finish and
---resume work on a local OUT_DIR only for now"). While `finish` refuses it, the test
+For s3shard: `finish` on an object-store OUT came with s1-resume's merge; before it (this
+branch's base, fe6b7ac) `finish` refuses a store. While `finish` refuses it, the test
 reports the shard markers only and expects the "incomplete run" banner and the warning that
 says to run `finish`; once `finish` writes _SUCCESS there, it expects the complete page
 with the run's counts equal to the local run's and `shards: 2`.
