@@ -455,14 +455,15 @@ void remote_page_deliver(remote_cursor *c, int status, const store_entry *ents, 
                          bool done) {
     remote_store *rs = c->rs;
     store_list_req *req = c->req;
+    /* Detached before the last callback, as the other backends do: it may free req (or
+     * hand it to a thread that does), so req is not touched after it. */
+    if (done && req->priv == c)
+        req->priv = NULL;
     c->in_cb = true;
     req->cb(req, status, ents, n, NULL, 0, done);
     c->in_cb = false;
-    if (done || c->free_pending) {
-        if (req->priv == c)
-            req->priv = NULL;
+    if (done || c->free_pending)
         rs->ops->cursor_free(c);
-    }
     remote_release(rs);
 }
 
