@@ -60,10 +60,10 @@ man_out=$(LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -l "$root/usr/share/man/man1
 zcat "$root/usr/share/man/man1/tiff-dumper.1.gz" | grep -q "tiff-dumper $version" ||
   fail "man page does not carry version $version"
 
-# bash completion: commands, then the options of headers.
+# bash completion: commands ("he" is headers and help), then the options of headers.
 bash_out=$(bash -c '
   source "$1"
-  COMP_WORDS=(tiff-dumper he); COMP_CWORD=1; _tiff_dumper; echo "${COMPREPLY[*]}"
+  COMP_WORDS=(tiff-dumper hea); COMP_CWORD=1; _tiff_dumper; echo "${COMPREPLY[*]}"
   COMP_WORDS=(tiff-dumper headers --q); COMP_CWORD=2; _tiff_dumper; echo "${COMPREPLY[*]}"
   COMP_WORDS=(tiff-dumper info --j); COMP_CWORD=2; _tiff_dumper; echo "${COMPREPLY[*]}"
 ' _ "$root/usr/share/bash-completion/completions/tiff-dumper")
