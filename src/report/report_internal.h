@@ -17,6 +17,8 @@ typedef struct rp_ent {
 
 #define RP_SLOTS 8192u /* >= 2 * TD_REPORT_MAX_KEYS, a power of two */
 
+#define RP_MEMO 32 /* a power of two */
+
 typedef struct rp_hist {
     rp_ent *e;
     size_t n, cap;
@@ -24,6 +26,12 @@ typedef struct rp_hist {
     uint64_t other; /* values past TD_REPORT_MAX_KEYS */
     uint64_t total;
     bool nomem;
+    /* the entries of recent (a, b) number pairs of this histogram's key (hist_memo in
+     * report.c): index + 1 into e, 0 = empty */
+    struct {
+        int64_t a, b;
+        uint32_t idx;
+    } memo[RP_MEMO];
 } rp_hist;
 
 enum {
