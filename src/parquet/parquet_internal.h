@@ -140,6 +140,8 @@ void pq__schema_elem(tw *t, const pq_schema *s, int id, int *n_elems);
 
 enum { S_UNSET = 0, S_SET, S_NULL, S_TOUCHED, S_OPEN };
 
+enum { POS_HINTS = 16 }; /* list positions with a dictionary hint (col.hint) */
+
 typedef struct col {
     int leaf;  /* schema node */
     int owner; /* user node (leaf, list or map) */
@@ -163,11 +165,15 @@ typedef struct col {
     size_t n_slots;
     uint32_t *idx; /* dictionary indices of the dict-encoded values */
     size_t n_idx, cap_idx;
-    size_t fb_level; /* first level encoded PLAIN after a fall-back, SIZE_MAX if none */
-    bool fb_pending; /* dictionary outgrew dict_max_bytes in this row */
-    uint32_t last_e; /* entry of the previous dictionary-encoded value + 1, 0: none. Tried
-                      * before hashing: runs of one value are the common case (the same
-                      * compression, tile size, kind in every image and row) */
+    size_t fb_level;          /* first level encoded PLAIN after a fall-back, SIZE_MAX if none */
+    bool fb_pending;          /* dictionary outgrew dict_max_bytes in this row */
+    uint32_t last_e;          /* entry of the previous dictionary-encoded value + 1, 0: none. Tried
+                               * before hashing: runs of one value are the common case (the same
+                               * compression, tile size, kind in every image and row) */
+    uint32_t hint[POS_HINTS]; /* entry + 1 of the value at list position k (k <
+                               * POS_HINTS) in an earlier row: a list's values change along
+                               * the list (each image's width) but repeat from row to row
+                               * at the same position, where last_e misses every time */
     /* at flush: the ColumnChunk serialized up to its offset-index fields, and the data
      * page locations for the OffsetIndex */
     buf cmeta;
@@ -204,6 +210,8 @@ struct pq_writer {
     int *structs, n_structs;
     int *values, n_values; /* user leaf/list/map nodes */
     int *fb_list, n_fb;    /* columns whose dictionary outgrew the limit in this row */
+    int i64s_f0, i64s_n;   /* the run of fields pq_list_struct_set_i64s last found to be INT64
+                            * fields of one element: schema facts, checked once */
     uint64_t rows, rg_rows;
     size_t approx;
     bool started;

@@ -51,12 +51,13 @@ static inline uint32_t hash_fixed(uint64_t k) {
     return (uint32_t)(k >> 32) ^ (uint32_t)k;
 }
 
-/* Equality of a dictionary entry and a value; fixed widths compare as integers. */
-static inline bool dict_eq(const col *c, size_t e, const void *p, size_t n) {
-    if (c->vsize == 8)
-        return memcmp(c->dict.p + e * 8, p, 8) == 0;
-    if (c->vsize == 4)
-        return memcmp(c->dict.p + e * 4, p, 4) == 0;
+/* Equality of a dictionary entry and a value. Always inlined (the hint checks of put_value
+ * call it for most values): a fixed-width value has n == vsize, a constant in each setter,
+ * so the compare becomes one integer compare. */
+static inline __attribute__((always_inline)) bool dict_eq(const col *c, size_t e, const void *p,
+                                                          size_t n) {
+    if (c->vsize)
+        return memcmp(c->dict.p + e * n, p, n) == 0;
     uint32_t l;
     memcpy(&l, c->dict.p + c->d_off[e], 4);
     return l == n && memcmp(c->dict.p + c->d_off[e] + 4, p, n) == 0;
@@ -160,24 +161,34 @@ TD_HOT int put_index(pq_writer *w, col *c, uint32_t e, size_t n) {
     }
     c->idx[c->n_idx++] = e;
     /* Past dict_max_bytes, or when most values are new (a dictionary of unique values
-     * only adds an indirection and costs hashing): PLAIN from the end of the row. */
-    if ((c->dict.len > w->o.dict_max_bytes ||
-         ((c->n_idx & (DICT_PROBE - 1)) == 0 && c->n_dict * 2 > c->n_idx)) &&
-        !c->fb_pending) {
+     * only adds an indirection and costs hashing): PLAIN from the end of the row. The
+     * dictionary grows only in put_value's hash path, which checks its size there. */
+    if ((c->n_idx & (DICT_PROBE - 1)) == 0 && c->n_dict * 2 > c->n_idx && !c->fb_pending) {
         c->fb_pending = true;
         w->fb_list[w->n_fb++] = (int)(c - w->c);
     }
     return 0;
 }
 
-TD_HOT int put_value(pq_writer *w, col *c, const void *p, size_t n) {
-    /* The previous value's dictionary entry first: dictionary entries are unique, so a
-     * match is the index the hash lookup would find (an index from before the chunk was
-     * flushed is past n_dict, or compared with what it holds now); and every entry is valid
-     * UTF-8, so a match needs no check either. */
-    size_t le = c->last_e;
-    if (c->dict_on && le && le <= c->n_dict && dict_eq(c, le - 1, p, n))
-        return put_index(w, c, (uint32_t)(le - 1), n);
+/* Appends a value at list position pos (0 outside lists). */
+TD_HOT int put_value(pq_writer *w, col *c, const void *p, size_t n, size_t pos) {
+    /* The dictionary entry of the value at this list position in an earlier row, then of
+     * the previous value, before hashing: dictionary entries are unique, so a match is the
+     * index the hash lookup would find (an index from before the chunk was flushed is past
+     * n_dict, or compared with what it holds now); and every entry is valid UTF-8, so a
+     * match needs no check either. */
+    uint32_t *hint = &c->hint[pos < POS_HINTS ? pos : POS_HINTS - 1];
+    if (c->dict_on) {
+        size_t he = *hint, le = c->last_e;
+        if (he && he <= c->n_dict && dict_eq(c, he - 1, p, n)) {
+            c->last_e = (uint32_t)he;
+            return put_index(w, c, (uint32_t)(he - 1), n);
+        }
+        if (le && le <= c->n_dict && dict_eq(c, le - 1, p, n)) {
+            *hint = (uint32_t)le;
+            return put_index(w, c, (uint32_t)(le - 1), n);
+        }
+    }
     /* A STRING that is not UTF-8 makes strict readers (DuckDB) refuse the whole file, so
      * the writer is where it is stopped, whoever the caller: each byte that is not part of
      * a valid sequence is written as \xNN (ut_utf8_escape: Python's backslashreplace). The
@@ -194,7 +205,11 @@ TD_HOT int put_value(pq_writer *w, col *c, const void *p, size_t n) {
         int64_t e = dict_index(c, p, n);
         if (e < 0)
             return -1;
-        c->last_e = (uint32_t)e + 1;
+        c->last_e = *hint = (uint32_t)e + 1;
+        if (c->dict.len > w->o.dict_max_bytes && !c->fb_pending) {
+            c->fb_pending = true;
+            w->fb_list[w->n_fb++] = (int)(c - w->c);
+        }
         return put_index(w, c, (uint32_t)e, n);
     }
     w->approx += n + 4;
@@ -278,7 +293,7 @@ TD_HOT int set_field(pq_writer *w, int node, pq_type t, const void *p, size_t n,
         return pq__fail(w, PQ_E_USAGE, false, node, "%s on a %s leaf", fn, type_name(nd->type));
     if (n > MAX_VALUE_BYTES)
         return pq__fail(w, PQ_E_USAGE, false, node, "%s: value of %zu bytes is too long", fn, n);
-    if (put_level(c, rep, c->max_def) || put_value(w, c, p, n))
+    if (put_level(c, rep, c->max_def) || put_value(w, c, p, n, w->u[l].count - 1))
         return pq__fail(w, PQ_E_NOMEM, true, node, "%s: out of memory", fn);
     w->state[node] = S_SET;
     return PQ_OK;
@@ -300,7 +315,7 @@ TD_HOT int set_leaf(pq_writer *w, int node, pq_type t, const void *p, size_t n, 
     if ((rc = touch(w, node, fn)))
         return rc;
     col *c = &w->c[w->u[node].col0];
-    if (put_level(c, 0, c->max_def) || put_value(w, c, p, n))
+    if (put_level(c, 0, c->max_def) || put_value(w, c, p, n, 0))
         return pq__fail(w, PQ_E_NOMEM, true, node, "%s: out of memory", fn);
     w->state[node] = S_SET;
     return PQ_OK;
@@ -383,7 +398,7 @@ TD_HOT int list_push(pq_writer *w, int node, pq_type t, const void *p, size_t n,
         if (n > MAX_VALUE_BYTES)
             return pq__fail(w, PQ_E_USAGE, false, node, "%s: value of %zu bytes is too long", fn,
                             n);
-        if (put_level(c, u->count ? 1 : 0, c->max_def) || put_value(w, c, p, n))
+        if (put_level(c, u->count ? 1 : 0, c->max_def) || put_value(w, c, p, n, u->count))
             return pq__fail(w, PQ_E_NOMEM, true, node, "%s: out of memory", fn);
     }
     u->count++;
@@ -444,7 +459,7 @@ TD_HOT int set_list(pq_writer *w, int node, pq_type t, const void *v, size_t n, 
     unode *u = &w->u[node];
     col *c = &w->c[u->col0];
     for (size_t i = 0; i < n; i++) {
-        if (put_level(c, u->count ? 1 : 0, c->max_def) || put_value(w, c, p + i * size, size))
+        if (put_level(c, u->count ? 1 : 0, c->max_def) || put_value(w, c, p + i * size, size, i))
             return pq__fail(w, PQ_E_NOMEM, true, node, "%s: out of memory", fn);
         u->count++;
     }
@@ -491,9 +506,9 @@ int pq_map_put(pq_writer *w, int node, const void *key, size_t klen, const void 
     unode *u = &w->u[node];
     col *k = &w->c[u->col0], *v = &w->c[u->col0 + 1];
     int r = u->count ? 1 : 0;
-    if (put_level(k, r, u->dl + 1) || put_value(w, k, key ? key : "", klen))
+    if (put_level(k, r, u->dl + 1) || put_value(w, k, key ? key : "", klen, u->count))
         return pq__fail(w, PQ_E_NOMEM, true, node, "pq_map_put: out of memory");
-    if (value ? put_level(v, r, u->dl + 2) || put_value(w, v, value, vlen)
+    if (value ? put_level(v, r, u->dl + 2) || put_value(w, v, value, vlen, u->count)
               : put_level(v, r, u->dl + 1))
         return pq__fail(w, PQ_E_NOMEM, true, node, "pq_map_put: out of memory");
     u->count++;
@@ -607,24 +622,31 @@ int pq_list_struct_set_i64s(pq_writer *w, int field0, const int64_t *v, size_t n
         return pq__fail(w, PQ_E_USAGE, false, field0, "%s: not a field of a list of structs", fn);
     if (w->state[l] != S_OPEN || w->state[e] != S_OPEN)
         return pq__fail(w, PQ_E_USAGE, false, field0, "%s: no open element", fn);
+    bool known = field0 == w->i64s_f0 && (int)n <= w->i64s_n;
     for (size_t k = 0; k < n; k++) { /* all checked first: a refused call sets nothing */
         int node = field0 + (int)k;
         const snode *nd = &w->s->n[node];
-        if (nd->parent != e || nd->kind != N_LEAF || nd->type != PQ_INT64)
+        if (!known && (nd->parent != e || nd->kind != N_LEAF || nd->type != PQ_INT64 ||
+                       w->u[node].col0 != w->u[field0].col0 + (int)k))
             return pq__fail(w, PQ_E_USAGE, false, node, "%s: not an INT64 field of the element",
                             fn);
         if (w->state[node] != S_UNSET)
             return pq__fail(w, PQ_E_USAGE, false, node, "%s: already set in this element", fn);
     }
+    if (!known) {
+        w->i64s_f0 = field0;
+        w->i64s_n = (int)n;
+    }
     int rep = w->u[l].count > 1 ? 1 : 0;
-    for (size_t k = 0; k < n; k++) {
-        int node = field0 + (int)k;
+    size_t pos = w->u[l].count - 1;
+    /* the fields' columns are consecutive (one leaf each, in schema order) */
+    col *c = &w->c[w->u[field0].col0];
+    for (size_t k = 0; k < n; k++, c++) {
         if (v[k] == null_value)
             continue; /* lstruct_close writes the null */
-        col *c = &w->c[w->u[node].col0];
-        if (put_level(c, rep, c->max_def) || put_value(w, c, &v[k], 8))
-            return pq__fail(w, PQ_E_NOMEM, true, node, "%s: out of memory", fn);
-        w->state[node] = S_SET;
+        if (put_level(c, rep, c->max_def) || put_value(w, c, &v[k], 8, pos))
+            return pq__fail(w, PQ_E_NOMEM, true, field0 + (int)k, "%s: out of memory", fn);
+        w->state[field0 + (int)k] = S_SET;
     }
     return PQ_OK;
 }

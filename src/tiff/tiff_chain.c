@@ -142,21 +142,30 @@ static int host_le(void) {
 
 /* Sparse count and smallest offset of the non-sparse blocks (UINT64_MAX: none) of LONG /
  * LONG8 arrays in host order, one function per pair of item sizes with local accumulators so
- * that it vectorises: this runs over every tile of every image. */
+ * that it vectorises: this runs over every tile of every image. Branch-free: e is all ones
+ * for an empty block, which makes its offset the "none" value of the minimum, and the count
+ * is kept in the offsets' width (what lets GCC vectorise the LONG / LONG case), summed per
+ * chunk of 2^30 blocks so that it cannot wrap. */
 #define TD_SCAN(name, OT, CT)                                                              \
     static uint64_t name(const uint8_t *restrict od, const uint8_t *restrict cd, size_t m, \
                          uint64_t *min) {                                                  \
+        const size_t chunk = (size_t)1 << 30;                                              \
         OT mn = (OT)-1;                                                                    \
         uint64_t sp = 0;                                                                   \
-        for (size_t k = 0; k < m; k++) {                                                   \
-            OT o;                                                                          \
-            CT c;                                                                          \
-            memcpy(&o, od + sizeof o * k, sizeof o);                                       \
-            memcpy(&c, cd + sizeof c * k, sizeof c);                                       \
-            OT empty = (OT)((o == 0) | (c == 0));                                          \
-            sp += (uint64_t)empty;                                                         \
-            OT v = empty ? (OT)-1 : o;                                                     \
-            mn = v < mn ? v : mn;                                                          \
+        for (size_t k0 = 0; k0 < m; k0 += chunk) {                                         \
+            size_t k1 = m - k0 < chunk ? m : k0 + chunk;                                   \
+            OT n = 0;                                                                      \
+            for (size_t k = k0; k < k1; k++) {                                             \
+                OT o;                                                                      \
+                CT c;                                                                      \
+                memcpy(&o, od + sizeof o * k, sizeof o);                                   \
+                memcpy(&c, cd + sizeof c * k, sizeof c);                                   \
+                OT e = (OT) - (OT)((o == 0) | (c == 0));                                   \
+                n -= e;                                                                    \
+                OT v = o | e;                                                              \
+                mn = v < mn ? v : mn;                                                      \
+            }                                                                              \
+            sp += (uint64_t)n;                                                             \
         }                                                                                  \
         *min = mn == (OT)-1 ? UINT64_MAX : (uint64_t)mn;                                   \
         return sp;                                                                         \

@@ -140,9 +140,10 @@ void tiff__ghost(tiff_parser *p) {
     p->gh.len = take < sizeof p->gh.text - 1 ? (size_t)take : sizeof p->gh.text - 1;
     memcpy(p->gh.text, t, p->gh.len);
     p->gh.text[p->gh.len] = 0;
-    for (size_t i = 0; i < p->gh.len; i++)
-        if (p->gh.text[i] == 0) /* keep it a C string: NUL padding ends the block */
-            p->gh.len = i;
+    /* keep it a C string: NUL padding ends the block */
+    const char *nul = memchr(p->gh.text, 0, p->gh.len);
+    if (nul)
+        p->gh.len = (size_t)(nul - p->gh.text);
     ghost_split(p);
     p->gh.state = 2;
 }
