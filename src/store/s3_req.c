@@ -312,11 +312,33 @@ int s3_sign_headers(s3_hdrs *h, const s3_target *t, const char *method, const s3
     return h->bad ? -1 : 0;
 }
 
-/* "2009-10-12T17:50:30.000Z" -> ms since the epoch (UTC), INT64_MIN if malformed. */
+/* The value of n digits at s, or -1 when one of them is not a digit. */
+static int fixed_digits(const char *s, int n) {
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
+/* "2009-10-12T17:50:30.000Z" -> ms since the epoch (UTC), INT64_MIN if malformed. Every key
+ * of a listing page has one: the exact form S3 sends is read digit by digit (sscanf was a
+ * tenth of a listing's CPU), anything else as sscanf reads it. */
 int64_t s3_parse_iso8601_ms(const char *s) {
     int y, mo, d, h, mi, sec;
-    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d", &y, &mo, &d, &h, &mi, &sec) != 6 || mo < 1 ||
-        mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+    bool exact = strlen(s) >= 19 && s[4] == '-' && s[7] == '-' && s[10] == 'T' && s[13] == ':' &&
+                 s[16] == ':';
+    if (exact) {
+        y = fixed_digits(s, 4), mo = fixed_digits(s + 5, 2), d = fixed_digits(s + 8, 2);
+        h = fixed_digits(s + 11, 2), mi = fixed_digits(s + 14, 2), sec = fixed_digits(s + 17, 2);
+        exact = y >= 0 && mo >= 0 && d >= 0 && h >= 0 && mi >= 0 && sec >= 0;
+    }
+    if (!exact && sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d", &y, &mo, &d, &h, &mi, &sec) != 6)
+        return INT64_MIN;
+    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 ||
+        sec > 60)
         return INT64_MIN;
     int64_t ms = 0;
     const char *p = s + 19;

@@ -14,6 +14,12 @@ target_link_libraries(s3_sign_dump PRIVATE td_util PkgConfig::CRYPTO)
 add_test(NAME s3_botocore
          COMMAND ${TD_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/s3_botocore.py $<TARGET_FILE:s3_sign_dump>)
 
+# the dates of S3 answers (LastModified of every listed key, credential expiry)
+add_executable(s3_date_unit s3_date_unit.c ${_s3_src}/s3_req.c ${_s3_src}/s3_sigv4.c)
+target_include_directories(s3_date_unit PRIVATE ${_s3_src} ${CMAKE_SOURCE_DIR}/tests)
+target_link_libraries(s3_date_unit PRIVATE td_util PkgConfig::CRYPTO)
+add_test(NAME s3_date_unit COMMAND s3_date_unit)
+
 # credential_process command lines split as botocore splits them
 add_executable(s3_auth_unit s3_auth_unit.c ${_s3_src}/s3_process.c)
 target_include_directories(s3_auth_unit PRIVATE ${_s3_src} ${CMAKE_SOURCE_DIR}/tests)
