@@ -42,17 +42,6 @@ void td_cmd_finish_usage(FILE *out) {
           out);
 }
 
-/* "KEY=VALUE" into kv (pointers into arg). */
-static int split_kv(char *arg, store_kv *kv) {
-    char *eq = strchr(arg, '=');
-    if (!eq || eq == arg)
-        return -1;
-    *eq = 0;
-    kv->key = arg;
-    kv->value = eq + 1;
-    return 0;
-}
-
 int td_cmd_finish(int argc, char **argv) {
     const char *dir = NULL, *shards = NULL, *config = NULL;
     bool quiet = false;
@@ -85,7 +74,7 @@ int td_cmd_finish(int argc, char **argv) {
             }
         } else if (strcmp(a, "-o") == 0 || strcmp(a, "--option") == 0) {
             char *v = i + 1 < argc ? argv[++i] : NULL;
-            if (!v || split_kv(v, &kvs[n_kv]) != 0) {
+            if (!v || td_config_split_kv(v, &kvs[n_kv]) != 0) {
                 td_say(stderr, "tiff-dumper finish: -o needs KEY=VALUE\n");
                 goto out;
             }

@@ -5,6 +5,7 @@
  * store rooted at its folder, a URL (s3://, gs://, az://, http(s)://, file://) through the
  * store backend of its scheme, each on a private loop. */
 #include "cmd_info.h"
+#include "config.h"
 #include "geo.h"
 
 #include "pipeline.h"
@@ -613,17 +614,6 @@ static void show_outcome(const info_outcome *oc, void *ud) {
     free(ones);
 }
 
-/* "KEY=VALUE" into kv (pointers into arg, which is modified). */
-static int split_kv(char *arg, store_kv *kv) {
-    char *eq = strchr(arg, '=');
-    if (!eq || eq == arg)
-        return -1;
-    *eq = '\0';
-    kv->key = arg;
-    kv->value = eq + 1;
-    return 0;
-}
-
 int td_cmd_info(int argc, char **argv) {
     int json = 0, nfiles = 0;
     /* argv entries only; at most argc of each */
@@ -655,7 +645,7 @@ int td_cmd_info(int argc, char **argv) {
             char *v = a[1] == 'o'   ? (i + 1 < argc ? argv[++i] : NULL)
                       : a[8] == '=' ? a + 9
                                     : (i + 1 < argc ? argv[++i] : NULL);
-            if (!v || split_kv(v, &kvs[n_kv]) != 0) {
+            if (!v || td_config_split_kv(v, &kvs[n_kv]) != 0) {
                 td_say(stderr,
                        "tiff-dumper info: %s needs KEY=VALUE, e.g. -o skip_signature=true\n\n%s", a,
                        usage_text);

@@ -128,17 +128,6 @@ static int write_page(const char *path, const ut_buf *page, char *err, size_t er
     return rc;
 }
 
-/* "KEY=VALUE" into kv (pointers into arg, which is modified). */
-static int split_kv(char *arg, store_kv *kv) {
-    char *eq = strchr(arg, '=');
-    if (!eq || eq == arg)
-        return -1;
-    *eq = '\0';
-    kv->key = arg;
-    kv->value = eq + 1;
-    return 0;
-}
-
 int td_cmd_report(int argc, char **argv) {
     const char *dir = NULL, *outp = "report.html";
     bool quiet = false;
@@ -167,7 +156,7 @@ int td_cmd_report(int argc, char **argv) {
             }
         } else if (strcmp(a, "--option") == 0 || strncmp(a, "--option=", 9) == 0) {
             char *v = strncmp(a, "--option=", 9) == 0 ? a + 9 : (i + 1 < argc ? argv[++i] : NULL);
-            if (!v || split_kv(v, &kvs[n_kv]) != 0) {
+            if (!v || td_config_split_kv(v, &kvs[n_kv]) != 0) {
                 td_say(stderr, "tiff-dumper report: --option needs KEY=VALUE\n");
                 status = EXIT_USAGE;
             } else {

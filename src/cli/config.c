@@ -2014,3 +2014,13 @@ int td_config_load(td_config *c, const char *path, char *err, size_t errlen) {
     free(buf);
     return rc;
 }
+
+int td_config_split_kv(char *arg, store_kv *kv) {
+    char *eq = strchr(arg, '=');
+    if (!eq || eq == arg)
+        return -1;
+    *eq = '\0';
+    kv->key = arg;
+    kv->value = eq + 1;
+    return 0;
+}

@@ -88,6 +88,10 @@ bool td_config_is_tiff(const td_config *c, const char *key, size_t key_len);
  * caller (defaults). */
 void td_config_to_options(const td_config *c, td_pipeline_options *o);
 
+/* A command line's "KEY=VALUE" store option (info, finish, report) into kv: pointers into
+ * arg, whose '=' becomes a NUL. -1 when there is no '=' or no key. */
+int td_config_split_kv(char *arg, store_kv *kv);
+
 /* Limits the loader enforces (documented in docs/config.md). */
 #define TD_CONFIG_MAX_FILE_BYTES (1u << 20)
 #define TD_CONFIG_MAX_CONSUMERS 100000u
