@@ -383,6 +383,33 @@ static int wait_job(td_outstore *o, job *j) {
     return j->status;
 }
 
+/* A job its caller waits for (the synchronous calls below): of type t, with a copy of key
+ * when one is given. NULL, with err said, when out of memory. */
+static job *sync_job(jtype t, const char *key, char *err, size_t errlen) {
+    job *j = calloc(1, sizeof *j);
+    if (j && key && !(j->key = ut_strdup(key))) {
+        free(j);
+        j = NULL;
+    }
+    if (!j) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    j->type = t;
+    j->wait = true;
+    return j;
+}
+
+/* Runs j on the store's thread and waits for it: STORE_OK, or the store's status with its
+ * message in err. j stays the caller's to read and free. */
+static int run_sync(td_outstore *o, job *j, char *err, size_t errlen) {
+    submit(o, j);
+    int rc = wait_job(o, j);
+    if (rc != STORE_OK)
+        snprintf(err, errlen, "%s", j->msg);
+    return rc;
+}
+
 int td_outstore_open(td_outstore **out, const char *url, const store_options *so, char *err,
                      size_t errlen) {
     *out = NULL;
@@ -502,20 +529,12 @@ const char *td_outstore_errmsg(const td_outstore *o) { return o->errmsg; }
 
 int td_outstore_put_buf(td_outstore *o, const char *key, const void *buf, size_t len, char *err,
                         size_t errlen) {
-    job *j = calloc(1, sizeof *j);
-    if (!j || !(j->key = ut_strdup(key))) {
-        free(j);
-        snprintf(err, errlen, "out of memory");
+    job *j = sync_job(J_PUT, key, err, errlen);
+    if (!j)
         return -1;
-    }
-    j->type = J_PUT;
-    j->wait = true;
     j->put.buf = buf;
     j->put.length = len;
-    submit(o, j);
-    int rc = wait_job(o, j);
-    if (rc != STORE_OK)
-        snprintf(err, errlen, "%s", j->msg);
+    int rc = run_sync(o, j, err, errlen);
     job_free(j);
     return rc == STORE_OK ? 0 : -1;
 }
@@ -524,40 +543,18 @@ int td_outstore_clean(td_outstore *o, const char *first, const char *const *pref
                       size_t n_prefixes, bool (*ours)(const char *key, const void *ctx),
                       const void *ours_ctx, char *err, size_t errlen) {
     if (first) {
-        job *d = calloc(1, sizeof *d);
-        if (d)
-            d->keys = malloc(sizeof *d->keys);
-        if (!d || !d->keys || !(d->keys[0] = ut_strdup(first))) {
-            job_free(d);
-            snprintf(err, errlen, "out of memory");
-            return -1;
-        }
-        d->n_keys = 1;
-        d->type = J_DELETE;
-        d->wait = true;
-        submit(o, d);
-        int rc = wait_job(o, d);
-        if (rc != STORE_OK)
-            snprintf(err, errlen, "%s", d->msg);
-        job_free(d);
-        if (rc != STORE_OK)
+        char *const keys[1] = {(char *)first};
+        if (td_outstore_delete(o, keys, 1, err, errlen) != 0)
             return -1;
     }
-    job *j = calloc(1, sizeof *j);
-    if (!j) {
-        snprintf(err, errlen, "out of memory");
+    job *j = sync_job(J_LIST, NULL, err, errlen);
+    if (!j)
         return -1;
-    }
-    j->type = J_LIST;
-    j->wait = true;
     j->prefixes = prefixes;
     j->n_prefixes = n_prefixes;
     j->ours = ours;
     j->ours_ctx = ours_ctx;
-    submit(o, j);
-    int rc = wait_job(o, j);
-    if (rc != STORE_OK)
-        snprintf(err, errlen, "%s", j->msg);
+    int rc = run_sync(o, j, err, errlen);
     job_free(j);
     return rc == STORE_OK ? 0 : -1;
 }
@@ -566,24 +563,17 @@ int td_outstore_list(td_outstore *o, const char *prefix, bool one_level,
                      bool (*want)(const char *key, const void *ctx), const void *want_ctx,
                      td_outstore_keys *out, char *err, size_t errlen) {
     memset(out, 0, sizeof *out);
-    job *j = calloc(1, sizeof *j);
-    if (!j) {
-        snprintf(err, errlen, "out of memory");
+    job *j = sync_job(J_LIST, NULL, err, errlen);
+    if (!j)
         return -1;
-    }
     const char *const prefixes[1] = {prefix};
-    j->type = J_LIST;
-    j->wait = true;
     j->collect_only = true;
     j->prefixes = prefixes;
     j->n_prefixes = 1;
     j->ours = want;
     j->ours_ctx = want_ctx;
     j->delim = one_level && store_can_delimit(o->st) ? "/" : NULL;
-    submit(o, j);
-    int rc = wait_job(o, j);
-    if (rc != STORE_OK) {
-        snprintf(err, errlen, "%s", j->msg);
+    if (run_sync(o, j, err, errlen) != STORE_OK) {
         job_free(j);
         return -1;
     }
@@ -608,10 +598,10 @@ void td_outstore_keys_free(td_outstore_keys *k) {
 int td_outstore_delete(td_outstore *o, char *const *keys, size_t n, char *err, size_t errlen) {
     if (n == 0)
         return 0;
-    job *j = calloc(1, sizeof *j);
-    if (j)
-        j->keys = calloc(n, sizeof *j->keys);
-    if (!j || !j->keys) {
+    job *j = sync_job(J_DELETE, NULL, err, errlen);
+    if (!j)
+        return -1;
+    if (!(j->keys = calloc(n, sizeof *j->keys))) {
         job_free(j);
         snprintf(err, errlen, "out of memory");
         return -1;
@@ -624,12 +614,7 @@ int td_outstore_delete(td_outstore *o, char *const *keys, size_t n, char *err, s
         }
         j->n_keys++;
     }
-    j->type = J_DELETE;
-    j->wait = true;
-    submit(o, j);
-    int rc = wait_job(o, j);
-    if (rc != STORE_OK)
-        snprintf(err, errlen, "%s", j->msg);
+    int rc = run_sync(o, j, err, errlen);
     job_free(j);
     return rc == STORE_OK ? 0 : -1;
 }
@@ -637,23 +622,15 @@ int td_outstore_delete(td_outstore *o, char *const *keys, size_t n, char *err, s
 int td_outstore_get(td_outstore *o, const char *key, uint64_t offset, uint64_t length, void *buf,
                     uint64_t known_size, uint64_t *got, uint64_t *object_size, char *err,
                     size_t errlen) {
-    job *j = calloc(1, sizeof *j);
-    if (!j || !(j->key = ut_strdup(key))) {
-        free(j);
-        snprintf(err, errlen, "out of memory");
+    job *j = sync_job(J_GET, key, err, errlen);
+    if (!j)
         return -1;
-    }
-    j->type = J_GET;
-    j->wait = true;
     j->get.offset = offset;
     j->get.length = length;
     j->get.buf = buf;
     j->get.known_size = known_size;
-    submit(o, j);
-    int rc = wait_job(o, j);
-    if (rc != STORE_OK)
-        snprintf(err, errlen, "%s", j->msg);
-    else {
+    int rc = run_sync(o, j, err, errlen);
+    if (rc == STORE_OK) {
         if (got)
             *got = j->get.got;
         if (object_size)
