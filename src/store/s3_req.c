@@ -335,13 +335,14 @@ int64_t s3_parse_iso8601_ms(const char *s) {
         h = fixed_digits(s + 11, 2), mi = fixed_digits(s + 14, 2), sec = fixed_digits(s + 17, 2);
         exact = y >= 0 && mo >= 0 && d >= 0 && h >= 0 && mi >= 0 && sec >= 0;
     }
-    if (!exact && sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d", &y, &mo, &d, &h, &mi, &sec) != 6)
+    int end = 19; /* where the seconds end: the fraction, if any, follows */
+    if (!exact && sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &end) != 6)
         return INT64_MIN;
     if (mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 ||
         sec > 60)
         return INT64_MIN;
     int64_t ms = 0;
-    const char *p = s + 19;
+    const char *p = s + end;
     if (*p == '.') {
         int digits = 0;
         for (p++; *p >= '0' && *p <= '9'; p++, digits++)

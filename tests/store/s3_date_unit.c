@@ -19,6 +19,7 @@ int main(void) {
     check_date("2024-02-29T23:59:60.999Z", 1709251200999); /* a leap second, as timegm */
     /* not the exact form: sscanf's reading, as before */
     check_date("2009-1-2T3:4:5Z", 1230865445000);
+    check_date("2009-1-2T3:4:5.25Z", 1230865445250); /* the fraction after a short form */
     /* malformed */
     check_date("", INT64_MIN);
     check_date("2009-13-12T17:50:30.000Z", INT64_MIN);
