@@ -240,7 +240,7 @@ int td_cmd_report(int argc, char **argv) {
                          .shard_markers = info.shard_markers,
                          .summary_markers = info.summary_markers,
                          .shard_count = info.shard_count,
-                         .summary_note = info.summary_note,
+                         .markers_note = info.markers_note,
                          .header_files = info.header_files,
                          .error_files = info.error_files,
                          .generated_at = now,
@@ -259,16 +259,17 @@ int td_cmd_report(int argc, char **argv) {
                dir, info.shard_count);
     else if (!info.complete && info.summary_markers)
         td_say(stderr,
-               "tiff-dumper report: warning: %s has no _SUCCESS: the run is incomplete (%" PRIu32
-               " of %" PRIu32 " shard markers; the run section sums them); the page says so\n",
-               dir, info.summary_markers, info.shard_count);
+               "tiff-dumper report: warning: %s has no _SUCCESS: the run is incomplete (%s); "
+               "the run section sums the %" PRIu32 " of %" PRIu32 " shard markers there; the "
+               "page says so\n",
+               dir, info.markers_note, info.summary_markers, info.shard_count);
     else if (!info.complete)
         td_say(stderr,
                "tiff-dumper report: warning: %s has no _SUCCESS: the run is incomplete%s%s%s; the "
                "page says so\n",
                dir, info.shard_markers ? " (shard markers only: run `tiff-dumper finish`)" : "",
-               info.summary_note[0] ? "; the shard markers cannot be summed: " : "",
-               info.summary_note);
+               info.markers_note[0] ? "; the shard markers cannot be summed: " : "",
+               info.markers_note);
     if (!quiet && strcmp(outp, "-") != 0) {
         char reqs[48] = "";
         if (td_dumpread_requests(d))

@@ -451,19 +451,18 @@ static int marks_summary(td_dumpread *d, td_dumpread_info *info, char *err, size
         shown[n - 1] = 0; /* messages add "/name" */
     uint32_t found = 0, count = 0;
     int rc = td_shard_summary_io(&io, shown, &info->success, &info->success_len, &found, &count,
-                                 info->summary_note, sizeof info->summary_note);
-    if (rc == 0) {
+                                 info->markers_note, sizeof info->markers_note);
+    if (rc == 0) { /* markers_note: the missing shards, if any */
         info->summary_markers = found;
         info->shard_count = count;
-        info->summary_note[0] = 0;
     } else if (rc > 0) {
-        info->summary_note[0] = 0;
-    } else if (strstr(info->summary_note, "out of memory")) {
-        ut_msgf(err, errlen, "%s", info->summary_note);
+        info->markers_note[0] = 0;
+    } else if (strstr(info->markers_note, "out of memory")) {
+        ut_msgf(err, errlen, "%s", info->markers_note);
         return -1;
     }
     /* other failures (markers of two runs or splits, one unreadable) leave the page without
-     * a run section; summary_note says why */
+     * a run section; markers_note says why */
     return 0;
 }
 

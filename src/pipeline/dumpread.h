@@ -30,11 +30,12 @@ typedef struct td_dumpread_info {
     bool complete; /* _SUCCESS exists */
     unsigned shard_markers;
     /* No _SUCCESS but shard markers: success holds what `finish` would write, summed
-     * (shard.h td_shard_summary_io) from summary_markers markers of shard_count shards;
-     * when they cannot be summed (markers of two runs or splits, one unreadable) success
-     * stays NULL and summary_note says why. */
+     * (shard.h td_shard_summary_io) from summary_markers markers of shard_count shards,
+     * and markers_note names the missing shards when there are fewer; when they cannot be
+     * summed (markers of two runs or splits, one unreadable) success stays NULL and
+     * markers_note says why. */
     uint32_t summary_markers, shard_count;
-    char summary_note[256];
+    char markers_note[256];
     uint64_t header_files, error_files; /* part files read so far */
 } td_dumpread_info;
 

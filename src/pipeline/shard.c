@@ -701,6 +701,28 @@ static void markers_free(markers *ms) {
     memset(ms, 0, sizeof *ms);
 }
 
+/* "14 of 16 shards done in OUT; missing shards 3, 11" (the first 20 named). */
+static void missing_msg(const markers *ms, const char *out_dir, char *err, size_t errlen) {
+    size_t nm = ms->nm;
+    uint32_t n = ms->n;
+    ut_buf b = {0};
+    ut_buf_printf(&b, "%zu of %" PRIu32 " shards done in %s; missing shard", nm, n, out_dir);
+    ut_buf_puts(&b, n - nm > 1 ? "s" : "");
+    size_t j = 0, shown = 0;
+    for (uint32_t i = 0; i < n && shown < 20; i++) {
+        if (j < nm && ms->m[j].index == i) {
+            j++;
+            continue;
+        }
+        ut_buf_printf(&b, "%s %" PRIu32, shown ? "," : "", i);
+        shown++;
+    }
+    if (n - nm > shown)
+        ut_buf_printf(&b, " and %zu more", (size_t)(n - nm - shown));
+    ut_msgf(err, errlen, "%s", ut_buf_str(&b));
+    ut_buf_free(&b);
+}
+
 static int markers_load(const td_shard_io *io, const char *out_dir, uint32_t expect_count,
                         bool need_all, markers *ms, char *err, size_t errlen) {
     marker_scan sc;
@@ -749,22 +771,7 @@ static int markers_load(const td_shard_io *io, const char *out_dir, uint32_t exp
     }
     qsort(m, nm, sizeof *m, cmp_marker);
     if (need_all && nm < n) {
-        ut_buf b = {0};
-        ut_buf_printf(&b, "%zu of %" PRIu32 " shards done in %s; missing shard", nm, n, out_dir);
-        ut_buf_puts(&b, n - nm > 1 ? "s" : "");
-        size_t j = 0, shown = 0;
-        for (uint32_t i = 0; i < n && shown < 20; i++) {
-            if (j < nm && m[j].index == i) {
-                j++;
-                continue;
-            }
-            ut_buf_printf(&b, "%s %" PRIu32, shown ? "," : "", i);
-            shown++;
-        }
-        if (n - nm > shown)
-            ut_buf_printf(&b, " and %zu more", (size_t)(n - nm - shown));
-        ut_msgf(err, errlen, "%s", ut_buf_str(&b));
-        ut_buf_free(&b);
+        missing_msg(ms, out_dir, err, errlen);
         return 1;
     }
     /* read and check every marker: the same run, or the sum means nothing */
@@ -851,6 +858,10 @@ int td_shard_summary_io(const td_shard_io *io, const char *shown, char **text, s
             *text = ut_buf_take(&b);
             *found = (uint32_t)ms.nm;
             *count = ms.n;
+            if (ms.nm < ms.n)
+                missing_msg(&ms, shown, err, errlen);
+            else if (errlen)
+                err[0] = 0;
         }
     }
     markers_free(&ms);

@@ -439,9 +439,9 @@ static void render_run(page *pg) {
                           rq / el);
     } else {
         ut_buf_puts(b, "<tr><td colspan=\"2\">No readable _SUCCESS");
-        if (run->summary_note && *run->summary_note) {
+        if (run->markers_note && *run->markers_note) {
             ut_buf_puts(b, "; the shard markers cannot be summed: ");
-            esc(b, run->summary_note);
+            esc(b, run->markers_note);
         }
         ut_buf_puts(b, ".</td></tr>");
     }
@@ -561,16 +561,21 @@ int td_report_html(td_report *r, const td_report_run *run, ut_buf *b, char *msg,
                       "is done, but <code>tiff-dumper finish</code> was not run. The run "
                       "section is the markers' sum, as finish would write it.</div>\n",
                       run->summary_markers, run->shard_count);
-    else if (!run->complete && run->summary_markers)
+    else if (!run->complete && run->summary_markers) {
         ut_buf_printf(b,
                       "<div class=\"banner\" id=\"incomplete\" role=\"alert\">Incomplete run: "
                       "made from %" PRIu32 " of %" PRIu32 " shard markers without _SUCCESS "
-                      "(%" PRIu32 " shard%s not done). The run section sums the shards that "
-                      "are done; the figures cover the part files that exist now.</div>\n",
+                      "(%" PRIu32 " shard%s not done",
                       run->summary_markers, run->shard_count,
                       run->shard_count - run->summary_markers,
                       run->shard_count - run->summary_markers > 1 ? "s" : "");
-    else if (!run->complete)
+        if (run->markers_note && *run->markers_note) { /* which: "missing shards 3, 11" */
+            ut_buf_puts(b, ": ");
+            esc(b, run->markers_note);
+        }
+        ut_buf_puts(b, "). The run section sums the shards that are done; the figures cover "
+                       "the part files that exist now.</div>\n");
+    } else if (!run->complete)
         ut_buf_printf(b,
                       "<div class=\"banner\" id=\"incomplete\" role=\"alert\">Incomplete run: "
                       "OUT has no _SUCCESS%s. The figures cover the part files that exist "

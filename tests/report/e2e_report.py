@@ -250,7 +250,8 @@ def main():
         if "incomplete" not in p.stderr or "1 of 2 shard markers" not in p.stderr:
             L.fail(f"no warning for an incomplete run: {p.stderr}")
         if 'id="incomplete"' not in domi \
-                or "made from 1 of 2 shard markers without _SUCCESS" not in domi:
+                or "made from 1 of 2 shard markers without _SUCCESS" not in domi \
+                or "missing shard 1)" not in domi:
             L.fail("one shard missing: no 'incomplete ... 1 of 2 shard markers' banner")
         check_page(node, pgi, "one shard missing")
         check_run(node, pgi, outm, "one shard missing", m0)

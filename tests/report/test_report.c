@@ -173,11 +173,13 @@ static void shard_summary(void) {
                          .shard_markers = 2,
                          .summary_markers = 2,
                          .shard_count = 3,
+                         .markers_note = "2 of 3 shards done in o; missing shard 1",
                          .generated_at = "now"};
     CHECK(td_report_html(r, &run, &page, msg, sizeof msg) == 0, "%s", msg);
     const char *h = ut_buf_str(&page);
     CHECK(strstr(h, "id=\"incomplete\"") && !strstr(h, "id=\"unfinished\""));
-    CHECK(strstr(h, "made from 2 of 3 shard markers without _SUCCESS (1 shard not done)"));
+    CHECK(strstr(h, "made from 2 of 3 shard markers without _SUCCESS (1 shard not done: 2 of "
+                    "3 shards done in o; missing shard 1)"));
     CHECK(strstr(h, "data-key=\"markers_summed\" data-count=\"2\""));
     CHECK(strstr(h, "data-key=\"dumped\" data-count=\"9\""));
     ut_buf_reset(&page);
@@ -189,7 +191,7 @@ static void shard_summary(void) {
     ut_buf_reset(&page);
     run = (td_report_run){.out_shown = "o",
                           .shard_markers = 2,
-                          .summary_note = "x and <y> describe different runs",
+                          .markers_note = "x and <y> describe different runs",
                           .generated_at = "now"};
     CHECK(td_report_html(r, &run, &page, msg, sizeof msg) == 0, "%s", msg);
     h = ut_buf_str(&page);
