@@ -36,6 +36,9 @@ void td_cmd_report_usage(FILE *out) {
           "\n"
           "A folder without _SUCCESS (a run still going, interrupted, or shards not\n"
           "finished) is reported too, under an \"incomplete run\" banner, with a warning.\n"
+          "Shards done but not finished: the run section is the sum of the shard markers\n"
+          "there (as `tiff-dumper finish` sums them), and the page says \"made from N of M\n"
+          "shard markers\" (incomplete while N < M).\n"
           "\n"
           "options:\n"
           "  -o, --output FILE   where to write the page (default: report.html; - = stdout)\n"
@@ -235,6 +238,9 @@ int td_cmd_report(int argc, char **argv) {
                          .success_len = info.success_len,
                          .complete = info.complete,
                          .shard_markers = info.shard_markers,
+                         .summary_markers = info.summary_markers,
+                         .shard_count = info.shard_count,
+                         .markers_note = info.markers_note,
                          .header_files = info.header_files,
                          .error_files = info.error_files,
                          .generated_at = now,
@@ -245,11 +251,25 @@ int td_cmd_report(int argc, char **argv) {
         status = EXIT_FAILED;
         goto done;
     }
-    if (!info.complete)
+    if (!info.complete && info.summary_markers && info.summary_markers >= info.shard_count)
         td_say(stderr,
-               "tiff-dumper report: warning: %s has no _SUCCESS: the run is incomplete%s; the "
+               "tiff-dumper report: warning: %s has no _SUCCESS, but all %" PRIu32
+               " shard markers: the run section is their sum; run `tiff-dumper finish` to "
+               "complete the dataset\n",
+               dir, info.shard_count);
+    else if (!info.complete && info.summary_markers)
+        td_say(stderr,
+               "tiff-dumper report: warning: %s has no _SUCCESS: the run is incomplete (%s); "
+               "the run section sums the %" PRIu32 " of %" PRIu32 " shard markers there; the "
                "page says so\n",
-               dir, info.shard_markers ? " (shard markers only: run `tiff-dumper finish`)" : "");
+               dir, info.markers_note, info.summary_markers, info.shard_count);
+    else if (!info.complete)
+        td_say(stderr,
+               "tiff-dumper report: warning: %s has no _SUCCESS: the run is incomplete%s%s%s; the "
+               "page says so\n",
+               dir, info.shard_markers ? " (shard markers only: run `tiff-dumper finish`)" : "",
+               info.markers_note[0] ? "; the shard markers cannot be summed: " : "",
+               info.markers_note);
     if (!quiet && strcmp(outp, "-") != 0) {
         char reqs[48] = "";
         if (td_dumpread_requests(d))

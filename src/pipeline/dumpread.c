@@ -46,6 +46,7 @@ struct td_dumpread {
     uv_loop_t loop;
     store *st;
     flist heads, errs;
+    flist marks; /* the shard markers' names (and sizes: a store's GETs need them) */
     bool has_success;
     uint64_t success_size;
     unsigned markers;
@@ -103,7 +104,11 @@ static int classify(td_dumpread *d, const char *name, size_t n, uint64_t size) {
         d->has_success = true;
         d->success_size = size;
     } else if (td_shard_marker_of(base, &i, &cnt)) {
+        for (size_t k = 0; k < d->marks.n; k++)
+            if (strcmp(d->marks.v[k].name, base) == 0)
+                return 0; /* a store may list a name twice across pages */
         d->markers++;
+        return flist_add(&d->marks, name, n, size);
     }
     return 0;
 }
@@ -383,15 +388,89 @@ void td_dumpread_close(td_dumpread *d) {
     }
     flist_free(&d->heads);
     flist_free(&d->errs);
+    flist_free(&d->marks);
     free(d->dir);
     free(d);
+}
+
+/* ---- the shard markers as a td_shard_io (shard.h), for their summary ---- */
+
+static int marks_list(void *ud, const char *sub, void (*each)(const char *name, void *arg),
+                      void *arg, char *err, size_t errlen) {
+    const td_dumpread *d = ud;
+    if (*sub)
+        return 1; /* only OUT itself holds markers */
+    for (size_t i = 0; i < d->marks.n; i++)
+        each(d->marks.v[i].name, arg);
+    return 0;
+}
+
+static char *marks_read(void *ud, const char *name, size_t cap, size_t *len, char *err,
+                        size_t errlen) {
+    td_dumpread *d = ud;
+    if (!d->remote) {
+        char *p = join(d->dir, name);
+        if (!p) {
+            ut_msgf(err, errlen, "out of memory");
+            return NULL;
+        }
+        char *t = ut_read_file(p, cap, len, err, errlen);
+        free(p);
+        return t;
+    }
+    const fent *fe = NULL;
+    for (size_t i = 0; i < d->marks.n && !fe; i++)
+        if (strcmp(d->marks.v[i].name, name) == 0)
+            fe = &d->marks.v[i];
+    if (!fe || fe->size > cap) {
+        ut_msgf(err, errlen, fe ? "larger than %zu bytes" : "not listed", cap);
+        return NULL;
+    }
+    char *t = malloc((size_t)fe->size + 1);
+    if (!t) {
+        ut_msgf(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (fe->size && remote_get(d, fe->name, fe->size, 0, (size_t)fe->size, t, err, errlen)) {
+        free(t);
+        return NULL;
+    }
+    t[fe->size] = 0;
+    *len = (size_t)fe->size;
+    return t;
+}
+
+/* No _SUCCESS: the summary finish would write, from the markers there are (shard.c sums them:
+ * one code for both, so the page shows what finish will say). */
+static int marks_summary(td_dumpread *d, td_dumpread_info *info, char *err, size_t errlen) {
+    td_shard_io io = {marks_list, marks_read, NULL, d};
+    char shown[1024];
+    snprintf(shown, sizeof shown, "%s", d->remote ? store_url(d->st) : d->dir);
+    size_t n = strlen(shown);
+    if (n && shown[n - 1] == '/')
+        shown[n - 1] = 0; /* messages add "/name" */
+    uint32_t found = 0, count = 0;
+    int rc = td_shard_summary_io(&io, shown, &info->success, &info->success_len, &found, &count,
+                                 info->markers_note, sizeof info->markers_note);
+    if (rc == 0) { /* markers_note: the missing shards, if any */
+        info->summary_markers = found;
+        info->shard_count = count;
+    } else if (rc > 0) {
+        info->markers_note[0] = 0;
+    } else if (strstr(info->markers_note, "out of memory")) {
+        ut_msgf(err, errlen, "%s", info->markers_note);
+        return -1;
+    }
+    /* other failures (markers of two runs or splits, one unreadable) leave the page without
+     * a run section; markers_note says why */
+    return 0;
 }
 
 int td_dumpread_info_read(td_dumpread *d, td_dumpread_info *info, char *err, size_t errlen) {
     memset(info, 0, sizeof *info);
     info->shard_markers = d->markers;
     if (!d->has_success)
-        return 0;
+        return d->markers ? marks_summary(d, info, err, errlen) : 0;
     if (!d->remote) {
         char *p = join(d->dir, "_SUCCESS");
         if (!p) {

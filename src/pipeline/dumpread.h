@@ -29,6 +29,13 @@ typedef struct td_dumpread_info {
     size_t success_len;
     bool complete; /* _SUCCESS exists */
     unsigned shard_markers;
+    /* No _SUCCESS but shard markers: success holds what `finish` would write, summed
+     * (shard.h td_shard_summary_io) from summary_markers markers of shard_count shards,
+     * and markers_note names the missing shards when there are fewer; when they cannot be
+     * summed (markers of two runs or splits, one unreadable) success stays NULL and
+     * markers_note says why. */
+    uint32_t summary_markers, shard_count;
+    char markers_note[256];
     uint64_t header_files, error_files; /* part files read so far */
 } td_dumpread_info;
 
@@ -38,7 +45,8 @@ typedef struct td_dumpread_info {
 int td_dumpread_open(td_dumpread **out, const char *out_url, const store_options *so, char *err,
                      size_t errlen);
 void td_dumpread_close(td_dumpread *d);
-/* Reads _SUCCESS (when there is one) and counts the shard markers. 0, or -1 with a message. */
+/* Reads _SUCCESS (when there is one; else the sum of the shard markers, see above) and
+ * counts the shard markers. 0, or -1 with a message. */
 int td_dumpread_info_read(td_dumpread *d, td_dumpread_info *info, char *err, size_t errlen);
 /* Streams every part file into r, counting the files into info. 0, or -1 with a message
  * naming the file (a part that is not a readable Parquet file of this tool). */

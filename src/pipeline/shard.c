@@ -378,10 +378,10 @@ static void put_raw(ut_buf *b, const marker *m, const char *key) {
 
 /* The earliest (first true) or latest `key` of the markers, a raw JSON string: the times are
  * all "YYYY-MM-DDTHH:MM:SSZ", so their bytes compare as the times do. */
-static void put_time(ut_buf *b, const marker *m, uint32_t n, const char *key, bool first) {
+static void put_time(ut_buf *b, const marker *m, size_t n, const char *key, bool first) {
     const char *best = NULL;
     size_t best_n = 0;
-    for (uint32_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++) {
         const char *s;
         size_t len;
         raw_member(&m[i].j, key, &s, &len);
@@ -401,14 +401,15 @@ static void put_time(ut_buf *b, const marker *m, uint32_t n, const char *key, bo
 
 /* The dataset's _SUCCESS: the markers' run description once, their counts summed, the
  * earliest start and the latest finish. A pure function of the markers, so that every writer
- * writes the same bytes. */
-static void summarise(ut_buf *b, marker *m, uint32_t n) {
+ * writes the same bytes. n markers of a split into count shards (n < count only for a
+ * report's summary of shards not all done). */
+static void summarise(ut_buf *b, const marker *m, size_t n, uint32_t count) {
     uint64_t sums[8] = {0}, retries = 0, throttled = 0, lowest = 0;
     static const char *const keys[8] = {"listed",        "skipped",  "dumped",       "failed",
                                         "bytes_fetched", "requests", "header_files", "error_files"};
     double elapsed = 0;
     bool networked = false;
-    for (uint32_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++) {
         for (size_t k = 0; k < 8; k++)
             sums[k] += u64_member(&m[i], keys[k], NULL);
         double e = dbl_member(&m[i], "elapsed_seconds");
@@ -429,7 +430,7 @@ static void summarise(ut_buf *b, marker *m, uint32_t n) {
     put_raw(b, &m[0], "keys_from");
     put_raw(b, &m[0], "inventory");
     put_raw(b, &m[0], "prefixes");
-    ut_buf_printf(b, ",\"shards\":%" PRIu32, n);
+    ut_buf_printf(b, ",\"shards\":%" PRIu32, count);
     for (size_t k = 0; k < 8; k++)
         ut_buf_printf(b, ",\"%s\":%" PRIu64, keys[k], sums[k]);
     /* the slowest shard's time: the shards ran side by side (as far as the engine let them) */
@@ -678,36 +679,82 @@ static void scan_marker(const char *name, void *arg) {
     sc->m[sc->nm++].index = i;
 }
 
-int td_shard_finish_io(const td_shard_io *io, const char *out_dir, uint32_t expect_count,
-                       const char *tmp_tag, uint32_t *count_out, char *err, size_t errlen) {
+/* The markers io lists, of one N (expect_count, or the first seen), read and checked to be
+ * of one run: finish and the markers' summary share this, so that they agree on what a set
+ * of markers is. need_all: every one of the N must be there (finish), or any that are (a
+ * report of shards not yet finished). 0 with ms->m[0..nm) sorted by index and ms->n; 1
+ * when shards are missing (need_all) or none of the expected N is there; -1. The caller
+ * frees with markers_free. */
+typedef struct markers {
+    marker *m;
+    size_t nm;
+    uint32_t n;
+} markers;
+
+static void markers_free(markers *ms) {
+    for (size_t i = 0; i < ms->nm; i++) {
+        if (ms->m[i].parsed)
+            ut_json_free(&ms->m[i].j);
+        free(ms->m[i].text);
+    }
+    free(ms->m);
+    memset(ms, 0, sizeof *ms);
+}
+
+/* "14 of 16 shards done in OUT; missing shards 3, 11" (the first 20 named). */
+static void missing_msg(const markers *ms, const char *out_dir, char *err, size_t errlen) {
+    size_t nm = ms->nm;
+    uint32_t n = ms->n;
+    ut_buf b = {0};
+    ut_buf_printf(&b, "%zu of %" PRIu32 " shards done in %s; missing shard", nm, n, out_dir);
+    ut_buf_puts(&b, n - nm > 1 ? "s" : "");
+    size_t j = 0, shown = 0;
+    for (uint32_t i = 0; i < n && shown < 20; i++) {
+        if (j < nm && ms->m[j].index == i) {
+            j++;
+            continue;
+        }
+        ut_buf_printf(&b, "%s %" PRIu32, shown ? "," : "", i);
+        shown++;
+    }
+    if (n - nm > shown)
+        ut_buf_printf(&b, " and %zu more", (size_t)(n - nm - shown));
+    ut_msgf(err, errlen, "%s", ut_buf_str(&b));
+    ut_buf_free(&b);
+}
+
+static int markers_load(const td_shard_io *io, const char *out_dir, uint32_t expect_count,
+                        bool need_all, markers *ms, char *err, size_t errlen) {
     marker_scan sc;
     memset(&sc, 0, sizeof sc);
+    memset(ms, 0, sizeof *ms);
     sc.n = expect_count;
-    int rc = -1;
-    if (io->list(io->ud, "", scan_marker, &sc, err, errlen) < 0) {
-        free(sc.m);
+    int rc = io->list(io->ud, "", scan_marker, &sc, err, errlen);
+    ms->m = sc.m;
+    ms->nm = sc.nm;
+    ms->n = sc.n;
+    if (rc < 0)
         return -1;
-    }
     marker *m = sc.m;
     size_t nm = sc.nm;
     uint32_t n = sc.n;
     char *other = sc.other;
     if (sc.nomem) {
         ut_msgf(err, errlen, "out of memory");
-        goto out;
+        return -1;
     }
     if (other[0] && nm == 0 && expect_count) {
         ut_msgf(err, errlen,
                 "%s holds markers of another shard count (%s), none of %" PRIu32 " shards", out_dir,
                 other, expect_count);
-        goto out;
+        return -1;
     }
     if (other[0]) {
         ut_msgf(err, errlen,
                 "%s holds markers of different shard counts (%s beside markers of %" PRIu32
                 " shards): one OUT_DIR takes one split; remove the markers of the other",
                 out_dir, other, n);
-        goto out;
+        return -1;
     }
     if (nm == 0) {
         if (n)
@@ -720,31 +767,12 @@ int td_shard_finish_io(const td_shard_io *io, const char *out_dir, uint32_t expe
                     "runs "
                     "with --shard I/N; an unsharded run writes _SUCCESS itself)",
                     out_dir);
-        rc = nm == 0 && n ? 1 : -1;
-        goto out;
+        return n || !need_all ? 1 : -1;
     }
     qsort(m, nm, sizeof *m, cmp_marker);
-    if (count_out)
-        *count_out = n;
-    if (nm < n) {
-        ut_buf b = {0};
-        ut_buf_printf(&b, "%zu of %" PRIu32 " shards done in %s; missing shard", nm, n, out_dir);
-        ut_buf_puts(&b, n - nm > 1 ? "s" : "");
-        size_t j = 0, shown = 0;
-        for (uint32_t i = 0; i < n && shown < 20; i++) {
-            if (j < nm && m[j].index == i) {
-                j++;
-                continue;
-            }
-            ut_buf_printf(&b, "%s %" PRIu32, shown ? "," : "", i);
-            shown++;
-        }
-        if (n - nm > shown)
-            ut_buf_printf(&b, " and %zu more", (size_t)(n - nm - shown));
-        ut_msgf(err, errlen, "%s", ut_buf_str(&b));
-        ut_buf_free(&b);
-        rc = 1;
-        goto out;
+    if (need_all && nm < n) {
+        missing_msg(ms, out_dir, err, errlen);
+        return 1;
     }
     /* read and check every marker: the same run, or the sum means nothing */
     for (size_t i = 0; i < nm; i++) {
@@ -754,13 +782,13 @@ int td_shard_finish_io(const td_shard_io *io, const char *out_dir, uint32_t expe
         m[i].text = io->read(io->ud, name, 64u << 20, &m[i].len, jerr, sizeof jerr);
         if (!m[i].text) {
             ut_msgf(err, errlen, "%s/%s: %s", out_dir, name, jerr);
-            goto out;
+            return -1;
         }
         if (ut_json_parse(&m[i].j, m[i].text, m[i].len, 1u << 20, jerr, sizeof jerr) != 0 ||
             m[i].j.n == 0 || m[i].j.tok[0].type != UT_JSON_OBJECT) {
             ut_msgf(err, errlen, "%s/%s is not a shard summary: %s", out_dir, name,
                     m[i].j.n ? "not a JSON object" : jerr);
-            goto out;
+            return -1;
         }
         m[i].parsed = true;
         static const char *const same[] = {"store",    "keys_from", "inventory",
@@ -774,16 +802,29 @@ int td_shard_finish_io(const td_shard_io *io, const char *out_dir, uint32_t expe
                         "%s and %s describe different runs (their \"%s\" differ): every shard "
                         "must run the same config into one OUT_DIR",
                         n0, name, same[k]);
-                goto out;
+                return -1;
             }
     }
+    return 0;
+}
+
+int td_shard_finish_io(const td_shard_io *io, const char *out_dir, uint32_t expect_count,
+                       const char *tmp_tag, uint32_t *count_out, char *err, size_t errlen) {
+    markers ms;
+    int rc = markers_load(io, out_dir, expect_count, true, &ms, err, errlen);
+    uint32_t n = ms.n;
+    if (rc >= 0 && ms.nm && count_out)
+        *count_out = n;
+    if (rc != 0)
+        goto out;
+    rc = -1;
     if (check_parts(io, out_dir, "", n, err, errlen) != 0 ||
         check_parts(io, out_dir, TD_OUTPUT_ERRORS_DIR, n, err, errlen) != 0)
         goto out;
     {
         ut_buf b = {0};
         b.limit = 64u << 20; /* the config is in it */
-        summarise(&b, m, n);
+        summarise(&b, ms.m, ms.nm, n);
         if (b.bad) {
             ut_msgf(err, errlen, "out of memory");
             ut_buf_free(&b);
@@ -793,11 +834,36 @@ int td_shard_finish_io(const td_shard_io *io, const char *out_dir, uint32_t expe
         ut_buf_free(&b);
     }
 out:
-    for (size_t i = 0; i < nm; i++) {
-        if (m[i].parsed)
-            ut_json_free(&m[i].j);
-        free(m[i].text);
+    markers_free(&ms);
+    return rc;
+}
+
+int td_shard_summary_io(const td_shard_io *io, const char *shown, char **text, size_t *len,
+                        uint32_t *found, uint32_t *count, char *err, size_t errlen) {
+    *text = NULL;
+    *len = 0;
+    *found = *count = 0;
+    markers ms;
+    int rc = markers_load(io, shown, 0, false, &ms, err, errlen);
+    if (rc == 0) {
+        ut_buf b = {0};
+        b.limit = 64u << 20; /* the config is in it */
+        summarise(&b, ms.m, ms.nm, ms.n);
+        if (b.bad) {
+            ut_msgf(err, errlen, "out of memory");
+            ut_buf_free(&b);
+            rc = -1;
+        } else {
+            *len = b.len;
+            *text = ut_buf_take(&b);
+            *found = (uint32_t)ms.nm;
+            *count = ms.n;
+            if (ms.nm < ms.n)
+                missing_msg(&ms, shown, err, errlen);
+            else if (errlen)
+                err[0] = 0;
+        }
     }
-    free(m);
+    markers_free(&ms);
     return rc;
 }

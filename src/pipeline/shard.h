@@ -99,6 +99,15 @@ typedef struct td_shard_io {
 } td_shard_io;
 int td_shard_finish_io(const td_shard_io *io, const char *shown, uint32_t expect_count,
                        const char *tmp_tag, uint32_t *count_out, char *err, size_t errlen);
+/* What _SUCCESS would say, from the shard markers there are now, all done or not (for
+ * `report` on shards not finished): the markers of one N are read and checked to be of one
+ * run as finish checks them, and summed as finish sums them, with "shards": N. io->write is
+ * not used, nor are the part files checked. 0 with the JSON text in *text (malloc'ed, *len
+ * bytes), *found markers of *count shards (when *found < *count, err names the missing
+ * shards as finish does); 1 when OUT has no shard marker; -1 with a message (markers of
+ * different N or runs, one unreadable). */
+int td_shard_summary_io(const td_shard_io *io, const char *shown, char **text, size_t *len,
+                        uint32_t *found, uint32_t *count, char *err, size_t errlen);
 /* An object-store OUT (s3://, gs://, az://), through its open output store: listing with
  * delimiter "/", GETs, and a PUT for _SUCCESS (atomic: no temporary name). Same returns. */
 typedef struct td_outstore td_outstore;

@@ -77,6 +77,12 @@ typedef struct td_report_run {
     size_t success_len;
     bool complete;          /* OUT has _SUCCESS: else an "incomplete run" banner */
     unsigned shard_markers; /* _SUCCESS.shard-* files found */
+    /* No _SUCCESS, and success_json is the sum of summary_markers shard markers of
+     * shard_count shards (0: it is not). The page says so; "incomplete" when fewer than
+     * shard_count. markers_note: which shards are missing (summed from fewer), or why the
+     * markers could not be summed (success_json NULL); NULL or "": nothing to say. */
+    uint32_t summary_markers, shard_count;
+    const char *markers_note;
     uint64_t header_files, error_files;
     const char *generated_at; /* RFC 3339 UTC time of the report */
     const char *tool_version;

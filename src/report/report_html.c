@@ -379,11 +379,24 @@ static void render_run(page *pg) {
         run->success_json &&
         ut_json_parse(&d, run->success_json, run->success_len, 100000, err, sizeof err) == 0 &&
         d.n && d.tok[0].type == UT_JSON_OBJECT;
+    bool summed = !run->complete && run->summary_markers;
     ut_buf_puts(b, "<section id=\"run\"><h2>The run</h2><div class=\"pair\">"
-                   "<table id=\"t-run\"><caption>What _SUCCESS says");
-    if (!run->complete)
-        ut_buf_puts(b, " (no _SUCCESS: the run is incomplete)");
+                   "<table id=\"t-run\"><caption>");
+    if (summed)
+        ut_buf_printf(b,
+                      "What %" PRIu32 " of %" PRIu32 " shard markers say, summed as "
+                      "<code>tiff-dumper finish</code> would (no _SUCCESS)",
+                      run->summary_markers, run->shard_count);
+    else
+        ut_buf_printf(b, "What _SUCCESS says%s",
+                      run->complete ? "" : " (no _SUCCESS: the run is incomplete)");
     ut_buf_puts(b, "</caption><tbody>");
+    if (summed)
+        ut_buf_printf(b,
+                      "<tr data-key=\"markers_summed\" data-count=\"%" PRIu32
+                      "\"><th scope=\"row\">shard markers summed</th><td>%" PRIu32 " of %" PRIu32
+                      "</td></tr>",
+                      run->summary_markers, run->summary_markers, run->shard_count);
     if (have) {
         static const char *const keys[][2] = {
             {"started", "started (UTC)"},
@@ -425,7 +438,12 @@ static void render_run(page *pg) {
                           "<td>%.1f</td></tr>",
                           rq / el);
     } else {
-        ut_buf_puts(b, "<tr><td colspan=\"2\">No readable _SUCCESS.</td></tr>");
+        ut_buf_puts(b, "<tr><td colspan=\"2\">No readable _SUCCESS");
+        if (run->markers_note && *run->markers_note) {
+            ut_buf_puts(b, "; the shard markers cannot be summed: ");
+            esc(b, run->markers_note);
+        }
+        ut_buf_puts(b, ".</td></tr>");
     }
     ut_buf_puts(b, "</tbody></table>");
     /* What the report itself read */
@@ -485,6 +503,7 @@ static const char CSS[] =
     "h3{font-size:15px;margin:0 0 6px}"
     ".banner{background:#fdecea;border:1px solid #d9534f;color:#8a1f1b;padding:10px 14px;"
     "margin:14px 0;font-weight:600}"
+    ".banner.note{background:#fff8e1;border-color:#e0a800;color:#6b4e00}"
     ".grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(540px,1fr));gap:14px}"
     "section.fig,#run,#map{background:#fff;border:1px solid #dde;border-radius:6px;"
     "padding:10px 14px}"
@@ -534,7 +553,29 @@ int td_report_html(td_report *r, const td_report_run *run, ut_buf *b, char *msg,
                    "<a href=\"#h-tile\">tiles</a> <a href=\"#h-cog\">COG</a> <a "
                    "href=\"#h-requests\">requests</a> <a href=\"#h-errors\">errors</a></nav>"
                    "</header><main>\n");
-    if (!run->complete)
+    if (!run->complete && run->summary_markers && run->summary_markers >= run->shard_count)
+        /* every shard done, the set not completed: the data is whole, only finish is due */
+        ut_buf_printf(b,
+                      "<div class=\"banner note\" id=\"unfinished\" role=\"note\">Made from "
+                      "%" PRIu32 " of %" PRIu32 " shard markers without _SUCCESS: every shard "
+                      "is done, but <code>tiff-dumper finish</code> was not run. The run "
+                      "section is the markers' sum, as finish would write it.</div>\n",
+                      run->summary_markers, run->shard_count);
+    else if (!run->complete && run->summary_markers) {
+        ut_buf_printf(b,
+                      "<div class=\"banner\" id=\"incomplete\" role=\"alert\">Incomplete run: "
+                      "made from %" PRIu32 " of %" PRIu32 " shard markers without _SUCCESS "
+                      "(%" PRIu32 " shard%s not done",
+                      run->summary_markers, run->shard_count,
+                      run->shard_count - run->summary_markers,
+                      run->shard_count - run->summary_markers > 1 ? "s" : "");
+        if (run->markers_note && *run->markers_note) { /* which: "missing shards 3, 11" */
+            ut_buf_puts(b, ": ");
+            esc(b, run->markers_note);
+        }
+        ut_buf_puts(b, "). The run section sums the shards that are done; the figures cover "
+                       "the part files that exist now.</div>\n");
+    } else if (!run->complete)
         ut_buf_printf(b,
                       "<div class=\"banner\" id=\"incomplete\" role=\"alert\">Incomplete run: "
                       "OUT has no _SUCCESS%s. The figures cover the part files that exist "

@@ -2,8 +2,11 @@
 two shards), writes the page, renders it with headless Chromium (Debian's `chromium`) and
 checks every figure's numbers (the data-key / data-count rows of its table) against
 DuckDB running the SQL printed under that figure, over the same Parquet files; also the
-run's counts, an incomplete folder's banner, hostile file names (escaped, never markup)
-and that the page loads nothing. The screenshots stay in ARTEFACT_DIR.
+run's counts, hostile file names (escaped, never markup) and that the page loads nothing.
+Shards done but not finished (no _SUCCESS): the run section is the shard markers' sum,
+equal to what finish writes, under a "made from 2 of 2 shard markers" note; with one shard
+missing, the "incomplete run" banner says "1 of 2" and the run section is the other shard's
+marker (DuckDB over what is left agrees); parts alone: the incomplete banner. The screenshots stay in ARTEFACT_DIR.
 
 usage: e2e_report.py TIFF_DUMPER CORPUS_DIR NODE_DIR ARTEFACT_DIR"""
 import html
@@ -83,6 +86,15 @@ def render(path, shot=None):
     return pg, dom
 
 
+def parse(path):
+    """The page as written (no browser: the tables and SQL are the same bytes)."""
+    pg = Page()
+    with open(path) as f:
+        text = f.read()
+    pg.feed(text)
+    return pg, text
+
+
 def report(exe, out, page, *extra):
     p = L.run_tool(exe, "report", out, "-o", page, *extra)
     if p.returncode != 0:
@@ -119,7 +131,9 @@ def check_page(node, pg, label):
     return len(figs)
 
 
-def check_run(node, pg, out, label):
+def check_run(node, pg, out, label, s=None):
+    """The rows read and the run section against DuckDB over OUT's files; s: what the run
+    section must say (default: OUT's _SUCCESS)."""
     h, e = L.duckdb(node,
                     f"SELECT count(*) AS n, sum(requests) AS r, sum(fetched_bytes) AS b "
                     f"FROM '{out}/part-*.parquet'",
@@ -130,7 +144,8 @@ def check_run(node, pg, out, label):
         L.fail(f"{label}: rows {t} vs DuckDB {h} {e}")
     if int(t["sum_requests"]) != h[0]["r"] or int(t["sum_fetched_bytes"]) != h[0]["b"]:
         L.fail(f"{label}: sums {t} vs DuckDB {h}")
-    s = json.load(open(os.path.join(out, "_SUCCESS")))
+    if s is None:
+        s = json.load(open(os.path.join(out, "_SUCCESS")))
     run = pg.tables["t-run"]
     for k in ("listed", "skipped", "dumped", "failed", "requests", "bytes_fetched"):
         if int(run[k]) != s[k]:
@@ -189,16 +204,75 @@ def main():
             if pgs.tables[t] != pg.tables[t]:
                 L.fail(f"sharded {t} differs from the plain run: {pgs.tables[t]} vs {pg.tables[t]}")
 
-        # 3. incomplete: no _SUCCESS -> banner, warning, exit 0
+        # 3. shards done, not finished (no _SUCCESS): the run section is the markers' sum,
+        # what finish writes, and the page says "made from 2 of 2 shard markers"
+        succ = json.load(open(os.path.join(outs, "_SUCCESS")))
         os.remove(os.path.join(outs, "_SUCCESS"))
-        pagei = os.path.join(tmp, "inc.html")
-        p = report(exe, outs, pagei)
-        if "incomplete" not in p.stderr:
-            L.fail(f"no warning for an incomplete run: {p.stderr}")
-        if 'id="incomplete"' not in open(pagei).read():
-            L.fail("no incomplete banner")
+        pageu = os.path.join(art, "unfinished.html")
+        p = report(exe, outs, pageu)
+        pgu, domu = parse(pageu)
+        if "finish" not in p.stderr or "all 2 shard markers" not in p.stderr:
+            L.fail(f"no warning naming finish for unfinished shards: {p.stderr}")
+        if 'id="unfinished"' not in domu or 'id="incomplete"' in domu \
+                or "Made from 2 of 2 shard markers without _SUCCESS" not in domu:
+            L.fail("unfinished shards: no 'made from 2 of 2 shard markers' banner (or a red one)")
+        check_run(node, pgu, outs, "unfinished", succ)
+        runu = dict(pgu.tables["t-run"])
+        if (runu.pop("markers_summed", None), runu.get("shards")) != ("2", "2"):
+            L.fail(f"unfinished: markers summed / shards: {runu}")
+        # the same page as after finish: every figure (the header-size one needs the
+        # run's prefetch, from the markers' config) and the run section
+        for t in set(pgs.tables) | set(pgu.tables):
+            if (runu if t == "t-run" else pgu.tables.get(t)) != pgs.tables.get(t):
+                L.fail(f"unfinished: {t} differs from the finished page: "
+                       f"{pgu.tables.get(t)} vs {pgs.tables.get(t)}")
+        if "4096 bytes" not in domu:
+            L.fail("unfinished: the run's prefetch (4096, from the markers) is not used")
+        for k in ("elapsed_seconds", "headers_per_second"):
+            if float(runu[k]) != float(succ[k]):
+                L.fail(f"unfinished: {k}: page {runu[k]}, finish's _SUCCESS {succ[k]}")
+        if succ["started"] not in domu or succ["finished"] not in domu:
+            L.fail("unfinished: the earliest start / latest finish are not finish's")
+        print("2 of 2 shard markers, no _SUCCESS: the run section is finish's sum")
 
-        # 4. hostile names: escaped in the page, never markup
+        # 4. one shard missing (its marker and parts gone): the incomplete banner, "1 of 2",
+        # the run section is shard 0's marker, and that matches DuckDB over what is left
+        outm = os.path.join(tmp, "missing")
+        shutil.copytree(outs, outm)
+        for d in (outm, os.path.join(outm, "_errors")):
+            for f in os.listdir(d):
+                if f.startswith(("part-S0001-", "_SUCCESS.shard-0001-")):
+                    os.remove(os.path.join(d, f))
+        m0 = json.load(open(os.path.join(outm, "_SUCCESS.shard-0000-of-0002")))
+        pagei = os.path.join(tmp, "inc.html")
+        p = report(exe, outm, pagei)
+        pgi, domi = parse(pagei)
+        if "incomplete" not in p.stderr or "1 of 2 shard markers" not in p.stderr:
+            L.fail(f"no warning for an incomplete run: {p.stderr}")
+        if 'id="incomplete"' not in domi \
+                or "made from 1 of 2 shard markers without _SUCCESS" not in domi \
+                or "missing shard 1)" not in domi:
+            L.fail("one shard missing: no 'incomplete ... 1 of 2 shard markers' banner")
+        check_page(node, pgi, "one shard missing")
+        check_run(node, pgi, outm, "one shard missing", m0)
+        runi = pgi.tables["t-run"]
+        if (runi.get("markers_summed"), runi.get("shards")) != ("1", "2"):
+            L.fail(f"one shard missing: markers summed / shards: {runi}")
+        if int(runi["dumped"]) >= succ["dumped"]:
+            L.fail(f"one shard missing: dumped {runi['dumped']} is the whole run's")
+        print("1 of 2 shard markers: incomplete banner, the run section is shard 0's")
+
+        # 5. no marker and no _SUCCESS (a run still going): the banner, no run numbers
+        for f in os.listdir(outm):
+            if f.startswith("_SUCCESS"):
+                os.remove(os.path.join(outm, f))
+        p = report(exe, outm, pagei)
+        texti = open(pagei).read()
+        if "incomplete" not in p.stderr or 'id="incomplete"' not in texti \
+                or "No readable _SUCCESS" not in texti:
+            L.fail(f"parts only: no incomplete banner: {p.stderr}")
+
+        # 6. hostile names: escaped in the page, never markup
         hs = os.path.join(tmp, "hostile")
         os.makedirs(hs)
         evil = "<img src=x onerror=alert(1)>&'\""
@@ -218,7 +292,7 @@ def main():
             L.fail("the hostile error path is not shown")
         check_page(node, pgh, "hostile")
 
-        # 5. usage errors
+        # 7. usage errors
         p = L.run_tool(exe, "report")
         if p.returncode != 2:
             L.fail(f"report without OUT: {p.returncode}")

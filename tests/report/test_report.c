@@ -158,8 +158,52 @@ static void names(void) {
     ut_buf_free(&b);
 }
 
+/* No _SUCCESS, the shard markers summed (dumpread.h): the page names N of M, red only when
+ * shards are missing; markers that cannot be summed say why (escaped). */
+static void shard_summary(void) {
+    td_test_context = "shard summary";
+    static const char json[] = "{\"shards\":3,\"listed\":10,\"dumped\":9,\"failed\":1}";
+    td_report *r = new_report(0);
+    ut_buf page = {0};
+    page.limit = 1u << 24;
+    char msg[64];
+    td_report_run run = {.out_shown = "o",
+                         .success_json = json,
+                         .success_len = sizeof json - 1,
+                         .shard_markers = 2,
+                         .summary_markers = 2,
+                         .shard_count = 3,
+                         .markers_note = "2 of 3 shards done in o; missing shard 1",
+                         .generated_at = "now"};
+    CHECK(td_report_html(r, &run, &page, msg, sizeof msg) == 0, "%s", msg);
+    const char *h = ut_buf_str(&page);
+    CHECK(strstr(h, "id=\"incomplete\"") && !strstr(h, "id=\"unfinished\""));
+    CHECK(strstr(h, "made from 2 of 3 shard markers without _SUCCESS (1 shard not done: 2 of "
+                    "3 shards done in o; missing shard 1)"));
+    CHECK(strstr(h, "data-key=\"markers_summed\" data-count=\"2\""));
+    CHECK(strstr(h, "data-key=\"dumped\" data-count=\"9\""));
+    ut_buf_reset(&page);
+    run.summary_markers = run.shard_markers = 3;
+    CHECK(td_report_html(r, &run, &page, msg, sizeof msg) == 0, "%s", msg);
+    h = ut_buf_str(&page);
+    CHECK(!strstr(h, "id=\"incomplete\"") && strstr(h, "id=\"unfinished\""));
+    CHECK(strstr(h, "Made from 3 of 3 shard markers without _SUCCESS"));
+    ut_buf_reset(&page);
+    run = (td_report_run){.out_shown = "o",
+                          .shard_markers = 2,
+                          .markers_note = "x and <y> describe different runs",
+                          .generated_at = "now"};
+    CHECK(td_report_html(r, &run, &page, msg, sizeof msg) == 0, "%s", msg);
+    h = ut_buf_str(&page);
+    CHECK(strstr(h, "id=\"incomplete\"") && !strstr(h, "markers_summed"));
+    CHECK(strstr(h, "cannot be summed: x and &lt;y&gt; describe different runs"));
+    ut_buf_free(&page);
+    td_report_free(r);
+}
+
 int main(int argc, char **argv) {
     (void)argc;
+    shard_summary();
     counts();
     errors_and_escaping();
     bounded();
