@@ -610,14 +610,8 @@ static void az_destroy(remote_store *rs) {
     free(st->container);
     free(st->root);
     free(st->account);
-    if (st->sas) {
-        OPENSSL_cleanse(st->sas, strlen(st->sas));
-        free(st->sas);
-    }
-    if (st->bearer) {
-        OPENSSL_cleanse(st->bearer, strlen(st->bearer));
-        free(st->bearer);
-    }
+    ut_free_secret(&st->sas);
+    ut_free_secret(&st->bearer);
     OPENSSL_cleanse(st->key, sizeof st->key);
     store_token_free(&st->tok);
     az_token_cfg_free(&st->tcfg);

@@ -430,10 +430,7 @@ static void gcs_destroy(remote_store *rs) {
     free(st->bucket);
     free(st->root);
     free(st->user_project);
-    if (st->token) {
-        OPENSSL_cleanse(st->token, strlen(st->token));
-        free(st->token);
-    }
+    ut_free_secret(&st->token);
     store_token_free(&st->tok);
     gcs_token_ctx_free(&st->tctx);
     gcs_key_free(&st->key);
