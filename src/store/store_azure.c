@@ -582,18 +582,10 @@ int az__headers(store *s, void *headers, const char *method, const char *path, c
     return rc;
 }
 
-int az__token_wait(store *s, store_token_waiter *w) {
+store_token *az__token(store *s) {
     az_store *st = (az_store *)s;
-    w->queued = false;
-    return st->auth == AUTH_TOKEN ? store_token_wait(&st->tok, w) : STORE_OK;
+    return st->auth == AUTH_TOKEN ? &st->tok : NULL;
 }
-
-bool az__token_unqueue(store *s, store_token_waiter *w) {
-    az_store *st = (az_store *)s;
-    return w->queued && store_token_unqueue(&st->tok, w);
-}
-
-const char *az__token_error(store *s) { return store_token_error(&((az_store *)s)->tok); }
 
 int az__map_status(store *s, int net_status, long http, const char *code, char *msg, size_t msglen,
                    const char *what) {

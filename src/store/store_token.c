@@ -502,3 +502,26 @@ int store_token_follow(store_token *t, remote_store *rs, store_token *leader, uv
         return STORE_E_NOMEM;
     return STORE_OK;
 }
+
+/* ---- the gate of a write ---- */
+
+static void gate_ready(store_token_waiter *w, int status) {
+    store_token_gate *g = (store_token_gate *)((char *)w - offsetof(store_token_gate, w));
+    remote_put_authed(g->rp, status, store_token_error(g->t));
+}
+
+int store_token_gate_wait(store_token_gate *g, store_token *t, remote_put *rp, const char **why) {
+    g->t = t;
+    g->rp = rp;
+    g->w.ready = gate_ready;
+    g->w.queued = false;
+    if (!t)
+        return 0;
+    int rc = store_token_wait(t, &g->w);
+    *why = store_token_error(t);
+    return rc != STORE_OK ? rc : g->w.queued;
+}
+
+bool store_token_gate_unwait(store_token_gate *g) {
+    return g->t && g->w.queued && store_token_unqueue(g->t, &g->w);
+}
