@@ -1370,53 +1370,21 @@ static int add_store_kv(ctx *x, store_kv *kv, const yaml_node_t **nodes, size_t 
     return 0;
 }
 
-static int get_obstore(ctx *x, const yaml_node_t *v, const char *path) {
-    td_config *c = x->c;
-    size_t n = 0;
-    int rc = obstore_open(x, v, path, &c->store_kv, &x->kv_nodes, &n);
-    if (rc)
-        return rc < 0 ? -1 : 0;
-    for (size_t i = 0; i < n; i++) {
-        yaml_node_pair_t *p = &v->data.mapping.pairs.start[i];
-        const yaml_node_t *k = yaml_document_get_node(&x->doc, p->key);
-        const yaml_node_t *val = yaml_document_get_node(&x->doc, p->value);
-        /* obstore's nested client_options / retry_config, and client keys at the top
-         * level: network settings, not store options (issue 14), but for the client keys
-         * that are store options too */
-        char sub[160];
-        sub_path(sub, sizeof sub, path, sval(k));
-        if (!strcmp(sval(k), "client_options")) {
-            if (client_options_map(x, &x->client, val, sub))
-                return -1;
-            continue;
-        }
-        if (!strcmp(sval(k), "retry_config")) {
-            if (retry_map(x, &x->client, val, sub, false))
-                return -1;
-            continue;
-        }
-        if (client_key(sval(k)) >= 0 && strcmp(sval(k), "allow_http") != 0) {
-            bool to_store = false;
-            if (client_option(x, &x->client, sval(k), val, sub, &to_store))
-                return -1;
-            if (!to_store)
-                continue;
-        }
-        if (add_store_kv(x, c->store_kv, x->kv_nodes, &c->n_store_kv, k, val, path))
-            return -1;
-    }
-    return 0;
-}
-
-/* output.obstore_config: the options of an OUT on an object store, with the names of
- * store.obstore_config (endpoint, region, credentials, ...), flat. Timeouts, retries, TLS
- * and proxies are the run's own (the `network` section and store.obstore_config's client
- * options): reads and writes share one retry policy, so they are refused here with the
+/* store.obstore_config (out false) and output.obstore_config (out true), flat store
+ * options both. In the store's, obstore's nested client_options / retry_config and the
+ * client keys at the top level are network settings, not store options (issue 14), but
+ * for the client keys that are store options too. output.obstore_config has the names of
+ * store.obstore_config (endpoint, region, credentials, ...); timeouts, retries, TLS and
+ * proxies are the run's own (the `network` section and store.obstore_config's client
+ * options): reads and writes share one retry policy, so they are refused there with the
  * place to set them. Checked against OUT's backend when the output store opens. */
-static int get_out_obstore(ctx *x, const yaml_node_t *v, const char *path) {
+static int get_obstore(ctx *x, const yaml_node_t *v, const char *path, bool out) {
     td_config *c = x->c;
+    store_kv **kv = out ? &c->out_kv : &c->store_kv;
+    size_t *n_kv = out ? &c->n_out_kv : &c->n_store_kv;
+    const yaml_node_t ***nodes = out ? &x->okv_nodes : &x->kv_nodes;
     size_t n = 0;
-    int rc = obstore_open(x, v, path, &c->out_kv, &x->okv_nodes, &n);
+    int rc = obstore_open(x, v, path, kv, nodes, &n);
     if (rc)
         return rc < 0 ? -1 : 0;
     for (size_t i = 0; i < n; i++) {
@@ -1424,14 +1392,29 @@ static int get_out_obstore(ctx *x, const yaml_node_t *v, const char *path) {
         const yaml_node_t *k = yaml_document_get_node(&x->doc, p->key);
         const yaml_node_t *val = yaml_document_get_node(&x->doc, p->value);
         const char *key = sval(k);
-        if (!strcmp(key, "client_options") || !strcmp(key, "retry_config") ||
-            (client_key(key) >= 0 && strcmp(key, "allow_http") != 0))
+        bool nested = !strcmp(key, "client_options") || !strcmp(key, "retry_config");
+        if (out && (nested || (client_key(key) >= 0 && strcmp(key, "allow_http") != 0)))
             return fail(x, &k->start_mark,
                         "%s.%.60s: timeouts, retries, TLS and proxies of the output are the "
                         "run's: set them in the 'network' section or in "
                         "store.obstore_config (they apply to reads and writes alike)",
                         path, key);
-        if (add_store_kv(x, c->out_kv, x->okv_nodes, &c->n_out_kv, k, val, path))
+        char sub[160];
+        sub_path(sub, sizeof sub, path, key);
+        if (nested) {
+            if (!strcmp(key, "client_options") ? client_options_map(x, &x->client, val, sub)
+                                               : retry_map(x, &x->client, val, sub, false))
+                return -1;
+            continue;
+        }
+        if (!out && client_key(key) >= 0 && strcmp(key, "allow_http") != 0) {
+            bool to_store = false;
+            if (client_option(x, &x->client, key, val, sub, &to_store))
+                return -1;
+            if (!to_store)
+                continue;
+        }
+        if (add_store_kv(x, *kv, *nodes, n_kv, k, val, path))
             return -1;
     }
     return 0;
@@ -1562,7 +1545,7 @@ static int load_section(ctx *x, const section *sec, const yaml_node_t *m) {
             rc = get_codec(x, v, path, &c->compression);
             break;
         case F_OBSTORE:
-            rc = f->id == K_OUT_OBSTORE ? get_out_obstore(x, v, path) : get_obstore(x, v, path);
+            rc = get_obstore(x, v, path, f->id == K_OUT_OBSTORE);
             break;
         case F_STRING:
             if (f->id == K_SUFFIX_CASE) {
