@@ -974,6 +974,8 @@ static int get_strlist(ctx *x, const yaml_node_t *v, const char *path, char ***o
  * the config win over these (with a warning). Durations are object_store's humantime
  * strings ("30s", "100ms", "1m 30s") or a number of seconds. */
 static int check_keys(ctx *x, const yaml_node_t *m, const char *where);
+static int add_store_kv(ctx *x, store_kv *kv, const yaml_node_t **nodes, size_t *n,
+                        const yaml_node_t *k, const yaml_node_t *val, const char *path);
 
 /* "path.key" for messages; a long path or key is cut (the message still names it). */
 static void sub_path(char *dst, size_t n, const char *path, const char *key) {
@@ -1211,26 +1213,10 @@ static int client_options_map(ctx *x, client_req *cr, const yaml_node_t *m, cons
         }
         if (rc)
             return -1;
-        if (to_store) { /* allow_http: an option of the store itself */
-            int b = as_bool(v);
-            char *ks = dup_value(x, k, path, sval(k));
-            char *vs = ks ? dup_value(x, v, path,
-                                      b == 1   ? "true"
-                                      : b == 0 ? "false"
-                                               : sval(v))
-                          : NULL;
-            if (!ks || !vs) {
-                free(ks);
-                free(vs);
-                return -1;
-            }
-            /* room: client_options is one of obstore_config's keys and holds no store
-             * option itself, so the store options stay fewer than obstore_config's keys */
-            x->c->store_kv[x->c->n_store_kv].key = ks;
-            x->c->store_kv[x->c->n_store_kv].value = vs;
-            x->kv_nodes[x->c->n_store_kv] = v;
-            x->c->n_store_kv++;
-        }
+        /* allow_http, proxy_ca_certificate: options of the store itself (obstore_open left
+         * room for them) */
+        if (to_store && add_store_kv(x, x->c->store_kv, x->kv_nodes, &x->c->n_store_kv, k, v, path))
+            return -1;
     }
     return 0;
 }
@@ -1332,118 +1318,104 @@ static int apply_client(ctx *x, const client_req *cr) {
 }
 /* ---- end of issue 14 (d1) client options ---- */
 
-static int get_obstore(ctx *x, const yaml_node_t *v, const char *path) {
-    td_config *c = x->c;
+/* Client keys that are options of the store too (client_option's *to_store): one
+ * client_options key of obstore_config can yield this many store options. */
+#define STORE_CLIENT_KEYS 2 /* allow_http, proxy_ca_certificate */
+
+/* The opening both obstore_config mappings share: nothing given sets nothing (returns 1);
+ * else a mapping of at most MAX_MAP_KEYS plain, distinct keys, and room for the store
+ * options it yields with their value nodes (one per key, STORE_CLIENT_KEYS more for a
+ * client_options key). */
+static int obstore_open(ctx *x, const yaml_node_t *v, const char *path, store_kv **kv,
+                        const yaml_node_t ***nodes, size_t *n) {
     if (v->type == YAML_SCALAR_NODE && is_null(v))
-        return 0;
+        return 1;
     if (v->type != YAML_MAPPING_NODE)
         return fail(x, &v->start_mark, "%s must be a mapping of option: value, got %s", path,
                     kind_name(v));
-    size_t n = (size_t)(v->data.mapping.pairs.top - v->data.mapping.pairs.start);
-    if (n > MAX_MAP_KEYS)
-        return fail(x, &v->start_mark, "%s has %zu keys (at most %u)", path, n, MAX_MAP_KEYS);
-    c->store_kv = calloc(n ? n : 1, sizeof *c->store_kv);
-    x->kv_nodes = calloc(n ? n : 1, sizeof *x->kv_nodes);
-    if (!c->store_kv || !x->kv_nodes)
-        return nomem(x);
-    for (size_t i = 0; i < n; i++) {
-        yaml_node_pair_t *p = &v->data.mapping.pairs.start[i];
-        const yaml_node_t *k = yaml_document_get_node(&x->doc, p->key);
-        const yaml_node_t *val = yaml_document_get_node(&x->doc, p->value);
-        /* obstore's nested client_options / retry_config, and client keys at the top
-         * level: network settings, not store options (issue 14) */
-        char sub[160];
-        sub_path(sub, sizeof sub, path, sval(k));
-        if (!strcmp(sval(k), "client_options")) {
-            if (client_options_map(x, &x->client, val, sub))
-                return -1;
-            continue;
-        }
-        if (!strcmp(sval(k), "retry_config")) {
-            if (retry_map(x, &x->client, val, sub, false))
-                return -1;
-            continue;
-        }
-        if (client_key(sval(k)) >= 0 && strcmp(sval(k), "allow_http") != 0) {
-            bool to_store = false;
-            if (client_option(x, &x->client, sval(k), val, sub, &to_store))
-                return -1;
-            continue;
-        }
-        /* keys were checked to be scalars by the caller's duplicate scan */
-        if (val->type != YAML_SCALAR_NODE)
-            return fail(x, &val->start_mark,
-                        "%s.%s must be a single value (string, number or boolean), got %s", path,
-                        sval(k), kind_name(val));
-        if (is_null(val))
-            return fail(x, &val->start_mark, "%s.%s has no value (give one or remove the key)",
-                        path, sval(k));
-        int b = as_bool(val);
-        const char *s = b == 1 ? "true" : b == 0 ? "false" : sval(val);
-        char *ks = dup_value(x, k, path, sval(k));
-        char *vs = ks ? dup_value(x, val, path, s) : NULL;
-        if (!ks || !vs) {
-            free(ks);
-            free(vs);
-            return -1;
-        }
-        c->store_kv[c->n_store_kv].key = ks;
-        c->store_kv[c->n_store_kv].value = vs;
-        c->n_store_kv++;
-        x->kv_nodes[c->n_store_kv - 1] = val; /* masked by build_source */
+    char where[112];
+    snprintf(where, sizeof where, "'%s'", path);
+    if (check_keys(x, v, where)) /* MAX_MAP_KEYS, before anything is copied */
+        return -1;
+    *n = (size_t)(v->data.mapping.pairs.top - v->data.mapping.pairs.start);
+    *kv = calloc(*n + STORE_CLIENT_KEYS, sizeof **kv);
+    *nodes = calloc(*n + STORE_CLIENT_KEYS, sizeof **nodes);
+    return *kv && *nodes ? 0 : nomem(x);
+}
+
+/* Appends key k: val of mapping `path` to a store option list opened by obstore_open: one
+ * value (booleans written true/false), copied within MAX_COPIED_BYTES; its node is kept for
+ * build_source to mask. */
+static int add_store_kv(ctx *x, store_kv *kv, const yaml_node_t **nodes, size_t *n,
+                        const yaml_node_t *k, const yaml_node_t *val, const char *path) {
+    if (val->type != YAML_SCALAR_NODE)
+        return fail(x, &val->start_mark,
+                    "%s.%s must be a single value (string, number or boolean), got %s", path,
+                    sval(k), kind_name(val));
+    if (is_null(val))
+        return fail(x, &val->start_mark, "%s.%s has no value (give one or remove the key)", path,
+                    sval(k));
+    int b = as_bool(val);
+    char *ks = dup_value(x, k, path, sval(k));
+    char *vs = ks ? dup_value(x, val, path, b == 1 ? "true" : b == 0 ? "false" : sval(val)) : NULL;
+    if (!ks || !vs) {
+        free(ks);
+        free(vs);
+        return -1;
     }
+    kv[*n].key = ks;
+    kv[*n].value = vs;
+    nodes[*n] = val;
+    (*n)++;
     return 0;
 }
 
-/* output.obstore_config: the options of an OUT on an object store, with the names of
- * store.obstore_config (endpoint, region, credentials, ...), flat. Timeouts, retries, TLS
- * and proxies are the run's own (the `network` section and store.obstore_config's client
- * options): reads and writes share one retry policy, so they are refused here with the
+/* store.obstore_config (out false) and output.obstore_config (out true), flat store
+ * options both. In the store's, obstore's nested client_options / retry_config and the
+ * client keys at the top level are network settings, not store options (issue 14), but
+ * for the client keys that are store options too. output.obstore_config has the names of
+ * store.obstore_config (endpoint, region, credentials, ...); timeouts, retries, TLS and
+ * proxies are the run's own (the `network` section and store.obstore_config's client
+ * options): reads and writes share one retry policy, so they are refused there with the
  * place to set them. Checked against OUT's backend when the output store opens. */
-static int get_out_obstore(ctx *x, const yaml_node_t *v, const char *path) {
+static int get_obstore(ctx *x, const yaml_node_t *v, const char *path, bool out) {
     td_config *c = x->c;
-    if (v->type == YAML_SCALAR_NODE && is_null(v))
-        return 0;
-    if (v->type != YAML_MAPPING_NODE)
-        return fail(x, &v->start_mark, "%s must be a mapping of option: value, got %s", path,
-                    kind_name(v));
-    size_t n = (size_t)(v->data.mapping.pairs.top - v->data.mapping.pairs.start);
-    c->out_kv = calloc(n ? n : 1, sizeof *c->out_kv);
-    x->okv_nodes = calloc(n ? n : 1, sizeof *x->okv_nodes);
-    if (!c->out_kv || !x->okv_nodes)
-        return nomem(x);
+    store_kv **kv = out ? &c->out_kv : &c->store_kv;
+    size_t *n_kv = out ? &c->n_out_kv : &c->n_store_kv;
+    const yaml_node_t ***nodes = out ? &x->okv_nodes : &x->kv_nodes;
+    size_t n = 0;
+    int rc = obstore_open(x, v, path, kv, nodes, &n);
+    if (rc)
+        return rc < 0 ? -1 : 0;
     for (size_t i = 0; i < n; i++) {
         yaml_node_pair_t *p = &v->data.mapping.pairs.start[i];
         const yaml_node_t *k = yaml_document_get_node(&x->doc, p->key);
         const yaml_node_t *val = yaml_document_get_node(&x->doc, p->value);
         const char *key = sval(k);
-        if (!strcmp(key, "client_options") || !strcmp(key, "retry_config") ||
-            (client_key(key) >= 0 && strcmp(key, "allow_http") != 0))
+        bool nested = !strcmp(key, "client_options") || !strcmp(key, "retry_config");
+        if (out && (nested || (client_key(key) >= 0 && strcmp(key, "allow_http") != 0)))
             return fail(x, &k->start_mark,
                         "%s.%.60s: timeouts, retries, TLS and proxies of the output are the "
                         "run's: set them in the 'network' section or in "
                         "store.obstore_config (they apply to reads and writes alike)",
                         path, key);
-        if (val->type != YAML_SCALAR_NODE)
-            return fail(x, &val->start_mark,
-                        "%s.%s must be a single value (string, number or boolean), got %s", path,
-                        key, kind_name(val));
-        if (is_null(val))
-            return fail(x, &val->start_mark, "%s.%s has no value (give one or remove the key)",
-                        path, key);
-        int b = as_bool(val);
-        const char *sv = b == 1 ? "true" : b == 0 ? "false" : sval(val);
-        char *ks = dup_value(x, k, path, key);
-        char *vs = ks ? dup_value(x, val, path, sv) : NULL;
-        if (!ks || !vs) {
-            free(ks);
-            free(vs);
-            return -1;
+        char sub[160];
+        sub_path(sub, sizeof sub, path, key);
+        if (nested) {
+            if (!strcmp(key, "client_options") ? client_options_map(x, &x->client, val, sub)
+                                               : retry_map(x, &x->client, val, sub, false))
+                return -1;
+            continue;
         }
-        c->out_kv[c->n_out_kv].key = ks;
-        c->out_kv[c->n_out_kv].value = vs;
-        x->okv_nodes[c->n_out_kv] = val; /* masked by build_source */
-        c->n_out_kv++;
+        if (!out && client_key(key) >= 0 && strcmp(key, "allow_http") != 0) {
+            bool to_store = false;
+            if (client_option(x, &x->client, key, val, sub, &to_store))
+                return -1;
+            if (!to_store)
+                continue;
+        }
+        if (add_store_kv(x, *kv, *nodes, n_kv, k, val, path))
+            return -1;
     }
     return 0;
 }
@@ -1573,12 +1545,7 @@ static int load_section(ctx *x, const section *sec, const yaml_node_t *m) {
             rc = get_codec(x, v, path, &c->compression);
             break;
         case F_OBSTORE:
-            if (v->type == YAML_MAPPING_NODE &&
-                check_keys(x, v,
-                           f->id == K_OUT_OBSTORE ? "'output.obstore_config'"
-                                                  : "'store.obstore_config'"))
-                return -1;
-            rc = f->id == K_OUT_OBSTORE ? get_out_obstore(x, v, path) : get_obstore(x, v, path);
+            rc = get_obstore(x, v, path, f->id == K_OUT_OBSTORE);
             break;
         case F_STRING:
             if (f->id == K_SUFFIX_CASE) {

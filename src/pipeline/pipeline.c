@@ -203,20 +203,6 @@ static void set_fail(pipe_s *p, int code, const char *fmt, ...) {
     stop_workers(p);
 }
 
-/* snprintf whose truncation is intended (messages are cut, never overflow), between two
- * characters: a key's UTF-8 is never split. */
-static void msgf(char *dst, size_t n, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-static void msgf(char *dst, size_t n, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    ut_vmsgf(dst, n, fmt, ap);
-    va_end(ap);
-}
-
 /* A detail from a store ends the row's message; it may have been cut at its end by a
  * fixed buffer (the store's errmsg[256], the engine's) inside a character: what is left
  * of that character goes (the path column keeps the key whole). */
@@ -229,7 +215,7 @@ static void object_url(const pipe_s *p, const char *key, char *buf, size_t len) 
     const char *u = store_url(p->st);
     size_t ul = strlen(u);
     bool slash = ul > 0 && u[ul - 1] == '/';
-    msgf(buf, len, "%s%s%s", u, slash ? "" : "/", key);
+    ut_msgf(buf, len, "%s%s%s", u, slash ? "" : "/", key);
 }
 
 /* shown: how the path is shown to on_error, or NULL for the object's URL */
@@ -238,7 +224,7 @@ static void report_error(pipe_s *p, const td_result *r, const char *shown) {
     if (p->o->on_error) {
         char url[1024];
         if (shown)
-            msgf(url, sizeof url, "%s", shown);
+            ut_msgf(url, sizeof url, "%s", shown);
         else
             object_url(p, r->path, url, sizeof url);
         p->o->on_error(url, r->stage, r->kind, r->message, p->o->ud);
@@ -252,7 +238,7 @@ static void push_list_error(pipe_s *p, const char *key, int status, const char *
     size_t kl = strlen(key), ml = strlen(msg);
     char url[1024];
     if (literal)
-        msgf(url, sizeof url, "%s", key);
+        ut_msgf(url, sizeof url, "%s", key);
     else
         object_url(p, key, url, sizeof url);
     bool named = strstr(msg, key) != NULL;
@@ -268,7 +254,7 @@ static void push_list_error(pipe_s *p, const char *key, int status, const char *
     if (named)
         memcpy(mbuf, msg, ml + 1);
     else
-        msgf(mbuf, full + 1, "%s: %s", url, msg);
+        ut_msgf(mbuf, full + 1, "%s: %s", url, msg);
     trim_cut(mbuf);
     r->is_header = false;
     r->path = kbuf;
@@ -759,7 +745,7 @@ static int start_workers(pipe_s *p, const store_options *so, char *err, size_t e
     p->workers = calloc(n, sizeof *p->workers);
     p->routes = calloc(n, sizeof *p->routes);
     if (!p->workers || !p->routes) {
-        msgf(err, errlen, "out of memory");
+        ut_msgf(err, errlen, "out of memory");
         return TD_PIPE_E_NOMEM;
     }
     p->threaded = n > 1;
@@ -828,7 +814,7 @@ int td_pipeline_run(const td_pipeline_options *o, td_stats *stats_out, char *err
     if (src < 0) {
         char shown[512]; /* the store's name as written may carry a password or a SAS */
         ut_redact_to(shown, sizeof shown, p->o->source.store_url);
-        msgf(err, errlen, "store '%s': %s", shown, serr[0] ? serr : store_strerror(src));
+        ut_msgf(err, errlen, "store '%s': %s", shown, serr[0] ? serr : store_strerror(src));
         rc = (src == STORE_E_CONFIG || src == STORE_E_NOT_FOUND) ? TD_PIPE_E_CONFIG
                                                                  : TD_PIPE_E_STORE;
         goto out_loop;
@@ -848,8 +834,8 @@ int td_pipeline_run(const td_pipeline_options *o, td_stats *stats_out, char *err
                 ? td_keysrc_open_list(&p->ks, p->o->source.keys_from, &ko, kerr, sizeof kerr)
                 : td_keysrc_open_inventory(&p->ks, p->o->source.inventory, &ko, kerr, sizeof kerr);
         if (krc != 0) {
-            msgf(err, errlen, "%s: %s",
-                 p->o->source.keys_from ? "store.keys_from" : "store.inventory", kerr);
+            ut_msgf(err, errlen, "%s: %s",
+                    p->o->source.keys_from ? "store.keys_from" : "store.inventory", kerr);
             rc = krc == STORE_E_NOMEM ? TD_PIPE_E_NOMEM : TD_PIPE_E_CONFIG;
             goto out_store;
         }
@@ -885,7 +871,7 @@ int td_pipeline_run(const td_pipeline_options *o, td_stats *stats_out, char *err
             orc = STORE_E_CONFIG;
         }
         if (orc != STORE_OK) {
-            msgf(err, errlen, "%s", serr);
+            ut_msgf(err, errlen, "%s", serr);
             rc = (orc == STORE_E_CONFIG || orc == STORE_E_UNSUPPORTED) ? TD_PIPE_E_CONFIG
                                                                        : TD_PIPE_E_OUTPUT;
             goto out_store;
@@ -906,7 +892,7 @@ int td_pipeline_run(const td_pipeline_options *o, td_stats *stats_out, char *err
         td_lister_ops lops = {lister_page, lister_error, lister_room, lister_after, p};
         p->lister = td_lister_new(p->st, &lo, &lops);
         if (!p->lister) {
-            msgf(err, errlen, "out of memory");
+            ut_msgf(err, errlen, "out of memory");
             rc = TD_PIPE_E_NOMEM;
             goto out_store;
         }
@@ -921,14 +907,14 @@ int td_pipeline_run(const td_pipeline_options *o, td_stats *stats_out, char *err
                                             sizeof werr)) != 0
         : p->os   ? td_output_prepare_store(p->os, &o->shard, werr, sizeof werr) != 0
                   : td_output_prepare(out_dir, &o->shard, werr, sizeof werr) != 0) {
-        msgf(err, errlen, "%s", werr);
+        ut_msgf(err, errlen, "%s", werr);
         rc = TD_PIPE_E_OUTPUT;
         goto out_store;
     }
     td_writer_options wo = {&o->output,  out_dir, store_url(p->st), version,
                             writer_wake, p,       o->shard,         p->os};
     if (td_writer_start(&p->writer, &wo, werr, sizeof werr) != 0) {
-        msgf(err, errlen, "%s", werr);
+        ut_msgf(err, errlen, "%s", werr);
         rc = TD_PIPE_E_OUTPUT;
         goto out_store;
     }
@@ -990,7 +976,7 @@ int td_pipeline_run(const td_pipeline_options *o, td_stats *stats_out, char *err
     }
     rc = p->fail_code;
     if (rc != 0)
-        msgf(err, errlen, "%s", p->fail_msg);
+        ut_msgf(err, errlen, "%s", p->fail_msg);
 out_store:
     td_doneset_free(p->done);
     p->done = NULL;

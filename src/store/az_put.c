@@ -35,7 +35,7 @@
 
 typedef struct az_put_op {
     remote_put rp; /* first: the core's op */
-    store_token_waiter w;
+    store_token_gate gate;
     ut_buf url, path;
     az_pair q[2];
     size_t nq;
@@ -155,21 +155,12 @@ static int landed(remote_put *rp, int net_status, const char *what) {
 
 /* ------------------------------------------------------------------ the token */
 
-static void token_ready(store_token_waiter *w, int status) {
-    az_put_op *op = (az_put_op *)((char *)w - offsetof(az_put_op, w));
-    remote_put_authed(&op->rp, status, az__token_error(op_store(&op->rp)));
-}
-
 static int auth_wait(remote_put *rp, const char **why) {
-    az_put_op *op = (az_put_op *)rp;
-    op->w.ready = token_ready;
-    int rc = az__token_wait(op_store(rp), &op->w);
-    *why = az__token_error(op_store(rp));
-    return rc != STORE_OK ? rc : op->w.queued;
+    return store_token_gate_wait(&((az_put_op *)rp)->gate, az__token(op_store(rp)), rp, why);
 }
 
 static bool auth_unwait(remote_put *rp) {
-    return az__token_unqueue(op_store(rp), &((az_put_op *)rp)->w);
+    return store_token_gate_unwait(&((az_put_op *)rp)->gate);
 }
 
 static void op_free(remote_put *rp) {

@@ -24,10 +24,9 @@ int az__build(store *s, const char *key, const az_pair *q, size_t nq, ut_buf *ur
  * over all of them plus Content-Length, or the bearer token) to an attempt's headers. */
 int az__headers(store *s, void *headers, const char *method, const char *path, const az_pair *q,
                 size_t nq, const az_pair *h, size_t nh, size_t content_length);
-/* The token gate (store_token_wait; no-op without Entra ID auth), its undo, its reason. */
-int az__token_wait(store *s, store_token_waiter *w);
-bool az__token_unqueue(store *s, store_token_waiter *w);
-const char *az__token_error(store *s);
+/* The store's token for the write's gate (store_token_gate_wait); NULL without Entra ID
+ * auth. */
+store_token *az__token(store *s);
 /* The backend's status wording (the remote.h table, refined by the error code). */
 int az__map_status(store *s, int net_status, long http, const char *code, char *msg, size_t msglen,
                    const char *what);

@@ -4,7 +4,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/crypto.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -31,20 +30,12 @@ const char *az_token_source(const az_token_cfg *c) {
     return "Azure AD";
 }
 
-static void free_secret(char **p) {
-    if (*p) {
-        OPENSSL_cleanse(*p, strlen(*p));
-        free(*p);
-        *p = NULL;
-    }
-}
-
 void az_token_cfg_free(az_token_cfg *c) {
     free(c->url);
     free(c->client_id);
-    free_secret(&c->client_secret);
+    ut_free_secret(&c->client_secret);
     free(c->federated_file);
-    free_secret(&c->identity_header);
+    ut_free_secret(&c->identity_header);
     free(c->cli);
     memset(c, 0, sizeof *c);
 }
@@ -195,7 +186,7 @@ static int cli_fetch(store_token *t, const az_token_cfg *c, char *err, size_t er
             ut_msgf(err, errlen, "%s: %s", src, perr);
         } else {
             rc = store_token_set(t, tok, left);
-            free_secret(&tok);
+            ut_free_secret(&tok);
         }
     }
     ut_buf_free(&out);
@@ -230,7 +221,7 @@ static int aad_request(store_token *t, const az_token_cfg *c, char *err, size_t 
         store_token_form(&body, "client_assertion", jwt);
         if (!n)
             rc = STORE_E_AUTH;
-        free_secret(&jwt);
+        ut_free_secret(&jwt);
         if (rc) {
             ut_buf_free(&body);
             ut_msgf(err, errlen, "%s: the federated token file '%s' is empty", az_token_source(c),
@@ -280,6 +271,6 @@ int az_token_step(store_token *t, void *ctx, unsigned step, const store_token_re
         return STORE_E_AUTH;
     }
     int rc = store_token_set(t, tok, left);
-    free_secret(&tok);
+    ut_free_secret(&tok);
     return rc;
 }

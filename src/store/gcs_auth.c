@@ -4,31 +4,22 @@
 #include "gcs_json.h"
 
 #include <openssl/bio.h>
-#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void free_secret(char **p) {
-    if (*p) {
-        OPENSSL_cleanse(*p, strlen(*p));
-        free(*p);
-        *p = NULL;
-    }
-}
-
 void gcs_key_free(gcs_key *k) {
-    free_secret(&k->type);
-    free_secret(&k->client_email);
-    free_secret(&k->private_key);
-    free_secret(&k->private_key_id);
-    free_secret(&k->token_uri);
-    free_secret(&k->client_id);
-    free_secret(&k->client_secret);
-    free_secret(&k->refresh_token);
-    free_secret(&k->gcs_base_url);
+    ut_free_secret(&k->type);
+    ut_free_secret(&k->client_email);
+    ut_free_secret(&k->private_key);
+    ut_free_secret(&k->private_key_id);
+    ut_free_secret(&k->token_uri);
+    ut_free_secret(&k->client_id);
+    ut_free_secret(&k->client_secret);
+    ut_free_secret(&k->refresh_token);
+    ut_free_secret(&k->gcs_base_url);
     gcs_external *e = &k->ext;
     free(e->audience);
     free(e->subject_token_type);
@@ -37,7 +28,7 @@ void gcs_key_free(gcs_key *k) {
     free(e->file);
     free(e->url);
     for (size_t i = 0; i < GCS_EXT_MAX_HEADERS; i++)
-        free_secret(&e->headers[i]);
+        ut_free_secret(&e->headers[i]);
     free(e->field);
     free(e->workforce_user_project);
     memset(k, 0, sizeof *k);

@@ -38,7 +38,7 @@
 
 typedef struct gcs_put_op {
     remote_put rp; /* first: the core's op */
-    store_token_waiter w;
+    store_token_gate gate;
     ut_buf url;
     ut_buf session; /* the resumable session's URL (a capability: never printed) */
     ut_buf loc;     /* Location of this attempt */
@@ -216,21 +216,12 @@ static int landed(remote_put *rp, int net_status, const char *what) {
 
 /* ------------------------------------------------------------------ the token */
 
-static void token_ready(store_token_waiter *w, int status) {
-    gcs_put_op *op = (gcs_put_op *)((char *)w - offsetof(gcs_put_op, w));
-    remote_put_authed(&op->rp, status, gcs__token_error(op_store(&op->rp)));
-}
-
 static int auth_wait(remote_put *rp, const char **why) {
-    gcs_put_op *op = (gcs_put_op *)rp;
-    op->w.ready = token_ready;
-    int rc = gcs__token_wait(op_store(rp), &op->w);
-    *why = gcs__token_error(op_store(rp));
-    return rc != STORE_OK ? rc : op->w.queued;
+    return store_token_gate_wait(&((gcs_put_op *)rp)->gate, gcs__token(op_store(rp)), rp, why);
 }
 
 static bool auth_unwait(remote_put *rp) {
-    return gcs__token_unqueue(op_store(rp), &((gcs_put_op *)rp)->w);
+    return store_token_gate_unwait(&((gcs_put_op *)rp)->gate);
 }
 
 static void op_free(remote_put *rp) {

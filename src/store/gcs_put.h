@@ -22,10 +22,9 @@ void gcs__where(store *s, const char **base_url, const char **bucket, const char
                 const char **user_project);
 /* Adds the attempt's Authorization (none when anonymous). */
 int gcs__auth_header(store *s, void *headers);
-/* The token gate (store_token_wait; no-op without a fetched token), its undo, its reason. */
-int gcs__token_wait(store *s, store_token_waiter *w);
-bool gcs__token_unqueue(store *s, store_token_waiter *w);
-const char *gcs__token_error(store *s);
+/* The store's token for the write's gate (store_token_gate_wait); NULL without a fetched
+ * token. */
+store_token *gcs__token(store *s);
 /* The backend's status wording (the remote.h table, with Google's message and reason). */
 int gcs__map_status(store *s, int net_status, long http, const char *gmsg, const char *reason,
                     char *msg, size_t msglen, const char *what);

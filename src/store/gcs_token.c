@@ -1,24 +1,15 @@
 /* gcs_token.c - Google token providers for the GCS store (see gcs_token.h). */
 #include "gcs_token.h"
 
-#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define GCS_SUBJECT_MAX (64u << 10)
 
-static void free_secret(char **p) {
-    if (*p) {
-        OPENSSL_cleanse(*p, strlen(*p));
-        free(*p);
-        *p = NULL;
-    }
-}
-
 void gcs_token_ctx_free(gcs_token_ctx *c) {
     free(c->metadata_url);
-    free_secret(&c->sts_token);
+    ut_free_secret(&c->sts_token);
     memset(c, 0, sizeof *c);
 }
 
@@ -42,7 +33,7 @@ static int take_token(store_token *t, const char *src, const char *body, size_t 
         return STORE_E_AUTH;
     }
     int rc = store_token_set(t, tok, left);
-    free_secret(&tok);
+    ut_free_secret(&tok);
     return rc;
 }
 
@@ -73,7 +64,7 @@ static char *subject_of(const gcs_external *e, const char *s, size_t n, char *er
     char *r = i == UT_JSON_NONE ? NULL : ut_json_strdup(&d, i);
     ut_json_free(&d);
     if (!r || !r[0]) {
-        free_secret(&r);
+        ut_free_secret(&r);
         ut_msgf(err, errlen, "the external_account subject token source has no '%.*s'",
                 ut_utf8_prec(e->field, 60), e->field);
     }
@@ -117,7 +108,7 @@ static int external_step(store_token *t, gcs_token_ctx *c, unsigned step,
      * has no request 0 */
     unsigned what = e->file ? step : step - 1;
     if (step == 0) {
-        free_secret(&c->sts_token);
+        ut_free_secret(&c->sts_token);
         if (e->url) {
             const char *hdrs[GCS_EXT_MAX_HEADERS + 1] = {0};
             for (size_t i = 0; i < GCS_EXT_MAX_HEADERS && e->headers[i]; i++)
@@ -133,11 +124,11 @@ static int external_step(store_token *t, gcs_token_ctx *c, unsigned step,
             return STORE_E_AUTH;
         }
         char *subject = subject_of(e, raw, n, err, errlen);
-        free_secret(&raw);
+        ut_free_secret(&raw);
         if (!subject)
             return STORE_E_AUTH;
         int rc = sts_request(t, e, subject, err, errlen);
-        free_secret(&subject);
+        ut_free_secret(&subject);
         return rc;
     }
     if (prev->net_status != NET_OK) {
@@ -157,7 +148,7 @@ static int external_step(store_token *t, gcs_token_ctx *c, unsigned step,
         if (!subject)
             return STORE_E_AUTH;
         int rc = sts_request(t, e, subject, err, errlen);
-        free_secret(&subject);
+        ut_free_secret(&subject);
         return rc;
     }
     if (what == 1 && !e->impersonation_url)
@@ -174,7 +165,7 @@ static int external_step(store_token *t, gcs_token_ctx *c, unsigned step,
         }
         ut_buf auth = {0}, body = {0};
         ut_buf_printf(&auth, "Authorization: Bearer %s", sts);
-        free_secret(&sts);
+        ut_free_secret(&sts);
         ut_buf_printf(&body, "{\"scope\":[\"%s\"],\"lifetime\":\"%llds\"}", GCS_SCOPE_RO,
                       (long long)e->lifetime_s);
         const char *hdrs[] = {ut_buf_str(&auth), "Content-Type: application/json", NULL};

@@ -444,9 +444,7 @@ static char *sso_token(s3_credsrc *src, char *msg, size_t msglen) {
     } else {
         return tok;
     }
-    if (tok)
-        OPENSSL_cleanse(tok, strlen(tok));
-    free(tok);
+    ut_free_secret(&tok);
     return NULL;
 }
 
@@ -653,15 +651,13 @@ static void fetch_step(s3_credsrc *src) {
             return;
         }
         if (strlen(tok) >= sizeof src->hdr[0] - 40) {
-            OPENSSL_cleanse(tok, strlen(tok));
-            free(tok);
+            ut_free_secret(&tok);
             fetch_end(src, STORE_E_AUTH, "the cached SSO token is too long");
             return;
         }
         nr->method = "GET";
         snprintf(src->hdr[0], sizeof src->hdr[0], "x-amz-sso_bearer_token: %s", tok);
-        OPENSSL_cleanse(tok, strlen(tok));
-        free(tok);
+        ut_free_secret(&tok);
         src->hdr_ptrs[0] = src->hdr[0];
         nr->n_headers = 1;
         snprintf(url, urlsz, "%s", src->sso_url);

@@ -17,18 +17,10 @@ static char *dupn(const char *s, size_t n) {
     return p;
 }
 
-static void wipe_free(char *s) {
-    if (s) {
-        OPENSSL_cleanse(s, strlen(s));
-        free(s);
-    }
-}
-
 void s3_creds_clear(s3_creds *c) {
-    wipe_free(c->access_key);
-    wipe_free(c->secret_key);
-    wipe_free(c->token);
-    c->access_key = c->secret_key = c->token = NULL;
+    ut_free_secret(&c->access_key);
+    ut_free_secret(&c->secret_key);
+    ut_free_secret(&c->token);
     c->expires_ms = 0;
 }
 

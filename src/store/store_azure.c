@@ -582,18 +582,10 @@ int az__headers(store *s, void *headers, const char *method, const char *path, c
     return rc;
 }
 
-int az__token_wait(store *s, store_token_waiter *w) {
+store_token *az__token(store *s) {
     az_store *st = (az_store *)s;
-    w->queued = false;
-    return st->auth == AUTH_TOKEN ? store_token_wait(&st->tok, w) : STORE_OK;
+    return st->auth == AUTH_TOKEN ? &st->tok : NULL;
 }
-
-bool az__token_unqueue(store *s, store_token_waiter *w) {
-    az_store *st = (az_store *)s;
-    return w->queued && store_token_unqueue(&st->tok, w);
-}
-
-const char *az__token_error(store *s) { return store_token_error(&((az_store *)s)->tok); }
 
 int az__map_status(store *s, int net_status, long http, const char *code, char *msg, size_t msglen,
                    const char *what) {
@@ -610,14 +602,8 @@ static void az_destroy(remote_store *rs) {
     free(st->container);
     free(st->root);
     free(st->account);
-    if (st->sas) {
-        OPENSSL_cleanse(st->sas, strlen(st->sas));
-        free(st->sas);
-    }
-    if (st->bearer) {
-        OPENSSL_cleanse(st->bearer, strlen(st->bearer));
-        free(st->bearer);
-    }
+    ut_free_secret(&st->sas);
+    ut_free_secret(&st->bearer);
     OPENSSL_cleanse(st->key, sizeof st->key);
     store_token_free(&st->tok);
     az_token_cfg_free(&st->tcfg);

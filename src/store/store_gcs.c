@@ -430,10 +430,7 @@ static void gcs_destroy(remote_store *rs) {
     free(st->bucket);
     free(st->root);
     free(st->user_project);
-    if (st->token) {
-        OPENSSL_cleanse(st->token, strlen(st->token));
-        free(st->token);
-    }
+    ut_free_secret(&st->token);
     store_token_free(&st->tok);
     gcs_token_ctx_free(&st->tctx);
     gcs_key_free(&st->key);
@@ -463,18 +460,10 @@ int gcs__auth_header(store *s, void *headers) {
     return rc;
 }
 
-int gcs__token_wait(store *s, store_token_waiter *w) {
+store_token *gcs__token(store *s) {
     gcs_store *st = (gcs_store *)s;
-    w->queued = false;
-    return needs_token(st) ? store_token_wait(&st->tok, w) : STORE_OK;
+    return needs_token(st) ? &st->tok : NULL;
 }
-
-bool gcs__token_unqueue(store *s, store_token_waiter *w) {
-    gcs_store *st = (gcs_store *)s;
-    return w->queued && store_token_unqueue(&st->tok, w);
-}
-
-const char *gcs__token_error(store *s) { return store_token_error(&((gcs_store *)s)->tok); }
 
 int gcs__map_status(store *s, int net_status, long http, const char *gmsg, const char *reason,
                     char *msg, size_t msglen, const char *what) {

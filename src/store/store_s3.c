@@ -817,9 +817,7 @@ static void free_store(remote_store *rs) {
     s3_creds_clear(&s->creds);
     s3_sigkey_cache_wipe(&s->keycache); /* holds a copy of the secret and the day's key */
     s3_target_free(&s->target);
-    if (s->sse_key)
-        OPENSSL_cleanse(s->sse_key, strlen(s->sse_key));
-    free(s->sse_key);
+    ut_free_secret(&s->sse_key);
     free(s->sse_md5);
     free(s->bucket);
     free(s->root);

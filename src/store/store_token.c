@@ -18,19 +18,11 @@ int64_t store_token_now_ms(void) {
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void wipe_str(char **p) {
-    if (*p) {
-        OPENSSL_cleanse(*p, strlen(*p));
-        free(*p);
-        *p = NULL;
-    }
-}
-
 static void drop_request(store_token *t) {
     ut_buf_free(&t->url);
     ut_buf_free(&t->req_body);
     for (size_t i = 0; i < t->n_headers; i++)
-        wipe_str(&t->headers[i]);
+        ut_free_secret(&t->headers[i]);
     t->n_headers = 0;
 }
 
@@ -48,7 +40,7 @@ void store_token_free(store_token *t) {
         store_share_leave(t->follower);
     t->share = NULL;
     t->follower = NULL;
-    wipe_str(&t->value);
+    ut_free_secret(&t->value);
     drop_request(t);
     ut_buf_free(&t->resp_body);
 }
@@ -275,7 +267,7 @@ int store_token_set(store_token *t, const char *token, int64_t expires_in_s) {
     char *v = strdup(token);
     if (!v)
         return STORE_E_NOMEM;
-    wipe_str(&t->value);
+    ut_free_secret(&t->value);
     t->value = v;
     t->fetched_ms = store_token_now_ms();
     t->expires_ms = t->fetched_ms + expires_in_s * 1000;
@@ -371,7 +363,7 @@ int store_token_parse(const char *json, size_t len, const char *token_field, int
         *expires_in_s = left;
         rc = 0;
     }
-    wipe_str(&tok);
+    ut_free_secret(&tok);
     ut_json_free(&d);
     return rc;
 }
@@ -474,7 +466,7 @@ static void follower_got(void *ctx) {
         snprintf(err, sizeof err, "access token: a malformed token from the leader");
     }
     if (rc == STORE_OK) {
-        wipe_str(&t->value);
+        ut_free_secret(&t->value);
         t->value = blob;
         blob = NULL;
         t->fetched_ms = fetched;
@@ -509,4 +501,27 @@ int store_token_follow(store_token *t, remote_store *rs, store_token *leader, uv
     if (!(t->follower = store_share_join(leader->share, loop, follower_got, t)))
         return STORE_E_NOMEM;
     return STORE_OK;
+}
+
+/* ---- the gate of a write ---- */
+
+static void gate_ready(store_token_waiter *w, int status) {
+    store_token_gate *g = (store_token_gate *)((char *)w - offsetof(store_token_gate, w));
+    remote_put_authed(g->rp, status, store_token_error(g->t));
+}
+
+int store_token_gate_wait(store_token_gate *g, store_token *t, remote_put *rp, const char **why) {
+    g->t = t;
+    g->rp = rp;
+    g->w.ready = gate_ready;
+    g->w.queued = false;
+    if (!t)
+        return 0;
+    int rc = store_token_wait(t, &g->w);
+    *why = store_token_error(t);
+    return rc != STORE_OK ? rc : g->w.queued;
+}
+
+bool store_token_gate_unwait(store_token_gate *g) {
+    return g->t && g->w.queued && store_token_unqueue(g->t, &g->w);
 }

@@ -102,6 +102,19 @@ bool store_token_unqueue(store_token *t, store_token_waiter *w);
  * get no more tokens). */
 void store_token_cancel(store_token *t);
 
+/* The credential gate of a write (remote.h's auth_wait / auth_unwait hooks) for the
+ * backends whose writes wait on a store_token (Azure, GCS), embedded in their put op. */
+typedef struct store_token_gate {
+    store_token_waiter w;
+    store_token *t;
+    remote_put *rp;
+} store_token_gate;
+/* auth_wait for op rp: t is the store's token, NULL when it uses none (the op goes now).
+ * When g waits, remote_put_authed(rp) runs once the fetch ends. */
+int store_token_gate_wait(store_token_gate *g, store_token *t, remote_put *rp, const char **why);
+/* auth_unwait: takes g out of the queue (true if it was there). */
+bool store_token_gate_unwait(store_token_gate *g);
+
 /* ---- for providers, inside their step function ---- */
 
 /* The next request: method "GET" or "POST", the full URL, up to STORE_TOKEN_MAX_HEADERS

@@ -13,6 +13,14 @@ void ut_wipe(void *p, size_t n) {
         *v++ = 0;
 }
 
+void ut_free_secret(char **p) {
+    if (*p) {
+        ut_wipe(*p, strlen(*p));
+        free(*p);
+        *p = NULL;
+    }
+}
+
 static bool reserve(ut_buf *b, size_t extra) {
     size_t limit = b->limit ? b->limit : UT_BUF_DEFAULT_LIMIT;
     if (b->bad || extra > limit || b->len + extra > limit) {

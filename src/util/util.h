@@ -41,6 +41,9 @@ const char *ut_buf_str(const ut_buf *b); /* p, or "" when nothing was ever store
 char *ut_buf_take(ut_buf *b);
 /* memset that the compiler may not drop (for secrets). */
 void ut_wipe(void *p, size_t n);
+/* Wipes the string *p (up to its NUL), frees it and sets *p = NULL; a NULL *p is nothing.
+ * For keys, tokens and the headers that carry them. */
+void ut_free_secret(char **p);
 
 /* ---- text ---- */
 int ut_hex_val(char c); /* 0..15, or -1 */

@@ -10,13 +10,10 @@ usage: out_store_e2e.py TIFF_DUMPER CORPUS_DIR NODE_DIR s3|az|gcs
 import json
 import os
 import re
-import shutil
 import sys
-import urllib.parse
-import xml.etree.ElementTree as ET
 
 from tdtest import e2e_lib as L
-from tdtest.store_testlib import stop
+from tdtest.out_stores import obstore_config, out_store
 
 PART_RE = re.compile(r"^(_errors/)?part-\d{5}\.parquet$")
 
@@ -30,122 +27,25 @@ def config(path, corpus, out_opts, write_chunk, part_size=None):
         lines += ["output:"]
         if part_size:
             lines.append(f"  part_size: {part_size}")
-        lines += ["  obstore_config:"]
-        lines += [f"    {k}: {json.dumps(v)}" for k, v in out_opts.items()]
     with open(path, "w") as f:
-        f.write("\n".join(lines) + "\n")
+        f.write("\n".join(lines) + "\n" + (obstore_config(out_opts) if out_opts else ""))
 
 
-class S3Backend:
-    def __init__(self, node_dir, tmp):
-        from tdtest.s3_testlib import S3rver
-        self.data = os.path.join(tmp, "s3data")
-        os.makedirs(os.path.join(self.data, "out"))
-        self.srv = S3rver(node_dir, self.data)
-        self.url = "s3://out/runs/a"
-        self.opts = {"endpoint": self.srv.endpoint, "allow_http": True,
-                     "access_key_id": "S3RVER", "secret_access_key": "S3RVER",
-                     "region": "us-east-1"}
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-        self.env.update(AWS_EC2_METADATA_DISABLED="true", HOME="/nonexistent")
+class Backend:
+    """The OUT runs/a on the kind's emulator (tdtest.out_stores)."""
+
+    def __init__(self, kind, node_dir, tmp):
+        self.srv = out_store(kind, node_dir, tmp)
+        self.url, self.opts, self.env = self.srv.url("runs/a"), self.srv.opts, self.srv.env
 
     def keys(self):
-        """Objects under the OUT prefix, from s3rver's -d layout."""
-        root = os.path.join(self.data, "out", "runs", "a")
-        out = {}
-        for d, _, files in os.walk(root):
-            for f in files:
-                if f.endswith("._S3rver_object"):
-                    rel = os.path.relpath(os.path.join(d, f[:-len("._S3rver_object")]), root)
-                    with open(os.path.join(d, f), "rb") as fh:
-                        out[rel] = fh.read()
-        return out
+        return self.srv.objects("runs/a")
 
     def put_foreign(self, key, data):
-        from tdtest.s3_testlib import put_object
-        put_object(self.data, "out", "runs/a/" + key, data)
+        self.srv.put("runs/a/" + key, data)
 
     def stop(self):
         self.srv.stop()
-
-
-class AzBackend:
-    def __init__(self, node_dir, tmp):
-        from tdtest.azurite import ACCOUNT, KEY, Azurite, azurite_main_js, start_azurite
-        main_js = azurite_main_js(node_dir)
-        if not main_js:
-            L.fail(f"azurite is not installed in {node_dir}")
-        self.proc, port = start_azurite(main_js, os.path.join(tmp, "azurite"))
-        if port is None:
-            L.fail("azurite did not start")
-        self.az = Azurite(port)
-        self.az.create_container("out")
-        self.url = "az://out/runs/a"
-        self.opts = {"account_name": ACCOUNT, "account_key": KEY,
-                     "endpoint": f"http://127.0.0.1:{port}/{ACCOUNT}"}
-        self.env = {k: v for k, v in os.environ.items()
-                    if not k.startswith(("AZURE_", "AZURITE_"))}
-
-    def keys(self):
-        st, body = self.az.request("GET", "out", query=[("comp", "list"), ("prefix", "runs/a/"),
-                                                        ("restype", "container")])
-        assert st == 200, (st, body[:300])
-        out = {}
-        for name in ET.fromstring(body).iter("Name"):
-            st, data = self.az.request("GET", "out", name.text)
-            assert st == 200, (name.text, st)
-            out[name.text[len("runs/a/"):]] = data
-        return out
-
-    def put_foreign(self, key, data):
-        self.az.put("out", "runs/a/" + key, data)
-
-    def stop(self):
-        stop(self.proc)
-
-
-class GcsBackend:
-    def __init__(self, node_dir, tmp):
-        from tdtest.gcs_emulator import start_emulator
-        if not os.path.exists(os.path.join(node_dir, "node_modules", "firebase-tools")):
-            L.fail(f"firebase-tools is not installed in {node_dir}")
-        self.proc, self.port = start_emulator(node_dir, tmp)
-        if self.port is None:
-            L.fail("the GCS emulator did not start")
-        self.url = "gs://out/runs/a"
-        self.opts = {"google_base_url": f"http://127.0.0.1:{self.port}",
-                     "skip_signature": True}
-        self.env = {k: v for k, v in os.environ.items()
-                    if not k.startswith(("GOOGLE_", "GCE_", "STORAGE_EMULATOR", "CLOUDSDK_"))}
-        self.env["HOME"] = "/nonexistent"
-
-    def keys(self):
-        from tdtest.azgcs_testlib import request
-        out, token = {}, None
-        for _ in range(100):  # bounded: pages of 1000
-            q = "prefix=" + urllib.parse.quote("runs/a/", safe="")
-            if token:
-                q += "&pageToken=" + urllib.parse.quote(token, safe="")
-            st, body = request(self.port, "GET", f"/storage/v1/b/out/o?{q}")
-            assert st == 200, (st, body[:300])
-            j = json.loads(body)
-            for it in j.get("items", []):
-                name = it["name"]
-                st, data = request(self.port, "GET", "/storage/v1/b/out/o/"
-                                   + urllib.parse.quote(name, safe="") + "?alt=media")
-                assert st == 200, (name, st)
-                out[name[len("runs/a/"):]] = data
-            token = j.get("nextPageToken")
-            if not token:
-                break
-        return out
-
-    def put_foreign(self, key, data):
-        from tdtest.gcs_emulator import upload
-        upload(self.port, "out", "runs/a/" + key, data)
-
-    def stop(self):
-        stop(self.proc)
 
 
 def download(objs, dst):
@@ -180,7 +80,7 @@ def main():
     tmp = L.tempdir("out_store_" + kind)
     backend = None
     try:
-        backend = {"s3": S3Backend, "az": AzBackend, "gcs": GcsBackend}[kind](node_dir, tmp)
+        backend = Backend(kind, node_dir, tmp)
         local_cfg = os.path.join(tmp, "local.yaml")
         config(local_cfg, corpus, None, 50)
         ref = os.path.join(tmp, "out-local")
@@ -266,8 +166,7 @@ def interrupted(exe, corpus, node_dir, backend, tmp):
         f.write("\n".join(["store:", f"  name: {json.dumps(corpus)}", f"  keys_from: {keys}",
                            "concurrency:", "  n_consumers: 64", "  list_chunk_size: 1000",
                            "  max_buffer_size: 10000", "  write_chunk_size: 10000",
-                           "output:", "  obstore_config:"]
-                          + [f"    {k}: {json.dumps(v)}" for k, v in backend.opts.items()]) + "\n")
+                           "output:"]) + "\n" + obstore_config(backend.opts))
     p = subprocess.Popen([exe, "headers", "--quiet", cfg, backend.url], env=backend.env,
                          stderr=subprocess.PIPE, text=True)
     time.sleep(1.5)

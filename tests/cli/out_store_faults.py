@@ -14,6 +14,7 @@ import sys
 
 from tdtest import e2e_lib as L
 from tdtest.faults import FaultServer
+from tdtest.out_stores import obstore_config, store_env
 
 SECRET = "fault-secret-xyzzy"
 
@@ -45,12 +46,11 @@ def main():
                 "concurrency:", "  n_consumers: 16", "  list_chunk_size: 50",
                 "  max_buffer_size: 100", "  write_chunk_size: 50",
                 "network:", "  max_attempts: 4", "  retry_max_time: 30",
-                "output:", "  obstore_config:",
-                f"    endpoint: \"http://127.0.0.1:{srv.port}\"", "    allow_http: true",
-                "    access_key_id: AKIDFAULT", f"    secret_access_key: {SECRET}",
-                "    region: us-east-1", ""]))
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-        env.update(AWS_EC2_METADATA_DISABLED="true", HOME="/nonexistent")
+                "output:", ""]) + obstore_config({
+                    "endpoint": f"http://127.0.0.1:{srv.port}", "allow_http": "true",
+                    "access_key_id": "AKIDFAULT", "secret_access_key": SECRET,
+                    "region": "us-east-1"}))
+        env = store_env("s3")
         out = os.path.join(root, "out")
 
         # 503 twice on the second header part and once on _SUCCESS: retried, complete

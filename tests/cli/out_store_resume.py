@@ -30,11 +30,11 @@ import signal
 import subprocess
 import sys
 import time
-import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
 from tdtest import e2e_lib as L  # noqa: E402
 from tdtest.make_keys import make_keys  # noqa: E402
+from tdtest.out_stores import obstore_config, option_args, out_store  # noqa: E402
 
 N_KEYS = 20000
 BAD_EVERY = 20
@@ -42,142 +42,6 @@ KILLS = 10  # SIGKILLs that hit a running process, at least (issue 16: ">= 10 ti
 TRIALS_MIN, TRIALS_MAX = 4, 16  # sharded trials: half of them through the ranged windows
 WHOLE = {}  # odd trials: TD_RESUME_WHOLE_MAX=0, every part read through ranged windows
 OK_NAME = re.compile(r"^(_errors/)?part-(S\d{4}-)?\d{5}\.parquet$|^_SUCCESS(\.shard-\d{4}-of-\d{4})?$")
-
-
-class S3:
-    url = "s3://out/runs/a"
-
-    def __init__(self, node_dir, tmp):
-        from tdtest.s3_testlib import S3rver
-        self.data = os.path.join(tmp, "s3data")
-        os.makedirs(os.path.join(self.data, "out"))
-        self.srv = S3rver(node_dir, self.data)
-        self.opts = {"endpoint": self.srv.endpoint, "allow_http": "true",
-                     "access_key_id": "S3RVER", "secret_access_key": "S3RVER",
-                     "region": "us-east-1"}
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-        self.env.update(AWS_EC2_METADATA_DISABLED="true", HOME="/nonexistent")
-
-    def root(self, run):
-        return os.path.join(self.data, "out", "runs", run)
-
-    def objects(self, run):
-        """{key: bytes} under OUT, from s3rver's -d layout (metadata files aside)."""
-        out = {}
-        root = self.root(run)
-        for d, _, files in os.walk(root):
-            for f in files:
-                if f.endswith("._S3rver_object"):
-                    rel = os.path.relpath(os.path.join(d, f[:-len("._S3rver_object")]), root)
-                    with open(os.path.join(d, f), "rb") as fh:
-                        out[rel] = fh.read()
-        return out
-
-    def clear(self, run):
-        L.rmtree(self.root(run))
-
-    def stop(self):
-        self.srv.stop()
-
-
-class Az:
-    url = "az://out/runs/a"
-
-    def __init__(self, node_dir, tmp):
-        from tdtest.azurite import ACCOUNT, KEY, Azurite, azurite_main_js, start_azurite
-        main_js = azurite_main_js(node_dir)
-        if not main_js:
-            L.fail(f"azurite is not installed in {node_dir}")
-        self.proc, port = start_azurite(main_js, os.path.join(tmp, "azurite"))
-        if port is None:
-            L.fail("azurite did not start")
-        self.az = Azurite(port)
-        self.az.create_container("out")
-        self.opts = {"account_name": ACCOUNT, "account_key": KEY,
-                     "endpoint": f"http://127.0.0.1:{port}/{ACCOUNT}"}
-        self.env = {k: v for k, v in os.environ.items()
-                    if not k.startswith(("AZURE_", "AZURITE_"))}
-
-    def names(self, run):
-        pre = f"runs/{run}/"
-        st, body = self.az.request("GET", "out", query=[("comp", "list"), ("prefix", pre),
-                                                        ("restype", "container")])
-        assert st == 200, (st, body[:300])
-        return [n.text for n in ET.fromstring(body).iter("Name")]
-
-    def objects(self, run):
-        out = {}
-        for name in self.names(run):
-            st, data = self.az.request("GET", "out", name)
-            assert st == 200, (name, st)
-            out[name[len(f"runs/{run}/"):]] = data
-        return out
-
-    def clear(self, run):
-        for name in self.names(run):
-            st, _ = self.az.request("DELETE", "out", name)
-            assert st in (202, 404), (name, st)
-
-    def stop(self):
-        from tdtest.store_testlib import stop
-        stop(self.proc)
-
-
-class Gcs:
-    url = "gs://out/runs/a"
-
-    def __init__(self, node_dir, tmp):
-        from tdtest.gcs_emulator import start_emulator
-        if not os.path.exists(os.path.join(node_dir, "node_modules", "firebase-tools")):
-            L.fail(f"firebase-tools is not installed in {node_dir}")
-        self.proc, self.port = start_emulator(node_dir, tmp)
-        if self.port is None:
-            L.fail("the GCS emulator did not start")
-        self.opts = {"google_base_url": f"http://127.0.0.1:{self.port}",
-                     "skip_signature": "true"}
-        self.env = {k: v for k, v in os.environ.items()
-                    if not k.startswith(("GOOGLE_", "GCE_", "STORAGE_EMULATOR", "CLOUDSDK_"))}
-        self.env["HOME"] = "/nonexistent"
-
-    def names(self, run):
-        import urllib.parse
-        from tdtest.azgcs_testlib import request
-        out, token = [], None
-        for _ in range(100):  # bounded: pages of 1000
-            q = "prefix=" + urllib.parse.quote(f"runs/{run}/", safe="")
-            if token:
-                q += "&pageToken=" + urllib.parse.quote(token, safe="")
-            st, body = request(self.port, "GET", f"/storage/v1/b/out/o?{q}")
-            assert st == 200, (st, body[:300])
-            j = json.loads(body)
-            out += [it["name"] for it in j.get("items", [])]
-            token = j.get("nextPageToken")
-            if not token:
-                break
-        return out
-
-    def objects(self, run):
-        import urllib.parse
-        from tdtest.azgcs_testlib import request
-        out = {}
-        for name in self.names(run):
-            st, data = request(self.port, "GET", "/storage/v1/b/out/o/"
-                               + urllib.parse.quote(name, safe="") + "?alt=media")
-            assert st == 200, (name, st)
-            out[name[len(f"runs/{run}/"):]] = data
-        return out
-
-    def clear(self, run):
-        import urllib.parse
-        from tdtest.azgcs_testlib import request
-        for name in self.names(run):
-            st, _ = request(self.port, "DELETE", "/storage/v1/b/out/o/"
-                            + urllib.parse.quote(name, safe=""))
-            assert st in (200, 204, 404), (name, st)
-
-    def stop(self):
-        from tdtest.store_testlib import stop
-        stop(self.proc)
 
 
 def run(s3, exe, cfg, url, args, kill_after=None):
@@ -222,7 +86,7 @@ def check(node_dir, s3, run_name, tmp, ref, label, shards):
     """OUT's names, markers and _SUCCESS now; the parts are downloaded into a folder of their
     own and every key's count there is checked by duckdb_checks() (one DuckDB start for
     all trials instead of one per trial: it costs about a second each)."""
-    objs = s3.objects(run_name)
+    objs = s3.objects(f"runs/{run_name}")
     bad = [k for k in objs if not OK_NAME.match(k)]
     if bad:
         L.fail(f"{label}: objects in OUT that are no output (temporaries?): {bad[:5]}")
@@ -277,9 +141,7 @@ def queries(local):
 
 
 def finish(s3, exe, url, *extra):
-    a = [exe, "finish", url]
-    for k, v in s3.opts.items():
-        a += ["-o", f"{k}={v}"]
+    a = [exe, "finish", url] + option_args(s3.opts, "-o")
     return subprocess.run(a + list(extra), capture_output=True, text=True, env=s3.env,
                           timeout=60)
 
@@ -303,16 +165,15 @@ def main():
             os.unlink(p)
             with open(p, "wb") as f:
                 f.write(b"not a tiff at all")
-        s3 = {"az": Az, "gcs": Gcs}.get(kind, S3)(node_dir, tmp)
+        s3 = out_store(kind, node_dir, tmp)
         cfg = os.path.join(tmp, "c.yaml")
         L.write_config(cfg, root, concurrency={"n_consumers": 16, "list_chunk_size": 200,
                                                "max_buffer_size": 1000, "write_chunk_size": 1000,
                                                "threads": 2},
                        output={"row_group_size": 200})
         with open(cfg, "a") as f:
-            f.write("  obstore_config:\n" + "".join(
-                f"    {k}: {json.dumps(v)}\n" for k, v in s3.opts.items()))
-        url = s3.url
+            f.write(obstore_config(s3.opts))
+        url = s3.url("runs/a")
 
         # -- an uninterrupted sharded run; finish before and after the last shard
         t0 = time.monotonic()
@@ -321,10 +182,10 @@ def main():
         r = finish(s3, exe, url)
         if r.returncode != 4 or "missing shard 1" not in r.stderr:
             L.fail(f"finish with shard 1 missing: exit {r.returncode}: {r.stderr}")
-        if "_SUCCESS" in s3.objects("a"):
+        if "_SUCCESS" in s3.objects("runs/a"):
             L.fail("_SUCCESS written while shard 1 is missing")
         run(s3, exe, cfg, url, ["--shard", "1/2"])
-        objs = s3.objects("a")
+        objs = s3.objects("runs/a")
         if "_SUCCESS" not in objs:
             L.fail("the shard that completed the set did not write _SUCCESS")
         ref = json.loads(objs["_SUCCESS"])
@@ -332,7 +193,7 @@ def main():
             L.fail(f"_SUCCESS: {ref}")
         first = objs["_SUCCESS"]
         r = finish(s3, exe, url, "--shards", "2")
-        if r.returncode != 0 or s3.objects("a")["_SUCCESS"] != first:
+        if r.returncode != 0 or s3.objects("runs/a")["_SUCCESS"] != first:
             L.fail(f"finish on a complete s3:// OUT: exit {r.returncode}: {r.stderr}")
         r = subprocess.run([exe, "finish", url, "--config", cfg], capture_output=True, text=True,
                            env=s3.env, timeout=60)
@@ -343,11 +204,11 @@ def main():
               f"{ref['error_files']} parts in all; finish ok (exit 4, then 0)")
 
         # -- a resumed shard keeps its parts byte for byte and numbers new ones after them
-        s3.clear("a")
+        s3.clear("runs/a")
         run(s3, exe, cfg, url, ["--shard", "1/2"])
-        before = {k: v for k, v in s3.objects("a").items() if k.endswith(".parquet")}
+        before = {k: v for k, v in s3.objects("runs/a").items() if k.endswith(".parquet")}
         run(s3, exe, cfg, url, ["--shard", "1/2", "--resume"])
-        after = s3.objects("a")
+        after = s3.objects("runs/a")
         changed = [k for k in before if after.get(k) != before[k]]
         if changed:
             L.fail(f"--resume of a complete shard changed kept parts: {changed[:3]}")
@@ -364,7 +225,7 @@ def main():
         while trial < TRIALS_MIN or kills < KILLS:
             if time.monotonic() > deadline or trial == TRIALS_MAX:
                 L.fail(f"only {kills} kills in {trial} trials in the time allowed")
-            s3.clear("a")
+            s3.clear("runs/a")
             steps = []
             WHOLE.clear()
             if trial % 2:
@@ -383,14 +244,14 @@ def main():
         WHOLE.clear()
 
         # -- kill -9 and resume, unsharded
-        s3.clear("a")
+        s3.clear("runs/a")
         run(s3, exe, cfg, url, ["--no-shard"])
-        uref = json.loads(s3.objects("a")["_SUCCESS"])
-        s3.clear("a")
+        uref = json.loads(s3.objects("runs/a")["_SUCCESS"])
+        s3.clear("runs/a")
         steps = []
         killed_then_resumed(s3, exe, cfg, url, ["--no-shard"], took * 1.5, rng, steps)
         kills += sum("killed" in s for s in steps)
-        objs = s3.objects("a")
+        objs = s3.objects("runs/a")
         if any(k.startswith("_SUCCESS.") for k in objs):
             L.fail("an unsharded run left shard markers")
         check(node_dir, s3, "a", tmp, uref, "unsharded", 0)

@@ -32,84 +32,47 @@ import urllib.parse
 
 import e2e_report as R
 from tdtest import e2e_lib as L
-from tdtest.store_testlib import stop
+from tdtest.out_stores import obstore_config, option_args, out_store
 
 RUN_COUNTS = ("listed", "skipped", "dumped", "failed")
 
 
-class Az:
-    def __init__(self, node, tmp):
-        from tdtest.azurite import ACCOUNT, KEY, Azurite, azurite_main_js, start_azurite
-        main_js = azurite_main_js(node)
-        if not main_js:
-            L.fail(f"azurite is not installed in {node}")
-        self.proc, port = start_azurite(main_js, os.path.join(tmp, "azurite"))
-        if port is None:
-            L.fail("azurite did not start")
-        Azurite(port).create_container("out")
-        self.url, self.missing = "az://out/runs/a", "az://nocontainer/x"
-        self.opts = {"account_name": ACCOUNT, "account_key": KEY,
-                     "endpoint": f"http://127.0.0.1:{port}/{ACCOUNT}"}
+def store(kind, node, tmp):
+    """The kind's emulator (tdtest.out_stores) and what this test needs of it: the OUT, a
+    missing bucket, refused credentials, the secrets never to be shown, and the environment
+    variable that can carry the secret instead of --option."""
+    if kind == "az":
+        b = out_store("az", node, tmp)
+        b.missing = "az://nocontainer/x"
         # a key of the right form (base64 of 64 bytes) that azurite refuses
-        self.wrong = dict(self.opts, account_key="V3JvbmdLZXk" + "A" * 77 + "==")
-        self.secrets = [KEY, self.wrong["account_key"]]
-        self.env_secret = ("account_key", "AZURE_STORAGE_ACCOUNT_KEY")
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "AZURITE_"))}
-
-    def stop(self):
-        stop(self.proc)
-
-
-class Gcs:
-    def __init__(self, node, tmp):
-        from tdtest.gcs_emulator import start_emulator
-        if not os.path.exists(os.path.join(node, "node_modules", "firebase-tools")):
-            L.fail(f"firebase-tools is not installed in {node}")
-        self.proc, port = start_emulator(node, tmp)
-        if port is None:
-            L.fail("the GCS emulator did not start")
-        self.url, self.missing = "gs://out/runs/a", "gs://nobucket-td/x"
-        # The emulator takes any bearer token; it stands for a real one here, whose text must
-        # never be shown.
-        tok = "ya29.q1-report-TOKEN-5f3c9a77e1"
-        self.opts = {"google_base_url": f"http://127.0.0.1:{port}", "bearer_token": tok}
-        self.wrong = None  # the emulator refuses no token
-        self.secrets = [tok]
-        self.env_secret = None  # no environment variable for a bearer token
-        self.env = {k: v for k, v in os.environ.items()
-                    if not k.startswith(("GOOGLE_", "GCE_", "STORAGE_EMULATOR", "CLOUDSDK_"))}
-        self.env["HOME"] = "/nonexistent"
-
-    def stop(self):
-        stop(self.proc)
-
-
-class S3:
-    def __init__(self, node, tmp):
-        from tdtest.s3_testlib import S3rver
-        data = os.path.join(tmp, "s3data")
-        os.makedirs(os.path.join(data, "out"))
-        self.srv = S3rver(node, data)
-        self.url, self.missing = "s3://out/runs/s", "s3://nobucket/x"
-        self.opts = {"endpoint": self.srv.endpoint, "allow_http": "true",
-                     "access_key_id": "S3RVER", "secret_access_key": "S3RVER-q1-secret",
-                     "region": "us-east-1"}
-        self.wrong = None  # s3rver checks no signature
-        self.secrets = ["S3RVER-q1-secret"]
-        self.env_secret = ("secret_access_key", "AWS_SECRET_ACCESS_KEY")
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-        self.env.update(AWS_EC2_METADATA_DISABLED="true", HOME="/nonexistent")
-
-    def stop(self):
-        self.srv.stop()
+        b.wrong = dict(b.opts, account_key="V3JvbmdLZXk" + "A" * 77 + "==")
+        b.secrets = [b.secret, b.wrong["account_key"]]
+        b.env_secret = ("account_key", "AZURE_STORAGE_ACCOUNT_KEY")
+        b.out = b.url("runs/a")
+    elif kind == "gcs":
+        # The emulator takes any bearer token; it stands for a real one here, whose text
+        # must never be shown.
+        b = out_store("gcs", node, tmp, token="ya29.q1-report-TOKEN-5f3c9a77e1")
+        b.missing = "gs://nobucket-td/x"
+        b.wrong = None  # the emulator refuses no token
+        b.secrets = [b.secret]
+        b.env_secret = None  # no environment variable for a bearer token
+        b.out = b.url("runs/a")
+    else:
+        b = out_store("s3", node, tmp, secret="S3RVER-q1-secret")
+        b.missing = "s3://nobucket/x"
+        b.wrong = None  # s3rver checks no signature
+        b.secrets = [b.secret]
+        b.env_secret = ("secret_access_key", "AWS_SECRET_ACCESS_KEY")
+        b.out = b.url("runs/s")
+    return b
 
 
 def config(path, corpus, opts):
     lines = ["store:", f"  name: {json.dumps(corpus)}", "fetch:", "  suffixes: ['.tif', '.tiff']",
-             "output:", "  obstore_config:"]
-    lines += [f"    {k}: {json.dumps(v)}" for k, v in opts.items()]
+             "output:"]
     with open(path, "w") as f:
-        f.write("\n".join(lines) + "\n")
+        f.write("\n".join(lines) + "\n" + obstore_config(opts))
 
 
 def no_secret(secrets, what, *texts):
@@ -151,7 +114,7 @@ def one_of_two(exe, b, args, tmp):
     marker on the store (read with a GET), under the "incomplete" banner, and its run
     section is that shard's: the rows it wrote."""
     path = os.path.join(tmp, "one.html")
-    p = L.run_tool(exe, "report", b.url, "-o", path, *args, env=b.env, timeout=60)
+    p = L.run_tool(exe, "report", b.out, "-o", path, *args, env=b.env, timeout=60)
     if p.returncode != 0 or "1 of 2 shard markers" not in p.stderr:
         L.fail(f"report of shard 0 alone: exit {p.returncode}: {p.stderr}")
     pg, text = page(path)
@@ -172,10 +135,10 @@ def main():
     tmp = L.tempdir("report_" + kind)
     b = None
     try:
-        b = {"az": Az, "gcs": Gcs, "s3shard": S3}[kind](node, tmp)
+        b = store(kind, node, tmp)
         cfg = os.path.join(tmp, "c.yaml")
         config(cfg, corpus, b.opts)
-        args = [a for k, v in b.opts.items() for a in ("--option", f"{k}={v}")]
+        args = option_args(b.opts)
         msgs = []
 
         # the reference: the same corpus, the same config, into a local folder
@@ -188,30 +151,30 @@ def main():
 
         if kind == "s3shard":
             for i in range(2):
-                msgs.append(headers(exe, cfg, b.url, b.env, "--shard", f"{i}/2"))
+                msgs.append(headers(exe, cfg, b.out, b.env, "--shard", f"{i}/2"))
                 if i == 0:
                     msgs.append(one_of_two(exe, b, args, tmp))
             # finish has no --option: the store's credentials from the environment
             fenv = dict(b.env, AWS_ENDPOINT_URL=b.opts["endpoint"], AWS_ALLOW_HTTP="true",
                         AWS_ACCESS_KEY_ID="S3RVER", AWS_SECRET_ACCESS_KEY=b.secrets[0],
                         AWS_REGION="us-east-1")
-            f = L.run_tool(exe, "finish", b.url, env=fenv, timeout=60)
+            f = L.run_tool(exe, "finish", b.out, env=fenv, timeout=60)
             msgs.append(f)
-            print(f"finish {b.url}: exit {f.returncode}: {f.stderr.strip()}")
+            print(f"finish {b.out}: exit {f.returncode}: {f.stderr.strip()}")
             finished = f.returncode == 0
             refused = f.returncode == 3 and ("not wired" in f.stderr or "local" in f.stderr)
             if not finished and not refused:
                 L.fail(f"finish on a store: neither done nor refused as local-only: "
                        f"{f.returncode} {f.stderr}")
         else:
-            msgs.append(headers(exe, cfg, b.url, b.env))
+            msgs.append(headers(exe, cfg, b.out, b.env))
             finished = True
 
         page_store = os.path.join(tmp, "store.html")
-        p = L.run_tool(exe, "report", b.url, "-o", page_store, *args, env=b.env, timeout=60)
+        p = L.run_tool(exe, "report", b.out, "-o", page_store, *args, env=b.env, timeout=60)
         msgs.append(p)
         if p.returncode != 0:
-            L.fail(f"report of {b.url}: exit {p.returncode}: {p.stderr}")
+            L.fail(f"report of {b.out}: exit {p.returncode}: {p.stderr}")
         print(p.stderr.strip())
         pg, text = page(page_store)
         if kind == "s3shard":
@@ -240,8 +203,8 @@ def main():
             if "incomplete" not in p.stderr or "finish" not in p.stderr:
                 L.fail(f"shard markers only: no warning naming finish: {p.stderr}")
             print("finish on a store is refused: the markers-only page has the banner")
-        if f"read_parquet(&#39;{b.url}/part-*.parquet&#39;)" not in text:
-            L.fail(f"the SQL does not name the OUT {b.url}")
+        if f"read_parquet(&#39;{b.out}/part-*.parquet&#39;)" not in text:
+            L.fail(f"the SQL does not name the OUT {b.out}")
         no_secret(b.secrets, "the page", text)
         if finished:
             # the run's config is on the page, its secret option masked (so the check above
@@ -257,9 +220,9 @@ def main():
         # the secret from the environment instead of --option: the same page
         if b.env_secret:
             opt, var = b.env_secret
-            eargs = [a for k, v in b.opts.items() if k != opt for a in ("--option", f"{k}={v}")]
+            eargs = option_args(b.opts, skip=(opt,))
             page_env = os.path.join(tmp, "env.html")
-            p = L.run_tool(exe, "report", b.url, "-o", page_env, *eargs,
+            p = L.run_tool(exe, "report", b.out, "-o", page_env, *eargs,
                            env=dict(b.env, **{var: b.opts[opt]}), timeout=60)
             msgs.append(p)
             if p.returncode != 0:
@@ -282,7 +245,7 @@ def main():
             L.fail("a page was written for a store that could not be read")
         # the right bucket, a wrong prefix (nothing of a run there): the same failure, not
         # an empty page
-        p = L.run_tool(exe, "report", b.url + "-typo", "-o", os.path.join(tmp, "x.html"), *args,
+        p = L.run_tool(exe, "report", b.out + "-typo", "-o", os.path.join(tmp, "x.html"), *args,
                        env=b.env, timeout=60)
         msgs.append(p)
         if p.returncode != 3 or "part-*.parquet" not in p.stderr:
@@ -298,8 +261,8 @@ def main():
             L.fail(f"empty folder: exit {p.returncode}: {p.stderr}")
         # refused credentials: exit 3, and the refused key not shown either
         if b.wrong:
-            wargs = [a for k, v in b.wrong.items() for a in ("--option", f"{k}={v}")]
-            p = L.run_tool(exe, "report", b.url, "-o", os.path.join(tmp, "x.html"), *wargs,
+            wargs = option_args(b.wrong)
+            p = L.run_tool(exe, "report", b.out, "-o", os.path.join(tmp, "x.html"), *wargs,
                            env=b.env, timeout=60)
             msgs.append(p)
             print(f"wrong key: exit {p.returncode}: {p.stderr.strip()}")

@@ -62,6 +62,16 @@ static void test_buf(void) {
     free(t);
 }
 
+/* ut_free_secret: frees and clears the pointer (ASan sees a double free if it did not),
+ * and NULL is nothing to do. */
+static void test_free_secret(void) {
+    char *s = ut_strdup("token-value");
+    ut_free_secret(&s);
+    CHECK(s == NULL);
+    ut_free_secret(&s);
+    CHECK(s == NULL);
+}
+
 static void test_text(void) {
     CHECK(ut_hex_val('0') == 0 && ut_hex_val('f') == 15 && ut_hex_val('F') == 15);
     CHECK(ut_hex_val('g') == -1 && ut_hex_val('\0') == -1);
@@ -300,6 +310,7 @@ static void test_file(void) {
 int main(int argc, char **argv) {
     (void)argc;
     test_buf();
+    test_free_secret();
     test_text();
     test_url();
     test_base64();

@@ -3,7 +3,8 @@
 ctest puts tests/pylib on PYTHONPATH (see the tests' CMakeLists); a test run by hand needs
 `PYTHONPATH=tests/pylib`. Modules: e2e_lib (running the tool, reading its Parquet output),
 make_keys (key folders of hard links), store_testlib (ports, processes, nginx), s3_testlib,
-azgcs_testlib, http_testlib, azurite and gcs_emulator (the emulators), corpus_compare (the
+azgcs_testlib, http_testlib, azurite and gcs_emulator (the emulators), out_stores (an OUT on
+s3rver, azurite or the GCS emulator, for the tests that dump into one), corpus_compare (the
 parser's output against the corpus's expected.jsonl; also the tiff_corpus test itself),
 faultsrv (the fault-injecting HTTP server, run as a process) and faults (its client side)."""
 import os
