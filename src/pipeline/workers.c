@@ -34,8 +34,12 @@ typedef struct slot {
     uint64_t parked_need; /* bytes a parked slot waits for */
     struct slot *next_parked;
     td_result res;
-    char message[1280];
+    /* SLOT_MSG bytes, malloc'd at the slot's first error row: most slots never have one,
+     * and slots are many (n_consumers), each one's struct touched when calloc'd */
+    char *message;
 } slot;
+
+#define SLOT_MSG 1280
 
 struct td_worker {
     td_worker_options o;
@@ -135,6 +139,7 @@ static void slot_free(slot *s) {
     slot_release_bufs(s);
     td_reader_free(s->reader);
     free(s->key);
+    free(s->message);
     free(s);
 }
 
@@ -164,20 +169,26 @@ static void object_url(const td_worker *w, const char *key, char *buf, size_t le
 /* Error message naming the object. */
 static void slot_error(slot *s, const char *stage, const char *kind, const char *detail,
                        int http_status, unsigned attempts) {
-    char url[1024];
-    object_url(s->w, s->key->key, url, sizeof url);
-    if (strstr(detail, s->key->key))
-        msgf(s->message, sizeof s->message, "%s", detail);
-    else
-        msgf(s->message, sizeof s->message, "%s: %s", url, detail);
-    /* a detail cut at its end by a fixed buffer (the store's errmsg[256]) inside a
-     * character: what is left of that character goes (the path column keeps the key) */
-    ut_utf8_trim_cut(s->message, strlen(s->message));
     td_result *r = &s->res;
+    if (!s->message)
+        s->message = malloc(SLOT_MSG);
+    if (s->message) {
+        char url[1024];
+        object_url(s->w, s->key->key, url, sizeof url);
+        if (strstr(detail, s->key->key))
+            msgf(s->message, SLOT_MSG, "%s", detail);
+        else
+            msgf(s->message, SLOT_MSG, "%s: %s", url, detail);
+        /* a detail cut at its end by a fixed buffer (the store's errmsg[256]) inside a
+         * character: what is left of that character goes (the path column keeps the key) */
+        ut_utf8_trim_cut(s->message, strlen(s->message));
+        r->message = s->message;
+    } else {
+        r->message = "out of memory for the error message"; /* the row keeps kind and path */
+    }
     r->is_header = false;
     r->stage = stage;
     r->kind = kind;
-    r->message = s->message;
     r->http_status = http_status;
     r->attempts = attempts;
     slot_finish(s);

@@ -150,6 +150,18 @@ void tiff__warn(tiff_parser *p, const char *fmt, ...) {
         p->wdropped++;
         return;
     }
+    if (!p->wbuf) {
+        p->wbuf = malloc(p->wmax * WARN_LEN + 1);
+        p->wptr = malloc((p->wmax + 1) * sizeof *p->wptr);
+        if (!p->wbuf || !p->wptr) {
+            free(p->wbuf);
+            free(p->wptr);
+            p->wbuf = NULL;
+            p->wptr = NULL;
+            p->wdropped++; /* the pass ends in TIFF_E_NOMEM when malloc fails elsewhere too */
+            return;
+        }
+    }
     char *w = p->wbuf + p->nw * WARN_LEN;
     va_list ap;
     va_start(ap, fmt);
@@ -260,12 +272,6 @@ tiff_parser *tiff_parser_new(const tiff_limits *limits) {
     if (p->lim.max_ifds < 1)
         p->lim.max_ifds = 1;
     p->wmax = p->lim.max_warnings;
-    p->wbuf = malloc(p->wmax * WARN_LEN + 1);
-    p->wptr = malloc((p->wmax + 1) * sizeof *p->wptr);
-    if (!p->wbuf || !p->wptr || tiff__cog_init(p) != 0) {
-        tiff_parser_free(p);
-        return NULL;
-    }
     p->ar.limit = p->lim.max_memory;
     p->denied.max = 1u << 16;
     p->gone.max = 1u << 16;

@@ -86,6 +86,7 @@ void tiff__images_free(tiff_parser *p) {
     free(p->subq);
     free(p->cogbuf);
     free(p->cogptr);
+    free(p->gh.buf);
 }
 
 /* ---------------------------------------------------------------- records */
@@ -96,7 +97,7 @@ static int add_record(tiff_parser *p, uint64_t off, uint64_t nent, int32_t paren
         return 0;
     }
     if (p->nimg == p->capimg) {
-        size_t nc = p->capimg ? p->capimg * 2 : 16;
+        size_t nc = p->capimg ? p->capimg * 2 : 4; /* most files: 1-8 images */
         tiff_image *ni = realloc(p->img, nc * sizeof *ni);
         if (!ni)
             return -1;

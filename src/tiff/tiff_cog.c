@@ -62,19 +62,14 @@ const char *tiff_image_kind_name(tiff_image_kind k) {
     return "page";
 }
 
-int tiff__cog_init(tiff_parser *p) {
-    p->cogbuf = malloc(2 * TIFF_MAX_COG_MSGS * WARN_LEN);
-    p->cogptr = malloc(2 * TIFF_MAX_COG_MSGS * sizeof *p->cogptr);
-    return p->cogbuf && p->cogptr ? 0 : -1;
-}
-
 /* ---------------------------------------------------------------- ghost header */
 
 static void ghost_split(tiff_parser *p) {
-    memcpy(p->gh.split, p->gh.text, p->gh.len);
-    p->gh.split[p->gh.len] = 0;
+    struct ghost_buf *g = p->gh.buf;
+    memcpy(g->split, g->text, p->gh.len);
+    g->split[p->gh.len] = 0;
     p->gh.n = 0;
-    char *s = p->gh.split, *end = p->gh.split + p->gh.len;
+    char *s = g->split, *end = g->split + p->gh.len;
     while (s < end && p->gh.n < TIFF_MAX_GHOST_KV) {
         char *nl = memchr(s, '\n', (size_t)(end - s));
         char *le = nl ? nl : end;
@@ -82,8 +77,8 @@ static void ghost_split(tiff_parser *p) {
         char *eq = strchr(s, '=');
         if (eq && eq > s) {
             *eq = 0;
-            p->gh.kv[p->gh.n].key = s;
-            p->gh.kv[p->gh.n].value = eq + 1;
+            g->kv[p->gh.n].key = s;
+            g->kv[p->gh.n].value = eq + 1;
             p->gh.n++;
         }
         s = le + 1;
@@ -136,14 +131,19 @@ void tiff__ghost(tiff_parser *p) {
             return;
         }
     }
+    if (!p->gh.buf && !(p->gh.buf = malloc(sizeof *p->gh.buf))) {
+        p->ar.failed = 2; /* the pass ends in TIFF_E_NOMEM */
+        return;
+    }
+    struct ghost_buf *g = p->gh.buf;
     p->gh.declared = size;
-    p->gh.len = take < sizeof p->gh.text - 1 ? (size_t)take : sizeof p->gh.text - 1;
-    memcpy(p->gh.text, t, p->gh.len);
-    p->gh.text[p->gh.len] = 0;
+    p->gh.len = take < sizeof g->text - 1 ? (size_t)take : sizeof g->text - 1;
+    memcpy(g->text, t, p->gh.len);
+    g->text[p->gh.len] = 0;
     /* keep it a C string: NUL padding ends the block */
-    const char *nul = memchr(p->gh.text, 0, p->gh.len);
+    const char *nul = memchr(g->text, 0, p->gh.len);
     if (nul)
-        p->gh.len = (size_t)(nul - p->gh.text);
+        p->gh.len = (size_t)(nul - g->text);
     ghost_split(p);
     p->gh.state = 2;
 }
@@ -161,6 +161,19 @@ static void vmsg(verdict *v, int err, const char *fmt, ...) {
     size_t *n = err ? &v->ne : &v->nw;
     if (*n >= TIFF_MAX_COG_MSGS)
         return;
+    tiff_parser *p = v->p;
+    if (!p->cogbuf) {
+        p->cogbuf = malloc(2 * TIFF_MAX_COG_MSGS * WARN_LEN);
+        p->cogptr = malloc(2 * TIFF_MAX_COG_MSGS * sizeof *p->cogptr);
+        if (!p->cogbuf || !p->cogptr) {
+            free(p->cogbuf);
+            free(p->cogptr);
+            p->cogbuf = NULL;
+            p->cogptr = NULL;
+            v->unknown = 1; /* a message lost: the verdict cannot be "valid" */
+            return;
+        }
+    }
     char *slot = v->p->cogbuf + ((err ? 0 : TIFF_MAX_COG_MSGS) + *n) * WARN_LEN;
     va_list ap;
     va_start(ap, fmt);
@@ -216,7 +229,7 @@ void tiff__images_finish(tiff_parser *p) {
             complete = 0;
     o->complete = complete;
     o->has_ghost = p->gh.state == 2;
-    o->ghost = p->gh.kv;
+    o->ghost = p->gh.state == 2 ? p->gh.buf->kv : NULL;
     o->n_ghost = o->has_ghost ? p->gh.n : 0;
     if (!p->nimg)
         return;
@@ -287,7 +300,7 @@ void tiff__images_finish(tiff_parser *p) {
         } else {
             uint64_t expect = hdr;
             if (p->gh.state == 2) {
-                if (strstr(p->gh.text, "KNOWN_INCOMPATIBLE_EDITION=YES"))
+                if (strstr(p->gh.buf->text, "KNOWN_INCOMPATIBLE_EDITION=YES"))
                     vmsg(&v, 1, "KNOWN_INCOMPATIBLE_EDITION=YES is declared in the file");
                 expect += GHOST_LINE + p->gh.declared;
                 expect += expect % 2;
@@ -359,7 +372,7 @@ void tiff__images_finish(tiff_parser *p) {
     }
     o->cog_errors = p->cogptr;
     o->n_cog_errors = v.ne;
-    o->cog_warnings = p->cogptr + TIFF_MAX_COG_MSGS;
+    o->cog_warnings = p->cogptr ? p->cogptr + TIFF_MAX_COG_MSGS : NULL;
     o->n_cog_warnings = v.nw;
     o->cog_valid = v.ne ? 0 : v.unknown ? -1 : 1;
 }

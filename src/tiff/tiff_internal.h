@@ -91,6 +91,13 @@ typedef struct {
     int inl;              /* value is inline */
 } ent;
 
+/* The GDAL ghost block's text, and its lines split into key/value pairs (tiff_cog.c). */
+struct ghost_buf {
+    char text[2048];
+    char split[2048];
+    tiff_kv kv[TIFF_MAX_GHOST_KV];
+};
+
 struct tiff_parser {
     tiff_limits lim;
     uint64_t size;
@@ -103,7 +110,7 @@ struct tiff_parser {
     int state; /* 0 running, 1 complete, < 0 error code */
     char errmsg[512];
 
-    char *wbuf;
+    char *wbuf; /* max_warnings messages of WARN_LEN, at the first warning (see cogbuf) */
     const char **wptr;
     size_t nw, wmax, wdropped;
 
@@ -135,13 +142,13 @@ struct tiff_parser {
     /* GDAL ghost header (tiff_cog.c): 0 not looked at, 1 none, 2 present, 3 not fetched */
     struct {
         int state;
-        size_t len;
-        char text[2048];
-        char split[2048];
-        tiff_kv kv[TIFF_MAX_GHOST_KV];
-        size_t n;
-        uint64_t declared; /* the size the block declares */
+        size_t len, n;
+        uint64_t declared;     /* the size the block declares */
+        struct ghost_buf *buf; /* its text and key/value pairs (malloc'd at the first ghost) */
     } gh;
+    /* Message buffers (warnings, COG verdict), malloc'd when the first message comes: most
+     * objects have none, and a pipeline keeps a parser per fetch slot (1,000 by default), so
+     * buffers for the worst case up front would be ~34 KB of memory per slot to little use. */
     char *cogbuf; /* 2 * TIFF_MAX_COG_MSGS messages of WARN_LEN */
     const char **cogptr;
     size_t n_cog_e, n_cog_w;
@@ -224,7 +231,6 @@ void tiff__images_order(tiff_parser *p);
 
 /* tiff_cog.c: ghost header (read during the pass), counts and verdict (after the last) */
 void tiff__ghost(tiff_parser *p);
-int tiff__cog_init(tiff_parser *p);
 void tiff__images_finish(tiff_parser *p);
 
 /* tiff_value.c: values and their texts */
