@@ -138,7 +138,14 @@ void pq__schema_elem(tw *t, const pq_schema *s, int id, int *n_elems);
 
 /* ------------------------------------------------------------------ writer state */
 
-enum { S_UNSET = 0, S_SET, S_NULL, S_TOUCHED, S_OPEN };
+enum {
+    S_UNSET = 0,
+    S_SET,
+    S_NULL,
+    S_TOUCHED,
+    S_OPEN,
+    S_COLS /* a LIST<STRUCT> begun by pq_list_struct_cols: its fields are given by column */
+};
 
 enum { POS_HINTS = 16 }; /* list positions with a dictionary hint (col.hint) */
 

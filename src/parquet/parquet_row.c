@@ -596,7 +596,12 @@ int pq_list_struct_next(pq_writer *w, int node) {
     return PQ_OK;
 }
 
+static int cols_end(pq_writer *w, int node);
+
 int pq_list_struct_end(pq_writer *w, int node) {
+    if (!w->err && node > 0 && node < w->s->count && w->s->n[node].of_struct &&
+        w->state[node] == S_COLS)
+        return cols_end(w, node);
     int rc = lstruct_check(w, node, "pq_list_struct_end");
     if (rc || (rc = lstruct_close(w, node, "pq_list_struct_end")))
         return rc;
@@ -651,6 +656,153 @@ int pq_list_struct_set_i64s(pq_writer *w, int field0, const int64_t *v, size_t n
     return PQ_OK;
 }
 
+/* --- lists of structs by column */
+
+int pq_list_struct_cols(pq_writer *w, int node, size_t n) {
+    const char *fn = "pq_list_struct_cols";
+    int rc = check_node(w, node, N_LIST, fn);
+    if (rc)
+        return rc;
+    if (!w->s->n[node].of_struct)
+        return pq__fail(w, PQ_E_USAGE, false, node, "%s: not a list of structs", fn);
+    if (w->state[node] != S_UNSET)
+        return pq__fail(w, PQ_E_USAGE, false, node, "%s: already set in this row", fn);
+    if (n > UINT32_MAX)
+        return pq__fail(w, PQ_E_USAGE, false, node, "%s: too many elements", fn);
+    if ((rc = touch(w, node, fn)))
+        return rc;
+    w->state[node] = S_COLS;
+    w->u[node].count = (uint32_t)n;
+    return PQ_OK;
+}
+
+/* Reserves the n levels of a whole list in column c and writes its repetition levels (0,
+ * then 1 for each further element); the caller writes the n definition levels at
+ * c->def.p + c->def.len and adds n to c->def.len. The levels of a LIST<STRUCT> field always
+ * have both kinds (the list is repeated, its element defined). */
+static int cols_reserve(col *c, size_t n) {
+    if (buf_reserve(&c->rep, n) || buf_reserve(&c->def, n))
+        return -1;
+    if (n) {
+        c->rep.p[c->rep.len] = 0;
+        memset(c->rep.p + c->rep.len + 1, 1, n - 1);
+        c->rep.len += n;
+    }
+    c->n_levels += n;
+    return 0;
+}
+
+enum { RD_I32, RD_I64, RD_NAMES };
+
+/* One field of every element of a list begun by pq_list_struct_cols. Always inlined with a
+ * constant `rd`: one loop per kind of value, with the checks made once per field instead of
+ * once per value. Values go through put_value with their list position, as the element
+ * setters do, so the dictionary sees them in the same order and the bytes are the same. */
+TD_HOT int set_col(pq_writer *w, int field, pq_type t, int rd, const void *base, size_t stride,
+                   int64_t min, const char *const *names, size_t n_names, const char *fn) {
+    if (w->err)
+        return w->err;
+    if (field <= 0 || field >= w->s->count)
+        return pq__fail(w, PQ_E_USAGE, false, field, "%s: no such node", fn);
+    const snode *nd = &w->s->n[field];
+    if (!nd->lst || nd->kind != N_LEAF || nd->internal)
+        return pq__fail(w, PQ_E_USAGE, false, field, "%s: not a field of a list of structs", fn);
+    if (w->state[nd->lst] != S_COLS)
+        return pq__fail(w, PQ_E_USAGE, false, field, "%s: list not begun by pq_list_struct_cols",
+                        fn);
+    if (nd->type != t)
+        return pq__fail(w, PQ_E_USAGE, false, field, "%s on a %s leaf", fn, type_name(nd->type));
+    if (w->state[field] != S_UNSET)
+        return pq__fail(w, PQ_E_USAGE, false, field, "%s: already set in this row", fn);
+    size_t n = w->u[nd->lst].count;
+    if (n && (!base || (rd == RD_NAMES && (!names || !n_names))))
+        return pq__fail(w, PQ_E_USAGE, false, field, "%s: NULL values", fn);
+    col *c = &w->c[w->u[field].col0];
+    if (cols_reserve(c, n))
+        return pq__fail(w, PQ_E_NOMEM, true, field, "%s: out of memory", fn);
+    uint8_t *def = c->def.p + c->def.len;
+    uint8_t dv = (uint8_t)c->max_def, dn = (uint8_t)(c->max_def - 1);
+    const char *p = base;
+    for (size_t k = 0; k < n; k++, p += stride) {
+        int r;
+        if (rd == RD_I64) {
+            int64_t v;
+            memcpy(&v, p, 8);
+            if (v < min) {
+                def[k] = dn;
+                continue;
+            }
+            r = put_value(w, c, &v, 8, k);
+        } else if (rd == RD_I32) {
+            int32_t v;
+            memcpy(&v, p, 4);
+            if (v < min) {
+                def[k] = dn;
+                continue;
+            }
+            r = put_value(w, c, &v, 4, k);
+        } else {
+            int v;
+            memcpy(&v, p, sizeof v);
+            const char *s = (unsigned)v < n_names ? names[v] : names[n_names - 1];
+            size_t l = strlen(s);
+            if (l > MAX_VALUE_BYTES) {
+                c->def.len += k; /* the levels so far stay consistent with the values */
+                return pq__fail(w, PQ_E_USAGE, true, field, "%s: name of %zu bytes", fn, l);
+            }
+            r = put_value(w, c, s, l, k);
+        }
+        if (r) {
+            c->def.len += k;
+            return pq__fail(w, PQ_E_NOMEM, true, field, "%s: out of memory", fn);
+        }
+        def[k] = dv;
+    }
+    c->def.len += n;
+    w->state[field] = S_SET;
+    return PQ_OK;
+}
+
+int pq_list_struct_col_i32(pq_writer *w, int field, const void *base, size_t stride, int32_t min) {
+    return set_col(w, field, PQ_INT32, RD_I32, base, stride, min, NULL, 0,
+                   "pq_list_struct_col_i32");
+}
+int pq_list_struct_col_i64(pq_writer *w, int field, const void *base, size_t stride, int64_t min) {
+    return set_col(w, field, PQ_INT64, RD_I64, base, stride, min, NULL, 0,
+                   "pq_list_struct_col_i64");
+}
+int pq_list_struct_col_names(pq_writer *w, int field, const void *base, size_t stride,
+                             const char *const *names, size_t n_names) {
+    return set_col(w, field, PQ_BYTE_ARRAY, RD_NAMES, base, stride, 0, names, n_names,
+                   "pq_list_struct_col_names");
+}
+
+/* pq_list_struct_end of a list begun by pq_list_struct_cols: the fields not given are null
+ * in each of its elements, written as one run per column. */
+static int cols_end(pq_writer *w, int node) {
+    unode *u = &w->u[node];
+    size_t n = u->count;
+    const snode *en = &w->s->n[lstruct_elem(w, node)];
+    for (int k = 0; k < en->n_kids; k++) {
+        int f = en->kids[k];
+        if (w->state[f] == S_SET)
+            continue;
+        if (w->s->n[f].rep != REP_OPTIONAL && n)
+            return pq__fail(w, PQ_E_USAGE, true, f, "pq_list_struct_end: required field not set");
+        col *c = &w->c[w->u[f].col0];
+        if (cols_reserve(c, n))
+            return pq__fail(w, PQ_E_NOMEM, true, f, "pq_list_struct_end: out of memory");
+        memset(c->def.p + c->def.len, c->max_def - 1, n);
+        c->def.len += n;
+    }
+    if (n == 0)
+        for (int j = 0; j < u->ncols; j++)
+            if (put_level(&w->c[u->col0 + j], 0, u->dl))
+                return pq__fail(w, PQ_E_NOMEM, true, node, "pq_list_struct_end: out of memory");
+    w->state[node] = S_SET;
+    return PQ_OK;
+}
+
 /* ------------------------------------------------------------------ rows */
 
 int pq_end_row(pq_writer *w) {
@@ -672,7 +824,7 @@ int pq_end_row(pq_writer *w) {
         uint8_t st = w->state[id];
         if (st == S_SET)
             continue;
-        if (st == S_OPEN)
+        if (st == S_OPEN || st == S_COLS)
             return pq__fail(w, PQ_E_USAGE, true, id, "pq_end_row: list or map not ended");
         int p = s->n[id].parent;
         if (s->n[id].rep == REP_REQUIRED && w->present[p])
