@@ -132,6 +132,57 @@ static inline int64_t dict_index(col *c, const void *p, size_t n) {
     return e;
 }
 
+/* ------------------------------------------------------------------ lazy nulls */
+
+/* g null rows (repetition and definition 0) in each of the ncols columns from col0. */
+static int lazy_fill(pq_writer *w, int col0, int ncols, uint64_t g) {
+    for (int j = 0; j < ncols; j++) {
+        col *c = &w->c[col0 + j];
+        if (c->max_rep) {
+            if (buf_reserve(&c->rep, g))
+                return -1;
+            memset(c->rep.p + c->rep.len, 0, g);
+            c->rep.len += g;
+        }
+        if (c->max_def) {
+            if (buf_reserve(&c->def, g))
+                return -1;
+            memset(c->def.p + c->def.len, 0, g);
+            c->def.len += g;
+        }
+        c->n_levels += g;
+    }
+    return 0;
+}
+
+/* Before a lazy node's first level of this row: the rows since it was last set are null.
+ * Called once per node and row, by the setters that give it a value (not pq_set_null: a
+ * null is what the fill writes anyway). */
+static inline int lazy_catch_up(pq_writer *w, int node) {
+    if (!w->lazy[node])
+        return 0;
+    const unode *u = &w->u[node];
+    uint64_t g = w->rg_rows - w->lazy_row[node];
+    if (g && lazy_fill(w, u->col0, u->ncols, g))
+        return -1;
+    w->lazy_row[node] = w->rg_rows + 1;
+    w->touched[w->n_touched++] = node;
+    w->touched_ncols += (size_t)u->ncols;
+    return 0;
+}
+
+int pq__lazy_fill_all(pq_writer *w) {
+    for (int k = 0; k < w->n_lazy; k++) {
+        int id = w->lazy_ids[k];
+        const unode *u = &w->u[id];
+        uint64_t g = w->rg_rows - w->lazy_row[id];
+        if (g && lazy_fill(w, u->col0, u->ncols, g))
+            return -1;
+        w->lazy_row[id] = 0; /* the next row group starts at row 0 */
+    }
+    return 0;
+}
+
 /* ------------------------------------------------------------------ appending */
 
 static inline int put_level(col *c, int rep, int def) {
@@ -300,6 +351,16 @@ TD_HOT int set_field(pq_writer *w, int node, pq_type t, const void *p, size_t n,
 }
 
 TD_HOT int set_leaf(pq_writer *w, int node, pq_type t, const void *p, size_t n, const char *fn) {
+    /* a leaf right below the root (most values of a row): the checks below in one byte per
+     * node (a user leaf of type t; no struct above to touch, no list) */
+    if ((unsigned)node < (unsigned)w->s->count && w->root_leaf[node] == (uint8_t)(t + 1) &&
+        w->state[node] == S_UNSET && !w->err && n <= MAX_VALUE_BYTES) {
+        col *c = &w->c[w->u[node].col0];
+        if (lazy_catch_up(w, node) || put_level(c, 0, c->max_def) || put_value(w, c, p, n, 0))
+            return pq__fail(w, PQ_E_NOMEM, true, node, "%s: out of memory", fn);
+        w->state[node] = S_SET;
+        return PQ_OK;
+    }
     int rc = check_node(w, node, N_LEAF, fn);
     if (rc)
         return rc;
@@ -315,7 +376,7 @@ TD_HOT int set_leaf(pq_writer *w, int node, pq_type t, const void *p, size_t n, 
     if ((rc = touch(w, node, fn)))
         return rc;
     col *c = &w->c[w->u[node].col0];
-    if (put_level(c, 0, c->max_def) || put_value(w, c, p, n, 0))
+    if (lazy_catch_up(w, node) || put_level(c, 0, c->max_def) || put_value(w, c, p, n, 0))
         return pq__fail(w, PQ_E_NOMEM, true, node, "%s: out of memory", fn);
     w->state[node] = S_SET;
     return PQ_OK;
@@ -371,6 +432,8 @@ int pq_list_begin(pq_writer *w, int node) {
         return pq__fail(w, PQ_E_USAGE, false, node, "pq_list_begin: already set in this row");
     if ((rc = touch(w, node, "pq_list_begin")))
         return rc;
+    if (lazy_catch_up(w, node))
+        return pq__fail(w, PQ_E_NOMEM, true, node, "pq_list_begin: out of memory");
     w->state[node] = S_OPEN;
     w->u[node].count = 0;
     return PQ_OK;
@@ -486,6 +549,8 @@ int pq_map_begin(pq_writer *w, int node) {
         return pq__fail(w, PQ_E_USAGE, false, node, "pq_map_begin: already set in this row");
     if ((rc = touch(w, node, "pq_map_begin")))
         return rc;
+    if (lazy_catch_up(w, node))
+        return pq__fail(w, PQ_E_NOMEM, true, node, "pq_map_begin: out of memory");
     w->state[node] = S_OPEN;
     w->u[node].count = 0;
     return PQ_OK;
@@ -580,6 +645,8 @@ int pq_list_struct_begin(pq_writer *w, int node) {
                         "pq_list_struct_begin: already set in this row");
     if ((rc = touch(w, node, "pq_list_struct_begin")))
         return rc;
+    if (lazy_catch_up(w, node))
+        return pq__fail(w, PQ_E_NOMEM, true, node, "pq_list_struct_begin: out of memory");
     w->state[node] = S_OPEN;
     w->u[node].count = 0;
     return PQ_OK;
@@ -669,8 +736,8 @@ int pq_list_struct_cols(pq_writer *w, int node, size_t n) {
         return pq__fail(w, PQ_E_USAGE, false, node, "%s: already set in this row", fn);
     if (n > UINT32_MAX)
         return pq__fail(w, PQ_E_USAGE, false, node, "%s: too many elements", fn);
-    if ((rc = touch(w, node, fn)))
-        return rc;
+    if ((rc = touch(w, node, fn)) || (rc = lazy_catch_up(w, node) ? PQ_E_NOMEM : 0))
+        return rc == PQ_E_NOMEM ? pq__fail(w, rc, true, node, "%s: out of memory", fn) : rc;
     w->state[node] = S_COLS;
     w->u[node].count = (uint32_t)n;
     return PQ_OK;
@@ -819,21 +886,31 @@ int pq_end_row(pq_writer *w) {
         w->present[id] = pres;
         w->pdef[id] = pres ? w->u[id].full_def : w->pdef[p];
     }
+    for (int k = 0; k < w->n_touched; k++) { /* the lazy nodes set in this row */
+        uint8_t st = w->state[w->touched[k]];
+        if (st == S_OPEN || st == S_COLS)
+            return pq__fail(w, PQ_E_USAGE, true, w->touched[k],
+                            "pq_end_row: list or map not ended");
+    }
+    /* the lazy nodes left null count as the levels pq_end_row writes for the others */
+    w->approx += w->lazy_ncols - w->touched_ncols;
+    w->n_touched = 0;
+    w->touched_ncols = 0;
     for (int k = 0; k < w->n_values; k++) {
-        int id = w->values[k];
-        uint8_t st = w->state[id];
+        const struct vnode *v = &w->values[k];
+        uint8_t st = w->state[v->id];
         if (st == S_SET)
             continue;
         if (st == S_OPEN || st == S_COLS)
-            return pq__fail(w, PQ_E_USAGE, true, id, "pq_end_row: list or map not ended");
-        int p = s->n[id].parent;
-        if (s->n[id].rep == REP_REQUIRED && w->present[p])
-            return pq__fail(w, PQ_E_USAGE, true, id, "pq_end_row: required value not set");
-        const unode *u = &w->u[id];
-        for (int j = 0; j < u->ncols; j++)
-            if (put_level(&w->c[u->col0 + j], 0, w->pdef[p]))
-                return pq__fail(w, PQ_E_NOMEM, true, id, "out of memory");
-        w->approx += (size_t)u->ncols;
+            return pq__fail(w, PQ_E_USAGE, true, v->id, "pq_end_row: list or map not ended");
+        if (v->required && w->present[v->parent])
+            return pq__fail(w, PQ_E_USAGE, true, v->id, "pq_end_row: required value not set");
+        int d = w->pdef[v->parent];
+        col *c = &w->c[v->col0];
+        for (int j = 0; j < v->ncols; j++)
+            if (put_level(c + j, 0, d))
+                return pq__fail(w, PQ_E_NOMEM, true, v->id, "out of memory");
+        w->approx += (size_t)v->ncols;
     }
     memset(w->state, 0, (size_t)s->count);
     w->rows++;
