@@ -515,16 +515,28 @@ TD_HOT int set_list(pq_writer *w, int node, pq_type t, const void *v, size_t n, 
                         type_name(w->c[w->u[node].col0].type));
     if (n && !v)
         return pq__fail(w, PQ_E_USAGE, false, node, "%s: NULL values", fn);
+    if (n > UINT32_MAX)
+        return pq__fail(w, PQ_E_USAGE, false, node, "%s: too many elements", fn);
     if ((rc = pq_list_begin(w, node)))
         return rc;
-    /* what list_push does per element, with the checks made once above */
+    /* what list_push does per element, with the checks made once above and the levels
+     * written as two runs: repetition 0 then 1, definition max (no null elements) */
     const uint8_t *p = v;
     unode *u = &w->u[node];
     col *c = &w->c[u->col0];
-    for (size_t i = 0; i < n; i++) {
-        if (put_level(c, u->count ? 1 : 0, c->max_def) || put_value(w, c, p + i * size, size, i))
+    if (buf_reserve(&c->rep, n) || buf_reserve(&c->def, n))
+        return pq__fail(w, PQ_E_NOMEM, true, node, "%s: out of memory", fn);
+    for (size_t i = 0; i < n; i++)
+        if (put_value(w, c, p + i * size, size, i))
             return pq__fail(w, PQ_E_NOMEM, true, node, "%s: out of memory", fn);
-        u->count++;
+    if (n) { /* a list's column has both kinds of level */
+        c->rep.p[c->rep.len] = 0;
+        memset(c->rep.p + c->rep.len + 1, 1, n - 1);
+        c->rep.len += n;
+        memset(c->def.p + c->def.len, c->max_def, n);
+        c->def.len += n;
+        c->n_levels += n;
+        u->count = (uint32_t)n;
     }
     return pq_list_end(w, node);
 }
