@@ -109,6 +109,11 @@ static void writer_free(pq_writer *w) {
     free(w->pdef);
     free(w->structs);
     free(w->values);
+    free(w->root_leaf);
+    free(w->lazy);
+    free(w->lazy_row);
+    free(w->lazy_ids);
+    free(w->touched);
     free(w->fb_list);
     free(w->created_by);
     if (w->kv) {
@@ -258,9 +263,14 @@ int pq_writer_open(pq_writer **out, const pq_schema *s, const pq_sink *sink,
     w->pdef = calloc(nn, sizeof *w->pdef);
     w->structs = calloc(nn, sizeof *w->structs);
     w->values = calloc(nn, sizeof *w->values);
+    w->root_leaf = calloc(nn, 1);
+    w->lazy = calloc(nn, 1);
+    w->lazy_row = calloc(nn, sizeof *w->lazy_row);
+    w->lazy_ids = calloc(nn, sizeof *w->lazy_ids);
+    w->touched = calloc(nn, sizeof *w->touched);
     w->fb_list = calloc((size_t)n_leaves + 1, sizeof *w->fb_list);
     if (!w->c || !w->u || !w->state || !w->present || !w->pdef || !w->structs || !w->values ||
-        !w->fb_list)
+        !w->root_leaf || !w->lazy || !w->lazy_row || !w->lazy_ids || !w->touched || !w->fb_list)
         goto bad;
     rc = add_cols(w, PQ_ROOT, 0, 0, 0);
     if (rc)
@@ -281,7 +291,16 @@ int pq_writer_open(pq_writer **out, const pq_schema *s, const pq_sink *sink,
         } else {
             if (n->kind == N_LIST)
                 u->elem_def = w->c[u->col0].max_def;
-            w->values[w->n_values++] = i;
+            if (n->kind == N_LEAF && n->parent == PQ_ROOT)
+                w->root_leaf[i] = (uint8_t)(n->type + 1);
+            if (n->parent == PQ_ROOT && n->rep == REP_OPTIONAL) {
+                w->lazy[i] = 1;
+                w->lazy_ids[w->n_lazy++] = i;
+                w->lazy_ncols += (size_t)u->ncols;
+            } else {
+                w->values[w->n_values++] =
+                    (struct vnode){i, n->parent, u->col0, u->ncols, n->rep == REP_REQUIRED};
+            }
         }
     }
     if (w->o.codec == PQ_CODEC_ZSTD) {
@@ -321,6 +340,8 @@ int pq__flush_row_group(pq_writer *w) {
     if (w->rg_rows == 0)
         return PQ_OK;
     int rc;
+    if (pq__lazy_fill_all(w))
+        return pq__fail(w, PQ_E_NOMEM, true, INT_MIN, "out of memory");
     if (!w->started) {
         if ((rc = pq__emit(w, "PAR1", 4)))
             return rc;

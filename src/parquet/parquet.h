@@ -153,6 +153,22 @@ int pq_list_struct_end(pq_writer *w, int list);
 int pq_list_struct_set_i64s(pq_writer *w, int field0, const int64_t *v, size_t n,
                             int64_t null_value);
 
+/* Lists of structs by column, for many elements of a few kinds of value: the whole list in
+ * one call per field instead of one per value. pq_list_struct_cols begins the list with n
+ * elements (n == 0: an empty list); each pq_list_struct_col_* then gives one field for all n
+ * elements, element k's value read at (const char *)base + k * stride (e.g. a field of an
+ * array of the caller's structs); pq_list_struct_end ends it, fields not given being null in
+ * every element (a required one not given is an error). The element setters (next, pq_set_*)
+ * are refused on such a list. Values below `min` are null (INT32_MIN / INT64_MIN: none), so
+ * a uint64 read as INT64 with min 0 is null past INT64_MAX. col_names writes the STRING
+ * names[v] for the int v read (names[n_names - 1] when v is not below n_names). The output
+ * is the same as the element-wise calls'. */
+int pq_list_struct_cols(pq_writer *w, int list, size_t n);
+int pq_list_struct_col_i32(pq_writer *w, int field, const void *base, size_t stride, int32_t min);
+int pq_list_struct_col_i64(pq_writer *w, int field, const void *base, size_t stride, int64_t min);
+int pq_list_struct_col_names(pq_writer *w, int field, const void *base, size_t stride,
+                             const char *const *names, size_t n_names);
+
 /* Completes the row; unset optional nodes become null. */
 int pq_end_row(pq_writer *w);
 uint64_t pq_writer_rows(const pq_writer *w); /* rows completed so far */

@@ -138,7 +138,14 @@ void pq__schema_elem(tw *t, const pq_schema *s, int id, int *n_elems);
 
 /* ------------------------------------------------------------------ writer state */
 
-enum { S_UNSET = 0, S_SET, S_NULL, S_TOUCHED, S_OPEN };
+enum {
+    S_UNSET = 0,
+    S_SET,
+    S_NULL,
+    S_TOUCHED,
+    S_OPEN,
+    S_COLS /* a LIST<STRUCT> begun by pq_list_struct_cols: its fields are given by column */
+};
 
 enum { POS_HINTS = 16 }; /* list positions with a dictionary hint (col.hint) */
 
@@ -208,10 +215,28 @@ struct pq_writer {
     uint8_t *present;
     int *pdef;
     int *structs, n_structs;
-    int *values, n_values; /* user leaf/list/map nodes */
-    int *fb_list, n_fb;    /* columns whose dictionary outgrew the limit in this row */
-    int i64s_f0, i64s_n;   /* the run of fields pq_list_struct_set_i64s last found to be INT64
-                            * fields of one element: schema facts, checked once */
+    struct vnode { /* user leaf/list/map nodes, what pq_end_row needs of each in one place */
+        int id, parent, col0, ncols;
+        bool required;
+    } * values;
+    int n_values;
+    uint8_t *root_leaf; /* per node: type + 1 of a user leaf right below the root, else 0 (the
+                         * setters' one-byte check for most values of a row) */
+    /* Optional values right below the root ("lazy" nodes) get their null levels late: a
+     * null there is repetition and definition 0 in each of its columns, whatever the row,
+     * so the rows a node was not set in are written as one run of zeros when it is next
+     * set (pq__lazy_catch_up) or when the row group is flushed (pq__lazy_fill_all), and
+     * pq_end_row does not visit the ~150 nodes left null in a headers row. values[] holds
+     * only the other nodes. */
+    uint8_t *lazy;           /* per node: 1 for a lazy node */
+    uint64_t *lazy_row;      /* per node: rows of this row group its columns have levels for */
+    int *lazy_ids, n_lazy;   /* every lazy node */
+    size_t lazy_ncols;       /* their columns, in all */
+    int *touched, n_touched; /* lazy nodes set in this row (checked by pq_end_row) */
+    size_t touched_ncols;    /* their columns */
+    int *fb_list, n_fb;      /* columns whose dictionary outgrew the limit in this row */
+    int i64s_f0, i64s_n;     /* the run of fields pq_list_struct_set_i64s last found to be INT64
+                              * fields of one element: schema facts, checked once */
     uint64_t rows, rg_rows;
     size_t approx;
     bool started;
@@ -231,6 +256,10 @@ int pq__fail(pq_writer *w, int code, bool sticky, int node, const char *fmt, ...
 int pq__emit(pq_writer *w, const void *p, size_t n);
 /* parquet.c: writes the buffered row group (pages, offset indexes, RowGroup metadata). */
 int pq__flush_row_group(pq_writer *w);
+
+/* parquet_row.c: brings the columns of every lazy node to the rows of the row group (their
+ * nulls), before the row group is written; -1 when out of memory. */
+int pq__lazy_fill_all(pq_writer *w);
 
 /* parquet_page.c: writes the chunk's pages and serializes its ColumnChunk into c->cmeta,
  * all but the offset-index fields and the stop byte (added once the index is written). */

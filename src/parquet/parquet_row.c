@@ -132,6 +132,57 @@ static inline int64_t dict_index(col *c, const void *p, size_t n) {
     return e;
 }
 
+/* ------------------------------------------------------------------ lazy nulls */
+
+/* g null rows (repetition and definition 0) in each of the ncols columns from col0. */
+static int lazy_fill(pq_writer *w, int col0, int ncols, uint64_t g) {
+    for (int j = 0; j < ncols; j++) {
+        col *c = &w->c[col0 + j];
+        if (c->max_rep) {
+            if (buf_reserve(&c->rep, g))
+                return -1;
+            memset(c->rep.p + c->rep.len, 0, g);
+            c->rep.len += g;
+        }
+        if (c->max_def) {
+            if (buf_reserve(&c->def, g))
+                return -1;
+            memset(c->def.p + c->def.len, 0, g);
+            c->def.len += g;
+        }
+        c->n_levels += g;
+    }
+    return 0;
+}
+
+/* Before a lazy node's first level of this row: the rows since it was last set are null.
+ * Called once per node and row, by the setters that give it a value (not pq_set_null: a
+ * null is what the fill writes anyway). */
+static inline int lazy_catch_up(pq_writer *w, int node) {
+    if (!w->lazy[node])
+        return 0;
+    const unode *u = &w->u[node];
+    uint64_t g = w->rg_rows - w->lazy_row[node];
+    if (g && lazy_fill(w, u->col0, u->ncols, g))
+        return -1;
+    w->lazy_row[node] = w->rg_rows + 1;
+    w->touched[w->n_touched++] = node;
+    w->touched_ncols += (size_t)u->ncols;
+    return 0;
+}
+
+int pq__lazy_fill_all(pq_writer *w) {
+    for (int k = 0; k < w->n_lazy; k++) {
+        int id = w->lazy_ids[k];
+        const unode *u = &w->u[id];
+        uint64_t g = w->rg_rows - w->lazy_row[id];
+        if (g && lazy_fill(w, u->col0, u->ncols, g))
+            return -1;
+        w->lazy_row[id] = 0; /* the next row group starts at row 0 */
+    }
+    return 0;
+}
+
 /* ------------------------------------------------------------------ appending */
 
 static inline int put_level(col *c, int rep, int def) {
@@ -300,6 +351,16 @@ TD_HOT int set_field(pq_writer *w, int node, pq_type t, const void *p, size_t n,
 }
 
 TD_HOT int set_leaf(pq_writer *w, int node, pq_type t, const void *p, size_t n, const char *fn) {
+    /* a leaf right below the root (most values of a row): the checks below in one byte per
+     * node (a user leaf of type t; no struct above to touch, no list) */
+    if ((unsigned)node < (unsigned)w->s->count && w->root_leaf[node] == (uint8_t)(t + 1) &&
+        w->state[node] == S_UNSET && !w->err && n <= MAX_VALUE_BYTES) {
+        col *c = &w->c[w->u[node].col0];
+        if (lazy_catch_up(w, node) || put_level(c, 0, c->max_def) || put_value(w, c, p, n, 0))
+            return pq__fail(w, PQ_E_NOMEM, true, node, "%s: out of memory", fn);
+        w->state[node] = S_SET;
+        return PQ_OK;
+    }
     int rc = check_node(w, node, N_LEAF, fn);
     if (rc)
         return rc;
@@ -315,7 +376,7 @@ TD_HOT int set_leaf(pq_writer *w, int node, pq_type t, const void *p, size_t n, 
     if ((rc = touch(w, node, fn)))
         return rc;
     col *c = &w->c[w->u[node].col0];
-    if (put_level(c, 0, c->max_def) || put_value(w, c, p, n, 0))
+    if (lazy_catch_up(w, node) || put_level(c, 0, c->max_def) || put_value(w, c, p, n, 0))
         return pq__fail(w, PQ_E_NOMEM, true, node, "%s: out of memory", fn);
     w->state[node] = S_SET;
     return PQ_OK;
@@ -371,6 +432,8 @@ int pq_list_begin(pq_writer *w, int node) {
         return pq__fail(w, PQ_E_USAGE, false, node, "pq_list_begin: already set in this row");
     if ((rc = touch(w, node, "pq_list_begin")))
         return rc;
+    if (lazy_catch_up(w, node))
+        return pq__fail(w, PQ_E_NOMEM, true, node, "pq_list_begin: out of memory");
     w->state[node] = S_OPEN;
     w->u[node].count = 0;
     return PQ_OK;
@@ -452,16 +515,28 @@ TD_HOT int set_list(pq_writer *w, int node, pq_type t, const void *v, size_t n, 
                         type_name(w->c[w->u[node].col0].type));
     if (n && !v)
         return pq__fail(w, PQ_E_USAGE, false, node, "%s: NULL values", fn);
+    if (n > UINT32_MAX)
+        return pq__fail(w, PQ_E_USAGE, false, node, "%s: too many elements", fn);
     if ((rc = pq_list_begin(w, node)))
         return rc;
-    /* what list_push does per element, with the checks made once above */
+    /* what list_push does per element, with the checks made once above and the levels
+     * written as two runs: repetition 0 then 1, definition max (no null elements) */
     const uint8_t *p = v;
     unode *u = &w->u[node];
     col *c = &w->c[u->col0];
-    for (size_t i = 0; i < n; i++) {
-        if (put_level(c, u->count ? 1 : 0, c->max_def) || put_value(w, c, p + i * size, size, i))
+    if (buf_reserve(&c->rep, n) || buf_reserve(&c->def, n))
+        return pq__fail(w, PQ_E_NOMEM, true, node, "%s: out of memory", fn);
+    for (size_t i = 0; i < n; i++)
+        if (put_value(w, c, p + i * size, size, i))
             return pq__fail(w, PQ_E_NOMEM, true, node, "%s: out of memory", fn);
-        u->count++;
+    if (n) { /* a list's column has both kinds of level */
+        c->rep.p[c->rep.len] = 0;
+        memset(c->rep.p + c->rep.len + 1, 1, n - 1);
+        c->rep.len += n;
+        memset(c->def.p + c->def.len, c->max_def, n);
+        c->def.len += n;
+        c->n_levels += n;
+        u->count = (uint32_t)n;
     }
     return pq_list_end(w, node);
 }
@@ -486,6 +561,8 @@ int pq_map_begin(pq_writer *w, int node) {
         return pq__fail(w, PQ_E_USAGE, false, node, "pq_map_begin: already set in this row");
     if ((rc = touch(w, node, "pq_map_begin")))
         return rc;
+    if (lazy_catch_up(w, node))
+        return pq__fail(w, PQ_E_NOMEM, true, node, "pq_map_begin: out of memory");
     w->state[node] = S_OPEN;
     w->u[node].count = 0;
     return PQ_OK;
@@ -580,6 +657,8 @@ int pq_list_struct_begin(pq_writer *w, int node) {
                         "pq_list_struct_begin: already set in this row");
     if ((rc = touch(w, node, "pq_list_struct_begin")))
         return rc;
+    if (lazy_catch_up(w, node))
+        return pq__fail(w, PQ_E_NOMEM, true, node, "pq_list_struct_begin: out of memory");
     w->state[node] = S_OPEN;
     w->u[node].count = 0;
     return PQ_OK;
@@ -596,7 +675,12 @@ int pq_list_struct_next(pq_writer *w, int node) {
     return PQ_OK;
 }
 
+static int cols_end(pq_writer *w, int node);
+
 int pq_list_struct_end(pq_writer *w, int node) {
+    if (!w->err && node > 0 && node < w->s->count && w->s->n[node].of_struct &&
+        w->state[node] == S_COLS)
+        return cols_end(w, node);
     int rc = lstruct_check(w, node, "pq_list_struct_end");
     if (rc || (rc = lstruct_close(w, node, "pq_list_struct_end")))
         return rc;
@@ -651,6 +735,153 @@ int pq_list_struct_set_i64s(pq_writer *w, int field0, const int64_t *v, size_t n
     return PQ_OK;
 }
 
+/* --- lists of structs by column */
+
+int pq_list_struct_cols(pq_writer *w, int node, size_t n) {
+    const char *fn = "pq_list_struct_cols";
+    int rc = check_node(w, node, N_LIST, fn);
+    if (rc)
+        return rc;
+    if (!w->s->n[node].of_struct)
+        return pq__fail(w, PQ_E_USAGE, false, node, "%s: not a list of structs", fn);
+    if (w->state[node] != S_UNSET)
+        return pq__fail(w, PQ_E_USAGE, false, node, "%s: already set in this row", fn);
+    if (n > UINT32_MAX)
+        return pq__fail(w, PQ_E_USAGE, false, node, "%s: too many elements", fn);
+    if ((rc = touch(w, node, fn)) || (rc = lazy_catch_up(w, node) ? PQ_E_NOMEM : 0))
+        return rc == PQ_E_NOMEM ? pq__fail(w, rc, true, node, "%s: out of memory", fn) : rc;
+    w->state[node] = S_COLS;
+    w->u[node].count = (uint32_t)n;
+    return PQ_OK;
+}
+
+/* Reserves the n levels of a whole list in column c and writes its repetition levels (0,
+ * then 1 for each further element); the caller writes the n definition levels at
+ * c->def.p + c->def.len and adds n to c->def.len. The levels of a LIST<STRUCT> field always
+ * have both kinds (the list is repeated, its element defined). */
+static int cols_reserve(col *c, size_t n) {
+    if (buf_reserve(&c->rep, n) || buf_reserve(&c->def, n))
+        return -1;
+    if (n) {
+        c->rep.p[c->rep.len] = 0;
+        memset(c->rep.p + c->rep.len + 1, 1, n - 1);
+        c->rep.len += n;
+    }
+    c->n_levels += n;
+    return 0;
+}
+
+enum { RD_I32, RD_I64, RD_NAMES };
+
+/* One field of every element of a list begun by pq_list_struct_cols. Always inlined with a
+ * constant `rd`: one loop per kind of value, with the checks made once per field instead of
+ * once per value. Values go through put_value with their list position, as the element
+ * setters do, so the dictionary sees them in the same order and the bytes are the same. */
+TD_HOT int set_col(pq_writer *w, int field, pq_type t, int rd, const void *base, size_t stride,
+                   int64_t min, const char *const *names, size_t n_names, const char *fn) {
+    if (w->err)
+        return w->err;
+    if (field <= 0 || field >= w->s->count)
+        return pq__fail(w, PQ_E_USAGE, false, field, "%s: no such node", fn);
+    const snode *nd = &w->s->n[field];
+    if (!nd->lst || nd->kind != N_LEAF || nd->internal)
+        return pq__fail(w, PQ_E_USAGE, false, field, "%s: not a field of a list of structs", fn);
+    if (w->state[nd->lst] != S_COLS)
+        return pq__fail(w, PQ_E_USAGE, false, field, "%s: list not begun by pq_list_struct_cols",
+                        fn);
+    if (nd->type != t)
+        return pq__fail(w, PQ_E_USAGE, false, field, "%s on a %s leaf", fn, type_name(nd->type));
+    if (w->state[field] != S_UNSET)
+        return pq__fail(w, PQ_E_USAGE, false, field, "%s: already set in this row", fn);
+    size_t n = w->u[nd->lst].count;
+    if (n && (!base || (rd == RD_NAMES && (!names || !n_names))))
+        return pq__fail(w, PQ_E_USAGE, false, field, "%s: NULL values", fn);
+    col *c = &w->c[w->u[field].col0];
+    if (cols_reserve(c, n))
+        return pq__fail(w, PQ_E_NOMEM, true, field, "%s: out of memory", fn);
+    uint8_t *def = c->def.p + c->def.len;
+    uint8_t dv = (uint8_t)c->max_def, dn = (uint8_t)(c->max_def - 1);
+    const char *p = base;
+    for (size_t k = 0; k < n; k++, p += stride) {
+        int r;
+        if (rd == RD_I64) {
+            int64_t v;
+            memcpy(&v, p, 8);
+            if (v < min) {
+                def[k] = dn;
+                continue;
+            }
+            r = put_value(w, c, &v, 8, k);
+        } else if (rd == RD_I32) {
+            int32_t v;
+            memcpy(&v, p, 4);
+            if (v < min) {
+                def[k] = dn;
+                continue;
+            }
+            r = put_value(w, c, &v, 4, k);
+        } else {
+            int v;
+            memcpy(&v, p, sizeof v);
+            const char *s = (unsigned)v < n_names ? names[v] : names[n_names - 1];
+            size_t l = strlen(s);
+            if (l > MAX_VALUE_BYTES) {
+                c->def.len += k; /* the levels so far stay consistent with the values */
+                return pq__fail(w, PQ_E_USAGE, true, field, "%s: name of %zu bytes", fn, l);
+            }
+            r = put_value(w, c, s, l, k);
+        }
+        if (r) {
+            c->def.len += k;
+            return pq__fail(w, PQ_E_NOMEM, true, field, "%s: out of memory", fn);
+        }
+        def[k] = dv;
+    }
+    c->def.len += n;
+    w->state[field] = S_SET;
+    return PQ_OK;
+}
+
+int pq_list_struct_col_i32(pq_writer *w, int field, const void *base, size_t stride, int32_t min) {
+    return set_col(w, field, PQ_INT32, RD_I32, base, stride, min, NULL, 0,
+                   "pq_list_struct_col_i32");
+}
+int pq_list_struct_col_i64(pq_writer *w, int field, const void *base, size_t stride, int64_t min) {
+    return set_col(w, field, PQ_INT64, RD_I64, base, stride, min, NULL, 0,
+                   "pq_list_struct_col_i64");
+}
+int pq_list_struct_col_names(pq_writer *w, int field, const void *base, size_t stride,
+                             const char *const *names, size_t n_names) {
+    return set_col(w, field, PQ_BYTE_ARRAY, RD_NAMES, base, stride, 0, names, n_names,
+                   "pq_list_struct_col_names");
+}
+
+/* pq_list_struct_end of a list begun by pq_list_struct_cols: the fields not given are null
+ * in each of its elements, written as one run per column. */
+static int cols_end(pq_writer *w, int node) {
+    unode *u = &w->u[node];
+    size_t n = u->count;
+    const snode *en = &w->s->n[lstruct_elem(w, node)];
+    for (int k = 0; k < en->n_kids; k++) {
+        int f = en->kids[k];
+        if (w->state[f] == S_SET)
+            continue;
+        if (w->s->n[f].rep != REP_OPTIONAL && n)
+            return pq__fail(w, PQ_E_USAGE, true, f, "pq_list_struct_end: required field not set");
+        col *c = &w->c[w->u[f].col0];
+        if (cols_reserve(c, n))
+            return pq__fail(w, PQ_E_NOMEM, true, f, "pq_list_struct_end: out of memory");
+        memset(c->def.p + c->def.len, c->max_def - 1, n);
+        c->def.len += n;
+    }
+    if (n == 0)
+        for (int j = 0; j < u->ncols; j++)
+            if (put_level(&w->c[u->col0 + j], 0, u->dl))
+                return pq__fail(w, PQ_E_NOMEM, true, node, "pq_list_struct_end: out of memory");
+    w->state[node] = S_SET;
+    return PQ_OK;
+}
+
 /* ------------------------------------------------------------------ rows */
 
 int pq_end_row(pq_writer *w) {
@@ -667,21 +898,31 @@ int pq_end_row(pq_writer *w) {
         w->present[id] = pres;
         w->pdef[id] = pres ? w->u[id].full_def : w->pdef[p];
     }
+    for (int k = 0; k < w->n_touched; k++) { /* the lazy nodes set in this row */
+        uint8_t st = w->state[w->touched[k]];
+        if (st == S_OPEN || st == S_COLS)
+            return pq__fail(w, PQ_E_USAGE, true, w->touched[k],
+                            "pq_end_row: list or map not ended");
+    }
+    /* the lazy nodes left null count as the levels pq_end_row writes for the others */
+    w->approx += w->lazy_ncols - w->touched_ncols;
+    w->n_touched = 0;
+    w->touched_ncols = 0;
     for (int k = 0; k < w->n_values; k++) {
-        int id = w->values[k];
-        uint8_t st = w->state[id];
+        const struct vnode *v = &w->values[k];
+        uint8_t st = w->state[v->id];
         if (st == S_SET)
             continue;
-        if (st == S_OPEN)
-            return pq__fail(w, PQ_E_USAGE, true, id, "pq_end_row: list or map not ended");
-        int p = s->n[id].parent;
-        if (s->n[id].rep == REP_REQUIRED && w->present[p])
-            return pq__fail(w, PQ_E_USAGE, true, id, "pq_end_row: required value not set");
-        const unode *u = &w->u[id];
-        for (int j = 0; j < u->ncols; j++)
-            if (put_level(&w->c[u->col0 + j], 0, w->pdef[p]))
-                return pq__fail(w, PQ_E_NOMEM, true, id, "out of memory");
-        w->approx += (size_t)u->ncols;
+        if (st == S_OPEN || st == S_COLS)
+            return pq__fail(w, PQ_E_USAGE, true, v->id, "pq_end_row: list or map not ended");
+        if (v->required && w->present[v->parent])
+            return pq__fail(w, PQ_E_USAGE, true, v->id, "pq_end_row: required value not set");
+        int d = w->pdef[v->parent];
+        col *c = &w->c[v->col0];
+        for (int j = 0; j < v->ncols; j++)
+            if (put_level(c + j, 0, d))
+                return pq__fail(w, PQ_E_NOMEM, true, v->id, "out of memory");
+        w->approx += (size_t)v->ncols;
     }
     memset(w->state, 0, (size_t)s->count);
     w->rows++;

@@ -4,6 +4,7 @@
 
 #include "util.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -104,7 +105,7 @@ static int images_schema(pq_schema *s, td_headers_cols *c) {
     TD_EL(data_offset, "first_data_offset", PQ_INT64, PQ_LT_NONE)
     TD_EL(sparse, "sparse_blocks", PQ_INT64, PQ_LT_NONE)
 #undef TD_EL
-    if (c->im.sparse != c->im.num[0] + 15) /* write_images sets the 16 in one call */
+    if (c->im.sparse != c->im.num[0] + 15) /* write_images: num[0] + k is the k-th */
         return PQ_E_SCHEMA;
     return PQ_OK;
 }
@@ -121,6 +122,14 @@ static int set_strs(pq_writer *w, int node, const char *const *v, size_t n) {
         rc = pq_list_push_bytes(w, node, v[i], strlen(v[i]));
     return rc ? rc : pq_list_end(w, node);
 }
+
+/* write_images reads tiff_image members in place: the reading widths must be theirs */
+_Static_assert(sizeof(tiff_image_kind) == sizeof(int), "kind is read as an int");
+_Static_assert(sizeof(((tiff_image *)0)->index) == 4 && sizeof(((tiff_image *)0)->parent) == 4 &&
+                   sizeof(((tiff_image *)0)->position) == 4,
+               "INT32 fields are read as 4 bytes");
+_Static_assert(offsetof(tiff_image, sparse_blocks) - offsetof(tiff_image, width) == 15 * 8,
+               "the 16 numbers are consecutive int64_t members");
 
 static int write_images(pq_writer *w, const td_headers_cols *c, const tiff_images *im) {
     int rc = 0;
@@ -146,27 +155,24 @@ static int write_images(pq_writer *w, const td_headers_cols *c, const tiff_image
                             im->ghost[i].value, strlen(im->ghost[i].value)))
         TD_T(pq_map_end(w, c->im.ghost))
     }
-    TD_T(pq_list_struct_begin(w, c->im.ifds))
-    for (size_t i = 0; i < im->n; i++) {
-        const tiff_image *m = &im->v[i];
-        TD_T(pq_list_struct_next(w, c->im.ifds))
-        TD_T(pq_set_i32(w, c->im.index, (int32_t)m->index))
-        if (m->parent >= 0)
-            TD_T(pq_set_i32(w, c->im.parent, m->parent))
-        TD_T(pq_set_i32(w, c->im.position, (int32_t)m->position))
-        TD_T(set_u64(w, c->im.ifd_offset, m->ifd_offset))
-        /* own names (td_table needs only tiff.h, not td_tiff): tiff_image_kind_name's */
-        static const char *const kinds[] = {"main", "overview", "mask", "page"};
-        const char *k = (unsigned)m->kind < 4 ? kinds[m->kind] : "page";
-        TD_T(pq_set_bytes(w, c->im.kind, k, strlen(k)))
-        /* the 16 numbers are consecutive INT64 fields (images_schema): one call */
-        const int64_t nums[16] = {
-            m->width,           m->height,        m->tile_width,        m->tile_height,
-            m->rows_per_strip,  m->compression,   m->photometric,       m->samples_per_pixel,
-            m->bits_per_sample, m->sample_format, m->new_subfile_type,  m->planar,
-            m->predictor,       m->blocks,        m->first_data_offset, m->sparse_blocks};
-        TD_T(pq_list_struct_set_i64s(w, c->im.num[0], nums, 16, TIFF_ABSENT))
-    }
+    /* by column: one call per field for all the images (each value read in place from
+     * the tiff_image array), the writer's cheapest path for a list of structs */
+    static const tiff_image none; /* the base of an empty list's columns: never read */
+    const tiff_image *v = im->v ? im->v : &none;
+    const size_t st = sizeof *v;
+    TD_T(pq_list_struct_cols(w, c->im.ifds, im->n))
+    TD_T(pq_list_struct_col_i32(w, c->im.index, &v->index, st, INT32_MIN))
+    TD_T(pq_list_struct_col_i32(w, c->im.parent, &v->parent, st, 0)) /* -1: main chain, null */
+    TD_T(pq_list_struct_col_i32(w, c->im.position, &v->position, st, INT32_MIN))
+    TD_T(pq_list_struct_col_i64(w, c->im.ifd_offset, &v->ifd_offset, st, 0)) /* set_u64's rule */
+    /* own names (td_table needs only tiff.h, not td_tiff): tiff_image_kind_name's */
+    static const char *const kinds[] = {"main", "overview", "mask", "page"};
+    TD_T(pq_list_struct_col_names(w, c->im.kind, &v->kind, st, kinds, 4))
+    /* the 16 numbers are consecutive INT64 fields (images_schema) and members; TIFF_ABSENT
+     * (INT64_MIN) is null */
+    const char *num = (const char *)v + offsetof(tiff_image, width);
+    for (int k = 0; k < 16; k++)
+        TD_T(pq_list_struct_col_i64(w, c->im.num[0] + k, num + 8 * k, st, INT64_MIN + 1))
     TD_T(pq_list_struct_end(w, c->im.ifds))
 #undef TD_T
     return PQ_OK;

@@ -772,6 +772,68 @@ static pq_schema *ls_schema(ls_cols *c) {
     return s;
 }
 
+/* The list "ls" by column (pq_list_struct_cols): a, r and s given for all the elements at
+ * once from an array of structs, d and b never (null in every element). */
+static void gen_ls_cols(pq_writer *w, const ls_cols *c, uint64_t row, sb *b) {
+    static const char *const names[] = {"kind-0", "kind-1", "kind-2", "kind-3"};
+    struct el {
+        int64_t a; /* INT64_MIN: null (min INT64_MIN + 1), r_i64's too */
+        int32_t r;
+        int kind; /* names[kind], the last name past the end */
+    } v[300];
+    unsigned n = pct(15) ? 0 : rn(pct(5) ? 300 : 6);
+    bool give_s = pct(80);
+    for (unsigned k = 0; k < n; k++) {
+        v[k].a = pct(20) ? INT64_MIN : r_i64();
+        v[k].r = (int32_t)rn(1000) - 500;
+        v[k].kind = (int)rn(6);
+    }
+    chk(pq_list_struct_cols(w, c->ls, n), w, "ls cols");
+    if (row % 997 == 0) { /* misuse: refused, the row goes on */
+        if (pq_list_struct_next(w, c->ls) != PQ_E_USAGE || pq_set_i64(w, c->a, 1) != PQ_E_USAGE ||
+            pq_list_struct_col_i64(w, c->r, &v[0].r, sizeof v[0], 0) != PQ_E_USAGE ||
+            pq_list_struct_col_i32(w, c->id, &v[0].r, sizeof v[0], 0) != PQ_E_USAGE ||
+            pq_list_struct_col_i64(w, c->x, &v[0].a, sizeof v[0], 0) != PQ_E_USAGE ||
+            pq_list_struct_col_names(w, c->s, &v[0].kind, sizeof v[0], names, 0) !=
+                (n ? PQ_E_USAGE : PQ_OK))
+            die("a misuse of the column setters of a list of structs was accepted");
+        if (!n) /* names checked only when there are elements: s was given */
+            give_s = true;
+    }
+    chk(pq_list_struct_col_i32(w, c->r, &v[0].r, sizeof v[0], INT32_MIN), w, "r col");
+    chk(pq_list_struct_col_i64(w, c->a, &v[0].a, sizeof v[0], INT64_MIN + 1), w, "a col");
+    if (pq_list_struct_col_i64(w, c->a, &v[0].a, sizeof v[0], 0) != PQ_E_USAGE)
+        die("a column given twice was accepted");
+    if (give_s && !(row % 997 == 0 && !n))
+        chk(pq_list_struct_col_names(w, c->s, &v[0].kind, sizeof v[0], names, 4), w, "s col");
+    chk(pq_list_struct_end(w, c->ls), w, "ls end");
+    sb_s(b, "[");
+    for (unsigned k = 0; k < n; k++) {
+        int first = 1;
+        sb_s(b, k ? ",{" : "{");
+        sb_key(b, &first, "a");
+        if (v[k].a == INT64_MIN)
+            sb_s(b, "null");
+        else
+            sb_i64(b, v[k].a);
+        sb_key(b, &first, "s");
+        if (give_s) {
+            const char *t = names[v[k].kind < 4 ? v[k].kind : 3];
+            sb_str(b, t, strlen(t));
+        } else {
+            sb_s(b, "null");
+        }
+        sb_key(b, &first, "d");
+        sb_s(b, "null");
+        sb_key(b, &first, "r");
+        sb_f(b, "%" PRId32, v[k].r);
+        sb_key(b, &first, "b");
+        sb_s(b, "null");
+        sb_s(b, "}");
+    }
+    sb_s(b, "]");
+}
+
 static void gen_ls_row(pq_writer *w, const ls_cols *c, uint64_t row, sb *b) {
     char txt[64];
     chk(pq_set_i64(w, c->id, (int64_t)row), w, "id");
@@ -780,6 +842,8 @@ static void gen_ls_row(pq_writer *w, const ls_cols *c, uint64_t row, sb *b) {
         sb_s(b, "null");
         if (pct(50))
             chk(pq_set_null(w, c->ls), w, "ls null");
+    } else if (pct(30)) {
+        gen_ls_cols(w, c, row, b);
     } else {
         chk(pq_list_struct_begin(w, c->ls), w, "ls begin");
         unsigned n = pct(15) ? 0 : rn(pct(5) ? 300 : 6);
@@ -853,15 +917,28 @@ static void gen_ls_row(pq_writer *w, const ls_cols *c, uint64_t row, sb *b) {
     chk(pq_set_bytes(w, c->after, txt, l), w, "after");
     sb_str(b, txt, l);
     sb_s(b, ",\"lr\":[");
-    chk(pq_list_struct_begin(w, c->lr), w, "lr begin");
     unsigned n = rn(3);
+    if (row % 2) { /* by column: x from an array; a required list's empty case too */
+        int64_t xs[3];
+        for (unsigned k = 0; k < n; k++) {
+            xs[k] = (int64_t)row * 10 + k;
+            sb_f(b, k ? ",{\"x\":\"%" PRId64 "\"}" : "{\"x\":\"%" PRId64 "\"}", xs[k]);
+        }
+        chk(pq_list_struct_cols(w, c->lr, n), w, "lr cols");
+        chk(pq_list_struct_col_i64(w, c->x, xs, sizeof xs[0], INT64_MIN), w, "x col");
+        chk(pq_list_struct_end(w, c->lr), w, "lr end");
+        n = 0;
+    } else {
+        chk(pq_list_struct_begin(w, c->lr), w, "lr begin");
+    }
     for (unsigned k = 0; k < n; k++) {
         chk(pq_list_struct_next(w, c->lr), w, "lr next");
         int64_t v = (int64_t)row * 10 + k;
         chk(pq_set_i64(w, c->x, v), w, "x");
         sb_f(b, k ? ",{\"x\":\"%" PRId64 "\"}" : "{\"x\":\"%" PRId64 "\"}", v);
     }
-    chk(pq_list_struct_end(w, c->lr), w, "lr end");
+    if (row % 2 == 0)
+        chk(pq_list_struct_end(w, c->lr), w, "lr end");
     sb_s(b, "]}\n");
     chk(pq_end_row(w), w, "end_row");
 }
