@@ -12,7 +12,7 @@ if(TARGET tiff-dumper)
   add_test(NAME cli_e2e_knobs
            COMMAND ${TD_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/e2e_knobs.py
                    $<TARGET_FILE:tiff-dumper> ${TD_CORPUS_DIR} ${TD_NODE_DIR})
-  set_tests_properties(cli_e2e_knobs PROPERTIES TIMEOUT 120)
+  set_tests_properties(cli_e2e_knobs PROPERTIES TIMEOUT 300)
 endif()
 
 # Drop-in behaviour for the Python tool's users (issue 14): prefix semantics on local,
