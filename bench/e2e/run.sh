@@ -191,7 +191,7 @@ td_config() {
     fi
     # whole extra sections (the knobs step: fetch.ifds, output.footprints; with PREFETCH
     # default only, so that no section is written twice)
-    [ -n "${td_sections:-}" ] && printf '%s\n' "$td_sections"
+    if [ -n "${td_sections:-}" ]; then printf '%s\n' "$td_sections"; fi
   } > "$f"
 }
 
