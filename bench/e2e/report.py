@@ -294,6 +294,38 @@ if thr or thr_skip:
                      f"{cr} | {r['rss_kib'] / 1024:.0f} | {all_runs(r)} |")
     L.append("")
 
+# ---- issues 14/15: the knobs, medians of every run (not the best: a ratio of two bests
+# favours whichever got the quieter moment)
+kn = [r for r in raw if r.get("scenario") == "knobs" and r["tool"] == "tiff-dumper"]
+if kn:
+    import statistics
+    cells = sorted({(r["proto"], r["conc"]) for r in kn}, key=lambda k: (k[0] != "http", k[1]))
+    L.append("## Every IFD and footprints: what they cost (issues 15, 14)")
+    L.append("")
+    L.append("The same binary in turn with the default config (`all`), `fetch.ifds: first` "
+             "(IFD 0 only) and `output.footprints: false` (no PROJ); medians of the runs, "
+             "[min–max] of headers/s.")
+    L.append("")
+    L.append("| cell | all headers/s | first headers/s | no footprints headers/s | "
+             "all ÷ first | all ÷ no footprints | CPU ms/1k all / first / no footprints |")
+    L.append("|---|---:|---:|---:|---:|---:|---|")
+    for cell in cells:
+        m = {}
+        for knob in ("all", "first", "nofp"):
+            rs = [r for r in kn if (r["proto"], r["conc"]) == cell and r["knob"] == knob]
+            if rs:
+                hp = [r["headers_per_s"] for r in rs]
+                m[knob] = (statistics.median(hp), min(hp), max(hp),
+                           statistics.median(r["cpu_ms_per_1k"] for r in rs))
+        def h(k):
+            return f"{m[k][0]:,.0f} [{m[k][1]:,.0f}–{m[k][2]:,.0f}]" if k in m else "–"
+        def q(a, b):
+            return f"{m[a][0] / m[b][0]:.3f}" if a in m and b in m else "–"
+        cpu = " / ".join(f"{m[k][3]:.1f}" if k in m else "–" for k in ("all", "first", "nofp"))
+        L.append(f"| {cell[0]}, {cell[1]} in flight | {h('all')} | {h('first')} | {h('nofp')} | "
+                 f"{q('all', 'first')} | {q('all', 'nofp')} | {cpu} |")
+    L.append("")
+
 g12 = []
 for k in cpu_cells:
     t, w = cpu_td.get(k), cpu_wrk.get(k)

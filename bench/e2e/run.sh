@@ -24,7 +24,9 @@
 #   --work DIR   where the bucket, servers and outputs live (default build/bench-e2e)
 # Environment: TD_BUILD_DIR (default build/release), TD_BENCH_OUT (default bench/e2e: where
 # results.md and the PNG go), TD_BENCH_STEPS (default all: a comma list of loopback,
-# prefetch, peers, rtt, rss, syscalls, keylist, s3, perf, https, threads, s3sign),
+# prefetch, peers, rtt, rss, syscalls, keylist, s3, perf, https, threads, s3sign; and knobs,
+# not in the default list: fetch.ifds first and output.footprints false beside the default
+# config, same binary, in turn, http and https at 64 and 1000 in flight (issues 14, 15)),
 # TD_BENCH_PIN=0 (no taskset: server and clients float over all cores).
 #
 # Only 127.0.0.1 is used; every server is started here and stopped by its PID on exit.
@@ -187,6 +189,9 @@ td_config() {
       echo "fetch:"
       echo "  prefetch_bytes: $pf"
     fi
+    # whole extra sections (the knobs step: fetch.ifds, output.footprints; with PREFETCH
+    # default only, so that no section is written twice)
+    if [ -n "${td_sections:-}" ]; then printf '%s\n' "$td_sections"; fi
   } > "$f"
 }
 
@@ -628,6 +633,25 @@ if step s3sign && [ "$mode" = http ]; then
   if cmake --build "$build" --target s3sign_bench -j2 >/dev/null 2>&1 && [ -x "$sb" ]; then
     "${cli_pin[@]}" "$sb" 0.3 > "$work/s3sign_bench.md" 2>&1 || log "  s3sign_bench failed: $(tail -2 "$work/s3sign_bench.md")"
   fi
+fi
+
+# ------------------------------------------------------------------ knobs (issues 14, 15)
+# The cost of every IFD + the COG verdict and of the footprints, same engine: the default
+# config, fetch.ifds: first (IFD 0 only) and output.footprints: false (no PROJ) in turn in
+# each cell, so that background load hits the three alike; the report gives medians.
+if step knobs && [ "$mode" = http ]; then
+  log "knobs: default vs fetch.ifds: first vs output.footprints: false, http/https, ${cpu_conc[*]} in flight"
+  for _r in $(seq $reps); do for proto in http https; do for c in "${cpu_conc[@]}"; do
+    url=$base; hdrs=$td_headers; net=""
+    if [ "$proto" = https ]; then url=$sbase; hdrs=$tls_headers; net="  ca_bundle: \"$ca\""; fi
+    for knob in all first nofp; do
+      sec=""
+      [ $knob = first ] && sec=$'fetch:\n  ifds: first'
+      [ $knob = nofp ] && sec=$'output:\n  footprints: false'
+      td_sections=$sec td_tags="{\"proto\":\"$proto\",\"knob\":\"$knob\"}" td_network=$net \
+        td_run "tiff-dumper $proto, n_consumers $c, knob $knob (pinned)" knobs "$url" "$c" default "$hdrs" || true
+    done
+  done; done; done
 fi
 
 # ------------------------------------------------------------------ report

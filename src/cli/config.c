@@ -105,8 +105,8 @@ void td_config_free(td_config *c) {
 static int lower(int ch) { return ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch; }
 
 bool td_config_is_tiff(const td_config *c, const char *key, size_t key_len) {
-    td_fetch_options f = {0, 0, (const char *const *)c->suffixes, c->n_suffixes,
-                          c->suffix_case_sensitive};
+    td_fetch_options f = {
+        0, 0, (const char *const *)c->suffixes, c->n_suffixes, c->suffix_case_sensitive, false};
     return td_fetch_is_tiff(&f, key, key_len);
 }
 
@@ -126,6 +126,8 @@ void td_config_to_options(const td_config *c, td_pipeline_options *o) {
     o->fetch.suffixes = (const char *const *)c->suffixes;
     o->fetch.n_suffixes = c->n_suffixes;
     o->fetch.suffix_case_sensitive = c->suffix_case_sensitive;
+    o->fetch.first_ifd_only = c->first_ifd_only;
+    o->output.footprints = !c->no_footprints;
     o->output.codec = (pq_codec)c->compression;
     o->output.zstd_level = c->zstd_level;
     o->output.row_group_size = c->row_group_size;
@@ -184,6 +186,8 @@ enum {
     K_SHARDS,
     K_OUT_OBSTORE,
     K_PART_SIZE,
+    K_IFDS,
+    K_FOOTPRINTS,
     K_COUNT
 };
 
@@ -228,6 +232,7 @@ static const field f_fetch[] = {
         max_header_bytes),
     FLDX("suffixes", K_SUFFIXES, F_STRLIST),
     FLDX("suffix_case", K_SUFFIX_CASE, F_STRING),
+    FLDX("ifds", K_IFDS, F_STRING),
     {NULL, 0, 0, 0, 0, 0, 0},
 };
 static const field f_output[] = {
@@ -237,6 +242,7 @@ static const field f_output[] = {
     FLDX("obstore_config", K_OUT_OBSTORE, F_OBSTORE),
     FLD("part_size", K_PART_SIZE, F_UINT, TD_CONFIG_MIN_PART_SIZE, TD_CONFIG_MAX_PART_SIZE,
         part_size),
+    FLDX("footprints", K_FOOTPRINTS, F_STRING),
     {NULL, 0, 0, 0, 0, 0, 0},
 };
 static const field f_network[] = {
@@ -1559,6 +1565,26 @@ static int load_section(ctx *x, const section *sec, const yaml_node_t *m) {
                     rc = fail(x, &v->start_mark,
                               "fetch.suffix_case must be insensitive (the default: .tif also "
                               "matches X.TIF) or sensitive (as the Python tool's endswith)");
+            } else if (f->id == K_IFDS) {
+                /* every IFD and the COG verdict, or IFD 0 alone (the Python tool's view) */
+                const char *m2 = v->type == YAML_SCALAR_NODE && !is_null(v) ? sval(v) : "";
+                if (!strcmp(m2, "all"))
+                    c->first_ifd_only = false;
+                else if (!strcmp(m2, "first"))
+                    c->first_ifd_only = true;
+                else
+                    rc = fail(x, &v->start_mark,
+                              "fetch.ifds must be all (the default: every IFD, overviews and the "
+                              "COG verdict) or first (IFD 0 only, as the Python tool)");
+            } else if (f->id == K_FOOTPRINTS) {
+                int b = v->type == YAML_SCALAR_NODE ? as_bool(v) : -1;
+                if (b < 0)
+                    rc = fail(x, &v->start_mark,
+                              "output.footprints must be true (the default: geometry, bbox and "
+                              "the proj_* columns, with PROJ) or false (those columns null, PROJ "
+                              "not started)");
+                else
+                    c->no_footprints = b == 0;
             } else if (f->id == K_PREFIX_MODE) {
                 /* segments (obstore's semantics, the default) or raw byte prefixes */
                 const char *mode = v->type == YAML_SCALAR_NODE && !is_null(v) ? sval(v) : "";

@@ -344,7 +344,7 @@ int td_output_write(td_output *w, const td_result *r) {
                              NULL};
         td_geo g;
         td_geo_facts gf;
-        f.geo = geo_facts(w, r->hdr, &g, &gf);
+        f.geo = w->geo ? geo_facts(w, r->hdr, &g, &gf) : NULL;
         rc = td_table_write_header(po->w, &w->hc, &f, r->hdr);
     }
     if (rc != PQ_OK) {
@@ -391,7 +391,8 @@ int td_output_open(td_output **out, const td_output_target *t, char *err, size_t
     w->opts = t->opts;
     w->shard = t->shard;
     w->geo_part = (td_geo_summary)TD_GEO_SUMMARY_INIT;
-    if (td_geo_ctx_new(&w->geo, err, errlen) != 0) {
+    /* output.footprints: false -- no PROJ context, so no proj.db start-up either */
+    if (t->opts->footprints && td_geo_ctx_new(&w->geo, err, errlen) != 0) {
         td_output_free(w);
         return -1;
     }

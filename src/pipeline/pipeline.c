@@ -75,6 +75,7 @@ void td_pipeline_options_init(td_pipeline_options *o) {
     o->fetch.n_suffixes = 2;
     o->output.codec = PQ_CODEC_SNAPPY;
     o->output.zstd_level = 3;
+    o->output.footprints = true;
     /* one row group per table is held uncompressed: this bounds the writer's memory */
     o->output.row_group_size = 10000;
     o->output.rows_per_file = 100000;

@@ -105,6 +105,8 @@ typedef struct td_fetch_options {
     const char *const *suffixes; /* which keys count as TIFF (td_fetch_is_tiff); */
     size_t n_suffixes;           /* none = every key */
     bool suffix_case_sensitive;  /* false (default): ".tif" also matches "X.TIF" */
+    bool first_ifd_only;         /* fetch.ifds: first -- IFD 0 alone (TIFF_OPT_FIRST_IFD): no
+                                  * chain walk, SubIFDs or COG verdict; false (default): all */
 } td_fetch_options;
 
 /* The Parquet output. */
@@ -117,6 +119,8 @@ typedef struct td_output_options {
                               * parts of it (0 = the store's default, 64 MiB) */
     const char *config_text; /* written into metadata and _SUCCESS as given (the
                               * caller masks secrets); NULL = "" */
+    bool footprints;         /* true (default): georeferencing columns with PROJ (src/geo);
+                              * false: they are null and PROJ is never started */
 } td_output_options;
 
 /* Most fetch threads a run starts (more cannot help: each has its own connections). */

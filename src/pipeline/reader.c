@@ -69,6 +69,10 @@ void td_reader_free(td_reader *r) {
     free(r);
 }
 
+void td_reader_set_parse_flags(td_reader *r, unsigned flags) {
+    tiff_parser_set_options(r->parser, flags);
+}
+
 const tiff_header *td_reader_header(const td_reader *r) { return tiff_parser_header(r->parser); }
 
 const td_read_result *td_reader_result(const td_reader *r) { return &r->res; }

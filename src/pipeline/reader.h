@@ -65,6 +65,9 @@ typedef void (*td_reader_cb)(td_reader *r, const td_read_result *res, void *ud);
 
 /* The store's loop is the reader's loop. Returns 0 or STORE_E_NOMEM. */
 int td_reader_new(td_reader **out, store *st, const td_reader_options *o);
+/* The parser's options (tiff_parser_set_options: TIFF_OPT_FIRST_IFD), for every object
+ * from the next start on; 0 (the default) = every IFD and the COG verdict. */
+void td_reader_set_parse_flags(td_reader *r, unsigned flags);
 /* Only when nothing is in flight (after the callback, or before any start). */
 void td_reader_free(td_reader *r);
 

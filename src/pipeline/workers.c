@@ -126,6 +126,8 @@ static slot *slot_new(td_worker *w) {
         free(s);
         return NULL;
     }
+    if (w->o.o->fetch.first_ifd_only) /* fetch.ifds: first */
+        td_reader_set_parse_flags(s->reader, TIFF_OPT_FIRST_IFD);
     return s;
 }
 

@@ -438,9 +438,17 @@ int td_table_write_header(pq_writer *w, const td_headers_cols *c, const td_objec
     TD_TRY(pq_set_bytes(w, c->byte_order, h->little_endian ? "II" : "MM", 2))
     TD_TRY(pq_set_bool(w, c->bigtiff, h->bigtiff))
     TD_TRY(set_u64(w, c->first_ifd_offset, h->first_ifd_offset))
-    TD_TRY(pq_set_i64(w, c->ifd_count, (int64_t)h->ifd_count))
-    TD_TRY(set_str(w, c->ifd_chain_error, h->ifd_chain_error))
-    TD_TRY(write_images(w, c, &h->images))
+    if (h->images.first_only) {
+        /* fetch.ifds: first (TIFF_OPT_FIRST_IFD): IFD 0 alone was read; the chain facts,
+           the counts, the verdict and ifds stay null (unknown, not "none") */
+        TD_TRY(set_opt(w, c->im.sparse_tiles, h->images.sparse_tiles))
+        if (h->images.empty >= 0)
+            TD_TRY(pq_set_bool(w, c->im.empty, h->images.empty != 0))
+    } else {
+        TD_TRY(pq_set_i64(w, c->ifd_count, (int64_t)h->ifd_count))
+        TD_TRY(set_str(w, c->ifd_chain_error, h->ifd_chain_error))
+        TD_TRY(write_images(w, c, &h->images))
+    }
     TD_TRY(set_u64(w, c->fetched_bytes, f->fetched_bytes))
     TD_TRY(pq_set_i32(w, c->requests, f->requests))
     td_field_default defs[TD_TABLE_MAX_DEFAULTS];
@@ -527,23 +535,32 @@ static const td_column_doc headers_docs[] = {
     {"byte_order", "STRING", "\"II\" (little-endian) or \"MM\" (big-endian)"},
     {"bigtiff", "BOOLEAN", "BigTIFF (magic 43)"},
     {"first_ifd_offset", "INT64", "offset of IFD 0"},
-    {"ifd_count", "INT64", "IFDs in the main chain"},
-    {"ifd_chain_error", "STRING", "why the IFD chain walk stopped early, or null"},
+    {"ifd_count", "INT64", "IFDs in the main chain; null with fetch.ifds: first"},
+    {"ifd_chain_error", "STRING",
+     "why the IFD chain walk stopped early; null if it did not, or with fetch.ifds: first"},
     {"ifd_bytes", "INT64",
      "end of the furthest IFD structure or out-of-line value of any image: the prefetch a "
-     "reader needs"},
-    {"first_data_offset", "INT64", "smallest strip/tile offset with data, over all images"},
-    {"overview_count", "INT32", "reduced-resolution images of the main image, as GDAL counts"},
-    {"mask_count", "INT32", "masks GDAL attaches to the main image and its overviews"},
+     "reader needs; null with fetch.ifds: first"},
+    {"first_data_offset", "INT64",
+     "smallest strip/tile offset with data, over all images; null with fetch.ifds: first"},
+    {"overview_count", "INT32",
+     "reduced-resolution images of the main image, as GDAL counts; null with fetch.ifds: first"},
+    {"mask_count", "INT32",
+     "masks GDAL attaches to the main image and its overviews; null with fetch.ifds: first"},
     {"sparse_tiles", "INT64", "tiles/strips of the main image with offset 0 or byte count 0"},
     {"empty", "BOOLEAN", "every tile/strip of the main image is sparse"},
     {"cog_valid", "BOOLEAN",
-     "GDAL's COG validator verdict; null when a check needed bytes not fetched"},
-    {"cog_errors", "LIST<STRING>", "the validator's errors (GDAL's wording)"},
-    {"cog_warnings", "LIST<STRING>", "its warnings, and the checks that could not run"},
+     "GDAL's COG validator verdict; null when a check needed bytes not fetched, or with "
+     "fetch.ifds: first"},
+    {"cog_errors", "LIST<STRING>",
+     "the validator's errors (GDAL's wording); null with fetch.ifds: first"},
+    {"cog_warnings", "LIST<STRING>",
+     "its warnings, and the checks that could not run; null with fetch.ifds: first"},
     {"gdal_structural_metadata", "MAP<STRING,STRING>",
-     "GDAL's ghost header after the file header (LAYOUT, BLOCK_ORDER, ...); null if none"},
-    {"ifds", "LIST<STRUCT>", "every IFD: the main chain in order, then the SubIFDs"},
+     "GDAL's ghost header after the file header (LAYOUT, BLOCK_ORDER, ...); null if none or "
+     "with fetch.ifds: first"},
+    {"ifds", "LIST<STRUCT>",
+     "every IFD: the main chain in order, then the SubIFDs; null with fetch.ifds: first"},
     {"ifds.index", "INT32", "position in this list"},
     {"ifds.parent", "INT32", "null: main chain; else index of the image whose SubIFDs list it"},
     {"ifds.position", "INT32", "position in the main chain or in the parent's SubIFDs"},
@@ -573,7 +590,8 @@ static const td_column_doc headers_docs[] = {
      "columns holding async-tiff's default because the tag is absent (compression, "
      "planar_configuration, sample_format); empty when none"},
     {"geometry", "BINARY",
-     "footprint, WKB Polygon/MultiPolygon in OGC:CRS84 (GeoParquet); null when not known"},
+     "footprint, WKB Polygon/MultiPolygon in OGC:CRS84 (GeoParquet); null when not known; "
+     "null with output.footprints: false, as every column below"},
     {"bbox", "STRUCT", "the footprint's bbox (GeoParquet covering); xmin > xmax across 180"},
     {"bbox.xmin", "DOUBLE", "west longitude"},
     {"bbox.ymin", "DOUBLE", "south latitude"},

@@ -326,6 +326,8 @@ void tiff_parser_reset(tiff_parser *p, uint64_t size) {
 
 void tiff_parser_set_size(tiff_parser *p, uint64_t size) { p->size = size; }
 
+void tiff_parser_set_options(tiff_parser *p, unsigned flags) { p->opts = flags; }
+
 int tiff_parser_feed(tiff_parser *p, uint64_t offset, const void *data, size_t len) {
     if (len == 0)
         return TIFF_OK;

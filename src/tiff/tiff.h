@@ -258,6 +258,10 @@ typedef struct tiff_images {
     size_t n_cog_errors;
     const char *const *cog_warnings;
     size_t n_cog_warnings;
+    /* TIFF_OPT_FIRST_IFD was set: IFD 0 alone was read, with its strip/tile arrays (v holds
+       its record, sparse_tiles and empty are set); the chain, the other images, ifd_bytes,
+       first_data_offset, the counts, the verdict and the ghost header are not known */
+    bool first_only;
     bool has_ghost; /* GDAL_STRUCTURAL_METADATA_SIZE block right after the file header */
     const tiff_kv *ghost;
     size_t n_ghost;
@@ -306,6 +310,13 @@ typedef struct tiff_parser tiff_parser;
 /* NULL limits = TIFF_LIMITS_INIT. NULL on allocation failure. */
 tiff_parser *tiff_parser_new(const tiff_limits *limits);
 void tiff_parser_free(tiff_parser *p);
+
+/* Parse options, kept across resets (0 = the default: every IFD and the COG verdict).
+ * TIFF_OPT_FIRST_IFD: IFD 0 only, what the Python tool reads: no walk of the IFD chain or
+ * SubIFDs, no ghost header, no verdict (tiff_images.first_only), so fewer bytes and less
+ * work per object. */
+#define TIFF_OPT_FIRST_IFD 1u
+void tiff_parser_set_options(tiff_parser *p, unsigned flags);
 
 /* Begin a new object of `size` bytes (TIFF_SIZE_UNKNOWN if not known yet: then the parser
  * will not treat a short feed as the end of the object). Keeps allocated memory. */

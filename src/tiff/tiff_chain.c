@@ -416,8 +416,9 @@ static int refresh(tiff_parser *p, size_t i) {
                 have[j] = arr_of(&e, &arr[j]);
             continue;
         }
-        case 330:
-            if (!have_sub && type_is_int(e.type) && e.type != 3 && e.type != 8) {
+        case 330: /* TIFF_OPT_FIRST_IFD: IFD 0 alone, its SubIFDs are not walked */
+            if (!have_sub && !(p->opts & TIFF_OPT_FIRST_IFD) && type_is_int(e.type) &&
+                e.type != 3 && e.type != 8) {
                 sub = e;
                 have_sub = 1;
             }
@@ -632,6 +633,10 @@ static int walk_main(tiff_parser *p) {
     while (p->ch.started && !p->ch.done) {
         uint32_t k = p->ch.count;
         uint64_t off = p->ch.next;
+        if (k >= 1 && (p->opts & TIFF_OPT_FIRST_IFD)) { /* IFD 0 is all that is asked for */
+            p->ch.done = 1;
+            break;
+        }
         unsigned long long uo = (unsigned long long)off, us = (unsigned long long)p->size;
         if (k >= p->lim.max_ifds) {
             snprintf(p->ch.err, sizeof p->ch.err, "IFD %u offset %llu: max_ifds (%u) reached", k,
@@ -727,7 +732,8 @@ int tiff__walk_chain(tiff_parser *p) {
     int rc = walk_main(p);
     if (rc < 0)
         return rc;
-    tiff__ghost(p);
+    if (!(p->opts & TIFF_OPT_FIRST_IFD)) /* the ghost header serves the verdict only */
+        tiff__ghost(p);
     for (size_t i = 0; i < p->nimg; i++) {
         if (!p->imx[i].done && (rc = refresh(p, i)) < 0)
             return rc;

@@ -215,6 +215,7 @@ void tiff__images_finish(tiff_parser *p) {
     o->sparse_tiles = TIFF_ABSENT;
     o->empty = -1;
     o->cog_valid = -1;
+    o->first_only = (p->opts & TIFF_OPT_FIRST_IFD) != 0;
     int complete = !p->ch.denied && !p->img_dropped;
     for (size_t i = 0; i < p->nimg; i++) {
         const tiff_image *m = &p->img[i];
@@ -238,6 +239,13 @@ void tiff__images_finish(tiff_parser *p) {
     if (mx->arrays == 1) {
         o->sparse_tiles = mn->sparse_blocks;
         o->empty = mn->blocks > 0 && mn->sparse_blocks == mn->blocks;
+    }
+    if (o->first_only) {
+        /* IFD 0 alone: what needs the other images is unknown, not "none" */
+        o->complete = false;
+        o->ifd_bytes = UINT64_MAX;
+        o->first_data_offset = TIFF_ABSENT;
+        return;
     }
 
     /* overviews and masks, GDAL's way */

@@ -100,6 +100,7 @@ struct ghost_buf {
 
 struct tiff_parser {
     tiff_limits lim;
+    unsigned opts; /* TIFF_OPT_* (tiff_parser_set_options) */
     uint64_t size;
     seg *segs;
     size_t nsegs, capsegs, lastseg;

@@ -161,18 +161,37 @@ static void put_strs(out *o, const char *const *v, size_t n) {
 static void put_tri(out *o, int v) { puts_(o, v < 0 ? "null" : v ? "true" : "false"); }
 
 static void put_images(out *o, const tiff_images *im, int *first) {
-    put_key(o, "ifd_bytes", first);
-    put_u64(o, im->ifd_bytes);
-    put_key(o, "first_data_offset", first);
-    put_opt(o, im->first_data_offset);
-    put_key(o, "overview_count", first);
-    put_i64(o, im->overview_count);
-    put_key(o, "mask_count", first);
-    put_i64(o, im->mask_count);
+    /* TIFF_OPT_FIRST_IFD: what needs the other images is null, as in the table */
+    static const char *const by_walk[] = {"ifd_bytes", "first_data_offset", "overview_count",
+                                          "mask_count"};
+    if (im->first_only) {
+        for (size_t i = 0; i < sizeof by_walk / sizeof *by_walk; i++) {
+            put_key(o, by_walk[i], first);
+            put(o, "null", 4);
+        }
+    } else {
+        put_key(o, "ifd_bytes", first);
+        put_u64(o, im->ifd_bytes);
+        put_key(o, "first_data_offset", first);
+        put_opt(o, im->first_data_offset);
+        put_key(o, "overview_count", first);
+        put_i64(o, im->overview_count);
+        put_key(o, "mask_count", first);
+        put_i64(o, im->mask_count);
+    }
     put_key(o, "sparse_tiles", first);
     put_opt(o, im->sparse_tiles);
     put_key(o, "empty", first);
     put_tri(o, im->empty);
+    if (im->first_only) {
+        static const char *const verdict[] = {"cog_valid", "cog_errors", "cog_warnings",
+                                              "gdal_structural_metadata", "ifds"};
+        for (size_t i = 0; i < sizeof verdict / sizeof *verdict; i++) {
+            put_key(o, verdict[i], first);
+            put(o, "null", 4);
+        }
+        return;
+    }
     put_key(o, "cog_valid", first);
     put_tri(o, im->cog_valid);
     put_key(o, "cog_errors", first);
@@ -243,9 +262,12 @@ int tiff_header_to_json(const tiff_header *h, char **buf, size_t *len, size_t *c
     put_key(&o, "first_ifd_offset", &first);
     put_u64(&o, h->first_ifd_offset);
     put_key(&o, "ifd_count", &first);
-    put_u64(&o, h->ifd_count);
+    if (h->images.first_only)
+        put(&o, "null", 4);
+    else
+        put_u64(&o, h->ifd_count);
     put_key(&o, "ifd_chain_error", &first);
-    if (h->ifd_chain_error)
+    if (h->ifd_chain_error && !h->images.first_only)
         put_str(&o, h->ifd_chain_error, strlen(h->ifd_chain_error));
     else
         put(&o, "null", 4);

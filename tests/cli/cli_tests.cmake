@@ -7,6 +7,12 @@ if(TARGET tiff-dumper)
            COMMAND ${TD_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/e2e_cli.py
                    $<TARGET_FILE:tiff-dumper> ${TD_CORPUS_DIR} ${TD_NODE_DIR})
   set_tests_properties(cli_e2e_corpus cli_e2e_commands PROPERTIES TIMEOUT 300)
+  # fetch.ifds: first and output.footprints: false (issues 15, 14): rows equal to the
+  # default run's but the documented null columns; the geo metadata still GeoParquet 1.1
+  add_test(NAME cli_e2e_knobs
+           COMMAND ${TD_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/e2e_knobs.py
+                   $<TARGET_FILE:tiff-dumper> ${TD_CORPUS_DIR} ${TD_NODE_DIR})
+  set_tests_properties(cli_e2e_knobs PROPERTIES TIMEOUT 300)
 endif()
 
 # Drop-in behaviour for the Python tool's users (issue 14): prefix semantics on local,

@@ -87,6 +87,12 @@ static const bad_case bad[] = {
     {"store: s3://bucket\n", {"1:8", "'store' must be a mapping of keys, got a string"}},
     {BASE "  prefix_mode: bytes\n", {"store.prefix_mode must be segments", "or raw"}},
     {BASE "fetch:\n  suffix_case: upper\n", {"fetch.suffix_case must be insensitive", "sensitive"}},
+    {BASE "fetch:\n  ifds: 0\n", {"c.yaml:4:9: ", "fetch.ifds must be all", "or first"}},
+    {BASE "fetch:\n  ifds: [first]\n", {"fetch.ifds must be all", "or first"}},
+    {BASE "output:\n  footprints: maybe\n",
+     {"c.yaml:4:15: ", "output.footprints must be true", "or false"}},
+    {BASE "output:\n  footprints: 'false'\n", {"output.footprints must be true"}},
+    {BASE "output:\n  footprint: false\n", {"did you mean 'footprints'?"}},
     {BASE "  prefixes: [[a]]\n", {"store.prefixes[0] must be a string, got a list"}},
     {BASE "  obstore_config:\n    a:\n      b: 1\n",
      {"5:7", "store.obstore_config.a must be a single value", "got a mapping"}},
@@ -317,7 +323,8 @@ static void test_original(const char *dir) {
                 c.zstd_level == d.zstd_level && c.row_group_size == d.row_group_size &&
                 c.connect_timeout_ms == d.connect_timeout_ms &&
                 c.request_timeout_ms == d.request_timeout_ms && c.max_attempts == d.max_attempts &&
-                c.retry_max_ms == d.retry_max_ms && c.ca_bundle == NULL,
+                c.retry_max_ms == d.retry_max_ms && c.ca_bundle == NULL &&
+                c.first_ifd_only == d.first_ifd_only && c.no_footprints == d.no_footprints,
             "all_keys values differ from the defaults");
     }
     td_config_free(&c);
@@ -533,6 +540,31 @@ static void test_mutations(void) {
     CHECK(ok > 0 && bad_n > 0, "ok %zu bad %zu", ok, bad_n);
 }
 
+/* fetch.ifds and output.footprints (issues 14/15): the defaults, both values, and what the
+ * pipeline is told */
+static void test_knobs(void) {
+    td_config c;
+    td_pipeline_options o;
+    char err[512];
+    int rc = td_config_load_string(&c, BASE, "c.yaml", err, sizeof err);
+    CHECK(rc == 0, "%s", err);
+    td_config_to_options(&c, &o);
+    CHECK(!o.fetch.first_ifd_only && o.output.footprints, "defaults: every IFD, footprints");
+    td_config_free(&c);
+    rc = td_config_load_string(&c, BASE "fetch:\n  ifds: first\noutput:\n  footprints: false\n",
+                               "c.yaml", err, sizeof err);
+    CHECK(rc == 0, "%s", err);
+    td_config_to_options(&c, &o);
+    CHECK(o.fetch.first_ifd_only && !o.output.footprints, "ifds: first, footprints: false");
+    td_config_free(&c);
+    rc = td_config_load_string(&c, BASE "fetch:\n  ifds: all\noutput:\n  footprints: yes\n",
+                               "c.yaml", err, sizeof err);
+    CHECK(rc == 0, "%s", err);
+    td_config_to_options(&c, &o);
+    CHECK(!o.fetch.first_ifd_only && o.output.footprints, "ifds: all, footprints: yes");
+    td_config_free(&c);
+}
+
 static void test_example(const char *path) {
     td_config c;
     char err[1024] = "";
@@ -552,6 +584,7 @@ int main(int argc, char **argv) {
     test_bad();
     test_prefixes();
     test_client_options();
+    test_knobs();
     test_original(argv[1]);
     test_full();
     test_masks();

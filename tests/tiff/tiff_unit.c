@@ -648,6 +648,51 @@ static void test_chain(void) {
     P = save;
 }
 
+/* TIFF_OPT_FIRST_IFD (fetch.ifds: first): IFD 0 alone, with its arrays; no request for the
+ * chain, SubIFDs or the ghost header; the option stays across resets until cleared. */
+static void test_first_ifd(void) {
+    tb t;
+    te d0[] = {{256, 3, 1, U64(5), 0}};
+    td_test_context = "first IFD: scattered chain, one request";
+    tb_init(&t, 1, 0, 8);
+    for (int i = 0; i < 40; i++)
+        tb_ifd(&t, 8 + 20000 * (uint64_t)i, d0, 1, i < 39 ? 8 + 20000 * (uint64_t)(i + 1) : 0);
+    tiff_parser_set_options(P, TIFF_OPT_FIRST_IFD);
+    CHECK(serve(t.b, t.n, 16384, 1) == TIFF_OK && requests == 1);
+    CHECK(H() && H()->images.first_only && H()->images.n == 1 && !H()->ifd_chain_error);
+    CHECK(H() && H()->images.v[0].kind == TIFF_IMG_MAIN && H()->images.v[0].width == 5);
+    CHECK(H() && H()->images.cog_valid == -1 && H()->images.n_cog_errors == 0 &&
+          H()->images.n_cog_warnings == 0 && !H()->images.has_ghost);
+    CHECK(H() && H()->images.first_data_offset == TIFF_ABSENT);
+    char *js = NULL;
+    size_t jl = 0, jc = 0;
+    CHECK(H() && tiff_header_to_json(H(), &js, &jl, &jc) == TIFF_OK && js &&
+          strstr(js, "\"ifd_count\":null") && strstr(js, "\"overview_count\":null") &&
+          strstr(js, "\"ifds\":null") && strstr(js, "\"cog_valid\":null"));
+    free(js);
+
+    td_test_context = "first IFD: tiles, SubIFDs far away, IFD 0 after a ghost-sized gap";
+    te d1[] = {{256, 3, 1, U64(40), 0},
+               {257, 3, 1, U64(40), 0},
+               {322, 3, 1, U64(16), 0},
+               {323, 3, 1, U64(16), 0},
+               {324, 4, 9, U64(900, 0, 1100, 1200, 1300, 1400, 1500, 1600, 1700), 0},
+               {325, 4, 9, U64(10, 10, 10, 10, 10, 10, 10, 10, 10), 0},
+               {330, 4, 2, U64(60000, 70000), 0}};
+    tb_init(&t, 1, 0, 200);
+    tb_ifd(&t, 200, d1, 7, 0);
+    tb_ifd(&t, 60000, d0, 1, 0);
+    tb_ifd(&t, 70000, d0, 1, 0);
+    CHECK(serve(t.b, t.n, 16384, 1) == TIFF_OK && requests == 1);
+    CHECK(H() && H()->images.first_only && H()->images.n == 1 && H()->images.v[0].blocks == 9 &&
+          H()->images.sparse_tiles == 1 && H()->images.empty == 0 &&
+          H()->images.v[0].first_data_offset == 900);
+    tiff_parser_set_options(P, 0);
+    CHECK(serve(t.b, t.n, 16384, 1) == TIFF_OK && requests == 3); /* the two SubIFDs */
+    CHECK(H() && !H()->images.first_only && H()->images.n == 3 && H()->images.cog_valid >= -1 &&
+          H()->images.sparse_tiles == 1 && H()->images.first_data_offset == 900);
+}
+
 static void test_malformed(void) {
     tb t;
     int rc;
@@ -1091,6 +1136,7 @@ int main(void) {
     test_strings();
     test_incremental();
     test_chain();
+    test_first_ifd();
     test_malformed();
     test_caps();
     test_geokeys();
