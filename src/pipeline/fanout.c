@@ -8,7 +8,10 @@
  * delimited listing costs one request per folder: a tree of 100-key folders takes ten times
  * the requests of a serial listing, and the fan-out's gain is eaten by them. Siblings whose
  * names share a beginning (000/ ... 099/) are listed instead as one raw prefix without the
- * delimiter (tiles/10/00 = folders 000/ to 009/), 1,000 keys a page again. */
+ * delimiter (tiles/10/00 = folders 000/ to 009/), 1,000 keys a page again. And a deep
+ * tree (Sentinel-2: 8 levels, 13 keys a leaf) costs a round trip a level and small pages
+ * when walked with the delimiter to its leaves: once there are prefixes enough to keep the
+ * listings busy, each is listed whole instead (full pages), and cut when listings go idle. */
 #include "fanout.h"
 
 #include <stdlib.h>
@@ -39,7 +42,10 @@ typedef struct slot {
     char *skip;       /* keys up to this one were given already */
     char *stop;       /* a cut run: the folder it finishes (the rest is another listing's) */
     size_t plen;      /* raw prefix: the parent's length */
-    bool active, in_flight, delimited, run, filter, probe, past;
+    size_t base;      /* listed whole: where the first folder level of its keys begins */
+    uint64_t keys;    /* keys received (whole or delimited with no folders: the tree's size) */
+    bool folders;     /* delimited: common prefixes received */
+    bool active, in_flight, delimited, run, chain, filter, probe, past;
 } slot;
 
 typedef struct strvec {
@@ -65,6 +71,10 @@ struct td_lister {
     uint64_t n_delimited, n_whole, n_groups, n_splits;
     /* keys per folder seen in runs' pages, by the folders' depth (their '/'s) */
     uint64_t seen_keys[DEPTHS], seen_folders[DEPTHS];
+    /* keys under a prefix listed to its end by itself (whole, or delimited with no folders
+     * in it), by the prefix's depth: how big the folders of that depth are */
+    uint64_t tree_keys[DEPTHS], trees[DEPTHS];
+    uint64_t kids, kid_pages; /* common prefixes received by delimited pages, and pages */
     /* page filtering scratch */
     store_entry *ent;
     store_bad_entry *bad;
@@ -355,8 +365,10 @@ static size_t folders_in(const slot *s, const store_entry *e, size_t n) {
     const char *prev = NULL;
     size_t prev_len = 0;
     for (size_t i = 0; i < n; i++) {
-        const char *k = e[i].key + s->plen;
-        const char *sl = memchr(k, '/', e[i].key_len - s->plen);
+        if (e[i].key_len < s->base)
+            continue;
+        const char *k = e[i].key + s->base;
+        const char *sl = memchr(k, '/', e[i].key_len - s->base);
         if (!sl)
             continue; /* the parent's own key */
         size_t len = (size_t)(sl - k);
@@ -463,7 +475,7 @@ static void deliver(td_lister *l, slot *s, const store_entry *e, size_t n,
                     const store_bad_entry *bad, size_t n_bad) {
     if (s->stop && n > 0 && strncmp(e[n - 1].key, s->stop, strlen(s->stop)) != 0)
         s->past = true; /* the cut run has left its folder: it ends here */
-    if (!s->plen && !s->filter && !s->skip) {
+    if (!s->plen && !s->filter && !s->skip && !s->stop) {
         l->ops.page(l->ops.ud, e, n, bad, n_bad);
         return;
     }
@@ -546,7 +558,9 @@ static void units_of(td_lister *l, slot *s, const char *const *cp, size_t k, boo
  * the run goes back on the frontier, to be listed with the delimiter past F (skip: F with
  * its '/' made '0', the first string after every key under F). */
 static void cut(td_lister *l, slot *s, const char *last, size_t len) {
-    const char *sl = memchr(last + s->plen, '/', len - s->plen);
+    if (len <= s->base)
+        return;
+    const char *sl = memchr(last + s->base, '/', len - s->base);
     if (!sl)
         return; /* the parent's own key: nothing to cut at */
     size_t fl = (size_t)(sl - last) + 1;
@@ -562,6 +576,14 @@ static void cut(td_lister *l, slot *s, const char *last, size_t len) {
     }
     free(f);
     free(skip);
+}
+
+/* A prefix listed whole is cut when idle unless the prefixes of its depth are known to end
+ * within a page of where it is: the cut would cost a round trip (the delimited listing of
+ * the rest) and a request, for one page. */
+static bool long_chain(const td_lister *l, const slot *s) {
+    size_t d = depth_of(s->prefix, strlen(s->prefix));
+    return !l->trees[d] || l->tree_keys[d] / l->trees[d] > s->keys + TD_FANOUT_PAGE;
 }
 
 static void on_page(store_list_req *req, int status, const store_entry *e, size_t n,
@@ -595,10 +617,17 @@ static void on_page(store_list_req *req, int status, const store_entry *e, size_
             add_children(l, s, cp, k, done || status < 0);
         }
         free(cp);
+        s->keys += n;
+        s->folders = s->folders || req->n_common_prefixes > 0;
+        if (s->delimited) {
+            l->kids += req->n_common_prefixes;
+            l->kid_pages++;
+        }
         size_t folders = 0;
+        if ((s->run || s->chain) && n > 0)
+            folders = folders_in(s, e, n);
         if (s->run && n > 0) {
             size_t d = depth_of(s->prefix, s->plen);
-            folders = folders_in(s, e, n);
             l->seen_keys[d] += n;
             l->seen_folders[d] += folders;
         }
@@ -606,14 +635,22 @@ static void on_page(store_list_req *req, int status, const store_entry *e, size_
          * listings are idle, is cut: it finishes the folder it is in, and its raw prefix
          * is listed again with the delimiter past that folder, which splits the rest */
         bool idle = l->n == 0 && l->cur.head == l->cur.n && active_slots(l) < l->parallel;
-        if (s->run && !s->stop && !s->past && !done && status >= 0 && n > 0 &&
-            (idle || folders <= 1))
+        bool more = !s->stop && !s->past && !done && status >= 0 && n > 0;
+        if (more && ((s->run && (idle || folders <= 1)) ||
+                     (s->chain && (idle || folders == 1) && long_chain(l, s))))
             cut(l, s, e[n - 1].key, e[n - 1].key_len);
         if (status < 0 && status != STORE_E_CANCELED)
             l->ops.error(l->ops.ud, req->prefix, status,
                          req->errmsg[0] ? req->errmsg : store_strerror(status), req->attempts);
     }
     if (done || status < 0 || l->stopping || s->past) {
+        /* a prefix listed to its end by itself: its tree's size, for chains() */
+        if (done && status >= 0 && !s->run && !s->plen && !s->skip && !s->stop &&
+            !(s->delimited && s->folders)) {
+            size_t d = depth_of(s->prefix, strlen(s->prefix));
+            l->tree_keys[d] += s->keys;
+            l->trees[d]++;
+        }
         if (done)
             s->req.priv = NULL; /* the store freed its cursor */
         release(l, s);
@@ -650,6 +687,8 @@ static slot *free_slot(td_lister *l) {
 static void setup(td_lister *l, slot *s, char *prefix, size_t plen, bool filter, bool delimited) {
     memset(s, 0, sizeof *s);
     s->run = plen > 0 && !delimited;
+    s->chain = !delimited && plen == 0 && l->fanout && l->sorted;
+    s->base = plen ? plen : strlen(prefix);
     s->l = l;
     s->active = true;
     s->delimited = delimited;
@@ -694,6 +733,26 @@ static slot *take_probe(td_lister *l) {
     return s;
 }
 
+/* The frontier and the listings hold enough prefixes to keep `parallel` chains busy: the
+ * next one is listed whole, full pages, instead of level by level (a delimited listing costs
+ * a round trip per level, and small leaves make small pages). A chain that turns out long
+ * is cut when listings go idle (on_page). A prefix past a cut is listed with the delimiter
+ * (listing it whole would list again what was given). */
+static bool chains(const td_lister *l) {
+    const item *t = &l->stack[l->n - 1];
+    if (!l->sorted || t->skip)
+        return false;
+    /* the prefixes waiting, the listings, and the folders the delimited pages in flight
+     * are expected to bring (as many as those pages brought on average) */
+    uint64_t coming = l->kid_pages ? l->delimited_in_flight * l->kids / l->kid_pages : 0;
+    if (l->n + active_slots(l) + coming >= l->parallel)
+        return true;
+    /* folders of this depth hold at most two pages: listing one with the delimiter would
+     * cost as many round trips as listing it whole, and more requests */
+    size_t d = depth_of(t->prefix, strlen(t->prefix));
+    return l->trees[d] > 0 && l->tree_keys[d] / l->trees[d] <= 2 * TD_FANOUT_PAGE;
+}
+
 void td_lister_pump(td_lister *l) {
     while (!l->stopping && l->in_flight < l->max_in_flight && l->ops.room(l->ops.ud) >= l->chunk) {
         /* a listing between pages goes on first (a delimited one only if its page's
@@ -708,7 +767,7 @@ void td_lister_pump(td_lister *l) {
         if (!pick && l->cur.head < l->cur.n && fits && l->delimited_active < l->parallel)
             pick = take_probe(l);
         if (!pick && l->n > 0) {
-            if (!l->fanout)
+            if (!l->fanout || chains(l))
                 pick = take(l, false);
             else if (l->delimited_active < l->parallel && fits)
                 pick = take(l, true);

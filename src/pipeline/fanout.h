@@ -24,6 +24,17 @@
  * split again. A single folder is never cut: a flat folder of 100,000 keys is one chain
  * of pages, at the serial speed.
  *
+ * Whole listings (stores that list in byte order): the delimiter costs a round trip per
+ * level, and on small leaves (13 keys a Sentinel-2 product) it makes small pages. Once the
+ * prefixes waiting, the listings active and the folders the delimited pages in flight are
+ * expected to bring (as many as delimited pages brought on average) are at least
+ * `parallel`, or when the prefixes of that depth are known (listed to their end) to hold at
+ * most two pages, the next prefix is listed whole: one chain of full pages of all its tree.
+ * Such a chain is cut as a run is (on the folders under the prefix), when listings are idle
+ * or its page fell in one folder, unless the prefixes of its depth are known to end within
+ * a page of where it is: it finishes its folder, and the prefix goes back on the frontier to
+ * be listed with the delimiter past that folder (whole only to drain a full frontier).
+ *
  * Shards (shard_count > 1, fan-out only): parts of the tree are assigned, so that a shard
  * lists only its part. Every shard lists the configured prefixes with the delimiter, level
  * by level (the same requests in every shard), cutting each page's folders into units the
@@ -44,7 +55,8 @@
  * page_size of them, so one is requested only when that many places are free beyond the
  * pages already in flight; when they are not, a prefix taken from the frontier is listed
  * whole (no delimiter, adds nothing) by one of `parallel` more listings: the frontier
- * drains and the delimited listings go on. Probing shards hold the next level's folders
+ * drains and the delimited listings go on. Whole listings add nothing to it (a cut adds
+ * one prefix). Probing shards hold the next level's folders
  * and units, each at most T = min(TD_FANOUT_PREFIXES_PER_SHARD x N, max_frontier / 2)
  * plus a page (a level of T folders is not probed; T units are shared out). Keys: each page in
  * flight reserves list_chunk_size keys of the caller's room (room()), as serial listing
@@ -61,7 +73,7 @@
 
 #include "store.h"
 
-#define TD_FANOUT_DEFAULT_PARALLEL 32u
+#define TD_FANOUT_DEFAULT_PARALLEL 64u
 #define TD_FANOUT_DEFAULT_FRONTIER 100000u
 #define TD_FANOUT_MAX_PARALLEL 256u
 #define TD_FANOUT_PAGE STORE_MAX_COMMON_PREFIXES /* prefixes a delimited page may add */
