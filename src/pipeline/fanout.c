@@ -32,6 +32,8 @@ typedef struct item {
     char *skip;   /* owned or NULL: keys up to this one were given (a run cut short) */
     bool run;     /* siblings coalesced: listed whole */
     bool filter;  /* sharded: keys kept by their own hash */
+    size_t mlen;  /* raw prefix of a shard unit: only folders whose name is this long */
+    uint64_t own; /* shard unit (units_of): its name's hash */
 } item;
 
 typedef struct slot {
@@ -42,6 +44,7 @@ typedef struct slot {
     char *skip;       /* keys up to this one were given already */
     char *stop;       /* a cut run: the folder it finishes (the rest is another listing's) */
     size_t plen;      /* raw prefix: the parent's length */
+    size_t mlen;      /* raw prefix: only folders whose name is this long (a shard unit's) */
     size_t base;      /* listed whole: where the first folder level of its keys begins */
     uint64_t keys;    /* keys received (whole or delimited with no folders: the tree's size) */
     bool folders;     /* delimited: common prefixes received */
@@ -92,7 +95,7 @@ struct td_lister {
 };
 
 static bool push(td_lister *l, const char *prefix, size_t plen, bool run, bool filter,
-                 const char *skip) {
+                 const char *skip, size_t mlen) {
     if (l->n == l->cap) {
         size_t cap = l->cap ? 2 * l->cap : 64;
         item *s = realloc(l->stack, cap * sizeof *s);
@@ -108,7 +111,7 @@ static bool push(td_lister *l, const char *prefix, size_t plen, bool run, bool f
         free(k);
         return false;
     }
-    l->stack[l->n++] = (item){c, plen, k, run, filter};
+    l->stack[l->n++] = (item){c, plen, k, run, filter, mlen, 0};
     if (l->n > l->peak)
         l->peak = l->n;
     return true;
@@ -209,7 +212,7 @@ td_lister *td_lister_new(store *st, const td_lister_options *o, const td_lister_
         }
     /* reversed, so that the first configured prefix is listed first */
     for (size_t i = o->n_prefixes; l->phase != 1 && i-- > 0;)
-        if (!push(l, o->prefixes[i], 0, false, l->phase == 3, NULL)) {
+        if (!push(l, o->prefixes[i], 0, false, l->phase == 3, NULL, 0)) {
             td_lister_free(l);
             return NULL;
         }
@@ -240,7 +243,8 @@ static void units_clear(td_lister *l) {
 /* Sharded: a unit (a run of siblings or one folder, units_of) is this shard's: onto the
  * frontier, all its keys the shard's. */
 static void take_unit(td_lister *l, const item *u) {
-    if (owned(l, u->prefix, strlen(u->prefix)) && !push(l, u->prefix, u->plen, u->run, false, NULL))
+    if (u->own % l->sh_count == l->sh_index &&
+        !push(l, u->prefix, u->plen, u->run, false, NULL, u->mlen))
         l->ops.error(l->ops.ud, u->prefix, STORE_E_NOMEM, "out of memory: prefix not listed", 0);
 }
 
@@ -278,7 +282,7 @@ static void level_done(td_lister *l) {
         l->phase = 3;
         for (size_t i = l->n_units; i-- > 0;) {
             const item *u = &l->units[i];
-            if (!push(l, u->prefix, u->plen, u->run, true, NULL))
+            if (!push(l, u->prefix, u->plen, u->run, true, NULL, u->mlen))
                 l->ops.error(l->ops.ud, u->prefix, STORE_E_NOMEM,
                              "out of memory: prefix not listed", 0);
         }
@@ -407,6 +411,8 @@ static void add_children(td_lister *l, slot *s, const char *const *all, size_t k
         const char *c = all[i];
         if (s->skip && strcmp(c, s->skip) < 0 && strncmp(s->skip, c, strlen(c)) != 0)
             continue;
+        if (s->mlen && strlen(c) != s->plen + s->mlen + 1)
+            continue; /* not a folder of this shard unit (another unit's) */
         cp[k++] = c;
     }
     span *sp = NULL;
@@ -435,7 +441,8 @@ static void add_children(td_lister *l, slot *s, const char *const *all, size_t k
         }
         const char *skip =
             s->skip && strncmp(s->skip, cp[lo], strlen(cp[lo])) == 0 ? s->skip : NULL;
-        if (!name || !push(l, name, run ? parent : 0, run != NULL, s->filter, skip))
+        if (!name ||
+            !push(l, name, run ? parent : 0, run != NULL, s->filter, skip, run ? s->mlen : 0))
             l->ops.error(l->ops.ud, cp[lo], STORE_E_NOMEM, "out of memory: prefix not listed", 0);
         free(run);
     }
@@ -453,6 +460,9 @@ static void add_children(td_lister *l, slot *s, const char *const *all, size_t k
 static bool keep(const slot *s, const char *key, size_t len, bool dir) {
     if (s->plen && len >= s->plen && !memchr(key + s->plen, '/', len - s->plen))
         return false;
+    if (s->mlen && (len <= s->plen + s->mlen || key[s->plen + s->mlen] != '/' ||
+                    memchr(key + s->plen, '/', s->mlen)))
+        return false; /* a shard unit's raw prefix: a folder of another unit */
     if (s->skip && strcmp(key, s->skip) <= 0)
         return false;
     if (s->stop && strncmp(key, s->stop, strlen(s->stop)) != 0)
@@ -505,43 +515,60 @@ static void deliver(td_lister *l, slot *s, const store_entry *e, size_t n,
  * the folders are kept for the next level too. */
 static void units_of(td_lister *l, slot *s, const char *const *cp, size_t k, bool done) {
     size_t pos = strlen(s->prefix);
-    span *sp = NULL;
-    size_t m = k;
-    if (l->sorted && k > 1) {
-        const char *guards[2] = {s->last_child, done ? NULL : cp[k - 1]};
-        m = plan(cp, 0, k, pos, pos + 1, TD_FANOUT_GROUP, guards, 2, NULL);
-        sp = malloc(m * sizeof *sp);
-        if (sp)
-            plan(cp, 0, k, pos, pos + 1, TD_FANOUT_GROUP, guards, 2, sp);
-        else
-            m = k;
-    }
-    for (size_t i = 0; i < m; i++) {
-        size_t lo = sp ? sp[i].lo : i;
-        bool run = sp && sp[i].hi - lo > 1;
-        char *name = run ? dupn(cp[lo], sp[i].q) : ut_strdup(cp[lo]);
-        item u = {name, run ? pos : 0, NULL, run, false};
-        if (name && l->phase != 1) {
-            take_unit(l, &u); /* assigned meanwhile: this shard's units only */
-            free(name);
-            continue;
+    const char *guards[3] = {s->last_child, done ? NULL : (k ? cp[k - 1] : NULL), NULL};
+    for (size_t i = 0; i < k;) {
+        guards[2] = i ? cp[i - 1] : NULL; /* a longer unit's folders before: not covered */
+        /* the unit: the folder's name but its last character (000/ ... 009/: "00") */
+        size_t ul = strlen(cp[i]) - 2;
+        if (ul < pos)
+            ul = pos; /* a name of one character: the unit of such names under the parent */
+        /* the folders of the page under that raw prefix (contiguous: byte order) */
+        size_t j = i + 1, members = 1;
+        while (l->sorted && j < k && strncmp(cp[j], cp[i], ul) == 0) {
+            members += strlen(cp[j]) == ul + 2;
+            j++;
         }
-        if (name && l->n_units == l->units_cap) {
-            size_t cap = l->units_cap ? 2 * l->units_cap : 64;
-            item *a = realloc(l->units, cap * sizeof *a);
-            if (a) {
-                l->units = a;
-                l->units_cap = cap;
+        /* listed as one raw prefix when it holds only this unit's folders, at least two,
+         * none on another page of the parent (guards); else each folder alone, still the
+         * unit's (its shard by the unit's name) */
+        bool raw = l->sorted && strlen(cp[i]) == ul + 2 && members == j - i && members > 1 &&
+                   !guarded(guards, 3, cp[i], ul);
+        size_t n = raw ? 1 : j - i;
+        for (size_t t = 0; t < n; t++) {
+            const char *c = cp[i + t];
+            char *name = raw ? dupn(c, ul) : ut_strdup(c);
+            size_t cul = strlen(c) >= pos + 2 ? strlen(c) - 2 : pos;
+            if (cul < pos)
+                cul = pos;
+            item u = {name,
+                      raw ? pos : 0,
+                      NULL,
+                      raw,
+                      false,
+                      raw ? ul + 1 - pos : 0,
+                      td_shard_hash(c, cul)};
+            if (name && l->phase != 1) {
+                take_unit(l, &u); /* assigned meanwhile: this shard's units only */
+                free(name);
+                continue;
             }
+            if (name && l->n_units == l->units_cap) {
+                size_t cap = l->units_cap ? 2 * l->units_cap : 64;
+                item *a = realloc(l->units, cap * sizeof *a);
+                if (a) {
+                    l->units = a;
+                    l->units_cap = cap;
+                }
+            }
+            if (!name || l->n_units == l->units_cap) {
+                free(name);
+                l->ops.error(l->ops.ud, c, STORE_E_NOMEM, "out of memory: prefix not listed", 0);
+                continue;
+            }
+            l->units[l->n_units++] = u;
         }
-        if (!name || l->n_units == l->units_cap) {
-            free(name);
-            l->ops.error(l->ops.ud, cp[lo], STORE_E_NOMEM, "out of memory: prefix not listed", 0);
-            continue;
-        }
-        l->units[l->n_units++] = u;
+        i = raw ? j : i + n;
     }
-    free(sp);
     /* a level of as many folders as the threshold is not probed: no need to keep more */
     for (size_t i = 0; l->phase == 1 && i < k && l->next.n < l->sh_threshold; i++)
         if (!vec_add(&l->next, cp[i]))
@@ -568,7 +595,7 @@ static void cut(td_lister *l, slot *s, const char *last, size_t len) {
     char *skip = dupn(last, fl);
     if (f && skip) {
         skip[fl - 1] = '0';
-        if (push(l, s->prefix, s->plen, false, s->filter, skip)) {
+        if (push(l, s->prefix, s->plen, false, s->filter, skip, s->mlen)) {
             s->stop = f;
             f = NULL;
             l->n_splits++;
@@ -718,6 +745,7 @@ static slot *take(td_lister *l, bool delimited) {
     item it = l->stack[--l->n];
     setup(l, s, it.prefix, it.plen, it.filter, delimited && !it.run);
     s->skip = it.skip;
+    s->mlen = it.mlen;
     return s;
 }
 

@@ -37,19 +37,25 @@
  *
  * Shards (shard_count > 1, fan-out only): parts of the tree are assigned, so that a shard
  * lists only its part. Every shard lists the configured prefixes with the delimiter, level
- * by level (the same requests in every shard), cutting each page's folders into units the
- * same way in every shard: runs of adjacent siblings as above (at most TD_FANOUT_GROUP,
- * never the whole parent; on stores that list in order) and folders alone. The first level
- * with at least TD_FANOUT_PREFIXES_PER_SHARD x N units is shared out: unit U (a folder
- * "tiles/10/C/" or a run "tiles/10/0") and every key under it (but the parent's own keys)
- * are shard td_shard_hash(U) mod N's; keys above that level are shard
+ * by level (the same requests in every shard), grouping each level's folders into units by
+ * their names alone: folder P/NAME/ is in unit U = P/ + NAME but its last character
+ * ("tiles/10/00" holds tiles/10/000/ ... 009/ and any 00x/ added later; "tiles/" holds
+ * the one-character names under it), so that a folder added or removed moves no other
+ * folder to another unit. A unit is listed as its raw prefix U, keeping only folders whose
+ * name is one character longer than U's (other units' folders under U are dropped), when
+ * the page shows only its folders under U, at least two, none on another page of the
+ * parent (on stores that list in order); else its folders are listed each alone, still
+ * the unit's. The first level with at least TD_FANOUT_PREFIXES_PER_SHARD x N units (or
+ * lone folders of them) is shared out: unit U and every key under its folders are shard
+ * td_shard_hash(U) mod N's; keys above that level are shard
  * td_shard_hash(key) mod N's. A level with fewer units is followed by the next one while
  * that has fewer folders than the threshold (probing it costs every shard one LIST a
  * folder), at most 6 levels; else its units are shared out if there are two a shard, else
  * every shard lists them all and keeps keys by their own hash, as without fan-out (so do
  * configured prefixes of different depths). The lister then gives only the shard's keys
  * (td_lister_partitions). A folder that cannot be read is given to every shard that lists
- * it. The shards must see the same store (the units come from the same pages).
+ * it. Which level is shared out depends on the counts the shards see: a change above that
+ * level that crosses a threshold between the shards' runs changes it.
  *
  * Memory: the frontier holds at most max_frontier prefixes. A delimited page may add up to
  * page_size of them, so one is requested only when that many places are free beyond the

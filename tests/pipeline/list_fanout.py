@@ -113,6 +113,30 @@ def shapes(driver):
                chunk=7, maxbuf=1000)
     finally:
         srv.stop()
+    # folders added at the shared level between the shards' runs (a unit is named by its
+    # folders' names, not their places): every key there before is listed once
+    for chunk in (7, 1000):
+        srv = ListServer(tiles)
+        try:
+            got = []
+            for i in range(3):
+                if i == 2:  # a unit's new folders (17 in 00?/: more than a run of
+                    # adjacent siblings held), new units, and page bounds moved
+                    srv.keys = sorted(srv.keys + [
+                        f"tiles/{t:02d}/{m}/new.tif" for t in range(4)
+                        for m in ["0055", "01", "031", "1"] + [f"00{x}" for x in "abcdefg"]])
+                    srv.cache.clear()
+                k, e, d = run(driver, "s3://b", srv.options(), 16, [""], chunk=chunk,
+                              maxbuf=100000, shard=f"{i}/3")
+                check(d is not None and e == [] and d["depth"] == 3,
+                      f"added folders, chunk {chunk}, shard {i}: ran, shared at depth 3 ({d})")
+                got += k
+            c = Counter(got)
+            check(all(c[k] == 1 for k in tiles) and set(c) <= set(srv.keys),
+                  f"added folders, chunk {chunk}: every key there before once "
+                  f"({[k for k in tiles if c[k] != 1][:3]})")
+        finally:
+            srv.stop()
     # Sentinel-2 style: deep, 13 keys per leaf; raw and deeper configured prefixes
     s2 = sentinel_tree(3)
     s2 += ["tiles/1/C/CV/2021/1/loose.tif", "tiles/readme.tif", "tiles/1/C/CV.tif"]
