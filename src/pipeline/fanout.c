@@ -771,9 +771,11 @@ static bool chains(const td_lister *l) {
     if (!l->sorted || t->skip)
         return false;
     /* the prefixes waiting, the listings, and the folders the delimited pages in flight
-     * are expected to bring (as many as those pages brought on average) */
+     * are expected to bring (as many as those pages brought on average); the first two
+     * at least half of them (a guess alone would make a few long chains of big folders) */
     uint64_t coming = l->kid_pages ? l->delimited_in_flight * l->kids / l->kid_pages : 0;
-    if (l->n + active_slots(l) + coming >= l->parallel)
+    size_t here = l->n + active_slots(l);
+    if (here + coming >= l->parallel && 2 * here >= l->parallel)
         return true;
     /* folders of this depth hold at most two pages: listing one with the delimiter would
      * cost as many round trips as listing it whole, and more requests */

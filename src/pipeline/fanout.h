@@ -26,10 +26,11 @@
  *
  * Whole listings (stores that list in byte order): the delimiter costs a round trip per
  * level, and on small leaves (13 keys a Sentinel-2 product) it makes small pages. Once the
- * prefixes waiting, the listings active and the folders the delimited pages in flight are
- * expected to bring (as many as delimited pages brought on average) are at least
- * `parallel`, or when the prefixes of that depth are known (listed to their end) to hold at
- * most two pages, the next prefix is listed whole: one chain of full pages of all its tree.
+ * prefixes waiting and the listings active are at least `parallel` / 2, and with the folders
+ * the delimited pages in flight are expected to bring (as many as delimited pages brought
+ * on average) at least `parallel`, or when the prefixes of that depth are known (listed to
+ * their end) to hold at most two pages, the next prefix is listed whole: one chain of full
+ * pages of all its tree.
  * Such a chain is cut as a run is (on the folders under the prefix), when listings are idle
  * or its page fell in one folder, unless the prefixes of its depth are known to end within
  * a page of where it is: it finishes its folder, and the prefix goes back on the frontier to
@@ -79,7 +80,7 @@
 
 #include "store.h"
 
-#define TD_FANOUT_DEFAULT_PARALLEL 64u
+#define TD_FANOUT_DEFAULT_PARALLEL 32u
 #define TD_FANOUT_DEFAULT_FRONTIER 100000u
 #define TD_FANOUT_MAX_PARALLEL 256u
 #define TD_FANOUT_PAGE STORE_MAX_COMMON_PREFIXES /* prefixes a delimited page may add */
