@@ -8,7 +8,10 @@
  * delimited listing costs one request per folder: a tree of 100-key folders takes ten times
  * the requests of a serial listing, and the fan-out's gain is eaten by them. Siblings whose
  * names share a beginning (000/ ... 099/) are listed instead as one raw prefix without the
- * delimiter (tiles/10/00 = folders 000/ to 009/), 1,000 keys a page again. */
+ * delimiter (tiles/10/00 = folders 000/ to 009/), 1,000 keys a page again. And a deep
+ * tree (Sentinel-2: 8 levels, 13 keys a leaf) costs a round trip a level and small pages
+ * when walked with the delimiter to its leaves: once there are prefixes enough to keep the
+ * listings busy, each is listed whole instead (full pages), and cut when listings go idle. */
 #include "fanout.h"
 
 #include <stdlib.h>
@@ -29,6 +32,8 @@ typedef struct item {
     char *skip;   /* owned or NULL: keys up to this one were given (a run cut short) */
     bool run;     /* siblings coalesced: listed whole */
     bool filter;  /* sharded: keys kept by their own hash */
+    size_t mlen;  /* raw prefix of a shard unit: only folders whose name is this long */
+    uint64_t own; /* shard unit (units_of): its name's hash */
 } item;
 
 typedef struct slot {
@@ -39,7 +44,11 @@ typedef struct slot {
     char *skip;       /* keys up to this one were given already */
     char *stop;       /* a cut run: the folder it finishes (the rest is another listing's) */
     size_t plen;      /* raw prefix: the parent's length */
-    bool active, in_flight, delimited, run, filter, probe, past;
+    size_t mlen;      /* raw prefix: only folders whose name is this long (a shard unit's) */
+    size_t base;      /* listed whole: where the first folder level of its keys begins */
+    uint64_t keys;    /* keys received (whole or delimited with no folders: the tree's size) */
+    bool folders;     /* delimited: common prefixes received */
+    bool active, in_flight, delimited, run, chain, filter, probe, past;
 } slot;
 
 typedef struct strvec {
@@ -65,6 +74,10 @@ struct td_lister {
     uint64_t n_delimited, n_whole, n_groups, n_splits;
     /* keys per folder seen in runs' pages, by the folders' depth (their '/'s) */
     uint64_t seen_keys[DEPTHS], seen_folders[DEPTHS];
+    /* keys under a prefix listed to its end by itself (whole, or delimited with no folders
+     * in it), by the prefix's depth: how big the folders of that depth are */
+    uint64_t tree_keys[DEPTHS], trees[DEPTHS];
+    uint64_t kids, kid_pages; /* common prefixes received by delimited pages, and pages */
     /* page filtering scratch */
     store_entry *ent;
     store_bad_entry *bad;
@@ -82,7 +95,7 @@ struct td_lister {
 };
 
 static bool push(td_lister *l, const char *prefix, size_t plen, bool run, bool filter,
-                 const char *skip) {
+                 const char *skip, size_t mlen) {
     if (l->n == l->cap) {
         size_t cap = l->cap ? 2 * l->cap : 64;
         item *s = realloc(l->stack, cap * sizeof *s);
@@ -98,7 +111,7 @@ static bool push(td_lister *l, const char *prefix, size_t plen, bool run, bool f
         free(k);
         return false;
     }
-    l->stack[l->n++] = (item){c, plen, k, run, filter};
+    l->stack[l->n++] = (item){c, plen, k, run, filter, mlen, 0};
     if (l->n > l->peak)
         l->peak = l->n;
     return true;
@@ -199,7 +212,7 @@ td_lister *td_lister_new(store *st, const td_lister_options *o, const td_lister_
         }
     /* reversed, so that the first configured prefix is listed first */
     for (size_t i = o->n_prefixes; l->phase != 1 && i-- > 0;)
-        if (!push(l, o->prefixes[i], 0, false, l->phase == 3, NULL)) {
+        if (!push(l, o->prefixes[i], 0, false, l->phase == 3, NULL, 0)) {
             td_lister_free(l);
             return NULL;
         }
@@ -230,7 +243,8 @@ static void units_clear(td_lister *l) {
 /* Sharded: a unit (a run of siblings or one folder, units_of) is this shard's: onto the
  * frontier, all its keys the shard's. */
 static void take_unit(td_lister *l, const item *u) {
-    if (owned(l, u->prefix, strlen(u->prefix)) && !push(l, u->prefix, u->plen, u->run, false, NULL))
+    if (u->own % l->sh_count == l->sh_index &&
+        !push(l, u->prefix, u->plen, u->run, false, NULL, u->mlen))
         l->ops.error(l->ops.ud, u->prefix, STORE_E_NOMEM, "out of memory: prefix not listed", 0);
 }
 
@@ -268,7 +282,7 @@ static void level_done(td_lister *l) {
         l->phase = 3;
         for (size_t i = l->n_units; i-- > 0;) {
             const item *u = &l->units[i];
-            if (!push(l, u->prefix, u->plen, u->run, true, NULL))
+            if (!push(l, u->prefix, u->plen, u->run, true, NULL, u->mlen))
                 l->ops.error(l->ops.ud, u->prefix, STORE_E_NOMEM,
                              "out of memory: prefix not listed", 0);
         }
@@ -355,8 +369,10 @@ static size_t folders_in(const slot *s, const store_entry *e, size_t n) {
     const char *prev = NULL;
     size_t prev_len = 0;
     for (size_t i = 0; i < n; i++) {
-        const char *k = e[i].key + s->plen;
-        const char *sl = memchr(k, '/', e[i].key_len - s->plen);
+        if (e[i].key_len < s->base)
+            continue;
+        const char *k = e[i].key + s->base;
+        const char *sl = memchr(k, '/', e[i].key_len - s->base);
         if (!sl)
             continue; /* the parent's own key */
         size_t len = (size_t)(sl - k);
@@ -395,6 +411,8 @@ static void add_children(td_lister *l, slot *s, const char *const *all, size_t k
         const char *c = all[i];
         if (s->skip && strcmp(c, s->skip) < 0 && strncmp(s->skip, c, strlen(c)) != 0)
             continue;
+        if (s->mlen && strlen(c) != s->plen + s->mlen + 1)
+            continue; /* not a folder of this shard unit (another unit's) */
         cp[k++] = c;
     }
     span *sp = NULL;
@@ -423,7 +441,8 @@ static void add_children(td_lister *l, slot *s, const char *const *all, size_t k
         }
         const char *skip =
             s->skip && strncmp(s->skip, cp[lo], strlen(cp[lo])) == 0 ? s->skip : NULL;
-        if (!name || !push(l, name, run ? parent : 0, run != NULL, s->filter, skip))
+        if (!name ||
+            !push(l, name, run ? parent : 0, run != NULL, s->filter, skip, run ? s->mlen : 0))
             l->ops.error(l->ops.ud, cp[lo], STORE_E_NOMEM, "out of memory: prefix not listed", 0);
         free(run);
     }
@@ -441,6 +460,9 @@ static void add_children(td_lister *l, slot *s, const char *const *all, size_t k
 static bool keep(const slot *s, const char *key, size_t len, bool dir) {
     if (s->plen && len >= s->plen && !memchr(key + s->plen, '/', len - s->plen))
         return false;
+    if (s->mlen && (len <= s->plen + s->mlen || key[s->plen + s->mlen] != '/' ||
+                    memchr(key + s->plen, '/', s->mlen)))
+        return false; /* a shard unit's raw prefix: a folder of another unit */
     if (s->skip && strcmp(key, s->skip) <= 0)
         return false;
     if (s->stop && strncmp(key, s->stop, strlen(s->stop)) != 0)
@@ -463,7 +485,7 @@ static void deliver(td_lister *l, slot *s, const store_entry *e, size_t n,
                     const store_bad_entry *bad, size_t n_bad) {
     if (s->stop && n > 0 && strncmp(e[n - 1].key, s->stop, strlen(s->stop)) != 0)
         s->past = true; /* the cut run has left its folder: it ends here */
-    if (!s->plen && !s->filter && !s->skip) {
+    if (!s->plen && !s->filter && !s->skip && !s->stop) {
         l->ops.page(l->ops.ud, e, n, bad, n_bad);
         return;
     }
@@ -493,43 +515,60 @@ static void deliver(td_lister *l, slot *s, const store_entry *e, size_t n,
  * the folders are kept for the next level too. */
 static void units_of(td_lister *l, slot *s, const char *const *cp, size_t k, bool done) {
     size_t pos = strlen(s->prefix);
-    span *sp = NULL;
-    size_t m = k;
-    if (l->sorted && k > 1) {
-        const char *guards[2] = {s->last_child, done ? NULL : cp[k - 1]};
-        m = plan(cp, 0, k, pos, pos + 1, TD_FANOUT_GROUP, guards, 2, NULL);
-        sp = malloc(m * sizeof *sp);
-        if (sp)
-            plan(cp, 0, k, pos, pos + 1, TD_FANOUT_GROUP, guards, 2, sp);
-        else
-            m = k;
-    }
-    for (size_t i = 0; i < m; i++) {
-        size_t lo = sp ? sp[i].lo : i;
-        bool run = sp && sp[i].hi - lo > 1;
-        char *name = run ? dupn(cp[lo], sp[i].q) : ut_strdup(cp[lo]);
-        item u = {name, run ? pos : 0, NULL, run, false};
-        if (name && l->phase != 1) {
-            take_unit(l, &u); /* assigned meanwhile: this shard's units only */
-            free(name);
-            continue;
+    const char *guards[3] = {s->last_child, done ? NULL : (k ? cp[k - 1] : NULL), NULL};
+    for (size_t i = 0; i < k;) {
+        guards[2] = i ? cp[i - 1] : NULL; /* a longer unit's folders before: not covered */
+        /* the unit: the folder's name but its last character (000/ ... 009/: "00") */
+        size_t ul = strlen(cp[i]) - 2;
+        if (ul < pos)
+            ul = pos; /* a name of one character: the unit of such names under the parent */
+        /* the folders of the page under that raw prefix (contiguous: byte order) */
+        size_t j = i + 1, members = 1;
+        while (l->sorted && j < k && strncmp(cp[j], cp[i], ul) == 0) {
+            members += strlen(cp[j]) == ul + 2;
+            j++;
         }
-        if (name && l->n_units == l->units_cap) {
-            size_t cap = l->units_cap ? 2 * l->units_cap : 64;
-            item *a = realloc(l->units, cap * sizeof *a);
-            if (a) {
-                l->units = a;
-                l->units_cap = cap;
+        /* listed as one raw prefix when it holds only this unit's folders, at least two,
+         * none on another page of the parent (guards); else each folder alone, still the
+         * unit's (its shard by the unit's name) */
+        bool raw = l->sorted && strlen(cp[i]) == ul + 2 && members == j - i && members > 1 &&
+                   !guarded(guards, 3, cp[i], ul);
+        size_t n = raw ? 1 : j - i;
+        for (size_t t = 0; t < n; t++) {
+            const char *c = cp[i + t];
+            char *name = raw ? dupn(c, ul) : ut_strdup(c);
+            size_t cul = strlen(c) >= pos + 2 ? strlen(c) - 2 : pos;
+            if (cul < pos)
+                cul = pos;
+            item u = {name,
+                      raw ? pos : 0,
+                      NULL,
+                      raw,
+                      false,
+                      raw ? ul + 1 - pos : 0,
+                      td_shard_hash(c, cul)};
+            if (name && l->phase != 1) {
+                take_unit(l, &u); /* assigned meanwhile: this shard's units only */
+                free(name);
+                continue;
             }
+            if (name && l->n_units == l->units_cap) {
+                size_t cap = l->units_cap ? 2 * l->units_cap : 64;
+                item *a = realloc(l->units, cap * sizeof *a);
+                if (a) {
+                    l->units = a;
+                    l->units_cap = cap;
+                }
+            }
+            if (!name || l->n_units == l->units_cap) {
+                free(name);
+                l->ops.error(l->ops.ud, c, STORE_E_NOMEM, "out of memory: prefix not listed", 0);
+                continue;
+            }
+            l->units[l->n_units++] = u;
         }
-        if (!name || l->n_units == l->units_cap) {
-            free(name);
-            l->ops.error(l->ops.ud, cp[lo], STORE_E_NOMEM, "out of memory: prefix not listed", 0);
-            continue;
-        }
-        l->units[l->n_units++] = u;
+        i = raw ? j : i + n;
     }
-    free(sp);
     /* a level of as many folders as the threshold is not probed: no need to keep more */
     for (size_t i = 0; l->phase == 1 && i < k && l->next.n < l->sh_threshold; i++)
         if (!vec_add(&l->next, cp[i]))
@@ -546,7 +585,9 @@ static void units_of(td_lister *l, slot *s, const char *const *cp, size_t k, boo
  * the run goes back on the frontier, to be listed with the delimiter past F (skip: F with
  * its '/' made '0', the first string after every key under F). */
 static void cut(td_lister *l, slot *s, const char *last, size_t len) {
-    const char *sl = memchr(last + s->plen, '/', len - s->plen);
+    if (len <= s->base)
+        return;
+    const char *sl = memchr(last + s->base, '/', len - s->base);
     if (!sl)
         return; /* the parent's own key: nothing to cut at */
     size_t fl = (size_t)(sl - last) + 1;
@@ -554,7 +595,7 @@ static void cut(td_lister *l, slot *s, const char *last, size_t len) {
     char *skip = dupn(last, fl);
     if (f && skip) {
         skip[fl - 1] = '0';
-        if (push(l, s->prefix, s->plen, false, s->filter, skip)) {
+        if (push(l, s->prefix, s->plen, false, s->filter, skip, s->mlen)) {
             s->stop = f;
             f = NULL;
             l->n_splits++;
@@ -562,6 +603,14 @@ static void cut(td_lister *l, slot *s, const char *last, size_t len) {
     }
     free(f);
     free(skip);
+}
+
+/* A prefix listed whole is cut when idle unless the prefixes of its depth are known to end
+ * within a page of where it is: the cut would cost a round trip (the delimited listing of
+ * the rest) and a request, for one page. */
+static bool long_chain(const td_lister *l, const slot *s) {
+    size_t d = depth_of(s->prefix, strlen(s->prefix));
+    return !l->trees[d] || l->tree_keys[d] / l->trees[d] > s->keys + TD_FANOUT_PAGE;
 }
 
 static void on_page(store_list_req *req, int status, const store_entry *e, size_t n,
@@ -595,10 +644,17 @@ static void on_page(store_list_req *req, int status, const store_entry *e, size_
             add_children(l, s, cp, k, done || status < 0);
         }
         free(cp);
+        s->keys += n;
+        s->folders = s->folders || req->n_common_prefixes > 0;
+        if (s->delimited) {
+            l->kids += req->n_common_prefixes;
+            l->kid_pages++;
+        }
         size_t folders = 0;
+        if ((s->run || s->chain) && n > 0)
+            folders = folders_in(s, e, n);
         if (s->run && n > 0) {
             size_t d = depth_of(s->prefix, s->plen);
-            folders = folders_in(s, e, n);
             l->seen_keys[d] += n;
             l->seen_folders[d] += folders;
         }
@@ -606,14 +662,22 @@ static void on_page(store_list_req *req, int status, const store_entry *e, size_
          * listings are idle, is cut: it finishes the folder it is in, and its raw prefix
          * is listed again with the delimiter past that folder, which splits the rest */
         bool idle = l->n == 0 && l->cur.head == l->cur.n && active_slots(l) < l->parallel;
-        if (s->run && !s->stop && !s->past && !done && status >= 0 && n > 0 &&
-            (idle || folders <= 1))
+        bool more = !s->stop && !s->past && !done && status >= 0 && n > 0;
+        if (more && ((s->run && (idle || folders <= 1)) ||
+                     (s->chain && (idle || folders == 1) && long_chain(l, s))))
             cut(l, s, e[n - 1].key, e[n - 1].key_len);
         if (status < 0 && status != STORE_E_CANCELED)
             l->ops.error(l->ops.ud, req->prefix, status,
                          req->errmsg[0] ? req->errmsg : store_strerror(status), req->attempts);
     }
     if (done || status < 0 || l->stopping || s->past) {
+        /* a prefix listed to its end by itself: its tree's size, for chains() */
+        if (done && status >= 0 && !s->run && !s->plen && !s->skip && !s->stop &&
+            !(s->delimited && s->folders)) {
+            size_t d = depth_of(s->prefix, strlen(s->prefix));
+            l->tree_keys[d] += s->keys;
+            l->trees[d]++;
+        }
         if (done)
             s->req.priv = NULL; /* the store freed its cursor */
         release(l, s);
@@ -650,6 +714,8 @@ static slot *free_slot(td_lister *l) {
 static void setup(td_lister *l, slot *s, char *prefix, size_t plen, bool filter, bool delimited) {
     memset(s, 0, sizeof *s);
     s->run = plen > 0 && !delimited;
+    s->chain = !delimited && plen == 0 && l->fanout && l->sorted;
+    s->base = plen ? plen : strlen(prefix);
     s->l = l;
     s->active = true;
     s->delimited = delimited;
@@ -679,6 +745,7 @@ static slot *take(td_lister *l, bool delimited) {
     item it = l->stack[--l->n];
     setup(l, s, it.prefix, it.plen, it.filter, delimited && !it.run);
     s->skip = it.skip;
+    s->mlen = it.mlen;
     return s;
 }
 
@@ -692,6 +759,28 @@ static slot *take_probe(td_lister *l) {
     s->probe = true;
     l->probes_active++;
     return s;
+}
+
+/* The frontier and the listings hold enough prefixes to keep `parallel` chains busy: the
+ * next one is listed whole, full pages, instead of level by level (a delimited listing costs
+ * a round trip per level, and small leaves make small pages). A chain that turns out long
+ * is cut when listings go idle (on_page). A prefix past a cut is listed with the delimiter
+ * (listing it whole would list again what was given). */
+static bool chains(const td_lister *l) {
+    const item *t = &l->stack[l->n - 1];
+    if (!l->sorted || t->skip)
+        return false;
+    /* the prefixes waiting, the listings, and the folders the delimited pages in flight
+     * are expected to bring (as many as those pages brought on average); the first two
+     * at least half of them (a guess alone would make a few long chains of big folders) */
+    uint64_t coming = l->kid_pages ? l->delimited_in_flight * l->kids / l->kid_pages : 0;
+    size_t here = l->n + active_slots(l);
+    if (here + coming >= l->parallel && 2 * here >= l->parallel)
+        return true;
+    /* folders of this depth hold at most two pages: listing one with the delimiter would
+     * cost as many round trips as listing it whole, and more requests */
+    size_t d = depth_of(t->prefix, strlen(t->prefix));
+    return l->trees[d] > 0 && l->tree_keys[d] / l->trees[d] <= 2 * TD_FANOUT_PAGE;
 }
 
 void td_lister_pump(td_lister *l) {
@@ -708,7 +797,7 @@ void td_lister_pump(td_lister *l) {
         if (!pick && l->cur.head < l->cur.n && fits && l->delimited_active < l->parallel)
             pick = take_probe(l);
         if (!pick && l->n > 0) {
-            if (!l->fanout)
+            if (!l->fanout || chains(l))
                 pick = take(l, false);
             else if (l->delimited_active < l->parallel && fits)
                 pick = take(l, true);

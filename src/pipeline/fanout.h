@@ -24,27 +24,46 @@
  * split again. A single folder is never cut: a flat folder of 100,000 keys is one chain
  * of pages, at the serial speed.
  *
+ * Whole listings (stores that list in byte order): the delimiter costs a round trip per
+ * level, and on small leaves (13 keys a Sentinel-2 product) it makes small pages. Once the
+ * prefixes waiting and the listings active are at least `parallel` / 2, and with the folders
+ * the delimited pages in flight are expected to bring (as many as delimited pages brought
+ * on average) at least `parallel`, or when the prefixes of that depth are known (listed to
+ * their end) to hold at most two pages, the next prefix is listed whole: one chain of full
+ * pages of all its tree.
+ * Such a chain is cut as a run is (on the folders under the prefix), when listings are idle
+ * or its page fell in one folder, unless the prefixes of its depth are known to end within
+ * a page of where it is: it finishes its folder, and the prefix goes back on the frontier to
+ * be listed with the delimiter past that folder (whole only to drain a full frontier).
+ *
  * Shards (shard_count > 1, fan-out only): parts of the tree are assigned, so that a shard
  * lists only its part. Every shard lists the configured prefixes with the delimiter, level
- * by level (the same requests in every shard), cutting each page's folders into units the
- * same way in every shard: runs of adjacent siblings as above (at most TD_FANOUT_GROUP,
- * never the whole parent; on stores that list in order) and folders alone. The first level
- * with at least TD_FANOUT_PREFIXES_PER_SHARD x N units is shared out: unit U (a folder
- * "tiles/10/C/" or a run "tiles/10/0") and every key under it (but the parent's own keys)
- * are shard td_shard_hash(U) mod N's; keys above that level are shard
+ * by level (the same requests in every shard), grouping each level's folders into units by
+ * their names alone: folder P/NAME/ is in unit U = P/ + NAME but its last character
+ * ("tiles/10/00" holds tiles/10/000/ ... 009/ and any 00x/ added later; "tiles/" holds
+ * the one-character names under it), so that a folder added or removed moves no other
+ * folder to another unit. A unit is listed as its raw prefix U, keeping only folders whose
+ * name is one character longer than U's (other units' folders under U are dropped), when
+ * the page shows only its folders under U, at least two, none on another page of the
+ * parent (on stores that list in order); else its folders are listed each alone, still
+ * the unit's. The first level with at least TD_FANOUT_PREFIXES_PER_SHARD x N units (or
+ * lone folders of them) is shared out: unit U and every key under its folders are shard
+ * td_shard_hash(U) mod N's; keys above that level are shard
  * td_shard_hash(key) mod N's. A level with fewer units is followed by the next one while
  * that has fewer folders than the threshold (probing it costs every shard one LIST a
  * folder), at most 6 levels; else its units are shared out if there are two a shard, else
  * every shard lists them all and keeps keys by their own hash, as without fan-out (so do
  * configured prefixes of different depths). The lister then gives only the shard's keys
  * (td_lister_partitions). A folder that cannot be read is given to every shard that lists
- * it. The shards must see the same store (the units come from the same pages).
+ * it. Which level is shared out depends on the counts the shards see: a change above that
+ * level that crosses a threshold between the shards' runs changes it.
  *
  * Memory: the frontier holds at most max_frontier prefixes. A delimited page may add up to
  * page_size of them, so one is requested only when that many places are free beyond the
  * pages already in flight; when they are not, a prefix taken from the frontier is listed
  * whole (no delimiter, adds nothing) by one of `parallel` more listings: the frontier
- * drains and the delimited listings go on. Probing shards hold the next level's folders
+ * drains and the delimited listings go on. Whole listings add nothing to it (a cut adds
+ * one prefix). Probing shards hold the next level's folders
  * and units, each at most T = min(TD_FANOUT_PREFIXES_PER_SHARD x N, max_frontier / 2)
  * plus a page (a level of T folders is not probed; T units are shared out). Keys: each page in
  * flight reserves list_chunk_size keys of the caller's room (room()), as serial listing

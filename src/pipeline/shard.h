@@ -12,9 +12,10 @@
  * The key is the object's key as listed (the `path` column), before the suffix rule.
  * That is the partition of key lists, S3 Inventory, stores that do not list with a
  * delimiter (HTTP/WebDAV) and list_parallel 1. A fanned-out listing (fanout.h) partitions
- * by units of the tree instead, so that a shard lists only its part: a folder or run of
- * sibling folders U at the level shared out, with every key under it, is shard
- * td_shard_hash(U's bytes) mod N's (same hash); keys above that level keep their own hash.
+ * by units of the tree instead, so that a shard lists only its part: the folders at the
+ * level shared out whose names are U's bytes plus one character, with every key under them,
+ * are shard td_shard_hash(U's bytes) mod N's (same hash); keys above that level keep their
+ * own hash.
  *
  * Names (sharded; an unsharded run keeps part-NNNNN.parquet and _SUCCESS):
  *   part-S0003-NNNNN.parquet, _errors/part-S0003-NNNNN.parquet  shard 3's parts

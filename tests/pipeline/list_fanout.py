@@ -113,13 +113,44 @@ def shapes(driver):
                chunk=7, maxbuf=1000)
     finally:
         srv.stop()
+    # folders added at the shared level between the shards' runs (a unit is named by its
+    # folders' names, not their places): every key there before is listed once
+    for chunk in (7, 1000):
+        srv = ListServer(tiles)
+        try:
+            got = []
+            for i in range(3):
+                if i == 2:  # a unit's new folders (17 in 00?/: more than a run of
+                    # adjacent siblings held), new units, and page bounds moved
+                    srv.keys = sorted(srv.keys + [
+                        f"tiles/{t:02d}/{m}/new.tif" for t in range(4)
+                        for m in ["0055", "01", "031", "1"] + [f"00{x}" for x in "abcdefg"]])
+                    srv.cache.clear()
+                k, e, d = run(driver, "s3://b", srv.options(), 16, [""], chunk=chunk,
+                              maxbuf=100000, shard=f"{i}/3")
+                check(d is not None and e == [] and d["depth"] == 3,
+                      f"added folders, chunk {chunk}, shard {i}: ran, shared at depth 3 ({d})")
+                got += k
+            c = Counter(got)
+            check(all(c[k] == 1 for k in tiles) and set(c) <= set(srv.keys),
+                  f"added folders, chunk {chunk}: every key there before once "
+                  f"({[k for k in tiles if c[k] != 1][:3]})")
+        finally:
+            srv.stop()
     # Sentinel-2 style: deep, 13 keys per leaf; raw and deeper configured prefixes
     s2 = sentinel_tree(3)
     s2 += ["tiles/1/C/CV/2021/1/loose.tif", "tiles/readme.tif", "tiles/1/C/CV.tif"]
     srv = ListServer(s2)
     try:
         _, dp = same(driver, "sentinel", "s3://b", srv.options(), [""], parallel=16)
-        check(dp and dp["runs"] > 0, f"sentinel: runs ({dp})")
+        check(dp and dp["whole"] > 0, f"sentinel: prefixes listed whole ({dp})")
+        # full pages: once there are prefixes enough for the listings, they are listed whole
+        # instead of level by level down to 13-key leaves (serial: 19 pages; the lister
+        # before: 119; now 36-57, by how the pages race on this server without delay)
+        srv.pages = 0
+        _, _, dp = run(driver, "s3://b", srv.options(), 16, [""])
+        check(dp and srv.pages <= 4 * (len(s2) // 1000 + 1),
+              f"sentinel: {srv.pages} pages for {len(s2)} keys ({dp})")
         same(driver, "sentinel raw", "s3://b", srv.options(), ["tiles/1", "tiles/3/D/"],
              parallel=16)
         shards(driver, "sentinel 3 shards", "s3://b", srv.options(), [""], 3, s2, parallel=16,
@@ -217,8 +248,8 @@ def main():
             opts = {"endpoint": srv.endpoint, "allow_http": "true", "skip_signature": "true"}
             got, d = same(driver, "s3rver", "s3://fan", opts, [""], chunk=10, maxbuf=1000)
             check(sorted(got) == sorted(tree), f"s3rver: every key ({len(got)}/{len(tree)})")
-            check(d and d["delimited"] >= 6 and d["delimited"] + d["runs"] >= 6 * 2,
-                  f"s3rver: fanned out (folders alone or in runs: {d})")
+            check(d and d["delimited"] >= 3 and d["delimited"] + d["whole"] >= 10,
+                  f"s3rver: fanned out (folders with the delimiter or whole: {d})")
             same(driver, "s3rver raw", "s3://fan", opts, ["t/1", "u/v/"], chunk=10, maxbuf=1000)
             same(driver, "s3rver root prefix", "s3://fan/t/", opts, [""], chunk=10, maxbuf=1000)
             shards(driver, "s3rver 3 shards", "s3://fan", opts, [""], 3, tree, chunk=10,
@@ -239,8 +270,8 @@ def main():
                 env["STORAGE_EMULATOR_HOST"] = f"127.0.0.1:{port}"
                 got, d = same(driver, "gcs", "gs://fan", {}, [""], chunk=10, maxbuf=1000, env=env)
                 check(sorted(got) == sorted(tree), f"gcs: every key ({len(got)}/{len(tree)})")
-                check(d and d["delimited"] >= 6 and d["delimited"] + d["runs"] >= 6 * 2,
-                      f"gcs: fanned out (folders alone or in runs: {d})")
+                check(d and d["delimited"] >= 3 and d["delimited"] + d["whole"] >= 10,
+                      f"gcs: fanned out (folders with the delimiter or whole: {d})")
                 same(driver, "gcs raw", "gs://fan", {}, ["t/1", "u/v/"], chunk=10, maxbuf=1000,
                      env=env)
                 shards(driver, "gcs 3 shards", "gs://fan", {}, [""], 3, tree, chunk=10,
@@ -261,8 +292,8 @@ def main():
                         "endpoint": f"http://127.0.0.1:{port}/{AZ.ACCOUNT}"}
                 got, d = same(driver, "azure", "az://fan", opts, [""], chunk=10, maxbuf=1000)
                 check(sorted(got) == sorted(tree), f"azure: every key ({len(got)}/{len(tree)})")
-                check(d and d["delimited"] >= 6 and d["delimited"] + d["runs"] >= 6 * 2,
-                      f"azure: fanned out (folders alone or in runs: {d})")
+                check(d and d["delimited"] >= 3 and d["delimited"] + d["whole"] >= 10,
+                      f"azure: fanned out (folders with the delimiter or whole: {d})")
                 same(driver, "azure raw", "az://fan", opts, ["t/1", "u/v/"], chunk=10,
                      maxbuf=1000)
                 shards(driver, "azure 3 shards", "az://fan", opts, [""], 3, tree, chunk=10,
