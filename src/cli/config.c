@@ -367,6 +367,17 @@ static bool is_null(const yaml_node_t *n) {
     return !*s || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") || !strcmp(s, "NULL");
 }
 
+/* A setting of two words: `off` (the default) sets *on false, `on` sets it true; anything
+ * else fails with msg, which names both. */
+static int get_choice(ctx *x, const yaml_node_t *v, const char *off, const char *on, bool *out,
+                      const char *msg) {
+    const char *w = v->type == YAML_SCALAR_NODE && !is_null(v) ? sval(v) : "";
+    if (strcmp(w, off) && strcmp(w, on))
+        return fail(x, &v->start_mark, "%s", msg);
+    *out = !strcmp(w, on);
+    return 0;
+}
+
 /* 1 true, 0 false, -1 not a boolean */
 static int as_bool(const yaml_node_t *n) {
     static const char *const t[] = {"true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON"};
@@ -1556,26 +1567,14 @@ static int load_section(ctx *x, const section *sec, const yaml_node_t *m) {
         case F_STRING:
             if (f->id == K_SUFFIX_CASE) {
                 /* the original matched ".tif" exactly (str.endswith); ours ignores case */
-                const char *m2 = v->type == YAML_SCALAR_NODE && !is_null(v) ? sval(v) : "";
-                if (!strcmp(m2, "insensitive"))
-                    c->suffix_case_sensitive = false;
-                else if (!strcmp(m2, "sensitive"))
-                    c->suffix_case_sensitive = true;
-                else
-                    rc = fail(x, &v->start_mark,
-                              "fetch.suffix_case must be insensitive (the default: .tif also "
-                              "matches X.TIF) or sensitive (as the Python tool's endswith)");
+                rc = get_choice(x, v, "insensitive", "sensitive", &c->suffix_case_sensitive,
+                                "fetch.suffix_case must be insensitive (the default: .tif also "
+                                "matches X.TIF) or sensitive (as the Python tool's endswith)");
             } else if (f->id == K_IFDS) {
                 /* every IFD and the COG verdict, or IFD 0 alone (the Python tool's view) */
-                const char *m2 = v->type == YAML_SCALAR_NODE && !is_null(v) ? sval(v) : "";
-                if (!strcmp(m2, "all"))
-                    c->first_ifd_only = false;
-                else if (!strcmp(m2, "first"))
-                    c->first_ifd_only = true;
-                else
-                    rc = fail(x, &v->start_mark,
-                              "fetch.ifds must be all (the default: every IFD, overviews and the "
-                              "COG verdict) or first (IFD 0 only, as the Python tool)");
+                rc = get_choice(x, v, "all", "first", &c->first_ifd_only,
+                                "fetch.ifds must be all (the default: every IFD, overviews and "
+                                "the COG verdict) or first (IFD 0 only, as the Python tool)");
             } else if (f->id == K_FOOTPRINTS) {
                 int b = v->type == YAML_SCALAR_NODE ? as_bool(v) : -1;
                 if (b < 0)
@@ -1587,16 +1586,10 @@ static int load_section(ctx *x, const section *sec, const yaml_node_t *m) {
                     c->no_footprints = b == 0;
             } else if (f->id == K_PREFIX_MODE) {
                 /* segments (obstore's semantics, the default) or raw byte prefixes */
-                const char *mode = v->type == YAML_SCALAR_NODE && !is_null(v) ? sval(v) : "";
-                if (!strcmp(mode, "segments"))
-                    c->raw_prefixes = false;
-                else if (!strcmp(mode, "raw"))
-                    c->raw_prefixes = true;
-                else
-                    rc = fail(x, &v->start_mark,
-                              "store.prefix_mode must be segments (the default: 'a/b' lists "
-                              "a/b/... only, as obstore does) or raw ('2024-0' also lists "
-                              "2024-01/...)");
+                rc = get_choice(x, v, "segments", "raw", &c->raw_prefixes,
+                                "store.prefix_mode must be segments (the default: 'a/b' lists "
+                                "a/b/... only, as obstore does) or raw ('2024-0' also lists "
+                                "2024-01/...)");
             } else if (f->id == K_KEYS_FROM || f->id == K_INVENTORY) {
                 char **dst = f->id == K_KEYS_FROM ? &c->keys_from : &c->inventory;
                 if (is_null(v))
