@@ -337,6 +337,11 @@ static int refresh(tiff_parser *p, size_t i) {
     arr_ref arr[4]; /* strip offsets, strip byte counts, tile offsets, tile byte counts */
     ent sub = {0};
     int have_sub = 0;
+    /* fields whose first usable entry waits for bytes: a later duplicate entry of the same
+     * tag must not fill them meanwhile, or the value would depend on how the object was
+     * fetched (whole, the first entry wins; in rounds, the duplicate did: found by fuzz_tiff) */
+    const int64_t *waiting[16];
+    size_t n_waiting = 0;
     unsigned fo = p->big ? 12 : 8; /* the value field inside an entry */
     for (uint64_t k = 0; k < n; k++) {
         /* decoded here rather than by tiff__decode_entry: this runs for every entry of
@@ -428,6 +433,11 @@ static int refresh(tiff_parser *p, size_t i) {
         }
         if (*dst != TIFF_ABSENT || !type_is_int(e.type) || e.count == 0)
             continue; /* the first usable entry wins, as in IFD 0 */
+        int waits = 0;
+        for (size_t w = 0; w < n_waiting; w++)
+            waits |= waiting[w] == dst;
+        if (waits)
+            continue;
         const uint8_t *d;
         if (e.inl) {
             d = e.field;
@@ -435,6 +445,8 @@ static int refresh(tiff_parser *p, size_t i) {
             avail va = tiff__get(p, e.voff, isz, &d, 1);
             if (va == AV_MISSING) {
                 pending = 1;
+                if (n_waiting < sizeof waiting / sizeof *waiting)
+                    waiting[n_waiting++] = dst;
                 continue;
             }
             if (va != AV_OK)

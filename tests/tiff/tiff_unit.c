@@ -646,6 +646,19 @@ static void test_chain(void) {
     CHECK(requests == 11);
     tiff_parser_free(P);
     P = save;
+
+    /* found by fuzz_tiff: the first BitsPerSample's values lie past the prefetch, and a
+     * duplicate entry with an inline value followed; the duplicate filled the image record
+     * while the first one's bytes were on their way */
+    td_test_context = "chain: a duplicate tag does not win while the first entry waits";
+    te dup[] = {
+        {256, 3, 1, U64(5), 0}, {258, 3, 4, U64(1, 0, 537, 0), 30000}, {258, 3, 1, U64(8), 0}};
+    tb_init(&t, 1, 0, 8);
+    tb_ifd(&t, 8, dup, 3, 0);
+    CHECK(serve(t.b, t.n, t.n, 1) == TIFF_OK && requests == 1);
+    CHECK(H() && H()->images.n == 1 && H()->images.v[0].bits_per_sample == 1);
+    CHECK(serve(t.b, t.n, 1024, 1) == TIFF_OK && requests == 2);
+    CHECK(H() && H()->images.n == 1 && H()->images.v[0].bits_per_sample == 1);
 }
 
 /* TIFF_OPT_FIRST_IFD (fetch.ifds: first): IFD 0 alone, with its arrays; no request for the
