@@ -160,15 +160,21 @@ static void put_strs(out *o, const char *const *v, size_t n) {
 
 static void put_tri(out *o, int v) { puts_(o, v < 0 ? "null" : v ? "true" : "false"); }
 
+static void put_nulls(out *o, const char *const *keys, size_t n, int *first) {
+    for (size_t i = 0; i < n; i++) {
+        put_key(o, keys[i], first);
+        put(o, "null", 4);
+    }
+}
+
 static void put_images(out *o, const tiff_images *im, int *first) {
     /* TIFF_OPT_FIRST_IFD: what needs the other images is null, as in the table */
     static const char *const by_walk[] = {"ifd_bytes", "first_data_offset", "overview_count",
                                           "mask_count"};
+    static const char *const verdict[] = {"cog_valid", "cog_errors", "cog_warnings",
+                                          "gdal_structural_metadata", "ifds"};
     if (im->first_only) {
-        for (size_t i = 0; i < sizeof by_walk / sizeof *by_walk; i++) {
-            put_key(o, by_walk[i], first);
-            put(o, "null", 4);
-        }
+        put_nulls(o, by_walk, sizeof by_walk / sizeof *by_walk, first);
     } else {
         put_key(o, "ifd_bytes", first);
         put_u64(o, im->ifd_bytes);
@@ -184,12 +190,7 @@ static void put_images(out *o, const tiff_images *im, int *first) {
     put_key(o, "empty", first);
     put_tri(o, im->empty);
     if (im->first_only) {
-        static const char *const verdict[] = {"cog_valid", "cog_errors", "cog_warnings",
-                                              "gdal_structural_metadata", "ifds"};
-        for (size_t i = 0; i < sizeof verdict / sizeof *verdict; i++) {
-            put_key(o, verdict[i], first);
-            put(o, "null", 4);
-        }
+        put_nulls(o, verdict, sizeof verdict / sizeof *verdict, first);
         return;
     }
     put_key(o, "cog_valid", first);
