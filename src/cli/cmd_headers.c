@@ -37,7 +37,7 @@ void td_cmd_headers_usage(FILE *out) {
           "\n"
           "options:\n"
           "  -q, --quiet   no progress output\n"
-          "  -v, --loud    also one line per failed object\n"
+          "  -v, --loud    also one line per failed object, and the fetch threads used\n"
           "  --shard I/N   run shard I of N (0 <= I < N)\n"
           "  --shards N    the shard count, the index coming from the job engine:\n"
           "                JOB_COMPLETION_INDEX (Kubernetes Indexed Job),\n"

@@ -355,4 +355,7 @@ void td_progress_end(td_progress *p, const td_stats *st, const char *out_dir, in
         td_say_raw(p->out, ", %" PRIu64 " retries (%" PRIu64 " throttled, concurrency down to %u)",
                    st->retries, st->throttled, st->lowest_concurrency);
     td_say(p->out, " -> %s\n", out_dir);
+    if (p->level == TD_PROGRESS_LOUD && st->threads) /* the default follows the CPUs */
+        td_say(p->out, "tiff-dumper: %u fetch thread%s (concurrency.threads)\n", st->threads,
+               st->threads == 1 ? "" : "s");
 }

@@ -80,13 +80,13 @@ void td_pipeline_options_init(td_pipeline_options *o) {
     o->output.row_group_size = 10000;
     o->output.rows_per_file = 100000;
     o->concurrency.n_consumers = so.max_in_flight;
-    /* one fetch thread per core: TLS and HTTP parsing are CPU work (issue 12). Capped: past
-     * a few threads the writer or the server limits, and every thread opens connections */
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    o->concurrency.threads = cpus < 1 ? 1u
-                             : cpus > TD_PIPELINE_DEFAULT_MAX_THREADS
-                                 ? TD_PIPELINE_DEFAULT_MAX_THREADS
-                                 : (unsigned)cpus;
+    /* one fetch thread per CPU the process may use (affinity and cgroup quota, not just the
+     * online CPUs: two threads taking turns at one CPU cost more per header than one): TLS
+     * and HTTP parsing are CPU work (issue 12). Capped: past a few threads the writer or the
+     * server limits, and every thread opens connections */
+    unsigned cpus = ut_cpus_available();
+    o->concurrency.threads =
+        cpus > TD_PIPELINE_DEFAULT_MAX_THREADS ? TD_PIPELINE_DEFAULT_MAX_THREADS : cpus;
     o->concurrency.list_chunk_size = 10000;
     o->concurrency.max_buffer_size = 1000000;
     o->concurrency.list_parallel = TD_FANOUT_DEFAULT_PARALLEL;
@@ -750,6 +750,7 @@ static int start_workers(pipe_s *p, const store_options *so, char *err, size_t e
         return TD_PIPE_E_NOMEM;
     }
     p->threaded = n > 1;
+    p->stats.threads = n;
     for (unsigned i = 0; i < n; i++) {
         store_options wso = *so;
         td_worker_options wo = {

@@ -80,6 +80,7 @@ typedef struct td_stats {
     bool listing_done;
     uint64_t skipped_done;
     uint64_t to_do;
+    unsigned threads; /* fetch threads the run used (1 = on the run's loop) */
 } td_stats;
 
 typedef void (*td_progress_fn)(const td_stats *st, void *ud);
@@ -125,7 +126,8 @@ typedef struct td_output_options {
 
 /* Most fetch threads a run starts (more cannot help: each has its own connections). */
 #define TD_PIPELINE_MAX_THREADS 256u
-/* The default thread count is the online CPUs, at most this many. */
+/* The default thread count is the CPUs the process may use (ut_cpus_available: online,
+ * affinity mask, cgroup quota), at most this many. */
 #define TD_PIPELINE_DEFAULT_MAX_THREADS 16u
 
 typedef struct td_concurrency_options {
@@ -188,7 +190,7 @@ typedef struct td_pipeline_options {
 /* Every default, in one place: prefixes {""}, suffixes {".tif", ".tiff"}, the reader's
  * prefetch and header budget, snappy, the network settings of STORE_OPTIONS_INIT... Sets
  * all fields (source.store_url and out_dir NULL, no callbacks); concurrency.threads is the
- * online CPU count, at most TD_PIPELINE_DEFAULT_MAX_THREADS. */
+ * CPUs the process may use, at most TD_PIPELINE_DEFAULT_MAX_THREADS. */
 void td_pipeline_options_init(td_pipeline_options *o);
 
 /* The suffix rule: true if key counts as a TIFF (case-insensitive suffix match; no

@@ -213,4 +213,13 @@ char *ut_read_file(const char *path, size_t cap, size_t *len, char *err, size_t 
  * file (parquet_read.h), which is why its arguments come in that order. */
 int ut_fd_read_at(void *fd, uint64_t off, size_t len, void *buf);
 
+/* ---- CPUs (cpus.c) ---- */
+/* CPUs this process may use, at least 1: the online CPUs, at most the CPUs of its affinity
+ * mask (taskset, a cpuset) and the CPUs its cgroup quota allows, rounded up (cpu.max of its
+ * cgroup v2 and every ancestor; cgroup v1's cpu.cfs_quota_us). */
+unsigned ut_cpus_available(void);
+/* The quota part, from a cgroup mount root and a /proc/PID/cgroup file (tests give their
+ * own); 0 = no quota found. */
+unsigned ut__cgroup_cpu_quota(const char *root, const char *proc_cgroup);
+
 #endif

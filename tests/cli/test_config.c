@@ -383,7 +383,7 @@ static void test_full(void) {
         td_pipeline_options_init(&d);
         td_config_to_options(&c, &po);
         CHECK(c.threads == 3 && po.concurrency.threads == 3, "threads %u", c.threads);
-        /* the default: the online CPUs, at most 16 */
+        /* the default: the CPUs the process may use, at most 16 */
         CHECK(d.concurrency.threads >= 1 && d.concurrency.threads <= 16, "default threads %u",
               d.concurrency.threads);
     }

@@ -7,6 +7,10 @@
   that hands out credentials lasting 2 s, with threads 1 and 4: every fetch thread's store
   fetches and refreshes its own credentials (each is opened from the same options);
 
+and, for the local folder and nginx, the process pinned to one CPU (taskset), with the
+default threads (then one: the default follows the affinity mask, which the --loud summary
+shows) and with threads 2;
+
 each run gives the same header rows and the same error rows as the threads: 1 run (DuckDB
 reads them; order in the files may differ), every key exactly once, and _SUCCESS counts
 that agree with the rows (an error is counted once, whichever thread made it) and with the
@@ -25,7 +29,8 @@ from tdtest import e2e_lib as L
 from tdtest.http_testlib import Nginx
 from tdtest.s3_testlib import S3rver, object_path
 
-THREADS = (1, 2, 4)
+THREADS = (1, 2, 4, "pinned", "pinned-2")
+PINNED = {"pinned": None, "pinned-2": 2}  # threads key (None: the default) on one CPU
 MISSING = 25
 COUNTS = ("listed", "skipped", "dumped", "failed", "bytes_fetched", "requests")
 
@@ -80,8 +85,11 @@ def run(exe, tmp, name, store, threads, env=None, **source):
     for k, v in source.items():
         lines.append(f"  {k}: {json.dumps(v)}")
     # small chunks: listing pages, backpressure and several part files on ~350 objects
-    lines += ["concurrency:", f"  threads: {threads}", "  n_consumers: 12",
-              "  list_chunk_size: 40", "  max_buffer_size: 200", "  write_chunk_size: 100"]
+    pinned = threads in PINNED
+    n = PINNED[threads] if pinned else threads
+    lines += ["concurrency:"] + ([f"  threads: {n}"] if n else []) + [
+        "  n_consumers: 12", "  list_chunk_size: 40", "  max_buffer_size: 200",
+        "  write_chunk_size: 100"]
     if store.startswith("s3://"):
         # s3rver leaves a folder that holds only folders out of CommonPrefixes (S3 does
         # not), so a delimiter fan-out would miss keys there: list serially
@@ -89,9 +97,14 @@ def run(exe, tmp, name, store, threads, env=None, **source):
     lines += ["output:", "  row_group_size: 30"]
     with open(cfg, "w") as f:
         f.write("\n".join(lines) + "\n")
-    p = L.run_tool(exe, "headers", cfg, out, "--loud", timeout=300, env=env)
+    cpu = min(os.sched_getaffinity(0))
+    pin = {"preexec_fn": lambda: os.sched_setaffinity(0, {cpu})} if pinned else {}
+    p = L.run_tool(exe, "headers", cfg, out, "--loud", timeout=300, env=env, **pin)
     if p.returncode not in (0, 1):
         L.fail(f"{name} threads {threads}: exit {p.returncode}: {p.stderr[-2000:]}")
+    want = f"{n or 1} fetch thread{'s' if (n or 1) > 1 else ''} (concurrency.threads)"
+    if pinned and want not in p.stderr:
+        L.fail(f"{name} {threads}: want '{want}' in the summary: {p.stderr[-600:]}")
     with open(os.path.join(out, "_SUCCESS")) as f:
         succ = json.load(f)
     return out, succ

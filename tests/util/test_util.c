@@ -1,12 +1,16 @@
 /* test_util.c - unit tests of src/util: caps, malformed input, edge cases. */
+#define _GNU_SOURCE /* sched_setaffinity, mkdtemp */
 #include "td_test.h"
 #include "util.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static void test_buf(void) {
     ut_buf b = {0};
@@ -307,6 +311,88 @@ static void test_file(void) {
     CHECK(errno == ENOENT);
 }
 
+static void put(const char *dir, const char *name, const char *text) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL, "create %s", path);
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+static void test_cpus(void) {
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned n = ut_cpus_available();
+    CHECK(n >= 1 && (online < 1 || n <= (unsigned)online), "cpus %u of %ld online", n, online);
+    /* pinned to one CPU (taskset -c K): one */
+    cpu_set_t old, one;
+    if (sched_getaffinity(0, sizeof old, &old) == 0) {
+        int k = 0;
+        while (k < CPU_SETSIZE && !CPU_ISSET(k, &old))
+            k++;
+        CPU_ZERO(&one);
+        CPU_SET(k, &one);
+        if (sched_setaffinity(0, sizeof one, &one) == 0) {
+            CHECK(ut_cpus_available() == 1, "pinned: %u", ut_cpus_available());
+            CHECK(sched_setaffinity(0, sizeof old, &old) == 0);
+        }
+    }
+
+    /* cgroup quotas in a fake tree: v2 takes the tightest of the cgroup and its ancestors,
+     * rounded up; "max" is no quota; v1 reads the cpu controller's files */
+    char root[] = "/tmp/td-cpus-XXXXXX";
+    CHECK(mkdtemp(root) != NULL);
+    char d[600];
+    snprintf(d, sizeof d, "%s/a", root);
+    mkdir(d, 0700);
+    snprintf(d, sizeof d, "%s/a/b", root);
+    mkdir(d, 0700);
+    snprintf(d, sizeof d, "%s/cpu", root);
+    mkdir(d, 0700);
+    char pc[600];
+    snprintf(pc, sizeof pc, "%s/self-cgroup", root);
+    CHECK(ut__cgroup_cpu_quota(root, "/nonexistent/cgroup") == 0);
+    put(root, "self-cgroup", "0::/a/b\n");
+    CHECK(ut__cgroup_cpu_quota(root, pc) == 0, "no cpu.max anywhere");
+    put(root, "a/b/cpu.max", "max 100000\n");
+    CHECK(ut__cgroup_cpu_quota(root, pc) == 0, "max");
+    put(root, "a/b/cpu.max", "150000 100000\n");
+    CHECK(ut__cgroup_cpu_quota(root, pc) == 2, "1.5 CPUs: %u", ut__cgroup_cpu_quota(root, pc));
+    put(root, "a/cpu.max", "100000 100000\n");
+    CHECK(ut__cgroup_cpu_quota(root, pc) == 1, "the parent's: %u", ut__cgroup_cpu_quota(root, pc));
+    put(root, "cpu.max", "50000 100000\n");
+    CHECK(ut__cgroup_cpu_quota(root, pc) == 1, "half a CPU rounds up to one");
+    put(root, "cpu.max", "800000 100000\n");
+    put(root, "a/cpu.max", "max 100000\n");
+    put(root, "a/b/cpu.max", "garbage\n");
+    CHECK(ut__cgroup_cpu_quota(root, pc) == 8, "the root's: %u", ut__cgroup_cpu_quota(root, pc));
+    put(root, "self-cgroup", "0::/../../etc\n");
+    CHECK(ut__cgroup_cpu_quota(root, pc) == 0, "a path with .. is not followed");
+    /* cgroup v1 */
+    put(root, "self-cgroup", "5:cpu,cpuacct:/docker/x\n4:memory:/docker/x\n");
+    put(root, "cpu/cpu.cfs_quota_us", "-1\n");
+    put(root, "cpu/cpu.cfs_period_us", "100000\n");
+    CHECK(ut__cgroup_cpu_quota(root, pc) == 0, "v1 unlimited");
+    put(root, "cpu/cpu.cfs_quota_us", "300000\n");
+    CHECK(ut__cgroup_cpu_quota(root, pc) == 3, "v1: %u", ut__cgroup_cpu_quota(root, pc));
+    const char *files[] = {"a/b/cpu.max",
+                           "a/cpu.max",
+                           "cpu.max",
+                           "cpu/cpu.cfs_quota_us",
+                           "cpu/cpu.cfs_period_us",
+                           "self-cgroup",
+                           "a/b",
+                           "a",
+                           "cpu"};
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        snprintf(d, sizeof d, "%s/%s", root, files[i]);
+        remove(d);
+    }
+    CHECK(rmdir(root) == 0, "temporary tree left: %s", root);
+}
+
 int main(int argc, char **argv) {
     (void)argc;
     test_buf();
@@ -317,5 +403,6 @@ int main(int argc, char **argv) {
     test_dates();
     test_json();
     test_file();
+    test_cpus();
     return td_test_report(argv[0]);
 }
