@@ -91,7 +91,7 @@ static void read_object(const char *root, const store_options *opts, const char 
         td_pipeline_options d;
         td_pipeline_options_init(&d);
         td_reader_options ro = {d.fetch.prefetch_bytes, d.fetch.max_header_bytes, INFO_MAX_ROUNDS,
-                                NULL};
+                                NULL, NULL};
         info_wait w = {false, {0}};
         if (td_reader_new(&rd, st, &ro) != 0) {
             oc.kind = "nomem";

@@ -7,10 +7,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+struct td_parser_pool {
+    tiff_limits lim;
+    tiff_parser **free; /* a stack: the last given back is the next taken */
+    size_t n, cap;
+};
+
 struct td_reader {
     store *st;
     td_reader_options o;
-    tiff_parser *parser;
+    tiff_parser *parser; /* the current object's: from o.pool, or own (no pool) */
+    unsigned parse_flags;
     uint8_t *prefetch;
     const char *key;
     uint64_t listed_size;
@@ -29,6 +36,28 @@ struct td_reader {
     td_read_result res;
 };
 
+static tiff_limits limits_for(uint64_t max_header_bytes) {
+    tiff_limits lim = TIFF_LIMITS_INIT;
+    lim.max_fetch_bytes = max_header_bytes ? max_header_bytes : TD_READER_DEFAULT_MAX_HEADER;
+    return lim;
+}
+
+td_parser_pool *td_parser_pool_new(uint64_t max_header_bytes) {
+    td_parser_pool *pp = calloc(1, sizeof *pp);
+    if (pp)
+        pp->lim = limits_for(max_header_bytes);
+    return pp;
+}
+
+void td_parser_pool_free(td_parser_pool *pp) {
+    if (!pp)
+        return;
+    for (size_t i = 0; i < pp->n; i++)
+        tiff_parser_free(pp->free[i]);
+    free(pp->free);
+    free(pp);
+}
+
 int td_reader_new(td_reader **out, store *st, const td_reader_options *o) {
     *out = NULL;
     td_reader *r = calloc(1, sizeof *r);
@@ -40,11 +69,12 @@ int td_reader_new(td_reader **out, store *st, const td_reader_options *o) {
         r->o.prefetch_bytes = TD_READER_DEFAULT_PREFETCH;
     if (!r->o.max_header_bytes)
         r->o.max_header_bytes = TD_READER_DEFAULT_MAX_HEADER;
-    tiff_limits lim = TIFF_LIMITS_INIT;
-    lim.max_fetch_bytes = r->o.max_header_bytes;
-    r->parser = tiff_parser_new(&lim);
+    if (!r->o.pool) {
+        tiff_limits lim = limits_for(r->o.max_header_bytes);
+        r->parser = tiff_parser_new(&lim);
+    }
     r->prefetch = malloc(r->o.prefetch_bytes);
-    if (!r->parser || !r->prefetch) {
+    if ((!r->o.pool && !r->parser) || !r->prefetch) {
         td_reader_free(r);
         return STORE_E_NOMEM;
     }
@@ -52,10 +82,39 @@ int td_reader_new(td_reader **out, store *st, const td_reader_options *o) {
     return 0;
 }
 
+/* The parser for the object being read, reset for it: the reader's own, or the pool's
+ * warmest. NULL when out of memory. */
+static tiff_parser *take_parser(td_reader *r) {
+    td_parser_pool *pp = r->o.pool;
+    if (pp && !r->parser)
+        r->parser = pp->n ? pp->free[--pp->n] : tiff_parser_new(&pp->lim);
+    if (r->parser) {
+        tiff_parser_set_options(r->parser, r->parse_flags);
+        tiff_parser_reset(r->parser, r->listed_size);
+    }
+    return r->parser;
+}
+
 void td_reader_release(td_reader *r) {
     for (size_t i = 0; i < r->n_bufs; i++)
         free(r->bufs[i]);
     r->n_bufs = 0;
+    td_parser_pool *pp = r->o.pool;
+    if (pp && r->parser) {
+        if (pp->n == pp->cap) {
+            size_t cap = pp->cap ? pp->cap * 2 : 16;
+            tiff_parser **nf = realloc(pp->free, cap * sizeof *nf);
+            if (!nf) { /* the pool cannot hold it: freed, the next take makes one */
+                tiff_parser_free(r->parser);
+                r->parser = NULL;
+                return;
+            }
+            pp->free = nf;
+            pp->cap = cap;
+        }
+        pp->free[pp->n++] = r->parser;
+        r->parser = NULL;
+    }
 }
 
 void td_reader_free(td_reader *r) {
@@ -64,16 +123,16 @@ void td_reader_free(td_reader *r) {
     td_reader_release(r);
     free(r->bufs);
     free(r->reqs);
-    tiff_parser_free(r->parser);
+    tiff_parser_free(r->parser); /* own (a pooled one went back to the pool) */
     free(r->prefetch);
     free(r);
 }
 
-void td_reader_set_parse_flags(td_reader *r, unsigned flags) {
-    tiff_parser_set_options(r->parser, flags);
-}
+void td_reader_set_parse_flags(td_reader *r, unsigned flags) { r->parse_flags = flags; }
 
-const tiff_header *td_reader_header(const td_reader *r) { return tiff_parser_header(r->parser); }
+const tiff_header *td_reader_header(const td_reader *r) {
+    return r->parser ? tiff_parser_header(r->parser) : NULL;
+}
 
 const td_read_result *td_reader_result(const td_reader *r) { return &r->res; }
 
@@ -149,6 +208,10 @@ static void first_cb(store_get_req *q, int status) {
         return;
     }
     count(r, q);
+    if (!take_parser(r)) {
+        finish(r, TD_READ_FETCH, STORE_E_NOMEM, "out of memory", 0, 0);
+        return;
+    }
     uint64_t size = q->object_size;
     if (size == UINT64_MAX && r->listed_size == UINT64_MAX && q->got < q->length)
         size = q->got; /* a short read ends the object, whose size nobody told */
@@ -171,12 +234,14 @@ void td_reader_start(td_reader *r, const char *key, uint64_t size, td_reader_cb 
     r->ud = ud;
     r->rounds = 0;
     r->pending = 0;
-    tiff_parser_reset(r->parser, size);
     uint64_t len = r->o.prefetch_bytes;
     if (len > size)
         len = size;
     if (len == 0) {
-        step(r); /* an empty object: the parser says what is wrong with it */
+        if (!take_parser(r))
+            finish(r, TD_READ_FETCH, STORE_E_NOMEM, "out of memory", 0, 0);
+        else
+            step(r); /* an empty object: the parser says what is wrong with it */
         return;
     }
     memset(&r->first, 0, sizeof r->first);

@@ -26,6 +26,19 @@
 
 typedef struct td_reader td_reader;
 
+/* Parsers shared by the readers of one loop thread. A reader takes one when its first bytes
+ * come and gives it back at td_reader_release, last in first out: with 1,000 objects in
+ * flight, a parser per reader made every header start on ~10 KB of parser state (struct,
+ * value arena, image records) that 999 others had pushed out of the cache; the pool keeps as
+ * many parsers as headers are being parsed or written at once, and hands out the warmest
+ * (issue 12). Not thread-safe: one pool per loop. */
+typedef struct td_parser_pool td_parser_pool;
+/* max_header_bytes: as td_reader_options (0 = the default); every reader using the pool must
+ * have the same. NULL when out of memory. */
+td_parser_pool *td_parser_pool_new(uint64_t max_header_bytes);
+/* Only once no reader holds one of its parsers (after td_reader_free of all of them). */
+void td_parser_pool_free(td_parser_pool *pp);
+
 /* What the owner says before a follow-up round of `need` bytes (all ranges together). */
 typedef enum {
     TD_READER_GO,   /* fetch now */
@@ -39,6 +52,8 @@ typedef struct td_reader_options {
     unsigned max_rounds;       /* follow-up rounds per object; 0 = no cap (the budget caps) */
     /* optional: asked before each follow-up round (e.g. to share a memory budget) */
     td_reader_admit (*admit)(td_reader *r, uint64_t need, void *ud);
+    /* optional: where the reader takes its parser from; NULL = a parser of its own */
+    td_parser_pool *pool;
 } td_reader_options;
 
 typedef enum {
@@ -54,7 +69,7 @@ typedef enum {
 typedef struct td_read_result {
     td_read_status status;
     int code;
-    const char *message;  /* for failures; valid until the next start */
+    const char *message;  /* for failures; valid until td_reader_release or the next start */
     int http_status;      /* of the failed request, 0 = none */
     unsigned attempts;    /* of the failed request */
     uint64_t object_size; /* UINT64_MAX = unknown */
@@ -83,7 +98,8 @@ void td_reader_resume(td_reader *r);
 const tiff_header *td_reader_header(const td_reader *r);
 /* The current object's outcome and counters so far. */
 const td_read_result *td_reader_result(const td_reader *r);
-/* Frees the follow-up buffers early (the header is no longer valid). */
+/* Frees the follow-up buffers early and gives a pooled parser back (the header and a parse
+ * failure's message are no longer valid). */
 void td_reader_release(td_reader *r);
 
 #endif

@@ -49,6 +49,7 @@ struct td_worker {
     slot **slots;
     size_t n_slots;
     slot *free_slots;
+    td_parser_pool *parsers; /* the slots' readers take theirs from here (reader.h) */
     /* follow-up buffers of all slots together stay near a budget; a slot whose first
      * follow-up round does not fit waits (parked) until others give bytes back */
     uint64_t followup_used;
@@ -121,7 +122,7 @@ static slot *slot_new(td_worker *w) {
         return NULL;
     s->w = w;
     td_reader_options ro = {w->o.o->fetch.prefetch_bytes, w->o.o->fetch.max_header_bytes, 0,
-                            slot_admit};
+                            slot_admit, w->parsers};
     if (td_reader_new(&s->reader, w->st, &ro) != 0) {
         free(s);
         return NULL;
@@ -466,7 +467,10 @@ static void worker_main(void *arg) {
 int td_worker_new(td_worker **out, const td_worker_options *o, char *err, size_t errlen) {
     *out = NULL;
     td_worker *w = calloc(1, sizeof *w);
-    if (!w || !(w->slots = calloc(o->n_slots ? o->n_slots : 1, sizeof *w->slots))) {
+    if (!w || !(w->slots = calloc(o->n_slots ? o->n_slots : 1, sizeof *w->slots)) ||
+        !(w->parsers = td_parser_pool_new(o->o->fetch.max_header_bytes))) {
+        if (w)
+            free(w->slots);
         free(w);
         msgf(err, errlen, "out of memory");
         return TD_PIPE_E_NOMEM;
@@ -481,6 +485,7 @@ int td_worker_new(td_worker **out, const td_worker_options *o, char *err, size_t
     w->threaded = true;
     w->loop = &w->own_loop;
     if (uv_loop_init(w->loop) != 0) {
+        td_parser_pool_free(w->parsers);
         free(w->slots);
         free(w);
         msgf(err, errlen, "cannot create an event loop");
@@ -492,6 +497,7 @@ int td_worker_new(td_worker **out, const td_worker_options *o, char *err, size_t
         /* the pipeline's own store opened with the same options: rare (no memory, ...) */
         msgf(err, errlen, "store of a fetch thread: %s", serr[0] ? serr : store_strerror(src));
         uv_loop_close(w->loop);
+        td_parser_pool_free(w->parsers);
         free(w->slots);
         free(w);
         return src == STORE_E_NOMEM ? TD_PIPE_E_NOMEM : TD_PIPE_E_STORE;
@@ -512,6 +518,7 @@ int td_worker_new(td_worker **out, const td_worker_options *o, char *err, size_t
         uv_run(w->loop, UV_RUN_DEFAULT);
         uv_loop_close(w->loop);
         uv_mutex_destroy(&w->mu);
+        td_parser_pool_free(w->parsers);
         free(w->slots);
         free(w);
         msgf(err, errlen, "cannot start a fetch thread");
@@ -590,6 +597,7 @@ void td_worker_free(td_worker *w) {
     for (size_t i = 0; i < w->n_slots; i++)
         slot_free(w->slots[i]);
     free(w->slots);
+    td_parser_pool_free(w->parsers); /* after the readers: they gave their parsers back */
     /* keys a failed start left: never posted otherwise (the pipeline drains before quit) */
     td_key *lists[] = {w->kh, w->uh, w->in.kh, w->out.uh};
     for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++)

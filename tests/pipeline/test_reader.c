@@ -103,7 +103,7 @@ static uint64_t file_size(const char *root, const char *key) {
     return stat(p, &st) == 0 ? (uint64_t)st.st_size : UINT64_MAX;
 }
 
-static const td_reader_options DEFAULTS = {0, 0, 0, NULL};
+static const td_reader_options DEFAULTS = {0, 0, 0, NULL, NULL};
 
 /* The same header whichever way it is read; counters add up. */
 static void test_rounds(void) {
@@ -115,7 +115,7 @@ static void test_rounds(void) {
     const char *key = "exampletiffs/coffee.tif";
     uint64_t size = file_size(corpus, key);
     CHECK(size != UINT64_MAX, "%s missing", key);
-    td_reader_options all = {size, 0, 0, NULL};
+    td_reader_options all = {size, 0, 0, NULL, NULL};
     read_key(&e, &all, key, size, &whole);
     CHECK(whole.res.status == TD_READ_OK && whole.res.requests == 1 &&
               whole.res.fetched_bytes == size,
@@ -131,7 +131,7 @@ static void test_rounds(void) {
 
     /* the smallest prefetch: the header, then the IFDs of the chain and their values */
     const char *multi = "exampletiffs/shapes_multi_color.tif";
-    td_reader_options small = {16, 0, 0, NULL};
+    td_reader_options small = {16, 0, 0, NULL, NULL};
     read_key(&e, &small, multi, file_size(corpus, multi), &tiny);
     outcome *ref = &whole;
     read_key(&e, &DEFAULTS, multi, file_size(corpus, multi), ref);
@@ -148,7 +148,7 @@ static void test_rounds(void) {
     CHECK_STR(unknown.json, dflt.json);
 
     /* the round cap */
-    td_reader_options capped = {16, 0, 1, NULL};
+    td_reader_options capped = {16, 0, 1, NULL, NULL};
     read_key(&e, &capped, multi, UINT64_MAX, &tiny);
     CHECK(tiny.res.status == TD_READ_ROUNDS, "round cap: status %d", tiny.res.status);
     env_close(&e);
@@ -162,7 +162,7 @@ static void test_budget(void) {
         return;
     static outcome o;
     const char *key = "rasterio/byte.tif";
-    td_reader_options tight = {16, 16, 0, NULL};
+    td_reader_options tight = {16, 16, 0, NULL, NULL};
     read_key(&e, &tight, key, file_size(corpus, key), &o);
     CHECK(o.res.status == TD_READ_PARSE && o.res.code == TIFF_E_LIMIT,
           "budget hit: status %d, code %s", o.res.status, tiff_err_name(o.res.code));
@@ -179,7 +179,7 @@ static void test_admit(void) {
         return;
     static outcome o;
     const char *key = "exampletiffs/coffee.tif";
-    td_reader_options ro = {0, 0, 0, admit_cb};
+    td_reader_options ro = {0, 0, 0, admit_cb, NULL};
     td_reader *r = NULL;
     CHECK(td_reader_new(&r, e.st, &ro) == 0);
     if (!r) {
@@ -213,7 +213,9 @@ static void test_admit(void) {
 }
 
 /* Failures: a missing key, an empty object, not a TIFF. */
-static void test_failures(const char *dir) {
+/* pooled: the readers take their parsers from a pool (the empty object and the not-TIFF
+ * are parse failures, whose message is the pooled parser's) */
+static void test_failures(const char *dir, bool pooled) {
     char p[600];
     snprintf(p, sizeof p, "%s/empty.tif", dir);
     FILE *f = fopen(p, "wb");
@@ -230,22 +232,26 @@ static void test_failures(const char *dir) {
     env e;
     if (env_open(&e, dir) != 0)
         return;
+    td_parser_pool *pool = pooled ? td_parser_pool_new(0) : NULL;
+    CHECK(!pooled || pool);
+    const td_reader_options pro = {0, 0, 0, NULL, pool}, *ro = pooled ? &pro : &DEFAULTS;
     static outcome o;
-    read_key(&e, &DEFAULTS, "missing.tif", UINT64_MAX, &o);
+    read_key(&e, ro, "missing.tif", UINT64_MAX, &o);
     CHECK(o.res.status == TD_READ_FETCH && o.res.code == STORE_E_NOT_FOUND &&
               strstr(o.res.message, "missing.tif"),
           "missing: status %d code %d '%s'", o.res.status, o.res.code, o.res.message);
-    read_key(&e, &DEFAULTS, "empty.tif", 0, &o);
+    read_key(&e, ro, "empty.tif", 0, &o);
     CHECK(o.res.status == TD_READ_PARSE && o.res.requests == 0,
           "empty object: status %d, %llu requests", o.res.status,
           (unsigned long long)o.res.requests);
-    read_key(&e, &DEFAULTS, "text.tif", UINT64_MAX, &o);
+    read_key(&e, ro, "text.tif", UINT64_MAX, &o);
     CHECK(o.res.status == TD_READ_PARSE && o.res.code == TIFF_E_NOT_TIFF && o.res.object_size == 18,
           "not a TIFF: status %d code %s size %llu", o.res.status, tiff_err_name(o.res.code),
           (unsigned long long)o.res.object_size);
-    read_key(&e, &DEFAULTS, "../escape.tif", UINT64_MAX, &o);
+    read_key(&e, ro, "../escape.tif", UINT64_MAX, &o);
     CHECK(o.res.status == TD_READ_FETCH && o.res.attempts == 1, "refused at once: status %d",
           o.res.status);
+    td_parser_pool_free(pool);
     env_close(&e);
     snprintf(p, sizeof p, "%s/empty.tif", dir);
     unlink(p);
@@ -265,6 +271,7 @@ typedef struct {
     uv_thread_t th;
     outcome out[N_MANY];
     unsigned prefetch;
+    bool pooled;
 } worker;
 
 static void worker_main(void *arg) {
@@ -273,7 +280,10 @@ static void worker_main(void *arg) {
     if (env_open(&e, corpus) != 0)
         return;
     td_reader *r[N_MANY] = {0};
-    td_reader_options ro = {w->prefetch, 0, 0, NULL};
+    /* the second thread's readers share a parser pool, as a fetch thread's slots do */
+    td_parser_pool *pool = w->pooled ? td_parser_pool_new(0) : NULL;
+    CHECK(!w->pooled || pool);
+    td_reader_options ro = {w->prefetch, 0, 0, NULL, pool};
     for (size_t i = 0; i < N_MANY; i++) {
         CHECK(td_reader_new(&r[i], e.st, &ro) == 0);
         if (r[i])
@@ -282,6 +292,7 @@ static void worker_main(void *arg) {
     uv_run(&e.loop, UV_RUN_DEFAULT);
     for (size_t i = 0; i < N_MANY; i++)
         td_reader_free(r[i]);
+    td_parser_pool_free(pool);
     env_close(&e);
 }
 
@@ -290,6 +301,7 @@ static void test_threads(void) {
     memset(w, 0, sizeof w);
     w[0].prefetch = 16384;
     w[1].prefetch = 64; /* more rounds, different timing */
+    w[1].pooled = true;
     for (int t = 0; t < 2; t++)
         CHECK(uv_thread_create(&w[t].th, worker_main, &w[t]) == 0);
     for (int t = 0; t < 2; t++)
@@ -300,6 +312,48 @@ static void test_threads(void) {
         CHECK_STR(w[0].out[i].json, w[1].out[i].json);
     }
     CHECK(w[0].out[0].res.status == TD_READ_OK);
+}
+
+/* A parser pool: a reader takes a parser at its first bytes and gives it back at release,
+ * the last given back first; readers at once hold different ones; the header is valid until
+ * release. */
+static void test_pool(void) {
+    env e;
+    if (env_open(&e, corpus) != 0)
+        return;
+    td_parser_pool *pool = td_parser_pool_new(0);
+    CHECK(pool != NULL);
+    td_reader_options ro = {0, 0, 0, NULL, pool};
+    td_reader *a = NULL, *b = NULL;
+    CHECK(td_reader_new(&a, e.st, &ro) == 0 && td_reader_new(&b, e.st, &ro) == 0);
+    static outcome oa, ob, own;
+    const char *k1 = "rasterio/byte.tif", *k2 = "exampletiffs/coffee.tif";
+    if (a && b && pool) {
+        CHECK(td_reader_header(a) == NULL, "no parser before the first bytes");
+        td_reader_start(a, k1, file_size(corpus, k1), read_cb, &oa);
+        td_reader_start(b, k2, UINT64_MAX, read_cb, &ob); /* rounds: holds its parser longer */
+        while ((!oa.done || !ob.done) && uv_run(&e.loop, UV_RUN_ONCE)) {
+        }
+        CHECK(oa.res.status == TD_READ_OK && ob.res.status == TD_READ_OK);
+        const tiff_header *ha = td_reader_header(a), *hb = td_reader_header(b);
+        CHECK(ha && hb && ha != hb, "two readers at once, two parsers");
+        td_reader_release(b);
+        CHECK(td_reader_header(b) == NULL, "released: no header");
+        td_reader_release(a);
+        /* a takes the parser given back last: its own (b gave its back first) */
+        memset(&oa, 0, sizeof oa);
+        td_reader_start(a, k2, UINT64_MAX, read_cb, &oa);
+        while (!oa.done && uv_run(&e.loop, UV_RUN_ONCE)) {
+        }
+        CHECK(oa.res.status == TD_READ_OK && td_reader_header(a) == ha, "the warmest parser");
+        CHECK_STR(oa.json, ob.json); /* a reused parser gives the same header */
+        read_key(&e, &DEFAULTS, k2, UINT64_MAX, &own);
+        CHECK_STR(own.json, oa.json);
+    }
+    td_reader_free(a);
+    td_reader_free(b);
+    td_parser_pool_free(pool);
+    env_close(&e);
 }
 
 int main(int argc, char **argv) {
@@ -318,8 +372,10 @@ int main(int argc, char **argv) {
     test_rounds();
     test_budget();
     test_admit();
-    test_failures(dir);
+    test_failures(dir, false);
+    test_failures(dir, true);
     test_threads();
+    test_pool();
     rmdir(dir);
     return td_test_report(argv[0]);
 }
