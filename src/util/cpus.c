@@ -2,8 +2,8 @@
  * affinity mask (taskset, a container's cpuset) and by a cgroup CPU quota (docker --cpus,
  * a Kubernetes limit). The count of online CPUs alone made `taskset -c 1` start two fetch
  * threads on one CPU, which then took turns at it: 12-24% more CPU per header over loopback
- * http at 64 and 1,000 in flight (issue 12). tokio, which the Python tool runs on, sizes its workers
- * the same way (Rust's available_parallelism: affinity, then the cgroup quota). */
+ * http at 64 and 1,000 in flight (issue 12). tokio, which the Python tool runs on, sizes its
+ * workers the same way (Rust's available_parallelism: affinity, then the cgroup quota). */
 #define _GNU_SOURCE
 #include "util.h"
 
