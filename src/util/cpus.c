@@ -25,9 +25,10 @@ static unsigned quota_cpus(long long quota, long long period) {
 
 /* The quota of one cgroup v2 directory (its cpu.max: "max 100000" or "200000 100000"). */
 static unsigned v2_dir_quota(const char *dir) {
-    char path[4200], *t = NULL;
-    snprintf(path, sizeof path, "%s/cpu.max", dir);
-    t = ut_read_file(path, 256, NULL, NULL, 0);
+    char path[4200];
+    if (snprintf(path, sizeof path, "%s/cpu.max", dir) >= (int)sizeof path)
+        return 0; /* no such path can be read anyway */
+    char *t = ut_read_file(path, 256, NULL, NULL, 0);
     if (!t)
         return 0;
     long long q = 0, p = 0;
@@ -53,9 +54,8 @@ unsigned ut__cgroup_cpu_quota(const char *root, const char *proc_cgroup) {
             continue;
         char dir[4200];
         const char *rel = line + 3;
-        if (strstr(rel, "..") || strlen(root) + strlen(rel) + 1 >= sizeof dir)
+        if (strstr(rel, "..") || snprintf(dir, sizeof dir, "%s%s", root, rel) >= (int)sizeof dir)
             break;
-        snprintf(dir, sizeof dir, "%s%s", root, rel);
         size_t rootlen = strlen(root);
         for (;;) {
             size_t l = strlen(dir);
@@ -76,10 +76,12 @@ unsigned ut__cgroup_cpu_quota(const char *root, const char *proc_cgroup) {
         return best;
     /* cgroup v1: the cpu controller's quota at the mount (what a container sees) */
     char path[4200];
-    snprintf(path, sizeof path, "%s/cpu/cpu.cfs_quota_us", root);
-    char *q = ut_read_file(path, 64, NULL, NULL, 0);
-    snprintf(path, sizeof path, "%s/cpu/cpu.cfs_period_us", root);
-    char *p = ut_read_file(path, 64, NULL, NULL, 0);
+    char *q = snprintf(path, sizeof path, "%s/cpu/cpu.cfs_quota_us", root) < (int)sizeof path
+                  ? ut_read_file(path, 64, NULL, NULL, 0)
+                  : NULL;
+    char *p = snprintf(path, sizeof path, "%s/cpu/cpu.cfs_period_us", root) < (int)sizeof path
+                  ? ut_read_file(path, 64, NULL, NULL, 0)
+                  : NULL;
     if (q && p)
         best = quota_cpus(atoll(q), atoll(p));
     free(q);
