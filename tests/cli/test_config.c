@@ -3,6 +3,7 @@
  * argv[1]: tests/cli/configs, argv[2] (optional): examples/local.yaml */
 #include "config.h"
 #include "td_test.h"
+#include "util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -384,8 +385,10 @@ static void test_full(void) {
         td_config_to_options(&c, &po);
         CHECK(c.threads == 3 && po.concurrency.threads == 3, "threads %u", c.threads);
         /* the default: the CPUs the process may use, at most 16 */
-        CHECK(d.concurrency.threads >= 1 && d.concurrency.threads <= 16, "default threads %u",
-              d.concurrency.threads);
+        unsigned cpus = ut_cpus_available();
+        CHECK(d.concurrency.threads >= 1 && d.concurrency.threads <= 16 &&
+                  d.concurrency.threads == (cpus < 16 ? cpus : 16),
+              "default threads %u, %u CPUs", d.concurrency.threads, cpus);
     }
     CHECK(c.prefetch_bytes == 4096 && c.max_header_bytes == 65536, "fetch");
     CHECK(c.compression == PQ_CODEC_ZSTD && c.zstd_level == 9 && c.row_group_size == 25, "output");
