@@ -128,6 +128,10 @@ static void writer_free(pq_writer *w) {
     pq__buf_free(&w->hdr);
     pq__buf_free(&w->rgmeta);
     pq__buf_free(&w->esc);
+    for (int k = 0; k < 2; k++) {
+        pq__buf_free(&w->lvc[k].in);
+        pq__buf_free(&w->lvc[k].out);
+    }
     ZSTD_freeCCtx(w->zc);
     free(w);
 }

@@ -125,6 +125,22 @@ int pq__put_levels(buf *b, const uint8_t *lv, size_t n, int max) {
     return 0;
 }
 
+int pq__put_levels_cached(pq_lvcache *lc, buf *b, const uint8_t *lv, size_t n, int max) {
+    /* compared with memcmp (tens of bytes a cycle), against ~10 instructions a level to
+     * encode; an empty cache (in.len 0, max 0) never matches a column with levels */
+    if (n && max == lc->max && n == lc->in.len && memcmp(lv, lc->in.p, n) == 0)
+        return buf_put(b, lc->out.p, lc->out.len);
+    size_t at = b->len;
+    if (pq__put_levels(b, lv, n, max))
+        return -1;
+    /* remembered only when both copies fit: a failed copy leaves the cache empty */
+    lc->in.len = lc->out.len = 0;
+    lc->max = 0;
+    if (!buf_put(&lc->in, lv, n) && !buf_put(&lc->out, b->p + at, b->len - at))
+        lc->max = max;
+    return 0;
+}
+
 /* Bit width of the largest index (at least 1), then the indices. */
 int pq__put_dict_indices(buf *b, const uint32_t *idx, size_t n, size_t n_dict) {
     int bw = bit_width(n_dict ? n_dict - 1 : 0);

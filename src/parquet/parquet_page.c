@@ -95,8 +95,8 @@ static int data_page(pq_writer *w, col *c, chunk_acc *a, size_t l0, size_t l1, b
     }
     buf *p = &w->page;
     p->len = 0;
-    if ((c->max_rep && pq__put_levels(p, c->rep.p + l0, l1 - l0, c->max_rep)) ||
-        (c->max_def && pq__put_levels(p, c->def.p + l0, l1 - l0, c->max_def)))
+    if ((c->max_rep && pq__put_levels_cached(&w->lvc[0], p, c->rep.p + l0, l1 - l0, c->max_rep)) ||
+        (c->max_def && pq__put_levels_cached(&w->lvc[1], p, c->def.p + l0, l1 - l0, c->max_def)))
         return pq__fail(w, PQ_E_NOMEM, true, c->leaf, "out of memory");
     if (dict) {
         if (pq__put_dict_indices(p, c->idx + v0, nv, c->n_dict))

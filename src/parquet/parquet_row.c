@@ -773,6 +773,105 @@ static int cols_reserve(col *c, size_t n) {
 
 enum { RD_I32, RD_I64, RD_NAMES };
 
+/* A value read from a list element as int64 (vs: 8 or 4 bytes). */
+static inline __attribute__((always_inline)) int64_t fixed_at(const char *p, size_t vs) {
+    if (vs == 8) {
+        int64_t v;
+        memcpy(&v, p, 8);
+        return v;
+    }
+    int32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* Whether dictionary entry e (a vs-byte PLAIN value) holds v. */
+static inline __attribute__((always_inline)) bool fixed_eq(const uint8_t *dict, size_t e, size_t vs,
+                                                           int64_t v) {
+    return fixed_at((const char *)dict + e * vs, vs) == v;
+}
+
+/* set_col's values of an INT64 / INT32 field into a dictionary-encoded column: what
+ * put_value and put_index do value by value (the hints, then the hash; the probe for a
+ * mostly-unique dictionary at the same counts), with the column's fields held in locals and
+ * the indices reserved once for the whole list. The lists of images (ifds) set ~90 values
+ * per row this way, most of them hint hits, and the per-value calls were most of their
+ * cost (issue 15). The dictionary sees the values in the same order, so the bytes are the
+ * same as the element setters'. Writes the n definition levels at def and adds n to
+ * c->def.len; -1 when out of memory (the levels so far are kept consistent). */
+static inline __attribute__((always_inline)) int fixed_dict_col(pq_writer *w, col *c, size_t vs,
+                                                                const char *p, size_t stride,
+                                                                size_t n, int64_t min,
+                                                                uint8_t *def) {
+    uint8_t dv = (uint8_t)c->max_def, dn = (uint8_t)(c->max_def - 1);
+    if (c->cap_idx - c->n_idx < n) {
+        size_t cap = c->cap_idx ? c->cap_idx : 256;
+        while (cap - c->n_idx < n)
+            cap *= 2;
+        uint32_t *a = realloc(c->idx, cap * sizeof *a);
+        if (!a)
+            return -1;
+        c->idx = a;
+        c->cap_idx = cap;
+    }
+    /* in locals: the stores to def (bytes) could alias any field of c for the compiler */
+    uint32_t *idx = c->idx, *hints = c->hint;
+    const uint8_t *dict = c->dict.p;
+    size_t ni = c->n_idx, nd = c->n_dict, set = 0;
+    uint32_t le = c->last_e;
+    int rc = 0;
+    size_t k = 0;
+    for (; k < n; k++, p += stride) {
+        int64_t v = fixed_at(p, vs);
+        if (v < min) {
+            def[k] = dn;
+            continue;
+        }
+        uint32_t *hint = &hints[k < POS_HINTS ? k : POS_HINTS - 1];
+        uint32_t he = *hint, e;
+        if (he && he <= nd && fixed_eq(dict, he - 1, vs, v)) {
+            e = he - 1;
+            le = he;
+        } else if (le && le <= nd && fixed_eq(dict, le - 1, vs, v)) {
+            e = le - 1;
+            *hint = le;
+        } else {
+            uint8_t bytes[8];
+            if (vs == 8) {
+                memcpy(bytes, &v, 8);
+            } else {
+                int32_t v4 = (int32_t)v;
+                memcpy(bytes, &v4, 4);
+            }
+            int64_t r = dict_index(c, bytes, vs);
+            if (r < 0) {
+                rc = -1;
+                break;
+            }
+            e = (uint32_t)r;
+            le = *hint = e + 1;
+            dict = c->dict.p; /* may have grown */
+            nd = c->n_dict;
+            if (c->dict.len > w->o.dict_max_bytes && !c->fb_pending) {
+                c->fb_pending = true;
+                w->fb_list[w->n_fb++] = (int)(c - w->c);
+            }
+        }
+        idx[ni++] = e;
+        if ((ni & (DICT_PROBE - 1)) == 0 && nd * 2 > ni && !c->fb_pending) {
+            c->fb_pending = true;
+            w->fb_list[w->n_fb++] = (int)(c - w->c);
+        }
+        def[k] = dv;
+        set++;
+    }
+    c->n_idx = ni;
+    c->last_e = le;
+    w->approx += set * (vs + 4);
+    c->def.len += k;
+    return rc;
+}
+
 /* One field of every element of a list begun by pq_list_struct_cols. Always inlined with a
  * constant `rd`: one loop per kind of value, with the checks made once per field instead of
  * once per value. Values go through put_value with their list position, as the element
@@ -801,6 +900,12 @@ TD_HOT int set_col(pq_writer *w, int field, pq_type t, int rd, const void *base,
         return pq__fail(w, PQ_E_NOMEM, true, field, "%s: out of memory", fn);
     uint8_t *def = c->def.p + c->def.len;
     uint8_t dv = (uint8_t)c->max_def, dn = (uint8_t)(c->max_def - 1);
+    if (rd != RD_NAMES && c->dict_on) {
+        if (fixed_dict_col(w, c, rd == RD_I64 ? 8 : 4, base, stride, n, min, def))
+            return pq__fail(w, PQ_E_NOMEM, true, field, "%s: out of memory", fn);
+        w->state[field] = S_SET;
+        return PQ_OK;
+    }
     const char *p = base;
     for (size_t k = 0; k < n; k++, p += stride) {
         int r;

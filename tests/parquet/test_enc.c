@@ -1,0 +1,179 @@
+/* test_enc.c - the writer's shortcuts give the bytes of the plain path (issue 15):
+ *  - pq__put_levels_cached encodes like pq__put_levels, hit or miss (same levels again, the
+ *    same bytes at another bit width, a prefix, an empty cache);
+ *  - a list of structs given by column (pq_list_struct_col_i64 / _i32) writes the same file,
+ *    byte for byte, as the element setters, through dictionary hints, hash misses, the
+ *    mostly-unique probe and the dict_max_bytes fall-back, nulls and empty lists. */
+#include "parquet_internal.h"
+#include "td_test.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static uint64_t rng = 0x9E3779B97F4A7C15ull;
+static uint64_t rnd(void) { /* xorshift64 */
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+static unsigned rn(unsigned n) { return (unsigned)(rnd() % n); }
+
+/* ------------------------------------------------------------------ levels cache */
+
+static void fill_levels(uint8_t *lv, size_t n, int max, int kind) {
+    for (size_t i = 0; i < n; i++) {
+        switch (kind) {
+        case 0: /* a list's repetition levels: 0 then 1s */
+            lv[i] = (uint8_t)(i % 6 ? 1 : 0);
+            break;
+        case 1: /* one long run */
+            lv[i] = (uint8_t)max;
+            break;
+        default: /* anything up to max */
+            lv[i] = (uint8_t)rn((unsigned)max + 1);
+        }
+    }
+}
+
+static void test_levels_cache(void) {
+    pq_lvcache lc;
+    memset(&lc, 0, sizeof lc);
+    buf plain = {0}, cached = {0};
+    static uint8_t lv[5000], prev[5000];
+    size_t prev_n = 0;
+    int hits = 0;
+    for (int round = 0; round < 400; round++) {
+        size_t n;
+        int max;
+        if (round && rn(2) == 0) { /* the same levels again (a hit), or at another width */
+            n = prev_n;
+            memcpy(lv, prev, n);
+            max = rn(4) == 0 ? 3 : 1;
+            hits += max == lc.max;
+        } else {
+            n = rn(3) == 0 ? rn(8) : 1 + rn(5000);
+            max = 1 + (int)rn(3);
+            fill_levels(lv, n, max, (int)rn(3));
+            if (round % 7 == 0 && prev_n > 1) { /* a prefix of the last levels */
+                n = prev_n - 1;
+                memcpy(lv, prev, n);
+            }
+        }
+        int mx = max;
+        for (size_t i = 0; i < n; i++)
+            if (lv[i] > mx)
+                mx = lv[i];
+        plain.len = cached.len = 0;
+        CHECK(buf_put(&plain, "x", 1) == 0 && buf_put(&cached, "x", 1) == 0); /* not at 0 */
+        CHECK(pq__put_levels(&plain, lv, n, mx) == 0);
+        CHECK(pq__put_levels_cached(&lc, &cached, lv, n, mx) == 0);
+        CHECK(plain.len == cached.len && memcmp(plain.p, cached.p, plain.len) == 0);
+        memcpy(prev, lv, n);
+        prev_n = n;
+    }
+    CHECK(hits > 50);
+    pq__buf_free(&plain);
+    pq__buf_free(&cached);
+    pq__buf_free(&lc.in);
+    pq__buf_free(&lc.out);
+}
+
+/* ------------------------------------------------------------------ by column = by element */
+
+typedef struct mem {
+    uint8_t *p;
+    size_t len, cap;
+} mem;
+
+static int mem_write(void *ctx, const void *p, size_t n) {
+    mem *m = ctx;
+    if (m->len + n > m->cap) {
+        size_t cap = (m->len + n) * 2;
+        uint8_t *q = realloc(m->p, cap);
+        if (!q)
+            return -1;
+        m->p = q;
+        m->cap = cap;
+    }
+    memcpy(m->p + m->len, p, n);
+    m->len += n;
+    return 0;
+}
+
+struct el {
+    int64_t a; /* INT64_MIN: null */
+    int32_t r; /* INT32_MIN: null */
+};
+
+/* One file of `rows` rows of {id, ls: LIST<STRUCT<a INT64, r INT32>>}, the list given by
+ * column or element by element, from the same seed. */
+static void write_file(mem *m, bool by_col, uint64_t seed, size_t rows, size_t dict_max) {
+    pq_schema *s = pq_schema_new();
+    int e = 0;
+    int id = pq_schema_add_leaf(s, PQ_ROOT, "id", PQ_INT64, PQ_LT_NONE, false);
+    int ls = pq_schema_add_list_of_struct(s, PQ_ROOT, "ls", true, &e);
+    int a = pq_schema_add_leaf(s, e, "a", PQ_INT64, PQ_LT_NONE, true);
+    int r = pq_schema_add_leaf(s, e, "r", PQ_INT32, PQ_LT_NONE, true);
+    REQUIRE(id > 0 && ls > 0 && a > 0 && r > 0);
+    pq_options o = PQ_OPTIONS_INIT;
+    o.row_group_rows = 700;
+    o.dict_max_bytes = dict_max;
+    o.created_by = "test_enc";
+    pq_sink sink = {mem_write, m};
+    pq_writer *w;
+    REQUIRE(pq_writer_open(&w, s, &sink, &o) == PQ_OK);
+    rng = seed;
+    static struct el v[300];
+    for (size_t row = 0; row < rows; row++) {
+        CHECK(pq_set_i64(w, id, (int64_t)row) == PQ_OK);
+        unsigned n = rn(10) == 0 ? 0 : rn(20) == 0 ? 300 : 1 + rn(8);
+        int mode = (int)(row / 1500 % 3); /* repeating lists, a small set, mostly unique */
+        for (unsigned k = 0; k < n; k++) {
+            int64_t x = mode == 0   ? (int64_t)k * 1000
+                        : mode == 1 ? (int64_t)rn(40)
+                                    : (int64_t)rnd();
+            v[k].a = rn(8) == 0 ? INT64_MIN : x;
+            v[k].r = rn(8) == 0 ? INT32_MIN : (int32_t)(mode == 2 ? rnd() : k % 3);
+        }
+        if (rn(12) == 0) {
+            CHECK(pq_set_null(w, ls) == PQ_OK);
+        } else if (by_col) {
+            CHECK(pq_list_struct_cols(w, ls, n) == PQ_OK);
+            CHECK(pq_list_struct_col_i64(w, a, &v[0].a, sizeof v[0], INT64_MIN + 1) == PQ_OK);
+            CHECK(pq_list_struct_col_i32(w, r, &v[0].r, sizeof v[0], INT32_MIN + 1) == PQ_OK);
+            CHECK(pq_list_struct_end(w, ls) == PQ_OK);
+        } else {
+            CHECK(pq_list_struct_begin(w, ls) == PQ_OK);
+            for (unsigned k = 0; k < n; k++) {
+                CHECK(pq_list_struct_next(w, ls) == PQ_OK);
+                if (v[k].a != INT64_MIN)
+                    CHECK(pq_set_i64(w, a, v[k].a) == PQ_OK);
+                if (v[k].r != INT32_MIN)
+                    CHECK(pq_set_i32(w, r, v[k].r) == PQ_OK);
+            }
+            CHECK(pq_list_struct_end(w, ls) == PQ_OK);
+        }
+        CHECK(pq_end_row(w) == PQ_OK);
+    }
+    CHECK(pq_writer_close(w) == PQ_OK);
+    pq_schema_free(s);
+}
+
+static void test_cols_same_bytes(size_t dict_max) {
+    mem x = {0}, y = {0};
+    write_file(&x, true, 42 + dict_max, 9000, dict_max);
+    write_file(&y, false, 42 + dict_max, 9000, dict_max);
+    CHECK(x.len > 1000 && x.len == y.len);
+    CHECK(x.len == y.len && memcmp(x.p, y.p, x.len) == 0);
+    free(x.p);
+    free(y.p);
+}
+
+int main(void) {
+    test_levels_cache();
+    test_cols_same_bytes(1u << 20); /* the probe drops the unique dictionaries */
+    test_cols_same_bytes(2000);     /* dict_max_bytes is reached inside a list */
+    return td_test_report("test_enc");
+}
