@@ -128,10 +128,11 @@ static void writer_free(pq_writer *w) {
     pq__buf_free(&w->hdr);
     pq__buf_free(&w->rgmeta);
     pq__buf_free(&w->esc);
-    for (int k = 0; k < 2; k++) {
-        pq__buf_free(&w->lvc[k].in);
-        pq__buf_free(&w->lvc[k].out);
-    }
+    for (int k = 0; k < 2; k++)
+        for (int j = 0; j < 2; j++) {
+            pq__buf_free(&w->lvc[k].e[j].in);
+            pq__buf_free(&w->lvc[k].e[j].out);
+        }
     ZSTD_freeCCtx(w->zc);
     free(w);
 }

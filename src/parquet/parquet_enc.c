@@ -127,17 +127,30 @@ int pq__put_levels(buf *b, const uint8_t *lv, size_t n, int max) {
 
 int pq__put_levels_cached(pq_lvcache *lc, buf *b, const uint8_t *lv, size_t n, int max) {
     /* compared with memcmp (tens of bytes a cycle), against ~10 instructions a level to
-     * encode; an empty cache (in.len 0, max 0) never matches a column with levels */
-    if (n && max == lc->max && n == lc->in.len && memcmp(lv, lc->in.p, n) == 0)
-        return buf_put(b, lc->out.p, lc->out.len);
+     * encode; an empty entry (max 0) never matches a column with levels */
+    struct pq_lvent t;
+    for (int k = 0; k < 2 && n; k++) {
+        struct pq_lvent *e = &lc->e[k];
+        if (max == e->max && n == e->in.len && memcmp(lv, e->in.p, n) == 0) {
+            if (k) { /* most recent first */
+                t = lc->e[0];
+                lc->e[0] = lc->e[1];
+                lc->e[1] = t;
+            }
+            return buf_put(b, lc->e[0].out.p, lc->e[0].out.len);
+        }
+    }
     size_t at = b->len;
     if (pq__put_levels(b, lv, n, max))
         return -1;
-    /* remembered only when both copies fit: a failed copy leaves the cache empty */
-    lc->in.len = lc->out.len = 0;
-    lc->max = 0;
-    if (!buf_put(&lc->in, lv, n) && !buf_put(&lc->out, b->p + at, b->len - at))
-        lc->max = max;
+    /* into the older entry, which becomes the first; kept only when both copies fit */
+    t = lc->e[1];
+    lc->e[1] = lc->e[0];
+    t.in.len = t.out.len = 0;
+    t.max = 0;
+    if (!buf_put(&t.in, lv, n) && !buf_put(&t.out, b->p + at, b->len - at))
+        t.max = max;
+    lc->e[0] = t;
     return 0;
 }
 

@@ -55,10 +55,13 @@ typedef struct buf {
 int pq__buf_grow(buf *b, size_t extra); /* parquet.c */
 void pq__buf_free(buf *b);
 
-/* The last levels given to pq__put_levels_cached and the bytes they encoded to. */
+/* The last two distinct levels given to pq__put_levels_cached and the bytes they encoded to,
+ * the most recent first. */
 typedef struct pq_lvcache {
-    buf in, out;
-    int max;
+    struct pq_lvent {
+        buf in, out;
+        int max; /* 0: empty */
+    } e[2];
 } pq_lvcache;
 
 /* Inline: they are the per-value appenders of the hot path (parquet_row.c). */
@@ -249,7 +252,7 @@ struct pq_writer {
     uint64_t pos;                /* bytes written to the sink */
     buf page, comp, hdr, rgmeta; /* scratch, and the serialized RowGroups so far */
     buf esc;                     /* scratch: the escaped copy of a STRING value */
-    pq_lvcache lvc[2];           /* repetition, definition levels of the last page */
+    pq_lvcache lvc[2];           /* repetition, definition levels of the last pages */
     size_t n_rg;
     ZSTD_CCtx *zc;
 };
@@ -275,10 +278,10 @@ int pq__write_chunk(pq_writer *w, col *c, int64_t *unc_total, int64_t *comp_tota
 /* parquet_enc.c: RLE / bit-packed hybrid streams and PLAIN booleans, appended to b;
  * -1 when out of memory. */
 int pq__put_levels(buf *b, const uint8_t *lv, size_t n, int max); /* 4-byte length first */
-/* pq__put_levels through a one-entry cache (pq_lvcache) of the last levels encoded and their
+/* pq__put_levels through a small cache (pq_lvcache) of the last levels encoded and their
  * bytes: the fields of a list of structs (the ifds list: 16 columns) have the same
- * repetition levels, and most of them the same definition levels, page after page, so each
- * is encoded once. */
+ * repetition levels, and most of them one of two definition levels (always set, or null
+ * where the image has no such tag), page after page, so each is encoded once. */
 int pq__put_levels_cached(pq_lvcache *lc, buf *b, const uint8_t *lv, size_t n, int max);
 int pq__put_dict_indices(buf *b, const uint32_t *idx, size_t n, size_t n_dict);
 int pq__put_bools(buf *b, const uint8_t *v, size_t n); /* one byte per value in */

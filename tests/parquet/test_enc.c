@@ -37,47 +37,74 @@ static void fill_levels(uint8_t *lv, size_t n, int max, int kind) {
     }
 }
 
+static bool cache_has(const pq_lvcache *lc, const uint8_t *lv, size_t n, int max) {
+    for (int k = 0; k < 2; k++)
+        if (n && lc->e[k].max == max && lc->e[k].in.len == n && !memcmp(lc->e[k].in.p, lv, n))
+            return true;
+    return false;
+}
+
 static void test_levels_cache(void) {
     pq_lvcache lc;
     memset(&lc, 0, sizeof lc);
     buf plain = {0}, cached = {0};
-    static uint8_t lv[5000], prev[5000];
-    size_t prev_n = 0;
-    int hits = 0;
-    for (int round = 0; round < 400; round++) {
+    static uint8_t lv[5000], hist[3][5000];
+    size_t hist_n[3] = {0, 0, 0};
+    int hist_max[3] = {0, 0, 0};
+    int hits = 0, hits2 = 0;
+    for (int round = 0; round < 600; round++) {
         size_t n;
-        int max;
-        if (round && rn(2) == 0) { /* the same levels again (a hit), or at another width */
-            n = prev_n;
-            memcpy(lv, prev, n);
-            max = rn(4) == 0 ? 3 : 1;
-            hits += max == lc.max;
+        int max, from = round < 3 ? -1 : (int)rn(5) - 1; /* -1: new; 0..2: an earlier one */
+        if (from == 3) {                                 /* a prefix of the last levels */
+            n = hist_n[0] ? hist_n[0] - 1 : 0;
+            memcpy(lv, hist[0], n);
+            max = hist_max[0];
+        } else if (from >= 0) { /* again: a hit (0, 1), or evicted (2); or at another width */
+            n = hist_n[from];
+            memcpy(lv, hist[from], n);
+            max = rn(5) == 0 ? 3 : hist_max[from];
         } else {
             n = rn(3) == 0 ? rn(8) : 1 + rn(5000);
-            max = 1 + (int)rn(3);
+            max = 1 + (int)rn(2);
             fill_levels(lv, n, max, (int)rn(3));
-            if (round % 7 == 0 && prev_n > 1) { /* a prefix of the last levels */
-                n = prev_n - 1;
-                memcpy(lv, prev, n);
-            }
         }
-        int mx = max;
         for (size_t i = 0; i < n; i++)
-            if (lv[i] > mx)
-                mx = lv[i];
+            if (lv[i] > max)
+                max = lv[i];
+        bool hit = cache_has(&lc, lv, n, max);
+        hits += hit;
+        hits2 += hit && from == 1 && lc.e[1].in.len == n && !memcmp(lc.e[1].in.p, lv, n);
         plain.len = cached.len = 0;
         CHECK(buf_put(&plain, "x", 1) == 0 && buf_put(&cached, "x", 1) == 0); /* not at 0 */
-        CHECK(pq__put_levels(&plain, lv, n, mx) == 0);
-        CHECK(pq__put_levels_cached(&lc, &cached, lv, n, mx) == 0);
+        CHECK(pq__put_levels(&plain, lv, n, max) == 0);
+        CHECK(pq__put_levels_cached(&lc, &cached, lv, n, max) == 0);
         CHECK(plain.len == cached.len && memcmp(plain.p, cached.p, plain.len) == 0);
-        memcpy(prev, lv, n);
-        prev_n = n;
+        /* the levels just given are the most recent entry (none for n == 0) */
+        CHECK(!n || (lc.e[0].max == max && lc.e[0].in.len == n && !memcmp(lc.e[0].in.p, lv, n)));
+        if (!hit && n) { /* the history follows the cache: distinct levels */
+            memmove(hist[2], hist[1], hist_n[1]);
+            memmove(hist[1], hist[0], hist_n[0]);
+            memcpy(hist[0], lv, n);
+            hist_n[2] = hist_n[1], hist_n[1] = hist_n[0], hist_n[0] = n;
+            hist_max[2] = hist_max[1], hist_max[1] = hist_max[0], hist_max[0] = max;
+        } else if (hit && n && from == 1) {      /* the second entry became the first */
+            memcpy(hist[2], hist[0], hist_n[0]); /* scratch */
+            memcpy(hist[0], hist[1], hist_n[1]);
+            memcpy(hist[1], hist[2], hist_n[0]);
+            size_t tn = hist_n[0];
+            int tm = hist_max[0];
+            hist_n[0] = hist_n[1], hist_max[0] = hist_max[1];
+            hist_n[1] = tn, hist_max[1] = tm;
+            hist_n[2] = 0;
+        }
     }
-    CHECK(hits > 50);
+    CHECK(hits > 100 && hits2 > 20, "hits %d, of the second entry %d", hits, hits2);
     pq__buf_free(&plain);
     pq__buf_free(&cached);
-    pq__buf_free(&lc.in);
-    pq__buf_free(&lc.out);
+    for (int k = 0; k < 2; k++) {
+        pq__buf_free(&lc.e[k].in);
+        pq__buf_free(&lc.e[k].out);
+    }
 }
 
 /* ------------------------------------------------------------------ by column = by element */
