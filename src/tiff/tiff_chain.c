@@ -142,40 +142,70 @@ static int host_le(void) {
 }
 
 /* Sparse count and smallest offset of the non-sparse blocks (UINT64_MAX: none) of LONG /
- * LONG8 arrays in host order, one function per pair of item sizes with local accumulators so
- * that it vectorises: this runs over every tile of every image. Branch-free: e is all ones
- * for an empty block, which makes its offset the "none" value of the minimum, and the count
- * is kept in the offsets' width (what lets GCC vectorise the LONG / LONG case), summed per
- * chunk of 2^30 blocks so that it cannot wrap. */
+ * LONG8 arrays in host order, one function per pair of item sizes: this runs over every tile
+ * of every image. The smallest offset starts at all ones, the "none" value: an all-ones
+ * offset of a block with data leaves it there too, which read_arrays() checks the slow way.
+ * A plain loop with branches (empty blocks are rare): 11 instructions per block, where the
+ * branch-free form (an all-ones mask for an empty block) took 16, not vectorised by GCC at
+ * -O2 (the default build). The LONG / LONG case, the common one, is vectorised by hand
+ * below. */
 #define TD_SCAN(name, OT, CT)                                                              \
     static uint64_t name(const uint8_t *restrict od, const uint8_t *restrict cd, size_t m, \
                          uint64_t *min) {                                                  \
-        const size_t chunk = (size_t)1 << 30;                                              \
         OT mn = (OT)-1;                                                                    \
         uint64_t sp = 0;                                                                   \
-        for (size_t k0 = 0; k0 < m; k0 += chunk) {                                         \
-            size_t k1 = m - k0 < chunk ? m : k0 + chunk;                                   \
-            OT n = 0;                                                                      \
-            for (size_t k = k0; k < k1; k++) {                                             \
-                OT o;                                                                      \
-                CT c;                                                                      \
-                memcpy(&o, od + sizeof o * k, sizeof o);                                   \
-                memcpy(&c, cd + sizeof c * k, sizeof c);                                   \
-                OT e = (OT) - (OT)((o == 0) | (c == 0));                                   \
-                n -= e;                                                                    \
-                OT v = o | e;                                                              \
-                mn = v < mn ? v : mn;                                                      \
-            }                                                                              \
-            sp += (uint64_t)n;                                                             \
+        for (size_t k = 0; k < m; k++) {                                                   \
+            OT o;                                                                          \
+            CT c;                                                                          \
+            memcpy(&o, od + sizeof o * k, sizeof o);                                       \
+            memcpy(&c, cd + sizeof c * k, sizeof c);                                       \
+            if (__builtin_expect(o == 0 || c == 0, 0))                                     \
+                sp++;                                                                      \
+            else if (o < mn)                                                               \
+                mn = o;                                                                    \
         }                                                                                  \
         *min = mn == (OT)-1 ? UINT64_MAX : (uint64_t)mn;                                   \
         return sp;                                                                         \
     }
-TD_SCAN(scan44, uint32_t, uint32_t)
+TD_SCAN(scan44_1, uint32_t, uint32_t)
 TD_SCAN(scan88, uint64_t, uint64_t)
 TD_SCAN(scan84, uint64_t, uint32_t)
 TD_SCAN(scan48, uint32_t, uint64_t)
 #undef TD_SCAN
+
+/* LONG / LONG, four blocks at a time with GCC / Clang vector extensions (SSE2 on x86-64, any
+ * target's vectors or plain code elsewhere): about 5 instructions per block. Branch-free: e
+ * is all ones for an empty block, which both counts it (n - e) and makes its offset the
+ * "none" value of the minimum. Four 32-bit counts cannot wrap: the walk's decode budget
+ * (SCAN_BUDGET) bounds the blocks. The last m % 4 blocks go to scan44_1. */
+typedef uint32_t td_u32x4 __attribute__((vector_size(16)));
+_Static_assert(SCAN_BUDGET < UINT32_MAX, "scan44 counts blocks in 32 bits");
+
+static uint64_t scan44(const uint8_t *restrict od, const uint8_t *restrict cd, size_t m,
+                       uint64_t *min) {
+    size_t m4 = m & ~(size_t)3;
+    uint64_t sp = scan44_1(od + 4 * m4, cd + 4 * m4, m - m4, min);
+    if (m4 == 0)
+        return sp; /* one to three blocks: the smallest overviews */
+    const td_u32x4 zero = {0, 0, 0, 0};
+    td_u32x4 mn4 = ~zero, n4 = zero;
+    for (size_t k = 0; k < m4; k += 4) {
+        td_u32x4 o, c;
+        memcpy(&o, od + 4 * k, sizeof o);
+        memcpy(&c, cd + 4 * k, sizeof c);
+        td_u32x4 e = (td_u32x4)((o == zero) | (c == zero));
+        n4 -= e;
+        o |= e;
+        td_u32x4 lt = (td_u32x4)(o < mn4);
+        mn4 = (o & lt) | (mn4 & ~lt);
+    }
+    for (int j = 0; j < 4; j++) {
+        sp += n4[j];
+        if (mn4[j] != UINT32_MAX && mn4[j] < *min)
+            *min = mn4[j];
+    }
+    return sp;
+}
 
 static uint64_t item_u(const tiff_parser *p, unsigned isz, const uint8_t *d, size_t i) {
     switch (isz) {
@@ -190,17 +220,16 @@ static uint64_t item_u(const tiff_parser *p, unsigned isz, const uint8_t *d, siz
     }
 }
 
-static int arr_of(const ent *e, arr_ref *a) {
-    if (!type_is_int(e->type) || item_size(e->type) == 0)
-        return 0;
-    a->type = e->type;
-    a->count = e->count;
-    a->inl = (uint8_t)e->inl;
-    a->voff = e->voff;
-    memset(a->inb, 0, sizeof a->inb);
-    if (e->inl)
-        memcpy(a->inb, e->field, e->vsize <= 8 ? (size_t)e->vsize : 8);
-    return 1;
+/* item_u() of a LONG or LONG8 array in host order, inline. */
+static inline uint64_t host_u(unsigned isz, const uint8_t *d, size_t i) {
+    if (isz == 4) {
+        uint32_t v;
+        memcpy(&v, d + 4 * i, 4);
+        return v;
+    }
+    uint64_t v;
+    memcpy(&v, d + 8 * i, 8);
+    return v;
 }
 
 /* Bytes of an array (want: ask when missing). */
@@ -259,8 +288,8 @@ static avail read_arrays(tiff_parser *p, size_t i, const arr_ref *off, const arr
         }
         /* GDAL: a block is available when its byte count is non-zero (its offset may be 0) */
         for (uint64_t k = 0; k < m && k < band; k++)
-            if (item_u(p, cisz, cd, (size_t)k) != 0) {
-                uint64_t o = item_u(p, oisz, od, (size_t)k);
+            if (host_u(cisz, cd, (size_t)k) != 0) {
+                uint64_t o = host_u(oisz, od, (size_t)k);
                 fb = o > INT64_MAX ? 0 : (int64_t)o;
                 fb_found = 1;
                 break;
@@ -310,6 +339,152 @@ static int queue_sub(tiff_parser *p, uint64_t off, int32_t parent, uint32_t pos)
     return 0;
 }
 
+/* What refresh() takes from the entries of one IFD. */
+struct gather {
+    int pending; /* a value it needs waits for bytes */
+    int have[4];
+    arr_ref arr[4]; /* strip offsets, strip byte counts, tile offsets, tile byte counts */
+    int have_sub;
+    ent sub;
+    uint64_t end; /* where the IFD's out-of-line values end (note_ifd_end) */
+};
+
+/* Where the first value of each per-image tag goes in a record, by tag - 254 (0: not one of
+ * them; offset 0 is the record's index): a table rather than a switch, which GCC compiles to
+ * an indirect jump per entry. */
+#define FIELD(tag, name) [(tag)-254] = offsetof(tiff_image, name)
+static const uint8_t field_at[339 - 254 + 1] = {
+    FIELD(254, new_subfile_type),  FIELD(256, width),          FIELD(257, height),
+    FIELD(258, bits_per_sample),   FIELD(259, compression),    FIELD(262, photometric),
+    FIELD(277, samples_per_pixel), FIELD(278, rows_per_strip), FIELD(284, planar),
+    FIELD(317, predictor),         FIELD(322, tile_width),     FIELD(323, tile_height),
+    FIELD(339, sample_format),
+};
+#undef FIELD
+_Static_assert(sizeof(tiff_image) <= UINT8_MAX, "field_at holds offsets in bytes");
+
+/* The field of record im that takes the first value of tag, NULL for other tags. */
+static inline int64_t *field_of(tiff_image *im, unsigned tag) {
+    unsigned at = tag - 254 < sizeof field_at ? field_at[tag - 254] : 0;
+    return at ? (int64_t *)(void *)((char *)im + at) : NULL;
+}
+
+/* The classic bounds test below adds an offset and a size: it relies on "size unknown" being
+ * the largest size. */
+_Static_assert(TIFF_SIZE_UNKNOWN == UINT64_MAX, "TIFF_SIZE_UNKNOWN must be UINT64_MAX");
+
+/* The n entries at eb (the first at file offset eoff) of record im's IFD into g.
+ *
+ * Decoded here rather than by tiff__decode_entry: this runs for every entry of every IFD,
+ * and none of the tags read below is one of tifffile's reader tags, so the plain rules apply
+ * (unknown type: skipped; value inline when it fits, else at an offset that must lie inside
+ * the object). Every entry that passes them counts towards ifd_bytes (g->end) whether its
+ * tag is used or not.
+ *
+ * Always inlined, with big and le constants (refresh() has one call per layout): the entry
+ * size, value field and offset size are then constants and every read is one load (and a
+ * byte swap for a byte order not the host's) instead of branches on p->le and p->big. */
+static inline __attribute__((always_inline)) void gather(tiff_parser *p, tiff_image *im,
+                                                         struct gather *g, const uint8_t *eb,
+                                                         uint64_t n, uint64_t eoff, const int big,
+                                                         const int le) {
+    const unsigned es = big ? 20 : 12, fo = big ? 12 : 8, os = big ? 8 : 4;
+    const uint64_t size = p->size;
+    uint64_t end = g->end;
+    /* Fields whose first usable entry waits for bytes: a later duplicate entry of the same
+     * tag must not fill them meanwhile, or the value would depend on how the object was
+     * fetched (whole, the first entry wins; in rounds, the duplicate did: found by fuzz_tiff).
+     * Such a field holds a mark until the loop ends, and is then absent again: to every
+     * entry after it the field looks filled (any value but TIFF_ABSENT does, the mark or a
+     * file's value alike), so the one test per entry is whether the field is filled. A
+     * field is marked at most once: 13 at most. */
+    const int64_t waiting_mark = TIFF_ABSENT + 1;
+    int64_t *waiting[16];
+    size_t n_waiting = 0;
+    for (const uint8_t *q = eb, *qend = eb + n * es; q != qend; q += es) {
+        unsigned tag = rd16(q, le), type = rd16(q + 2, le);
+        uint64_t count = big ? rd64(q + 4, le) : rd32(q + 4, le);
+        int64_t *dst;
+        /* Most entries of an IFD are one SHORT or LONG of a field (12 of 15 in a COG's
+         * overview): such a value is inline (nothing for ifd_bytes) and usable, so the rules
+         * below come down to this, in about half their instructions. */
+        if (count == 1 && (type == 3 || type == 4) && (dst = field_of(im, tag))) {
+            if (*dst == TIFF_ABSENT)
+                *dst = type == 3 ? rd16(q + fo, le) : rd32(q + fo, le);
+            continue;
+        }
+        unsigned isz = item_size(type);
+        if (!isz)
+            continue;
+        if (big && count > UINT64_MAX / isz)
+            continue; /* a classic count (32 bits) times an item size (<= 8) cannot wrap */
+        uint64_t vsize = count * isz;
+        /* the value field read as an offset, which it is when the value is not inline */
+        uint64_t voff = big ? rd64(q + fo, le) : rd32(q + fo, le);
+        int inl = vsize <= os;
+        if (!inl) {
+            /* classic: voff + vsize < 2^36 cannot wrap, and exceeds no unknown size */
+            if (voff < 8 || (big ? size != TIFF_SIZE_UNKNOWN && (voff > size || vsize > size - voff)
+                                 : voff + vsize > size))
+                continue;
+            end = voff + vsize > end ? voff + vsize : end;
+        }
+        dst = field_of(im, tag);
+        if (!dst) {
+            /* the arrays and SubIFDs: once per IFD each, kept for after the loop */
+            if (tag != 273 && tag != 279 && tag != 324 && tag != 325 && tag != 330)
+                continue;
+            uint64_t at = eoff + (uint64_t)(q - eb); /* the entry's offset */
+            int j = tag == 273 ? 0 : tag == 279 ? 1 : tag == 324 ? 2 : tag == 325 ? 3 : -1;
+            if (j >= 0 && !g->have[j] && type_is_int(type)) { /* the first integer entry */
+                arr_ref *ar = &g->arr[j];
+                ar->type = (uint16_t)type;
+                ar->count = count;
+                ar->inl = (uint8_t)inl;
+                ar->voff = inl ? at + fo : voff;
+                /* inline: the whole value field, a constant size (the bytes past the value,
+                 * if any, are never read) */
+                memset(ar->inb, 0, sizeof ar->inb);
+                if (inl)
+                    memcpy(ar->inb, q + fo, os);
+                g->have[j] = 1;
+            } else if (tag == 330 && !g->have_sub && !(p->opts & TIFF_OPT_FIRST_IFD) &&
+                       type_is_int(type) && type != 3 && type != 8) {
+                /* TIFF_OPT_FIRST_IFD: IFD 0 alone, its SubIFDs are not walked */
+                g->sub = (ent){(uint16_t)tag,
+                               (uint16_t)type,
+                               count,
+                               vsize,
+                               inl ? at + fo : voff,
+                               at,
+                               q + fo,
+                               inl};
+                g->have_sub = 1;
+            }
+            continue;
+        }
+        if (*dst != TIFF_ABSENT || !type_is_int(type) || count == 0)
+            continue; /* the first usable entry wins, as in IFD 0 */
+        const uint8_t *d = q + fo, *got;
+        if (!inl) {
+            avail va = tiff__get(p, voff, isz, &got, 1);
+            if (va == AV_MISSING) {
+                g->pending = 1;
+                *dst = waiting_mark;
+                waiting[n_waiting++] = dst;
+                continue;
+            }
+            if (va != AV_OK)
+                continue;
+            d = got; /* not &d above: that would keep d in memory for every entry */
+        }
+        *dst = type == 3 ? rd16(d, le) : type == 4 ? rd32(d, le) : tiff__item_int(p, type, d);
+    }
+    while (n_waiting > 0)
+        *waiting[--n_waiting] = TIFF_ABSENT;
+    g->end = end;
+}
+
 /* Fill record i from its IFD as far as the fed bytes allow. */
 static int refresh(tiff_parser *p, size_t i) {
     tiff_image *im = &p->img[i];
@@ -333,137 +508,35 @@ static int refresh(tiff_parser *p, size_t i) {
     }
     p->ch.scan_left -= n;
     note_ifd_end(p, off + p->cs + n * p->es + p->os);
-    int pending = 0, have[4] = {0, 0, 0, 0};
-    arr_ref arr[4]; /* strip offsets, strip byte counts, tile offsets, tile byte counts */
-    ent sub = {0};
-    int have_sub = 0;
-    /* fields whose first usable entry waits for bytes: a later duplicate entry of the same
-     * tag must not fill them meanwhile, or the value would depend on how the object was
-     * fetched (whole, the first entry wins; in rounds, the duplicate did: found by fuzz_tiff) */
-    const int64_t *waiting[16];
-    size_t n_waiting = 0;
-    unsigned fo = p->big ? 12 : 8; /* the value field inside an entry */
-    for (uint64_t k = 0; k < n; k++) {
-        /* decoded here rather than by tiff__decode_entry: this runs for every entry of
-         * every IFD, and none of the tags read below is one of tifffile's reader tags, so
-         * the plain rules apply (unknown type: skipped; value inline when it fits, else at
-         * an offset that must lie inside the object) */
-        const uint8_t *q = eb + k * p->es;
-        ent e;
-        e.type = r16(p, q + 2);
-        unsigned isz = item_size(e.type);
-        if (!isz)
-            continue;
-        e.tag = r16(p, q);
-        e.count = p->big ? r64(p, q + 4) : r32(p, q + 4);
-        if (e.count > UINT64_MAX / isz)
-            continue;
-        e.vsize = e.count * isz;
-        e.field = q + fo;
-        e.eoff = off + p->cs + k * p->es;
-        e.inl = e.vsize <= p->os;
-        if (e.inl) {
-            e.voff = e.eoff + fo;
-        } else {
-            e.voff = roff(p, e.field);
-            if (e.voff < 8 ||
-                (p->size != TIFF_SIZE_UNKNOWN && (e.voff > p->size || e.vsize > p->size - e.voff)))
-                continue;
-            note_ifd_end(p, e.voff + e.vsize);
-        }
-        int64_t *dst = NULL;
-        switch (e.tag) {
-        case 254:
-            dst = &im->new_subfile_type;
-            break;
-        case 256:
-            dst = &im->width;
-            break;
-        case 257:
-            dst = &im->height;
-            break;
-        case 258:
-            dst = &im->bits_per_sample;
-            break;
-        case 259:
-            dst = &im->compression;
-            break;
-        case 262:
-            dst = &im->photometric;
-            break;
-        case 277:
-            dst = &im->samples_per_pixel;
-            break;
-        case 278:
-            dst = &im->rows_per_strip;
-            break;
-        case 284:
-            dst = &im->planar;
-            break;
-        case 317:
-            dst = &im->predictor;
-            break;
-        case 322:
-            dst = &im->tile_width;
-            break;
-        case 323:
-            dst = &im->tile_height;
-            break;
-        case 339:
-            dst = &im->sample_format;
-            break;
-        case 273:
-        case 279:
-        case 324:
-        case 325: {
-            int j = e.tag == 273 ? 0 : e.tag == 279 ? 1 : e.tag == 324 ? 2 : 3;
-            if (!have[j])
-                have[j] = arr_of(&e, &arr[j]);
-            continue;
-        }
-        case 330: /* TIFF_OPT_FIRST_IFD: IFD 0 alone, its SubIFDs are not walked */
-            if (!have_sub && !(p->opts & TIFF_OPT_FIRST_IFD) && type_is_int(e.type) &&
-                e.type != 3 && e.type != 8) {
-                sub = e;
-                have_sub = 1;
-            }
-            continue;
-        default:
-            continue;
-        }
-        if (*dst != TIFF_ABSENT || !type_is_int(e.type) || e.count == 0)
-            continue; /* the first usable entry wins, as in IFD 0 */
-        int waits = 0;
-        for (size_t w = 0; w < n_waiting; w++)
-            waits |= waiting[w] == dst;
-        if (waits)
-            continue;
-        const uint8_t *d;
-        if (e.inl) {
-            d = e.field;
-        } else {
-            avail va = tiff__get(p, e.voff, isz, &d, 1);
-            if (va == AV_MISSING) {
-                pending = 1;
-                if (n_waiting < sizeof waiting / sizeof *waiting)
-                    waiting[n_waiting++] = dst;
-                continue;
-            }
-            if (va != AV_OK)
-                continue;
-        }
-        *dst = e.type == 3 ? r16(p, d) : e.type == 4 ? r32(p, d) : tiff__item_int(p, e.type, d);
+    struct gather g; /* the arrays are filled as their flags say */
+    g.pending = g.have_sub = 0;
+    memset(g.have, 0, sizeof g.have);
+    g.end = p->ifd_end;
+    uint64_t eoff = off + p->cs;
+    if (p->big) {
+        if (p->le)
+            gather(p, im, &g, eb, n, eoff, 1, 1);
+        else
+            gather(p, im, &g, eb, n, eoff, 1, 0);
+    } else if (p->le) {
+        gather(p, im, &g, eb, n, eoff, 0, 1);
+    } else {
+        gather(p, im, &g, eb, n, eoff, 0, 0);
     }
+    p->ifd_end = g.end;
+    int pending = g.pending, have_sub = g.have_sub, *have = g.have;
+    const arr_ref *arr = g.arr;
+    const ent *sub = &g.sub; /* when have_sub */
     x->has_sub = have_sub;
     if (!have_sub)
         x->sub_known = 1;
     if (have_sub && !x->queued) {
         const uint8_t *d;
-        uint64_t cnt = sub.count;
-        unsigned isz = item_size(sub.type);
-        avail sa = sub.inl ? AV_OK : tiff__get(p, sub.voff, cnt * isz, &d, 1);
-        if (sub.inl)
-            d = sub.field;
+        uint64_t cnt = sub->count;
+        unsigned isz = item_size(sub->type);
+        avail sa = sub->inl ? AV_OK : tiff__get(p, sub->voff, cnt * isz, &d, 1);
+        if (sub->inl)
+            d = sub->field;
         if (sa == AV_MISSING) {
             pending = 1;
         } else if (sa == AV_OK) {
@@ -475,7 +548,7 @@ static int refresh(tiff_parser *p, size_t i) {
             x->queued = x->sub_known = 1;
             snprintf(x->warn, sizeof x->warn,
                      "image %u (IFD at %llu): SubIFDs offsets at %llu not fetched", (unsigned)i,
-                     (unsigned long long)off, (unsigned long long)sub.voff);
+                     (unsigned long long)off, (unsigned long long)sub->voff);
         }
     }
     /* kind from NewSubfileType: mask (bit 2) before reduced resolution (bit 0) */

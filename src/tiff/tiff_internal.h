@@ -164,19 +164,25 @@ struct tiff_parser {
 
 /* ---------------------------------------------------------------- inline readers */
 
-static inline uint16_t r16(const tiff_parser *p, const uint8_t *b) {
-    return p->le ? (uint16_t)(b[0] | (b[1] << 8)) : (uint16_t)((b[0] << 8) | b[1]);
+/* Readers for a byte order known where they are called (le: 1 little, 0 big endian): with a
+ * constant le the compiler makes each of them one load (plus a byte swap when the order is not
+ * the host's), which the IFD walk (tiff_chain.c) relies on. */
+static inline uint16_t rd16(const uint8_t *b, int le) {
+    return le ? (uint16_t)(b[0] | (b[1] << 8)) : (uint16_t)((b[0] << 8) | b[1]);
 }
-static inline uint32_t r32(const tiff_parser *p, const uint8_t *b) {
-    return p->le ? ((uint32_t)b[0] | ((uint32_t)b[1] << 8) | ((uint32_t)b[2] << 16) |
-                    ((uint32_t)b[3] << 24))
-                 : (((uint32_t)b[0] << 24) | ((uint32_t)b[1] << 16) | ((uint32_t)b[2] << 8) |
-                    (uint32_t)b[3]);
+static inline uint32_t rd32(const uint8_t *b, int le) {
+    return le ? ((uint32_t)b[0] | ((uint32_t)b[1] << 8) | ((uint32_t)b[2] << 16) |
+                 ((uint32_t)b[3] << 24))
+              : (((uint32_t)b[0] << 24) | ((uint32_t)b[1] << 16) | ((uint32_t)b[2] << 8) |
+                 (uint32_t)b[3]);
 }
-static inline uint64_t r64(const tiff_parser *p, const uint8_t *b) {
-    uint64_t lo = r32(p, b + (p->le ? 0 : 4)), hi = r32(p, b + (p->le ? 4 : 0));
+static inline uint64_t rd64(const uint8_t *b, int le) {
+    uint64_t lo = rd32(b + (le ? 0 : 4), le), hi = rd32(b + (le ? 4 : 0), le);
     return (hi << 32) | lo;
 }
+static inline uint16_t r16(const tiff_parser *p, const uint8_t *b) { return rd16(b, p->le); }
+static inline uint32_t r32(const tiff_parser *p, const uint8_t *b) { return rd32(b, p->le); }
+static inline uint64_t r64(const tiff_parser *p, const uint8_t *b) { return rd64(b, p->le); }
 static inline uint64_t roff(const tiff_parser *p, const uint8_t *b) {
     return p->os == 8 ? r64(p, b) : r32(p, b);
 }
