@@ -93,8 +93,8 @@ static void test_bombs(void) {
 static void test_masking_linear(void) {
     static const char *const heads[] = {
         "store:\n  name: s3://b\n  obstore_config:\n    secret_access_key: abcd\n# ",
-        "store:\n  name: s3://b\n  obstore_config:\n    secret_access_key: abcd\n"
-        "  prefixes: [\"",
+        ("store:\n  name: s3://b\n  obstore_config:\n    secret_access_key: abcd\n"
+         "  prefixes: [\""),
         "store:\n  name: s3://b\n",
         "store:\n  name: s3://b\n  obstore_config:\n    secret_access_key: aaaab\n# ",
     };

@@ -255,7 +255,7 @@ static void write_bad_utf8(const char *dir) {
     pq_writer *w = open_writer(s, f, PQ_CODEC_SNAPPY, kv, 2);
     tiff_extra gk_other[] = {{3076, "\"" L1 "\"", 6, false}};
     tiff_extra others[] = {{42033, "\"" CUT "\"", 7, false}};
-    const char *const warns[] = {"warning " L1, "ok", CUT};
+    const char *const warns[] = {("warning " L1), "ok", CUT};
     tiff_header h;
     memset(&h, 0, sizeof h);
     h.first_ifd_offset = 8;
