@@ -336,6 +336,7 @@ static int queue_sub(tiff_parser *p, uint64_t off, int32_t parent, uint32_t pos)
         p->capsubq = nc;
     }
     p->subq[p->nsubq++] = (struct subq_item){off, parent, pos, 0};
+    p->subq_unsorted = 1;
     return 0;
 }
 
@@ -595,14 +596,42 @@ static const char *const subq_why[] = {"",
  * A SubIFD that cannot be walked keeps its reason (state >= 2), reported every pass.
  * So that the outcome does not depend on how the bytes arrive, SubIFDs are walked only once
  * the main chain is done and every record's SubIFDs list is settled (the main chain claims
- * its IFDs first), in queue order, which is by (parent, position) within a generation;
+ * its IFDs first), in (parent, position) order, generation after generation;
  * tiff__images_order() puts the records in breadth-first order at the end. */
+static int cmp_subq(const void *a, const void *b) {
+    const struct subq_item *x = a, *y = b;
+    uint64_t kx = ((uint64_t)(uint32_t)x->parent << 32) | x->pos,
+             ky = ((uint64_t)(uint32_t)y->parent << 32) | y->pos;
+    return kx < ky ? -1 : kx > ky;
+}
+
 static int drain_subq(tiff_parser *p) {
     if (!p->ch.done)
         return TIFF_OK;
     for (size_t i = 0; i < p->nimg; i++)
         if (!p->imx[i].sub_known)
             return TIFF_OK;
+    /* The queue is in the order the records' SubIFDs lists came in, which depends on how the
+     * bytes arrived (a record whose list waited for a round queues after a later one); by
+     * (parent, position) it is the same however they come, and so are the records made from
+     * it and their indices (breadth first already), and the order of the warnings below
+     * (found by fuzz_tiff: whole-object and round-by-round results differed). */
+    if (p->subq_unsorted) {
+        qsort(p->subq, p->nsubq, sizeof *p->subq, cmp_subq);
+        p->subq_unsorted = 0;
+    }
+    /* Records are made only once the entry counts of all the waiting SubIFDs are here
+     * (asked for together, in this round), so that they are made in that order */
+    int waiting = 0;
+    for (size_t q = 0; q < p->nsubq; q++) {
+        const struct subq_item *it = &p->subq[q];
+        const uint8_t *b;
+        if (!it->state && it->off >= (p->big ? 16u : 8u) &&
+            tiff__get(p, it->off, p->cs, &b, 1) == AV_MISSING)
+            waiting = 1;
+    }
+    if (waiting)
+        return TIFF_OK;
     for (size_t q = 0; q < p->nsubq; q++) {
         struct subq_item *it = &p->subq[q];
         if (it->state)
