@@ -279,7 +279,7 @@ int pq__write_chunk(pq_writer *w, col *c, int64_t *unc_total, int64_t *comp_tota
  * -1 when out of memory. */
 int pq__put_levels(buf *b, const uint8_t *lv, size_t n, int max); /* 4-byte length first */
 /* pq__put_levels through a small cache (pq_lvcache) of the last levels encoded and their
- * bytes: the fields of a list of structs (the ifds list: 16 columns) have the same
+ * bytes: the fields of a list of structs (the ifds list: 21 columns) have the same
  * repetition levels, and most of them one of two definition levels (always set, or null
  * where the image has no such tag), page after page, so each is encoded once. */
 int pq__put_levels_cached(pq_lvcache *lc, buf *b, const uint8_t *lv, size_t n, int max);
