@@ -875,7 +875,8 @@ static inline __attribute__((always_inline)) int fixed_dict_col(pq_writer *w, co
 /* One field of every element of a list begun by pq_list_struct_cols. Always inlined with a
  * constant `rd`: one loop per kind of value, with the checks made once per field instead of
  * once per value. Values go through put_value with their list position, as the element
- * setters do, so the dictionary sees them in the same order and the bytes are the same. */
+ * setters do (the numbers of a dictionary-encoded column through fixed_dict_col, its
+ * unrolled copy), so the dictionary sees them in the same order and the bytes are the same. */
 TD_HOT int set_col(pq_writer *w, int field, pq_type t, int rd, const void *base, size_t stride,
                    int64_t min, const char *const *names, size_t n_names, const char *fn) {
     if (w->err)
