@@ -168,6 +168,11 @@ int pq_list_struct_col_i32(pq_writer *w, int field, const void *base, size_t str
 int pq_list_struct_col_i64(pq_writer *w, int field, const void *base, size_t stride, int64_t min);
 int pq_list_struct_col_names(pq_writer *w, int field, const void *base, size_t stride,
                              const char *const *names, size_t n_names);
+/* nf consecutive INT64 fields (consecutive node ids of one element) in one call: field
+ * field0 + j of element k read at (const char *)base + k * stride + 8 * j. As nf calls of
+ * col_i64, each with the same min; all are checked before any is set. */
+int pq_list_struct_col_i64s(pq_writer *w, int field0, int nf, const void *base, size_t stride,
+                            int64_t min);
 
 /* Completes the row; unset optional nodes become null. */
 int pq_end_row(pq_writer *w);

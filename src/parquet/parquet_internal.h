@@ -157,6 +157,7 @@ enum {
 };
 
 enum { POS_HINTS = 16 }; /* list positions with a dictionary hint (col.hint) */
+_Static_assert((POS_HINTS & (POS_HINTS - 1)) == 0, "fixed_dict_col wraps with a mask");
 
 typedef struct col {
     int leaf;  /* schema node */
@@ -186,10 +187,12 @@ typedef struct col {
     uint32_t last_e;          /* entry of the previous dictionary-encoded value + 1, 0: none. Tried
                                * before hashing: runs of one value are the common case (the same
                                * compression, tile size, kind in every image and row) */
-    uint32_t hint[POS_HINTS]; /* entry + 1 of the value at list position k (k <
-                               * POS_HINTS) in an earlier row: a list's values change along
-                               * the list (each image's width) but repeat from row to row
-                               * at the same position, where last_e misses every time */
+    uint32_t hint[POS_HINTS]; /* entry + 1 of the value at list position k in an earlier
+                               * row (past the last hint, put_value uses the last and
+                               * fixed_dict_col wraps): a list's values change along the
+                               * list (each image's width) but repeat from row to row at
+                               * the same position, where last_e misses every time. Only
+                               * where to look first: any entry gives the same bytes */
     /* at flush: the ColumnChunk serialized up to its offset-index fields, and the data
      * page locations for the OffsetIndex */
     buf cmeta;

@@ -758,13 +758,21 @@ int pq_list_struct_cols(pq_writer *w, int node, size_t n) {
 /* Reserves the n levels of a whole list in column c and writes its repetition levels (0,
  * then 1 for each further element); the caller writes the n definition levels at
  * c->def.p + c->def.len and adds n to c->def.len. The levels of a LIST<STRUCT> field always
- * have both kinds (the list is repeated, its element defined). */
-static int cols_reserve(col *c, size_t n) {
-    if (buf_reserve(&c->rep, n) || buf_reserve(&c->def, n))
+ * have both kinds (the list is repeated, its element defined). Inlined, with a list of up to
+ * 16 elements (a file's images) written as two 8-byte stores instead of a call to memset:
+ * this runs once per field and row (~20 times a row for the ifds list). */
+static inline __attribute__((always_inline)) int cols_reserve(col *c, size_t n) {
+    if (buf_reserve(&c->rep, n + 16) || buf_reserve(&c->def, n + 16))
         return -1;
     if (n) {
-        c->rep.p[c->rep.len] = 0;
-        memset(c->rep.p + c->rep.len + 1, 1, n - 1);
+        uint8_t *r = c->rep.p + c->rep.len;
+        if (n <= 16) {
+            static const uint8_t ones[16] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+            memcpy(r, ones, 16); /* past n: inside the reserve, overwritten by the next list */
+        } else {
+            memset(r, 1, n);
+        }
+        r[0] = 0;
         c->rep.len += n;
     }
     c->n_levels += n;
@@ -785,20 +793,54 @@ static inline __attribute__((always_inline)) int64_t fixed_at(const char *p, siz
     return v;
 }
 
+/* The entry + 1 in the first slot dict_index probes for v (a vs-byte value), 0 if that
+ * slot is empty or there are no slots yet. Slots hold only this chunk's entries (col_reset
+ * clears them), so a non-zero one is an entry below n_dict. */
+static inline __attribute__((always_inline)) uint32_t slot_of(const col *c, size_t vs, int64_t v) {
+    if (!c->n_slots)
+        return 0;
+    uint32_t h = hash_fixed(vs == 8 ? (uint64_t)v : (uint64_t)(uint32_t)(int32_t)v);
+    return c->slots[h & (c->n_slots - 1)];
+}
+
 /* Whether dictionary entry e (a vs-byte PLAIN value) holds v. */
 static inline __attribute__((always_inline)) bool fixed_eq(const uint8_t *dict, size_t e, size_t vs,
                                                            int64_t v) {
     return fixed_at((const char *)dict + e * vs, vs) == v;
 }
 
+/* Whether the mostly-unique probe of put_index fires for a column whose indices ni0 .. ni - 1
+ * were appended by one fixed_dict_col call that started with nd0 dictionary entries: put_index
+ * checks, after each index that makes the count a multiple of DICT_PROBE, whether the
+ * dictionary then had more than half as many entries. The entries a call adds are numbered
+ * from nd0 and each is appended when added, so the count at such a point m is nd0 or one
+ * past the largest index among the first m - ni0, whichever is more. Checking after the loop
+ * takes the probe out of the per-value path; the outcome (the fall-back at the end of the
+ * row) is the same. */
+static bool probe_fires(const uint32_t *idx, size_t ni0, size_t ni, size_t nd0, size_t nd) {
+    size_t top = nd0, j = ni0;
+    for (size_t m = (ni0 / DICT_PROBE + 1) * DICT_PROBE; m <= ni; m += DICT_PROBE) {
+        if (nd != nd0)
+            for (; j < m; j++)
+                if (idx[j] + (size_t)1 > top)
+                    top = idx[j] + (size_t)1;
+        if (top * 2 > m)
+            return true;
+    }
+    return false;
+}
+
 /* set_col's values of an INT64 / INT32 field into a dictionary-encoded column: what
  * put_value and put_index do value by value (the hints, then the hash; the probe for a
  * mostly-unique dictionary at the same counts), with the column's fields held in locals and
- * the indices reserved once for the whole list. The lists of images (ifds) set ~90 values
- * per row this way, most of them hint hits, and the per-value calls were most of their
- * cost (issue 15). The dictionary sees the values in the same order, so the bytes are the
- * same as the element setters'. Writes the n definition levels at def and adds n to
- * c->def.len; -1 when out of memory (the levels so far are kept consistent). */
+ * the indices reserved once for the whole list. The lists of images (ifds) set ~120 values
+ * per row this way, most of them hint hits, so the loop is kept to what a hit needs: the
+ * definition levels are written all defined first (nulls overwrite theirs), the probe is
+ * checked after the loop (probe_fires), and the position hint wraps instead of stopping at
+ * the last (a hint is only where to look first). The dictionary sees the values in the same
+ * order, so the bytes are the same as the element setters'. Writes the n definition levels
+ * at def (cols_reserve leaves 16 bytes spare) and adds n to c->def.len; -1 when out of memory
+ * (the levels so far are kept consistent). */
 static inline __attribute__((always_inline)) int fixed_dict_col(pq_writer *w, col *c, size_t vs,
                                                                 const char *p, size_t stride,
                                                                 size_t n, int64_t min,
@@ -814,11 +856,19 @@ static inline __attribute__((always_inline)) int fixed_dict_col(pq_writer *w, co
         c->idx = a;
         c->cap_idx = cap;
     }
+    if (n <= 16) {
+        uint64_t dvs = 0x0101010101010101ull * dv;
+        memcpy(def, &dvs, 8);
+        memcpy(def + 8, &dvs, 8);
+    } else {
+        memset(def, dv, n);
+    }
     /* in locals: the stores to def (bytes) could alias any field of c for the compiler */
     uint32_t *idx = c->idx, *hints = c->hint;
     const uint8_t *dict = c->dict.p;
-    size_t ni = c->n_idx, nd = c->n_dict, set = 0;
-    uint32_t le = c->last_e;
+    const size_t ni0 = c->n_idx, nd0 = c->n_dict;
+    size_t ni = ni0, nd = nd0;
+    uint32_t le = c->last_e, s;
     int rc = 0;
     size_t k = 0;
     for (; k < n; k++, p += stride) {
@@ -827,14 +877,17 @@ static inline __attribute__((always_inline)) int fixed_dict_col(pq_writer *w, co
             def[k] = dn;
             continue;
         }
-        uint32_t *hint = &hints[k < POS_HINTS ? k : POS_HINTS - 1];
+        uint32_t *hint = &hints[k & (POS_HINTS - 1)];
         uint32_t he = *hint, e;
-        if (he && he <= nd && fixed_eq(dict, he - 1, vs, v)) {
+        if (he - 1u < nd && fixed_eq(dict, he - 1, vs, v)) { /* he - 1u: he == 0 wraps */
             e = he - 1;
             le = he;
-        } else if (le && le <= nd && fixed_eq(dict, le - 1, vs, v)) {
+        } else if (le - 1u < nd && fixed_eq(dict, le - 1, vs, v)) {
             e = le - 1;
             *hint = le;
+        } else if ((s = slot_of(c, vs, v)) && fixed_eq(dict, s - 1, vs, v)) {
+            e = s - 1; /* dict_index's first probe, inlined: the usual way a value is found */
+            le = *hint = s;
         } else {
             uint8_t bytes[8];
             if (vs == 8) {
@@ -858,45 +911,26 @@ static inline __attribute__((always_inline)) int fixed_dict_col(pq_writer *w, co
             }
         }
         idx[ni++] = e;
-        if ((ni & (DICT_PROBE - 1)) == 0 && nd * 2 > ni && !c->fb_pending) {
-            c->fb_pending = true;
-            w->fb_list[w->n_fb++] = (int)(c - w->c);
-        }
-        def[k] = dv;
-        set++;
+    }
+    if (!c->fb_pending && probe_fires(idx, ni0, ni, nd0, nd)) {
+        c->fb_pending = true;
+        w->fb_list[w->n_fb++] = (int)(c - w->c);
     }
     c->n_idx = ni;
     c->last_e = le;
-    w->approx += set * (vs + 4);
+    w->approx += (ni - ni0) * (vs + 4);
     c->def.len += k;
     return rc;
 }
 
-/* One field of every element of a list begun by pq_list_struct_cols. Always inlined with a
- * constant `rd`: one loop per kind of value, with the checks made once per field instead of
- * once per value. Values go through put_value with their list position, as the element
- * setters do (the numbers of a dictionary-encoded column through fixed_dict_col, its
- * unrolled copy), so the dictionary sees them in the same order and the bytes are the same. */
-TD_HOT int set_col(pq_writer *w, int field, pq_type t, int rd, const void *base, size_t stride,
-                   int64_t min, const char *const *names, size_t n_names, const char *fn) {
-    if (w->err)
-        return w->err;
-    if (field <= 0 || field >= w->s->count)
-        return pq__fail(w, PQ_E_USAGE, false, field, "%s: no such node", fn);
-    const snode *nd = &w->s->n[field];
-    if (!nd->lst || nd->kind != N_LEAF || nd->internal)
-        return pq__fail(w, PQ_E_USAGE, false, field, "%s: not a field of a list of structs", fn);
-    if (w->state[nd->lst] != S_COLS)
-        return pq__fail(w, PQ_E_USAGE, false, field, "%s: list not begun by pq_list_struct_cols",
-                        fn);
-    if (nd->type != t)
-        return pq__fail(w, PQ_E_USAGE, false, field, "%s on a %s leaf", fn, type_name(nd->type));
-    if (w->state[field] != S_UNSET)
-        return pq__fail(w, PQ_E_USAGE, false, field, "%s: already set in this row", fn);
-    size_t n = w->u[nd->lst].count;
-    if (n && (!base || (rd == RD_NAMES && (!names || !n_names))))
-        return pq__fail(w, PQ_E_USAGE, false, field, "%s: NULL values", fn);
-    col *c = &w->c[w->u[field].col0];
+/* Field `field` of every element of a list begun by pq_list_struct_cols, into its column c
+ * (checked by the caller). Always inlined with a constant `rd`: one loop per kind of value.
+ * Values go through put_value with their list position, as the element setters do (the
+ * numbers of a dictionary-encoded column through fixed_dict_col, its unrolled copy), so the
+ * dictionary sees them in the same order and the bytes are the same. */
+TD_HOT int col_fill(pq_writer *w, int field, col *c, int rd, const void *base, size_t stride,
+                    size_t n, int64_t min, const char *const *names, size_t n_names,
+                    const char *fn) {
     if (cols_reserve(c, n))
         return pq__fail(w, PQ_E_NOMEM, true, field, "%s: out of memory", fn);
     uint8_t *def = c->def.p + c->def.len;
@@ -948,6 +982,40 @@ TD_HOT int set_col(pq_writer *w, int field, pq_type t, int rd, const void *base,
     return PQ_OK;
 }
 
+/* The checks of a field given by column: a leaf of a list begun by pq_list_struct_cols, of
+ * type t, not yet set in this row. */
+static inline int col_check(pq_writer *w, int field, pq_type t, const char *fn) {
+    if (field <= 0 || field >= w->s->count)
+        return pq__fail(w, PQ_E_USAGE, false, field, "%s: no such node", fn);
+    const snode *nd = &w->s->n[field];
+    if (!nd->lst || nd->kind != N_LEAF || nd->internal)
+        return pq__fail(w, PQ_E_USAGE, false, field, "%s: not a field of a list of structs", fn);
+    if (w->state[nd->lst] != S_COLS)
+        return pq__fail(w, PQ_E_USAGE, false, field, "%s: list not begun by pq_list_struct_cols",
+                        fn);
+    if (nd->type != t)
+        return pq__fail(w, PQ_E_USAGE, false, field, "%s on a %s leaf", fn, type_name(nd->type));
+    if (w->state[field] != S_UNSET)
+        return pq__fail(w, PQ_E_USAGE, false, field, "%s: already set in this row", fn);
+    return PQ_OK;
+}
+
+/* One field of every element of a list begun by pq_list_struct_cols (the checks made once
+ * per field instead of once per value). */
+TD_HOT int set_col(pq_writer *w, int field, pq_type t, int rd, const void *base, size_t stride,
+                   int64_t min, const char *const *names, size_t n_names, const char *fn) {
+    if (w->err)
+        return w->err;
+    int rc = col_check(w, field, t, fn);
+    if (rc)
+        return rc;
+    size_t n = w->u[w->s->n[field].lst].count;
+    if (n && (!base || (rd == RD_NAMES && (!names || !n_names))))
+        return pq__fail(w, PQ_E_USAGE, false, field, "%s: NULL values", fn);
+    return col_fill(w, field, &w->c[w->u[field].col0], rd, base, stride, n, min, names, n_names,
+                    fn);
+}
+
 int pq_list_struct_col_i32(pq_writer *w, int field, const void *base, size_t stride, int32_t min) {
     return set_col(w, field, PQ_INT32, RD_I32, base, stride, min, NULL, 0,
                    "pq_list_struct_col_i32");
@@ -960,6 +1028,34 @@ int pq_list_struct_col_names(pq_writer *w, int field, const void *base, size_t s
                              const char *const *names, size_t n_names) {
     return set_col(w, field, PQ_BYTE_ARRAY, RD_NAMES, base, stride, 0, names, n_names,
                    "pq_list_struct_col_names");
+}
+
+/* nf consecutive INT64 fields in one call (the ifds list's 16 numbers): the checks of all
+ * of them first, so that a refused call sets nothing, then each column's values. A call per
+ * field cost ~150 instructions before its first value, as much as its values (issue 15). */
+int pq_list_struct_col_i64s(pq_writer *w, int field0, int nf, const void *base, size_t stride,
+                            int64_t min) {
+    const char *fn = "pq_list_struct_col_i64s";
+    if (w->err)
+        return w->err;
+    if (nf <= 0 || field0 <= 0 || field0 >= w->s->count || nf > w->s->count - field0)
+        return pq__fail(w, PQ_E_USAGE, false, field0, "%s: no such nodes", fn);
+    int l = w->s->n[field0].lst, col0 = w->u[field0].col0, rc;
+    for (int k = 0; k < nf; k++) {
+        int f = field0 + k;
+        if ((rc = col_check(w, f, PQ_INT64, fn)))
+            return rc;
+        if (w->s->n[f].lst != l || w->u[f].col0 != col0 + k)
+            return pq__fail(w, PQ_E_USAGE, false, f, "%s: not consecutive fields of one list", fn);
+    }
+    size_t n = w->u[l].count;
+    if (n && !base)
+        return pq__fail(w, PQ_E_USAGE, false, field0, "%s: NULL values", fn);
+    for (int k = 0; k < nf; k++)
+        if ((rc = col_fill(w, field0 + k, &w->c[col0 + k], RD_I64, (const char *)base + 8 * k,
+                           stride, n, min, NULL, 0, fn)))
+            return rc;
+    return PQ_OK;
 }
 
 /* pq_list_struct_end of a list begun by pq_list_struct_cols: the fields not given are null

@@ -171,8 +171,7 @@ static int write_images(pq_writer *w, const td_headers_cols *c, const tiff_image
     /* the 16 numbers are consecutive INT64 fields (images_schema) and members; TIFF_ABSENT
      * (INT64_MIN) is null */
     const char *num = (const char *)v + offsetof(tiff_image, width);
-    for (int k = 0; k < 16; k++)
-        TD_T(pq_list_struct_col_i64(w, c->im.num[0] + k, num + 8 * k, st, INT64_MIN + 1))
+    TD_T(pq_list_struct_col_i64s(w, c->im.num[0], 16, num, st, INT64_MIN + 1))
     TD_T(pq_list_struct_end(w, c->im.ifds))
 #undef TD_T
     return PQ_OK;

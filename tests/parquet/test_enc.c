@@ -198,8 +198,64 @@ static void test_cols_same_bytes(size_t dict_max) {
     free(y.p);
 }
 
+/* Lists that cross a multiple of DICT_PROBE values (4096) inside one by-column call: the
+ * probe looks at the dictionary as it was at that value, not at the end of the list. Rows
+ * of 10 repeated values up to 4090, then one list of `n` values of which the first `rep`
+ * repeat and the rest are new: the count crosses 4096 at the list's 7th value. With rep 20
+ * the dictionary has 2 entries there (no fall-back) but thousands at the end of the list;
+ * with rep 0 it has 7 of 7 new values there, which is not more than half of 4096 either,
+ * so a list of 5,000 reaches the next multiple (8192) with ~5,000 entries: fall-back. */
+static void write_probe_file(mem *m, bool by_col, size_t n, size_t rep) {
+    pq_schema *s = pq_schema_new();
+    int e = 0;
+    int ls = pq_schema_add_list_of_struct(s, PQ_ROOT, "ls", true, &e);
+    int a = pq_schema_add_leaf(s, e, "a", PQ_INT64, PQ_LT_NONE, true);
+    REQUIRE(ls > 0 && a > 0);
+    pq_options o = PQ_OPTIONS_INIT;
+    o.created_by = "test_enc";
+    pq_sink sink = {mem_write, m};
+    pq_writer *w;
+    REQUIRE(pq_writer_open(&w, s, &sink, &o) == PQ_OK);
+    static int64_t v[6000];
+    for (size_t row = 0; row < 412; row++) {
+        size_t k = row < 409 ? 10 : row == 409 ? n : 50;
+        for (size_t j = 0; j < k; j++)
+            v[j] = row == 409 && j >= rep ? (int64_t)(1000 + j) : (int64_t)(j % 2);
+        if (by_col) {
+            CHECK(pq_list_struct_cols(w, ls, k) == PQ_OK);
+            CHECK(pq_list_struct_col_i64(w, a, v, sizeof v[0], INT64_MIN + 1) == PQ_OK);
+            CHECK(pq_list_struct_end(w, ls) == PQ_OK);
+        } else {
+            CHECK(pq_list_struct_begin(w, ls) == PQ_OK);
+            for (size_t j = 0; j < k; j++) {
+                CHECK(pq_list_struct_next(w, ls) == PQ_OK);
+                CHECK(pq_set_i64(w, a, v[j]) == PQ_OK);
+            }
+            CHECK(pq_list_struct_end(w, ls) == PQ_OK);
+        }
+        CHECK(pq_end_row(w) == PQ_OK);
+    }
+    CHECK(pq_writer_close(w) == PQ_OK);
+    pq_schema_free(s);
+}
+
+static void test_probe_inside_list(void) {
+    static const size_t cases[][2] = {{3000, 20}, {3000, 0}, {5000, 0}, {5000, 3000}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        mem x = {0}, y = {0};
+        write_probe_file(&x, true, cases[i][0], cases[i][1]);
+        write_probe_file(&y, false, cases[i][0], cases[i][1]);
+        CHECK(x.len > 1000 && x.len == y.len && memcmp(x.p, y.p, x.len) == 0,
+              "list of %zu, %zu repeated: %zu vs %zu bytes", cases[i][0], cases[i][1], x.len,
+              y.len);
+        free(x.p);
+        free(y.p);
+    }
+}
+
 int main(void) {
     test_levels_cache();
+    test_probe_inside_list();
     test_cols_same_bytes(1u << 20); /* the probe drops the unique dictionaries */
     test_cols_same_bytes(2000);     /* dict_max_bytes is reached inside a list */
     return td_test_report("test_enc");
