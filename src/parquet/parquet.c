@@ -123,6 +123,12 @@ static void writer_free(pq_writer *w) {
         }
         free(w->kv);
     }
+    if (w->kept)
+        for (int k = 0; k < PQ_KEPT_LISTS; k++) {
+            pq__buf_free(&w->kept[k].key);
+            pq__buf_free(&w->kept[k].col);
+        }
+    free(w->kept);
     pq__buf_free(&w->page);
     pq__buf_free(&w->comp);
     pq__buf_free(&w->hdr);

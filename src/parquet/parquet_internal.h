@@ -212,6 +212,25 @@ typedef struct unode { /* per schema node */
     uint32_t count;    /* elements so far in an open list / map */
 } unode;
 
+/* A list of structs kept for pq_list_struct_again: what it added to each of its columns
+ * (definition levels, dictionary indices) under the caller's key. Lists of up to
+ * PQ_KEPT_MAX elements, so that a column is replayed with fixed-size copies. */
+enum { PQ_KEPT_LISTS = 8, PQ_KEPT_MAX = 16 };
+struct pq_kept_col {
+    uint8_t def[PQ_KEPT_MAX];
+    uint32_t idx[PQ_KEPT_MAX];
+    uint32_t nv; /* of idx */
+};
+typedef struct pq_kept {
+    int node;       /* 0: empty slot */
+    size_t rg;      /* w->n_rg when kept: the chunk dictionaries its indices are entries of */
+    uint64_t stamp; /* last kept or replayed (the least recent slot is reused) */
+    uint32_t count; /* elements */
+    size_t approx;  /* what it added to w->approx */
+    buf key;
+    buf col; /* struct pq_kept_col per column of the list */
+} pq_kept;
+
 struct pq_writer {
     const pq_schema *s;
     pq_sink sink;
@@ -256,6 +275,9 @@ struct pq_writer {
     buf page, comp, hdr, rgmeta; /* scratch, and the serialized RowGroups so far */
     buf esc;                     /* scratch: the escaped copy of a STRING value */
     pq_lvcache lvc[2];           /* repetition, definition levels of the last pages */
+    pq_kept *kept;               /* PQ_KEPT_LISTS slots, allocated by the first keep */
+    uint64_t kept_clock;
+    uint32_t kept_misses; /* lists given by column since the last replay */
     size_t n_rg;
     ZSTD_CCtx *zc;
 };

@@ -809,6 +809,19 @@ static inline __attribute__((always_inline)) bool fixed_eq(const uint8_t *dict, 
     return fixed_at((const char *)dict + e * vs, vs) == v;
 }
 
+/* Room for n more dictionary indices in c; -1 when out of memory. */
+static int grow_idx(col *c, size_t n) {
+    size_t cap = c->cap_idx ? c->cap_idx : 256;
+    while (cap - c->n_idx < n)
+        cap *= 2;
+    uint32_t *a = realloc(c->idx, cap * sizeof *a);
+    if (!a)
+        return -1;
+    c->idx = a;
+    c->cap_idx = cap;
+    return 0;
+}
+
 /* Whether the mostly-unique probe of put_index fires for a column whose indices ni0 .. ni - 1
  * were appended by one fixed_dict_col call that started with nd0 dictionary entries: put_index
  * checks, after each index that makes the count a multiple of DICT_PROBE, whether the
@@ -846,16 +859,8 @@ static inline __attribute__((always_inline)) int fixed_dict_col(pq_writer *w, co
                                                                 size_t n, int64_t min,
                                                                 uint8_t *def) {
     uint8_t dv = (uint8_t)c->max_def, dn = (uint8_t)(c->max_def - 1);
-    if (c->cap_idx - c->n_idx < n) {
-        size_t cap = c->cap_idx ? c->cap_idx : 256;
-        while (cap - c->n_idx < n)
-            cap *= 2;
-        uint32_t *a = realloc(c->idx, cap * sizeof *a);
-        if (!a)
-            return -1;
-        c->idx = a;
-        c->cap_idx = cap;
-    }
+    if (c->cap_idx - c->n_idx < n && grow_idx(c, n))
+        return -1;
     if (n <= 16) {
         uint64_t dvs = 0x0101010101010101ull * dv;
         memcpy(def, &dvs, 8);
@@ -1081,6 +1086,138 @@ static int cols_end(pq_writer *w, int node) {
             if (put_level(&w->c[u->col0 + j], 0, u->dl))
                 return pq__fail(w, PQ_E_NOMEM, true, node, "pq_list_struct_end: out of memory");
     w->state[node] = S_SET;
+    return PQ_OK;
+}
+
+/* ------------------------------------------------------------------ kept lists */
+
+/* Replaying a list's levels and indices is what giving its values again would write: a
+ * value's dictionary entry in a chunk is unique, so the lookups of the same values find the
+ * same entries, add none, and so never reach the dict_max_bytes check; the mostly-unique
+ * probe is checked at the same counts (probe_fires); w->approx grows by the same bytes. It
+ * holds while the columns are in the same row group (the dictionaries are reset at a
+ * flush) and still dictionary-encoded (a fall-back makes later values PLAIN). */
+
+int pq_list_struct_keep(pq_writer *w, int node, const void *key, size_t key_len) {
+    const char *fn = "pq_list_struct_keep";
+    if (w->err)
+        return w->err;
+    if (node <= 0 || node >= w->s->count || !w->s->n[node].of_struct)
+        return pq__fail(w, PQ_E_USAGE, false, node, "%s: not a list of structs", fn);
+    if (w->state[node] != S_SET)
+        return pq__fail(w, PQ_E_USAGE, false, node, "%s: list not ended in this row", fn);
+    if (key_len && !key)
+        return pq__fail(w, PQ_E_USAGE, false, node, "%s: NULL key", fn);
+    /* When lists rarely repeat, keeping each costs more than the replays save: past 64 lists
+     * without a replay, one in 16 is kept (a repeating run is still found, a little later) */
+    uint32_t miss = w->kept_misses;
+    w->kept_misses = miss < UINT32_MAX ? miss + 1 : miss;
+    const unode *u = &w->u[node];
+    size_t L = u->count;
+    if (L == 0 || L > PQ_KEPT_MAX || (miss >= 64 && miss % 16))
+        return PQ_OK;
+    for (int j = 0; j < u->ncols; j++) {
+        const col *c = &w->c[u->col0 + j];
+        if (!c->dict_on || c->def.len < L || !c->max_rep)
+            return PQ_OK; /* not kept: only dictionary indices are replayed */
+    }
+    if (!w->kept && !(w->kept = calloc(PQ_KEPT_LISTS, sizeof *w->kept)))
+        return pq__fail(w, PQ_E_NOMEM, true, node, "%s: out of memory", fn);
+    pq_kept *k = &w->kept[0];
+    for (int i = 1; i < PQ_KEPT_LISTS; i++) /* the least recent (an empty slot: stamp 0) */
+        if (w->kept[i].stamp < k->stamp)
+            k = &w->kept[i];
+    k->node = 0;
+    size_t nc = (size_t)u->ncols;
+    k->key.len = 0;
+    if (buf_reserve(&k->col, nc * sizeof(struct pq_kept_col)) || buf_put(&k->key, key, key_len))
+        return pq__fail(w, PQ_E_NOMEM, true, node, "%s: out of memory", fn);
+    struct pq_kept_col *kc = (struct pq_kept_col *)(void *)k->col.p;
+    size_t approx = 0;
+    for (size_t j = 0; j < nc; j++) {
+        const col *c = &w->c[(size_t)u->col0 + j];
+        const uint8_t *d = c->def.p + c->def.len - L;
+        uint32_t nv = 0;
+        for (size_t i = 0; i < L; i++)
+            nv += d[i] == c->max_def;
+        if (c->n_idx < nv)
+            return PQ_OK; /* cannot happen: each defined level of a dict column has an index */
+        const uint32_t *e = c->idx + c->n_idx - nv;
+        if (c->vsize) {
+            approx += nv * (c->vsize + 4);
+        } else {
+            for (uint32_t i = 0; i < nv; i++) {
+                uint32_t l;
+                memcpy(&l, c->dict.p + c->d_off[e[i]], 4);
+                approx += (size_t)l + 4;
+            }
+        }
+        memset(&kc[j], 0, sizeof kc[j]);
+        memcpy(kc[j].def, d, L);
+        memcpy(kc[j].idx, e, nv * sizeof *e);
+        kc[j].nv = nv;
+    }
+    k->node = node;
+    k->rg = w->n_rg;
+    k->count = (uint32_t)L;
+    k->approx = approx;
+    k->stamp = ++w->kept_clock;
+    return PQ_OK;
+}
+
+int pq_list_struct_again(pq_writer *w, int node, const void *key, size_t key_len) {
+    const char *fn = "pq_list_struct_again";
+    int rc = check_node(w, node, N_LIST, fn);
+    if (rc)
+        return rc;
+    if (!w->s->n[node].of_struct)
+        return pq__fail(w, PQ_E_USAGE, false, node, "%s: not a list of structs", fn);
+    if (w->state[node] != S_UNSET)
+        return pq__fail(w, PQ_E_USAGE, false, node, "%s: already set in this row", fn);
+    if (!w->kept || (key_len && !key))
+        return 1;
+    pq_kept *k = NULL;
+    for (int i = 0; i < PQ_KEPT_LISTS && !k; i++) {
+        pq_kept *t = &w->kept[i];
+        if (t->node == node && t->rg == w->n_rg && t->key.len == key_len &&
+            (key_len == 0 || memcmp(t->key.p, key, key_len) == 0))
+            k = t;
+    }
+    if (!k)
+        return 1;
+    const unode *u = &w->u[node];
+    col *c0 = &w->c[u->col0];
+    for (int j = 0; j < u->ncols; j++)
+        if (!c0[j].dict_on)
+            return 1;
+    if ((rc = touch(w, node, fn)) || (rc = lazy_catch_up(w, node) ? PQ_E_NOMEM : 0))
+        return rc == PQ_E_NOMEM ? pq__fail(w, rc, true, node, "%s: out of memory", fn) : rc;
+    size_t L = k->count;
+    const struct pq_kept_col *kc = (const struct pq_kept_col *)(const void *)k->col.p;
+    /* fixed-size copies (L <= PQ_KEPT_MAX): the bytes past L and nv land in the reserves
+     * (cols_reserve's 16 spare levels, 16 spare indices) and are overwritten by what comes
+     * next */
+    for (int j = 0; j < u->ncols; j++) {
+        col *c = &c0[j];
+        uint32_t nv = kc[j].nv;
+        if (cols_reserve(c, L) || (c->cap_idx - c->n_idx < PQ_KEPT_MAX && grow_idx(c, PQ_KEPT_MAX)))
+            return pq__fail(w, PQ_E_NOMEM, true, node, "%s: out of memory", fn);
+        memcpy(c->def.p + c->def.len, kc[j].def, PQ_KEPT_MAX);
+        c->def.len += L;
+        size_t ni0 = c->n_idx;
+        memcpy(c->idx + ni0, kc[j].idx, sizeof kc[j].idx);
+        c->n_idx = ni0 + nv;
+        if ((ni0 ^ c->n_idx) >= DICT_PROBE && !c->fb_pending &&
+            probe_fires(c->idx, ni0, c->n_idx, c->n_dict, c->n_dict)) {
+            c->fb_pending = true;
+            w->fb_list[w->n_fb++] = u->col0 + j;
+        }
+    }
+    w->approx += k->approx;
+    w->u[node].count = k->count;
+    w->state[node] = S_SET;
+    k->stamp = ++w->kept_clock;
+    w->kept_misses = 0;
     return PQ_OK;
 }
 

@@ -155,6 +155,13 @@ static int write_images(pq_writer *w, const td_headers_cols *c, const tiff_image
                             im->ghost[i].value, strlen(im->ghost[i].value)))
         TD_T(pq_map_end(w, c->im.ghost))
     }
+    /* The list's values are the tiff_image array's bytes: files of one product (the bands
+     * of a Sentinel-2 scene, scene after scene) repeat one of a few lists whole, which the
+     * writer then replays from its last few (pq_list_struct_again). The key holds every
+     * value written; padding bytes that differ only make a list miss. */
+    const size_t key_len = im->n * sizeof *im->v;
+    if (im->n && (rc = pq_list_struct_again(w, c->im.ifds, im->v, key_len)) <= 0)
+        return rc;
     /* by column: one call per field for all the images (each value read in place from
      * the tiff_image array), the writer's cheapest path for a list of structs */
     static const tiff_image none; /* the base of an empty list's columns: never read */
@@ -173,6 +180,8 @@ static int write_images(pq_writer *w, const td_headers_cols *c, const tiff_image
     const char *num = (const char *)v + offsetof(tiff_image, width);
     TD_T(pq_list_struct_col_i64s(w, c->im.num[0], 16, num, st, INT64_MIN + 1))
     TD_T(pq_list_struct_end(w, c->im.ifds))
+    if (im->n)
+        TD_T(pq_list_struct_keep(w, c->im.ifds, im->v, key_len))
 #undef TD_T
     return PQ_OK;
 }

@@ -3,7 +3,8 @@
  *    same bytes at another bit width, a prefix, an empty cache);
  *  - a list of structs given by column (pq_list_struct_col_i64 / _i32) writes the same file,
  *    byte for byte, as the element setters, through dictionary hints, hash misses, the
- *    mostly-unique probe and the dict_max_bytes fall-back, nulls and empty lists. */
+ *    mostly-unique probe and the dict_max_bytes fall-back, nulls and empty lists;
+ *  - a list replayed by pq_list_struct_again writes what giving its values again would. */
 #include "parquet_internal.h"
 #include "td_test.h"
 
@@ -253,8 +254,177 @@ static void test_probe_inside_list(void) {
     }
 }
 
+/* ------------------------------------------------------------------ kept lists */
+
+/* Rows of {id, ls: LIST<STRUCT<a INT64, r INT32, k STRING>>}, each list one of `pool`
+ * templates (some empty, some longer than PQ_KEPT_MAX, some of values seen once), or null.
+ * With `again`, a list is first offered to pq_list_struct_again under its template's bytes,
+ * and kept after being given by column; the file must be the same, byte for byte, as the
+ * one written without: through row-group flushes, the dict_max_bytes fall-back, the
+ * mostly-unique probe and the least-recent slot being reused. */
+static const char *const kinds[] = {"main", "overview", "mask", "page"};
+struct kel {
+    int64_t a;
+    int32_t r;
+    int k;
+};
+static struct kel tmpl[16][40];
+static unsigned tmpl_n[16];
+
+static void make_templates(unsigned pool) {
+    for (unsigned t = 0; t < pool; t++) {
+        tmpl_n[t] = t % 7 == 6 ? 0 : t % 5 == 4 ? 17 + rn(20) : 1 + rn(PQ_KEPT_MAX);
+        for (unsigned j = 0; j < tmpl_n[t]; j++) {
+            tmpl[t][j].a = rn(6) == 0 ? INT64_MIN : (int64_t)rn(50);
+            tmpl[t][j].r = rn(6) == 0 ? INT32_MIN : (int32_t)rn(9);
+            tmpl[t][j].k = (int)rn(5);
+        }
+    }
+}
+
+static int write_kept_file(mem *m, bool again, uint64_t seed, unsigned pool, size_t rows,
+                           size_t rg_rows, size_t rg_bytes, size_t dict_max, unsigned uniq,
+                           int *replays) {
+    pq_schema *s = pq_schema_new();
+    int e = 0;
+    int id = pq_schema_add_leaf(s, PQ_ROOT, "id", PQ_INT64, PQ_LT_NONE, false);
+    int ls = pq_schema_add_list_of_struct(s, PQ_ROOT, "ls", true, &e);
+    int a = pq_schema_add_leaf(s, e, "a", PQ_INT64, PQ_LT_NONE, true);
+    int r = pq_schema_add_leaf(s, e, "r", PQ_INT32, PQ_LT_NONE, true);
+    int k = pq_schema_add_leaf(s, e, "k", PQ_BYTE_ARRAY, PQ_LT_STRING, true);
+    REQUIRE(id > 0 && ls > 0 && a > 0 && r > 0 && k > 0);
+    pq_options o = PQ_OPTIONS_INIT;
+    o.row_group_rows = rg_rows;
+    o.row_group_bytes = rg_bytes;
+    o.dict_max_bytes = dict_max;
+    o.created_by = "test_enc";
+    pq_sink sink = {mem_write, m};
+    pq_writer *w;
+    REQUIRE(pq_writer_open(&w, s, &sink, &o) == PQ_OK);
+    rng = seed;
+    static struct kel fresh[16];
+    for (size_t row = 0; row < rows; row++) {
+        CHECK(pq_set_i64(w, id, (int64_t)row) == PQ_OK);
+        unsigned pick = rn(20);
+        if (pick == 0) {
+            CHECK(pq_set_null(w, ls) == PQ_OK);
+            CHECK(pq_end_row(w) == PQ_OK);
+            continue;
+        }
+        const struct kel *v = tmpl[pick % pool];
+        unsigned n = tmpl_n[pick % pool];
+        if (pick <= uniq) { /* values never seen before: hash misses, the probe */
+            n = 1 + rn(PQ_KEPT_MAX);
+            for (unsigned j = 0; j < n; j++)
+                fresh[j] = (struct kel){(int64_t)rnd(), (int32_t)rnd(), (int)rn(4)};
+            v = fresh;
+        }
+        int rc = 1;
+        if (again && n) {
+            rc = pq_list_struct_again(w, ls, v, n * sizeof *v);
+            CHECK(rc == PQ_OK || rc == 1, "again: %d", rc);
+            *replays += rc == PQ_OK;
+        }
+        if (rc) {
+            CHECK(pq_list_struct_cols(w, ls, n) == PQ_OK);
+            CHECK(pq_list_struct_col_i64(w, a, &v[0].a, sizeof v[0], INT64_MIN + 1) == PQ_OK);
+            CHECK(pq_list_struct_col_i32(w, r, &v[0].r, sizeof v[0], INT32_MIN + 1) == PQ_OK);
+            CHECK(pq_list_struct_col_names(w, k, &v[0].k, sizeof v[0], kinds, 4) == PQ_OK);
+            CHECK(pq_list_struct_end(w, ls) == PQ_OK);
+            if (again && n)
+                CHECK(pq_list_struct_keep(w, ls, v, n * sizeof *v) == PQ_OK);
+        }
+        CHECK(pq_end_row(w) == PQ_OK);
+    }
+    CHECK(pq_writer_close(w) == PQ_OK);
+    pq_schema_free(s);
+    return 0;
+}
+
+static void test_kept_lists(void) {
+    static const struct {
+        unsigned pool;
+        size_t rg_rows, rg_bytes, dict_max;
+        unsigned uniq; /* of 20 rows, those of unique values: 1 .. uniq */
+        int min_replays;
+    } cases[] = {
+        {5, 100000, 64u << 20, 1u << 20, 1, 4000}, /* one row group, every template kept */
+        {16, 300, 64u << 20, 1u << 20, 1, 1000},   /* more templates than slots; flushes */
+        {12, 100000, 20000, 1u << 20, 1, 1000},    /* flushes by size: w->approx must agree */
+        {12, 1000, 64u << 20, 600, 1, 100},        /* the dictionaries fall back to PLAIN */
+        {5, 100000, 64u << 20, 1u << 20, 11, 30},  /* mostly unique: the probe, in replays */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        rng = 7 + i;
+        make_templates(cases[i].pool);
+        mem x = {0}, y = {0};
+        int replays = 0, none = 0;
+        write_kept_file(&x, true, 99 + i, cases[i].pool, 6000, cases[i].rg_rows, cases[i].rg_bytes,
+                        cases[i].dict_max, cases[i].uniq, &replays);
+        write_kept_file(&y, false, 99 + i, cases[i].pool, 6000, cases[i].rg_rows, cases[i].rg_bytes,
+                        cases[i].dict_max, cases[i].uniq, &none);
+        CHECK(replays > cases[i].min_replays, "case %zu: %d replays", i, replays);
+        CHECK(x.len > 1000 && x.len == y.len && memcmp(x.p, y.p, x.len) == 0,
+              "case %zu: %zu vs %zu bytes", i, x.len, y.len);
+        free(x.p);
+        free(y.p);
+    }
+}
+
+/* The mostly-unique probe inside a replay: 4,090 values seen once each, then a kept list
+ * of 10 replayed across value 4,096, where the dictionary holds more than half as many
+ * entries as values: the column falls back to PLAIN at the end of that row, replayed or
+ * not. */
+static void write_probe_replay(mem *m, bool again, int *replays) {
+    pq_schema *s = pq_schema_new();
+    int e = 0;
+    int ls = pq_schema_add_list_of_struct(s, PQ_ROOT, "ls", true, &e);
+    int a = pq_schema_add_leaf(s, e, "a", PQ_INT64, PQ_LT_NONE, true);
+    REQUIRE(ls > 0 && a > 0);
+    pq_options o = PQ_OPTIONS_INIT;
+    o.created_by = "test_enc";
+    pq_sink sink = {mem_write, m};
+    pq_writer *w;
+    REQUIRE(pq_writer_open(&w, s, &sink, &o) == PQ_OK);
+    int64_t t[10], u[10];
+    for (int j = 0; j < 10; j++)
+        t[j] = -1 - j;
+    for (int row = 0; row < 450; row++) {
+        bool same = row == 400 || row == 409 || row > 420;
+        for (int j = 0; j < 10; j++)
+            u[j] = row * 10 + j;
+        const int64_t *v = same ? t : u;
+        int rc = again && same ? pq_list_struct_again(w, ls, v, sizeof t) : 1;
+        *replays += rc == PQ_OK;
+        if (rc) {
+            CHECK(pq_list_struct_cols(w, ls, 10) == PQ_OK);
+            CHECK(pq_list_struct_col_i64(w, a, v, sizeof v[0], INT64_MIN + 1) == PQ_OK);
+            CHECK(pq_list_struct_end(w, ls) == PQ_OK);
+            if (again && same)
+                CHECK(pq_list_struct_keep(w, ls, v, sizeof t) == PQ_OK);
+        }
+        CHECK(pq_end_row(w) == PQ_OK);
+    }
+    CHECK(pq_writer_close(w) == PQ_OK);
+    pq_schema_free(s);
+}
+
+static void test_kept_probe(void) {
+    mem x = {0}, y = {0};
+    int replays = 0, none = 0;
+    write_probe_replay(&x, true, &replays);
+    write_probe_replay(&y, false, &none);
+    CHECK(replays == 1, "%d replays", replays); /* row 409; after it the column is PLAIN */
+    CHECK(x.len > 1000 && x.len == y.len && memcmp(x.p, y.p, x.len) == 0, "%zu vs %zu bytes", x.len,
+          y.len);
+    free(x.p);
+    free(y.p);
+}
+
 int main(void) {
     test_levels_cache();
+    test_kept_lists();
+    test_kept_probe();
     test_probe_inside_list();
     test_cols_same_bytes(1u << 20); /* the probe drops the unique dictionaries */
     test_cols_same_bytes(2000);     /* dict_max_bytes is reached inside a list */
