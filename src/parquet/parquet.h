@@ -174,19 +174,20 @@ int pq_list_struct_col_names(pq_writer *w, int field, const void *base, size_t s
 int pq_list_struct_col_i64s(pq_writer *w, int field0, int nf, const void *base, size_t stride,
                             int64_t min);
 
-/* A list of structs given again. After a list given by column ends (pq_list_struct_cols
- * ... pq_list_struct_end), pq_list_struct_keep keeps what it wrote under the caller's key (up
- * to 8 lists, the least recently used replaced); in a later row, pq_list_struct_again with
- * an equal key (same bytes) writes the kept list in place of the whole cols ... end
- * sequence. The key must determine every value of the list (e.g. the bytes of the array the
- * columns were read from): the bytes written are then the same as giving the values again.
- * again returns PQ_OK (written), 1 (nothing kept under that key, or no longer replayable: a
- * row group was flushed since, or a column fell back to PLAIN; nothing written, give the
- * list by column) or an error code. keep may keep nothing (an empty list, a column not
- * dictionary-encoded, lists that rarely repeat): again then returns 1. For the ifds list,
- * whose ~110 values repeat whole from file to file of a product (issue 15). */
-int pq_list_struct_keep(pq_writer *w, int list, const void *key, size_t key_len);
-int pq_list_struct_again(pq_writer *w, int list, const void *key, size_t key_len);
+/* A list of structs or a map given again (one not inside another list). After it ends in a
+ * row (pq_list_struct_end, pq_map_end), pq_keep keeps what it wrote under the caller's key
+ * (up to 8, the least recently used replaced); in a later row, pq_again with an equal key
+ * (same bytes) writes the kept one in place of the whole begin ... end sequence. The key
+ * must determine every value (e.g. the bytes of the array the columns were read from): the
+ * bytes written are then the same as giving the values again. pq_again returns PQ_OK
+ * (written), 1 (nothing kept under that key, or no longer replayable: a row group was
+ * flushed since, or a column fell back to PLAIN; nothing written: give the values) or an
+ * error code. pq_keep may keep nothing (empty, more than 16 elements, a column not
+ * dictionary-encoded, or keys that rarely repeat); pq_again then returns 1. For the ifds
+ * list and the GDAL metadata map, which repeat whole from file to file of a product
+ * (issue 15). */
+int pq_keep(pq_writer *w, int node, const void *key, size_t key_len);
+int pq_again(pq_writer *w, int node, const void *key, size_t key_len);
 
 /* Completes the row; unset optional nodes become null. */
 int pq_end_row(pq_writer *w);

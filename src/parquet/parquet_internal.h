@@ -210,9 +210,10 @@ typedef struct unode { /* per schema node */
     int elem_def;      /* list: def of a non-null element */
     int full_def;      /* struct: optional structs on the path including itself */
     uint32_t count;    /* elements so far in an open list / map */
+    uint32_t misses;   /* pq_keep calls since this node's last replay (pq_again) */
 } unode;
 
-/* A list of structs kept for pq_list_struct_again: what it added to each of its columns
+/* A list of structs kept for pq_again: what it added to each of its columns
  * (definition levels, dictionary indices) under the caller's key. Lists of up to
  * PQ_KEPT_MAX elements, so that a column is replayed with fixed-size copies. */
 enum { PQ_KEPT_LISTS = 8, PQ_KEPT_MAX = 16 };
@@ -277,7 +278,6 @@ struct pq_writer {
     pq_lvcache lvc[2];           /* repetition, definition levels of the last pages */
     pq_kept *kept;               /* PQ_KEPT_LISTS slots, allocated by the first keep */
     uint64_t kept_clock;
-    uint32_t kept_misses; /* lists given by column since the last replay */
     size_t n_rg;
     ZSTD_CCtx *zc;
 };

@@ -1098,28 +1098,37 @@ static int cols_end(pq_writer *w, int node) {
  * holds while the columns are in the same row group (the dictionaries are reset at a
  * flush) and still dictionary-encoded (a fall-back makes later values PLAIN). */
 
-int pq_list_struct_keep(pq_writer *w, int node, const void *key, size_t key_len) {
-    const char *fn = "pq_list_struct_keep";
+/* A list of structs or a map: a repeated group of leaves, each a column of its own. */
+static bool keepable(const pq_writer *w, int node) {
+    if (node <= 0 || node >= w->s->count)
+        return false;
+    const snode *n = &w->s->n[node];
+    return (n->kind == N_LIST && n->of_struct) || n->kind == N_MAP;
+}
+
+int pq_keep(pq_writer *w, int node, const void *key, size_t key_len) {
+    const char *fn = "pq_keep";
     if (w->err)
         return w->err;
-    if (node <= 0 || node >= w->s->count || !w->s->n[node].of_struct)
-        return pq__fail(w, PQ_E_USAGE, false, node, "%s: not a list of structs", fn);
+    if (!keepable(w, node))
+        return pq__fail(w, PQ_E_USAGE, false, node, "%s: not a list of structs or a map", fn);
     if (w->state[node] != S_SET)
-        return pq__fail(w, PQ_E_USAGE, false, node, "%s: list not ended in this row", fn);
+        return pq__fail(w, PQ_E_USAGE, false, node, "%s: not ended in this row", fn);
     if (key_len && !key)
         return pq__fail(w, PQ_E_USAGE, false, node, "%s: NULL key", fn);
-    /* When lists rarely repeat, keeping each costs more than the replays save: past 64 lists
-     * without a replay, one in 16 is kept (a repeating run is still found, a little later) */
-    uint32_t miss = w->kept_misses;
-    w->kept_misses = miss < UINT32_MAX ? miss + 1 : miss;
-    const unode *u = &w->u[node];
+    /* When values rarely repeat, keeping each costs more than the replays save: past 64 kept
+     * without a replay of this node, one in 16 is kept (a repeating run is still found, a
+     * little later) */
+    unode *u = &w->u[node];
+    uint32_t miss = u->misses;
+    u->misses = miss < UINT32_MAX ? miss + 1 : miss;
     size_t L = u->count;
     if (L == 0 || L > PQ_KEPT_MAX || (miss >= 64 && miss % 16))
         return PQ_OK;
     for (int j = 0; j < u->ncols; j++) {
         const col *c = &w->c[u->col0 + j];
-        if (!c->dict_on || c->def.len < L || !c->max_rep)
-            return PQ_OK; /* not kept: only dictionary indices are replayed */
+        if (!c->dict_on || c->def.len < L || c->max_rep != 1)
+            return PQ_OK; /* not kept: only dictionary indices of a list not in a list */
     }
     if (!w->kept && !(w->kept = calloc(PQ_KEPT_LISTS, sizeof *w->kept)))
         return pq__fail(w, PQ_E_NOMEM, true, node, "%s: out of memory", fn);
@@ -1165,13 +1174,13 @@ int pq_list_struct_keep(pq_writer *w, int node, const void *key, size_t key_len)
     return PQ_OK;
 }
 
-int pq_list_struct_again(pq_writer *w, int node, const void *key, size_t key_len) {
-    const char *fn = "pq_list_struct_again";
-    int rc = check_node(w, node, N_LIST, fn);
+int pq_again(pq_writer *w, int node, const void *key, size_t key_len) {
+    const char *fn = "pq_again";
+    int rc = check_node(w, node, -1, fn);
     if (rc)
         return rc;
-    if (!w->s->n[node].of_struct)
-        return pq__fail(w, PQ_E_USAGE, false, node, "%s: not a list of structs", fn);
+    if (!keepable(w, node))
+        return pq__fail(w, PQ_E_USAGE, false, node, "%s: not a list of structs or a map", fn);
     if (w->state[node] != S_UNSET)
         return pq__fail(w, PQ_E_USAGE, false, node, "%s: already set in this row", fn);
     if (!w->kept || (key_len && !key))
@@ -1217,7 +1226,7 @@ int pq_list_struct_again(pq_writer *w, int node, const void *key, size_t key_len
     w->u[node].count = k->count;
     w->state[node] = S_SET;
     k->stamp = ++w->kept_clock;
-    w->kept_misses = 0;
+    w->u[node].misses = 0;
     return PQ_OK;
 }
 

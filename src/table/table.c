@@ -131,6 +131,37 @@ _Static_assert(sizeof(((tiff_image *)0)->index) == 4 && sizeof(((tiff_image *)0)
 _Static_assert(offsetof(tiff_image, sparse_blocks) - offsetof(tiff_image, width) == 15 * 8,
                "the 16 numbers are consecutive int64_t members");
 
+/* The GDAL structural metadata map. Its entries are those of the GDAL version that wrote
+ * the file, so they repeat from file to file: the writer replays the map kept under its
+ * text (each key and value NUL-terminated, so that the text determines the entries). */
+static int write_ghost(pq_writer *w, int node, const tiff_kv *kv, size_t n) {
+    char key[1024];
+    size_t len = 0, kl[16], vl[16];
+    bool keyed = n > 0 && n <= 16;
+    for (size_t i = 0; keyed && i < n; i++) {
+        kl[i] = strlen(kv[i].key);
+        vl[i] = strlen(kv[i].value);
+        keyed = kl[i] + vl[i] + 2 <= sizeof key - len;
+        if (keyed) {
+            memcpy(key + len, kv[i].key, kl[i] + 1);
+            memcpy(key + len + kl[i] + 1, kv[i].value, vl[i] + 1);
+            len += kl[i] + vl[i] + 2;
+        }
+    }
+    int rc = keyed ? pq_again(w, node, key, len) : 1;
+    if (rc <= 0)
+        return rc;
+    if ((rc = pq_map_begin(w, node)))
+        return rc;
+    for (size_t i = 0; i < n; i++)
+        if ((rc = pq_map_put(w, node, kv[i].key, keyed ? kl[i] : strlen(kv[i].key), kv[i].value,
+                             keyed ? vl[i] : strlen(kv[i].value))))
+            return rc;
+    if ((rc = pq_map_end(w, node)))
+        return rc;
+    return keyed ? pq_keep(w, node, key, len) : PQ_OK;
+}
+
 static int write_images(pq_writer *w, const td_headers_cols *c, const tiff_images *im) {
     int rc = 0;
 #define TD_T(expr)          \
@@ -148,19 +179,14 @@ static int write_images(pq_writer *w, const td_headers_cols *c, const tiff_image
         TD_T(pq_set_bool(w, c->im.cog_valid, im->cog_valid != 0))
     TD_T(set_strs(w, c->im.cog_errors, im->cog_errors, im->n_cog_errors))
     TD_T(set_strs(w, c->im.cog_warnings, im->cog_warnings, im->n_cog_warnings))
-    if (im->has_ghost) {
-        TD_T(pq_map_begin(w, c->im.ghost))
-        for (size_t i = 0; i < im->n_ghost; i++)
-            TD_T(pq_map_put(w, c->im.ghost, im->ghost[i].key, strlen(im->ghost[i].key),
-                            im->ghost[i].value, strlen(im->ghost[i].value)))
-        TD_T(pq_map_end(w, c->im.ghost))
-    }
+    if (im->has_ghost)
+        TD_T(write_ghost(w, c->im.ghost, im->ghost, im->n_ghost))
     /* The list's values are the tiff_image array's bytes: files of one product (the bands
      * of a Sentinel-2 scene, scene after scene) repeat one of a few lists whole, which the
-     * writer then replays from its last few (pq_list_struct_again). The key holds every
+     * writer then replays from its last few (pq_again). The key holds every
      * value written; padding bytes that differ only make a list miss. */
     const size_t key_len = im->n * sizeof *im->v;
-    if (im->n && (rc = pq_list_struct_again(w, c->im.ifds, im->v, key_len)) <= 0)
+    if (im->n && (rc = pq_again(w, c->im.ifds, im->v, key_len)) <= 0)
         return rc;
     /* by column: one call per field for all the images (each value read in place from
      * the tiff_image array), the writer's cheapest path for a list of structs */
@@ -181,7 +207,7 @@ static int write_images(pq_writer *w, const td_headers_cols *c, const tiff_image
     TD_T(pq_list_struct_col_i64s(w, c->im.num[0], 16, num, st, INT64_MIN + 1))
     TD_T(pq_list_struct_end(w, c->im.ifds))
     if (im->n)
-        TD_T(pq_list_struct_keep(w, c->im.ifds, im->v, key_len))
+        TD_T(pq_keep(w, c->im.ifds, im->v, key_len))
 #undef TD_T
     return PQ_OK;
 }

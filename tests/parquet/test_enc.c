@@ -4,7 +4,7 @@
  *  - a list of structs given by column (pq_list_struct_col_i64 / _i32) writes the same file,
  *    byte for byte, as the element setters, through dictionary hints, hash misses, the
  *    mostly-unique probe and the dict_max_bytes fall-back, nulls and empty lists;
- *  - a list replayed by pq_list_struct_again writes what giving its values again would. */
+ *  - a list replayed by pq_again writes what giving its values again would. */
 #include "parquet_internal.h"
 #include "td_test.h"
 
@@ -258,7 +258,7 @@ static void test_probe_inside_list(void) {
 
 /* Rows of {id, ls: LIST<STRUCT<a INT64, r INT32, k STRING>>}, each list one of `pool`
  * templates (some empty, some longer than PQ_KEPT_MAX, some of values seen once), or null.
- * With `again`, a list is first offered to pq_list_struct_again under its template's bytes,
+ * With `again`, a list is first offered to pq_again under its template's bytes,
  * and kept after being given by column; the file must be the same, byte for byte, as the
  * one written without: through row-group flushes, the dict_max_bytes fall-back, the
  * mostly-unique probe and the least-recent slot being reused. */
@@ -321,7 +321,7 @@ static int write_kept_file(mem *m, bool again, uint64_t seed, unsigned pool, siz
         }
         int rc = 1;
         if (again && n) {
-            rc = pq_list_struct_again(w, ls, v, n * sizeof *v);
+            rc = pq_again(w, ls, v, n * sizeof *v);
             CHECK(rc == PQ_OK || rc == 1, "again: %d", rc);
             *replays += rc == PQ_OK;
         }
@@ -332,7 +332,7 @@ static int write_kept_file(mem *m, bool again, uint64_t seed, unsigned pool, siz
             CHECK(pq_list_struct_col_names(w, k, &v[0].k, sizeof v[0], kinds, 4) == PQ_OK);
             CHECK(pq_list_struct_end(w, ls) == PQ_OK);
             if (again && n)
-                CHECK(pq_list_struct_keep(w, ls, v, n * sizeof *v) == PQ_OK);
+                CHECK(pq_keep(w, ls, v, n * sizeof *v) == PQ_OK);
         }
         CHECK(pq_end_row(w) == PQ_OK);
     }
@@ -394,14 +394,14 @@ static void write_probe_replay(mem *m, bool again, int *replays) {
         for (int j = 0; j < 10; j++)
             u[j] = row * 10 + j;
         const int64_t *v = same ? t : u;
-        int rc = again && same ? pq_list_struct_again(w, ls, v, sizeof t) : 1;
+        int rc = again && same ? pq_again(w, ls, v, sizeof t) : 1;
         *replays += rc == PQ_OK;
         if (rc) {
             CHECK(pq_list_struct_cols(w, ls, 10) == PQ_OK);
             CHECK(pq_list_struct_col_i64(w, a, v, sizeof v[0], INT64_MIN + 1) == PQ_OK);
             CHECK(pq_list_struct_end(w, ls) == PQ_OK);
             if (again && same)
-                CHECK(pq_list_struct_keep(w, ls, v, sizeof t) == PQ_OK);
+                CHECK(pq_keep(w, ls, v, sizeof t) == PQ_OK);
         }
         CHECK(pq_end_row(w) == PQ_OK);
     }
