@@ -4,7 +4,8 @@
  *  - a list of structs given by column (pq_list_struct_col_i64 / _i32) writes the same file,
  *    byte for byte, as the element setters, through dictionary hints, hash misses, the
  *    mostly-unique probe and the dict_max_bytes fall-back, nulls and empty lists;
- *  - a list replayed by pq_again writes what giving its values again would. */
+ *  - a list of structs or a map replayed by pq_again writes what giving its values again
+ *    would. */
 #include "parquet_internal.h"
 #include "td_test.h"
 
@@ -421,8 +422,67 @@ static void test_kept_probe(void) {
     free(y.p);
 }
 
+/* A MAP<STRING, STRING> replayed: one of 10 maps (some with null values, one empty, one
+ * over 16 entries) in each row, kept under its text; the same bytes as the maps given
+ * again, through flushes every 700 rows. */
+static void write_kept_maps(mem *m, bool again, int *replays) {
+    pq_schema *s = pq_schema_new();
+    int mp = pq_schema_add_map(s, PQ_ROOT, "m", true);
+    REQUIRE(mp > 0);
+    pq_options o = PQ_OPTIONS_INIT;
+    o.row_group_rows = 700;
+    o.created_by = "test_enc";
+    pq_sink sink = {mem_write, m};
+    pq_writer *w;
+    REQUIRE(pq_writer_open(&w, s, &sink, &o) == PQ_OK);
+    rng = 5;
+    char keys[20][8], vals[20][8];
+    for (int j = 0; j < 20; j++) {
+        snprintf(keys[j], sizeof keys[j], "K%d", j);
+        snprintf(vals[j], sizeof vals[j], "v%d", j * 7);
+    }
+    for (int row = 0; row < 5000; row++) {
+        unsigned t = rn(11);
+        if (t == 10) { /* null map */
+            CHECK(pq_end_row(w) == PQ_OK);
+            continue;
+        }
+        unsigned n = t == 0 ? 0 : t == 1 ? 20 : 1 + t;
+        char key[256];
+        int kl = snprintf(key, sizeof key, "map %u", t);
+        int rc = again ? pq_again(w, mp, key, (size_t)kl) : 1;
+        CHECK(rc == PQ_OK || rc == 1, "again: %d", rc);
+        *replays += rc == PQ_OK;
+        if (rc) {
+            CHECK(pq_map_begin(w, mp) == PQ_OK);
+            for (unsigned j = 0; j < n; j++)
+                CHECK(pq_map_put(w, mp, keys[j], strlen(keys[j]), (j + t) % 3 ? vals[j] : NULL,
+                                 strlen(vals[j])) == PQ_OK);
+            CHECK(pq_map_end(w, mp) == PQ_OK);
+            if (again)
+                CHECK(pq_keep(w, mp, key, (size_t)kl) == PQ_OK);
+        }
+        CHECK(pq_end_row(w) == PQ_OK);
+    }
+    CHECK(pq_writer_close(w) == PQ_OK);
+    pq_schema_free(s);
+}
+
+static void test_kept_maps(void) {
+    mem x = {0}, y = {0};
+    int replays = 0, none = 0;
+    write_kept_maps(&x, true, &replays);
+    write_kept_maps(&y, false, &none);
+    CHECK(replays > 3000, "%d replays", replays);
+    CHECK(x.len > 1000 && x.len == y.len && memcmp(x.p, y.p, x.len) == 0, "%zu vs %zu bytes", x.len,
+          y.len);
+    free(x.p);
+    free(y.p);
+}
+
 int main(void) {
     test_levels_cache();
+    test_kept_maps();
     test_kept_lists();
     test_kept_probe();
     test_probe_inside_list();
