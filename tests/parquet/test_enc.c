@@ -5,7 +5,9 @@
  *    byte for byte, as the element setters, through dictionary hints, hash misses, the
  *    mostly-unique probe and the dict_max_bytes fall-back, nulls and empty lists;
  *  - a list of structs or a map replayed by pq_again writes what giving its values again
- *    would. */
+ *    would;
+ *  - the RLE / bit-packed hybrid encoder (pq__put_dict_indices, pq__put_levels) gives the
+ *    bytes of the encoder as it was before its fast paths, on random runs and literals. */
 #include "parquet_internal.h"
 #include "td_test.h"
 
@@ -107,6 +109,200 @@ static void test_levels_cache(void) {
         pq__buf_free(&lc.e[k].in);
         pq__buf_free(&lc.e[k].out);
     }
+}
+
+/* ------------------------------------------------------------------ hybrid encoder */
+
+/* The encoder as it was at f8560f2 (one run_end call per run, literals bit-packed value by
+ * value): the reference the faster encoder must match byte for byte. */
+static int ref_varint(buf *b, uint64_t v) {
+    while (v >= 0x80) {
+        if (buf_put1(b, (uint8_t)(v | 0x80)))
+            return -1;
+        v >>= 7;
+    }
+    return buf_put1(b, (uint8_t)v);
+}
+
+static int ref_bit_width(uint64_t max) {
+    int w = 0;
+    while (max) {
+        w++;
+        max >>= 1;
+    }
+    return w;
+}
+
+/* RLE / bit-packed hybrid (parquet Encodings.md). Runs of 8+ equal values become RLE runs;
+ * the rest is bit-packed in groups of 8, values borrowed from a following run to complete a
+ * group so that only the final group is padded. */
+/* End of the run of equal values starting at i < n. */
+static size_t ref_run_end_u8(const uint8_t *a, size_t i, size_t n) {
+    /* eight levels at a time: levels are mostly long runs (a whole chunk of one definition
+     * level for a column that is always set); little-endian, so the lowest differing byte
+     * is the first */
+    const uint64_t v = 0x0101010101010101ull * a[i];
+    size_t j = i + 1;
+    for (; j + 8 <= n; j += 8) {
+        uint64_t x;
+        memcpy(&x, a + j, 8);
+        if ((x ^= v) != 0)
+            return j + (size_t)__builtin_ctzll(x) / 8;
+    }
+    while (j < n && a[j] == a[i])
+        j++;
+    return j;
+}
+
+static size_t ref_run_end_u32(const uint32_t *a, size_t i, size_t n) {
+    size_t j = i + 1;
+    while (j < n && a[j] == a[i])
+        j++;
+    return j;
+}
+
+#define DEFINE_REF_RLE(fname, T, run_end)                                                      \
+    static int fname(buf *b, const T *a, size_t n, int bw) {                                   \
+        size_t vbytes = ((size_t)bw + 7) / 8;                                                  \
+        size_t i = 0, lit0 = 0, nlit = 0;                                                      \
+        for (;;) {                                                                             \
+            size_t j = i, r = 0;                                                               \
+            if (i < n) {                                                                       \
+                j = run_end(a, i, n);                                                          \
+                r = j - i;                                                                     \
+            }                                                                                  \
+            if (i < n && r < 8) {                                                              \
+                if (!nlit)                                                                     \
+                    lit0 = i;                                                                  \
+                nlit += r;                                                                     \
+                i = j;                                                                         \
+                continue;                                                                      \
+            }                                                                                  \
+            if (nlit) { /* flush literals, completing the group from the run */                \
+                size_t need = i < n ? (8 - nlit % 8) % 8 : 0;                                  \
+                nlit += need;                                                                  \
+                i += need;                                                                     \
+                r -= need;                                                                     \
+                size_t groups = (nlit + 7) / 8;                                                \
+                if (ref_varint(b, groups << 1 | 1) || buf_reserve(b, groups * (size_t)bw + 8)) \
+                    return -1;                                                                 \
+                size_t k = 0;                                                                  \
+                if (bw <= 8) /* whole groups: 8 values in one word, bw bytes of it kept */     \
+                    for (; k + 8 <= nlit; k += 8) {                                            \
+                        uint64_t w8 = 0;                                                       \
+                        for (int q = 0; q < 8; q++)                                            \
+                            w8 |= (uint64_t)a[lit0 + k + (size_t)q] << (q * bw);               \
+                        memcpy(b->p + b->len, &w8, 8); /* little-endian; 8 bytes reserved */   \
+                        b->len += (size_t)bw;                                                  \
+                    }                                                                          \
+                uint64_t acc = 0;                                                              \
+                int nb = 0;                                                                    \
+                for (; k < groups * 8; k++) {                                                  \
+                    uint64_t v = k < nlit ? (uint64_t)a[lit0 + k] : 0;                         \
+                    acc |= v << nb;                                                            \
+                    nb += bw;                                                                  \
+                    while (nb >= 8) {                                                          \
+                        b->p[b->len++] = (uint8_t)acc;                                         \
+                        acc >>= 8;                                                             \
+                        nb -= 8;                                                               \
+                    }                                                                          \
+                }                                                                              \
+                nlit = 0;                                                                      \
+            }                                                                                  \
+            if (i >= n)                                                                        \
+                break;                                                                         \
+            if (r) {                                                                           \
+                uint64_t v = (uint64_t)a[i];                                                   \
+                if (ref_varint(b, (uint64_t)r << 1) || buf_reserve(b, vbytes))                 \
+                    return -1;                                                                 \
+                for (size_t k = 0; k < vbytes; k++)                                            \
+                    b->p[b->len++] = (uint8_t)(v >> (8 * k));                                  \
+            }                                                                                  \
+            i = j;                                                                             \
+        }                                                                                      \
+        return 0;                                                                              \
+    }
+DEFINE_REF_RLE(ref_rle_u8, uint8_t, ref_run_end_u8)
+DEFINE_REF_RLE(ref_rle_u32, uint32_t, ref_run_end_u32)
+
+static int ref_put_levels(buf *b, const uint8_t *lv, size_t n, int max) {
+    size_t at = b->len;
+    uint32_t z = 0;
+    if (buf_put(b, &z, 4) || ref_rle_u8(b, lv, n, ref_bit_width((uint64_t)max)))
+        return -1;
+    uint32_t len = (uint32_t)(b->len - at - 4);
+    memcpy(b->p + at, &len, 4);
+    return 0;
+}
+
+static int ref_put_dict_indices(buf *b, const uint32_t *idx, size_t n, size_t n_dict) {
+    int bw = ref_bit_width(n_dict ? n_dict - 1 : 0);
+    if (bw == 0)
+        bw = 1;
+    if (buf_put1(b, (uint8_t)bw) || ref_rle_u32(b, idx, n, bw))
+        return -1;
+    return 0;
+}
+
+/* Random values below lim: runs of 1..40 equal values and stretches of literals, in random
+ * proportions per array; the values drawn from a few (so that literals repeat and runs of
+ * 2..7 occur) or from all of [0, lim). */
+static void fill_hybrid(uint32_t *v, size_t n, uint64_t lim) {
+    unsigned p_run = rn(101), few = 1 + rn(6);
+    bool high = rn(2); /* some values near lim too */
+    size_t i = 0;
+    while (i < n) {
+        size_t k = rn(100) < p_run ? 1 + rn(40) : 1;
+        uint64_t x = rn(3) ? rnd() % (few < lim ? few : lim) : rnd() % lim;
+        if (high && rn(2))
+            x = lim - 1 - x;
+        for (; k-- && i < n; i++)
+            v[i] = (uint32_t)x;
+    }
+}
+
+/* Both encoders on the same random arrays: dictionary indices at bit widths 1..32 (n_dict
+ * between 2^(bw-1) and 2^bw, also 0 and 1) and levels at widths 1..3 (sometimes 0..8),
+ * lengths 0..3000, after a random number of bytes already in the buffer. */
+static void test_hybrid_same_bytes(void) {
+    static uint32_t v[3000];
+    static uint8_t lv[3000];
+    buf x = {0}, y = {0};
+    size_t arrays = 0, values = 0;
+    for (int round = 0; round < 120000; round++) {
+        size_t n = rn(8) == 0 ? rn(20) : rn(3001);
+        int bw = 1 + (int)rn(32);
+        uint64_t top = (uint64_t)1 << bw, half = top / 2;
+        uint64_t n_dict = bw == 1 ? rn(3) : half + 1 + rnd() % half;
+        fill_hybrid(v, n, n_dict > 1 ? n_dict : 1);
+        size_t pre = rn(12);
+        x.len = y.len = 0;
+        for (size_t k = 0; k < pre; k++)
+            CHECK(buf_put1(&x, (uint8_t)k) == 0 && buf_put1(&y, (uint8_t)k) == 0);
+        CHECK(pq__put_dict_indices(&x, v, n, (size_t)n_dict) == 0);
+        CHECK(ref_put_dict_indices(&y, v, n, (size_t)n_dict) == 0);
+        CHECK(x.len == y.len && memcmp(x.p, y.p, x.len) == 0,
+              "indices: n %zu, n_dict %llu: %zu vs %zu bytes", n, (unsigned long long)n_dict, x.len,
+              y.len);
+        int max = rn(20) == 0   ? 0 /* bit width 0 */
+                  : rn(10) == 0 ? 1 + (int)rn(255)
+                                : 1 + (int)rn(7);
+        fill_hybrid(v, n, (uint64_t)max + 1);
+        for (size_t k = 0; k < n; k++)
+            lv[k] = (uint8_t)v[k];
+        x.len = y.len = 0;
+        for (size_t k = 0; k < pre; k++)
+            CHECK(buf_put1(&x, (uint8_t)k) == 0 && buf_put1(&y, (uint8_t)k) == 0);
+        CHECK(pq__put_levels(&x, lv, n, max) == 0);
+        CHECK(ref_put_levels(&y, lv, n, max) == 0);
+        CHECK(x.len == y.len && memcmp(x.p, y.p, x.len) == 0,
+              "levels: n %zu, max %d: %zu vs %zu bytes", n, max, x.len, y.len);
+        arrays += 2;
+        values += 2 * n;
+    }
+    CHECK(arrays >= 200000 && values > 100000000u, "%zu arrays, %zu values", arrays, values);
+    pq__buf_free(&x);
+    pq__buf_free(&y);
 }
 
 /* ------------------------------------------------------------------ by column = by element */
@@ -481,6 +677,7 @@ static void test_kept_maps(void) {
 }
 
 int main(void) {
+    test_hybrid_same_bytes();
     test_levels_cache();
     test_kept_maps();
     test_kept_lists();
