@@ -149,7 +149,13 @@ static int page_run(pq_writer *w, col *c, chunk_acc *a, size_t l0, size_t l1, bo
      * the chunk's (the dictionary indices, or the PLAIN values after a fall-back). */
     size_t nl = l1 - l0;
     if (nl < PAGE_MAX_LEVELS) {
-        size_t nv = c->max_def ? count_eq(c->def.p + l0, nl, (uint8_t)c->max_def) : nl;
+        /* A run to the end of the chunk holds the rest of its values, and a run over all of
+         * it starts each row of the row group once (rows are never split): the counts are
+         * the column's own, without a pass over the levels */
+        bool tail = l1 == c->n_levels && (dict || (v == 0 && b == 0));
+        size_t nv = tail         ? (dict ? c->n_idx - v : c->n_plain)
+                    : c->max_def ? count_eq(c->def.p + l0, nl, (uint8_t)c->max_def)
+                                 : nl;
         bool whole = dict ? v + nv == c->n_idx : v == 0 && b == 0 && nv == c->n_plain;
         size_t bytes = dict ? 2 * nv : c->plain.len; /* what the walk's estimate adds up to */
         if (whole && bytes < PAGE_TARGET_BYTES) {
@@ -161,7 +167,9 @@ static int page_run(pq_writer *w, col *c, chunk_acc *a, size_t l0, size_t l1, bo
             *nulls += (int64_t)(nl - nv);
             *vi = v + nv;
             *bi = b + (dict ? 0 : bytes);
-            *row += c->max_rep ? count_eq(c->rep.p + l0, nl, 0) : nl;
+            *row += l0 == 0 && l1 == c->n_levels ? w->rg_rows
+                    : c->max_rep                 ? count_eq(c->rep.p + l0, nl, 0)
+                                                 : nl;
             return PQ_OK;
         }
     }
