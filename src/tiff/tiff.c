@@ -195,7 +195,7 @@ static int overlaps(const rlist *l, uint64_t off, uint64_t end) {
 }
 
 /* Bytes [off, off+len) of the object. want: record a need when missing (else just peek). */
-avail tiff__get(tiff_parser *p, uint64_t off, uint64_t len, const uint8_t **out, int want) {
+avail tiff__get_slow(tiff_parser *p, uint64_t off, uint64_t len, const uint8_t **out, int want) {
     static const uint8_t empty[1];
     if (len == 0) {
         *out = empty;

@@ -218,8 +218,26 @@ void *tiff__ar_alloc(arena *a, size_t n); /* NULL: over max_memory or out of mem
 void tiff__warn(tiff_parser *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int tiff__fail(tiff_parser *p, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* Bytes [off, off+len) of the object. want: record a need when missing (else just peek). */
-avail tiff__get(tiff_parser *p, uint64_t off, uint64_t len, const uint8_t **out, int want);
+/* Bytes [off, off+len) of the object. want: record a need when missing (else just peek).
+ * tiff__get() is the inline fast path of tiff__get_slow() (tiff.c), which does the rest. */
+avail tiff__get_slow(tiff_parser *p, uint64_t off, uint64_t len, const uint8_t **out, int want);
+static inline avail tiff__get(tiff_parser *p, uint64_t off, uint64_t len, const uint8_t **out,
+                              int want) {
+    /* Inline so that the common read, inside the segment that served the last one, costs no
+     * call (the walk reads ~5 ranges per IFD, nearly all of them there): the same test and
+     * the same pointer as tiff__get_slow()'s first step, and like it no state change. Its
+     * earlier checks cannot fail here: len - 1 < s->end - off with off <= s->end means
+     * 0 < len and off + len <= s->end, so the sum does not wrap, and off + len <= p->size is
+     * its size check (TIFF_SIZE_UNKNOWN is UINT64_MAX). */
+    if (p->lastseg < p->nsegs) {
+        const seg *s = &p->segs[p->lastseg];
+        if (s->off <= off && off <= s->end && len - 1 < s->end - off && off + len <= p->size) {
+            *out = s->data + (off - s->off);
+            return AV_OK;
+        }
+    }
+    return tiff__get_slow(p, off, len, out, want);
+}
 
 /* tiff_ifd.c: IFD 0 and entries */
 int tiff__parse_ifd0(tiff_parser *p);
