@@ -311,7 +311,7 @@ void tiff_parser_reset(tiff_parser *p, uint64_t size) {
     p->errmsg[0] = 0;
     p->nw = p->wdropped = 0;
     memset(&p->ch, 0, sizeof p->ch);
-    p->nimg = p->nsubq = p->img_dropped = 0;
+    p->nimg = p->nsubq = p->img_dropped = p->sub_settled = 0;
     p->ifd_end = 0;
     p->gh.state = 0;
     p->gh.n = p->gh.len = 0;

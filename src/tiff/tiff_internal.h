@@ -138,7 +138,8 @@ struct tiff_parser {
     size_t nimg, capimg;
     struct subq_item *subq;
     size_t nsubq, capsubq;
-    int subq_unsorted; /* items queued since drain_subq last sorted them */
+    int subq_unsorted;  /* items queued since drain_subq last sorted them */
+    size_t sub_settled; /* records 0 .. sub_settled-1 have sub_known set (drain_subq) */
     uint64_t ifd_end;
     size_t img_dropped; /* IFDs seen but not recorded (TIFF_MAX_IMAGES) */
     /* GDAL ghost header (tiff_cog.c): 0 not looked at, 1 none, 2 present, 3 not fetched */
