@@ -131,13 +131,27 @@ void tiff__ghost(tiff_parser *p) {
             return;
         }
     }
-    if (!p->gh.buf && !(p->gh.buf = malloc(sizeof *p->gh.buf))) {
-        p->ar.failed = 2; /* the pass ends in TIFF_E_NOMEM */
-        return;
+    if (!p->gh.buf) {
+        if (!(p->gh.buf = malloc(sizeof *p->gh.buf))) {
+            p->ar.failed = 2; /* the pass ends in TIFF_E_NOMEM */
+            return;
+        }
+        p->gh.buf->valid = 0;
     }
     struct ghost_buf *g = p->gh.buf;
     p->gh.declared = size;
-    p->gh.len = take < sizeof g->text - 1 ? (size_t)take : sizeof g->text - 1;
+    size_t raw = take < sizeof g->text - 1 ? (size_t)take : sizeof g->text - 1;
+    /* GDAL writes the same block in every file of one layout and version, and a parser
+     * reads object after object (a bucket of COGs): when the bytes are those of the last
+     * block, so are the text cut at its NUL, the split lines and the pairs (all made from
+     * them alone), and a memcmp replaces the copy and the split. */
+    if (g->valid && g->raw == raw && memcmp(g->text, t, raw) == 0) {
+        p->gh.len = g->len;
+        p->gh.n = g->n;
+        p->gh.state = 2;
+        return;
+    }
+    p->gh.len = raw;
     memcpy(g->text, t, p->gh.len);
     g->text[p->gh.len] = 0;
     /* keep it a C string: NUL padding ends the block */
@@ -145,6 +159,10 @@ void tiff__ghost(tiff_parser *p) {
     if (nul)
         p->gh.len = (size_t)(nul - g->text);
     ghost_split(p);
+    g->raw = raw;
+    g->len = p->gh.len;
+    g->n = p->gh.n;
+    g->valid = 1;
     p->gh.state = 2;
 }
 

@@ -91,11 +91,15 @@ typedef struct {
     int inl;              /* value is inline */
 } ent;
 
-/* The GDAL ghost block's text, and its lines split into key/value pairs (tiff_cog.c). */
+/* The GDAL ghost block's text, and its lines split into key/value pairs (tiff_cog.c). Kept
+ * from one object to the next of a parser: when an object's block is the same as the last
+ * one read (raw bytes copied into text), text, split and kv are already its own. */
 struct ghost_buf {
     char text[2048];
     char split[2048];
     tiff_kv kv[TIFF_MAX_GHOST_KV];
+    int valid;          /* text, split and kv are those of the raw bytes below */
+    size_t raw, len, n; /* bytes copied into text, then gh.len and gh.n they gave */
 };
 
 struct tiff_parser {
