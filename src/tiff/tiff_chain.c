@@ -91,7 +91,8 @@ void tiff__images_free(tiff_parser *p) {
 
 /* ---------------------------------------------------------------- records */
 
-static int add_record(tiff_parser *p, uint64_t off, uint64_t nent, int32_t parent, uint32_t pos) {
+static inline __attribute__((always_inline)) int
+add_record(tiff_parser *p, uint64_t off, uint64_t nent, int32_t parent, uint32_t pos) {
     if (p->nimg >= TIFF_MAX_IMAGES) {
         p->img_dropped++;
         return 0;
