@@ -19,7 +19,9 @@
 
 /* ---------------------------------------------------------------- visited IFD offsets */
 
-static int visited_has(const tiff_parser *p, uint64_t off) {
+/* Both inline (the walk tests and adds every IFD it meets: a call each cost about as much
+ * as the probe), the rare growth apart. */
+static inline int visited_has(const tiff_parser *p, uint64_t off) {
     if (!p->vcap)
         return 0;
     size_t mask = p->vcap - 1, i = (size_t)((off * 0x9E3779B97F4A7C15ull) >> 20) & mask;
@@ -31,33 +33,37 @@ static int visited_has(const tiff_parser *p, uint64_t off) {
     return 0;
 }
 
-static int visited_add(tiff_parser *p, uint64_t off) {
-    if ((p->vcount + 1) * 2 > p->vcap) {
-        size_t nc = p->vcap ? p->vcap * 2 : 64;
-        uint64_t *nk = malloc(nc * sizeof *nk);
-        uint32_t *ng = calloc(nc, sizeof *ng);
-        if (!nk || !ng) {
-            free(nk);
-            free(ng);
-            return -1;
-        }
-        /* generation 0 is never current: gen starts at 1 */
-        for (size_t j = 0; j < p->vcap; j++) {
-            if (p->vgen[j] != p->gen)
-                continue;
-            uint64_t k = p->vkeys[j];
-            size_t i = (size_t)((k * 0x9E3779B97F4A7C15ull) >> 20) & (nc - 1);
-            while (ng[i] == p->gen)
-                i = (i + 1) & (nc - 1);
-            nk[i] = k;
-            ng[i] = p->gen;
-        }
-        free(p->vkeys);
-        free(p->vgen);
-        p->vkeys = nk;
-        p->vgen = ng;
-        p->vcap = nc;
+static __attribute__((noinline)) int visited_grow(tiff_parser *p) {
+    size_t nc = p->vcap ? p->vcap * 2 : 64;
+    uint64_t *nk = malloc(nc * sizeof *nk);
+    uint32_t *ng = calloc(nc, sizeof *ng);
+    if (!nk || !ng) {
+        free(nk);
+        free(ng);
+        return -1;
     }
+    /* generation 0 is never current: gen starts at 1 */
+    for (size_t j = 0; j < p->vcap; j++) {
+        if (p->vgen[j] != p->gen)
+            continue;
+        uint64_t k = p->vkeys[j];
+        size_t i = (size_t)((k * 0x9E3779B97F4A7C15ull) >> 20) & (nc - 1);
+        while (ng[i] == p->gen)
+            i = (i + 1) & (nc - 1);
+        nk[i] = k;
+        ng[i] = p->gen;
+    }
+    free(p->vkeys);
+    free(p->vgen);
+    p->vkeys = nk;
+    p->vgen = ng;
+    p->vcap = nc;
+    return 0;
+}
+
+static inline int visited_add(tiff_parser *p, uint64_t off) {
+    if ((p->vcount + 1) * 2 > p->vcap && visited_grow(p) != 0)
+        return -1;
     size_t mask = p->vcap - 1, i = (size_t)((off * 0x9E3779B97F4A7C15ull) >> 20) & mask;
     while (p->vgen[i] == p->gen) {
         if (p->vkeys[i] == off)
