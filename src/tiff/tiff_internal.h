@@ -93,12 +93,13 @@ typedef struct {
 
 /* The GDAL ghost block's text, and its lines split into key/value pairs (tiff_cog.c). Kept
  * from one object to the next of a parser: when an object's block is the same as the last
- * one read (raw bytes copied into text), text, split and kv are already its own. */
+ * one read (raw bytes copied into text), text, split, kv and incompat are already its own. */
 struct ghost_buf {
     char text[2048];
     char split[2048];
     tiff_kv kv[TIFF_MAX_GHOST_KV];
-    int valid;          /* text, split and kv are those of the raw bytes below */
+    int valid;          /* text, split, kv and incompat are those of the raw bytes below */
+    int incompat;       /* the text holds KNOWN_INCOMPATIBLE_EDITION=YES */
     size_t raw, len, n; /* bytes copied into text, then gh.len and gh.n they gave */
 };
 
