@@ -464,16 +464,38 @@ static inline __attribute__((always_inline)) void gather(tiff_parser *p, tiff_im
     int64_t *waiting[16];
     size_t n_waiting = 0;
     for (const uint8_t *q = eb, *qend = eb + n * es; q != qend; q += es) {
-        unsigned tag = rd16(q, le), type = rd16(q + 2, le);
-        uint64_t count = big ? rd64(q + 4, le) : rd32(q + 4, le);
+        unsigned tag, type;
+        uint64_t count;
         int64_t *dst;
         /* Most entries of an IFD are one SHORT or LONG of a field (12 of 15 in a COG's
          * overview): such a value is inline (nothing for ifd_bytes) and usable, so the rules
          * below come down to this, in about half their instructions. */
-        if (count == 1 && (type == 3 || type == 4) && (dst = field_of(im, tag))) {
-            if (*dst == TIFF_ABSENT)
-                *dst = type == 3 ? rd16(q + fo, le) : rd32(q + fo, le);
-            continue;
+        if (!big) {
+            /* A classic entry's tag, type and count are its first 8 bytes: read as one
+             * number in the file's order, the tag is its low 16 bits (little-endian) or its
+             * high 16 (big-endian), and the type and count together the other 48, which
+             * for one SHORT / one LONG are one of two constants: one load and one test
+             * instead of three loads and two tests. */
+            const uint64_t w = rd64(q, le), tc = le ? w >> 16 : w & 0xFFFFFFFFFFFFu;
+            const uint64_t one_short = le ? 0x10003u : 0x300000001u,
+                           one_long = le ? 0x10004u : 0x400000001u;
+            tag = le ? (unsigned)(w & 0xFFFF) : (unsigned)(w >> 48);
+            if ((tc == one_short || tc == one_long) && (dst = field_of(im, tag))) {
+                if (*dst == TIFF_ABSENT)
+                    *dst = tc == one_short ? rd16(q + fo, le) : rd32(q + fo, le);
+                continue;
+            }
+            type = le ? (unsigned)(tc & 0xFFFF) : (unsigned)(tc >> 32);
+            count = le ? w >> 32 : (uint32_t)w;
+        } else {
+            tag = rd16(q, le);
+            type = rd16(q + 2, le);
+            count = rd64(q + 4, le);
+            if (count == 1 && (type == 3 || type == 4) && (dst = field_of(im, tag))) {
+                if (*dst == TIFF_ABSENT)
+                    *dst = type == 3 ? rd16(q + fo, le) : rd32(q + fo, le);
+                continue;
+            }
         }
         unsigned isz = item_size(type);
         if (!isz)
