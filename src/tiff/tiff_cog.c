@@ -172,6 +172,7 @@ void tiff__ghost(tiff_parser *p) {
         p->gh.state = 2;
         return;
     }
+    g->valid = 0; /* until text, split, kv and incompat are all the new block's */
     p->gh.len = raw;
     memcpy(g->text, t, p->gh.len);
     g->text[p->gh.len] = 0;
