@@ -195,7 +195,7 @@ static int overlaps(const rlist *l, uint64_t off, uint64_t end) {
 }
 
 /* Bytes [off, off+len) of the object. want: record a need when missing (else just peek). */
-avail tiff__get(tiff_parser *p, uint64_t off, uint64_t len, const uint8_t **out, int want) {
+avail tiff__get_slow(tiff_parser *p, uint64_t off, uint64_t len, const uint8_t **out, int want) {
     static const uint8_t empty[1];
     if (len == 0) {
         *out = empty;
@@ -311,7 +311,7 @@ void tiff_parser_reset(tiff_parser *p, uint64_t size) {
     p->errmsg[0] = 0;
     p->nw = p->wdropped = 0;
     memset(&p->ch, 0, sizeof p->ch);
-    p->nimg = p->nsubq = p->img_dropped = 0;
+    p->nimg = p->nsubq = p->img_dropped = p->sub_settled = 0;
     p->ifd_end = 0;
     p->gh.state = 0;
     p->gh.n = p->gh.len = 0;

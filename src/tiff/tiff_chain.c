@@ -19,7 +19,9 @@
 
 /* ---------------------------------------------------------------- visited IFD offsets */
 
-static int visited_has(const tiff_parser *p, uint64_t off) {
+/* Both inline (the walk tests and adds every IFD it meets: a call each cost about as much
+ * as the probe), the rare growth apart. */
+static inline int visited_has(const tiff_parser *p, uint64_t off) {
     if (!p->vcap)
         return 0;
     size_t mask = p->vcap - 1, i = (size_t)((off * 0x9E3779B97F4A7C15ull) >> 20) & mask;
@@ -31,33 +33,37 @@ static int visited_has(const tiff_parser *p, uint64_t off) {
     return 0;
 }
 
-static int visited_add(tiff_parser *p, uint64_t off) {
-    if ((p->vcount + 1) * 2 > p->vcap) {
-        size_t nc = p->vcap ? p->vcap * 2 : 64;
-        uint64_t *nk = malloc(nc * sizeof *nk);
-        uint32_t *ng = calloc(nc, sizeof *ng);
-        if (!nk || !ng) {
-            free(nk);
-            free(ng);
-            return -1;
-        }
-        /* generation 0 is never current: gen starts at 1 */
-        for (size_t j = 0; j < p->vcap; j++) {
-            if (p->vgen[j] != p->gen)
-                continue;
-            uint64_t k = p->vkeys[j];
-            size_t i = (size_t)((k * 0x9E3779B97F4A7C15ull) >> 20) & (nc - 1);
-            while (ng[i] == p->gen)
-                i = (i + 1) & (nc - 1);
-            nk[i] = k;
-            ng[i] = p->gen;
-        }
-        free(p->vkeys);
-        free(p->vgen);
-        p->vkeys = nk;
-        p->vgen = ng;
-        p->vcap = nc;
+static __attribute__((noinline)) int visited_grow(tiff_parser *p) {
+    size_t nc = p->vcap ? p->vcap * 2 : 64;
+    uint64_t *nk = malloc(nc * sizeof *nk);
+    uint32_t *ng = calloc(nc, sizeof *ng);
+    if (!nk || !ng) {
+        free(nk);
+        free(ng);
+        return -1;
     }
+    /* generation 0 is never current: gen starts at 1 */
+    for (size_t j = 0; j < p->vcap; j++) {
+        if (p->vgen[j] != p->gen)
+            continue;
+        uint64_t k = p->vkeys[j];
+        size_t i = (size_t)((k * 0x9E3779B97F4A7C15ull) >> 20) & (nc - 1);
+        while (ng[i] == p->gen)
+            i = (i + 1) & (nc - 1);
+        nk[i] = k;
+        ng[i] = p->gen;
+    }
+    free(p->vkeys);
+    free(p->vgen);
+    p->vkeys = nk;
+    p->vgen = ng;
+    p->vcap = nc;
+    return 0;
+}
+
+static inline int visited_add(tiff_parser *p, uint64_t off) {
+    if ((p->vcount + 1) * 2 > p->vcap && visited_grow(p) != 0)
+        return -1;
     size_t mask = p->vcap - 1, i = (size_t)((off * 0x9E3779B97F4A7C15ull) >> 20) & mask;
     while (p->vgen[i] == p->gen) {
         if (p->vkeys[i] == off)
@@ -91,7 +97,8 @@ void tiff__images_free(tiff_parser *p) {
 
 /* ---------------------------------------------------------------- records */
 
-static int add_record(tiff_parser *p, uint64_t off, uint64_t nent, int32_t parent, uint32_t pos) {
+static inline __attribute__((always_inline)) int
+add_record(tiff_parser *p, uint64_t off, uint64_t nent, int32_t parent, uint32_t pos) {
     if (p->nimg >= TIFF_MAX_IMAGES) {
         p->img_dropped++;
         return 0;
@@ -110,7 +117,11 @@ static int add_record(tiff_parser *p, uint64_t off, uint64_t nent, int32_t paren
     }
     tiff_image *im = &p->img[p->nimg];
     struct img_x *x = &p->imx[p->nimg];
-    memset(x, 0, sizeof *x);
+    /* field by field rather than a memset of the whole: the warning buffer is most of it and
+     * only its first byte matters until snprintf writes a message there */
+    x->done = x->queued = x->has_sub = x->sub_known = x->arrays = 0;
+    x->first_block = 0;
+    x->warn[0] = 0;
     im->index = (uint32_t)p->nimg;
     im->parent = parent;
     im->position = pos;
@@ -207,6 +218,56 @@ static uint64_t scan44(const uint8_t *restrict od, const uint8_t *restrict cd, s
     return sp;
 }
 
+/* LONG8 offsets / LONG byte counts (what GDAL writes in a BigTIFF), like scan44 when every
+ * offset fits in 32 bits (an object under 4 GiB): an offset is then its low word, which on a
+ * little-endian host comes first, so two vectors of offsets give the four low words with one
+ * shuffle, and the high words are ORed together to see at the end that they were all zero
+ * (else the whole array goes to scan84, the plain loop: its result stands alone). About 5
+ * instructions per block instead of 9. Like scan44's, a low word 0xFFFFFFFF looks like "none"
+ * to the minimum: read_arrays checks that case the slow way. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && defined(__has_builtin)
+#if __has_builtin(__builtin_shufflevector)
+#define TD_SCAN84_VEC 1
+#endif
+#endif
+#ifdef TD_SCAN84_VEC
+static uint64_t scan84v(const uint8_t *restrict od, const uint8_t *restrict cd, size_t m,
+                        uint64_t *min) {
+    size_t m4 = m & ~(size_t)3;
+    uint64_t mt, sp = scan84(od + 8 * m4, cd + 4 * m4, m - m4, &mt);
+    if (m4 == 0) {
+        *min = mt;
+        return sp;
+    }
+    const td_u32x4 zero = {0, 0, 0, 0};
+    td_u32x4 mn4 = ~zero, n4 = zero, hi = zero;
+    for (size_t k = 0; k < m4; k += 4) {
+        td_u32x4 a, b, c;
+        memcpy(&a, od + 8 * k, sizeof a); /* offsets k, k+1: low, high, low, high */
+        memcpy(&b, od + 8 * k + 16, sizeof b);
+        memcpy(&c, cd + 4 * k, sizeof c);
+        hi |= a | b; /* lanes 1 and 3: the high words */
+        td_u32x4 o = __builtin_shufflevector(a, b, 0, 2, 4, 6);
+        td_u32x4 e = (td_u32x4)((o == zero) | (c == zero));
+        n4 -= e;
+        o |= e;
+        td_u32x4 lt = (td_u32x4)(o < mn4);
+        mn4 = (o & lt) | (mn4 & ~lt);
+    }
+    if (hi[1] | hi[3])
+        return scan84(od, cd, m, min); /* an offset past 4 GiB */
+    *min = mt;
+    for (int j = 0; j < 4; j++) {
+        sp += n4[j];
+        if (mn4[j] != UINT32_MAX && mn4[j] < *min)
+            *min = mn4[j];
+    }
+    return sp;
+}
+#else
+#define scan84v scan84
+#endif
+
 static uint64_t item_u(const tiff_parser *p, unsigned isz, const uint8_t *d, size_t i) {
     switch (isz) {
     case 1:
@@ -275,7 +336,7 @@ static avail read_arrays(tiff_parser *p, size_t i, const arr_ref *off, const arr
         uint64_t mn;
         size_t mm = (size_t)m;
         sparse = oisz == 4 ? (cisz == 4 ? scan44(od, cd, mm, &mn) : scan48(od, cd, mm, &mn))
-                           : (cisz == 4 ? scan84(od, cd, mm, &mn) : scan88(od, cd, mm, &mn));
+                           : (cisz == 4 ? scan84v(od, cd, mm, &mn) : scan88(od, cd, mm, &mn));
         if (mn != UINT64_MAX) {
             first = mn;
         } else {
@@ -403,16 +464,38 @@ static inline __attribute__((always_inline)) void gather(tiff_parser *p, tiff_im
     int64_t *waiting[16];
     size_t n_waiting = 0;
     for (const uint8_t *q = eb, *qend = eb + n * es; q != qend; q += es) {
-        unsigned tag = rd16(q, le), type = rd16(q + 2, le);
-        uint64_t count = big ? rd64(q + 4, le) : rd32(q + 4, le);
+        unsigned tag, type;
+        uint64_t count;
         int64_t *dst;
         /* Most entries of an IFD are one SHORT or LONG of a field (12 of 15 in a COG's
          * overview): such a value is inline (nothing for ifd_bytes) and usable, so the rules
          * below come down to this, in about half their instructions. */
-        if (count == 1 && (type == 3 || type == 4) && (dst = field_of(im, tag))) {
-            if (*dst == TIFF_ABSENT)
-                *dst = type == 3 ? rd16(q + fo, le) : rd32(q + fo, le);
-            continue;
+        if (!big) {
+            /* A classic entry's tag, type and count are its first 8 bytes: read as one
+             * number in the file's order, the tag is its low 16 bits (little-endian) or its
+             * high 16 (big-endian), and the type and count together the other 48, which
+             * for one SHORT / one LONG are one of two constants: one load and one test
+             * instead of three loads and two tests. */
+            const uint64_t w = rd64(q, le), tc = le ? w >> 16 : w & 0xFFFFFFFFFFFFu;
+            const uint64_t one_short = le ? 0x10003u : 0x300000001u,
+                           one_long = le ? 0x10004u : 0x400000001u;
+            tag = le ? (unsigned)(w & 0xFFFF) : (unsigned)(w >> 48);
+            if ((tc == one_short || tc == one_long) && (dst = field_of(im, tag))) {
+                if (*dst == TIFF_ABSENT)
+                    *dst = tc == one_short ? rd16(q + fo, le) : rd32(q + fo, le);
+                continue;
+            }
+            type = le ? (unsigned)(tc & 0xFFFF) : (unsigned)(tc >> 32);
+            count = le ? w >> 32 : (uint32_t)w;
+        } else {
+            tag = rd16(q, le);
+            type = rd16(q + 2, le);
+            count = rd64(q + 4, le);
+            if (count == 1 && (type == 3 || type == 4) && (dst = field_of(im, tag))) {
+                if (*dst == TIFF_ABSENT)
+                    *dst = type == 3 ? rd16(q + fo, le) : rd32(q + fo, le);
+                continue;
+            }
         }
         unsigned isz = item_size(type);
         if (!isz)
@@ -608,9 +691,15 @@ static int cmp_subq(const void *a, const void *b) {
 static int drain_subq(tiff_parser *p) {
     if (!p->ch.done)
         return TIFF_OK;
-    for (size_t i = 0; i < p->nimg; i++)
-        if (!p->imx[i].sub_known)
-            return TIFF_OK;
+    /* Called after every refresh: rather than test every record each time (quadratic in the
+     * records), resume where the last call stopped. sub_known only goes from 0 to 1, records
+     * are only appended (at nimg, with 0) and reordered after the last pass
+     * (tiff__images_order), and nimg and sub_settled go back to 0 together
+     * (tiff_parser_reset), so records below sub_settled stay settled. */
+    while (p->sub_settled < p->nimg && p->imx[p->sub_settled].sub_known)
+        p->sub_settled++;
+    if (p->sub_settled < p->nimg)
+        return TIFF_OK;
     /* The queue is in the order the records' SubIFDs lists came in, which depends on how the
      * bytes arrived (a record whose list waited for a round queues after a later one); by
      * (parent, position) it is the same however they come, and so are the records made from

@@ -85,6 +85,27 @@ static void ghost_split(tiff_parser *p) {
     }
 }
 
+/* Whether the ghost text holds "KNOWN_INCOMPATIBLE_EDITION=YES" anywhere (the validator's
+ * substring test). Not strstr: every occurrence has its '=' at INCOMPAT_EQ, and the text has
+ * few '=' (about one a line), so testing at each of them is a few memchr and memcmp instead
+ * of a general search. The text has no NUL before len (tiff__ghost cuts it at the first), so
+ * this sees what strstr would. */
+#define INCOMPAT "KNOWN_INCOMPATIBLE_EDITION=YES"
+#define INCOMPAT_EQ (sizeof "KNOWN_INCOMPATIBLE_EDITION" - 1)
+static int ghost_incompatible(const struct ghost_buf *g, size_t len) {
+    const char *t = g->text, *e = t;
+    while ((e = memchr(e, '=', len - (size_t)(e - t))) != NULL) {
+        size_t at = (size_t)(e - t);
+        /* "YES" first (t[len] is the NUL, so e[1..3] are readable once e[1] is not it): it
+         * rules out nearly every '=' before a memcmp call */
+        if (e[1] == 'Y' && e[2] == 'E' && e[3] == 'S' && at >= INCOMPAT_EQ &&
+            memcmp(t + at - INCOMPAT_EQ, INCOMPAT, INCOMPAT_EQ) == 0)
+            return 1;
+        e++;
+    }
+    return 0;
+}
+
 /* Looks at the bytes right after the file header, as the validator does: only when IFD 0 is
  * not right there. Asks for them like any value; kept across passes once decided. */
 void tiff__ghost(tiff_parser *p) {
@@ -131,13 +152,28 @@ void tiff__ghost(tiff_parser *p) {
             return;
         }
     }
-    if (!p->gh.buf && !(p->gh.buf = malloc(sizeof *p->gh.buf))) {
-        p->ar.failed = 2; /* the pass ends in TIFF_E_NOMEM */
-        return;
+    if (!p->gh.buf) {
+        if (!(p->gh.buf = malloc(sizeof *p->gh.buf))) {
+            p->ar.failed = 2; /* the pass ends in TIFF_E_NOMEM */
+            return;
+        }
+        p->gh.buf->valid = 0;
     }
     struct ghost_buf *g = p->gh.buf;
     p->gh.declared = size;
-    p->gh.len = take < sizeof g->text - 1 ? (size_t)take : sizeof g->text - 1;
+    size_t raw = take < sizeof g->text - 1 ? (size_t)take : sizeof g->text - 1;
+    /* GDAL writes the same block in every file of one layout and version, and a parser
+     * reads object after object (a bucket of COGs): when the bytes are those of the last
+     * block, so are the text cut at its NUL, the split lines and the pairs (all made from
+     * them alone), and a memcmp replaces the copy and the split. */
+    if (g->valid && g->raw == raw && memcmp(g->text, t, raw) == 0) {
+        p->gh.len = g->len;
+        p->gh.n = g->n;
+        p->gh.state = 2;
+        return;
+    }
+    g->valid = 0; /* until text, split, kv and incompat are all the new block's */
+    p->gh.len = raw;
     memcpy(g->text, t, p->gh.len);
     g->text[p->gh.len] = 0;
     /* keep it a C string: NUL padding ends the block */
@@ -145,6 +181,11 @@ void tiff__ghost(tiff_parser *p) {
     if (nul)
         p->gh.len = (size_t)(nul - g->text);
     ghost_split(p);
+    g->incompat = ghost_incompatible(g, p->gh.len);
+    g->raw = raw;
+    g->len = p->gh.len;
+    g->n = p->gh.n;
+    g->valid = 1;
     p->gh.state = 2;
 }
 
@@ -308,7 +349,7 @@ void tiff__images_finish(tiff_parser *p) {
         } else {
             uint64_t expect = hdr;
             if (p->gh.state == 2) {
-                if (strstr(p->gh.buf->text, "KNOWN_INCOMPATIBLE_EDITION=YES"))
+                if (p->gh.buf->incompat) /* found with the split (tiff__ghost) */
                     vmsg(&v, 1, "KNOWN_INCOMPATIBLE_EDITION=YES is declared in the file");
                 expect += GHOST_LINE + p->gh.declared;
                 expect += expect % 2;

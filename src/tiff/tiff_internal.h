@@ -91,11 +91,16 @@ typedef struct {
     int inl;              /* value is inline */
 } ent;
 
-/* The GDAL ghost block's text, and its lines split into key/value pairs (tiff_cog.c). */
+/* The GDAL ghost block's text, and its lines split into key/value pairs (tiff_cog.c). Kept
+ * from one object to the next of a parser: when an object's block is the same as the last
+ * one read (raw bytes copied into text), text, split, kv and incompat are already its own. */
 struct ghost_buf {
     char text[2048];
     char split[2048];
     tiff_kv kv[TIFF_MAX_GHOST_KV];
+    int valid;          /* text, split, kv and incompat are those of the raw bytes below */
+    int incompat;       /* the text holds KNOWN_INCOMPATIBLE_EDITION=YES */
+    size_t raw, len, n; /* bytes copied into text, then gh.len and gh.n they gave */
 };
 
 struct tiff_parser {
@@ -138,7 +143,8 @@ struct tiff_parser {
     size_t nimg, capimg;
     struct subq_item *subq;
     size_t nsubq, capsubq;
-    int subq_unsorted; /* items queued since drain_subq last sorted them */
+    int subq_unsorted;  /* items queued since drain_subq last sorted them */
+    size_t sub_settled; /* records 0 .. sub_settled-1 have sub_known set (drain_subq) */
     uint64_t ifd_end;
     size_t img_dropped; /* IFDs seen but not recorded (TIFF_MAX_IMAGES) */
     /* GDAL ghost header (tiff_cog.c): 0 not looked at, 1 none, 2 present, 3 not fetched */
@@ -218,8 +224,26 @@ void *tiff__ar_alloc(arena *a, size_t n); /* NULL: over max_memory or out of mem
 void tiff__warn(tiff_parser *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int tiff__fail(tiff_parser *p, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* Bytes [off, off+len) of the object. want: record a need when missing (else just peek). */
-avail tiff__get(tiff_parser *p, uint64_t off, uint64_t len, const uint8_t **out, int want);
+/* Bytes [off, off+len) of the object. want: record a need when missing (else just peek).
+ * tiff__get() is the inline fast path of tiff__get_slow() (tiff.c), which does the rest. */
+avail tiff__get_slow(tiff_parser *p, uint64_t off, uint64_t len, const uint8_t **out, int want);
+static inline avail tiff__get(tiff_parser *p, uint64_t off, uint64_t len, const uint8_t **out,
+                              int want) {
+    /* Inline so that the common read, inside the segment that served the last one, costs no
+     * call (the walk reads ~5 ranges per IFD, nearly all of them there): the same test and
+     * the same pointer as tiff__get_slow()'s first step, and like it no state change. Its
+     * earlier checks cannot fail here: len - 1 < s->end - off with off <= s->end means
+     * 0 < len and off + len <= s->end, so the sum does not wrap, and off + len <= p->size is
+     * its size check (TIFF_SIZE_UNKNOWN is UINT64_MAX). */
+    if (p->lastseg < p->nsegs) {
+        const seg *s = &p->segs[p->lastseg];
+        if (s->off <= off && off <= s->end && len - 1 < s->end - off && off + len <= p->size) {
+            *out = s->data + (off - s->off);
+            return AV_OK;
+        }
+    }
+    return tiff__get_slow(p, off, len, out, want);
+}
 
 /* tiff_ifd.c: IFD 0 and entries */
 int tiff__parse_ifd0(tiff_parser *p);

@@ -1140,6 +1140,91 @@ static void test_mutations(void) {
     CHECK(ok > 1000 && err > 100);
 }
 
+/* A file with GDAL's ghost block (body of blen bytes, NULs allowed) and IFD 0 after it. */
+static void ghost_file(tb *t, const char *body, size_t blen) {
+    uint64_t ifd0 = 8 + 43 + blen;
+    ifd0 += ifd0 % 2;
+    tb_init(t, 1, 0, ifd0);
+    char line[64];
+    snprintf(line, sizeof line, "GDAL_STRUCTURAL_METADATA_SIZE=%06zu bytes\n", blen);
+    for (size_t i = 0; i < 43; i++)
+        tb_byte(t, 8 + i, (uint8_t)line[i]);
+    for (size_t i = 0; i < blen; i++)
+        tb_byte(t, 8 + 43 + i, (uint8_t)body[i]);
+    te e[] = {{256, 3, 1, U64(64), 0},
+              {257, 3, 1, U64(64), 0},
+              {273, 4, 1, U64(4000), 0},
+              {279, 4, 1, U64(10), 0}};
+    tb_ifd(t, ifd0, e, 4, 0);
+    if (t->n < 4100)
+        t->n = 4100;
+}
+
+/* The JSON of the header of t read by parser q (NULL: failed); the caller frees it. */
+static char *header_json(tiff_parser *q, const tb *t) {
+    tiff_parser *keep = P;
+    P = q;
+    char *js = NULL;
+    size_t jl = 0, jc = 0;
+    if (serve(t->b, t->n, 16384, 1) != TIFF_OK || !H() ||
+        tiff_header_to_json(H(), &js, &jl, &jc) != TIFF_OK) {
+        free(js);
+        js = NULL;
+    }
+    P = keep;
+    return js;
+}
+
+/* The ghost block's split is kept from one object to the next of a parser (tiff_cog.c): a
+ * parser that read other objects before must give what a new one gives, whether the block
+ * repeats, changes (same length or not), holds a NUL or is absent. */
+static void test_ghost_reuse(void) {
+    static const char a[] = "LAYOUT=IFDS_BEFORE_DATA\nBLOCK_ORDER=ROW_MAJOR\n"
+                            "KNOWN_INCOMPATIBLE_EDITION=NO\n ";
+    static const char b[] = "LAYOUT=IFDS_BEFORE_DATA\nBLOCK_ORDER=ROW_MAJOR\n"
+                            "KNOWN_INCOMPATIBLE_EDITION=YES\n";
+    static const char c[] = "LAYOUT=IFDS_BEFORE_DATA\nBLOCK_ORDER=ROW_MAJOR\0"
+                            "KNOWN_INCOMPATIBLE_EDITION=NO\n ";
+    static const char d[] = "LAYOUT=COG\n";
+    static const char e[] = "=YES\nX=1\nKNOWN_INCOMPATIBLE_EDITION=YESNO\n";
+    struct {
+        const char *body;
+        size_t len;
+    } seq[] = {{a, sizeof a - 1}, {a, sizeof a - 1}, {b, sizeof b - 1}, {a, sizeof a - 1},
+               {c, sizeof c - 1}, {c, sizeof c - 1}, {a, sizeof a - 1}, {d, sizeof d - 1},
+               {NULL, 0},         {a, sizeof a - 1}, {e, sizeof e - 1}, {a, 20},
+               {a, sizeof a - 1}};
+    tiff_parser *q = tiff_parser_new(NULL);
+    CHECK(q != NULL);
+    if (!q)
+        return;
+    tiff_parser_set_options(P, 0);
+    for (size_t i = 0; i < sizeof seq / sizeof seq[0]; i++) {
+        char ctx[64];
+        snprintf(ctx, sizeof ctx, "ghost reuse: object %zu", i);
+        td_test_context = ctx;
+        tb t;
+        if (seq[i].body) {
+            ghost_file(&t, seq[i].body, seq[i].len);
+        } else {
+            basic_file(&t, 1, 0); /* IFD 0 at 8: no ghost block */
+        }
+        tiff_parser *fresh = tiff_parser_new(NULL);
+        char *got = header_json(P, &t), *want = fresh ? header_json(fresh, &t) : NULL;
+        CHECK(got && want && strcmp(got, want) == 0);
+        if (got && want && strcmp(got, want) != 0)
+            fprintf(stderr, "  got  %s\n  want %s\n", got, want);
+        /* and a third parser that only ever reads this sequence */
+        char *seq_js = header_json(q, &t);
+        CHECK(seq_js && want && strcmp(seq_js, want) == 0);
+        free(got);
+        free(want);
+        free(seq_js);
+        tiff_parser_free(fresh);
+    }
+    tiff_parser_free(q);
+}
+
 int main(void) {
     P = tiff_parser_new(NULL);
     if (!P)
@@ -1155,6 +1240,7 @@ int main(void) {
     test_geokeys();
     test_pathological();
     test_mutations();
+    test_ghost_reuse();
     tiff_parser_free(P);
     printf("%d checks, %d failures\n", td_test_checks, td_test_failures);
     return td_test_failures ? 1 : 0;
