@@ -184,7 +184,7 @@ static int write_images(pq_writer *w, const td_headers_cols *c, const tiff_image
     /* The list's values are the tiff_image array's bytes: files of one product (the bands
      * of a Sentinel-2 scene, scene after scene) repeat one of a few lists whole, which the
      * writer then replays from its last few (pq_again). The key holds every
-     * value written; padding bytes that differ only make a list miss. */
+     * value written (the parser zeroes the records' padding too). */
     const size_t key_len = im->n * sizeof *im->v;
     if (im->n && (rc = pq_again(w, c->im.ifds, im->v, key_len)) <= 0)
         return rc;

@@ -122,6 +122,10 @@ add_record(tiff_parser *p, uint64_t off, uint64_t nent, int32_t parent, uint32_t
     x->done = x->queued = x->has_sub = x->sub_known = x->arrays = 0;
     x->first_block = 0;
     x->warn[0] = 0;
+    /* the record's bytes, padding included, are the key under which the Parquet writer
+     * replays the ifds list of an earlier file (table.c, pq_again): zeroed first so that
+     * equal records are equal bytes */
+    memset(im, 0, sizeof *im);
     im->index = (uint32_t)p->nimg;
     im->parent = parent;
     im->position = pos;
