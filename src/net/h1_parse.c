@@ -42,7 +42,6 @@ static void head_reset(h1_parser *p) {
     p->content_length = UINT64_MAX;
     p->chunked = p->close = p->ka = p->cl_seen = p->saw_te = false;
     p->left = 0;
-    p->head_bytes = 0;
     p->hold_len = 0;
 }
 
@@ -54,6 +53,7 @@ void h1_init(h1_parser *p, h1_line_cb on_line, h1_body_cb on_body, void *ud,
     p->max_header_bytes = max_header_bytes;
     p->head = head;
     p->started = false;
+    p->head_bytes = 0;
     head_reset(p);
 }
 
@@ -220,7 +220,9 @@ static int header_line(h1_parser *p, const char *l, size_t n) {
     return 0;
 }
 
-/* The head is complete: an interim response starts over, a final one picks its framing. */
+/* The head is complete: an interim response starts over, a final one picks its framing.
+ * Interim heads stay counted in head_bytes: the limit is on the whole response's head, so a
+ * server sending 1xx heads without end is stopped, not followed. */
 static int head_end(h1_parser *p) {
     if (p->status < 200) {
         if (p->status == 101)

@@ -2,11 +2,12 @@
  * Internal to src/net (net.c drives it; fuzz/fuzz_h1.c feeds it arbitrary bytes).
  *
  * Pure: no I/O; the only allocation is a buffer for a line split across feeds (h1_free).
- * Bytes go in as they arrive, in any split; complete header
- * lines (status line included, "\r\n" or "\n" ended) and body bytes come out through the
- * callbacks. Interim 1xx responses are skipped (their lines are still reported). Body
- * framing per RFC 9112 section 6.3: no body for 1xx/204/304 or a HEAD, chunked when the last
- * Transfer-Encoding is chunked, else Content-Length, else until the connection closes.
+ * Bytes go in as they arrive, in any split; complete header lines (status line included,
+ * "\r\n" or "\n" ended) and body bytes come out through the callbacks. Interim 1xx
+ * responses are skipped (their lines are still reported, and count toward
+ * max_header_bytes). Body framing per RFC 9112 section 6.3: no body for 1xx/204/304 or a
+ * HEAD, chunked when the last Transfer-Encoding is chunked, else Content-Length, else until
+ * the connection closes.
  * Strict where a lenient reading could mis-frame a keep-alive connection: conflicting
  * Content-Lengths, obs-fold, a header line without a colon, bad chunk sizes are errors.
  */
@@ -35,7 +36,8 @@ typedef struct h1_parser {
     h1_line_cb on_line;
     h1_body_cb on_body;
     void *ud;
-    size_t max_header_bytes; /* per response head, status line included */
+    size_t max_header_bytes; /* per response: its interim heads and final head together,
+                              * status lines included; the trailer has its own */
     bool head;               /* the request was a HEAD: no body whatever the headers */
     /* results, valid once headers_done */
     int status;              /* of the final response */
@@ -48,7 +50,7 @@ typedef struct h1_parser {
     int st;
     bool started, chunked, close, ka, cl_seen, saw_te;
     uint64_t left;     /* body or chunk bytes still to come */
-    size_t head_bytes; /* bytes of this head (or trailer block) so far */
+    size_t head_bytes; /* bytes of this response's heads (or trailer block) so far */
     char *hold;        /* a line split across feeds, kept until its end arrives */
     size_t hold_len, hold_cap;
 } h1_parser;

@@ -50,8 +50,13 @@ typedef enum {
     STOP_IGNORED_RANGE,
     STOP_ABORTED,
     STOP_CANCEL,
-    STOP_BAD_RANGE
+    STOP_BAD_RANGE,
+    STOP_HEAD_TOO_BIG
 } stop_reason;
+
+/* The most header bytes one response may send, its interim (1xx) heads included, on both
+ * paths: curl 7.88 caps each head but not how many 1xx heads come before the final one. */
+#define NET_MAX_HEAD (100u * 1024u)
 
 typedef struct job job;
 typedef struct lconn lconn;
@@ -90,6 +95,7 @@ struct job {
     /* the Content-Range of this attempt's response: "bytes cr_start-cr_end/total" */
     bool cr_seen, cr_parsed, range_checked, resp_started;
     uint64_t cr_start, cr_end;
+    size_t head_bytes; /* header lines received, all of this attempt's heads */
     long retry_after_s;
     /* last failure, for the final message */
     int last_code;
@@ -541,6 +547,11 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ud) {
     job *j = ud;
     net_request *r = j->req;
     size_t len = sz * n;
+    j->head_bytes += len;
+    if (j->head_bytes > NET_MAX_HEAD) {
+        j->stop = STOP_HEAD_TOO_BIG;
+        return 0; /* CURLE_WRITE_ERROR; the lean path's h1_parse stops before this */
+    }
     if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) {
         /* a new response (after 100-continue or similar): forget the previous one */
         j->content_range_total = UINT64_MAX;
@@ -802,6 +813,7 @@ static int attempt_start(net_engine *e, job *j) {
     j->status_seen = false;
     j->content_range_total = j->content_length = UINT64_MAX;
     j->cr_seen = j->cr_parsed = j->range_checked = j->resp_started = false;
+    j->head_bytes = 0;
     j->retry_after_s = -1;
     j->errbuf[0] = '\0';
     j->throttled = false;
@@ -1021,6 +1033,11 @@ static int classify(net_engine *e, job *j, CURLcode cc, bool *retry) {
         case STOP_BAD_RANGE: /* cause set by range_matches */
             *retry = true;
             return NET_E_PROTOCOL;
+        case STOP_HEAD_TOO_BIG:
+            *retry = true;
+            snprintf(j->cause, sizeof j->cause, "response headers larger than %u bytes",
+                     NET_MAX_HEAD);
+            return NET_E_PROTOCOL;
         default:
             snprintf(j->cause, sizeof j->cause, "write error");
             return NET_E_ABORTED;
@@ -1077,7 +1094,9 @@ static int classify(net_engine *e, job *j, CURLcode cc, bool *retry) {
             /* curl refuses a header line or header block beyond its limits (100 KiB, 300 KiB
              * in total) with this code: the server's fault, not ours */
             *retry = true;
-            cause_curl(j, "response headers too large: ", cc);
+            snprintf(j->cause, sizeof j->cause,
+                     "response headers larger than curl's limits (a line of 100 KiB, "
+                     "300 KiB in all)");
             return NET_E_PROTOCOL;
         }
         return NET_E_NOMEM;
@@ -1437,7 +1456,6 @@ static int curl_socket_cb(CURL *easy, curl_socket_t fd, int what, void *ud, void
  * once more on a fresh connection, as curl does; GET is idempotent. Timeouts (connect,
  * per attempt, low speed) are checked every NET_LEAN_TICK_MS by one timer for all. */
 #define NET_LEAN_TICK_MS 100u
-#define NET_LEAN_MAX_HEAD (100u * 1024u) /* curl 7.88's limit on one header line */
 #define NET_LEAN_RBUF (64u * 1024u)
 #define NET_LEAN_PBUF (16u * 1024u)    /* one TLS record's plaintext */
 #define NET_LEAN_DNS_TTL_MS 60000u     /* curl's default DNS cache lifetime */
@@ -2081,7 +2099,7 @@ static int lean_on_body(void *ud, const char *data, size_t len) {
 static void lean_send(lconn *c) {
     job *j = c->j;
     int rc;
-    h1_init(&c->hp, lean_on_line, lean_on_body, c, NET_LEAN_MAX_HEAD, false);
+    h1_init(&c->hp, lean_on_line, lean_on_body, c, NET_MAX_HEAD, false);
     c->t_io = uv_now(c->e->loop);
     if (c->ssl) {
         ERR_clear_error();
@@ -2124,11 +2142,10 @@ static bool lean_feed(lconn *c, const char *d, size_t n) {
             j->stop = STOP_ABORTED;
         lean_end(c, CURLE_WRITE_ERROR, false);
         return false;
-    case H1_E_TOO_BIG:
+    case H1_E_TOO_BIG: /* the heads (or the trailer) over NET_MAX_HEAD: as on curl's path */
         j->resp_started = true;
-        snprintf(j->errbuf, sizeof j->errbuf, "response headers larger than %u bytes",
-                 NET_LEAN_MAX_HEAD);
-        lean_end(c, CURLE_OUT_OF_MEMORY, false);
+        j->stop = STOP_HEAD_TOO_BIG;
+        lean_end(c, CURLE_WRITE_ERROR, false);
         return false;
     default:
         lean_set_err(j, c->hp.status ? "malformed HTTP response"

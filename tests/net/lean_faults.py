@@ -17,6 +17,7 @@ RULES = {"rules": [
     {"match": "chunked/*", "fault": "chunked", "pieces": 5},
     {"match": "slow/*", "fault": "slow", "step": 1500, "interval": 0.01},
     {"match": "interim/*", "fault": "interim"},
+    {"match": "interims/*", "fault": "interim", "count": 5000},
     {"match": "s503/*", "fault": "status", "status": 503, "times": 2},
     {"match": "s404/*", "fault": "status", "status": 404},
     {"match": "bad_chunk/*", "fault": "bad_chunk"},

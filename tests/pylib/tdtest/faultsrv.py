@@ -39,7 +39,7 @@ Faults:
                 trailer
   bad_chunk     206 chunked whose first chunk-size line is not hex
   slow          206 sent `step` bytes (default 512) every `interval` seconds (default 0.02)
-  interim       a 100 Continue, then the 206
+  interim       `count` 100 Continue heads (default 1, at most 100000), then the 206
   early_close   a status line and one header, then close (inside the response head)
   delay         wait `seconds` (at most 120), then answer as ok (a slow store; PROPFIND too)
 
@@ -406,7 +406,8 @@ def make_handler(opts, rules, log):
                 resp = ("HTTP/1.1 206 Partial Content\r\nContent-Range: %s\r\n"
                         "Content-Length: %d\r\n\r\n" % (crange, len(body))).encode() + body
                 if fault == "interim":
-                    self.raw(b"HTTP/1.1 100 Continue\r\n\r\n" + resp)
+                    k = min(max(1, int(rule.get("count", 1))), 100000)
+                    self.raw(b"HTTP/1.1 100 Continue\r\n\r\n" * k + resp)
                     return None
                 st = max(1, int(rule.get("step", 512)))
                 iv = min(float(rule.get("interval", 0.02)), 1.0)
