@@ -128,6 +128,7 @@ void td_config_to_options(const td_config *c, td_pipeline_options *o) {
     o->fetch.suffix_case_sensitive = c->suffix_case_sensitive;
     o->fetch.first_ifd_only = c->first_ifd_only;
     o->output.footprints = !c->no_footprints;
+    o->output.no_list_replay = c->no_list_replay;
     o->output.codec = (pq_codec)c->compression;
     o->output.zstd_level = c->zstd_level;
     o->output.row_group_size = c->row_group_size;
@@ -188,6 +189,7 @@ enum {
     K_PART_SIZE,
     K_IFDS,
     K_FOOTPRINTS,
+    K_LIST_REPLAY,
     K_COUNT
 };
 
@@ -243,6 +245,7 @@ static const field f_output[] = {
     FLD("part_size", K_PART_SIZE, F_UINT, TD_CONFIG_MIN_PART_SIZE, TD_CONFIG_MAX_PART_SIZE,
         part_size),
     FLDX("footprints", K_FOOTPRINTS, F_STRING),
+    FLDX("list_replay", K_LIST_REPLAY, F_STRING),
     {NULL, 0, 0, 0, 0, 0, 0},
 };
 static const field f_network[] = {
@@ -1584,6 +1587,15 @@ static int load_section(ctx *x, const section *sec, const yaml_node_t *m) {
                               "not started)");
                 else
                     c->no_footprints = b == 0;
+            } else if (f->id == K_LIST_REPLAY) {
+                int b = v->type == YAML_SCALAR_NODE ? as_bool(v) : -1;
+                if (b < 0)
+                    rc = fail(x, &v->start_mark,
+                              "output.list_replay must be true (the default: an ifds list or "
+                              "GDAL metadata map equal to a recent one is copied) or false "
+                              "(always encoded again; the same output, for measuring)");
+                else
+                    c->no_list_replay = b == 0;
             } else if (f->id == K_PREFIX_MODE) {
                 /* segments (obstore's semantics, the default) or raw byte prefixes */
                 rc = get_choice(x, v, "segments", "raw", &c->raw_prefixes,

@@ -46,6 +46,7 @@ typedef struct td_config {
     bool suffix_case_sensitive; /* fetch.suffix_case: sensitive */
     bool first_ifd_only;        /* fetch.ifds: first (IFD 0 only; default all) */
     bool no_footprints;         /* output.footprints: false (default true) */
+    bool no_list_replay;        /* output.list_replay: false (default true) */
     int compression;            /* pq_codec */
     int zstd_level;
     uint64_t row_group_size;

@@ -104,9 +104,11 @@ typedef struct pq_options {
     const char *created_by;  /* e.g. "tiff-dumper version 0.1.0 (build ...)" */
     const pq_kv *kv;         /* file key-value metadata, copied at open */
     size_t n_kv;
+    bool no_replay; /* pq_keep keeps nothing, so pq_again always declines (the same bytes,
+                     * slower: to measure what the replay saves) */
 } pq_options;
 #define PQ_OPTIONS_INIT \
-    { PQ_CODEC_SNAPPY, 3, 100000u, 64u << 20, 1u << 20, NULL, NULL, 0 }
+    { PQ_CODEC_SNAPPY, 3, 100000u, 64u << 20, 1u << 20, NULL, NULL, 0, false }
 
 typedef struct pq_writer pq_writer;
 

@@ -1116,6 +1116,8 @@ int pq_keep(pq_writer *w, int node, const void *key, size_t key_len) {
         return pq__fail(w, PQ_E_USAGE, false, node, "%s: not ended in this row", fn);
     if (key_len && !key)
         return pq__fail(w, PQ_E_USAGE, false, node, "%s: NULL key", fn);
+    if (w->o.no_replay)
+        return PQ_OK;
     /* When values rarely repeat, keeping each costs more than the replays save: past 64 kept
      * without a replay of this node, one in 16 is kept (a repeating run is still found, a
      * little later) */

@@ -221,6 +221,7 @@ static int part_open(td_output *w, part_out *po) {
     opts.created_by = w->created_by;
     opts.kv = w->kv;
     opts.n_kv = w->n_kv;
+    opts.no_replay = w->opts->no_list_replay;
     int rc = pq_writer_open(&po->w, po->schema, &sink, &opts);
     if (rc != PQ_OK) {
         wfail(w, "cannot start Parquet file %s: %s", po->tmp, pq_reason(po, pq_strerror(rc)));

@@ -122,6 +122,8 @@ typedef struct td_output_options {
                               * caller masks secrets); NULL = "" */
     bool footprints;         /* true (default): georeferencing columns with PROJ (src/geo);
                               * false: they are null and PROJ is never started */
+    bool no_list_replay;     /* output.list_replay: false -- pq_options.no_replay (the same
+                              * bytes; for measuring what the replay saves) */
 } td_output_options;
 
 /* Most fetch threads a run starts (more cannot help: each has its own connections). */

@@ -1,5 +1,5 @@
-"""fetch.ifds: first and output.footprints: false (issues 15 and 14), end to end over the
-corpus: DuckDB reads the three runs' part files and
+"""fetch.ifds: first, output.footprints: false and output.list_replay: false (issues 15 and
+14), end to end over the corpus: DuckDB reads the four runs' part files and
 - with `ifds: first` every header row equals the default run's except the columns that need
   the other IFDs, which are null (ifd_count, ifd_chain_error, ifd_bytes, first_data_offset,
   overview_count, mask_count, cog_valid, cog_errors, cog_warnings, gdal_structural_metadata,
@@ -9,7 +9,8 @@ corpus: DuckDB reads the three runs' part files and
   proj_* columns, which are null, and the "no footprint:" warnings; the `geo` metadata is
   still valid GeoParquet 1.1 (check_geo_meta.mjs) with no geometry types and no bbox; PROJ
   is never started (the run works with PROJ_DATA pointing nowhere);
-- the error rows are the same in all three runs.
+- with `list_replay: false` every row equals the default's, every column;
+- the error rows are the same in all four runs.
 usage: e2e_knobs.py TIFF_DUMPER CORPUS_DIR NODE_DIR"""
 import glob
 import os
@@ -40,7 +41,8 @@ def main():
     try:
         outs = {}
         for name, sections in (("all", {}), ("first", {"fetch": {"ifds": "first"}}),
-                               ("nofp", {"output": {"footprints": False}})):
+                               ("nofp", {"output": {"footprints": False}}),
+                               ("norep", {"output": {"list_replay": False}})):
             cfg = os.path.join(tmp, f"{name}.yaml")
             L.write_config(cfg, corpus, **sections)
             out = outs[name] = os.path.join(tmp, name)
@@ -51,20 +53,21 @@ def main():
             if not os.path.exists(os.path.join(out, "_SUCCESS")):
                 L.fail(f"{name}: exit status {p.returncode}: {p.stderr[-2000:]}")
         q = []
-        for name in ("all", "first", "nofp"):
+        for name in ("all", "first", "nofp", "norep"):
             q.append(f"SELECT * EXCLUDE (last_modified, etag) FROM "
                      f"read_parquet('{outs[name]}/part-*.parquet') ORDER BY path")
             q.append(f"SELECT path, stage, kind FROM "
                      f"read_parquet('{outs[name]}/_errors/part-*.parquet') ORDER BY path, stage")
-        ha, ea, hf, ef, hn, en = L.duckdb(node_dir, *q)
-        print(f"all: {len(ha)} rows, {len(ea)} errors; first: {len(hf)}; nofp: {len(hn)}")
+        ha, ea, hf, ef, hn, en, hr, er = L.duckdb(node_dir, *q)
+        print(f"all: {len(ha)} rows, {len(ea)} errors; first: {len(hf)}; nofp: {len(hn)}; "
+              f"norep: {len(hr)}")
         if len(ha) < 300:
             L.fail("the default run dumped too few files to mean anything")
-        if ea != ef or ea != en:
-            L.fail(f"error rows differ: {ea[:3]} / {ef[:3]} / {en[:3]}")
-        if [r["path"] for r in ha] != [r["path"] for r in hf] or \
-                [r["path"] for r in ha] != [r["path"] for r in hn]:
-            L.fail("the three runs dumped different files")
+        if ea != ef or ea != en or ea != er:
+            L.fail(f"error rows differ: {ea[:3]} / {ef[:3]} / {en[:3]} / {er[:3]}")
+        paths = [r["path"] for r in ha]
+        if any(paths != [r["path"] for r in h] for h in (hf, hn, hr)):
+            L.fail("the four runs dumped different files")
 
         bad, cogs, fewer = 0, 0, 0
         for a, f in zip(ha, hf):
@@ -111,6 +114,12 @@ def main():
                 bad += 1
                 print(f"NOFP {p}: warnings {n['warnings']} != {want}")
         print(f"footprints: {geo_rows} georeferenced rows by default, none with footprints: false")
+        # the replay only saves work: the same rows without it
+        for a, r in zip(ha, hr):
+            for k in a:
+                if a[k] != r[k]:
+                    bad += 1
+                    print(f"NOREP {a['path']}: {k}: {str(a[k])[:100]} != {str(r[k])[:100]}")
         if geo_rows < 10:
             L.fail("too few georeferenced files to mean anything")
         if bad:

@@ -94,6 +94,8 @@ static const bad_case bad[] = {
      {"c.yaml:4:15: ", "output.footprints must be true", "or false"}},
     {BASE "output:\n  footprints: 'false'\n", {"output.footprints must be true"}},
     {BASE "output:\n  footprint: false\n", {"did you mean 'footprints'?"}},
+    {BASE "output:\n  list_replay: sometimes\n",
+     {"c.yaml:4:16: ", "output.list_replay must be true", "or false"}},
     {BASE "  prefixes: [[a]]\n", {"store.prefixes[0] must be a string, got a list"}},
     {BASE "  obstore_config:\n    a:\n      b: 1\n",
      {"5:7", "store.obstore_config.a must be a single value", "got a mapping"}},
@@ -316,17 +318,18 @@ static void test_original(const char *dir) {
                   !strcmp(c.prefixes[0], "") && c.n_suffixes == 2 &&
                   !strcmp(c.suffixes[0], ".tif") && !strcmp(c.suffixes[1], ".tiff"),
               "all_keys lists");
-        CHECK(
-            c.n_consumers == d.n_consumers && c.list_chunk_size == d.list_chunk_size &&
-                c.max_buffer_size == d.max_buffer_size &&
-                c.write_chunk_size == d.write_chunk_size && c.prefetch_bytes == d.prefetch_bytes &&
-                c.max_header_bytes == d.max_header_bytes && c.compression == d.compression &&
-                c.zstd_level == d.zstd_level && c.row_group_size == d.row_group_size &&
-                c.connect_timeout_ms == d.connect_timeout_ms &&
-                c.request_timeout_ms == d.request_timeout_ms && c.max_attempts == d.max_attempts &&
-                c.retry_max_ms == d.retry_max_ms && c.ca_bundle == NULL &&
-                c.first_ifd_only == d.first_ifd_only && c.no_footprints == d.no_footprints,
-            "all_keys values differ from the defaults");
+        CHECK(c.n_consumers == d.n_consumers && c.list_chunk_size == d.list_chunk_size &&
+                  c.max_buffer_size == d.max_buffer_size &&
+                  c.write_chunk_size == d.write_chunk_size &&
+                  c.prefetch_bytes == d.prefetch_bytes &&
+                  c.max_header_bytes == d.max_header_bytes && c.compression == d.compression &&
+                  c.zstd_level == d.zstd_level && c.row_group_size == d.row_group_size &&
+                  c.connect_timeout_ms == d.connect_timeout_ms &&
+                  c.request_timeout_ms == d.request_timeout_ms &&
+                  c.max_attempts == d.max_attempts && c.retry_max_ms == d.retry_max_ms &&
+                  c.ca_bundle == NULL && c.first_ifd_only == d.first_ifd_only &&
+                  c.no_footprints == d.no_footprints && c.no_list_replay == d.no_list_replay,
+              "all_keys values differ from the defaults");
     }
     td_config_free(&c);
 
@@ -543,8 +546,8 @@ static void test_mutations(void) {
     CHECK(ok > 0 && bad_n > 0, "ok %zu bad %zu", ok, bad_n);
 }
 
-/* fetch.ifds and output.footprints (issues 14/15): the defaults, both values, and what the
- * pipeline is told */
+/* fetch.ifds, output.footprints and output.list_replay (issues 14/15): the defaults, both
+ * values, and what the pipeline is told */
 static void test_knobs(void) {
     td_config c;
     td_pipeline_options o;
@@ -552,7 +555,14 @@ static void test_knobs(void) {
     int rc = td_config_load_string(&c, BASE, "c.yaml", err, sizeof err);
     CHECK(rc == 0, "%s", err);
     td_config_to_options(&c, &o);
-    CHECK(!o.fetch.first_ifd_only && o.output.footprints, "defaults: every IFD, footprints");
+    CHECK(!o.fetch.first_ifd_only && o.output.footprints && !o.output.no_list_replay,
+          "defaults: every IFD, footprints, list replay");
+    td_config_free(&c);
+    rc = td_config_load_string(&c, BASE "output:\n  list_replay: false\n", "c.yaml", err,
+                               sizeof err);
+    CHECK(rc == 0, "%s", err);
+    td_config_to_options(&c, &o);
+    CHECK(o.output.no_list_replay && o.output.footprints, "list_replay: false");
     td_config_free(&c);
     rc = td_config_load_string(&c, BASE "fetch:\n  ifds: first\noutput:\n  footprints: false\n",
                                "c.yaml", err, sizeof err);

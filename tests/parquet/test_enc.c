@@ -479,7 +479,8 @@ static void make_templates(unsigned pool) {
     }
 }
 
-static int write_kept_file(mem *m, bool again, uint64_t seed, unsigned pool, size_t rows,
+/* again: 0 gives every list, 1 tries pq_again / pq_keep, 2 the same with o.no_replay */
+static int write_kept_file(mem *m, int again, uint64_t seed, unsigned pool, size_t rows,
                            size_t rg_rows, size_t rg_bytes, size_t dict_max, unsigned uniq,
                            int *replays) {
     pq_schema *s = pq_schema_new();
@@ -495,6 +496,7 @@ static int write_kept_file(mem *m, bool again, uint64_t seed, unsigned pool, siz
     o.row_group_bytes = rg_bytes;
     o.dict_max_bytes = dict_max;
     o.created_by = "test_enc";
+    o.no_replay = again == 2;
     pq_sink sink = {mem_write, m};
     pq_writer *w;
     REQUIRE(pq_writer_open(&w, s, &sink, &o) == PQ_OK);
@@ -554,17 +556,23 @@ static void test_kept_lists(void) {
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         rng = 7 + i;
         make_templates(cases[i].pool);
-        mem x = {0}, y = {0};
-        int replays = 0, none = 0;
-        write_kept_file(&x, true, 99 + i, cases[i].pool, 6000, cases[i].rg_rows, cases[i].rg_bytes,
+        mem x = {0}, y = {0}, z = {0};
+        int replays = 0, none = 0, off = 0;
+        write_kept_file(&x, 1, 99 + i, cases[i].pool, 6000, cases[i].rg_rows, cases[i].rg_bytes,
                         cases[i].dict_max, cases[i].uniq, &replays);
-        write_kept_file(&y, false, 99 + i, cases[i].pool, 6000, cases[i].rg_rows, cases[i].rg_bytes,
+        write_kept_file(&y, 0, 99 + i, cases[i].pool, 6000, cases[i].rg_rows, cases[i].rg_bytes,
                         cases[i].dict_max, cases[i].uniq, &none);
+        /* o.no_replay (output.list_replay: false): pq_again always declines */
+        write_kept_file(&z, 2, 99 + i, cases[i].pool, 6000, cases[i].rg_rows, cases[i].rg_bytes,
+                        cases[i].dict_max, cases[i].uniq, &off);
         CHECK(replays > cases[i].min_replays, "case %zu: %d replays", i, replays);
         CHECK(x.len > 1000 && x.len == y.len && memcmp(x.p, y.p, x.len) == 0,
               "case %zu: %zu vs %zu bytes", i, x.len, y.len);
+        CHECK(off == 0, "case %zu: %d replays with no_replay", i, off);
+        CHECK(z.len == y.len && memcmp(z.p, y.p, z.len) == 0, "case %zu: no_replay bytes", i);
         free(x.p);
         free(y.p);
+        free(z.p);
     }
 }
 
