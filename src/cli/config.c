@@ -397,6 +397,15 @@ static int as_bool(const yaml_node_t *n) {
     return -1;
 }
 
+/* A boolean key that is true by default: *off = it was set to false. */
+static int get_off_switch(ctx *x, const yaml_node_t *v, bool *off, const char *msg) {
+    int b = v->type == YAML_SCALAR_NODE ? as_bool(v) : -1;
+    if (b < 0)
+        return fail(x, &v->start_mark, "%s", msg);
+    *off = b == 0;
+    return 0;
+}
+
 static const char *kind_name(const yaml_node_t *n) {
     switch (n->type) {
     case YAML_MAPPING_NODE:
@@ -1579,23 +1588,15 @@ static int load_section(ctx *x, const section *sec, const yaml_node_t *m) {
                                 "fetch.ifds must be all (the default: every IFD, overviews and "
                                 "the COG verdict) or first (IFD 0 only, as the Python tool)");
             } else if (f->id == K_FOOTPRINTS) {
-                int b = v->type == YAML_SCALAR_NODE ? as_bool(v) : -1;
-                if (b < 0)
-                    rc = fail(x, &v->start_mark,
-                              "output.footprints must be true (the default: geometry, bbox and "
-                              "the proj_* columns, with PROJ) or false (those columns null, PROJ "
-                              "not started)");
-                else
-                    c->no_footprints = b == 0;
+                rc = get_off_switch(x, v, &c->no_footprints,
+                                    "output.footprints must be true (the default: geometry, bbox "
+                                    "and the proj_* columns, with PROJ) or false (those columns "
+                                    "null, PROJ not started)");
             } else if (f->id == K_LIST_REPLAY) {
-                int b = v->type == YAML_SCALAR_NODE ? as_bool(v) : -1;
-                if (b < 0)
-                    rc = fail(x, &v->start_mark,
-                              "output.list_replay must be true (the default: an ifds list or "
-                              "GDAL metadata map equal to a recent one is copied) or false "
-                              "(always encoded again; the same output, for measuring)");
-                else
-                    c->no_list_replay = b == 0;
+                rc = get_off_switch(x, v, &c->no_list_replay,
+                                    "output.list_replay must be true (the default: an ifds list "
+                                    "or GDAL metadata map equal to a recent one is copied) or "
+                                    "false (always encoded again; the same output, for measuring)");
             } else if (f->id == K_PREFIX_MODE) {
                 /* segments (obstore's semantics, the default) or raw byte prefixes */
                 rc = get_choice(x, v, "segments", "raw", &c->raw_prefixes,
