@@ -295,6 +295,12 @@ int h1_feed(h1_parser *p, const char *d, size_t len, size_t *used) {
         case S_TRAILER: {
             size_t room =
                 p->max_header_bytes > p->head_bytes ? p->max_header_bytes - p->head_bytes : 0;
+            if (p->st == S_STATUS && room < 5) {
+                /* interim heads left no room for "HTTP/": too big, whatever the bytes are,
+                 * so that the verdict does not depend on where the feeds split them */
+                rc = H1_E_TOO_BIG;
+                goto out;
+            }
             if (p->st == S_STATUS && p->hold_len < 5) {
                 /* a server that is not speaking HTTP is told apart before its line ends
                  * (an HTTP/0.9 answer has no line to end), whatever the feeds' sizes */
